@@ -1,0 +1,45 @@
+"""``tokenmall bench …``: commands that print figures; never timed assertions in tests."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from tokenmall.services.bench_economy import dividend_day_seconds, purchases_per_second
+
+app = typer.Typer(help="Benchmarks that print figures.", no_args_is_help=True)
+
+
+@app.command("economy")
+def economy(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    purchases: Annotated[int, typer.Option(min=1000, help="Purchases to time.")] = 300_000,
+    holders: Annotated[
+        str, typer.Option(help="Comma-separated holder counts for the dividend day.")
+    ] = "100000,1000000",
+) -> None:
+    """Purchases per second through the engine in memory, and the dividend day's time."""
+    try:
+        counts = [int(part) for part in holders.split(",") if part.strip()]
+    except ValueError:
+        typer.echo(f"tokenmall: --holders must be whole numbers, got {holders!r}", err=True)
+        raise typer.Exit(2) from None
+    rate = purchases_per_second(purchases)
+    days = {count: dividend_day_seconds(count) for count in counts}
+    if as_json:
+        report: dict[str, object] = {
+            "purchases": purchases,
+            "purchases_per_second": round(rate),
+            "dividend_day_seconds": {str(k): round(v, 3) for k, v in days.items()},
+        }
+        if 1_000_000 in days:
+            report["dividend_day_seconds_1m"] = round(days[1_000_000], 3)
+        if 100_000 in days:
+            report["dividend_day_seconds_100k"] = round(days[100_000], 3)
+        typer.echo(json.dumps(report))
+        return
+    typer.echo(f"purchases through the engine: {rate:,.0f}/s ({purchases:,} purchases)")
+    for count, seconds in days.items():
+        typer.echo(f"dividend day, {count:,} holders: {seconds:.3f} s")

@@ -1,0 +1,19 @@
+"""The ``tokenmall`` command."""
+
+from __future__ import annotations
+
+import typer
+
+from tokenmall.cli import bench, economy
+
+app = typer.Typer(
+    help="tokenmall: token-economy e-commerce with exact arithmetic.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+app.add_typer(economy.app, name="economy")
+app.add_typer(bench.app, name="bench")
+
+
+def main() -> None:
+    app()

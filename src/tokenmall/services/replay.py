@@ -1,0 +1,162 @@
+"""The ``tokenmall economy replay`` contract (design/replay.md) as a pure use case.
+
+``Replay.apply_line`` takes one line of text and returns the state line to print, or raises
+``ReplayError`` naming what is wrong; the caller prints ``line N: …`` and stops. Decimals are
+strings in and out; JSON numbers are refused so no binary float ever carries money.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from tokenmall.domain.economy import Economy, Params
+from tokenmall.domain.economy.standing import level, shares
+from tokenmall.domain.errors import DomainError
+from tokenmall.domain.money import format_money, format_points, format_price, parse_money, parse_points
+
+
+class ReplayError(Exception):
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(f"line {line}: {message}")
+        self.line = line
+
+
+# op -> (required fields, optional fields)
+FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "join": (("user", "referrer"), ()),
+    "purchase": (("user", "amount"), ("contribution",)),
+    "sell": (("user", "points"), ()),
+    "convert": (("user", "points"), ()),
+    "pay_stable": (("user", "merchant", "amount"), ()),
+    "redeem_stable": (("merchant", "amount"), ()),
+    "dividend": ((), ()),
+}
+
+
+def _name(event: dict[str, Any], field: str) -> str:
+    value = event[field]
+    if not isinstance(value, str) or not value.strip():
+        raise DomainError(f"{field} must be a non-empty string, got {value!r}")
+    return value
+
+
+class Replay:
+    def __init__(self, params: Params) -> None:
+        self.economy = Economy(params)
+        self.day = 0
+        self._handlers: dict[str, Callable[[dict[str, Any]], None]] = {
+            "join": self._join,
+            "purchase": self._purchase,
+            "sell": self._sell,
+            "convert": self._convert,
+            "pay_stable": self._pay_stable,
+            "redeem_stable": self._redeem_stable,
+            "dividend": self._dividend,
+        }
+
+    def apply_line(self, n: int, text: str) -> dict[str, Any]:
+        try:
+            event = json.loads(text, parse_float=_refuse_number, parse_constant=_refuse_number)
+        except _NumberRefused as exc:
+            raise ReplayError(n, str(exc)) from None
+        except ValueError as exc:
+            raise ReplayError(n, f"not valid JSON: {exc}") from None
+        if not isinstance(event, dict):
+            raise ReplayError(n, "each line must be a JSON object")
+        op = event.get("op")
+        try:
+            self.apply(event)
+        except DomainError as exc:
+            raise ReplayError(n, str(exc)) from None
+        return self.state_line(n, str(op))
+
+    def apply(self, event: dict[str, Any]) -> None:
+        op = event.get("op")
+        if op == "params":
+            changes = {k: v for k, v in event.items() if k != "op"}
+            if not changes:
+                raise DomainError("params needs at least one parameter")
+            self.economy.set_params(changes)
+            return
+        if not isinstance(op, str) or op not in FIELDS:
+            known = ", ".join(["params", *FIELDS])
+            raise DomainError(f"unknown op {op!r} (known: {known})")
+        required, optional = FIELDS[op]
+        missing = [f for f in required if f not in event]
+        if missing:
+            raise DomainError(f"{op} is missing {', '.join(missing)}")
+        unknown = sorted(set(event) - {"op", *required, *optional})
+        if unknown:
+            raise DomainError(f"{op} has unknown field {', '.join(unknown)}")
+        self._handlers[op](event)
+
+    def _join(self, e: dict[str, Any]) -> None:
+        self.economy.join(_name(e, "user"), _name(e, "referrer"))
+
+    def _purchase(self, e: dict[str, Any]) -> None:
+        user = _name(e, "user")
+        amount = parse_money(e["amount"], "amount")
+        contribution = None
+        if "contribution" in e:
+            contribution = parse_money(e["contribution"], "contribution", allow_zero=True)
+        self.economy.purchase(user, amount, contribution)
+
+    def _sell(self, e: dict[str, Any]) -> None:
+        self.economy.sell(_name(e, "user"), parse_points(e["points"]))
+
+    def _convert(self, e: dict[str, Any]) -> None:
+        self.economy.convert(_name(e, "user"), parse_points(e["points"]))
+
+    def _pay_stable(self, e: dict[str, Any]) -> None:
+        self.economy.pay_stable(
+            _name(e, "user"), _name(e, "merchant"), parse_money(e["amount"])
+        )
+
+    def _redeem_stable(self, e: dict[str, Any]) -> None:
+        self.economy.redeem_stable(_name(e, "merchant"), parse_money(e["amount"]))
+
+    def _dividend(self, e: dict[str, Any]) -> None:
+        self.day += 1
+        self.economy.settle_day(self.day)
+
+    def state_line(self, n: int, op: str) -> dict[str, Any]:
+        s = self.economy.state
+        return {
+            "n": n,
+            "op": op,
+            "price": format_price(*s.price()),
+            "pool": format_money(s.pool),
+            "circulating": format_points(s.circulating),
+            "minted": format_points(s.minted),
+            "burned": format_points(s.burned),
+            "treasury": format_points(s.treasury),
+            "dividend_pool": format_money(s.dividend_pool),
+            "stable_outstanding": format_money(s.stable_outstanding),
+        }
+
+    def final_line(self) -> dict[str, Any]:
+        params = self.economy.params
+        users = {}
+        for name in sorted(self.economy.state.holders):
+            h = self.economy.state.holders[name]
+            users[name] = {
+                "points": format_points(h.points),
+                "cash": format_money(h.cash),
+                "stable": format_money(h.stable),
+                "quota": format_money(h.quota),
+                "quota_used": format_money(h.quota_used),
+                "shares": shares(params, h),
+                "level": level(params, h),
+                "exited": h.exited,
+            }
+        return {"final": True, "users": users}
+
+
+class _NumberRefused(ValueError):
+    pass
+
+
+def _refuse_number(text: str) -> Any:
+    raise _NumberRefused(f'numbers must be decimal strings such as "{text}", not JSON numbers')
