@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Set up and run the demo: the seed's worked example through the economy engine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+. .venv/bin/activate
+tokenmall economy table
+echo
+echo "Replaying examples/seed.jsonl (tokenmall economy replay --preset seed --final):"
+tokenmall economy replay examples/seed.jsonl --preset seed --final
