@@ -14,7 +14,9 @@ from tokenmall.domain.errors import DomainError
 from tokenmall.domain.money import format_points, format_price, parse_money
 from tokenmall.services.replay import Replay, ReplayError
 
-app = typer.Typer(help="Run the economy engine with no server and no database.", no_args_is_help=True)
+app = typer.Typer(
+    help="Run the economy engine with no server and no database.", no_args_is_help=True
+)
 
 
 def fail(message: str) -> typer.Exit:

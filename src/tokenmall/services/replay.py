@@ -14,7 +14,13 @@ from typing import Any
 from tokenmall.domain.economy import Economy, Params
 from tokenmall.domain.economy.standing import level, shares
 from tokenmall.domain.errors import DomainError
-from tokenmall.domain.money import format_money, format_points, format_price, parse_money, parse_points
+from tokenmall.domain.money import (
+    format_money,
+    format_points,
+    format_price,
+    parse_money,
+    parse_points,
+)
 
 
 class ReplayError(Exception):

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from tokenmall.domain.economy.market import buyback_payout, burn
+from tokenmall.domain.economy.market import burn, buyback_payout
 from tokenmall.domain.economy.state import EconomyState, Holder, Rates
 
 # (weight, remaining quota) pairs; the source is called once per pass.
@@ -117,54 +117,6 @@ def weight_of(rates: Rates, holder: Holder) -> int:
     return holder.points
 
 
-def eligible(rates: Rates, holders: Iterable[Holder]) -> tuple[list[Holder], list[int], list[int]]:
-    chosen: list[Holder] = []
-    weights: list[int] = []
-    remainders: list[int] = []
-    by_shares = rates.params.dividend_weight == "shares"
-    share_unit = rates.share_unit
-    for holder in holders:
-        if holder.exited:
-            continue
-        remaining = holder.quota - holder.quota_used
-        if remaining <= 0:
-            continue
-        weight = holder.spend // share_unit if by_shares else holder.points
-        if weight <= 0:
-            continue
-        chosen.append(holder)
-        weights.append(weight)
-        remainders.append(remaining)
-    return chosen, weights, remainders
-
-
-def pay_dividend(rates: Rates, state: EconomyState) -> tuple[int, int]:
-    """Rule 6 over the holders in memory; returns (fen distributed, recipients)."""
-    amount = state.dividend_pool
-    if amount <= 0:
-        return 0, 0
-    chosen, weights, remainders = eligible(rates, state.holders.values())
-    if not chosen:
-        return 0, 0
-    pairs = list(zip(weights, remainders, strict=True))
-    level = water_level(amount, lambda: pairs)
-    paid = recipients = 0
-    for holder, weight, remaining in zip(chosen, weights, remainders, strict=True):
-        share = level.allocation(weight, remaining)
-        if share <= 0:
-            continue
-        holder.cash += share
-        holder.dividends += share
-        holder.quota_used += share
-        if share == remaining:
-            holder.exited = True
-        paid += share
-        recipients += 1
-    state.dividend_pool -= paid
-    state.dividends_paid += paid
-    return paid, recipients
-
-
 def must_exit(holder: Holder, price_num: int, price_den: int) -> bool:
     """Rule 7's test: a consumer whose points are worth at least their remaining quota."""
     return (
@@ -175,18 +127,81 @@ def must_exit(holder: Holder, price_num: int, price_den: int) -> bool:
     )
 
 
-def forced_exits(rates: Rates, state: EconomyState) -> tuple[Exit, ...]:
-    """Rule 7: every forced buyback of the day at the price when the step begins."""
+def settle(
+    rates: Rates, state: EconomyState, forced_exit: bool
+) -> tuple[int, int, tuple[Exit, ...]]:
+    """Rule 6 then rule 7 over the holders in memory, in one scan of them.
+
+    Returns (fen distributed, recipients, exits). Dividends do not move the price, so the
+    price when the exit step begins is the price now; the exit test for a dividend recipient
+    is made right after its payout, and for everyone else during the scan.
+    """
     price_num, price_den = state.price()
-    leaving = [h for h in state.holders.values() if must_exit(h, price_num, price_den)]
+    by_shares = rates.params.dividend_weight == "shares"
+    share_unit = rates.share_unit
+    chosen: list[Holder] = []
+    weights: list[int] = []
+    remainders: list[int] = []
+    leaving: list[Holder] = []
+    for holder in state.holders.values():
+        remaining = holder.quota - holder.quota_used
+        weight = holder.spend // share_unit if by_shares else holder.points
+        if holder.exited or remaining <= 0 or weight <= 0:
+            if forced_exit and must_exit(holder, price_num, price_den):
+                leaving.append(holder)
+            continue
+        chosen.append(holder)
+        weights.append(weight)
+        remainders.append(remaining)
+
+    distributed = recipients = 0
+    amount = state.dividend_pool
+    if amount > 0 and chosen:
+        level = water_level(amount, lambda: zip(weights, remainders, strict=True))
+        num, den, everyone = level.num, level.den, level.everyone_capped
+        for holder, weight, remaining in zip(chosen, weights, remainders, strict=True):
+            if everyone or remaining * den <= num * weight:
+                share = remaining
+                holder.exited = True
+            else:
+                share = num * weight // den
+                if share <= 0:
+                    if forced_exit and must_exit(holder, price_num, price_den):
+                        leaving.append(holder)
+                    continue
+            holder.cash += share
+            holder.dividends += share
+            holder.quota_used += share
+            distributed += share
+            recipients += 1
+            # must_exit inlined: a recipient has quota; this loop runs once per holder.
+            points = holder.points
+            if (
+                forced_exit
+                and points > 0
+                and not holder.merchant
+                and points * price_num >= (remaining - share) * price_den
+            ):
+                leaving.append(holder)
+        state.dividend_pool -= distributed
+        state.dividends_paid += distributed
+    elif forced_exit:
+        leaving.extend(h for h in chosen if must_exit(h, price_num, price_den))
+    exits = _execute_exits(rates, state, leaving, price_num, price_den)
+    return distributed, recipients, exits
+
+
+def _execute_exits(
+    rates: Rates, state: EconomyState, leaving: list[Holder], price_num: int, price_den: int
+) -> tuple[Exit, ...]:
+    """Rule 7: every forced buyback of the day at the price when the step began."""
     exits: list[Exit] = []
     for holder in leaving:
         units = holder.points
         payout = buyback_payout(rates, units, price_num, price_den)
         state.seq += 1
         burn(state, holder, units, payout, state.seq)
-        used = min(payout, holder.quota - holder.quota_used)
-        holder.quota_used += used
+        holder.quota_used += min(payout, holder.quota - holder.quota_used)
         holder.exited = True
         exits.append(Exit(holder.name, units, payout))
     return tuple(exits)

@@ -121,9 +121,8 @@ class Economy:
         state = self.state
         if state.last_day is not None and day < state.last_day:
             raise RuleViolation(f"day {day} is before the last settled day {state.last_day}")
-        distributed, recipients = dividend.pay_dividend(self.rates, state)
         price_num, price_den = state.price()
-        exits = dividend.forced_exits(self.rates, state) if self.params.forced_exit else ()
+        distributed, recipients, exits = dividend.settle(self.rates, state, self.params.forced_exit)
         state.seq += 1
         state.last_day = day
         result = DayResult(day, distributed, recipients, exits, price_num, price_den)

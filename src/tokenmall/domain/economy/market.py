@@ -115,7 +115,9 @@ def convert(rates: Rates, state: EconomyState, holder: Holder, units: int) -> Co
     return ConvertResult(holder.name, units, value, price_num, price_den)
 
 
-def pay_stable(state: EconomyState, payer: Holder, merchant: Holder, amount: int) -> PayStableResult:
+def pay_stable(
+    state: EconomyState, payer: Holder, merchant: Holder, amount: int
+) -> PayStableResult:
     if amount <= 0:
         raise InvalidAmount("amount must be greater than zero")
     if payer is merchant:

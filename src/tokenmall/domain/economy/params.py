@@ -7,10 +7,10 @@ combination that breaks economy.md's validation, and names the bad field in its 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
-from typing import Any
+from typing import Any, TypeVar
 
 from tokenmall.domain.errors import DomainError, InvalidParameter
 from tokenmall.domain.money import (
@@ -24,11 +24,18 @@ from tokenmall.domain.money import (
     parse_rate,
 )
 
+T = TypeVar("T")
+
 MAX_REFERRAL_LEVELS = 3  # deeper chains are pyramid selling under Chinese law
 DIVIDEND_WEIGHTS = ("points", "shares")
 GRANT_ON = ("paid", "completed")
 
-DEFAULT_LEVELS: tuple[tuple[int, str], ...] = ((0, "普通"), (10, "银牌"), (50, "金牌"), (200, "合伙人"))
+DEFAULT_LEVELS: tuple[tuple[int, str], ...] = (
+    (0, "普通"),
+    (10, "银牌"),
+    (50, "金牌"),
+    (200, "合伙人"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +61,7 @@ class Params:
 
     @property
     def initial_price_fen_per_unit(self) -> Fraction:
-        return self.initial_price * MONEY_SCALE / POINT_SCALE
+        return self.initial_price * Fraction(MONEY_SCALE, POINT_SCALE)
 
     def updated(self, changes: Mapping[str, Any]) -> Params:
         """A new parameter set with ``changes`` (outside values, by public name) applied."""
@@ -145,7 +152,7 @@ def _check_unit_rate(name: str, rate: Fraction) -> None:
 # Parsers from outside values: each returns (attribute name, typed value).
 
 
-def _wrap(name: str, call: Any, *args: Any) -> Any:
+def _wrap(name: str, call: Callable[..., T], *args: Any) -> T:
     try:
         return call(*args)
     except InvalidParameter:
