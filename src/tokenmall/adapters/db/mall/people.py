@@ -1,0 +1,282 @@
+"""Operators, users, sessions and API keys. Secrets are stored only as hashes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from tokenmall.adapters.db.mall.rows import aware, maybe_aware
+from tokenmall.adapters.db.mall.tables import (
+    api_keys,
+    operator_sessions,
+    operators,
+    sessions,
+    users,
+)
+from tokenmall.services.mall.records import ApiKey, Credential, User
+
+# --- operators (platform level) ---
+
+
+def add_operator(
+    conn: Connection, operator_id: str, email: str, password_hash: str, now: datetime
+) -> None:
+    conn.execute(
+        insert(operators).values(
+            operator_id=operator_id, email=email, password_hash=password_hash, created_at=now
+        )
+    )
+
+
+def operator_login_row(conn: Connection, email: str) -> tuple[str, str] | None:
+    query = select(operators.c.operator_id, operators.c.password_hash).where(
+        operators.c.email == email
+    )
+    row = conn.execute(query).first()
+    return None if row is None else (row.operator_id, row.password_hash)
+
+
+def add_operator_session(
+    conn: Connection,
+    session_id: str,
+    operator_id: str,
+    secret_hash: str,
+    now: datetime,
+    expires_at: datetime,
+) -> None:
+    conn.execute(
+        insert(operator_sessions).values(
+            session_id=session_id,
+            operator_id=operator_id,
+            secret_hash=secret_hash,
+            created_at=now,
+            expires_at=expires_at,
+        )
+    )
+
+
+def operator_session(conn: Connection, session_id: str) -> Credential | None:
+    query = select(operator_sessions).where(operator_sessions.c.session_id == session_id)
+    row = conn.execute(query).first()
+    if row is None:
+        return None
+    return Credential(
+        owner_id=row.operator_id,
+        secret_hash=row.secret_hash,
+        expires_at=aware(row.expires_at),
+        revoked=row.revoked_at is not None,
+    )
+
+
+def revoke_operator_session(conn: Connection, session_id: str, now: datetime) -> None:
+    conn.execute(
+        update(operator_sessions)
+        .where(
+            operator_sessions.c.session_id == session_id, operator_sessions.c.revoked_at.is_(None)
+        )
+        .values(revoked_at=now)
+    )
+
+
+# --- users ---
+
+
+def _user(row: Any) -> User:
+    return User(
+        tenant_id=row.tenant_id,
+        user_id=row.user_id,
+        email=row.email,
+        display_name=row.display_name,
+        role=row.role,
+        kyc_status=row.kyc_status,
+        invite_code=row.invite_code,
+        inviter_id=row.inviter_id,
+        created_at=aware(row.created_at),
+    )
+
+
+def add_user(conn: Connection, user: User, password_hash: str) -> None:
+    conn.execute(
+        insert(users).values(
+            tenant_id=user.tenant_id,
+            user_id=user.user_id,
+            email=user.email,
+            display_name=user.display_name,
+            password_hash=password_hash,
+            role=user.role,
+            kyc_status=user.kyc_status,
+            invite_code=user.invite_code,
+            inviter_id=user.inviter_id,
+            created_at=user.created_at,
+        )
+    )
+
+
+def get_user(conn: Connection, tenant_id: str, user_id: str) -> User | None:
+    query = select(users).where(users.c.tenant_id == tenant_id, users.c.user_id == user_id)
+    row = conn.execute(query).first()
+    return None if row is None else _user(row)
+
+
+def email_taken(conn: Connection, tenant_id: str, email: str) -> bool:
+    query = select(users.c.user_id).where(users.c.tenant_id == tenant_id, users.c.email == email)
+    return conn.execute(query).first() is not None
+
+
+def user_by_invite_code(conn: Connection, tenant_id: str, code: str) -> User | None:
+    query = select(users).where(users.c.tenant_id == tenant_id, users.c.invite_code == code)
+    row = conn.execute(query).first()
+    return None if row is None else _user(row)
+
+
+def login_row(conn: Connection, tenant_id: str, email: str) -> tuple[str, str] | None:
+    query = select(users.c.user_id, users.c.password_hash).where(
+        users.c.tenant_id == tenant_id, users.c.email == email
+    )
+    row = conn.execute(query).first()
+    return None if row is None else (row.user_id, row.password_hash)
+
+
+def list_users(
+    conn: Connection, tenant_id: str, role: str | None, after: str | None, limit: int
+) -> list[User]:
+    query = select(users).where(users.c.tenant_id == tenant_id).order_by(users.c.user_id)
+    if role is not None:
+        query = query.where(users.c.role == role)
+    if after is not None:
+        query = query.where(users.c.user_id > after)
+    return [_user(row) for row in conn.execute(query.limit(limit))]
+
+
+def count_users(conn: Connection, tenant_id: str) -> int:
+    query = select(func.count()).select_from(users).where(users.c.tenant_id == tenant_id)
+    return int(conn.execute(query).scalar_one())
+
+
+def set_user_fields(conn: Connection, tenant_id: str, user_id: str, **values: str) -> bool:
+    # Only role, kyc_status and display_name are ever updated; inviter_id never is.
+    assert set(values) <= {"role", "kyc_status", "display_name"}, values
+    result = conn.execute(
+        update(users)
+        .where(users.c.tenant_id == tenant_id, users.c.user_id == user_id)
+        .values(**values)
+    )
+    return result.rowcount == 1
+
+
+# --- sessions ---
+
+
+def add_session(
+    conn: Connection,
+    tenant_id: str,
+    session_id: str,
+    user_id: str,
+    secret_hash: str,
+    now: datetime,
+    expires_at: datetime,
+) -> None:
+    conn.execute(
+        insert(sessions).values(
+            tenant_id=tenant_id,
+            session_id=session_id,
+            user_id=user_id,
+            secret_hash=secret_hash,
+            created_at=now,
+            expires_at=expires_at,
+        )
+    )
+
+
+def session(conn: Connection, tenant_id: str, session_id: str) -> Credential | None:
+    query = select(sessions).where(
+        sessions.c.tenant_id == tenant_id, sessions.c.session_id == session_id
+    )
+    row = conn.execute(query).first()
+    if row is None:
+        return None
+    return Credential(
+        owner_id=row.user_id,
+        secret_hash=row.secret_hash,
+        expires_at=aware(row.expires_at),
+        revoked=row.revoked_at is not None,
+    )
+
+
+def revoke_session(conn: Connection, tenant_id: str, session_id: str, now: datetime) -> None:
+    conn.execute(
+        update(sessions)
+        .where(
+            sessions.c.tenant_id == tenant_id,
+            sessions.c.session_id == session_id,
+            sessions.c.revoked_at.is_(None),
+        )
+        .values(revoked_at=now)
+    )
+
+
+# --- API keys ---
+
+
+def _api_key(row: Any) -> ApiKey:
+    return ApiKey(
+        tenant_id=row.tenant_id,
+        key_id=row.key_id,
+        user_id=row.user_id,
+        name=row.name,
+        created_at=aware(row.created_at),
+        revoked_at=maybe_aware(row.revoked_at),
+    )
+
+
+def add_api_key(conn: Connection, key: ApiKey, secret_hash: str) -> None:
+    conn.execute(
+        insert(api_keys).values(
+            tenant_id=key.tenant_id,
+            key_id=key.key_id,
+            user_id=key.user_id,
+            name=key.name,
+            secret_hash=secret_hash,
+            created_at=key.created_at,
+        )
+    )
+
+
+def api_key_credential(conn: Connection, tenant_id: str, key_id: str) -> Credential | None:
+    query = select(api_keys).where(api_keys.c.tenant_id == tenant_id, api_keys.c.key_id == key_id)
+    row = conn.execute(query).first()
+    if row is None:
+        return None
+    return Credential(
+        owner_id=row.user_id,
+        secret_hash=row.secret_hash,
+        expires_at=None,
+        revoked=row.revoked_at is not None,
+    )
+
+
+def get_api_key(conn: Connection, tenant_id: str, key_id: str) -> ApiKey | None:
+    query = select(api_keys).where(api_keys.c.tenant_id == tenant_id, api_keys.c.key_id == key_id)
+    row = conn.execute(query).first()
+    return None if row is None else _api_key(row)
+
+
+def list_api_keys(conn: Connection, tenant_id: str, user_id: str | None) -> list[ApiKey]:
+    query = select(api_keys).where(api_keys.c.tenant_id == tenant_id).order_by(api_keys.c.key_id)
+    if user_id is not None:
+        query = query.where(api_keys.c.user_id == user_id)
+    return [_api_key(row) for row in conn.execute(query)]
+
+
+def revoke_api_key(conn: Connection, tenant_id: str, key_id: str, now: datetime) -> None:
+    conn.execute(
+        update(api_keys)
+        .where(
+            api_keys.c.tenant_id == tenant_id,
+            api_keys.c.key_id == key_id,
+            api_keys.c.revoked_at.is_(None),
+        )
+        .values(revoked_at=now)
+    )

@@ -1,0 +1,64 @@
+"""Settings of a running tokenmall: environment variables (``TOKENMALL_*``) and an env file.
+
+One ``Settings`` object is read at start-up and passed down; nothing else reads the
+environment. Every field can be set as ``TOKENMALL_<NAME>`` (``TOKENMALL_DATABASE_URL``,
+``TOKENMALL_PORT``…) or in the file named by ``TOKENMALL_ENV_FILE`` (default ``.env`` in the
+working directory, if present). The database defaults to a SQLite file under the user's data
+directory so that ``tokenmall serve`` works on a fresh machine with no server.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+
+
+def default_database_url() -> str:
+    """SQLite under the user's data directory (created on first use)."""
+    try:
+        from tokenmall.adapters.db import settings as db_settings  # part A's default, if any
+
+        found = getattr(db_settings, "default_database_url", None)
+        if callable(found):
+            return str(found())
+    except ImportError:
+        pass
+    from platformdirs import user_data_dir
+
+    folder = Path(user_data_dir("tokenmall", appauthor=False))
+    return f"sqlite:///{folder / 'tokenmall.db'}"
+
+
+class Settings(BaseSettings):
+    """What ``tokenmall serve`` and the CLI need to run; see docs/api.md for each field."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="TOKENMALL_",
+        env_file=os.environ.get("TOKENMALL_ENV_FILE", ".env"),
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    database_url: str = Field(default_factory=default_database_url)
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    # Signs nothing secret-bearing by itself (tokens are random and hashed at rest); it keys the
+    # HMAC of cookie-session ids and later the webhook signatures. Set it in production.
+    secret_key: SecretStr = SecretStr("dev-insecure-change-me")
+    log_level: LogLevel = "INFO"
+    # Platform operator created at start-up if no operator with this email exists.
+    operator_email: str | None = None
+    operator_password: SecretStr | None = None
+    session_hours: int = Field(default=24 * 14, gt=0, le=24 * 365)
+    # Create the tables at start-up (alembic upgrade head); off when a deploy step migrates.
+    migrate_on_start: bool = True
+    # Send the session cookie only over HTTPS (leave off for local http://127.0.0.1).
+    cookie_secure: bool = False
+    # Test suites only: argon2 with tiny cost parameters (hashes are still argon2id).
+    insecure_fast_password_hashing: bool = False

@@ -1,0 +1,137 @@
+"""Who is calling, and may they do this: tokens, principals and role checks.
+
+Tokens are ``<kind>.<tenant>.<id>.<secret>``: ``tms`` a user's session (bearer token or
+cookie), ``tmk`` an API key, ``tmo.<id>.<secret>`` an operator's session. The id finds the row by
+its primary key (tenant first), the secret is compared by its SHA-256 in constant time.
+
+Deny by default: every use case calls ``require`` (or ``require_operator``) with the roles that
+may act. A caller of another tenant is told the tenant does not exist (404), exactly what a
+caller guessing a tenant id that really does not exist is told: nothing leaks across tenants.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from sqlalchemy import Connection
+
+from tokenmall.adapters.db.mall import people as people_repo
+from tokenmall.services.mall import ids, passwords
+from tokenmall.services.mall.errors import Forbidden, NotFound, Unauthenticated
+from tokenmall.services.mall.records import Credential, Role
+
+Via = Literal["session", "api_key", "operator_session"]
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """An authenticated caller: an operator (platform) or a user of one tenant."""
+
+    via: Via
+    credential_id: str
+    subject_id: str  # operator_id or user_id
+    tenant_id: str | None  # None for operators
+    role: Role | None  # None for operators
+
+    @property
+    def is_operator(self) -> bool:
+        return self.tenant_id is None
+
+    @property
+    def scope(self) -> str:
+        """Who owns an idempotency key: keys of different callers never collide."""
+        return f"{'op' if self.is_operator else 'user'}:{self.subject_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    token: str
+    credential_id: str
+    expires_at: datetime | None
+
+
+def issue_session(
+    conn: Connection, tenant_id: str, user_id: str, now: datetime, ttl: timedelta
+) -> IssuedToken:
+    session_id, secret = ids.new_id("ses"), ids.new_secret()
+    expires_at = now + ttl
+    people_repo.add_session(
+        conn, tenant_id, session_id, user_id, ids.hash_secret(secret), now, expires_at
+    )
+    return IssuedToken(f"tms.{tenant_id}.{session_id}.{secret}", session_id, expires_at)
+
+
+def issue_operator_session(
+    conn: Connection, operator_id: str, now: datetime, ttl: timedelta
+) -> IssuedToken:
+    session_id, secret = ids.new_id("ops"), ids.new_secret()
+    expires_at = now + ttl
+    people_repo.add_operator_session(
+        conn, session_id, operator_id, ids.hash_secret(secret), now, expires_at
+    )
+    return IssuedToken(f"tmo.{session_id}.{secret}", session_id, expires_at)
+
+
+def api_key_token(tenant_id: str, key_id: str, secret: str) -> str:
+    return f"tmk.{tenant_id}.{key_id}.{secret}"
+
+
+_BAD = "invalid or expired credentials"
+
+
+def authenticate(conn: Connection, token: str, now: datetime) -> Principal:
+    parts = token.split(".")
+    if len(parts) == 3 and parts[0] == "tmo":
+        _, session_id, secret = parts
+        found = people_repo.operator_session(conn, session_id)
+        _check(found, secret, now)
+        assert found is not None
+        return Principal("operator_session", session_id, found.owner_id, None, None)
+    if len(parts) != 4 or parts[0] not in ("tms", "tmk"):
+        raise Unauthenticated(_BAD)
+    kind, tenant_id, credential_id, secret = parts
+    if kind == "tms":
+        found = people_repo.session(conn, tenant_id, credential_id)
+    else:
+        found = people_repo.api_key_credential(conn, tenant_id, credential_id)
+    _check(found, secret, now)
+    assert found is not None
+    # The role is read now, not when the token was issued: a demotion takes effect at once.
+    user = people_repo.get_user(conn, tenant_id, found.owner_id)
+    if user is None:
+        raise Unauthenticated(_BAD)
+    via: Via = "session" if kind == "tms" else "api_key"
+    return Principal(via, credential_id, user.user_id, tenant_id, user.role)
+
+
+def _check(found: Credential | None, secret: str, now: datetime) -> None:
+    if found is None or found.revoked or not ids.secret_matches(secret, found.secret_hash):
+        raise Unauthenticated(_BAD)
+    if found.expires_at is not None and found.expires_at <= now:
+        raise Unauthenticated(_BAD)
+
+
+def require(principal: Principal | None, tenant_id: str, roles: Iterable[Role]) -> Principal:
+    """The caller, if they belong to ``tenant_id`` and hold one of ``roles``; else refuse."""
+    if principal is None:
+        raise Unauthenticated("this endpoint needs a bearer token, session cookie or API key")
+    if principal.tenant_id != tenant_id:
+        raise NotFound(f"no tenant {tenant_id!r}")
+    if principal.role not in set(roles):
+        raise Forbidden(f"a {principal.role} may not do this")
+    return principal
+
+
+def require_operator(principal: Principal | None) -> Principal:
+    if principal is None:
+        raise Unauthenticated("this endpoint needs an operator's bearer token")
+    if not principal.is_operator:
+        raise Forbidden("only a platform operator may do this")
+    return principal
+
+
+def check_password(password: str, stored_hash: str | None) -> bool:
+    return passwords.verify_password(password, stored_hash)

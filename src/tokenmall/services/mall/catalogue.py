@@ -1,0 +1,375 @@
+"""Catalogue and stock: merchants, products, SKUs, and stock that is never oversold.
+
+Who may do what: an admin manages every merchant's catalogue; a merchant user manages the one
+merchant they own; consumers read active products only. Stock changes only through
+``change_stock`` (an atomic guarded UPDATE, see adapters/db/mall/catalogue.py), each change
+recorded as a movement with its reason; ``reserve`` and ``release`` are the calls checkout and
+cancellation will use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection
+
+from tokenmall.adapters.db.mall import catalogue as repo
+from tokenmall.adapters.db.mall import people as people_repo
+from tokenmall.services.mall import ids, validate
+from tokenmall.services.mall.auth import Principal, require
+from tokenmall.services.mall.errors import Conflict, Forbidden, InvalidInput, NotFound, OutOfStock
+from tokenmall.services.mall.records import Merchant, Product, Role, Sku, StockMovement
+
+ALL: tuple[Role, ...] = ("consumer", "merchant", "admin")
+SELLERS: tuple[Role, ...] = ("merchant", "admin")
+
+
+# --- merchants ---
+
+
+def create_merchant(
+    conn: Connection,
+    caller: Principal | None,
+    tenant_id: str,
+    name: str,
+    owner_user_id: str,
+    now: datetime,
+) -> Merchant:
+    require(caller, tenant_id, ("admin",))
+    owner = people_repo.get_user(conn, tenant_id, owner_user_id)
+    if owner is None:
+        raise InvalidInput(f"no user {owner_user_id!r}", "owner_user_id")
+    if owner.role != "merchant":
+        raise InvalidInput("the owner must have the merchant role", "owner_user_id")
+    if repo.merchant_of_owner(conn, tenant_id, owner_user_id) is not None:
+        raise Conflict("this user already owns a merchant", "owner_user_id")
+    merchant = Merchant(
+        tenant_id=tenant_id,
+        merchant_id=ids.new_id("mch"),
+        name=validate.text(name, "name", max_length=200),
+        owner_user_id=owner_user_id,
+        created_at=now,
+    )
+    repo.add_merchant(conn, merchant)
+    return merchant
+
+
+def get_merchant(
+    conn: Connection, caller: Principal | None, tenant_id: str, merchant_id: str
+) -> Merchant:
+    require(caller, tenant_id, ALL)
+    merchant = repo.get_merchant(conn, tenant_id, merchant_id)
+    if merchant is None:
+        raise NotFound(f"no merchant {merchant_id!r}")
+    return merchant
+
+
+def list_merchants(
+    conn: Connection, caller: Principal | None, tenant_id: str, after: str | None, limit: int
+) -> list[Merchant]:
+    require(caller, tenant_id, ALL)
+    return repo.list_merchants(conn, tenant_id, after, limit)
+
+
+def _manageable_merchant(
+    conn: Connection, who: Principal, tenant_id: str, merchant_id: str, field: str
+) -> Merchant:
+    merchant = repo.get_merchant(conn, tenant_id, merchant_id)
+    if merchant is None:
+        raise InvalidInput(f"no merchant {merchant_id!r}", field)
+    if who.role != "admin" and merchant.owner_user_id != who.subject_id:
+        raise InvalidInput("you may only manage your own merchant's catalogue", field)
+    return merchant
+
+
+# --- products ---
+
+
+@dataclass(frozen=True, slots=True)
+class ProductChanges:
+    title: str | None = None
+    description: str | None = None
+    status: str | None = None
+
+
+def create_product(
+    conn: Connection,
+    caller: Principal | None,
+    tenant_id: str,
+    *,
+    merchant_id: str | None,
+    title: str,
+    description: str,
+    now: datetime,
+) -> Product:
+    who = require(caller, tenant_id, SELLERS)
+    if merchant_id is None:
+        own = repo.merchant_of_owner(conn, tenant_id, who.subject_id)
+        if own is None:
+            raise InvalidInput("merchant_id is required (you own no merchant)", "merchant_id")
+        merchant_id = own.merchant_id
+    merchant = _manageable_merchant(conn, who, tenant_id, merchant_id, "merchant_id")
+    product = Product(
+        tenant_id=tenant_id,
+        product_id=ids.new_id("prd"),
+        merchant_id=merchant.merchant_id,
+        title=validate.text(title, "title", max_length=200),
+        description=validate.text(description, "description", max_length=5000, allow_empty=True),
+        status="active",
+        created_at=now,
+    )
+    repo.add_product(conn, product)
+    return product
+
+
+def _visible_product(conn: Connection, who: Principal, tenant_id: str, product_id: str) -> Product:
+    product = repo.get_product(conn, tenant_id, product_id)
+    if product is None or (product.status != "active" and who.role == "consumer"):
+        raise NotFound(f"no product {product_id!r}")
+    return product
+
+
+def _managed_product(conn: Connection, who: Principal, tenant_id: str, product_id: str) -> Product:
+    product = repo.get_product(conn, tenant_id, product_id)
+    if product is None:
+        raise NotFound(f"no product {product_id!r}")
+    merchant = repo.get_merchant(conn, tenant_id, product.merchant_id)
+    assert merchant is not None
+    if who.role != "admin" and merchant.owner_user_id != who.subject_id:
+        # Another merchant's product: visible in the catalogue, but not theirs to change.
+        raise Forbidden("this product belongs to another merchant")
+    return product
+
+
+def get_product(
+    conn: Connection, caller: Principal | None, tenant_id: str, product_id: str
+) -> tuple[Product, list[Sku]]:
+    who = require(caller, tenant_id, ALL)
+    product = _visible_product(conn, who, tenant_id, product_id)
+    return product, repo.list_skus(conn, tenant_id, product_id)
+
+
+def list_products(
+    conn: Connection,
+    caller: Principal | None,
+    tenant_id: str,
+    merchant_id: str | None,
+    after: str | None,
+    limit: int,
+) -> list[Product]:
+    who = require(caller, tenant_id, ALL)
+    only_active = who.role == "consumer"
+    return repo.list_products(conn, tenant_id, merchant_id, only_active, after, limit)
+
+
+def update_product(
+    conn: Connection,
+    caller: Principal | None,
+    tenant_id: str,
+    product_id: str,
+    changes: ProductChanges,
+) -> Product:
+    who = require(caller, tenant_id, SELLERS)
+    _managed_product(conn, who, tenant_id, product_id)
+    values: dict[str, str] = {}
+    if changes.title is not None:
+        values["title"] = validate.text(changes.title, "title", max_length=200)
+    if changes.description is not None:
+        values["description"] = validate.text(
+            changes.description, "description", max_length=5000, allow_empty=True
+        )
+    if changes.status is not None:
+        values["status"] = changes.status
+    if not values:
+        raise InvalidInput("give at least one field to change", "title")
+    repo.set_product_fields(conn, tenant_id, product_id, **values)
+    product = repo.get_product(conn, tenant_id, product_id)
+    assert product is not None
+    return product
+
+
+# --- SKUs ---
+
+
+def _contribution(value: str | None, price_fen: int) -> int | None:
+    if value is None:
+        return None
+    fen = validate.money(value, "pool_contribution", allow_zero=True)
+    if fen > price_fen:
+        raise InvalidInput("pool_contribution must not exceed the price", "pool_contribution")
+    return fen
+
+
+def create_sku(
+    conn: Connection,
+    caller: Principal | None,
+    tenant_id: str,
+    product_id: str,
+    *,
+    name: str,
+    price: str,
+    stock: int,
+    pool_contribution: str | None,
+    now: datetime,
+) -> Sku:
+    who = require(caller, tenant_id, SELLERS)
+    _managed_product(conn, who, tenant_id, product_id)
+    price_fen = validate.money(price, "price")
+    sku = Sku(
+        tenant_id=tenant_id,
+        sku_id=ids.new_id("sku"),
+        product_id=product_id,
+        name=validate.text(name, "name", max_length=200),
+        price_fen=price_fen,
+        stock=validate.quantity(stock, "stock", allow_zero=True),
+        pool_contribution_fen=_contribution(pool_contribution, price_fen),
+        created_at=now,
+    )
+    repo.add_sku(conn, sku)
+    if sku.stock:
+        _record(conn, sku.tenant_id, sku.sku_id, sku.stock, sku.stock, "restock", None, now)
+    return sku
+
+
+def get_sku(conn: Connection, caller: Principal | None, tenant_id: str, sku_id: str) -> Sku:
+    who = require(caller, tenant_id, ALL)
+    sku = repo.get_sku(conn, tenant_id, sku_id)
+    if sku is None:
+        raise NotFound(f"no SKU {sku_id!r}")
+    _visible_product(conn, who, tenant_id, sku.product_id)
+    return sku
+
+
+@dataclass(frozen=True, slots=True)
+class SkuChanges:
+    name: str | None = None
+    price: str | None = None
+    pool_contribution: str | None = None
+    clear_pool_contribution: bool = False
+
+
+def update_sku(
+    conn: Connection, caller: Principal | None, tenant_id: str, sku_id: str, changes: SkuChanges
+) -> Sku:
+    who = require(caller, tenant_id, SELLERS)
+    sku = repo.get_sku(conn, tenant_id, sku_id)
+    if sku is None:
+        raise NotFound(f"no SKU {sku_id!r}")
+    _managed_product(conn, who, tenant_id, sku.product_id)
+    values: dict[str, object] = {}
+    if changes.name is not None:
+        values["name"] = validate.text(changes.name, "name", max_length=200)
+    price_fen = sku.price_fen
+    if changes.price is not None:
+        price_fen = validate.money(changes.price, "price")
+        values["price_fen"] = price_fen
+    if changes.clear_pool_contribution:
+        values["pool_contribution_fen"] = None
+    elif changes.pool_contribution is not None:
+        values["pool_contribution_fen"] = _contribution(changes.pool_contribution, price_fen)
+    elif sku.pool_contribution_fen is not None and sku.pool_contribution_fen > price_fen:
+        raise InvalidInput("the new price is below the SKU's pool contribution", "price")
+    if not values:
+        raise InvalidInput("give at least one field to change", "name")
+    repo.set_sku_fields(conn, tenant_id, sku_id, **values)
+    updated = repo.get_sku(conn, tenant_id, sku_id)
+    assert updated is not None
+    return updated
+
+
+# --- stock ---
+
+
+def _record(
+    conn: Connection,
+    tenant_id: str,
+    sku_id: str,
+    change: int,
+    stock_after: int,
+    reason: str,
+    reference: str | None,
+    now: datetime,
+) -> StockMovement:
+    movement = StockMovement(
+        tenant_id=tenant_id,
+        movement_id=ids.new_id("stk"),
+        sku_id=sku_id,
+        change=change,
+        stock_after=stock_after,
+        reason=reason,
+        reference=reference,
+        created_at=now,
+    )
+    repo.add_movement(conn, movement)
+    return movement
+
+
+def _apply(
+    conn: Connection,
+    tenant_id: str,
+    sku_id: str,
+    change: int,
+    reason: str,
+    reference: str | None,
+    now: datetime,
+) -> StockMovement:
+    stock_after = repo.change_stock(conn, tenant_id, sku_id, change)
+    if stock_after is None:
+        sku = repo.get_sku(conn, tenant_id, sku_id)
+        if sku is None:
+            raise NotFound(f"no SKU {sku_id!r}")
+        raise OutOfStock(f"only {sku.stock} in stock, cannot take {-change}", "change")
+    return _record(conn, tenant_id, sku_id, change, stock_after, reason, reference, now)
+
+
+def change_stock(
+    conn: Connection,
+    caller: Principal | None,
+    tenant_id: str,
+    sku_id: str,
+    *,
+    change: int,
+    reason: str,
+    reference: str | None,
+    now: datetime,
+) -> StockMovement:
+    """A seller adds stock (restock) or corrects it (adjustment, either sign)."""
+    who = require(caller, tenant_id, SELLERS)
+    sku = repo.get_sku(conn, tenant_id, sku_id)
+    if sku is None:
+        raise NotFound(f"no SKU {sku_id!r}")
+    _managed_product(conn, who, tenant_id, sku.product_id)
+    validate.quantity(change, "change", signed=True)
+    if reason == "restock" and change < 0:
+        raise InvalidInput("a restock adds stock; use reason adjustment to take", "change")
+    if reference is not None:
+        reference = validate.text(reference, "reference", max_length=100)
+    return _apply(conn, tenant_id, sku_id, change, reason, reference, now)
+
+
+def reserve(
+    conn: Connection, tenant_id: str, sku_id: str, quantity: int, reference: str, now: datetime
+) -> StockMovement:
+    """Take ``quantity`` units for an order (checkout); OutOfStock if fewer are left."""
+    validate.quantity(quantity, "quantity")
+    return _apply(conn, tenant_id, sku_id, -quantity, "reservation", reference, now)
+
+
+def release(
+    conn: Connection, tenant_id: str, sku_id: str, quantity: int, reference: str, now: datetime
+) -> StockMovement:
+    """Give back units of a cancelled or refunded order."""
+    validate.quantity(quantity, "quantity")
+    return _apply(conn, tenant_id, sku_id, quantity, "release", reference, now)
+
+
+def list_movements(
+    conn: Connection, caller: Principal | None, tenant_id: str, sku_id: str, limit: int
+) -> list[StockMovement]:
+    who = require(caller, tenant_id, SELLERS)
+    sku = repo.get_sku(conn, tenant_id, sku_id)
+    if sku is None:
+        raise NotFound(f"no SKU {sku_id!r}")
+    _managed_product(conn, who, tenant_id, sku.product_id)
+    return repo.list_movements(conn, tenant_id, sku_id, limit)

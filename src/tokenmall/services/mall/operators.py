@@ -1,0 +1,46 @@
+"""Platform operators: created from the CLI or the serve settings, never over the API."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection
+
+from tokenmall.adapters.db.mall import people as people_repo
+from tokenmall.services.mall import auth, ids, passwords, validate
+from tokenmall.services.mall.auth import IssuedToken
+from tokenmall.services.mall.errors import Conflict
+
+
+def create(conn: Connection, email: str, password: str, now: datetime) -> str:
+    address = validate.email(email)
+    passwords.check_strength(password)
+    if people_repo.operator_login_row(conn, address) is not None:
+        raise Conflict(f"operator {address} already exists", "email")
+    operator_id = ids.new_id("opr")
+    people_repo.add_operator(conn, operator_id, address, passwords.hash_password(password), now)
+    return operator_id
+
+
+def ensure(conn: Connection, email: str, password: str, now: datetime) -> bool:
+    """Create the operator unless one with this email exists; True if created."""
+    if people_repo.operator_login_row(conn, validate.email(email)) is not None:
+        return False
+    create(conn, email, password, now)
+    return True
+
+
+def login(
+    conn: Connection, email: str, password: str, now: datetime, ttl: timedelta
+) -> IssuedToken:
+    found = people_repo.operator_login_row(conn, email.strip().lower())
+    ok = auth.check_password(password, None if found is None else found[1])
+    if found is None or not ok:
+        raise auth.Unauthenticated("wrong email or password")
+    return auth.issue_operator_session(conn, found[0], now, ttl)
+
+
+def logout(conn: Connection, caller: auth.Principal | None, now: datetime) -> None:
+    if caller is None or caller.via != "operator_session":
+        raise auth.Unauthenticated("log out needs an operator session token")
+    people_repo.revoke_operator_session(conn, caller.credential_id, now)

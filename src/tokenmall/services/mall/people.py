@@ -1,0 +1,233 @@
+"""People of a tenant: consumers, merchants and admins; registration, login, roles, KYC, keys.
+
+Registration always makes a consumer; an admin creates merchants and admins or changes a role.
+An invite code at registration binds the inviter once: there is no way to change it later
+(the economy's referral rules live in the engine; this only records who invited whom).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
+
+from tokenmall.adapters.db.mall import people as people_repo
+from tokenmall.adapters.db.mall import tenants as tenants_repo
+from tokenmall.services.mall import auth, ids, passwords, validate
+from tokenmall.services.mall.auth import IssuedToken, Principal, require
+from tokenmall.services.mall.errors import Conflict, Forbidden, InvalidInput, NotFound
+from tokenmall.services.mall.records import ApiKey, KycStatus, Role, User
+
+ALL: tuple[Role, ...] = ("consumer", "merchant", "admin")
+ADMIN: tuple[Role, ...] = ("admin",)
+
+
+def add_user(
+    conn: Connection,
+    tenant_id: str,
+    *,
+    email: str,
+    password: str,
+    display_name: str,
+    role: Role,
+    inviter: User | None,
+    now: datetime,
+    field_prefix: str = "",
+) -> User:
+    address = validate.email(email, f"{field_prefix}email")
+    name = validate.text(
+        display_name or address.split("@")[0], f"{field_prefix}display_name", max_length=100
+    )
+    passwords.check_strength(password, f"{field_prefix}password")
+    if people_repo.email_taken(conn, tenant_id, address):
+        raise Conflict(f"{address} is already registered", f"{field_prefix}email")
+    user = User(
+        tenant_id=tenant_id,
+        user_id=ids.new_id("usr"),
+        email=address,
+        display_name=name,
+        role=role,
+        kyc_status="none",
+        invite_code=ids.new_invite_code(),
+        inviter_id=None if inviter is None else inviter.user_id,
+        created_at=now,
+    )
+    try:
+        with conn.begin_nested():
+            people_repo.add_user(conn, user, passwords.hash_password(password))
+    except IntegrityError:
+        # A concurrent registration took the email (or, vanishingly rarely, the invite code).
+        raise Conflict(f"{address} is already registered", f"{field_prefix}email") from None
+    return user
+
+
+def register(
+    conn: Connection,
+    tenant_id: str,
+    *,
+    email: str,
+    password: str,
+    display_name: str,
+    invite_code: str | None,
+    now: datetime,
+) -> User:
+    if not tenants_repo.exists(conn, tenant_id):
+        raise NotFound(f"no tenant {tenant_id!r}")
+    inviter = None
+    if invite_code is not None:
+        inviter = people_repo.user_by_invite_code(conn, tenant_id, invite_code.strip().upper())
+        if inviter is None:
+            raise InvalidInput(f"no such invite code: {invite_code!r}", "invite_code")
+    return add_user(
+        conn,
+        tenant_id,
+        email=email,
+        password=password,
+        display_name=display_name,
+        role="consumer",
+        inviter=inviter,
+        now=now,
+    )
+
+
+def login(
+    conn: Connection, tenant_id: str, email: str, password: str, now: datetime, ttl: timedelta
+) -> tuple[User, IssuedToken]:
+    found = people_repo.login_row(conn, tenant_id, email.strip().lower())
+    # Verify even when there is no such user, so timing does not tell which emails exist.
+    ok = auth.check_password(password, None if found is None else found[1])
+    if found is None or not ok:
+        raise auth.Unauthenticated("wrong email or password")
+    user = people_repo.get_user(conn, tenant_id, found[0])
+    assert user is not None
+    return user, auth.issue_session(conn, tenant_id, user.user_id, now, ttl)
+
+
+def logout(conn: Connection, caller: Principal | None, now: datetime) -> None:
+    if caller is None or caller.via != "session" or caller.tenant_id is None:
+        raise auth.Unauthenticated("log out needs a session token")
+    people_repo.revoke_session(conn, caller.tenant_id, caller.credential_id, now)
+
+
+def me(conn: Connection, caller: Principal | None, tenant_id: str) -> User:
+    who = require(caller, tenant_id, ALL)
+    user = people_repo.get_user(conn, tenant_id, who.subject_id)
+    assert user is not None
+    return user
+
+
+def create_user(
+    conn: Connection,
+    caller: Principal | None,
+    tenant_id: str,
+    *,
+    email: str,
+    password: str,
+    display_name: str,
+    role: Role,
+    now: datetime,
+) -> User:
+    require(caller, tenant_id, ADMIN)
+    return add_user(
+        conn,
+        tenant_id,
+        email=email,
+        password=password,
+        display_name=display_name,
+        role=role,
+        inviter=None,
+        now=now,
+    )
+
+
+def get_user(conn: Connection, caller: Principal | None, tenant_id: str, user_id: str) -> User:
+    who = require(caller, tenant_id, ALL)
+    if who.role != "admin" and who.subject_id != user_id:
+        # Others' accounts are invisible, not forbidden: the same answer as a wrong id.
+        raise NotFound(f"no user {user_id!r}")
+    user = people_repo.get_user(conn, tenant_id, user_id)
+    if user is None:
+        raise NotFound(f"no user {user_id!r}")
+    return user
+
+
+def list_users(
+    conn: Connection,
+    caller: Principal | None,
+    tenant_id: str,
+    role: Role | None,
+    after: str | None,
+    limit: int,
+) -> list[User]:
+    require(caller, tenant_id, ADMIN)
+    return people_repo.list_users(conn, tenant_id, role, after, limit)
+
+
+def update_user(
+    conn: Connection,
+    caller: Principal | None,
+    tenant_id: str,
+    user_id: str,
+    *,
+    role: Role | None,
+    kyc_status: KycStatus | None,
+) -> User:
+    """An admin sets a user's role and/or real-name (KYC) status."""
+    who = require(caller, tenant_id, ADMIN)
+    user = people_repo.get_user(conn, tenant_id, user_id)
+    if user is None:
+        raise NotFound(f"no user {user_id!r}")
+    if role is None and kyc_status is None:
+        raise InvalidInput("give role and/or kyc_status", "role")
+    if role is not None and user_id == who.subject_id and role != "admin":
+        raise Forbidden("an admin may not demote themselves (ask another admin)", "role")
+    values: dict[str, str] = {}
+    if role is not None:
+        values["role"] = role
+    if kyc_status is not None:
+        values["kyc_status"] = kyc_status
+    people_repo.set_user_fields(conn, tenant_id, user_id, **values)
+    updated = people_repo.get_user(conn, tenant_id, user_id)
+    assert updated is not None
+    return updated
+
+
+# --- API keys: for server-to-server use; they act as the user who made them ---
+
+
+def create_api_key(
+    conn: Connection, caller: Principal | None, tenant_id: str, name: str, now: datetime
+) -> tuple[ApiKey, str]:
+    """A new key and its token; the token is shown once and only its hash is stored."""
+    who = require(caller, tenant_id, ("merchant", "admin"))
+    key = ApiKey(
+        tenant_id=tenant_id,
+        key_id=ids.new_id("key"),
+        user_id=who.subject_id,
+        name=validate.text(name, "name", max_length=100),
+        created_at=now,
+        revoked_at=None,
+    )
+    secret = ids.new_secret()
+    people_repo.add_api_key(conn, key, ids.hash_secret(secret))
+    return key, auth.api_key_token(tenant_id, key.key_id, secret)
+
+
+def list_api_keys(conn: Connection, caller: Principal | None, tenant_id: str) -> list[ApiKey]:
+    who = require(caller, tenant_id, ("merchant", "admin"))
+    owner = None if who.role == "admin" else who.subject_id
+    return people_repo.list_api_keys(conn, tenant_id, owner)
+
+
+def revoke_api_key(
+    conn: Connection, caller: Principal | None, tenant_id: str, key_id: str, now: datetime
+) -> ApiKey:
+    who = require(caller, tenant_id, ("merchant", "admin"))
+    key = people_repo.get_api_key(conn, tenant_id, key_id)
+    if key is None or (who.role != "admin" and key.user_id != who.subject_id):
+        raise NotFound(f"no API key {key_id!r}")
+    people_repo.revoke_api_key(conn, tenant_id, key_id, now)
+    revoked = people_repo.get_api_key(conn, tenant_id, key_id)
+    assert revoked is not None
+    return revoked

@@ -1,0 +1,135 @@
+"""Tenants: created by a platform operator, each with its own validated economy parameters.
+
+Parameters are validated by ``Params.updated`` (the single validator, domain/economy/params.py)
+and stored as ``Params.to_public()``; every change is kept in the history with who made it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection
+
+from tokenmall.adapters.db.mall import tenants as tenants_repo
+from tokenmall.domain.economy.params import PRESETS, Params
+from tokenmall.domain.errors import InvalidParameter
+from tokenmall.services.mall import people, validate
+from tokenmall.services.mall.auth import Principal, require, require_operator
+from tokenmall.services.mall.errors import Conflict, InvalidInput, NotFound
+from tokenmall.services.mall.records import Tenant, User
+
+
+@dataclass(frozen=True, slots=True)
+class NewTenant:
+    tenant_id: str
+    name: str
+    preset: str
+    params: dict[str, Any]
+    admin_email: str
+    admin_password: str
+    admin_display_name: str
+
+
+def parse_params(base: Params, changes: dict[str, Any]) -> Params:
+    try:
+        return base.updated(changes)
+    except InvalidParameter as exc:
+        raise InvalidInput(str(exc), f"params.{exc.field}") from None
+
+
+def create(
+    conn: Connection, caller: Principal | None, new: NewTenant, now: datetime
+) -> tuple[Tenant, User]:
+    operator = require_operator(caller)
+    tenant_id = validate.tenant_id(new.tenant_id)
+    name = validate.text(new.name, "name", max_length=200)
+    if new.preset not in PRESETS:
+        raise InvalidInput(f"unknown preset {new.preset!r} (known: {', '.join(PRESETS)})", "preset")
+    params = parse_params(PRESETS[new.preset], new.params)
+    if tenants_repo.exists(conn, tenant_id):
+        raise Conflict(f"tenant {tenant_id!r} already exists", "tenant_id")
+    tenants_repo.add(conn, tenant_id, name, params.to_public(), operator.subject_id, now)
+    admin = people.add_user(
+        conn,
+        tenant_id,
+        email=new.admin_email,
+        password=new.admin_password,
+        display_name=new.admin_display_name,
+        role="admin",
+        inviter=None,
+        now=now,
+        field_prefix="admin.",
+    )
+    tenant = tenants_repo.get(conn, tenant_id)
+    assert tenant is not None
+    return tenant, admin
+
+
+def get_for_operator(conn: Connection, caller: Principal | None, tenant_id: str) -> Tenant:
+    require_operator(caller)
+    tenant = tenants_repo.get(conn, tenant_id)
+    if tenant is None:
+        raise NotFound(f"no tenant {tenant_id!r}")
+    return tenant
+
+
+def get_for_member(conn: Connection, caller: Principal | None, tenant_id: str) -> Tenant:
+    """Any member of a tenant may read its rules (the economy is public to its users)."""
+    require(caller, tenant_id, ("consumer", "merchant", "admin"))
+    tenant = tenants_repo.get(conn, tenant_id)
+    if tenant is None:
+        raise NotFound(f"no tenant {tenant_id!r}")
+    return tenant
+
+
+def list_all(
+    conn: Connection, caller: Principal | None, after: str | None, limit: int
+) -> list[Tenant]:
+    require_operator(caller)
+    return tenants_repo.list_all(conn, after, limit)
+
+
+def update_params(
+    conn: Connection,
+    caller: Principal | None,
+    tenant_id: str,
+    changes: dict[str, Any],
+    expected_version: int | None,
+    now: datetime,
+) -> Tenant:
+    """Apply ``changes`` to the current parameters; the whole set is validated again.
+
+    ``expected_version`` guards against two operators editing at once (optimistic check).
+    """
+    operator = require_operator(caller)
+    tenant = tenants_repo.get(conn, tenant_id, for_update=True)
+    if tenant is None:
+        raise NotFound(f"no tenant {tenant_id!r}")
+    if expected_version is not None and expected_version != tenant.params_version:
+        raise Conflict(
+            f"parameters are at version {tenant.params_version}, not {expected_version}",
+            "params_version",
+        )
+    if not changes:
+        raise InvalidInput("give at least one parameter to change", "params")
+    current = PRESETS["default"].updated(tenant.params)
+    params = parse_params(current, changes)
+    stored = tenants_repo.set_params(
+        conn, tenant_id, tenant.params_version, params.to_public(), operator.subject_id, now
+    )
+    if not stored:
+        raise Conflict("parameters changed meanwhile; read them again", "params_version")
+    updated = tenants_repo.get(conn, tenant_id)
+    assert updated is not None
+    return updated
+
+
+def params_history(
+    conn: Connection, caller: Principal | None, tenant_id: str
+) -> list[dict[str, Any]]:
+    require_operator(caller)
+    if not tenants_repo.exists(conn, tenant_id):
+        raise NotFound(f"no tenant {tenant_id!r}")
+    return tenants_repo.params_history(conn, tenant_id)

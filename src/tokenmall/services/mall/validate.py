@@ -1,0 +1,65 @@
+"""Checks of outside values that the use cases share; each names the field at fault."""
+
+from __future__ import annotations
+
+import re
+
+from tokenmall.domain.errors import DomainError
+from tokenmall.domain.money import parse_money
+from tokenmall.services.mall.errors import InvalidInput
+
+TENANT_ID = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
+EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+# Prices and contributions above this are refused as typos (10 billion yuan; fits BIGINT).
+MAX_PRICE_FEN = 10**12
+MAX_STOCK = 10**9
+
+
+def tenant_id(value: str, field: str = "tenant_id") -> str:
+    if not TENANT_ID.match(value):
+        raise InvalidInput(
+            "tenant_id must be 3-32 characters of a-z, 0-9 and '-', starting with a letter",
+            field,
+        )
+    return value
+
+
+def email(value: str, field: str = "email") -> str:
+    cleaned = value.strip().lower()
+    if len(cleaned) > 254 or not EMAIL.match(cleaned):
+        raise InvalidInput(f"not an email address: {value!r}", field)
+    return cleaned
+
+
+def text(value: str, field: str, *, max_length: int, allow_empty: bool = False) -> str:
+    cleaned = value.strip()
+    if not cleaned and not allow_empty:
+        raise InvalidInput(f"{field} must not be empty", field)
+    if len(cleaned) > max_length:
+        raise InvalidInput(f"{field} must be at most {max_length} characters", field)
+    if any(ord(ch) < 32 and ch not in "\n\t" for ch in cleaned):
+        raise InvalidInput(f"{field} must not contain control characters", field)
+    return cleaned
+
+
+def money(value: object, field: str, *, allow_zero: bool = False) -> int:
+    """A decimal string of money to fen, through the one parser (domain/money.py)."""
+    try:
+        fen = parse_money(value, field, allow_zero=allow_zero)
+    except DomainError as exc:
+        raise InvalidInput(str(exc), field) from None
+    if fen > MAX_PRICE_FEN:
+        raise InvalidInput(f"{field} must be at most 10000000000.00", field)
+    return fen
+
+
+def quantity(value: int, field: str, *, allow_zero: bool = False, signed: bool = False) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInput(f"{field} must be a whole number", field)
+    if not signed and value < 0:
+        raise InvalidInput(f"{field} must not be negative", field)
+    if value == 0 and not allow_zero:
+        raise InvalidInput(f"{field} must not be zero", field)
+    if abs(value) > MAX_STOCK:
+        raise InvalidInput(f"{field} must be at most {MAX_STOCK} in size", field)
+    return value
