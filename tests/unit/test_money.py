@@ -1,0 +1,118 @@
+"""domain/money.py: decimal strings in, integers of minor units inside, exact strings out."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from fractions import Fraction
+
+import pytest
+
+from tokenmall.domain.errors import InvalidAmount
+from tokenmall.domain.money import (
+    format_money,
+    format_points,
+    format_price,
+    format_rate,
+    parse_money,
+    parse_points,
+    parse_rate,
+    price_to_decimal,
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "fen"),
+    [("100.00", 10_000), ("100", 10_000), ("0.01", 1), ("12.3", 1_230), (" 7.50 ", 750)],
+)
+def test_money_parses_to_fen(text: str, fen: int) -> None:
+    assert parse_money(text) == fen
+
+
+@pytest.mark.parametrize(
+    ("text", "units"),
+    [("21", 2_100_000_000), ("12.495", 1_249_500_000), ("0.00000001", 1)],
+)
+def test_points_parse_to_units_of_1e_minus_8(text: str, units: int) -> None:
+    assert parse_points(text) == units
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        1.5,  # a binary float is never money
+        100,  # nor a JSON integer
+        True,
+        None,
+        "",
+        "abc",
+        "1e5",
+        "1,000.00",
+        "0x10",
+        "NaN",
+        "Infinity",
+        "--1",
+        "1.",
+        ".5",
+    ],
+)
+def test_money_refuses_anything_but_a_plain_decimal_string(bad: object) -> None:
+    with pytest.raises(InvalidAmount):
+        parse_money(bad)
+
+
+def test_money_refuses_more_places_than_fen_and_names_the_field() -> None:
+    with pytest.raises(InvalidAmount, match=r"^price has more than 2 decimal places"):
+        parse_money("0.001", "price")
+
+
+def test_points_refuse_more_than_eight_places() -> None:
+    with pytest.raises(InvalidAmount, match="more than 8 decimal places"):
+        parse_points("0.000000001")
+
+
+def test_negative_amounts_are_refused() -> None:
+    with pytest.raises(InvalidAmount, match="must not be negative"):
+        parse_money("-1.00")
+    with pytest.raises(InvalidAmount, match="must not be negative"):
+        parse_points("-0.5")
+
+
+def test_zero_is_refused_unless_allowed() -> None:
+    with pytest.raises(InvalidAmount, match="greater than zero"):
+        parse_money("0.00")
+    assert parse_money("0.00", allow_zero=True) == 0
+    assert parse_points("0", allow_zero=True) == 0
+
+
+def test_rates_are_exact_fractions() -> None:
+    assert parse_rate("0.30") == Fraction(3, 10)
+    assert parse_rate("0.1") + parse_rate("0.2") == Fraction(3, 10)  # not 0.30000000000000004
+    assert format_rate(Fraction(3, 10)) == "0.3"
+    assert format_rate(Fraction(2)) == "2"
+    with pytest.raises(InvalidAmount):
+        parse_rate(0.3)
+
+
+def test_money_and_points_format_with_fixed_places() -> None:
+    assert format_money(10_000) == "100.00"
+    assert format_money(1) == "0.01"
+    assert format_money(-150) == "-1.50"
+    assert format_points(1_249_500_000) == "12.49500000"
+    assert format_points(1) == "0.00000001"
+
+
+def test_price_is_shown_from_the_exact_fraction() -> None:
+    # Given 30.00 in the pool backing 21 points (fen per 1e-8 unit: 3000 / 2_100_000_000)
+    # Then the price is 30 / 21 = 1.428571428… yuan per point.
+    assert format_price(3_000, 2_100_000_000) == "1.42857143"
+    assert format_price(3_000, 2_100_000_000, 4) == "1.4286"
+    assert price_to_decimal(3_000, 2_100_000_000, 4) == Decimal("1.4286")
+
+
+def test_price_rounds_half_to_even() -> None:
+    # 1.000000005 yuan per point is 1_000_000_005 fen per 10**15 units.
+    assert format_price(1_000_000_005, 10**15) == "1.00000000"
+    assert format_price(1_000_000_015, 10**15) == "1.00000002"
+    # 1.00005 and 1.00015 to 4 places.
+    assert format_price(100_005, 10**11, 4) == "1.0000"
+    assert format_price(100_015, 10**11, 4) == "1.0002"
