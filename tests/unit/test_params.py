@@ -125,7 +125,7 @@ def test_boundary_values_are_accepted(changes: dict[str, Any]) -> None:
 
 
 def test_params_constructed_directly_are_validated_too() -> None:
-    with pytest.raises(InvalidParameter, match="^grant_rate: "):
+    with pytest.raises(InvalidParameter, match=r"^grant_rate: "):
         Params(grant_rate=Fraction(95, 100))
 
 
@@ -168,7 +168,7 @@ def test_initial_price_is_fixed_even_when_nothing_circulates_any_more(snapshot: 
     economy.sell("A", economy.holder("A").points)
     assert economy.state.circulating == 0
     before = snapshot(economy)
-    with pytest.raises(InvalidParameter, match="^initial_price: "):
+    with pytest.raises(InvalidParameter, match=r"^initial_price: "):
         economy.set_params({"initial_price": "0.50"})
     assert snapshot(economy) == before
 
@@ -177,7 +177,7 @@ def test_max_supply_cannot_go_below_what_was_minted(snapshot: Any) -> None:
     economy = Economy(SEED)
     economy.purchase("A", 100_00)  # 21 points minted
     before = snapshot(economy)
-    with pytest.raises(InvalidParameter, match="^max_supply: "):
+    with pytest.raises(InvalidParameter, match=r"^max_supply: "):
         economy.set_params({"max_supply": "20.99999999"})
     assert snapshot(economy) == before
     economy.set_params({"max_supply": "21"})

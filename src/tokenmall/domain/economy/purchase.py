@@ -42,6 +42,8 @@ class PurchaseResult:
 def contribution_for(rates: Rates, amount: int, fixed: int | None) -> int:
     if fixed is None:
         return amount * rates.pool[0] // rates.pool[1]
+    if fixed < 0:
+        raise InvalidAmount("contribution must not be negative")
     if fixed > amount:
         raise InvalidAmount("contribution must not exceed the order's amount")
     return fixed
