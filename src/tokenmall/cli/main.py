@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from tokenmall.cli import bench, economy
+from tokenmall.cli import bench, economy, serve
 
 app = typer.Typer(
     help="tokenmall: token-economy e-commerce with exact arithmetic.",
@@ -13,6 +13,7 @@ app = typer.Typer(
 )
 app.add_typer(economy.app, name="economy")
 app.add_typer(bench.app, name="bench")
+serve.register(app)  # tokenmall serve, tokenmall operator create
 
 
 def main() -> None:

@@ -1,0 +1,1 @@
+"""Routers, one per endpoint family, and the request/response schemas they share."""

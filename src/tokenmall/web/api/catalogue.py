@@ -1,0 +1,307 @@
+"""Catalogue and stock: merchants, products, SKUs, stock movements."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query, Request, Response, status
+from sqlalchemy import Connection
+
+from tokenmall.services.mall import catalogue
+from tokenmall.services.mall.uow import utc_now
+from tokenmall.web import idempotent
+from tokenmall.web.api.common import After, Limit, ResourceId, TenantId, next_after
+from tokenmall.web.api.schemas import (
+    MerchantIn,
+    MerchantOut,
+    MerchantPage,
+    ProductDetailOut,
+    ProductIn,
+    ProductOut,
+    ProductPage,
+    ProductPatch,
+    SkuIn,
+    SkuOut,
+    SkuPatch,
+    StockChangeIn,
+    StockMovementList,
+    StockMovementOut,
+)
+from tokenmall.web.deps import Caller, Db, IdempotencyKey
+from tokenmall.web.errors import COMMON, responses
+
+router = APIRouter(prefix="/api/v1/tenants/{tenant_id}", tags=["catalogue"])
+
+
+@router.get(
+    "/merchants",
+    response_model=MerchantPage,
+    summary="List merchants (any member)",
+    responses=responses(*COMMON),
+)
+def list_merchants(
+    tenant_id: TenantId, caller: Caller, db: Db, after: After = None, limit: Limit = 50
+) -> MerchantPage:
+    with db.read() as conn:
+        found = catalogue.list_merchants(conn, caller, tenant_id, after, limit)
+    return MerchantPage(
+        items=[MerchantOut.of(m) for m in found],
+        next_after=next_after([m.merchant_id for m in found], limit),
+    )
+
+
+@router.post(
+    "/merchants",
+    status_code=status.HTTP_201_CREATED,
+    response_model=MerchantOut,
+    summary="Create a merchant owned by a user with the merchant role (admins)",
+    responses=responses(*COMMON, 403, 409),
+)
+def create_merchant(
+    tenant_id: TenantId,
+    payload: MerchantIn,
+    request: Request,
+    caller: Caller,
+    db: Db,
+    key: IdempotencyKey,
+) -> Response:
+    def action(conn: Connection) -> idempotent.Outcome:
+        merchant = catalogue.create_merchant(
+            conn, caller, tenant_id, payload.name, payload.owner_user_id, utc_now()
+        )
+        return 201, MerchantOut.of(merchant), None
+
+    return idempotent.run(
+        request, db, tenant_id=tenant_id, caller=caller, key=key, payload=payload, action=action
+    )
+
+
+@router.get(
+    "/merchants/{merchant_id}",
+    response_model=MerchantOut,
+    summary="One merchant (any member)",
+    responses=responses(*COMMON),
+)
+def get_merchant(
+    tenant_id: TenantId, merchant_id: ResourceId, caller: Caller, db: Db
+) -> MerchantOut:
+    with db.read() as conn:
+        return MerchantOut.of(catalogue.get_merchant(conn, caller, tenant_id, merchant_id))
+
+
+@router.get(
+    "/products",
+    response_model=ProductPage,
+    summary="List products (consumers see active ones only)",
+    responses=responses(*COMMON),
+)
+def list_products(
+    tenant_id: TenantId,
+    caller: Caller,
+    db: Db,
+    merchant_id: str | None = Query(default=None, max_length=40),
+    after: After = None,
+    limit: Limit = 50,
+) -> ProductPage:
+    with db.read() as conn:
+        found = catalogue.list_products(conn, caller, tenant_id, merchant_id, after, limit)
+    return ProductPage(
+        items=[ProductOut.of(p) for p in found],
+        next_after=next_after([p.product_id for p in found], limit),
+    )
+
+
+@router.post(
+    "/products",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ProductOut,
+    summary="Create a product (the merchant who owns it, or an admin)",
+    responses=responses(*COMMON, 403, 409),
+)
+def create_product(
+    tenant_id: TenantId,
+    payload: ProductIn,
+    request: Request,
+    caller: Caller,
+    db: Db,
+    key: IdempotencyKey,
+) -> Response:
+    def action(conn: Connection) -> idempotent.Outcome:
+        product = catalogue.create_product(
+            conn,
+            caller,
+            tenant_id,
+            merchant_id=payload.merchant_id,
+            title=payload.title,
+            description=payload.description,
+            now=utc_now(),
+        )
+        return 201, ProductOut.of(product), None
+
+    return idempotent.run(
+        request, db, tenant_id=tenant_id, caller=caller, key=key, payload=payload, action=action
+    )
+
+
+@router.get(
+    "/products/{product_id}",
+    response_model=ProductDetailOut,
+    summary="One product with its SKUs",
+    responses=responses(*COMMON),
+)
+def get_product(
+    tenant_id: TenantId, product_id: ResourceId, caller: Caller, db: Db
+) -> ProductDetailOut:
+    with db.read() as conn:
+        product, skus = catalogue.get_product(conn, caller, tenant_id, product_id)
+    return ProductDetailOut(
+        **ProductOut.of(product).model_dump(), skus=[SkuOut.of(s) for s in skus]
+    )
+
+
+@router.patch(
+    "/products/{product_id}",
+    response_model=ProductOut,
+    summary="Change a product's title, description or status",
+    responses=responses(*COMMON, 403, 409),
+)
+def update_product(
+    tenant_id: TenantId,
+    product_id: ResourceId,
+    payload: ProductPatch,
+    request: Request,
+    caller: Caller,
+    db: Db,
+    key: IdempotencyKey,
+) -> Response:
+    changes = catalogue.ProductChanges(
+        title=payload.title, description=payload.description, status=payload.status
+    )
+
+    def action(conn: Connection) -> idempotent.Outcome:
+        product = catalogue.update_product(conn, caller, tenant_id, product_id, changes)
+        return 200, ProductOut.of(product), None
+
+    return idempotent.run(
+        request, db, tenant_id=tenant_id, caller=caller, key=key, payload=payload, action=action
+    )
+
+
+@router.post(
+    "/products/{product_id}/skus",
+    status_code=status.HTTP_201_CREATED,
+    response_model=SkuOut,
+    summary="Add a SKU: price, opening stock, optional fixed pool contribution",
+    responses=responses(*COMMON, 403, 409),
+)
+def create_sku(
+    tenant_id: TenantId,
+    product_id: ResourceId,
+    payload: SkuIn,
+    request: Request,
+    caller: Caller,
+    db: Db,
+    key: IdempotencyKey,
+) -> Response:
+    def action(conn: Connection) -> idempotent.Outcome:
+        sku = catalogue.create_sku(
+            conn,
+            caller,
+            tenant_id,
+            product_id,
+            name=payload.name,
+            price=payload.price,
+            stock=payload.stock,
+            pool_contribution=payload.pool_contribution,
+            now=utc_now(),
+        )
+        return 201, SkuOut.of(sku), None
+
+    return idempotent.run(
+        request, db, tenant_id=tenant_id, caller=caller, key=key, payload=payload, action=action
+    )
+
+
+@router.get(
+    "/skus/{sku_id}", response_model=SkuOut, summary="One SKU", responses=responses(*COMMON)
+)
+def get_sku(tenant_id: TenantId, sku_id: ResourceId, caller: Caller, db: Db) -> SkuOut:
+    with db.read() as conn:
+        return SkuOut.of(catalogue.get_sku(conn, caller, tenant_id, sku_id))
+
+
+@router.patch(
+    "/skus/{sku_id}",
+    response_model=SkuOut,
+    summary="Change a SKU's name, price or pool contribution (stock changes by movements)",
+    responses=responses(*COMMON, 403, 409),
+)
+def update_sku(
+    tenant_id: TenantId,
+    sku_id: ResourceId,
+    payload: SkuPatch,
+    request: Request,
+    caller: Caller,
+    db: Db,
+    key: IdempotencyKey,
+) -> Response:
+    clear = payload.pool_contribution == ""
+    changes = catalogue.SkuChanges(
+        name=payload.name,
+        price=payload.price,
+        pool_contribution=None if clear else payload.pool_contribution,
+        clear_pool_contribution=clear,
+    )
+
+    def action(conn: Connection) -> idempotent.Outcome:
+        return 200, SkuOut.of(catalogue.update_sku(conn, caller, tenant_id, sku_id, changes)), None
+
+    return idempotent.run(
+        request, db, tenant_id=tenant_id, caller=caller, key=key, payload=payload, action=action
+    )
+
+
+@router.post(
+    "/skus/{sku_id}/stock-movements",
+    status_code=status.HTTP_201_CREATED,
+    response_model=StockMovementOut,
+    summary="Add or take stock atomically; never below zero (409 out_of_stock)",
+    responses=responses(*COMMON, 403, 409),
+)
+def change_stock(
+    tenant_id: TenantId,
+    sku_id: ResourceId,
+    payload: StockChangeIn,
+    request: Request,
+    caller: Caller,
+    db: Db,
+    key: IdempotencyKey,
+) -> Response:
+    def action(conn: Connection) -> idempotent.Outcome:
+        movement = catalogue.change_stock(
+            conn,
+            caller,
+            tenant_id,
+            sku_id,
+            change=payload.change,
+            reason=payload.reason,
+            reference=payload.reference,
+            now=utc_now(),
+        )
+        return 201, StockMovementOut.of(movement), None
+
+    return idempotent.run(
+        request, db, tenant_id=tenant_id, caller=caller, key=key, payload=payload, action=action
+    )
+
+
+@router.get(
+    "/skus/{sku_id}/stock-movements",
+    response_model=StockMovementList,
+    summary="A SKU's stock movements, oldest first (its merchant or an admin)",
+    responses=responses(*COMMON, 403),
+)
+def list_movements(
+    tenant_id: TenantId, sku_id: ResourceId, caller: Caller, db: Db, limit: Limit = 50
+) -> StockMovementList:
+    with db.read() as conn:
+        found = catalogue.list_movements(conn, caller, tenant_id, sku_id, limit)
+    return StockMovementList(items=[StockMovementOut.of(m) for m in found])

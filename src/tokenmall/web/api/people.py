@@ -1,0 +1,277 @@
+"""Tenant members: registration, sign-in, profile, user admin (roles, KYC), API keys."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query, Request, Response, status
+from sqlalchemy import Connection
+
+from tokenmall.services.mall import people, tenants
+from tokenmall.services.mall.uow import utc_now
+from tokenmall.web import idempotent
+from tokenmall.web.api.common import After, Limit, ResourceId, TenantId, next_after
+from tokenmall.web.api.schemas import (
+    ApiKeyCreatedOut,
+    ApiKeyIn,
+    ApiKeyList,
+    ApiKeyOut,
+    LoginIn,
+    RegisterIn,
+    Role,
+    SessionOut,
+    TenantOut,
+    UserIn,
+    UserOut,
+    UserPage,
+    UserPatch,
+)
+from tokenmall.web.deps import SESSION_COOKIE, Caller, Db, IdempotencyKey, session_ttl, settings
+from tokenmall.web.errors import COMMON, responses
+
+router = APIRouter(prefix="/api/v1/tenants/{tenant_id}", tags=["people"])
+
+
+@router.get(
+    "/params",
+    response_model=TenantOut,
+    summary="The tenant's name and economy parameters (any member)",
+    responses=responses(*COMMON),
+)
+def tenant_params(tenant_id: TenantId, caller: Caller, db: Db) -> TenantOut:
+    with db.read() as conn:
+        return TenantOut.of(tenants.get_for_member(conn, caller, tenant_id))
+
+
+@router.post(
+    "/register",
+    status_code=status.HTTP_201_CREATED,
+    response_model=UserOut,
+    summary="Register a consumer (optionally with an invite code, bound once)",
+    responses=responses(*COMMON, 409),
+)
+def register(
+    tenant_id: TenantId,
+    payload: RegisterIn,
+    request: Request,
+    caller: Caller,
+    db: Db,
+    key: IdempotencyKey,
+) -> Response:
+    def action(conn: Connection) -> idempotent.Outcome:
+        user = people.register(
+            conn,
+            tenant_id,
+            email=payload.email,
+            password=payload.password,
+            display_name=payload.display_name,
+            invite_code=payload.invite_code,
+            now=utc_now(),
+        )
+        return 201, UserOut.of(user), None
+
+    return idempotent.run(
+        request, db, tenant_id=tenant_id, caller=caller, key=key, payload=payload, action=action
+    )
+
+
+@router.post(
+    "/login",
+    response_model=SessionOut,
+    summary="Sign in: a bearer token in the body and the same session as an HttpOnly cookie",
+    responses=responses(400, 401, 404, 422),
+)
+def login(
+    tenant_id: TenantId, payload: LoginIn, request: Request, response: Response, db: Db
+) -> SessionOut:
+    with db.transaction() as conn:
+        user, issued = people.login(
+            conn, tenant_id, payload.email, payload.password, utc_now(), session_ttl(request)
+        )
+    assert issued.expires_at is not None
+    response.set_cookie(
+        SESSION_COOKIE,
+        issued.token,
+        httponly=True,
+        samesite="lax",
+        secure=settings(request).cookie_secure,
+        max_age=int(session_ttl(request).total_seconds()),
+    )
+    return SessionOut(token=issued.token, expires_at=issued.expires_at, user=UserOut.of(user))
+
+
+@router.post(
+    "/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Sign out: revokes the session used",
+    responses=responses(400, 401),
+)
+def logout(tenant_id: TenantId, caller: Caller, db: Db) -> Response:
+    with db.transaction() as conn:
+        people.require(caller, tenant_id, people.ALL)
+        people.logout(conn, caller, utc_now())
+    response = Response(status_code=status.HTTP_204_NO_CONTENT)
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+@router.get("/me", response_model=UserOut, summary="The caller", responses=responses(*COMMON))
+def me(tenant_id: TenantId, caller: Caller, db: Db) -> UserOut:
+    with db.read() as conn:
+        return UserOut.of(people.me(conn, caller, tenant_id))
+
+
+@router.get(
+    "/users",
+    response_model=UserPage,
+    summary="List users (admins)",
+    responses=responses(*COMMON, 403),
+)
+def list_users(
+    tenant_id: TenantId,
+    caller: Caller,
+    db: Db,
+    role: Role | None = Query(default=None),
+    after: After = None,
+    limit: Limit = 50,
+) -> UserPage:
+    with db.read() as conn:
+        found = people.list_users(conn, caller, tenant_id, role, after, limit)
+    return UserPage(
+        items=[UserOut.of(u) for u in found],
+        next_after=next_after([u.user_id for u in found], limit),
+    )
+
+
+@router.post(
+    "/users",
+    status_code=status.HTTP_201_CREATED,
+    response_model=UserOut,
+    summary="Create a user of any role (admins)",
+    responses=responses(*COMMON, 403, 409),
+)
+def create_user(
+    tenant_id: TenantId,
+    payload: UserIn,
+    request: Request,
+    caller: Caller,
+    db: Db,
+    key: IdempotencyKey,
+) -> Response:
+    def action(conn: Connection) -> idempotent.Outcome:
+        user = people.create_user(
+            conn,
+            caller,
+            tenant_id,
+            email=payload.email,
+            password=payload.password,
+            display_name=payload.display_name,
+            role=payload.role,
+            now=utc_now(),
+        )
+        return 201, UserOut.of(user), None
+
+    return idempotent.run(
+        request, db, tenant_id=tenant_id, caller=caller, key=key, payload=payload, action=action
+    )
+
+
+@router.get(
+    "/users/{user_id}",
+    response_model=UserOut,
+    summary="One user (admins; anyone for themselves)",
+    responses=responses(*COMMON),
+)
+def get_user(tenant_id: TenantId, user_id: ResourceId, caller: Caller, db: Db) -> UserOut:
+    with db.read() as conn:
+        return UserOut.of(people.get_user(conn, caller, tenant_id, user_id))
+
+
+@router.patch(
+    "/users/{user_id}",
+    response_model=UserOut,
+    summary="Set a user's role and/or real-name (KYC) status (admins)",
+    responses=responses(*COMMON, 403, 409),
+)
+def update_user(
+    tenant_id: TenantId,
+    user_id: ResourceId,
+    payload: UserPatch,
+    request: Request,
+    caller: Caller,
+    db: Db,
+    key: IdempotencyKey,
+) -> Response:
+    def action(conn: Connection) -> idempotent.Outcome:
+        user = people.update_user(
+            conn, caller, tenant_id, user_id, role=payload.role, kyc_status=payload.kyc_status
+        )
+        return 200, UserOut.of(user), None
+
+    return idempotent.run(
+        request, db, tenant_id=tenant_id, caller=caller, key=key, payload=payload, action=action
+    )
+
+
+@router.get(
+    "/api-keys",
+    response_model=ApiKeyList,
+    summary="API keys (merchants: their own; admins: all)",
+    responses=responses(*COMMON, 403),
+)
+def list_api_keys(tenant_id: TenantId, caller: Caller, db: Db) -> ApiKeyList:
+    with db.read() as conn:
+        return ApiKeyList(
+            items=[ApiKeyOut.of(k) for k in people.list_api_keys(conn, caller, tenant_id)]
+        )
+
+
+@router.post(
+    "/api-keys",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ApiKeyCreatedOut,
+    summary="Create an API key acting as the caller; the token is shown once",
+    responses=responses(*COMMON, 403, 409),
+)
+def create_api_key(
+    tenant_id: TenantId,
+    payload: ApiKeyIn,
+    request: Request,
+    caller: Caller,
+    db: Db,
+    key: IdempotencyKey,
+) -> Response:
+    def action(conn: Connection) -> idempotent.Outcome:
+        api_key, token = people.create_api_key(conn, caller, tenant_id, payload.name, utc_now())
+        shown = ApiKeyCreatedOut(key=ApiKeyOut.of(api_key), token=token)
+        # Only the hash of the token is kept, so a replay answers without it.
+        stored = ApiKeyCreatedOut(key=ApiKeyOut.of(api_key), token=None)
+        return 201, shown, stored
+
+    return idempotent.run(
+        request, db, tenant_id=tenant_id, caller=caller, key=key, payload=payload, action=action
+    )
+
+
+@router.post(
+    "/api-keys/{key_id}/revoke",
+    response_model=ApiKeyOut,
+    summary="Revoke an API key (its owner or an admin); it stops working at once",
+    responses=responses(*COMMON, 403, 409),
+)
+def revoke_api_key(
+    tenant_id: TenantId,
+    key_id: ResourceId,
+    request: Request,
+    caller: Caller,
+    db: Db,
+    key: IdempotencyKey,
+) -> Response:
+    def action(conn: Connection) -> idempotent.Outcome:
+        return (
+            200,
+            ApiKeyOut.of(people.revoke_api_key(conn, caller, tenant_id, key_id, utc_now())),
+            None,
+        )
+
+    return idempotent.run(
+        request, db, tenant_id=tenant_id, caller=caller, key=key, payload=None, action=action
+    )

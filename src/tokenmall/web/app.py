@@ -1,0 +1,68 @@
+"""The FastAPI application, built from settings."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from tokenmall.adapters.db.mall.engine import make_engine
+from tokenmall.config import Settings
+from tokenmall.services.mall import operators, passwords
+from tokenmall.services.mall.uow import Database, utc_now
+from tokenmall.web import errors, logs, schema
+from tokenmall.web.api import catalogue, health, people, platform
+
+log = logging.getLogger("tokenmall.web")
+
+DESCRIPTION = """\
+tokenmall's HTTP API. Everything a page can do, an integrator can do here.
+
+* **Money is a decimal string** (`"12.50"`), both ways; JSON numbers are refused for money.
+* **Authentication**: `Authorization: Bearer <token>` with a session token (from login), an API
+  key, or an operator token; pages may use the session cookie instead.
+* **Every mutating request needs an `Idempotency-Key` header** (login and logout excepted): the
+  same key and request get the first answer again; the same key with another request, a 409.
+* **Errors** are `{"error": {"code", "message", "field"}}` with a 4xx status; another tenant's
+  resources answer 404, exactly like ids that do not exist.
+"""
+
+
+def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
+    logs.configure(settings.log_level)
+    passwords.configure(fast_for_tests=settings.insecure_fast_password_hashing)
+    db = database or Database(make_engine(settings.database_url))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.migrate_on_start:
+            schema.upgrade(db.engine)
+        if settings.operator_email and settings.operator_password:
+            with db.transaction() as conn:
+                created = operators.ensure(
+                    conn,
+                    settings.operator_email,
+                    settings.operator_password.get_secret_value(),
+                    utc_now(),
+                )
+            if created:
+                log.info("operator created", extra={"fields": {"email": settings.operator_email}})
+        yield
+        if database is None:
+            db.dispose()
+
+    app = FastAPI(
+        title="tokenmall",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.database = db
+    errors.install(app)
+    app.add_middleware(logs.RequestIdMiddleware)
+    for router in (health.router, platform.router, people.router, catalogue.router):
+        app.include_router(router)
+    return app

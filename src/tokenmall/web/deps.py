@@ -1,0 +1,78 @@
+"""Dependencies of the routes: the database, the settings, the caller, the Idempotency-Key."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
+
+from tokenmall.config import Settings
+from tokenmall.services.mall import auth
+from tokenmall.services.mall.auth import Principal
+from tokenmall.services.mall.uow import Database, utc_now
+from tokenmall.web.errors import BadRequest
+
+SESSION_COOKIE = "tokenmall_session"
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="A session token (tms.…), an API key (tmk.…) or an operator token (tmo.…)",
+)
+_cookie = APIKeyCookie(
+    name=SESSION_COOKIE, auto_error=False, description="The session cookie set by login"
+)
+
+
+def database(request: Request) -> Database:
+    db: Database = request.app.state.database
+    return db
+
+
+def settings(request: Request) -> Settings:
+    found: Settings = request.app.state.settings
+    return found
+
+
+def session_ttl(request: Request) -> timedelta:
+    return timedelta(hours=settings(request).session_hours)
+
+
+def caller(
+    request: Request,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    cookie: Annotated[str | None, Depends(_cookie)],
+) -> Principal | None:
+    """The authenticated caller, or None when no credentials came (routes decide if allowed)."""
+    if request.headers.get("authorization") and bearer is None:
+        raise auth.Unauthenticated("the Authorization header must be 'Bearer <token>'")
+    token = bearer.credentials if bearer is not None else cookie
+    if token is None:
+        return None
+    with database(request).read() as conn:
+        return auth.authenticate(conn, token, utc_now())
+
+
+def idempotency_key(
+    key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            description="Required: a unique key per intended change (a UUID); a retry with the "
+            "same key and request gets the first answer, with a different request a 409.",
+        ),
+    ] = None,
+) -> str:
+    from tokenmall.services.mall.errors import InvalidInput
+    from tokenmall.services.mall.idempotency import check_key
+
+    try:
+        return check_key(key)
+    except InvalidInput as exc:
+        raise BadRequest(str(exc), "Idempotency-Key") from None
+
+
+Db = Annotated[Database, Depends(database)]
+Caller = Annotated[Principal | None, Depends(caller)]
+IdempotencyKey = Annotated[str, Depends(idempotency_key)]

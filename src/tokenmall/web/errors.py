@@ -1,0 +1,152 @@
+"""Every error the service answers, mapped in one place to a status and one body shape:
+``{"error": {"code": "...", "message": "...", "field": "..." | null}}``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from tokenmall.domain.errors import (
+    DomainError,
+    InsufficientBalance,
+    InvalidAmount,
+    InvalidParameter,
+    RuleViolation,
+)
+from tokenmall.services.mall import errors as mall
+from tokenmall.web.logs import request_id_var
+
+log = logging.getLogger("tokenmall.web")
+
+
+class BadRequest(mall.MallError):
+    """The request itself is malformed (a header, the JSON syntax)."""
+
+    code = "bad_request"
+
+
+class ErrorDetail(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: str
+    message: str
+    field: str | None = None
+
+
+class ErrorBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    error: ErrorDetail
+
+
+_DESCRIPTIONS = {
+    400: "Malformed request (bad JSON, missing or bad Idempotency-Key header)",
+    401: "Missing, wrong, expired or revoked credentials",
+    403: "The caller's role may not do this",
+    404: "No such resource in this tenant (also what other tenants' callers are told)",
+    409: "Conflicts with what exists, or an Idempotency-Key reused for another request",
+    422: "A field fails validation; `field` names it",
+    503: "Not ready",
+}
+
+
+def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI declarations of the error statuses a route can answer."""
+    return {code: {"model": ErrorBody, "description": _DESCRIPTIONS[code]} for code in codes}
+
+
+# Every route may answer these (authentication and request parsing come first).
+COMMON = (400, 401, 404, 422)
+
+_STATUS: list[tuple[type[Exception], int]] = [
+    (BadRequest, 400),
+    (mall.Unauthenticated, 401),
+    (mall.Forbidden, 403),
+    (mall.NotFound, 404),
+    (mall.Conflict, 409),
+    (mall.OutOfStock, 409),
+    (InsufficientBalance, 409),
+    (RuleViolation, 409),
+    (mall.InvalidInput, 422),
+    (InvalidParameter, 422),
+    (InvalidAmount, 422),
+    (DomainError, 422),
+]
+
+
+def body(code: str, message: str, field: str | None = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "field": field}}
+
+
+def status_of(exc: DomainError) -> int:
+    for kind, status in _STATUS:
+        if isinstance(exc, kind):
+            return status
+    return 422
+
+
+def _domain(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)
+    status = status_of(exc)
+    code = getattr(exc, "code", None) or type(exc).__name__
+    field = getattr(exc, "field", None)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body(code, str(exc), field), status_code=status, headers=headers)
+
+
+def _field_of(loc: tuple[Any, ...]) -> str | None:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or None
+
+
+def _validation(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    first = errors[0] if errors else {"loc": (), "msg": "invalid request", "type": ""}
+    loc = tuple(first.get("loc", ()))
+    field = _field_of(loc)
+    kind = first.get("type", "")
+    if kind == "json_invalid":
+        return JSONResponse(body("bad_request", "the body is not valid JSON"), status_code=400)
+    if kind == "extra_forbidden":
+        message = f"unknown field {field!r}"
+    elif kind == "missing":
+        message = f"{field} is required"
+    elif kind in ("string_type", "model_attributes_type", "dict_type") and field:
+        message = f"{field}: {first.get('msg', 'wrong type')}"
+        if kind == "string_type":
+            message += ' (decimals travel as JSON strings, such as "12.50")'
+    else:
+        message = f"{field}: {first.get('msg')}" if field else str(first.get("msg"))
+    return JSONResponse(body("invalid_request", message, field), status_code=422)
+
+
+def _http(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthenticated"}
+    code = codes.get(exc.status_code, "http_error")
+    message = "no such endpoint" if exc.status_code == 404 else str(exc.detail)
+    return JSONResponse(
+        body(code, message), status_code=exc.status_code, headers=getattr(exc, "headers", None)
+    )
+
+
+def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error", exc_info=exc)
+    request_id = request_id_var.get()
+    return JSONResponse(
+        body("internal", f"internal error (request id {request_id})"),
+        status_code=500,
+    )
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(DomainError, _domain)
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(Exception, _unexpected)
