@@ -134,11 +134,6 @@ def test_refused_purchase_by_a_known_buyer_changes_nothing(
     assert snapshot(economy) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine.py bug: Economy.purchase creates the buyer's Holder (self.holder(user)) "
-    "before rule 1 validates, so a refused purchase by a new user leaves an empty holder",
-)
 def test_refused_purchase_by_a_new_buyer_adds_no_one(snapshot: Any) -> None:
     economy = two_buyers()
     before = snapshot(economy)

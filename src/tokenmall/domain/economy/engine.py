@@ -89,7 +89,10 @@ class Economy:
     # -- rules --------------------------------------------------------------------------------
 
     def purchase(self, user: str, amount: int, contribution: int | None = None) -> PurchaseResult:
-        return purchase(self.rates, self.state, self.holder(user), amount, contribution)
+        buyer = self._known(user)
+        result = purchase(self.rates, self.state, buyer, amount, contribution)
+        self.state.holders.setdefault(user, buyer)
+        return result
 
     def sell(self, user: str, units: int) -> market.SellResult:
         return market.sell(self.rates, self.state, self._known(user), units)
