@@ -49,7 +49,7 @@ def create_operator(
     ],
 ) -> None:
     """Create a platform operator, who can then create tenants over the API."""
-    from tokenmall.adapters.db.mall.engine import make_engine
+    from tokenmall.adapters.db.engine import make_engine
     from tokenmall.config import Settings
     from tokenmall.services.mall import operators
     from tokenmall.services.mall.uow import Database, utc_now

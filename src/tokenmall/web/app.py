@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from tokenmall.adapters.db.mall.engine import make_engine
+from tokenmall.adapters.db.engine import make_engine
 from tokenmall.config import Settings
 from tokenmall.services.mall import operators, passwords
 from tokenmall.services.mall.uow import Database, utc_now

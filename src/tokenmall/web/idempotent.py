@@ -34,14 +34,15 @@ def run(
     body = None if payload is None else payload.model_dump(mode="json")
     request_hash = idempotency.request_hash(request.method, request.url.path, body)
     scope = "anonymous" if caller is None else caller.scope
+    sent: list[str] = []
+
+    def act(conn: Connection) -> tuple[int, str]:
+        status, response, stored = action(conn)
+        sent.append(response.model_dump_json())
+        return status, (stored or response).model_dump_json()
+
     for attempt in (1, 2):
-        sent: list[str] = []
-
-        def act(conn: Connection) -> tuple[int, str]:
-            status, response, stored = action(conn)
-            sent.append(response.model_dump_json())
-            return status, (stored or response).model_dump_json()
-
+        sent.clear()
         try:
             with db.transaction() as conn:
                 answer, replayed = idempotency.run(

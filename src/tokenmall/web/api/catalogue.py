@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Query, Request, Response, status
 from sqlalchemy import Connection
 
@@ -97,7 +99,7 @@ def list_products(
     tenant_id: TenantId,
     caller: Caller,
     db: Db,
-    merchant_id: str | None = Query(default=None, max_length=40),
+    merchant_id: Annotated[str | None, Query(max_length=40)] = None,
     after: After = None,
     limit: Limit = 50,
 ) -> ProductPage:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Query, Request, Response, status
 from sqlalchemy import Connection
 
@@ -102,7 +104,7 @@ def login(
     "/logout",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Sign out: revokes the session used",
-    responses=responses(400, 401),
+    responses=responses(400, 401, 404, 422),
 )
 def logout(tenant_id: TenantId, caller: Caller, db: Db) -> Response:
     with db.transaction() as conn:
@@ -129,7 +131,7 @@ def list_users(
     tenant_id: TenantId,
     caller: Caller,
     db: Db,
-    role: Role | None = Query(default=None),
+    role: Annotated[Role | None, Query()] = None,
     after: After = None,
     limit: Limit = 50,
 ) -> UserPage:
