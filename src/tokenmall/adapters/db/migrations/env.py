@@ -1,0 +1,26 @@
+"""Alembic environment: runs on the connection ``migrate.upgrade`` hands over.
+
+On PostgreSQL a transaction-level advisory lock makes concurrent first starts (several API
+processes, a test run and a benchmark) migrate one at a time instead of racing.
+"""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import text
+
+from tokenmall.adapters.db.tables import metadata
+
+MIGRATION_LOCK = 7_300_001  # an arbitrary constant shared by every tokenmall process
+
+
+def run() -> None:
+    connection = context.config.attributes["connection"]
+    context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
+    with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK})
+        context.run_migrations()
+
+
+run()

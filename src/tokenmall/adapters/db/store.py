@@ -1,0 +1,274 @@
+"""``Store``: the ledger's reads and writes over a connection already inside a transaction.
+
+The writer's hot path is ``write_batch``: a batch of hundreds of commands is five statements
+whatever its size (holders upserted in one multi-row INSERT … ON CONFLICT, journals and
+postings in multi-row INSERTs, parameter rows, and the one economy_state row). Nothing here
+commits; the use case that opened the transaction does, so a batch is all or nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from tokenmall.adapters.db import migrate
+from tokenmall.adapters.db.engine import make_engine
+from tokenmall.adapters.db.settings import database_url
+from tokenmall.adapters.db.tables import (
+    economy_state,
+    holders,
+    journals,
+    postings,
+    tenant_params,
+    tenants,
+)
+from tokenmall.domain.economy import DEFAULT, Params
+from tokenmall.domain.economy.state import EconomyState, Holder
+from tokenmall.domain.errors import DomainError
+from tokenmall.domain.ledger.journal import UnknownTenant
+from tokenmall.services.book import (
+    HOLDER_FIELDS,
+    STATE_FIELDS,
+    Batch,
+    TenantBook,
+    holder_from_row,
+)
+
+CHUNK = 500  # keys per IN (...) list
+
+
+def params_from_public(public: dict[str, Any]) -> Params:
+    return DEFAULT.updated(public)
+
+
+def journal_rows(tenant_id: str, batch: Batch) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The journals and postings of a batch as rows to insert."""
+    journal_out: list[dict[str, Any]] = []
+    posting_out: list[dict[str, Any]] = []
+    for booked in batch.journals:
+        d = booked.draft
+        jid = booked.journal_id
+        journal_out.append(
+            {
+                "tenant_id": tenant_id,
+                "journal_id": jid,
+                "code": str(d.code),
+                "idempotency_key": d.idempotency_key,
+                "fingerprint": d.request_fingerprint,
+                "result": json.dumps(d.result, ensure_ascii=False, sort_keys=True),
+                "business_date": d.business_date,
+                "reverses": d.result.get("reverses"),
+            }
+        )
+        for line, p in enumerate(d.postings, start=1):
+            posting_out.append(
+                {
+                    "tenant_id": tenant_id,
+                    "journal_id": jid,
+                    "line": line,
+                    "account": str(p.account.kind),
+                    "holder": p.account.holder,
+                    "asset": str(p.asset),
+                    "amount": p.amount,
+                }
+            )
+    return journal_out, posting_out
+
+
+class Store:
+    """The ledger tables of one database (SQLite or PostgreSQL)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.postgres = engine.dialect.name == "postgresql"
+
+    @classmethod
+    def open(cls, url: str | None = None, *, migrate_now: bool = True, pool_size: int = 8) -> Store:
+        """A store on ``url`` (default: ``TOKENMALL_DATABASE_URL`` or the SQLite file),
+        migrated to the newest schema on first use."""
+        engine = make_engine(database_url(url), pool_size=pool_size)
+        if migrate_now:
+            migrate.upgrade(engine)
+        return cls(engine)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """One unit of work: commits if the block ends normally, rolls back if it raises.
+
+        On SQLite the transaction begins with BEGIN IMMEDIATE (the database's write lock)."""
+        with self.engine.begin() as conn:
+            yield conn
+
+    # -- tenants ------------------------------------------------------------------------------
+
+    def create_tenant(
+        self, conn: Connection, tenant_id: str, params: Params = DEFAULT, created_by: str = "system"
+    ) -> None:
+        if not tenant_id or len(tenant_id) > 64:
+            raise DomainError("tenant_id must be 1 to 64 characters")
+        exists = conn.execute(
+            select(tenants.c.tenant_id).where(tenants.c.tenant_id == tenant_id)
+        ).first()
+        if exists is not None:
+            raise DomainError(f"tenant {tenant_id!r} already exists")
+        public = json.dumps(params.to_public(), ensure_ascii=False, sort_keys=True)
+        conn.execute(tenants.insert().values(tenant_id=tenant_id, params=public, params_version=1))
+        conn.execute(
+            tenant_params.insert().values(
+                tenant_id=tenant_id, version=1, params=public, changed_by=created_by
+            )
+        )
+        state = EconomyState.new(params)
+        row = {name: getattr(state, name) for name in STATE_FIELDS}
+        conn.execute(
+            economy_state.insert().values(
+                tenant_id=tenant_id, last_journal_id=0, params_version=1, **row
+            )
+        )
+
+    def lock_tenant(self, conn: Connection, tenant_id: str) -> None:
+        """Take the tenant's write lock for this transaction (PostgreSQL: its state row;
+        SQLite: the transaction already holds the database's write lock)."""
+        query = select(economy_state.c.tenant_id).where(economy_state.c.tenant_id == tenant_id)
+        if self.postgres:
+            query = query.with_for_update()
+        if conn.execute(query).first() is None:
+            raise UnknownTenant(tenant_id)
+
+    def tenant_ids(self, conn: Connection) -> list[str]:
+        return list(
+            conn.execute(select(tenants.c.tenant_id).order_by(tenants.c.tenant_id)).scalars()
+        )
+
+    def load_params(self, conn: Connection, tenant_id: str) -> tuple[Params, int]:
+        row = conn.execute(
+            select(tenants.c.params, tenants.c.params_version).where(
+                tenants.c.tenant_id == tenant_id
+            )
+        ).first()
+        if row is None:
+            raise UnknownTenant(tenant_id)
+        return params_from_public(json.loads(row.params)), row.params_version
+
+    def load_state(self, conn: Connection, tenant_id: str) -> tuple[EconomyState, int]:
+        """The tenant's aggregates (no holders) and its last journal id."""
+        row = conn.execute(
+            select(economy_state).where(economy_state.c.tenant_id == tenant_id)
+        ).first()
+        if row is None:
+            raise UnknownTenant(tenant_id)
+        state = EconomyState(**{name: getattr(row, name) for name in STATE_FIELDS})
+        return state, row.last_journal_id
+
+    # -- the book -----------------------------------------------------------------------------
+
+    def load_book(self, conn: Connection, tenant_id: str) -> TenantBook:
+        """A fresh book of the tenant, its holder loader bound to ``conn``."""
+        params, version = self.load_params(conn, tenant_id)
+        state, last_journal_id = self.load_state(conn, tenant_id)
+        book = TenantBook(tenant_id, params, version, state, last_journal_id)
+        self.bind(book, conn)
+        return book
+
+    def bind(self, book: TenantBook, conn: Connection) -> None:
+        """Point the book's lazy holder loads at ``conn`` (the writer does this per batch)."""
+        tenant_id = book.tenant_id
+        book.loader = lambda names: self.load_holders(conn, tenant_id, names)
+
+    def load_holders(self, conn: Connection, tenant_id: str, names: Sequence[str]) -> list[Holder]:
+        """The named holders that exist (absent names are simply not returned)."""
+        columns = [holders.c[name] for name in HOLDER_FIELDS]
+        found: list[Holder] = []
+        names = list(names)
+        for start in range(0, len(names), CHUNK):
+            chunk = names[start : start + CHUNK]
+            query = select(*columns).where(
+                holders.c.tenant_id == tenant_id, holders.c.name.in_(chunk)
+            )
+            found.extend(holder_from_row(row) for row in conn.execute(query))
+        return found
+
+    def find_journals(
+        self, conn: Connection, tenant_id: str, keys: Iterable[str]
+    ) -> dict[str, tuple[str, dict[str, Any]]]:
+        """Stored journals by idempotency key: ``{key: (fingerprint, result)}``."""
+        keys = list(dict.fromkeys(keys))
+        found: dict[str, tuple[str, dict[str, Any]]] = {}
+        for start in range(0, len(keys), CHUNK):
+            chunk = keys[start : start + CHUNK]
+            query = select(
+                journals.c.idempotency_key, journals.c.fingerprint, journals.c.result
+            ).where(journals.c.tenant_id == tenant_id, journals.c.idempotency_key.in_(chunk))
+            for key, fingerprint, result in conn.execute(query):
+                found[key] = (fingerprint, json.loads(result))
+        return found
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def _upsert(self, table: Any) -> Any:
+        return postgresql.insert(table) if self.postgres else sqlite.insert(table)
+
+    def write_holders(
+        self, conn: Connection, tenant_id: str, rows: Sequence[Sequence[Any]]
+    ) -> None:
+        """Insert or overwrite holder rows (HOLDER_FIELDS order) in one statement."""
+        if not rows:
+            return
+        values = [
+            {"tenant_id": tenant_id, **dict(zip(HOLDER_FIELDS, r, strict=True))} for r in rows
+        ]
+        stmt = self._upsert(holders)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["tenant_id", "name"],
+            set_={name: stmt.excluded[name] for name in HOLDER_FIELDS[1:]},
+        )
+        conn.execute(stmt, values)
+
+    def write_batch(self, conn: Connection, tenant_id: str, batch: Batch) -> None:
+        """Write what ``TenantBook.take_batch()`` returned; a handful of statements."""
+        if batch.tenant_id != tenant_id:
+            raise ValueError(f"batch of {batch.tenant_id} written to {tenant_id}")
+        if batch.empty:
+            return
+        self.write_holders(conn, tenant_id, batch.holders)
+        journal_out, posting_out = journal_rows(tenant_id, batch)
+        conn.execute(journals.insert(), journal_out)
+        if posting_out:
+            conn.execute(postings.insert(), posting_out)
+        if batch.params:
+            conn.execute(
+                tenant_params.insert(),
+                [
+                    {
+                        "tenant_id": tenant_id,
+                        "version": p.version,
+                        "params": json.dumps(p.params, ensure_ascii=False, sort_keys=True),
+                        "journal_id": p.journal_id,
+                        "changed_by": p.changed_by,
+                    }
+                    for p in batch.params
+                ],
+            )
+            last = batch.params[-1]
+            conn.execute(
+                update(tenants)
+                .where(tenants.c.tenant_id == tenant_id)
+                .values(
+                    params=json.dumps(last.params, ensure_ascii=False, sort_keys=True),
+                    params_version=last.version,
+                )
+            )
+        self.write_state(conn, tenant_id, batch.state)
+
+    def write_state(self, conn: Connection, tenant_id: str, state: dict[str, Any]) -> None:
+        conn.execute(
+            update(economy_state).where(economy_state.c.tenant_id == tenant_id).values(**state)
+        )

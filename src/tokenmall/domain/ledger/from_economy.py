@@ -1,0 +1,149 @@
+"""The engine's result objects as balanced ledger lines and as JSON-safe results.
+
+Each function only moves the numbers the engine already decided into accounts; none of them
+recomputes a rule. Results carry decimal strings (never floats) and are what a caller gets
+back, first time and on every replay of the same idempotency key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from tokenmall.domain.economy.dividend import Exit
+from tokenmall.domain.economy.market import (
+    ConvertResult,
+    PayStableResult,
+    RedeemResult,
+    SellResult,
+)
+from tokenmall.domain.economy.purchase import PurchaseResult
+from tokenmall.domain.ledger import accounts as acc
+from tokenmall.domain.ledger.journal import Line, Posting
+from tokenmall.domain.money import format_money, format_points, format_price
+
+
+def purchase_lines(r: PurchaseResult) -> list[Line]:
+    lines: list[Line] = [
+        (acc.GATEWAY_CLEARING, -r.amount),
+        (acc.BACKING_POOL, r.contribution),
+        (acc.DIVIDEND_POOL, r.dividend),
+        (acc.REVENUE, r.revenue),
+        (acc.SUPPLY, -r.minted),
+    ]
+    lines.extend((acc.points(g.holder), g.units) for g in r.grants)
+    return lines
+
+
+def sell_lines(r: SellResult) -> list[Line]:
+    return [
+        (acc.points(r.holder), -r.units),
+        (acc.SUPPLY, r.units),
+        (acc.BACKING_POOL, -r.payout),
+        (acc.cash(r.holder), r.payout),
+    ]
+
+
+def convert_lines(r: ConvertResult) -> list[Line]:
+    return [
+        (acc.points(r.holder), -r.units),
+        (acc.TREASURY, r.units),
+        (acc.STABLE_SUPPLY, -r.value),
+        (acc.stable(r.holder), r.value),
+    ]
+
+
+def pay_stable_lines(r: PayStableResult) -> list[Line]:
+    return [(acc.stable(r.payer), -r.amount), (acc.stable(r.merchant), r.amount)]
+
+
+def redeem_lines(r: RedeemResult) -> list[Line]:
+    return [
+        (acc.stable(r.merchant), -r.amount),
+        (acc.STABLE_SUPPLY, r.amount),
+        (acc.TREASURY, -r.units),
+        (acc.points(r.merchant), r.units),
+    ]
+
+
+def dividend_lines(payouts: Iterable[tuple[str, int]]) -> list[Line]:
+    """One day's dividends: ``(holder, fen)`` pairs, paid out of the dividend pool."""
+    lines: list[Line] = []
+    total = 0
+    for holder, share in payouts:
+        lines.append((acc.cash(holder), share))
+        total += share
+    lines.append((acc.DIVIDEND_POOL, -total))
+    return lines
+
+
+def exit_lines(exits: Iterable[Exit]) -> list[Line]:
+    """One day's forced buybacks (rule 7), all at the price the step began with."""
+    lines: list[Line] = []
+    units = payout = 0
+    for e in exits:
+        lines.append((acc.points(e.holder), -e.units))
+        lines.append((acc.cash(e.holder), e.payout))
+        units += e.units
+        payout += e.payout
+    lines.append((acc.SUPPLY, units))
+    lines.append((acc.BACKING_POOL, -payout))
+    return lines
+
+
+def reversal_lines(postings: Iterable[Posting]) -> list[Line]:
+    return [(p.account, -p.amount) for p in postings]
+
+
+# -- results (JSON-safe, decimal strings) -------------------------------------------------------
+
+
+def price_text(num: int, den: int) -> str:
+    return format_price(num, den)
+
+
+def purchase_result(r: PurchaseResult) -> dict[str, Any]:
+    return {
+        "buyer": r.buyer,
+        "amount": format_money(r.amount),
+        "contribution": format_money(r.contribution),
+        "dividend": format_money(r.dividend),
+        "revenue": format_money(r.revenue),
+        "quota_added": format_money(r.quota_added),
+        "grants": [
+            {"holder": g.holder, "points": format_points(g.units), "level": g.level}
+            for g in r.grants
+        ],
+        "price": price_text(r.price_num, r.price_den),
+    }
+
+
+def sell_result(r: SellResult) -> dict[str, Any]:
+    return {
+        "holder": r.holder,
+        "points": format_points(r.units),
+        "payout": format_money(r.payout),
+        "price": price_text(r.price_num, r.price_den),
+    }
+
+
+def convert_result(r: ConvertResult) -> dict[str, Any]:
+    return {
+        "holder": r.holder,
+        "points": format_points(r.units),
+        "stable": format_money(r.value),
+        "price": price_text(r.price_num, r.price_den),
+    }
+
+
+def pay_stable_result(r: PayStableResult) -> dict[str, Any]:
+    return {"payer": r.payer, "merchant": r.merchant, "amount": format_money(r.amount)}
+
+
+def redeem_result(r: RedeemResult) -> dict[str, Any]:
+    return {
+        "merchant": r.merchant,
+        "amount": format_money(r.amount),
+        "points": format_points(r.units),
+        "price": price_text(r.price_num, r.price_den),
+    }

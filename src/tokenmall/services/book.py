@@ -1,0 +1,325 @@
+"""``TenantBook``: the in-memory working copy of one tenant's economy, for one writer.
+
+An ``Economy`` (the engine, THE arithmetic) whose aggregates were loaded from the database and
+whose holders are loaded lazily by name through ``loader`` and then cached. ``apply`` runs one
+command through the engine and returns its result and balanced journal; a refused command
+raises ``DomainError`` and leaves the book as it was (the engine validates before it changes
+anything). The book remembers which holders changed and the journals made since the last
+``take_batch()``, which hands all of it to ``Store.write_batch`` in one go.
+
+Contract for whoever drives a book (``services.ledger.execute`` and part B's writer):
+- Only one book per tenant may be live, and only while its owner is the tenant's one writer
+  (the row lock of the simple path, or the writer's advisory lock). Its cache is then true.
+- Set ``loader`` to read holders on the connection in use before ``apply``/``prefetch``.
+- Check stored idempotency keys first (``Store.find_journals``); the book itself only knows
+  the keys applied since the last ``take_batch()``.
+- If writing a batch fails, throw the book away and load a new one: it is ahead of the database.
+- A day's settlement is not a book command (it streams every holder from the database): run
+  ``services.settlement.settle_in`` in the writer's transaction, then load a new book.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from tokenmall.domain.economy import Economy, Params
+from tokenmall.domain.economy.state import EconomyState, Holder
+from tokenmall.domain.ledger import from_economy as fe
+from tokenmall.domain.ledger.codes import JournalCode
+from tokenmall.domain.ledger.journal import IdempotencyConflict, JournalDraft, Line, build
+from tokenmall.services import commands as c
+
+HolderLoader = Callable[[Sequence[str]], Iterable[Holder]]
+
+# Column order of a holder row everywhere (book snapshots, store writes, store reads).
+HOLDER_FIELDS = (
+    "name",
+    "points",
+    "cash",
+    "stable",
+    "quota",
+    "quota_used",
+    "spend",
+    "dividends",
+    "exited",
+    "merchant",
+    "referrer",
+    "points_seq",
+)
+
+# The aggregates of ``EconomyState`` kept in the tenant's economy_state row.
+STATE_FIELDS = (
+    "pool",
+    "circulating",
+    "minted",
+    "burned",
+    "treasury",
+    "dividend_pool",
+    "stable_outstanding",
+    "money_in",
+    "revenue",
+    "dividends_paid",
+    "buybacks_paid",
+    "last_price_num",
+    "last_price_den",
+    "seq",
+    "last_day",
+)
+
+# Clean holders are dropped from the cache at ``take_batch`` once it holds more than this.
+MAX_CACHED_HOLDERS = 200_000
+
+
+def holder_row(h: Holder) -> tuple[Any, ...]:
+    return tuple(getattr(h, name) for name in HOLDER_FIELDS)
+
+
+def holder_from_row(row: Sequence[Any]) -> Holder:
+    h = Holder(row[0])
+    (
+        _,
+        h.points,
+        h.cash,
+        h.stable,
+        h.quota,
+        h.quota_used,
+        h.spend,
+        h.dividends,
+        exited,
+        merchant,
+        h.referrer,
+        h.points_seq,
+    ) = row
+    h.exited, h.merchant = bool(exited), bool(merchant)
+    return h
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """What a command did: its result (the caller's answer) and the journal to write.
+
+    ``journal`` is None when the command repeated a key already applied in this batch with the
+    same request: the result is then the first one and nothing changed.
+    """
+
+    result: dict[str, Any]
+    journal: JournalDraft | None
+    journal_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class BookedJournal:
+    journal_id: int
+    draft: JournalDraft
+
+
+@dataclass(frozen=True, slots=True)
+class ParamsRow:
+    version: int
+    params: dict[str, Any]  # Params.to_public()
+    journal_id: int
+    changed_by: str
+
+
+@dataclass(slots=True)
+class Batch:
+    """Everything to write since the last ``take_batch()``: one transaction's worth."""
+
+    tenant_id: str
+    state: dict[str, Any]  # STATE_FIELDS + last_journal_id + params_version
+    holders: list[tuple[Any, ...]] = field(default_factory=list)  # HOLDER_FIELDS order
+    journals: list[BookedJournal] = field(default_factory=list)
+    params: list[ParamsRow] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not self.journals
+
+
+class TenantBook:
+    def __init__(
+        self,
+        tenant_id: str,
+        params: Params,
+        params_version: int,
+        state: EconomyState,
+        last_journal_id: int,
+        loader: HolderLoader | None = None,
+    ) -> None:
+        self.tenant_id = tenant_id
+        self.economy = Economy(params)
+        self.economy.state = state
+        self.params_version = params_version
+        self.last_journal_id = last_journal_id
+        self.loader = loader
+        self._looked_up: set[str] = set(state.holders)
+        self._dirty: set[str] = set()
+        self._journals: list[BookedJournal] = []
+        self._params: list[ParamsRow] = []
+        self._pending: dict[str, tuple[str, dict[str, Any]]] = {}
+
+    # -- loading ------------------------------------------------------------------------------
+
+    @property
+    def state(self) -> EconomyState:
+        return self.economy.state
+
+    @property
+    def params(self) -> Params:
+        return self.economy.params
+
+    def ensure(self, names: Iterable[str]) -> None:
+        """Load the named holders not yet looked up (one loader call for all of them)."""
+        wanted = sorted({n for n in names if n not in self._looked_up})
+        if not wanted:
+            return
+        if self.loader is None:
+            raise RuntimeError("TenantBook.loader is not set; bind it to a connection first")
+        holders = self.state.holders
+        for h in self.loader(wanted):
+            holders.setdefault(h.name, h)
+        self._looked_up.update(wanted)
+
+    def _ensure_chain(self, names: Iterable[str], depth: int | None) -> None:
+        """Load ``names`` and their referrers up to ``depth`` levels (None: to the root)."""
+        level = {n for n in names}
+        seen: set[str] = set()
+        steps = 0
+        while level and (depth is None or steps <= depth):
+            self.ensure(level)
+            seen |= level
+            holders = self.state.holders
+            level = {
+                ref
+                for n in level
+                if (h := holders.get(n)) is not None
+                and (ref := h.referrer) is not None
+                and ref not in seen
+            }
+            steps += 1
+
+    def prefetch(self, commands: Iterable[c.Command]) -> None:
+        """Load every holder a batch of commands will touch, in a few loader calls."""
+        names: set[str] = set()
+        for command in commands:
+            names.update(_names(command))
+        self._ensure_chain(names, len(self.params.referral_rates))
+
+    # -- applying -----------------------------------------------------------------------------
+
+    def apply(self, command: c.Command) -> Applied:
+        if command.tenant_id != self.tenant_id:
+            raise ValueError(f"command for {command.tenant_id} applied to {self.tenant_id}'s book")
+        if isinstance(command, c.SettleDay):
+            raise TypeError("settle a day with services.settlement.settle_in, then reload")
+        key = command.idempotency_key
+        fingerprint = command.fingerprint()
+        pending = self._pending.get(key)
+        if pending is not None:
+            if pending[0] != fingerprint:
+                raise IdempotencyConflict(key)
+            return Applied(pending[1], None, None)
+
+        code, result, lines, touched = self._run(command)
+        journal_id = self.last_journal_id + 1
+        result = {"journal_id": journal_id, "code": str(code), **result}
+        draft = build(code, key, fingerprint, result, lines)
+        self.last_journal_id = journal_id
+        self._dirty.update(touched)
+        self._journals.append(BookedJournal(journal_id, draft))
+        self._pending[key] = (fingerprint, result)
+        return Applied(result, draft, journal_id)
+
+    def _run(self, command: c.Command) -> tuple[JournalCode, dict[str, Any], list[Line], set[str]]:
+        economy = self.economy
+        if isinstance(command, c.Purchase):
+            self._ensure_chain([command.user], len(self.params.referral_rates))
+            p = economy.purchase(command.user, command.amount_fen, command.contribution_fen)
+            result = fe.purchase_result(p)
+            if command.order_ref is not None:
+                result["order_ref"] = command.order_ref
+            touched = {command.user, *(g.holder for g in p.grants)}
+            return JournalCode.PURCHASE, result, fe.purchase_lines(p), touched
+        if isinstance(command, c.Sell):
+            self.ensure([command.user])
+            s = economy.sell(command.user, command.units)
+            return JournalCode.BUYBACK, fe.sell_result(s), fe.sell_lines(s), {command.user}
+        if isinstance(command, c.Convert):
+            self.ensure([command.user])
+            v = economy.convert(command.user, command.units)
+            return JournalCode.CONVERT, fe.convert_result(v), fe.convert_lines(v), {command.user}
+        if isinstance(command, c.PayStable):
+            self.ensure([command.user, command.merchant])
+            pay = economy.pay_stable(command.user, command.merchant, command.amount_fen)
+            touched = {command.user, command.merchant}
+            return (
+                JournalCode.PAY_STABLE,
+                fe.pay_stable_result(pay),
+                fe.pay_stable_lines(pay),
+                touched,
+            )
+        if isinstance(command, c.RedeemStable):
+            self.ensure([command.merchant])
+            r = economy.redeem_stable(command.merchant, command.amount_fen)
+            return JournalCode.REDEEM_STABLE, fe.redeem_result(r), fe.redeem_lines(r), {r.merchant}
+        if isinstance(command, c.Join):
+            # The cycle check walks the whole chain above the referrer: load all of it.
+            self._ensure_chain([command.user, command.referrer], None)
+            economy.join(command.user, command.referrer)
+            result = {"user": command.user, "referrer": command.referrer}
+            return JournalCode.JOIN, result, [], {command.user, command.referrer}
+        if isinstance(command, c.ChangeParams):
+            new = economy.set_params(command.changes)
+            self.params_version += 1
+            public = new.to_public()
+            row = ParamsRow(
+                self.params_version, public, self.last_journal_id + 1, command.changed_by
+            )
+            self._params.append(row)
+            result = {
+                "params_version": self.params_version,
+                "changes": json.loads(json.dumps(dict(command.changes))),
+                "params": public,
+                "changed_by": command.changed_by,
+            }
+            return JournalCode.PARAMS_CHANGE, result, [], set()
+        raise TypeError(f"not a ledger command: {type(command).__name__}")
+
+    # -- handing over what to write -----------------------------------------------------------
+
+    def state_row(self) -> dict[str, Any]:
+        row = {name: getattr(self.state, name) for name in STATE_FIELDS}
+        row["last_journal_id"] = self.last_journal_id
+        row["params_version"] = self.params_version
+        return row
+
+    def take_batch(self) -> Batch:
+        """Everything changed since the last call; the book starts a new batch."""
+        holders = self.state.holders
+        batch = Batch(
+            self.tenant_id,
+            self.state_row(),
+            [holder_row(holders[n]) for n in sorted(self._dirty)],
+            self._journals,
+            self._params,
+        )
+        self._dirty = set()
+        self._journals = []
+        self._params = []
+        self._pending = {}
+        if len(holders) > MAX_CACHED_HOLDERS:
+            holders.clear()
+            self._looked_up.clear()
+        return batch
+
+
+def _names(command: c.Command) -> list[str]:
+    found = []
+    for attr in ("user", "merchant", "referrer"):
+        value = getattr(command, attr, None)
+        if isinstance(value, str):
+            found.append(value)
+    return found

@@ -1,0 +1,209 @@
+"""The simple path: one command, one transaction — and operators' reversing journals.
+
+``execute`` locks the tenant (its economy_state row on PostgreSQL; the database's write lock
+on SQLite), answers a repeated idempotency key from the stored journal, else loads a fresh
+``TenantBook``, applies the command through the engine and writes the batch before commit.
+It is correct under any concurrency but every request pays a lock, a load and a commit: the
+writer (part B) batches many commands per commit and keeps the book between batches.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from tokenmall.adapters.db.store import Store
+from tokenmall.adapters.db.tables import journals, postings
+from tokenmall.domain.economy.invariants import price_not_below
+from tokenmall.domain.economy.state import EconomyState
+from tokenmall.domain.errors import DomainError, InsufficientBalance, RuleViolation
+from tokenmall.domain.ledger import from_economy as fe
+from tokenmall.domain.ledger.accounts import Account, AccountKind, Asset
+from tokenmall.domain.ledger.codes import REVERSIBLE, JournalCode
+from tokenmall.domain.ledger.journal import IdempotencyConflict, Posting, build
+from tokenmall.services import commands as c
+from tokenmall.services.book import BookedJournal, TenantBook, holder_row
+
+
+def replayed(
+    store: Store, conn: Connection, tenant_id: str, key: str, fingerprint: str
+) -> dict[str, Any] | None:
+    """The first result for ``key`` if it was used for this same request; a conflict if it
+    was used for another one; None if it is new."""
+    found = store.find_journals(conn, tenant_id, [key]).get(key)
+    if found is None:
+        return None
+    if found[0] != fingerprint:
+        raise IdempotencyConflict(key)
+    return found[1]
+
+
+def execute_in(store: Store, conn: Connection, command: c.Command) -> dict[str, Any]:
+    """``execute`` inside a transaction the caller owns (and commits)."""
+    tenant_id = command.tenant_id
+    store.lock_tenant(conn, tenant_id)
+    first = replayed(store, conn, tenant_id, command.idempotency_key, command.fingerprint())
+    if first is not None:
+        return first
+    if isinstance(command, c.SettleDay):
+        from tokenmall.services.settlement import settle_in
+
+        return settle_in(store, conn, tenant_id, command.business_date)
+    book = store.load_book(conn, tenant_id)
+    applied = book.apply(command)
+    store.write_batch(conn, tenant_id, book.take_batch())
+    return applied.result
+
+
+def execute(store: Store, command: c.Command) -> dict[str, Any]:
+    """Apply one command in its own transaction and return its result (JSON-safe).
+
+    A refused command raises ``DomainError`` and writes nothing; a repeated key returns the
+    first result and changes nothing; a key reused for another request raises
+    ``IdempotencyConflict``."""
+    with store.transaction() as conn:
+        return execute_in(store, conn, command)
+
+
+# -- corrections --------------------------------------------------------------------------------
+
+
+def reverse(
+    store: Store, tenant_id: str, journal_id: int, idempotency_key: str, reason: str
+) -> dict[str, Any]:
+    """An operator's correction: a new journal (code ``reversal``) negating an earlier one.
+
+    Only postings are undone, never the engine's history (spend, quota, dividends stay as
+    booked). The reversal is refused if any balance would go negative, if the price would
+    fall (rule 9: booked rewards are final, so reversing a purchase or a buyback is refused),
+    if the journal is a settlement, a parameter change or a reversal, or if it was already
+    reversed. Idempotent like every command."""
+    if not reason.strip():
+        raise DomainError("a reversal needs a reason")
+    request = json.dumps(
+        {"command": "Reverse", "tenant_id": tenant_id, "journal_id": journal_id, "reason": reason},
+        sort_keys=True,
+    )
+    fingerprint = hashlib.sha256(request.encode()).hexdigest()
+    with store.transaction() as conn:
+        store.lock_tenant(conn, tenant_id)
+        first = replayed(store, conn, tenant_id, idempotency_key, fingerprint)
+        if first is not None:
+            return first
+        original = conn.execute(
+            select(journals.c.code, journals.c.reverses).where(
+                journals.c.tenant_id == tenant_id, journals.c.journal_id == journal_id
+            )
+        ).first()
+        if original is None:
+            raise DomainError(f"no journal {journal_id}")
+        if JournalCode(original.code) not in REVERSIBLE:
+            raise RuleViolation(f"a {original.code} journal cannot be reversed")
+        already = conn.execute(
+            select(journals.c.journal_id).where(
+                journals.c.tenant_id == tenant_id, journals.c.reverses == journal_id
+            )
+        ).first()
+        if already is not None:
+            raise RuleViolation(f"journal {journal_id} was already reversed by {already[0]}")
+        lines = [
+            Posting(Account(AccountKind(row.account), row.holder), Asset(row.asset), row.amount)
+            for row in conn.execute(
+                select(postings)
+                .where(postings.c.tenant_id == tenant_id, postings.c.journal_id == journal_id)
+                .order_by(postings.c.line)
+            )
+        ]
+        book = store.load_book(conn, tenant_id)
+        before = book.state.price()
+        negated = fe.reversal_lines(lines)
+        book.ensure({account.holder for account, _ in negated if account.holder})
+        _apply_lines(book.state, negated, JournalCode(original.code))
+        if not price_not_below(before, book.state.price()):
+            raise RuleViolation(
+                f"reversing journal {journal_id} would lower the price; booked rewards are "
+                "final (an operator adjustment must not move the price down)"
+            )
+        touched = sorted({account.holder for account, _ in negated if account.holder})
+        _check_not_negative(book, touched, journal_id)
+        new_id = book.last_journal_id + 1
+        result = {
+            "journal_id": new_id,
+            "code": str(JournalCode.REVERSAL),
+            "reverses": journal_id,
+            "reason": reason,
+        }
+        draft = build(JournalCode.REVERSAL, idempotency_key, fingerprint, result, negated)
+        book.last_journal_id = new_id
+        batch = book.take_batch()
+        batch.journals.append(BookedJournal(new_id, draft))
+        batch.holders = [holder_row(book.state.holders[name]) for name in touched]
+        batch.state = book.state_row()
+        store.write_batch(conn, tenant_id, batch)
+        return result
+
+
+def _check_not_negative(book: TenantBook, touched: list[str], journal_id: int) -> None:
+    state = book.state
+    for name in (
+        "pool",
+        "dividend_pool",
+        "revenue",
+        "treasury",
+        "stable_outstanding",
+        "circulating",
+        "money_in",
+        "buybacks_paid",
+    ):
+        if getattr(state, name) < 0:
+            raise InsufficientBalance(
+                f"reversing journal {journal_id} would make the {name} negative"
+            )
+    for holder in touched:
+        h = state.holders[holder]
+        for name in ("points", "cash", "stable"):
+            if getattr(h, name) < 0:
+                raise InsufficientBalance(
+                    f"reversing journal {journal_id} would make {holder}'s {name} negative "
+                    "(it was spent since)"
+                )
+
+
+def _apply_lines(
+    state: EconomyState, lines: list[tuple[Account, int]], original: JournalCode
+) -> None:
+    """Move the negated postings into the balances they mirror."""
+    for account, amount in lines:
+        kind = account.kind
+        if kind is AccountKind.USER_POINTS:
+            state.holder(account.holder).points += amount
+        elif kind is AccountKind.USER_CASH:
+            state.holder(account.holder).cash += amount
+            if original in (JournalCode.BUYBACK, JournalCode.FORCED_EXIT):
+                state.buybacks_paid += amount
+        elif kind is AccountKind.USER_STABLE:
+            state.holder(account.holder).stable += amount
+        elif kind is AccountKind.BACKING_POOL:
+            state.pool += amount
+        elif kind is AccountKind.DIVIDEND_POOL:
+            state.dividend_pool += amount
+        elif kind is AccountKind.REVENUE:
+            state.revenue += amount
+        elif kind is AccountKind.GATEWAY_CLEARING:
+            state.money_in -= amount
+        elif kind is AccountKind.TREASURY:
+            state.treasury += amount
+        elif kind is AccountKind.STABLE_SUPPLY:
+            state.stable_outstanding -= amount
+        elif kind is AccountKind.SUPPLY:
+            # Supply postings are minus what circulates: a positive one burns, a negative mints.
+            if amount > 0:
+                state.burned += amount
+            else:
+                state.minted -= amount
+            state.circulating -= amount
+        else:
+            raise RuleViolation(f"cannot reverse a posting to {kind}")
