@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from tokenmall.cli import bench, economy, serve
+from tokenmall.cli import audit, bench, db, economy, serve
 
 app = typer.Typer(
     help="tokenmall: token-economy e-commerce with exact arithmetic.",
@@ -13,6 +13,8 @@ app = typer.Typer(
 )
 app.add_typer(economy.app, name="economy")
 app.add_typer(bench.app, name="bench")
+app.command("audit")(audit.audit)  # tokenmall audit
+app.add_typer(db.app, name="db")  # tokenmall db upgrade
 serve.register(app)  # tokenmall serve, tokenmall operator create
 
 

@@ -16,6 +16,7 @@ FOLDER = Path(__file__).with_name("migrations")
 def config() -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(FOLDER))
+    cfg.set_main_option("path_separator", "os")
     cfg.set_main_option("version_locations", str(FOLDER / "versions"))
     return cfg
 

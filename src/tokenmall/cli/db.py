@@ -1,0 +1,31 @@
+"""``tokenmall db …``: database schema commands."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from tokenmall.adapters.db import migrate
+from tokenmall.adapters.db.engine import make_engine
+from tokenmall.adapters.db.settings import database_url
+
+app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
+
+
+@app.command("upgrade")
+def upgrade(
+    database: Annotated[
+        str | None,
+        typer.Option("--database", help="Database URL (default: $TOKENMALL_DATABASE_URL, SQLite)."),
+    ] = None,
+) -> None:
+    """Bring the database to the newest schema (Alembic migrations shipped in the package)."""
+    url = database_url(database)
+    engine = make_engine(url)
+    try:
+        ran = migrate.upgrade(engine)
+    finally:
+        engine.dispose()
+    heads = ", ".join(sorted(migrate.heads()))
+    typer.echo(f"database at {heads}" + (" (upgraded)" if ran else " (already current)"))

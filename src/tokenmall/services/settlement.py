@@ -1,0 +1,400 @@
+"""The daily settlement (rules 6 then 7) straight against the database, streaming.
+
+One transaction per (tenant, business date), under the tenant's write lock: the day's
+dividend by the engine's exact water-filling (``dividend.water_level`` over a source that
+re-scans the eligible holders in keyset chunks on each pass), then the forced exits
+(``must_exit``, ``buyback_payout``) at the price the step began with, in the same scan as the
+payouts. Holders are never all in memory: each chunk is read, decided, and its changes and
+postings are written (COPY into a temporary table and one ``UPDATE … FROM`` on PostgreSQL;
+``executemany`` on SQLite) before the next chunk is read.
+
+Two journals per day: ``dividend`` (key ``settle:<date>``, one cash posting per recipient) and
+``forced_exit`` (key ``settle:<date>:forced_exit``). Each chunk's postings balance on their own
+(``from_economy.dividend_lines``/``exit_lines`` close each chunk against the pool), so the
+journal balances; PostgreSQL's deferred trigger checks it again at commit. ``settled_days``
+makes the day idempotent: settling it again returns the first result and changes nothing.
+
+The decisions mirror ``dividend.settle`` line for line; ``tests/integration`` checks that this
+path pays exactly what the in-memory engine pays, to the fen.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Connection, select, text, update
+
+from tokenmall.adapters.db.store import Store
+from tokenmall.adapters.db.tables import journals, settled_days
+from tokenmall.domain.economy.dividend import Exit, WaterLevel, must_exit, water_level
+from tokenmall.domain.economy.market import buyback_payout
+from tokenmall.domain.economy.state import Holder, Rates
+from tokenmall.domain.errors import RuleViolation
+from tokenmall.domain.ledger import from_economy as fe
+from tokenmall.domain.ledger.codes import JournalCode
+from tokenmall.domain.ledger.journal import Line, balance_by_asset
+from tokenmall.domain.ledger.journal import Posting as _Posting
+from tokenmall.domain.money import format_money, format_points
+from tokenmall.services.commands import SettleDay, settle_key
+
+CHUNK = 50_000
+
+_COLUMNS = "name, points, cash, quota, quota_used, spend, dividends, exited, merchant, points_seq"
+
+
+def settle(store: Store, tenant_id: str, business_date: date) -> dict[str, Any]:
+    """Settle one business day in its own transaction (safe to run twice, e.g. from cron)."""
+    with store.transaction() as conn:
+        store.lock_tenant(conn, tenant_id)
+        return settle_in(store, conn, tenant_id, business_date)
+
+
+def settle_in(
+    store: Store, conn: Connection, tenant_id: str, business_date: date
+) -> dict[str, Any]:
+    """Settle inside the caller's transaction, which must hold the tenant's write lock."""
+    done = conn.execute(
+        select(journals.c.result)
+        .select_from(
+            settled_days.join(
+                journals,
+                (journals.c.tenant_id == settled_days.c.tenant_id)
+                & (journals.c.journal_id == settled_days.c.dividend_journal_id),
+            )
+        )
+        .where(settled_days.c.tenant_id == tenant_id, settled_days.c.business_date == business_date)
+    ).first()
+    if done is not None:
+        first: dict[str, Any] = json.loads(done[0])
+        return first
+    return _Day(store, conn, tenant_id, business_date).run()
+
+
+class _Day:
+    def __init__(self, store: Store, conn: Connection, tenant_id: str, day: date) -> None:
+        self.store, self.conn, self.tenant_id, self.day = store, conn, tenant_id, day
+        self.params, _ = store.load_params(conn, tenant_id)
+        self.state, self.last_journal_id = store.load_state(conn, tenant_id)
+        self.rates = Rates(self.params)
+        ordinal = day.toordinal()
+        last = self.state.last_day
+        if last is not None and ordinal < last:
+            raise RuleViolation(
+                f"day {day.isoformat()} is before the last settled day "
+                f"{date.fromordinal(last).isoformat()}"
+            )
+        self.by_shares = self.params.dividend_weight == "shares"
+        self.share_unit = self.rates.share_unit
+        self.forced_exit = self.params.forced_exit
+        self.dividend_id = self.last_journal_id + 1
+        self.exit_id = self.last_journal_id + 2
+        self.dividend_line = 0
+        self.exit_line = 0
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def _eligible_sql(self) -> str:
+        weight = "spend >= :share_unit" if self.by_shares else "points > 0"
+        return f"(NOT exited AND quota > quota_used AND {weight})"
+
+    def _chunks(self, where: str) -> Iterator[list[Any]]:
+        """Keyset scan of the tenant's holders matching ``where``, ``CHUNK`` rows at a time."""
+        sql = text(
+            f"SELECT {_COLUMNS} FROM holders WHERE tenant_id = :t AND name > :after "
+            f"AND {where} ORDER BY name LIMIT :n"
+        )
+        params: dict[str, Any] = {"t": self.tenant_id, "n": CHUNK, "share_unit": self.share_unit}
+        after = ""
+        while True:
+            rows = self.conn.execute(sql, {**params, "after": after}).all()
+            if not rows:
+                return
+            yield rows
+            if len(rows) < CHUNK:
+                return
+            after = rows[-1][0]
+
+    def _pairs(self) -> Iterator[tuple[int, int]]:
+        """(weight, remaining quota) of every eligible holder: the water level's source."""
+        by_shares, unit = self.by_shares, self.share_unit
+        for rows in self._chunks(self._eligible_sql()):
+            for r in rows:
+                yield (r[5] // unit if by_shares else r[1]), r[3] - r[4]
+
+    # -- deciding and writing -----------------------------------------------------------------
+
+    def run(self) -> dict[str, Any]:
+        state = self.state
+        price_num, price_den = state.price()
+        amount = state.dividend_pool
+        level: WaterLevel | None = None
+        if amount > 0:
+            level = water_level(amount, self._pairs)
+        self._open_journals()
+        where = self._eligible_sql()
+        if self.forced_exit:
+            where = f"({where} OR (NOT merchant AND points > 0 AND quota > 0))"
+        writer = _Writer(self.store, self.conn, self.tenant_id)
+        distributed = recipients = exit_count = exit_units = exit_payout = 0
+        pool, circulating = state.pool, state.circulating
+        seq = state.seq
+        last_price = (state.last_price_num, state.last_price_den)
+        scratch = Holder("")
+        by_shares, unit, forced = self.by_shares, self.share_unit, self.forced_exit
+        for rows in self._chunks(where):
+            updates: list[tuple[Any, ...]] = []
+            payouts: list[tuple[str, int]] = []
+            exits: list[Any] = []
+            for name, points, cash, quota, used, spend, dividends, exited, merchant, pseq in rows:
+                remaining = quota - used
+                weight = spend // unit if by_shares else points
+                share = 0
+                leaving = False
+                if exited or remaining <= 0 or weight <= 0 or level is None:
+                    if forced:
+                        scratch.points, scratch.quota, scratch.quota_used = points, quota, used
+                        scratch.merchant = bool(merchant)
+                        leaving = must_exit(scratch, price_num, price_den)
+                else:
+                    share = level.allocation(weight, remaining)
+                    if share == remaining:
+                        exited = True
+                    if share > 0:
+                        cash += share
+                        dividends += share
+                        used += share
+                        payouts.append((name, share))
+                        leaving = (
+                            forced
+                            and points > 0
+                            and not merchant
+                            and points * price_num >= (remaining - share) * price_den
+                        )
+                    elif forced:
+                        scratch.points, scratch.quota, scratch.quota_used = points, quota, used
+                        scratch.merchant = bool(merchant)
+                        leaving = must_exit(scratch, price_num, price_den)
+                if leaving:
+                    payout = buyback_payout(self.rates, points, price_num, price_den)
+                    seq += 1
+                    if circulating - points == 0:
+                        last_price = (pool, circulating)
+                    pool -= payout
+                    circulating -= points
+                    exits.append(Exit(name, points, payout))
+                    exit_units += points
+                    exit_payout += payout
+                    exit_count += 1
+                    cash += payout
+                    used += min(payout, quota - used)
+                    exited = True
+                    points, pseq = 0, seq
+                if share > 0 or leaving:
+                    updates.append((points, cash, used, dividends, bool(exited), pseq, name))
+            distributed += sum(share for _, share in payouts)
+            recipients += len(payouts)
+            lines: list[tuple[int, list[Line]]] = []
+            if payouts:
+                lines.append((self.dividend_id, fe.dividend_lines(payouts)))
+            if exits:
+                lines.append((self.exit_id, fe.exit_lines(exits)))
+            writer.holders(updates)
+            for journal_id, chunk_lines in lines:
+                self._post(writer, journal_id, chunk_lines)
+        writer.finish()
+
+        state.dividend_pool -= distributed
+        state.dividends_paid += distributed
+        state.pool = pool
+        state.burned += exit_units
+        state.circulating = circulating
+        state.buybacks_paid += exit_payout
+        state.last_price_num, state.last_price_den = last_price
+        state.seq = seq + 1
+        state.last_day = self.day.toordinal()
+        return self._record(
+            distributed, recipients, exit_count, exit_units, exit_payout, price_num, price_den
+        )
+
+    def _open_journals(self) -> None:
+        """The day's two journals, first (postings refer to them); results come at the end."""
+        day = self.day
+        key = settle_key(day)
+        fingerprint = SettleDay(tenant_id=self.tenant_id, business_date=day).fingerprint()
+        rows = [
+            (self.dividend_id, JournalCode.DIVIDEND, key),
+            (self.exit_id, JournalCode.FORCED_EXIT, f"{key}:forced_exit"),
+        ]
+        self.conn.execute(
+            journals.insert(),
+            [
+                {
+                    "tenant_id": self.tenant_id,
+                    "journal_id": journal_id,
+                    "code": str(code),
+                    "idempotency_key": journal_key,
+                    "fingerprint": fingerprint,
+                    "result": "{}",
+                    "business_date": day,
+                }
+                for journal_id, code, journal_key in rows
+            ],
+        )
+
+    def _post(self, writer: _Writer, journal_id: int, lines: list[Line]) -> None:
+        kept = [_Posting(account, account.asset, amount) for account, amount in lines if amount]
+        if any(balance_by_asset(kept).values()):  # a programmer error, never a user's
+            raise AssertionError(f"settlement chunk of journal {journal_id} does not balance")
+        rows = []
+        for p in kept:
+            if journal_id == self.dividend_id:
+                self.dividend_line += 1
+                line = self.dividend_line
+            else:
+                self.exit_line += 1
+                line = self.exit_line
+            rows.append(
+                (
+                    self.tenant_id,
+                    journal_id,
+                    line,
+                    str(p.account.kind),
+                    p.account.holder,
+                    str(p.asset),
+                    p.amount,
+                )
+            )
+        writer.postings(rows)
+
+    def _record(
+        self,
+        distributed: int,
+        recipients: int,
+        exit_count: int,
+        exit_units: int,
+        exit_payout: int,
+        price_num: int,
+        price_den: int,
+    ) -> dict[str, Any]:
+        day = self.day
+        result = {
+            "journal_id": self.dividend_id,
+            "code": str(JournalCode.DIVIDEND),
+            "business_date": day.isoformat(),
+            "distributed": format_money(distributed),
+            "recipients": recipients,
+            "dividend_pool_left": format_money(self.state.dividend_pool),
+            "exit_journal_id": self.exit_id,
+            "exits": exit_count,
+            "exit_points": format_points(exit_units),
+            "exit_payout": format_money(exit_payout),
+            "price": fe.price_text(price_num, price_den),
+        }
+        exit_result = {
+            "journal_id": self.exit_id,
+            "code": str(JournalCode.FORCED_EXIT),
+            "business_date": day.isoformat(),
+            "exits": exit_count,
+            "points": format_points(exit_units),
+            "payout": format_money(exit_payout),
+            "price": fe.price_text(price_num, price_den),
+        }
+        conn = self.conn
+        for journal_id, answer in ((self.dividend_id, result), (self.exit_id, exit_result)):
+            conn.execute(
+                update(journals)
+                .where(journals.c.tenant_id == self.tenant_id, journals.c.journal_id == journal_id)
+                .values(result=_json(answer))
+            )
+        conn.execute(
+            settled_days.insert().values(
+                tenant_id=self.tenant_id,
+                business_date=day,
+                dividend_journal_id=self.dividend_id,
+                exit_journal_id=self.exit_id,
+            )
+        )
+        from tokenmall.services.book import STATE_FIELDS
+
+        row = {name: getattr(self.state, name) for name in STATE_FIELDS}
+        row["last_journal_id"] = self.exit_id
+        self.store.write_state(conn, self.tenant_id, row)
+        return result
+
+
+def _json(value: dict[str, Any]) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+class _Writer:
+    """Bulk writes of one settlement: holder changes and postings, chunk by chunk."""
+
+    def __init__(self, store: Store, conn: Connection, tenant_id: str) -> None:
+        self.conn, self.tenant_id, self.postgres = conn, tenant_id, store.postgres
+        self._temp = False
+        self._updates = 0
+
+    def holders(self, rows: list[tuple[Any, ...]]) -> None:
+        """(points, cash, quota_used, dividends, exited, points_seq, name) per holder."""
+        if not rows:
+            return
+        self._updates += len(rows)
+        if not self.postgres:
+            self.conn.exec_driver_sql(
+                "UPDATE holders SET points = ?, cash = ?, quota_used = ?, dividends = ?, "
+                "exited = ?, points_seq = ? WHERE tenant_id = ? AND name = ?",
+                [(*r[:6], self.tenant_id, r[6]) for r in rows],
+            )
+            return
+        raw = self.conn.connection.driver_connection
+        assert raw is not None
+        with raw.cursor() as cur:
+            if not self._temp:
+                cur.execute(
+                    "CREATE TEMP TABLE IF NOT EXISTS settle_holders (points bigint, "
+                    "cash bigint, quota_used bigint, dividends bigint, exited boolean, "
+                    "points_seq bigint, name text) ON COMMIT DROP"
+                )
+                cur.execute("TRUNCATE settle_holders")
+                self._temp = True
+            with cur.copy(
+                "COPY settle_holders (points, cash, quota_used, dividends, exited, points_seq, "
+                "name) FROM STDIN"
+            ) as copy:
+                for r in rows:
+                    copy.write_row(r)
+
+    def postings(self, rows: list[tuple[Any, ...]]) -> None:
+        if not rows:
+            return
+        if not self.postgres:
+            self.conn.exec_driver_sql(
+                "INSERT INTO postings (tenant_id, journal_id, line, account, holder, asset, "
+                "amount) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            return
+        raw = self.conn.connection.driver_connection
+        assert raw is not None
+        with (
+            raw.cursor() as cur,
+            cur.copy(
+                "COPY postings (tenant_id, journal_id, line, account, holder, asset, amount) "
+                "FROM STDIN"
+            ) as copy,
+        ):
+            for r in rows:
+                copy.write_row(r)
+
+    def finish(self) -> None:
+        if self.postgres and self._temp:
+            self.conn.exec_driver_sql(
+                "UPDATE holders AS h SET points = s.points, cash = s.cash, "
+                "quota_used = s.quota_used, dividends = s.dividends, exited = s.exited, "
+                "points_seq = s.points_seq FROM settle_holders AS s "
+                "WHERE h.tenant_id = %(t)s AND h.name = s.name",
+                {"t": self.tenant_id},
+            )
