@@ -43,3 +43,22 @@ def economy(
     typer.echo(f"purchases through the engine: {rate:,.0f}/s ({purchases:,} purchases)")
     for count, seconds in days.items():
         typer.echo(f"dividend day, {count:,} holders: {seconds:.3f} s")
+
+
+@app.command("simulate")
+def simulate(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    purchases: Annotated[int, typer.Option(min=1, help="Purchases to simulate.")] = 1_000_000,
+    days: Annotated[int, typer.Option(min=1, help="Days to spread them over.")] = 365,
+) -> None:
+    """The simulator's agent loop: purchases over days, each day settled, timed (target <= 20 s)."""
+    from tokenmall.sim.bench import bench_simulate
+
+    result = bench_simulate(purchases, days)
+    if as_json:
+        typer.echo(json.dumps({"purchases": result.purchases, "seconds": round(result.seconds, 3)}))
+        return
+    typer.echo(
+        f"simulated {result.purchases:,} purchases by {result.buyers:,} buyers over "
+        f"{result.days} days (every day settled): {result.seconds:.2f} s"
+    )

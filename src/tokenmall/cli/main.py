@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from tokenmall.cli import audit, bench, db, economy, serve
+from tokenmall.cli import audit, bench, db, economy, serve, simulate
 
 app = typer.Typer(
     help="tokenmall: token-economy e-commerce with exact arithmetic.",
@@ -16,6 +16,7 @@ app.add_typer(bench.app, name="bench")
 app.command("audit")(audit.audit)  # tokenmall audit
 app.add_typer(db.app, name="db")  # tokenmall db upgrade
 serve.register(app)  # tokenmall serve, tokenmall operator create
+app.command("simulate")(simulate.simulate)  # tokenmall simulate
 
 
 def main() -> None:

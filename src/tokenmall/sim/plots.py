@@ -17,10 +17,10 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-from matplotlib import font_manager  # noqa: E402 - after choosing the backend
-from matplotlib import pyplot as plt  # noqa: E402
+from matplotlib import font_manager
+from matplotlib import pyplot as plt
 
-from tokenmall.sim.runner import SimResult  # noqa: E402
+from tokenmall.sim.runner import SimResult
 
 FONT_CANDIDATES = (
     "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
@@ -143,3 +143,22 @@ def draw_all(result: SimResult, out: Path) -> list[Path]:
     ax.legend()
     paths.append(_save(fig, out / "cohorts.png"))
     return paths
+
+
+def draw_sweep(axes: list[tuple[str, list[str]]], rows: list[dict[str, str]], path: Path) -> Path:
+    """A heatmap of the last 10% of buyers' multiple over a two-parameter grid."""
+    find_cjk_font()
+    (x_name, x_values), (y_name, y_values) = axes
+    cells = {(row[x_name], row[y_name]): row["last_multiple"] for row in rows}
+    grid = [[float(cells[(x, y)] or "nan") for x in x_values]  # float-ok: plotting
+            for y in y_values]
+    fig, ax = plt.subplots(figsize=(7, 5))
+    image = ax.imshow(grid, origin="lower", cmap="RdYlGn", aspect="auto")
+    ax.set_xticks(range(len(x_values)), x_values)
+    ax.set_yticks(range(len(y_values)), y_values)
+    for j, y in enumerate(y_values):
+        for i, x in enumerate(x_values):
+            ax.text(i, j, cells[(x, y)] or "-", ha="center", va="center", fontsize=8)
+    ax.set(title="最晚 10% 买家的所得倍数", xlabel=x_name, ylabel=y_name)
+    fig.colorbar(image, ax=ax, label="所得 / 花费")
+    return _save(fig, path)

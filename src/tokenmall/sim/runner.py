@@ -22,6 +22,7 @@ from itertools import accumulate
 from tokenmall.domain.economy import Economy
 from tokenmall.domain.economy.health import Health, health
 from tokenmall.domain.economy.market import buyback_payout
+from tokenmall.domain.economy.purchase import purchase as book
 from tokenmall.domain.errors import DomainError
 from tokenmall.sim.scenario import Phase, Scenario
 
@@ -188,8 +189,11 @@ def run(
             buyers.append(name)
             purchase(name, basket[i], contribution)
         if repeat:
+            # Known buyers: rule 1's function on the engine's own state and rates, skipping
+            # only the facade's lookup of a holder that certainly exists.
+            rates = economy.rates
             for name, amount in zip(choices(buyers, k=repeat), basket[new:], strict=True):
-                purchase(name, amount, contribution)
+                book(rates, state, holders[name], amount, contribution)
 
         sells = _sell(economy, rng, buyers, count("sell", phase.sell_rate * len(buyers)), phase)
         converts = _convert(
