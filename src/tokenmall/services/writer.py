@@ -1,0 +1,583 @@
+"""One writer per tenant: a queue, a thread, and group commit.
+
+Every purchase on a tenant changes the same price, so per-request row locks serialise on one
+row and collapse under contention. Instead each tenant has one ``TenantWriter``: callers put
+commands on its queue and wait on a ``Future``; the writer thread takes what is queued (up to
+``max_batch``, lingering about a millisecond for more while it is busy), applies each command
+to its in-memory ``TenantBook`` (a refused command answers its caller with the ``DomainError``
+and writes nothing), writes the whole batch in ONE transaction and commits, and only then
+answers the callers. Nothing is acknowledged before it is durable.
+
+Idempotency keys are checked against the database and within the batch; a replay with the
+same request gets the first result, a different request under the same key a conflict.
+
+If the transaction fails the book may hold changes the database does not, so the writer
+throws it away, reloads it from the database and runs the batch once more (keys already
+committed, e.g. when only the acknowledgement of a commit was lost, are found as replays);
+if that fails too the batch's callers get the error. They never get a result for work that
+was not committed.
+
+Several processes: on PostgreSQL the writer's own connection holds a session advisory lock
+for its tenant, so exactly one process writes a tenant; its batches run on that connection,
+so if the session dies its writes stop with it. Other processes put commands into the
+command inbox (``adapters/db/inbox.py``) and the owner drains it in its batches, marking each
+inbox row done in the same transaction as the journal. See docs/architecture.md, "Writer".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import Connection
+
+from tokenmall.adapters.db import inbox
+from tokenmall.adapters.db.store import Store
+from tokenmall.domain.errors import DomainError
+from tokenmall.domain.ledger.journal import IdempotencyConflict
+from tokenmall.services import commands as c
+from tokenmall.services.book import TenantBook
+
+log = logging.getLogger(__name__)
+
+LINGER_SECONDS = 0.001
+INBOX_POLL_SECONDS = 0.005
+
+
+class WriterClosed(RuntimeError):
+    """The writer was closed before it could take the command."""
+
+
+class NotOwner(RuntimeError):
+    """Another process holds this tenant's writer lock."""
+
+
+@dataclass(slots=True)
+class _Request:
+    command: c.Command
+    future: Future[Any] = field(default_factory=Future)
+    inbox_id: int | None = None  # set when the command came from another process
+
+
+# settle(store, conn, tenant_id, business_date) -> result: part A's ``settlement.settle_in``.
+Settle = Callable[[Store, Connection, str, date], dict[str, Any]]
+_STOP = object()
+
+
+class TenantWriter:
+    """The single writer of one tenant's ledger in this process."""
+
+    def __init__(
+        self,
+        store: Store,
+        tenant_id: str,
+        *,
+        max_batch: int = 256,
+        linger_seconds: float = LINGER_SECONDS,
+        settle: Settle | None = None,
+        use_inbox: bool | None = None,
+    ) -> None:
+        self.store = store
+        self.tenant_id = tenant_id
+        self.max_batch = max_batch
+        self.linger_seconds = linger_seconds
+        self._settle_fn = settle
+        self._postgres = store.engine.dialect.name == "postgresql"
+        self.use_inbox = self._postgres if use_inbox is None else use_inbox
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._conn: Connection | None = None
+        self._book: TenantBook | None = None
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name=f"writer-{tenant_id}", daemon=True)
+        self.batches = 0  # committed batches (figures for benchmarks and tests)
+        self.commands = 0  # commands answered by committed batches
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def start(self) -> TenantWriter:
+        """Take the tenant (``NotOwner`` if another process has it) and start the thread."""
+        self._connect()
+        self._thread.start()
+        return self
+
+    def close(self, timeout: float | None = 30.0) -> None:
+        """Answer everything queued, stop the thread and release the tenant."""
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(_STOP)
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+        self._disconnect()
+
+    def __enter__(self) -> TenantWriter:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- callers ------------------------------------------------------------------------------
+
+    def submit(self, command: c.Command) -> Future[Any]:
+        """Queue ``command``; the future resolves after its batch has committed."""
+        if command.tenant_id != self.tenant_id:
+            raise ValueError(f"a command of {command.tenant_id} sent to {self.tenant_id}'s writer")
+        if self._closed:
+            raise WriterClosed(f"the writer of tenant {self.tenant_id} is closed")
+        request = _Request(command)
+        self._queue.put(request)
+        return request.future
+
+    def call(self, command: c.Command, timeout: float | None = None) -> Any:
+        """Submit and wait: the committed result, or the ``DomainError`` that refused it."""
+        return self.submit(command).result(timeout)
+
+    # -- the thread ---------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        held: _Request | None = None  # a settlement that ended the previous batch
+        busy = False
+        while True:
+            if held is not None:
+                item, held = held, None
+            else:
+                item = self._next()
+            if item is None:  # idle: look at the inbox
+                busy = False
+                self._take_inbox([])
+                continue
+            if item is _STOP:
+                self._take_inbox([])
+                return
+            if isinstance(item.command, c.SettleDay):
+                self._settle(item)
+                continue
+            batch: list[_Request] = [item]
+            stop = self._fill(batch, busy)
+            if isinstance(stop, _Request):
+                held = stop
+            elif stop is _STOP:
+                self._queue.put(_STOP)
+            self._take_inbox(batch)
+            self._process(batch)
+            busy = len(batch) > 1
+
+    def _next(self) -> Any:
+        try:
+            return self._queue.get(timeout=INBOX_POLL_SECONDS if self.use_inbox else None)
+        except queue.Empty:
+            return None
+
+    def _fill(self, batch: list[_Request], busy: bool) -> Any:
+        """Add queued requests to ``batch``; return a settlement or stop that ends it."""
+        # Linger only while callers are many: one caller alone would just wait for nothing.
+        deadline = time.perf_counter() + (self.linger_seconds if busy else 0.0)
+        while len(batch) < self.max_batch:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                wait = deadline - time.perf_counter()
+                if wait <= 0:
+                    return None
+                try:
+                    item = self._queue.get(timeout=wait)
+                except queue.Empty:
+                    return None
+            if item is _STOP or isinstance(item.command, c.SettleDay):
+                return item
+            batch.append(item)
+        return None
+
+    def _take_inbox(self, batch: list[_Request]) -> None:
+        """Add what other processes left in the inbox to ``batch`` (or process it alone)."""
+        if not self.use_inbox or len(batch) >= self.max_batch:
+            return
+        try:
+            rows = inbox.claimable(self._connection(), self.tenant_id, self.max_batch - len(batch))
+        except Exception:
+            log.exception("reading the inbox of tenant %s failed", self.tenant_id)
+            self._reset()
+            return
+        if not rows:
+            return
+        requests = [_Request(command, inbox_id=row_id) for row_id, command in rows]
+        settles = [r for r in requests if isinstance(r.command, c.SettleDay)]
+        plain = [r for r in requests if not isinstance(r.command, c.SettleDay)]
+        if batch:
+            batch.extend(plain)
+        elif plain:
+            self._process(plain)
+        for request in settles:
+            self._settle(request)
+
+    # -- one batch ----------------------------------------------------------------------------
+
+    def _process(self, batch: list[_Request]) -> None:
+        for attempt in (1, 2):
+            try:
+                outcomes = self._attempt(batch)
+            except Exception as error:
+                log.warning(
+                    "tenant %s: a batch of %d failed (attempt %d): %r",
+                    self.tenant_id, len(batch), attempt, error,
+                )
+                self._reset()
+                if attempt == 2:
+                    self._fail(batch, error)
+                    return
+                continue
+            self.batches += 1
+            self.commands += len(batch)
+            _resolve(batch, outcomes)
+            return
+
+    def _attempt(self, batch: list[_Request]) -> list[tuple[bool, Any]]:
+        """Apply ``batch`` to the book and write it in one transaction."""
+        conn = self._connection()
+        store, tenant = self.store, self.tenant_id
+        outcomes: list[tuple[bool, Any]] = []
+        with conn.begin():
+            book = self._book_on(conn)
+            stored = store.find_journals(conn, tenant, [r.command.idempotency_key for r in batch])
+            book.prefetch([r.command for r in batch if r.command.idempotency_key not in stored])
+            for request in batch:
+                command = request.command
+                found = stored.get(command.idempotency_key)
+                if found is not None:
+                    outcomes.append(replay(found, command))
+                    continue
+                try:
+                    outcomes.append((True, book.apply(command).result))
+                except DomainError as refused:  # the book is unchanged; nothing to write
+                    outcomes.append((False, refused))
+            store.write_batch(conn, tenant, book.take_batch())
+            inbox.answer(conn, tenant, _inbox_replies(batch, outcomes))
+        return outcomes
+
+    def _fail(self, batch: list[_Request], error: Exception) -> None:
+        """Answer a batch that could not be committed; inbox rows are marked failed."""
+        status = "refused" if isinstance(error, DomainError) else "failed"
+        replies = [
+            inbox.Reply(r.inbox_id, status, type(error).__name__, str(error))
+            for r in batch
+            if r.inbox_id is not None
+        ]
+        if replies:
+            try:
+                conn = self._connection()
+                with conn.begin():
+                    inbox.answer(conn, self.tenant_id, replies)
+            except Exception:
+                log.exception("marking inbox rows of tenant %s failed", self.tenant_id)
+                self._reset()
+        for request in batch:
+            if not request.future.done():
+                request.future.set_exception(error)
+
+    def _settle(self, request: _Request) -> None:
+        """A day's settlement: after the batches before it, in its own transaction."""
+        if self._settle_fn is None:
+            from tokenmall.services.settlement import settle_in
+
+            self._settle_fn = settle_in
+        command = request.command
+        assert isinstance(command, c.SettleDay)
+        try:
+            conn = self._connection()
+            with conn.begin():
+                # settle_in answers a settled day with its first result (settled_days).
+                day = command.business_date
+                outcome = (True, self._settle_fn(self.store, conn, self.tenant_id, day))
+                inbox.answer(conn, self.tenant_id, _inbox_replies([request], [outcome]))
+        except DomainError as refused:
+            outcome = (False, refused)
+            if request.inbox_id is not None:
+                self._fail([request], refused)
+        except Exception as error:
+            self._reset()
+            self._fail([request], error)
+            return
+        finally:
+            self._book = None  # settlement wrote behind the book: load a new one
+        _resolve([request], [outcome])
+
+    # -- connection and book ------------------------------------------------------------------
+
+    def _book_on(self, conn: Connection) -> TenantBook:
+        if self._book is None:
+            self._book = self.store.load_book(conn, self.tenant_id)
+        else:
+            self.store.bind(self._book, conn)
+        return self._book
+
+    def _connection(self) -> Connection:
+        conn = self._conn
+        if conn is None or conn.closed or conn.invalidated:
+            self._disconnect()
+            self._connect()
+        assert self._conn is not None
+        return self._conn
+
+    def _connect(self) -> None:
+        """A session for the writer; on PostgreSQL it must (re)take the tenant's lock."""
+        conn = self.store.engine.connect()
+        try:
+            owner = not self._postgres or inbox.try_lock(conn, self.tenant_id)
+        except Exception:
+            conn.close()
+            raise
+        if not owner:
+            conn.close()
+            raise NotOwner(f"another process writes tenant {self.tenant_id}")
+        self._book = None  # whatever we held may be stale: someone else may have written
+        self._conn = conn
+
+    def _disconnect(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        try:
+            if self._postgres and not conn.invalidated and not conn.closed:
+                if conn.in_transaction():
+                    conn.rollback()
+                inbox.unlock(conn, self.tenant_id)
+                conn.commit()
+        except Exception:
+            log.debug("releasing tenant %s failed; ending the session frees it", self.tenant_id)
+        finally:
+            conn.close()
+
+    def _reset(self) -> None:
+        """Forget the book (it may be ahead of the database) and drop a broken session."""
+        self._book = None
+        conn = self._conn
+        if conn is None:
+            return
+        try:
+            if conn.in_transaction():
+                conn.rollback()
+            conn.execute(sa.select(1))
+            conn.commit()
+        except Exception:
+            self._conn = None
+            with contextlib.suppress(Exception):
+                conn.close()
+
+
+def replay(found: tuple[str, dict[str, Any]], command: c.Command) -> tuple[bool, Any]:
+    """A key already committed: its first result if the request is the same, else a conflict."""
+    fingerprint, result = found
+    if fingerprint != command.fingerprint():
+        return False, IdempotencyConflict(command.idempotency_key)
+    return True, result
+
+
+def _resolve(batch: Iterable[_Request], outcomes: Iterable[tuple[bool, Any]]) -> None:
+    for request, (ok, value) in zip(batch, outcomes, strict=True):
+        if request.future.done():
+            continue
+        if ok:
+            request.future.set_result(value)
+        else:
+            request.future.set_exception(value)
+
+
+def _inbox_replies(
+    batch: Iterable[_Request], outcomes: Iterable[tuple[bool, Any]]
+) -> list[inbox.Reply]:
+    """The answers to write back for the requests that came from the inbox."""
+    replies: list[inbox.Reply] = []
+    for request, (ok, value) in zip(batch, outcomes, strict=True):
+        if request.inbox_id is None:
+            continue
+        if ok:
+            replies.append(inbox.Reply(request.inbox_id, "done", result=value))
+        else:
+            replies.append(
+                inbox.Reply(request.inbox_id, "refused", type(value).__name__, str(value))
+            )
+    return replies
+
+
+class WriterPool:
+    """Routes each command to its tenant's writer, so different tenants run in parallel.
+
+    On PostgreSQL a tenant that another process owns is reached through the inbox
+    (``_RemoteTenant``). While its callers wait, this process keeps trying to take the tenant
+    over: if the owner dies, one waiting process becomes the owner and drains the inbox.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        max_batch: int = 256,
+        linger_seconds: float = LINGER_SECONDS,
+        takeover_seconds: float = 0.05,
+        settle: Settle | None = None,
+    ) -> None:
+        self.store = store
+        self.max_batch = max_batch
+        self.linger_seconds = linger_seconds
+        self.takeover_seconds = takeover_seconds
+        self.settle = settle
+        self._writers: dict[str, TenantWriter] = {}
+        self._remotes: dict[str, _RemoteTenant] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def submit(self, command: c.Command) -> Future[Any]:
+        return self._route(command.tenant_id).submit(command)
+
+    def call(self, command: c.Command, timeout: float | None = None) -> Any:
+        return self.submit(command).result(timeout)
+
+    def owns(self, tenant_id: str) -> bool:
+        with self._lock:
+            return tenant_id in self._writers
+
+    def writer(self, tenant_id: str) -> TenantWriter:
+        """This process's writer of the tenant (``NotOwner`` if another process has it)."""
+        route = self._route(tenant_id)
+        if not isinstance(route, TenantWriter):
+            raise NotOwner(f"another process writes tenant {tenant_id}")
+        return route
+
+    def _route(self, tenant_id: str) -> TenantWriter | _RemoteTenant:
+        with self._lock:
+            if self._closed:
+                raise WriterClosed("the writer pool is closed")
+            found = self._writers.get(tenant_id) or self._try_take(tenant_id)
+            if found is not None:
+                return found
+            remote = self._remotes.get(tenant_id)
+            if remote is None:
+                remote = self._remotes[tenant_id] = _RemoteTenant(self, tenant_id)
+            return remote
+
+    def _try_take(self, tenant_id: str) -> TenantWriter | None:
+        """Start a writer if no other process owns the tenant (the caller holds ``_lock``)."""
+        writer = TenantWriter(
+            self.store,
+            tenant_id,
+            max_batch=self.max_batch,
+            linger_seconds=self.linger_seconds,
+            settle=self.settle,
+        )
+        try:
+            writer.start()
+        except NotOwner:
+            return None
+        self._writers[tenant_id] = writer
+        return writer
+
+    def take_over(self, tenant_id: str) -> bool:
+        """Try once to become the tenant's owner; True if this process now owns it."""
+        with self._lock:
+            if self._closed:
+                return False
+            return tenant_id in self._writers or self._try_take(tenant_id) is not None
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            writers, self._writers = list(self._writers.values()), {}
+            remotes, self._remotes = list(self._remotes.values()), {}
+        for remote in remotes:
+            remote.close()
+        for writer in writers:
+            writer.close()
+
+    def __enter__(self) -> WriterPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _RemoteTenant:
+    """A tenant another process owns: commands go into the inbox and the answers are polled."""
+
+    def __init__(self, pool: WriterPool, tenant_id: str, poll_seconds: float = 0.002) -> None:
+        self.pool = pool
+        self.tenant_id = tenant_id
+        self.poll_seconds = poll_seconds
+        self._waiting: dict[int, _Request] = {}
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name=f"inbox-{tenant_id}", daemon=True)
+        self._thread.start()
+
+    def submit(self, command: c.Command) -> Future[Any]:
+        request = _Request(command)
+        with self.pool.store.engine.begin() as conn:
+            request.inbox_id = inbox.put(conn, self.tenant_id, command)
+        with self._lock:
+            self._waiting[request.inbox_id] = request
+        self._wake.set()
+        return request.future
+
+    def close(self) -> None:
+        self._closed = True
+        self._wake.set()
+        self._thread.join(5)
+        with self._lock:
+            waiting, self._waiting = list(self._waiting.values()), {}
+        for request in waiting:
+            if not request.future.done():
+                request.future.set_exception(WriterClosed("the writer pool is closed"))
+
+    def _run(self) -> None:
+        last_try = time.perf_counter()
+        while not self._closed:
+            with self._lock:
+                ids = list(self._waiting)
+            if not ids:
+                self._wake.wait(0.1)
+                self._wake.clear()
+                continue
+            try:
+                with self.pool.store.engine.connect() as conn:
+                    found = inbox.answers(conn, self.tenant_id, ids)
+            except Exception:
+                log.exception("polling the inbox of tenant %s failed", self.tenant_id)
+                found = {}
+            for row_id, reply in found.items():
+                with self._lock:
+                    request = self._waiting.pop(row_id, None)
+                if request is not None:
+                    _resolve([request], [_remote_outcome(reply)])
+            now = time.perf_counter()
+            if now - last_try >= self.pool.takeover_seconds:
+                last_try = now
+                self.pool.take_over(self.tenant_id)  # the owner may be gone: drain it ourselves
+            time.sleep(self.poll_seconds)
+
+
+def _remote_outcome(reply: inbox.Reply) -> tuple[bool, Any]:
+    if reply.status == "done":
+        return True, reply.result
+    if reply.status == "refused":
+        return False, _rebuild(reply.error_type, reply.error or "")
+    return False, RuntimeError(reply.error or "the tenant's writer could not apply the command")
+
+
+def _rebuild(kind: str | None, message: str) -> Exception:
+    """The refusal as a ``DomainError`` (the same class when it is a plain one)."""
+    from tokenmall.domain import errors
+
+    cls = getattr(errors, kind or "", None)
+    plain = cls is not errors.InvalidParameter  # it takes (field, message)
+    if isinstance(cls, type) and issubclass(cls, DomainError) and plain:
+        return cls(message)
+    return DomainError(message)
