@@ -44,6 +44,9 @@ def text(value: str, field: str, *, max_length: int, allow_empty: bool = False) 
 
 def money(value: object, field: str, *, allow_zero: bool = False) -> int:
     """A decimal string of money to fen, through the one parser (domain/money.py)."""
+    if isinstance(value, str) and not value.isascii():
+        # domain.money's pattern uses \d, which also matches digits such as "１２".
+        raise InvalidInput(f"{field} must use the digits 0-9, got {value!r}", field)
     try:
         fen = parse_money(value, field, allow_zero=allow_zero)
     except DomainError as exc:
