@@ -26,7 +26,6 @@ inbox row done in the same transaction as the journal. See docs/architecture.md,
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import queue
 import threading
@@ -37,7 +36,6 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy import Connection
 
 from tokenmall.adapters.db import inbox
@@ -95,7 +93,9 @@ class TenantWriter:
         self.use_inbox = self._postgres if use_inbox is None else use_inbox
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._conn: Connection | None = None
+        self._session: Any = None  # the DBAPI connection that holds the lock
         self._book: TenantBook | None = None
+        self.lost = False  # another process took the tenant: this writer must stop
         self._closed = False
         self._thread = threading.Thread(target=self._run, name=f"writer-{tenant_id}", daemon=True)
         self.batches = 0  # committed batches (figures for benchmarks and tests)
@@ -104,8 +104,15 @@ class TenantWriter:
     # -- lifecycle ----------------------------------------------------------------------------
 
     def start(self) -> TenantWriter:
-        """Take the tenant (``NotOwner`` if another process has it) and start the thread."""
-        self._connect()
+        """Take the tenant and start the thread: ``NotOwner`` if another process has it,
+        ``UnknownTenant`` if there is no such tenant."""
+        conn = self._connection()
+        try:
+            with conn.begin():
+                self._book_on(conn)
+        except Exception:
+            self._disconnect()
+            raise
         self._thread.start()
         return self
 
@@ -114,10 +121,11 @@ class TenantWriter:
         if self._closed:
             return
         self._closed = True
-        self._queue.put(_STOP)
         if self._thread.is_alive():
+            self._queue.put(_STOP)  # the thread answers what is queued, then disconnects
             self._thread.join(timeout)
-        self._disconnect()
+        else:
+            self._disconnect()
 
     def __enter__(self) -> TenantWriter:
         return self.start()
@@ -156,7 +164,9 @@ class TenantWriter:
                 self._take_inbox([])
                 continue
             if item is _STOP:
-                self._take_inbox([])
+                if not self.lost:
+                    self._take_inbox([])
+                self._disconnect()
                 return
             if isinstance(item.command, c.SettleDay):
                 self._settle(item)
@@ -321,7 +331,15 @@ class TenantWriter:
 
     def _connection(self) -> Connection:
         conn = self._conn
-        if conn is None or conn.closed or conn.invalidated:
+        # A session-level lock lives exactly as long as its server session, so the writer
+        # checks that its DBAPI connection is still the one that took the lock (SQLAlchemy
+        # would otherwise reconnect an invalidated connection silently, without the lock).
+        if (
+            conn is None
+            or conn.closed
+            or conn.invalidated
+            or conn.connection.dbapi_connection is not self._session
+        ):
             self._disconnect()
             self._connect()
         assert self._conn is not None
@@ -337,8 +355,10 @@ class TenantWriter:
             raise
         if not owner:
             conn.close()
+            self.lost = True
             raise NotOwner(f"another process writes tenant {self.tenant_id}")
         self._book = None  # whatever we held may be stale: someone else may have written
+        self._session = conn.connection.dbapi_connection
         self._conn = conn
 
     def _disconnect(self) -> None:
@@ -357,20 +377,10 @@ class TenantWriter:
             conn.close()
 
     def _reset(self) -> None:
-        """Forget the book (it may be ahead of the database) and drop a broken session."""
+        """After a failure: forget the book (it may be ahead of the database) and the session
+        (it may be gone, and with it the lock); the next use reconnects and re-takes it."""
         self._book = None
-        conn = self._conn
-        if conn is None:
-            return
-        try:
-            if conn.in_transaction():
-                conn.rollback()
-            conn.execute(sa.select(1))
-            conn.commit()
-        except Exception:
-            self._conn = None
-            with contextlib.suppress(Exception):
-                conn.close()
+        self._disconnect()
 
 
 def replay(found: tuple[str, dict[str, Any]], command: c.Command) -> tuple[bool, Any]:
@@ -456,7 +466,12 @@ class WriterPool:
         with self._lock:
             if self._closed:
                 raise WriterClosed("the writer pool is closed")
-            found = self._writers.get(tenant_id) or self._try_take(tenant_id)
+            found = self._writers.get(tenant_id)
+            if found is not None and found.lost:  # it lost the tenant: go through the inbox
+                del self._writers[tenant_id]
+                found.close(timeout=0)
+                found = None
+            found = found or self._try_take(tenant_id)
             if found is not None:
                 return found
             remote = self._remotes.get(tenant_id)
@@ -573,11 +588,15 @@ def _remote_outcome(reply: inbox.Reply) -> tuple[bool, Any]:
 
 
 def _rebuild(kind: str | None, message: str) -> Exception:
-    """The refusal as a ``DomainError`` (the same class when it is a plain one)."""
-    from tokenmall.domain import errors
-
-    cls = getattr(errors, kind or "", None)
-    plain = cls is not errors.InvalidParameter  # it takes (field, message)
-    if isinstance(cls, type) and issubclass(cls, DomainError) and plain:
-        return cls(message)
-    return DomainError(message)
+    """The owner's refusal as the same ``DomainError`` subclass, carrying its message."""
+    found: type[DomainError] = DomainError
+    stack = list(DomainError.__subclasses__())
+    while stack:
+        cls = stack.pop()
+        if cls.__name__ == kind:
+            found = cls
+            break
+        stack.extend(cls.__subclasses__())
+    error = found.__new__(found)
+    Exception.__init__(error, message)  # subclasses' own __init__ take other arguments
+    return error

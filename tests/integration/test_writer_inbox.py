@@ -1,0 +1,142 @@
+"""Several processes, one writer per tenant: the advisory lock, the inbox and fail-over.
+
+Two ``Store``s are two connection pools, so two ``WriterPool``s in this test stand for two API
+processes exactly as PostgreSQL sees them (advisory locks belong to sessions). The crash test
+(``test_crash.py``) does the same with a real child process killed by SIGKILL.
+On SQLite there is one process and no inbox, so these tests run on PostgreSQL only.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import date
+
+import pytest
+from ledger_helpers import snapshot
+from sqlalchemy import text
+
+from tokenmall.adapters.db import inbox
+from tokenmall.adapters.db.store import Store
+from tokenmall.domain.errors import InsufficientBalance
+from tokenmall.domain.ledger import IdempotencyConflict
+from tokenmall.services import commands as c
+from tokenmall.services.audit import audit, clean
+from tokenmall.services.writer import NotOwner, TenantWriter, WriterPool
+
+POINT = 10**8
+
+
+def buy(t: str, key: str, user: str = "amy", fen: int = 10_000) -> c.Purchase:
+    return c.Purchase(tenant_id=t, idempotency_key=key, user=user, amount_fen=fen)
+
+
+@pytest.fixture
+def other(store: Store, db_url: str) -> Iterator[Store]:
+    """A second process's view of the same database: its own engine and sessions."""
+    if not store.postgres:
+        pytest.skip("SQLite runs one process: the in-process writer is the only writer")
+    second = Store.open(db_url, migrate_now=False)
+    yield second
+    second.dispose()
+
+
+def test_only_one_process_writes_a_tenant(store: Store, other: Store, tenant: str) -> None:
+    # given a writer of the tenant in one process
+    # when another process starts a writer for it; then it is refused
+    with TenantWriter(store, tenant), pytest.raises(NotOwner):
+        TenantWriter(other, tenant).start()
+    # and once the first writer is closed the tenant is free again
+    with TenantWriter(other, tenant) as second:
+        assert second.call(buy(tenant, "p1"))["journal_id"] == 1
+
+
+def test_a_non_owner_goes_through_the_inbox(store: Store, other: Store, tenant: str) -> None:
+    # given process A owns the tenant and process B does not
+    with WriterPool(store) as a, WriterPool(other) as b:
+        first = a.call(buy(tenant, "p1"))
+        assert a.owns(tenant)
+        # when B books a purchase, a refused sale, a replay and a conflicting replay
+        booked = b.call(buy(tenant, "p2", "bob"), timeout=10)
+        with pytest.raises(InsufficientBalance, match="cannot sell"):
+            b.call(c.Sell(tenant_id=tenant, idempotency_key="s", user="cat", units=POINT), 10)
+        replayed = b.call(buy(tenant, "p1"), timeout=10)
+        with pytest.raises(IdempotencyConflict):
+            b.call(buy(tenant, "p1", fen=1), timeout=10)
+        # then B never owned the tenant: A wrote B's purchase and answered each request
+        assert not b.owns(tenant)
+        assert booked["journal_id"] == 2
+        assert booked["price"] != first["price"]
+        assert replayed == first
+    rows = snapshot(store, tenant)
+    assert [r[1] for r in rows["journals"]] == [1, 2]
+    with store.read() as conn:
+        statuses = conn.execute(
+            text("SELECT status, count(*) FROM command_inbox WHERE tenant_id = :t "
+                 "GROUP BY status ORDER BY status"),
+            {"t": tenant},
+        ).all()
+    assert [tuple(s) for s in statuses] == [("done", 2), ("refused", 2)]
+    assert clean(audit(store, tenant))
+
+
+def test_when_the_owner_dies_a_waiting_process_takes_over(
+    store: Store, other: Store, tenant: str
+) -> None:
+    # given A owns the tenant but stops draining (its session is about to die)
+    a = WriterPool(store)
+    a.call(buy(tenant, "p1"))
+    writer = a.writer(tenant)
+    writer.use_inbox = False  # A no longer looks at the inbox
+    with WriterPool(other, takeover_seconds=0.02) as b:
+        pending = b.submit(buy(tenant, "p2", "bob"))
+        time.sleep(0.2)
+        assert not pending.done()  # nobody drains the inbox, B cannot take the lock
+        # when A's session is terminated (the process crashed, the network went away)
+        assert terminate_lock_holder(other, tenant) == 1
+        # then PostgreSQL frees the lock, B takes the tenant and drains its own request
+        result = pending.result(timeout=10)
+        assert result["journal_id"] == 2
+        assert b.owns(tenant)
+        # and the old owner can no longer write: it cannot re-take the lock
+        with pytest.raises(NotOwner):
+            a.call(buy(tenant, "p3"), timeout=10)
+    a.close()
+    assert [r[1] for r in snapshot(store, tenant)["journals"]] == [1, 2]
+    assert clean(audit(store, tenant))
+
+
+def terminate_lock_holder(store: Store, tenant: str) -> int:
+    """Kill the session holding the tenant's writer lock, as a crash would; sessions killed."""
+    with store.engine.connect() as conn:
+        key = conn.execute(
+            text("SELECT hashtextextended("
+                 "'tokenmall.writer:' || current_schema() || ':' || :t, 0)"),
+            {"t": tenant},
+        ).scalar_one()
+        locks = conn.execute(
+            text("SELECT pid, classid::bigint, objid::bigint FROM pg_locks "
+                 "WHERE locktype = 'advisory' AND objsubid = 1 AND granted")
+        ).all()
+        pids = [
+            pid for pid, high, low in locks
+            if ((high << 32) | low) - ((((high << 32) | low) >> 63) << 64) == key
+        ]
+        for pid in pids:
+            conn.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid})
+        conn.commit()
+    return len(pids)
+
+
+def test_commands_survive_the_inbox_unchanged(tenant: str) -> None:
+    commands = [
+        buy(tenant, "p", "amy", 123),
+        c.PayStable(tenant_id=tenant, idempotency_key="s", user="a", merchant="m", amount_fen=5),
+        c.ChangeParams(tenant_id=tenant, idempotency_key="x", changes={"levels": [[0, "普通"]]}),
+        c.SettleDay(tenant_id=tenant, business_date=date(2026, 1, 2)),
+    ]
+    for command in commands:
+        back = inbox.decode(inbox.encode(command))
+        assert type(back) is type(command)
+        assert back.fingerprint() == command.fingerprint()
+        assert back.idempotency_key == command.idempotency_key
