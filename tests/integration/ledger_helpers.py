@@ -23,7 +23,7 @@ TABLES = (tenants, tenant_params, economy_state, holders, journals, postings, se
 def snapshot(store: Store, tenant_id: str) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of the tenant in every ledger table, in key order."""
     out: dict[str, list[tuple[Any, ...]]] = {}
-    with store.engine.connect() as conn:
+    with store.read() as conn:
         for table in TABLES:
             key = [c for c in table.primary_key.columns]
             rows = conn.execute(
@@ -36,7 +36,7 @@ def snapshot(store: Store, tenant_id: str) -> dict[str, list[tuple[Any, ...]]]:
 def unbalanced(store: Store, tenant_id: str) -> list[tuple[Any, ...]]:
     from sqlalchemy import func
 
-    with store.engine.connect() as conn:
+    with store.read() as conn:
         query = (
             select(postings.c.journal_id, postings.c.asset, func.sum(postings.c.amount))
             .where(postings.c.tenant_id == tenant_id)
@@ -47,7 +47,7 @@ def unbalanced(store: Store, tenant_id: str) -> list[tuple[Any, ...]]:
 
 
 def holder(store: Store, tenant_id: str, name: str) -> dict[str, Any] | None:
-    with store.engine.connect() as conn:
+    with store.read() as conn:
         row = conn.execute(
             select(holders).where(holders.c.tenant_id == tenant_id, holders.c.name == name)
         ).first()

@@ -38,7 +38,7 @@ class TenantAudit:
 
 def audit(store: Store, tenant_id: str | None = None) -> list[TenantAudit]:
     """Audit one tenant or every tenant; read-only."""
-    with store.engine.connect() as conn:
+    with store.read() as conn:
         tenants = [tenant_id] if tenant_id is not None else store.tenant_ids(conn)
         return [audit_tenant(store, conn, t) for t in tenants]
 

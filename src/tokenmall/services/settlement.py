@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, select, text, update
+from sqlalchemy import Connection, select, update
 
 from tokenmall.adapters.db.store import Store
 from tokenmall.adapters.db.tables import journals, settled_days
@@ -35,8 +35,6 @@ from tokenmall.domain.economy.state import Holder, Rates
 from tokenmall.domain.errors import RuleViolation
 from tokenmall.domain.ledger import from_economy as fe
 from tokenmall.domain.ledger.codes import JournalCode
-from tokenmall.domain.ledger.journal import Line, balance_by_asset
-from tokenmall.domain.ledger.journal import Posting as _Posting
 from tokenmall.domain.money import format_money, format_points
 from tokenmall.services.commands import SettleDay, settle_key
 
@@ -97,19 +95,30 @@ class _Day:
     # -- reading ------------------------------------------------------------------------------
 
     def _eligible_sql(self) -> str:
-        weight = "spend >= :share_unit" if self.by_shares else "points > 0"
+        unit = int(self.share_unit)  # an int from Params: safe to inline
+        weight = f"spend >= {unit}" if self.by_shares else "points > 0"
         return f"(NOT exited AND quota > quota_used AND {weight})"
 
-    def _chunks(self, where: str) -> Iterator[list[Any]]:
-        """Keyset scan of the tenant's holders matching ``where``, ``CHUNK`` rows at a time."""
-        sql = text(
-            f"SELECT {_COLUMNS} FROM holders WHERE tenant_id = :t AND name > :after "
-            f"AND {where} ORDER BY name LIMIT :n"
+    def _chunks(self, columns: str, where: str) -> Iterator[list[Any]]:
+        """Keyset scan of the tenant's holders matching ``where``, ``CHUNK`` rows at a time.
+
+        Raw driver cursors: these scans read every holder two or three times a day, and
+        plain tuples cost a fraction of SQLAlchemy rows. ``name`` must be the first column."""
+        mark = "%s" if self.store.postgres else "?"
+        sql = (
+            f"SELECT {columns} FROM holders WHERE tenant_id = {mark} AND name > {mark} "
+            f"AND {where} ORDER BY name LIMIT {int(CHUNK)}"
         )
-        params: dict[str, Any] = {"t": self.tenant_id, "n": CHUNK, "share_unit": self.share_unit}
+        raw = self.conn.connection.driver_connection
+        assert raw is not None
         after = ""
         while True:
-            rows = self.conn.execute(sql, {**params, "after": after}).all()
+            cursor = raw.cursor()
+            try:
+                cursor.execute(sql, (self.tenant_id, after))
+                rows = cursor.fetchall()
+            finally:
+                cursor.close()
             if not rows:
                 return
             yield rows
@@ -119,10 +128,15 @@ class _Day:
 
     def _pairs(self) -> Iterator[tuple[int, int]]:
         """(weight, remaining quota) of every eligible holder: the water level's source."""
-        by_shares, unit = self.by_shares, self.share_unit
-        for rows in self._chunks(self._eligible_sql()):
-            for r in rows:
-                yield (r[5] // unit if by_shares else r[1]), r[3] - r[4]
+        weight = "spend" if self.by_shares else "points"
+        unit = self.share_unit
+        for rows in self._chunks(f"name, {weight}, quota - quota_used", self._eligible_sql()):
+            if self.by_shares:
+                for _, spend, remaining in rows:
+                    yield spend // unit, remaining
+            else:
+                for _, points, remaining in rows:
+                    yield points, remaining
 
     # -- deciding and writing -----------------------------------------------------------------
 
@@ -143,8 +157,13 @@ class _Day:
         seq = state.seq
         last_price = (state.last_price_num, state.last_price_den)
         scratch = Holder("")
+        # The engine burns the exits of holders outside the dividend first, then the
+        # recipients', each group in holder order. Only when the exits leave nothing in
+        # circulation does that order show: the price kept is the one before the last burn.
+        last_chosen: tuple[int, int] | None = None
+        last_other: tuple[int, int] | None = None
         by_shares, unit, forced = self.by_shares, self.share_unit, self.forced_exit
-        for rows in self._chunks(where):
+        for rows in self._chunks(_COLUMNS, where):
             updates: list[tuple[Any, ...]] = []
             payouts: list[tuple[str, int]] = []
             exits: list[Any] = []
@@ -153,7 +172,8 @@ class _Day:
                 weight = spend // unit if by_shares else points
                 share = 0
                 leaving = False
-                if exited or remaining <= 0 or weight <= 0 or level is None:
+                eligible = not exited and remaining > 0 and weight > 0
+                if not eligible or level is None:
                     if forced:
                         scratch.points, scratch.quota, scratch.quota_used = points, quota, used
                         scratch.merchant = bool(merchant)
@@ -180,8 +200,10 @@ class _Day:
                 if leaving:
                     payout = buyback_payout(self.rates, points, price_num, price_den)
                     seq += 1
-                    if circulating - points == 0:
-                        last_price = (pool, circulating)
+                    if eligible:
+                        last_chosen = (points, payout)
+                    else:
+                        last_other = (points, payout)
                     pool -= payout
                     circulating -= points
                     exits.append(Exit(name, points, payout))
@@ -196,15 +218,21 @@ class _Day:
                     updates.append((points, cash, used, dividends, bool(exited), pseq, name))
             distributed += sum(share for _, share in payouts)
             recipients += len(payouts)
-            lines: list[tuple[int, list[Line]]] = []
-            if payouts:
-                lines.append((self.dividend_id, fe.dividend_lines(payouts)))
-            if exits:
-                lines.append((self.exit_id, fe.exit_lines(exits)))
             writer.holders(updates)
-            for journal_id, chunk_lines in lines:
-                self._post(writer, journal_id, chunk_lines)
+            if payouts:
+                self._post(writer, self.dividend_id, fe.dividend_rows(payouts))
+            if exits:
+                exit_rows = [
+                    (str(account.kind), account.holder, str(account.asset), amount)
+                    for account, amount in fe.exit_lines(exits)
+                    if amount
+                ]
+                self._post(writer, self.exit_id, exit_rows)
         writer.finish()
+        last_exit = last_chosen or last_other
+        if circulating == 0 and last_exit is not None and exit_units:
+            units, payout = last_exit
+            last_price = (pool + payout, units)
 
         state.dividend_pool -= distributed
         state.dividends_paid += distributed
@@ -244,30 +272,24 @@ class _Day:
             ],
         )
 
-    def _post(self, writer: _Writer, journal_id: int, lines: list[Line]) -> None:
-        kept = [_Posting(account, account.asset, amount) for account, amount in lines if amount]
-        if any(balance_by_asset(kept).values()):  # a programmer error, never a user's
+    def _post(self, writer: _Writer, journal_id: int, rows: list[fe.PostingRow]) -> None:
+        """Write one chunk's postings; each chunk balances on its own (a programmer's check)."""
+        totals: dict[str, int] = {}
+        for _, _, asset, amount in rows:
+            totals[asset] = totals.get(asset, 0) + amount
+        if any(totals.values()):
             raise AssertionError(f"settlement chunk of journal {journal_id} does not balance")
-        rows = []
-        for p in kept:
-            if journal_id == self.dividend_id:
-                self.dividend_line += 1
-                line = self.dividend_line
-            else:
-                self.exit_line += 1
-                line = self.exit_line
-            rows.append(
-                (
-                    self.tenant_id,
-                    journal_id,
-                    line,
-                    str(p.account.kind),
-                    p.account.holder,
-                    str(p.asset),
-                    p.amount,
-                )
-            )
-        writer.postings(rows)
+        first = (self.dividend_line if journal_id == self.dividend_id else self.exit_line) + 1
+        tenant = self.tenant_id
+        out = [
+            (tenant, journal_id, line, account, holder, asset, amount)
+            for line, (account, holder, asset, amount) in enumerate(rows, start=first)
+        ]
+        if journal_id == self.dividend_id:
+            self.dividend_line += len(rows)
+        else:
+            self.exit_line += len(rows)
+        writer.postings(out)
 
     def _record(
         self,
@@ -342,15 +364,16 @@ class _Writer:
         if not rows:
             return
         self._updates += len(rows)
-        if not self.postgres:
-            self.conn.exec_driver_sql(
-                "UPDATE holders SET points = ?, cash = ?, quota_used = ?, dividends = ?, "
-                "exited = ?, points_seq = ? WHERE tenant_id = ? AND name = ?",
-                [(*r[:6], self.tenant_id, r[6]) for r in rows],
-            )
-            return
         raw = self.conn.connection.driver_connection
         assert raw is not None
+        if not self.postgres:
+            tenant = self.tenant_id
+            raw.executemany(
+                "UPDATE holders SET points = ?, cash = ?, quota_used = ?, dividends = ?, "
+                "exited = ?, points_seq = ? WHERE tenant_id = ? AND name = ?",
+                [(*r[:6], tenant, r[6]) for r in rows],
+            )
+            return
         with raw.cursor() as cur:
             if not self._temp:
                 cur.execute(
@@ -370,15 +393,15 @@ class _Writer:
     def postings(self, rows: list[tuple[Any, ...]]) -> None:
         if not rows:
             return
+        raw = self.conn.connection.driver_connection
+        assert raw is not None
         if not self.postgres:
-            self.conn.exec_driver_sql(
+            raw.executemany(
                 "INSERT INTO postings (tenant_id, journal_id, line, account, holder, asset, "
                 "amount) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
             return
-        raw = self.conn.connection.driver_connection
-        assert raw is not None
         with (
             raw.cursor() as cur,
             cur.copy(

@@ -107,6 +107,14 @@ class Store:
         with self.engine.begin() as conn:
             yield conn
 
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only transaction: a consistent snapshot that takes no write lock."""
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(tokenmall_readonly=True)
+            with conn.begin():
+                yield conn
+
     # -- tenants ------------------------------------------------------------------------------
 
     def create_tenant(

@@ -124,6 +124,7 @@ holders = Table(
     *_not_negative(*HOLDER_AMOUNTS),
     CheckConstraint("quota_used <= quota", name="quota_used_within_quota"),
     CheckConstraint("dividends <= quota", name="dividends_within_quota"),
+    sqlite_with_rowid=False,  # SQLite: rows clustered by (tenant_id, name), one b-tree
 )
 
 journals = Table(
@@ -143,6 +144,7 @@ journals = Table(
     # A journal is reversed at most once.
     UniqueConstraint("tenant_id", "reverses", name="uq_journals_tenant_reverses"),
     ForeignKeyConstraint(["tenant_id"], ["tenants.tenant_id"]),
+    sqlite_with_rowid=False,
 )
 
 postings = Table(
@@ -161,6 +163,7 @@ postings = Table(
     ),
     CheckConstraint("amount <> 0", name="amount_not_zero"),
     CheckConstraint("asset IN ('money', 'equity', 'stable')", name="asset"),
+    sqlite_with_rowid=False,
 )
 
 settled_days = Table(

@@ -77,6 +77,21 @@ def dividend_lines(payouts: Iterable[tuple[str, int]]) -> list[Line]:
     return lines
 
 
+PostingRow = tuple[str, str, str, int]  # (account kind, holder, asset, signed amount)
+
+
+def dividend_rows(payouts: Iterable[tuple[str, int]]) -> list[PostingRow]:
+    """``dividend_lines`` as plain rows, for the million-holder day (no objects per holder)."""
+    cash, money = str(acc.AccountKind.USER_CASH), str(acc.Asset.MONEY)
+    rows: list[PostingRow] = []
+    total = 0
+    for holder, share in payouts:
+        rows.append((cash, holder, money, share))
+        total += share
+    rows.append((str(acc.AccountKind.DIVIDEND_POOL), "", money, -total))
+    return rows
+
+
 def exit_lines(exits: Iterable[Exit]) -> list[Line]:
     """One day's forced buybacks (rule 7), all at the price the step began with."""
     lines: list[Line] = []

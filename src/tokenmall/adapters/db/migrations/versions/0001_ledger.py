@@ -155,7 +155,8 @@ def upgrade() -> None:
     sa.CheckConstraint('spend >= 0', name=op.f('ck_holders_spend_not_negative')),
     sa.CheckConstraint('stable >= 0', name=op.f('ck_holders_stable_not_negative')),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.tenant_id'], name=op.f('fk_holders_tenant_id_tenants')),
-    sa.PrimaryKeyConstraint('tenant_id', 'name', name=op.f('pk_holders'))
+    sa.PrimaryKeyConstraint('tenant_id', 'name', name=op.f('pk_holders')),
+    sqlite_with_rowid=False,
     )
     op.create_table('journals',
     sa.Column('tenant_id', sa.String(length=64), nullable=False),
@@ -170,7 +171,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.tenant_id'], name=op.f('fk_journals_tenant_id_tenants')),
     sa.PrimaryKeyConstraint('tenant_id', 'journal_id', name=op.f('pk_journals')),
     sa.UniqueConstraint('tenant_id', 'idempotency_key', name='uq_journals_tenant_key'),
-    sa.UniqueConstraint('tenant_id', 'reverses', name='uq_journals_tenant_reverses')
+    sa.UniqueConstraint('tenant_id', 'reverses', name='uq_journals_tenant_reverses'),
+    sqlite_with_rowid=False,
     )
     op.create_table('settled_days',
     sa.Column('tenant_id', sa.String(length=64), nullable=False),
@@ -202,7 +204,8 @@ def upgrade() -> None:
     sa.CheckConstraint("asset IN ('money', 'equity', 'stable')", name=op.f('ck_postings_asset')),
     sa.CheckConstraint('amount <> 0', name=op.f('ck_postings_amount_not_zero')),
     sa.ForeignKeyConstraint(['tenant_id', 'journal_id'], ['journals.tenant_id', 'journals.journal_id'], name=op.f('fk_postings_tenant_id_journals')),
-    sa.PrimaryKeyConstraint('tenant_id', 'journal_id', 'line', name=op.f('pk_postings'))
+    sa.PrimaryKeyConstraint('tenant_id', 'journal_id', 'line', name=op.f('pk_postings')),
+    sqlite_with_rowid=False,
     )
     if op.get_bind().dialect.name == "postgresql":
         for statement in BALANCE_TRIGGER:

@@ -1,0 +1,112 @@
+"""A random history run twice: through the in-memory engine and through the database."""
+
+from __future__ import annotations
+
+import random
+from datetime import date, timedelta
+from typing import Any
+
+from tokenmall.adapters.db.store import Store
+from tokenmall.domain.economy import Economy, Params
+from tokenmall.domain.economy.state import Holder
+from tokenmall.domain.errors import DomainError
+from tokenmall.services import commands as c
+from tokenmall.services.ledger import execute
+from tokenmall.services.settlement import settle
+
+POINT = 10**8
+START = date(2026, 1, 1)
+FIELDS = ("points", "cash", "stable", "quota", "quota_used", "spend", "dividends", "exited",
+          "merchant", "referrer")
+
+
+def random_history(
+    store: Store, tenant: str, params: Params, seed: int, steps: int = 120
+) -> Economy:
+    """Run ``steps`` random commands and settlements on both sides; return the engine."""
+    rng = random.Random(seed)
+    economy = Economy(params)
+    users = [f"u{i:02d}" for i in range(12)]
+    merchants = ["m1", "m2"]
+    # The engine settles holders in the order they joined, the database in name order: join
+    # them in name order so a day's forced exits run in the same order on both sides.
+    for name in sorted(users + merchants):
+        economy.holder(name)
+    day = 0
+    for n in range(steps):
+        key = f"{seed}-{n}"
+        op = rng.choice(
+            ["purchase"] * 6 + ["join", "sell", "convert", "pay", "redeem", "settle", "settle"]
+        )
+        user = rng.choice(users)
+        command: c.Command
+        memory: Any
+        if op == "purchase":
+            amount = rng.choice([100, 999, 10000, 25000, 123456])
+            command = c.Purchase(tenant_id=tenant, idempotency_key=key, user=user,
+                                 amount_fen=amount)
+            memory = lambda: economy.purchase(user, amount)  # noqa: E731
+        elif op == "join":
+            referrer = rng.choice(users)
+            command = c.Join(tenant_id=tenant, idempotency_key=key, user=user, referrer=referrer)
+            memory = lambda: economy.join(user, referrer)  # noqa: E731
+        elif op in ("sell", "convert"):
+            held = economy.state.holders.get(user)
+            units = rng.randint(1, max(1, held.points if held else POINT))
+            if op == "sell":
+                command = c.Sell(tenant_id=tenant, idempotency_key=key, user=user, units=units)
+                memory = lambda: economy.sell(user, units)  # noqa: E731
+            else:
+                command = c.Convert(tenant_id=tenant, idempotency_key=key, user=user, units=units)
+                memory = lambda: economy.convert(user, units)  # noqa: E731
+        elif op == "pay":
+            merchant = rng.choice(merchants)
+            held = economy.state.holders.get(user)
+            amount = rng.randint(1, max(1, held.stable if held else 100))
+            command = c.PayStable(tenant_id=tenant, idempotency_key=key, user=user,
+                                  merchant=merchant, amount_fen=amount)
+            memory = lambda: economy.pay_stable(user, merchant, amount)  # noqa: E731
+        elif op == "redeem":
+            merchant = rng.choice(merchants)
+            held = economy.state.holders.get(merchant)
+            amount = rng.randint(1, max(1, held.stable if held else 100))
+            command = c.RedeemStable(tenant_id=tenant, idempotency_key=key, merchant=merchant,
+                                     amount_fen=amount)
+            memory = lambda: economy.redeem_stable(merchant, amount)  # noqa: E731
+        else:
+            day += 1
+            when = START + timedelta(days=day)
+            economy.settle_day(when.toordinal())
+            settle(store, tenant, when)
+            continue
+        try:
+            memory()
+        except DomainError as exc:
+            expected: type[DomainError] | None = type(exc)
+        else:
+            expected = None
+        try:
+            execute(store, command)
+        except DomainError as exc:
+            assert expected is not None and isinstance(exc, expected), (op, exc)
+        else:
+            assert expected is None, (op, expected)
+    return economy
+
+
+def stored_holders(store: Store, tenant: str) -> dict[str, dict[str, Any]]:
+    from sqlalchemy import select
+
+    from tokenmall.adapters.db.tables import holders
+
+    with store.read() as conn:
+        rows = conn.execute(select(holders).where(holders.c.tenant_id == tenant)).all()
+    empty = {f: getattr(Holder(""), f) for f in FIELDS}
+    out = {r.name: {f: getattr(r, f) for f in FIELDS} for r in rows}
+    return {name: row for name, row in out.items() if row != empty}
+
+
+def memory_holders(economy: Economy) -> dict[str, dict[str, Any]]:
+    out = {name: {f: getattr(h, f) for f in FIELDS} for name, h in economy.state.holders.items()}
+    empty = {f: getattr(Holder(""), f) for f in FIELDS}
+    return {name: row for name, row in out.items() if row != empty}
