@@ -1,0 +1,119 @@
+"""``tokenmall audit``: clean after a random history, non-zero after tampering."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from sqlalchemy import text
+from typer.testing import CliRunner
+
+from ledger_helpers import snapshot
+from ledger_history import random_history
+from tokenmall.adapters.db.store import Store
+from tokenmall.cli.main import app
+from tokenmall.domain.economy import Params
+from tokenmall.domain.errors import InsufficientBalance, RuleViolation
+from tokenmall.services import commands as c
+from tokenmall.services.audit import audit
+from tokenmall.services.ledger import execute, reverse
+from tokenmall.services.settlement import settle
+
+runner = CliRunner()
+
+
+def findings(store: Store, tenant: str) -> list[str]:
+    (report,) = audit(store, tenant)
+    return report.findings
+
+
+def test_audit_is_clean_after_a_random_history(db_url: str, store: Store, tenant: str) -> None:
+    random_history(store, tenant, Params(), seed=7, steps=150)
+    assert findings(store, tenant) == []
+    result = runner.invoke(app, ["audit", "--database", db_url, "--tenant", tenant])
+    assert result.exit_code == 0, result.output
+    assert "audit clean" in result.output
+
+
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        ("UPDATE holders SET points = points + 1 WHERE tenant_id = :t AND name = "
+         "(SELECT min(name) FROM holders WHERE tenant_id = :t AND points > 0)",
+         "stored points"),
+        ("UPDATE holders SET cash = cash + 100 WHERE tenant_id = :t AND name = "
+         "(SELECT min(name) FROM holders WHERE tenant_id = :t)", "stored cash"),
+        ("UPDATE economy_state SET pool = pool + 1 WHERE tenant_id = :t", "stored pool"),
+        ("UPDATE economy_state SET dividend_pool = dividend_pool + 5 WHERE tenant_id = :t",
+         "stored dividend_pool"),
+    ],
+)
+def test_audit_fails_after_tampering(
+    db_url: str, store: Store, tenant: str, sql: str, expected: str
+) -> None:
+    # given a clean history
+    random_history(store, tenant, Params(), seed=11, steps=60)
+    assert findings(store, tenant) == []
+    # when someone edits a balance by hand
+    with store.transaction() as conn:
+        conn.execute(text(sql), {"t": tenant})
+    # then the audit names it and the command exits non-zero
+    assert any(expected in f for f in findings(store, tenant)), findings(store, tenant)
+    result = runner.invoke(app, ["audit", "--database", db_url, "--tenant", tenant])
+    assert result.exit_code == 1, result.output
+    assert expected in result.output and "audit FAILED" in result.output
+
+
+def test_audit_finds_an_unbalanced_journal_on_sqlite(store: Store, tenant: str) -> None:
+    if store.postgres:
+        pytest.skip("PostgreSQL's trigger refuses the commit (test_ledger_commands)")
+    execute(store, c.Purchase(tenant_id=tenant, idempotency_key="p", user="a", amount_fen=100))
+    with store.transaction() as conn:
+        conn.execute(
+            text("INSERT INTO postings VALUES (:t, 1, 99, 'revenue', '', 'money', 1)"),
+            {"t": tenant},
+        )
+    assert "journal 1 does not balance: money by 1" in findings(store, tenant)
+
+
+def test_reversal_of_a_conversion_restores_balances(store: Store, tenant: str) -> None:
+    # given ann converted 2 points to stable points
+    execute(store, c.Purchase(tenant_id=tenant, idempotency_key="p", user="ann", amount_fen=10000))
+    converted = execute(
+        store, c.Convert(tenant_id=tenant, idempotency_key="c", user="ann", units=2 * 10**8)
+    )
+    # when an operator reverses it
+    result = reverse(store, tenant, int(converted["journal_id"]), "r1", "converted by mistake")
+    # then a reversal journal negates it, balances are back and the audit is clean
+    assert result["code"] == "reversal" and result["reverses"] == converted["journal_id"]
+    rows = snapshot(store, tenant)
+    ann = next(r for r in rows["holders"] if r[1] == "ann")
+    assert ann[2] == 21 * 10**8 and ann[4] == 0  # points, stable
+    assert findings(store, tenant) == []
+    # and replaying the reversal changes nothing; reversing twice is refused
+    before = snapshot(store, tenant)
+    assert reverse(store, tenant, int(converted["journal_id"]), "r1", "converted by mistake") == (
+        result
+    )
+    with pytest.raises(RuleViolation, match="already reversed"):
+        reverse(store, tenant, int(converted["journal_id"]), "r2", "again")
+    assert snapshot(store, tenant) == before
+
+
+def test_reversals_that_would_lower_the_price_or_overdraw_are_refused(
+    store: Store, tenant: str
+) -> None:
+    execute(store, c.Purchase(tenant_id=tenant, idempotency_key="p", user="ann", amount_fen=10000))
+    execute(store, c.Convert(tenant_id=tenant, idempotency_key="c", user="ann", units=10**8))
+    execute(store, c.PayStable(tenant_id=tenant, idempotency_key="s", user="ann", merchant="m",
+                               amount_fen=125))
+    settle(store, tenant, date(2026, 7, 1))
+    before = snapshot(store, tenant)
+    with pytest.raises(RuleViolation, match="lower the price"):
+        reverse(store, tenant, 1, "r1", "refund after booking")  # the purchase
+    with pytest.raises(InsufficientBalance, match="negative"):
+        reverse(store, tenant, 2, "r2", "undo conversion")  # its stable points were spent
+    with pytest.raises(RuleViolation, match="cannot be reversed"):
+        reverse(store, tenant, 4, "r3", "undo the dividend")
+    assert snapshot(store, tenant) == before
+    assert findings(store, tenant) == []
