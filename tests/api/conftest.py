@@ -1,20 +1,20 @@
 """The API under test: a real uvicorn server on 127.0.0.1 per database, and a small client.
 
 The server runs in a thread of the test process (so tests stay fast) and is spoken to over
-real HTTP with httpx. Each database gets a fresh schema once per session: SQLite in a temporary
-file, PostgreSQL in a database of its own (created and dropped here) on the local server.
+real HTTP with httpx, one server per test module and database (the ledger's ``db_url``).
 Tests do not share state through ids: every test makes its own tenant (``new_tenant``).
 """
 
 from __future__ import annotations
 
-import os
+import importlib.util
 import socket
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -24,7 +24,15 @@ from mall_api import OPERATOR_EMAIL, OPERATOR_PASSWORD, Api, TenantFixture, make
 from tokenmall.config import Settings
 from tokenmall.web.app import create_app
 
-PG_SERVER = os.environ.get("TOKENMALL_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
+
+def _integration_fixtures() -> ModuleType:
+    """The ledger's ``tests/integration/conftest.py``, for its ``db_url`` fixture."""
+    path = Path(__file__).parents[1] / "integration" / "conftest.py"
+    spec = importlib.util.spec_from_file_location("tokenmall_integration_fixtures", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def _free_port() -> int:
@@ -33,34 +41,9 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _postgres_database() -> Iterator[str]:
-    import psycopg
-
-    name = f"tokenmall_api_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    admin_url = PG_SERVER.replace("+psycopg", "") + "/postgres"
-    try:
-        admin = psycopg.connect(admin_url, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(f"PostgreSQL not reachable: {exc}")
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"{PG_SERVER}/{name}"
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
-def database_url(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('api') / 'tokenmall.db'}"
-    else:
-        yield from _postgres_database()
+# A fresh SQLite file and a fresh PostgreSQL schema per test module (skipped without a server
+# outside CI, an error in CI): the same fixture the ledger's integration tests use.
+db_url = _integration_fixtures().db_url
 
 
 @dataclass
@@ -70,10 +53,10 @@ class Server:
     app: Any
 
 
-@pytest.fixture(scope="session")
-def server(database_url: str) -> Iterator[Server]:
+@pytest.fixture(scope="module")
+def server(db_url: str) -> Iterator[Server]:
     settings = Settings(
-        database_url=database_url,
+        database_url=db_url,
         log_level="WARNING",
         insecure_fast_password_hashing=True,
         operator_email=OPERATOR_EMAIL,

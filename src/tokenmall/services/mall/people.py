@@ -72,7 +72,7 @@ def register(
     invite_code: str | None,
     now: datetime,
 ) -> User:
-    if not tenants_repo.exists(conn, tenant_id):
+    if not tenants_repo.is_mall_tenant(conn, tenant_id):
         raise NotFound(f"no tenant {tenant_id!r}")
     inviter = None
     if invite_code is not None:

@@ -1,11 +1,14 @@
 """Tenants: created by a platform operator, each with its own validated economy parameters.
 
 Parameters are validated by ``Params.updated`` (the single validator, domain/economy/params.py)
-and stored as ``Params.to_public()``; every change is kept in the history with who made it.
+and kept by the ledger: creating a tenant calls ``Store.create_tenant`` and a change is the
+ledger's audited ``ChangeParams`` command (a journal, a row of ``tenant_params`` with who made
+it), both inside the request's transaction. The mall adds only the tenant's name.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -13,8 +16,10 @@ from typing import Any
 from sqlalchemy import Connection
 
 from tokenmall.adapters.db.mall import tenants as tenants_repo
+from tokenmall.adapters.db.store import Store
 from tokenmall.domain.economy.params import PRESETS, Params
-from tokenmall.domain.errors import InvalidParameter
+from tokenmall.domain.errors import DomainError, InvalidParameter
+from tokenmall.services import commands, ledger
 from tokenmall.services.mall import people, validate
 from tokenmall.services.mall.auth import Principal, require, require_operator
 from tokenmall.services.mall.errors import Conflict, InvalidInput, NotFound
@@ -50,7 +55,8 @@ def create(
     params = parse_params(PRESETS[new.preset], new.params)
     if tenants_repo.exists(conn, tenant_id):
         raise Conflict(f"tenant {tenant_id!r} already exists", "tenant_id")
-    tenants_repo.add(conn, tenant_id, name, params.to_public(), operator.subject_id, now)
+    Store(conn.engine).create_tenant(conn, tenant_id, params, created_by=operator.subject_id)
+    tenants_repo.add(conn, tenant_id, name, now)
     admin = people.add_user(
         conn,
         tenant_id,
@@ -97,30 +103,39 @@ def update_params(
     tenant_id: str,
     changes: dict[str, Any],
     expected_version: int | None,
-    now: datetime,
+    request_key: str,
 ) -> Tenant:
-    """Apply ``changes`` to the current parameters; the whole set is validated again.
+    """Apply ``changes`` through the ledger's audited command; the whole set is validated.
 
-    ``expected_version`` guards against two operators editing at once (optimistic check).
+    ``expected_version`` guards against two operators editing at once (optimistic check);
+    ``request_key`` (the HTTP Idempotency-Key, scoped to the caller) keys the ledger journal.
     """
     operator = require_operator(caller)
-    tenant = tenants_repo.get(conn, tenant_id, for_update=True)
-    if tenant is None:
+    if not tenants_repo.is_mall_tenant(conn, tenant_id):
         raise NotFound(f"no tenant {tenant_id!r}")
-    if expected_version is not None and expected_version != tenant.params_version:
-        raise Conflict(
-            f"parameters are at version {tenant.params_version}, not {expected_version}",
-            "params_version",
-        )
     if not changes:
         raise InvalidInput("give at least one parameter to change", "params")
-    current = PRESETS["default"].updated(tenant.params)
-    params = parse_params(current, changes)
-    stored = tenants_repo.set_params(
-        conn, tenant_id, tenant.params_version, params.to_public(), operator.subject_id, now
-    )
-    if not stored:
-        raise Conflict("parameters changed meanwhile; read them again", "params_version")
+    store = Store(conn.engine)
+    store.lock_tenant(conn, tenant_id)
+    current, version = store.load_params(conn, tenant_id)
+    if expected_version is not None and expected_version != version:
+        raise Conflict(
+            f"parameters are at version {version}, not {expected_version}", "params_version"
+        )
+    parse_params(current, changes)  # the same validation the engine applies, to name the field
+    digest = hashlib.sha256(f"{operator.scope}:{request_key}".encode()).hexdigest()
+    try:
+        command = commands.ChangeParams(
+            tenant_id=tenant_id,
+            idempotency_key=f"mall-params:{digest}",
+            changes=changes,
+            changed_by=operator.subject_id,
+        )
+        ledger.execute_in(store, conn, command)
+    except InvalidParameter as exc:
+        raise InvalidInput(str(exc), f"params.{exc.field}") from None
+    except DomainError as exc:
+        raise InvalidInput(str(exc), "params") from None
     updated = tenants_repo.get(conn, tenant_id)
     assert updated is not None
     return updated
@@ -130,6 +145,6 @@ def params_history(
     conn: Connection, caller: Principal | None, tenant_id: str
 ) -> list[dict[str, Any]]:
     require_operator(caller)
-    if not tenants_repo.exists(conn, tenant_id):
+    if not tenants_repo.is_mall_tenant(conn, tenant_id):
         raise NotFound(f"no tenant {tenant_id!r}")
     return tenants_repo.params_history(conn, tenant_id)

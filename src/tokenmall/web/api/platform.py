@@ -124,7 +124,7 @@ def update_params(
 ) -> Response:
     def action(conn: Connection) -> idempotent.Outcome:
         tenant = tenants.update_params(
-            conn, caller, tenant_id, payload.params, payload.params_version, utc_now()
+            conn, caller, tenant_id, payload.params, payload.params_version, key
         )
         return 200, TenantOut.of(tenant), None
 

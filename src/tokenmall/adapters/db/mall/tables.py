@@ -16,7 +16,6 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Index,
     Integer,
-    MetaData,
     PrimaryKeyConstraint,
     String,
     Table,
@@ -24,18 +23,15 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-NAMING = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
+from tokenmall.adapters.db import tables as ledger_tables
 
-metadata = MetaData(naming_convention=NAMING)
+# The ledger's MetaData (same naming convention): one schema for Alembic to compare, and the
+# mall's foreign key to the ledger's ``tenants`` resolves.
+metadata = ledger_tables.metadata
+MALL_TABLES: list[str] = []  # filled below: the names of the mall's own tables
 
 ID = 40  # "usr_" + 26 characters of a time-ordered id, with room to spare
-TENANT_ID = 32
+TENANT_ID = 64  # as the ledger's tenants.tenant_id
 ROLES = ("consumer", "merchant", "admin")
 KYC_STATUSES = ("none", "pending", "verified", "rejected")
 PRODUCT_STATUSES = ("active", "hidden")
@@ -74,30 +70,17 @@ operator_sessions = Table(
     ForeignKeyConstraint(["operator_id"], ["mall_operators.operator_id"]),
 )
 
+# The mall's side of a tenant. Its economy (parameters, their audited history, state) lives
+# in the ledger's ``tenants``/``tenant_params``/``economy_state`` rows, created in the same
+# transaction through ``Store.create_tenant``: one source of truth for the parameters.
 tenants = Table(
     "mall_tenants",
     metadata,
     Column("tenant_id", String(TENANT_ID), nullable=False),
     Column("name", String(200), nullable=False),
-    # The economy parameters as Params.to_public() JSON, and how many times they changed.
-    Column("params", Text, nullable=False),
-    Column("params_version", Integer, nullable=False),
     _at("created_at"),
     PrimaryKeyConstraint("tenant_id"),
-    CheckConstraint("params_version >= 1", name="params_version"),
-)
-
-# Every parameter change is an audited event: who, when, what the whole set became.
-tenant_params_history = Table(
-    "mall_tenant_params_history",
-    metadata,
-    Column("tenant_id", String(TENANT_ID), nullable=False),
-    Column("params_version", Integer, nullable=False),
-    Column("params", Text, nullable=False),
-    Column("changed_by", String(ID), nullable=False),
-    _at("changed_at"),
-    PrimaryKeyConstraint("tenant_id", "params_version"),
-    ForeignKeyConstraint(["tenant_id"], ["mall_tenants.tenant_id"]),
+    ForeignKeyConstraint(["tenant_id"], ["tenants.tenant_id"], name="fk_mall_tenants_ledger"),
 )
 
 users = Table(
@@ -249,3 +232,5 @@ idempotency = Table(
     _at("created_at"),
     PrimaryKeyConstraint("tenant_id", "scope", "idempotency_key"),
 )
+
+MALL_TABLES.extend(name for name in metadata.tables if name.startswith("mall_"))

@@ -1,11 +1,12 @@
 """mall: operators, tenants' names, users, sessions, API keys, catalogue, stock, idempotency
 
-Revision ID: 0002_mall
-Revises: 0001_ledger
+Revision ID: 0004_mall
+Revises: 0003_command_inbox
 Create Date: 2026-11-22
 
 The mall's tables (issue 4), as ``tokenmall.adapters.db.mall.tables`` defines them; a test
-compares the two. ``tenant_id`` leads every key except the platform's operators.
+compares the two. ``tenant_id`` leads every key except the platform's operators, and
+``mall_tenants`` refers to the ledger's ``tenants`` row that holds the parameters.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002_mall"
-down_revision = "0001_ledger"
+revision = "0004_mall"
+down_revision = "0003_command_inbox"
 branch_labels = None
 depends_on = None
 
@@ -22,7 +23,7 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "mall_idempotency",
-        sa.Column("tenant_id", sa.String(length=32), nullable=False),
+        sa.Column("tenant_id", sa.String(length=64), nullable=False),
         sa.Column("scope", sa.String(length=64), nullable=False),
         sa.Column("idempotency_key", sa.String(length=200), nullable=False),
         sa.Column("request_hash", sa.String(length=64), nullable=False),
@@ -43,16 +44,6 @@ def upgrade() -> None:
         sa.UniqueConstraint("email", name="uq_mall_operators_email"),
     )
     op.create_table(
-        "mall_tenants",
-        sa.Column("tenant_id", sa.String(length=32), nullable=False),
-        sa.Column("name", sa.String(length=200), nullable=False),
-        sa.Column("params", sa.Text(), nullable=False),
-        sa.Column("params_version", sa.Integer(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.CheckConstraint("params_version >= 1", name=op.f("ck_mall_tenants_params_version")),
-        sa.PrimaryKeyConstraint("tenant_id", name=op.f("pk_mall_tenants")),
-    )
-    op.create_table(
         "mall_operator_sessions",
         sa.Column("session_id", sa.String(length=40), nullable=False),
         sa.Column("operator_id", sa.String(length=40), nullable=False),
@@ -68,24 +59,18 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("session_id", name=op.f("pk_mall_operator_sessions")),
     )
     op.create_table(
-        "mall_tenant_params_history",
-        sa.Column("tenant_id", sa.String(length=32), nullable=False),
-        sa.Column("params_version", sa.Integer(), nullable=False),
-        sa.Column("params", sa.Text(), nullable=False),
-        sa.Column("changed_by", sa.String(length=40), nullable=False),
-        sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False),
+        "mall_tenants",
+        sa.Column("tenant_id", sa.String(length=64), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
-            ["tenant_id"],
-            ["mall_tenants.tenant_id"],
-            name=op.f("fk_mall_tenant_params_history_tenant_id_mall_tenants"),
+            ["tenant_id"], ["tenants.tenant_id"], name="fk_mall_tenants_ledger"
         ),
-        sa.PrimaryKeyConstraint(
-            "tenant_id", "params_version", name=op.f("pk_mall_tenant_params_history")
-        ),
+        sa.PrimaryKeyConstraint("tenant_id", name=op.f("pk_mall_tenants")),
     )
     op.create_table(
         "mall_users",
-        sa.Column("tenant_id", sa.String(length=32), nullable=False),
+        sa.Column("tenant_id", sa.String(length=64), nullable=False),
         sa.Column("user_id", sa.String(length=40), nullable=False),
         sa.Column("email", sa.String(length=254), nullable=False),
         sa.Column("display_name", sa.String(length=100), nullable=False),
@@ -122,7 +107,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "mall_api_keys",
-        sa.Column("tenant_id", sa.String(length=32), nullable=False),
+        sa.Column("tenant_id", sa.String(length=64), nullable=False),
         sa.Column("key_id", sa.String(length=40), nullable=False),
         sa.Column("user_id", sa.String(length=40), nullable=False),
         sa.Column("name", sa.String(length=100), nullable=False),
@@ -138,7 +123,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "mall_merchants",
-        sa.Column("tenant_id", sa.String(length=32), nullable=False),
+        sa.Column("tenant_id", sa.String(length=64), nullable=False),
         sa.Column("merchant_id", sa.String(length=40), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("owner_user_id", sa.String(length=40), nullable=False),
@@ -153,7 +138,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "mall_sessions",
-        sa.Column("tenant_id", sa.String(length=32), nullable=False),
+        sa.Column("tenant_id", sa.String(length=64), nullable=False),
         sa.Column("session_id", sa.String(length=40), nullable=False),
         sa.Column("user_id", sa.String(length=40), nullable=False),
         sa.Column("secret_hash", sa.String(length=64), nullable=False),
@@ -169,7 +154,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "mall_products",
-        sa.Column("tenant_id", sa.String(length=32), nullable=False),
+        sa.Column("tenant_id", sa.String(length=64), nullable=False),
         sa.Column("product_id", sa.String(length=40), nullable=False),
         sa.Column("merchant_id", sa.String(length=40), nullable=False),
         sa.Column("title", sa.String(length=200), nullable=False),
@@ -192,7 +177,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "mall_skus",
-        sa.Column("tenant_id", sa.String(length=32), nullable=False),
+        sa.Column("tenant_id", sa.String(length=64), nullable=False),
         sa.Column("sku_id", sa.String(length=40), nullable=False),
         sa.Column("product_id", sa.String(length=40), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
@@ -219,7 +204,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "mall_stock_movements",
-        sa.Column("tenant_id", sa.String(length=32), nullable=False),
+        sa.Column("tenant_id", sa.String(length=64), nullable=False),
         sa.Column("movement_id", sa.String(length=40), nullable=False),
         sa.Column("sku_id", sa.String(length=40), nullable=False),
         sa.Column("change", sa.BigInteger(), nullable=False),
@@ -261,8 +246,7 @@ def downgrade() -> None:
     op.drop_table("mall_merchants")
     op.drop_table("mall_api_keys")
     op.drop_table("mall_users")
-    op.drop_table("mall_tenant_params_history")
-    op.drop_table("mall_operator_sessions")
     op.drop_table("mall_tenants")
+    op.drop_table("mall_operator_sessions")
     op.drop_table("mall_operators")
     op.drop_table("mall_idempotency")
