@@ -140,3 +140,20 @@ def test_commands_survive_the_inbox_unchanged(tenant: str) -> None:
         assert type(back) is type(command)
         assert back.fingerprint() == command.fingerprint()
         assert back.idempotency_key == command.idempotency_key
+
+
+def test_the_migration_creates_the_inbox_table_as_declared(store: Store) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    with store.engine.connect() as conn:
+        context = MigrationContext.configure(
+            conn,
+            opts={
+                "include_name": lambda name, type_, parent: (
+                    type_ != "table" or name in inbox.metadata.tables
+                ),
+                "compare_server_default": False,
+            },
+        )
+        assert compare_metadata(context, inbox.metadata) == []

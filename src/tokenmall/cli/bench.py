@@ -62,3 +62,36 @@ def simulate(
         f"simulated {result.purchases:,} purchases by {result.buyers:,} buyers over "
         f"{result.days} days (every day settled): {result.seconds:.2f} s"
     )
+
+
+@app.command("ledger")
+def ledger(
+    database: Annotated[
+        str | None, typer.Option("--database", help="Database URL (scratch: it adds tenants).")
+    ] = None,
+    clients: Annotated[str, typer.Option(help="Comma-separated client counts.")] = "1,16,64",
+    seconds: Annotated[float, typer.Option(min=0.1, help="Seconds per path and count.")] = 5.0,
+    holders: Annotated[
+        str, typer.Option(help="Comma-separated holder counts for the dividend day ('' for none).")
+    ] = "100000,1000000",
+    paths: Annotated[str, typer.Option(help="Paths to time: writer, rowlock.")] = "writer,rowlock",
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Booked purchases per second on ONE tenant (writer vs row lock); the dividend day's time."""
+    from tokenmall.adapters.db.settings import database_url
+    from tokenmall.services.bench_ledger import PATHS, run  # imports SQLAlchemy: only here
+
+    try:
+        counts = [int(part) for part in clients.split(",") if part.strip()]
+        sizes = [int(part) for part in holders.split(",") if part.strip()]
+    except ValueError:
+        typer.echo("tokenmall: --clients and --holders must be whole numbers", err=True)
+        raise typer.Exit(2) from None
+    chosen = [part.strip() for part in paths.split(",") if part.strip()]
+    if not counts or min(counts) < 1 or min(sizes, default=1) < 1 or not set(chosen) <= set(PATHS):
+        typer.echo("tokenmall: counts must be >= 1 and --paths one of writer, rowlock", err=True)
+        raise typer.Exit(2)
+    progress = None if as_json else typer.echo
+    report = run(database_url(database), counts, seconds, sizes, chosen, progress)
+    if as_json:
+        typer.echo(json.dumps(report))

@@ -48,7 +48,8 @@ from tokenmall.services.book import TenantBook
 log = logging.getLogger(__name__)
 
 LINGER_SECONDS = 0.001
-INBOX_POLL_SECONDS = 0.005
+INBOX_POLL_SECONDS = 0.005  # how often an idle owner looks at the inbox
+INBOX_BUSY_SECONDS = 0.02  # how often a busy one does (each look is a round trip)
 
 
 class WriterClosed(RuntimeError):
@@ -96,6 +97,7 @@ class TenantWriter:
         self._session: Any = None  # the DBAPI connection that holds the lock
         self._book: TenantBook | None = None
         self.lost = False  # another process took the tenant: this writer must stop
+        self._inbox_looked = 0.0
         self._closed = False
         self._thread = threading.Thread(target=self._run, name=f"writer-{tenant_id}", daemon=True)
         self.batches = 0  # committed batches (figures for benchmarks and tests)
@@ -211,6 +213,10 @@ class TenantWriter:
         """Add what other processes left in the inbox to ``batch`` (or process it alone)."""
         if not self.use_inbox or len(batch) >= self.max_batch:
             return
+        now = time.perf_counter()
+        if batch and now - self._inbox_looked < INBOX_BUSY_SECONDS:
+            return
+        self._inbox_looked = now
         try:
             rows = inbox.claimable(self._connection(), self.tenant_id, self.max_batch - len(batch))
         except Exception:
@@ -301,6 +307,7 @@ class TenantWriter:
             self._settle_fn = settle_in
         command = request.command
         assert isinstance(command, c.SettleDay)
+        outcome: tuple[bool, Any]
         try:
             conn = self._connection()
             with conn.begin():

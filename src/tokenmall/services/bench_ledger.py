@@ -1,0 +1,154 @@
+"""Workloads for ``tokenmall bench ledger``: booked purchases per second on ONE tenant.
+
+Two paths book the same purchases: ``writer`` (the tenant's writer, group commit) and
+``rowlock`` (``services.ledger.execute``: one transaction per purchase under the tenant's row
+lock, the naive baseline). Each step uses a fresh tenant and N client threads that submit a
+purchase, wait for its acknowledgement (after commit) and submit the next, for a fixed time.
+The dividend day is timed on a tenant whose holders are bulk-loaded straight into the holders
+table (COPY on PostgreSQL), then settled by ``services.settlement.settle``.
+
+Every run creates new tenants: point it at a scratch database. Seconds are wall-clock figures
+for people to read (``time.perf_counter``); no test asserts them.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from datetime import date
+from typing import Any
+
+from tokenmall.adapters.db.store import Store
+from tokenmall.adapters.db.tables import economy_state
+from tokenmall.services import commands as c
+from tokenmall.services.ledger import execute
+from tokenmall.services.settlement import settle
+from tokenmall.services.writer import WriterPool
+
+PATHS = ("writer", "rowlock")
+USERS_PER_CLIENT = 50
+
+
+def new_tenant(store: Store, label: str) -> str:
+    tenant_id = f"bench-{label}-{uuid.uuid4().hex[:10]}"
+    with store.transaction() as conn:
+        store.create_tenant(conn, tenant_id)
+    return tenant_id
+
+
+def purchases_per_second(store: Store, path: str, clients: int, seconds: float) -> float:
+    """Acknowledged purchases per second with ``clients`` threads on one fresh tenant."""
+    tenant = new_tenant(store, f"{path}{clients}")
+    pool = WriterPool(store) if path == "writer" else None
+    book: Callable[[c.Command], Any]
+    book = pool.call if pool is not None else (lambda command: execute(store, command))
+    counts = [0] * clients
+    start = threading.Barrier(clients + 1)
+    stop = threading.Event()
+
+    def client(n: int) -> None:
+        rng = random.Random(n)
+        start.wait()
+        i = 0
+        while not stop.is_set():
+            user = f"c{n}u{i % USERS_PER_CLIENT}"
+            book(c.Purchase(tenant_id=tenant, idempotency_key=f"{n}-{i}", user=user,
+                            amount_fen=rng.randrange(1_000, 200_000)))
+            i += 1
+        counts[n] = i
+
+    try:
+        book(c.Purchase(tenant_id=tenant, idempotency_key="warm", user="w", amount_fen=100))
+        threads = [threading.Thread(target=client, args=(n,), daemon=True) for n in range(clients)]
+        for thread in threads:
+            thread.start()
+        start.wait()
+        began = time.perf_counter()
+        time.sleep(seconds)
+        stop.set()
+        for thread in threads:
+            thread.join()
+        elapsed = time.perf_counter() - began
+    finally:
+        if pool is not None:
+            pool.close()
+    return sum(counts) / elapsed
+
+
+def dividend_day_seconds(store: Store, holders: int, seed: int = 11) -> float:
+    """Settle one day for ``holders`` bulk-loaded holders with quota left; seconds taken."""
+    tenant = new_tenant(store, f"day{holders}")
+    rng = random.Random(seed)
+    total_points = 0
+    rows: list[tuple[Any, ...]] = []
+    for i in range(holders):
+        spend = rng.randrange(10_000, 1_000_000)
+        points = rng.randrange(1, 10**10)
+        total_points += points
+        # tenant, name, points, cash, stable, quota, quota_used, spend, dividends, exited,
+        # merchant, points_seq
+        rows.append((tenant, f"h{i:07d}", points, 0, 0, 2 * spend, rng.randrange(0, spend),
+                     spend, 0, False, False, i))
+    _load_holders(store, rows)
+    pool = total_points // 10**8  # points priced well below anyone's remaining quota
+    with store.transaction() as conn:
+        conn.execute(
+            economy_state.update()
+            .where(economy_state.c.tenant_id == tenant)
+            .values(pool=pool, circulating=total_points, minted=total_points,
+                    dividend_pool=holders * 1_000, money_in=pool + holders * 1_000,
+                    seq=holders)
+        )
+    began = time.perf_counter()
+    settle(store, tenant, date(2026, 1, 1))
+    return time.perf_counter() - began
+
+
+_HOLDER_COLUMNS = ("tenant_id", "name", "points", "cash", "stable", "quota", "quota_used",
+                   "spend", "dividends", "exited", "merchant", "points_seq")
+
+
+def _load_holders(store: Store, rows: list[tuple[Any, ...]]) -> None:
+    columns = ", ".join(_HOLDER_COLUMNS)
+    with store.transaction() as conn:
+        if store.postgres:
+            raw = conn.connection.driver_connection
+            assert raw is not None
+            with raw.cursor() as cur, cur.copy(f"COPY holders ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            marks = ", ".join("?" for _ in _HOLDER_COLUMNS)
+            conn.exec_driver_sql(f"INSERT INTO holders ({columns}) VALUES ({marks})", rows)
+
+
+def run(
+    url: str,
+    clients: Iterable[int],
+    seconds: float,
+    holders: Iterable[int],
+    paths: Iterable[str] = PATHS,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """The whole benchmark as the ``--json`` object."""
+    clients = list(clients)
+    store = Store.open(url, pool_size=max(clients, default=1) + 4)
+    results: list[dict[str, Any]] = []
+    days: dict[str, float] = {}
+    try:
+        for path in paths:
+            for n in clients:
+                rate = purchases_per_second(store, path, n, seconds)
+                results.append({"path": path, "clients": n, "purchases_per_second": round(rate)})
+                if progress:
+                    progress(f"{path:8} {n:3} clients: {rate:,.0f} purchases/s")
+        for count in holders:
+            days[str(count)] = round(dividend_day_seconds(store, count), 3)
+            if progress:
+                progress(f"dividend day, {count:,} holders: {days[str(count)]:.3f} s")
+    finally:
+        store.dispose()
+    return {"results": results, "dividend_day_seconds": days}
