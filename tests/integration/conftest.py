@@ -38,7 +38,9 @@ def _pg_reachable() -> str | None:
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def db_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     """A database URL with nothing in it yet, one per test module and backend."""
     if request.param == "sqlite":
         folder = tmp_path_factory.mktemp("sqlite")

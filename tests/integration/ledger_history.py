@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from datetime import date, timedelta
+from functools import partial
 from typing import Any
 
 from tokenmall.adapters.db.store import Store
@@ -16,8 +18,18 @@ from tokenmall.services.settlement import settle
 
 POINT = 10**8
 START = date(2026, 1, 1)
-FIELDS = ("points", "cash", "stable", "quota", "quota_used", "spend", "dividends", "exited",
-          "merchant", "referrer")
+FIELDS = (
+    "points",
+    "cash",
+    "stable",
+    "quota",
+    "quota_used",
+    "spend",
+    "dividends",
+    "exited",
+    "merchant",
+    "referrer",
+)
 
 
 def random_history(
@@ -40,39 +52,46 @@ def random_history(
         )
         user = rng.choice(users)
         command: c.Command
-        memory: Any
+        memory: Callable[[], object]
         if op == "purchase":
             amount = rng.choice([100, 999, 10000, 25000, 123456])
-            command = c.Purchase(tenant_id=tenant, idempotency_key=key, user=user,
-                                 amount_fen=amount)
-            memory = lambda: economy.purchase(user, amount)  # noqa: E731
+            command = c.Purchase(
+                tenant_id=tenant, idempotency_key=key, user=user, amount_fen=amount
+            )
+            memory = partial(economy.purchase, user, amount)
         elif op == "join":
             referrer = rng.choice(users)
             command = c.Join(tenant_id=tenant, idempotency_key=key, user=user, referrer=referrer)
-            memory = lambda: economy.join(user, referrer)  # noqa: E731
+            memory = partial(economy.join, user, referrer)
         elif op in ("sell", "convert"):
             held = economy.state.holders.get(user)
             units = rng.randint(1, max(1, held.points if held else POINT))
             if op == "sell":
                 command = c.Sell(tenant_id=tenant, idempotency_key=key, user=user, units=units)
-                memory = lambda: economy.sell(user, units)  # noqa: E731
+                memory = partial(economy.sell, user, units)
             else:
                 command = c.Convert(tenant_id=tenant, idempotency_key=key, user=user, units=units)
-                memory = lambda: economy.convert(user, units)  # noqa: E731
+                memory = partial(economy.convert, user, units)
         elif op == "pay":
             merchant = rng.choice(merchants)
             held = economy.state.holders.get(user)
             amount = rng.randint(1, max(1, held.stable if held else 100))
-            command = c.PayStable(tenant_id=tenant, idempotency_key=key, user=user,
-                                  merchant=merchant, amount_fen=amount)
-            memory = lambda: economy.pay_stable(user, merchant, amount)  # noqa: E731
+            command = c.PayStable(
+                tenant_id=tenant,
+                idempotency_key=key,
+                user=user,
+                merchant=merchant,
+                amount_fen=amount,
+            )
+            memory = partial(economy.pay_stable, user, merchant, amount)
         elif op == "redeem":
             merchant = rng.choice(merchants)
             held = economy.state.holders.get(merchant)
             amount = rng.randint(1, max(1, held.stable if held else 100))
-            command = c.RedeemStable(tenant_id=tenant, idempotency_key=key, merchant=merchant,
-                                     amount_fen=amount)
-            memory = lambda: economy.redeem_stable(merchant, amount)  # noqa: E731
+            command = c.RedeemStable(
+                tenant_id=tenant, idempotency_key=key, merchant=merchant, amount_fen=amount
+            )
+            memory = partial(economy.redeem_stable, merchant, amount)
         else:
             day += 1
             when = START + timedelta(days=day)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from ledger_helpers import holder, snapshot, unbalanced
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from ledger_helpers import holder, snapshot, unbalanced
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.errors import DomainError, InsufficientBalance, RuleViolation
 from tokenmall.domain.ledger import IdempotencyConflict, UnknownTenant

@@ -6,9 +6,9 @@ from datetime import date
 from fractions import Fraction
 
 import pytest
-
-from ledger_history import POINT, memory_holders, random_history, stored_holders
 from ledger_helpers import holder, snapshot, unbalanced
+from ledger_history import POINT, memory_holders, random_history, stored_holders
+
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.economy import Economy, Params
 from tokenmall.domain.errors import RuleViolation
