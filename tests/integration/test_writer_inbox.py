@@ -106,6 +106,25 @@ def test_when_the_owner_dies_a_waiting_process_takes_over(
     assert clean(audit(store, tenant))
 
 
+def test_a_non_owner_settles_a_day_through_the_inbox(
+    store: Store, other: Store, tenant: str
+) -> None:
+    # given A owns the tenant and has booked purchases
+    with WriterPool(store) as a, WriterPool(other) as b:
+        a.call(buy(tenant, "p1"))
+        a.call(buy(tenant, "p2", "bob"))
+        # when B settles a day, twice
+        day = c.SettleDay(tenant_id=tenant, business_date=date(2026, 3, 1))
+        first = b.call(day, timeout=30)
+        again = b.call(day, timeout=30)
+        # then A ran the settlement once, after its purchases, and B got its answer both times
+        assert first["code"] == "dividend"
+        assert first["journal_id"] == 3
+        assert again == first
+        assert a.call(buy(tenant, "p3"))["journal_id"] == 5  # after the day's two journals
+    assert clean(audit(store, tenant))
+
+
 def terminate_lock_holder(store: Store, tenant: str) -> int:
     """Kill the session holding the tenant's writer lock, as a crash would; sessions killed."""
     with store.engine.connect() as conn:

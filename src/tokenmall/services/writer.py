@@ -225,15 +225,19 @@ class TenantWriter:
             return
         if not rows:
             return
-        requests = [_Request(command, inbox_id=row_id) for row_id, command in rows]
-        settles = [r for r in requests if isinstance(r.command, c.SettleDay)]
-        plain = [r for r in requests if not isinstance(r.command, c.SettleDay)]
+        # Arrival order is kept: rows up to the first settlement join the batch; a settlement
+        # at the head runs alone (idle writer); anything behind it waits for the next look.
+        taken: list[_Request] = []
+        for row_id, command in rows:
+            if isinstance(command, c.SettleDay):
+                if not batch and not taken:
+                    self._settle(_Request(command, inbox_id=row_id))
+                break
+            taken.append(_Request(command, inbox_id=row_id))
         if batch:
-            batch.extend(plain)
-        elif plain:
-            self._process(plain)
-        for request in settles:
-            self._settle(request)
+            batch.extend(taken)
+        elif taken:
+            self._process(taken)
 
     # -- one batch ----------------------------------------------------------------------------
 
