@@ -71,8 +71,9 @@ def test_price_never_falls_and_totals_reconcile_every_day(name: str) -> None:
     assert rows[-1].money_in_total > 0
 
 
-def test_the_price_never_falls_in_a_run_on_the_pool_over_a_full_year() -> None:
-    rows = run_checked("run").rows
+def test_the_price_never_falls_in_a_run_on_the_pool() -> None:
+    # Given growth, then from day 81 holders selling everything at 20% a day
+    rows = run_checked("run", days=200).rows
     assert sum(r.sells for r in rows) > 1000  # the run really happened
     assert all(
         price_not_below((a.price_num, a.price_den), (b.price_num, b.price_den))

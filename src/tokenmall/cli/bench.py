@@ -60,7 +60,8 @@ def simulate(
         return
     typer.echo(
         f"simulated {result.purchases:,} purchases by {result.buyers:,} buyers over "
-        f"{result.days} days (every day settled): {result.seconds:.2f} s"
+        f"{result.days} days (every day settled): {result.seconds:.2f} s "
+        f"({result.cpu_seconds:.2f} s of CPU)"
     )
 
 

@@ -19,6 +19,7 @@ matplotlib.use("Agg")
 
 from matplotlib import font_manager
 from matplotlib import pyplot as plt
+from matplotlib.figure import Figure
 
 from tokenmall.sim.runner import SimResult
 
@@ -70,7 +71,7 @@ def _price(num: int, den: int) -> float:
     return num * 10**6 / den  # float-ok: plotting (fen per unit to yuan per point)
 
 
-def _save(fig: plt.Figure, path: Path) -> Path:
+def _save(fig: Figure, path: Path) -> Path:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
