@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
-from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from tokenmall.config import Settings
 from tokenmall.services.mall import auth
@@ -16,12 +16,13 @@ from tokenmall.web.errors import BadRequest
 
 SESSION_COOKIE = "tokenmall_session"
 
+# Pages may send the session cookie set by login instead; it is read from the request rather
+# than declared as a second security scheme, because OpenAPI would read two schemes on one
+# operation as "both required", and they are alternatives.
 _bearer = HTTPBearer(
     auto_error=False,
-    description="A session token (tms.…), an API key (tmk.…) or an operator token (tmo.…)",
-)
-_cookie = APIKeyCookie(
-    name=SESSION_COOKIE, auto_error=False, description="The session cookie set by login"
+    description="A session token (tms.…), an API key (tmk.…) or an operator token (tmo.…); "
+    f"pages may send the `{SESSION_COOKIE}` cookie set by login instead",
 )
 
 
@@ -42,12 +43,11 @@ def session_ttl(request: Request) -> timedelta:
 def caller(
     request: Request,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    cookie: Annotated[str | None, Depends(_cookie)],
 ) -> Principal | None:
     """The authenticated caller, or None when no credentials came (routes decide if allowed)."""
     if request.headers.get("authorization") and bearer is None:
         raise auth.Unauthenticated("the Authorization header must be 'Bearer <token>'")
-    token = bearer.credentials if bearer is not None else cookie
+    token = bearer.credentials if bearer is not None else request.cookies.get(SESSION_COOKIE)
     if token is None:
         return None
     with database(request).read() as conn:

@@ -13,8 +13,15 @@ MAX_LENGTH = 256
 _hasher = PasswordHasher()
 _FAST = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 # Verified against when the account does not exist, so a wrong email costs as long as a wrong
-# password and timing does not tell which accounts exist.
-_DUMMY_HASH = _hasher.hash("tokenmall-no-such-account")
+# password and timing does not tell which accounts exist (made with the hasher in use).
+_dummy_hashes: dict[int, str] = {}
+
+
+def _dummy_hash() -> str:
+    key = id(_hasher)
+    if key not in _dummy_hashes:
+        _dummy_hashes[key] = _hasher.hash("tokenmall-no-such-account")
+    return _dummy_hashes[key]
 
 
 def configure(*, fast_for_tests: bool) -> None:
@@ -37,6 +44,6 @@ def hash_password(password: str) -> str:
 def verify_password(password: str, stored_hash: str | None) -> bool:
     try:
         # Any hash verifies with any parameters: the parameters are stored in the hash.
-        return _hasher.verify(stored_hash or _DUMMY_HASH, password) and stored_hash is not None
+        return _hasher.verify(stored_hash or _dummy_hash(), password) and stored_hash is not None
     except (VerificationError, InvalidHashError):
         return False
