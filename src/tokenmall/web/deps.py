@@ -11,6 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from tokenmall.config import Settings
 from tokenmall.services.mall import auth
 from tokenmall.services.mall.auth import Principal
+from tokenmall.services.mall.errors import Unauthenticated
 from tokenmall.services.mall.uow import Database, utc_now
 from tokenmall.web.errors import BadRequest
 
@@ -46,7 +47,7 @@ def caller(
 ) -> Principal | None:
     """The authenticated caller, or None when no credentials came (routes decide if allowed)."""
     if request.headers.get("authorization") and bearer is None:
-        raise auth.Unauthenticated("the Authorization header must be 'Bearer <token>'")
+        raise Unauthenticated("the Authorization header must be 'Bearer <token>'")
     token = bearer.credentials if bearer is not None else request.cookies.get(SESSION_COOKIE)
     if token is None:
         return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 from fastapi import Request
@@ -51,7 +52,7 @@ def run(
                     scope=scope,
                     key=key,
                     request=request_hash,
-                    action=lambda conn=conn: act(conn),
+                    action=functools.partial(act, conn),
                     now=utc_now(),
                 )
         except idempotency.KeyRace:

@@ -9,7 +9,7 @@ from sqlalchemy import Connection
 from tokenmall.adapters.db.mall import people as people_repo
 from tokenmall.services.mall import auth, ids, passwords, validate
 from tokenmall.services.mall.auth import IssuedToken
-from tokenmall.services.mall.errors import Conflict
+from tokenmall.services.mall.errors import Conflict, Unauthenticated
 
 
 def create(conn: Connection, email: str, password: str, now: datetime) -> str:
@@ -36,11 +36,11 @@ def login(
     found = people_repo.operator_login_row(conn, email.strip().lower())
     ok = auth.check_password(password, None if found is None else found[1])
     if found is None or not ok:
-        raise auth.Unauthenticated("wrong email or password")
+        raise Unauthenticated("wrong email or password")
     return auth.issue_operator_session(conn, found[0], now, ttl)
 
 
 def logout(conn: Connection, caller: auth.Principal | None, now: datetime) -> None:
     if caller is None or caller.via != "operator_session":
-        raise auth.Unauthenticated("log out needs an operator session token")
+        raise Unauthenticated("log out needs an operator session token")
     people_repo.revoke_operator_session(conn, caller.credential_id, now)

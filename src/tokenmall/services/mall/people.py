@@ -16,7 +16,13 @@ from tokenmall.adapters.db.mall import people as people_repo
 from tokenmall.adapters.db.mall import tenants as tenants_repo
 from tokenmall.services.mall import auth, ids, passwords, validate
 from tokenmall.services.mall.auth import IssuedToken, Principal, require
-from tokenmall.services.mall.errors import Conflict, Forbidden, InvalidInput, NotFound
+from tokenmall.services.mall.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    Unauthenticated,
+)
 from tokenmall.services.mall.records import ApiKey, KycStatus, Role, User
 
 ALL: tuple[Role, ...] = ("consumer", "merchant", "admin")
@@ -98,7 +104,7 @@ def login(
     # Verify even when there is no such user, so timing does not tell which emails exist.
     ok = auth.check_password(password, None if found is None else found[1])
     if found is None or not ok:
-        raise auth.Unauthenticated("wrong email or password")
+        raise Unauthenticated("wrong email or password")
     user = people_repo.get_user(conn, tenant_id, found[0])
     assert user is not None
     return user, auth.issue_session(conn, tenant_id, user.user_id, now, ttl)
@@ -106,7 +112,7 @@ def login(
 
 def logout(conn: Connection, caller: Principal | None, now: datetime) -> None:
     if caller is None or caller.via != "session" or caller.tenant_id is None:
-        raise auth.Unauthenticated("log out needs a session token")
+        raise Unauthenticated("log out needs a session token")
     people_repo.revoke_session(conn, caller.tenant_id, caller.credential_id, now)
 
 

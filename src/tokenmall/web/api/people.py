@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response, status
 from sqlalchemy import Connection
 
-from tokenmall.services.mall import people, tenants
+from tokenmall.services.mall import auth, people, tenants
 from tokenmall.services.mall.uow import utc_now
 from tokenmall.web import idempotent
 from tokenmall.web.api.common import After, Limit, ResourceId, TenantId, next_after
@@ -108,7 +108,7 @@ def login(
 )
 def logout(tenant_id: TenantId, caller: Caller, db: Db) -> Response:
     with db.transaction() as conn:
-        people.require(caller, tenant_id, people.ALL)
+        auth.require(caller, tenant_id, people.ALL)
         people.logout(conn, caller, utc_now())
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
     response.delete_cookie(SESSION_COOKIE)
