@@ -48,8 +48,8 @@ from tokenmall.services.book import TenantBook
 log = logging.getLogger(__name__)
 
 LINGER_SECONDS = 0.001
-INBOX_POLL_SECONDS = 0.005  # how often an idle owner looks at the inbox
-INBOX_BUSY_SECONDS = 0.02  # how often a busy one does (each look is a round trip)
+INBOX_POLL_SECONDS = 0.005  # how often an idle owner listens for inbox notifications
+INBOX_SAFETY_SECONDS = 1.0  # an owner reads the inbox at least this often, notified or not
 
 
 class WriterClosed(RuntimeError):
@@ -98,6 +98,7 @@ class TenantWriter:
         self._book: TenantBook | None = None
         self.lost = False  # another process took the tenant: this writer must stop
         self._inbox_looked = 0.0
+        self._inbox_hint = True  # a notification arrived (or we just took over): read the inbox
         self._closed = False
         self._thread = threading.Thread(target=self._run, name=f"writer-{tenant_id}", daemon=True)
         self.batches = 0  # committed batches (figures for benchmarks and tests)
@@ -214,10 +215,13 @@ class TenantWriter:
         if not self.use_inbox or len(batch) >= self.max_batch:
             return
         now = time.perf_counter()
-        if batch and now - self._inbox_looked < INBOX_BUSY_SECONDS:
-            return
-        self._inbox_looked = now
         try:
+            if self._conn is not None and self.tenant_id in inbox.hear(self._conn):
+                self._inbox_hint = True
+            if not self._inbox_hint and now - self._inbox_looked < INBOX_SAFETY_SECONDS:
+                return
+            self._inbox_looked = now
+            self._inbox_hint = False
             rows = inbox.claimable(self._connection(), self.tenant_id, self.max_batch - len(batch))
         except Exception:
             log.exception("reading the inbox of tenant %s failed", self.tenant_id)
@@ -371,6 +375,9 @@ class TenantWriter:
         self._book = None  # whatever we held may be stale: someone else may have written
         self._session = conn.connection.dbapi_connection
         self._conn = conn
+        if self._postgres:
+            inbox.listen(conn)
+            self._inbox_hint = True  # rows may have waited for a new owner
 
     def _disconnect(self) -> None:
         conn, self._conn = self._conn, None
@@ -381,6 +388,7 @@ class TenantWriter:
                 if conn.in_transaction():
                     conn.rollback()
                 inbox.unlock(conn, self.tenant_id)
+                inbox.unlisten(conn)
                 conn.commit()
         except Exception:
             log.debug("releasing tenant %s failed; ending the session frees it", self.tenant_id)

@@ -70,6 +70,8 @@ def unlock(conn: Connection, tenant_id: str) -> None:
     conn.execute(sa.text(f"SELECT pg_advisory_unlock({_KEY})"), {"tenant": tenant_id})
 
 
+CHANNEL = "tokenmall_inbox"
+
 # -- commands as JSON -----------------------------------------------------------------------
 
 
@@ -125,7 +127,29 @@ def put(conn: Connection, tenant_id: str, command: Any) -> int:
         .values(tenant_id=tenant_id, command=encode(command))
         .returning(command_inbox.c.id)
     ).scalar_one()
+    # Delivered at commit: wakes the owner (see ``listen``); polling is only its safety net.
+    conn.execute(sa.text("SELECT pg_notify(:channel, :tenant)"),
+                 {"channel": CHANNEL, "tenant": tenant_id})
     return int(row_id)
+
+
+def listen(conn: Connection) -> None:
+    """Subscribe the owner's session to inbox notifications (PostgreSQL)."""
+    conn.exec_driver_sql(f"LISTEN {CHANNEL}")
+    conn.commit()
+
+
+def unlisten(conn: Connection) -> None:
+    """Before the session goes back to the pool: no more notifications piling up on it."""
+    conn.exec_driver_sql("UNLISTEN *")
+
+
+def hear(conn: Connection) -> set[str]:
+    """Tenants notified since the last call, without a round trip: psycopg keeps what
+    arrived during the session's other statements, and this also reads what is waiting."""
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    return {notify.payload for notify in raw.notifies(timeout=0)}
 
 
 @dataclass(frozen=True, slots=True)
