@@ -77,3 +77,13 @@ def idempotency_key(
 Db = Annotated[Database, Depends(database)]
 Caller = Annotated[Principal | None, Depends(caller)]
 IdempotencyKey = Annotated[str, Depends(idempotency_key)]
+
+
+def single_query_values(request: Request) -> None:
+    """No query parameter of this API is a list: a repeated one is refused, not half-read."""
+    from tokenmall.services.mall.errors import InvalidInput
+
+    keys = [key for key, _ in request.query_params.multi_items()]
+    for key in set(keys):
+        if keys.count(key) > 1:
+            raise InvalidInput(f"query parameter {key!r} given more than once", key)

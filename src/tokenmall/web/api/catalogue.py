@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 from sqlalchemy import Connection
 
 from tokenmall.services.mall import catalogue
@@ -27,10 +27,14 @@ from tokenmall.web.api.schemas import (
     StockMovementList,
     StockMovementOut,
 )
-from tokenmall.web.deps import Caller, Db, IdempotencyKey
+from tokenmall.web.deps import Caller, Db, IdempotencyKey, single_query_values
 from tokenmall.web.errors import COMMON, responses
 
-router = APIRouter(prefix="/api/v1/tenants/{tenant_id}", tags=["catalogue"])
+router = APIRouter(
+    prefix="/api/v1/tenants/{tenant_id}",
+    tags=["catalogue"],
+    dependencies=[Depends(single_query_values)],
+)
 
 
 @router.get(

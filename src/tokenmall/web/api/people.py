@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 from sqlalchemy import Connection
 
 from tokenmall.services.mall import auth, people, tenants
@@ -26,10 +26,22 @@ from tokenmall.web.api.schemas import (
     UserPage,
     UserPatch,
 )
-from tokenmall.web.deps import SESSION_COOKIE, Caller, Db, IdempotencyKey, session_ttl, settings
+from tokenmall.web.deps import (
+    SESSION_COOKIE,
+    Caller,
+    Db,
+    IdempotencyKey,
+    session_ttl,
+    settings,
+    single_query_values,
+)
 from tokenmall.web.errors import COMMON, responses
 
-router = APIRouter(prefix="/api/v1/tenants/{tenant_id}", tags=["people"])
+router = APIRouter(
+    prefix="/api/v1/tenants/{tenant_id}",
+    tags=["people"],
+    dependencies=[Depends(single_query_values)],
+)
 
 
 @router.get(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 from sqlalchemy import Connection
 
 from tokenmall.services.mall import operators, tenants
@@ -21,10 +21,12 @@ from tokenmall.web.api.schemas import (
     TokenOut,
     UserOut,
 )
-from tokenmall.web.deps import Caller, Db, IdempotencyKey, session_ttl
+from tokenmall.web.deps import Caller, Db, IdempotencyKey, session_ttl, single_query_values
 from tokenmall.web.errors import COMMON, responses
 
-router = APIRouter(prefix="/api/v1/platform", tags=["platform"])
+router = APIRouter(
+    prefix="/api/v1/platform", tags=["platform"], dependencies=[Depends(single_query_values)]
+)
 PLATFORM = ""  # the tenant_id of platform-level idempotency records
 
 
