@@ -123,6 +123,10 @@ def _load_holders(store: Store, rows: list[tuple[Any, ...]]) -> None:
         else:
             marks = ", ".join("?" for _ in _HOLDER_COLUMNS)
             conn.exec_driver_sql(f"INSERT INTO holders ({columns}) VALUES ({marks})", rows)
+    if store.postgres:  # a live table has statistics; a freshly bulk-loaded one not yet
+        with store.engine.connect() as conn:
+            conn.exec_driver_sql("ANALYZE holders")
+            conn.commit()
 
 
 def run(
