@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from typing import Any
+
 import httpx
+import pytest
 from mall_api import Api, TenantFixture, login, make_tenant, ok
+
+from tokenmall.services.mall import auth
+from tokenmall.services.mall.errors import Unauthenticated
+from tokenmall.services.mall.uow import utc_now
 
 
 def test_only_an_operator_creates_tenants_and_parameters_are_validated(
@@ -231,3 +239,13 @@ def test_malformed_tokens_are_refused(api: Api, tenant: TenantFixture) -> None:
         assert answer.headers["www-authenticate"] == "Bearer"
     basic = api.get(tenant.path("/me"), headers={"Authorization": "Basic abc"})
     assert basic.status_code == 401
+
+
+def test_a_session_expires(server: Any, api: Api, tenant: TenantFixture) -> None:
+    # Given a session issued now, when it is checked after its lifetime, then it is refused.
+    hours = server.settings.session_hours
+    with server.app.state.database.read() as conn:
+        now = utc_now()
+        assert auth.authenticate(conn, tenant.consumer_token, now).subject_id == tenant.consumer_id
+        with pytest.raises(Unauthenticated):
+            auth.authenticate(conn, tenant.consumer_token, now + timedelta(hours=hours, minutes=1))
