@@ -63,7 +63,7 @@ def server(db_url: str) -> Iterator[Server]:
         operator_password=OPERATOR_PASSWORD,
         _env_file=None,  # type: ignore[call-arg]
     )
-    app = create_app(settings)
+    app = create_app(settings, configure_logging=False)
     port = _free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
     uv = uvicorn.Server(config)

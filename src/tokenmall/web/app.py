@@ -30,8 +30,13 @@ tokenmall's HTTP API. Everything a page can do, an integrator can do here.
 """
 
 
-def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
-    logs.configure(settings.log_level)
+def create_app(
+    settings: Settings, database: Database | None = None, *, configure_logging: bool = True
+) -> FastAPI:
+    """The application; ``configure_logging=False`` leaves the process's logging alone (tests
+    running in one process with other suites)."""
+    if configure_logging:
+        logs.configure(settings.log_level)
     passwords.configure(fast_for_tests=settings.insecure_fast_password_hashing)
     db = database or Database(make_engine(settings.database_url))
 
