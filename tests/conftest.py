@@ -1,7 +1,13 @@
-"""Shared fixtures: a snapshot of an economy, so negative tests can show nothing changed."""
+"""Shared fixtures: a snapshot of an economy (negative tests show nothing changed) and the CLI.
+
+``cli`` runs the real ``tokenmall`` command in a subprocess (``python -m tokenmall``, the same
+Typer app as the console script), so exit codes, stdout and stderr are what a user sees.
+"""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import astuple, fields
 from typing import Any
@@ -38,3 +44,23 @@ def take_snapshot(economy: Economy) -> Any:
 @pytest.fixture
 def snapshot() -> Snapshot:
     return take_snapshot
+
+
+Cli = Callable[..., "subprocess.CompletedProcess[str]"]
+
+
+def run_cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tokenmall", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=300,
+        check=False,
+    )
+
+
+@pytest.fixture
+def cli() -> Cli:
+    return run_cli
