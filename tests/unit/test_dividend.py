@@ -184,7 +184,9 @@ def cascade(chain: int, big: int, cuts: list[Fraction]) -> tuple[int, list[tuple
     Each pass of the fast path then finds exactly one more capped holder, so more than
     FAST_PASSES passes are needed and the sort fallback must finish the job.
     """
-    amount = 10**90
+    # Each step shrinks the gap between levels by at most ~460x (46 holders, cut 0.9), so
+    # 40 steps need ~10**107 of room for a whole fen to fit in every gap.
+    amount = 10**250
     total = chain + big
     lower, level = Fraction(0), Fraction(amount, total)
     capped: list[tuple[int, int]] = []
