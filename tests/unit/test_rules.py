@@ -483,11 +483,6 @@ def test_referral_binding_refusals_change_nothing(snapshot: Any) -> None:
     assert snapshot(economy) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine.py bug: Economy.place_order stores the order before book_order runs, so "
-    "under grant_on=paid a booking that rule 1 refuses leaves a pending order behind",
-)
 def test_refused_order_at_grant_on_paid_leaves_no_order(snapshot: Any) -> None:
     economy = Economy(NO_REFERRALS.updated({"grant_on": "paid"}))
     economy.purchase("A", 100_00)

@@ -157,11 +157,6 @@ class _Day:
         seq = state.seq
         last_price = (state.last_price_num, state.last_price_den)
         scratch = Holder("")
-        # The engine burns the exits of holders outside the dividend first, then the
-        # recipients', each group in holder order. Only when the exits leave nothing in
-        # circulation does that order show: the price kept is the one before the last burn.
-        last_chosen: tuple[int, int] | None = None
-        last_other: tuple[int, int] | None = None
         by_shares, unit, forced = self.by_shares, self.share_unit, self.forced_exit
         for rows in self._chunks(_COLUMNS, where):
             updates: list[tuple[Any, ...]] = []
@@ -200,10 +195,6 @@ class _Day:
                 if leaving:
                     payout = buyback_payout(self.rates, points, price_num, price_den)
                     seq += 1
-                    if eligible:
-                        last_chosen = (points, payout)
-                    else:
-                        last_other = (points, payout)
                     pool -= payout
                     circulating -= points
                     exits.append(Exit(name, points, payout))
@@ -229,10 +220,8 @@ class _Day:
                 ]
                 self._post(writer, self.exit_id, exit_rows)
         writer.finish()
-        last_exit = last_chosen or last_other
-        if circulating == 0 and last_exit is not None and exit_units:
-            units, payout = last_exit
-            last_price = (pool + payout, units)
+        if circulating == 0 and exit_count:
+            last_price = (price_num, price_den)  # the engine keeps the exits' one price
 
         state.dividend_pool -= distributed
         state.dividends_paid += distributed

@@ -204,4 +204,8 @@ def _execute_exits(
         holder.quota_used += min(payout, holder.quota - holder.quota_used)
         holder.exited = True
         exits.append(Exit(holder.name, units, payout))
+    if leaving and state.circulating == 0:
+        # All of the day's exits ran at one price; if they emptied the circulation, that is
+        # the price kept, whatever order the holders were taken in.
+        state.last_price_num, state.last_price_den = price_num, price_den
     return tuple(exits)

@@ -18,7 +18,7 @@ from tokenmall.domain.economy.invariants import violations
 from tokenmall.domain.economy.params import DEFAULT, Params
 from tokenmall.domain.economy.purchase import PurchaseResult, purchase
 from tokenmall.domain.economy.state import EconomyState, Holder, Rates
-from tokenmall.domain.errors import InvalidParameter, RuleViolation
+from tokenmall.domain.errors import InvalidAmount, InvalidParameter, RuleViolation
 
 
 @dataclass(slots=True)
@@ -141,11 +141,12 @@ class Economy:
         if order_id in self.orders:
             raise RuleViolation(f"order {order_id} already exists")
         if amount <= 0:
-            raise RuleViolation("amount must be greater than zero")
+            raise InvalidAmount("amount must be greater than zero")
         order = Order(order_id, user, amount, contribution)
-        self.orders[order_id] = order
         if self.params.grant_on == "paid":
-            self.book_order(order_id)
+            self.purchase(user, amount, contribution)  # a refusal leaves no order behind
+            order.status = "booked"
+        self.orders[order_id] = order
         return order
 
     def book_order(self, order_id: str) -> PurchaseResult:
