@@ -26,7 +26,7 @@ POINT_SCALE = 10**POINT_PLACES  # units per point
 # A price in fen per unit becomes yuan per point by this factor (1e8 / 1e2).
 PRICE_DISPLAY_FACTOR = POINT_SCALE // MONEY_SCALE
 
-_DECIMAL = re.compile(r"^-?\d+(\.\d+)?$")
+_DECIMAL = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")  # ASCII digits only: "１２" is refused
 
 
 def _parse_decimal(text: object, what: str) -> Decimal:
