@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from tokenmall.cli import audit, bench, db, economy, serve, simulate
+from tokenmall.cli import audit, bench, db, economy, report, serve, simulate
 
 app = typer.Typer(
     help="tokenmall: token-economy e-commerce with exact arithmetic.",
@@ -17,6 +17,7 @@ app.command("audit")(audit.audit)  # tokenmall audit
 app.add_typer(db.app, name="db")  # tokenmall db upgrade
 serve.register(app)  # tokenmall serve, tokenmall operator create
 app.command("simulate")(simulate.simulate)  # tokenmall simulate
+app.command("report")(report.report_command)  # tokenmall report
 
 
 def main() -> None:

@@ -13,7 +13,7 @@ from tokenmall.config import Settings
 from tokenmall.services.mall import operators, passwords
 from tokenmall.services.mall.uow import Database, utc_now
 from tokenmall.web import errors, logs, schema
-from tokenmall.web.api import catalogue, health, people, platform
+from tokenmall.web.api import catalogue, economy, health, people, platform
 
 log = logging.getLogger("tokenmall.web")
 
@@ -68,6 +68,6 @@ def create_app(
     app.state.database = db
     errors.install(app)
     app.add_middleware(logs.RequestIdMiddleware)
-    for router in (health.router, platform.router, people.router, catalogue.router):
+    for router in (health.router, platform.router, people.router, catalogue.router, economy.router):
         app.include_router(router)
     return app

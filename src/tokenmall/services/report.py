@@ -1,0 +1,89 @@
+"""The solvency report of a live tenant: the health figures from the real ledger.
+
+The figures themselves are ``domain.economy.health.figures`` — the same function the simulator
+uses; this module only sums the aggregates it needs from the database: the tenant's stored
+economy state, the quota outstanding (Σ remaining quota of holders not exited) and the current
+daily inflow (new money received through gateways over the last ``window_days`` days, per day,
+rounded down).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, select
+
+from tokenmall.adapters.db.store import Store
+from tokenmall.adapters.db.tables import holders, journals, postings
+from tokenmall.domain.economy.health import Health, figures
+from tokenmall.domain.errors import InvalidAmount
+from tokenmall.domain.ledger.accounts import AccountKind
+
+DEFAULT_WINDOW_DAYS = 7
+
+
+def quota_outstanding(conn: Connection, tenant_id: str) -> int:
+    remaining = holders.c.quota - holders.c.quota_used
+    total = conn.execute(
+        select(func.coalesce(func.sum(remaining), 0)).where(
+            holders.c.tenant_id == tenant_id, ~holders.c.exited, remaining > 0
+        )
+    ).scalar_one()
+    return int(total)
+
+
+def money_received(conn: Connection, tenant_id: str, since: datetime) -> int:
+    """Fen of new money received through gateways in journals created since ``since``."""
+    total = conn.execute(
+        select(func.coalesce(func.sum(postings.c.amount), 0))
+        .select_from(
+            postings.join(
+                journals,
+                and_(
+                    journals.c.tenant_id == postings.c.tenant_id,
+                    journals.c.journal_id == postings.c.journal_id,
+                ),
+            )
+        )
+        .where(
+            postings.c.tenant_id == tenant_id,
+            postings.c.account == AccountKind.GATEWAY_CLEARING.value,
+            journals.c.created_at >= since,
+        )
+    ).scalar_one()
+    return -int(total)  # the clearing account is debited (negative) by money coming in
+
+
+def solvency(
+    conn: Connection,
+    tenant_id: str,
+    now: datetime,
+    window_days: int = DEFAULT_WINDOW_DAYS,
+    daily_inflow: int | None = None,
+) -> Health:
+    """The tenant's health figures; ``daily_inflow`` (fen) overrides the measured one."""
+    if window_days <= 0:
+        raise InvalidAmount("the inflow window must be at least one day")
+    store = Store(conn.engine)
+    params, _ = store.load_params(conn, tenant_id)
+    state, _ = store.load_state(conn, tenant_id)
+    if daily_inflow is None:
+        received = money_received(conn, tenant_id, now - timedelta(days=window_days))
+        daily_inflow = received // window_days
+    return figures(
+        params,
+        pool=state.pool,
+        circulating=state.circulating,
+        price=state.price(),
+        dividend_pool=state.dividend_pool,
+        quota_outstanding=quota_outstanding(conn, tenant_id),
+        daily_inflow=daily_inflow,
+        stable_outstanding=state.stable_outstanding,
+        treasury=state.treasury,
+    )
+
+
+def report(health: Health, tenant_id: str, window_days: int) -> dict[str, Any]:
+    """The report as JSON-ready data: decimal strings and the plain statement."""
+    return {"tenant_id": tenant_id, "inflow_window_days": window_days, **health.to_public()}
