@@ -3,9 +3,11 @@
 Water-filling: holder ``i`` is owed ``a_i = min(r_i, λ·w_i)`` with ``λ`` the largest level at
 which ``Σ a_i <= D``. ``water_level`` finds ``λ`` exactly as a fraction by repeated passes: a
 holder with ``r_i <= λ_k·w_i`` is capped at any level ``>= λ_k``; removing the capped raises the
-level; at the fixpoint nobody else is capped. Each pass only sums, so the same function works
-over a list in memory or a stream from a database. If passes keep finding a few more capped
-holders, the remainder is sorted once by ``r/w`` and swept exactly.
+level; at the fixpoint nobody else is capped. Each pass only sums, so the algorithm
+(``water_level_by_sums``) is written once over a "capped sums at level num/den" callable: a
+database answers it with one aggregate query, ``water_level`` with a scan of pairs in memory
+or streamed. If passes keep finding a few more capped holders, the holders not yet capped are
+sorted once by ``r/w`` and swept exactly.
 
 Every payout is rounded down to the fen; what is left stays in the dividend pool.
 """
@@ -20,6 +22,11 @@ from tokenmall.domain.economy.state import EconomyState, Holder, Rates
 
 # (weight, remaining quota) pairs; the source is called once per pass.
 PairSource = Callable[[], Iterable[tuple[int, int]]]
+# (num, den) -> (Σ weight, Σ remaining) of the holders capped at level num/den.
+CappedSums = Callable[[int, int], tuple[int, int]]
+# (num, den) -> the capped sums as above plus the (weight, remaining) pairs of the holders NOT
+# capped at level num/den (the sweep's input; one scan in memory).
+Split = Callable[[int, int], tuple[int, int, list[tuple[int, int]]]]
 
 FAST_PASSES = 4
 
@@ -40,37 +47,63 @@ class WaterLevel:
 
 
 def water_level(amount: int, source: PairSource) -> WaterLevel:
+    """The water level over (weight, remaining) pairs: ``source()`` yields them, once a pass."""
     total_weight = 0
     total_remaining = 0
     for weight, remaining in source():
         total_weight += weight
         total_remaining += remaining
-    if total_remaining <= amount:
-        return WaterLevel(amount, max(total_weight, 1), everyone_capped=True)
-    num, den = amount, total_weight
-    for _ in range(FAST_PASSES):
+
+    def capped(num: int, den: int) -> tuple[int, int]:
         capped_weight = capped_remaining = 0
         for weight, remaining in source():
             if remaining * den <= num * weight:
                 capped_weight += weight
                 capped_remaining += remaining
+        return capped_weight, capped_remaining
+
+    def split(num: int, den: int) -> tuple[int, int, list[tuple[int, int]]]:
+        capped_weight = capped_remaining = 0
+        rest: list[tuple[int, int]] = []
+        for weight, remaining in source():
+            if remaining * den <= num * weight:
+                capped_weight += weight
+                capped_remaining += remaining
+            else:
+                rest.append((weight, remaining))
+        return capped_weight, capped_remaining, rest
+
+    return water_level_by_sums(amount, total_weight, total_remaining, capped, split)
+
+
+def water_level_by_sums(
+    amount: int,
+    total_weight: int,
+    total_remaining: int,
+    capped: CappedSums,
+    split: Split,
+) -> WaterLevel:
+    """The one water-level algorithm, over aggregates: the fixpoint passes, then the sweep.
+
+    ``capped(num, den)`` is (Σ weight, Σ remaining) over the holders with
+    ``remaining * den <= num * weight``; ``split(num, den)`` gives the same sums and the other
+    holders' pairs (only called if the passes have not converged after ``FAST_PASSES``). A database
+    answers both with aggregate queries; ``water_level`` answers them by scanning pairs."""
+    if total_remaining <= amount:
+        return WaterLevel(amount, max(total_weight, 1), everyone_capped=True)
+    num, den = amount, total_weight
+    for _ in range(FAST_PASSES):
+        capped_weight, capped_remaining = capped(num, den)
         new_num, new_den = amount - capped_remaining, total_weight - capped_weight
         if new_num * den == num * new_den:
             return WaterLevel(num, den)
         num, den = new_num, new_den
-    return _sweep(amount, total_weight, num, den, source)
+    return _sweep(amount, total_weight, num, den, split)
 
 
-def _sweep(amount: int, total_weight: int, num: int, den: int, source: PairSource) -> WaterLevel:
+def _sweep(amount: int, total_weight: int, num: int, den: int, split: Split) -> WaterLevel:
     """Exact water level by one sort of the holders not yet known to be capped."""
-    capped_weight = capped_remaining = 0
-    rest: list[tuple[int, int]] = []
-    for weight, remaining in source():
-        if remaining * den <= num * weight:
-            capped_weight += weight
-            capped_remaining += remaining
-        else:
-            rest.append((weight, remaining))
+    capped_weight, capped_remaining, rest = split(num, den)
     # Order by r/w; the integer key can tie distinct ratios, so each step re-tests exactly.
     rest.sort(key=lambda pair: (pair[1] << 64) // pair[0])
     num, den = amount - capped_remaining, total_weight - capped_weight
