@@ -1,9 +1,14 @@
 """``Store``: the ledger's reads and writes over a connection already inside a transaction.
 
-The writer's hot path is ``write_batch``: a batch of hundreds of commands is five statements
-whatever its size (holders upserted in one multi-row INSERT … ON CONFLICT, journals and
-postings in multi-row INSERTs, parameter rows, and the one economy_state row). Nothing here
-commits; the use case that opened the transaction does, so a batch is all or nothing.
+The writer's hot path is ``write_batch``: a batch of hundreds of commands is four statements
+whatever its size (holders upserted, journals, postings, the one economy_state row; plus
+parameter rows when a batch changed them). The hot statements bypass SQLAlchemy and run on the
+driver's cursor with fixed SQL text (``adapters/db/fast.py``), so the driver prepares each once
+per connection: on PostgreSQL every statement is ONE multi-row ``INSERT … SELECT FROM
+unnest(array, …)`` (a single statement also fires the statement-level balance-note trigger
+once per batch, not once per posting); on SQLite it is the driver's C ``executemany`` over one
+prepared statement. Nothing here commits; the use case that opened the transaction does, so a
+batch is all or nothing.
 """
 
 from __future__ import annotations
@@ -14,16 +19,12 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
-from tokenmall.adapters.db import migrate
+from tokenmall.adapters.db import fast, migrate
 from tokenmall.adapters.db.engine import make_engine
 from tokenmall.adapters.db.settings import database_url
 from tokenmall.adapters.db.tables import (
     economy_state,
-    holders,
-    journals,
-    postings,
     tenant_params,
     tenants,
 )
@@ -39,43 +40,37 @@ from tokenmall.services.book import (
     holder_from_row,
 )
 
-CHUNK = 500  # keys per IN (...) list
+assert fast.HOLDER_COLUMNS == HOLDER_FIELDS
 
 
 def params_from_public(public: dict[str, Any]) -> Params:
     return DEFAULT.updated(public)
 
 
-def journal_rows(tenant_id: str, batch: Batch) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The journals and postings of a batch as rows to insert."""
-    journal_out: list[dict[str, Any]] = []
-    posting_out: list[dict[str, Any]] = []
+def journal_rows(batch: Batch) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """The journals and postings of a batch as rows (``fast.JOURNAL_COLUMNS`` and
+    ``fast.POSTING_COLUMNS`` order, without the tenant)."""
+    journal_out: list[tuple[Any, ...]] = []
+    posting_out: list[tuple[Any, ...]] = []
+    dumps = json.dumps
     for booked in batch.journals:
         d = booked.draft
         jid = booked.journal_id
         journal_out.append(
-            {
-                "tenant_id": tenant_id,
-                "journal_id": jid,
-                "code": str(d.code),
-                "idempotency_key": d.idempotency_key,
-                "fingerprint": d.request_fingerprint,
-                "result": json.dumps(d.result, ensure_ascii=False, sort_keys=True),
-                "business_date": d.business_date,
-                "reverses": d.result.get("reverses"),
-            }
+            (
+                jid,
+                str(d.code),
+                d.idempotency_key,
+                d.request_fingerprint,
+                dumps(d.result, ensure_ascii=False, sort_keys=True),
+                d.business_date,
+                d.result.get("reverses"),
+            )
         )
         for line, p in enumerate(d.postings, start=1):
+            account = p.account
             posting_out.append(
-                {
-                    "tenant_id": tenant_id,
-                    "journal_id": jid,
-                    "line": line,
-                    "account": str(p.account.kind),
-                    "holder": p.account.holder,
-                    "asset": str(p.asset),
-                    "amount": p.amount,
-                }
+                (jid, line, str(account.kind), account.holder, str(p.asset), p.amount)
             )
     return journal_out, posting_out
 
@@ -86,6 +81,7 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.postgres = engine.dialect.name == "postgresql"
+        self._state_sql: dict[tuple[str, ...], str] = {}
 
     @classmethod
     def open(cls, url: str | None = None, *, migrate_now: bool = True, pool_size: int = 8) -> Store:
@@ -193,52 +189,23 @@ class Store:
 
     def load_holders(self, conn: Connection, tenant_id: str, names: Sequence[str]) -> list[Holder]:
         """The named holders that exist (absent names are simply not returned)."""
-        columns = [holders.c[name] for name in HOLDER_FIELDS]
-        found: list[Holder] = []
-        names = list(names)
-        for start in range(0, len(names), CHUNK):
-            chunk = names[start : start + CHUNK]
-            query = select(*columns).where(
-                holders.c.tenant_id == tenant_id, holders.c.name.in_(chunk)
-            )
-            found.extend(holder_from_row(row) for row in conn.execute(query))
-        return found
+        rows = fast.select_in(conn, self.postgres, "holders", tenant_id, list(names))
+        return [holder_from_row(row) for row in rows]
 
     def find_journals(
         self, conn: Connection, tenant_id: str, keys: Iterable[str]
     ) -> dict[str, tuple[str, dict[str, Any]]]:
         """Stored journals by idempotency key: ``{key: (fingerprint, result)}``."""
-        keys = list(dict.fromkeys(keys))
-        found: dict[str, tuple[str, dict[str, Any]]] = {}
-        for start in range(0, len(keys), CHUNK):
-            chunk = keys[start : start + CHUNK]
-            query = select(
-                journals.c.idempotency_key, journals.c.fingerprint, journals.c.result
-            ).where(journals.c.tenant_id == tenant_id, journals.c.idempotency_key.in_(chunk))
-            for key, fingerprint, result in conn.execute(query):
-                found[key] = (fingerprint, json.loads(result))
-        return found
+        rows = fast.select_in(conn, self.postgres, "journals", tenant_id, list(dict.fromkeys(keys)))
+        return {key: (fingerprint, json.loads(result)) for key, fingerprint, result in rows}
 
     # -- writing ------------------------------------------------------------------------------
-
-    def _upsert(self, table: Any) -> Any:
-        return postgresql.insert(table) if self.postgres else sqlite.insert(table)
 
     def write_holders(
         self, conn: Connection, tenant_id: str, rows: Sequence[Sequence[Any]]
     ) -> None:
         """Insert or overwrite holder rows (HOLDER_FIELDS order) in one statement."""
-        if not rows:
-            return
-        values = [
-            {"tenant_id": tenant_id, **dict(zip(HOLDER_FIELDS, r, strict=True))} for r in rows
-        ]
-        stmt = self._upsert(holders)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["tenant_id", "name"],
-            set_={name: stmt.excluded[name] for name in HOLDER_FIELDS[1:]},
-        )
-        conn.execute(stmt, values)
+        fast.insert_rows(conn, self.postgres, "holders", tenant_id, rows)
 
     def write_batch(self, conn: Connection, tenant_id: str, batch: Batch) -> None:
         """Write what ``TenantBook.take_batch()`` returned; a handful of statements."""
@@ -247,10 +214,9 @@ class Store:
         if batch.empty:
             return
         self.write_holders(conn, tenant_id, batch.holders)
-        journal_out, posting_out = journal_rows(tenant_id, batch)
-        conn.execute(journals.insert(), journal_out)
-        if posting_out:
-            conn.execute(postings.insert(), posting_out)
+        journal_out, posting_out = journal_rows(batch)
+        fast.insert_rows(conn, self.postgres, "journals", tenant_id, journal_out)
+        fast.insert_rows(conn, self.postgres, "postings", tenant_id, posting_out)
         if batch.params:
             conn.execute(
                 tenant_params.insert(),
@@ -277,6 +243,20 @@ class Store:
         self.write_state(conn, tenant_id, batch.state)
 
     def write_state(self, conn: Connection, tenant_id: str, state: dict[str, Any]) -> None:
-        conn.execute(
-            update(economy_state).where(economy_state.c.tenant_id == tenant_id).values(**state)
-        )
+        """Set the named columns of the tenant's economy_state row (one fixed statement)."""
+        names = tuple(state)
+        sql = self._state_sql.get(names)
+        if sql is None:
+            unknown = [name for name in names if name not in economy_state.c]
+            if unknown:
+                raise ValueError(f"not columns of economy_state: {unknown}")
+            mark = "%s" if self.postgres else "?"
+            sets = ", ".join(f"{name} = {mark}" for name in names)
+            sql = self._state_sql[names] = (
+                f"UPDATE economy_state SET {sets} WHERE tenant_id = {mark}"
+            )
+        cur = fast.cursor(conn)
+        try:
+            cur.execute(sql, (*state.values(), tenant_id))
+        finally:
+            cur.close()

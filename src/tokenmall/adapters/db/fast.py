@@ -1,0 +1,150 @@
+"""The writer's hot statements as fixed SQL on the driver's own cursor (psycopg 3 or sqlite3).
+
+SQLAlchemy costs about a millisecond per statement (compiling, building parameter dicts), and
+psycopg's ``executemany`` sends one statement per row. Here every statement is fixed text:
+PostgreSQL gets one ``INSERT … SELECT FROM unnest(%s::type[], …)`` per table with one array per
+column (psycopg prepares it server-side after a few uses), SQLite the driver's ``executemany``
+over one prepared statement (a C loop). The column lists are the ones of ``tables.py``; a test
+writes and reads back through these and through SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection
+
+HOLDER_COLUMNS = (
+    "name", "points", "cash", "stable", "quota", "quota_used", "spend", "dividends",
+    "exited", "merchant", "referrer", "points_seq",
+)
+_HOLDER_TYPES = (
+    "text", "bigint", "bigint", "bigint", "bigint", "bigint", "bigint", "bigint",
+    "boolean", "boolean", "text", "bigint",
+)
+JOURNAL_COLUMNS = (
+    "journal_id", "code", "idempotency_key", "fingerprint", "result", "business_date", "reverses",
+)
+_JOURNAL_TYPES = ("bigint", "text", "text", "text", "text", "date", "bigint")
+POSTING_COLUMNS = ("journal_id", "line", "account", "holder", "asset", "amount")
+_POSTING_TYPES = ("bigint", "integer", "text", "text", "text", "bigint")
+
+
+def _pg_insert(table: str, columns: Sequence[str], types: Sequence[str], tail: str = "") -> str:
+    arrays = ", ".join(f"%s::{t}[]" for t in types)
+    return (
+        f"INSERT INTO {table} (tenant_id, {', '.join(columns)}) "
+        f"SELECT %s, * FROM unnest({arrays}){tail}"
+    )
+
+
+def _sqlite_insert(table: str, columns: Sequence[str], tail: str = "") -> str:
+    marks = ", ".join("?" for _ in range(len(columns) + 1))
+    return f"INSERT INTO {table} (tenant_id, {', '.join(columns)}) VALUES ({marks}){tail}"
+
+
+_UPSERT_TAIL = " ON CONFLICT (tenant_id, name) DO UPDATE SET " + ", ".join(
+    f"{c} = excluded.{c}" for c in HOLDER_COLUMNS[1:]
+)
+PG_HOLDERS = _pg_insert("holders", HOLDER_COLUMNS, _HOLDER_TYPES, _UPSERT_TAIL)
+PG_JOURNALS = _pg_insert("journals", JOURNAL_COLUMNS, _JOURNAL_TYPES)
+PG_POSTINGS = _pg_insert("postings", POSTING_COLUMNS, _POSTING_TYPES)
+SQLITE_HOLDERS = _sqlite_insert("holders", HOLDER_COLUMNS, _UPSERT_TAIL)
+SQLITE_JOURNALS = _sqlite_insert("journals", JOURNAL_COLUMNS)
+SQLITE_POSTINGS = _sqlite_insert("postings", POSTING_COLUMNS)
+
+PG_FIND_JOURNALS = (
+    "SELECT idempotency_key, fingerprint, result FROM journals "
+    "WHERE tenant_id = %s AND idempotency_key = ANY(%s::text[])"
+)
+PG_LOAD_HOLDERS = (
+    f"SELECT {', '.join(HOLDER_COLUMNS)} FROM holders "
+    "WHERE tenant_id = %s AND name = ANY(%s::text[])"
+)
+SQLITE_CHUNK = 500  # bound parameters per IN (...) list on SQLite
+
+
+def _element(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if value is True:
+        return "t"
+    if value is False:
+        return "f"
+    if isinstance(value, int):
+        return str(value)
+    text = value if isinstance(value, str) else value.isoformat()  # a date
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def array_literal(values: Sequence[Any]) -> str:
+    """A PostgreSQL array literal of ints, bools, strings, dates and None (NULL), to be cast
+    by the statement (``%s::bigint[]``). psycopg's own list dumper escapes every element with
+    a regular expression in Python, which costs more than the insert itself."""
+    if all(type(v) is int for v in values):
+        return "{" + ",".join(map(str, values)) + "}"
+    return "{" + ",".join(map(_element, values)) + "}"
+
+
+def cursor(conn: Connection) -> Any:
+    """A cursor of the connection's own DBAPI connection (inside its current transaction)."""
+    return conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+
+
+def insert_rows(
+    conn: Connection, postgres: bool, table: str, tenant_id: str, rows: Sequence[Sequence[Any]]
+) -> None:
+    """Insert ``rows`` (column order of the table's *_COLUMNS) in one statement."""
+    if not rows:
+        return
+    pg_sql, sqlite_sql = _STATEMENTS[table]
+    cur = cursor(conn)
+    try:
+        if postgres:
+            columns = [array_literal(column) for column in zip(*rows, strict=True)]
+            cur.execute(pg_sql, (tenant_id, *columns))
+        else:
+            cur.executemany(sqlite_sql, [(tenant_id, *row) for row in rows])
+    finally:
+        cur.close()
+
+
+_STATEMENTS = {
+    "holders": (PG_HOLDERS, SQLITE_HOLDERS),
+    "journals": (PG_JOURNALS, SQLITE_JOURNALS),
+    "postings": (PG_POSTINGS, SQLITE_POSTINGS),
+}
+
+
+def select_in(
+    conn: Connection, postgres: bool, what: str, tenant_id: str, keys: Sequence[str]
+) -> list[tuple[Any, ...]]:
+    """Rows of ``journals`` by idempotency key or ``holders`` by name (``what``)."""
+    if not keys:
+        return []
+    cur = cursor(conn)
+    try:
+        if postgres:
+            cur.execute(PG_FIND_JOURNALS if what == "journals" else PG_LOAD_HOLDERS,
+                        (tenant_id, array_literal(keys)))
+            return list(cur.fetchall())
+        found: list[tuple[Any, ...]] = []
+        for start in range(0, len(keys), SQLITE_CHUNK):
+            chunk = keys[start : start + SQLITE_CHUNK]
+            marks = ", ".join("?" for _ in chunk)
+            if what == "journals":
+                sql = (
+                    "SELECT idempotency_key, fingerprint, result FROM journals "
+                    f"WHERE tenant_id = ? AND idempotency_key IN ({marks})"
+                )
+            else:
+                sql = (
+                    f"SELECT {', '.join(HOLDER_COLUMNS)} FROM holders "
+                    f"WHERE tenant_id = ? AND name IN ({marks})"
+                )
+            cur.execute(sql, (tenant_id, *chunk))
+            found.extend(cur.fetchall())
+        return found
+    finally:
+        cur.close()

@@ -1,0 +1,61 @@
+"""The store's fast statements (driver cursors, PostgreSQL unnest arrays) keep every value."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import select
+
+from tokenmall.adapters.db.fast import array_literal
+from tokenmall.adapters.db.store import Store
+from tokenmall.adapters.db.tables import holders, journals
+from tokenmall.services import commands as c
+from tokenmall.services.book import HOLDER_FIELDS, holder_row
+from tokenmall.services.writer import WriterPool
+
+AWKWARD = ['a"b', "c\\d", "NULL", "{x,y}", "空 格", "'q'", "e\\\"f", ""]
+
+
+def test_array_literal_quotes_every_kind_of_value() -> None:
+    assert array_literal([1, -2, 3]) == "{1,-2,3}"
+    assert array_literal(['a"b', "c\\d", None, "NULL"]) == '{"a\\"b","c\\\\d",NULL,"NULL"}'
+    assert array_literal([True, False, None]) == "{t,f,NULL}"
+
+
+def test_awkward_names_round_trip_through_holders_and_journals(store: Store, tenant: str) -> None:
+    # given purchases by holders whose names need quoting in an array literal
+    names = [n for n in AWKWARD if n.strip()]
+    with WriterPool(store) as pool:
+        results = [
+            pool.call(c.Purchase(tenant_id=tenant, idempotency_key=f"k{n}", user=n,
+                                 amount_fen=10_000, order_ref=n))
+            for n in names
+        ]
+    # then the holders read back exactly, through the store and through SQLAlchemy
+    with store.read() as conn:
+        loaded = {h.name: holder_row(h) for h in store.load_holders(conn, tenant, names)}
+        rows = conn.execute(
+            select(*[holders.c[f] for f in HOLDER_FIELDS]).where(holders.c.tenant_id == tenant)
+        ).all()
+        assert sorted(loaded) == sorted(names)
+        assert {r[0]: tuple(r) for r in rows} == loaded
+        assert all(row[HOLDER_FIELDS.index("referrer")] is None for row in loaded.values())
+        # and each journal keeps its key and result, found by key
+        found = store.find_journals(conn, tenant, [f"k{n}" for n in names] + ["absent"])
+        assert {k: v[1] for k, v in found.items()} == {
+            f"k{n}": r for n, r in zip(names, results, strict=True)
+        }
+        stored = conn.execute(
+            select(journals.c.idempotency_key, journals.c.result).where(
+                journals.c.tenant_id == tenant
+            )
+        ).all()
+        assert {k: json.loads(r)["order_ref"] for k, r in stored} == {f"k{n}": n for n in names}
+
+
+def test_write_state_refuses_an_unknown_column(store: Store, tenant: str) -> None:
+    with store.transaction() as conn, pytest.raises(ValueError, match="not columns"):
+        store.write_state(conn, tenant, {"pool; DROP TABLE holders": 1})
+    with store.read() as conn:
+        assert store.load_state(conn, tenant)[1] == 0
