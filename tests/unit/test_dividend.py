@@ -212,7 +212,8 @@ def test_water_level_on_adversarial_cascades_uses_the_sweep(
     amount, pairs = cascade(chain, big, cuts)
     source = CountingSource(pairs)
     water_level(amount, source)
-    assert source.calls == 2 + FAST_PASSES  # totals, the fast passes, then one sweep
+    # More passes than the fast path can make (totals + FAST_PASSES): the sweep ran.
+    assert source.calls > 1 + FAST_PASSES
     level = check(amount, pairs)
     assert not level.everyone_capped
     # Only the rich are left uncapped
