@@ -29,7 +29,13 @@ from sqlalchemy import Connection, select, update
 
 from tokenmall.adapters.db.store import Store
 from tokenmall.adapters.db.tables import journals, settled_days
-from tokenmall.domain.economy.dividend import Exit, WaterLevel, must_exit, water_level
+from tokenmall.domain.economy.dividend import (
+    Exit,
+    WaterLevel,
+    must_exit,
+    water_level,
+    water_level_by_sums,
+)
 from tokenmall.domain.economy.market import buyback_payout
 from tokenmall.domain.economy.state import Holder, Rates
 from tokenmall.domain.errors import RuleViolation
@@ -141,6 +147,8 @@ class _Day:
     # -- deciding and writing -----------------------------------------------------------------
 
     def run(self) -> dict[str, Any]:
+        if self.store.postgres:
+            return _SetBased(self).run()
         state = self.state
         price_num, price_den = state.price()
         amount = state.dividend_pool
@@ -410,3 +418,178 @@ class _Writer:
                 "WHERE h.tenant_id = %(t)s AND h.name = s.name",
                 {"t": self.tenant_id},
             )
+
+
+# Account kinds and assets of the day's postings, as the ledger's own line builders spell them.
+_DIV_CASH, _DIV_POOL = fe.dividend_rows([("h", 1)])
+_EXIT_POINTS, _EXIT_CASH, _EXIT_SUPPLY, _EXIT_BACKING = (
+    (str(account.kind), str(account.asset)) for account, _ in fe.exit_lines([Exit("h", 1, 1)])
+)
+
+
+class _SetBased:
+    """PostgreSQL: the whole day as a handful of set-based statements, no per-holder Python.
+
+    The water level is ``dividend.water_level_by_sums`` with each pass one aggregate query
+    (products in NUMERIC, so nothing overflows). The payouts are one ``INSERT … SELECT`` of
+    the postings and one ``UPDATE`` of the holders, both computing each allocation with
+    ``WaterLevel.allocation``'s formula; the forced exits are one statement (data-modifying
+    CTEs) testing ``must_exit`` at the step's one price and paying ``buyback_payout``'s floor.
+    """
+
+    def __init__(self, day: _Day) -> None:
+        self.day = day
+        raw = day.conn.connection.driver_connection
+        assert raw is not None
+        self.raw = raw
+        self.tenant = day.tenant_id
+        unit = int(day.share_unit)  # an int from Params: safe to inline
+        self.weight = f"(spend / {unit})" if day.by_shares else "points"
+        self.eligible = day._eligible_sql()
+
+    def _one(self, sql: str, args: dict[str, Any]) -> tuple[Any, ...]:
+        with self.raw.cursor() as cur:
+            cur.execute(sql, args)
+            row = cur.fetchone()
+        assert row is not None
+        return tuple(row)
+
+    def _capped_sql(self) -> str:
+        return (
+            f"(quota - quota_used)::numeric * %(den)s::numeric "
+            f"<= {self.weight}::numeric * %(num)s::numeric"
+        )
+
+    def _level(self, amount: int) -> WaterLevel:
+        base = f"FROM holders WHERE tenant_id = %(t)s AND {self.eligible}"
+        sums = f"SELECT COALESCE(SUM({self.weight}), 0), COALESCE(SUM(quota - quota_used), 0)"
+        total_weight, total_remaining = self._one(f"{sums} {base}", {"t": self.tenant})
+
+        def capped(num: int, den: int) -> tuple[int, int]:
+            args = {"t": self.tenant, "num": num, "den": den}
+            weight, remaining = self._one(f"{sums} {base} AND {self._capped_sql()}", args)
+            return int(weight), int(remaining)
+
+        def split(num: int, den: int) -> tuple[int, int, list[tuple[int, int]]]:
+            weight, remaining = capped(num, den)
+            args = {"t": self.tenant, "num": num, "den": den}
+            with self.raw.cursor() as cur:
+                cur.execute(
+                    f"SELECT {self.weight}, quota - quota_used {base} "
+                    f"AND NOT ({self._capped_sql()})",
+                    args,
+                )
+                rest = [(int(w), int(r)) for w, r in cur.fetchall()]
+            return weight, remaining, rest
+
+        return water_level_by_sums(amount, int(total_weight), int(total_remaining), capped, split)
+
+    def _dividends(self, level: WaterLevel) -> tuple[int, int]:
+        """Post and pay every allocation; (fen distributed, recipients)."""
+        day = self.day
+        capped = "TRUE" if level.everyone_capped else self._capped_sql()
+        share = (
+            f"(CASE WHEN {capped} THEN (quota - quota_used)::numeric "
+            f"ELSE div({self.weight}::numeric * %(num)s::numeric, %(den)s::numeric) END)"
+        )
+        args = {"t": self.tenant, "num": level.num, "den": level.den, "j": day.dividend_id}
+        kind, _, asset, _ = _DIV_CASH
+        recipients, distributed = self._one(
+            f"WITH ins AS (INSERT INTO postings (tenant_id, journal_id, line, account, holder, "
+            f"asset, amount) SELECT %(t)s, %(j)s, row_number() OVER (), '{kind}', name, "
+            f"'{asset}', share FROM (SELECT name, {share}::bigint AS share FROM holders "
+            f"WHERE tenant_id = %(t)s AND {self.eligible}) AS s WHERE share > 0 "
+            f"RETURNING amount) SELECT count(*), COALESCE(SUM(amount), 0) FROM ins",
+            args,
+        )
+        recipients, distributed = int(recipients), int(distributed)
+        if recipients == 0:
+            return 0, 0
+        pool_kind, pool_holder, pool_asset, _ = _DIV_POOL
+        with self.raw.cursor() as cur:
+            cur.execute(
+                "INSERT INTO postings (tenant_id, journal_id, line, account, holder, asset, "
+                "amount) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                (self.tenant, day.dividend_id, recipients + 1, pool_kind, pool_holder,
+                 pool_asset, -distributed),
+            )
+            cur.execute(
+                f"UPDATE holders SET cash = cash + {share}::bigint, "
+                f"dividends = dividends + {share}::bigint, "
+                f"quota_used = quota_used + {share}::bigint, exited = ({capped}) "
+                f"WHERE tenant_id = %(t)s AND {self.eligible} AND {share} > 0",
+                args,
+            )
+            assert cur.rowcount == recipients
+        return distributed, recipients
+
+    def _exits(self, price_num: int, price_den: int, seq: int) -> tuple[int, int, int]:
+        """Rule 7 for everyone at once, after the dividends; (exits, units, payout)."""
+        day = self.day
+        keep_num, keep_den = day.rates.sell_keep
+        args = {
+            "t": self.tenant, "j": day.exit_id, "pn": price_num, "pd": price_den,
+            "kn": keep_num, "kd": keep_den, "seq": seq,
+        }
+        (pk, pa), (ck, ca) = _EXIT_POINTS, _EXIT_CASH
+        count, units, payout = self._one(
+            "WITH e AS MATERIALIZED (SELECT name, points AS units, "
+            "div(points::numeric * %(pn)s::numeric * %(kn)s::numeric, "
+            "%(pd)s::numeric * %(kd)s::numeric)::bigint AS payout, "
+            "row_number() OVER (ORDER BY name) AS rn FROM holders "
+            "WHERE tenant_id = %(t)s AND NOT merchant AND points > 0 AND quota > 0 "
+            "AND points::numeric * %(pn)s::numeric "
+            ">= (quota - quota_used)::numeric * %(pd)s::numeric), "
+            "ins AS (INSERT INTO postings (tenant_id, journal_id, line, account, holder, asset, "
+            "amount) SELECT %(t)s, %(j)s, row_number() OVER (ORDER BY rn, k), account, name, "
+            "asset, amount FROM ("
+            f"SELECT rn, 0 AS k, '{pk}' AS account, name, '{pa}' AS asset, -units AS amount "
+            f"FROM e UNION ALL SELECT rn, 1, '{ck}', name, '{ca}', payout FROM e "
+            "WHERE payout > 0) AS lines), "
+            "upd AS (UPDATE holders AS h SET points = 0, cash = h.cash + e.payout, "
+            "quota_used = h.quota_used + LEAST(e.payout, h.quota - h.quota_used), "
+            "exited = TRUE, points_seq = %(seq)s + e.rn FROM e "
+            "WHERE h.tenant_id = %(t)s AND h.name = e.name) "
+            "SELECT count(*), COALESCE(SUM(units), 0), COALESCE(SUM(payout), 0) FROM e",
+            args,
+        )
+        count, units, payout = int(count), int(units), int(payout)
+        if count:
+            lines = [(_EXIT_SUPPLY, units), (_EXIT_BACKING, -payout)]
+            rows = [
+                (self.tenant, day.exit_id, 2 * count + 1 + i, kind, "", asset, amount)
+                for i, ((kind, asset), amount) in enumerate(x for x in lines if x[1])
+            ]
+            with self.raw.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO postings (tenant_id, journal_id, line, account, holder, "
+                    "asset, amount) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                    rows,
+                )
+        return count, units, payout
+
+    def run(self) -> dict[str, Any]:
+        day = self.day
+        state = day.state
+        price_num, price_den = state.price()
+        amount = state.dividend_pool
+        day._open_journals()
+        distributed = recipients = 0
+        if amount > 0:
+            distributed, recipients = self._dividends(self._level(amount))
+        exit_count = exit_units = exit_payout = 0
+        if day.forced_exit:
+            exit_count, exit_units, exit_payout = self._exits(price_num, price_den, state.seq)
+        state.dividend_pool -= distributed
+        state.dividends_paid += distributed
+        state.pool -= exit_payout
+        state.burned += exit_units
+        state.circulating -= exit_units
+        state.buybacks_paid += exit_payout
+        if state.circulating == 0 and exit_count:
+            state.last_price_num, state.last_price_den = price_num, price_den
+        state.seq += exit_count + 1
+        state.last_day = day.day.toordinal()
+        return day._record(
+            distributed, recipients, exit_count, exit_units, exit_payout, price_num, price_den
+        )
