@@ -6,9 +6,7 @@ from typing import Annotated
 
 import typer
 
-from tokenmall.adapters.db.store import Store
 from tokenmall.domain.errors import DomainError
-from tokenmall.services.audit import audit as run_audit
 
 
 def audit(
@@ -21,6 +19,10 @@ def audit(
     """Rebuild every balance from the postings and check economy.md's invariants.
 
     Prints what it found; exits 1 if anything is wrong, 0 if everything holds."""
+    # Imported here so that every other command starts without the database layer.
+    from tokenmall.adapters.db.store import Store
+    from tokenmall.services.audit import audit as run_audit
+
     store = Store.open(database)
     try:
         reports = run_audit(store, tenant)

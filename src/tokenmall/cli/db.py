@@ -6,10 +6,6 @@ from typing import Annotated
 
 import typer
 
-from tokenmall.adapters.db import migrate
-from tokenmall.adapters.db.engine import make_engine
-from tokenmall.adapters.db.settings import database_url
-
 app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
 
 
@@ -21,6 +17,11 @@ def upgrade(
     ] = None,
 ) -> None:
     """Bring the database to the newest schema (Alembic migrations shipped in the package)."""
+    # Imported here so that every other command starts without the database layer.
+    from tokenmall.adapters.db import migrate
+    from tokenmall.adapters.db.engine import make_engine
+    from tokenmall.adapters.db.settings import database_url
+
     url = database_url(database)
     engine = make_engine(url)
     try:

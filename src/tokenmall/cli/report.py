@@ -8,10 +8,9 @@ from typing import Annotated
 
 import typer
 
-from tokenmall.adapters.db.store import Store
+from tokenmall.domain.economy.health import DEFAULT_WINDOW_DAYS
 from tokenmall.domain.errors import DomainError
 from tokenmall.domain.money import parse_money
-from tokenmall.services.report import DEFAULT_WINDOW_DAYS, report, solvency
 
 
 def report_command(
@@ -29,6 +28,10 @@ def report_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """What is backed, what is a promise, and how long current sales take to pay the promise."""
+    # Imported here so that every other command starts without the database layer.
+    from tokenmall.adapters.db.store import Store
+    from tokenmall.services.report import report, solvency
+
     store = Store.open(database)
     try:
         daily = parse_money(inflow, "--inflow", allow_zero=True) if inflow is not None else None

@@ -16,11 +16,11 @@ from sqlalchemy import Connection, and_, func, select
 
 from tokenmall.adapters.db.store import Store
 from tokenmall.adapters.db.tables import holders, journals, postings
-from tokenmall.domain.economy.health import Health, figures
+from tokenmall.domain.economy.health import DEFAULT_WINDOW_DAYS, Health, figures
 from tokenmall.domain.errors import InvalidAmount
 from tokenmall.domain.ledger.accounts import AccountKind
 
-DEFAULT_WINDOW_DAYS = 7
+__all__ = ["DEFAULT_WINDOW_DAYS", "quota_outstanding", "report", "solvency"]
 
 
 def quota_outstanding(conn: Connection, tenant_id: str) -> int:

@@ -32,6 +32,8 @@ from tokenmall.domain.money import (
 )
 
 RATIO_PLACES = 4
+# How many days of sales define the "current daily inflow" of a live tenant's report.
+DEFAULT_WINDOW_DAYS = 7
 
 
 @dataclass(frozen=True, slots=True)
