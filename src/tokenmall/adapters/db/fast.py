@@ -11,6 +11,7 @@ writes and reads back through these and through SQLAlchemy.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from sqlalchemy import Connection
@@ -85,6 +86,14 @@ def array_literal(values: Sequence[Any]) -> str:
     if all(type(v) is int for v in values):
         return "{" + ",".join(map(str, values)) + "}"
     return "{" + ",".join(map(_element, values)) + "}"
+
+
+def pipeline(conn: Connection, postgres: bool) -> AbstractContextManager[Any]:
+    """On PostgreSQL, send the statements of the block together and wait once at its end
+    (psycopg pipeline mode; an error is raised there, inside the caller's transaction)."""
+    if not postgres:
+        return nullcontext()
+    return conn.connection.driver_connection.pipeline()  # type: ignore[union-attr,no-any-return]
 
 
 def cursor(conn: Connection) -> Any:

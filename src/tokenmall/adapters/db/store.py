@@ -213,10 +213,6 @@ class Store:
             raise ValueError(f"batch of {batch.tenant_id} written to {tenant_id}")
         if batch.empty:
             return
-        self.write_holders(conn, tenant_id, batch.holders)
-        journal_out, posting_out = journal_rows(batch)
-        fast.insert_rows(conn, self.postgres, "journals", tenant_id, journal_out)
-        fast.insert_rows(conn, self.postgres, "postings", tenant_id, posting_out)
         if batch.params:
             conn.execute(
                 tenant_params.insert(),
@@ -240,7 +236,13 @@ class Store:
                     params_version=last.version,
                 )
             )
-        self.write_state(conn, tenant_id, batch.state)
+        journal_out, posting_out = journal_rows(batch)
+        # PostgreSQL: the four statements go out in one pipeline, one round trip.
+        with fast.pipeline(conn, self.postgres):
+            self.write_holders(conn, tenant_id, batch.holders)
+            fast.insert_rows(conn, self.postgres, "journals", tenant_id, journal_out)
+            fast.insert_rows(conn, self.postgres, "postings", tenant_id, posting_out)
+            self.write_state(conn, tenant_id, batch.state)
 
     def write_state(self, conn: Connection, tenant_id: str, state: dict[str, Any]) -> None:
         """Set the named columns of the tenant's economy_state row (one fixed statement)."""
