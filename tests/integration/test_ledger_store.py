@@ -14,13 +14,19 @@ from tokenmall.services import commands as c
 from tokenmall.services.book import HOLDER_FIELDS, holder_row
 from tokenmall.services.writer import WriterPool
 
-AWKWARD = ['a"b', "c\\d", "NULL", "{x,y}", "空 格", "'q'", "e\\\"f", ""]
+AWKWARD = ['a"b', "c\\d", "NULL", "{x,y}", "空 格", "'q'", "e\\\"f", 'g","h', ""]
 
 
 def test_array_literal_quotes_every_kind_of_value() -> None:
     assert array_literal([1, -2, 3]) == "{1,-2,3}"
     assert array_literal(['a"b', "c\\d", None, "NULL"]) == '{"a\\"b","c\\\\d",NULL,"NULL"}'
     assert array_literal([True, False, None]) == "{t,f,NULL}"
+    # the one-join fast path must not swallow a quote that looks like a separator
+    assert array_literal(["x", '"']) == '{"x","\\""}'
+    assert array_literal(['a","b']) == '{"a\\",\\"b"}'
+    assert array_literal(["x", None]) == '{"x",NULL}'
+    assert array_literal([1, None]) == "{1,NULL}"
+    assert array_literal([]) == "{}"
 
 
 def test_awkward_names_round_trip_through_holders_and_journals(store: Store, tenant: str) -> None:

@@ -20,6 +20,7 @@ from tokenmall.domain.errors import DomainError, InvalidAmount
 
 MAX_KEY = 200
 MAX_NAME = 100
+_REQUEST_FIELDS: dict[type, tuple[str, ...]] = {}  # a command class's fields but its key
 
 
 def _check_name(what: str, value: object) -> None:
@@ -47,11 +48,16 @@ class Command:
 
     def request(self) -> dict[str, Any]:
         """The request without its idempotency key, JSON-safe."""
-        out: dict[str, Any] = {"command": type(self).__name__}
-        for f in fields(self):
-            if f.name != "idempotency_key":
-                value = getattr(self, f.name)
-                out[f.name] = value.isoformat() if isinstance(value, date) else value
+        cls = type(self)
+        names = _REQUEST_FIELDS.get(cls)
+        if names is None:
+            names = _REQUEST_FIELDS[cls] = tuple(
+                f.name for f in fields(self) if f.name != "idempotency_key"
+            )
+        out: dict[str, Any] = {"command": cls.__name__}
+        for name in names:
+            value = getattr(self, name)
+            out[name] = value.isoformat() if isinstance(value, date) else value
         return out
 
     def fingerprint(self) -> str:
