@@ -26,7 +26,7 @@ from tokenmall.adapters.db.tables import economy_state
 from tokenmall.services import commands as c
 from tokenmall.services.ledger import execute
 from tokenmall.services.settlement import settle
-from tokenmall.services.writer import WriterPool
+from tokenmall.services.writer_pool import WriterPool
 
 PATHS = ("writer", "rowlock")
 USERS_PER_CLIENT = 50
