@@ -21,6 +21,7 @@ path pays exactly what the in-memory engine pays, to the fen.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator
 from datetime import date
 from typing import Any
@@ -33,6 +34,7 @@ from tokenmall.domain.economy.dividend import (
     Exit,
     WaterLevel,
     must_exit,
+    pair_sums,
     water_level,
     water_level_by_sums,
 )
@@ -144,6 +146,28 @@ class _Day:
                 for _, points, remaining in rows:
                     yield points, remaining
 
+    def _level(self, amount: int) -> WaterLevel:
+        """The water level: totals by SQL when SQLite can sum them exactly, passes in Python.
+
+        SQLite's ``SUM`` over integers is exact or raises "integer overflow" (it never falls
+        back to floats, unlike ``*``), so the totals cost no Python scan unless they overflow;
+        the capped tests multiply beyond 64 bits and stay in Python."""
+        weight = f"(spend / {int(self.share_unit)})" if self.by_shares else "points"
+        raw = self.conn.connection.driver_connection
+        assert raw is not None
+        try:
+            row = raw.execute(
+                f"SELECT COALESCE(SUM({weight}), 0), COALESCE(SUM(quota - quota_used), 0) "
+                f"FROM holders WHERE tenant_id = ? AND {self._eligible_sql()}",
+                (self.tenant_id,),
+            ).fetchone()
+        except sqlite3.OperationalError as exc:
+            if "overflow" not in str(exc):
+                raise
+            return water_level(amount, self._pairs)
+        capped, split = pair_sums(self._pairs)
+        return water_level_by_sums(amount, int(row[0]), int(row[1]), capped, split)
+
     # -- deciding and writing -----------------------------------------------------------------
 
     def run(self) -> dict[str, Any]:
@@ -154,7 +178,7 @@ class _Day:
         amount = state.dividend_pool
         level: WaterLevel | None = None
         if amount > 0:
-            level = water_level(amount, self._pairs)
+            level = self._level(amount)
         self._open_journals()
         where = self._eligible_sql()
         if self.forced_exit:

@@ -54,6 +54,13 @@ def water_level(amount: int, source: PairSource) -> WaterLevel:
         total_weight += weight
         total_remaining += remaining
 
+    capped, split = pair_sums(source)
+    return water_level_by_sums(amount, total_weight, total_remaining, capped, split)
+
+
+def pair_sums(source: PairSource) -> tuple[CappedSums, Split]:
+    """``capped`` and ``split`` answered by one scan of ``source()`` per call."""
+
     def capped(num: int, den: int) -> tuple[int, int]:
         capped_weight = capped_remaining = 0
         for weight, remaining in source():
@@ -73,7 +80,7 @@ def water_level(amount: int, source: PairSource) -> WaterLevel:
                 rest.append((weight, remaining))
         return capped_weight, capped_remaining, rest
 
-    return water_level_by_sums(amount, total_weight, total_remaining, capped, split)
+    return capped, split
 
 
 def water_level_by_sums(
