@@ -1,21 +1,30 @@
-"""The daily settlement (rules 6 then 7) straight against the database, streaming.
+"""The daily settlement (rules 6 then 7) straight against the database.
 
 One transaction per (tenant, business date), under the tenant's write lock: the day's
-dividend by the engine's exact water-filling (``dividend.water_level`` over a source that
-re-scans the eligible holders in keyset chunks on each pass), then the forced exits
-(``must_exit``, ``buyback_payout``) at the price the step began with, in the same scan as the
-payouts. Holders are never all in memory: each chunk is read, decided, and its changes and
-postings are written (COPY into a temporary table and one ``UPDATE … FROM`` on PostgreSQL;
-``executemany`` on SQLite) before the next chunk is read.
+dividend by the engine's exact water-filling (``dividend.water_level_by_sums``, the one
+implementation of the fixpoint passes and the sweep), then the forced exits at the price the
+step began with. Holders are never all in memory.
+
+PostgreSQL (``_SetBased``): no per-holder Python. Each water-level pass is one aggregate query
+(``SUM(weight), SUM(remaining) … WHERE remaining*den <= num*weight`` in NUMERIC); the payouts
+are one ``INSERT … SELECT`` of the postings and one ``UPDATE`` of the holders, both with
+``WaterLevel.allocation``'s formula; the forced exits are one statement of data-modifying
+CTEs (``must_exit``'s test, ``buyback_payout``'s floor). Migration 0005 leaves room in the
+holders' pages so the day's UPDATE is HOT.
+
+SQLite: its integer products silently become floats past 64 bits, so the arithmetic stays in
+Python over raw keyset chunks (``CHUNK`` rows, plain tuples); the totals come from an exact
+SQL ``SUM`` (which raises rather than rounding), each pass re-scans the eligible holders, and
+the last scan decides and writes each chunk (``executemany``) before reading the next.
 
 Two journals per day: ``dividend`` (key ``settle:<date>``, one cash posting per recipient) and
-``forced_exit`` (key ``settle:<date>:forced_exit``). Each chunk's postings balance on their own
-(``from_economy.dividend_lines``/``exit_lines`` close each chunk against the pool), so the
-journal balances; PostgreSQL's deferred trigger checks it again at commit. ``settled_days``
-makes the day idempotent: settling it again returns the first result and changes nothing.
+``forced_exit`` (key ``settle:<date>:forced_exit``). Both balance (on SQLite each chunk's
+postings balance on their own); PostgreSQL's deferred trigger checks it again at commit.
+``settled_days`` makes the day idempotent: settling it again returns the first result and
+changes nothing.
 
-The decisions mirror ``dividend.settle`` line for line; ``tests/integration`` checks that this
-path pays exactly what the in-memory engine pays, to the fen.
+The decisions mirror ``dividend.settle``; ``tests/integration`` checks that both paths pay
+exactly what the in-memory engine pays, to the fen.
 """
 
 from __future__ import annotations
