@@ -22,8 +22,7 @@ from ledger_history import memory_holders, stored_holders
 
 from tokenmall.adapters.db.store import Store
 from tokenmall.adapters.db.tables import economy_state, holders
-from tokenmall.domain.economy import Economy, Params
-from tokenmall.domain.economy import dividend
+from tokenmall.domain.economy import Economy, Params, dividend
 from tokenmall.domain.economy.state import Holder
 from tokenmall.services import settlement
 from tokenmall.services.book import STATE_FIELDS
