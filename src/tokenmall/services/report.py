@@ -16,7 +16,7 @@ from sqlalchemy import Connection, and_, func, select
 
 from tokenmall.adapters.db.store import Store
 from tokenmall.adapters.db.tables import holders, journals, postings
-from tokenmall.domain.economy.health import DEFAULT_WINDOW_DAYS, Health, figures
+from tokenmall.domain.economy.health import DEFAULT_WINDOW_DAYS, Health, health
 from tokenmall.domain.errors import InvalidAmount
 from tokenmall.domain.ledger.accounts import AccountKind
 
@@ -71,19 +71,9 @@ def solvency(
     if daily_inflow is None:
         received = money_received(conn, tenant_id, now - timedelta(days=window_days))
         daily_inflow = received // window_days
-    return figures(
-        params,
-        pool=state.pool,
-        circulating=state.circulating,
-        price=state.price(),
-        dividend_pool=state.dividend_pool,
-        quota_outstanding=quota_outstanding(conn, tenant_id),
-        daily_inflow=daily_inflow,
-        stable_outstanding=state.stable_outstanding,
-        treasury=state.treasury,
-    )
+    return health(state, params, daily_inflow, quota_outstanding(conn, tenant_id))
 
 
-def report(health: Health, tenant_id: str, window_days: int) -> dict[str, Any]:
+def report(figures: Health, tenant_id: str, window_days: int) -> dict[str, Any]:
     """The report as JSON-ready data: decimal strings and the plain statement."""
-    return {"tenant_id": tenant_id, "inflow_window_days": window_days, **health.to_public()}
+    return {"tenant_id": tenant_id, "inflow_window_days": window_days, **figures.to_public()}

@@ -96,15 +96,20 @@ def quota_outstanding(state: EconomyState) -> int:
     return sum(h.quota - h.quota_used for h in state.holders.values() if not h.exited)
 
 
-def health(state: EconomyState, params: Params, daily_inflow: int) -> Health:
-    """The figures for an in-memory economy; ``daily_inflow`` is the caller's fen a day."""
+def health(
+    state: EconomyState, params: Params, daily_inflow: int, quota: int | None = None
+) -> Health:
+    """The figures for an economy's aggregates; ``daily_inflow`` is the caller's fen a day.
+
+    ``quota`` is the quota outstanding when the holders are not in memory (a ledger sums it);
+    by default it is summed over ``state.holders``."""
     return figures(
         params,
         pool=state.pool,
         circulating=state.circulating,
         price=state.price(),
         dividend_pool=state.dividend_pool,
-        quota_outstanding=quota_outstanding(state),
+        quota_outstanding=quota_outstanding(state) if quota is None else quota,
         daily_inflow=daily_inflow,
         stable_outstanding=state.stable_outstanding,
         treasury=state.treasury,
