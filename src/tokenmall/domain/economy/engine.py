@@ -89,9 +89,13 @@ class Economy:
     # -- rules --------------------------------------------------------------------------------
 
     def purchase(self, user: str, amount: int, contribution: int | None = None) -> PurchaseResult:
-        buyer = self._known(user)
+        holders = self.state.holders
+        buyer = holders.get(user)
+        if buyer is not None:
+            return purchase(self.rates, self.state, buyer, amount, contribution)
+        buyer = Holder(user)  # kept only if the purchase is booked
         result = purchase(self.rates, self.state, buyer, amount, contribution)
-        self.state.holders.setdefault(user, buyer)
+        holders[user] = buyer
         return result
 
     def sell(self, user: str, units: int) -> market.SellResult:

@@ -9,21 +9,21 @@ contribution at ``p``, so the price after is at least ``p``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from tokenmall.domain.economy.state import EconomyState, Holder, Rates
 from tokenmall.domain.errors import InvalidAmount
 
 
-@dataclass(frozen=True, slots=True)
-class Grant:
+class Grant(NamedTuple):
     holder: str
     units: int
     level: int  # 0 the buyer, 1 the direct referrer, 2 the referrer's referrer…
 
 
-@dataclass(frozen=True, slots=True)
-class PurchaseResult:
+class PurchaseResult(NamedTuple):
+    """What one booked purchase did. A named tuple: it is built on the hot path."""
+
     buyer: str
     amount: int  # fen
     contribution: int  # fen into the backing pool
