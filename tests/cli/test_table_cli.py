@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 
@@ -18,7 +19,7 @@ def rows(stdout: str) -> dict[str, list[str]]:
 
 
 def test_table_reproduces_the_seed_exactly(cli: Any) -> None:
-    result = cli("economy", "table")
+    result = cli("economy", "table", "--every", "0")
     assert result.returncode == 0, result.stderr
     header = result.stdout.splitlines()[0].split()
     assert header == ["order", "points", "granted", "circulating", "price", "after"]
@@ -43,3 +44,15 @@ def test_table_refuses_a_bad_amount(cli: Any) -> None:
     assert result.returncode == 2
     assert "amount" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_table_prints_every_order_by_default(cli: Any) -> None:
+    result = cli("economy", "table", "--orders", "30")
+    assert result.returncode == 0, result.stderr
+    table = rows(result.stdout)
+    assert len(table) == 30
+    assert list(table)[:4] == ["A (1)", "B (2)", "C (3)", "D (4)"]
+    assert list(table)[-1] == "30"
+    assert table["A (1)"] == ["21.00000000", "21.00000000", "1.4286"]
+    prices = [row[2] for row in table.values()]
+    assert prices == sorted(prices, key=Decimal)  # the price never falls

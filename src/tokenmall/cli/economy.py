@@ -94,8 +94,13 @@ def table(
     contribution: Annotated[str, typer.Option(help="Each order's pool contribution.")] = "30.00",
     preset: Annotated[str, typer.Option(help="Starting parameters.")] = "seed",
     every: Annotated[
-        int, typer.Option(min=0, help="Also print every Nth order (0: the seed's rows only).")
-    ] = 0,
+        int,
+        typer.Option(
+            min=0,
+            help="Print orders 1-4, every Kth order and the last (default 1: every order; "
+            "0: the seed's rows only).",
+        ),
+    ] = 1,
 ) -> None:
     """The seed's worked example: points granted, circulating and price after each order."""
     from tokenmall.domain.economy import Economy
