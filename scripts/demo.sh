@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 . .venv/bin/activate
-tokenmall economy table
+tokenmall economy table --every 10
 echo
 echo "Replaying examples/seed.jsonl (tokenmall economy replay --preset seed --final):"
 tokenmall economy replay examples/seed.jsonl --preset seed --final
