@@ -13,7 +13,7 @@ from tokenmall.domain.economy import SEED, Economy
 from tokenmall.domain.economy.state import Holder
 
 
-def purchases_per_second(count: int, users: int = 10_000, seed: int = 7) -> float:
+def purchases_per_second(count: int, users: int = 10_000, seed: int = 7) -> float:  # float-ok: time
     """Book ``count`` purchases of random amounts by ``users`` buyers, a third with referrers."""
     rng = random.Random(seed)
     economy = Economy(SEED.updated({"referral_rates": ["0.10", "0.05"]}))
@@ -29,7 +29,7 @@ def purchases_per_second(count: int, users: int = 10_000, seed: int = 7) -> floa
     return count / elapsed
 
 
-def dividend_day_seconds(holders: int, seed: int = 11) -> float:
+def dividend_day_seconds(holders: int, seed: int = 11) -> float:  # float-ok: time
     """One business day (dividend then forced exit) for ``holders`` holders with quota left."""
     rng = random.Random(seed)
     economy = Economy(SEED)

@@ -39,7 +39,9 @@ def new_tenant(store: Store, label: str) -> str:
     return tenant_id
 
 
-def purchases_per_second(store: Store, path: str, clients: int, seconds: float) -> float:
+def purchases_per_second(
+    store: Store, path: str, clients: int, seconds: float  # float-ok: time
+) -> float:  # float-ok: time
     """Acknowledged purchases per second with ``clients`` threads on one fresh tenant."""
     tenant = new_tenant(store, f"{path}{clients}")
     pool = WriterPool(store) if path == "writer" else None
@@ -78,7 +80,7 @@ def purchases_per_second(store: Store, path: str, clients: int, seconds: float) 
     return sum(counts) / elapsed
 
 
-def dividend_day_seconds(store: Store, holders: int, seed: int = 11) -> float:
+def dividend_day_seconds(store: Store, holders: int, seed: int = 11) -> float:  # float-ok: time
     """Settle one day for ``holders`` bulk-loaded holders with quota left; seconds taken."""
     tenant = new_tenant(store, f"day{holders}")
     rng = random.Random(seed)
@@ -132,7 +134,7 @@ def _load_holders(store: Store, rows: list[tuple[Any, ...]]) -> None:
 def run(
     url: str,
     clients: Iterable[int],
-    seconds: float,
+    seconds: float,  # float-ok: seconds or a rate of time, never money
     holders: Iterable[int],
     paths: Iterable[str] = PATHS,
     progress: Callable[[str], None] | None = None,

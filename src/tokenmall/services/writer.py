@@ -81,7 +81,7 @@ class TenantWriter:
         tenant_id: str,
         *,
         max_batch: int = 256,
-        linger_seconds: float = LINGER_SECONDS,
+        linger_seconds: float = LINGER_SECONDS,  # float-ok: seconds or a rate of time, never money
         settle: Settle | None = None,
         use_inbox: bool | None = None,
     ) -> None:
@@ -119,7 +119,7 @@ class TenantWriter:
         self._thread.start()
         return self
 
-    def close(self, timeout: float | None = 30.0) -> None:
+    def close(self, timeout: float | None = 30.0) -> None:  # float-ok: time
         """Answer everything queued, stop the thread and release the tenant."""
         if self._closed:
             return
@@ -148,7 +148,7 @@ class TenantWriter:
         self._queue.put(request)
         return request.future
 
-    def call(self, command: c.Command, timeout: float | None = None) -> Any:
+    def call(self, command: c.Command, timeout: float | None = None) -> Any:  # float-ok: time
         """Submit and wait: the committed result, or the ``DomainError`` that refused it."""
         return self.submit(command).result(timeout)
 

@@ -43,8 +43,8 @@ class WriterPool:
         store: Store,
         *,
         max_batch: int = 256,
-        linger_seconds: float = LINGER_SECONDS,
-        takeover_seconds: float = 0.05,
+        linger_seconds: float = LINGER_SECONDS,  # float-ok: seconds or a rate of time, never money
+        takeover_seconds: float = 0.05,  # float-ok: seconds or a rate of time, never money
         settle: Settle | None = None,
     ) -> None:
         self.store = store
@@ -60,7 +60,7 @@ class WriterPool:
     def submit(self, command: c.Command) -> Future[Any]:
         return self._route(command.tenant_id).submit(command)
 
-    def call(self, command: c.Command, timeout: float | None = None) -> Any:
+    def call(self, command: c.Command, timeout: float | None = None) -> Any:  # float-ok: time
         return self.submit(command).result(timeout)
 
     def owns(self, tenant_id: str) -> bool:
@@ -134,7 +134,9 @@ class WriterPool:
 class _RemoteTenant:
     """A tenant another process owns: commands go into the inbox and the answers are polled."""
 
-    def __init__(self, pool: WriterPool, tenant_id: str, poll_seconds: float = 0.002) -> None:
+    def __init__(
+        self, pool: WriterPool, tenant_id: str, poll_seconds: float = 0.002  # float-ok: time
+    ) -> None:
         self.pool = pool
         self.tenant_id = tenant_id
         self.poll_seconds = poll_seconds
