@@ -103,11 +103,3 @@ def price_to_decimal(num: int, den: int, places: int = 8) -> Decimal:
 
 def format_price(num: int, den: int, places: int = 8) -> str:
     return format(price_to_decimal(num, den, places), "f")
-
-
-def money_to_decimal(fen: int) -> Decimal:
-    return Decimal(fen).scaleb(-MONEY_PLACES)
-
-
-def points_to_decimal(units: int) -> Decimal:
-    return Decimal(units).scaleb(-POINT_PLACES)

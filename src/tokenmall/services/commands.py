@@ -82,8 +82,8 @@ class Purchase(Command):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Sell(Command):
-    """Rule 2: buy ``units`` of the user's points back at the current price."""
+class _UserPoints(Command):
+    """A command on ``units`` of one user's points."""
 
     user: str
     units: int
@@ -95,16 +95,13 @@ class Sell(Command):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Convert(Command):
+class Sell(_UserPoints):
+    """Rule 2: buy ``units`` of the user's points back at the current price."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Convert(_UserPoints):
     """Rule 3: move ``units`` of the user's points to the treasury for stable points."""
-
-    user: str
-    units: int
-
-    def __post_init__(self) -> None:
-        Command.__post_init__(self)
-        _check_name("user", self.user)
-        _check_int("points", self.units)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

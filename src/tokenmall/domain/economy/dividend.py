@@ -151,12 +151,6 @@ class DayResult:
         return sum(exit_.payout for exit_ in self.exits)
 
 
-def weight_of(rates: Rates, holder: Holder) -> int:
-    if rates.params.dividend_weight == "shares":
-        return holder.spend // rates.share_unit
-    return holder.points
-
-
 def must_exit(holder: Holder, price_num: int, price_den: int) -> bool:
     """Rule 7's test: a consumer whose points are worth at least their remaining quota."""
     return (

@@ -84,10 +84,6 @@ class EconomyState:
             return self.pool, self.circulating
         return self.last_price_num, self.last_price_den
 
-    def price_fraction(self) -> Fraction:
-        num, den = self.price()
-        return Fraction(num, den)
-
     def holder(self, name: str) -> Holder:
         found = self.holders.get(name)
         if found is None:
