@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from tokenmall.cli import audit, bench, db, economy, report, serve, simulate
+from tokenmall.cli import audit, bench, db, demo, economy, report, serve, settle, simulate
 
 app = typer.Typer(
     help="tokenmall: token-economy e-commerce with exact arithmetic.",
@@ -18,6 +18,8 @@ app.add_typer(db.app, name="db")  # tokenmall db upgrade
 serve.register(app)  # tokenmall serve, tokenmall operator create
 app.command("simulate")(simulate.simulate)  # tokenmall simulate
 app.command("report")(report.report_command)  # tokenmall report
+settle.register(app)  # tokenmall settle, tokenmall scheduler
+demo.register(app)  # tokenmall demo
 
 
 def main() -> None:

@@ -2,9 +2,10 @@
 
 For each tenant: every journal balances per asset; every holder's points, cash, stable
 points and dividends equal the sums of their postings; every aggregate of economy_state
-(pools, supply, treasury, stable points outstanding, money in, revenue) equals its account's
-postings; the engine's own ``violations()`` hold on the stored state; and the price recorded
-by each journal (the price it was executed at) never fell from one journal to the next.
+(pools, supply, treasury, stable points outstanding, money in, revenue, escrow, commissions,
+withdrawals, receivables) equals its account's postings; the engine's own ``violations()``
+hold on the stored state; and the price recorded by each journal (the price it was executed
+at) never fell from one journal to the next.
 The checks read only; a finding is a sentence naming the tenant and what differs.
 
 Memory: the per-holder sums and the holders of one tenant are held while it is audited
@@ -105,6 +106,21 @@ def audit_tenant(store: Store, conn: Connection, tenant_id: str) -> TenantAudit:
         t,
     ).scalar_one()
     dividends_paid = sum(v[3] for v in users.values())
+    cash_by_code = {
+        str(code): int(total)
+        for code, total in conn.execute(
+            text(
+                "SELECT j.code, SUM(p.amount) FROM postings p JOIN journals j "
+                "ON j.tenant_id = p.tenant_id AND j.journal_id = p.journal_id "
+                "WHERE p.tenant_id = :t AND p.account = 'user_cash' AND j.code IN "
+                "('commission_release', 'commission_clawback', 'debt_repaid', "
+                "'withdrawal_hold', 'withdrawal_release') GROUP BY j.code"
+            ),
+            t,
+        )
+    }
+    commissions_paid = cash_by_code.pop("commission_release", 0)
+    cash_out = -sum(cash_by_code.values())
 
     def pool(kind: AccountKind) -> int:
         return pools.get(str(kind), 0)
@@ -121,6 +137,13 @@ def audit_tenant(store: Store, conn: Connection, tenant_id: str) -> TenantAudit:
         "circulating": minted - burned,
         "dividends_paid": dividends_paid,
         "buybacks_paid": int(buybacks),
+        "escrow": pool(AccountKind.ORDER_ESCROW),
+        "commissions_frozen": pool(AccountKind.COMMISSIONS_FROZEN),
+        "commissions_paid": commissions_paid,
+        "withdrawing": pool(AccountKind.WITHDRAWAL_HOLD),
+        "withdrawn": pool(AccountKind.WITHDRAWALS),
+        "receivables": -pool(AccountKind.RECEIVABLES),
+        "cash_out": cash_out,
     }
     for name, value in expected.items():
         stored = getattr(state, name)
@@ -176,4 +199,3 @@ def _price_history(conn: Connection, tenant_id: str) -> list[str]:
 
 def clean(reports: list[TenantAudit]) -> bool:
     return all(not r.findings for r in reports)
-

@@ -25,11 +25,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from tokenmall.domain.economy import Economy, Params
+from tokenmall.domain.economy import Economy, Params, cashflow
+from tokenmall.domain.economy.params import MAX_REFERRAL_LEVELS
 from tokenmall.domain.economy.state import EconomyState, Holder
 from tokenmall.domain.ledger import from_economy as fe
 from tokenmall.domain.ledger.codes import JournalCode
 from tokenmall.domain.ledger.journal import IdempotencyConflict, JournalDraft, Line, build
+from tokenmall.domain.money import format_money
 from tokenmall.services import commands as c
 
 HolderLoader = Callable[[Sequence[str]], Iterable[Holder]]
@@ -50,6 +52,17 @@ HOLDER_FIELDS = (
     "points_seq",
 )
 
+# The cashflow aggregates of ``EconomyState`` (domain/economy/cashflow.py).
+CASHFLOW_FIELDS = (
+    "escrow",
+    "commissions_frozen",
+    "commissions_paid",
+    "withdrawing",
+    "withdrawn",
+    "receivables",
+    "cash_out",
+)
+
 # The aggregates of ``EconomyState`` kept in the tenant's economy_state row.
 STATE_FIELDS = (
     "pool",
@@ -63,6 +76,7 @@ STATE_FIELDS = (
     "revenue",
     "dividends_paid",
     "buybacks_paid",
+    *CASHFLOW_FIELDS,
     "last_price_num",
     "last_price_den",
     "seq",
@@ -237,12 +251,17 @@ class TenantBook:
         economy = self.economy
         if isinstance(command, c.Purchase):
             self._ensure_chain([command.user], len(self.params.referral_rates))
+            if command.from_escrow:
+                cashflow.take_from_escrow(economy.state, command.amount_fen)
             p = economy.purchase(command.user, command.amount_fen, command.contribution_fen)
+            if command.from_escrow:
+                cashflow.booked_from_escrow(economy.state, command.amount_fen)
             result = fe.purchase_result(p)
             if command.order_ref is not None:
                 result["order_ref"] = command.order_ref
             touched = {command.user, *(g.holder for g in p.grants)}
-            return JournalCode.PURCHASE, result, fe.purchase_lines(p), touched
+            lines = fe.purchase_lines(p, command.from_escrow)
+            return JournalCode.PURCHASE, result, lines, touched
         if isinstance(command, c.Sell):
             self.ensure([command.user])
             s = economy.sell(command.user, command.units)
@@ -286,7 +305,85 @@ class TenantBook:
                 "changed_by": command.changed_by,
             }
             return JournalCode.PARAMS_CHANGE, result, [], set()
+        if isinstance(command, c.CASHFLOW_COMMANDS):
+            return self._run_cashflow(command)
         raise TypeError(f"not a ledger command: {type(command).__name__}")
+
+    def _run_cashflow(
+        self, command: c.Command
+    ) -> tuple[JournalCode, dict[str, Any], list[Line], set[str]]:
+        """Money around the economy (domain/economy/cashflow.py); never changes the price."""
+        state = self.economy.state
+        if isinstance(command, c._OrderMoney):
+            amount = command.amount_fen
+            base: dict[str, Any] = {
+                "user": command.user,
+                "order_ref": command.order_ref,
+                "amount": format_money(amount),
+            }
+            if isinstance(command, c.ReceivePayment):
+                cashflow.receive_payment(state, amount)
+                return JournalCode.PAYMENT, base, fe.payment_lines(amount), set()
+            if isinstance(command, c.RefundPayment):
+                cashflow.refund_payment(state, amount)
+                return JournalCode.REFUND, base, fe.refund_lines(amount), set()
+            assert isinstance(command, c.RefundBooked)
+            cashflow.refund_booked(state, amount)
+            base["approved_by"] = command.approved_by
+            return JournalCode.REFUND_ADJUSTMENT, base, fe.refund_booked_lines(amount), set()
+        if isinstance(command, c.FreezeCommissions):
+            self._ensure_chain([command.buyer], MAX_REFERRAL_LEVELS)
+            rates = tuple((r.numerator, r.denominator) for r in self.params.commission_rates)
+            found = cashflow.commissions_for(state, command.buyer, command.amount_fen, rates)
+            total = cashflow.freeze_commissions(state, found, command.revenue_fen)
+            result: dict[str, Any] = {
+                "order_ref": command.order_ref,
+                "buyer": command.buyer,
+                "total": format_money(total),
+                "commissions": fe.commissions_result(found),
+            }
+            return JournalCode.COMMISSION_FREEZE, result, fe.freeze_lines(total), set()
+        if isinstance(command, c.ReleaseCommissions):
+            payouts = list(command.payouts)
+            self.ensure(name for name, _ in payouts)
+            total = cashflow.release_commissions(state, payouts)
+            result = {"order_ref": command.order_ref, "total": format_money(total)}
+            touched = {name for name, _ in payouts}
+            return JournalCode.COMMISSION_RELEASE, result, fe.release_lines(payouts), touched
+        if isinstance(command, c.ClawbackCommissions):
+            self.ensure(name for name, _ in (*command.frozen, *command.paid))
+            frozen_total, taken = cashflow.clawback_commissions(
+                state, list(command.frozen), list(command.paid)
+            )
+            result = {"order_ref": command.order_ref, **fe.clawback_result(frozen_total, taken)}
+            touched = {t.holder for t in taken}
+            lines = fe.clawback_lines(frozen_total, taken)
+            return JournalCode.COMMISSION_CLAWBACK, result, lines, touched
+        if isinstance(command, c.RepayDebt):
+            self.ensure([command.user])
+            cashflow.repay_debt(state, command.user, command.amount_fen)
+            result = {"user": command.user, "amount": format_money(command.amount_fen)}
+            lines = fe.repay_lines(command.user, command.amount_fen)
+            return JournalCode.DEBT_REPAID, result, lines, {command.user}
+        assert isinstance(command, c._Withdrawal)
+        self.ensure([command.user])
+        user, amount = command.user, command.amount_fen
+        result = {
+            "user": user,
+            "withdrawal_ref": command.withdrawal_ref,
+            "amount": format_money(amount),
+        }
+        if isinstance(command, c.HoldWithdrawal):
+            cashflow.hold_withdrawal(state, user, amount)
+            lines = fe.hold_withdrawal_lines(user, amount)
+            return JournalCode.WITHDRAWAL_HOLD, result, lines, {user}
+        if isinstance(command, c.PayWithdrawal):
+            cashflow.pay_withdrawal(state, amount)
+            return JournalCode.WITHDRAWAL_PAID, result, fe.pay_withdrawal_lines(amount), set()
+        assert isinstance(command, c.ReleaseWithdrawal)
+        cashflow.release_withdrawal(state, user, amount)
+        lines = fe.release_withdrawal_lines(user, amount)
+        return JournalCode.WITHDRAWAL_RELEASE, result, lines, {user}
 
     # -- handing over what to write -----------------------------------------------------------
 
@@ -318,7 +415,7 @@ class TenantBook:
 
 def _names(command: c.Command) -> list[str]:
     found = []
-    for attr in ("user", "merchant", "referrer"):
+    for attr in ("user", "merchant", "referrer", "buyer"):
         value = getattr(command, attr, None)
         if isinstance(value, str):
             found.append(value)

@@ -73,12 +73,16 @@ class Purchase(Command):
     amount_fen: int
     contribution_fen: int | None = None  # a product's fixed contribution, else pool_rate
     order_ref: str | None = None
+    # True when the order's money was recorded by ``ReceivePayment`` and waits in escrow.
+    from_escrow: bool = False
 
     def __post_init__(self) -> None:
         Command.__post_init__(self)
         _check_name("user", self.user)
         _check_int("amount", self.amount_fen)
         _check_int("contribution", self.contribution_fen, optional=True)
+        if not isinstance(self.from_escrow, bool):
+            raise DomainError("from_escrow must be true or false")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -183,5 +187,162 @@ class SettleDay(Command):
             object.__setattr__(self, "idempotency_key", settle_key(self.business_date))
         Command.__post_init__(self)
 
+
+# -- money around the economy (domain/economy/cashflow.py) -------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _OrderMoney(Command):
+    """``amount_fen`` of money for the order ``order_ref`` of ``user``."""
+
+    user: str
+    order_ref: str
+    amount_fen: int
+
+    def __post_init__(self) -> None:
+        Command.__post_init__(self)
+        _check_name("user", self.user)
+        _check_name("order_ref", self.order_ref)
+        _check_int("amount", self.amount_fen)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReceivePayment(_OrderMoney):
+    """A gateway paid for an order: the money waits in escrow until its rewards are booked
+    (``Purchase(from_escrow=True)``) or it is refunded (``RefundPayment``)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RefundPayment(_OrderMoney):
+    """Refund an order whose rewards are not booked yet (rule 9): escrow pays the gateway back."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RefundBooked(_OrderMoney):
+    """An operator's audited adjustment: refund a booked order out of revenue; its booked
+    rewards stay (rule 9)."""
+
+    approved_by: str
+
+    def __post_init__(self) -> None:
+        _OrderMoney.__post_init__(self)
+        _check_name("approved_by", self.approved_by)
+
+
+def _check_pairs(what: str, pairs: object) -> None:
+    if not isinstance(pairs, tuple):
+        raise DomainError(f"{what} must be a tuple of (user, fen) pairs")
+    for pair in pairs:
+        if not isinstance(pair, tuple) or len(pair) != 2:
+            raise DomainError(f"{what} must be a tuple of (user, fen) pairs")
+        _check_name(f"{what} user", pair[0])
+        _check_int(f"{what} amount", pair[1])
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FreezeCommissions(Command):
+    """Set aside the order's distribution commissions (``commission_rates``, at most 3 levels
+    up the buyer's referral chain) from revenue, frozen until the order completes.
+    ``revenue_fen`` is what the order's booked purchase left as revenue: the cap."""
+
+    buyer: str
+    order_ref: str
+    amount_fen: int
+    revenue_fen: int
+
+    def __post_init__(self) -> None:
+        Command.__post_init__(self)
+        _check_name("buyer", self.buyer)
+        _check_name("order_ref", self.order_ref)
+        _check_int("amount", self.amount_fen)
+        _check_int("revenue", self.revenue_fen)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReleaseCommissions(Command):
+    """The order completed: its frozen commissions ``payouts`` go to the referrers' cash."""
+
+    order_ref: str
+    payouts: tuple[tuple[str, int], ...]
+
+    def __post_init__(self) -> None:
+        Command.__post_init__(self)
+        _check_name("order_ref", self.order_ref)
+        _check_pairs("payouts", self.payouts)
+        if not self.payouts:
+            raise DomainError("payouts must name at least one commission")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClawbackCommissions(Command):
+    """The order was refunded: ``frozen`` commissions return to revenue; ``paid`` ones are taken
+    from the referrers' cash, and what it cannot cover becomes their debt."""
+
+    order_ref: str
+    frozen: tuple[tuple[str, int], ...] = ()
+    paid: tuple[tuple[str, int], ...] = ()
+
+    def __post_init__(self) -> None:
+        Command.__post_init__(self)
+        _check_name("order_ref", self.order_ref)
+        _check_pairs("frozen", self.frozen)
+        _check_pairs("paid", self.paid)
+        if not self.frozen and not self.paid:
+            raise DomainError("a clawback needs at least one commission")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RepayDebt(Command):
+    """``user`` pays ``amount_fen`` of what they owe out of their cash balance."""
+
+    user: str
+    amount_fen: int
+
+    def __post_init__(self) -> None:
+        Command.__post_init__(self)
+        _check_name("user", self.user)
+        _check_int("amount", self.amount_fen)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Withdrawal(Command):
+    user: str
+    withdrawal_ref: str
+    amount_fen: int
+
+    def __post_init__(self) -> None:
+        Command.__post_init__(self)
+        _check_name("user", self.user)
+        _check_name("withdrawal_ref", self.withdrawal_ref)
+        _check_int("amount", self.amount_fen)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HoldWithdrawal(_Withdrawal):
+    """A withdrawal was requested: the user's cash is held until it is approved or refused."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PayWithdrawal(_Withdrawal):
+    """An approved withdrawal was paid out to the user's bank."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReleaseWithdrawal(_Withdrawal):
+    """A refused or cancelled withdrawal: the held cash returns to the user."""
+
+
+CASHFLOW_COMMANDS = (
+    ReceivePayment,
+    RefundPayment,
+    RefundBooked,
+    FreezeCommissions,
+    ReleaseCommissions,
+    ClawbackCommissions,
+    RepayDebt,
+    HoldWithdrawal,
+    PayWithdrawal,
+    ReleaseWithdrawal,
+)
 
 ECONOMY_COMMANDS = (Purchase, Sell, Convert, PayStable, RedeemStable, Join, ChangeParams)

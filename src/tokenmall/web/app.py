@@ -12,8 +12,21 @@ from tokenmall.adapters.db.engine import make_engine
 from tokenmall.config import Settings
 from tokenmall.services.mall import operators, passwords
 from tokenmall.services.mall.uow import Database, utc_now
-from tokenmall.web import errors, logs, schema
-from tokenmall.web.api import catalogue, economy, health, people, platform
+from tokenmall.web import errors, logs, pages, schema
+from tokenmall.web.api import (
+    catalogue,
+    economy,
+    health,
+    integration,
+    orders,
+    payments,
+    people,
+    platform,
+    referrals,
+    wallet,
+    webhooks,
+    withdrawals,
+)
 
 log = logging.getLogger("tokenmall.web")
 
@@ -68,6 +81,20 @@ def create_app(
     app.state.database = db
     errors.install(app)
     app.add_middleware(logs.RequestIdMiddleware)
-    for router in (health.router, platform.router, people.router, catalogue.router, economy.router):
-        app.include_router(router)
+    for module in (
+        health,
+        platform,
+        people,
+        catalogue,
+        economy,
+        orders,
+        payments,
+        wallet,
+        withdrawals,
+        referrals,
+        integration,
+        webhooks,
+        pages,
+    ):
+        app.include_router(module.router)
     return app

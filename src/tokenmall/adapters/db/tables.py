@@ -85,6 +85,14 @@ ECONOMY_AMOUNTS = (
     "revenue",
     "dividends_paid",
     "buybacks_paid",
+    # Money around the economy (0006_cashflow): see domain/economy/cashflow.py.
+    "escrow",
+    "commissions_frozen",
+    "commissions_paid",
+    "withdrawing",
+    "withdrawn",
+    "receivables",
+    "cash_out",
 )
 
 # One row per tenant: the aggregates of EconomyState. Its row lock serialises the simple path.

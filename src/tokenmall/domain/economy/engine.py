@@ -122,8 +122,13 @@ class Economy:
         done = self.days.get(day)
         if done is not None:
             return DayResult(
-                done.day, done.distributed, done.recipients, done.exits,
-                done.price_num, done.price_den, already_settled=True,
+                done.day,
+                done.distributed,
+                done.recipients,
+                done.exits,
+                done.price_num,
+                done.price_den,
+                already_settled=True,
             )
         state = self.state
         if state.last_day is not None and day < state.last_day:

@@ -60,7 +60,9 @@ class Health:
         if self.stable_outstanding == 0:
             return None
         scaled = (
-            self.treasury * self.price_num * 10**RATIO_PLACES
+            self.treasury
+            * self.price_num
+            * 10**RATIO_PLACES
             // (self.price_den * self.stable_outstanding)
         )
         return _fixed(scaled, RATIO_PLACES)
@@ -208,4 +210,3 @@ def statement(h: Health) -> list[str]:
 def _fixed(scaled: int, places: int) -> str:
     whole, frac = divmod(scaled, 10**places)
     return f"{whole}.{frac:0{places}d}"
-

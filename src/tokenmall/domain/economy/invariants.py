@@ -33,13 +33,37 @@ def violations(state: EconomyState, max_supply_units: int) -> list[str]:
     if state.treasury * price_num < state.stable_outstanding * price_den:
         found.append("treasury value does not cover the stable points outstanding")
     cash = sum(h.cash for h in holders)
-    money_out = state.pool + state.dividend_pool + state.revenue + cash
+    money_out = (
+        state.pool
+        + state.dividend_pool
+        + state.revenue
+        + cash
+        + state.escrow
+        + state.withdrawing
+        + state.withdrawn
+        + state.commissions_frozen
+        - state.receivables
+    )
     if state.money_in != money_out:
         found.append(
-            f"money in {state.money_in} != pools + revenue + cash balances {money_out}"
+            f"money in {state.money_in} != pools + revenue + cash balances + escrow + "
+            f"withdrawals + frozen commissions - receivables {money_out}"
         )
-    if cash != state.dividends_paid + state.buybacks_paid:
-        found.append("cash balances differ from dividends and buybacks paid")
+    if cash != (
+        state.dividends_paid + state.buybacks_paid + state.commissions_paid - state.cash_out
+    ):
+        found.append("cash balances differ from dividends, buybacks, commissions less cash out")
+    for name in (
+        "escrow",
+        "withdrawing",
+        "withdrawn",
+        "commissions_frozen",
+        "commissions_paid",
+        "receivables",
+        "cash_out",
+    ):
+        if getattr(state, name) < 0:
+            found.append(f"{name} is negative: {getattr(state, name)}")
     for h in holders:
         for name in ("points", "cash", "stable", "quota", "quota_used", "spend", "dividends"):
             if getattr(h, name) < 0:

@@ -67,6 +67,14 @@ class EconomyState:
     revenue: int = 0  # fen of booked purchases that went to merchants and the platform
     dividends_paid: int = 0  # fen
     buybacks_paid: int = 0  # fen
+    # Money around the economy (cashflow.py): held for orders, commissions, withdrawals, debts.
+    escrow: int = 0  # fen paid for orders whose rewards are not booked yet
+    commissions_frozen: int = 0  # fen of commissions waiting for their orders to complete
+    commissions_paid: int = 0  # fen of commissions released to users' cash
+    withdrawing: int = 0  # fen of cash held for withdrawals awaiting approval
+    withdrawn: int = 0  # fen of cash paid out to users' banks
+    receivables: int = 0  # fen users owe (commissions clawed back beyond their cash)
+    cash_out: int = 0  # fen taken out of users' cash (withdrawals, clawbacks, repayments)
     last_price_num: int = 1  # the price while nothing circulates, fen per unit
     last_price_den: int = 1
     seq: int = 0  # events applied, for ordering ties

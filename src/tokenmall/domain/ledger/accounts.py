@@ -4,7 +4,7 @@ Sign convention: a posting adds its signed amount to its account's balance. User
 balances are what they hold (never negative). The issuance and clearing accounts are the other
 side: ``supply`` is minus the equity points in circulation (mints post negative, burns
 positive), ``stable_supply`` is minus the stable points outstanding, ``gateway_clearing`` is
-minus the new money received from payment gateways.
+minus the new money received from payment gateways, ``receivables`` minus what users owe.
 """
 
 from __future__ import annotations
@@ -32,6 +32,10 @@ class AccountKind(StrEnum):
     FEES = "fees"  # MONEY fees taken out of the pools (none today: fees stay in the pool)
     GATEWAY_CLEARING = "gateway_clearing"  # MONEY: minus new money received from gateways
     WITHDRAWALS = "withdrawals"  # MONEY paid out of users' cash balances to their banks
+    ORDER_ESCROW = "order_escrow"  # MONEY paid for orders whose rewards are not booked yet
+    COMMISSIONS_FROZEN = "commissions_frozen"  # MONEY of commissions until orders complete
+    WITHDRAWAL_HOLD = "withdrawal_hold"  # MONEY of cash held for withdrawals being approved
+    RECEIVABLES = "receivables"  # MONEY: minus what users owe (clawbacks beyond their cash)
 
 
 USER_KINDS = frozenset({AccountKind.USER_POINTS, AccountKind.USER_CASH, AccountKind.USER_STABLE})
@@ -50,6 +54,10 @@ ASSET_OF: dict[AccountKind, Asset] = {
     AccountKind.FEES: Asset.MONEY,
     AccountKind.GATEWAY_CLEARING: Asset.MONEY,
     AccountKind.WITHDRAWALS: Asset.MONEY,
+    AccountKind.ORDER_ESCROW: Asset.MONEY,
+    AccountKind.COMMISSIONS_FROZEN: Asset.MONEY,
+    AccountKind.WITHDRAWAL_HOLD: Asset.MONEY,
+    AccountKind.RECEIVABLES: Asset.MONEY,
 }
 
 
@@ -90,3 +98,7 @@ REVENUE = Account(AccountKind.REVENUE)
 FEES = Account(AccountKind.FEES)
 GATEWAY_CLEARING = Account(AccountKind.GATEWAY_CLEARING)
 WITHDRAWALS = Account(AccountKind.WITHDRAWALS)
+ORDER_ESCROW = Account(AccountKind.ORDER_ESCROW)
+COMMISSIONS_FROZEN = Account(AccountKind.COMMISSIONS_FROZEN)
+WITHDRAWAL_HOLD = Account(AccountKind.WITHDRAWAL_HOLD)
+RECEIVABLES = Account(AccountKind.RECEIVABLES)

@@ -16,6 +16,17 @@ class JournalCode(StrEnum):
     PARAMS_CHANGE = "params_change"  # an audited parameter change (no postings)
     JOIN = "join"  # a user bound to a referrer (no postings)
     REVERSAL = "reversal"  # an operator's correction: the negation of an earlier journal
+    # Money around the economy (domain/economy/cashflow.py)
+    PAYMENT = "payment"  # a gateway paid for an order: held in escrow until rewards are booked
+    REFUND = "refund"  # an order refunded before its rewards were booked: escrow to gateway
+    REFUND_ADJUSTMENT = "refund_adjustment"  # an operator refunds a booked order from revenue
+    COMMISSION_FREEZE = "commission_freeze"  # an order's commissions set aside from revenue
+    COMMISSION_RELEASE = "commission_release"  # the order completed: commissions to cash
+    COMMISSION_CLAWBACK = "commission_clawback"  # the order refunded: commissions taken back
+    DEBT_REPAID = "debt_repaid"  # a user paid what a clawback left them owing
+    WITHDRAWAL_HOLD = "withdrawal_hold"  # cash held for a requested withdrawal
+    WITHDRAWAL_PAID = "withdrawal_paid"  # an approved withdrawal paid out to the bank
+    WITHDRAWAL_RELEASE = "withdrawal_release"  # a refused withdrawal: cash back to the user
 
 
 # Journals whose postings may be reversed by an operator; a day's settlement may not.

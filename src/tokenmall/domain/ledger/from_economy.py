@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from tokenmall.domain.economy.cashflow import Clawback, Commission
 from tokenmall.domain.economy.dividend import Exit
 from tokenmall.domain.economy.market import (
     ConvertResult,
@@ -23,9 +24,9 @@ from tokenmall.domain.ledger.journal import Line, Posting
 from tokenmall.domain.money import format_money, format_points, format_price
 
 
-def purchase_lines(r: PurchaseResult) -> list[Line]:
+def purchase_lines(r: PurchaseResult, from_escrow: bool = False) -> list[Line]:
     lines: list[Line] = [
-        (acc.GATEWAY_CLEARING, -r.amount),
+        (acc.ORDER_ESCROW if from_escrow else acc.GATEWAY_CLEARING, -r.amount),
         (acc.BACKING_POOL, r.contribution),
         (acc.DIVIDEND_POOL, r.dividend),
         (acc.REVENUE, r.revenue),
@@ -104,6 +105,86 @@ def exit_lines(exits: Iterable[Exit]) -> list[Line]:
     lines.append((acc.SUPPLY, units))
     lines.append((acc.BACKING_POOL, -payout))
     return lines
+
+
+# -- money around the economy (cashflow) ------------------------------------------------------
+
+
+def payment_lines(amount: int) -> list[Line]:
+    return [(acc.GATEWAY_CLEARING, -amount), (acc.ORDER_ESCROW, amount)]
+
+
+def refund_lines(amount: int) -> list[Line]:
+    return [(acc.ORDER_ESCROW, -amount), (acc.GATEWAY_CLEARING, amount)]
+
+
+def refund_booked_lines(amount: int) -> list[Line]:
+    return [(acc.REVENUE, -amount), (acc.GATEWAY_CLEARING, amount)]
+
+
+def freeze_lines(total: int) -> list[Line]:
+    return [(acc.REVENUE, -total), (acc.COMMISSIONS_FROZEN, total)] if total else []
+
+
+def release_lines(payouts: Iterable[tuple[str, int]]) -> list[Line]:
+    lines: list[Line] = [(acc.cash(holder), fen) for holder, fen in payouts]
+    lines.append((acc.COMMISSIONS_FROZEN, -sum(fen for _, fen in lines)))
+    return lines
+
+
+def clawback_lines(frozen_total: int, taken: Iterable[Clawback]) -> list[Line]:
+    lines: list[Line] = []
+    revenue = frozen_total
+    if frozen_total:
+        lines.append((acc.COMMISSIONS_FROZEN, -frozen_total))
+    debt = 0
+    for t in taken:
+        if t.from_cash:
+            lines.append((acc.cash(t.holder), -t.from_cash))
+        debt += t.debt
+        revenue += t.amount
+    if debt:
+        lines.append((acc.RECEIVABLES, -debt))
+    lines.append((acc.REVENUE, revenue))
+    return lines
+
+
+def repay_lines(user: str, amount: int) -> list[Line]:
+    return [(acc.cash(user), -amount), (acc.RECEIVABLES, amount)]
+
+
+def hold_withdrawal_lines(user: str, amount: int) -> list[Line]:
+    return [(acc.cash(user), -amount), (acc.WITHDRAWAL_HOLD, amount)]
+
+
+def pay_withdrawal_lines(amount: int) -> list[Line]:
+    return [(acc.WITHDRAWAL_HOLD, -amount), (acc.WITHDRAWALS, amount)]
+
+
+def release_withdrawal_lines(user: str, amount: int) -> list[Line]:
+    return [(acc.WITHDRAWAL_HOLD, -amount), (acc.cash(user), amount)]
+
+
+def commissions_result(commissions: Iterable[Commission]) -> list[dict[str, Any]]:
+    return [
+        {"holder": c.holder, "amount": format_money(c.amount), "level": c.level}
+        for c in commissions
+    ]
+
+
+def clawback_result(frozen_total: int, taken: Iterable[Clawback]) -> dict[str, Any]:
+    return {
+        "frozen_returned": format_money(frozen_total),
+        "paid_taken_back": [
+            {
+                "holder": t.holder,
+                "amount": format_money(t.amount),
+                "from_cash": format_money(t.from_cash),
+                "debt": format_money(t.debt),
+            }
+            for t in taken
+        ],
+    }
 
 
 def reversal_lines(postings: Iterable[Posting]) -> list[Line]:

@@ -1,0 +1,9 @@
+"""``tokenmall settle [--date]`` and the scheduler (issue 4 item 9): to be filled."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to ``app``."""
