@@ -7,8 +7,8 @@ from alembic.runtime.migration import MigrationContext
 from typer.testing import CliRunner
 
 from tokenmall.adapters.db import migrate
+from tokenmall.adapters.db.mall.schema_all import metadata  # the ledger's and every mall table
 from tokenmall.adapters.db.store import Store
-from tokenmall.adapters.db.tables import metadata
 from tokenmall.cli.main import app
 
 

@@ -1,0 +1,12 @@
+"""Every table module of the mall, imported so the shared ``metadata`` knows all of them.
+
+Alembic's comparisons (tests/integration/test_migrations.py, tests/api/test_api_schema_and_cli.py)
+import this module; a new table module adds one import line here.
+"""
+
+from __future__ import annotations
+
+from tokenmall.adapters.db.mall import tables  # noqa: F401  (operators … idempotency)
+from tokenmall.adapters.db.mall.tables import metadata
+
+__all__ = ["metadata"]
