@@ -210,3 +210,30 @@ def test_withdrawal_held_then_paid(store: Store, tenant: str) -> None:
     assert after["withdrawing"] == 0 and after["withdrawn"] == cash
     assert holder(store, tenant, "bob")["cash"] == 0  # type: ignore[index]
     clean(store, tenant)
+
+
+def test_stable_points_paid_for_an_order_go_back_on_refund(store: Store, tenant: str) -> None:
+    pay(store, tenant, "o1")
+    book(store, tenant, "o1")
+    bob = holder(store, tenant, "bob")
+    assert bob is not None
+    units = bob["points"]
+    execute(store, c.Convert(tenant_id=tenant, idempotency_key="c", user="bob", units=units))
+    stable = holder(store, tenant, "bob")["stable"]  # type: ignore[index]
+    execute(store, c.PayStable(
+        tenant_id=tenant, idempotency_key="ps", user="bob", merchant="shop", amount_fen=stable,
+    ))
+    before = snapshot(store, tenant)
+    with pytest.raises(InsufficientBalance):
+        execute(store, c.RefundStable(
+            tenant_id=tenant, idempotency_key="o2:rs", user="bob", order_ref="o2",
+            merchant="shop", amount_fen=stable + 1,
+        ))
+    assert snapshot(store, tenant) == before
+    execute(store, c.RefundStable(
+        tenant_id=tenant, idempotency_key="o2:rs", user="bob", order_ref="o2", merchant="shop",
+        amount_fen=stable,
+    ))
+    assert holder(store, tenant, "bob")["stable"] == stable  # type: ignore[index]
+    assert holder(store, tenant, "bob")["merchant"] is False  # type: ignore[index]
+    clean(store, tenant)

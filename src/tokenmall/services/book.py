@@ -324,6 +324,12 @@ class TenantBook:
             if isinstance(command, c.ReceivePayment):
                 cashflow.receive_payment(state, amount)
                 return JournalCode.PAYMENT, base, fe.payment_lines(amount), set()
+            if isinstance(command, c.RefundStable):
+                self.ensure([command.merchant, command.user])
+                cashflow.refund_stable(state, command.merchant, command.user, amount)
+                base["merchant"] = command.merchant
+                lines = fe.refund_stable_lines(command.merchant, command.user, amount)
+                return JournalCode.REFUND_STABLE, base, lines, {command.merchant, command.user}
             if isinstance(command, c.RefundPayment):
                 cashflow.refund_payment(state, amount)
                 return JournalCode.REFUND, base, fe.refund_lines(amount), set()

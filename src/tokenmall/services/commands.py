@@ -229,6 +229,17 @@ class RefundBooked(_OrderMoney):
         _check_name("approved_by", self.approved_by)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RefundStable(_OrderMoney):
+    """Return the stable points ``user`` paid ``merchant`` for the order (a refunded order)."""
+
+    merchant: str
+
+    def __post_init__(self) -> None:
+        _OrderMoney.__post_init__(self)
+        _check_name("merchant", self.merchant)
+
+
 def _check_pairs(what: str, pairs: object) -> None:
     if not isinstance(pairs, tuple):
         raise DomainError(f"{what} must be a tuple of (user, fen) pairs")
@@ -336,6 +347,7 @@ CASHFLOW_COMMANDS = (
     ReceivePayment,
     RefundPayment,
     RefundBooked,
+    RefundStable,
     FreezeCommissions,
     ReleaseCommissions,
     ClawbackCommissions,

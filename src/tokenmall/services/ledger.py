@@ -81,6 +81,19 @@ def reverse(
     fall (rule 9: booked rewards are final, so reversing a purchase or a buyback is refused),
     if the journal is a settlement, a parameter change or a reversal, or if it was already
     reversed. Idempotent like every command."""
+    with store.transaction() as conn:
+        return reverse_in(store, conn, tenant_id, journal_id, idempotency_key, reason)
+
+
+def reverse_in(
+    store: Store,
+    conn: Connection,
+    tenant_id: str,
+    journal_id: int,
+    idempotency_key: str,
+    reason: str,
+) -> dict[str, Any]:
+    """``reverse`` inside a transaction the caller owns (and commits)."""
     if not reason.strip():
         raise DomainError("a reversal needs a reason")
     request = json.dumps(
@@ -88,62 +101,61 @@ def reverse(
         sort_keys=True,
     )
     fingerprint = hashlib.sha256(request.encode()).hexdigest()
-    with store.transaction() as conn:
-        store.lock_tenant(conn, tenant_id)
-        first = replayed(store, conn, tenant_id, idempotency_key, fingerprint)
-        if first is not None:
-            return first
-        original = conn.execute(
-            select(journals.c.code, journals.c.reverses).where(
-                journals.c.tenant_id == tenant_id, journals.c.journal_id == journal_id
-            )
-        ).first()
-        if original is None:
-            raise DomainError(f"no journal {journal_id}")
-        if JournalCode(original.code) not in REVERSIBLE:
-            raise RuleViolation(f"a {original.code} journal cannot be reversed")
-        already = conn.execute(
-            select(journals.c.journal_id).where(
-                journals.c.tenant_id == tenant_id, journals.c.reverses == journal_id
-            )
-        ).first()
-        if already is not None:
-            raise RuleViolation(f"journal {journal_id} was already reversed by {already[0]}")
-        lines = [
-            Posting(Account(AccountKind(row.account), row.holder), Asset(row.asset), row.amount)
-            for row in conn.execute(
-                select(postings)
-                .where(postings.c.tenant_id == tenant_id, postings.c.journal_id == journal_id)
-                .order_by(postings.c.line)
-            )
-        ]
-        book = store.load_book(conn, tenant_id)
-        before = book.state.price()
-        negated = fe.reversal_lines(lines)
-        book.ensure({account.holder for account, _ in negated if account.holder})
-        _apply_lines(book.state, negated, JournalCode(original.code))
-        if not price_not_below(before, book.state.price()):
-            raise RuleViolation(
-                f"reversing journal {journal_id} would lower the price; booked rewards are "
-                "final (an operator adjustment must not move the price down)"
-            )
-        touched = sorted({account.holder for account, _ in negated if account.holder})
-        _check_not_negative(book, touched, journal_id)
-        new_id = book.last_journal_id + 1
-        result = {
-            "journal_id": new_id,
-            "code": str(JournalCode.REVERSAL),
-            "reverses": journal_id,
-            "reason": reason,
-        }
-        draft = build(JournalCode.REVERSAL, idempotency_key, fingerprint, result, negated)
-        book.last_journal_id = new_id
-        batch = book.take_batch()
-        batch.journals.append(BookedJournal(new_id, draft))
-        batch.holders = [holder_row(book.state.holders[name]) for name in touched]
-        batch.state = book.state_row()
-        store.write_batch(conn, tenant_id, batch)
-        return result
+    store.lock_tenant(conn, tenant_id)
+    first = replayed(store, conn, tenant_id, idempotency_key, fingerprint)
+    if first is not None:
+        return first
+    original = conn.execute(
+        select(journals.c.code, journals.c.reverses).where(
+            journals.c.tenant_id == tenant_id, journals.c.journal_id == journal_id
+        )
+    ).first()
+    if original is None:
+        raise DomainError(f"no journal {journal_id}")
+    if JournalCode(original.code) not in REVERSIBLE:
+        raise RuleViolation(f"a {original.code} journal cannot be reversed")
+    already = conn.execute(
+        select(journals.c.journal_id).where(
+            journals.c.tenant_id == tenant_id, journals.c.reverses == journal_id
+        )
+    ).first()
+    if already is not None:
+        raise RuleViolation(f"journal {journal_id} was already reversed by {already[0]}")
+    lines = [
+        Posting(Account(AccountKind(row.account), row.holder), Asset(row.asset), row.amount)
+        for row in conn.execute(
+            select(postings)
+            .where(postings.c.tenant_id == tenant_id, postings.c.journal_id == journal_id)
+            .order_by(postings.c.line)
+        )
+    ]
+    book = store.load_book(conn, tenant_id)
+    before = book.state.price()
+    negated = fe.reversal_lines(lines)
+    book.ensure({account.holder for account, _ in negated if account.holder})
+    _apply_lines(book.state, negated, JournalCode(original.code))
+    if not price_not_below(before, book.state.price()):
+        raise RuleViolation(
+            f"reversing journal {journal_id} would lower the price; booked rewards are "
+            "final (an operator adjustment must not move the price down)"
+        )
+    touched = sorted({account.holder for account, _ in negated if account.holder})
+    _check_not_negative(book, touched, journal_id)
+    new_id = book.last_journal_id + 1
+    result = {
+        "journal_id": new_id,
+        "code": str(JournalCode.REVERSAL),
+        "reverses": journal_id,
+        "reason": reason,
+    }
+    draft = build(JournalCode.REVERSAL, idempotency_key, fingerprint, result, negated)
+    book.last_journal_id = new_id
+    batch = book.take_batch()
+    batch.journals.append(BookedJournal(new_id, draft))
+    batch.holders = [holder_row(book.state.holders[name]) for name in touched]
+    batch.state = book.state_row()
+    store.write_batch(conn, tenant_id, batch)
+    return result
 
 
 def _check_not_negative(book: TenantBook, touched: list[str], journal_id: int) -> None:

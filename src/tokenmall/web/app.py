@@ -23,6 +23,7 @@ from tokenmall.web.api import (
     people,
     platform,
     referrals,
+    settlements,
     wallet,
     webhooks,
     withdrawals,
@@ -93,6 +94,7 @@ def create_app(
         withdrawals,
         referrals,
         integration,
+        settlements,
         webhooks,
         pages,
     ):

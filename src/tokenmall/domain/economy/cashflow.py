@@ -79,6 +79,18 @@ def refund_booked(state: EconomyState, amount: int) -> None:
     state.money_in -= amount
 
 
+def refund_stable(state: EconomyState, merchant: str, user: str, amount: int) -> None:
+    """Return stable points a user paid a merchant with (rule 4) for a refunded order."""
+    _positive("refund amount", amount)
+    payee = state.holder(merchant)
+    if amount > payee.stable:
+        raise InsufficientBalance(
+            f"{merchant} holds {payee.stable} fen of stable points, less than the refund {amount}"
+        )
+    payee.stable -= amount
+    state.holder(user).stable += amount
+
+
 # -- distribution commissions -------------------------------------------------------------------
 
 

@@ -122,6 +122,10 @@ def refund_booked_lines(amount: int) -> list[Line]:
     return [(acc.REVENUE, -amount), (acc.GATEWAY_CLEARING, amount)]
 
 
+def refund_stable_lines(merchant: str, user: str, amount: int) -> list[Line]:
+    return [(acc.stable(merchant), -amount), (acc.stable(user), amount)]
+
+
 def freeze_lines(total: int) -> list[Line]:
     return [(acc.REVENUE, -total), (acc.COMMISSIONS_FROZEN, total)] if total else []
 
