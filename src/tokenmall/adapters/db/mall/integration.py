@@ -1,0 +1,293 @@
+"""Tables and queries of the integration API: an integrated shop's users and orders.
+
+``mall_external_users`` maps the shop's own user ids to tokenmall users (one row each, bound
+once); ``mall_integration_orders`` is one row per pushed order (its money, its state, the
+rewards booked); ``mall_integration_events`` keeps the first answer to each (order, event) so a
+pushed-again event answers the same and changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    Connection,
+    DateTime,
+    ForeignKeyConstraint,
+    Integer,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    insert,
+    select,
+    update,
+)
+
+from tokenmall.adapters.db.mall.rows import aware, maybe_aware
+from tokenmall.adapters.db.mall.tables import ID, TENANT_ID, metadata
+
+EXTERNAL_ID = 64
+ORDER_STATES = ("paid", "completed", "refunded")
+EVENTS = ("paid", "completed", "refunded")
+
+
+def _at(name: str, nullable: bool = False) -> Column[Any]:
+    return Column(name, DateTime(timezone=True), nullable=nullable)
+
+
+external_users = Table(
+    "mall_external_users",
+    metadata,
+    Column("tenant_id", String(TENANT_ID), nullable=False),
+    Column("external_id", String(EXTERNAL_ID), nullable=False),
+    Column("user_id", String(ID), nullable=False),
+    # The referrer bound through the ledger's Join (once; the ledger refuses a rebinding).
+    Column("referrer_user_id", String(ID), nullable=True),
+    _at("created_at"),
+    PrimaryKeyConstraint("tenant_id", "external_id"),
+    UniqueConstraint("tenant_id", "user_id", name="uq_mall_external_users_tenant_user"),
+    ForeignKeyConstraint(
+        ["tenant_id", "user_id"],
+        ["mall_users.tenant_id", "mall_users.user_id"],
+        name="fk_mall_external_users_user",
+    ),
+)
+
+integration_orders = Table(
+    "mall_integration_orders",
+    metadata,
+    Column("tenant_id", String(TENANT_ID), nullable=False),
+    Column("external_order_id", String(EXTERNAL_ID), nullable=False),
+    Column("order_ref", String(80), nullable=False),
+    Column("user_id", String(ID), nullable=False),
+    Column("external_user_id", String(EXTERNAL_ID), nullable=False),
+    Column("amount_fen", BigInteger, nullable=False),
+    Column("contribution_fen", BigInteger, nullable=True),
+    Column("state", String(16), nullable=False),
+    Column("booked", Integer, nullable=False),
+    Column("refunded_fen", BigInteger, nullable=False),
+    Column("rewards", Text, nullable=True),  # the purchase journal's result, JSON
+    _at("paid_at"),
+    _at("booked_at", nullable=True),
+    _at("completed_at", nullable=True),
+    _at("refunded_at", nullable=True),
+    PrimaryKeyConstraint("tenant_id", "external_order_id"),
+    UniqueConstraint("tenant_id", "order_ref", name="uq_mall_integration_orders_tenant_ref"),
+    ForeignKeyConstraint(
+        ["tenant_id", "user_id"],
+        ["mall_users.tenant_id", "mall_users.user_id"],
+        name="fk_mall_integration_orders_user",
+    ),
+    CheckConstraint("state IN ('paid', 'completed', 'refunded')", name="state"),
+    CheckConstraint("amount_fen > 0", name="amount_positive"),
+    CheckConstraint(
+        "contribution_fen IS NULL OR "
+        "(contribution_fen >= 0 AND contribution_fen <= amount_fen)",
+        name="contribution_in_amount",
+    ),
+    CheckConstraint("refunded_fen >= 0 AND refunded_fen <= amount_fen", name="refund_in_amount"),
+    CheckConstraint("booked IN (0, 1)", name="booked_flag"),
+)
+
+integration_events = Table(
+    "mall_integration_events",
+    metadata,
+    Column("tenant_id", String(TENANT_ID), nullable=False),
+    Column("external_order_id", String(EXTERNAL_ID), nullable=False),
+    Column("event", String(16), nullable=False),
+    Column("request_hash", String(64), nullable=False),
+    Column("status_code", Integer, nullable=False),
+    Column("response_body", Text, nullable=False),
+    _at("created_at"),
+    PrimaryKeyConstraint("tenant_id", "external_order_id", "event"),
+    CheckConstraint("event IN ('paid', 'completed', 'refunded')", name="event"),
+)
+
+TABLES = [t.name for t in (external_users, integration_orders, integration_events)]
+
+
+@dataclass(frozen=True, slots=True)
+class ExternalUser:
+    external_id: str
+    user_id: str
+    referrer_user_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class IntegrationOrder:
+    tenant_id: str
+    external_order_id: str
+    order_ref: str
+    user_id: str
+    external_user_id: str
+    amount_fen: int
+    contribution_fen: int | None
+    state: str
+    booked: bool
+    refunded_fen: int
+    rewards: dict[str, Any] | None
+    paid_at: datetime
+    booked_at: datetime | None
+    completed_at: datetime | None
+    refunded_at: datetime | None
+
+
+def external_users_by_id(
+    conn: Connection, tenant_id: str, external_ids: list[str]
+) -> dict[str, ExternalUser]:
+    rows = conn.execute(
+        select(
+            external_users.c.external_id,
+            external_users.c.user_id,
+            external_users.c.referrer_user_id,
+        ).where(
+            external_users.c.tenant_id == tenant_id,
+            external_users.c.external_id.in_(external_ids),
+        )
+    )
+    return {row[0]: ExternalUser(row[0], row[1], row[2]) for row in rows}
+
+
+def add_external_user(
+    conn: Connection, tenant_id: str, external_id: str, user_id: str, now: datetime
+) -> None:
+    conn.execute(
+        insert(external_users).values(
+            tenant_id=tenant_id,
+            external_id=external_id,
+            user_id=user_id,
+            referrer_user_id=None,
+            created_at=now,
+        )
+    )
+
+
+def set_referrer(conn: Connection, tenant_id: str, external_id: str, referrer_id: str) -> None:
+    conn.execute(
+        update(external_users)
+        .where(
+            external_users.c.tenant_id == tenant_id,
+            external_users.c.external_id == external_id,
+            external_users.c.referrer_user_id.is_(None),
+        )
+        .values(referrer_user_id=referrer_id)
+    )
+
+
+def _order(row: Any) -> IntegrationOrder:
+    return IntegrationOrder(
+        tenant_id=row.tenant_id,
+        external_order_id=row.external_order_id,
+        order_ref=row.order_ref,
+        user_id=row.user_id,
+        external_user_id=row.external_user_id,
+        amount_fen=row.amount_fen,
+        contribution_fen=row.contribution_fen,
+        state=row.state,
+        booked=bool(row.booked),
+        refunded_fen=row.refunded_fen,
+        rewards=None if row.rewards is None else json.loads(row.rewards),
+        paid_at=aware(row.paid_at),
+        booked_at=maybe_aware(row.booked_at),
+        completed_at=maybe_aware(row.completed_at),
+        refunded_at=maybe_aware(row.refunded_at),
+    )
+
+
+def get_order(
+    conn: Connection, tenant_id: str, external_order_id: str, *, for_update: bool = False
+) -> IntegrationOrder | None:
+    query = select(integration_orders).where(
+        integration_orders.c.tenant_id == tenant_id,
+        integration_orders.c.external_order_id == external_order_id,
+    )
+    if for_update and conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = conn.execute(query).first()
+    return None if row is None else _order(row)
+
+
+def add_order(conn: Connection, order: IntegrationOrder) -> None:
+    conn.execute(
+        insert(integration_orders).values(
+            tenant_id=order.tenant_id,
+            external_order_id=order.external_order_id,
+            order_ref=order.order_ref,
+            user_id=order.user_id,
+            external_user_id=order.external_user_id,
+            amount_fen=order.amount_fen,
+            contribution_fen=order.contribution_fen,
+            state=order.state,
+            booked=int(order.booked),
+            refunded_fen=order.refunded_fen,
+            rewards=None if order.rewards is None else json.dumps(order.rewards),
+            paid_at=order.paid_at,
+            booked_at=order.booked_at,
+            completed_at=order.completed_at,
+            refunded_at=order.refunded_at,
+        )
+    )
+
+
+def update_order(conn: Connection, tenant_id: str, external_order_id: str, **values: Any) -> None:
+    if "rewards" in values and values["rewards"] is not None:
+        values["rewards"] = json.dumps(values["rewards"])
+    if "booked" in values:
+        values["booked"] = int(values["booked"])
+    conn.execute(
+        update(integration_orders)
+        .where(
+            integration_orders.c.tenant_id == tenant_id,
+            integration_orders.c.external_order_id == external_order_id,
+        )
+        .values(**values)
+    )
+
+
+def find_event(
+    conn: Connection, tenant_id: str, external_order_id: str, event: str
+) -> tuple[str, int, str] | None:
+    """(request hash, status, body) of the first answer to this order's event, if any."""
+    row = conn.execute(
+        select(
+            integration_events.c.request_hash,
+            integration_events.c.status_code,
+            integration_events.c.response_body,
+        ).where(
+            integration_events.c.tenant_id == tenant_id,
+            integration_events.c.external_order_id == external_order_id,
+            integration_events.c.event == event,
+        )
+    ).first()
+    return None if row is None else (row[0], row[1], row[2])
+
+
+def add_event(
+    conn: Connection,
+    tenant_id: str,
+    external_order_id: str,
+    event: str,
+    request_hash: str,
+    status_code: int,
+    body: str,
+    now: datetime,
+) -> None:
+    conn.execute(
+        insert(integration_events).values(
+            tenant_id=tenant_id,
+            external_order_id=external_order_id,
+            event=event,
+            request_hash=request_hash,
+            status_code=status_code,
+            response_body=body,
+            created_at=now,
+        )
+    )
