@@ -1,15 +1,21 @@
-"""Outgoing events for integrators' webhooks (issue 4 item 8).
+"""Outgoing events for integrators' webhooks (issue 4 item 8): a transactional outbox.
 
-``emit`` is called inside the transaction that made the change (an outbox): the event exists
-if and only if the change committed. STUB until the webhooks work lands: today it drops events.
+``emit`` is called inside the transaction that made the change: it writes the event and one
+pending delivery per active endpoint of the tenant subscribed to its type, in that same
+transaction. So an event exists if and only if its change committed, and a delivery can never
+announce a change that was rolled back. ``services/mall/webhook_delivery.py`` sends them.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
+
+from tokenmall.adapters.db.mall import events as repo
+from tokenmall.services.mall import ids
 
 EVENT_TYPES = (
     "order.paid",
@@ -23,7 +29,17 @@ EVENT_TYPES = (
 
 def emit(
     conn: Connection, tenant_id: str, event_type: str, data: dict[str, Any], now: datetime
-) -> None:
-    """Record ``event_type`` with its JSON-safe ``data`` for delivery to the tenant's endpoints."""
+) -> str:
+    """Record ``event_type`` with its JSON-safe ``data`` for delivery to the tenant's
+    endpoints; returns the event's id."""
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown event type {event_type!r}")
+    text = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    event_id = ids.new_id("evt")
+    targets = [
+        (ids.new_id("dlv"), endpoint_id)
+        for endpoint_id, types in repo.active_endpoints(conn, tenant_id)
+        if event_type in types
+    ]
+    repo.add_event(conn, tenant_id, event_id, event_type, text, now, targets)
+    return event_id

@@ -1,0 +1,423 @@
+"""The integration API (issue 4 item 8): an existing shop pushes its orders' events.
+
+The shop keeps its own order and user ids. Each event — ``paid``, ``completed``, ``refunded``
+— is idempotent by (tenant, external order id, event): the first answer is stored in the same
+transaction as the change (``mall_integration_events``), an identical push answers it again
+and changes nothing, and a push of the same event with a different body is a conflict (409).
+Events out of order (completed or refunded before paid) are refused with 409.
+
+Money goes through ``order_ledger`` only (payment into escrow, rewards at the tenant's
+``grant_on``, completion, refund), inside the request's one transaction, so an order's row,
+its journals, its stored answer and its outgoing events commit together or not at all.
+
+A first-seen external user becomes a consumer of the tenant with no usable password (the
+shop's users never log in here; an admin can look them up), and ``referrer_external_id``
+binds the referrer once through the ledger's ``Join`` (a rebinding is the ledger's refusal).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from tokenmall.adapters.db.mall import integration as repo
+from tokenmall.adapters.db.mall import people as people_repo
+from tokenmall.adapters.db.store import Store
+from tokenmall.domain.money import format_money
+from tokenmall.services import commands as c
+from tokenmall.services import ledger
+from tokenmall.services.mall import events, ids, order_ledger, validate
+from tokenmall.services.mall.auth import Principal, require
+from tokenmall.services.mall.errors import Conflict, InvalidInput, NotFound
+from tokenmall.services.mall.records import Role, User
+
+ADMIN: tuple[Role, ...] = ("admin",)
+EXTERNAL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,63}$")
+# Argon2 never produces this, so no password ever verifies against it.
+NO_PASSWORD = "!no-password:external-user"
+
+
+@dataclass(frozen=True, slots=True)
+class ExternalUserIn:
+    external_id: str
+    display_name: str
+    referrer_external_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What an event answers: a status and the JSON body (also what a replay answers)."""
+
+    status: int
+    body: str
+    replayed: bool
+
+
+def external_id(value: str, field: str) -> str:
+    if not EXTERNAL_ID.match(value):
+        raise InvalidInput(
+            f"{field} must be 1-64 characters of A-Z, a-z, 0-9 and . _ : @ -, "
+            "starting with a letter or digit",
+            field,
+        )
+    return value
+
+
+def order_ref(external_order_id: str) -> str:
+    """The ledger's order reference of an integrated order (tenant-unique, apart from the
+    mall's own orders, whose references never start with ``ext:``)."""
+    return f"ext:{external_order_id}"
+
+
+def _replay(
+    conn: Connection, tenant_id: str, external_order_id: str, event: str, request_hash: str
+) -> Answer | None:
+    found = repo.find_event(conn, tenant_id, external_order_id, event)
+    if found is None:
+        return None
+    stored_hash, status, body = found
+    if stored_hash != request_hash:
+        raise Conflict(
+            f"order {external_order_id!r} was already reported {event} with a different "
+            "request; an event is recorded once",
+        )
+    return Answer(status, body, True)
+
+
+def _answer(
+    conn: Connection,
+    order: repo.IntegrationOrder,
+    event: str,
+    request_hash: str,
+    now: datetime,
+    status: int = 200,
+) -> Answer:
+    body = json.dumps(order_view(order, event), ensure_ascii=False)
+    repo.add_event(
+        conn, order.tenant_id, order.external_order_id, event, request_hash, status, body, now
+    )
+    return Answer(status, body, False)
+
+
+def order_view(order: repo.IntegrationOrder, event: str | None) -> dict[str, Any]:
+    """The JSON shape of an integrated order (``IntegrationOrderOut`` in the API)."""
+    return {
+        "external_order_id": order.external_order_id,
+        "order_ref": order.order_ref,
+        "event": event,
+        "state": order.state,
+        "user": {"external_id": order.external_user_id, "user_id": order.user_id},
+        "amount": format_money(order.amount_fen),
+        "contribution": None
+        if order.contribution_fen is None
+        else format_money(order.contribution_fen),
+        "refunded": format_money(order.refunded_fen),
+        "rewards_booked": order.booked,
+        "rewards": order.rewards,
+        "paid_at": order.paid_at.isoformat(),
+        "booked_at": None if order.booked_at is None else order.booked_at.isoformat(),
+        "completed_at": None if order.completed_at is None else order.completed_at.isoformat(),
+        "refunded_at": None if order.refunded_at is None else order.refunded_at.isoformat(),
+    }
+
+
+# -- users ------------------------------------------------------------------------------------
+
+
+def _new_user(
+    conn: Connection, tenant_id: str, display_name: str, inviter_id: str | None, now: datetime
+) -> str:
+    user_id = ids.new_id("usr")
+    people_repo.add_user(
+        conn,
+        User(
+            tenant_id=tenant_id,
+            user_id=user_id,
+            # Unique and undeliverable (RFC 2606 ``.invalid``): the shop's users have no login.
+            email=f"{user_id}@external.invalid",
+            display_name=display_name,
+            role="consumer",
+            kyc_status="none",
+            invite_code=ids.new_invite_code(),
+            inviter_id=inviter_id,
+            created_at=now,
+        ),
+        NO_PASSWORD,
+    )
+    return user_id
+
+
+def _resolve_users(
+    conn: Connection, tenant_id: str, who: ExternalUserIn, now: datetime
+) -> tuple[str, str | None]:
+    """The buyer's user id (created if first seen), and their referrer's (bound once)."""
+    wanted = [who.external_id]
+    if who.referrer_external_id is not None:
+        wanted.append(who.referrer_external_id)
+    known = repo.external_users_by_id(conn, tenant_id, wanted)
+    referrer_id: str | None = None
+    if who.referrer_external_id is not None:
+        found = known.get(who.referrer_external_id)
+        if found is None:
+            referrer_id = _new_user(conn, tenant_id, who.referrer_external_id, None, now)
+            repo.add_external_user(conn, tenant_id, who.referrer_external_id, referrer_id, now)
+        else:
+            referrer_id = found.user_id
+    buyer = known.get(who.external_id)
+    if buyer is None:
+        buyer_id = _new_user(conn, tenant_id, who.display_name, referrer_id, now)
+        repo.add_external_user(conn, tenant_id, who.external_id, buyer_id, now)
+        bound = None
+    else:
+        buyer_id, bound = buyer.user_id, buyer.referrer_user_id
+    if referrer_id is not None and bound != referrer_id:
+        # The ledger binds once and refuses a different referrer (RuleViolation → 409).
+        ledger.execute_in(
+            Store(conn.engine),
+            conn,
+            c.Join(
+                tenant_id=tenant_id,
+                idempotency_key=f"join:{buyer_id}:{referrer_id}",
+                user=buyer_id,
+                referrer=referrer_id,
+            ),
+        )
+        repo.set_referrer(conn, tenant_id, who.external_id, referrer_id)
+    return buyer_id, referrer_id
+
+
+def _rewards(conn: Connection, tenant_id: str, purchase: dict[str, Any]) -> dict[str, Any]:
+    """The purchase journal's result, with each grant's holder as user id and external id."""
+    holders = [g["holder"] for g in purchase.get("grants", [])]
+    external: dict[str, str] = {}
+    if holders:
+        rows = conn.execute(
+            select(repo.external_users.c.user_id, repo.external_users.c.external_id).where(
+                repo.external_users.c.tenant_id == tenant_id,
+                repo.external_users.c.user_id.in_(holders),
+            )
+        )
+        external = {row[0]: row[1] for row in rows}
+    grants = [
+        {
+            "user_id": g["holder"],
+            "external_id": external.get(g["holder"]),
+            "level": g["level"],
+            "points": g["points"],
+        }
+        for g in purchase.get("grants", [])
+    ]
+    return {
+        "points_granted": grants,
+        "buyer_points": next((g["points"] for g in grants if g["level"] == 0), "0.00000000"),
+        "price": purchase["price"],
+        "quota_added": purchase["quota_added"],
+        "pool_contribution": purchase["contribution"],
+        "dividend_contribution": purchase["dividend"],
+        "revenue": purchase["revenue"],
+    }
+
+
+def _book(conn: Connection, order: repo.IntegrationOrder, now: datetime) -> dict[str, Any]:
+    purchase = order_ledger.book_rewards(
+        conn,
+        order.tenant_id,
+        user=order.user_id,
+        order_ref=order.order_ref,
+        amount_fen=order.amount_fen,
+        contribution_fen=order.contribution_fen,
+        now=now,
+    )
+    return _rewards(conn, order.tenant_id, purchase)
+
+
+def _event_data(order: repo.IntegrationOrder) -> dict[str, Any]:
+    view = order_view(order, None)
+    view.pop("event")
+    return view
+
+
+# -- the events -------------------------------------------------------------------------------
+
+
+def paid(
+    conn: Connection,
+    caller: Principal | None,
+    tenant_id: str,
+    external_order_id: str,
+    *,
+    user: ExternalUserIn,
+    amount: str,
+    contribution: str | None,
+    request_hash: str,
+    now: datetime,
+) -> Answer:
+    require(caller, tenant_id, ADMIN)
+    external_id(external_order_id, "external_order_id")
+    first = _replay(conn, tenant_id, external_order_id, "paid", request_hash)
+    if first is not None:
+        return first
+    if repo.get_order(conn, tenant_id, external_order_id) is not None:
+        raise Conflict(f"order {external_order_id!r} already exists")
+    amount_fen = validate.money(amount, "amount")
+    contribution_fen = None
+    if contribution is not None:
+        contribution_fen = validate.money(contribution, "contribution", allow_zero=True)
+        if contribution_fen > amount_fen:
+            raise InvalidInput("contribution must not exceed the amount", "contribution")
+    external_id(user.external_id, "user.external_id")
+    name = validate.text(user.display_name or user.external_id, "user.display_name", max_length=100)
+    if user.referrer_external_id is not None:
+        external_id(user.referrer_external_id, "user.referrer_external_id")
+        if user.referrer_external_id == user.external_id:
+            raise InvalidInput("a user cannot refer themselves", "user.referrer_external_id")
+    who = ExternalUserIn(user.external_id, name, user.referrer_external_id)
+    order = repo.IntegrationOrder(
+        tenant_id=tenant_id,
+        external_order_id=external_order_id,
+        order_ref=order_ref(external_order_id),
+        user_id="",
+        external_user_id=user.external_id,
+        amount_fen=amount_fen,
+        contribution_fen=contribution_fen,
+        state="paid",
+        booked=False,
+        refunded_fen=0,
+        rewards=None,
+        paid_at=now,
+        booked_at=None,
+        completed_at=None,
+        refunded_at=None,
+    )
+    buyer_id, _ = _resolve_users(conn, tenant_id, who, now)
+    order = _with(order, user_id=buyer_id)
+    # The row first: a concurrent push of the same order waits here (PostgreSQL) or fails
+    # its insert, and its retry then answers this one's stored result.
+    repo.add_order(conn, order)
+    order_ledger.record_payment(
+        conn, tenant_id, user=buyer_id, order_ref=order.order_ref, amount_fen=amount_fen
+    )
+    if order_ledger.grant_on(conn, tenant_id) == "paid":
+        rewards = _book(conn, order, now)
+        order = _with(order, booked=True, rewards=rewards, booked_at=now)
+        repo.update_order(
+            conn, tenant_id, external_order_id, booked=True, rewards=rewards, booked_at=now
+        )
+    events.emit(conn, tenant_id, "order.paid", _event_data(order), now)
+    return _answer(conn, order, "paid", request_hash, now, status=201)
+
+
+def completed(
+    conn: Connection,
+    caller: Principal | None,
+    tenant_id: str,
+    external_order_id: str,
+    *,
+    request_hash: str,
+    now: datetime,
+) -> Answer:
+    require(caller, tenant_id, ADMIN)
+    external_id(external_order_id, "external_order_id")
+    first = _replay(conn, tenant_id, external_order_id, "completed", request_hash)
+    if first is not None:
+        return first
+    order = _existing(conn, tenant_id, external_order_id, "completed")
+    if order.state == "refunded":
+        raise Conflict(f"order {external_order_id!r} was refunded; it cannot complete")
+    values: dict[str, Any] = {"state": "completed", "completed_at": now}
+    if not order.booked:
+        rewards = _book(conn, order, now)
+        values.update(booked=True, rewards=rewards, booked_at=now)
+    order_ledger.complete(conn, tenant_id, order_ref=order.order_ref, now=now)
+    repo.update_order(conn, tenant_id, external_order_id, **values)
+    order = _with(order, **values)
+    events.emit(conn, tenant_id, "order.completed", _event_data(order), now)
+    return _answer(conn, order, "completed", request_hash, now)
+
+
+def refunded(
+    conn: Connection,
+    caller: Principal | None,
+    tenant_id: str,
+    external_order_id: str,
+    *,
+    amount: str | None,
+    adjustment: bool,
+    request_hash: str,
+    now: datetime,
+) -> Answer:
+    who = require(caller, tenant_id, ADMIN)
+    external_id(external_order_id, "external_order_id")
+    first = _replay(conn, tenant_id, external_order_id, "refunded", request_hash)
+    if first is not None:
+        return first
+    order = _existing(conn, tenant_id, external_order_id, "refunded")
+    refund_fen = order.amount_fen
+    if amount is not None:
+        refund_fen = validate.money(amount, "amount")
+        if refund_fen > order.amount_fen:
+            raise InvalidInput(
+                f"amount must not exceed the order's {format_money(order.amount_fen)}", "amount"
+            )
+    if not order.booked and refund_fen != order.amount_fen:
+        raise InvalidInput(
+            "before its rewards are booked an order is refunded whole "
+            f"({format_money(order.amount_fen)})",
+            "amount",
+        )
+    if order.booked and not adjustment:
+        raise Conflict(
+            f"order {external_order_id!r}'s rewards are booked and final (rule 9); refunding "
+            'it now is an admin\'s audited adjustment: send "adjustment": true',
+            "adjustment",
+        )
+    order_ledger.refund(
+        conn,
+        tenant_id,
+        user=order.user_id,
+        order_ref=order.order_ref,
+        amount_fen=refund_fen,
+        booked=order.booked,
+        approved_by=who.subject_id if order.booked else None,
+        now=now,
+    )
+    values: dict[str, Any] = {"state": "refunded", "refunded_fen": refund_fen, "refunded_at": now}
+    repo.update_order(conn, tenant_id, external_order_id, **values)
+    order = _with(order, **values)
+    data = _event_data(order)
+    data["adjustment"] = order.booked
+    events.emit(conn, tenant_id, "order.refunded", data, now)
+    return _answer(conn, order, "refunded", request_hash, now)
+
+
+def get_order(
+    conn: Connection, caller: Principal | None, tenant_id: str, external_order_id: str
+) -> dict[str, Any]:
+    require(caller, tenant_id, ADMIN)
+    order = repo.get_order(conn, tenant_id, external_order_id)
+    if order is None:
+        raise NotFound(f"no order {external_order_id!r}")
+    return order_view(order, None)
+
+
+def _existing(
+    conn: Connection, tenant_id: str, external_order_id: str, event: str
+) -> repo.IntegrationOrder:
+    order = repo.get_order(conn, tenant_id, external_order_id, for_update=True)
+    if order is None:
+        raise Conflict(
+            f"order {external_order_id!r} has not been reported paid; report it paid before "
+            f"it is {event}"
+        )
+    return order
+
+
+def _with(order: repo.IntegrationOrder, **values: Any) -> repo.IntegrationOrder:
+    from dataclasses import replace
+
+    return replace(order, **values)

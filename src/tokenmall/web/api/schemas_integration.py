@@ -1,0 +1,243 @@
+"""Request and response models of the integration API, outgoing webhooks and settlements.
+
+As in ``schemas.py``: requests refuse unknown fields and coerce nothing; money is a decimal
+string both ways (parsed by ``domain.money`` in the services).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from tokenmall.adapters.db.mall.events import Attempt, Delivery, Endpoint
+from tokenmall.web.api.schemas import MoneyText, Request, Response
+
+ExternalId = Annotated[
+    str,
+    Field(
+        max_length=64,
+        description="The shop's own id: 1-64 of A-Z a-z 0-9 . _ : @ -",
+        examples=["U1001"],
+    ),
+]
+EventType = Literal[
+    "order.paid",
+    "order.completed",
+    "order.refunded",
+    "points.granted",
+    "dividend.paid",
+    "holder.exited",
+]
+PointsText = Annotated[str, Field(description='Points, 8 places, such as "21.00000000"')]
+
+# --- the integration API ---
+
+
+class ExternalUserIn(Request):
+    external_id: ExternalId
+    display_name: Annotated[str, Field(max_length=100)] = ""
+    referrer_external_id: ExternalId | None = Field(
+        default=None, description="Who referred this user, bound once (the ledger's Join)"
+    )
+
+
+class OrderPaidIn(Request):
+    user: ExternalUserIn
+    amount: MoneyText
+    contribution: MoneyText | None = Field(
+        default=None,
+        description="Fixed money to the backing pool instead of amount × pool_rate",
+    )
+
+
+class OrderCompletedIn(Request):
+    """No fields: completing an order carries no data (an empty object or no body)."""
+
+
+class OrderRefundedIn(Request):
+    amount: MoneyText | None = Field(
+        default=None, description="Defaults to the whole order; partial only once booked"
+    )
+    adjustment: bool = Field(
+        default=False,
+        description="Required (true) to refund an order whose rewards are booked: an admin's "
+        "audited adjustment out of revenue; the rewards stay (rule 9)",
+    )
+
+
+class GrantOut(Response):
+    user_id: str
+    external_id: str | None
+    level: int = Field(description="0 the buyer, 1.. the referrers above")
+    points: PointsText
+
+
+class RewardsOut(Response):
+    points_granted: list[GrantOut]
+    buyer_points: PointsText
+    price: str = Field(description="The equity point's price after the purchase")
+    quota_added: MoneyText
+    pool_contribution: MoneyText
+    dividend_contribution: MoneyText
+    revenue: MoneyText
+
+
+class IntegrationUserOut(Response):
+    external_id: str
+    user_id: str
+
+
+class IntegrationOrderOut(Response):
+    external_order_id: str
+    order_ref: str = Field(description="The ledger's reference of the order")
+    event: Literal["paid", "completed", "refunded"] | None
+    state: Literal["paid", "completed", "refunded"]
+    user: IntegrationUserOut
+    amount: MoneyText
+    contribution: MoneyText | None
+    refunded: MoneyText
+    rewards_booked: bool
+    rewards: RewardsOut | None
+    paid_at: datetime
+    booked_at: datetime | None
+    completed_at: datetime | None
+    refunded_at: datetime | None
+
+
+# --- webhooks ---
+
+
+class WebhookEndpointIn(Request):
+    url: Annotated[str, Field(max_length=2000, examples=["https://shop.example/hooks/tokenmall"])]
+    event_types: Annotated[list[EventType], Field(min_length=1, max_length=6)]
+    description: Annotated[str, Field(max_length=200)] = ""
+
+
+class WebhookEndpointOut(Response):
+    endpoint_id: str
+    url: str
+    event_types: list[EventType]
+    description: str
+    created_by: str
+    created_at: datetime
+    deleted_at: datetime | None
+
+    @classmethod
+    def of(cls, e: Endpoint) -> WebhookEndpointOut:
+        return cls(
+            endpoint_id=e.endpoint_id,
+            url=e.url,
+            event_types=list(e.event_types),  # type: ignore[arg-type]
+            description=e.description,
+            created_by=e.created_by,
+            created_at=e.created_at,
+            deleted_at=e.deleted_at,
+        )
+
+
+class WebhookEndpointCreatedOut(Response):
+    endpoint: WebhookEndpointOut
+    secret: str | None = Field(
+        description="The signing secret, shown once; null when this is a replay"
+    )
+
+
+class WebhookEndpointPage(Response):
+    items: list[WebhookEndpointOut]
+    next_after: str | None
+
+
+class AttemptOut(Response):
+    attempt: int
+    attempted_at: datetime
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+
+    @classmethod
+    def of(cls, a: Attempt) -> AttemptOut:
+        return cls(
+            attempt=a.attempt,
+            attempted_at=a.attempted_at,
+            status_code=a.status_code,
+            error=a.error,
+            duration_ms=a.duration_ms,
+        )
+
+
+class DeliveryOut(Response):
+    delivery_id: str
+    event_id: str
+    event_type: str
+    endpoint_id: str
+    status: Literal["pending", "delivered", "failed"]
+    attempt_count: int
+    next_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    delivered_at: datetime | None
+    created_at: datetime
+    attempts: list[AttemptOut]
+
+    @classmethod
+    def of(cls, d: Delivery, attempts: list[Attempt]) -> DeliveryOut:
+        return cls(
+            delivery_id=d.delivery_id,
+            event_id=d.event_id,
+            event_type=d.event_type,
+            endpoint_id=d.endpoint_id,
+            status=d.status,  # type: ignore[arg-type]
+            attempt_count=d.attempts,
+            next_attempt_at=d.next_attempt_at,
+            last_status_code=d.last_status_code,
+            last_error=d.last_error,
+            delivered_at=d.delivered_at,
+            created_at=d.created_at,
+            attempts=[AttemptOut.of(a) for a in attempts],
+        )
+
+
+class DeliveryPage(Response):
+    items: list[DeliveryOut]
+    next_after: str | None
+
+
+class EventOut(Response):
+    event_id: str
+    event_type: str
+    created_at: datetime
+    data: dict[str, object]
+
+
+class EventPage(Response):
+    items: list[EventOut]
+    next_after: str | None
+
+
+# --- settlements ---
+
+
+class SettlementIn(Request):
+    business_date: Annotated[
+        str, Field(max_length=10, description="YYYY-MM-DD", examples=["2026-11-29"])
+    ]
+
+
+class SettlementOut(Response):
+    business_date: str
+    dividend_journal_id: int
+    distributed: MoneyText
+    recipients: int
+    dividend_pool_left: MoneyText
+    exits: int
+    exit_points: PointsText
+    exit_payout: MoneyText
+    price: str
+    settled_now: bool = Field(description="False when the day was already settled (a replay)")
+
+
+class SettlementPage(Response):
+    items: list[SettlementOut]
+    next_after: str | None
