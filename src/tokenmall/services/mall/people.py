@@ -14,6 +14,9 @@ from sqlalchemy.exc import IntegrityError
 
 from tokenmall.adapters.db.mall import people as people_repo
 from tokenmall.adapters.db.mall import tenants as tenants_repo
+from tokenmall.adapters.db.store import Store
+from tokenmall.services import ledger
+from tokenmall.services.commands import Join
 from tokenmall.services.mall import auth, ids, passwords, validate
 from tokenmall.services.mall.auth import IssuedToken, Principal, require
 from tokenmall.services.mall.errors import (
@@ -85,7 +88,7 @@ def register(
         inviter = people_repo.user_by_invite_code(conn, tenant_id, invite_code.strip().upper())
         if inviter is None:
             raise InvalidInput(f"no such invite code: {invite_code!r}", "invite_code")
-    return add_user(
+    user = add_user(
         conn,
         tenant_id,
         email=email,
@@ -95,6 +98,20 @@ def register(
         inviter=inviter,
         now=now,
     )
+    if inviter is not None:
+        # The referral tree lives in the ledger (holder names are user ids): bound once, in
+        # the registration's transaction; the engine refuses rebinding and cycles.
+        ledger.execute_in(
+            Store(conn.engine),
+            conn,
+            Join(
+                tenant_id=tenant_id,
+                idempotency_key=f"join:{user.user_id}",
+                user=user.user_id,
+                referrer=inviter.user_id,
+            ),
+        )
+    return user
 
 
 def login(

@@ -1,7 +1,183 @@
-"""withdrawals routes (issue 4): to be filled."""
+"""Withdrawals of cash balances with admin approval, and each tenant's withdrawal settings."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
 
-router = APIRouter(prefix="/api/v1/tenants/{tenant_id}", tags=["withdrawals"])
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+from sqlalchemy import Connection
+
+from tokenmall.services.mall import withdrawals
+from tokenmall.services.mall.uow import utc_now
+from tokenmall.web import idempotent
+from tokenmall.web.api.common import After, Limit, ResourceId, TenantId, next_after
+from tokenmall.web.api.schemas_wallet import (
+    RejectIn,
+    WithdrawalIn,
+    WithdrawalOut,
+    WithdrawalPage,
+    WithdrawalSettingsIn,
+    WithdrawalSettingsOut,
+    WithdrawalStatus,
+)
+from tokenmall.web.deps import Caller, Db, IdempotencyKey, single_query_values
+from tokenmall.web.errors import COMMON, responses
+
+router = APIRouter(
+    prefix="/api/v1/tenants/{tenant_id}",
+    tags=["withdrawals"],
+    dependencies=[Depends(single_query_values)],
+)
+
+
+@router.post(
+    "/withdrawals",
+    status_code=status.HTTP_201_CREATED,
+    response_model=WithdrawalOut,
+    summary="Withdraw cash: debts are repaid first, the amount is held until approved",
+    responses=responses(*COMMON, 403, 409),
+)
+def request_withdrawal(
+    tenant_id: TenantId,
+    payload: WithdrawalIn,
+    request: Request,
+    caller: Caller,
+    db: Db,
+    key: IdempotencyKey,
+) -> Response:
+    def action(conn: Connection) -> idempotent.Outcome:
+        found = withdrawals.request(conn, caller, tenant_id, payload.amount, utc_now())
+        return 201, WithdrawalOut.of(found), None
+
+    return idempotent.run(
+        request, db, tenant_id=tenant_id, caller=caller, key=key, payload=payload, action=action
+    )
+
+
+@router.get(
+    "/withdrawals",
+    response_model=WithdrawalPage,
+    summary="The caller's withdrawals (admins: everyone's, by status or user)",
+    responses=responses(*COMMON),
+)
+def list_withdrawals(
+    tenant_id: TenantId,
+    caller: Caller,
+    db: Db,
+    status: WithdrawalStatus | None = None,
+    user_id: Annotated[str | None, Query(max_length=40)] = None,
+    after: After = None,
+    limit: Limit = 50,
+) -> WithdrawalPage:
+    with db.read() as conn:
+        found = withdrawals.list_withdrawals(
+            conn, caller, tenant_id, status=status, user_id=user_id, after=after, limit=limit
+        )
+    return WithdrawalPage(
+        items=[WithdrawalOut.of(w) for w in found],
+        next_after=next_after([w.withdrawal_id for w in found], limit),
+    )
+
+
+@router.get(
+    "/withdrawals/{withdrawal_id}",
+    response_model=WithdrawalOut,
+    summary="One withdrawal (its requester, admins)",
+    responses=responses(*COMMON),
+)
+def get_withdrawal(
+    tenant_id: TenantId, withdrawal_id: ResourceId, caller: Caller, db: Db
+) -> WithdrawalOut:
+    with db.read() as conn:
+        return WithdrawalOut.of(withdrawals.get(conn, caller, tenant_id, withdrawal_id))
+
+
+@router.post(
+    "/withdrawals/{withdrawal_id}/approve",
+    response_model=WithdrawalOut,
+    summary="Approve (admins, never the requester); the last approval needed pays it out",
+    responses=responses(*COMMON, 403, 409),
+)
+def approve_withdrawal(
+    tenant_id: TenantId,
+    withdrawal_id: ResourceId,
+    request: Request,
+    caller: Caller,
+    db: Db,
+    key: IdempotencyKey,
+) -> Response:
+    def action(conn: Connection) -> idempotent.Outcome:
+        found = withdrawals.approve(conn, caller, tenant_id, withdrawal_id, utc_now())
+        return 200, WithdrawalOut.of(found), None
+
+    return idempotent.run(
+        request, db, tenant_id=tenant_id, caller=caller, key=key, payload=None, action=action
+    )
+
+
+@router.post(
+    "/withdrawals/{withdrawal_id}/reject",
+    response_model=WithdrawalOut,
+    summary="Reject (admins, never the requester): the held cash returns to the user",
+    responses=responses(*COMMON, 403, 409),
+)
+def reject_withdrawal(
+    tenant_id: TenantId,
+    withdrawal_id: ResourceId,
+    payload: RejectIn,
+    request: Request,
+    caller: Caller,
+    db: Db,
+    key: IdempotencyKey,
+) -> Response:
+    def action(conn: Connection) -> idempotent.Outcome:
+        found = withdrawals.reject(
+            conn, caller, tenant_id, withdrawal_id, payload.reason, utc_now()
+        )
+        return 200, WithdrawalOut.of(found), None
+
+    return idempotent.run(
+        request, db, tenant_id=tenant_id, caller=caller, key=key, payload=payload, action=action
+    )
+
+
+@router.get(
+    "/withdrawal-settings",
+    response_model=WithdrawalSettingsOut,
+    summary="The tenant's withdrawal rules: KYC, minimum, two-approver threshold (admins)",
+    responses=responses(*COMMON, 403),
+)
+def get_settings(tenant_id: TenantId, caller: Caller, db: Db) -> WithdrawalSettingsOut:
+    with db.read() as conn:
+        return WithdrawalSettingsOut.of(withdrawals.get_settings(conn, caller, tenant_id))
+
+
+@router.patch(
+    "/withdrawal-settings",
+    response_model=WithdrawalSettingsOut,
+    summary="Change the tenant's withdrawal rules (admins)",
+    responses=responses(*COMMON, 403),
+)
+def patch_settings(
+    tenant_id: TenantId,
+    payload: WithdrawalSettingsIn,
+    request: Request,
+    caller: Caller,
+    db: Db,
+    key: IdempotencyKey,
+) -> Response:
+    def action(conn: Connection) -> idempotent.Outcome:
+        found = withdrawals.update_settings(
+            conn,
+            caller,
+            tenant_id,
+            requires_kyc=payload.requires_kyc,
+            min_amount=payload.min_amount,
+            two_approver_threshold=payload.two_approver_threshold,
+            now=utc_now(),
+        )
+        return 200, WithdrawalSettingsOut.of(found), None
+
+    return idempotent.run(
+        request, db, tenant_id=tenant_id, caller=caller, key=key, payload=payload, action=action
+    )

@@ -1,0 +1,273 @@
+"""Withdrawals of users' cash balances with admin approval (issue 4 item 5).
+
+A request holds the cash in the ledger at once (``HoldWithdrawal``), after first repaying any
+debt a commission clawback left (``RepayDebt``: debts come out of cash before anything leaves).
+Admins approve or reject. Above the tenant's ``two_approver_threshold`` two distinct admins must
+approve (one row per approver, keyed by the admin: the database refuses the same one twice); the
+final approval pays out (``PayWithdrawal``; the sandbox payout is recorded as paid at once). A
+rejection returns the held cash (``ReleaseWithdrawal``). Nobody decides on their own withdrawal.
+Real-name (KYC) verification is required by default; each tenant's admins set it, the minimum
+amount and the threshold (``mall_withdrawal_settings``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
+
+from tokenmall.adapters.db.mall import commissions as commissions_repo
+from tokenmall.adapters.db.mall import people as people_repo
+from tokenmall.adapters.db.mall import withdrawals as repo
+from tokenmall.adapters.db.mall.withdrawals import Settings, Withdrawal
+from tokenmall.adapters.db.store import Store
+from tokenmall.domain.errors import InsufficientBalance
+from tokenmall.domain.money import format_money
+from tokenmall.services import commands as c
+from tokenmall.services import ledger
+from tokenmall.services.mall import ids, validate
+from tokenmall.services.mall.auth import Principal, require
+from tokenmall.services.mall.errors import Conflict, Forbidden, InvalidInput, NotFound
+from tokenmall.services.mall.people import ADMIN, ALL
+
+
+class KycRequired(Forbidden):
+    """The tenant requires real-name verification before money leaves."""
+
+    code = "kyc_required"
+
+
+def _run(conn: Connection, command: c.Command) -> dict[str, Any]:
+    return ledger.execute_in(Store(conn.engine), conn, command)
+
+
+def _key(withdrawal_id: str, step: str) -> str:
+    return f"withdrawal:{withdrawal_id}:{step}"
+
+
+# -- settings -----------------------------------------------------------------------------------
+
+
+def get_settings(conn: Connection, caller: Principal | None, tenant_id: str) -> Settings:
+    require(caller, tenant_id, ADMIN)
+    return repo.get_settings(conn, tenant_id)
+
+
+def update_settings(
+    conn: Connection,
+    caller: Principal | None,
+    tenant_id: str,
+    *,
+    requires_kyc: bool | None,
+    min_amount: str | None,
+    two_approver_threshold: str | None,
+    now: datetime,
+) -> Settings:
+    who = require(caller, tenant_id, ADMIN)
+    if requires_kyc is None and min_amount is None and two_approver_threshold is None:
+        raise InvalidInput(
+            "give requires_kyc, min_amount and/or two_approver_threshold", "requires_kyc"
+        )
+    current = repo.get_settings(conn, tenant_id)
+    changed = replace(current, updated_by=who.subject_id, updated_at=now)
+    if requires_kyc is not None:
+        changed = replace(changed, requires_kyc=requires_kyc)
+    if min_amount is not None:
+        changed = replace(changed, min_amount_fen=validate.money(min_amount, "min_amount"))
+    if two_approver_threshold is not None:
+        fen = validate.money(two_approver_threshold, "two_approver_threshold")
+        changed = replace(changed, two_approver_threshold_fen=fen)
+    repo.put_settings(conn, tenant_id, changed)
+    return changed
+
+
+# -- requests -----------------------------------------------------------------------------------
+
+
+def request(
+    conn: Connection, caller: Principal | None, tenant_id: str, amount: str, now: datetime
+) -> Withdrawal:
+    """Hold ``amount`` of the caller's cash for a withdrawal, after repaying their debt."""
+    who = require(caller, tenant_id, ALL)
+    fen = validate.money(amount, "amount")
+    settings = repo.get_settings(conn, tenant_id)
+    user = people_repo.get_user(conn, tenant_id, who.subject_id)
+    assert user is not None
+    if settings.requires_kyc and user.kyc_status != "verified":
+        raise KycRequired(
+            f"withdrawals need real-name (KYC) verification; yours is {user.kyc_status!r}",
+            "kyc_status",
+        )
+    if fen < settings.min_amount_fen:
+        raise InvalidInput(
+            f"the smallest withdrawal is {format_money(settings.min_amount_fen)}", "amount"
+        )
+    store = Store(conn.engine)
+    store.lock_tenant(conn, tenant_id)
+    found = store.load_holders(conn, tenant_id, [who.subject_id])
+    cash = found[0].cash if found else 0
+    withdrawal_id = ids.new_id("wdr")
+    debt = commissions_repo.debt_of(conn, tenant_id, who.subject_id)
+    repaid = min(debt, cash)
+    if fen > cash - repaid:
+        owed = f" after repaying {format_money(repaid)} of debt" if repaid else ""
+        raise InsufficientBalance(
+            f"you have {format_money(cash - repaid)} of cash to withdraw{owed}, "
+            f"less than {format_money(fen)}"
+        )
+    if repaid:
+        _run(
+            conn,
+            c.RepayDebt(
+                tenant_id=tenant_id,
+                idempotency_key=_key(withdrawal_id, "repay"),
+                user=who.subject_id,
+                amount_fen=repaid,
+            ),
+        )
+        commissions_repo.repay_debt(conn, tenant_id, who.subject_id, repaid, now)
+    _run(
+        conn,
+        c.HoldWithdrawal(
+            tenant_id=tenant_id,
+            idempotency_key=_key(withdrawal_id, "hold"),
+            user=who.subject_id,
+            withdrawal_ref=withdrawal_id,
+            amount_fen=fen,
+        ),
+    )
+    repo.add(
+        conn,
+        tenant_id,
+        {
+            "withdrawal_id": withdrawal_id,
+            "user_id": who.subject_id,
+            "amount_fen": fen,
+            "debt_repaid_fen": repaid,
+            "status": "pending",
+            "approvals_required": 2 if fen > settings.two_approver_threshold_fen else 1,
+            "created_at": now,
+        },
+    )
+    return _get(conn, tenant_id, withdrawal_id)
+
+
+def _get(conn: Connection, tenant_id: str, withdrawal_id: str, lock: bool = False) -> Withdrawal:
+    found = repo.get(conn, tenant_id, withdrawal_id, for_update=lock)
+    if found is None:
+        raise NotFound(f"no withdrawal {withdrawal_id!r}")
+    return found
+
+
+def get(
+    conn: Connection, caller: Principal | None, tenant_id: str, withdrawal_id: str
+) -> Withdrawal:
+    who = require(caller, tenant_id, ALL)
+    found = _get(conn, tenant_id, withdrawal_id)
+    if who.role != "admin" and found.user_id != who.subject_id:
+        raise NotFound(f"no withdrawal {withdrawal_id!r}")
+    return found
+
+
+def list_withdrawals(
+    conn: Connection,
+    caller: Principal | None,
+    tenant_id: str,
+    *,
+    status: str | None,
+    user_id: str | None,
+    after: str | None,
+    limit: int,
+) -> list[Withdrawal]:
+    """A member's own withdrawals; admins see everyone's (optionally one user's)."""
+    who = require(caller, tenant_id, ALL)
+    if who.role != "admin":
+        user_id = who.subject_id
+    return repo.list_withdrawals(
+        conn, tenant_id, user_id=user_id, status=status, after=after, limit=limit
+    )
+
+
+def _pending_for(who: Principal, found: Withdrawal, verb: str) -> None:
+    if found.user_id == who.subject_id:
+        raise Forbidden(f"you cannot {verb} your own withdrawal; another admin must")
+    if found.status != "pending":
+        raise Conflict(f"withdrawal {found.withdrawal_id} is already {found.status}")
+
+
+def approve(
+    conn: Connection, caller: Principal | None, tenant_id: str, withdrawal_id: str, now: datetime
+) -> Withdrawal:
+    """One admin's approval; the last one needed pays the withdrawal out."""
+    who = require(caller, tenant_id, ADMIN)
+    Store(conn.engine).lock_tenant(conn, tenant_id)
+    found = _get(conn, tenant_id, withdrawal_id, lock=True)
+    _pending_for(who, found, "approve")
+    if who.subject_id in found.approved_by:
+        raise Conflict("you already approved this withdrawal; a second, different admin must")
+    try:
+        with conn.begin_nested():
+            repo.add_approval(conn, tenant_id, withdrawal_id, who.subject_id, now)
+    except IntegrityError:
+        raise Conflict("you already approved this withdrawal") from None
+    if len(found.approved_by) + 1 >= found.approvals_required:
+        _run(
+            conn,
+            c.PayWithdrawal(
+                tenant_id=tenant_id,
+                idempotency_key=_key(withdrawal_id, "paid"),
+                user=found.user_id,
+                withdrawal_ref=withdrawal_id,
+                amount_fen=found.amount_fen,
+            ),
+        )
+        if not repo.decide(
+            conn,
+            tenant_id,
+            withdrawal_id,
+            status="paid",
+            decided_by=who.subject_id,
+            decided_at=now,
+        ):
+            raise Conflict(f"withdrawal {withdrawal_id} was decided meanwhile")
+    return _get(conn, tenant_id, withdrawal_id)
+
+
+def reject(
+    conn: Connection,
+    caller: Principal | None,
+    tenant_id: str,
+    withdrawal_id: str,
+    reason: str,
+    now: datetime,
+) -> Withdrawal:
+    """Refuse a pending withdrawal: the held cash returns to the user."""
+    who = require(caller, tenant_id, ADMIN)
+    text = validate.text(reason, "reason", max_length=500)
+    Store(conn.engine).lock_tenant(conn, tenant_id)
+    found = _get(conn, tenant_id, withdrawal_id, lock=True)
+    _pending_for(who, found, "reject")
+    _run(
+        conn,
+        c.ReleaseWithdrawal(
+            tenant_id=tenant_id,
+            idempotency_key=_key(withdrawal_id, "release"),
+            user=found.user_id,
+            withdrawal_ref=withdrawal_id,
+            amount_fen=found.amount_fen,
+        ),
+    )
+    if not repo.decide(
+        conn,
+        tenant_id,
+        withdrawal_id,
+        status="rejected",
+        decided_by=who.subject_id,
+        reason=text,
+        decided_at=now,
+    ):
+        raise Conflict(f"withdrawal {withdrawal_id} was decided meanwhile")
+    return _get(conn, tenant_id, withdrawal_id)

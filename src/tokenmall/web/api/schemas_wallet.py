@@ -1,0 +1,271 @@
+"""Request and response models of the wallet, referral and withdrawal endpoints.
+
+Requests refuse unknown fields and coerce nothing; money and points are decimal strings parsed
+by ``domain.money`` in the services. Responses carry every figure as a decimal string.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from tokenmall.adapters.db.mall.withdrawals import Settings, Withdrawal
+from tokenmall.domain.money import format_money
+from tokenmall.web.api.schemas import MoneyText, Request, Response
+
+PointsText = Annotated[
+    str,
+    Field(
+        max_length=40,
+        description='Points as a decimal string with at most 8 places, such as "1.5"',
+        examples=["1.5"],
+    ),
+]
+WithdrawalStatus = Literal["pending", "paid", "rejected"]
+
+
+# --- wallet ---
+
+
+class BackedBy(Response):
+    """What backs the price, and what the dividend quota is: a promise paid only by the
+    dividend pool and future sales (the tenant's solvency figures)."""
+
+    pool: str
+    circulating: str
+    price: str
+    dividend_pool: str
+    quota_outstanding: str
+    unfunded_quota: str
+    daily_dividend_inflow: str
+    days_to_pay_quota: str | None
+    inflow_window_days: int
+    statement: list[str]
+
+
+class WalletOut(Response):
+    user_id: str
+    points: str
+    price: str = Field(description="Yuan per point, 8 places (as every journal records it)")
+    price_display: str = Field(description="The price to 4 places, for display")
+    price_fraction: str = Field(description="The exact price: fen per 1e-8 point unit, num/den")
+    points_value: str = Field(description="What the points fetch at a buyback now, after the fee")
+    sell_fee_rate: str
+    convert_fee_rate: str
+    stable: str
+    cash: str
+    cash_withdrawing: str
+    debt: str
+    quota_total: str
+    quota_used: str
+    quota_left: str
+    dividends_received: str
+    spend: str
+    shares: int
+    level: str
+    exited: bool
+    backed_by: BackedBy
+
+
+class DividendDay(Response):
+    business_date: str
+    amount: str
+
+
+class DividendsOut(Response):
+    items: list[DividendDay]
+
+
+class PointsIn(Request):
+    points: PointsText
+
+
+class TradeOut(Response):
+    """A sell (cash) or a conversion (stable points), or its preview."""
+
+    points: str
+    price: str
+    price_display: str
+    price_fraction: str
+    value_at_price: str
+    fee: str
+    fee_rate: str
+    receive: str
+    receive_as: Literal["cash", "stable"]
+    journal_id: int | None = None
+
+
+class RedeemIn(Request):
+    amount: MoneyText
+
+
+class RedeemOut(Response):
+    merchant_id: str
+    amount: str
+    points: str
+    price: str
+    journal_id: int
+
+
+class MerchantWalletOut(Response):
+    merchant_id: str
+    stable: str
+    points: str
+    price: str
+    price_display: str
+    price_fraction: str
+
+
+class LeaderboardEntry(Response):
+    rank: int
+    name: str
+    points: str
+    level: str
+    you: bool
+
+
+class LeaderboardOut(Response):
+    items: list[LeaderboardEntry]
+
+
+class PriceClose(Response):
+    date: str
+    close: str
+
+
+class CurrentPrice(Response):
+    price: str
+    price_display: str
+    price_fraction: str
+
+
+class PriceHistoryOut(Response):
+    days: int
+    series: list[PriceClose]
+    current: CurrentPrice
+
+
+# --- referrals ---
+
+
+class PersonOut(Response):
+    user_id: str
+    display_name: str
+
+
+class InviteeOut(Response):
+    display_name: str
+    joined_at: datetime
+
+
+class LevelPoints(Response):
+    level: int
+    points: str
+
+
+class ReferralPoints(Response):
+    total: str
+    by_level: list[LevelPoints]
+
+
+class CommissionOut(Response):
+    order_ref: str
+    level: int
+    amount: str
+    status: Literal["frozen", "released", "clawed_back"]
+    debt: str | None
+    created_at: datetime
+
+
+class CommissionSummary(Response):
+    frozen: str
+    released: str
+    clawed_back: str
+    clawed_from_cash: str
+    clawed_into_debt: str
+    recent: list[CommissionOut]
+
+
+class ReferralsOut(Response):
+    user_id: str
+    invite_code: str
+    invite_path: str
+    invite_url: str
+    inviter: PersonOut | None
+    bound_in_ledger: bool
+    invitees: list[InviteeOut]
+    referral_points: ReferralPoints
+    commissions: CommissionSummary
+    debt: str
+
+
+# --- withdrawals ---
+
+
+class WithdrawalIn(Request):
+    amount: MoneyText
+
+
+class RejectIn(Request):
+    reason: Annotated[str, Field(max_length=500)]
+
+
+class WithdrawalOut(Response):
+    withdrawal_id: str
+    user_id: str
+    amount: str
+    debt_repaid: str
+    status: WithdrawalStatus
+    approvals_required: int
+    approved_by: list[str]
+    decided_by: str | None
+    reason: str | None
+    created_at: datetime
+    decided_at: datetime | None
+
+    @classmethod
+    def of(cls, w: Withdrawal) -> WithdrawalOut:
+        return cls(
+            withdrawal_id=w.withdrawal_id,
+            user_id=w.user_id,
+            amount=format_money(w.amount_fen),
+            debt_repaid=format_money(w.debt_repaid_fen),
+            status=w.status,  # type: ignore[arg-type]
+            approvals_required=w.approvals_required,
+            approved_by=list(w.approved_by),
+            decided_by=w.decided_by,
+            reason=w.reason,
+            created_at=w.created_at,
+            decided_at=w.decided_at,
+        )
+
+
+class WithdrawalPage(Response):
+    items: list[WithdrawalOut]
+    next_after: str | None
+
+
+class WithdrawalSettingsIn(Request):
+    requires_kyc: bool | None = None
+    min_amount: MoneyText | None = None
+    two_approver_threshold: MoneyText | None = None
+
+
+class WithdrawalSettingsOut(Response):
+    requires_kyc: bool
+    min_amount: str
+    two_approver_threshold: str
+    updated_by: str | None
+    updated_at: datetime | None
+
+    @classmethod
+    def of(cls, s: Settings) -> WithdrawalSettingsOut:
+        return cls(
+            requires_kyc=s.requires_kyc,
+            min_amount=format_money(s.min_amount_fen),
+            two_approver_threshold=format_money(s.two_approver_threshold_fen),
+            updated_by=s.updated_by,
+            updated_at=s.updated_at,
+        )
