@@ -1,0 +1,353 @@
+"""Outgoing webhooks: admins' endpoints, and the worker that delivers the outbox to them.
+
+Each delivery is a POST of the event as JSON with these headers::
+
+    Tokenmall-Event-Id:    evt_…            (the same on every retry: deduplicate on it)
+    Tokenmall-Event-Type:  points.granted
+    Tokenmall-Delivery-Id: dlv_…
+    Tokenmall-Timestamp:   1764460800       (Unix seconds of this attempt)
+    Tokenmall-Signature:   v1=<hex HMAC-SHA256(secret, "<timestamp>.<raw body>")>
+
+A 2xx answer within ``TIMEOUT`` seconds delivers it; anything else (an error status, a refused
+connection, a timeout) is a failure, retried after ``BACKOFF[n]`` seconds, and after
+``MAX_ATTEMPTS`` failures in a row the delivery is marked failed (an admin can redeliver it).
+
+The worker never holds a transaction open across HTTP: it claims a due delivery by moving its
+``next_attempt_at`` to a lease (a conditional UPDATE that only one worker wins), posts outside
+any transaction, and records the attempt in a second short transaction. A worker that dies
+mid-attempt leaves the delivery due again when the lease ends. Delivery is at least once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import json
+import secrets
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from sqlalchemy import Connection
+
+from tokenmall.adapters.db.mall import events as repo
+from tokenmall.services.mall import ids, validate
+from tokenmall.services.mall.auth import Principal, require
+from tokenmall.services.mall.errors import Conflict, InvalidInput, NotFound
+from tokenmall.services.mall.events import EVENT_TYPES
+from tokenmall.services.mall.records import Role
+from tokenmall.services.mall.uow import Database
+
+ADMIN: tuple[Role, ...] = ("admin",)
+BACKOFF = (10, 60, 300, 1_800, 7_200, 21_600, 43_200)  # seconds after the 1st … 7th failure
+MAX_ATTEMPTS = len(BACKOFF) + 1  # 8 tries over about 20 hours, then failed
+TIMEOUT = 10.0
+LEASE = timedelta(seconds=TIMEOUT * 6)
+MAX_ENDPOINTS = 20
+SIGNATURE_VERSION = "v1"
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    """``v1=<hex>``: HMAC-SHA256 keyed by the endpoint's secret over ``<timestamp>.<body>``."""
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"{SIGNATURE_VERSION}={mac.hexdigest()}"
+
+
+def verify(
+    secret: str, timestamp: str, body: bytes, signature: str, now: float, tolerance: int = 300
+) -> bool:
+    """What a receiver does (documented in docs/integration.md): the signature matches and
+    the timestamp is within ``tolerance`` seconds of its clock."""
+    try:
+        stamp = int(timestamp)
+    except ValueError:
+        return False
+    if abs(now - stamp) > tolerance:
+        return False
+    return hmac.compare_digest(sign(secret, stamp, body), signature)
+
+
+# -- endpoints (admins) -----------------------------------------------------------------------
+
+
+def _check_url(url: str) -> str:
+    url = url.strip()
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidInput("url must be an absolute http:// or https:// URL", "url")
+    if parts.username or parts.password:
+        raise InvalidInput("url must not carry credentials", "url")
+    if any(ord(ch) <= 32 for ch in url):
+        raise InvalidInput("url must not contain spaces or control characters", "url")
+    return url
+
+
+def create_endpoint(
+    conn: Connection,
+    caller: Principal | None,
+    tenant_id: str,
+    *,
+    url: str,
+    event_types: list[str],
+    description: str,
+    now: datetime,
+) -> tuple[repo.Endpoint, str]:
+    who = require(caller, tenant_id, ADMIN)
+    checked = _check_url(url)
+    unknown = [t for t in event_types if t not in EVENT_TYPES]
+    if unknown or not event_types:
+        raise InvalidInput(f"event_types must be among {', '.join(EVENT_TYPES)}", "event_types")
+    text = validate.text(description, "description", max_length=200, allow_empty=True)
+    if len(repo.list_endpoints(conn, tenant_id, None, MAX_ENDPOINTS)) >= MAX_ENDPOINTS:
+        raise Conflict(f"a tenant has at most {MAX_ENDPOINTS} webhook endpoints")
+    secret = "whsec_" + secrets.token_urlsafe(32)
+    endpoint = repo.Endpoint(
+        tenant_id=tenant_id,
+        endpoint_id=ids.new_id("whe"),
+        url=checked,
+        event_types=tuple(dict.fromkeys(event_types)),
+        secret=secret,
+        description=text,
+        created_by=who.subject_id,
+        created_at=now,
+        deleted_at=None,
+    )
+    repo.add_endpoint(conn, endpoint)
+    return endpoint, secret
+
+
+def list_endpoints(
+    conn: Connection, caller: Principal | None, tenant_id: str, after: str | None, limit: int
+) -> list[repo.Endpoint]:
+    require(caller, tenant_id, ADMIN)
+    return repo.list_endpoints(conn, tenant_id, after, limit)
+
+
+def get_endpoint(
+    conn: Connection, caller: Principal | None, tenant_id: str, endpoint_id: str
+) -> repo.Endpoint:
+    require(caller, tenant_id, ADMIN)
+    found = repo.get_endpoint(conn, tenant_id, endpoint_id)
+    if found is None or found.deleted_at is not None:
+        raise NotFound(f"no webhook endpoint {endpoint_id!r}")
+    return found
+
+
+def delete_endpoint(
+    conn: Connection, caller: Principal | None, tenant_id: str, endpoint_id: str, now: datetime
+) -> repo.Endpoint:
+    found = get_endpoint(conn, caller, tenant_id, endpoint_id)
+    repo.delete_endpoint(conn, tenant_id, endpoint_id, now)
+    return found
+
+
+def list_deliveries(
+    conn: Connection,
+    caller: Principal | None,
+    tenant_id: str,
+    *,
+    status: str | None,
+    endpoint_id: str | None,
+    event_id: str | None,
+    after: str | None,
+    limit: int,
+) -> list[tuple[repo.Delivery, list[repo.Attempt]]]:
+    require(caller, tenant_id, ADMIN)
+    found = repo.list_deliveries(
+        conn,
+        tenant_id,
+        status=status,
+        endpoint_id=endpoint_id,
+        event_id=event_id,
+        after=after,
+        limit=limit,
+    )
+    tries = repo.attempts_of(conn, tenant_id, [d.delivery_id for d in found])
+    return [(d, tries[d.delivery_id]) for d in found]
+
+
+def get_delivery(
+    conn: Connection, caller: Principal | None, tenant_id: str, delivery_id: str
+) -> tuple[repo.Delivery, list[repo.Attempt]]:
+    require(caller, tenant_id, ADMIN)
+    found = repo.get_delivery(conn, tenant_id, delivery_id)
+    if found is None:
+        raise NotFound(f"no webhook delivery {delivery_id!r}")
+    return found, repo.attempts_of(conn, tenant_id, [delivery_id])[delivery_id]
+
+
+def redeliver(
+    conn: Connection, caller: Principal | None, tenant_id: str, delivery_id: str, now: datetime
+) -> tuple[repo.Delivery, list[repo.Attempt]]:
+    """Try a delivery again now, with a fresh budget of attempts (any status)."""
+    found, _ = get_delivery(conn, caller, tenant_id, delivery_id)
+    endpoint = repo.get_endpoint(conn, tenant_id, found.endpoint_id)
+    if endpoint is None or endpoint.deleted_at is not None:
+        raise Conflict("the delivery's endpoint was deleted")
+    repo.redeliver(conn, tenant_id, delivery_id, now)
+    return get_delivery(conn, caller, tenant_id, delivery_id)
+
+
+def list_events(
+    conn: Connection,
+    caller: Principal | None,
+    tenant_id: str,
+    event_type: str | None,
+    after: str | None,
+    limit: int,
+) -> list[repo.Event]:
+    require(caller, tenant_id, ADMIN)
+    return repo.list_events(conn, tenant_id, event_type, after, limit)
+
+
+# -- the worker -------------------------------------------------------------------------------
+
+
+@dataclass
+class DeliveryReport:
+    attempted: int = 0
+    delivered: int = 0
+    retrying: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "attempted": self.attempted,
+            "delivered": self.delivered,
+            "retrying": self.retrying,
+            "failed": self.failed,
+        }
+
+
+def payload(event: repo.Event) -> bytes:
+    """The body POSTed for an event: the same bytes on every attempt."""
+    document = {
+        "id": event.event_id,
+        "type": event.event_type,
+        "tenant_id": event.tenant_id,
+        "created_at": event.created_at.isoformat(),
+        "data": event.data,
+    }
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def next_try(failures: int, at: datetime) -> datetime | None:
+    """When to try again after ``failures`` failures in a row (None: give up)."""
+    if failures >= MAX_ATTEMPTS:
+        return None
+    return at + timedelta(seconds=BACKOFF[failures - 1])
+
+
+def deliver_due(
+    db: Database,
+    now: datetime,
+    limit: int = 100,
+    *,
+    client: httpx.Client | None = None,
+) -> DeliveryReport:
+    """Attempt up to ``limit`` deliveries due by ``now``, oldest first, tenant by tenant."""
+    report = DeliveryReport()
+    own = client is None
+    http = client or httpx.Client(timeout=TIMEOUT, follow_redirects=False)
+    try:
+        with db.read() as conn:
+            tenants = repo.tenants_with_due(conn, now)
+        for tenant_id in tenants:
+            left = limit - report.attempted
+            if left <= 0:
+                break
+            with db.transaction() as conn:
+                claimed = [
+                    delivery_id
+                    for delivery_id, seen in repo.due(conn, tenant_id, now, left)
+                    if repo.claim(conn, tenant_id, delivery_id, seen, now + LEASE)
+                ]
+            for delivery_id in claimed:
+                _attempt(db, http, tenant_id, delivery_id, now, report)
+    finally:
+        if own:
+            http.close()
+    return report
+
+
+def _attempt(
+    db: Database,
+    http: httpx.Client,
+    tenant_id: str,
+    delivery_id: str,
+    now: datetime,
+    report: DeliveryReport,
+) -> None:
+    with db.read() as conn:
+        delivery = repo.get_delivery(conn, tenant_id, delivery_id)
+        assert delivery is not None
+        event = repo.get_event(conn, tenant_id, delivery.event_id)
+        endpoint = repo.get_endpoint(conn, tenant_id, delivery.endpoint_id)
+    assert event is not None and endpoint is not None
+    report.attempted += 1
+    status_code: int | None = None
+    error: str | None = None
+    started = time.monotonic()
+    if endpoint.deleted_at is not None:
+        error = "endpoint deleted"
+    else:
+        body = payload(event)
+        stamp = int(time.time())  # the wall clock, whatever ``now`` the caller schedules by
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "tokenmall-webhooks/1",
+            "Tokenmall-Event-Id": event.event_id,
+            "Tokenmall-Event-Type": event.event_type,
+            "Tokenmall-Delivery-Id": delivery.delivery_id,
+            "Tokenmall-Timestamp": str(stamp),
+            "Tokenmall-Signature": sign(endpoint.secret, stamp, body),
+        }
+        try:
+            answer = http.post(endpoint.url, content=body, headers=headers, timeout=TIMEOUT)
+            status_code = answer.status_code
+            if not 200 <= status_code < 300:
+                error = f"HTTP {status_code}"
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}"[:500]
+    duration_ms = int((time.monotonic() - started) * 1000)
+    failures = 0 if error is None else delivery.failures + 1
+    if error is None:
+        status, when = "delivered", None
+        report.delivered += 1
+    elif endpoint.deleted_at is not None:
+        status, when = "failed", None
+        report.failed += 1
+    else:
+        when = next_try(failures, now)
+        status = "pending" if when is not None else "failed"
+        if when is None:
+            report.failed += 1
+        else:
+            report.retrying += 1
+    with db.transaction() as conn:
+        repo.record_attempt(
+            conn,
+            delivery,
+            at=now,
+            status_code=status_code,
+            error=error,
+            duration_ms=duration_ms,
+            status=status,
+            next_attempt_at=when,
+            failures=failures,
+        )
+
+
+def is_private_host(url: str) -> bool:
+    """Whether ``url`` names a loopback or private address literally (for operators who want
+    to refuse such endpoints; see docs/integration.md)."""
+    host = urlsplit(url).hostname or ""
+    try:
+        return not ipaddress.ip_address(host).is_global
+    except ValueError:
+        return host == "localhost"
