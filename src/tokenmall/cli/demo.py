@@ -1,9 +1,94 @@
-"""``tokenmall demo [--port P]`` (issue 5): to be filled."""
+"""``tokenmall demo [--port P] [--database URL]``: the living demo.
+
+Sets up (once; re-running is safe) an embedded SQLite database with the seed's wine brand and a
+fortnight of orders and daily settlements (``services/demo.py``), prints the logins, and serves
+the pages and the API at http://127.0.0.1:8000.
+"""
 
 from __future__ import annotations
+
+import time
+from typing import Annotated
 
 import typer
 
 
+def default_demo_url() -> str:
+    """A SQLite file of its own under the user's data directory (never the main database)."""
+    from pathlib import Path
+
+    from platformdirs import user_data_dir
+
+    folder = Path(user_data_dir("tokenmall", appauthor=False))
+    return f"sqlite:///{folder / 'demo.db'}"
+
+
+def demo(
+    port: Annotated[int, typer.Option(help="Port to serve on.")] = 8000,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    database: Annotated[
+        str | None,
+        typer.Option(help="Database URL (default: demo.db under the user's data directory)."),
+    ] = None,
+    serve: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Serve after setting up (default: yes).")
+    ] = True,
+) -> None:
+    """Set up the demo mall (the seed's wine brand, with history) and serve it."""
+    import uvicorn
+
+    from tokenmall.adapters.db.engine import make_engine
+    from tokenmall.config import Settings
+    from tokenmall.services import demo as demo_service
+    from tokenmall.services.mall.uow import Database
+    from tokenmall.web import schema
+    from tokenmall.web.app import create_app
+
+    url = database or default_demo_url()
+    shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    base_url = f"http://{shown_host}:{port}"
+    started = time.monotonic()
+    db = Database(make_engine(url))
+    try:
+        typer.echo(f"tokenmall demo: database {url}")
+        schema.upgrade(db.engine)
+        outcome = demo_service.seed(
+            db, base_url=base_url, progress=lambda text: typer.echo(f"  {text}…")
+        )
+        invite = demo_service.invite_link(db, base_url)
+    finally:
+        db.dispose()
+    if outcome.created or outcome.orders_booked:
+        typer.echo(
+            f"  set up in {time.monotonic() - started:.1f} s: {outcome.orders_booked} orders, "
+            f"{len(outcome.days_settled)} days settled"
+        )
+    else:
+        typer.echo("  already set up: nothing added")
+    typer.echo("")
+    typer.echo(f"Mall (H5):        {base_url}/{outcome.tenant_id}/")
+    typer.echo(f"Admin console:    {base_url}/{outcome.tenant_id}/admin/")
+    typer.echo(f"Platform console: {base_url}/-/platform/")
+    typer.echo(f"Invite link:      {invite}")
+    typer.echo(f"API docs:         {base_url}/docs")
+    typer.echo("")
+    typer.echo(f"{'who':<18} {'email':<28} password")
+    for login in outcome.logins:
+        typer.echo(f"{login.role:<18} {login.email:<28} {login.password}")
+    if not serve:
+        return
+    typer.echo("")
+    typer.echo(f"Serving at {base_url} (Ctrl+C to stop)")
+    settings = Settings(database_url=url, host=host, port=port, log_level="WARNING")
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+    )
+
+
 def register(app: typer.Typer) -> None:
     """Add this module's commands to ``app``."""
+    app.command("demo")(demo)

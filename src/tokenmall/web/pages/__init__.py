@@ -1,7 +1,70 @@
-"""Server-rendered pages (issue 5): the consumer H5 mall and the admin console. To be filled."""
+"""Server-rendered pages (issue 5): the consumer H5 mall, the tenant's admin console and the
+platform operator's console. Jinja2 templates, HTMX for enhancement, Babel catalogues (zh_CN
+by default, English with ``?lang=en``). See docs/pages.md.
+
+URLs: ``/{tenant}/…`` the mall, ``/{tenant}/admin/…`` the console, ``/-/platform/…`` the
+operator's console, ``/-/static/…`` the vendored scripts and the stylesheet. ``-`` can never be
+a tenant id, so no tenant's pages shadow the platform's.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import mimetypes
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import FileResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
+from starlette.types import Scope
+
+from tokenmall.web.pages import admin, core, mall, platform
+from tokenmall.web.pages.core import STATIC, STATIC_PREFIX, PageRoute, render
 
 router = APIRouter(include_in_schema=False)
+_static = APIRouter(route_class=PageRoute, include_in_schema=False)
+
+
+@_static.get(STATIC_PREFIX + "/{path:path}")
+def static_file(path: str) -> Response:
+    """A file under web/static (no directory listing, no way out of the folder)."""
+    target = (STATIC / path).resolve()
+    if STATIC not in target.parents or not target.is_file():
+        raise StarletteHTTPException(404)
+    media_type = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+    if target.suffix == ".js":
+        media_type = "text/javascript"
+    return FileResponse(
+        target,
+        media_type=media_type,
+        headers={"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"},
+    )
+
+
+@_static.get("/")
+def landing(request: Request) -> Response:
+    return render(request, "landing.html", {})
+
+
+class _Fallback(PageRoute):
+    """Any other GET that no route answers gets the HTML 404 page, except under ``/api/`` (and
+    the API's own documents), which keep the API's JSON answers, 405s included."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        path = str(scope.get("path", ""))
+        if path.startswith("/api/") or path in ("/api", "/docs", "/redoc", "/openapi.json"):
+            return Match.NONE, {}
+        return super().matches(scope)
+
+
+def _not_found(path: str) -> Any:
+    raise StarletteHTTPException(404)
+
+
+_fallback = APIRouter(route_class=_Fallback, include_in_schema=False)
+_fallback.add_api_route("/{path:path}", _not_found, methods=["GET"])
+
+for part in (_static, platform.router, admin.router, mall.router, _fallback):
+    router.include_router(part)
+
+__all__ = ["core", "router"]

@@ -1,0 +1,334 @@
+"""The tenant's admin console (desktop): dashboard, parameters, products and stock, users."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from sqlalchemy import Connection
+from starlette.datastructures import FormData
+
+from tokenmall.adapters.db.store import Store
+from tokenmall.domain.errors import DomainError
+from tokenmall.domain.money import format_points
+from tokenmall.services import report
+from tokenmall.services.mall import catalogue, people
+from tokenmall.services.mall.auth import Principal, require
+from tokenmall.services.mall.errors import InvalidInput
+from tokenmall.services.mall.records import Tenant
+from tokenmall.services.mall.uow import utc_now
+from tokenmall.web.pages import core, figures, params_form
+from tokenmall.web.pages.core import FormState, PageRoute, render
+from tokenmall.web.pages.mall import tenant_or_404
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+
+ROLES = ("consumer", "merchant", "admin")
+KYC = ("none", "pending", "verified", "rejected")
+
+
+def _staff(request: Request, tenant_id: str, roles: tuple[str, ...]) -> tuple[Tenant, Principal]:
+    tenant = tenant_or_404(request, tenant_id)
+    caller = core.need_member(request, tenant_id)
+    require(caller, tenant_id, roles)  # type: ignore[arg-type]
+    return tenant, caller
+
+
+@router.get("/{tenant_id}/admin")
+def admin_root(tenant_id: str) -> Response:
+    return core.redirect(f"/{tenant_id}/admin/")
+
+
+def dashboard_figures(conn: Connection, tenant_id: str) -> dict[str, Any]:
+    """The health figures (the same function as the API's report) plus supply and the chart."""
+    health = report.solvency(conn, tenant_id, utc_now())
+    params, _ = Store(conn.engine).load_params(conn, tenant_id)
+    history = figures.price_history(conn, tenant_id)
+    return {
+        "health": health.to_public(),
+        "max_supply": format_points(params.max_supply_units),
+        "supply_share": (
+            str(health.circulating * 100 // params.max_supply_units)
+            if params.max_supply_units
+            else "0"
+        ),
+        "history": history,
+        "chart": json.dumps(
+            {"labels": [p.label for p in history], "prices": [p.price for p in history]}
+        ),
+    }
+
+
+@router.get("/{tenant_id}/admin/")
+def dashboard(request: Request, tenant_id: str) -> Response:
+    tenant, caller = _staff(request, tenant_id, ("admin",))
+    with core.database(request).read() as conn:
+        data = dashboard_figures(conn, tenant_id)
+    return render(request, "admin/dashboard.html", {"tenant": tenant, **data}, caller=caller)
+
+
+# --- parameters: read here; changed by the platform operator; a change's effect previewed ---
+
+
+def _params_context(conn: Connection, tenant_id: str) -> dict[str, Any]:
+    params, version = Store(conn.engine).load_params(conn, tenant_id)
+    return {
+        "fields": params_form.FIELDS,
+        "current": params_form.texts(params),
+        "version": version,
+        "levels": params.levels,
+    }
+
+
+@router.get("/{tenant_id}/admin/params")
+def params_page(request: Request, tenant_id: str) -> Response:
+    tenant, caller = _staff(request, tenant_id, ("admin",))
+    with core.database(request).read() as conn:
+        context = _params_context(conn, tenant_id)
+        context["preview"] = figures.preview(conn, tenant_id, None)
+    return render(
+        request,
+        "admin/params.html",
+        {"tenant": tenant, **context, "form": FormState(dict(context["current"]))},
+        caller=caller,
+    )
+
+
+@router.post("/{tenant_id}/admin/params/preview")
+async def params_preview(request: Request, tenant_id: str) -> Response:
+    """What the proposed values would do to one order now; nothing is changed."""
+    tenant, caller = _staff(request, tenant_id, ("admin",))
+    form = await core.read_form(request)
+    core.check_csrf(request, caller, form)
+    state = FormState.of(form)
+    status = 200
+    with core.database(request).read() as conn:
+        context = _params_context(conn, tenant_id)
+        current, _ = Store(conn.engine).load_params(conn, tenant_id)
+        try:
+            proposed = params_form.proposed(current, params_form.changes(current, form))
+            context["preview"] = figures.preview(conn, tenant_id, proposed)
+        except DomainError as exc:
+            state.fail(exc)
+            status = 422
+            context["preview"] = figures.preview(conn, tenant_id, None)
+    return render(
+        request,
+        "admin/params.html",
+        {"tenant": tenant, **context, "form": state},
+        status_code=status,
+        caller=caller,
+    )
+
+
+# --- products and stock (admins: every merchant's; merchants: their own) ---
+
+
+def _products_context(conn: Connection, caller: Principal, tenant_id: str) -> dict[str, Any]:
+    rows = []
+    for product in catalogue.list_products(conn, caller, tenant_id, None, None, 200):
+        _, skus = catalogue.get_product(conn, caller, tenant_id, product.product_id)
+        rows.append({"product": product, "skus": skus})
+    merchants = catalogue.list_merchants(conn, caller, tenant_id, None, 200)
+    return {"rows": rows, "merchants": merchants}
+
+
+@router.get("/{tenant_id}/admin/products")
+def products_page(request: Request, tenant_id: str) -> Response:
+    tenant, caller = _staff(request, tenant_id, ("admin", "merchant"))
+    with core.database(request).read() as conn:
+        context = _products_context(conn, caller, tenant_id)
+    return render(request, "admin/products.html", {"tenant": tenant, **context}, caller=caller)
+
+
+def _whole(form: FormData, name: str) -> int:
+    text = core.text_field(form, name).strip()
+    if not text.isascii() or not text.lstrip("-").isdigit() or len(text) > 12:
+        raise InvalidInput(f"{name} must be a whole number", name)
+    return int(text)
+
+
+async def _products_post(
+    request: Request,
+    tenant_id: str,
+    action: Any,
+) -> Response:
+    tenant, caller = _staff(request, tenant_id, ("admin", "merchant"))
+    form = await core.read_form(request)
+    try:
+        core.check_csrf(request, caller, form)
+        location = core.submit(
+            request,
+            form,
+            tenant_id=tenant_id,
+            caller=caller,
+            action=lambda conn: action(conn, caller, form),
+        )
+    except DomainError as exc:
+        with core.database(request).read() as conn:
+            context = _products_context(conn, caller, tenant_id)
+        return render(
+            request,
+            "admin/products.html",
+            {"tenant": tenant, **context, "form": FormState.of(form, exc)},
+            status_code=core.status_of(exc),
+            caller=caller,
+        )
+    return core.redirect(location)
+
+
+@router.post("/{tenant_id}/admin/products")
+async def product_create(request: Request, tenant_id: str) -> Response:
+    def act(conn: Connection, caller: Principal, form: FormData) -> str:
+        now = utc_now()
+        stock = _whole(form, "stock")
+        merchant_id = core.text_field(form, "merchant_id") or None
+        contribution = core.text_field(form, "pool_contribution").strip() or None
+        # Checked before anything is written, so a bad price leaves no product behind (the
+        # transaction would roll back anyway).
+        from tokenmall.services.mall import validate
+
+        validate.money(core.text_field(form, "price").strip(), "price")
+        product = catalogue.create_product(
+            conn,
+            caller,
+            tenant_id,
+            merchant_id=merchant_id,
+            title=core.text_field(form, "title"),
+            description=core.text_field(form, "description"),
+            now=now,
+        )
+        catalogue.create_sku(
+            conn,
+            caller,
+            tenant_id,
+            product.product_id,
+            name=core.text_field(form, "sku_name") or core.text_field(form, "title"),
+            price=core.text_field(form, "price").strip(),
+            stock=stock,
+            pool_contribution=contribution,
+            now=now,
+        )
+        return f"/{tenant_id}/admin/products?created={product.product_id}"
+
+    return await _products_post(request, tenant_id, act)
+
+
+@router.post("/{tenant_id}/admin/skus/{sku_id}/stock")
+async def stock_change(request: Request, tenant_id: str, sku_id: str) -> Response:
+    def act(conn: Connection, caller: Principal, form: FormData) -> str:
+        change = _whole(form, "change")
+        reason = "restock" if change > 0 else "adjustment"
+        catalogue.change_stock(
+            conn,
+            caller,
+            tenant_id,
+            sku_id,
+            change=change,
+            reason=reason,
+            reference=None,
+            now=utc_now(),
+        )
+        return f"/{tenant_id}/admin/products"
+
+    return await _products_post(request, tenant_id, act)
+
+
+@router.post("/{tenant_id}/admin/products/{product_id}/status")
+async def product_status(request: Request, tenant_id: str, product_id: str) -> Response:
+    def act(conn: Connection, caller: Principal, form: FormData) -> str:
+        status = core.text_field(form, "status")
+        if status not in ("active", "hidden"):
+            raise InvalidInput("status must be active or hidden", "status")
+        catalogue.update_product(
+            conn, caller, tenant_id, product_id, catalogue.ProductChanges(status=status)
+        )
+        return f"/{tenant_id}/admin/products"
+
+    return await _products_post(request, tenant_id, act)
+
+
+# --- users and KYC ---
+
+
+def _users_context(conn: Connection, caller: Principal, tenant_id: str) -> dict[str, Any]:
+    role = None
+    users = people.list_users(conn, caller, tenant_id, role, None, 200)
+    return {"users": users, "roles": ROLES, "kyc": KYC}
+
+
+@router.get("/{tenant_id}/admin/users")
+def users_page(request: Request, tenant_id: str) -> Response:
+    tenant, caller = _staff(request, tenant_id, ("admin",))
+    with core.database(request).read() as conn:
+        context = _users_context(conn, caller, tenant_id)
+    return render(request, "admin/users.html", {"tenant": tenant, **context}, caller=caller)
+
+
+async def _users_post(request: Request, tenant_id: str, action: Any) -> Response:
+    tenant, caller = _staff(request, tenant_id, ("admin",))
+    form = await core.read_form(request)
+    try:
+        core.check_csrf(request, caller, form)
+        location = core.submit(
+            request,
+            form,
+            tenant_id=tenant_id,
+            caller=caller,
+            action=lambda conn: action(conn, caller, form),
+        )
+    except DomainError as exc:
+        with core.database(request).read() as conn:
+            context = _users_context(conn, caller, tenant_id)
+        return render(
+            request,
+            "admin/users.html",
+            {"tenant": tenant, **context, "form": FormState.of(form, exc)},
+            status_code=core.status_of(exc),
+            caller=caller,
+        )
+    return core.redirect(location)
+
+
+@router.post("/{tenant_id}/admin/users")
+async def user_create(request: Request, tenant_id: str) -> Response:
+    def act(conn: Connection, caller: Principal, form: FormData) -> str:
+        role = core.text_field(form, "role")
+        if role not in ROLES:
+            raise InvalidInput("choose a role", "role")
+        people.create_user(
+            conn,
+            caller,
+            tenant_id,
+            email=core.text_field(form, "email"),
+            password=core.text_field(form, "password"),
+            display_name=core.text_field(form, "display_name"),
+            role=role,  # type: ignore[arg-type]
+            now=utc_now(),
+        )
+        return f"/{tenant_id}/admin/users"
+
+    return await _users_post(request, tenant_id, act)
+
+
+@router.post("/{tenant_id}/admin/users/{user_id}")
+async def user_update(request: Request, tenant_id: str, user_id: str) -> Response:
+    def act(conn: Connection, caller: Principal, form: FormData) -> str:
+        role = core.text_field(form, "role") or None
+        kyc = core.text_field(form, "kyc_status") or None
+        if role is not None and role not in ROLES:
+            raise InvalidInput("choose a role", "role")
+        if kyc is not None and kyc not in KYC:
+            raise InvalidInput("choose a KYC status", "kyc_status")
+        people.update_user(
+            conn,
+            caller,
+            tenant_id,
+            user_id,
+            role=role,  # type: ignore[arg-type]
+            kyc_status=kyc,  # type: ignore[arg-type]
+        )
+        return f"/{tenant_id}/admin/users"
+
+    return await _users_post(request, tenant_id, act)

@@ -1,0 +1,220 @@
+"""The consumer H5 mall (mobile-first): home, product, login, register from an invite, me."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fastapi import APIRouter, Request, Response
+from starlette.datastructures import FormData
+
+from tokenmall.adapters.db.mall import tenants as tenants_repo
+from tokenmall.domain.errors import DomainError
+from tokenmall.services.mall import catalogue, people
+from tokenmall.services.mall.errors import InvalidInput, NotFound
+from tokenmall.services.mall.records import Tenant
+from tokenmall.services.mall.uow import utc_now
+from tokenmall.web.deps import SESSION_COOKIE
+from tokenmall.web.pages import core
+from tokenmall.web.pages.core import FormState, PageRoute, render
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+
+
+def tenant_or_404(request: Request, tenant_id: str) -> Tenant:
+    with core.database(request).read() as conn:
+        tenant = tenants_repo.get(conn, tenant_id) if len(tenant_id) <= 32 else None
+    if tenant is None:
+        raise NotFound(f"no tenant {tenant_id!r}")
+    return tenant
+
+
+def _safe_next(tenant_id: str, target: str | None) -> str:
+    """Only a path of this tenant's pages (no scheme, no host, no //): never an open redirect."""
+    home = f"/{tenant_id}/"
+    if not target or not target.startswith(home) or "//" in target or "\\" in target:
+        return home
+    return target
+
+
+@router.get("/{tenant_id}")
+def mall_root(tenant_id: str) -> Response:
+    return core.redirect(f"/{tenant_id}/")
+
+
+@router.get("/{tenant_id}/")
+def home(request: Request, tenant_id: str) -> Response:
+    tenant = tenant_or_404(request, tenant_id)
+    caller = core.member(request, tenant_id)
+    products = []
+    if caller is not None:
+        with core.database(request).read() as conn:
+            listed = catalogue.list_products(conn, caller, tenant_id, None, None, 50)
+            for product in listed:
+                _, skus = catalogue.get_product(conn, caller, tenant_id, product.product_id)
+                products.append({"product": product, "skus": skus})
+    return render(
+        request,
+        "mall/home.html",
+        {"tenant": tenant, "products": products},
+        caller=caller,
+    )
+
+
+@router.get("/{tenant_id}/products/{product_id}")
+def product_page(request: Request, tenant_id: str, product_id: str) -> Response:
+    tenant = tenant_or_404(request, tenant_id)
+    caller = core.need_member(request, tenant_id)
+    with core.database(request).read() as conn:
+        product, skus = catalogue.get_product(conn, caller, tenant_id, product_id)
+        merchant = catalogue.get_merchant(conn, caller, tenant_id, product.merchant_id)
+    return render(
+        request,
+        "mall/product.html",
+        {"tenant": tenant, "product": product, "skus": skus, "merchant": merchant},
+        caller=caller,
+    )
+
+
+# --- login and logout ---
+
+
+@router.get("/{tenant_id}/login")
+def login_page(request: Request, tenant_id: str) -> Response:
+    tenant = tenant_or_404(request, tenant_id)
+    nxt = _safe_next(tenant_id, request.query_params.get("next"))
+    return render(request, "mall/login.html", {"tenant": tenant, "next": nxt})
+
+
+def _set_session(request: Request, response: Response, token: str) -> None:
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        httponly=True,
+        samesite="lax",
+        secure=core.settings(request).cookie_secure,
+        max_age=core.settings(request).session_hours * 3600,
+    )
+
+
+def _login(request: Request, tenant_id: str, email: str, password: str) -> str:
+    ttl = timedelta(hours=core.settings(request).session_hours)
+    with core.database(request).transaction() as conn:
+        _, issued = people.login(conn, tenant_id, email, password, utc_now(), ttl)
+    return issued.token
+
+
+@router.post("/{tenant_id}/login")
+async def login_post(request: Request, tenant_id: str) -> Response:
+    tenant = tenant_or_404(request, tenant_id)
+    form = await core.read_form(request)
+    nxt = _safe_next(tenant_id, core.text_field(form, "next"))
+    try:
+        core.check_csrf(request, None, form)
+        token = _login(
+            request, tenant_id, core.text_field(form, "email"), core.text_field(form, "password")
+        )
+    except DomainError as exc:
+        state = FormState.of(form, exc)
+        if getattr(exc, "field", None) is None:
+            state.errors = {"password": str(exc)}
+        return render(
+            request,
+            "mall/login.html",
+            {"tenant": tenant, "next": nxt, "form": state},
+            status_code=core.status_of(exc),
+        )
+    response = core.redirect(nxt)
+    _set_session(request, response, token)
+    return response
+
+
+@router.post("/{tenant_id}/logout")
+async def logout_post(request: Request, tenant_id: str) -> Response:
+    caller = core.member(request, tenant_id)
+    form = await core.read_form(request)
+    if caller is not None:
+        core.check_csrf(request, caller, form)
+        with core.database(request).transaction() as conn:
+            people.logout(conn, caller, utc_now())
+    response = core.redirect(f"/{tenant_id}/")
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+# --- registration from an invite link ---
+
+
+@router.get("/{tenant_id}/register")
+def register_page(request: Request, tenant_id: str) -> Response:
+    tenant = tenant_or_404(request, tenant_id)
+    invite = (request.query_params.get("invite") or "").strip()[:64]
+    return render(
+        request,
+        "mall/register.html",
+        {"tenant": tenant, "form": FormState({"invite_code": invite})},
+    )
+
+
+def _register_error(request: Request, tenant: Tenant, form: FormData, exc: DomainError) -> Response:
+    return render(
+        request,
+        "mall/register.html",
+        {"tenant": tenant, "form": FormState.of(form, exc)},
+        status_code=core.status_of(exc),
+    )
+
+
+@router.post("/{tenant_id}/register")
+async def register_post(request: Request, tenant_id: str) -> Response:
+    tenant = tenant_or_404(request, tenant_id)
+    form = await core.read_form(request)
+    email = core.text_field(form, "email")
+    password = core.text_field(form, "password")
+    invite = core.text_field(form, "invite_code").strip()
+    try:
+        core.check_csrf(request, None, form)
+        if password != core.text_field(form, "password_again"):
+            raise InvalidInput("the two passwords differ", "password_again")
+        core.submit(
+            request,
+            form,
+            tenant_id=tenant_id,
+            caller=None,
+            action=lambda conn: (
+                people.register(
+                    conn,
+                    tenant_id,
+                    email=email,
+                    password=password,
+                    display_name=core.text_field(form, "display_name"),
+                    invite_code=invite or None,
+                    now=utc_now(),
+                ).user_id
+            ),
+        )
+        token = _login(request, tenant_id, email, password)
+    except DomainError as exc:
+        return _register_error(request, tenant, form, exc)
+    response = core.redirect(f"/{tenant_id}/me?welcome=1")
+    _set_session(request, response, token)
+    return response
+
+
+@router.get("/{tenant_id}/me")
+def me_page(request: Request, tenant_id: str) -> Response:
+    tenant = tenant_or_404(request, tenant_id)
+    caller = core.need_member(request, tenant_id)
+    with core.database(request).read() as conn:
+        user = people.me(conn, caller, tenant_id)
+    invite_link = f"{request.base_url}{tenant_id}/register?invite={user.invite_code}"
+    return render(
+        request,
+        "mall/me.html",
+        {
+            "tenant": tenant,
+            "user": user,
+            "invite_link": invite_link,
+            "welcome": request.query_params.get("welcome") == "1",
+        },
+        caller=caller,
+    )

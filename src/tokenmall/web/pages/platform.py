@@ -1,0 +1,235 @@
+"""The platform operator's console: tenants (list, create) and each tenant's economy
+parameters, changed through the ledger's audited command with a preview of the effect."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from sqlalchemy import Connection
+from starlette.datastructures import FormData
+
+from tokenmall.adapters.db.store import Store
+from tokenmall.domain.errors import DomainError
+from tokenmall.services.mall import operators, tenants
+from tokenmall.services.mall.auth import Principal
+from tokenmall.services.mall.errors import InvalidInput
+from tokenmall.services.mall.uow import utc_now
+from tokenmall.web.pages import core, figures, params_form
+from tokenmall.web.pages.admin import dashboard_figures
+from tokenmall.web.pages.core import PLATFORM, FormState, PageRoute, render
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+
+
+@router.get(PLATFORM)
+def platform_root() -> Response:
+    return core.redirect(f"{PLATFORM}/")
+
+
+@router.get(f"{PLATFORM}/login")
+def login_page(request: Request) -> Response:
+    return render(request, "platform/login.html", {})
+
+
+@router.post(f"{PLATFORM}/login")
+async def login_post(request: Request) -> Response:
+    form = await core.read_form(request)
+    try:
+        core.check_csrf(request, None, form)
+        ttl = timedelta(hours=core.settings(request).session_hours)
+        with core.database(request).transaction() as conn:
+            issued = operators.login(
+                conn,
+                core.text_field(form, "email"),
+                core.text_field(form, "password"),
+                utc_now(),
+                ttl,
+            )
+    except DomainError as exc:
+        state = FormState.of(form, exc)
+        if getattr(exc, "field", None) is None:
+            state.errors = {"password": str(exc)}
+        return render(
+            request, "platform/login.html", {"form": state}, status_code=core.status_of(exc)
+        )
+    response = core.redirect(f"{PLATFORM}/")
+    response.set_cookie(
+        core.OPERATOR_COOKIE,
+        issued.token,
+        httponly=True,
+        samesite="strict",
+        secure=core.settings(request).cookie_secure,
+        max_age=int(ttl.total_seconds()),
+        path=PLATFORM,
+    )
+    return response
+
+
+@router.post(f"{PLATFORM}/logout")
+async def logout_post(request: Request) -> Response:
+    caller = core.operator(request)
+    form = await core.read_form(request)
+    if caller is not None:
+        core.check_csrf(request, caller, form)
+        with core.database(request).transaction() as conn:
+            operators.logout(conn, caller, utc_now())
+    response = core.redirect(f"{PLATFORM}/login")
+    response.delete_cookie(core.OPERATOR_COOKIE, path=PLATFORM)
+    return response
+
+
+def _tenants_context(conn: Connection, caller: Principal) -> dict[str, Any]:
+    return {"tenants": tenants.list_all(conn, caller, None, 200)}
+
+
+@router.get(f"{PLATFORM}/")
+def tenants_page(request: Request) -> Response:
+    caller = core.need_operator(request)
+    with core.database(request).read() as conn:
+        context = _tenants_context(conn, caller)
+    return render(
+        request,
+        "platform/tenants.html",
+        {**context, "form": FormState({"preset": "seed"})},
+        caller=caller,
+    )
+
+
+@router.post(f"{PLATFORM}/tenants")
+async def tenant_create(request: Request) -> Response:
+    caller = core.need_operator(request)
+    form = await core.read_form(request)
+
+    def act(conn: Connection) -> str:
+        new = tenants.NewTenant(
+            tenant_id=core.text_field(form, "tenant_id").strip(),
+            name=core.text_field(form, "name"),
+            preset=core.text_field(form, "preset"),
+            params={},
+            admin_email=core.text_field(form, "admin_email"),
+            admin_password=core.text_field(form, "admin_password"),
+            admin_display_name=core.text_field(form, "admin_display_name"),
+        )
+        tenant, _ = tenants.create(conn, caller, new, utc_now())
+        return f"{PLATFORM}/tenants/{tenant.tenant_id}"
+
+    try:
+        core.check_csrf(request, caller, form)
+        location = core.submit(request, form, tenant_id="", caller=caller, action=act)
+    except DomainError as exc:
+        state = FormState.of(form, exc)
+        state.values.pop("admin_password", None)
+        if "admin.email" in state.errors:
+            state.errors["admin_email"] = state.errors.pop("admin.email")
+        if "admin.password" in state.errors:
+            state.errors["admin_password"] = state.errors.pop("admin.password")
+        with core.database(request).read() as conn:
+            context = _tenants_context(conn, caller)
+        return render(
+            request,
+            "platform/tenants.html",
+            {**context, "form": state},
+            status_code=core.status_of(exc),
+            caller=caller,
+        )
+    return core.redirect(location)
+
+
+def _tenant_context(conn: Connection, caller: Principal, tenant_id: str) -> dict[str, Any]:
+    tenant = tenants.get_for_operator(conn, caller, tenant_id)
+    params, version = Store(conn.engine).load_params(conn, tenant_id)
+    return {
+        "tenant": tenant,
+        "fields": params_form.FIELDS,
+        "current": params_form.texts(params),
+        "version": version,
+        "levels": params.levels,
+        "history": tenants.params_history(conn, caller, tenant_id)[-10:][::-1],
+        **dashboard_figures(conn, tenant_id),
+    }
+
+
+@router.get(f"{PLATFORM}/tenants/{{tenant_id}}")
+def tenant_page(request: Request, tenant_id: str) -> Response:
+    caller = core.need_operator(request)
+    with core.database(request).read() as conn:
+        context = _tenant_context(conn, caller, tenant_id)
+        context["preview"] = figures.preview(conn, tenant_id, None)
+    changed = request.query_params.get("changed") == "1"
+    return render(
+        request,
+        "platform/tenant.html",
+        {**context, "form": FormState(dict(context["current"])), "changed": changed},
+        caller=caller,
+    )
+
+
+def _parse(conn: Connection, tenant_id: str, form: FormData) -> dict[str, Any]:
+    current, _ = Store(conn.engine).load_params(conn, tenant_id)
+    wanted = params_form.changes(current, form)
+    params_form.proposed(current, wanted)  # validate (names the field) before anything else
+    return wanted
+
+
+@router.post(f"{PLATFORM}/tenants/{{tenant_id}}/params")
+async def params_post(request: Request, tenant_id: str) -> Response:
+    """``action=preview`` shows the effect and changes nothing; ``action=apply`` changes the
+    parameters through the ledger's audited command (``services.mall.tenants``)."""
+    caller = core.need_operator(request)
+    form = await core.read_form(request)
+    state = FormState.of(form)
+    preview_only = core.text_field(form, "action") != "apply"
+    try:
+        core.check_csrf(request, caller, form)
+        version_text = core.text_field(form, "params_version")
+        if not version_text.isdigit():
+            raise InvalidInput("the form is missing its parameters version", "_form")
+        if preview_only:
+            with core.database(request).read() as conn:
+                current, _ = Store(conn.engine).load_params(conn, tenant_id)
+                tenants.get_for_operator(conn, caller, tenant_id)
+                proposed = params_form.proposed(current, params_form.changes(current, form))
+                preview = figures.preview(conn, tenant_id, proposed)
+        else:
+
+            def act(conn: Connection) -> str:
+                wanted = _parse(conn, tenant_id, form)
+                if not wanted:
+                    raise InvalidInput("nothing changed", "_form")
+                tenants.update_params(
+                    conn,
+                    caller,
+                    tenant_id,
+                    wanted,
+                    int(version_text),
+                    core.text_field(form, "form_key") or "page",
+                )
+                return f"{PLATFORM}/tenants/{tenant_id}?changed=1"
+
+            return core.redirect(
+                core.submit(request, form, tenant_id="", caller=caller, action=act)
+            )
+    except DomainError as exc:
+        state.fail(exc)
+        if state.errors.get("params_version"):
+            state.errors["_form"] = state.errors.pop("params_version")
+        with core.database(request).read() as conn:
+            context = _tenant_context(conn, caller, tenant_id)
+            context["preview"] = figures.preview(conn, tenant_id, None)
+        return render(
+            request,
+            "platform/tenant.html",
+            {**context, "form": state},
+            status_code=core.status_of(exc),
+            caller=caller,
+        )
+    with core.database(request).read() as conn:
+        context = _tenant_context(conn, caller, tenant_id)
+    return render(
+        request,
+        "platform/tenant.html",
+        {**context, "preview": preview, "form": state},
+        caller=caller,
+    )
