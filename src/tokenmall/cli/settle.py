@@ -1,9 +1,300 @@
-"""``tokenmall settle [--date]`` and the scheduler (issue 4 item 9): to be filled."""
+"""``tokenmall settle [--date]`` for cron, and ``tokenmall scheduler``: both safe to run twice.
+
+``settle`` settles one business day (default: yesterday in the business time zone, UTC+8) for
+every tenant or one, prints one line per tenant, and exits 0; a day already settled is said so
+and changes nothing. Bad input (a malformed date, a day that has not ended, an unknown tenant)
+exits 2 with a clear message; a tenant whose day the ledger refuses (a date before its last
+settled day) is reported and the command exits 1 after trying the others.
+
+``scheduler`` loops: every ``--interval`` seconds it delivers due webhooks and runs the order
+clock (automatic completion and cancellation, when the orders module has them); once the local
+time is past ``--at`` it settles each tenant's previous day (once: a settled day is skipped).
+On PostgreSQL one scheduler leads at a time (a session advisory lock); others stand by and take
+over if the leader goes away. On SQLite, run one (settlement and deliveries are safe anyway).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import json
+import time
+from datetime import date, datetime, tzinfo
+from typing import TYPE_CHECKING, Annotated, Any
+
 import typer
+
+if TYPE_CHECKING:
+    from tokenmall.adapters.db.store import Store
+
+LEADER_LOCK = 0x746F6B656E6D616C  # "tokenmal": the scheduler's advisory lock key
+
+Database_ = Annotated[
+    str | None,
+    typer.Option("--database", help="Database URL (default: $TOKENMALL_DATABASE_URL, SQLite)."),
+]
+Timezone = Annotated[
+    str,
+    typer.Option("--timezone", help="Business time zone: +08:00 or an IANA name (default UTC+8)."),
+]
+
+
+def _fail(command: str, message: str) -> typer.Exit:
+    typer.echo(f"tokenmall {command}: {message}", err=True)
+    return typer.Exit(2)
+
+
+def _tz(command: str, text: str) -> tzinfo:
+    from tokenmall.services.mall.settling import parse_timezone
+
+    try:
+        return parse_timezone(text)
+    except ValueError as exc:
+        raise _fail(command, f"--timezone: {exc}") from None
+
+
+def _line(outcome: Any) -> str:
+    r = outcome.result
+    what = (
+        f"settled: {r['distributed']} paid to {r['recipients']} holder(s), "
+        f"{r['exits']} forced exit(s), price {r['price']}"
+        if outcome.settled_now
+        else f"already settled, nothing changed ({r['distributed']} paid then)"
+    )
+    return f"tenant {outcome.tenant_id} {outcome.business_date.isoformat()}: {what}"
+
+
+def settle(
+    day: Annotated[
+        str | None,
+        typer.Option("--date", help="Business day YYYY-MM-DD (default: yesterday)."),
+    ] = None,
+    tenant: Annotated[str | None, typer.Option("--tenant", help="Only this tenant.")] = None,
+    database: Database_ = None,
+    timezone_: Timezone = "+08:00",
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object a tenant.")] = False,
+) -> None:
+    """Settle a business day (dividend, then forced exits) for every tenant, once each."""
+    from tokenmall.adapters.db.store import Store
+    from tokenmall.services.mall.errors import InvalidInput
+    from tokenmall.services.mall.settling import check_ended, parse_date, yesterday
+    from tokenmall.services.mall.uow import utc_now
+
+    tz = _tz("settle", timezone_)
+    now = utc_now()
+    try:
+        business_date = yesterday(now, tz) if day is None else parse_date(day, "--date")
+        check_ended(business_date, now, tz, "--date")
+    except InvalidInput as exc:
+        raise _fail("settle", str(exc)) from None
+    try:
+        store = Store.open(database)
+    except Exception as exc:  # a bad URL or an unreachable server: say so, no traceback
+        raise _fail("settle", f"cannot open the database: {exc}") from None
+    try:
+        with store.read() as conn:
+            tenants = store.tenant_ids(conn)
+        if tenant is not None:
+            if tenant not in tenants:
+                raise _fail("settle", f"--tenant: no tenant {tenant!r}")
+            tenants = [tenant]
+        refused = _settle_all(store, tenants, business_date, now, as_json)
+    finally:
+        store.dispose()
+    if not tenants:
+        typer.echo("no tenants")
+    if refused:
+        raise typer.Exit(1)
+
+
+def _settle_all(
+    store: Store, tenants: list[str], business_date: date, now: datetime, as_json: bool
+) -> int:
+    from tokenmall.domain.errors import DomainError
+    from tokenmall.services.mall.settling import settle_tenant
+
+    refused = 0
+    for tenant_id in tenants:
+        try:
+            outcome = settle_tenant(store, tenant_id, business_date, now)
+        except DomainError as exc:
+            refused += 1
+            if as_json:
+                typer.echo(
+                    json.dumps(
+                        {
+                            "tenant_id": tenant_id,
+                            "business_date": business_date.isoformat(),
+                            "refused": str(exc),
+                        }
+                    )
+                )
+            else:
+                typer.echo(
+                    f"tenant {tenant_id} {business_date.isoformat()}: refused: {exc}", err=True
+                )
+            continue
+        if as_json:
+            typer.echo(
+                json.dumps(
+                    {
+                        "tenant_id": tenant_id,
+                        "business_date": business_date.isoformat(),
+                        "settled_now": outcome.settled_now,
+                        "result": outcome.result,
+                    },
+                    ensure_ascii=False,
+                )
+            )
+        else:
+            typer.echo(_line(outcome))
+    return refused
+
+
+def _parse_at(text: str) -> tuple[int, int]:
+    try:
+        hours, minutes = text.split(":")
+        h, m = int(hours), int(minutes)
+    except ValueError:
+        raise _fail("scheduler", f"--at must be HH:MM, got {text!r}") from None
+    if not (0 <= h < 24 and 0 <= m < 60) or len(hours) != 2 or len(minutes) != 2:
+        raise _fail("scheduler", f"--at must be HH:MM, got {text!r}")
+    return h, m
+
+
+def scheduler(
+    at: Annotated[
+        str, typer.Option("--at", help="Settle yesterday once the local time is past HH:MM.")
+    ] = "00:10",
+    once: Annotated[bool, typer.Option("--once", help="One round of every duty, then exit.")] = (
+        False
+    ),
+    interval: Annotated[
+        float, typer.Option("--interval", min=0.2, help="Seconds between rounds.")
+    ] = 5.0,
+    database: Database_ = None,
+    timezone_: Timezone = "+08:00",
+) -> None:
+    """Settle each tenant's previous day after --at, deliver webhooks, run the order clock."""
+    from tokenmall.adapters.db.store import Store
+
+    tz = _tz("scheduler", timezone_)
+    hour, minute = _parse_at(at)
+    try:
+        store = Store.open(database)
+    except Exception as exc:
+        raise _fail("scheduler", f"cannot open the database: {exc}") from None
+    leader = _Leadership(store)
+    try:
+        while True:
+            if leader.acquire():
+                _round(store, tz, hour, minute)
+            elif once:
+                typer.echo("another scheduler leads; nothing done")
+            if once:
+                return
+            time.sleep(interval)
+    except KeyboardInterrupt:
+        typer.echo("scheduler stopped")
+    finally:
+        leader.release()
+        store.dispose()
+
+
+class _Leadership:
+    """PostgreSQL: a session advisory lock held on a dedicated connection while we lead (if
+    that connection dies, the lock goes with it and a standby takes over). SQLite: always."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.conn: Any = None
+        self.leading = False
+
+    def acquire(self) -> bool:
+        from sqlalchemy import text
+
+        if not self.store.postgres:
+            return True
+        try:
+            if self.conn is None:
+                self.conn = self.store.engine.connect()
+            if not self.leading:
+                got = self.conn.execute(
+                    text("SELECT pg_try_advisory_lock(:k)"), {"k": LEADER_LOCK}
+                ).scalar()
+                self.conn.commit()
+                if got:
+                    self.leading = True
+                    typer.echo("scheduler: leading")
+            else:
+                self.conn.execute(text("SELECT 1"))  # still alive (else the lock is gone)
+                self.conn.commit()
+        except Exception as exc:  # the connection broke: stand down, retry next round
+            typer.echo(f"scheduler: lost the database connection ({exc}); standing by", err=True)
+            self.release()
+        return self.leading
+
+    def release(self) -> None:
+        if self.conn is not None:
+            # Closing the session releases its advisory locks (a broken one already has).
+            with contextlib.suppress(Exception):
+                self.conn.close()
+        self.conn, self.leading = None, False
+
+
+def _round(store: Store, tz: tzinfo, hour: int, minute: int) -> None:
+    """One round of duties; an error in one duty is reported and does not stop the others."""
+    from tokenmall.services.mall import webhook_delivery
+    from tokenmall.services.mall.settling import is_settled, yesterday
+    from tokenmall.services.mall.uow import Database, utc_now
+
+    now = utc_now()
+    db = Database(store.engine)
+    try:
+        with store.read() as conn:
+            tenants = store.tenant_ids(conn)
+    except Exception as exc:
+        typer.echo(f"scheduler: cannot list tenants: {exc}", err=True)
+        return
+    local = now.astimezone(tz)
+    if (local.hour, local.minute) >= (hour, minute):
+        day = yesterday(now, tz)
+        for tenant_id in tenants:
+            try:
+                with store.read() as conn:
+                    if is_settled(conn, tenant_id, day):
+                        continue
+                _settle_all(store, [tenant_id], day, now, as_json=False)
+            except Exception as exc:
+                typer.echo(f"scheduler: settling {tenant_id} failed: {exc}", err=True)
+    _order_clock(db, tenants, now)
+    try:
+        report = webhook_delivery.deliver_due(db, now, limit=500)
+        if report.attempted:
+            typer.echo(f"webhooks: {json.dumps(report.as_dict())}")
+    except Exception as exc:
+        typer.echo(f"scheduler: delivering webhooks failed: {exc}", err=True)
+
+
+def _order_clock(db: Any, tenants: list[str], now: datetime) -> None:
+    """Automatic completion and cancellation of orders, if the orders module provides them."""
+    try:
+        from tokenmall.services.mall import orders
+    except ImportError:
+        return
+    for name in ("cancel_expired_orders", "complete_due_orders"):
+        duty = getattr(orders, name, None)
+        if duty is None:
+            continue
+        for tenant_id in tenants:
+            try:
+                done = duty(db, tenant_id, now)
+                if done:
+                    typer.echo(f"tenant {tenant_id}: {name}: {done}")
+            except Exception as exc:
+                typer.echo(f"scheduler: {name} for {tenant_id} failed: {exc}", err=True)
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to ``app``."""
+    app.command("settle")(settle)
+    app.command("scheduler")(scheduler)

@@ -235,7 +235,10 @@ class SettlementOut(Response):
     exit_points: PointsText
     exit_payout: MoneyText
     price: str
-    settled_now: bool = Field(description="False when the day was already settled (a replay)")
+    settled_now: bool | None = Field(
+        description="On POST: false when the day was already settled (nothing changed); "
+        "null in listings"
+    )
 
 
 class SettlementPage(Response):
