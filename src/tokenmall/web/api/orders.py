@@ -1,7 +1,454 @@
-"""orders routes (issue 4): to be filled."""
+"""Carts, checkout, orders and their states, refunds, order settings and the due-order run."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
 
-router = APIRouter(prefix="/api/v1/tenants/{tenant_id}", tags=["orders"])
+from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
+from sqlalchemy import Connection
+
+from tokenmall.services.mall import cart, orders
+from tokenmall.services.mall.uow import utc_now
+from tokenmall.web import idempotent
+from tokenmall.web.api.common import After, Limit, ResourceId, TenantId, next_after
+from tokenmall.web.api.payments import gateway_for
+from tokenmall.web.api.schemas_orders import (
+    CancelIn,
+    CartLineIn,
+    CartLinePatch,
+    CartOut,
+    CheckoutIn,
+    CheckoutOut,
+    DueRunOut,
+    OrderDetailOut,
+    OrderEventOut,
+    OrderOut,
+    OrderPage,
+    OrderSettingsIn,
+    OrderSettingsOut,
+    OrderStatus,
+    PaymentOut,
+    RefundDecidedOut,
+    RefundDecisionIn,
+    RefundOut,
+    RefundRequestIn,
+    ShipIn,
+)
+from tokenmall.web.deps import Caller, Db, IdempotencyKey, single_query_values
+from tokenmall.web.errors import COMMON, responses
+
+router = APIRouter(
+    prefix="/api/v1/tenants/{tenant_id}",
+    tags=["orders"],
+    dependencies=[Depends(single_query_values)],
+)
+WRITE = responses(*COMMON, 403, 409)
+
+
+def _detail(view: orders.OrderView) -> OrderDetailOut:
+    return OrderDetailOut(
+        **OrderOut.of(view.order).model_dump(),
+        history=[OrderEventOut.of(e) for e in view.history],
+        payments=[PaymentOut.of(p) for p in view.payments],
+        refunds=[RefundOut.of(r) for r in view.refunds],
+    )
+
+
+# --- cart ---
+
+
+@router.get(
+    "/cart",
+    response_model=CartOut,
+    summary="Your cart, priced now (consumers)",
+    responses=responses(*COMMON, 403),
+)
+def get_cart(tenant_id: TenantId, caller: Caller, db: Db) -> CartOut:
+    with db.read() as conn:
+        return CartOut.of(cart.get_cart(conn, caller, tenant_id))
+
+
+@router.post(
+    "/cart/lines",
+    response_model=CartOut,
+    summary="Put units of a SKU in your cart (added to its line if there is one)",
+    responses=WRITE,
+)
+def add_cart_line(
+    tenant_id: TenantId,
+    payload: CartLineIn,
+    request: Request,
+    caller: Caller,
+    db: Db,
+    key: IdempotencyKey,
+) -> Response:
+    def action(conn: Connection) -> idempotent.Outcome:
+        found = cart.add_line(conn, caller, tenant_id, payload.sku_id, payload.quantity, utc_now())
+        return 200, CartOut.of(found), None
+
+    return idempotent.run(
+        request, db, tenant_id=tenant_id, caller=caller, key=key, payload=payload, action=action
+    )
+
+
+@router.patch(
+    "/cart/lines/{sku_id}",
+    response_model=CartOut,
+    summary="Change the quantity of a line of your cart",
+    responses=WRITE,
+)
+def set_cart_line(
+    tenant_id: TenantId,
+    sku_id: ResourceId,
+    payload: CartLinePatch,
+    request: Request,
+    caller: Caller,
+    db: Db,
+    key: IdempotencyKey,
+) -> Response:
+    def action(conn: Connection) -> idempotent.Outcome:
+        found = cart.set_line(conn, caller, tenant_id, sku_id, payload.quantity, utc_now())
+        return 200, CartOut.of(found), None
+
+    return idempotent.run(
+        request, db, tenant_id=tenant_id, caller=caller, key=key, payload=payload, action=action
+    )
+
+
+@router.delete(
+    "/cart/lines/{sku_id}",
+    response_model=CartOut,
+    summary="Take a line out of your cart",
+    responses=WRITE,
+)
+def remove_cart_line(
+    tenant_id: TenantId,
+    sku_id: ResourceId,
+    request: Request,
+    caller: Caller,
+    db: Db,
+    key: IdempotencyKey,
+) -> Response:
+    def action(conn: Connection) -> idempotent.Outcome:
+        return 200, CartOut.of(cart.remove_line(conn, caller, tenant_id, sku_id)), None
+
+    return idempotent.run(
+        request, db, tenant_id=tenant_id, caller=caller, key=key, payload=None, action=action
+    )
+
+
+# --- checkout and orders ---
+
+
+@router.post(
+    "/checkout",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CheckoutOut,
+    summary="Check out the cart (or the given lines): one order per merchant, stock reserved",
+    responses=WRITE,
+)
+def checkout(
+    tenant_id: TenantId,
+    payload: CheckoutIn,
+    request: Request,
+    caller: Caller,
+    db: Db,
+    key: IdempotencyKey,
+) -> Response:
+    gateway = gateway_for(request)
+    lines = None if payload.lines is None else [(x.sku_id, x.quantity) for x in payload.lines]
+
+    def action(conn: Connection) -> idempotent.Outcome:
+        done = orders.checkout(
+            conn,
+            caller,
+            tenant_id,
+            lines=lines,
+            payment_method=payload.payment_method,
+            stable_amount=payload.stable_amount,
+            gateway=gateway,
+            now=utc_now(),
+        )
+        out = CheckoutOut(
+            checkout_id=done.checkout_id,
+            orders=[OrderOut.of(o) for o in done.orders],
+            payments=[PaymentOut.of(p) for p in done.payments.values()],
+        )
+        return 201, out, None
+
+    return idempotent.run(
+        request, db, tenant_id=tenant_id, caller=caller, key=key, payload=payload, action=action
+    )
+
+
+@router.get(
+    "/orders",
+    response_model=OrderPage,
+    summary="Orders: a consumer's own, a merchant's store's, all for an admin",
+    responses=responses(*COMMON),
+)
+def list_orders(
+    tenant_id: TenantId,
+    caller: Caller,
+    db: Db,
+    status: Annotated[OrderStatus | None, Query(description="Only orders in this state")] = None,
+    after: After = None,
+    limit: Limit = 50,
+) -> OrderPage:
+    with db.read() as conn:
+        found = orders.list_orders(conn, caller, tenant_id, status=status, after=after, limit=limit)
+    return OrderPage(
+        items=[OrderOut.of(o) for o in found],
+        next_after=next_after([o.order_id for o in found], limit),
+    )
+
+
+@router.get(
+    "/orders/{order_id}",
+    response_model=OrderDetailOut,
+    summary="One order with its status history, payments and refunds",
+    responses=responses(*COMMON),
+)
+def get_order(tenant_id: TenantId, order_id: ResourceId, caller: Caller, db: Db) -> OrderDetailOut:
+    with db.read() as conn:
+        return _detail(orders.get_order(conn, caller, tenant_id, order_id))
+
+
+@router.post(
+    "/orders/{order_id}/cancel",
+    response_model=OrderDetailOut,
+    summary="Cancel an unpaid order (its buyer or an admin): stock and stable points return",
+    responses=WRITE,
+)
+def cancel_order(
+    tenant_id: TenantId,
+    order_id: ResourceId,
+    request: Request,
+    caller: Caller,
+    db: Db,
+    key: IdempotencyKey,
+    payload: Annotated[CancelIn | None, Body()] = None,
+) -> Response:
+    reason = None if payload is None else payload.reason
+
+    def action(conn: Connection) -> idempotent.Outcome:
+        order = orders.cancel(conn, caller, tenant_id, order_id, reason, utc_now())
+        return 200, _detail(orders.view(conn, tenant_id, order)), None
+
+    return idempotent.run(
+        request, db, tenant_id=tenant_id, caller=caller, key=key, payload=payload, action=action
+    )
+
+
+@router.post(
+    "/orders/{order_id}/ship",
+    response_model=OrderDetailOut,
+    summary="Ship a paid order (its merchant or an admin)",
+    responses=WRITE,
+)
+def ship_order(
+    tenant_id: TenantId,
+    order_id: ResourceId,
+    request: Request,
+    caller: Caller,
+    db: Db,
+    key: IdempotencyKey,
+    payload: Annotated[ShipIn | None, Body()] = None,
+) -> Response:
+    carrier = None if payload is None else payload.carrier
+    tracking = None if payload is None else payload.tracking_number
+
+    def action(conn: Connection) -> idempotent.Outcome:
+        order = orders.ship(
+            conn,
+            caller,
+            tenant_id,
+            order_id,
+            carrier=carrier,
+            tracking_number=tracking,
+            now=utc_now(),
+        )
+        return 200, _detail(orders.view(conn, tenant_id, order)), None
+
+    return idempotent.run(
+        request, db, tenant_id=tenant_id, caller=caller, key=key, payload=payload, action=action
+    )
+
+
+@router.post(
+    "/orders/{order_id}/confirm",
+    response_model=OrderDetailOut,
+    summary="Confirm receipt of a shipped order (its buyer); the return window starts",
+    responses=WRITE,
+)
+def confirm_order(
+    tenant_id: TenantId,
+    order_id: ResourceId,
+    request: Request,
+    caller: Caller,
+    db: Db,
+    key: IdempotencyKey,
+) -> Response:
+    def action(conn: Connection) -> idempotent.Outcome:
+        order = orders.confirm_receipt(conn, caller, tenant_id, order_id, utc_now())
+        return 200, _detail(orders.view(conn, tenant_id, order)), None
+
+    return idempotent.run(
+        request, db, tenant_id=tenant_id, caller=caller, key=key, payload=None, action=action
+    )
+
+
+@router.post(
+    "/orders/{order_id}/refunds",
+    status_code=status.HTTP_201_CREATED,
+    response_model=RefundOut,
+    summary="Ask for a refund of a paid, shipped or received order (its buyer or an admin)",
+    responses=WRITE,
+)
+def request_refund(
+    tenant_id: TenantId,
+    order_id: ResourceId,
+    payload: RefundRequestIn,
+    request: Request,
+    caller: Caller,
+    db: Db,
+    key: IdempotencyKey,
+) -> Response:
+    def action(conn: Connection) -> idempotent.Outcome:
+        refund = orders.request_refund(conn, caller, tenant_id, order_id, payload.reason, utc_now())
+        return 201, RefundOut.of(refund), None
+
+    return idempotent.run(
+        request, db, tenant_id=tenant_id, caller=caller, key=key, payload=payload, action=action
+    )
+
+
+@router.post(
+    "/orders/{order_id}/refunds/{refund_id}/approve",
+    response_model=RefundDecidedOut,
+    summary="Approve a refund: money back through the gateway, stable points back, stock back "
+    "if unshipped (the merchant, or an admin; only an admin once rewards are booked)",
+    responses=WRITE,
+)
+def approve_refund(
+    tenant_id: TenantId,
+    order_id: ResourceId,
+    refund_id: ResourceId,
+    request: Request,
+    caller: Caller,
+    db: Db,
+    key: IdempotencyKey,
+    payload: Annotated[RefundDecisionIn | None, Body()] = None,
+) -> Response:
+    gateway = gateway_for(request)
+    note = None if payload is None else payload.note
+
+    def action(conn: Connection) -> idempotent.Outcome:
+        order, refund = orders.approve_refund(
+            conn,
+            caller,
+            tenant_id,
+            order_id,
+            refund_id,
+            note=note,
+            gateway=gateway,
+            now=utc_now(),
+        )
+        return 200, RefundDecidedOut(order=OrderOut.of(order), refund=RefundOut.of(refund)), None
+
+    return idempotent.run(
+        request, db, tenant_id=tenant_id, caller=caller, key=key, payload=payload, action=action
+    )
+
+
+@router.post(
+    "/orders/{order_id}/refunds/{refund_id}/reject",
+    response_model=RefundOut,
+    summary="Reject a refund request (the merchant or an admin)",
+    responses=WRITE,
+)
+def reject_refund(
+    tenant_id: TenantId,
+    order_id: ResourceId,
+    refund_id: ResourceId,
+    request: Request,
+    caller: Caller,
+    db: Db,
+    key: IdempotencyKey,
+    payload: Annotated[RefundDecisionIn | None, Body()] = None,
+) -> Response:
+    note = None if payload is None else payload.note
+
+    def action(conn: Connection) -> idempotent.Outcome:
+        refund = orders.reject_refund(
+            conn, caller, tenant_id, order_id, refund_id, note=note, now=utc_now()
+        )
+        return 200, RefundOut.of(refund), None
+
+    return idempotent.run(
+        request, db, tenant_id=tenant_id, caller=caller, key=key, payload=payload, action=action
+    )
+
+
+@router.post(
+    "/orders/run-due",
+    response_model=DueRunOut,
+    summary="Cancel orders whose payment time ran out and complete those past their return "
+    "window, now (admins; the scheduler does the same)",
+    responses=WRITE,
+)
+def run_due(
+    tenant_id: TenantId, request: Request, caller: Caller, db: Db, key: IdempotencyKey
+) -> Response:
+    def action(conn: Connection) -> idempotent.Outcome:
+        done = orders.run_due(conn, caller, tenant_id, utc_now())
+        return 200, DueRunOut(cancelled=done.cancelled, completed=done.completed), None
+
+    return idempotent.run(
+        request, db, tenant_id=tenant_id, caller=caller, key=key, payload=None, action=action
+    )
+
+
+# --- settings ---
+
+
+@router.get(
+    "/order-settings",
+    response_model=OrderSettingsOut,
+    summary="The tenant's return window, payment timeout and auto-confirmation (any member)",
+    responses=responses(*COMMON),
+)
+def get_order_settings(tenant_id: TenantId, caller: Caller, db: Db) -> OrderSettingsOut:
+    with db.read() as conn:
+        return OrderSettingsOut.of(orders.get_settings(conn, caller, tenant_id))
+
+
+@router.patch(
+    "/order-settings",
+    response_model=OrderSettingsOut,
+    summary="Change the order settings (admins); applies to every order from now on",
+    responses=WRITE,
+)
+def update_order_settings(
+    tenant_id: TenantId,
+    payload: OrderSettingsIn,
+    request: Request,
+    caller: Caller,
+    db: Db,
+    key: IdempotencyKey,
+) -> Response:
+    def action(conn: Connection) -> idempotent.Outcome:
+        found = orders.update_settings(
+            conn,
+            caller,
+            tenant_id,
+            return_window_days=payload.return_window_days,
+            payment_timeout_minutes=payload.payment_timeout_minutes,
+            auto_confirm_days=payload.auto_confirm_days,
+            now=utc_now(),
+        )
+        return 200, OrderSettingsOut.of(found), None
+
+    return idempotent.run(
+        request, db, tenant_id=tenant_id, caller=caller, key=key, payload=payload, action=action
+    )

@@ -1,7 +1,248 @@
-"""payments routes (issue 4): to be filled."""
+"""Payments: start or read a payment, the gateways' webhooks, and the sandbox's payment page.
+
+The sandbox page (``/sandbox/pay/{ref}``) plays the gateway's part and is not in the OpenAPI:
+plain HTML forms (no JavaScript) with Approve and Fail; pressing one makes the sandbox send its
+signed webhook to ``POST /api/v1/payments/webhooks/sandbox`` over HTTP, as a real gateway would.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import html
+import json
+import logging
+import urllib.error
+import urllib.request
+from typing import Annotated, Literal
+from urllib.parse import parse_qs
 
-router = APIRouter(prefix="/api/v1/tenants/{tenant_id}", tags=["payments"])
+from fastapi import APIRouter, Depends, Header, Request, Response, status
+from fastapi.responses import HTMLResponse, JSONResponse
+from sqlalchemy import Connection
+from starlette.concurrency import run_in_threadpool
+
+from tokenmall.domain.money import format_money
+from tokenmall.services.mall import payments
+from tokenmall.services.mall.gateway import (
+    CallbackRefused,
+    EventType,
+    Gateway,
+    SandboxGateway,
+    parse_sandbox_ref,
+)
+from tokenmall.services.mall.uow import Database, utc_now
+from tokenmall.web import idempotent
+from tokenmall.web.api.common import ResourceId, TenantId
+from tokenmall.web.api.schemas_orders import CallbackOut, PaymentDetailOut, PaymentOut, WebhookOut
+from tokenmall.web.deps import Caller, Db, IdempotencyKey, settings, single_query_values
+from tokenmall.web.errors import COMMON, body, responses
+
+log = logging.getLogger("tokenmall.payments")
+
+router = APIRouter(tags=["payments"], dependencies=[Depends(single_query_values)])
+TENANT = "/api/v1/tenants/{tenant_id}"
+WEBHOOK_PATH = "/api/v1/payments/webhooks/sandbox"
+
+
+def gateway_for(request: Request) -> Gateway:
+    """The configured gateway: the sandbox (the default), on this server's own address."""
+    secret = settings(request).secret_key.get_secret_value()
+    return SandboxGateway(secret, base_url=str(request.base_url))
+
+
+@router.post(
+    TENANT + "/orders/{order_id}/payments",
+    status_code=status.HTTP_201_CREATED,
+    response_model=PaymentOut,
+    summary="The payment to make for an unpaid order: its open one (200), else a new one (201)",
+    responses={**responses(*COMMON, 403, 409), 200: {"model": PaymentOut}},
+)
+def start_payment(
+    tenant_id: TenantId,
+    order_id: ResourceId,
+    request: Request,
+    caller: Caller,
+    db: Db,
+    key: IdempotencyKey,
+) -> Response:
+    gateway = gateway_for(request)
+
+    def action(conn: Connection) -> idempotent.Outcome:
+        payment, new = payments.start_payment(conn, caller, tenant_id, order_id, gateway, utc_now())
+        return (201 if new else 200), PaymentOut.of(payment), None
+
+    return idempotent.run(
+        request, db, tenant_id=tenant_id, caller=caller, key=key, payload=None, action=action
+    )
+
+
+@router.get(
+    TENANT + "/payments/{payment_id}",
+    response_model=PaymentDetailOut,
+    summary="A payment and the gateway callbacks received for it (whoever may see its order)",
+    responses=responses(*COMMON, 403),
+)
+def get_payment(
+    tenant_id: TenantId, payment_id: ResourceId, caller: Caller, db: Db
+) -> PaymentDetailOut:
+    with db.read() as conn:
+        payment, callbacks = payments.get_payment(conn, caller, tenant_id, payment_id)
+    return PaymentDetailOut(
+        **PaymentOut.of(payment).model_dump(),
+        callbacks=[CallbackOut.model_validate(c) for c in callbacks],
+    )
+
+
+@router.post(
+    WEBHOOK_PATH,
+    response_model=WebhookOut,
+    summary="The sandbox gateway's signed payment events (HMAC-SHA256 over timestamp.body)",
+    responses=responses(400, 401, 404, 409, 422),
+)
+async def sandbox_webhook(
+    request: Request,
+    x_sandbox_timestamp: Annotated[
+        str | None, Header(description="Unix seconds; at most 5 minutes off")
+    ] = None,
+    x_sandbox_signature: Annotated[
+        str | None, Header(description='"v1=" and the hex HMAC-SHA256 of "<timestamp>.<body>"')
+    ] = None,
+) -> Response:
+    raw = await request.body()
+    headers = {
+        "X-Sandbox-Timestamp": x_sandbox_timestamp or "",
+        "X-Sandbox-Signature": x_sandbox_signature or "",
+    }
+    db: Database = request.app.state.database
+    gateway = gateway_for(request)
+    try:
+        result = await run_in_threadpool(
+            payments.handle_callback, db, gateway, headers, raw, utc_now()
+        )
+    except CallbackRefused as exc:
+        return JSONResponse(body(exc.reason, str(exc)), status_code=exc.status)
+    out = WebhookOut(
+        event_id=result.event_id,
+        payment_id=result.payment_id,
+        payment_status=result.payment_status,  # type: ignore[arg-type]
+        order_id=result.order_id,
+        order_status=result.order_status,  # type: ignore[arg-type]
+        outcome=result.outcome,
+    )
+    return JSONResponse(out.model_dump(mode="json"))
+
+
+# --- the sandbox's payment page (the gateway's side; not part of the API) ---------------------
+
+_STYLE = (
+    "body{font-family:sans-serif;max-width:32em;margin:2em auto;padding:0 1em}"
+    "button{font-size:1.1em;margin:.3em;padding:.4em 1.2em}"
+    ".ok{color:#17692b}.bad{color:#a11}"
+)
+
+
+def _page(title: str, inner: str, code: int = 200) -> HTMLResponse:
+    text = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width,initial-scale=1">'
+        f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head>"
+        f"<body><h1>Sandbox payment</h1>{inner}</body></html>"
+    )
+    return HTMLResponse(text, status_code=code, headers={"Cache-Control": "no-store"})
+
+
+def _state(db: Database, ref: str) -> payments.PageState | None:
+    parsed = parse_sandbox_ref(ref)
+    if parsed is None:
+        return None
+    with db.read() as conn:
+        return payments.page_state(conn, parsed[0], parsed[1], ref)
+
+
+def _describe(state: payments.PageState, ref: str, message: str = "") -> str:
+    payment, order = state.payment, state.order
+    safe = html.escape(ref)
+    parts = [
+        f"<p>Order <code>{html.escape(order.order_id)}</code>: "
+        f"<strong>{format_money(payment.amount_fen)}</strong></p>",
+        f'<p id="status">Payment status: <strong>{html.escape(payment.status)}</strong></p>',
+    ]
+    if message:
+        parts.append(f"<p>{message}</p>")
+    if state.payable:
+        if payment.status == "failed":
+            parts.append('<p class="bad">The last attempt failed. You may try again.</p>')
+        for outcome, label in (("approve", "Approve"), ("fail", "Fail")):
+            parts.append(
+                f'<form method="post" action="/sandbox/pay/{safe}">'
+                f'<input type="hidden" name="outcome" value="{outcome}">'
+                f'<button type="submit">{label}</button></form>'
+            )
+    elif payment.status == "succeeded":
+        parts.append('<p class="ok">Paid. You may close this page.</p>')
+    else:
+        parts.append("<p>This payment is closed.</p>")
+    return "".join(parts)
+
+
+@router.get("/sandbox/pay/{ref}", include_in_schema=False)
+def sandbox_page(ref: str, request: Request) -> HTMLResponse:
+    state = _state(request.app.state.database, ref)
+    if state is None:
+        return _page("Not found", "<p>No such payment.</p>", 404)
+    return _page("Pay", _describe(state, ref))
+
+
+def _deliver(url: str, data: bytes, headers: dict[str, str]) -> tuple[int, str]:
+    call = urllib.request.Request(url, data=data, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(call, timeout=15) as answer:
+            return int(answer.status), answer.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as exc:
+        return int(exc.code), exc.read().decode("utf-8", "replace")
+    except OSError as exc:
+        return 0, str(exc)
+
+
+def _submit(request: Request, ref: str, outcome: Literal["approve", "fail"]) -> HTMLResponse:
+    db: Database = request.app.state.database
+    state = _state(db, ref)
+    if state is None:
+        return _page("Not found", "<p>No such payment.</p>", 404)
+    if not state.payable:
+        return _page("Closed", _describe(state, ref), 409)
+    gateway = gateway_for(request)
+    assert isinstance(gateway, SandboxGateway)
+    now = utc_now()
+    event: EventType = "payment.succeeded" if outcome == "approve" else "payment.failed"
+    data = gateway.event_body(
+        provider_ref=ref, outcome=event, amount_fen=state.payment.amount_fen, now=now
+    )
+    url = str(request.base_url).rstrip("/") + WEBHOOK_PATH
+    code, text = _deliver(url, data, gateway.signed_headers(data, now))
+    log.info(
+        "sandbox webhook sent",
+        extra={"fields": {"ref": ref, "type": event, "status": code}},
+    )
+    after = _state(db, ref) or state
+    if code == 200:
+        message = f'<span class="ok">The shop was notified ({html.escape(event)}).</span>'
+    else:
+        try:
+            detail = json.loads(text)["error"]["message"]
+        except (ValueError, KeyError, TypeError):
+            detail = text[:200]
+        message = (
+            f'<span class="bad">The shop did not take the notification (HTTP {code}: '
+            f"{html.escape(str(detail))}).</span>"
+        )
+    return _page("Pay", _describe(after, ref, message), 200 if code == 200 else 502)
+
+
+@router.post("/sandbox/pay/{ref}", include_in_schema=False)
+async def sandbox_submit(ref: str, request: Request) -> HTMLResponse:
+    form = parse_qs((await request.body()).decode("utf-8", "replace"))
+    outcome = (form.get("outcome") or [""])[0]
+    if outcome not in ("approve", "fail"):
+        return _page("Bad request", "<p>Choose Approve or Fail.</p>", 400)
+    chosen: Literal["approve", "fail"] = "approve" if outcome == "approve" else "fail"
+    return await run_in_threadpool(_submit, request, ref, chosen)

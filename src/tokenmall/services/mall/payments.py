@@ -1,0 +1,366 @@
+"""Payments: an order's money part through a gateway, its callbacks, and refunds.
+
+* ``open_payment`` (at checkout, or ``start_payment`` later) asks the gateway for a payment and
+  stores it ``pending`` with the gateway's reference and the page to send the payer to.
+* ``handle_callback`` takes a gateway's webhook: the gateway verifies it (signature and
+  timestamp); its event id must be new (a replay is refused and changes nothing); then a
+  ``payment.succeeded`` marks the payment and its order paid (``orders.mark_paid``: money to
+  escrow, rewards if ``grant_on`` is ``paid``), a ``payment.failed`` marks the payment failed
+  (the payer may try again on the same page). Every callback is stored, accepted or refused with
+  its reason, and every refusal is logged as one structured line.
+* Money arriving for an order that can no longer take it (cancelled by the payment timeout,
+  or paid already by another payment) is recorded and refunded at once, never kept.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
+
+from tokenmall.adapters.db.mall import orders as repo
+from tokenmall.adapters.db.mall.orders import Order, Payment, Refund
+from tokenmall.services.mall import ids, order_ledger
+from tokenmall.services.mall.auth import Principal, require
+from tokenmall.services.mall.errors import Conflict, NotFound
+from tokenmall.services.mall.gateway import CallbackEvent, CallbackRefused, Gateway
+from tokenmall.services.mall.records import Role
+from tokenmall.services.mall.uow import Database
+
+log = logging.getLogger("tokenmall.payments")
+
+ALL: tuple[Role, ...] = ("consumer", "merchant", "admin")
+BUYERS: tuple[Role, ...] = ("consumer",)
+OPEN = ("pending", "failed")
+
+
+def open_payment(conn: Connection, gateway: Gateway, order: Order, now: datetime) -> Payment:
+    payment_id = ids.new_id("pay")
+    created = gateway.create_payment(
+        tenant_id=order.tenant_id,
+        payment_id=payment_id,
+        order_id=order.order_id,
+        amount_fen=order.money_fen,
+    )
+    payment = Payment(
+        tenant_id=order.tenant_id,
+        payment_id=payment_id,
+        order_id=order.order_id,
+        gateway=gateway.name,
+        status="pending",
+        amount_fen=order.money_fen,
+        provider_ref=created.provider_ref,
+        redirect_url=created.redirect_url,
+        failure_reason=None,
+        created_at=now,
+        updated_at=now,
+        succeeded_at=None,
+    )
+    repo.add_payment(conn, payment)
+    return payment
+
+
+def start_payment(
+    conn: Connection,
+    caller: Principal | None,
+    tenant_id: str,
+    order_id: str,
+    gateway: Gateway,
+    now: datetime,
+) -> tuple[Payment, bool]:
+    """The payment to make for an unpaid order: its open one, else a new one (True if new)."""
+    from tokenmall.services.mall import orders
+
+    who = require(caller, tenant_id, BUYERS)
+    order = orders.visible_order(conn, who, tenant_id, order_id)
+    if order.status != "created":
+        raise Conflict(f"the order is {order.status}: nothing to pay", "status")
+    for payment in reversed(repo.payments_of(conn, tenant_id, order_id)):
+        if payment.status in OPEN and payment.gateway == gateway.name:
+            return payment, False
+    return open_payment(conn, gateway, order, now), True
+
+
+def get_payment(
+    conn: Connection, caller: Principal | None, tenant_id: str, payment_id: str
+) -> tuple[Payment, list[dict[str, object]]]:
+    """A payment and the callbacks received for it, for whoever may see its order."""
+    from tokenmall.services.mall import orders
+
+    who = require(caller, tenant_id, ALL)
+    payment = repo.get_payment(conn, tenant_id, payment_id)
+    if payment is None:
+        raise NotFound(f"no payment {payment_id!r}")
+    try:
+        orders.visible_order(conn, who, tenant_id, payment.order_id)
+    except NotFound:
+        raise NotFound(f"no payment {payment_id!r}") from None
+    return payment, repo.callbacks_of(conn, tenant_id, payment_id)
+
+
+def close_open_payments(conn: Connection, order: Order, now: datetime) -> None:
+    """The order was cancelled: its open payments can no longer be paid."""
+    for payment in repo.payments_of(conn, order.tenant_id, order.order_id):
+        if payment.status in OPEN:
+            repo.move_payment(
+                conn, order.tenant_id, payment.payment_id, OPEN, "closed", updated_at=now
+            )
+
+
+def paid_payment(conn: Connection, order: Order) -> Payment:
+    for payment in repo.payments_of(conn, order.tenant_id, order.order_id):
+        if payment.status == "succeeded":
+            return payment
+    raise Conflict("the order has no successful payment to refund", "order_id")
+
+
+def refund_through_gateway(
+    conn: Connection, gateway: Gateway, payment: Payment, refund_id: str, now: datetime
+) -> str:
+    """Give the payment's money back through its gateway; the gateway's refund reference."""
+    if payment.gateway != gateway.name:
+        raise Conflict(f"the payment went through {payment.gateway!r}, which is not configured")
+    done = gateway.refund(
+        provider_ref=payment.provider_ref,
+        refund_id=refund_id,
+        amount_fen=payment.amount_fen,
+        reason="order refunded",
+    )
+    if not repo.move_payment(
+        conn, payment.tenant_id, payment.payment_id, ("succeeded",), "refunded", updated_at=now
+    ):
+        raise Conflict("the payment changed meanwhile; try again", "order_id")
+    return done.provider_ref
+
+
+# --- the sandbox's page -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PageState:
+    payment: Payment
+    order: Order
+
+    @property
+    def payable(self) -> bool:
+        return self.payment.status in OPEN and self.order.status == "created"
+
+
+def page_state(conn: Connection, tenant_id: str, payment_id: str, ref: str) -> PageState | None:
+    payment = repo.get_payment(conn, tenant_id, payment_id)
+    if payment is None or payment.provider_ref != ref:
+        return None
+    order = repo.get_order(conn, tenant_id, payment.order_id)
+    assert order is not None
+    return PageState(payment, order)
+
+
+# --- callbacks --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackResult:
+    event_id: str
+    payment_id: str
+    payment_status: str
+    order_id: str
+    order_status: str
+    outcome: str  # what the event did
+
+
+def _refused(
+    db: Database,
+    gateway: str,
+    exc: CallbackRefused,
+    text: str,
+    now: datetime,
+    event: CallbackEvent | None,
+) -> None:
+    fields = {
+        "gateway": gateway,
+        "reason": exc.reason,
+        "status": exc.status,
+        "detail": str(exc),
+        "event_id": None if event is None else event.event_id,
+        "tenant_id": None if event is None else event.tenant_id,
+        "payment_id": None if event is None else event.payment_id,
+    }
+    log.warning("payment callback refused", extra={"fields": fields})
+    with db.transaction() as conn:
+        repo.add_callback(
+            conn,
+            tenant_id="" if event is None else event.tenant_id,
+            callback_id=ids.new_id("cbk"),
+            gateway=gateway,
+            event_id=None if event is None else event.event_id,
+            payment_id=None if event is None else event.payment_id,
+            outcome="refused",
+            reason=f"{exc.reason}: {exc}",
+            body=text,
+            now=now,
+        )
+
+
+def handle_callback(
+    db: Database, gateway: Gateway, headers: dict[str, str], body: bytes, now: datetime
+) -> CallbackResult:
+    """Verify and apply one callback; ``CallbackRefused`` (recorded and logged) if refused."""
+    text = body.decode("utf-8", "replace")
+    event: CallbackEvent | None = None
+    try:
+        event = gateway.verify_callback(headers, body, now)
+        try:
+            with db.transaction() as conn:
+                result = _apply(conn, gateway, event, now)
+                repo.add_callback(
+                    conn,
+                    tenant_id=event.tenant_id,
+                    callback_id=ids.new_id("cbk"),
+                    gateway=gateway.name,
+                    event_id=event.event_id,
+                    payment_id=event.payment_id,
+                    outcome="accepted",
+                    reason=result.outcome,
+                    body=text,
+                    now=now,
+                )
+        except IntegrityError:
+            with db.read() as conn:
+                seen = repo.gateway_event_seen(conn, event.tenant_id, gateway.name, event.event_id)
+            if not seen:
+                raise
+            # The same event id committed by a concurrent delivery first.
+            raise CallbackRefused("replayed", "this event was already processed", 409) from None
+    except CallbackRefused as exc:
+        _refused(db, gateway.name, exc, text, now, event)
+        raise
+    log.info(
+        "payment callback accepted",
+        extra={
+            "fields": {
+                "gateway": gateway.name,
+                "event_id": event.event_id,
+                "payment_id": event.payment_id,
+                "outcome": result.outcome,
+            }
+        },
+    )
+    return result
+
+
+def _apply(
+    conn: Connection, gateway: Gateway, event: CallbackEvent, now: datetime
+) -> CallbackResult:
+    from tokenmall.services.mall import orders
+
+    t = event.tenant_id
+    if repo.gateway_event_seen(conn, t, gateway.name, event.event_id):
+        raise CallbackRefused("replayed", "this event was already processed", 409)
+    payment = repo.get_payment(conn, t, event.payment_id)
+    if (
+        payment is None
+        or payment.gateway != gateway.name
+        or payment.provider_ref != (event.provider_ref)
+    ):
+        raise CallbackRefused("unknown_payment", "no such payment", 404)
+    if event.amount_fen != payment.amount_fen:
+        raise CallbackRefused(
+            "amount_mismatch",
+            f"the event's amount differs from the payment's ({payment.amount_fen} fen)",
+            422,
+        )
+    repo.add_gateway_event(
+        conn, t, gateway.name, event.event_id, payment.payment_id, event.type, now
+    )
+    order = repo.get_order(conn, t, payment.order_id)
+    assert order is not None
+    outcome = "no change"
+    if event.type == "payment.succeeded":
+        if payment.status in (*OPEN, "closed"):
+            repo.move_payment(
+                conn,
+                t,
+                payment.payment_id,
+                (*OPEN, "closed"),
+                "succeeded",
+                updated_at=now,
+                succeeded_at=now,
+                failure_reason=None,
+            )
+            payment = _payment(conn, payment)
+            if order.status == "created":
+                order = orders.mark_paid(conn, order, payment, now)
+                outcome = "order paid"
+            else:
+                _refund_stray(conn, gateway, order, payment, now)
+                outcome = f"refunded: the order was already {order.status}"
+        else:
+            outcome = f"payment already {payment.status}"
+    elif payment.status in OPEN:
+        repo.move_payment(
+            conn,
+            t,
+            payment.payment_id,
+            OPEN,
+            "failed",
+            updated_at=now,
+            failure_reason=(event.reason or "declined")[:200],
+        )
+        outcome = "payment failed"
+    payment = _payment(conn, payment)
+    order = repo.get_order(conn, t, payment.order_id) or order
+    return CallbackResult(
+        event.event_id, payment.payment_id, payment.status, order.order_id, order.status, outcome
+    )
+
+
+def _payment(conn: Connection, payment: Payment) -> Payment:
+    found = repo.get_payment(conn, payment.tenant_id, payment.payment_id)
+    assert found is not None
+    return found
+
+
+def _refund_stray(
+    conn: Connection, gateway: Gateway, order: Order, payment: Payment, now: datetime
+) -> None:
+    """Money for an order that cannot take it (cancelled, or paid by another payment): it is
+    recorded under the payment's own reference and given straight back."""
+    ref = payment.payment_id
+    order_ledger.record_payment(
+        conn, order.tenant_id, user=order.user_id, order_ref=ref, amount_fen=payment.amount_fen
+    )
+    refund_id = ids.new_id("rfd")
+    provider_ref = refund_through_gateway(conn, gateway, payment, refund_id, now)
+    order_ledger.refund(
+        conn,
+        order.tenant_id,
+        user=order.user_id,
+        order_ref=ref,
+        amount_fen=payment.amount_fen,
+        booked=False,
+        approved_by=None,
+        now=now,
+    )
+    repo.add_refund(
+        conn,
+        Refund(
+            tenant_id=order.tenant_id,
+            refund_id=refund_id,
+            order_id=order.order_id,
+            payment_id=payment.payment_id,
+            status="succeeded",
+            money_fen=payment.amount_fen,
+            stable_fen=0,
+            reason=f"payment arrived when the order was already {order.status}",
+            requested_by="system",
+            requested_at=now,
+            decided_by="system",
+            decided_at=now,
+            decision_note=None,
+            adjustment=False,
+            provider_ref=provider_ref,
+        ),
+    )
