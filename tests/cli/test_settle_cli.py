@@ -125,3 +125,29 @@ def test_scheduler_once_settles_yesterday(cli: Any, db_url: str, store: Store, t
     assert [str(r[0])[:10] for r in settled] == [day]
     bad = cli("scheduler", "--once", "--at", "25:00", "--database", db_url)
     assert bad.returncode == 2 and "--at must be HH:MM" in bad.stderr
+
+
+def test_bench_api_runs_at_a_tiny_size_and_prints_its_json(cli: Any, db_url: str) -> None:
+    result = cli(
+        "bench",
+        "api",
+        "--database",
+        db_url,
+        "--requests",
+        "20",
+        "--clients",
+        "2",
+        "--duration",
+        "30",
+        "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["database"] in ("sqlite", "postgresql")
+    assert report["audit"]["clean"] is True
+    (scenario,) = report["scenarios"]
+    assert scenario["scenario"] == "integration_paid"
+    assert scenario["requests"] == 20 and scenario["ok"] == 20 and scenario["errors"] == 0
+    for name in ("requests_per_second", "p50_ms", "p99_ms", "seconds"):
+        assert isinstance(scenario[name], (int, float))
+    print(f"bench api figures (tiny run, for reading only): {scenario}")

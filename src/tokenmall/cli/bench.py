@@ -96,3 +96,54 @@ def ledger(
     report = run(database_url(database), counts, seconds, sizes, chosen, progress)
     if as_json:
         typer.echo(json.dumps(report))
+
+
+@app.command("api")
+def api(
+    database: Annotated[
+        str | None, typer.Option("--database", help="Database URL (scratch: it adds a tenant).")
+    ] = None,
+    duration: Annotated[float, typer.Option(min=0.1, help="At most this many seconds.")] = 20.0,
+    requests: Annotated[int, typer.Option(min=1, help="At most this many orders.")] = 20_000,
+    clients: Annotated[int, typer.Option(min=1, max=512, help="Concurrent clients.")] = 32,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, max=32, help="uvicorn workers (default: 2 on PostgreSQL, 1 SQLite)."),
+    ] = None,
+    users: Annotated[int, typer.Option(min=1, help="Distinct shop users buying.")] = 1_000,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Integration orders pushed over HTTP (paid, rewards booked): requests/s, p50, p99; audit."""
+    from tokenmall.adapters.db.settings import database_url
+    from tokenmall.services.bench_api import run  # imports httpx and the app: only here
+
+    url = database_url(database)
+    chosen = workers or (2 if url.startswith("postgresql") else 1)
+    progress = None if as_json else typer.echo
+    try:
+        report = run(
+            url,
+            duration=duration,
+            requests=requests,
+            clients=clients,
+            workers=chosen,
+            users=users,
+            progress=progress,
+        )
+    except RuntimeError as exc:
+        typer.echo(f"tokenmall bench api: {exc}", err=True)
+        raise typer.Exit(1) from None
+    if as_json:
+        typer.echo(json.dumps(report))
+        return
+    for s in report["scenarios"]:
+        typer.echo(
+            f"{s['scenario']} on {report['database']} ({report['workers']} worker(s), "
+            f"{s['clients']} clients): {s['ok']} ok, {s['errors']} errors in {s['seconds']} s: "
+            f"{s['requests_per_second']} req/s, p50 {s['p50_ms']} ms, p99 {s['p99_ms']} ms"
+        )
+    audit = report["audit"]
+    typer.echo(
+        f"audit of {report['tenant_id']}: "
+        + ("clean" if audit["clean"] else f"{audit['findings']} finding(s)")
+    )

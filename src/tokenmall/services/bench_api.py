@@ -1,0 +1,318 @@
+"""``tokenmall bench api``: the HTTP API under load, on 127.0.0.1, bounded in time and count.
+
+It migrates the database, starts ``uvicorn`` in a child process on a free port (several worker
+processes if asked, e.g. on PostgreSQL), creates a tenant with ``grant_on = paid`` through the
+API as a platform operator, an admin API key, and then pushes integration orders (``paid``:
+money recorded and rewards booked, one transaction each) from C concurrent clients until
+``requests`` are sent or ``duration`` seconds pass. It reports requests/s and p50/p99 latency
+of the successful requests, the error count, and runs ``audit`` on the tenant afterwards.
+
+Figures are printed, never asserted on: they depend on the machine and what else runs on it.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+OPERATOR_EMAIL = "bench-operator@bench.invalid"
+
+
+def app_from_env() -> Any:
+    """The application from ``TOKENMALL_*`` settings (uvicorn ``--factory`` with workers)."""
+    from tokenmall.config import Settings
+    from tokenmall.web.app import create_app
+
+    return create_app(Settings())
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Scenario:
+    name: str
+    clients: int
+    sent: int = 0
+    ok: int = 0
+    errors: int = 0
+    seconds: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+    statuses: dict[str, int] = field(default_factory=dict)
+
+    def figures(self) -> dict[str, Any]:
+        ordered = sorted(self.latencies)
+
+        def pct(p: float) -> float | None:
+            if not ordered:
+                return None
+            return round(ordered[min(len(ordered) - 1, int(p * len(ordered)))] * 1000, 2)
+
+        return {
+            "scenario": self.name,
+            "clients": self.clients,
+            "requests": self.sent,
+            "ok": self.ok,
+            "errors": self.errors,
+            "statuses": dict(sorted(self.statuses.items())),
+            "seconds": round(self.seconds, 3),
+            "requests_per_second": round(self.ok / self.seconds, 1) if self.seconds else 0.0,
+            "p50_ms": pct(0.50),
+            "p99_ms": pct(0.99),
+        }
+
+
+class Server:
+    """``uvicorn`` in a child process, stopped (and waited for) on ``close``."""
+
+    def __init__(self, database_url: str, workers: int, password: str) -> None:
+        self.port = _free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        env = dict(os.environ)
+        env.update(
+            TOKENMALL_DATABASE_URL=database_url,
+            TOKENMALL_MIGRATE_ON_START="false",  # migrated once before; workers would race
+            TOKENMALL_LOG_LEVEL="WARNING",
+            TOKENMALL_OPERATOR_EMAIL=OPERATOR_EMAIL,
+            TOKENMALL_OPERATOR_PASSWORD=password,
+            TOKENMALL_INSECURE_FAST_PASSWORD_HASHING="true",  # two logins; not what we time
+        )
+        env.pop("TOKENMALL_ENV_FILE", None)
+        command = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "tokenmall.services.bench_api:app_from_env",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--workers",
+            str(workers),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ]
+        # The server's stderr goes to a file: a pipe nobody reads would fill and block it.
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115  (closed in close())
+        self.process = subprocess.Popen(
+            command, env=env, stdout=subprocess.DEVNULL, stderr=self.log
+        )
+        deadline = time.monotonic() + 60
+        while True:
+            if self.process.poll() is not None:
+                self.log.seek(0)
+                err = self.log.read().decode(errors="replace")
+                raise RuntimeError(f"the API server exited at start-up: {err[-2000:]}")
+            try:
+                if httpx.get(f"{self.base_url}/readyz", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                self.close()
+                raise RuntimeError("the API server did not become ready within 60 s")
+            time.sleep(0.2)
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
+
+
+def _ok(answer: httpx.Response, status: int) -> Any:
+    if answer.status_code != status:
+        raise RuntimeError(f"set-up request failed: {answer.status_code} {answer.text[:500]}")
+    return answer.json()
+
+
+def _key() -> dict[str, str]:
+    return {"Idempotency-Key": uuid.uuid4().hex}
+
+
+def _set_up(base_url: str, password: str) -> tuple[str, str]:
+    """A fresh tenant (grant_on = paid) and an admin's API key for it."""
+    tenant_id = "bench-" + secrets.token_hex(4)
+    with httpx.Client(base_url=base_url, timeout=30) as http:
+        op = _ok(
+            http.post(
+                "/api/v1/platform/login", json={"email": OPERATOR_EMAIL, "password": password}
+            ),
+            200,
+        )["token"]
+        admin_password = secrets.token_urlsafe(16)
+        _ok(
+            http.post(
+                "/api/v1/platform/tenants",
+                headers={"Authorization": f"Bearer {op}", **_key()},
+                json={
+                    "tenant_id": tenant_id,
+                    "name": "Bench shop",
+                    "params": {"grant_on": "paid"},
+                    "admin": {"email": "admin@bench.invalid", "password": admin_password},
+                },
+            ),
+            201,
+        )
+        session = _ok(
+            http.post(
+                f"/api/v1/tenants/{tenant_id}/login",
+                json={"email": "admin@bench.invalid", "password": admin_password},
+            ),
+            200,
+        )["token"]
+        key = _ok(
+            http.post(
+                f"/api/v1/tenants/{tenant_id}/api-keys",
+                headers={"Authorization": f"Bearer {session}", **_key()},
+                json={"name": "bench"},
+            ),
+            201,
+        )["token"]
+    return tenant_id, str(key)
+
+
+def _load(
+    base_url: str,
+    scenario: Scenario,
+    requests: int,
+    duration: float,
+    request: Callable[[httpx.Client, int], httpx.Response],
+    expect: int,
+) -> None:
+    """``scenario.clients`` threads, each with its own keep-alive connection, share a counter
+    of requests; each stops when the count is reached or the time is up."""
+    lock = threading.Lock()
+    counter = iter(range(requests))
+    deadline = time.monotonic() + duration
+    start = time.monotonic()
+
+    def client() -> None:
+        with httpx.Client(base_url=base_url, timeout=30) as http:
+            while time.monotonic() < deadline:
+                with lock:
+                    n = next(counter, None)
+                if n is None:
+                    return
+                began = time.perf_counter()
+                try:
+                    answer = request(http, n)
+                    code = str(answer.status_code)
+                except httpx.HTTPError as exc:
+                    code = type(exc).__name__
+                took = time.perf_counter() - began
+                with lock:
+                    scenario.sent += 1
+                    scenario.statuses[code] = scenario.statuses.get(code, 0) + 1
+                    if code == str(expect):
+                        scenario.ok += 1
+                        scenario.latencies.append(took)
+                    else:
+                        scenario.errors += 1
+
+    threads = [threading.Thread(target=client) for _ in range(scenario.clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    scenario.seconds = time.monotonic() - start
+
+
+def integration_orders(
+    base_url: str,
+    tenant_id: str,
+    key: str,
+    clients: int,
+    requests: int,
+    duration: float,
+    users: int,
+) -> Scenario:
+    scenario = Scenario("integration_paid", clients)
+    run = secrets.token_hex(3)
+    auth = {"Authorization": f"Bearer {key}"}
+
+    def request(http: httpx.Client, n: int) -> httpx.Response:
+        body = {
+            "user": {"external_id": f"U{n % users}"},
+            "amount": "100.00",
+            "contribution": "30.00",
+        }
+        return http.post(
+            f"/api/v1/tenants/{tenant_id}/integration/orders/B{run}-{n}/paid",
+            json=body,
+            headers={**auth, "Idempotency-Key": f"{run}-{n}"},
+        )
+
+    # A short warm-up (connections, caches, the users' first orders) that is not timed.
+    warm = Scenario("warm-up", min(clients, 4))
+    _load(base_url, warm, min(50, requests), duration, request, 201)
+    _load(base_url, scenario, requests, duration, lambda http, n: request(http, n + 10**9), 201)
+    return scenario
+
+
+def run(
+    database_url: str,
+    *,
+    duration: float,
+    requests: int,
+    clients: int,
+    workers: int,
+    users: int,
+    progress: Callable[[str], Any] | None = None,
+) -> dict[str, Any]:
+    from tokenmall.adapters.db.store import Store
+    from tokenmall.services.audit import audit
+
+    say = progress or (lambda _: None)
+    store = Store.open(database_url)  # migrates once, before the workers start
+    postgres = store.postgres
+    password = secrets.token_urlsafe(16)
+    try:
+        say(f"starting uvicorn ({workers} worker(s)) on 127.0.0.1 …")
+        server = Server(database_url, workers, password)
+        try:
+            tenant_id, key = _set_up(server.base_url, password)
+            say(
+                f"tenant {tenant_id}: pushing up to {requests} orders for {duration} s "
+                f"from {clients} clients …"
+            )
+            scenario = integration_orders(
+                server.base_url, tenant_id, key, clients, requests, duration, users
+            )
+        finally:
+            server.close()
+        (report,) = audit(store, tenant_id)
+    finally:
+        store.dispose()
+    return {
+        "database": "postgresql" if postgres else "sqlite",
+        "workers": workers,
+        "tenant_id": tenant_id,
+        "scenarios": [scenario.figures()],
+        "audit": {
+            "clean": not report.findings,
+            "findings": len(report.findings),
+            "journals": report.journals,
+        },
+    }
