@@ -156,6 +156,7 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.globals["new_form_key"] = lambda: uuid.uuid4().hex  # one idempotency key per form shown
     return env
 
 

@@ -37,7 +37,8 @@ def _safe_next(tenant_id: str, target: str | None) -> str:
 
 
 @router.get("/{tenant_id}")
-def mall_root(tenant_id: str) -> Response:
+def mall_root(request: Request, tenant_id: str) -> Response:
+    tenant_or_404(request, tenant_id)
     return core.redirect(f"/{tenant_id}/")
 
 

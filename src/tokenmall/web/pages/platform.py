@@ -146,7 +146,7 @@ def _tenant_context(conn: Connection, caller: Principal, tenant_id: str) -> dict
         "current": params_form.texts(params),
         "version": version,
         "levels": params.levels,
-        "history": tenants.params_history(conn, caller, tenant_id)[-10:][::-1],
+        "param_changes": tenants.params_history(conn, caller, tenant_id)[-10:][::-1],
         **dashboard_figures(conn, tenant_id),
     }
 
