@@ -248,3 +248,47 @@ def test_bad_input_changes_nothing(
     assert snapshot(server_base, db_url, tenant.tenant_id) == before
     missing_key = push(api, tenant, key, "BAD-1", "paid", paid_body(), key=None)
     assert missing_key.status_code == 400
+
+
+def test_concurrent_pushes_of_one_event_book_it_once(
+    api: Api, paid_tenant: TenantFixture, db_url: str, server_base: str
+) -> None:
+    import threading
+
+    import httpx
+
+    t = paid_tenant
+    key = api_key(api, t, t.admin_token)
+    answers: list[httpx.Response] = []
+    lock = threading.Lock()
+
+    def push_one(order: str, user: str) -> None:
+        with httpx.Client(base_url=server_base, timeout=30) as http:
+            answer = http.post(
+                t.path(f"/integration/orders/{order}/paid"),
+                json=paid_body(user),
+                headers={"Authorization": f"Bearer {key}", "Idempotency-Key": uuid4().hex},
+            )
+        with lock:
+            answers.append(answer)
+
+    from uuid import uuid4
+
+    # the same order 6 times at once, and 6 orders of one first-seen user at once
+    jobs = [("SAME-1", "NEW-A")] * 6 + [(f"MANY-{n}", "NEW-B") for n in range(6)]
+    threads = [threading.Thread(target=push_one, args=job) for job in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(a.status_code == 201 for a in answers), [a.text for a in answers]
+    same = [a.json() for a in answers if a.json()["external_order_id"] == "SAME-1"]
+    assert all(body == same[0] for body in same)
+    users = {
+        a.json()["user"]["user_id"] for a in answers if a.json()["user"]["external_id"] == "NEW-B"
+    }
+    assert len(users) == 1
+    rows = snapshot(server_base, db_url, t.tenant_id)
+    assert len(rows["mall_integration_orders"]) == 7
+    assert len(rows["mall_external_users"]) == 2
+    audit_clean(db_url, t.tenant_id)

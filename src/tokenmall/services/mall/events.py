@@ -38,8 +38,24 @@ def emit(
     event_id = ids.new_id("evt")
     targets = [
         (ids.new_id("dlv"), endpoint_id)
-        for endpoint_id, types in repo.active_endpoints(conn, tenant_id)
+        for endpoint_id, types in _endpoints(conn, tenant_id)
         if event_type in types
     ]
     repo.add_event(conn, tenant_id, event_id, event_type, text, now, targets)
     return event_id
+
+
+def _endpoints(conn: Connection, tenant_id: str) -> list[tuple[str, list[str]]]:
+    """The tenant's active endpoints, read once per transaction (an order emits several
+    events; an endpoint added meanwhile by another transaction gets the next ones)."""
+    transaction = conn.get_transaction()
+    cached = conn.info.get(_CACHE)
+    if cached is not None and cached[0] is transaction and cached[1] == tenant_id:
+        found: list[tuple[str, list[str]]] = cached[2]
+        return found
+    found = repo.active_endpoints(conn, tenant_id)
+    conn.info[_CACHE] = (transaction, tenant_id, found)
+    return found
+
+
+_CACHE = "tokenmall.events.endpoints"

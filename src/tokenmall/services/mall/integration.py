@@ -191,18 +191,21 @@ def _resolve_users(
     return buyer_id, referrer_id
 
 
-def _rewards(conn: Connection, tenant_id: str, purchase: dict[str, Any]) -> dict[str, Any]:
-    """The purchase journal's result, with each grant's holder as user id and external id."""
+def _rewards(
+    conn: Connection, tenant_id: str, purchase: dict[str, Any], known: dict[str, str]
+) -> dict[str, Any]:
+    """The purchase journal's result, with each grant's holder as user id and external id
+    (``known`` maps user ids to external ids already at hand; the others are looked up)."""
     holders = [g["holder"] for g in purchase.get("grants", [])]
-    external: dict[str, str] = {}
-    if holders:
+    external = dict(known)
+    if any(h not in external for h in holders):
         rows = conn.execute(
             select(repo.external_users.c.user_id, repo.external_users.c.external_id).where(
                 repo.external_users.c.tenant_id == tenant_id,
                 repo.external_users.c.user_id.in_(holders),
             )
         )
-        external = {row[0]: row[1] for row in rows}
+        external.update({row[0]: row[1] for row in rows})
     grants = [
         {
             "user_id": g["holder"],
@@ -223,7 +226,12 @@ def _rewards(conn: Connection, tenant_id: str, purchase: dict[str, Any]) -> dict
     }
 
 
-def _book(conn: Connection, order: repo.IntegrationOrder, now: datetime) -> dict[str, Any]:
+def _book(
+    conn: Connection,
+    order: repo.IntegrationOrder,
+    now: datetime,
+    known: dict[str, str] | None = None,
+) -> dict[str, Any]:
     purchase = order_ledger.book_rewards(
         conn,
         order.tenant_id,
@@ -233,7 +241,9 @@ def _book(conn: Connection, order: repo.IntegrationOrder, now: datetime) -> dict
         contribution_fen=order.contribution_fen,
         now=now,
     )
-    return _rewards(conn, order.tenant_id, purchase)
+    return _rewards(
+        conn, order.tenant_id, purchase, known or {order.user_id: order.external_user_id}
+    )
 
 
 def _event_data(order: repo.IntegrationOrder) -> dict[str, Any]:
@@ -262,8 +272,7 @@ def paid(
     first = _replay(conn, tenant_id, external_order_id, "paid", request_hash)
     if first is not None:
         return first
-    if repo.get_order(conn, tenant_id, external_order_id) is not None:
-        raise Conflict(f"order {external_order_id!r} already exists")
+    # (No stored "paid" answer means no such order: both are written in one transaction.)
     amount_fen = validate.money(amount, "amount")
     contribution_fen = None
     if contribution is not None:
@@ -294,20 +303,21 @@ def paid(
         completed_at=None,
         refunded_at=None,
     )
-    buyer_id, _ = _resolve_users(conn, tenant_id, who, now)
+    buyer_id, referrer_id = _resolve_users(conn, tenant_id, who, now)
     order = _with(order, user_id=buyer_id)
-    # The row first: a concurrent push of the same order waits here (PostgreSQL) or fails
-    # its insert, and its retry then answers this one's stored result.
-    repo.add_order(conn, order)
     order_ledger.record_payment(
         conn, tenant_id, user=buyer_id, order_ref=order.order_ref, amount_fen=amount_fen
     )
     if order_ledger.grant_on(conn, tenant_id) == "paid":
-        rewards = _book(conn, order, now)
+        known = {buyer_id: user.external_id}
+        if referrer_id is not None and user.referrer_external_id is not None:
+            known[referrer_id] = user.referrer_external_id
+        rewards = _book(conn, order, now, known)
         order = _with(order, booked=True, rewards=rewards, booked_at=now)
-        repo.update_order(
-            conn, tenant_id, external_order_id, booked=True, rewards=rewards, booked_at=now
-        )
+    # Two identical pushes at once: the ledger's tenant lock orders them, the second's ledger
+    # steps replay the first's journals, and its insert here fails on the order's key; the
+    # route retries it once and it answers the first one's stored result.
+    repo.add_order(conn, order)
     events.emit(conn, tenant_id, "order.paid", _event_data(order), now)
     return _answer(conn, order, "paid", request_hash, now, status=201)
 

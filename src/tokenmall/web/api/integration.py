@@ -11,13 +11,16 @@ from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Request, Response, status
+from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
-from tokenmall.services.mall import idempotency, integration
+from tokenmall.services.mall import auth, idempotency, integration
+from tokenmall.services.mall.auth import Principal
+from tokenmall.services.mall.errors import Unauthenticated
 from tokenmall.services.mall.integration import Answer, ExternalUserIn
 from tokenmall.services.mall.uow import utc_now
-from tokenmall.web import idempotent
+from tokenmall.web import deps
 from tokenmall.web.api.common import TenantId
 from tokenmall.web.api.schemas_integration import (
     ExternalId,
@@ -39,47 +42,71 @@ OrderId = Annotated[str, ExternalId]
 _ERRORS = responses(*COMMON, 403, 409)
 
 
+def _token(
+    request: Request,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(deps._bearer)],
+) -> str | None:
+    """The caller's token, read without the database: the integration routes authenticate
+    inside their one write transaction (one transaction a request, not a read and a write)."""
+    if request.headers.get("authorization") and bearer is None:
+        raise Unauthenticated("the Authorization header must be 'Bearer <token>'")
+    return bearer.credentials if bearer is not None else request.cookies.get(deps.SESSION_COOKIE)
+
+
+Token = Annotated[str | None, Depends(_token)]
+
+
 def _push(
     request: Request,
     db: Db,
     tenant_id: str,
-    caller: Caller,
+    token: str | None,
     key: str,
     payload: OrderPaidIn | OrderCompletedIn | OrderRefundedIn | None,
     event: str,
-    handle: Callable[[Connection, str], Answer],
+    handle: Callable[[Connection, Principal | None, str], Answer],
 ) -> Response:
-    """Run one event: in one transaction, stored for its Idempotency-Key and its (order,
-    event); a race of two identical pushes retries once and answers the first's result."""
+    """Run one event in one transaction: authenticate, answer a stored Idempotency-Key, else
+    act (which answers a stored (order, event) itself) and store the answer under the key.
+    A race of two identical pushes retries once and answers the first one's result."""
+    if token is None:
+        raise Unauthenticated("this endpoint needs a bearer token, session cookie or API key")
     body = None if payload is None else payload.model_dump(mode="json")
+    request_hash = idempotency.request_hash(request.method, request.url.path, body)
     natural = idempotency.request_hash(event, request.url.path, body)
-    replayed: list[bool] = []
-
-    def action(conn: Connection) -> idempotent.Outcome:
-        answer: Answer = handle(conn, natural)
-        replayed.append(answer.replayed)
-        out = IntegrationOrderOut.model_validate_json(answer.body)
-        return answer.status, out, None
-
+    replayed_event: list[bool] = []
     for attempt in (1, 2):
-        replayed.clear()
+        replayed_event.clear()
         try:
-            response = idempotent.run(
-                request,
-                db,
-                tenant_id=tenant_id,
-                caller=caller,
-                key=key,
-                payload=payload,
-                action=action,
-            )
-        except IntegrityError:
+            with db.transaction() as conn:
+                now = utc_now()
+                caller = auth.authenticate(conn, token, now)
+
+                def act(conn: Connection = conn, caller: Principal = caller) -> tuple[int, str]:
+                    answer = handle(conn, caller, natural)
+                    replayed_event.append(answer.replayed)
+                    return answer.status, answer.body
+
+                stored, replayed = idempotency.run(
+                    conn,
+                    tenant_id=tenant_id,
+                    scope=caller.scope,
+                    key=key,
+                    request=request_hash,
+                    action=act,
+                    now=now,
+                )
+        except (idempotency.KeyRace, IntegrityError):
             if attempt == 2:
                 raise
             continue
-        if replayed and replayed[-1]:
-            response.headers["Idempotency-Replayed"] = "true"
-        return response
+        again = replayed or any(replayed_event)
+        return Response(
+            stored.body,
+            status_code=stored.status_code,
+            media_type="application/json",
+            headers={"Idempotency-Replayed": "true" if again else "false"},
+        )
     raise AssertionError("unreachable")
 
 
@@ -95,11 +122,11 @@ def order_paid(
     external_order_id: OrderId,
     payload: OrderPaidIn,
     request: Request,
-    caller: Caller,
+    token: Token,
     db: Db,
     key: IdempotencyKey,
 ) -> Response:
-    def handle(conn: Connection, natural: str) -> Answer:
+    def handle(conn: Connection, caller: Principal | None, natural: str) -> Answer:
         return integration.paid(
             conn,
             caller,
@@ -116,7 +143,7 @@ def order_paid(
             now=utc_now(),
         )
 
-    return _push(request, db, tenant_id, caller, key, payload, "paid", handle)
+    return _push(request, db, tenant_id, token, key, payload, "paid", handle)
 
 
 @router.post(
@@ -130,18 +157,18 @@ def order_completed(
     tenant_id: TenantId,
     external_order_id: OrderId,
     request: Request,
-    caller: Caller,
+    token: Token,
     db: Db,
     key: IdempotencyKey,
     payload: Annotated[OrderCompletedIn | None, Body()] = None,
 ) -> Response:
-    def handle(conn: Connection, natural: str) -> Answer:
+    def handle(conn: Connection, caller: Principal | None, natural: str) -> Answer:
         return integration.completed(
             conn, caller, tenant_id, external_order_id, request_hash=natural, now=utc_now()
         )
 
     payload = payload or OrderCompletedIn()
-    return _push(request, db, tenant_id, caller, key, payload, "completed", handle)
+    return _push(request, db, tenant_id, token, key, payload, "completed", handle)
 
 
 @router.post(
@@ -155,14 +182,14 @@ def order_refunded(
     tenant_id: TenantId,
     external_order_id: OrderId,
     request: Request,
-    caller: Caller,
+    token: Token,
     db: Db,
     key: IdempotencyKey,
     payload: Annotated[OrderRefundedIn | None, Body()] = None,
 ) -> Response:
     body = payload or OrderRefundedIn()
 
-    def handle(conn: Connection, natural: str) -> Answer:
+    def handle(conn: Connection, caller: Principal | None, natural: str) -> Answer:
         return integration.refunded(
             conn,
             caller,
@@ -174,7 +201,7 @@ def order_refunded(
             now=utc_now(),
         )
 
-    return _push(request, db, tenant_id, caller, key, body, "refunded", handle)
+    return _push(request, db, tenant_id, token, key, body, "refunded", handle)
 
 
 @router.get(
