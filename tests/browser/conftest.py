@@ -1,0 +1,116 @@
+"""Browser tests: Debian's headless Chromium driven by Playwright for Python against the app
+served by uvicorn on 127.0.0.1 (SQLite, the demo's wine tenant seeded with a short history).
+
+Chromium is looked for at /usr/bin/chromium (``TOKENMALL_CHROMIUM`` names another). Outside CI,
+a missing Chromium or Playwright skips these tests with the reason; in CI (``CI`` set) it fails
+them: ``.ci/run`` installs chromium and fonts-noto-cjk. Screenshots go to
+out/artifacts/screenshots/.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from browser_helpers import Site
+
+from tokenmall.config import Settings
+from tokenmall.services import demo
+from tokenmall.web.app import create_app
+
+CHROMIUM = os.environ.get("TOKENMALL_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def _missing() -> str | None:
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "Playwright for Python is not installed (pip install -e '.[dev]')"
+    if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
+        return f"Chromium not found at {CHROMIUM} (apt-get install chromium)"
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    problem = _missing()
+    if problem is not None:
+        if os.environ.get("CI"):
+            pytest.fail(f"browser tests must run in CI: {problem}")
+        pytest.skip(f"{problem}; set CI=1 to make this an error")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    folder = tmp_path_factory.mktemp("browser")
+    settings = Settings(
+        database_url=f"sqlite:///{folder / 'tokenmall.db'}",
+        log_level="WARNING",
+        insecure_fast_password_hashing=True,
+        _env_file=None,  # type: ignore[call-arg]
+    )
+    app = create_app(settings, configure_logging=False)
+    port = _free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the server did not start")
+        time.sleep(0.02)
+    base = f"http://127.0.0.1:{port}"
+    demo.seed(app.state.database, base_url=base, days=7)
+    yield Site(base, app)
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def phone(chromium: Any) -> Iterator[Any]:
+    """A 375-px phone screen, Chinese."""
+    context = chromium.new_context(
+        viewport={"width": 375, "height": 812}, locale="zh-CN", device_scale_factor=2
+    )
+    context.set_default_timeout(15_000)
+    yield context.new_page()
+    context.close()
+
+
+@pytest.fixture
+def desk(chromium: Any) -> Iterator[Any]:
+    """A desktop screen, Chinese."""
+    context = chromium.new_context(viewport={"width": 1366, "height": 900}, locale="zh-CN")
+    context.set_default_timeout(15_000)
+    yield context.new_page()
+    context.close()
