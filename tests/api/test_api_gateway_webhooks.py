@@ -1,0 +1,152 @@
+"""The sandbox gateway's webhooks: a forged signature, a stale timestamp (either direction), a
+replayed event id, malformed callbacks — each refused with a 4xx, logged, recorded, and changing
+nothing; a genuine one is accepted once."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import pytest
+from mall_api import Api, TenantFixture, ok
+from orders_helpers import checkout, economy, order, signed_webhook, success_event
+from sqlalchemy import select
+
+from tokenmall.adapters.db.mall.orders import payment_callbacks
+from tokenmall.services.mall.gateway import derive_secret
+
+
+def _state(api: Api, t: TenantFixture, server: Any, order_id: str) -> object:
+    detail = order(api, t, order_id)
+    return (detail["status"], detail["payments"], detail["history"], economy(server, t))
+
+
+def _callbacks(server: Any, payment_id: str) -> list[tuple[str, str]]:
+    with server.app.state.database.read() as conn:
+        rows = conn.execute(
+            select(payment_callbacks.c.outcome, payment_callbacks.c.reason)
+            .where(payment_callbacks.c.payment_id == payment_id)
+            .order_by(payment_callbacks.c.callback_id)
+        )
+        return [(row.outcome, row.reason.split(":")[0]) for row in rows]
+
+
+@pytest.fixture
+def unpaid(api: Api, tenant: TenantFixture) -> dict[str, Any]:
+    done = checkout(api, tenant, [(tenant.sku_id, 1)])
+    return {"order_id": done["orders"][0]["order_id"], "payment": done["payments"][0]}
+
+
+def test_forged_stale_and_malformed_callbacks_are_refused_and_change_nothing(
+    api: Api,
+    tenant: TenantFixture,
+    server: Any,
+    unpaid: dict[str, Any],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    t, payment = tenant, unpaid["payment"]
+    before = _state(api, t, server, unpaid["order_id"])
+    event = success_event(payment)
+    now = int(time.time())
+    caplog.set_level(logging.WARNING, logger="tokenmall.payments")
+    cases = [
+        ("forged", {"secret": derive_secret("not-the-secret")}, 401, "bad_signature"),
+        ("stale", {"timestamp": now - 330}, 401, "stale_timestamp"),
+        ("future", {"timestamp": now + 330}, 401, "stale_timestamp"),
+    ]
+    for name, how, status, code in cases:
+        answer = signed_webhook(api, server, event, **how)
+        assert answer.status_code == status, (name, answer.text)
+        assert answer.json()["error"]["code"] == code
+    # Missing or malformed signature headers, and a body changed after signing.
+    url = "/api/v1/payments/webhooks/sandbox"
+    answer = api.http.post(url, content=b"{}")
+    assert answer.status_code == 400 and answer.json()["error"]["code"] == "missing_signature"
+    answer = api.http.post(
+        url, content=b"{}", headers={"X-Sandbox-Timestamp": "soon", "X-Sandbox-Signature": "v1=0"}
+    )
+    assert answer.status_code == 400
+    assert _state(api, t, server, unpaid["order_id"]) == before  # nothing changed
+    # The same event, genuinely signed now, is accepted: the refusals did not burn its id.
+    assert signed_webhook(api, server, event).status_code == 200
+    assert order(api, t, unpaid["order_id"])["status"] == "paid"
+    refused = [r for r in caplog.records if r.getMessage() == "payment callback refused"]
+    reasons = [r.__dict__["fields"]["reason"] for r in refused]
+    assert reasons[:3] == ["bad_signature", "stale_timestamp", "stale_timestamp"]
+    assert "missing_signature" in reasons and "bad_timestamp" in reasons
+
+
+def test_refusals_leave_the_order_unpaid(
+    api: Api, tenant: TenantFixture, server: Any, unpaid: dict[str, Any]
+) -> None:
+    t, payment = tenant, unpaid["payment"]
+    before = _state(api, t, server, unpaid["order_id"])
+    event = success_event(payment)
+    now = int(time.time())
+    assert signed_webhook(api, server, event, secret=b"x" * 32).status_code == 401
+    assert signed_webhook(api, server, event, timestamp=now - 3600).status_code == 401
+    assert signed_webhook(api, server, event, timestamp=now + 3600).status_code == 401
+    wrong_amount = event | {"amount": "1.00"}
+    answer = signed_webhook(api, server, wrong_amount)
+    assert answer.status_code == 422 and answer.json()["error"]["code"] == "amount_mismatch"
+    unknown = event | {"payment_ref": f"{t.tenant_id}.pay_{'0' * 26}"}
+    assert signed_webhook(api, server, unknown).status_code == 404
+    not_json = signed_webhook(api, server, event | {"type": "payment.refunded"})
+    assert not_json.status_code == 400
+    assert _state(api, t, server, unpaid["order_id"]) == before
+    # Refusals that could be tied to the payment are recorded against it (the unverified
+    # ones are recorded without a tenant: nothing in them can be trusted).
+    assert _callbacks(server, payment["payment_id"]) == [("refused", "amount_mismatch")]
+
+
+def test_genuine_event_is_accepted_once_and_a_replay_changes_nothing(
+    api: Api, tenant: TenantFixture, server: Any, unpaid: dict[str, Any]
+) -> None:
+    t, payment = tenant, unpaid["payment"]
+    event = success_event(payment, event_id="evt_once")
+    answer = signed_webhook(api, server, event)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["order_status"] == "paid" and answer.json()["outcome"] == "order paid"
+    paid = _state(api, t, server, unpaid["order_id"])
+    # The same event again (even freshly signed): refused, nothing changes.
+    replay = signed_webhook(api, server, event)
+    assert replay.status_code == 409 and replay.json()["error"]["code"] == "replayed"
+    assert _state(api, t, server, unpaid["order_id"]) == paid
+    # Another event for the already-paid payment is accepted but changes nothing either.
+    other = signed_webhook(api, server, success_event(payment))
+    assert other.status_code == 200 and other.json()["outcome"] == "payment already succeeded"
+    assert _state(api, t, server, unpaid["order_id"]) == paid
+    assert _callbacks(server, payment["payment_id"]) == [
+        ("accepted", "order paid"),
+        ("refused", "replayed"),
+        ("accepted", "payment already succeeded"),
+    ]
+    detail = ok(api.get(t.path(f"/payments/{payment['payment_id']}"), t.consumer_token))
+    assert [c["outcome"] for c in detail["callbacks"]] == ["accepted", "refused", "accepted"]
+    assert detail["status"] == "succeeded"
+
+
+def test_concurrent_deliveries_of_one_event_pay_once(
+    api: Api, tenant: TenantFixture, server: Any, unpaid: dict[str, Any]
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    t, payment = tenant, unpaid["payment"]
+    event = success_event(payment, event_id="evt_race")
+    before = economy(server, t)
+
+    def send(_: int) -> int:
+        client = Api(str(api.http.base_url))
+        try:
+            return signed_webhook(client, server, event).status_code
+        finally:
+            client.http.close()
+
+    with ThreadPoolExecutor(6) as pool:
+        statuses = sorted(pool.map(send, range(6)))
+    assert statuses == [200, 409, 409, 409, 409, 409]
+    after = economy(server, t)
+    assert after["escrow"] == before["escrow"] + 10_000
+    assert after["journals"] == before["journals"] + 1
+    assert order(api, t, unpaid["order_id"])["status"] == "paid"
