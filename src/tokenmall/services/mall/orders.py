@@ -624,11 +624,11 @@ def approve_refund(
             "adjustment"
         )
     text = None if note is None else validate.text(note, "note", max_length=500)
-    provider_ref = payment_id = None
-    if order.money_fen:
-        paid = payments.paid_payment(conn, order)
-        payment_id = paid.payment_id
-        provider_ref = payments.refund_through_gateway(conn, gateway, paid, refund_id, now)
+    # Everything the database may refuse comes first (the ledger, stable points, stock, the
+    # status); the gateway is called last, so a refusal never follows money already sent back.
+    # A failing gateway call rolls all of it back; its refund id makes a retry safe.
+    paid = payments.paid_payment(conn, order) if order.money_fen else None
+    if paid is not None:
         order_ledger.refund(
             conn,
             tenant_id,
@@ -642,8 +642,12 @@ def approve_refund(
     _return_stable(conn, order)
     if order.status == "paid":
         _release_stock(conn, order, now)
-    note_text = "refund adjustment (rewards stay booked)" if order.rewards_booked else "refund"
+    booked = order.rewards_booked
+    note_text = "refund adjustment (rewards stay booked)" if booked else "refund"
     order = _move(conn, order, "refunded", who.subject_id, now, note_text, refunded_at=now)
+    provider_ref = None
+    if paid is not None:
+        provider_ref = payments.refund_through_gateway(conn, gateway, paid, refund_id, now)
     repo.decide_refund(
         conn,
         tenant_id,
@@ -653,8 +657,8 @@ def approve_refund(
         decided_at=now,
         decision_note=text,
         provider_ref=provider_ref,
-        payment_id=payment_id,
-        adjustment=order.rewards_booked,
+        payment_id=None if paid is None else paid.payment_id,
+        adjustment=booked,
     )
     found = repo.get_refund(conn, tenant_id, refund.refund_id)
     assert found is not None

@@ -332,8 +332,6 @@ def _refund_stray(
     order_ledger.record_payment(
         conn, order.tenant_id, user=order.user_id, order_ref=ref, amount_fen=payment.amount_fen
     )
-    refund_id = ids.new_id("rfd")
-    provider_ref = refund_through_gateway(conn, gateway, payment, refund_id, now)
     order_ledger.refund(
         conn,
         order.tenant_id,
@@ -344,6 +342,8 @@ def _refund_stray(
         approved_by=None,
         now=now,
     )
+    refund_id = ids.new_id("rfd")
+    provider_ref = refund_through_gateway(conn, gateway, payment, refund_id, now)
     repo.add_refund(
         conn,
         Refund(
