@@ -4,12 +4,12 @@ merchant redemption, leaderboard and price history; bad amounts change nothing."
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
 from mall_api import Api, TenantFixture, ok
-from sqlalchemy import select
+from sqlalchemy import select, update
 from wallet_helpers import audit_clean, buy, register, settle, snapshot, store_of
 
 from tokenmall.adapters.db.store import Store
@@ -284,3 +284,54 @@ def test_price_history_has_daily_closes_and_the_current_price(
     for bad in ("0", "367", "x"):
         answer = api.get(tenant.path(f"/economy/price-history?days={bad}"), tenant.consumer_token)
         assert answer.status_code == 422
+
+
+def test_price_history_closes_each_day_on_its_last_priced_journal(
+    api: Api, tenant: TenantFixture, store: Store
+) -> None:
+    t, me = tenant.tenant_id, tenant.consumer_id
+    today = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
+    # three purchases, then their journals are dated 3 days ago, 1 day ago and today
+    marks = []
+    for fen in (10_000, 30_000, 50_000):
+        buy(store, t, me, fen)
+        with store.read() as conn:
+            marks.append(
+                int(
+                    conn.execute(
+                        select(journals.c.journal_id, journals.c.result)
+                        .where(journals.c.tenant_id == t, journals.c.code == "purchase")
+                        .order_by(journals.c.journal_id.desc())
+                    ).first()[0]  # type: ignore[index]
+                )
+            )
+    with store.transaction() as conn:
+        for upto, days_ago in ((marks[0], 3), (marks[1], 1)):
+            conn.execute(
+                update(journals)
+                .where(
+                    journals.c.tenant_id == t,
+                    journals.c.journal_id <= upto,
+                    journals.c.created_at > today - timedelta(days=days_ago),
+                )
+                .values(created_at=today - timedelta(days=days_ago))
+            )
+    with store.read() as conn:
+        prices = {
+            jid: json.loads(
+                conn.execute(
+                    select(journals.c.result).where(
+                        journals.c.tenant_id == t, journals.c.journal_id == jid
+                    )
+                ).scalar_one()
+            )["price"]
+            for jid in marks
+        }
+    history = ok(api.get(tenant.path("/economy/price-history?days=5"), tenant.consumer_token))
+    day = [(today - timedelta(days=n)).date().isoformat() for n in (3, 2, 1, 0)]
+    assert history["series"] == [
+        {"date": day[0], "close": prices[marks[0]]},
+        {"date": day[1], "close": prices[marks[0]]},  # no trade that day: the close carries
+        {"date": day[2], "close": prices[marks[1]]},
+        {"date": day[3], "close": prices[marks[2]]},
+    ]

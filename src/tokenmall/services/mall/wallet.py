@@ -396,6 +396,10 @@ def _last_before(conn: Connection, tenant_id: str, lo: int, hi: int, moment: dat
     """The greatest journal id in ``[lo, hi]`` created before ``moment`` (``lo - 1`` if none),
     by binary search over the primary key: journal ids are dense and in commit order."""
     found = lo - 1
+    if lo > hi or _created_at(conn, tenant_id, lo) >= moment:
+        return found  # nothing in range before the moment (days before the first journal)
+    if _created_at(conn, tenant_id, hi) < moment:
+        return hi  # everything in range is before it (days after the last journal)
     while lo <= hi:
         mid = (lo + hi) // 2
         if _created_at(conn, tenant_id, mid) < moment:
