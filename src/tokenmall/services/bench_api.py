@@ -27,8 +27,6 @@ from typing import Any
 
 import httpx
 
-OPERATOR_EMAIL = "bench-operator@bench.invalid"
-
 
 def app_from_env() -> Any:
     """The application from ``TOKENMALL_*`` settings (uvicorn ``--factory`` with workers)."""
@@ -80,7 +78,7 @@ class Scenario:
 class Server:
     """``uvicorn`` in a child process, stopped (and waited for) on ``close``."""
 
-    def __init__(self, database_url: str, workers: int, password: str) -> None:
+    def __init__(self, database_url: str, workers: int, email: str, password: str) -> None:
         self.port = _free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         env = dict(os.environ)
@@ -88,7 +86,7 @@ class Server:
             TOKENMALL_DATABASE_URL=database_url,
             TOKENMALL_MIGRATE_ON_START="false",  # migrated once before; workers would race
             TOKENMALL_LOG_LEVEL="WARNING",
-            TOKENMALL_OPERATOR_EMAIL=OPERATOR_EMAIL,
+            TOKENMALL_OPERATOR_EMAIL=email,
             TOKENMALL_OPERATOR_PASSWORD=password,
             TOKENMALL_INSECURE_FAST_PASSWORD_HASHING="true",  # two logins; not what we time
         )
@@ -151,14 +149,12 @@ def _key() -> dict[str, str]:
     return {"Idempotency-Key": uuid.uuid4().hex}
 
 
-def _set_up(base_url: str, password: str) -> tuple[str, str]:
+def _set_up(base_url: str, email: str, password: str) -> tuple[str, str]:
     """A fresh tenant (grant_on = paid) and an admin's API key for it."""
     tenant_id = "bench-" + secrets.token_hex(4)
     with httpx.Client(base_url=base_url, timeout=30) as http:
         op = _ok(
-            http.post(
-                "/api/v1/platform/login", json={"email": OPERATOR_EMAIL, "password": password}
-            ),
+            http.post("/api/v1/platform/login", json={"email": email, "password": password}),
             200,
         )["token"]
         admin_password = secrets.token_urlsafe(16)
@@ -287,12 +283,14 @@ def run(
     say = progress or (lambda _: None)
     store = Store.open(database_url)  # migrates once, before the workers start
     postgres = store.postgres
-    password = secrets.token_urlsafe(16)
+    # A new operator each run (the server creates it at start-up): a rerun on the same
+    # database never meets an operator with another run's password.
+    email, password = f"bench-{secrets.token_hex(4)}@bench.invalid", secrets.token_urlsafe(16)
     try:
         say(f"starting uvicorn ({workers} worker(s)) on 127.0.0.1 …")
-        server = Server(database_url, workers, password)
+        server = Server(database_url, workers, email, password)
         try:
-            tenant_id, key = _set_up(server.base_url, password)
+            tenant_id, key = _set_up(server.base_url, email, password)
             say(
                 f"tenant {tenant_id}: pushing up to {requests} orders for {duration} s "
                 f"from {clients} clients …"
