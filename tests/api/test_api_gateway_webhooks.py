@@ -150,3 +150,22 @@ def test_concurrent_deliveries_of_one_event_pay_once(
     assert after["escrow"] == before["escrow"] + 10_000
     assert after["journals"] == before["journals"] + 1
     assert order(api, t, unpaid["order_id"])["status"] == "paid"
+
+
+def test_sandbox_page_refuses_unknown_payments_and_bad_forms(
+    api: Api, tenant: TenantFixture, unpaid: dict[str, Any]
+) -> None:
+    for ref in (
+        "nope",
+        f"{tenant.tenant_id}.pay_{'0' * 26}",
+        f"other.{unpaid['payment']['payment_id']}",
+    ):
+        assert api.http.get(f"/sandbox/pay/{ref}").status_code == 404
+        assert api.http.post(f"/sandbox/pay/{ref}", data={"outcome": "approve"}).status_code == 404
+    url = unpaid["payment"]["redirect_url"]
+    assert api.http.post(url, data={"outcome": "steal"}).status_code == 400
+    assert api.http.post(url, data={}).status_code == 400
+    assert order(api, tenant, unpaid["order_id"])["status"] == "created"
+    page = api.http.get(url)
+    assert page.headers["content-type"].startswith("text/html") and "<script" not in page.text
+    assert "/sandbox/pay/" not in api.http.get("/openapi.json").text

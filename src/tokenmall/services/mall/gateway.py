@@ -24,7 +24,7 @@ import hmac
 import json
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from tokenmall.domain.errors import DomainError
@@ -220,7 +220,3 @@ class SandboxGateway:
             amount_fen=amount,
             reason=str(reason)[:200] if reason is not None else None,
         )
-
-
-def utc(ts: int) -> datetime:
-    return datetime.fromtimestamp(ts, UTC)

@@ -92,11 +92,34 @@ def get_payment(
     )
 
 
+_EVENT_SCHEMA = {
+    "type": "object",
+    "required": ["event_id", "type", "payment_ref", "amount"],
+    "properties": {
+        "event_id": {"type": "string", "maxLength": 100},
+        "type": {"type": "string", "enum": ["payment.succeeded", "payment.failed"]},
+        "payment_ref": {"type": "string", "description": "<tenant_id>.<payment_id>"},
+        "amount": {"type": "string", "examples": ["100.00"]},
+        "created_at": {"type": "string", "format": "date-time"},
+        "reason": {"type": "string", "description": "Why a payment failed"},
+    },
+}
+
+
 @router.post(
     WEBHOOK_PATH,
     response_model=WebhookOut,
     summary="The sandbox gateway's signed payment events (HMAC-SHA256 over timestamp.body)",
+    description="Called by the sandbox gateway, not by integrators. Refused: missing headers "
+    "(400), a signature that does not match (401), a timestamp more than 5 minutes off either "
+    "way (401), a replayed event id (409). See docs/orders-and-payments.md.",
     responses=responses(400, 401, 404, 409, 422),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": _EVENT_SCHEMA}},
+        }
+    },
 )
 async def sandbox_webhook(
     request: Request,
