@@ -21,6 +21,7 @@ from orders_helpers import (
     settings,
     ship_and_confirm,
     signed_webhook,
+    store_of,
     success_event,
 )
 
@@ -429,7 +430,11 @@ def test_auto_confirm_and_completion_by_the_scheduler_functions(
     assert complete_due_orders(db, t.tenant_id, now + timedelta(days=17, minutes=2)) == 1
     done = order(api, t, paid["order_id"])
     assert done["status"] == "completed" and done["rewards"]["booked"] is True
-    assert complete_due_orders(db, t.tenant_id, now + timedelta(days=30)) == 0  # twice: nothing
+    # Run again (with the ledger's Store, and inside a caller's transaction): nothing to do.
+    assert complete_due_orders(store_of(server), t.tenant_id, now + timedelta(days=30)) == 0
+    with db.transaction() as conn:
+        assert complete_due_orders(conn, t.tenant_id, now + timedelta(days=30)) == 0
+        assert cancel_expired_orders(conn, t.tenant_id, now + timedelta(days=30)) == 0
     audit_clean(server, t)
 
 

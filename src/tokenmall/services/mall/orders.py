@@ -72,6 +72,9 @@ MAX_CHECKOUT_LINES = 50
 PAYMENT_METHODS = ("money", "stable", "mixed")
 SYSTEM = "system"
 BATCH = 200
+# What the scheduler may pass: the web app's Database, the ledger's Store, an Engine (one
+# transaction per batch), or a Connection (everything in the caller's transaction).
+DbOrConn = Database | Store | Engine | Connection
 
 
 # --- settings ---
@@ -706,7 +709,7 @@ def _complete(conn: Connection, order: Order, now: datetime) -> Order:
 
 
 def _each_due(
-    db_or_conn: Database | Engine | Connection,
+    db_or_conn: DbOrConn,
     tenant_id: str,
     pick: Callable[[Connection], list[str]],
     act: Callable[[Connection, Order], bool],
@@ -719,7 +722,7 @@ def _each_due(
         if isinstance(db_or_conn, Connection):
             moved = _each_in(db_or_conn, tenant_id, pick, act, skip)
         else:
-            engine = db_or_conn.engine if isinstance(db_or_conn, Database) else db_or_conn
+            engine = db_or_conn if isinstance(db_or_conn, Engine) else db_or_conn.engine
             with engine.begin() as conn:
                 moved = _each_in(conn, tenant_id, pick, act, skip)
         done += moved
@@ -756,9 +759,7 @@ def _each_in(
     return moved
 
 
-def cancel_expired_orders(
-    db_or_conn: Database | Engine | Connection, tenant_id: str, now: datetime
-) -> int:
+def cancel_expired_orders(db_or_conn: DbOrConn, tenant_id: str, now: datetime) -> int:
     """Cancel the unpaid orders whose payment time ran out; how many were cancelled."""
 
     def pick(conn: Connection) -> list[str]:
@@ -771,9 +772,7 @@ def cancel_expired_orders(
     return _each_due(db_or_conn, tenant_id, pick, act)
 
 
-def complete_due_orders(
-    db_or_conn: Database | Engine | Connection, tenant_id: str, now: datetime
-) -> int:
+def complete_due_orders(db_or_conn: DbOrConn, tenant_id: str, now: datetime) -> int:
     """Confirm receipt of orders shipped ``auto_confirm_days`` ago, then complete the orders
     whose return window is over (booking their rewards if not yet); how many completed."""
 
