@@ -111,11 +111,20 @@ def api(
         typer.Option(min=1, max=32, help="uvicorn workers (default: 2 on PostgreSQL, 1 SQLite)."),
     ] = None,
     users: Annotated[int, typer.Option(min=1, help="Distinct shop users buying.")] = 1_000,
+    scenarios: Annotated[
+        str, typer.Option(help="Comma-separated: integration, checkout.")
+    ] = "integration,checkout",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
-    """Integration orders pushed over HTTP (paid, rewards booked): requests/s, p50, p99; audit."""
+    """Integration orders pushed over HTTP (paid, rewards booked) and consumers' checkouts paid
+    on the sandbox gateway: requests/s, p50, p99 each; audit after."""
     from tokenmall.adapters.db.settings import database_url
-    from tokenmall.services.bench_api import run  # imports httpx and the app: only here
+    from tokenmall.services.bench_api import SCENARIOS, run  # imports httpx: only here
+
+    chosen_scenarios = tuple(p.strip() for p in scenarios.split(",") if p.strip())
+    if not chosen_scenarios or not set(chosen_scenarios) <= set(SCENARIOS):
+        typer.echo("tokenmall bench api: --scenarios must be among integration, checkout", err=True)
+        raise typer.Exit(2)
 
     url = database_url(database)
     chosen = workers or (2 if url.startswith("postgresql") else 1)
@@ -128,6 +137,7 @@ def api(
             clients=clients,
             workers=chosen,
             users=users,
+            scenarios=chosen_scenarios,
             progress=progress,
         )
     except RuntimeError as exc:

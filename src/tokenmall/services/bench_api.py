@@ -149,8 +149,8 @@ def _key() -> dict[str, str]:
     return {"Idempotency-Key": uuid.uuid4().hex}
 
 
-def _set_up(base_url: str, email: str, password: str) -> tuple[str, str]:
-    """A fresh tenant (grant_on = paid) and an admin's API key for it."""
+def _set_up(base_url: str, email: str, password: str) -> tuple[str, str, str]:
+    """A fresh tenant (grant_on = paid), an admin's session and an admin's API key."""
     tenant_id = "bench-" + secrets.token_hex(4)
     with httpx.Client(base_url=base_url, timeout=30) as http:
         op = _ok(
@@ -186,7 +186,66 @@ def _set_up(base_url: str, email: str, password: str) -> tuple[str, str]:
             ),
             201,
         )["token"]
-    return tenant_id, str(key)
+    return tenant_id, str(session), str(key)
+
+
+def _shop(base_url: str, tenant_id: str, admin: str, buyers: int) -> tuple[str, list[str]]:
+    """A merchant with one SKU in ample stock, and ``buyers`` logged-in consumers."""
+    base = f"/api/v1/tenants/{tenant_id}"
+    auth = {"Authorization": f"Bearer {admin}"}
+    with httpx.Client(base_url=base_url, timeout=30) as http:
+        seller_password = secrets.token_urlsafe(12)
+        seller = _ok(
+            http.post(
+                f"{base}/users",
+                headers={**auth, **_key()},
+                json={
+                    "email": "seller@bench.invalid",
+                    "password": seller_password,
+                    "role": "merchant",
+                },
+            ),
+            201,
+        )
+        _ok(
+            http.post(
+                f"{base}/merchants",
+                headers={**auth, **_key()},
+                json={"name": "Bench wines", "owner_user_id": seller["user_id"]},
+            ),
+            201,
+        )
+        merchant = _ok(
+            http.post(
+                f"{base}/login",
+                json={"email": "seller@bench.invalid", "password": seller_password},
+            ),
+            200,
+        )["token"]
+        mauth = {"Authorization": f"Bearer {merchant}"}
+        product = _ok(
+            http.post(f"{base}/products", headers={**mauth, **_key()}, json={"title": "Wine"}),
+            201,
+        )
+        sku = _ok(
+            http.post(
+                f"{base}/products/{product['product_id']}/skus",
+                headers={**mauth, **_key()},
+                json={
+                    "name": "750ml",
+                    "price": "100.00",
+                    "stock": 100_000_000,
+                    "pool_contribution": "30.00",
+                },
+            ),
+            201,
+        )
+        tokens = []
+        for n in range(buyers):
+            who = {"email": f"buyer{n}@bench.invalid", "password": secrets.token_urlsafe(12)}
+            _ok(http.post(f"{base}/register", headers=_key(), json=who), 201)
+            tokens.append(str(_ok(http.post(f"{base}/login", json=who), 200)["token"]))
+    return str(sku["sku_id"]), tokens
 
 
 def _load(
@@ -267,6 +326,41 @@ def integration_orders(
     return scenario
 
 
+def checkout_and_pay(
+    base_url: str,
+    tenant_id: str,
+    admin: str,
+    clients: int,
+    requests: int,
+    duration: float,
+) -> Scenario:
+    """The consumer's flow: check out one unit (stock reserved, an order, a payment), then
+    approve it on the sandbox gateway's page, whose signed webhook marks the order paid and
+    books its rewards. One flow is two requests; latency and rate are per flow."""
+    sku_id, buyers = _shop(base_url, tenant_id, admin, min(clients, 16))
+    scenario = Scenario("checkout_and_pay", clients)
+    run = secrets.token_hex(3)
+
+    def flow(http: httpx.Client, n: int) -> httpx.Response:
+        token = buyers[n % len(buyers)]
+        answer = http.post(
+            f"/api/v1/tenants/{tenant_id}/checkout",
+            json={"lines": [{"sku_id": sku_id, "quantity": 1}]},
+            headers={"Authorization": f"Bearer {token}", "Idempotency-Key": f"{run}-{n}"},
+        )
+        if answer.status_code != 201:
+            return answer
+        (payment,) = answer.json()["payments"]
+        return http.post(payment["redirect_url"], data={"outcome": "approve"})
+
+    _load(base_url, Scenario("warm-up", 2), min(10, requests), duration, flow, 200)
+    _load(base_url, scenario, requests, duration, lambda http, n: flow(http, n + 10**9), 200)
+    return scenario
+
+
+SCENARIOS = ("integration", "checkout")
+
+
 def run(
     database_url: str,
     *,
@@ -275,6 +369,7 @@ def run(
     clients: int,
     workers: int,
     users: int,
+    scenarios: tuple[str, ...] = SCENARIOS,
     progress: Callable[[str], Any] | None = None,
 ) -> dict[str, Any]:
     from tokenmall.adapters.db.store import Store
@@ -290,14 +385,23 @@ def run(
         say(f"starting uvicorn ({workers} worker(s)) on 127.0.0.1 …")
         server = Server(database_url, workers, email, password)
         try:
-            tenant_id, key = _set_up(server.base_url, email, password)
-            say(
-                f"tenant {tenant_id}: pushing up to {requests} orders for {duration} s "
-                f"from {clients} clients …"
-            )
-            scenario = integration_orders(
-                server.base_url, tenant_id, key, clients, requests, duration, users
-            )
+            tenant_id, admin, key = _set_up(server.base_url, email, password)
+            done = []
+            if "integration" in scenarios:
+                say(
+                    f"tenant {tenant_id}: pushing up to {requests} integration orders for "
+                    f"{duration} s from {clients} clients …"
+                )
+                done.append(
+                    integration_orders(
+                        server.base_url, tenant_id, key, clients, requests, duration, users
+                    )
+                )
+            if "checkout" in scenarios:
+                say(f"tenant {tenant_id}: up to {requests} checkouts paid on the sandbox …")
+                done.append(
+                    checkout_and_pay(server.base_url, tenant_id, admin, clients, requests, duration)
+                )
         finally:
             server.close()
         (report,) = audit(store, tenant_id)
@@ -307,7 +411,7 @@ def run(
         "database": "postgresql" if postgres else "sqlite",
         "workers": workers,
         "tenant_id": tenant_id,
-        "scenarios": [scenario.figures()],
+        "scenarios": [scenario.figures() for scenario in done],
         "audit": {
             "clean": not report.findings,
             "findings": len(report.findings),
