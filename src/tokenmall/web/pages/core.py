@@ -76,11 +76,24 @@ MAX_FORM_BYTES = 64 * 1024
 
 @cache
 def translations(locale: str) -> Translations:
-    """The locale's Babel catalogue, compiled from its .po file once per process (no build
-    step: the .po files are the source and what is packaged)."""
-    path = I18N / locale / "LC_MESSAGES" / "messages.po"
-    with path.open("rb") as handle:
-        catalog = read_po(handle, locale=locale)
+    """The locale's Babel catalogue, compiled from its .po files once per process (no build
+    step: the .po files are the source and what is packaged). ``messages.po`` first, then
+    every other ``*.po`` of the folder (one per part of the pages: ``mall_*.po``,
+    ``admin_*.po``…) merged into it; a later file's translation of the same id wins."""
+    folder = I18N / locale / "LC_MESSAGES"
+    paths = [folder / "messages.po"]
+    paths += sorted(p for p in folder.glob("*.po") if p.name != "messages.po")
+    catalog = None
+    for path in paths:
+        with path.open("rb") as handle:
+            part = read_po(handle, locale=locale)
+        if catalog is None:
+            catalog = part
+            continue
+        for message in part:
+            if message.id and message.string:
+                catalog[message.id] = message
+    assert catalog is not None
     buffer = io.BytesIO()
     write_mo(buffer, catalog)
     buffer.seek(0)
