@@ -105,12 +105,39 @@ def update_params(
     expected_version: int | None,
     request_key: str,
 ) -> Tenant:
+    """The platform operator applies ``changes`` to any tenant (see ``_apply``)."""
+    operator = require_operator(caller)
+    return _apply(conn, operator, tenant_id, changes, expected_version, request_key)
+
+
+def admin_update_params(
+    conn: Connection,
+    caller: Principal | None,
+    tenant_id: str,
+    changes: dict[str, Any],
+    expected_version: int | None,
+    request_key: str,
+) -> Tenant:
+    """A tenant's admin applies ``changes`` to their own tenant (another tenant's admin: 404;
+    consumers and merchants: 403); the same validation and audited command as the operator's,
+    with the admin as ``changed_by``."""
+    admin = require(caller, tenant_id, ("admin",))
+    return _apply(conn, admin, tenant_id, changes, expected_version, request_key)
+
+
+def _apply(
+    conn: Connection,
+    who: Principal,
+    tenant_id: str,
+    changes: dict[str, Any],
+    expected_version: int | None,
+    request_key: str,
+) -> Tenant:
     """Apply ``changes`` through the ledger's audited command; the whole set is validated.
 
-    ``expected_version`` guards against two operators editing at once (optimistic check);
+    ``expected_version`` guards against two people editing at once (optimistic check);
     ``request_key`` (the HTTP Idempotency-Key, scoped to the caller) keys the ledger journal.
     """
-    operator = require_operator(caller)
     if not tenants_repo.is_mall_tenant(conn, tenant_id):
         raise NotFound(f"no tenant {tenant_id!r}")
     if not changes:
@@ -123,13 +150,13 @@ def update_params(
             f"parameters are at version {version}, not {expected_version}", "params_version"
         )
     parse_params(current, changes)  # the same validation the engine applies, to name the field
-    digest = hashlib.sha256(f"{operator.scope}:{request_key}".encode()).hexdigest()
+    digest = hashlib.sha256(f"{who.scope}:{request_key}".encode()).hexdigest()
     try:
         command = commands.ChangeParams(
             tenant_id=tenant_id,
             idempotency_key=f"mall-params:{digest}",
             changes=changes,
-            changed_by=operator.subject_id,
+            changed_by=who.subject_id,
         )
         ledger.execute_in(store, conn, command)
     except InvalidParameter as exc:
@@ -145,6 +172,16 @@ def params_history(
     conn: Connection, caller: Principal | None, tenant_id: str
 ) -> list[dict[str, Any]]:
     require_operator(caller)
+    if not tenants_repo.is_mall_tenant(conn, tenant_id):
+        raise NotFound(f"no tenant {tenant_id!r}")
+    return tenants_repo.params_history(conn, tenant_id)
+
+
+def admin_params_history(
+    conn: Connection, caller: Principal | None, tenant_id: str
+) -> list[dict[str, Any]]:
+    """The same history for the tenant's own admins."""
+    require(caller, tenant_id, ("admin",))
     if not tenants_repo.is_mall_tenant(conn, tenant_id):
         raise NotFound(f"no tenant {tenant_id!r}")
     return tenants_repo.params_history(conn, tenant_id)
