@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, select
 
 from tokenmall.adapters.db.store import Store
 from tokenmall.adapters.db.tables import journals, postings
+from tokenmall.domain.economy import Params
 from tokenmall.domain.economy.invariants import price_not_below
 from tokenmall.domain.economy.state import EconomyState
 from tokenmall.domain.errors import DomainError, InsufficientBalance, RuleViolation
@@ -43,19 +46,140 @@ def replayed(
 
 def execute_in(store: Store, conn: Connection, command: c.Command) -> dict[str, Any]:
     """``execute`` inside a transaction the caller owns (and commits)."""
-    tenant_id = command.tenant_id
-    store.lock_tenant(conn, tenant_id)
-    first = replayed(store, conn, tenant_id, command.idempotency_key, command.fingerprint())
-    if first is not None:
-        return first
     if isinstance(command, c.SettleDay):
+        tenant_id = command.tenant_id
+        store.lock_tenant(conn, tenant_id)
+        first = replayed(store, conn, tenant_id, command.idempotency_key, command.fingerprint())
+        if first is not None:
+            return first
         from tokenmall.services.settlement import settle_in
 
         return settle_in(store, conn, tenant_id, command.business_date)
-    book = store.load_book(conn, tenant_id)
-    applied = book.apply(command)
-    store.write_batch(conn, tenant_id, book.take_batch())
-    return applied.result
+    return execute_many_in(store, conn, [command])[0]
+
+
+def execute_many_in(
+    store: Store, conn: Connection, commands: Sequence[c.Command]
+) -> list[dict[str, Any]]:
+    """Several commands of one tenant in the caller's transaction: the tenant is locked once,
+    their keys looked up at once, the book loaded once and one batch written. Each command
+    is answered like ``execute_in`` (a repeated key returns its first result); a refused one
+    raises and nothing is written (the caller's transaction then rolls back)."""
+    if not commands:
+        return []
+    keys = [command.idempotency_key for command in commands]
+    with LedgerBatch(store, conn, commands[0].tenant_id, keys) as batch:
+        return [batch.run(command) for command in commands]
+
+
+@dataclass(frozen=True, slots=True)
+class Prefound:
+    """Idempotency keys looked up BEFORE the tenant's lock (``look_up``), to keep the lock
+    short. A key found is final (journals are immutable). A key not found may still be taken
+    by a racing transaction before the lock: the journals' unique key then refuses the write
+    (``IntegrityError``) and the caller's retry finds it — use it only where a retry is made."""
+
+    keys: frozenset[str]
+    found: dict[str, tuple[str, dict[str, Any]]]
+
+
+def look_up(store: Store, conn: Connection, tenant_id: str, keys: Iterable[str]) -> Prefound:
+    wanted = frozenset(keys)
+    return Prefound(wanted, store.find_journals(conn, tenant_id, wanted))
+
+
+class LedgerBatch:
+    """One tenant's ledger steps inside the caller's transaction, written together.
+
+    Entering locks the tenant and reads its state row in one statement (parameters come from
+    the per-process cache by ``params_version``), and looks up the idempotency ``keys`` the
+    caller expects to use in one more. ``run`` applies a command to the book (or answers its
+    stored first result); a step may be built from an earlier step's result. Leaving the block
+    normally writes every journal in one batch (a few statements, one round trip on
+    PostgreSQL) — or, with ``write_on_exit=False``, the caller calls ``flush`` itself (e.g.
+    in one pipeline with its own rows); leaving it by an exception writes nothing. Not for
+    ``SettleDay``."""
+
+    def __init__(
+        self,
+        store: Store,
+        conn: Connection,
+        tenant_id: str,
+        keys: Iterable[str] = (),
+        *,
+        looked_up: Prefound | None = None,
+        write_on_exit: bool = True,
+    ) -> None:
+        self.store = store
+        self.conn = conn
+        self.tenant_id = tenant_id
+        self._keys = list(keys)
+        self._stored: dict[str, tuple[str, dict[str, Any]]] = {}
+        self._looked_up: set[str] = set()
+        if looked_up is not None:
+            self._stored.update(looked_up.found)
+            self._looked_up.update(looked_up.keys)
+        self.write_on_exit = write_on_exit
+        self._book: TenantBook | None = None
+
+    def __enter__(self) -> LedgerBatch:
+        store, conn, tenant_id = self.store, self.conn, self.tenant_id
+        state, last_journal_id, version = store.lock_state(conn, tenant_id)
+        self._book = store.book_of(conn, tenant_id, state, last_journal_id, version)
+        self._look_up(self._keys)
+        return self
+
+    def __exit__(self, kind: object, error: object, trace: object) -> None:
+        if kind is None and self.write_on_exit:
+            self.flush()
+
+    @property
+    def book(self) -> TenantBook:
+        if self._book is None:
+            raise RuntimeError("use LedgerBatch in a with block")
+        return self._book
+
+    @property
+    def params(self) -> Params:
+        """The tenant's parameters in force (read under its lock)."""
+        return self.book.params
+
+    def _look_up(self, keys: Iterable[str]) -> None:
+        wanted = [key for key in dict.fromkeys(keys) if key not in self._looked_up]
+        if wanted:
+            self._stored.update(self.store.find_journals(self.conn, self.tenant_id, wanted))
+            self._looked_up.update(wanted)
+
+    def stored(self, key: str) -> dict[str, Any] | None:
+        """The committed result under ``key`` (None if it is not in the ledger yet)."""
+        self._look_up([key])
+        found = self._stored.get(key)
+        return None if found is None else found[1]
+
+    def run(self, command: c.Command) -> dict[str, Any]:
+        """The command's result: applied now, or its first result if its key was used."""
+        return self.apply(command)[0]
+
+    def apply(self, command: c.Command) -> tuple[dict[str, Any], bool]:
+        """``run``, and whether the command was new (False: its key's first result)."""
+        if command.tenant_id != self.tenant_id:
+            raise ValueError(f"a command of {command.tenant_id} in {self.tenant_id}'s batch")
+        if isinstance(command, c.SettleDay):
+            raise TypeError("settle a day with execute_in, alone")
+        key = command.idempotency_key
+        self._look_up([key])
+        found = self._stored.get(key)
+        if found is not None:
+            if found[0] != command.fingerprint():
+                raise IdempotencyConflict(key)
+            return found[1], False
+        applied = self.book.apply(command)
+        return applied.result, applied.journal is not None
+
+    def flush(self) -> None:
+        """Write what was applied so far (leaving the block does it)."""
+        if self._book is not None:
+            self.store.write_batch(self.conn, self.tenant_id, self._book.take_batch())
 
 
 def execute(store: Store, command: c.Command) -> dict[str, Any]:

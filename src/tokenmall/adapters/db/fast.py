@@ -10,11 +10,12 @@ writes and reads back through these and through SQLAlchemy.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
 
 HOLDER_COLUMNS = (
     "name", "points", "cash", "stable", "quota", "quota_used", "spend", "dividends",
@@ -105,10 +106,22 @@ def array_literal(values: Sequence[Any]) -> str:
 
 def pipeline(conn: Connection, postgres: bool) -> AbstractContextManager[Any]:
     """On PostgreSQL, send the statements of the block together and wait once at its end
-    (psycopg pipeline mode; an error is raised there, inside the caller's transaction)."""
+    (psycopg pipeline mode; an error is raised there, inside the caller's transaction, as
+    SQLAlchemy's ``IntegrityError`` for a violated constraint, like outside a pipeline)."""
     if not postgres:
         return nullcontext()
-    return conn.connection.driver_connection.pipeline()  # type: ignore[union-attr,no-any-return]
+    return _pipeline(conn)
+
+
+@contextmanager
+def _pipeline(conn: Connection) -> Iterator[Any]:
+    import psycopg
+
+    try:
+        with conn.connection.driver_connection.pipeline() as pipe:  # type: ignore[union-attr]
+            yield pipe
+    except psycopg.IntegrityError as error:
+        raise IntegrityError(str(error), None, error) from error
 
 
 def cursor(conn: Connection) -> Any:

@@ -75,6 +75,11 @@ def journal_rows(batch: Batch) -> tuple[list[tuple[Any, ...]], list[tuple[Any, .
     return journal_out, posting_out
 
 
+# (database, tenant) → (params_version, Params): ``Store.params_at``.
+_PARAMS_CACHE: dict[tuple[str, str], tuple[int, Params]] = {}
+_PARAMS_CACHE_MAX = 10_000
+
+
 class Store:
     """The ledger tables of one database (SQLite or PostgreSQL)."""
 
@@ -82,6 +87,8 @@ class Store:
         self.engine = engine
         self.postgres = engine.dialect.name == "postgresql"
         self._state_sql: dict[tuple[str, ...], str] = {}
+        # The database this store writes (a URL names a schema too, through its options).
+        self._cache_scope = engine.url.render_as_string(hide_password=True)
 
     @classmethod
     def open(cls, url: str | None = None, *, migrate_now: bool = True, pool_size: int = 8) -> Store:
@@ -130,6 +137,7 @@ class Store:
                 tenant_id=tenant_id, version=1, params=public, changed_by=created_by
             )
         )
+        _PARAMS_CACHE.pop((self._cache_scope, tenant_id), None)
         state = EconomyState.new(params)
         row = {name: getattr(state, name) for name in STATE_FIELDS}
         conn.execute(
@@ -153,6 +161,8 @@ class Store:
         )
 
     def load_params(self, conn: Connection, tenant_id: str) -> tuple[Params, int]:
+        """The tenant's parameters now (read from ``tenants``; see ``params_at`` for the
+        cached copy the ledger uses)."""
         row = conn.execute(
             select(tenants.c.params, tenants.c.params_version).where(
                 tenants.c.tenant_id == tenant_id
@@ -162,23 +172,84 @@ class Store:
             raise UnknownTenant(tenant_id)
         return params_from_public(json.loads(row.params)), row.params_version
 
-    def load_state(self, conn: Connection, tenant_id: str) -> tuple[EconomyState, int]:
-        """The tenant's aggregates (no holders) and its last journal id."""
+    def params_at(self, conn: Connection, tenant_id: str, version: int) -> Params:
+        """The tenant's parameters at ``version``, from a per-process cache.
+
+        A version's parameters never change (a change is a new version, written with the
+        economy_state row's ``params_version`` in one transaction), so the version read from
+        that row — under the tenant's lock on the write paths — names exactly the parameters
+        in force: a change made by any process is seen at once, by its new number."""
+        cache_key = (self._cache_scope, tenant_id)
+        found = _PARAMS_CACHE.get(cache_key)
+        if found is not None and found[0] == version:
+            return found[1]
         row = conn.execute(
-            select(economy_state).where(economy_state.c.tenant_id == tenant_id)
+            select(tenant_params.c.params).where(
+                tenant_params.c.tenant_id == tenant_id, tenant_params.c.version == version
+            )
+        ).first()
+        if row is None:
+            params, stored = self.load_params(conn, tenant_id)
+            if stored != version:
+                raise DomainError(
+                    f"tenant {tenant_id!r} has no parameters at version {version} (at {stored})"
+                )
+        else:
+            params = params_from_public(json.loads(row.params))
+        if len(_PARAMS_CACHE) >= _PARAMS_CACHE_MAX:
+            _PARAMS_CACHE.clear()
+        _PARAMS_CACHE[cache_key] = (version, params)
+        return params
+
+    def current_params(self, conn: Connection, tenant_id: str) -> Params:
+        """The parameters in force: the state row's version, through ``params_at``'s cache."""
+        row = conn.execute(
+            select(economy_state.c.params_version).where(economy_state.c.tenant_id == tenant_id)
         ).first()
         if row is None:
             raise UnknownTenant(tenant_id)
+        return self.params_at(conn, tenant_id, row[0])
+
+    def load_state(self, conn: Connection, tenant_id: str) -> tuple[EconomyState, int]:
+        """The tenant's aggregates (no holders) and its last journal id."""
+        state, last_journal_id, _ = self._state(conn, tenant_id, lock=False)
+        return state, last_journal_id
+
+    def lock_state(self, conn: Connection, tenant_id: str) -> tuple[EconomyState, int, int]:
+        """``lock_tenant`` and ``load_state`` in one statement: the tenant's aggregates, last
+        journal id and parameters version, read under its write lock."""
+        return self._state(conn, tenant_id, lock=True)
+
+    def _state(
+        self, conn: Connection, tenant_id: str, *, lock: bool
+    ) -> tuple[EconomyState, int, int]:
+        query = select(economy_state).where(economy_state.c.tenant_id == tenant_id)
+        if lock and self.postgres:
+            query = query.with_for_update()
+        row = conn.execute(query).first()
+        if row is None:
+            raise UnknownTenant(tenant_id)
         state = EconomyState(**{name: getattr(row, name) for name in STATE_FIELDS})
-        return state, row.last_journal_id
+        return state, row.last_journal_id, row.params_version
 
     # -- the book -----------------------------------------------------------------------------
 
     def load_book(self, conn: Connection, tenant_id: str) -> TenantBook:
         """A fresh book of the tenant, its holder loader bound to ``conn``."""
-        params, version = self.load_params(conn, tenant_id)
-        state, last_journal_id = self.load_state(conn, tenant_id)
-        book = TenantBook(tenant_id, params, version, state, last_journal_id)
+        state, last_journal_id, version = self._state(conn, tenant_id, lock=False)
+        return self.book_of(conn, tenant_id, state, last_journal_id, version)
+
+    def book_of(
+        self,
+        conn: Connection,
+        tenant_id: str,
+        state: EconomyState,
+        last_journal_id: int,
+        params_version: int,
+    ) -> TenantBook:
+        """A book from a state row already read (``lock_state``), bound to ``conn``."""
+        params = self.params_at(conn, tenant_id, params_version)
+        book = TenantBook(tenant_id, params, params_version, state, last_journal_id)
         self.bind(book, conn)
         return book
 

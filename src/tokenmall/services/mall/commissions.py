@@ -50,72 +50,107 @@ def on_booked(
     now: datetime,
 ) -> None:
     """The order's rewards were just booked: index its referral grants and freeze its
-    commissions (``FreezeCommissions``)."""
+    commissions (``FreezeCommissions``). Its own ledger batch; ``order_ledger`` books and
+    freezes in one batch with ``freeze_in`` and ``record_booked`` instead."""
     store = Store(conn.engine)
-    _index_referral_rewards(store, conn, tenant_id, order_ref, buyer, now)
-    params, _ = store.load_params(conn, tenant_id)
-    if not params.commission_rates:
-        return
-    if repo.order_commissions(conn, tenant_id, order_ref):
-        return  # already frozen (a replay of the booking)
-    result = _run(
+    purchase_key = _key(order_ref, "purchase")
+    with ledger.LedgerBatch(
+        store, conn, tenant_id, [purchase_key, _key(order_ref, "commission_freeze")]
+    ) as batch:
+        purchase = batch.stored(purchase_key)
+        freeze = freeze_in(
+            batch, order_ref=order_ref, buyer=buyer, amount_fen=amount_fen, revenue_fen=revenue_fen
+        )
+    record_booked(
         conn,
+        tenant_id,
+        order_ref=order_ref,
+        buyer=buyer,
+        purchase=purchase,
+        freeze=freeze,
+        fresh=False,
+        now=now,
+    )
+
+
+def freeze_in(
+    batch: ledger.LedgerBatch, *, order_ref: str, buyer: str, amount_fen: int, revenue_fen: int
+) -> tuple[dict[str, Any], bool] | None:
+    """Freeze the order's commissions in ``batch`` (the order's booking batch): the
+    ``FreezeCommissions`` result and whether it is new; None if the tenant pays none."""
+    if not batch.params.commission_rates:
+        return None
+    return batch.apply(
         c.FreezeCommissions(
-            tenant_id=tenant_id,
+            tenant_id=batch.tenant_id,
             idempotency_key=_key(order_ref, "commission_freeze"),
             buyer=buyer,
             order_ref=order_ref,
             amount_fen=amount_fen,
             revenue_fen=revenue_fen,
-        ),
-    )
-    repo.add_commissions(
-        conn,
-        tenant_id,
-        [
-            {
-                "order_ref": order_ref,
-                "level": int(item["level"]),
-                "beneficiary": item["holder"],
-                "buyer": buyer,
-                "amount_fen": parse_money(item["amount"]),
-                "status": "frozen",
-                "created_at": now,
-                "updated_at": now,
-            }
-            for item in result["commissions"]
-        ],
+        )
     )
 
 
-def _index_referral_rewards(
-    store: Store, conn: Connection, tenant_id: str, order_ref: str, buyer: str, now: datetime
+def record_booked(
+    conn: Connection,
+    tenant_id: str,
+    *,
+    order_ref: str,
+    buyer: str,
+    purchase: dict[str, Any] | None,
+    freeze: tuple[dict[str, Any], bool] | None,
+    fresh: bool,
+    now: datetime,
 ) -> None:
-    """Copy the purchase journal's referral grants (level ≥ 1) into ``mall_referral_rewards``."""
-    found = store.find_journals(conn, tenant_id, [_key(order_ref, "purchase")])
-    journal = found.get(_key(order_ref, "purchase"))
-    if journal is None:
+    """The mall's rows of a booking: the purchase's referral grants (level ≥ 1) indexed in
+    ``mall_referral_rewards`` and the frozen commissions in ``mall_commissions``.
+
+    ``fresh``: the purchase journal was made in this transaction, so no row of it can exist
+    yet; otherwise (a replay) rows are added only if missing."""
+    if purchase is not None:
+        grants = [
+            g
+            for g in purchase.get("grants", [])
+            if int(g["level"]) >= 1 and parse_points(g["points"], allow_zero=True) > 0
+        ]
+        if grants and (fresh or not repo.has_rewards(conn, tenant_id, order_ref)):
+            repo.add_rewards(
+                conn,
+                tenant_id,
+                [
+                    {
+                        "order_ref": order_ref,
+                        "level": int(g["level"]),
+                        "beneficiary": g["holder"],
+                        "buyer": buyer,
+                        "points_units": parse_points(g["points"]),
+                        "journal_id": int(purchase["journal_id"]),
+                        "created_at": now,
+                    }
+                    for g in grants
+                ],
+            )
+    if freeze is None:
         return
-    grants = [g for g in journal[1].get("grants", []) if int(g["level"]) >= 1]
-    if not grants or repo.has_rewards(conn, tenant_id, order_ref):
-        return
-    repo.add_rewards(
-        conn,
-        tenant_id,
-        [
-            {
-                "order_ref": order_ref,
-                "level": int(g["level"]),
-                "beneficiary": g["holder"],
-                "buyer": buyer,
-                "points_units": parse_points(g["points"]),
-                "journal_id": int(journal[1]["journal_id"]),
-                "created_at": now,
-            }
-            for g in grants
-            if parse_points(g["points"], allow_zero=True) > 0
-        ],
-    )
+    result, new = freeze
+    if not new and repo.order_commissions(conn, tenant_id, order_ref):
+        return  # already frozen (a replay of the booking)
+    rows = [
+        {
+            "order_ref": order_ref,
+            "level": int(item["level"]),
+            "beneficiary": item["holder"],
+            "buyer": buyer,
+            "amount_fen": parse_money(item["amount"]),
+            "status": "frozen",
+            "created_at": now,
+            "updated_at": now,
+        }
+        for item in result["commissions"]
+    ]
+    if rows:
+        repo.add_commissions(conn, tenant_id, rows)
 
 
 def on_completed(conn: Connection, tenant_id: str, *, order_ref: str, now: datetime) -> None:

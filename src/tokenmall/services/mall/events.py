@@ -45,6 +45,12 @@ def emit(
     return event_id
 
 
+def prefetch(conn: Connection, tenant_id: str) -> None:
+    """Read the tenant's endpoints now (before a lock is taken), for this transaction's
+    ``emit`` calls."""
+    _endpoints(conn, tenant_id)
+
+
 def _endpoints(conn: Connection, tenant_id: str) -> list[tuple[str, list[str]]]:
     """The tenant's active endpoints, read once per transaction (an order emits several
     events; an endpoint added meanwhile by another transaction gets the next ones)."""

@@ -12,11 +12,15 @@ import hashlib
 import json
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
+from tokenmall.adapters.db import fast
 from tokenmall.adapters.db.mall import idempotency as repo
+from tokenmall.adapters.db.mall.tables import idempotency as table
 from tokenmall.services.mall.errors import Conflict, InvalidInput
 from tokenmall.services.mall.records import StoredResponse
 
@@ -69,3 +73,78 @@ def run(
     except IntegrityError:
         raise KeyRace() from None
     return response, False
+
+
+def lookup(
+    conn: Connection, *, tenant_id: str, scope: str, key: str, request: str
+) -> StoredResponse | None:
+    """The stored answer to replay (None if the key is new); 409 for another request."""
+    stored = repo.find(conn, tenant_id, scope, key)
+    if stored is not None and stored.request_hash != request:
+        raise Conflict(
+            "this Idempotency-Key was already used for a different request", "Idempotency-Key"
+        )
+    return stored
+
+
+def insert_answer(
+    conn: Connection,
+    *,
+    tenant_id: str,
+    scope: str,
+    key: str,
+    response: StoredResponse,
+    now: datetime,
+) -> Inserted:
+    """Store the first answer in one statement (no savepoint): ``INSERT … ON CONFLICT DO
+    NOTHING``. It may run in a PostgreSQL pipeline (on the driver's cursor, whose row count is
+    known once the pipeline has synced); then ``inserted`` tells whether the row is ours."""
+    values = (
+        tenant_id,
+        scope,
+        key,
+        response.request_hash,
+        response.status_code,
+        response.body,
+        now,
+    )
+    if conn.dialect.name == "postgresql":
+        cur = fast.cursor(conn)
+        cur.execute(_PG_INSERT, values)
+        return Inserted(cur)
+    statement = sqlite_insert(table).values(dict(zip(_COLUMNS, values, strict=True)))
+    result = conn.execute(statement.on_conflict_do_nothing())
+    return Inserted(None, result.rowcount)
+
+
+_COLUMNS = (
+    "tenant_id",
+    "scope",
+    "idempotency_key",
+    "request_hash",
+    "status_code",
+    "response_body",
+    "created_at",
+)
+_PG_INSERT = (
+    f"INSERT INTO {table.name} ({', '.join(_COLUMNS)}) "
+    f"VALUES ({', '.join('%s' for _ in _COLUMNS)}) ON CONFLICT DO NOTHING"
+)
+
+
+class Inserted:
+    """The outcome of ``insert_answer``, read after its pipeline."""
+
+    def __init__(self, cursor: Any, rowcount: int | None = None) -> None:
+        self._cursor = cursor
+        self._rowcount = rowcount
+
+    def check(self) -> None:
+        """``KeyRace`` if another request with the same key committed first (retry to replay
+        its answer)."""
+        count = self._rowcount
+        if self._cursor is not None:
+            count = self._cursor.rowcount
+            self._cursor.close()
+        if count != 1:
+            raise KeyRace()

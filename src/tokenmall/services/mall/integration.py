@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, select
 
+from tokenmall.adapters.db import fast
 from tokenmall.adapters.db.mall import integration as repo
 from tokenmall.adapters.db.mall import people as people_repo
 from tokenmall.adapters.db.store import Store
@@ -170,8 +172,9 @@ def _resolve_users(
             referrer_id = found.user_id
     buyer = known.get(who.external_id)
     if buyer is None:
-        buyer_id = _new_user(conn, tenant_id, who.display_name, referrer_id, now)
-        repo.add_external_user(conn, tenant_id, who.external_id, buyer_id, now)
+        with fast.pipeline(conn, conn.dialect.name == "postgresql"):  # two inserts, one trip
+            buyer_id = _new_user(conn, tenant_id, who.display_name, referrer_id, now)
+            repo.add_external_user(conn, tenant_id, who.external_id, buyer_id, now)
         bound = None
     else:
         buyer_id, bound = buyer.user_id, buyer.referrer_user_id
@@ -266,7 +269,10 @@ def paid(
     contribution: str | None,
     request_hash: str,
     now: datetime,
+    finish: Callable[[Answer], None] | None = None,
 ) -> Answer:
+    """``finish`` (the route's: store the answer under the Idempotency-Key) is called with
+    the new answer among the order's last writes; not for a replayed event."""
     require(caller, tenant_id, ADMIN)
     external_id(external_order_id, "external_order_id")
     first = _replay(conn, tenant_id, external_order_id, "paid", request_hash)
@@ -303,23 +309,42 @@ def paid(
         completed_at=None,
         refunded_at=None,
     )
+    events.prefetch(conn, tenant_id)  # read before the tenant's lock, not under it
     buyer_id, referrer_id = _resolve_users(conn, tenant_id, who, now)
     order = _with(order, user_id=buyer_id)
-    order_ledger.record_payment(
-        conn, tenant_id, user=buyer_id, order_ref=order.order_ref, amount_fen=amount_fen
+    known = {buyer_id: user.external_id}
+    if referrer_id is not None and user.referrer_external_id is not None:
+        known[referrer_id] = user.referrer_external_id
+    answers: list[Answer] = []
+
+    def write(done: order_ledger.Paid) -> None:
+        """The order's own rows, sent in one pipeline with its journals (PostgreSQL)."""
+        final = order
+        if done.purchase is not None:
+            rewards = _rewards(conn, tenant_id, done.purchase, known)
+            final = _with(final, booked=True, rewards=rewards, booked_at=now)
+        repo.add_order(conn, final)
+        events.emit(conn, tenant_id, "order.paid", _event_data(final), now)
+        answer = _answer(conn, final, "paid", request_hash, now, status=201)
+        if finish is not None:
+            finish(answer)
+        answers.append(answer)
+
+    # Two identical pushes at once: the second's journal keys (looked up before the lock) or
+    # its order's key are taken by the first; its write fails on the unique key and the
+    # route retries it once, answering the first one's stored result.
+    order_ledger.pay_and_book(
+        conn,
+        tenant_id,
+        user=buyer_id,
+        order_ref=order.order_ref,
+        amount_fen=amount_fen,
+        contribution_fen=contribution_fen,
+        now=now,
+        then=write,
+        look_up_early=True,
     )
-    if order_ledger.grant_on(conn, tenant_id) == "paid":
-        known = {buyer_id: user.external_id}
-        if referrer_id is not None and user.referrer_external_id is not None:
-            known[referrer_id] = user.referrer_external_id
-        rewards = _book(conn, order, now, known)
-        order = _with(order, booked=True, rewards=rewards, booked_at=now)
-    # Two identical pushes at once: the ledger's tenant lock orders them, the second's ledger
-    # steps replay the first's journals, and its insert here fails on the order's key; the
-    # route retries it once and it answers the first one's stored result.
-    repo.add_order(conn, order)
-    events.emit(conn, tenant_id, "order.paid", _event_data(order), now)
-    return _answer(conn, order, "paid", request_hash, now, status=201)
+    return answers[0]
 
 
 def completed(

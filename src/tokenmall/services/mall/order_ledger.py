@@ -22,11 +22,14 @@ Referral commissions are ``services/mall/commissions.py``'s; outgoing webhook ev
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
 
+from tokenmall.adapters.db import fast
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.errors import RuleViolation
 from tokenmall.domain.money import parse_money
@@ -44,25 +47,83 @@ def _run(conn: Connection, command: c.Command) -> dict[str, Any]:
 
 
 def grant_on(conn: Connection, tenant_id: str) -> str:
-    """The tenant's ``grant_on`` now: ``paid`` or ``completed``."""
-    params, _ = Store(conn.engine).load_params(conn, tenant_id)
-    return params.grant_on
+    """The tenant's ``grant_on`` now: ``paid`` or ``completed`` (its state row's parameters
+    version, the parameters from the per-process cache)."""
+    return Store(conn.engine).current_params(conn, tenant_id).grant_on
+
+
+def _payment(tenant_id: str, user: str, order_ref: str, amount_fen: int) -> c.ReceivePayment:
+    return c.ReceivePayment(
+        tenant_id=tenant_id,
+        idempotency_key=_key(order_ref, "payment"),
+        user=user,
+        order_ref=order_ref,
+        amount_fen=amount_fen,
+    )
 
 
 def record_payment(
     conn: Connection, tenant_id: str, *, user: str, order_ref: str, amount_fen: int
 ) -> dict[str, Any]:
     """A gateway (or the integrated shop) was paid ``amount_fen`` for the order."""
-    return _run(
-        conn,
-        c.ReceivePayment(
-            tenant_id=tenant_id,
-            idempotency_key=_key(order_ref, "payment"),
-            user=user,
-            order_ref=order_ref,
-            amount_fen=amount_fen,
-        ),
-    )
+    return _run(conn, _payment(tenant_id, user, order_ref, amount_fen))
+
+
+@dataclass(frozen=True, slots=True)
+class Paid:
+    """What ``pay_and_book`` did: the payment journal's result, and the purchase journal's
+    result if the rewards were booked (the tenant's ``grant_on`` is ``paid``)."""
+
+    payment: dict[str, Any]
+    purchase: dict[str, Any] | None
+
+
+def pay_and_book(
+    conn: Connection,
+    tenant_id: str,
+    *,
+    user: str,
+    order_ref: str,
+    amount_fen: int,
+    contribution_fen: int | None,
+    now: datetime,
+    then: Callable[[Paid], None] | None = None,
+    look_up_early: bool = False,
+) -> Paid:
+    """``record_payment`` and, if the tenant's ``grant_on`` is ``paid``, ``book_rewards``:
+    the tenant is locked once, its parameters read once (under the lock), and the payment,
+    the purchase and the commission freeze written as ONE ledger batch.
+
+    ``then`` writes the caller's own rows of the order (it may read, but each read waits for
+    what was sent before it); on PostgreSQL the ledger batch, the booking's rows and these go
+    out in one pipeline, so the tenant's lock is held for about four round trips: the lock
+    with the state row, the holders, the pipeline and the commit. ``look_up_early``: the
+    order's journal keys are looked up before the lock (see ``ledger.Prefound``: only for a
+    caller that retries once on ``IntegrityError``)."""
+    store = Store(conn.engine)
+    keys = [_key(order_ref, step) for step in ("payment", "purchase", "commission_freeze")]
+    early = ledger.look_up(store, conn, tenant_id, keys) if look_up_early else None
+    batch = ledger.LedgerBatch(store, conn, tenant_id, keys, looked_up=early, write_on_exit=False)
+    booked: tuple[dict[str, Any], bool, tuple[dict[str, Any], bool] | None] | None = None
+    with batch:
+        payment = batch.run(_payment(tenant_id, user, order_ref, amount_fen))
+        if batch.params.grant_on == "paid":
+            booked = _book_in(
+                batch,
+                user=user,
+                order_ref=order_ref,
+                amount_fen=amount_fen,
+                contribution_fen=contribution_fen,
+            )
+    paid = Paid(payment, None if booked is None else booked[0])
+    with fast.pipeline(conn, store.postgres):
+        batch.flush()
+        if booked is not None:
+            purchase, fresh, freeze = booked
+            _booked(conn, tenant_id, user, order_ref, purchase, fresh, freeze, now)
+        if then is not None:
+            then(paid)
+    return paid
 
 
 def book_rewards(
@@ -75,37 +136,79 @@ def book_rewards(
     contribution_fen: int | None,
     now: datetime,
 ) -> dict[str, Any]:
-    """Rule 1 for a paid order, from escrow; then its commissions are frozen. Returns the
-    purchase journal's result (points granted, price…)."""
-    result = _run(
-        conn,
+    """Rule 1 for a paid order, from escrow; then its commissions are frozen (one ledger
+    batch). Returns the purchase journal's result (points granted, price…)."""
+    keys = [_key(order_ref, step) for step in ("purchase", "commission_freeze")]
+    with ledger.LedgerBatch(Store(conn.engine), conn, tenant_id, keys) as batch:
+        purchase, fresh, freeze = _book_in(
+            batch,
+            user=user,
+            order_ref=order_ref,
+            amount_fen=amount_fen,
+            contribution_fen=contribution_fen,
+        )
+    _booked(conn, tenant_id, user, order_ref, purchase, fresh, freeze, now)
+    return purchase
+
+
+def _book_in(
+    batch: ledger.LedgerBatch,
+    *,
+    user: str,
+    order_ref: str,
+    amount_fen: int,
+    contribution_fen: int | None,
+) -> tuple[dict[str, Any], bool, tuple[dict[str, Any], bool] | None]:
+    """The purchase (from escrow) and the commission freeze, in the caller's batch."""
+    purchase, fresh = batch.apply(
         c.Purchase(
-            tenant_id=tenant_id,
+            tenant_id=batch.tenant_id,
             idempotency_key=_key(order_ref, "purchase"),
             user=user,
             amount_fen=amount_fen,
             contribution_fen=contribution_fen,
             order_ref=order_ref,
             from_escrow=True,
-        ),
+        )
     )
-    commissions.on_booked(
+    freeze = commissions.freeze_in(
+        batch,
+        order_ref=order_ref,
+        buyer=user,
+        amount_fen=amount_fen,
+        revenue_fen=parse_money(purchase["revenue"]),
+    )
+    return purchase, fresh, freeze
+
+
+def _booked(
+    conn: Connection,
+    tenant_id: str,
+    user: str,
+    order_ref: str,
+    purchase: dict[str, Any],
+    fresh: bool,
+    freeze: tuple[dict[str, Any], bool] | None,
+    now: datetime,
+) -> None:
+    """The mall's rows of a booking (referral grants, commissions) and its event."""
+    commissions.record_booked(
         conn,
         tenant_id,
         order_ref=order_ref,
         buyer=user,
-        amount_fen=amount_fen,
-        revenue_fen=parse_money(result["revenue"]),
+        purchase=purchase,
+        freeze=freeze,
+        fresh=fresh,
         now=now,
     )
     events.emit(
         conn,
         tenant_id,
         "points.granted",
-        {"order_ref": order_ref, "user": user, "purchase": result},
+        {"order_ref": order_ref, "user": user, "purchase": purchase},
         now,
     )
-    return result
 
 
 def complete(conn: Connection, tenant_id: str, *, order_ref: str, now: datetime) -> None:

@@ -8,6 +8,7 @@ pushed again, whatever its key, answers the first result (``Idempotency-Replayed
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Request, Response, status
@@ -19,6 +20,7 @@ from tokenmall.services.mall import auth, idempotency, integration
 from tokenmall.services.mall.auth import Principal
 from tokenmall.services.mall.errors import Unauthenticated
 from tokenmall.services.mall.integration import Answer, ExternalUserIn
+from tokenmall.services.mall.records import StoredResponse
 from tokenmall.services.mall.uow import utc_now
 from tokenmall.web import deps
 from tokenmall.web.api.common import TenantId
@@ -56,6 +58,9 @@ def _token(
 Token = Annotated[str | None, Depends(_token)]
 
 
+Handler = Callable[[Connection, Principal, str, Callable[[Answer], None]], Answer]
+
+
 def _push(
     request: Request,
     db: Db,
@@ -64,50 +69,67 @@ def _push(
     key: str,
     payload: OrderPaidIn | OrderCompletedIn | OrderRefundedIn | None,
     event: str,
-    handle: Callable[[Connection, Principal | None, str], Answer],
+    handle: Handler,
 ) -> Response:
     """Run one event in one transaction: authenticate, answer a stored Idempotency-Key, else
-    act (which answers a stored (order, event) itself) and store the answer under the key.
-    A race of two identical pushes retries once and answers the first one's result."""
+    act (which answers a stored (order, event) itself) and store the answer under the key —
+    the handler may store it among its own last writes (``finish``; ``paid`` sends it in the
+    pipeline of its journals), else it is stored after. A race of two identical pushes (on
+    the key, the journals or the order) retries once and answers the first one's result."""
     if token is None:
         raise Unauthenticated("this endpoint needs a bearer token, session cookie or API key")
     body = None if payload is None else payload.model_dump(mode="json")
     request_hash = idempotency.request_hash(request.method, request.url.path, body)
     natural = idempotency.request_hash(event, request.url.path, body)
-    replayed_event: list[bool] = []
     for attempt in (1, 2):
-        replayed_event.clear()
         try:
             with db.transaction() as conn:
                 now = utc_now()
                 caller = auth.authenticate(conn, token, now)
-
-                def act(conn: Connection = conn, caller: Principal = caller) -> tuple[int, str]:
-                    answer = handle(conn, caller, natural)
-                    replayed_event.append(answer.replayed)
-                    return answer.status, answer.body
-
-                stored, replayed = idempotency.run(
-                    conn,
-                    tenant_id=tenant_id,
-                    scope=caller.scope,
-                    key=key,
-                    request=request_hash,
-                    action=act,
-                    now=now,
+                stored = idempotency.lookup(
+                    conn, tenant_id=tenant_id, scope=caller.scope, key=key, request=request_hash
                 )
+                if stored is not None:
+                    return _response(stored.status_code, stored.body, True)
+                writes: list[idempotency.Inserted] = []
+
+                def finish(
+                    answer: Answer,
+                    conn: Connection = conn,
+                    scope: str = caller.scope,
+                    writes: list[idempotency.Inserted] = writes,
+                    now: datetime = now,
+                ) -> None:
+                    writes.append(
+                        idempotency.insert_answer(
+                            conn,
+                            tenant_id=tenant_id,
+                            scope=scope,
+                            key=key,
+                            response=StoredResponse(request_hash, answer.status, answer.body),
+                            now=now,
+                        )
+                    )
+
+                answer = handle(conn, caller, natural, finish)
+                if not writes:
+                    finish(answer)
+                writes[0].check()
         except (idempotency.KeyRace, IntegrityError):
             if attempt == 2:
                 raise
             continue
-        again = replayed or any(replayed_event)
-        return Response(
-            stored.body,
-            status_code=stored.status_code,
-            media_type="application/json",
-            headers={"Idempotency-Replayed": "true" if again else "false"},
-        )
+        return _response(answer.status, answer.body, answer.replayed)
     raise AssertionError("unreachable")
+
+
+def _response(status_code: int, body: str, replayed: bool) -> Response:
+    return Response(
+        body,
+        status_code=status_code,
+        media_type="application/json",
+        headers={"Idempotency-Replayed": "true" if replayed else "false"},
+    )
 
 
 @router.post(
@@ -126,7 +148,9 @@ def order_paid(
     db: Db,
     key: IdempotencyKey,
 ) -> Response:
-    def handle(conn: Connection, caller: Principal | None, natural: str) -> Answer:
+    def handle(
+        conn: Connection, caller: Principal, natural: str, finish: Callable[[Answer], None]
+    ) -> Answer:
         return integration.paid(
             conn,
             caller,
@@ -141,6 +165,7 @@ def order_paid(
             contribution=payload.contribution,
             request_hash=natural,
             now=utc_now(),
+            finish=finish,
         )
 
     return _push(request, db, tenant_id, token, key, payload, "paid", handle)
@@ -162,7 +187,9 @@ def order_completed(
     key: IdempotencyKey,
     payload: Annotated[OrderCompletedIn | None, Body()] = None,
 ) -> Response:
-    def handle(conn: Connection, caller: Principal | None, natural: str) -> Answer:
+    def handle(
+        conn: Connection, caller: Principal, natural: str, finish: Callable[[Answer], None]
+    ) -> Answer:
         return integration.completed(
             conn, caller, tenant_id, external_order_id, request_hash=natural, now=utc_now()
         )
@@ -189,7 +216,9 @@ def order_refunded(
 ) -> Response:
     body = payload or OrderRefundedIn()
 
-    def handle(conn: Connection, caller: Principal | None, natural: str) -> Answer:
+    def handle(
+        conn: Connection, caller: Principal, natural: str, finish: Callable[[Answer], None]
+    ) -> Answer:
         return integration.refunded(
             conn,
             caller,
