@@ -22,20 +22,35 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
+from tokenmall.adapters.db.mall import catalogue as catalogue_repo
+from tokenmall.adapters.db.mall import idempotency as idempotency_repo
+from tokenmall.adapters.db.mall import orders as orders_repo
 from tokenmall.adapters.db.mall import people as people_repo
 from tokenmall.adapters.db.mall import tenants as tenants_repo
+from tokenmall.adapters.db.mall import withdrawals as withdrawals_repo
 from tokenmall.adapters.db.store import Store
-from tokenmall.adapters.db.tables import journals
 from tokenmall.domain.errors import DomainError
-from tokenmall.domain.money import POINT_SCALE
+from tokenmall.domain.money import POINT_SCALE, format_money
 from tokenmall.services import commands as c
 from tokenmall.services import ledger
-from tokenmall.services.mall import catalogue, operators, order_ledger, people, tenants
+from tokenmall.services.mall import (
+    cart,
+    catalogue,
+    idempotency,
+    operators,
+    orders,
+    payments,
+    people,
+    settling,
+    tenants,
+    withdrawals,
+)
 from tokenmall.services.mall.auth import Principal
+from tokenmall.services.mall.gateway import SandboxGateway
 from tokenmall.services.mall.records import Sku, User
 from tokenmall.services.mall.uow import Database, utc_now
 
@@ -45,6 +60,8 @@ PASSWORD = "demo-password"
 OPERATOR_EMAIL = "operator@tokenmall.demo"
 ADMIN_EMAIL = "admin@wine.demo"
 HISTORY_DAYS = 14
+# The demo pays on the sandbox with its own signing key: it signs and verifies its own events.
+GATEWAY_SECRET = "tokenmall-demo-sandbox"
 
 # (email, display name, email of the inviter or None): the referral tree.
 CONSUMERS: tuple[tuple[str, str, str | None], ...] = (
@@ -216,36 +233,129 @@ def _skus(conn: Connection) -> list[Sku]:
     return found
 
 
-def _booked(conn: Connection, order_ref: str) -> bool:
-    key = f"order:{order_ref}:purchase"
-    row = conn.execute(
-        select(journals.c.journal_id).where(
-            journals.c.tenant_id == TENANT_ID, journals.c.idempotency_key == key
+def _at(day: date, hour: int, minute: int = 0) -> datetime:
+    """A moment of a history day in the business time zone (UTC+8), as the services take it."""
+    return datetime.combine(day, time(hour, minute), tzinfo=settling.BUSINESS_TZ).astimezone(UTC)
+
+
+def _placed(conn: Connection, key: str, buyer: User, sku: Sku, quantity: int, at: datetime) -> str:
+    """The order of ``key``: put in the buyer's cart and checked out once (the key is kept in
+    the idempotency store, as the API keeps an Idempotency-Key); its id on every later run."""
+    who = _member(buyer)
+    request = idempotency.request_hash("DEMO", "checkout", [sku.sku_id, quantity])
+
+    def act() -> tuple[int, str]:
+        cart.add_line(conn, who, TENANT_ID, sku.sku_id, quantity, at)
+        done = orders.checkout(
+            conn,
+            who,
+            TENANT_ID,
+            lines=None,  # the cart
+            payment_method="money",
+            stable_amount=None,
+            gateway=_gateway(),
+            now=at,
         )
-    ).first()
-    return row is not None
+        return 201, done.orders[0].order_id
+
+    answer, _ = idempotency.run(
+        conn, tenant_id=TENANT_ID, scope="demo", key=key, request=request, action=act, now=at
+    )
+    return answer.body
 
 
-def _order(conn: Connection, buyer: User, sku: Sku, quantity: int, order_ref: str) -> None:
-    """One paid order: stock taken, payment into escrow, rewards booked (grant_on = paid)."""
-    now = utc_now()
-    catalogue.reserve(conn, TENANT_ID, sku.sku_id, quantity, order_ref, now)
-    amount = sku.price_fen * quantity
-    contribution = (
-        None if sku.pool_contribution_fen is None else sku.pool_contribution_fen * quantity
+def _gateway() -> SandboxGateway:
+    return SandboxGateway(GATEWAY_SECRET)
+
+
+def _pay(db: Database, order_id: str, at: datetime) -> None:
+    """Pay the order on the sandbox: its signed "payment.succeeded" event, as its page sends."""
+    gateway = _gateway()
+    with db.read() as conn:
+        order = orders_repo.get_order(conn, TENANT_ID, order_id)
+        assert order is not None
+        if order.status != "created":
+            return
+        payment = next(p for p in orders_repo.payments_of(conn, TENANT_ID, order_id))
+    body = gateway.event_body(
+        provider_ref=payment.provider_ref,
+        outcome="payment.succeeded",
+        amount_fen=payment.amount_fen,
+        now=at,
     )
-    order_ledger.record_payment(
-        conn, TENANT_ID, user=buyer.user_id, order_ref=order_ref, amount_fen=amount
-    )
-    order_ledger.book_rewards(
-        conn,
-        TENANT_ID,
-        user=buyer.user_id,
-        order_ref=order_ref,
-        amount_fen=amount,
-        contribution_fen=contribution,
-        now=now,
-    )
+    payments.handle_callback(db, gateway, gateway.signed_headers(body, at), body, at)
+
+
+def _deliver(db: Database, order_id: str, day: date, now: datetime) -> None:
+    """Ship the order the next day and the buyer confirms receipt the day after, as far as
+    those days have come."""
+    shipped_at, received_at = _at(day + timedelta(days=1), 10), _at(day + timedelta(days=2), 15)
+    with db.transaction() as conn:
+        order = orders_repo.get_order(conn, TENANT_ID, order_id)
+        assert order is not None
+        if order.status == "paid" and shipped_at <= now:
+            merchant = catalogue_repo.get_merchant(conn, TENANT_ID, order.merchant_id)
+            assert merchant is not None
+            seller = people_repo.get_user(conn, TENANT_ID, merchant.owner_user_id)
+            assert seller is not None
+            order = orders.ship(
+                conn,
+                _member(seller),
+                TENANT_ID,
+                order_id,
+                carrier="顺丰速运",
+                tracking_number="SF" + order_id[-10:].upper(),
+                now=shipped_at,
+            )
+        if order.status == "shipped" and received_at <= now:
+            buyer = people_repo.get_user(conn, TENANT_ID, order.user_id)
+            assert buyer is not None
+            orders.confirm_receipt(conn, _member(buyer), TENANT_ID, order_id, received_at)
+
+
+def _days_of(db: Database, order_ids: list[str]) -> list[date]:
+    """The business day each order was placed on."""
+    found = []
+    with db.read() as conn:
+        for order_id in order_ids:
+            order = orders_repo.get_order(conn, TENANT_ID, order_id)
+            assert order is not None
+            found.append(order.created_at.astimezone(settling.BUSINESS_TZ).date())
+    return found
+
+
+def _pending_requests(db: Database, users: dict[str, User], now: datetime) -> None:
+    """Something for the admin to decide: a withdrawal awaiting approval (王伟, verified) and a
+    refund requested of a received order — once each."""
+    with db.transaction() as conn:
+        admin = _member(_user(conn, ADMIN_EMAIL))
+        asker = users["wang.wei@wine.demo"]
+        if not withdrawals_repo.list_withdrawals(
+            conn, TENANT_ID, user_id=asker.user_id, status=None, after=None, limit=1
+        ):
+            people.update_user(
+                conn, admin, TENANT_ID, asker.user_id, role=None, kyc_status="verified"
+            )
+            holders = Store(conn.engine).load_holders(conn, TENANT_ID, [asker.user_id])
+            cash = holders[0].cash if holders else 0
+            amount = min(cash // 2 // 100 * 100, 50_00)
+            if amount >= 1_00:
+                withdrawals.request(conn, _member(asker), TENANT_ID, format_money(amount), now)
+    with db.transaction() as conn:
+        buyer = users["zhao.li@wine.demo"]
+        mine = orders_repo.list_orders(
+            conn,
+            TENANT_ID,
+            user_id=buyer.user_id,
+            merchant_id=None,
+            status="received",
+            after=None,
+            limit=50,
+        )
+        if mine and not any(orders_repo.refunds_of(conn, TENANT_ID, o.order_id) for o in mine):
+            orders.request_refund(
+                conn, _member(buyer), TENANT_ID, mine[-1].order_id, "瓶塞有破损，申请退货", now
+            )
 
 
 def _market(conn: Connection, day_index: int, users: dict[str, User]) -> None:
@@ -283,8 +393,12 @@ def seed(
     base_url: str = "http://127.0.0.1:8000",
     days: int = HISTORY_DAYS,
     progress: Callable[[str], None] | None = None,
+    leave_unsettled: int = 0,
 ) -> Outcome:
-    """Set up (or finish setting up) the demo tenant; safe to run any number of times."""
+    """Set up (or finish setting up) the demo tenant; safe to run any number of times.
+
+    ``leave_unsettled`` days at the end of the history get their orders but no settlement (the
+    console's tests settle one themselves)."""
     say = progress or (lambda _: None)
     with db.transaction() as conn:
         operators.ensure(conn, OPERATOR_EMAIL, PASSWORD, utc_now())
@@ -306,6 +420,8 @@ def seed(
     bottle = next(s for s in skus if s.price_fen == 100_00 and s.pool_contribution_fen == 30_00)
     store = Store(db.engine)
     say(f"booking orders and settling {days} past days")
+    now = utc_now()
+    placed: list[str] = []
     for index in range(days):
         day = first_day + timedelta(days=index)
         count = 3 + rng.randrange(6) + index // 3  # sales grow a little over the fortnight
@@ -318,16 +434,27 @@ def seed(
             sku = bottle if rng.random() < 0.5 else skus[rng.randrange(len(skus))]
             plan.append((buyer, sku, 1 + (rng.random() < 0.2)))
         for number, (buyer, sku, quantity) in enumerate(plan):
-            order_ref = f"demo-{day.isoformat()}-{number:02d}"
+            at = _at(day, 9 + number * 12 // max(len(plan), 1), (number * 17) % 60)
+            key = f"demo-order-{day.isoformat()}-{number:02d}"
             with db.transaction() as conn:
-                if _booked(conn, order_ref):
-                    continue
-                _order(conn, buyer, sku, quantity, order_ref)
-                outcome.orders_booked += 1
+                if idempotency_repo.find(conn, TENANT_ID, "demo", key) is None:
+                    outcome.orders_booked += 1
+                order_id = _placed(conn, key, buyer, sku, quantity, at)
+            _pay(db, order_id, at + timedelta(minutes=2))
+            placed.append(order_id)
         with db.transaction() as conn:
             _market(conn, index, users)
-        ledger.execute(store, c.SettleDay(tenant_id=TENANT_ID, business_date=day))
-        outcome.days_settled.append(day.isoformat())
+        if index < days - leave_unsettled:
+            ledger.execute(store, c.SettleDay(tenant_id=TENANT_ID, business_date=day))
+            outcome.days_settled.append(day.isoformat())
+    last_day = first_day + timedelta(days=days - 1)
+    for order_id, day in zip(placed, _days_of(db, placed), strict=True):
+        if day < last_day:  # the last day's orders wait for the merchant to ship them
+            _deliver(db, order_id, day, now)
+    # Orders received longer ago than the return window complete: escrow released to the
+    # merchant, commissions released (the scheduler's own job).
+    orders.complete_due_orders(db, TENANT_ID, now)
+    _pending_requests(db, users, now)
     base = base_url.rstrip("/")
     outcome.logins = [
         Login("consumer", CONSUMERS[0][0], PASSWORD, f"{base}/{TENANT_ID}/login"),

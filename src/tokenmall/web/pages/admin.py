@@ -13,7 +13,7 @@ from tokenmall.adapters.db.store import Store
 from tokenmall.domain.errors import DomainError
 from tokenmall.domain.money import format_points
 from tokenmall.services import report
-from tokenmall.services.mall import catalogue, people
+from tokenmall.services.mall import catalogue, people, tenants
 from tokenmall.services.mall.auth import Principal, require
 from tokenmall.services.mall.errors import InvalidInput
 from tokenmall.services.mall.records import Tenant
@@ -62,22 +62,26 @@ def dashboard_figures(conn: Connection, tenant_id: str) -> dict[str, Any]:
 
 @router.get("/{tenant_id}/admin/")
 def dashboard(request: Request, tenant_id: str) -> Response:
+    from tokenmall.web.pages.console import sales_figures  # console imports this module
+
     tenant, caller = _staff(request, tenant_id, ("admin",))
     with core.database(request).read() as conn:
         data = dashboard_figures(conn, tenant_id)
+        data["sales"] = sales_figures(conn, caller, tenant)
     return render(request, "admin/dashboard.html", {"tenant": tenant, **data}, caller=caller)
 
 
-# --- parameters: read here; changed by the platform operator; a change's effect previewed ---
+# --- parameters: changed by the tenant's admins (as by the operator), a change previewed ---
 
 
-def _params_context(conn: Connection, tenant_id: str) -> dict[str, Any]:
+def _params_context(conn: Connection, caller: Principal, tenant_id: str) -> dict[str, Any]:
     params, version = Store(conn.engine).load_params(conn, tenant_id)
     return {
         "fields": params_form.FIELDS,
         "current": params_form.texts(params),
         "version": version,
         "levels": params.levels,
+        "param_changes": tenants.admin_params_history(conn, caller, tenant_id)[-10:][::-1],
     }
 
 
@@ -85,26 +89,99 @@ def _params_context(conn: Connection, tenant_id: str) -> dict[str, Any]:
 def params_page(request: Request, tenant_id: str) -> Response:
     tenant, caller = _staff(request, tenant_id, ("admin",))
     with core.database(request).read() as conn:
-        context = _params_context(conn, tenant_id)
+        context = _params_context(conn, caller, tenant_id)
         context["preview"] = figures.preview(conn, tenant_id, None)
+    changed = request.query_params.get("changed") == "1"
     return render(
         request,
         "admin/params.html",
-        {"tenant": tenant, **context, "form": FormState(dict(context["current"]))},
+        {
+            "tenant": tenant,
+            **context,
+            "form": FormState(dict(context["current"])),
+            "changed": changed,
+        },
+        caller=caller,
+    )
+
+
+@router.post("/{tenant_id}/admin/params")
+async def params_post(request: Request, tenant_id: str) -> Response:
+    """``action=preview`` shows the effect and changes nothing; ``action=apply`` changes the
+    parameters through the ledger's audited command with this admin as ``changed_by``
+    (``services.mall.tenants.admin_update_params``, the API's PATCH)."""
+    tenant, caller = _staff(request, tenant_id, ("admin",))
+    form = await core.read_form(request)
+    state = FormState.of(form)
+    preview_only = core.text_field(form, "action") != "apply"
+    try:
+        core.check_csrf(request, caller, form)
+        version_text = core.text_field(form, "params_version")
+        if not version_text.isascii() or not version_text.isdigit() or len(version_text) > 9:
+            raise InvalidInput("the form is missing its parameters version", "_form")
+        if preview_only:
+            with core.database(request).read() as conn:
+                current, _ = Store(conn.engine).load_params(conn, tenant_id)
+                proposed = params_form.proposed(current, params_form.changes(current, form))
+                preview = figures.preview(conn, tenant_id, proposed)
+        else:
+
+            def act(conn: Connection) -> str:
+                current, _ = Store(conn.engine).load_params(conn, tenant_id)
+                wanted = params_form.changes(current, form)
+                params_form.proposed(current, wanted)  # names the field at fault
+                if not wanted:
+                    raise InvalidInput("nothing changed", "_form")
+                tenants.admin_update_params(
+                    conn,
+                    caller,
+                    tenant_id,
+                    wanted,
+                    int(version_text),
+                    core.text_field(form, "form_key") or "page",
+                )
+                return f"/{tenant_id}/admin/params?changed=1"
+
+            return core.redirect(
+                core.submit(request, form, tenant_id=tenant_id, caller=caller, action=act)
+            )
+    except DomainError as exc:
+        state.fail(exc)
+        if state.errors.get("params_version"):
+            state.errors["_form"] = state.errors.pop("params_version")
+        if state.errors.get("params"):
+            state.errors["_form"] = state.errors.pop("params")
+        with core.database(request).read() as conn:
+            context = _params_context(conn, caller, tenant_id)
+            context["preview"] = figures.preview(conn, tenant_id, None)
+        return render(
+            request,
+            "admin/params.html",
+            {"tenant": tenant, **context, "form": state},
+            status_code=core.status_of(exc),
+            caller=caller,
+        )
+    with core.database(request).read() as conn:
+        context = _params_context(conn, caller, tenant_id)
+    return render(
+        request,
+        "admin/params.html",
+        {"tenant": tenant, **context, "preview": preview, "form": state},
         caller=caller,
     )
 
 
 @router.post("/{tenant_id}/admin/params/preview")
 async def params_preview(request: Request, tenant_id: str) -> Response:
-    """What the proposed values would do to one order now; nothing is changed."""
+    """What the proposed values would do to one order now; nothing is changed (the form of
+    the first console, kept for links and scripts that post here)."""
     tenant, caller = _staff(request, tenant_id, ("admin",))
     form = await core.read_form(request)
     core.check_csrf(request, caller, form)
     state = FormState.of(form)
     status = 200
     with core.database(request).read() as conn:
-        context = _params_context(conn, tenant_id)
+        context = _params_context(conn, caller, tenant_id)
         current, _ = Store(conn.engine).load_params(conn, tenant_id)
         try:
             proposed = params_form.proposed(current, params_form.changes(current, form))

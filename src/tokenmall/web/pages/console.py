@@ -1,0 +1,490 @@
+"""The admin console's operations pages (issue 5): orders and refunds, order and withdrawal
+settings, withdrawal approvals, settlement runs and their results, and the audit.
+
+Every page reads and writes through the same use cases as the API (``services/mall/orders.py``,
+``withdrawals.py``, ``settling.py``, ``services/audit.py``), so roles, validation, the ledger
+and tenant isolation are theirs. Forms are plain POSTs through ``core.submit`` (CSRF, a form key
+in the idempotency store, one transaction); a refused form re-renders its page with the status
+of the refusal and the message next to the field, and nothing has changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from sqlalchemy import Connection, func, select
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+
+from tokenmall.adapters.db.mall import orders as orders_repo
+from tokenmall.adapters.db.mall.withdrawals import STATUSES as WITHDRAWAL_STATUSES
+from tokenmall.adapters.db.store import Store
+from tokenmall.domain.errors import DomainError
+from tokenmall.domain.money import format_money, parse_money
+from tokenmall.services import audit as audit_service
+from tokenmall.services.mall import catalogue, orders, people, settling, withdrawals
+from tokenmall.services.mall.auth import Principal
+from tokenmall.services.mall.errors import InvalidInput
+from tokenmall.services.mall.records import Tenant
+from tokenmall.services.mall.uow import utc_now
+from tokenmall.web.api.payments import gateway_for
+from tokenmall.web.pages import core
+from tokenmall.web.pages.admin import _staff
+from tokenmall.web.pages.core import FormState, PageRoute, render
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+
+ADMIN = ("admin",)
+PAGE_SIZE = 50
+ORDER_STATUSES = orders_repo.ORDER_STATUSES
+
+Context = Callable[[Connection, Principal], dict[str, Any]]
+Action = Callable[[Connection, Principal, FormData], str]
+
+
+def _names(conn: Connection, caller: Principal, tenant_id: str) -> dict[str, str]:
+    """Display names of the tenant's users and merchants, by id (for the lists)."""
+    found: dict[str, str] = {}
+    after = None
+    while True:
+        batch = people.list_users(conn, caller, tenant_id, None, after, 200)
+        for user in batch:
+            found[user.user_id] = user.display_name or user.email
+        if len(batch) < 200:
+            break
+        after = batch[-1].user_id
+    for merchant in catalogue.list_merchants(conn, caller, tenant_id, None, 200):
+        found[merchant.merchant_id] = merchant.name
+    return found
+
+
+async def _post(
+    request: Request,
+    tenant_id: str,
+    template: str,
+    context: Context,
+    action: Action,
+) -> Response:
+    """A console form: CSRF, once per form key, one transaction; refused → the page again with
+    the message next to the field and nothing changed."""
+    tenant, caller = _staff(request, tenant_id, ADMIN)
+    form = await core.read_form(request)
+    try:
+        core.check_csrf(request, caller, form)
+        location = core.submit(
+            request,
+            form,
+            tenant_id=tenant_id,
+            caller=caller,
+            action=lambda conn: action(conn, caller, form),
+        )
+    except DomainError as exc:
+        with core.database(request).read() as conn:
+            shown = context(conn, caller)
+        return render(
+            request,
+            template,
+            {"tenant": tenant, **shown, "form": FormState.of(form, exc)},
+            status_code=core.status_of(exc),
+            caller=caller,
+        )
+    return core.redirect(location)
+
+
+def _page(
+    request: Request, tenant_id: str, template: str, context: Context, **extra: Any
+) -> Response:
+    tenant, caller = _staff(request, tenant_id, ADMIN)
+    with core.database(request).read() as conn:
+        shown = context(conn, caller)
+    return render(request, template, {"tenant": tenant, **shown, **extra}, caller=caller)
+
+
+def _optional_text(form: FormData, name: str) -> str | None:
+    text = core.text_field(form, name).strip()
+    return text or None
+
+
+# --- orders and refunds ---------------------------------------------------------------------
+
+
+def _requested_refunds(conn: Connection, tenant_id: str) -> list[dict[str, Any]]:
+    """Refunds waiting for a decision, oldest first (read-only)."""
+    r = orders_repo.refunds
+    rows = conn.execute(
+        select(r.c.refund_id, r.c.order_id, r.c.money_fen, r.c.stable_fen, r.c.reason)
+        .add_columns(r.c.requested_at)
+        .where(r.c.tenant_id == tenant_id, r.c.status == "requested")
+        .order_by(r.c.requested_at, r.c.refund_id)
+        .limit(200)
+    ).all()
+    return [dict(row._mapping) for row in rows]
+
+
+def _orders_context(
+    request: Request, tenant_id: str
+) -> Callable[[Connection, Principal], dict[str, Any]]:
+    status = request.query_params.get("status") or None
+    after = request.query_params.get("after") or None
+    if status is not None and status not in ORDER_STATUSES:
+        raise InvalidInput(f"unknown order status {status!r}", "status")
+
+    def context(conn: Connection, caller: Principal) -> dict[str, Any]:
+        found = orders.list_orders(
+            conn, caller, tenant_id, status=status, after=after, limit=PAGE_SIZE + 1
+        )
+        return {
+            "orders": found[:PAGE_SIZE],
+            "next_after": found[PAGE_SIZE - 1].order_id if len(found) > PAGE_SIZE else None,
+            "status": status,
+            "statuses": ORDER_STATUSES,
+            "refunds": _requested_refunds(conn, tenant_id),
+            "names": _names(conn, caller, tenant_id),
+        }
+
+    return context
+
+
+@router.get("/{tenant_id}/admin/orders")
+def orders_page(request: Request, tenant_id: str) -> Response:
+    return _page(request, tenant_id, "admin/orders.html", _orders_context(request, tenant_id))
+
+
+def _order_context(tenant_id: str, order_id: str) -> Context:
+    def context(conn: Connection, caller: Principal) -> dict[str, Any]:
+        shown = orders.get_order(conn, caller, tenant_id, order_id)
+        return {
+            "view": shown,
+            "order": shown.order,
+            "names": _names(conn, caller, tenant_id),
+            "settings": orders.get_settings(conn, caller, tenant_id),
+        }
+
+    return context
+
+
+@router.get("/{tenant_id}/admin/orders/{order_id}")
+def order_page(request: Request, tenant_id: str, order_id: str) -> Response:
+    done = request.query_params.get("done")
+    return _page(
+        request,
+        tenant_id,
+        "admin/order.html",
+        _order_context(tenant_id, order_id),
+        done=done if done in ("shipped", "approved", "rejected") else None,
+    )
+
+
+@router.post("/{tenant_id}/admin/orders/{order_id}/ship")
+async def order_ship(request: Request, tenant_id: str, order_id: str) -> Response:
+    def act(conn: Connection, caller: Principal, form: FormData) -> str:
+        orders.ship(
+            conn,
+            caller,
+            tenant_id,
+            order_id,
+            carrier=_optional_text(form, "carrier"),
+            tracking_number=_optional_text(form, "tracking_number"),
+            now=utc_now(),
+        )
+        return f"/{tenant_id}/admin/orders/{order_id}?done=shipped"
+
+    return await _post(
+        request, tenant_id, "admin/order.html", _order_context(tenant_id, order_id), act
+    )
+
+
+@router.post("/{tenant_id}/admin/orders/{order_id}/refunds/{refund_id}/{decision}")
+async def refund_decide(
+    request: Request, tenant_id: str, order_id: str, refund_id: str, decision: str
+) -> Response:
+    if decision not in ("approve", "reject"):
+        raise HTTPException(404)
+    gateway = gateway_for(request)
+
+    def act(conn: Connection, caller: Principal, form: FormData) -> str:
+        note = _optional_text(form, "note")
+        if decision == "approve":
+            orders.approve_refund(
+                conn,
+                caller,
+                tenant_id,
+                order_id,
+                refund_id,
+                note=note,
+                gateway=gateway,
+                now=utc_now(),
+            )
+            return f"/{tenant_id}/admin/orders/{order_id}?done=approved"
+        if note is None:
+            raise InvalidInput("give the reason for refusing the refund", "note")
+        orders.reject_refund(conn, caller, tenant_id, order_id, refund_id, note=note, now=utc_now())
+        return f"/{tenant_id}/admin/orders/{order_id}?done=rejected"
+
+    return await _post(
+        request, tenant_id, "admin/order.html", _order_context(tenant_id, order_id), act
+    )
+
+
+# --- settings: orders and withdrawals -------------------------------------------------------
+
+
+def _settings_context(tenant_id: str) -> Context:
+    def context(conn: Connection, caller: Principal) -> dict[str, Any]:
+        found = withdrawals.get_settings(conn, caller, tenant_id)
+        return {
+            "order_settings": orders.get_settings(conn, caller, tenant_id),
+            "withdrawal_settings": found,
+            "min_amount": format_money(found.min_amount_fen),
+            "threshold": format_money(found.two_approver_threshold_fen),
+        }
+
+    return context
+
+
+@router.get("/{tenant_id}/admin/settings")
+def settings_page(request: Request, tenant_id: str) -> Response:
+    saved = request.query_params.get("saved")
+    return _page(
+        request,
+        tenant_id,
+        "admin/settings.html",
+        _settings_context(tenant_id),
+        saved=saved if saved in ("orders", "withdrawals") else None,
+    )
+
+
+def _whole_or_none(form: FormData, name: str) -> int | None:
+    text = core.text_field(form, name).strip()
+    if not text:
+        return None
+    if not text.isascii() or not text.isdigit() or len(text) > 9:
+        raise InvalidInput(f"{name} must be a whole number", name)
+    return int(text)
+
+
+@router.post("/{tenant_id}/admin/settings/orders")
+async def order_settings_post(request: Request, tenant_id: str) -> Response:
+    def act(conn: Connection, caller: Principal, form: FormData) -> str:
+        orders.update_settings(
+            conn,
+            caller,
+            tenant_id,
+            return_window_days=_whole_or_none(form, "return_window_days"),
+            payment_timeout_minutes=_whole_or_none(form, "payment_timeout_minutes"),
+            auto_confirm_days=_whole_or_none(form, "auto_confirm_days"),
+            now=utc_now(),
+        )
+        return f"/{tenant_id}/admin/settings?saved=orders"
+
+    return await _post(request, tenant_id, "admin/settings.html", _settings_context(tenant_id), act)
+
+
+@router.post("/{tenant_id}/admin/settings/withdrawals")
+async def withdrawal_settings_post(request: Request, tenant_id: str) -> Response:
+    def act(conn: Connection, caller: Principal, form: FormData) -> str:
+        kyc = core.text_field(form, "requires_kyc").strip()
+        if kyc not in ("true", "false", ""):
+            raise InvalidInput("must be true or false", "requires_kyc")
+        withdrawals.update_settings(
+            conn,
+            caller,
+            tenant_id,
+            requires_kyc=None if not kyc else kyc == "true",
+            min_amount=_optional_text(form, "min_amount"),
+            two_approver_threshold=_optional_text(form, "two_approver_threshold"),
+            now=utc_now(),
+        )
+        return f"/{tenant_id}/admin/settings?saved=withdrawals"
+
+    return await _post(request, tenant_id, "admin/settings.html", _settings_context(tenant_id), act)
+
+
+# --- withdrawal approvals -------------------------------------------------------------------
+
+
+def _withdrawals_context(request: Request, tenant_id: str) -> Context:
+    status = request.query_params.get("status", "pending") or None
+    if status == "all":
+        status = None
+    if status is not None and status not in WITHDRAWAL_STATUSES:
+        raise InvalidInput(f"unknown withdrawal status {status!r}", "status")
+    after = request.query_params.get("after") or None
+
+    def context(conn: Connection, caller: Principal) -> dict[str, Any]:
+        found = withdrawals.list_withdrawals(
+            conn, caller, tenant_id, status=status, user_id=None, after=after, limit=PAGE_SIZE + 1
+        )
+        return {
+            "withdrawals": found[:PAGE_SIZE],
+            "next_after": found[PAGE_SIZE - 1].withdrawal_id if len(found) > PAGE_SIZE else None,
+            "status": status or "all",
+            "statuses": (*WITHDRAWAL_STATUSES, "all"),
+            "settings": withdrawals.get_settings(conn, caller, tenant_id),
+            "names": _names(conn, caller, tenant_id),
+        }
+
+    return context
+
+
+@router.get("/{tenant_id}/admin/withdrawals")
+def withdrawals_page(request: Request, tenant_id: str) -> Response:
+    done = request.query_params.get("done")
+    return _page(
+        request,
+        tenant_id,
+        "admin/withdrawals.html",
+        _withdrawals_context(request, tenant_id),
+        done=done if done in ("approved", "paid", "rejected") else None,
+    )
+
+
+@router.post("/{tenant_id}/admin/withdrawals/{withdrawal_id}/{decision}")
+async def withdrawal_decide(
+    request: Request, tenant_id: str, withdrawal_id: str, decision: str
+) -> Response:
+    if decision not in ("approve", "reject"):
+        raise HTTPException(404)
+
+    def act(conn: Connection, caller: Principal, form: FormData) -> str:
+        now = utc_now()
+        if decision == "approve":
+            done = withdrawals.approve(conn, caller, tenant_id, withdrawal_id, now)
+            outcome = "paid" if done.status == "paid" else "approved"
+        else:
+            reason = core.text_field(form, "reason").strip()
+            if not reason:
+                raise InvalidInput("give the reason for refusing the withdrawal", "reason")
+            withdrawals.reject(conn, caller, tenant_id, withdrawal_id, reason, now)
+            outcome = "rejected"
+        return f"/{tenant_id}/admin/withdrawals?done={outcome}"
+
+    return await _post(
+        request,
+        tenant_id,
+        "admin/withdrawals.html",
+        _withdrawals_context(request, tenant_id),
+        act,
+    )
+
+
+# --- settlements ----------------------------------------------------------------------------
+
+
+def settled_days(conn: Connection, caller: Principal, tenant_id: str) -> list[dict[str, Any]]:
+    """Every settled day's result, newest first."""
+    found: list[dict[str, Any]] = []
+    after = None
+    while True:
+        batch = settling.list_settled(conn, caller, tenant_id, after, 500)
+        found.extend(batch)
+        if len(batch) < 500:
+            break
+        after = str(batch[-1]["business_date"])
+    return found[::-1]
+
+
+def _settlements_context(tenant_id: str) -> Context:
+    def context(conn: Connection, caller: Principal) -> dict[str, Any]:
+        now = utc_now()
+        return {
+            "days": settled_days(conn, caller, tenant_id)[:120],
+            "latest": settling.yesterday(now).isoformat(),
+        }
+
+    return context
+
+
+@router.get("/{tenant_id}/admin/settlements")
+def settlements_page(request: Request, tenant_id: str) -> Response:
+    settled = request.query_params.get("settled")
+    context = _settlements_context(tenant_id)
+    return _page(
+        request,
+        tenant_id,
+        "admin/settlements.html",
+        context,
+        settled=settled,
+        form=FormState({"business_date": settling.yesterday(utc_now()).isoformat()}),
+    )
+
+
+@router.post("/{tenant_id}/admin/settlements")
+async def settlement_run(request: Request, tenant_id: str) -> Response:
+    def act(conn: Connection, caller: Principal, form: FormData) -> str:
+        text = core.text_field(form, "business_date").strip()
+        done = settling.settle_for_admin(
+            Store(conn.engine), conn, caller, tenant_id, text, utc_now()
+        )
+        fresh = "1" if done.settled_now else "0"
+        return (
+            f"/{tenant_id}/admin/settlements?settled={done.business_date.isoformat()}&now={fresh}"
+        )
+
+    return await _post(
+        request, tenant_id, "admin/settlements.html", _settlements_context(tenant_id), act
+    )
+
+
+# --- audit ----------------------------------------------------------------------------------
+
+
+@router.get("/{tenant_id}/admin/audit")
+def audit_page(request: Request, tenant_id: str) -> Response:
+    tenant, caller = _staff(request, tenant_id, ADMIN)
+    store = Store(core.database(request).engine)
+    started = datetime.now()
+    (found,) = audit_service.audit(store, tenant_id)
+    took = (datetime.now() - started) / timedelta(milliseconds=1)
+    return render(
+        request,
+        "admin/audit.html",
+        {"tenant": tenant, "audit": found, "took_ms": int(took), "at": utc_now()},
+        caller=caller,
+    )
+
+
+# --- the dashboard's sales figures ----------------------------------------------------------
+
+
+def sales_figures(conn: Connection, caller: Principal, tenant: Tenant) -> dict[str, Any]:
+    """Paid orders and their amounts today and over the last 7 business days (UTC+8), refunds
+    in the same windows, and forced exits over the last 7 settled days and in all."""
+    now = utc_now()
+    local = now.astimezone(settling.BUSINESS_TZ)
+    today = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    o = orders_repo.orders
+    out: dict[str, Any] = {}
+    for name, since in (("today", today), ("week", today - timedelta(days=6))):
+        paid = conn.execute(
+            select(func.count(), func.coalesce(func.sum(o.c.total_fen), 0)).where(
+                o.c.tenant_id == tenant.tenant_id, o.c.paid_at >= since
+            )
+        ).one()
+        refunded = conn.execute(
+            select(func.count(), func.coalesce(func.sum(o.c.total_fen), 0)).where(
+                o.c.tenant_id == tenant.tenant_id, o.c.refunded_at >= since
+            )
+        ).one()
+        out[name] = {
+            "orders": int(paid[0]),
+            "amount_fen": int(paid[1]),
+            "refunds": int(refunded[0]),
+            "refunded_fen": int(refunded[1]),
+        }
+    days = settled_days(conn, caller, tenant.tenant_id)
+    out["exits_week"] = sum(int(d.get("exits", 0)) for d in days[:7])
+    out["exits_total"] = sum(int(d.get("exits", 0)) for d in days)
+    out["exit_payout_week"] = _money_sum(str(d.get("exit_payout", "0")) for d in days[:7])
+    out["last_settled"] = days[0]["business_date"] if days else None
+    return out
+
+
+def _money_sum(values: Iterable[str]) -> str:
+    return format_money(sum(parse_money(v, allow_zero=True) for v in values))
+
+
+__all__ = ["router", "sales_figures", "settled_days"]
