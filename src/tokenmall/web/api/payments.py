@@ -204,6 +204,8 @@ def _describe(state: payments.PageState, ref: str, message: str = "") -> str:
         parts.append('<p class="ok">Paid. You may close this page.</p>')
     else:
         parts.append("<p>This payment is closed.</p>")
+    back = f"/{html.escape(order.tenant_id)}/orders/{html.escape(order.order_id)}"
+    parts.append(f'<p><a id="back" href="{back}">Back to the shop</a></p>')
     return "".join(parts)
 
 

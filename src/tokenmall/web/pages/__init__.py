@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import Scope
 
-from tokenmall.web.pages import admin, console, core, mall, platform
+from tokenmall.web.pages import account, admin, console, core, mall, platform, shop
 from tokenmall.web.pages.core import STATIC, STATIC_PREFIX, PageRoute, render
 
 router = APIRouter(include_in_schema=False)
@@ -64,7 +64,16 @@ def _not_found(path: str) -> Any:
 _fallback = APIRouter(route_class=_Fallback, include_in_schema=False)
 _fallback.add_api_route("/{path:path}", _not_found, methods=["GET"])
 
-for part in (_static, platform.router, admin.router, console.router, mall.router, _fallback):
+for part in (
+    _static,
+    platform.router,
+    admin.router,
+    console.router,
+    mall.router,
+    shop.router,  # the consumer's cart, checkout and orders
+    account.router,  # the consumer's wallet, referral and withdrawals
+    _fallback,
+):
     router.include_router(part)
 
 __all__ = ["core", "router"]

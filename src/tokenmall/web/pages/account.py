@@ -1,0 +1,368 @@
+"""The consumer's account pages (H5): wallet, sell and convert with a preview, leaderboard,
+referral (invite link and QR code) and withdrawals.
+
+Every figure comes from the use cases the API calls (``services/mall/wallet.py``,
+``referrals.py``, ``withdrawals.py``): no arithmetic here. Every quota or point value is shown
+beside what backs it (``wallet.backed_by``: the backing pool, the dividend pool, the quota
+outstanding across the tenant). The preview of a sell or a conversion is ``wallet.preview``,
+the very command the form would run, applied to a throw-away book.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from typing import Any, Literal
+from urllib.parse import urlencode
+
+import qrcode  # type: ignore[import-untyped]
+from fastapi import APIRouter, Request, Response
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from tokenmall.adapters.db.mall import withdrawals as withdrawals_repo
+from tokenmall.domain.errors import DomainError
+from tokenmall.services.mall import referrals, withdrawals
+from tokenmall.services.mall import wallet as wallets
+from tokenmall.services.mall.auth import Principal
+from tokenmall.services.mall.records import Tenant
+from tokenmall.services.mall.uow import utc_now
+from tokenmall.web.pages import core, figures
+from tokenmall.web.pages.core import FormState, PageRoute, render
+from tokenmall.web.pages.shop import answer, consumer_page, page, post_form
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+
+Kind = Literal["sell", "convert"]
+KINDS: tuple[Kind, ...] = ("sell", "convert")
+CHART_DAYS = 30
+DIVIDEND_DAYS = 14
+LEADERBOARD_SIZE = 50
+WITHDRAWALS_SHOWN = 20
+RECEIPT_FIELDS = ("points", "price", "value_at_price", "fee", "fee_rate", "receive", "journal")
+
+
+# --- wallet -------------------------------------------------------------------------------------
+
+
+def _chart(request: Request, tenant_id: str, caller: Principal) -> tuple[str, str]:
+    """The price chart's data and what its points are: the daily closes of the last 30 days
+    (``wallet.price_history``); while those are fewer than two days, the price at each settled
+    business day the ledger recorded (the console's series)."""
+    with core.database(request).read() as conn:
+        history = wallets.price_history(conn, caller, tenant_id, CHART_DAYS, utc_now())
+        labels = [row["date"] for row in history["series"]]
+        prices = [row["close"] for row in history["series"]]
+        basis = "daily"
+        if len(prices) < 2:
+            settled = figures.price_history(conn, tenant_id, CHART_DAYS)
+            if len(settled) >= 2:
+                labels = [p.label for p in settled]
+                prices = [p.price for p in settled]
+                basis = "settled"
+    return json.dumps({"labels": labels, "prices": prices}), basis
+
+
+def _quota_share(mine: dict[str, Any]) -> tuple[str, str]:
+    """The quota bar's value and maximum (decimal strings of yuan, for <progress>)."""
+    return mine["quota_used"], mine["quota_total"]
+
+
+@router.get("/{tenant_id}/wallet")
+def wallet_page(request: Request, tenant_id: str) -> Response:
+    tenant, caller = consumer_page(request, tenant_id)
+    with core.database(request).read() as conn:
+        mine = wallets.wallet(conn, caller, tenant_id, utc_now())
+        paid = wallets.dividends(conn, caller, tenant_id, DIVIDEND_DAYS)
+    chart, basis = _chart(request, tenant_id, caller)
+    used, total = _quota_share(mine)
+    return page(
+        request,
+        "account/wallet.html",
+        tenant,
+        caller,
+        {
+            "w": mine,
+            "b": mine["backed_by"],
+            "dividends": paid,
+            "chart": chart,
+            "chart_basis": basis,
+            "quota_used": used,
+            "quota_total": total,
+        },
+    )
+
+
+# --- sell and convert ---------------------------------------------------------------------------
+
+
+def _kind(kind: str) -> Kind:
+    if kind == "sell":
+        return "sell"
+    if kind == "convert":
+        return "convert"
+    raise StarletteHTTPException(404)
+
+
+def _receipt_signature(request: Request, caller: Principal, kind: str, values: list[str]) -> str:
+    key = core.settings(request).secret_key.get_secret_value().encode()
+    text = "\x1f".join(["receipt", caller.subject_id, kind, *values])
+    return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def _receipt_location(
+    request: Request, tenant_id: str, caller: Principal, kind: Kind, outcome: dict[str, Any]
+) -> str:
+    """Where a done sell or conversion goes: its page with what was received, signed so the
+    figures shown are the ones the ledger returned (a replayed form answers the same)."""
+    values = [
+        str(outcome["journal_id"] if name == "journal" else outcome[name])
+        for name in RECEIPT_FIELDS
+    ]
+    query = dict(zip(RECEIPT_FIELDS, values, strict=True))
+    query["sig"] = _receipt_signature(request, caller, kind, values)
+    return f"/{tenant_id}/wallet/{kind}?{urlencode(query)}"
+
+
+def _receipt(request: Request, caller: Principal, kind: Kind) -> dict[str, str] | None:
+    params = request.query_params
+    if "sig" not in params:
+        return None
+    values = [params.get(name, "") for name in RECEIPT_FIELDS]
+    expected = _receipt_signature(request, caller, kind, values)
+    if not hmac.compare_digest(expected, params.get("sig", "")):
+        return None
+    return dict(zip(RECEIPT_FIELDS, values, strict=True))
+
+
+def _preview(
+    request: Request, tenant_id: str, caller: Principal, kind: Kind, points: str
+) -> tuple[dict[str, Any] | None, FormState]:
+    state = FormState({"points": points})
+    if not points.strip():
+        return None, state
+    try:
+        with core.database(request).read() as conn:
+            return wallets.preview(conn, caller, tenant_id, kind, points.strip()), state
+    except DomainError as exc:
+        state.errors["points"] = str(exc)
+        return None, state
+
+
+def _trade_page(
+    request: Request,
+    tenant: Tenant,
+    caller: Principal,
+    kind: Kind,
+    form: FormState,
+    preview: dict[str, Any] | None,
+    code: int = 200,
+) -> Response:
+    with core.database(request).read() as conn:
+        mine = wallets.wallet(conn, caller, tenant.tenant_id, utc_now())
+    return page(
+        request,
+        "account/trade.html",
+        tenant,
+        caller,
+        {
+            "kind": kind,
+            "w": mine,
+            "b": mine["backed_by"],
+            "form": form,
+            "preview": preview,
+            "receipt": _receipt(request, caller, kind),
+        },
+        code,
+    )
+
+
+@router.get("/{tenant_id}/wallet/{kind}")
+def trade_page(request: Request, tenant_id: str, kind: str) -> Response:
+    chosen = _kind(kind)
+    tenant, caller = consumer_page(request, tenant_id)
+    points = (request.query_params.get("preview_points") or "")[:40]
+    preview, state = _preview(request, tenant_id, caller, chosen, points)
+    return _trade_page(request, tenant, caller, chosen, state, preview)
+
+
+@router.get("/{tenant_id}/wallet/{kind}/preview")
+def trade_preview(request: Request, tenant_id: str, kind: str) -> Response:
+    """The preview alone (HTMX refreshes it as the amount is typed)."""
+    chosen = _kind(kind)
+    tenant, caller = consumer_page(request, tenant_id)
+    points = (request.query_params.get("points") or "")[:40]
+    preview, state = _preview(request, tenant_id, caller, chosen, points)
+    return render(
+        request,
+        "account/_trade_preview.html",
+        {"tenant": tenant, "kind": chosen, "preview": preview, "form": state},
+        caller=caller,
+    )
+
+
+@router.post("/{tenant_id}/wallet/{kind}")
+async def trade_post(request: Request, tenant_id: str, kind: str) -> Response:
+    """``do=preview`` shows what the amount would give (nothing changes); ``do=execute`` runs
+    the sell or conversion through the ledger and shows what was received."""
+    chosen = _kind(kind)
+    tenant, caller = consumer_page(request, tenant_id)
+    form = await core.read_form(request)
+    points = core.text_field(form, "points").strip()
+    if core.text_field(form, "do") != "execute":
+        try:
+            core.check_csrf(request, caller, form)
+        except DomainError as exc:
+            state = FormState.of(form, exc)
+            return _trade_page(request, tenant, caller, chosen, state, None, core.status_of(exc))
+        preview, state = _preview(request, tenant_id, caller, chosen, points)
+        if not points:
+            state.errors["points"] = "Enter the points."
+        code = 422 if state.errors else 200
+        return _trade_page(request, tenant, caller, chosen, state, preview, code)
+
+    def refused(state: FormState, code: int) -> Response:
+        if "_form" in state.errors and "points" not in state.errors:
+            state.errors["points"] = state.errors.pop("_form")
+        return _trade_page(request, tenant, caller, chosen, state, None, code)
+
+    return post_form(
+        request,
+        form,
+        tenant_id=tenant_id,
+        caller=caller,
+        action=lambda conn: _receipt_location(
+            request,
+            tenant_id,
+            caller,
+            chosen,
+            wallets.execute(conn, caller, tenant_id, chosen, points),
+        ),
+        refused=refused,
+        default_field="points",
+    )
+
+
+# --- leaderboard --------------------------------------------------------------------------------
+
+
+@router.get("/{tenant_id}/leaderboard")
+def leaderboard_page(request: Request, tenant_id: str) -> Response:
+    tenant, caller = consumer_page(request, tenant_id)
+    with core.database(request).read() as conn:
+        rows = wallets.leaderboard(conn, caller, tenant_id, LEADERBOARD_SIZE)
+        mine = wallets.wallet(conn, caller, tenant_id, utc_now())
+    return page(
+        request,
+        "account/leaderboard.html",
+        tenant,
+        caller,
+        {"rows": rows, "w": mine, "b": mine["backed_by"]},
+    )
+
+
+# --- referral -----------------------------------------------------------------------------------
+
+
+def qr_svg(text: str) -> str:
+    """The QR code of ``text`` as an inline SVG (one path; no script, no image request)."""
+    code = qrcode.QRCode(border=2, error_correction=qrcode.constants.ERROR_CORRECT_M)
+    code.add_data(text)
+    code.make(fit=True)
+    matrix: list[list[bool]] = code.get_matrix()
+    size = len(matrix)
+    cells = "".join(
+        f"M{x},{y}h1v1h-1z" for y, row in enumerate(matrix) for x, dark in enumerate(row) if dark
+    )
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {size} {size}" '
+        f'shape-rendering="crispEdges" class="qr" role="img" aria-label="QR">'
+        f'<rect width="{size}" height="{size}" fill="#fff"/>'
+        f'<path d="{cells}" fill="#000"/></svg>'
+    )
+
+
+@router.get("/{tenant_id}/referral")
+def referral_page(request: Request, tenant_id: str) -> Response:
+    tenant, caller = consumer_page(request, tenant_id)
+    with core.database(request).read() as conn:
+        found = referrals.referrals(conn, caller, tenant_id, str(request.base_url))
+    return page(
+        request,
+        "account/referral.html",
+        tenant,
+        caller,
+        {"r": found, "qr": qr_svg(found["invite_url"])},
+    )
+
+
+# --- withdrawals --------------------------------------------------------------------------------
+
+
+def _withdrawals_page(
+    request: Request,
+    tenant: Tenant,
+    caller: Principal,
+    form: FormState | None = None,
+    code: int = 200,
+) -> Response:
+    with core.database(request).read() as conn:
+        mine = wallets.wallet(conn, caller, tenant.tenant_id, utc_now())
+        listed = withdrawals.list_withdrawals(
+            conn,
+            caller,
+            tenant.tenant_id,
+            status=None,
+            user_id=None,
+            after=None,
+            limit=WITHDRAWALS_SHOWN,
+        )
+        rules = withdrawals_repo.get_settings(conn, tenant.tenant_id)
+        from tokenmall.adapters.db.mall import people as people_repo
+
+        user = people_repo.get_user(conn, tenant.tenant_id, caller.subject_id)
+    context: dict[str, Any] = {
+        "w": mine,
+        "withdrawals": listed,
+        "rules": rules,
+        "kyc": None if user is None else user.kyc_status,
+        "requested": request.query_params.get("requested") == "1",
+    }
+    if form is not None:
+        context["form"] = form
+    return page(request, "account/withdrawals.html", tenant, caller, context, code)
+
+
+@router.get("/{tenant_id}/withdrawals")
+def withdrawals_page(request: Request, tenant_id: str) -> Response:
+    tenant, caller = consumer_page(request, tenant_id)
+    return _withdrawals_page(request, tenant, caller)
+
+
+@router.post("/{tenant_id}/withdrawals")
+async def withdrawals_post(request: Request, tenant_id: str) -> Response:
+    tenant, caller = consumer_page(request, tenant_id)
+    form: FormData = await core.read_form(request)
+    amount = core.text_field(form, "amount").strip()
+
+    def refused(state: FormState, code: int) -> Response:
+        if "kyc_status" in state.errors:
+            state.errors.pop("kyc_status")
+            state.errors["amount"] = "Withdrawals need real-name (KYC) verification first."
+        if "_form" in state.errors:
+            state.errors["amount"] = state.errors.pop("_form")
+        return _withdrawals_page(request, tenant, caller, state, code)
+
+    return post_form(
+        request,
+        form,
+        tenant_id=tenant_id,
+        caller=caller,
+        action=lambda conn: answer(
+            f"/{tenant_id}/withdrawals?requested=1",
+            withdrawals.request(conn, caller, tenant_id, amount, utc_now()),
+        ),
+        refused=refused,
+        default_field="amount",
+    )

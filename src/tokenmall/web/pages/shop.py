@@ -1,0 +1,475 @@
+"""The consumer's shopping pages (H5, mobile-first): cart, checkout, orders and their status.
+
+Every page reads and writes through the same use cases as the API (``services/mall/cart.py``,
+``orders.py``, ``payments.py``); money goes through the configured gateway (the sandbox by
+default: checkout ends on its payment page, which links back to the order). Forms are plain
+POSTs answered by 303 (``core.submit``: CSRF, a form key replayed through the idempotency
+store, one transaction); a refused form re-renders with the message next to its field and
+nothing changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from sqlalchemy import Connection
+from starlette.datastructures import FormData
+
+from tokenmall.adapters.db.mall.orders import ORDER_STATUSES, Order
+from tokenmall.domain.errors import DomainError
+from tokenmall.services.mall import cart as carts
+from tokenmall.services.mall import catalogue, orders, payments
+from tokenmall.services.mall import wallet as wallets
+from tokenmall.services.mall.auth import Principal, require
+from tokenmall.services.mall.errors import InvalidInput
+from tokenmall.services.mall.records import Tenant
+from tokenmall.services.mall.uow import utc_now
+from tokenmall.web.api.payments import gateway_for
+from tokenmall.web.pages import core
+from tokenmall.web.pages.core import FormState, PageRoute, render
+from tokenmall.web.pages.mall import tenant_or_404
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+
+ORDER_PAGE = 20
+REFUNDABLE = orders.REFUNDABLE
+
+
+# --- shared by the consumer's pages (account.py too) ------------------------------------------
+
+
+def consumer_page(request: Request, tenant_id: str) -> tuple[Tenant, Principal]:
+    """The tenant (404 if none) and its logged-in member (else a redirect to log in)."""
+    tenant = tenant_or_404(request, tenant_id)
+    return tenant, core.need_member(request, tenant_id)
+
+
+def whole_number(form: FormData, name: str) -> int:
+    """A form's whole number (ASCII digits only), else a 422 naming the field."""
+    text = core.text_field(form, name).strip()
+    if not text or not text.isascii() or not text.isdigit() or len(text) > 9:
+        raise InvalidInput("Enter a whole number.", name)
+    return int(text)
+
+
+def post_form(
+    request: Request,
+    form: FormData,
+    *,
+    tenant_id: str,
+    caller: Principal,
+    action: Callable[[Connection], str],
+    refused: Callable[[FormState, int], Response],
+    checks: Callable[[], None] | None = None,
+    default_field: str = "_form",
+) -> Response:
+    """CSRF, the form's own checks, then ``action`` once per form key; a refusal re-renders
+    the page through ``refused`` with the message next to the field at fault."""
+    try:
+        core.check_csrf(request, caller, form)
+        if checks is not None:
+            checks()
+        location = core.submit(request, form, tenant_id=tenant_id, caller=caller, action=action)
+    except DomainError as exc:
+        state = FormState.of(form)
+        name = getattr(exc, "field", None) or default_field
+        state.errors[str(name)] = str(exc)
+        return refused(state, core.status_of(exc))
+    return core.redirect(location)
+
+
+def page(
+    request: Request,
+    template: str,
+    tenant: Tenant,
+    caller: Principal,
+    context: Mapping[str, Any],
+    status_code: int = 200,
+) -> Response:
+    return render(
+        request,
+        template,
+        {"tenant": tenant, **context},
+        status_code=status_code,
+        caller=caller,
+    )
+
+
+# --- cart ---------------------------------------------------------------------------------------
+
+
+def _cart_context(request: Request, tenant_id: str, caller: Principal) -> dict[str, Any]:
+    with core.database(request).read() as conn:
+        cart = carts.get_cart(conn, caller, tenant_id)
+    return {"cart": cart}
+
+
+def _cart_page(
+    request: Request,
+    tenant: Tenant,
+    caller: Principal,
+    form: FormState | None = None,
+    code: int = 200,
+) -> Response:
+    context = _cart_context(request, tenant.tenant_id, caller)
+    if form is not None:
+        context["form"] = form
+    return page(request, "shop/cart.html", tenant, caller, context, code)
+
+
+@router.get("/{tenant_id}/cart")
+def cart_page(request: Request, tenant_id: str) -> Response:
+    tenant, caller = consumer_page(request, tenant_id)
+    require(caller, tenant_id, carts.BUYERS)
+    return _cart_page(request, tenant, caller)
+
+
+@router.post("/{tenant_id}/cart/add")
+async def cart_add(request: Request, tenant_id: str) -> Response:
+    """From a product page: put a quantity of one of its options in the cart."""
+    tenant, caller = consumer_page(request, tenant_id)
+    form = await core.read_form(request)
+    sku_id = core.text_field(form, "sku_id")
+
+    def refused(state: FormState, code: int) -> Response:
+        return _product_again(request, tenant, caller, state, code)
+
+    return post_form(
+        request,
+        form,
+        tenant_id=tenant_id,
+        caller=caller,
+        action=lambda conn: answer(
+            f"/{tenant_id}/cart?added=1",
+            carts.add_line(
+                conn, caller, tenant_id, sku_id, whole_number(form, "quantity"), utc_now()
+            ),
+        ),
+        refused=refused,
+    )
+
+
+def answer(location: str, *_: object) -> str:
+    """``location``, once the calls given (evaluated before) have run: an action's answer."""
+    return location
+
+
+def _product_again(
+    request: Request, tenant: Tenant, caller: Principal, state: FormState, code: int
+) -> Response:
+    """The product page again with the add-to-cart message (the product named by the form)."""
+    product_id = state.get("product_id")
+    try:
+        with core.database(request).read() as conn:
+            product, skus = catalogue.get_product(conn, caller, tenant.tenant_id, product_id)
+            merchant = catalogue.get_merchant(conn, caller, tenant.tenant_id, product.merchant_id)
+    except DomainError:
+        return _cart_page(request, tenant, caller, state, code)
+    state.values["row"] = state.get("sku_id")
+    return page(
+        request,
+        "mall/product.html",
+        tenant,
+        caller,
+        {"product": product, "skus": skus, "merchant": merchant, "form": state},
+        code,
+    )
+
+
+@router.post("/{tenant_id}/cart/set")
+async def cart_set(request: Request, tenant_id: str) -> Response:
+    tenant, caller = consumer_page(request, tenant_id)
+    form = await core.read_form(request)
+    sku_id = core.text_field(form, "sku_id")
+
+    def refused(state: FormState, code: int) -> Response:
+        state.values["row"] = sku_id
+        return _cart_page(request, tenant, caller, state, code)
+
+    return post_form(
+        request,
+        form,
+        tenant_id=tenant_id,
+        caller=caller,
+        action=lambda conn: answer(
+            f"/{tenant_id}/cart",
+            carts.set_line(
+                conn, caller, tenant_id, sku_id, whole_number(form, "quantity"), utc_now()
+            ),
+        ),
+        refused=refused,
+    )
+
+
+@router.post("/{tenant_id}/cart/remove")
+async def cart_remove(request: Request, tenant_id: str) -> Response:
+    tenant, caller = consumer_page(request, tenant_id)
+    form = await core.read_form(request)
+    sku_id = core.text_field(form, "sku_id")
+
+    def refused(state: FormState, code: int) -> Response:
+        state.values["row"] = sku_id
+        return _cart_page(request, tenant, caller, state, code)
+
+    return post_form(
+        request,
+        form,
+        tenant_id=tenant_id,
+        caller=caller,
+        action=lambda conn: answer(
+            f"/{tenant_id}/cart", carts.remove_line(conn, caller, tenant_id, sku_id)
+        ),
+        refused=refused,
+    )
+
+
+# --- checkout -----------------------------------------------------------------------------------
+
+
+def _checkout_page(
+    request: Request,
+    tenant: Tenant,
+    caller: Principal,
+    form: FormState | None = None,
+    code: int = 200,
+) -> Response:
+    with core.database(request).read() as conn:
+        cart = carts.get_cart(conn, caller, tenant.tenant_id)
+        mine = wallets.wallet(conn, caller, tenant.tenant_id, utc_now())
+    groups: dict[str, list[carts.PricedLine]] = {}
+    for line in cart.lines:
+        groups.setdefault(line.product.merchant_id, []).append(line)
+    state = form or FormState({"payment_method": "money"})
+    return page(
+        request,
+        "shop/checkout.html",
+        tenant,
+        caller,
+        {"cart": cart, "groups": list(groups.values()), "wallet": mine, "form": state},
+        code,
+    )
+
+
+@router.get("/{tenant_id}/checkout")
+def checkout_page(request: Request, tenant_id: str) -> Response:
+    tenant, caller = consumer_page(request, tenant_id)
+    require(caller, tenant_id, carts.BUYERS)
+    return _checkout_page(request, tenant, caller)
+
+
+def _after_checkout(tenant_id: str, done: orders.Checkout) -> str:
+    """Where checkout goes next: the gateway's page when one order has money to pay, the
+    order when nothing is left to pay, else the list of the checkout's orders."""
+    if len(done.orders) == 1:
+        order = done.orders[0]
+        payment = done.payments.get(order.order_id)
+        return (
+            payment.redirect_url if payment is not None else f"/{tenant_id}/orders/{order.order_id}"
+        )
+    return f"/{tenant_id}/orders?checkout={done.checkout_id}"
+
+
+@router.post("/{tenant_id}/checkout")
+async def checkout_post(request: Request, tenant_id: str) -> Response:
+    tenant, caller = consumer_page(request, tenant_id)
+    form = await core.read_form(request)
+    method = core.text_field(form, "payment_method")
+    stable = core.text_field(form, "stable_amount").strip()
+    gateway = gateway_for(request)
+
+    def refused(state: FormState, code: int) -> Response:
+        if "method" in state.errors:
+            state.errors["payment_method"] = state.errors.pop("method")
+        if "lines" in state.errors:
+            state.errors["_form"] = state.errors.pop("lines")
+        return _checkout_page(request, tenant, caller, state, code)
+
+    return post_form(
+        request,
+        form,
+        tenant_id=tenant_id,
+        caller=caller,
+        action=lambda conn: _after_checkout(
+            tenant_id,
+            orders.checkout(
+                conn,
+                caller,
+                tenant_id,
+                lines=None,
+                payment_method=method,
+                stable_amount=(stable or None) if method == "mixed" else None,
+                gateway=gateway,
+                now=utc_now(),
+            ),
+        ),
+        refused=refused,
+        default_field="_form",
+    )
+
+
+# --- orders -------------------------------------------------------------------------------------
+
+
+@router.get("/{tenant_id}/orders")
+def orders_page(request: Request, tenant_id: str) -> Response:
+    tenant, caller = consumer_page(request, tenant_id)
+    status = request.query_params.get("status") or None
+    if status is not None and status not in ORDER_STATUSES:
+        status = None
+    after = request.query_params.get("after") or None
+    checkout_id = request.query_params.get("checkout") or None
+    with core.database(request).read() as conn:
+        found = orders.list_orders(
+            conn, caller, tenant_id, status=status, after=after, limit=ORDER_PAGE + 1
+        )
+    more = len(found) > ORDER_PAGE
+    found = found[:ORDER_PAGE]
+    if checkout_id is not None:
+        found = [o for o in found if o.checkout_id == checkout_id]
+    return page(
+        request,
+        "shop/orders.html",
+        tenant,
+        caller,
+        {
+            "orders": found,
+            "status": status,
+            "statuses": ORDER_STATUSES,
+            "next_after": found[-1].order_id if more and found else None,
+            "checkout_id": checkout_id,
+        },
+    )
+
+
+def _order_page(
+    request: Request,
+    tenant: Tenant,
+    caller: Principal,
+    order_id: str,
+    form: FormState | None = None,
+    code: int = 200,
+) -> Response:
+    with core.database(request).read() as conn:
+        found = orders.get_order(conn, caller, tenant.tenant_id, order_id)
+    order = found.order
+    open_payment = next((p for p in reversed(found.payments) if p.status in payments.OPEN), None)
+    pending_refund = next((r for r in found.refunds if r.status == "requested"), None)
+    context: dict[str, Any] = {
+        "view": found,
+        "order": order,
+        "open_payment": open_payment if order.status == "created" else None,
+        "can_refund": order.status in REFUNDABLE and pending_refund is None,
+        "pending_refund": pending_refund,
+        "paid": request.query_params.get("paid") == "1",
+    }
+    if form is not None:
+        context["form"] = form
+    return page(request, "shop/order.html", tenant, caller, context, code)
+
+
+@router.get("/{tenant_id}/orders/{order_id}")
+def order_page(request: Request, tenant_id: str, order_id: str) -> Response:
+    tenant, caller = consumer_page(request, tenant_id)
+    return _order_page(request, tenant, caller, order_id)
+
+
+def _order_action(
+    request: Request,
+    tenant: Tenant,
+    caller: Principal,
+    order_id: str,
+    form: FormData,
+    action: Callable[[Connection], object],
+    done: str,
+    default_field: str = "_form",
+) -> Response:
+    def refused(state: FormState, code: int) -> Response:
+        return _order_page(request, tenant, caller, order_id, state, code)
+
+    return post_form(
+        request,
+        form,
+        tenant_id=tenant.tenant_id,
+        caller=caller,
+        action=lambda conn: answer(done, action(conn)),
+        refused=refused,
+        default_field=default_field,
+    )
+
+
+@router.post("/{tenant_id}/orders/{order_id}/pay")
+async def order_pay(request: Request, tenant_id: str, order_id: str) -> Response:
+    """The order's open payment on the gateway's page (a new one if the last was closed)."""
+    tenant, caller = consumer_page(request, tenant_id)
+    form = await core.read_form(request)
+    gateway = gateway_for(request)
+
+    def refused(state: FormState, code: int) -> Response:
+        return _order_page(request, tenant, caller, order_id, state, code)
+
+    return post_form(
+        request,
+        form,
+        tenant_id=tenant_id,
+        caller=caller,
+        action=lambda conn: (
+            payments.start_payment(conn, caller, tenant_id, order_id, gateway, utc_now())[
+                0
+            ].redirect_url
+        ),
+        refused=refused,
+    )
+
+
+@router.post("/{tenant_id}/orders/{order_id}/cancel")
+async def order_cancel(request: Request, tenant_id: str, order_id: str) -> Response:
+    tenant, caller = consumer_page(request, tenant_id)
+    form = await core.read_form(request)
+    return _order_action(
+        request,
+        tenant,
+        caller,
+        order_id,
+        form,
+        lambda conn: orders.cancel(conn, caller, tenant_id, order_id, None, utc_now()),
+        f"/{tenant_id}/orders/{order_id}",
+    )
+
+
+@router.post("/{tenant_id}/orders/{order_id}/confirm")
+async def order_confirm(request: Request, tenant_id: str, order_id: str) -> Response:
+    tenant, caller = consumer_page(request, tenant_id)
+    form = await core.read_form(request)
+    return _order_action(
+        request,
+        tenant,
+        caller,
+        order_id,
+        form,
+        lambda conn: orders.confirm_receipt(conn, caller, tenant_id, order_id, utc_now()),
+        f"/{tenant_id}/orders/{order_id}",
+    )
+
+
+@router.post("/{tenant_id}/orders/{order_id}/refund")
+async def order_refund(request: Request, tenant_id: str, order_id: str) -> Response:
+    tenant, caller = consumer_page(request, tenant_id)
+    form = await core.read_form(request)
+    reason = core.text_field(form, "reason").strip()
+    return _order_action(
+        request,
+        tenant,
+        caller,
+        order_id,
+        form,
+        lambda conn: orders.request_refund(conn, caller, tenant_id, order_id, reason, utc_now()),
+        f"/{tenant_id}/orders/{order_id}",
+        default_field="reason",
+    )
+
+
+def order_title(order: Order) -> str:
+    first = order.lines[0].title if order.lines else order.order_id
+    return first if len(order.lines) <= 1 else f"{first} …"
