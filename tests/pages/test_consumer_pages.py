@@ -389,3 +389,34 @@ def test_another_tenants_user_sees_nothing_of_this_tenant(
     assert "李娜" not in board
     with site.app.state.database.read() as conn:
         assert Store(conn.engine).load_holders(conn, "cider", ["eve"]) == []
+
+
+# --- stable points at checkout, and a cancelled order ---------------------------------------------
+
+
+def test_stable_points_pay_part_of_an_order_and_a_cancel_returns_them(
+    site: Site, browser: Browser
+) -> None:
+    browser.login(TENANT, demo.CONSUMERS[3][0])
+    convert = f"/{TENANT}/wallet/convert"
+    assert browser.submit(convert, convert, {"points": "2", "do": "execute"}).status_code == 303
+    stable = Decimal(_wallet(site, demo.CONSUMERS[3][0])["stable"])
+    assert stable > 1
+    assert _add_to_cart(browser).status_code == 303
+    checkout = f"/{TENANT}/checkout"
+    page = browser.get(checkout).text
+    assert f"您的恒定积分：¥{stable}" in page
+    went = browser.submit(checkout, checkout, {"payment_method": "mixed", "stable_amount": "1.00"})
+    assert went.status_code == 303 and "/sandbox/pay/" in went.headers["location"]
+    assert Decimal(_wallet(site, demo.CONSUMERS[3][0])["stable"]) == stable - 1
+    back = re.search(r'id="back" href="([^"]+)"', httpx.get(went.headers["location"]).text)
+    assert back is not None
+    order = browser.get(back.group(1)).text
+    assert "¥1.00" in order and "¥99.00" in order and 'data-testid="pay"' in order
+    cancelled = browser.submit(back.group(1), back.group(1) + "/cancel", {})
+    assert cancelled.status_code == 303
+    status = re.search(r'data-testid="order-status">([^<]+)<', browser.get(back.group(1)).text)
+    assert status is not None and status.group(1) == "已取消"
+    assert Decimal(_wallet(site, demo.CONSUMERS[3][0])["stable"]) == stable
+    # The sandbox's page no longer takes the payment.
+    assert httpx.post(went.headers["location"], data={"outcome": "approve"}).status_code == 409
