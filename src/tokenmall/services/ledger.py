@@ -98,7 +98,11 @@ class LedgerBatch:
     normally writes every journal in one batch (a few statements, one round trip on
     PostgreSQL) — or, with ``write_on_exit=False``, the caller calls ``flush`` itself (e.g.
     in one pipeline with its own rows); leaving it by an exception writes nothing. Not for
-    ``SettleDay``."""
+    ``SettleDay``.
+
+    ``book``: a book whose owner already holds the tenant's lock in this transaction and
+    whose state is the database's (``services/unit_writer.py``): no lock and no load here.
+    If a step is refused after earlier steps changed it, the owner must reload it."""
 
     def __init__(
         self,
@@ -109,6 +113,7 @@ class LedgerBatch:
         *,
         looked_up: Prefound | None = None,
         write_on_exit: bool = True,
+        book: TenantBook | None = None,
     ) -> None:
         self.store = store
         self.conn = conn
@@ -120,12 +125,16 @@ class LedgerBatch:
             self._stored.update(looked_up.found)
             self._looked_up.update(looked_up.keys)
         self.write_on_exit = write_on_exit
+        self._given = book
         self._book: TenantBook | None = None
 
     def __enter__(self) -> LedgerBatch:
         store, conn, tenant_id = self.store, self.conn, self.tenant_id
-        state, last_journal_id, version = store.lock_state(conn, tenant_id)
-        self._book = store.book_of(conn, tenant_id, state, last_journal_id, version)
+        if self._given is not None:  # the unit writer's: locked and loaded in this transaction
+            self._book = self._given
+        else:
+            state, last_journal_id, version = store.lock_state(conn, tenant_id)
+            self._book = store.book_of(conn, tenant_id, state, last_journal_id, version)
         self._look_up(self._keys)
         return self
 

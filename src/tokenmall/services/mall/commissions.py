@@ -19,6 +19,7 @@ running a hook twice changes nothing. Tenants without ``commission_rates`` get n
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -103,11 +104,44 @@ def record_booked(
     fresh: bool,
     now: datetime,
 ) -> None:
-    """The mall's rows of a booking: the purchase's referral grants (level ≥ 1) indexed in
-    ``mall_referral_rewards`` and the frozen commissions in ``mall_commissions``.
+    """The mall's rows of a booking (``booked_rows`` then ``add_booked_rows``)."""
+    rows = booked_rows(
+        conn,
+        tenant_id,
+        order_ref=order_ref,
+        buyer=buyer,
+        purchase=purchase,
+        freeze=freeze,
+        fresh=fresh,
+        now=now,
+    )
+    add_booked_rows(conn, tenant_id, rows)
+
+
+@dataclass(frozen=True, slots=True)
+class BookedRows:
+    rewards: list[dict[str, Any]]
+    commissions: list[dict[str, Any]]
+
+
+def booked_rows(
+    conn: Connection,
+    tenant_id: str,
+    *,
+    order_ref: str,
+    buyer: str,
+    purchase: dict[str, Any] | None,
+    freeze: tuple[dict[str, Any], bool] | None,
+    fresh: bool,
+    now: datetime,
+) -> BookedRows:
+    """The mall's rows of a booking: the purchase's referral grants (level ≥ 1) for
+    ``mall_referral_rewards`` and the frozen commissions for ``mall_commissions``.
 
     ``fresh``: the purchase journal was made in this transaction, so no row of it can exist
-    yet; otherwise (a replay) rows are added only if missing."""
+    yet and nothing is read; otherwise (a replay) rows are proposed only if missing. Reads
+    happen here, never in ``add_booked_rows`` (which may run in a pipeline)."""
+    rewards: list[dict[str, Any]] = []
     if purchase is not None:
         grants = [
             g
@@ -115,42 +149,44 @@ def record_booked(
             if int(g["level"]) >= 1 and parse_points(g["points"], allow_zero=True) > 0
         ]
         if grants and (fresh or not repo.has_rewards(conn, tenant_id, order_ref)):
-            repo.add_rewards(
-                conn,
-                tenant_id,
-                [
-                    {
-                        "order_ref": order_ref,
-                        "level": int(g["level"]),
-                        "beneficiary": g["holder"],
-                        "buyer": buyer,
-                        "points_units": parse_points(g["points"]),
-                        "journal_id": int(purchase["journal_id"]),
-                        "created_at": now,
-                    }
-                    for g in grants
-                ],
-            )
-    if freeze is None:
-        return
-    result, new = freeze
-    if not new and repo.order_commissions(conn, tenant_id, order_ref):
-        return  # already frozen (a replay of the booking)
-    rows = [
-        {
-            "order_ref": order_ref,
-            "level": int(item["level"]),
-            "beneficiary": item["holder"],
-            "buyer": buyer,
-            "amount_fen": parse_money(item["amount"]),
-            "status": "frozen",
-            "created_at": now,
-            "updated_at": now,
-        }
-        for item in result["commissions"]
-    ]
-    if rows:
-        repo.add_commissions(conn, tenant_id, rows)
+            rewards = [
+                {
+                    "order_ref": order_ref,
+                    "level": int(g["level"]),
+                    "beneficiary": g["holder"],
+                    "buyer": buyer,
+                    "points_units": parse_points(g["points"]),
+                    "journal_id": int(purchase["journal_id"]),
+                    "created_at": now,
+                }
+                for g in grants
+            ]
+    frozen: list[dict[str, Any]] = []
+    if freeze is not None:
+        result, new = freeze
+        if new or not repo.order_commissions(conn, tenant_id, order_ref):
+            frozen = [
+                {
+                    "order_ref": order_ref,
+                    "level": int(item["level"]),
+                    "beneficiary": item["holder"],
+                    "buyer": buyer,
+                    "amount_fen": parse_money(item["amount"]),
+                    "status": "frozen",
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for item in result["commissions"]
+            ]
+    return BookedRows(rewards, frozen)
+
+
+def add_booked_rows(conn: Connection, tenant_id: str, rows: BookedRows) -> None:
+    """Write ``booked_rows``' rows (writes only)."""
+    if rows.rewards:
+        repo.add_rewards(conn, tenant_id, rows.rewards)
+    if rows.commissions:
+        repo.add_commissions(conn, tenant_id, rows.commissions)
 
 
 def on_completed(conn: Connection, tenant_id: str, *, order_ref: str, now: datetime) -> None:

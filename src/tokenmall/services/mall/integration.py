@@ -26,13 +26,13 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from tokenmall.adapters.db import fast
 from tokenmall.adapters.db.mall import integration as repo
 from tokenmall.adapters.db.mall import people as people_repo
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.money import format_money
 from tokenmall.services import commands as c
 from tokenmall.services import ledger
+from tokenmall.services.book import TenantBook
 from tokenmall.services.mall import events, ids, order_ledger, validate
 from tokenmall.services.mall.auth import Principal, require
 from tokenmall.services.mall.errors import Conflict, InvalidInput, NotFound
@@ -132,9 +132,13 @@ def order_view(order: repo.IntegrationOrder, event: str | None) -> dict[str, Any
 
 
 def _new_user(
-    conn: Connection, tenant_id: str, display_name: str, inviter_id: str | None, now: datetime
-) -> str:
-    user_id = ids.new_id("usr")
+    conn: Connection,
+    tenant_id: str,
+    user_id: str,
+    display_name: str,
+    inviter_id: str | None,
+    now: datetime,
+) -> None:
     people_repo.add_user(
         conn,
         User(
@@ -151,47 +155,59 @@ def _new_user(
         ),
         NO_PASSWORD,
     )
-    return user_id
 
 
-def _resolve_users(
-    conn: Connection, tenant_id: str, who: ExternalUserIn, now: datetime
-) -> tuple[str, str | None]:
-    """The buyer's user id (created if first seen), and their referrer's (bound once)."""
-    wanted = [who.external_id]
-    if who.referrer_external_id is not None:
-        wanted.append(who.referrer_external_id)
-    known = repo.external_users_by_id(conn, tenant_id, wanted)
+@dataclass(frozen=True, slots=True)
+class _Users:
+    """The buyer and referrer of a ``paid`` event: ids (new ones made up here), the rows to
+    insert, and the ``Join`` that binds the referrer (None if bound already or no referrer)."""
+
+    buyer_id: str
+    referrer_id: str | None
+    new: list[tuple[str, str, str, str | None]]  # (user id, external id, name, inviter id)
+    join: c.Join | None
+
+
+def _plan_users(tenant_id: str, who: ExternalUserIn, known: dict[str, repo.ExternalUser]) -> _Users:
+    """Who buys: known external users keep their ids; first-seen ones get new ids. Reads
+    nothing (``known`` was read before)."""
+    new: list[tuple[str, str, str, str | None]] = []
     referrer_id: str | None = None
     if who.referrer_external_id is not None:
         found = known.get(who.referrer_external_id)
         if found is None:
-            referrer_id = _new_user(conn, tenant_id, who.referrer_external_id, None, now)
-            repo.add_external_user(conn, tenant_id, who.referrer_external_id, referrer_id, now)
+            referrer_id = ids.new_id("usr")
+            new.append((referrer_id, who.referrer_external_id, who.referrer_external_id, None))
         else:
             referrer_id = found.user_id
     buyer = known.get(who.external_id)
     if buyer is None:
-        with fast.pipeline(conn, conn.dialect.name == "postgresql"):  # two inserts, one trip
-            buyer_id = _new_user(conn, tenant_id, who.display_name, referrer_id, now)
-            repo.add_external_user(conn, tenant_id, who.external_id, buyer_id, now)
+        buyer_id = ids.new_id("usr")
+        new.append((buyer_id, who.external_id, who.display_name, referrer_id))
         bound = None
     else:
         buyer_id, bound = buyer.user_id, buyer.referrer_user_id
+    join = None
     if referrer_id is not None and bound != referrer_id:
         # The ledger binds once and refuses a different referrer (RuleViolation → 409).
-        ledger.execute_in(
-            Store(conn.engine),
-            conn,
-            c.Join(
-                tenant_id=tenant_id,
-                idempotency_key=f"join:{buyer_id}:{referrer_id}",
-                user=buyer_id,
-                referrer=referrer_id,
-            ),
+        join = c.Join(
+            tenant_id=tenant_id,
+            idempotency_key=f"join:{buyer_id}:{referrer_id}",
+            user=buyer_id,
+            referrer=referrer_id,
         )
-        repo.set_referrer(conn, tenant_id, who.external_id, referrer_id)
-    return buyer_id, referrer_id
+    return _Users(buyer_id, referrer_id, new, join)
+
+
+def _write_users(
+    conn: Connection, tenant_id: str, who: ExternalUserIn, users: _Users, now: datetime
+) -> None:
+    """Insert the first-seen users and bind the referrer's row (writes only)."""
+    for user_id, external, name, inviter in users.new:
+        _new_user(conn, tenant_id, user_id, name, inviter, now)
+        repo.add_external_user(conn, tenant_id, external, user_id, now)
+    if users.join is not None and users.referrer_id is not None:
+        repo.set_referrer(conn, tenant_id, who.external_id, users.referrer_id)
 
 
 def _rewards(
@@ -258,6 +274,22 @@ def _event_data(order: repo.IntegrationOrder) -> dict[str, Any]:
 # -- the events -------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class PaidEvent:
+    """A ``paid`` event checked and read (``prepare_paid``), ready to be written
+    (``write_paid``) — in the request's transaction, or as a unit of the tenant's writer."""
+
+    order: repo.IntegrationOrder  # its user_id is set when written
+    who: ExternalUserIn
+    known: dict[str, repo.ExternalUser]
+    request_hash: str
+    looked_up: ledger.Prefound
+
+    @property
+    def tenant_id(self) -> str:
+        return self.order.tenant_id
+
+
 def paid(
     conn: Connection,
     caller: Principal | None,
@@ -271,8 +303,39 @@ def paid(
     now: datetime,
     finish: Callable[[Answer], None] | None = None,
 ) -> Answer:
-    """``finish`` (the route's: store the answer under the Idempotency-Key) is called with
-    the new answer among the order's last writes; not for a replayed event."""
+    """The ``paid`` event in the caller's transaction. ``finish`` (the route's: store the
+    answer under the Idempotency-Key) is called with the new answer among the order's last
+    writes; not for a replayed event."""
+    prepared = prepare_paid(
+        conn,
+        caller,
+        tenant_id,
+        external_order_id,
+        user=user,
+        amount=amount,
+        contribution=contribution,
+        request_hash=request_hash,
+        now=now,
+    )
+    if isinstance(prepared, Answer):
+        return prepared
+    return write_paid(conn, prepared, finish=finish)
+
+
+def prepare_paid(
+    conn: Connection,
+    caller: Principal | None,
+    tenant_id: str,
+    external_order_id: str,
+    *,
+    user: ExternalUserIn,
+    amount: str,
+    contribution: str | None,
+    request_hash: str,
+    now: datetime,
+) -> Answer | PaidEvent:
+    """Everything of ``paid`` that only reads: the caller's role, the input, a stored answer
+    to replay (returned as the ``Answer``), the shop's users, the order's ledger keys."""
     require(caller, tenant_id, ADMIN)
     external_id(external_order_id, "external_order_id")
     first = _replay(conn, tenant_id, external_order_id, "paid", request_hash)
@@ -309,40 +372,68 @@ def paid(
         completed_at=None,
         refunded_at=None,
     )
-    events.prefetch(conn, tenant_id)  # read before the tenant's lock, not under it
-    buyer_id, referrer_id = _resolve_users(conn, tenant_id, who, now)
-    order = _with(order, user_id=buyer_id)
-    known = {buyer_id: user.external_id}
-    if referrer_id is not None and user.referrer_external_id is not None:
-        known[referrer_id] = user.referrer_external_id
+    wanted = [who.external_id]
+    if who.referrer_external_id is not None:
+        wanted.append(who.referrer_external_id)
+    known = repo.external_users_by_id(conn, tenant_id, wanted)
+    keys = order_ledger.order_keys(order.order_ref)
+    looked_up = ledger.look_up(Store(conn.engine), conn, tenant_id, keys)
+    return PaidEvent(order, who, known, request_hash, looked_up)
+
+
+def write_paid(
+    conn: Connection,
+    event: PaidEvent,
+    *,
+    finish: Callable[[Answer], None] | None = None,
+    book: TenantBook | None = None,
+    writes: order_ledger.Writes | None = None,
+) -> Answer:
+    """Write a prepared ``paid`` event: first-seen users, the referrer's binding (``Join``),
+    the payment and (``grant_on = paid``) the rewards, the order, its events and its stored
+    answer — all of the writes together at the end (``order_ledger.pay_and_book``).
+
+    Two identical pushes at once: the second's journal keys (looked up before the lock), its
+    users' or its order's keys are taken by the first; its write fails on a unique key and
+    the route retries it once, answering the first one's stored result."""
+    tenant_id, who, now = event.tenant_id, event.who, event.order.paid_at
+    users = _plan_users(tenant_id, who, event.known)
+    order = _with(event.order, user_id=users.buyer_id)
+    known = {users.buyer_id: who.external_id}
+    if users.referrer_id is not None and who.referrer_external_id is not None:
+        known[users.referrer_id] = who.referrer_external_id
     answers: list[Answer] = []
 
-    def write(done: order_ledger.Paid) -> None:
-        """The order's own rows, sent in one pipeline with its journals (PostgreSQL)."""
+    def then(done: order_ledger.Paid) -> Callable[[], None]:
         final = order
         if done.purchase is not None:
-            rewards = _rewards(conn, tenant_id, done.purchase, known)
+            rewards = _rewards(conn, tenant_id, done.purchase, known)  # may read: not in write
             final = _with(final, booked=True, rewards=rewards, booked_at=now)
-        repo.add_order(conn, final)
-        events.emit(conn, tenant_id, "order.paid", _event_data(final), now)
-        answer = _answer(conn, final, "paid", request_hash, now, status=201)
-        if finish is not None:
-            finish(answer)
-        answers.append(answer)
 
-    # Two identical pushes at once: the second's journal keys (looked up before the lock) or
-    # its order's key are taken by the first; its write fails on the unique key and the
-    # route retries it once, answering the first one's stored result.
+        def write() -> None:
+            repo.add_order(conn, final)
+            events.emit(conn, tenant_id, "order.paid", _event_data(final), now)
+            answer = _answer(conn, final, "paid", event.request_hash, now, status=201)
+            if finish is not None:
+                finish(answer)
+            answers.append(answer)
+
+        return write
+
     order_ledger.pay_and_book(
         conn,
         tenant_id,
-        user=buyer_id,
+        user=users.buyer_id,
         order_ref=order.order_ref,
-        amount_fen=amount_fen,
-        contribution_fen=contribution_fen,
+        amount_fen=order.amount_fen,
+        contribution_fen=order.contribution_fen,
         now=now,
-        then=write,
-        look_up_early=True,
+        before=[] if users.join is None else [users.join],
+        first=lambda: _write_users(conn, tenant_id, who, users, now),
+        then=then,
+        looked_up=event.looked_up,
+        book=book,
+        writes=writes,
     )
     return answers[0]
 

@@ -22,7 +22,8 @@ Referral commissions are ``services/mall/commissions.py``'s; outgoing webhook ev
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -35,6 +36,7 @@ from tokenmall.domain.errors import RuleViolation
 from tokenmall.domain.money import parse_money
 from tokenmall.services import commands as c
 from tokenmall.services import ledger
+from tokenmall.services.book import TenantBook
 from tokenmall.services.mall import commissions, events
 
 
@@ -78,6 +80,14 @@ class Paid:
     purchase: dict[str, Any] | None
 
 
+Writes = Callable[[], AbstractContextManager[Any]]
+
+
+def order_keys(order_ref: str) -> list[str]:
+    """The ledger keys ``pay_and_book`` uses (to look them up before the tenant's lock)."""
+    return [_key(order_ref, step) for step in ("payment", "purchase", "commission_freeze")]
+
+
 def pay_and_book(
     conn: Connection,
     tenant_id: str,
@@ -87,25 +97,37 @@ def pay_and_book(
     amount_fen: int,
     contribution_fen: int | None,
     now: datetime,
-    then: Callable[[Paid], None] | None = None,
-    look_up_early: bool = False,
+    before: Sequence[c.Command] = (),
+    first: Callable[[], None] | None = None,
+    then: Callable[[Paid], Callable[[], None]] | None = None,
+    looked_up: ledger.Prefound | None = None,
+    book: TenantBook | None = None,
+    writes: Writes | None = None,
 ) -> Paid:
     """``record_payment`` and, if the tenant's ``grant_on`` is ``paid``, ``book_rewards``:
     the tenant is locked once, its parameters read once (under the lock), and the payment,
     the purchase and the commission freeze written as ONE ledger batch.
 
-    ``then`` writes the caller's own rows of the order (it may read, but each read waits for
-    what was sent before it); on PostgreSQL the ledger batch, the booking's rows and these go
-    out in one pipeline, so the tenant's lock is held for about four round trips: the lock
-    with the state row, the holders, the pipeline and the commit. ``look_up_early``: the
-    order's journal keys are looked up before the lock (see ``ledger.Prefound``: only for a
-    caller that retries once on ``IntegrityError``)."""
+    Everything that reads comes first, every write last, together: ``before`` (ledger
+    commands of the same batch, e.g. the buyer's ``Join``) and the order's steps are applied
+    to the book; ``then(paid)`` may read and returns the caller's writes; then inside
+    ``writes()`` (default: one PostgreSQL pipeline) go ``first()`` (e.g. the buyer's user
+    rows), the ledger batch, the booking's rows and event, and the caller's writes. The
+    tenant's lock is then held for about four round trips: the lock with the state row, the
+    holders, the pipeline and the commit.
+
+    ``looked_up``: the keys (``order_keys``) looked up before the lock (``ledger.Prefound``:
+    only for a caller that retries once on ``IntegrityError``). ``book``: the book of the
+    unit writer that holds the tenant's lock in this transaction (no lock, no load here)."""
     store = Store(conn.engine)
-    keys = [_key(order_ref, step) for step in ("payment", "purchase", "commission_freeze")]
-    early = ledger.look_up(store, conn, tenant_id, keys) if look_up_early else None
-    batch = ledger.LedgerBatch(store, conn, tenant_id, keys, looked_up=early, write_on_exit=False)
+    keys = [*order_keys(order_ref), *(command.idempotency_key for command in before)]
+    batch = ledger.LedgerBatch(
+        store, conn, tenant_id, keys, looked_up=looked_up, write_on_exit=False, book=book
+    )
     booked: tuple[dict[str, Any], bool, tuple[dict[str, Any], bool] | None] | None = None
     with batch:
+        for command in before:
+            batch.run(command)
         payment = batch.run(_payment(tenant_id, user, order_ref, amount_fen))
         if batch.params.grant_on == "paid":
             booked = _book_in(
@@ -116,14 +138,48 @@ def pay_and_book(
                 contribution_fen=contribution_fen,
             )
     paid = Paid(payment, None if booked is None else booked[0])
-    with fast.pipeline(conn, store.postgres):
+    rows = None
+    if booked is not None:
+        purchase, fresh, freeze = booked
+        rows = commissions.booked_rows(
+            conn,
+            tenant_id,
+            order_ref=order_ref,
+            buyer=user,
+            purchase=purchase,
+            freeze=freeze,
+            fresh=fresh,
+            now=now,
+        )
+    events.prefetch(conn, tenant_id)
+    write = None if then is None else then(paid)
+    with (writes or (lambda: fast.pipeline(conn, store.postgres)))():
+        if first is not None:
+            first()
         batch.flush()
-        if booked is not None:
-            purchase, fresh, freeze = booked
-            _booked(conn, tenant_id, user, order_ref, purchase, fresh, freeze, now)
-        if then is not None:
-            then(paid)
+        if rows is not None and paid.purchase is not None:
+            commissions.add_booked_rows(conn, tenant_id, rows)
+            _granted(conn, tenant_id, user, order_ref, paid.purchase, now)
+        if write is not None:
+            write()
     return paid
+
+
+def _granted(
+    conn: Connection,
+    tenant_id: str,
+    user: str,
+    order_ref: str,
+    purchase: dict[str, Any],
+    now: datetime,
+) -> None:
+    events.emit(
+        conn,
+        tenant_id,
+        "points.granted",
+        {"order_ref": order_ref, "user": user, "purchase": purchase},
+        now,
+    )
 
 
 def book_rewards(
@@ -202,13 +258,7 @@ def _booked(
         fresh=fresh,
         now=now,
     )
-    events.emit(
-        conn,
-        tenant_id,
-        "points.granted",
-        {"order_ref": order_ref, "user": user, "purchase": purchase},
-        now,
-    )
+    _granted(conn, tenant_id, user, order_ref, purchase, now)
 
 
 def complete(conn: Connection, tenant_id: str, *, order_ref: str, now: datetime) -> None:
