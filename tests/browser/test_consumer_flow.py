@@ -21,6 +21,10 @@ from tokenmall.services.mall.uow import utc_now
 
 TENANT = demo.TENANT_ID
 EMAIL = "flow.buyer@wine.demo"
+LIVE_PREVIEW_READY = """() => {
+  const live = document.querySelector('[hx-get$="/preview"]');
+  return !!(live && live["htmx-internal-data"] && live["htmx-internal-data"].initHash);
+}"""
 
 
 def _principal(site: Site, email: str) -> Principal:
@@ -46,6 +50,8 @@ def _trade(page: Any, site: Site, kind: str, points: str, balance: str, name: st
     and the balance moved by exactly that."""
     page.click(f'[data-testid="to-{kind}"]')
     page.wait_for_url(re.compile(rf"/{TENANT}/wallet/{kind}$"))
+    # HTMX has taken the new page in (its listeners are on the amount) before the typing.
+    page.wait_for_function(LIVE_PREVIEW_READY)
     page.fill("#f-points", points)
     page.locator('[data-testid="pv-receive"]').wait_for()
     receive = page.locator('[data-testid="pv-receive"]').inner_text().strip()

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Request, Response
 from sqlalchemy import Connection
 from starlette.datastructures import FormData
 
-from tokenmall.adapters.db.mall.orders import ORDER_STATUSES, Order
+from tokenmall.adapters.db.mall.orders import ORDER_STATUSES
 from tokenmall.domain.errors import DomainError
 from tokenmall.services.mall import cart as carts
 from tokenmall.services.mall import catalogue, orders, payments
@@ -354,12 +354,10 @@ def _order_page(
     with core.database(request).read() as conn:
         found = orders.get_order(conn, caller, tenant.tenant_id, order_id)
     order = found.order
-    open_payment = next((p for p in reversed(found.payments) if p.status in payments.OPEN), None)
     pending_refund = next((r for r in found.refunds if r.status == "requested"), None)
     context: dict[str, Any] = {
         "view": found,
         "order": order,
-        "open_payment": open_payment if order.status == "created" else None,
         "can_refund": order.status in REFUNDABLE and pending_refund is None,
         "pending_refund": pending_refund,
         "paid": request.query_params.get("paid") == "1",
@@ -468,8 +466,3 @@ async def order_refund(request: Request, tenant_id: str, order_id: str) -> Respo
         f"/{tenant_id}/orders/{order_id}",
         default_field="reason",
     )
-
-
-def order_title(order: Order) -> str:
-    first = order.lines[0].title if order.lines else order.order_id
-    return first if len(order.lines) <= 1 else f"{first} …"
