@@ -95,10 +95,13 @@ def insert_answer(
     key: str,
     response: StoredResponse,
     now: datetime,
+    strict: bool = False,
 ) -> Inserted:
     """Store the first answer in one statement (no savepoint): ``INSERT … ON CONFLICT DO
     NOTHING``. It may run in a PostgreSQL pipeline (on the driver's cursor, whose row count is
-    known once the pipeline has synced); then ``inserted`` tells whether the row is ours."""
+    known once the pipeline has synced); then ``Inserted.check`` tells whether the row is
+    ours. ``strict``: a plain INSERT, so a key taken meanwhile fails the statement (and the
+    transaction or savepoint) with ``IntegrityError``."""
     values = (
         tenant_id,
         scope,
@@ -110,10 +113,12 @@ def insert_answer(
     )
     if conn.dialect.name == "postgresql":
         cur = fast.cursor(conn)
-        cur.execute(_PG_INSERT, values)
+        cur.execute(_PG_INSERT_STRICT if strict else _PG_INSERT, values)
         return Inserted(cur)
     statement = sqlite_insert(table).values(dict(zip(_COLUMNS, values, strict=True)))
-    result = conn.execute(statement.on_conflict_do_nothing())
+    if not strict:
+        statement = statement.on_conflict_do_nothing()
+    result = conn.execute(statement)
     return Inserted(None, result.rowcount)
 
 
@@ -126,10 +131,11 @@ _COLUMNS = (
     "response_body",
     "created_at",
 )
-_PG_INSERT = (
+_PG_INSERT_STRICT = (
     f"INSERT INTO {table.name} ({', '.join(_COLUMNS)}) "
-    f"VALUES ({', '.join('%s' for _ in _COLUMNS)}) ON CONFLICT DO NOTHING"
+    f"VALUES ({', '.join('%s' for _ in _COLUMNS)})"
 )
+_PG_INSERT = _PG_INSERT_STRICT + " ON CONFLICT DO NOTHING"
 
 
 class Inserted:

@@ -7,6 +7,7 @@ pushed again, whatever its key, answers the first result (``Idempotency-Replayed
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated
@@ -22,6 +23,7 @@ from tokenmall.services.mall.errors import Unauthenticated
 from tokenmall.services.mall.integration import Answer, ExternalUserIn
 from tokenmall.services.mall.records import StoredResponse
 from tokenmall.services.mall.uow import utc_now
+from tokenmall.services.unit_writer import writers_for
 from tokenmall.web import deps
 from tokenmall.web.api.common import TenantId
 from tokenmall.web.api.schemas_integration import (
@@ -123,6 +125,90 @@ def _push(
     raise AssertionError("unreachable")
 
 
+def group_commit() -> bool:
+    """``paid`` events go through their tenant's unit writer (group commit) unless
+    ``TOKENMALL_GROUP_COMMIT`` is ``false`` (then one transaction a request)."""
+    return os.environ.get("TOKENMALL_GROUP_COMMIT", "true").strip().lower() not in (
+        "0",
+        "false",
+        "no",
+        "off",
+    )
+
+
+def _push_paid(
+    request: Request,
+    db: Db,
+    tenant_id: str,
+    external_order_id: str,
+    token: str | None,
+    key: str,
+    payload: OrderPaidIn,
+) -> Response:
+    """``paid`` with group commit: this thread reads (caller, stored answers, the shop's
+    users, the order's ledger keys) in a read-only transaction, then the tenant's writer
+    writes the order with others in one transaction and answers after its commit. A race
+    with an identical push (a key taken meanwhile) fails this unit alone; it is retried once
+    and then answers the first one's stored result. A replayed event under a new
+    Idempotency-Key is rare: it takes the one-transaction path, which stores that key."""
+    if token is None:
+        raise Unauthenticated("this endpoint needs a bearer token, session cookie or API key")
+    body = payload.model_dump(mode="json")
+    request_hash = idempotency.request_hash(request.method, request.url.path, body)
+    natural = idempotency.request_hash("paid", request.url.path, body)
+    user = ExternalUserIn(
+        payload.user.external_id, payload.user.display_name, payload.user.referrer_external_id
+    )
+    for attempt in (1, 2):
+        with db.read() as conn:
+            now = utc_now()
+            caller = auth.authenticate(conn, token, now)
+            stored = idempotency.lookup(
+                conn, tenant_id=tenant_id, scope=caller.scope, key=key, request=request_hash
+            )
+            if stored is not None:
+                return _response(stored.status_code, stored.body, True)
+            prepared = integration.prepare_paid(
+                conn,
+                caller,
+                tenant_id,
+                external_order_id,
+                user=user,
+                amount=payload.amount,
+                contribution=payload.contribution,
+                request_hash=natural,
+                now=now,
+            )
+        if isinstance(prepared, Answer):
+            break  # the event is stored: answer it (and store this key) in one transaction
+        unit = integration.PaidUnit(prepared, caller.scope, key, request_hash)
+        try:
+            answer: Answer = writers_for(db.engine).call(unit)
+        except IntegrityError:
+            if attempt == 2:
+                raise
+            continue
+        return _response(answer.status, answer.body, False)
+
+    def handle(
+        conn: Connection, caller: Principal, natural: str, finish: Callable[[Answer], None]
+    ) -> Answer:
+        return integration.paid(
+            conn,
+            caller,
+            tenant_id,
+            external_order_id,
+            user=user,
+            amount=payload.amount,
+            contribution=payload.contribution,
+            request_hash=natural,
+            now=utc_now(),
+            finish=finish,
+        )
+
+    return _push(request, db, tenant_id, token, key, payload, "paid", handle)
+
+
 def _response(status_code: int, body: str, replayed: bool) -> Response:
     return Response(
         body,
@@ -148,6 +234,9 @@ def order_paid(
     db: Db,
     key: IdempotencyKey,
 ) -> Response:
+    if group_commit():
+        return _push_paid(request, db, tenant_id, external_order_id, token, key, payload)
+
     def handle(
         conn: Connection, caller: Principal, natural: str, finish: Callable[[Answer], None]
     ) -> Answer:

@@ -1,0 +1,277 @@
+"""Group commit for the API's units of work: one writer thread per tenant in each process.
+
+``services/writer.py`` groups bare ledger commands. A request of the API does more than a
+ledger command: an integrated order is its users, its journals, its order row, its outgoing
+events and its stored answers, and all of it must commit together. Here such a request is a
+*unit*: the request thread does everything that only reads (authentication, validation, the
+idempotency look-ups, the shop's users) on its own connection, then hands the unit to its
+tenant's ``UnitWriter`` and waits. The writer thread takes every unit queued (up to
+``max_batch``) and runs them in ONE transaction:
+
+1. ``BEGIN``; the tenant's state row read ``FOR UPDATE`` (PostgreSQL; SQLite: the database's
+   write lock) — the same lock every other ledger write of the tenant takes, in this process
+   or another, so one writer at a time. If the row's ``last_journal_id`` or
+   ``params_version`` is not what the writer's cached book says (another process, or another
+   path of this one, wrote since), the book is rebuilt from that row.
+2. Each unit in turn: its reads (holders not cached yet), its ledger steps applied to the
+   shared book in memory, then all of its writes inside ``writes()``: ``SAVEPOINT``, the
+   writes, ``RELEASE`` — one PostgreSQL pipeline, one round trip. If the unit fails (a refusal
+   of the domain, or a database error such as a unique key taken by a racing request), it is
+   rolled back to its savepoint alone, the book is reloaded from the database (it may hold
+   the unit's changes), and its caller will get the error; the others go on.
+3. ``COMMIT``; only then is each caller answered (its result or its error). If the commit
+   fails, no unit of the batch is acknowledged: every caller gets the error, and the book is
+   dropped. A unit acknowledged is therefore committed (and a crash before the commit leaves
+   none of the batch).
+
+The lock is held for the batch: one lock, one commit and about one round trip per unit,
+instead of a lock, a commit and a handful of round trips per request. A writer thread with
+nothing to do for ``idle_seconds`` retires (its connection went back to the pool after its
+last batch); the next unit starts a new one.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from sqlalchemy import Connection, Engine
+
+from tokenmall.adapters.db import fast
+from tokenmall.adapters.db.store import Store
+from tokenmall.services.book import TenantBook
+
+log = logging.getLogger(__name__)
+
+Writes = Callable[[], AbstractContextManager[Any]]
+
+
+class Unit(Protocol):
+    """A request's writes, run by its tenant's writer inside the batch's transaction.
+
+    ``run`` reads what it must (holders through the book), applies its ledger steps to
+    ``book`` (``ledger.LedgerBatch(..., book=book)``) and does ALL of its writes inside ONE
+    ``with writes():`` block (its savepoint); it returns the caller's answer. It may be
+    refused by raising; it must not commit, and it may run again after a failure elsewhere
+    only if its caller retries."""
+
+    @property
+    def tenant_id(self) -> str: ...
+
+    def run(self, conn: Connection, book: TenantBook, writes: Writes) -> Any: ...
+
+
+class WriterRetired(RuntimeError):
+    """The writer stopped before it took the unit (the registry starts another)."""
+
+
+@dataclass(slots=True)
+class _Item:
+    unit: Unit
+    future: Future[Any] = field(default_factory=Future)
+
+
+class UnitWriter:
+    """The group-committing writer of one tenant in this process."""
+
+    def __init__(
+        self,
+        store: Store,
+        tenant_id: str,
+        *,
+        registry: UnitWriters | None = None,
+        max_batch: int = 64,
+        idle_seconds: float = 10.0,  # float-ok: seconds
+    ) -> None:
+        self.store = store
+        self.tenant_id = tenant_id
+        self.max_batch = max_batch
+        self.idle_seconds = idle_seconds
+        self._registry = registry
+        self._queue: queue.SimpleQueue[_Item] = queue.SimpleQueue()
+        self._book: TenantBook | None = None
+        self.retired = False
+        self._savepoints = 0
+        self.batches = 0  # committed batches (figures for tests and benchmarks)
+        self.units = 0  # units answered by committed batches
+        self._thread = threading.Thread(target=self._loop, name=f"units-{tenant_id}", daemon=True)
+        self._thread.start()
+
+    def submit(self, unit: Unit) -> Future[Any]:
+        """Queue ``unit``; the future resolves after its batch commits (or with its error).
+        Through ``UnitWriters`` the registry's lock makes this atomic with retirement."""
+        if unit.tenant_id != self.tenant_id:
+            raise ValueError(f"a unit of {unit.tenant_id} sent to {self.tenant_id}'s writer")
+        if self.retired:
+            raise WriterRetired(self.tenant_id)
+        item = _Item(unit)
+        self._queue.put(item)
+        return item.future
+
+    # -- the thread ---------------------------------------------------------------------------
+
+    def _loop(self) -> None:
+        while True:
+            try:
+                first = self._queue.get(timeout=self.idle_seconds)
+            except queue.Empty:
+                if self._retire():
+                    return
+                continue
+            batch = [first]
+            while len(batch) < self.max_batch:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                self._process(batch)
+            except BaseException as error:  # never leave a caller waiting
+                log.exception("tenant %s: the unit writer failed", self.tenant_id)
+                self._book = None
+                for item in batch:
+                    if not item.future.done():
+                        item.future.set_exception(error)
+
+    def _retire(self) -> bool:
+        """Stop if nothing is queued (under the registry's lock, so no unit is lost)."""
+        lock = self._registry.lock if self._registry is not None else threading.Lock()
+        with lock:
+            if not self._queue.empty():
+                return False
+            self.retired = True
+            if self._registry is not None:
+                self._registry.forget(self)
+        return True
+
+    def _process(self, batch: list[_Item]) -> None:
+        outcomes: list[tuple[bool, Any]] = []
+        try:
+            with self.store.engine.connect() as conn, conn.begin():
+                book = self._locked_book(conn)
+                for item in batch:
+                    outcome, book = self._one(conn, book, item.unit)
+                    outcomes.append(outcome)
+            # leaving the block committed the transaction
+        except Exception as error:
+            log.warning(
+                "tenant %s: a batch of %d units failed: %r", self.tenant_id, len(batch), error
+            )
+            self._book = None  # it may be ahead of the database
+            for item in batch:
+                item.future.set_exception(error)
+            return
+        self.batches += 1
+        self.units += len(batch)
+        for item, (ok, value) in zip(batch, outcomes, strict=True):
+            if ok:
+                item.future.set_result(value)
+            else:
+                item.future.set_exception(value)
+
+    def _one(
+        self, conn: Connection, book: TenantBook, unit: Unit
+    ) -> tuple[tuple[bool, Any], TenantBook]:
+        """Run one unit under its savepoint; on failure roll it back alone."""
+        self._savepoints += 1
+        name = f"unit_{self._savepoints}"
+        opened: list[bool] = []
+        try:
+            return (True, unit.run(conn, book, lambda: self._writes(conn, name, opened))), book
+        except Exception as error:
+            if opened:
+                _exec(conn, f"ROLLBACK TO SAVEPOINT {name}")
+            # The book may hold the unit's steps (applied, or written and rolled back).
+            self._book = book = self.store.load_book(conn, self.tenant_id)
+            return (False, error), book
+
+    def _writes(
+        self, conn: Connection, name: str, opened: list[bool]
+    ) -> AbstractContextManager[None]:
+        @contextmanager
+        def block() -> Iterator[None]:
+            if opened:
+                raise RuntimeError("a unit writes in one writes() block")
+            with fast.pipeline(conn, self.store.postgres):
+                _exec(conn, f"SAVEPOINT {name}")
+                opened.append(True)
+                yield
+                _exec(conn, f"RELEASE SAVEPOINT {name}")
+
+        return block()
+
+    def _locked_book(self, conn: Connection) -> TenantBook:
+        """The tenant locked for this transaction and the book as the database has it."""
+        store, tenant_id = self.store, self.tenant_id
+        state, last_journal_id, version = store.lock_state(conn, tenant_id)
+        book = self._book
+        if (
+            book is not None
+            and book.last_journal_id == last_journal_id
+            and book.params_version == version
+        ):
+            store.bind(book, conn)
+            return book
+        # First batch, or someone else wrote the tenant since: start from the row just read.
+        self._book = book = store.book_of(conn, tenant_id, state, last_journal_id, version)
+        return book
+
+
+def _exec(conn: Connection, sql: str) -> None:
+    """A statement on the driver's cursor, in the current transaction (and pipeline)."""
+    cur = fast.cursor(conn)
+    try:
+        cur.execute(sql)
+    finally:
+        cur.close()
+
+
+class UnitWriters:
+    """The writers of one database's tenants in this process (one per tenant, started on
+    first use, retired when idle)."""
+
+    def __init__(self, store: Store, **options: Any) -> None:
+        self.store = store
+        self.options = options
+        self.lock = threading.Lock()
+        self._writers: dict[str, UnitWriter] = {}
+
+    def submit(self, unit: Unit) -> Future[Any]:
+        with self.lock:
+            writer = self._writers.get(unit.tenant_id)
+            if writer is None or writer.retired:
+                writer = UnitWriter(self.store, unit.tenant_id, registry=self, **self.options)
+                self._writers[unit.tenant_id] = writer
+            return writer.submit(unit)
+
+    def call(self, unit: Unit, timeout: float | None = 60.0) -> Any:  # float-ok: seconds
+        """Submit and wait: the unit's answer once committed, or its error."""
+        return self.submit(unit).result(timeout)
+
+    def writer(self, tenant_id: str) -> UnitWriter | None:
+        with self.lock:
+            return self._writers.get(tenant_id)
+
+    def forget(self, writer: UnitWriter) -> None:
+        """A writer retires (the caller holds ``lock``)."""
+        if self._writers.get(writer.tenant_id) is writer:
+            del self._writers[writer.tenant_id]
+
+
+_REGISTRIES: dict[int, UnitWriters] = {}
+_REGISTRIES_LOCK = threading.Lock()
+
+
+def writers_for(engine: Engine) -> UnitWriters:
+    """This process's writers of ``engine``'s database."""
+    with _REGISTRIES_LOCK:
+        found = _REGISTRIES.get(id(engine))
+        if found is None or found.store.engine is not engine:
+            found = _REGISTRIES[id(engine)] = UnitWriters(Store(engine))
+        return found
