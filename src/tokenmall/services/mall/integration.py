@@ -338,6 +338,11 @@ def prepare_paid(
     to replay (returned as the ``Answer``), the shop's users, the order's ledger keys."""
     require(caller, tenant_id, ADMIN)
     external_id(external_order_id, "external_order_id")
+    # The order's journal keys are read BEFORE its stored answer: both commit together, so if
+    # a racing push committed between the two reads (each statement sees what is committed
+    # when it starts), the answer is found and replayed, never the journals alone.
+    keys = order_ledger.order_keys(order_ref(external_order_id))
+    looked_up = ledger.look_up(Store(conn.engine), conn, tenant_id, keys)
     first = _replay(conn, tenant_id, external_order_id, "paid", request_hash)
     if first is not None:
         return first
@@ -376,8 +381,6 @@ def prepare_paid(
     if who.referrer_external_id is not None:
         wanted.append(who.referrer_external_id)
     known = repo.external_users_by_id(conn, tenant_id, wanted)
-    keys = order_ledger.order_keys(order.order_ref)
-    looked_up = ledger.look_up(Store(conn.engine), conn, tenant_id, keys)
     return PaidEvent(order, who, known, request_hash, looked_up)
 
 
