@@ -197,6 +197,11 @@ class TenantBook:
             holders.setdefault(h.name, h)
         self._looked_up.update(wanted)
 
+    def known_absent(self, names: Iterable[str]) -> None:
+        """Names that cannot have a holder row yet (ids made up in this very transaction, e.g.
+        a first-seen shop user's): nothing is read for them; they start empty."""
+        self._looked_up.update(n for n in names if n not in self.state.holders)
+
     def _ensure_chain(self, names: Iterable[str], depth: int | None) -> None:
         """Load ``names`` and their referrers up to ``depth`` levels (None: to the root)."""
         level = {n for n in names}

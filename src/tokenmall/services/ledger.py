@@ -159,6 +159,10 @@ class LedgerBatch:
             self._stored.update(self.store.find_journals(self.conn, self.tenant_id, wanted))
             self._looked_up.update(wanted)
 
+    def known_absent(self, names: Iterable[str]) -> None:
+        """Holders made up in this transaction (new ids): not looked up (``TenantBook``)."""
+        self.book.known_absent(names)
+
     def stored(self, key: str) -> dict[str, Any] | None:
         """The committed result under ``key`` (None if it is not in the ledger yet)."""
         self._look_up([key])

@@ -10,11 +10,11 @@ writes and reads back through these and through SQLAlchemy.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Table
 from sqlalchemy.exc import IntegrityError
 
 HOLDER_COLUMNS = (
@@ -110,6 +110,11 @@ def pipeline(conn: Connection, postgres: bool) -> AbstractContextManager[Any]:
     SQLAlchemy's ``IntegrityError`` for a violated constraint, like outside a pipeline)."""
     if not postgres:
         return nullcontext()
+    driver = conn.connection.driver_connection
+    if driver is not None and driver.pgconn.pipeline_status:
+        # Already in a pipeline (a caller's): psycopg would sync on entering and leaving a
+        # nested one, costing two round trips; the outer block sends and waits for all.
+        return nullcontext()
     return _pipeline(conn)
 
 
@@ -152,6 +157,39 @@ _STATEMENTS = {
     "journals": (PG_JOURNALS, SQLITE_JOURNALS),
     "postings": (PG_POSTINGS, SQLITE_POSTINGS),
 }
+
+
+_INSERTS: dict[tuple[str, tuple[str, ...]], str] = {}
+
+
+def insert_dicts(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert ``rows`` (dicts with the same keys: every column without a server default)
+    into ``table``. On PostgreSQL a fixed ``INSERT … VALUES (%s, …)`` on the driver's cursor
+    (nothing compiled per call; in a pipeline it is only queued); elsewhere SQLAlchemy's
+    insert (which also renders SQLite's date-times its way)."""
+    if not rows:
+        return
+    if conn.dialect.name != "postgresql":
+        conn.execute(table.insert(), [dict(row) for row in rows])
+        return
+    columns = tuple(rows[0])
+    sql = _INSERTS.get((table.name, columns))
+    if sql is None:
+        unknown = [name for name in columns if name not in table.c]
+        if unknown:
+            raise ValueError(f"not columns of {table.name}: {unknown}")
+        sql = _INSERTS[(table.name, columns)] = (
+            f"INSERT INTO {table.name} ({', '.join(columns)}) "
+            f"VALUES ({', '.join('%s' for _ in columns)})"
+        )
+    cur = cursor(conn)
+    try:
+        if len(rows) == 1:
+            cur.execute(sql, tuple(rows[0].values()))
+        else:
+            cur.executemany(sql, [tuple(row[name] for name in columns) for row in rows])
+    finally:
+        cur.close()
 
 
 def select_in(

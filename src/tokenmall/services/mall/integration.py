@@ -26,8 +26,9 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from tokenmall.adapters.db import fast
 from tokenmall.adapters.db.mall import integration as repo
-from tokenmall.adapters.db.mall import people as people_repo
+from tokenmall.adapters.db.mall.tables import users as mall_users
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.money import format_money
 from tokenmall.services import commands as c
@@ -36,7 +37,7 @@ from tokenmall.services.book import TenantBook
 from tokenmall.services.mall import events, idempotency, ids, order_ledger, validate
 from tokenmall.services.mall.auth import Principal, require
 from tokenmall.services.mall.errors import Conflict, InvalidInput, NotFound
-from tokenmall.services.mall.records import Role, StoredResponse, User
+from tokenmall.services.mall.records import Role, StoredResponse
 
 ADMIN: tuple[Role, ...] = ("admin",)
 EXTERNAL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,63}$")
@@ -100,8 +101,21 @@ def _answer(
     status: int = 200,
 ) -> Answer:
     body = json.dumps(order_view(order, event), ensure_ascii=False)
-    repo.add_event(
-        conn, order.tenant_id, order.external_order_id, event, request_hash, status, body, now
+    # ``repo.add_event``'s row, on the fast insert path (it may be in a write pipeline).
+    fast.insert_dicts(
+        conn,
+        repo.integration_events,
+        [
+            {
+                "tenant_id": order.tenant_id,
+                "external_order_id": order.external_order_id,
+                "event": event,
+                "request_hash": request_hash,
+                "status_code": status,
+                "response_body": body,
+                "created_at": now,
+            }
+        ],
     )
     return Answer(status, body, False)
 
@@ -131,30 +145,23 @@ def order_view(order: repo.IntegrationOrder, event: str | None) -> dict[str, Any
 # -- users ------------------------------------------------------------------------------------
 
 
-def _new_user(
-    conn: Connection,
-    tenant_id: str,
-    user_id: str,
-    display_name: str,
-    inviter_id: str | None,
-    now: datetime,
-) -> None:
-    people_repo.add_user(
-        conn,
-        User(
-            tenant_id=tenant_id,
-            user_id=user_id,
-            # Unique and undeliverable (RFC 2606 ``.invalid``): the shop's users have no login.
-            email=f"{user_id}@external.invalid",
-            display_name=display_name,
-            role="consumer",
-            kyc_status="none",
-            invite_code=ids.new_invite_code(),
-            inviter_id=inviter_id,
-            created_at=now,
-        ),
-        NO_PASSWORD,
-    )
+def _user_row(
+    tenant_id: str, user_id: str, display_name: str, inviter_id: str | None, now: datetime
+) -> dict[str, Any]:
+    """A shop's user as a row of ``mall_users`` (what ``people_repo.add_user`` writes)."""
+    return {
+        "tenant_id": tenant_id,
+        "user_id": user_id,
+        # Unique and undeliverable (RFC 2606 ``.invalid``): the shop's users have no login.
+        "email": f"{user_id}@external.invalid",
+        "display_name": display_name,
+        "password_hash": NO_PASSWORD,
+        "role": "consumer",
+        "kyc_status": "none",
+        "invite_code": ids.new_invite_code(),
+        "inviter_id": inviter_id,
+        "created_at": now,
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,11 +210,51 @@ def _write_users(
     conn: Connection, tenant_id: str, who: ExternalUserIn, users: _Users, now: datetime
 ) -> None:
     """Insert the first-seen users and bind the referrer's row (writes only)."""
-    for user_id, external, name, inviter in users.new:
-        _new_user(conn, tenant_id, user_id, name, inviter, now)
-        repo.add_external_user(conn, tenant_id, external, user_id, now)
+    fast.insert_dicts(
+        conn,
+        mall_users,
+        [
+            _user_row(tenant_id, user_id, name, inviter, now)
+            for user_id, _, name, inviter in users.new
+        ],
+    )
+    fast.insert_dicts(
+        conn,
+        repo.external_users,
+        [
+            {
+                "tenant_id": tenant_id,
+                "external_id": external,
+                "user_id": user_id,
+                "referrer_user_id": None,
+                "created_at": now,
+            }
+            for user_id, external, _, _ in users.new
+        ],
+    )
     if users.join is not None and users.referrer_id is not None:
         repo.set_referrer(conn, tenant_id, who.external_id, users.referrer_id)
+
+
+def _order_row(order: repo.IntegrationOrder) -> dict[str, Any]:
+    """The order as a row of ``mall_integration_orders`` (what ``repo.add_order`` writes)."""
+    return {
+        "tenant_id": order.tenant_id,
+        "external_order_id": order.external_order_id,
+        "order_ref": order.order_ref,
+        "user_id": order.user_id,
+        "external_user_id": order.external_user_id,
+        "amount_fen": order.amount_fen,
+        "contribution_fen": order.contribution_fen,
+        "state": order.state,
+        "booked": int(order.booked),
+        "refunded_fen": order.refunded_fen,
+        "rewards": None if order.rewards is None else json.dumps(order.rewards),
+        "paid_at": order.paid_at,
+        "booked_at": order.booked_at,
+        "completed_at": order.completed_at,
+        "refunded_at": order.refunded_at,
+    }
 
 
 def _rewards(
@@ -445,7 +492,7 @@ def write_paid(
             final = _with(final, booked=True, rewards=rewards, booked_at=now)
 
         def write() -> None:
-            repo.add_order(conn, final)
+            fast.insert_dicts(conn, repo.integration_orders, [_order_row(final)])
             events.emit(conn, tenant_id, "order.paid", _event_data(final), now)
             answer = _answer(conn, final, "paid", event.request_hash, now, status=201)
             if finish is not None:
@@ -468,6 +515,7 @@ def write_paid(
         looked_up=event.looked_up,
         book=book,
         writes=writes,
+        new_holders=[user_id for user_id, _, _, _ in users.new],  # fresh ids: no holder yet
     )
     return answers[0]
 

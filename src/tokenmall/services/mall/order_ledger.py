@@ -103,6 +103,7 @@ def pay_and_book(
     looked_up: ledger.Prefound | None = None,
     book: TenantBook | None = None,
     writes: Writes | None = None,
+    new_holders: Sequence[str] = (),
 ) -> Paid:
     """``record_payment`` and, if the tenant's ``grant_on`` is ``paid``, ``book_rewards``:
     the tenant is locked once, its parameters read once (under the lock), and the payment,
@@ -118,7 +119,8 @@ def pay_and_book(
 
     ``looked_up``: the keys (``order_keys``) looked up before the lock (``ledger.Prefound``:
     only for a caller that retries once on ``IntegrityError``). ``book``: the book of the
-    unit writer that holds the tenant's lock in this transaction (no lock, no load here)."""
+    unit writer that holds the tenant's lock in this transaction (no lock, no load here).
+    ``new_holders``: user ids made up in this transaction (no holder row to read)."""
     store = Store(conn.engine)
     keys = [*order_keys(order_ref), *(command.idempotency_key for command in before)]
     batch = ledger.LedgerBatch(
@@ -126,6 +128,7 @@ def pay_and_book(
     )
     booked: tuple[dict[str, Any], bool, tuple[dict[str, Any], bool] | None] | None = None
     with batch:
+        batch.known_absent(new_holders)
         for command in before:
             batch.run(command)
         payment = batch.run(_payment(tenant_id, user, order_ref, amount_fen))
