@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -17,6 +18,7 @@ from tokenmall.services.mall import catalogue, people, tenants
 from tokenmall.services.mall.auth import Principal, require
 from tokenmall.services.mall.errors import InvalidInput
 from tokenmall.services.mall.records import Tenant
+from tokenmall.services.mall.settling import BUSINESS_TZ
 from tokenmall.services.mall.uow import utc_now
 from tokenmall.web.pages import core, figures, params_form
 from tokenmall.web.pages.core import FormState, PageRoute, render
@@ -26,6 +28,15 @@ router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
 ROLES = ("consumer", "merchant", "admin")
 KYC = ("none", "pending", "verified", "rejected")
+
+
+def local_time(value: Any) -> Any:
+    """A stored instant in the business time zone (UTC+8), as the console shows times
+    (anything not a datetime is returned as it is)."""
+    if not isinstance(value, datetime):
+        return value
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    return aware.astimezone(BUSINESS_TZ)
 
 
 def _staff(request: Request, tenant_id: str, roles: tuple[str, ...]) -> tuple[Tenant, Principal]:
@@ -82,6 +93,7 @@ def _params_context(conn: Connection, caller: Principal, tenant_id: str) -> dict
         "version": version,
         "levels": params.levels,
         "param_changes": tenants.admin_params_history(conn, caller, tenant_id)[-10:][::-1],
+        "local_time": local_time,
     }
 
 

@@ -32,7 +32,7 @@ from tokenmall.services.mall.records import Tenant
 from tokenmall.services.mall.uow import utc_now
 from tokenmall.web.api.payments import gateway_for
 from tokenmall.web.pages import core
-from tokenmall.web.pages.admin import _staff
+from tokenmall.web.pages.admin import _staff, local_time
 from tokenmall.web.pages.core import FormState, PageRoute, render
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -87,7 +87,12 @@ async def _post(
         return render(
             request,
             template,
-            {"tenant": tenant, **shown, "form": FormState.of(form, exc)},
+            {
+                "tenant": tenant,
+                **shown,
+                "form": FormState.of(form, exc),
+                "local_time": local_time,
+            },
             status_code=core.status_of(exc),
             caller=caller,
         )
@@ -100,7 +105,12 @@ def _page(
     tenant, caller = _staff(request, tenant_id, ADMIN)
     with core.database(request).read() as conn:
         shown = context(conn, caller)
-    return render(request, template, {"tenant": tenant, **shown, **extra}, caller=caller)
+    return render(
+        request,
+        template,
+        {"tenant": tenant, **shown, **extra, "local_time": local_time},
+        caller=caller,
+    )
 
 
 def _optional_text(form: FormData, name: str) -> str | None:
@@ -442,7 +452,13 @@ def audit_page(request: Request, tenant_id: str) -> Response:
     return render(
         request,
         "admin/audit.html",
-        {"tenant": tenant, "audit": found, "took_ms": int(took), "at": utc_now()},
+        {
+            "tenant": tenant,
+            "audit": found,
+            "took_ms": int(took),
+            "at": utc_now(),
+            "local_time": local_time,
+        },
         caller=caller,
     )
 
