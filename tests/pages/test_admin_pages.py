@@ -506,3 +506,31 @@ def test_audit_page_shows_the_ledger_clean(site: Site, browser: Browser) -> None
     assert 'data-testid="audit-clean"' in page.text
     journals = re.search(r'data-testid="audit-journals">([^<]*)<', page.text)
     assert journals is not None and journals.group(1).replace(",", "") == str(report.journals)
+
+
+# --- the demo's orders are the mall's ---
+
+
+def test_the_demos_orders_went_through_the_mall_and_a_rerun_adds_none(site: Site) -> None:
+    db = site.app.state.database
+    with db.read() as conn:
+        found = orders_repo.list_orders(
+            conn, TENANT, user_id=None, merchant_id=None, status=None, after=None, limit=500
+        )
+        assert found
+        statuses = {o.status for o in found}
+        assert "paid" in statuses and statuses & {"received", "completed", "refunded"}
+        for order in found:
+            paid = [p for p in orders_repo.payments_of(conn, TENANT, order.order_id)]
+            assert [p.gateway for p in paid] == ["sandbox"], order.order_id
+            assert paid[0].status in ("succeeded", "refunded")
+            history = orders_repo.order_history(conn, TENANT, order.order_id)
+            assert [e.to_status for e in history][:2] == ["created", "paid"]
+            assert order.rewards_booked  # grant_on = paid
+    again = demo.seed(db, base_url=site.base_url, days=5, leave_unsettled=1)
+    assert again.orders_booked == 0 and not again.created
+    with db.read() as conn:
+        after = orders_repo.list_orders(
+            conn, TENANT, user_id=None, merchant_id=None, status=None, after=None, limit=500
+        )
+    assert [o.order_id for o in after] == [o.order_id for o in found]
