@@ -132,8 +132,7 @@ _COLUMNS = (
     "created_at",
 )
 _PG_INSERT_STRICT = (
-    f"INSERT INTO {table.name} ({', '.join(_COLUMNS)}) "
-    f"VALUES ({', '.join('%s' for _ in _COLUMNS)})"
+    f"INSERT INTO {table.name} ({', '.join(_COLUMNS)}) VALUES ({', '.join('%s' for _ in _COLUMNS)})"
 )
 _PG_INSERT = _PG_INSERT_STRICT + " ON CONFLICT DO NOTHING"
 
