@@ -49,14 +49,14 @@ class Scenario:
     sent: int = 0
     ok: int = 0
     errors: int = 0
-    seconds: float = 0.0
+    seconds: float = 0.0  # float-ok: time
     latencies: list[float] = field(default_factory=list)
     statuses: dict[str, int] = field(default_factory=dict)
 
     def figures(self) -> dict[str, Any]:
         ordered = sorted(self.latencies)
 
-        def pct(p: float) -> float | None:
+        def pct(p: float) -> float | None:  # float-ok: time
             if not ordered:
                 return None
             return round(ordered[min(len(ordered) - 1, int(p * len(ordered)))] * 1000, 2)
@@ -252,7 +252,7 @@ def _load(
     base_url: str,
     scenario: Scenario,
     requests: int,
-    duration: float,
+    duration: float,  # float-ok: time
     request: Callable[[httpx.Client, int], httpx.Response],
     expect: int,
 ) -> None:
@@ -300,7 +300,7 @@ def integration_orders(
     key: str,
     clients: int,
     requests: int,
-    duration: float,
+    duration: float,  # float-ok: time
     users: int,
 ) -> Scenario:
     scenario = Scenario("integration_paid", clients)

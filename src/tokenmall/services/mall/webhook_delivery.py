@@ -58,7 +58,12 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
 
 
 def verify(
-    secret: str, timestamp: str, body: bytes, signature: str, now: float, tolerance: int = 300
+    secret: str,
+    timestamp: str,
+    body: bytes,
+    signature: str,
+    now: float,  # float-ok: Unix time
+    tolerance: int = 300,
 ) -> bool:
     """What a receiver does (documented in docs/integration.md): the signature matches and
     the timestamp is within ``tolerance`` seconds of its clock."""
