@@ -30,14 +30,11 @@ from tokenmall.adapters.db.store import Store
 from tokenmall.domain.money import parse_money, parse_points
 from tokenmall.services import commands as c
 from tokenmall.services import ledger
+from tokenmall.services.mall import journal
 
 
 def _key(order_ref: str, step: str) -> str:
     return f"order:{order_ref}:{step}"
-
-
-def _run(conn: Connection, command: c.Command) -> dict[str, Any]:
-    return ledger.execute_in(Store(conn.engine), conn, command)
 
 
 def on_booked(
@@ -194,7 +191,7 @@ def on_completed(conn: Connection, tenant_id: str, *, order_ref: str, now: datet
     frozen = [r for r in repo.order_commissions(conn, tenant_id, order_ref) if r.status == "frozen"]
     if not frozen:
         return
-    _run(
+    journal.run(
         conn,
         c.ReleaseCommissions(
             tenant_id=tenant_id,
@@ -217,7 +214,7 @@ def on_refunded(conn: Connection, tenant_id: str, *, order_ref: str, now: dateti
     ]
     if not rows:
         return
-    result = _run(
+    result = journal.run(
         conn,
         c.ClawbackCommissions(
             tenant_id=tenant_id,

@@ -37,15 +37,11 @@ from tokenmall.domain.money import parse_money
 from tokenmall.services import commands as c
 from tokenmall.services import ledger
 from tokenmall.services.book import TenantBook
-from tokenmall.services.mall import commissions, events
+from tokenmall.services.mall import commissions, events, journal
 
 
 def _key(order_ref: str, step: str) -> str:
     return f"order:{order_ref}:{step}"
-
-
-def _run(conn: Connection, command: c.Command) -> dict[str, Any]:
-    return ledger.execute_in(Store(conn.engine), conn, command)
 
 
 def grant_on(conn: Connection, tenant_id: str) -> str:
@@ -68,7 +64,7 @@ def record_payment(
     conn: Connection, tenant_id: str, *, user: str, order_ref: str, amount_fen: int
 ) -> dict[str, Any]:
     """A gateway (or the integrated shop) was paid ``amount_fen`` for the order."""
-    return _run(conn, _payment(tenant_id, user, order_ref, amount_fen))
+    return journal.run(conn, _payment(tenant_id, user, order_ref, amount_fen))
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,7 +280,7 @@ def refund(
     only as an operator's (or admin's) audited adjustment out of revenue — the rewards stay —
     and its commissions are clawed back."""
     if not booked:
-        return _run(
+        return journal.run(
             conn,
             c.RefundPayment(
                 tenant_id=tenant_id,
@@ -298,7 +294,7 @@ def refund(
         raise RuleViolation(
             "the order's rewards are booked: a refund now needs an admin's audited adjustment"
         )
-    result = _run(
+    result = journal.run(
         conn,
         c.RefundBooked(
             tenant_id=tenant_id,

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
@@ -27,8 +26,7 @@ from tokenmall.adapters.db.store import Store
 from tokenmall.domain.errors import InsufficientBalance
 from tokenmall.domain.money import format_money
 from tokenmall.services import commands as c
-from tokenmall.services import ledger
-from tokenmall.services.mall import ids, validate
+from tokenmall.services.mall import ids, journal, validate
 from tokenmall.services.mall.auth import Principal, require
 from tokenmall.services.mall.errors import Conflict, Forbidden, InvalidInput, NotFound
 from tokenmall.services.mall.people import ADMIN, ALL
@@ -38,10 +36,6 @@ class KycRequired(Forbidden):
     """The tenant requires real-name verification before money leaves."""
 
     code = "kyc_required"
-
-
-def _run(conn: Connection, command: c.Command) -> dict[str, Any]:
-    return ledger.execute_in(Store(conn.engine), conn, command)
 
 
 def _key(withdrawal_id: str, step: str) -> str:
@@ -119,7 +113,7 @@ def request(
             f"less than {format_money(fen)}"
         )
     if repaid:
-        _run(
+        journal.run(
             conn,
             c.RepayDebt(
                 tenant_id=tenant_id,
@@ -129,7 +123,7 @@ def request(
             ),
         )
         commissions_repo.repay_debt(conn, tenant_id, who.subject_id, repaid, now)
-    _run(
+    journal.run(
         conn,
         c.HoldWithdrawal(
             tenant_id=tenant_id,
@@ -198,6 +192,40 @@ def _pending_for(who: Principal, found: Withdrawal, verb: str) -> None:
         raise Conflict(f"withdrawal {found.withdrawal_id} is already {found.status}")
 
 
+def _decide(
+    conn: Connection,
+    who: Principal,
+    found: Withdrawal,
+    command: type[c.PayWithdrawal] | type[c.ReleaseWithdrawal],
+    step: str,
+    *,
+    status: str,
+    reason: str | None,
+    now: datetime,
+) -> None:
+    """Move the held cash (paid out or released) and record the decision, once."""
+    journal.run(
+        conn,
+        command(
+            tenant_id=found.tenant_id,
+            idempotency_key=_key(found.withdrawal_id, step),
+            user=found.user_id,
+            withdrawal_ref=found.withdrawal_id,
+            amount_fen=found.amount_fen,
+        ),
+    )
+    if not repo.decide(
+        conn,
+        found.tenant_id,
+        found.withdrawal_id,
+        status=status,
+        decided_by=who.subject_id,
+        reason=reason,
+        decided_at=now,
+    ):
+        raise Conflict(f"withdrawal {found.withdrawal_id} was decided meanwhile")
+
+
 def approve(
     conn: Connection, caller: Principal | None, tenant_id: str, withdrawal_id: str, now: datetime
 ) -> Withdrawal:
@@ -214,25 +242,7 @@ def approve(
     except IntegrityError:
         raise Conflict("you already approved this withdrawal") from None
     if len(found.approved_by) + 1 >= found.approvals_required:
-        _run(
-            conn,
-            c.PayWithdrawal(
-                tenant_id=tenant_id,
-                idempotency_key=_key(withdrawal_id, "paid"),
-                user=found.user_id,
-                withdrawal_ref=withdrawal_id,
-                amount_fen=found.amount_fen,
-            ),
-        )
-        if not repo.decide(
-            conn,
-            tenant_id,
-            withdrawal_id,
-            status="paid",
-            decided_by=who.subject_id,
-            decided_at=now,
-        ):
-            raise Conflict(f"withdrawal {withdrawal_id} was decided meanwhile")
+        _decide(conn, who, found, c.PayWithdrawal, "paid", status="paid", reason=None, now=now)
     return _get(conn, tenant_id, withdrawal_id)
 
 
@@ -250,24 +260,7 @@ def reject(
     Store(conn.engine).lock_tenant(conn, tenant_id)
     found = _get(conn, tenant_id, withdrawal_id, lock=True)
     _pending_for(who, found, "reject")
-    _run(
-        conn,
-        c.ReleaseWithdrawal(
-            tenant_id=tenant_id,
-            idempotency_key=_key(withdrawal_id, "release"),
-            user=found.user_id,
-            withdrawal_ref=withdrawal_id,
-            amount_fen=found.amount_fen,
-        ),
+    _decide(
+        conn, who, found, c.ReleaseWithdrawal, "release", status="rejected", reason=text, now=now
     )
-    if not repo.decide(
-        conn,
-        tenant_id,
-        withdrawal_id,
-        status="rejected",
-        decided_by=who.subject_id,
-        reason=text,
-        decided_at=now,
-    ):
-        raise Conflict(f"withdrawal {withdrawal_id} was decided meanwhile")
     return _get(conn, tenant_id, withdrawal_id)
