@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
+from pydantic import BaseModel
 from sqlalchemy import Connection
 
 from tokenmall.services.mall import catalogue
 from tokenmall.services.mall.uow import utc_now
-from tokenmall.web import idempotent
-from tokenmall.web.api.common import After, Limit, ResourceId, TenantId, next_after
+from tokenmall.web.api.common import After, Limit, ResourceId, TenantId, next_after, write
 from tokenmall.web.api.schemas import (
     MerchantIn,
     MerchantOut,
@@ -69,15 +69,13 @@ def create_merchant(
     db: Db,
     key: IdempotencyKey,
 ) -> Response:
-    def action(conn: Connection) -> idempotent.Outcome:
+    def make(conn: Connection) -> BaseModel:
         merchant = catalogue.create_merchant(
             conn, caller, tenant_id, payload.name, payload.owner_user_id, utc_now()
         )
-        return 201, MerchantOut.of(merchant), None
+        return MerchantOut.of(merchant)
 
-    return idempotent.run(
-        request, db, tenant_id=tenant_id, caller=caller, key=key, payload=payload, action=action
-    )
+    return write(request, db, caller, tenant_id, key, payload, make, status_code=201)
 
 
 @router.get(
@@ -130,7 +128,7 @@ def create_product(
     db: Db,
     key: IdempotencyKey,
 ) -> Response:
-    def action(conn: Connection) -> idempotent.Outcome:
+    def make(conn: Connection) -> BaseModel:
         product = catalogue.create_product(
             conn,
             caller,
@@ -140,11 +138,9 @@ def create_product(
             description=payload.description,
             now=utc_now(),
         )
-        return 201, ProductOut.of(product), None
+        return ProductOut.of(product)
 
-    return idempotent.run(
-        request, db, tenant_id=tenant_id, caller=caller, key=key, payload=payload, action=action
-    )
+    return write(request, db, caller, tenant_id, key, payload, make, status_code=201)
 
 
 @router.get(
@@ -182,13 +178,11 @@ def update_product(
         title=payload.title, description=payload.description, status=payload.status
     )
 
-    def action(conn: Connection) -> idempotent.Outcome:
+    def make(conn: Connection) -> BaseModel:
         product = catalogue.update_product(conn, caller, tenant_id, product_id, changes)
-        return 200, ProductOut.of(product), None
+        return ProductOut.of(product)
 
-    return idempotent.run(
-        request, db, tenant_id=tenant_id, caller=caller, key=key, payload=payload, action=action
-    )
+    return write(request, db, caller, tenant_id, key, payload, make)
 
 
 @router.post(
@@ -207,7 +201,7 @@ def create_sku(
     db: Db,
     key: IdempotencyKey,
 ) -> Response:
-    def action(conn: Connection) -> idempotent.Outcome:
+    def make(conn: Connection) -> BaseModel:
         sku = catalogue.create_sku(
             conn,
             caller,
@@ -219,11 +213,9 @@ def create_sku(
             pool_contribution=payload.pool_contribution,
             now=utc_now(),
         )
-        return 201, SkuOut.of(sku), None
+        return SkuOut.of(sku)
 
-    return idempotent.run(
-        request, db, tenant_id=tenant_id, caller=caller, key=key, payload=payload, action=action
-    )
+    return write(request, db, caller, tenant_id, key, payload, make, status_code=201)
 
 
 @router.get(
@@ -257,12 +249,10 @@ def update_sku(
         clear_pool_contribution=clear,
     )
 
-    def action(conn: Connection) -> idempotent.Outcome:
-        return 200, SkuOut.of(catalogue.update_sku(conn, caller, tenant_id, sku_id, changes)), None
+    def make(conn: Connection) -> BaseModel:
+        return SkuOut.of(catalogue.update_sku(conn, caller, tenant_id, sku_id, changes))
 
-    return idempotent.run(
-        request, db, tenant_id=tenant_id, caller=caller, key=key, payload=payload, action=action
-    )
+    return write(request, db, caller, tenant_id, key, payload, make)
 
 
 @router.post(
@@ -281,7 +271,7 @@ def change_stock(
     db: Db,
     key: IdempotencyKey,
 ) -> Response:
-    def action(conn: Connection) -> idempotent.Outcome:
+    def make(conn: Connection) -> BaseModel:
         movement = catalogue.change_stock(
             conn,
             caller,
@@ -292,11 +282,9 @@ def change_stock(
             reference=payload.reference,
             now=utc_now(),
         )
-        return 201, StockMovementOut.of(movement), None
+        return StockMovementOut.of(movement)
 
-    return idempotent.run(
-        request, db, tenant_id=tenant_id, caller=caller, key=key, payload=payload, action=action
-    )
+    return write(request, db, caller, tenant_id, key, payload, make, status_code=201)
 
 
 @router.get(

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import Path, Query
+from fastapi import Path, Query, Request, Response
+from pydantic import BaseModel
+from sqlalchemy import Connection
+
+from tokenmall.services.mall.auth import Principal
+from tokenmall.services.mall.uow import Database
+from tokenmall.web import idempotent
 
 TenantId = Annotated[str, Path(max_length=32, description="The tenant's id, such as acme")]
 ResourceId = Annotated[str, Path(max_length=40)]
@@ -17,3 +24,25 @@ Limit = Annotated[int, Query(ge=1, le=200, description="At most this many items"
 def next_after(ids: list[str], limit: int) -> str | None:
     """The cursor for the next page, if this one was full."""
     return ids[-1] if len(ids) == limit else None
+
+
+def write(
+    request: Request,
+    db: Database,
+    caller: Principal | None,
+    tenant_id: str,
+    key: str,
+    payload: BaseModel | None,
+    make: Callable[[Connection], BaseModel],
+    *,
+    status_code: int = 200,
+) -> Response:
+    """Answer a mutating route once per ``Idempotency-Key``: ``make`` builds the response body
+    inside the request's transaction; a replay answers what the first call did."""
+
+    def action(conn: Connection) -> idempotent.Outcome:
+        return status_code, make(conn), None
+
+    return idempotent.run(
+        request, db, tenant_id=tenant_id, caller=caller, key=key, payload=payload, action=action
+    )

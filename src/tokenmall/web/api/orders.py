@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
+from pydantic import BaseModel
 from sqlalchemy import Connection
 
 from tokenmall.services.mall import cart, orders
 from tokenmall.services.mall.uow import utc_now
-from tokenmall.web import idempotent
-from tokenmall.web.api.common import After, Limit, ResourceId, TenantId, next_after
+from tokenmall.web.api.common import After, Limit, ResourceId, TenantId, next_after, write
 from tokenmall.web.api.payments import gateway_for
 from tokenmall.web.api.schemas_orders import (
     CancelIn,
@@ -82,13 +82,11 @@ def add_cart_line(
     db: Db,
     key: IdempotencyKey,
 ) -> Response:
-    def action(conn: Connection) -> idempotent.Outcome:
+    def make(conn: Connection) -> BaseModel:
         found = cart.add_line(conn, caller, tenant_id, payload.sku_id, payload.quantity, utc_now())
-        return 200, CartOut.of(found), None
+        return CartOut.of(found)
 
-    return idempotent.run(
-        request, db, tenant_id=tenant_id, caller=caller, key=key, payload=payload, action=action
-    )
+    return write(request, db, caller, tenant_id, key, payload, make)
 
 
 @router.patch(
@@ -106,13 +104,11 @@ def set_cart_line(
     db: Db,
     key: IdempotencyKey,
 ) -> Response:
-    def action(conn: Connection) -> idempotent.Outcome:
+    def make(conn: Connection) -> BaseModel:
         found = cart.set_line(conn, caller, tenant_id, sku_id, payload.quantity, utc_now())
-        return 200, CartOut.of(found), None
+        return CartOut.of(found)
 
-    return idempotent.run(
-        request, db, tenant_id=tenant_id, caller=caller, key=key, payload=payload, action=action
-    )
+    return write(request, db, caller, tenant_id, key, payload, make)
 
 
 @router.delete(
@@ -129,12 +125,10 @@ def remove_cart_line(
     db: Db,
     key: IdempotencyKey,
 ) -> Response:
-    def action(conn: Connection) -> idempotent.Outcome:
-        return 200, CartOut.of(cart.remove_line(conn, caller, tenant_id, sku_id)), None
+    def make(conn: Connection) -> BaseModel:
+        return CartOut.of(cart.remove_line(conn, caller, tenant_id, sku_id))
 
-    return idempotent.run(
-        request, db, tenant_id=tenant_id, caller=caller, key=key, payload=None, action=action
-    )
+    return write(request, db, caller, tenant_id, key, None, make)
 
 
 # --- checkout and orders ---
@@ -158,7 +152,7 @@ def checkout(
     gateway = gateway_for(request)
     lines = None if payload.lines is None else [(x.sku_id, x.quantity) for x in payload.lines]
 
-    def action(conn: Connection) -> idempotent.Outcome:
+    def make(conn: Connection) -> BaseModel:
         done = orders.checkout(
             conn,
             caller,
@@ -174,11 +168,9 @@ def checkout(
             orders=[OrderOut.of(o) for o in done.orders],
             payments=[PaymentOut.of(p) for p in done.payments.values()],
         )
-        return 201, out, None
+        return out
 
-    return idempotent.run(
-        request, db, tenant_id=tenant_id, caller=caller, key=key, payload=payload, action=action
-    )
+    return write(request, db, caller, tenant_id, key, payload, make, status_code=201)
 
 
 @router.get(
@@ -231,13 +223,11 @@ def cancel_order(
 ) -> Response:
     reason = None if payload is None else payload.reason
 
-    def action(conn: Connection) -> idempotent.Outcome:
+    def make(conn: Connection) -> BaseModel:
         order = orders.cancel(conn, caller, tenant_id, order_id, reason, utc_now())
-        return 200, _detail(orders.view(conn, tenant_id, order)), None
+        return _detail(orders.view(conn, tenant_id, order))
 
-    return idempotent.run(
-        request, db, tenant_id=tenant_id, caller=caller, key=key, payload=payload, action=action
-    )
+    return write(request, db, caller, tenant_id, key, payload, make)
 
 
 @router.post(
@@ -258,7 +248,7 @@ def ship_order(
     carrier = None if payload is None else payload.carrier
     tracking = None if payload is None else payload.tracking_number
 
-    def action(conn: Connection) -> idempotent.Outcome:
+    def make(conn: Connection) -> BaseModel:
         order = orders.ship(
             conn,
             caller,
@@ -268,11 +258,9 @@ def ship_order(
             tracking_number=tracking,
             now=utc_now(),
         )
-        return 200, _detail(orders.view(conn, tenant_id, order)), None
+        return _detail(orders.view(conn, tenant_id, order))
 
-    return idempotent.run(
-        request, db, tenant_id=tenant_id, caller=caller, key=key, payload=payload, action=action
-    )
+    return write(request, db, caller, tenant_id, key, payload, make)
 
 
 @router.post(
@@ -289,13 +277,11 @@ def confirm_order(
     db: Db,
     key: IdempotencyKey,
 ) -> Response:
-    def action(conn: Connection) -> idempotent.Outcome:
+    def make(conn: Connection) -> BaseModel:
         order = orders.confirm_receipt(conn, caller, tenant_id, order_id, utc_now())
-        return 200, _detail(orders.view(conn, tenant_id, order)), None
+        return _detail(orders.view(conn, tenant_id, order))
 
-    return idempotent.run(
-        request, db, tenant_id=tenant_id, caller=caller, key=key, payload=None, action=action
-    )
+    return write(request, db, caller, tenant_id, key, None, make)
 
 
 @router.post(
@@ -314,13 +300,11 @@ def request_refund(
     db: Db,
     key: IdempotencyKey,
 ) -> Response:
-    def action(conn: Connection) -> idempotent.Outcome:
+    def make(conn: Connection) -> BaseModel:
         refund = orders.request_refund(conn, caller, tenant_id, order_id, payload.reason, utc_now())
-        return 201, RefundOut.of(refund), None
+        return RefundOut.of(refund)
 
-    return idempotent.run(
-        request, db, tenant_id=tenant_id, caller=caller, key=key, payload=payload, action=action
-    )
+    return write(request, db, caller, tenant_id, key, payload, make, status_code=201)
 
 
 @router.post(
@@ -343,7 +327,7 @@ def approve_refund(
     gateway = gateway_for(request)
     note = None if payload is None else payload.note
 
-    def action(conn: Connection) -> idempotent.Outcome:
+    def make(conn: Connection) -> BaseModel:
         order, refund = orders.approve_refund(
             conn,
             caller,
@@ -354,11 +338,9 @@ def approve_refund(
             gateway=gateway,
             now=utc_now(),
         )
-        return 200, RefundDecidedOut(order=OrderOut.of(order), refund=RefundOut.of(refund)), None
+        return RefundDecidedOut(order=OrderOut.of(order), refund=RefundOut.of(refund))
 
-    return idempotent.run(
-        request, db, tenant_id=tenant_id, caller=caller, key=key, payload=payload, action=action
-    )
+    return write(request, db, caller, tenant_id, key, payload, make)
 
 
 @router.post(
@@ -379,15 +361,13 @@ def reject_refund(
 ) -> Response:
     note = None if payload is None else payload.note
 
-    def action(conn: Connection) -> idempotent.Outcome:
+    def make(conn: Connection) -> BaseModel:
         refund = orders.reject_refund(
             conn, caller, tenant_id, order_id, refund_id, note=note, now=utc_now()
         )
-        return 200, RefundOut.of(refund), None
+        return RefundOut.of(refund)
 
-    return idempotent.run(
-        request, db, tenant_id=tenant_id, caller=caller, key=key, payload=payload, action=action
-    )
+    return write(request, db, caller, tenant_id, key, payload, make)
 
 
 @router.post(
@@ -400,13 +380,11 @@ def reject_refund(
 def run_due(
     tenant_id: TenantId, request: Request, caller: Caller, db: Db, key: IdempotencyKey
 ) -> Response:
-    def action(conn: Connection) -> idempotent.Outcome:
+    def make(conn: Connection) -> BaseModel:
         done = orders.run_due(conn, caller, tenant_id, utc_now())
-        return 200, DueRunOut(cancelled=done.cancelled, completed=done.completed), None
+        return DueRunOut(cancelled=done.cancelled, completed=done.completed)
 
-    return idempotent.run(
-        request, db, tenant_id=tenant_id, caller=caller, key=key, payload=None, action=action
-    )
+    return write(request, db, caller, tenant_id, key, None, make)
 
 
 # --- settings ---
@@ -437,7 +415,7 @@ def update_order_settings(
     db: Db,
     key: IdempotencyKey,
 ) -> Response:
-    def action(conn: Connection) -> idempotent.Outcome:
+    def make(conn: Connection) -> BaseModel:
         found = orders.update_settings(
             conn,
             caller,
@@ -447,8 +425,6 @@ def update_order_settings(
             auto_confirm_days=payload.auto_confirm_days,
             now=utc_now(),
         )
-        return 200, OrderSettingsOut.of(found), None
+        return OrderSettingsOut.of(found)
 
-    return idempotent.run(
-        request, db, tenant_id=tenant_id, caller=caller, key=key, payload=payload, action=action
-    )
+    return write(request, db, caller, tenant_id, key, payload, make)

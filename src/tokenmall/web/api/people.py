@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
+from pydantic import BaseModel
 from sqlalchemy import Connection
 
 from tokenmall.services.mall import auth, people, tenants
 from tokenmall.services.mall.uow import utc_now
 from tokenmall.web import idempotent
-from tokenmall.web.api.common import After, Limit, ResourceId, TenantId, next_after
+from tokenmall.web.api.common import After, Limit, ResourceId, TenantId, next_after, write
 from tokenmall.web.api.schemas import (
     ApiKeyCreatedOut,
     ApiKeyIn,
@@ -70,7 +71,7 @@ def register(
     db: Db,
     key: IdempotencyKey,
 ) -> Response:
-    def action(conn: Connection) -> idempotent.Outcome:
+    def make(conn: Connection) -> BaseModel:
         user = people.register(
             conn,
             tenant_id,
@@ -80,11 +81,9 @@ def register(
             invite_code=payload.invite_code,
             now=utc_now(),
         )
-        return 201, UserOut.of(user), None
+        return UserOut.of(user)
 
-    return idempotent.run(
-        request, db, tenant_id=tenant_id, caller=caller, key=key, payload=payload, action=action
-    )
+    return write(request, db, caller, tenant_id, key, payload, make, status_code=201)
 
 
 @router.post(
@@ -170,7 +169,7 @@ def create_user(
     db: Db,
     key: IdempotencyKey,
 ) -> Response:
-    def action(conn: Connection) -> idempotent.Outcome:
+    def make(conn: Connection) -> BaseModel:
         user = people.create_user(
             conn,
             caller,
@@ -181,11 +180,9 @@ def create_user(
             role=payload.role,
             now=utc_now(),
         )
-        return 201, UserOut.of(user), None
+        return UserOut.of(user)
 
-    return idempotent.run(
-        request, db, tenant_id=tenant_id, caller=caller, key=key, payload=payload, action=action
-    )
+    return write(request, db, caller, tenant_id, key, payload, make, status_code=201)
 
 
 @router.get(
@@ -214,15 +211,13 @@ def update_user(
     db: Db,
     key: IdempotencyKey,
 ) -> Response:
-    def action(conn: Connection) -> idempotent.Outcome:
+    def make(conn: Connection) -> BaseModel:
         user = people.update_user(
             conn, caller, tenant_id, user_id, role=payload.role, kyc_status=payload.kyc_status
         )
-        return 200, UserOut.of(user), None
+        return UserOut.of(user)
 
-    return idempotent.run(
-        request, db, tenant_id=tenant_id, caller=caller, key=key, payload=payload, action=action
-    )
+    return write(request, db, caller, tenant_id, key, payload, make)
 
 
 @router.get(

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import BaseModel
 from sqlalchemy import Connection
 
 from tokenmall.adapters.db.store import Store
 from tokenmall.services.mall import settling
 from tokenmall.services.mall.uow import utc_now
-from tokenmall.web import idempotent
-from tokenmall.web.api.common import Limit, TenantId
+from tokenmall.web.api.common import Limit, TenantId, write
 from tokenmall.web.api.schemas_integration import SettlementIn, SettlementOut, SettlementPage
 from tokenmall.web.deps import Caller, Db, IdempotencyKey, single_query_values
 from tokenmall.web.errors import COMMON, responses
@@ -53,15 +53,13 @@ def settle_day(
     db: Db,
     key: IdempotencyKey,
 ) -> Response:
-    def action(conn: Connection) -> idempotent.Outcome:
+    def make(conn: Connection) -> BaseModel:
         done = settling.settle_for_admin(
             Store(conn.engine), conn, caller, tenant_id, payload.business_date, utc_now()
         )
-        return 200, _out(done.result, done.settled_now), None
+        return _out(done.result, done.settled_now)
 
-    return idempotent.run(
-        request, db, tenant_id=tenant_id, caller=caller, key=key, payload=payload, action=action
-    )
+    return write(request, db, caller, tenant_id, key, payload, make)
 
 
 @router.get(

@@ -9,11 +9,11 @@ Another tenant's admin gets 404; consumers and merchants 403.
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request, Response
+from pydantic import BaseModel
 from sqlalchemy import Connection
 
 from tokenmall.services.mall import tenants
-from tokenmall.web import idempotent
-from tokenmall.web.api.common import TenantId
+from tokenmall.web.api.common import TenantId, write
 from tokenmall.web.api.schemas import ParamsChangeOut, ParamsHistoryOut, ParamsIn, TenantOut
 from tokenmall.web.deps import Caller, Db, IdempotencyKey, single_query_values
 from tokenmall.web.errors import COMMON, responses
@@ -40,15 +40,13 @@ def update_params(
     db: Db,
     key: IdempotencyKey,
 ) -> Response:
-    def action(conn: Connection) -> idempotent.Outcome:
+    def make(conn: Connection) -> BaseModel:
         tenant = tenants.admin_update_params(
             conn, caller, tenant_id, payload.params, payload.params_version, key
         )
-        return 200, TenantOut.of(tenant), None
+        return TenantOut.of(tenant)
 
-    return idempotent.run(
-        request, db, tenant_id=tenant_id, caller=caller, key=key, payload=payload, action=action
-    )
+    return write(request, db, caller, tenant_id, key, payload, make)
 
 
 @router.get(

@@ -6,12 +6,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import BaseModel
 from sqlalchemy import Connection
 
 from tokenmall.services.mall import wallet
 from tokenmall.services.mall.uow import utc_now
-from tokenmall.web import idempotent
-from tokenmall.web.api.common import ResourceId, TenantId
+from tokenmall.web.api.common import ResourceId, TenantId, write
 from tokenmall.web.api.schemas_wallet import (
     DividendDay,
     DividendsOut,
@@ -97,12 +97,10 @@ def _trade(
     db: Db,
     key: str,
 ) -> Response:
-    def action(conn: Connection) -> idempotent.Outcome:
-        return 200, TradeOut(**wallet.execute(conn, caller, tenant_id, kind, payload.points)), None
+    def make(conn: Connection) -> BaseModel:
+        return TradeOut(**wallet.execute(conn, caller, tenant_id, kind, payload.points))
 
-    return idempotent.run(
-        request, db, tenant_id=tenant_id, caller=caller, key=key, payload=payload, action=action
-    )
+    return write(request, db, caller, tenant_id, key, payload, make)
 
 
 @router.post(
@@ -176,13 +174,11 @@ def redeem(
     db: Db,
     key: IdempotencyKey,
 ) -> Response:
-    def action(conn: Connection) -> idempotent.Outcome:
+    def make(conn: Connection) -> BaseModel:
         found = wallet.redeem(conn, caller, tenant_id, merchant_id, payload.amount)
-        return 200, RedeemOut(**found), None
+        return RedeemOut(**found)
 
-    return idempotent.run(
-        request, db, tenant_id=tenant_id, caller=caller, key=key, payload=payload, action=action
-    )
+    return write(request, db, caller, tenant_id, key, payload, make)
 
 
 @router.get(

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
+from pydantic import BaseModel
 from sqlalchemy import Connection
 
 from tokenmall.services.mall import webhook_delivery as hooks
 from tokenmall.services.mall.uow import utc_now
 from tokenmall.web import idempotent
-from tokenmall.web.api.common import After, Limit, ResourceId, TenantId, next_after
+from tokenmall.web.api.common import After, Limit, ResourceId, TenantId, next_after, write
 from tokenmall.web.api.schemas_integration import (
     DeliveryOut,
     DeliveryPage,
@@ -116,15 +117,13 @@ def delete_endpoint(
     db: Db,
     key: IdempotencyKey,
 ) -> Response:
-    def action(conn: Connection) -> idempotent.Outcome:
+    def make(conn: Connection) -> BaseModel:
         now = utc_now()
         found = hooks.delete_endpoint(conn, caller, tenant_id, endpoint_id, now)
         out = WebhookEndpointOut.of(found).model_copy(update={"deleted_at": now})
-        return 200, out, None
+        return out
 
-    return idempotent.run(
-        request, db, tenant_id=tenant_id, caller=caller, key=key, payload=None, action=action
-    )
+    return write(request, db, caller, tenant_id, key, None, make)
 
 
 @router.get(
@@ -190,13 +189,11 @@ def redeliver(
     db: Db,
     key: IdempotencyKey,
 ) -> Response:
-    def action(conn: Connection) -> idempotent.Outcome:
+    def make(conn: Connection) -> BaseModel:
         found, tries = hooks.redeliver(conn, caller, tenant_id, delivery_id, utc_now())
-        return 200, DeliveryOut.of(found, tries), None
+        return DeliveryOut.of(found, tries)
 
-    return idempotent.run(
-        request, db, tenant_id=tenant_id, caller=caller, key=key, payload=None, action=action
-    )
+    return write(request, db, caller, tenant_id, key, None, make)
 
 
 @router.get(

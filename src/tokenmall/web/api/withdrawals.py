@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
+from pydantic import BaseModel
 from sqlalchemy import Connection
 
 from tokenmall.services.mall import withdrawals
 from tokenmall.services.mall.uow import utc_now
-from tokenmall.web import idempotent
-from tokenmall.web.api.common import After, Limit, ResourceId, TenantId, next_after
+from tokenmall.web.api.common import After, Limit, ResourceId, TenantId, next_after, write
 from tokenmall.web.api.schemas_wallet import (
     RejectIn,
     WithdrawalIn,
@@ -45,13 +45,11 @@ def request_withdrawal(
     db: Db,
     key: IdempotencyKey,
 ) -> Response:
-    def action(conn: Connection) -> idempotent.Outcome:
+    def make(conn: Connection) -> BaseModel:
         found = withdrawals.request(conn, caller, tenant_id, payload.amount, utc_now())
-        return 201, WithdrawalOut.of(found), None
+        return WithdrawalOut.of(found)
 
-    return idempotent.run(
-        request, db, tenant_id=tenant_id, caller=caller, key=key, payload=payload, action=action
-    )
+    return write(request, db, caller, tenant_id, key, payload, make, status_code=201)
 
 
 @router.get(
@@ -106,13 +104,11 @@ def approve_withdrawal(
     db: Db,
     key: IdempotencyKey,
 ) -> Response:
-    def action(conn: Connection) -> idempotent.Outcome:
+    def make(conn: Connection) -> BaseModel:
         found = withdrawals.approve(conn, caller, tenant_id, withdrawal_id, utc_now())
-        return 200, WithdrawalOut.of(found), None
+        return WithdrawalOut.of(found)
 
-    return idempotent.run(
-        request, db, tenant_id=tenant_id, caller=caller, key=key, payload=None, action=action
-    )
+    return write(request, db, caller, tenant_id, key, None, make)
 
 
 @router.post(
@@ -130,15 +126,13 @@ def reject_withdrawal(
     db: Db,
     key: IdempotencyKey,
 ) -> Response:
-    def action(conn: Connection) -> idempotent.Outcome:
+    def make(conn: Connection) -> BaseModel:
         found = withdrawals.reject(
             conn, caller, tenant_id, withdrawal_id, payload.reason, utc_now()
         )
-        return 200, WithdrawalOut.of(found), None
+        return WithdrawalOut.of(found)
 
-    return idempotent.run(
-        request, db, tenant_id=tenant_id, caller=caller, key=key, payload=payload, action=action
-    )
+    return write(request, db, caller, tenant_id, key, payload, make)
 
 
 @router.get(
@@ -166,7 +160,7 @@ def patch_settings(
     db: Db,
     key: IdempotencyKey,
 ) -> Response:
-    def action(conn: Connection) -> idempotent.Outcome:
+    def make(conn: Connection) -> BaseModel:
         found = withdrawals.update_settings(
             conn,
             caller,
@@ -176,8 +170,6 @@ def patch_settings(
             two_approver_threshold=payload.two_approver_threshold,
             now=utc_now(),
         )
-        return 200, WithdrawalSettingsOut.of(found), None
+        return WithdrawalSettingsOut.of(found)
 
-    return idempotent.run(
-        request, db, tenant_id=tenant_id, caller=caller, key=key, payload=payload, action=action
-    )
+    return write(request, db, caller, tenant_id, key, payload, make)
