@@ -484,3 +484,25 @@ def test_checkout_replay_changes_nothing(api: Api, tenant: TenantFixture, server
         key="chk-1",
     )
     assert other.status_code == 409
+
+
+def test_orders_list_newest_first_and_pages_with_after(api: Api, tenant: TenantFixture) -> None:
+    t = tenant
+    placed = [checkout(api, t, [(t.sku_id, 1)])["orders"][0]["order_id"] for _ in range(4)]
+    newest_first = list(reversed(placed))
+    for token in (t.consumer_token, t.merchant_token, t.admin_token):
+        whole = ok(api.get(t.path("/orders"), token))
+        assert [o["order_id"] for o in whole["items"]] == newest_first
+        assert whole["next_after"] is None
+        seen: list[str] = []
+        cursor = ""
+        while True:
+            page = ok(api.get(t.path(f"/orders?limit=3{cursor}"), token))
+            seen += [o["order_id"] for o in page["items"]]
+            if page["next_after"] is None:
+                break
+            assert page["next_after"] == page["items"][-1]["order_id"]
+            cursor = f"&after={page['next_after']}"
+        assert seen == newest_first
+    older = ok(api.get(t.path(f"/orders?after={placed[2]}"), t.admin_token))["items"]
+    assert [o["order_id"] for o in older] == [placed[1], placed[0]]

@@ -152,6 +152,8 @@ def test_every_console_page_renders_for_an_admin_only(site: Site, browser: Brows
         try:
             other.login(TENANT, email)
             for path in pages:
+                if email != CONSUMER and path.startswith("/admin/orders"):
+                    continue  # a merchant's own orders: see the test below
                 answer = other.get(f"/{TENANT}{path}")
                 assert answer.status_code == 403, (email, path, answer.status_code)
                 no_traceback(answer)
@@ -320,6 +322,84 @@ def test_ship_an_order_and_bad_input_changes_nothing(site: Site, browser: Browse
     assert again.status_code == 409
     no_traceback(again)
     assert snapshot(site) == after
+
+
+def test_the_orders_page_lists_newest_first_and_pages_on(site: Site, browser: Browser) -> None:
+    browser.login(TENANT, demo.ADMIN_EMAIL)
+    with site.app.state.database.read() as conn:
+        found = orders_repo.list_orders(
+            conn, TENANT, user_id=None, merchant_id=None, status=None, after=None, limit=500
+        )
+    newest_first = sorted((o.order_id for o in found), reverse=True)
+    assert len(newest_first) > 10
+
+    def listed(path: str) -> list[str]:
+        page = browser.get(path)
+        assert page.status_code == 200
+        table = re.search(r'data-testid="order-list">(.*?)</table>', page.text, re.S)
+        assert table is not None
+        return re.findall(r'data-order="([^"]+)"', table.group(1))
+
+    assert listed(f"/{TENANT}/admin/orders") == newest_first
+    # The next page after an order holds the older ones.
+    assert listed(f"/{TENANT}/admin/orders?after={newest_first[9]}") == newest_first[10:]
+
+
+def test_a_merchant_ships_its_own_orders_from_the_console_and_sees_no_others(
+    site: Site, browser: Browser
+) -> None:
+    from tokenmall.adapters.db.mall import catalogue as catalogue_repo
+
+    seller = _member(site, demo.MERCHANTS[0][0])
+    with site.app.state.database.read() as conn:
+        merchant = catalogue_repo.merchant_of_owner(conn, TENANT, seller.subject_id)
+        assert merchant is not None
+        every = orders_repo.list_orders(
+            conn, TENANT, user_id=None, merchant_id=None, status=None, after=None, limit=500
+        )
+    own = [o for o in every if o.merchant_id == merchant.merchant_id]
+    others = [o for o in every if o.merchant_id != merchant.merchant_id]
+    assert own and others
+    browser.login(TENANT, demo.MERCHANTS[0][0])
+    listed = browser.get(f"/{TENANT}/admin/orders")
+    assert listed.status_code == 200
+    no_traceback(listed)
+    table = re.search(r'data-testid="order-list">(.*?)</table>', listed.text, re.S)
+    assert table is not None
+    assert re.findall(r'data-order="([^"]+)"', table.group(1)) == sorted(
+        (o.order_id for o in own), reverse=True
+    )
+    refunds = re.search(r'data-testid="refund-requests">(.*?)</section>', listed.text, re.S)
+    assert refunds is not None
+    assert not any(o.order_id in refunds.group(1) for o in others)
+    assert f'href="/{TENANT}/admin/orders"' in listed.text  # in the console's menu
+    # Another merchant's order is not there at all; every other console page stays closed.
+    before = snapshot(site)
+    theirs = others[0]
+    assert browser.get(f"/{TENANT}/admin/orders/{theirs.order_id}").status_code == 404
+    mine = next(o for o in own if o.status == "paid")
+    page = f"/{TENANT}/admin/orders/{mine.order_id}"
+    shown = browser.get(page)
+    assert shown.status_code == 200 and 'data-testid="ship-form"' in shown.text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', shown.text)
+    assert token is not None
+    refused = browser.post(
+        f"/{TENANT}/admin/orders/{theirs.order_id}/ship",
+        {"csrf_token": token.group(1), "form_key": "not-mine", "carrier": "SF"},
+    )
+    assert refused.status_code == 404
+    no_traceback(refused)
+    for path in PAGES:
+        if not path.startswith("/admin/orders"):
+            assert browser.get(f"/{TENANT}{path}").status_code == 403, path
+    assert snapshot(site) == before
+    # Its own paid order ships.
+    shipped = browser.submit(
+        page, f"{page}/ship", {"carrier": "顺丰速运", "tracking_number": "SF9"}
+    )
+    assert shipped.status_code == 303
+    again = browser.get(shipped.headers["location"])
+    assert 'data-testid="order-status">已发货<' in again.text
 
 
 def test_refunds_are_refused_with_a_reason_or_approved(site: Site, browser: Browser) -> None:

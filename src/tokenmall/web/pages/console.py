@@ -19,7 +19,9 @@ from sqlalchemy import Connection, func, select
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 
+from tokenmall.adapters.db.mall import catalogue as catalogue_repo
 from tokenmall.adapters.db.mall import orders as orders_repo
+from tokenmall.adapters.db.mall import people as people_repo
 from tokenmall.adapters.db.mall.withdrawals import STATUSES as WITHDRAWAL_STATUSES
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.errors import DomainError
@@ -38,6 +40,10 @@ from tokenmall.web.pages.core import FormState, PageRoute, render
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
 ADMIN = ("admin",)
+# The order pages (list, order, ship, refund decisions) also open to merchants: the services
+# show a merchant only their own merchant's orders (another's is a 404) and decide what they
+# may do; every other console page stays admin-only.
+ORDER_STAFF = ("admin", "merchant")
 PAGE_SIZE = 50
 ORDER_STATUSES = orders_repo.ORDER_STATUSES
 
@@ -67,10 +73,11 @@ async def _post(
     template: str,
     context: Context,
     action: Action,
+    roles: tuple[str, ...] = ADMIN,
 ) -> Response:
     """A console form: CSRF, once per form key, one transaction; refused → the page again with
     the message next to the field and nothing changed."""
-    tenant, caller = _staff(request, tenant_id, ADMIN)
+    tenant, caller = _staff(request, tenant_id, roles)
     form = await core.read_form(request)
     try:
         core.check_csrf(request, caller, form)
@@ -100,9 +107,14 @@ async def _post(
 
 
 def _page(
-    request: Request, tenant_id: str, template: str, context: Context, **extra: Any
+    request: Request,
+    tenant_id: str,
+    template: str,
+    context: Context,
+    roles: tuple[str, ...] = ADMIN,
+    **extra: Any,
 ) -> Response:
-    tenant, caller = _staff(request, tenant_id, ADMIN)
+    tenant, caller = _staff(request, tenant_id, roles)
     with core.database(request).read() as conn:
         shown = context(conn, caller)
     return render(
@@ -121,17 +133,52 @@ def _optional_text(form: FormData, name: str) -> str | None:
 # --- orders and refunds ---------------------------------------------------------------------
 
 
-def _requested_refunds(conn: Connection, tenant_id: str) -> list[dict[str, Any]]:
-    """Refunds waiting for a decision, oldest first (read-only)."""
+def _own_merchant_id(conn: Connection, caller: Principal, tenant_id: str) -> str | None:
+    """The merchant a merchant caller owns (None for an admin, or a merchant without a shop)."""
+    if caller.role != "merchant":
+        return None
+    merchant = catalogue_repo.merchant_of_owner(conn, tenant_id, caller.subject_id)
+    return None if merchant is None else merchant.merchant_id
+
+
+def _requested_refunds(conn: Connection, caller: Principal, tenant_id: str) -> list[dict[str, Any]]:
+    """Refunds waiting for a decision, oldest first (read-only); a merchant's only."""
     r = orders_repo.refunds
-    rows = conn.execute(
+    query = (
         select(r.c.refund_id, r.c.order_id, r.c.money_fen, r.c.stable_fen, r.c.reason)
         .add_columns(r.c.requested_at)
         .where(r.c.tenant_id == tenant_id, r.c.status == "requested")
-        .order_by(r.c.requested_at, r.c.refund_id)
-        .limit(200)
-    ).all()
+    )
+    if caller.role != "admin":
+        o = orders_repo.orders
+        merchant_id = _own_merchant_id(conn, caller, tenant_id)
+        if merchant_id is None:
+            return []
+        query = query.join(
+            o, (o.c.tenant_id == r.c.tenant_id) & (o.c.order_id == r.c.order_id)
+        ).where(o.c.merchant_id == merchant_id)
+    rows = conn.execute(query.order_by(r.c.requested_at, r.c.refund_id).limit(200)).all()
     return [dict(row._mapping) for row in rows]
+
+
+def _order_names(
+    conn: Connection, caller: Principal, tenant_id: str, shown: Iterable[orders_repo.Order]
+) -> dict[str, str]:
+    """Names for the order pages: an admin's are everyone's; a merchant sees its own shop's
+    name and the display names of the buyers of the orders shown (never their emails)."""
+    if caller.role == "admin":
+        return _names(conn, caller, tenant_id)
+    found: dict[str, str] = {}
+    for order in shown:
+        if order.merchant_id not in found:
+            merchant = catalogue_repo.get_merchant(conn, tenant_id, order.merchant_id)
+            if merchant is not None:
+                found[order.merchant_id] = merchant.name
+        if order.user_id not in found:
+            buyer = people_repo.get_user(conn, tenant_id, order.user_id)
+            if buyer is not None and buyer.display_name:
+                found[order.user_id] = buyer.display_name
+    return found
 
 
 def _orders_context(
@@ -151,8 +198,8 @@ def _orders_context(
             "next_after": found[PAGE_SIZE - 1].order_id if len(found) > PAGE_SIZE else None,
             "status": status,
             "statuses": ORDER_STATUSES,
-            "refunds": _requested_refunds(conn, tenant_id),
-            "names": _names(conn, caller, tenant_id),
+            "refunds": _requested_refunds(conn, caller, tenant_id),
+            "names": _order_names(conn, caller, tenant_id, found[:PAGE_SIZE]),
         }
 
     return context
@@ -160,7 +207,13 @@ def _orders_context(
 
 @router.get("/{tenant_id}/admin/orders")
 def orders_page(request: Request, tenant_id: str) -> Response:
-    return _page(request, tenant_id, "admin/orders.html", _orders_context(request, tenant_id))
+    return _page(
+        request,
+        tenant_id,
+        "admin/orders.html",
+        _orders_context(request, tenant_id),
+        roles=ORDER_STAFF,
+    )
 
 
 def _order_context(tenant_id: str, order_id: str) -> Context:
@@ -169,7 +222,7 @@ def _order_context(tenant_id: str, order_id: str) -> Context:
         return {
             "view": shown,
             "order": shown.order,
-            "names": _names(conn, caller, tenant_id),
+            "names": _order_names(conn, caller, tenant_id, [shown.order]),
             "settings": orders.get_settings(conn, caller, tenant_id),
         }
 
@@ -184,6 +237,7 @@ def order_page(request: Request, tenant_id: str, order_id: str) -> Response:
         tenant_id,
         "admin/order.html",
         _order_context(tenant_id, order_id),
+        roles=ORDER_STAFF,
         done=done if done in ("shipped", "approved", "rejected") else None,
     )
 
@@ -203,7 +257,12 @@ async def order_ship(request: Request, tenant_id: str, order_id: str) -> Respons
         return f"/{tenant_id}/admin/orders/{order_id}?done=shipped"
 
     return await _post(
-        request, tenant_id, "admin/order.html", _order_context(tenant_id, order_id), act
+        request,
+        tenant_id,
+        "admin/order.html",
+        _order_context(tenant_id, order_id),
+        act,
+        roles=ORDER_STAFF,
     )
 
 
@@ -235,7 +294,12 @@ async def refund_decide(
         return f"/{tenant_id}/admin/orders/{order_id}?done=rejected"
 
     return await _post(
-        request, tenant_id, "admin/order.html", _order_context(tenant_id, order_id), act
+        request,
+        tenant_id,
+        "admin/order.html",
+        _order_context(tenant_id, order_id),
+        act,
+        roles=ORDER_STAFF,
     )
 
 

@@ -605,9 +605,11 @@ def list_orders(
         query = query.where(orders.c.merchant_id == merchant_id)
     if status is not None:
         query = query.where(orders.c.status == status)
+    # Newest first: ids are time-ordered, so descending id order is creation order reversed and
+    # the keyset cursor ``after`` (the last id of the page before) asks for older ids.
     if after is not None:
-        query = query.where(orders.c.order_id > after)
-    rows = list(conn.execute(query.order_by(orders.c.order_id).limit(limit)))
+        query = query.where(orders.c.order_id < after)
+    rows = list(conn.execute(query.order_by(orders.c.order_id.desc()).limit(limit)))
     return _with_lines(conn, tenant_id, rows)
 
 
