@@ -11,20 +11,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from browser_helpers import Site
 
-from tokenmall.config import Settings
+from served import app_settings, served
 from tokenmall.services import demo
-from tokenmall.web.app import create_app
 
 CHROMIUM = os.environ.get("TOKENMALL_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -48,12 +43,6 @@ def _missing() -> str | None:
     return None
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def chromium() -> Iterator[Any]:
     problem = _missing()
@@ -72,28 +61,9 @@ def chromium() -> Iterator[Any]:
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     folder = tmp_path_factory.mktemp("browser")
-    settings = Settings(
-        database_url=f"sqlite:///{folder / 'tokenmall.db'}",
-        log_level="WARNING",
-        insecure_fast_password_hashing=True,
-        _env_file=None,  # type: ignore[call-arg]
-    )
-    app = create_app(settings, configure_logging=False)
-    port = _free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the server did not start")
-        time.sleep(0.02)
-    base = f"http://127.0.0.1:{port}"
-    demo.seed(app.state.database, base_url=base, days=7)
-    yield Site(base, app)
-    server.should_exit = True
-    thread.join(timeout=10)
+    with served(app_settings(f"sqlite:///{folder / 'tokenmall.db'}")) as (base, app):
+        demo.seed(app.state.database, base_url=base, days=7)
+        yield Site(base, app)
 
 
 @pytest.fixture

@@ -1,0 +1,69 @@
+"""The app under test served for real: uvicorn on 127.0.0.1 in a thread of the test process.
+
+Shared by the API, page and browser tests' ``conftest.py`` (each keeps its own fixtures and
+seeding); ``integration_db_url`` is the ledger's per-module SQLite/PostgreSQL ``db_url`` fixture.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from tokenmall.config import Settings
+from tokenmall.web.app import create_app
+
+
+def integration_db_url(name: str) -> Any:
+    """The ``db_url`` fixture of ``tests/integration/conftest.py``, loaded as module ``name``."""
+    path = Path(__file__).parent / "integration" / "conftest.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.db_url
+
+
+def app_settings(database_url: str, **extra: Any) -> Settings:
+    """Settings for a served test app: quiet logs, fast password hashing, no ``.env``."""
+    return Settings(
+        database_url=database_url,
+        log_level="WARNING",
+        insecure_fast_password_hashing=True,
+        _env_file=None,  # type: ignore[call-arg]
+        **extra,
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def served(settings: Settings) -> Iterator[tuple[str, Any]]:
+    """The app for ``settings`` running until the block ends: (its base URL, the app)."""
+    app = create_app(settings, configure_logging=False)
+    port = _free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the server did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}", app
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
