@@ -62,3 +62,7 @@ class Settings(BaseSettings):
     cookie_secure: bool = False
     # Test suites only: argon2 with tiny cost parameters (hashes are still argon2id).
     insecure_fast_password_hashing: bool = False
+    # The sandbox payment gateway (an approve-anything page, /sandbox/pay/…, and its webhook).
+    # Turn it off in production: its page and webhook then answer 404 and checkouts with a money
+    # part are refused (409 no_gateway) until a real gateway is configured.
+    sandbox_gateway: bool = True

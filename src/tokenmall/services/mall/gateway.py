@@ -30,6 +30,7 @@ from typing import Any, Literal, Protocol
 from tokenmall.domain.errors import DomainError
 from tokenmall.domain.money import format_money, parse_money
 from tokenmall.services.mall import ids
+from tokenmall.services.mall.errors import Conflict
 
 SANDBOX = "sandbox"
 TOLERANCE_SECONDS = 300  # a callback's timestamp may be at most 5 minutes off, either way
@@ -113,6 +114,37 @@ def sandbox_ref(tenant_id: str, payment_id: str) -> str:
 def parse_sandbox_ref(ref: str) -> tuple[str, str] | None:
     found = _REF.match(ref)
     return None if found is None else (found.group(1), found.group(2))
+
+
+class GatewayUnavailable(Conflict):
+    """No payment gateway is configured: money cannot be taken (or given back) here."""
+
+    code = "no_gateway"
+
+
+NO_GATEWAY_MESSAGE = (
+    "no payment gateway is configured: pay in stable points, or ask the operator to configure one"
+)
+
+
+class NoGateway:
+    """What ``gateway_for`` answers when no gateway is configured (``sandbox_gateway`` off and no
+    real gateway plugged in): every money call is refused with ``GatewayUnavailable`` (409)."""
+
+    name = "none"
+
+    def create_payment(
+        self, *, tenant_id: str, payment_id: str, order_id: str, amount_fen: int
+    ) -> CreatedPayment:
+        raise GatewayUnavailable(NO_GATEWAY_MESSAGE, "payment_method")
+
+    def verify_callback(self, headers: dict[str, str], body: bytes, now: datetime) -> CallbackEvent:
+        raise CallbackRefused("no_gateway", "no payment gateway is configured", 404)
+
+    def refund(
+        self, *, provider_ref: str, refund_id: str, amount_fen: int, reason: str
+    ) -> GatewayRefund:
+        raise GatewayUnavailable(NO_GATEWAY_MESSAGE)
 
 
 class SandboxGateway:

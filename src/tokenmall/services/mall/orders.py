@@ -57,7 +57,12 @@ from tokenmall.services.mall.errors import (
     NotFound,
     OutOfStock,
 )
-from tokenmall.services.mall.gateway import Gateway
+from tokenmall.services.mall.gateway import (
+    NO_GATEWAY_MESSAGE,
+    Gateway,
+    GatewayUnavailable,
+    NoGateway,
+)
 from tokenmall.services.mall.records import Product, Role, Sku
 from tokenmall.services.mall.uow import Database
 
@@ -276,6 +281,9 @@ def checkout(
     if grand > validate.MAX_PRICE_FEN:
         raise InvalidInput("the checkout's total is above 10000000000.00", "lines")
     stable_left = _plan(payment_method, stable_amount, grand)
+    if stable_left < grand and isinstance(gateway, NoGateway):
+        # Refused before anything is reserved or taken: there is nowhere to pay the money part.
+        raise GatewayUnavailable(NO_GATEWAY_MESSAGE, "payment_method")
     settings = repo.get_settings(conn, tenant_id)
     checkout_id = ids.new_id("chk")
     made: list[Order] = []

@@ -26,6 +26,7 @@ from tokenmall.services.mall.gateway import (
     CallbackRefused,
     EventType,
     Gateway,
+    NoGateway,
     SandboxGateway,
     parse_sandbox_ref,
 )
@@ -44,9 +45,16 @@ WEBHOOK_PATH = "/api/v1/payments/webhooks/sandbox"
 
 
 def gateway_for(request: Request) -> Gateway:
-    """The configured gateway: the sandbox (the default), on this server's own address."""
-    secret = settings(request).secret_key.get_secret_value()
-    return SandboxGateway(secret, base_url=str(request.base_url))
+    """The configured gateway: the sandbox (the default), on this server's own address; with
+    ``sandbox_gateway`` off, ``NoGateway`` (money payments refused) until a real one plugs in."""
+    configured = settings(request)
+    if not configured.sandbox_gateway:
+        return NoGateway()
+    return SandboxGateway(configured.secret_key.get_secret_value(), base_url=str(request.base_url))
+
+
+def sandbox_enabled(request: Request) -> bool:
+    return settings(request).sandbox_gateway
 
 
 @router.post(
@@ -130,6 +138,8 @@ async def sandbox_webhook(
         str | None, Header(description='"v1=" and the hex HMAC-SHA256 of "<timestamp>.<body>"')
     ] = None,
 ) -> Response:
+    if not sandbox_enabled(request):
+        return JSONResponse(body("not_found", "no such endpoint"), status_code=404)
     raw = await request.body()
     headers = {
         "X-Sandbox-Timestamp": x_sandbox_timestamp or "",
@@ -211,6 +221,8 @@ def _describe(state: payments.PageState, ref: str, message: str = "") -> str:
 
 @router.get("/sandbox/pay/{ref}", include_in_schema=False)
 def sandbox_page(ref: str, request: Request) -> HTMLResponse:
+    if not sandbox_enabled(request):
+        return _page("Not found", "<p>No such page.</p>", 404)
     state = _state(request.app.state.database, ref)
     if state is None:
         return _page("Not found", "<p>No such payment.</p>", 404)
@@ -265,6 +277,8 @@ def _submit(request: Request, ref: str, outcome: Literal["approve", "fail"]) -> 
 
 @router.post("/sandbox/pay/{ref}", include_in_schema=False)
 async def sandbox_submit(ref: str, request: Request) -> HTMLResponse:
+    if not sandbox_enabled(request):
+        return _page("Not found", "<p>No such page.</p>", 404)
     form = parse_qs((await request.body()).decode("utf-8", "replace"))
     outcome = (form.get("outcome") or [""])[0]
     if outcome not in ("approve", "fail"):
