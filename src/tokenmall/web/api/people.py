@@ -274,13 +274,7 @@ def revoke_api_key(
     db: Db,
     key: IdempotencyKey,
 ) -> Response:
-    def action(conn: Connection) -> idempotent.Outcome:
-        return (
-            200,
-            ApiKeyOut.of(people.revoke_api_key(conn, caller, tenant_id, key_id, utc_now())),
-            None,
-        )
+    def make(conn: Connection) -> BaseModel:
+        return ApiKeyOut.of(people.revoke_api_key(conn, caller, tenant_id, key_id, utc_now()))
 
-    return idempotent.run(
-        request, db, tenant_id=tenant_id, caller=caller, key=key, payload=None, action=action
-    )
+    return write(request, db, caller, tenant_id, key, None, make)

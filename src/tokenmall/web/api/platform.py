@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request, Response, status
+from pydantic import BaseModel
 from sqlalchemy import Connection
 
 from tokenmall.services.mall import operators, tenants
 from tokenmall.services.mall.uow import utc_now
-from tokenmall.web import idempotent
-from tokenmall.web.api.common import After, Limit, TenantId, next_after
+from tokenmall.web.api.common import After, Limit, TenantId, next_after, write
 from tokenmall.web.api.schemas import (
     LoginIn,
     ParamsChangeOut,
@@ -77,13 +77,11 @@ def create_tenant(
         admin_display_name=payload.admin.display_name,
     )
 
-    def action(conn: Connection) -> idempotent.Outcome:
+    def make(conn: Connection) -> BaseModel:
         tenant, admin = tenants.create(conn, caller, new, utc_now())
-        return 201, TenantCreatedOut(tenant=TenantOut.of(tenant), admin=UserOut.of(admin)), None
+        return TenantCreatedOut(tenant=TenantOut.of(tenant), admin=UserOut.of(admin))
 
-    return idempotent.run(
-        request, db, tenant_id=PLATFORM, caller=caller, key=key, payload=payload, action=action
-    )
+    return write(request, db, caller, PLATFORM, key, payload, make, status_code=201)
 
 
 @router.get(
@@ -124,15 +122,13 @@ def update_params(
     db: Db,
     key: IdempotencyKey,
 ) -> Response:
-    def action(conn: Connection) -> idempotent.Outcome:
+    def make(conn: Connection) -> BaseModel:
         tenant = tenants.update_params(
             conn, caller, tenant_id, payload.params, payload.params_version, key
         )
-        return 200, TenantOut.of(tenant), None
+        return TenantOut.of(tenant)
 
-    return idempotent.run(
-        request, db, tenant_id=PLATFORM, caller=caller, key=key, payload=payload, action=action
-    )
+    return write(request, db, caller, PLATFORM, key, payload, make)
 
 
 @router.get(
