@@ -10,10 +10,12 @@ from typing import Any
 
 import pytest
 from mall_api import Api, TenantFixture, ok
-from orders_helpers import checkout, economy, order, signed_webhook, success_event
+from orders_helpers import checkout, economy, order, signed_webhook, store_of, success_event
 from sqlalchemy import select
 
 from tokenmall.adapters.db.mall.orders import payment_callbacks
+from tokenmall.services import commands as c
+from tokenmall.services.ledger import execute
 from tokenmall.services.mall.gateway import derive_secret
 
 
@@ -169,3 +171,45 @@ def test_sandbox_page_refuses_unknown_payments_and_bad_forms(
     page = api.http.get(url)
     assert page.headers["content-type"].startswith("text/html") and "<script" not in page.text
     assert "/sandbox/pay/" not in api.http.get("/openapi.json").text
+
+
+def test_a_ledger_refusal_of_a_genuine_event_is_a_recorded_refusal(
+    api: Api,
+    tenant: TenantFixture,
+    server: Any,
+    unpaid: dict[str, Any],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The order's money cannot be recorded (its payment journal's key is taken by another
+    request): the verified event is refused with a 4xx and recorded with its reason, and
+    nothing of it stays — not even its event id."""
+    t, payment = tenant, unpaid["payment"]
+    execute(
+        store_of(server),
+        c.ReceivePayment(
+            tenant_id=t.tenant_id,
+            idempotency_key=f"order:{unpaid['order_id']}:payment",
+            user=t.consumer_id,
+            order_ref=unpaid["order_id"],
+            amount_fen=1,
+        ),
+    )
+    before = _state(api, t, server, unpaid["order_id"])
+    caplog.set_level(logging.WARNING, logger="tokenmall.payments")
+    event = success_event(payment, event_id="evt_ledger")
+    answer = signed_webhook(api, server, event)
+    assert answer.status_code == 409, answer.text
+    error = answer.json()["error"]
+    assert error["code"] == "not_applied" and "could not be applied" in error["message"]
+    assert _state(api, t, server, unpaid["order_id"]) == before
+    assert _callbacks(server, payment["payment_id"]) == [("refused", "not_applied")]
+    refused = [r for r in caplog.records if r.getMessage() == "payment callback refused"]
+    assert refused[-1].__dict__["fields"]["reason"] == "not_applied"
+    assert refused[-1].__dict__["fields"]["event_id"] == "evt_ledger"
+    # Its event id was not burnt: the same delivery is refused for the same reason, not as a
+    # replay.
+    again = signed_webhook(api, server, event)
+    assert again.status_code == 409 and again.json()["error"]["code"] == "not_applied"
+    detail = ok(api.get(t.path(f"/payments/{payment['payment_id']}"), t.consumer_token))
+    assert detail["status"] == "pending"
+    assert [cb["outcome"] for cb in detail["callbacks"]] == ["refused", "refused"]

@@ -23,9 +23,10 @@ from sqlalchemy.exc import IntegrityError
 
 from tokenmall.adapters.db.mall import orders as repo
 from tokenmall.adapters.db.mall.orders import Order, Payment, Refund
+from tokenmall.domain.errors import DomainError, InvalidAmount, InvalidParameter
 from tokenmall.services.mall import ids, order_ledger
 from tokenmall.services.mall.auth import Principal, require
-from tokenmall.services.mall.errors import Conflict, NotFound
+from tokenmall.services.mall.errors import Conflict, InvalidInput, NotFound
 from tokenmall.services.mall.gateway import CallbackEvent, CallbackRefused, Gateway
 from tokenmall.services.mall.records import Role
 from tokenmall.services.mall.uow import Database
@@ -204,6 +205,15 @@ def _refused(
         )
 
 
+def _status_of(exc: DomainError) -> int:
+    """The 4xx of a domain error met while applying a callback (the API's mapping)."""
+    if isinstance(exc, NotFound):
+        return 404
+    if isinstance(exc, (InvalidInput, InvalidAmount, InvalidParameter)):
+        return 422
+    return 409  # a conflict with what is recorded: a ledger refusal, a rule, a balance
+
+
 def handle_callback(
     db: Database, gateway: Gateway, headers: dict[str, str], body: bytes, now: datetime
 ) -> CallbackResult:
@@ -227,6 +237,8 @@ def handle_callback(
                     body=text,
                     now=now,
                 )
+        except CallbackRefused:
+            raise
         except IntegrityError:
             with db.read() as conn:
                 seen = repo.gateway_event_seen(conn, event.tenant_id, gateway.name, event.event_id)
@@ -234,6 +246,13 @@ def handle_callback(
                 raise
             # The same event id committed by a concurrent delivery first.
             raise CallbackRefused("replayed", "this event was already processed", 409) from None
+        except DomainError as exc:
+            # The ledger (or a rule) refused to apply a genuine event, e.g. the order's money
+            # cannot be recorded: everything of it rolled back (its event id too, so the
+            # gateway's retry is tried afresh), and it is refused like the other refusals.
+            raise CallbackRefused(
+                "not_applied", f"the event could not be applied: {exc}", _status_of(exc)
+            ) from exc
     except CallbackRefused as exc:
         _refused(db, gateway.name, exc, text, now, event)
         raise
