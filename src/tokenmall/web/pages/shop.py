@@ -178,8 +178,12 @@ def _product_again(
     )
 
 
-@router.post("/{tenant_id}/cart/set")
-async def cart_set(request: Request, tenant_id: str) -> Response:
+CartChange = Callable[[Connection, Principal, str, FormData], object]
+
+
+async def _cart_line_post(request: Request, tenant_id: str, change: CartChange) -> Response:
+    """A change to one line of the cart (``change(conn, caller, sku_id, form)``), then the
+    cart; a refusal shows the cart with the message on that line."""
     tenant, caller = consumer_page(request, tenant_id)
     form = await core.read_form(request)
     sku_id = core.text_field(form, "sku_id")
@@ -193,35 +197,28 @@ async def cart_set(request: Request, tenant_id: str) -> Response:
         form,
         tenant_id=tenant_id,
         caller=caller,
-        action=lambda conn: answer(
-            f"/{tenant_id}/cart",
-            carts.set_line(
-                conn, caller, tenant_id, sku_id, whole_number(form, "quantity"), utc_now()
-            ),
-        ),
+        action=lambda conn: answer(f"/{tenant_id}/cart", change(conn, caller, sku_id, form)),
         refused=refused,
+    )
+
+
+@router.post("/{tenant_id}/cart/set")
+async def cart_set(request: Request, tenant_id: str) -> Response:
+    return await _cart_line_post(
+        request,
+        tenant_id,
+        lambda conn, caller, sku_id, form: carts.set_line(
+            conn, caller, tenant_id, sku_id, whole_number(form, "quantity"), utc_now()
+        ),
     )
 
 
 @router.post("/{tenant_id}/cart/remove")
 async def cart_remove(request: Request, tenant_id: str) -> Response:
-    tenant, caller = consumer_page(request, tenant_id)
-    form = await core.read_form(request)
-    sku_id = core.text_field(form, "sku_id")
-
-    def refused(state: FormState, code: int) -> Response:
-        state.values["row"] = sku_id
-        return _cart_page(request, tenant, caller, state, code)
-
-    return post_form(
+    return await _cart_line_post(
         request,
-        form,
-        tenant_id=tenant_id,
-        caller=caller,
-        action=lambda conn: answer(
-            f"/{tenant_id}/cart", carts.remove_line(conn, caller, tenant_id, sku_id)
-        ),
-        refused=refused,
+        tenant_id,
+        lambda conn, caller, sku_id, _form: carts.remove_line(conn, caller, tenant_id, sku_id),
     )
 
 
