@@ -269,3 +269,33 @@ def test_bad_endpoints_are_refused(
     assert answer.status_code == 422, answer.text
     assert answer.json()["error"]["field"] == field
     assert ok(api.get(tenant.path("/webhook-endpoints"), tenant.admin_token))["items"] == []
+
+
+def test_a_forced_exit_during_a_settlement_is_delivered_as_holder_exited(
+    api: Api, operator_token: str, receiver: Receiver, db: Database
+) -> None:
+    from tokenmall.services.mall.settling import yesterday
+
+    # A small quota (0.1 × what is spent) so the buyer's points are worth at least what is left
+    # of it once the day is settled: rule 7 buys them out.
+    shop = make_tenant(api, operator_token, params={"grant_on": "paid", "quota_multiple": "0.1"})
+    receiver.secret = register(api, shop, receiver.url, ["holder.exited"])["secret"]
+    pay(api, shop, "X-1", "U1")
+    assert deliveries(api, shop) == []  # order.paid and points.granted are not subscribed
+    day = yesterday(utc_now()).isoformat()
+    settled = ok(api.post(shop.path("/settlements"), shop.admin_token, json={"business_date": day}))
+    assert settled["settled_now"] is True and settled["exits"] == 1
+    (pending,) = deliveries(api, shop)
+    assert pending["event_type"] == "holder.exited" and pending["status"] == "pending"
+    webhook_delivery.deliver_due(db, utc_now())
+    (sent,) = receiver.received
+    assert sent["valid"] and sent["body"]["type"] == "holder.exited"
+    assert sent["body"]["tenant_id"] == shop.tenant_id
+    data = sent["body"]["data"]
+    assert data["business_date"] == day and data["price"] == settled["price"]
+    assert data["points"] != "0" and data["payout"] != "0.00" and data["user_id"]
+    assert deliveries(api, shop)[0]["status"] == "delivered"
+    # Settling the day again emits nothing more.
+    again = ok(api.post(shop.path("/settlements"), shop.admin_token, json={"business_date": day}))
+    assert again["settled_now"] is False
+    assert len(deliveries(api, shop)) == 1 and len(receiver.received) == 1
