@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -214,6 +215,44 @@ async def params_preview(request: Request, tenant_id: str) -> Response:
 # --- products and stock (admins: every merchant's; merchants: their own) ---
 
 
+StaffAction = Callable[[Connection, Principal, FormData], str]
+StaffContext = Callable[[Connection, Principal, str], dict[str, Any]]
+
+
+async def _staff_post(
+    request: Request,
+    tenant_id: str,
+    roles: tuple[str, ...],
+    template: str,
+    context_of: StaffContext,
+    action: StaffAction,
+) -> Response:
+    """A staff form posted once per form key (CSRF checked), then its redirect; a refusal
+    shows ``template`` again with the message next to the field at fault."""
+    tenant, caller = _staff(request, tenant_id, roles)
+    form = await core.read_form(request)
+    try:
+        core.check_csrf(request, caller, form)
+        location = core.submit(
+            request,
+            form,
+            tenant_id=tenant_id,
+            caller=caller,
+            action=lambda conn: action(conn, caller, form),
+        )
+    except DomainError as exc:
+        with core.database(request).read() as conn:
+            context = context_of(conn, caller, tenant_id)
+        return render(
+            request,
+            template,
+            {"tenant": tenant, **context, "form": FormState.of(form, exc)},
+            status_code=core.status_of(exc),
+            caller=caller,
+        )
+    return core.redirect(location)
+
+
 def _products_context(conn: Connection, caller: Principal, tenant_id: str) -> dict[str, Any]:
     rows = []
     for product in catalogue.list_products(conn, caller, tenant_id, None, None, 200):
@@ -238,33 +277,10 @@ def _whole(form: FormData, name: str) -> int:
     return int(text)
 
 
-async def _products_post(
-    request: Request,
-    tenant_id: str,
-    action: Any,
-) -> Response:
-    tenant, caller = _staff(request, tenant_id, ("admin", "merchant"))
-    form = await core.read_form(request)
-    try:
-        core.check_csrf(request, caller, form)
-        location = core.submit(
-            request,
-            form,
-            tenant_id=tenant_id,
-            caller=caller,
-            action=lambda conn: action(conn, caller, form),
-        )
-    except DomainError as exc:
-        with core.database(request).read() as conn:
-            context = _products_context(conn, caller, tenant_id)
-        return render(
-            request,
-            "admin/products.html",
-            {"tenant": tenant, **context, "form": FormState.of(form, exc)},
-            status_code=core.status_of(exc),
-            caller=caller,
-        )
-    return core.redirect(location)
+async def _products_post(request: Request, tenant_id: str, action: StaffAction) -> Response:
+    return await _staff_post(
+        request, tenant_id, ("admin", "merchant"), "admin/products.html", _products_context, action
+    )
 
 
 @router.post("/{tenant_id}/admin/products")
@@ -355,29 +371,10 @@ def users_page(request: Request, tenant_id: str) -> Response:
     return render(request, "admin/users.html", {"tenant": tenant, **context}, caller=caller)
 
 
-async def _users_post(request: Request, tenant_id: str, action: Any) -> Response:
-    tenant, caller = _staff(request, tenant_id, ("admin",))
-    form = await core.read_form(request)
-    try:
-        core.check_csrf(request, caller, form)
-        location = core.submit(
-            request,
-            form,
-            tenant_id=tenant_id,
-            caller=caller,
-            action=lambda conn: action(conn, caller, form),
-        )
-    except DomainError as exc:
-        with core.database(request).read() as conn:
-            context = _users_context(conn, caller, tenant_id)
-        return render(
-            request,
-            "admin/users.html",
-            {"tenant": tenant, **context, "form": FormState.of(form, exc)},
-            status_code=core.status_of(exc),
-            caller=caller,
-        )
-    return core.redirect(location)
+async def _users_post(request: Request, tenant_id: str, action: StaffAction) -> Response:
+    return await _staff_post(
+        request, tenant_id, ("admin",), "admin/users.html", _users_context, action
+    )
 
 
 @router.post("/{tenant_id}/admin/users")
