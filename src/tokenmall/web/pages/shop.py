@@ -370,36 +370,20 @@ def order_page(request: Request, tenant_id: str, order_id: str) -> Response:
     return _order_page(request, tenant, caller, order_id)
 
 
-def _order_action(
+OrderAction = Callable[[Connection, Principal, FormData], str]
+
+
+async def _order_post(
     request: Request,
-    tenant: Tenant,
-    caller: Principal,
+    tenant_id: str,
     order_id: str,
-    form: FormData,
-    action: Callable[[Connection], object],
-    done: str,
+    action: OrderAction,
     default_field: str = "_form",
 ) -> Response:
-    def refused(state: FormState, code: int) -> Response:
-        return _order_page(request, tenant, caller, order_id, state, code)
-
-    return post_form(
-        request,
-        form,
-        tenant_id=tenant.tenant_id,
-        caller=caller,
-        action=lambda conn: answer(done, action(conn)),
-        refused=refused,
-        default_field=default_field,
-    )
-
-
-@router.post("/{tenant_id}/orders/{order_id}/pay")
-async def order_pay(request: Request, tenant_id: str, order_id: str) -> Response:
-    """The order's open payment on the gateway's page (a new one if the last was closed)."""
+    """A buyer's form on their order page: ``action(conn, caller, form)`` once per form key
+    answers where to go next; a refusal shows the order page with the message."""
     tenant, caller = consumer_page(request, tenant_id)
     form = await core.read_form(request)
-    gateway = gateway_for(request)
 
     def refused(state: FormState, code: int) -> Response:
         return _order_page(request, tenant, caller, order_id, state, code)
@@ -409,57 +393,67 @@ async def order_pay(request: Request, tenant_id: str, order_id: str) -> Response
         form,
         tenant_id=tenant_id,
         caller=caller,
-        action=lambda conn: (
-            payments.start_payment(conn, caller, tenant_id, order_id, gateway, utc_now())[
-                0
-            ].redirect_url
-        ),
+        action=lambda conn: action(conn, caller, form),
         refused=refused,
+        default_field=default_field,
     )
+
+
+@router.post("/{tenant_id}/orders/{order_id}/pay")
+async def order_pay(request: Request, tenant_id: str, order_id: str) -> Response:
+    """The order's open payment on the gateway's page (a new one if the last was closed)."""
+    gateway = gateway_for(request)
+
+    def act(conn: Connection, caller: Principal, _form: FormData) -> str:
+        found, _ = payments.start_payment(conn, caller, tenant_id, order_id, gateway, utc_now())
+        return found.redirect_url
+
+    return await _order_post(request, tenant_id, order_id, act)
 
 
 @router.post("/{tenant_id}/orders/{order_id}/cancel")
 async def order_cancel(request: Request, tenant_id: str, order_id: str) -> Response:
-    tenant, caller = consumer_page(request, tenant_id)
-    form = await core.read_form(request)
-    return _order_action(
+    here = f"/{tenant_id}/orders/{order_id}"
+    return await _order_post(
         request,
-        tenant,
-        caller,
+        tenant_id,
         order_id,
-        form,
-        lambda conn: orders.cancel(conn, caller, tenant_id, order_id, None, utc_now()),
-        f"/{tenant_id}/orders/{order_id}",
+        lambda conn, caller, _form: answer(
+            here, orders.cancel(conn, caller, tenant_id, order_id, None, utc_now())
+        ),
     )
 
 
 @router.post("/{tenant_id}/orders/{order_id}/confirm")
 async def order_confirm(request: Request, tenant_id: str, order_id: str) -> Response:
-    tenant, caller = consumer_page(request, tenant_id)
-    form = await core.read_form(request)
-    return _order_action(
+    here = f"/{tenant_id}/orders/{order_id}"
+    return await _order_post(
         request,
-        tenant,
-        caller,
+        tenant_id,
         order_id,
-        form,
-        lambda conn: orders.confirm_receipt(conn, caller, tenant_id, order_id, utc_now()),
-        f"/{tenant_id}/orders/{order_id}",
+        lambda conn, caller, _form: answer(
+            here, orders.confirm_receipt(conn, caller, tenant_id, order_id, utc_now())
+        ),
     )
 
 
 @router.post("/{tenant_id}/orders/{order_id}/refund")
 async def order_refund(request: Request, tenant_id: str, order_id: str) -> Response:
-    tenant, caller = consumer_page(request, tenant_id)
-    form = await core.read_form(request)
-    reason = core.text_field(form, "reason").strip()
-    return _order_action(
+    here = f"/{tenant_id}/orders/{order_id}"
+    return await _order_post(
         request,
-        tenant,
-        caller,
+        tenant_id,
         order_id,
-        form,
-        lambda conn: orders.request_refund(conn, caller, tenant_id, order_id, reason, utc_now()),
-        f"/{tenant_id}/orders/{order_id}",
+        lambda conn, caller, form: answer(
+            here,
+            orders.request_refund(
+                conn,
+                caller,
+                tenant_id,
+                order_id,
+                core.text_field(form, "reason").strip(),
+                utc_now(),
+            ),
+        ),
         default_field="reason",
     )
