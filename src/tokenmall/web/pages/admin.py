@@ -129,28 +129,19 @@ async def params_post(request: Request, tenant_id: str) -> Response:
     preview_only = core.text_field(form, "action") != "apply"
     try:
         core.check_csrf(request, caller, form)
-        version_text = core.text_field(form, "params_version")
-        if not version_text.isascii() or not version_text.isdigit() or len(version_text) > 9:
-            raise InvalidInput("the form is missing its parameters version", "_form")
+        version = params_form.version_of(form)
         if preview_only:
             with core.database(request).read() as conn:
-                current, _ = Store(conn.engine).load_params(conn, tenant_id)
-                proposed = params_form.proposed(current, params_form.changes(current, form))
-                preview = figures.preview(conn, tenant_id, proposed)
+                preview = params_form.preview_of(conn, tenant_id, form)
         else:
 
             def act(conn: Connection) -> str:
-                current, _ = Store(conn.engine).load_params(conn, tenant_id)
-                wanted = params_form.changes(current, form)
-                params_form.proposed(current, wanted)  # names the field at fault
-                if not wanted:
-                    raise InvalidInput("nothing changed", "_form")
                 tenants.admin_update_params(
                     conn,
                     caller,
                     tenant_id,
-                    wanted,
-                    int(version_text),
+                    params_form.to_apply(conn, tenant_id, form),
+                    version,
                     core.text_field(form, "form_key") or "page",
                 )
                 return f"/{tenant_id}/admin/params?changed=1"
@@ -160,10 +151,7 @@ async def params_post(request: Request, tenant_id: str) -> Response:
             )
     except DomainError as exc:
         state.fail(exc)
-        if state.errors.get("params_version"):
-            state.errors["_form"] = state.errors.pop("params_version")
-        if state.errors.get("params"):
-            state.errors["_form"] = state.errors.pop("params")
+        params_form.form_level_errors(state)
         with core.database(request).read() as conn:
             context = _params_context(conn, caller, tenant_id)
             context["preview"] = figures.preview(conn, tenant_id, None)

@@ -10,11 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import Connection
 from starlette.datastructures import FormData
 
+from tokenmall.adapters.db.store import Store
 from tokenmall.domain.economy.params import DIVIDEND_WEIGHTS, GRANT_ON, Params
 from tokenmall.services.mall.errors import InvalidInput
 from tokenmall.services.mall.tenants import parse_params
+from tokenmall.web.pages import figures
+from tokenmall.web.pages.core import FormState
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,3 +104,39 @@ def proposed(current: Params, wanted: dict[str, Any]) -> Params:
     except InvalidInput as exc:
         name = (exc.field or "").removeprefix("params.")
         raise InvalidInput(str(exc), name or None) from None
+
+
+# -- the parameter pages' steps (a tenant's admins' page and the platform's tenant page) --------
+
+
+def version_of(form: FormData) -> int:
+    """The ``params_version`` the form was drawn from (a stale one is refused later, 409)."""
+    value = form.get("params_version")
+    text = value if isinstance(value, str) else ""
+    if not text.isascii() or not text.isdigit() or len(text) > 9:
+        raise InvalidInput("the form is missing its parameters version", "_form")
+    return int(text)
+
+
+def preview_of(conn: Connection, tenant_id: str, form: FormData) -> dict[str, Any]:
+    """The effect of the form's parameters (validated as a whole), changing nothing."""
+    current, _ = Store(conn.engine).load_params(conn, tenant_id)
+    return figures.preview(conn, tenant_id, proposed(current, changes(current, form)))
+
+
+def to_apply(conn: Connection, tenant_id: str, form: FormData) -> dict[str, Any]:
+    """The changes the form asks for, validated as a whole before anything is written (the
+    field at fault named); refused when nothing changed."""
+    current, _ = Store(conn.engine).load_params(conn, tenant_id)
+    wanted = changes(current, form)
+    proposed(current, wanted)
+    if not wanted:
+        raise InvalidInput("nothing changed", "_form")
+    return wanted
+
+
+def form_level_errors(state: FormState) -> None:
+    """Messages about the version or the set as a whole go at the top of the form."""
+    for name in ("params_version", "params"):
+        if state.errors.get(name):
+            state.errors["_form"] = state.errors.pop(name)

@@ -8,13 +8,11 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import Connection
-from starlette.datastructures import FormData
 
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.errors import DomainError
 from tokenmall.services.mall import operators, tenants
 from tokenmall.services.mall.auth import Principal
-from tokenmall.services.mall.errors import InvalidInput
 from tokenmall.services.mall.uow import utc_now
 from tokenmall.web.pages import core, figures, params_form
 from tokenmall.web.pages.admin import dashboard_figures
@@ -166,13 +164,6 @@ def tenant_page(request: Request, tenant_id: str) -> Response:
     )
 
 
-def _parse(conn: Connection, tenant_id: str, form: FormData) -> dict[str, Any]:
-    current, _ = Store(conn.engine).load_params(conn, tenant_id)
-    wanted = params_form.changes(current, form)
-    params_form.proposed(current, wanted)  # validate (names the field) before anything else
-    return wanted
-
-
 @router.post(f"{PLATFORM}/tenants/{{tenant_id}}/params")
 async def params_post(request: Request, tenant_id: str) -> Response:
     """``action=preview`` shows the effect and changes nothing; ``action=apply`` changes the
@@ -183,27 +174,20 @@ async def params_post(request: Request, tenant_id: str) -> Response:
     preview_only = core.text_field(form, "action") != "apply"
     try:
         core.check_csrf(request, caller, form)
-        version_text = core.text_field(form, "params_version")
-        if not version_text.isdigit():
-            raise InvalidInput("the form is missing its parameters version", "_form")
+        version = params_form.version_of(form)
         if preview_only:
             with core.database(request).read() as conn:
-                current, _ = Store(conn.engine).load_params(conn, tenant_id)
                 tenants.get_for_operator(conn, caller, tenant_id)
-                proposed = params_form.proposed(current, params_form.changes(current, form))
-                preview = figures.preview(conn, tenant_id, proposed)
+                preview = params_form.preview_of(conn, tenant_id, form)
         else:
 
             def act(conn: Connection) -> str:
-                wanted = _parse(conn, tenant_id, form)
-                if not wanted:
-                    raise InvalidInput("nothing changed", "_form")
                 tenants.update_params(
                     conn,
                     caller,
                     tenant_id,
-                    wanted,
-                    int(version_text),
+                    params_form.to_apply(conn, tenant_id, form),
+                    version,
                     core.text_field(form, "form_key") or "page",
                 )
                 return f"{PLATFORM}/tenants/{tenant_id}?changed=1"
@@ -213,8 +197,7 @@ async def params_post(request: Request, tenant_id: str) -> Response:
             )
     except DomainError as exc:
         state.fail(exc)
-        if state.errors.get("params_version"):
-            state.errors["_form"] = state.errors.pop("params_version")
+        params_form.form_level_errors(state)
         with core.database(request).read() as conn:
             context = _tenant_context(conn, caller, tenant_id)
             context["preview"] = figures.preview(conn, tenant_id, None)
