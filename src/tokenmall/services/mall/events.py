@@ -44,41 +44,9 @@ def emit(
     ]
     # The rows of ``repo.add_event``, on the fast insert path (the hot paths emit events
     # inside their write pipelines).
-    fast.insert_dicts(
-        conn,
-        repo.events,
-        [
-            {
-                "tenant_id": tenant_id,
-                "event_id": event_id,
-                "event_type": event_type,
-                "data": text,
-                "created_at": now,
-            }
-        ],
-    )
-    fast.insert_dicts(
-        conn,
-        repo.deliveries,
-        [
-            {
-                "tenant_id": tenant_id,
-                "delivery_id": delivery_id,
-                "event_id": event_id,
-                "endpoint_id": endpoint_id,
-                "status": "pending",
-                "attempts": 0,
-                "failures": 0,
-                "next_attempt_at": now,
-                "last_attempt_at": None,
-                "last_status_code": None,
-                "last_error": None,
-                "delivered_at": None,
-                "created_at": now,
-            }
-            for delivery_id, endpoint_id in targets
-        ],
-    )
+    event, due = repo.outbox_rows(tenant_id, event_id, event_type, text, now, targets)
+    fast.insert_dicts(conn, repo.events, [event])
+    fast.insert_dicts(conn, repo.deliveries, due)
     return event_id
 
 

@@ -262,6 +262,43 @@ def delete_endpoint(conn: Connection, tenant_id: str, endpoint_id: str, now: dat
 # -- the outbox -------------------------------------------------------------------------------
 
 
+def outbox_rows(
+    tenant_id: str,
+    event_id: str,
+    event_type: str,
+    data: str,
+    now: datetime,
+    delivery_ids: list[tuple[str, str]],
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The event's row and its deliveries' rows (delivery id, endpoint id), due at once."""
+    event = {
+        "tenant_id": tenant_id,
+        "event_id": event_id,
+        "event_type": event_type,
+        "data": data,
+        "created_at": now,
+    }
+    due = [
+        {
+            "tenant_id": tenant_id,
+            "delivery_id": delivery_id,
+            "event_id": event_id,
+            "endpoint_id": endpoint_id,
+            "status": "pending",
+            "attempts": 0,
+            "failures": 0,
+            "next_attempt_at": now,
+            "last_attempt_at": None,
+            "last_status_code": None,
+            "last_error": None,
+            "delivered_at": None,
+            "created_at": now,
+        }
+        for delivery_id, endpoint_id in delivery_ids
+    ]
+    return event, due
+
+
 def add_event(
     conn: Connection,
     tenant_id: str,
@@ -272,37 +309,10 @@ def add_event(
     delivery_ids: list[tuple[str, str]],
 ) -> None:
     """The event and its deliveries (delivery id, endpoint id), due at once."""
-    conn.execute(
-        insert(events).values(
-            tenant_id=tenant_id,
-            event_id=event_id,
-            event_type=event_type,
-            data=data,
-            created_at=now,
-        )
-    )
-    if delivery_ids:
-        conn.execute(
-            insert(deliveries),
-            [
-                {
-                    "tenant_id": tenant_id,
-                    "delivery_id": delivery_id,
-                    "event_id": event_id,
-                    "endpoint_id": endpoint_id,
-                    "status": "pending",
-                    "attempts": 0,
-                    "failures": 0,
-                    "next_attempt_at": now,
-                    "last_attempt_at": None,
-                    "last_status_code": None,
-                    "last_error": None,
-                    "delivered_at": None,
-                    "created_at": now,
-                }
-                for delivery_id, endpoint_id in delivery_ids
-            ],
-        )
+    event, due = outbox_rows(tenant_id, event_id, event_type, data, now, delivery_ids)
+    conn.execute(insert(events).values(**event))
+    if due:
+        conn.execute(insert(deliveries), due)
 
 
 def get_event(conn: Connection, tenant_id: str, event_id: str) -> Event | None:
