@@ -37,6 +37,7 @@ from sqlalchemy import (
     update,
 )
 
+from tokenmall.adapters.db.mall.rows import record
 from tokenmall.adapters.db.mall.tables import TENANT_ID, metadata, users
 
 HOLDER = 100  # a ledger holder name (a user's or merchant's id)
@@ -119,18 +120,7 @@ class CommissionRow:
 
 
 def _commission(row: Any) -> CommissionRow:
-    return CommissionRow(
-        row.order_ref,
-        row.level,
-        row.beneficiary,
-        row.buyer,
-        row.amount_fen,
-        row.status,
-        row.from_cash_fen,
-        row.debt_fen,
-        row.created_at,
-        row.updated_at,
-    )
+    return record(CommissionRow, row)
 
 
 def add_commissions(conn: Connection, tenant_id: str, rows: list[dict[str, Any]]) -> None:

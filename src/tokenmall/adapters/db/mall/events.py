@@ -32,7 +32,7 @@ from sqlalchemy import (
     update,
 )
 
-from tokenmall.adapters.db.mall.rows import aware, maybe_aware
+from tokenmall.adapters.db.mall.rows import aware, record
 from tokenmall.adapters.db.mall.tables import ID, TENANT_ID, metadata
 
 DELIVERY_STATUSES = ("pending", "delivered", "failed")
@@ -176,17 +176,7 @@ class Event:
 
 
 def _endpoint(row: Any) -> Endpoint:
-    return Endpoint(
-        tenant_id=row.tenant_id,
-        endpoint_id=row.endpoint_id,
-        url=row.url,
-        event_types=tuple(json.loads(row.event_types)),
-        secret=row.secret,
-        description=row.description,
-        created_by=row.created_by,
-        created_at=aware(row.created_at),
-        deleted_at=maybe_aware(row.deleted_at),
-    )
+    return record(Endpoint, row, utc=True, event_types=tuple(json.loads(row.event_types)))
 
 
 def add_endpoint(conn: Connection, endpoint: Endpoint) -> None:
@@ -355,22 +345,7 @@ def _delivery_query() -> Any:
 
 
 def _delivery(row: Any) -> Delivery:
-    return Delivery(
-        tenant_id=row.tenant_id,
-        delivery_id=row.delivery_id,
-        event_id=row.event_id,
-        event_type=row.event_type,
-        endpoint_id=row.endpoint_id,
-        status=row.status,
-        attempts=row.attempts,
-        failures=row.failures,
-        next_attempt_at=maybe_aware(row.next_attempt_at),
-        last_attempt_at=maybe_aware(row.last_attempt_at),
-        last_status_code=row.last_status_code,
-        last_error=row.last_error,
-        delivered_at=maybe_aware(row.delivered_at),
-        created_at=aware(row.created_at),
-    )
+    return record(Delivery, row, utc=True)
 
 
 def get_delivery(conn: Connection, tenant_id: str, delivery_id: str) -> Delivery | None:

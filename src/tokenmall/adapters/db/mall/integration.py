@@ -31,7 +31,7 @@ from sqlalchemy import (
     update,
 )
 
-from tokenmall.adapters.db.mall.rows import aware, maybe_aware
+from tokenmall.adapters.db.mall.rows import record
 from tokenmall.adapters.db.mall.tables import ID, TENANT_ID, metadata
 
 EXTERNAL_ID = 64
@@ -89,8 +89,7 @@ integration_orders = Table(
     CheckConstraint("state IN ('paid', 'completed', 'refunded')", name="state"),
     CheckConstraint("amount_fen > 0", name="amount_positive"),
     CheckConstraint(
-        "contribution_fen IS NULL OR "
-        "(contribution_fen >= 0 AND contribution_fen <= amount_fen)",
+        "contribution_fen IS NULL OR (contribution_fen >= 0 AND contribution_fen <= amount_fen)",
         name="contribution_in_amount",
     ),
     CheckConstraint("refunded_fen >= 0 AND refunded_fen <= amount_fen", name="refund_in_amount"),
@@ -183,23 +182,8 @@ def set_referrer(conn: Connection, tenant_id: str, external_id: str, referrer_id
 
 
 def _order(row: Any) -> IntegrationOrder:
-    return IntegrationOrder(
-        tenant_id=row.tenant_id,
-        external_order_id=row.external_order_id,
-        order_ref=row.order_ref,
-        user_id=row.user_id,
-        external_user_id=row.external_user_id,
-        amount_fen=row.amount_fen,
-        contribution_fen=row.contribution_fen,
-        state=row.state,
-        booked=bool(row.booked),
-        refunded_fen=row.refunded_fen,
-        rewards=None if row.rewards is None else json.loads(row.rewards),
-        paid_at=aware(row.paid_at),
-        booked_at=maybe_aware(row.booked_at),
-        completed_at=maybe_aware(row.completed_at),
-        refunded_at=maybe_aware(row.refunded_at),
-    )
+    rewards = None if row.rewards is None else json.loads(row.rewards)
+    return record(IntegrationOrder, row, utc=True, booked=bool(row.booked), rewards=rewards)
 
 
 def get_order(

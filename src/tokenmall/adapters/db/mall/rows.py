@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+R = TypeVar("R", bound="DataclassInstance")
 
 
 def aware(value: Any) -> datetime:
@@ -14,3 +20,17 @@ def aware(value: Any) -> datetime:
 
 def maybe_aware(value: Any) -> datetime | None:
     return None if value is None else aware(value)
+
+
+def record(cls: type[R], row: Any, *, utc: bool = False, **given: Any) -> R:
+    """The dataclass ``cls`` from the row's columns of its fields' names; ``given`` supplies
+    the fields that are not plain columns (decoded JSON, joined lists). ``utc``: every
+    datetime read is made aware (SQLite hands them back naive)."""
+    values = row._mapping
+    out: dict[str, Any] = {}
+    for f in fields(cls):
+        value = given[f.name] if f.name in given else values[f.name]
+        if utc and isinstance(value, datetime):
+            value = aware(value)
+        out[f.name] = value
+    return cls(**out)

@@ -30,6 +30,7 @@ from sqlalchemy import (
     update,
 )
 
+from tokenmall.adapters.db.mall.rows import record
 from tokenmall.adapters.db.mall.tables import ID, TENANT_ID, metadata
 
 STATUSES = ("pending", "paid", "rejected")
@@ -180,20 +181,7 @@ def _approvers(conn: Connection, tenant_id: str, ids: list[str]) -> dict[str, li
 
 
 def _withdrawal(row: Any, approvers: list[str]) -> Withdrawal:
-    return Withdrawal(
-        row.tenant_id,
-        row.withdrawal_id,
-        row.user_id,
-        row.amount_fen,
-        row.debt_repaid_fen,
-        row.status,
-        row.approvals_required,
-        tuple(approvers),
-        row.decided_by,
-        row.reason,
-        row.created_at,
-        row.decided_at,
-    )
+    return record(Withdrawal, row, approved_by=tuple(approvers))
 
 
 def get(
