@@ -350,8 +350,7 @@ async def withdrawals_post(request: Request, tenant_id: str) -> Response:
         if "kyc_status" in state.errors:
             state.errors.pop("kyc_status")
             state.errors["amount"] = "Withdrawals need real-name (KYC) verification first."
-        if "_form" in state.errors:
-            state.errors["amount"] = state.errors.pop("_form")
+        state.move_errors({"_form": "amount"})
         return _withdrawals_page(request, tenant, caller, state, code)
 
     return post_form(

@@ -301,6 +301,13 @@ class FormState:
     def get(self, name: str, default: str = "") -> str:
         return self.values.get(name, default)
 
+    def move_errors(self, names: Mapping[str, str]) -> None:
+        """Show the message of each field ``names`` maps from next to the field it maps to
+        (the service's field name → the form's)."""
+        for source, target in names.items():
+            if source in self.errors:
+                self.errors[target] = self.errors.pop(source)
+
 
 def render(
     request: Request,

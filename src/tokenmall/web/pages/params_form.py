@@ -137,6 +137,4 @@ def to_apply(conn: Connection, tenant_id: str, form: FormData) -> dict[str, Any]
 
 def form_level_errors(state: FormState) -> None:
     """Messages about the version or the set as a whole go at the top of the form."""
-    for name in ("params_version", "params"):
-        if state.errors.get(name):
-            state.errors["_form"] = state.errors.pop(name)
+    state.move_errors({"params_version": "_form", "params": "_form"})

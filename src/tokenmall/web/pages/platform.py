@@ -119,10 +119,7 @@ async def tenant_create(request: Request) -> Response:
     except DomainError as exc:
         state = FormState.of(form, exc)
         state.values.pop("admin_password", None)
-        if "admin.email" in state.errors:
-            state.errors["admin_email"] = state.errors.pop("admin.email")
-        if "admin.password" in state.errors:
-            state.errors["admin_password"] = state.errors.pop("admin.password")
+        state.move_errors({"admin.email": "admin_email", "admin.password": "admin_password"})
         with core.database(request).read() as conn:
             context = _tenants_context(conn, caller)
         return render(

@@ -277,10 +277,7 @@ async def checkout_post(request: Request, tenant_id: str) -> Response:
     gateway = gateway_for(request)
 
     def refused(state: FormState, code: int) -> Response:
-        if "method" in state.errors:
-            state.errors["payment_method"] = state.errors.pop("method")
-        if "lines" in state.errors:
-            state.errors["_form"] = state.errors.pop("lines")
+        state.move_errors({"method": "payment_method", "lines": "_form"})
         return _checkout_page(request, tenant, caller, state, code)
 
     return post_form(
