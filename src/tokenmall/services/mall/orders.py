@@ -46,9 +46,8 @@ from tokenmall.domain.economy.state import Rates
 from tokenmall.domain.errors import DomainError
 from tokenmall.domain.money import parse_money, parse_points
 from tokenmall.services import commands as c
-from tokenmall.services import ledger
 from tokenmall.services.mall import cart as carts
-from tokenmall.services.mall import catalogue, ids, order_ledger, validate
+from tokenmall.services.mall import catalogue, ids, journal, order_ledger, validate
 from tokenmall.services.mall.auth import Principal, require
 from tokenmall.services.mall.errors import (
     Conflict,
@@ -337,7 +336,7 @@ def checkout(
     final: list[Order] = []
     for order in made:
         if order.stable_fen:
-            _run(
+            journal.run(
                 conn,
                 c.PayStable(
                     tenant_id=tenant_id,
@@ -358,10 +357,6 @@ def checkout(
 
 
 # --- helpers ---
-
-
-def _run(conn: Connection, command: c.Command) -> dict[str, object]:
-    return ledger.execute_in(Store(conn.engine), conn, command)
 
 
 def _reload(conn: Connection, order: Order) -> Order:
@@ -412,7 +407,7 @@ def _release_stock(conn: Connection, order: Order, now: datetime) -> None:
 
 def _return_stable(conn: Connection, order: Order) -> None:
     if order.stable_fen:
-        _run(
+        journal.run(
             conn,
             c.RefundStable(
                 tenant_id=order.tenant_id,
