@@ -76,6 +76,19 @@ def test_audit_finds_an_unbalanced_journal_on_sqlite(store: Store, tenant: str) 
     assert "journal 1 does not balance: money by 1" in findings(store, tenant)
 
 
+def test_audit_finds_postings_without_their_journal_on_sqlite(store: Store, tenant: str) -> None:
+    if store.postgres:
+        pytest.skip("PostgreSQL's deferred check refuses the commit (test_ledger_commands)")
+    execute(store, c.Purchase(tenant_id=tenant, idempotency_key="p", user="a", amount_fen=100))
+    with store.transaction() as conn:
+        for line, amount in ((1, 5), (2, -5)):
+            conn.execute(
+                text("INSERT INTO postings VALUES (:t, 77, :line, 'revenue', '', 'money', :a)"),
+                {"t": tenant, "line": line, "a": amount},
+            )
+    assert "postings refer to journal 77, which does not exist" in findings(store, tenant)
+
+
 def test_reversal_of_a_conversion_restores_balances(store: Store, tenant: str) -> None:
     # given ann converted 2 points to stable points
     execute(store, c.Purchase(tenant_id=tenant, idempotency_key="p", user="ann", amount_fen=10000))

@@ -189,3 +189,8 @@ def test_deferred_trigger_refuses_an_unbalanced_journal(store: Store, tenant: st
         conn.execute(text("UPDATE postings SET amount = 6 WHERE tenant_id = :t"), {"t": tenant})
     with pytest.raises(IntegrityError, match="does not balance"), store.transaction() as conn:
         conn.execute(text(posting), {"t": tenant, "line": 3, "account": "fees", "amount": -1})
+    # and balanced postings of a journal that does not exist are refused at commit
+    orphan = "INSERT INTO postings VALUES (:t, 500, :line, :account, '', 'money', :amount)"
+    with pytest.raises(IntegrityError, match="does not exist"), store.transaction() as conn:
+        conn.execute(text(orphan), {"t": tenant, "line": 1, "account": "revenue", "amount": 5})
+        conn.execute(text(orphan), {"t": tenant, "line": 2, "account": "fees", "amount": -5})

@@ -1,12 +1,12 @@
 """``audit``: rebuild every balance from the postings and check economy.md's invariants.
 
-For each tenant: every journal balances per asset; every holder's points, cash, stable
-points and dividends equal the sums of their postings; every aggregate of economy_state
-(pools, supply, treasury, stable points outstanding, money in, revenue, escrow, commissions,
-withdrawals, receivables) equals its account's postings; the engine's own ``violations()``
-hold on the stored state; and the price recorded by each journal (the price it was executed
-at) never fell from one journal to the next.
-The checks read only; a finding is a sentence naming the tenant and what differs.
+For each tenant: every journal balances per asset and every posting's journal exists; every
+holder's points, cash, stable points and dividends equal the sums of their postings; every
+aggregate of economy_state (pools, supply, treasury, stable points outstanding, money in,
+revenue, escrow, commissions, withdrawals, receivables) equals its account's postings; the
+engine's own ``violations()`` hold on the stored state; and the price recorded by each journal
+(the price it was executed at) never fell from one journal to the next. The checks read only; a
+finding is a sentence naming the tenant and what differs.
 
 Memory: the per-holder sums and the holders of one tenant are held while it is audited
 (the invariants need them all); audit is an operator's tool, not the hot path.
@@ -64,6 +64,15 @@ def audit_tenant(store: Store, conn: Connection, tenant_id: str) -> TenantAudit:
         t,
     ):
         found.append(f"journal {jid} does not balance: {asset} by {total}")
+    for (jid,) in conn.execute(
+        text(
+            "SELECT DISTINCT p.journal_id FROM postings p LEFT JOIN journals j "
+            "ON j.tenant_id = p.tenant_id AND j.journal_id = p.journal_id "
+            "WHERE p.tenant_id = :t AND j.journal_id IS NULL ORDER BY p.journal_id LIMIT 20"
+        ),
+        t,
+    ):
+        found.append(f"postings refer to journal {jid}, which does not exist")
 
     # Balances rebuilt from postings, by account.
     users: dict[str, list[int]] = {}  # holder -> [points, cash, stable, dividends]

@@ -166,9 +166,8 @@ postings = Table(
     Column("asset", String(8), nullable=False),  # Asset
     Column("amount", BigInteger, nullable=False),  # signed minor units
     PrimaryKeyConstraint("tenant_id", "journal_id", "line"),
-    ForeignKeyConstraint(
-        ["tenant_id", "journal_id"], ["journals.tenant_id", "journals.journal_id"]
-    ),
+    # No per-row foreign key to journals (0010): on PostgreSQL the deferred per-journal check
+    # refuses postings of a journal that does not exist; audit reports any such posting.
     CheckConstraint("amount <> 0", name="amount_not_zero"),
     CheckConstraint("asset IN ('money', 'equity', 'stable')", name="asset"),
     sqlite_with_rowid=False,
