@@ -50,7 +50,7 @@ class Scenario:
     ok: int = 0
     errors: int = 0
     seconds: float = 0.0  # float-ok: time
-    latencies: list[float] = field(default_factory=list)
+    latencies: list[float] = field(default_factory=list)  # float-ok: time
     statuses: dict[str, int] = field(default_factory=dict)
 
     def figures(self) -> dict[str, Any]:
@@ -332,7 +332,7 @@ def checkout_and_pay(
     admin: str,
     clients: int,
     requests: int,
-    duration: float,
+    duration: float,  # float-ok: time
 ) -> Scenario:
     """The consumer's flow: check out one unit (stock reserved, an order, a payment), then
     approve it on the sandbox gateway's page, whose signed webhook marks the order paid and
@@ -364,7 +364,7 @@ SCENARIOS = ("integration", "checkout")
 def run(
     database_url: str,
     *,
-    duration: float,
+    duration: float,  # float-ok: time
     requests: int,
     clients: int,
     workers: int,
