@@ -10,7 +10,7 @@ import shutil
 import subprocess
 from typing import Any
 
-from browser_helpers import Site, shot
+from browser_helpers import Site, shot, wait_until
 
 from tokenmall.adapters.db.store import Store
 from tokenmall.services import demo
@@ -122,7 +122,7 @@ def test_the_admin_sees_the_dashboard_chart_and_the_console(site: Site, desk: An
     _log_in(desk, site, f"/{TENANT}/login", demo.ADMIN_EMAIL)
     desk.wait_for_url(re.compile(rf"/{TENANT}/$"))
     desk.goto(f"{site.base_url}/{TENANT}/admin/")
-    desk.wait_for_function("document.documentElement.dataset.chartsDrawn === '1'")
+    wait_until(desk, "document.documentElement.dataset.chartsDrawn === '1'")
     drawn = desk.evaluate(
         """() => {
           const c = document.getElementById("price-chart");

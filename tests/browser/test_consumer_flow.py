@@ -11,7 +11,7 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from browser_helpers import Site, shot
+from browser_helpers import Site, shot, wait_until
 
 from tokenmall.adapters.db.mall import people as people_repo
 from tokenmall.services import demo
@@ -51,7 +51,7 @@ def _trade(page: Any, site: Site, kind: str, points: str, balance: str, name: st
     page.click(f'[data-testid="to-{kind}"]')
     page.wait_for_url(re.compile(rf"/{TENANT}/wallet/{kind}$"))
     # HTMX has taken the new page in (its listeners are on the amount) before the typing.
-    page.wait_for_function(LIVE_PREVIEW_READY)
+    wait_until(page, f"({LIVE_PREVIEW_READY})()")
     page.fill("#f-points", points)
     page.locator('[data-testid="pv-receive"]').wait_for()
     receive = page.locator('[data-testid="pv-receive"]').inner_text().strip()
@@ -113,7 +113,7 @@ def test_a_consumer_buys_sees_points_and_the_chart_sells_and_converts(
     # The wallet: points, their price and the chart drawn; the quota beside what backs it.
     page.click("nav.tabbar >> text=钱包")
     page.wait_for_url(re.compile(rf"/{TENANT}/wallet$"))
-    page.wait_for_function("document.documentElement.dataset.chartsDrawn === '1'")
+    wait_until(page, "document.documentElement.dataset.chartsDrawn === '1'")
     ink = page.evaluate(
         """() => {
           const c = document.getElementById("wallet-chart");
