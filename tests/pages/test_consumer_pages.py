@@ -420,3 +420,24 @@ def test_stable_points_pay_part_of_an_order_and_a_cancel_returns_them(
     assert Decimal(_wallet(site, demo.CONSUMERS[3][0])["stable"]) == stable
     # The sandbox's page no longer takes the payment.
     assert httpx.post(went.headers["location"], data={"outcome": "approve"}).status_code == 409
+
+
+def test_the_orders_of_one_checkout_are_listed_by_the_database(
+    site: Site, browser: Browser
+) -> None:
+    from tokenmall.services.mall import orders
+
+    browser.login(TENANT, OTHER_CONSUMER)
+    for _ in range(2):
+        _add_to_cart(browser)
+        fields = browser.form(f"/{TENANT}/checkout", f"/{TENANT}/checkout")
+        went = browser.post(f"/{TENANT}/checkout", {**fields, "payment_method": "money"})
+        assert went.status_code == 303
+    with site.app.state.database.read() as conn:
+        newest, older = orders.list_orders(
+            conn, _principal(site, OTHER_CONSUMER), TENANT, status=None, after=None, limit=2
+        )
+    # The filter is the query's (not a sieve over one page of the newest orders).
+    page = browser.get(f"/{TENANT}/orders?checkout={older.checkout_id}").text
+    assert f"/{TENANT}/orders/{older.order_id}" in page
+    assert f"/{TENANT}/orders/{newest.order_id}" not in page

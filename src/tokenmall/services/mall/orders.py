@@ -175,6 +175,7 @@ def list_orders(
     status: str | None,
     after: str | None,
     limit: int,
+    checkout_id: str | None = None,
 ) -> list[Order]:
     who = require(caller, tenant_id, ALL)
     user_id = merchant_id = None
@@ -192,6 +193,7 @@ def list_orders(
         status=status,
         after=after,
         limit=limit,
+        checkout_id=checkout_id,
     )
 
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import json
 import secrets
 import time
@@ -346,13 +345,3 @@ def _attempt(
             next_attempt_at=when,
             failures=failures,
         )
-
-
-def is_private_host(url: str) -> bool:
-    """Whether ``url`` names a loopback or private address literally (for operators who want
-    to refuse such endpoints; see docs/integration.md)."""
-    host = urlsplit(url).hostname or ""
-    try:
-        return not ipaddress.ip_address(host).is_global
-    except ValueError:
-        return host == "localhost"

@@ -31,7 +31,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from babel.core import Locale
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency, format_decimal
@@ -493,7 +492,3 @@ class PageRoute(APIRoute):
                 return page_error(request, exc)
 
         return handler
-
-
-def locale_display(locale: str) -> str:
-    return str(Locale.parse(locale).display_name)

@@ -316,12 +316,16 @@ def orders_page(request: Request, tenant_id: str) -> Response:
     checkout_id = request.query_params.get("checkout") or None
     with core.database(request).read() as conn:
         found = orders.list_orders(
-            conn, caller, tenant_id, status=status, after=after, limit=ORDER_PAGE + 1
+            conn,
+            caller,
+            tenant_id,
+            status=status,
+            after=after,
+            limit=ORDER_PAGE + 1,
+            checkout_id=checkout_id,
         )
     more = len(found) > ORDER_PAGE
     found = found[:ORDER_PAGE]
-    if checkout_id is not None:
-        found = [o for o in found if o.checkout_id == checkout_id]
     return page(
         request,
         "shop/orders.html",

@@ -241,13 +241,3 @@ def repay_debt(conn: Connection, tenant_id: str, user_id: str, fen: int, now: da
         .where(debts.c.tenant_id == tenant_id, debts.c.user_id == user_id)
         .values(repaid_fen=debts.c.repaid_fen + fen, updated_at=now)
     )
-
-
-def debts_outstanding(conn: Connection, tenant_id: str) -> int:
-    """Σ what users owe: equals the ledger's ``receivables``."""
-    total = conn.execute(
-        select(func.coalesce(func.sum(debts.c.owed_fen - debts.c.repaid_fen), 0)).where(
-            debts.c.tenant_id == tenant_id
-        )
-    ).scalar_one()
-    return int(total)

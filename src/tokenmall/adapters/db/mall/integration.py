@@ -155,20 +155,6 @@ def external_users_by_id(
     return {row[0]: ExternalUser(row[0], row[1], row[2]) for row in rows}
 
 
-def add_external_user(
-    conn: Connection, tenant_id: str, external_id: str, user_id: str, now: datetime
-) -> None:
-    conn.execute(
-        insert(external_users).values(
-            tenant_id=tenant_id,
-            external_id=external_id,
-            user_id=user_id,
-            referrer_user_id=None,
-            created_at=now,
-        )
-    )
-
-
 def set_referrer(conn: Connection, tenant_id: str, external_id: str, referrer_id: str) -> None:
     conn.execute(
         update(external_users)

@@ -597,8 +597,11 @@ def list_orders(
     status: str | None,
     after: str | None,
     limit: int,
+    checkout_id: str | None = None,
 ) -> list[Order]:
     query = select(orders).where(orders.c.tenant_id == tenant_id)
+    if checkout_id is not None:
+        query = query.where(orders.c.checkout_id == checkout_id)
     if user_id is not None:
         query = query.where(orders.c.user_id == user_id)
     if merchant_id is not None:
@@ -611,15 +614,6 @@ def list_orders(
         query = query.where(orders.c.order_id < after)
     rows = list(conn.execute(query.order_by(orders.c.order_id.desc()).limit(limit)))
     return _with_lines(conn, tenant_id, rows)
-
-
-def orders_of_checkout(conn: Connection, tenant_id: str, checkout_id: str) -> list[Order]:
-    query = (
-        select(orders)
-        .where(orders.c.tenant_id == tenant_id, orders.c.checkout_id == checkout_id)
-        .order_by(orders.c.order_id)
-    )
-    return _with_lines(conn, tenant_id, list(conn.execute(query)))
 
 
 def due_order_ids(
