@@ -194,3 +194,20 @@ def test_deferred_trigger_refuses_an_unbalanced_journal(store: Store, tenant: st
     with pytest.raises(IntegrityError, match="does not exist"), store.transaction() as conn:
         conn.execute(text(orphan), {"t": tenant, "line": 1, "account": "revenue", "amount": 5})
         conn.execute(text(orphan), {"t": tenant, "line": 2, "account": "fees", "amount": -5})
+    # and a transaction posting to several journals in several statements (as a writer batch
+    # does) is checked once for all of them: the one journal that does not net to zero is named
+    many = (
+        "INSERT INTO journals (tenant_id, journal_id, code, idempotency_key, fingerprint, result)"
+        " VALUES (:t, :j, 'purchase', :key, 'f', '{}')"
+    )
+    spread = "INSERT INTO postings VALUES (:t, :j, :line, :account, '', 'money', :amount)"
+    after_99 = snapshot(store, tenant)
+    with pytest.raises(IntegrityError, match="journal 102 .*does not balance"):
+        with store.transaction() as conn:
+            for jid, amounts in ((100, (5, -5)), (101, (7, -7)), (102, (5, -4)), (140, (1, -1))):
+                conn.execute(text(many), {"t": tenant, "j": jid, "key": f"hand-{jid}"})
+                for line, amount in enumerate(amounts, start=1):
+                    account = "revenue" if amount > 0 else "fees"
+                    row = {"t": tenant, "j": jid, "line": line, "account": account}
+                    conn.execute(text(spread), {**row, "amount": amount})
+    assert snapshot(store, tenant) == after_99
