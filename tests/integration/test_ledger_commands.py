@@ -202,12 +202,12 @@ def test_deferred_trigger_refuses_an_unbalanced_journal(store: Store, tenant: st
     )
     spread = "INSERT INTO postings VALUES (:t, :j, :line, :account, '', 'money', :amount)"
     after_99 = snapshot(store, tenant)
-    with pytest.raises(IntegrityError, match="journal 102 .*does not balance"):
-        with store.transaction() as conn:
-            for jid, amounts in ((100, (5, -5)), (101, (7, -7)), (102, (5, -4)), (140, (1, -1))):
-                conn.execute(text(many), {"t": tenant, "j": jid, "key": f"hand-{jid}"})
-                for line, amount in enumerate(amounts, start=1):
-                    account = "revenue" if amount > 0 else "fees"
-                    row = {"t": tenant, "j": jid, "line": line, "account": account}
-                    conn.execute(text(spread), {**row, "amount": amount})
+    refused = pytest.raises(IntegrityError, match=r"journal 102 .*does not balance")
+    with refused, store.transaction() as conn:
+        for jid, amounts in ((100, (5, -5)), (101, (7, -7)), (102, (5, -4)), (140, (1, -1))):
+            conn.execute(text(many), {"t": tenant, "j": jid, "key": f"hand-{jid}"})
+            for line, amount in enumerate(amounts, start=1):
+                account = "revenue" if amount > 0 else "fees"
+                row = {"t": tenant, "j": jid, "line": line, "account": account}
+                conn.execute(text(spread), {**row, "amount": amount})
     assert snapshot(store, tenant) == after_99

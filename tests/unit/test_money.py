@@ -6,6 +6,8 @@ from decimal import Decimal
 from fractions import Fraction
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tokenmall.domain.errors import InvalidAmount
 from tokenmall.domain.money import (
@@ -116,3 +118,14 @@ def test_price_rounds_half_to_even() -> None:
     # 1.00005 and 1.00015 to 4 places.
     assert format_price(100_005, 10**11, 4) == "1.0000"
     assert format_price(100_015, 10**11, 4) == "1.0002"
+
+
+@given(
+    num=st.integers(min_value=0, max_value=10**18),
+    den=st.integers(min_value=1, max_value=10**18),
+    places=st.sampled_from([0, 2, 4, 8]),
+)
+def test_price_text_is_the_decimal_price_exactly(num: int, den: int, places: int) -> None:
+    # format_price works in integers (it runs per booked purchase); it must say exactly what
+    # the Decimal of the exact fraction, rounded half to even, says
+    assert format_price(num, den, places) == format(price_to_decimal(num, den, places), "f")

@@ -102,4 +102,11 @@ def price_to_decimal(num: int, den: int, places: int = 8) -> Decimal:
 
 
 def format_price(num: int, den: int, places: int = 8) -> str:
-    return format(price_to_decimal(num, den, places), "f")
+    """``price_to_decimal`` as text, in integers only (it runs once per booked purchase)."""
+    if den <= 0:
+        return format(price_to_decimal(num, den, places), "f")
+    q, r = divmod(num * PRICE_DISPLAY_FACTOR * 10**places, den)
+    twice = 2 * r
+    if twice > den or (twice == den and q % 2):  # half to even, as ``round(Fraction)``
+        q += 1
+    return _format_scaled(q, places) if places else str(q)

@@ -404,8 +404,13 @@ class TenantBook:
         row["params_version"] = self.params_version
         return row
 
-    def take_batch(self) -> Batch:
-        """Everything changed since the last call; the book starts a new batch."""
+    def take_batch(self, trim: bool = True) -> Batch:
+        """Everything changed since the last call; the book starts a new batch.
+
+        With ``trim`` the cache is emptied if it grew too large; a writer that applies the
+        next batch before this one has committed passes False and calls ``trim()`` once it
+        has (until then the cache is the only true copy of the holders this batch changed).
+        """
         holders = self.state.holders
         batch = Batch(
             self.tenant_id,
@@ -418,10 +423,15 @@ class TenantBook:
         self._journals = []
         self._params = []
         self._pending = {}
-        if len(holders) > MAX_CACHED_HOLDERS:
-            holders.clear()
-            self._looked_up.clear()
+        if trim:
+            self.trim()
         return batch
+
+    def trim(self) -> None:
+        """Drop the cached holders if there are too many (only between batches)."""
+        if len(self.state.holders) > MAX_CACHED_HOLDERS and not self._dirty:
+            self.state.holders.clear()
+            self._looked_up.clear()
 
 
 def _names(command: c.Command) -> list[str]:

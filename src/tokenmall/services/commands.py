@@ -35,6 +35,11 @@ def _check_int(what: str, value: object, *, optional: bool = False) -> None:
         raise InvalidAmount(f"{what} must be a whole number of minor units, got {value!r}")
 
 
+# ``json.dumps(request, sort_keys=True, ensure_ascii=False, default=str)``, made once: stored
+# fingerprints depend on this exact text, so it must never change.
+_FINGERPRINT_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False, default=str)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Command:
     tenant_id: str
@@ -61,7 +66,7 @@ class Command:
         return out
 
     def fingerprint(self) -> str:
-        text = json.dumps(self.request(), sort_keys=True, ensure_ascii=False, default=str)
+        text = _FINGERPRINT_JSON.encode(self.request())
         return hashlib.sha256(text.encode()).hexdigest()
 
 

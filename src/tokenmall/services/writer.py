@@ -11,6 +11,14 @@ answers the callers. Nothing is acknowledged before it is durable.
 Idempotency keys are checked against the database and within the batch; a replay with the
 same request gets the first result, a different request under the same key a conflict.
 
+On PostgreSQL the writer overlaps its two halves: while batch N is written and committed on
+the writer's connection (by a committer thread, which waits on the server with the GIL
+released), the writer thread already applies batch N+1 to the book, reading what it needs
+(stored idempotency keys, holders not yet cached) on a second, read-only connection. Holders
+batch N changed are in the book's cache, and keys N is committing are checked in memory, so
+nothing N+1 reads can be stale. N+1 is written only after N's commit succeeded; if N fails,
+N+1's work is thrown away with the book and both are done again one at a time.
+
 If the transaction fails the book may hold changes the database does not, so the writer
 throws it away, reloads it from the database and runs the batch once more (keys already
 committed, e.g. when only the acknowledgement of a commit was lost, are found as replays);
@@ -28,10 +36,11 @@ from __future__ import annotations
 
 import logging
 import queue
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -43,11 +52,17 @@ from tokenmall.adapters.db.store import Store
 from tokenmall.domain.errors import DomainError
 from tokenmall.domain.ledger.journal import IdempotencyConflict
 from tokenmall.services import commands as c
-from tokenmall.services.book import TenantBook
+from tokenmall.services.book import Batch, TenantBook
 
 log = logging.getLogger(__name__)
 
 LINGER_SECONDS = 0.001
+# The writer thread and its committer hand the GIL to each other on every commit, and the
+# client threads wait for it to be answered: at CPython's default switch interval (5 ms) a
+# thread whose database reply has arrived can wait that long for a busy thread to let go.
+# A process with an overlapping writer runs with 0.5 ms (2026-11-30, quiet machine, 64 clients:
+# 3,755 purchases/s at 5 ms, 4,099 at 1 ms, 4,416 at 0.2 ms; single runs, noisy).
+SWITCH_INTERVAL_SECONDS = 0.0005  # float-ok: time
 INBOX_POLL_SECONDS = 0.005  # how often an idle owner listens for inbox notifications
 INBOX_SAFETY_SECONDS = 1.0  # an owner reads the inbox at least this often, notified or not
 
@@ -67,6 +82,16 @@ class _Request:
     inbox_id: int | None = None  # set when the command came from another process
 
 
+@dataclass(slots=True)
+class _InFlight:
+    """A batch applied to the book and handed to the committer, not yet answered."""
+
+    batch: list[_Request]
+    outcomes: list[tuple[bool, Any]]
+    keys: dict[str, tuple[str, dict[str, Any]]]  # key -> (fingerprint, result) it commits
+    done: Future[None]
+
+
 # settle(store, conn, tenant_id, business_date) -> result: part A's ``settlement.settle_in``.
 Settle = Callable[[Store, Connection, str, date], dict[str, Any]]
 _STOP = object()
@@ -84,6 +109,7 @@ class TenantWriter:
         linger_seconds: float = LINGER_SECONDS,  # float-ok: seconds or a rate of time, never money
         settle: Settle | None = None,
         use_inbox: bool | None = None,
+        overlap: bool | None = None,
     ) -> None:
         self.store = store
         self.tenant_id = tenant_id
@@ -92,6 +118,12 @@ class TenantWriter:
         self._settle_fn = settle
         self._postgres = store.engine.dialect.name == "postgresql"
         self.use_inbox = self._postgres if use_inbox is None else use_inbox
+        # Apply batch N+1 while batch N commits (PostgreSQL: SQLite has one writer at a time).
+        self.overlap = self._postgres if overlap is None else overlap
+        self._committer: ThreadPoolExecutor | None = None
+        self._inflight: _InFlight | None = None
+        self._reader: Connection | None = None  # reads for the next batch while one commits
+        self._inflight_before = False
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._conn: Connection | None = None
         self._session: Any = None  # the DBAPI connection that holds the lock
@@ -103,6 +135,7 @@ class TenantWriter:
         self._thread = threading.Thread(target=self._run, name=f"writer-{tenant_id}", daemon=True)
         self.batches = 0  # committed batches (figures for benchmarks and tests)
         self.commands = 0  # commands answered by committed batches
+        self.overlapped = 0  # batches applied while the one before them was committing
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -116,6 +149,8 @@ class TenantWriter:
         except Exception:
             self._disconnect()
             raise
+        if self.overlap and sys.getswitchinterval() > SWITCH_INTERVAL_SECONDS:
+            sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)  # process-wide: see above
         self._thread.start()
         return self
 
@@ -162,16 +197,23 @@ class TenantWriter:
                 item, held = held, None
             else:
                 item = self._next()
-            if item is None:  # idle: look at the inbox
+            if item is None:  # idle: answer what is committing, then look at the inbox
+                if self._inflight is not None:
+                    self._drain()
+                    continue
                 busy = False
                 self._take_inbox([])
                 continue
             if item is _STOP:
+                self._drain()
                 if not self.lost:
                     self._take_inbox([])
                 self._disconnect()
+                if self._committer is not None:
+                    self._committer.shutdown(wait=True)
                 return
             if isinstance(item.command, c.SettleDay):
+                self._drain()
                 self._settle(item)
                 continue
             batch: list[_Request] = [item]
@@ -186,6 +228,8 @@ class TenantWriter:
 
     def _next(self) -> Any:
         try:
+            if self._inflight is not None:  # nothing new queued: answer the committing batch
+                return self._queue.get_nowait()
             return self._queue.get(timeout=INBOX_POLL_SECONDS if self.use_inbox else None)
         except queue.Empty:
             return None
@@ -216,10 +260,11 @@ class TenantWriter:
             return
         now = time.perf_counter()
         try:
-            if self._conn is not None and self.tenant_id in inbox.hear(self._conn):
-                self._inbox_hint = True
+            if self._inflight is None:  # the connection is the committer's while one commits
+                self._hear()
             if not self._inbox_hint and now - self._inbox_looked < INBOX_SAFETY_SECONDS:
                 return
+            self._drain()
             self._inbox_looked = now
             self._inbox_hint = False
             rows = inbox.claimable(self._connection(), self.tenant_id, self.max_batch - len(batch))
@@ -243,10 +288,23 @@ class TenantWriter:
         elif taken:
             self._process(taken)
 
+    def _hear(self) -> None:
+        """Note an inbox notification that arrived on the (idle) writer connection."""
+        if self._conn is not None and self.tenant_id in inbox.hear(self._conn):
+            self._inbox_hint = True
+
     # -- one batch ----------------------------------------------------------------------------
 
     def _process(self, batch: list[_Request]) -> None:
-        for attempt in (1, 2):
+        # A lone command with nothing committing gains nothing from overlapping: it would
+        # only pay for the hand-over to the committer thread.
+        if self.overlap and (len(batch) > 1 or self._inflight is not None):
+            self._process_overlapped(batch)
+        else:
+            self._process_serial(batch)
+
+    def _process_serial(self, batch: list[_Request], attempts: int = 2) -> None:
+        for attempt in range(1, attempts + 1):
             try:
                 outcomes = self._attempt(batch)
             except Exception as error:
@@ -255,7 +313,7 @@ class TenantWriter:
                     self.tenant_id, len(batch), attempt, error,
                 )
                 self._reset()
-                if attempt == 2:
+                if attempt == attempts:
                     self._fail(batch, error)
                     return
                 continue
@@ -286,6 +344,115 @@ class TenantWriter:
             store.write_batch(conn, tenant, book.take_batch())
             inbox.answer(conn, tenant, _inbox_replies(batch, outcomes))
         return outcomes
+
+    def _process_overlapped(self, batch: list[_Request]) -> None:
+        """Apply ``batch`` while the previous one commits; hand it to the committer once that
+        one has committed (see the module's docstring)."""
+        self._inflight_before = self._inflight is not None
+        try:
+            applied = self._apply_ahead(batch)
+        except Exception as error:  # a read failed: do it the plain way, after the one in flight
+            log.warning("tenant %s: reading ahead failed: %r", self.tenant_id, error)
+            self._drain()
+            self._reset()
+            self._process_serial(batch)
+            return
+        if not self._drain():  # the batch before failed: the book was thrown away with it
+            self._process_serial(batch)
+            return
+        outcomes, rows, keys = applied
+        try:
+            conn = self._connection()
+            self._hear()
+        except Exception as error:
+            log.warning("tenant %s: the writer connection failed: %r", self.tenant_id, error)
+            self._reset()
+            self._process_serial(batch)
+            return
+        if self._committer is None:
+            self._committer = ThreadPoolExecutor(1, thread_name_prefix=f"commit-{self.tenant_id}")
+        replies = _inbox_replies(batch, outcomes)
+        if self._inflight_before:
+            self.overlapped += 1
+        done = self._committer.submit(self._commit, conn, rows, replies)
+        self._inflight = _InFlight(batch, outcomes, keys, done)
+
+    def _apply_ahead(
+        self, batch: list[_Request]
+    ) -> tuple[list[tuple[bool, Any]], Batch, dict[str, tuple[str, dict[str, Any]]]]:
+        """Apply ``batch`` to the book, reading on the reader connection."""
+        if self._book is None:  # (re)load it from the writer's connection, nothing in flight
+            self._drain()
+            conn = self._connection()
+            with conn.begin():
+                self._book_on(conn)
+        book = self._book
+        assert book is not None
+        store, tenant = self.store, self.tenant_id
+        inflight = self._inflight.keys if self._inflight is not None else {}
+        reader = self._reader_connection()
+        outcomes: list[tuple[bool, Any]] = []
+        keys: dict[str, tuple[str, dict[str, Any]]] = {}
+        with reader.begin():
+            store.bind(book, reader)
+            wanted = [r.command.idempotency_key for r in batch]
+            stored = store.find_journals(reader, tenant, [k for k in wanted if k not in inflight])
+            stored.update((k, inflight[k]) for k in wanted if k in inflight)
+            book.prefetch([r.command for r in batch if r.command.idempotency_key not in stored])
+            for request in batch:
+                command = request.command
+                found = stored.get(command.idempotency_key)
+                if found is not None:
+                    outcomes.append(replay(found, command))
+                    continue
+                try:
+                    applied = book.apply(command)
+                except DomainError as refused:
+                    outcomes.append((False, refused))
+                    continue
+                outcomes.append((True, applied.result))
+                if applied.journal is not None:  # (None: a repeat within this batch)
+                    fingerprint = applied.journal.request_fingerprint
+                    keys[command.idempotency_key] = (fingerprint, applied.result)
+        # Holders the batch changed stay cached until it has committed (no trimming here).
+        return outcomes, book.take_batch(trim=False), keys
+
+    def _commit(self, conn: Connection, rows: Batch, replies: list[inbox.Reply]) -> None:
+        """The committer thread: write one applied batch and commit it."""
+        with conn.begin():
+            self.store.write_batch(conn, self.tenant_id, rows)
+            inbox.answer(conn, self.tenant_id, replies)
+
+    def _drain(self) -> bool:
+        """Wait for the batch in flight and answer its callers. False if it failed: it was
+        then done again from a reloaded book (one more attempt) and answered that way."""
+        flight, self._inflight = self._inflight, None
+        if flight is None:
+            return True
+        try:
+            flight.done.result()
+        except Exception as error:
+            log.warning(
+                "tenant %s: a batch of %d failed (attempt 1): %r",
+                self.tenant_id, len(flight.batch), error,
+            )
+            self._reset()
+            self._process_serial(flight.batch, attempts=1)
+            return False
+        self.batches += 1
+        self.commands += len(flight.batch)
+        _resolve(flight.batch, flight.outcomes)
+        if self._book is not None:
+            self._book.trim()  # nothing is in flight now: clean holders may be dropped
+        return True
+
+    def _reader_connection(self) -> Connection:
+        reader = self._reader
+        if reader is None or reader.closed or reader.invalidated:
+            if reader is not None:
+                reader.close()
+            reader = self._reader = self.store.engine.connect()
+        return reader
 
     def _fail(self, batch: list[_Request], error: Exception) -> None:
         """Answer a batch that could not be committed; inbox rows are marked failed."""
@@ -380,6 +547,12 @@ class TenantWriter:
             self._inbox_hint = True  # rows may have waited for a new owner
 
     def _disconnect(self) -> None:
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            try:
+                reader.close()
+            except Exception:
+                log.debug("closing tenant %s's reader failed", self.tenant_id)
         conn, self._conn = self._conn, None
         if conn is None:
             return
