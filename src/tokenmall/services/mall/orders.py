@@ -46,8 +46,8 @@ from tokenmall.domain.economy.state import Rates
 from tokenmall.domain.errors import DomainError
 from tokenmall.domain.money import parse_money, parse_points
 from tokenmall.services import commands as c
+from tokenmall.services.mall import addresses, catalogue, ids, journal, order_ledger, validate
 from tokenmall.services.mall import cart as carts
-from tokenmall.services.mall import catalogue, ids, journal, order_ledger, validate
 from tokenmall.services.mall.auth import Principal, require
 from tokenmall.services.mall.errors import (
     Conflict,
@@ -266,11 +266,16 @@ def checkout(
     stable_amount: str | None,
     gateway: Gateway,
     now: datetime,
+    address_id: str | None = None,
 ) -> Checkout:
-    """One order per merchant from the cart (``lines`` None) or the given lines."""
+    """One order per merchant from the cart (``lines`` None) or the given lines. Each order
+    keeps a snapshot of the shipping address: ``address_id`` (the buyer's own, else 404), else
+    the buyer's default address, else none (an address is not required here; the checkout
+    page asks for one)."""
     from tokenmall.services.mall import payments
 
     who = require(caller, tenant_id, BUYERS)
+    shipping = addresses.for_checkout(conn, who, tenant_id, address_id)
     wanted = _wanted(conn, tenant_id, who, lines)
     by_merchant: dict[str, list[tuple[_Wanted, Sku, Product]]] = {}
     for item in wanted:
@@ -320,6 +325,7 @@ def checkout(
             created_at=now,
             pay_by=now + timedelta(minutes=settings.payment_timeout_minutes),
             lines=order_lines,
+            shipping=shipping,
         )
         repo.add_order(conn, order)
         _history(conn, order, None, "created", who.subject_id, now)

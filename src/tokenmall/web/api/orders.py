@@ -162,6 +162,7 @@ def checkout(
             stable_amount=payload.stable_amount,
             gateway=gateway,
             now=utc_now(),
+            address_id=payload.address_id,
         )
         out = CheckoutOut(
             checkout_id=done.checkout_id,

@@ -15,6 +15,7 @@ from tokenmall.adapters.db.mall.orders import (
     OrderSettings,
     Payment,
     Refund,
+    ShippingAddress,
 )
 from tokenmall.domain.money import format_money
 from tokenmall.services.mall.cart import Cart, PricedLine
@@ -106,6 +107,11 @@ class CheckoutIn(Request):
         description="With mixed: how much of the checkout's total to pay in stable "
         "points (spread over its orders in merchant order)",
     )
+    address_id: Annotated[str, Field(max_length=40)] | None = Field(
+        default=None,
+        description="Ship to this address of your address book (GET /me/addresses); omitted: "
+        "your default address if you have one, else the orders carry no address",
+    )
 
 
 class OrderLineOut(Response):
@@ -143,6 +149,18 @@ class RewardsOut(Response):
     contribution: str | None = Field(description="Money added to the backing pool")
 
 
+class ShippingAddressOut(Response):
+    recipient: str
+    phone: str
+    address: str = Field(description="Region, street and postal code as one text")
+
+    @classmethod
+    def of(cls, value: ShippingAddress | None) -> ShippingAddressOut | None:
+        if value is None:
+            return None
+        return cls(recipient=value.recipient, phone=value.phone, address=value.address)
+
+
 class OrderOut(Response):
     order_id: str
     checkout_id: str
@@ -162,6 +180,10 @@ class OrderOut(Response):
     refunded_at: datetime | None
     carrier: str | None
     tracking_number: str | None
+    shipping_address: ShippingAddressOut | None = Field(
+        description="A snapshot of the address chosen at checkout (later edits of the address "
+        "book do not change it); null: checked out without an address"
+    )
     lines: list[OrderLineOut]
     rewards: RewardsOut
 
@@ -186,6 +208,7 @@ class OrderOut(Response):
             refunded_at=order.refunded_at,
             carrier=order.carrier,
             tracking_number=order.tracking_number,
+            shipping_address=ShippingAddressOut.of(order.shipping),
             lines=[OrderLineOut.of(line) for line in order.lines],
             rewards=RewardsOut(
                 booked=order.rewards_booked,

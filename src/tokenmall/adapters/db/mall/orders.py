@@ -111,6 +111,11 @@ orders = Table(
     Column("rewards_price", String(40), nullable=True),
     Column("rewards_contribution_fen", BigInteger, nullable=True),
     _at("rewards_booked_at", nullable=True),
+    # The shipping address when the order was placed: a snapshot (migration 0012), so editing
+    # or deleting the address later never changes the order. NULL: checked out without one.
+    Column("shipping_recipient", String(50), nullable=True),
+    Column("shipping_phone", String(20), nullable=True),
+    Column("shipping_address", String(400), nullable=True),
     PrimaryKeyConstraint("tenant_id", "order_id"),
     ForeignKeyConstraint(["tenant_id", "user_id"], ["mall_users.tenant_id", "mall_users.user_id"]),
     ForeignKeyConstraint(
@@ -313,6 +318,15 @@ class OrderEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class ShippingAddress:
+    """Where an order ships: a copy of the consumer's address when the order was placed."""
+
+    recipient: str
+    phone: str
+    address: str  # region, detail and postal code as one text
+
+
+@dataclass(frozen=True, slots=True)
 class Order:
     tenant_id: str
     order_id: str
@@ -339,6 +353,7 @@ class Order:
     rewards_contribution_fen: int | None = None
     rewards_booked_at: datetime | None = None
     lines: tuple[OrderLine, ...] = field(default=())
+    shipping: ShippingAddress | None = None
 
     @property
     def rewards_booked(self) -> bool:
@@ -491,6 +506,9 @@ def add_order(conn: Connection, order: Order) -> None:
             created_at=order.created_at,
             pay_by=order.pay_by,
             paid_at=order.paid_at,
+            shipping_recipient=None if order.shipping is None else order.shipping.recipient,
+            shipping_phone=None if order.shipping is None else order.shipping.phone,
+            shipping_address=None if order.shipping is None else order.shipping.address,
         )
     )
     conn.execute(
@@ -545,6 +563,11 @@ def _order(row: Any, lines: tuple[OrderLine, ...]) -> Order:
         rewards_contribution_fen=_int_or_none(row.rewards_contribution_fen),
         rewards_booked_at=maybe_aware(row.rewards_booked_at),
         lines=lines,
+        shipping=(
+            None
+            if row.shipping_address is None
+            else ShippingAddress(row.shipping_recipient, row.shipping_phone, row.shipping_address)
+        ),
     )
 
 

@@ -6,6 +6,7 @@ import this module; a new table module adds one import line here.
 
 from __future__ import annotations
 
+import tokenmall.adapters.db.mall.addresses  # consumers' shipping addresses
 import tokenmall.adapters.db.mall.commissions  # referrals, commissions, debts
 import tokenmall.adapters.db.mall.events  # outbox, webhooks
 import tokenmall.adapters.db.mall.integration  # integration API
