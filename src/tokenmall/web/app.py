@@ -14,6 +14,7 @@ from tokenmall.services.mall import operators, passwords
 from tokenmall.services.mall.uow import Database, utc_now
 from tokenmall.web import errors, logs, pages, schema
 from tokenmall.web.api import (
+    addresses,
     catalogue,
     economy,
     health,
@@ -91,6 +92,7 @@ def create_app(
         catalogue,
         economy,
         orders,
+        addresses,
         payments,
         wallet,
         withdrawals,
