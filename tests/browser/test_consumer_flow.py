@@ -1,5 +1,6 @@
 """In real headless Chromium on a 375-px phone, in Chinese: a consumer registers from an invite
-link, buys with the sandbox gateway (approving on its payment page), the order is paid and its
+link, is refused at checkout without a shipping address, adds one from the checkout and buys
+with the sandbox gateway (approving on its payment page), the order is paid and its
 points booked (the demo's tenant grants on payment), sees the points and the price chart, sells
 and converts (the preview's figures are what is received), and asks for a withdrawal.
 Screenshots of the cart, checkout, order, wallet, sell preview, referral and withdrawal pages
@@ -15,7 +16,7 @@ from browser_helpers import Site, shot, wait_until
 
 from tokenmall.adapters.db.mall import people as people_repo
 from tokenmall.services import demo
-from tokenmall.services.mall import people, wallet
+from tokenmall.services.mall import orders, people, wallet
 from tokenmall.services.mall.auth import Principal
 from tokenmall.services.mall.uow import utc_now
 
@@ -39,6 +40,13 @@ def _principal(site: Site, email: str) -> Principal:
 def _wallet(site: Site) -> dict[str, Any]:
     with site.app.state.database.read() as conn:
         return wallet.wallet(conn, _principal(site, EMAIL), TENANT, utc_now())
+
+
+def _orders(site: Site) -> list[Any]:
+    with site.app.state.database.read() as conn:
+        return orders.list_orders(
+            conn, _principal(site, EMAIL), TENANT, status=None, after=None, limit=10
+        )
 
 
 def _fits_the_phone(page: Any) -> None:
@@ -95,6 +103,27 @@ def test_a_consumer_buys_sees_points_and_the_chart_sells_and_converts(
     # Checks out with money: the sandbox's payment page.
     page.click('[data-testid="to-checkout"]')
     page.wait_for_url(re.compile(rf"/{TENANT}/checkout$"))
+    # No shipping address yet: placing the order is refused next to the address, no order made.
+    assert page.locator('[data-testid="no-address"]').is_visible()
+    page.click('[data-testid="place-order"]')
+    refused = page.locator('[data-field="address_id"]')
+    refused.wait_for()
+    assert "请选择收货地址" in refused.inner_text()
+    assert _orders(site) == []
+    shot(page, "consumer-checkout-no-address")
+    # Adds one from the checkout and comes back to it with the address chosen.
+    page.click('[data-testid="add-address"]')
+    page.wait_for_url(re.compile(rf"/{TENANT}/addresses\?back=checkout$"))
+    page.fill("#f-recipient", "新买家")
+    page.fill("#f-phone", "13812345678")
+    page.fill("#f-region", "浙江省 杭州市 西湖区")
+    page.fill("#f-detail", "文三路 100 号 301 室")
+    _fits_the_phone(page)
+    shot(page, "consumer-address-new")
+    page.click('[data-testid="save-address"]')
+    page.wait_for_url(re.compile(rf"/{TENANT}/checkout\?address=adr_[0-9a-z]+$"))
+    assert page.is_checked('input[name="address_id"]')
+    assert "文三路 100 号 301 室" in page.locator('[data-testid="checkout-address"]').inner_text()
     assert page.is_checked('input[name="payment_method"][value="money"]')
     _fits_the_phone(page)
     shot(page, "consumer-checkout")
@@ -108,6 +137,8 @@ def test_a_consumer_buys_sees_points_and_the_chart_sells_and_converts(
     assert page.locator('[data-testid="order-status"]').inner_text() == "已付款"
     rewards = page.locator('[data-testid="rewards"]').inner_text()
     assert "已入账" in rewards and "¥30.00" in rewards
+    shipping = page.locator('[data-testid="order-address"]').inner_text()
+    assert "新买家" in shipping and "浙江省 杭州市 西湖区 文三路 100 号 301 室" in shipping
     _fits_the_phone(page)
     shot(page, "consumer-order")
     # The wallet: points, their price and the chart drawn; the quota beside what backs it.

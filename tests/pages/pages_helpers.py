@@ -64,13 +64,16 @@ class Browser:
 
 def hidden_fields(html: str, action: str | None = None) -> dict[str, str]:
     """The hidden inputs of the (first) form posting to ``action``, else of the page's last
-    form (the consoles' first form is the side bar's log-out)."""
+    form (the consoles' first form is the side bar's log-out), and its radio buttons checked
+    as shown (a browser sends those too: the checkout's chosen address)."""
     forms = re.findall(r'<form[^>]*action="([^"]*)"[^>]*>(.*?)</form>', html, re.S)
     assert forms, "no form on the page"
     chosen = [body for target, body in forms if action is None or target == action]
     assert chosen, f"no form posting to {action}"
     body = chosen[0] if action is not None else chosen[-1]
-    return dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', body))
+    fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', body))
+    checked = re.findall(r'<input type="radio" name="([^"]+)" value="([^"]*)" checked>', body)
+    return {**dict(checked), **fields}
 
 
 def field_error(html: str, name: str) -> str | None:

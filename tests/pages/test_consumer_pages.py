@@ -16,7 +16,7 @@ from test_pages import no_traceback, snapshot
 from tokenmall.adapters.db.mall import people as people_repo
 from tokenmall.adapters.db.store import Store
 from tokenmall.services import demo, report
-from tokenmall.services.mall import people, wallet
+from tokenmall.services.mall import addresses, people, wallet
 from tokenmall.services.mall.auth import Principal
 from tokenmall.services.mall.uow import utc_now
 
@@ -45,6 +45,13 @@ def _verify_kyc(site: Site, email: str) -> None:
     user = _principal(site, email)
     with site.app.state.database.transaction() as conn:
         people.update_user(conn, admin, TENANT, user.subject_id, role=None, kyc_status="verified")
+
+
+def _default_address(site: Site, email: str) -> str:
+    """The id of the consumer's default address (the demo gives each consumer one)."""
+    with site.app.state.database.read() as conn:
+        book = addresses.list_addresses(conn, _principal(site, email), TENANT)
+    return next(a.address_id for a in book if a.is_default)
 
 
 def _first_product(browser: Browser) -> str:
@@ -222,7 +229,8 @@ def test_every_form_refuses_bad_input_next_to_the_field_and_changes_nothing(
     before = snapshot(site)
     checkout = f"/{TENANT}/checkout"
     tokens = browser.form(f"/{TENANT}/withdrawals", f"/{TENANT}/withdrawals")
-    answer = browser.post(checkout, {**tokens, "payment_method": "money"})
+    address = _default_address(site, CONSUMER)
+    answer = browser.post(checkout, {**tokens, "payment_method": "money", "address_id": address})
     assert answer.status_code == 422 and field_error(answer.text, "_form")
     assert snapshot(site) == before
     assert _add_to_cart(browser, "1").status_code == 303

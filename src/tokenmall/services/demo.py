@@ -38,6 +38,7 @@ from tokenmall.domain.money import POINT_SCALE, format_money
 from tokenmall.services import commands as c
 from tokenmall.services import ledger
 from tokenmall.services.mall import (
+    addresses,
     cart,
     catalogue,
     idempotency,
@@ -73,6 +74,60 @@ CONSUMERS: tuple[tuple[str, str, str | None], ...] = (
     ("yang.lei@wine.demo", "杨磊", "liu.yang@wine.demo"),
     ("zhao.li@wine.demo", "赵丽", "wang.wei@wine.demo"),
 )
+
+# Each consumer's shipping address (收货地址), by email: (recipient, phone, region, detail, postal
+# code). Fictitious; the demo's orders carry a snapshot of them.
+ADDRESSES: dict[str, tuple[str, str, str, str, str]] = {
+    "li.na@wine.demo": (
+        "李娜",
+        "13800138001",
+        "浙江省 杭州市 西湖区",
+        "文三路 478 号 1203 室",
+        "310012",
+    ),
+    "wang.wei@wine.demo": (
+        "王伟",
+        "13900139002",
+        "上海市 上海市 浦东新区",
+        "世纪大道 100 号 8 楼",
+        "200120",
+    ),
+    "zhang.min@wine.demo": (
+        "张敏",
+        "13700137003",
+        "北京市 北京市 海淀区",
+        "中关村大街 27 号 502 室",
+        "100080",
+    ),
+    "liu.yang@wine.demo": (
+        "刘洋",
+        "0571-88886666",
+        "浙江省 杭州市 滨江区",
+        "网商路 699 号 3 幢",
+        "310052",
+    ),
+    "chen.jing@wine.demo": (
+        "陈静",
+        "15800158005",
+        "广东省 深圳市 南山区",
+        "科技园南区 18 栋 1101",
+        "518057",
+    ),
+    "yang.lei@wine.demo": (
+        "杨磊",
+        "18600186006",
+        "四川省 成都市 武侯区",
+        "天府大道 88 号 2 单元 701",
+        "610041",
+    ),
+    "zhao.li@wine.demo": (
+        "赵丽",
+        "13600136007",
+        "江苏省 南京市 鼓楼区",
+        "中山路 321 号 15 楼",
+        "210008",
+    ),
+}
 
 # (email, display name, store name, products: (title, description, price, contribution, stock))
 MERCHANTS: tuple[tuple[str, str, str, tuple[tuple[str, str, str, str | None, int], ...]], ...] = (
@@ -223,6 +278,19 @@ def _bind_referrals(conn: Connection) -> None:
                 referrer=inviter.user_id,
             ),
         )
+
+
+def _give_addresses(conn: Connection, now: datetime) -> None:
+    """Each demo consumer's address, once (skipped for those who have one): the checkouts then
+    ship to it (the default) and the orders show where they go."""
+    for email, (recipient, phone, region, detail, postal) in ADDRESSES.items():
+        who = _member(_user(conn, email))
+        if addresses.list_addresses(conn, who, TENANT_ID):
+            continue
+        values = addresses.checked(
+            recipient=recipient, phone_number=phone, region=region, detail=detail, postal=postal
+        )
+        addresses.create(conn, who, TENANT_ID, values, make_default=True, now=now)
 
 
 def _skus(conn: Connection) -> list[Sku]:
@@ -410,6 +478,7 @@ def seed(
             created = True
     with db.transaction() as conn:
         _bind_referrals(conn)
+        _give_addresses(conn, utc_now())
         tenant = tenants_repo.get(conn, TENANT_ID)
         assert tenant is not None
         skus = _skus(conn)

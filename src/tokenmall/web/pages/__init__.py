@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import Scope
 
-from tokenmall.web.pages import account, admin, console, core, mall, platform, shop
+from tokenmall.web.pages import account, addresses, admin, console, core, mall, platform, shop
 from tokenmall.web.pages.core import STATIC, STATIC_PREFIX, PageRoute, render
 
 router = APIRouter(include_in_schema=False)
@@ -72,6 +72,7 @@ for part in (
     mall.router,
     shop.router,  # the consumer's cart, checkout and orders
     account.router,  # the consumer's wallet, referral and withdrawals
+    addresses.router,  # the consumer's address book
     _fallback,
 ):
     router.include_router(part)

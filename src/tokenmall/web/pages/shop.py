@@ -19,8 +19,8 @@ from starlette.datastructures import FormData
 
 from tokenmall.adapters.db.mall.orders import ORDER_STATUSES
 from tokenmall.domain.errors import DomainError
+from tokenmall.services.mall import addresses, catalogue, orders, payments
 from tokenmall.services.mall import cart as carts
-from tokenmall.services.mall import catalogue, orders, payments
 from tokenmall.services.mall import wallet as wallets
 from tokenmall.services.mall.auth import Principal, require
 from tokenmall.services.mall.errors import InvalidInput
@@ -235,16 +235,29 @@ def _checkout_page(
     with core.database(request).read() as conn:
         cart = carts.get_cart(conn, caller, tenant.tenant_id)
         mine = wallets.wallet(conn, caller, tenant.tenant_id, utc_now())
+        book = addresses.list_addresses(conn, caller, tenant.tenant_id)
     groups: dict[str, list[carts.PricedLine]] = {}
     for line in cart.lines:
         groups.setdefault(line.product.merchant_id, []).append(line)
     state = form or FormState({"payment_method": "money"})
+    # The address shown chosen: the one just sent, else one just added (?address=), else the
+    # default (listed first).
+    ids = [a.address_id for a in book]
+    asked = [state.get("address_id"), request.query_params.get("address") or ""]
+    chosen = next((x for x in asked if x in ids), ids[0] if ids else None)
     return page(
         request,
         "shop/checkout.html",
         tenant,
         caller,
-        {"cart": cart, "groups": list(groups.values()), "wallet": mine, "form": state},
+        {
+            "cart": cart,
+            "groups": list(groups.values()),
+            "wallet": mine,
+            "form": state,
+            "addresses": book,
+            "chosen_address": chosen,
+        },
         code,
     )
 
@@ -274,7 +287,13 @@ async def checkout_post(request: Request, tenant_id: str) -> Response:
     form = await core.read_form(request)
     method = core.text_field(form, "payment_method")
     stable = core.text_field(form, "stable_amount").strip()
+    address_id = core.text_field(form, "address_id").strip()
     gateway = gateway_for(request)
+
+    def need_address() -> None:
+        # The API may check out without an address; the mall's own checkout ships somewhere.
+        if not address_id:
+            raise InvalidInput("Choose a shipping address.", "address_id")
 
     def refused(state: FormState, code: int) -> Response:
         state.move_errors({"method": "payment_method", "lines": "_form"})
@@ -296,9 +315,11 @@ async def checkout_post(request: Request, tenant_id: str) -> Response:
                 stable_amount=(stable or None) if method == "mixed" else None,
                 gateway=gateway,
                 now=utc_now(),
+                address_id=address_id,
             ),
         ),
         refused=refused,
+        checks=need_address,
         default_field="_form",
     )
 
