@@ -391,3 +391,31 @@ def test_checkout_keeps_a_snapshot_that_later_edits_do_not_change(
     # new values.
     latest = checkout(api, t, [(t.sku_id, 1)])["orders"][0]
     assert latest["shipping_address"]["recipient"] == "改名"
+
+
+def test_concurrent_adds_never_pass_the_limit_nor_make_two_defaults(
+    api: Api, tenant: TenantFixture, server: Any
+) -> None:
+    t = tenant
+    from concurrent.futures import ThreadPoolExecutor
+
+    def add(n: int) -> int:
+        client = Api(server.base_url)
+        try:
+            body = {**OFFICE, "recipient": f"并发{n}", "is_default": True}
+            return client.post(t.path("/me/addresses"), t.consumer_token, json=body).status_code
+        finally:
+            client.http.close()
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        first = list(pool.map(add, range(6)))
+    assert first == [201] * 6
+    book = _book(api, t)
+    assert len(book) == 6 and len(_default_ids(book)) == 1
+    for n in range(12):
+        _add(api, t, {**HOME, "recipient": f"填充{n}"})
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        statuses = sorted(pool.map(add, range(100, 106)))
+    assert statuses == [201, 201, 409, 409, 409, 409], statuses
+    book = _book(api, t)
+    assert len(book) == 20 and len(_default_ids(book)) == 1
