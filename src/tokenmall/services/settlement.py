@@ -12,14 +12,18 @@ are one ``INSERT … SELECT`` of the postings and one ``UPDATE`` of the holders,
 CTEs (``must_exit``'s test, ``buyback_payout``'s floor). Migration 0005 leaves room in the
 holders' pages so the day's UPDATE is HOT.
 
-SQLite: its integer products silently become floats past 64 bits, so the arithmetic stays in
-Python over raw keyset chunks (``CHUNK`` rows, plain tuples); the totals come from an exact
-SQL ``SUM`` (which raises rather than rounding), each pass re-scans the eligible holders, and
-the last scan decides and writes each chunk (``executemany``) before reading the next.
+SQLite (``_SqliteSets``): the same shape, a handful of set-based statements that SQLite runs
+row by row in C. Its integer products silently become floats past 64 bits, so each product
+that might overflow is guarded: where ``x <= INT64 // factor`` SQLite computes the floor
+itself, exactly, and elsewhere it calls a Python function registered on the connection for the
+day (exact big integers, one call per such row). The totals come from an exact SQL ``SUM``
+(which raises rather than rounding; then the level is computed in Python over keyset chunks of
+``CHUNK`` rows). Needs SQLite 3.33 (``UPDATE … FROM``).
 
-Two journals per day: ``dividend`` (key ``settle:<date>``, one cash posting per recipient) and
-``forced_exit`` (key ``settle:<date>:forced_exit``). Both balance (on SQLite each chunk's
-postings balance on their own); PostgreSQL's deferred trigger checks it again at commit.
+Two journals per day: ``dividend`` (key ``settle:<date>``, one cash posting per recipient, then
+one for the pool) and ``forced_exit`` (key ``settle:<date>:forced_exit``, the points and cash
+of each exit, then the supply and the backing pool). Both balance; PostgreSQL's deferred
+trigger checks it again at commit.
 ``settled_days`` makes the day idempotent: settling it again returns the first result and
 changes nothing.
 
@@ -29,9 +33,10 @@ exactly what the in-memory engine pays, to the fen.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from typing import Any
 
@@ -42,22 +47,18 @@ from tokenmall.adapters.db.tables import journals, settled_days
 from tokenmall.domain.economy.dividend import (
     Exit,
     WaterLevel,
-    must_exit,
-    pair_sums,
     water_level,
     water_level_by_sums,
 )
 from tokenmall.domain.economy.market import buyback_payout
-from tokenmall.domain.economy.state import Holder, Rates
+from tokenmall.domain.economy.state import Rates
 from tokenmall.domain.errors import RuleViolation
 from tokenmall.domain.ledger import from_economy as fe
 from tokenmall.domain.ledger.codes import JournalCode
 from tokenmall.domain.money import format_money, format_points
 from tokenmall.services.commands import SettleDay, settle_key
 
-CHUNK = 50_000
-
-_COLUMNS = "name, points, cash, quota, quota_used, spend, dividends, exited, merchant, points_seq"
+CHUNK = 50_000  # holders per keyset chunk when SQLite's totals overflow (see _SqliteSets)
 
 
 def settle(store: Store, tenant_id: str, business_date: date) -> dict[str, Any]:
@@ -106,8 +107,6 @@ class _Day:
         self.forced_exit = self.params.forced_exit
         self.dividend_id = self.last_journal_id + 1
         self.exit_id = self.last_journal_id + 2
-        self.dividend_line = 0
-        self.exit_line = 0
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -116,166 +115,12 @@ class _Day:
         weight = f"spend >= {unit}" if self.by_shares else "points > 0"
         return f"(NOT exited AND quota > quota_used AND {weight})"
 
-    def _chunks(self, columns: str, where: str) -> Iterator[list[Any]]:
-        """Keyset scan of the tenant's holders matching ``where``, ``CHUNK`` rows at a time.
-
-        Raw driver cursors: these scans read every holder two or three times a day, and
-        plain tuples cost a fraction of SQLAlchemy rows. ``name`` must be the first column."""
-        mark = "%s" if self.store.postgres else "?"
-        sql = (
-            f"SELECT {columns} FROM holders WHERE tenant_id = {mark} AND name > {mark} "
-            f"AND {where} ORDER BY name LIMIT {int(CHUNK)}"
-        )
-        raw = self.conn.connection.driver_connection
-        assert raw is not None
-        after = ""
-        while True:
-            cursor = raw.cursor()
-            try:
-                cursor.execute(sql, (self.tenant_id, after))
-                rows = cursor.fetchall()
-            finally:
-                cursor.close()
-            if not rows:
-                return
-            yield rows
-            if len(rows) < CHUNK:
-                return
-            after = rows[-1][0]
-
-    def _pairs(self) -> Iterator[tuple[int, int]]:
-        """(weight, remaining quota) of every eligible holder: the water level's source."""
-        weight = "spend" if self.by_shares else "points"
-        unit = self.share_unit
-        for rows in self._chunks(f"name, {weight}, quota - quota_used", self._eligible_sql()):
-            if self.by_shares:
-                for _, spend, remaining in rows:
-                    yield spend // unit, remaining
-            else:
-                for _, points, remaining in rows:
-                    yield points, remaining
-
-    def _level(self, amount: int) -> WaterLevel:
-        """The water level: totals by SQL when SQLite can sum them exactly, passes in Python.
-
-        SQLite's ``SUM`` over integers is exact or raises "integer overflow" (it never falls
-        back to floats, unlike ``*``), so the totals cost no Python scan unless they overflow;
-        the capped tests multiply beyond 64 bits and stay in Python."""
-        weight = f"(spend / {int(self.share_unit)})" if self.by_shares else "points"
-        raw = self.conn.connection.driver_connection
-        assert raw is not None
-        try:
-            row = raw.execute(
-                f"SELECT COALESCE(SUM({weight}), 0), COALESCE(SUM(quota - quota_used), 0) "
-                f"FROM holders WHERE tenant_id = ? AND {self._eligible_sql()}",
-                (self.tenant_id,),
-            ).fetchone()
-        except sqlite3.OperationalError as exc:
-            if "overflow" not in str(exc):
-                raise
-            return water_level(amount, self._pairs)
-        capped, split = pair_sums(self._pairs)
-        return water_level_by_sums(amount, int(row[0]), int(row[1]), capped, split)
-
     # -- deciding and writing -----------------------------------------------------------------
 
     def run(self) -> dict[str, Any]:
         if self.store.postgres:
             return _SetBased(self).run()
-        state = self.state
-        price_num, price_den = state.price()
-        amount = state.dividend_pool
-        level: WaterLevel | None = None
-        if amount > 0:
-            level = self._level(amount)
-        self._open_journals()
-        where = self._eligible_sql()
-        if self.forced_exit:
-            where = f"({where} OR (NOT merchant AND points > 0 AND quota > 0))"
-        writer = _Writer(self.store, self.conn, self.tenant_id)
-        distributed = recipients = exit_count = exit_units = exit_payout = 0
-        pool, circulating = state.pool, state.circulating
-        seq = state.seq
-        last_price = (state.last_price_num, state.last_price_den)
-        scratch = Holder("")
-        by_shares, unit, forced = self.by_shares, self.share_unit, self.forced_exit
-        for rows in self._chunks(_COLUMNS, where):
-            updates: list[tuple[Any, ...]] = []
-            payouts: list[tuple[str, int]] = []
-            exits: list[Any] = []
-            for name, points, cash, quota, used, spend, dividends, exited, merchant, pseq in rows:
-                remaining = quota - used
-                weight = spend // unit if by_shares else points
-                share = 0
-                leaving = False
-                eligible = not exited and remaining > 0 and weight > 0
-                if not eligible or level is None:
-                    if forced:
-                        scratch.points, scratch.quota, scratch.quota_used = points, quota, used
-                        scratch.merchant = bool(merchant)
-                        leaving = must_exit(scratch, price_num, price_den)
-                else:
-                    share = level.allocation(weight, remaining)
-                    if share == remaining:
-                        exited = True
-                    if share > 0:
-                        cash += share
-                        dividends += share
-                        used += share
-                        payouts.append((name, share))
-                        leaving = (
-                            forced
-                            and points > 0
-                            and not merchant
-                            and points * price_num >= (remaining - share) * price_den
-                        )
-                    elif forced:
-                        scratch.points, scratch.quota, scratch.quota_used = points, quota, used
-                        scratch.merchant = bool(merchant)
-                        leaving = must_exit(scratch, price_num, price_den)
-                if leaving:
-                    payout = buyback_payout(self.rates, points, price_num, price_den)
-                    seq += 1
-                    pool -= payout
-                    circulating -= points
-                    exits.append(Exit(name, points, payout))
-                    exit_units += points
-                    exit_payout += payout
-                    exit_count += 1
-                    cash += payout
-                    used += min(payout, quota - used)
-                    exited = True
-                    points, pseq = 0, seq
-                if share > 0 or leaving:
-                    updates.append((points, cash, used, dividends, bool(exited), pseq, name))
-            distributed += sum(share for _, share in payouts)
-            recipients += len(payouts)
-            writer.holders(updates)
-            if payouts:
-                self._post(writer, self.dividend_id, fe.dividend_rows(payouts))
-            if exits:
-                exit_rows = [
-                    (str(account.kind), account.holder, str(account.asset), amount)
-                    for account, amount in fe.exit_lines(exits)
-                    if amount
-                ]
-                self._post(writer, self.exit_id, exit_rows)
-        writer.finish()
-        if circulating == 0 and exit_count:
-            last_price = (price_num, price_den)  # the engine keeps the exits' one price
-
-        state.dividend_pool -= distributed
-        state.dividends_paid += distributed
-        state.pool = pool
-        state.burned += exit_units
-        state.circulating = circulating
-        state.buybacks_paid += exit_payout
-        state.last_price_num, state.last_price_den = last_price
-        state.seq = seq + 1
-        state.last_day = self.day.toordinal()
-        return self._record(
-            distributed, recipients, exit_count, exit_units, exit_payout, price_num, price_den
-        )
+        return _SqliteSets(self).run()
 
     def _open_journals(self) -> None:
         """The day's two journals, first (postings refer to them); results come at the end."""
@@ -301,25 +146,6 @@ class _Day:
                 for journal_id, code, journal_key in rows
             ],
         )
-
-    def _post(self, writer: _Writer, journal_id: int, rows: list[fe.PostingRow]) -> None:
-        """Write one chunk's postings; each chunk balances on its own (a programmer's check)."""
-        totals: dict[str, int] = {}
-        for _, _, asset, amount in rows:
-            totals[asset] = totals.get(asset, 0) + amount
-        if any(totals.values()):
-            raise AssertionError(f"settlement chunk of journal {journal_id} does not balance")
-        first = (self.dividend_line if journal_id == self.dividend_id else self.exit_line) + 1
-        tenant = self.tenant_id
-        out = [
-            (tenant, journal_id, line, account, holder, asset, amount)
-            for line, (account, holder, asset, amount) in enumerate(rows, start=first)
-        ]
-        if journal_id == self.dividend_id:
-            self.dividend_line += len(rows)
-        else:
-            self.exit_line += len(rows)
-        writer.postings(out)
 
     def _record(
         self,
@@ -379,78 +205,6 @@ class _Day:
 
 def _json(value: dict[str, Any]) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
-
-
-class _Writer:
-    """Bulk writes of one settlement: holder changes and postings, chunk by chunk."""
-
-    def __init__(self, store: Store, conn: Connection, tenant_id: str) -> None:
-        self.conn, self.tenant_id, self.postgres = conn, tenant_id, store.postgres
-        self._temp = False
-        self._updates = 0
-
-    def holders(self, rows: list[tuple[Any, ...]]) -> None:
-        """(points, cash, quota_used, dividends, exited, points_seq, name) per holder."""
-        if not rows:
-            return
-        self._updates += len(rows)
-        raw = self.conn.connection.driver_connection
-        assert raw is not None
-        if not self.postgres:
-            tenant = self.tenant_id
-            raw.executemany(
-                "UPDATE holders SET points = ?, cash = ?, quota_used = ?, dividends = ?, "
-                "exited = ?, points_seq = ? WHERE tenant_id = ? AND name = ?",
-                [(*r[:6], tenant, r[6]) for r in rows],
-            )
-            return
-        with raw.cursor() as cur:
-            if not self._temp:
-                cur.execute(
-                    "CREATE TEMP TABLE IF NOT EXISTS settle_holders (points bigint, "
-                    "cash bigint, quota_used bigint, dividends bigint, exited boolean, "
-                    "points_seq bigint, name text) ON COMMIT DROP"
-                )
-                cur.execute("TRUNCATE settle_holders")
-                self._temp = True
-            with cur.copy(
-                "COPY settle_holders (points, cash, quota_used, dividends, exited, points_seq, "
-                "name) FROM STDIN"
-            ) as copy:
-                for r in rows:
-                    copy.write_row(r)
-
-    def postings(self, rows: list[tuple[Any, ...]]) -> None:
-        if not rows:
-            return
-        raw = self.conn.connection.driver_connection
-        assert raw is not None
-        if not self.postgres:
-            raw.executemany(
-                "INSERT INTO postings (tenant_id, journal_id, line, account, holder, asset, "
-                "amount) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
-            return
-        with (
-            raw.cursor() as cur,
-            cur.copy(
-                "COPY postings (tenant_id, journal_id, line, account, holder, asset, amount) "
-                "FROM STDIN"
-            ) as copy,
-        ):
-            for r in rows:
-                copy.write_row(r)
-
-    def finish(self) -> None:
-        if self.postgres and self._temp:
-            self.conn.exec_driver_sql(
-                "UPDATE holders AS h SET points = s.points, cash = s.cash, "
-                "quota_used = s.quota_used, dividends = s.dividends, exited = s.exited, "
-                "points_seq = s.points_seq FROM settle_holders AS s "
-                "WHERE h.tenant_id = %(t)s AND h.name = s.name",
-                {"t": self.tenant_id},
-            )
 
 
 # Account kinds and assets of the day's postings, as the ledger's own line builders spell them.
@@ -626,3 +380,292 @@ class _SetBased:
         return day._record(
             distributed, recipients, exit_count, exit_units, exit_payout, price_num, price_den
         )
+
+
+class _SqliteSets:
+    """SQLite: the whole day as a handful of set-based statements, like ``_SetBased``.
+
+    SQLite streams the holders through each statement in C; Python sees a holder only when one
+    of the day's products would overflow 64 bits (see ``_floor_sql``): then SQLite calls a
+    function registered on the connection for the day (``tokenmall_capped``,
+    ``tokenmall_share``, ``tokenmall_exit``, ``tokenmall_payout``; exact integers, removed at
+    the end). No holder is ever held in memory.
+
+    The water level is ``water_level_by_sums`` with each pass one aggregate query. The shares
+    (``WaterLevel.allocation``) go into a temporary table whose rowid is the posting's line;
+    from it one ``INSERT … SELECT`` writes the postings, and one ``UPDATE`` pays the eligible
+    holders in key order (a row-value subquery computes each share once: one table scan, no
+    lookup per holder). The forced exits (``must_exit``'s test, ``buyback_payout``'s floor at
+    the step's one price) are chosen into a second temporary table, then posted and paid.
+    """
+
+    SHARES = "tokenmall_settle_shares"
+    EXITS = "tokenmall_settle_exits"
+
+    def __init__(self, day: _Day) -> None:
+        self.day = day
+        raw = day.conn.connection.driver_connection
+        assert raw is not None
+        self.raw: sqlite3.Connection = raw
+        self.tenant = day.tenant_id
+        self.unit = int(day.share_unit)  # an int from Params: safe to inline
+        self.eligible = day._eligible_sql()
+        self._functions: set[tuple[str, int]] = set()
+
+    def _weight(self, table: str = "") -> str:
+        return f"({table}spend / {self.unit})" if self.day.by_shares else f"{table}points"
+
+    def _function(self, name: str, arity: int, function: Callable[..., Any]) -> None:
+        self.raw.create_function(name, arity, function)
+        self._functions.add((name, arity))
+
+    def _one(self, sql: str, args: tuple[Any, ...] = ()) -> tuple[int, ...]:
+        rows = self.raw.execute(sql, args).fetchall()  # read to the end: the statement is done
+        assert len(rows) == 1
+        return tuple(int(value) for value in rows[0])
+
+    # -- the water level ----------------------------------------------------------------------
+
+    def _level(self, amount: int) -> WaterLevel:
+        """Totals by SQL (``SUM`` over integers is exact or raises), then the passes."""
+        weight, base = self._weight(), f"FROM holders WHERE tenant_id = ? AND {self.eligible}"
+        sums = f"SELECT COALESCE(SUM({weight}), 0), COALESCE(SUM(quota - quota_used), 0)"
+        try:
+            total_weight, total_remaining = self._one(f"{sums} {base}", (self.tenant,))
+        except sqlite3.OperationalError as exc:
+            if "overflow" not in str(exc):
+                raise
+            return water_level(amount, self._pairs)  # sums past 64 bits: in Python, streamed
+
+        def test(num: int, den: int) -> str:
+            """SQL for ``remaining * den <= num * weight``, i.e. ``remaining <= ⌊num·w/den⌋``."""
+
+            def capped(weight: int, remaining: int) -> bool:
+                return remaining * den <= num * weight
+
+            self._function("tokenmall_capped", 2, capped)
+            python = f"tokenmall_capped({weight}, quota - quota_used)"
+            floor = _floor_sql(weight, num, den)
+            if floor is None:
+                return python
+            guard, value = floor
+            return f"(CASE WHEN {guard} THEN quota - quota_used <= {value} ELSE {python} END)"
+
+        def capped(num: int, den: int) -> tuple[int, int]:
+            capped_weight, capped_remaining = self._one(
+                f"{sums} {base} AND {test(num, den)}", (self.tenant,)
+            )
+            return capped_weight, capped_remaining
+
+        def split(num: int, den: int) -> tuple[int, int, list[tuple[int, int]]]:
+            capped_weight, capped_remaining = capped(num, den)
+            rows = self.raw.execute(
+                f"SELECT {weight}, quota - quota_used {base} AND NOT {test(num, den)}",
+                (self.tenant,),
+            ).fetchall()
+            return capped_weight, capped_remaining, [(int(w), int(r)) for w, r in rows]
+
+        return water_level_by_sums(amount, total_weight, total_remaining, capped, split)
+
+    def _pairs(self) -> Iterator[tuple[int, int]]:
+        """(weight, remaining quota) of every eligible holder, by keyset chunks of ``CHUNK``."""
+        sql = (
+            f"SELECT name, {self._weight()}, quota - quota_used FROM holders "
+            f"WHERE tenant_id = ? AND name > ? AND {self.eligible} ORDER BY name LIMIT ?"
+        )
+        after = ""
+        while True:
+            rows = self.raw.execute(sql, (self.tenant, after, CHUNK)).fetchall()
+            for _, weight, remaining in rows:
+                yield weight, remaining
+            if len(rows) < CHUNK:
+                return
+            after = rows[-1][0]
+
+    # -- the dividends ------------------------------------------------------------------------
+
+    def _dividends(self, level: WaterLevel) -> tuple[int, int]:
+        """Post and pay every allocation; (fen distributed, recipients)."""
+        day, raw, tenant = self.day, self.raw, self.tenant
+        weight, remaining = self._weight("holders."), "holders.quota - holders.quota_used"
+        share = remaining  # everyone capped: each gets what remains of their quota
+        if not level.everyone_capped:
+            self._function("tokenmall_share", 2, _allocation(level))
+            share = f"tokenmall_share({weight}, {remaining})"
+            floor = _floor_sql(weight, level.num, level.den)
+            if floor is not None:  # allocation is min(r, ⌊λw⌋): r <= λw iff r <= ⌊λw⌋
+                guard, value = floor
+                share = f"(CASE WHEN {guard} THEN MIN({remaining}, {value}) ELSE {share} END)"
+        shares = f"temp.{self.SHARES}"
+        raw.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {self.SHARES} "
+            "(line INTEGER PRIMARY KEY, name TEXT NOT NULL, share INTEGER NOT NULL)"
+        )
+        raw.execute(f"DELETE FROM {shares}")
+        # LIMIT -1 keeps SQLite from flattening the subquery, which would compute each share
+        # twice (for the WHERE and for the column). The rowids, 1, 2, …, are the lines.
+        raw.execute(
+            f"INSERT INTO {shares} (name, share) SELECT name, share FROM "
+            f"(SELECT holders.name AS name, {share} AS share FROM holders "
+            f"WHERE tenant_id = ? AND {self.eligible} ORDER BY name LIMIT -1) WHERE share > 0",
+            (tenant,),
+        )
+        recipients, distributed = self._one(
+            f"SELECT count(*), COALESCE(SUM(share), 0) FROM {shares}"
+        )
+        # lines 1 … recipients (a fresh rowid table), so the pool's line comes next
+        assert self._one(f"SELECT COALESCE(MAX(line), 0) FROM {shares}") == (recipients,)
+        if recipients:
+            (kind, _, asset, _), (pool_kind, pool_holder, pool_asset, _) = _DIV_CASH, _DIV_POOL
+            raw.execute(
+                "INSERT INTO postings (tenant_id, journal_id, line, account, holder, asset, "
+                f"amount) SELECT ?, ?, line, ?, name, ?, share FROM {shares}",
+                (tenant, day.dividend_id, kind, asset),
+            )
+            raw.execute(
+                "INSERT INTO postings (tenant_id, journal_id, line, account, holder, asset, "
+                "amount) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (tenant, day.dividend_id, recipients + 1, pool_kind, pool_holder, pool_asset,
+                 -distributed),
+            )
+            # Every eligible holder in one scan; the row-value subquery computes the share once
+            # per row (a share of 0 writes the row back unchanged: 0 = remaining is false).
+            raw.execute(
+                "UPDATE holders SET (cash, dividends, quota_used, exited) = "
+                "(SELECT holders.cash + s.share, holders.dividends + s.share, "
+                f"holders.quota_used + s.share, s.share = {remaining} "
+                f"FROM (SELECT {share} AS share) AS s) "
+                f"WHERE tenant_id = ? AND {self.eligible}",
+                (tenant,),
+            )
+        raw.execute(f"DROP TABLE {shares}")
+        return distributed, recipients
+
+    # -- the forced exits ---------------------------------------------------------------------
+
+    def _exits(self, price_num: int, price_den: int, seq: int) -> tuple[int, int, int]:
+        """Rule 7 for everyone at once, after the dividends; (exits, units, payout)."""
+        day, raw, tenant, rates = self.day, self.raw, self.tenant, self.day.rates
+
+        def leaves(points: int, remaining: int) -> bool:
+            return points * price_num >= remaining * price_den
+
+        def payout(points: int) -> int:
+            return buyback_payout(rates, points, price_num, price_den)
+
+        self._function("tokenmall_exit", 2, leaves)
+        self._function("tokenmall_payout", 1, payout)
+        # must_exit: not a merchant, points, quota, and points * price >= remaining quota, i.e.
+        # remaining <= ⌊points·price⌋ (after the dividends, which used up some quota).
+        test = "tokenmall_exit(points, quota - quota_used)"
+        floor = _floor_sql("points", price_num, price_den)
+        if floor is not None:
+            guard, value = floor
+            test = f"(CASE WHEN {guard} THEN quota - quota_used <= {value} ELSE {test} END)"
+        exits = f"temp.{self.EXITS}"
+        raw.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {self.EXITS} (rn INTEGER PRIMARY KEY, "
+            "name TEXT NOT NULL, units INTEGER NOT NULL, payout INTEGER NOT NULL)"
+        )
+        raw.execute(f"DELETE FROM {exits}")
+        raw.execute(
+            f"INSERT INTO {exits} (rn, name, units, payout) "
+            "SELECT row_number() OVER (ORDER BY name), name, points, tokenmall_payout(points) "
+            "FROM holders WHERE tenant_id = ? AND NOT merchant AND points > 0 AND quota > 0 "
+            f"AND {test}",
+            (tenant,),
+        )
+        count, units, paid, cash_lines = self._one(
+            "SELECT count(*), COALESCE(SUM(units), 0), COALESCE(SUM(payout), 0), "
+            f"COALESCE(SUM(payout > 0), 0) FROM {exits}"
+        )
+        if count:
+            # Each exit's points line, then its cash line (if it was paid anything), by name.
+            (pk, pa), (ck, ca) = _EXIT_POINTS, _EXIT_CASH
+            raw.execute(
+                "INSERT INTO postings (tenant_id, journal_id, line, account, holder, asset, "
+                "amount) SELECT ?, ?, row_number() OVER (ORDER BY rn, k), account, name, asset, "
+                "amount FROM (SELECT rn, 0 AS k, ? AS account, name, ? AS asset, "
+                f"-units AS amount FROM {exits} UNION ALL "
+                f"SELECT rn, 1, ?, name, ?, payout FROM {exits} WHERE payout > 0)",
+                (tenant, day.exit_id, pk, pa, ck, ca),
+            )
+            totals = [(_EXIT_SUPPLY, units), (_EXIT_BACKING, -paid)]
+            raw.executemany(
+                "INSERT INTO postings (tenant_id, journal_id, line, account, holder, asset, "
+                "amount) VALUES (?, ?, ?, ?, '', ?, ?)",
+                [
+                    (tenant, day.exit_id, count + cash_lines + 1 + i, kind, asset, amount)
+                    for i, ((kind, asset), amount) in enumerate(t for t in totals if t[1])
+                ],
+            )
+            raw.execute(
+                "UPDATE holders SET points = 0, cash = cash + e.payout, "
+                "quota_used = quota_used + MIN(e.payout, quota - quota_used), exited = 1, "
+                f"points_seq = ? + e.rn FROM {exits} AS e "
+                "WHERE holders.tenant_id = ? AND holders.name = e.name",
+                (seq, tenant),
+            )
+        raw.execute(f"DROP TABLE {exits}")
+        return count, units, paid
+
+    def run(self) -> dict[str, Any]:
+        day = self.day
+        state = day.state
+        price_num, price_den = state.price()
+        amount = state.dividend_pool
+        day._open_journals()
+        distributed = recipients = exit_count = exit_units = exit_payout = 0
+        try:
+            if amount > 0:
+                distributed, recipients = self._dividends(self._level(amount))
+            if day.forced_exit:
+                exit_count, exit_units, exit_payout = self._exits(
+                    price_num, price_den, state.seq
+                )
+        finally:
+            for name, arity in self._functions:  # the connection goes back to the pool
+                with contextlib.suppress(sqlite3.Error):  # never hide the day's own error
+                    self.raw.create_function(name, arity, None)
+        state.dividend_pool -= distributed
+        state.dividends_paid += distributed
+        state.pool -= exit_payout
+        state.burned += exit_units
+        state.circulating -= exit_units
+        state.buybacks_paid += exit_payout
+        if state.circulating == 0 and exit_count:
+            state.last_price_num, state.last_price_den = price_num, price_den
+        state.seq += exit_count + 1
+        state.last_day = day.day.toordinal()
+        return day._record(
+            distributed, recipients, exit_count, exit_units, exit_payout, price_num, price_den
+        )
+
+
+def _allocation(level: WaterLevel) -> Callable[[int, int], int]:
+    """``level.allocation`` (not everyone capped) as a plain function of (weight, remaining):
+    the same formula with the level's numbers bound, for SQLite to call per holder."""
+    num, den = level.num, level.den
+
+    def share(weight: int, remaining: int) -> int:
+        if remaining * den <= num * weight:
+            return remaining
+        return num * weight // den
+
+    return share
+
+
+_INT64 = 2**63 - 1
+
+
+def _floor_sql(column: str, num: int, den: int) -> tuple[str, str] | None:
+    """(guard, value): SQL for ``⌊column·num/den⌋`` in SQLite's own integers, exact where the
+    guard holds; None if ``num`` or ``den`` is not a positive 64-bit integer.
+
+    SQLite multiplies 64-bit integers and silently turns a product that overflows into a float;
+    its ``/`` of two non-negative integers is the exact floor. ``column <= INT64 // num`` makes
+    the product fit, so the guard decides row by row whether SQLite may compute the floor
+    itself; where it does not hold, the caller's Python function decides, exactly."""
+    if not (0 < num <= _INT64 and 0 < den <= _INT64):
+        return None
+    return f"{column} <= {_INT64 // num}", f"({column} * {num} / {den})"
