@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from fractions import Fraction
 
 import pytest
@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from tokenmall.domain.errors import InvalidAmount
 from tokenmall.domain.money import (
+    PRICE_DISPLAY_FACTOR,
     format_money,
     format_points,
     format_price,
@@ -125,7 +126,15 @@ def test_price_rounds_half_to_even() -> None:
     den=st.integers(min_value=1, max_value=10**18),
     places=st.sampled_from([0, 2, 4, 8]),
 )
-def test_price_text_is_the_decimal_price_exactly(num: int, den: int, places: int) -> None:
+def test_price_text_is_the_exact_fraction_rounded_half_to_even(
+    num: int, den: int, places: int
+) -> None:
     # format_price works in integers (it runs per booked purchase); it must say exactly what
-    # the Decimal of the exact fraction, rounded half to even, says
-    assert format_price(num, den, places) == format(price_to_decimal(num, den, places), "f")
+    # the exact fraction, rounded half to even by Fraction and written by Decimal, says —
+    # for any size (the reference gets all the precision it needs)
+    rounded = round(Fraction(num * PRICE_DISPLAY_FACTOR * 10**places, den))
+    with localcontext() as ctx:
+        ctx.prec = 200
+        expected = format(Decimal(rounded).scaleb(-places), "f")
+    assert format_price(num, den, places) == expected
+    assert price_to_decimal(num, den, places) == Decimal(expected)

@@ -96,15 +96,16 @@ def _format_scaled(value: int, places: int) -> str:
 
 def price_to_decimal(num: int, den: int, places: int = 8) -> Decimal:
     """A price held as fen per unit (num/den), in yuan per point, rounded half-even."""
-    scaled = Fraction(num * PRICE_DISPLAY_FACTOR * 10**places, den)
-    rounded = round(scaled)  # Fraction.__round__ rounds half to even
-    return Decimal(rounded).scaleb(-places).quantize(Decimal(1).scaleb(-places))
+    return Decimal(format_price(num, den, places))  # exact: no context precision involved
 
 
 def format_price(num: int, den: int, places: int = 8) -> str:
-    """``price_to_decimal`` as text, in integers only (it runs once per booked purchase)."""
-    if den <= 0:
-        return format(price_to_decimal(num, den, places), "f")
+    """The price num/den (fen per unit) in yuan per point with ``places`` decimals, rounded
+    half to even, in integers only (it runs once per booked purchase)."""
+    if den == 0:
+        raise ZeroDivisionError("a price needs a non-zero denominator")
+    if den < 0:
+        num, den = -num, -den
     q, r = divmod(num * PRICE_DISPLAY_FACTOR * 10**places, den)
     twice = 2 * r
     if twice > den or (twice == den and q % 2):  # half to even, as ``round(Fraction)``
