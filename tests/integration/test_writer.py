@@ -156,8 +156,10 @@ class FlakyStore(Store):
         super().__init__(store.engine)
         self.fail = fail
 
-    def write_batch(self, conn: Connection, tenant_id: str, batch: Batch) -> None:
-        super().write_batch(conn, tenant_id, batch)
+    def write_batch(
+        self, conn: Connection, tenant_id: str, batch: Batch, prepared: Any = None
+    ) -> None:
+        super().write_batch(conn, tenant_id, batch, prepared)
         if self.fail > 0 and not batch.empty:
             self.fail -= 1
             raise RuntimeError("connection lost during commit (injected)")

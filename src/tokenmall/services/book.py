@@ -427,9 +427,14 @@ class TenantBook:
             self.trim()
         return batch
 
+    @property
+    def oversized(self) -> bool:
+        """The cache holds more holders than it keeps (``trim`` would empty it)."""
+        return len(self.state.holders) > MAX_CACHED_HOLDERS
+
     def trim(self) -> None:
         """Drop the cached holders if there are too many (only between batches)."""
-        if len(self.state.holders) > MAX_CACHED_HOLDERS and not self._dirty:
+        if self.oversized and not self._dirty:
             self.state.holders.clear()
             self._looked_up.clear()
 

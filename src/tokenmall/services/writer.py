@@ -123,7 +123,6 @@ class TenantWriter:
         self._committer: ThreadPoolExecutor | None = None
         self._inflight: _InFlight | None = None
         self._reader: Connection | None = None  # reads for the next batch while one commits
-        self._inflight_before = False
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._conn: Connection | None = None
         self._session: Any = None  # the DBAPI connection that holds the lock
@@ -348,7 +347,6 @@ class TenantWriter:
     def _process_overlapped(self, batch: list[_Request]) -> None:
         """Apply ``batch`` while the previous one commits; hand it to the committer once that
         one has committed (see the module's docstring)."""
-        self._inflight_before = self._inflight is not None
         try:
             applied = self._apply_ahead(batch)
         except Exception as error:  # a read failed: do it the plain way, after the one in flight
@@ -357,30 +355,39 @@ class TenantWriter:
             self._reset()
             self._process_serial(batch)
             return
-        if not self._drain():  # the batch before failed: the book was thrown away with it
-            self._process_serial(batch)
-            return
         outcomes, rows, keys = applied
+        # Everything Python does for the writes happens here, while the batch before commits.
+        prepared = self.store.prepare_batch(self.tenant_id, rows)
+        replies = _inbox_replies(batch, outcomes)
+        before = self._inflight
+        if before is not None and not self._wait(before):
+            self._process_serial(batch)  # the one before failed: its redo came first
+            return
         try:
             conn = self._connection()
             self._hear()
         except Exception as error:
             log.warning("tenant %s: the writer connection failed: %r", self.tenant_id, error)
+            self._answer(before)
             self._reset()
             self._process_serial(batch)
             return
         if self._committer is None:
             self._committer = ThreadPoolExecutor(1, thread_name_prefix=f"commit-{self.tenant_id}")
-        replies = _inbox_replies(batch, outcomes)
-        if self._inflight_before:
+        if before is not None:
             self.overlapped += 1
-        done = self._committer.submit(self._commit, conn, rows, replies)
+        done = self._committer.submit(self._commit, conn, rows, prepared, replies)
         self._inflight = _InFlight(batch, outcomes, keys, done)
+        # The database has the next batch to work on before the callers of the one before
+        # are woken (waking them costs the GIL time the committer's hand-over would wait for).
+        self._answer(before)
 
     def _apply_ahead(
         self, batch: list[_Request]
     ) -> tuple[list[tuple[bool, Any]], Batch, dict[str, tuple[str, dict[str, Any]]]]:
         """Apply ``batch`` to the book, reading on the reader connection."""
+        if self._book is not None and self._book.oversized:
+            self._drain()  # the cache may be trimmed only with nothing in flight
         if self._book is None:  # (re)load it from the writer's connection, nothing in flight
             self._drain()
             conn = self._connection()
@@ -417,18 +424,33 @@ class TenantWriter:
         # Holders the batch changed stay cached until it has committed (no trimming here).
         return outcomes, book.take_batch(trim=False), keys
 
-    def _commit(self, conn: Connection, rows: Batch, replies: list[inbox.Reply]) -> None:
+    def _commit(
+        self,
+        conn: Connection,
+        rows: Batch,
+        prepared: list[Any] | None,
+        replies: list[inbox.Reply],
+    ) -> None:
         """The committer thread: write one applied batch and commit it."""
         with conn.begin():
-            self.store.write_batch(conn, self.tenant_id, rows)
+            self.store.write_batch(conn, self.tenant_id, rows, prepared=prepared)
             inbox.answer(conn, self.tenant_id, replies)
 
     def _drain(self) -> bool:
         """Wait for the batch in flight and answer its callers. False if it failed: it was
         then done again from a reloaded book (one more attempt) and answered that way."""
-        flight, self._inflight = self._inflight, None
+        flight = self._inflight
         if flight is None:
             return True
+        if not self._wait(flight):
+            return False
+        self._answer(flight)
+        return True
+
+    def _wait(self, flight: _InFlight) -> bool:
+        """Wait for ``flight``'s commit; nothing is in flight after. If it failed, it is done
+        again one at a time from a reloaded book (its one retry) and answered: False."""
+        self._inflight = None
         try:
             flight.done.result()
         except Exception as error:
@@ -439,12 +461,17 @@ class TenantWriter:
             self._reset()
             self._process_serial(flight.batch, attempts=1)
             return False
+        return True
+
+    def _answer(self, flight: _InFlight | None) -> None:
+        """Answer the callers of a batch that committed."""
+        if flight is None:
+            return
         self.batches += 1
         self.commands += len(flight.batch)
         _resolve(flight.batch, flight.outcomes)
-        if self._book is not None:
-            self._book.trim()  # nothing is in flight now: clean holders may be dropped
-        return True
+        if self._inflight is None and self._book is not None:
+            self._book.trim()  # nothing in flight: clean holders may be dropped
 
     def _reader_connection(self) -> Connection:
         reader = self._reader

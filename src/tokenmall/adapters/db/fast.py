@@ -140,14 +140,32 @@ def insert_rows(
     """Insert ``rows`` (column order of the table's *_COLUMNS) in one statement."""
     if not rows:
         return
-    pg_sql, sqlite_sql = _STATEMENTS[table]
+    if postgres:
+        execute(conn, [pg_insert(table, tenant_id, rows)])
+        return
     cur = cursor(conn)
     try:
-        if postgres:
-            columns = [array_literal(column) for column in zip(*rows, strict=True)]
-            cur.execute(pg_sql, (tenant_id, *columns))
-        else:
-            cur.executemany(sqlite_sql, [(tenant_id, *row) for row in rows])
+        cur.executemany(_STATEMENTS[table][1], [(tenant_id, *row) for row in rows])
+    finally:
+        cur.close()
+
+
+Statement = tuple[str, tuple[Any, ...]]
+
+
+def pg_insert(table: str, tenant_id: str, rows: Sequence[Sequence[Any]]) -> Statement:
+    """PostgreSQL's one ``INSERT … SELECT FROM unnest(…)`` of ``rows`` with its parameters
+    (all the Python work of the insert: a writer builds it before it needs the connection)."""
+    columns = [array_literal(column) for column in zip(*rows, strict=True)]
+    return _STATEMENTS[table][0], (tenant_id, *columns)
+
+
+def execute(conn: Connection, statements: Sequence[Statement]) -> None:
+    """Run prepared ``(sql, parameters)`` statements on the connection's own cursor."""
+    cur = cursor(conn)
+    try:
+        for sql, params in statements:
+            cur.execute(sql, params)
     finally:
         cur.close()
 

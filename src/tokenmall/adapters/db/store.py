@@ -278,8 +278,32 @@ class Store:
         """Insert or overwrite holder rows (HOLDER_FIELDS order) in one statement."""
         fast.insert_rows(conn, self.postgres, "holders", tenant_id, rows)
 
-    def write_batch(self, conn: Connection, tenant_id: str, batch: Batch) -> None:
-        """Write what ``TenantBook.take_batch()`` returned; a handful of statements."""
+    def prepare_batch(self, tenant_id: str, batch: Batch) -> list[fast.Statement] | None:
+        """PostgreSQL: the batch's four writes as ``(sql, parameters)``, built without a
+        connection (the overlapping writer builds them while the batch before commits);
+        ``write_batch(…, prepared=…)`` then only sends them. None on SQLite or when empty."""
+        if not self.postgres or batch.empty:
+            return None
+        journal_out, posting_out = journal_rows(batch)
+        statements = [
+            fast.pg_insert(table, tenant_id, rows)
+            for table, rows in (
+                ("holders", batch.holders), ("journals", journal_out), ("postings", posting_out)
+            )
+            if rows
+        ]
+        statements.append(self._state_statement(tenant_id, batch.state))
+        return statements
+
+    def write_batch(
+        self,
+        conn: Connection,
+        tenant_id: str,
+        batch: Batch,
+        prepared: list[fast.Statement] | None = None,
+    ) -> None:
+        """Write what ``TenantBook.take_batch()`` returned; a handful of statements
+        (``prepared``: what ``prepare_batch`` built for this very batch)."""
         if batch.tenant_id != tenant_id:
             raise ValueError(f"batch of {batch.tenant_id} written to {tenant_id}")
         if batch.empty:
@@ -307,6 +331,10 @@ class Store:
                     params_version=last.version,
                 )
             )
+        if prepared is not None:
+            with fast.pipeline(conn, self.postgres):
+                fast.execute(conn, prepared)
+            return
         journal_out, posting_out = journal_rows(batch)
         # PostgreSQL: the four statements go out in one pipeline, one round trip.
         with fast.pipeline(conn, self.postgres):
@@ -317,6 +345,9 @@ class Store:
 
     def write_state(self, conn: Connection, tenant_id: str, state: dict[str, Any]) -> None:
         """Set the named columns of the tenant's economy_state row (one fixed statement)."""
+        fast.execute(conn, [self._state_statement(tenant_id, state)])
+
+    def _state_statement(self, tenant_id: str, state: dict[str, Any]) -> fast.Statement:
         names = tuple(state)
         sql = self._state_sql.get(names)
         if sql is None:
@@ -328,8 +359,4 @@ class Store:
             sql = self._state_sql[names] = (
                 f"UPDATE economy_state SET {sets} WHERE tenant_id = {mark}"
             )
-        cur = fast.cursor(conn)
-        try:
-            cur.execute(sql, (*state.values(), tenant_id))
-        finally:
-            cur.close()
+        return sql, (*state.values(), tenant_id)
