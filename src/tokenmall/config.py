@@ -48,8 +48,9 @@ class Settings(BaseSettings):
     database_url: str = Field(default_factory=default_database_url)
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
-    # Signs nothing secret-bearing by itself (tokens are random and hashed at rest); it keys the
-    # HMAC of cookie-session ids and later the webhook signatures. Set it in production.
+    # Keys the HMAC of cookie-session ids, the sandbox gateway's webhook secret and every
+    # outgoing webhook endpoint's signing secret (derived, never stored). Set it in production,
+    # the same for the API and the scheduler; changing it changes those secrets.
     secret_key: SecretStr = SecretStr("dev-insecure-change-me")
     log_level: LogLevel = "INFO"
     # Platform operator created at start-up if no operator with this email exists.

@@ -14,10 +14,19 @@ from typing import Any
 
 import pytest
 from mall_api import Api, TenantFixture, make_tenant, ok
+from sqlalchemy import text
 
 from tokenmall.adapters.db.store import Store
+from tokenmall.config import Settings
 from tokenmall.services.mall import events, webhook_delivery
 from tokenmall.services.mall.uow import Database, utc_now
+
+# The served test app runs with the default secret_key; the scheduler must use the same one.
+KEY = Settings.model_fields["secret_key"].default.get_secret_value()
+
+
+def deliver(db: Database, now: Any) -> webhook_delivery.DeliveryReport:
+    return webhook_delivery.deliver_due(db, now, secret_key=KEY)
 
 
 class Receiver:
@@ -125,7 +134,7 @@ def test_signed_deliveries_reach_the_receiver(
     assert {d["event_type"] for d in pending} == {"order.paid", "points.granted"}
     assert all(d["status"] == "pending" and d["attempts"] == [] for d in pending)
 
-    webhook_delivery.deliver_due(db, utc_now())
+    deliver(db, utc_now())
     assert len(receiver.received) == 2 and all(r["valid"] for r in receiver.received)
     kinds = {r["body"]["type"]: r for r in receiver.received}
     paid = kinds["order.paid"]
@@ -138,7 +147,7 @@ def test_signed_deliveries_reach_the_receiver(
     assert all(d["status"] == "delivered" for d in done)
     assert all([a["status_code"] for a in d["attempts"]] == [204] for d in done)
     # nothing is due any more: a second run sends nothing of this tenant
-    webhook_delivery.deliver_due(db, utc_now())
+    deliver(db, utc_now())
     assert len(receiver.received) == 2
     # the events list has both, in order
     listed_events = ok(api.get(shop.path("/events"), shop.admin_token))["items"]
@@ -162,14 +171,14 @@ def test_a_failed_delivery_is_retried_with_backoff(
     flaky.secret = register(api, shop, flaky.url, ["order.paid"])["secret"]
     pay(api, shop, "W-2")
     now = utc_now()
-    webhook_delivery.deliver_due(db, now)
+    deliver(db, now)
     (first,) = deliveries(api, shop)
     assert first["status"] == "pending" and first["last_status_code"] == 500
     assert [a["status_code"] for a in first["attempts"]] == [500]
     # not due before its backoff (10 s) has passed
-    webhook_delivery.deliver_due(db, now + timedelta(seconds=5))
+    deliver(db, now + timedelta(seconds=5))
     assert len(flaky.received) == 1
-    webhook_delivery.deliver_due(db, now + timedelta(seconds=11))
+    deliver(db, now + timedelta(seconds=11))
     (second,) = deliveries(api, shop)
     assert second["status"] == "delivered"
     assert [a["status_code"] for a in second["attempts"]] == [500, 204]
@@ -188,7 +197,7 @@ def test_gives_up_after_the_last_attempt_and_can_redeliver(
     pay(api, shop, "W-3")
     now = utc_now()
     for step in range(webhook_delivery.MAX_ATTEMPTS):
-        webhook_delivery.deliver_due(db, now)
+        deliver(db, now)
         (d,) = deliveries(api, shop)
         if step < webhook_delivery.MAX_ATTEMPTS - 1:
             assert d["status"] == "pending"
@@ -287,7 +296,7 @@ def test_a_forced_exit_during_a_settlement_is_delivered_as_holder_exited(
     assert settled["settled_now"] is True and settled["exits"] == 1
     (pending,) = deliveries(api, shop)
     assert pending["event_type"] == "holder.exited" and pending["status"] == "pending"
-    webhook_delivery.deliver_due(db, utc_now())
+    deliver(db, utc_now())
     (sent,) = receiver.received
     assert sent["valid"] and sent["body"]["type"] == "holder.exited"
     assert sent["body"]["tenant_id"] == shop.tenant_id
@@ -299,3 +308,83 @@ def test_a_forced_exit_during_a_settlement_is_delivered_as_holder_exited(
     again = ok(api.post(shop.path("/settlements"), shop.admin_token, json={"business_date": day}))
     assert again["settled_now"] is False
     assert len(deliveries(api, shop)) == 1 and len(receiver.received) == 1
+
+
+def stored_secret(db: Database, tenant_id: str, endpoint_id: str) -> str:
+    with db.read() as conn:
+        found: str = conn.execute(
+            text(
+                "SELECT secret FROM mall_webhook_endpoints "
+                "WHERE tenant_id = :t AND endpoint_id = :e"
+            ),
+            {"t": tenant_id, "e": endpoint_id},
+        ).scalar_one()
+    return found
+
+
+def test_the_signing_secret_is_derived_not_stored_and_rotates(
+    api: Api, shop: TenantFixture, receiver: Receiver, db: Database, operator_token: str
+) -> None:
+    created = register(api, shop, receiver.url, ["order.paid"])
+    endpoint_id, first = created["endpoint"]["endpoint_id"], created["secret"]
+    # the row keeps a salt, never the secret: a copy of the database cannot sign
+    row = stored_secret(db, shop.tenant_id, endpoint_id)
+    assert row.startswith("derived:v1:") and first not in row and first[6:] not in row
+    assert first == webhook_delivery.signing_secret(row, KEY, shop.tenant_id, endpoint_id)
+    assert first != webhook_delivery.signing_secret(row, "another key", shop.tenant_id, endpoint_id)
+    # when the secret is rotated, the new one is shown once (a replay answers without it)
+    path = shop.path(f"/webhook-endpoints/{endpoint_id}/rotate-secret")
+    rotated = ok(api.post(path, shop.admin_token, key="rotate-1"), 200)
+    second = rotated["secret"]
+    assert second.startswith("whsec_") and second != first
+    assert rotated["endpoint"]["endpoint_id"] == endpoint_id
+    replayed = ok(api.post(path, shop.admin_token, key="rotate-1"), 200)
+    assert replayed["secret"] is None
+    assert stored_secret(db, shop.tenant_id, endpoint_id) != row
+    # then deliveries are signed with the new secret only
+    receiver.secret = first
+    pay(api, shop, "R-1")
+    deliver(db, utc_now())
+    assert [r["valid"] for r in receiver.received] == [False]  # the old secret no longer verifies
+    receiver.received.clear()
+    receiver.secret = second
+    pay(api, shop, "R-2")
+    deliver(db, utc_now())
+    assert any(r["valid"] and r["body"]["data"]["external_order_id"] == "R-2"
+               for r in receiver.received)
+
+
+def test_rotating_is_for_the_tenants_admins_only(
+    api: Api, shop: TenantFixture, receiver: Receiver, db: Database, operator_token: str
+) -> None:
+    created = register(api, shop, receiver.url, ["order.paid"])
+    endpoint_id = created["endpoint"]["endpoint_id"]
+    row = stored_secret(db, shop.tenant_id, endpoint_id)
+    other = make_tenant(api, operator_token)
+    # another tenant's admin, on its own tenant's path or on ours, rotates nothing
+    assert api.post(other.path(f"/webhook-endpoints/{endpoint_id}/rotate-secret"),
+                    other.admin_token).status_code == 404
+    assert api.post(shop.path(f"/webhook-endpoints/{endpoint_id}/rotate-secret"),
+                    other.admin_token).status_code in (401, 403, 404)
+    assert api.post(shop.path("/webhook-endpoints/whe_nope/rotate-secret"),
+                    shop.admin_token).status_code == 404
+    assert stored_secret(db, shop.tenant_id, endpoint_id) == row
+
+
+def test_an_endpoint_with_a_secret_in_clear_from_an_earlier_release_still_signs(
+    api: Api, shop: TenantFixture, receiver: Receiver, db: Database
+) -> None:
+    created = register(api, shop, receiver.url, ["order.paid"])
+    endpoint_id = created["endpoint"]["endpoint_id"]
+    with db.transaction() as conn:  # as rows written before secrets were derived look
+        conn.execute(
+            text(
+                "UPDATE mall_webhook_endpoints SET secret = 'whsec_legacy_in_clear' "
+                "WHERE tenant_id = :t AND endpoint_id = :e"
+            ),
+            {"t": shop.tenant_id, "e": endpoint_id},
+        )
+    receiver.secret = "whsec_legacy_in_clear"
+    pay(api, shop, "L-1")
+    deliver(db, utc_now())
+    assert receiver.received and all(r["valid"] for r in receiver.received)

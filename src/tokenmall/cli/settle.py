@@ -268,11 +268,19 @@ def _round(store: Store, tz: tzinfo, hour: int, minute: int) -> None:
                 typer.echo(f"scheduler: settling {tenant_id} failed: {exc}", err=True)
     _order_clock(db, tenants, now)
     try:
-        report = webhook_delivery.deliver_due(db, now, limit=500)
+        report = webhook_delivery.deliver_due(db, now, limit=500, secret_key=_secret_key())
         if report.attempted:
             typer.echo(f"webhooks: {json.dumps(report.as_dict())}")
     except Exception as exc:
         typer.echo(f"scheduler: delivering webhooks failed: {exc}", err=True)
+
+
+def _secret_key() -> str:
+    """The server's ``secret_key`` (``TOKENMALL_SECRET_KEY`` or the settings file): webhook
+    signing secrets are derived from it, so the scheduler must run with the API's setting."""
+    from tokenmall.config import Settings
+
+    return Settings().secret_key.get_secret_value()
 
 
 def _order_clock(db: Any, tenants: list[str], now: datetime) -> None:

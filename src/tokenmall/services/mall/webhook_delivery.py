@@ -8,6 +8,14 @@ Each delivery is a POST of the event as JSON with these headers::
     Tokenmall-Timestamp:   1764460800       (Unix seconds of this attempt)
     Tokenmall-Signature:   v1=<hex HMAC-SHA256(secret, "<timestamp>.<raw body>")>
 
+The signing secret is not stored: the endpoint's row keeps a random salt (``derived:v1:<salt>``)
+and the secret is HMAC-SHA256 of the server's ``secret_key`` over the tenant, the endpoint and
+that salt, so a copy of the database alone cannot forge deliveries. It is shown once, when the
+endpoint is created or its secret rotated. (Rows written before 2026-11-30 hold their secret
+in clear; they keep working, and rotating the secret moves them to a derived one.) Changing
+the server's ``secret_key`` changes every endpoint's secret: rotate them and hand the new ones
+to the receivers.
+
 A 2xx answer within ``TIMEOUT`` seconds delivers it; anything else (an error status, a refused
 connection, a timeout) is a failure, retried after ``BACKOFF[n]`` seconds, and after
 ``MAX_ATTEMPTS`` failures in a row the delivery is marked failed (an admin can redeliver it).
@@ -20,6 +28,7 @@ mid-attempt leaves the delivery due again when the lease ends. Delivery is at le
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -48,6 +57,25 @@ TIMEOUT = 10.0
 LEASE = timedelta(seconds=TIMEOUT * 6)
 MAX_ENDPOINTS = 20
 SIGNATURE_VERSION = "v1"
+
+
+DERIVED = "derived:v1:"
+
+
+def new_secret(secret_key: str, tenant_id: str, endpoint_id: str) -> tuple[str, str]:
+    """(what the row stores, the signing secret to show once) for a fresh secret."""
+    stored = DERIVED + secrets.token_urlsafe(18)
+    return stored, signing_secret(stored, secret_key, tenant_id, endpoint_id)
+
+
+def signing_secret(stored: str, secret_key: str, tenant_id: str, endpoint_id: str) -> str:
+    """The endpoint's signing secret from its row's ``secret`` and the server's key."""
+    if not stored.startswith(DERIVED):
+        return stored  # kept in clear by an earlier release: rotating it derives a new one
+    salt = stored[len(DERIVED) :]
+    message = f"tokenmall webhook signing secret v1:{tenant_id}:{endpoint_id}:{salt}"
+    mac = hmac.new(secret_key.encode(), message.encode(), hashlib.sha256).digest()
+    return "whsec_" + base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
@@ -99,6 +127,7 @@ def create_endpoint(
     event_types: list[str],
     description: str,
     now: datetime,
+    secret_key: str,
 ) -> tuple[repo.Endpoint, str]:
     who = require(caller, tenant_id, ADMIN)
     checked = _check_url(url)
@@ -108,19 +137,38 @@ def create_endpoint(
     text = validate.text(description, "description", max_length=200, allow_empty=True)
     if len(repo.list_endpoints(conn, tenant_id, None, MAX_ENDPOINTS)) >= MAX_ENDPOINTS:
         raise Conflict(f"a tenant has at most {MAX_ENDPOINTS} webhook endpoints")
-    secret = "whsec_" + secrets.token_urlsafe(32)
+    endpoint_id = ids.new_id("whe")
+    stored, secret = new_secret(secret_key, tenant_id, endpoint_id)
     endpoint = repo.Endpoint(
         tenant_id=tenant_id,
-        endpoint_id=ids.new_id("whe"),
+        endpoint_id=endpoint_id,
         url=checked,
         event_types=tuple(dict.fromkeys(event_types)),
-        secret=secret,
+        secret=stored,
         description=text,
         created_by=who.subject_id,
         created_at=now,
         deleted_at=None,
     )
     repo.add_endpoint(conn, endpoint)
+    return endpoint, secret
+
+
+def rotate_secret(
+    conn: Connection,
+    caller: Principal | None,
+    tenant_id: str,
+    endpoint_id: str,
+    *,
+    secret_key: str,
+) -> tuple[repo.Endpoint, str]:
+    """A new signing secret for the endpoint (the old one stops signing at once)."""
+    require(caller, tenant_id, ADMIN)
+    endpoint = repo.get_endpoint(conn, tenant_id, endpoint_id)
+    if endpoint is None or endpoint.deleted_at is not None:
+        raise NotFound(f"no webhook endpoint {endpoint_id!r}")
+    stored, secret = new_secret(secret_key, tenant_id, endpoint_id)
+    repo.set_endpoint_secret(conn, tenant_id, endpoint_id, stored)
     return endpoint, secret
 
 
@@ -252,6 +300,7 @@ def deliver_due(
     now: datetime,
     limit: int = 100,
     *,
+    secret_key: str,
     client: httpx.Client | None = None,
 ) -> DeliveryReport:
     """Attempt up to ``limit`` deliveries due by ``now``, oldest first, tenant by tenant."""
@@ -272,7 +321,7 @@ def deliver_due(
                     if repo.claim(conn, tenant_id, delivery_id, seen, now + LEASE)
                 ]
             for delivery_id in claimed:
-                _attempt(db, http, tenant_id, delivery_id, now, report)
+                _attempt(db, http, tenant_id, delivery_id, now, report, secret_key)
     finally:
         if own:
             http.close()
@@ -286,6 +335,7 @@ def _attempt(
     delivery_id: str,
     now: datetime,
     report: DeliveryReport,
+    secret_key: str,
 ) -> None:
     with db.read() as conn:
         delivery = repo.get_delivery(conn, tenant_id, delivery_id)
@@ -309,7 +359,11 @@ def _attempt(
             "Tokenmall-Event-Type": event.event_type,
             "Tokenmall-Delivery-Id": delivery.delivery_id,
             "Tokenmall-Timestamp": str(stamp),
-            "Tokenmall-Signature": sign(endpoint.secret, stamp, body),
+            "Tokenmall-Signature": sign(
+                signing_secret(endpoint.secret, secret_key, tenant_id, endpoint.endpoint_id),
+                stamp,
+                body,
+            ),
         }
         try:
             answer = http.post(endpoint.url, content=body, headers=headers, timeout=TIMEOUT)

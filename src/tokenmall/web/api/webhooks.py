@@ -23,7 +23,7 @@ from tokenmall.web.api.schemas_integration import (
     WebhookEndpointOut,
     WebhookEndpointPage,
 )
-from tokenmall.web.deps import Caller, Db, IdempotencyKey, single_query_values
+from tokenmall.web.deps import Caller, Db, IdempotencyKey, settings, single_query_values
 from tokenmall.web.errors import COMMON, responses
 
 router = APIRouter(
@@ -59,6 +59,7 @@ def create_endpoint(
             event_types=list(payload.event_types),
             description=payload.description,
             now=utc_now(),
+            secret_key=settings(request).secret_key.get_secret_value(),
         )
         out = WebhookEndpointOut.of(endpoint)
         # Replays answer without the secret: it is shown once.
@@ -124,6 +125,41 @@ def delete_endpoint(
         return out
 
     return write(request, db, caller, tenant_id, key, None, make)
+
+
+@router.post(
+    "/webhook-endpoints/{endpoint_id}/rotate-secret",
+    response_model=WebhookEndpointCreatedOut,
+    summary="A new signing secret for the endpoint, shown once; the old one stops (admins)",
+    responses=_WRITE,
+)
+def rotate_secret(
+    tenant_id: TenantId,
+    endpoint_id: ResourceId,
+    request: Request,
+    caller: Caller,
+    db: Db,
+    key: IdempotencyKey,
+) -> Response:
+    def action(conn: Connection) -> idempotent.Outcome:
+        endpoint, secret = hooks.rotate_secret(
+            conn,
+            caller,
+            tenant_id,
+            endpoint_id,
+            secret_key=settings(request).secret_key.get_secret_value(),
+        )
+        out = WebhookEndpointOut.of(endpoint)
+        # Replays answer without the secret: it is shown once.
+        return (
+            200,
+            WebhookEndpointCreatedOut(endpoint=out, secret=secret),
+            WebhookEndpointCreatedOut(endpoint=out, secret=None),
+        )
+
+    return idempotent.run(
+        request, db, tenant_id=tenant_id, caller=caller, key=key, payload=None, action=action
+    )
 
 
 @router.get(

@@ -49,7 +49,8 @@ webhook_endpoints = Table(
     Column("endpoint_id", String(ID), nullable=False),
     Column("url", String(2000), nullable=False),
     Column("event_types", Text, nullable=False),  # JSON list of event types
-    # The signing secret must be readable by the signer (an HMAC key, unlike a password).
+    # ``derived:v1:<salt>``: the signing secret is derived from it and the server's key
+    # (services/mall/webhook_delivery.py); rows of earlier releases hold it in clear.
     Column("secret", String(100), nullable=False),
     Column("description", String(200), nullable=False),
     Column("created_by", String(ID), nullable=False),
@@ -192,6 +193,17 @@ def add_endpoint(conn: Connection, endpoint: Endpoint) -> None:
             created_at=endpoint.created_at,
             deleted_at=None,
         )
+    )
+
+
+def set_endpoint_secret(conn: Connection, tenant_id: str, endpoint_id: str, stored: str) -> None:
+    conn.execute(
+        update(webhook_endpoints)
+        .where(
+            webhook_endpoints.c.tenant_id == tenant_id,
+            webhook_endpoints.c.endpoint_id == endpoint_id,
+        )
+        .values(secret=stored)
     )
 
 
