@@ -134,3 +134,35 @@ def test_a_batch_that_fails_again_is_refused_and_the_ones_after_it_commit(
     keys = {row[3] for row in snapshot(store, tenant)["journals"]}
     assert keys == {f"p{i}" for i in range(5, 20)}
     assert clean(audit(store, tenant))
+
+
+class FailingReads(Store):
+    """The real store, but the next ``fail`` key look-ups raise (a lost read-ahead session)."""
+
+    def __init__(self, store: Store, fail: int) -> None:
+        super().__init__(store.engine)
+        self.fail = fail
+
+    def find_journals(self, conn: Any, tenant_id: str, keys: Any) -> Any:
+        if self.fail > 0:
+            self.fail -= 1
+            raise RuntimeError("read-ahead session lost (injected)")
+        return super().find_journals(conn, tenant_id, keys)
+
+
+def test_a_read_failing_while_applying_ahead_falls_back_and_loses_nothing(
+    store: Store, tenant: str
+) -> None:
+    failing = FailingReads(store, fail=0)
+    writer = TenantWriter(failing, tenant, max_batch=5, linger_seconds=0.0, overlap=True)
+    try:
+        futures = [writer.submit(buy(tenant, f"p{i}", f"u{i % 4}")) for i in range(30)]
+        failing.fail = 1  # the first batch's read-ahead fails
+        writer.start()
+        answers = [outcome(f) for f in futures]
+    finally:
+        writer.close()
+    assert failing.fail == 0
+    assert [a["journal_id"] for a in answers] == list(range(1, 31))
+    assert len(snapshot(store, tenant)["journals"]) == 30
+    assert clean(audit(store, tenant))

@@ -348,17 +348,16 @@ class TenantWriter:
         """Apply ``batch`` while the previous one commits; hand it to the committer once that
         one has committed (see the module's docstring)."""
         try:
-            applied = self._apply_ahead(batch)
+            outcomes, rows, keys = self._apply_ahead(batch)
+            # Everything Python does for the writes happens here, while the one before commits.
+            prepared = self.store.prepare_batch(self.tenant_id, rows)
+            replies = _inbox_replies(batch, outcomes)
         except Exception as error:  # a read failed: do it the plain way, after the one in flight
-            log.warning("tenant %s: reading ahead failed: %r", self.tenant_id, error)
+            log.warning("tenant %s: applying ahead failed: %r", self.tenant_id, error)
             self._drain()
             self._reset()
             self._process_serial(batch)
             return
-        outcomes, rows, keys = applied
-        # Everything Python does for the writes happens here, while the batch before commits.
-        prepared = self.store.prepare_batch(self.tenant_id, rows)
-        replies = _inbox_replies(batch, outcomes)
         before = self._inflight
         if before is not None and not self._wait(before):
             self._process_serial(batch)  # the one before failed: its redo came first
