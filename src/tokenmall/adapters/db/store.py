@@ -47,12 +47,17 @@ def params_from_public(public: dict[str, Any]) -> Params:
     return DEFAULT.updated(public)
 
 
+# ``json.dumps(result, ensure_ascii=False, sort_keys=True)``, its encoder made once (a batch
+# encodes one result per journal).
+_RESULT_JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True)
+
+
 def journal_rows(batch: Batch) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     """The journals and postings of a batch as rows (``fast.JOURNAL_COLUMNS`` and
     ``fast.POSTING_COLUMNS`` order, without the tenant)."""
     journal_out: list[tuple[Any, ...]] = []
     posting_out: list[tuple[Any, ...]] = []
-    dumps = json.dumps
+    dumps = _RESULT_JSON.encode
     for booked in batch.journals:
         d = booked.draft
         jid = booked.journal_id
@@ -62,7 +67,7 @@ def journal_rows(batch: Batch) -> tuple[list[tuple[Any, ...]], list[tuple[Any, .
                 str(d.code),
                 d.idempotency_key,
                 d.request_fingerprint,
-                dumps(d.result, ensure_ascii=False, sort_keys=True),
+                dumps(d.result),
                 d.business_date,
                 d.result.get("reverses"),
             )
