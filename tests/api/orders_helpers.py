@@ -177,3 +177,40 @@ def success_event(payment: dict[str, Any], event_id: str | None = None) -> dict[
 
 def money(fen: int) -> str:
     return format_money(fen)
+
+
+def second_merchant(api: Api, t: TenantFixture) -> tuple[str, str]:
+    """Another merchant with a product and a SKU (price 50.00, no fixed contribution)."""
+    seller = ok(
+        api.post(
+            t.path("/users"),
+            t.admin_token,
+            json={"email": "shop2@shop.test", "password": "seller-password", "role": "merchant"},
+        ),
+        201,
+    )
+    merchant = ok(
+        api.post(
+            t.path("/merchants"),
+            t.admin_token,
+            json={"name": "Tea House", "owner_user_id": seller["user_id"]},
+        ),
+        201,
+    )
+    product = ok(
+        api.post(
+            t.path("/products"),
+            t.admin_token,
+            json={"title": "Green tea", "merchant_id": merchant["merchant_id"]},
+        ),
+        201,
+    )
+    sku = ok(
+        api.post(
+            t.path(f"/products/{product['product_id']}/skus"),
+            t.admin_token,
+            json={"name": "250g", "price": "50.00", "stock": 5},
+        ),
+        201,
+    )
+    return str(merchant["merchant_id"]), str(sku["sku_id"])

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from mall_api import Api, TenantFixture, login, ok
-from orders_helpers import add_to_cart, checkout, economy
+from orders_helpers import add_to_cart, checkout, economy, second_merchant
 
 HOME = {
     "recipient": "张三",
@@ -304,42 +304,6 @@ def test_refusals_name_the_field_with_a_clear_message(
     assert error["field"] == name and message in error["message"]
 
 
-def _second_merchant_sku(api: Api, t: TenantFixture) -> str:
-    seller = ok(
-        api.post(
-            t.path("/users"),
-            t.admin_token,
-            json={"email": "tea@shop.test", "password": "seller-password", "role": "merchant"},
-        ),
-        201,
-    )
-    merchant = ok(
-        api.post(
-            t.path("/merchants"),
-            t.admin_token,
-            json={"name": "Tea House", "owner_user_id": seller["user_id"]},
-        ),
-        201,
-    )
-    product = ok(
-        api.post(
-            t.path("/products"),
-            t.admin_token,
-            json={"title": "Green tea", "merchant_id": merchant["merchant_id"]},
-        ),
-        201,
-    )
-    sku = ok(
-        api.post(
-            t.path(f"/products/{product['product_id']}/skus"),
-            t.admin_token,
-            json={"name": "250g", "price": "50.00", "stock": 5},
-        ),
-        201,
-    )
-    return str(sku["sku_id"])
-
-
 def test_checkout_keeps_a_snapshot_that_later_edits_do_not_change(
     api: Api, tenant: TenantFixture
 ) -> None:
@@ -349,7 +313,7 @@ def test_checkout_keeps_a_snapshot_that_later_edits_do_not_change(
     assert bare["shipping_address"] is None
     home = _add(api, t, HOME)
     office = _add(api, t, OFFICE)
-    tea = _second_merchant_sku(api, t)
+    _, tea = second_merchant(api, t)
 
     # The address given: both orders of a two-shop checkout carry it.
     done = checkout(api, t, [(t.sku_id, 1), (tea, 1)], address_id=office["address_id"])

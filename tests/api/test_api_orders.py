@@ -18,6 +18,7 @@ from orders_helpers import (
     paid_order,
     sandbox_forms,
     sandbox_pay,
+    second_merchant,
     settings,
     ship_and_confirm,
     signed_webhook,
@@ -32,43 +33,6 @@ from tokenmall.services.mall.uow import utc_now
 
 def _stock(api: Api, t: TenantFixture, sku_id: str | None = None) -> int:
     return int(ok(api.get(t.path(f"/skus/{sku_id or t.sku_id}"), t.admin_token))["stock"])
-
-
-def _second_merchant(api: Api, t: TenantFixture) -> tuple[str, str]:
-    """Another merchant with a product and a SKU (price 50.00, no fixed contribution)."""
-    seller = ok(
-        api.post(
-            t.path("/users"),
-            t.admin_token,
-            json={"email": "shop2@shop.test", "password": "seller-password", "role": "merchant"},
-        ),
-        201,
-    )
-    merchant = ok(
-        api.post(
-            t.path("/merchants"),
-            t.admin_token,
-            json={"name": "Tea House", "owner_user_id": seller["user_id"]},
-        ),
-        201,
-    )
-    product = ok(
-        api.post(
-            t.path("/products"),
-            t.admin_token,
-            json={"title": "Green tea", "merchant_id": merchant["merchant_id"]},
-        ),
-        201,
-    )
-    sku = ok(
-        api.post(
-            t.path(f"/products/{product['product_id']}/skus"),
-            t.admin_token,
-            json={"name": "250g", "price": "50.00", "stock": 5},
-        ),
-        201,
-    )
-    return merchant["merchant_id"], sku["sku_id"]
 
 
 def test_end_to_end_cart_checkout_sandbox_ship_confirm_complete_rewards(
@@ -137,7 +101,7 @@ def test_checkout_splits_by_merchant_and_roles_see_their_orders(
     api: Api, tenant: TenantFixture
 ) -> None:
     t = tenant
-    other_merchant, tea = _second_merchant(api, t)
+    other_merchant, tea = second_merchant(api, t)
     done = checkout(api, t, [(t.sku_id, 1), (tea, 2)])
     assert len(done["orders"]) == 2 and len(done["payments"]) == 2
     by_merchant = {o["merchant_id"]: o for o in done["orders"]}
