@@ -336,17 +336,17 @@ class Store:
                     params_version=last.version,
                 )
             )
-        if prepared is not None:
+        if self.postgres:
+            # The four statements go out in one pipeline, one round trip.
+            statements = prepared or self.prepare_batch(tenant_id, batch) or []
             with fast.pipeline(conn, self.postgres):
-                fast.execute(conn, prepared)
+                fast.execute(conn, statements)
             return
         journal_out, posting_out = journal_rows(batch)
-        # PostgreSQL: the four statements go out in one pipeline, one round trip.
-        with fast.pipeline(conn, self.postgres):
-            self.write_holders(conn, tenant_id, batch.holders)
-            fast.insert_rows(conn, self.postgres, "journals", tenant_id, journal_out)
-            fast.insert_rows(conn, self.postgres, "postings", tenant_id, posting_out)
-            self.write_state(conn, tenant_id, batch.state)
+        self.write_holders(conn, tenant_id, batch.holders)
+        fast.insert_rows(conn, self.postgres, "journals", tenant_id, journal_out)
+        fast.insert_rows(conn, self.postgres, "postings", tenant_id, posting_out)
+        self.write_state(conn, tenant_id, batch.state)
 
     def write_state(self, conn: Connection, tenant_id: str, state: dict[str, Any]) -> None:
         """Set the named columns of the tenant's economy_state row (one fixed statement)."""
