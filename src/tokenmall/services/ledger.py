@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from tokenmall.adapters.db import fast
 from tokenmall.adapters.db.store import Store
 from tokenmall.adapters.db.tables import journals, postings
 from tokenmall.domain.economy import Params
@@ -190,8 +191,9 @@ class LedgerBatch:
         return applied.result, applied.journal is not None
 
     def flush(self) -> None:
-        """Write what was applied so far (leaving the block does it)."""
-        if self._book is not None:
+        """Write what was applied so far (leaving the block does it). Inside
+        ``fast.deferring`` nothing is written: the book's owner writes its batch once."""
+        if self._book is not None and not fast.deferred(self.conn):
             self.store.write_batch(self.conn, self.tenant_id, self._book.take_batch())
 
 

@@ -49,7 +49,8 @@ from tokenmall.services.book import TenantBook
 
 log = logging.getLogger(__name__)
 
-Writes = Callable[[], AbstractContextManager[Any]]
+# ``writes()`` or ``writes(pipelined=False)``: the unit's one savepoint block (see ``Unit``).
+Writes = Callable[..., AbstractContextManager[Any]]
 
 
 class Unit(Protocol):
@@ -204,7 +205,8 @@ class UnitWriter:
         name = f"unit_{self._savepoints}"
         opened: list[bool] = []
         try:
-            return (True, unit.run(conn, book, lambda: self._writes(conn, name, opened))), book
+            writes = lambda pipelined=True: self._writes(conn, name, opened, pipelined)  # noqa: E731
+            return (True, unit.run(conn, book, writes)), book
         except Exception as error:
             if opened:
                 _exec(conn, f"ROLLBACK TO SAVEPOINT {name}")
@@ -213,13 +215,17 @@ class UnitWriter:
             return (False, error), book
 
     def _writes(
-        self, conn: Connection, name: str, opened: list[bool]
+        self, conn: Connection, name: str, opened: list[bool], pipelined: bool = True
     ) -> AbstractContextManager[None]:
+        """The unit's savepoint around its writes, in one PostgreSQL pipeline unless
+        ``pipelined`` is False (a unit that reads between its writes, e.g. a batch of
+        orders, pipelines each part itself)."""
+
         @contextmanager
         def block() -> Iterator[None]:
             if opened:
                 raise RuntimeError("a unit writes in one writes() block")
-            with fast.pipeline(conn, self.store.postgres):
+            with fast.pipeline(conn, self.store.postgres and pipelined):
                 _exec(conn, f"SAVEPOINT {name}")
                 opened.append(True)
                 yield

@@ -143,9 +143,15 @@ def insert_rows(
     if postgres:
         execute(conn, [pg_insert(table, tenant_id, rows)])
         return
+    import sqlite3
+
     cur = cursor(conn)
     try:
         cur.executemany(_STATEMENTS[table][1], [(tenant_id, *row) for row in rows])
+    except sqlite3.IntegrityError as error:
+        # As SQLAlchemy raises it (a unique key taken by a racing request is retried by
+        # callers that catch ``sqlalchemy.exc.IntegrityError``).
+        raise IntegrityError(str(error), None, error) from error
     finally:
         cur.close()
 
@@ -178,14 +184,99 @@ _STATEMENTS = {
 
 
 _INSERTS: dict[tuple[str, tuple[str, ...]], str] = {}
+_DEFERRED = "tokenmall.fast.deferred"
+
+
+class Deferred:
+    """Rows of ``insert_dicts`` held back while ``deferring`` (see there), by table."""
+
+    def __init__(self) -> None:
+        self.rows: dict[Table, list[Mapping[str, Any]]] = {}
+
+    def add(self, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+        self.rows.setdefault(table, []).extend(rows)
+
+    def update(self, table: Table, match: Mapping[str, Any], values: Mapping[str, Any]) -> int:
+        """Change held rows of ``table`` whose columns equal ``match``; how many matched."""
+        count = 0
+        held = self.rows.get(table, [])
+        for n, row in enumerate(held):
+            if all(row.get(name) == value for name, value in match.items()):
+                held[n] = {**row, **values}
+                count += 1
+        return count
+
+    def flush(self, conn: Connection) -> None:
+        """Insert every held row: tables in the order their foreign keys need (a user before
+        the rows that name it), each table's rows in one statement per set of columns."""
+        for table in _fk_order(list(self.rows)):
+            by_columns: dict[tuple[str, ...], list[Mapping[str, Any]]] = {}
+            for row in self.rows[table]:
+                by_columns.setdefault(tuple(row), []).append(row)
+            for rows in by_columns.values():
+                insert_dicts(conn, table, rows)
+        self.rows = {}
+
+
+def _fk_order(tables: list[Table]) -> list[Table]:
+    """``tables`` sorted so that a table comes after those among them it references."""
+    ordered: list[Table] = []
+    placed: set[Table] = set()
+
+    def place(table: Table, path: tuple[Table, ...]) -> None:
+        if table in placed or table in path:
+            return
+        for fk in table.foreign_keys:
+            target = fk.column.table
+            if isinstance(target, Table) and target in tables and target is not table:
+                place(target, (*path, table))
+        placed.add(table)
+        ordered.append(table)
+
+    for table in tables:
+        place(table, ())
+    return ordered
+
+
+@contextmanager
+def deferring(conn: Connection) -> Iterator[Deferred]:
+    """Inside the block, ``insert_dicts`` on ``conn`` holds its rows back (and
+    ``ledger.LedgerBatch.flush`` leaves the book's batch to its owner): a caller writing many
+    orders in one transaction sends each table's rows together at the end with
+    ``Deferred.flush``. Reads inside the block do not see the held rows."""
+    if _DEFERRED in conn.info:
+        raise RuntimeError("already deferring on this connection")
+    held = conn.info[_DEFERRED] = Deferred()
+    try:
+        yield held
+    finally:
+        del conn.info[_DEFERRED]
+
+
+def deferred(conn: Connection) -> bool:
+    """Whether ``conn`` is inside ``deferring``."""
+    return _DEFERRED in conn.info
+
+
+def update_held(
+    conn: Connection, table: Table, match: Mapping[str, Any], values: Mapping[str, Any]
+) -> int:
+    """Inside ``deferring``: change the held rows of ``table`` matching ``match`` (a row
+    inserted earlier in the block, which an UPDATE could not see yet); else 0."""
+    held = conn.info.get(_DEFERRED)
+    return 0 if held is None else int(held.update(table, match, values))
 
 
 def insert_dicts(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
     """Insert ``rows`` (dicts with the same keys: every column without a server default)
     into ``table``. On PostgreSQL a fixed ``INSERT … VALUES (%s, …)`` on the driver's cursor
     (nothing compiled per call; in a pipeline it is only queued); elsewhere SQLAlchemy's
-    insert (which also renders SQLite's date-times its way)."""
+    insert (which also renders SQLite's date-times its way). Inside ``deferring``, held."""
     if not rows:
+        return
+    held = conn.info.get(_DEFERRED)
+    if held is not None:
+        held.add(table, rows)
         return
     if conn.dialect.name != "postgresql":
         conn.execute(table.insert(), [dict(row) for row in rows])

@@ -165,7 +165,7 @@ def _user_row(
 
 
 @dataclass(frozen=True, slots=True)
-class _Users:
+class Users:
     """The buyer and referrer of a ``paid`` event: ids (new ones made up here), the rows to
     insert, and the ``Join`` that binds the referrer (None if bound already or no referrer)."""
 
@@ -175,7 +175,7 @@ class _Users:
     join: c.Join | None
 
 
-def _plan_users(tenant_id: str, who: ExternalUserIn, known: dict[str, repo.ExternalUser]) -> _Users:
+def plan_users(tenant_id: str, who: ExternalUserIn, known: dict[str, repo.ExternalUser]) -> Users:
     """Who buys: known external users keep their ids; first-seen ones get new ids. Reads
     nothing (``known`` was read before)."""
     new: list[tuple[str, str, str, str | None]] = []
@@ -203,13 +203,15 @@ def _plan_users(tenant_id: str, who: ExternalUserIn, known: dict[str, repo.Exter
             user=buyer_id,
             referrer=referrer_id,
         )
-    return _Users(buyer_id, referrer_id, new, join)
+    return Users(buyer_id, referrer_id, new, join)
 
 
 def _write_users(
-    conn: Connection, tenant_id: str, who: ExternalUserIn, users: _Users, now: datetime
+    conn: Connection, tenant_id: str, who: ExternalUserIn, users: Users, now: datetime
 ) -> None:
-    """Insert the first-seen users and bind the referrer's row (writes only)."""
+    """Insert the first-seen users and bind the referrer's row (writes only). A first-seen
+    buyer's row carries its referrer; a known buyer's row is updated."""
+    binds = users.referrer_id if users.join is not None else None
     fast.insert_dicts(
         conn,
         mall_users,
@@ -226,14 +228,16 @@ def _write_users(
                 "tenant_id": tenant_id,
                 "external_id": external,
                 "user_id": user_id,
-                "referrer_user_id": None,
+                "referrer_user_id": binds if user_id == users.buyer_id else None,
                 "created_at": now,
             }
             for user_id, external, _, _ in users.new
         ],
     )
-    if users.join is not None and users.referrer_id is not None:
-        repo.set_referrer(conn, tenant_id, who.external_id, users.referrer_id)
+    if binds is not None and all(user_id != users.buyer_id for user_id, *_ in users.new):
+        match = {"external_id": who.external_id, "referrer_user_id": None}
+        if not fast.update_held(conn, repo.external_users, match, {"referrer_user_id": binds}):
+            repo.set_referrer(conn, tenant_id, who.external_id, binds)
 
 
 def _order_row(order: repo.IntegrationOrder) -> dict[str, Any]:
@@ -394,25 +398,58 @@ def prepare_paid(
     if first is not None:
         return first
     # (No stored "paid" answer means no such order: both are written in one transaction.)
-    amount_fen = validate.money(amount, "amount")
+    amount_fen, contribution_fen, who = checked_paid(user, amount, contribution)
+    order = new_order(tenant_id, external_order_id, who, amount_fen, contribution_fen, now)
+    wanted = [who.external_id]
+    if who.referrer_external_id is not None:
+        wanted.append(who.referrer_external_id)
+    known = repo.external_users_by_id(conn, tenant_id, wanted)
+    return PaidEvent(order, who, known, request_hash, looked_up)
+
+
+def checked_paid(
+    user: ExternalUserIn, amount: str, contribution: str | None, prefix: str = ""
+) -> tuple[int, int | None, ExternalUserIn]:
+    """A ``paid`` event's input checked: (amount, contribution, the user with the display name
+    defaulted). ``prefix`` names the event's place in a batch (``orders.3.``) in errors."""
+    amount_fen = validate.money(amount, f"{prefix}amount")
     contribution_fen = None
     if contribution is not None:
-        contribution_fen = validate.money(contribution, "contribution", allow_zero=True)
+        contribution_fen = validate.money(contribution, f"{prefix}contribution", allow_zero=True)
         if contribution_fen > amount_fen:
-            raise InvalidInput("contribution must not exceed the amount", "contribution")
-    external_id(user.external_id, "user.external_id")
-    name = validate.text(user.display_name or user.external_id, "user.display_name", max_length=100)
+            raise InvalidInput("contribution must not exceed the amount", f"{prefix}contribution")
+    external_id(user.external_id, f"{prefix}user.external_id")
+    name = validate.text(
+        user.display_name or user.external_id, f"{prefix}user.display_name", max_length=100
+    )
     if user.referrer_external_id is not None:
-        external_id(user.referrer_external_id, "user.referrer_external_id")
+        external_id(user.referrer_external_id, f"{prefix}user.referrer_external_id")
         if user.referrer_external_id == user.external_id:
-            raise InvalidInput("a user cannot refer themselves", "user.referrer_external_id")
-    who = ExternalUserIn(user.external_id, name, user.referrer_external_id)
-    order = repo.IntegrationOrder(
+            raise InvalidInput(
+                "a user cannot refer themselves", f"{prefix}user.referrer_external_id"
+            )
+    return (
+        amount_fen,
+        contribution_fen,
+        ExternalUserIn(user.external_id, name, user.referrer_external_id),
+    )
+
+
+def new_order(
+    tenant_id: str,
+    external_order_id: str,
+    who: ExternalUserIn,
+    amount_fen: int,
+    contribution_fen: int | None,
+    now: datetime,
+) -> repo.IntegrationOrder:
+    """A ``paid`` order before it is written (its ``user_id`` is set then)."""
+    return repo.IntegrationOrder(
         tenant_id=tenant_id,
         external_order_id=external_order_id,
         order_ref=order_ref(external_order_id),
         user_id="",
-        external_user_id=user.external_id,
+        external_user_id=who.external_id,
         amount_fen=amount_fen,
         contribution_fen=contribution_fen,
         state="paid",
@@ -424,11 +461,6 @@ def prepare_paid(
         completed_at=None,
         refunded_at=None,
     )
-    wanted = [who.external_id]
-    if who.referrer_external_id is not None:
-        wanted.append(who.referrer_external_id)
-    known = repo.external_users_by_id(conn, tenant_id, wanted)
-    return PaidEvent(order, who, known, request_hash, looked_up)
 
 
 @dataclass(frozen=True, slots=True)
@@ -469,6 +501,8 @@ def write_paid(
     finish: Callable[[Answer], None] | None = None,
     book: TenantBook | None = None,
     writes: order_ledger.Writes | None = None,
+    users: Users | None = None,
+    externals: dict[str, str] | None = None,
 ) -> Answer:
     """Write a prepared ``paid`` event: first-seen users, the referrer's binding (``Join``),
     the payment and (``grant_on = paid``) the rewards, the order, its events and its stored
@@ -476,11 +510,16 @@ def write_paid(
 
     Two identical pushes at once: the second's journal keys (looked up before the lock), its
     users' or its order's keys are taken by the first; its write fails on a unique key and
-    the route retries it once, answering the first one's stored result."""
+    the route reads again, answering the first one's stored result.
+
+    ``users``: planned by the caller (a batch, whose events share users); ``externals``: user
+    id → the shop's id of users not in the database yet (a batch's), for the rewards."""
     tenant_id, who, now = event.tenant_id, event.who, event.order.paid_at
-    users = _plan_users(tenant_id, who, event.known)
+    if users is None:
+        users = plan_users(tenant_id, who, event.known)
     order = _with(event.order, user_id=users.buyer_id)
-    known = {users.buyer_id: who.external_id}
+    known = dict(externals or {})
+    known[users.buyer_id] = who.external_id
     if users.referrer_id is not None and who.referrer_external_id is not None:
         known[users.referrer_id] = who.referrer_external_id
     answers: list[Answer] = []

@@ -17,16 +17,21 @@ from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
+from tokenmall.adapters.db.store import Store
+from tokenmall.domain.errors import DomainError
 from tokenmall.services.mall import auth, idempotency, integration
+from tokenmall.services.mall import integration_batch as batch
 from tokenmall.services.mall.auth import Principal
 from tokenmall.services.mall.errors import Unauthenticated
 from tokenmall.services.mall.integration import Answer, ExternalUserIn
 from tokenmall.services.mall.records import StoredResponse
 from tokenmall.services.mall.uow import utc_now
 from tokenmall.services.unit_writer import writers_for
-from tokenmall.web import deps
+from tokenmall.web import deps, errors
 from tokenmall.web.api.common import TenantId
 from tokenmall.web.api.schemas_integration import (
+    BatchPaidIn,
+    BatchPaidOut,
     ExternalId,
     IntegrationOrderOut,
     OrderCompletedIn,
@@ -43,6 +48,7 @@ router = APIRouter(
 )
 
 OrderId = Annotated[str, ExternalId]
+MAX_RACES = 8  # reads again after racing pushes took an order's or a request's keys
 _ERRORS = responses(*COMMON, 403, 409)
 
 
@@ -148,9 +154,10 @@ def _push_paid(
     """``paid`` with group commit: this thread reads (caller, stored answers, the shop's
     users, the order's ledger keys) in a read-only transaction, then the tenant's writer
     writes the order with others in one transaction and answers after its commit. A race
-    with an identical push (a key taken meanwhile) fails this unit alone; it is retried once
-    and then answers the first one's stored result. A replayed event under a new
-    Idempotency-Key is rare: it takes the one-transaction path, which stores that key."""
+    with an identical push (a key taken meanwhile) fails this unit alone; it is read again
+    (at most ``MAX_RACES`` times) and then answers the first one's stored result. A replayed
+    event under a new Idempotency-Key is rare: it takes the one-transaction path, which
+    stores that key."""
     if token is None:
         raise Unauthenticated("this endpoint needs a bearer token, session cookie or API key")
     body = payload.model_dump(mode="json")
@@ -159,7 +166,7 @@ def _push_paid(
     user = ExternalUserIn(
         payload.user.external_id, payload.user.display_name, payload.user.referrer_external_id
     )
-    for attempt in (1, 2):
+    for attempt in range(MAX_RACES + 1):
         with db.read() as conn:
             now = utc_now()
             caller = auth.authenticate(conn, token, now)
@@ -185,9 +192,9 @@ def _push_paid(
         try:
             answer: Answer = writers_for(db.engine).call(unit)
         except IntegrityError:
-            if attempt == 2:
+            if attempt == MAX_RACES:
                 raise
-            continue
+            continue  # a racing push (alone or in a batch) committed first: read again
         return _response(answer.status, answer.body, False)
 
     def handle(
@@ -258,6 +265,91 @@ def order_paid(
         )
 
     return _push(request, db, tenant_id, token, key, payload, "paid", handle)
+
+
+@router.post(
+    "/batches/paid",
+    response_model=BatchPaidOut,
+    summary="Many paid orders at once (1-100): each as the single paid event, one result "
+    "each; the batch commits whole (admins)",
+    responses=_ERRORS,
+)
+def batch_paid(
+    tenant_id: TenantId,
+    payload: BatchPaidIn,
+    request: Request,
+    token: Token,
+    db: Db,
+    key: IdempotencyKey,
+) -> Response:
+    """Authenticate and read for the whole batch at once (one read transaction), then write
+    its new events as one unit of the tenant's writer (``services/mall/integration_batch``).
+    An event the ledger refuses is answered with its error and the rest run again; a race on
+    a key reads again and replays what the racing push stored."""
+    if token is None:
+        raise Unauthenticated("this endpoint needs a bearer token, session cookie or API key")
+    body = payload.model_dump(mode="json")
+    request_hash = idempotency.request_hash(request.method, request.url.path, body)
+    items = []
+    for order in body["orders"]:
+        single = dict(order)
+        external_order_id = single.pop("external_order_id")
+        user = single["user"]
+        items.append(
+            batch.BatchItem(
+                external_order_id,
+                ExternalUserIn(
+                    user["external_id"], user["display_name"], user["referrer_external_id"]
+                ),
+                single["amount"],
+                single["contribution"],
+                batch.item_hash(tenant_id, external_order_id, single),
+            )
+        )
+    refused: dict[int, dict[str, object]] = {}
+    races = 0
+    while True:
+        with db.read() as conn:
+            now = utc_now()
+            caller = auth.authenticate(conn, token, now)
+            stored = idempotency.lookup(
+                conn, tenant_id=tenant_id, scope=caller.scope, key=key, request=request_hash
+            )
+            if stored is not None:
+                return _response(stored.status_code, stored.body, True)
+            plan = batch.prepare(
+                conn, caller, tenant_id, items, refused=refused, describe=_describe, now=now
+            )
+        unit = batch.PaidBatchUnit(plan, caller.scope, key, request_hash)
+        try:
+            if group_commit():
+                answer: Answer = writers_for(db.engine).call(unit)
+            else:
+                with db.transaction() as conn:
+                    answer = batch.run_alone(Store(db.engine), conn, unit)
+        except batch.EventRefused as refusal:
+            refused[refusal.position] = batch.refusal(
+                items[refusal.position].external_order_id, _describe(refusal.error)
+            )
+            continue
+        except IntegrityError:
+            # A racing push committed one of these orders (or this key) first: read again,
+            # which replays what it stored. Each race means another push committed.
+            races += 1
+            if races > MAX_RACES:
+                raise
+            continue
+        return _response(answer.status, answer.body, False)
+
+
+def _describe(error: DomainError) -> tuple[int, dict[str, object]]:
+    """An event's refusal in a batch: the status and error body a single push would answer."""
+    detail = errors.body(
+        getattr(error, "code", None) or type(error).__name__,
+        str(error),
+        getattr(error, "field", None),
+    )["error"]
+    return errors.status_of(error), detail
 
 
 @router.post(

@@ -52,6 +52,22 @@ class OrderPaidIn(Request):
     )
 
 
+class BatchPaidOrderIn(OrderPaidIn):
+    external_order_id: ExternalId
+
+
+class BatchPaidIn(Request):
+    orders: Annotated[
+        list[BatchPaidOrderIn],
+        Field(
+            min_length=1,
+            max_length=100,
+            description="1-100 paid orders, each as the single paid event's body with its "
+            "external_order_id; ids unique in the batch",
+        ),
+    ]
+
+
 class OrderCompletedIn(Request):
     """No fields: completing an order carries no data (an empty object or no body)."""
 
@@ -104,6 +120,27 @@ class IntegrationOrderOut(Response):
     booked_at: datetime | None
     completed_at: datetime | None
     refunded_at: datetime | None
+
+
+class BatchErrorOut(Response):
+    code: str
+    message: str
+    field: str | None = None
+
+
+class BatchItemOut(Response):
+    external_order_id: str
+    status: int = Field(
+        description="201 written now, 200 replayed (the first answer to the same event), or "
+        "the error's status (409 a conflict, 422 refused by the economy…)"
+    )
+    replayed: bool
+    order: IntegrationOrderOut | None
+    error: BatchErrorOut | None
+
+
+class BatchPaidOut(Response):
+    results: list[BatchItemOut] = Field(description="One result per order, in the request's order")
 
 
 # --- webhooks ---

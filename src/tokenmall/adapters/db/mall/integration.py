@@ -240,6 +240,27 @@ def find_event(
     return None if row is None else (row[0], row[1], row[2])
 
 
+def find_events(
+    conn: Connection, tenant_id: str, external_order_ids: list[str], event: str
+) -> dict[str, tuple[str, int, str]]:
+    """``find_event`` for many orders in one statement: order id → (hash, status, body)."""
+    if not external_order_ids:
+        return {}
+    rows = conn.execute(
+        select(
+            integration_events.c.external_order_id,
+            integration_events.c.request_hash,
+            integration_events.c.status_code,
+            integration_events.c.response_body,
+        ).where(
+            integration_events.c.tenant_id == tenant_id,
+            integration_events.c.external_order_id.in_(external_order_ids),
+            integration_events.c.event == event,
+        )
+    )
+    return {row[0]: (row[1], row[2], row[3]) for row in rows}
+
+
 def add_event(
     conn: Connection,
     tenant_id: str,
