@@ -220,6 +220,11 @@ class TenantBook:
             }
             steps += 1
 
+    def ensure_with_referrers(self, names: Iterable[str]) -> None:
+        """Load ``names`` and the referrers a purchase of theirs would reward (a few loader
+        calls for a whole batch of orders instead of one or more per order)."""
+        self._ensure_chain(names, len(self.params.referral_rates))
+
     def prefetch(self, commands: Iterable[c.Command]) -> None:
         """Load every holder a batch of commands will touch, in a few loader calls."""
         names: set[str] = set()

@@ -27,6 +27,9 @@ EVENT_TYPES = (
     "holder.exited",
 )
 
+# json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":")), made once.
+_JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
 
 def emit(
     conn: Connection, tenant_id: str, event_type: str, data: dict[str, Any], now: datetime
@@ -35,7 +38,7 @@ def emit(
     endpoints; returns the event's id."""
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown event type {event_type!r}")
-    text = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    text = _JSON.encode(data)
     event_id = ids.new_id("evt")
     targets = [
         (ids.new_id("dlv"), endpoint_id)

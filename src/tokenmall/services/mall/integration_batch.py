@@ -240,6 +240,8 @@ class PaidBatchUnit:
         # (``fast.deferring``: they read between their writes, which one pipeline cannot
         # do); then the book's one ledger batch, every table's rows together and the batch's
         # answer go in one pipeline.
+        # The batch's known buyers and referrers (and theirs) read at once, not one by one.
+        book.ensure_with_referrers(user.user_id for user in known.values())
         with writes(pipelined=False):
             with fast.deferring(conn) as held:
                 for n, event in plan.events:
