@@ -1,9 +1,14 @@
-"""``tokenmall bench economy --json``: one JSON object of figures (printed, never asserted on)."""
+"""``tokenmall bench economy --json`` and ``bench api --json``: one JSON object of figures
+(printed, never asserted on)."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 
 def test_bench_economy_json_prints_one_object(cli: Any) -> None:
@@ -24,4 +29,84 @@ def test_bench_refuses_bad_holder_counts(cli: Any) -> None:
     result = cli("bench", "economy", "--json", "--purchases", "1000", "--holders", "lots")
     assert result.returncode == 2
     assert "--holders" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+# ``tokenmall bench api``: briefly, on SQLite and PostgreSQL (the integration tests' fresh
+# database per module), through the asyncio load client. Figures are printed, never asserted.
+
+
+def _integration_fixtures() -> Any:
+    path = Path(__file__).parents[1] / "integration" / "conftest.py"
+    spec = importlib.util.spec_from_file_location("tokenmall_bench_cli_fixtures", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+db_url = _integration_fixtures().db_url
+
+
+def _bench_api(cli: Any, db_url: str, *args: str) -> dict[str, Any]:
+    result = cli(
+        "bench", "api", "--database", db_url, "--duration", "3", "--clients", "4",
+        "--users", "20", "--json", *args,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = result.stdout.splitlines()
+    assert len(lines) == 1, result.stdout
+    report: dict[str, Any] = json.loads(lines[0])
+    print(f"bench api figures (small run, for reading only): {lines[0]}")
+    assert report["audit"]["clean"], report["audit"]
+    return report
+
+
+def test_bench_api_integration_and_checkout(cli: Any, db_url: str) -> None:
+    report = _bench_api(cli, db_url, "--requests", "40", "--scenarios", "integration,checkout")
+    assert report["database"] == ("postgresql" if db_url.startswith("postgresql") else "sqlite")
+    by_name = {s["scenario"]: s for s in report["scenarios"]}
+    assert set(by_name) == {"integration_paid", "checkout_and_pay"}
+    paid, checkout = by_name["integration_paid"], by_name["checkout_and_pay"]
+    for s in (paid, checkout):
+        assert s["ok"] >= 1
+        assert s["errors"] == 0, s["statuses"]
+        assert s["requests"] <= 40
+        assert s["connections"] >= 1
+        assert isinstance(s["client_cpu_ms_per_request"], (int, float))
+        assert "orders_per_second" not in s
+    assert paid["statuses"] == {"201": paid["ok"]}
+    assert paid["http_requests"] == paid["requests"]
+    assert checkout["http_requests"] == 2 * checkout["requests"]  # check out, then pay
+
+
+def _has_batch_endpoint() -> bool:
+    from tokenmall.web.api.integration import router
+
+    return any(getattr(r, "path", "").endswith("/batches/paid") for r in router.routes)
+
+
+def test_bench_api_batch(cli: Any, db_url: str) -> None:
+    if not _has_batch_endpoint():
+        pytest.skip("POST …/integration/batches/paid is not served yet")
+    report = _bench_api(
+        cli, db_url, "--requests", "60", "--batch-size", "7", "--scenarios", "batch"
+    )
+    (batch,) = report["scenarios"]
+    assert batch["scenario"] == "integration_batch"
+    assert batch["batch_size"] == 7
+    assert 1 <= batch["requests"] <= 9  # 60 orders at most: ceil(60 / 7) requests
+    assert batch["errors"] == 0, batch["statuses"]
+    assert batch["orders_ok"] == 7 * batch["ok"]
+    assert batch["order_statuses"] == {"201": batch["orders_ok"]}
+    assert isinstance(batch["orders_per_second"], (int, float))
+
+
+def test_bench_api_refuses_bad_options(cli: Any) -> None:
+    result = cli("bench", "api", "--scenarios", "integration,nope")
+    assert result.returncode == 2
+    assert "integration, batch, checkout" in result.stderr
+    result = cli("bench", "api", "--batch-size", "101")
+    assert result.returncode == 2
+    assert "--batch-size" in result.stderr
     assert "Traceback" not in result.stderr

@@ -104,26 +104,35 @@ def api(
         str | None, typer.Option("--database", help="Database URL (scratch: it adds a tenant).")
     ] = None,
     duration: Annotated[float, typer.Option(min=0.1, help="At most this many seconds.")] = 20.0,
-    requests: Annotated[int, typer.Option(min=1, help="At most this many orders.")] = 20_000,
+    requests: Annotated[
+        int, typer.Option(min=1, help="At most this many orders (checkout: flows).")
+    ] = 20_000,
     clients: Annotated[int, typer.Option(min=1, max=512, help="Concurrent clients.")] = 32,
     workers: Annotated[
         int | None,
         typer.Option(min=1, max=32, help="uvicorn workers (default: 2 on PostgreSQL, 1 SQLite)."),
     ] = None,
     users: Annotated[int, typer.Option(min=1, help="Distinct shop users buying.")] = 1_000,
+    batch_size: Annotated[
+        int, typer.Option(min=1, max=100, help="Orders a request in the batch scenario.")
+    ] = 50,
     scenarios: Annotated[
-        str, typer.Option(help="Comma-separated: integration, checkout.")
-    ] = "integration,checkout",
+        str, typer.Option(help="Comma-separated: integration, batch, checkout.")
+    ] = "integration,batch,checkout",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
-    """Integration orders pushed over HTTP (paid, rewards booked) and consumers' checkouts paid
-    on the sandbox gateway: requests/s, p50, p99 each; audit after."""
+    """Integration orders pushed over HTTP (paid, rewards booked) one a request and in batches,
+    and consumers' checkouts paid on the sandbox gateway: requests/s, p50, p99 and the load
+    client's CPU per request each (orders/s for batches); audit after."""
     from tokenmall.adapters.db.settings import database_url
     from tokenmall.services.bench_api import SCENARIOS, run  # imports httpx: only here
 
     chosen_scenarios = tuple(p.strip() for p in scenarios.split(",") if p.strip())
     if not chosen_scenarios or not set(chosen_scenarios) <= set(SCENARIOS):
-        typer.echo("tokenmall bench api: --scenarios must be among integration, checkout", err=True)
+        typer.echo(
+            "tokenmall bench api: --scenarios must be among integration, batch, checkout",
+            err=True,
+        )
         raise typer.Exit(2)
 
     url = database_url(database)
@@ -137,6 +146,7 @@ def api(
             clients=clients,
             workers=chosen,
             users=users,
+            batch_size=batch_size,
             scenarios=chosen_scenarios,
             progress=progress,
         )
@@ -147,10 +157,17 @@ def api(
         typer.echo(json.dumps(report))
         return
     for s in report["scenarios"]:
+        batch = ""
+        if "orders_per_second" in s:
+            batch = (
+                f", {s['orders_per_second']} orders/s ({s['orders_ok']} orders ok, "
+                f"{s['batch_size']} a request)"
+            )
         typer.echo(
             f"{s['scenario']} on {report['database']} ({report['workers']} worker(s), "
             f"{s['clients']} clients): {s['ok']} ok, {s['errors']} errors in {s['seconds']} s: "
             f"{s['requests_per_second']} req/s, p50 {s['p50_ms']} ms, p99 {s['p99_ms']} ms"
+            f"{batch}; client CPU {s['client_cpu_ms_per_request']} ms/request"
         )
     audit = report["audit"]
     typer.echo(
