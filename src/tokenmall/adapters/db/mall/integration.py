@@ -28,6 +28,7 @@ from sqlalchemy import (
     UniqueConstraint,
     insert,
     select,
+    text,
     update,
 )
 
@@ -139,9 +140,33 @@ class IntegrationOrder:
     refunded_at: datetime | None
 
 
+# PostgreSQL: one primary-key probe per id (LATERAL … LIMIT 1 cannot be turned into a scan of
+# the tenant's rows, which the planner otherwise picks for an IN list while the tenant's
+# statistics are young: 15 ms for 50 ids in a tenant of 12,000 orders, instead of 0.3 ms).
+_PG_USERS_BY_ID = text(
+    "SELECT u.external_id, u.user_id, u.referrer_user_id "
+    "FROM unnest(CAST(:ids AS VARCHAR[])) AS k(id) CROSS JOIN LATERAL ("
+    " SELECT external_id, user_id, referrer_user_id FROM mall_external_users"
+    " WHERE tenant_id = :tenant_id AND external_id = k.id LIMIT 1) AS u"
+)
+_PG_EVENTS_BY_ORDER = text(
+    "SELECT e.external_order_id, e.request_hash, e.status_code, e.response_body "
+    "FROM unnest(CAST(:ids AS VARCHAR[])) AS k(id) CROSS JOIN LATERAL ("
+    " SELECT external_order_id, request_hash, status_code, response_body"
+    " FROM mall_integration_events"
+    " WHERE tenant_id = :tenant_id AND external_order_id = k.id AND event = :event"
+    " LIMIT 1) AS e"
+)
+
+
 def external_users_by_id(
     conn: Connection, tenant_id: str, external_ids: list[str]
 ) -> dict[str, ExternalUser]:
+    if len(external_ids) > 1 and conn.dialect.name == "postgresql":
+        found = conn.execute(
+            _PG_USERS_BY_ID, {"ids": list(dict.fromkeys(external_ids)), "tenant_id": tenant_id}
+        )
+        return {row[0]: ExternalUser(row[0], row[1], row[2]) for row in found}
     rows = conn.execute(
         select(
             external_users.c.external_id,
@@ -246,6 +271,12 @@ def find_events(
     """``find_event`` for many orders in one statement: order id → (hash, status, body)."""
     if not external_order_ids:
         return {}
+    if conn.dialect.name == "postgresql":
+        found = conn.execute(
+            _PG_EVENTS_BY_ORDER,
+            {"ids": list(external_order_ids), "tenant_id": tenant_id, "event": event},
+        )
+        return {row[0]: (row[1], row[2], row[3]) for row in found}
     rows = conn.execute(
         select(
             integration_events.c.external_order_id,
