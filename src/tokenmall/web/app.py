@@ -86,6 +86,9 @@ def create_app(
     app.add_middleware(logs.RequestIdMiddleware)
     for module in (
         health,
+        # First: a request is matched against the routers in this order, and the shops'
+        # order pushes are the hottest path (its paths are its own: nothing else matches).
+        integration,
         platform,
         people,
         tenant_params,
@@ -97,7 +100,6 @@ def create_app(
         wallet,
         withdrawals,
         referrals,
-        integration,
         settlements,
         webhooks,
         pages,

@@ -55,7 +55,7 @@ def caller(
         return auth.authenticate(conn, token, utc_now())
 
 
-def idempotency_key(
+async def idempotency_key(
     key: Annotated[
         str | None,
         Header(
@@ -74,12 +74,18 @@ def idempotency_key(
         raise BadRequest(str(exc), "Idempotency-Key") from None
 
 
-Db = Annotated[Database, Depends(database)]
+async def _database(request: Request) -> Database:
+    # ``async``: FastAPI runs a plain ``def`` dependency in its thread pool (a thread hand-over
+    # per dependency per request); this one only reads the app's state.
+    return database(request)
+
+
+Db = Annotated[Database, Depends(_database)]
 Caller = Annotated[Principal | None, Depends(caller)]
 IdempotencyKey = Annotated[str, Depends(idempotency_key)]
 
 
-def single_query_values(request: Request) -> None:
+async def single_query_values(request: Request) -> None:
     """No query parameter of this API is a list: a repeated one is refused, not half-read."""
     from tokenmall.services.mall.errors import InvalidInput
 

@@ -138,34 +138,62 @@ def prepare(
     events answered already by an earlier attempt's refusal (position → result)."""
     require(caller, tenant_id, ADMIN)
     check(tenant_id, items)
-    order_ids = [item.external_order_id for item in items]
+    reads = read_events(conn, tenant_id, items, skip=set(refused), now=now)
+    settled = dict(refused)
+    for n, (stored_hash, status, body) in reads.stored.items():
+        item = items[n]
+        if stored_hash == item.request_hash:
+            settled[n] = _result(item.external_order_id, status, True, json.loads(body))
+        else:
+            settled[n] = refusal(item.external_order_id, describe(reported(item)))
+    return Plan(tenant_id, len(items), settled, reads.events, reads.known, now)
+
+
+def reported(item: BatchItem) -> Conflict:
+    """The refusal of an order reported paid before with another request."""
+    return Conflict(
+        f"order {item.external_order_id!r} was already reported paid with a different "
+        "request; an event is recorded once"
+    )
+
+
+@dataclass(slots=True)
+class Reads:
+    """What ``read_events`` found: stored ``paid`` answers by position (hash, status, body),
+    the events to write (position, event) and the shop's users they name."""
+
+    stored: dict[int, tuple[str, int, str]]
+    events: list[tuple[int, PaidEvent]]
+    known: dict[str, repo.ExternalUser]
+
+
+def read_events(
+    conn: Connection,
+    tenant_id: str,
+    items: list[BatchItem],
+    *,
+    skip: set[int],
+    now: datetime,
+    invalid: Callable[[int, DomainError], None] | None = None,
+) -> Reads:
+    """The reads of many ``paid`` events at once (ids unique; those at positions in ``skip``
+    left out): their ledger keys, their stored answers, their users. An event not stored yet
+    whose input is refused raises, or with ``invalid`` is reported there and left out."""
+    wanted_items = [(n, item) for n, item in enumerate(items) if n not in skip]
+    order_ids = [item.external_order_id for _, item in wanted_items]
     # As in ``prepare_paid``: the ledger keys are read BEFORE the stored answers (both commit
     # together), so a push committing between the two reads is found and replayed.
     keys = [key for oid in order_ids for key in order_ledger.order_keys(order_ref(oid))]
     looked_up = ledger.look_up(Store(conn.engine), conn, tenant_id, keys)
-    stored = repo.find_events(conn, tenant_id, order_ids, "paid")
-    settled = dict(refused)
+    found = repo.find_events(conn, tenant_id, order_ids, "paid")
+    stored: dict[int, tuple[str, int, str]] = {}
     todo: list[tuple[int, BatchItem]] = []
-    for n, item in enumerate(items):
-        if n in settled:
-            continue
-        found = stored.get(item.external_order_id)
-        if found is None:
+    for n, item in wanted_items:
+        answer = found.get(item.external_order_id)
+        if answer is None:
             todo.append((n, item))
-            continue
-        stored_hash, status, body = found
-        if stored_hash == item.request_hash:
-            settled[n] = _result(item.external_order_id, status, True, json.loads(body))
         else:
-            settled[n] = refusal(
-                item.external_order_id,
-                describe(
-                    Conflict(
-                        f"order {item.external_order_id!r} was already reported paid with a "
-                        "different request; an event is recorded once"
-                    )
-                ),
-            )
+            stored[n] = answer
     wanted: list[str] = []
     for _, item in todo:
         wanted.append(item.user.external_id)
@@ -174,10 +202,18 @@ def prepare(
     known = repo.external_users_by_id(conn, tenant_id, list(dict.fromkeys(wanted)))
     events: list[tuple[int, PaidEvent]] = []
     for n, item in todo:
-        amount_fen, contribution_fen, who = checked_paid(item.user, item.amount, item.contribution)
+        try:
+            amount_fen, contribution_fen, who = checked_paid(
+                item.user, item.amount, item.contribution
+            )
+        except DomainError as error:
+            if invalid is None:
+                raise
+            invalid(n, error)
+            continue
         order = new_order(tenant_id, item.external_order_id, who, amount_fen, contribution_fen, now)
         events.append((n, PaidEvent(order, who, known, item.request_hash, looked_up)))
-    return Plan(tenant_id, len(items), settled, events, known, now)
+    return Reads(stored, events, known)
 
 
 def _result(
@@ -231,57 +267,82 @@ class PaidBatchUnit:
 
     def run(self, conn: Connection, book: TenantBook, writes: Writes) -> Answer:
         plan = self.plan
-        store = Store(conn.engine)
-        # Each result as JSON text (an order's body is its stored answer's text as it is).
-        results = {n: json.dumps(result, ensure_ascii=False) for n, result in plan.settled.items()}
-        known = dict(plan.known)  # grows as the batch's events add users and bind referrers
-        externals: dict[str, str] = {}  # user id → shop id of the users this batch adds
-        # One savepoint for the batch. The events run in order with their rows held back
-        # (``fast.deferring``: they read between their writes, which one pipeline cannot
-        # do); then the book's one ledger batch, every table's rows together and the batch's
-        # answer go in one pipeline.
-        # The batch's known buyers and referrers (and theirs) read at once, not one by one.
-        book.ensure_with_referrers(user.user_id for user in known.values())
-        with writes(pipelined=False):
-            with fast.deferring(conn) as held:
-                for n, event in plan.events:
-                    who = event.who
-                    users = plan_users(plan.tenant_id, who, known)
-                    try:
-                        answer = write_paid(
-                            conn,
-                            PaidEvent(event.order, who, known, event.request_hash, event.looked_up),
-                            book=book,
-                            writes=nullcontext,
-                            users=users,
-                            externals=externals,
-                        )
-                    except DomainError as error:
-                        raise EventRefused(n, error) from error
-                    for user_id, external, _, _ in users.new:
-                        known[external] = repo.ExternalUser(external, user_id, None)
-                        externals[user_id] = external
-                    if users.join is not None and users.referrer_id is not None:
-                        known[who.external_id] = repo.ExternalUser(
-                            who.external_id, users.buyer_id, users.referrer_id
-                        )
-                    results[n] = _result_text(event.order.external_order_id, answer.body)
-            self.written = len(plan.events)
+        answer: list[Answer] = []
+
+        def finish(bodies: dict[int, str]) -> None:
+            # Each result as JSON text (a written order's body is its stored answer's text).
+            results = {n: json.dumps(r, ensure_ascii=False) for n, r in plan.settled.items()}
+            for n, event in plan.events:
+                results[n] = _result_text(event.order.external_order_id, bodies[n])
             body = '{"results":[' + ",".join(results[n] for n in range(plan.size)) + "]}"
-            with fast.pipeline(conn, store.postgres):
-                store.write_batch(conn, plan.tenant_id, book.take_batch(trim=False))
-                held.flush(conn)
-                # Strict: the key taken meanwhile fails the unit (the route reads again).
-                idempotency.insert_answer(
-                    conn,
-                    tenant_id=plan.tenant_id,
-                    scope=self.scope,
-                    key=self.key,
-                    response=StoredResponse(self.key_hash, 200, body),
-                    now=plan.now,
-                    strict=True,
-                )
-        return Answer(200, body, False)
+            # Strict: the key taken meanwhile fails the unit (the route reads again).
+            idempotency.insert_answer(
+                conn,
+                tenant_id=plan.tenant_id,
+                scope=self.scope,
+                key=self.key,
+                response=StoredResponse(self.key_hash, 200, body),
+                now=plan.now,
+                strict=True,
+            )
+            answer.append(Answer(200, body, False))
+
+        write_events(conn, book, writes, plan.tenant_id, plan.events, plan.known, finish)
+        self.written = len(plan.events)
+        return answer[0]
+
+
+def write_events(
+    conn: Connection,
+    book: TenantBook,
+    writes: Writes,
+    tenant_id: str,
+    events: list[tuple[int, PaidEvent]],
+    known_before: dict[str, repo.ExternalUser],
+    finish: Callable[[dict[int, str]], None],
+) -> dict[int, str]:
+    """Write many prepared ``paid`` events in the writer's transaction, in order; returns
+    each one's answer body by position. ``finish(bodies)`` adds its own last writes (stored
+    answers) to the final pipeline. An event the ledger refuses raises ``EventRefused``."""
+    store = Store(conn.engine)
+    known = dict(known_before)  # grows as the events add users and bind referrers
+    externals: dict[str, str] = {}  # user id → shop id of the users added here
+    bodies: dict[int, str] = {}
+    # The known buyers and referrers (and theirs) read at once, not one by one.
+    book.ensure_with_referrers(user.user_id for user in known.values())
+    # One savepoint for all. The events run in order with their rows held back
+    # (``fast.deferring``: they read between their writes, which one pipeline cannot do);
+    # then the book's one ledger batch, every table's rows together and ``finish``'s rows go
+    # in one pipeline.
+    with writes(pipelined=False):
+        with fast.deferring(conn) as held:
+            for n, event in events:
+                who = event.who
+                users = plan_users(tenant_id, who, known)
+                try:
+                    answer = write_paid(
+                        conn,
+                        PaidEvent(event.order, who, known, event.request_hash, event.looked_up),
+                        book=book,
+                        writes=nullcontext,
+                        users=users,
+                        externals=externals,
+                    )
+                except DomainError as error:
+                    raise EventRefused(n, error) from error
+                for user_id, external, _, _ in users.new:
+                    known[external] = repo.ExternalUser(external, user_id, None)
+                    externals[user_id] = external
+                if users.join is not None and users.referrer_id is not None:
+                    known[who.external_id] = repo.ExternalUser(
+                        who.external_id, users.buyer_id, users.referrer_id
+                    )
+                bodies[n] = answer.body
+        with fast.pipeline(conn, store.postgres):
+            store.write_batch(conn, tenant_id, book.take_batch(trim=False))
+            held.flush(conn)
+            finish(bodies)
+    return bodies
 
 
 def _result_text(external_order_id: str, order_body: str) -> str:

@@ -7,12 +7,14 @@ pushed again, whatever its key, answers the first result (``Idempotency-Replayed
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Request, Response, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
@@ -21,6 +23,7 @@ from tokenmall.adapters.db.store import Store
 from tokenmall.domain.errors import DomainError
 from tokenmall.services.mall import auth, idempotency, integration
 from tokenmall.services.mall import integration_batch as batch
+from tokenmall.services.mall import integration_pushes as pushes
 from tokenmall.services.mall.auth import Principal
 from tokenmall.services.mall.errors import Unauthenticated
 from tokenmall.services.mall.integration import Answer, ExternalUserIn
@@ -52,7 +55,7 @@ MAX_RACES = 8  # reads again after racing pushes took an order's or a request's 
 _ERRORS = responses(*COMMON, 403, 409)
 
 
-def _token(
+async def _token(
     request: Request,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(deps._bearer)],
 ) -> str | None:
@@ -142,7 +145,7 @@ def group_commit() -> bool:
     )
 
 
-def _push_paid(
+async def _push_paid(
     request: Request,
     db: Db,
     tenant_id: str,
@@ -151,13 +154,12 @@ def _push_paid(
     key: str,
     payload: OrderPaidIn,
 ) -> Response:
-    """``paid`` with group commit: this thread reads (caller, stored answers, the shop's
-    users, the order's ledger keys) in a read-only transaction, then the tenant's writer
-    writes the order with others in one transaction and answers after its commit. A race
-    with an identical push (a key taken meanwhile) fails this unit alone; it is read again
-    (at most ``MAX_RACES`` times) and then answers the first one's stored result. A replayed
-    event under a new Idempotency-Key is rare: it takes the one-transaction path, which
-    stores that key."""
+    """``paid`` with group commit: the push joins its tenant's queued pushes
+    (``services/mall/integration_pushes.py``), which are read together (callers, keys,
+    orders, users) and written as one unit of the tenant's writer; it is answered after that
+    commits. Awaited on the event loop (no worker thread waits for it). A replayed event
+    under a new Idempotency-Key is rare: it takes the one-transaction path, in a worker
+    thread, which stores that key."""
     if token is None:
         raise Unauthenticated("this endpoint needs a bearer token, session cookie or API key")
     body = payload.model_dump(mode="json")
@@ -166,36 +168,38 @@ def _push_paid(
     user = ExternalUserIn(
         payload.user.external_id, payload.user.display_name, payload.user.referrer_external_id
     )
-    for attempt in range(MAX_RACES + 1):
-        with db.read() as conn:
-            now = utc_now()
-            caller = auth.authenticate(conn, token, now)
-            stored = idempotency.lookup(
-                conn, tenant_id=tenant_id, scope=caller.scope, key=key, request=request_hash
-            )
-            if stored is not None:
-                return _response(stored.status_code, stored.body, True)
-            prepared = integration.prepare_paid(
-                conn,
-                caller,
-                tenant_id,
-                external_order_id,
-                user=user,
-                amount=payload.amount,
-                contribution=payload.contribution,
-                request_hash=natural,
-                now=now,
-            )
-        if isinstance(prepared, Answer):
-            break  # the event is stored: answer it (and store this key) in one transaction
-        unit = integration.PaidUnit(prepared, caller.scope, key, request_hash)
-        try:
-            answer: Answer = writers_for(db.engine).call(unit)
-        except IntegrityError:
-            if attempt == MAX_RACES:
-                raise
-            continue  # a racing push (alone or in a batch) committed first: read again
-        return _response(answer.status, answer.body, False)
+    push = pushes.Push(
+        tenant_id,
+        token,
+        key,
+        request_hash,
+        batch.BatchItem(external_order_id, user, payload.amount, payload.contribution, natural),
+    )
+    future = pushes.pushes_for(db.engine).submit(push)
+    answer = await asyncio.wait_for(asyncio.wrap_future(future), PUSH_TIMEOUT_SECONDS)
+    if answer is not None:
+        return _response(answer.status, answer.body, answer.replayed)
+    # The event is stored (pushed before under another key): answer it and store this key
+    # in one transaction.
+    return await run_in_threadpool(
+        _push_paid_alone, request, db, tenant_id, external_order_id, token, key, payload
+    )
+
+
+PUSH_TIMEOUT_SECONDS = 60
+
+
+def _push_paid_alone(
+    request: Request,
+    db: Db,
+    tenant_id: str,
+    external_order_id: str,
+    token: str | None,
+    key: str,
+    payload: OrderPaidIn,
+) -> Response:
+    """``paid`` in one transaction of its own (``TOKENMALL_GROUP_COMMIT=false``, or a
+    replayed event under a new key)."""
 
     def handle(
         conn: Connection, caller: Principal, natural: str, finish: Callable[[Answer], None]
@@ -205,7 +209,11 @@ def _push_paid(
             caller,
             tenant_id,
             external_order_id,
-            user=user,
+            user=ExternalUserIn(
+                payload.user.external_id,
+                payload.user.display_name,
+                payload.user.referrer_external_id,
+            ),
             amount=payload.amount,
             contribution=payload.contribution,
             request_hash=natural,
@@ -232,7 +240,7 @@ def _response(status_code: int, body: str, replayed: bool) -> Response:
     summary="The shop's order was paid: money recorded, rewards booked if grant_on=paid (admins)",
     responses=_ERRORS,
 )
-def order_paid(
+async def order_paid(
     tenant_id: TenantId,
     external_order_id: OrderId,
     payload: OrderPaidIn,
@@ -242,29 +250,10 @@ def order_paid(
     key: IdempotencyKey,
 ) -> Response:
     if group_commit():
-        return _push_paid(request, db, tenant_id, external_order_id, token, key, payload)
-
-    def handle(
-        conn: Connection, caller: Principal, natural: str, finish: Callable[[Answer], None]
-    ) -> Answer:
-        return integration.paid(
-            conn,
-            caller,
-            tenant_id,
-            external_order_id,
-            user=ExternalUserIn(
-                payload.user.external_id,
-                payload.user.display_name,
-                payload.user.referrer_external_id,
-            ),
-            amount=payload.amount,
-            contribution=payload.contribution,
-            request_hash=natural,
-            now=utc_now(),
-            finish=finish,
-        )
-
-    return _push(request, db, tenant_id, token, key, payload, "paid", handle)
+        return await _push_paid(request, db, tenant_id, external_order_id, token, key, payload)
+    return await run_in_threadpool(
+        _push_paid_alone, request, db, tenant_id, external_order_id, token, key, payload
+    )
 
 
 @router.post(

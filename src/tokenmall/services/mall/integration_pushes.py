@@ -1,0 +1,327 @@
+"""Single ``paid`` pushes coalesced: a tenant's pushes in this process read and written in groups.
+
+A shop that pushes its orders one request each (``POST …/integration/orders/{id}/paid``) costs,
+done one by one, an authentication, five look-ups and a unit of the tenant's writer per order.
+Here the route hands its push — the caller's token, the Idempotency-Key and the order as sent —
+to its tenant's ``_Coalescer`` thread and waits. The thread takes every push queued (up to
+``max_group``) and, for all of them at once:
+
+1. reads in one read-only transaction: each distinct token authenticated once, the
+   Idempotency-Keys of each caller in one query (a stored answer is replayed; the same key for
+   another request is 409), then for the orders (``integration_batch.read_events``) their
+   ledger keys, their stored ``paid`` answers and the shop's users. Each push is refused alone
+   (401/403/404/409/422, exactly what a push on its own would get), in the order a push on its
+   own checks: the caller, its key, the order id, a stored answer, the input.
+2. writes the new orders as ONE unit of the tenant's writer (``integration_batch``'s
+   ``write_events``: one savepoint, the orders in turn, one pipeline for all their rows and each
+   push's answer stored under its own Idempotency-Key). An order the ledger refuses is answered
+   with that refusal and the unit runs again without it; a unique key taken by a racing push
+   (here or in another process) fails the unit, and the group is read again (at most
+   ``MAX_RACES`` times), which finds and replays what the racer stored.
+
+Each push is answered after its group commits, with exactly the single push's answer (201 and
+the order; or the stored answer replayed). An order reported paid before with the same body
+under a NEW Idempotency-Key is answered ``None``: the route answers it on the one-transaction
+path, which also stores the new key. Two pushes of one order (or one key) in the same group:
+the later one waits for the next group (and then replays).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import IntegrityError
+
+from tokenmall.adapters.db.mall import idempotency as idempotency_repo
+from tokenmall.adapters.db.store import Store
+from tokenmall.domain.errors import DomainError
+from tokenmall.services.book import TenantBook
+from tokenmall.services.mall import auth, idempotency
+from tokenmall.services.mall.auth import Principal
+from tokenmall.services.mall.errors import Conflict
+from tokenmall.services.mall.integration import ADMIN, Answer, PaidEvent, external_id
+from tokenmall.services.mall.integration_batch import (
+    BatchItem,
+    EventRefused,
+    read_events,
+    reported,
+    write_events,
+)
+from tokenmall.services.mall.records import StoredResponse
+from tokenmall.services.mall.uow import utc_now
+from tokenmall.services.unit_writer import Writes, writers_for
+
+log = logging.getLogger(__name__)
+
+MAX_RACES = 8
+
+
+@dataclass(slots=True)
+class Push:
+    """One ``paid`` push as the route received it (input not checked yet)."""
+
+    tenant_id: str
+    token: str
+    key: str
+    key_hash: str  # the request's hash for its Idempotency-Key
+    item: BatchItem  # the order, with its natural (order, event) hash
+    future: Future[Answer | None] = field(default_factory=Future)
+
+
+@dataclass(slots=True)
+class PushesUnit:
+    """A group's new orders as one unit of the tenant's writer; answers by position."""
+
+    tenant_id: str
+    events: list[tuple[int, PaidEvent]]
+    known: dict[str, Any]
+    keys: dict[int, tuple[str, str, str]]  # position → (scope, key, key hash)
+
+    def run(self, conn: Connection, book: TenantBook, writes: Writes) -> dict[int, str]:
+        paid_at = {n: event.order.paid_at for n, event in self.events}
+
+        def finish(bodies: dict[int, str]) -> None:
+            for n, body in bodies.items():
+                scope, key, key_hash = self.keys[n]
+                # Strict: a key taken meanwhile fails the unit (the group is read again).
+                idempotency.insert_answer(
+                    conn,
+                    tenant_id=self.tenant_id,
+                    scope=scope,
+                    key=key,
+                    response=StoredResponse(key_hash, 201, body),
+                    now=paid_at[n],
+                    strict=True,
+                )
+
+        return write_events(conn, book, writes, self.tenant_id, self.events, self.known, finish)
+
+
+class _Coalescer:
+    """The thread that reads and writes one tenant's queued pushes in groups."""
+
+    def __init__(self, registry: Pushes, tenant_id: str) -> None:
+        self.registry = registry
+        self.tenant_id = tenant_id
+        self.queue: queue.SimpleQueue[Push] = queue.SimpleQueue()
+        self.retired = False
+        self.groups = 0  # groups written (figures for tests)
+        self._thread = threading.Thread(target=self._loop, name=f"pushes-{tenant_id}", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        later: list[Push] = []
+        while True:
+            if later:
+                group, later = later, []
+            else:
+                try:
+                    group = [self.queue.get(timeout=self.registry.idle_seconds)]
+                except queue.Empty:
+                    if self._retire():
+                        return
+                    continue
+            while len(group) < self.registry.max_group:
+                try:
+                    group.append(self.queue.get_nowait())
+                except queue.Empty:
+                    break
+            now_group, later = _split(group)
+            try:
+                self._process(now_group)
+            except BaseException as error:  # never leave a caller waiting
+                log.exception("tenant %s: coalesced pushes failed", self.tenant_id)
+                for push in now_group:
+                    if not push.future.done():
+                        push.future.set_exception(error)
+
+    def _retire(self) -> bool:
+        with self.registry.lock:
+            if not self.queue.empty():
+                return False
+            self.retired = True
+            self.registry.forget(self)
+        return True
+
+    def _process(self, group: list[Push]) -> None:
+        for attempt in range(MAX_RACES + 1):
+            pending = [push for push in group if not push.future.done()]
+            if not pending:
+                return
+            try:
+                self._round(pending)
+            except IntegrityError:
+                if attempt == MAX_RACES:
+                    raise
+                continue  # a racing push committed first: read again, which replays it
+            return
+
+    def _round(self, pushes: list[Push]) -> None:
+        store = self.registry.store
+        with store.read() as conn:
+            now = utc_now()
+            live = _callers(conn, self.tenant_id, pushes, now)
+            live = _keys(conn, self.tenant_id, live)
+            items = [push.item for push, _ in live]
+
+            def invalid(n: int, error: DomainError) -> None:
+                _settle(live[n][0], error)
+
+            reads = read_events(conn, self.tenant_id, items, skip=set(), now=now, invalid=invalid)
+        for n, (stored_hash, _, _) in reads.stored.items():
+            push = live[n][0]
+            # The same order and body under a new key: the route's one-transaction path
+            # answers it and stores the new key (None); another body: 409.
+            _settle(push, None if stored_hash == push.item.request_hash else reported(push.item))
+        events = reads.events
+        while events:
+            unit = PushesUnit(
+                self.tenant_id,
+                events,
+                reads.known,
+                {n: (live[n][1].scope, live[n][0].key, live[n][0].key_hash) for n, _ in events},
+            )
+            try:
+                bodies: dict[int, str] = writers_for(store.engine).call(unit)
+            except EventRefused as refusal:
+                _settle(live[refusal.position][0], refusal.error)
+                events = [(n, event) for n, event in events if n != refusal.position]
+                continue
+            self.groups += 1
+            for n, body in bodies.items():
+                _settle(live[n][0], Answer(201, body, False))
+            return
+
+
+def _split(group: list[Push]) -> tuple[list[Push], list[Push]]:
+    """The group without a second push of an order or of a key (those go to the next)."""
+    orders: set[str] = set()
+    keys: set[tuple[str, str]] = set()
+    now_group: list[Push] = []
+    later: list[Push] = []
+    for push in group:
+        order, key = push.item.external_order_id, (push.token, push.key)
+        if order in orders or key in keys:
+            later.append(push)
+        else:
+            orders.add(order)
+            keys.add(key)
+            now_group.append(push)
+    return now_group, later
+
+
+def _settle(push: Push, outcome: Answer | DomainError | None) -> None:
+    if push.future.done():
+        return
+    if isinstance(outcome, DomainError):
+        push.future.set_exception(outcome)
+    else:
+        push.future.set_result(outcome)
+
+
+def _callers(
+    conn: Connection, tenant_id: str, pushes: list[Push], now: Any
+) -> list[tuple[Push, Principal]]:
+    """Each push's caller, each token authenticated once; refusals settled."""
+    seen: dict[str, Principal | DomainError] = {}
+    live: list[tuple[Push, Principal]] = []
+    for push in pushes:
+        caller = seen.get(push.token)
+        if caller is None:
+            try:
+                caller = auth.require(auth.authenticate(conn, push.token, now), tenant_id, ADMIN)
+            except DomainError as error:
+                caller = error
+            seen[push.token] = caller
+        if isinstance(caller, DomainError):
+            _settle(push, caller)
+        else:
+            live.append((push, caller))
+    return live
+
+
+def _keys(
+    conn: Connection, tenant_id: str, live: list[tuple[Push, Principal]]
+) -> list[tuple[Push, Principal]]:
+    """Pushes whose Idempotency-Key is new (a stored one replayed, or 409 for another
+    request), and whose order id is well formed."""
+    by_scope: dict[str, list[str]] = {}
+    for push, caller in live:
+        by_scope.setdefault(caller.scope, []).append(push.key)
+    stored = {
+        (scope, key): answer
+        for scope, keys in by_scope.items()
+        for key, answer in idempotency_repo.find_many(conn, tenant_id, scope, keys).items()
+    }
+    fresh: list[tuple[Push, Principal]] = []
+    for push, caller in live:
+        answer = stored.get((caller.scope, push.key))
+        if answer is not None:
+            if answer.request_hash != push.key_hash:
+                _settle(
+                    push,
+                    Conflict(
+                        "this Idempotency-Key was already used for a different request",
+                        "Idempotency-Key",
+                    ),
+                )
+            else:
+                _settle(push, Answer(answer.status_code, answer.body, True))
+            continue
+        try:
+            external_id(push.item.external_order_id, "external_order_id")
+        except DomainError as error:
+            _settle(push, error)
+            continue
+        fresh.append((push, caller))
+    return fresh
+
+
+class Pushes:
+    """The coalescers of one database's tenants in this process (started on first use,
+    retired when idle)."""
+
+    def __init__(
+        self, store: Store, max_group: int = 64, idle_seconds: float = 10.0
+    ) -> None:  # float-ok: seconds
+        self.store = store
+        self.max_group = max_group
+        self.idle_seconds = idle_seconds
+        self.lock = threading.Lock()
+        self._coalescers: dict[str, _Coalescer] = {}
+
+    def submit(self, push: Push) -> Future[Answer | None]:
+        with self.lock:
+            coalescer = self._coalescers.get(push.tenant_id)
+            if coalescer is None or coalescer.retired:
+                coalescer = self._coalescers[push.tenant_id] = _Coalescer(self, push.tenant_id)
+            coalescer.queue.put(push)
+        return push.future
+
+    def call(self, push: Push, timeout: float | None = 60.0) -> Answer | None:  # float-ok: seconds
+        """The push's answer once its group committed (None: answer it on the
+        one-transaction path), or its refusal raised."""
+        return self.submit(push).result(timeout)
+
+    def forget(self, coalescer: _Coalescer) -> None:
+        if self._coalescers.get(coalescer.tenant_id) is coalescer:
+            del self._coalescers[coalescer.tenant_id]
+
+
+_REGISTRIES: dict[int, Pushes] = {}
+_REGISTRIES_LOCK = threading.Lock()
+
+
+def pushes_for(engine: Engine) -> Pushes:
+    """This process's coalescers of ``engine``'s database."""
+    with _REGISTRIES_LOCK:
+        found = _REGISTRIES.get(id(engine))
+        if found is None or found.store.engine is not engine:
+            found = _REGISTRIES[id(engine)] = Pushes(Store(engine))
+        return found
