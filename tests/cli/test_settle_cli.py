@@ -139,6 +139,8 @@ def test_bench_api_runs_at_a_tiny_size_and_prints_its_json(cli: Any, db_url: str
         "2",
         "--duration",
         "600",  # bounded by the count; time only stops a run that hangs
+        "--scenarios",
+        "integration,checkout",  # the batch scenario: tests/cli/test_bench_cli.py
         "--json",
     )
     assert result.returncode == 0, result.stderr

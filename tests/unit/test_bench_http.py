@@ -148,6 +148,26 @@ def server() -> Iterator[TinyServer]:
     s.stop()
 
 
+def _run(go: Any) -> Any:
+    """``asyncio.run(go())`` in a thread of its own: in the whole suite an earlier test may
+    leave an event loop running in this thread (Playwright's sync API does)."""
+    result: list[Any] = []
+    failure: list[BaseException] = []
+
+    def main() -> None:
+        try:
+            result.append(asyncio.run(go()))
+        except BaseException as error:
+            failure.append(error)
+
+    thread = threading.Thread(target=main)
+    thread.start()
+    thread.join()
+    if failure:
+        raise failure[0]
+    return result[0]
+
+
 def _on(port: int, *calls: tuple[str, str, dict[str, Any]]) -> tuple[list[Response], int]:
     """The answers to ``calls`` made one after another on ONE connection; its connects."""
 
@@ -157,7 +177,7 @@ def _on(port: int, *calls: tuple[str, str, dict[str, Any]]) -> tuple[list[Respon
         conn.close()
         return answers, conn.connects
 
-    return asyncio.run(go())
+    return _run(go)
 
 
 def test_counts_and_keep_alive_reuse(server: TinyServer) -> None:
@@ -264,7 +284,7 @@ def test_a_keep_alive_connection_closed_by_the_server_is_replaced(server: TinySe
         return first.status, second.status, conn.resent, conn.connects
 
     # Its end was read while idle: a new connection, nothing sent on the old one.
-    assert asyncio.run(go()) == (200, 200, 0, 2)
+    assert _run(go) == (200, 200, 0, 2)
 
 
 def test_no_answer_on_a_reused_connection_is_sent_once_more(server: TinyServer) -> None:
@@ -282,7 +302,7 @@ def test_no_answer_on_a_reused_connection_is_sent_once_more(server: TinyServer) 
 
     # /drop on the kept-alive connection looks stale: sent again on a new one (dropped again,
     # then raised); the next request opens a third.
-    assert asyncio.run(go()) == (200, 200, "IncompleteReadError", 1, 3)
+    assert _run(go) == (200, 200, "IncompleteReadError", 1, 3)
     assert server.requests == 4
 
 
