@@ -94,3 +94,36 @@ def test_a_mixed_crowd_is_answered_push_by_push(
     again = push(api, t, key, "NEW-3", "paid", paid_body("C3"), key="k-3")
     assert again.status_code == 201 and again.json() == answers[3].json()
     assert again.headers["Idempotency-Replayed"] == "true"
+
+
+def test_without_group_commit_each_push_is_its_own_transaction(
+    api: Api,
+    operator_token: str,
+    db_url: str,
+    server_base: str,
+    monkeypatch: Any,
+) -> None:
+    """``TOKENMALL_GROUP_COMMIT=false``: single pushes and batches answer the same, through one
+    transaction each (no coalescer, no writer); an order pushed with group commit replays."""
+    t = make_tenant(api, operator_token, params={"grant_on": "paid"})
+    key = api_key(api, t, t.admin_token)
+    grouped = ok(push(api, t, key, "G-1", "paid", paid_body("U1")), 201)
+    monkeypatch.setenv("TOKENMALL_GROUP_COMMIT", "false")
+    alone = ok(push(api, t, key, "A-1", "paid", paid_body("U1"), key="alone-1"), 201)
+    assert alone["user"]["user_id"] == grouped["user"]["user_id"]
+    again = push(api, t, key, "A-1", "paid", paid_body("U1"), key="alone-1")
+    assert again.status_code == 201 and again.json() == alone
+    assert again.headers["Idempotency-Replayed"] == "true"
+    replayed = push(api, t, key, "G-1", "paid", paid_body("U1"))
+    assert replayed.status_code == 201 and replayed.json() == grouped
+    refused = push(api, t, key, "A-2", "paid", paid_body(amount="0"))
+    assert refused.status_code == 422
+    orders = [
+        {"external_order_id": "A-3", **paid_body("U3")},
+        {"external_order_id": "G-1", **paid_body("U1")},
+    ]
+    results = ok(api.post(t.path("/integration/batches/paid"), key, json={"orders": orders}))
+    assert [(r["status"], r["replayed"]) for r in results["results"]] == [(201, False), (201, True)]
+    rows = snapshot(server_base, db_url, t.tenant_id)
+    assert len(rows["mall_integration_orders"]) == 3
+    audit_clean(db_url, t.tenant_id)
