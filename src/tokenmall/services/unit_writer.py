@@ -39,7 +39,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from sqlalchemy import Connection, Engine
 
@@ -291,14 +291,33 @@ class UnitWriters:
             del self._writers[writer.tenant_id]
 
 
-_REGISTRIES: dict[int, UnitWriters] = {}
-_REGISTRIES_LOCK = threading.Lock()
+class _HasStore(Protocol):
+    @property
+    def store(self) -> Store: ...
+
+
+R = TypeVar("R", bound=_HasStore)
+
+
+class PerEngine(Generic[R]):
+    """One ``R`` per database in this process (made from a ``Store`` on first use)."""
+
+    def __init__(self, make: Callable[[Store], R]) -> None:
+        self._make = make
+        self._found: dict[int, R] = {}
+        self._lock = threading.Lock()
+
+    def of(self, engine: Engine) -> R:
+        with self._lock:
+            found = self._found.get(id(engine))
+            if found is None or found.store.engine is not engine:
+                found = self._found[id(engine)] = self._make(Store(engine))
+            return found
+
+
+_WRITERS: PerEngine[UnitWriters] = PerEngine(UnitWriters)
 
 
 def writers_for(engine: Engine) -> UnitWriters:
     """This process's writers of ``engine``'s database."""
-    with _REGISTRIES_LOCK:
-        found = _REGISTRIES.get(id(engine))
-        if found is None or found.store.engine is not engine:
-            found = _REGISTRIES[id(engine)] = UnitWriters(Store(engine))
-        return found
+    return _WRITERS.of(engine)

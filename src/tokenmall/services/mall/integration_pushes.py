@@ -55,7 +55,7 @@ from tokenmall.services.mall.integration_batch import (
 )
 from tokenmall.services.mall.records import StoredResponse
 from tokenmall.services.mall.uow import utc_now
-from tokenmall.services.unit_writer import Writes, writers_for
+from tokenmall.services.unit_writer import PerEngine, Writes, writers_for
 
 log = logging.getLogger(__name__)
 
@@ -314,14 +314,9 @@ class Pushes:
             del self._coalescers[coalescer.tenant_id]
 
 
-_REGISTRIES: dict[int, Pushes] = {}
-_REGISTRIES_LOCK = threading.Lock()
+_PUSHES: PerEngine[Pushes] = PerEngine(Pushes)
 
 
 def pushes_for(engine: Engine) -> Pushes:
     """This process's coalescers of ``engine``'s database."""
-    with _REGISTRIES_LOCK:
-        found = _REGISTRIES.get(id(engine))
-        if found is None or found.store.engine is not engine:
-            found = _REGISTRIES[id(engine)] = Pushes(Store(engine))
-        return found
+    return _PUSHES.of(engine)
