@@ -296,3 +296,23 @@ def test_concurrent_batches_and_single_pushes_book_each_order_once(
     assert len(rows["mall_integration_orders"]) == 8
     assert len(rows["mall_external_users"]) == 1
     audit_clean(db_url, t.tenant_id)
+
+
+def test_a_batch_for_a_tenant_granting_on_completion(
+    api: Api, operator_token: str, db_url: str
+) -> None:
+    """``grant_on = completed``: the batch records the money in escrow, no rewards yet; each
+    order's ``completed`` event books them as for an order pushed alone."""
+    t = make_tenant(api, operator_token, params={"grant_on": "completed"})
+    key = api_key(api, t, t.admin_token)
+    body = ok(batch(api, t, key, [order("W-1", "U1"), order("W-2", "U2", amount="20.00")]))
+    assert [r["status"] for r in body["results"]] == [201, 201]
+    for result in body["results"]:
+        assert result["order"]["rewards_booked"] is False
+        assert result["order"]["rewards"] is None and result["order"]["state"] == "paid"
+    done = ok(push(api, t, key, "W-2", "completed"))
+    assert done["rewards_booked"] is True and done["state"] == "completed"
+    assert done["rewards"]["points_granted"][0]["external_id"] == "U2"
+    refunded = ok(push(api, t, key, "W-1", "refunded"))
+    assert refunded["state"] == "refunded" and refunded["refunded"] == "100.00"
+    audit_clean(db_url, t.tenant_id)
