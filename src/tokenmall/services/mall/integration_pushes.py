@@ -309,8 +309,11 @@ class Pushes:
     retired when idle)."""
 
     def __init__(
-        self, store: Store, max_group: int = 64, idle_seconds: float = 10.0
-    ) -> None:  # float-ok: seconds
+        self,
+        store: Store,
+        max_group: int = 64,
+        idle_seconds: float = 10.0,  # float-ok: seconds
+    ) -> None:
         self.store = store
         self.max_group = max_group
         self.idle_seconds = idle_seconds
