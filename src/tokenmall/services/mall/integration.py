@@ -34,10 +34,10 @@ from tokenmall.domain.money import format_money
 from tokenmall.services import commands as c
 from tokenmall.services import ledger
 from tokenmall.services.book import TenantBook
-from tokenmall.services.mall import events, idempotency, ids, order_ledger, validate
+from tokenmall.services.mall import events, ids, order_ledger, validate
 from tokenmall.services.mall.auth import Principal, require
 from tokenmall.services.mall.errors import Conflict, InvalidInput, NotFound
-from tokenmall.services.mall.records import Role, StoredResponse
+from tokenmall.services.mall.records import Role
 
 ADMIN: tuple[Role, ...] = ("admin",)
 EXTERNAL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,63}$")
@@ -327,8 +327,9 @@ def _event_data(order: repo.IntegrationOrder) -> dict[str, Any]:
 
 @dataclass(frozen=True, slots=True)
 class PaidEvent:
-    """A ``paid`` event checked and read (``prepare_paid``), ready to be written
-    (``write_paid``) — in the request's transaction, or as a unit of the tenant's writer."""
+    """A ``paid`` event checked and read (``prepare_paid``, or many at once:
+    ``integration_batch.read_events``), ready to be written (``write_paid``) — in the
+    request's transaction, or in a unit of the tenant's writer."""
 
     order: repo.IntegrationOrder  # its user_id is set when written
     who: ExternalUserIn
@@ -461,37 +462,6 @@ def new_order(
         completed_at=None,
         refunded_at=None,
     )
-
-
-@dataclass(frozen=True, slots=True)
-class PaidUnit:
-    """A prepared ``paid`` event as a unit of its tenant's writer (``services/unit_writer.py``):
-    written with the answer stored under the request's Idempotency-Key (``scope``, ``key``,
-    ``key_hash``), in the writer's batch transaction, under its own savepoint."""
-
-    event: PaidEvent
-    scope: str
-    key: str
-    key_hash: str
-
-    @property
-    def tenant_id(self) -> str:
-        return self.event.tenant_id
-
-    def run(self, conn: Connection, book: TenantBook, writes: order_ledger.Writes) -> Answer:
-        def finish(answer: Answer) -> None:
-            # Strict: a key taken meanwhile fails this unit (the route retries and replays).
-            idempotency.insert_answer(
-                conn,
-                tenant_id=self.tenant_id,
-                scope=self.scope,
-                key=self.key,
-                response=StoredResponse(self.key_hash, answer.status, answer.body),
-                now=self.event.order.paid_at,
-                strict=True,
-            )
-
-        return write_paid(conn, self.event, finish=finish, book=book, writes=writes)
 
 
 def write_paid(
