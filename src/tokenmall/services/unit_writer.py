@@ -2,9 +2,11 @@
 
 ``services/writer.py`` groups bare ledger commands. A request of the API does more than a
 ledger command: an integrated order is its users, its journals, its order row, its outgoing
-events and its stored answers, and all of it must commit together. Here such a request is a
-*unit*: the request thread does everything that only reads (authentication, validation, the
-idempotency look-ups, the shop's users) on its own connection, then hands the unit to its
+events and its stored answers, and all of it must commit together. Here such work is a
+*unit*: whoever submits it has done everything that only reads (authentication, validation,
+the idempotency look-ups, the shop's users) on its own connection — a batch request's thread
+(``mall/integration_batch.py``), or the coalescer that gathers a tenant's single pushes
+(``mall/integration_pushes.py``; a group of pushes is one unit) — then hands the unit to its
 tenant's ``UnitWriter`` and waits. The writer thread takes every unit queued (up to
 ``max_batch``) and runs them in ONE transaction:
 
