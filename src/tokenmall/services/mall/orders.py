@@ -34,6 +34,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Connection, Engine
 
@@ -460,6 +461,11 @@ def _book(conn: Connection, order: Order, now: datetime) -> Order:
         contribution_fen=contribution_of(conn, order),
         now=now,
     )
+    return _booked(conn, order, result, now)
+
+
+def _booked(conn: Connection, order: Order, result: dict[str, Any], now: datetime) -> Order:
+    """The purchase journal's result shown on the order."""
     grants = result.get("grants", [])
     assert isinstance(grants, list)
     mine = [g for g in grants if g.get("level") == 0]
@@ -485,15 +491,20 @@ def mark_paid(conn: Connection, order: Order, payment: Payment, now: datetime) -
     order = _move(
         conn, order, "paid", f"gateway:{payment.gateway}", now, payment.payment_id, paid_at=now
     )
-    order_ledger.record_payment(
+    # The payment and (grant_on = paid) the rewards as ONE ledger batch: the tenant is locked
+    # once, late, for one pipeline (``order_ledger.pay_and_book``), not twice with a round
+    # trip a statement; what only reads comes before.
+    paid = order_ledger.pay_and_book(
         conn,
         order.tenant_id,
         user=order.user_id,
         order_ref=order.order_id,
         amount_fen=order.money_fen,
+        contribution_fen=contribution_of(conn, order),
+        now=now,
     )
-    if order_ledger.grant_on(conn, order.tenant_id) == "paid":
-        order = _book(conn, order, now)
+    if paid.purchase is not None:
+        order = _booked(conn, order, paid.purchase, now)
     return order
 
 
