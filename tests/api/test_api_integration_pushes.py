@@ -127,3 +127,44 @@ def test_without_group_commit_each_push_is_its_own_transaction(
     rows = snapshot(server_base, db_url, t.tenant_id)
     assert len(rows["mall_integration_orders"]) == 3
     audit_clean(db_url, t.tenant_id)
+
+
+def test_one_callers_key_from_two_of_its_keys_at_once(
+    api: Api, operator_token: str, db_url: str, server_base: str
+) -> None:
+    """Idempotency-Keys belong to the user, not to one API key: two of an admin's API keys
+    pushing different orders under the same Idempotency-Key at once — one is written, the other
+    is told the key was used for another request (never both, never a server error)."""
+    t = make_tenant(api, operator_token, params={"grant_on": "paid"})
+    keys = [api_key(api, t, t.admin_token), api_key(api, t, t.admin_token)]
+    for round_ in range(3):
+        answers: dict[int, httpx.Response] = {}
+        start = threading.Barrier(2)
+
+        def send(
+            n: int,
+            round_: int = round_,
+            start: threading.Barrier = start,
+            answers: dict[int, httpx.Response] = answers,
+        ) -> None:
+            with httpx.Client(base_url=server_base, timeout=60) as http:
+                start.wait()
+                answers[n] = http.post(
+                    t.path(f"/integration/orders/K{round_}-{n}/paid"),
+                    json=paid_body(f"U{n}"),
+                    headers={
+                        "Authorization": f"Bearer {keys[n]}",
+                        "Idempotency-Key": f"shared-{round_}",
+                    },
+                )
+
+        threads = [threading.Thread(target=send, args=(n,)) for n in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        statuses = sorted(a.status_code for a in answers.values())
+        assert statuses == [201, 409], [a.text for a in answers.values()]
+    rows = snapshot(server_base, db_url, t.tenant_id)
+    assert len(rows["mall_integration_orders"]) == 3
+    audit_clean(db_url, t.tenant_id)

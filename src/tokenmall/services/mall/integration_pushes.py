@@ -171,24 +171,39 @@ class _Coalescer:
         return True
 
     def _process(self, group: list[Push]) -> None:
+        deferred: list[Push] = []
         for attempt in range(MAX_RACES + 1):
-            pending = [push for push in group if not push.future.done()]
+            pending = [
+                p for p in group if not p.future.done() and all(p is not d for d in deferred)
+            ]
             if not pending:
                 return
             try:
-                self._round(pending)
+                self._round(pending, deferred)
             except IntegrityError:
                 if attempt == MAX_RACES:
                     raise
                 continue  # a racing push committed first: read again, which replays it
             return
 
-    def _round(self, pushes: list[Push]) -> None:
+    def _round(self, pushes: list[Push], deferred: list[Push]) -> None:
         store = self.registry.store
         with store.read() as conn:
             now = utc_now()
             live = _callers(conn, self.tenant_id, pushes, now)
             live = _keys(conn, self.tenant_id, live)
+            # One caller's key twice in a group (two of its tokens at once): the later push
+            # waits for the next group, where it finds the first one's stored answer.
+            keys: set[tuple[str, str]] = set()
+            first: list[tuple[Push, Principal]] = []
+            for push, caller in live:
+                if (caller.scope, push.key) in keys:
+                    deferred.append(push)
+                    self.queue.put(push)
+                else:
+                    keys.add((caller.scope, push.key))
+                    first.append((push, caller))
+            live = first
             items = [push.item for push, _ in live]
 
             def invalid(n: int, error: DomainError) -> None:
