@@ -264,7 +264,7 @@ def update_held(
     """Inside ``deferring``: change the held rows of ``table`` matching ``match`` (a row
     inserted earlier in the block, which an UPDATE could not see yet); else 0."""
     held = conn.info.get(_DEFERRED)
-    return 0 if held is None else int(held.update(table, match, values))
+    return 0 if held is None else held.update(table, match, values)
 
 
 def insert_dicts(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:

@@ -33,7 +33,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -64,6 +64,7 @@ from tokenmall.services.mall.records import StoredResponse
 from tokenmall.services.unit_writer import Writes
 
 MAX_ORDERS = 100
+MAX_RACES = 8  # reads again after racing pushes took an order's or a request's keys
 
 # An event's error as answered in the batch: (status, {"code", "message", "field"}).
 Describe = Callable[[DomainError], tuple[int, dict[str, Any]]]
@@ -259,7 +260,6 @@ class PaidBatchUnit:
     scope: str
     key: str
     key_hash: str
-    written: int = field(default=0)
 
     @property
     def tenant_id(self) -> str:
@@ -288,7 +288,6 @@ class PaidBatchUnit:
             answer.append(Answer(200, body, False))
 
         write_events(conn, book, writes, plan.tenant_id, plan.events, plan.known, finish)
-        self.written = len(plan.events)
         return answer[0]
 
 

@@ -40,6 +40,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from tokenmall.adapters.db.mall import idempotency as idempotency_repo
+from tokenmall.adapters.db.mall.integration import ExternalUser
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.errors import DomainError
 from tokenmall.services.book import TenantBook
@@ -48,6 +49,7 @@ from tokenmall.services.mall.auth import Principal
 from tokenmall.services.mall.errors import Conflict
 from tokenmall.services.mall.integration import ADMIN, Answer, PaidEvent, external_id
 from tokenmall.services.mall.integration_batch import (
+    MAX_RACES,
     BatchItem,
     EventRefused,
     read_events,
@@ -59,8 +61,6 @@ from tokenmall.services.mall.uow import utc_now
 from tokenmall.services.unit_writer import PerEngine, Writes, writers_for
 
 log = logging.getLogger(__name__)
-
-MAX_RACES = 8
 
 
 @dataclass(slots=True)
@@ -81,7 +81,7 @@ class PushesUnit:
 
     tenant_id: str
     events: list[tuple[int, PaidEvent]]
-    known: dict[str, Any]
+    known: dict[str, ExternalUser]
     keys: dict[int, tuple[str, str, str]]  # position → (scope, key, key hash)
 
     def run(self, conn: Connection, book: TenantBook, writes: Writes) -> dict[int, str]:
@@ -114,7 +114,6 @@ class _Coalescer:
         self.tenant_id = tenant_id
         self.queue: queue.SimpleQueue[Push] = queue.SimpleQueue()
         self.retired = False
-        self.groups = 0  # groups written (figures for tests)
         self._last = 0  # pushes in the last group taken
         self._thread = threading.Thread(target=self._loop, name=f"pushes-{tenant_id}", daemon=True)
         self._thread.start()
@@ -229,7 +228,6 @@ class _Coalescer:
                 _settle(live[refusal.position][0], refusal.error)
                 events = [(n, event) for n, event in events if n != refusal.position]
                 continue
-            self.groups += 1
             for n, body in bodies.items():
                 _settle(live[n][0], Answer(201, body, False))
             return
@@ -342,11 +340,6 @@ class Pushes:
                 coalescer = self._coalescers[push.tenant_id] = _Coalescer(self, push.tenant_id)
             coalescer.queue.put(push)
         return push.future
-
-    def call(self, push: Push, timeout: float | None = 60.0) -> Answer | None:  # float-ok: seconds
-        """The push's answer once its group committed (None: answer it on the
-        one-transaction path), or its refusal raised."""
-        return self.submit(push).result(timeout)
 
     def forget(self, coalescer: _Coalescer) -> None:
         if self._coalescers.get(coalescer.tenant_id) is coalescer:

@@ -51,7 +51,7 @@ router = APIRouter(
 )
 
 OrderId = Annotated[str, ExternalId]
-MAX_RACES = 8  # reads again after racing pushes took an order's or a request's keys
+PUSH_TIMEOUT_SECONDS = 60  # a single push waits at most this long for its group's commit
 _ERRORS = responses(*COMMON, 403, 409)
 
 
@@ -184,9 +184,6 @@ async def _push_paid(
     return await run_in_threadpool(
         _push_paid_alone, request, db, tenant_id, external_order_id, token, key, payload
     )
-
-
-PUSH_TIMEOUT_SECONDS = 60
 
 
 def _push_paid_alone(
@@ -325,7 +322,7 @@ def batch_paid(
             # A racing push committed one of these orders (or this key) first: read again,
             # which replays what it stored. Each race means another push committed.
             races += 1
-            if races > MAX_RACES:
+            if races > batch.MAX_RACES:
                 raise
             continue
         return _response(answer.status, answer.body, False)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from pydantic import BaseModel
 from sqlalchemy import Connection
 
+from tokenmall.adapters.db.mall.events import Endpoint
 from tokenmall.services.mall import webhook_delivery as hooks
 from tokenmall.services.mall.uow import utc_now
 from tokenmall.web import idempotent
@@ -33,6 +34,16 @@ router = APIRouter(
 )
 _READ = responses(*COMMON, 403)
 _WRITE = responses(*COMMON, 403, 409)
+
+
+def _shown_once(code: int, endpoint: Endpoint, secret: str) -> idempotent.Outcome:
+    """The endpoint with its signing secret; replays answer without it (shown once)."""
+    out = WebhookEndpointOut.of(endpoint)
+    return (
+        code,
+        WebhookEndpointCreatedOut(endpoint=out, secret=secret),
+        WebhookEndpointCreatedOut(endpoint=out, secret=None),
+    )
 
 
 @router.post(
@@ -61,13 +72,7 @@ def create_endpoint(
             now=utc_now(),
             secret_key=settings(request).secret_key.get_secret_value(),
         )
-        out = WebhookEndpointOut.of(endpoint)
-        # Replays answer without the secret: it is shown once.
-        return (
-            201,
-            WebhookEndpointCreatedOut(endpoint=out, secret=secret),
-            WebhookEndpointCreatedOut(endpoint=out, secret=None),
-        )
+        return _shown_once(201, endpoint, secret)
 
     return idempotent.run(
         request, db, tenant_id=tenant_id, caller=caller, key=key, payload=payload, action=action
@@ -149,13 +154,7 @@ def rotate_secret(
             endpoint_id,
             secret_key=settings(request).secret_key.get_secret_value(),
         )
-        out = WebhookEndpointOut.of(endpoint)
-        # Replays answer without the secret: it is shown once.
-        return (
-            200,
-            WebhookEndpointCreatedOut(endpoint=out, secret=secret),
-            WebhookEndpointCreatedOut(endpoint=out, secret=None),
-        )
+        return _shown_once(200, endpoint, secret)
 
     return idempotent.run(
         request, db, tenant_id=tenant_id, caller=caller, key=key, payload=None, action=action
