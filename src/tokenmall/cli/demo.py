@@ -42,7 +42,7 @@ def demo(
     from tokenmall.services import demo as demo_service
     from tokenmall.services.mall.uow import Database
     from tokenmall.web import schema
-    from tokenmall.web.app import create_app
+    from tokenmall.web.app import create_app, freeze_startup_objects
 
     url = database or default_demo_url()
     shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
@@ -80,8 +80,10 @@ def demo(
     typer.echo("")
     typer.echo(f"Serving at {base_url} (Ctrl+C to stop)")
     settings = Settings(database_url=url, host=host, port=port, log_level="WARNING")
+    application = create_app(settings)
+    freeze_startup_objects()
     uvicorn.run(
-        create_app(settings),
+        application,
         host=host,
         port=port,
         log_config=None,

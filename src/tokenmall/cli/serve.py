@@ -21,10 +21,11 @@ def serve(
     import uvicorn
 
     from tokenmall.config import Settings
-    from tokenmall.web.app import create_app
+    from tokenmall.web.app import create_app, freeze_startup_objects
 
     settings = Settings()
     application = create_app(settings)
+    freeze_startup_objects()
     uvicorn.run(
         application,
         host=host or settings.host,

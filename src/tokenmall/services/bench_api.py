@@ -38,9 +38,11 @@ from tokenmall.services.bench_http import Connection, Flow, run_load
 def app_from_env() -> Any:
     """The application from ``TOKENMALL_*`` settings (uvicorn ``--factory`` with workers)."""
     from tokenmall.config import Settings
-    from tokenmall.web.app import create_app
+    from tokenmall.web.app import create_app, freeze_startup_objects
 
-    return create_app(Settings())
+    app = create_app(Settings())
+    freeze_startup_objects()
+    return app
 
 
 def _free_port() -> int:

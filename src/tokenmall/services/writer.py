@@ -47,7 +47,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from tokenmall.adapters.db import inbox
+from tokenmall.adapters.db import fast, inbox
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.errors import DomainError
 from tokenmall.domain.ledger.journal import IdempotencyConflict
@@ -431,6 +431,12 @@ class TenantWriter:
         replies: list[inbox.Reply],
     ) -> None:
         """The committer thread: write one applied batch and commit it."""
+        if prepared is not None and not replies and not rows.params and not conn.in_transaction():
+            raw = conn.connection.driver_connection
+            with raw.pipeline():
+                fast.execute(conn, prepared)
+                raw.commit()
+            return
         with conn.begin():
             self.store.write_batch(conn, self.tenant_id, rows, prepared=prepared)
             inbox.answer(conn, self.tenant_id, replies)
