@@ -469,6 +469,7 @@ class TenantWriter:
             # SQLAlchemy does not see this transaction: if anything fails it is rolled back
             # here, or the next statement SQLAlchemy commits would commit it.
             raw = conn.connection.driver_connection
+            assert raw is not None
             try:
                 with raw.pipeline():
                     self.store.write_batch(conn, self.tenant_id, rows, prepared=prepared)
