@@ -90,10 +90,12 @@ def test_bench_api_batch(cli: Any, db_url: str) -> None:
     if not _has_batch_endpoint():
         pytest.skip("POST …/integration/batches/paid is not served yet")
     report = _bench_api(
-        cli, db_url, "--requests", "60", "--batch-size", "7", "--scenarios", "batch"
-    )
+        cli, db_url, "--requests", "60", "--batch-size", "7", "--batch-clients", "3",
+        "--scenarios", "batch",
+    )  # fmt: skip
     (batch,) = report["scenarios"]
     assert batch["scenario"] == "integration_batch"
+    assert batch["clients"] == 3  # --batch-clients, not --clients (4)
     assert batch["batch_size"] == 7
     assert 1 <= batch["requests"] <= 9  # 60 orders at most: ceil(60 / 7) requests
     assert batch["errors"] == 0, batch["statuses"]

@@ -116,6 +116,15 @@ def api(
     batch_size: Annotated[
         int, typer.Option(min=1, max=100, help="Orders a request in the batch scenario.")
     ] = 50,
+    batch_clients: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=512,
+            help="Concurrent clients of the batch scenario (a shop pushing its orders "
+            "from a few connections).",
+        ),
+    ] = 2,
     scenarios: Annotated[
         str, typer.Option(help="Comma-separated: integration, batch, checkout.")
     ] = "integration,batch,checkout",
@@ -147,6 +156,7 @@ def api(
             workers=chosen,
             users=users,
             batch_size=batch_size,
+            batch_clients=batch_clients,
             scenarios=chosen_scenarios,
             progress=progress,
         )

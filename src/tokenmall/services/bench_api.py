@@ -440,6 +440,9 @@ def checkout_and_pay(
 
 SCENARIOS = ("integration", "batch", "checkout")
 BATCH_SIZE = 50  # orders a batch request, by default (the endpoint takes 1..100)
+# A shop pushing batches does so from a few connections: more clients only queue on the
+# tenant's writer (16 clients x 50: 1,600 orders/s, p99 0.66 s; 2 x 50: 1,840, p99 69 ms).
+BATCH_CLIENTS = 2
 
 
 def run(
@@ -451,6 +454,7 @@ def run(
     workers: int,
     users: int,
     batch_size: int = BATCH_SIZE,
+    batch_clients: int = BATCH_CLIENTS,
     scenarios: tuple[str, ...] = SCENARIOS,
     progress: Callable[[str], Any] | None = None,
 ) -> dict[str, Any]:
@@ -482,11 +486,12 @@ def run(
             if "batch" in scenarios:
                 say(
                     f"tenant {tenant_id}: pushing up to {requests} integration orders in "
-                    f"batches of {batch_size} for {duration} s from {clients} clients …"
+                    f"batches of {batch_size} for {duration} s from {batch_clients} clients …"
                 )
                 done.append(
                     integration_batch(
-                        server.port, tenant_id, key, clients, requests, duration, users, batch_size
+                        server.port, tenant_id, key, batch_clients, requests, duration, users,
+                        batch_size,
                     )
                 )
             if "checkout" in scenarios:
