@@ -265,10 +265,10 @@ class TenantWriter:
                 except queue.Empty:
                     return None
             if item is _COMMITTED:
-                # The batch in flight is through: answer its callers now, so that those who
-                # send again at once still join the batch being gathered.
+                # The batch in flight is through: stop lingering, so that it is answered
+                # right after this batch is applied (and this one goes to the committer).
                 if self._inflight is not None and self._inflight.done.done():
-                    self._drain()
+                    return None
                 continue
             if item is _STOP or isinstance(item.command, c.SettleDay):
                 return item
