@@ -41,8 +41,9 @@ def demo(
     from tokenmall.config import Settings
     from tokenmall.services import demo as demo_service
     from tokenmall.services.mall.uow import Database
+    from tokenmall.services.process import freeze_startup_objects
     from tokenmall.web import schema
-    from tokenmall.web.app import create_app, freeze_startup_objects
+    from tokenmall.web.app import create_app
 
     url = database or default_demo_url()
     shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host

@@ -21,7 +21,8 @@ def serve(
     import uvicorn
 
     from tokenmall.config import Settings
-    from tokenmall.web.app import create_app, freeze_startup_objects
+    from tokenmall.services.process import freeze_startup_objects
+    from tokenmall.web.app import create_app
 
     settings = Settings()
     application = create_app(settings)

@@ -38,7 +38,8 @@ from tokenmall.services.bench_http import Connection, Flow, run_load
 def app_from_env() -> Any:
     """The application from ``TOKENMALL_*`` settings (uvicorn ``--factory`` with workers)."""
     from tokenmall.config import Settings
-    from tokenmall.web.app import create_app, freeze_startup_objects
+    from tokenmall.services.process import freeze_startup_objects
+    from tokenmall.web.app import create_app
 
     app = create_app(Settings())
     freeze_startup_objects()

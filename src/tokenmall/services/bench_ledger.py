@@ -13,7 +13,6 @@ for people to read (``time.perf_counter``); no test asserts them.
 
 from __future__ import annotations
 
-import gc
 import random
 import threading
 import time
@@ -26,6 +25,7 @@ from tokenmall.adapters.db.store import Store
 from tokenmall.adapters.db.tables import economy_state
 from tokenmall.services import commands as c
 from tokenmall.services.ledger import execute
+from tokenmall.services.process import freeze_startup_objects
 from tokenmall.services.settlement import settle
 from tokenmall.services.writer_pool import WriterPool
 
@@ -145,10 +145,7 @@ def run(
     """The whole benchmark as the ``--json`` object."""
     clients = list(clients)
     store = Store.open(url, pool_size=max(clients, default=1) + 4)
-    # As a serving process does (web.app.freeze_startup_objects): what start-up made lives as
-    # long as the process and is kept out of the collector's full passes.
-    gc.collect()
-    gc.freeze()
+    freeze_startup_objects()  # as a process hosting the writers in production does
     results: list[dict[str, Any]] = []
     days: dict[str, float] = {}
     try:

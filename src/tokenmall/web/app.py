@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -45,17 +44,6 @@ tokenmall's HTTP API. Everything a page can do, an integrator can do here.
 * **Errors** are `{"error": {"code", "message", "field"}}` with a 4xx status; another tenant's
   resources answer 404, exactly like ids that do not exist.
 """
-
-
-def freeze_startup_objects() -> None:
-    """For a process that serves the application (``tokenmall serve``, the demo, the
-    benchmark's workers): move everything alive after start-up — modules, classes, the
-    routes, SQLAlchemy's and pydantic's machinery — out of the garbage collector's reach
-    (``gc.freeze``). They live as long as the process; without this every full collection
-    walks them all again, a pause of 50–90 ms every second or two under load that was most of
-    the API's p99 (2026-11-30: integration batches of 100, p50 50 ms, p99 140–150 ms)."""
-    gc.collect()
-    gc.freeze()
 
 
 def create_app(
