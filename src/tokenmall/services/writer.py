@@ -460,7 +460,7 @@ class TenantWriter:
         rows: Batch,
         prepared: list[Any] | None,
         replies: list[inbox.Reply],
-        sent: threading.Event | None = None,
+        sent: threading.Event,
     ) -> None:
         """The committer thread: write one applied batch and commit it (``sent`` is set once
         the statements are queued, just before the wait for the server)."""
@@ -473,16 +473,14 @@ class TenantWriter:
             try:
                 with raw.pipeline():
                     self.store.write_batch(conn, self.tenant_id, rows, prepared=prepared)
-                    if sent is not None:
-                        sent.set()
+                    sent.set()
                     raw.commit()
             except BaseException:
                 with contextlib.suppress(Exception):  # a lost session is reset by the caller
                     raw.rollback()
                 raise
             return
-        if sent is not None:
-            sent.set()
+        sent.set()
         with conn.begin():
             self.store.write_batch(conn, self.tenant_id, rows, prepared=prepared)
             inbox.answer(conn, self.tenant_id, replies)
