@@ -194,6 +194,19 @@ def test_deferred_trigger_refuses_an_unbalanced_journal(store: Store, tenant: st
     with pytest.raises(IntegrityError, match="does not exist"), store.transaction() as conn:
         conn.execute(text(orphan), {"t": tenant, "line": 1, "account": "revenue", "amount": 5})
         conn.execute(text(orphan), {"t": tenant, "line": 2, "account": "fees", "amount": -5})
+    # but a journal inserted after its postings, in the same transaction, is there at commit
+    late = (
+        "INSERT INTO journals (tenant_id, journal_id, code, idempotency_key, fingerprint, result)"
+        " VALUES (:t, 500, 'purchase', 'late', 'f', '{}')"
+    )
+    with store.transaction() as conn:
+        conn.execute(text(orphan), {"t": tenant, "line": 1, "account": "revenue", "amount": 5})
+        conn.execute(text(orphan), {"t": tenant, "line": 2, "account": "fees", "amount": -5})
+        conn.execute(text(late), {"t": tenant})
+    with store.engine.connect() as conn:  # and nothing is left pending once it committed
+        left = conn.execute(text("SELECT count(*) FROM ledger_tx_pending")).scalar_one()
+        left += conn.execute(text("SELECT count(*) FROM ledger_tx_checks")).scalar_one()
+    assert left == 0
     # and a transaction posting to several journals in several statements (as a writer batch
     # does) is checked once for all of them: the one journal that does not net to zero is named
     many = (

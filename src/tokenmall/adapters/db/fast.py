@@ -56,9 +56,15 @@ SQLITE_HOLDERS = _sqlite_insert("holders", HOLDER_COLUMNS, _UPSERT_TAIL)
 SQLITE_JOURNALS = _sqlite_insert("journals", JOURNAL_COLUMNS)
 SQLITE_POSTINGS = _sqlite_insert("postings", POSTING_COLUMNS)
 
+# One probe of the (tenant_id, idempotency_key) index per key, whatever the statistics say.
+# With ``idempotency_key = ANY(…)`` a table whose statistics did not know the tenant yet (a fresh
+# database, a new tenant) was read through another index by tenant_id alone, every journal of
+# the tenant per batch (64 clients at half speed, 2026-11-30); a LATERAL subquery with a LIMIT
+# is one lookup per key.
 PG_FIND_JOURNALS = (
-    "SELECT idempotency_key, fingerprint, result FROM journals "
-    "WHERE tenant_id = %s AND idempotency_key = ANY(%s::text[])"
+    "SELECT k.key, j.fingerprint, j.result FROM unnest(%s::text[]) AS k(key) "
+    "CROSS JOIN LATERAL (SELECT fingerprint, result FROM journals "
+    "WHERE tenant_id = %s AND idempotency_key = k.key LIMIT 1) AS j"
 )
 PG_LOAD_HOLDERS = (
     f"SELECT {', '.join(HOLDER_COLUMNS)} FROM holders "
@@ -310,8 +316,13 @@ def select_in(
     cur = cursor(conn)
     try:
         if postgres:
-            cur.execute(PG_FIND_JOURNALS if what == "journals" else PG_LOAD_HOLDERS,
-                        (tenant_id, array_literal(keys)))
+            # Never prepared: a generic plan made while the table was small (a fresh
+            # database) would be kept as it grows, until autovacuum analyses it; planned each
+            # time (~0.1 ms a batch), the lookup is costed against the table as it is.
+            if what == "journals":
+                cur.execute(PG_FIND_JOURNALS, (array_literal(keys), tenant_id), prepare=False)
+            else:
+                cur.execute(PG_LOAD_HOLDERS, (tenant_id, array_literal(keys)), prepare=False)
             return list(cur.fetchall())
         found: list[tuple[Any, ...]] = []
         for start in range(0, len(keys), SQLITE_CHUNK):
