@@ -115,6 +115,9 @@ class _Blocker:
         self.gate.wait(10)
         return self._command
 
+    def fingerprint(self) -> str:
+        return self.command.fingerprint()
+
 
 def test_replays_change_nothing_and_a_different_request_is_a_conflict(
     store: Store, tenant: str, pool: WriterPool

@@ -234,13 +234,16 @@ class TenantBook:
 
     # -- applying -----------------------------------------------------------------------------
 
-    def apply(self, command: c.Command) -> Applied:
+    def apply(self, command: c.Command, fingerprint: str | None = None) -> Applied:
+        """Apply ``command``; ``fingerprint``: its ``fingerprint()`` if the caller has it (the
+        writer's callers compute it on their own threads, off the writer's)."""
         if command.tenant_id != self.tenant_id:
             raise ValueError(f"command for {command.tenant_id} applied to {self.tenant_id}'s book")
         if isinstance(command, c.SettleDay):
             raise TypeError("settle a day with services.settlement.settle_in, then reload")
         key = command.idempotency_key
-        fingerprint = command.fingerprint()
+        if fingerprint is None:
+            fingerprint = command.fingerprint()
         pending = self._pending.get(key)
         if pending is not None:
             if pending[0] != fingerprint:

@@ -82,6 +82,13 @@ class _Request:
     command: c.Command
     future: Future[Any] = field(default_factory=Future)
     inbox_id: int | None = None  # set when the command came from another process
+    known_fingerprint: str | None = None  # computed on the caller's thread (``submit``)
+
+    def fingerprint(self) -> str:
+        """The command's fingerprint (computed here if the caller did not)."""
+        if self.known_fingerprint is None:
+            self.known_fingerprint = self.command.fingerprint()
+        return self.known_fingerprint
 
 
 @dataclass(slots=True)
@@ -181,7 +188,9 @@ class TenantWriter:
             raise ValueError(f"a command of {command.tenant_id} sent to {self.tenant_id}'s writer")
         if self._closed:
             raise WriterClosed(f"the writer of tenant {self.tenant_id} is closed")
-        request = _Request(command)
+        # The fingerprint (canonical JSON, SHA-256) is computed here, on the caller's thread:
+        # the writer's one thread is what every purchase of the tenant waits for.
+        request = _Request(command, known_fingerprint=command.fingerprint())
         self._queue.put(request)
         return request.future
 
@@ -356,10 +365,10 @@ class TenantWriter:
                 command = request.command
                 found = stored.get(command.idempotency_key)
                 if found is not None:
-                    outcomes.append(replay(found, command))
+                    outcomes.append(replay(found, command, request.fingerprint()))
                     continue
                 try:
-                    outcomes.append((True, book.apply(command).result))
+                    outcomes.append((True, book.apply(command, request.fingerprint()).result))
                 except DomainError as refused:  # the book is unchanged; nothing to write
                     outcomes.append((False, refused))
             store.write_batch(conn, tenant, book.take_batch())
@@ -440,10 +449,10 @@ class TenantWriter:
                 command = request.command
                 found = stored.get(command.idempotency_key)
                 if found is not None:
-                    outcomes.append(replay(found, command))
+                    outcomes.append(replay(found, command, request.fingerprint()))
                     continue
                 try:
-                    applied = book.apply(command)
+                    applied = book.apply(command, request.fingerprint())
                 except DomainError as refused:
                     outcomes.append((False, refused))
                     continue
@@ -651,10 +660,13 @@ class TenantWriter:
         self._disconnect()
 
 
-def replay(found: tuple[str, dict[str, Any]], command: c.Command) -> tuple[bool, Any]:
-    """A key already committed: its first result if the request is the same, else a conflict."""
-    fingerprint, result = found
-    if fingerprint != command.fingerprint():
+def replay(
+    found: tuple[str, dict[str, Any]], command: c.Command, fingerprint: str | None = None
+) -> tuple[bool, Any]:
+    """A key already committed: its first result if the request is the same, else a conflict
+    (``fingerprint``: the command's, if already computed)."""
+    first, result = found
+    if first != (fingerprint if fingerprint is not None else command.fingerprint()):
         return False, IdempotencyConflict(command.idempotency_key)
     return True, result
 

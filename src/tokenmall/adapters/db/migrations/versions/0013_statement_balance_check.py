@@ -59,29 +59,40 @@ UPGRADE = [
     """
     CREATE OR REPLACE FUNCTION ledger_note_journals() RETURNS trigger LANGUAGE plpgsql AS $$
     DECLARE
+        tenant_ids text[];
+        journal_ids bigint[];
         unbalanced bigint;
         missing bigint;
     BEGIN
-        -- Part-sums per journal and asset that do not net to zero (yet).
-        INSERT INTO ledger_tx_pending (tenant_id, txid, journal_id, asset, total)
-        SELECT tenant_id, txid_current(), journal_id, asset, total
-        FROM (SELECT tenant_id, journal_id, asset, sum(amount) AS total
-              FROM new_postings GROUP BY tenant_id, journal_id, asset) AS s
-        WHERE total <> 0;
-        GET DIAGNOSTICS unbalanced = ROW_COUNT;
-        -- Journals that do not exist (yet), marked by a NULL asset. EXECUTE plans it on every
-        -- call: a cached plan is made once per session, and one made while journals was still
-        -- empty (a fresh database) read every journal of the tenant for each journal named.
+        -- One pass over the statement's postings: part-sums per journal and asset that do not
+        -- net to zero (yet) are kept, and every journal named is collected.
+        WITH sums AS (
+            SELECT tenant_id, journal_id, asset, sum(amount) AS total
+            FROM new_postings GROUP BY tenant_id, journal_id, asset
+        ), open AS (
+            INSERT INTO ledger_tx_pending (tenant_id, txid, journal_id, asset, total)
+            SELECT tenant_id, txid_current(), journal_id, asset, total FROM sums
+            WHERE total <> 0
+            RETURNING 1
+        )
+        SELECT (SELECT count(*) FROM open), array_agg(tenant_id), array_agg(journal_id)
+        INTO unbalanced, tenant_ids, journal_ids
+        FROM (SELECT DISTINCT tenant_id, journal_id FROM sums) AS named;
+        -- Journals that do not exist (yet), marked by a NULL asset: one primary-key probe
+        -- each. EXECUTE plans it on every call: a cached plan is made once per session, and
+        -- one made while journals was still empty (a fresh database) read every journal of
+        -- the tenant for each journal named.
         EXECUTE 'INSERT INTO ledger_tx_pending (tenant_id, txid, journal_id, asset, total)
                  SELECT n.tenant_id, txid_current(), n.journal_id, NULL, 0
-                 FROM (SELECT DISTINCT tenant_id, journal_id FROM new_postings) AS n
+                 FROM unnest($1::text[], $2::bigint[]) AS n(tenant_id, journal_id)
                  WHERE NOT EXISTS (SELECT 1 FROM journals AS j
                                    WHERE j.tenant_id = n.tenant_id
-                                     AND j.journal_id = n.journal_id)';
+                                     AND j.journal_id = n.journal_id)'
+            USING tenant_ids, journal_ids;
         GET DIAGNOSTICS missing = ROW_COUNT;
         IF unbalanced + missing > 0 THEN
             INSERT INTO ledger_tx_checks (tenant_id, txid, lo, hi)
-            SELECT DISTINCT tenant_id, txid_current(), 0, 0 FROM new_postings
+            SELECT DISTINCT tenant_id, txid_current(), 0, 0 FROM unnest(tenant_ids) AS tenant_id
             ON CONFLICT (tenant_id, txid) DO NOTHING;
         END IF;
         RETURN NULL;
