@@ -375,6 +375,13 @@ class _SetBased:
     def run(self) -> dict[str, Any]:
         day = self.day
         state = day.state
+        # Every statement of the day reads one tenant's holders. Left to itself the planner
+        # scans the whole holders table whenever the tenant has a good share of it, so the day
+        # grew with every other tenant of the install; by the primary key (tenant_id leads) it
+        # reads only this tenant's pages. 1M-holder day, 2026-11-30: 8.7-8.8 s instead of
+        # 9.7-10.3 s beside 4-5M other holders; 6.4 s instead of 5.6 s alone in the table.
+        with self.raw.cursor() as cur:
+            cur.execute("SET LOCAL enable_seqscan = off")
         price_num, price_den = state.price()
         amount = state.dividend_pool
         day._open_journals()
