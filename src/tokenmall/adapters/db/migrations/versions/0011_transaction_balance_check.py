@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from importlib import import_module
 
-from alembic import op
+from tokenmall.adapters.db.migrations import postgres_only
 
 # The per-journal check as 0010 left it (what a downgrade restores).
 CHECK_WITH_EXISTENCE = import_module(
@@ -131,14 +131,8 @@ DOWNGRADE = [
 
 
 def upgrade() -> None:
-    if op.get_bind().dialect.name != "postgresql":
-        return
-    for statement in UPGRADE:
-        op.execute(statement)
+    postgres_only.execute(UPGRADE)
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name != "postgresql":
-        return
-    for statement in DOWNGRADE:
-        op.execute(statement)
+    postgres_only.execute(DOWNGRADE)

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from importlib import import_module
 
-from alembic import op
+from tokenmall.adapters.db.migrations import postgres_only
 
 _0011 = import_module("tokenmall.adapters.db.migrations.versions.0011_transaction_balance_check")
 
@@ -146,14 +146,8 @@ DOWNGRADE = [
 
 
 def upgrade() -> None:
-    if op.get_bind().dialect.name != "postgresql":
-        return
-    for statement in UPGRADE:
-        op.execute(statement)
+    postgres_only.execute(UPGRADE)
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name != "postgresql":
-        return
-    for statement in DOWNGRADE:
-        op.execute(statement)
+    postgres_only.execute(DOWNGRADE)
