@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 
 import pytest
+from ledger_helpers import snapshot
 from sqlalchemy import select
 
 from tokenmall.adapters.db.fast import array_literal
 from tokenmall.adapters.db.store import Store
 from tokenmall.adapters.db.tables import holders, journals
 from tokenmall.services import commands as c
+from tokenmall.services.audit import audit, clean
 from tokenmall.services.book import HOLDER_FIELDS, holder_row
 from tokenmall.services.writer import WriterPool
 
@@ -65,3 +67,45 @@ def test_write_state_refuses_an_unknown_column(store: Store, tenant: str) -> Non
         store.write_state(conn, tenant, {"pool; DROP TABLE holders": 1})
     with store.read() as conn:
         assert store.load_state(conn, tenant)[1] == 0
+
+
+def test_commit_batch_writes_a_batch_in_one_query_and_a_failure_leaves_nothing(
+    store: Store, tenant: str
+) -> None:
+    if not store.postgres:
+        pytest.skip("one simple-protocol query for a whole batch: PostgreSQL's committer")
+    # given a batch of purchases by holders whose names need quoting, applied to a book
+    names = [n for n in AWKWARD if n.strip()]
+    with store.engine.connect() as conn:
+        with conn.begin():
+            book = store.load_book(conn, tenant)
+            for n in names:
+                book.apply(
+                    c.Purchase(tenant_id=tenant, idempotency_key=f"k{n}", user=n, amount_fen=10_000)
+                )
+        rows = book.take_batch()
+        prepared = store.prepare_batch(tenant, rows)
+        assert prepared is not None
+        # when the session has a transaction open, nothing is done
+        conn.exec_driver_sql("SELECT 1")
+        assert store.commit_batch(conn, tenant, rows, prepared) is False
+        conn.rollback()
+        # and when it has none, the batch is written and committed, announced before it is sent
+        sent: list[int] = []
+        assert store.commit_batch(conn, tenant, rows, prepared, on_send=lambda: sent.append(1))
+        assert sent == [1]
+    # then every name and journal reads back, and the ledger is whole
+    with store.read() as conn:
+        assert sorted(store.find_journals(conn, tenant, [f"k{n}" for n in names])) == sorted(
+            f"k{n}" for n in names
+        )
+        assert {h.name for h in store.load_holders(conn, tenant, names)} == set(names)
+    assert clean(audit(store, tenant))
+    # and the same batch again (its journal ids are taken) fails, leaving nothing behind and
+    # the session usable
+    before = snapshot(store, tenant)
+    with store.engine.connect() as conn:
+        with pytest.raises(Exception, match="duplicate key"):
+            store.commit_batch(conn, tenant, rows, prepared)
+        assert conn.exec_driver_sql("SELECT 1").scalar() == 1
+    assert snapshot(store, tenant) == before

@@ -167,6 +167,16 @@ class FlakyStore(Store):
             self.fail -= 1
             raise RuntimeError("connection lost during commit (injected)")
 
+    def commit_batch(
+        self, conn: Connection, tenant_id: str, batch: Batch, prepared: Any, on_send: Any = None
+    ) -> bool:
+        # The overlapping writer's one-query write and commit: the failure comes before the
+        # COMMIT reaches the server, as a session lost mid-batch.
+        if self.fail > 0 and not batch.empty:
+            self.fail -= 1
+            raise RuntimeError("connection lost during commit (injected)")
+        return super().commit_batch(conn, tenant_id, batch, prepared, on_send)
+
 
 def test_a_failed_commit_is_retried_from_a_reloaded_book(store: Store, tenant: str) -> None:
     # given a writer whose next batch write fails once

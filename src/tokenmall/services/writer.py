@@ -474,11 +474,14 @@ class TenantWriter:
         """The committer thread: write one applied batch and commit it (``sent`` is set once
         the statements are queued, just before the wait for the server)."""
         if prepared is not None and not replies and not rows.params and not conn.in_transaction():
+            # One round trip, one query: the statements between BEGIN and COMMIT.
+            if self.store.commit_batch(conn, self.tenant_id, rows, prepared, on_send=sent.set):
+                return
+            raw = conn.connection.driver_connection
+            assert raw is not None
             # One round trip: the statements and the COMMIT in one pipeline.
             # SQLAlchemy does not see this transaction: if anything fails it is rolled back
             # here, or the next statement SQLAlchemy commits would commit it.
-            raw = conn.connection.driver_connection
-            assert raw is not None
             try:
                 with raw.pipeline():
                     self.store.write_batch(conn, self.tenant_id, rows, prepared=prepared)

@@ -13,8 +13,9 @@ batch is all or nothing.
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -347,6 +348,47 @@ class Store:
         fast.insert_rows(conn, self.postgres, "journals", tenant_id, journal_out)
         fast.insert_rows(conn, self.postgres, "postings", tenant_id, posting_out)
         self.write_state(conn, tenant_id, batch.state)
+
+    def commit_batch(
+        self,
+        conn: Connection,
+        tenant_id: str,
+        batch: Batch,
+        prepared: list[fast.Statement],
+        on_send: Callable[[], object] | None = None,
+    ) -> bool:
+        """PostgreSQL: write a prepared batch and commit it, in one round trip, on a
+        connection with no transaction open (the overlapping writer's committer); False, and
+        nothing done, if the driver's session has a transaction open after all.
+
+        The statements go as ONE simple-protocol query, ``BEGIN; …; COMMIT``, their parameters
+        bound client-side by the driver (``ClientCursor.mogrify``: escaped literals): a
+        pipeline of the same statements cost ~0.6 ms of Python a batch in psycopg's
+        machinery. SQLAlchemy does not see this transaction; if anything fails it is rolled
+        back here. ``on_send`` runs just before the query is sent."""
+        if batch.tenant_id != tenant_id:
+            raise ValueError(f"batch of {batch.tenant_id} written to {tenant_id}")
+        import psycopg
+
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        if raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            return False
+        with psycopg.ClientCursor(raw) as cur:
+            text = "BEGIN;" + ";".join(cur.mogrify(sql, params) for sql, params in prepared)
+            raw.autocommit = True  # psycopg would send a BEGIN of its own first
+            try:
+                if on_send is not None:
+                    on_send()
+                cur.execute(text + ";COMMIT")
+            except BaseException:
+                with contextlib.suppress(Exception):  # a lost session is reset by the caller
+                    cur.execute("ROLLBACK")
+                raise
+            finally:
+                with contextlib.suppress(Exception):
+                    raw.autocommit = False
+        return True
 
     def write_state(self, conn: Connection, tenant_id: str, state: dict[str, Any]) -> None:
         """Set the named columns of the tenant's economy_state row (one fixed statement)."""
