@@ -4,7 +4,9 @@ flight is redone without losing or doubling anything."""
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import Future
+from datetime import date
 from typing import Any
 
 import pytest
@@ -15,6 +17,7 @@ from tokenmall.adapters.db.store import Store
 from tokenmall.domain.ledger import IdempotencyConflict
 from tokenmall.services import commands as c
 from tokenmall.services.audit import audit, clean
+from tokenmall.services.book import Batch
 from tokenmall.services.ledger import execute
 from tokenmall.services.writer import TenantWriter
 
@@ -165,4 +168,62 @@ def test_a_read_failing_while_applying_ahead_falls_back_and_loses_nothing(
     assert failing.fail == 0
     assert [a["journal_id"] for a in answers] == list(range(1, 31))
     assert len(snapshot(store, tenant)["journals"]) == 30
+    assert clean(audit(store, tenant))
+
+
+class SlowStore(Store):
+    """The real store whose one-query commits of overlapped batches take ``delay`` longer."""
+
+    def __init__(self, store: Store, delay: float) -> None:  # float-ok: time
+        super().__init__(store.engine)
+        self.delay = delay
+
+    def commit_batch(
+        self, conn: Any, tenant_id: str, batch: Batch, prepared: Any, on_send: Any = None
+    ) -> bool:
+        time.sleep(self.delay)
+        return super().commit_batch(conn, tenant_id, batch, prepared, on_send)
+
+
+def test_requests_arriving_while_a_small_batch_commits_join_one_batch(
+    store: Store, tenant: str
+) -> None:
+    # given a writer whose first batch of two takes a while to commit
+    writer = TenantWriter(SlowStore(store, 0.3), tenant)
+    first = submit_all(writer, [buy(tenant, "p1", "u1"), buy(tenant, "p2", "u2")])
+    try:
+        time.sleep(0.05)
+        # when one request comes while it commits, and another well after the first
+        third = writer.submit(buy(tenant, "p3", "u3"))
+        time.sleep(0.1)
+        fourth = writer.submit(buy(tenant, "p4", "u4"))
+        results = [f.result(30) for f in (*first, third, fourth)]
+    finally:
+        writer.close()
+    # then both were applied while it committed and went to the database together
+    assert [r["journal_id"] for r in results] == [1, 2, 3, 4]
+    assert writer.batches == 2
+    assert clean(audit(store, tenant))
+
+
+def test_a_batch_growing_in_flight_does_not_overtake_a_settlement(
+    store: Store, tenant: str
+) -> None:
+    # given a writer whose first batch of two takes a while to commit
+    writer = TenantWriter(SlowStore(store, 0.3), tenant)
+    first = submit_all(writer, [buy(tenant, "p1", "u1"), buy(tenant, "p2", "u2")])
+    try:
+        time.sleep(0.05)
+        # when a purchase, a day's settlement and another purchase are queued while it commits
+        third = writer.submit(buy(tenant, "p3", "u3"))
+        day = writer.submit(c.SettleDay(tenant_id=tenant, business_date=date(2026, 1, 1)))
+        fourth = writer.submit(buy(tenant, "p4", "u4"))
+        results = [f.result(30) for f in (*first, third, day, fourth)]
+    finally:
+        writer.close()
+    # then they are booked in the order they came: the settlement after p3, before p4
+    ids = [r["journal_id"] for r in results]
+    assert ids[:3] == [1, 2, 3]
+    assert ids[3] == 4 and results[3]["exit_journal_id"] == 5
+    assert ids[4] == 6
     assert clean(audit(store, tenant))
