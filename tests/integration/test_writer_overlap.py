@@ -185,21 +185,33 @@ class SlowStore(Store):
         return super().commit_batch(conn, tenant_id, batch, prepared, on_send)
 
 
+def _while_a_slow_batch_commits(
+    store: Store, tenant: str, then: list[c.Command], pause: float = 0.0  # float-ok: time
+) -> tuple[TenantWriter, list[Any]]:
+    """A writer whose first batch (two purchases) takes 0.3 s to commit; ``then`` is submitted
+    while it commits, ``pause`` seconds apart. The writer (closed) and every result in order."""
+    writer = TenantWriter(SlowStore(store, 0.3), tenant)
+    futures = submit_all(writer, [buy(tenant, "p1", "u1"), buy(tenant, "p2", "u2")])
+    try:
+        time.sleep(0.05)
+        for n, command in enumerate(then):
+            if n:
+                time.sleep(pause)
+            futures.append(writer.submit(command))
+        results = [f.result(30) for f in futures]
+    finally:
+        writer.close()
+    return writer, results
+
+
 def test_requests_arriving_while_a_small_batch_commits_join_one_batch(
     store: Store, tenant: str
 ) -> None:
-    # given a writer whose first batch of two takes a while to commit
-    writer = TenantWriter(SlowStore(store, 0.3), tenant)
-    first = submit_all(writer, [buy(tenant, "p1", "u1"), buy(tenant, "p2", "u2")])
-    try:
-        time.sleep(0.05)
-        # when one request comes while it commits, and another well after the first
-        third = writer.submit(buy(tenant, "p3", "u3"))
-        time.sleep(0.1)
-        fourth = writer.submit(buy(tenant, "p4", "u4"))
-        results = [f.result(30) for f in (*first, third, fourth)]
-    finally:
-        writer.close()
+    # given a batch of two committing slowly; when one request comes while it commits, and
+    # another well after the first (far beyond a linger)
+    writer, results = _while_a_slow_batch_commits(
+        store, tenant, [buy(tenant, "p3", "u3"), buy(tenant, "p4", "u4")], pause=0.1
+    )
     # then both were applied while it committed and went to the database together
     assert [r["journal_id"] for r in results] == [1, 2, 3, 4]
     assert writer.batches == 2
@@ -209,18 +221,12 @@ def test_requests_arriving_while_a_small_batch_commits_join_one_batch(
 def test_a_batch_growing_in_flight_does_not_overtake_a_settlement(
     store: Store, tenant: str
 ) -> None:
-    # given a writer whose first batch of two takes a while to commit
-    writer = TenantWriter(SlowStore(store, 0.3), tenant)
-    first = submit_all(writer, [buy(tenant, "p1", "u1"), buy(tenant, "p2", "u2")])
-    try:
-        time.sleep(0.05)
-        # when a purchase, a day's settlement and another purchase are queued while it commits
-        third = writer.submit(buy(tenant, "p3", "u3"))
-        day = writer.submit(c.SettleDay(tenant_id=tenant, business_date=date(2026, 1, 1)))
-        fourth = writer.submit(buy(tenant, "p4", "u4"))
-        results = [f.result(30) for f in (*first, third, day, fourth)]
-    finally:
-        writer.close()
+    # given a batch of two committing slowly; when a purchase, a day's settlement and another
+    # purchase are queued while it commits
+    day = c.SettleDay(tenant_id=tenant, business_date=date(2026, 1, 1))
+    _, results = _while_a_slow_batch_commits(
+        store, tenant, [buy(tenant, "p3", "u3"), day, buy(tenant, "p4", "u4")]
+    )
     # then they are booked in the order they came: the settlement after p3, before p4
     ids = [r["journal_id"] for r in results]
     assert ids[:3] == [1, 2, 3]
