@@ -4,6 +4,7 @@ flight is redone without losing or doubling anything."""
 
 from __future__ import annotations
 
+import threading
 import time
 from concurrent.futures import Future
 from datetime import date
@@ -11,7 +12,7 @@ from typing import Any
 
 import pytest
 from ledger_helpers import snapshot
-from test_writer import FlakyStore, buy
+from test_writer import FlakyStore, _Blocker, buy
 
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.ledger import IdempotencyConflict
@@ -221,15 +222,25 @@ def test_requests_arriving_while_a_small_batch_commits_join_one_batch(
 def test_a_batch_growing_in_flight_does_not_overtake_a_settlement(
     store: Store, tenant: str
 ) -> None:
-    # given a batch of two committing slowly; when a purchase, a day's settlement and another
-    # purchase are queued while it commits
-    day = c.SettleDay(tenant_id=tenant, business_date=date(2026, 1, 1))
-    _, results = _while_a_slow_batch_commits(
-        store, tenant, [buy(tenant, "p3", "u3"), day, buy(tenant, "p4", "u4")]
-    )
+    # given a batch of two committing slowly, and the writer held inside its next request
+    # (a referral binding that can be read only once ``gate`` is set) while a purchase, a
+    # day's settlement and another purchase are queued behind it
+    writer = TenantWriter(SlowStore(store, 0.3), tenant)
+    first = submit_all(writer, [buy(tenant, "p1", "u1"), buy(tenant, "p2", "u2")])
+    gate = threading.Event()
+    try:
+        time.sleep(0.05)
+        writer._queue.put(_Blocker(tenant, gate))
+        day = c.SettleDay(tenant_id=tenant, business_date=date(2026, 1, 1))
+        rest = [writer.submit(x) for x in (buy(tenant, "p3", "u3"), day, buy(tenant, "p4", "u4"))]
+        # when the writer reads on: the settlement ends the batch it is gathering
+        gate.set()
+        results = [f.result(30) for f in (*first, *rest)]
+    finally:
+        writer.close()
     # then they are booked in the order they came: the settlement after p3, before p4
     ids = [r["journal_id"] for r in results]
-    assert ids[:3] == [1, 2, 3]
-    assert ids[3] == 4 and results[3]["exit_journal_id"] == 5
-    assert ids[4] == 6
+    assert ids[:3] == [1, 2, 4]  # 3 is the referral binding's
+    assert ids[3] == 5 and results[3]["exit_journal_id"] == 6
+    assert ids[4] == 7
     assert clean(audit(store, tenant))
