@@ -189,9 +189,9 @@ class SlowStore(Store):
 def _while_a_slow_batch_commits(
     store: Store, tenant: str, then: list[c.Command], pause: float = 0.0  # float-ok: time
 ) -> tuple[TenantWriter, list[Any]]:
-    """A writer whose first batch (two purchases) takes 0.3 s to commit; ``then`` is submitted
+    """A writer whose first batch (two purchases) takes 0.6 s to commit; ``then`` is submitted
     while it commits, ``pause`` seconds apart. The writer (closed) and every result in order."""
-    writer = TenantWriter(SlowStore(store, 0.3), tenant)
+    writer = TenantWriter(SlowStore(store, 0.6), tenant)
     futures = submit_all(writer, [buy(tenant, "p1", "u1"), buy(tenant, "p2", "u2")])
     try:
         time.sleep(0.05)
