@@ -36,7 +36,6 @@ inbox row done in the same transaction as the journal. See docs/architecture.md,
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import queue
 import sys
@@ -149,8 +148,7 @@ class TenantWriter:
         self.lost = False  # another process took the tenant: this writer must stop
         self._inbox_looked = 0.0
         self._inbox_hint = True  # a notification arrived (or we just took over): read the inbox
-        self._held: Any = None  # a settlement or stop that ended a batch growing in flight
-        self._closed_batch = False  # a settlement or stop ended the batch being gathered
+        self._held: Any = None  # a settlement or stop that ended the batch: it comes next
         self._closed = False
         self._thread = threading.Thread(target=self._run, name=f"writer-{tenant_id}", daemon=True)
         self.batches = 0  # committed batches (figures for benchmarks and tests)
@@ -212,19 +210,13 @@ class TenantWriter:
     # -- the thread ---------------------------------------------------------------------------
 
     def _run(self) -> None:
-        held: _Request | None = None  # a settlement that ended the previous batch
         busy = False
         while True:
-            if held is None and self._held is not None:
-                held, self._held = self._held, None
-                if held is _STOP:
-                    held = None
-                    self._queue.put(_STOP)
-                    continue
-            if held is not None:
-                item, held = held, None
-            else:
-                item = self._next()
+            held, self._held = self._held, None
+            if held is _STOP:  # it ended the last batch: requeue it behind anything that raced it
+                self._queue.put(_STOP)
+                held = None
+            item = held if held is not None else self._next()
             if item is None:  # idle: answer what is committing, then look at the inbox
                 if self._inflight is not None:
                     self._drain()
@@ -245,12 +237,7 @@ class TenantWriter:
                 self._settle(item)
                 continue
             batch: list[_Request] = [item]
-            stop = self._fill(batch, busy)
-            self._closed_batch = stop is not None  # what is queued after it must wait
-            if isinstance(stop, _Request):
-                held = stop
-            elif stop is _STOP:
-                self._queue.put(_STOP)
+            self._held = self._fill(batch, busy)  # what is queued after it waits (``_grow``)
             self._take_inbox(batch)
             self._process(batch)
             busy = len(batch) > 1
@@ -473,7 +460,7 @@ class TenantWriter:
         """While the batch in flight commits, apply what arrives, in chunks, to this batch:
         it goes to the committer the moment that commit is through, instead of waiting for a
         linger and then for its own applying."""
-        while len(batch) < self.max_batch and not self._closed_batch:
+        while len(batch) < self.max_batch and self._held is None:
             flight = self._inflight
             if flight is None or flight.done.done() or len(flight.batch) >= GROW_BELOW:
                 return
@@ -497,8 +484,6 @@ class TenantWriter:
             if chunk:
                 batch.extend(chunk)  # first: if applying fails, the batch is redone with it
                 self._apply_chunk(book, chunk, outcomes, keys)
-            if self._held is not None:
-                return
 
     def _apply_chunk(
         self,
@@ -542,24 +527,15 @@ class TenantWriter:
     ) -> None:
         """The committer thread: write one applied batch and commit it (``sent`` is set once
         the statements are queued, just before the wait for the server)."""
-        if prepared is not None and not replies and not rows.params and not conn.in_transaction():
-            # One round trip, one query: the statements between BEGIN and COMMIT.
-            if self.store.commit_batch(conn, self.tenant_id, rows, prepared, on_send=sent.set):
-                return
-            raw = conn.connection.driver_connection
-            assert raw is not None
-            # One round trip: the statements and the COMMIT in one pipeline.
-            # SQLAlchemy does not see this transaction: if anything fails it is rolled back
-            # here, or the next statement SQLAlchemy commits would commit it.
-            try:
-                with raw.pipeline():
-                    self.store.write_batch(conn, self.tenant_id, rows, prepared=prepared)
-                    sent.set()
-                    raw.commit()
-            except BaseException:
-                with contextlib.suppress(Exception):  # a lost session is reset by the caller
-                    raw.rollback()
-                raise
+        # One round trip, one query: the statements between BEGIN and COMMIT (False: the
+        # driver's session had a transaction open after all; then the plain way below).
+        if (
+            prepared is not None
+            and not replies
+            and not rows.params
+            and not conn.in_transaction()
+            and self.store.commit_batch(conn, self.tenant_id, rows, prepared, on_send=sent.set)
+        ):
             return
         sent.set()
         with conn.begin():

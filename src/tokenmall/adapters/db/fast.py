@@ -3,9 +3,10 @@
 SQLAlchemy costs about a millisecond per statement (compiling, building parameter dicts), and
 psycopg's ``executemany`` sends one statement per row. Here every statement is fixed text:
 PostgreSQL gets one ``INSERT … SELECT FROM unnest(%s::type[], …)`` per table with one array per
-column (psycopg prepares it server-side after a few uses), SQLite the driver's ``executemany``
-over one prepared statement (a C loop). The column lists are the ones of ``tables.py``; a test
-writes and reads back through these and through SQLAlchemy.
+column (psycopg prepares it server-side after a few uses; the overlapping writer's committer
+sends a batch as one client-bound query instead, ``Store.commit_batch``), SQLite the driver's
+``executemany`` over one prepared statement (a C loop). The column lists are the ones of
+``tables.py``; a test writes and reads back through these and through SQLAlchemy.
 """
 
 from __future__ import annotations
