@@ -89,9 +89,13 @@ def format_rate(rate: Fraction) -> str:
 
 
 def _format_scaled(value: int, places: int) -> str:
-    sign = "-" if value < 0 else ""
-    whole, frac = divmod(abs(value), 10**places)
-    return f"{sign}{whole}.{frac:0{places}d}"
+    # The digits with a point put in (string slicing: half the time of divmod and a format
+    # spec; every booked purchase formats seven amounts).
+    text = str(value) if value >= 0 else str(-value)
+    if len(text) <= places:
+        text = text.rjust(places + 1, "0")
+    text = text[:-places] + "." + text[-places:]
+    return text if value >= 0 else "-" + text
 
 
 def price_to_decimal(num: int, den: int, places: int = 8) -> Decimal:

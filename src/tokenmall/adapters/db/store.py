@@ -32,6 +32,7 @@ from tokenmall.adapters.db.tables import (
 from tokenmall.domain.economy import DEFAULT, Params
 from tokenmall.domain.economy.state import EconomyState, Holder
 from tokenmall.domain.errors import DomainError
+from tokenmall.domain.ledger.accounts import AccountKind, Asset
 from tokenmall.domain.ledger.journal import UnknownTenant
 from tokenmall.services.book import (
     HOLDER_FIELDS,
@@ -59,26 +60,29 @@ def journal_rows(batch: Batch) -> tuple[list[tuple[Any, ...]], list[tuple[Any, .
     journal_out: list[tuple[Any, ...]] = []
     posting_out: list[tuple[Any, ...]] = []
     dumps = _RESULT_JSON.encode
+    add = posting_out.append
     for booked in batch.journals:
         d = booked.draft
         jid = booked.journal_id
+        result = d.result
         journal_out.append(
             (
                 jid,
                 str(d.code),
                 d.idempotency_key,
                 d.request_fingerprint,
-                dumps(d.result),
+                dumps(result),
                 d.business_date,
-                d.result.get("reverses"),
+                result.get("reverses"),
             )
         )
-        for line, p in enumerate(d.postings, start=1):
-            account = p.account
-            posting_out.append(
-                (jid, line, str(account.kind), account.holder, str(p.asset), p.amount)
-            )
+        for line, (account, asset, amount) in enumerate(d.postings, start=1):
+            add((jid, line, _TEXT[account.kind], account.holder, _TEXT[asset], amount))
     return journal_out, posting_out
+
+
+# Account kinds and assets as plain strings (what the driver and the array literals take).
+_TEXT: dict[Any, str] = {member: str(member) for member in (*AccountKind, *Asset)}
 
 
 # (database, tenant) → (params_version, Params): ``Store.params_at``.

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 
 
 class Asset(StrEnum):
@@ -77,14 +78,22 @@ class Account:
         return f"{self.kind}:{self.holder}" if self.holder else str(self.kind)
 
 
+# A user's accounts are immutable values: the recent ones are shared, not made again for each
+# posting (a purchase names its buyer's and referrers' points accounts).
+_RECENT_USERS = 1 << 16
+
+
+@lru_cache(maxsize=_RECENT_USERS)
 def points(holder: str) -> Account:
     return Account(AccountKind.USER_POINTS, holder)
 
 
+@lru_cache(maxsize=_RECENT_USERS)
 def cash(holder: str) -> Account:
     return Account(AccountKind.USER_CASH, holder)
 
 
+@lru_cache(maxsize=_RECENT_USERS)
 def stable(holder: str) -> Account:
     return Account(AccountKind.USER_STABLE, holder)
 
