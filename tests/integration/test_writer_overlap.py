@@ -141,17 +141,25 @@ def test_a_batch_that_fails_again_is_refused_and_the_ones_after_it_commit(
 
 
 class FailingReads(Store):
-    """The real store, but the next ``fail`` key look-ups raise (a lost read-ahead session)."""
+    """The real store, but the next ``fail`` reads of keys or holders raise (a lost read-ahead
+    session)."""
 
     def __init__(self, store: Store, fail: int) -> None:
         super().__init__(store.engine)
         self.fail = fail
 
-    def find_journals(self, conn: Any, tenant_id: str, keys: Any) -> Any:
+    def _read(self) -> None:
         if self.fail > 0:
             self.fail -= 1
             raise RuntimeError("read-ahead session lost (injected)")
+
+    def find_journals(self, conn: Any, tenant_id: str, keys: Any) -> Any:
+        self._read()
         return super().find_journals(conn, tenant_id, keys)
+
+    def load_holders(self, conn: Any, tenant_id: str, names: Any) -> Any:
+        self._read()
+        return super().load_holders(conn, tenant_id, names)
 
 
 def test_a_read_failing_while_applying_ahead_falls_back_and_loses_nothing(
@@ -172,6 +180,73 @@ def test_a_read_failing_while_applying_ahead_falls_back_and_loses_nothing(
     assert clean(audit(store, tenant))
 
 
+def _booked_elsewhere(store: Store, tenant: str, commands: list[c.Command]) -> list[Any]:
+    """Commit ``commands`` through another writer (closed after): keys the next writer of the
+    tenant has never seen. Their answers."""
+    other = TenantWriter(store, tenant, linger_seconds=0.0, overlap=True)
+    try:
+        return [outcome(f) for f in submit_all(other, commands)]
+    finally:
+        other.close()
+
+
+def test_a_replay_of_a_key_the_writer_never_saw_gets_its_first_result(
+    store: Store, tenant: str
+) -> None:
+    # given purchases committed by an earlier writer of the tenant
+    first = _booked_elsewhere(
+        store, tenant, [buy(tenant, f"old{i}", "amy", 5_000 + i) for i in range(3)]
+    )
+    # when a new writer gets new purchases with a replay of one of them and a different request
+    # under another's key, in batches that overlap
+    # (batches of four: the replay in the first, the other request in the fourth, which is
+    # applied while the third commits)
+    commands = [buy(tenant, f"p{i}", f"u{i % 3}") for i in range(14)]
+    commands.insert(3, buy(tenant, "old1", "amy", 5_001))
+    commands.insert(13, buy(tenant, "old2", "amy", 1))
+    writer = TenantWriter(store, tenant, max_batch=4, linger_seconds=0.0, overlap=True)
+    try:
+        answers = [outcome(f) for f in submit_all(writer, commands)]
+    finally:
+        writer.close()
+    # then the replay gets the first answer, the other request a conflict, and the new
+    # purchases are booked once each, in order
+    assert answers[3] == first[1]
+    assert answers[13][0] is IdempotencyConflict
+    fresh = [a for n, a in enumerate(answers) if n not in (3, 13)]
+    assert [a["journal_id"] for a in fresh] == list(range(4, 18))
+    assert len(snapshot(store, tenant)["journals"]) == 17
+    # found at commit once; after that the writer looked every key up (the other request,
+    # in a batch applied ahead, did not fail a batch again)
+    assert writer.late_replays == 1
+    assert writer.overlapped >= 1
+    assert clean(audit(store, tenant))
+
+
+def test_a_key_the_writer_committed_is_looked_up_when_it_comes_again(
+    store: Store, tenant: str
+) -> None:
+    # given batches of three queued at once: two of new purchases, then a replay of the
+    # first batch's p1 and a different request under its p0 (answered by then, no longer in
+    # flight), then new ones again
+    commands = [buy(tenant, f"p{i}", "bob") for i in range(6)]
+    commands += [buy(tenant, "p1", "bob"), buy(tenant, "p0", "zed"), buy(tenant, "n0", "bob")]
+    commands += [buy(tenant, f"n{i}", "bob") for i in range(1, 4)]
+    writer = TenantWriter(store, tenant, max_batch=3, linger_seconds=0.0, overlap=True)
+    try:
+        answers = [outcome(f) for f in submit_all(writer, commands)]
+    finally:
+        writer.close()
+    # then the replay has its answer and the other request its conflict, looked up before
+    # the batch was written: no batch failed at commit
+    assert answers[6] == answers[1]
+    assert answers[7][0] is IdempotencyConflict
+    assert writer.late_replays == 0
+    assert writer.overlapped >= 2
+    assert len(snapshot(store, tenant)["journals"]) == 10
+    assert clean(audit(store, tenant))
+
+
 class SlowStore(Store):
     """The real store whose one-query commits of overlapped batches take ``delay`` longer."""
 
@@ -187,7 +262,10 @@ class SlowStore(Store):
 
 
 def _while_a_slow_batch_commits(
-    store: Store, tenant: str, then: list[c.Command], pause: float = 0.0  # float-ok: time
+    store: Store,
+    tenant: str,
+    then: list[c.Command],
+    pause: float = 0.0,  # float-ok: time
 ) -> tuple[TenantWriter, list[Any]]:
     """A writer whose first batch (two purchases) takes 0.6 s to commit; ``then`` is submitted
     while it commits, ``pause`` seconds apart. The writer (closed) and every result in order."""

@@ -8,8 +8,15 @@ to its in-memory ``TenantBook`` (a refused command answers its caller with the `
 and writes nothing), writes the whole batch in ONE transaction and commits, and only then
 answers the callers. Nothing is acknowledged before it is durable.
 
-Idempotency keys are checked against the database and within the batch; a replay with the
-same request gets the first result, a different request under the same key a conflict.
+Idempotency keys are checked within the batch, against the batches in flight and against the
+database; a replay with the same request gets the first result, a different request under the
+same key a conflict. The overlapping writer (PostgreSQL) asks the database only about keys it
+may have seen: those it committed recently (``RECENT_KEYS``), or every key for a while after
+a replay it did not know (``LOOK_UP_SECONDS``). Any other key is new unless the journals'
+unique key says otherwise at commit; then the batch is done again one at a time with every
+key looked up, which answers the replay with its first result (``_wait``). A replay then
+costs one batch done twice; a look-up of every key cost the writer a round trip and
+PostgreSQL a planned query per batch (64 clients: 6,568 -> 7,305 purchases/s, 2026-11-30).
 
 On PostgreSQL the writer overlaps its two halves: while batch N is written and committed on
 the writer's connection (by a committer thread, which waits on the server with the GIL
@@ -41,6 +48,7 @@ import queue
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -73,6 +81,11 @@ HAND_OVER_SECONDS = 0.002  # float-ok: time (at most this long for the committer
 # 64 clients unchanged, 5,887-7,200 vs 5,651-7,276; growing behind every batch cost 64 clients
 # 10-15 %, its batches shrinking to ~20).
 GROW_BELOW = 16
+# Keys the overlapping writer committed lately (it looks these up: a retry comes soon after
+# its request), and how long it looks up every key after a replay it did not expect.
+RECENT_KEYS = 65_536
+LOOK_UP_SECONDS = 10.0  # float-ok: time
+KEY_CONSTRAINT = "uq_journals_tenant_key"
 INBOX_POLL_SECONDS = 0.005  # how often an idle owner listens for inbox notifications
 INBOX_SAFETY_SECONDS = 1.0  # an owner reads the inbox at least this often, notified or not
 
@@ -149,11 +162,15 @@ class TenantWriter:
         self._inbox_looked = 0.0
         self._inbox_hint = True  # a notification arrived (or we just took over): read the inbox
         self._held: Any = None  # a settlement or stop that ended the batch: it comes next
+        self._recent: set[str] = set()  # keys committed lately (``RECENT_KEYS``), oldest first:
+        self._recent_order: deque[str] = deque()
+        self._look_up_until = 0.0  # look up every key until then (after an unexpected replay)
         self._closed = False
         self._thread = threading.Thread(target=self._run, name=f"writer-{tenant_id}", daemon=True)
         self.batches = 0  # committed batches (figures for benchmarks and tests)
         self.commands = 0  # commands answered by committed batches
         self.overlapped = 0  # batches applied while the one before them was committing
+        self.late_replays = 0  # batches done again: a replayed key was found only at commit
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -357,6 +374,9 @@ class TenantWriter:
                 continue
             self.batches += 1
             self.commands += len(batch)
+            self._remember(
+                r.command.idempotency_key for r, (ok, _) in zip(batch, outcomes, strict=True) if ok
+            )
             _resolve(batch, outcomes)
             return
 
@@ -494,11 +514,16 @@ class TenantWriter:
     ) -> None:
         store, tenant = self.store, self.tenant_id
         inflight = self._inflight.keys if self._inflight is not None else {}
+        wanted = [r.command.idempotency_key for r in chunk]
+        if time.monotonic() < self._look_up_until:
+            ask = [k for k in wanted if k not in inflight]
+        else:  # only keys it may have seen (see the module's docstring)
+            recent = self._recent
+            ask = [k for k in wanted if k in recent and k not in inflight]
         reader = self._reader_connection()
-        with reader.begin():
+        with reader.begin():  # (nothing is sent unless a key or a holder is read)
             store.bind(book, reader)
-            wanted = [r.command.idempotency_key for r in chunk]
-            stored = store.find_journals(reader, tenant, [k for k in wanted if k not in inflight])
+            stored = store.find_journals(reader, tenant, ask) if ask else {}
             stored.update((k, inflight[k]) for k in wanted if k in inflight)
             book.prefetch([r.command for r in chunk if r.command.idempotency_key not in stored])
             for request in chunk:
@@ -560,14 +585,37 @@ class TenantWriter:
         try:
             flight.done.result()
         except Exception as error:
-            log.warning(
-                "tenant %s: a batch of %d failed (attempt 1): %r",
-                self.tenant_id, len(flight.batch), error,
-            )
-            self._reset()
+            if _replayed_key(error):
+                # A key committed before this writer's memory: the batch is done again with
+                # every key looked up (the session is fine: the committer rolled back).
+                log.info(
+                    "tenant %s: a batch of %d held a replayed key; doing it again with every "
+                    "key looked up", self.tenant_id, len(flight.batch),
+                )
+                self.late_replays += 1
+                self._look_up_until = time.monotonic() + LOOK_UP_SECONDS
+                self._book = None
+            else:
+                log.warning(
+                    "tenant %s: a batch of %d failed (attempt 1): %r",
+                    self.tenant_id, len(flight.batch), error,
+                )
+                self._reset()
             self._process_serial(flight.batch, attempts=1)
             return False
         return True
+
+    def _remember(self, keys: Iterable[str]) -> None:
+        """Note keys just committed (the overlapping writer looks these up when they recur)."""
+        if not self.overlap:
+            return
+        recent, order = self._recent, self._recent_order
+        for key in keys:
+            if key not in recent:
+                recent.add(key)
+                order.append(key)
+        while len(order) > RECENT_KEYS:
+            recent.discard(order.popleft())
 
     def _answer(self, flight: _InFlight | None) -> None:
         """Answer the callers of a batch that committed."""
@@ -575,6 +623,7 @@ class TenantWriter:
             return
         self.batches += 1
         self.commands += len(flight.batch)
+        self._remember(flight.keys)
         _resolve(flight.batch, flight.outcomes)
         if self._inflight is None and self._book is not None:
             self._book.trim()  # nothing in flight: clean holders may be dropped
@@ -717,6 +766,18 @@ def replay(
     if first != (fingerprint if fingerprint is not None else command.fingerprint()):
         return False, IdempotencyConflict(command.idempotency_key)
     return True, result
+
+
+def _replayed_key(error: BaseException) -> bool:
+    """Whether ``error`` is the journals' idempotency key refusing a key already stored
+    (psycopg's error, or SQLAlchemy's wrapping it)."""
+    cause: Any = getattr(error, "orig", None) or error.__cause__ or error
+    diag = getattr(cause, "diag", None)
+    return (
+        getattr(cause, "sqlstate", None) == "23505"
+        and diag is not None
+        and diag.constraint_name == KEY_CONSTRAINT
+    )
 
 
 def _resolve(batch: Iterable[_Request], outcomes: Iterable[tuple[bool, Any]]) -> None:
