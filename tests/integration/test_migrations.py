@@ -9,6 +9,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import insert, inspect, text
+from sqlalchemy.exc import IntegrityError
 from typer.testing import CliRunner
 
 from tokenmall.adapters.db import migrate
@@ -36,6 +37,63 @@ def test_db_upgrade_command_is_idempotent(db_url: str, store: Store) -> None:
     result = CliRunner().invoke(app, ["db", "upgrade", "--database", db_url])
     assert result.exit_code == 0, result.output
     assert "already current" in result.output
+
+
+def test_a_journal_is_reversed_at_most_once_and_only_reversals_are_indexed(
+    store: Store,
+) -> None:
+    """0014: the reversal rule is a partial unique index (reversals only), on both backends."""
+    tenant = f"t{uuid.uuid4().hex[:12]}"
+    journal = (
+        "INSERT INTO journals (tenant_id, journal_id, code, idempotency_key, fingerprint, "
+        "result, reverses) VALUES (:t, :j, 'reversal', :k, 'f', '{}', :r)"
+    )
+    with store.transaction() as conn:
+        store.create_tenant(conn, tenant)
+        for n in (1, 2, 3):  # journals that reverse nothing are not limited
+            conn.execute(text(journal), {"t": tenant, "j": n, "k": f"k{n}", "r": None})
+        conn.execute(text(journal), {"t": tenant, "j": 4, "k": "k4", "r": 1})
+    try:
+        with store.transaction() as conn:
+            conn.execute(text(journal), {"t": tenant, "j": 5, "k": "k5", "r": 1})
+    except IntegrityError as error:
+        assert "uq_journals_tenant_reverses" in str(error) or "UNIQUE" in str(error)
+    else:
+        raise AssertionError("a second reversal of journal 1 was stored")
+    with store.engine.connect() as conn:
+        if store.postgres:
+            definition = conn.execute(
+                text(
+                    "SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() "
+                    "AND indexname = 'uq_journals_tenant_reverses'"
+                )
+            ).scalar_one()
+        else:
+            definition = conn.execute(
+                text("SELECT sql FROM sqlite_master WHERE name = 'uq_journals_tenant_reverses'")
+            ).scalar_one()
+        count = conn.execute(
+            text("SELECT count(*) FROM journals WHERE tenant_id = :t"), {"t": tenant}
+        ).scalar_one()
+    assert "WHERE" in definition and "reverses IS NOT NULL" in definition
+    assert count == 4
+
+
+def test_the_statement_trigger_plans_its_lookup_as_index_probes(store: Store) -> None:
+    """0014: ``ledger_note_journals`` runs with the planner settings that leave only primary
+    key probes for its journal look-up (PostgreSQL; SQLite has no triggers)."""
+    if not store.postgres:
+        return
+    with store.engine.connect() as conn:
+        settings = conn.execute(
+            text(
+                "SELECT proconfig FROM pg_proc WHERE proname = 'ledger_note_journals' "
+                "AND pronamespace = current_schema()::regnamespace"
+            )
+        ).scalar_one()
+    assert set(settings) == {
+        "enable_seqscan=off", "enable_hashjoin=off", "enable_mergejoin=off", "enable_material=off"
+    }
 
 
 def _an_order_with_children(store: Store) -> str:
