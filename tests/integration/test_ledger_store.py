@@ -91,8 +91,13 @@ def test_commit_batch_writes_a_batch_in_one_query_and_a_failure_leaves_nothing(
         assert store.commit_batch(conn, tenant, rows, prepared) is False
         conn.rollback()
         # and when it has none, the batch is written and committed, announced before it is sent
+        # (its literals bound beforehand on another session, as the overlapping writer does)
+        with store.engine.connect() as other:
+            bound = store.bind_batch(other, prepared)
         sent: list[int] = []
-        assert store.commit_batch(conn, tenant, rows, prepared, on_send=lambda: sent.append(1))
+        assert store.commit_batch(
+            conn, tenant, rows, prepared, on_send=lambda: sent.append(1), bound=bound
+        )
         assert sent == [1]
     # then every name and journal reads back, and the ledger is whole
     with store.read() as conn:

@@ -168,14 +168,15 @@ class FlakyStore(Store):
             raise RuntimeError("connection lost during commit (injected)")
 
     def commit_batch(
-        self, conn: Connection, tenant_id: str, batch: Batch, prepared: Any, on_send: Any = None
+        self, conn: Connection, tenant_id: str, batch: Batch, prepared: Any, on_send: Any = None,
+        bound: Any = None,
     ) -> bool:
         # The overlapping writer's one-query write and commit: the failure comes before the
         # COMMIT reaches the server, as a session lost mid-batch.
         if self.fail > 0 and not batch.empty:
             self.fail -= 1
             raise RuntimeError("connection lost during commit (injected)")
-        return super().commit_batch(conn, tenant_id, batch, prepared, on_send)
+        return super().commit_batch(conn, tenant_id, batch, prepared, on_send, bound)
 
 
 def test_a_failed_commit_is_retried_from_a_reloaded_book(store: Store, tenant: str) -> None:

@@ -255,10 +255,11 @@ class SlowStore(Store):
         self.delay = delay
 
     def commit_batch(
-        self, conn: Any, tenant_id: str, batch: Batch, prepared: Any, on_send: Any = None
+        self, conn: Any, tenant_id: str, batch: Batch, prepared: Any, on_send: Any = None,
+        bound: Any = None,
     ) -> bool:
         time.sleep(self.delay)
-        return super().commit_batch(conn, tenant_id, batch, prepared, on_send)
+        return super().commit_batch(conn, tenant_id, batch, prepared, on_send, bound)
 
 
 def _while_a_slow_batch_commits(

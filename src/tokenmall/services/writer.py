@@ -410,6 +410,9 @@ class TenantWriter:
             outcomes, rows, keys = self._apply_ahead(batch)
             # Everything Python does for the writes happens here, while the one before commits.
             prepared = self.store.prepare_batch(self.tenant_id, rows)
+            bound = (
+                self.store.bind_batch(self._reader_connection(), prepared) if prepared else None
+            )
             replies = _inbox_replies(batch, outcomes)
         except Exception as error:  # a read failed: do it the plain way, after the one in flight
             log.warning("tenant %s: applying ahead failed: %r", self.tenant_id, error)
@@ -435,7 +438,7 @@ class TenantWriter:
         if before is not None:
             self.overlapped += 1
         sent = threading.Event()
-        done = self._committer.submit(self._commit, conn, rows, prepared, replies, sent)
+        done = self._committer.submit(self._commit, conn, rows, prepared, replies, sent, bound)
         self._inflight = _InFlight(batch, outcomes, keys, done)
         done.add_done_callback(self._committed)
         # Let the committer put the batch on the wire before this thread (and the callers it
@@ -549,6 +552,7 @@ class TenantWriter:
         prepared: list[Any] | None,
         replies: list[inbox.Reply],
         sent: threading.Event,
+        bound: str | None = None,
     ) -> None:
         """The committer thread: write one applied batch and commit it (``sent`` is set once
         the statements are queued, just before the wait for the server)."""
@@ -559,7 +563,9 @@ class TenantWriter:
             and not replies
             and not rows.params
             and not conn.in_transaction()
-            and self.store.commit_batch(conn, self.tenant_id, rows, prepared, on_send=sent.set)
+            and self.store.commit_batch(
+                conn, self.tenant_id, rows, prepared, on_send=sent.set, bound=bound
+            )
         ):
             return
         sent.set()

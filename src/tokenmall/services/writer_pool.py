@@ -75,6 +75,11 @@ class WriterPool:
         return route
 
     def _route(self, tenant_id: str) -> TenantWriter | _RemoteTenant:
+        # The common case without the pool's lock: this process writes the tenant already (a
+        # dict read is atomic; every caller of a hot tenant passes here).
+        found = self._writers.get(tenant_id)
+        if found is not None and not found.lost and not self._closed:
+            return found
         with self._lock:
             if self._closed:
                 raise WriterClosed("the writer pool is closed")

@@ -360,6 +360,7 @@ class Store:
         batch: Batch,
         prepared: list[fast.Statement],
         on_send: Callable[[], object] | None = None,
+        bound: str | None = None,
     ) -> bool:
         """PostgreSQL: write a prepared batch and commit it, in one round trip, on a
         connection with no transaction open (the overlapping writer's committer); False, and
@@ -369,7 +370,9 @@ class Store:
         bound client-side by the driver (``ClientCursor.mogrify``: escaped literals): a
         pipeline of the same statements cost ~0.6 ms of Python a batch in psycopg's
         machinery. SQLAlchemy does not see this transaction; if anything fails it is rolled
-        back here. ``on_send`` runs just before the query is sent."""
+        back here. ``on_send`` runs just before the query is sent; ``bound``: what
+        ``bind_batch`` made of ``prepared`` already (the overlapping writer binds a batch on
+        its own thread, off the path between two commits)."""
         if batch.tenant_id != tenant_id:
             raise ValueError(f"batch of {batch.tenant_id} written to {tenant_id}")
         import psycopg
@@ -379,7 +382,9 @@ class Store:
         if raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
             return False
         with psycopg.ClientCursor(raw) as cur:
-            text = "BEGIN;" + ";".join(cur.mogrify(sql, params) for sql, params in prepared)
+            if bound is None:
+                bound = ";".join(cur.mogrify(sql, params) for sql, params in prepared)
+            text = "BEGIN;" + bound
             raw.autocommit = True  # psycopg would send a BEGIN of its own first
             try:
                 if on_send is not None:
@@ -393,6 +398,16 @@ class Store:
                 with contextlib.suppress(Exception):
                     raw.autocommit = False
         return True
+
+    def bind_batch(self, conn: Connection, prepared: list[fast.Statement]) -> str:
+        """PostgreSQL: ``prepared`` as ``commit_batch`` sends it, its parameters bound as
+        literals by the driver of ``conn`` (any session of the database: nothing is sent)."""
+        import psycopg
+
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        with psycopg.ClientCursor(raw) as cur:
+            return ";".join(cur.mogrify(sql, params) for sql, params in prepared)
 
     def write_state(self, conn: Connection, tenant_id: str, state: dict[str, Any]) -> None:
         """Set the named columns of the tenant's economy_state row (one fixed statement)."""
