@@ -323,3 +323,29 @@ def test_a_batch_growing_in_flight_does_not_overtake_a_settlement(
     assert ids[3] == 5 and results[3]["exit_journal_id"] == 6
     assert ids[4] == 7
     assert clean(audit(store, tenant))
+
+
+def test_the_writer_remembers_only_its_latest_keys(
+    store: Store, tenant: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a writer that remembers four keys, and twelve purchases committed in batches of 3
+    import tokenmall.services.writer as writer_module
+
+    monkeypatch.setattr(writer_module, "RECENT_KEYS", 4)
+    first = [buy(tenant, f"p{i}", f"u{i % 3}") for i in range(12)]
+    # then, in later batches, a replay of the newest key and of the oldest one
+    commands = [*first, buy(tenant, "p11", "u2"), buy(tenant, "n0", "u0"), buy(tenant, "n1", "u1")]
+    commands += [buy(tenant, f"m{i}", "u0") for i in range(3)]
+    commands += [buy(tenant, "p0", "u0"), buy(tenant, "n2", "u0"), buy(tenant, "n3", "u1")]
+    writer = TenantWriter(store, tenant, max_batch=3, linger_seconds=0.0, overlap=True)
+    try:
+        answers = [outcome(f) for f in submit_all(writer, commands)]
+    finally:
+        writer.close()
+    # then both are answered with their first results; only the forgotten one was found at
+    # commit (its batch done again), and nothing was booked twice
+    assert answers[12] == answers[11]
+    assert answers[18] == answers[0]
+    assert writer.late_replays == 1
+    assert len(snapshot(store, tenant)["journals"]) == 19
+    assert clean(audit(store, tenant))
