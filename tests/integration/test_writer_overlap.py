@@ -180,14 +180,22 @@ def test_a_read_failing_while_applying_ahead_falls_back_and_loses_nothing(
     assert clean(audit(store, tenant))
 
 
-def _booked_elsewhere(store: Store, tenant: str, commands: list[c.Command]) -> list[Any]:
-    """Commit ``commands`` through another writer (closed after): keys the next writer of the
-    tenant has never seen. Their answers."""
-    other = TenantWriter(store, tenant, linger_seconds=0.0, overlap=True)
+def overlapped(
+    store: Store, tenant: str, commands: list[c.Command], max_batch: int = 256
+) -> tuple[TenantWriter, list[Any]]:
+    """``commands`` through an overlapping writer in batches of ``max_batch``, all queued before
+    it starts: the writer (closed) and every answer (a result, or the error's type and text)."""
+    writer = TenantWriter(store, tenant, max_batch=max_batch, linger_seconds=0.0, overlap=True)
     try:
-        return [outcome(f) for f in submit_all(other, commands)]
+        return writer, [outcome(f) for f in submit_all(writer, commands)]
     finally:
-        other.close()
+        writer.close()
+
+
+def _booked_elsewhere(store: Store, tenant: str, commands: list[c.Command]) -> list[Any]:
+    """Commit ``commands`` through another writer: keys the next writer of the tenant has
+    never seen. Their answers."""
+    return overlapped(store, tenant, commands)[1]
 
 
 def test_a_replay_of_a_key_the_writer_never_saw_gets_its_first_result(
@@ -204,11 +212,7 @@ def test_a_replay_of_a_key_the_writer_never_saw_gets_its_first_result(
     commands = [buy(tenant, f"p{i}", f"u{i % 3}") for i in range(14)]
     commands.insert(3, buy(tenant, "old1", "amy", 5_001))
     commands.insert(13, buy(tenant, "old2", "amy", 1))
-    writer = TenantWriter(store, tenant, max_batch=4, linger_seconds=0.0, overlap=True)
-    try:
-        answers = [outcome(f) for f in submit_all(writer, commands)]
-    finally:
-        writer.close()
+    writer, answers = overlapped(store, tenant, commands, max_batch=4)
     # then the replay gets the first answer, the other request a conflict, and the new
     # purchases are booked once each, in order
     assert answers[3] == first[1]
@@ -232,11 +236,7 @@ def test_a_key_the_writer_committed_is_looked_up_when_it_comes_again(
     commands = [buy(tenant, f"p{i}", "bob") for i in range(6)]
     commands += [buy(tenant, "p1", "bob"), buy(tenant, "p0", "zed"), buy(tenant, "n0", "bob")]
     commands += [buy(tenant, f"n{i}", "bob") for i in range(1, 4)]
-    writer = TenantWriter(store, tenant, max_batch=3, linger_seconds=0.0, overlap=True)
-    try:
-        answers = [outcome(f) for f in submit_all(writer, commands)]
-    finally:
-        writer.close()
+    writer, answers = overlapped(store, tenant, commands, max_batch=3)
     # then the replay has its answer and the other request its conflict, looked up before
     # the batch was written: no batch failed at commit
     assert answers[6] == answers[1]
@@ -337,11 +337,7 @@ def test_the_writer_remembers_only_its_latest_keys(
     commands = [*first, buy(tenant, "p11", "u2"), buy(tenant, "n0", "u0"), buy(tenant, "n1", "u1")]
     commands += [buy(tenant, f"m{i}", "u0") for i in range(3)]
     commands += [buy(tenant, "p0", "u0"), buy(tenant, "n2", "u0"), buy(tenant, "n3", "u1")]
-    writer = TenantWriter(store, tenant, max_batch=3, linger_seconds=0.0, overlap=True)
-    try:
-        answers = [outcome(f) for f in submit_all(writer, commands)]
-    finally:
-        writer.close()
+    writer, answers = overlapped(store, tenant, commands, max_batch=3)
     # then both are answered with their first results; only the forgotten one was found at
     # commit (its batch done again), and nothing was booked twice
     assert answers[12] == answers[11]
