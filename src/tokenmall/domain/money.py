@@ -40,10 +40,20 @@ def _parse_decimal(text: object, what: str) -> Decimal:
 
 
 def _to_scaled(value: Decimal, places: int, what: str, text: str) -> int:
-    scaled = value.scaleb(places)
-    if scaled != scaled.to_integral_value():
-        raise InvalidAmount(f"{what} has more than {places} decimal places: {text!r}")
-    return int(scaled)
+    # From the digits, in integers: ``scaleb`` rounds to the context's 28 digits, so a value
+    # with more significant digits than that came back changed (found by a property test).
+    sign, digits, exponent = value.as_tuple()
+    assert isinstance(exponent, int)  # a plain decimal string: never NaN or infinite
+    number = int("".join(map(str, digits)))
+    shift = exponent + places
+    scaled: int
+    if shift >= 0:
+        scaled = number * 10**shift
+    else:
+        scaled, rest = divmod(number, 10**-shift)
+        if rest:
+            raise InvalidAmount(f"{what} has more than {places} decimal places: {text!r}")
+    return -scaled if sign else scaled
 
 
 def parse_money(text: object, what: str = "amount", *, allow_zero: bool = False) -> int:
