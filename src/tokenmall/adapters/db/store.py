@@ -81,6 +81,11 @@ def journal_rows(batch: Batch) -> tuple[list[tuple[Any, ...]], list[tuple[Any, .
     return journal_out, posting_out
 
 
+def _bind(cur: Any, prepared: list[fast.Statement]) -> str:
+    """The statements with their parameters as literals (a psycopg ``ClientCursor``)."""
+    return ";".join(cur.mogrify(sql, params) for sql, params in prepared)
+
+
 # Account kinds and assets as plain strings (what the driver and the array literals take).
 _TEXT: dict[Any, str] = {member: str(member) for member in (*AccountKind, *Asset)}
 
@@ -382,9 +387,7 @@ class Store:
         if raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
             return False
         with psycopg.ClientCursor(raw) as cur:
-            if bound is None:
-                bound = ";".join(cur.mogrify(sql, params) for sql, params in prepared)
-            text = "BEGIN;" + bound
+            text = "BEGIN;" + (bound if bound is not None else _bind(cur, prepared))
             raw.autocommit = True  # psycopg would send a BEGIN of its own first
             try:
                 if on_send is not None:
@@ -407,7 +410,7 @@ class Store:
         raw = conn.connection.driver_connection
         assert raw is not None
         with psycopg.ClientCursor(raw) as cur:
-            return ";".join(cur.mogrify(sql, params) for sql, params in prepared)
+            return _bind(cur, prepared)
 
     def write_state(self, conn: Connection, tenant_id: str, state: dict[str, Any]) -> None:
         """Set the named columns of the tenant's economy_state row (one fixed statement)."""

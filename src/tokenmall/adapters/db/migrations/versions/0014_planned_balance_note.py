@@ -1,5 +1,5 @@
 """journals: the reversal index holds reversals only; postings: the statement trigger's journal
-look-up is planned once per session, as index probes whatever the statistics say
+look-up is plain SQL planned at each call, as index probes whatever the statistics say
 
 Revision ID: 0014_planned_balance_note
 Revises: 0013_statement_balance_check
@@ -80,7 +80,7 @@ NOTE_JOURNALS = """
         FROM (SELECT DISTINCT tenant_id, journal_id FROM sums) AS named;
         -- Journals that do not exist (yet), marked by a NULL asset: one primary-key probe
         -- each (the function's settings leave the planner no other way, however small the
-        -- statistics say journals is; the plan is kept for the session).
+        -- statistics say journals is; it is planned at each call for the table as it is).
         INSERT INTO ledger_tx_pending (tenant_id, txid, journal_id, asset, total)
         SELECT n.tenant_id, txid_current(), n.journal_id, NULL, 0
         FROM unnest(tenant_ids, journal_ids) AS n(tenant_id, journal_id)
