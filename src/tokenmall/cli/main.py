@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from tokenmall.cli import audit, bench, db, demo, economy, report, serve, settle, simulate
+from tokenmall.cli import audit, bench, db, demo, economy, errors, report, serve, settle, simulate
 
 app = typer.Typer(
     help="tokenmall: token-economy e-commerce with exact arithmetic.",
@@ -20,6 +20,7 @@ app.command("simulate")(simulate.simulate)  # tokenmall simulate
 app.command("report")(report.report_command)  # tokenmall report
 settle.register(app)  # tokenmall settle, tokenmall scheduler
 demo.register(app)  # tokenmall demo
+errors.guard(app)  # a database that cannot be used: one line and exit 2 (or 1), no traceback
 
 
 def main() -> None:

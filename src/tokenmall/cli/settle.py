@@ -86,10 +86,7 @@ def settle(
         check_ended(business_date, now, tz, "--date")
     except InvalidInput as exc:
         raise _fail("settle", str(exc)) from None
-    try:
-        store = Store.open(database)
-    except Exception as exc:  # a bad URL or an unreachable server: say so, no traceback
-        raise _fail("settle", f"cannot open the database: {exc}") from None
+    store = Store.open(database)  # a bad URL or an unreachable server: cli.errors says so
     try:
         with store.read() as conn:
             tenants = store.tenant_ids(conn)
@@ -179,10 +176,7 @@ def scheduler(
 
     tz = _tz("scheduler", timezone_)
     hour, minute = _parse_at(at)
-    try:
-        store = Store.open(database)
-    except Exception as exc:
-        raise _fail("scheduler", f"cannot open the database: {exc}") from None
+    store = Store.open(database)
     leader = _Leadership(store)
     try:
         while True:

@@ -8,11 +8,13 @@ SQLite (the whole file is one writer at a time).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 
 def normalise_url(url: str) -> str:
@@ -22,13 +24,37 @@ def normalise_url(url: str) -> str:
     return url
 
 
+BACKENDS = ("sqlite", "postgresql")
+
+
+class UnsupportedDatabase(ValueError):
+    """A URL this install cannot open: not a URL, or a database other than SQLite and
+    PostgreSQL."""
+
+
+def _masked(url: str) -> str:
+    """``url`` with anything between ``user:`` and ``@`` (a password) hidden."""
+    return re.sub(r"(//[^/:@]*:)[^@/]*@", r"\1***@", url)
+
+
 def is_postgres(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
 
 
 def make_engine(url: str, *, pool_size: int = 8) -> Engine:
-    url = normalise_url(url)
-    parsed = make_url(url)
+    try:
+        url = normalise_url(url)
+        parsed = make_url(url)
+    except ArgumentError:
+        raise UnsupportedDatabase(
+            f"not a database URL: {_masked(url)!r} (for example sqlite:///path/to/tokenmall.db or "
+            "postgresql://user@host/dbname)"
+        ) from None
+    if parsed.get_backend_name() not in BACKENDS:
+        raise UnsupportedDatabase(
+            f"{parsed.get_backend_name()!r} databases are not supported: use SQLite "
+            "(sqlite:///path) or PostgreSQL (postgresql://user@host/dbname)"
+        )
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
         if database and database != ":memory:" and not database.startswith("file:"):
