@@ -137,6 +137,18 @@ def test_an_unknown_scenario_is_refused_and_writes_nothing(tmp_path: Path) -> No
     assert not out.exists()
 
 
+def test_an_output_directory_that_cannot_be_written_is_refused_before_the_run(
+    tmp_path: Path,
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    code, output = simulate("--scenario", "seed", "--out", str(blocker / "out"))
+    assert code == 2
+    assert "--out: cannot write to" in output
+    assert "Traceback" not in output
+    assert blocker.read_text() == "not a directory"
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

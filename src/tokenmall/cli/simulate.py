@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -108,6 +109,7 @@ def simulate(
             runs = len(grid(chosen, axes))
         except DomainError as exc:
             raise fail(str(exc)) from None
+        _check_writable(out)
         with progress_bar(runs, f"sweep {chosen.name}", show) as advance:
             rows = sweep(chosen, axes, seed, out, on_run=advance)
         typer.echo(f"{len(rows)} runs of {chosen.name} ({chosen.days} days, seed {seed})")
@@ -118,6 +120,7 @@ def simulate(
 
     from tokenmall.sim.simulate import simulate as run_simulation
 
+    _check_writable(out)
     with progress_bar(chosen.days, f"simulate {chosen.name}", show) as advance:
         outputs = run_simulation(chosen, seed, out, on_day=advance, plots=plots)
     result = outputs.result
@@ -139,3 +142,13 @@ def simulate(
     if violations:
         typer.echo("invariants violated: " + "; ".join(violations), err=True)
         raise typer.Exit(1)
+
+
+def _check_writable(out: Path) -> None:
+    """Before a long run: a directory that cannot be written is the user's to fix."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as exc:
+        raise fail(f"--out: cannot write to {str(out)!r}: {exc.strerror or exc}") from None
