@@ -46,6 +46,21 @@ def test_audit_is_clean_after_a_random_history(db_url: str, store: Store, tenant
         ("UPDATE economy_state SET pool = pool + 1 WHERE tenant_id = :t", "stored pool"),
         ("UPDATE economy_state SET dividend_pool = dividend_pool + 5 WHERE tenant_id = :t",
          "stored dividend_pool"),
+        # What no posting carries, replayed from the journals:
+        ("UPDATE holders SET quota = quota + 1000 WHERE tenant_id = :t AND name = "
+         "(SELECT min(name) FROM holders WHERE tenant_id = :t AND quota > 0)", "stored quota"),
+        ("UPDATE holders SET quota_used = quota_used + 1 WHERE tenant_id = :t AND name = "
+         "(SELECT min(name) FROM holders WHERE tenant_id = :t AND quota_used < quota)",
+         "stored quota_used"),
+        ("UPDATE holders SET spend = spend + 1 WHERE tenant_id = :t AND name = "
+         "(SELECT min(name) FROM holders WHERE tenant_id = :t AND spend > 0)", "stored spend"),
+        ("UPDATE holders SET exited = NOT exited WHERE tenant_id = :t AND name = "
+         "(SELECT min(name) FROM holders WHERE tenant_id = :t AND quota > 0)", "stored exited"),
+        ("UPDATE holders SET referrer = 'someone-else' WHERE tenant_id = :t AND name = "
+         "(SELECT min(name) FROM holders WHERE tenant_id = :t)", "stored referrer"),
+        ("DELETE FROM settled_days WHERE tenant_id = :t AND business_date = "
+         "(SELECT min(business_date) FROM settled_days WHERE tenant_id = :t)",
+         "belongs to no settled day"),
     ],
 )
 def test_audit_fails_after_tampering(
@@ -130,3 +145,27 @@ def test_reversals_that_would_lower_the_price_or_overdraw_are_refused(
         reverse(store, tenant, 4, "r3", "undo the dividend")
     assert snapshot(store, tenant) == before
     assert findings(store, tenant) == []
+
+
+def test_a_replayed_history_names_what_it_rebuilt(store: Store, tenant: str) -> None:
+    """The replay of quotas follows the rules: a purchase adds 2x to quota and 1x to spend, a
+    day's dividend uses quota up; a changed flag is named with the value the journals give."""
+    execute(store, c.Purchase(tenant_id=tenant, idempotency_key="a1", user="ann",
+                              amount_fen=10_000))
+    execute(store, c.Purchase(tenant_id=tenant, idempotency_key="b1", user="bob",
+                              amount_fen=30_000))
+    settle(store, tenant, date(2026, 1, 1))
+    query = text("SELECT quota, quota_used, spend, dividends, exited FROM holders "
+                 "WHERE tenant_id = :t AND name = 'ann'")
+    with store.read() as conn:
+        ann = conn.execute(query, {"t": tenant}).one()
+    assert (ann.quota, ann.spend) == (20_000, 10_000)
+    assert 0 < ann.quota_used == ann.dividends < ann.quota and not ann.exited
+    assert findings(store, tenant) == []
+    with store.transaction() as conn:
+        conn.execute(text("UPDATE holders SET exited = TRUE, quota = quota + 1 "
+                          "WHERE tenant_id = :t AND name = 'ann'"), {"t": tenant})
+    assert findings(store, tenant) == [
+        "ann: stored quota 20001 != 20000 from journals",
+        "ann: stored exited True != False from journals",
+    ]
