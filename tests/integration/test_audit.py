@@ -169,3 +169,20 @@ def test_a_replayed_history_names_what_it_rebuilt(store: Store, tenant: str) -> 
         "ann: stored quota 20001 != 20000 from journals",
         "ann: stored exited True != False from journals",
     ]
+
+
+@pytest.mark.parametrize(
+    "result",
+    ['{"buyer": "ann", "amount": "ten", "quota_added": "1.00", "price": "1.00"}',
+     '{"buyer": "ann", "amount": "1.00", "quota_added": "1.00", "price": "cheap"}',
+     "not json"],
+)
+def test_a_result_that_cannot_be_read_is_a_finding(
+    store: Store, tenant: str, result: str
+) -> None:
+    execute(store, c.Purchase(tenant_id=tenant, idempotency_key="a1", user="ann",
+                              amount_fen=10_000))
+    with store.transaction() as conn:
+        conn.execute(text("UPDATE journals SET result = :r WHERE tenant_id = :t AND "
+                          "code = 'purchase'"), {"t": tenant, "r": result})
+    assert any("its result cannot be read" in f for f in findings(store, tenant))

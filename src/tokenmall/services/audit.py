@@ -33,6 +33,7 @@ from sqlalchemy import Connection, select, text
 from tokenmall.adapters.db.store import Store
 from tokenmall.adapters.db.tables import holders, journals, settled_days
 from tokenmall.domain.economy.invariants import violations
+from tokenmall.domain.errors import DomainError
 from tokenmall.domain.ledger.accounts import AccountKind
 from tokenmall.domain.ledger.codes import JournalCode
 from tokenmall.domain.money import parse_money
@@ -265,17 +266,18 @@ class _History:
         try:
             data = json.loads(result)
             price_text = data.get("price")
+            price = None if price_text is None else Decimal(price_text)
             if code == _JOIN:
                 self.referrers[str(data["user"])] = str(data["referrer"])
             elif code == _PURCHASE:
                 buyer = str(data["buyer"])
                 quota_added = parse_money(data["quota_added"], allow_zero=True)
                 amount = parse_money(data["amount"], allow_zero=True)
-        except (ValueError, KeyError, TypeError, AttributeError) as error:
+        except (ValueError, KeyError, TypeError, AttributeError, ArithmeticError,
+                DomainError) as error:
             self.findings.append(f"journal {jid} ({code}): its result cannot be read ({error})")
             return
-        if price_text is not None:
-            price = Decimal(price_text)
+        if price is not None:
             if self._price is not None and price < self._price:
                 self.findings.append(
                     f"price fell from {self._price} (journal {self._price_journal}) to "
