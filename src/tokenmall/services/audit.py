@@ -259,7 +259,7 @@ class _History:
     def _holder(self, name: str) -> list[int | bool]:
         found = self.holders.get(name)
         if found is None:
-            found = self.holders[name] = [0, 0, 0, False]
+            found = self.holders[name] = list(_NEVER)
         return found
 
     def _journal(self, jid: int, code: str, result: str) -> None:
