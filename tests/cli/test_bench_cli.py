@@ -112,3 +112,33 @@ def test_bench_api_refuses_bad_options(cli: Any) -> None:
     assert result.returncode == 2
     assert "--batch-size" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_bench_ledger_json_has_every_path_and_count(cli: Any, db_url: str) -> None:
+    """``bench ledger --json``: the issue's object, for both paths at each client count; the
+    writer's callers as coroutines (the default) and as threads. Figures are printed only."""
+    for callers in ("async", "threads"):
+        result = cli(
+            "bench", "ledger", "--database", db_url, "--clients", "1,4", "--seconds", "0.3",
+            "--holders", "50", "--callers", callers, "--json",
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr[-3000:]
+        lines = result.stdout.splitlines()
+        assert len(lines) == 1, result.stdout
+        print(f"bench ledger figures ({callers}, small run, for reading only): {lines[0]}")
+        report = json.loads(lines[0])
+        assert set(report) == {"results", "dividend_day_seconds"}
+        assert [(r["path"], r["clients"]) for r in report["results"]] == [
+            ("writer", 1), ("writer", 4), ("rowlock", 1), ("rowlock", 4)
+        ]
+        for r in report["results"]:
+            assert set(r) == {"path", "clients", "purchases_per_second"}
+            assert isinstance(r["purchases_per_second"], int) and r["purchases_per_second"] > 0
+        assert set(report["dividend_day_seconds"]) == {"50"}
+
+
+def test_bench_ledger_refuses_unknown_callers(cli: Any) -> None:
+    result = cli("bench", "ledger", "--callers", "fibers", "--holders", "")
+    assert result.returncode == 2
+    assert "--callers must be one of async, threads" in result.stderr
+    assert "Traceback" not in result.stderr

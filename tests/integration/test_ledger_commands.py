@@ -224,3 +224,68 @@ def test_deferred_trigger_refuses_an_unbalanced_journal(store: Store, tenant: st
                 row = {"t": tenant, "j": jid, "line": line, "account": account}
                 conn.execute(text(spread), {**row, "amount": amount})
     assert snapshot(store, tenant) == after_99
+
+
+def test_deferred_trigger_finds_a_missing_journal_among_many_posted_in_one_statement(
+    store: Store, tenant: str
+) -> None:
+    """A writer batch posts to consecutive journals in ONE statement; the trigger probes the
+    range once and looks each journal up only when that probe is not conclusive (0015)."""
+    if not store.postgres:
+        pytest.skip("the deferred constraint trigger is PostgreSQL's; SQLite relies on the domain")
+    other = f"{tenant}b"
+    with store.transaction() as conn:
+        store.create_tenant(conn, other)
+    journal = (
+        "INSERT INTO journals (tenant_id, journal_id, code, idempotency_key, fingerprint, result)"
+        " VALUES (:t, :j, 'purchase', :key, 'f', '{}')"
+    )
+
+    def post(conn: object, rows: list[tuple[str, int]]) -> None:
+        """One balanced pair of postings per (tenant, journal), all in ONE statement."""
+        values = ", ".join(
+            f"('{t}', {j}, 1, 'revenue', '', 'money', 5), ('{t}', {j}, 2, 'fees', '', 'money', -5)"
+            for t, j in rows
+        )
+        conn.execute(text(f"INSERT INTO postings VALUES {values}"))  # type: ignore[attr-defined]
+
+    def journals(conn: object, t: str, ids: list[int]) -> None:
+        for j in ids:
+            conn.execute(text(journal), {"t": t, "j": j, "key": f"k{j}"})  # type: ignore[attr-defined]
+
+    before = snapshot(store, tenant)
+    missing = pytest.raises(IntegrityError, match="refer to journal 602, which does not exist")
+    # when postings name 600..603 and 602 is missing (the n-th journal from 600 is not 603)
+    with missing, store.transaction() as conn:
+        journals(conn, tenant, [600, 601, 603])
+        post(conn, [(tenant, j) for j in (600, 601, 602, 603)])
+    # and when a later journal (604) makes the tenant's count from 600 come out at four
+    with missing, store.transaction() as conn:
+        journals(conn, tenant, [600, 601, 603, 604])
+        post(conn, [(tenant, j) for j in (600, 601, 602, 603)])
+    assert snapshot(store, tenant) == before
+    # and when another tenant's journals in the same statement are whole but this one's not
+    with pytest.raises(IntegrityError, match="does not exist"), store.transaction() as conn:
+        journals(conn, tenant, [700])
+        journals(conn, other, [700, 701])
+        post(conn, [(other, 700), (other, 701), (tenant, 700), (tenant, 701)])
+    assert snapshot(store, tenant) == before
+    # then journals that are all there pass, consecutive or not, for both tenants at once
+    with store.transaction() as conn:
+        journals(conn, tenant, [800, 801, 802, 805])
+        journals(conn, other, [800, 900])
+        post(conn, [(tenant, j) for j in (800, 801, 802, 805)] + [(other, 800), (other, 900)])
+    # and so does a batch whose journals come after it in the same transaction
+    with store.transaction() as conn:
+        post(conn, [(tenant, j) for j in (810, 811)])
+        journals(conn, tenant, [810, 811])
+    with store.engine.connect() as conn:
+        left = conn.execute(text("SELECT count(*) FROM ledger_tx_pending")).scalar_one()
+        left += conn.execute(text("SELECT count(*) FROM ledger_tx_checks")).scalar_one()
+        posted = conn.execute(
+            text("SELECT count(DISTINCT (tenant_id, journal_id)) FROM postings "
+                 "WHERE tenant_id IN (:a, :b)"),
+            {"a": tenant, "b": other},
+        ).scalar_one()
+    assert left == 0 and posted == 8
+    assert unbalanced(store, tenant) == [] and unbalanced(store, other) == []

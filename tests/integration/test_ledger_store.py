@@ -69,11 +69,11 @@ def test_write_state_refuses_an_unknown_column(store: Store, tenant: str) -> Non
         assert store.load_state(conn, tenant)[1] == 0
 
 
-def test_commit_batch_writes_a_batch_in_one_query_and_a_failure_leaves_nothing(
+def test_commit_batch_writes_a_batch_in_one_pipeline_and_a_failure_leaves_nothing(
     store: Store, tenant: str
 ) -> None:
     if not store.postgres:
-        pytest.skip("one simple-protocol query for a whole batch: PostgreSQL's committer")
+        pytest.skip("one pipeline of prepared statements for a whole batch: PostgreSQL's committer")
     # given a batch of purchases by holders whose names need quoting, applied to a book
     names = [n for n in AWKWARD if n.strip()]
     with store.engine.connect() as conn:
@@ -91,9 +91,8 @@ def test_commit_batch_writes_a_batch_in_one_query_and_a_failure_leaves_nothing(
         assert store.commit_batch(conn, tenant, rows, prepared) is False
         conn.rollback()
         # and when it has none, the batch is written and committed, announced before it is sent
-        # (its literals bound beforehand on another session, as the overlapping writer does)
-        with store.engine.connect() as other:
-            bound = store.bind_batch(other, prepared)
+        # (its parameters bound beforehand, as the overlapping writer does on its own thread)
+        bound = store.bind_batch(prepared)
         sent: list[int] = []
         assert store.commit_batch(
             conn, tenant, rows, prepared, on_send=lambda: sent.append(1), bound=bound
@@ -110,7 +109,21 @@ def test_commit_batch_writes_a_batch_in_one_query_and_a_failure_leaves_nothing(
     # the session usable
     before = snapshot(store, tenant)
     with store.engine.connect() as conn:
-        with pytest.raises(Exception, match="duplicate key"):
+        with pytest.raises(Exception, match="duplicate key") as failed:
             store.commit_batch(conn, tenant, rows, prepared)
+        assert failed.value.sqlstate == "23505"  # psycopg's error, as the writer reads it
         assert conn.exec_driver_sql("SELECT 1").scalar() == 1
-    assert snapshot(store, tenant) == before
+        conn.rollback()
+        assert snapshot(store, tenant) == before
+        # and the next batch on that session (its statements prepared by the failed one) commits
+        with conn.begin():
+            book = store.load_book(conn, tenant)
+            book.apply(c.Purchase(tenant_id=tenant, idempotency_key="after", user="z",
+                                  amount_fen=5_000))
+        rows = book.take_batch()
+        prepared = store.prepare_batch(tenant, rows)
+        assert prepared is not None
+        assert store.commit_batch(conn, tenant, rows, prepared)
+    with store.read() as conn:
+        assert list(store.find_journals(conn, tenant, ["after"])) == ["after"]
+    assert clean(audit(store, tenant))

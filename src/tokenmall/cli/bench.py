@@ -76,11 +76,18 @@ def ledger(
         str, typer.Option(help="Comma-separated holder counts for the dividend day ('' for none).")
     ] = "100000,1000000",
     paths: Annotated[str, typer.Option(help="Paths to time: writer, rowlock.")] = "writer,rowlock",
+    callers: Annotated[
+        str,
+        typer.Option(
+            help="The writer's clients: async (coroutines on one event loop, as API handlers) "
+            "or threads (one thread each). The row lock's are always threads."
+        ),
+    ] = "async",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Booked purchases per second on ONE tenant (writer vs row lock); the dividend day's time."""
     from tokenmall.adapters.db.settings import database_url
-    from tokenmall.services.bench_ledger import PATHS, run  # imports SQLAlchemy: only here
+    from tokenmall.services.bench_ledger import CALLERS, PATHS, run  # imports SQLAlchemy: here
 
     try:
         counts = [int(part) for part in clients.split(",") if part.strip()]
@@ -92,8 +99,11 @@ def ledger(
     if not counts or min(counts) < 1 or min(sizes, default=1) < 1 or not set(chosen) <= set(PATHS):
         typer.echo("tokenmall: counts must be >= 1 and --paths one of writer, rowlock", err=True)
         raise typer.Exit(2)
+    if callers not in CALLERS:
+        typer.echo(f"tokenmall: --callers must be one of {', '.join(CALLERS)}", err=True)
+        raise typer.Exit(2)
     progress = None if as_json else typer.echo
-    report = run(database_url(database), counts, seconds, sizes, chosen, progress)
+    report = run(database_url(database), counts, seconds, sizes, chosen, progress, callers)
     if as_json:
         typer.echo(json.dumps(report))
 

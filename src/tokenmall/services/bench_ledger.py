@@ -2,8 +2,10 @@
 
 Two paths book the same purchases: ``writer`` (the tenant's writer, group commit) and
 ``rowlock`` (``services.ledger.execute``: one transaction per purchase under the tenant's row
-lock, the naive baseline). Each step uses a fresh tenant and N client threads that submit a
+lock, the naive baseline). Each step uses a fresh tenant and N clients that each submit a
 purchase, wait for its acknowledgement (after commit) and submit the next, for a fixed time.
+The writer's clients are coroutines on one event loop, as an API process's handlers are
+(``--callers threads``: one thread each); the row lock's are threads (blocking transactions).
 The dividend day is timed on a tenant whose holders are bulk-loaded straight into the holders
 table (COPY on PostgreSQL), then settled by ``services.settlement.settle``.
 
@@ -13,6 +15,7 @@ for people to read (``time.perf_counter``); no test asserts them.
 
 from __future__ import annotations
 
+import asyncio
 import random
 import threading
 import time
@@ -30,6 +33,7 @@ from tokenmall.services.settlement import settle
 from tokenmall.services.writer_pool import WriterPool
 
 PATHS = ("writer", "rowlock")
+CALLERS = ("async", "threads")
 USERS_PER_CLIENT = 50
 
 
@@ -41,10 +45,26 @@ def new_tenant(store: Store, label: str) -> str:
 
 
 def purchases_per_second(
-    store: Store, path: str, clients: int, seconds: float  # float-ok: time
+    store: Store,
+    path: str,
+    clients: int,
+    seconds: float,  # float-ok: time
+    callers: str = "async",
 ) -> float:  # float-ok: time
-    """Acknowledged purchases per second with ``clients`` threads on one fresh tenant."""
+    """Acknowledged purchases per second with ``clients`` callers on one fresh tenant.
+
+    The writer's callers are coroutines on one event loop by default (``callers="async"``),
+    as an API process's request handlers are (``WriterPool.call_async``); with
+    ``"threads"`` each is a thread blocked on its ``Future`` (``WriterPool.call``). The row
+    lock's callers are always threads: each holds a connection through a blocking
+    transaction."""
+    if callers not in CALLERS:
+        raise ValueError(f"callers must be one of {', '.join(CALLERS)}")
     tenant = new_tenant(store, f"{path}{clients}")
+    if path == "writer" and callers == "async":
+        with WriterPool(store) as writers:
+            writers.call(_purchase(tenant, "warm", "w", 100))
+            return asyncio.run(_coroutine_callers(writers, tenant, clients, seconds))
     pool = WriterPool(store) if path == "writer" else None
     book: Callable[[c.Command], Any]
     book = pool.call if pool is not None else (lambda command: execute(store, command))
@@ -57,14 +77,12 @@ def purchases_per_second(
         start.wait()
         i = 0
         while not stop.is_set():
-            user = f"c{n}u{i % USERS_PER_CLIENT}"
-            book(c.Purchase(tenant_id=tenant, idempotency_key=f"{n}-{i}", user=user,
-                            amount_fen=rng.randrange(1_000, 200_000)))
+            book(_client_purchase(tenant, n, i, rng))
             i += 1
         counts[n] = i
 
     try:
-        book(c.Purchase(tenant_id=tenant, idempotency_key="warm", user="w", amount_fen=100))
+        book(_purchase(tenant, "warm", "w", 100))
         threads = [threading.Thread(target=client, args=(n,), daemon=True) for n in range(clients)]
         for thread in threads:
             thread.start()
@@ -79,6 +97,38 @@ def purchases_per_second(
         if pool is not None:
             pool.close()
     return sum(counts) / elapsed
+
+
+async def _coroutine_callers(
+    pool: WriterPool, tenant: str, clients: int, seconds: float  # float-ok: time
+) -> float:  # float-ok: time
+    counts = [0] * clients
+    running = True
+
+    async def client(n: int) -> None:
+        rng = random.Random(n)
+        i = 0
+        while running:
+            await pool.call_async(_client_purchase(tenant, n, i, rng))
+            i += 1
+        counts[n] = i
+
+    tasks = [asyncio.create_task(client(n)) for n in range(clients)]
+    began = time.perf_counter()
+    await asyncio.sleep(seconds)
+    running = False
+    await asyncio.gather(*tasks)
+    return sum(counts) / (time.perf_counter() - began)
+
+
+def _client_purchase(tenant: str, n: int, i: int, rng: random.Random) -> c.Purchase:
+    """Client ``n``'s ``i``-th purchase: one of its 50 users, an amount from 10 to 2,000 yuan."""
+    return _purchase(tenant, f"{n}-{i}", f"c{n}u{i % USERS_PER_CLIENT}",
+                     rng.randrange(1_000, 200_000))
+
+
+def _purchase(tenant: str, key: str, user: str, amount_fen: int) -> c.Purchase:
+    return c.Purchase(tenant_id=tenant, idempotency_key=key, user=user, amount_fen=amount_fen)
 
 
 def dividend_day_seconds(store: Store, holders: int, seed: int = 11) -> float:  # float-ok: time
@@ -141,6 +191,7 @@ def run(
     holders: Iterable[int],
     paths: Iterable[str] = PATHS,
     progress: Callable[[str], None] | None = None,
+    callers: str = "async",
 ) -> dict[str, Any]:
     """The whole benchmark as the ``--json`` object."""
     clients = list(clients)
@@ -151,7 +202,7 @@ def run(
     try:
         for path in paths:
             for n in clients:
-                rate = purchases_per_second(store, path, n, seconds)
+                rate = purchases_per_second(store, path, n, seconds, callers)
                 results.append({"path": path, "clients": n, "purchases_per_second": round(rate)})
                 if progress:
                     progress(f"{path:8} {n:3} clients: {rate:,.0f} purchases/s")

@@ -43,6 +43,7 @@ inbox row done in the same transaction as the journal. See docs/architecture.md,
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import queue
 import sys
@@ -62,7 +63,9 @@ from tokenmall.adapters.db.store import Store
 from tokenmall.domain.errors import DomainError
 from tokenmall.domain.ledger.journal import IdempotencyConflict
 from tokenmall.services import commands as c
+from tokenmall.services import loop_answers
 from tokenmall.services.book import Batch, TenantBook
+from tokenmall.services.loop_answers import Answer
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +106,8 @@ class NotOwner(RuntimeError):
 @dataclass(slots=True)
 class _Request:
     command: c.Command
-    future: Future[Any] = field(default_factory=Future)
+    # A thread's ``Future``, or the writer's end of a coroutine's (``loop_answers``).
+    future: Future[Any] | Answer = field(default_factory=Future)
     inbox_id: int | None = None  # set when the command came from another process
     known_fingerprint: str | None = None  # computed on the caller's thread (``submit``)
 
@@ -212,19 +216,34 @@ class TenantWriter:
 
     def submit(self, command: c.Command) -> Future[Any]:
         """Queue ``command``; the future resolves after its batch has committed."""
+        future: Future[Any] = Future()
+        self._enqueue(command, future)
+        return future
+
+    def call(self, command: c.Command, timeout: float | None = None) -> Any:  # float-ok: time
+        """Submit and wait: the committed result, or the ``DomainError`` that refused it."""
+        return self.submit(command).result(timeout)
+
+    def submit_async(self, command: c.Command) -> asyncio.Future[Any]:
+        """From a coroutine: queue ``command``; the returned future (of the running loop)
+        resolves after its batch has committed. A batch's answers reach a loop in one
+        wake-up (``loop_answers``), not one per caller."""
+        waiter, answer = loop_answers.pair()
+        self._enqueue(command, answer)
+        return waiter
+
+    async def call_async(self, command: c.Command) -> Any:
+        """``call`` for a coroutine: the committed result, or the ``DomainError``."""
+        return await self.submit_async(command)
+
+    def _enqueue(self, command: c.Command, answer: Future[Any] | Answer) -> None:
         if command.tenant_id != self.tenant_id:
             raise ValueError(f"a command of {command.tenant_id} sent to {self.tenant_id}'s writer")
         if self._closed:
             raise WriterClosed(f"the writer of tenant {self.tenant_id} is closed")
         # The fingerprint (canonical JSON, SHA-256) is computed here, on the caller's thread:
         # the writer's one thread is what every purchase of the tenant waits for.
-        request = _Request(command, known_fingerprint=command.fingerprint())
-        self._queue.put(request)
-        return request.future
-
-    def call(self, command: c.Command, timeout: float | None = None) -> Any:  # float-ok: time
-        """Submit and wait: the committed result, or the ``DomainError`` that refused it."""
-        return self.submit(command).result(timeout)
+        self._queue.put(_Request(command, answer, known_fingerprint=command.fingerprint()))
 
     # -- the thread ---------------------------------------------------------------------------
 
@@ -412,9 +431,7 @@ class TenantWriter:
             outcomes, rows, keys = self._apply_ahead(batch)
             # Everything Python does for the writes happens here, while the one before commits.
             prepared = self.store.prepare_batch(self.tenant_id, rows)
-            bound = (
-                self.store.bind_batch(self._reader_connection(), prepared) if prepared else None
-            )
+            bound = self.store.bind_batch(prepared) if prepared else None
             replies = _inbox_replies(batch, outcomes)
         except Exception as error:  # a read failed: do it the plain way, after the one in flight
             log.warning("tenant %s: applying ahead failed: %r", self.tenant_id, error)
@@ -554,7 +571,7 @@ class TenantWriter:
         prepared: list[Any] | None,
         replies: list[inbox.Reply],
         sent: threading.Event,
-        bound: str | None = None,
+        bound: list[Any] | None = None,
     ) -> None:
         """The committer thread: write one applied batch and commit it (``sent`` is set once
         the statements are queued, just before the wait for the server)."""

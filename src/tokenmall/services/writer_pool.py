@@ -7,6 +7,7 @@ transaction); ``writer.WriterPool`` still resolves here. See docs/architecture.m
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -62,6 +63,23 @@ class WriterPool:
 
     def call(self, command: c.Command, timeout: float | None = None) -> Any:  # float-ok: time
         return self.submit(command).result(timeout)
+
+    async def call_async(self, command: c.Command) -> Any:
+        """``call`` for a coroutine (an API handler): the committed result, or the
+        ``DomainError`` that refused it. A tenant this process writes answers its callers on
+        a loop in one wake-up a batch (``TenantWriter.submit_async``); starting a writer and
+        a tenant another process owns (the inbox) block, so they run in the loop's executor."""
+        found = self._writers.get(command.tenant_id)
+        loop = asyncio.get_running_loop()
+        route = (
+            found
+            if found is not None and not found.lost and not self._closed
+            else await loop.run_in_executor(None, self._route, command.tenant_id)
+        )
+        if isinstance(route, TenantWriter):
+            return await route.submit_async(command)
+        future = await loop.run_in_executor(None, route.submit, command)
+        return await asyncio.wrap_future(future)
 
     def owns(self, tenant_id: str) -> bool:
         with self._lock:

@@ -11,8 +11,9 @@ sends a batch as one client-bound query instead, ``Store.commit_batch``), SQLite
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+import weakref
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from typing import Any
 
 from sqlalchemy import Connection, Table
@@ -181,6 +182,104 @@ def execute(conn: Connection, statements: Sequence[Statement]) -> None:
             cur.execute(sql, params)
     finally:
         cur.close()
+
+
+# -- PostgreSQL: a batch as prepared statements in one pipeline --------------------------------
+
+Bound = tuple[str, list[bytes | None]]
+"""A statement as the pipelined commit sends it: SQL with ``$n`` placeholders and its
+parameters as text (bytes; None is NULL)."""
+
+_DOLLAR: dict[str, str] = {}
+# Per connection (psycopg's, weakly): SQL -> the name it is prepared under in that session.
+_PREPARED: weakref.WeakKeyDictionary[Any, dict[str, bytes]] = weakref.WeakKeyDictionary()
+
+
+def _dollar(sql: str) -> str:
+    """``sql`` with its ``%s`` placeholders numbered ``$1, $2, …`` (the fixed statements
+    here hold no other ``%``)."""
+    found = _DOLLAR.get(sql)
+    if found is None:
+        parts = sql.split("%s")
+        found = parts[0] + "".join(f"${n}{part}" for n, part in enumerate(parts[1:], start=1))
+        _DOLLAR[sql] = found
+    return found
+
+
+def _text(value: Any) -> bytes | None:
+    if value is None:
+        return None
+    if value is True:
+        return b"t"
+    if value is False:
+        return b"f"
+    if isinstance(value, str):
+        return value.encode()
+    if isinstance(value, int):
+        return str(value).encode()
+    return value.isoformat().encode()  # a date
+
+
+def bind_text(statements: Sequence[Statement]) -> list[Bound]:
+    """``statements`` as ``commit_pipelined`` sends them (no connection needed: a writer
+    does this on its own thread, off the path between two commits)."""
+    return [(_dollar(sql), [_text(value) for value in params]) for sql, params in statements]
+
+
+def commit_pipelined(
+    raw: Any, statements: Sequence[Bound], on_send: Callable[[], object] | None = None
+) -> None:
+    """Run ``statements`` on psycopg connection ``raw`` (idle, no transaction open) as ONE
+    transaction, in one round trip: each is prepared once per session and then only
+    executed (libpq's pipeline mode; the statements up to the pipeline's sync are one
+    implicit transaction, committed at the sync). Raises psycopg's error for the first
+    statement that failed; the transaction is then rolled back and the session idle.
+
+    The same statements sent as one simple-protocol query with literals cost PostgreSQL a
+    parse, an analysis and a plan of each per batch (2026-12-01: a batch of 32 purchases
+    4.3-5.4 -> 3.5-4.5 ms)."""
+    from psycopg import errors, generators, pq
+
+    pgconn = raw.pgconn
+    names = _PREPARED.get(raw)
+    if names is None:
+        names = _PREPARED[raw] = {}
+    if on_send is not None:
+        on_send()
+    preparing: dict[str, bytes] = {}
+    failure = None
+    pgconn.enter_pipeline_mode()
+    try:
+        answers: list[str | None] = []  # per result: the SQL it prepared, or None (a run)
+        for sql, params in statements:
+            name = names.get(sql) or preparing.get(sql)
+            if name is None:
+                name = preparing[sql] = f"tokenmall_{len(names) + len(preparing)}".encode()
+                pgconn.send_prepare(name, sql.encode())
+                answers.append(sql)
+            pgconn.send_query_prepared(name, params)
+            answers.append(None)
+        pgconn.pipeline_sync()
+        raw.wait(generators.send(pgconn))
+        for prepared in answers:
+            result = raw.wait(generators.fetch(pgconn))
+            status = result.status if result is not None else None
+            if status == pq.ExecStatus.FATAL_ERROR:
+                failure = failure or errors.error_from_result(result, encoding=raw.info.encoding)
+            elif prepared is not None and status == pq.ExecStatus.COMMAND_OK:
+                names[prepared] = preparing[prepared]  # (it outlives a rolled-back batch)
+            if result is None or raw.wait(generators.fetch(pgconn)) is not None:
+                raise errors.InternalError("unexpected results in the writer's pipeline")
+        sync = raw.wait(generators.fetch(pgconn))
+        if sync is None or sync.status != pq.ExecStatus.PIPELINE_SYNC:
+            raise errors.InternalError("the writer's pipeline did not end with its sync")
+    except BaseException:
+        with suppress(Exception):  # a broken session: the caller resets it
+            pgconn.exit_pipeline_mode()
+        raise
+    pgconn.exit_pipeline_mode()
+    if failure is not None:
+        raise failure
 
 
 _STATEMENTS = {
