@@ -575,7 +575,7 @@ class TenantWriter:
     ) -> None:
         """The committer thread: write one applied batch and commit it (``sent`` is set once
         the statements are queued, just before the wait for the server)."""
-        # One round trip, one query: the statements between BEGIN and COMMIT (False: the
+        # One round trip: the statements as one pipeline, one implicit transaction (False: the
         # driver's session had a transaction open after all; then the plain way below).
         if (
             prepared is not None

@@ -4,7 +4,8 @@ SQLAlchemy costs about a millisecond per statement (compiling, building paramete
 psycopg's ``executemany`` sends one statement per row. Here every statement is fixed text:
 PostgreSQL gets one ``INSERT … SELECT FROM unnest(%s::type[], …)`` per table with one array per
 column (psycopg prepares it server-side after a few uses; the overlapping writer's committer
-sends a batch as one client-bound query instead, ``Store.commit_batch``), SQLite the driver's
+sends a batch as one libpq pipeline of statements it prepared itself, ``commit_pipelined``),
+SQLite the driver's
 ``executemany`` over one prepared statement (a C loop). The column lists are the ones of
 ``tables.py``; a test writes and reads back through these and through SQLAlchemy.
 """
