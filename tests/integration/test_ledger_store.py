@@ -8,7 +8,7 @@ import pytest
 from ledger_helpers import snapshot
 from sqlalchemy import select
 
-from tokenmall.adapters.db.fast import array_literal
+from tokenmall.adapters.db.fast import _element, array_literal
 from tokenmall.adapters.db.store import Store
 from tokenmall.adapters.db.tables import holders, journals
 from tokenmall.services import commands as c
@@ -29,6 +29,10 @@ def test_array_literal_quotes_every_kind_of_value() -> None:
     assert array_literal(["x", None]) == '{"x",NULL}'
     assert array_literal([1, None]) == "{1,NULL}"
     assert array_literal([]) == "{}"
+    # a column of strings is escaped all at once: the same literal as quoting each element
+    results = ['{"journal_id": 1, "note": "a\\"b"}', '{"x": "c\\\\d"}', *AWKWARD]
+    assert array_literal(results) == "{" + ",".join(map(_element, results)) + "}"
+    assert array_literal(["a\0b", "c"]) == '{"a\0b","c"}'  # (a NUL: quoted one by one)
 
 
 def test_awkward_names_round_trip_through_holders_and_journals(store: Store, tenant: str) -> None:
