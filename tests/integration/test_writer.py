@@ -171,7 +171,7 @@ class FlakyStore(Store):
         self, conn: Connection, tenant_id: str, batch: Batch, prepared: Any, on_send: Any = None,
         bound: Any = None,
     ) -> bool:
-        # The overlapping writer's one-query write and commit: the failure comes before the
+        # The overlapping writer's pipelined write and commit: the failure comes before the
         # COMMIT reaches the server, as a session lost mid-batch.
         if self.fail > 0 and not batch.empty:
             self.fail -= 1

@@ -248,7 +248,7 @@ def test_a_key_the_writer_committed_is_looked_up_when_it_comes_again(
 
 
 class SlowStore(Store):
-    """The real store whose one-query commits of overlapped batches take ``delay`` longer."""
+    """The real store whose pipelined commits of overlapped batches take ``delay`` longer."""
 
     def __init__(self, store: Store, delay: float) -> None:  # float-ok: time
         super().__init__(store.engine)
