@@ -186,3 +186,40 @@ def test_a_result_that_cannot_be_read_is_a_finding(
         conn.execute(text("UPDATE journals SET result = :r WHERE tenant_id = :t AND "
                           "code = 'purchase'"), {"t": tenant, "r": result})
     assert any("its result cannot be read" in f for f in findings(store, tenant))
+
+
+def test_audit_prints_the_first_violations_and_counts_the_rest(
+    db_url: str, store: Store, tenant: str
+) -> None:
+    # given a history where five holders' cash was edited by hand
+    random_history(store, tenant, Params(), seed=3, steps=60)
+    with store.transaction() as conn:
+        edited = conn.execute(
+            text("UPDATE holders SET cash = cash + 7 WHERE tenant_id = :t AND name IN "
+                 "(SELECT name FROM holders WHERE tenant_id = :t ORDER BY name LIMIT 5)"),
+            {"t": tenant},
+        ).rowcount
+    assert edited == 5
+    every = findings(store, tenant)
+    # each holder's cash, and the money identity's totals that no longer add up
+    assert sum("stored cash" in f for f in every) == 5 and len(every) > 5
+    args = ["audit", "--database", db_url, "--tenant", tenant]
+    # when only two are asked for, two are printed and the other three counted
+    result = runner.invoke(app, [*args, "--show", "2"])
+    assert result.exit_code == 1, result.output
+    printed = [line for line in result.output.splitlines() if line.startswith("  - ")]
+    assert printed == [f"  - {f}" for f in every[:2]]
+    rest = len(every) - 2
+    assert f"… and {rest} more (--show 0 prints them all)" in result.output
+    assert f"audit FAILED: {len(every)} violation(s)" in result.output
+    # --show 0 prints every one, with no count of the rest
+    result = runner.invoke(app, [*args, "--show", "0"])
+    assert result.exit_code == 1
+    assert [ln for ln in result.output.splitlines() if ln.startswith("  - ")] == [
+        f"  - {f}" for f in every
+    ]
+    assert "more (--show" not in result.output
+    # a negative count is the user's mistake: exit 2, nothing audited
+    result = runner.invoke(app, [*args, "--show", "-1"])
+    assert result.exit_code == 2
+    assert "FAILED" not in result.output and "violation" not in result.output
