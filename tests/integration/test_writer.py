@@ -100,6 +100,30 @@ def test_many_commands_share_one_commit_and_a_refusal_writes_nothing(
     assert clean(audit(store, tenant))
 
 
+def test_a_batch_goes_once_as_many_callers_as_the_last_one_answered_are_back(
+    store: Store, tenant: str
+) -> None:
+    # given a writer that lingers a whole minute for more requests while it is busy, and a
+    # first batch of three (the gate and two purchases queued behind it)
+    writer = TenantWriter(store, tenant, linger_seconds=60.0)
+    gate = threading.Event()
+    writer.start()
+    try:
+        writer._queue.put(_Blocker(tenant, gate))
+        first = [writer.submit(buy(tenant, f"a{i}", f"u{i}")) for i in range(2)]
+        gate.set()
+        assert [f.result(10)["journal_id"] for f in first] == [2, 3]
+        # when three requests come back, as three callers were answered
+        again = [writer.submit(buy(tenant, f"b{i}", f"u{i}")) for i in range(3)]
+        # then they are booked without waiting out the minute: once three are here, nothing
+        # else is coming (before 2026-12-01 each such batch waited the whole linger)
+        assert sorted(f.result(10)["journal_id"] for f in again) == [4, 5, 6]
+    finally:
+        writer.close()
+    assert journal_count(store, tenant) == 6
+    assert clean(audit(store, tenant))
+
+
 class _Blocker:
     """A request (a referral binding) whose command the writer can only read once ``gate``
     is set: the writer thread stalls on it while the test queues more (test plumbing)."""

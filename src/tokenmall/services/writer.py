@@ -168,6 +168,7 @@ class TenantWriter:
         self._inbox_looked = 0.0
         self._inbox_hint = True  # a notification arrived (or we just took over): read the inbox
         self._held: Any = None  # a settlement or stop that ended the batch: it comes next
+        self._expect = 1  # the last batch's size: how many callers are coming back (``_fill``)
         self._recent: set[int] = set()  # hashes of keys committed lately (``RECENT_KEYS``),
         self._recent_order: deque[int] = deque()  # oldest first
         self._look_up_until = 0.0  # look up every key until then (after an unexpected replay)
@@ -279,6 +280,7 @@ class TenantWriter:
             self._take_inbox(batch)
             self._process(batch)
             busy = len(batch) > 1
+            self._expect = len(batch)
 
     def _next(self) -> Any:
         """The next request, settlement or stop; None when idle or when the batch in flight
@@ -308,10 +310,18 @@ class TenantWriter:
         flight = self._inflight
         growing = self.overlap and flight is not None and len(flight.batch) < GROW_BELOW
         deadline = time.perf_counter() + (self.linger_seconds if busy and not growing else 0.0)
+        # With nothing committing (SQLite; PostgreSQL between bursts), the callers coming back
+        # are the ones the last batch answered: once that many are here and nothing more is
+        # queued, lingering on only delays them. Lingering the whole millisecond cost SQLite's
+        # two clients 60 % of one client's rate (2026-12-01: 1 client 3,268/s, 2 clients 1,275/s).
+        # While a batch commits the linger ends with that commit instead (``_COMMITTED``).
+        enough = self._expect if flight is None else self.max_batch
         while len(batch) < self.max_batch:
             try:
                 item = self._queue.get_nowait()
             except queue.Empty:
+                if len(batch) >= enough:
+                    return None
                 wait = deadline - time.perf_counter()
                 if wait <= 0:
                     return None
