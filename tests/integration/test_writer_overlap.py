@@ -17,6 +17,7 @@ from test_writer import FlakyStore, _Blocker, buy
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.ledger import IdempotencyConflict
 from tokenmall.services import commands as c
+from tokenmall.services import writer as writer_module
 from tokenmall.services.audit import audit, clean
 from tokenmall.services.book import Batch
 from tokenmall.services.ledger import execute
@@ -329,8 +330,6 @@ def test_the_writer_remembers_only_its_latest_keys(
     store: Store, tenant: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # given a writer that remembers four keys, and twelve purchases committed in batches of 3
-    import tokenmall.services.writer as writer_module
-
     monkeypatch.setattr(writer_module, "RECENT_KEYS", 4)
     first = [buy(tenant, f"p{i}", f"u{i % 3}") for i in range(12)]
     # then, in later batches, a replay of the newest key and of the oldest one
@@ -344,4 +343,42 @@ def test_the_writer_remembers_only_its_latest_keys(
     assert answers[18] == answers[0]
     assert writer.late_replays == 1
     assert len(snapshot(store, tenant)["journals"]) == 19
+    assert clean(audit(store, tenant))
+
+
+def test_the_next_batch_is_applied_while_a_big_one_commits_once_its_callers_are_back(
+    store: Store, tenant: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a writer whose batches in flight never grow (every one counts as big), which
+    # lingers up to 5 s for more requests while busy, and whose commits take 0.4 s
+    monkeypatch.setattr(writer_module, "GROW_BELOW", 1)
+    writer = TenantWriter(SlowStore(store, 0.4), tenant, linger_seconds=5.0)
+    applied: list[tuple[int, bool]] = []  # (batch size, applied while another committed)
+    apply_ahead = writer._apply_ahead
+
+    def spy(batch: list[Any]) -> Any:
+        flight = writer._inflight
+        applied.append((len(batch), flight is not None and not flight.done.done()))
+        return apply_ahead(batch)
+
+    writer._apply_ahead = spy  # type: ignore[method-assign]
+    first = submit_all(writer, [buy(tenant, f"a{i}", f"u{i}") for i in range(3)])
+    try:
+        assert [f.result(30)["journal_id"] for f in first] == [1, 2, 3]
+        # when three callers come back (as many as the last batch answered) and their batch
+        # commits, and three more come while it does
+        second = [writer.submit(buy(tenant, f"b{i}", f"u{i}")) for i in range(3)]
+        time.sleep(0.1)
+        third = [writer.submit(buy(tenant, f"c{i}", f"u{i}")) for i in range(3)]
+        assert [f.result(30)["journal_id"] for f in second] == [4, 5, 6]
+        # and, while the third commits, only two of the three it expects
+        fourth = [writer.submit(buy(tenant, f"d{i}", f"u{i}")) for i in range(2)]
+        assert [f.result(30)["journal_id"] for f in third + fourth] == [7, 8, 9, 10, 11]
+    finally:
+        writer.close()
+    # then the third was applied at once, while the second still committed (it did not linger
+    # for the commit to end first); the fourth, short of a caller, lingered until the third
+    # had committed
+    assert applied == [(3, False), (3, False), (3, True), (2, False)]
+    assert len(snapshot(store, tenant)["journals"]) == 11
     assert clean(audit(store, tenant))
