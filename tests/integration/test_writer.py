@@ -78,10 +78,7 @@ def test_many_commands_share_one_commit_and_a_refusal_writes_nothing(
     store: Store, tenant: str
 ) -> None:
     # given a writer whose thread is blocked until all commands are queued
-    writer = TenantWriter(store, tenant, linger_seconds=0.0)
-    gate = threading.Event()
-    writer.start()
-    writer._queue.put(_Blocker(tenant, gate))  # the thread waits inside the first "command"
+    writer, gate = _gated_writer(store, tenant, linger_seconds=0.0)
     futures = [writer.submit(buy(tenant, f"p{i}", f"u{i}")) for i in range(10)]
     refused = writer.submit(c.Sell(tenant_id=tenant, idempotency_key="bad", user="nobody",
                                    units=POINT))
@@ -105,11 +102,8 @@ def test_a_batch_goes_once_as_many_callers_as_the_last_one_answered_are_back(
 ) -> None:
     # given a writer that lingers a whole minute for more requests while it is busy, and a
     # first batch of three (the gate and two purchases queued behind it)
-    writer = TenantWriter(store, tenant, linger_seconds=60.0)
-    gate = threading.Event()
-    writer.start()
+    writer, gate = _gated_writer(store, tenant, linger_seconds=60.0)
     try:
-        writer._queue.put(_Blocker(tenant, gate))
         first = [writer.submit(buy(tenant, f"a{i}", f"u{i}")) for i in range(2)]
         gate.set()
         assert [f.result(10)["journal_id"] for f in first] == [2, 3]
@@ -122,6 +116,18 @@ def test_a_batch_goes_once_as_many_callers_as_the_last_one_answered_are_back(
         writer.close()
     assert journal_count(store, tenant) == 6
     assert clean(audit(store, tenant))
+
+
+def _gated_writer(
+    store: Store, tenant: str, linger_seconds: float  # float-ok: time
+) -> tuple[TenantWriter, threading.Event]:
+    """A started writer whose thread waits inside its first "command" (a ``_Blocker``) until
+    the returned gate is set: whatever is submitted meanwhile queues behind it."""
+    writer = TenantWriter(store, tenant, linger_seconds=linger_seconds)
+    gate = threading.Event()
+    writer.start()
+    writer._queue.put(_Blocker(tenant, gate))
+    return writer, gate
 
 
 class _Blocker:
