@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from ledger_helpers import snapshot
+from ledger_helpers import behind_the_triggers, snapshot
 from ledger_history import random_history
 from sqlalchemy import text
 from typer.testing import CliRunner
@@ -182,9 +182,9 @@ def test_a_result_that_cannot_be_read_is_a_finding(
 ) -> None:
     execute(store, c.Purchase(tenant_id=tenant, idempotency_key="a1", user="ann",
                               amount_fen=10_000))
-    with store.transaction() as conn:
-        conn.execute(text("UPDATE journals SET result = :r WHERE tenant_id = :t AND "
-                          "code = 'purchase'"), {"t": tenant, "r": result})
+    with store.transaction() as conn:  # journals are immutable: only their owner could
+        behind_the_triggers(store, conn, "UPDATE journals SET result = :r WHERE tenant_id = :t "
+                            "AND code = 'purchase'", {"t": tenant, "r": result})
     assert any("its result cannot be read" in f for f in findings(store, tenant))
 
 

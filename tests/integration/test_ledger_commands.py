@@ -289,3 +289,74 @@ def test_deferred_trigger_finds_a_missing_journal_among_many_posted_in_one_state
         ).scalar_one()
     assert left == 0 and posted == 8
     assert unbalanced(store, tenant) == [] and unbalanced(store, other) == []
+
+
+@pytest.mark.parametrize(
+    ("sql", "refusal"),
+    [
+        ("DELETE FROM journals WHERE tenant_id = :t AND journal_id = 1", "immutable"),
+        ("UPDATE journals SET code = 'sell' WHERE tenant_id = :t AND journal_id = 1",
+         "immutable"),
+        ("UPDATE journals SET idempotency_key = 'other' WHERE tenant_id = :t AND journal_id = 1",
+         "immutable"),
+        # a replay's answer: a purchase's result is final from its commit
+        ("UPDATE journals SET result = '{\"amount\": \"0.01\"}' "
+         "WHERE tenant_id = :t AND journal_id = 1", "immutable"),
+        # a settled day's journals: their result was written once, at the end of the day
+        ("UPDATE journals SET result = '{}' WHERE tenant_id = :t AND code = 'dividend'",
+         "immutable"),
+        ("DELETE FROM postings WHERE tenant_id = :t AND journal_id = 1 AND line = 1",
+         "append-only"),
+        ("UPDATE postings SET amount = amount + 1 WHERE tenant_id = :t AND journal_id = 1",
+         "append-only"),
+    ],
+)
+def test_journals_and_postings_cannot_be_changed_or_deleted(
+    store: Store, tenant: str, sql: str, refusal: str
+) -> None:
+    # given a purchase (journal 1) and a settled day (its dividend and forced-exit journals)
+    from datetime import date
+
+    from tokenmall.services.settlement import settle
+
+    execute(store, c.Purchase(tenant_id=tenant, idempotency_key="p", user="ann",
+                              amount_fen=10_000))
+    settle(store, tenant, date(2026, 1, 1))
+    before = snapshot(store, tenant)
+    assert {row[2] for row in before["journals"]} == {"purchase", "dividend", "forced_exit"}
+    # when someone edits or deletes one by hand, then the database refuses it, on both
+    # databases, and nothing changed (corrections are reversing journals)
+    with pytest.raises(IntegrityError, match=refusal), store.transaction() as conn:
+        conn.execute(text(sql), {"t": tenant})
+    assert snapshot(store, tenant) == before
+
+
+def test_a_pending_journal_result_is_written_once_and_nothing_else_changes(
+    store: Store, tenant: str
+) -> None:
+    # given a journal opened with the pending result, as a day's settlement opens its own
+    from tokenmall.services.settlement import PENDING_RESULT
+
+    opened = (
+        "INSERT INTO journals (tenant_id, journal_id, code, idempotency_key, fingerprint, result)"
+        " VALUES (:t, 99, 'dividend', 'day', 'f', :r)"
+    )
+    read = "SELECT result FROM journals WHERE tenant_id = :t AND journal_id = 99"
+    write = "UPDATE journals SET result = :r WHERE tenant_id = :t AND journal_id = 99"
+    before = snapshot(store, tenant)
+    # then its result can be written once, in the transaction that opened it...
+    with pytest.raises(IntegrityError, match="immutable"), store.transaction() as conn:
+        conn.execute(text(opened), {"t": tenant, "r": PENDING_RESULT})
+        conn.execute(text(write), {"t": tenant, "r": '{"paid": "1.00"}'})
+        assert conn.execute(text(read), {"t": tenant}).scalar_one() == '{"paid": "1.00"}'
+        # ...but not a second time
+        conn.execute(text(write), {"t": tenant, "r": '{"paid": "2.00"}'})
+    # and not together with any other column
+    with pytest.raises(IntegrityError, match="immutable"), store.transaction() as conn:
+        conn.execute(text(opened), {"t": tenant, "r": PENDING_RESULT})
+        conn.execute(
+            text("UPDATE journals SET result = '{}', code = 'purchase' "
+                 "WHERE tenant_id = :t AND journal_id = 99"),
+            {"t": tenant},
+        )
+    assert snapshot(store, tenant) == before

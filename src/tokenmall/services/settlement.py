@@ -62,6 +62,10 @@ from tokenmall.services.commands import SettleDay, settle_key
 
 CHUNK = 50_000  # holders per keyset chunk when SQLite's totals overflow (see _SqliteSets)
 
+# A day opens its journals with this result and writes the real one at the end, in the same
+# transaction: the only change to a journal the database allows (migration 0016).
+PENDING_RESULT = "{}"
+
 
 def settle(store: Store, tenant_id: str, business_date: date) -> dict[str, Any]:
     """Settle one business day in its own transaction (safe to run twice, e.g. from cron)."""
@@ -142,7 +146,7 @@ class _Day:
                     "code": str(code),
                     "idempotency_key": journal_key,
                     "fingerprint": fingerprint,
-                    "result": "{}",
+                    "result": PENDING_RESULT,  # written once at the end (_record)
                     "business_date": day,
                 }
                 for journal_id, code, journal_key in rows
