@@ -5,10 +5,9 @@ row and collapse under contention. Instead each tenant has one ``TenantWriter``:
 commands on its queue and wait on a ``Future``; the writer thread takes what is queued (up to
 ``max_batch``, lingering up to a millisecond for more while it is busy, but only until as many
 requests are here as the last batch answered: those callers are the ones coming back),
-applies each command
-to its in-memory ``TenantBook`` (a refused command answers its caller with the ``DomainError``
-and writes nothing), writes the whole batch in ONE transaction and commits, and only then
-answers the callers. Nothing is acknowledged before it is durable.
+applies each command to its in-memory ``TenantBook`` (a refused command answers its caller
+with the ``DomainError`` and writes nothing), writes the whole batch in ONE transaction and
+commits, and only then answers the callers. Nothing is acknowledged before it is durable.
 
 Idempotency keys are checked within the batch, against the batches in flight and against the
 database; a replay with the same request gets the first result, a different request under the
