@@ -12,6 +12,7 @@ from mall_api import Api, TenantFixture, ok
 from sqlalchemy import select, update
 from wallet_helpers import audit_clean, buy, register, settle, snapshot, store_of
 
+from tampering import behind_the_triggers
 from tokenmall.adapters.db.store import Store
 from tokenmall.adapters.db.tables import economy_state, holders, journals
 from tokenmall.domain.money import format_money, parse_money, parse_points
@@ -305,9 +306,11 @@ def test_price_history_closes_each_day_on_its_last_priced_journal(
                     ).first()[0]  # type: ignore[index]
                 )
             )
-    with store.transaction() as conn:
+    with store.transaction() as conn:  # journals are immutable: dated as their owner could
         for upto, days_ago in ((marks[0], 3), (marks[1], 1)):
-            conn.execute(
+            behind_the_triggers(
+                store,
+                conn,
                 update(journals)
                 .where(
                     journals.c.tenant_id == t,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, select, text
+from sqlalchemy import select
 
 from tokenmall.adapters.db.store import Store
 from tokenmall.adapters.db.tables import (
@@ -53,23 +53,3 @@ def holder(store: Store, tenant_id: str, name: str) -> dict[str, Any] | None:
         ).first()
         return None if row is None else dict(row._mapping)
 
-
-def behind_the_triggers(store: Store, conn: Connection, sql: str, params: dict[str, Any]) -> None:
-    """Run ``sql`` in ``conn``'s transaction with the ledger's immutability triggers out of the
-    way, as someone who owns the database could (for tests of what ``audit`` still finds):
-    PostgreSQL skips ordinary triggers for the transaction; SQLite's are dropped and put back
-    (in the same transaction)."""
-    if store.postgres:
-        conn.execute(text("SET LOCAL session_replication_role = replica"))
-        conn.execute(text(sql), params)
-        conn.execute(text("SET LOCAL session_replication_role = origin"))
-        return
-    saved = conn.execute(
-        text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "
-             "AND tbl_name IN ('journals', 'postings')")
-    ).all()
-    for name, _ in saved:
-        conn.execute(text(f'DROP TRIGGER "{name}"'))
-    conn.execute(text(sql), params)
-    for _, create in saved:
-        conn.execute(text(create))

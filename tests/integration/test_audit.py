@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from ledger_helpers import behind_the_triggers, snapshot
+from ledger_helpers import snapshot
 from ledger_history import random_history
 from sqlalchemy import text
 from typer.testing import CliRunner
 
+from tampering import behind_the_triggers
 from tokenmall.adapters.db.store import Store
 from tokenmall.cli.main import app
 from tokenmall.domain.economy import Params
