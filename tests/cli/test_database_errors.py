@@ -91,9 +91,25 @@ def test_the_environment_variable_is_checked_the_same_way(tmp_path: Path) -> Non
     assert "'oracle' databases are not supported" in result.stderr
     assert "Traceback" not in result.stderr
     # and a good one still works
-    ok = run("audit", env={"TOKENMALL_DATABASE_URL": f"sqlite:///{tmp_path / 'a.db'}"})
+    env = {"TOKENMALL_DATABASE_URL": f"sqlite:///{tmp_path / 'a.db'}"}
+    assert run("db", "upgrade", env=env).returncode == 0
+    ok = run("audit", env=env)
     assert ok.returncode == 0, ok.stderr
     assert "audit clean" in ok.stdout
+
+
+@pytest.mark.parametrize("command", [("audit",), ("report", "--tenant", "t1")], ids=str)
+def test_a_missing_sqlite_file_is_named_and_not_created(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    # a command that only reads, pointed at a file that is not there (a typo in the path),
+    # must not create an empty database and report on nothing ("audit clean")
+    missing = tmp_path / "typo" / "tokenmall.db"
+    result = run(*command, "--database", f"sqlite:///{missing}")
+    assert result.returncode == 2
+    assert f"no database at {missing}" in result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""
+    assert not missing.exists() and not missing.parent.exists()
 
 
 def test_a_password_in_an_unparsable_url_is_not_printed() -> None:

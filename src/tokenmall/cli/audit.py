@@ -32,7 +32,7 @@ def audit(
     from tokenmall.adapters.db.store import Store
     from tokenmall.services.audit import audit as run_audit
 
-    store = Store.open(database)
+    store = Store.open(database, must_exist=True)
     try:
         reports = run_audit(store, tenant)
     except DomainError as exc:

@@ -32,7 +32,7 @@ def report_command(
     from tokenmall.adapters.db.store import Store
     from tokenmall.services.report import report, solvency
 
-    store = Store.open(database)
+    store = Store.open(database, must_exist=True)
     try:
         daily = parse_money(inflow, "--inflow", allow_zero=True) if inflow is not None else None
         with store.read() as conn:

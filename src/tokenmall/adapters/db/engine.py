@@ -32,6 +32,30 @@ class UnsupportedDatabase(ValueError):
     PostgreSQL."""
 
 
+class NoSuchDatabase(UnsupportedDatabase):
+    """A command that only reads was pointed at a SQLite file that does not exist (opening it
+    would create an empty database and report on nothing)."""
+
+
+def require_existing(url: str) -> None:
+    """``NoSuchDatabase`` if ``url`` names a SQLite file that is not there (a server's
+    database that does not exist fails on connect anyway)."""
+    try:
+        parsed = make_url(normalise_url(url))
+    except ArgumentError:
+        return  # not a URL: make_engine says so
+    if parsed.get_backend_name() != "sqlite":
+        return
+    database = parsed.database or ""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database).expanduser()
+    if not path.exists():
+        raise NoSuchDatabase(
+            f"no database at {path} (tokenmall db upgrade or tokenmall demo creates one)"
+        )
+
+
 def _masked(url: str) -> str:
     """``url`` with anything between ``user:`` and ``@`` (a password) hidden."""
     return re.sub(r"(//[^/:@]*:)[^@/]*@", r"\1***@", url)

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, select, update
 
 from tokenmall.adapters.db import fast, migrate
-from tokenmall.adapters.db.engine import make_engine
+from tokenmall.adapters.db.engine import make_engine, require_existing
 from tokenmall.adapters.db.settings import database_url
 from tokenmall.adapters.db.tables import (
     economy_state,
@@ -100,10 +100,21 @@ class Store:
         self._cache_scope = engine.url.render_as_string(hide_password=True)
 
     @classmethod
-    def open(cls, url: str | None = None, *, migrate_now: bool = True, pool_size: int = 8) -> Store:
+    def open(
+        cls,
+        url: str | None = None,
+        *,
+        migrate_now: bool = True,
+        pool_size: int = 8,
+        must_exist: bool = False,
+    ) -> Store:
         """A store on ``url`` (default: ``TOKENMALL_DATABASE_URL`` or the SQLite file),
-        migrated to the newest schema on first use."""
-        engine = make_engine(database_url(url), pool_size=pool_size)
+        migrated to the newest schema on first use. ``must_exist``: a SQLite file that is not
+        there is ``NoSuchDatabase`` instead of a new, empty database (commands that only read)."""
+        url = database_url(url)
+        if must_exist:
+            require_existing(url)
+        engine = make_engine(url, pool_size=pool_size)
         if migrate_now:
             migrate.upgrade(engine)
         return cls(engine)
