@@ -98,12 +98,15 @@ def test_the_environment_variable_is_checked_the_same_way(tmp_path: Path) -> Non
     assert "audit clean" in ok.stdout
 
 
-@pytest.mark.parametrize("command", [("audit",), ("report", "--tenant", "t1")], ids=str)
+@pytest.mark.parametrize(
+    "command", [("audit",), ("report", "--tenant", "t1"), ("settle",)], ids=str
+)
 def test_a_missing_sqlite_file_is_named_and_not_created(
     tmp_path: Path, command: tuple[str, ...]
 ) -> None:
-    # a command that only reads, pointed at a file that is not there (a typo in the path),
-    # must not create an empty database and report on nothing ("audit clean")
+    # a command that works on what is there, pointed at a file that is not (a typo in the
+    # path), must not create an empty database and report on nothing ("audit clean", or a
+    # cron job settling "no tenants" every night)
     missing = tmp_path / "typo" / "tokenmall.db"
     result = run(*command, "--database", f"sqlite:///{missing}")
     assert result.returncode == 2

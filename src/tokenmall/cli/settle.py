@@ -86,7 +86,8 @@ def settle(
         check_ended(business_date, now, tz, "--date")
     except InvalidInput as exc:
         raise _fail("settle", str(exc)) from None
-    store = Store.open(database)  # a bad URL or an unreachable server: cli.errors says so
+    # a bad URL, an unreachable server or a SQLite file that is not there: cli.errors says so
+    store = Store.open(database, must_exist=True)
     try:
         with store.read() as conn:
             tenants = store.tenant_ids(conn)
