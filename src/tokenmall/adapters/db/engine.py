@@ -33,8 +33,8 @@ class UnsupportedDatabase(ValueError):
 
 
 class NoSuchDatabase(UnsupportedDatabase):
-    """A command that only reads was pointed at a SQLite file that does not exist (opening it
-    would create an empty database and report on nothing)."""
+    """A command that works on what a database holds (audit, report, settle) was pointed at a
+    SQLite file that does not exist: opening it would create an empty one and act on nothing."""
 
 
 def require_existing(url: str) -> None:

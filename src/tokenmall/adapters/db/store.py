@@ -110,7 +110,7 @@ class Store:
     ) -> Store:
         """A store on ``url`` (default: ``TOKENMALL_DATABASE_URL`` or the SQLite file),
         migrated to the newest schema on first use. ``must_exist``: a SQLite file that is not
-        there is ``NoSuchDatabase`` instead of a new, empty database (commands that only read)."""
+        there is ``NoSuchDatabase`` instead of a new, empty database (audit, report, settle)."""
         url = database_url(url)
         if must_exist:
             require_existing(url)
