@@ -60,23 +60,25 @@ _PG_DOWN = [
 ]
 
 _CHANGED = " OR ".join(f"NEW.{c} IS NOT OLD.{c}" for c in _FIXED)
-_SQLITE_UP = [
-    f"CREATE TRIGGER journals_no_delete BEFORE DELETE ON journals "
+# SQLite: each trigger by name (the downgrade drops them by these names).
+_SQLITE = {
+    "journals_no_delete": f"BEFORE DELETE ON journals "
     f"BEGIN SELECT RAISE(ABORT, '{JOURNALS_MESSAGE}'); END",
-    f"CREATE TRIGGER journals_no_update BEFORE UPDATE ON journals "
+    "journals_no_update": f"BEFORE UPDATE ON journals "
     f"WHEN OLD.result IS NOT '{PENDING_RESULT}' OR {_CHANGED} "
     f"BEGIN SELECT RAISE(ABORT, '{JOURNALS_MESSAGE}'); END",
-    f"CREATE TRIGGER postings_no_update BEFORE UPDATE ON postings "
+    "postings_no_update": f"BEFORE UPDATE ON postings "
     f"BEGIN SELECT RAISE(ABORT, '{POSTINGS_MESSAGE}'); END",
-    f"CREATE TRIGGER postings_no_delete BEFORE DELETE ON postings "
+    "postings_no_delete": f"BEFORE DELETE ON postings "
     f"BEGIN SELECT RAISE(ABORT, '{POSTINGS_MESSAGE}'); END",
-]
-SQLITE_TRIGGERS = ("journals_no_delete", "journals_no_update", "postings_no_update",
-                   "postings_no_delete")
+}
 
 
 def upgrade() -> None:
-    statements = _PG_UP if op.get_bind().dialect.name == "postgresql" else _SQLITE_UP
+    if op.get_bind().dialect.name == "postgresql":
+        statements = _PG_UP
+    else:
+        statements = [f"CREATE TRIGGER {name} {body}" for name, body in _SQLITE.items()]
     for statement in statements:
         op.execute(statement)
 
@@ -85,6 +87,6 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         statements = _PG_DOWN
     else:
-        statements = [f"DROP TRIGGER IF EXISTS {name}" for name in SQLITE_TRIGGERS]
+        statements = [f"DROP TRIGGER IF EXISTS {name}" for name in _SQLITE]
     for statement in statements:
         op.execute(statement)
