@@ -1,4 +1,4 @@
-"""Many ``paid`` events in one request: the integration API's batch (issue 4 items 8 and the load).
+"""Many ``paid`` events in one request: the integration API's batch.
 
 A shop that pushes thousands of orders a second cannot afford a request, an authentication,
 a set of look-ups and a commit for each. A batch carries up to ``MAX_ORDERS`` paid events; each

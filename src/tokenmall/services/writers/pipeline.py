@@ -26,7 +26,6 @@ import logging
 import queue
 import threading
 import time
-from collections import deque
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
@@ -66,12 +65,6 @@ LOOK_UP_SECONDS = 10.0  # float-ok: time
 
 class PipelinedWriter(TenantCore):
     """A tenant writer that applies its next batch while the one before commits."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._recent: set[int] = set()  # hashes of keys committed lately (``RECENT_KEYS``),
-        self._recent_order: deque[int] = deque()  # oldest first
-        self._look_up_until = 0.0  # look up every key until then (after an unexpected replay)
 
     def _linger(self) -> float:  # float-ok: seconds
         # Linger only while callers are many: one caller alone would just wait for nothing.

@@ -10,6 +10,7 @@ and failures are answered here too. ``pipeline`` adds the overlap; ``tenant`` th
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -71,6 +72,9 @@ class TenantCore(Batcher[Request]):
         self.lost = False  # another process took the tenant: this writer must stop
         self._inbox_looked = 0.0
         self._inbox_hint = True  # a notification arrived (or we just took over): read the inbox
+        self._recent: set[int] = set()  # hashes of keys committed lately (``pipeline``)
+        self._recent_order: deque[int] = deque()  # oldest first
+        self._look_up_until = 0.0  # look up every key until then (after an unexpected replay)
         self._closed = False
         self.batches = 0  # committed batches (figures for benchmarks and tests)
         self.commands = 0  # commands answered by committed batches
