@@ -1,5 +1,5 @@
 """Integration ``paid`` orders under load over real HTTP (SQLite and PostgreSQL), through the
-tenant's unit writer (group commit, ``services/unit_writer.py``): many clients at once, the
+tenant's unit writer (group commit, ``services/writers/units.py``): many clients at once, the
 same order from several clients at once, replays, refusals among them — each order booked
 once, each answer the committed one, nothing of a refused push left, and a clean audit."""
 

@@ -12,7 +12,7 @@ import threading
 
 from tokenmall.adapters.db.store import Store
 from tokenmall.services import commands as c
-from tokenmall.services.writer import WriterPool
+from tokenmall.services.writers.pool import WriterPool
 
 
 def main() -> None:

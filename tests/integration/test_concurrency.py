@@ -18,7 +18,7 @@ from tokenmall.adapters.db.store import Store
 from tokenmall.domain.errors import DomainError
 from tokenmall.services import commands as c
 from tokenmall.services.audit import audit, clean
-from tokenmall.services.writer import WriterPool
+from tokenmall.services.writers.pool import WriterPool
 
 POINT = 10**8
 THREADS = 16

@@ -20,7 +20,7 @@ from sqlalchemy import text
 from tokenmall.adapters.db.store import Store
 from tokenmall.services import commands as c
 from tokenmall.services.audit import audit, clean
-from tokenmall.services.writer import WriterPool
+from tokenmall.services.writers.pool import WriterPool
 
 CHILD = Path(__file__).with_name("crash_child.py")
 

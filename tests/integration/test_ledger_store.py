@@ -14,7 +14,7 @@ from tokenmall.adapters.db.tables import holders, journals
 from tokenmall.services import commands as c
 from tokenmall.services.audit import audit, clean
 from tokenmall.services.book import HOLDER_FIELDS, holder_row
-from tokenmall.services.writer import WriterPool
+from tokenmall.services.writers.pool import WriterPool
 
 AWKWARD = ['a"b', "c\\d", "NULL", "{x,y}", "空 格", "'q'", "e\\\"f", 'g","h', ""]
 

@@ -1,4 +1,4 @@
-"""The unit writer (``services/unit_writer.py``): whole units of work, many per transaction,
+"""The unit writer (``services/writers/units.py``): whole units of work, many per transaction,
 each under its savepoint — on SQLite and PostgreSQL, no mocks.
 
 Also the ledger's per-process parameters cache (``Store.params_at``): a change is seen at once.
@@ -22,7 +22,7 @@ from tokenmall.services import commands as c
 from tokenmall.services import ledger
 from tokenmall.services.audit import audit, clean
 from tokenmall.services.book import TenantBook
-from tokenmall.services.unit_writer import UnitWriters, Writes
+from tokenmall.services.writers.units import UnitWriters, Writes
 
 
 class LedgerUnit:

@@ -1,4 +1,4 @@
-"""SIGKILL in the middle of a load of units (``services/unit_writer.py``): every unit that was
+"""SIGKILL in the middle of a load of units (``services/writers/units.py``): every unit that was
 acknowledged is committed, the audit is clean, and a new writer goes on from the database."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from unit_crash_child import PurchaseUnit
 
 from tokenmall.adapters.db.store import Store
 from tokenmall.services.audit import audit, clean
-from tokenmall.services.unit_writer import UnitWriters
+from tokenmall.services.writers.units import UnitWriters
 
 CHILD = Path(__file__).with_name("unit_crash_child.py")
 

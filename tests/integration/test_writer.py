@@ -19,7 +19,9 @@ from tokenmall.services import commands as c
 from tokenmall.services.audit import audit, clean
 from tokenmall.services.book import Batch
 from tokenmall.services.ledger import execute
-from tokenmall.services.writer import TenantWriter, WriterClosed, WriterPool
+from tokenmall.services.writers.pool import WriterPool
+from tokenmall.services.writers.requests import Request, WriterClosed
+from tokenmall.services.writers.tenant import TenantWriter
 
 POINT = 10**8
 
@@ -77,7 +79,8 @@ def test_the_writer_books_exactly_what_the_simple_path_books(
 def test_many_commands_share_one_commit_and_a_refusal_writes_nothing(
     store: Store, tenant: str
 ) -> None:
-    # given a writer whose thread is blocked until all commands are queued
+    # given a writer whose thread is blocked inside a first batch (the gate's alone) until
+    # all commands are queued
     writer, gate = _gated_writer(store, tenant, linger_seconds=0.0)
     futures = [writer.submit(buy(tenant, f"p{i}", f"u{i}")) for i in range(10)]
     refused = writer.submit(c.Sell(tenant_id=tenant, idempotency_key="bad", user="nobody",
@@ -89,7 +92,7 @@ def test_many_commands_share_one_commit_and_a_refusal_writes_nothing(
     assert [r["journal_id"] for r in results] == list(range(2, 13))  # 1 is the gate's
     with pytest.raises(InsufficientBalance):
         refused.result(10)
-    assert writer.batches == 1
+    assert writer.batches == 2  # the gate's, then every one queued behind it
     writer.close()
     assert journal_count(store, tenant) == 12
     with store.read() as conn:
@@ -101,47 +104,53 @@ def test_a_batch_goes_once_as_many_callers_as_the_last_one_answered_are_back(
     store: Store, tenant: str
 ) -> None:
     # given a writer that lingers a whole minute for more requests while it is busy, and a
-    # first batch of three (the gate and two purchases queued behind it)
+    # batch of three (the purchases queued behind the gate's batch)
     writer, gate = _gated_writer(store, tenant, linger_seconds=60.0)
     try:
-        first = [writer.submit(buy(tenant, f"a{i}", f"u{i}")) for i in range(2)]
+        first = [writer.submit(buy(tenant, f"a{i}", f"u{i}")) for i in range(3)]
         gate.set()
-        assert [f.result(10)["journal_id"] for f in first] == [2, 3]
+        assert [f.result(10)["journal_id"] for f in first] == [2, 3, 4]
         # when three requests come back, as three callers were answered
         again = [writer.submit(buy(tenant, f"b{i}", f"u{i}")) for i in range(3)]
         # then they are booked without waiting out the minute: once three are here, nothing
-        # else is coming (before 2026-12-01 each such batch waited the whole linger)
-        assert sorted(f.result(10)["journal_id"] for f in again) == [4, 5, 6]
+        # else is coming
+        assert sorted(f.result(10)["journal_id"] for f in again) == [5, 6, 7]
     finally:
         writer.close()
-    assert journal_count(store, tenant) == 6
+    assert writer.batches == 3
+    assert journal_count(store, tenant) == 7
     assert clean(audit(store, tenant))
 
 
 def _gated_writer(
     store: Store, tenant: str, linger_seconds: float  # float-ok: time
 ) -> tuple[TenantWriter, threading.Event]:
-    """A started writer whose thread waits inside its first "command" (a ``_Blocker``) until
+    """A started writer whose thread waits inside its first batch (a ``_Blocker`` alone) until
     the returned gate is set: whatever is submitted meanwhile queues behind it."""
     writer = TenantWriter(store, tenant, linger_seconds=linger_seconds)
     gate = threading.Event()
     writer.start()
-    writer._queue.put(_Blocker(tenant, gate))
+    blocker = _Blocker(tenant, gate)
+    writer._queue.put(blocker)
+    assert blocker.entered.wait(10)  # its batch is formed: what comes now waits behind it
     return writer, gate
 
 
-class _Blocker:
+class _Blocker(Request):
     """A request (a referral binding) whose command the writer can only read once ``gate``
     is set: the writer thread stalls on it while the test queues more (test plumbing)."""
 
     def __init__(self, tenant: str, gate: threading.Event) -> None:
         self.gate = gate
+        self.entered = threading.Event()  # the writer is reading the command
         self.inbox_id = None
+        self.known_fingerprint = None
         self.future: Future[Any] = Future()
         self._command = c.Join(tenant_id=tenant, idempotency_key="gate", user="g1", referrer="g0")
 
-    @property
+    @property  # type: ignore[override]
     def command(self) -> c.Command:
+        self.entered.set()
         self.gate.wait(10)
         return self._command
 

@@ -17,7 +17,7 @@ from tokenmall.domain.errors import InsufficientBalance
 from tokenmall.domain.ledger import IdempotencyConflict
 from tokenmall.services import commands as c
 from tokenmall.services.audit import audit, clean
-from tokenmall.services.writer import WriterPool
+from tokenmall.services.writers.pool import WriterPool
 
 POINT = 10**8
 

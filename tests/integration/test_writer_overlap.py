@@ -17,11 +17,11 @@ from test_writer import FlakyStore, _Blocker, buy
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.ledger import IdempotencyConflict
 from tokenmall.services import commands as c
-from tokenmall.services import writer as writer_module
 from tokenmall.services.audit import audit, clean
 from tokenmall.services.book import Batch
 from tokenmall.services.ledger import execute
-from tokenmall.services.writer import TenantWriter
+from tokenmall.services.writers import pipeline
+from tokenmall.services.writers.tenant import TenantWriter
 
 POINT = 10**8
 
@@ -330,7 +330,7 @@ def test_the_writer_remembers_only_its_latest_keys(
     store: Store, tenant: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # given a writer that remembers four keys, and twelve purchases committed in batches of 3
-    monkeypatch.setattr(writer_module, "RECENT_KEYS", 4)
+    monkeypatch.setattr(pipeline, "RECENT_KEYS", 4)
     first = [buy(tenant, f"p{i}", f"u{i % 3}") for i in range(12)]
     # then, in later batches, a replay of the newest key and of the oldest one
     commands = [*first, buy(tenant, "p11", "u2"), buy(tenant, "n0", "u0"), buy(tenant, "n1", "u1")]
@@ -351,7 +351,7 @@ def test_the_next_batch_is_applied_while_a_big_one_commits_once_its_callers_are_
 ) -> None:
     # given a writer whose batches in flight never grow (every one counts as big), which
     # lingers up to 5 s for more requests while busy, and whose commits take 0.4 s
-    monkeypatch.setattr(writer_module, "GROW_BELOW", 1)
+    monkeypatch.setattr(pipeline, "GROW_BELOW", 1)
     writer = TenantWriter(SlowStore(store, 0.4), tenant, linger_seconds=5.0)
     applied: list[tuple[int, bool]] = []  # (batch size, applied while another committed)
     apply_ahead = writer._apply_ahead

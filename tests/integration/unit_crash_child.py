@@ -18,7 +18,7 @@ from tokenmall.adapters.db.store import Store
 from tokenmall.services import commands as c
 from tokenmall.services import ledger
 from tokenmall.services.book import TenantBook
-from tokenmall.services.unit_writer import UnitWriters, Writes
+from tokenmall.services.writers.units import UnitWriters, Writes
 
 
 class PurchaseUnit:

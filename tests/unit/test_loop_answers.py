@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from own_loop import run_on_own_loop
-from tokenmall.services import loop_answers
+from tokenmall.services.writers import loop_answers
 
 
 def _count_wakeups(loop: asyncio.AbstractEventLoop) -> list[int]:

@@ -30,7 +30,7 @@ from tokenmall.services import commands as c
 from tokenmall.services.ledger import execute
 from tokenmall.services.process import freeze_startup_objects
 from tokenmall.services.settlement import settle
-from tokenmall.services.writer_pool import WriterPool
+from tokenmall.services.writers.pool import WriterPool
 
 PATHS = ("writer", "rowlock")
 CALLERS = ("async", "threads")

@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,12 +80,11 @@ def encode(command: Any) -> str:
     return json.dumps({"type": type(command).__name__, "fields": fields}, sort_keys=True)
 
 
-def decode(text: str) -> Any:
-    from tokenmall.services import commands
-
+def decode(text: str, kinds: Mapping[str, type]) -> Any:
+    """The command ``encode`` wrote, as one of ``kinds`` (its type's name -> the type)."""
     data = json.loads(text)
-    cls = getattr(commands, data["type"])
-    if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)):
+    cls = kinds.get(data["type"])
+    if cls is None or not dataclasses.is_dataclass(cls):
         raise ValueError(f"not a command type: {data['type']}")
     return cls(**{name: _restore(value) for name, value in data["fields"].items()})
 
@@ -163,8 +162,11 @@ class Reply:
     result: Any = None
 
 
-def claimable(conn: Connection, tenant_id: str, limit: int) -> list[tuple[int, Any]]:
-    """Pending commands in arrival order (only the tenant's lock holder calls this)."""
+def claimable(
+    conn: Connection, tenant_id: str, limit: int, kinds: Mapping[str, type]
+) -> list[tuple[int, Any]]:
+    """Pending commands in arrival order, decoded as ``kinds`` (see ``decode``; only the
+    tenant's lock holder calls this)."""
     rows = conn.execute(
         sa.select(command_inbox.c.id, command_inbox.c.command)
         .where(command_inbox.c.tenant_id == tenant_id, command_inbox.c.status == "pending")
@@ -176,7 +178,7 @@ def claimable(conn: Connection, tenant_id: str, limit: int) -> list[tuple[int, A
     broken: list[Reply] = []
     for row_id, text in rows:
         try:
-            found.append((int(row_id), decode(text)))
+            found.append((int(row_id), decode(text, kinds)))
         except Exception as error:  # a row nobody can apply must not block the ones after it
             broken.append(Reply(int(row_id), "failed", type(error).__name__, str(error)))
     if broken:

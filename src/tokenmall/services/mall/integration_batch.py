@@ -1,4 +1,4 @@
-"""Many ``paid`` events in one request: the integration API's batch (issue 4 items 8 and the load).
+"""Many ``paid`` events in one request: the integration API's batch.
 
 A shop that pushes thousands of orders a second cannot afford a request, an authentication,
 a set of look-ups and a commit for each. A batch carries up to ``MAX_ORDERS`` paid events; each
@@ -13,7 +13,7 @@ How it runs:
 2. One read-only transaction reads, for all events at once: the orders' ledger keys, their
    stored ``paid`` answers (an identical event is answered as replayed; a different one is a
    409 for that event alone) and the shop's users.
-3. The rest run as ONE unit of the tenant's writer (``services/unit_writer.py``): in the
+3. The rest run as ONE unit of the tenant's writer (``services/writers/units.py``): in the
    writer's batch transaction, under one savepoint, in one PostgreSQL pipeline, the events
    in their order (a user first seen in event 2 is known to event 5), then the batch's answer
    stored under the request's Idempotency-Key. So a batch commits whole: every event of it and
@@ -61,7 +61,7 @@ from tokenmall.services.mall.integration import (
     write_paid,
 )
 from tokenmall.services.mall.records import StoredResponse
-from tokenmall.services.unit_writer import Writes
+from tokenmall.services.writers.units import Writes
 
 MAX_ORDERS = 100
 MAX_RACES = 8  # reads again after racing pushes took an order's or a request's keys

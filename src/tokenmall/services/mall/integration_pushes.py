@@ -3,8 +3,9 @@
 A shop that pushes its orders one request each (``POST …/integration/orders/{id}/paid``) costs,
 done one by one, an authentication, five look-ups and a unit of the tenant's writer per order.
 Here the route hands its push — the caller's token, the Idempotency-Key and the order as sent —
-to its tenant's ``_Coalescer`` thread and waits. The thread takes every push queued (up to
-``max_group``) and, for all of them at once:
+to its tenant's ``_Coalescer`` thread and waits. The thread (the batching base of
+``services/writers``) takes every push queued (up to ``max_group``, lingering for more while
+pushes come several at a time) and, for all of them at once:
 
 1. reads in one read-only transaction: each distinct token authenticated once, the
    Idempotency-Keys of each caller in one query (a stored answer is replayed; the same key for
@@ -29,9 +30,6 @@ the later one waits for the next group (and then replays).
 from __future__ import annotations
 
 import logging
-import queue
-import threading
-import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
@@ -58,7 +56,8 @@ from tokenmall.services.mall.integration_batch import (
 )
 from tokenmall.services.mall.records import StoredResponse
 from tokenmall.services.mall.uow import utc_now
-from tokenmall.services.unit_writer import PerEngine, Writes, writers_for
+from tokenmall.services.writers.batching import Batcher, PerEngine, Registry
+from tokenmall.services.writers.units import Writes, writers_for
 
 log = logging.getLogger(__name__)
 
@@ -104,72 +103,38 @@ class PushesUnit:
         return write_events(conn, book, writes, self.tenant_id, self.events, self.known, finish)
 
 
-class _Coalescer:
-    """The thread that reads and writes one tenant's queued pushes in groups."""
+class _Coalescer(Batcher[Push]):
+    """The thread that reads and writes one tenant's queued pushes in groups. Under load (the
+    last group had several pushes) it lingers up to ``LINGER_SECONDS`` for more: the answers
+    of one group bring their clients' next pushes back a little apart, and a group of one
+    costs its reads alone."""
 
+    request_type = Push
     LINGER_SECONDS = 0.002  # float-ok: seconds
 
     def __init__(self, registry: Pushes, tenant_id: str) -> None:
+        super().__init__(
+            tenant_id,
+            f"pushes-{tenant_id}",
+            max_batch=registry.max_group,
+            linger_seconds=self.LINGER_SECONDS,
+            idle_seconds=registry.idle_seconds,
+            registry=registry,
+        )
         self.registry = registry
-        self.tenant_id = tenant_id
-        self.queue: queue.SimpleQueue[Push] = queue.SimpleQueue()
-        self.retired = False
-        self._last = 0  # pushes in the last group taken
-        self._thread = threading.Thread(target=self._loop, name=f"pushes-{tenant_id}", daemon=True)
         self._thread.start()
 
-    def _loop(self) -> None:
-        later: list[Push] = []
-        while True:
-            if later:
-                group, later = later, []
-            else:
-                try:
-                    group = [self.queue.get(timeout=self.registry.idle_seconds)]
-                except queue.Empty:
-                    if self._retire():
-                        return
-                    continue
-            self._gather(group)
-            now_group, later = _split(group)
-            try:
-                self._process(now_group)
-            except BaseException as error:  # never leave a caller waiting
-                log.exception("tenant %s: coalesced pushes failed", self.tenant_id)
-                for push in now_group:
-                    if not push.future.done():
-                        push.future.set_exception(error)
-
-    def _gather(self, group: list[Push]) -> None:
-        """Add what is queued to ``group``. Under load (the last group had several pushes) it
-        lingers up to ``LINGER_SECONDS`` for more: the answers of one group bring their
-        clients' next pushes back a little apart, and a group of one costs its reads alone."""
-        wait = self.LINGER_SECONDS if self._last > 1 else 0.0
-        deadline = time.monotonic() + wait
-        while len(group) < self.registry.max_group:
-            try:
-                group.append(self.queue.get_nowait())
-                continue
-            except queue.Empty:
-                pass
-            left = deadline - time.monotonic()
-            if left <= 0:
-                break
-            try:
-                group.append(self.queue.get(timeout=left))
-            except queue.Empty:
-                break
-        self._last = len(group)
-
-    def _retire(self) -> bool:
-        with self.registry.lock:
-            if not self.queue.empty():
-                return False
-            self.retired = True
-            self.registry.forget(self)
-        return True
-
     def _process(self, group: list[Push]) -> None:
+        # A second push of an order or a key waits for the next group (carried to it).
+        now_group, self._carry = _split(group)
+        self._process_group(now_group)
+        self._expect = len(group)
+
+    def _broken(self, batch: list[Push], error: BaseException) -> None:
+        carried = {id(push) for push in self._carry}
+        super()._broken([push for push in batch if id(push) not in carried], error)
+
+    def _process_group(self, group: list[Push]) -> None:
         deferred: list[Push] = []
         for attempt in range(MAX_RACES + 1):
             pending = [
@@ -198,7 +163,7 @@ class _Coalescer:
             for push, caller in live:
                 if (caller.scope, push.key) in keys:
                     deferred.append(push)
-                    self.queue.put(push)
+                    self.put(push)
                 else:
                     keys.add((caller.scope, push.key))
                     first.append((push, caller))
@@ -317,7 +282,7 @@ def _keys(
     return fresh
 
 
-class Pushes:
+class Pushes(Registry[_Coalescer]):
     """The coalescers of one database's tenants in this process (started on first use,
     retired when idle)."""
 
@@ -327,23 +292,16 @@ class Pushes:
         max_group: int = 64,
         idle_seconds: float = 10.0,  # float-ok: seconds
     ) -> None:
-        self.store = store
+        super().__init__(store)
         self.max_group = max_group
         self.idle_seconds = idle_seconds
-        self.lock = threading.Lock()
-        self._coalescers: dict[str, _Coalescer] = {}
+
+    def _start(self, tenant_id: str) -> _Coalescer:
+        return _Coalescer(self, tenant_id)
 
     def submit(self, push: Push) -> Future[Answer | None]:
-        with self.lock:
-            coalescer = self._coalescers.get(push.tenant_id)
-            if coalescer is None or coalescer.retired:
-                coalescer = self._coalescers[push.tenant_id] = _Coalescer(self, push.tenant_id)
-            coalescer.queue.put(push)
+        self.put(push.tenant_id, push)
         return push.future
-
-    def forget(self, coalescer: _Coalescer) -> None:
-        if self._coalescers.get(coalescer.tenant_id) is coalescer:
-            del self._coalescers[coalescer.tenant_id]
 
 
 _PUSHES: PerEngine[Pushes] = PerEngine(Pushes)

@@ -29,7 +29,7 @@ from tokenmall.services.mall.errors import Unauthenticated
 from tokenmall.services.mall.integration import Answer, ExternalUserIn
 from tokenmall.services.mall.records import StoredResponse
 from tokenmall.services.mall.uow import utc_now
-from tokenmall.services.unit_writer import writers_for
+from tokenmall.services.writers.units import writers_for
 from tokenmall.web import deps, errors
 from tokenmall.web.api.common import TenantId
 from tokenmall.web.api.schemas_integration import (

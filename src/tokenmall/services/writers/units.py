@@ -1,14 +1,14 @@
 """Group commit for the API's units of work: one writer thread per tenant in each process.
 
-``services/writer.py`` groups bare ledger commands. A request of the API does more than a
+``tenant.py`` groups bare ledger commands. A request of the API does more than a
 ledger command: an integrated order is its users, its journals, its order row, its outgoing
 events and its stored answers, and all of it must commit together. Here such work is a
 *unit*: whoever submits it has done everything that only reads (authentication, validation,
 the idempotency look-ups, the shop's users) on its own connection — a batch request's thread
 (``mall/integration_batch.py``), or the coalescer that gathers a tenant's single pushes
 (``mall/integration_pushes.py``; a group of pushes is one unit) — then hands the unit to its
-tenant's ``UnitWriter`` and waits. The writer thread takes every unit queued (up to
-``max_batch``) and runs them in ONE transaction:
+tenant's ``UnitWriter`` and waits. The writer thread (the batching base, without a linger)
+takes every unit queued (up to ``max_batch``) and runs them in ONE transaction:
 
 1. ``BEGIN``; the tenant's state row read ``FOR UPDATE`` (PostgreSQL; SQLite: the database's
    write lock) — the same lock every other ledger write of the tenant takes, in this process
@@ -35,19 +35,18 @@ and retires; the next unit starts a new one.
 from __future__ import annotations
 
 import logging
-import queue
-import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine
 
 from tokenmall.adapters.db import fast
 from tokenmall.adapters.db.store import Store
 from tokenmall.services.book import TenantBook
+from tokenmall.services.writers.batching import Batcher, PerEngine, Registry, resolve
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +79,10 @@ class _Item:
     future: Future[Any] = field(default_factory=Future)
 
 
-class UnitWriter:
+class UnitWriter(Batcher[_Item]):
     """The group-committing writer of one tenant in this process."""
+
+    request_type = _Item
 
     def __init__(
         self,
@@ -92,19 +93,19 @@ class UnitWriter:
         max_batch: int = 64,
         idle_seconds: float = 10.0,  # float-ok: seconds
     ) -> None:
+        super().__init__(
+            tenant_id,
+            f"units-{tenant_id}",
+            max_batch=max_batch,
+            idle_seconds=idle_seconds,
+            registry=registry,
+        )
         self.store = store
-        self.tenant_id = tenant_id
-        self.max_batch = max_batch
-        self.idle_seconds = idle_seconds
-        self._registry = registry
-        self._queue: queue.SimpleQueue[_Item] = queue.SimpleQueue()
         self._book: TenantBook | None = None
         self._conn: Connection | None = None
-        self.retired = False
         self._savepoints = 0
         self.batches = 0  # committed batches (figures for tests and benchmarks)
         self.units = 0  # units answered by committed batches
-        self._thread = threading.Thread(target=self._loop, name=f"units-{tenant_id}", daemon=True)
         self._thread.start()
 
     def submit(self, unit: Unit) -> Future[Any]:
@@ -118,42 +119,15 @@ class UnitWriter:
         self._queue.put(item)
         return item.future
 
-    # -- the thread ---------------------------------------------------------------------------
+    # -- the loop's hooks ---------------------------------------------------------------------
 
-    def _loop(self) -> None:
-        while True:
-            try:
-                first = self._queue.get(timeout=self.idle_seconds)
-            except queue.Empty:
-                self._disconnect()  # idle: the connection goes back to the pool
-                if self._retire():
-                    return
-                continue
-            batch = [first]
-            while len(batch) < self.max_batch:
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            try:
-                self._process(batch)
-            except BaseException as error:  # never leave a caller waiting
-                log.exception("tenant %s: the unit writer failed", self.tenant_id)
-                self._book = None
-                for item in batch:
-                    if not item.future.done():
-                        item.future.set_exception(error)
+    def _idle(self) -> bool:
+        self._disconnect()  # idle: the connection goes back to the pool
+        return super()._idle()
 
-    def _retire(self) -> bool:
-        """Stop if nothing is queued (under the registry's lock, so no unit is lost)."""
-        lock = self._registry.lock if self._registry is not None else threading.Lock()
-        with lock:
-            if not self._queue.empty():
-                return False
-            self.retired = True
-            if self._registry is not None:
-                self._registry.forget(self)
-        return True
+    def _broken(self, batch: list[_Item], error: BaseException) -> None:
+        self._book = None
+        super()._broken(batch, error)
 
     def _process(self, batch: list[_Item]) -> None:
         outcomes: list[tuple[bool, Any]] = []
@@ -176,11 +150,8 @@ class UnitWriter:
             return
         self.batches += 1
         self.units += len(batch)
-        for item, (ok, value) in zip(batch, outcomes, strict=True):
-            if ok:
-                item.future.set_result(value)
-            else:
-                item.future.set_exception(value)
+        self._expect = len(batch)
+        resolve(batch, outcomes)
 
     def _connection(self) -> Connection:
         """The writer's connection, kept while it is busy (no pool check-out and ping per
@@ -261,60 +232,27 @@ def _exec(conn: Connection, sql: str) -> None:
         cur.close()
 
 
-class UnitWriters:
+class UnitWriters(Registry[UnitWriter]):
     """The writers of one database's tenants in this process (one per tenant, started on
     first use, retired when idle)."""
 
     def __init__(self, store: Store, **options: Any) -> None:
-        self.store = store
+        super().__init__(store)
         self.options = options
-        self.lock = threading.Lock()
-        self._writers: dict[str, UnitWriter] = {}
+
+    def _start(self, tenant_id: str) -> UnitWriter:
+        return UnitWriter(self.store, tenant_id, registry=self, **self.options)
 
     def submit(self, unit: Unit) -> Future[Any]:
         with self.lock:
-            writer = self._writers.get(unit.tenant_id)
-            if writer is None or writer.retired:
-                writer = UnitWriter(self.store, unit.tenant_id, registry=self, **self.options)
-                self._writers[unit.tenant_id] = writer
-            return writer.submit(unit)
+            return self._worker(unit.tenant_id).submit(unit)
 
     def call(self, unit: Unit, timeout: float | None = 60.0) -> Any:  # float-ok: seconds
         """Submit and wait: the unit's answer once committed, or its error."""
         return self.submit(unit).result(timeout)
 
     def writer(self, tenant_id: str) -> UnitWriter | None:
-        with self.lock:
-            return self._writers.get(tenant_id)
-
-    def forget(self, writer: UnitWriter) -> None:
-        """A writer retires (the caller holds ``lock``)."""
-        if self._writers.get(writer.tenant_id) is writer:
-            del self._writers[writer.tenant_id]
-
-
-class _HasStore(Protocol):
-    @property
-    def store(self) -> Store: ...
-
-
-R = TypeVar("R", bound=_HasStore)
-
-
-class PerEngine(Generic[R]):
-    """One ``R`` per database in this process (made from a ``Store`` on first use)."""
-
-    def __init__(self, make: Callable[[Store], R]) -> None:
-        self._make = make
-        self._found: dict[int, R] = {}
-        self._lock = threading.Lock()
-
-    def of(self, engine: Engine) -> R:
-        with self._lock:
-            found = self._found.get(id(engine))
-            if found is None or found.store.engine is not engine:
-                found = self._found[id(engine)] = self._make(Store(engine))
-            return found
+        return self.worker(tenant_id)
 
 
 _WRITERS: PerEngine[UnitWriters] = PerEngine(UnitWriters)
