@@ -24,6 +24,7 @@ from tokenmall.adapters.db.mall import withdrawals as withdrawals_repo
 from tokenmall.adapters.db.store import Store
 from tokenmall.adapters.db.tables import settled_days
 from tokenmall.config import Settings
+from tokenmall.domain.mall.orders import Order
 from tokenmall.services import demo
 from tokenmall.services.mall import orders, people, settling, tenants, withdrawals
 from tokenmall.services.mall.auth import Principal
@@ -94,7 +95,7 @@ def _admin(site: Site) -> Principal:
     return _member(site, demo.ADMIN_EMAIL)
 
 
-def _order_in(site: Site, status: str) -> orders_repo.Order:
+def _order_in(site: Site, status: str) -> Order:
     with site.app.state.database.read() as conn:
         found = orders_repo.list_orders(
             conn, TENANT, user_id=None, merchant_id=None, status=status, after=None, limit=200

@@ -34,6 +34,8 @@ from tokenmall.adapters.db.mall import tenants as tenants_repo
 from tokenmall.adapters.db.mall import withdrawals as withdrawals_repo
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.errors import DomainError
+from tokenmall.domain.mall.catalogue import Sku
+from tokenmall.domain.mall.people import KycStatus, Role, User
 from tokenmall.domain.money import POINT_SCALE, format_money
 from tokenmall.services import commands as c
 from tokenmall.services import ledger
@@ -52,7 +54,6 @@ from tokenmall.services.mall import (
 )
 from tokenmall.services.mall.auth import Principal
 from tokenmall.services.mall.gateway import SandboxGateway
-from tokenmall.services.mall.records import Sku, User
 from tokenmall.services.mall.uow import Database, utc_now
 
 TENANT_ID = "wine"
@@ -219,7 +220,7 @@ def _create_tenant(conn: Connection) -> None:
             email=email,
             password=PASSWORD,
             display_name=name,
-            role="merchant",
+            role=Role.MERCHANT,
             now=now,
         )
         merchant = catalogue.create_merchant(conn, admin, TENANT_ID, store, owner.user_id, now)
@@ -402,7 +403,7 @@ def _pending_requests(db: Database, users: dict[str, User], now: datetime) -> No
             conn, TENANT_ID, user_id=asker.user_id, status=None, after=None, limit=1
         ):
             people.update_user(
-                conn, admin, TENANT_ID, asker.user_id, role=None, kyc_status="verified"
+                conn, admin, TENANT_ID, asker.user_id, role=None, kyc_status=KycStatus.VERIFIED
             )
             holders = Store(conn.engine).load_holders(conn, TENANT_ID, [asker.user_id])
             cash = holders[0].cash if holders else 0

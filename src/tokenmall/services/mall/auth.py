@@ -19,9 +19,9 @@ from typing import Literal
 from sqlalchemy import Connection
 
 from tokenmall.adapters.db.mall import people as people_repo
+from tokenmall.domain.mall.people import Credential, Role
 from tokenmall.services.mall import ids, passwords
 from tokenmall.services.mall.errors import Forbidden, NotFound, Unauthenticated
-from tokenmall.services.mall.records import Credential, Role
 
 Via = Literal["session", "api_key", "operator_session"]
 

@@ -13,14 +13,15 @@ from sqlalchemy import Connection
 
 from tokenmall.adapters.db.mall import catalogue as catalogue_repo
 from tokenmall.adapters.db.mall import orders as repo
+from tokenmall.domain.mall.catalogue import Product, Sku
+from tokenmall.domain.mall.people import Role
 from tokenmall.services.mall import validate
 from tokenmall.services.mall.auth import Principal, require
 from tokenmall.services.mall.errors import InvalidInput, NotFound
-from tokenmall.services.mall.records import Product, Role, Sku
 
 MAX_LINE_QUANTITY = 9_999
 MAX_CART_LINES = 100
-BUYERS: tuple[Role, ...] = ("consumer",)
+BUYERS: tuple[Role, ...] = (Role.CONSUMER,)
 
 
 @dataclass(frozen=True, slots=True)

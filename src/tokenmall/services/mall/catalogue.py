@@ -16,13 +16,21 @@ from sqlalchemy import Connection
 
 from tokenmall.adapters.db.mall import catalogue as repo
 from tokenmall.adapters.db.mall import people as people_repo
+from tokenmall.domain.mall.catalogue import (
+    Merchant,
+    Product,
+    ProductStatus,
+    Sku,
+    StockMovement,
+    StockReason,
+)
+from tokenmall.domain.mall.people import Role
 from tokenmall.services.mall import ids, validate
 from tokenmall.services.mall.auth import Principal, require
 from tokenmall.services.mall.errors import Conflict, Forbidden, InvalidInput, NotFound, OutOfStock
-from tokenmall.services.mall.records import Merchant, Product, Role, Sku, StockMovement
 
-ALL: tuple[Role, ...] = ("consumer", "merchant", "admin")
-SELLERS: tuple[Role, ...] = ("merchant", "admin")
+ALL: tuple[Role, ...] = (Role.CONSUMER, Role.MERCHANT, Role.ADMIN)
+SELLERS: tuple[Role, ...] = (Role.MERCHANT, Role.ADMIN)
 
 
 # --- merchants ---
@@ -36,7 +44,7 @@ def create_merchant(
     owner_user_id: str,
     now: datetime,
 ) -> Merchant:
-    require(caller, tenant_id, ("admin",))
+    require(caller, tenant_id, (Role.ADMIN,))
     owner = people_repo.get_user(conn, tenant_id, owner_user_id)
     if owner is None:
         raise InvalidInput(f"no user {owner_user_id!r}", "owner_user_id")
@@ -116,7 +124,7 @@ def create_product(
         merchant_id=merchant.merchant_id,
         title=validate.text(title, "title", max_length=200),
         description=validate.text(description, "description", max_length=5000, allow_empty=True),
-        status="active",
+        status=ProductStatus.ACTIVE,
         created_at=now,
     )
     repo.add_product(conn, product)
@@ -297,7 +305,7 @@ def _record(
         sku_id=sku_id,
         change=change,
         stock_after=stock_after,
-        reason=reason,
+        reason=StockReason(reason),
         reference=reference,
         created_at=now,
     )

@@ -30,6 +30,8 @@ from tokenmall.adapters.db import fast
 from tokenmall.adapters.db.mall import integration as repo
 from tokenmall.adapters.db.mall.tables import users as mall_users
 from tokenmall.adapters.db.store import Store
+from tokenmall.domain.mall.integration import ExternalUser, IntegrationOrder, IntegrationState
+from tokenmall.domain.mall.people import Role
 from tokenmall.domain.money import format_money
 from tokenmall.services import commands as c
 from tokenmall.services import ledger
@@ -37,9 +39,8 @@ from tokenmall.services.book import TenantBook
 from tokenmall.services.mall import events, ids, order_ledger, validate
 from tokenmall.services.mall.auth import Principal, require
 from tokenmall.services.mall.errors import Conflict, InvalidInput, NotFound
-from tokenmall.services.mall.records import Role
 
-ADMIN: tuple[Role, ...] = ("admin",)
+ADMIN: tuple[Role, ...] = (Role.ADMIN,)
 EXTERNAL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,63}$")
 # Argon2 never produces this, so no password ever verifies against it.
 NO_PASSWORD = "!no-password:external-user"
@@ -94,7 +95,7 @@ def _replay(
 
 def _answer(
     conn: Connection,
-    order: repo.IntegrationOrder,
+    order: IntegrationOrder,
     event: str,
     request_hash: str,
     now: datetime,
@@ -120,7 +121,7 @@ def _answer(
     return Answer(status, body, False)
 
 
-def order_view(order: repo.IntegrationOrder, event: str | None) -> dict[str, Any]:
+def order_view(order: IntegrationOrder, event: str | None) -> dict[str, Any]:
     """The JSON shape of an integrated order (``IntegrationOrderOut`` in the API)."""
     return {
         "external_order_id": order.external_order_id,
@@ -175,7 +176,7 @@ class Users:
     join: c.Join | None
 
 
-def plan_users(tenant_id: str, who: ExternalUserIn, known: dict[str, repo.ExternalUser]) -> Users:
+def plan_users(tenant_id: str, who: ExternalUserIn, known: dict[str, ExternalUser]) -> Users:
     """Who buys: known external users keep their ids; first-seen ones get new ids. Reads
     nothing (``known`` was read before)."""
     new: list[tuple[str, str, str, str | None]] = []
@@ -240,7 +241,7 @@ def _write_users(
             repo.set_referrer(conn, tenant_id, who.external_id, binds)
 
 
-def _order_row(order: repo.IntegrationOrder) -> dict[str, Any]:
+def _order_row(order: IntegrationOrder) -> dict[str, Any]:
     """The order as a row of ``mall_integration_orders`` (what ``repo.add_order`` writes)."""
     return {
         "tenant_id": order.tenant_id,
@@ -298,7 +299,7 @@ def _rewards(
 
 def _book(
     conn: Connection,
-    order: repo.IntegrationOrder,
+    order: IntegrationOrder,
     now: datetime,
     known: dict[str, str] | None = None,
 ) -> dict[str, Any]:
@@ -316,7 +317,7 @@ def _book(
     )
 
 
-def _event_data(order: repo.IntegrationOrder) -> dict[str, Any]:
+def _event_data(order: IntegrationOrder) -> dict[str, Any]:
     view = order_view(order, None)
     view.pop("event")
     return view
@@ -331,9 +332,9 @@ class PaidEvent:
     ``integration_batch.read_events``), ready to be written (``write_paid``) — in the
     request's transaction, or in a unit of the tenant's writer."""
 
-    order: repo.IntegrationOrder  # its user_id is set when written
+    order: IntegrationOrder  # its user_id is set when written
     who: ExternalUserIn
-    known: dict[str, repo.ExternalUser]
+    known: dict[str, ExternalUser]
     request_hash: str
     looked_up: ledger.Prefound
 
@@ -443,9 +444,9 @@ def new_order(
     amount_fen: int,
     contribution_fen: int | None,
     now: datetime,
-) -> repo.IntegrationOrder:
+) -> IntegrationOrder:
     """A ``paid`` order before it is written (its ``user_id`` is set then)."""
-    return repo.IntegrationOrder(
+    return IntegrationOrder(
         tenant_id=tenant_id,
         external_order_id=external_order_id,
         order_ref=order_ref(external_order_id),
@@ -453,7 +454,7 @@ def new_order(
         external_user_id=who.external_id,
         amount_fen=amount_fen,
         contribution_fen=contribution_fen,
-        state="paid",
+        state=IntegrationState.PAID,
         booked=False,
         refunded_fen=0,
         rewards=None,
@@ -624,7 +625,7 @@ def get_order(
 
 def _existing(
     conn: Connection, tenant_id: str, external_order_id: str, event: str
-) -> repo.IntegrationOrder:
+) -> IntegrationOrder:
     order = repo.get_order(conn, tenant_id, external_order_id, for_update=True)
     if order is None:
         raise Conflict(
@@ -634,7 +635,7 @@ def _existing(
     return order
 
 
-def _with(order: repo.IntegrationOrder, **values: Any) -> repo.IntegrationOrder:
+def _with(order: IntegrationOrder, **values: Any) -> IntegrationOrder:
     from dataclasses import replace
 
     return replace(order, **values)

@@ -40,11 +40,15 @@ from sqlalchemy import Connection, Engine
 
 from tokenmall.adapters.db.mall import catalogue as catalogue_repo
 from tokenmall.adapters.db.mall import orders as repo
-from tokenmall.adapters.db.mall.orders import Order, OrderLine, OrderSettings, Payment, Refund
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.economy.purchase import contribution_for
 from tokenmall.domain.economy.state import Rates
 from tokenmall.domain.errors import DomainError
+from tokenmall.domain.mall.catalogue import Product, Sku
+from tokenmall.domain.mall.orders import Order, OrderEvent, OrderLine, OrderSettings, OrderStatus
+from tokenmall.domain.mall.payments import Payment
+from tokenmall.domain.mall.people import Role
+from tokenmall.domain.mall.refunds import Refund, RefundStatus
 from tokenmall.domain.money import parse_money, parse_points
 from tokenmall.services import commands as c
 from tokenmall.services.mall import addresses, catalogue, ids, journal, order_ledger, validate
@@ -63,16 +67,15 @@ from tokenmall.services.mall.gateway import (
     GatewayUnavailable,
     NoGateway,
 )
-from tokenmall.services.mall.records import Product, Role, Sku
 from tokenmall.services.mall.uow import Database
 
 log = logging.getLogger("tokenmall.orders")
 
-ALL: tuple[Role, ...] = ("consumer", "merchant", "admin")
-BUYERS: tuple[Role, ...] = ("consumer",)
-SELLERS: tuple[Role, ...] = ("merchant", "admin")
-ADMINS: tuple[Role, ...] = ("admin",)
-BUYERS_AND_ADMINS: tuple[Role, ...] = ("consumer", "admin")
+ALL: tuple[Role, ...] = (Role.CONSUMER, Role.MERCHANT, Role.ADMIN)
+BUYERS: tuple[Role, ...] = (Role.CONSUMER,)
+SELLERS: tuple[Role, ...] = (Role.MERCHANT, Role.ADMIN)
+ADMINS: tuple[Role, ...] = (Role.ADMIN,)
+BUYERS_AND_ADMINS: tuple[Role, ...] = (Role.CONSUMER, Role.ADMIN)
 MAX_CHECKOUT_LINES = 50
 PAYMENT_METHODS = ("money", "stable", "mixed")
 SYSTEM = "system"
@@ -130,7 +133,7 @@ def update_settings(
 @dataclass(frozen=True, slots=True)
 class OrderView:
     order: Order
-    history: list[repo.OrderEvent]
+    history: list[OrderEvent]
     payments: list[Payment]
     refunds: list[Refund]
 
@@ -319,7 +322,7 @@ def checkout(
             checkout_id=checkout_id,
             user_id=who.subject_id,
             merchant_id=merchant_id,
-            status="created",
+            status=OrderStatus.CREATED,
             total_fen=total,
             money_fen=total - stable,
             stable_fen=stable,
@@ -383,7 +386,7 @@ def _history(
     now: datetime,
     note: str | None = None,
 ) -> None:
-    event = repo.OrderEvent(ids.new_id("oev"), from_status, to_status, actor, note, now)
+    event = OrderEvent(ids.new_id("oev"), from_status, to_status, actor, note, now)
     repo.add_event(conn, order.tenant_id, order.order_id, event)
 
 
@@ -599,7 +602,7 @@ def request_refund(
         refund_id=ids.new_id("rfd"),
         order_id=order.order_id,
         payment_id=None,
-        status="requested",
+        status=RefundStatus.REQUESTED,
         money_fen=order.money_fen,
         stable_fen=order.stable_fen,
         reason=text,

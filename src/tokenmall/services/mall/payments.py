@@ -22,19 +22,21 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from tokenmall.adapters.db.mall import orders as repo
-from tokenmall.adapters.db.mall.orders import Order, Payment, Refund
 from tokenmall.domain.errors import DomainError, InvalidAmount, InvalidParameter
+from tokenmall.domain.mall.orders import Order
+from tokenmall.domain.mall.payments import Payment, PaymentStatus
+from tokenmall.domain.mall.people import Role
+from tokenmall.domain.mall.refunds import Refund, RefundStatus
 from tokenmall.services.mall import ids, order_ledger
 from tokenmall.services.mall.auth import Principal, require
 from tokenmall.services.mall.errors import Conflict, InvalidInput, NotFound
 from tokenmall.services.mall.gateway import CallbackEvent, CallbackRefused, Gateway
-from tokenmall.services.mall.records import Role
 from tokenmall.services.mall.uow import Database
 
 log = logging.getLogger("tokenmall.payments")
 
-ALL: tuple[Role, ...] = ("consumer", "merchant", "admin")
-BUYERS: tuple[Role, ...] = ("consumer",)
+ALL: tuple[Role, ...] = (Role.CONSUMER, Role.MERCHANT, Role.ADMIN)
+BUYERS: tuple[Role, ...] = (Role.CONSUMER,)
 OPEN = ("pending", "failed")
 
 
@@ -51,7 +53,7 @@ def open_payment(conn: Connection, gateway: Gateway, order: Order, now: datetime
         payment_id=payment_id,
         order_id=order.order_id,
         gateway=gateway.name,
-        status="pending",
+        status=PaymentStatus.PENDING,
         amount_fen=order.money_fen,
         provider_ref=created.provider_ref,
         redirect_url=created.redirect_url,
@@ -370,7 +372,7 @@ def _refund_stray(
             refund_id=refund_id,
             order_id=order.order_id,
             payment_id=payment.payment_id,
-            status="succeeded",
+            status=RefundStatus.SUCCEEDED,
             money_fen=payment.amount_fen,
             stable_fen=0,
             reason=f"payment arrived when the order was already {order.status}",

@@ -30,6 +30,7 @@ from tokenmall.domain.economy.state import Holder, Rates
 from tokenmall.domain.errors import DomainError
 from tokenmall.domain.ledger.accounts import AccountKind
 from tokenmall.domain.ledger.codes import JournalCode
+from tokenmall.domain.mall.people import Role
 from tokenmall.domain.money import (
     format_money,
     format_points,
@@ -275,7 +276,7 @@ def redeem(
     conn: Connection, caller: Principal | None, tenant_id: str, merchant_id: str, amount: str
 ) -> dict[str, Any]:
     """A merchant turns stable points into treasury points at the current price (rule 5)."""
-    who = require(caller, tenant_id, ("merchant", "admin"))
+    who = require(caller, tenant_id, (Role.MERCHANT, Role.ADMIN))
     merchant = catalogue_repo.get_merchant(conn, tenant_id, merchant_id)
     if merchant is None:
         raise NotFound(f"no merchant {merchant_id!r}")
@@ -304,7 +305,7 @@ def redeem(
 def merchant_wallet(
     conn: Connection, caller: Principal | None, tenant_id: str, merchant_id: str
 ) -> dict[str, Any]:
-    who = require(caller, tenant_id, ("merchant", "admin"))
+    who = require(caller, tenant_id, (Role.MERCHANT, Role.ADMIN))
     merchant = catalogue_repo.get_merchant(conn, tenant_id, merchant_id)
     if merchant is None or (who.role != "admin" and merchant.owner_user_id != who.subject_id):
         raise NotFound(f"no merchant {merchant_id!r}")

@@ -21,9 +21,9 @@ from sqlalchemy.exc import IntegrityError
 from tokenmall.adapters.db.mall import commissions as commissions_repo
 from tokenmall.adapters.db.mall import people as people_repo
 from tokenmall.adapters.db.mall import withdrawals as repo
-from tokenmall.adapters.db.mall.withdrawals import Settings, Withdrawal
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.errors import InsufficientBalance
+from tokenmall.domain.mall.withdrawals import Settings, Withdrawal
 from tokenmall.domain.money import format_money
 from tokenmall.services import commands as c
 from tokenmall.services.mall import ids, journal, validate

@@ -21,13 +21,13 @@ from sqlalchemy.exc import IntegrityError
 
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.errors import DomainError
+from tokenmall.domain.mall.responses import StoredResponse
 from tokenmall.services.mall import auth, idempotency, integration
 from tokenmall.services.mall import integration_batch as batch
 from tokenmall.services.mall import integration_pushes as pushes
 from tokenmall.services.mall.auth import Principal
 from tokenmall.services.mall.errors import Unauthenticated
 from tokenmall.services.mall.integration import Answer, ExternalUserIn
-from tokenmall.services.mall.records import StoredResponse
 from tokenmall.services.mall.uow import utc_now
 from tokenmall.services.unit_writer import writers_for
 from tokenmall.web import deps, errors

@@ -25,12 +25,13 @@ from tokenmall.adapters.db.mall import people as people_repo
 from tokenmall.adapters.db.mall.withdrawals import STATUSES as WITHDRAWAL_STATUSES
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.errors import DomainError
+from tokenmall.domain.mall.orders import Order, OrderStatus
+from tokenmall.domain.mall.tenants import Tenant
 from tokenmall.domain.money import format_money, parse_money
 from tokenmall.services import audit as audit_service
 from tokenmall.services.mall import catalogue, orders, people, settling, withdrawals
 from tokenmall.services.mall.auth import Principal
 from tokenmall.services.mall.errors import InvalidInput
-from tokenmall.services.mall.records import Tenant
 from tokenmall.services.mall.uow import utc_now
 from tokenmall.web.api.payments import gateway_for
 from tokenmall.web.pages import core
@@ -45,7 +46,7 @@ ADMIN = ("admin",)
 # may do; every other console page stays admin-only.
 ORDER_STAFF = ("admin", "merchant")
 PAGE_SIZE = 50
-ORDER_STATUSES = orders_repo.ORDER_STATUSES
+ORDER_STATUSES = tuple(OrderStatus)
 
 Context = Callable[[Connection, Principal], dict[str, Any]]
 Action = Callable[[Connection, Principal, FormData], str]
@@ -162,7 +163,7 @@ def _requested_refunds(conn: Connection, caller: Principal, tenant_id: str) -> l
 
 
 def _order_names(
-    conn: Connection, caller: Principal, tenant_id: str, shown: Iterable[orders_repo.Order]
+    conn: Connection, caller: Principal, tenant_id: str, shown: Iterable[Order]
 ) -> dict[str, str]:
     """Names for the order pages: an admin's are everyone's; a merchant sees its own shop's
     name and the display names of the buyers of the orders shown (never their emails)."""

@@ -19,12 +19,12 @@ from starlette.datastructures import FormData
 
 from tokenmall.adapters.db.mall.orders import ORDER_STATUSES
 from tokenmall.domain.errors import DomainError
+from tokenmall.domain.mall.tenants import Tenant
 from tokenmall.services.mall import addresses, catalogue, orders, payments
 from tokenmall.services.mall import cart as carts
 from tokenmall.services.mall import wallet as wallets
 from tokenmall.services.mall.auth import Principal, require
 from tokenmall.services.mall.errors import InvalidInput
-from tokenmall.services.mall.records import Tenant
 from tokenmall.services.mall.uow import utc_now
 from tokenmall.web.api.payments import gateway_for
 from tokenmall.web.pages import core

@@ -10,7 +10,6 @@ its type; the delivery worker claims due rows, POSTs them, and records each try 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -32,10 +31,11 @@ from sqlalchemy import (
     update,
 )
 
-from tokenmall.adapters.db.mall.rows import aware, record
+from tokenmall.adapters.db.mall.rows import aware, record, values
 from tokenmall.adapters.db.mall.tables import ID, TENANT_ID, metadata
+from tokenmall.domain.mall.webhooks import Attempt, Delivery, DeliveryStatus, Endpoint, Event
 
-DELIVERY_STATUSES = ("pending", "delivered", "failed")
+DELIVERY_STATUSES = values(DeliveryStatus)
 
 
 def _at(name: str, nullable: bool = False) -> Column[Any]:
@@ -122,55 +122,6 @@ attempts = Table(
 )
 
 TABLES = [t.name for t in (webhook_endpoints, events, deliveries, attempts)]
-
-
-@dataclass(frozen=True, slots=True)
-class Endpoint:
-    tenant_id: str
-    endpoint_id: str
-    url: str
-    event_types: tuple[str, ...]
-    secret: str
-    description: str
-    created_by: str
-    created_at: datetime
-    deleted_at: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class Attempt:
-    attempt: int
-    attempted_at: datetime
-    status_code: int | None
-    error: str | None
-    duration_ms: int
-
-
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    tenant_id: str
-    delivery_id: str
-    event_id: str
-    event_type: str
-    endpoint_id: str
-    status: str
-    attempts: int
-    failures: int
-    next_attempt_at: datetime | None
-    last_attempt_at: datetime | None
-    last_status_code: int | None
-    last_error: str | None
-    delivered_at: datetime | None
-    created_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class Event:
-    tenant_id: str
-    event_id: str
-    event_type: str
-    data: dict[str, Any]
-    created_at: datetime
 
 
 # -- endpoints --------------------------------------------------------------------------------
@@ -357,7 +308,7 @@ def _delivery_query() -> Any:
 
 
 def _delivery(row: Any) -> Delivery:
-    return record(Delivery, row, utc=True)
+    return record(Delivery, row, utc=True, status=DeliveryStatus(row.status))
 
 
 def get_delivery(conn: Connection, tenant_id: str, delivery_id: str) -> Delivery | None:

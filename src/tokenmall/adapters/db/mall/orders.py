@@ -8,7 +8,6 @@ same order: the loser sees the order already moved and is refused. Migration ``0
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -33,13 +32,24 @@ from sqlalchemy import (
     update,
 )
 
-from tokenmall.adapters.db.mall.rows import aware, maybe_aware
+from tokenmall.adapters.db.mall.rows import aware, maybe_aware, values
 from tokenmall.adapters.db.mall.tables import ID, TENANT_ID, metadata
+from tokenmall.domain.mall.orders import (
+    CartLine,
+    Order,
+    OrderEvent,
+    OrderLine,
+    OrderSettings,
+    OrderStatus,
+    ShippingAddress,
+)
+from tokenmall.domain.mall.payments import CallbackOutcome, Payment, PaymentStatus
+from tokenmall.domain.mall.refunds import Refund, RefundStatus
 
-ORDER_STATUSES = ("created", "paid", "shipped", "received", "completed", "cancelled", "refunded")
-PAYMENT_STATUSES = ("pending", "failed", "succeeded", "refunded", "closed")
-REFUND_STATUSES = ("requested", "succeeded", "rejected")
-CALLBACK_OUTCOMES = ("accepted", "refused")
+ORDER_STATUSES = values(OrderStatus)
+PAYMENT_STATUSES = values(PaymentStatus)
+REFUND_STATUSES = values(RefundStatus)
+CALLBACK_OUTCOMES = values(CallbackOutcome)
 
 ORDER_TABLES: list[str] = []  # filled below
 
@@ -280,121 +290,6 @@ ORDER_TABLES.extend(
 # --- records ---
 
 
-@dataclass(frozen=True, slots=True)
-class OrderSettings:
-    return_window_days: int = 7
-    payment_timeout_minutes: int = 30
-    auto_confirm_days: int = 10
-
-
-@dataclass(frozen=True, slots=True)
-class CartLine:
-    sku_id: str
-    quantity: int
-    added_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class OrderLine:
-    line_no: int
-    sku_id: str
-    product_id: str
-    title: str
-    sku_name: str
-    unit_price_fen: int
-    quantity: int
-    line_total_fen: int
-    pool_contribution_fen: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class OrderEvent:
-    event_id: str
-    from_status: str | None
-    to_status: str
-    actor: str
-    note: str | None
-    created_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class ShippingAddress:
-    """Where an order ships: a copy of the consumer's address when the order was placed."""
-
-    recipient: str
-    phone: str
-    address: str  # region, detail and postal code as one text
-
-
-@dataclass(frozen=True, slots=True)
-class Order:
-    tenant_id: str
-    order_id: str
-    checkout_id: str
-    user_id: str
-    merchant_id: str
-    status: str
-    total_fen: int
-    money_fen: int
-    stable_fen: int
-    created_at: datetime
-    pay_by: datetime
-    paid_at: datetime | None = None
-    shipped_at: datetime | None = None
-    received_at: datetime | None = None
-    completed_at: datetime | None = None
-    cancelled_at: datetime | None = None
-    refunded_at: datetime | None = None
-    carrier: str | None = None
-    tracking_number: str | None = None
-    rewards_journal_id: int | None = None
-    rewards_points: str | None = None
-    rewards_price: str | None = None
-    rewards_contribution_fen: int | None = None
-    rewards_booked_at: datetime | None = None
-    lines: tuple[OrderLine, ...] = field(default=())
-    shipping: ShippingAddress | None = None
-
-    @property
-    def rewards_booked(self) -> bool:
-        return self.rewards_journal_id is not None
-
-
-@dataclass(frozen=True, slots=True)
-class Payment:
-    tenant_id: str
-    payment_id: str
-    order_id: str
-    gateway: str
-    status: str
-    amount_fen: int
-    provider_ref: str
-    redirect_url: str
-    failure_reason: str | None
-    created_at: datetime
-    updated_at: datetime
-    succeeded_at: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class Refund:
-    tenant_id: str
-    refund_id: str
-    order_id: str
-    payment_id: str | None
-    status: str
-    money_fen: int
-    stable_fen: int
-    reason: str
-    requested_by: str
-    requested_at: datetime
-    decided_by: str | None
-    decided_at: datetime | None
-    decision_note: str | None
-    adjustment: bool
-    provider_ref: str | None
-
-
 # --- settings ---
 
 
@@ -543,7 +438,7 @@ def _order(row: Any, lines: tuple[OrderLine, ...]) -> Order:
         checkout_id=row.checkout_id,
         user_id=row.user_id,
         merchant_id=row.merchant_id,
-        status=row.status,
+        status=OrderStatus(row.status),
         total_fen=int(row.total_fen),
         money_fen=int(row.money_fen),
         stable_fen=int(row.stable_fen),
@@ -727,7 +622,7 @@ def _payment(row: Any) -> Payment:
         payment_id=row.payment_id,
         order_id=row.order_id,
         gateway=row.gateway,
-        status=row.status,
+        status=PaymentStatus(row.status),
         amount_fen=int(row.amount_fen),
         provider_ref=row.provider_ref,
         redirect_url=row.redirect_url,
@@ -886,7 +781,7 @@ def _refund(row: Any) -> Refund:
         refund_id=row.refund_id,
         order_id=row.order_id,
         payment_id=row.payment_id,
-        status=row.status,
+        status=RefundStatus(row.status),
         money_fen=int(row.money_fen),
         stable_fen=int(row.stable_fen),
         reason=row.reason,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import fields
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
@@ -34,3 +35,8 @@ def record(cls: type[R], row: Any, *, utc: bool = False, **given: Any) -> R:
             value = aware(value)
         out[f.name] = value
     return cls(**out)
+
+
+def values(enum: type[StrEnum]) -> tuple[str, ...]:
+    """The stored spellings of a domain enum, in its order (for CHECK constraints)."""
+    return tuple(member.value for member in enum)
