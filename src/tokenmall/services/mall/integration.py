@@ -32,6 +32,7 @@ from tokenmall.adapters.db.mall.tables import users as mall_users
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.mall.integration import ExternalUser, IntegrationOrder, IntegrationState
 from tokenmall.domain.mall.people import Role
+from tokenmall.domain.mall.transitions import INTEGRATION_ORDER, Actor
 from tokenmall.domain.money import format_money
 from tokenmall.services import commands as c
 from tokenmall.services import ledger
@@ -545,9 +546,14 @@ def completed(
     if first is not None:
         return first
     order = _existing(conn, tenant_id, external_order_id, "completed")
-    if order.state == "refunded":
-        raise Conflict(f"order {external_order_id!r} was refunded; it cannot complete")
-    values: dict[str, Any] = {"state": "completed", "completed_at": now}
+    state = INTEGRATION_ORDER.check(
+        order.state,
+        "complete",
+        Actor.INTEGRATION,
+        external_order_id=external_order_id,
+        doing="complete",
+    )
+    values: dict[str, Any] = {"state": state, "completed_at": now}
     if not order.booked:
         rewards = _book(conn, order, now)
         values.update(booked=True, rewards=rewards, booked_at=now)
@@ -604,7 +610,14 @@ def refunded(
         approved_by=who.subject_id if order.booked else None,
         now=now,
     )
-    values: dict[str, Any] = {"state": "refunded", "refunded_fen": refund_fen, "refunded_at": now}
+    state = INTEGRATION_ORDER.check(
+        order.state,
+        "refund",
+        Actor.INTEGRATION,
+        external_order_id=external_order_id,
+        doing="be refunded",
+    )
+    values: dict[str, Any] = {"state": state, "refunded_fen": refund_fen, "refunded_at": now}
     repo.update_order(conn, tenant_id, external_order_id, **values)
     order = _with(order, **values)
     data = _event_data(order)

@@ -49,11 +49,12 @@ from tokenmall.domain.mall.orders import Order, OrderEvent, OrderLine, OrderSett
 from tokenmall.domain.mall.payments import Payment
 from tokenmall.domain.mall.people import Role
 from tokenmall.domain.mall.refunds import Refund, RefundStatus
+from tokenmall.domain.mall.transitions import ORDER, REFUND, Actor
 from tokenmall.domain.money import parse_money, parse_points
 from tokenmall.services import commands as c
 from tokenmall.services.mall import addresses, catalogue, ids, journal, order_ledger, validate
 from tokenmall.services.mall import cart as carts
-from tokenmall.services.mall.auth import Principal, require
+from tokenmall.services.mall.auth import Principal, actor, require
 from tokenmall.services.mall.errors import (
     Conflict,
     Forbidden,
@@ -73,12 +74,9 @@ log = logging.getLogger("tokenmall.orders")
 
 ALL: tuple[Role, ...] = (Role.CONSUMER, Role.MERCHANT, Role.ADMIN)
 BUYERS: tuple[Role, ...] = (Role.CONSUMER,)
-SELLERS: tuple[Role, ...] = (Role.MERCHANT, Role.ADMIN)
 ADMINS: tuple[Role, ...] = (Role.ADMIN,)
-BUYERS_AND_ADMINS: tuple[Role, ...] = (Role.CONSUMER, Role.ADMIN)
 MAX_CHECKOUT_LINES = 50
 PAYMENT_METHODS = ("money", "stable", "mixed")
-SYSTEM = "system"
 BATCH = 200
 # What the scheduler may pass: the web app's Database, the ledger's Store, an Engine (one
 # transaction per batch), or a Connection (everything in the caller's transaction).
@@ -332,7 +330,7 @@ def checkout(
             shipping=shipping,
         )
         repo.add_order(conn, order)
-        _history(conn, order, None, "created", who.subject_id, now)
+        _history(conn, order, None, ORDER.initial, who.subject_id, now)
         made.append(order)
     # Stock, in one order of SKU ids for every checkout: two checkouts never wait on each other
     # in a cycle (PostgreSQL row locks).
@@ -359,7 +357,7 @@ def checkout(
                 ),
             )
         if order.money_fen == 0:
-            _move(conn, order, "paid", who.subject_id, now, "paid in stable points", paid_at=now)
+            _move(conn, order, "pay", who, now, "paid in stable points", paid_at=now)
         else:
             paid[order.order_id] = payments.open_payment(conn, gateway, order, now)
         final.append(_reload(conn, order))
@@ -393,23 +391,28 @@ def _history(
 def _move(
     conn: Connection,
     order: Order,
-    to_status: str,
-    actor: str,
+    action: str,
+    by: Principal | Actor,
     now: datetime,
     note: str | None = None,
+    *,
+    who: str | None = None,
     **values: object,
 ) -> Order:
+    """Take ``action`` on the order if its table allows it ``by`` this caller (or the platform,
+    recorded in the history as ``who``, else as the caller's id)."""
+    if isinstance(by, Principal):
+        to_status = ORDER.check(order.status, action, actor(by))
+        actor_id = by.subject_id
+    else:
+        to_status = ORDER.check(order.status, action, by)
+        actor_id = who if who is not None else by.value
     if not repo.move_order(
         conn, order.tenant_id, order.order_id, order.status, to_status, **values
     ):
         raise Conflict(f"order {order.order_id!r} changed meanwhile; read it again", "status")
-    _history(conn, order, order.status, to_status, actor, now, note)
+    _history(conn, order, order.status, to_status, actor_id, now, note)
     return _reload(conn, order)
-
-
-def _need(order: Order, *statuses: str, doing: str) -> None:
-    if order.status not in statuses:
-        raise Conflict(f"cannot {doing} an order that is {order.status}", "status")
 
 
 def _release_stock(conn: Connection, order: Order, now: datetime) -> None:
@@ -491,9 +494,8 @@ def _booked(conn: Connection, order: Order, result: dict[str, Any], now: datetim
 
 
 def mark_paid(conn: Connection, order: Order, payment: Payment, now: datetime) -> Order:
-    order = _move(
-        conn, order, "paid", f"gateway:{payment.gateway}", now, payment.payment_id, paid_at=now
-    )
+    by = f"gateway:{payment.gateway}"
+    order = _move(conn, order, "pay", Actor.GATEWAY, now, payment.payment_id, who=by, paid_at=now)
     # The payment and (grant_on = paid) the rewards as ONE ledger batch: the tenant is locked
     # once, late, for one pipeline (``order_ledger.pay_and_book``), not twice with a round
     # trip a statement; what only reads comes before.
@@ -522,17 +524,19 @@ def cancel(
     reason: str | None,
     now: datetime,
 ) -> Order:
-    who = require(caller, tenant_id, BUYERS_AND_ADMINS)
+    who = require(caller, tenant_id, ORDER.roles("cancel"))
     order = visible_order(conn, who, tenant_id, order_id)
-    _need(order, "created", doing="cancel (ask for a refund instead)")
+    ORDER.check(order.status, "cancel", actor(who))
     note = None if reason is None else validate.text(reason, "reason", max_length=500)
-    return _cancel(conn, order, who.subject_id, now, note or "cancelled")
+    return _cancel(conn, order, who, now, note or "cancelled")
 
 
-def _cancel(conn: Connection, order: Order, actor: str, now: datetime, note: str) -> Order:
+def _cancel(
+    conn: Connection, order: Order, by: Principal | Actor, now: datetime, note: str
+) -> Order:
     from tokenmall.services.mall import payments
 
-    order = _move(conn, order, "cancelled", actor, now, note, cancelled_at=now)
+    order = _move(conn, order, "cancel", by, now, note, cancelled_at=now)
     _release_stock(conn, order, now)
     _return_stable(conn, order)
     payments.close_open_payments(conn, order, now)
@@ -549,38 +553,34 @@ def ship(
     tracking_number: str | None,
     now: datetime,
 ) -> Order:
-    who = require(caller, tenant_id, SELLERS)
+    who = require(caller, tenant_id, ORDER.roles("ship"))
     order = visible_order(conn, who, tenant_id, order_id)
-    _need(order, "paid", doing="ship")
+    ORDER.check(order.status, "ship", actor(who))
     if _pending_refund(conn, order) is not None:
         raise Conflict("a refund is requested: approve or reject it before shipping", "status")
-    values: dict[str, object] = {"shipped_at": now}
+    values: dict[str, Any] = {"shipped_at": now}
     if carrier is not None:
         values["carrier"] = validate.text(carrier, "carrier", max_length=100)
     if tracking_number is not None:
         values["tracking_number"] = validate.text(
             tracking_number, "tracking_number", max_length=100
         )
-    return _move(conn, order, "shipped", who.subject_id, now, None, **values)
+    return _move(conn, order, "ship", who, now, None, **values)
 
 
 def confirm_receipt(
     conn: Connection, caller: Principal | None, tenant_id: str, order_id: str, now: datetime
 ) -> Order:
-    who = require(caller, tenant_id, BUYERS)
+    who = require(caller, tenant_id, ORDER.roles("confirm_receipt"))
     order = visible_order(conn, who, tenant_id, order_id)
-    _need(order, "shipped", doing="confirm receipt of")
-    return _move(conn, order, "received", who.subject_id, now, None, received_at=now)
+    return _move(conn, order, "confirm_receipt", who, now, None, received_at=now)
 
 
 def _pending_refund(conn: Connection, order: Order) -> Refund | None:
     for refund in repo.refunds_of(conn, order.tenant_id, order.order_id):
-        if refund.status == "requested":
+        if refund.status == RefundStatus.REQUESTED:
             return refund
     return None
-
-
-REFUNDABLE = ("paid", "shipped", "received")
 
 
 def request_refund(
@@ -591,9 +591,9 @@ def request_refund(
     reason: str,
     now: datetime,
 ) -> Refund:
-    who = require(caller, tenant_id, BUYERS_AND_ADMINS)
+    who = require(caller, tenant_id, ORDER.roles("request_refund"))
     order = visible_order(conn, who, tenant_id, order_id)
-    _need(order, *REFUNDABLE, doing="ask for a refund of")
+    ORDER.check(order.status, "request_refund", actor(who))
     text = validate.text(reason, "reason", max_length=500)
     if _pending_refund(conn, order) is not None:
         raise Conflict("a refund of this order is already requested", "order_id")
@@ -618,13 +618,14 @@ def request_refund(
     return refund
 
 
-def _requested(conn: Connection, order: Order, refund_id: str) -> Refund:
+def _requested(
+    conn: Connection, order: Order, refund_id: str, action: str, who: Principal
+) -> tuple[Refund, RefundStatus]:
+    """The order's refund and the status ``action`` moves it to, if its table allows."""
     refund = repo.get_refund(conn, order.tenant_id, refund_id)
     if refund is None or refund.order_id != order.order_id:
         raise NotFound(f"no refund {refund_id!r} of this order")
-    if refund.status != "requested":
-        raise Conflict(f"the refund is already {refund.status}", "status")
-    return refund
+    return refund, REFUND.check(refund.status, action, actor(who))
 
 
 def approve_refund(
@@ -642,10 +643,10 @@ def approve_refund(
     it had not shipped. Booked rewards: only an admin, as the audited adjustment (rule 9)."""
     from tokenmall.services.mall import payments
 
-    who = require(caller, tenant_id, SELLERS)
+    who = require(caller, tenant_id, REFUND.roles("approve"))
     order = visible_order(conn, who, tenant_id, order_id)
-    refund = _requested(conn, order, refund_id)
-    _need(order, *REFUNDABLE, doing="refund")
+    refund, decided = _requested(conn, order, refund_id, "approve", who)
+    ORDER.check(order.status, "refund", actor(who))
     if order.rewards_booked and who.role != "admin":
         raise Forbidden(
             "the order's rewards are booked: only an admin may refund it now, as an audited "
@@ -668,11 +669,11 @@ def approve_refund(
             now=now,
         )
     _return_stable(conn, order)
-    if order.status == "paid":
+    if order.status == OrderStatus.PAID:
         _release_stock(conn, order, now)
     booked = order.rewards_booked
     note_text = "refund adjustment (rewards stay booked)" if booked else "refund"
-    order = _move(conn, order, "refunded", who.subject_id, now, note_text, refunded_at=now)
+    order = _move(conn, order, "refund", who, now, note_text, refunded_at=now)
     provider_ref = None
     if paid is not None:
         provider_ref = payments.refund_through_gateway(conn, gateway, paid, refund_id, now)
@@ -680,7 +681,7 @@ def approve_refund(
         conn,
         tenant_id,
         refund.refund_id,
-        "succeeded",
+        decided,
         decided_by=who.subject_id,
         decided_at=now,
         decision_note=text,
@@ -703,15 +704,15 @@ def reject_refund(
     note: str | None,
     now: datetime,
 ) -> Refund:
-    who = require(caller, tenant_id, SELLERS)
+    who = require(caller, tenant_id, REFUND.roles("reject"))
     order = visible_order(conn, who, tenant_id, order_id)
-    refund = _requested(conn, order, refund_id)
+    refund, decided = _requested(conn, order, refund_id, "reject", who)
     text = None if note is None else validate.text(note, "note", max_length=500)
     repo.decide_refund(
         conn,
         tenant_id,
         refund.refund_id,
-        "rejected",
+        decided,
         decided_by=who.subject_id,
         decided_at=now,
         decision_note=text,
@@ -727,7 +728,9 @@ def reject_refund(
 def _complete(conn: Connection, order: Order, now: datetime) -> Order:
     if order.money_fen and not order.rewards_booked:
         order = _book(conn, order, now)
-    order = _move(conn, order, "completed", SYSTEM, now, "return window over", completed_at=now)
+    order = _move(
+        conn, order, "complete", Actor.SYSTEM, now, "return window over", completed_at=now
+    )
     if order.money_fen:
         order_ledger.complete(conn, order.tenant_id, order_ref=order.order_id, now=now)
     return order
@@ -788,10 +791,10 @@ def cancel_expired_orders(db_or_conn: DbOrConn, tenant_id: str, now: datetime) -
     """Cancel the unpaid orders whose payment time ran out; how many were cancelled."""
 
     def pick(conn: Connection) -> list[str]:
-        return repo.due_order_ids(conn, tenant_id, "created", "pay_by", now, BATCH)
+        return repo.due_order_ids(conn, tenant_id, OrderStatus.CREATED, "pay_by", now, BATCH)
 
     def act(conn: Connection, order: Order) -> bool:
-        _cancel(conn, order, SYSTEM, now, "payment time ran out")
+        _cancel(conn, order, Actor.SYSTEM, now, "payment time ran out")
         return True
 
     return _each_due(db_or_conn, tenant_id, pick, act)
@@ -806,18 +809,20 @@ def complete_due_orders(db_or_conn: DbOrConn, tenant_id: str, now: datetime) -> 
 
     def pick_shipped(conn: Connection) -> list[str]:
         before = now - timedelta(days=settings(conn).auto_confirm_days)
-        return repo.due_order_ids(conn, tenant_id, "shipped", "shipped_at", before, BATCH)
+        return repo.due_order_ids(conn, tenant_id, OrderStatus.SHIPPED, "shipped_at", before, BATCH)
 
     def confirm(conn: Connection, order: Order) -> bool:
         assert order.shipped_at is not None
         days = settings(conn).auto_confirm_days
         at = order.shipped_at + timedelta(days=days)
-        _move(conn, order, "received", SYSTEM, now, "confirmed automatically", received_at=at)
+        note = "confirmed automatically"
+        _move(conn, order, "confirm_receipt", Actor.SYSTEM, now, note, received_at=at)
         return True
 
     def pick_received(conn: Connection) -> list[str]:
         before = now - timedelta(days=settings(conn).return_window_days)
-        return repo.due_order_ids(conn, tenant_id, "received", "received_at", before, BATCH)
+        received = OrderStatus.RECEIVED
+        return repo.due_order_ids(conn, tenant_id, received, "received_at", before, BATCH)
 
     def finish(conn: Connection, order: Order) -> bool:
         if _pending_refund(conn, order) is not None:

@@ -27,8 +27,9 @@ from tokenmall.domain.mall.orders import Order
 from tokenmall.domain.mall.payments import Payment, PaymentStatus
 from tokenmall.domain.mall.people import Role
 from tokenmall.domain.mall.refunds import Refund, RefundStatus
+from tokenmall.domain.mall.transitions import ORDER, PAYMENT, Actor
 from tokenmall.services.mall import ids, order_ledger
-from tokenmall.services.mall.auth import Principal, require
+from tokenmall.services.mall.auth import Principal, actor, require
 from tokenmall.services.mall.errors import Conflict, InvalidInput, NotFound
 from tokenmall.services.mall.gateway import CallbackEvent, CallbackRefused, Gateway
 from tokenmall.services.mall.uow import Database
@@ -37,7 +38,7 @@ log = logging.getLogger("tokenmall.payments")
 
 ALL: tuple[Role, ...] = (Role.CONSUMER, Role.MERCHANT, Role.ADMIN)
 BUYERS: tuple[Role, ...] = (Role.CONSUMER,)
-OPEN = ("pending", "failed")
+OPEN = PAYMENT.sources("close")
 
 
 def open_payment(conn: Connection, gateway: Gateway, order: Order, now: datetime) -> Payment:
@@ -77,10 +78,9 @@ def start_payment(
     """The payment to make for an unpaid order: its open one, else a new one (True if new)."""
     from tokenmall.services.mall import orders
 
-    who = require(caller, tenant_id, BUYERS)
+    who = require(caller, tenant_id, ORDER.roles("start_payment"))
     order = orders.visible_order(conn, who, tenant_id, order_id)
-    if order.status != "created":
-        raise Conflict(f"the order is {order.status}: nothing to pay", "status")
+    ORDER.check(order.status, "start_payment", actor(who))
     for payment in reversed(repo.payments_of(conn, tenant_id, order_id)):
         if payment.status in OPEN and payment.gateway == gateway.name:
             return payment, False
@@ -109,13 +109,18 @@ def close_open_payments(conn: Connection, order: Order, now: datetime) -> None:
     for payment in repo.payments_of(conn, order.tenant_id, order.order_id):
         if payment.status in OPEN:
             repo.move_payment(
-                conn, order.tenant_id, payment.payment_id, OPEN, "closed", updated_at=now
+                conn,
+                order.tenant_id,
+                payment.payment_id,
+                PAYMENT.sources("close"),
+                PaymentStatus.CLOSED,
+                updated_at=now,
             )
 
 
 def paid_payment(conn: Connection, order: Order) -> Payment:
     for payment in repo.payments_of(conn, order.tenant_id, order.order_id):
-        if payment.status == "succeeded":
+        if payment.status == PaymentStatus.SUCCEEDED:
             return payment
     raise Conflict("the order has no successful payment to refund", "order_id")
 
@@ -133,7 +138,12 @@ def refund_through_gateway(
         reason="order refunded",
     )
     if not repo.move_payment(
-        conn, payment.tenant_id, payment.payment_id, ("succeeded",), "refunded", updated_at=now
+        conn,
+        payment.tenant_id,
+        payment.payment_id,
+        PAYMENT.sources("refund"),
+        PaymentStatus.REFUNDED,
+        updated_at=now,
     ):
         raise Conflict("the payment changed meanwhile; try again", "order_id")
     return done.provider_ref
@@ -149,7 +159,7 @@ class PageState:
 
     @property
     def payable(self) -> bool:
-        return self.payment.status in OPEN and self.order.status == "created"
+        return self.payment.status in OPEN and self.order.status == ORDER.initial
 
 
 def page_state(conn: Connection, tenant_id: str, payment_id: str, ref: str) -> PageState | None:
@@ -300,19 +310,19 @@ def _apply(
     assert order is not None
     outcome = "no change"
     if event.type == "payment.succeeded":
-        if payment.status in (*OPEN, "closed"):
+        if PAYMENT.allows(payment.status, "succeed", Actor.GATEWAY):
             repo.move_payment(
                 conn,
                 t,
                 payment.payment_id,
-                (*OPEN, "closed"),
-                "succeeded",
+                PAYMENT.sources("succeed"),
+                PaymentStatus.SUCCEEDED,
                 updated_at=now,
                 succeeded_at=now,
                 failure_reason=None,
             )
             payment = _payment(conn, payment)
-            if order.status == "created":
+            if ORDER.allows(order.status, "pay", Actor.GATEWAY):
                 order = orders.mark_paid(conn, order, payment, now)
                 outcome = "order paid"
             else:
@@ -320,13 +330,13 @@ def _apply(
                 outcome = f"refunded: the order was already {order.status}"
         else:
             outcome = f"payment already {payment.status}"
-    elif payment.status in OPEN:
+    elif PAYMENT.allows(payment.status, "fail", Actor.GATEWAY):
         repo.move_payment(
             conn,
             t,
             payment.payment_id,
-            OPEN,
-            "failed",
+            PAYMENT.sources("fail"),
+            PaymentStatus.FAILED,
             updated_at=now,
             failure_reason=(event.reason or "declined")[:200],
         )

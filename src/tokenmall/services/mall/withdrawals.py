@@ -23,11 +23,12 @@ from tokenmall.adapters.db.mall import people as people_repo
 from tokenmall.adapters.db.mall import withdrawals as repo
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.errors import InsufficientBalance
+from tokenmall.domain.mall.transitions import WITHDRAWAL
 from tokenmall.domain.mall.withdrawals import Settings, Withdrawal
 from tokenmall.domain.money import format_money
 from tokenmall.services import commands as c
 from tokenmall.services.mall import ids, journal, validate
-from tokenmall.services.mall.auth import Principal, require
+from tokenmall.services.mall.auth import Principal, actor, require
 from tokenmall.services.mall.errors import Conflict, Forbidden, InvalidInput, NotFound
 from tokenmall.services.mall.people import ADMIN, ALL
 
@@ -188,8 +189,7 @@ def list_withdrawals(
 def _pending_for(who: Principal, found: Withdrawal, verb: str) -> None:
     if found.user_id == who.subject_id:
         raise Forbidden(f"you cannot {verb} your own withdrawal; another admin must")
-    if found.status != "pending":
-        raise Conflict(f"withdrawal {found.withdrawal_id} is already {found.status}")
+    WITHDRAWAL.check(found.status, verb, actor(who), withdrawal_id=found.withdrawal_id)
 
 
 def _decide(
@@ -199,11 +199,14 @@ def _decide(
     command: type[c.PayWithdrawal] | type[c.ReleaseWithdrawal],
     step: str,
     *,
-    status: str,
+    action: str,
     reason: str | None,
     now: datetime,
 ) -> None:
     """Move the held cash (paid out or released) and record the decision, once."""
+    status = WITHDRAWAL.check(
+        found.status, action, actor(who), withdrawal_id=found.withdrawal_id
+    )
     journal.run(
         conn,
         command(
@@ -242,7 +245,7 @@ def approve(
     except IntegrityError:
         raise Conflict("you already approved this withdrawal") from None
     if len(found.approved_by) + 1 >= found.approvals_required:
-        _decide(conn, who, found, c.PayWithdrawal, "paid", status="paid", reason=None, now=now)
+        _decide(conn, who, found, c.PayWithdrawal, "paid", action="pay", reason=None, now=now)
     return _get(conn, tenant_id, withdrawal_id)
 
 
@@ -261,6 +264,6 @@ def reject(
     found = _get(conn, tenant_id, withdrawal_id, lock=True)
     _pending_for(who, found, "reject")
     _decide(
-        conn, who, found, c.ReleaseWithdrawal, "release", status="rejected", reason=text, now=now
+        conn, who, found, c.ReleaseWithdrawal, "release", action="reject", reason=text, now=now
     )
     return _get(conn, tenant_id, withdrawal_id)

@@ -20,6 +20,7 @@ from starlette.datastructures import FormData
 from tokenmall.adapters.db.mall.orders import ORDER_STATUSES
 from tokenmall.domain.errors import DomainError
 from tokenmall.domain.mall.tenants import Tenant
+from tokenmall.domain.mall.transitions import ORDER
 from tokenmall.services.mall import addresses, catalogue, orders, payments
 from tokenmall.services.mall import cart as carts
 from tokenmall.services.mall import wallet as wallets
@@ -34,7 +35,7 @@ from tokenmall.web.pages.mall import tenant_or_404
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
 ORDER_PAGE = 20
-REFUNDABLE = orders.REFUNDABLE
+REFUNDABLE = ORDER.sources("refund")
 
 
 # --- shared by the consumer's pages (account.py too) ------------------------------------------
