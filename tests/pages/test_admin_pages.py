@@ -20,6 +20,8 @@ from sqlalchemy import select
 from test_pages import no_traceback, params_version, snapshot
 
 from tokenmall.adapters.db.mall import orders as orders_repo
+from tokenmall.adapters.db.mall import payments as payments_repo
+from tokenmall.adapters.db.mall import refunds as refunds_repo
 from tokenmall.adapters.db.mall import withdrawals as withdrawals_repo
 from tokenmall.adapters.db.store import Store
 from tokenmall.adapters.db.tables import settled_days
@@ -104,7 +106,7 @@ def _order_in(site: Site, status: str) -> Order:
             o.order_id
             for o in found
             if any(
-                r.status == "requested" for r in orders_repo.refunds_of(conn, TENANT, o.order_id)
+                r.status == "requested" for r in refunds_repo.refunds_of(conn, TENANT, o.order_id)
             )
         }
     free = [o for o in found if o.order_id not in pending]
@@ -434,7 +436,7 @@ def test_refunds_are_refused_with_a_reason_or_approved(site: Site, browser: Brow
     shown = browser.get(approved.headers["location"])
     assert 'data-testid="order-status">已退款<' in shown.text
     with site.app.state.database.read() as conn:
-        found = orders_repo.get_refund(conn, TENANT, refund.refund_id)
+        found = refunds_repo.get_refund(conn, TENANT, refund.refund_id)
     assert found is not None and found.status == "succeeded"
 
 
@@ -602,7 +604,7 @@ def test_the_demos_orders_went_through_the_mall_and_a_rerun_adds_none(site: Site
         statuses = {o.status for o in found}
         assert "paid" in statuses and statuses & {"received", "completed", "refunded"}
         for order in found:
-            paid = [p for p in orders_repo.payments_of(conn, TENANT, order.order_id)]
+            paid = [p for p in payments_repo.payments_of(conn, TENANT, order.order_id)]
             assert [p.gateway for p in paid] == ["sandbox"], order.order_id
             assert paid[0].status in ("succeeded", "refunded")
             history = orders_repo.order_history(conn, TENANT, order.order_id)

@@ -29,7 +29,9 @@ from sqlalchemy import Connection
 from tokenmall.adapters.db.mall import catalogue as catalogue_repo
 from tokenmall.adapters.db.mall import idempotency as idempotency_repo
 from tokenmall.adapters.db.mall import orders as orders_repo
+from tokenmall.adapters.db.mall import payments as payments_repo
 from tokenmall.adapters.db.mall import people as people_repo
+from tokenmall.adapters.db.mall import refunds as refunds_repo
 from tokenmall.adapters.db.mall import tenants as tenants_repo
 from tokenmall.adapters.db.mall import withdrawals as withdrawals_repo
 from tokenmall.adapters.db.store import Store
@@ -345,7 +347,7 @@ def _pay(db: Database, order_id: str, at: datetime) -> None:
         assert order is not None
         if order.status != "created":
             return
-        payment = next(p for p in orders_repo.payments_of(conn, TENANT_ID, order_id))
+        payment = next(p for p in payments_repo.payments_of(conn, TENANT_ID, order_id))
     body = gateway.event_body(
         provider_ref=payment.provider_ref,
         outcome="payment.succeeded",
@@ -421,7 +423,7 @@ def _pending_requests(db: Database, users: dict[str, User], now: datetime) -> No
             after=None,
             limit=50,
         )
-        if mine and not any(orders_repo.refunds_of(conn, TENANT_ID, o.order_id) for o in mine):
+        if mine and not any(refunds_repo.refunds_of(conn, TENANT_ID, o.order_id) for o in mine):
             orders.request_refund(
                 conn, _member(buyer), TENANT_ID, mine[-1].order_id, "瓶塞有破损，申请退货", now
             )

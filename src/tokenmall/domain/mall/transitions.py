@@ -110,7 +110,7 @@ class Lifecycle(Generic[S]):
 
 
 def actor_of(role: Role) -> Actor:
-    return Actor(role.value)
+    return Actor(str(role))
 
 
 _O = OrderStatus

@@ -38,8 +38,11 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
+from tokenmall.adapters.db.mall import carts as carts_repo
 from tokenmall.adapters.db.mall import catalogue as catalogue_repo
 from tokenmall.adapters.db.mall import orders as repo
+from tokenmall.adapters.db.mall import payments as payments_repo
+from tokenmall.adapters.db.mall import refunds as refunds_repo
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.economy.purchase import contribution_for
 from tokenmall.domain.economy.state import Rates
@@ -157,8 +160,8 @@ def view(conn: Connection, tenant_id: str, order: Order) -> OrderView:
     return OrderView(
         order,
         repo.order_history(conn, tenant_id, order.order_id),
-        repo.payments_of(conn, tenant_id, order.order_id),
-        repo.refunds_of(conn, tenant_id, order.order_id),
+        payments_repo.payments_of(conn, tenant_id, order.order_id),
+        refunds_repo.refunds_of(conn, tenant_id, order.order_id),
     )
 
 
@@ -220,7 +223,7 @@ def _wanted(
     conn: Connection, tenant_id: str, who: Principal, lines: list[tuple[str, int]] | None
 ) -> list[_Wanted]:
     if lines is None:
-        found = repo.cart(conn, tenant_id, who.subject_id)
+        found = carts_repo.cart(conn, tenant_id, who.subject_id)
         if not found:
             raise InvalidInput("the cart is empty: add lines first, or give lines", "lines")
         return [_Wanted(line.sku_id, line.quantity, "lines") for line in found]
@@ -362,7 +365,7 @@ def checkout(
             paid[order.order_id] = payments.open_payment(conn, gateway, order, now)
         final.append(_reload(conn, order))
     if lines is None:
-        repo.remove_cart_lines(conn, tenant_id, who.subject_id, [w.sku_id for w in wanted])
+        carts_repo.remove_cart_lines(conn, tenant_id, who.subject_id, [w.sku_id for w in wanted])
     return Checkout(checkout_id, final, paid)
 
 
@@ -577,7 +580,7 @@ def confirm_receipt(
 
 
 def _pending_refund(conn: Connection, order: Order) -> Refund | None:
-    for refund in repo.refunds_of(conn, order.tenant_id, order.order_id):
+    for refund in refunds_repo.refunds_of(conn, order.tenant_id, order.order_id):
         if refund.status == RefundStatus.REQUESTED:
             return refund
     return None
@@ -614,7 +617,7 @@ def request_refund(
         adjustment=order.rewards_booked,
         provider_ref=None,
     )
-    repo.add_refund(conn, refund)
+    refunds_repo.add_refund(conn, refund)
     return refund
 
 
@@ -622,7 +625,7 @@ def _requested(
     conn: Connection, order: Order, refund_id: str, action: str, who: Principal
 ) -> tuple[Refund, RefundStatus]:
     """The order's refund and the status ``action`` moves it to, if its table allows."""
-    refund = repo.get_refund(conn, order.tenant_id, refund_id)
+    refund = refunds_repo.get_refund(conn, order.tenant_id, refund_id)
     if refund is None or refund.order_id != order.order_id:
         raise NotFound(f"no refund {refund_id!r} of this order")
     return refund, REFUND.check(refund.status, action, actor(who))
@@ -677,7 +680,7 @@ def approve_refund(
     provider_ref = None
     if paid is not None:
         provider_ref = payments.refund_through_gateway(conn, gateway, paid, refund_id, now)
-    repo.decide_refund(
+    refunds_repo.decide_refund(
         conn,
         tenant_id,
         refund.refund_id,
@@ -689,7 +692,7 @@ def approve_refund(
         payment_id=None if paid is None else paid.payment_id,
         adjustment=booked,
     )
-    found = repo.get_refund(conn, tenant_id, refund.refund_id)
+    found = refunds_repo.get_refund(conn, tenant_id, refund.refund_id)
     assert found is not None
     return order, found
 
@@ -708,7 +711,7 @@ def reject_refund(
     order = visible_order(conn, who, tenant_id, order_id)
     refund, decided = _requested(conn, order, refund_id, "reject", who)
     text = None if note is None else validate.text(note, "note", max_length=500)
-    repo.decide_refund(
+    refunds_repo.decide_refund(
         conn,
         tenant_id,
         refund.refund_id,
@@ -717,7 +720,7 @@ def reject_refund(
         decided_at=now,
         decision_note=text,
     )
-    found = repo.get_refund(conn, tenant_id, refund.refund_id)
+    found = refunds_repo.get_refund(conn, tenant_id, refund.refund_id)
     assert found is not None
     return found
 

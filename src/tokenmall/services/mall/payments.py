@@ -22,6 +22,8 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from tokenmall.adapters.db.mall import orders as repo
+from tokenmall.adapters.db.mall import payments as payments_repo
+from tokenmall.adapters.db.mall import refunds as refunds_repo
 from tokenmall.domain.errors import DomainError, InvalidAmount, InvalidParameter
 from tokenmall.domain.mall.orders import Order
 from tokenmall.domain.mall.payments import Payment, PaymentStatus
@@ -63,7 +65,7 @@ def open_payment(conn: Connection, gateway: Gateway, order: Order, now: datetime
         updated_at=now,
         succeeded_at=None,
     )
-    repo.add_payment(conn, payment)
+    payments_repo.add_payment(conn, payment)
     return payment
 
 
@@ -81,7 +83,7 @@ def start_payment(
     who = require(caller, tenant_id, ORDER.roles("start_payment"))
     order = orders.visible_order(conn, who, tenant_id, order_id)
     ORDER.check(order.status, "start_payment", actor(who))
-    for payment in reversed(repo.payments_of(conn, tenant_id, order_id)):
+    for payment in reversed(payments_repo.payments_of(conn, tenant_id, order_id)):
         if payment.status in OPEN and payment.gateway == gateway.name:
             return payment, False
     return open_payment(conn, gateway, order, now), True
@@ -94,21 +96,21 @@ def get_payment(
     from tokenmall.services.mall import orders
 
     who = require(caller, tenant_id, ALL)
-    payment = repo.get_payment(conn, tenant_id, payment_id)
+    payment = payments_repo.get_payment(conn, tenant_id, payment_id)
     if payment is None:
         raise NotFound(f"no payment {payment_id!r}")
     try:
         orders.visible_order(conn, who, tenant_id, payment.order_id)
     except NotFound:
         raise NotFound(f"no payment {payment_id!r}") from None
-    return payment, repo.callbacks_of(conn, tenant_id, payment_id)
+    return payment, payments_repo.callbacks_of(conn, tenant_id, payment_id)
 
 
 def close_open_payments(conn: Connection, order: Order, now: datetime) -> None:
     """The order was cancelled: its open payments can no longer be paid."""
-    for payment in repo.payments_of(conn, order.tenant_id, order.order_id):
+    for payment in payments_repo.payments_of(conn, order.tenant_id, order.order_id):
         if payment.status in OPEN:
-            repo.move_payment(
+            payments_repo.move_payment(
                 conn,
                 order.tenant_id,
                 payment.payment_id,
@@ -119,7 +121,7 @@ def close_open_payments(conn: Connection, order: Order, now: datetime) -> None:
 
 
 def paid_payment(conn: Connection, order: Order) -> Payment:
-    for payment in repo.payments_of(conn, order.tenant_id, order.order_id):
+    for payment in payments_repo.payments_of(conn, order.tenant_id, order.order_id):
         if payment.status == PaymentStatus.SUCCEEDED:
             return payment
     raise Conflict("the order has no successful payment to refund", "order_id")
@@ -137,7 +139,7 @@ def refund_through_gateway(
         amount_fen=payment.amount_fen,
         reason="order refunded",
     )
-    if not repo.move_payment(
+    if not payments_repo.move_payment(
         conn,
         payment.tenant_id,
         payment.payment_id,
@@ -163,7 +165,7 @@ class PageState:
 
 
 def page_state(conn: Connection, tenant_id: str, payment_id: str, ref: str) -> PageState | None:
-    payment = repo.get_payment(conn, tenant_id, payment_id)
+    payment = payments_repo.get_payment(conn, tenant_id, payment_id)
     if payment is None or payment.provider_ref != ref:
         return None
     order = repo.get_order(conn, tenant_id, payment.order_id)
@@ -203,7 +205,7 @@ def _refused(
     }
     log.warning("payment callback refused", extra={"fields": fields})
     with db.transaction() as conn:
-        repo.add_callback(
+        payments_repo.add_callback(
             conn,
             tenant_id="" if event is None else event.tenant_id,
             callback_id=ids.new_id("cbk"),
@@ -237,7 +239,7 @@ def handle_callback(
         try:
             with db.transaction() as conn:
                 result = _apply(conn, gateway, event, now)
-                repo.add_callback(
+                payments_repo.add_callback(
                     conn,
                     tenant_id=event.tenant_id,
                     callback_id=ids.new_id("cbk"),
@@ -253,7 +255,9 @@ def handle_callback(
             raise
         except IntegrityError:
             with db.read() as conn:
-                seen = repo.gateway_event_seen(conn, event.tenant_id, gateway.name, event.event_id)
+                seen = payments_repo.gateway_event_seen(
+                    conn, event.tenant_id, gateway.name, event.event_id
+                )
             if not seen:
                 raise
             # The same event id committed by a concurrent delivery first.
@@ -288,9 +292,9 @@ def _apply(
     from tokenmall.services.mall import orders
 
     t = event.tenant_id
-    if repo.gateway_event_seen(conn, t, gateway.name, event.event_id):
+    if payments_repo.gateway_event_seen(conn, t, gateway.name, event.event_id):
         raise CallbackRefused("replayed", "this event was already processed", 409)
-    payment = repo.get_payment(conn, t, event.payment_id)
+    payment = payments_repo.get_payment(conn, t, event.payment_id)
     if (
         payment is None
         or payment.gateway != gateway.name
@@ -303,7 +307,7 @@ def _apply(
             f"the event's amount differs from the payment's ({payment.amount_fen} fen)",
             422,
         )
-    repo.add_gateway_event(
+    payments_repo.add_gateway_event(
         conn, t, gateway.name, event.event_id, payment.payment_id, event.type, now
     )
     order = repo.get_order(conn, t, payment.order_id)
@@ -311,7 +315,7 @@ def _apply(
     outcome = "no change"
     if event.type == "payment.succeeded":
         if PAYMENT.allows(payment.status, "succeed", Actor.GATEWAY):
-            repo.move_payment(
+            payments_repo.move_payment(
                 conn,
                 t,
                 payment.payment_id,
@@ -331,7 +335,7 @@ def _apply(
         else:
             outcome = f"payment already {payment.status}"
     elif PAYMENT.allows(payment.status, "fail", Actor.GATEWAY):
-        repo.move_payment(
+        payments_repo.move_payment(
             conn,
             t,
             payment.payment_id,
@@ -349,7 +353,7 @@ def _apply(
 
 
 def _payment(conn: Connection, payment: Payment) -> Payment:
-    found = repo.get_payment(conn, payment.tenant_id, payment.payment_id)
+    found = payments_repo.get_payment(conn, payment.tenant_id, payment.payment_id)
     assert found is not None
     return found
 
@@ -375,7 +379,7 @@ def _refund_stray(
     )
     refund_id = ids.new_id("rfd")
     provider_ref = refund_through_gateway(conn, gateway, payment, refund_id, now)
-    repo.add_refund(
+    refunds_repo.add_refund(
         conn,
         Refund(
             tenant_id=order.tenant_id,

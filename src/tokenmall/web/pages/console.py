@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException
 from tokenmall.adapters.db.mall import catalogue as catalogue_repo
 from tokenmall.adapters.db.mall import orders as orders_repo
 from tokenmall.adapters.db.mall import people as people_repo
+from tokenmall.adapters.db.mall import refunds as refunds_repo
 from tokenmall.adapters.db.mall.withdrawals import STATUSES as WITHDRAWAL_STATUSES
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.errors import DomainError
@@ -144,7 +145,7 @@ def _own_merchant_id(conn: Connection, caller: Principal, tenant_id: str) -> str
 
 def _requested_refunds(conn: Connection, caller: Principal, tenant_id: str) -> list[dict[str, Any]]:
     """Refunds waiting for a decision, oldest first (read-only); a merchant's only."""
-    r = orders_repo.refunds
+    r = refunds_repo.refunds
     query = (
         select(r.c.refund_id, r.c.order_id, r.c.money_fen, r.c.stable_fen, r.c.reason)
         .add_columns(r.c.requested_at)

@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from sqlalchemy import Column, DateTime
+
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
@@ -40,3 +42,13 @@ def record(cls: type[R], row: Any, *, utc: bool = False, **given: Any) -> R:
 def values(enum: type[StrEnum]) -> tuple[str, ...]:
     """The stored spellings of a domain enum, in its order (for CHECK constraints)."""
     return tuple(member.value for member in enum)
+
+
+def one_of(column: str, allowed: tuple[str, ...]) -> str:
+    """A CHECK constraint's text: ``column`` holds one of ``allowed``."""
+    return f"{column} IN ({', '.join(repr(v) for v in allowed)})"
+
+
+def at(name: str, nullable: bool = False) -> Column[Any]:
+    """A timestamp column (with time zone)."""
+    return Column(name, DateTime(timezone=True), nullable=nullable)
