@@ -28,7 +28,7 @@ from tokenmall.adapters.db.tables import settled_days
 from tokenmall.config import Settings
 from tokenmall.domain.mall.orders import Order
 from tokenmall.services import demo
-from tokenmall.services.mall import orders, people, settling, tenants, withdrawals
+from tokenmall.services.mall import order_refunds, people, settling, tenants, withdrawals
 from tokenmall.services.mall.auth import Principal
 from tokenmall.services.mall.uow import utc_now
 from tokenmall.web.app import create_app
@@ -410,7 +410,9 @@ def test_refunds_are_refused_with_a_reason_or_approved(site: Site, browser: Brow
     first = _order_in(site, "received")
     with site.app.state.database.transaction() as conn:
         buyer = Principal("session", "test", first.user_id, TENANT, "consumer")
-        refund = orders.request_refund(conn, buyer, TENANT, first.order_id, "破损", utc_now())
+        refund = order_refunds.request_refund(
+            conn, buyer, TENANT, first.order_id, "破损", utc_now()
+        )
     listed = browser.get(f"/{TENANT}/admin/orders")
     assert first.order_id in listed.text and 'data-testid="refund-requests"' in listed.text
     page = f"/{TENANT}/admin/orders/{first.order_id}"
@@ -429,7 +431,9 @@ def test_refunds_are_refused_with_a_reason_or_approved(site: Site, browser: Brow
     second = _order_in(site, "received")
     with site.app.state.database.transaction() as conn:
         buyer = Principal("session", "test", second.user_id, TENANT, "consumer")
-        refund = orders.request_refund(conn, buyer, TENANT, second.order_id, "不想要了", utc_now())
+        refund = order_refunds.request_refund(
+            conn, buyer, TENANT, second.order_id, "不想要了", utc_now()
+        )
     page = f"/{TENANT}/admin/orders/{second.order_id}"
     approved = browser.submit(page, f"{page}/refunds/{refund.refund_id}/approve", {})
     assert approved.status_code == 303, approved.text[:2000]

@@ -45,8 +45,11 @@ from tokenmall.services.mall import (
     addresses,
     cart,
     catalogue,
+    checkout,
     idempotency,
     operators,
+    order_clock,
+    order_refunds,
     orders,
     payments,
     people,
@@ -317,7 +320,7 @@ def _placed(conn: Connection, key: str, buyer: User, sku: Sku, quantity: int, at
 
     def act() -> tuple[int, str]:
         cart.add_line(conn, who, TENANT_ID, sku.sku_id, quantity, at)
-        done = orders.checkout(
+        done = checkout.checkout(
             conn,
             who,
             TENANT_ID,
@@ -424,7 +427,7 @@ def _pending_requests(db: Database, users: dict[str, User], now: datetime) -> No
             limit=50,
         )
         if mine and not any(refunds_repo.refunds_of(conn, TENANT_ID, o.order_id) for o in mine):
-            orders.request_refund(
+            order_refunds.request_refund(
                 conn, _member(buyer), TENANT_ID, mine[-1].order_id, "瓶塞有破损，申请退货", now
             )
 
@@ -525,7 +528,7 @@ def seed(
             _deliver(db, order_id, day, now)
     # Orders received longer ago than the return window complete: escrow released to the
     # merchant, commissions released (the scheduler's own job).
-    orders.complete_due_orders(db, TENANT_ID, now)
+    order_clock.complete_due_orders(db, TENANT_ID, now)
     _pending_requests(db, users, now)
     base = base_url.rstrip("/")
     outcome.logins = [

@@ -1,6 +1,6 @@
 """A consumer's cart: SKUs and quantities, priced when read (prices live on the SKUs).
 
-The cart holds no stock: stock is reserved at checkout (``orders.checkout``), so a cart line may
+The cart holds no stock: stock is reserved at checkout (``checkout.checkout``), so a cart line may
 say ``available: false`` when the SKU sold out or its product was hidden since it was added.
 """
 

@@ -30,7 +30,7 @@ from tokenmall.domain.mall.orders import Order, OrderStatus
 from tokenmall.domain.mall.tenants import Tenant
 from tokenmall.domain.money import format_money, parse_money
 from tokenmall.services import audit as audit_service
-from tokenmall.services.mall import catalogue, orders, people, settling, withdrawals
+from tokenmall.services.mall import catalogue, order_refunds, orders, people, settling, withdrawals
 from tokenmall.services.mall.auth import Principal
 from tokenmall.services.mall.errors import InvalidInput
 from tokenmall.services.mall.uow import utc_now
@@ -279,7 +279,7 @@ async def refund_decide(
     def act(conn: Connection, caller: Principal, form: FormData) -> str:
         note = _optional_text(form, "note")
         if decision == "approve":
-            orders.approve_refund(
+            order_refunds.approve_refund(
                 conn,
                 caller,
                 tenant_id,
@@ -292,7 +292,9 @@ async def refund_decide(
             return f"/{tenant_id}/admin/orders/{order_id}?done=approved"
         if note is None:
             raise InvalidInput("give the reason for refusing the refund", "note")
-        orders.reject_refund(conn, caller, tenant_id, order_id, refund_id, note=note, now=utc_now())
+        order_refunds.reject_refund(
+            conn, caller, tenant_id, order_id, refund_id, note=note, now=utc_now()
+        )
         return f"/{tenant_id}/admin/orders/{order_id}?done=rejected"
 
     return await _post(
