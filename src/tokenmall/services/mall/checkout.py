@@ -11,6 +11,7 @@ from sqlalchemy import Connection
 
 from tokenmall.adapters.db.mall import carts as carts_repo
 from tokenmall.adapters.db.mall import orders as repo
+from tokenmall.domain.mall import escrow
 from tokenmall.domain.mall.catalogue import Product, Sku
 from tokenmall.domain.mall.orders import Order, OrderLine, OrderStatus
 from tokenmall.domain.mall.payments import Payment
@@ -125,7 +126,12 @@ def checkout(
     settings = repo.get_settings(conn, tenant_id)
     checkout_id = ids.new_id("chk")
     made: list[Order] = []
-    for merchant_id in sorted(by_merchant):
+    merchants = sorted(by_merchant)
+    plans = escrow.fill_stable(
+        stable_left,
+        (sum(item.quantity * sku.price_fen for item, sku, _ in by_merchant[m]) for m in merchants),
+    )
+    for merchant_id, paying in zip(merchants, plans, strict=True):
         order_id = ids.new_id("ord")
         order_lines = tuple(
             OrderLine(
@@ -141,9 +147,6 @@ def checkout(
             )
             for n, (item, sku, product) in enumerate(by_merchant[merchant_id], start=1)
         )
-        total = sum(line.line_total_fen for line in order_lines)
-        stable = min(stable_left, total)  # stable points fill the orders in merchant order
-        stable_left -= stable
         order = Order(
             tenant_id=tenant_id,
             order_id=order_id,
@@ -151,9 +154,9 @@ def checkout(
             user_id=who.subject_id,
             merchant_id=merchant_id,
             status=OrderStatus.CREATED,
-            total_fen=total,
-            money_fen=total - stable,
-            stable_fen=stable,
+            total_fen=paying.total_fen,
+            money_fen=paying.money_fen,
+            stable_fen=paying.stable_fen,
             created_at=now,
             pay_by=now + timedelta(minutes=settings.payment_timeout_minutes),
             lines=order_lines,

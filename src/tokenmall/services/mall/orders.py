@@ -49,6 +49,7 @@ from tokenmall.adapters.db.mall import refunds as refunds_repo
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.economy.purchase import contribution_for
 from tokenmall.domain.economy.state import Rates
+from tokenmall.domain.mall import escrow
 from tokenmall.domain.mall.orders import Order, OrderEvent, OrderSettings
 from tokenmall.domain.mall.payments import Payment
 from tokenmall.domain.mall.people import Role
@@ -259,18 +260,14 @@ def contribution_of(conn: Connection, order: Order) -> int | None:
     part. Otherwise the fixed contributions (and ``pool_rate`` of the other lines) are scaled
     to the money part: ``floor(contribution × money / total)`` — stable-paid portions add no
     contribution."""
-    if all(line.pool_contribution_fen is None for line in order.lines):
+    found = escrow.fixed_contributions(order.lines)
+    if found is None:
         return None
-    fixed = sum(
-        line.pool_contribution_fen * line.quantity
-        for line in order.lines
-        if line.pool_contribution_fen is not None
-    )
-    rest = sum(line.line_total_fen for line in order.lines if line.pool_contribution_fen is None)
+    fixed, rest = found
     if rest:
         params, _ = Store(conn.engine).load_params(conn, order.tenant_id)
         fixed += contribution_for(Rates(params), rest, None)
-    return fixed * order.money_fen // order.total_fen
+    return escrow.money_part_contribution(fixed, order.money_fen, order.total_fen)
 
 
 def book(conn: Connection, order: Order, now: datetime) -> Order:

@@ -208,7 +208,7 @@ def _outcome(kind: Kind, result: dict[str, Any], params: Params) -> dict[str, An
     """What a sell or convert result means to the user: received, fee, at what price."""
     units = parse_points(result["points"])
     num, den = (int(x) for x in result["price_fraction"].split("/"))
-    gross = units * num // den  # the points' value at the price, before the fee
+    gross = market.value_at_price(units, num, den)
     if kind == "sell":
         received = parse_money(result["payout"])
         rate = params.sell_fee_rate
