@@ -44,7 +44,8 @@ from sqlalchemy import Connection
 
 from tokenmall.adapters.db.mall import events as repo
 from tokenmall.domain.mall.people import Role
-from tokenmall.domain.mall.webhooks import Attempt, Delivery, Endpoint, Event
+from tokenmall.domain.mall.transitions import DELIVERY, Actor
+from tokenmall.domain.mall.webhooks import Attempt, Delivery, DeliveryStatus, Endpoint, Event
 from tokenmall.services.mall import ids, validate
 from tokenmall.services.mall.auth import Principal, require
 from tokenmall.services.mall.errors import Conflict, InvalidInput, NotFound
@@ -241,6 +242,7 @@ def redeliver(
     endpoint = repo.get_endpoint(conn, tenant_id, found.endpoint_id)
     if endpoint is None or endpoint.deleted_at is not None:
         raise Conflict("the delivery's endpoint was deleted")
+    DELIVERY.check(found.status, "redeliver", Actor.ADMIN)
     repo.redeliver(conn, tenant_id, delivery_id, now)
     return get_delivery(conn, caller, tenant_id, delivery_id)
 
@@ -375,15 +377,18 @@ def _attempt(
             error = f"{type(exc).__name__}: {exc}"[:500]
     duration_ms = int((time.monotonic() - started) * 1000)
     failures = 0 if error is None else delivery.failures + 1
+    # the worker claims pending deliveries only; an attempt moves one on from there
+    system, claimed = Actor.SYSTEM, DeliveryStatus.PENDING
     if error is None:
-        status, when = "delivered", None
+        status, when = DELIVERY.check(claimed, "deliver", system), None
         report.delivered += 1
     elif endpoint.deleted_at is not None:
-        status, when = "failed", None
+        status, when = DELIVERY.check(claimed, "give_up", system), None
         report.failed += 1
     else:
         when = next_try(failures, now)
-        status = "pending" if when is not None else "failed"
+        step = "retry_later" if when is not None else "give_up"
+        status = DELIVERY.check(claimed, step, system)
         if when is None:
             report.failed += 1
         else:

@@ -142,7 +142,7 @@ def request(
             "user_id": who.subject_id,
             "amount_fen": fen,
             "debt_repaid_fen": repaid,
-            "status": "pending",
+            "status": WITHDRAWAL.initial,
             "approvals_required": 2 if fen > settings.two_approver_threshold_fen else 1,
             "created_at": now,
         },

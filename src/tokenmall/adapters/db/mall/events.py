@@ -206,9 +206,11 @@ def delete_endpoint(conn: Connection, tenant_id: str, endpoint_id: str, now: dat
         .where(
             deliveries.c.tenant_id == tenant_id,
             deliveries.c.endpoint_id == endpoint_id,
-            deliveries.c.status == "pending",
+            deliveries.c.status == DeliveryStatus.PENDING,
         )
-        .values(status="failed", next_attempt_at=None, last_error="endpoint deleted")
+        .values(
+            status=DeliveryStatus.FAILED, next_attempt_at=None, last_error="endpoint deleted"
+        )
     )
 
 
@@ -237,7 +239,7 @@ def outbox_rows(
             "delivery_id": delivery_id,
             "event_id": event_id,
             "endpoint_id": endpoint_id,
-            "status": "pending",
+            "status": DeliveryStatus.PENDING,
             "attempts": 0,
             "failures": 0,
             "next_attempt_at": now,
@@ -371,7 +373,7 @@ def tenants_with_due(conn: Connection, now: datetime) -> list[str]:
             select(deliveries.c.delivery_id)
             .where(
                 deliveries.c.tenant_id == tenant_id,
-                deliveries.c.status == "pending",
+                deliveries.c.status == DeliveryStatus.PENDING,
                 deliveries.c.next_attempt_at <= now,
             )
             .limit(1)
@@ -387,7 +389,7 @@ def due(conn: Connection, tenant_id: str, now: datetime, limit: int) -> list[tup
         select(deliveries.c.delivery_id, deliveries.c.next_attempt_at)
         .where(
             deliveries.c.tenant_id == tenant_id,
-            deliveries.c.status == "pending",
+            deliveries.c.status == DeliveryStatus.PENDING,
             deliveries.c.next_attempt_at <= now,
         )
         .order_by(deliveries.c.next_attempt_at, deliveries.c.delivery_id)
@@ -406,7 +408,7 @@ def claim(
         .where(
             deliveries.c.tenant_id == tenant_id,
             deliveries.c.delivery_id == delivery_id,
-            deliveries.c.status == "pending",
+            deliveries.c.status == DeliveryStatus.PENDING,
             deliveries.c.next_attempt_at == seen_at,
         )
         .values(next_attempt_at=lease_until)
@@ -452,7 +454,7 @@ def record_attempt(
             last_attempt_at=at,
             last_status_code=status_code,
             last_error=error,
-            delivered_at=at if status == "delivered" else None,
+            delivered_at=at if status == DeliveryStatus.DELIVERED else None,
         )
     )
 
@@ -461,5 +463,7 @@ def redeliver(conn: Connection, tenant_id: str, delivery_id: str, now: datetime)
     conn.execute(
         update(deliveries)
         .where(deliveries.c.tenant_id == tenant_id, deliveries.c.delivery_id == delivery_id)
-        .values(status="pending", failures=0, next_attempt_at=now, delivered_at=None)
+        .values(
+            status=DeliveryStatus.PENDING, failures=0, next_attempt_at=now, delivered_at=None
+        )
     )

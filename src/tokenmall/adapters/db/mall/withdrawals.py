@@ -212,7 +212,7 @@ def decide(conn: Connection, tenant_id: str, withdrawal_id: str, **values: Any) 
         .where(
             withdrawals.c.tenant_id == tenant_id,
             withdrawals.c.withdrawal_id == withdrawal_id,
-            withdrawals.c.status == "pending",
+            withdrawals.c.status == WithdrawalStatus.PENDING,
         )
         .values(**values)
     ).rowcount
@@ -225,7 +225,7 @@ def pending_total(conn: Connection, tenant_id: str, user_id: str) -> int:
         select(func.coalesce(func.sum(withdrawals.c.amount_fen), 0)).where(
             withdrawals.c.tenant_id == tenant_id,
             withdrawals.c.user_id == user_id,
-            withdrawals.c.status == "pending",
+            withdrawals.c.status == WithdrawalStatus.PENDING,
         )
     ).scalar_one()
     return int(total)
