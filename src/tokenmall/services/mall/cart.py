@@ -13,7 +13,7 @@ from sqlalchemy import Connection
 
 from tokenmall.adapters.db.mall import carts as carts_repo
 from tokenmall.adapters.db.mall import catalogue as catalogue_repo
-from tokenmall.domain.mall.catalogue import Product, Sku
+from tokenmall.domain.mall.catalogue import Product, ProductStatus, Sku
 from tokenmall.domain.mall.people import Role
 from tokenmall.services.mall import validate
 from tokenmall.services.mall.auth import Principal, require
@@ -37,7 +37,7 @@ class PricedLine:
 
     @property
     def available(self) -> bool:
-        return self.product.status == "active" and self.sku.stock >= self.quantity
+        return self.product.status == ProductStatus.ACTIVE and self.sku.stock >= self.quantity
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +61,7 @@ def sellable(conn: Connection, tenant_id: str, sku_id: str, field: str) -> tuple
     """The SKU and its product if consumers may buy it; else a 422 naming ``field``."""
     sku = catalogue_repo.get_sku(conn, tenant_id, sku_id)
     product = None if sku is None else catalogue_repo.get_product(conn, tenant_id, sku.product_id)
-    if sku is None or product is None or product.status != "active":
+    if sku is None or product is None or product.status != ProductStatus.ACTIVE:
         raise InvalidInput(f"no SKU {sku_id!r} on sale", field)
     return sku, product
 

@@ -12,6 +12,7 @@ from sqlalchemy import Connection
 
 from tokenmall.adapters.db.mall import refunds as refunds_repo
 from tokenmall.domain.mall.orders import Order, OrderStatus
+from tokenmall.domain.mall.people import Role
 from tokenmall.domain.mall.refunds import Refund, RefundStatus
 from tokenmall.domain.mall.transitions import ORDER, REFUND
 from tokenmall.services.mall import ids, order_ledger, validate
@@ -91,7 +92,7 @@ def approve_refund(
     order = visible_order(conn, who, tenant_id, order_id)
     refund, decided = _requested(conn, order, refund_id, "approve", who)
     ORDER.check(order.status, "refund", actor(who))
-    if order.rewards_booked and who.role != "admin":
+    if order.rewards_booked and who.role != Role.ADMIN:
         raise Forbidden(
             "the order's rewards are booked: only an admin may refund it now, as an audited "
             "adjustment"

@@ -131,9 +131,9 @@ def visible_order(conn: Connection, who: Principal, tenant_id: str, order_id: st
     order = repo.get_order(conn, tenant_id, order_id)
     if order is None:
         raise NotFound(f"no order {order_id!r}")
-    if who.role == "consumer" and order.user_id != who.subject_id:
+    if who.role == Role.CONSUMER and order.user_id != who.subject_id:
         raise NotFound(f"no order {order_id!r}")
-    if who.role == "merchant" and order.merchant_id != _own_merchant_id(conn, who, tenant_id):
+    if who.role == Role.MERCHANT and order.merchant_id != _own_merchant_id(conn, who, tenant_id):
         raise NotFound(f"no order {order_id!r}")
     return order
 
@@ -166,9 +166,9 @@ def list_orders(
 ) -> list[Order]:
     who = require(caller, tenant_id, ALL)
     user_id = merchant_id = None
-    if who.role == "consumer":
+    if who.role == Role.CONSUMER:
         user_id = who.subject_id
-    elif who.role == "merchant":
+    elif who.role == Role.MERCHANT:
         merchant_id = _own_merchant_id(conn, who, tenant_id)
         if merchant_id is None:
             return []

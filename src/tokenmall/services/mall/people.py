@@ -166,7 +166,7 @@ def create_user(
 
 def get_user(conn: Connection, caller: Principal | None, tenant_id: str, user_id: str) -> User:
     who = require(caller, tenant_id, ALL)
-    if who.role != "admin" and who.subject_id != user_id:
+    if who.role != Role.ADMIN and who.subject_id != user_id:
         # Others' accounts are invisible, not forbidden: the same answer as a wrong id.
         raise NotFound(f"no user {user_id!r}")
     user = people_repo.get_user(conn, tenant_id, user_id)
@@ -203,7 +203,7 @@ def update_user(
         raise NotFound(f"no user {user_id!r}")
     if role is None and kyc_status is None:
         raise InvalidInput("give role and/or kyc_status", "role")
-    if role is not None and user_id == who.subject_id and role != "admin":
+    if role is not None and user_id == who.subject_id and role != Role.ADMIN:
         raise Forbidden("an admin may not demote themselves (ask another admin)", "role")
     values: dict[str, str] = {}
     if role is not None:
@@ -239,7 +239,7 @@ def create_api_key(
 
 def list_api_keys(conn: Connection, caller: Principal | None, tenant_id: str) -> list[ApiKey]:
     who = require(caller, tenant_id, (Role.MERCHANT, Role.ADMIN))
-    owner = None if who.role == "admin" else who.subject_id
+    owner = None if who.role == Role.ADMIN else who.subject_id
     return people_repo.list_api_keys(conn, tenant_id, owner)
 
 
@@ -248,7 +248,7 @@ def revoke_api_key(
 ) -> ApiKey:
     who = require(caller, tenant_id, (Role.MERCHANT, Role.ADMIN))
     key = people_repo.get_api_key(conn, tenant_id, key_id)
-    if key is None or (who.role != "admin" and key.user_id != who.subject_id):
+    if key is None or (who.role != Role.ADMIN and key.user_id != who.subject_id):
         raise NotFound(f"no API key {key_id!r}")
     people_repo.revoke_api_key(conn, tenant_id, key_id, now)
     revoked = people_repo.get_api_key(conn, tenant_id, key_id)

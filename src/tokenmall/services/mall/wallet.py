@@ -280,7 +280,7 @@ def redeem(
     merchant = catalogue_repo.get_merchant(conn, tenant_id, merchant_id)
     if merchant is None:
         raise NotFound(f"no merchant {merchant_id!r}")
-    if who.role != "admin" and merchant.owner_user_id != who.subject_id:
+    if who.role != Role.ADMIN and merchant.owner_user_id != who.subject_id:
         raise NotFound(f"no merchant {merchant_id!r}")
     fen = validate.money(amount, "amount")
     result = ledger.execute_in(
@@ -307,7 +307,7 @@ def merchant_wallet(
 ) -> dict[str, Any]:
     who = require(caller, tenant_id, (Role.MERCHANT, Role.ADMIN))
     merchant = catalogue_repo.get_merchant(conn, tenant_id, merchant_id)
-    if merchant is None or (who.role != "admin" and merchant.owner_user_id != who.subject_id):
+    if merchant is None or (who.role != Role.ADMIN and merchant.owner_user_id != who.subject_id):
         raise NotFound(f"no merchant {merchant_id!r}")
     store = _store(conn)
     state, _ = store.load_state(conn, tenant_id)

@@ -23,6 +23,7 @@ from tokenmall.adapters.db.mall import people as people_repo
 from tokenmall.adapters.db.mall import withdrawals as repo
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.errors import InsufficientBalance
+from tokenmall.domain.mall.people import KycStatus, Role
 from tokenmall.domain.mall.transitions import WITHDRAWAL
 from tokenmall.domain.mall.withdrawals import Settings, Withdrawal
 from tokenmall.domain.money import format_money
@@ -91,7 +92,7 @@ def request(
     settings = repo.get_settings(conn, tenant_id)
     user = people_repo.get_user(conn, tenant_id, who.subject_id)
     assert user is not None
-    if settings.requires_kyc and user.kyc_status != "verified":
+    if settings.requires_kyc and user.kyc_status != KycStatus.VERIFIED:
         raise KycRequired(
             f"withdrawals need real-name (KYC) verification; yours is {user.kyc_status!r}",
             "kyc_status",
@@ -162,7 +163,7 @@ def get(
 ) -> Withdrawal:
     who = require(caller, tenant_id, ALL)
     found = _get(conn, tenant_id, withdrawal_id)
-    if who.role != "admin" and found.user_id != who.subject_id:
+    if who.role != Role.ADMIN and found.user_id != who.subject_id:
         raise NotFound(f"no withdrawal {withdrawal_id!r}")
     return found
 
@@ -179,7 +180,7 @@ def list_withdrawals(
 ) -> list[Withdrawal]:
     """A member's own withdrawals; admins see everyone's (optionally one user's)."""
     who = require(caller, tenant_id, ALL)
-    if who.role != "admin":
+    if who.role != Role.ADMIN:
         user_id = who.subject_id
     return repo.list_withdrawals(
         conn, tenant_id, user_id=user_id, status=status, after=after, limit=limit

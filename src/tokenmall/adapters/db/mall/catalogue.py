@@ -146,7 +146,7 @@ def list_products(
     if merchant_id is not None:
         query = query.where(products.c.merchant_id == merchant_id)
     if only_active:
-        query = query.where(products.c.status == "active")
+        query = query.where(products.c.status == ProductStatus.ACTIVE)
     if after is not None:
         query = query.where(products.c.product_id > after)
     query = query.order_by(products.c.product_id).limit(limit)

@@ -126,7 +126,7 @@ def decide_refund(
         .where(
             refunds.c.tenant_id == tenant_id,
             refunds.c.refund_id == refund_id,
-            refunds.c.status == "requested",
+            refunds.c.status == RefundStatus.REQUESTED,
         )
         .values(status=to_status, **values)
     )
