@@ -1,4 +1,4 @@
-"""Distribution commissions (issue 4 item 6): at most 3 levels, frozen until the order completes.
+"""Distribution commissions: at most 3 levels, frozen until the order completes.
 
 Hooks called by ``order_ledger`` inside the order's transaction, so an order's state, its
 journals and these rows commit together (or not at all):

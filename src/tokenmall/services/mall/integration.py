@@ -1,4 +1,4 @@
-"""The integration API (issue 4 item 8): an existing shop pushes its orders' events.
+"""The integration API: an existing shop pushes its orders' events.
 
 The shop keeps its own order and user ids. Each event — ``paid``, ``completed``, ``refunded``
 — is idempotent by (tenant, external order id, event): the first answer is stored in the same

@@ -1,4 +1,4 @@
-"""The daily settlement in production (issue 4 item 9): ``tokenmall settle``, the scheduler and
+"""The daily settlement in production: ``tokenmall settle``, the scheduler and
 the admins' settlement endpoints all call ``settle_tenant``.
 
 One transaction per (tenant, business date), under the tenant's write lock: the ledger's

@@ -1,4 +1,4 @@
-"""Economy endpoints of the mall (issue 4 item 7): wallet, dividends, sell, convert, redeem,
+"""Economy endpoints of the mall: wallet, dividends, sell, convert, redeem,
 leaderboard and price history.
 
 Nothing here does arithmetic of its own. Balances are the ledger's holder rows; what backs them

@@ -1,4 +1,4 @@
-"""Withdrawals of users' cash balances with admin approval (issue 4 item 5).
+"""Withdrawals of users' cash balances with admin approval.
 
 A request holds the cash in the ledger at once (``HoldWithdrawal``), after first repaying any
 debt a commission clawback left (``RepayDebt``: debts come out of cash before anything leaves).

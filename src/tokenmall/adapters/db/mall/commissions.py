@@ -1,4 +1,4 @@
-"""Referral rewards, distribution commissions and the debts clawbacks leave (issue 4 item 6).
+"""Referral rewards, distribution commissions and the debts clawbacks leave.
 
 The ledger holds the money (``commission_freeze`` / ``commission_release`` /
 ``commission_clawback`` / ``debt_repaid`` journals and their aggregates); these tables are the
