@@ -125,3 +125,11 @@ def test_the_roles_a_service_requires_come_from_the_table() -> None:
 def test_a_withdrawal_refusal_names_it() -> None:
     with pytest.raises(TransitionRefused, match=r"^withdrawal wdr_9 is already paid$"):
         WITHDRAWAL.check(WITHDRAWAL.statuses("paid"), "reject", Actor.ADMIN, withdrawal_id="wdr_9")
+
+
+def test_the_edge_answers_a_refused_move_with_409_conflict() -> None:
+    from tokenmall.web.errors import status_of
+
+    refused = TransitionRefused("cannot ship an order that is created", "status")
+    assert status_of(refused) == 409
+    assert (refused.code, refused.field) == ("conflict", "status")
