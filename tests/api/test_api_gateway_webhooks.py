@@ -13,7 +13,7 @@ from mall_api import Api, TenantFixture, ok
 from orders_helpers import checkout, economy, order, signed_webhook, store_of, success_event
 from sqlalchemy import select
 
-from tokenmall.adapters.db.mall.orders import payment_callbacks
+from tokenmall.adapters.db.mall.payments import payment_callbacks
 from tokenmall.services import commands as c
 from tokenmall.services.ledger import execute
 from tokenmall.services.mall.gateway import derive_secret

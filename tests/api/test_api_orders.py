@@ -27,7 +27,7 @@ from orders_helpers import (
 )
 
 from tokenmall.domain.money import parse_points
-from tokenmall.services.mall.orders import cancel_expired_orders, complete_due_orders
+from tokenmall.services.mall.order_clock import cancel_expired_orders, complete_due_orders
 from tokenmall.services.mall.uow import utc_now
 
 

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from conftest import Server
 from served import app_settings, served
 from tokenmall.adapters.db.mall.orders import orders as orders_table
-from tokenmall.adapters.db.mall.orders import payment_callbacks
+from tokenmall.adapters.db.mall.payments import payment_callbacks
 
 
 @pytest.fixture(scope="module")

@@ -20,12 +20,15 @@ from sqlalchemy import select
 from test_pages import no_traceback, params_version, snapshot
 
 from tokenmall.adapters.db.mall import orders as orders_repo
+from tokenmall.adapters.db.mall import payments as payments_repo
+from tokenmall.adapters.db.mall import refunds as refunds_repo
 from tokenmall.adapters.db.mall import withdrawals as withdrawals_repo
 from tokenmall.adapters.db.store import Store
 from tokenmall.adapters.db.tables import settled_days
 from tokenmall.config import Settings
+from tokenmall.domain.mall.orders import Order
 from tokenmall.services import demo
-from tokenmall.services.mall import orders, people, settling, tenants, withdrawals
+from tokenmall.services.mall import order_refunds, people, settling, tenants, withdrawals
 from tokenmall.services.mall.auth import Principal
 from tokenmall.services.mall.uow import utc_now
 from tokenmall.web.app import create_app
@@ -94,7 +97,7 @@ def _admin(site: Site) -> Principal:
     return _member(site, demo.ADMIN_EMAIL)
 
 
-def _order_in(site: Site, status: str) -> orders_repo.Order:
+def _order_in(site: Site, status: str) -> Order:
     with site.app.state.database.read() as conn:
         found = orders_repo.list_orders(
             conn, TENANT, user_id=None, merchant_id=None, status=status, after=None, limit=200
@@ -103,7 +106,7 @@ def _order_in(site: Site, status: str) -> orders_repo.Order:
             o.order_id
             for o in found
             if any(
-                r.status == "requested" for r in orders_repo.refunds_of(conn, TENANT, o.order_id)
+                r.status == "requested" for r in refunds_repo.refunds_of(conn, TENANT, o.order_id)
             )
         }
     free = [o for o in found if o.order_id not in pending]
@@ -407,7 +410,9 @@ def test_refunds_are_refused_with_a_reason_or_approved(site: Site, browser: Brow
     first = _order_in(site, "received")
     with site.app.state.database.transaction() as conn:
         buyer = Principal("session", "test", first.user_id, TENANT, "consumer")
-        refund = orders.request_refund(conn, buyer, TENANT, first.order_id, "破损", utc_now())
+        refund = order_refunds.request_refund(
+            conn, buyer, TENANT, first.order_id, "破损", utc_now()
+        )
     listed = browser.get(f"/{TENANT}/admin/orders")
     assert first.order_id in listed.text and 'data-testid="refund-requests"' in listed.text
     page = f"/{TENANT}/admin/orders/{first.order_id}"
@@ -426,14 +431,16 @@ def test_refunds_are_refused_with_a_reason_or_approved(site: Site, browser: Brow
     second = _order_in(site, "received")
     with site.app.state.database.transaction() as conn:
         buyer = Principal("session", "test", second.user_id, TENANT, "consumer")
-        refund = orders.request_refund(conn, buyer, TENANT, second.order_id, "不想要了", utc_now())
+        refund = order_refunds.request_refund(
+            conn, buyer, TENANT, second.order_id, "不想要了", utc_now()
+        )
     page = f"/{TENANT}/admin/orders/{second.order_id}"
     approved = browser.submit(page, f"{page}/refunds/{refund.refund_id}/approve", {})
     assert approved.status_code == 303, approved.text[:2000]
     shown = browser.get(approved.headers["location"])
     assert 'data-testid="order-status">已退款<' in shown.text
     with site.app.state.database.read() as conn:
-        found = orders_repo.get_refund(conn, TENANT, refund.refund_id)
+        found = refunds_repo.get_refund(conn, TENANT, refund.refund_id)
     assert found is not None and found.status == "succeeded"
 
 
@@ -601,7 +608,7 @@ def test_the_demos_orders_went_through_the_mall_and_a_rerun_adds_none(site: Site
         statuses = {o.status for o in found}
         assert "paid" in statuses and statuses & {"received", "completed", "refunded"}
         for order in found:
-            paid = [p for p in orders_repo.payments_of(conn, TENANT, order.order_id)]
+            paid = [p for p in payments_repo.payments_of(conn, TENANT, order.order_id)]
             assert [p.gateway for p in paid] == ["sandbox"], order.order_id
             assert paid[0].status in ("succeeded", "refunded")
             history = orders_repo.order_history(conn, TENANT, order.order_id)

@@ -281,7 +281,7 @@ def _secret_key() -> str:
 def _order_clock(db: Any, tenants: list[str], now: datetime) -> None:
     """Automatic completion and cancellation of orders, if the orders module provides them."""
     try:
-        from tokenmall.services.mall import orders
+        from tokenmall.services.mall import order_clock as orders
     except ImportError:
         return
     for name in ("cancel_expired_orders", "complete_due_orders"):

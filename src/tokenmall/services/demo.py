@@ -29,11 +29,15 @@ from sqlalchemy import Connection
 from tokenmall.adapters.db.mall import catalogue as catalogue_repo
 from tokenmall.adapters.db.mall import idempotency as idempotency_repo
 from tokenmall.adapters.db.mall import orders as orders_repo
+from tokenmall.adapters.db.mall import payments as payments_repo
 from tokenmall.adapters.db.mall import people as people_repo
+from tokenmall.adapters.db.mall import refunds as refunds_repo
 from tokenmall.adapters.db.mall import tenants as tenants_repo
 from tokenmall.adapters.db.mall import withdrawals as withdrawals_repo
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.errors import DomainError
+from tokenmall.domain.mall.catalogue import Sku
+from tokenmall.domain.mall.people import KycStatus, Role, User
 from tokenmall.domain.money import POINT_SCALE, format_money
 from tokenmall.services import commands as c
 from tokenmall.services import ledger
@@ -41,8 +45,11 @@ from tokenmall.services.mall import (
     addresses,
     cart,
     catalogue,
+    checkout,
     idempotency,
     operators,
+    order_clock,
+    order_refunds,
     orders,
     payments,
     people,
@@ -52,7 +59,6 @@ from tokenmall.services.mall import (
 )
 from tokenmall.services.mall.auth import Principal
 from tokenmall.services.mall.gateway import SandboxGateway
-from tokenmall.services.mall.records import Sku, User
 from tokenmall.services.mall.uow import Database, utc_now
 
 TENANT_ID = "wine"
@@ -219,7 +225,7 @@ def _create_tenant(conn: Connection) -> None:
             email=email,
             password=PASSWORD,
             display_name=name,
-            role="merchant",
+            role=Role.MERCHANT,
             now=now,
         )
         merchant = catalogue.create_merchant(conn, admin, TENANT_ID, store, owner.user_id, now)
@@ -314,7 +320,7 @@ def _placed(conn: Connection, key: str, buyer: User, sku: Sku, quantity: int, at
 
     def act() -> tuple[int, str]:
         cart.add_line(conn, who, TENANT_ID, sku.sku_id, quantity, at)
-        done = orders.checkout(
+        done = checkout.checkout(
             conn,
             who,
             TENANT_ID,
@@ -344,7 +350,7 @@ def _pay(db: Database, order_id: str, at: datetime) -> None:
         assert order is not None
         if order.status != "created":
             return
-        payment = next(p for p in orders_repo.payments_of(conn, TENANT_ID, order_id))
+        payment = next(p for p in payments_repo.payments_of(conn, TENANT_ID, order_id))
     body = gateway.event_body(
         provider_ref=payment.provider_ref,
         outcome="payment.succeeded",
@@ -402,7 +408,7 @@ def _pending_requests(db: Database, users: dict[str, User], now: datetime) -> No
             conn, TENANT_ID, user_id=asker.user_id, status=None, after=None, limit=1
         ):
             people.update_user(
-                conn, admin, TENANT_ID, asker.user_id, role=None, kyc_status="verified"
+                conn, admin, TENANT_ID, asker.user_id, role=None, kyc_status=KycStatus.VERIFIED
             )
             holders = Store(conn.engine).load_holders(conn, TENANT_ID, [asker.user_id])
             cash = holders[0].cash if holders else 0
@@ -420,8 +426,8 @@ def _pending_requests(db: Database, users: dict[str, User], now: datetime) -> No
             after=None,
             limit=50,
         )
-        if mine and not any(orders_repo.refunds_of(conn, TENANT_ID, o.order_id) for o in mine):
-            orders.request_refund(
+        if mine and not any(refunds_repo.refunds_of(conn, TENANT_ID, o.order_id) for o in mine):
+            order_refunds.request_refund(
                 conn, _member(buyer), TENANT_ID, mine[-1].order_id, "瓶塞有破损，申请退货", now
             )
 
@@ -522,7 +528,7 @@ def seed(
             _deliver(db, order_id, day, now)
     # Orders received longer ago than the return window complete: escrow released to the
     # merchant, commissions released (the scheduler's own job).
-    orders.complete_due_orders(db, TENANT_ID, now)
+    order_clock.complete_due_orders(db, TENANT_ID, now)
     _pending_requests(db, users, now)
     base = base_url.rstrip("/")
     outcome.logins = [

@@ -20,6 +20,7 @@ from tokenmall.domain.errors import (
     InvalidParameter,
     RuleViolation,
 )
+from tokenmall.domain.mall.errors import TransitionRefused
 from tokenmall.services.mall import errors as mall
 from tokenmall.web.logs import request_id_var
 
@@ -69,6 +70,7 @@ _STATUS: list[tuple[type[Exception], int]] = [
     (mall.Forbidden, 403),
     (mall.NotFound, 404),
     (mall.Conflict, 409),
+    (TransitionRefused, 409),
     (mall.OutOfStock, 409),
     (InsufficientBalance, 409),
     (RuleViolation, 409),

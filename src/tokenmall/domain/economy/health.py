@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from tokenmall.domain.economy.market import value_at_price
 from tokenmall.domain.economy.params import Params
 from tokenmall.domain.economy.state import EconomyState
 from tokenmall.domain.errors import InvalidAmount
@@ -157,7 +158,7 @@ def figures(
         days_to_pay_quota=days,
         stable_outstanding=stable_outstanding,
         treasury=treasury,
-        treasury_value=treasury * price_num // price_den,
+        treasury_value=value_at_price(treasury, price_num, price_den),
         quota_multiple=format_rate(params.quota_multiple),
         dividend_rate=format_rate(params.dividend_rate),
     )

@@ -55,7 +55,15 @@ class RedeemResult:
     price_den: int
 
 
+def value_at_price(units: int, price_num: int, price_den: int) -> int:
+    """What ``units`` of points are worth at the price ``price_num / price_den``, before any
+    fee: ``floor(units × price)`` in fen."""
+    return units * price_num // price_den
+
+
 def buyback_payout(rates: Rates, units: int, price_num: int, price_den: int) -> int:
+    """What ``units`` of points fetch at a buyback now, after the sell fee:
+    ``floor(units × price × (1 − sell_fee_rate))`` in fen, rounded once."""
     keep_num, keep_den = rates.sell_keep
     return units * price_num * keep_num // (price_den * keep_den)
 

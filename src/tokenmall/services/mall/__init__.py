@@ -1,4 +1,4 @@
-"""The mall's use cases: tenants, people, catalogue and stock (issue 4).
+"""The mall's use cases: tenants, people, catalogue and stock.
 
 Design note. Each use case is a function ``(conn, caller, tenant_id, …, now) -> record``: it
 checks who the caller is (``auth.require``, deny by default), validates its input, calls the

@@ -24,14 +24,14 @@ from datetime import datetime
 from sqlalchemy import Connection
 
 from tokenmall.adapters.db.mall import addresses as repo
-from tokenmall.adapters.db.mall.addresses import Address
-from tokenmall.adapters.db.mall.orders import ShippingAddress
+from tokenmall.domain.mall.addresses import Address
+from tokenmall.domain.mall.orders import ShippingAddress
+from tokenmall.domain.mall.people import Role
 from tokenmall.services.mall import ids, validate
 from tokenmall.services.mall.auth import Principal, require
 from tokenmall.services.mall.errors import Conflict, InvalidInput, NotFound
-from tokenmall.services.mall.records import Role
 
-OWNERS: tuple[Role, ...] = ("consumer",)
+OWNERS: tuple[Role, ...] = (Role.CONSUMER,)
 MAX_ADDRESSES = 20
 MOBILE = re.compile(r"^1[3-9][0-9]{9}$")
 # An area code (0 and 2-3 digits) with an optional dash, 7-8 digits, an optional extension;

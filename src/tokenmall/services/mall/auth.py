@@ -19,9 +19,10 @@ from typing import Literal
 from sqlalchemy import Connection
 
 from tokenmall.adapters.db.mall import people as people_repo
+from tokenmall.domain.mall.people import Credential, Role
+from tokenmall.domain.mall.transitions import Actor, actor_of
 from tokenmall.services.mall import ids, passwords
 from tokenmall.services.mall.errors import Forbidden, NotFound, Unauthenticated
-from tokenmall.services.mall.records import Credential, Role
 
 Via = Literal["session", "api_key", "operator_session"]
 
@@ -123,6 +124,12 @@ def require(principal: Principal | None, tenant_id: str, roles: Iterable[Role]) 
     if principal.role not in set(roles):
         raise Forbidden(f"a {principal.role} may not do this")
     return principal
+
+
+def actor(principal: Principal) -> Actor:
+    """Who a transition table sees in a caller that ``require`` let through."""
+    assert principal.role is not None
+    return actor_of(principal.role)
 
 
 def require_operator(principal: Principal | None) -> Principal:

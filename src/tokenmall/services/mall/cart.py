@@ -1,6 +1,6 @@
 """A consumer's cart: SKUs and quantities, priced when read (prices live on the SKUs).
 
-The cart holds no stock: stock is reserved at checkout (``orders.checkout``), so a cart line may
+The cart holds no stock: stock is reserved at checkout (``checkout.checkout``), so a cart line may
 say ``available: false`` when the SKU sold out or its product was hidden since it was added.
 """
 
@@ -11,16 +11,17 @@ from datetime import datetime
 
 from sqlalchemy import Connection
 
+from tokenmall.adapters.db.mall import carts as carts_repo
 from tokenmall.adapters.db.mall import catalogue as catalogue_repo
-from tokenmall.adapters.db.mall import orders as repo
+from tokenmall.domain.mall.catalogue import Product, ProductStatus, Sku
+from tokenmall.domain.mall.people import Role
 from tokenmall.services.mall import validate
 from tokenmall.services.mall.auth import Principal, require
 from tokenmall.services.mall.errors import InvalidInput, NotFound
-from tokenmall.services.mall.records import Product, Role, Sku
 
 MAX_LINE_QUANTITY = 9_999
 MAX_CART_LINES = 100
-BUYERS: tuple[Role, ...] = ("consumer",)
+BUYERS: tuple[Role, ...] = (Role.CONSUMER,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +37,7 @@ class PricedLine:
 
     @property
     def available(self) -> bool:
-        return self.product.status == "active" and self.sku.stock >= self.quantity
+        return self.product.status == ProductStatus.ACTIVE and self.sku.stock >= self.quantity
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,14 +61,14 @@ def sellable(conn: Connection, tenant_id: str, sku_id: str, field: str) -> tuple
     """The SKU and its product if consumers may buy it; else a 422 naming ``field``."""
     sku = catalogue_repo.get_sku(conn, tenant_id, sku_id)
     product = None if sku is None else catalogue_repo.get_product(conn, tenant_id, sku.product_id)
-    if sku is None or product is None or product.status != "active":
+    if sku is None or product is None or product.status != ProductStatus.ACTIVE:
         raise InvalidInput(f"no SKU {sku_id!r} on sale", field)
     return sku, product
 
 
 def _priced(conn: Connection, tenant_id: str, user_id: str) -> Cart:
     lines: list[PricedLine] = []
-    for line in repo.cart(conn, tenant_id, user_id):
+    for line in carts_repo.cart(conn, tenant_id, user_id):
         sku = catalogue_repo.get_sku(conn, tenant_id, line.sku_id)
         assert sku is not None  # a foreign key keeps cart lines on existing SKUs
         product = catalogue_repo.get_product(conn, tenant_id, sku.product_id)
@@ -93,13 +94,13 @@ def add_line(
     who = require(caller, tenant_id, BUYERS)
     line_quantity(quantity, "quantity")
     sellable(conn, tenant_id, sku_id, "sku_id")
-    had = repo.cart_quantity(conn, tenant_id, who.subject_id, sku_id)
-    if had is None and len(repo.cart(conn, tenant_id, who.subject_id)) >= MAX_CART_LINES:
+    had = carts_repo.cart_quantity(conn, tenant_id, who.subject_id, sku_id)
+    if had is None and len(carts_repo.cart(conn, tenant_id, who.subject_id)) >= MAX_CART_LINES:
         raise InvalidInput(f"a cart holds at most {MAX_CART_LINES} lines", "sku_id")
     total = (had or 0) + quantity
     if total > MAX_LINE_QUANTITY:
         raise InvalidInput(f"a cart line holds at most {MAX_LINE_QUANTITY} units", "quantity")
-    repo.set_cart_line(conn, tenant_id, who.subject_id, sku_id, total, now)
+    carts_repo.set_cart_line(conn, tenant_id, who.subject_id, sku_id, total, now)
     return _priced(conn, tenant_id, who.subject_id)
 
 
@@ -114,14 +115,14 @@ def set_line(
     """Change the quantity of a line already in the cart."""
     who = require(caller, tenant_id, BUYERS)
     line_quantity(quantity, "quantity")
-    if repo.cart_quantity(conn, tenant_id, who.subject_id, sku_id) is None:
+    if carts_repo.cart_quantity(conn, tenant_id, who.subject_id, sku_id) is None:
         raise NotFound(f"no line for SKU {sku_id!r} in your cart")
-    repo.set_cart_line(conn, tenant_id, who.subject_id, sku_id, quantity, now)
+    carts_repo.set_cart_line(conn, tenant_id, who.subject_id, sku_id, quantity, now)
     return _priced(conn, tenant_id, who.subject_id)
 
 
 def remove_line(conn: Connection, caller: Principal | None, tenant_id: str, sku_id: str) -> Cart:
     who = require(caller, tenant_id, BUYERS)
-    if repo.remove_cart_lines(conn, tenant_id, who.subject_id, [sku_id]) == 0:
+    if carts_repo.remove_cart_lines(conn, tenant_id, who.subject_id, [sku_id]) == 0:
         raise NotFound(f"no line for SKU {sku_id!r} in your cart")
     return _priced(conn, tenant_id, who.subject_id)

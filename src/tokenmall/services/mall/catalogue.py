@@ -16,13 +16,21 @@ from sqlalchemy import Connection
 
 from tokenmall.adapters.db.mall import catalogue as repo
 from tokenmall.adapters.db.mall import people as people_repo
+from tokenmall.domain.mall.catalogue import (
+    Merchant,
+    Product,
+    ProductStatus,
+    Sku,
+    StockMovement,
+    StockReason,
+)
+from tokenmall.domain.mall.people import Role
 from tokenmall.services.mall import ids, validate
 from tokenmall.services.mall.auth import Principal, require
 from tokenmall.services.mall.errors import Conflict, Forbidden, InvalidInput, NotFound, OutOfStock
-from tokenmall.services.mall.records import Merchant, Product, Role, Sku, StockMovement
 
-ALL: tuple[Role, ...] = ("consumer", "merchant", "admin")
-SELLERS: tuple[Role, ...] = ("merchant", "admin")
+ALL: tuple[Role, ...] = (Role.CONSUMER, Role.MERCHANT, Role.ADMIN)
+SELLERS: tuple[Role, ...] = (Role.MERCHANT, Role.ADMIN)
 
 
 # --- merchants ---
@@ -36,11 +44,11 @@ def create_merchant(
     owner_user_id: str,
     now: datetime,
 ) -> Merchant:
-    require(caller, tenant_id, ("admin",))
+    require(caller, tenant_id, (Role.ADMIN,))
     owner = people_repo.get_user(conn, tenant_id, owner_user_id)
     if owner is None:
         raise InvalidInput(f"no user {owner_user_id!r}", "owner_user_id")
-    if owner.role != "merchant":
+    if owner.role != Role.MERCHANT:
         raise InvalidInput("the owner must have the merchant role", "owner_user_id")
     if repo.merchant_of_owner(conn, tenant_id, owner_user_id) is not None:
         raise Conflict("this user already owns a merchant", "owner_user_id")
@@ -78,7 +86,7 @@ def _manageable_merchant(
     merchant = repo.get_merchant(conn, tenant_id, merchant_id)
     if merchant is None:
         raise InvalidInput(f"no merchant {merchant_id!r}", field)
-    if who.role != "admin" and merchant.owner_user_id != who.subject_id:
+    if who.role != Role.ADMIN and merchant.owner_user_id != who.subject_id:
         raise InvalidInput("you may only manage your own merchant's catalogue", field)
     return merchant
 
@@ -116,7 +124,7 @@ def create_product(
         merchant_id=merchant.merchant_id,
         title=validate.text(title, "title", max_length=200),
         description=validate.text(description, "description", max_length=5000, allow_empty=True),
-        status="active",
+        status=ProductStatus.ACTIVE,
         created_at=now,
     )
     repo.add_product(conn, product)
@@ -125,7 +133,7 @@ def create_product(
 
 def _visible_product(conn: Connection, who: Principal, tenant_id: str, product_id: str) -> Product:
     product = repo.get_product(conn, tenant_id, product_id)
-    if product is None or (product.status != "active" and who.role == "consumer"):
+    if product is None or (product.status != ProductStatus.ACTIVE and who.role == Role.CONSUMER):
         raise NotFound(f"no product {product_id!r}")
     return product
 
@@ -136,7 +144,7 @@ def _managed_product(conn: Connection, who: Principal, tenant_id: str, product_i
         raise NotFound(f"no product {product_id!r}")
     merchant = repo.get_merchant(conn, tenant_id, product.merchant_id)
     assert merchant is not None
-    if who.role != "admin" and merchant.owner_user_id != who.subject_id:
+    if who.role != Role.ADMIN and merchant.owner_user_id != who.subject_id:
         # Another merchant's product: visible in the catalogue, but not theirs to change.
         raise Forbidden("this product belongs to another merchant")
     return product
@@ -159,7 +167,7 @@ def list_products(
     limit: int,
 ) -> list[Product]:
     who = require(caller, tenant_id, ALL)
-    only_active = who.role == "consumer"
+    only_active = who.role == Role.CONSUMER
     return repo.list_products(conn, tenant_id, merchant_id, only_active, after, limit)
 
 
@@ -297,7 +305,7 @@ def _record(
         sku_id=sku_id,
         change=change,
         stock_after=stock_after,
-        reason=reason,
+        reason=StockReason(reason),
         reference=reference,
         created_at=now,
     )

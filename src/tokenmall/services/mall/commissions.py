@@ -1,4 +1,4 @@
-"""Distribution commissions (issue 4 item 6): at most 3 levels, frozen until the order completes.
+"""Distribution commissions: at most 3 levels, frozen until the order completes.
 
 Hooks called by ``order_ledger`` inside the order's transaction, so an order's state, its
 journals and these rows commit together (or not at all):
@@ -27,10 +27,14 @@ from sqlalchemy import Connection
 
 from tokenmall.adapters.db.mall import commissions as repo
 from tokenmall.adapters.db.store import Store
+from tokenmall.domain.mall.commissions import CommissionStatus
+from tokenmall.domain.mall.transitions import COMMISSION, Actor
 from tokenmall.domain.money import parse_money, parse_points
 from tokenmall.services import commands as c
 from tokenmall.services import ledger
 from tokenmall.services.mall import journal
+
+FROZEN, RELEASED = CommissionStatus.FROZEN, CommissionStatus.RELEASED
 
 
 def _key(order_ref: str, step: str) -> str:
@@ -169,7 +173,7 @@ def booked_rows(
                     "beneficiary": item["holder"],
                     "buyer": buyer,
                     "amount_fen": parse_money(item["amount"]),
-                    "status": "frozen",
+                    "status": COMMISSION.initial,
                     "created_at": now,
                     "updated_at": now,
                 }
@@ -188,7 +192,9 @@ def add_booked_rows(conn: Connection, tenant_id: str, rows: BookedRows) -> None:
 
 def on_completed(conn: Connection, tenant_id: str, *, order_ref: str, now: datetime) -> None:
     """The order completed: release its frozen commissions (``ReleaseCommissions``)."""
-    frozen = [r for r in repo.order_commissions(conn, tenant_id, order_ref) if r.status == "frozen"]
+    releasable = COMMISSION.sources("release")
+    rows = repo.order_commissions(conn, tenant_id, order_ref)
+    frozen = [r for r in rows if r.status in releasable]
     if not frozen:
         return
     journal.run(
@@ -201,7 +207,8 @@ def on_completed(conn: Connection, tenant_id: str, *, order_ref: str, now: datet
         ),
     )
     for r in frozen:
-        repo.set_commission(conn, tenant_id, order_ref, r.level, status="released", updated_at=now)
+        released = COMMISSION.check(r.status, "release", Actor.SYSTEM)
+        repo.set_commission(conn, tenant_id, order_ref, r.level, status=released, updated_at=now)
 
 
 def on_refunded(conn: Connection, tenant_id: str, *, order_ref: str, now: datetime) -> None:
@@ -210,7 +217,7 @@ def on_refunded(conn: Connection, tenant_id: str, *, order_ref: str, now: dateti
     rows = [
         r
         for r in repo.order_commissions(conn, tenant_id, order_ref)
-        if r.status in ("frozen", "released")
+        if r.status in COMMISSION.sources("claw_back")
     ]
     if not rows:
         return
@@ -220,16 +227,17 @@ def on_refunded(conn: Connection, tenant_id: str, *, order_ref: str, now: dateti
             tenant_id=tenant_id,
             idempotency_key=_key(order_ref, "commission_clawback"),
             order_ref=order_ref,
-            frozen=tuple((r.beneficiary, r.amount_fen) for r in rows if r.status == "frozen"),
-            paid=tuple((r.beneficiary, r.amount_fen) for r in rows if r.status == "released"),
+            frozen=tuple((r.beneficiary, r.amount_fen) for r in rows if r.status == FROZEN),
+            paid=tuple((r.beneficiary, r.amount_fen) for r in rows if r.status == RELEASED),
         ),
     )
     # A referrer appears at most once in a chain (the ledger refuses cycles).
     taken = {t["holder"]: t for t in result.get("paid_taken_back", [])}
     for r in rows:
-        values: dict[str, Any] = {"status": "clawed_back", "updated_at": now}
+        clawed = COMMISSION.check(r.status, "claw_back", Actor.SYSTEM)
+        values: dict[str, Any] = {"status": clawed, "updated_at": now}
         t = taken.get(r.beneficiary)
-        if r.status == "released" and t is not None:
+        if r.status == RELEASED and t is not None:
             from_cash = parse_money(t["from_cash"], allow_zero=True)
             debt = parse_money(t["debt"], allow_zero=True)
             values.update(from_cash_fen=from_cash, debt_fen=debt)

@@ -1,4 +1,4 @@
-"""Outgoing events for integrators' webhooks (issue 4 item 8): a transactional outbox.
+"""Outgoing events for integrators' webhooks: a transactional outbox.
 
 ``emit`` is called inside the transaction that made the change: it writes the event and one
 pending delivery per active endpoint of the tenant subscribed to its type, in that same

@@ -21,8 +21,8 @@ from sqlalchemy.exc import IntegrityError
 from tokenmall.adapters.db import fast
 from tokenmall.adapters.db.mall import idempotency as repo
 from tokenmall.adapters.db.mall.tables import idempotency as table
+from tokenmall.domain.mall.responses import StoredResponse
 from tokenmall.services.mall.errors import Conflict, InvalidInput
-from tokenmall.services.mall.records import StoredResponse
 
 MAX_KEY_LENGTH = 200
 

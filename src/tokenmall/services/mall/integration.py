@@ -1,4 +1,4 @@
-"""The integration API (issue 4 item 8): an existing shop pushes its orders' events.
+"""The integration API: an existing shop pushes its orders' events.
 
 The shop keeps its own order and user ids. Each event — ``paid``, ``completed``, ``refunded``
 — is idempotent by (tenant, external order id, event): the first answer is stored in the same
@@ -30,16 +30,17 @@ from tokenmall.adapters.db import fast
 from tokenmall.adapters.db.mall import integration as repo
 from tokenmall.adapters.db.mall.tables import users as mall_users
 from tokenmall.adapters.db.store import Store
+from tokenmall.domain.mall.integration import ExternalUser, IntegrationOrder, IntegrationState
+from tokenmall.domain.mall.people import Role
 from tokenmall.domain.money import format_money
 from tokenmall.services import commands as c
 from tokenmall.services import ledger
 from tokenmall.services.book import TenantBook
 from tokenmall.services.mall import events, ids, order_ledger, validate
 from tokenmall.services.mall.auth import Principal, require
-from tokenmall.services.mall.errors import Conflict, InvalidInput, NotFound
-from tokenmall.services.mall.records import Role
+from tokenmall.services.mall.errors import Conflict, InvalidInput
 
-ADMIN: tuple[Role, ...] = ("admin",)
+ADMIN: tuple[Role, ...] = (Role.ADMIN,)
 EXTERNAL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,63}$")
 # Argon2 never produces this, so no password ever verifies against it.
 NO_PASSWORD = "!no-password:external-user"
@@ -77,7 +78,7 @@ def order_ref(external_order_id: str) -> str:
     return f"ext:{external_order_id}"
 
 
-def _replay(
+def replay(
     conn: Connection, tenant_id: str, external_order_id: str, event: str, request_hash: str
 ) -> Answer | None:
     found = repo.find_event(conn, tenant_id, external_order_id, event)
@@ -92,9 +93,9 @@ def _replay(
     return Answer(status, body, True)
 
 
-def _answer(
+def store_answer(
     conn: Connection,
-    order: repo.IntegrationOrder,
+    order: IntegrationOrder,
     event: str,
     request_hash: str,
     now: datetime,
@@ -120,7 +121,7 @@ def _answer(
     return Answer(status, body, False)
 
 
-def order_view(order: repo.IntegrationOrder, event: str | None) -> dict[str, Any]:
+def order_view(order: IntegrationOrder, event: str | None) -> dict[str, Any]:
     """The JSON shape of an integrated order (``IntegrationOrderOut`` in the API)."""
     return {
         "external_order_id": order.external_order_id,
@@ -175,7 +176,7 @@ class Users:
     join: c.Join | None
 
 
-def plan_users(tenant_id: str, who: ExternalUserIn, known: dict[str, repo.ExternalUser]) -> Users:
+def plan_users(tenant_id: str, who: ExternalUserIn, known: dict[str, ExternalUser]) -> Users:
     """Who buys: known external users keep their ids; first-seen ones get new ids. Reads
     nothing (``known`` was read before)."""
     new: list[tuple[str, str, str, str | None]] = []
@@ -240,7 +241,7 @@ def _write_users(
             repo.set_referrer(conn, tenant_id, who.external_id, binds)
 
 
-def _order_row(order: repo.IntegrationOrder) -> dict[str, Any]:
+def _order_row(order: IntegrationOrder) -> dict[str, Any]:
     """The order as a row of ``mall_integration_orders`` (what ``repo.add_order`` writes)."""
     return {
         "tenant_id": order.tenant_id,
@@ -296,9 +297,9 @@ def _rewards(
     }
 
 
-def _book(
+def book(
     conn: Connection,
-    order: repo.IntegrationOrder,
+    order: IntegrationOrder,
     now: datetime,
     known: dict[str, str] | None = None,
 ) -> dict[str, Any]:
@@ -316,7 +317,7 @@ def _book(
     )
 
 
-def _event_data(order: repo.IntegrationOrder) -> dict[str, Any]:
+def event_data(order: IntegrationOrder) -> dict[str, Any]:
     view = order_view(order, None)
     view.pop("event")
     return view
@@ -331,9 +332,9 @@ class PaidEvent:
     ``integration_batch.read_events``), ready to be written (``write_paid``) — in the
     request's transaction, or in a unit of the tenant's writer."""
 
-    order: repo.IntegrationOrder  # its user_id is set when written
+    order: IntegrationOrder  # its user_id is set when written
     who: ExternalUserIn
-    known: dict[str, repo.ExternalUser]
+    known: dict[str, ExternalUser]
     request_hash: str
     looked_up: ledger.Prefound
 
@@ -395,7 +396,7 @@ def prepare_paid(
     # when it starts), the answer is found and replayed, never the journals alone.
     keys = order_ledger.order_keys(order_ref(external_order_id))
     looked_up = ledger.look_up(Store(conn.engine), conn, tenant_id, keys)
-    first = _replay(conn, tenant_id, external_order_id, "paid", request_hash)
+    first = replay(conn, tenant_id, external_order_id, "paid", request_hash)
     if first is not None:
         return first
     # (No stored "paid" answer means no such order: both are written in one transaction.)
@@ -443,9 +444,9 @@ def new_order(
     amount_fen: int,
     contribution_fen: int | None,
     now: datetime,
-) -> repo.IntegrationOrder:
+) -> IntegrationOrder:
     """A ``paid`` order before it is written (its ``user_id`` is set then)."""
-    return repo.IntegrationOrder(
+    return IntegrationOrder(
         tenant_id=tenant_id,
         external_order_id=external_order_id,
         order_ref=order_ref(external_order_id),
@@ -453,7 +454,7 @@ def new_order(
         external_user_id=who.external_id,
         amount_fen=amount_fen,
         contribution_fen=contribution_fen,
-        state="paid",
+        state=IntegrationState.PAID,
         booked=False,
         refunded_fen=0,
         rewards=None,
@@ -487,7 +488,7 @@ def write_paid(
     tenant_id, who, now = event.tenant_id, event.who, event.order.paid_at
     if users is None:
         users = plan_users(tenant_id, who, event.known)
-    order = _with(event.order, user_id=users.buyer_id)
+    order = with_values(event.order, user_id=users.buyer_id)
     known = dict(externals or {})
     known[users.buyer_id] = who.external_id
     if users.referrer_id is not None and who.referrer_external_id is not None:
@@ -498,12 +499,12 @@ def write_paid(
         final = order
         if done.purchase is not None:
             rewards = _rewards(conn, tenant_id, done.purchase, known)  # may read: not in write
-            final = _with(final, booked=True, rewards=rewards, booked_at=now)
+            final = with_values(final, booked=True, rewards=rewards, booked_at=now)
 
         def write() -> None:
             fast.insert_dicts(conn, repo.integration_orders, [_order_row(final)])
-            events.emit(conn, tenant_id, "order.paid", _event_data(final), now)
-            answer = _answer(conn, final, "paid", event.request_hash, now, status=201)
+            events.emit(conn, tenant_id, "order.paid", event_data(final), now)
+            answer = store_answer(conn, final, "paid", event.request_hash, now, status=201)
             if finish is not None:
                 finish(answer)
             answers.append(answer)
@@ -529,112 +530,7 @@ def write_paid(
     return answers[0]
 
 
-def completed(
-    conn: Connection,
-    caller: Principal | None,
-    tenant_id: str,
-    external_order_id: str,
-    *,
-    request_hash: str,
-    now: datetime,
-) -> Answer:
-    require(caller, tenant_id, ADMIN)
-    external_id(external_order_id, "external_order_id")
-    first = _replay(conn, tenant_id, external_order_id, "completed", request_hash)
-    if first is not None:
-        return first
-    order = _existing(conn, tenant_id, external_order_id, "completed")
-    if order.state == "refunded":
-        raise Conflict(f"order {external_order_id!r} was refunded; it cannot complete")
-    values: dict[str, Any] = {"state": "completed", "completed_at": now}
-    if not order.booked:
-        rewards = _book(conn, order, now)
-        values.update(booked=True, rewards=rewards, booked_at=now)
-    order_ledger.complete(conn, tenant_id, order_ref=order.order_ref, now=now)
-    repo.update_order(conn, tenant_id, external_order_id, **values)
-    order = _with(order, **values)
-    events.emit(conn, tenant_id, "order.completed", _event_data(order), now)
-    return _answer(conn, order, "completed", request_hash, now)
-
-
-def refunded(
-    conn: Connection,
-    caller: Principal | None,
-    tenant_id: str,
-    external_order_id: str,
-    *,
-    amount: str | None,
-    adjustment: bool,
-    request_hash: str,
-    now: datetime,
-) -> Answer:
-    who = require(caller, tenant_id, ADMIN)
-    external_id(external_order_id, "external_order_id")
-    first = _replay(conn, tenant_id, external_order_id, "refunded", request_hash)
-    if first is not None:
-        return first
-    order = _existing(conn, tenant_id, external_order_id, "refunded")
-    refund_fen = order.amount_fen
-    if amount is not None:
-        refund_fen = validate.money(amount, "amount")
-        if refund_fen > order.amount_fen:
-            raise InvalidInput(
-                f"amount must not exceed the order's {format_money(order.amount_fen)}", "amount"
-            )
-    if not order.booked and refund_fen != order.amount_fen:
-        raise InvalidInput(
-            "before its rewards are booked an order is refunded whole "
-            f"({format_money(order.amount_fen)})",
-            "amount",
-        )
-    if order.booked and not adjustment:
-        raise Conflict(
-            f"order {external_order_id!r}'s rewards are booked and final (rule 9); refunding "
-            'it now is an admin\'s audited adjustment: send "adjustment": true',
-            "adjustment",
-        )
-    order_ledger.refund(
-        conn,
-        tenant_id,
-        user=order.user_id,
-        order_ref=order.order_ref,
-        amount_fen=refund_fen,
-        booked=order.booked,
-        approved_by=who.subject_id if order.booked else None,
-        now=now,
-    )
-    values: dict[str, Any] = {"state": "refunded", "refunded_fen": refund_fen, "refunded_at": now}
-    repo.update_order(conn, tenant_id, external_order_id, **values)
-    order = _with(order, **values)
-    data = _event_data(order)
-    data["adjustment"] = order.booked
-    events.emit(conn, tenant_id, "order.refunded", data, now)
-    return _answer(conn, order, "refunded", request_hash, now)
-
-
-def get_order(
-    conn: Connection, caller: Principal | None, tenant_id: str, external_order_id: str
-) -> dict[str, Any]:
-    require(caller, tenant_id, ADMIN)
-    order = repo.get_order(conn, tenant_id, external_order_id)
-    if order is None:
-        raise NotFound(f"no order {external_order_id!r}")
-    return order_view(order, None)
-
-
-def _existing(
-    conn: Connection, tenant_id: str, external_order_id: str, event: str
-) -> repo.IntegrationOrder:
-    order = repo.get_order(conn, tenant_id, external_order_id, for_update=True)
-    if order is None:
-        raise Conflict(
-            f"order {external_order_id!r} has not been reported paid; report it paid before "
-            f"it is {event}"
-        )
-    return order
-
-
-def _with(order: repo.IntegrationOrder, **values: Any) -> repo.IntegrationOrder:
+def with_values(order: IntegrationOrder, **values: Any) -> IntegrationOrder:
     from dataclasses import replace
 
     return replace(order, **values)

@@ -43,6 +43,8 @@ from tokenmall.adapters.db import fast
 from tokenmall.adapters.db.mall import integration as repo
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.errors import DomainError
+from tokenmall.domain.mall.integration import ExternalUser
+from tokenmall.domain.mall.responses import StoredResponse
 from tokenmall.services import ledger
 from tokenmall.services.book import TenantBook
 from tokenmall.services.mall import idempotency, order_ledger
@@ -60,7 +62,6 @@ from tokenmall.services.mall.integration import (
     plan_users,
     write_paid,
 )
-from tokenmall.services.mall.records import StoredResponse
 from tokenmall.services.writers.units import Writes
 
 MAX_ORDERS = 100
@@ -100,7 +101,7 @@ class Plan:
     size: int
     settled: dict[int, dict[str, Any]]
     events: list[tuple[int, PaidEvent]]
-    known: dict[str, repo.ExternalUser]
+    known: dict[str, ExternalUser]
     now: datetime
 
 
@@ -165,7 +166,7 @@ class Reads:
 
     stored: dict[int, tuple[str, int, str]]
     events: list[tuple[int, PaidEvent]]
-    known: dict[str, repo.ExternalUser]
+    known: dict[str, ExternalUser]
 
 
 def read_events(
@@ -297,7 +298,7 @@ def write_events(
     writes: Writes,
     tenant_id: str,
     events: list[tuple[int, PaidEvent]],
-    known_before: dict[str, repo.ExternalUser],
+    known_before: dict[str, ExternalUser],
     finish: Callable[[dict[int, str]], None],
 ) -> dict[int, str]:
     """Write many prepared ``paid`` events in the writer's transaction, in order; returns
@@ -330,10 +331,10 @@ def write_events(
                 except DomainError as error:
                     raise EventRefused(n, error) from error
                 for user_id, external, _, _ in users.new:
-                    known[external] = repo.ExternalUser(external, user_id, None)
+                    known[external] = ExternalUser(external, user_id, None)
                     externals[user_id] = external
                 if users.join is not None and users.referrer_id is not None:
-                    known[who.external_id] = repo.ExternalUser(
+                    known[who.external_id] = ExternalUser(
                         who.external_id, users.buyer_id, users.referrer_id
                     )
                 bodies[n] = answer.body

@@ -38,9 +38,10 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from tokenmall.adapters.db.mall import idempotency as idempotency_repo
-from tokenmall.adapters.db.mall.integration import ExternalUser
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.errors import DomainError
+from tokenmall.domain.mall.integration import ExternalUser
+from tokenmall.domain.mall.responses import StoredResponse
 from tokenmall.services.book import TenantBook
 from tokenmall.services.mall import auth, idempotency
 from tokenmall.services.mall.auth import Principal
@@ -54,7 +55,6 @@ from tokenmall.services.mall.integration_batch import (
     reported,
     write_events,
 )
-from tokenmall.services.mall.records import StoredResponse
 from tokenmall.services.mall.uow import utc_now
 from tokenmall.services.writers.batching import Batcher, PerEngine, Registry
 from tokenmall.services.writers.units import Writes, writers_for

@@ -22,20 +22,25 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from tokenmall.adapters.db.mall import orders as repo
-from tokenmall.adapters.db.mall.orders import Order, Payment, Refund
+from tokenmall.adapters.db.mall import payments as payments_repo
+from tokenmall.adapters.db.mall import refunds as refunds_repo
 from tokenmall.domain.errors import DomainError, InvalidAmount, InvalidParameter
+from tokenmall.domain.mall.orders import Order
+from tokenmall.domain.mall.payments import Payment, PaymentStatus
+from tokenmall.domain.mall.people import Role
+from tokenmall.domain.mall.refunds import Refund, RefundStatus
+from tokenmall.domain.mall.transitions import ORDER, PAYMENT, Actor
 from tokenmall.services.mall import ids, order_ledger
-from tokenmall.services.mall.auth import Principal, require
+from tokenmall.services.mall.auth import Principal, actor, require
 from tokenmall.services.mall.errors import Conflict, InvalidInput, NotFound
 from tokenmall.services.mall.gateway import CallbackEvent, CallbackRefused, Gateway
-from tokenmall.services.mall.records import Role
 from tokenmall.services.mall.uow import Database
 
 log = logging.getLogger("tokenmall.payments")
 
-ALL: tuple[Role, ...] = ("consumer", "merchant", "admin")
-BUYERS: tuple[Role, ...] = ("consumer",)
-OPEN = ("pending", "failed")
+ALL: tuple[Role, ...] = (Role.CONSUMER, Role.MERCHANT, Role.ADMIN)
+BUYERS: tuple[Role, ...] = (Role.CONSUMER,)
+OPEN = PAYMENT.sources("close")
 
 
 def open_payment(conn: Connection, gateway: Gateway, order: Order, now: datetime) -> Payment:
@@ -51,7 +56,7 @@ def open_payment(conn: Connection, gateway: Gateway, order: Order, now: datetime
         payment_id=payment_id,
         order_id=order.order_id,
         gateway=gateway.name,
-        status="pending",
+        status=PaymentStatus.PENDING,
         amount_fen=order.money_fen,
         provider_ref=created.provider_ref,
         redirect_url=created.redirect_url,
@@ -60,7 +65,7 @@ def open_payment(conn: Connection, gateway: Gateway, order: Order, now: datetime
         updated_at=now,
         succeeded_at=None,
     )
-    repo.add_payment(conn, payment)
+    payments_repo.add_payment(conn, payment)
     return payment
 
 
@@ -75,11 +80,10 @@ def start_payment(
     """The payment to make for an unpaid order: its open one, else a new one (True if new)."""
     from tokenmall.services.mall import orders
 
-    who = require(caller, tenant_id, BUYERS)
+    who = require(caller, tenant_id, ORDER.roles("start_payment"))
     order = orders.visible_order(conn, who, tenant_id, order_id)
-    if order.status != "created":
-        raise Conflict(f"the order is {order.status}: nothing to pay", "status")
-    for payment in reversed(repo.payments_of(conn, tenant_id, order_id)):
+    ORDER.check(order.status, "start_payment", actor(who))
+    for payment in reversed(payments_repo.payments_of(conn, tenant_id, order_id)):
         if payment.status in OPEN and payment.gateway == gateway.name:
             return payment, False
     return open_payment(conn, gateway, order, now), True
@@ -92,28 +96,33 @@ def get_payment(
     from tokenmall.services.mall import orders
 
     who = require(caller, tenant_id, ALL)
-    payment = repo.get_payment(conn, tenant_id, payment_id)
+    payment = payments_repo.get_payment(conn, tenant_id, payment_id)
     if payment is None:
         raise NotFound(f"no payment {payment_id!r}")
     try:
         orders.visible_order(conn, who, tenant_id, payment.order_id)
     except NotFound:
         raise NotFound(f"no payment {payment_id!r}") from None
-    return payment, repo.callbacks_of(conn, tenant_id, payment_id)
+    return payment, payments_repo.callbacks_of(conn, tenant_id, payment_id)
 
 
 def close_open_payments(conn: Connection, order: Order, now: datetime) -> None:
     """The order was cancelled: its open payments can no longer be paid."""
-    for payment in repo.payments_of(conn, order.tenant_id, order.order_id):
+    for payment in payments_repo.payments_of(conn, order.tenant_id, order.order_id):
         if payment.status in OPEN:
-            repo.move_payment(
-                conn, order.tenant_id, payment.payment_id, OPEN, "closed", updated_at=now
+            payments_repo.move_payment(
+                conn,
+                order.tenant_id,
+                payment.payment_id,
+                PAYMENT.sources("close"),
+                PaymentStatus.CLOSED,
+                updated_at=now,
             )
 
 
 def paid_payment(conn: Connection, order: Order) -> Payment:
-    for payment in repo.payments_of(conn, order.tenant_id, order.order_id):
-        if payment.status == "succeeded":
+    for payment in payments_repo.payments_of(conn, order.tenant_id, order.order_id):
+        if payment.status == PaymentStatus.SUCCEEDED:
             return payment
     raise Conflict("the order has no successful payment to refund", "order_id")
 
@@ -130,8 +139,13 @@ def refund_through_gateway(
         amount_fen=payment.amount_fen,
         reason="order refunded",
     )
-    if not repo.move_payment(
-        conn, payment.tenant_id, payment.payment_id, ("succeeded",), "refunded", updated_at=now
+    if not payments_repo.move_payment(
+        conn,
+        payment.tenant_id,
+        payment.payment_id,
+        PAYMENT.sources("refund"),
+        PaymentStatus.REFUNDED,
+        updated_at=now,
     ):
         raise Conflict("the payment changed meanwhile; try again", "order_id")
     return done.provider_ref
@@ -147,11 +161,11 @@ class PageState:
 
     @property
     def payable(self) -> bool:
-        return self.payment.status in OPEN and self.order.status == "created"
+        return self.payment.status in OPEN and self.order.status == ORDER.initial
 
 
 def page_state(conn: Connection, tenant_id: str, payment_id: str, ref: str) -> PageState | None:
-    payment = repo.get_payment(conn, tenant_id, payment_id)
+    payment = payments_repo.get_payment(conn, tenant_id, payment_id)
     if payment is None or payment.provider_ref != ref:
         return None
     order = repo.get_order(conn, tenant_id, payment.order_id)
@@ -191,7 +205,7 @@ def _refused(
     }
     log.warning("payment callback refused", extra={"fields": fields})
     with db.transaction() as conn:
-        repo.add_callback(
+        payments_repo.add_callback(
             conn,
             tenant_id="" if event is None else event.tenant_id,
             callback_id=ids.new_id("cbk"),
@@ -225,7 +239,7 @@ def handle_callback(
         try:
             with db.transaction() as conn:
                 result = _apply(conn, gateway, event, now)
-                repo.add_callback(
+                payments_repo.add_callback(
                     conn,
                     tenant_id=event.tenant_id,
                     callback_id=ids.new_id("cbk"),
@@ -241,7 +255,9 @@ def handle_callback(
             raise
         except IntegrityError:
             with db.read() as conn:
-                seen = repo.gateway_event_seen(conn, event.tenant_id, gateway.name, event.event_id)
+                seen = payments_repo.gateway_event_seen(
+                    conn, event.tenant_id, gateway.name, event.event_id
+                )
             if not seen:
                 raise
             # The same event id committed by a concurrent delivery first.
@@ -276,9 +292,9 @@ def _apply(
     from tokenmall.services.mall import orders
 
     t = event.tenant_id
-    if repo.gateway_event_seen(conn, t, gateway.name, event.event_id):
+    if payments_repo.gateway_event_seen(conn, t, gateway.name, event.event_id):
         raise CallbackRefused("replayed", "this event was already processed", 409)
-    payment = repo.get_payment(conn, t, event.payment_id)
+    payment = payments_repo.get_payment(conn, t, event.payment_id)
     if (
         payment is None
         or payment.gateway != gateway.name
@@ -291,26 +307,26 @@ def _apply(
             f"the event's amount differs from the payment's ({payment.amount_fen} fen)",
             422,
         )
-    repo.add_gateway_event(
+    payments_repo.add_gateway_event(
         conn, t, gateway.name, event.event_id, payment.payment_id, event.type, now
     )
     order = repo.get_order(conn, t, payment.order_id)
     assert order is not None
     outcome = "no change"
     if event.type == "payment.succeeded":
-        if payment.status in (*OPEN, "closed"):
-            repo.move_payment(
+        if PAYMENT.allows(payment.status, "succeed", Actor.GATEWAY):
+            payments_repo.move_payment(
                 conn,
                 t,
                 payment.payment_id,
-                (*OPEN, "closed"),
-                "succeeded",
+                PAYMENT.sources("succeed"),
+                PaymentStatus.SUCCEEDED,
                 updated_at=now,
                 succeeded_at=now,
                 failure_reason=None,
             )
             payment = _payment(conn, payment)
-            if order.status == "created":
+            if ORDER.allows(order.status, "pay", Actor.GATEWAY):
                 order = orders.mark_paid(conn, order, payment, now)
                 outcome = "order paid"
             else:
@@ -318,13 +334,13 @@ def _apply(
                 outcome = f"refunded: the order was already {order.status}"
         else:
             outcome = f"payment already {payment.status}"
-    elif payment.status in OPEN:
-        repo.move_payment(
+    elif PAYMENT.allows(payment.status, "fail", Actor.GATEWAY):
+        payments_repo.move_payment(
             conn,
             t,
             payment.payment_id,
-            OPEN,
-            "failed",
+            PAYMENT.sources("fail"),
+            PaymentStatus.FAILED,
             updated_at=now,
             failure_reason=(event.reason or "declined")[:200],
         )
@@ -337,7 +353,7 @@ def _apply(
 
 
 def _payment(conn: Connection, payment: Payment) -> Payment:
-    found = repo.get_payment(conn, payment.tenant_id, payment.payment_id)
+    found = payments_repo.get_payment(conn, payment.tenant_id, payment.payment_id)
     assert found is not None
     return found
 
@@ -363,14 +379,14 @@ def _refund_stray(
     )
     refund_id = ids.new_id("rfd")
     provider_ref = refund_through_gateway(conn, gateway, payment, refund_id, now)
-    repo.add_refund(
+    refunds_repo.add_refund(
         conn,
         Refund(
             tenant_id=order.tenant_id,
             refund_id=refund_id,
             order_id=order.order_id,
             payment_id=payment.payment_id,
-            status="succeeded",
+            status=RefundStatus.SUCCEEDED,
             money_fen=payment.amount_fen,
             stable_fen=0,
             reason=f"payment arrived when the order was already {order.status}",

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from tokenmall.adapters.db.mall import people as people_repo
 from tokenmall.adapters.db.mall import tenants as tenants_repo
 from tokenmall.adapters.db.store import Store
+from tokenmall.domain.mall.people import ApiKey, KycStatus, Role, User
 from tokenmall.services import ledger
 from tokenmall.services.commands import Join
 from tokenmall.services.mall import auth, ids, passwords, validate
@@ -26,10 +27,9 @@ from tokenmall.services.mall.errors import (
     NotFound,
     Unauthenticated,
 )
-from tokenmall.services.mall.records import ApiKey, KycStatus, Role, User
 
-ALL: tuple[Role, ...] = ("consumer", "merchant", "admin")
-ADMIN: tuple[Role, ...] = ("admin",)
+ALL: tuple[Role, ...] = (Role.CONSUMER, Role.MERCHANT, Role.ADMIN)
+ADMIN: tuple[Role, ...] = (Role.ADMIN,)
 
 
 def add_user(
@@ -57,7 +57,7 @@ def add_user(
         email=address,
         display_name=name,
         role=role,
-        kyc_status="none",
+        kyc_status=KycStatus.NONE,
         invite_code=ids.new_invite_code(),
         inviter_id=None if inviter is None else inviter.user_id,
         created_at=now,
@@ -94,7 +94,7 @@ def register(
         email=email,
         password=password,
         display_name=display_name,
-        role="consumer",
+        role=Role.CONSUMER,
         inviter=inviter,
         now=now,
     )
@@ -166,7 +166,7 @@ def create_user(
 
 def get_user(conn: Connection, caller: Principal | None, tenant_id: str, user_id: str) -> User:
     who = require(caller, tenant_id, ALL)
-    if who.role != "admin" and who.subject_id != user_id:
+    if who.role != Role.ADMIN and who.subject_id != user_id:
         # Others' accounts are invisible, not forbidden: the same answer as a wrong id.
         raise NotFound(f"no user {user_id!r}")
     user = people_repo.get_user(conn, tenant_id, user_id)
@@ -203,7 +203,7 @@ def update_user(
         raise NotFound(f"no user {user_id!r}")
     if role is None and kyc_status is None:
         raise InvalidInput("give role and/or kyc_status", "role")
-    if role is not None and user_id == who.subject_id and role != "admin":
+    if role is not None and user_id == who.subject_id and role != Role.ADMIN:
         raise Forbidden("an admin may not demote themselves (ask another admin)", "role")
     values: dict[str, str] = {}
     if role is not None:
@@ -223,7 +223,7 @@ def create_api_key(
     conn: Connection, caller: Principal | None, tenant_id: str, name: str, now: datetime
 ) -> tuple[ApiKey, str]:
     """A new key and its token; the token is shown once and only its hash is stored."""
-    who = require(caller, tenant_id, ("merchant", "admin"))
+    who = require(caller, tenant_id, (Role.MERCHANT, Role.ADMIN))
     key = ApiKey(
         tenant_id=tenant_id,
         key_id=ids.new_id("key"),
@@ -238,17 +238,17 @@ def create_api_key(
 
 
 def list_api_keys(conn: Connection, caller: Principal | None, tenant_id: str) -> list[ApiKey]:
-    who = require(caller, tenant_id, ("merchant", "admin"))
-    owner = None if who.role == "admin" else who.subject_id
+    who = require(caller, tenant_id, (Role.MERCHANT, Role.ADMIN))
+    owner = None if who.role == Role.ADMIN else who.subject_id
     return people_repo.list_api_keys(conn, tenant_id, owner)
 
 
 def revoke_api_key(
     conn: Connection, caller: Principal | None, tenant_id: str, key_id: str, now: datetime
 ) -> ApiKey:
-    who = require(caller, tenant_id, ("merchant", "admin"))
+    who = require(caller, tenant_id, (Role.MERCHANT, Role.ADMIN))
     key = people_repo.get_api_key(conn, tenant_id, key_id)
-    if key is None or (who.role != "admin" and key.user_id != who.subject_id):
+    if key is None or (who.role != Role.ADMIN and key.user_id != who.subject_id):
         raise NotFound(f"no API key {key_id!r}")
     people_repo.revoke_api_key(conn, tenant_id, key_id, now)
     revoked = people_repo.get_api_key(conn, tenant_id, key_id)

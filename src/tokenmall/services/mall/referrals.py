@@ -1,4 +1,4 @@
-"""Referrals (issue 4 item 6): invite code and link, inviter, invitees, what referring earned.
+"""Referrals: invite code and link, inviter, invitees, what referring earned.
 
 The tree itself is the ledger's: registration with an invite code runs ``Join`` (bound once;
 the engine refuses rebinding and cycles) in the registration's transaction, and

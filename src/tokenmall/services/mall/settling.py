@@ -1,4 +1,4 @@
-"""The daily settlement in production (issue 4 item 9): ``tokenmall settle``, the scheduler and
+"""The daily settlement in production: ``tokenmall settle``, the scheduler and
 the admins' settlement endpoints all call ``settle_tenant``.
 
 One transaction per (tenant, business date), under the tenant's write lock: the ledger's
@@ -25,15 +25,15 @@ from sqlalchemy import Connection, func, select
 from tokenmall.adapters.db.mall import tenants as mall_tenants
 from tokenmall.adapters.db.store import Store
 from tokenmall.adapters.db.tables import journals, postings, settled_days
+from tokenmall.domain.mall.people import Role
 from tokenmall.domain.money import format_money, format_points
 from tokenmall.services import commands as c
 from tokenmall.services import ledger
 from tokenmall.services.mall import events
 from tokenmall.services.mall.auth import Principal, require
 from tokenmall.services.mall.errors import InvalidInput
-from tokenmall.services.mall.records import Role
 
-ADMIN: tuple[Role, ...] = ("admin",)
+ADMIN: tuple[Role, ...] = (Role.ADMIN,)
 BUSINESS_TZ: tzinfo = timezone(timedelta(hours=8), "UTC+08:00")
 _OFFSET = re.compile(r"^(?:UTC)?([+-])(\d{2}):?(\d{2})$")
 

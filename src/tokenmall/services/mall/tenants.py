@@ -19,11 +19,12 @@ from tokenmall.adapters.db.mall import tenants as tenants_repo
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.economy.params import PRESETS, Params
 from tokenmall.domain.errors import DomainError, InvalidParameter
+from tokenmall.domain.mall.people import Role, User
+from tokenmall.domain.mall.tenants import Tenant
 from tokenmall.services import commands, ledger
 from tokenmall.services.mall import people, validate
 from tokenmall.services.mall.auth import Principal, require, require_operator
 from tokenmall.services.mall.errors import Conflict, InvalidInput, NotFound
-from tokenmall.services.mall.records import Tenant, User
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +64,7 @@ def create(
         email=new.admin_email,
         password=new.admin_password,
         display_name=new.admin_display_name,
-        role="admin",
+        role=Role.ADMIN,
         inviter=None,
         now=now,
         field_prefix="admin.",
@@ -83,7 +84,7 @@ def get_for_operator(conn: Connection, caller: Principal | None, tenant_id: str)
 
 def get_for_member(conn: Connection, caller: Principal | None, tenant_id: str) -> Tenant:
     """Any member of a tenant may read its rules (the economy is public to its users)."""
-    require(caller, tenant_id, ("consumer", "merchant", "admin"))
+    require(caller, tenant_id, (Role.CONSUMER, Role.MERCHANT, Role.ADMIN))
     tenant = tenants_repo.get(conn, tenant_id)
     if tenant is None:
         raise NotFound(f"no tenant {tenant_id!r}")
@@ -121,7 +122,7 @@ def admin_update_params(
     """A tenant's admin applies ``changes`` to their own tenant (another tenant's admin: 404;
     consumers and merchants: 403); the same validation and audited command as the operator's,
     with the admin as ``changed_by``."""
-    admin = require(caller, tenant_id, ("admin",))
+    admin = require(caller, tenant_id, (Role.ADMIN,))
     return _apply(conn, admin, tenant_id, changes, expected_version, request_key)
 
 
@@ -181,7 +182,7 @@ def admin_params_history(
     conn: Connection, caller: Principal | None, tenant_id: str
 ) -> list[dict[str, Any]]:
     """The same history for the tenant's own admins."""
-    require(caller, tenant_id, ("admin",))
+    require(caller, tenant_id, (Role.ADMIN,))
     if not tenants_repo.is_mall_tenant(conn, tenant_id):
         raise NotFound(f"no tenant {tenant_id!r}")
     return tenants_repo.params_history(conn, tenant_id)

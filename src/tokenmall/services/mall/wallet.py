@@ -1,4 +1,4 @@
-"""Economy endpoints of the mall (issue 4 item 7): wallet, dividends, sell, convert, redeem,
+"""Economy endpoints of the mall: wallet, dividends, sell, convert, redeem,
 leaderboard and price history.
 
 Nothing here does arithmetic of its own. Balances are the ledger's holder rows; what backs them
@@ -30,6 +30,7 @@ from tokenmall.domain.economy.state import Holder, Rates
 from tokenmall.domain.errors import DomainError
 from tokenmall.domain.ledger.accounts import AccountKind
 from tokenmall.domain.ledger.codes import JournalCode
+from tokenmall.domain.mall.people import Role
 from tokenmall.domain.money import (
     format_money,
     format_points,
@@ -207,7 +208,7 @@ def _outcome(kind: Kind, result: dict[str, Any], params: Params) -> dict[str, An
     """What a sell or convert result means to the user: received, fee, at what price."""
     units = parse_points(result["points"])
     num, den = (int(x) for x in result["price_fraction"].split("/"))
-    gross = units * num // den  # the points' value at the price, before the fee
+    gross = market.value_at_price(units, num, den)
     if kind == "sell":
         received = parse_money(result["payout"])
         rate = params.sell_fee_rate
@@ -275,11 +276,11 @@ def redeem(
     conn: Connection, caller: Principal | None, tenant_id: str, merchant_id: str, amount: str
 ) -> dict[str, Any]:
     """A merchant turns stable points into treasury points at the current price (rule 5)."""
-    who = require(caller, tenant_id, ("merchant", "admin"))
+    who = require(caller, tenant_id, (Role.MERCHANT, Role.ADMIN))
     merchant = catalogue_repo.get_merchant(conn, tenant_id, merchant_id)
     if merchant is None:
         raise NotFound(f"no merchant {merchant_id!r}")
-    if who.role != "admin" and merchant.owner_user_id != who.subject_id:
+    if who.role != Role.ADMIN and merchant.owner_user_id != who.subject_id:
         raise NotFound(f"no merchant {merchant_id!r}")
     fen = validate.money(amount, "amount")
     result = ledger.execute_in(
@@ -304,9 +305,9 @@ def redeem(
 def merchant_wallet(
     conn: Connection, caller: Principal | None, tenant_id: str, merchant_id: str
 ) -> dict[str, Any]:
-    who = require(caller, tenant_id, ("merchant", "admin"))
+    who = require(caller, tenant_id, (Role.MERCHANT, Role.ADMIN))
     merchant = catalogue_repo.get_merchant(conn, tenant_id, merchant_id)
-    if merchant is None or (who.role != "admin" and merchant.owner_user_id != who.subject_id):
+    if merchant is None or (who.role != Role.ADMIN and merchant.owner_user_id != who.subject_id):
         raise NotFound(f"no merchant {merchant_id!r}")
     store = _store(conn)
     state, _ = store.load_state(conn, tenant_id)

@@ -43,14 +43,16 @@ import httpx
 from sqlalchemy import Connection
 
 from tokenmall.adapters.db.mall import events as repo
+from tokenmall.domain.mall.people import Role
+from tokenmall.domain.mall.transitions import DELIVERY, Actor
+from tokenmall.domain.mall.webhooks import Attempt, Delivery, DeliveryStatus, Endpoint, Event
 from tokenmall.services.mall import ids, validate
 from tokenmall.services.mall.auth import Principal, require
 from tokenmall.services.mall.errors import Conflict, InvalidInput, NotFound
 from tokenmall.services.mall.events import EVENT_TYPES
-from tokenmall.services.mall.records import Role
 from tokenmall.services.mall.uow import Database
 
-ADMIN: tuple[Role, ...] = ("admin",)
+ADMIN: tuple[Role, ...] = (Role.ADMIN,)
 BACKOFF = (10, 60, 300, 1_800, 7_200, 21_600, 43_200)  # seconds after the 1st … 7th failure
 MAX_ATTEMPTS = len(BACKOFF) + 1  # 8 tries over about 20 hours, then failed
 TIMEOUT = 10.0
@@ -128,7 +130,7 @@ def create_endpoint(
     description: str,
     now: datetime,
     secret_key: str,
-) -> tuple[repo.Endpoint, str]:
+) -> tuple[Endpoint, str]:
     who = require(caller, tenant_id, ADMIN)
     checked = _check_url(url)
     unknown = [t for t in event_types if t not in EVENT_TYPES]
@@ -139,7 +141,7 @@ def create_endpoint(
         raise Conflict(f"a tenant has at most {MAX_ENDPOINTS} webhook endpoints")
     endpoint_id = ids.new_id("whe")
     stored, secret = new_secret(secret_key, tenant_id, endpoint_id)
-    endpoint = repo.Endpoint(
+    endpoint = Endpoint(
         tenant_id=tenant_id,
         endpoint_id=endpoint_id,
         url=checked,
@@ -161,7 +163,7 @@ def rotate_secret(
     endpoint_id: str,
     *,
     secret_key: str,
-) -> tuple[repo.Endpoint, str]:
+) -> tuple[Endpoint, str]:
     """A new signing secret for the endpoint (the old one stops signing at once)."""
     require(caller, tenant_id, ADMIN)
     endpoint = repo.get_endpoint(conn, tenant_id, endpoint_id)
@@ -174,14 +176,14 @@ def rotate_secret(
 
 def list_endpoints(
     conn: Connection, caller: Principal | None, tenant_id: str, after: str | None, limit: int
-) -> list[repo.Endpoint]:
+) -> list[Endpoint]:
     require(caller, tenant_id, ADMIN)
     return repo.list_endpoints(conn, tenant_id, after, limit)
 
 
 def get_endpoint(
     conn: Connection, caller: Principal | None, tenant_id: str, endpoint_id: str
-) -> repo.Endpoint:
+) -> Endpoint:
     require(caller, tenant_id, ADMIN)
     found = repo.get_endpoint(conn, tenant_id, endpoint_id)
     if found is None or found.deleted_at is not None:
@@ -191,7 +193,7 @@ def get_endpoint(
 
 def delete_endpoint(
     conn: Connection, caller: Principal | None, tenant_id: str, endpoint_id: str, now: datetime
-) -> repo.Endpoint:
+) -> Endpoint:
     found = get_endpoint(conn, caller, tenant_id, endpoint_id)
     repo.delete_endpoint(conn, tenant_id, endpoint_id, now)
     return found
@@ -207,7 +209,7 @@ def list_deliveries(
     event_id: str | None,
     after: str | None,
     limit: int,
-) -> list[tuple[repo.Delivery, list[repo.Attempt]]]:
+) -> list[tuple[Delivery, list[Attempt]]]:
     require(caller, tenant_id, ADMIN)
     found = repo.list_deliveries(
         conn,
@@ -224,7 +226,7 @@ def list_deliveries(
 
 def get_delivery(
     conn: Connection, caller: Principal | None, tenant_id: str, delivery_id: str
-) -> tuple[repo.Delivery, list[repo.Attempt]]:
+) -> tuple[Delivery, list[Attempt]]:
     require(caller, tenant_id, ADMIN)
     found = repo.get_delivery(conn, tenant_id, delivery_id)
     if found is None:
@@ -234,12 +236,13 @@ def get_delivery(
 
 def redeliver(
     conn: Connection, caller: Principal | None, tenant_id: str, delivery_id: str, now: datetime
-) -> tuple[repo.Delivery, list[repo.Attempt]]:
+) -> tuple[Delivery, list[Attempt]]:
     """Try a delivery again now, with a fresh budget of attempts (any status)."""
     found, _ = get_delivery(conn, caller, tenant_id, delivery_id)
     endpoint = repo.get_endpoint(conn, tenant_id, found.endpoint_id)
     if endpoint is None or endpoint.deleted_at is not None:
         raise Conflict("the delivery's endpoint was deleted")
+    DELIVERY.check(found.status, "redeliver", Actor.ADMIN)
     repo.redeliver(conn, tenant_id, delivery_id, now)
     return get_delivery(conn, caller, tenant_id, delivery_id)
 
@@ -251,7 +254,7 @@ def list_events(
     event_type: str | None,
     after: str | None,
     limit: int,
-) -> list[repo.Event]:
+) -> list[Event]:
     require(caller, tenant_id, ADMIN)
     return repo.list_events(conn, tenant_id, event_type, after, limit)
 
@@ -276,7 +279,7 @@ class DeliveryReport:
         }
 
 
-def payload(event: repo.Event) -> bytes:
+def payload(event: Event) -> bytes:
     """The body POSTed for an event: the same bytes on every attempt."""
     document = {
         "id": event.event_id,
@@ -374,15 +377,18 @@ def _attempt(
             error = f"{type(exc).__name__}: {exc}"[:500]
     duration_ms = int((time.monotonic() - started) * 1000)
     failures = 0 if error is None else delivery.failures + 1
+    # the worker claims pending deliveries only; an attempt moves one on from there
+    system, claimed = Actor.SYSTEM, DeliveryStatus.PENDING
     if error is None:
-        status, when = "delivered", None
+        status, when = DELIVERY.check(claimed, "deliver", system), None
         report.delivered += 1
     elif endpoint.deleted_at is not None:
-        status, when = "failed", None
+        status, when = DELIVERY.check(claimed, "give_up", system), None
         report.failed += 1
     else:
         when = next_try(failures, now)
-        status = "pending" if when is not None else "failed"
+        step = "retry_later" if when is not None else "give_up"
+        status = DELIVERY.check(claimed, step, system)
         if when is None:
             report.failed += 1
         else:

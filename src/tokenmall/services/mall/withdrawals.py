@@ -1,4 +1,4 @@
-"""Withdrawals of users' cash balances with admin approval (issue 4 item 5).
+"""Withdrawals of users' cash balances with admin approval.
 
 A request holds the cash in the ledger at once (``HoldWithdrawal``), after first repaying any
 debt a commission clawback left (``RepayDebt``: debts come out of cash before anything leaves).
@@ -21,13 +21,15 @@ from sqlalchemy.exc import IntegrityError
 from tokenmall.adapters.db.mall import commissions as commissions_repo
 from tokenmall.adapters.db.mall import people as people_repo
 from tokenmall.adapters.db.mall import withdrawals as repo
-from tokenmall.adapters.db.mall.withdrawals import Settings, Withdrawal
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.errors import InsufficientBalance
+from tokenmall.domain.mall.people import KycStatus, Role
+from tokenmall.domain.mall.transitions import WITHDRAWAL
+from tokenmall.domain.mall.withdrawals import Settings, Withdrawal
 from tokenmall.domain.money import format_money
 from tokenmall.services import commands as c
 from tokenmall.services.mall import ids, journal, validate
-from tokenmall.services.mall.auth import Principal, require
+from tokenmall.services.mall.auth import Principal, actor, require
 from tokenmall.services.mall.errors import Conflict, Forbidden, InvalidInput, NotFound
 from tokenmall.services.mall.people import ADMIN, ALL
 
@@ -90,7 +92,7 @@ def request(
     settings = repo.get_settings(conn, tenant_id)
     user = people_repo.get_user(conn, tenant_id, who.subject_id)
     assert user is not None
-    if settings.requires_kyc and user.kyc_status != "verified":
+    if settings.requires_kyc and user.kyc_status != KycStatus.VERIFIED:
         raise KycRequired(
             f"withdrawals need real-name (KYC) verification; yours is {user.kyc_status!r}",
             "kyc_status",
@@ -141,7 +143,7 @@ def request(
             "user_id": who.subject_id,
             "amount_fen": fen,
             "debt_repaid_fen": repaid,
-            "status": "pending",
+            "status": WITHDRAWAL.initial,
             "approvals_required": 2 if fen > settings.two_approver_threshold_fen else 1,
             "created_at": now,
         },
@@ -161,7 +163,7 @@ def get(
 ) -> Withdrawal:
     who = require(caller, tenant_id, ALL)
     found = _get(conn, tenant_id, withdrawal_id)
-    if who.role != "admin" and found.user_id != who.subject_id:
+    if who.role != Role.ADMIN and found.user_id != who.subject_id:
         raise NotFound(f"no withdrawal {withdrawal_id!r}")
     return found
 
@@ -178,7 +180,7 @@ def list_withdrawals(
 ) -> list[Withdrawal]:
     """A member's own withdrawals; admins see everyone's (optionally one user's)."""
     who = require(caller, tenant_id, ALL)
-    if who.role != "admin":
+    if who.role != Role.ADMIN:
         user_id = who.subject_id
     return repo.list_withdrawals(
         conn, tenant_id, user_id=user_id, status=status, after=after, limit=limit
@@ -188,8 +190,7 @@ def list_withdrawals(
 def _pending_for(who: Principal, found: Withdrawal, verb: str) -> None:
     if found.user_id == who.subject_id:
         raise Forbidden(f"you cannot {verb} your own withdrawal; another admin must")
-    if found.status != "pending":
-        raise Conflict(f"withdrawal {found.withdrawal_id} is already {found.status}")
+    WITHDRAWAL.check(found.status, verb, actor(who), withdrawal_id=found.withdrawal_id)
 
 
 def _decide(
@@ -199,11 +200,14 @@ def _decide(
     command: type[c.PayWithdrawal] | type[c.ReleaseWithdrawal],
     step: str,
     *,
-    status: str,
+    action: str,
     reason: str | None,
     now: datetime,
 ) -> None:
     """Move the held cash (paid out or released) and record the decision, once."""
+    status = WITHDRAWAL.check(
+        found.status, action, actor(who), withdrawal_id=found.withdrawal_id
+    )
     journal.run(
         conn,
         command(
@@ -242,7 +246,7 @@ def approve(
     except IntegrityError:
         raise Conflict("you already approved this withdrawal") from None
     if len(found.approved_by) + 1 >= found.approvals_required:
-        _decide(conn, who, found, c.PayWithdrawal, "paid", status="paid", reason=None, now=now)
+        _decide(conn, who, found, c.PayWithdrawal, "paid", action="pay", reason=None, now=now)
     return _get(conn, tenant_id, withdrawal_id)
 
 
@@ -261,6 +265,6 @@ def reject(
     found = _get(conn, tenant_id, withdrawal_id, lock=True)
     _pending_for(who, found, "reject")
     _decide(
-        conn, who, found, c.ReleaseWithdrawal, "release", status="rejected", reason=text, now=now
+        conn, who, found, c.ReleaseWithdrawal, "release", action="reject", reason=text, now=now
     )
     return _get(conn, tenant_id, withdrawal_id)

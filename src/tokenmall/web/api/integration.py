@@ -21,13 +21,13 @@ from sqlalchemy.exc import IntegrityError
 
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.errors import DomainError
-from tokenmall.services.mall import auth, idempotency, integration
+from tokenmall.domain.mall.responses import StoredResponse
+from tokenmall.services.mall import auth, idempotency, integration, integration_closing
 from tokenmall.services.mall import integration_batch as batch
 from tokenmall.services.mall import integration_pushes as pushes
 from tokenmall.services.mall.auth import Principal
 from tokenmall.services.mall.errors import Unauthenticated
 from tokenmall.services.mall.integration import Answer, ExternalUserIn
-from tokenmall.services.mall.records import StoredResponse
 from tokenmall.services.mall.uow import utc_now
 from tokenmall.services.writers.units import writers_for
 from tokenmall.web import deps, errors
@@ -357,7 +357,7 @@ def order_completed(
     def handle(
         conn: Connection, caller: Principal, natural: str, finish: Callable[[Answer], None]
     ) -> Answer:
-        return integration.completed(
+        return integration_closing.completed(
             conn, caller, tenant_id, external_order_id, request_hash=natural, now=utc_now()
         )
 
@@ -386,7 +386,7 @@ def order_refunded(
     def handle(
         conn: Connection, caller: Principal, natural: str, finish: Callable[[Answer], None]
     ) -> Answer:
-        return integration.refunded(
+        return integration_closing.refunded(
             conn,
             caller,
             tenant_id,
@@ -410,5 +410,5 @@ def get_order(
     tenant_id: TenantId, external_order_id: OrderId, caller: Caller, db: Db
 ) -> IntegrationOrderOut:
     with db.read() as conn:
-        view = integration.get_order(conn, caller, tenant_id, external_order_id)
+        view = integration_closing.get_order(conn, caller, tenant_id, external_order_id)
     return IntegrationOrderOut.model_validate(view)

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
 from pydantic import BaseModel
 from sqlalchemy import Connection
 
-from tokenmall.services.mall import cart, orders
+from tokenmall.services.mall import cart, order_clock, order_refunds, orders
+from tokenmall.services.mall import checkout as checkouts
 from tokenmall.services.mall.uow import utc_now
 from tokenmall.web.api.common import After, Limit, ResourceId, TenantId, next_after, write
 from tokenmall.web.api.payments import gateway_for
@@ -153,7 +154,7 @@ def checkout(
     lines = None if payload.lines is None else [(x.sku_id, x.quantity) for x in payload.lines]
 
     def make(conn: Connection) -> BaseModel:
-        done = orders.checkout(
+        done = checkouts.checkout(
             conn,
             caller,
             tenant_id,
@@ -302,7 +303,9 @@ def request_refund(
     key: IdempotencyKey,
 ) -> Response:
     def make(conn: Connection) -> BaseModel:
-        refund = orders.request_refund(conn, caller, tenant_id, order_id, payload.reason, utc_now())
+        refund = order_refunds.request_refund(
+            conn, caller, tenant_id, order_id, payload.reason, utc_now()
+        )
         return RefundOut.of(refund)
 
     return write(request, db, caller, tenant_id, key, payload, make, status_code=201)
@@ -329,7 +332,7 @@ def approve_refund(
     note = None if payload is None else payload.note
 
     def make(conn: Connection) -> BaseModel:
-        order, refund = orders.approve_refund(
+        order, refund = order_refunds.approve_refund(
             conn,
             caller,
             tenant_id,
@@ -363,7 +366,7 @@ def reject_refund(
     note = None if payload is None else payload.note
 
     def make(conn: Connection) -> BaseModel:
-        refund = orders.reject_refund(
+        refund = order_refunds.reject_refund(
             conn, caller, tenant_id, order_id, refund_id, note=note, now=utc_now()
         )
         return RefundOut.of(refund)
@@ -382,7 +385,7 @@ def run_due(
     tenant_id: TenantId, request: Request, caller: Caller, db: Db, key: IdempotencyKey
 ) -> Response:
     def make(conn: Connection) -> BaseModel:
-        done = orders.run_due(conn, caller, tenant_id, utc_now())
+        done = order_clock.run_due(conn, caller, tenant_id, utc_now())
         return DueRunOut(cancelled=done.cancelled, completed=done.completed)
 
     return write(request, db, caller, tenant_id, key, None, make)

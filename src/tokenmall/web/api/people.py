@@ -8,6 +8,8 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from pydantic import BaseModel
 from sqlalchemy import Connection
 
+from tokenmall.domain.mall.people import KycStatus as Kyc
+from tokenmall.domain.mall.people import Role as UserRole
 from tokenmall.services.mall import auth, people, tenants
 from tokenmall.services.mall.uow import utc_now
 from tokenmall.web import idempotent
@@ -147,7 +149,8 @@ def list_users(
     limit: Limit = 50,
 ) -> UserPage:
     with db.read() as conn:
-        found = people.list_users(conn, caller, tenant_id, role, after, limit)
+        wanted = None if role is None else UserRole(role)
+        found = people.list_users(conn, caller, tenant_id, wanted, after, limit)
     return UserPage(
         items=[UserOut.of(u) for u in found],
         next_after=next_after([u.user_id for u in found], limit),
@@ -177,7 +180,7 @@ def create_user(
             email=payload.email,
             password=payload.password,
             display_name=payload.display_name,
-            role=payload.role,
+            role=UserRole(payload.role),
             now=utc_now(),
         )
         return UserOut.of(user)
@@ -212,9 +215,9 @@ def update_user(
     key: IdempotencyKey,
 ) -> Response:
     def make(conn: Connection) -> BaseModel:
-        user = people.update_user(
-            conn, caller, tenant_id, user_id, role=payload.role, kyc_status=payload.kyc_status
-        )
+        role = None if payload.role is None else UserRole(payload.role)
+        kyc = None if payload.kyc_status is None else Kyc(payload.kyc_status)
+        user = people.update_user(conn, caller, tenant_id, user_id, role=role, kyc_status=kyc)
         return UserOut.of(user)
 
     return write(request, db, caller, tenant_id, key, payload, make)

@@ -12,16 +12,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tokenmall.domain.mall.catalogue import Merchant, Product, Sku, StockMovement
+from tokenmall.domain.mall.people import ApiKey, User
+from tokenmall.domain.mall.tenants import Tenant
 from tokenmall.domain.money import format_money
-from tokenmall.services.mall.records import (
-    ApiKey,
-    Merchant,
-    Product,
-    Sku,
-    StockMovement,
-    Tenant,
-    User,
-)
 
 Role = Literal["consumer", "merchant", "admin"]
 KycStatus = Literal["none", "pending", "verified", "rejected"]
@@ -129,8 +123,8 @@ class UserOut(Response):
             user_id=user.user_id,
             email=user.email,
             display_name=user.display_name,
-            role=user.role,
-            kyc_status=user.kyc_status,
+            role=user.role.value,
+            kyc_status=user.kyc_status.value,
             invite_code=user.invite_code,
             inviter_id=user.inviter_id,
             created_at=user.created_at,
@@ -289,7 +283,7 @@ class ProductOut(Response):
             merchant_id=product.merchant_id,
             title=product.title,
             description=product.description,
-            status=product.status,  # type: ignore[arg-type]
+            status=product.status.value,
             created_at=product.created_at,
         )
 

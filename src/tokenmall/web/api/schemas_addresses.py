@@ -9,7 +9,7 @@ from typing import Annotated
 from pydantic import Field
 
 from tokenmall.adapters.db.mall import addresses as repo
-from tokenmall.adapters.db.mall.addresses import Address
+from tokenmall.domain.mall.addresses import Address
 from tokenmall.web.api.schemas import Request, Response
 
 Recipient = Annotated[str, Field(max_length=repo.RECIPIENT_MAX, description="Who receives it")]

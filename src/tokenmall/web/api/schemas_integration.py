@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from tokenmall.adapters.db.mall.events import Attempt, Delivery, Endpoint
+from tokenmall.domain.mall.webhooks import Attempt, Delivery, Endpoint
 from tokenmall.web.api.schemas import MoneyText, Request, Response
 
 ExternalId = Annotated[

@@ -8,15 +8,15 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from tokenmall.adapters.db.mall.orders import (
+from tokenmall.domain.mall.orders import (
     Order,
     OrderEvent,
     OrderLine,
     OrderSettings,
-    Payment,
-    Refund,
     ShippingAddress,
 )
+from tokenmall.domain.mall.payments import Payment
+from tokenmall.domain.mall.refunds import Refund
 from tokenmall.domain.money import format_money
 from tokenmall.services.mall.cart import Cart, PricedLine
 from tokenmall.web.api.schemas import MoneyText, Quantity, Request, Response

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from tokenmall.adapters.db.mall.withdrawals import Settings, Withdrawal
+from tokenmall.domain.mall.withdrawals import Settings, Withdrawal
 from tokenmall.domain.money import format_money
 from tokenmall.web.api.schemas import MoneyText, Request, Response
 

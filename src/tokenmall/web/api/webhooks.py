@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from pydantic import BaseModel
 from sqlalchemy import Connection
 
-from tokenmall.adapters.db.mall.events import Endpoint
+from tokenmall.domain.mall.webhooks import Endpoint
 from tokenmall.services.mall import webhook_delivery as hooks
 from tokenmall.services.mall.uow import utc_now
 from tokenmall.web import idempotent

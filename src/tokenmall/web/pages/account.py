@@ -23,10 +23,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tokenmall.adapters.db.mall import withdrawals as withdrawals_repo
 from tokenmall.domain.errors import DomainError
+from tokenmall.domain.mall.tenants import Tenant
 from tokenmall.services.mall import referrals, withdrawals
 from tokenmall.services.mall import wallet as wallets
 from tokenmall.services.mall.auth import Principal
-from tokenmall.services.mall.records import Tenant
 from tokenmall.services.mall.uow import utc_now
 from tokenmall.web.pages import core, figures
 from tokenmall.web.pages.core import FormState, PageRoute, render

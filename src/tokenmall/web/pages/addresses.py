@@ -14,9 +14,9 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from starlette.datastructures import FormData
 
+from tokenmall.domain.mall.tenants import Tenant
 from tokenmall.services.mall import addresses
 from tokenmall.services.mall.auth import Principal, require
-from tokenmall.services.mall.records import Tenant
 from tokenmall.services.mall.uow import utc_now
 from tokenmall.web.pages import core
 from tokenmall.web.pages.core import FormState, PageRoute

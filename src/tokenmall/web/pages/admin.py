@@ -13,12 +13,12 @@ from starlette.datastructures import FormData
 
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.errors import DomainError
+from tokenmall.domain.mall.tenants import Tenant
 from tokenmall.domain.money import format_points
 from tokenmall.services import report
 from tokenmall.services.mall import catalogue, people, tenants
 from tokenmall.services.mall.auth import Principal, require
 from tokenmall.services.mall.errors import InvalidInput
-from tokenmall.services.mall.records import Tenant
 from tokenmall.services.mall.settling import BUSINESS_TZ
 from tokenmall.services.mall.uow import utc_now
 from tokenmall.web.pages import core, figures, params_form

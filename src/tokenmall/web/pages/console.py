@@ -22,15 +22,17 @@ from starlette.exceptions import HTTPException
 from tokenmall.adapters.db.mall import catalogue as catalogue_repo
 from tokenmall.adapters.db.mall import orders as orders_repo
 from tokenmall.adapters.db.mall import people as people_repo
+from tokenmall.adapters.db.mall import refunds as refunds_repo
 from tokenmall.adapters.db.mall.withdrawals import STATUSES as WITHDRAWAL_STATUSES
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.errors import DomainError
+from tokenmall.domain.mall.orders import Order, OrderStatus
+from tokenmall.domain.mall.tenants import Tenant
 from tokenmall.domain.money import format_money, parse_money
 from tokenmall.services import audit as audit_service
-from tokenmall.services.mall import catalogue, orders, people, settling, withdrawals
+from tokenmall.services.mall import catalogue, order_refunds, orders, people, settling, withdrawals
 from tokenmall.services.mall.auth import Principal
 from tokenmall.services.mall.errors import InvalidInput
-from tokenmall.services.mall.records import Tenant
 from tokenmall.services.mall.uow import utc_now
 from tokenmall.web.api.payments import gateway_for
 from tokenmall.web.pages import core
@@ -45,7 +47,7 @@ ADMIN = ("admin",)
 # may do; every other console page stays admin-only.
 ORDER_STAFF = ("admin", "merchant")
 PAGE_SIZE = 50
-ORDER_STATUSES = orders_repo.ORDER_STATUSES
+ORDER_STATUSES = tuple(OrderStatus)
 
 Context = Callable[[Connection, Principal], dict[str, Any]]
 Action = Callable[[Connection, Principal, FormData], str]
@@ -143,7 +145,7 @@ def _own_merchant_id(conn: Connection, caller: Principal, tenant_id: str) -> str
 
 def _requested_refunds(conn: Connection, caller: Principal, tenant_id: str) -> list[dict[str, Any]]:
     """Refunds waiting for a decision, oldest first (read-only); a merchant's only."""
-    r = orders_repo.refunds
+    r = refunds_repo.refunds
     query = (
         select(r.c.refund_id, r.c.order_id, r.c.money_fen, r.c.stable_fen, r.c.reason)
         .add_columns(r.c.requested_at)
@@ -162,7 +164,7 @@ def _requested_refunds(conn: Connection, caller: Principal, tenant_id: str) -> l
 
 
 def _order_names(
-    conn: Connection, caller: Principal, tenant_id: str, shown: Iterable[orders_repo.Order]
+    conn: Connection, caller: Principal, tenant_id: str, shown: Iterable[Order]
 ) -> dict[str, str]:
     """Names for the order pages: an admin's are everyone's; a merchant sees its own shop's
     name and the display names of the buyers of the orders shown (never their emails)."""
@@ -277,7 +279,7 @@ async def refund_decide(
     def act(conn: Connection, caller: Principal, form: FormData) -> str:
         note = _optional_text(form, "note")
         if decision == "approve":
-            orders.approve_refund(
+            order_refunds.approve_refund(
                 conn,
                 caller,
                 tenant_id,
@@ -290,7 +292,9 @@ async def refund_decide(
             return f"/{tenant_id}/admin/orders/{order_id}?done=approved"
         if note is None:
             raise InvalidInput("give the reason for refusing the refund", "note")
-        orders.reject_refund(conn, caller, tenant_id, order_id, refund_id, note=note, now=utc_now())
+        order_refunds.reject_refund(
+            conn, caller, tenant_id, order_id, refund_id, note=note, now=utc_now()
+        )
         return f"/{tenant_id}/admin/orders/{order_id}?done=rejected"
 
     return await _post(

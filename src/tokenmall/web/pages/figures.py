@@ -22,6 +22,7 @@ from sqlalchemy import Connection, select
 
 from tokenmall.adapters.db.store import Store
 from tokenmall.adapters.db.tables import journals
+from tokenmall.domain.economy.market import value_at_price
 from tokenmall.domain.economy.params import Params
 from tokenmall.domain.economy.purchase import purchase
 from tokenmall.domain.economy.state import EconomyState, Holder, Rates
@@ -102,7 +103,7 @@ def _effect(params: Params, aggregates: EconomyState, contribution_fen: int | No
     return OrderEffect(
         price=format_price(result.price_num, result.price_den),
         buyer_points=format_points(buyer_units),
-        buyer_value=format_money(buyer_units * price_num // price_den),
+        buyer_value=format_money(value_at_price(buyer_units, price_num, price_den)),
         referral_points=[format_points(by_level.get(k, 0)) for k in range(1, levels + 1)],
         contribution=format_money(result.contribution),
         dividend=format_money(result.dividend),

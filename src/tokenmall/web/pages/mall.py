@@ -9,9 +9,9 @@ from starlette.datastructures import FormData
 
 from tokenmall.adapters.db.mall import tenants as tenants_repo
 from tokenmall.domain.errors import DomainError
+from tokenmall.domain.mall.tenants import Tenant
 from tokenmall.services.mall import catalogue, people
 from tokenmall.services.mall.errors import InvalidInput, NotFound
-from tokenmall.services.mall.records import Tenant
 from tokenmall.services.mall.uow import utc_now
 from tokenmall.web.deps import SESSION_COOKIE
 from tokenmall.web.pages import core

@@ -19,12 +19,14 @@ from starlette.datastructures import FormData
 
 from tokenmall.adapters.db.mall.orders import ORDER_STATUSES
 from tokenmall.domain.errors import DomainError
-from tokenmall.services.mall import addresses, catalogue, orders, payments
+from tokenmall.domain.mall.tenants import Tenant
+from tokenmall.domain.mall.transitions import ORDER
+from tokenmall.services.mall import addresses, catalogue, order_refunds, orders, payments
 from tokenmall.services.mall import cart as carts
+from tokenmall.services.mall import checkout as checkouts
 from tokenmall.services.mall import wallet as wallets
 from tokenmall.services.mall.auth import Principal, require
 from tokenmall.services.mall.errors import InvalidInput
-from tokenmall.services.mall.records import Tenant
 from tokenmall.services.mall.uow import utc_now
 from tokenmall.web.api.payments import gateway_for
 from tokenmall.web.pages import core
@@ -34,7 +36,7 @@ from tokenmall.web.pages.mall import tenant_or_404
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
 ORDER_PAGE = 20
-REFUNDABLE = orders.REFUNDABLE
+REFUNDABLE = ORDER.sources("refund")
 
 
 # --- shared by the consumer's pages (account.py too) ------------------------------------------
@@ -269,7 +271,7 @@ def checkout_page(request: Request, tenant_id: str) -> Response:
     return _checkout_page(request, tenant, caller)
 
 
-def _after_checkout(tenant_id: str, done: orders.Checkout) -> str:
+def _after_checkout(tenant_id: str, done: checkouts.Checkout) -> str:
     """Where checkout goes next: the gateway's page when one order has money to pay, the
     order when nothing is left to pay, else the list of the checkout's orders."""
     if len(done.orders) == 1:
@@ -306,7 +308,7 @@ async def checkout_post(request: Request, tenant_id: str) -> Response:
         caller=caller,
         action=lambda conn: _after_checkout(
             tenant_id,
-            orders.checkout(
+            checkouts.checkout(
                 conn,
                 caller,
                 tenant_id,
@@ -468,7 +470,7 @@ async def order_refund(request: Request, tenant_id: str, order_id: str) -> Respo
         order_id,
         lambda conn, caller, form: answer(
             here,
-            orders.request_refund(
+            order_refunds.request_refund(
                 conn,
                 caller,
                 tenant_id,

@@ -9,7 +9,7 @@ which locks the user's row first so two requests of one user never interleave. M
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
@@ -32,6 +32,7 @@ from sqlalchemy import (
 
 from tokenmall.adapters.db.mall.rows import record
 from tokenmall.adapters.db.mall.tables import ID, TENANT_ID, metadata, users
+from tokenmall.domain.mall.addresses import Address
 
 RECIPIENT_MAX = 50
 PHONE_MAX = 20
@@ -64,27 +65,6 @@ addresses = Table(
     ForeignKeyConstraint(["tenant_id", "user_id"], ["mall_users.tenant_id", "mall_users.user_id"]),
     Index("ix_mall_addresses_tenant_user", "tenant_id", "user_id"),
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Address:
-    tenant_id: str
-    address_id: str
-    user_id: str
-    recipient: str
-    phone: str
-    region: str
-    detail: str
-    postal_code: str | None
-    is_default: bool
-    created_at: datetime
-    updated_at: datetime
-
-    @property
-    def full_text(self) -> str:
-        """The address as one line, as an order's snapshot keeps it."""
-        text = f"{self.region} {self.detail}"
-        return text if self.postal_code is None else f"{text} {self.postal_code}"
 
 
 def _address(row: Any) -> Address:

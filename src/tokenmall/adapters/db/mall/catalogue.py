@@ -8,7 +8,14 @@ from sqlalchemy import Connection, insert, select, update
 
 from tokenmall.adapters.db.mall.rows import aware
 from tokenmall.adapters.db.mall.tables import merchants, products, skus, stock_movements
-from tokenmall.services.mall.records import Merchant, Product, Sku, StockMovement
+from tokenmall.domain.mall.catalogue import (
+    Merchant,
+    Product,
+    ProductStatus,
+    Sku,
+    StockMovement,
+    StockReason,
+)
 
 
 def _merchant(row: Any) -> Merchant:
@@ -28,7 +35,7 @@ def _product(row: Any) -> Product:
         merchant_id=row.merchant_id,
         title=row.title,
         description=row.description,
-        status=row.status,
+        status=ProductStatus(row.status),
         created_at=aware(row.created_at),
     )
 
@@ -55,7 +62,7 @@ def _movement(row: Any) -> StockMovement:
         sku_id=row.sku_id,
         change=int(row.change),
         stock_after=int(row.stock_after),
-        reason=row.reason,
+        reason=StockReason(row.reason),
         reference=row.reference,
         created_at=aware(row.created_at),
     )
@@ -139,7 +146,7 @@ def list_products(
     if merchant_id is not None:
         query = query.where(products.c.merchant_id == merchant_id)
     if only_active:
-        query = query.where(products.c.status == "active")
+        query = query.where(products.c.status == ProductStatus.ACTIVE)
     if after is not None:
         query = query.where(products.c.product_id > after)
     query = query.order_by(products.c.product_id).limit(limit)

@@ -1,4 +1,4 @@
-"""Referral rewards, distribution commissions and the debts clawbacks leave (issue 4 item 6).
+"""Referral rewards, distribution commissions and the debts clawbacks leave.
 
 The ledger holds the money (``commission_freeze`` / ``commission_release`` /
 ``commission_clawback`` / ``debt_repaid`` journals and their aggregates); these tables are the
@@ -17,7 +17,6 @@ mall's index of it per order and per person, written in the same transaction as 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -37,12 +36,13 @@ from sqlalchemy import (
     update,
 )
 
-from tokenmall.adapters.db.mall.rows import record
+from tokenmall.adapters.db.mall.rows import record, values
 from tokenmall.adapters.db.mall.tables import TENANT_ID, metadata, users
+from tokenmall.domain.mall.commissions import CommissionRow, CommissionStatus
 
 HOLDER = 100  # a ledger holder name (a user's or merchant's id)
 ORDER_REF = 100
-COMMISSION_STATUSES = ("frozen", "released", "clawed_back")
+COMMISSION_STATUSES = values(CommissionStatus)
 
 
 def _at(name: str, nullable: bool = False) -> Column[Any]:
@@ -105,22 +105,8 @@ inviter_index = Index("ix_mall_users_tenant_inviter", users.c.tenant_id, users.c
 TABLES = ("mall_commissions", "mall_referral_rewards", "mall_debts")
 
 
-@dataclass(frozen=True, slots=True)
-class CommissionRow:
-    order_ref: str
-    level: int
-    beneficiary: str
-    buyer: str
-    amount_fen: int
-    status: str
-    from_cash_fen: int | None
-    debt_fen: int | None
-    created_at: datetime
-    updated_at: datetime
-
-
 def _commission(row: Any) -> CommissionRow:
-    return record(CommissionRow, row)
+    return record(CommissionRow, row, status=CommissionStatus(row.status))
 
 
 def add_commissions(conn: Connection, tenant_id: str, rows: list[dict[str, Any]]) -> None:

@@ -10,7 +10,6 @@ its type; the delivery worker claims due rows, POSTs them, and records each try 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -32,10 +31,11 @@ from sqlalchemy import (
     update,
 )
 
-from tokenmall.adapters.db.mall.rows import aware, record
+from tokenmall.adapters.db.mall.rows import aware, record, values
 from tokenmall.adapters.db.mall.tables import ID, TENANT_ID, metadata
+from tokenmall.domain.mall.webhooks import Attempt, Delivery, DeliveryStatus, Endpoint, Event
 
-DELIVERY_STATUSES = ("pending", "delivered", "failed")
+DELIVERY_STATUSES = values(DeliveryStatus)
 
 
 def _at(name: str, nullable: bool = False) -> Column[Any]:
@@ -124,55 +124,6 @@ attempts = Table(
 TABLES = [t.name for t in (webhook_endpoints, events, deliveries, attempts)]
 
 
-@dataclass(frozen=True, slots=True)
-class Endpoint:
-    tenant_id: str
-    endpoint_id: str
-    url: str
-    event_types: tuple[str, ...]
-    secret: str
-    description: str
-    created_by: str
-    created_at: datetime
-    deleted_at: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class Attempt:
-    attempt: int
-    attempted_at: datetime
-    status_code: int | None
-    error: str | None
-    duration_ms: int
-
-
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    tenant_id: str
-    delivery_id: str
-    event_id: str
-    event_type: str
-    endpoint_id: str
-    status: str
-    attempts: int
-    failures: int
-    next_attempt_at: datetime | None
-    last_attempt_at: datetime | None
-    last_status_code: int | None
-    last_error: str | None
-    delivered_at: datetime | None
-    created_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class Event:
-    tenant_id: str
-    event_id: str
-    event_type: str
-    data: dict[str, Any]
-    created_at: datetime
-
-
 # -- endpoints --------------------------------------------------------------------------------
 
 
@@ -255,9 +206,11 @@ def delete_endpoint(conn: Connection, tenant_id: str, endpoint_id: str, now: dat
         .where(
             deliveries.c.tenant_id == tenant_id,
             deliveries.c.endpoint_id == endpoint_id,
-            deliveries.c.status == "pending",
+            deliveries.c.status == DeliveryStatus.PENDING,
         )
-        .values(status="failed", next_attempt_at=None, last_error="endpoint deleted")
+        .values(
+            status=DeliveryStatus.FAILED, next_attempt_at=None, last_error="endpoint deleted"
+        )
     )
 
 
@@ -286,7 +239,7 @@ def outbox_rows(
             "delivery_id": delivery_id,
             "event_id": event_id,
             "endpoint_id": endpoint_id,
-            "status": "pending",
+            "status": DeliveryStatus.PENDING,
             "attempts": 0,
             "failures": 0,
             "next_attempt_at": now,
@@ -357,7 +310,7 @@ def _delivery_query() -> Any:
 
 
 def _delivery(row: Any) -> Delivery:
-    return record(Delivery, row, utc=True)
+    return record(Delivery, row, utc=True, status=DeliveryStatus(row.status))
 
 
 def get_delivery(conn: Connection, tenant_id: str, delivery_id: str) -> Delivery | None:
@@ -420,7 +373,7 @@ def tenants_with_due(conn: Connection, now: datetime) -> list[str]:
             select(deliveries.c.delivery_id)
             .where(
                 deliveries.c.tenant_id == tenant_id,
-                deliveries.c.status == "pending",
+                deliveries.c.status == DeliveryStatus.PENDING,
                 deliveries.c.next_attempt_at <= now,
             )
             .limit(1)
@@ -436,7 +389,7 @@ def due(conn: Connection, tenant_id: str, now: datetime, limit: int) -> list[tup
         select(deliveries.c.delivery_id, deliveries.c.next_attempt_at)
         .where(
             deliveries.c.tenant_id == tenant_id,
-            deliveries.c.status == "pending",
+            deliveries.c.status == DeliveryStatus.PENDING,
             deliveries.c.next_attempt_at <= now,
         )
         .order_by(deliveries.c.next_attempt_at, deliveries.c.delivery_id)
@@ -455,7 +408,7 @@ def claim(
         .where(
             deliveries.c.tenant_id == tenant_id,
             deliveries.c.delivery_id == delivery_id,
-            deliveries.c.status == "pending",
+            deliveries.c.status == DeliveryStatus.PENDING,
             deliveries.c.next_attempt_at == seen_at,
         )
         .values(next_attempt_at=lease_until)
@@ -501,7 +454,7 @@ def record_attempt(
             last_attempt_at=at,
             last_status_code=status_code,
             last_error=error,
-            delivered_at=at if status == "delivered" else None,
+            delivered_at=at if status == DeliveryStatus.DELIVERED else None,
         )
     )
 
@@ -510,5 +463,7 @@ def redeliver(conn: Connection, tenant_id: str, delivery_id: str, now: datetime)
     conn.execute(
         update(deliveries)
         .where(deliveries.c.tenant_id == tenant_id, deliveries.c.delivery_id == delivery_id)
-        .values(status="pending", failures=0, next_attempt_at=now, delivered_at=None)
+        .values(
+            status=DeliveryStatus.PENDING, failures=0, next_attempt_at=now, delivered_at=None
+        )
     )

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import Connection, insert, select, text
 
 from tokenmall.adapters.db.mall.tables import idempotency
-from tokenmall.services.mall.records import StoredResponse
+from tokenmall.domain.mall.responses import StoredResponse
 
 
 def find(conn: Connection, tenant_id: str, scope: str, key: str) -> StoredResponse | None:

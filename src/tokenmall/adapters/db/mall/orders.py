@@ -1,55 +1,47 @@
-"""Carts, orders, their status history, payments, gateway callbacks and refunds.
+"""Orders, their lines and status history, and a tenant's order settings.
 
 Tables (``tenant_id`` leads every key and index) and the repository functions over them. Every
 change of an order's status is a guarded UPDATE (``WHERE status = :from``) whose row count is
 checked, so two concurrent actors (a webhook and a timeout, two admins) can never both move the
-same order: the loser sees the order already moved and is refused. Migration ``0007``.
+same order: the loser sees the order already moved and is refused. Migration ``0007``;
+carts are ``carts.py``'s, payments ``payments.py``'s and refunds ``refunds.py``'s.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
-    Boolean,
     CheckConstraint,
     Column,
     Connection,
-    DateTime,
     ForeignKeyConstraint,
     Index,
     Integer,
     PrimaryKeyConstraint,
     String,
     Table,
-    Text,
-    UniqueConstraint,
-    delete,
     insert,
     select,
     update,
 )
 
-from tokenmall.adapters.db.mall.rows import aware, maybe_aware
+from tokenmall.adapters.db.mall.rows import at, aware, maybe_aware, one_of, values
 from tokenmall.adapters.db.mall.tables import ID, TENANT_ID, metadata
+from tokenmall.domain.mall.orders import (
+    Order,
+    OrderEvent,
+    OrderLine,
+    OrderSettings,
+    OrderStatus,
+    ShippingAddress,
+)
 
-ORDER_STATUSES = ("created", "paid", "shipped", "received", "completed", "cancelled", "refunded")
-PAYMENT_STATUSES = ("pending", "failed", "succeeded", "refunded", "closed")
-REFUND_STATUSES = ("requested", "succeeded", "rejected")
-CALLBACK_OUTCOMES = ("accepted", "refused")
+ORDER_STATUSES = values(OrderStatus)
 
 ORDER_TABLES: list[str] = []  # filled below
-
-
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
-
-
-def _at(name: str, nullable: bool = False) -> Column[Any]:
-    return Column(name, DateTime(timezone=True), nullable=nullable)
 
 
 order_settings = Table(
@@ -60,27 +52,12 @@ order_settings = Table(
     Column("payment_timeout_minutes", Integer, nullable=False),
     Column("auto_confirm_days", Integer, nullable=False),
     Column("updated_by", String(ID), nullable=True),
-    _at("updated_at"),
+    at("updated_at"),
     PrimaryKeyConstraint("tenant_id"),
     ForeignKeyConstraint(["tenant_id"], ["mall_tenants.tenant_id"]),
     CheckConstraint("return_window_days BETWEEN 0 AND 365", name="return_window"),
     CheckConstraint("payment_timeout_minutes BETWEEN 1 AND 10080", name="payment_timeout"),
     CheckConstraint("auto_confirm_days BETWEEN 1 AND 365", name="auto_confirm"),
-)
-
-cart_lines = Table(
-    "mall_cart_lines",
-    metadata,
-    Column("tenant_id", String(TENANT_ID), nullable=False),
-    Column("user_id", String(ID), nullable=False),
-    Column("sku_id", String(ID), nullable=False),
-    Column("quantity", BigInteger, nullable=False),
-    _at("added_at"),
-    _at("updated_at"),
-    PrimaryKeyConstraint("tenant_id", "user_id", "sku_id"),
-    ForeignKeyConstraint(["tenant_id", "user_id"], ["mall_users.tenant_id", "mall_users.user_id"]),
-    ForeignKeyConstraint(["tenant_id", "sku_id"], ["mall_skus.tenant_id", "mall_skus.sku_id"]),
-    CheckConstraint("quantity > 0", name="quantity_positive"),
 )
 
 orders = Table(
@@ -95,14 +72,14 @@ orders = Table(
     Column("total_fen", BigInteger, nullable=False),
     Column("money_fen", BigInteger, nullable=False),
     Column("stable_fen", BigInteger, nullable=False),
-    _at("created_at"),
-    _at("pay_by"),
-    _at("paid_at", nullable=True),
-    _at("shipped_at", nullable=True),
-    _at("received_at", nullable=True),
-    _at("completed_at", nullable=True),
-    _at("cancelled_at", nullable=True),
-    _at("refunded_at", nullable=True),
+    at("created_at"),
+    at("pay_by"),
+    at("paid_at", nullable=True),
+    at("shipped_at", nullable=True),
+    at("received_at", nullable=True),
+    at("completed_at", nullable=True),
+    at("cancelled_at", nullable=True),
+    at("refunded_at", nullable=True),
     Column("carrier", String(100), nullable=True),
     Column("tracking_number", String(100), nullable=True),
     # The booked purchase (rule 1), read from its journal's result.
@@ -110,7 +87,7 @@ orders = Table(
     Column("rewards_points", String(40), nullable=True),
     Column("rewards_price", String(40), nullable=True),
     Column("rewards_contribution_fen", BigInteger, nullable=True),
-    _at("rewards_booked_at", nullable=True),
+    at("rewards_booked_at", nullable=True),
     # The shipping address when the order was placed: a snapshot (migration 0012), so editing
     # or deleting the address later never changes the order. NULL: checked out without one.
     Column("shipping_recipient", String(50), nullable=True),
@@ -121,7 +98,7 @@ orders = Table(
     ForeignKeyConstraint(
         ["tenant_id", "merchant_id"], ["mall_merchants.tenant_id", "mall_merchants.merchant_id"]
     ),
-    CheckConstraint(_in("status", ORDER_STATUSES), name="status"),
+    CheckConstraint(one_of("status", ORDER_STATUSES), name="status"),
     CheckConstraint("total_fen > 0", name="total_positive"),
     CheckConstraint(
         "money_fen >= 0 AND stable_fen >= 0 AND money_fen + stable_fen = total_fen",
@@ -167,7 +144,7 @@ order_events = Table(
     Column("to_status", String(16), nullable=False),
     Column("actor", String(64), nullable=False),  # a user id, or "system", or "gateway:<name>"
     Column("note", String(500), nullable=True),
-    _at("created_at"),
+    at("created_at"),
     PrimaryKeyConstraint("tenant_id", "event_id"),
     ForeignKeyConstraint(
         ["tenant_id", "order_id"], ["mall_orders.tenant_id", "mall_orders.order_id"]
@@ -175,224 +152,7 @@ order_events = Table(
     Index("ix_mall_order_events_tenant_order", "tenant_id", "order_id"),
 )
 
-payments = Table(
-    "mall_payments",
-    metadata,
-    Column("tenant_id", String(TENANT_ID), nullable=False),
-    Column("payment_id", String(ID), nullable=False),
-    Column("order_id", String(ID), nullable=False),
-    Column("gateway", String(32), nullable=False),
-    Column("status", String(16), nullable=False),
-    Column("amount_fen", BigInteger, nullable=False),
-    Column("provider_ref", String(120), nullable=False),
-    Column("redirect_url", String(1000), nullable=False),
-    Column("failure_reason", String(200), nullable=True),
-    _at("created_at"),
-    _at("updated_at"),
-    _at("succeeded_at", nullable=True),
-    PrimaryKeyConstraint("tenant_id", "payment_id"),
-    ForeignKeyConstraint(
-        ["tenant_id", "order_id"], ["mall_orders.tenant_id", "mall_orders.order_id"]
-    ),
-    UniqueConstraint(
-        "tenant_id", "gateway", "provider_ref", name="uq_mall_payments_tenant_provider_ref"
-    ),
-    CheckConstraint(_in("status", PAYMENT_STATUSES), name="status"),
-    CheckConstraint("amount_fen > 0", name="amount_positive"),
-    Index("ix_mall_payments_tenant_order", "tenant_id", "order_id"),
-)
-
-# Event ids a gateway's callbacks carried, once processed: a replay finds its id here.
-gateway_events = Table(
-    "mall_gateway_events",
-    metadata,
-    Column("tenant_id", String(TENANT_ID), nullable=False),
-    Column("gateway", String(32), nullable=False),
-    Column("event_id", String(100), nullable=False),
-    Column("payment_id", String(ID), nullable=False),
-    Column("event_type", String(40), nullable=False),
-    _at("processed_at"),
-    PrimaryKeyConstraint("tenant_id", "gateway", "event_id"),
-)
-
-# Every callback received, accepted or refused with why (tenant '' when it named none we trust).
-payment_callbacks = Table(
-    "mall_payment_callbacks",
-    metadata,
-    Column("tenant_id", String(TENANT_ID), nullable=False),
-    Column("callback_id", String(ID), nullable=False),
-    Column("gateway", String(32), nullable=False),
-    Column("event_id", String(100), nullable=True),
-    Column("payment_id", String(ID), nullable=True),
-    Column("outcome", String(16), nullable=False),
-    Column("reason", String(200), nullable=False),
-    Column("body", Text, nullable=False),
-    _at("received_at"),
-    PrimaryKeyConstraint("tenant_id", "callback_id"),
-    CheckConstraint(_in("outcome", CALLBACK_OUTCOMES), name="outcome"),
-    Index("ix_mall_payment_callbacks_tenant_payment", "tenant_id", "payment_id"),
-)
-
-refunds = Table(
-    "mall_refunds",
-    metadata,
-    Column("tenant_id", String(TENANT_ID), nullable=False),
-    Column("refund_id", String(ID), nullable=False),
-    Column("order_id", String(ID), nullable=False),
-    Column("payment_id", String(ID), nullable=True),
-    Column("status", String(16), nullable=False),
-    Column("money_fen", BigInteger, nullable=False),
-    Column("stable_fen", BigInteger, nullable=False),
-    Column("reason", String(500), nullable=False),
-    Column("requested_by", String(64), nullable=False),
-    _at("requested_at"),
-    Column("decided_by", String(64), nullable=True),
-    _at("decided_at", nullable=True),
-    Column("decision_note", String(500), nullable=True),
-    # True: the rewards were booked, so this was an admin's audited adjustment (rule 9).
-    Column("adjustment", Boolean, nullable=False),
-    Column("provider_ref", String(120), nullable=True),
-    PrimaryKeyConstraint("tenant_id", "refund_id"),
-    ForeignKeyConstraint(
-        ["tenant_id", "order_id"], ["mall_orders.tenant_id", "mall_orders.order_id"]
-    ),
-    CheckConstraint(_in("status", REFUND_STATUSES), name="status"),
-    CheckConstraint("money_fen >= 0 AND stable_fen >= 0", name="amounts_not_negative"),
-    Index("ix_mall_refunds_tenant_order", "tenant_id", "order_id"),
-)
-
-ORDER_TABLES.extend(
-    t.name
-    for t in (
-        order_settings,
-        cart_lines,
-        orders,
-        order_lines,
-        order_events,
-        payments,
-        gateway_events,
-        payment_callbacks,
-        refunds,
-    )
-)
-
-
-# --- records ---
-
-
-@dataclass(frozen=True, slots=True)
-class OrderSettings:
-    return_window_days: int = 7
-    payment_timeout_minutes: int = 30
-    auto_confirm_days: int = 10
-
-
-@dataclass(frozen=True, slots=True)
-class CartLine:
-    sku_id: str
-    quantity: int
-    added_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class OrderLine:
-    line_no: int
-    sku_id: str
-    product_id: str
-    title: str
-    sku_name: str
-    unit_price_fen: int
-    quantity: int
-    line_total_fen: int
-    pool_contribution_fen: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class OrderEvent:
-    event_id: str
-    from_status: str | None
-    to_status: str
-    actor: str
-    note: str | None
-    created_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class ShippingAddress:
-    """Where an order ships: a copy of the consumer's address when the order was placed."""
-
-    recipient: str
-    phone: str
-    address: str  # region, detail and postal code as one text
-
-
-@dataclass(frozen=True, slots=True)
-class Order:
-    tenant_id: str
-    order_id: str
-    checkout_id: str
-    user_id: str
-    merchant_id: str
-    status: str
-    total_fen: int
-    money_fen: int
-    stable_fen: int
-    created_at: datetime
-    pay_by: datetime
-    paid_at: datetime | None = None
-    shipped_at: datetime | None = None
-    received_at: datetime | None = None
-    completed_at: datetime | None = None
-    cancelled_at: datetime | None = None
-    refunded_at: datetime | None = None
-    carrier: str | None = None
-    tracking_number: str | None = None
-    rewards_journal_id: int | None = None
-    rewards_points: str | None = None
-    rewards_price: str | None = None
-    rewards_contribution_fen: int | None = None
-    rewards_booked_at: datetime | None = None
-    lines: tuple[OrderLine, ...] = field(default=())
-    shipping: ShippingAddress | None = None
-
-    @property
-    def rewards_booked(self) -> bool:
-        return self.rewards_journal_id is not None
-
-
-@dataclass(frozen=True, slots=True)
-class Payment:
-    tenant_id: str
-    payment_id: str
-    order_id: str
-    gateway: str
-    status: str
-    amount_fen: int
-    provider_ref: str
-    redirect_url: str
-    failure_reason: str | None
-    created_at: datetime
-    updated_at: datetime
-    succeeded_at: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class Refund:
-    tenant_id: str
-    refund_id: str
-    order_id: str
-    payment_id: str | None
-    status: str
-    money_fen: int
-    stable_fen: int
-    reason: str
-    requested_by: str
-    requested_at: datetime
-    decided_by: str | None
-    decided_at: datetime | None
-    decision_note: str | None
-    adjustment: bool
-    provider_ref: str | None
+ORDER_TABLES.extend(t.name for t in (order_settings, orders, order_lines, order_events))
 
 
 # --- settings ---
@@ -426,66 +186,6 @@ def put_settings(
     )
     if done.rowcount == 0:
         conn.execute(insert(order_settings).values(tenant_id=tenant_id, **values))
-
-
-# --- cart ---
-
-
-def cart(conn: Connection, tenant_id: str, user_id: str) -> list[CartLine]:
-    query = (
-        select(cart_lines)
-        .where(cart_lines.c.tenant_id == tenant_id, cart_lines.c.user_id == user_id)
-        .order_by(cart_lines.c.added_at, cart_lines.c.sku_id)
-    )
-    return [
-        CartLine(row.sku_id, int(row.quantity), aware(row.added_at)) for row in conn.execute(query)
-    ]
-
-
-def cart_quantity(conn: Connection, tenant_id: str, user_id: str, sku_id: str) -> int | None:
-    found = conn.execute(
-        select(cart_lines.c.quantity).where(
-            cart_lines.c.tenant_id == tenant_id,
-            cart_lines.c.user_id == user_id,
-            cart_lines.c.sku_id == sku_id,
-        )
-    ).scalar()
-    return None if found is None else int(found)
-
-
-def set_cart_line(
-    conn: Connection, tenant_id: str, user_id: str, sku_id: str, quantity: int, now: datetime
-) -> None:
-    key = (
-        cart_lines.c.tenant_id == tenant_id,
-        cart_lines.c.user_id == user_id,
-        cart_lines.c.sku_id == sku_id,
-    )
-    done = conn.execute(update(cart_lines).where(*key).values(quantity=quantity, updated_at=now))
-    if done.rowcount == 0:
-        conn.execute(
-            insert(cart_lines).values(
-                tenant_id=tenant_id,
-                user_id=user_id,
-                sku_id=sku_id,
-                quantity=quantity,
-                added_at=now,
-                updated_at=now,
-            )
-        )
-
-
-def remove_cart_lines(conn: Connection, tenant_id: str, user_id: str, sku_ids: list[str]) -> int:
-    if not sku_ids:
-        return 0
-    done = conn.execute(
-        delete(cart_lines).where(
-            cart_lines.c.tenant_id == tenant_id,
-            cart_lines.c.user_id == user_id,
-            cart_lines.c.sku_id.in_(sku_ids),
-        )
-    )
-    return int(done.rowcount)
 
 
 # --- orders ---
@@ -543,7 +243,7 @@ def _order(row: Any, lines: tuple[OrderLine, ...]) -> Order:
         checkout_id=row.checkout_id,
         user_id=row.user_id,
         merchant_id=row.merchant_id,
-        status=row.status,
+        status=OrderStatus(row.status),
         total_fen=int(row.total_fen),
         money_fen=int(row.money_fen),
         stable_fen=int(row.stable_fen),
@@ -717,237 +417,3 @@ def order_history(conn: Connection, tenant_id: str, order_id: str) -> list[Order
         for row in conn.execute(query)
     ]
 
-
-# --- payments ---
-
-
-def _payment(row: Any) -> Payment:
-    return Payment(
-        tenant_id=row.tenant_id,
-        payment_id=row.payment_id,
-        order_id=row.order_id,
-        gateway=row.gateway,
-        status=row.status,
-        amount_fen=int(row.amount_fen),
-        provider_ref=row.provider_ref,
-        redirect_url=row.redirect_url,
-        failure_reason=row.failure_reason,
-        created_at=aware(row.created_at),
-        updated_at=aware(row.updated_at),
-        succeeded_at=maybe_aware(row.succeeded_at),
-    )
-
-
-def add_payment(conn: Connection, payment: Payment) -> None:
-    conn.execute(
-        insert(payments).values(
-            tenant_id=payment.tenant_id,
-            payment_id=payment.payment_id,
-            order_id=payment.order_id,
-            gateway=payment.gateway,
-            status=payment.status,
-            amount_fen=payment.amount_fen,
-            provider_ref=payment.provider_ref,
-            redirect_url=payment.redirect_url,
-            failure_reason=payment.failure_reason,
-            created_at=payment.created_at,
-            updated_at=payment.updated_at,
-            succeeded_at=payment.succeeded_at,
-        )
-    )
-
-
-def get_payment(conn: Connection, tenant_id: str, payment_id: str) -> Payment | None:
-    row = conn.execute(
-        select(payments).where(
-            payments.c.tenant_id == tenant_id, payments.c.payment_id == payment_id
-        )
-    ).first()
-    return None if row is None else _payment(row)
-
-
-def payments_of(conn: Connection, tenant_id: str, order_id: str) -> list[Payment]:
-    query = (
-        select(payments)
-        .where(payments.c.tenant_id == tenant_id, payments.c.order_id == order_id)
-        .order_by(payments.c.payment_id)
-    )
-    return [_payment(row) for row in conn.execute(query)]
-
-
-def move_payment(
-    conn: Connection,
-    tenant_id: str,
-    payment_id: str,
-    from_statuses: tuple[str, ...],
-    to_status: str,
-    **values: Any,
-) -> bool:
-    done = conn.execute(
-        update(payments)
-        .where(
-            payments.c.tenant_id == tenant_id,
-            payments.c.payment_id == payment_id,
-            payments.c.status.in_(from_statuses),
-        )
-        .values(status=to_status, **values)
-    )
-    return bool(done.rowcount == 1)
-
-
-def add_gateway_event(
-    conn: Connection,
-    tenant_id: str,
-    gateway: str,
-    event_id: str,
-    payment_id: str,
-    event_type: str,
-    now: datetime,
-) -> None:
-    """Raises IntegrityError when the event id was processed already (a replay)."""
-    conn.execute(
-        insert(gateway_events).values(
-            tenant_id=tenant_id,
-            gateway=gateway,
-            event_id=event_id,
-            payment_id=payment_id,
-            event_type=event_type,
-            processed_at=now,
-        )
-    )
-
-
-def gateway_event_seen(conn: Connection, tenant_id: str, gateway: str, event_id: str) -> bool:
-    found = conn.execute(
-        select(gateway_events.c.event_id).where(
-            gateway_events.c.tenant_id == tenant_id,
-            gateway_events.c.gateway == gateway,
-            gateway_events.c.event_id == event_id,
-        )
-    ).first()
-    return found is not None
-
-
-def add_callback(
-    conn: Connection,
-    *,
-    tenant_id: str,
-    callback_id: str,
-    gateway: str,
-    event_id: str | None,
-    payment_id: str | None,
-    outcome: str,
-    reason: str,
-    body: str,
-    now: datetime,
-) -> None:
-    conn.execute(
-        insert(payment_callbacks).values(
-            tenant_id=tenant_id,
-            callback_id=callback_id,
-            gateway=gateway,
-            event_id=None if event_id is None else event_id[:100],
-            payment_id=None if payment_id is None else payment_id[:ID],
-            outcome=outcome,
-            reason=reason[:200],
-            body=body[:4000],
-            received_at=now,
-        )
-    )
-
-
-def callbacks_of(conn: Connection, tenant_id: str, payment_id: str) -> list[dict[str, Any]]:
-    query = (
-        select(payment_callbacks)
-        .where(
-            payment_callbacks.c.tenant_id == tenant_id,
-            payment_callbacks.c.payment_id == payment_id,
-        )
-        .order_by(payment_callbacks.c.callback_id)
-    )
-    return [
-        {
-            "callback_id": row.callback_id,
-            "event_id": row.event_id,
-            "outcome": row.outcome,
-            "reason": row.reason,
-            "received_at": aware(row.received_at),
-        }
-        for row in conn.execute(query)
-    ]
-
-
-# --- refunds ---
-
-
-def _refund(row: Any) -> Refund:
-    return Refund(
-        tenant_id=row.tenant_id,
-        refund_id=row.refund_id,
-        order_id=row.order_id,
-        payment_id=row.payment_id,
-        status=row.status,
-        money_fen=int(row.money_fen),
-        stable_fen=int(row.stable_fen),
-        reason=row.reason,
-        requested_by=row.requested_by,
-        requested_at=aware(row.requested_at),
-        decided_by=row.decided_by,
-        decided_at=maybe_aware(row.decided_at),
-        decision_note=row.decision_note,
-        adjustment=bool(row.adjustment),
-        provider_ref=row.provider_ref,
-    )
-
-
-def add_refund(conn: Connection, refund: Refund) -> None:
-    conn.execute(
-        insert(refunds).values(
-            tenant_id=refund.tenant_id,
-            refund_id=refund.refund_id,
-            order_id=refund.order_id,
-            payment_id=refund.payment_id,
-            status=refund.status,
-            money_fen=refund.money_fen,
-            stable_fen=refund.stable_fen,
-            reason=refund.reason,
-            requested_by=refund.requested_by,
-            requested_at=refund.requested_at,
-            decided_by=refund.decided_by,
-            decided_at=refund.decided_at,
-            decision_note=refund.decision_note,
-            adjustment=refund.adjustment,
-            provider_ref=refund.provider_ref,
-        )
-    )
-
-
-def get_refund(conn: Connection, tenant_id: str, refund_id: str) -> Refund | None:
-    row = conn.execute(
-        select(refunds).where(refunds.c.tenant_id == tenant_id, refunds.c.refund_id == refund_id)
-    ).first()
-    return None if row is None else _refund(row)
-
-
-def refunds_of(conn: Connection, tenant_id: str, order_id: str) -> list[Refund]:
-    query = (
-        select(refunds)
-        .where(refunds.c.tenant_id == tenant_id, refunds.c.order_id == order_id)
-        .order_by(refunds.c.refund_id)
-    )
-    return [_refund(row) for row in conn.execute(query)]
-
-
-def decide_refund(
-    conn: Connection, tenant_id: str, refund_id: str, to_status: str, **values: Any
-) -> bool:
-    done = conn.execute(
-        update(refunds)
-        .where(
-            refunds.c.tenant_id == tenant_id,
-            refunds.c.refund_id == refund_id,
-            refunds.c.status == "requested",
-        )
-        .values(status=to_status, **values)
-    )
-    return bool(done.rowcount == 1)

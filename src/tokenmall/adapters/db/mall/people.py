@@ -15,7 +15,7 @@ from tokenmall.adapters.db.mall.tables import (
     sessions,
     users,
 )
-from tokenmall.services.mall.records import ApiKey, Credential, User
+from tokenmall.domain.mall.people import ApiKey, Credential, KycStatus, Role, User
 
 # --- operators (platform level) ---
 
@@ -89,8 +89,8 @@ def _user(row: Any) -> User:
         user_id=row.user_id,
         email=row.email,
         display_name=row.display_name,
-        role=row.role,
-        kyc_status=row.kyc_status,
+        role=Role(row.role),
+        kyc_status=KycStatus(row.kyc_status),
         invite_code=row.invite_code,
         inviter_id=row.inviter_id,
         created_at=aware(row.created_at),

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import fields
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TypeVar
+
+from sqlalchemy import Column, DateTime
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -34,3 +37,18 @@ def record(cls: type[R], row: Any, *, utc: bool = False, **given: Any) -> R:
             value = aware(value)
         out[f.name] = value
     return cls(**out)
+
+
+def values(enum: type[StrEnum]) -> tuple[str, ...]:
+    """The stored spellings of a domain enum, in its order (for CHECK constraints)."""
+    return tuple(member.value for member in enum)
+
+
+def one_of(column: str, allowed: tuple[str, ...]) -> str:
+    """A CHECK constraint's text: ``column`` holds one of ``allowed``."""
+    return f"{column} IN ({', '.join(repr(v) for v in allowed)})"
+
+
+def at(name: str, nullable: bool = False) -> Column[Any]:
+    """A timestamp column (with time zone)."""
+    return Column(name, DateTime(timezone=True), nullable=nullable)

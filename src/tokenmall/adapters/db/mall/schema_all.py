@@ -7,10 +7,13 @@ import this module; a new table module adds one import line here.
 from __future__ import annotations
 
 import tokenmall.adapters.db.mall.addresses  # consumers' shipping addresses
+import tokenmall.adapters.db.mall.carts  # carts
 import tokenmall.adapters.db.mall.commissions  # referrals, commissions, debts
 import tokenmall.adapters.db.mall.events  # outbox, webhooks
 import tokenmall.adapters.db.mall.integration  # integration API
-import tokenmall.adapters.db.mall.orders  # carts, orders, payments, refunds
+import tokenmall.adapters.db.mall.orders  # orders, their lines and history
+import tokenmall.adapters.db.mall.payments  # payments, gateway events, callbacks
+import tokenmall.adapters.db.mall.refunds  # refunds
 import tokenmall.adapters.db.mall.withdrawals  # noqa: F401  (withdrawals, settings)
 from tokenmall.adapters.db.mall import tables  # noqa: F401  (operators … idempotency)
 from tokenmall.adapters.db.mall.tables import metadata

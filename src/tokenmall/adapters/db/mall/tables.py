@@ -24,6 +24,9 @@ from sqlalchemy import (
 )
 
 from tokenmall.adapters.db import tables as ledger_tables
+from tokenmall.adapters.db.mall.rows import values
+from tokenmall.domain.mall.catalogue import ProductStatus, StockReason
+from tokenmall.domain.mall.people import KycStatus, Role
 
 # The ledger's MetaData (same naming convention): one schema for Alembic to compare, and the
 # mall's foreign key to the ledger's ``tenants`` resolves.
@@ -32,10 +35,10 @@ MALL_TABLES: list[str] = []  # filled below: the names of the mall's own tables
 
 ID = 40  # "usr_" + 26 characters of a time-ordered id, with room to spare
 TENANT_ID = 64  # as the ledger's tenants.tenant_id
-ROLES = ("consumer", "merchant", "admin")
-KYC_STATUSES = ("none", "pending", "verified", "rejected")
-PRODUCT_STATUSES = ("active", "hidden")
-STOCK_REASONS = ("restock", "adjustment", "reservation", "release")
+ROLES = values(Role)
+KYC_STATUSES = values(KycStatus)
+PRODUCT_STATUSES = values(ProductStatus)
+STOCK_REASONS = values(StockReason)
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:

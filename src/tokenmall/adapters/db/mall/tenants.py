@@ -17,7 +17,7 @@ from tokenmall.adapters.db.mall.rows import aware
 from tokenmall.adapters.db.mall.tables import tenants
 from tokenmall.adapters.db.tables import tenant_params
 from tokenmall.adapters.db.tables import tenants as ledger_tenants
-from tokenmall.services.mall.records import Tenant
+from tokenmall.domain.mall.tenants import Tenant
 
 _JOINED = select(
     tenants.c.tenant_id,

@@ -8,7 +8,6 @@ approving twice, so "two distinct approvers" cannot be faked by a retry or a rac
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -30,10 +29,16 @@ from sqlalchemy import (
     update,
 )
 
-from tokenmall.adapters.db.mall.rows import record
+from tokenmall.adapters.db.mall.rows import record, values
 from tokenmall.adapters.db.mall.tables import ID, TENANT_ID, metadata
+from tokenmall.domain.mall.withdrawals import (
+    DEFAULT_SETTINGS,
+    Settings,
+    Withdrawal,
+    WithdrawalStatus,
+)
 
-STATUSES = ("pending", "paid", "rejected")
+STATUSES = values(WithdrawalStatus)
 
 
 def _at(name: str, nullable: bool = False) -> Column[Any]:
@@ -97,36 +102,6 @@ withdrawal_settings = Table(
 TABLES = ("mall_withdrawals", "mall_withdrawal_approvals", "mall_withdrawal_settings")
 
 
-@dataclass(frozen=True, slots=True)
-class Settings:
-    requires_kyc: bool
-    min_amount_fen: int
-    two_approver_threshold_fen: int
-    updated_by: str | None
-    updated_at: datetime | None
-
-
-# A tenant that never changed its settings: KYC required, at least 1.00, and two approvers for
-# any withdrawal above 5,000.00.
-DEFAULT_SETTINGS = Settings(True, 100, 500_000, None, None)
-
-
-@dataclass(frozen=True, slots=True)
-class Withdrawal:
-    tenant_id: str
-    withdrawal_id: str
-    user_id: str
-    amount_fen: int
-    debt_repaid_fen: int
-    status: str
-    approvals_required: int
-    approved_by: tuple[str, ...]
-    decided_by: str | None
-    reason: str | None
-    created_at: datetime
-    decided_at: datetime | None
-
-
 def get_settings(conn: Connection, tenant_id: str) -> Settings:
     row = conn.execute(
         select(withdrawal_settings).where(withdrawal_settings.c.tenant_id == tenant_id)
@@ -181,7 +156,8 @@ def _approvers(conn: Connection, tenant_id: str, ids: list[str]) -> dict[str, li
 
 
 def _withdrawal(row: Any, approvers: list[str]) -> Withdrawal:
-    return record(Withdrawal, row, approved_by=tuple(approvers))
+    status = WithdrawalStatus(row.status)
+    return record(Withdrawal, row, status=status, approved_by=tuple(approvers))
 
 
 def get(
@@ -236,7 +212,7 @@ def decide(conn: Connection, tenant_id: str, withdrawal_id: str, **values: Any) 
         .where(
             withdrawals.c.tenant_id == tenant_id,
             withdrawals.c.withdrawal_id == withdrawal_id,
-            withdrawals.c.status == "pending",
+            withdrawals.c.status == WithdrawalStatus.PENDING,
         )
         .values(**values)
     ).rowcount
@@ -249,7 +225,7 @@ def pending_total(conn: Connection, tenant_id: str, user_id: str) -> int:
         select(func.coalesce(func.sum(withdrawals.c.amount_fen), 0)).where(
             withdrawals.c.tenant_id == tenant_id,
             withdrawals.c.user_id == user_id,
-            withdrawals.c.status == "pending",
+            withdrawals.c.status == WithdrawalStatus.PENDING,
         )
     ).scalar_one()
     return int(total)

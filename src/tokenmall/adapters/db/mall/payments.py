@@ -1,0 +1,254 @@
+"""Payments of orders, the gateway events processed and every callback received.
+
+A payment's status moves by a guarded UPDATE (``WHERE status IN (:from…)``). Migration ``0007``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    Connection,
+    ForeignKeyConstraint,
+    Index,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    insert,
+    select,
+    update,
+)
+
+from tokenmall.adapters.db.mall.rows import at, aware, maybe_aware, one_of, values
+from tokenmall.adapters.db.mall.tables import ID, TENANT_ID, metadata
+from tokenmall.domain.mall.payments import CallbackOutcome, Payment, PaymentStatus
+
+PAYMENT_STATUSES = values(PaymentStatus)
+CALLBACK_OUTCOMES = values(CallbackOutcome)
+
+payments = Table(
+    "mall_payments",
+    metadata,
+    Column("tenant_id", String(TENANT_ID), nullable=False),
+    Column("payment_id", String(ID), nullable=False),
+    Column("order_id", String(ID), nullable=False),
+    Column("gateway", String(32), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("amount_fen", BigInteger, nullable=False),
+    Column("provider_ref", String(120), nullable=False),
+    Column("redirect_url", String(1000), nullable=False),
+    Column("failure_reason", String(200), nullable=True),
+    at("created_at"),
+    at("updated_at"),
+    at("succeeded_at", nullable=True),
+    PrimaryKeyConstraint("tenant_id", "payment_id"),
+    ForeignKeyConstraint(
+        ["tenant_id", "order_id"], ["mall_orders.tenant_id", "mall_orders.order_id"]
+    ),
+    UniqueConstraint(
+        "tenant_id", "gateway", "provider_ref", name="uq_mall_payments_tenant_provider_ref"
+    ),
+    CheckConstraint(one_of("status", PAYMENT_STATUSES), name="status"),
+    CheckConstraint("amount_fen > 0", name="amount_positive"),
+    Index("ix_mall_payments_tenant_order", "tenant_id", "order_id"),
+)
+
+# Event ids a gateway's callbacks carried, once processed: a replay finds its id here.
+gateway_events = Table(
+    "mall_gateway_events",
+    metadata,
+    Column("tenant_id", String(TENANT_ID), nullable=False),
+    Column("gateway", String(32), nullable=False),
+    Column("event_id", String(100), nullable=False),
+    Column("payment_id", String(ID), nullable=False),
+    Column("event_type", String(40), nullable=False),
+    at("processed_at"),
+    PrimaryKeyConstraint("tenant_id", "gateway", "event_id"),
+)
+
+# Every callback received, accepted or refused with why (tenant '' when it named none we trust).
+payment_callbacks = Table(
+    "mall_payment_callbacks",
+    metadata,
+    Column("tenant_id", String(TENANT_ID), nullable=False),
+    Column("callback_id", String(ID), nullable=False),
+    Column("gateway", String(32), nullable=False),
+    Column("event_id", String(100), nullable=True),
+    Column("payment_id", String(ID), nullable=True),
+    Column("outcome", String(16), nullable=False),
+    Column("reason", String(200), nullable=False),
+    Column("body", Text, nullable=False),
+    at("received_at"),
+    PrimaryKeyConstraint("tenant_id", "callback_id"),
+    CheckConstraint(one_of("outcome", CALLBACK_OUTCOMES), name="outcome"),
+    Index("ix_mall_payment_callbacks_tenant_payment", "tenant_id", "payment_id"),
+)
+
+TABLES = tuple(t.name for t in (payments, gateway_events, payment_callbacks))
+
+
+# --- payments ---
+
+
+def _payment(row: Any) -> Payment:
+    return Payment(
+        tenant_id=row.tenant_id,
+        payment_id=row.payment_id,
+        order_id=row.order_id,
+        gateway=row.gateway,
+        status=PaymentStatus(row.status),
+        amount_fen=int(row.amount_fen),
+        provider_ref=row.provider_ref,
+        redirect_url=row.redirect_url,
+        failure_reason=row.failure_reason,
+        created_at=aware(row.created_at),
+        updated_at=aware(row.updated_at),
+        succeeded_at=maybe_aware(row.succeeded_at),
+    )
+
+
+def add_payment(conn: Connection, payment: Payment) -> None:
+    conn.execute(
+        insert(payments).values(
+            tenant_id=payment.tenant_id,
+            payment_id=payment.payment_id,
+            order_id=payment.order_id,
+            gateway=payment.gateway,
+            status=payment.status,
+            amount_fen=payment.amount_fen,
+            provider_ref=payment.provider_ref,
+            redirect_url=payment.redirect_url,
+            failure_reason=payment.failure_reason,
+            created_at=payment.created_at,
+            updated_at=payment.updated_at,
+            succeeded_at=payment.succeeded_at,
+        )
+    )
+
+
+def get_payment(conn: Connection, tenant_id: str, payment_id: str) -> Payment | None:
+    row = conn.execute(
+        select(payments).where(
+            payments.c.tenant_id == tenant_id, payments.c.payment_id == payment_id
+        )
+    ).first()
+    return None if row is None else _payment(row)
+
+
+def payments_of(conn: Connection, tenant_id: str, order_id: str) -> list[Payment]:
+    query = (
+        select(payments)
+        .where(payments.c.tenant_id == tenant_id, payments.c.order_id == order_id)
+        .order_by(payments.c.payment_id)
+    )
+    return [_payment(row) for row in conn.execute(query)]
+
+
+def move_payment(
+    conn: Connection,
+    tenant_id: str,
+    payment_id: str,
+    from_statuses: tuple[str, ...],
+    to_status: str,
+    **values: Any,
+) -> bool:
+    done = conn.execute(
+        update(payments)
+        .where(
+            payments.c.tenant_id == tenant_id,
+            payments.c.payment_id == payment_id,
+            payments.c.status.in_(from_statuses),
+        )
+        .values(status=to_status, **values)
+    )
+    return bool(done.rowcount == 1)
+
+
+def add_gateway_event(
+    conn: Connection,
+    tenant_id: str,
+    gateway: str,
+    event_id: str,
+    payment_id: str,
+    event_type: str,
+    now: datetime,
+) -> None:
+    """Raises IntegrityError when the event id was processed already (a replay)."""
+    conn.execute(
+        insert(gateway_events).values(
+            tenant_id=tenant_id,
+            gateway=gateway,
+            event_id=event_id,
+            payment_id=payment_id,
+            event_type=event_type,
+            processed_at=now,
+        )
+    )
+
+
+def gateway_event_seen(conn: Connection, tenant_id: str, gateway: str, event_id: str) -> bool:
+    found = conn.execute(
+        select(gateway_events.c.event_id).where(
+            gateway_events.c.tenant_id == tenant_id,
+            gateway_events.c.gateway == gateway,
+            gateway_events.c.event_id == event_id,
+        )
+    ).first()
+    return found is not None
+
+
+def add_callback(
+    conn: Connection,
+    *,
+    tenant_id: str,
+    callback_id: str,
+    gateway: str,
+    event_id: str | None,
+    payment_id: str | None,
+    outcome: str,
+    reason: str,
+    body: str,
+    now: datetime,
+) -> None:
+    conn.execute(
+        insert(payment_callbacks).values(
+            tenant_id=tenant_id,
+            callback_id=callback_id,
+            gateway=gateway,
+            event_id=None if event_id is None else event_id[:100],
+            payment_id=None if payment_id is None else payment_id[:ID],
+            outcome=outcome,
+            reason=reason[:200],
+            body=body[:4000],
+            received_at=now,
+        )
+    )
+
+
+def callbacks_of(conn: Connection, tenant_id: str, payment_id: str) -> list[dict[str, Any]]:
+    query = (
+        select(payment_callbacks)
+        .where(
+            payment_callbacks.c.tenant_id == tenant_id,
+            payment_callbacks.c.payment_id == payment_id,
+        )
+        .order_by(payment_callbacks.c.callback_id)
+    )
+    return [
+        {
+            "callback_id": row.callback_id,
+            "event_id": row.event_id,
+            "outcome": row.outcome,
+            "reason": row.reason,
+            "received_at": aware(row.received_at),
+        }
+        for row in conn.execute(query)
+    ]
+
+

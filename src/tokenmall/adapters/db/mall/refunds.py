@@ -1,0 +1,134 @@
+"""Refunds of orders: requested, then decided. Migration ``0007``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Connection,
+    ForeignKeyConstraint,
+    Index,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    insert,
+    select,
+    update,
+)
+
+from tokenmall.adapters.db.mall.rows import at, aware, maybe_aware, one_of, values
+from tokenmall.adapters.db.mall.tables import ID, TENANT_ID, metadata
+from tokenmall.domain.mall.refunds import Refund, RefundStatus
+
+REFUND_STATUSES = values(RefundStatus)
+
+refunds = Table(
+    "mall_refunds",
+    metadata,
+    Column("tenant_id", String(TENANT_ID), nullable=False),
+    Column("refund_id", String(ID), nullable=False),
+    Column("order_id", String(ID), nullable=False),
+    Column("payment_id", String(ID), nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("money_fen", BigInteger, nullable=False),
+    Column("stable_fen", BigInteger, nullable=False),
+    Column("reason", String(500), nullable=False),
+    Column("requested_by", String(64), nullable=False),
+    at("requested_at"),
+    Column("decided_by", String(64), nullable=True),
+    at("decided_at", nullable=True),
+    Column("decision_note", String(500), nullable=True),
+    # True: the rewards were booked, so this was an admin's audited adjustment (rule 9).
+    Column("adjustment", Boolean, nullable=False),
+    Column("provider_ref", String(120), nullable=True),
+    PrimaryKeyConstraint("tenant_id", "refund_id"),
+    ForeignKeyConstraint(
+        ["tenant_id", "order_id"], ["mall_orders.tenant_id", "mall_orders.order_id"]
+    ),
+    CheckConstraint(one_of("status", REFUND_STATUSES), name="status"),
+    CheckConstraint("money_fen >= 0 AND stable_fen >= 0", name="amounts_not_negative"),
+    Index("ix_mall_refunds_tenant_order", "tenant_id", "order_id"),
+)
+
+TABLES = (refunds.name,)
+
+
+# --- refunds ---
+
+
+def _refund(row: Any) -> Refund:
+    return Refund(
+        tenant_id=row.tenant_id,
+        refund_id=row.refund_id,
+        order_id=row.order_id,
+        payment_id=row.payment_id,
+        status=RefundStatus(row.status),
+        money_fen=int(row.money_fen),
+        stable_fen=int(row.stable_fen),
+        reason=row.reason,
+        requested_by=row.requested_by,
+        requested_at=aware(row.requested_at),
+        decided_by=row.decided_by,
+        decided_at=maybe_aware(row.decided_at),
+        decision_note=row.decision_note,
+        adjustment=bool(row.adjustment),
+        provider_ref=row.provider_ref,
+    )
+
+
+def add_refund(conn: Connection, refund: Refund) -> None:
+    conn.execute(
+        insert(refunds).values(
+            tenant_id=refund.tenant_id,
+            refund_id=refund.refund_id,
+            order_id=refund.order_id,
+            payment_id=refund.payment_id,
+            status=refund.status,
+            money_fen=refund.money_fen,
+            stable_fen=refund.stable_fen,
+            reason=refund.reason,
+            requested_by=refund.requested_by,
+            requested_at=refund.requested_at,
+            decided_by=refund.decided_by,
+            decided_at=refund.decided_at,
+            decision_note=refund.decision_note,
+            adjustment=refund.adjustment,
+            provider_ref=refund.provider_ref,
+        )
+    )
+
+
+def get_refund(conn: Connection, tenant_id: str, refund_id: str) -> Refund | None:
+    row = conn.execute(
+        select(refunds).where(refunds.c.tenant_id == tenant_id, refunds.c.refund_id == refund_id)
+    ).first()
+    return None if row is None else _refund(row)
+
+
+def refunds_of(conn: Connection, tenant_id: str, order_id: str) -> list[Refund]:
+    query = (
+        select(refunds)
+        .where(refunds.c.tenant_id == tenant_id, refunds.c.order_id == order_id)
+        .order_by(refunds.c.refund_id)
+    )
+    return [_refund(row) for row in conn.execute(query)]
+
+
+def decide_refund(
+    conn: Connection, tenant_id: str, refund_id: str, to_status: str, **values: Any
+) -> bool:
+    done = conn.execute(
+        update(refunds)
+        .where(
+            refunds.c.tenant_id == tenant_id,
+            refunds.c.refund_id == refund_id,
+            refunds.c.status == RefundStatus.REQUESTED,
+        )
+        .values(status=to_status, **values)
+    )
+    return bool(done.rowcount == 1)
+

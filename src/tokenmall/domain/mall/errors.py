@@ -1,0 +1,17 @@
+"""Errors of the mall's rules; the edges map each to a status (409 for a refused move)."""
+
+from __future__ import annotations
+
+from tokenmall.domain.errors import DomainError
+
+
+class TransitionRefused(DomainError):
+    """A move its lifecycle does not allow from the current status, or not to this actor.
+
+    ``code`` and ``field`` are what the HTTP error body carries."""
+
+    code = "conflict"
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field

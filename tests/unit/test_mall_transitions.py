@@ -1,0 +1,135 @@
+"""Every mall lifecycle's table, walked whole: listed moves are allowed to their actors only,
+every other (status, action) is refused, every status is reachable, terminals have no moves."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tokenmall.domain.mall.errors import TransitionRefused
+from tokenmall.domain.mall.orders import OrderStatus
+from tokenmall.domain.mall.people import Role
+from tokenmall.domain.mall.transitions import (
+    LIFECYCLES,
+    ORDER,
+    REFUND,
+    WITHDRAWAL,
+    Actor,
+    Lifecycle,
+)
+
+NAMES = [lc.name for lc in LIFECYCLES]
+WORDS = {"doing": "do this", "withdrawal_id": "wdr_1", "external_order_id": "x-1"}
+
+
+@pytest.mark.parametrize("lifecycle", LIFECYCLES, ids=NAMES)
+def test_every_listed_move_is_allowed_to_its_actors_and_refused_to_the_others(
+    lifecycle: Lifecycle[Any],
+) -> None:
+    for (status, action), move in lifecycle.moves.items():
+        assert move.actors, f"{lifecycle.name}: {status} --{action}--> nobody may"
+        for who in Actor:
+            if who in move.actors:
+                assert lifecycle.allows(status, action, who)
+                assert lifecycle.check(status, action, who, **WORDS) == move.to
+            else:
+                assert not lifecycle.allows(status, action, who)
+                with pytest.raises(TransitionRefused):
+                    lifecycle.check(status, action, who, **WORDS)
+
+
+@pytest.mark.parametrize("lifecycle", LIFECYCLES, ids=NAMES)
+def test_every_move_not_listed_is_refused(lifecycle: Lifecycle[Any]) -> None:
+    for status in lifecycle.statuses:
+        for action in lifecycle.actions:
+            if (status, action) in lifecycle.moves:
+                continue
+            for who in Actor:
+                assert not lifecycle.allows(status, action, who)
+                with pytest.raises(TransitionRefused) as refused:
+                    lifecycle.check(status, action, who, **WORDS)
+                assert refused.value.code == "conflict"
+                assert refused.value.field == lifecycle.field
+
+
+@pytest.mark.parametrize("lifecycle", LIFECYCLES, ids=NAMES)
+def test_every_status_is_reachable_from_the_initial_one(lifecycle: Lifecycle[Any]) -> None:
+    seen = {lifecycle.initial}
+    frontier = [lifecycle.initial]
+    while frontier:
+        status = frontier.pop()
+        for (source, _), move in lifecycle.moves.items():
+            if source == status and move.to not in seen:
+                seen.add(move.to)
+                frontier.append(move.to)
+    assert seen == set(lifecycle.statuses)
+
+
+@pytest.mark.parametrize("lifecycle", LIFECYCLES, ids=NAMES)
+def test_terminal_statuses_have_no_moves(lifecycle: Lifecycle[Any]) -> None:
+    for status in lifecycle.terminal:
+        assert not [action for (s, action) in lifecycle.moves if s == status]
+        for action in lifecycle.actions:
+            for who in Actor:
+                assert not lifecycle.allows(status, action, who)
+
+
+@pytest.mark.parametrize("lifecycle", LIFECYCLES, ids=NAMES)
+def test_moves_use_the_lifecycles_own_statuses(lifecycle: Lifecycle[Any]) -> None:
+    for (status, _), move in lifecycle.moves.items():
+        assert isinstance(status, lifecycle.statuses)
+        assert isinstance(move.to, lifecycle.statuses)
+
+
+def test_an_action_no_table_knows_is_a_bug_not_a_refusal() -> None:
+    with pytest.raises(ValueError, match="no action"):
+        ORDER.check(OrderStatus.CREATED, "teleport", Actor.ADMIN)
+
+
+def test_the_terminal_statuses_are_the_expected_ones() -> None:
+    assert ORDER.terminal == {"completed", "cancelled", "refunded"}
+    assert REFUND.terminal == {"succeeded", "rejected"}
+    assert WITHDRAWAL.terminal == {"paid", "rejected"}
+
+
+@pytest.mark.parametrize(
+    ("action", "status", "message"),
+    [
+        ("cancel", "paid", "cannot cancel (ask for a refund instead) an order that is paid"),
+        ("ship", "created", "cannot ship an order that is created"),
+        ("confirm_receipt", "paid", "cannot confirm receipt of an order that is paid"),
+        ("request_refund", "created", "cannot ask for a refund of an order that is created"),
+        ("refund", "cancelled", "cannot refund an order that is cancelled"),
+        ("start_payment", "paid", "the order is paid: nothing to pay"),
+    ],
+)
+def test_an_order_refusal_says_what_the_service_always_said(
+    action: str, status: str, message: str
+) -> None:
+    with pytest.raises(TransitionRefused) as refused:
+        ORDER.check(OrderStatus(status), action, Actor.ADMIN)
+    assert str(refused.value) == message
+    assert refused.value.field == "status"
+
+
+def test_the_roles_a_service_requires_come_from_the_table() -> None:
+    assert ORDER.roles("cancel") == (Role.CONSUMER, Role.ADMIN)
+    assert ORDER.roles("ship") == (Role.MERCHANT, Role.ADMIN)
+    assert ORDER.roles("confirm_receipt") == (Role.CONSUMER,)
+    assert ORDER.roles("request_refund") == (Role.CONSUMER, Role.ADMIN)
+    assert REFUND.roles("approve") == (Role.MERCHANT, Role.ADMIN)
+    assert WITHDRAWAL.roles("reject") == (Role.ADMIN,)
+
+
+def test_a_withdrawal_refusal_names_it() -> None:
+    with pytest.raises(TransitionRefused, match=r"^withdrawal wdr_9 is already paid$"):
+        WITHDRAWAL.check(WITHDRAWAL.statuses("paid"), "reject", Actor.ADMIN, withdrawal_id="wdr_9")
+
+
+def test_the_edge_answers_a_refused_move_with_409_conflict() -> None:
+    from tokenmall.web.errors import status_of
+
+    refused = TransitionRefused("cannot ship an order that is created", "status")
+    assert status_of(refused) == 409
+    assert (refused.code, refused.field) == ("conflict", "status")
