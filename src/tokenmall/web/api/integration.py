@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Callable
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Request, Response, status
@@ -27,10 +26,9 @@ from tokenmall.services.mall import integration_pushes as pushes
 from tokenmall.services.mall.auth import Principal
 from tokenmall.services.mall.errors import Unauthenticated
 from tokenmall.services.mall.integration import Answer, ExternalUserIn
-from tokenmall.services.mall.records import StoredResponse
 from tokenmall.services.mall.uow import utc_now
 from tokenmall.services.unit_writer import writers_for
-from tokenmall.web import deps, errors
+from tokenmall.web import deps, errors, idempotent
 from tokenmall.web.api.common import TenantId
 from tokenmall.web.api.schemas_integration import (
     BatchPaidIn,
@@ -92,46 +90,26 @@ def _push(
     body = None if payload is None else payload.model_dump(mode="json")
     request_hash = idempotency.request_hash(request.method, request.url.path, body)
     natural = idempotency.request_hash(event, request.url.path, body)
-    for attempt in (1, 2):
-        try:
-            with db.transaction() as conn:
-                now = utc_now()
-                caller = auth.authenticate(conn, token, now)
-                stored = idempotency.lookup(
-                    conn, tenant_id=tenant_id, scope=caller.scope, key=key, request=request_hash
-                )
-                if stored is not None:
-                    return _response(stored.status_code, stored.body, True)
-                writes: list[idempotency.Inserted] = []
 
-                def finish(
-                    answer: Answer,
-                    conn: Connection = conn,
-                    scope: str = caller.scope,
-                    writes: list[idempotency.Inserted] = writes,
-                    now: datetime = now,
-                ) -> None:
-                    writes.append(
-                        idempotency.insert_answer(
-                            conn,
-                            tenant_id=tenant_id,
-                            scope=scope,
-                            key=key,
-                            response=StoredResponse(request_hash, answer.status, answer.body),
-                            now=now,
-                        )
-                    )
+    def act(attempt: idempotency.Attempt) -> idempotency.Done:
+        assert attempt.caller is not None
 
-                answer = handle(conn, caller, natural, finish)
-                if not writes:
-                    finish(answer)
-                writes[0].check()
-        except (idempotency.KeyRace, IntegrityError):
-            if attempt == 2:
-                raise
-            continue
-        return _response(answer.status, answer.body, answer.replayed)
-    raise AssertionError("unreachable")
+        def finish(answer: Answer) -> None:
+            attempt.store(answer.status, answer.body)
+
+        answer = handle(attempt.conn, attempt.caller, natural, finish)
+        return idempotency.Done(answer.status, answer.body, replayed=answer.replayed)
+
+    outcome = idempotency.run_once(
+        db,
+        tenant_id=tenant_id,
+        token=token,
+        key=key,
+        request=request_hash,
+        action=act,
+        races=(idempotency.KeyRace, IntegrityError),
+    )
+    return idempotent.response(outcome)
 
 
 def group_commit() -> bool:
@@ -222,12 +200,7 @@ def _push_paid_alone(
 
 
 def _response(status_code: int, body: str, replayed: bool) -> Response:
-    return Response(
-        body,
-        status_code=status_code,
-        media_type="application/json",
-        headers={"Idempotency-Replayed": "true" if replayed else "false"},
-    )
+    return idempotent.response(idempotency.Outcome(status_code, body, replayed))
 
 
 @router.post(

@@ -403,28 +403,20 @@ def submit(
     if "password" in body:
         body["password"] = hashlib.sha256(body["password"].encode()).hexdigest()
     request_hash = idempotency.request_hash("POST", request.url.path, body)
-    scope = "page:" + ("anonymous" if caller is None else caller.scope)
-    for attempt in (1, 2):
-        try:
-            with database(request).transaction() as conn:
 
-                def act(conn: Connection = conn) -> tuple[int, str]:
-                    return 303, action(conn)
+    def act(attempt: idempotency.Attempt) -> idempotency.Done:
+        return idempotency.Done(303, action(attempt.conn))
 
-                answer, _ = idempotency.run(
-                    conn,
-                    tenant_id=tenant_id,
-                    scope=scope,
-                    key=key,
-                    request=request_hash,
-                    action=act,
-                    now=utc_now(),
-                )
-            return answer.body
-        except idempotency.KeyRace:
-            if attempt == 2:
-                raise
-    raise AssertionError("unreachable")
+    outcome = idempotency.run_once(
+        database(request),
+        tenant_id=tenant_id,
+        caller=caller,
+        scope_prefix="page:",
+        key=key,
+        request=request_hash,
+        action=act,
+    )
+    return outcome.body
 
 
 # --- errors -------------------------------------------------------------------------------------
