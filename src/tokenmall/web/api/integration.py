@@ -8,7 +8,6 @@ pushed again, whatever its key, answers the first result (``Idempotency-Replayed
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Callable
 from typing import Annotated
 
@@ -39,7 +38,7 @@ from tokenmall.web.api.schemas_integration import (
     OrderPaidIn,
     OrderRefundedIn,
 )
-from tokenmall.web.deps import Caller, Db, IdempotencyKey, single_query_values
+from tokenmall.web.deps import Caller, Db, IdempotencyKey, settings, single_query_values
 from tokenmall.web.errors import COMMON, responses
 
 router = APIRouter(
@@ -112,15 +111,10 @@ def _push(
     return idempotent.response(outcome)
 
 
-def group_commit() -> bool:
-    """``paid`` events go through their tenant's unit writer (group commit) unless
-    ``TOKENMALL_GROUP_COMMIT`` is ``false`` (then one transaction a request)."""
-    return os.environ.get("TOKENMALL_GROUP_COMMIT", "true").strip().lower() not in (
-        "0",
-        "false",
-        "no",
-        "off",
-    )
+def group_commit(request: Request) -> bool:
+    """``paid`` events go through their tenant's unit writer (group commit) unless the
+    settings turn it off (``TOKENMALL_GROUP_COMMIT=false``: one transaction a request)."""
+    return settings(request).group_commit
 
 
 async def _push_paid(
@@ -219,7 +213,7 @@ async def order_paid(
     db: Db,
     key: IdempotencyKey,
 ) -> Response:
-    if group_commit():
+    if group_commit(request):
         return await _push_paid(request, db, tenant_id, external_order_id, token, key, payload)
     return await run_in_threadpool(
         _push_paid_alone, request, db, tenant_id, external_order_id, token, key, payload
@@ -281,7 +275,7 @@ def batch_paid(
             )
         unit = batch.PaidBatchUnit(plan, caller.scope, key, request_hash)
         try:
-            if group_commit():
+            if group_commit(request):
                 answer: Answer = writers_for(db.engine).call(unit)
             else:
                 with db.transaction() as conn:
