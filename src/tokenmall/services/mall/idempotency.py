@@ -1,4 +1,4 @@
-"""Idempotency keys: the same key and request get the first answer; a different request, 409.
+"""Idempotency keys: the same key and request get the first answer; another request, a Conflict.
 
 The first answer is stored in the same transaction as the change it reports, so either both
 exist or neither. Keys belong to (tenant, caller): two callers can use the same key. If two
@@ -86,7 +86,7 @@ def run(
 def lookup(
     conn: Connection, *, tenant_id: str, scope: str, key: str, request: str
 ) -> StoredResponse | None:
-    """The stored answer to replay (None if the key is new); 409 for another request."""
+    """The stored answer to replay (None if the key is new); ``Conflict`` for another request."""
     stored = repo.find(conn, tenant_id, scope, key)
     if stored is not None and stored.request_hash != request:
         raise Conflict(
