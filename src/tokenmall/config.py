@@ -9,7 +9,6 @@ directory so that ``tokenmall serve`` works on a fresh machine with no server.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Literal
 
@@ -21,18 +20,18 @@ LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
 def default_database_url() -> str:
     """SQLite under the user's data directory (created on first use)."""
-    try:
-        from tokenmall.adapters.db import settings as db_settings  # part A's default, if any
-
-        found = getattr(db_settings, "default_database_url", None)
-        if callable(found):
-            return str(found())
-    except ImportError:
-        pass
     from platformdirs import user_data_dir
 
     folder = Path(user_data_dir("tokenmall", appauthor=False))
     return f"sqlite:///{folder / 'tokenmall.db'}"
+
+
+class _EnvFile(BaseSettings):
+    """Where the env file is (``TOKENMALL_ENV_FILE``), read before the settings themselves."""
+
+    model_config = SettingsConfigDict(env_prefix="TOKENMALL_", extra="ignore")
+
+    env_file: str = ".env"
 
 
 class Settings(BaseSettings):
@@ -40,7 +39,7 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(
         env_prefix="TOKENMALL_",
-        env_file=os.environ.get("TOKENMALL_ENV_FILE", ".env"),
+        env_file=_EnvFile().env_file,
         env_file_encoding="utf-8",
         extra="ignore",
     )
@@ -67,3 +66,6 @@ class Settings(BaseSettings):
     # Turn it off in production: its page and webhook then answer 404 and checkouts with a money
     # part are refused (409 no_gateway) until a real gateway is configured.
     sandbox_gateway: bool = True
+    # Integration ``paid`` pushes go through their tenant's unit writer (group commit); off:
+    # one transaction a request.
+    group_commit: bool = True

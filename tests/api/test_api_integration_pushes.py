@@ -101,14 +101,16 @@ def test_without_group_commit_each_push_is_its_own_transaction(
     operator_token: str,
     db_url: str,
     server_base: str,
+    server: Any,
     monkeypatch: Any,
 ) -> None:
-    """``TOKENMALL_GROUP_COMMIT=false``: single pushes and batches answer the same, through one
-    transaction each (no coalescer, no writer); an order pushed with group commit replays."""
+    """Group commit off (``TOKENMALL_GROUP_COMMIT=false``): single pushes and batches answer
+    the same, through one transaction each (no coalescer, no writer); an order pushed with
+    group commit replays."""
     t = make_tenant(api, operator_token, params={"grant_on": "paid"})
     key = api_key(api, t, t.admin_token)
     grouped = ok(push(api, t, key, "G-1", "paid", paid_body("U1")), 201)
-    monkeypatch.setenv("TOKENMALL_GROUP_COMMIT", "false")
+    monkeypatch.setattr(server.app.state.settings, "group_commit", False)
     alone = ok(push(api, t, key, "A-1", "paid", paid_body("U1"), key="alone-1"), 201)
     assert alone["user"]["user_id"] == grouped["user"]["user_id"]
     again = push(api, t, key, "A-1", "paid", paid_body("U1"), key="alone-1")

@@ -235,7 +235,7 @@ def test_dashboard_shows_sales_exits_and_the_health_figures(site: Site, browser:
     assert week, "the demo's orders are real mall orders paid over past days"
     shown = re.search(r'data-testid="orders-week">([^<]*)<', page.text)
     assert shown is not None and shown.group(1).replace(",", "") == str(len(week))
-    from tokenmall.web.pages.core import Fmt
+    from tokenmall.web.pages.i18n import Fmt
 
     assert f'data-testid="amount-week">{Fmt("zh_CN").money(sum(week))}' in page.text
     assert 'data-testid="exits-week"' in page.text

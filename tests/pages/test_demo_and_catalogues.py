@@ -16,9 +16,9 @@ from typer.testing import CliRunner
 from tokenmall.adapters.db.store import Store
 from tokenmall.cli.main import app as cli
 from tokenmall.services import audit, demo
-from tokenmall.web.pages import core
+from tokenmall.web.pages import errors, i18n, rendering
 
-TEMPLATES = Path(core.TEMPLATES)
+TEMPLATES = Path(rendering.TEMPLATES)
 
 
 def test_demo_sets_up_once_and_a_second_run_adds_nothing(tmp_path: Path) -> None:
@@ -59,7 +59,7 @@ def _template_messages() -> set[str]:
 
 
 def test_every_template_message_has_its_chinese() -> None:
-    zh = core.translations("zh_CN")
+    zh = i18n.translations("zh_CN")
     messages = _template_messages()
     assert len(messages) > 100
     missing = sorted(m for m in messages if zh.gettext(m) == m)
@@ -70,14 +70,14 @@ def test_every_template_message_has_its_chinese() -> None:
     dynamic = ["consumer", "merchant", "admin", "active", "hidden"]
     dynamic += [f"kyc_{k}" for k in ("none", "pending", "verified", "rejected")]
     dynamic += [f.label for f in FIELDS] + [f.help for f in FIELDS if f.help]
-    dynamic += list(core._TITLES.values())
+    dynamic += list(errors._TITLES.values())
     assert not [m for m in dynamic if zh.gettext(m) == m]
-    en = core.translations("en")
+    en = i18n.translations("en")
     assert en.gettext("Backing pool") == "Backing pool"
 
 
 def test_no_wording_promises_returns() -> None:
-    zh = core.translations("zh_CN")
+    zh = i18n.translations("zh_CN")
     chinese = " ".join(zh.gettext(m) for m in _template_messages())
     for promise in ("保本", "稳赚", "保证收益", "只涨不跌", "躺赚", "guaranteed"):
         assert promise not in chinese
@@ -86,7 +86,7 @@ def test_no_wording_promises_returns() -> None:
 @pytest.mark.parametrize(("lang", "words"), [("zh_CN", "出错了"), ("en", "Something went wrong")])
 def test_an_unexpected_error_is_an_html_page_without_a_traceback(lang: str, words: str) -> None:
     app = FastAPI()
-    router = APIRouter(route_class=core.PageRoute)
+    router = APIRouter(route_class=errors.PageRoute)
 
     @router.get("/boom")
     def boom() -> None:

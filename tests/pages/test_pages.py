@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from tokenmall.adapters.db.mall.tables import metadata
 from tokenmall.services import demo
-from tokenmall.web.pages.core import Fmt
+from tokenmall.web.pages.i18n import Fmt
 
 TENANT = demo.TENANT_ID
 CONSUMER = demo.CONSUMERS[0][0]
@@ -55,7 +55,11 @@ def test_landing_static_files_and_security_headers(browser: Browser) -> None:
         assert script.status_code == 200
         assert script.headers["content-type"].startswith("text/javascript")
     assert browser.get("/-/static/app.css").headers["content-type"].startswith("text/css")
-    for sneaky in ("/-/static/../pages/core.py", "/-/static/%2e%2e/pages/core.py", "/-/static/"):
+    for sneaky in (
+        "/-/static/../pages/rendering.py",
+        "/-/static/%2e%2e/pages/rendering.py",
+        "/-/static/",
+    ):
         answer = browser.get(sneaky)
         assert answer.status_code == 404, sneaky
         no_traceback(answer)

@@ -13,21 +13,14 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from tokenmall.domain.errors import (
-    DomainError,
-    InsufficientBalance,
-    InvalidAmount,
-    InvalidParameter,
-    RuleViolation,
-)
-from tokenmall.domain.mall.errors import TransitionRefused
+from tokenmall.domain.errors import DomainError, ErrorKind, Malformed
 from tokenmall.services.mall import errors as mall
 from tokenmall.web.logs import request_id_var
 
 log = logging.getLogger("tokenmall.web")
 
 
-class BadRequest(mall.MallError):
+class BadRequest(mall.MallError, Malformed):
     """The request itself is malformed (a header, the JSON syntax)."""
 
     code = "bad_request"
@@ -64,21 +57,15 @@ def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
 # Every route may answer these (authentication and request parsing come first).
 COMMON = (400, 401, 404, 422)
 
-_STATUS: list[tuple[type[Exception], int]] = [
-    (BadRequest, 400),
-    (mall.Unauthenticated, 401),
-    (mall.Forbidden, 403),
-    (mall.NotFound, 404),
-    (mall.Conflict, 409),
-    (TransitionRefused, 409),
-    (mall.OutOfStock, 409),
-    (InsufficientBalance, 409),
-    (RuleViolation, 409),
-    (mall.InvalidInput, 422),
-    (InvalidParameter, 422),
-    (InvalidAmount, 422),
-    (DomainError, 422),
-]
+# The one place a kind of refusal becomes an HTTP status.
+STATUS_OF_KIND: dict[ErrorKind, int] = {
+    ErrorKind.MALFORMED: 400,
+    ErrorKind.UNAUTHENTICATED: 401,
+    ErrorKind.FORBIDDEN: 403,
+    ErrorKind.NOT_FOUND: 404,
+    ErrorKind.CONFLICT: 409,
+    ErrorKind.INVALID: 422,
+}
 
 
 def body(code: str, message: str, field: str | None = None) -> dict[str, Any]:
@@ -86,10 +73,7 @@ def body(code: str, message: str, field: str | None = None) -> dict[str, Any]:
 
 
 def status_of(exc: DomainError) -> int:
-    for kind, status in _STATUS:
-        if isinstance(exc, kind):
-            return status
-    return 422
+    return STATUS_OF_KIND[exc.kind]
 
 
 def _domain(_: Request, exc: Exception) -> JSONResponse:

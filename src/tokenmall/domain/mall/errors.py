@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from tokenmall.domain.errors import DomainError
+from tokenmall.domain.errors import Conflict
 
 
-class TransitionRefused(DomainError):
+class TransitionRefused(Conflict):
     """A move its lifecycle does not allow from the current status, or not to this actor.
 
     ``code`` and ``field`` are what the HTTP error body carries."""

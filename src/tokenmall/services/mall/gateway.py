@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
-from tokenmall.domain.errors import DomainError
+from tokenmall.domain.errors import DomainError, ErrorKind
 from tokenmall.domain.money import format_money, parse_money
 from tokenmall.services.mall import ids
 from tokenmall.services.mall.errors import Conflict
@@ -44,10 +44,10 @@ _REF = re.compile(r"^([a-z][a-z0-9-]{1,62})\.(pay_[0-9a-z]{26})$")
 class CallbackRefused(DomainError):
     """A callback we will not act on; ``reason`` is a short code for logs and the record."""
 
-    def __init__(self, reason: str, message: str, status: int) -> None:
+    def __init__(self, reason: str, message: str, kind: ErrorKind) -> None:
         super().__init__(message)
         self.reason = reason
-        self.status = status
+        self.kind = kind
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +139,7 @@ class NoGateway:
         raise GatewayUnavailable(NO_GATEWAY_MESSAGE, "payment_method")
 
     def verify_callback(self, headers: dict[str, str], body: bytes, now: datetime) -> CallbackEvent:
-        raise CallbackRefused("no_gateway", "no payment gateway is configured", 404)
+        raise CallbackRefused("no_gateway", "no payment gateway is configured", ErrorKind.NOT_FOUND)
 
     def refund(
         self, *, provider_ref: str, refund_id: str, amount_fen: int, reason: str
@@ -203,22 +203,30 @@ class SandboxGateway:
             raise CallbackRefused(
                 "missing_signature",
                 "X-Sandbox-Timestamp and X-Sandbox-Signature headers are required",
-                400,
+                ErrorKind.MALFORMED,
             )
         if not timestamp.isascii() or not timestamp.isdigit() or len(timestamp) > 12:
-            raise CallbackRefused("bad_timestamp", "X-Sandbox-Timestamp must be Unix seconds", 400)
+            raise CallbackRefused(
+                "bad_timestamp", "X-Sandbox-Timestamp must be Unix seconds", ErrorKind.MALFORMED
+            )
         if len(body) > MAX_BODY:
-            raise CallbackRefused("too_large", "the callback body is too large", 400)
+            raise CallbackRefused(
+                "too_large", "the callback body is too large", ErrorKind.MALFORMED
+            )
         expected = sign(self.secret, timestamp, body)
         if not hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace")):
-            raise CallbackRefused("bad_signature", "the callback's signature does not match", 401)
+            raise CallbackRefused(
+                "bad_signature",
+                "the callback's signature does not match",
+                ErrorKind.UNAUTHENTICATED,
+            )
         skew = abs(now.timestamp() - int(timestamp))
         if skew > TOLERANCE_SECONDS:
             raise CallbackRefused(
                 "stale_timestamp",
                 f"the callback's timestamp is {int(skew)} s away from now "
                 f"(at most {TOLERANCE_SECONDS} s)",
-                401,
+                ErrorKind.UNAUTHENTICATED,
             )
         return self._event(body)
 
@@ -226,21 +234,31 @@ class SandboxGateway:
         try:
             data = json.loads(body)
         except ValueError:
-            raise CallbackRefused("bad_body", "the callback body is not JSON", 400) from None
+            raise CallbackRefused(
+                "bad_body", "the callback body is not JSON", ErrorKind.MALFORMED
+            ) from None
         if not isinstance(data, dict):
-            raise CallbackRefused("bad_body", "the callback body must be a JSON object", 400)
+            raise CallbackRefused(
+                "bad_body", "the callback body must be a JSON object", ErrorKind.MALFORMED
+            )
         event_id, kind, ref = data.get("event_id"), data.get("type"), data.get("payment_ref")
         if not isinstance(event_id, str) or not _EVENT_ID.match(event_id):
-            raise CallbackRefused("bad_body", "event_id is missing or malformed", 400)
+            raise CallbackRefused(
+                "bad_body", "event_id is missing or malformed", ErrorKind.MALFORMED
+            )
         if kind not in EVENT_TYPES:
-            raise CallbackRefused("bad_body", f"unknown event type {kind!r}", 400)
+            raise CallbackRefused("bad_body", f"unknown event type {kind!r}", ErrorKind.MALFORMED)
         parsed = parse_sandbox_ref(ref) if isinstance(ref, str) else None
         if parsed is None:
-            raise CallbackRefused("bad_body", "payment_ref is missing or malformed", 400)
+            raise CallbackRefused(
+                "bad_body", "payment_ref is missing or malformed", ErrorKind.MALFORMED
+            )
         try:
             amount = parse_money(data.get("amount"), "amount")
         except DomainError:
-            raise CallbackRefused("bad_body", "amount is missing or malformed", 400) from None
+            raise CallbackRefused(
+                "bad_body", "amount is missing or malformed", ErrorKind.MALFORMED
+            ) from None
         reason = data.get("reason")
         return CallbackEvent(
             gateway=self.name,

@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from tokenmall.adapters.db.mall import orders as repo
 from tokenmall.adapters.db.mall import payments as payments_repo
 from tokenmall.adapters.db.mall import refunds as refunds_repo
-from tokenmall.domain.errors import DomainError, InvalidAmount, InvalidParameter
+from tokenmall.domain.errors import DomainError, ErrorKind, InvalidAmount, InvalidParameter
 from tokenmall.domain.mall.orders import Order
 from tokenmall.domain.mall.payments import Payment, PaymentStatus
 from tokenmall.domain.mall.people import Role
@@ -197,7 +197,7 @@ def _refused(
     fields = {
         "gateway": gateway,
         "reason": exc.reason,
-        "status": exc.status,
+        "kind": str(exc.kind),
         "detail": str(exc),
         "event_id": None if event is None else event.event_id,
         "tenant_id": None if event is None else event.tenant_id,
@@ -219,13 +219,13 @@ def _refused(
         )
 
 
-def _status_of(exc: DomainError) -> int:
-    """The 4xx of a domain error met while applying a callback (the API's mapping)."""
+def _kind_of(exc: DomainError) -> ErrorKind:
+    """The kind of refusal of a domain error met while applying a callback."""
     if isinstance(exc, NotFound):
-        return 404
+        return ErrorKind.NOT_FOUND
     if isinstance(exc, (InvalidInput, InvalidAmount, InvalidParameter)):
-        return 422
-    return 409  # a conflict with what is recorded: a ledger refusal, a rule, a balance
+        return ErrorKind.INVALID
+    return ErrorKind.CONFLICT  # a clash with what is recorded: a ledger refusal, a rule, a balance
 
 
 def handle_callback(
@@ -261,13 +261,15 @@ def handle_callback(
             if not seen:
                 raise
             # The same event id committed by a concurrent delivery first.
-            raise CallbackRefused("replayed", "this event was already processed", 409) from None
+            raise CallbackRefused(
+                "replayed", "this event was already processed", ErrorKind.CONFLICT
+            ) from None
         except DomainError as exc:
             # The ledger (or a rule) refused to apply a genuine event, e.g. the order's money
             # cannot be recorded: everything of it rolled back (its event id too, so the
             # gateway's retry is tried afresh), and it is refused like the other refusals.
             raise CallbackRefused(
-                "not_applied", f"the event could not be applied: {exc}", _status_of(exc)
+                "not_applied", f"the event could not be applied: {exc}", _kind_of(exc)
             ) from exc
     except CallbackRefused as exc:
         _refused(db, gateway.name, exc, text, now, event)
@@ -293,19 +295,19 @@ def _apply(
 
     t = event.tenant_id
     if payments_repo.gateway_event_seen(conn, t, gateway.name, event.event_id):
-        raise CallbackRefused("replayed", "this event was already processed", 409)
+        raise CallbackRefused("replayed", "this event was already processed", ErrorKind.CONFLICT)
     payment = payments_repo.get_payment(conn, t, event.payment_id)
     if (
         payment is None
         or payment.gateway != gateway.name
         or payment.provider_ref != (event.provider_ref)
     ):
-        raise CallbackRefused("unknown_payment", "no such payment", 404)
+        raise CallbackRefused("unknown_payment", "no such payment", ErrorKind.NOT_FOUND)
     if event.amount_fen != payment.amount_fen:
         raise CallbackRefused(
             "amount_mismatch",
             f"the event's amount differs from the payment's ({payment.amount_fen} fen)",
-            422,
+            ErrorKind.INVALID,
         )
     payments_repo.add_gateway_event(
         conn, t, gateway.name, event.event_id, payment.payment_id, event.type, now

@@ -8,9 +8,7 @@ pushed again, whatever its key, answers the first result (``Idempotency-Replayed
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Callable
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Request, Response, status
@@ -21,7 +19,6 @@ from sqlalchemy.exc import IntegrityError
 
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.errors import DomainError
-from tokenmall.domain.mall.responses import StoredResponse
 from tokenmall.services.mall import auth, idempotency, integration, integration_closing
 from tokenmall.services.mall import integration_batch as batch
 from tokenmall.services.mall import integration_pushes as pushes
@@ -30,7 +27,7 @@ from tokenmall.services.mall.errors import Unauthenticated
 from tokenmall.services.mall.integration import Answer, ExternalUserIn
 from tokenmall.services.mall.uow import utc_now
 from tokenmall.services.writers.units import writers_for
-from tokenmall.web import deps, errors
+from tokenmall.web import deps, errors, idempotent
 from tokenmall.web.api.common import TenantId
 from tokenmall.web.api.schemas_integration import (
     BatchPaidIn,
@@ -41,7 +38,7 @@ from tokenmall.web.api.schemas_integration import (
     OrderPaidIn,
     OrderRefundedIn,
 )
-from tokenmall.web.deps import Caller, Db, IdempotencyKey, single_query_values
+from tokenmall.web.deps import Caller, Db, IdempotencyKey, settings, single_query_values
 from tokenmall.web.errors import COMMON, responses
 
 router = APIRouter(
@@ -92,57 +89,32 @@ def _push(
     body = None if payload is None else payload.model_dump(mode="json")
     request_hash = idempotency.request_hash(request.method, request.url.path, body)
     natural = idempotency.request_hash(event, request.url.path, body)
-    for attempt in (1, 2):
-        try:
-            with db.transaction() as conn:
-                now = utc_now()
-                caller = auth.authenticate(conn, token, now)
-                stored = idempotency.lookup(
-                    conn, tenant_id=tenant_id, scope=caller.scope, key=key, request=request_hash
-                )
-                if stored is not None:
-                    return _response(stored.status_code, stored.body, True)
-                writes: list[idempotency.Inserted] = []
 
-                def finish(
-                    answer: Answer,
-                    conn: Connection = conn,
-                    scope: str = caller.scope,
-                    writes: list[idempotency.Inserted] = writes,
-                    now: datetime = now,
-                ) -> None:
-                    writes.append(
-                        idempotency.insert_answer(
-                            conn,
-                            tenant_id=tenant_id,
-                            scope=scope,
-                            key=key,
-                            response=StoredResponse(request_hash, answer.status, answer.body),
-                            now=now,
-                        )
-                    )
+    def act(attempt: idempotency.Attempt) -> idempotency.Done:
+        assert attempt.caller is not None
 
-                answer = handle(conn, caller, natural, finish)
-                if not writes:
-                    finish(answer)
-                writes[0].check()
-        except (idempotency.KeyRace, IntegrityError):
-            if attempt == 2:
-                raise
-            continue
-        return _response(answer.status, answer.body, answer.replayed)
-    raise AssertionError("unreachable")
+        def finish(answer: Answer) -> None:
+            attempt.store(answer.status, answer.body)
 
+        answer = handle(attempt.conn, attempt.caller, natural, finish)
+        return idempotency.Done(answer.status, answer.body, replayed=answer.replayed)
 
-def group_commit() -> bool:
-    """``paid`` events go through their tenant's unit writer (group commit) unless
-    ``TOKENMALL_GROUP_COMMIT`` is ``false`` (then one transaction a request)."""
-    return os.environ.get("TOKENMALL_GROUP_COMMIT", "true").strip().lower() not in (
-        "0",
-        "false",
-        "no",
-        "off",
+    outcome = idempotency.run_once(
+        db,
+        tenant_id=tenant_id,
+        token=token,
+        key=key,
+        request=request_hash,
+        action=act,
+        races=(idempotency.KeyRace, IntegrityError),
     )
+    return idempotent.response(outcome)
+
+
+def group_commit(request: Request) -> bool:
+    """``paid`` events go through their tenant's unit writer (group commit) unless the
+    settings turn it off (``TOKENMALL_GROUP_COMMIT=false``: one transaction a request)."""
+    return settings(request).group_commit
 
 
 async def _push_paid(
@@ -222,12 +194,7 @@ def _push_paid_alone(
 
 
 def _response(status_code: int, body: str, replayed: bool) -> Response:
-    return Response(
-        body,
-        status_code=status_code,
-        media_type="application/json",
-        headers={"Idempotency-Replayed": "true" if replayed else "false"},
-    )
+    return idempotent.response(idempotency.Outcome(status_code, body, replayed))
 
 
 @router.post(
@@ -246,7 +213,7 @@ async def order_paid(
     db: Db,
     key: IdempotencyKey,
 ) -> Response:
-    if group_commit():
+    if group_commit(request):
         return await _push_paid(request, db, tenant_id, external_order_id, token, key, payload)
     return await run_in_threadpool(
         _push_paid_alone, request, db, tenant_id, external_order_id, token, key, payload
@@ -308,7 +275,7 @@ def batch_paid(
             )
         unit = batch.PaidBatchUnit(plan, caller.scope, key, request_hash)
         try:
-            if group_commit():
+            if group_commit(request):
                 answer: Answer = writers_for(db.engine).call(unit)
             else:
                 with db.transaction() as conn:

@@ -35,7 +35,7 @@ from tokenmall.web import idempotent
 from tokenmall.web.api.common import ResourceId, TenantId
 from tokenmall.web.api.schemas_orders import CallbackOut, PaymentDetailOut, PaymentOut, WebhookOut
 from tokenmall.web.deps import Caller, Db, IdempotencyKey, settings, single_query_values
-from tokenmall.web.errors import COMMON, body, responses
+from tokenmall.web.errors import COMMON, body, responses, status_of
 
 log = logging.getLogger("tokenmall.payments")
 
@@ -152,7 +152,7 @@ async def sandbox_webhook(
             payments.handle_callback, db, gateway, headers, raw, utc_now()
         )
     except CallbackRefused as exc:
-        return JSONResponse(body(exc.reason, str(exc)), status_code=exc.status)
+        return JSONResponse(body(exc.reason, str(exc)), status_code=status_of(exc))
     out = WebhookOut(
         event_id=result.event_id,
         payment_id=result.payment_id,

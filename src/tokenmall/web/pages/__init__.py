@@ -1,10 +1,19 @@
-"""Server-rendered pages (issue 5): the consumer H5 mall, the tenant's admin console and the
+"""Server-rendered pages: the consumer H5 mall, the tenant's admin console and the
 platform operator's console. Jinja2 templates, HTMX for enhancement, Babel catalogues (zh_CN
 by default, English with ``?lang=en``). See docs/pages.md.
 
 URLs: ``/{tenant}/…`` the mall, ``/{tenant}/admin/…`` the console, ``/-/platform/…`` the
 operator's console, ``/-/static/…`` the vendored scripts and the stylesheet. ``-`` can never be
 a tenant id, so no tenant's pages shadow the platform's.
+
+Pages are the API's twin for people: they call the same use cases (``services/mall/*``) with the
+caller read from a cookie (``sessions``), so no rule is written twice. A form is a plain POST
+answered by a 303 redirect; every form carries a CSRF token (``csrf``) and a form key that
+replays a double submit through the API's idempotency store (``forms``). A refused form
+re-renders with the message next to the field at fault and changes nothing (one transaction,
+rolled back). What every page shares: ``rendering`` (templates, headers), ``i18n`` (catalogues,
+formatting) and ``errors`` (``PageRoute`` turns every other error into an HTML page, never a
+traceback).
 """
 
 from __future__ import annotations
@@ -18,8 +27,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import Scope
 
-from tokenmall.web.pages import account, addresses, admin, console, core, mall, platform, shop
-from tokenmall.web.pages.core import STATIC, STATIC_PREFIX, PageRoute, render
+from tokenmall.web.pages import account, addresses, admin, console, mall, platform, shop
+from tokenmall.web.pages.errors import PageRoute
+from tokenmall.web.pages.rendering import STATIC, STATIC_PREFIX, render
 
 router = APIRouter(include_in_schema=False)
 _static = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -77,4 +87,4 @@ for part in (
 ):
     router.include_router(part)
 
-__all__ = ["core", "router"]
+__all__ = ["router"]

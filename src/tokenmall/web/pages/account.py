@@ -28,8 +28,11 @@ from tokenmall.services.mall import referrals, withdrawals
 from tokenmall.services.mall import wallet as wallets
 from tokenmall.services.mall.auth import Principal
 from tokenmall.services.mall.uow import utc_now
-from tokenmall.web.pages import core, figures
-from tokenmall.web.pages.core import FormState, PageRoute, render
+from tokenmall.web.errors import status_of
+from tokenmall.web.pages import csrf, figures, forms, sessions
+from tokenmall.web.pages.errors import PageRoute
+from tokenmall.web.pages.forms import FormState
+from tokenmall.web.pages.rendering import render
 from tokenmall.web.pages.shop import answer, consumer_page, page, post_form
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -50,7 +53,7 @@ def _chart(request: Request, tenant_id: str, caller: Principal) -> tuple[str, st
     """The price chart's data and what its points are: the daily closes of the last 30 days
     (``wallet.price_history``); while those are fewer than two days, the price at each settled
     business day the ledger recorded (the console's series)."""
-    with core.database(request).read() as conn:
+    with sessions.database(request).read() as conn:
         history = wallets.price_history(conn, caller, tenant_id, CHART_DAYS, utc_now())
         labels = [row["date"] for row in history["series"]]
         prices = [row["close"] for row in history["series"]]
@@ -72,7 +75,7 @@ def _quota_share(mine: dict[str, Any]) -> tuple[str, str]:
 @router.get("/{tenant_id}/wallet")
 def wallet_page(request: Request, tenant_id: str) -> Response:
     tenant, caller = consumer_page(request, tenant_id)
-    with core.database(request).read() as conn:
+    with sessions.database(request).read() as conn:
         mine = wallets.wallet(conn, caller, tenant_id, utc_now())
         paid = wallets.dividends(conn, caller, tenant_id, DIVIDEND_DAYS)
     chart, basis = _chart(request, tenant_id, caller)
@@ -106,7 +109,7 @@ def _kind(kind: str) -> Kind:
 
 
 def _receipt_signature(request: Request, caller: Principal, kind: str, values: list[str]) -> str:
-    key = core.settings(request).secret_key.get_secret_value().encode()
+    key = sessions.settings(request).secret_key.get_secret_value().encode()
     text = "\x1f".join(["receipt", caller.subject_id, kind, *values])
     return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()[:32]
 
@@ -143,7 +146,7 @@ def _preview(
     if not points.strip():
         return None, state
     try:
-        with core.database(request).read() as conn:
+        with sessions.database(request).read() as conn:
             return wallets.preview(conn, caller, tenant_id, kind, points.strip()), state
     except DomainError as exc:
         state.errors["points"] = str(exc)
@@ -159,7 +162,7 @@ def _trade_page(
     preview: dict[str, Any] | None,
     code: int = 200,
 ) -> Response:
-    with core.database(request).read() as conn:
+    with sessions.database(request).read() as conn:
         mine = wallets.wallet(conn, caller, tenant.tenant_id, utc_now())
     return page(
         request,
@@ -208,14 +211,14 @@ async def trade_post(request: Request, tenant_id: str, kind: str) -> Response:
     the sell or conversion through the ledger and shows what was received."""
     chosen = _kind(kind)
     tenant, caller = consumer_page(request, tenant_id)
-    form = await core.read_form(request)
-    points = core.text_field(form, "points").strip()
-    if core.text_field(form, "do") != "execute":
+    form = await forms.read_form(request)
+    points = forms.text_field(form, "points").strip()
+    if forms.text_field(form, "do") != "execute":
         try:
-            core.check_csrf(request, caller, form)
+            csrf.check_csrf(request, caller, form)
         except DomainError as exc:
             state = FormState.of(form, exc)
-            return _trade_page(request, tenant, caller, chosen, state, None, core.status_of(exc))
+            return _trade_page(request, tenant, caller, chosen, state, None, status_of(exc))
         preview, state = _preview(request, tenant_id, caller, chosen, points)
         if not points:
             state.errors["points"] = "Enter the points."
@@ -250,7 +253,7 @@ async def trade_post(request: Request, tenant_id: str, kind: str) -> Response:
 @router.get("/{tenant_id}/leaderboard")
 def leaderboard_page(request: Request, tenant_id: str) -> Response:
     tenant, caller = consumer_page(request, tenant_id)
-    with core.database(request).read() as conn:
+    with sessions.database(request).read() as conn:
         rows = wallets.leaderboard(conn, caller, tenant_id, LEADERBOARD_SIZE)
         mine = wallets.wallet(conn, caller, tenant_id, utc_now())
     return page(
@@ -286,7 +289,7 @@ def qr_svg(text: str) -> str:
 @router.get("/{tenant_id}/referral")
 def referral_page(request: Request, tenant_id: str) -> Response:
     tenant, caller = consumer_page(request, tenant_id)
-    with core.database(request).read() as conn:
+    with sessions.database(request).read() as conn:
         found = referrals.referrals(conn, caller, tenant_id, str(request.base_url))
     return page(
         request,
@@ -307,7 +310,7 @@ def _withdrawals_page(
     form: FormState | None = None,
     code: int = 200,
 ) -> Response:
-    with core.database(request).read() as conn:
+    with sessions.database(request).read() as conn:
         mine = wallets.wallet(conn, caller, tenant.tenant_id, utc_now())
         listed = withdrawals.list_withdrawals(
             conn,
@@ -343,8 +346,8 @@ def withdrawals_page(request: Request, tenant_id: str) -> Response:
 @router.post("/{tenant_id}/withdrawals")
 async def withdrawals_post(request: Request, tenant_id: str) -> Response:
     tenant, caller = consumer_page(request, tenant_id)
-    form: FormData = await core.read_form(request)
-    amount = core.text_field(form, "amount").strip()
+    form: FormData = await forms.read_form(request)
+    amount = forms.text_field(form, "amount").strip()
 
     def refused(state: FormState, code: int) -> Response:
         if "kyc_status" in state.errors:

@@ -18,8 +18,9 @@ from tokenmall.domain.mall.tenants import Tenant
 from tokenmall.services.mall import addresses
 from tokenmall.services.mall.auth import Principal, require
 from tokenmall.services.mall.uow import utc_now
-from tokenmall.web.pages import core
-from tokenmall.web.pages.core import FormState, PageRoute
+from tokenmall.web.pages import forms, sessions
+from tokenmall.web.pages.errors import PageRoute
+from tokenmall.web.pages.forms import FormState
 from tokenmall.web.pages.shop import consumer_page, page, post_form
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -40,11 +41,11 @@ def _owner_page(request: Request, tenant_id: str) -> tuple[Tenant, Principal]:
 
 def _values(form: FormData) -> addresses.AddressFields:
     return addresses.checked(
-        recipient=core.text_field(form, "recipient"),
-        phone_number=core.text_field(form, "phone"),
-        region=core.text_field(form, "region"),
-        detail=core.text_field(form, "detail"),
-        postal=core.text_field(form, "postal_code"),
+        recipient=forms.text_field(form, "recipient"),
+        phone_number=forms.text_field(form, "phone"),
+        region=forms.text_field(form, "region"),
+        detail=forms.text_field(form, "detail"),
+        postal=forms.text_field(form, "postal_code"),
     )
 
 
@@ -55,7 +56,7 @@ def _book_page(
     form: FormState | None = None,
     code: int = 200,
 ) -> Response:
-    with core.database(request).read() as conn:
+    with sessions.database(request).read() as conn:
         book = addresses.list_addresses(conn, caller, tenant.tenant_id)
     done = request.query_params.get("done")
     context: dict[str, Any] = {
@@ -78,8 +79,8 @@ def addresses_page(request: Request, tenant_id: str) -> Response:
 @router.post("/{tenant_id}/addresses")
 async def address_create(request: Request, tenant_id: str) -> Response:
     tenant, caller = _owner_page(request, tenant_id)
-    form = await core.read_form(request)
-    back = _back(core.text_field(form, "back"))
+    form = await forms.read_form(request)
+    back = _back(forms.text_field(form, "back"))
 
     def act(conn: Any) -> str:
         made = addresses.create(
@@ -87,7 +88,7 @@ async def address_create(request: Request, tenant_id: str) -> Response:
             caller,
             tenant_id,
             _values(form),
-            make_default=core.text_field(form, "is_default") == "1",
+            make_default=forms.text_field(form, "is_default") == "1",
             now=utc_now(),
         )
         if back == "checkout":
@@ -108,7 +109,7 @@ def _edit_page(
     form: FormState | None = None,
     code: int = 200,
 ) -> Response:
-    with core.database(request).read() as conn:
+    with sessions.database(request).read() as conn:
         found = addresses.get_address(conn, caller, tenant.tenant_id, address_id)
     state = form or FormState(
         {
@@ -138,7 +139,7 @@ def address_edit_page(request: Request, tenant_id: str, address_id: str) -> Resp
 @router.post("/{tenant_id}/addresses/{address_id}/edit")
 async def address_edit(request: Request, tenant_id: str, address_id: str) -> Response:
     tenant, caller = _owner_page(request, tenant_id)
-    form = await core.read_form(request)
+    form = await forms.read_form(request)
 
     def act(conn: Any) -> str:
         addresses.replace(conn, caller, tenant_id, address_id, _values(form), utc_now())
@@ -155,7 +156,7 @@ async def address_edit(request: Request, tenant_id: str, address_id: str) -> Res
 async def _book_post(request: Request, tenant_id: str, address_id: str, change: str) -> Response:
     """Delete an address or make it the default, then the address book again."""
     tenant, caller = _owner_page(request, tenant_id)
-    form = await core.read_form(request)
+    form = await forms.read_form(request)
 
     def act(conn: Any) -> str:
         if change == "delete":

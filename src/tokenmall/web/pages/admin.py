@@ -21,9 +21,12 @@ from tokenmall.services.mall.auth import Principal, require
 from tokenmall.services.mall.errors import InvalidInput
 from tokenmall.services.mall.settling import BUSINESS_TZ
 from tokenmall.services.mall.uow import utc_now
-from tokenmall.web.pages import core, figures, params_form
-from tokenmall.web.pages.core import FormState, PageRoute, render
+from tokenmall.web.errors import status_of
+from tokenmall.web.pages import csrf, figures, forms, params_form, rendering, sessions
+from tokenmall.web.pages.errors import PageRoute
+from tokenmall.web.pages.forms import FormState
 from tokenmall.web.pages.mall import tenant_or_404
+from tokenmall.web.pages.rendering import render
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
@@ -42,14 +45,14 @@ def local_time(value: Any) -> Any:
 
 def _staff(request: Request, tenant_id: str, roles: tuple[str, ...]) -> tuple[Tenant, Principal]:
     tenant = tenant_or_404(request, tenant_id)
-    caller = core.need_member(request, tenant_id)
+    caller = sessions.need_member(request, tenant_id)
     require(caller, tenant_id, roles)  # type: ignore[arg-type]
     return tenant, caller
 
 
 @router.get("/{tenant_id}/admin")
 def admin_root(tenant_id: str) -> Response:
-    return core.redirect(f"/{tenant_id}/admin/")
+    return rendering.redirect(f"/{tenant_id}/admin/")
 
 
 def dashboard_figures(conn: Connection, tenant_id: str) -> dict[str, Any]:
@@ -77,7 +80,7 @@ def dashboard(request: Request, tenant_id: str) -> Response:
     from tokenmall.web.pages.console import sales_figures  # console imports this module
 
     tenant, caller = _staff(request, tenant_id, ("admin",))
-    with core.database(request).read() as conn:
+    with sessions.database(request).read() as conn:
         data = dashboard_figures(conn, tenant_id)
         data["sales"] = sales_figures(conn, caller, tenant)
     return render(request, "admin/dashboard.html", {"tenant": tenant, **data}, caller=caller)
@@ -101,7 +104,7 @@ def _params_context(conn: Connection, caller: Principal, tenant_id: str) -> dict
 @router.get("/{tenant_id}/admin/params")
 def params_page(request: Request, tenant_id: str) -> Response:
     tenant, caller = _staff(request, tenant_id, ("admin",))
-    with core.database(request).read() as conn:
+    with sessions.database(request).read() as conn:
         context = _params_context(conn, caller, tenant_id)
         context["preview"] = figures.preview(conn, tenant_id, None)
     changed = request.query_params.get("changed") == "1"
@@ -124,14 +127,14 @@ async def params_post(request: Request, tenant_id: str) -> Response:
     parameters through the ledger's audited command with this admin as ``changed_by``
     (``services.mall.tenants.admin_update_params``, the API's PATCH)."""
     tenant, caller = _staff(request, tenant_id, ("admin",))
-    form = await core.read_form(request)
+    form = await forms.read_form(request)
     state = FormState.of(form)
-    preview_only = core.text_field(form, "action") != "apply"
+    preview_only = forms.text_field(form, "action") != "apply"
     try:
-        core.check_csrf(request, caller, form)
+        csrf.check_csrf(request, caller, form)
         version = params_form.version_of(form)
         if preview_only:
-            with core.database(request).read() as conn:
+            with sessions.database(request).read() as conn:
                 preview = params_form.preview_of(conn, tenant_id, form)
         else:
 
@@ -142,27 +145,27 @@ async def params_post(request: Request, tenant_id: str) -> Response:
                     tenant_id,
                     params_form.to_apply(conn, tenant_id, form),
                     version,
-                    core.text_field(form, "form_key") or "page",
+                    forms.text_field(form, "form_key") or "page",
                 )
                 return f"/{tenant_id}/admin/params?changed=1"
 
-            return core.redirect(
-                core.submit(request, form, tenant_id=tenant_id, caller=caller, action=act)
+            return rendering.redirect(
+                forms.submit(request, form, tenant_id=tenant_id, caller=caller, action=act)
             )
     except DomainError as exc:
         state.fail(exc)
         params_form.form_level_errors(state)
-        with core.database(request).read() as conn:
+        with sessions.database(request).read() as conn:
             context = _params_context(conn, caller, tenant_id)
             context["preview"] = figures.preview(conn, tenant_id, None)
         return render(
             request,
             "admin/params.html",
             {"tenant": tenant, **context, "form": state},
-            status_code=core.status_of(exc),
+            status_code=status_of(exc),
             caller=caller,
         )
-    with core.database(request).read() as conn:
+    with sessions.database(request).read() as conn:
         context = _params_context(conn, caller, tenant_id)
     return render(
         request,
@@ -177,11 +180,11 @@ async def params_preview(request: Request, tenant_id: str) -> Response:
     """What the proposed values would do to one order now; nothing is changed (the form of
     the first console, kept for links and scripts that post here)."""
     tenant, caller = _staff(request, tenant_id, ("admin",))
-    form = await core.read_form(request)
-    core.check_csrf(request, caller, form)
+    form = await forms.read_form(request)
+    csrf.check_csrf(request, caller, form)
     state = FormState.of(form)
     status = 200
-    with core.database(request).read() as conn:
+    with sessions.database(request).read() as conn:
         context = _params_context(conn, caller, tenant_id)
         current, _ = Store(conn.engine).load_params(conn, tenant_id)
         try:
@@ -218,10 +221,10 @@ async def _staff_post(
     """A staff form posted once per form key (CSRF checked), then its redirect; a refusal
     shows ``template`` again with the message next to the field at fault."""
     tenant, caller = _staff(request, tenant_id, roles)
-    form = await core.read_form(request)
+    form = await forms.read_form(request)
     try:
-        core.check_csrf(request, caller, form)
-        location = core.submit(
+        csrf.check_csrf(request, caller, form)
+        location = forms.submit(
             request,
             form,
             tenant_id=tenant_id,
@@ -229,16 +232,16 @@ async def _staff_post(
             action=lambda conn: action(conn, caller, form),
         )
     except DomainError as exc:
-        with core.database(request).read() as conn:
+        with sessions.database(request).read() as conn:
             context = context_of(conn, caller, tenant_id)
         return render(
             request,
             template,
             {"tenant": tenant, **context, "form": FormState.of(form, exc)},
-            status_code=core.status_of(exc),
+            status_code=status_of(exc),
             caller=caller,
         )
-    return core.redirect(location)
+    return rendering.redirect(location)
 
 
 def _products_context(conn: Connection, caller: Principal, tenant_id: str) -> dict[str, Any]:
@@ -253,13 +256,13 @@ def _products_context(conn: Connection, caller: Principal, tenant_id: str) -> di
 @router.get("/{tenant_id}/admin/products")
 def products_page(request: Request, tenant_id: str) -> Response:
     tenant, caller = _staff(request, tenant_id, ("admin", "merchant"))
-    with core.database(request).read() as conn:
+    with sessions.database(request).read() as conn:
         context = _products_context(conn, caller, tenant_id)
     return render(request, "admin/products.html", {"tenant": tenant, **context}, caller=caller)
 
 
 def _whole(form: FormData, name: str) -> int:
-    text = core.text_field(form, name).strip()
+    text = forms.text_field(form, name).strip()
     if not text.isascii() or not text.lstrip("-").isdigit() or len(text) > 12:
         raise InvalidInput(f"{name} must be a whole number", name)
     return int(text)
@@ -276,20 +279,20 @@ async def product_create(request: Request, tenant_id: str) -> Response:
     def act(conn: Connection, caller: Principal, form: FormData) -> str:
         now = utc_now()
         stock = _whole(form, "stock")
-        merchant_id = core.text_field(form, "merchant_id") or None
-        contribution = core.text_field(form, "pool_contribution").strip() or None
+        merchant_id = forms.text_field(form, "merchant_id") or None
+        contribution = forms.text_field(form, "pool_contribution").strip() or None
         # Checked before anything is written, so a bad price leaves no product behind (the
         # transaction would roll back anyway).
         from tokenmall.services.mall import validate
 
-        validate.money(core.text_field(form, "price").strip(), "price")
+        validate.money(forms.text_field(form, "price").strip(), "price")
         product = catalogue.create_product(
             conn,
             caller,
             tenant_id,
             merchant_id=merchant_id,
-            title=core.text_field(form, "title"),
-            description=core.text_field(form, "description"),
+            title=forms.text_field(form, "title"),
+            description=forms.text_field(form, "description"),
             now=now,
         )
         catalogue.create_sku(
@@ -297,8 +300,8 @@ async def product_create(request: Request, tenant_id: str) -> Response:
             caller,
             tenant_id,
             product.product_id,
-            name=core.text_field(form, "sku_name") or core.text_field(form, "title"),
-            price=core.text_field(form, "price").strip(),
+            name=forms.text_field(form, "sku_name") or forms.text_field(form, "title"),
+            price=forms.text_field(form, "price").strip(),
             stock=stock,
             pool_contribution=contribution,
             now=now,
@@ -331,7 +334,7 @@ async def stock_change(request: Request, tenant_id: str, sku_id: str) -> Respons
 @router.post("/{tenant_id}/admin/products/{product_id}/status")
 async def product_status(request: Request, tenant_id: str, product_id: str) -> Response:
     def act(conn: Connection, caller: Principal, form: FormData) -> str:
-        status = core.text_field(form, "status")
+        status = forms.text_field(form, "status")
         if status not in ("active", "hidden"):
             raise InvalidInput("status must be active or hidden", "status")
         catalogue.update_product(
@@ -354,7 +357,7 @@ def _users_context(conn: Connection, caller: Principal, tenant_id: str) -> dict[
 @router.get("/{tenant_id}/admin/users")
 def users_page(request: Request, tenant_id: str) -> Response:
     tenant, caller = _staff(request, tenant_id, ("admin",))
-    with core.database(request).read() as conn:
+    with sessions.database(request).read() as conn:
         context = _users_context(conn, caller, tenant_id)
     return render(request, "admin/users.html", {"tenant": tenant, **context}, caller=caller)
 
@@ -368,16 +371,16 @@ async def _users_post(request: Request, tenant_id: str, action: StaffAction) -> 
 @router.post("/{tenant_id}/admin/users")
 async def user_create(request: Request, tenant_id: str) -> Response:
     def act(conn: Connection, caller: Principal, form: FormData) -> str:
-        role = core.text_field(form, "role")
+        role = forms.text_field(form, "role")
         if role not in ROLES:
             raise InvalidInput("choose a role", "role")
         people.create_user(
             conn,
             caller,
             tenant_id,
-            email=core.text_field(form, "email"),
-            password=core.text_field(form, "password"),
-            display_name=core.text_field(form, "display_name"),
+            email=forms.text_field(form, "email"),
+            password=forms.text_field(form, "password"),
+            display_name=forms.text_field(form, "display_name"),
             role=role,  # type: ignore[arg-type]
             now=utc_now(),
         )
@@ -389,8 +392,8 @@ async def user_create(request: Request, tenant_id: str) -> Response:
 @router.post("/{tenant_id}/admin/users/{user_id}")
 async def user_update(request: Request, tenant_id: str, user_id: str) -> Response:
     def act(conn: Connection, caller: Principal, form: FormData) -> str:
-        role = core.text_field(form, "role") or None
-        kyc = core.text_field(form, "kyc_status") or None
+        role = forms.text_field(form, "role") or None
+        kyc = forms.text_field(form, "kyc_status") or None
         if role is not None and role not in ROLES:
             raise InvalidInput("choose a role", "role")
         if kyc is not None and kyc not in KYC:

@@ -3,7 +3,7 @@ settings, withdrawal approvals, settlement runs and their results, and the audit
 
 Every page reads and writes through the same use cases as the API (``services/mall/orders.py``,
 ``withdrawals.py``, ``settling.py``, ``services/audit.py``), so roles, validation, the ledger
-and tenant isolation are theirs. Forms are plain POSTs through ``core.submit`` (CSRF, a form key
+and tenant isolation are theirs. Forms are plain POSTs through ``forms.submit`` (CSRF, a form key
 in the idempotency store, one transaction); a refused form re-renders its page with the status
 of the refusal and the message next to the field, and nothing has changed.
 """
@@ -35,9 +35,12 @@ from tokenmall.services.mall.auth import Principal
 from tokenmall.services.mall.errors import InvalidInput
 from tokenmall.services.mall.uow import utc_now
 from tokenmall.web.api.payments import gateway_for
-from tokenmall.web.pages import core
+from tokenmall.web.errors import status_of
+from tokenmall.web.pages import csrf, forms, rendering, sessions
 from tokenmall.web.pages.admin import _staff, local_time
-from tokenmall.web.pages.core import FormState, PageRoute, render
+from tokenmall.web.pages.errors import PageRoute
+from tokenmall.web.pages.forms import FormState
+from tokenmall.web.pages.rendering import render
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
@@ -80,10 +83,10 @@ async def _post(
     """A console form: CSRF, once per form key, one transaction; refused → the page again with
     the message next to the field and nothing changed."""
     tenant, caller = _staff(request, tenant_id, roles)
-    form = await core.read_form(request)
+    form = await forms.read_form(request)
     try:
-        core.check_csrf(request, caller, form)
-        location = core.submit(
+        csrf.check_csrf(request, caller, form)
+        location = forms.submit(
             request,
             form,
             tenant_id=tenant_id,
@@ -91,7 +94,7 @@ async def _post(
             action=lambda conn: action(conn, caller, form),
         )
     except DomainError as exc:
-        with core.database(request).read() as conn:
+        with sessions.database(request).read() as conn:
             shown = context(conn, caller)
         return render(
             request,
@@ -102,10 +105,10 @@ async def _post(
                 "form": FormState.of(form, exc),
                 "local_time": local_time,
             },
-            status_code=core.status_of(exc),
+            status_code=status_of(exc),
             caller=caller,
         )
-    return core.redirect(location)
+    return rendering.redirect(location)
 
 
 def _page(
@@ -117,7 +120,7 @@ def _page(
     **extra: Any,
 ) -> Response:
     tenant, caller = _staff(request, tenant_id, roles)
-    with core.database(request).read() as conn:
+    with sessions.database(request).read() as conn:
         shown = context(conn, caller)
     return render(
         request,
@@ -128,7 +131,7 @@ def _page(
 
 
 def _optional_text(form: FormData, name: str) -> str | None:
-    text = core.text_field(form, name).strip()
+    text = forms.text_field(form, name).strip()
     return text or None
 
 
@@ -336,7 +339,7 @@ def settings_page(request: Request, tenant_id: str) -> Response:
 
 
 def _whole_or_none(form: FormData, name: str) -> int | None:
-    text = core.text_field(form, name).strip()
+    text = forms.text_field(form, name).strip()
     if not text:
         return None
     if not text.isascii() or not text.isdigit() or len(text) > 9:
@@ -364,7 +367,7 @@ async def order_settings_post(request: Request, tenant_id: str) -> Response:
 @router.post("/{tenant_id}/admin/settings/withdrawals")
 async def withdrawal_settings_post(request: Request, tenant_id: str) -> Response:
     def act(conn: Connection, caller: Principal, form: FormData) -> str:
-        kyc = core.text_field(form, "requires_kyc").strip()
+        kyc = forms.text_field(form, "requires_kyc").strip()
         if kyc not in ("true", "false", ""):
             raise InvalidInput("must be true or false", "requires_kyc")
         withdrawals.update_settings(
@@ -433,7 +436,7 @@ async def withdrawal_decide(
             done = withdrawals.approve(conn, caller, tenant_id, withdrawal_id, now)
             outcome = "paid" if done.status == "paid" else "approved"
         else:
-            reason = core.text_field(form, "reason").strip()
+            reason = forms.text_field(form, "reason").strip()
             if not reason:
                 raise InvalidInput("give the reason for refusing the withdrawal", "reason")
             withdrawals.reject(conn, caller, tenant_id, withdrawal_id, reason, now)
@@ -493,7 +496,7 @@ def settlements_page(request: Request, tenant_id: str) -> Response:
 @router.post("/{tenant_id}/admin/settlements")
 async def settlement_run(request: Request, tenant_id: str) -> Response:
     def act(conn: Connection, caller: Principal, form: FormData) -> str:
-        text = core.text_field(form, "business_date").strip()
+        text = forms.text_field(form, "business_date").strip()
         done = settling.settle_for_admin(
             Store(conn.engine), conn, caller, tenant_id, text, utc_now()
         )
@@ -513,7 +516,7 @@ async def settlement_run(request: Request, tenant_id: str) -> Response:
 @router.get("/{tenant_id}/admin/audit")
 def audit_page(request: Request, tenant_id: str) -> Response:
     tenant, caller = _staff(request, tenant_id, ADMIN)
-    store = Store(core.database(request).engine)
+    store = Store(sessions.database(request).engine)
     started = datetime.now()
     (found,) = audit_service.audit(store, tenant_id)
     took = (datetime.now() - started) / timedelta(milliseconds=1)

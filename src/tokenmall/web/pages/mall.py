@@ -14,14 +14,17 @@ from tokenmall.services.mall import catalogue, people
 from tokenmall.services.mall.errors import InvalidInput, NotFound
 from tokenmall.services.mall.uow import utc_now
 from tokenmall.web.deps import SESSION_COOKIE
-from tokenmall.web.pages import core
-from tokenmall.web.pages.core import FormState, PageRoute, render
+from tokenmall.web.errors import status_of
+from tokenmall.web.pages import csrf, forms, rendering, sessions
+from tokenmall.web.pages.errors import PageRoute
+from tokenmall.web.pages.forms import FormState
+from tokenmall.web.pages.rendering import render
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
 
 def tenant_or_404(request: Request, tenant_id: str) -> Tenant:
-    with core.database(request).read() as conn:
+    with sessions.database(request).read() as conn:
         tenant = tenants_repo.get(conn, tenant_id) if len(tenant_id) <= 32 else None
     if tenant is None:
         raise NotFound(f"no tenant {tenant_id!r}")
@@ -39,16 +42,16 @@ def _safe_next(tenant_id: str, target: str | None) -> str:
 @router.get("/{tenant_id}")
 def mall_root(request: Request, tenant_id: str) -> Response:
     tenant_or_404(request, tenant_id)
-    return core.redirect(f"/{tenant_id}/")
+    return rendering.redirect(f"/{tenant_id}/")
 
 
 @router.get("/{tenant_id}/")
 def home(request: Request, tenant_id: str) -> Response:
     tenant = tenant_or_404(request, tenant_id)
-    caller = core.member(request, tenant_id)
+    caller = sessions.member(request, tenant_id)
     products = []
     if caller is not None:
-        with core.database(request).read() as conn:
+        with sessions.database(request).read() as conn:
             listed = catalogue.list_products(conn, caller, tenant_id, None, None, 50)
             for product in listed:
                 _, skus = catalogue.get_product(conn, caller, tenant_id, product.product_id)
@@ -64,8 +67,8 @@ def home(request: Request, tenant_id: str) -> Response:
 @router.get("/{tenant_id}/products/{product_id}")
 def product_page(request: Request, tenant_id: str, product_id: str) -> Response:
     tenant = tenant_or_404(request, tenant_id)
-    caller = core.need_member(request, tenant_id)
-    with core.database(request).read() as conn:
+    caller = sessions.need_member(request, tenant_id)
+    with sessions.database(request).read() as conn:
         product, skus = catalogue.get_product(conn, caller, tenant_id, product_id)
         merchant = catalogue.get_merchant(conn, caller, tenant_id, product.merchant_id)
     return render(
@@ -92,14 +95,14 @@ def _set_session(request: Request, response: Response, token: str) -> None:
         token,
         httponly=True,
         samesite="lax",
-        secure=core.settings(request).cookie_secure,
-        max_age=core.settings(request).session_hours * 3600,
+        secure=sessions.settings(request).cookie_secure,
+        max_age=sessions.settings(request).session_hours * 3600,
     )
 
 
 def _login(request: Request, tenant_id: str, email: str, password: str) -> str:
-    ttl = timedelta(hours=core.settings(request).session_hours)
-    with core.database(request).transaction() as conn:
+    ttl = timedelta(hours=sessions.settings(request).session_hours)
+    with sessions.database(request).transaction() as conn:
         _, issued = people.login(conn, tenant_id, email, password, utc_now(), ttl)
     return issued.token
 
@@ -107,12 +110,12 @@ def _login(request: Request, tenant_id: str, email: str, password: str) -> str:
 @router.post("/{tenant_id}/login")
 async def login_post(request: Request, tenant_id: str) -> Response:
     tenant = tenant_or_404(request, tenant_id)
-    form = await core.read_form(request)
-    nxt = _safe_next(tenant_id, core.text_field(form, "next"))
+    form = await forms.read_form(request)
+    nxt = _safe_next(tenant_id, forms.text_field(form, "next"))
     try:
-        core.check_csrf(request, None, form)
+        csrf.check_csrf(request, None, form)
         token = _login(
-            request, tenant_id, core.text_field(form, "email"), core.text_field(form, "password")
+            request, tenant_id, forms.text_field(form, "email"), forms.text_field(form, "password")
         )
     except DomainError as exc:
         state = FormState.of(form, exc)
@@ -122,22 +125,22 @@ async def login_post(request: Request, tenant_id: str) -> Response:
             request,
             "mall/login.html",
             {"tenant": tenant, "next": nxt, "form": state},
-            status_code=core.status_of(exc),
+            status_code=status_of(exc),
         )
-    response = core.redirect(nxt)
+    response = rendering.redirect(nxt)
     _set_session(request, response, token)
     return response
 
 
 @router.post("/{tenant_id}/logout")
 async def logout_post(request: Request, tenant_id: str) -> Response:
-    caller = core.member(request, tenant_id)
-    form = await core.read_form(request)
+    caller = sessions.member(request, tenant_id)
+    form = await forms.read_form(request)
     if caller is not None:
-        core.check_csrf(request, caller, form)
-        with core.database(request).transaction() as conn:
+        csrf.check_csrf(request, caller, form)
+        with sessions.database(request).transaction() as conn:
             people.logout(conn, caller, utc_now())
-    response = core.redirect(f"/{tenant_id}/")
+    response = rendering.redirect(f"/{tenant_id}/")
     response.delete_cookie(SESSION_COOKIE)
     return response
 
@@ -161,22 +164,22 @@ def _register_error(request: Request, tenant: Tenant, form: FormData, exc: Domai
         request,
         "mall/register.html",
         {"tenant": tenant, "form": FormState.of(form, exc)},
-        status_code=core.status_of(exc),
+        status_code=status_of(exc),
     )
 
 
 @router.post("/{tenant_id}/register")
 async def register_post(request: Request, tenant_id: str) -> Response:
     tenant = tenant_or_404(request, tenant_id)
-    form = await core.read_form(request)
-    email = core.text_field(form, "email")
-    password = core.text_field(form, "password")
-    invite = core.text_field(form, "invite_code").strip()
+    form = await forms.read_form(request)
+    email = forms.text_field(form, "email")
+    password = forms.text_field(form, "password")
+    invite = forms.text_field(form, "invite_code").strip()
     try:
-        core.check_csrf(request, None, form)
-        if password != core.text_field(form, "password_again"):
+        csrf.check_csrf(request, None, form)
+        if password != forms.text_field(form, "password_again"):
             raise InvalidInput("the two passwords differ", "password_again")
-        core.submit(
+        forms.submit(
             request,
             form,
             tenant_id=tenant_id,
@@ -187,7 +190,7 @@ async def register_post(request: Request, tenant_id: str) -> Response:
                     tenant_id,
                     email=email,
                     password=password,
-                    display_name=core.text_field(form, "display_name"),
+                    display_name=forms.text_field(form, "display_name"),
                     invite_code=invite or None,
                     now=utc_now(),
                 ).user_id
@@ -196,7 +199,7 @@ async def register_post(request: Request, tenant_id: str) -> Response:
         token = _login(request, tenant_id, email, password)
     except DomainError as exc:
         return _register_error(request, tenant, form, exc)
-    response = core.redirect(f"/{tenant_id}/me?welcome=1")
+    response = rendering.redirect(f"/{tenant_id}/me?welcome=1")
     _set_session(request, response, token)
     return response
 
@@ -204,8 +207,8 @@ async def register_post(request: Request, tenant_id: str) -> Response:
 @router.get("/{tenant_id}/me")
 def me_page(request: Request, tenant_id: str) -> Response:
     tenant = tenant_or_404(request, tenant_id)
-    caller = core.need_member(request, tenant_id)
-    with core.database(request).read() as conn:
+    caller = sessions.need_member(request, tenant_id)
+    with sessions.database(request).read() as conn:
         user = people.me(conn, caller, tenant_id)
     invite_link = f"{request.base_url}{tenant_id}/register?invite={user.invite_code}"
     return render(

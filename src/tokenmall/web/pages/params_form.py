@@ -18,7 +18,7 @@ from tokenmall.domain.economy.params import DIVIDEND_WEIGHTS, GRANT_ON, Params
 from tokenmall.services.mall.errors import InvalidInput
 from tokenmall.services.mall.tenants import parse_params
 from tokenmall.web.pages import figures
-from tokenmall.web.pages.core import FormState
+from tokenmall.web.pages.forms import FormState
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,16 +14,20 @@ from tokenmall.domain.errors import DomainError
 from tokenmall.services.mall import operators, tenants
 from tokenmall.services.mall.auth import Principal
 from tokenmall.services.mall.uow import utc_now
-from tokenmall.web.pages import core, figures, params_form
+from tokenmall.web.errors import status_of
+from tokenmall.web.pages import csrf, figures, forms, params_form, rendering, sessions
 from tokenmall.web.pages.admin import dashboard_figures
-from tokenmall.web.pages.core import PLATFORM, FormState, PageRoute, render
+from tokenmall.web.pages.errors import PageRoute
+from tokenmall.web.pages.forms import FormState
+from tokenmall.web.pages.rendering import render
+from tokenmall.web.pages.sessions import PLATFORM
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
 
 @router.get(PLATFORM)
 def platform_root() -> Response:
-    return core.redirect(f"{PLATFORM}/")
+    return rendering.redirect(f"{PLATFORM}/")
 
 
 @router.get(f"{PLATFORM}/login")
@@ -33,15 +37,15 @@ def login_page(request: Request) -> Response:
 
 @router.post(f"{PLATFORM}/login")
 async def login_post(request: Request) -> Response:
-    form = await core.read_form(request)
+    form = await forms.read_form(request)
     try:
-        core.check_csrf(request, None, form)
-        ttl = timedelta(hours=core.settings(request).session_hours)
-        with core.database(request).transaction() as conn:
+        csrf.check_csrf(request, None, form)
+        ttl = timedelta(hours=sessions.settings(request).session_hours)
+        with sessions.database(request).transaction() as conn:
             issued = operators.login(
                 conn,
-                core.text_field(form, "email"),
-                core.text_field(form, "password"),
+                forms.text_field(form, "email"),
+                forms.text_field(form, "password"),
                 utc_now(),
                 ttl,
             )
@@ -49,16 +53,14 @@ async def login_post(request: Request) -> Response:
         state = FormState.of(form, exc)
         if getattr(exc, "field", None) is None:
             state.errors = {"password": str(exc)}
-        return render(
-            request, "platform/login.html", {"form": state}, status_code=core.status_of(exc)
-        )
-    response = core.redirect(f"{PLATFORM}/")
+        return render(request, "platform/login.html", {"form": state}, status_code=status_of(exc))
+    response = rendering.redirect(f"{PLATFORM}/")
     response.set_cookie(
-        core.OPERATOR_COOKIE,
+        sessions.OPERATOR_COOKIE,
         issued.token,
         httponly=True,
         samesite="strict",
-        secure=core.settings(request).cookie_secure,
+        secure=sessions.settings(request).cookie_secure,
         max_age=int(ttl.total_seconds()),
         path=PLATFORM,
     )
@@ -67,14 +69,14 @@ async def login_post(request: Request) -> Response:
 
 @router.post(f"{PLATFORM}/logout")
 async def logout_post(request: Request) -> Response:
-    caller = core.operator(request)
-    form = await core.read_form(request)
+    caller = sessions.operator(request)
+    form = await forms.read_form(request)
     if caller is not None:
-        core.check_csrf(request, caller, form)
-        with core.database(request).transaction() as conn:
+        csrf.check_csrf(request, caller, form)
+        with sessions.database(request).transaction() as conn:
             operators.logout(conn, caller, utc_now())
-    response = core.redirect(f"{PLATFORM}/login")
-    response.delete_cookie(core.OPERATOR_COOKIE, path=PLATFORM)
+    response = rendering.redirect(f"{PLATFORM}/login")
+    response.delete_cookie(sessions.OPERATOR_COOKIE, path=PLATFORM)
     return response
 
 
@@ -84,8 +86,8 @@ def _tenants_context(conn: Connection, caller: Principal) -> dict[str, Any]:
 
 @router.get(f"{PLATFORM}/")
 def tenants_page(request: Request) -> Response:
-    caller = core.need_operator(request)
-    with core.database(request).read() as conn:
+    caller = sessions.need_operator(request)
+    with sessions.database(request).read() as conn:
         context = _tenants_context(conn, caller)
     return render(
         request,
@@ -97,39 +99,39 @@ def tenants_page(request: Request) -> Response:
 
 @router.post(f"{PLATFORM}/tenants")
 async def tenant_create(request: Request) -> Response:
-    caller = core.need_operator(request)
-    form = await core.read_form(request)
+    caller = sessions.need_operator(request)
+    form = await forms.read_form(request)
 
     def act(conn: Connection) -> str:
         new = tenants.NewTenant(
-            tenant_id=core.text_field(form, "tenant_id").strip(),
-            name=core.text_field(form, "name"),
-            preset=core.text_field(form, "preset"),
+            tenant_id=forms.text_field(form, "tenant_id").strip(),
+            name=forms.text_field(form, "name"),
+            preset=forms.text_field(form, "preset"),
             params={},
-            admin_email=core.text_field(form, "admin_email"),
-            admin_password=core.text_field(form, "admin_password"),
-            admin_display_name=core.text_field(form, "admin_display_name"),
+            admin_email=forms.text_field(form, "admin_email"),
+            admin_password=forms.text_field(form, "admin_password"),
+            admin_display_name=forms.text_field(form, "admin_display_name"),
         )
         tenant, _ = tenants.create(conn, caller, new, utc_now())
         return f"{PLATFORM}/tenants/{tenant.tenant_id}"
 
     try:
-        core.check_csrf(request, caller, form)
-        location = core.submit(request, form, tenant_id="", caller=caller, action=act)
+        csrf.check_csrf(request, caller, form)
+        location = forms.submit(request, form, tenant_id="", caller=caller, action=act)
     except DomainError as exc:
         state = FormState.of(form, exc)
         state.values.pop("admin_password", None)
         state.move_errors({"admin.email": "admin_email", "admin.password": "admin_password"})
-        with core.database(request).read() as conn:
+        with sessions.database(request).read() as conn:
             context = _tenants_context(conn, caller)
         return render(
             request,
             "platform/tenants.html",
             {**context, "form": state},
-            status_code=core.status_of(exc),
+            status_code=status_of(exc),
             caller=caller,
         )
-    return core.redirect(location)
+    return rendering.redirect(location)
 
 
 def _tenant_context(conn: Connection, caller: Principal, tenant_id: str) -> dict[str, Any]:
@@ -148,8 +150,8 @@ def _tenant_context(conn: Connection, caller: Principal, tenant_id: str) -> dict
 
 @router.get(f"{PLATFORM}/tenants/{{tenant_id}}")
 def tenant_page(request: Request, tenant_id: str) -> Response:
-    caller = core.need_operator(request)
-    with core.database(request).read() as conn:
+    caller = sessions.need_operator(request)
+    with sessions.database(request).read() as conn:
         context = _tenant_context(conn, caller, tenant_id)
         context["preview"] = figures.preview(conn, tenant_id, None)
     changed = request.query_params.get("changed") == "1"
@@ -165,15 +167,15 @@ def tenant_page(request: Request, tenant_id: str) -> Response:
 async def params_post(request: Request, tenant_id: str) -> Response:
     """``action=preview`` shows the effect and changes nothing; ``action=apply`` changes the
     parameters through the ledger's audited command (``services.mall.tenants``)."""
-    caller = core.need_operator(request)
-    form = await core.read_form(request)
+    caller = sessions.need_operator(request)
+    form = await forms.read_form(request)
     state = FormState.of(form)
-    preview_only = core.text_field(form, "action") != "apply"
+    preview_only = forms.text_field(form, "action") != "apply"
     try:
-        core.check_csrf(request, caller, form)
+        csrf.check_csrf(request, caller, form)
         version = params_form.version_of(form)
         if preview_only:
-            with core.database(request).read() as conn:
+            with sessions.database(request).read() as conn:
                 tenants.get_for_operator(conn, caller, tenant_id)
                 preview = params_form.preview_of(conn, tenant_id, form)
         else:
@@ -185,27 +187,27 @@ async def params_post(request: Request, tenant_id: str) -> Response:
                     tenant_id,
                     params_form.to_apply(conn, tenant_id, form),
                     version,
-                    core.text_field(form, "form_key") or "page",
+                    forms.text_field(form, "form_key") or "page",
                 )
                 return f"{PLATFORM}/tenants/{tenant_id}?changed=1"
 
-            return core.redirect(
-                core.submit(request, form, tenant_id="", caller=caller, action=act)
+            return rendering.redirect(
+                forms.submit(request, form, tenant_id="", caller=caller, action=act)
             )
     except DomainError as exc:
         state.fail(exc)
         params_form.form_level_errors(state)
-        with core.database(request).read() as conn:
+        with sessions.database(request).read() as conn:
             context = _tenant_context(conn, caller, tenant_id)
             context["preview"] = figures.preview(conn, tenant_id, None)
         return render(
             request,
             "platform/tenant.html",
             {**context, "form": state},
-            status_code=core.status_of(exc),
+            status_code=status_of(exc),
             caller=caller,
         )
-    with core.database(request).read() as conn:
+    with sessions.database(request).read() as conn:
         context = _tenant_context(conn, caller, tenant_id)
     return render(
         request,

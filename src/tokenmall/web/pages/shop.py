@@ -3,7 +3,7 @@
 Every page reads and writes through the same use cases as the API (``services/mall/cart.py``,
 ``orders.py``, ``payments.py``); money goes through the configured gateway (the sandbox by
 default: checkout ends on its payment page, which links back to the order). Forms are plain
-POSTs answered by 303 (``core.submit``: CSRF, a form key replayed through the idempotency
+POSTs answered by 303 (``forms.submit``: CSRF, a form key replayed through the idempotency
 store, one transaction); a refused form re-renders with the message next to its field and
 nothing changed.
 """
@@ -29,9 +29,12 @@ from tokenmall.services.mall.auth import Principal, require
 from tokenmall.services.mall.errors import InvalidInput
 from tokenmall.services.mall.uow import utc_now
 from tokenmall.web.api.payments import gateway_for
-from tokenmall.web.pages import core
-from tokenmall.web.pages.core import FormState, PageRoute, render
+from tokenmall.web.errors import status_of
+from tokenmall.web.pages import csrf, forms, rendering, sessions
+from tokenmall.web.pages.errors import PageRoute
+from tokenmall.web.pages.forms import FormState
 from tokenmall.web.pages.mall import tenant_or_404
+from tokenmall.web.pages.rendering import render
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
@@ -45,12 +48,12 @@ REFUNDABLE = ORDER.sources("refund")
 def consumer_page(request: Request, tenant_id: str) -> tuple[Tenant, Principal]:
     """The tenant (404 if none) and its logged-in member (else a redirect to log in)."""
     tenant = tenant_or_404(request, tenant_id)
-    return tenant, core.need_member(request, tenant_id)
+    return tenant, sessions.need_member(request, tenant_id)
 
 
 def whole_number(form: FormData, name: str) -> int:
     """A form's whole number (ASCII digits only), else a 422 naming the field."""
-    text = core.text_field(form, name).strip()
+    text = forms.text_field(form, name).strip()
     if not text or not text.isascii() or not text.isdigit() or len(text) > 9:
         raise InvalidInput("Enter a whole number.", name)
     return int(text)
@@ -70,16 +73,16 @@ def post_form(
     """CSRF, the form's own checks, then ``action`` once per form key; a refusal re-renders
     the page through ``refused`` with the message next to the field at fault."""
     try:
-        core.check_csrf(request, caller, form)
+        csrf.check_csrf(request, caller, form)
         if checks is not None:
             checks()
-        location = core.submit(request, form, tenant_id=tenant_id, caller=caller, action=action)
+        location = forms.submit(request, form, tenant_id=tenant_id, caller=caller, action=action)
     except DomainError as exc:
         state = FormState.of(form)
         name = getattr(exc, "field", None) or default_field
         state.errors[str(name)] = str(exc)
-        return refused(state, core.status_of(exc))
-    return core.redirect(location)
+        return refused(state, status_of(exc))
+    return rendering.redirect(location)
 
 
 def page(
@@ -103,7 +106,7 @@ def page(
 
 
 def _cart_context(request: Request, tenant_id: str, caller: Principal) -> dict[str, Any]:
-    with core.database(request).read() as conn:
+    with sessions.database(request).read() as conn:
         cart = carts.get_cart(conn, caller, tenant_id)
     return {"cart": cart}
 
@@ -132,8 +135,8 @@ def cart_page(request: Request, tenant_id: str) -> Response:
 async def cart_add(request: Request, tenant_id: str) -> Response:
     """From a product page: put a quantity of one of its options in the cart."""
     tenant, caller = consumer_page(request, tenant_id)
-    form = await core.read_form(request)
-    sku_id = core.text_field(form, "sku_id")
+    form = await forms.read_form(request)
+    sku_id = forms.text_field(form, "sku_id")
 
     def refused(state: FormState, code: int) -> Response:
         return _product_again(request, tenant, caller, state, code)
@@ -164,7 +167,7 @@ def _product_again(
     """The product page again with the add-to-cart message (the product named by the form)."""
     product_id = state.get("product_id")
     try:
-        with core.database(request).read() as conn:
+        with sessions.database(request).read() as conn:
             product, skus = catalogue.get_product(conn, caller, tenant.tenant_id, product_id)
             merchant = catalogue.get_merchant(conn, caller, tenant.tenant_id, product.merchant_id)
     except DomainError:
@@ -187,8 +190,8 @@ async def _cart_line_post(request: Request, tenant_id: str, change: CartChange) 
     """A change to one line of the cart (``change(conn, caller, sku_id, form)``), then the
     cart; a refusal shows the cart with the message on that line."""
     tenant, caller = consumer_page(request, tenant_id)
-    form = await core.read_form(request)
-    sku_id = core.text_field(form, "sku_id")
+    form = await forms.read_form(request)
+    sku_id = forms.text_field(form, "sku_id")
 
     def refused(state: FormState, code: int) -> Response:
         state.values["row"] = sku_id
@@ -234,7 +237,7 @@ def _checkout_page(
     form: FormState | None = None,
     code: int = 200,
 ) -> Response:
-    with core.database(request).read() as conn:
+    with sessions.database(request).read() as conn:
         cart = carts.get_cart(conn, caller, tenant.tenant_id)
         mine = wallets.wallet(conn, caller, tenant.tenant_id, utc_now())
         book = addresses.list_addresses(conn, caller, tenant.tenant_id)
@@ -286,10 +289,10 @@ def _after_checkout(tenant_id: str, done: checkouts.Checkout) -> str:
 @router.post("/{tenant_id}/checkout")
 async def checkout_post(request: Request, tenant_id: str) -> Response:
     tenant, caller = consumer_page(request, tenant_id)
-    form = await core.read_form(request)
-    method = core.text_field(form, "payment_method")
-    stable = core.text_field(form, "stable_amount").strip()
-    address_id = core.text_field(form, "address_id").strip()
+    form = await forms.read_form(request)
+    method = forms.text_field(form, "payment_method")
+    stable = forms.text_field(form, "stable_amount").strip()
+    address_id = forms.text_field(form, "address_id").strip()
     gateway = gateway_for(request)
 
     def need_address() -> None:
@@ -337,7 +340,7 @@ def orders_page(request: Request, tenant_id: str) -> Response:
         status = None
     after = request.query_params.get("after") or None
     checkout_id = request.query_params.get("checkout") or None
-    with core.database(request).read() as conn:
+    with sessions.database(request).read() as conn:
         found = orders.list_orders(
             conn,
             caller,
@@ -372,7 +375,7 @@ def _order_page(
     form: FormState | None = None,
     code: int = 200,
 ) -> Response:
-    with core.database(request).read() as conn:
+    with sessions.database(request).read() as conn:
         found = orders.get_order(conn, caller, tenant.tenant_id, order_id)
     order = found.order
     pending_refund = next((r for r in found.refunds if r.status == "requested"), None)
@@ -407,7 +410,7 @@ async def _order_post(
     """A buyer's form on their order page: ``action(conn, caller, form)`` once per form key
     answers where to go next; a refusal shows the order page with the message."""
     tenant, caller = consumer_page(request, tenant_id)
-    form = await core.read_form(request)
+    form = await forms.read_form(request)
 
     def refused(state: FormState, code: int) -> Response:
         return _order_page(request, tenant, caller, order_id, state, code)
@@ -475,7 +478,7 @@ async def order_refund(request: Request, tenant_id: str, order_id: str) -> Respo
                 caller,
                 tenant_id,
                 order_id,
-                core.text_field(form, "reason").strip(),
+                forms.text_field(form, "reason").strip(),
                 utc_now(),
             ),
         ),
