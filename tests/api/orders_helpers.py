@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 
 from tokenmall.adapters.db.store import Store
 from tokenmall.adapters.db.tables import holders, journals
+from tokenmall.domain.ledger import commands as c
 from tokenmall.domain.money import format_money
-from tokenmall.services import commands as c
 from tokenmall.services.audit import audit
 from tokenmall.services.ledger import execute
 from tokenmall.services.mall.gateway import derive_secret, sign

@@ -14,7 +14,7 @@ from orders_helpers import checkout, economy, order, signed_webhook, store_of, s
 from sqlalchemy import select
 
 from tokenmall.adapters.db.mall.orders import payment_callbacks
-from tokenmall.services import commands as c
+from tokenmall.domain.ledger import commands as c
 from tokenmall.services.ledger import execute
 from tokenmall.services.mall.gateway import derive_secret
 

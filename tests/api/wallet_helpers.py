@@ -22,7 +22,7 @@ from tokenmall.adapters.db.mall.withdrawals import (
 )
 from tokenmall.adapters.db.store import Store
 from tokenmall.adapters.db.tables import economy_state, holders, journals, postings
-from tokenmall.services import commands as c
+from tokenmall.domain.ledger import commands as c
 from tokenmall.services.audit import audit
 from tokenmall.services.ledger import execute
 from tokenmall.services.mall import order_ledger

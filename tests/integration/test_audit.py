@@ -15,7 +15,7 @@ from tokenmall.adapters.db.store import Store
 from tokenmall.cli.main import app
 from tokenmall.domain.economy import Params
 from tokenmall.domain.errors import InsufficientBalance, RuleViolation
-from tokenmall.services import commands as c
+from tokenmall.domain.ledger import commands as c
 from tokenmall.services.audit import audit
 from tokenmall.services.ledger import execute, reverse
 from tokenmall.services.settlement import settle

@@ -11,7 +11,7 @@ from ledger_helpers import holder, snapshot, unbalanced
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.economy import Params
 from tokenmall.domain.errors import DomainError, InsufficientBalance, RuleViolation
-from tokenmall.services import commands as c
+from tokenmall.domain.ledger import commands as c
 from tokenmall.services.audit import audit
 from tokenmall.services.ledger import execute
 

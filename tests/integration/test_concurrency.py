@@ -16,7 +16,7 @@ from sqlalchemy import text
 
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.errors import DomainError
-from tokenmall.services import commands as c
+from tokenmall.domain.ledger import commands as c
 from tokenmall.services.audit import audit, clean
 from tokenmall.services.writer import WriterPool
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from sqlalchemy import text
 
 from tokenmall.adapters.db.store import Store
-from tokenmall.services import commands as c
+from tokenmall.domain.ledger import commands as c
 from tokenmall.services.audit import audit, clean
 from tokenmall.services.writer import WriterPool
 

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.errors import DomainError, InsufficientBalance, RuleViolation
 from tokenmall.domain.ledger import IdempotencyConflict, UnknownTenant
-from tokenmall.services import commands as c
+from tokenmall.domain.ledger import commands as c
 from tokenmall.services.ledger import execute
 
 POINT = 10**8

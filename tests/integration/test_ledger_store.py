@@ -11,9 +11,9 @@ from sqlalchemy import select
 from tokenmall.adapters.db.fast import _element, array_literal
 from tokenmall.adapters.db.store import Store
 from tokenmall.adapters.db.tables import holders, journals
-from tokenmall.services import commands as c
+from tokenmall.domain.ledger import commands as c
+from tokenmall.domain.ledger.batch import HOLDER_FIELDS, holder_row
 from tokenmall.services.audit import audit, clean
-from tokenmall.services.book import HOLDER_FIELDS, holder_row
 from tokenmall.services.writer import WriterPool
 
 AWKWARD = ['a"b', "c\\d", "NULL", "{x,y}", "空 格", "'q'", "e\\\"f", 'g","h', ""]

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.economy import DEFAULT, Economy
 from tokenmall.domain.economy.health import health
-from tokenmall.services import commands as c
+from tokenmall.domain.ledger import commands as c
 from tokenmall.services.ledger import execute
 from tokenmall.services.report import solvency
 

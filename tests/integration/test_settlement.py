@@ -12,9 +12,9 @@ from ledger_history import POINT, memory_holders, random_history, stored_holders
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.economy import Economy, Params
 from tokenmall.domain.errors import RuleViolation
-from tokenmall.services import commands as c
+from tokenmall.domain.ledger import commands as c
+from tokenmall.domain.ledger.batch import STATE_FIELDS
 from tokenmall.services import settlement
-from tokenmall.services.book import STATE_FIELDS
 from tokenmall.services.ledger import execute
 from tokenmall.services.settlement import settle
 

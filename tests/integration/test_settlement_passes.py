@@ -24,8 +24,8 @@ from tokenmall.adapters.db.store import Store
 from tokenmall.adapters.db.tables import economy_state, holders
 from tokenmall.domain.economy import Economy, Params, dividend
 from tokenmall.domain.economy.state import Holder
+from tokenmall.domain.ledger.batch import STATE_FIELDS
 from tokenmall.services import settlement
-from tokenmall.services.book import STATE_FIELDS
 
 POINT = 10**8
 AMOUNT = 10**15  # the day's dividend pool, fen

@@ -27,8 +27,8 @@ from tokenmall.adapters.db.store import Store
 from tokenmall.adapters.db.tables import economy_state, holders, postings
 from tokenmall.domain.economy import Economy, Params
 from tokenmall.domain.economy.state import Holder
+from tokenmall.domain.ledger.batch import STATE_FIELDS
 from tokenmall.services import settlement
-from tokenmall.services.book import STATE_FIELDS
 
 INT64 = 2**63 - 1
 SUPPLY = 10**16  # units: the default max supply of 10^8 points

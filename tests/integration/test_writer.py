@@ -15,9 +15,9 @@ from sqlalchemy import Connection
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.errors import DomainError, InsufficientBalance
 from tokenmall.domain.ledger import IdempotencyConflict
-from tokenmall.services import commands as c
+from tokenmall.domain.ledger import commands as c
+from tokenmall.domain.ledger.batch import Batch
 from tokenmall.services.audit import audit, clean
-from tokenmall.services.book import Batch
 from tokenmall.services.ledger import execute
 from tokenmall.services.writer import TenantWriter, WriterClosed, WriterPool
 

@@ -16,10 +16,10 @@ from test_writer import FlakyStore, _Blocker, buy
 
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.ledger import IdempotencyConflict
-from tokenmall.services import commands as c
+from tokenmall.domain.ledger import commands as c
+from tokenmall.domain.ledger.batch import Batch
 from tokenmall.services import writer as writer_module
 from tokenmall.services.audit import audit, clean
-from tokenmall.services.book import Batch
 from tokenmall.services.ledger import execute
 from tokenmall.services.writer import TenantWriter
 

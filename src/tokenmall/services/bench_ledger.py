@@ -26,7 +26,7 @@ from typing import Any
 
 from tokenmall.adapters.db.store import Store
 from tokenmall.adapters.db.tables import economy_state
-from tokenmall.services import commands as c
+from tokenmall.domain.ledger import commands as c
 from tokenmall.services.ledger import execute
 from tokenmall.services.process import freeze_startup_objects
 from tokenmall.services.settlement import settle

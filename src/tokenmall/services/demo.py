@@ -34,8 +34,8 @@ from tokenmall.adapters.db.mall import tenants as tenants_repo
 from tokenmall.adapters.db.mall import withdrawals as withdrawals_repo
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.errors import DomainError
+from tokenmall.domain.ledger import commands as c
 from tokenmall.domain.money import POINT_SCALE, format_money
-from tokenmall.services import commands as c
 from tokenmall.services import ledger
 from tokenmall.services.mall import (
     addresses,

@@ -24,12 +24,13 @@ from tokenmall.domain.economy import Params
 from tokenmall.domain.economy.invariants import price_not_below
 from tokenmall.domain.economy.state import EconomyState
 from tokenmall.domain.errors import DomainError, InsufficientBalance, RuleViolation
+from tokenmall.domain.ledger import commands as c
 from tokenmall.domain.ledger import from_economy as fe
 from tokenmall.domain.ledger.accounts import Account, AccountKind, Asset
+from tokenmall.domain.ledger.batch import BookedJournal, holder_row
 from tokenmall.domain.ledger.codes import REVERSIBLE, JournalCode
 from tokenmall.domain.ledger.journal import IdempotencyConflict, Posting, build
-from tokenmall.services import commands as c
-from tokenmall.services.book import BookedJournal, TenantBook, holder_row
+from tokenmall.services.book import TenantBook
 
 
 def replayed(

@@ -57,8 +57,8 @@ from tokenmall.domain.economy.state import Rates
 from tokenmall.domain.errors import RuleViolation
 from tokenmall.domain.ledger import from_economy as fe
 from tokenmall.domain.ledger.codes import JournalCode
+from tokenmall.domain.ledger.commands import SettleDay, settle_key
 from tokenmall.domain.money import format_money, format_points
-from tokenmall.services.commands import SettleDay, settle_key
 
 CHUNK = 50_000  # holders per keyset chunk when SQLite's totals overflow (see _SqliteSets)
 
@@ -201,7 +201,7 @@ class _Day:
                 exit_journal_id=self.exit_id,
             )
         )
-        from tokenmall.services.book import STATE_FIELDS
+        from tokenmall.domain.ledger.batch import STATE_FIELDS
 
         row = {name: getattr(self.state, name) for name in STATE_FIELDS}
         row["last_journal_id"] = self.exit_id

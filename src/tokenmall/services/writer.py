@@ -64,10 +64,11 @@ from sqlalchemy import Connection
 from tokenmall.adapters.db import inbox
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.errors import DomainError
+from tokenmall.domain.ledger import commands as c
+from tokenmall.domain.ledger.batch import Batch
 from tokenmall.domain.ledger.journal import IdempotencyConflict
-from tokenmall.services import commands as c
 from tokenmall.services import loop_answers
-from tokenmall.services.book import Batch, TenantBook
+from tokenmall.services.book import TenantBook
 from tokenmall.services.loop_answers import Answer
 
 log = logging.getLogger(__name__)

@@ -81,7 +81,7 @@ def encode(command: Any) -> str:
 
 
 def decode(text: str) -> Any:
-    from tokenmall.services import commands
+    from tokenmall.domain.ledger import commands
 
     data = json.loads(text)
     cls = getattr(commands, data["type"])

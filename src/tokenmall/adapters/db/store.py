@@ -32,14 +32,9 @@ from tokenmall.domain.economy import DEFAULT, Params
 from tokenmall.domain.economy.state import EconomyState, Holder
 from tokenmall.domain.errors import DomainError
 from tokenmall.domain.ledger.accounts import AccountKind, Asset
+from tokenmall.domain.ledger.batch import HOLDER_FIELDS, STATE_FIELDS, Batch, holder_from_row
 from tokenmall.domain.ledger.journal import UnknownTenant
-from tokenmall.services.book import (
-    HOLDER_FIELDS,
-    STATE_FIELDS,
-    Batch,
-    TenantBook,
-    holder_from_row,
-)
+from tokenmall.services.book import TenantBook
 
 assert fast.HOLDER_COLUMNS == HOLDER_FIELDS
 

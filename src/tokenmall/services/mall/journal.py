@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from tokenmall.adapters.db.store import Store
-from tokenmall.services import commands as c
+from tokenmall.domain.ledger import commands as c
 from tokenmall.services import ledger
 
 

@@ -45,8 +45,8 @@ from tokenmall.adapters.db.store import Store
 from tokenmall.domain.economy.purchase import contribution_for
 from tokenmall.domain.economy.state import Rates
 from tokenmall.domain.errors import DomainError
+from tokenmall.domain.ledger import commands as c
 from tokenmall.domain.money import parse_money, parse_points
-from tokenmall.services import commands as c
 from tokenmall.services.mall import addresses, catalogue, ids, journal, order_ledger, validate
 from tokenmall.services.mall import cart as carts
 from tokenmall.services.mall.auth import Principal, require

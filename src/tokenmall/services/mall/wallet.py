@@ -28,7 +28,9 @@ from tokenmall.domain.economy import market, standing
 from tokenmall.domain.economy.params import Params
 from tokenmall.domain.economy.state import Holder, Rates
 from tokenmall.domain.errors import DomainError
+from tokenmall.domain.ledger import commands as c
 from tokenmall.domain.ledger.accounts import AccountKind
+from tokenmall.domain.ledger.batch import holder_from_row
 from tokenmall.domain.ledger.codes import JournalCode
 from tokenmall.domain.money import (
     format_money,
@@ -38,9 +40,7 @@ from tokenmall.domain.money import (
     parse_money,
     parse_points,
 )
-from tokenmall.services import commands as c
 from tokenmall.services import ledger, report
-from tokenmall.services.book import holder_from_row
 from tokenmall.services.mall import ids, validate
 from tokenmall.services.mall.auth import Principal, require
 from tokenmall.services.mall.errors import InvalidInput, NotFound
@@ -352,7 +352,7 @@ def leaderboard(
 
 
 def _holder_tuple(row: Any) -> tuple[Any, ...]:
-    from tokenmall.services.book import HOLDER_FIELDS
+    from tokenmall.domain.ledger.batch import HOLDER_FIELDS
 
     return tuple(getattr(row, name) for name in HOLDER_FIELDS)
 

@@ -24,8 +24,8 @@ from tokenmall.adapters.db.mall import withdrawals as repo
 from tokenmall.adapters.db.mall.withdrawals import Settings, Withdrawal
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.errors import InsufficientBalance
+from tokenmall.domain.ledger import commands as c
 from tokenmall.domain.money import format_money
-from tokenmall.services import commands as c
 from tokenmall.services.mall import ids, journal, validate
 from tokenmall.services.mall.auth import Principal, require
 from tokenmall.services.mall.errors import Conflict, Forbidden, InvalidInput, NotFound
