@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from tokenmall.adapters.db.mall.orders import payment_callbacks
 from tokenmall.domain.ledger import commands as c
-from tokenmall.services.ledger import execute
+from tokenmall.services.ledger.execute import execute
 from tokenmall.services.mall.gateway import derive_secret
 
 

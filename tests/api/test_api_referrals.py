@@ -16,7 +16,7 @@ from tokenmall.adapters.db.tables import holders, journals
 from tokenmall.domain.errors import RuleViolation
 from tokenmall.domain.ledger import commands as c
 from tokenmall.domain.money import parse_points
-from tokenmall.services.ledger import execute
+from tokenmall.services.ledger.execute import execute
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from tokenmall.adapters.db.store import Store
 from tokenmall.adapters.db.tables import economy_state, holders, journals
 from tokenmall.domain.ledger import commands as c
 from tokenmall.domain.money import format_money, parse_money, parse_points
-from tokenmall.services.ledger import execute
+from tokenmall.services.ledger.execute import execute
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from sqlalchemy import text
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.errors import DomainError
 from tokenmall.domain.ledger import commands as c
-from tokenmall.services.audit import audit, clean
+from tokenmall.services.ledger.audit import audit, clean
 from tokenmall.services.writer import WriterPool
 
 POINT = 10**8

@@ -19,7 +19,7 @@ from sqlalchemy import text
 
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.ledger import commands as c
-from tokenmall.services.audit import audit, clean
+from tokenmall.services.ledger.audit import audit, clean
 from tokenmall.services.writer import WriterPool
 
 CHILD = Path(__file__).with_name("crash_child.py")

@@ -19,9 +19,9 @@ from tokenmall.adapters.db.store import Store
 from tokenmall.domain.errors import DomainError
 from tokenmall.domain.ledger import commands as c
 from tokenmall.domain.money import parse_points
-from tokenmall.services import ledger
-from tokenmall.services.audit import audit, clean
-from tokenmall.services.book import TenantBook
+from tokenmall.services.ledger import execute as ledger
+from tokenmall.services.ledger.audit import audit, clean
+from tokenmall.services.ledger.book import TenantBook
 from tokenmall.services.unit_writer import UnitWriters, Writes
 
 

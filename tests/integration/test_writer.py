@@ -17,8 +17,8 @@ from tokenmall.domain.errors import DomainError, InsufficientBalance
 from tokenmall.domain.ledger import IdempotencyConflict
 from tokenmall.domain.ledger import commands as c
 from tokenmall.domain.ledger.batch import Batch
-from tokenmall.services.audit import audit, clean
-from tokenmall.services.ledger import execute
+from tokenmall.services.ledger.audit import audit, clean
+from tokenmall.services.ledger.execute import execute
 from tokenmall.services.writer import TenantWriter, WriterClosed, WriterPool
 
 POINT = 10**8

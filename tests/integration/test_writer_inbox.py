@@ -21,7 +21,7 @@ from tokenmall.adapters.db.store import Store
 from tokenmall.domain.errors import InsufficientBalance
 from tokenmall.domain.ledger import IdempotencyConflict
 from tokenmall.domain.ledger import commands as c
-from tokenmall.services.audit import audit, clean
+from tokenmall.services.ledger.audit import audit, clean
 from tokenmall.services.writer import NotOwner, TenantWriter, WriterPool
 
 POINT = 10**8

@@ -19,8 +19,8 @@ from tokenmall.domain.ledger import IdempotencyConflict
 from tokenmall.domain.ledger import commands as c
 from tokenmall.domain.ledger.batch import Batch
 from tokenmall.services import writer as writer_module
-from tokenmall.services.audit import audit, clean
-from tokenmall.services.ledger import execute
+from tokenmall.services.ledger.audit import audit, clean
+from tokenmall.services.ledger.execute import execute
 from tokenmall.services.writer import TenantWriter
 
 POINT = 10**8

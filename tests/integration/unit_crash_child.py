@@ -16,8 +16,8 @@ from sqlalchemy import Connection
 
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.ledger import commands as c
-from tokenmall.services import ledger
-from tokenmall.services.book import TenantBook
+from tokenmall.services.ledger import execute as ledger
+from tokenmall.services.ledger.book import TenantBook
 from tokenmall.services.unit_writer import UnitWriters, Writes
 
 

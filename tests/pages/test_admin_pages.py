@@ -576,7 +576,7 @@ def test_run_a_settlement_and_see_its_result(site: Site, browser: Browser) -> No
 
 
 def test_audit_page_shows_the_ledger_clean(site: Site, browser: Browser) -> None:
-    from tokenmall.services import audit
+    from tokenmall.services.ledger import audit
 
     browser.login(TENANT, demo.ADMIN_EMAIL)
     page = browser.get(f"/{TENANT}/admin/audit")

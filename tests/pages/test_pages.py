@@ -229,7 +229,7 @@ def test_forms_without_a_valid_csrf_token_are_refused(site: Site, browser: Brows
 
 
 def test_dashboard_shows_the_health_figures_of_the_report(site: Site, browser: Browser) -> None:
-    from tokenmall.services import report
+    from tokenmall.services.ledger import report
     from tokenmall.services.mall.uow import utc_now
 
     browser.login(TENANT, demo.ADMIN_EMAIL)

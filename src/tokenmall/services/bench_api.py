@@ -460,7 +460,7 @@ def run(
     progress: Callable[[str], Any] | None = None,
 ) -> dict[str, Any]:
     from tokenmall.adapters.db.store import Store
-    from tokenmall.services.audit import audit
+    from tokenmall.services.ledger.audit import audit
 
     say = progress or (lambda _: None)
     store = Store.open(database_url)  # migrates once, before the workers start

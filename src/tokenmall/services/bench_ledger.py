@@ -27,9 +27,9 @@ from typing import Any
 from tokenmall.adapters.db.store import Store
 from tokenmall.adapters.db.tables import economy_state
 from tokenmall.domain.ledger import commands as c
-from tokenmall.services.ledger import execute
+from tokenmall.services.ledger.execute import execute
+from tokenmall.services.ledger.settlement import settle
 from tokenmall.services.process import freeze_startup_objects
-from tokenmall.services.settlement import settle
 from tokenmall.services.writer_pool import WriterPool
 
 PATHS = ("writer", "rowlock")

@@ -36,7 +36,7 @@ from tokenmall.adapters.db.store import Store
 from tokenmall.domain.errors import DomainError
 from tokenmall.domain.ledger import commands as c
 from tokenmall.domain.money import POINT_SCALE, format_money
-from tokenmall.services import ledger
+from tokenmall.services.ledger import execute as ledger
 from tokenmall.services.mall import (
     addresses,
     cart,

@@ -68,7 +68,7 @@ from tokenmall.domain.ledger import commands as c
 from tokenmall.domain.ledger.batch import Batch
 from tokenmall.domain.ledger.journal import IdempotencyConflict
 from tokenmall.services import loop_answers
-from tokenmall.services.book import TenantBook
+from tokenmall.services.ledger.book import TenantBook, bind, load_book
 from tokenmall.services.loop_answers import Answer
 
 log = logging.getLogger(__name__)
@@ -562,7 +562,7 @@ class TenantWriter:
             ask = [k for k in wanted if hash(k) in recent and k not in inflight]
         reader = self._reader_connection()
         with reader.begin():  # (nothing is sent unless a key or a holder is read)
-            store.bind(book, reader)
+            bind(store, book, reader)
             stored = store.find_journals(reader, tenant, ask) if ask else {}
             stored.update((k, inflight[k]) for k in wanted if k in inflight)
             book.prefetch([r.command for r in chunk if r.command.idempotency_key not in stored])
@@ -704,7 +704,7 @@ class TenantWriter:
     def _settle(self, request: _Request) -> None:
         """A day's settlement: after the batches before it, in its own transaction."""
         if self._settle_fn is None:
-            from tokenmall.services.settlement import settle_in
+            from tokenmall.services.ledger.settlement import settle_in
 
             self._settle_fn = settle_in
         command = request.command
@@ -733,9 +733,9 @@ class TenantWriter:
 
     def _book_on(self, conn: Connection) -> TenantBook:
         if self._book is None:
-            self._book = self.store.load_book(conn, self.tenant_id)
+            self._book = load_book(self.store, conn, self.tenant_id)
         else:
-            self.store.bind(self._book, conn)
+            bind(self.store, self._book, conn)
         return self._book
 
     def _connection(self) -> Connection:

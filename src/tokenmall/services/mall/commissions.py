@@ -29,7 +29,7 @@ from tokenmall.adapters.db.mall import commissions as repo
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.ledger import commands as c
 from tokenmall.domain.money import parse_money, parse_points
-from tokenmall.services import ledger
+from tokenmall.services.ledger import execute as ledger
 from tokenmall.services.mall import journal
 
 

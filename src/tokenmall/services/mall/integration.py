@@ -32,8 +32,8 @@ from tokenmall.adapters.db.mall.tables import users as mall_users
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.ledger import commands as c
 from tokenmall.domain.money import format_money
-from tokenmall.services import ledger
-from tokenmall.services.book import TenantBook
+from tokenmall.services.ledger import execute as ledger
+from tokenmall.services.ledger.book import TenantBook
 from tokenmall.services.mall import events, ids, order_ledger, validate
 from tokenmall.services.mall.auth import Principal, require
 from tokenmall.services.mall.errors import Conflict, InvalidInput, NotFound

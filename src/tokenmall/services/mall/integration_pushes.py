@@ -43,7 +43,7 @@ from tokenmall.adapters.db.mall import idempotency as idempotency_repo
 from tokenmall.adapters.db.mall.integration import ExternalUser
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.errors import DomainError
-from tokenmall.services.book import TenantBook
+from tokenmall.services.ledger.book import TenantBook
 from tokenmall.services.mall import auth, idempotency
 from tokenmall.services.mall.auth import Principal
 from tokenmall.services.mall.errors import Conflict

@@ -20,7 +20,7 @@ from tokenmall.adapters.db.store import Store
 from tokenmall.domain.economy.params import PRESETS, Params
 from tokenmall.domain.errors import DomainError, InvalidParameter
 from tokenmall.domain.ledger import commands
-from tokenmall.services import ledger
+from tokenmall.services.ledger import execute as ledger
 from tokenmall.services.mall import people, validate
 from tokenmall.services.mall.auth import Principal, require, require_operator
 from tokenmall.services.mall.errors import Conflict, InvalidInput, NotFound

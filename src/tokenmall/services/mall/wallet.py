@@ -40,7 +40,9 @@ from tokenmall.domain.money import (
     parse_money,
     parse_points,
 )
-from tokenmall.services import ledger, report
+from tokenmall.services.ledger import execute as ledger
+from tokenmall.services.ledger import report
+from tokenmall.services.ledger.book import load_book
 from tokenmall.services.mall import ids, validate
 from tokenmall.services.mall.auth import Principal, require
 from tokenmall.services.mall.errors import InvalidInput, NotFound
@@ -229,7 +231,7 @@ def _apply_in_book(
     store: Store, conn: Connection, command: c.Command
 ) -> tuple[dict[str, Any], Params]:
     """Run ``command`` through the engine on a freshly loaded book; nothing is written."""
-    book = store.load_book(conn, command.tenant_id)
+    book = load_book(store, conn, command.tenant_id)
     price = book.state.price()
     result = dict(book.apply(command).result)
     result["price_fraction"] = f"{price[0]}/{price[1]}"

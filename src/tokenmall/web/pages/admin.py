@@ -14,7 +14,7 @@ from starlette.datastructures import FormData
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.errors import DomainError
 from tokenmall.domain.money import format_points
-from tokenmall.services import report
+from tokenmall.services.ledger import report
 from tokenmall.services.mall import catalogue, people, tenants
 from tokenmall.services.mall.auth import Principal, require
 from tokenmall.services.mall.errors import InvalidInput

@@ -26,7 +26,7 @@ from tokenmall.adapters.db.mall.withdrawals import STATUSES as WITHDRAWAL_STATUS
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.errors import DomainError
 from tokenmall.domain.money import format_money, parse_money
-from tokenmall.services import audit as audit_service
+from tokenmall.services.ledger import audit as audit_service
 from tokenmall.services.mall import catalogue, orders, people, settling, withdrawals
 from tokenmall.services.mall.auth import Principal
 from tokenmall.services.mall.errors import InvalidInput

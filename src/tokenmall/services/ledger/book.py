@@ -24,6 +24,9 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from sqlalchemy import Connection
+
+from tokenmall.adapters.db.store import Store
 from tokenmall.domain.economy import Economy, Params, cashflow
 from tokenmall.domain.economy.params import MAX_REFERRAL_LEVELS
 from tokenmall.domain.economy.state import EconomyState, Holder
@@ -348,3 +351,29 @@ def _names(command: c.Command) -> list[str]:
         if isinstance(value, str):
             found.append(value)
     return found
+
+
+def load_book(store: Store, conn: Connection, tenant_id: str) -> TenantBook:
+    """A fresh book of the tenant, its holder loader bound to ``conn``."""
+    state, last_journal_id, version = store.read_state(conn, tenant_id)
+    return book_of(store, conn, tenant_id, state, last_journal_id, version)
+
+
+def book_of(
+    store: Store,
+    conn: Connection,
+    tenant_id: str,
+    state: EconomyState,
+    last_journal_id: int,
+    params_version: int,
+) -> TenantBook:
+    """A book from a state row already read (``Store.lock_state``), bound to ``conn``."""
+    params = store.params_at(conn, tenant_id, params_version)
+    book = TenantBook(tenant_id, params, params_version, state, last_journal_id)
+    bind(store, book, conn)
+    return book
+
+
+def bind(store: Store, book: TenantBook, conn: Connection) -> None:
+    """Point the book's lazy holder loads at ``conn`` (the writer does this per batch)."""
+    book.loader = store.holder_loader(conn, book.tenant_id)

@@ -30,7 +30,7 @@ from tokenmall.domain.ledger.accounts import Account, AccountKind, Asset
 from tokenmall.domain.ledger.batch import BookedJournal, holder_row
 from tokenmall.domain.ledger.codes import REVERSIBLE, JournalCode
 from tokenmall.domain.ledger.journal import IdempotencyConflict, Posting, build
-from tokenmall.services.book import TenantBook
+from tokenmall.services.ledger.book import TenantBook, book_of, load_book
 
 
 def replayed(
@@ -54,7 +54,7 @@ def execute_in(store: Store, conn: Connection, command: c.Command) -> dict[str, 
         first = replayed(store, conn, tenant_id, command.idempotency_key, command.fingerprint())
         if first is not None:
             return first
-        from tokenmall.services.settlement import settle_in
+        from tokenmall.services.ledger.settlement import settle_in
 
         return settle_in(store, conn, tenant_id, command.business_date)
     return execute_many_in(store, conn, [command])[0]
@@ -136,7 +136,7 @@ class LedgerBatch:
             self._book = self._given
         else:
             state, last_journal_id, version = store.lock_state(conn, tenant_id)
-            self._book = store.book_of(conn, tenant_id, state, last_journal_id, version)
+            self._book = book_of(store, conn, tenant_id, state, last_journal_id, version)
         self._look_up(self._keys)
         return self
 
@@ -269,7 +269,7 @@ def reverse_in(
             .order_by(postings.c.line)
         )
     ]
-    book = store.load_book(conn, tenant_id)
+    book = load_book(store, conn, tenant_id)
     before = book.state.price()
     negated = fe.reversal_lines(lines)
     book.ensure({account.holder for account, _ in negated if account.holder})
