@@ -24,7 +24,7 @@ from tokenmall.adapters.db.mall import withdrawals as withdrawals_repo
 from tokenmall.adapters.db.store import Store
 from tokenmall.adapters.db.tables import settled_days
 from tokenmall.config import Settings
-from tokenmall.services import demo
+from tokenmall.demo import living as demo
 from tokenmall.services.mall import orders, people, settling, tenants, withdrawals
 from tokenmall.services.mall.auth import Principal
 from tokenmall.services.mall.uow import utc_now

@@ -11,7 +11,7 @@ from pages_helpers import PASSWORD, Browser, Site, field_error, hidden_fields
 from sqlalchemy import select
 
 from tokenmall.adapters.db.mall.tables import metadata
-from tokenmall.services import demo
+from tokenmall.demo import living as demo
 from tokenmall.web.pages.core import Fmt
 
 TENANT = demo.TENANT_ID
