@@ -13,8 +13,7 @@ exists; settling a day twice returns the first result. The history's dates are c
 the day the tenant was created, so a run on a later day resumes the same history instead of
 adding another.
 
-The orders are ledger orders (money and rewards), not yet rows of the mall's order tables: those
-belong to the orders service (issue 4), which the demo should drive once it lands.
+The orders are ledger orders (money and rewards), not rows of the mall's order tables.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ raises ``DomainError`` and leaves the book as it was (the engine validates befor
 anything). The book remembers which holders changed and the journals made since the last
 ``take_batch()``, which hands all of it to ``Store.write_batch`` in one go.
 
-Contract for whoever drives a book (``services.ledger.execute`` and part B's writer):
+Contract for whoever drives a book (``services.ledger.execute`` and the tenant writer):
 - Only one book per tenant may be live, and only while its owner is the tenant's one writer
   (the row lock of the simple path, or the writer's advisory lock). Its cache is then true.
 - Set ``loader`` to read holders on the connection in use before ``apply``/``prefetch``.
@@ -15,7 +15,7 @@ Contract for whoever drives a book (``services.ledger.execute`` and part B's wri
   the keys applied since the last ``take_batch()``.
 - If writing a batch fails, throw the book away and load a new one: it is ahead of the database.
 - A day's settlement is not a book command (it streams every holder from the database): run
-  ``services.settlement.settle_in`` in the writer's transaction, then load a new book.
+  ``services.ledger.settlement.settle_in`` in the writer's transaction, then load a new book.
 """
 
 from __future__ import annotations
@@ -137,7 +137,7 @@ class TenantBook:
         if command.tenant_id != self.tenant_id:
             raise ValueError(f"command for {command.tenant_id} applied to {self.tenant_id}'s book")
         if isinstance(command, c.SettleDay):
-            raise TypeError("settle a day with services.settlement.settle_in, then reload")
+            raise TypeError("settle a day with services.ledger.settlement.settle_in, then reload")
         key = command.idempotency_key
         if fingerprint is None:
             fingerprint = command.fingerprint()

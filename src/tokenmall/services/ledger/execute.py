@@ -4,7 +4,7 @@
 on SQLite), answers a repeated idempotency key from the stored journal, else loads a fresh
 ``TenantBook``, applies the command through the engine and writes the batch before commit.
 It is correct under any concurrency but every request pays a lock, a load and a commit: the
-writer (part B) batches many commands per commit and keeps the book between batches.
+tenant writer batches many commands per commit and keeps the book between batches.
 """
 
 from __future__ import annotations
