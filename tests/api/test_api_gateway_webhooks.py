@@ -14,8 +14,8 @@ from orders_helpers import checkout, economy, order, signed_webhook, store_of, s
 from sqlalchemy import select
 
 from tokenmall.adapters.db.mall.payments import payment_callbacks
-from tokenmall.services import commands as c
-from tokenmall.services.ledger import execute
+from tokenmall.domain.ledger import commands as c
+from tokenmall.services.ledger.execute import execute
 from tokenmall.services.mall.gateway import derive_secret
 
 

@@ -9,7 +9,7 @@ import pytest
 from mall_api import Api, TenantFixture, make_tenant, ok
 
 from tokenmall.adapters.db.store import Store
-from tokenmall.services.audit import audit
+from tokenmall.services.ledger.audit import audit
 
 
 def api_key(api: Api, t: TenantFixture, token: str) -> str:

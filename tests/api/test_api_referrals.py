@@ -14,9 +14,9 @@ from wallet_helpers import audit_clean, buy, invite_code, register, snapshot, st
 from tokenmall.adapters.db.store import Store
 from tokenmall.adapters.db.tables import holders, journals
 from tokenmall.domain.errors import RuleViolation
+from tokenmall.domain.ledger import commands as c
 from tokenmall.domain.money import parse_points
-from tokenmall.services import commands as c
-from tokenmall.services.ledger import execute
+from tokenmall.services.ledger.execute import execute
 
 
 @pytest.fixture

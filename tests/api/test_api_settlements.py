@@ -10,7 +10,7 @@ import pytest
 from mall_api import Api, TenantFixture, make_tenant, ok
 
 from tokenmall.adapters.db.store import Store
-from tokenmall.services.audit import audit
+from tokenmall.services.ledger.audit import audit
 from tokenmall.services.mall.settling import yesterday
 from tokenmall.services.mall.uow import utc_now
 

@@ -15,9 +15,9 @@ from wallet_helpers import audit_clean, buy, register, settle, snapshot, store_o
 from tampering import behind_the_triggers
 from tokenmall.adapters.db.store import Store
 from tokenmall.adapters.db.tables import economy_state, holders, journals
+from tokenmall.domain.ledger import commands as c
 from tokenmall.domain.money import format_money, parse_money, parse_points
-from tokenmall.services import commands as c
-from tokenmall.services.ledger import execute
+from tokenmall.services.ledger.execute import execute
 
 
 @pytest.fixture

@@ -22,9 +22,9 @@ from tokenmall.adapters.db.mall.withdrawals import (
 )
 from tokenmall.adapters.db.store import Store
 from tokenmall.adapters.db.tables import economy_state, holders, journals, postings
-from tokenmall.services import commands as c
-from tokenmall.services.audit import audit
-from tokenmall.services.ledger import execute
+from tokenmall.domain.ledger import commands as c
+from tokenmall.services.ledger.audit import audit
+from tokenmall.services.ledger.execute import execute
 from tokenmall.services.mall import order_ledger
 
 TABLES = (

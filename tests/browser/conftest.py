@@ -19,7 +19,7 @@ import pytest
 from browser_helpers import Site
 
 from served import app_settings, served
-from tokenmall.services import demo
+from tokenmall.demo import living as demo
 
 CHROMIUM = os.environ.get("TOKENMALL_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -21,7 +21,7 @@ from tokenmall.adapters.db.mall import people as people_repo
 from tokenmall.adapters.db.mall import withdrawals as withdrawals_repo
 from tokenmall.adapters.db.store import Store
 from tokenmall.config import Settings
-from tokenmall.services import demo
+from tokenmall.demo import living as demo
 from tokenmall.services.mall import people, settling, withdrawals
 from tokenmall.services.mall.auth import Principal
 from tokenmall.services.mall.uow import utc_now

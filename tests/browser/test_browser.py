@@ -13,7 +13,7 @@ from typing import Any
 from browser_helpers import Site, shot, wait_until
 
 from tokenmall.adapters.db.store import Store
-from tokenmall.services import demo
+from tokenmall.demo import living as demo
 
 TENANT = demo.TENANT_ID
 

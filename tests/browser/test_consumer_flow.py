@@ -15,7 +15,7 @@ from typing import Any
 from browser_helpers import Site, shot, wait_until
 
 from tokenmall.adapters.db.mall import people as people_repo
-from tokenmall.services import demo
+from tokenmall.demo import living as demo
 from tokenmall.services.mall import orders, people, wallet
 from tokenmall.services.mall.auth import Principal
 from tokenmall.services.mall.uow import utc_now

@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import text
 
 from tokenmall.adapters.db.store import Store
-from tokenmall.services import commands as c
-from tokenmall.services.ledger import execute
+from tokenmall.domain.ledger import commands as c
+from tokenmall.services.ledger.execute import execute
 from tokenmall.services.mall.settling import yesterday
 from tokenmall.services.mall.uow import utc_now
 

@@ -11,7 +11,7 @@ import sys
 import threading
 
 from tokenmall.adapters.db.store import Store
-from tokenmall.services import commands as c
+from tokenmall.domain.ledger import commands as c
 from tokenmall.services.writers.pool import WriterPool
 
 

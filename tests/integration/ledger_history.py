@@ -12,9 +12,9 @@ from tokenmall.adapters.db.store import Store
 from tokenmall.domain.economy import Economy, Params
 from tokenmall.domain.economy.state import Holder
 from tokenmall.domain.errors import DomainError
-from tokenmall.services import commands as c
-from tokenmall.services.ledger import execute
-from tokenmall.services.settlement import settle
+from tokenmall.domain.ledger import commands as c
+from tokenmall.services.ledger.execute import execute
+from tokenmall.services.ledger.settlement import settle
 
 POINT = 10**8
 START = date(2026, 1, 1)

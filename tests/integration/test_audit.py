@@ -15,10 +15,10 @@ from tokenmall.adapters.db.store import Store
 from tokenmall.cli.main import app
 from tokenmall.domain.economy import Params
 from tokenmall.domain.errors import InsufficientBalance, RuleViolation
-from tokenmall.services import commands as c
-from tokenmall.services.audit import audit
-from tokenmall.services.ledger import execute, reverse
-from tokenmall.services.settlement import settle
+from tokenmall.domain.ledger import commands as c
+from tokenmall.services.ledger.audit import audit
+from tokenmall.services.ledger.execute import execute, reverse
+from tokenmall.services.ledger.settlement import settle
 
 runner = CliRunner()
 

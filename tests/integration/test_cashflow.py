@@ -11,9 +11,9 @@ from ledger_helpers import holder, snapshot, unbalanced
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.economy import Params
 from tokenmall.domain.errors import DomainError, InsufficientBalance, RuleViolation
-from tokenmall.services import commands as c
-from tokenmall.services.audit import audit
-from tokenmall.services.ledger import execute
+from tokenmall.domain.ledger import commands as c
+from tokenmall.services.ledger.audit import audit
+from tokenmall.services.ledger.execute import execute
 
 COMMISSIONS = Params(commission_rates=(Fraction(5, 100), Fraction(2, 100)))
 

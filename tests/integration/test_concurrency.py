@@ -16,8 +16,8 @@ from sqlalchemy import text
 
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.errors import DomainError
-from tokenmall.services import commands as c
-from tokenmall.services.audit import audit, clean
+from tokenmall.domain.ledger import commands as c
+from tokenmall.services.ledger.audit import audit, clean
 from tokenmall.services.writers.pool import WriterPool
 
 POINT = 10**8

@@ -18,8 +18,8 @@ from pathlib import Path
 from sqlalchemy import text
 
 from tokenmall.adapters.db.store import Store
-from tokenmall.services import commands as c
-from tokenmall.services.audit import audit, clean
+from tokenmall.domain.ledger import commands as c
+from tokenmall.services.ledger.audit import audit, clean
 from tokenmall.services.writers.pool import WriterPool
 
 CHILD = Path(__file__).with_name("crash_child.py")

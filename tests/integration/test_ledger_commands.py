@@ -10,8 +10,8 @@ from sqlalchemy.exc import IntegrityError
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.errors import DomainError, InsufficientBalance, RuleViolation
 from tokenmall.domain.ledger import IdempotencyConflict, UnknownTenant
-from tokenmall.services import commands as c
-from tokenmall.services.ledger import execute
+from tokenmall.domain.ledger import commands as c
+from tokenmall.services.ledger.execute import execute
 
 POINT = 10**8
 
@@ -317,7 +317,7 @@ def test_journals_and_postings_cannot_be_changed_or_deleted(
     # given a purchase (journal 1) and a settled day (its dividend and forced-exit journals)
     from datetime import date
 
-    from tokenmall.services.settlement import settle
+    from tokenmall.services.ledger.settlement import settle
 
     execute(store, c.Purchase(tenant_id=tenant, idempotency_key="p", user="ann",
                               amount_fen=10_000))
@@ -335,7 +335,7 @@ def test_a_pending_journal_result_is_written_once_and_nothing_else_changes(
     store: Store, tenant: str
 ) -> None:
     # given a journal opened with the pending result, as a day's settlement opens its own
-    from tokenmall.services.settlement import PENDING_RESULT
+    from tokenmall.adapters.db.settlement_sql import PENDING_RESULT
 
     opened = (
         "INSERT INTO journals (tenant_id, journal_id, code, idempotency_key, fingerprint, result)"

@@ -11,9 +11,10 @@ from sqlalchemy import select
 from tokenmall.adapters.db.fast import _element, array_literal
 from tokenmall.adapters.db.store import Store
 from tokenmall.adapters.db.tables import holders, journals
-from tokenmall.services import commands as c
-from tokenmall.services.audit import audit, clean
-from tokenmall.services.book import HOLDER_FIELDS, holder_row
+from tokenmall.domain.ledger import commands as c
+from tokenmall.domain.ledger.batch import HOLDER_FIELDS, holder_row
+from tokenmall.services.ledger.audit import audit, clean
+from tokenmall.services.ledger.book import load_book
 from tokenmall.services.writers.pool import WriterPool
 
 AWKWARD = ['a"b', "c\\d", "NULL", "{x,y}", "空 格", "'q'", "e\\\"f", 'g","h', ""]
@@ -82,7 +83,7 @@ def test_commit_batch_writes_a_batch_in_one_pipeline_and_a_failure_leaves_nothin
     names = [n for n in AWKWARD if n.strip()]
     with store.engine.connect() as conn:
         with conn.begin():
-            book = store.load_book(conn, tenant)
+            book = load_book(store, conn, tenant)
             for n in names:
                 book.apply(
                     c.Purchase(tenant_id=tenant, idempotency_key=f"k{n}", user=n, amount_fen=10_000)
@@ -121,7 +122,7 @@ def test_commit_batch_writes_a_batch_in_one_pipeline_and_a_failure_leaves_nothin
         assert snapshot(store, tenant) == before
         # and the next batch on that session (its statements prepared by the failed one) commits
         with conn.begin():
-            book = store.load_book(conn, tenant)
+            book = load_book(store, conn, tenant)
             book.apply(c.Purchase(tenant_id=tenant, idempotency_key="after", user="z",
                                   amount_fen=5_000))
         rows = book.take_batch()

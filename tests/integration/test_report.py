@@ -11,9 +11,9 @@ from datetime import UTC, date, datetime
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.economy import DEFAULT, Economy
 from tokenmall.domain.economy.health import health
-from tokenmall.services import commands as c
-from tokenmall.services.ledger import execute
-from tokenmall.services.report import solvency
+from tokenmall.domain.ledger import commands as c
+from tokenmall.services.ledger.execute import execute
+from tokenmall.services.ledger.report import solvency
 
 HISTORY = [("A", 100_00), ("B", 250_00), ("A", 80_00), ("C", 1_000_00)]
 

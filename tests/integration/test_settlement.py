@@ -9,14 +9,14 @@ import pytest
 from ledger_helpers import holder, snapshot, unbalanced
 from ledger_history import POINT, memory_holders, random_history, stored_holders
 
+from tokenmall.adapters.db import settlement_sqlite
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.economy import Economy, Params
 from tokenmall.domain.errors import RuleViolation
-from tokenmall.services import commands as c
-from tokenmall.services import settlement
-from tokenmall.services.book import STATE_FIELDS
-from tokenmall.services.ledger import execute
-from tokenmall.services.settlement import settle
+from tokenmall.domain.ledger import commands as c
+from tokenmall.domain.ledger.batch import STATE_FIELDS
+from tokenmall.services.ledger.execute import execute
+from tokenmall.services.ledger.settlement import settle
 
 VARIANTS = {
     "default": Params(),
@@ -32,7 +32,7 @@ VARIANTS = {
 @pytest.fixture(autouse=True)
 def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     """Keyset chunks of 5 holders, so every scan crosses many chunk boundaries."""
-    monkeypatch.setattr(settlement, "CHUNK", 5)
+    monkeypatch.setattr(settlement_sqlite, "CHUNK", 5)
 
 
 def new_tenant(store: Store, params: Params, name: str) -> str:

@@ -20,12 +20,13 @@ import pytest
 from ledger_helpers import unbalanced
 from ledger_history import memory_holders, stored_holders
 
+from tokenmall.adapters.db import settlement_sql, settlement_sqlite
 from tokenmall.adapters.db.store import Store
 from tokenmall.adapters.db.tables import economy_state, holders
 from tokenmall.domain.economy import Economy, Params, dividend
 from tokenmall.domain.economy.state import Holder
-from tokenmall.services import settlement
-from tokenmall.services.book import STATE_FIELDS
+from tokenmall.domain.ledger.batch import STATE_FIELDS
+from tokenmall.services.ledger import settlement
 
 POINT = 10**8
 AMOUNT = 10**15  # the day's dividend pool, fen
@@ -66,7 +67,8 @@ def count_passes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
         return real(amount, weight, remaining, wrap(capped), wrap(split))
 
     monkeypatch.setattr(dividend, "water_level_by_sums", counting)
-    monkeypatch.setattr(settlement, "water_level_by_sums", counting)
+    monkeypatch.setattr(settlement_sql, "water_level_by_sums", counting)
+    monkeypatch.setattr(settlement_sqlite, "water_level_by_sums", counting)
     return counts
 
 
@@ -74,7 +76,7 @@ def count_passes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 def test_a_cascade_of_capped_holders_settles_as_in_the_engine(
     store: Store, monkeypatch: pytest.MonkeyPatch, forced_exit: bool
 ) -> None:
-    monkeypatch.setattr(settlement, "CHUNK", 3)
+    monkeypatch.setattr(settlement_sqlite, "CHUNK", 3)
     params = Params(forced_exit=forced_exit, referral_rates=(), grant_rate=Fraction(1))
     tenant = f"cascade-{uuid.uuid4().hex[:8]}"
     with store.transaction() as conn:

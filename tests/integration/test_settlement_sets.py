@@ -23,12 +23,13 @@ from ledger_helpers import unbalanced
 from ledger_history import memory_holders, stored_holders
 from sqlalchemy import select
 
+from tokenmall.adapters.db import settlement_sqlite
 from tokenmall.adapters.db.store import Store
 from tokenmall.adapters.db.tables import economy_state, holders, postings
 from tokenmall.domain.economy import Economy, Params
 from tokenmall.domain.economy.state import Holder
-from tokenmall.services import settlement
-from tokenmall.services.book import STATE_FIELDS
+from tokenmall.domain.ledger.batch import STATE_FIELDS
+from tokenmall.services.ledger import settlement
 
 INT64 = 2**63 - 1
 SUPPLY = 10**16  # units: the default max supply of 10^8 points
@@ -106,7 +107,7 @@ def day_postings(store: Store, tenant: str) -> dict[tuple[str, str], int]:
 def test_random_days_settle_as_in_the_engine(
     store: Store, monkeypatch: pytest.MonkeyPatch, regime: str, seed: int
 ) -> None:
-    monkeypatch.setattr(settlement, "CHUNK", 3)  # the Python fallback crosses chunks
+    monkeypatch.setattr(settlement_sqlite, "CHUNK", 3)  # the Python fallback crosses chunks
     rng = random.Random(f"{regime}-{seed}")
     params, people, aggregates = random_day(rng, regime)
     tenant = f"sets-{uuid.uuid4().hex[:8]}"

@@ -17,11 +17,11 @@ from sqlalchemy import Connection, text
 
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.errors import DomainError
+from tokenmall.domain.ledger import commands as c
 from tokenmall.domain.money import parse_points
-from tokenmall.services import commands as c
-from tokenmall.services import ledger
-from tokenmall.services.audit import audit, clean
-from tokenmall.services.book import TenantBook
+from tokenmall.services.ledger import execute as ledger
+from tokenmall.services.ledger.audit import audit, clean
+from tokenmall.services.ledger.book import TenantBook
 from tokenmall.services.writers.units import UnitWriters, Writes
 
 

@@ -14,7 +14,7 @@ from test_crash import wait_for_acks
 from unit_crash_child import PurchaseUnit
 
 from tokenmall.adapters.db.store import Store
-from tokenmall.services.audit import audit, clean
+from tokenmall.services.ledger.audit import audit, clean
 from tokenmall.services.writers.units import UnitWriters
 
 CHILD = Path(__file__).with_name("unit_crash_child.py")

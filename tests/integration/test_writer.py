@@ -15,10 +15,10 @@ from sqlalchemy import Connection
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.errors import DomainError, InsufficientBalance
 from tokenmall.domain.ledger import IdempotencyConflict
-from tokenmall.services import commands as c
-from tokenmall.services.audit import audit, clean
-from tokenmall.services.book import Batch
-from tokenmall.services.ledger import execute
+from tokenmall.domain.ledger import commands as c
+from tokenmall.domain.ledger.batch import Batch
+from tokenmall.services.ledger.audit import audit, clean
+from tokenmall.services.ledger.execute import execute
 from tokenmall.services.writers.pool import WriterPool
 from tokenmall.services.writers.requests import Request, WriterClosed
 from tokenmall.services.writers.tenant import TenantWriter

@@ -15,8 +15,8 @@ from own_loop import run_on_own_loop
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.errors import InsufficientBalance
 from tokenmall.domain.ledger import IdempotencyConflict
-from tokenmall.services import commands as c
-from tokenmall.services.audit import audit, clean
+from tokenmall.domain.ledger import commands as c
+from tokenmall.services.ledger.audit import audit, clean
 from tokenmall.services.writers.pool import WriterPool
 
 POINT = 10**8

@@ -20,8 +20,8 @@ from tokenmall.adapters.db import inbox
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.errors import InsufficientBalance
 from tokenmall.domain.ledger import IdempotencyConflict
-from tokenmall.services import commands as c
-from tokenmall.services.audit import audit, clean
+from tokenmall.domain.ledger import commands as c
+from tokenmall.services.ledger.audit import audit, clean
 from tokenmall.services.writers.pool import WriterPool
 from tokenmall.services.writers.requests import COMMAND_TYPES, NotOwner
 from tokenmall.services.writers.tenant import TenantWriter

@@ -16,10 +16,10 @@ from test_writer import FlakyStore, _Blocker, buy
 
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.ledger import IdempotencyConflict
-from tokenmall.services import commands as c
-from tokenmall.services.audit import audit, clean
-from tokenmall.services.book import Batch
-from tokenmall.services.ledger import execute
+from tokenmall.domain.ledger import commands as c
+from tokenmall.domain.ledger.batch import Batch
+from tokenmall.services.ledger.audit import audit, clean
+from tokenmall.services.ledger.execute import execute
 from tokenmall.services.writers import pipeline
 from tokenmall.services.writers.tenant import TenantWriter
 

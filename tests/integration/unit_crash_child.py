@@ -15,9 +15,9 @@ from typing import Any
 from sqlalchemy import Connection
 
 from tokenmall.adapters.db.store import Store
-from tokenmall.services import commands as c
-from tokenmall.services import ledger
-from tokenmall.services.book import TenantBook
+from tokenmall.domain.ledger import commands as c
+from tokenmall.services.ledger import execute as ledger
+from tokenmall.services.ledger.book import TenantBook
 from tokenmall.services.writers.units import UnitWriters, Writes
 
 

@@ -1,6 +1,6 @@
 """Page tests: the app served by uvicorn on 127.0.0.1 per module and database (SQLite and
 PostgreSQL, the ledger's ``db_url`` fixture), with the demo's wine tenant seeded through
-``services/demo.py``, spoken to over real HTTP by httpx with cookies, as a browser without
+``demo/living.py``, spoken to over real HTTP by httpx with cookies, as a browser without
 JavaScript would."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 from pages_helpers import Browser, Site
 
 from served import app_settings, integration_db_url, served
-from tokenmall.services import demo
+from tokenmall.demo import living as demo
 
 db_url = integration_db_url("tokenmall_integration_fixtures_pages")
 

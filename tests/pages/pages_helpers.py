@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from tokenmall.services import demo
+from tokenmall.demo import living as demo
 
 OPERATOR_EMAIL = demo.OPERATOR_EMAIL
 PASSWORD = demo.PASSWORD

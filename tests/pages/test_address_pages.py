@@ -14,7 +14,7 @@ from pages_helpers import PASSWORD, Browser, Site, field_error, hidden_fields
 from test_pages import no_traceback, snapshot
 
 from tokenmall.adapters.db.mall import people as people_repo
-from tokenmall.services import demo
+from tokenmall.demo import living as demo
 from tokenmall.services.mall import addresses, people
 from tokenmall.services.mall.auth import Principal
 from tokenmall.services.mall.uow import utc_now

@@ -26,8 +26,8 @@ from tokenmall.adapters.db.mall import withdrawals as withdrawals_repo
 from tokenmall.adapters.db.store import Store
 from tokenmall.adapters.db.tables import settled_days
 from tokenmall.config import Settings
+from tokenmall.demo import living as demo
 from tokenmall.domain.mall.orders import Order
-from tokenmall.services import demo
 from tokenmall.services.mall import order_refunds, people, settling, tenants, withdrawals
 from tokenmall.services.mall.auth import Principal
 from tokenmall.services.mall.uow import utc_now
@@ -583,7 +583,7 @@ def test_run_a_settlement_and_see_its_result(site: Site, browser: Browser) -> No
 
 
 def test_audit_page_shows_the_ledger_clean(site: Site, browser: Browser) -> None:
-    from tokenmall.services import audit
+    from tokenmall.services.ledger import audit
 
     browser.login(TENANT, demo.ADMIN_EMAIL)
     page = browser.get(f"/{TENANT}/admin/audit")

@@ -15,7 +15,8 @@ from test_pages import no_traceback, snapshot
 
 from tokenmall.adapters.db.mall import people as people_repo
 from tokenmall.adapters.db.store import Store
-from tokenmall.services import demo, report
+from tokenmall.demo import living as demo
+from tokenmall.services.ledger import report
 from tokenmall.services.mall import addresses, people, wallet
 from tokenmall.services.mall.auth import Principal
 from tokenmall.services.mall.uow import utc_now

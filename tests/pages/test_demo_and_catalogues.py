@@ -15,7 +15,8 @@ from typer.testing import CliRunner
 
 from tokenmall.adapters.db.store import Store
 from tokenmall.cli.main import app as cli
-from tokenmall.services import audit, demo
+from tokenmall.demo import living as demo
+from tokenmall.services.ledger import audit
 from tokenmall.web.pages import errors, i18n, rendering
 
 TEMPLATES = Path(rendering.TEMPLATES)

@@ -11,7 +11,7 @@ from pages_helpers import PASSWORD, Browser, Site, field_error, hidden_fields
 from sqlalchemy import select
 
 from tokenmall.adapters.db.mall.tables import metadata
-from tokenmall.services import demo
+from tokenmall.demo import living as demo
 from tokenmall.web.pages.i18n import Fmt
 
 TENANT = demo.TENANT_ID
@@ -233,7 +233,7 @@ def test_forms_without_a_valid_csrf_token_are_refused(site: Site, browser: Brows
 
 
 def test_dashboard_shows_the_health_figures_of_the_report(site: Site, browser: Browser) -> None:
-    from tokenmall.services import report
+    from tokenmall.services.ledger import report
     from tokenmall.services.mall.uow import utc_now
 
     browser.login(TENANT, demo.ADMIN_EMAIL)

@@ -7,7 +7,7 @@ import hashlib
 import json
 from datetime import date
 
-from tokenmall.services import commands as c
+from tokenmall.domain.ledger import commands as c
 
 
 def _by_formula(command: c.Command) -> str:

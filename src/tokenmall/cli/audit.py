@@ -30,7 +30,7 @@ def audit(
     history of a million holders would otherwise print millions of lines."""
     # Imported here so that every other command starts without the database layer.
     from tokenmall.adapters.db.store import Store
-    from tokenmall.services.audit import audit as run_audit
+    from tokenmall.services.ledger.audit import audit as run_audit
 
     store = Store.open(database, must_exist=True)
     try:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from tokenmall.services.bench_economy import dividend_day_seconds, purchases_per_second
+from tokenmall.bench.economy import dividend_day_seconds, purchases_per_second
 
 app = typer.Typer(help="Benchmarks that print figures.", no_args_is_help=True)
 
@@ -52,7 +52,7 @@ def simulate(
     days: Annotated[int, typer.Option(min=1, help="Days to spread them over.")] = 365,
 ) -> None:
     """The simulator's agent loop: purchases over days, each day settled, timed (target <= 20 s)."""
-    from tokenmall.sim.bench import bench_simulate
+    from tokenmall.bench.simulate import bench_simulate
 
     result = bench_simulate(purchases, days)
     if as_json:
@@ -87,7 +87,7 @@ def ledger(
 ) -> None:
     """Booked purchases per second on ONE tenant (writer vs row lock); the dividend day's time."""
     from tokenmall.adapters.db.settings import database_url
-    from tokenmall.services.bench_ledger import CALLERS, PATHS, run  # imports SQLAlchemy: here
+    from tokenmall.bench.ledger import CALLERS, PATHS, run  # imports SQLAlchemy: here
 
     try:
         counts = [int(part) for part in clients.split(",") if part.strip()]
@@ -144,7 +144,7 @@ def api(
     and consumers' checkouts paid on the sandbox gateway: requests/s, p50, p99 and the load
     client's CPU per request each (orders/s for batches); audit after."""
     from tokenmall.adapters.db.settings import database_url
-    from tokenmall.services.bench_api import SCENARIOS, run  # imports httpx: only here
+    from tokenmall.bench.api import SCENARIOS, run  # imports httpx: only here
 
     chosen_scenarios = tuple(p.strip() for p in scenarios.split(",") if p.strip())
     if not chosen_scenarios or not set(chosen_scenarios) <= set(SCENARIOS):

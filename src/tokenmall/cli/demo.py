@@ -1,7 +1,7 @@
 """``tokenmall demo [--port P] [--database URL]``: the living demo.
 
 Sets up (once; re-running is safe) an embedded SQLite database with the seed's wine brand and a
-fortnight of orders and daily settlements (``services/demo.py``), prints the logins, and serves
+fortnight of orders and daily settlements (``demo/living.py``), prints the logins, and serves
 the pages and the API at http://127.0.0.1:8000.
 """
 
@@ -39,7 +39,7 @@ def demo(
 
     from tokenmall.adapters.db.engine import make_engine
     from tokenmall.config import Settings
-    from tokenmall.services import demo as demo_service
+    from tokenmall.demo import living as demo_service
     from tokenmall.services.mall.uow import Database
     from tokenmall.services.process import freeze_startup_objects
     from tokenmall.web import schema

@@ -12,7 +12,7 @@ import typer
 from tokenmall.domain.economy import PRESETS, Params
 from tokenmall.domain.errors import DomainError
 from tokenmall.domain.money import format_points, format_price, parse_money
-from tokenmall.services.replay import Replay, ReplayError
+from tokenmall.services.ledger.replay import Replay, ReplayError
 
 app = typer.Typer(
     help="Run the economy engine with no server and no database.", no_args_is_help=True

@@ -30,7 +30,7 @@ def report_command(
     """What is backed, what is a promise, and how long current sales take to pay the promise."""
     # Imported here so that every other command starts without the database layer.
     from tokenmall.adapters.db.store import Store
-    from tokenmall.services.report import report, solvency
+    from tokenmall.services.ledger.report import report, solvency
 
     store = Store.open(database, must_exist=True)
     try:

@@ -32,14 +32,8 @@ from tokenmall.domain.economy import DEFAULT, Params
 from tokenmall.domain.economy.state import EconomyState, Holder
 from tokenmall.domain.errors import DomainError
 from tokenmall.domain.ledger.accounts import AccountKind, Asset
+from tokenmall.domain.ledger.batch import HOLDER_FIELDS, STATE_FIELDS, Batch, holder_from_row
 from tokenmall.domain.ledger.journal import UnknownTenant
-from tokenmall.services.book import (
-    HOLDER_FIELDS,
-    STATE_FIELDS,
-    Batch,
-    TenantBook,
-    holder_from_row,
-)
 
 assert fast.HOLDER_COLUMNS == HOLDER_FIELDS
 
@@ -252,31 +246,17 @@ class Store:
         state = EconomyState(**{name: getattr(row, name) for name in STATE_FIELDS})
         return state, row.last_journal_id, row.params_version
 
-    # -- the book -----------------------------------------------------------------------------
+    def read_state(self, conn: Connection, tenant_id: str) -> tuple[EconomyState, int, int]:
+        """The tenant's aggregates, last journal id and parameters version, without a lock."""
+        return self._state(conn, tenant_id, lock=False)
 
-    def load_book(self, conn: Connection, tenant_id: str) -> TenantBook:
-        """A fresh book of the tenant, its holder loader bound to ``conn``."""
-        state, last_journal_id, version = self._state(conn, tenant_id, lock=False)
-        return self.book_of(conn, tenant_id, state, last_journal_id, version)
+    # -- holders ------------------------------------------------------------------------------
 
-    def book_of(
-        self,
-        conn: Connection,
-        tenant_id: str,
-        state: EconomyState,
-        last_journal_id: int,
-        params_version: int,
-    ) -> TenantBook:
-        """A book from a state row already read (``lock_state``), bound to ``conn``."""
-        params = self.params_at(conn, tenant_id, params_version)
-        book = TenantBook(tenant_id, params, params_version, state, last_journal_id)
-        self.bind(book, conn)
-        return book
-
-    def bind(self, book: TenantBook, conn: Connection) -> None:
-        """Point the book's lazy holder loads at ``conn`` (the writer does this per batch)."""
-        tenant_id = book.tenant_id
-        book.loader = lambda names: self.load_holders(conn, tenant_id, names)
+    def holder_loader(
+        self, conn: Connection, tenant_id: str
+    ) -> Callable[[Sequence[str]], list[Holder]]:
+        """``load_holders`` of the tenant bound to ``conn``: a book's lazy holder loader."""
+        return lambda names: self.load_holders(conn, tenant_id, names)
 
     def load_holders(self, conn: Connection, tenant_id: str, names: Sequence[str]) -> list[Holder]:
         """The named holders that exist (absent names are simply not returned)."""

@@ -11,12 +11,12 @@ from sqlalchemy import Connection
 
 from tokenmall.adapters.db.mall import carts as carts_repo
 from tokenmall.adapters.db.mall import orders as repo
+from tokenmall.domain.ledger import commands as c
 from tokenmall.domain.mall import escrow
 from tokenmall.domain.mall.catalogue import Product, Sku
 from tokenmall.domain.mall.orders import Order, OrderLine, OrderStatus
 from tokenmall.domain.mall.payments import Payment
 from tokenmall.domain.mall.transitions import ORDER
-from tokenmall.services import commands as c
 from tokenmall.services.mall import addresses, catalogue, ids, journal, validate
 from tokenmall.services.mall import cart as carts
 from tokenmall.services.mall.auth import Principal, require

@@ -27,11 +27,11 @@ from sqlalchemy import Connection
 
 from tokenmall.adapters.db.mall import commissions as repo
 from tokenmall.adapters.db.store import Store
+from tokenmall.domain.ledger import commands as c
 from tokenmall.domain.mall.commissions import CommissionStatus
 from tokenmall.domain.mall.transitions import COMMISSION, Actor
 from tokenmall.domain.money import parse_money, parse_points
-from tokenmall.services import commands as c
-from tokenmall.services import ledger
+from tokenmall.services.ledger import execute as ledger
 from tokenmall.services.mall import journal
 
 FROZEN, RELEASED = CommissionStatus.FROZEN, CommissionStatus.RELEASED

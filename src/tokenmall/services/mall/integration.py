@@ -30,12 +30,12 @@ from tokenmall.adapters.db import fast
 from tokenmall.adapters.db.mall import integration as repo
 from tokenmall.adapters.db.mall.tables import users as mall_users
 from tokenmall.adapters.db.store import Store
+from tokenmall.domain.ledger import commands as c
 from tokenmall.domain.mall.integration import ExternalUser, IntegrationOrder, IntegrationState
 from tokenmall.domain.mall.people import Role
 from tokenmall.domain.money import format_money
-from tokenmall.services import commands as c
-from tokenmall.services import ledger
-from tokenmall.services.book import TenantBook
+from tokenmall.services.ledger import execute as ledger
+from tokenmall.services.ledger.book import TenantBook
 from tokenmall.services.mall import events, ids, order_ledger, validate
 from tokenmall.services.mall.auth import Principal, require
 from tokenmall.services.mall.errors import Conflict, InvalidInput

@@ -45,8 +45,8 @@ from tokenmall.adapters.db.store import Store
 from tokenmall.domain.errors import DomainError
 from tokenmall.domain.mall.integration import ExternalUser
 from tokenmall.domain.mall.responses import StoredResponse
-from tokenmall.services import ledger
-from tokenmall.services.book import TenantBook
+from tokenmall.services.ledger import execute as ledger
+from tokenmall.services.ledger.book import TenantBook, book_of
 from tokenmall.services.mall import idempotency, order_ledger
 from tokenmall.services.mall.auth import Principal, require
 from tokenmall.services.mall.errors import Conflict, InvalidInput
@@ -358,5 +358,5 @@ def run_alone(store: Store, conn: Connection, unit: PaidBatchUnit) -> Answer:
     """The unit in the caller's transaction, without the writer (``TOKENMALL_GROUP_COMMIT``
     off): the tenant locked and its book loaded here."""
     state, last_journal_id, version = store.lock_state(conn, unit.tenant_id)
-    book = store.book_of(conn, unit.tenant_id, state, last_journal_id, version)
+    book = book_of(store, conn, unit.tenant_id, state, last_journal_id, version)
     return unit.run(conn, book, lambda pipelined=True: nullcontext())

@@ -42,7 +42,7 @@ from tokenmall.adapters.db.store import Store
 from tokenmall.domain.errors import DomainError
 from tokenmall.domain.mall.integration import ExternalUser
 from tokenmall.domain.mall.responses import StoredResponse
-from tokenmall.services.book import TenantBook
+from tokenmall.services.ledger.book import TenantBook
 from tokenmall.services.mall import auth, idempotency
 from tokenmall.services.mall.auth import Principal
 from tokenmall.services.mall.errors import Conflict

@@ -7,8 +7,8 @@ from typing import Any
 from sqlalchemy import Connection
 
 from tokenmall.adapters.db.store import Store
-from tokenmall.services import commands as c
-from tokenmall.services import ledger
+from tokenmall.domain.ledger import commands as c
+from tokenmall.services.ledger import execute as ledger
 
 
 def run(conn: Connection, command: c.Command) -> dict[str, Any]:

@@ -33,10 +33,10 @@ from sqlalchemy import Connection
 from tokenmall.adapters.db import fast
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.errors import RuleViolation
+from tokenmall.domain.ledger import commands as c
 from tokenmall.domain.money import parse_money
-from tokenmall.services import commands as c
-from tokenmall.services import ledger
-from tokenmall.services.book import TenantBook
+from tokenmall.services.ledger import execute as ledger
+from tokenmall.services.ledger.book import TenantBook
 from tokenmall.services.mall import commissions, events, journal
 
 

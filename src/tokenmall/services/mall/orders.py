@@ -49,6 +49,7 @@ from tokenmall.adapters.db.mall import refunds as refunds_repo
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.economy.purchase import contribution_for
 from tokenmall.domain.economy.state import Rates
+from tokenmall.domain.ledger import commands as c
 from tokenmall.domain.mall import escrow
 from tokenmall.domain.mall.orders import Order, OrderEvent, OrderSettings
 from tokenmall.domain.mall.payments import Payment
@@ -56,7 +57,6 @@ from tokenmall.domain.mall.people import Role
 from tokenmall.domain.mall.refunds import Refund, RefundStatus
 from tokenmall.domain.mall.transitions import ORDER, Actor
 from tokenmall.domain.money import parse_money, parse_points
-from tokenmall.services import commands as c
 from tokenmall.services.mall import catalogue, ids, journal, order_ledger, validate
 from tokenmall.services.mall.auth import Principal, actor, require
 from tokenmall.services.mall.errors import Conflict, InvalidInput, NotFound

@@ -15,9 +15,9 @@ from sqlalchemy.exc import IntegrityError
 from tokenmall.adapters.db.mall import people as people_repo
 from tokenmall.adapters.db.mall import tenants as tenants_repo
 from tokenmall.adapters.db.store import Store
+from tokenmall.domain.ledger.commands import Join
 from tokenmall.domain.mall.people import ApiKey, KycStatus, Role, User
-from tokenmall.services import ledger
-from tokenmall.services.commands import Join
+from tokenmall.services.ledger import execute as ledger
 from tokenmall.services.mall import auth, ids, passwords, validate
 from tokenmall.services.mall.auth import IssuedToken, Principal, require
 from tokenmall.services.mall.errors import (

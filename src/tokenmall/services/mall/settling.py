@@ -25,10 +25,10 @@ from sqlalchemy import Connection, func, select
 from tokenmall.adapters.db.mall import tenants as mall_tenants
 from tokenmall.adapters.db.store import Store
 from tokenmall.adapters.db.tables import journals, postings, settled_days
+from tokenmall.domain.ledger import commands as c
 from tokenmall.domain.mall.people import Role
 from tokenmall.domain.money import format_money, format_points
-from tokenmall.services import commands as c
-from tokenmall.services import ledger
+from tokenmall.services.ledger import execute as ledger
 from tokenmall.services.mall import events
 from tokenmall.services.mall.auth import Principal, require
 from tokenmall.services.mall.errors import InvalidInput

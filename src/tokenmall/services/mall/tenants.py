@@ -19,9 +19,10 @@ from tokenmall.adapters.db.mall import tenants as tenants_repo
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.economy.params import PRESETS, Params
 from tokenmall.domain.errors import DomainError, InvalidParameter
+from tokenmall.domain.ledger import commands
 from tokenmall.domain.mall.people import Role, User
 from tokenmall.domain.mall.tenants import Tenant
-from tokenmall.services import commands, ledger
+from tokenmall.services.ledger import execute as ledger
 from tokenmall.services.mall import people, validate
 from tokenmall.services.mall.auth import Principal, require, require_operator
 from tokenmall.services.mall.errors import Conflict, InvalidInput, NotFound

@@ -28,7 +28,9 @@ from tokenmall.domain.economy import market, standing
 from tokenmall.domain.economy.params import Params
 from tokenmall.domain.economy.state import Holder, Rates
 from tokenmall.domain.errors import DomainError
+from tokenmall.domain.ledger import commands as c
 from tokenmall.domain.ledger.accounts import AccountKind
+from tokenmall.domain.ledger.batch import holder_from_row
 from tokenmall.domain.ledger.codes import JournalCode
 from tokenmall.domain.mall.people import Role
 from tokenmall.domain.money import (
@@ -39,9 +41,9 @@ from tokenmall.domain.money import (
     parse_money,
     parse_points,
 )
-from tokenmall.services import commands as c
-from tokenmall.services import ledger, report
-from tokenmall.services.book import holder_from_row
+from tokenmall.services.ledger import execute as ledger
+from tokenmall.services.ledger import report
+from tokenmall.services.ledger.book import load_book
 from tokenmall.services.mall import ids, validate
 from tokenmall.services.mall.auth import Principal, require
 from tokenmall.services.mall.errors import InvalidInput, NotFound
@@ -230,7 +232,7 @@ def _apply_in_book(
     store: Store, conn: Connection, command: c.Command
 ) -> tuple[dict[str, Any], Params]:
     """Run ``command`` through the engine on a freshly loaded book; nothing is written."""
-    book = store.load_book(conn, command.tenant_id)
+    book = load_book(store, conn, command.tenant_id)
     price = book.state.price()
     result = dict(book.apply(command).result)
     result["price_fraction"] = f"{price[0]}/{price[1]}"
@@ -353,7 +355,7 @@ def leaderboard(
 
 
 def _holder_tuple(row: Any) -> tuple[Any, ...]:
-    from tokenmall.services.book import HOLDER_FIELDS
+    from tokenmall.domain.ledger.batch import HOLDER_FIELDS
 
     return tuple(getattr(row, name) for name in HOLDER_FIELDS)
 

@@ -23,11 +23,11 @@ from tokenmall.adapters.db.mall import people as people_repo
 from tokenmall.adapters.db.mall import withdrawals as repo
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.errors import InsufficientBalance
+from tokenmall.domain.ledger import commands as c
 from tokenmall.domain.mall.people import KycStatus, Role
 from tokenmall.domain.mall.transitions import WITHDRAWAL
 from tokenmall.domain.mall.withdrawals import Settings, Withdrawal
 from tokenmall.domain.money import format_money
-from tokenmall.services import commands as c
 from tokenmall.services.mall import ids, journal, validate
 from tokenmall.services.mall.auth import Principal, actor, require
 from tokenmall.services.mall.errors import Conflict, Forbidden, InvalidInput, NotFound

@@ -34,7 +34,8 @@ from sqlalchemy import Connection
 
 from tokenmall.adapters.db import inbox
 from tokenmall.domain.errors import DomainError
-from tokenmall.services.book import Batch, TenantBook
+from tokenmall.domain.ledger.batch import Batch
+from tokenmall.services.ledger.book import TenantBook, bind
 from tokenmall.services.writers.batching import END, resolve
 from tokenmall.services.writers.requests import (
     COMMITTED,
@@ -212,7 +213,7 @@ class PipelinedWriter(TenantCore):
             ask = [k for k in wanted if hash(k) in recent and k not in inflight]
         reader = self._reader_connection()
         with reader.begin():  # (nothing is sent unless a key or a holder is read)
-            store.bind(book, reader)
+            bind(store, book, reader)
             stored = store.find_journals(reader, tenant, ask) if ask else {}
             stored.update((k, inflight[k]) for k in wanted if k in inflight)
             book.prefetch([r.command for r in chunk if r.command.idempotency_key not in stored])

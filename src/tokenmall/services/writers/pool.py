@@ -12,7 +12,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from tokenmall.adapters.db.store import Store
-from tokenmall.services import commands as c
+from tokenmall.domain.ledger import commands as c
 from tokenmall.services.writers.remote import RemoteTenant
 from tokenmall.services.writers.requests import NotOwner, Settle, WriterClosed
 from tokenmall.services.writers.tenant import TenantWriter

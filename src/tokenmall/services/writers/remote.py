@@ -16,7 +16,7 @@ from typing import Any
 from tokenmall.adapters.db import inbox
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.errors import DomainError
-from tokenmall.services import commands as c
+from tokenmall.domain.ledger import commands as c
 from tokenmall.services.writers.batching import resolve
 from tokenmall.services.writers.requests import Request, WriterClosed
 

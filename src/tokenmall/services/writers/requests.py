@@ -17,8 +17,8 @@ from sqlalchemy import Connection
 
 from tokenmall.adapters.db import inbox
 from tokenmall.adapters.db.store import Store
+from tokenmall.domain.ledger import commands as c
 from tokenmall.domain.ledger.journal import IdempotencyConflict
-from tokenmall.services import commands as c
 from tokenmall.services.writers.loop_answers import Answer
 
 KEY_CONSTRAINT = "uq_journals_tenant_key"

@@ -39,7 +39,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from tokenmall.adapters.db import inbox
-from tokenmall.services import commands as c
+from tokenmall.domain.ledger import commands as c
 from tokenmall.services.writers import loop_answers
 from tokenmall.services.writers.batching import fail
 from tokenmall.services.writers.loop_answers import Answer

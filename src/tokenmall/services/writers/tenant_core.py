@@ -20,8 +20,8 @@ from sqlalchemy import Connection
 from tokenmall.adapters.db import inbox
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.errors import DomainError
-from tokenmall.services import commands as c
-from tokenmall.services.book import TenantBook
+from tokenmall.domain.ledger import commands as c
+from tokenmall.services.ledger.book import TenantBook, bind, load_book
 from tokenmall.services.writers.batching import Batcher, fail, resolve
 from tokenmall.services.writers.requests import (
     Call,
@@ -153,7 +153,7 @@ class TenantCore(Batcher[Request]):
     def _settle(self, request: Call) -> None:
         """A day's settlement: after the batches before it, in its own transaction."""
         if self._settle_fn is None:
-            from tokenmall.services.settlement import settle_in
+            from tokenmall.services.ledger.settlement import settle_in
 
             self._settle_fn = settle_in
         command = request.command
@@ -182,9 +182,9 @@ class TenantCore(Batcher[Request]):
 
     def _book_on(self, conn: Connection) -> TenantBook:
         if self._book is None:
-            self._book = self.store.load_book(conn, self.tenant_id)
+            self._book = load_book(self.store, conn, self.tenant_id)
         else:
-            self.store.bind(self._book, conn)
+            bind(self.store, self._book, conn)
         return self._book
 
     def _connection(self) -> Connection:

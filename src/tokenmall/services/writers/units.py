@@ -45,7 +45,7 @@ from sqlalchemy import Connection, Engine
 
 from tokenmall.adapters.db import fast
 from tokenmall.adapters.db.store import Store
-from tokenmall.services.book import TenantBook
+from tokenmall.services.ledger.book import TenantBook, bind, book_of, load_book
 from tokenmall.services.writers.batching import Batcher, PerEngine, Registry, resolve
 
 log = logging.getLogger(__name__)
@@ -184,7 +184,7 @@ class UnitWriter(Batcher[_Item]):
             if opened:
                 _exec(conn, f"ROLLBACK TO SAVEPOINT {name}")
             # The book may hold the unit's steps (applied, or written and rolled back).
-            self._book = book = self.store.load_book(conn, self.tenant_id)
+            self._book = book = load_book(self.store, conn, self.tenant_id)
             return (False, error), book
 
     def _writes(
@@ -216,10 +216,10 @@ class UnitWriter(Batcher[_Item]):
             and book.last_journal_id == last_journal_id
             and book.params_version == version
         ):
-            store.bind(book, conn)
+            bind(store, book, conn)
             return book
         # First batch, or someone else wrote the tenant since: start from the row just read.
-        self._book = book = store.book_of(conn, tenant_id, state, last_journal_id, version)
+        self._book = book = book_of(store, conn, tenant_id, state, last_journal_id, version)
         return book
 
 

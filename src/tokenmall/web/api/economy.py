@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict
 
-from tokenmall.services import report
+from tokenmall.services.ledger import report
 from tokenmall.services.mall.auth import require
 from tokenmall.services.mall.people import ADMIN
 from tokenmall.services.mall.uow import utc_now

@@ -15,7 +15,7 @@ from tokenmall.adapters.db.store import Store
 from tokenmall.domain.errors import DomainError
 from tokenmall.domain.mall.tenants import Tenant
 from tokenmall.domain.money import format_points
-from tokenmall.services import report
+from tokenmall.services.ledger import report
 from tokenmall.services.mall import catalogue, people, tenants
 from tokenmall.services.mall.auth import Principal, require
 from tokenmall.services.mall.errors import InvalidInput

@@ -29,7 +29,7 @@ from tokenmall.domain.errors import DomainError
 from tokenmall.domain.mall.orders import Order, OrderStatus
 from tokenmall.domain.mall.tenants import Tenant
 from tokenmall.domain.money import format_money, parse_money
-from tokenmall.services import audit as audit_service
+from tokenmall.services.ledger import audit as audit_service
 from tokenmall.services.mall import catalogue, order_refunds, orders, people, settling, withdrawals
 from tokenmall.services.mall.auth import Principal
 from tokenmall.services.mall.errors import InvalidInput

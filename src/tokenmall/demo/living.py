@@ -13,8 +13,7 @@ exists; settling a day twice returns the first result. The history's dates are c
 the day the tenant was created, so a run on a later day resumes the same history instead of
 adding another.
 
-The orders are ledger orders (money and rewards), not yet rows of the mall's order tables: those
-belong to the orders service (issue 4), which the demo should drive once it lands.
+The orders are ledger orders (money and rewards), not rows of the mall's order tables.
 """
 
 from __future__ import annotations
@@ -36,11 +35,11 @@ from tokenmall.adapters.db.mall import tenants as tenants_repo
 from tokenmall.adapters.db.mall import withdrawals as withdrawals_repo
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.errors import DomainError
+from tokenmall.domain.ledger import commands as c
 from tokenmall.domain.mall.catalogue import Sku
 from tokenmall.domain.mall.people import KycStatus, Role, User
 from tokenmall.domain.money import POINT_SCALE, format_money
-from tokenmall.services import commands as c
-from tokenmall.services import ledger
+from tokenmall.services.ledger import execute as ledger
 from tokenmall.services.mall import (
     addresses,
     cart,

@@ -1,15 +1,21 @@
 """``tokenmall bench api``: the HTTP API under load, on 127.0.0.1, bounded in time and count.
 
-It migrates the database, starts ``uvicorn`` in a child process on a free port (several worker
-processes if asked, e.g. on PostgreSQL), creates a tenant with ``grant_on = paid`` through the
-API as a platform operator, an admin API key, and then runs its scenarios from C concurrent
-keep-alive connections until ``requests`` are sent or ``duration`` seconds pass: integration
-orders (``paid``: money recorded and rewards booked), the same orders pushed in batches, and a
-consumer's checkout paid on the sandbox gateway. It reports requests/s and p50/p99 latency of
-the successful requests, the error count, the load client's own CPU per request, and runs
-``audit`` on the tenant afterwards.
+It migrates the database and creates a platform operator, then starts ``uvicorn`` in a child
+process (several worker processes if asked, e.g. on PostgreSQL) on a socket it has already bound
+to an ephemeral port and put in the listening state, and waits until ``/readyz`` answers. So
+no other process can take the port between choosing and binding it, and a request sent while
+the workers still start waits in the socket's backlog instead of being refused. The operator
+is made before the workers start because each worker would otherwise create it at its own
+start-up: two workers racing to insert the same operator make one of them fail its start-up,
+and ``uvicorn`` then stops every worker. Then it creates a tenant with ``grant_on = paid``
+through the API as the platform operator, an admin API key, and then runs its scenarios from C
+concurrent keep-alive connections until ``requests`` are sent or ``duration`` seconds pass:
+integration orders (``paid``: money recorded and rewards booked), the same orders pushed in
+batches, and a consumer's checkout paid on the sandbox gateway. It reports requests/s and
+p50/p99 latency of the successful requests, the error count, the load client's own CPU per
+request, and runs ``audit`` on the tenant afterwards.
 
-The load comes from ``bench_http`` (asyncio streams in one thread, a fraction of a millisecond
+The load comes from ``http_client`` (asyncio streams in one thread, a fraction of a millisecond
 of CPU per request), not from ``httpx`` threads, which cost 1-2 ms of CPU per request on the
 cores the server under test runs on; ``httpx`` only makes the set-up calls.
 
@@ -32,7 +38,7 @@ from typing import Any
 
 import httpx
 
-from tokenmall.services.bench_http import Connection, Flow, run_load
+from tokenmall.bench.http_client import Connection, Flow, run_load
 
 
 def app_from_env() -> Any:
@@ -46,10 +52,27 @@ def app_from_env() -> Any:
     return app
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
+def _listening_socket() -> socket.socket:
+    """A TCP socket on 127.0.0.1, an ephemeral port, already listening (``uvicorn --fd``)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
         sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+        sock.listen(1024)
+        sock.set_inheritable(True)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _create_operator(store: Any, email: str, password: str) -> None:
+    """The run's platform operator, made once here rather than by each server worker."""
+    from tokenmall.services.mall import operators, passwords
+    from tokenmall.services.mall.uow import utc_now
+
+    passwords.configure(fast_for_tests=True)  # a throwaway operator of one run; not timed
+    with store.transaction() as conn:
+        operators.ensure(conn, email, password, utc_now())
 
 
 @dataclass
@@ -109,29 +132,28 @@ class Scenario:
 class Server:
     """``uvicorn`` in a child process, stopped (and waited for) on ``close``."""
 
-    def __init__(self, database_url: str, workers: int, email: str, password: str) -> None:
-        self.port = _free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
+    def __init__(self, database_url: str, workers: int) -> None:
         env = dict(os.environ)
         env.update(
             TOKENMALL_DATABASE_URL=database_url,
             TOKENMALL_MIGRATE_ON_START="false",  # migrated once before; workers would race
             TOKENMALL_LOG_LEVEL="WARNING",
-            TOKENMALL_OPERATOR_EMAIL=email,
-            TOKENMALL_OPERATOR_PASSWORD=password,
-            TOKENMALL_INSECURE_FAST_PASSWORD_HASHING="true",  # two logins; not what we time
+            TOKENMALL_INSECURE_FAST_PASSWORD_HASHING="true",  # a few logins; not what we time
         )
-        env.pop("TOKENMALL_ENV_FILE", None)
+        # Made once before the server starts (``_create_operator``), never by its workers.
+        for name in ("ENV_FILE", "OPERATOR_EMAIL", "OPERATOR_PASSWORD"):
+            env.pop(f"TOKENMALL_{name}", None)
+        sock = _listening_socket()
+        self.port = int(sock.getsockname()[1])
+        self.base_url = f"http://127.0.0.1:{self.port}"
         command = [
             sys.executable,
             "-m",
             "uvicorn",
             "--factory",
-            "tokenmall.services.bench_api:app_from_env",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
+            "tokenmall.bench.api:app_from_env",
+            "--fd",
+            str(sock.fileno()),
             "--workers",
             str(workers),
             "--no-access-log",
@@ -140,9 +162,18 @@ class Server:
         ]
         # The server's stderr goes to a file: a pipe nobody reads would fill and block it.
         self.log = tempfile.TemporaryFile()  # noqa: SIM115  (closed in close())
-        self.process = subprocess.Popen(
-            command, env=env, stdout=subprocess.DEVNULL, stderr=self.log
-        )
+        try:
+            self.process = subprocess.Popen(
+                command,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=self.log,
+                pass_fds=(sock.fileno(),),
+            )
+        finally:
+            # The server holds its own copy; without ours a server that dies refuses at once
+            # instead of leaving connections waiting in the backlog.
+            sock.close()
         deadline = time.monotonic() + 60
         while True:
             if self.process.poll() is not None:
@@ -287,7 +318,7 @@ def _load(
     flow: Flow,
     expect: int,
 ) -> None:
-    """``scenario.clients`` keep-alive connections (``bench_http``: one thread, one event loop)
+    """``scenario.clients`` keep-alive connections (``http_client``: one thread, one event loop)
     share a counter of flows; each stops when the count is reached or the time is up."""
     result = run_load(
         "127.0.0.1",
@@ -460,17 +491,18 @@ def run(
     progress: Callable[[str], Any] | None = None,
 ) -> dict[str, Any]:
     from tokenmall.adapters.db.store import Store
-    from tokenmall.services.audit import audit
+    from tokenmall.services.ledger.audit import audit
 
     say = progress or (lambda _: None)
     store = Store.open(database_url)  # migrates once, before the workers start
     postgres = store.postgres
-    # A new operator each run (the server creates it at start-up): a rerun on the same
-    # database never meets an operator with another run's password.
+    # A new operator each run: a rerun on the same database never meets an operator with
+    # another run's password.
     email, password = f"bench-{secrets.token_hex(4)}@bench.invalid", secrets.token_urlsafe(16)
     try:
         say(f"starting uvicorn ({workers} worker(s)) on 127.0.0.1 …")
-        server = Server(database_url, workers, email, password)
+        _create_operator(store, email, password)
+        server = Server(database_url, workers)
         try:
             tenant_id, admin, key = _set_up(server.base_url, email, password)
             done = []

@@ -7,7 +7,7 @@ purchase, wait for its acknowledgement (after commit) and submit the next, for a
 The writer's clients are coroutines on one event loop, as an API process's handlers are
 (``--callers threads``: one thread each); the row lock's are threads (blocking transactions).
 The dividend day is timed on a tenant whose holders are bulk-loaded straight into the holders
-table (COPY on PostgreSQL), then settled by ``services.settlement.settle``.
+table (COPY on PostgreSQL), then settled by ``services.ledger.settlement.settle``.
 
 Every run creates new tenants: point it at a scratch database. Seconds are wall-clock figures
 for people to read (``time.perf_counter``); no test asserts them.
@@ -26,10 +26,10 @@ from typing import Any
 
 from tokenmall.adapters.db.store import Store
 from tokenmall.adapters.db.tables import economy_state
-from tokenmall.services import commands as c
-from tokenmall.services.ledger import execute
+from tokenmall.domain.ledger import commands as c
+from tokenmall.services.ledger.execute import execute
+from tokenmall.services.ledger.settlement import settle
 from tokenmall.services.process import freeze_startup_objects
-from tokenmall.services.settlement import settle
 from tokenmall.services.writers.pool import WriterPool
 
 PATHS = ("writer", "rowlock")
@@ -179,7 +179,7 @@ def _load_holders(store: Store, rows: list[tuple[Any, ...]]) -> None:
     if store.postgres:
         # A live table has been vacuumed and analysed by autovacuum (statistics, hint bits,
         # the visibility map); a freshly bulk-loaded one not yet: its first scan would write
-        # every page again to set the hint bits (~1.2 s of the 1M-holder day, 2026-11-30).
+        # every page again to set the hint bits (a large part of a big day's first statement).
         with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.exec_driver_sql("VACUUM (ANALYZE) holders")
 

@@ -7,7 +7,7 @@ raises ``DomainError`` and leaves the book as it was (the engine validates befor
 anything). The book remembers which holders changed and the journals made since the last
 ``take_batch()``, which hands all of it to ``Store.write_batch`` in one go.
 
-Contract for whoever drives a book (``services.ledger.execute`` and part B's writer):
+Contract for whoever drives a book (``services.ledger.execute`` and the tenant writer):
 - Only one book per tenant may be live, and only while its owner is the tenant's one writer
   (the row lock of the simple path, or the writer's advisory lock). Its cache is then true.
 - Set ``loader`` to read holders on the connection in use before ``apply``/``prefetch``.
@@ -15,143 +15,39 @@ Contract for whoever drives a book (``services.ledger.execute`` and part B's wri
   the keys applied since the last ``take_batch()``.
 - If writing a batch fails, throw the book away and load a new one: it is ahead of the database.
 - A day's settlement is not a book command (it streams every holder from the database): run
-  ``services.settlement.settle_in`` in the writer's transaction, then load a new book.
+  ``services.ledger.settlement.settle_in`` in the writer's transaction, then load a new book.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from operator import attrgetter
 from typing import Any
 
+from sqlalchemy import Connection
+
+from tokenmall.adapters.db.store import Store
 from tokenmall.domain.economy import Economy, Params, cashflow
 from tokenmall.domain.economy.params import MAX_REFERRAL_LEVELS
 from tokenmall.domain.economy.state import EconomyState, Holder
+from tokenmall.domain.ledger import commands as c
 from tokenmall.domain.ledger import from_economy as fe
+from tokenmall.domain.ledger.batch import (
+    STATE_FIELDS,
+    Applied,
+    Batch,
+    BookedJournal,
+    ParamsRow,
+    holder_row,
+)
 from tokenmall.domain.ledger.codes import JournalCode
-from tokenmall.domain.ledger.journal import IdempotencyConflict, JournalDraft, Line, build
+from tokenmall.domain.ledger.journal import IdempotencyConflict, Line, build
 from tokenmall.domain.money import format_money
-from tokenmall.services import commands as c
 
 HolderLoader = Callable[[Sequence[str]], Iterable[Holder]]
 
-# Column order of a holder row everywhere (book snapshots, store writes, store reads).
-HOLDER_FIELDS = (
-    "name",
-    "points",
-    "cash",
-    "stable",
-    "quota",
-    "quota_used",
-    "spend",
-    "dividends",
-    "exited",
-    "merchant",
-    "referrer",
-    "points_seq",
-)
-
-# The cashflow aggregates of ``EconomyState`` (domain/economy/cashflow.py).
-CASHFLOW_FIELDS = (
-    "escrow",
-    "commissions_frozen",
-    "commissions_paid",
-    "withdrawing",
-    "withdrawn",
-    "receivables",
-    "cash_out",
-)
-
-# The aggregates of ``EconomyState`` kept in the tenant's economy_state row.
-STATE_FIELDS = (
-    "pool",
-    "circulating",
-    "minted",
-    "burned",
-    "treasury",
-    "dividend_pool",
-    "stable_outstanding",
-    "money_in",
-    "revenue",
-    "dividends_paid",
-    "buybacks_paid",
-    *CASHFLOW_FIELDS,
-    "last_price_num",
-    "last_price_den",
-    "seq",
-    "last_day",
-)
-
 # Clean holders are dropped from the cache at ``take_batch`` once it holds more than this.
 MAX_CACHED_HOLDERS = 200_000
-
-
-holder_row: Callable[[Holder], tuple[Any, ...]] = attrgetter(*HOLDER_FIELDS)
-"""A holder as a row (HOLDER_FIELDS order)."""
-
-
-def holder_from_row(row: Sequence[Any]) -> Holder:
-    h = Holder(row[0])
-    (
-        _,
-        h.points,
-        h.cash,
-        h.stable,
-        h.quota,
-        h.quota_used,
-        h.spend,
-        h.dividends,
-        exited,
-        merchant,
-        h.referrer,
-        h.points_seq,
-    ) = row
-    h.exited, h.merchant = bool(exited), bool(merchant)
-    return h
-
-
-@dataclass(frozen=True, slots=True)
-class Applied:
-    """What a command did: its result (the caller's answer) and the journal to write.
-
-    ``journal`` is None when the command repeated a key already applied in this batch with the
-    same request: the result is then the first one and nothing changed.
-    """
-
-    result: dict[str, Any]
-    journal: JournalDraft | None
-    journal_id: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class BookedJournal:
-    journal_id: int
-    draft: JournalDraft
-
-
-@dataclass(frozen=True, slots=True)
-class ParamsRow:
-    version: int
-    params: dict[str, Any]  # Params.to_public()
-    journal_id: int
-    changed_by: str
-
-
-@dataclass(slots=True)
-class Batch:
-    """Everything to write since the last ``take_batch()``: one transaction's worth."""
-
-    tenant_id: str
-    state: dict[str, Any]  # STATE_FIELDS + last_journal_id + params_version
-    holders: list[tuple[Any, ...]] = field(default_factory=list)  # HOLDER_FIELDS order
-    journals: list[BookedJournal] = field(default_factory=list)
-    params: list[ParamsRow] = field(default_factory=list)
-
-    @property
-    def empty(self) -> bool:
-        return not self.journals
 
 
 class TenantBook:
@@ -241,7 +137,7 @@ class TenantBook:
         if command.tenant_id != self.tenant_id:
             raise ValueError(f"command for {command.tenant_id} applied to {self.tenant_id}'s book")
         if isinstance(command, c.SettleDay):
-            raise TypeError("settle a day with services.settlement.settle_in, then reload")
+            raise TypeError("settle a day with services.ledger.settlement.settle_in, then reload")
         key = command.idempotency_key
         if fingerprint is None:
             fingerprint = command.fingerprint()
@@ -455,3 +351,29 @@ def _names(command: c.Command) -> list[str]:
         if isinstance(value, str):
             found.append(value)
     return found
+
+
+def load_book(store: Store, conn: Connection, tenant_id: str) -> TenantBook:
+    """A fresh book of the tenant, its holder loader bound to ``conn``."""
+    state, last_journal_id, version = store.read_state(conn, tenant_id)
+    return book_of(store, conn, tenant_id, state, last_journal_id, version)
+
+
+def book_of(
+    store: Store,
+    conn: Connection,
+    tenant_id: str,
+    state: EconomyState,
+    last_journal_id: int,
+    params_version: int,
+) -> TenantBook:
+    """A book from a state row already read (``Store.lock_state``), bound to ``conn``."""
+    params = store.params_at(conn, tenant_id, params_version)
+    book = TenantBook(tenant_id, params, params_version, state, last_journal_id)
+    bind(store, book, conn)
+    return book
+
+
+def bind(store: Store, book: TenantBook, conn: Connection) -> None:
+    """Point the book's lazy holder loads at ``conn`` (the writer does this per batch)."""
+    book.loader = store.holder_loader(conn, book.tenant_id)

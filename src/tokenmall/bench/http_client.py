@@ -253,26 +253,28 @@ def run_load(
     expect: int | Iterable[int] = 200,
     timeout: float = 30.0,  # float-ok: time (per unit of work)
     headers: Mapping[str, str] | None = None,
+    clock: Callable[[], float] = time.monotonic,  # float-ok: time (the deadline's clock)
 ) -> LoadResult:
     """Run ``flow(conn, n)`` for n = 0, 1, … from ``clients`` concurrent connections until
     ``requests`` units are taken or ``duration`` seconds pass, in a thread of its own with its
     own event loop. A unit is ok when its status is ``expect`` (or one of them); an exception
     (connection refused or reset, a timeout, a bad answer, an error in the flow) counts as an
-    error under its type's name and the connection is reopened for the next unit."""
+    error under its type's name and the connection is reopened for the next unit. ``clock``
+    reads the seconds the deadline and ``seconds`` are counted in."""
     expected = frozenset((expect,) if isinstance(expect, int) else expect)
     result = LoadResult(clients)
     failure: list[BaseException] = []
 
     async def main() -> None:
         counter = iter(range(requests))
-        start = time.monotonic()  # float-ok: time
+        start = clock()  # float-ok: time
         deadline = start + duration  # float-ok: time
         conns = [Connection(host, port, headers=headers) for _ in range(clients)]
         statuses = result.statuses
         latencies = result.latencies
 
         async def client(conn: Connection) -> None:
-            while time.monotonic() < deadline:  # float-ok: time
+            while clock() < deadline:  # float-ok: time
                 n = next(counter, None)
                 if n is None:
                     return
@@ -298,7 +300,7 @@ def run_load(
         try:
             await asyncio.gather(*(client(conn) for conn in conns))
         finally:
-            result.seconds = time.monotonic() - start  # float-ok: time
+            result.seconds = clock() - start  # float-ok: time
             for conn in conns:
                 conn.close()
                 result.http_requests += conn.requests

@@ -35,9 +35,9 @@ from tokenmall.adapters.db.tables import holders, journals, settled_days
 from tokenmall.domain.economy.invariants import violations
 from tokenmall.domain.errors import DomainError
 from tokenmall.domain.ledger.accounts import AccountKind
+from tokenmall.domain.ledger.batch import HOLDER_FIELDS, holder_from_row
 from tokenmall.domain.ledger.codes import JournalCode
 from tokenmall.domain.money import parse_money
-from tokenmall.services.book import HOLDER_FIELDS, holder_from_row
 
 
 @dataclass(slots=True)

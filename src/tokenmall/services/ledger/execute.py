@@ -4,7 +4,7 @@
 on SQLite), answers a repeated idempotency key from the stored journal, else loads a fresh
 ``TenantBook``, applies the command through the engine and writes the batch before commit.
 It is correct under any concurrency but every request pays a lock, a load and a commit: the
-writer (part B) batches many commands per commit and keeps the book between batches.
+tenant writer batches many commands per commit and keeps the book between batches.
 """
 
 from __future__ import annotations
@@ -21,15 +21,14 @@ from tokenmall.adapters.db import fast
 from tokenmall.adapters.db.store import Store
 from tokenmall.adapters.db.tables import journals, postings
 from tokenmall.domain.economy import Params
-from tokenmall.domain.economy.invariants import price_not_below
-from tokenmall.domain.economy.state import EconomyState
-from tokenmall.domain.errors import DomainError, InsufficientBalance, RuleViolation
-from tokenmall.domain.ledger import from_economy as fe
+from tokenmall.domain.errors import DomainError, RuleViolation
+from tokenmall.domain.ledger import commands as c
+from tokenmall.domain.ledger import reversal
 from tokenmall.domain.ledger.accounts import Account, AccountKind, Asset
-from tokenmall.domain.ledger.codes import REVERSIBLE, JournalCode
+from tokenmall.domain.ledger.batch import BookedJournal, holder_row
+from tokenmall.domain.ledger.codes import JournalCode
 from tokenmall.domain.ledger.journal import IdempotencyConflict, Posting, build
-from tokenmall.services import commands as c
-from tokenmall.services.book import BookedJournal, TenantBook, holder_row
+from tokenmall.services.ledger.book import TenantBook, book_of, load_book
 
 
 def replayed(
@@ -53,7 +52,7 @@ def execute_in(store: Store, conn: Connection, command: c.Command) -> dict[str, 
         first = replayed(store, conn, tenant_id, command.idempotency_key, command.fingerprint())
         if first is not None:
             return first
-        from tokenmall.services.settlement import settle_in
+        from tokenmall.services.ledger.settlement import settle_in
 
         return settle_in(store, conn, tenant_id, command.business_date)
     return execute_many_in(store, conn, [command])[0]
@@ -135,7 +134,7 @@ class LedgerBatch:
             self._book = self._given
         else:
             state, last_journal_id, version = store.lock_state(conn, tenant_id)
-            self._book = store.book_of(conn, tenant_id, state, last_journal_id, version)
+            self._book = book_of(store, conn, tenant_id, state, last_journal_id, version)
         self._look_up(self._keys)
         return self
 
@@ -251,8 +250,6 @@ def reverse_in(
     ).first()
     if original is None:
         raise DomainError(f"no journal {journal_id}")
-    if JournalCode(original.code) not in REVERSIBLE:
-        raise RuleViolation(f"a {original.code} journal cannot be reversed")
     already = conn.execute(
         select(journals.c.journal_id).where(
             journals.c.tenant_id == tenant_id, journals.c.reverses == journal_id
@@ -268,18 +265,10 @@ def reverse_in(
             .order_by(postings.c.line)
         )
     ]
-    book = store.load_book(conn, tenant_id)
-    before = book.state.price()
-    negated = fe.reversal_lines(lines)
-    book.ensure({account.holder for account, _ in negated if account.holder})
-    _apply_lines(book.state, negated, JournalCode(original.code))
-    if not price_not_below(before, book.state.price()):
-        raise RuleViolation(
-            f"reversing journal {journal_id} would lower the price; booked rewards are "
-            "final (an operator adjustment must not move the price down)"
-        )
-    touched = sorted({account.holder for account, _ in negated if account.holder})
-    _check_not_negative(book, touched, journal_id)
+    book = load_book(store, conn, tenant_id)
+    book.ensure({posting.account.holder for posting in lines if posting.account.holder})
+    code = JournalCode(original.code)
+    negated, touched = reversal.reverse(book.state, code, lines, journal_id)
     new_id = book.last_journal_id + 1
     result = {
         "journal_id": new_id,
@@ -295,66 +284,3 @@ def reverse_in(
     batch.state = book.state_row()
     store.write_batch(conn, tenant_id, batch)
     return result
-
-
-def _check_not_negative(book: TenantBook, touched: list[str], journal_id: int) -> None:
-    state = book.state
-    for name in (
-        "pool",
-        "dividend_pool",
-        "revenue",
-        "treasury",
-        "stable_outstanding",
-        "circulating",
-        "money_in",
-        "buybacks_paid",
-    ):
-        if getattr(state, name) < 0:
-            raise InsufficientBalance(
-                f"reversing journal {journal_id} would make the {name} negative"
-            )
-    for holder in touched:
-        h = state.holders[holder]
-        for name in ("points", "cash", "stable"):
-            if getattr(h, name) < 0:
-                raise InsufficientBalance(
-                    f"reversing journal {journal_id} would make {holder}'s {name} negative "
-                    "(it was spent since)"
-                )
-
-
-def _apply_lines(
-    state: EconomyState, lines: list[tuple[Account, int]], original: JournalCode
-) -> None:
-    """Move the negated postings into the balances they mirror."""
-    for account, amount in lines:
-        kind = account.kind
-        if kind is AccountKind.USER_POINTS:
-            state.holder(account.holder).points += amount
-        elif kind is AccountKind.USER_CASH:
-            state.holder(account.holder).cash += amount
-            if original in (JournalCode.BUYBACK, JournalCode.FORCED_EXIT):
-                state.buybacks_paid += amount
-        elif kind is AccountKind.USER_STABLE:
-            state.holder(account.holder).stable += amount
-        elif kind is AccountKind.BACKING_POOL:
-            state.pool += amount
-        elif kind is AccountKind.DIVIDEND_POOL:
-            state.dividend_pool += amount
-        elif kind is AccountKind.REVENUE:
-            state.revenue += amount
-        elif kind is AccountKind.GATEWAY_CLEARING:
-            state.money_in -= amount
-        elif kind is AccountKind.TREASURY:
-            state.treasury += amount
-        elif kind is AccountKind.STABLE_SUPPLY:
-            state.stable_outstanding -= amount
-        elif kind is AccountKind.SUPPLY:
-            # Supply postings are minus what circulates: a positive one burns, a negative mints.
-            if amount > 0:
-                state.burned += amount
-            else:
-                state.minted -= amount
-            state.circulating -= amount
-        else:
-            raise RuleViolation(f"cannot reverse a posting to {kind}")

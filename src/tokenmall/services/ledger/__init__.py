@@ -1,0 +1,2 @@
+"""The ledger use cases: the tenant book, commands executed, the daily settlement, audit,
+reports and replay."""
