@@ -25,7 +25,8 @@ def integration_db_url(name: str) -> Any:
     """The ``db_url`` fixture of ``tests/integration/conftest.py``, loaded as module ``name``."""
     path = Path(__file__).parent / "integration" / "conftest.py"
     spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.db_url

@@ -50,9 +50,11 @@ def test_add_list_change_and_delete_with_the_default_rules(api: Api, tenant: Ten
     assert _book(api, t) == []
     home = _add(api, t, HOME)
     assert home["is_default"] is True  # the first address is the default
-    assert home["phone"] == "13800138000" and home["postal_code"] == "310000"
+    assert home["phone"] == "13800138000"
+    assert home["postal_code"] == "310000"
     office = _add(api, t, OFFICE)
-    assert office["is_default"] is False and office["postal_code"] is None
+    assert office["is_default"] is False
+    assert office["postal_code"] is None
     book = _book(api, t)
     assert [a["address_id"] for a in book] == [home["address_id"], office["address_id"]]
     assert ok(api.get(t.path(f"/me/addresses/{office['address_id']}"), t.consumer_token)) == office
@@ -60,7 +62,8 @@ def test_add_list_change_and_delete_with_the_default_rules(api: Api, tenant: Ten
     # A new address may ask to be the default: exactly one default stays.
     third = _add(api, t, {**OFFICE, "recipient": "王五", "is_default": True})
     book = _book(api, t)
-    assert _default_ids(book) == [third["address_id"]] and book[0] == third
+    assert _default_ids(book) == [third["address_id"]]
+    assert book[0] == third
 
     # Set the default explicitly.
     chosen = ok(api.post(t.path(f"/me/addresses/{home['address_id']}/default"), t.consumer_token))
@@ -75,9 +78,12 @@ def test_add_list_change_and_delete_with_the_default_rules(api: Api, tenant: Ten
             json={"detail": "  文三路 200 号  ", "phone": "138 0013 8001", "postal_code": ""},
         )
     )
-    assert changed["detail"] == "文三路 200 号" and changed["phone"] == "13800138001"
-    assert changed["postal_code"] is None and changed["recipient"] == "张三"
-    assert changed["is_default"] is True and changed["created_at"] == home["created_at"]
+    assert changed["detail"] == "文三路 200 号"
+    assert changed["phone"] == "13800138001"
+    assert changed["postal_code"] is None
+    assert changed["recipient"] == "张三"
+    assert changed["is_default"] is True
+    assert changed["created_at"] == home["created_at"]
 
     # Deleting a non-default leaves the default; deleting the default makes the newest default.
     left = ok(api.call("DELETE", t.path(f"/me/addresses/{office['address_id']}"), t.consumer_token))
@@ -301,7 +307,8 @@ def test_refusals_name_the_field_with_a_clear_message(
     )
     assert answer.status_code == 422, answer.text
     error = answer.json()["error"]
-    assert error["field"] == name and message in error["message"]
+    assert error["field"] == name
+    assert message in error["message"]
 
 
 def test_checkout_keeps_a_snapshot_that_later_edits_do_not_change(
@@ -375,11 +382,13 @@ def test_concurrent_adds_never_pass_the_limit_nor_make_two_defaults(
         first = list(pool.map(add, range(6)))
     assert first == [201] * 6
     book = _book(api, t)
-    assert len(book) == 6 and len(_default_ids(book)) == 1
+    assert len(book) == 6
+    assert len(_default_ids(book)) == 1
     for n in range(12):
         _add(api, t, {**HOME, "recipient": f"填充{n}"})
     with ThreadPoolExecutor(max_workers=6) as pool:
         statuses = sorted(pool.map(add, range(100, 106)))
     assert statuses == [201, 201, 409, 409, 409, 409], statuses
     book = _book(api, t)
-    assert len(book) == 20 and len(_default_ids(book)) == 1
+    assert len(book) == 20
+    assert len(_default_ids(book)) == 1

@@ -80,8 +80,10 @@ def test_three_levels_frozen_released_clawed_back_into_a_debt_repaid_before_with
         (3, b, 200, "frozen", None, None),
     ]
     mine = ok(api.get(shop.path("/referrals/me"), d_tok))["commissions"]
-    assert mine["frozen"] == "5.00" and mine["released"] == "0.00"
-    assert mine["recent"][0]["order_ref"] == ref and mine["recent"][0]["level"] == 1
+    assert mine["frozen"] == "5.00"
+    assert mine["released"] == "0.00"
+    assert mine["recent"][0]["order_ref"] == ref
+    assert mine["recent"][0]["level"] == 1
     assert ok(api.get(shop.path("/referrals/me"), a_tok))["commissions"]["frozen"] == "0.00"
     assert ok(api.get(shop.path("/wallet"), d_tok))["cash"] == "0.00"  # frozen is not cash
     audit_clean(store, t)
@@ -101,10 +103,12 @@ def test_three_levels_frozen_released_clawed_back_into_a_debt_repaid_before_with
     assert rows(store, t, ref)[0] == (1, d, 500, "clawed_back", 100, 400)
     assert rows(store, t, ref)[1] == (2, c, 300, "clawed_back", 300, 0)
     wallet = ok(api.get(shop.path("/wallet"), d_tok))
-    assert wallet["cash"] == "0.00" and wallet["debt"] == "4.00"
+    assert wallet["cash"] == "0.00"
+    assert wallet["debt"] == "4.00"
     assert wallet["cash_withdrawing"] == "4.00"
     mine = ok(api.get(shop.path("/referrals/me"), d_tok))
-    assert mine["debt"] == "4.00" and mine["commissions"]["clawed_into_debt"] == "4.00"
+    assert mine["debt"] == "4.00"
+    assert mine["commissions"]["clawed_into_debt"] == "4.00"
     assert mine["commissions"]["clawed_back"] == "5.00"
     assert receivables(store, t) == 400
     audit_clean(store, t)
@@ -121,16 +125,19 @@ def test_three_levels_frozen_released_clawed_back_into_a_debt_repaid_before_with
     assert ok(api.get(shop.path("/wallet"), d_tok))["cash"] == "4.00"
     before = snapshot(store, t)
     refused = api.post(shop.path("/withdrawals"), d_tok, json={"amount": "1.00"})
-    assert refused.status_code == 409 and "debt" in refused.json()["error"]["message"]
+    assert refused.status_code == 409
+    assert "debt" in refused.json()["error"]["message"]
     assert snapshot(store, t) == before
 
     # d earns 5.00 more; a withdrawal of 5.00 repays the 4.00 debt first and holds 5.00
     ref2 = buy(store, t, e, 10_000)
     complete(store, t, ref2)
     paid = ok(api.post(shop.path("/withdrawals"), d_tok, json={"amount": "5.00"}), 201)
-    assert paid["debt_repaid"] == "4.00" and paid["status"] == "pending"
+    assert paid["debt_repaid"] == "4.00"
+    assert paid["status"] == "pending"
     wallet = ok(api.get(shop.path("/wallet"), d_tok))
-    assert wallet["debt"] == "0.00" and wallet["cash"] == "0.00"
+    assert wallet["debt"] == "0.00"
+    assert wallet["cash"] == "0.00"
     assert receivables(store, t) == 0
     audit_clean(store, t)
 

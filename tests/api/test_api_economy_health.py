@@ -11,7 +11,8 @@ def test_admin_reads_the_health_report_with_what_backs_it(api: Api, tenant: Tena
     assert body["inflow_window_days"] == 7
     # a new tenant: nothing circulates, the price is the initial price, no promise yet
     assert body["price"] == "1.00000000"
-    assert body["pool"] == "0.00" and body["quota_outstanding"] == "0.00"
+    assert body["pool"] == "0.00"
+    assert body["quota_outstanding"] == "0.00"
     assert body["days_to_pay_quota"] == "0"
     assert all(
         isinstance(v, str)

@@ -64,7 +64,8 @@ def test_forged_stale_and_malformed_callbacks_are_refused_and_change_nothing(
     # Missing or malformed signature headers, and a body changed after signing.
     url = "/api/v1/payments/webhooks/sandbox"
     answer = api.http.post(url, content=b"{}")
-    assert answer.status_code == 400 and answer.json()["error"]["code"] == "missing_signature"
+    assert answer.status_code == 400
+    assert answer.json()["error"]["code"] == "missing_signature"
     answer = api.http.post(
         url, content=b"{}", headers={"X-Sandbox-Timestamp": "soon", "X-Sandbox-Signature": "v1=0"}
     )
@@ -76,7 +77,8 @@ def test_forged_stale_and_malformed_callbacks_are_refused_and_change_nothing(
     refused = [r for r in caplog.records if r.getMessage() == "payment callback refused"]
     reasons = [r.__dict__["fields"]["reason"] for r in refused]
     assert reasons[:3] == ["bad_signature", "stale_timestamp", "stale_timestamp"]
-    assert "missing_signature" in reasons and "bad_timestamp" in reasons
+    assert "missing_signature" in reasons
+    assert "bad_timestamp" in reasons
 
 
 def test_refusals_leave_the_order_unpaid(
@@ -91,7 +93,8 @@ def test_refusals_leave_the_order_unpaid(
     assert signed_webhook(api, server, event, timestamp=now + 3600).status_code == 401
     wrong_amount = event | {"amount": "1.00"}
     answer = signed_webhook(api, server, wrong_amount)
-    assert answer.status_code == 422 and answer.json()["error"]["code"] == "amount_mismatch"
+    assert answer.status_code == 422
+    assert answer.json()["error"]["code"] == "amount_mismatch"
     unknown = event | {"payment_ref": f"{t.tenant_id}.pay_{'0' * 26}"}
     assert signed_webhook(api, server, unknown).status_code == 404
     not_json = signed_webhook(api, server, event | {"type": "payment.refunded"})
@@ -109,15 +112,18 @@ def test_genuine_event_is_accepted_once_and_a_replay_changes_nothing(
     event = success_event(payment, event_id="evt_once")
     answer = signed_webhook(api, server, event)
     assert answer.status_code == 200, answer.text
-    assert answer.json()["order_status"] == "paid" and answer.json()["outcome"] == "order paid"
+    assert answer.json()["order_status"] == "paid"
+    assert answer.json()["outcome"] == "order paid"
     paid = _state(api, t, server, unpaid["order_id"])
     # The same event again (even freshly signed): refused, nothing changes.
     replay = signed_webhook(api, server, event)
-    assert replay.status_code == 409 and replay.json()["error"]["code"] == "replayed"
+    assert replay.status_code == 409
+    assert replay.json()["error"]["code"] == "replayed"
     assert _state(api, t, server, unpaid["order_id"]) == paid
     # Another event for the already-paid payment is accepted but changes nothing either.
     other = signed_webhook(api, server, success_event(payment))
-    assert other.status_code == 200 and other.json()["outcome"] == "payment already succeeded"
+    assert other.status_code == 200
+    assert other.json()["outcome"] == "payment already succeeded"
     assert _state(api, t, server, unpaid["order_id"]) == paid
     assert _callbacks(server, payment["payment_id"]) == [
         ("accepted", "order paid"),
@@ -169,7 +175,8 @@ def test_sandbox_page_refuses_unknown_payments_and_bad_forms(
     assert api.http.post(url, data={}).status_code == 400
     assert order(api, tenant, unpaid["order_id"])["status"] == "created"
     page = api.http.get(url)
-    assert page.headers["content-type"].startswith("text/html") and "<script" not in page.text
+    assert page.headers["content-type"].startswith("text/html")
+    assert "<script" not in page.text
     assert "/sandbox/pay/" not in api.http.get("/openapi.json").text
 
 
@@ -200,7 +207,8 @@ def test_a_ledger_refusal_of_a_genuine_event_is_a_recorded_refusal(
     answer = signed_webhook(api, server, event)
     assert answer.status_code == 409, answer.text
     error = answer.json()["error"]
-    assert error["code"] == "not_applied" and "could not be applied" in error["message"]
+    assert error["code"] == "not_applied"
+    assert "could not be applied" in error["message"]
     assert _state(api, t, server, unpaid["order_id"]) == before
     assert _callbacks(server, payment["payment_id"]) == [("refused", "not_applied")]
     refused = [r for r in caplog.records if r.getMessage() == "payment callback refused"]
@@ -209,7 +217,8 @@ def test_a_ledger_refusal_of_a_genuine_event_is_a_recorded_refusal(
     # Its event id was not burnt: the same delivery is refused for the same reason, not as a
     # replay.
     again = signed_webhook(api, server, event)
-    assert again.status_code == 409 and again.json()["error"]["code"] == "not_applied"
+    assert again.status_code == 409
+    assert again.json()["error"]["code"] == "not_applied"
     detail = ok(api.get(t.path(f"/payments/{payment['payment_id']}"), t.consumer_token))
     assert detail["status"] == "pending"
     assert [cb["outcome"] for cb in detail["callbacks"]] == ["refused", "refused"]

@@ -93,18 +93,23 @@ def test_paid_books_rewards_at_once_when_grant_on_paid(
     first = push(api, t, key, "A-1001", "paid", paid_body("U1", contribution="30.00"))
     body = ok(first, 201)
     assert first.headers["Idempotency-Replayed"] == "false"
-    assert body["state"] == "paid" and body["rewards_booked"] is True
-    assert body["amount"] == "100.00" and body["contribution"] == "30.00"
+    assert body["state"] == "paid"
+    assert body["rewards_booked"] is True
+    assert body["amount"] == "100.00"
+    assert body["contribution"] == "30.00"
     rewards = body["rewards"]
     assert rewards["pool_contribution"] == "30.00"
     (grant,) = rewards["points_granted"]
-    assert grant["external_id"] == "U1" and grant["level"] == 0
-    assert grant["points"] == rewards["buyer_points"] and grant["points"] != "0.00000000"
+    assert grant["external_id"] == "U1"
+    assert grant["level"] == 0
+    assert grant["points"] == rewards["buyer_points"]
+    assert grant["points"] != "0.00000000"
     assert rewards["quota_added"] == "200.00"
     # the same event again (another Idempotency-Key): the first answer, nothing changed
     before = snapshot(server_base, db_url, t.tenant_id)
     again = push(api, t, key, "A-1001", "paid", paid_body("U1", contribution="30.00"))
-    assert again.status_code == 201 and again.json() == body
+    assert again.status_code == 201
+    assert again.json() == body
     assert again.headers["Idempotency-Replayed"] == "true"
     after = snapshot(server_base, db_url, t.tenant_id)
     after.pop("mall_idempotency"), before.pop("mall_idempotency")
@@ -115,7 +120,8 @@ def test_paid_books_rewards_at_once_when_grant_on_paid(
     assert conflict.json()["error"]["code"] == "conflict"
     assert snapshot(server_base, db_url, t.tenant_id)["journals"] == before["journals"]
     got = ok(api.get(t.path("/integration/orders/A-1001"), key))
-    assert got["rewards"] == rewards and got["event"] is None
+    assert got["rewards"] == rewards
+    assert got["event"] is None
     audit_clean(db_url, t.tenant_id)
 
 
@@ -126,7 +132,8 @@ def test_same_idempotency_key_replays_the_first_answer(
     key = api_key(api, t, t.admin_token)
     first = ok(push(api, t, key, "K-1", "paid", paid_body(), key="same-key"), 201)
     again = push(api, t, key, "K-1", "paid", paid_body(), key="same-key")
-    assert again.json() == first and again.headers["Idempotency-Replayed"] == "true"
+    assert again.json() == first
+    assert again.headers["Idempotency-Replayed"] == "true"
     other = push(api, t, key, "K-2", "paid", paid_body(), key="same-key")
     assert other.status_code == 409
 
@@ -141,13 +148,15 @@ def test_referrers_are_bound_once_and_get_points(
     body["user"]["referrer_external_id"] = "BOSS"
     answer = ok(push(api, t, key, "R-1", "paid", body), 201)
     levels = {g["external_id"]: g["level"] for g in answer["rewards"]["points_granted"]}
-    assert levels["FAN"] == 0 and levels.get("BOSS") == 1
+    assert levels["FAN"] == 0
+    assert levels.get("BOSS") == 1
     # a different referrer later is the ledger's refusal (bound once), nothing changes
     ok(push(api, t, key, "R-2", "paid", paid_body("OTHER")), 201)
     body = paid_body("FAN")
     body["user"]["referrer_external_id"] = "OTHER"
     refused = push(api, t, key, "R-3", "paid", body)
-    assert refused.status_code == 409 and "already bound" in refused.json()["error"]["message"]
+    assert refused.status_code == 409
+    assert "already bound" in refused.json()["error"]["message"]
     assert api.get(t.path("/integration/orders/R-3"), key).status_code == 404
     audit_clean(db_url, t.tenant_id)
 
@@ -159,14 +168,18 @@ def test_completed_books_rewards_when_grant_on_completed(
     key = api_key(api, t, t.admin_token)
     # out of order: completed before paid
     early = push(api, t, key, "C-1", "completed")
-    assert early.status_code == 409 and "not been reported paid" in early.text
+    assert early.status_code == 409
+    assert "not been reported paid" in early.text
     paid = ok(push(api, t, key, "C-1", "paid", paid_body("U7")), 201)
-    assert paid["rewards_booked"] is False and paid["rewards"] is None
+    assert paid["rewards_booked"] is False
+    assert paid["rewards"] is None
     done = ok(push(api, t, key, "C-1", "completed"))
-    assert done["state"] == "completed" and done["rewards_booked"] is True
+    assert done["state"] == "completed"
+    assert done["rewards_booked"] is True
     assert done["rewards"]["points_granted"][0]["external_id"] == "U7"
     again = push(api, t, key, "C-1", "completed", {})
-    assert again.status_code == 200 and again.json() == done
+    assert again.status_code == 200
+    assert again.json() == done
     audit_clean(db_url, t.tenant_id)
 
 
@@ -179,7 +192,8 @@ def test_refund_before_booking_returns_escrow(
     partial = push(api, t, key, "F-1", "refunded", {"amount": "10.00"})
     assert partial.status_code == 422
     refunded = ok(push(api, t, key, "F-1", "refunded"))
-    assert refunded["state"] == "refunded" and refunded["refunded"] == "100.00"
+    assert refunded["state"] == "refunded"
+    assert refunded["refunded"] == "100.00"
     assert refunded["rewards_booked"] is False
     late = push(api, t, key, "F-1", "completed")
     assert late.status_code == 409
@@ -194,11 +208,13 @@ def test_refund_after_booking_needs_an_adjustment(
     ok(push(api, t, key, "B-1", "paid", paid_body()), 201)
     before = snapshot(server_base, db_url, t.tenant_id)
     refused = push(api, t, key, "B-1", "refunded", {"amount": "20.00"})
-    assert refused.status_code == 409 and "adjustment" in refused.json()["error"]["message"]
+    assert refused.status_code == 409
+    assert "adjustment" in refused.json()["error"]["message"]
     after = snapshot(server_base, db_url, t.tenant_id)
     assert after == before
     adjusted = ok(push(api, t, key, "B-1", "refunded", {"amount": "20.00", "adjustment": True}))
-    assert adjusted["refunded"] == "20.00" and adjusted["rewards_booked"] is True
+    assert adjusted["refunded"] == "20.00"
+    assert adjusted["rewards_booked"] is True
     audit_clean(db_url, t.tenant_id)
 
 

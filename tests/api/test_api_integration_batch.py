@@ -49,7 +49,8 @@ def test_a_batch_books_each_order_like_a_single_push(
     assert [r["external_order_id"] for r in results] == [o["external_order_id"] for o in orders]
     assert all(r["status"] == 201 and not r["replayed"] and r["error"] is None for r in results)
     one, two, three, four, five = (r["order"] for r in results)
-    assert one["rewards_booked"] and one["rewards"]["pool_contribution"] == "30.00"
+    assert one["rewards_booked"]
+    assert one["rewards"]["pool_contribution"] == "30.00"
     assert one["user"]["user_id"] == four["user"]["user_id"]
     assert two["user"]["user_id"] == five["user"]["user_id"]
     levels = {g["external_id"]: g["level"] for g in two["rewards"]["points_granted"]}
@@ -57,7 +58,8 @@ def test_a_batch_books_each_order_like_a_single_push(
     levels = {g["external_id"]: g["level"] for g in five["rewards"]["points_granted"]}
     assert levels == {"FAN": 0, "BOSS": 1}
     boss = next(g["user_id"] for g in two["rewards"]["points_granted"] if g["level"] == 1)
-    assert three["user"]["user_id"] == boss and three["amount"] == "50.00"
+    assert three["user"]["user_id"] == boss
+    assert three["amount"] == "50.00"
     # prices never fall along the batch
     prices = [r["order"]["rewards"]["price"] for r in results]
     assert [Decimal(p) for p in prices] == sorted(Decimal(p) for p in prices)
@@ -67,7 +69,8 @@ def test_a_batch_books_each_order_like_a_single_push(
     assert ok(api.get(t.path("/integration/orders/B-3"), key))["user"]["user_id"] == boss
     before = snapshot(server_base, db_url, t.tenant_id)
     single = push(api, t, key, "B-1", "paid", paid_body("NEW", contribution="30.00"))
-    assert single.status_code == 201 and single.headers["Idempotency-Replayed"] == "true"
+    assert single.status_code == 201
+    assert single.headers["Idempotency-Replayed"] == "true"
     assert single.json() == one
     rows = snapshot(server_base, db_url, t.tenant_id)
     assert rows["journals"] == before["journals"]
@@ -138,10 +141,12 @@ def test_the_batch_key_replays_and_conflicts(
     first = ok(batch(api, t, key, orders, key="batch-key"))
     before = snapshot(server_base, db_url, t.tenant_id)
     again = batch(api, t, key, orders, key="batch-key")
-    assert again.status_code == 200 and again.json() == first
+    assert again.status_code == 200
+    assert again.json() == first
     assert again.headers["Idempotency-Replayed"] == "true"
     other = batch(api, t, key, [order("K-3")], key="batch-key")
-    assert other.status_code == 409 and other.json()["error"]["field"] == "Idempotency-Key"
+    assert other.status_code == 409
+    assert other.json()["error"]["field"] == "Idempotency-Key"
     # the same batch under a new key: every order answers its first result, nothing changes
     replayed = ok(batch(api, t, key, orders))
     assert [r["status"] for r in replayed["results"]] == [201, 201]
@@ -181,7 +186,8 @@ def test_refused_and_conflicting_orders_are_answered_alone(
         ("Q-3", 201, False),
     ]
     refused = body["results"][1]
-    assert refused["order"] is None and "already bound" in refused["error"]["message"]
+    assert refused["order"] is None
+    assert "already bound" in refused["error"]["message"]
     assert "different request" in body["results"][2]["error"]["message"]
     assert api.get(t.path("/integration/orders/Q-2"), key).status_code == 404
     assert ok(api.get(t.path("/integration/orders/P-2"), key))["amount"] == "100.00"
@@ -242,7 +248,8 @@ def test_roles_and_tenants(
     assert batch(api, t, None, [order("X-1")]).status_code == 401
     after = snapshot(server_base, db_url, t.tenant_id)
     assert after["journals"] == before["journals"]
-    assert after["mall_integration_orders"] == [] and after["mall_external_users"] == []
+    assert after["mall_integration_orders"] == []
+    assert after["mall_external_users"] == []
 
 
 def test_concurrent_batches_and_single_pushes_book_each_order_once(
@@ -309,10 +316,13 @@ def test_a_batch_for_a_tenant_granting_on_completion(
     assert [r["status"] for r in body["results"]] == [201, 201]
     for result in body["results"]:
         assert result["order"]["rewards_booked"] is False
-        assert result["order"]["rewards"] is None and result["order"]["state"] == "paid"
+        assert result["order"]["rewards"] is None
+        assert result["order"]["state"] == "paid"
     done = ok(push(api, t, key, "W-2", "completed"))
-    assert done["rewards_booked"] is True and done["state"] == "completed"
+    assert done["rewards_booked"] is True
+    assert done["state"] == "completed"
     assert done["rewards"]["points_granted"][0]["external_id"] == "U2"
     refunded = ok(push(api, t, key, "W-1", "refunded"))
-    assert refunded["state"] == "refunded" and refunded["refunded"] == "100.00"
+    assert refunded["state"] == "refunded"
+    assert refunded["refunded"] == "100.00"
     audit_clean(db_url, t.tenant_id)

@@ -92,7 +92,8 @@ def test_a_mixed_crowd_is_answered_push_by_push(
     audit_clean(db_url, t.tenant_id)
     # every good push replays its answer under its key, unchanged
     again = push(api, t, key, "NEW-3", "paid", paid_body("C3"), key="k-3")
-    assert again.status_code == 201 and again.json() == answers[3].json()
+    assert again.status_code == 201
+    assert again.json() == answers[3].json()
     assert again.headers["Idempotency-Replayed"] == "true"
 
 
@@ -114,10 +115,12 @@ def test_without_group_commit_each_push_is_its_own_transaction(
     alone = ok(push(api, t, key, "A-1", "paid", paid_body("U1"), key="alone-1"), 201)
     assert alone["user"]["user_id"] == grouped["user"]["user_id"]
     again = push(api, t, key, "A-1", "paid", paid_body("U1"), key="alone-1")
-    assert again.status_code == 201 and again.json() == alone
+    assert again.status_code == 201
+    assert again.json() == alone
     assert again.headers["Idempotency-Replayed"] == "true"
     replayed = push(api, t, key, "G-1", "paid", paid_body("U1"))
-    assert replayed.status_code == 201 and replayed.json() == grouped
+    assert replayed.status_code == 201
+    assert replayed.json() == grouped
     refused = push(api, t, key, "A-2", "paid", paid_body(amount="0"))
     assert refused.status_code == 422
     orders = [

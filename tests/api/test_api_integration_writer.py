@@ -122,7 +122,8 @@ def test_a_crowd_of_pushes_books_each_order_once(
         assert levels.get("B0") == 1
     # and the price never fell, and the audit is clean
     prices = _purchase_prices(db_url, t.tenant_id)
-    assert len(prices) == len(stored_orders) and prices == sorted(prices)
+    assert len(prices) == len(stored_orders)
+    assert prices == sorted(prices)
     audit_clean(db_url, t.tenant_id)
 
 

@@ -48,11 +48,13 @@ def test_a_consumers_journey_end_to_end(api: Api, operator_token: str, server: A
     # 0.70 × 60.00 at the initial price 1.00: 42 points; quota 2 × 200.00
     mine = wallet(api, t, friend)
     assert d(mine["points"]) == 42
-    assert d(mine["quota_total"]) == 400 and d(mine["quota_left"]) == 400
+    assert d(mine["quota_total"]) == 400
+    assert d(mine["quota_left"]) == 400
     assert mine["backed_by"]["pool"] == "60.00"
     # the inviter: 10% referral points (6) and a 5% commission (10.00) released at completion
     inviter = wallet(api, t, t.consumer_token)
-    assert d(inviter["points"]) == 6 and d(inviter["cash"]) == 10
+    assert d(inviter["points"]) == 6
+    assert d(inviter["cash"]) == 10
 
     # an admin settles yesterday: the whole dividend pool (30% of 200.00) to the only holder
     # with quota left
@@ -60,9 +62,11 @@ def test_a_consumers_journey_end_to_end(api: Api, operator_token: str, server: A
     settled = ok(
         api.post(t.path("/settlements"), t.admin_token, json={"business_date": str(yesterday)})
     )
-    assert settled["distributed"] == "60.00" and settled["recipients"] == 1
+    assert settled["distributed"] == "60.00"
+    assert settled["recipients"] == 1
     mine = wallet(api, t, friend)
-    assert d(mine["dividends_received"]) == 60 and d(mine["cash"]) == 60
+    assert d(mine["dividends_received"]) == 60
+    assert d(mine["cash"]) == 60
     assert d(mine["quota_left"]) == 340
     days = ok(api.get(t.path("/wallet/dividends"), friend))["items"]
     assert {"business_date": str(yesterday), "amount": "60.00"} in days
@@ -77,7 +81,8 @@ def test_a_consumers_journey_end_to_end(api: Api, operator_token: str, server: A
     preview = ok(api.get(t.path("/wallet/convert-preview"), friend, params={"points": "10"}))
     ok(api.post(t.path("/wallet/convert"), friend, json={"points": "10"}))
     stable = wallet(api, t, friend)["stable"]
-    assert stable == preview["receive"] and d(stable) > 0
+    assert stable == preview["receive"]
+    assert d(stable) > 0
 
     # pay part of the next bottle with every stable point, the rest through the gateway
     done = checkout(
@@ -104,6 +109,7 @@ def test_a_consumers_journey_end_to_end(api: Api, operator_token: str, server: A
     )
     assert approved["status"] == "paid"
     after = wallet(api, t, friend)
-    assert d(after["cash"]) == cash - 5 and d(after["cash_withdrawing"]) == 0
+    assert d(after["cash"]) == cash - 5
+    assert d(after["cash_withdrawing"]) == 0
 
     audit_clean(server, t)

@@ -42,28 +42,35 @@ def test_end_to_end_cart_checkout_sandbox_ship_confirm_complete_rewards(
     add_to_cart(api, t, quantity=1)
     cart = add_to_cart(api, t, quantity=1)  # added to the same line
     assert [(x["sku_id"], x["quantity"]) for x in cart["lines"]] == [(t.sku_id, 2)]
-    assert cart["total"] == "200.00" and cart["lines"][0]["available"] is True
+    assert cart["total"] == "200.00"
+    assert cart["lines"][0]["available"] is True
     before = economy(server, t)
 
     done = checkout(api, t)  # from the cart
     (placed,) = done["orders"]
     (payment,) = done["payments"]
-    assert placed["status"] == "created" and placed["total"] == "200.00"
-    assert placed["money_amount"] == "200.00" and placed["stable_amount"] == "0.00"
+    assert placed["status"] == "created"
+    assert placed["total"] == "200.00"
+    assert placed["money_amount"] == "200.00"
+    assert placed["stable_amount"] == "0.00"
     assert placed["lines"][0]["pool_contribution"] == "30.00"
-    assert payment["status"] == "pending" and payment["amount"] == "200.00"
+    assert payment["status"] == "pending"
+    assert payment["amount"] == "200.00"
     assert ok(api.get(t.path("/cart"), t.consumer_token))["lines"] == []
     assert _stock(api, t) == 8  # reserved at checkout
     assert economy(server, t) == before  # no money yet
 
     # The payer presses Approve on the sandbox page; its signed webhook marks the order paid.
     page = sandbox_pay(api, payment["redirect_url"])
-    assert page.status_code == 200 and "notified" in page.text
+    assert page.status_code == 200
+    assert "notified" in page.text
     paid = order(api, t, placed["order_id"], t.consumer_token)
-    assert paid["status"] == "paid" and paid["payments"][0]["status"] == "succeeded"
+    assert paid["status"] == "paid"
+    assert paid["payments"][0]["status"] == "succeeded"
     assert paid["rewards"]["booked"] is False  # grant_on is "completed" by default
     state = economy(server, t)
-    assert state["escrow"] == 20_000 and state["money_in"] == 20_000
+    assert state["escrow"] == 20_000
+    assert state["money_in"] == 20_000
     # The page now says it is paid and offers no buttons.
     assert sandbox_forms(api, payment["redirect_url"]) == {}
 
@@ -73,12 +80,15 @@ def test_end_to_end_cart_checkout_sandbox_ship_confirm_complete_rewards(
     assert ok(api.post(t.path("/orders/run-due"), t.admin_token))["completed"] == 0
     done_order = complete(api, t, placed["order_id"])  # window 0 days, run-due
     rewards = done_order["rewards"]
-    assert rewards["booked"] is True and rewards["contribution"] == "60.00"
+    assert rewards["booked"] is True
+    assert rewards["contribution"] == "60.00"
     points = parse_points(rewards["points"])
     assert points > 0
     assert holder(server, t, t.consumer_id)["points"] == points  # in the ledger
     state = economy(server, t)
-    assert state["escrow"] == 0 and state["pool"] == 6_000 and state["money_in"] == 20_000
+    assert state["escrow"] == 0
+    assert state["pool"] == 6_000
+    assert state["money_in"] == 20_000
     steps = [(e["from_status"], e["to_status"]) for e in done_order["history"]]
     assert steps == [
         (None, "created"),
@@ -103,7 +113,8 @@ def test_checkout_splits_by_merchant_and_roles_see_their_orders(
     t = tenant
     other_merchant, tea = second_merchant(api, t)
     done = checkout(api, t, [(t.sku_id, 1), (tea, 2)])
-    assert len(done["orders"]) == 2 and len(done["payments"]) == 2
+    assert len(done["orders"]) == 2
+    assert len(done["payments"]) == 2
     by_merchant = {o["merchant_id"]: o for o in done["orders"]}
     assert by_merchant[t.merchant_id]["total"] == "100.00"
     assert by_merchant[other_merchant]["total"] == "100.00"
@@ -118,7 +129,8 @@ def test_checkout_splits_by_merchant_and_roles_see_their_orders(
     assert len(ok(api.get(t.path("/orders?status=created"), t.admin_token))["items"]) == 2
     assert ok(api.get(t.path("/orders?status=paid"), t.admin_token))["items"] == []
     page = ok(api.get(t.path("/orders?limit=1"), t.admin_token))
-    assert len(page["items"]) == 1 and page["next_after"] == page["items"][0]["order_id"]
+    assert len(page["items"]) == 1
+    assert page["next_after"] == page["items"][0]["order_id"]
     rest = ok(api.get(t.path(f"/orders?limit=1&after={page['next_after']}"), t.admin_token))
     assert rest["items"][0]["order_id"] != page["items"][0]["order_id"]
     # Another consumer of the same tenant sees none of them.
@@ -147,7 +159,8 @@ def test_grant_on_paid_books_rewards_at_payment_and_refund_is_an_admin_adjustmen
     t = make_tenant(api, operator_token, params={"grant_on": "paid"})
     orders = [paid_order(api, t, quantity=2) for _ in range(3)]  # revenue to refund from
     first = orders[0]
-    assert first["rewards"]["booked"] is True and first["rewards"]["contribution"] == "60.00"
+    assert first["rewards"]["booked"] is True
+    assert first["rewards"]["contribution"] == "60.00"
     points = holder(server, t, t.consumer_id)["points"]
     assert points == sum(parse_points(o["rewards"]["points"]) for o in orders)
     assert economy(server, t)["escrow"] == 0
@@ -161,7 +174,8 @@ def test_grant_on_paid_books_rewards_at_payment_and_refund_is_an_admin_adjustmen
         ),
         201,
     )
-    assert refund["status"] == "requested" and refund["adjustment"] is True
+    assert refund["status"] == "requested"
+    assert refund["adjustment"] is True
     path = t.path(f"/orders/{first['order_id']}/refunds/{refund['refund_id']}/approve")
     before = economy(server, t)
     answer = api.post(path, t.merchant_token)
@@ -169,7 +183,8 @@ def test_grant_on_paid_books_rewards_at_payment_and_refund_is_an_admin_adjustmen
     assert economy(server, t) == before
     decided = ok(api.post(path, t.admin_token, json={"note": "goodwill"}))
     assert decided["order"]["status"] == "refunded"
-    assert decided["refund"]["status"] == "succeeded" and decided["refund"]["adjustment"] is True
+    assert decided["refund"]["status"] == "succeeded"
+    assert decided["refund"]["adjustment"] is True
     after = economy(server, t)
     assert after["revenue"] == before["revenue"] - 20_000
     assert after["money_in"] == before["money_in"] - 20_000
@@ -187,7 +202,8 @@ def test_refund_before_booking_returns_escrow_and_stock(
     t = tenant
     before = economy(server, t)
     paid = paid_order(api, t, quantity=3)
-    assert _stock(api, t) == 7 and economy(server, t)["escrow"] == 30_000
+    assert _stock(api, t) == 7
+    assert economy(server, t)["escrow"] == 30_000
     refund = ok(
         api.post(
             t.path(f"/orders/{paid['order_id']}/refunds"),
@@ -211,8 +227,10 @@ def test_refund_before_booking_returns_escrow_and_stock(
     )
     assert decided["order"]["status"] == "refunded"
     after = economy(server, t)
-    assert after["escrow"] == 0 and after["money_in"] == before["money_in"]
-    assert after["pool"] == before["pool"] and after["revenue"] == before["revenue"]
+    assert after["escrow"] == 0
+    assert after["money_in"] == before["money_in"]
+    assert after["pool"] == before["pool"]
+    assert after["revenue"] == before["revenue"]
     assert _stock(api, t) == 10
     assert order(api, t, paid["order_id"])["payments"][0]["status"] == "refunded"
     audit_clean(server, t)
@@ -240,7 +258,8 @@ def test_refund_rejected_then_order_completes(
             json={"note": "as described"},
         )
     )
-    assert rejected["status"] == "rejected" and rejected["decision_note"] == "as described"
+    assert rejected["status"] == "rejected"
+    assert rejected["decision_note"] == "as described"
     assert ok(api.post(t.path("/orders/run-due"), t.admin_token))["completed"] == 1
     assert order(api, t, paid["order_id"])["rewards"]["booked"] is True
     audit_clean(server, t)
@@ -255,8 +274,10 @@ def test_pay_with_stable_points_and_mixed(api: Api, tenant: TenantFixture, serve
     # All in stable points: paid at once, no gateway, no rewards (rule 4).
     done = checkout(api, t, [(t.sku_id, 1)], payment_method="stable")
     (whole,) = done["orders"]
-    assert done["payments"] == [] and whole["status"] == "paid"
-    assert whole["stable_amount"] == "100.00" and whole["money_amount"] == "0.00"
+    assert done["payments"] == []
+    assert whole["status"] == "paid"
+    assert whole["stable_amount"] == "100.00"
+    assert whole["money_amount"] == "0.00"
     assert holder(server, t, t.consumer_id)["stable"] == stable - 10_000
     assert holder(server, t, t.merchant_id)["stable"] == 10_000
     assert economy(server, t)["money_in"] == before["money_in"]
@@ -276,13 +297,15 @@ def test_pay_with_stable_points_and_mixed(api: Api, tenant: TenantFixture, serve
         ship_and_confirm(api, t, placed["order_id"])
     assert ok(api.post(t.path("/orders/run-due"), t.admin_token))["completed"] == 2
     whole_done = order(api, t, whole["order_id"])
-    assert whole_done["status"] == "completed" and whole_done["rewards"]["booked"] is False
+    assert whole_done["status"] == "completed"
+    assert whole_done["rewards"]["booked"] is False
     mixed_done = order(api, t, mixed["order_id"])
     # The fixed 30.00 contribution scaled to the money part: floor(30 × 70 / 100) = 21.00.
     assert mixed_done["rewards"]["contribution"] == "21.00"
     after = economy(server, t)
     assert after["money_in"] == before["money_in"] + 7_000
-    assert after["pool"] == before["pool"] + 2_100 and after["escrow"] == 0
+    assert after["pool"] == before["pool"] + 2_100
+    assert after["escrow"] == 0
     audit_clean(server, t)
 
     # Not enough stable points: refused, nothing reserved.
@@ -345,7 +368,8 @@ def test_cancel_timeout_failed_payment_retry_and_late_payment(
     page = sandbox_pay(api, payment["redirect_url"], "fail")
     assert page.status_code == 200
     detail = order(api, t, done["orders"][0]["order_id"])
-    assert detail["status"] == "created" and detail["payments"][0]["status"] == "failed"
+    assert detail["status"] == "created"
+    assert detail["payments"][0]["status"] == "failed"
     assert "try again" in api.http.get(payment["redirect_url"]).text
     again = ok(api.post(t.path(f"/orders/{detail['order_id']}/payments"), t.consumer_token), 200)
     assert again["payment_id"] == payment["payment_id"]  # the open payment, not a second one
@@ -363,7 +387,8 @@ def test_cancel_timeout_failed_payment_retry_and_late_payment(
     assert cancel_expired_orders(db, t.tenant_id, utc_now()) == 0
     assert cancel_expired_orders(db, t.tenant_id, utc_now() + timedelta(minutes=31)) == 1
     cancelled = order(api, t, late_order)
-    assert cancelled["status"] == "cancelled" and cancelled["history"][-1]["actor"] == "system"
+    assert cancelled["status"] == "cancelled"
+    assert cancelled["history"][-1]["actor"] == "system"
     assert _stock(api, t) == 9
     # Money that still arrives for it is recorded and refunded at once, never kept.
     before = economy(server, t)
@@ -371,10 +396,12 @@ def test_cancel_timeout_failed_payment_retry_and_late_payment(
     assert answer.status_code == 200, answer.text
     assert answer.json()["outcome"].startswith("refunded")
     after = order(api, t, late_order)
-    assert after["status"] == "cancelled" and after["payments"][0]["status"] == "refunded"
+    assert after["status"] == "cancelled"
+    assert after["payments"][0]["status"] == "refunded"
     assert after["refunds"][0]["status"] == "succeeded"
     state = economy(server, t)
-    assert state["escrow"] == before["escrow"] and state["money_in"] == before["money_in"]
+    assert state["escrow"] == before["escrow"]
+    assert state["money_in"] == before["money_in"]
     assert state["journals"] == before["journals"] + 2  # the payment and its refund
     audit_clean(server, t)
 
@@ -393,7 +420,8 @@ def test_auto_confirm_and_completion_by_the_scheduler_functions(
     assert order(api, t, paid["order_id"])["status"] == "received"
     assert complete_due_orders(db, t.tenant_id, now + timedelta(days=17, minutes=2)) == 1
     done = order(api, t, paid["order_id"])
-    assert done["status"] == "completed" and done["rewards"]["booked"] is True
+    assert done["status"] == "completed"
+    assert done["rewards"]["booked"] is True
     # Run again (with the ledger's Store, and inside a caller's transaction): nothing to do.
     assert complete_due_orders(store_of(server), t.tenant_id, now + timedelta(days=30)) == 0
     with db.transaction() as conn:
@@ -410,25 +438,30 @@ def test_order_settings_and_cart_lines(api: Api, tenant: TenantFixture) -> None:
         "auto_confirm_days": 10,
     }
     changed = settings(api, t, payment_timeout_minutes=15)
-    assert changed["payment_timeout_minutes"] == 15 and changed["return_window_days"] == 7
+    assert changed["payment_timeout_minutes"] == 15
+    assert changed["return_window_days"] == 7
     answer = api.patch(t.path("/order-settings"), t.merchant_token, json={"auto_confirm_days": 3})
     assert answer.status_code == 403
     add_to_cart(api, t, quantity=2)
     cart = ok(api.patch(t.path(f"/cart/lines/{t.sku_id}"), t.consumer_token, json={"quantity": 5}))
-    assert cart["lines"][0]["quantity"] == 5 and cart["total"] == "500.00"
+    assert cart["lines"][0]["quantity"] == 5
+    assert cart["total"] == "500.00"
     cart = ok(api.call("DELETE", t.path(f"/cart/lines/{t.sku_id}"), t.consumer_token))
-    assert cart["lines"] == [] and cart["total"] == "0.00"
+    assert cart["lines"] == []
+    assert cart["total"] == "0.00"
     answer = api.call("DELETE", t.path(f"/cart/lines/{t.sku_id}"), t.consumer_token)
     assert answer.status_code == 404
     # Checkout of an empty cart is refused.
     answer = api.post(t.path("/checkout"), t.consumer_token, json={})
-    assert answer.status_code == 422 and answer.json()["error"]["field"] == "lines"
+    assert answer.status_code == 422
+    assert answer.json()["error"]["field"] == "lines"
     # A hidden product cannot be put in the cart.
     ok(api.patch(t.path(f"/products/{t.product_id}"), t.merchant_token, json={"status": "hidden"}))
     answer = api.post(
         t.path("/cart/lines"), t.consumer_token, json={"sku_id": t.sku_id, "quantity": 1}
     )
-    assert answer.status_code == 422 and answer.json()["error"]["field"] == "sku_id"
+    assert answer.status_code == 422
+    assert answer.json()["error"]["field"] == "sku_id"
 
 
 def test_checkout_replay_changes_nothing(api: Api, tenant: TenantFixture, server: object) -> None:

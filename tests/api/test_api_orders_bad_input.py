@@ -150,9 +150,11 @@ def test_bad_input_on_every_order_write_is_refused_and_changes_nothing(
         sent = _spoil(body, field, value)
         answer = api.call(method, t.path(path), tokens[who], sent)
         case = (method, path, field, repr(value)[:40], answer.status_code, answer.text[:200])
-        assert 400 <= answer.status_code < 500 and answer.status_code != 404, case
+        assert 400 <= answer.status_code < 500, case
+        assert answer.status_code != 404, case
         error = answer.json()["error"]
-        assert error["message"] and error["code"], case
+        assert error["message"], case
+        assert error["code"], case
         assert "Traceback" not in answer.text, case
     assert _snapshot(api, t, server) == before
 

@@ -69,14 +69,16 @@ def test_money_checkouts_are_refused_and_stable_ones_work(
         answer = api.post(t.path("/checkout"), t.consumer_token, json=plan)
         assert answer.status_code == 409, answer.text
         error = answer.json()["error"]
-        assert error["code"] == "no_gateway" and "no payment gateway" in error["message"]
+        assert error["code"] == "no_gateway"
+        assert "no payment gateway" in error["message"]
         assert error["field"] == "payment_method"
         assert _state(api, t, server) == before
     # Wholly in stable points there is nothing for a gateway to do.
     done = ok(
         api.post(t.path("/checkout"), t.consumer_token, json={"payment_method": "stable"}), 201
     )
-    assert done["payments"] == [] and done["orders"][0]["status"] == "paid"
+    assert done["payments"] == []
+    assert done["orders"][0]["status"] == "paid"
 
 
 def test_the_sandbox_page_and_webhook_are_gone(

@@ -42,7 +42,8 @@ def test_invite_link_registration_binds_the_inviter_once(
     code = mine["invite_code"]
     assert mine["invite_path"] == f"/{t}/register?invite={code}"
     assert mine["invite_url"] == server_base + mine["invite_path"]
-    assert mine["inviter"] is None and mine["invitees"] == []
+    assert mine["inviter"] is None
+    assert mine["invitees"] == []
 
     bob, bob_token = register(api, tenant, "bob@shop.test", code, name="Bob")
     assert referrer_in_ledger(store, t, bob) == amy  # Join ran in the registration
@@ -68,7 +69,8 @@ def test_invite_link_registration_binds_the_inviter_once(
     assert parse_points(points["total"]) == parse_points(grants[0]["points"]) > 0
     assert points["by_level"] == [{"level": 1, "points": grants[0]["points"]}]
     # no commission_rates on this tenant: no commissions
-    assert amys["commissions"]["frozen"] == "0.00" and amys["commissions"]["recent"] == []
+    assert amys["commissions"]["frozen"] == "0.00"
+    assert amys["commissions"]["recent"] == []
 
     # the tree is never rewritten: not by the ledger, not by any endpoint
     before = snapshot(store, t)
@@ -94,7 +96,8 @@ def test_invite_link_registration_binds_the_inviter_once(
     assert referrer_in_ledger(store, t, carl) == bob
     # admins read anyone's referrals; consumers only their own
     seen = ok(api.get(tenant.path(f"/users/{bob}/referrals"), tenant.admin_token))
-    assert seen["inviter"]["user_id"] == amy and [i["display_name"] for i in seen["invitees"]] == [
+    assert seen["inviter"]["user_id"] == amy
+    assert [i["display_name"] for i in seen["invitees"]] == [
         "Carl"
     ]
     assert api.get(tenant.path(f"/users/{amy}/referrals"), bob_token).status_code == 403
@@ -111,5 +114,6 @@ def test_an_unknown_invite_code_registers_nobody(
         tenant.path("/register"),
         json={"email": "x@shop.test", "password": "password-123", "invite_code": "NOSUCH00"},
     )
-    assert answer.status_code == 422 and answer.json()["error"]["field"] == "invite_code"
+    assert answer.status_code == 422
+    assert answer.json()["error"]["field"] == "invite_code"
     assert snapshot(store, tenant.tenant_id) == before

@@ -39,9 +39,11 @@ def _calls(db: Database, key: str, request: str = "r1", body: str = '{"n":1}') -
 def test_the_action_runs_once_and_a_replay_answers_what_was_stored(db: Database) -> None:
     key = uuid.uuid4().hex
     first, ran = _calls(db, key)
-    assert first == idempotency.Outcome(201, '{"n":1}', False) and ran == [None]
+    assert first == idempotency.Outcome(201, '{"n":1}', False)
+    assert ran == [None]
     again, ran = _calls(db, key)
-    assert again == idempotency.Outcome(201, '{"n":"stored"}', True) and ran == []
+    assert again == idempotency.Outcome(201, '{"n":"stored"}', True)
+    assert ran == []
     with pytest.raises(Conflict):
         _calls(db, key, request="r2")
 
@@ -68,4 +70,5 @@ def test_a_lost_race_on_the_key_retries_once_and_replays(db: Database) -> None:
         return idempotency.Done(201, '"ours"')
 
     outcome = idempotency.run_once(db, tenant_id="t", key=key, request="r1", action=action)
-    assert outcome == idempotency.Outcome(200, '"theirs"', True) and tries == 1
+    assert outcome == idempotency.Outcome(200, '"theirs"', True)
+    assert tries == 1

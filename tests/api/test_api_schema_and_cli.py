@@ -109,5 +109,6 @@ def test_operator_create_then_serve_as_commands(tmp_path: Path) -> None:
         _, stderr = server.communicate(timeout=20)
     lines = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
     access = [line for line in lines if line.get("request_id") == "cli-test-1"]
-    assert access and access[0]["path"] == "/api/v1/platform/login"
+    assert access
+    assert access[0]["path"] == "/api/v1/platform/login"
     assert access[0]["status"] == 200

@@ -23,4 +23,5 @@ def test_the_database_url_is_explicit_else_the_settings(monkeypatch: Any, tmp_pa
     assert database_url("sqlite:///explicit.db") == "sqlite:///explicit.db"
     assert database_url() == "sqlite:///from-env.db"
     monkeypatch.delenv("TOKENMALL_DATABASE_URL")
-    assert database_url().startswith("sqlite:///") and database_url().endswith("tokenmall.db")
+    assert database_url().startswith("sqlite:///")
+    assert database_url().endswith("tokenmall.db")

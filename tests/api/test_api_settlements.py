@@ -50,8 +50,10 @@ def test_settle_a_day_once_with_its_event(api: Api, shop: TenantFixture, db_url:
         pay(api, shop, f"S-{n}", user)
     day = yesterday(utc_now()).isoformat()
     first = ok(settle(api, shop, day))
-    assert first["business_date"] == day and first["settled_now"] is True
-    assert first["recipients"] >= 1 and first["distributed"] != "0.00"
+    assert first["business_date"] == day
+    assert first["settled_now"] is True
+    assert first["recipients"] >= 1
+    assert first["distributed"] != "0.00"
     before = journals(db_url, shop.tenant_id)
     again = ok(settle(api, shop, day))
     assert again["settled_now"] is False
@@ -94,7 +96,8 @@ def test_bad_dates_are_refused(api: Api, tenant: TenantFixture, day: Any, status
 def test_a_day_that_has_not_ended_is_refused(api: Api, tenant: TenantFixture) -> None:
     today = (yesterday(utc_now()) + timedelta(days=1)).isoformat()
     answer = settle(api, tenant, today)
-    assert answer.status_code == 422 and "has not ended" in answer.json()["error"]["message"]
+    assert answer.status_code == 422
+    assert "has not ended" in answer.json()["error"]["message"]
 
 
 def test_settlements_are_admins_only_and_per_tenant(

@@ -48,7 +48,8 @@ def test_wallet_after_purchases_and_settled_days(
 ) -> None:
     t, me = tenant.tenant_id, tenant.consumer_id
     empty = ok(api.get(tenant.path("/wallet"), tenant.consumer_token))
-    assert empty["points"] == "0.00000000" and empty["quota_left"] == "0.00"
+    assert empty["points"] == "0.00000000"
+    assert empty["quota_left"] == "0.00"
     assert empty["backed_by"]["statement"]
     buy(store, t, me, 10_000)
     buy(store, t, me, 20_000)
@@ -65,9 +66,12 @@ def test_wallet_after_purchases_and_settled_days(
     assert parse_money(wallet["quota_used"]) == h["quota_used"] > 0
     assert parse_money(wallet["quota_left"]) == h["quota"] - h["quota_used"]
     assert parse_money(wallet["dividends_received"]) == h["dividends"] > 0
-    assert wallet["exited"] is False and wallet["debt"] == "0.00"
-    assert wallet["spend"] == "350.00" and wallet["shares"] == 1
-    assert wallet["price"].count(".") == 1 and len(wallet["price_display"].split(".")[1]) == 4
+    assert wallet["exited"] is False
+    assert wallet["debt"] == "0.00"
+    assert wallet["spend"] == "350.00"
+    assert wallet["shares"] == 1
+    assert wallet["price"].count(".") == 1
+    assert len(wallet["price_display"].split(".")[1]) == 4
     num, den = (int(x) for x in wallet["price_fraction"].split("/"))
     assert num * s["circulating"] == den * s["pool"]  # price = pool / circulating, exactly
     # the value at a buyback after the 10% fee: less than points × price
@@ -103,7 +107,8 @@ def test_sell_and_convert_do_exactly_what_their_previews_said(
     before = snapshot(store, t)
     preview = ok(api.get(tenant.path("/wallet/sell-preview?points=1.5"), token))
     assert snapshot(store, t) == before  # a preview changes nothing
-    assert preview["receive_as"] == "cash" and preview["fee_rate"] == "0.1"
+    assert preview["receive_as"] == "cash"
+    assert preview["fee_rate"] == "0.1"
     assert parse_money(preview["fee"]) > 0
     assert parse_money(preview["value_at_price"]) == parse_money(preview["receive"]) + parse_money(
         preview["fee"]
@@ -121,7 +126,8 @@ def test_sell_and_convert_do_exactly_what_their_previews_said(
     # the same key replays the first answer and changes nothing
     after = snapshot(store, t)
     again = api.post(tenant.path("/wallet/sell"), token, json={"points": "1.5"}, key="sell-1")
-    assert again.json() == body and again.headers["Idempotency-Replayed"] == "true"
+    assert again.json() == body
+    assert again.headers["Idempotency-Replayed"] == "true"
     assert snapshot(store, t) == after
     assert (
         api.post(tenant.path("/wallet/sell"), token, json={"points": "2"}, key="sell-1").status_code
@@ -129,7 +135,8 @@ def test_sell_and_convert_do_exactly_what_their_previews_said(
     )
 
     conv_preview = ok(api.get(tenant.path("/wallet/convert-preview?points=2.25"), token))
-    assert conv_preview["receive_as"] == "stable" and conv_preview["fee"] == "0.00"
+    assert conv_preview["receive_as"] == "stable"
+    assert conv_preview["fee"] == "0.00"
     converted = ok(api.post(tenant.path("/wallet/convert"), token, json={"points": "2.25"}))
     assert {k: v for k, v in converted.items() if k != "journal_id"} == {
         k: v for k, v in conv_preview.items() if k != "journal_id"
@@ -219,7 +226,8 @@ def test_a_merchant_redeems_stable_points(api: Api, tenant: TenantFixture, store
     mine = ok(
         api.get(tenant.path(f"/merchants/{tenant.merchant_id}/wallet"), tenant.merchant_token)
     )
-    assert mine["stable"] == "5.00" and mine["points"] == "0.00000000"
+    assert mine["stable"] == "5.00"
+    assert mine["points"] == "0.00000000"
     before = snapshot(store, t)
     assert api.post(path, tenant.consumer_token, json={"amount": "1.00"}).status_code == 403
     for bad in ("-1.00", "0", "1.001", "abc", 1, "6.00", "99999999999999.00"):
@@ -230,11 +238,13 @@ def test_a_merchant_redeems_stable_points(api: Api, tenant: TenantFixture, store
     assert api.post(nobody, tenant.admin_token, json={"amount": "1.00"}).status_code == 404
     assert snapshot(store, t) == before
     redeemed = ok(api.post(path, tenant.merchant_token, json={"amount": "2.00"}))
-    assert redeemed["amount"] == "2.00" and parse_points(redeemed["points"]) > 0
+    assert redeemed["amount"] == "2.00"
+    assert parse_points(redeemed["points"]) > 0
     mine = ok(
         api.get(tenant.path(f"/merchants/{tenant.merchant_id}/wallet"), tenant.merchant_token)
     )
-    assert mine["stable"] == "3.00" and mine["points"] == redeemed["points"]
+    assert mine["stable"] == "3.00"
+    assert mine["points"] == redeemed["points"]
     by_admin = ok(api.post(path, tenant.admin_token, json={"amount": "1.00"}))
     assert by_admin["merchant_id"] == tenant.merchant_id
     audit_clean(store, t)
@@ -255,7 +265,9 @@ def test_leaderboard_ranks_by_points_with_display_names(
     ]
     assert parse_points(board[0]["points"]) == holder_row(store, t, bob)["points"]
     text = str(board)
-    assert "@" not in text and bob not in text and amy not in text
+    assert "@" not in text
+    assert bob not in text
+    assert amy not in text
     assert len(ok(api.get(tenant.path("/leaderboard?limit=1"), amy_token))["items"]) == 1
     for bad in ("0", "101", "x"):
         assert api.get(tenant.path(f"/leaderboard?limit={bad}"), amy_token).status_code == 422
@@ -266,11 +278,13 @@ def test_price_history_has_daily_closes_and_the_current_price(
 ) -> None:
     t, me = tenant.tenant_id, tenant.consumer_id
     empty = ok(api.get(tenant.path("/economy/price-history"), tenant.consumer_token))
-    assert empty["series"] == [] and empty["current"]["price"] == "1.00000000"
+    assert empty["series"] == []
+    assert empty["current"]["price"] == "1.00000000"
     buy(store, t, me, 10_000)
     buy(store, t, me, 10_000)
     history = ok(api.get(tenant.path("/economy/price-history?days=7"), tenant.consumer_token))
-    assert history["days"] == 7 and len(history["series"]) == 1
+    assert history["days"] == 7
+    assert len(history["series"]) == 1
     (today,) = history["series"]
     with store.read() as conn:
         last = conn.execute(

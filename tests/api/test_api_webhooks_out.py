@@ -135,14 +135,16 @@ def test_signed_deliveries_reach_the_receiver(
     assert all(d["status"] == "pending" and d["attempts"] == [] for d in pending)
 
     deliver(db, utc_now())
-    assert len(receiver.received) == 2 and all(r["valid"] for r in receiver.received)
+    assert len(receiver.received) == 2
+    assert all(r["valid"] for r in receiver.received)
     kinds = {r["body"]["type"]: r for r in receiver.received}
     paid = kinds["order.paid"]
     assert paid["body"]["data"]["external_order_id"] == "W-1"
     assert paid["body"]["tenant_id"] == shop.tenant_id
     assert paid["headers"]["Tokenmall-Event-Id"] == paid["body"]["id"]
     granted = kinds["points.granted"]["body"]["data"]
-    assert granted["order_ref"] == "ext:W-1" and granted["purchase"]["grants"]
+    assert granted["order_ref"] == "ext:W-1"
+    assert granted["purchase"]["grants"]
     done = deliveries(api, shop)
     assert all(d["status"] == "delivered" for d in done)
     assert all([a["status_code"] for a in d["attempts"]] == [204] for d in done)
@@ -173,7 +175,8 @@ def test_a_failed_delivery_is_retried_with_backoff(
     now = utc_now()
     deliver(db, now)
     (first,) = deliveries(api, shop)
-    assert first["status"] == "pending" and first["last_status_code"] == 500
+    assert first["status"] == "pending"
+    assert first["last_status_code"] == 500
     assert [a["status_code"] for a in first["attempts"]] == [500]
     # not due before its backoff (10 s) has passed
     deliver(db, now + timedelta(seconds=5))
@@ -182,7 +185,8 @@ def test_a_failed_delivery_is_retried_with_backoff(
     (second,) = deliveries(api, shop)
     assert second["status"] == "delivered"
     assert [a["status_code"] for a in second["attempts"]] == [500, 204]
-    assert len(flaky.received) == 2 and all(r["valid"] for r in flaky.received)
+    assert len(flaky.received) == 2
+    assert all(r["valid"] for r in flaky.received)
     ids = {r["headers"]["Tokenmall-Event-Id"] for r in flaky.received}
     assert len(ids) == 1  # the same event id on every attempt: receivers deduplicate on it
 
@@ -203,17 +207,21 @@ def test_gives_up_after_the_last_attempt_and_can_redeliver(
             assert d["status"] == "pending"
             now = now + timedelta(seconds=webhook_delivery.BACKOFF[step] + 1)
     (d,) = deliveries(api, shop)
-    assert d["status"] == "failed" and d["attempt_count"] == webhook_delivery.MAX_ATTEMPTS
-    assert d["next_attempt_at"] is None and "Connect" in d["last_error"]
+    assert d["status"] == "failed"
+    assert d["attempt_count"] == webhook_delivery.MAX_ATTEMPTS
+    assert d["next_attempt_at"] is None
+    assert "Connect" in d["last_error"]
     again = ok(
         api.post(shop.path(f"/webhook-deliveries/{d['delivery_id']}/redeliver"), shop.admin_token)
     )
-    assert again["status"] == "pending" and again["attempt_count"] == webhook_delivery.MAX_ATTEMPTS
+    assert again["status"] == "pending"
+    assert again["attempt_count"] == webhook_delivery.MAX_ATTEMPTS
     # deleting the endpoint fails what is still pending; its listing is gone
     endpoint_id = created["endpoint"]["endpoint_id"]
     ok(api.call("DELETE", shop.path(f"/webhook-endpoints/{endpoint_id}"), shop.admin_token))
     (d,) = deliveries(api, shop)
-    assert d["status"] == "failed" and d["last_error"] == "endpoint deleted"
+    assert d["status"] == "failed"
+    assert d["last_error"] == "endpoint deleted"
     assert ok(api.get(shop.path("/webhook-endpoints"), shop.admin_token))["items"] == []
 
 
@@ -256,7 +264,8 @@ def test_endpoints_are_admins_only_and_per_tenant(
     # a replay of the creation hides the secret
     again = api.post(shop.path("/webhook-endpoints"), shop.admin_token, json=body, key="k-1")
     replay = api.post(shop.path("/webhook-endpoints"), shop.admin_token, json=body, key="k-1")
-    assert again.json()["secret"] and replay.json()["secret"] is None
+    assert again.json()["secret"]
+    assert replay.json()["secret"] is None
 
 
 @pytest.mark.parametrize(
@@ -293,21 +302,28 @@ def test_a_forced_exit_during_a_settlement_is_delivered_as_holder_exited(
     assert deliveries(api, shop) == []  # order.paid and points.granted are not subscribed
     day = yesterday(utc_now()).isoformat()
     settled = ok(api.post(shop.path("/settlements"), shop.admin_token, json={"business_date": day}))
-    assert settled["settled_now"] is True and settled["exits"] == 1
+    assert settled["settled_now"] is True
+    assert settled["exits"] == 1
     (pending,) = deliveries(api, shop)
-    assert pending["event_type"] == "holder.exited" and pending["status"] == "pending"
+    assert pending["event_type"] == "holder.exited"
+    assert pending["status"] == "pending"
     deliver(db, utc_now())
     (sent,) = receiver.received
-    assert sent["valid"] and sent["body"]["type"] == "holder.exited"
+    assert sent["valid"]
+    assert sent["body"]["type"] == "holder.exited"
     assert sent["body"]["tenant_id"] == shop.tenant_id
     data = sent["body"]["data"]
-    assert data["business_date"] == day and data["price"] == settled["price"]
-    assert data["points"] != "0" and data["payout"] != "0.00" and data["user_id"]
+    assert data["business_date"] == day
+    assert data["price"] == settled["price"]
+    assert data["points"] != "0"
+    assert data["payout"] != "0.00"
+    assert data["user_id"]
     assert deliveries(api, shop)[0]["status"] == "delivered"
     # Settling the day again emits nothing more.
     again = ok(api.post(shop.path("/settlements"), shop.admin_token, json={"business_date": day}))
     assert again["settled_now"] is False
-    assert len(deliveries(api, shop)) == 1 and len(receiver.received) == 1
+    assert len(deliveries(api, shop)) == 1
+    assert len(receiver.received) == 1
 
 
 def stored_secret(db: Database, tenant_id: str, endpoint_id: str) -> str:
@@ -329,14 +345,17 @@ def test_the_signing_secret_is_derived_not_stored_and_rotates(
     endpoint_id, first = created["endpoint"]["endpoint_id"], created["secret"]
     # the row keeps a salt, never the secret: a copy of the database cannot sign
     row = stored_secret(db, shop.tenant_id, endpoint_id)
-    assert row.startswith("derived:v1:") and first not in row and first[6:] not in row
+    assert row.startswith("derived:v1:")
+    assert first not in row
+    assert first[6:] not in row
     assert first == webhook_delivery.signing_secret(row, KEY, shop.tenant_id, endpoint_id)
     assert first != webhook_delivery.signing_secret(row, "another key", shop.tenant_id, endpoint_id)
     # when the secret is rotated, the new one is shown once (a replay answers without it)
     path = shop.path(f"/webhook-endpoints/{endpoint_id}/rotate-secret")
     rotated = ok(api.post(path, shop.admin_token, key="rotate-1"), 200)
     second = rotated["secret"]
-    assert second.startswith("whsec_") and second != first
+    assert second.startswith("whsec_")
+    assert second != first
     assert rotated["endpoint"]["endpoint_id"] == endpoint_id
     replayed = ok(api.post(path, shop.admin_token, key="rotate-1"), 200)
     assert replayed["secret"] is None
@@ -387,4 +406,5 @@ def test_an_endpoint_with_a_secret_in_clear_from_an_earlier_release_still_signs(
     receiver.secret = "whsec_legacy_in_clear"
     pay(api, shop, "L-1")
     deliver(db, utc_now())
-    assert receiver.received and all(r["valid"] for r in receiver.received)
+    assert receiver.received
+    assert all(r["valid"] for r in receiver.received)

@@ -45,7 +45,8 @@ def test_settings_are_the_admins_and_kyc_is_required_by_default(
     path = tenant.path("/withdrawal-settings")
     settings = ok(api.get(path, tenant.admin_token))
     assert settings["requires_kyc"] is True
-    assert settings["min_amount"] == "1.00" and settings["two_approver_threshold"] == "5000.00"
+    assert settings["min_amount"] == "1.00"
+    assert settings["two_approver_threshold"] == "5000.00"
     assert api.get(path, tenant.consumer_token).status_code == 403
     assert api.patch(path, tenant.consumer_token, json={"min_amount": "2.00"}).status_code == 403
     for bad in (
@@ -69,7 +70,8 @@ def test_settings_are_the_admins_and_kyc_is_required_by_default(
     assert snapshot(store, tenant.tenant_id) == before
 
     changed = ok(api.patch(path, tenant.admin_token, json={"requires_kyc": False}))
-    assert changed["requires_kyc"] is False and changed["updated_by"] == tenant.admin_id
+    assert changed["requires_kyc"] is False
+    assert changed["updated_by"] == tenant.admin_id
     made = ok(
         api.post(tenant.path("/withdrawals"), tenant.consumer_token, json={"amount": "5.00"}), 201
     )
@@ -94,7 +96,8 @@ def test_approval_two_distinct_admins_above_the_threshold_never_oneself(
 
     # below the threshold: one admin's approval pays it out
     small = ok(api.post(tenant.path("/withdrawals"), token, json={"amount": "10.00"}), 201)
-    assert small["approvals_required"] == 1 and small["amount"] == "10.00"
+    assert small["approvals_required"] == 1
+    assert small["amount"] == "10.00"
     wallet = ok(api.get(tenant.path("/wallet"), token))
     assert parse_money(wallet["cash"]) == cash - 1_000
     assert wallet["cash_withdrawing"] == "10.00"
@@ -102,7 +105,8 @@ def test_approval_two_distinct_admins_above_the_threshold_never_oneself(
     approve = tenant.path(f"/withdrawals/{small['withdrawal_id']}/approve")
     assert api.post(approve, token).status_code == 403  # consumers do not approve
     paid = ok(api.post(approve, tenant.admin_token))
-    assert paid["status"] == "paid" and paid["approved_by"] == [tenant.admin_id]
+    assert paid["status"] == "paid"
+    assert paid["approved_by"] == [tenant.admin_id]
     assert paid["decided_by"] == tenant.admin_id
     assert aggregates(store, t) == (0, 1_000)
     assert api.post(approve, admin2_token).status_code == 409  # already paid
@@ -112,16 +116,19 @@ def test_approval_two_distinct_admins_above_the_threshold_never_oneself(
     assert big["approvals_required"] == 2
     approve = tenant.path(f"/withdrawals/{big['withdrawal_id']}/approve")
     first = ok(api.post(approve, tenant.admin_token))
-    assert first["status"] == "pending" and first["approved_by"] == [tenant.admin_id]
+    assert first["status"] == "pending"
+    assert first["approved_by"] == [tenant.admin_id]
     before = snapshot(store, t)
     again = api.post(approve, tenant.admin_token)
     assert again.status_code == 409  # the same admin twice is not two approvers
     assert snapshot(store, t) == before
     done = ok(api.post(approve, admin2_token))
-    assert done["status"] == "paid" and done["approved_by"] == [tenant.admin_id, admin2]
+    assert done["status"] == "paid"
+    assert done["approved_by"] == [tenant.admin_id, admin2]
     assert aggregates(store, t) == (0, 4_000)
     wallet = ok(api.get(tenant.path("/wallet"), token))
-    assert parse_money(wallet["cash"]) == cash - 4_000 and wallet["cash_withdrawing"] == "0.00"
+    assert parse_money(wallet["cash"]) == cash - 4_000
+    assert wallet["cash_withdrawing"] == "0.00"
 
     # an admin's own withdrawal: they cannot approve (or reject) it; another admin can
     verify_kyc(api, tenant, tenant.admin_id)
@@ -147,7 +154,8 @@ def test_approval_two_distinct_admins_above_the_threshold_never_oneself(
     )
     assert api.get(tenant.path("/withdrawals?status=odd"), tenant.admin_token).status_code == 422
     page = ok(api.get(tenant.path("/withdrawals?limit=2"), tenant.admin_token))
-    assert len(page["items"]) == 2 and page["next_after"] == page["items"][1]["withdrawal_id"]
+    assert len(page["items"]) == 2
+    assert page["next_after"] == page["items"][1]["withdrawal_id"]
     assert api.get(path, token).status_code == 404  # not theirs
     assert ok(api.get(path, tenant.admin_token))["user_id"] == tenant.admin_id
     audit_clean(store, t)
@@ -165,7 +173,8 @@ def test_rejection_returns_the_cash(api: Api, tenant: TenantFixture, store: Stor
     assert api.post(path + "/reject", token, json={"reason": "no"}).status_code == 403
     assert snapshot(store, t) == before
     rejected = ok(api.post(path + "/reject", tenant.admin_token, json={"reason": "bank refused"}))
-    assert rejected["status"] == "rejected" and rejected["reason"] == "bank refused"
+    assert rejected["status"] == "rejected"
+    assert rejected["reason"] == "bank refused"
     assert parse_money(ok(api.get(tenant.path("/wallet"), token))["cash"]) == cash
     assert aggregates(store, t) == (0, 0)
     assert api.post(path + "/approve", tenant.admin_token).status_code == 409
@@ -213,6 +222,7 @@ def test_bad_withdrawal_requests_change_nothing(
     first = api.post(tenant.path("/withdrawals"), token, json={"amount": "5.00"}, key="w-1")
     after = snapshot(store, t)
     second = api.post(tenant.path("/withdrawals"), token, json={"amount": "5.00"}, key="w-1")
-    assert second.json() == first.json() and second.headers["Idempotency-Replayed"] == "true"
+    assert second.json() == first.json()
+    assert second.headers["Idempotency-Replayed"] == "true"
     assert snapshot(store, t) == after
     audit_clean(store, t)

@@ -129,7 +129,8 @@ def test_a_tenant_admin_changes_a_parameter_approves_a_withdrawal_and_settles_a_
     assert "已批准并打款" in desk.inner_text('[data-testid="withdrawal-done"]')
     with site.app.state.database.read() as conn:
         found = withdrawals_repo.get(conn, TENANT, wid)
-    assert found is not None and found.status == "paid"
+    assert found is not None
+    assert found.status == "paid"
 
     # 3. A settlement: a day that has not ended is refused on the page; yesterday is settled.
     desk.click(f'a[href="/{TENANT}/admin/settlements"]')

@@ -50,7 +50,8 @@ BATCH_KEYS = {"batch_size", "orders_ok", "order_statuses", "orders_per_second"}
 def _integration_fixtures() -> Any:
     path = Path(__file__).parents[1] / "integration" / "conftest.py"
     spec = importlib.util.spec_from_file_location("tokenmall_bench_cli_fixtures", path)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -150,7 +151,8 @@ def test_bench_ledger_json_has_every_path_and_count(cli: Any, db_url: str) -> No
         ]
         for r in report["results"]:
             assert set(r) == {"path", "clients", "purchases_per_second"}
-            assert isinstance(r["purchases_per_second"], int) and r["purchases_per_second"] > 0
+            assert isinstance(r["purchases_per_second"], int)
+            assert r["purchases_per_second"] > 0
         assert set(report["dividend_day_seconds"]) == {"50"}
 
 

@@ -111,8 +111,10 @@ def test_a_missing_sqlite_file_is_named_and_not_created(
     result = run(*command, "--database", f"sqlite:///{missing}")
     assert result.returncode == 2
     assert f"no database at {missing}" in result.stderr
-    assert "Traceback" not in result.stderr and result.stdout == ""
-    assert not missing.exists() and not missing.parent.exists()
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+    assert not missing.exists()
+    assert not missing.parent.exists()
 
 
 def test_a_password_in_an_unparsable_url_is_not_printed() -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import uuid
-from datetime import date, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,8 @@ from tokenmall.services.mall.uow import utc_now
 def _integration_fixtures() -> Any:
     path = Path(__file__).parents[1] / "integration" / "conftest.py"
     spec = importlib.util.spec_from_file_location("tokenmall_settle_cli_fixtures", path)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -73,7 +74,7 @@ def rows(store: Store, tenant_id: str) -> list[Any]:
 def test_settle_twice_changes_nothing_the_second_time(
     cli: Any, db_url: str, store: Store, tenant: str
 ) -> None:
-    day = (date.today() - timedelta(days=5)).isoformat()
+    day = (datetime.now(UTC).date() - timedelta(days=5)).isoformat()
     first = cli("settle", "--date", day, "--tenant", tenant, "--database", db_url)
     assert first.returncode == 0, first.stderr
     assert f"tenant {tenant} {day}: settled:" in first.stdout
@@ -82,17 +83,20 @@ def test_settle_twice_changes_nothing_the_second_time(
     second = cli("settle", "--date", day, "--tenant", tenant, "--database", db_url, "--json")
     assert second.returncode == 0, second.stderr
     answer = json.loads(second.stdout.strip())
-    assert answer["settled_now"] is False and answer["result"]["business_date"] == day
+    assert answer["settled_now"] is False
+    assert answer["result"]["business_date"] == day
     assert rows(store, tenant) == after_first
     text_run = cli("settle", "--date", day, "--tenant", tenant, "--database", db_url)
     assert "already settled, nothing changed" in text_run.stdout
     # a day before the last settled one: the ledger refuses it (exit 1), nothing changes
-    older = (date.today() - timedelta(days=6)).isoformat()
+    older = (datetime.now(UTC).date() - timedelta(days=6)).isoformat()
     refused = cli("settle", "--date", older, "--tenant", tenant, "--database", db_url)
-    assert refused.returncode == 1 and "refused" in refused.stderr
+    assert refused.returncode == 1
+    assert "refused" in refused.stderr
     assert rows(store, tenant) == after_first
     audited = cli("audit", "--tenant", tenant, "--database", db_url)
-    assert audited.returncode == 0 and "audit clean" in audited.stdout
+    assert audited.returncode == 0
+    assert "audit clean" in audited.stdout
 
 
 @pytest.mark.parametrize(
@@ -108,7 +112,8 @@ def test_settle_twice_changes_nothing_the_second_time(
 def test_bad_input_exits_2(cli: Any, db_url: str, args: list[str], message: str) -> None:
     result = cli("settle", *args, "--database", db_url)
     assert result.returncode == 2, (result.stdout, result.stderr)
-    assert message in result.stderr and "Traceback" not in result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_scheduler_once_settles_yesterday(cli: Any, db_url: str, store: Store, tenant: str) -> None:
@@ -117,14 +122,16 @@ def test_scheduler_once_settles_yesterday(cli: Any, db_url: str, store: Store, t
     day = yesterday(utc_now()).isoformat()
     assert f"tenant {tenant} {day}: settled:" in result.stdout
     again = cli("scheduler", "--once", "--at", "00:00", "--database", db_url)
-    assert again.returncode == 0 and f"tenant {tenant}" not in again.stdout
+    assert again.returncode == 0
+    assert f"tenant {tenant}" not in again.stdout
     with store.read() as conn:
         settled = conn.execute(
             text("SELECT business_date FROM settled_days WHERE tenant_id = :t"), {"t": tenant}
         ).all()
     assert [str(r[0])[:10] for r in settled] == [day]
     bad = cli("scheduler", "--once", "--at", "25:00", "--database", db_url)
-    assert bad.returncode == 2 and "--at must be HH:MM" in bad.stderr
+    assert bad.returncode == 2
+    assert "--at must be HH:MM" in bad.stderr
 
 
 def test_bench_api_runs_at_a_tiny_size_and_prints_its_json(cli: Any, db_url: str) -> None:
@@ -150,7 +157,9 @@ def test_bench_api_runs_at_a_tiny_size_and_prints_its_json(cli: Any, db_url: str
     names = [s["scenario"] for s in report["scenarios"]]
     assert names == ["integration_paid", "checkout_and_pay"]
     for scenario in report["scenarios"]:
-        assert scenario["requests"] == 20 and scenario["ok"] == 20 and scenario["errors"] == 0
+        assert scenario["requests"] == 20
+        assert scenario["ok"] == 20
+        assert scenario["errors"] == 0
         for name in ("requests_per_second", "p50_ms", "p99_ms", "seconds"):
             assert isinstance(scenario[name], (int, float))
         print(f"bench api figures (tiny run, for reading only): {scenario}")

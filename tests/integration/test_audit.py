@@ -77,7 +77,8 @@ def test_audit_fails_after_tampering(
     assert any(expected in f for f in findings(store, tenant)), findings(store, tenant)
     result = runner.invoke(app, ["audit", "--database", db_url, "--tenant", tenant])
     assert result.exit_code == 1, result.output
-    assert expected in result.output and "audit FAILED" in result.output
+    assert expected in result.output
+    assert "audit FAILED" in result.output
 
 
 def test_audit_finds_an_unbalanced_journal_on_sqlite(store: Store, tenant: str) -> None:
@@ -114,10 +115,12 @@ def test_reversal_of_a_conversion_restores_balances(store: Store, tenant: str) -
     # when an operator reverses it
     result = reverse(store, tenant, int(converted["journal_id"]), "r1", "converted by mistake")
     # then a reversal journal negates it, balances are back and the audit is clean
-    assert result["code"] == "reversal" and result["reverses"] == converted["journal_id"]
+    assert result["code"] == "reversal"
+    assert result["reverses"] == converted["journal_id"]
     rows = snapshot(store, tenant)
     ann = next(r for r in rows["holders"] if r[1] == "ann")
-    assert ann[2] == 21 * 10**8 and ann[4] == 0  # points, stable
+    assert ann[2] == 21 * 10**8
+    assert ann[4] == 0
     assert findings(store, tenant) == []
     # and replaying the reversal changes nothing; reversing twice is refused
     before = snapshot(store, tenant)
@@ -161,7 +164,8 @@ def test_a_replayed_history_names_what_it_rebuilt(store: Store, tenant: str) -> 
     with store.read() as conn:
         ann = conn.execute(query, {"t": tenant}).one()
     assert (ann.quota, ann.spend) == (20_000, 10_000)
-    assert 0 < ann.quota_used == ann.dividends < ann.quota and not ann.exited
+    assert 0 < ann.quota_used == ann.dividends < ann.quota
+    assert not ann.exited
     assert findings(store, tenant) == []
     with store.transaction() as conn:
         conn.execute(text("UPDATE holders SET exited = TRUE, quota = quota + 1 "
@@ -203,7 +207,8 @@ def test_audit_prints_the_first_violations_and_counts_the_rest(
     assert edited == 5
     every = findings(store, tenant)
     # each holder's cash, and the money identity's totals that no longer add up
-    assert sum("stored cash" in f for f in every) == 5 and len(every) > 5
+    assert sum("stored cash" in f for f in every) == 5
+    assert len(every) > 5
     args = ["audit", "--database", db_url, "--tenant", tenant]
     # when only two are asked for, two are printed and the other three counted
     result = runner.invoke(app, [*args, "--show", "2"])
@@ -223,4 +228,5 @@ def test_audit_prints_the_first_violations_and_counts_the_rest(
     # a negative count is the user's mistake: exit 2, nothing audited
     result = runner.invoke(app, [*args, "--show", "-1"])
     assert result.exit_code == 2
-    assert "FAILED" not in result.output and "violation" not in result.output
+    assert "FAILED" not in result.output
+    assert "violation" not in result.output

@@ -63,8 +63,10 @@ def test_payment_waits_in_escrow_then_books_from_it(store: Store, tenant: str) -
     result = book(store, tenant, "o1")
     after = state(store, tenant)
     # the money came from escrow, counted in once
-    assert after["escrow"] == 0 and after["money_in"] == 10_000
-    assert after["pool"] == 3_000 and after["revenue"] == 4_000
+    assert after["escrow"] == 0
+    assert after["money_in"] == 10_000
+    assert after["pool"] == 3_000
+    assert after["revenue"] == 4_000
     assert result["order_ref"] == "o1"
     postings = [p for p in snapshot(store, tenant)["postings"] if p[1] == result["journal_id"]]
     assert ("order_escrow", -10_000) in [(p[3], p[6]) for p in postings]
@@ -88,7 +90,8 @@ def test_refund_before_booking_returns_escrow(store: Store, tenant: str) -> None
     first = execute(store, refund)
     assert execute(store, refund) == first  # a replay changes nothing
     after = state(store, tenant)
-    assert after["escrow"] == 0 and after["money_in"] == 0
+    assert after["escrow"] == 0
+    assert after["money_in"] == 0
     with pytest.raises(InsufficientBalance):
         execute(store, c.RefundPayment(
             tenant_id=tenant, idempotency_key="o1:again", user="bob", order_ref="o1",
@@ -108,7 +111,9 @@ def test_refund_of_a_booked_order_comes_from_revenue_and_keeps_rewards(
         amount_fen=4_000, approved_by="admin",
     ))
     after = state(store, tenant)
-    assert after["revenue"] == 0 and after["money_in"] == 6_000 and after["pool"] == 3_000
+    assert after["revenue"] == 0
+    assert after["money_in"] == 6_000
+    assert after["pool"] == 3_000
     assert holder(store, tenant, "bob")["points"] == points  # type: ignore[index]
     before = snapshot(store, tenant)
     with pytest.raises(InsufficientBalance):  # revenue is empty now
@@ -207,7 +212,8 @@ def test_withdrawal_held_then_paid(store: Store, tenant: str) -> None:
         amount_fen=cash,
     ))
     after = state(store, tenant)
-    assert after["withdrawing"] == 0 and after["withdrawn"] == cash
+    assert after["withdrawing"] == 0
+    assert after["withdrawn"] == cash
     assert holder(store, tenant, "bob")["cash"] == 0  # type: ignore[index]
     clean(store, tenant)
 

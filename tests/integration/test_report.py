@@ -48,7 +48,8 @@ def test_report_equals_engine_health_on_the_same_history(store: Store, tenant: s
     assert live == expected
     assert live.daily_inflow == spent // 7
     assert live.quota_outstanding > live.dividend_pool  # the promise exceeds its funding
-    assert live.stable_outstanding > 0 and live.stable_cover is not None
+    assert live.stable_outstanding > 0
+    assert live.stable_cover is not None
 
 
 def test_report_counts_no_inflow_outside_the_window(store: Store, tenant: str) -> None:
@@ -85,4 +86,5 @@ def test_report_cli_prints_json_and_refuses_an_unknown_tenant(
 
     missing = _cli("--database", db_url, "--tenant", "no-such-tenant")
     assert missing.returncode == 2
-    assert "no tenant" in missing.stderr and "Traceback" not in missing.stderr
+    assert "no tenant" in missing.stderr
+    assert "Traceback" not in missing.stderr

@@ -79,7 +79,8 @@ def test_capped_holders_exit_and_the_rest_share_again(store: Store) -> None:
         economy.settle_day(when.toordinal())
         assert stored_holders(store, tenant) == memory_holders(economy)
     big = holder(store, tenant, "big")
-    assert big is not None and big["dividends"] <= big["quota"]
+    assert big is not None
+    assert big["dividends"] <= big["quota"]
     assert result["business_date"] == "2026-03-05"
 
 
@@ -88,7 +89,8 @@ def test_settling_a_day_twice_equals_once(store: Store, tenant: str) -> None:
         execute(store, c.Purchase(tenant_id=tenant, idempotency_key=f"p{i}", user=user,
                                   amount_fen=10000 * (i + 1)))
     first = settle(store, tenant, date(2026, 5, 1))
-    assert first["distributed"] != "0.00" and first["recipients"] == 3
+    assert first["distributed"] != "0.00"
+    assert first["recipients"] == 3
     before = snapshot(store, tenant)
     # when cron runs the same day again, through settle or as a command
     again = settle(store, tenant, date(2026, 5, 1))
@@ -117,6 +119,7 @@ def test_each_recipient_has_a_dividend_posting(store: Store, tenant: str) -> Non
     assert len(cash) == result["recipients"] == 7
     for name, amount in cash.items():
         h = holder(store, tenant, name)
-        assert h is not None and h["dividends"] == amount == h["cash"]
+        assert h is not None
+        assert h["dividends"] == amount == h["cash"]
     assert sum(cash.values()) == int(result["distributed"].replace(".", ""))
     assert POINT  # imported for the history helpers

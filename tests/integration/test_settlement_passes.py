@@ -107,7 +107,8 @@ def test_a_cascade_of_capped_holders_settles_as_in_the_engine(
     economy.settle_day(when.toordinal())
     result = settlement.settle(store, tenant, when)
     # then both needed more than the fast passes (the sweep ran) ...
-    assert len(counts) == 2 and min(counts) == dividend.FAST_PASSES + 1
+    assert len(counts) == 2
+    assert min(counts) == dividend.FAST_PASSES + 1
     # ... and every holder, every aggregate and the books agree to the fen
     assert stored_holders(store, tenant) == memory_holders(economy)
     with store.read() as conn:

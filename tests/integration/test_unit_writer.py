@@ -129,21 +129,24 @@ def test_a_failing_unit_rolls_back_alone_and_the_batch_commits(
     writer = writers.writer(tenant)
     assert writer is not None
     # then the queued units shared one transaction (two batches in all)
-    assert writer.batches == 2 and writer.units == 6
+    assert writer.batches == 2
+    assert writer.units == 6
     # and the good units are acknowledged and committed with exactly the answers given
     ok = {key: result for good, value in outcomes if good for key, result in value.items()}
     assert set(ok) == {"p0", "p1", "p2", "p3"}
     assert stored(store, tenant, list(ok)) == ok
     # and each failing unit got its own error and left nothing, not even its first step
     assert isinstance(outcomes[2][1], DomainError)
-    assert not outcomes[4][0] and not isinstance(outcomes[4][1], DomainError)
+    assert not outcomes[4][0]
+    assert not isinstance(outcomes[4][1], DomainError)
     assert stored(store, tenant, ["p-refused", "s-refused", "p-broken"]) == {}
     assert journal_count(store, tenant) == 4
     # and the writer's book followed the database: a later unit is right, the audit clean
     after = writers.call(LedgerUnit(tenant, purchase(tenant, "p4", "dave")))
     assert stored(store, tenant, ["p4"]) == after
     reports = audit(store, tenant)
-    assert reports[0].findings == [] and clean(reports)
+    assert reports[0].findings == []
+    assert clean(reports)
 
 
 def test_the_params_cache_sees_a_change_at_once(store: Store, tenant: str, db_url: str) -> None:
@@ -191,7 +194,8 @@ def test_the_writer_notices_what_another_process_wrote(
     result = writers.call(LedgerUnit(tenant, purchase(tenant, "w2", "alice")))
     assert result["w2"]["journal_id"] == 4
     reports = audit(store, tenant)
-    assert reports[0].findings == [] and clean(reports)
+    assert reports[0].findings == []
+    assert clean(reports)
 
 
 def test_many_threads_pushing_units_leave_a_clean_ledger(store: Store, tenant: str) -> None:
@@ -240,10 +244,12 @@ def test_many_threads_pushing_units_leave_a_clean_ledger(store: Store, tenant: s
     assert writer.batches < writer.units  # commits were shared
     # and the audit is clean, the price history (which it checks) never fell
     reports = audit(store, tenant)
-    assert reports[0].findings == [] and clean(reports)
+    assert reports[0].findings == []
+    assert clean(reports)
     prices = [
         parse_points(result["price"])
         for _, result in sorted((r["journal_id"], r) for r in acks.values())
         if result["code"] == "purchase"
     ]
-    assert len(prices) > 16 * 15 and prices == sorted(prices)  # the price never fell
+    assert len(prices) > 16 * 15
+    assert prices == sorted(prices)

@@ -280,7 +280,7 @@ def test_tenants_have_their_own_writers(store: Store, pool: WriterPool) -> None:
     assert a["journal_id"] == b["journal_id"] == 1
     assert pool.writer("w_ten_a") is not pool.writer("w_ten_b")
     # a command sent to the wrong tenant's writer is refused before it is queued
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="sent to w_ten_a's writer"):
         pool.writer("w_ten_a").submit(buy("w_ten_b", "x"))
 
 

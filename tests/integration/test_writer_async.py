@@ -59,7 +59,8 @@ def test_coroutines_are_answered_after_commit_with_what_was_stored(
     assert clean(audit(store, tenant))
     # and they shared commits (group commit), on both backends
     writer = pool.writer(tenant)
-    assert writer.commands == 61 and writer.batches < 61
+    assert writer.commands == 61
+    assert writer.batches < 61
 
 
 def test_a_coroutine_replay_gets_the_first_result_and_a_conflict_is_refused(
@@ -119,7 +120,8 @@ def test_a_tenant_another_process_owns_is_reached_through_the_inbox(
                 ])
 
             booked, refused = run_on_own_loop(main())
-            assert owner.owns(tenant) and not other.owns(tenant)
+            assert owner.owns(tenant)
+            assert not other.owns(tenant)
     finally:
         second.dispose()
     assert booked["journal_id"] == 2

@@ -221,12 +221,15 @@ def test_the_inbox_is_served_while_the_owner_overlaps_a_steady_load(
     # and those A sent after B's last answer come after it (the inbox was served between
     # overlapped batches, not once the load had stopped); none of A's was lost
     ids = [r["journal_id"] for r in answers]
-    assert len(set(ids)) == 10 and ids == sorted(ids)
+    assert len(set(ids)) == 10
+    assert ids == sorted(ids)
     assert overlapped > 0
     earlier = [j for n in range(8) for j in booked[n][: before[n]]]
     later = [j for n in range(8) for j in booked[n][after[n] + 1 :]]
-    assert earlier and max(earlier) < ids[0]
-    assert later and min(later) > ids[-1]
+    assert earlier
+    assert max(earlier) < ids[0]
+    assert later
+    assert min(later) > ids[-1]
     journals = snapshot(store, tenant)["journals"]
     assert len(journals) == 1 + sum(len(x) for x in booked) + 10
     assert clean(audit(store, tenant))

@@ -321,7 +321,8 @@ def test_a_batch_growing_in_flight_does_not_overtake_a_settlement(
     # then they are booked in the order they came: the settlement after p3, before p4
     ids = [r["journal_id"] for r in results]
     assert ids[:3] == [1, 2, 4]  # 3 is the referral binding's
-    assert ids[3] == 5 and results[3]["exit_journal_id"] == 6
+    assert ids[3] == 5
+    assert results[3]["exit_journal_id"] == 6
     assert ids[4] == 7
     assert clean(audit(store, tenant))
 

@@ -192,7 +192,8 @@ def test_another_tenant_sees_nothing_of_this_one(site: Site, another_browser: Br
         assert another_browser.get(f"/beer{path}").status_code == 200, path
         # Wine's pages ask beer's admin for a wine login: they are nobody there.
         answer = another_browser.get(f"/{TENANT}{path}")
-        assert answer.status_code == 303 and "/login" in answer.headers["location"], path
+        assert answer.status_code == 303, path
+        assert "/login" in answer.headers["location"], path
     # Wine's ids under beer's own console: 404, as ids that do not exist.
     assert another_browser.get(f"/beer/admin/orders/{order.order_id}").status_code == 404
     before = snapshot(site)
@@ -234,12 +235,14 @@ def test_dashboard_shows_sales_exits_and_the_health_figures(site: Site, browser:
         ]
     assert week, "the demo's orders are real mall orders paid over past days"
     shown = re.search(r'data-testid="orders-week">([^<]*)<', page.text)
-    assert shown is not None and shown.group(1).replace(",", "") == str(len(week))
+    assert shown is not None
+    assert shown.group(1).replace(",", "") == str(len(week))
     from tokenmall.web.pages.i18n import Fmt
 
     assert f'data-testid="amount-week">{Fmt("zh_CN").money(sum(week))}' in page.text
     assert 'data-testid="exits-week"' in page.text
-    assert 'data-testid="cover"' in page.text and 'data-testid="pool"' in page.text
+    assert 'data-testid="cover"' in page.text
+    assert 'data-testid="pool"' in page.text
 
 
 # --- parameters: the tenant admin changes them ---
@@ -267,11 +270,13 @@ def test_the_admin_changes_a_parameter_and_bad_values_change_nothing(
             assert field_error(answer.text, name), (change, answer.text[:3000])
             no_traceback(answer)
     nothing = browser.submit(page, action, {"action": "apply"})
-    assert nothing.status_code == 422 and field_error(nothing.text, "_form")
+    assert nothing.status_code == 422
+    assert field_error(nothing.text, "_form")
     assert params_version(site) == version
     assert snapshot(site) == before
     preview = browser.submit(page, action, {"sell_fee_rate": "0.08", "action": "preview"})
-    assert preview.status_code == 200 and 'data-testid="grant-after"' in preview.text
+    assert preview.status_code == 200
+    assert 'data-testid="grant-after"' in preview.text
     assert params_version(site) == version
     data = {
         **browser.form(page, action),
@@ -285,7 +290,8 @@ def test_the_admin_changes_a_parameter_and_bad_values_change_nothing(
     assert browser.post(action, data).status_code == 303  # replayed, not a second change
     assert params_version(site) == version + 1
     shown = browser.get(applied.headers["location"])
-    assert 'data-testid="params-changed"' in shown.text and 'value="0.08"' in shown.text
+    assert 'data-testid="params-changed"' in shown.text
+    assert 'value="0.08"' in shown.text
     admin_id = _admin(site).subject_id
     assert admin_id in shown.text  # the change history names the admin
     with site.app.state.database.read() as conn:
@@ -294,7 +300,8 @@ def test_the_admin_changes_a_parameter_and_bad_values_change_nothing(
     stale = browser.submit(
         page, action, {"sell_fee_rate": "0.07", "action": "apply", "params_version": str(version)}
     )
-    assert stale.status_code == 409 and field_error(stale.text, "_form")
+    assert stale.status_code == 409
+    assert field_error(stale.text, "_form")
     assert params_version(site) == version + 1
 
 
@@ -310,13 +317,15 @@ def test_ship_an_order_and_bad_input_changes_nothing(site: Site, browser: Browse
     assert order.order_id in listed.text
     before = snapshot(site)
     refused = browser.submit(page, action, {"carrier": "顺" * 101, "tracking_number": "SF1"})
-    assert refused.status_code == 422 and field_error(refused.text, "carrier")
+    assert refused.status_code == 422
+    assert field_error(refused.text, "carrier")
     assert snapshot(site) == before
     shipped = browser.submit(page, action, {"carrier": "顺丰速运", "tracking_number": "SF123"})
     assert shipped.status_code == 303
     shown = browser.get(shipped.headers["location"])
     assert 'data-testid="order-status">已发货<' in shown.text
-    assert "SF123" in shown.text and 'data-testid="order-history"' in shown.text
+    assert "SF123" in shown.text
+    assert 'data-testid="order-history"' in shown.text
     # Shipping it again: the form is gone; a hand-made post is a conflict, nothing changed.
     after = snapshot(site)
     token = re.search(r'name="csrf_token" value="([^"]+)"', shown.text)
@@ -362,7 +371,8 @@ def test_a_merchant_ships_its_own_orders_from_the_console_and_sees_no_others(
         )
     own = [o for o in every if o.merchant_id == merchant.merchant_id]
     others = [o for o in every if o.merchant_id != merchant.merchant_id]
-    assert own and others
+    assert own
+    assert others
     browser.login(TENANT, demo.MERCHANTS[0][0])
     listed = browser.get(f"/{TENANT}/admin/orders")
     assert listed.status_code == 200
@@ -383,7 +393,8 @@ def test_a_merchant_ships_its_own_orders_from_the_console_and_sees_no_others(
     mine = next(o for o in own if o.status == "paid")
     page = f"/{TENANT}/admin/orders/{mine.order_id}"
     shown = browser.get(page)
-    assert shown.status_code == 200 and 'data-testid="ship-form"' in shown.text
+    assert shown.status_code == 200
+    assert 'data-testid="ship-form"' in shown.text
     token = re.search(r'name="csrf_token" value="([^"]+)"', shown.text)
     assert token is not None
     refused = browser.post(
@@ -414,12 +425,14 @@ def test_refunds_are_refused_with_a_reason_or_approved(site: Site, browser: Brow
             conn, buyer, TENANT, first.order_id, "破损", utc_now()
         )
     listed = browser.get(f"/{TENANT}/admin/orders")
-    assert first.order_id in listed.text and 'data-testid="refund-requests"' in listed.text
+    assert first.order_id in listed.text
+    assert 'data-testid="refund-requests"' in listed.text
     page = f"/{TENANT}/admin/orders/{first.order_id}"
     reject = f"{page}/refunds/{refund.refund_id}/reject"
     before = snapshot(site)
     refused = browser.submit(page, reject, {"note": "  "})
-    assert refused.status_code == 422 and field_error(refused.text, "note")
+    assert refused.status_code == 422
+    assert field_error(refused.text, "note")
     bogus = browser.post(f"{page}/refunds/{refund.refund_id}/maybe", browser.form(page, reject))
     assert bogus.status_code in (404, 405)
     assert snapshot(site) == before
@@ -441,7 +454,8 @@ def test_refunds_are_refused_with_a_reason_or_approved(site: Site, browser: Brow
     assert 'data-testid="order-status">已退款<' in shown.text
     with site.app.state.database.read() as conn:
         found = refunds_repo.get_refund(conn, TENANT, refund.refund_id)
-    assert found is not None and found.status == "succeeded"
+    assert found is not None
+    assert found.status == "succeeded"
 
 
 # --- settings ---
@@ -520,17 +534,20 @@ def test_withdrawals_approved_refused_and_two_approvers_above_the_threshold(
     before = snapshot(site)
     reject = f"{page}/{refuse}/reject"
     refused = browser.submit(page, reject, {"reason": " ", "row": refuse})
-    assert refused.status_code == 422 and field_error(refused.text, "reason")
+    assert refused.status_code == 422
+    assert field_error(refused.text, "reason")
     assert snapshot(site) == before
     assert browser.submit(page, reject, {"reason": "信息不符"}).status_code == 303
     assert _withdrawal_status(site, refuse) == "rejected"
     # The small one is paid on one approval.
     approved = browser.submit(page, f"{page}/{small}/approve", {})
-    assert approved.status_code == 303 and approved.headers["location"].endswith("done=paid")
+    assert approved.status_code == 303
+    assert approved.headers["location"].endswith("done=paid")
     assert _withdrawal_status(site, small) == "paid"
     # The large one needs a second, different admin.
     first = browser.submit(page, f"{page}/{large}/approve", {})
-    assert first.status_code == 303 and first.headers["location"].endswith("done=approved")
+    assert first.status_code == 303
+    assert first.headers["location"].endswith("done=approved")
     assert _withdrawal_status(site, large) == "pending"
     token = re.search(r'name="csrf_token" value="([^"]+)"', browser.get(page).text)
     assert token is not None
@@ -538,11 +555,13 @@ def test_withdrawals_approved_refused_and_two_approvers_above_the_threshold(
     twice = browser.post(
         f"{page}/{large}/approve", {"csrf_token": token.group(1), "form_key": "again-by-me"}
     )
-    assert twice.status_code == 409 and field_error(twice.text, "_form")
+    assert twice.status_code == 409
+    assert field_error(twice.text, "_form")
     assert snapshot(site) == before
     another_browser.login(TENANT, "second.admin@wine.demo")
     second = another_browser.submit(page, f"{page}/{large}/approve", {})
-    assert second.status_code == 303 and second.headers["location"].endswith("done=paid")
+    assert second.status_code == 303
+    assert second.headers["location"].endswith("done=paid")
     assert _withdrawal_status(site, large) == "paid"
 
 
@@ -592,7 +611,8 @@ def test_audit_page_shows_the_ledger_clean(site: Site, browser: Browser) -> None
     assert not report.findings
     assert 'data-testid="audit-clean"' in page.text
     journals = re.search(r'data-testid="audit-journals">([^<]*)<', page.text)
-    assert journals is not None and journals.group(1).replace(",", "") == str(report.journals)
+    assert journals is not None
+    assert journals.group(1).replace(",", "") == str(report.journals)
 
 
 # --- the demo's orders are the mall's ---
@@ -606,7 +626,8 @@ def test_the_demos_orders_went_through_the_mall_and_a_rerun_adds_none(site: Site
         )
         assert found
         statuses = {o.status for o in found}
-        assert "paid" in statuses and statuses & {"received", "completed", "refunded"}
+        assert "paid" in statuses
+        assert statuses & {"received", "completed", "refunded"}
         for order in found:
             paid = [p for p in payments_repo.payments_of(conn, TENANT, order.order_id)]
             assert [p.gateway for p in paid] == ["sandbox"], order.order_id
@@ -615,7 +636,8 @@ def test_the_demos_orders_went_through_the_mall_and_a_rerun_adds_none(site: Site
             assert [e.to_status for e in history][:2] == ["created", "paid"]
             assert order.rewards_booked  # grant_on = paid
     again = demo.seed(db, base_url=site.base_url, days=5, leave_unsettled=1)
-    assert again.orders_booked == 0 and not again.created
+    assert again.orders_booked == 0
+    assert not again.created
     with db.read() as conn:
         after = orders_repo.list_orders(
             conn, TENANT, user_id=None, merchant_id=None, status=None, after=None, limit=500

@@ -100,24 +100,29 @@ def test_each_consumer_page_renders_with_what_backs_it(site: Site, browser: Brow
     assert "¥" + mine["price_display"] in page
     # The quota bar stands beside what backs it: the pools and the quota across the tenant.
     quota = page[page.index('data-testid="quota-box"') :]
-    assert 'data-testid="quota-bar"' in quota and 'data-testid="backed-by"' in quota
+    assert 'data-testid="quota-bar"' in quota
+    assert 'data-testid="backed-by"' in quota
     pool = re.search(r'data-testid="b-pool">([^<]+)<', quota)
-    assert pool is not None and pool.group(1) == f"¥{Decimal(health['pool']):,.2f}"
+    assert pool is not None
+    assert pool.group(1) == f"¥{Decimal(health['pool']):,.2f}"
     outstanding = re.search(r'data-testid="b-quota">([^<]+)<', quota)
     assert outstanding is not None
     assert outstanding.group(1) == f"¥{Decimal(health['quota_outstanding']):,.2f}"
     assert "是承诺，不是保障" in quota
     # The price chart's data and the dividends of the settled days.
     chart = re.search(r'id="wallet-chart-data">([^<]+)<', page)
-    assert chart is not None and '"prices": [' in chart.group(1)
+    assert chart is not None
+    assert '"prices": [' in chart.group(1)
     assert page.count("<tr><td>20") >= 1  # a dividend row per settled day
     # The referral page: the invite link and its QR code, drawn inline.
     referral = browser.get(f"/{TENANT}/referral").text
-    assert "<svg" in referral and 'class="qr"' in referral
+    assert "<svg" in referral
+    assert 'class="qr"' in referral
     assert f"/{TENANT}/register?invite=" in referral
     # English on request.
     english = browser.get(f"/{TENANT}/wallet?lang=en").text
-    assert "Equity points" in english and "What backs it" in english
+    assert "Equity points" in english
+    assert "What backs it" in english
     browser.get(f"/{TENANT}/wallet?lang=zh_CN")
 
 
@@ -140,10 +145,12 @@ def test_pages_need_a_login_and_the_cart_is_for_consumers(site: Site, browser: B
 def test_cart_checkout_on_the_sandbox_page_and_the_order(site: Site, browser: Browser) -> None:
     browser.login(TENANT, OTHER_CONSUMER)
     added = _add_to_cart(browser, "2")
-    assert added.status_code == 303 and added.headers["location"] == f"/{TENANT}/cart?added=1"
+    assert added.status_code == 303
+    assert added.headers["location"] == f"/{TENANT}/cart?added=1"
     cart = browser.get(f"/{TENANT}/cart").text
     total = re.search(r'data-testid="cart-total">([^<]+)<', cart)
-    assert total is not None and total.group(1) == "¥200.00"
+    assert total is not None
+    assert total.group(1) == "¥200.00"
     # Change the quantity, then check out with money.
     sku = re.search(r'name="sku_id" value="(sku_[0-9a-z]+)"', cart)
     assert sku is not None
@@ -159,7 +166,8 @@ def test_cart_checkout_on_the_sandbox_page_and_the_order(site: Site, browser: Br
     # The same form again (a double submit) answers the same page and makes no second order.
     before = snapshot(site)
     again = browser.post(f"/{TENANT}/checkout", {**fields, "payment_method": "money"})
-    assert again.status_code == 303 and again.headers["location"] == pay_url
+    assert again.status_code == 303
+    assert again.headers["location"] == pay_url
     assert snapshot(site) == before
     # The sandbox's page: approve; it sends its signed webhook; the order is paid.
     sandbox = httpx.get(pay_url)
@@ -168,25 +176,30 @@ def test_cart_checkout_on_the_sandbox_page_and_the_order(site: Site, browser: Br
     assert back is not None
     order_path = back.group(1)
     unpaid = browser.get(order_path)
-    assert unpaid.status_code == 200 and "待付款" in unpaid.text
+    assert unpaid.status_code == 200
+    assert "待付款" in unpaid.text
     approved = httpx.post(pay_url, data={"outcome": "approve"})
     assert approved.status_code == 200, approved.text
     order = browser.get(order_path).text
     status = re.search(r'data-testid="order-status">([^<]+)<', order)
-    assert status is not None and status.group(1) == "已付款"
+    assert status is not None
+    assert status.group(1) == "已付款"
     # The demo's tenant books rewards at payment (grant_on = paid): the points are shown.
-    assert "积分，每积分" in order and "向积分背后的底池注入了 ¥30.00" in order
+    assert "积分，每积分" in order
+    assert "向积分背后的底池注入了 ¥30.00" in order
     listing = browser.get(f"/{TENANT}/orders").text
     assert order_path in listing
     # Ask for a refund: an empty reason is refused next to the field, nothing changed.
     before = snapshot(site)
     refused = browser.submit(order_path, order_path + "/refund", {"reason": ""})
-    assert refused.status_code == 422 and field_error(refused.text, "reason")
+    assert refused.status_code == 422
+    assert field_error(refused.text, "reason")
     assert snapshot(site) == before
     asked = browser.submit(order_path, order_path + "/refund", {"reason": "不想要了"})
     assert asked.status_code == 303
     page = browser.get(order_path).text
-    assert 'data-testid="refund-pending"' in page and "不想要了" in page
+    assert 'data-testid="refund-pending"' in page
+    assert "不想要了" in page
 
 
 def test_another_consumers_order_is_not_found(site: Site, browser: Browser) -> None:
@@ -232,7 +245,8 @@ def test_every_form_refuses_bad_input_next_to_the_field_and_changes_nothing(
     tokens = browser.form(f"/{TENANT}/withdrawals", f"/{TENANT}/withdrawals")
     address = _default_address(site, CONSUMER)
     answer = browser.post(checkout, {**tokens, "payment_method": "money", "address_id": address})
-    assert answer.status_code == 422 and field_error(answer.text, "_form")
+    assert answer.status_code == 422
+    assert field_error(answer.text, "_form")
     assert snapshot(site) == before
     assert _add_to_cart(browser, "1").status_code == 303
     before = snapshot(site)
@@ -243,7 +257,8 @@ def test_every_form_refuses_bad_input_next_to_the_field_and_changes_nothing(
         assert field_error(answer.text, "quantity"), quantity
         no_traceback(answer)
     answer = browser.submit(product, f"/{TENANT}/cart/add", {"quantity": "1", "sku_id": "sku_nope"})
-    assert answer.status_code == 422 and field_error(answer.text, "sku_id")
+    assert answer.status_code == 422
+    assert field_error(answer.text, "sku_id")
     # The cart's own forms: a bad quantity, a line that is not there.
     cart = f"/{TENANT}/cart"
     line = re.search(r'name="sku_id" value="(sku_[0-9a-z]+)"', browser.get(cart).text)
@@ -252,11 +267,14 @@ def test_every_form_refuses_bad_input_next_to_the_field_and_changes_nothing(
         answer = browser.submit(
             cart, f"/{TENANT}/cart/set", {"sku_id": line.group(1), "quantity": quantity}
         )
-        assert answer.status_code == 422 and field_error(answer.text, "quantity"), quantity
+        assert answer.status_code == 422, quantity
+        assert field_error(answer.text, "quantity"), quantity
     answer = browser.submit(cart, f"/{TENANT}/cart/set", {"sku_id": "sku_nope", "quantity": "2"})
-    assert answer.status_code == 404 and field_error(answer.text, "_form")
+    assert answer.status_code == 404
+    assert field_error(answer.text, "_form")
     answer = browser.submit(cart, f"/{TENANT}/cart/remove", {"sku_id": "sku_nope"})
-    assert answer.status_code == 404 and field_error(answer.text, "_form")
+    assert answer.status_code == 404
+    assert field_error(answer.text, "_form")
     for data, name in (
         ({"payment_method": "bitcoin"}, "payment_method"),
         ({"payment_method": "stable"}, "_form"),  # 李娜 holds no stable points yet
@@ -279,9 +297,11 @@ def test_every_form_refuses_bad_input_next_to_the_field_and_changes_nothing(
             assert field_error(answer.text, "points"), (kind, points, answer.text[:3000])
             no_traceback(answer)
         answer = browser.submit(page, page, {"points": "abc", "do": "preview"})
-        assert answer.status_code == 422 and field_error(answer.text, "points")
+        assert answer.status_code == 422
+        assert field_error(answer.text, "points")
         answer = browser.submit(page, page, {"points": "1", "do": "preview"})
-        assert answer.status_code == 200 and 'data-testid="pv-receive"' in answer.text
+        assert answer.status_code == 200
+        assert 'data-testid="pv-receive"' in answer.text
     # Withdrawals: bad amounts, below the minimum, more than the cash.
     page = f"/{TENANT}/withdrawals"
     for amount in ("abc", "-1", "0", "0.001", "1e3", "", "0.50", "99999999.00"):
@@ -291,7 +311,8 @@ def test_every_form_refuses_bad_input_next_to_the_field_and_changes_nothing(
         no_traceback(answer)
     # A form without its CSRF token.
     answer = browser.post(page, {"amount": "1.00"})
-    assert answer.status_code == 403 and field_error(answer.text, "csrf_token")
+    assert answer.status_code == 403
+    assert field_error(answer.text, "csrf_token")
     assert snapshot(site) == before
 
 
@@ -307,11 +328,14 @@ def test_withdrawal_needs_real_name_verification_then_is_held(site: Site, browse
     cash = Decimal(_wallet(site, UNVERIFIED)["cash"])
     assert cash >= 1
     done = browser.submit(page, page, {"amount": "1.00"})
-    assert done.status_code == 303 and done.headers["location"] == f"{page}?requested=1"
+    assert done.status_code == 303
+    assert done.headers["location"] == f"{page}?requested=1"
     shown = browser.get(page).text
-    assert "待审批" in shown and "¥1.00" in shown
+    assert "待审批" in shown
+    assert "¥1.00" in shown
     after = _wallet(site, UNVERIFIED)
-    assert Decimal(after["cash"]) == cash - 1 and after["cash_withdrawing"] == "1.00"
+    assert Decimal(after["cash"]) == cash - 1
+    assert after["cash_withdrawing"] == "1.00"
 
 
 # --- sell and convert: the preview is what is received -------------------------------------------
@@ -324,7 +348,8 @@ def test_sell_and_convert_receive_exactly_the_preview(site: Site, browser: Brows
         preview = browser.get(f"{page}/preview?points=1.5").text
         receive = re.search(r'data-testid="pv-receive">([^<]+)<', preview)
         fee = re.search(r'data-testid="pv-fee">([^<]+)<', preview)
-        assert receive is not None and fee is not None
+        assert receive is not None
+        assert fee is not None
         plain = browser.submit(page, page, {"points": "1.5", "do": "preview"}).text
         assert f'data-testid="pv-receive">{receive.group(1)}<' in plain
         before = _wallet(site, CONSUMER)
@@ -333,7 +358,8 @@ def test_sell_and_convert_receive_exactly_the_preview(site: Site, browser: Brows
         receipt = browser.get(done.headers["location"]).text
         got = re.search(r'data-testid="rc-receive">([^<]+)<', receipt)
         got_fee = re.search(r'data-testid="rc-fee">([^<]+)<', receipt)
-        assert got is not None and got_fee is not None
+        assert got is not None
+        assert got_fee is not None
         assert (got.group(1), got_fee.group(1)) == (receive.group(1), fee.group(1))
         after = _wallet(site, CONSUMER)
         assert _money(after[balance]) - _money(before[balance]) == _money(receive.group(1))
@@ -416,16 +442,20 @@ def test_stable_points_pay_part_of_an_order_and_a_cancel_returns_them(
     page = browser.get(checkout).text
     assert f"您的恒定积分：¥{stable}" in page
     went = browser.submit(checkout, checkout, {"payment_method": "mixed", "stable_amount": "1.00"})
-    assert went.status_code == 303 and "/sandbox/pay/" in went.headers["location"]
+    assert went.status_code == 303
+    assert "/sandbox/pay/" in went.headers["location"]
     assert Decimal(_wallet(site, demo.CONSUMERS[3][0])["stable"]) == stable - 1
     back = re.search(r'id="back" href="([^"]+)"', httpx.get(went.headers["location"]).text)
     assert back is not None
     order = browser.get(back.group(1)).text
-    assert "¥1.00" in order and "¥99.00" in order and 'data-testid="pay"' in order
+    assert "¥1.00" in order
+    assert "¥99.00" in order
+    assert 'data-testid="pay"' in order
     cancelled = browser.submit(back.group(1), back.group(1) + "/cancel", {})
     assert cancelled.status_code == 303
     status = re.search(r'data-testid="order-status">([^<]+)<', browser.get(back.group(1)).text)
-    assert status is not None and status.group(1) == "已取消"
+    assert status is not None
+    assert status.group(1) == "已取消"
     assert Decimal(_wallet(site, demo.CONSUMERS[3][0])["stable"]) == stable
     # The sandbox's page no longer takes the payment.
     assert httpx.post(went.headers["location"], data={"outcome": "approve"}).status_code == 409

@@ -106,20 +106,25 @@ def test_login_refuses_a_wrong_password_next_to_the_field(browser: Browser) -> N
 
 def test_login_logout_and_the_products_behind_it(browser: Browser) -> None:
     home = browser.get(f"/{TENANT}/")
-    assert home.status_code == 200 and "醇香干红葡萄酒" not in home.text  # log in first
+    assert home.status_code == 200
+    assert "醇香干红葡萄酒" not in home.text
     me = browser.get(f"/{TENANT}/me")
-    assert me.status_code == 303 and me.headers["location"] == f"/{TENANT}/login?next=/{TENANT}/me"
+    assert me.status_code == 303
+    assert me.headers["location"] == f"/{TENANT}/login?next=/{TENANT}/me"
     browser.login(TENANT, CONSUMER)
     home = browser.get(f"/{TENANT}/")
     assert "醇香干红葡萄酒 750ml" in home.text
-    assert "¥100.00" in home.text and "其中 ¥30.00 进入底池" in home.text
+    assert "¥100.00" in home.text
+    assert "其中 ¥30.00 进入底池" in home.text
     product = re.search(rf'href="/{TENANT}/products/(prd_[0-9a-z]+)"', home.text)
     assert product is not None
     page = browser.get(f"/{TENANT}/products/{product.group(1)}")
-    assert page.status_code == 200 and "由 醇香酒庄 销售" in page.text
+    assert page.status_code == 200
+    assert "由 醇香酒庄 销售" in page.text
     assert browser.get(f"/{TENANT}/products/prd_nope").status_code == 404
     me = browser.get(f"/{TENANT}/me")
-    assert me.status_code == 200 and "li.na@wine.demo" in me.text
+    assert me.status_code == 200
+    assert "li.na@wine.demo" in me.text
     logout = browser.post(f"/{TENANT}/logout", hidden_fields(me.text))
     assert logout.status_code == 303
     assert browser.get(f"/{TENANT}/me").status_code == 303
@@ -162,7 +167,8 @@ def test_register_from_an_invite_link(site: Site, browser: Browser) -> None:
     assert answer.status_code == 303
     assert answer.headers["location"] == f"/{TENANT}/me?welcome=1"
     me = browser.get(answer.headers["location"])
-    assert "欢迎" in me.text and "新朋友" in me.text
+    assert "欢迎" in me.text
+    assert "新朋友" in me.text
     assert re.search(r"<dt>受邀注册</dt><dd>是</dd>", me.text)
     # The same form posted again (a double click): the first answer, no second account.
     before = snapshot(site)
@@ -249,8 +255,10 @@ def test_dashboard_shows_the_health_figures_of_the_report(site: Site, browser: B
     assert "是承诺，不是保障" in page.text  # the quota is shown with what (does not) back it
     chart = re.search(r'id="price-chart-data">([^<]*)<', page.text)
     assert chart is not None
-    assert '"labels"' in chart.group(1) and '"prices"' in chart.group(1)
-    assert "保证" not in page.text and "只涨不跌" not in page.text
+    assert '"labels"' in chart.group(1)
+    assert '"prices"' in chart.group(1)
+    assert "保证" not in page.text
+    assert "只涨不跌" not in page.text
 
 
 def test_console_pages_need_the_right_role(site: Site, browser: Browser) -> None:
@@ -273,13 +281,15 @@ def test_params_preview_shows_the_effect_and_changes_nothing(site: Site, browser
     browser.login(TENANT, demo.ADMIN_EMAIL)
     before = snapshot(site)
     page = browser.get(f"/{TENANT}/admin/params")
-    assert page.status_code == 200 and 'data-testid="grant-before"' in page.text
+    assert page.status_code == 200
+    assert 'data-testid="grant-before"' in page.text
     fields = hidden_fields(page.text)
     answer = browser.post(f"/{TENANT}/admin/params/preview", {**fields, "grant_rate": "0.35"})
     assert answer.status_code == 200
     before_grant = re.search(r'data-testid="grant-before">([^<]*)<', answer.text)
     after_grant = re.search(r'data-testid="grant-after">([^<]*)<', answer.text)
-    assert before_grant and after_grant
+    assert before_grant
+    assert after_grant
     grant = lambda text: float(text.replace(",", ""))  # noqa: E731 (a display figure only)
     assert abs(grant(after_grant.group(1)) * 2 - grant(before_grant.group(1))) < 0.001
     refused = browser.post(f"/{TENANT}/admin/params/preview", {**fields, "grant_rate": "abc"})
@@ -347,7 +357,8 @@ def test_users_kyc_and_roles(site: Site, browser: Browser) -> None:
 
         target = people.login_row(conn, TENANT, demo.CONSUMERS[1][0])
         admin = people.login_row(conn, TENANT, demo.ADMIN_EMAIL)
-    assert target is not None and admin is not None
+    assert target is not None
+    assert admin is not None
     done = browser.submit(
         page,
         f"/{TENANT}/admin/users/{target[0]}",
@@ -356,7 +367,8 @@ def test_users_kyc_and_roles(site: Site, browser: Browser) -> None:
     assert done.status_code == 303
     with site.app.state.database.read() as conn:
         user = people.get_user(conn, TENANT, target[0])
-    assert user is not None and user.kyc_status == "verified"
+    assert user is not None
+    assert user.kyc_status == "verified"
     before = snapshot(site)
     refused = browser.submit(
         page,
@@ -379,7 +391,8 @@ def test_operator_changes_a_parameter_through_the_ledger(site: Site, browser: Br
     assert browser.get("/-/platform/").headers["location"] == "/-/platform/login"
     browser.operator_login()
     tenants = browser.get("/-/platform/")
-    assert tenants.status_code == 200 and f"/-/platform/tenants/{TENANT}" in tenants.text
+    assert tenants.status_code == 200
+    assert f"/-/platform/tenants/{TENANT}" in tenants.text
     page = f"/-/platform/tenants/{TENANT}"
     action = f"{page}/params"
     version = params_version(site)
@@ -398,7 +411,8 @@ def test_operator_changes_a_parameter_through_the_ledger(site: Site, browser: Br
     assert params_version(site) == version
     assert snapshot(site) == before
     preview = browser.submit(page, action, {"grant_rate": "0.60", "action": "preview"})
-    assert preview.status_code == 200 and 'data-testid="grant-after"' in preview.text
+    assert preview.status_code == 200
+    assert 'data-testid="grant-after"' in preview.text
     assert params_version(site) == version
     fields = browser.form(page)
     data = {**fields, "grant_rate": "0.60", "action": "apply", "params_version": str(version)}
@@ -443,11 +457,13 @@ def test_operator_creates_a_tenant_and_its_admin_cannot_see_another(
         assert field_error(answer.text, name), (change, answer.text[:3000])
     assert snapshot(site) == before
     created = browser.submit(page, action, good)
-    assert created.status_code == 303 and created.headers["location"].endswith("/beer")
+    assert created.status_code == 303
+    assert created.headers["location"].endswith("/beer")
     another_browser.login("beer", "boss@beer.demo", "a-good-password")
     assert another_browser.get("/beer/admin/").status_code == 200
     # Beer's admin is nobody in wine: the wine console asks for a wine login.
     answer = another_browser.get(f"/{TENANT}/admin/users")
-    assert answer.status_code == 303 and answer.headers["location"].startswith(f"/{TENANT}/login")
+    assert answer.status_code == 303
+    assert answer.headers["location"].startswith(f"/{TENANT}/login")
     # And a tenant's user is no operator.
     assert another_browser.get("/-/platform/").status_code == 303

@@ -53,7 +53,8 @@ def test_every_output_is_written(stall_dir: Path) -> None:
     assert {"report.html", "series.csv", "series.json", "cohorts.csv", *PNGS} <= names
     for name in PNGS:
         data = (stall_dir / name).read_bytes()
-        assert data.startswith(PNG_MAGIC) and len(data) > 10_000, name
+        assert data.startswith(PNG_MAGIC), name
+        assert len(data) > 10_000, name
 
 
 def test_series_csv_has_one_row_a_day_of_decimal_strings(stall_dir: Path) -> None:
@@ -107,10 +108,15 @@ def test_report_is_self_contained_and_states_what_is_backed(stall_dir: Path) -> 
     assert html.count('src="data:image/png;base64,') == len(PNGS)
     # nothing outside the file: no address, no stylesheet or script to fetch
     text = re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", html)
-    assert "http" not in text and "//" not in text and "url(" not in text
-    assert "<link" not in text and "<script" not in text
-    assert "有保障" in html and "Backed:" in html
-    assert "是承诺" in html and "A promise, not backed" in html
+    assert "http" not in text
+    assert "//" not in text
+    assert "url(" not in text
+    assert "<link" not in text
+    assert "<script" not in text
+    assert "有保障" in html
+    assert "Backed:" in html
+    assert "是承诺" in html
+    assert "A promise, not backed" in html
     assert "promises no returns" in html
     assert "永远付不完" in html  # sales stopped: the quota is never paid
     assert "Invariants: all hold." in html

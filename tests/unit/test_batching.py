@@ -119,7 +119,8 @@ def test_requests_carried_over_start_the_next_batch() -> None:
     doubler.put(first)
     doubler.put(later)
     doubler._thread.start()
-    assert later.future.result(10) == 4 and first.future.result(10) == 2
+    assert later.future.result(10) == 4
+    assert first.future.result(10) == 2
     assert doubler.log == [[1], [2]]
 
 
@@ -150,7 +151,8 @@ def test_an_idle_worker_retires_and_the_next_request_starts_another() -> None:
     assert first is not None
     # when it has been idle: it retired and left the registry
     first._thread.join(10)
-    assert first.retired and registry.worker("t") is None
+    assert first.retired
+    assert registry.worker("t") is None
     # then the next request starts a new worker
     again = Item(2)
     registry.put("t", again)

@@ -158,6 +158,7 @@ def test_amounts_parse_exactly_beyond_the_decimal_contexts_28_digits() -> None:
     # (the default Decimal context rounds to 28 significant digits)
     assert parse_money("100000000000000000000000000.01") == 10**28 + 1
     assert parse_points("12345678901234567890.12345678") == 1234567890123456789012345678
-    assert parse_money("7.50") == 750 and parse_money("-0.00", allow_zero=True) == 0
+    assert parse_money("7.50") == 750
+    assert parse_money("-0.00", allow_zero=True) == 0
     with pytest.raises(InvalidAmount, match="more than 2 decimal places"):
         parse_money("100000000000000000000000000.001")

@@ -345,7 +345,8 @@ def _attempt(
         assert delivery is not None
         event = repo.get_event(conn, tenant_id, delivery.event_id)
         endpoint = repo.get_endpoint(conn, tenant_id, delivery.endpoint_id)
-    assert event is not None and endpoint is not None
+    assert event is not None
+    assert endpoint is not None
     report.attempted += 1
     status_code: int | None = None
     error: str | None = None

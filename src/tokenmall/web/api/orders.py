@@ -165,12 +165,11 @@ def checkout(
             now=utc_now(),
             address_id=payload.address_id,
         )
-        out = CheckoutOut(
+        return CheckoutOut(
             checkout_id=done.checkout_id,
             orders=[OrderOut.of(o) for o in done.orders],
             payments=[PaymentOut.of(p) for p in done.payments.values()],
         )
-        return out
 
     return write(request, db, caller, tenant_id, key, payload, make, status_code=201)
 

@@ -126,8 +126,7 @@ def delete_endpoint(
     def make(conn: Connection) -> BaseModel:
         now = utc_now()
         found = hooks.delete_endpoint(conn, caller, tenant_id, endpoint_id, now)
-        out = WebhookEndpointOut.of(found).model_copy(update={"deleted_at": now})
-        return out
+        return WebhookEndpointOut.of(found).model_copy(update={"deleted_at": now})
 
     return write(request, db, caller, tenant_id, key, None, make)
 
