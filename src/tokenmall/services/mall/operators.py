@@ -23,11 +23,18 @@ def create(conn: Connection, email: str, password: str, now: datetime) -> str:
 
 
 def ensure(conn: Connection, email: str, password: str, now: datetime) -> bool:
-    """Create the operator unless one with this email exists; True if created."""
-    if people_repo.operator_login_row(conn, validate.email(email)) is not None:
+    """Create the operator unless one with this email exists; True if created.
+
+    Several server processes start at once and each ensures the same operator: the insert
+    yields to one already there, so none of them fails its start-up."""
+    address = validate.email(email)
+    if people_repo.operator_login_row(conn, address) is not None:
         return False
-    create(conn, email, password, now)
-    return True
+    passwords.check_strength(password)
+    operator_id = ids.new_id("opr")
+    return people_repo.add_operator_unless_exists(
+        conn, operator_id, address, passwords.hash_password(password), now
+    )
 
 
 def login(

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from tokenmall.adapters.db.mall.rows import aware, maybe_aware
 from tokenmall.adapters.db.mall.tables import (
@@ -28,6 +29,21 @@ def add_operator(
             operator_id=operator_id, email=email, password_hash=password_hash, created_at=now
         )
     )
+
+
+def add_operator_unless_exists(
+    conn: Connection, operator_id: str, email: str, password_hash: str, now: datetime
+) -> bool:
+    """Insert the operator unless one with this email exists (also one inserted at this moment
+    by another process); True if this call inserted it."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    statement = (
+        dialect.insert(operators)
+        .values(operator_id=operator_id, email=email, password_hash=password_hash, created_at=now)
+        .on_conflict_do_nothing(index_elements=["email"])
+        .returning(operators.c.operator_id)
+    )
+    return conn.execute(statement).first() is not None
 
 
 def operator_login_row(conn: Connection, email: str) -> tuple[str, str] | None:
