@@ -4,6 +4,8 @@
 ``Database`` (the services' unit of work over an engine), a ledger ``Store``, the schema's
 state, or the database URL the settings name. The import contract in pyproject.toml keeps it
 so: this module sits between the edges (web, cli) and the services, and may import adapters.
+``Store`` and ``UnsupportedDatabase`` are named here because the CLI holds the store this
+module opens and reports the URL it refuses.
 """
 
 from __future__ import annotations
@@ -55,7 +57,6 @@ def schema_status(conn: Connection) -> str:
 
 
 __all__ = [
-    "Database",
     "Store",
     "UnsupportedDatabase",
     "heads",
