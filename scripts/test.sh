@@ -6,4 +6,5 @@ scripts/setup.sh
 . .venv/bin/activate
 ruff check src tests
 mypy
+lint-imports
 pytest "$@"

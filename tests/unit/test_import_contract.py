@@ -1,4 +1,10 @@
-"""The import contract: ``tokenmall.domain`` imports the pure standard library and itself only.
+"""The import contracts.
+
+The layer contract (import-linter, ``[tool.importlinter]`` in pyproject.toml) is run here too,
+so a wrong import fails pytest as well as ``lint-imports``; a probe package shaped like
+tokenmall shows that each contract catches the import it forbids.
+
+The domain check: ``tokenmall.domain`` imports the pure standard library and itself only.
 
 Every module under src/tokenmall/domain is parsed with ``ast`` (nothing is imported or run);
 any import outside the allow-list below fails the build. No I/O modules (os, io, pathlib,
@@ -14,7 +20,12 @@ clock (``now``, ``today``, ``utcnow``, ``fromtimestamp``…) may appear anywhere
 from __future__ import annotations
 
 import ast
+import os
+import subprocess
+import sys
+import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -180,3 +191,138 @@ def test_relative_imports_are_resolved(tmp_path: Path) -> None:
     names = probe_imports(tmp_path, "from . import state\nfrom ..money import x\nfrom ... import y")
     assert names == ["tokenmall.domain.economy", "tokenmall.domain.money", "tokenmall"]
     assert [is_allowed(n) for n in names] == [True, True, False]
+
+
+# --- the layer contract (import-linter, configured in pyproject.toml) -------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+PYPROJECT = ROOT / "pyproject.toml"
+
+
+def run_lint_imports(config: Path, cwd: Path, python_path: str | None = None) -> tuple[int, str]:
+    """Run import-linter on ``config`` in a fresh interpreter (no cache): (exit code, output)."""
+    env = dict(os.environ)
+    if python_path is not None:
+        env["PYTHONPATH"] = python_path
+    code = (
+        "import sys\n"
+        "from importlinter.cli import lint_imports\n"
+        f"sys.exit(lint_imports(config_filename={str(config)!r}, no_cache=True, no_logo=True))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    return done.returncode, done.stdout + done.stderr
+
+
+def contracts() -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = tomllib.loads(PYPROJECT.read_text(encoding="utf-8"))["tool"][
+        "importlinter"
+    ]["contracts"]
+    return found
+
+
+def test_the_package_keeps_every_import_contract() -> None:
+    code, output = run_lint_imports(PYPROJECT, ROOT)
+    assert code == 0, output
+    assert "0 broken" in output
+
+
+def test_the_contracts_name_the_forbidden_arrows() -> None:
+    by_id = {c["id"]: c for c in contracts()}
+    assert by_id["layers"]["layers"][-1] == "tokenmall.domain"
+    assert by_id["layers"]["layers"].index("tokenmall.web") < by_id["layers"]["layers"].index(
+        "tokenmall.bootstrap"
+    )
+    edges = by_id["edges-without-adapters"]
+    assert set(edges["source_modules"]) == {"tokenmall.web", "tokenmall.cli"}
+    assert edges["forbidden_modules"] == ["tokenmall.adapters"]
+    inward = by_id["adapters-inward"]["forbidden_modules"]
+    assert {"tokenmall.services", "tokenmall.web", "tokenmall.cli"} <= set(inward)
+    pure = by_id["pure-domain"]["forbidden_modules"]
+    assert {"sqlalchemy", "fastapi", "pydantic", "starlette", "psycopg", "alembic"} <= set(pure)
+    assert by_id["no-cycles"]["type"] == "acyclic_siblings"
+
+
+PROBE = "probe_mall"
+# A small package shaped like tokenmall whose imports all point inward.
+PROBE_MODULES = {
+    "__init__.py": "",
+    "__main__.py": "from probe_mall.cli import main",
+    "cli/__init__.py": "",
+    "cli/main.py": "from probe_mall import bootstrap\nfrom probe_mall.web import app",
+    "bench/__init__.py": "from probe_mall.web import app",
+    "demo/__init__.py": "from probe_mall.services import use",
+    "web/__init__.py": "",
+    "web/app.py": "from probe_mall import bootstrap\nfrom probe_mall.services import use",
+    "bootstrap.py": "from probe_mall.adapters import store\nfrom probe_mall.services import use",
+    "services/__init__.py": "",
+    "services/use.py": "from probe_mall.adapters import store\nfrom probe_mall.domain import rule",
+    "services/other.py": "from probe_mall.services import use",
+    "sim/__init__.py": "from probe_mall.domain import rule",
+    "adapters/__init__.py": "",
+    "adapters/store.py": (
+        "import sqlalchemy\nfrom probe_mall import config\nfrom probe_mall.domain import rule"
+    ),
+    "config.py": "",
+    "domain/__init__.py": "",
+    "domain/rule.py": "from fractions import Fraction",
+}
+
+
+def probe_contract(tmp_path: Path, changes: dict[str, str]) -> tuple[int, str]:
+    """Lint a probe package, with ``changes`` appended to its modules, under our contracts."""
+    for name, source in PROBE_MODULES.items():
+        path = tmp_path / PROBE / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(source + "\n" + changes.get(name, "") + "\n", encoding="utf-8")
+    section = PYPROJECT.read_text(encoding="utf-8").split("[tool.importlinter]", 1)[1]
+    # the real package's ignored imports name modules the probe does not have
+    kept = [line for line in section.splitlines() if not line.startswith("ignore_imports")]
+    config = tmp_path / "probe.toml"
+    config.write_text(
+        "[tool.importlinter]" + "\n".join(kept).replace("tokenmall", PROBE), encoding="utf-8"
+    )
+    return run_lint_imports(config, tmp_path, str(tmp_path))
+
+
+def broken(output: str) -> set[str]:
+    """The ids of the contracts the output reports broken."""
+    names = {c["name"].replace("tokenmall", PROBE): c["id"] for c in contracts()}
+    return {
+        names[line.rpartition(" BROKEN")[0].strip()]
+        for line in output.splitlines()
+        if line.rstrip().endswith("BROKEN")
+    }
+
+
+def test_a_probe_that_points_inward_keeps_the_contracts(tmp_path: Path) -> None:
+    code, output = probe_contract(tmp_path, {})
+    assert code == 0, output
+
+
+@pytest.mark.parametrize(
+    ("module", "source", "contract"),
+    [
+        ("web/app.py", "from probe_mall.adapters import store", "edges-without-adapters"),
+        ("cli/main.py", "import probe_mall.adapters.store", "edges-without-adapters"),
+        ("adapters/store.py", "from probe_mall.services import use", "adapters-inward"),
+        ("adapters/store.py", "from probe_mall.web import app", "adapters-inward"),
+        ("services/use.py", "from probe_mall.web import app", "services-without-edges"),
+        ("domain/rule.py", "import sqlalchemy", "pure-domain"),
+        ("domain/rule.py", "from probe_mall.adapters import store", "pure-domain"),
+        ("services/use.py", "from probe_mall.services import other", "no-cycles"),
+    ],
+)
+def test_the_contracts_catch_a_wrong_import(
+    tmp_path: Path, module: str, source: str, contract: str
+) -> None:
+    code, output = probe_contract(tmp_path, {module: source})
+    assert code == 1, output
+    assert contract in broken(output), output

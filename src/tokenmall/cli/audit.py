@@ -29,10 +29,10 @@ def audit(
     more violations than ``--show`` gets the first ones and a count of the rest: a broken
     history of a million holders would otherwise print millions of lines."""
     # Imported here so that every other command starts without the database layer.
-    from tokenmall.adapters.db.store import Store
+    from tokenmall.bootstrap import open_store
     from tokenmall.services.ledger.audit import audit as run_audit
 
-    store = Store.open(database, must_exist=True)
+    store = open_store(database, must_exist=True)
     try:
         reports = run_audit(store, tenant)
     except DomainError as exc:

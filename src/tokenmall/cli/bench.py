@@ -86,8 +86,8 @@ def ledger(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Booked purchases per second on ONE tenant (writer vs row lock); the dividend day's time."""
-    from tokenmall.adapters.db.settings import database_url
     from tokenmall.bench.ledger import CALLERS, PATHS, run  # imports SQLAlchemy: here
+    from tokenmall.bootstrap import resolve_url
 
     try:
         counts = [int(part) for part in clients.split(",") if part.strip()]
@@ -103,7 +103,7 @@ def ledger(
         typer.echo(f"tokenmall: --callers must be one of {', '.join(CALLERS)}", err=True)
         raise typer.Exit(2)
     progress = None if as_json else typer.echo
-    report = run(database_url(database), counts, seconds, sizes, chosen, progress, callers)
+    report = run(resolve_url(database), counts, seconds, sizes, chosen, progress, callers)
     if as_json:
         typer.echo(json.dumps(report))
 
@@ -143,8 +143,8 @@ def api(
     """Integration orders pushed over HTTP (paid, rewards booked) one a request and in batches,
     and consumers' checkouts paid on the sandbox gateway: requests/s, p50, p99 and the load
     client's CPU per request each (orders/s for batches); audit after."""
-    from tokenmall.adapters.db.settings import database_url
     from tokenmall.bench.api import SCENARIOS, run  # imports httpx: only here
+    from tokenmall.bootstrap import resolve_url
 
     chosen_scenarios = tuple(p.strip() for p in scenarios.split(",") if p.strip())
     if not chosen_scenarios or not set(chosen_scenarios) <= set(SCENARIOS):
@@ -154,7 +154,7 @@ def api(
         )
         raise typer.Exit(2)
 
-    url = database_url(database)
+    url = resolve_url(database)
     chosen = workers or (2 if url.startswith("postgresql") else 1)
     progress = None if as_json else typer.echo
     try:

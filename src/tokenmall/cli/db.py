@@ -18,15 +18,12 @@ def upgrade(
 ) -> None:
     """Bring the database to the newest schema (Alembic migrations shipped in the package)."""
     # Imported here so that every other command starts without the database layer.
-    from tokenmall.adapters.db import migrate
-    from tokenmall.adapters.db.engine import make_engine
-    from tokenmall.adapters.db.settings import database_url
+    from tokenmall import bootstrap
 
-    url = database_url(database)
-    engine = make_engine(url)
+    db = bootstrap.open_database(bootstrap.resolve_url(database))
     try:
-        ran = migrate.upgrade(engine)
+        ran = bootstrap.upgrade(db.engine)
     finally:
-        engine.dispose()
-    heads = ", ".join(sorted(migrate.heads()))
+        db.dispose()
+    heads = ", ".join(sorted(bootstrap.heads()))
     typer.echo(f"database at {heads}" + (" (upgraded)" if ran else " (already current)"))

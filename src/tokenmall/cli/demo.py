@@ -37,22 +37,20 @@ def demo(
     """Set up the demo mall (the seed's wine brand, with history) and serve it."""
     import uvicorn
 
-    from tokenmall.adapters.db.engine import make_engine
+    from tokenmall import bootstrap
     from tokenmall.config import Settings
     from tokenmall.demo import living as demo_service
-    from tokenmall.services.mall.uow import Database
     from tokenmall.services.process import freeze_startup_objects
-    from tokenmall.web import schema
     from tokenmall.web.app import create_app
 
     url = database or default_demo_url()
     shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     base_url = f"http://{shown_host}:{port}"
     started = time.monotonic()
-    db = Database(make_engine(url))
+    db = bootstrap.open_database(url)
     try:
         typer.echo(f"tokenmall demo: database {url}")
-        schema.upgrade(db.engine)
+        bootstrap.upgrade(db.engine)
         outcome = demo_service.seed(
             db, base_url=base_url, progress=lambda text: typer.echo(f"  {text}…")
         )

@@ -38,7 +38,7 @@ def _guarded(command: Callable[..., Any]) -> Callable[..., Any]:
     def run(*args: Any, **kwargs: Any) -> Any:
         from sqlalchemy import exc
 
-        from tokenmall.adapters.db.engine import UnsupportedDatabase
+        from tokenmall.bootstrap import UnsupportedDatabase
 
         try:
             return command(*args, **kwargs)

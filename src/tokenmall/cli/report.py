@@ -29,10 +29,10 @@ def report_command(
 ) -> None:
     """What is backed, what is a promise, and how long current sales take to pay the promise."""
     # Imported here so that every other command starts without the database layer.
-    from tokenmall.adapters.db.store import Store
+    from tokenmall.bootstrap import open_store
     from tokenmall.services.ledger.report import report, solvency
 
-    store = Store.open(database, must_exist=True)
+    store = open_store(database, must_exist=True)
     try:
         daily = parse_money(inflow, "--inflow", allow_zero=True) if inflow is not None else None
         with store.read() as conn:

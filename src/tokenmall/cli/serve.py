@@ -51,15 +51,14 @@ def create_operator(
     ],
 ) -> None:
     """Create a platform operator, who can then create tenants over the API."""
-    from tokenmall.adapters.db.engine import make_engine
+    from tokenmall import bootstrap
     from tokenmall.config import Settings
     from tokenmall.services.mall import operators
-    from tokenmall.services.mall.uow import Database, utc_now
-    from tokenmall.web import schema
+    from tokenmall.services.mall.uow import utc_now
 
-    db = Database(make_engine(Settings().database_url))
+    db = bootstrap.open_database(Settings().database_url)
     try:
-        schema.upgrade(db.engine)
+        bootstrap.upgrade(db.engine)
         with db.transaction() as conn:
             operator_id = operators.create(conn, email, password, utc_now())
     except DomainError as exc:

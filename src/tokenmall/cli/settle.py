@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 if TYPE_CHECKING:
-    from tokenmall.adapters.db.store import Store
+    from tokenmall.bootstrap import Store
 
 LEADER_LOCK = 0x746F6B656E6D616C  # "tokenmal": the scheduler's advisory lock key
 
@@ -74,7 +74,7 @@ def settle(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object a tenant.")] = False,
 ) -> None:
     """Settle a business day (dividend, then forced exits) for every tenant, once each."""
-    from tokenmall.adapters.db.store import Store
+    from tokenmall.bootstrap import open_store
     from tokenmall.services.mall.errors import InvalidInput
     from tokenmall.services.mall.settling import check_ended, parse_date, yesterday
     from tokenmall.services.mall.uow import utc_now
@@ -87,7 +87,7 @@ def settle(
     except InvalidInput as exc:
         raise _fail("settle", str(exc)) from None
     # a bad URL, an unreachable server or a SQLite file that is not there: cli.errors says so
-    store = Store.open(database, must_exist=True)
+    store = open_store(database, must_exist=True)
     try:
         with store.read() as conn:
             tenants = store.tenant_ids(conn)
@@ -173,11 +173,11 @@ def scheduler(
     timezone_: Timezone = "+08:00",
 ) -> None:
     """Settle each tenant's previous day after --at, deliver webhooks, run the order clock."""
-    from tokenmall.adapters.db.store import Store
+    from tokenmall.bootstrap import open_store
 
     tz = _tz("scheduler", timezone_)
     hour, minute = _parse_at(at)
-    store = Store.open(database)
+    store = open_store(database)
     leader = _Leadership(store)
     try:
         while True:

@@ -8,11 +8,11 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from tokenmall.adapters.db.engine import make_engine
+from tokenmall import bootstrap
 from tokenmall.config import Settings
 from tokenmall.services.mall import operators, passwords
 from tokenmall.services.mall.uow import Database, utc_now
-from tokenmall.web import errors, logs, pages, schema
+from tokenmall.web import errors, logs, pages
 from tokenmall.web.api import (
     addresses,
     catalogue,
@@ -54,12 +54,12 @@ def create_app(
     if configure_logging:
         logs.configure(settings.log_level)
     passwords.configure(fast_for_tests=settings.insecure_fast_password_hashing)
-    db = database or Database(make_engine(settings.database_url))
+    db = database or bootstrap.open_database(settings.database_url)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.migrate_on_start:
-            schema.upgrade(db.engine)
+            bootstrap.upgrade(db.engine)
         if settings.operator_email and settings.operator_password:
             with db.transaction() as conn:
                 created = operators.ensure(

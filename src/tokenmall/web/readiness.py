@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
+from tokenmall import bootstrap
 from tokenmall.services.mall.uow import Database
-from tokenmall.web import schema
 
 
 def check(db: Database) -> dict[str, str]:
@@ -14,7 +14,7 @@ def check(db: Database) -> dict[str, str]:
         with db.read() as conn:
             conn.execute(text("SELECT 1"))
             checks["database"] = "ok"
-            checks["migrations"] = schema.status(conn)
+            checks["migrations"] = bootstrap.schema_status(conn)
     except Exception as exc:  # any failure to reach the database means "not ready"
         checks.setdefault("database", f"unreachable: {type(exc).__name__}")
         checks.setdefault("migrations", "unknown")

@@ -5,6 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+RECIPIENT_MAX = 50
+PHONE_MAX = 20
+REGION_MAX = 100
+DETAIL_MAX = 200
+POSTAL_CODE_MAX = 6
+
 
 @dataclass(frozen=True, slots=True)
 class Address:

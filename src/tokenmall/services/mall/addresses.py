@@ -24,6 +24,7 @@ from datetime import datetime
 from sqlalchemy import Connection
 
 from tokenmall.adapters.db.mall import addresses as repo
+from tokenmall.domain.mall import addresses as rules
 from tokenmall.domain.mall.addresses import Address
 from tokenmall.domain.mall.orders import ShippingAddress
 from tokenmall.domain.mall.people import Role
@@ -58,7 +59,7 @@ def _text(value: object, field: str, max_length: int) -> str:
 
 
 def phone(value: object, field: str = "phone") -> str:
-    cleaned = _text(value, field, repo.PHONE_MAX).replace(" ", "")
+    cleaned = _text(value, field, rules.PHONE_MAX).replace(" ", "")
     if not (MOBILE.match(cleaned) or LANDLINE.match(cleaned)):
         raise InvalidInput(
             f"{field} must be a mobile number (11 digits starting 13-19) or a landline of "
@@ -91,10 +92,10 @@ def checked(
     postal: object,
 ) -> AddressFields:
     return AddressFields(
-        recipient=_text(recipient, "recipient", repo.RECIPIENT_MAX),
+        recipient=_text(recipient, "recipient", rules.RECIPIENT_MAX),
         phone=phone(phone_number),
-        region=_text(region, "region", repo.REGION_MAX),
-        detail=_text(detail, "detail", repo.DETAIL_MAX),
+        region=_text(region, "region", rules.REGION_MAX),
+        detail=_text(detail, "detail", rules.DETAIL_MAX),
         postal_code=postal_code(postal),
     )
 
@@ -180,13 +181,13 @@ def update(
     old = _own(conn, who, tenant_id, address_id)
     values: dict[str, object] = {}
     if recipient is not None:
-        values["recipient"] = _text(recipient, "recipient", repo.RECIPIENT_MAX)
+        values["recipient"] = _text(recipient, "recipient", rules.RECIPIENT_MAX)
     if phone_number is not None:
         values["phone"] = phone(phone_number)
     if region is not None:
-        values["region"] = _text(region, "region", repo.REGION_MAX)
+        values["region"] = _text(region, "region", rules.REGION_MAX)
     if detail is not None:
-        values["detail"] = _text(detail, "detail", repo.DETAIL_MAX)
+        values["detail"] = _text(detail, "detail", rules.DETAIL_MAX)
     if postal_given:
         values["postal_code"] = postal_code(postal)
     if not values:

@@ -52,10 +52,10 @@ from tokenmall.domain.economy.state import Rates
 from tokenmall.domain.ledger import commands as c
 from tokenmall.domain.mall import escrow
 from tokenmall.domain.mall.orders import Order, OrderEvent, OrderSettings
-from tokenmall.domain.mall.payments import Payment
+from tokenmall.domain.mall.payments import Payment, PaymentStatus
 from tokenmall.domain.mall.people import Role
 from tokenmall.domain.mall.refunds import Refund, RefundStatus
-from tokenmall.domain.mall.transitions import ORDER, Actor
+from tokenmall.domain.mall.transitions import ORDER, PAYMENT, Actor
 from tokenmall.domain.money import parse_money, parse_points
 from tokenmall.services.mall import catalogue, ids, journal, order_ledger, validate
 from tokenmall.services.mall.auth import Principal, actor, require
@@ -348,13 +348,25 @@ def cancel(
 def cancel_order(
     conn: Connection, order: Order, by: Principal | Actor, now: datetime, note: str
 ) -> Order:
-    from tokenmall.services.mall import payments
-
     order = move(conn, order, "cancel", by, now, note, cancelled_at=now)
     release_stock(conn, order, now)
     return_stable(conn, order)
-    payments.close_open_payments(conn, order, now)
+    close_open_payments(conn, order, now)
     return order
+
+
+def close_open_payments(conn: Connection, order: Order, now: datetime) -> None:
+    """The order was cancelled: its open payments can no longer be paid."""
+    for payment in payments_repo.payments_of(conn, order.tenant_id, order.order_id):
+        if payment.status in PAYMENT.sources("close"):
+            payments_repo.move_payment(
+                conn,
+                order.tenant_id,
+                payment.payment_id,
+                PAYMENT.sources("close"),
+                PaymentStatus.CLOSED,
+                updated_at=now,
+            )
 
 
 def ship(

@@ -30,7 +30,7 @@ from tokenmall.domain.mall.payments import Payment, PaymentStatus
 from tokenmall.domain.mall.people import Role
 from tokenmall.domain.mall.refunds import Refund, RefundStatus
 from tokenmall.domain.mall.transitions import ORDER, PAYMENT, Actor
-from tokenmall.services.mall import ids, order_ledger
+from tokenmall.services.mall import ids, order_ledger, orders
 from tokenmall.services.mall.auth import Principal, actor, require
 from tokenmall.services.mall.errors import Conflict, InvalidInput, NotFound
 from tokenmall.services.mall.gateway import CallbackEvent, CallbackRefused, Gateway
@@ -78,8 +78,6 @@ def start_payment(
     now: datetime,
 ) -> tuple[Payment, bool]:
     """The payment to make for an unpaid order: its open one, else a new one (True if new)."""
-    from tokenmall.services.mall import orders
-
     who = require(caller, tenant_id, ORDER.roles("start_payment"))
     order = orders.visible_order(conn, who, tenant_id, order_id)
     ORDER.check(order.status, "start_payment", actor(who))
@@ -93,8 +91,6 @@ def get_payment(
     conn: Connection, caller: Principal | None, tenant_id: str, payment_id: str
 ) -> tuple[Payment, list[dict[str, object]]]:
     """A payment and the callbacks received for it, for whoever may see its order."""
-    from tokenmall.services.mall import orders
-
     who = require(caller, tenant_id, ALL)
     payment = payments_repo.get_payment(conn, tenant_id, payment_id)
     if payment is None:
@@ -104,20 +100,6 @@ def get_payment(
     except NotFound:
         raise NotFound(f"no payment {payment_id!r}") from None
     return payment, payments_repo.callbacks_of(conn, tenant_id, payment_id)
-
-
-def close_open_payments(conn: Connection, order: Order, now: datetime) -> None:
-    """The order was cancelled: its open payments can no longer be paid."""
-    for payment in payments_repo.payments_of(conn, order.tenant_id, order.order_id):
-        if payment.status in OPEN:
-            payments_repo.move_payment(
-                conn,
-                order.tenant_id,
-                payment.payment_id,
-                PAYMENT.sources("close"),
-                PaymentStatus.CLOSED,
-                updated_at=now,
-            )
 
 
 def paid_payment(conn: Connection, order: Order) -> Payment:
@@ -291,8 +273,6 @@ def handle_callback(
 def _apply(
     conn: Connection, gateway: Gateway, event: CallbackEvent, now: datetime
 ) -> CallbackResult:
-    from tokenmall.services.mall import orders
-
     t = event.tenant_id
     if payments_repo.gateway_event_seen(conn, t, gateway.name, event.event_id):
         raise CallbackRefused("replayed", "this event was already processed", ErrorKind.CONFLICT)

@@ -8,15 +8,15 @@ from typing import Annotated
 
 from pydantic import Field
 
-from tokenmall.adapters.db.mall import addresses as repo
+from tokenmall.domain.mall import addresses as rules
 from tokenmall.domain.mall.addresses import Address
 from tokenmall.web.api.schemas import Request, Response
 
-Recipient = Annotated[str, Field(max_length=repo.RECIPIENT_MAX, description="Who receives it")]
+Recipient = Annotated[str, Field(max_length=rules.RECIPIENT_MAX, description="Who receives it")]
 Phone = Annotated[
     str,
     Field(
-        max_length=repo.PHONE_MAX,
+        max_length=rules.PHONE_MAX,
         description="A mobile number (11 digits, 13-19…) or a landline such as 0571-88886666",
         examples=["13800138000"],
     ),
@@ -24,17 +24,17 @@ Phone = Annotated[
 Region = Annotated[
     str,
     Field(
-        max_length=repo.REGION_MAX,
+        max_length=rules.REGION_MAX,
         description="Province, city and district as one text",
         examples=["浙江省 杭州市 西湖区"],
     ),
 ]
 Detail = Annotated[
     str,
-    Field(max_length=repo.DETAIL_MAX, description="Street, building, room"),
+    Field(max_length=rules.DETAIL_MAX, description="Street, building, room"),
 ]
 PostalCode = Annotated[
-    str, Field(max_length=repo.POSTAL_CODE_MAX, description="6 digits", examples=["310000"])
+    str, Field(max_length=rules.POSTAL_CODE_MAX, description="6 digits", examples=["310000"])
 ]
 
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel
 from sqlalchemy import Connection
 
-from tokenmall.adapters.db.store import Store
+from tokenmall.services import console
 from tokenmall.services.mall import settling
 from tokenmall.services.mall.uow import utc_now
 from tokenmall.web.api.common import Limit, TenantId, write
@@ -54,9 +54,7 @@ def settle_day(
     key: IdempotencyKey,
 ) -> Response:
     def make(conn: Connection) -> BaseModel:
-        done = settling.settle_for_admin(
-            Store(conn.engine), conn, caller, tenant_id, payload.business_date, utc_now()
-        )
+        done = console.settle_for_admin(conn, caller, tenant_id, payload.business_date, utc_now())
         return _out(done.result, done.settled_now)
 
     return write(request, db, caller, tenant_id, key, payload, make)

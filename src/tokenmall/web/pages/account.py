@@ -21,9 +21,9 @@ from fastapi import APIRouter, Request, Response
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from tokenmall.adapters.db.mall import withdrawals as withdrawals_repo
 from tokenmall.domain.errors import DomainError
 from tokenmall.domain.mall.tenants import Tenant
+from tokenmall.services import lookups
 from tokenmall.services.mall import referrals, withdrawals
 from tokenmall.services.mall import wallet as wallets
 from tokenmall.services.mall.auth import Principal
@@ -321,15 +321,13 @@ def _withdrawals_page(
             after=None,
             limit=WITHDRAWALS_SHOWN,
         )
-        rules = withdrawals_repo.get_settings(conn, tenant.tenant_id)
-        from tokenmall.adapters.db.mall import people as people_repo
-
-        user = people_repo.get_user(conn, tenant.tenant_id, caller.subject_id)
+        rules = lookups.withdrawal_rules(conn, tenant.tenant_id)
+        kyc = lookups.kyc_status(conn, tenant.tenant_id, caller.subject_id)
     context: dict[str, Any] = {
         "w": mine,
         "withdrawals": listed,
         "rules": rules,
-        "kyc": None if user is None else user.kyc_status,
+        "kyc": kyc,
         "requested": request.query_params.get("requested") == "1",
     }
     if form is not None:

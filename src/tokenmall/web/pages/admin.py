@@ -11,10 +11,11 @@ from fastapi import APIRouter, Request, Response
 from sqlalchemy import Connection
 from starlette.datastructures import FormData
 
-from tokenmall.adapters.db.store import Store
 from tokenmall.domain.errors import DomainError
 from tokenmall.domain.mall.tenants import Tenant
 from tokenmall.domain.money import format_points
+from tokenmall.services import console
+from tokenmall.services.figures import current_params
 from tokenmall.services.ledger import report
 from tokenmall.services.mall import catalogue, people, tenants
 from tokenmall.services.mall.auth import Principal, require
@@ -58,7 +59,7 @@ def admin_root(tenant_id: str) -> Response:
 def dashboard_figures(conn: Connection, tenant_id: str) -> dict[str, Any]:
     """The health figures (the same function as the API's report) plus supply and the chart."""
     health = report.solvency(conn, tenant_id, utc_now())
-    params, _ = Store(conn.engine).load_params(conn, tenant_id)
+    params, _ = current_params(conn, tenant_id)
     history = figures.price_history(conn, tenant_id)
     return {
         "health": health.to_public(),
@@ -77,12 +78,10 @@ def dashboard_figures(conn: Connection, tenant_id: str) -> dict[str, Any]:
 
 @router.get("/{tenant_id}/admin/")
 def dashboard(request: Request, tenant_id: str) -> Response:
-    from tokenmall.web.pages.console import sales_figures  # console imports this module
-
     tenant, caller = _staff(request, tenant_id, ("admin",))
     with sessions.database(request).read() as conn:
         data = dashboard_figures(conn, tenant_id)
-        data["sales"] = sales_figures(conn, caller, tenant)
+        data["sales"] = console.sales_figures(conn, caller, tenant_id, utc_now())
     return render(request, "admin/dashboard.html", {"tenant": tenant, **data}, caller=caller)
 
 
@@ -90,7 +89,7 @@ def dashboard(request: Request, tenant_id: str) -> Response:
 
 
 def _params_context(conn: Connection, caller: Principal, tenant_id: str) -> dict[str, Any]:
-    params, version = Store(conn.engine).load_params(conn, tenant_id)
+    params, version = current_params(conn, tenant_id)
     return {
         "fields": params_form.FIELDS,
         "current": params_form.texts(params),
@@ -186,7 +185,7 @@ async def params_preview(request: Request, tenant_id: str) -> Response:
     status = 200
     with sessions.database(request).read() as conn:
         context = _params_context(conn, caller, tenant_id)
-        current, _ = Store(conn.engine).load_params(conn, tenant_id)
+        current, _ = current_params(conn, tenant_id)
         try:
             proposed = params_form.proposed(current, params_form.changes(current, form))
             context["preview"] = figures.preview(conn, tenant_id, proposed)

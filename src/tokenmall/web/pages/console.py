@@ -1,36 +1,30 @@
-"""The admin console's operations pages (issue 5): orders and refunds, order and withdrawal
+"""The admin console's operations pages: orders and refunds, order and withdrawal
 settings, withdrawal approvals, settlement runs and their results, and the audit.
 
 Every page reads and writes through the same use cases as the API (``services/mall/orders.py``,
-``withdrawals.py``, ``settling.py``, ``services/audit.py``), so roles, validation, the ledger
-and tenant isolation are theirs. Forms are plain POSTs through ``forms.submit`` (CSRF, a form key
-in the idempotency store, one transaction); a refused form re-renders its page with the status
-of the refusal and the message next to the field, and nothing has changed.
+``withdrawals.py``, ``settling.py``; the console's read models in ``services/console.py``), so
+roles, validation, the ledger and tenant isolation are theirs. Forms are plain POSTs through
+``forms.submit`` (CSRF, a form key in the idempotency store, one transaction); a refused form
+re-renders its page with the status of the refusal and the message next to the field, and
+nothing has changed.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 
-from tokenmall.adapters.db.mall import catalogue as catalogue_repo
-from tokenmall.adapters.db.mall import orders as orders_repo
-from tokenmall.adapters.db.mall import people as people_repo
-from tokenmall.adapters.db.mall import refunds as refunds_repo
-from tokenmall.adapters.db.mall.withdrawals import STATUSES as WITHDRAWAL_STATUSES
-from tokenmall.adapters.db.store import Store
 from tokenmall.domain.errors import DomainError
 from tokenmall.domain.mall.orders import Order, OrderStatus
-from tokenmall.domain.mall.tenants import Tenant
-from tokenmall.domain.money import format_money, parse_money
-from tokenmall.services.ledger import audit as audit_service
+from tokenmall.domain.mall.withdrawals import WithdrawalStatus
+from tokenmall.domain.money import format_money
+from tokenmall.services import console as console_service
 from tokenmall.services.mall import catalogue, order_refunds, orders, people, settling, withdrawals
 from tokenmall.services.mall.auth import Principal
 from tokenmall.services.mall.errors import InvalidInput
@@ -52,6 +46,7 @@ ADMIN = ("admin",)
 ORDER_STAFF = ("admin", "merchant")
 PAGE_SIZE = 50
 ORDER_STATUSES = tuple(OrderStatus)
+WITHDRAWAL_STATUSES = tuple(WithdrawalStatus)
 
 Context = Callable[[Connection, Principal], dict[str, Any]]
 Action = Callable[[Connection, Principal, FormData], str]
@@ -139,34 +134,6 @@ def _optional_text(form: FormData, name: str) -> str | None:
 # --- orders and refunds ---------------------------------------------------------------------
 
 
-def _own_merchant_id(conn: Connection, caller: Principal, tenant_id: str) -> str | None:
-    """The merchant a merchant caller owns (None for an admin, or a merchant without a shop)."""
-    if caller.role != "merchant":
-        return None
-    merchant = catalogue_repo.merchant_of_owner(conn, tenant_id, caller.subject_id)
-    return None if merchant is None else merchant.merchant_id
-
-
-def _requested_refunds(conn: Connection, caller: Principal, tenant_id: str) -> list[dict[str, Any]]:
-    """Refunds waiting for a decision, oldest first (read-only); a merchant's only."""
-    r = refunds_repo.refunds
-    query = (
-        select(r.c.refund_id, r.c.order_id, r.c.money_fen, r.c.stable_fen, r.c.reason)
-        .add_columns(r.c.requested_at)
-        .where(r.c.tenant_id == tenant_id, r.c.status == "requested")
-    )
-    if caller.role != "admin":
-        o = orders_repo.orders
-        merchant_id = _own_merchant_id(conn, caller, tenant_id)
-        if merchant_id is None:
-            return []
-        query = query.join(
-            o, (o.c.tenant_id == r.c.tenant_id) & (o.c.order_id == r.c.order_id)
-        ).where(o.c.merchant_id == merchant_id)
-    rows = conn.execute(query.order_by(r.c.requested_at, r.c.refund_id).limit(200)).all()
-    return [dict(row._mapping) for row in rows]
-
-
 def _order_names(
     conn: Connection, caller: Principal, tenant_id: str, shown: Iterable[Order]
 ) -> dict[str, str]:
@@ -174,17 +141,7 @@ def _order_names(
     name and the display names of the buyers of the orders shown (never their emails)."""
     if caller.role == "admin":
         return _names(conn, caller, tenant_id)
-    found: dict[str, str] = {}
-    for order in shown:
-        if order.merchant_id not in found:
-            merchant = catalogue_repo.get_merchant(conn, tenant_id, order.merchant_id)
-            if merchant is not None:
-                found[order.merchant_id] = merchant.name
-        if order.user_id not in found:
-            buyer = people_repo.get_user(conn, tenant_id, order.user_id)
-            if buyer is not None and buyer.display_name:
-                found[order.user_id] = buyer.display_name
-    return found
+    return console_service.shop_and_buyer_names(conn, tenant_id, shown)
 
 
 def _orders_context(
@@ -204,7 +161,7 @@ def _orders_context(
             "next_after": found[PAGE_SIZE - 1].order_id if len(found) > PAGE_SIZE else None,
             "status": status,
             "statuses": ORDER_STATUSES,
-            "refunds": _requested_refunds(conn, caller, tenant_id),
+            "refunds": console_service.requested_refunds(conn, caller, tenant_id),
             "names": _order_names(conn, caller, tenant_id, found[:PAGE_SIZE]),
         }
 
@@ -456,24 +413,11 @@ async def withdrawal_decide(
 # --- settlements ----------------------------------------------------------------------------
 
 
-def settled_days(conn: Connection, caller: Principal, tenant_id: str) -> list[dict[str, Any]]:
-    """Every settled day's result, newest first."""
-    found: list[dict[str, Any]] = []
-    after = None
-    while True:
-        batch = settling.list_settled(conn, caller, tenant_id, after, 500)
-        found.extend(batch)
-        if len(batch) < 500:
-            break
-        after = str(batch[-1]["business_date"])
-    return found[::-1]
-
-
 def _settlements_context(tenant_id: str) -> Context:
     def context(conn: Connection, caller: Principal) -> dict[str, Any]:
         now = utc_now()
         return {
-            "days": settled_days(conn, caller, tenant_id)[:120],
+            "days": console_service.settled_days(conn, caller, tenant_id)[:120],
             "latest": settling.yesterday(now).isoformat(),
         }
 
@@ -498,9 +442,7 @@ def settlements_page(request: Request, tenant_id: str) -> Response:
 async def settlement_run(request: Request, tenant_id: str) -> Response:
     def act(conn: Connection, caller: Principal, form: FormData) -> str:
         text = forms.text_field(form, "business_date").strip()
-        done = settling.settle_for_admin(
-            Store(conn.engine), conn, caller, tenant_id, text, utc_now()
-        )
+        done = console_service.settle_for_admin(conn, caller, tenant_id, text, utc_now())
         fresh = "1" if done.settled_now else "0"
         return (
             f"/{tenant_id}/admin/settlements?settled={done.business_date.isoformat()}&now={fresh}"
@@ -517,9 +459,8 @@ async def settlement_run(request: Request, tenant_id: str) -> Response:
 @router.get("/{tenant_id}/admin/audit")
 def audit_page(request: Request, tenant_id: str) -> Response:
     tenant, caller = _staff(request, tenant_id, ADMIN)
-    store = Store(sessions.database(request).engine)
     started = time.perf_counter()
-    (found,) = audit_service.audit(store, tenant_id)
+    (found,) = console_service.audit(sessions.database(request), tenant_id)
     took = (time.perf_counter() - started) * 1000
     return render(
         request,
@@ -535,44 +476,4 @@ def audit_page(request: Request, tenant_id: str) -> Response:
     )
 
 
-# --- the dashboard's sales figures ----------------------------------------------------------
-
-
-def sales_figures(conn: Connection, caller: Principal, tenant: Tenant) -> dict[str, Any]:
-    """Paid orders and their amounts today and over the last 7 business days (UTC+8), refunds
-    in the same windows, and forced exits over the last 7 settled days and in all."""
-    now = utc_now()
-    local = now.astimezone(settling.BUSINESS_TZ)
-    today = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    o = orders_repo.orders
-    out: dict[str, Any] = {}
-    for name, since in (("today", today), ("week", today - timedelta(days=6))):
-        paid = conn.execute(
-            select(func.count(), func.coalesce(func.sum(o.c.total_fen), 0)).where(
-                o.c.tenant_id == tenant.tenant_id, o.c.paid_at >= since
-            )
-        ).one()
-        refunded = conn.execute(
-            select(func.count(), func.coalesce(func.sum(o.c.total_fen), 0)).where(
-                o.c.tenant_id == tenant.tenant_id, o.c.refunded_at >= since
-            )
-        ).one()
-        out[name] = {
-            "orders": int(paid[0]),
-            "amount_fen": int(paid[1]),
-            "refunds": int(refunded[0]),
-            "refunded_fen": int(refunded[1]),
-        }
-    days = settled_days(conn, caller, tenant.tenant_id)
-    out["exits_week"] = sum(int(d.get("exits", 0)) for d in days[:7])
-    out["exits_total"] = sum(int(d.get("exits", 0)) for d in days)
-    out["exit_payout_week"] = _money_sum(str(d.get("exit_payout", "0")) for d in days[:7])
-    out["last_settled"] = days[0]["business_date"] if days else None
-    return out
-
-
-def _money_sum(values: Iterable[str]) -> str:
-    return format_money(sum(parse_money(v, allow_zero=True) for v in values))
-
-
-__all__ = ["router", "sales_figures", "settled_days"]
+__all__ = ["router"]

@@ -7,9 +7,9 @@ from datetime import timedelta
 from fastapi import APIRouter, Request, Response
 from starlette.datastructures import FormData
 
-from tokenmall.adapters.db.mall import tenants as tenants_repo
 from tokenmall.domain.errors import DomainError
 from tokenmall.domain.mall.tenants import Tenant
+from tokenmall.services import lookups
 from tokenmall.services.mall import catalogue, people
 from tokenmall.services.mall.errors import InvalidInput, NotFound
 from tokenmall.services.mall.uow import utc_now
@@ -25,7 +25,7 @@ router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
 def tenant_or_404(request: Request, tenant_id: str) -> Tenant:
     with sessions.database(request).read() as conn:
-        tenant = tenants_repo.get(conn, tenant_id) if len(tenant_id) <= 32 else None
+        tenant = lookups.find_tenant(conn, tenant_id)
     if tenant is None:
         raise NotFound(f"no tenant {tenant_id!r}")
     return tenant

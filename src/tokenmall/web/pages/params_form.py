@@ -13,8 +13,8 @@ from typing import Any
 from sqlalchemy import Connection
 from starlette.datastructures import FormData
 
-from tokenmall.adapters.db.store import Store
 from tokenmall.domain.economy.params import DIVIDEND_WEIGHTS, GRANT_ON, Params
+from tokenmall.services.figures import current_params
 from tokenmall.services.mall.errors import InvalidInput
 from tokenmall.services.mall.tenants import parse_params
 from tokenmall.web.pages import figures
@@ -120,14 +120,14 @@ def version_of(form: FormData) -> int:
 
 def preview_of(conn: Connection, tenant_id: str, form: FormData) -> dict[str, Any]:
     """The effect of the form's parameters (validated as a whole), changing nothing."""
-    current, _ = Store(conn.engine).load_params(conn, tenant_id)
+    current, _ = current_params(conn, tenant_id)
     return figures.preview(conn, tenant_id, proposed(current, changes(current, form)))
 
 
 def to_apply(conn: Connection, tenant_id: str, form: FormData) -> dict[str, Any]:
     """The changes the form asks for, validated as a whole before anything is written (the
     field at fault named); refused when nothing changed."""
-    current, _ = Store(conn.engine).load_params(conn, tenant_id)
+    current, _ = current_params(conn, tenant_id)
     wanted = changes(current, form)
     proposed(current, wanted)
     if not wanted:

@@ -9,8 +9,8 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import Connection
 
-from tokenmall.adapters.db.store import Store
 from tokenmall.domain.errors import DomainError
+from tokenmall.services.figures import current_params
 from tokenmall.services.mall import operators, tenants
 from tokenmall.services.mall.auth import Principal
 from tokenmall.services.mall.uow import utc_now
@@ -136,7 +136,7 @@ async def tenant_create(request: Request) -> Response:
 
 def _tenant_context(conn: Connection, caller: Principal, tenant_id: str) -> dict[str, Any]:
     tenant = tenants.get_for_operator(conn, caller, tenant_id)
-    params, version = Store(conn.engine).load_params(conn, tenant_id)
+    params, version = current_params(conn, tenant_id)
     return {
         "tenant": tenant,
         "fields": params_form.FIELDS,

@@ -17,8 +17,8 @@ from fastapi import APIRouter, Request, Response
 from sqlalchemy import Connection
 from starlette.datastructures import FormData
 
-from tokenmall.adapters.db.mall.orders import ORDER_STATUSES
 from tokenmall.domain.errors import DomainError
+from tokenmall.domain.mall.orders import OrderStatus
 from tokenmall.domain.mall.tenants import Tenant
 from tokenmall.domain.mall.transitions import ORDER
 from tokenmall.services.mall import addresses, catalogue, order_refunds, orders, payments
@@ -39,6 +39,7 @@ from tokenmall.web.pages.rendering import render
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
 ORDER_PAGE = 20
+ORDER_STATUSES = tuple(OrderStatus)
 REFUNDABLE = ORDER.sources("refund")
 
 

@@ -32,13 +32,14 @@ from sqlalchemy import (
 
 from tokenmall.adapters.db.mall.rows import record
 from tokenmall.adapters.db.mall.tables import ID, TENANT_ID, metadata, users
-from tokenmall.domain.mall.addresses import Address
-
-RECIPIENT_MAX = 50
-PHONE_MAX = 20
-REGION_MAX = 100
-DETAIL_MAX = 200
-POSTAL_CODE_MAX = 6
+from tokenmall.domain.mall.addresses import (
+    DETAIL_MAX,
+    PHONE_MAX,
+    POSTAL_CODE_MAX,
+    RECIPIENT_MAX,
+    REGION_MAX,
+    Address,
+)
 
 
 def _at(name: str) -> Column[Any]:

@@ -1,0 +1,68 @@
+"""The composition root: the one place that builds the adapters and hands them to services.
+
+``web`` and ``cli`` never import ``tokenmall.adapters``; they ask this module for a
+``Database`` (the services' unit of work over an engine), a ledger ``Store``, the schema's
+state, or the database URL the settings name. The import contract in pyproject.toml keeps it
+so: this module sits between the edges (web, cli) and the services, and may import adapters.
+``Store`` and ``UnsupportedDatabase`` are named here because the CLI holds the store this
+module opens and reports the URL it refuses.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, Engine
+
+from tokenmall.adapters.db import migrate
+from tokenmall.adapters.db.engine import UnsupportedDatabase, make_engine
+from tokenmall.adapters.db.settings import database_url
+from tokenmall.adapters.db.store import Store
+from tokenmall.services.mall.uow import Database
+
+
+def open_database(url: str) -> Database:
+    """The unit of work over a new engine on ``url``."""
+    return Database(make_engine(url))
+
+
+def open_store(url: str | None = None, *, must_exist: bool = False) -> Store:
+    """The ledger's store on ``url`` (default: the settings' database), migrated to head;
+    ``must_exist``: a SQLite file that is not there is refused instead of created."""
+    return Store.open(url, must_exist=must_exist)
+
+
+def resolve_url(explicit: str | None = None) -> str:
+    """The database URL to use: an explicit one, else the one the settings name."""
+    return database_url(explicit)
+
+
+def upgrade(engine: Engine) -> bool:
+    """Bring the schema to head (does nothing when it is already there); True if it ran."""
+    return migrate.upgrade(engine)
+
+
+def heads() -> set[str]:
+    """The newest migration revisions shipped in the package."""
+    return set(migrate.heads())
+
+
+def schema_status(conn: Connection) -> str:
+    """ "ok" when the schema is at head, else what is wrong."""
+    from alembic.runtime.migration import MigrationContext
+
+    newest = heads()
+    current = set(MigrationContext.configure(conn).get_current_heads())
+    if current == newest:
+        return "ok"
+    return f"at {sorted(current) or 'nothing'}, head is {sorted(newest)}"
+
+
+__all__ = [
+    "Store",
+    "UnsupportedDatabase",
+    "heads",
+    "open_database",
+    "open_store",
+    "resolve_url",
+    "schema_status",
+    "upgrade",
+]
