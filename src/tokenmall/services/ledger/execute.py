@@ -101,7 +101,7 @@ class LedgerBatch:
     ``SettleDay``.
 
     ``book``: a book whose owner already holds the tenant's lock in this transaction and
-    whose state is the database's (``services/unit_writer.py``): no lock and no load here.
+    whose state is the database's (``services/writers/units.py``): no lock and no load here.
     If a step is refused after earlier steps changed it, the owner must reload it."""
 
     def __init__(

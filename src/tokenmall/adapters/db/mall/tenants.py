@@ -2,7 +2,7 @@
 
 The ledger (``adapters/db/store.py``) owns the parameters and their history; this module only
 reads them, so there is one source of truth. Writes go through ``Store`` and
-``services/ledger.py`` (see ``services/mall/tenants.py``).
+``services/ledger/execute.py`` (see ``services/mall/tenants.py``).
 """
 
 from __future__ import annotations
