@@ -11,7 +11,7 @@ Each delivery is a POST of the event as JSON with these headers::
 The signing secret is not stored: the endpoint's row keeps a random salt (``derived:v1:<salt>``)
 and the secret is HMAC-SHA256 of the server's ``secret_key`` over the tenant, the endpoint and
 that salt, so a copy of the database alone cannot forge deliveries. It is shown once, when the
-endpoint is created or its secret rotated. (Rows written before 2026-11-30 hold their secret
+endpoint is created or its secret rotated. (Rows older than derived secrets hold their secret
 in clear; they keep working, and rotating the secret moves them to a derived one.) Changing
 the server's ``secret_key`` changes every endpoint's secret: rotate them and hand the new ones
 to the receivers.

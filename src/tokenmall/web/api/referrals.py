@@ -1,4 +1,4 @@
-"""Referral endpoints (issue 4 item 6): invite code and link, inviter, invitees, rewards."""
+"""Referral endpoints: invite code and link, inviter, invitees, rewards."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A tenant's admins change their own tenant's economy parameters (issue 5).
+"""A tenant's admins change their own tenant's economy parameters.
 
 The same use case as the platform operator's route (``services.mall.tenants.update_params``):
 the whole set validated by ``Params.updated``, applied as the ledger's audited ``ChangeParams``

@@ -1,4 +1,4 @@
-"""Economy endpoints of a member (issue 4 item 7): wallet, dividends, sell, convert, previews,
+"""Economy endpoints of a member: wallet, dividends, sell, convert, previews,
 merchant redemption, leaderboard and price history."""
 
 from __future__ import annotations
