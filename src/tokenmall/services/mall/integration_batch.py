@@ -42,6 +42,7 @@ from sqlalchemy import Connection
 from tokenmall.adapters.db import fast
 from tokenmall.adapters.db.mall import integration as repo
 from tokenmall.adapters.db.store import Store
+from tokenmall.adapters.db.uow import insert_answer
 from tokenmall.domain.errors import DomainError
 from tokenmall.domain.mall.integration import ExternalUser
 from tokenmall.domain.mall.responses import StoredResponse
@@ -62,6 +63,7 @@ from tokenmall.services.mall.integration import (
     plan_users,
     write_paid,
 )
+from tokenmall.services.mall.uow import MallUnitOfWork
 from tokenmall.services.writers.units import Writes
 
 MAX_ORDERS = 100
@@ -277,7 +279,7 @@ class PaidBatchUnit:
                 results[n] = _result_text(event.order.external_order_id, bodies[n])
             body = '{"results":[' + ",".join(results[n] for n in range(plan.size)) + "]}"
             # Strict: the key taken meanwhile fails the unit (the route reads again).
-            idempotency.insert_answer(
+            insert_answer(
                 conn,
                 tenant_id=plan.tenant_id,
                 scope=self.scope,
@@ -305,6 +307,7 @@ def write_events(
     each one's answer body by position. ``finish(bodies)`` adds its own last writes (stored
     answers) to the final pipeline. An event the ledger refuses raises ``EventRefused``."""
     store = Store(conn.engine)
+    uow = MallUnitOfWork.joining(conn, writes=nullcontext, book=book)
     known = dict(known_before)  # grows as the events add users and bind referrers
     externals: dict[str, str] = {}  # user id → shop id of the users added here
     bodies: dict[int, str] = {}
@@ -321,10 +324,8 @@ def write_events(
                 users = plan_users(tenant_id, who, known)
                 try:
                     answer = write_paid(
-                        conn,
+                        uow,
                         PaidEvent(event.order, who, known, event.request_hash, event.looked_up),
-                        book=book,
-                        writes=nullcontext,
                         users=users,
                         externals=externals,
                     )

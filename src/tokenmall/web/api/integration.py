@@ -14,7 +14,6 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials
-from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from tokenmall.adapters.db.store import Store
@@ -26,6 +25,7 @@ from tokenmall.services.mall.auth import Principal
 from tokenmall.services.mall.errors import Unauthenticated
 from tokenmall.services.mall.integration import Answer, ExternalUserIn
 from tokenmall.services.mall.uow import utc_now
+from tokenmall.services.unit_of_work import UnitOfWork
 from tokenmall.services.writers.units import writers_for
 from tokenmall.web import deps, errors, idempotent
 from tokenmall.web.api.common import TenantId
@@ -66,7 +66,7 @@ async def _token(
 Token = Annotated[str | None, Depends(_token)]
 
 
-Handler = Callable[[Connection, Principal, str, Callable[[Answer], None]], Answer]
+Handler = Callable[[UnitOfWork, Principal, str], Answer]
 
 
 def _push(
@@ -79,10 +79,11 @@ def _push(
     event: str,
     handle: Handler,
 ) -> Response:
-    """Run one event in one transaction: authenticate, answer a stored Idempotency-Key, else
-    act (which answers a stored (order, event) itself) and store the answer under the key —
-    the handler may store it among its own last writes (``finish``; ``paid`` sends it in the
-    pipeline of its journals), else it is stored after. A race of two identical pushes (on
+    """Run one event in one unit of work (``run_once``): authenticate, answer a stored
+    Idempotency-Key, else act (which answers a stored (order, event) itself) and store the
+    answer under the key — the use case may store it among its own last writes
+    (``uow.answer``; ``paid`` sends it in the pipeline of its journals), else it is stored
+    after. A race of two identical pushes (on
     the key, the journals or the order) retries once and answers the first one's result."""
     if token is None:
         raise Unauthenticated("this endpoint needs a bearer token, session cookie or API key")
@@ -92,11 +93,7 @@ def _push(
 
     def act(attempt: idempotency.Attempt) -> idempotency.Done:
         assert attempt.caller is not None
-
-        def finish(answer: Answer) -> None:
-            attempt.store(answer.status, answer.body)
-
-        answer = handle(attempt.conn, attempt.caller, natural, finish)
+        answer = handle(attempt.uow, attempt.caller, natural)
         return idempotency.Done(answer.status, answer.body, replayed=answer.replayed)
 
     outcome = idempotency.run_once(
@@ -170,11 +167,9 @@ def _push_paid_alone(
     """``paid`` in one transaction of its own (``TOKENMALL_GROUP_COMMIT=false``, or a
     replayed event under a new key)."""
 
-    def handle(
-        conn: Connection, caller: Principal, natural: str, finish: Callable[[Answer], None]
-    ) -> Answer:
+    def handle(uow: UnitOfWork, caller: Principal, natural: str) -> Answer:
         return integration.paid(
-            conn,
+            uow,
             caller,
             tenant_id,
             external_order_id,
@@ -187,7 +182,6 @@ def _push_paid_alone(
             contribution=payload.contribution,
             request_hash=natural,
             now=utc_now(),
-            finish=finish,
         )
 
     return _push(request, db, tenant_id, token, key, payload, "paid", handle)
@@ -321,11 +315,9 @@ def order_completed(
     key: IdempotencyKey,
     payload: Annotated[OrderCompletedIn | None, Body()] = None,
 ) -> Response:
-    def handle(
-        conn: Connection, caller: Principal, natural: str, finish: Callable[[Answer], None]
-    ) -> Answer:
+    def handle(uow: UnitOfWork, caller: Principal, natural: str) -> Answer:
         return integration_closing.completed(
-            conn, caller, tenant_id, external_order_id, request_hash=natural, now=utc_now()
+            uow, caller, tenant_id, external_order_id, request_hash=natural, now=utc_now()
         )
 
     payload = payload or OrderCompletedIn()
@@ -350,11 +342,9 @@ def order_refunded(
 ) -> Response:
     body = payload or OrderRefundedIn()
 
-    def handle(
-        conn: Connection, caller: Principal, natural: str, finish: Callable[[Answer], None]
-    ) -> Answer:
+    def handle(uow: UnitOfWork, caller: Principal, natural: str) -> Answer:
         return integration_closing.refunded(
-            conn,
+            uow,
             caller,
             tenant_id,
             external_order_id,
@@ -376,6 +366,6 @@ def order_refunded(
 def get_order(
     tenant_id: TenantId, external_order_id: OrderId, caller: Caller, db: Db
 ) -> IntegrationOrderOut:
-    with db.read() as conn:
-        view = integration_closing.get_order(conn, caller, tenant_id, external_order_id)
+    with db.reading() as uow:
+        view = integration_closing.get_order(uow, caller, tenant_id, external_order_id)
     return IntegrationOrderOut.model_validate(view)
