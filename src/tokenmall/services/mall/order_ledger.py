@@ -117,26 +117,27 @@ def pay_and_book(
     only for a caller that retries once on ``IntegrityError``). ``book``: the book of the
     unit writer that holds the tenant's lock in this transaction (no lock, no load here).
     ``new_holders``: user ids made up in this transaction (no holder row to read)."""
-    pending = _apply_paid(
-        conn,
+    orders = SqlOrderLedger(conn, book)
+    orders.pay_and_book(
         tenant_id,
         user=user,
         order_ref=order_ref,
         amount_fen=amount_fen,
         contribution_fen=contribution_fen,
-        now=now,
         before=before,
         looked_up=looked_up,
-        book=book,
         new_holders=new_holders,
+        now=now,
     )
+    pending = orders.pending
+    assert pending is not None
     paid = Paid(pending.payment, None if pending.purchase is None else pending.purchase.journal)
     write = None if then is None else then(paid)
     store = pending.batch.store
     with (writes or (lambda: fast.pipeline(conn, store.postgres)))():
         if first is not None:
             first()
-        pending.write()
+        orders.write_paid()
         if write is not None:
             write()
     return paid
@@ -155,14 +156,6 @@ class _Pending:
     payment: dict[str, Any]
     purchase: ledger.Purchased | None
     rows: commissions.BookedRows | None
-
-    def write(self) -> None:
-        """The ledger batch, the booking's rows and its ``points.granted`` event."""
-        self.batch.flush()
-        if self.rows is not None and self.purchase is not None:
-            commissions.add_booked_rows(self.conn, self.tenant_id, self.rows)
-            purchase = self.purchase.journal
-            _granted(self.conn, self.tenant_id, self.user, self.order_ref, purchase, self.now)
 
 
 def _apply_paid(
@@ -401,7 +394,7 @@ class SqlOrderLedger:
     def __init__(self, conn: Connection, book: TenantBook | None = None) -> None:
         self.conn = conn
         self.book = book
-        self._pending: _Pending | None = None
+        self.pending: _Pending | None = None
 
     def look_up(self, tenant_id: str, keys: Sequence[str]) -> ledger.Prefound:
         return ledger.look_up(Store(self.conn.engine), self.conn, tenant_id, keys)
@@ -419,7 +412,7 @@ class SqlOrderLedger:
         new_holders: Sequence[str],
         now: datetime,
     ) -> OrderPaid:
-        pending = _apply_paid(
+        pending = self.pending = _apply_paid(
             self.conn,
             tenant_id,
             user=user,
@@ -432,13 +425,19 @@ class SqlOrderLedger:
             book=self.book,
             new_holders=new_holders,
         )
-        self._pending = pending
         return OrderPaid(pending.payment["journal_id"], pending.purchase)
 
     def write_paid(self) -> None:
-        if self._pending is not None:
-            pending, self._pending = self._pending, None
-            pending.write()
+        """The ledger batch, the booking's rows and its ``points.granted`` event."""
+        pending, self.pending = self.pending, None
+        if pending is None:
+            return
+        pending.batch.flush()
+        if pending.rows is not None and pending.purchase is not None:
+            commissions.add_booked_rows(self.conn, pending.tenant_id, pending.rows)
+            purchase = pending.purchase.journal
+            where = (pending.tenant_id, pending.user, pending.order_ref)
+            _granted(self.conn, *where, purchase, pending.now)
 
     def book_rewards(
         self,
