@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import TracebackType
 from typing import Any
@@ -54,10 +54,10 @@ class FakeIntegration:
         assert where not in self.orders, "an order is added once"
         self.orders[where] = order
 
-    def update_order(self, order: IntegrationOrder) -> None:
+    def update_order(self, order: IntegrationOrder, fields: Sequence[str]) -> None:
         where = (order.tenant_id, order.external_order_id)
-        assert where in self.orders
-        self.orders[where] = order
+        values = {name: getattr(order, name) for name in fields}
+        self.orders[where] = replace(self.orders[where], **values)
 
     def external_users(
         self, tenant_id: str, external_ids: Sequence[str]

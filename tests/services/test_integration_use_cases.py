@@ -14,6 +14,7 @@ from tokenmall.services.mall import integration, integration_closing
 from tokenmall.services.mall.auth import Principal
 from tokenmall.services.mall.errors import Conflict, Forbidden, InvalidInput
 from tokenmall.services.mall.integration import Answer, ExternalUserIn
+from tokenmall.web.api.schemas_integration import VIEWS
 
 TENANT = "t1"
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -44,6 +45,7 @@ def pay(
             contribution=contribution,
             request_hash=request_hash,
             now=NOW,
+            views=VIEWS,
         )
 
 
@@ -123,7 +125,7 @@ def test_completed_books_the_rewards_and_answers_once() -> None:
     pay(uow)
     with uow:
         answer = integration_closing.completed(
-            uow, ADMIN, TENANT, "O-1", request_hash="h-done", now=NOW
+            uow, ADMIN, TENANT, "O-1", request_hash="h-done", now=NOW, views=VIEWS
         )
     body = json.loads(answer.body)
     assert (answer.status, body["state"], body["rewards_booked"]) == (200, "completed", True)
@@ -137,7 +139,7 @@ def test_completed_books_the_rewards_and_answers_once() -> None:
     before = uow.snapshot()
     with uow:
         again = integration_closing.completed(
-            uow, ADMIN, TENANT, "O-1", request_hash="h-done", now=NOW
+            uow, ADMIN, TENANT, "O-1", request_hash="h-done", now=NOW, views=VIEWS
         )
     assert again == Answer(200, answer.body, True)
     assert uow.snapshot() == before
@@ -147,7 +149,9 @@ def test_completed_before_paid_is_a_conflict_and_changes_nothing() -> None:
     uow = FakeUnitOfWork()
     before = uow.snapshot()
     with pytest.raises(Conflict), uow:
-        integration_closing.completed(uow, ADMIN, TENANT, "O-9", request_hash="h", now=NOW)
+        integration_closing.completed(
+            uow, ADMIN, TENANT, "O-9", request_hash="h", now=NOW, views=VIEWS
+        )
     assert uow.snapshot() == before
 
 
@@ -164,6 +168,7 @@ def test_refunded_before_booking_returns_the_whole_payment() -> None:
             adjustment=False,
             request_hash="h-refund",
             now=NOW,
+            views=VIEWS,
         )
     body = json.loads(answer.body)
     assert (body["state"], body["refunded"]) == ("refunded", "100.00")
@@ -178,12 +183,28 @@ def test_refunded_after_booking_needs_an_adjustment_and_a_refusal_changes_nothin
     before = uow.snapshot()
     with pytest.raises(Conflict), uow:
         integration_closing.refunded(
-            uow, ADMIN, TENANT, "O-1", amount="10.00", adjustment=False, request_hash="h", now=NOW
+            uow,
+            ADMIN,
+            TENANT,
+            "O-1",
+            amount="10.00",
+            adjustment=False,
+            request_hash="h",
+            now=NOW,
+            views=VIEWS,
         )
     assert uow.snapshot() == before
     with uow:
         answer = integration_closing.refunded(
-            uow, ADMIN, TENANT, "O-1", amount="10.00", adjustment=True, request_hash="h", now=NOW
+            uow,
+            ADMIN,
+            TENANT,
+            "O-1",
+            amount="10.00",
+            adjustment=True,
+            request_hash="h",
+            now=NOW,
+            views=VIEWS,
         )
     assert json.loads(answer.body)["refunded"] == "10.00"
     assert uow.ledger.journals[-1][2] == "RefundBooked"

@@ -34,8 +34,9 @@ from tokenmall.services.ledger.execute import Prefound, Purchased
 
 
 class IntegrationRepository(Protocol):
-    def find_event(self, tenant_id: str, external_order_id: str, event: str) -> StoredEvent | None:
-        ...
+    def find_event(
+        self, tenant_id: str, external_order_id: str, event: str
+    ) -> StoredEvent | None: ...
 
     def add_event(
         self, order: IntegrationOrder, event: str, answer: StoredEvent, now: datetime
@@ -48,8 +49,8 @@ class IntegrationRepository(Protocol):
 
     def add_order(self, order: IntegrationOrder) -> None: ...
 
-    def update_order(self, order: IntegrationOrder) -> None:
-        """Store the order's state, amounts and times (its identity does not change)."""
+    def update_order(self, order: IntegrationOrder, fields: Sequence[str]) -> None:
+        """Store these fields of the order (its state, amounts, times, rewards)."""
 
     def external_users(
         self, tenant_id: str, external_ids: Sequence[str]
@@ -72,8 +73,9 @@ class Outbox(Protocol):
     def prefetch(self, tenant_id: str) -> None:
         """Read what ``emit`` needs now (before a lock is taken)."""
 
-    def emit(self, tenant_id: str, event_type: str, data: dict[str, Any], now: datetime) -> None:
-        ...
+    def emit(
+        self, tenant_id: str, event_type: str, data: dict[str, Any], now: datetime
+    ) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -88,11 +88,9 @@ class SqlIntegration:
     def add_order(self, order: IntegrationOrder) -> None:
         fast.insert_dicts(self.conn, repo.integration_orders, [_order_row(order)])
 
-    def update_order(self, order: IntegrationOrder) -> None:
-        row = _order_row(order)
-        for name in ("tenant_id", "external_order_id", "order_ref", "user_id", "paid_at"):
-            del row[name]
-        repo.update_order(self.conn, order.tenant_id, order.external_order_id, **row)
+    def update_order(self, order: IntegrationOrder, fields: Sequence[str]) -> None:
+        values = {name: getattr(order, name) for name in fields}
+        repo.update_order(self.conn, order.tenant_id, order.external_order_id, **values)
 
     def external_users(
         self, tenant_id: str, external_ids: Sequence[str]
@@ -339,4 +337,3 @@ class Inserted:
             self._cursor = None
             self._rowcount = count
         return count == 1
-

@@ -6,9 +6,12 @@ transaction as the change (``mall_integration_events``), an identical push answe
 and changes nothing, and a push of the same event with a different body is a conflict (409).
 Events out of order (completed or refunded before paid) are refused with 409.
 
-Money goes through ``order_ledger`` only (payment into escrow, rewards at the tenant's
-``grant_on``, completion, refund), inside the request's one transaction, so an order's row,
-its journals, its stored answer and its outgoing events commit together or not at all.
+Each use case takes a ``UnitOfWork`` (``services/unit_of_work.py``) and works through its
+ports only: money through ``uow.ledger`` (payment into escrow, rewards at the tenant's
+``grant_on``, completion, refund; typed ``Purchased`` results in integers), rows through
+``uow.integration``, outgoing events through ``uow.outbox``, and ``uow.answer`` for the
+Idempotency-Key's answer. The unit commits whole or rolls back whole, so an order's row, its
+journals, its stored answers and its outgoing events commit together or not at all.
 
 A first-seen external user becomes a consumer of the tenant with no usable password (the
 shop's users never log in here; an admin can look them up), and ``referrer_external_id``
@@ -21,13 +24,12 @@ import json
 import re
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from tokenmall.adapters.db.uow import NewUser, StoredEvent
 from tokenmall.domain.ledger import commands as c
 from tokenmall.domain.mall.integration import ExternalUser, IntegrationOrder, IntegrationState
 from tokenmall.domain.mall.people import Role
-from tokenmall.domain.money import format_money, format_points
 from tokenmall.services.ledger import execute as ledger
 from tokenmall.services.mall import ids, order_ledger, validate
 from tokenmall.services.mall.auth import Principal, require
@@ -86,8 +88,22 @@ def replay(
     return Answer(found.status, found.body, True)
 
 
+class OrderViews(Protocol):
+    """How an integrated order is shown: the edge's format (``IntegrationViews`` in
+    ``web/api/schemas_integration.py``), handed to the use cases, which store its text (the
+    answer a pushed-again event replays) and send it (the outgoing events)."""
+
+    def order(self, order: IntegrationOrder, event: str | None) -> dict[str, Any]:
+        """The order as JSON (``IntegrationOrderOut``)."""
+
+    def rewards(self, purchase: ledger.Purchased, external_ids: dict[str, str]) -> dict[str, Any]:
+        """A booking's rewards as the order shows them (``RewardsOut``); ``external_ids``:
+        the shop's id of each holder known."""
+
+
 def store_answer(
     uow: UnitOfWork,
+    views: OrderViews,
     order: IntegrationOrder,
     event: str,
     request_hash: str,
@@ -95,31 +111,9 @@ def store_answer(
     status: int = 200,
 ) -> Answer:
     """Store the order's answer to ``event`` (what a pushed-again event answers)."""
-    body = json.dumps(order_view(order, event), ensure_ascii=False)
+    body = json.dumps(views.order(order, event), ensure_ascii=False)
     uow.integration.add_event(order, event, StoredEvent(request_hash, status, body), now)
     return Answer(status, body, False)
-
-
-def order_view(order: IntegrationOrder, event: str | None) -> dict[str, Any]:
-    """The JSON shape of an integrated order (``IntegrationOrderOut`` in the API)."""
-    return {
-        "external_order_id": order.external_order_id,
-        "order_ref": order.order_ref,
-        "event": event,
-        "state": order.state,
-        "user": {"external_id": order.external_user_id, "user_id": order.user_id},
-        "amount": format_money(order.amount_fen),
-        "contribution": None
-        if order.contribution_fen is None
-        else format_money(order.contribution_fen),
-        "refunded": format_money(order.refunded_fen),
-        "rewards_booked": order.booked,
-        "rewards": order.rewards,
-        "paid_at": order.paid_at.isoformat(),
-        "booked_at": None if order.booked_at is None else order.booked_at.isoformat(),
-        "completed_at": None if order.completed_at is None else order.completed_at.isoformat(),
-        "refunded_at": None if order.refunded_at is None else order.refunded_at.isoformat(),
-    }
 
 
 # -- users ------------------------------------------------------------------------------------
@@ -196,36 +190,25 @@ def _write_users(
 
 
 def _rewards(
-    uow: UnitOfWork, tenant_id: str, purchase: ledger.Purchased, known: dict[str, str]
+    uow: UnitOfWork,
+    views: OrderViews,
+    tenant_id: str,
+    purchase: ledger.Purchased,
+    known: dict[str, str],
 ) -> dict[str, Any]:
-    """The rewards shown on the order: the purchase's grants with each holder's user id and
+    """The rewards shown on the order: the purchase with each grant's holder as user id and
     external id (``known`` maps user ids to external ids already at hand; the others are
-    looked up), its price and its money."""
+    looked up)."""
     external = dict(known)
     missing = [g.holder for g in purchase.grants if g.holder not in external]
     if missing:
         external.update(uow.integration.external_ids(tenant_id, missing))
-    return {
-        "points_granted": [
-            {
-                "user_id": g.holder,
-                "external_id": external.get(g.holder),
-                "level": g.level,
-                "points": format_points(g.points),
-            }
-            for g in purchase.grants
-        ],
-        "buyer_points": format_points(purchase.buyer_points),
-        "price": format_points(purchase.price),
-        "quota_added": format_money(purchase.quota_added),
-        "pool_contribution": format_money(purchase.contribution),
-        "dividend_contribution": format_money(purchase.dividend),
-        "revenue": format_money(purchase.revenue),
-    }
+    return views.rewards(purchase, external)
 
 
 def book(
     uow: UnitOfWork,
+    views: OrderViews,
     order: IntegrationOrder,
     now: datetime,
     known: dict[str, str] | None = None,
@@ -238,13 +221,13 @@ def book(
         contribution_fen=order.contribution_fen,
         now=now,
     )
-    return _rewards(
-        uow, order.tenant_id, purchase, known or {order.user_id: order.external_user_id}
-    )
+    external = known or {order.user_id: order.external_user_id}
+    return _rewards(uow, views, order.tenant_id, purchase, external)
 
 
-def event_data(order: IntegrationOrder) -> dict[str, Any]:
-    view = order_view(order, None)
+def event_data(views: OrderViews, order: IntegrationOrder) -> dict[str, Any]:
+    """The order as its outgoing events carry it (its view without ``event``)."""
+    view = views.order(order, None)
     view.pop("event")
     return view
 
@@ -263,6 +246,7 @@ class PaidEvent:
     known: dict[str, ExternalUser]
     request_hash: str
     looked_up: ledger.Prefound
+    views: OrderViews
 
     @property
     def tenant_id(self) -> str:
@@ -280,6 +264,7 @@ def paid(
     contribution: str | None,
     request_hash: str,
     now: datetime,
+    views: OrderViews,
 ) -> Answer:
     """The ``paid`` event in the unit of work; the new answer is also the unit's answer
     (stored under its Idempotency-Key among the order's last writes)."""
@@ -293,6 +278,7 @@ def paid(
         contribution=contribution,
         request_hash=request_hash,
         now=now,
+        views=views,
     )
     if isinstance(prepared, Answer):
         return prepared
@@ -310,6 +296,7 @@ def prepare_paid(
     contribution: str | None,
     request_hash: str,
     now: datetime,
+    views: OrderViews,
 ) -> Answer | PaidEvent:
     """Everything of ``paid`` that only reads: the caller's role, the input, a stored answer
     to replay (returned as the ``Answer``), the shop's users, the order's ledger keys."""
@@ -330,7 +317,7 @@ def prepare_paid(
     if who.referrer_external_id is not None:
         wanted.append(who.referrer_external_id)
     known = uow.integration.external_users(tenant_id, wanted)
-    return PaidEvent(order, who, known, request_hash, looked_up)
+    return PaidEvent(order, who, known, request_hash, looked_up, views)
 
 
 def checked_paid(
@@ -426,14 +413,16 @@ def write_paid(
         now=now,
     )
     if done.purchase is not None:
-        rewards = _rewards(uow, tenant_id, done.purchase, known)  # may read: not in writing
+        rewards = _rewards(uow, event.views, tenant_id, done.purchase, known)  # may read
         order = with_values(order, booked=True, rewards=rewards, booked_at=now)
     with uow.writing():
         _write_users(uow, tenant_id, who, users, now)
         uow.ledger.write_paid()
         uow.integration.add_order(order)
-        uow.outbox.emit(tenant_id, "order.paid", event_data(order), now)
-        answer = store_answer(uow, order, "paid", event.request_hash, now, status=201)
+        uow.outbox.emit(tenant_id, "order.paid", event_data(event.views, order), now)
+        answer = store_answer(
+            uow, event.views, order, "paid", event.request_hash, now, status=201
+        )
         uow.answer(answer.status, answer.body)
     return answer
 

@@ -33,7 +33,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -55,6 +55,7 @@ from tokenmall.services.mall.integration import (
     ADMIN,
     Answer,
     ExternalUserIn,
+    OrderViews,
     PaidEvent,
     checked_paid,
     external_id,
@@ -82,6 +83,7 @@ class BatchItem:
     amount: str
     contribution: str | None
     request_hash: str  # the single event's (``paid`` at the order's own path): replays match
+    views: OrderViews  # how its answer shows the order (the edge's format)
 
 
 def single_path(tenant_id: str, external_order_id: str) -> str:
@@ -216,7 +218,8 @@ def read_events(
             invalid(n, error)
             continue
         order = new_order(tenant_id, item.external_order_id, who, amount_fen, contribution_fen, now)
-        events.append((n, PaidEvent(order, who, known, item.request_hash, looked_up)))
+        event = PaidEvent(order, who, known, item.request_hash, looked_up, item.views)
+        events.append((n, event))
     return Reads(stored, events, known)
 
 
@@ -325,7 +328,7 @@ def write_events(
                 try:
                     answer = write_paid(
                         uow,
-                        PaidEvent(event.order, who, known, event.request_hash, event.looked_up),
+                        replace(event, known=known),
                         users=users,
                         externals=externals,
                     )

@@ -17,10 +17,10 @@ from tokenmall.services.mall.errors import Conflict, InvalidInput, NotFound
 from tokenmall.services.mall.integration import (
     ADMIN,
     Answer,
+    OrderViews,
     book,
     event_data,
     external_id,
-    order_view,
     replay,
     store_answer,
     with_values,
@@ -36,6 +36,7 @@ def completed(
     *,
     request_hash: str,
     now: datetime,
+    views: OrderViews,
 ) -> Answer:
     require(caller, tenant_id, ADMIN)
     external_id(external_order_id, "external_order_id")
@@ -52,13 +53,13 @@ def completed(
     )
     values: dict[str, Any] = {"state": state, "completed_at": now}
     if not order.booked:
-        rewards = book(uow, order, now)
+        rewards = book(uow, views, order, now)
         values.update(booked=True, rewards=rewards, booked_at=now)
     uow.ledger.complete(tenant_id, order_ref=order.order_ref, now=now)
     order = with_values(order, **values)
-    uow.integration.update_order(order)
-    uow.outbox.emit(tenant_id, "order.completed", event_data(order), now)
-    return store_answer(uow, order, "completed", request_hash, now)
+    uow.integration.update_order(order, list(values))
+    uow.outbox.emit(tenant_id, "order.completed", event_data(views, order), now)
+    return store_answer(uow, views, order, "completed", request_hash, now)
 
 
 def refunded(
@@ -71,6 +72,7 @@ def refunded(
     adjustment: bool,
     request_hash: str,
     now: datetime,
+    views: OrderViews,
 ) -> Answer:
     who = require(caller, tenant_id, ADMIN)
     external_id(external_order_id, "external_order_id")
@@ -115,21 +117,21 @@ def refunded(
     )
     values: dict[str, Any] = {"state": state, "refunded_fen": refund_fen, "refunded_at": now}
     order = with_values(order, **values)
-    uow.integration.update_order(order)
-    data = event_data(order)
+    uow.integration.update_order(order, list(values))
+    data = event_data(views, order)
     data["adjustment"] = order.booked
     uow.outbox.emit(tenant_id, "order.refunded", data, now)
-    return store_answer(uow, order, "refunded", request_hash, now)
+    return store_answer(uow, views, order, "refunded", request_hash, now)
 
 
 def get_order(
     uow: UnitOfWork, caller: Principal | None, tenant_id: str, external_order_id: str
-) -> dict[str, Any]:
+) -> IntegrationOrder:
     require(caller, tenant_id, ADMIN)
     order = uow.integration.get_order(tenant_id, external_order_id)
     if order is None:
         raise NotFound(f"no order {external_order_id!r}")
-    return order_view(order, None)
+    return order
 
 
 def existing(

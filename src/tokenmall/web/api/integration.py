@@ -31,6 +31,7 @@ from tokenmall.services.writers.units import writers_for
 from tokenmall.web import deps, errors, idempotent
 from tokenmall.web.api.common import TenantId
 from tokenmall.web.api.schemas_integration import (
+    VIEWS,
     BatchPaidIn,
     BatchPaidOut,
     ExternalId,
@@ -149,7 +150,9 @@ async def _push_paid(
         token,
         key,
         request_hash,
-        batch.BatchItem(external_order_id, user, payload.amount, payload.contribution, natural),
+        batch.BatchItem(
+            external_order_id, user, payload.amount, payload.contribution, natural, VIEWS
+        ),
     )
     future = pushes.pushes_for(db.engine).submit(push)
     answer = await asyncio.wait_for(asyncio.wrap_future(future), PUSH_TIMEOUT_SECONDS)
@@ -173,6 +176,7 @@ def _paid(tenant_id: str, external_order_id: str, payload: OrderPaidIn) -> UseCa
         user=ExternalUserIn(user.external_id, user.display_name, user.referrer_external_id),
         amount=payload.amount,
         contribution=payload.contribution,
+        views=VIEWS,
     )
 
 
@@ -242,6 +246,7 @@ def batch_paid(
                 single["amount"],
                 single["contribution"],
                 batch.item_hash(tenant_id, external_order_id, single),
+                VIEWS,
             )
         )
     refused: dict[int, dict[str, object]] = {}
@@ -307,7 +312,10 @@ def order_completed(
     payload: Annotated[OrderCompletedIn | None, Body()] = None,
 ) -> Response:
     use_case = partial(
-        integration_closing.completed, tenant_id=tenant_id, external_order_id=external_order_id
+        integration_closing.completed,
+        tenant_id=tenant_id,
+        external_order_id=external_order_id,
+        views=VIEWS,
     )
     payload = payload or OrderCompletedIn()
     return _push(request, db, tenant_id, token, key, payload, "completed", use_case)
@@ -336,6 +344,7 @@ def order_refunded(
         external_order_id=external_order_id,
         amount=body.amount,
         adjustment=body.adjustment,
+        views=VIEWS,
     )
     return _push(request, db, tenant_id, token, key, body, "refunded", use_case)
 
@@ -350,5 +359,5 @@ def get_order(
     tenant_id: TenantId, external_order_id: OrderId, caller: Caller, db: Db
 ) -> IntegrationOrderOut:
     with db.reading() as uow:
-        view = integration_closing.get_order(uow, caller, tenant_id, external_order_id)
-    return IntegrationOrderOut.model_validate(view)
+        order = integration_closing.get_order(uow, caller, tenant_id, external_order_id)
+    return IntegrationOrderOut.model_validate(VIEWS.order(order, None))
