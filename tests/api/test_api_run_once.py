@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from tokenmall.adapters.db.engine import make_engine
+from tokenmall.adapters.db.uow import insert_answer
 from tokenmall.domain.mall.responses import StoredResponse
 from tokenmall.services.mall import idempotency
 from tokenmall.services.mall.errors import Conflict
@@ -59,14 +60,14 @@ def test_a_lost_race_on_the_key_retries_once_and_replays(db: Database) -> None:
         tries += 1
         # Another request stores the same key first (committed, in its own transaction).
         with db.transaction() as other:
-            idempotency.insert_answer(
+            assert insert_answer(
                 other,
                 tenant_id="t",
                 scope="anonymous",
                 key=key,
                 response=StoredResponse("r1", 200, '"theirs"'),
                 now=utc_now(),
-            ).check()
+            ).ours()
         return idempotency.Done(201, '"ours"')
 
     outcome = idempotency.run_once(db, tenant_id="t", key=key, request="r1", action=action)

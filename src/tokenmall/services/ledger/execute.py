@@ -28,6 +28,7 @@ from tokenmall.domain.ledger.accounts import Account, AccountKind, Asset
 from tokenmall.domain.ledger.batch import BookedJournal, holder_row
 from tokenmall.domain.ledger.codes import JournalCode
 from tokenmall.domain.ledger.journal import IdempotencyConflict, Posting, build
+from tokenmall.domain.money import parse_money, parse_points
 from tokenmall.services.ledger.book import TenantBook, book_of, load_book
 
 
@@ -70,6 +71,54 @@ def execute_many_in(
     keys = [command.idempotency_key for command in commands]
     with LedgerBatch(store, conn, commands[0].tenant_id, keys) as batch:
         return [batch.run(command) for command in commands]
+
+
+@dataclass(frozen=True, slots=True)
+class Granted:
+    """One grant of a purchase: the holder, its points (units of 1e-8) and its level."""
+
+    holder: str
+    points: int
+    level: int
+
+
+@dataclass(frozen=True, slots=True)
+class Purchased:
+    """A ``Purchase`` journal's result in integers: money in fen, points in units, the price
+    in 1e-8 yuan per point. ``journal`` is the result as the journal stores it (JSON-safe)."""
+
+    journal_id: int
+    amount: int
+    contribution: int
+    dividend: int
+    revenue: int
+    quota_added: int
+    grants: tuple[Granted, ...]
+    price: int
+    journal: dict[str, Any]
+
+    @property
+    def buyer_points(self) -> int:
+        return next((g.points for g in self.grants if g.level == 0), 0)
+
+
+def purchased(result: dict[str, Any]) -> Purchased:
+    """The typed view of a ``Purchase`` journal's stored result (read once, here: the
+    ledger owns the journal's text format)."""
+    return Purchased(
+        journal_id=result["journal_id"],
+        amount=parse_money(result["amount"], allow_zero=True),
+        contribution=parse_money(result["contribution"], allow_zero=True),
+        dividend=parse_money(result["dividend"], allow_zero=True),
+        revenue=parse_money(result["revenue"], allow_zero=True),
+        quota_added=parse_money(result["quota_added"], allow_zero=True),
+        grants=tuple(
+            Granted(g["holder"], parse_points(g["points"], allow_zero=True), g["level"])
+            for g in result["grants"]
+        ),
+        price=parse_points(result["price"]),
+        journal=result,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +237,11 @@ class LedgerBatch:
             return found[1], False
         applied = self.book.apply(command)
         return applied.result, applied.journal is not None
+
+    def purchase(self, command: c.Purchase) -> tuple[Purchased, bool]:
+        """``apply`` for a purchase, its result typed (``Purchased``)."""
+        result, fresh = self.apply(command)
+        return purchased(result), fresh
 
     def flush(self) -> None:
         """Write what was applied so far (leaving the block does it). Inside

@@ -17,20 +17,16 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Connection
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
-from tokenmall.adapters.db import fast
 from tokenmall.adapters.db.mall import idempotency as repo
-from tokenmall.adapters.db.mall.tables import idempotency as table
 from tokenmall.domain.mall.responses import StoredResponse
 from tokenmall.services.mall import auth
 from tokenmall.services.mall.auth import Principal
 from tokenmall.services.mall.errors import Conflict, InvalidInput
-from tokenmall.services.mall.uow import Database, utc_now
+from tokenmall.services.mall.uow import Database, MallUnitOfWork, utc_now
 
 MAX_KEY_LENGTH = 200
 
@@ -95,74 +91,6 @@ def lookup(
     return stored
 
 
-def insert_answer(
-    conn: Connection,
-    *,
-    tenant_id: str,
-    scope: str,
-    key: str,
-    response: StoredResponse,
-    now: datetime,
-    strict: bool = False,
-) -> Inserted:
-    """Store the first answer in one statement (no savepoint): ``INSERT … ON CONFLICT DO
-    NOTHING``. It may run in a PostgreSQL pipeline (on the driver's cursor, whose row count is
-    known once the pipeline has synced); then ``Inserted.check`` tells whether the row is
-    ours. ``strict``: a plain INSERT, so a key taken meanwhile fails the statement (and the
-    transaction or savepoint) with ``IntegrityError``."""
-    values = (
-        tenant_id,
-        scope,
-        key,
-        response.request_hash,
-        response.status_code,
-        response.body,
-        now,
-    )
-    if conn.dialect.name == "postgresql":
-        cur = fast.cursor(conn)
-        cur.execute(_PG_INSERT_STRICT if strict else _PG_INSERT, values)
-        return Inserted(cur)
-    statement = sqlite_insert(table).values(dict(zip(_COLUMNS, values, strict=True)))
-    if not strict:
-        statement = statement.on_conflict_do_nothing()
-    result = conn.execute(statement)
-    return Inserted(None, result.rowcount)
-
-
-_COLUMNS = (
-    "tenant_id",
-    "scope",
-    "idempotency_key",
-    "request_hash",
-    "status_code",
-    "response_body",
-    "created_at",
-)
-_PG_INSERT_STRICT = (
-    f"INSERT INTO {table.name} ({', '.join(_COLUMNS)}) VALUES ({', '.join('%s' for _ in _COLUMNS)})"
-)
-_PG_INSERT = _PG_INSERT_STRICT + " ON CONFLICT DO NOTHING"
-
-
-class Inserted:
-    """The outcome of ``insert_answer``, read after its pipeline."""
-
-    def __init__(self, cursor: Any, rowcount: int | None = None) -> None:
-        self._cursor = cursor
-        self._rowcount = rowcount
-
-    def check(self) -> None:
-        """``KeyRace`` if another request with the same key committed first (retry to replay
-        its answer)."""
-        count = self._rowcount
-        if self._cursor is not None:
-            count = self._cursor.rowcount
-            self._cursor.close()
-        if count != 1:
-            raise KeyRace()
-
-
 @dataclass(frozen=True, slots=True)
 class Done:
     """What an action answers: the status and body to send, what to store for replays
@@ -184,44 +112,18 @@ class Outcome:
 
 
 class Attempt:
-    """One try of a once-only action: its connection, clock and caller. ``store`` writes
+    """One try of a once-only action: its unit of work, clock and caller. ``store`` writes
     the answer under the key; an action may call it among its own last writes (else
     ``run_once`` stores the answer after the action)."""
 
-    def __init__(
-        self,
-        conn: Connection,
-        now: datetime,
-        caller: Principal | None,
-        *,
-        tenant_id: str,
-        scope: str,
-        key: str,
-        request: str,
-    ) -> None:
-        self.conn = conn
+    def __init__(self, uow: MallUnitOfWork, now: datetime, caller: Principal | None) -> None:
+        self.uow = uow
+        self.conn = uow.conn
         self.now = now
         self.caller = caller
-        self._where = (tenant_id, scope, key, request)
-        self._written: Inserted | None = None
 
     def store(self, status: int, body: str) -> None:
-        if self._written is not None:
-            return
-        tenant_id, scope, key, request = self._where
-        self._written = insert_answer(
-            self.conn,
-            tenant_id=tenant_id,
-            scope=scope,
-            key=key,
-            response=StoredResponse(request, status, body),
-            now=self.now,
-        )
-
-    def check(self) -> None:
-        """``KeyRace`` if the stored answer is not ours."""
-        assert self._written is not None
-        self._written.check()
+        self.uow.answer(status, body)
 
 
 def run_once(
@@ -246,19 +148,20 @@ def run_once(
     """
     for attempt in (1, 2):
         try:
-            with db.transaction() as conn:
+            with db.unit() as uow:
                 now = utc_now()
-                who = caller if token is None else auth.authenticate(conn, token, now)
+                who = caller if token is None else auth.authenticate(uow.conn, token, now)
                 scope = scope_prefix + ("anonymous" if who is None else who.scope)
-                stored = lookup(conn, tenant_id=tenant_id, scope=scope, key=key, request=request)
+                stored = lookup(
+                    uow.conn, tenant_id=tenant_id, scope=scope, key=key, request=request
+                )
                 if stored is not None:
                     return Outcome(stored.status_code, stored.body, True)
-                step = Attempt(
-                    conn, now, who, tenant_id=tenant_id, scope=scope, key=key, request=request
-                )
-                done = action(step)
-                step.store(done.status, done.body if done.stored is None else done.stored)
-                step.check()
+                uow.answer_under(tenant_id, scope, key, request, now)
+                done = action(Attempt(uow, now, who))
+                uow.answer(done.status, done.body if done.stored is None else done.stored)
+                if not uow.answered():
+                    raise KeyRace()
         except races:
             if attempt == 2:
                 raise

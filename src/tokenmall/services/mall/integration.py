@@ -6,9 +6,12 @@ transaction as the change (``mall_integration_events``), an identical push answe
 and changes nothing, and a push of the same event with a different body is a conflict (409).
 Events out of order (completed or refunded before paid) are refused with 409.
 
-Money goes through ``order_ledger`` only (payment into escrow, rewards at the tenant's
-``grant_on``, completion, refund), inside the request's one transaction, so an order's row,
-its journals, its stored answer and its outgoing events commit together or not at all.
+Each use case takes a ``UnitOfWork`` (``services/unit_of_work.py``) and works through its
+ports only: money through ``uow.ledger`` (payment into escrow, rewards at the tenant's
+``grant_on``, completion, refund; typed ``Purchased`` results in integers), rows through
+``uow.integration``, outgoing events through ``uow.outbox``, and ``uow.answer`` for the
+Idempotency-Key's answer. The unit commits whole or rolls back whole, so an order's row, its
+journals, its stored answers and its outgoing events commit together or not at all.
 
 A first-seen external user becomes a consumer of the tenant with no usable password (the
 shop's users never log in here; an admin can look them up), and ``referrer_external_id``
@@ -19,26 +22,19 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import Connection, select
-
-from tokenmall.adapters.db import fast
-from tokenmall.adapters.db.mall import integration as repo
-from tokenmall.adapters.db.mall.tables import users as mall_users
-from tokenmall.adapters.db.store import Store
+from tokenmall.adapters.db.uow import NewUser, StoredEvent
 from tokenmall.domain.ledger import commands as c
 from tokenmall.domain.mall.integration import ExternalUser, IntegrationOrder, IntegrationState
 from tokenmall.domain.mall.people import Role
-from tokenmall.domain.money import format_money
 from tokenmall.services.ledger import execute as ledger
-from tokenmall.services.ledger.book import TenantBook
-from tokenmall.services.mall import events, ids, order_ledger, validate
+from tokenmall.services.mall import ids, order_ledger, validate
 from tokenmall.services.mall.auth import Principal, require
 from tokenmall.services.mall.errors import Conflict, InvalidInput
+from tokenmall.services.unit_of_work import UnitOfWork
 
 ADMIN: tuple[Role, ...] = (Role.ADMIN,)
 EXTERNAL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,63}$")
@@ -79,90 +75,48 @@ def order_ref(external_order_id: str) -> str:
 
 
 def replay(
-    conn: Connection, tenant_id: str, external_order_id: str, event: str, request_hash: str
+    uow: UnitOfWork, tenant_id: str, external_order_id: str, event: str, request_hash: str
 ) -> Answer | None:
-    found = repo.find_event(conn, tenant_id, external_order_id, event)
+    found = uow.integration.find_event(tenant_id, external_order_id, event)
     if found is None:
         return None
-    stored_hash, status, body = found
-    if stored_hash != request_hash:
+    if found.request_hash != request_hash:
         raise Conflict(
             f"order {external_order_id!r} was already reported {event} with a different "
             "request; an event is recorded once",
         )
-    return Answer(status, body, True)
+    return Answer(found.status, found.body, True)
+
+
+class OrderViews(Protocol):
+    """How an integrated order is shown: the edge's format (``IntegrationViews`` in
+    ``web/api/schemas_integration.py``), handed to the use cases, which store its text (the
+    answer a pushed-again event replays) and send it (the outgoing events)."""
+
+    def order(self, order: IntegrationOrder, event: str | None) -> dict[str, Any]:
+        """The order as JSON (``IntegrationOrderOut``)."""
+
+    def rewards(self, purchase: ledger.Purchased, external_ids: dict[str, str]) -> dict[str, Any]:
+        """A booking's rewards as the order shows them (``RewardsOut``); ``external_ids``:
+        the shop's id of each holder known."""
 
 
 def store_answer(
-    conn: Connection,
+    uow: UnitOfWork,
+    views: OrderViews,
     order: IntegrationOrder,
     event: str,
     request_hash: str,
     now: datetime,
     status: int = 200,
 ) -> Answer:
-    body = json.dumps(order_view(order, event), ensure_ascii=False)
-    # ``repo.add_event``'s row, on the fast insert path (it may be in a write pipeline).
-    fast.insert_dicts(
-        conn,
-        repo.integration_events,
-        [
-            {
-                "tenant_id": order.tenant_id,
-                "external_order_id": order.external_order_id,
-                "event": event,
-                "request_hash": request_hash,
-                "status_code": status,
-                "response_body": body,
-                "created_at": now,
-            }
-        ],
-    )
+    """Store the order's answer to ``event`` (what a pushed-again event answers)."""
+    body = json.dumps(views.order(order, event), ensure_ascii=False)
+    uow.integration.add_event(order, event, StoredEvent(request_hash, status, body), now)
     return Answer(status, body, False)
 
 
-def order_view(order: IntegrationOrder, event: str | None) -> dict[str, Any]:
-    """The JSON shape of an integrated order (``IntegrationOrderOut`` in the API)."""
-    return {
-        "external_order_id": order.external_order_id,
-        "order_ref": order.order_ref,
-        "event": event,
-        "state": order.state,
-        "user": {"external_id": order.external_user_id, "user_id": order.user_id},
-        "amount": format_money(order.amount_fen),
-        "contribution": None
-        if order.contribution_fen is None
-        else format_money(order.contribution_fen),
-        "refunded": format_money(order.refunded_fen),
-        "rewards_booked": order.booked,
-        "rewards": order.rewards,
-        "paid_at": order.paid_at.isoformat(),
-        "booked_at": None if order.booked_at is None else order.booked_at.isoformat(),
-        "completed_at": None if order.completed_at is None else order.completed_at.isoformat(),
-        "refunded_at": None if order.refunded_at is None else order.refunded_at.isoformat(),
-    }
-
-
 # -- users ------------------------------------------------------------------------------------
-
-
-def _user_row(
-    tenant_id: str, user_id: str, display_name: str, inviter_id: str | None, now: datetime
-) -> dict[str, Any]:
-    """A shop's user as a row of ``mall_users`` (what ``people_repo.add_user`` writes)."""
-    return {
-        "tenant_id": tenant_id,
-        "user_id": user_id,
-        # Unique and undeliverable (RFC 2606 ``.invalid``): the shop's users have no login.
-        "email": f"{user_id}@external.invalid",
-        "display_name": display_name,
-        "password_hash": NO_PASSWORD,
-        "role": "consumer",
-        "kyc_status": "none",
-        "invite_code": ids.new_invite_code(),
-        "inviter_id": inviter_id,
-        "created_at": now,
-    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,103 +162,58 @@ def plan_users(tenant_id: str, who: ExternalUserIn, known: dict[str, ExternalUse
 
 
 def _write_users(
-    conn: Connection, tenant_id: str, who: ExternalUserIn, users: Users, now: datetime
+    uow: UnitOfWork, tenant_id: str, who: ExternalUserIn, users: Users, now: datetime
 ) -> None:
-    """Insert the first-seen users and bind the referrer's row (writes only). A first-seen
-    buyer's row carries its referrer; a known buyer's row is updated."""
+    """Insert the first-seen users and bind the referrer (writes only). A first-seen buyer
+    carries its referrer; a known buyer's binding is updated."""
     binds = users.referrer_id if users.join is not None else None
-    fast.insert_dicts(
-        conn,
-        mall_users,
+    uow.integration.add_users(
+        tenant_id,
         [
-            _user_row(tenant_id, user_id, name, inviter, now)
-            for user_id, _, name, inviter in users.new
+            NewUser(
+                user_id=user_id,
+                external_id=external,
+                display_name=name,
+                # Unique and undeliverable (RFC 2606 ``.invalid``): no login for these users.
+                email=f"{user_id}@external.invalid",
+                password_hash=NO_PASSWORD,
+                invite_code=ids.new_invite_code(),
+                inviter_id=inviter,
+                referrer_user_id=binds if user_id == users.buyer_id else None,
+            )
+            for user_id, external, name, inviter in users.new
         ],
-    )
-    fast.insert_dicts(
-        conn,
-        repo.external_users,
-        [
-            {
-                "tenant_id": tenant_id,
-                "external_id": external,
-                "user_id": user_id,
-                "referrer_user_id": binds if user_id == users.buyer_id else None,
-                "created_at": now,
-            }
-            for user_id, external, _, _ in users.new
-        ],
+        now,
     )
     if binds is not None and all(user_id != users.buyer_id for user_id, *_ in users.new):
-        match = {"external_id": who.external_id, "referrer_user_id": None}
-        if not fast.update_held(conn, repo.external_users, match, {"referrer_user_id": binds}):
-            repo.set_referrer(conn, tenant_id, who.external_id, binds)
-
-
-def _order_row(order: IntegrationOrder) -> dict[str, Any]:
-    """The order as a row of ``mall_integration_orders`` (what ``repo.add_order`` writes)."""
-    return {
-        "tenant_id": order.tenant_id,
-        "external_order_id": order.external_order_id,
-        "order_ref": order.order_ref,
-        "user_id": order.user_id,
-        "external_user_id": order.external_user_id,
-        "amount_fen": order.amount_fen,
-        "contribution_fen": order.contribution_fen,
-        "state": order.state,
-        "booked": int(order.booked),
-        "refunded_fen": order.refunded_fen,
-        "rewards": None if order.rewards is None else json.dumps(order.rewards),
-        "paid_at": order.paid_at,
-        "booked_at": order.booked_at,
-        "completed_at": order.completed_at,
-        "refunded_at": order.refunded_at,
-    }
+        uow.integration.bind_referrer(tenant_id, who.external_id, binds)
 
 
 def _rewards(
-    conn: Connection, tenant_id: str, purchase: dict[str, Any], known: dict[str, str]
+    uow: UnitOfWork,
+    views: OrderViews,
+    tenant_id: str,
+    purchase: ledger.Purchased,
+    known: dict[str, str],
 ) -> dict[str, Any]:
-    """The purchase journal's result, with each grant's holder as user id and external id
-    (``known`` maps user ids to external ids already at hand; the others are looked up)."""
-    holders = [g["holder"] for g in purchase.get("grants", [])]
+    """The rewards shown on the order: the purchase with each grant's holder as user id and
+    external id (``known`` maps user ids to external ids already at hand; the others are
+    looked up)."""
     external = dict(known)
-    if any(h not in external for h in holders):
-        rows = conn.execute(
-            select(repo.external_users.c.user_id, repo.external_users.c.external_id).where(
-                repo.external_users.c.tenant_id == tenant_id,
-                repo.external_users.c.user_id.in_(holders),
-            )
-        )
-        external.update({row[0]: row[1] for row in rows})
-    grants = [
-        {
-            "user_id": g["holder"],
-            "external_id": external.get(g["holder"]),
-            "level": g["level"],
-            "points": g["points"],
-        }
-        for g in purchase.get("grants", [])
-    ]
-    return {
-        "points_granted": grants,
-        "buyer_points": next((g["points"] for g in grants if g["level"] == 0), "0.00000000"),
-        "price": purchase["price"],
-        "quota_added": purchase["quota_added"],
-        "pool_contribution": purchase["contribution"],
-        "dividend_contribution": purchase["dividend"],
-        "revenue": purchase["revenue"],
-    }
+    missing = [g.holder for g in purchase.grants if g.holder not in external]
+    if missing:
+        external.update(uow.integration.external_ids(tenant_id, missing))
+    return views.rewards(purchase, external)
 
 
 def book(
-    conn: Connection,
+    uow: UnitOfWork,
+    views: OrderViews,
     order: IntegrationOrder,
     now: datetime,
     known: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    purchase = order_ledger.book_rewards(
-        conn,
+    purchase = uow.ledger.book_rewards(
         order.tenant_id,
         user=order.user_id,
         order_ref=order.order_ref,
@@ -312,13 +221,13 @@ def book(
         contribution_fen=order.contribution_fen,
         now=now,
     )
-    return _rewards(
-        conn, order.tenant_id, purchase, known or {order.user_id: order.external_user_id}
-    )
+    external = known or {order.user_id: order.external_user_id}
+    return _rewards(uow, views, order.tenant_id, purchase, external)
 
 
-def event_data(order: IntegrationOrder) -> dict[str, Any]:
-    view = order_view(order, None)
+def event_data(views: OrderViews, order: IntegrationOrder) -> dict[str, Any]:
+    """The order as its outgoing events carry it (its view without ``event``)."""
+    view = views.order(order, None)
     view.pop("event")
     return view
 
@@ -337,6 +246,7 @@ class PaidEvent:
     known: dict[str, ExternalUser]
     request_hash: str
     looked_up: ledger.Prefound
+    views: OrderViews
 
     @property
     def tenant_id(self) -> str:
@@ -344,7 +254,7 @@ class PaidEvent:
 
 
 def paid(
-    conn: Connection,
+    uow: UnitOfWork,
     caller: Principal | None,
     tenant_id: str,
     external_order_id: str,
@@ -354,13 +264,12 @@ def paid(
     contribution: str | None,
     request_hash: str,
     now: datetime,
-    finish: Callable[[Answer], None] | None = None,
+    views: OrderViews,
 ) -> Answer:
-    """The ``paid`` event in the caller's transaction. ``finish`` (the route's: store the
-    answer under the Idempotency-Key) is called with the new answer among the order's last
-    writes; not for a replayed event."""
+    """The ``paid`` event in the unit of work; the new answer is also the unit's answer
+    (stored under its Idempotency-Key among the order's last writes)."""
     prepared = prepare_paid(
-        conn,
+        uow,
         caller,
         tenant_id,
         external_order_id,
@@ -369,14 +278,15 @@ def paid(
         contribution=contribution,
         request_hash=request_hash,
         now=now,
+        views=views,
     )
     if isinstance(prepared, Answer):
         return prepared
-    return write_paid(conn, prepared, finish=finish)
+    return write_paid(uow, prepared)
 
 
 def prepare_paid(
-    conn: Connection,
+    uow: UnitOfWork,
     caller: Principal | None,
     tenant_id: str,
     external_order_id: str,
@@ -386,6 +296,7 @@ def prepare_paid(
     contribution: str | None,
     request_hash: str,
     now: datetime,
+    views: OrderViews,
 ) -> Answer | PaidEvent:
     """Everything of ``paid`` that only reads: the caller's role, the input, a stored answer
     to replay (returned as the ``Answer``), the shop's users, the order's ledger keys."""
@@ -395,8 +306,8 @@ def prepare_paid(
     # a racing push committed between the two reads (each statement sees what is committed
     # when it starts), the answer is found and replayed, never the journals alone.
     keys = order_ledger.order_keys(order_ref(external_order_id))
-    looked_up = ledger.look_up(Store(conn.engine), conn, tenant_id, keys)
-    first = replay(conn, tenant_id, external_order_id, "paid", request_hash)
+    looked_up = uow.ledger.look_up(tenant_id, keys)
+    first = replay(uow, tenant_id, external_order_id, "paid", request_hash)
     if first is not None:
         return first
     # (No stored "paid" answer means no such order: both are written in one transaction.)
@@ -405,8 +316,8 @@ def prepare_paid(
     wanted = [who.external_id]
     if who.referrer_external_id is not None:
         wanted.append(who.referrer_external_id)
-    known = repo.external_users_by_id(conn, tenant_id, wanted)
-    return PaidEvent(order, who, known, request_hash, looked_up)
+    known = uow.integration.external_users(tenant_id, wanted)
+    return PaidEvent(order, who, known, request_hash, looked_up, views)
 
 
 def checked_paid(
@@ -466,18 +377,15 @@ def new_order(
 
 
 def write_paid(
-    conn: Connection,
+    uow: UnitOfWork,
     event: PaidEvent,
     *,
-    finish: Callable[[Answer], None] | None = None,
-    book: TenantBook | None = None,
-    writes: order_ledger.Writes | None = None,
     users: Users | None = None,
     externals: dict[str, str] | None = None,
 ) -> Answer:
     """Write a prepared ``paid`` event: first-seen users, the referrer's binding (``Join``),
     the payment and (``grant_on = paid``) the rewards, the order, its events and its stored
-    answer — all of the writes together at the end (``order_ledger.pay_and_book``).
+    answer. What reads comes first; the writes go last, together (``uow.writing()``).
 
     Two identical pushes at once: the second's journal keys (looked up before the lock), its
     users' or its order's keys are taken by the first; its write fails on a unique key and
@@ -493,44 +401,31 @@ def write_paid(
     known[users.buyer_id] = who.external_id
     if users.referrer_id is not None and who.referrer_external_id is not None:
         known[users.referrer_id] = who.referrer_external_id
-    answers: list[Answer] = []
-
-    def then(done: order_ledger.Paid) -> Callable[[], None]:
-        final = order
-        if done.purchase is not None:
-            rewards = _rewards(conn, tenant_id, done.purchase, known)  # may read: not in write
-            final = with_values(final, booked=True, rewards=rewards, booked_at=now)
-
-        def write() -> None:
-            fast.insert_dicts(conn, repo.integration_orders, [_order_row(final)])
-            events.emit(conn, tenant_id, "order.paid", event_data(final), now)
-            answer = store_answer(conn, final, "paid", event.request_hash, now, status=201)
-            if finish is not None:
-                finish(answer)
-            answers.append(answer)
-
-        return write
-
-    order_ledger.pay_and_book(
-        conn,
+    done = uow.ledger.pay_and_book(
         tenant_id,
         user=users.buyer_id,
         order_ref=order.order_ref,
         amount_fen=order.amount_fen,
         contribution_fen=order.contribution_fen,
-        now=now,
         before=[] if users.join is None else [users.join],
-        first=lambda: _write_users(conn, tenant_id, who, users, now),
-        then=then,
         looked_up=event.looked_up,
-        book=book,
-        writes=writes,
         new_holders=[user_id for user_id, _, _, _ in users.new],  # fresh ids: no holder yet
+        now=now,
     )
-    return answers[0]
+    if done.purchase is not None:
+        rewards = _rewards(uow, event.views, tenant_id, done.purchase, known)  # may read
+        order = with_values(order, booked=True, rewards=rewards, booked_at=now)
+    with uow.writing():
+        _write_users(uow, tenant_id, who, users, now)
+        uow.ledger.write_paid()
+        uow.integration.add_order(order)
+        uow.outbox.emit(tenant_id, "order.paid", event_data(event.views, order), now)
+        answer = store_answer(
+            uow, event.views, order, "paid", event.request_hash, now, status=201
+        )
+        uow.answer(answer.status, answer.body)
+    return answer
 
 
 def with_values(order: IntegrationOrder, **values: Any) -> IntegrationOrder:
-    from dataclasses import replace
-
     return replace(order, **values)

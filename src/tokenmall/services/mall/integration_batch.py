@@ -33,7 +33,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -42,6 +42,7 @@ from sqlalchemy import Connection
 from tokenmall.adapters.db import fast
 from tokenmall.adapters.db.mall import integration as repo
 from tokenmall.adapters.db.store import Store
+from tokenmall.adapters.db.uow import insert_answer
 from tokenmall.domain.errors import DomainError
 from tokenmall.domain.mall.integration import ExternalUser
 from tokenmall.domain.mall.responses import StoredResponse
@@ -54,6 +55,7 @@ from tokenmall.services.mall.integration import (
     ADMIN,
     Answer,
     ExternalUserIn,
+    OrderViews,
     PaidEvent,
     checked_paid,
     external_id,
@@ -62,6 +64,7 @@ from tokenmall.services.mall.integration import (
     plan_users,
     write_paid,
 )
+from tokenmall.services.mall.uow import MallUnitOfWork
 from tokenmall.services.writers.units import Writes
 
 MAX_ORDERS = 100
@@ -80,6 +83,7 @@ class BatchItem:
     amount: str
     contribution: str | None
     request_hash: str  # the single event's (``paid`` at the order's own path): replays match
+    views: OrderViews  # how its answer shows the order (the edge's format)
 
 
 def single_path(tenant_id: str, external_order_id: str) -> str:
@@ -214,7 +218,8 @@ def read_events(
             invalid(n, error)
             continue
         order = new_order(tenant_id, item.external_order_id, who, amount_fen, contribution_fen, now)
-        events.append((n, PaidEvent(order, who, known, item.request_hash, looked_up)))
+        event = PaidEvent(order, who, known, item.request_hash, looked_up, item.views)
+        events.append((n, event))
     return Reads(stored, events, known)
 
 
@@ -277,7 +282,7 @@ class PaidBatchUnit:
                 results[n] = _result_text(event.order.external_order_id, bodies[n])
             body = '{"results":[' + ",".join(results[n] for n in range(plan.size)) + "]}"
             # Strict: the key taken meanwhile fails the unit (the route reads again).
-            idempotency.insert_answer(
+            insert_answer(
                 conn,
                 tenant_id=plan.tenant_id,
                 scope=self.scope,
@@ -305,6 +310,7 @@ def write_events(
     each one's answer body by position. ``finish(bodies)`` adds its own last writes (stored
     answers) to the final pipeline. An event the ledger refuses raises ``EventRefused``."""
     store = Store(conn.engine)
+    uow = MallUnitOfWork.joining(conn, writes=nullcontext, book=book)
     known = dict(known_before)  # grows as the events add users and bind referrers
     externals: dict[str, str] = {}  # user id → shop id of the users added here
     bodies: dict[int, str] = {}
@@ -321,10 +327,8 @@ def write_events(
                 users = plan_users(tenant_id, who, known)
                 try:
                     answer = write_paid(
-                        conn,
-                        PaidEvent(event.order, who, known, event.request_hash, event.looked_up),
-                        book=book,
-                        writes=nullcontext,
+                        uow,
+                        replace(event, known=known),
                         users=users,
                         externals=externals,
                     )

@@ -8,43 +8,42 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection
-
-from tokenmall.adapters.db.mall import integration as repo
 from tokenmall.domain.mall.integration import IntegrationOrder
 from tokenmall.domain.mall.transitions import INTEGRATION_ORDER, Actor
 from tokenmall.domain.money import format_money
-from tokenmall.services.mall import events, order_ledger, validate
+from tokenmall.services.mall import validate
 from tokenmall.services.mall.auth import Principal, require
 from tokenmall.services.mall.errors import Conflict, InvalidInput, NotFound
 from tokenmall.services.mall.integration import (
     ADMIN,
     Answer,
+    OrderViews,
     book,
     event_data,
     external_id,
-    order_view,
     replay,
     store_answer,
     with_values,
 )
+from tokenmall.services.unit_of_work import UnitOfWork
 
 
 def completed(
-    conn: Connection,
+    uow: UnitOfWork,
     caller: Principal | None,
     tenant_id: str,
     external_order_id: str,
     *,
     request_hash: str,
     now: datetime,
+    views: OrderViews,
 ) -> Answer:
     require(caller, tenant_id, ADMIN)
     external_id(external_order_id, "external_order_id")
-    first = replay(conn, tenant_id, external_order_id, "completed", request_hash)
+    first = replay(uow, tenant_id, external_order_id, "completed", request_hash)
     if first is not None:
         return first
-    order = existing(conn, tenant_id, external_order_id, "completed")
+    order = existing(uow, tenant_id, external_order_id, "completed")
     state = INTEGRATION_ORDER.check(
         order.state,
         "complete",
@@ -54,17 +53,17 @@ def completed(
     )
     values: dict[str, Any] = {"state": state, "completed_at": now}
     if not order.booked:
-        rewards = book(conn, order, now)
+        rewards = book(uow, views, order, now)
         values.update(booked=True, rewards=rewards, booked_at=now)
-    order_ledger.complete(conn, tenant_id, order_ref=order.order_ref, now=now)
-    repo.update_order(conn, tenant_id, external_order_id, **values)
+    uow.ledger.complete(tenant_id, order_ref=order.order_ref, now=now)
     order = with_values(order, **values)
-    events.emit(conn, tenant_id, "order.completed", event_data(order), now)
-    return store_answer(conn, order, "completed", request_hash, now)
+    uow.integration.update_order(order, list(values))
+    uow.outbox.emit(tenant_id, "order.completed", event_data(views, order), now)
+    return store_answer(uow, views, order, "completed", request_hash, now)
 
 
 def refunded(
-    conn: Connection,
+    uow: UnitOfWork,
     caller: Principal | None,
     tenant_id: str,
     external_order_id: str,
@@ -73,13 +72,14 @@ def refunded(
     adjustment: bool,
     request_hash: str,
     now: datetime,
+    views: OrderViews,
 ) -> Answer:
     who = require(caller, tenant_id, ADMIN)
     external_id(external_order_id, "external_order_id")
-    first = replay(conn, tenant_id, external_order_id, "refunded", request_hash)
+    first = replay(uow, tenant_id, external_order_id, "refunded", request_hash)
     if first is not None:
         return first
-    order = existing(conn, tenant_id, external_order_id, "refunded")
+    order = existing(uow, tenant_id, external_order_id, "refunded")
     refund_fen = order.amount_fen
     if amount is not None:
         refund_fen = validate.money(amount, "amount")
@@ -99,8 +99,7 @@ def refunded(
             'it now is an admin\'s audited adjustment: send "adjustment": true',
             "adjustment",
         )
-    order_ledger.refund(
-        conn,
+    uow.ledger.refund(
         tenant_id,
         user=order.user_id,
         order_ref=order.order_ref,
@@ -117,28 +116,28 @@ def refunded(
         doing="be refunded",
     )
     values: dict[str, Any] = {"state": state, "refunded_fen": refund_fen, "refunded_at": now}
-    repo.update_order(conn, tenant_id, external_order_id, **values)
     order = with_values(order, **values)
-    data = event_data(order)
+    uow.integration.update_order(order, list(values))
+    data = event_data(views, order)
     data["adjustment"] = order.booked
-    events.emit(conn, tenant_id, "order.refunded", data, now)
-    return store_answer(conn, order, "refunded", request_hash, now)
+    uow.outbox.emit(tenant_id, "order.refunded", data, now)
+    return store_answer(uow, views, order, "refunded", request_hash, now)
 
 
 def get_order(
-    conn: Connection, caller: Principal | None, tenant_id: str, external_order_id: str
-) -> dict[str, Any]:
+    uow: UnitOfWork, caller: Principal | None, tenant_id: str, external_order_id: str
+) -> IntegrationOrder:
     require(caller, tenant_id, ADMIN)
-    order = repo.get_order(conn, tenant_id, external_order_id)
+    order = uow.integration.get_order(tenant_id, external_order_id)
     if order is None:
         raise NotFound(f"no order {external_order_id!r}")
-    return order_view(order, None)
+    return order
 
 
 def existing(
-    conn: Connection, tenant_id: str, external_order_id: str, event: str
+    uow: UnitOfWork, tenant_id: str, external_order_id: str, event: str
 ) -> IntegrationOrder:
-    order = repo.get_order(conn, tenant_id, external_order_id, for_update=True)
+    order = uow.integration.get_order(tenant_id, external_order_id, for_update=True)
     if order is None:
         raise Conflict(
             f"order {external_order_id!r} has not been reported paid; report it paid before "

@@ -39,11 +39,12 @@ from sqlalchemy.exc import IntegrityError
 
 from tokenmall.adapters.db.mall import idempotency as idempotency_repo
 from tokenmall.adapters.db.store import Store
+from tokenmall.adapters.db.uow import insert_answer
 from tokenmall.domain.errors import DomainError
 from tokenmall.domain.mall.integration import ExternalUser
 from tokenmall.domain.mall.responses import StoredResponse
 from tokenmall.services.ledger.book import TenantBook
-from tokenmall.services.mall import auth, idempotency
+from tokenmall.services.mall import auth
 from tokenmall.services.mall.auth import Principal
 from tokenmall.services.mall.errors import Conflict
 from tokenmall.services.mall.integration import ADMIN, Answer, PaidEvent, external_id
@@ -90,7 +91,7 @@ class PushesUnit:
             for n, body in bodies.items():
                 scope, key, key_hash = self.keys[n]
                 # Strict: a key taken meanwhile fails the unit (the group is read again).
-                idempotency.insert_answer(
+                insert_answer(
                     conn,
                     tenant_id=self.tenant_id,
                     scope=scope,

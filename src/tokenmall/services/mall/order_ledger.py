@@ -34,10 +34,10 @@ from tokenmall.adapters.db import fast
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.errors import RuleViolation
 from tokenmall.domain.ledger import commands as c
-from tokenmall.domain.money import parse_money
 from tokenmall.services.ledger import execute as ledger
 from tokenmall.services.ledger.book import TenantBook
 from tokenmall.services.mall import commissions, events, journal
+from tokenmall.services.unit_of_work import OrderPaid
 
 
 def _key(order_ref: str, step: str) -> str:
@@ -117,12 +117,69 @@ def pay_and_book(
     only for a caller that retries once on ``IntegrityError``). ``book``: the book of the
     unit writer that holds the tenant's lock in this transaction (no lock, no load here).
     ``new_holders``: user ids made up in this transaction (no holder row to read)."""
+    orders = SqlOrderLedger(conn, book)
+    orders.pay_and_book(
+        tenant_id,
+        user=user,
+        order_ref=order_ref,
+        amount_fen=amount_fen,
+        contribution_fen=contribution_fen,
+        before=before,
+        looked_up=looked_up,
+        new_holders=new_holders,
+        now=now,
+    )
+    pending = orders.pending
+    assert pending is not None
+    paid = Paid(pending.payment, None if pending.purchase is None else pending.purchase.journal)
+    write = None if then is None else then(paid)
+    store = pending.batch.store
+    with (writes or (lambda: fast.pipeline(conn, store.postgres)))():
+        if first is not None:
+            first()
+        orders.write_paid()
+        if write is not None:
+            write()
+    return paid
+
+
+@dataclass(slots=True)
+class _Pending:
+    """An order's payment (and booking) applied to the book, its writes not sent yet."""
+
+    conn: Connection
+    tenant_id: str
+    user: str
+    order_ref: str
+    now: datetime
+    batch: ledger.LedgerBatch
+    payment: dict[str, Any]
+    purchase: ledger.Purchased | None
+    rows: commissions.BookedRows | None
+
+
+def _apply_paid(
+    conn: Connection,
+    tenant_id: str,
+    *,
+    user: str,
+    order_ref: str,
+    amount_fen: int,
+    contribution_fen: int | None,
+    now: datetime,
+    before: Sequence[c.Command],
+    looked_up: ledger.Prefound | None,
+    book: TenantBook | None,
+    new_holders: Sequence[str],
+) -> _Pending:
+    """The reads of ``pay_and_book``: the tenant locked (or the writer's ``book``), the
+    payment and (``grant_on = paid``) the booking applied, the booking's rows made."""
     store = Store(conn.engine)
     keys = [*order_keys(order_ref), *(command.idempotency_key for command in before)]
     batch = ledger.LedgerBatch(
         store, conn, tenant_id, keys, looked_up=looked_up, write_on_exit=False, book=book
     )
-    booked: tuple[dict[str, Any], bool, tuple[dict[str, Any], bool] | None] | None = None
+    booked: tuple[ledger.Purchased, bool, tuple[dict[str, Any], bool] | None] | None = None
     with batch:
         batch.known_absent(new_holders)
         for command in before:
@@ -136,7 +193,6 @@ def pay_and_book(
                 amount_fen=amount_fen,
                 contribution_fen=contribution_fen,
             )
-    paid = Paid(payment, None if booked is None else booked[0])
     rows = None
     if booked is not None:
         purchase, fresh, freeze = booked
@@ -145,23 +201,23 @@ def pay_and_book(
             tenant_id,
             order_ref=order_ref,
             buyer=user,
-            purchase=purchase,
+            purchase=purchase.journal,
             freeze=freeze,
             fresh=fresh,
             now=now,
         )
     events.prefetch(conn, tenant_id)
-    write = None if then is None else then(paid)
-    with (writes or (lambda: fast.pipeline(conn, store.postgres)))():
-        if first is not None:
-            first()
-        batch.flush()
-        if rows is not None and paid.purchase is not None:
-            commissions.add_booked_rows(conn, tenant_id, rows)
-            _granted(conn, tenant_id, user, order_ref, paid.purchase, now)
-        if write is not None:
-            write()
-    return paid
+    return _Pending(
+        conn,
+        tenant_id,
+        user,
+        order_ref,
+        now,
+        batch,
+        payment,
+        None if booked is None else booked[0],
+        rows,
+    )
 
 
 def _granted(
@@ -193,6 +249,28 @@ def book_rewards(
 ) -> dict[str, Any]:
     """Rule 1 for a paid order, from escrow; then its commissions are frozen (one ledger
     batch). Returns the purchase journal's result (points granted, price…)."""
+    return booked_rewards(
+        conn,
+        tenant_id,
+        user=user,
+        order_ref=order_ref,
+        amount_fen=amount_fen,
+        contribution_fen=contribution_fen,
+        now=now,
+    ).journal
+
+
+def booked_rewards(
+    conn: Connection,
+    tenant_id: str,
+    *,
+    user: str,
+    order_ref: str,
+    amount_fen: int,
+    contribution_fen: int | None,
+    now: datetime,
+) -> ledger.Purchased:
+    """``book_rewards``, its result typed."""
     keys = [_key(order_ref, step) for step in ("purchase", "commission_freeze")]
     with ledger.LedgerBatch(Store(conn.engine), conn, tenant_id, keys) as batch:
         purchase, fresh, freeze = _book_in(
@@ -202,7 +280,7 @@ def book_rewards(
             amount_fen=amount_fen,
             contribution_fen=contribution_fen,
         )
-    _booked(conn, tenant_id, user, order_ref, purchase, fresh, freeze, now)
+    _booked(conn, tenant_id, user, order_ref, purchase.journal, fresh, freeze, now)
     return purchase
 
 
@@ -213,9 +291,9 @@ def _book_in(
     order_ref: str,
     amount_fen: int,
     contribution_fen: int | None,
-) -> tuple[dict[str, Any], bool, tuple[dict[str, Any], bool] | None]:
+) -> tuple[ledger.Purchased, bool, tuple[dict[str, Any], bool] | None]:
     """The purchase (from escrow) and the commission freeze, in the caller's batch."""
-    purchase, fresh = batch.apply(
+    purchase, fresh = batch.purchase(
         c.Purchase(
             tenant_id=batch.tenant_id,
             idempotency_key=_key(order_ref, "purchase"),
@@ -231,7 +309,7 @@ def _book_in(
         order_ref=order_ref,
         buyer=user,
         amount_fen=amount_fen,
-        revenue_fen=parse_money(purchase["revenue"]),
+        revenue_fen=purchase.revenue,
     )
     return purchase, fresh, freeze
 
@@ -307,3 +385,101 @@ def refund(
     )
     commissions.on_refunded(conn, tenant_id, order_ref=order_ref, now=now)
     return result
+
+
+class SqlOrderLedger:
+    """The ``OrderLedger`` port of a unit of work on ``conn`` (``book``: the book of the unit
+    writer that holds the tenant's lock in this transaction)."""
+
+    def __init__(self, conn: Connection, book: TenantBook | None = None) -> None:
+        self.conn = conn
+        self.book = book
+        self.pending: _Pending | None = None
+
+    def look_up(self, tenant_id: str, keys: Sequence[str]) -> ledger.Prefound:
+        return ledger.look_up(Store(self.conn.engine), self.conn, tenant_id, keys)
+
+    def pay_and_book(
+        self,
+        tenant_id: str,
+        *,
+        user: str,
+        order_ref: str,
+        amount_fen: int,
+        contribution_fen: int | None,
+        before: Sequence[c.Command],
+        looked_up: ledger.Prefound | None,
+        new_holders: Sequence[str],
+        now: datetime,
+    ) -> OrderPaid:
+        pending = self.pending = _apply_paid(
+            self.conn,
+            tenant_id,
+            user=user,
+            order_ref=order_ref,
+            amount_fen=amount_fen,
+            contribution_fen=contribution_fen,
+            now=now,
+            before=before,
+            looked_up=looked_up,
+            book=self.book,
+            new_holders=new_holders,
+        )
+        return OrderPaid(pending.payment["journal_id"], pending.purchase)
+
+    def write_paid(self) -> None:
+        """The ledger batch, the booking's rows and its ``points.granted`` event."""
+        pending, self.pending = self.pending, None
+        if pending is None:
+            return
+        pending.batch.flush()
+        if pending.rows is not None and pending.purchase is not None:
+            commissions.add_booked_rows(self.conn, pending.tenant_id, pending.rows)
+            purchase = pending.purchase.journal
+            where = (pending.tenant_id, pending.user, pending.order_ref)
+            _granted(self.conn, *where, purchase, pending.now)
+
+    def book_rewards(
+        self,
+        tenant_id: str,
+        *,
+        user: str,
+        order_ref: str,
+        amount_fen: int,
+        contribution_fen: int | None,
+        now: datetime,
+    ) -> ledger.Purchased:
+        return booked_rewards(
+            self.conn,
+            tenant_id,
+            user=user,
+            order_ref=order_ref,
+            amount_fen=amount_fen,
+            contribution_fen=contribution_fen,
+            now=now,
+        )
+
+    def complete(self, tenant_id: str, *, order_ref: str, now: datetime) -> None:
+        complete(self.conn, tenant_id, order_ref=order_ref, now=now)
+
+    def refund(
+        self,
+        tenant_id: str,
+        *,
+        user: str,
+        order_ref: str,
+        amount_fen: int,
+        booked: bool,
+        approved_by: str | None,
+        now: datetime,
+    ) -> None:
+        refund(
+            self.conn,
+            tenant_id,
+            user=user,
+            order_ref=order_ref,
+            amount_fen=amount_fen,
+            booked=booked,
+            approved_by=approved_by,
+            now=now,
+        )

@@ -1,8 +1,12 @@
-"""The unit of work: one business transaction, committed whole or rolled back whole.
+"""Transactions of the mall: the database, and the unit of work its use cases run in.
 
 ``Database.transaction()`` yields a connection inside a transaction; leaving the block normally
-commits, any exception rolls back, so a refused request changes nothing. Use cases take the
-connection and call repositories; they never commit themselves.
+commits, any exception rolls back, so a refused request changes nothing.
+
+``MallUnitOfWork`` is the SQL ``UnitOfWork`` (``services/unit_of_work.py``): the adapter's
+transaction and repositories (``adapters/db/uow.py``) with the ledger of an order's money
+(``order_ledger.SqlOrderLedger``) and the webhook outbox (``events``). ``Database.unit()``
+opens one; ``MallUnitOfWork.joining(conn, book=…)`` runs inside a writer's transaction.
 """
 
 from __future__ import annotations
@@ -10,17 +14,74 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Connection, Engine
+
+from tokenmall.adapters.db.uow import SqlUnitOfWork, Writes
+from tokenmall.services.ledger.book import TenantBook
+from tokenmall.services.mall import events
+from tokenmall.services.mall.order_ledger import SqlOrderLedger
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+class SqlOutbox:
+    """The ``Outbox`` port: events recorded in the transaction for the tenant's endpoints."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def prefetch(self, tenant_id: str) -> None:
+        events.prefetch(self.conn, tenant_id)
+
+    def emit(self, tenant_id: str, event_type: str, data: dict[str, Any], now: datetime) -> None:
+        events.emit(self.conn, tenant_id, event_type, data, now)
+
+
+class MallUnitOfWork(SqlUnitOfWork):
+    """The SQL unit of work with the mall's ledger and outbox."""
+
+    ledger: SqlOrderLedger
+    outbox: SqlOutbox
+
+    def __init__(
+        self,
+        engine: Engine | None,
+        *,
+        writes: Writes | None = None,
+        book: TenantBook | None = None,
+    ) -> None:
+        super().__init__(engine, writes=writes)
+        self._book = book
+
+    @classmethod
+    def joining(
+        cls, conn: Connection, *, writes: Writes | None = None, book: TenantBook | None = None
+    ) -> MallUnitOfWork:
+        unit = cls(None, writes=writes, book=book)
+        unit._bind(conn)
+        return unit
+
+    def _bind(self, conn: Connection) -> None:
+        super()._bind(conn)
+        self.ledger = SqlOrderLedger(conn, self._book)
+        self.outbox = SqlOutbox(conn)
+
+    def __enter__(self) -> MallUnitOfWork:
+        super().__enter__()
+        return self
+
+
 class Database:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+
+    def unit(self) -> MallUnitOfWork:
+        """A unit of work in a transaction of its own (enter it to begin)."""
+        return MallUnitOfWork(self.engine)
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
@@ -35,6 +96,12 @@ class Database:
             with conn.begin() as txn:
                 yield conn
                 txn.rollback()
+
+    @contextmanager
+    def reading(self) -> Iterator[MallUnitOfWork]:
+        """A unit of work that only reads (``read``'s transaction)."""
+        with self.read() as conn:
+            yield MallUnitOfWork.joining(conn)
 
     def dispose(self) -> None:
         self.engine.dispose()

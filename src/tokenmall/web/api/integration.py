@@ -8,13 +8,13 @@ pushed again, whatever its key, answers the first result (``Idempotency-Replayed
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from typing import Annotated
+from datetime import datetime
+from functools import partial
+from typing import Annotated, Protocol
 
 from fastapi import APIRouter, Body, Depends, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials
-from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from tokenmall.adapters.db.store import Store
@@ -26,10 +26,12 @@ from tokenmall.services.mall.auth import Principal
 from tokenmall.services.mall.errors import Unauthenticated
 from tokenmall.services.mall.integration import Answer, ExternalUserIn
 from tokenmall.services.mall.uow import utc_now
+from tokenmall.services.unit_of_work import UnitOfWork
 from tokenmall.services.writers.units import writers_for
 from tokenmall.web import deps, errors, idempotent
 from tokenmall.web.api.common import TenantId
 from tokenmall.web.api.schemas_integration import (
+    VIEWS,
     BatchPaidIn,
     BatchPaidOut,
     ExternalId,
@@ -66,7 +68,13 @@ async def _token(
 Token = Annotated[str | None, Depends(_token)]
 
 
-Handler = Callable[[Connection, Principal, str, Callable[[Answer], None]], Answer]
+class UseCase(Protocol):
+    """An event's use case with its arguments bound (``functools.partial``): what is left
+    is the unit of work, the caller, the event's natural hash and the clock."""
+
+    def __call__(
+        self, uow: UnitOfWork, caller: Principal, *, request_hash: str, now: datetime
+    ) -> Answer: ...
 
 
 def _push(
@@ -77,13 +85,14 @@ def _push(
     key: str,
     payload: OrderPaidIn | OrderCompletedIn | OrderRefundedIn | None,
     event: str,
-    handle: Handler,
+    use_case: UseCase,
 ) -> Response:
-    """Run one event in one transaction: authenticate, answer a stored Idempotency-Key, else
-    act (which answers a stored (order, event) itself) and store the answer under the key —
-    the handler may store it among its own last writes (``finish``; ``paid`` sends it in the
-    pipeline of its journals), else it is stored after. A race of two identical pushes (on
-    the key, the journals or the order) retries once and answers the first one's result."""
+    """Run one event in one unit of work (``run_once``): authenticate, answer a stored
+    Idempotency-Key, else run the use case (which answers a stored (order, event) itself)
+    and store the answer under the key — the use case may store it among its own last
+    writes (``uow.answer``; ``paid`` sends it in the pipeline of its journals), else it is
+    stored after. A race of two identical pushes (on the key, the journals or the order)
+    retries once and answers the first one's result."""
     if token is None:
         raise Unauthenticated("this endpoint needs a bearer token, session cookie or API key")
     body = None if payload is None else payload.model_dump(mode="json")
@@ -92,11 +101,7 @@ def _push(
 
     def act(attempt: idempotency.Attempt) -> idempotency.Done:
         assert attempt.caller is not None
-
-        def finish(answer: Answer) -> None:
-            attempt.store(answer.status, answer.body)
-
-        answer = handle(attempt.conn, attempt.caller, natural, finish)
+        answer = use_case(attempt.uow, attempt.caller, request_hash=natural, now=attempt.now)
         return idempotency.Done(answer.status, answer.body, replayed=answer.replayed)
 
     outcome = idempotency.run_once(
@@ -145,7 +150,9 @@ async def _push_paid(
         token,
         key,
         request_hash,
-        batch.BatchItem(external_order_id, user, payload.amount, payload.contribution, natural),
+        batch.BatchItem(
+            external_order_id, user, payload.amount, payload.contribution, natural, VIEWS
+        ),
     )
     future = pushes.pushes_for(db.engine).submit(push)
     answer = await asyncio.wait_for(asyncio.wrap_future(future), PUSH_TIMEOUT_SECONDS)
@@ -153,44 +160,24 @@ async def _push_paid(
         return _response(answer.status, answer.body, answer.replayed)
     # The event is stored (pushed before under another key): answer it and store this key
     # in one transaction.
+    use_case = _paid(tenant_id, external_order_id, payload)
     return await run_in_threadpool(
-        _push_paid_alone, request, db, tenant_id, external_order_id, token, key, payload
+        _push, request, db, tenant_id, token, key, payload, "paid", use_case
     )
 
 
-def _push_paid_alone(
-    request: Request,
-    db: Db,
-    tenant_id: str,
-    external_order_id: str,
-    token: str | None,
-    key: str,
-    payload: OrderPaidIn,
-) -> Response:
-    """``paid`` in one transaction of its own (``TOKENMALL_GROUP_COMMIT=false``, or a
-    replayed event under a new key)."""
-
-    def handle(
-        conn: Connection, caller: Principal, natural: str, finish: Callable[[Answer], None]
-    ) -> Answer:
-        return integration.paid(
-            conn,
-            caller,
-            tenant_id,
-            external_order_id,
-            user=ExternalUserIn(
-                payload.user.external_id,
-                payload.user.display_name,
-                payload.user.referrer_external_id,
-            ),
-            amount=payload.amount,
-            contribution=payload.contribution,
-            request_hash=natural,
-            now=utc_now(),
-            finish=finish,
-        )
-
-    return _push(request, db, tenant_id, token, key, payload, "paid", handle)
+def _paid(tenant_id: str, external_order_id: str, payload: OrderPaidIn) -> UseCase:
+    """The ``paid`` use case of this push, its arguments bound."""
+    user = payload.user
+    return partial(
+        integration.paid,
+        tenant_id=tenant_id,
+        external_order_id=external_order_id,
+        user=ExternalUserIn(user.external_id, user.display_name, user.referrer_external_id),
+        amount=payload.amount,
+        contribution=payload.contribution,
+        views=VIEWS,
+    )
 
 
 def _response(status_code: int, body: str, replayed: bool) -> Response:
@@ -215,8 +202,10 @@ async def order_paid(
 ) -> Response:
     if group_commit(request):
         return await _push_paid(request, db, tenant_id, external_order_id, token, key, payload)
+    # One transaction a request (``TOKENMALL_GROUP_COMMIT=false``), in a worker thread.
+    use_case = _paid(tenant_id, external_order_id, payload)
     return await run_in_threadpool(
-        _push_paid_alone, request, db, tenant_id, external_order_id, token, key, payload
+        _push, request, db, tenant_id, token, key, payload, "paid", use_case
     )
 
 
@@ -257,6 +246,7 @@ def batch_paid(
                 single["amount"],
                 single["contribution"],
                 batch.item_hash(tenant_id, external_order_id, single),
+                VIEWS,
             )
         )
     refused: dict[int, dict[str, object]] = {}
@@ -321,15 +311,14 @@ def order_completed(
     key: IdempotencyKey,
     payload: Annotated[OrderCompletedIn | None, Body()] = None,
 ) -> Response:
-    def handle(
-        conn: Connection, caller: Principal, natural: str, finish: Callable[[Answer], None]
-    ) -> Answer:
-        return integration_closing.completed(
-            conn, caller, tenant_id, external_order_id, request_hash=natural, now=utc_now()
-        )
-
+    use_case = partial(
+        integration_closing.completed,
+        tenant_id=tenant_id,
+        external_order_id=external_order_id,
+        views=VIEWS,
+    )
     payload = payload or OrderCompletedIn()
-    return _push(request, db, tenant_id, token, key, payload, "completed", handle)
+    return _push(request, db, tenant_id, token, key, payload, "completed", use_case)
 
 
 @router.post(
@@ -349,22 +338,15 @@ def order_refunded(
     payload: Annotated[OrderRefundedIn | None, Body()] = None,
 ) -> Response:
     body = payload or OrderRefundedIn()
-
-    def handle(
-        conn: Connection, caller: Principal, natural: str, finish: Callable[[Answer], None]
-    ) -> Answer:
-        return integration_closing.refunded(
-            conn,
-            caller,
-            tenant_id,
-            external_order_id,
-            amount=body.amount,
-            adjustment=body.adjustment,
-            request_hash=natural,
-            now=utc_now(),
-        )
-
-    return _push(request, db, tenant_id, token, key, body, "refunded", handle)
+    use_case = partial(
+        integration_closing.refunded,
+        tenant_id=tenant_id,
+        external_order_id=external_order_id,
+        amount=body.amount,
+        adjustment=body.adjustment,
+        views=VIEWS,
+    )
+    return _push(request, db, tenant_id, token, key, body, "refunded", use_case)
 
 
 @router.get(
@@ -376,6 +358,6 @@ def order_refunded(
 def get_order(
     tenant_id: TenantId, external_order_id: OrderId, caller: Caller, db: Db
 ) -> IntegrationOrderOut:
-    with db.read() as conn:
-        view = integration_closing.get_order(conn, caller, tenant_id, external_order_id)
-    return IntegrationOrderOut.model_validate(view)
+    with db.reading() as uow:
+        order = integration_closing.get_order(uow, caller, tenant_id, external_order_id)
+    return IntegrationOrderOut.model_validate(VIEWS.order(order, None))

@@ -7,11 +7,14 @@ string both ways (parsed by ``domain.money`` in the services).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
+from tokenmall.domain.mall.integration import IntegrationOrder
 from tokenmall.domain.mall.webhooks import Attempt, Delivery, Endpoint
+from tokenmall.domain.money import format_money, format_points
+from tokenmall.services.ledger.execute import Purchased
 from tokenmall.web.api.schemas import MoneyText, Request, Response
 
 ExternalId = Annotated[
@@ -120,6 +123,61 @@ class IntegrationOrderOut(Response):
     booked_at: datetime | None
     completed_at: datetime | None
     refunded_at: datetime | None
+
+
+class IntegrationViews:
+    """An integrated order and its rewards as JSON (``IntegrationOrderOut``,
+    ``RewardsOut``): the one place their integers become text. The use cases are handed it
+    (``services/mall/integration.py``'s ``OrderViews``): the answers they store, which a
+    replay sends again, and their outgoing events are its text."""
+
+    @staticmethod
+    def order(order: IntegrationOrder, event: str | None) -> dict[str, Any]:
+        return {
+            "external_order_id": order.external_order_id,
+            "order_ref": order.order_ref,
+            "event": event,
+            "state": order.state,
+            "user": {"external_id": order.external_user_id, "user_id": order.user_id},
+            "amount": format_money(order.amount_fen),
+            "contribution": None
+            if order.contribution_fen is None
+            else format_money(order.contribution_fen),
+            "refunded": format_money(order.refunded_fen),
+            "rewards_booked": order.booked,
+            "rewards": order.rewards,
+            "paid_at": order.paid_at.isoformat(),
+            "booked_at": _time(order.booked_at),
+            "completed_at": _time(order.completed_at),
+            "refunded_at": _time(order.refunded_at),
+        }
+
+    @staticmethod
+    def rewards(purchase: Purchased, external_ids: dict[str, str]) -> dict[str, Any]:
+        return {
+            "points_granted": [
+                {
+                    "user_id": g.holder,
+                    "external_id": external_ids.get(g.holder),
+                    "level": g.level,
+                    "points": format_points(g.points),
+                }
+                for g in purchase.grants
+            ],
+            "buyer_points": format_points(purchase.buyer_points),
+            "price": format_points(purchase.price),  # yuan per point, 8 places
+            "quota_added": format_money(purchase.quota_added),
+            "pool_contribution": format_money(purchase.contribution),
+            "dividend_contribution": format_money(purchase.dividend),
+            "revenue": format_money(purchase.revenue),
+        }
+
+
+def _time(at: datetime | None) -> str | None:
+    return None if at is None else at.isoformat()
+
+
+VIEWS = IntegrationViews()
 
 
 class BatchErrorOut(Response):

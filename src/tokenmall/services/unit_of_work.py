@@ -1,0 +1,172 @@
+"""The unit of work a use case runs in: its repositories, its ledger, its outbox, its answer.
+
+A use case takes a ``UnitOfWork`` instead of a database connection. Everything it reads and
+writes goes through the unit's ports, and the unit commits whole or rolls back whole: leaving
+its ``with`` block normally commits, an exception rolls back. The SQL unit
+(``adapters/db/uow.py``, with the ledger and the outbox added in ``services/mall/uow.py``) is
+what runs in production; the services tests run the same use cases on an in-memory fake.
+
+The ports, each small:
+
+* ``integration``: an integrated shop's orders, their stored event answers and its users;
+* ``answers``: the Idempotency-Key answers (looked up and stored);
+* ``outbox``: the events to send to the tenant's webhook endpoints;
+* ``ledger``: an order's money (payment, rewards, completion, refund) as ledger batches;
+* ``writing()``: the unit's last writes, sent together (one PostgreSQL pipeline);
+* ``answer(status, body)``: the request's answer, stored under its Idempotency-Key among the
+  unit's last writes (one statement, no savepoint), if the unit was opened for a key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Protocol
+
+from tokenmall.adapters.db.uow import NewUser, StoredEvent
+from tokenmall.domain.ledger import commands as c
+from tokenmall.domain.mall.integration import ExternalUser, IntegrationOrder
+from tokenmall.domain.mall.responses import StoredResponse
+from tokenmall.services.ledger.execute import Prefound, Purchased
+
+
+class IntegrationRepository(Protocol):
+    def find_event(
+        self, tenant_id: str, external_order_id: str, event: str
+    ) -> StoredEvent | None: ...
+
+    def add_event(
+        self, order: IntegrationOrder, event: str, answer: StoredEvent, now: datetime
+    ) -> None:
+        """Store an event's first answer (on the fast path: it may be in a pipeline)."""
+
+    def get_order(
+        self, tenant_id: str, external_order_id: str, *, for_update: bool = False
+    ) -> IntegrationOrder | None: ...
+
+    def add_order(self, order: IntegrationOrder) -> None: ...
+
+    def update_order(self, order: IntegrationOrder, fields: Sequence[str]) -> None:
+        """Store these fields of the order (its state, amounts, times, rewards)."""
+
+    def external_users(
+        self, tenant_id: str, external_ids: Sequence[str]
+    ) -> dict[str, ExternalUser]: ...
+
+    def external_ids(self, tenant_id: str, user_ids: Sequence[str]) -> dict[str, str]:
+        """The shop's ids of these mall users (those that have one)."""
+
+    def add_users(self, tenant_id: str, users: Sequence[NewUser], now: datetime) -> None: ...
+
+    def bind_referrer(self, tenant_id: str, external_id: str, referrer_id: str) -> None:
+        """Bind a known user's referrer (only if none is bound)."""
+
+
+class Answers(Protocol):
+    def find(self, tenant_id: str, scope: str, key: str) -> StoredResponse | None: ...
+
+
+class Outbox(Protocol):
+    def prefetch(self, tenant_id: str) -> None:
+        """Read what ``emit`` needs now (before a lock is taken)."""
+
+    def emit(
+        self, tenant_id: str, event_type: str, data: dict[str, Any], now: datetime
+    ) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class OrderPaid:
+    """An order's payment and, at ``grant_on = paid``, its booking, applied to the ledger
+    (not written yet: ``OrderLedger.write_paid`` writes it among the unit's last writes)."""
+
+    payment_journal_id: int
+    purchase: Purchased | None
+
+
+class OrderLedger(Protocol):
+    def look_up(self, tenant_id: str, keys: Sequence[str]) -> Prefound:
+        """Ledger keys looked up before the tenant's lock (for a unit retried on a race)."""
+
+    def pay_and_book(
+        self,
+        tenant_id: str,
+        *,
+        user: str,
+        order_ref: str,
+        amount_fen: int,
+        contribution_fen: int | None,
+        before: Sequence[c.Command],
+        looked_up: Prefound | None,
+        new_holders: Sequence[str],
+        now: datetime,
+    ) -> OrderPaid:
+        """Apply the payment (after ``before``) and, at ``grant_on = paid``, the booking;
+        read what their writes need. Nothing is written until ``write_paid``."""
+
+    def write_paid(self) -> None:
+        """Write what ``pay_and_book`` applied (inside ``UnitOfWork.writing``)."""
+
+    def book_rewards(
+        self,
+        tenant_id: str,
+        *,
+        user: str,
+        order_ref: str,
+        amount_fen: int,
+        contribution_fen: int | None,
+        now: datetime,
+    ) -> Purchased: ...
+
+    def complete(self, tenant_id: str, *, order_ref: str, now: datetime) -> None: ...
+
+    def refund(
+        self,
+        tenant_id: str,
+        *,
+        user: str,
+        order_ref: str,
+        amount_fen: int,
+        booked: bool,
+        approved_by: str | None,
+        now: datetime,
+    ) -> None: ...
+
+
+class UnitOfWork(Protocol):
+    """One business transaction (see the module's docstring)."""
+
+    @property
+    def integration(self) -> IntegrationRepository: ...
+
+    @property
+    def answers(self) -> Answers: ...
+
+    @property
+    def outbox(self) -> Outbox: ...
+
+    @property
+    def ledger(self) -> OrderLedger: ...
+
+    def __enter__(self) -> UnitOfWork: ...
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None: ...
+
+    def commit(self) -> None: ...
+
+    def rollback(self) -> None: ...
+
+    def writing(self) -> AbstractContextManager[Any]:
+        """The unit's last writes, sent together (one PostgreSQL pipeline)."""
+
+    def answer(self, status: int, body: str) -> None:
+        """Store the request's answer under its Idempotency-Key (once; nothing without a
+        key)."""

@@ -1,0 +1,253 @@
+"""An in-memory ``UnitOfWork``: the services tier runs the use cases with no database.
+
+Each port keeps its rows in plain dicts and lists. Entering the unit takes a copy of every
+port's state; leaving it by an exception (or ``rollback``) puts the copy back, so a refused
+use case changes nothing here either. The ledger is a recorder: it answers each order step
+with deterministic integers (``grant_on`` decides whether ``paid`` books the rewards) and keeps
+the commands it was asked to write, as the journal rows a real ledger would add.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from types import TracebackType
+from typing import Any
+
+from tokenmall.adapters.db.uow import NewUser, StoredEvent
+from tokenmall.domain.ledger import commands as c
+from tokenmall.domain.mall.integration import ExternalUser, IntegrationOrder
+from tokenmall.domain.mall.responses import StoredResponse
+from tokenmall.services.ledger.execute import Granted, Prefound, Purchased
+from tokenmall.services.unit_of_work import OrderPaid
+
+POINTS_PER_FEN = 1_000_000  # the fake's price: 0.01 point per fen (units of 1e-8)
+
+
+@dataclass
+class FakeIntegration:
+    orders: dict[tuple[str, str], IntegrationOrder] = field(default_factory=dict)
+    events: dict[tuple[str, str, str], StoredEvent] = field(default_factory=dict)
+    users: dict[tuple[str, str], ExternalUser] = field(default_factory=dict)
+    mall_users: dict[tuple[str, str], NewUser] = field(default_factory=dict)
+
+    def find_event(self, tenant_id: str, external_order_id: str, event: str) -> StoredEvent | None:
+        return self.events.get((tenant_id, external_order_id, event))
+
+    def add_event(
+        self, order: IntegrationOrder, event: str, answer: StoredEvent, now: datetime
+    ) -> None:
+        where = (order.tenant_id, order.external_order_id, event)
+        assert where not in self.events, "an event's answer is stored once"
+        self.events[where] = answer
+
+    def get_order(
+        self, tenant_id: str, external_order_id: str, *, for_update: bool = False
+    ) -> IntegrationOrder | None:
+        return self.orders.get((tenant_id, external_order_id))
+
+    def add_order(self, order: IntegrationOrder) -> None:
+        where = (order.tenant_id, order.external_order_id)
+        assert where not in self.orders, "an order is added once"
+        self.orders[where] = order
+
+    def update_order(self, order: IntegrationOrder, fields: Sequence[str]) -> None:
+        where = (order.tenant_id, order.external_order_id)
+        values = {name: getattr(order, name) for name in fields}
+        self.orders[where] = replace(self.orders[where], **values)
+
+    def external_users(
+        self, tenant_id: str, external_ids: Sequence[str]
+    ) -> dict[str, ExternalUser]:
+        found = (self.users.get((tenant_id, e)) for e in external_ids)
+        return {user.external_id: user for user in found if user is not None}
+
+    def external_ids(self, tenant_id: str, user_ids: Sequence[str]) -> dict[str, str]:
+        wanted = set(user_ids)
+        return {
+            u.user_id: u.external_id
+            for (tenant, _), u in self.users.items()
+            if tenant == tenant_id and u.user_id in wanted
+        }
+
+    def add_users(self, tenant_id: str, users: Sequence[NewUser], now: datetime) -> None:
+        for user in users:
+            self.mall_users[(tenant_id, user.user_id)] = user
+            self.users[(tenant_id, user.external_id)] = ExternalUser(
+                user.external_id, user.user_id, user.referrer_user_id
+            )
+
+    def bind_referrer(self, tenant_id: str, external_id: str, referrer_id: str) -> None:
+        user = self.users[(tenant_id, external_id)]
+        if user.referrer_user_id is None:
+            self.users[(tenant_id, external_id)] = ExternalUser(
+                external_id, user.user_id, referrer_id
+            )
+
+
+@dataclass
+class FakeAnswers:
+    stored: dict[tuple[str, str, str], StoredResponse] = field(default_factory=dict)
+
+    def find(self, tenant_id: str, scope: str, key: str) -> StoredResponse | None:
+        return self.stored.get((tenant_id, scope, key))
+
+
+@dataclass
+class FakeOutbox:
+    events: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+
+    def prefetch(self, tenant_id: str) -> None:
+        pass
+
+    def emit(self, tenant_id: str, event_type: str, data: dict[str, Any], now: datetime) -> None:
+        self.events.append((tenant_id, event_type, data))
+
+
+@dataclass
+class FakeLedger:
+    """The order ledger as a recorder: ``journals`` are (tenant, key, command name)."""
+
+    grant_on: str = "paid"
+    journals: list[tuple[str, str, str]] = field(default_factory=list)
+    pending: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def _key(self, order_ref: str, step: str) -> str:
+        return f"order:{order_ref}:{step}"
+
+    def look_up(self, tenant_id: str, keys: Sequence[str]) -> Prefound:
+        return Prefound(frozenset(keys), {})
+
+    def _purchase(self, buyer: str, amount_fen: int, contribution_fen: int | None) -> Purchased:
+        contribution = amount_fen // 10 if contribution_fen is None else contribution_fen
+        dividend = amount_fen // 20
+        return Purchased(
+            journal_id=len(self.journals) + len(self.pending) + 1,
+            amount=amount_fen,
+            contribution=contribution,
+            dividend=dividend,
+            revenue=amount_fen - contribution - dividend,
+            quota_added=amount_fen * 2,
+            grants=(Granted(buyer, amount_fen * POINTS_PER_FEN, 0),),
+            price=100_000_000,
+            journal={},
+        )
+
+    def pay_and_book(
+        self,
+        tenant_id: str,
+        *,
+        user: str,
+        order_ref: str,
+        amount_fen: int,
+        contribution_fen: int | None,
+        before: Sequence[c.Command],
+        looked_up: Prefound | None,
+        new_holders: Sequence[str],
+        now: datetime,
+    ) -> OrderPaid:
+        for command in before:
+            self.pending.append((tenant_id, command.idempotency_key, type(command).__name__))
+        self.pending.append((tenant_id, self._key(order_ref, "payment"), "ReceivePayment"))
+        purchase = None
+        if self.grant_on == "paid":
+            self.pending.append((tenant_id, self._key(order_ref, "purchase"), "Purchase"))
+            purchase = self._purchase(user, amount_fen, contribution_fen)
+        return OrderPaid(len(self.journals) + 1, purchase)
+
+    def write_paid(self) -> None:
+        self.journals.extend(self.pending)
+        self.pending.clear()
+
+    def book_rewards(
+        self,
+        tenant_id: str,
+        *,
+        user: str,
+        order_ref: str,
+        amount_fen: int,
+        contribution_fen: int | None,
+        now: datetime,
+    ) -> Purchased:
+        purchase = self._purchase(user, amount_fen, contribution_fen)
+        self.journals.append((tenant_id, self._key(order_ref, "purchase"), "Purchase"))
+        return purchase
+
+    def complete(self, tenant_id: str, *, order_ref: str, now: datetime) -> None:
+        self.journals.append((tenant_id, self._key(order_ref, "complete"), "Complete"))
+
+    def refund(
+        self,
+        tenant_id: str,
+        *,
+        user: str,
+        order_ref: str,
+        amount_fen: int,
+        booked: bool,
+        approved_by: str | None,
+        now: datetime,
+    ) -> None:
+        name = "RefundBooked" if booked else "RefundPayment"
+        self.journals.append((tenant_id, self._key(order_ref, "refund"), name))
+
+
+class FakeUnitOfWork:
+    """The in-memory unit of work (see the module's docstring)."""
+
+    def __init__(self, *, grant_on: str = "paid") -> None:
+        self.integration = FakeIntegration()
+        self.answers = FakeAnswers()
+        self.outbox = FakeOutbox()
+        self.ledger = FakeLedger(grant_on)
+        self.commits = 0
+        self._saved: tuple[Any, ...] | None = None
+        self._where: tuple[str, str, str, str] | None = None
+
+    def _state(self) -> tuple[Any, ...]:
+        return (self.integration, self.answers, self.outbox, self.ledger)
+
+    def snapshot(self) -> tuple[Any, ...]:
+        """A copy of everything the unit holds (to show a refusal changed nothing)."""
+        return copy.deepcopy(self._state())
+
+    def __enter__(self) -> FakeUnitOfWork:
+        self._saved = self.snapshot()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        if kind is None:
+            self.commit()
+        else:
+            self.rollback()
+
+    def commit(self) -> None:
+        if self._saved is not None:
+            self._saved = None
+            self.commits += 1
+
+    def rollback(self) -> None:
+        if self._saved is not None:
+            self.integration, self.answers, self.outbox, self.ledger = self._saved
+            self._saved = None
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        yield
+
+    def answer_under(self, tenant_id: str, scope: str, key: str, request: str) -> None:
+        self._where = (tenant_id, scope, key, request)
+
+    def answer(self, status: int, body: str) -> None:
+        if self._where is None:
+            return
+        tenant_id, scope, key, request = self._where
+        where = (tenant_id, scope, key)
+        self.answers.stored.setdefault(where, StoredResponse(request, status, body))
