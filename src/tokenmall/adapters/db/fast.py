@@ -218,7 +218,8 @@ def _text(value: Any) -> bytes | None:
         return value.encode()
     if isinstance(value, int):
         return str(value).encode()
-    return value.isoformat().encode()  # a date
+    encoded: bytes = value.isoformat().encode()  # a date
+    return encoded
 
 
 def bind_text(statements: Sequence[Statement]) -> list[Bound]:

@@ -64,7 +64,7 @@ from tokenmall.services.mall.integration import (
     plan_users,
     write_paid,
 )
-from tokenmall.services.mall.uow import MallUnitOfWork
+from tokenmall.services.mall.uow import Database, MallUnitOfWork
 from tokenmall.services.writers.units import Writes
 
 MAX_ORDERS = 100
@@ -358,9 +358,11 @@ def _result_text(external_order_id: str, order_body: str) -> str:
     )
 
 
-def run_alone(store: Store, conn: Connection, unit: PaidBatchUnit) -> Answer:
-    """The unit in the caller's transaction, without the writer (``TOKENMALL_GROUP_COMMIT``
+def run_alone(db: Database, unit: PaidBatchUnit) -> Answer:
+    """The unit in a transaction of its own, without the writer (``TOKENMALL_GROUP_COMMIT``
     off): the tenant locked and its book loaded here."""
-    state, last_journal_id, version = store.lock_state(conn, unit.tenant_id)
-    book = book_of(store, conn, unit.tenant_id, state, last_journal_id, version)
-    return unit.run(conn, book, lambda pipelined=True: nullcontext())
+    store = Store(db.engine)
+    with db.transaction() as conn:
+        state, last_journal_id, version = store.lock_state(conn, unit.tenant_id)
+        book = book_of(store, conn, unit.tenant_id, state, last_journal_id, version)
+        return unit.run(conn, book, lambda pipelined=True: nullcontext())

@@ -17,7 +17,6 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy.exc import IntegrityError
 
-from tokenmall.adapters.db.store import Store
 from tokenmall.domain.errors import DomainError
 from tokenmall.services.mall import auth, idempotency, integration, integration_closing
 from tokenmall.services.mall import integration_batch as batch
@@ -268,8 +267,7 @@ def batch_paid(
             if group_commit(request):
                 answer: Answer = writers_for(db.engine).call(unit)
             else:
-                with db.transaction() as conn:
-                    answer = batch.run_alone(Store(db.engine), conn, unit)
+                answer = batch.run_alone(db, unit)
         except batch.EventRefused as refusal:
             refused[refusal.position] = batch.refusal(
                 items[refusal.position].external_order_id, _describe(refusal.error)
