@@ -235,6 +235,20 @@ class RefundBooked(_OrderMoney):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ReverseOrderRewards(Command):
+    """A booked order is refunded (rule 9): burn the points it granted, remove the quota and
+    spend it added, and record as debts what already left. ``approved_by``: the admin."""
+
+    order_ref: str
+    approved_by: str
+
+    def __post_init__(self) -> None:
+        Command.__post_init__(self)
+        _check_name("order_ref", self.order_ref)
+        _check_name("approved_by", self.approved_by)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RefundStable(_OrderMoney):
     """Return the stable points ``user`` paid ``merchant`` for the order (a refunded order)."""
 

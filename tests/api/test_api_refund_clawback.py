@@ -1,0 +1,56 @@
+"""Refunds after booking take back what the order gave (economy.md rule 9): the buyer's and the
+referrers' granted points are burned, the quota the order added is removed, what was already
+sold or paid out against it becomes a debt, and the admin sees it all before approving."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mall_api import Api, TenantFixture, make_tenant, ok
+from orders_helpers import audit_clean, checkout, economy, holder, paid_order, sandbox_pay
+from wallet_helpers import register
+
+from tokenmall.domain.money import parse_points
+
+
+def _refund(api: Api, t: TenantFixture, order_id: str) -> dict[str, Any]:
+    asked = ok(
+        api.post(t.path(f"/orders/{order_id}/refunds"), t.consumer_token, json={"reason": "r"}),
+        201,
+    )
+    path = t.path(f"/orders/{order_id}/refunds/{asked['refund_id']}/approve")
+    return dict(ok(api.post(path, t.admin_token, json={"note": "ok"})))
+
+
+def _others_buy(api: Api, t: TenantFixture, orders: int = 4) -> None:
+    """Another consumer's paid orders: revenue for the refunds to come out of."""
+    path = t.path(f"/skus/{t.sku_id}/stock-movements")
+    ok(api.post(path, t.merchant_token, json={"change": 100, "reason": "restock"}), 201)
+    _, token = register(api, t, "other-buyer@shop.test")
+    for _ in range(orders):
+        done = checkout(api, t, [(t.sku_id, 2)], token=token)
+        assert sandbox_pay(api, done["payments"][0]["redirect_url"]).status_code == 200
+
+
+def test_five_purchases_four_refunds_leave_one_orders_rewards(
+    api: Api, operator_token: str, server: object
+) -> None:
+    t = make_tenant(api, operator_token, params={"grant_on": "paid"})
+    _others_buy(api, t)
+    orders = [paid_order(api, t) for _ in range(5)]
+    kept = orders[4]
+    kept_points = parse_points(kept["rewards"]["points"])
+    before = economy(server, t)
+    for placed in orders[:4]:
+        decided = _refund(api, t, placed["order_id"])
+        assert decided["order"]["status"] == "refunded"
+    buyer = holder(server, t, t.consumer_id)
+    # The net spend is one order of 100.00: the buyer keeps that order's rewards only.
+    assert buyer["points"] == kept_points
+    assert buyer["quota"] == 2 * 10_000
+    assert buyer["spend"] == 10_000
+    after = economy(server, t)
+    assert after["pool"] == before["pool"]  # the pool keeps every contribution
+    # The price never falls: pool/circulating after >= before.
+    assert after["pool"] * before["circulating"] >= before["pool"] * after["circulating"]
+    audit_clean(server, t)
