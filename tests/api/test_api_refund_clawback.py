@@ -10,7 +10,7 @@ from mall_api import Api, TenantFixture, make_tenant, ok
 from orders_helpers import audit_clean, checkout, economy, holder, paid_order, sandbox_pay
 from wallet_helpers import register
 
-from tokenmall.domain.money import parse_points
+from tokenmall.domain.money import parse_money, parse_points
 
 
 def _refund(api: Api, t: TenantFixture, order_id: str) -> dict[str, Any]:
@@ -53,4 +53,60 @@ def test_five_purchases_four_refunds_leave_one_orders_rewards(
     assert after["pool"] == before["pool"]  # the pool keeps every contribution
     # The price never falls: pool/circulating after >= before.
     assert after["pool"] * before["circulating"] >= before["pool"] * after["circulating"]
+    audit_clean(server, t)
+
+
+def test_points_sold_before_the_refund_become_a_debt_shown_in_the_preview(
+    api: Api, operator_token: str, server: object
+) -> None:
+    t = make_tenant(api, operator_token, params={"grant_on": "paid"})
+    _others_buy(api, t)
+    bought = paid_order(api, t)
+    granted = parse_points(bought["rewards"]["points"])
+    sold = ok(api.post(t.path("/wallet/sell"), t.consumer_token, json={"points": "5"}))
+    assert sold["points"] == "5.00000000"
+    asked = ok(
+        api.post(
+            t.path(f"/orders/{bought['order_id']}/refunds"), t.consumer_token, json={"reason": "r"}
+        ),
+        201,
+    )
+    preview_path = t.path(f"/orders/{bought['order_id']}/refunds/{asked['refund_id']}/preview")
+    # The buyer cannot see the admin's preview; a merchant may not approve a booked refund.
+    assert api.get(preview_path, t.consumer_token).status_code == 403
+    before = economy(server, t)
+    preview = ok(api.get(preview_path, t.admin_token))
+    assert economy(server, t) == before  # a preview changes nothing
+    assert preview["money"] == "100.00"
+    assert preview["rewards_booked"] is True
+    assert preview["admin_only"] is True
+    rewards = preview["rewards"]
+    (buyer,) = rewards["holders"]
+    assert buyer["holder"] == t.consumer_id
+    assert parse_points(buyer["points_granted"]) == granted
+    assert parse_points(buyer["points_gone"]) == 5 * 10**8
+    assert parse_points(buyer["points_burned"]) == granted - 5 * 10**8
+    assert buyer["quota_removed"] == "200.00"
+    assert buyer["spend_removed"] == "100.00"
+    # 5 points left at the price of the sale (rounded up to the fen): their value is the debt.
+    num, den = (int(x) for x in sold["price_fraction"].split("/"))
+    owed = -(-5 * 10**8 * num // den)
+    assert parse_money(buyer["debt_for_points_gone"], allow_zero=True) == owed
+    assert buyer["debt"] == rewards["debt"]
+    assert rewards["price"] >= rewards["price_before"]
+
+    decided = ok(
+        api.post(
+            t.path(f"/orders/{bought['order_id']}/refunds/{asked['refund_id']}/approve"),
+            t.admin_token,
+        )
+    )
+    assert decided["order"]["status"] == "refunded"
+    wallet = ok(api.get(t.path("/wallet"), t.consumer_token))
+    assert wallet["points"] == "0.00000000"
+    assert wallet["debt"] == rewards["debt"]
+    assert wallet["quota_total"] == "0.00"
+    assert wallet["spend"] == "0.00"
+    # A second preview of a decided refund is refused; nothing moves.
+    assert api.get(preview_path, t.admin_token).status_code == 409
     audit_clean(server, t)

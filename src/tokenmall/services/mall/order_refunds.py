@@ -7,14 +7,20 @@ approve, as the ledger's audited adjustment. Stock comes back if the order had n
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection
 
+from tokenmall.adapters.db.mall import commissions as commissions_repo
 from tokenmall.adapters.db.mall import refunds as refunds_repo
+from tokenmall.adapters.db.store import Store
+from tokenmall.domain.mall.commissions import CommissionStatus
 from tokenmall.domain.mall.orders import Order, OrderStatus
 from tokenmall.domain.mall.people import Role
 from tokenmall.domain.mall.refunds import Refund, RefundStatus
-from tokenmall.domain.mall.transitions import ORDER, REFUND
+from tokenmall.domain.mall.transitions import COMMISSION, ORDER, REFUND
+from tokenmall.domain.money import format_money
+from tokenmall.services.ledger.execute import preview_order_reversal
 from tokenmall.services.mall import ids, order_ledger, validate
 from tokenmall.services.mall.auth import Principal, actor, require
 from tokenmall.services.mall.errors import Conflict, Forbidden, NotFound
@@ -137,6 +143,46 @@ def approve_refund(
     found = refunds_repo.get_refund(conn, tenant_id, refund.refund_id)
     assert found is not None
     return order, found
+
+
+def preview_refund(
+    conn: Connection,
+    caller: Principal | None,
+    tenant_id: str,
+    order_id: str,
+    refund_id: str,
+) -> dict[str, Any]:
+    """Everything approving the refund would do now, figure by figure, changing nothing: the
+    money and stable points back, the stock back, and for a booked order the rewards taken
+    back (points burned, quota and spend removed, debts) and the commissions clawed back."""
+    who = require(caller, tenant_id, REFUND.roles("approve"))
+    order = visible_order(conn, who, tenant_id, order_id)
+    refund, _ = _requested(conn, order, refund_id, "approve", who)
+    ORDER.check(order.status, "refund", actor(who))
+    rewards = None
+    if order.rewards_booked:
+        rewards = preview_order_reversal(Store(conn.engine), conn, tenant_id, order.order_id)
+    claws = [
+        {
+            "beneficiary": r.beneficiary,
+            "level": r.level,
+            "amount": format_money(r.amount_fen),
+            "source": "frozen" if r.status == CommissionStatus.FROZEN else "cash_or_debt",
+        }
+        for r in commissions_repo.order_commissions(conn, tenant_id, order.order_id)
+        if r.status in COMMISSION.sources("claw_back")
+    ]
+    return {
+        "order_id": order.order_id,
+        "refund_id": refund.refund_id,
+        "money": format_money(order.money_fen),
+        "stable": format_money(order.stable_fen),
+        "stock_back": order.status == OrderStatus.PAID,
+        "rewards_booked": order.rewards_booked,
+        "admin_only": order.rewards_booked,
+        "rewards": rewards,
+        "commissions": claws,
+    }
 
 
 def reject_refund(
