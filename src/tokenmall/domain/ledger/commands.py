@@ -241,11 +241,13 @@ class ReverseOrderRewards(Command):
 
     order_ref: str
     approved_by: str
+    refund_fen: int | None = None  # a partial refund takes back that share; None: all of it
 
     def __post_init__(self) -> None:
         Command.__post_init__(self)
         _check_name("order_ref", self.order_ref)
         _check_name("approved_by", self.approved_by)
+        _check_int("refund", self.refund_fen, optional=True)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -216,6 +216,7 @@ def plan_order_reversal(
     quota_added: int,
     spend_added: int,
     exits: Mapping[str, Sequence[Exit]],
+    part: tuple[int, int] = (1, 1),
 ) -> OrderReversal:
     """What refunding a booked order takes back (rule 9); reads ``state``, changes nothing.
 
@@ -224,9 +225,21 @@ def plan_order_reversal(
     out) and is owed in money at the prices it left at (``exits``; else the current price).
     The buyer's quota and spend lose what the order added; quota already used beyond what is
     left was paid out against the removed quota and is owed too. The backing pool keeps the
-    order's contribution, so burning raises the price or keeps it."""
+    order's contribution, so burning raises the price or keeps it.
+
+    ``part``: the share of the order refunded (refund / amount, at most 1): each figure taken
+    back is that share of what the order gave, rounded up (in the platform's favour)."""
     if quota_added < 0 or spend_added < 0:
         raise RuleViolation("an order adds no negative quota or spend")
+    num, den = part
+    if not 0 < num <= den:
+        raise RuleViolation("a refund takes back a share of the order greater than 0, at most 1")
+
+    def share(value: int) -> int:
+        return -(-value * num // den)
+
+    grants = [(name, share(units), level) for name, units, level in grants]
+    quota_added, spend_added = share(quota_added), share(spend_added)
     price = state.price()
     takes: list[GrantBack] = []
     held: dict[str, int] = {}

@@ -356,7 +356,11 @@ def _purchase_of(
 
 
 def plan_order_reversal(
-    store: Store, conn: Connection, book: TenantBook, order_ref: str
+    store: Store,
+    conn: Connection,
+    book: TenantBook,
+    order_ref: str,
+    refund_fen: int | None = None,
 ) -> reversal.OrderReversal:
     """What refunding the booked order ``order_ref`` would take back, from ``book``'s state."""
     journal_id, purchase = _purchase_of(store, conn, book.tenant_id, order_ref)
@@ -365,6 +369,8 @@ def plan_order_reversal(
         for g in purchase.get("grants", [])
     ]
     buyer = str(purchase["buyer"])
+    amount = parse_money(purchase["amount"], allow_zero=True)
+    part = (1, 1) if refund_fen is None or not amount else (min(refund_fen, amount), amount)
     book.ensure({buyer, *(name for name, _, _ in grants)})
     state = book.state
     exits = _exits(conn, book.tenant_id, journal_id, (n for n, _, _ in grants), state.price())
@@ -374,8 +380,9 @@ def plan_order_reversal(
         buyer=buyer,
         grants=grants,
         quota_added=parse_money(purchase["quota_added"], allow_zero=True),
-        spend_added=parse_money(purchase["amount"], allow_zero=True),
+        spend_added=amount,
         exits=exits,
+        part=part,
     )
 
 
@@ -398,7 +405,7 @@ def reverse_order_in(
     if first is not None:
         return first
     book = load_book(store, conn, tenant_id)
-    plan = plan_order_reversal(store, conn, book, command.order_ref)
+    plan = plan_order_reversal(store, conn, book, command.order_ref, command.refund_fen)
     lines = reversal.apply_order_reversal(book.state, plan)
     new_id = book.last_journal_id + 1
     result = {"journal_id": new_id, **reversal.order_reversal_result(plan)}

@@ -304,6 +304,7 @@ def refund(
             idempotency_key=_key(order_ref, "reversal"),
             order_ref=order_ref,
             approved_by=approved_by,
+            refund_fen=amount_fen,
         ),
     )
     for row in taken["holders"]:

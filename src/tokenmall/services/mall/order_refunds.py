@@ -43,7 +43,7 @@ def request_refund(
     now: datetime,
 ) -> Refund:
     who = require(caller, tenant_id, ORDER.roles("request_refund"))
-    order = visible_order(conn, who, tenant_id, order_id)
+    order = visible_order(conn, who, tenant_id, order_id, lock=True)
     ORDER.check(order.status, "request_refund", actor(who))
     text = validate.text(reason, "reason", max_length=500)
     if pending_refund(conn, order) is not None:
@@ -95,7 +95,7 @@ def approve_refund(
     from tokenmall.services.mall import payments
 
     who = require(caller, tenant_id, REFUND.roles("approve"))
-    order = visible_order(conn, who, tenant_id, order_id)
+    order = visible_order(conn, who, tenant_id, order_id, lock=True)
     refund, decided = _requested(conn, order, refund_id, "approve", who)
     ORDER.check(order.status, "refund", actor(who))
     if order.rewards_booked and who.role != Role.ADMIN:
@@ -196,7 +196,7 @@ def reject_refund(
     now: datetime,
 ) -> Refund:
     who = require(caller, tenant_id, REFUND.roles("reject"))
-    order = visible_order(conn, who, tenant_id, order_id)
+    order = visible_order(conn, who, tenant_id, order_id, lock=True)
     refund, decided = _requested(conn, order, refund_id, "reject", who)
     text = None if note is None else validate.text(note, "note", max_length=500)
     refunds_repo.decide_refund(
