@@ -26,6 +26,7 @@ from orders_helpers import (
     success_event,
 )
 from sqlalchemy import select
+from wallet_helpers import second_admin
 
 from tokenmall.adapters.db.mall.orders import order_events
 
@@ -172,8 +173,10 @@ def test_parallel_approvals_of_one_refund_one_wins_the_rest_409(
         201,
     )
     path = t.path(f"/orders/{bought['order_id']}/refunds/{asked['refund_id']}/approve")
+    _, other_admin = second_admin(api, t)
+    admins = (t.admin_token, other_admin)
     calls = [
-        (lambda c, i=i: c.post(path, t.admin_token, json={"note": f"approver {i}"}))
+        (lambda c, i=i: c.post(path, admins[i % 2], json={"note": f"approver {i}"}))
         for i in range(WAYS)
     ]
     answers = _all_at_once(str(api.http.base_url), calls)
