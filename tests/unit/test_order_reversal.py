@@ -162,3 +162,35 @@ def test_refunding_every_point_keeps_the_last_price() -> None:
     assert economy.state.circulating == 0
     assert economy.state.price() == price
     assert economy.state.pool == bought.contribution
+
+
+@settings(max_examples=100, deadline=None)
+@given(before=AMOUNTS, amount=ORDER, percent=st.integers(min_value=1, max_value=100))
+def test_a_partial_refund_takes_back_its_share_rounded_up(
+    before: list[int], amount: int, percent: int
+) -> None:
+    economy = _economy(before)
+    state = economy.state
+    bought = economy.purchase("amy", amount)
+    refund = max(1, amount * percent // 100)
+    price = state.price()
+    plan = plan_order_reversal(
+        state,
+        order_ref="o1",
+        buyer="amy",
+        grants=[(g.holder, g.units, g.level) for g in bought.grants],
+        quota_added=bought.quota_added,
+        spend_added=bought.amount,
+        exits={},
+        part=(refund, amount),
+    )
+    for take, grant in zip(plan.takes, bought.grants, strict=False):
+        assert take.granted * amount >= grant.units * refund
+        assert (take.granted - 1) * amount < grant.units * refund
+    (buyer,) = [t for t in plan.takes if t.holder == "amy"]
+    assert buyer.spend_removed == refund
+    lines = apply_order_reversal(state, plan)
+    assert _price_at_least(state.price(), price)
+    journal = build(JournalCode.REFUND_REVERSAL, "k", "f", order_reversal_result(plan), lines)
+    assert set(balance_by_asset(journal.postings).values()) <= {0}
+    assert economy.violations() == []

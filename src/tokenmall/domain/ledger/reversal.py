@@ -10,6 +10,10 @@ mint is a burn (``minted`` and ``burned`` only grow; ``circulating`` comes back)
 fall (booked rewards are final: reversing a purchase or a buyback is refused unless the price
 stays) or when a balance would go negative (what the journal gave was spent since).
 
+``plan_order_reversal`` and ``apply_order_reversal`` take back what a booked order gave when
+it is refunded (economy.md rule 9): its granted points burned, its quota and spend removed,
+debts for what already left; the plan is also the admin's preview.
+
 Pure: standard library only, no I/O, no clock.
 """
 

@@ -1,7 +1,9 @@
 """Refunds of orders: a consumer (or an admin) asks, the merchant or an admin decides.
 
 Before the rewards are booked the money comes back from escrow; after, only an admin may
-approve, as the ledger's audited adjustment. Stock comes back if the order had not shipped.
+approve, as the ledger's audited adjustment that also takes the order's rewards back (rule 9),
+which ``preview_refund`` shows figure by figure first. Stock comes back if the order had not
+shipped. Every change locks the order's row first (``visible_order(lock=True)``).
 """
 
 from __future__ import annotations
@@ -123,7 +125,7 @@ def approve_refund(
     if order.status == OrderStatus.PAID:
         release_stock(conn, order, now)
     booked = order.rewards_booked
-    note_text = "refund adjustment (rewards stay booked)" if booked else "refund"
+    note_text = "refund adjustment (rewards taken back)" if booked else "refund"
     order = move(conn, order, "refund", who, now, note_text, refunded_at=now)
     provider_ref = None
     if paid is not None:
