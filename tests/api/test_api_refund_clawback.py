@@ -8,7 +8,7 @@ from typing import Any
 
 from mall_api import Api, TenantFixture, make_tenant, ok
 from orders_helpers import audit_clean, checkout, economy, holder, paid_order, sandbox_pay
-from wallet_helpers import register
+from wallet_helpers import invite_code, register, verify_kyc
 
 from tokenmall.domain.money import parse_money, parse_points
 
@@ -109,4 +109,49 @@ def test_points_sold_before_the_refund_become_a_debt_shown_in_the_preview(
     assert wallet["spend"] == "0.00"
     # A second preview of a decided refund is refused; nothing moves.
     assert api.get(preview_path, t.admin_token).status_code == 409
+    audit_clean(server, t)
+
+
+def test_referrers_points_are_burned_and_a_debt_blocks_withdrawals(
+    api: Api, operator_token: str, server: object
+) -> None:
+    t = make_tenant(api, operator_token, params={"grant_on": "paid"})
+    _others_buy(api, t)
+    friend_id, friend = register(api, t, "friend@shop.test", invite_code(api, t, t.consumer_token))
+    done = checkout(api, t, [(t.sku_id, 1)], token=friend)
+    assert sandbox_pay(api, done["payments"][0]["redirect_url"]).status_code == 200
+    order_id = done["orders"][0]["order_id"]
+    inviter_points = holder(server, t, t.consumer_id)["points"]
+    assert inviter_points > 0  # the referral grant
+    # The friend sells some of the order's points: that part becomes the friend's debt.
+    ok(api.post(t.path("/wallet/sell"), friend, json={"points": "3"}))
+    asked = ok(
+        api.post(t.path(f"/orders/{order_id}/refunds"), friend, json={"reason": "r"}), 201
+    )
+    preview = ok(
+        api.get(t.path(f"/orders/{order_id}/refunds/{asked['refund_id']}/preview"), t.admin_token)
+    )
+    levels = {h["holder"]: h for h in preview["rewards"]["holders"]}
+    assert set(levels) == {friend_id, t.consumer_id}
+    assert levels[t.consumer_id]["level"] == 1
+    assert parse_points(levels[t.consumer_id]["points_burned"]) == inviter_points
+    assert levels[t.consumer_id]["debt"] == "0.00"
+    owed = parse_money(levels[friend_id]["debt"], allow_zero=True)
+    assert owed > 0
+    ok(
+        api.post(
+            t.path(f"/orders/{order_id}/refunds/{asked['refund_id']}/approve"), t.admin_token
+        )
+    )
+    assert holder(server, t, t.consumer_id)["points"] == 0
+    wallet = ok(api.get(t.path("/wallet"), friend))
+    assert parse_money(wallet["debt"], allow_zero=True) == owed
+    cash = parse_money(wallet["cash"], allow_zero=True)
+    # The sale paid the points' value less the fee; the debt is their whole value.
+    assert 0 < cash < owed
+    # Debts come out of cash before anything leaves: no withdrawal while one is owed.
+    verify_kyc(api, t, friend_id)
+    answer = api.post(t.path("/withdrawals"), friend, json={"amount": "0.01"})
+    assert answer.status_code in (409, 422), answer.text
+    assert ok(api.get(t.path("/wallet"), friend)) == wallet  # refused: nothing changed
     audit_clean(server, t)
