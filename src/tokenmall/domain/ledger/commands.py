@@ -224,8 +224,8 @@ class RefundPayment(_OrderMoney):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RefundBooked(_OrderMoney):
-    """An operator's audited adjustment: refund a booked order out of revenue; its booked
-    rewards stay (rule 9)."""
+    """An operator's audited adjustment: refund a booked order's money out of revenue (its
+    rewards are taken back by ``ReverseOrderRewards`` first: rule 9)."""
 
     approved_by: str
 

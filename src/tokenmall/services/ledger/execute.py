@@ -221,7 +221,8 @@ def reverse(
 
     Only postings are undone, never the engine's history (spend, quota, dividends stay as
     booked). The reversal is refused if any balance would go negative, if the price would
-    fall (rule 9: booked rewards are final, so reversing a purchase or a buyback is refused),
+    fall (so reversing a purchase or a buyback is refused; a refunded order's rewards are taken
+    back by ``ReverseOrderRewards`` instead),
     if the journal is a settlement, a parameter change or a reversal, or if it was already
     reversed. Idempotent like every command."""
     with store.transaction() as conn:
