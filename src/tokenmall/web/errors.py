@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tokenmall.domain.errors import DomainError, ErrorKind, Malformed
+from tokenmall.domain.ledger.journal import IdempotencyConflict
 from tokenmall.services.mall import errors as mall
 from tokenmall.web.logs import request_id_var
 
@@ -78,6 +79,16 @@ def status_of(exc: DomainError) -> int:
 
 def _domain(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
+    if isinstance(exc, IdempotencyConflict):
+        # A step of this request was already taken by another one (e.g. two approvals of one
+        # refund at once): a documented conflict, never the ledger's internal key.
+        return JSONResponse(
+            body(
+                "idempotency_conflict",
+                "this step was already taken by another request; read the resource again",
+            ),
+            status_code=409,
+        )
     status = status_of(exc)
     code = getattr(exc, "code", None) or type(exc).__name__
     field = getattr(exc, "field", None)

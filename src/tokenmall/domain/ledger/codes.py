@@ -20,6 +20,7 @@ class JournalCode(StrEnum):
     PAYMENT = "payment"  # a gateway paid for an order: held in escrow until rewards are booked
     REFUND = "refund"  # an order refunded before its rewards were booked: escrow to gateway
     REFUND_ADJUSTMENT = "refund_adjustment"  # an operator refunds a booked order from revenue
+    REFUND_REVERSAL = "refund_reversal"  # a booked order refunded: its rewards taken back
     REFUND_STABLE = "refund_stable"  # stable points paid for a refunded order go back
     COMMISSION_FREEZE = "commission_freeze"  # an order's commissions set aside from revenue
     COMMISSION_RELEASE = "commission_release"  # the order completed: commissions to cash

@@ -224,14 +224,30 @@ class RefundPayment(_OrderMoney):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RefundBooked(_OrderMoney):
-    """An operator's audited adjustment: refund a booked order out of revenue; its booked
-    rewards stay (rule 9)."""
+    """An operator's audited adjustment: refund a booked order's money out of revenue (its
+    rewards are taken back by ``ReverseOrderRewards`` first: rule 9)."""
 
     approved_by: str
 
     def __post_init__(self) -> None:
         _OrderMoney.__post_init__(self)
         _check_name("approved_by", self.approved_by)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReverseOrderRewards(Command):
+    """A booked order is refunded (rule 9): burn the points it granted, remove the quota and
+    spend it added, and record as debts what already left. ``approved_by``: the admin."""
+
+    order_ref: str
+    approved_by: str
+    refund_fen: int | None = None  # a partial refund takes back that share; None: all of it
+
+    def __post_init__(self) -> None:
+        Command.__post_init__(self)
+        _check_name("order_ref", self.order_ref)
+        _check_name("approved_by", self.approved_by)
+        _check_int("refund", self.refund_fen, optional=True)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -213,9 +213,9 @@ def audit_tenant(store: Store, conn: Connection, tenant_id: str) -> TenantAudit:
 # Holder fields replayed from the journals, and a holder no journal touched.
 _REPLAYED = ("quota", "quota_used", "spend", "exited")
 _NEVER = (0, 0, 0, False)
-_DIVIDEND, _EXIT, _PURCHASE, _JOIN = (
+_DIVIDEND, _EXIT, _PURCHASE, _JOIN, _REVERSAL = (
     str(JournalCode.DIVIDEND), str(JournalCode.FORCED_EXIT), str(JournalCode.PURCHASE),
-    str(JournalCode.JOIN),
+    str(JournalCode.JOIN), str(JournalCode.REFUND_REVERSAL),
 )
 _USER_CASH, _USER_POINTS = str(AccountKind.USER_CASH), str(AccountKind.USER_POINTS)
 
@@ -273,6 +273,16 @@ class _History:
                 buyer = str(data["buyer"])
                 quota_added = parse_money(data["quota_added"], allow_zero=True)
                 amount = parse_money(data["amount"], allow_zero=True)
+            elif code == _REVERSAL:
+                taken = [
+                    (
+                        str(row["holder"]),
+                        parse_money(row["quota_removed"], allow_zero=True),
+                        parse_money(row["quota_used_removed"], allow_zero=True),
+                        parse_money(row["spend_removed"], allow_zero=True),
+                    )
+                    for row in data["holders"]
+                ]
         except (ValueError, KeyError, TypeError, AttributeError, ArithmeticError,
                 DomainError) as error:
             self.findings.append(f"journal {jid} ({code}): its result cannot be read ({error})")
@@ -290,6 +300,14 @@ class _History:
             h[2] += amount
             if quota_added > 0:
                 h[3] = False
+        elif code == _REVERSAL:  # rule 9: a booked order refunded takes its quota and spend back
+            for name, quota, used, spend in taken:
+                h = self._holder(name)
+                h[0] -= quota
+                h[1] -= used
+                h[2] -= spend
+                if quota > 0 and h[0] - h[1] <= 0:
+                    h[3] = True
 
     def _settled(self, code: str, account: str, name: str, amount: int) -> None:
         h = self._holder(name)

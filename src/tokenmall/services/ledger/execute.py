@@ -13,6 +13,8 @@ import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -28,7 +30,7 @@ from tokenmall.domain.ledger.accounts import Account, AccountKind, Asset
 from tokenmall.domain.ledger.batch import BookedJournal, holder_row
 from tokenmall.domain.ledger.codes import JournalCode
 from tokenmall.domain.ledger.journal import IdempotencyConflict, Posting, build
-from tokenmall.domain.money import parse_money, parse_points
+from tokenmall.domain.money import PRICE_DISPLAY_FACTOR, parse_money, parse_points
 from tokenmall.services.ledger.book import TenantBook, book_of, load_book
 
 
@@ -56,6 +58,8 @@ def execute_in(store: Store, conn: Connection, command: c.Command) -> dict[str, 
         from tokenmall.services.ledger.settlement import settle_in
 
         return settle_in(store, conn, tenant_id, command.business_date)
+    if isinstance(command, c.ReverseOrderRewards):
+        return reverse_order_in(store, conn, command)
     return execute_many_in(store, conn, [command])[0]
 
 
@@ -270,7 +274,8 @@ def reverse(
 
     Only postings are undone, never the engine's history (spend, quota, dividends stay as
     booked). The reversal is refused if any balance would go negative, if the price would
-    fall (rule 9: booked rewards are final, so reversing a purchase or a buyback is refused),
+    fall (so reversing a purchase or a buyback is refused; a refunded order's rewards are taken
+    back by ``ReverseOrderRewards`` instead),
     if the journal is a settlement, a parameter change or a reversal, or if it was already
     reversed. Idempotent like every command."""
     with store.transaction() as conn:
@@ -335,6 +340,137 @@ def reverse_in(
     batch = book.take_batch()
     batch.journals.append(BookedJournal(new_id, draft))
     batch.holders = [holder_row(book.state.holders[name]) for name in touched]
+    batch.state = book.state_row()
+    store.write_batch(conn, tenant_id, batch)
+    return result
+
+
+# -- a booked order refunded (rule 9) -----------------------------------------------------------
+
+_EXIT_CODES = (str(JournalCode.BUYBACK), str(JournalCode.CONVERT), str(JournalCode.FORCED_EXIT))
+
+
+def purchase_key(order_ref: str) -> str:
+    """The idempotency key of an order's booked purchase (``services/mall/order_ledger``)."""
+    return f"order:{order_ref}:purchase"
+
+
+def _exits(
+    conn: Connection, tenant_id: str, after: int, names: Iterable[str], price: tuple[int, int]
+) -> dict[str, list[reversal.Exit]]:
+    """Each holder's points that left (sold, converted, forced out) after journal ``after``,
+    oldest first, at the price their journal executed at."""
+    wanted = sorted(set(names))
+    out: dict[str, list[reversal.Exit]] = {name: [] for name in wanted}
+    if not wanted:
+        return out
+    rows = conn.execute(
+        select(postings.c.holder, postings.c.amount, journals.c.result)
+        .join(
+            journals,
+            (journals.c.tenant_id == postings.c.tenant_id)
+            & (journals.c.journal_id == postings.c.journal_id),
+        )
+        .where(
+            postings.c.tenant_id == tenant_id,
+            postings.c.journal_id > after,
+            postings.c.account == str(AccountKind.USER_POINTS),
+            postings.c.holder.in_(wanted),
+            postings.c.amount < 0,
+            journals.c.code.in_(_EXIT_CODES),
+        )
+        .order_by(postings.c.journal_id, postings.c.line)
+    )
+    for holder, amount, result in rows:
+        data = json.loads(result) if isinstance(result, str) else result
+        text = data.get("price") if isinstance(data, dict) else None
+        if text is None:
+            num, den = price
+        else:
+            exact = Fraction(Decimal(str(text))) / PRICE_DISPLAY_FACTOR
+            num, den = exact.numerator, exact.denominator
+        out[holder].append(reversal.Exit(-int(amount), num, den))
+    return out
+
+
+def _purchase_of(
+    store: Store, conn: Connection, tenant_id: str, order_ref: str
+) -> tuple[int, dict[str, Any]]:
+    """The order's booked purchase journal: its id and result."""
+    row = conn.execute(
+        select(journals.c.journal_id, journals.c.result).where(
+            journals.c.tenant_id == tenant_id,
+            journals.c.idempotency_key == purchase_key(order_ref),
+        )
+    ).first()
+    if row is None:
+        raise RuleViolation(f"order {order_ref}'s rewards are not booked: nothing to take back")
+    result = json.loads(row.result) if isinstance(row.result, str) else row.result
+    return int(row.journal_id), dict(result)
+
+
+def plan_order_reversal(
+    store: Store,
+    conn: Connection,
+    book: TenantBook,
+    order_ref: str,
+    refund_fen: int | None = None,
+) -> reversal.OrderReversal:
+    """What refunding the booked order ``order_ref`` would take back, from ``book``'s state."""
+    journal_id, purchase = _purchase_of(store, conn, book.tenant_id, order_ref)
+    grants = [
+        (str(g["holder"]), parse_points(g["points"], allow_zero=True), int(g["level"]))
+        for g in purchase.get("grants", [])
+    ]
+    buyer = str(purchase["buyer"])
+    amount = parse_money(purchase["amount"], allow_zero=True)
+    part = (1, 1) if refund_fen is None or not amount else (min(refund_fen, amount), amount)
+    book.ensure({buyer, *(name for name, _, _ in grants)})
+    state = book.state
+    exits = _exits(conn, book.tenant_id, journal_id, (n for n, _, _ in grants), state.price())
+    return reversal.plan_order_reversal(
+        state,
+        order_ref=order_ref,
+        buyer=buyer,
+        grants=grants,
+        quota_added=parse_money(purchase["quota_added"], allow_zero=True),
+        spend_added=amount,
+        exits=exits,
+        part=part,
+    )
+
+
+def preview_order_reversal(
+    store: Store, conn: Connection, tenant_id: str, order_ref: str
+) -> dict[str, Any]:
+    """The figures ``reverse_order_in`` would book now, read only (the admin's preview)."""
+    book = load_book(store, conn, tenant_id)
+    return reversal.order_reversal_result(plan_order_reversal(store, conn, book, order_ref))
+
+
+def reverse_order_in(
+    store: Store, conn: Connection, command: c.ReverseOrderRewards
+) -> dict[str, Any]:
+    """Take back a booked order's rewards as one balanced journal (``refund_reversal``), in
+    the caller's transaction, under the tenant's lock. Idempotent like every command."""
+    tenant_id = command.tenant_id
+    store.lock_tenant(conn, tenant_id)
+    first = replayed(store, conn, tenant_id, command.idempotency_key, command.fingerprint())
+    if first is not None:
+        return first
+    book = load_book(store, conn, tenant_id)
+    plan = plan_order_reversal(store, conn, book, command.order_ref, command.refund_fen)
+    lines = reversal.apply_order_reversal(book.state, plan)
+    new_id = book.last_journal_id + 1
+    result = {"journal_id": new_id, **reversal.order_reversal_result(plan)}
+    result["approved_by"] = command.approved_by
+    draft = build(
+        JournalCode.REFUND_REVERSAL, command.idempotency_key, command.fingerprint(), result, lines
+    )
+    book.last_journal_id = new_id
+    batch = book.take_batch()
+    batch.journals.append(BookedJournal(new_id, draft))
+    batch.holders = [holder_row(book.state.holders[t.holder]) for t in plan.takes]
     batch.state = book.state_row()
     store.write_batch(conn, tenant_id, batch)
     return result

@@ -44,6 +44,10 @@ def completed(
     if first is not None:
         return first
     order = existing(uow, tenant_id, external_order_id, "completed")
+    # Read again under the order's lock: an identical push that held it first is replayed.
+    first = replay(uow, tenant_id, external_order_id, "completed", request_hash)
+    if first is not None:
+        return first
     state = INTEGRATION_ORDER.check(
         order.state,
         "complete",
@@ -80,6 +84,10 @@ def refunded(
     if first is not None:
         return first
     order = existing(uow, tenant_id, external_order_id, "refunded")
+    # Read again under the order's lock: an identical push that held it first is replayed.
+    first = replay(uow, tenant_id, external_order_id, "refunded", request_hash)
+    if first is not None:
+        return first
     refund_fen = order.amount_fen
     if amount is not None:
         refund_fen = validate.money(amount, "amount")

@@ -13,8 +13,9 @@ Lifecycle (economy.md rule 9 and ``grant_on``)::
                      order's distribution commissions are frozen       ``commission_freeze``)
     complete         frozen commissions released to referrers' cash  (``commission_release``)
     refund           before booking: escrow back to the gateway      (``refund``)
-                     after booking: an operator's adjustment from revenue (``refund_adjustment``)
-                     with the commissions clawed back (``commission_clawback``)
+                     after booking: the rewards taken back (``refund_reversal``), the money
+                     from revenue (``refund_adjustment``), the commissions clawed back
+                     (``commission_clawback``)
 
 Referral commissions are ``services/mall/commissions.py``'s; outgoing webhook events are
 ``services/mall/events.py``'s. Both are called from here, so no caller forgets them.
@@ -31,9 +32,11 @@ from typing import Any
 from sqlalchemy import Connection
 
 from tokenmall.adapters.db import fast
+from tokenmall.adapters.db.mall import commissions as commissions_repo
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.errors import RuleViolation
 from tokenmall.domain.ledger import commands as c
+from tokenmall.domain.money import parse_money
 from tokenmall.services.ledger import execute as ledger
 from tokenmall.services.ledger.book import TenantBook
 from tokenmall.services.mall import commissions, events, journal
@@ -355,8 +358,9 @@ def refund(
     now: datetime,
 ) -> dict[str, Any]:
     """Refund the order's money. Before its rewards are booked: from escrow (rule 9). After:
-    only as an operator's (or admin's) audited adjustment out of revenue — the rewards stay —
-    and its commissions are clawed back."""
+    only as an admin's audited adjustment: the order's rewards are taken back first
+    (``ReverseOrderRewards``: points burned, quota and spend removed, debts for what already
+    left), the money comes out of revenue and the commissions are clawed back."""
     if not booked:
         return journal.run(
             conn,
@@ -372,6 +376,20 @@ def refund(
         raise RuleViolation(
             "the order's rewards are booked: a refund now needs an admin's audited adjustment"
         )
+    taken = journal.run(
+        conn,
+        c.ReverseOrderRewards(
+            tenant_id=tenant_id,
+            idempotency_key=_key(order_ref, "reversal"),
+            order_ref=order_ref,
+            approved_by=approved_by,
+            refund_fen=amount_fen,
+        ),
+    )
+    for row in taken["holders"]:
+        debt = parse_money(row["debt"], allow_zero=True)
+        if debt:
+            commissions_repo.add_debt(conn, tenant_id, row["holder"], debt, now)
     result = journal.run(
         conn,
         c.RefundBooked(

@@ -1,20 +1,28 @@
 """Refunds of orders: a consumer (or an admin) asks, the merchant or an admin decides.
 
 Before the rewards are booked the money comes back from escrow; after, only an admin may
-approve, as the ledger's audited adjustment. Stock comes back if the order had not shipped.
+approve, as the ledger's audited adjustment that also takes the order's rewards back (rule 9),
+which ``preview_refund`` shows figure by figure first. Stock comes back if the order had not
+shipped. Every change locks the order's row first (``visible_order(lock=True)``).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection
 
+from tokenmall.adapters.db.mall import commissions as commissions_repo
 from tokenmall.adapters.db.mall import refunds as refunds_repo
+from tokenmall.adapters.db.store import Store
+from tokenmall.domain.mall.commissions import CommissionStatus
 from tokenmall.domain.mall.orders import Order, OrderStatus
 from tokenmall.domain.mall.people import Role
 from tokenmall.domain.mall.refunds import Refund, RefundStatus
-from tokenmall.domain.mall.transitions import ORDER, REFUND
+from tokenmall.domain.mall.transitions import COMMISSION, ORDER, REFUND
+from tokenmall.domain.money import format_money
+from tokenmall.services.ledger.execute import preview_order_reversal
 from tokenmall.services.mall import ids, order_ledger, validate
 from tokenmall.services.mall.auth import Principal, actor, require
 from tokenmall.services.mall.errors import Conflict, Forbidden, NotFound
@@ -37,7 +45,7 @@ def request_refund(
     now: datetime,
 ) -> Refund:
     who = require(caller, tenant_id, ORDER.roles("request_refund"))
-    order = visible_order(conn, who, tenant_id, order_id)
+    order = visible_order(conn, who, tenant_id, order_id, lock=True)
     ORDER.check(order.status, "request_refund", actor(who))
     text = validate.text(reason, "reason", max_length=500)
     if pending_refund(conn, order) is not None:
@@ -89,7 +97,7 @@ def approve_refund(
     from tokenmall.services.mall import payments
 
     who = require(caller, tenant_id, REFUND.roles("approve"))
-    order = visible_order(conn, who, tenant_id, order_id)
+    order = visible_order(conn, who, tenant_id, order_id, lock=True)
     refund, decided = _requested(conn, order, refund_id, "approve", who)
     ORDER.check(order.status, "refund", actor(who))
     if order.rewards_booked and who.role != Role.ADMIN:
@@ -117,7 +125,7 @@ def approve_refund(
     if order.status == OrderStatus.PAID:
         release_stock(conn, order, now)
     booked = order.rewards_booked
-    note_text = "refund adjustment (rewards stay booked)" if booked else "refund"
+    note_text = "refund adjustment (rewards taken back)" if booked else "refund"
     order = move(conn, order, "refund", who, now, note_text, refunded_at=now)
     provider_ref = None
     if paid is not None:
@@ -139,6 +147,46 @@ def approve_refund(
     return order, found
 
 
+def preview_refund(
+    conn: Connection,
+    caller: Principal | None,
+    tenant_id: str,
+    order_id: str,
+    refund_id: str,
+) -> dict[str, Any]:
+    """Everything approving the refund would do now, figure by figure, changing nothing: the
+    money and stable points back, the stock back, and for a booked order the rewards taken
+    back (points burned, quota and spend removed, debts) and the commissions clawed back."""
+    who = require(caller, tenant_id, REFUND.roles("approve"))
+    order = visible_order(conn, who, tenant_id, order_id)
+    refund, _ = _requested(conn, order, refund_id, "approve", who)
+    ORDER.check(order.status, "refund", actor(who))
+    rewards = None
+    if order.rewards_booked:
+        rewards = preview_order_reversal(Store(conn.engine), conn, tenant_id, order.order_id)
+    claws = [
+        {
+            "beneficiary": r.beneficiary,
+            "level": r.level,
+            "amount": format_money(r.amount_fen),
+            "source": "frozen" if r.status == CommissionStatus.FROZEN else "cash_or_debt",
+        }
+        for r in commissions_repo.order_commissions(conn, tenant_id, order.order_id)
+        if r.status in COMMISSION.sources("claw_back")
+    ]
+    return {
+        "order_id": order.order_id,
+        "refund_id": refund.refund_id,
+        "money": format_money(order.money_fen),
+        "stable": format_money(order.stable_fen),
+        "stock_back": order.status == OrderStatus.PAID,
+        "rewards_booked": order.rewards_booked,
+        "admin_only": order.rewards_booked,
+        "rewards": rewards,
+        "commissions": claws,
+    }
+
+
 def reject_refund(
     conn: Connection,
     caller: Principal | None,
@@ -150,7 +198,7 @@ def reject_refund(
     now: datetime,
 ) -> Refund:
     who = require(caller, tenant_id, REFUND.roles("reject"))
-    order = visible_order(conn, who, tenant_id, order_id)
+    order = visible_order(conn, who, tenant_id, order_id, lock=True)
     refund, decided = _requested(conn, order, refund_id, "reject", who)
     text = None if note is None else validate.text(note, "note", max_length=500)
     refunds_repo.decide_refund(

@@ -126,8 +126,17 @@ def _own_merchant_id(conn: Connection, who: Principal, tenant_id: str) -> str | 
     return None if merchant is None else merchant.merchant_id
 
 
-def visible_order(conn: Connection, who: Principal, tenant_id: str, order_id: str) -> Order:
-    """The order if ``who`` may see it: its buyer, its merchant, an admin; else 404."""
+def visible_order(
+    conn: Connection, who: Principal, tenant_id: str, order_id: str, *, lock: bool = False
+) -> Order:
+    """The order if ``who`` may see it: its buyer, its merchant, an admin; else 404.
+
+    ``lock``: take the order row's lock first and read it under the lock. Every change of an
+    order, its payments or its refunds locks the order row first (then payments, stock, the
+    tenant's ledger): one global order, so two of them never deadlock, and a check made
+    under the lock (e.g. no refund pending before shipping) holds until commit."""
+    if lock:
+        repo.lock_order(conn, tenant_id, order_id)
     order = repo.get_order(conn, tenant_id, order_id)
     if order is None:
         raise NotFound(f"no order {order_id!r}")
@@ -339,7 +348,7 @@ def cancel(
     now: datetime,
 ) -> Order:
     who = require(caller, tenant_id, ORDER.roles("cancel"))
-    order = visible_order(conn, who, tenant_id, order_id)
+    order = visible_order(conn, who, tenant_id, order_id, lock=True)
     ORDER.check(order.status, "cancel", actor(who))
     note = None if reason is None else validate.text(reason, "reason", max_length=500)
     return cancel_order(conn, order, who, now, note or "cancelled")
@@ -380,7 +389,7 @@ def ship(
     now: datetime,
 ) -> Order:
     who = require(caller, tenant_id, ORDER.roles("ship"))
-    order = visible_order(conn, who, tenant_id, order_id)
+    order = visible_order(conn, who, tenant_id, order_id, lock=True)
     ORDER.check(order.status, "ship", actor(who))
     if pending_refund(conn, order) is not None:
         raise Conflict("a refund is requested: approve or reject it before shipping", "status")
@@ -398,7 +407,7 @@ def confirm_receipt(
     conn: Connection, caller: Principal | None, tenant_id: str, order_id: str, now: datetime
 ) -> Order:
     who = require(caller, tenant_id, ORDER.roles("confirm_receipt"))
-    order = visible_order(conn, who, tenant_id, order_id)
+    order = visible_order(conn, who, tenant_id, order_id, lock=True)
     return move(conn, order, "confirm_receipt", who, now, None, received_at=now)
 
 

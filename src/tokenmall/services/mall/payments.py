@@ -283,6 +283,10 @@ def _apply(
         or payment.provider_ref != (event.provider_ref)
     ):
         raise CallbackRefused("unknown_payment", "no such payment", ErrorKind.NOT_FOUND)
+    # The order row's lock first, as every change of an order, its payments or its refunds
+    # takes it (cancel, ship, refunds): then the payment, read again under it.
+    repo.lock_order(conn, t, payment.order_id)
+    payment = _payment(conn, payment)
     if event.amount_fen != payment.amount_fen:
         raise CallbackRefused(
             "amount_mismatch",

@@ -346,6 +346,78 @@ def approve_refund(
     return write(request, db, caller, tenant_id, key, payload, make)
 
 
+class RewardTakenOut(BaseModel):
+    """What the refund takes back from one holder the order rewarded (level 0: the buyer)."""
+
+    holder: str
+    level: int
+    points_granted: str
+    points_burned: str
+    points_gone: str
+    debt_for_points_gone: str
+    quota_removed: str
+    quota_used_removed: str
+    debt_for_dividends: str
+    spend_removed: str
+    debt: str
+
+
+class RewardsReversalOut(BaseModel):
+    order_ref: str
+    buyer: str
+    holders: list[RewardTakenOut]
+    points_burned: str
+    debt: str
+    price_before: str
+    price: str
+
+
+class ClawbackOut(BaseModel):
+    beneficiary: str
+    level: int
+    amount: str
+    source: str  # "frozen": back to revenue; "cash_or_debt": from their cash, else a debt
+
+
+class RefundPreviewOut(BaseModel):
+    """Everything approving the refund would do now, figure by figure."""
+
+    order_id: str
+    refund_id: str
+    money: str
+    stable: str
+    stock_back: bool
+    rewards_booked: bool
+    admin_only: bool
+    rewards: RewardsReversalOut | None
+    commissions: list[ClawbackOut]
+
+
+@router.get(
+    "/orders/{order_id}/refunds/{refund_id}/preview",
+    response_model=RefundPreviewOut,
+    summary="What approving the refund would do, figure by figure: money, stable points, stock, "
+    "and for a booked order the points burned, quota removed, debts and commissions clawed back",
+    responses=responses(*COMMON, 403, 409),
+)
+def preview_refund(
+    tenant_id: TenantId, order_id: ResourceId, refund_id: ResourceId, caller: Caller, db: Db
+) -> RefundPreviewOut:
+    with db.read() as conn:
+        found = order_refunds.preview_refund(conn, caller, tenant_id, order_id, refund_id)
+    claws = [
+        ClawbackOut(beneficiary=c["beneficiary"], level=c["level"], amount=c["amount"],
+                    source=c["source"])
+        for c in found["commissions"]
+    ]
+    rewards = found["rewards"]
+    return RefundPreviewOut(
+        **{k: v for k, v in found.items() if k not in ("rewards", "commissions")},
+        rewards=None if rewards is None else RewardsReversalOut.model_validate(rewards),
+        commissions=claws,
+    )
+
+
 @router.post(
     "/orders/{order_id}/refunds/{refund_id}/reject",
     response_model=RefundOut,

@@ -82,7 +82,7 @@ class OrderRefundedIn(Request):
     adjustment: bool = Field(
         default=False,
         description="Required (true) to refund an order whose rewards are booked: an admin's "
-        "audited adjustment out of revenue; the rewards stay (rule 9)",
+        "audited adjustment out of revenue that takes the order's rewards back (rule 9)",
     )
 
 

@@ -187,9 +187,26 @@ def _order_context(tenant_id: str, order_id: str) -> Context:
             "order": shown.order,
             "names": _order_names(conn, caller, tenant_id, [shown.order]),
             "settings": orders.get_settings(conn, caller, tenant_id),
+            "previews": _refund_previews(conn, caller, tenant_id, shown),
         }
 
     return context
+
+
+def _refund_previews(
+    conn: Connection, caller: Principal, tenant_id: str, shown: orders.OrderView
+) -> dict[str, dict[str, Any]]:
+    """What approving each requested refund would do, for the page to show before approval."""
+    out: dict[str, dict[str, Any]] = {}
+    for r in shown.refunds:
+        if r.status == "requested":
+            try:
+                out[r.refund_id] = order_refunds.preview_refund(
+                    conn, caller, tenant_id, shown.order.order_id, r.refund_id
+                )
+            except DomainError:
+                continue
+    return out
 
 
 @router.get("/{tenant_id}/admin/orders/{order_id}")

@@ -297,6 +297,17 @@ def _lines(conn: Connection, tenant_id: str, order_ids: list[str]) -> dict[str, 
     return found
 
 
+def lock_order(conn: Connection, tenant_id: str, order_id: str) -> None:
+    """Take the order row's lock for this transaction (PostgreSQL; SQLite's transaction
+    already holds the database's write lock). Every use case that changes an order, its
+    payments or its refunds takes this lock first: one global order, no deadlock."""
+    conn.execute(
+        select(orders.c.order_id)
+        .where(orders.c.tenant_id == tenant_id, orders.c.order_id == order_id)
+        .with_for_update()
+    )
+
+
 def get_order(conn: Connection, tenant_id: str, order_id: str) -> Order | None:
     row = conn.execute(
         select(orders).where(orders.c.tenant_id == tenant_id, orders.c.order_id == order_id)
