@@ -65,6 +65,8 @@ def test_bad_values_are_refused_naming_the_field_and_change_nothing(
         ({"max_supply": "-5"}, "params.max_supply"),
         ({"sell_fee_rate": 0.05}, "params.sell_fee_rate"),  # a JSON number, not a decimal string
         ({"no_such_parameter": "1"}, "params.no_such_parameter"),
+        ({"sell_fee_to": "fees"}, "params.sell_fee_to"),
+        ({"sell_fee_to": True}, "params.sell_fee_to"),
     ):
         answer = api.patch(tenant.path("/params"), tenant.admin_token, json={"params": params})
         assert answer.status_code == 422, (params, answer.text)
@@ -107,3 +109,15 @@ def test_only_the_tenants_own_admins_may_change_it(
     ok(api.patch(other_tenant.path("/params"), other_tenant.admin_token, json=body))
     assert _params(api, tenant) == before
     assert _params(api, other_tenant)["params"]["sell_fee_rate"] == "0.02"
+
+
+def test_the_sell_fee_goes_to_the_dividend_pool_unless_the_admin_says_otherwise(
+    api: Api, tenant: TenantFixture
+) -> None:
+    before = _params(api, tenant)
+    assert before["params"]["sell_fee_to"] == "dividend_pool"
+    body = {"params": {"sell_fee_to": "backing_pool"}, "params_version": before["params_version"]}
+    changed = ok(api.patch(tenant.path("/params"), tenant.admin_token, json=body))
+    assert changed["params"]["sell_fee_to"] == "backing_pool"
+    assert _params(api, tenant)["params"]["sell_fee_to"] == "backing_pool"
+    assert _history(api, tenant)[-1]["params"]["sell_fee_to"] == "backing_pool"
