@@ -94,7 +94,6 @@ class Health:
             "treasury": format_points(self.treasury),
             "treasury_value": format_money(self.treasury_value),
             "stable_cover": self.stable_cover,
-            "sell_fee_to": self.sell_fee_to,
             "statement": statement(self),
         }
 
