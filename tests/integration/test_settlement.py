@@ -15,6 +15,7 @@ from tokenmall.domain.economy import Economy, Params
 from tokenmall.domain.errors import RuleViolation
 from tokenmall.domain.ledger import commands as c
 from tokenmall.domain.ledger.batch import STATE_FIELDS
+from tokenmall.services.ledger.audit import audit, clean
 from tokenmall.services.ledger.execute import execute
 from tokenmall.services.ledger.settlement import settle
 
@@ -175,3 +176,37 @@ def test_forced_exit_fees_go_where_sell_fee_to_says(
         assert getattr(state, name) == getattr(economy.state, name), name
     assert stored_holders(store, tenant) == memory_holders(economy)
     assert unbalanced(store, tenant) == []
+
+
+@pytest.mark.parametrize(
+    ("fee_to", "backing_out", "dividend_in"),
+    [
+        # A's 210 of 224.7 points at 330.00: worth 308.41, paid 277.57, fee 30.84
+        ("dividend_pool", 308_41, 30_84),
+        ("backing_pool", 277_57, 0),
+    ],
+)
+def test_a_buyback_journal_posts_the_fee_where_sell_fee_to_says(
+    store: Store, fee_to: str, backing_out: int, dividend_in: int
+) -> None:
+    params = Params(referral_rates=(), sell_fee_to=fee_to)
+    tenant = new_tenant(store, params, "sellfee")
+    for user, amount in (("A", 1000_00), ("B", 100_00)):
+        execute(store, c.Purchase(tenant_id=tenant, idempotency_key=user, user=user,
+                                  amount_fen=amount))
+    with store.read() as conn:
+        before, _ = store.load_state(conn, tenant)
+    sold = execute(store, c.Sell(tenant_id=tenant, idempotency_key="sell", user="A",
+                                 units=210 * POINT))
+    assert sold["payout"] == "277.57"
+    rows = snapshot(store, tenant)["postings"]
+    lines = {(r[3], r[4]): r[6] for r in rows if r[1] == sold["journal_id"]}
+    assert lines[("backing_pool", "")] == -backing_out
+    assert lines.get(("dividend_pool", ""), 0) == dividend_in
+    assert (lines[("user_cash", "A")], lines[("user_points", "A")]) == (277_57, -210 * POINT)
+    with store.read() as conn:
+        after, _ = store.load_state(conn, tenant)
+    assert after.pool == before.pool - backing_out
+    assert after.dividend_pool == before.dividend_pool + dividend_in
+    assert unbalanced(store, tenant) == []
+    assert clean(audit(store, tenant))
