@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from mall_api import Api, TenantFixture, ok
+from orders_helpers import store_of
+from sqlalchemy import update
+
+from tokenmall.adapters.db.mall.tables import skus
 
 
 def test_a_merchant_lists_a_product_with_a_sku_and_a_fixed_pool_contribution(
@@ -152,3 +158,75 @@ def test_lists_page_by_cursor(api: Api, tenant: TenantFixture) -> None:
     ids = [p["product_id"] for p in first["items"] + second["items"]]
     assert len(set(ids)) == 4
     assert ids == sorted(ids)
+
+
+# -- SKUs that could be paid but never booked --------------------------------------------------
+# The default parameters give 30 % of an order's amount to the dividend pool and pay no money
+# commissions: a unit priced 100.00 may carry a fixed pool contribution of at most 70.00.
+
+
+def _skus(api: Api, tenant: TenantFixture) -> list[Any]:
+    path = tenant.path(f"/products/{tenant.product_id}")
+    return list(ok(api.get(path, tenant.admin_token))["skus"])
+
+
+def test_a_sku_whose_orders_could_never_be_booked_is_refused(
+    api: Api, tenant: TenantFixture
+) -> None:
+    before = _skus(api, tenant)
+    path = tenant.path(f"/products/{tenant.product_id}/skus")
+    for contribution in ("70.01", "100.00"):
+        body = {"name": "magnum", "price": "100.00", "pool_contribution": contribution}
+        refused = api.post(path, tenant.merchant_token, json=body)
+        assert refused.status_code == 422, refused.text
+        error = refused.json()["error"]
+        assert error["field"] == "pool_contribution"
+        assert "at most 70.00" in error["message"]
+    assert _skus(api, tenant) == before
+    # At the limit the SKU is accepted
+    body = {"name": "magnum", "price": "100.00", "pool_contribution": "70.00"}
+    assert ok(api.post(path, tenant.merchant_token, json=body), 201)["pool_contribution"] == (
+        "70.00"
+    )
+
+
+def test_a_sku_change_that_would_leave_it_unbookable_is_refused(
+    api: Api, tenant: TenantFixture
+) -> None:
+    path = tenant.path(f"/skus/{tenant.sku_id}")
+    before = ok(api.get(path, tenant.admin_token))
+    # 30.00 on 100.00 now: a contribution of 80.00, or a price of 40.00 (room for 28.00)
+    for body, field in (
+        ({"pool_contribution": "80.00"}, "pool_contribution"),
+        ({"price": "40.00"}, "price"),
+        ({"price": "40.00", "pool_contribution": "29.00"}, "pool_contribution"),
+    ):
+        refused = api.patch(path, tenant.merchant_token, json=body)
+        assert refused.status_code == 422, (body, refused.text)
+        assert refused.json()["error"]["field"] == field, (body, refused.json())
+    assert ok(api.get(path, tenant.admin_token)) == before
+    changed = ok(api.patch(path, tenant.merchant_token, json={"price": "42.86"}))
+    assert (changed["price"], changed["pool_contribution"]) == ("42.86", "30.00")
+
+
+def test_checkout_refuses_a_sku_that_could_never_be_booked(
+    api: Api, tenant: TenantFixture, server: Any
+) -> None:
+    # Given a SKU stored with a contribution the parameters leave no room for (a row from
+    # before the check, or written around it): 90.00 on 100.00
+    with store_of(server).transaction() as conn:
+        conn.execute(
+            update(skus)
+            .where(skus.c.tenant_id == tenant.tenant_id, skus.c.sku_id == tenant.sku_id)
+            .values(pool_contribution_fen=90_00)
+        )
+    before = ok(api.get(tenant.path(f"/skus/{tenant.sku_id}"), tenant.admin_token))
+    # When the consumer checks it out, the checkout is refused before anything is reserved
+    body = {"lines": [{"sku_id": tenant.sku_id, "quantity": 1}]}
+    refused = api.post(tenant.path("/checkout"), tenant.consumer_token, json=body)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["error"]["field"] == "lines.0.sku_id"
+    assert "at most 70.00" in refused.json()["error"]["message"]
+    assert ok(api.get(tenant.path(f"/skus/{tenant.sku_id}"), tenant.admin_token)) == before
+    orders = ok(api.get(tenant.path("/orders"), tenant.consumer_token))
+    assert orders["items"] == []

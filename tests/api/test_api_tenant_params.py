@@ -65,6 +65,8 @@ def test_bad_values_are_refused_naming_the_field_and_change_nothing(
         ({"max_supply": "-5"}, "params.max_supply"),
         ({"sell_fee_rate": 0.05}, "params.sell_fee_rate"),  # a JSON number, not a decimal string
         ({"no_such_parameter": "1"}, "params.no_such_parameter"),
+        ({"sell_fee_to": "fees"}, "params.sell_fee_to"),
+        ({"sell_fee_to": True}, "params.sell_fee_to"),
     ):
         answer = api.patch(tenant.path("/params"), tenant.admin_token, json={"params": params})
         assert answer.status_code == 422, (params, answer.text)
@@ -107,3 +109,55 @@ def test_only_the_tenants_own_admins_may_change_it(
     ok(api.patch(other_tenant.path("/params"), other_tenant.admin_token, json=body))
     assert _params(api, tenant) == before
     assert _params(api, other_tenant)["params"]["sell_fee_rate"] == "0.02"
+
+
+def test_the_sell_fee_goes_to_the_dividend_pool_unless_the_admin_says_otherwise(
+    api: Api, tenant: TenantFixture
+) -> None:
+    before = _params(api, tenant)
+    assert before["params"]["sell_fee_to"] == "dividend_pool"
+    body = {"params": {"sell_fee_to": "backing_pool"}, "params_version": before["params_version"]}
+    changed = ok(api.patch(tenant.path("/params"), tenant.admin_token, json=body))
+    assert changed["params"]["sell_fee_to"] == "backing_pool"
+    assert _params(api, tenant)["params"]["sell_fee_to"] == "backing_pool"
+    assert _history(api, tenant)[-1]["params"]["sell_fee_to"] == "backing_pool"
+
+
+def test_a_change_that_would_leave_skus_unbookable_is_refused_listing_them(
+    api: Api, tenant: TenantFixture
+) -> None:
+    # Given the tenant's SKU (30.00 on 100.00) and another carrying 70.00 on 100.00, the most
+    # the default 30 % dividend share leaves room for
+    big = ok(
+        api.post(
+            tenant.path(f"/products/{tenant.product_id}/skus"),
+            tenant.merchant_token,
+            json={"name": "magnum", "price": "100.00", "pool_contribution": "70.00"},
+        ),
+        201,
+    )
+    before = _params(api, tenant)
+    history = _history(api, tenant)
+    version = before["params_version"]
+    # When an admin raises the dividend share or adds a money commission, the change is
+    # refused, naming the parameter and listing the SKUs it would break
+    for params, field, broken in (
+        ({"dividend_rate": "0.31"}, "params.dividend_rate", [big["sku_id"]]),
+        ({"dividend_rate": "0.71", "pool_rate": "0.29"}, "params.dividend_rate",
+         [big["sku_id"], tenant.sku_id]),
+        ({"commission_rates": ["0.05"]}, "params.commission_rates", [big["sku_id"]]),
+    ):
+        body = {"params": params, "params_version": version}
+        answer = api.patch(tenant.path("/params"), tenant.admin_token, json=body)
+        assert answer.status_code == 422, (params, answer.text)
+        error = answer.json()["error"]
+        assert error["field"] == field, (params, error)
+        for sku_id in broken:
+            assert sku_id in error["message"], (params, error)
+        assert f"{len(broken)} SKU(s)" in error["message"]
+    # Then nothing changed
+    assert _params(api, tenant) == before
+    assert _history(api, tenant) == history
+    # and a change that leaves room is applied
+    body = {"params": {"dividend_rate": "0.30", "commission_rates": []}, "params_version": version}
+    assert ok(api.patch(tenant.path("/params"), tenant.admin_token, json=body))["params_version"]

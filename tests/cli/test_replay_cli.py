@@ -262,3 +262,36 @@ def test_unknown_preset_exits_2(tmp_path: Path, cli: Any) -> None:
     assert result.returncode == 2
     assert "unknown preset" in result.stderr
     no_traceback(result)
+
+
+SALE = [
+    '{"op": "purchase", "user": "A", "amount": "1000.00"}',
+    '{"op": "purchase", "user": "B", "amount": "100.00"}',
+    '{"op": "sell", "user": "A", "points": "210.00000000"}',
+]
+
+
+@pytest.mark.parametrize(
+    ("args", "pool", "dividend_pool"),
+    [
+        # A's 210 of 224.7 points are worth floor(210 × 330.00 / 224.7) = 308.41; A is paid
+        # floor(277.57…) = 277.57 and the fee 30.84 goes to the dividend pool (rule 2)
+        (["--preset", "seed"], "21.59", "140.84"),  # 110.00 from the orders (10 %) + 30.84
+        ([], "21.59", "360.84"),  # the default dividend rate is 30 %: 330.00 + 30.84
+        # the old rule on request: the fee stays in the backing pool, 330.00 - 277.57
+        (["--preset", "seed", "--params", "PARAMS"], "52.43", "110.00"),
+    ],
+)
+def test_a_sale_moves_its_fee_where_sell_fee_to_says(
+    tmp_path: Path, cli: Any, args: list[str], pool: str, dividend_pool: str
+) -> None:
+    params = tmp_path / "params.json"
+    params.write_text('{"sell_fee_to": "backing_pool"}', encoding="utf-8")
+    args = [str(params) if a == "PARAMS" else a for a in args]
+    result = cli("economy", "replay", str(write(tmp_path, SALE)), *args, "--final")
+    assert result.returncode == 0, result.stderr
+    *lines, final = (json.loads(line) for line in result.stdout.splitlines())
+    sale = lines[-1]
+    assert (sale["op"], sale["pool"], sale["dividend_pool"]) == ("sell", pool, dividend_pool)
+    assert sale["circulating"] == "14.70000000"
+    assert final["users"]["A"]["cash"] == "277.57"

@@ -15,6 +15,7 @@ from tokenmall.domain.economy import Economy, Params
 from tokenmall.domain.errors import RuleViolation
 from tokenmall.domain.ledger import commands as c
 from tokenmall.domain.ledger.batch import STATE_FIELDS
+from tokenmall.services.ledger.audit import audit, clean
 from tokenmall.services.ledger.execute import execute
 from tokenmall.services.ledger.settlement import settle
 
@@ -26,6 +27,8 @@ VARIANTS = {
     "shares": Params(dividend_weight="shares", share_unit_fen=5000),
     "no_forced_exit": Params(forced_exit=False, quota_multiple=Fraction(1, 4)),
     "no_referrals": Params(referral_rates=(), grant_rate=Fraction(1)),
+    # the old fee rule: a buyback's fee stays in the backing pool
+    "fee_to_backing": Params(sell_fee_to="backing_pool", quota_multiple=Fraction(1, 2)),
 }
 
 
@@ -123,3 +126,87 @@ def test_each_recipient_has_a_dividend_posting(store: Store, tenant: str) -> Non
         assert h["dividends"] == amount == h["cash"]
     assert sum(cash.values()) == int(result["distributed"].replace(".", ""))
     assert POINT  # imported for the history helpers
+
+
+@pytest.mark.parametrize(
+    ("fee_to", "backing_out", "dividend_in"),
+    [
+        # A's 21 points at 90.00 / 48.195: worth floor(3921.57…) = 3921, paid
+        # floor(3529.41…) = 3529; B's 14.7: worth 2745, paid 2470. The fees 392 + 275 go to
+        # the dividend pool; with backing_pool only the payouts leave the backing pool.
+        ("dividend_pool", 3921 + 2745, 392 + 275),
+        ("backing_pool", 3529 + 2470, 0),
+    ],
+)
+def test_forced_exit_fees_go_where_sell_fee_to_says(
+    store: Store, fee_to: str, backing_out: int, dividend_in: int
+) -> None:
+    # given A and B with quota 10.00 each and C with quota 200.00, no dividend rate
+    params = Params(referral_rates=(), dividend_rate=Fraction(0), quota_multiple=Fraction(1, 10),
+                    sell_fee_to=fee_to)
+    tenant = new_tenant(store, params, "exitfee")
+    economy = Economy(params)
+    for user in ("A", "B", "C"):
+        if user == "C":
+            execute(store, c.ChangeParams(tenant_id=tenant, idempotency_key="q",
+                                          changes={"quota_multiple": "2"}))
+            economy.set_params({"quota_multiple": "2"})
+        execute(store, c.Purchase(tenant_id=tenant, idempotency_key=user, user=user,
+                                  amount_fen=100_00))
+        economy.purchase(user, 100_00)
+    # when the day is settled: A and B are forced out at p = 9000 / 4.8195e9 fen per unit
+    result = settle(store, tenant, date(2026, 7, 1))
+    day = economy.settle_day(date(2026, 7, 1).toordinal())
+    assert result["exits"] == 2
+    assert result["exit_payout"] == "59.99"  # 35.29 + 24.70
+    assert [(e.holder, e.payout, e.fee) for e in day.exits] == (
+        [("A", 3529, 392), ("B", 2470, 275)] if fee_to == "dividend_pool"
+        else [("A", 3529, 0), ("B", 2470, 0)]
+    )
+    # then the forced-exit journal moves the fees from the backing pool to the dividend pool
+    rows = snapshot(store, tenant)["postings"]
+    lines = {(r[3], r[4]): r[6] for r in rows if r[1] == result["exit_journal_id"]}
+    assert lines[("backing_pool", "")] == -backing_out
+    assert lines.get(("dividend_pool", ""), 0) == dividend_in
+    assert (lines[("user_cash", "A")], lines[("user_cash", "B")]) == (3529, 2470)
+    with store.read() as conn:
+        state, _ = store.load_state(conn, tenant)
+    assert (state.pool, state.dividend_pool) == (9000 - backing_out, dividend_in)
+    for name in STATE_FIELDS:
+        assert getattr(state, name) == getattr(economy.state, name), name
+    assert stored_holders(store, tenant) == memory_holders(economy)
+    assert unbalanced(store, tenant) == []
+
+
+@pytest.mark.parametrize(
+    ("fee_to", "backing_out", "dividend_in"),
+    [
+        # A's 210 of 224.7 points at 330.00: worth 308.41, paid 277.57, fee 30.84
+        ("dividend_pool", 308_41, 30_84),
+        ("backing_pool", 277_57, 0),
+    ],
+)
+def test_a_buyback_journal_posts_the_fee_where_sell_fee_to_says(
+    store: Store, fee_to: str, backing_out: int, dividend_in: int
+) -> None:
+    params = Params(referral_rates=(), sell_fee_to=fee_to)
+    tenant = new_tenant(store, params, "sellfee")
+    for user, amount in (("A", 1000_00), ("B", 100_00)):
+        execute(store, c.Purchase(tenant_id=tenant, idempotency_key=user, user=user,
+                                  amount_fen=amount))
+    with store.read() as conn:
+        before, _ = store.load_state(conn, tenant)
+    sold = execute(store, c.Sell(tenant_id=tenant, idempotency_key="sell", user="A",
+                                 units=210 * POINT))
+    assert sold["payout"] == "277.57"
+    rows = snapshot(store, tenant)["postings"]
+    lines = {(r[3], r[4]): r[6] for r in rows if r[1] == sold["journal_id"]}
+    assert lines[("backing_pool", "")] == -backing_out
+    assert lines.get(("dividend_pool", ""), 0) == dividend_in
+    assert (lines[("user_cash", "A")], lines[("user_points", "A")]) == (277_57, -210 * POINT)
+    with store.read() as conn:
+        after, _ = store.load_state(conn, tenant)
+    assert after.pool == before.pool - backing_out
+    assert after.dividend_pool == before.dividend_pool + dividend_in
+    assert unbalanced(store, tenant) == []
+    assert clean(audit(store, tenant))

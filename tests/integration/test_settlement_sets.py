@@ -59,6 +59,7 @@ def random_day(rng: random.Random, regime: str) -> tuple[Params, list[Holder], d
         sell_fee_rate=Fraction(rng.choice([0, 1, 10, 33]), 100),
         dividend_weight="shares" if by_shares else "points",
         share_unit_fen=rng.choice([1, 200, 20000]),
+        sell_fee_to=rng.choice(["dividend_pool", "backing_pool"]),
     )
     people: list[Holder] = []
     for i in range(rng.randint(1, 40)):
@@ -156,3 +157,9 @@ def test_random_days_settle_as_in_the_engine(
         cash, points = before[h.name]
         assert posted.get(("user_cash", h.name), 0) == h.cash - cash, h.name
         assert posted.get(("user_points", h.name), 0) == h.points - points, h.name
+    # and the pools' postings are their changes: with sell_fee_to = dividend_pool the exits'
+    # fees leave the backing pool for the dividend pool
+    assert posted.get(("backing_pool", ""), 0) == state.pool - aggregates["pool"]
+    assert posted.get(("dividend_pool", ""), 0) == (
+        state.dividend_pool - aggregates["dividend_pool"]
+    )

@@ -114,3 +114,29 @@ def test_the_statement_names_what_is_backed_and_what_is_a_promise() -> None:
     assert "quota outstanding of 200.00" in lines[1]
     assert "takes 19 days" in lines[2]  # (200.00 - 10.00) / 10.00
     assert "adds 2 of quota and only 0.1 of dividend funding" in lines[3]
+
+
+@pytest.mark.parametrize(
+    ("fee_to", "pool", "dividend_pool", "says"),
+    [
+        # A sells all 210 of 224.7 points: worth 308.41, paid 277.57, fee 30.84
+        ("dividend_pool", 330_00 - 308_41, 110_00 + 30_84, "go to the dividend pool"),
+        ("backing_pool", 330_00 - 277_57, 110_00, "stay in the backing pool"),
+    ],
+)
+def test_the_figures_follow_where_the_sell_fee_goes(
+    fee_to: str, pool: int, dividend_pool: int, says: str
+) -> None:
+    economy = Economy(SEED.updated({"sell_fee_to": fee_to}))
+    economy.purchase("A", 1000_00)
+    economy.purchase("B", 100_00)
+    economy.sell("A", 210 * POINT)
+    h = health(economy.state, economy.params, daily_inflow=0)
+    public = h.to_public()
+    assert (h.pool, h.dividend_pool) == (pool, dividend_pool)
+    assert h.sell_fee_to == fee_to
+    assert any(says in line for line in public["statement"])
+    # with the fee in the dividend pool, B's points are backed at the price before the sale
+    # (330.00 / 224.7 = 1.46862…), up to the 0.12 fen the floor left: 21.59 / 14.7 = 1.46870…
+    if fee_to == "dividend_pool":
+        assert public["price"] == "1.46870748"

@@ -13,7 +13,7 @@ from tokenmall.domain.economy import Economy
 from tokenmall.domain.economy.invariants import price_not_below
 from tokenmall.domain.money import format_points, format_price
 from tokenmall.sim.runner import DayRow, SimResult, run
-from tokenmall.sim.scenario import BUILTIN, Phase, builtin
+from tokenmall.sim.scenario import BUILTIN, Phase, builtin, with_options
 
 POINT = 10**8
 
@@ -143,3 +143,22 @@ def test_total_purchases_spreads_an_exact_number_of_orders() -> None:
     scenario = replace(builtin("steady"), days=10, total_purchases=1234, arrival="fixed")
     result = run(scenario, random.Random(1), 1)
     assert result.purchases == 1234 == sum(r.purchases for r in result.rows)
+
+
+@pytest.mark.parametrize("fee_to", ["dividend_pool", "backing_pool"])
+def test_a_run_on_the_pool_moves_the_fees_where_sell_fee_to_says(fee_to: str) -> None:
+    # Given the run on the pool (holders sell everything), with the sell fee to either pool
+    scenario = with_options(builtin("run"), days=60, params={"sell_fee_to": fee_to})
+    assert scenario.params.sell_fee_to == fee_to
+
+    def check(economy: Economy, day: int) -> None:
+        assert economy.violations() == [], f"day {day}"
+        assert economy.params.sell_fee_to == fee_to
+
+    result = run(scenario, random.Random(7), 7, check=check)
+    # Then every day reconciles and the price never falls
+    assert all(reconciles(row) for row in result.rows)
+    for before, after in itertools.pairwise(result.rows):
+        assert price_not_below((before.price_num, before.price_den),
+                               (after.price_num, after.price_den))
+    assert result.rows[-1].buybacks_total > 0

@@ -44,6 +44,7 @@ PARAM_CHANGES = st.one_of(
     st.fixed_dictionaries({"dividend_rate": RATE}),
     st.fixed_dictionaries({"quota_multiple": st.sampled_from(["0", "0.1", "0.5", "2", "3"])}),
     st.fixed_dictionaries({"sell_fee_rate": RATE}),
+    st.fixed_dictionaries({"sell_fee_to": st.sampled_from(["dividend_pool", "backing_pool"])}),
     st.fixed_dictionaries({"convert_fee_rate": RATE}),
     st.fixed_dictionaries({"forced_exit": st.booleans()}),
     st.fixed_dictionaries({"dividend_weight": st.sampled_from(["points", "shares"])}),
@@ -228,9 +229,19 @@ class EconomyMachine(RuleBasedStateMachine):
         units = floor(share * self.points(user))
         p = Fraction(*self.economy.price())
         keep = 1 - self.economy.params.sell_fee_rate
+        to_dividend = self.economy.params.sell_fee_to == "dividend_pool"
+        state = self.economy.state
+        pool, dividend_pool = state.pool, state.dividend_pool
         result = self.attempt(lambda: self.economy.sell(user, units))
         if result is not None:
             assert result.payout == floor(units * p * keep)
+            # Rule 2: the backing pool gives up floor(q × p) and the fee goes to the dividend
+            # pool, or (backing_pool) it gives up only the payout
+            fee = floor(units * p) - result.payout if to_dividend else 0
+            assert state.pool == pool - result.payout - fee
+            assert state.dividend_pool == dividend_pool + fee
+            if to_dividend and state.circulating:
+                assert state.pool - p * state.circulating < 1  # the price stays, up to a fen
 
     @rule(who=st.integers(0, 1000), share=SHARE)
     def convert(self, who: int, share: Fraction) -> None:
@@ -297,6 +308,7 @@ class EconomyMachine(RuleBasedStateMachine):
         economy, state = self.economy, self.economy.state
         params = economy.params
         price_num, price_den = state.price()
+        dividend_pool = state.dividend_pool
         holders = list(state.holders.values())
         before = {h.name: (h.points, h.cash, h.quota_used, h.dividends) for h in holders}
 
@@ -337,10 +349,15 @@ class EconomyMachine(RuleBasedStateMachine):
         if state.minted == params.max_supply_units:
             event("supply cap reached")
         assert day.distributed == sum(owed.values())
+        assert state.dividend_pool == dividend_pool - day.distributed + day.exit_fee
         assert {e.holder for e in day.exits} == expected_exits
         for exit_ in day.exits:
             assert exit_.units == before[exit_.holder][0]
             assert exit_.payout == floor(exit_.units * Fraction(price_num, price_den) * keep)
+            value = floor(exit_.units * Fraction(price_num, price_den))
+            assert exit_.fee == (
+                value - exit_.payout if params.sell_fee_to == "dividend_pool" else 0
+            )
         payouts = {e.holder: e.payout for e in day.exits}
         for h in holders:
             points, cash, quota_used, dividends = before[h.name]

@@ -145,9 +145,35 @@ def test_refused_purchase_by_a_new_buyer_adds_no_one(snapshot: Any) -> None:
 # -- rule 2: buyback -------------------------------------------------------------------------
 
 
-def test_buyback_pays_after_fee_and_the_fee_stays_in_the_pool() -> None:
-    # Given A 21 and B 14.7 points backed by 60.00: p = 6000 / 3.57e9 fen per unit
+def test_buyback_pays_after_fee_and_the_fee_goes_to_the_dividend_pool() -> None:
+    # Given A 21 and B 14.7 points backed by 60.00: p = 6000 / 3.57e9 fen per unit; the
+    # dividend pool holds 20.00 (10% of two orders); sell_fee_to = dividend_pool (the default)
     economy = two_buyers()
+    assert economy.params.sell_fee_to == "dividend_pool"
+    before = price(economy)
+    # When A sells 10 points
+    result = economy.sell("A", 10 * POINT)
+    # Then the value is floor(10 × 60 / 35.7 yuan) = floor(1680.67…) = 1680 fen; the payout
+    # floor(0.9 × 1680.67…) = 1512; the fee 1680 − 1512 = 168 goes to the dividend pool
+    assert result.payout == 1512
+    assert (result.fee_retained, result.fee_to_dividend, result.pool_out) == (168, 168, 1680)
+    state = economy.state
+    assert state.pool == 6000 - 1680  # the backing pool gave up the points' whole value
+    assert state.dividend_pool == 20_00 + 168
+    assert (state.circulating, state.burned) == (2_570_000_000, 10 * POINT)
+    assert economy.holder("A").cash == 1512
+    # The price after is the price before, up to the 0.67… fen the floor left in the pool:
+    # 4320 − 2.57e9 × 6000 / 3.57e9 = 4320 − 4319.33… < 1
+    assert price(economy) == Fraction(4320, 2_570_000_000)
+    assert 0 <= state.pool - before * state.circulating < 1
+    assert economy.violations() == []
+
+
+def test_buyback_with_the_fee_to_the_backing_pool_keeps_the_fee_in_the_pool() -> None:
+    # Given A 21 and B 14.7 points backed by 60.00: p = 6000 / 3.57e9 fen per unit, and the
+    # fee kept in the backing pool (sell_fee_to = backing_pool, the old behaviour)
+    economy = two_buyers()
+    economy.set_params({"sell_fee_to": "backing_pool"})
     before = price(economy)
     # When A sells 10 points
     result = economy.sell("A", 10 * POINT)
@@ -167,6 +193,7 @@ def test_buyback_pays_after_fee_and_the_fee_stays_in_the_pool() -> None:
     assert economy.holder("A").quota_used == 0  # a voluntary sale uses no quota
     assert price(economy) == Fraction(4488, 2_570_000_000)
     assert price(economy) > before
+    assert state.dividend_pool == 20_00  # untouched: 10% of the two orders
     assert economy.violations() == []
 
 
@@ -345,8 +372,45 @@ def test_forced_exit_at_one_price_a_day_never_merchants() -> None:
     assert (m.points, m.exited) == (1_470_000_000, False)
     # C's 10.2455 points are worth 20.68 < 200.00
     assert (c.points, c.exited) == (1_024_550_000, False)
+    # The fees go to the dividend pool (sell_fee_to = dividend_pool): the backing pool gives up
+    # A's value floor(4239.53…) = 4239 and B's floor(2522.52…) = 2522; the fees are
+    # 4239 − 3815 = 424 and 2522 − 2270 = 252
+    assert [e.fee for e in day.exits] == [424, 252]
+    state = economy.state
+    assert (state.pool, state.circulating, state.burned) == (
+        12000 - 4239 - 2522,
+        2_594_550_000,
+        3_349_500_000,
+    )
+    assert state.dividend_pool == 424 + 252  # for the next day (dividend_rate is 0 here)
+    assert economy.violations() == []
+
+
+def test_forced_exit_with_the_fee_to_the_backing_pool() -> None:
+    economy = forced_exit_setup()
+    economy.set_params({"sell_fee_to": "backing_pool"})
+    assert economy.price() == (12000, 5_944_050_000)
+    # When the day is settled
+    day = economy.settle_day(1)
+    # Then A (21 points worth 42.39 >= 10.00 remaining) and B (12.495 worth 25.22 >= 24.00) are
+    # bought back at p0, less the 10% fee: floor(3815.58…) and floor(2270.27…)
+    assert [(e.holder, e.units, e.payout) for e in day.exits] == [
+        ("A", 2_100_000_000, 3815),
+        ("B", 1_249_500_000, 2270),
+    ]
+    assert (day.price_num, day.price_den) == (12000, 5_944_050_000)
+    # B at the price after A's exit would have had floor(2394.…): one price for the day
+    a, b, m, c = (economy.holder(n) for n in "ABMC")
+    # The payout uses quota up to what remains; both have exited
+    assert (a.points, a.cash, a.quota_used, a.exited) == (0, 3815, 10_00, True)
+    assert (b.points, b.cash, b.quota_used, b.exited) == (0, 2270, 2270, True)
+    # M holds points worth 29.68 >= its 10.00 of quota, but merchants are never forced out
+    assert (m.points, m.exited) == (1_470_000_000, False)
+    # C's 10.2455 points are worth 20.68 < 200.00
+    assert (c.points, c.exited) == (1_024_550_000, False)
     state = economy.state
     assert (state.pool, state.circulating, state.burned) == (5915, 2_594_550_000, 3_349_500_000)
+    assert state.dividend_pool == 0  # dividend_rate 0, and the fees stayed in the backing pool
     assert economy.violations() == []
 
 

@@ -137,8 +137,9 @@ def _json(value: dict[str, Any]) -> str:
 
 # Account kinds and assets of the day's postings, as the ledger's own line builders spell them.
 DIV_CASH, DIV_POOL = fe.dividend_rows([("h", 1)])
-EXIT_POINTS, EXIT_CASH, EXIT_SUPPLY, EXIT_BACKING = (
-    (str(account.kind), str(account.asset)) for account, _ in fe.exit_lines([Exit("h", 1, 1)])
+EXIT_POINTS, EXIT_CASH, EXIT_SUPPLY, EXIT_BACKING, EXIT_DIVIDEND = (
+    (str(account.kind), str(account.asset))
+    for account, _ in fe.exit_lines([Exit("h", 1, 1, 1)])
 )
 
 
@@ -254,22 +255,32 @@ class PgDaySets:
             assert cur.rowcount == recipients
         return distributed, recipients
 
-    def exits(self, price_num: int, price_den: int, seq: int) -> tuple[int, int, int]:
-        """Rule 7 for everyone at once, after the dividends; (exits, units, payout)."""
+    def exits(self, price_num: int, price_den: int, seq: int) -> tuple[int, int, int, int]:
+        """Rule 7 for everyone at once, after the dividends; (exits, units, payout, fee): ``fee``
+        is what moves from the backing pool to the dividend pool (``sell_fee_to``)."""
         day = self.day
         keep_num, keep_den = day.rates.sell_keep
         args = {
             "t": self.tenant, "j": day.exit_id, "pn": price_num, "pd": price_den,
             "kn": keep_num, "kd": keep_den, "seq": seq,
         }
+        # ``market.fee_to_dividend``: the points' value floor(q × p) less the payout, or none.
+        value = (
+            "div(points::numeric * %(pn)s::numeric, %(pd)s::numeric)::bigint"
+            if day.rates.fee_to_dividend
+            else None
+        )
         (pk, pa), (ck, ca) = EXIT_POINTS, EXIT_CASH
-        count, units, payout = self._one(
-            "WITH e AS MATERIALIZED (SELECT name, points AS units, "
+        count, units, payout, fee = self._one(
+            "WITH p AS MATERIALIZED (SELECT name, points AS units, "
             "div(points::numeric * %(pn)s::numeric * %(kn)s::numeric, "
             "%(pd)s::numeric * %(kd)s::numeric)::bigint AS payout, "
+            f"{value or '0::bigint'} AS value, "
             "row_number() OVER (ORDER BY name) AS rn FROM holders "
             "WHERE tenant_id = %(t)s AND NOT merchant AND points > 0 AND quota > 0 "
             f"AND {within_sql('(quota - quota_used)', 'points', price_num, price_den)}), "
+            "e AS MATERIALIZED (SELECT name, units, payout, rn, "
+            f"{'value - payout' if value else '0::bigint'} AS fee FROM p), "
             "ins AS (INSERT INTO postings (tenant_id, journal_id, line, account, holder, asset, "
             "amount) SELECT %(t)s, %(j)s, row_number() OVER (ORDER BY rn, k), account, name, "
             "asset, amount FROM ("
@@ -280,12 +291,15 @@ class PgDaySets:
             "quota_used = h.quota_used + LEAST(e.payout, h.quota - h.quota_used), "
             "exited = TRUE, points_seq = %(seq)s + e.rn FROM e "
             "WHERE h.tenant_id = %(t)s AND h.name = e.name) "
-            "SELECT count(*), COALESCE(SUM(units), 0), COALESCE(SUM(payout), 0) FROM e",
+            "SELECT count(*), COALESCE(SUM(units), 0), COALESCE(SUM(payout), 0), "
+            "COALESCE(SUM(fee), 0) FROM e",
             args,
         )
-        count, units, payout = int(count), int(units), int(payout)
+        count, units, payout, fee = int(count), int(units), int(payout), int(fee)
         if count:
-            lines = [(EXIT_SUPPLY, units), (EXIT_BACKING, -payout)]
+            lines = [
+                (EXIT_SUPPLY, units), (EXIT_BACKING, -(payout + fee)), (EXIT_DIVIDEND, fee)
+            ]
             rows = [
                 (self.tenant, day.exit_id, 2 * count + 1 + i, kind, "", asset, amount)
                 for i, ((kind, asset), amount) in enumerate(x for x in lines if x[1])
@@ -296,7 +310,7 @@ class PgDaySets:
                     "asset, amount) VALUES (%s, %s, %s, %s, %s, %s, %s)",
                     rows,
                 )
-        return count, units, payout
+        return count, units, payout, fee
 
 
     def __enter__(self) -> PgDaySets:

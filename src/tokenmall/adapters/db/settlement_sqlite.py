@@ -23,6 +23,7 @@ from tokenmall.adapters.db.settlement_sql import (
     DIV_POOL,
     EXIT_BACKING,
     EXIT_CASH,
+    EXIT_DIVIDEND,
     EXIT_POINTS,
     EXIT_SUPPLY,
     DaySpec,
@@ -30,7 +31,7 @@ from tokenmall.adapters.db.settlement_sql import (
     floor_sql,
 )
 from tokenmall.domain.economy.dividend import WaterLevel, water_level, water_level_by_sums
-from tokenmall.domain.economy.market import buyback_payout
+from tokenmall.domain.economy.market import buyback_payout, value_at_price
 
 CHUNK = 50_000  # holders per keyset chunk when SQLite's totals overflow
 
@@ -196,8 +197,9 @@ class SqliteDaySets:
 
     # -- the forced exits ---------------------------------------------------------------------
 
-    def exits(self, price_num: int, price_den: int, seq: int) -> tuple[int, int, int]:
-        """Rule 7 for everyone at once, after the dividends; (exits, units, payout)."""
+    def exits(self, price_num: int, price_den: int, seq: int) -> tuple[int, int, int, int]:
+        """Rule 7 for everyone at once, after the dividends; (exits, units, payout, fee): ``fee``
+        is what moves from the backing pool to the dividend pool (``sell_fee_to``)."""
         day, raw, tenant, rates = self.day, self.raw, self.tenant, self.day.rates
 
         def leaves(points: int, remaining: int) -> bool:
@@ -206,31 +208,44 @@ class SqliteDaySets:
         def payout(points: int) -> int:
             return buyback_payout(rates, points, price_num, price_den)
 
+        def worth_of(points: int) -> int:
+            return value_at_price(points, price_num, price_den)
+
+        floor = floor_sql("points", price_num, price_den)
         self._function("tokenmall_exit", 2, leaves)
         self._function("tokenmall_payout", 1, payout)
+        # ``market.fee_to_dividend``: the points' value floor(q × p) less the payout, or none.
+        worth = "0"
+        if rates.fee_to_dividend:
+            self._function("tokenmall_value", 1, worth_of)
+            worth = "tokenmall_value(points)"
+            if floor is not None:
+                worth = f"(CASE WHEN {floor[0]} THEN {floor[1]} ELSE {worth} END)"
         # must_exit: not a merchant, points, quota, and points * price >= remaining quota, i.e.
         # remaining <= ⌊points·price⌋ (after the dividends, which used up some quota).
         test = "tokenmall_exit(points, quota - quota_used)"
-        floor = floor_sql("points", price_num, price_den)
         if floor is not None:
             guard, value = floor
             test = f"(CASE WHEN {guard} THEN quota - quota_used <= {value} ELSE {test} END)"
         exits = f"temp.{self.EXITS}"
         raw.execute(
             f"CREATE TEMP TABLE IF NOT EXISTS {self.EXITS} (rn INTEGER PRIMARY KEY, "
-            "name TEXT NOT NULL, units INTEGER NOT NULL, payout INTEGER NOT NULL)"
+            "name TEXT NOT NULL, units INTEGER NOT NULL, payout INTEGER NOT NULL, "
+            "value INTEGER NOT NULL)"
         )
         raw.execute(f"DELETE FROM {exits}")
         raw.execute(
-            f"INSERT INTO {exits} (rn, name, units, payout) "
-            "SELECT row_number() OVER (ORDER BY name), name, points, tokenmall_payout(points) "
+            f"INSERT INTO {exits} (rn, name, units, payout, value) "
+            "SELECT row_number() OVER (ORDER BY name), name, points, tokenmall_payout(points), "
+            f"{worth} "
             "FROM holders WHERE tenant_id = ? AND NOT merchant AND points > 0 AND quota > 0 "
             f"AND {test}",
             (tenant,),
         )
-        count, units, paid, cash_lines = self._one(
+        count, units, paid, cash_lines, fee = self._one(
             "SELECT count(*), COALESCE(SUM(units), 0), COALESCE(SUM(payout), 0), "
-            f"COALESCE(SUM(payout > 0), 0) FROM {exits}"
+            "COALESCE(SUM(payout > 0), 0), "
+            f"COALESCE(SUM(CASE WHEN value > 0 THEN value - payout ELSE 0 END), 0) FROM {exits}"
         )
         if count:
             # Each exit's points line, then its cash line (if it was paid anything), by name.
@@ -243,7 +258,7 @@ class SqliteDaySets:
                 f"SELECT rn, 1, ?, name, ?, payout FROM {exits} WHERE payout > 0)",
                 (tenant, day.exit_id, pk, pa, ck, ca),
             )
-            totals = [(EXIT_SUPPLY, units), (EXIT_BACKING, -paid)]
+            totals = [(EXIT_SUPPLY, units), (EXIT_BACKING, -(paid + fee)), (EXIT_DIVIDEND, fee)]
             raw.executemany(
                 "INSERT INTO postings (tenant_id, journal_id, line, account, holder, asset, "
                 "amount) VALUES (?, ?, ?, ?, '', ?, ?)",
@@ -260,7 +275,7 @@ class SqliteDaySets:
                 (seq, tenant),
             )
         raw.execute(f"DROP TABLE {exits}")
-        return count, units, paid
+        return count, units, paid, fee
 
 
     def __enter__(self) -> SqliteDaySets:

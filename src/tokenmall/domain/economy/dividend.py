@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from tokenmall.domain.economy.market import burn, buyback_payout
+from tokenmall.domain.economy.market import burn, buyback_payout, fee_to_dividend
 from tokenmall.domain.economy.state import EconomyState, Holder, Rates
 
 # (weight, remaining quota) pairs; the source is called once per pass.
@@ -134,6 +134,7 @@ class Exit:
     holder: str
     units: int
     payout: int
+    fee: int = 0  # fen of the fee moved to the dividend pool (``sell_fee_to``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +150,11 @@ class DayResult:
     @property
     def exit_payout(self) -> int:
         return sum(exit_.payout for exit_ in self.exits)
+
+    @property
+    def exit_fee(self) -> int:
+        """Fen the day's forced exits moved from the backing pool to the dividend pool."""
+        return sum(exit_.fee for exit_ in self.exits)
 
 
 def must_exit(holder: Holder, price_num: int, price_den: int) -> bool:
@@ -228,16 +234,18 @@ def settle(
 def _execute_exits(
     rates: Rates, state: EconomyState, leaving: list[Holder], price_num: int, price_den: int
 ) -> tuple[Exit, ...]:
-    """Rule 7: every forced buyback of the day at the price when the step began."""
+    """Rule 7: every forced buyback of the day at the price when the step began; each fee goes
+    where ``sell_fee_to`` says (after the day's dividend: it is shared out the next day)."""
     exits: list[Exit] = []
     for holder in leaving:
         units = holder.points
         payout = buyback_payout(rates, units, price_num, price_den)
+        fee = fee_to_dividend(rates, units, price_num, price_den, payout)
         state.seq += 1
-        burn(state, holder, units, payout, state.seq)
+        burn(state, holder, units, payout, state.seq, fee)
         holder.quota_used += min(payout, holder.quota - holder.quota_used)
         holder.exited = True
-        exits.append(Exit(holder.name, units, payout))
+        exits.append(Exit(holder.name, units, payout, fee))
     if leaving and state.circulating == 0:
         # All of the day's exits ran at one price; if they emptied the circulation, that is
         # the price kept, whatever order the holders were taken in.

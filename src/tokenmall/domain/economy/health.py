@@ -14,6 +14,9 @@ is derived from balances, exactly, in integers.
   divided by what the current daily sales put into the dividend pool, rounded up; ``None``
   (never) when sales have stopped. New sales also add new quota (``quota_multiple`` per unit of
   money against ``dividend_rate`` of funding), so this figure is a floor, not a forecast.
+- Where buyback fees go (``sell_fee_to``): to the dividend pool, where they fund dividends and
+  the price stays; or to the backing pool, where they raise the price. Fees come only when
+  holders sell, so they are not counted in the daily inflow.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ class Health:
     treasury_value: int  # fen, treasury × price rounded down
     quota_multiple: str  # the parameters that make the promise, as decimal strings
     dividend_rate: str
+    sell_fee_to: str = "dividend_pool"  # where buyback fees go
 
     @property
     def stable_cover(self) -> str | None:
@@ -161,6 +165,7 @@ def figures(
         treasury_value=value_at_price(treasury, price_num, price_den),
         quota_multiple=format_rate(params.quota_multiple),
         dividend_rate=format_rate(params.dividend_rate),
+        sell_fee_to=params.sell_fee_to,
     )
 
 
@@ -198,6 +203,16 @@ def statement(h: Health) -> list[str]:
         f" Each 1.00 spent adds {h.quota_multiple} of quota and only {h.dividend_rate} of "
         f"dividend funding. This platform promises no returns."
     )
+    if h.sell_fee_to == "dividend_pool":
+        lines.append(
+            "卖出积分的手续费进入分红池，不抬高价格。"
+            " Fees on points sold back go to the dividend pool; they do not raise the price."
+        )
+    else:
+        lines.append(
+            "卖出积分的手续费留在底池，抬高其余积分的价格。"
+            " Fees on points sold back stay in the backing pool and raise the price of the rest."
+        )
     if h.stable_outstanding:
         lines.append(
             f"恒定积分 {format_money(h.stable_outstanding)} 由平台库存积分（价值 "

@@ -1,7 +1,12 @@
 """Rules 2–5: buyback, conversion to stable points, paying with them, merchant redemption.
 
-All at the current price ``p`` (fen per unit). A buyback pays ``floor(q × p × (1 − fee))``, so
-what leaves the pool is at most the burned points' share of it and the price cannot fall.
+All at the current price ``p`` (fen per unit). A buyback pays ``floor(q × p × (1 − fee))``. With
+``sell_fee_to = dividend_pool`` the backing pool gives up the points' whole value
+``floor(q × p)`` and the fee (that value less the payout) goes to the dividend pool, so the price
+after the sale is the price before it, up to the sub-fen remainder the floor leaves in the pool;
+with ``backing_pool`` the backing pool gives up only the payout and the fee raises the price.
+Either way what leaves the backing pool is at most the burned points' share of it and the price
+cannot fall.
 Conversion moves points to the treasury (still circulating, still backed) and issues stable
 points worth at most those points, so the treasury always covers the stable points outstanding.
 """
@@ -23,11 +28,17 @@ class SellResult:
     payout: int  # fen to the holder's cash
     price_num: int
     price_den: int
+    fee_to_dividend: int = 0  # fen of the fee moved to the dividend pool (``sell_fee_to``)
 
     @property
     def fee_retained(self) -> int:
-        """Fen that stay in the pool beyond the payout, rounded down (the rest is rounding)."""
+        """Fen of the fee, ``floor(q × p) − payout``, wherever it went (the rest is rounding)."""
         return self.gross[0] // self.gross[1] - self.payout
+
+    @property
+    def pool_out(self) -> int:
+        """Fen the backing pool gives up: the payout and the fee moved to the dividend pool."""
+        return self.payout + self.fee_to_dividend
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,13 +79,26 @@ def buyback_payout(rates: Rates, units: int, price_num: int, price_den: int) -> 
     return units * price_num * keep_num // (price_den * keep_den)
 
 
-def burn(state: EconomyState, holder: Holder, units: int, payout: int, seq: int) -> None:
-    """Take ``units`` from ``holder``, burn them and pay ``payout`` from the pool."""
+def fee_to_dividend(rates: Rates, units: int, price_num: int, price_den: int, payout: int) -> int:
+    """Fen of a buyback's fee that move from the backing pool to the dividend pool: with
+    ``sell_fee_to = dividend_pool``, the points' value ``floor(q × p)`` less the payout; with
+    ``backing_pool``, none (the fee stays in the backing pool)."""
+    if not rates.fee_to_dividend:
+        return 0
+    return value_at_price(units, price_num, price_den) - payout
+
+
+def burn(
+    state: EconomyState, holder: Holder, units: int, payout: int, seq: int, fee: int = 0
+) -> None:
+    """Take ``units`` from ``holder``, burn them, pay ``payout`` from the backing pool and move
+    ``fee`` from it to the dividend pool."""
     price_num, price_den = state.price()
     holder.points -= units
     holder.points_seq = seq
     holder.cash += payout
-    state.pool -= payout
+    state.pool -= payout + fee
+    state.dividend_pool += fee
     state.burned += units
     state.circulating -= units
     state.buybacks_paid += payout
@@ -94,10 +118,11 @@ def sell(rates: Rates, state: EconomyState, holder: Holder, units: int) -> SellR
     payout = buyback_payout(rates, units, price_num, price_den)
     if payout <= 0:
         raise InvalidAmount(f"{format_points(units)} points are worth less than 0.01 after the fee")
+    fee = fee_to_dividend(rates, units, price_num, price_den, payout)
     state.seq += 1
-    burn(state, holder, units, payout, state.seq)
+    burn(state, holder, units, payout, state.seq, fee)
     return SellResult(
-        holder.name, units, (units * price_num, price_den), payout, price_num, price_den
+        holder.name, units, (units * price_num, price_den), payout, price_num, price_den, fee
     )
 
 

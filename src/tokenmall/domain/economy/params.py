@@ -29,6 +29,8 @@ T = TypeVar("T")
 MAX_REFERRAL_LEVELS = 3  # deeper chains are pyramid selling under Chinese law
 DIVIDEND_WEIGHTS = ("points", "shares")
 GRANT_ON = ("paid", "completed")
+# Where a buyback's fee goes (rule 2): the dividend pool (the seeds' rule) or the backing pool.
+SELL_FEE_TO = ("dividend_pool", "backing_pool")
 
 DEFAULT_LEVELS: tuple[tuple[int, str], ...] = (
     (0, "普通"),
@@ -47,6 +49,7 @@ class Params:
     dividend_rate: Fraction = Fraction(3, 10)
     quota_multiple: Fraction = Fraction(2)
     sell_fee_rate: Fraction = Fraction(1, 10)
+    sell_fee_to: str = "dividend_pool"
     convert_fee_rate: Fraction = Fraction(0)
     max_supply_units: int = 100_000_000 * POINT_SCALE
     share_unit_fen: int = 200 * MONEY_SCALE
@@ -85,6 +88,7 @@ class Params:
             "dividend_rate": format_rate(self.dividend_rate),
             "quota_multiple": format_rate(self.quota_multiple),
             "sell_fee_rate": format_rate(self.sell_fee_rate),
+            "sell_fee_to": self.sell_fee_to,
             "convert_fee_rate": format_rate(self.convert_fee_rate),
             "max_supply": format_points(self.max_supply_units),
             "share_unit": format_money(self.share_unit_fen),
@@ -142,6 +146,8 @@ def validate(p: Params) -> None:
         raise InvalidParameter("dividend_weight", f"must be one of {', '.join(DIVIDEND_WEIGHTS)}")
     if p.grant_on not in GRANT_ON:
         raise InvalidParameter("grant_on", f"must be one of {', '.join(GRANT_ON)}")
+    if p.sell_fee_to not in SELL_FEE_TO:
+        raise InvalidParameter("sell_fee_to", f"must be one of {', '.join(SELL_FEE_TO)}")
 
 
 def _check_unit_rate(name: str, rate: Fraction) -> None:
@@ -228,6 +234,7 @@ _PARSERS: dict[str, Any] = {
     "dividend_rate": _rate,
     "quota_multiple": _rate,
     "sell_fee_rate": _rate,
+    "sell_fee_to": _choice,
     "convert_fee_rate": _rate,
     "max_supply": _max_supply,
     "share_unit": _share_unit,

@@ -9,10 +9,13 @@ contribution at ``p``, so the price after is at least ``p``.
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import NamedTuple
 
+from tokenmall.domain.economy.params import MAX_REFERRAL_LEVELS, Params
 from tokenmall.domain.economy.state import EconomyState, Holder, Rates
 from tokenmall.domain.errors import InvalidAmount
+from tokenmall.domain.money import format_money, format_rate
 
 
 class Grant(NamedTuple):
@@ -47,6 +50,47 @@ def contribution_for(rates: Rates, amount: int, fixed: int | None) -> int:
     if fixed > amount:
         raise InvalidAmount("contribution must not exceed the order's amount")
     return fixed
+
+
+def booking_take(params: Params, amount: int) -> int:
+    """What booking ``amount`` takes besides the pool contribution, at most: the dividend share
+    ``floor(amount × dividend_rate)`` (rule 1) and, for a buyer with referrers at every level,
+    each money commission ``floor(amount × rate_k)`` (``cashflow.commissions_for``), which the
+    order's revenue must cover."""
+    rates = (params.dividend_rate, *params.commission_rates[:MAX_REFERRAL_LEVELS])
+    return sum(amount * rate.numerator // rate.denominator for rate in rates)
+
+
+def bookable(params: Params, amount: int, contribution: int) -> bool:
+    """True when an order of ``amount`` with this pool ``contribution`` can be booked whoever
+    buys it: the contribution, the dividend share and the commissions fit in the amount."""
+    return contribution + booking_take(params, amount) <= amount
+
+
+def fixed_contribution_limit(params: Params, price_fen: int) -> int:
+    """The largest fixed pool contribution a unit priced ``price_fen`` may carry so that every
+    order of it, in any quantity and next to any other lines, can be booked:
+    ``floor(price × (1 − dividend_rate − Σ commission_rates))``.
+
+    Per unit, ``bookable`` is not enough: the floors are taken of the order's amount, and the
+    floor of a sum is at least the sum of the floors (3 units of 0.01 at a 50 % dividend share
+    take 0.01, one unit takes none). At or below this limit, ``q × contribution`` plus the
+    shares of ``q × price`` never exceed ``q × price``; above it, some quantity fails."""
+    kept = 1 - params.dividend_rate - sum(params.commission_rates, Fraction(0))
+    return max(price_fen * kept.numerator // kept.denominator, 0)
+
+
+def check_fixed_contribution(params: Params, price_fen: int, contribution_fen: int) -> None:
+    """Refuse a fixed pool contribution an order could never be booked with (it would be paid
+    and then refused at booking): above ``fixed_contribution_limit``."""
+    limit = fixed_contribution_limit(params, price_fen)
+    if contribution_fen > limit:
+        rates = [format_rate(params.dividend_rate), *map(format_rate, params.commission_rates)]
+        raise InvalidAmount(
+            f"a pool contribution of {format_money(contribution_fen)} on a price of "
+            f"{format_money(price_fen)} leaves too little for the dividend share and "
+            f"commissions (rates {' + '.join(rates)}): at most {format_money(limit)}"
+        )
 
 
 def referrer_chain(state: EconomyState, buyer: Holder, levels: int) -> list[Holder]:

@@ -105,6 +105,7 @@ class Rates:
     __slots__ = (
         "convert_keep",
         "dividend",
+        "fee_to_dividend",
         "grant",
         "max_supply",
         "params",
@@ -123,6 +124,7 @@ class Rates:
         self.dividend = _pair(params.dividend_rate)
         self.quota = _pair(params.quota_multiple)
         self.sell_keep = _pair(1 - params.sell_fee_rate)
+        self.fee_to_dividend = params.sell_fee_to == "dividend_pool"
         self.convert_keep = _pair(1 - params.convert_fee_rate)
         self.max_supply = params.max_supply_units
         self.share_unit = params.share_unit_fen

@@ -30,7 +30,7 @@ class AccountKind(StrEnum):
     SUPPLY = "supply"  # EQUITY issuance: minus what circulates
     STABLE_SUPPLY = "stable_supply"  # STABLE issuance: minus what is outstanding
     REVENUE = "revenue"  # MONEY of booked orders due to merchants and the platform
-    FEES = "fees"  # MONEY fees taken out of the pools (none today: fees stay in the pool)
+    FEES = "fees"  # MONEY fees taken out of the pools (none: a buyback fee goes to a pool)
     GATEWAY_CLEARING = "gateway_clearing"  # MONEY: minus new money received from gateways
     WITHDRAWALS = "withdrawals"  # MONEY paid out of users' cash balances to their banks
     ORDER_ESCROW = "order_escrow"  # MONEY paid for orders whose rewards are not booked yet

@@ -37,12 +37,17 @@ def purchase_lines(r: PurchaseResult, from_escrow: bool = False) -> list[Line]:
 
 
 def sell_lines(r: SellResult) -> list[Line]:
-    return [
+    """A buyback: the points burned, the backing pool gives up the payout (and, with
+    ``sell_fee_to = dividend_pool``, the fee, which the dividend pool receives)."""
+    lines: list[Line] = [
         (acc.points(r.holder), -r.units),
         (acc.SUPPLY, r.units),
-        (acc.BACKING_POOL, -r.payout),
+        (acc.BACKING_POOL, -r.pool_out),
         (acc.cash(r.holder), r.payout),
     ]
+    if r.fee_to_dividend:
+        lines.append((acc.DIVIDEND_POOL, r.fee_to_dividend))
+    return lines
 
 
 def convert_lines(r: ConvertResult) -> list[Line]:
@@ -94,16 +99,20 @@ def dividend_rows(payouts: Iterable[tuple[str, int]]) -> list[PostingRow]:
 
 
 def exit_lines(exits: Iterable[Exit]) -> list[Line]:
-    """One day's forced buybacks (rule 7), all at the price the step began with."""
+    """One day's forced buybacks (rule 7), all at the price the step began with: each exit's
+    points and cash, then the supply, the backing pool and (their fees, with ``sell_fee_to =
+    dividend_pool``) the dividend pool."""
     lines: list[Line] = []
-    units = payout = 0
+    units = payout = fee = 0
     for e in exits:
         lines.append((acc.points(e.holder), -e.units))
         lines.append((acc.cash(e.holder), e.payout))
         units += e.units
         payout += e.payout
+        fee += e.fee
     lines.append((acc.SUPPLY, units))
-    lines.append((acc.BACKING_POOL, -payout))
+    lines.append((acc.BACKING_POOL, -(payout + fee)))
+    lines.append((acc.DIVIDEND_POOL, fee))
     return lines
 
 

@@ -9,7 +9,8 @@ on SQLite); this module decides the day and moves the tenant's aggregates.
 
 Two journals per day: ``dividend`` (key ``settle:<date>``, one cash posting per recipient, then
 one for the pool) and ``forced_exit`` (key ``settle:<date>:forced_exit``, the points and cash
-of each exit, then the supply and the backing pool). Both balance; PostgreSQL's deferred
+of each exit, then the supply, the backing pool and, with ``sell_fee_to = dividend_pool``, the
+dividend pool that receives the exits' fees). Both balance; PostgreSQL's deferred
 trigger checks it again at commit.
 ``settled_days`` makes the day idempotent: settling it again returns the first result and
 changes nothing.
@@ -92,18 +93,19 @@ class _Day:
         state = self.state
         price_num, price_den = state.price()
         amount = state.dividend_pool
-        distributed = recipients = exit_count = exit_units = exit_payout = 0
+        distributed = recipients = exit_count = exit_units = exit_payout = exit_fee = 0
         with sets(self.conn, spec) as day_sets:
             self._open_journals()
             if amount > 0:
                 distributed, recipients = day_sets.dividends(day_sets.level(amount))
             if self.forced_exit:
-                exit_count, exit_units, exit_payout = day_sets.exits(
+                exit_count, exit_units, exit_payout, exit_fee = day_sets.exits(
                     price_num, price_den, state.seq
                 )
         state.dividend_pool -= distributed
         state.dividends_paid += distributed
-        state.pool -= exit_payout
+        state.pool -= exit_payout + exit_fee
+        state.dividend_pool += exit_fee
         state.burned += exit_units
         state.circulating -= exit_units
         state.buybacks_paid += exit_payout

@@ -16,6 +16,10 @@ from sqlalchemy import Connection
 
 from tokenmall.adapters.db.mall import catalogue as repo
 from tokenmall.adapters.db.mall import people as people_repo
+from tokenmall.adapters.db.store import Store
+from tokenmall.domain.economy.params import Params
+from tokenmall.domain.economy.purchase import check_fixed_contribution
+from tokenmall.domain.errors import DomainError
 from tokenmall.domain.mall.catalogue import (
     Merchant,
     Product,
@@ -209,6 +213,44 @@ def _contribution(value: str | None, price_fen: int) -> int | None:
     return fen
 
 
+def _params(conn: Connection, tenant_id: str) -> Params:
+    params, _ = Store(conn.engine).load_params(conn, tenant_id)
+    return params
+
+
+def _payable(params: Params, price_fen: int, contribution_fen: int | None, field: str) -> None:
+    """A fixed contribution that leaves room for the dividend share and the commissions of every
+    order of the SKU (``purchase.check_fixed_contribution``), else a 422 naming ``field``."""
+    if contribution_fen is None:
+        return
+    try:
+        check_fixed_contribution(params, price_fen, contribution_fen)
+    except DomainError as exc:
+        raise InvalidInput(f"{field}: {exc}", field) from None
+
+
+def check_payable(conn: Connection, tenant_id: str, lines: list[tuple[Sku, str]]) -> None:
+    """At checkout: every SKU's fixed contribution still fits the tenant's parameters (a 422
+    naming the line's field, before anything is reserved or paid)."""
+    if not any(sku.pool_contribution_fen is not None for sku, _ in lines):
+        return
+    params = _params(conn, tenant_id)
+    for sku, field in lines:
+        _payable(params, sku.price_fen, sku.pool_contribution_fen, field)
+
+
+def unpayable_skus(conn: Connection, tenant_id: str, params: Params) -> list[Sku]:
+    """The tenant's SKUs whose fixed contribution ``params`` would leave unbookable."""
+    found: list[Sku] = []
+    for sku in repo.skus_with_contribution(conn, tenant_id):
+        assert sku.pool_contribution_fen is not None
+        try:
+            check_fixed_contribution(params, sku.price_fen, sku.pool_contribution_fen)
+        except DomainError:
+            found.append(sku)
+    return found
+
+
 def create_sku(
     conn: Connection,
     caller: Principal | None,
@@ -224,6 +266,8 @@ def create_sku(
     who = require(caller, tenant_id, SELLERS)
     _managed_product(conn, who, tenant_id, product_id)
     price_fen = validate.money(price, "price")
+    contribution_fen = _contribution(pool_contribution, price_fen)
+    _payable(_params(conn, tenant_id), price_fen, contribution_fen, "pool_contribution")
     sku = Sku(
         tenant_id=tenant_id,
         sku_id=ids.new_id("sku"),
@@ -231,7 +275,7 @@ def create_sku(
         name=validate.text(name, "name", max_length=200),
         price_fen=price_fen,
         stock=validate.quantity(stock, "stock", allow_zero=True),
-        pool_contribution_fen=_contribution(pool_contribution, price_fen),
+        pool_contribution_fen=contribution_fen,
         created_at=now,
     )
     repo.add_sku(conn, sku)
@@ -275,9 +319,13 @@ def update_sku(
     if changes.clear_pool_contribution:
         values["pool_contribution_fen"] = None
     elif changes.pool_contribution is not None:
-        values["pool_contribution_fen"] = _contribution(changes.pool_contribution, price_fen)
+        contribution_fen = _contribution(changes.pool_contribution, price_fen)
+        values["pool_contribution_fen"] = contribution_fen
+        _payable(_params(conn, tenant_id), price_fen, contribution_fen, "pool_contribution")
     elif sku.pool_contribution_fen is not None and sku.pool_contribution_fen > price_fen:
         raise InvalidInput("the new price is below the SKU's pool contribution", "price")
+    elif sku.pool_contribution_fen is not None and changes.price is not None:
+        _payable(_params(conn, tenant_id), price_fen, sku.pool_contribution_fen, "price")
     if not values:
         raise InvalidInput("give at least one field to change", "name")
     repo.set_sku_fields(conn, tenant_id, sku_id, **values)

@@ -114,6 +114,9 @@ def checkout(
     for item in wanted:
         sku, product = carts.sellable(conn, tenant_id, item.sku_id, item.field)
         by_merchant.setdefault(product.merchant_id, []).append((item, sku, product))
+    catalogue.check_payable(
+        conn, tenant_id, [(sku, i.field) for g in by_merchant.values() for i, sku, _ in g]
+    )
     grand = sum(
         item.quantity * sku.price_fen for group in by_merchant.values() for item, sku, _ in group
     )

@@ -18,12 +18,14 @@ from sqlalchemy import Connection
 from tokenmall.adapters.db.mall import tenants as tenants_repo
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.economy.params import PRESETS, Params
+from tokenmall.domain.economy.purchase import fixed_contribution_limit
 from tokenmall.domain.errors import DomainError, InvalidParameter
 from tokenmall.domain.ledger import commands
 from tokenmall.domain.mall.people import Role, User
 from tokenmall.domain.mall.tenants import Tenant
+from tokenmall.domain.money import format_money
 from tokenmall.services.ledger import execute as ledger
-from tokenmall.services.mall import people, validate
+from tokenmall.services.mall import catalogue, people, validate
 from tokenmall.services.mall.auth import Principal, require, require_operator
 from tokenmall.services.mall.errors import Conflict, InvalidInput, NotFound
 
@@ -151,7 +153,8 @@ def _apply(
         raise Conflict(
             f"parameters are at version {version}, not {expected_version}", "params_version"
         )
-    parse_params(current, changes)  # the same validation the engine applies, to name the field
+    new = parse_params(current, changes)  # the engine's validation, to name the field
+    _refuse_unpayable_skus(conn, tenant_id, new, changes)
     digest = hashlib.sha256(f"{who.scope}:{request_key}".encode()).hexdigest()
     try:
         command = commands.ChangeParams(
@@ -168,6 +171,37 @@ def _apply(
     updated = tenants_repo.get(conn, tenant_id)
     assert updated is not None
     return updated
+
+
+# The parameters a SKU's fixed pool contribution must leave room for.
+_BOOKING_SHARES = ("dividend_rate", "commission_rates")
+
+
+def _refuse_unpayable_skus(
+    conn: Connection, tenant_id: str, new: Params, changes: dict[str, Any]
+) -> None:
+    """Refuse a change that would leave SKUs whose orders could be paid but never booked
+    (their fixed contribution no longer leaves room for the dividend share and commissions),
+    naming the changed parameter and listing the SKUs."""
+    broken = catalogue.unpayable_skus(conn, tenant_id, new)
+    if not broken:
+        return
+    field = next((f"params.{name}" for name in changes if name in _BOOKING_SHARES), "params")
+    listed = ", ".join(
+        f"{sku.sku_id} (price {format_money(sku.price_fen)}, pool contribution "
+        f"{format_money(sku.pool_contribution_fen or 0)}, at most "
+        f"{format_money(fixed_contribution_limit(new, sku.price_fen))})"
+        for sku in broken[:_LISTED]
+    )
+    more = f" and {len(broken) - _LISTED} more" if len(broken) > _LISTED else ""
+    raise InvalidInput(
+        f"this change would leave {len(broken)} SKU(s) that can be paid but never booked: "
+        f"{listed}{more}; lower their pool contributions first",
+        field,
+    )
+
+
+_LISTED = 20
 
 
 def params_history(

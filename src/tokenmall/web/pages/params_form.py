@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Connection
 from starlette.datastructures import FormData
 
-from tokenmall.domain.economy.params import DIVIDEND_WEIGHTS, GRANT_ON, Params
+from tokenmall.domain.economy.params import DIVIDEND_WEIGHTS, GRANT_ON, SELL_FEE_TO, Params
 from tokenmall.services.figures import current_params
 from tokenmall.services.mall.errors import InvalidInput
 from tokenmall.services.mall.tenants import parse_params
@@ -40,6 +40,13 @@ FIELDS: tuple[Field, ...] = (
     Field("dividend_rate", "decimal", "Dividend rate", "share of each sale to the dividend pool"),
     Field("quota_multiple", "decimal", "Quota multiple", "dividend quota per 1.00 spent"),
     Field("sell_fee_rate", "decimal", "Sell fee rate", "fee kept when points are sold back"),
+    Field(
+        "sell_fee_to",
+        "choice",
+        "Sell fee to",
+        "where the fee on points sold back goes",
+        SELL_FEE_TO,
+    ),
     Field("convert_fee_rate", "decimal", "Convert fee rate", "fee kept on conversion"),
     Field("max_supply", "decimal", "Max supply", "points that may ever be minted"),
     Field("share_unit", "decimal", "Share unit", "spend per share (yuan)"),

@@ -195,6 +195,16 @@ def list_skus(conn: Connection, tenant_id: str, product_id: str) -> list[Sku]:
     return [_sku(row) for row in conn.execute(query)]
 
 
+def skus_with_contribution(conn: Connection, tenant_id: str) -> list[Sku]:
+    """The tenant's SKUs that carry a fixed pool contribution, in id order."""
+    query = (
+        select(skus)
+        .where(skus.c.tenant_id == tenant_id, skus.c.pool_contribution_fen.is_not(None))
+        .order_by(skus.c.sku_id)
+    )
+    return [_sku(row) for row in conn.execute(query)]
+
+
 def set_sku_fields(conn: Connection, tenant_id: str, sku_id: str, **values: object) -> None:
     # Stock is never set here: it changes only through change_stock, atomically.
     assert set(values) <= {"name", "price_fen", "pool_contribution_fen"}, values
