@@ -52,7 +52,6 @@ PAGES = (
 def site(db_url: str) -> Iterator[Site]:
     """The demo with its last history day left unsettled, for the settlement form."""
     settings = Settings(
-        env="development",  # the demo pays on the sandbox gateway
         database_url=db_url,
         log_level="WARNING",
         insecure_fast_password_hashing=True,
