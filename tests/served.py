@@ -33,7 +33,10 @@ def integration_db_url(name: str) -> Any:
 
 
 def app_settings(database_url: str, **extra: Any) -> Settings:
-    """Settings for a served test app: quiet logs, fast password hashing, no ``.env``."""
+    """Settings for a served test app: development mode (the sandbox gateway and the built-in
+    secret key; pass ``env="production"`` with safe settings to test without), quiet logs,
+    fast password hashing, no ``.env``."""
+    extra.setdefault("env", "development")
     return Settings(
         database_url=database_url,
         log_level="WARNING",

@@ -16,12 +16,25 @@ from tokenmall.adapters.db import migrate
 from tokenmall.adapters.db.engine import UnsupportedDatabase, make_engine
 from tokenmall.adapters.db.settings import database_url
 from tokenmall.adapters.db.store import Store
+from tokenmall.adapters.payments import delivery as sandbox_delivery
+from tokenmall.adapters.payments import sandbox_page
+from tokenmall.adapters.payments.sandbox import SandboxGateway, parse_sandbox_ref
+from tokenmall.services.mall.gateway import Gateway, NoGateway
 from tokenmall.services.mall.uow import Database
 
 
 def open_database(url: str) -> Database:
     """The unit of work over a new engine on ``url``."""
     return Database(make_engine(url))
+
+
+def payment_gateway(sandbox_on: bool, secret_key: str, base_url: str) -> Gateway:
+    """The configured gateway: the sandbox (for development) signing with ``secret_key`` and
+    sending the payer to ``base_url``'s page; with the sandbox off, ``NoGateway`` (money
+    payments refused) until a real gateway is configured."""
+    if not sandbox_on:
+        return NoGateway()
+    return SandboxGateway(secret_key, base_url=base_url)
 
 
 def open_store(url: str | None = None, *, must_exist: bool = False) -> Store:
@@ -57,12 +70,16 @@ def schema_status(conn: Connection) -> str:
 
 
 __all__ = [
+    "SandboxGateway",
     "Store",
     "UnsupportedDatabase",
     "heads",
     "open_database",
     "open_store",
+    "parse_sandbox_ref",
     "resolve_url",
+    "sandbox_delivery",
+    "sandbox_page",
     "schema_status",
     "upgrade",
 ]

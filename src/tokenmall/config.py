@@ -12,10 +12,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+Environment = Literal["production", "development"]
+
+# The secret key a fresh checkout runs with: public (it is in the source), so development only.
+DEFAULT_SECRET_KEY = "dev-insecure-change-me"
+MIN_SECRET_KEY_LENGTH = 32
+DEVELOPMENT_NOTICE = (
+    "development mode (TOKENMALL_ENV=development): not for real users or real money; the "
+    "sandbox gateway and a public or short secret key are allowed"
+)
 
 
 def default_database_url() -> str:
@@ -44,13 +53,17 @@ class Settings(BaseSettings):
         extra="ignore",
     )
 
+    # ``development`` allows what must never serve real users (the public default secret key,
+    # the sandbox gateway) and says so on every page and in the log; ``serve`` and
+    # ``scheduler`` refuse those outside it. ``tokenmall demo`` runs in development mode.
+    env: Environment = "production"
     database_url: str = Field(default_factory=default_database_url)
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     # Keys the HMAC of cookie-session ids, the sandbox gateway's webhook secret and every
     # outgoing webhook endpoint's signing secret (derived, never stored). Set it in production,
     # the same for the API and the scheduler; changing it changes those secrets.
-    secret_key: SecretStr = SecretStr("dev-insecure-change-me")
+    secret_key: SecretStr = SecretStr(DEFAULT_SECRET_KEY)
     log_level: LogLevel = "INFO"
     # Platform operator created at start-up if no operator with this email exists.
     operator_email: str | None = None
@@ -63,9 +76,50 @@ class Settings(BaseSettings):
     # Test suites only: argon2 with tiny cost parameters (hashes are still argon2id).
     insecure_fast_password_hashing: bool = False
     # The sandbox payment gateway (an approve-anything page, /sandbox/pay/…, and its webhook).
-    # Turn it off in production: its page and webhook then answer 404 and checkouts with a money
-    # part are refused (409 no_gateway) until a real gateway is configured.
+    # Development only (anyone may approve their own payment on it): outside development mode
+    # ``serve`` refuses to start with it on. Off, its page and webhook answer 404 and checkouts
+    # with a money part are refused (409 no_gateway) until a real gateway is configured.
     sandbox_gateway: bool = True
+    # Where the sandbox's page sends its signed events when a payer presses Approve or Fail.
+    # Unset (the default): in-process, straight to the webhook's handling, never over the
+    # network. Set, that URL (an operator's choice, never one taken from a request).
+    sandbox_webhook_url: str | None = None
     # Integration ``paid`` pushes go through their tenant's unit writer (group commit); off:
     # one transaction a request.
     group_commit: bool = True
+
+    @field_validator("sandbox_webhook_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value or None
+
+    @property
+    def development(self) -> bool:
+        """Development mode (``TOKENMALL_ENV=development``): unsafe settings allowed, and shown."""
+        return self.env == "development"
+
+    def unsafe_reasons(self) -> list[str]:
+        """What makes these settings unfit to serve real users, one sentence each saying what
+        to set; empty in development mode (which allows them) or when there is nothing."""
+        if self.development:
+            return []
+        reasons: list[str] = []
+        secret = self.secret_key.get_secret_value()
+        if secret == DEFAULT_SECRET_KEY:
+            reasons.append(
+                "TOKENMALL_SECRET_KEY is the built-in default, which is public: set it to a "
+                f"random value of at least {MIN_SECRET_KEY_LENGTH} characters"
+            )
+        elif len(secret) < MIN_SECRET_KEY_LENGTH:
+            reasons.append(
+                f"TOKENMALL_SECRET_KEY is {len(secret)} characters long: set it to a random "
+                f"value of at least {MIN_SECRET_KEY_LENGTH} characters"
+            )
+        if self.sandbox_gateway:
+            reasons.append(
+                "the sandbox payment gateway is on (anyone can approve their own payment): "
+                "set TOKENMALL_SANDBOX_GATEWAY=false"
+            )
+        return reasons

@@ -15,11 +15,11 @@ from sqlalchemy import func, select
 
 from tokenmall.adapters.db.store import Store
 from tokenmall.adapters.db.tables import holders, journals
+from tokenmall.adapters.payments.sandbox import derive_secret, sign
 from tokenmall.domain.ledger import commands as c
 from tokenmall.domain.money import format_money
 from tokenmall.services.ledger.audit import audit
 from tokenmall.services.ledger.execute import execute
-from tokenmall.services.mall.gateway import derive_secret, sign
 
 _FORM = re.compile(
     r'<form method="post" action="([^"]+)"><input type="hidden" name="outcome" value="(\w+)">'

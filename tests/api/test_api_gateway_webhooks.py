@@ -14,9 +14,9 @@ from orders_helpers import checkout, economy, order, signed_webhook, store_of, s
 from sqlalchemy import select
 
 from tokenmall.adapters.db.mall.payments import payment_callbacks
+from tokenmall.adapters.payments.sandbox import derive_secret
 from tokenmall.domain.ledger import commands as c
 from tokenmall.services.ledger.execute import execute
-from tokenmall.services.mall.gateway import derive_secret
 
 
 def _state(api: Api, t: TenantFixture, server: Any, order_id: str) -> object:

@@ -60,6 +60,9 @@ def test_operator_create_then_serve_as_commands(tmp_path: Path) -> None:
         "TOKENMALL_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
         "TOKENMALL_OPERATOR_PASSWORD": "cli-operator-pw",
         "TOKENMALL_ENV_FILE": str(tmp_path / "none.env"),
+        # settings ``serve`` starts with outside development mode
+        "TOKENMALL_SECRET_KEY": "cli-test-secret-" + "c" * 32,
+        "TOKENMALL_SANDBOX_GATEWAY": "false",
     }
     cli = [sys.executable, "-m", "tokenmall"]
     created = subprocess.run(

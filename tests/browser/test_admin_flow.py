@@ -35,6 +35,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     """The demo (SQLite) with its last history day left for the admin to settle."""
     folder = tmp_path_factory.mktemp("admin-flow")
     settings = Settings(
+        env="development",  # the demo pays on the sandbox gateway
         database_url=f"sqlite:///{folder / 'tokenmall.db'}",
         log_level="WARNING",
         insecure_fast_password_hashing=True,

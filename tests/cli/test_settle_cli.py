@@ -116,6 +116,15 @@ def test_bad_input_exits_2(cli: Any, db_url: str, args: list[str], message: str)
     assert "Traceback" not in result.stderr
 
 
+@pytest.fixture
+def safe_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Settings the scheduler starts with outside development mode (the subprocess inherits)."""
+    monkeypatch.setenv("TOKENMALL_ENV", "production")
+    monkeypatch.setenv("TOKENMALL_SECRET_KEY", "scheduler-test-secret-" + "s" * 26)
+    monkeypatch.setenv("TOKENMALL_SANDBOX_GATEWAY", "false")
+
+
+@pytest.mark.usefixtures("safe_settings")
 def test_scheduler_once_settles_yesterday(cli: Any, db_url: str, store: Store, tenant: str) -> None:
     result = cli("scheduler", "--once", "--at", "00:00", "--database", db_url)
     assert result.returncode == 0, result.stderr

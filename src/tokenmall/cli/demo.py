@@ -2,15 +2,19 @@
 
 Sets up (once; re-running is safe) an embedded SQLite database with the seed's wine brand and a
 fortnight of orders and daily settlements (``demo/living.py``), prints the logins, and serves
-the pages and the API at http://127.0.0.1:8000.
+the pages and the API at http://127.0.0.1:8000 in development mode (``TOKENMALL_ENV``): the
+sandbox gateway and the built-in secret key, with a warning on every page and in the log.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from tokenmall.config import Settings
 
 
 def default_demo_url() -> str:
@@ -21,6 +25,15 @@ def default_demo_url() -> str:
 
     folder = Path(user_data_dir("tokenmall", appauthor=False))
     return f"sqlite:///{folder / 'demo.db'}"
+
+
+def demo_settings(url: str, host: str, port: int) -> Settings:
+    """The demo's settings: development mode (the sandbox gateway, the built-in secret key)."""
+    from tokenmall.config import Settings
+
+    return Settings(
+        env="development", database_url=url, host=host, port=port, log_level="WARNING"
+    )
 
 
 def demo(
@@ -38,9 +51,9 @@ def demo(
     import uvicorn
 
     from tokenmall import bootstrap
-    from tokenmall.config import Settings
     from tokenmall.demo import living as demo_service
     from tokenmall.services.process import freeze_startup_objects
+    from tokenmall.web import logs
     from tokenmall.web.app import create_app
 
     url = database or default_demo_url()
@@ -78,8 +91,9 @@ def demo(
         return
     typer.echo("")
     typer.echo(f"Serving at {base_url} (Ctrl+C to stop)")
-    settings = Settings(database_url=url, host=host, port=port, log_level="WARNING")
+    settings = demo_settings(url, host, port)
     application = create_app(settings)
+    logs.development_warning()
     freeze_startup_objects()
     uvicorn.run(
         application,

@@ -17,15 +17,21 @@ def serve(
     ] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on (default: settings).")] = None,
 ) -> None:
-    """Run the HTTP API (OpenAPI docs at /docs) with settings from TOKENMALL_* and .env."""
+    """Run the HTTP API (OpenAPI docs at /docs) with settings from TOKENMALL_* and .env.
+
+    Refuses to start (exit 2) with the default or a short secret key, or with the sandbox
+    gateway on, unless TOKENMALL_ENV=development."""
     import uvicorn
 
-    from tokenmall.config import Settings
+    from tokenmall.cli import safety
     from tokenmall.services.process import freeze_startup_objects
+    from tokenmall.web import logs
     from tokenmall.web.app import create_app
 
-    settings = Settings()
+    settings = safety.checked("serve")
     application = create_app(settings)
+    if settings.development:
+        logs.development_warning()
     freeze_startup_objects()
     uvicorn.run(
         application,

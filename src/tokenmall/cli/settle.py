@@ -11,6 +11,7 @@ clock (automatic completion and cancellation, when the orders module has them); 
 time is past ``--at`` it settles each tenant's previous day (once: a settled day is skipped).
 On PostgreSQL one scheduler leads at a time (a session advisory lock); others stand by and take
 over if the leader goes away. On SQLite, run one (settlement and deliveries are safe anyway).
+It starts only with settings fit for real users (``cli/safety.py``), as ``serve`` does.
 """
 
 from __future__ import annotations
@@ -172,17 +173,26 @@ def scheduler(
     database: Database_ = None,
     timezone_: Timezone = "+08:00",
 ) -> None:
-    """Settle each tenant's previous day after --at, deliver webhooks, run the order clock."""
+    """Settle each tenant's previous day after --at, deliver webhooks, run the order clock.
+
+    Refuses to start (exit 2) with the default or a short secret key, or with the sandbox
+    gateway on, unless TOKENMALL_ENV=development: it signs webhooks with the API's secret."""
     from tokenmall.bootstrap import open_store
+    from tokenmall.cli import safety
+    from tokenmall.config import DEVELOPMENT_NOTICE
 
     tz = _tz("scheduler", timezone_)
     hour, minute = _parse_at(at)
+    settings = safety.checked("scheduler")
+    if settings.development:
+        typer.echo(f"scheduler: warning: {DEVELOPMENT_NOTICE}", err=True)
+    secret_key = settings.secret_key.get_secret_value()
     store = open_store(database)
     leader = _Leadership(store)
     try:
         while True:
             if leader.acquire():
-                _round(store, tz, hour, minute)
+                _round(store, tz, hour, minute, secret_key)
             elif once:
                 typer.echo("another scheduler leads; nothing done")
             if once:
@@ -236,7 +246,7 @@ class _Leadership:
         self.conn, self.leading = None, False
 
 
-def _round(store: Store, tz: tzinfo, hour: int, minute: int) -> None:
+def _round(store: Store, tz: tzinfo, hour: int, minute: int, secret_key: str) -> None:
     """One round of duties; an error in one duty is reported and does not stop the others."""
     from tokenmall.services.mall import webhook_delivery
     from tokenmall.services.mall.settling import is_settled, yesterday
@@ -263,19 +273,11 @@ def _round(store: Store, tz: tzinfo, hour: int, minute: int) -> None:
                 typer.echo(f"scheduler: settling {tenant_id} failed: {exc}", err=True)
     _order_clock(db, tenants, now)
     try:
-        report = webhook_delivery.deliver_due(db, now, limit=500, secret_key=_secret_key())
+        report = webhook_delivery.deliver_due(db, now, limit=500, secret_key=secret_key)
         if report.attempted:
             typer.echo(f"webhooks: {json.dumps(report.as_dict())}")
     except Exception as exc:
         typer.echo(f"scheduler: delivering webhooks failed: {exc}", err=True)
-
-
-def _secret_key() -> str:
-    """The server's ``secret_key`` (``TOKENMALL_SECRET_KEY`` or the settings file): webhook
-    signing secrets are derived from it, so the scheduler must run with the API's setting."""
-    from tokenmall.config import Settings
-
-    return Settings().secret_key.get_secret_value()
 
 
 def _order_clock(db: Any, tenants: list[str], now: datetime) -> None:

@@ -34,6 +34,7 @@ from tokenmall.adapters.db.mall import refunds as refunds_repo
 from tokenmall.adapters.db.mall import tenants as tenants_repo
 from tokenmall.adapters.db.mall import withdrawals as withdrawals_repo
 from tokenmall.adapters.db.store import Store
+from tokenmall.adapters.payments.sandbox import SandboxGateway
 from tokenmall.domain.errors import DomainError
 from tokenmall.domain.ledger import commands as c
 from tokenmall.domain.mall.catalogue import Sku
@@ -57,7 +58,6 @@ from tokenmall.services.mall import (
     withdrawals,
 )
 from tokenmall.services.mall.auth import Principal
-from tokenmall.services.mall.gateway import SandboxGateway
 from tokenmall.services.mall.uow import Database, utc_now
 
 TENANT_ID = "wine"

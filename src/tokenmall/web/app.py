@@ -12,7 +12,7 @@ from tokenmall import bootstrap
 from tokenmall.config import Settings
 from tokenmall.services.mall import operators, passwords
 from tokenmall.services.mall.uow import Database, utc_now
-from tokenmall.web import errors, logs, pages
+from tokenmall.web import errors, logs, pages, security_headers
 from tokenmall.web.api import (
     addresses,
     catalogue,
@@ -84,6 +84,7 @@ def create_app(
     app.state.database = db
     errors.install(app)
     app.add_middleware(logs.RequestIdMiddleware)
+    app.add_middleware(security_headers.SecurityHeadersMiddleware)
     for module in (
         health,
         # First: a request is matched against the routers in this order, and the shops'

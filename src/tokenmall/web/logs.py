@@ -18,6 +18,8 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tokenmall.config import DEVELOPMENT_NOTICE
+
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "request_id", default=None
 )
@@ -55,6 +57,13 @@ def configure(level: str) -> None:
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+
+
+def development_warning() -> None:
+    """One warning line at start-up: this server runs in development mode."""
+    logging.getLogger("tokenmall.web").warning(
+        DEVELOPMENT_NOTICE, extra={"fields": {"env": "development"}}
+    )
 
 
 class RequestIdMiddleware:

@@ -25,6 +25,7 @@ from tokenmall.adapters.db.mall import orders as repo
 from tokenmall.adapters.db.mall import payments as payments_repo
 from tokenmall.adapters.db.mall import refunds as refunds_repo
 from tokenmall.domain.errors import DomainError, ErrorKind, InvalidAmount, InvalidParameter
+from tokenmall.domain.mall.gateway import CallbackEvent, CallbackRefused
 from tokenmall.domain.mall.orders import Order
 from tokenmall.domain.mall.payments import Payment, PaymentStatus
 from tokenmall.domain.mall.people import Role
@@ -33,7 +34,7 @@ from tokenmall.domain.mall.transitions import ORDER, PAYMENT, Actor
 from tokenmall.services.mall import ids, order_ledger, orders
 from tokenmall.services.mall.auth import Principal, actor, require
 from tokenmall.services.mall.errors import Conflict, InvalidInput, NotFound
-from tokenmall.services.mall.gateway import CallbackEvent, CallbackRefused, Gateway
+from tokenmall.services.mall.gateway import Gateway
 from tokenmall.services.mall.uow import Database
 
 log = logging.getLogger("tokenmall.payments")

@@ -9,6 +9,33 @@ from tokenmall.domain.money import parse_money
 from tokenmall.services.mall.errors import InvalidInput
 
 TENANT_ID = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
+# A tenant's pages live at /<tenant_id>/, beside the server's own top-level paths: an id that
+# names one of those (or one kept for later) would shadow it or be shadowed.
+RESERVED_TENANT_IDS = frozenset(
+    {
+        "admin",
+        "api",
+        "assets",
+        "docs",
+        "favicon",
+        "health",
+        "healthz",
+        "login",
+        "logout",
+        "metrics",
+        "openapi",
+        "platform",
+        "readyz",
+        "redoc",
+        "register",
+        "robots",
+        "sandbox",
+        "static",
+        "status",
+        "well-known",
+        "www",
+    }
+)
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 # Prices and contributions above this are refused as typos (10 billion yuan; fits BIGINT).
 MAX_PRICE_FEN = 10**12
@@ -19,6 +46,12 @@ def tenant_id(value: str, field: str = "tenant_id") -> str:
     if not TENANT_ID.match(value):
         raise InvalidInput(
             "tenant_id must be 3-32 characters of a-z, 0-9 and '-', starting with a letter",
+            field,
+        )
+    if value in RESERVED_TENANT_IDS:
+        raise InvalidInput(
+            f"tenant_id {value!r} is reserved: /{value} is one of the server's own paths; "
+            "choose another",
             field,
         )
     return value

@@ -1,17 +1,17 @@
 """Payments: start or read a payment, the gateways' webhooks, and the sandbox's payment page.
 
-The sandbox page (``/sandbox/pay/{ref}``) plays the gateway's part and is not in the OpenAPI:
-plain HTML forms (no JavaScript) with Approve and Fail; pressing one makes the sandbox send its
-signed webhook to ``POST /api/v1/payments/webhooks/sandbox`` over HTTP, as a real gateway would.
+The sandbox page (``/sandbox/pay/{ref}``, drawn by ``adapters/payments/sandbox_page.py``) plays
+the gateway's part and is not in the OpenAPI: plain HTML forms (no JavaScript) with Approve and
+Fail. Pressing one makes the sandbox sign its event exactly as a real gateway signs a webhook
+and deliver it in-process to the same handling as ``POST /api/v1/payments/webhooks/sandbox``
+(or, if the operator configured ``sandbox_webhook_url``, over HTTP to that URL). No address is
+ever taken from the request's headers for a request the server makes.
 """
 
 from __future__ import annotations
 
-import html
 import json
 import logging
-import urllib.error
-import urllib.request
 from typing import Annotated, Literal
 from urllib.parse import parse_qs
 
@@ -20,16 +20,16 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 
-from tokenmall.domain.money import format_money
-from tokenmall.services.mall import payments
-from tokenmall.services.mall.gateway import (
-    CallbackRefused,
-    EventType,
-    Gateway,
-    NoGateway,
+from tokenmall.bootstrap import (
     SandboxGateway,
     parse_sandbox_ref,
+    payment_gateway,
+    sandbox_delivery,
+    sandbox_page,
 )
+from tokenmall.domain.mall.gateway import CallbackRefused, EventType
+from tokenmall.services.mall import payments
+from tokenmall.services.mall.gateway import Gateway
 from tokenmall.services.mall.uow import Database, utc_now
 from tokenmall.web import idempotent
 from tokenmall.web.api.common import ResourceId, TenantId
@@ -48,9 +48,11 @@ def gateway_for(request: Request) -> Gateway:
     """The configured gateway: the sandbox (the default), on this server's own address; with
     ``sandbox_gateway`` off, ``NoGateway`` (money payments refused) until a real one plugs in."""
     configured = settings(request)
-    if not configured.sandbox_gateway:
-        return NoGateway()
-    return SandboxGateway(configured.secret_key.get_secret_value(), base_url=str(request.base_url))
+    return payment_gateway(
+        configured.sandbox_gateway,
+        configured.secret_key.get_secret_value(),
+        str(request.base_url),
+    )
 
 
 def sandbox_enabled(request: Request) -> bool:
@@ -166,21 +168,11 @@ async def sandbox_webhook(
 
 # --- the sandbox's payment page (the gateway's side; not part of the API) ---------------------
 
-_STYLE = (
-    "body{font-family:sans-serif;max-width:32em;margin:2em auto;padding:0 1em}"
-    "button{font-size:1.1em;margin:.3em;padding:.4em 1.2em}"
-    ".ok{color:#17692b}.bad{color:#a11}"
-)
-
 
 def _page(title: str, inner: str, code: int = 200) -> HTMLResponse:
-    text = (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width,initial-scale=1">'
-        f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head>"
-        f"<body><h1>Sandbox payment</h1>{inner}</body></html>"
+    return HTMLResponse(
+        sandbox_page.page(title, inner), status_code=code, headers=sandbox_page.HEADERS
     )
-    return HTMLResponse(text, status_code=code, headers={"Cache-Control": "no-store"})
 
 
 def _state(db: Database, ref: str) -> payments.PageState | None:
@@ -192,35 +184,11 @@ def _state(db: Database, ref: str) -> payments.PageState | None:
 
 
 def _describe(state: payments.PageState, ref: str, message: str = "") -> str:
-    payment, order = state.payment, state.order
-    safe = html.escape(ref)
-    parts = [
-        f"<p>Order <code>{html.escape(order.order_id)}</code>: "
-        f"<strong>{format_money(payment.amount_fen)}</strong></p>",
-        f'<p id="status">Payment status: <strong>{html.escape(payment.status)}</strong></p>',
-    ]
-    if message:
-        parts.append(f"<p>{message}</p>")
-    if state.payable:
-        if payment.status == "failed":
-            parts.append('<p class="bad">The last attempt failed. You may try again.</p>')
-        for outcome, label in (("approve", "Approve"), ("fail", "Fail")):
-            parts.append(
-                f'<form method="post" action="/sandbox/pay/{safe}">'
-                f'<input type="hidden" name="outcome" value="{outcome}">'
-                f'<button type="submit">{label}</button></form>'
-            )
-    elif payment.status == "succeeded":
-        parts.append('<p class="ok">Paid. You may close this page.</p>')
-    else:
-        parts.append("<p>This payment is closed.</p>")
-    back = f"/{html.escape(order.tenant_id)}/orders/{html.escape(order.order_id)}"
-    parts.append(f'<p><a id="back" href="{back}">Back to the shop</a></p>')
-    return "".join(parts)
+    return sandbox_page.describe(state.payment, state.order, state.payable, ref, message)
 
 
 @router.get("/sandbox/pay/{ref}", include_in_schema=False)
-def sandbox_page(ref: str, request: Request) -> HTMLResponse:
+def sandbox_payment_page(ref: str, request: Request) -> HTMLResponse:
     if not sandbox_enabled(request):
         return _page("Not found", "<p>No such page.</p>", 404)
     state = _state(request.app.state.database, ref)
@@ -229,15 +197,28 @@ def sandbox_page(ref: str, request: Request) -> HTMLResponse:
     return _page("Pay", _describe(state, ref))
 
 
-def _deliver(url: str, data: bytes, headers: dict[str, str]) -> tuple[int, str]:
-    call = urllib.request.Request(url, data=data, headers=headers, method="POST")
+def _deliver(
+    request: Request, gateway: SandboxGateway, body_: bytes, headers: dict[str, str]
+) -> tuple[int, str]:
+    """Hand the signed event to the shop: (the status it answered, why if it refused).
+
+    In-process by default, through the webhook's own handling (the signature is checked there
+    as for any webhook); over HTTP only to the operator's ``sandbox_webhook_url``."""
+    url = settings(request).sandbox_webhook_url
+    if url:
+        code, text = sandbox_delivery.post(url, body_, headers)
+        if code == 200:
+            return code, ""
+        try:
+            return code, str(json.loads(text)["error"]["message"])
+        except (ValueError, KeyError, TypeError):
+            return code, text[:200]
+    db: Database = request.app.state.database
     try:
-        with urllib.request.urlopen(call, timeout=15) as answer:
-            return int(answer.status), answer.read().decode("utf-8", "replace")
-    except urllib.error.HTTPError as exc:
-        return int(exc.code), exc.read().decode("utf-8", "replace")
-    except OSError as exc:
-        return 0, str(exc)
+        payments.handle_callback(db, gateway, headers, body_, utc_now())
+    except CallbackRefused as exc:
+        return status_of(exc), str(exc)
+    return 200, ""
 
 
 def _submit(request: Request, ref: str, outcome: Literal["approve", "fail"]) -> HTMLResponse:
@@ -254,24 +235,13 @@ def _submit(request: Request, ref: str, outcome: Literal["approve", "fail"]) -> 
     data = gateway.event_body(
         provider_ref=ref, outcome=event, amount_fen=state.payment.amount_fen, now=now
     )
-    url = str(request.base_url).rstrip("/") + WEBHOOK_PATH
-    code, text = _deliver(url, data, gateway.signed_headers(data, now))
+    code, detail = _deliver(request, gateway, data, gateway.signed_headers(data, now))
     log.info(
         "sandbox webhook sent",
         extra={"fields": {"ref": ref, "type": event, "status": code}},
     )
     after = _state(db, ref) or state
-    if code == 200:
-        message = f'<span class="ok">The shop was notified ({html.escape(event)}).</span>'
-    else:
-        try:
-            detail = json.loads(text)["error"]["message"]
-        except (ValueError, KeyError, TypeError):
-            detail = text[:200]
-        message = (
-            f'<span class="bad">The shop did not take the notification (HTTP {code}: '
-            f"{html.escape(str(detail))}).</span>"
-        )
+    message = sandbox_page.notified(event) if code == 200 else sandbox_page.not_taken(code, detail)
     return _page("Pay", _describe(after, ref, message), 200 if code == 200 else 502)
 
 
