@@ -32,7 +32,7 @@ from tokenmall.adapters.db.mall.tables import users as mall_users
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.ledger import commands as c
 from tokenmall.domain.mall.integration import ExternalUser, IntegrationOrder, IntegrationState
-from tokenmall.domain.mall.people import Role
+from tokenmall.domain.mall.people import Role, Scope
 from tokenmall.domain.money import format_money
 from tokenmall.services.ledger import execute as ledger
 from tokenmall.services.ledger.book import TenantBook
@@ -389,7 +389,7 @@ def prepare_paid(
 ) -> Answer | PaidEvent:
     """Everything of ``paid`` that only reads: the caller's role, the input, a stored answer
     to replay (returned as the ``Answer``), the shop's users, the order's ledger keys."""
-    require(caller, tenant_id, ADMIN)
+    require(caller, tenant_id, ADMIN, scope=Scope.INTEGRATION)
     external_id(external_order_id, "external_order_id")
     # The order's journal keys are read BEFORE its stored answer: both commit together, so if
     # a racing push committed between the two reads (each statement sees what is committed

@@ -12,6 +12,7 @@ from sqlalchemy import Connection
 
 from tokenmall.adapters.db.mall import integration as repo
 from tokenmall.domain.mall.integration import IntegrationOrder
+from tokenmall.domain.mall.people import Scope
 from tokenmall.domain.mall.transitions import INTEGRATION_ORDER, Actor
 from tokenmall.domain.money import format_money
 from tokenmall.services.mall import events, order_ledger, validate
@@ -39,7 +40,7 @@ def completed(
     request_hash: str,
     now: datetime,
 ) -> Answer:
-    require(caller, tenant_id, ADMIN)
+    require(caller, tenant_id, ADMIN, scope=Scope.INTEGRATION)
     external_id(external_order_id, "external_order_id")
     first = replay(conn, tenant_id, external_order_id, "completed", request_hash)
     if first is not None:
@@ -74,7 +75,7 @@ def refunded(
     request_hash: str,
     now: datetime,
 ) -> Answer:
-    who = require(caller, tenant_id, ADMIN)
+    who = require(caller, tenant_id, ADMIN, scope=Scope.INTEGRATION)
     external_id(external_order_id, "external_order_id")
     first = replay(conn, tenant_id, external_order_id, "refunded", request_hash)
     if first is not None:
@@ -128,7 +129,7 @@ def refunded(
 def get_order(
     conn: Connection, caller: Principal | None, tenant_id: str, external_order_id: str
 ) -> dict[str, Any]:
-    require(caller, tenant_id, ADMIN)
+    require(caller, tenant_id, ADMIN, scope=Scope.INTEGRATION)
     order = repo.get_order(conn, tenant_id, external_order_id)
     if order is None:
         raise NotFound(f"no order {external_order_id!r}")

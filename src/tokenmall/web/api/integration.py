@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.errors import DomainError
-from tokenmall.services.mall import auth, idempotency, integration, integration_closing
+from tokenmall.services.mall import access, auth, idempotency, integration, integration_closing
 from tokenmall.services.mall import integration_batch as batch
 from tokenmall.services.mall import integration_pushes as pushes
 from tokenmall.services.mall.auth import Principal
@@ -213,6 +213,9 @@ async def order_paid(
     db: Db,
     key: IdempotencyKey,
 ) -> Response:
+    await run_in_threadpool(
+        access.guard_push, db, tenant_id, token, [(external_order_id, payload.amount)]
+    )
     if group_commit(request):
         return await _push_paid(request, db, tenant_id, external_order_id, token, key, payload)
     return await run_in_threadpool(
@@ -259,6 +262,7 @@ def batch_paid(
                 batch.item_hash(tenant_id, external_order_id, single),
             )
         )
+    access.guard_push(db, tenant_id, token, [(i.external_order_id, i.amount) for i in items])
     refused: dict[int, dict[str, object]] = {}
     races = 0
     while True:
