@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 from mall_api import Api, TenantFixture, login, ok
 from test_api_withdrawals import cash_up
@@ -164,3 +165,28 @@ def test_a_refused_change_leaves_no_audit_entry(api: Api, tenant: TenantFixture)
     own = api.patch(t.path(f"/users/{t.admin_id}"), t.admin_token, json={"role": "consumer"})
     assert own.status_code == 403
     assert ok(api.get(t.path("/audit-trail"), t.admin_token))["items"] == before
+
+
+def test_the_console_shows_the_trail_keys_and_flags(api: Api, tenant: TenantFixture) -> None:
+    t = tenant
+    second_admin(api, t)
+    key = ok(
+        api.post(t.path("/api-keys"), t.admin_token, json={"name": "erp", "scopes": ["read"]}),
+        201,
+    )
+    page = console_get(api, f"/{t.tenant_id}/admin/access?lang=en", t.admin_token)
+    assert page.status_code == 200, page.text
+    html = page.text
+    assert 'data-action="user.create"' in html
+    assert 'data-action="api_key.create"' in html
+    assert f'data-key="{key["key"]["key_id"]}"' in html
+    assert '<span class="tag">read</span>' in html
+    assert "Self-referral flags" in html
+    refused = console_get(api, f"/{t.tenant_id}/admin/access", t.consumer_token)
+    assert refused.status_code in (403, 404)
+    assert "<td>admin2</td>" in html  # the new admin, by name, as the subject of an entry
+
+
+def console_get(api: Api, path: str, session: str) -> httpx.Response:
+    with httpx.Client(base_url=str(api.http.base_url), cookies={"tokenmall_session": session}) as c:
+        return c.get(path)
