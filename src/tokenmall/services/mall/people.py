@@ -220,7 +220,7 @@ def create_user(
         access.USER_CREATE,
         user.user_id,
         before=None,
-        after={"role": user.role.value, "kyc_status": user.kyc_status.value},
+        after={"role": str(user.role), "kyc_status": str(user.kyc_status)},
         now=now,
     )
     return user
@@ -284,8 +284,8 @@ def update_user(
             who,
             access.USER_ROLE,
             user_id,
-            before={"role": user.role.value},
-            after={"role": updated.role.value},
+            before={"role": str(user.role)},
+            after={"role": str(updated.role)},
             now=at,
         )
     if updated.kyc_status != user.kyc_status:
@@ -295,8 +295,8 @@ def update_user(
             who,
             access.USER_KYC,
             user_id,
-            before={"kyc_status": user.kyc_status.value},
-            after={"kyc_status": updated.kyc_status.value},
+            before={"kyc_status": str(user.kyc_status)},
+            after={"kyc_status": str(updated.kyc_status)},
             now=at,
         )
         if updated.kyc_status == KycStatus.VERIFIED:
