@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from tokenmall.adapters.db.mall import access as repo
-from tokenmall.adapters.db.mall.access import AuditEntry, Caps
+from tokenmall.domain.mall.access import AuditEntry, Caps
 from tokenmall.domain.mall.people import Role, Scope
 from tokenmall.domain.mall.withdrawals import THRESHOLD_COOLING, AdminHistory
 from tokenmall.domain.money import format_money

@@ -14,14 +14,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from tokenmall.adapters.db.mall import access as access_repo
 from tokenmall.adapters.db.mall import people as people_repo
 from tokenmall.adapters.db.mall import tenants as tenants_repo
 from tokenmall.adapters.db.mall import withdrawals as withdrawals_repo
-from tokenmall.adapters.db.mall.tables import users
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.errors import RuleViolation
 from tokenmall.domain.ledger.commands import Join
@@ -142,12 +141,7 @@ def _bind(conn: Connection, tenant_id: str, user_id: str, inviter_id: str) -> No
 
 def bind_waiting_invitees(conn: Connection, tenant_id: str, inviter_id: str) -> int:
     """Bind the invitees of a newly verified inviter that were left unbound; how many."""
-    rows = conn.execute(
-        select(users.c.user_id).where(
-            users.c.tenant_id == tenant_id, users.c.inviter_id == inviter_id
-        )
-    ).all()
-    invitee_ids = [row.user_id for row in rows]
+    invitee_ids = people_repo.invitee_ids(conn, tenant_id, inviter_id)
     if not invitee_ids:
         return 0
     holders = Store(conn.engine).load_holders(conn, tenant_id, invitee_ids)

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import Field
 
-from tokenmall.adapters.db.mall.access import AuditEntry, Caps
+from tokenmall.domain.mall.access import AuditEntry, Caps
 from tokenmall.domain.money import format_money
 from tokenmall.services.mall.access import ReferralFlag
 from tokenmall.web.api.schemas import MoneyText, Request, Response

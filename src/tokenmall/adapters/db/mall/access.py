@@ -12,7 +12,6 @@ pushes.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -39,6 +38,7 @@ from sqlalchemy.orm import aliased
 from tokenmall.adapters.db.mall.integration import integration_orders
 from tokenmall.adapters.db.mall.rows import aware
 from tokenmall.adapters.db.mall.tables import ID, TENANT_ID, metadata, users
+from tokenmall.domain.mall.access import NO_CAPS, AuditEntry, Caps
 
 
 def _at(name: str, nullable: bool = False) -> Column[Any]:
@@ -108,27 +108,6 @@ TABLES = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class AuditEntry:
-    entry_id: str
-    at: datetime
-    actor_id: str | None
-    actor_via: str
-    action: str
-    subject_id: str
-    before: dict[str, Any] | None
-    after: dict[str, Any] | None
-
-
-@dataclass(frozen=True, slots=True)
-class Caps:
-    per_order_fen: int | None
-    per_day_fen: int | None
-    updated_by: str | None
-    updated_at: datetime | None
-
-
-NO_CAPS = Caps(None, None, None, None)
 
 
 def _json(value: dict[str, Any] | None) -> str | None:

@@ -159,6 +159,13 @@ def list_users(
     return [_user(row) for row in conn.execute(query.limit(limit))]
 
 
+def invitee_ids(conn: Connection, tenant_id: str, inviter_id: str) -> list[str]:
+    query = select(users.c.user_id).where(
+        users.c.tenant_id == tenant_id, users.c.inviter_id == inviter_id
+    )
+    return [row.user_id for row in conn.execute(query.order_by(users.c.user_id))]
+
+
 def count_users(conn: Connection, tenant_id: str) -> int:
     query = select(func.count()).select_from(users).where(users.c.tenant_id == tenant_id)
     return int(conn.execute(query).scalar_one())
