@@ -38,11 +38,13 @@ def shop(api: Api, operator_token: str) -> TenantFixture:
 
 
 def chain(api: Api, tenant: TenantFixture) -> list[tuple[str, str]]:
-    """a ← b ← c ← d ← e: each invited by the one before; returns (user_id, token) of each."""
+    """a ← b ← c ← d ← e: each invited by the one before (verified people: the tenant requires
+    KYC for withdrawals, so only verified inviters earn); returns (user_id, token) of each."""
     people: list[tuple[str, str]] = []
     for name in "abcde":
         code = invite_code(api, tenant, people[-1][1]) if people else None
         people.append(register(api, tenant, f"{name}@shop.test", code, name=name.upper()))
+        verify_kyc(api, tenant, people[-1][0])
     return people
 
 

@@ -24,7 +24,9 @@ def d(text: str) -> Decimal:
 
 def test_a_consumers_journey_end_to_end(api: Api, operator_token: str, server: Any) -> None:
     t = make_tenant(api, operator_token, params={"commission_rates": ["0.05"]})
-    # the fixture's consumer invites a friend, who registers from the invite code
+    # the fixture's consumer (verified: only verified inviters earn) invites a friend, who
+    # registers from the invite code
+    verify_kyc(api, t, t.consumer_id)
     code = invite_code(api, t, t.consumer_token)
     friend_id, friend = register(api, t, "friend@shop.test", code, name="Friend")
     referrals = ok(api.get(t.path("/referrals/me"), t.consumer_token))

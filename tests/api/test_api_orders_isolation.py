@@ -73,7 +73,11 @@ def test_another_tenants_callers_see_nothing_of_orders_and_payments(
 ) -> None:
     a, b = tenant, other_tenant
     w = _a_world(api, a)
-    b_key = ok(api.post(b.path("/api-keys"), b.admin_token, json={"name": "b"}), 201)["token"]
+    # B's strongest key: an admin-scoped one.
+    b_key = ok(
+        api.post(b.path("/api-keys"), b.admin_token, json={"name": "b", "scopes": ["admin"]}),
+        201,
+    )["token"]
     before = _snapshot(api, a, server, w)
     a_base = f"/api/v1/tenants/{a.tenant_id}"
     for token in (b.admin_token, b.consumer_token, b.merchant_token, b_key):

@@ -198,12 +198,15 @@ def test_api_keys_are_shown_once_act_as_their_owner_and_can_be_revoked(
     api: Api, tenant: TenantFixture
 ) -> None:
     created = api.post(
-        tenant.path("/api-keys"), tenant.merchant_token, json={"name": "erp"}, key="key-1"
+        tenant.path("/api-keys"),
+        tenant.merchant_token,
+        json={"name": "erp", "scopes": ["admin"]},
+        key="key-1",
     )
     body = ok(created, 201)
     token = body["token"]
     assert token.startswith(f"tmk.{tenant.tenant_id}.")
-    # The key acts as the merchant: it can add stock to the merchant's SKU.
+    # An admin-scoped key acts as the merchant: it can add stock to the merchant's SKU.
     moved = api.post(
         tenant.path(f"/skus/{tenant.sku_id}/stock-movements"),
         token,
@@ -213,7 +216,10 @@ def test_api_keys_are_shown_once_act_as_their_owner_and_can_be_revoked(
     # A replay of the creating request answers the same key without the secret.
     replay = ok(
         api.post(
-            tenant.path("/api-keys"), tenant.merchant_token, json={"name": "erp"}, key="key-1"
+            tenant.path("/api-keys"),
+            tenant.merchant_token,
+            json={"name": "erp", "scopes": ["admin"]},
+            key="key-1",
         ),
         201,
     )

@@ -9,7 +9,15 @@ from typing import Any
 import pytest
 from mall_api import Api, TenantFixture, ok
 from sqlalchemy import select
-from wallet_helpers import audit_clean, buy, invite_code, register, snapshot, store_of
+from wallet_helpers import (
+    audit_clean,
+    buy,
+    invite_code,
+    register,
+    snapshot,
+    store_of,
+    verify_kyc,
+)
 
 from tokenmall.adapters.db.store import Store
 from tokenmall.adapters.db.tables import holders, journals
@@ -38,6 +46,7 @@ def test_invite_link_registration_binds_the_inviter_once(
 ) -> None:
     t = tenant.tenant_id
     amy, amy_token = register(api, tenant, "amy@shop.test", name="Amy")
+    verify_kyc(api, tenant, amy)  # only verified inviters earn (the tenant requires KYC)
     mine = ok(api.get(tenant.path("/referrals/me"), amy_token))
     code = mine["invite_code"]
     assert mine["invite_path"] == f"/{t}/register?invite={code}"
@@ -93,6 +102,9 @@ def test_invite_link_registration_binds_the_inviter_once(
 
     # a chain: carl invited by bob
     carl, _ = register(api, tenant, "carl@shop.test", invite_code(api, tenant, bob_token), "Carl")
+    # bob is not verified yet: carl is bound once bob is (only verified inviters earn)
+    assert referrer_in_ledger(store, t, carl) is None
+    verify_kyc(api, tenant, bob)
     assert referrer_in_ledger(store, t, carl) == bob
     # admins read anyone's referrals; consumers only their own
     seen = ok(api.get(tenant.path(f"/users/{bob}/referrals"), tenant.admin_token))

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from mall_api import Api, TenantFixture, ok
+from mall_api import Api, TenantFixture, login, ok
 from sqlalchemy import select
 from wallet_helpers import audit_clean, buy, second_admin, snapshot, store_of, verify_kyc
 
@@ -130,7 +130,9 @@ def test_approval_two_distinct_admins_above_the_threshold_never_oneself(
     assert parse_money(wallet["cash"]) == cash - 4_000
     assert wallet["cash_withdrawing"] == "0.00"
 
-    # an admin's own withdrawal: they cannot approve (or reject) it; another admin can
+    # an admin's own withdrawal: they cannot approve (or reject) it, nor can an admin they
+    # created; an admin someone else created can
+    _, admin3_token = admin_made_by(api, tenant, admin2_token, "admin3@shop.test")
     verify_kyc(api, tenant, tenant.admin_id)
     cash_up(api, tenant, store, tenant.admin_id, tenant.admin_token)
     own = ok(
@@ -142,7 +144,9 @@ def test_approval_two_distinct_admins_above_the_threshold_never_oneself(
     rej = api.post(path + "/reject", tenant.admin_token, json={"reason": "mine"})
     assert rej.status_code == 403
     assert snapshot(store, t) == before
-    assert ok(api.post(path + "/approve", admin2_token))["status"] == "paid"
+    assert api.post(path + "/approve", admin2_token).status_code == 403
+    assert snapshot(store, t) == before
+    assert ok(api.post(path + "/approve", admin3_token))["status"] == "paid"
 
     # lists: consumers see their own, admins all and by status
     mine = ok(api.get(tenant.path("/withdrawals"), token))["items"]
@@ -159,6 +163,19 @@ def test_approval_two_distinct_admins_above_the_threshold_never_oneself(
     assert api.get(path, token).status_code == 404  # not theirs
     assert ok(api.get(path, tenant.admin_token))["user_id"] == tenant.admin_id
     audit_clean(store, t)
+
+
+def admin_made_by(api: Api, tenant: TenantFixture, token: str, email: str) -> tuple[str, str]:
+    """An admin created by the admin of ``token``, and their session."""
+    user = ok(
+        api.post(
+            tenant.path("/users"),
+            token,
+            json={"email": email, "password": "admin3-password", "role": "admin"},
+        ),
+        201,
+    )
+    return user["user_id"], login(api, tenant.tenant_id, email, "admin3-password")
 
 
 def test_rejection_returns_the_cash(api: Api, tenant: TenantFixture, store: Store) -> None:

@@ -13,6 +13,37 @@ class Role(StrEnum):
     ADMIN = "admin"
 
 
+class Scope(StrEnum):
+    """What an API key may do; a session may do whatever its user's role allows.
+
+    ``admin`` covers everything the key's user may do; ``integration`` pushes integration
+    orders and reads them; ``read`` reads what the user may read. Anything a use case does not
+    say otherwise needs ``admin`` (deny by default).
+    """
+
+    INTEGRATION = "integration"
+    READ = "read"
+    ADMIN = "admin"
+
+
+ALL_SCOPES: frozenset[Scope] = frozenset(Scope)
+
+
+def parse_scopes(text: str) -> frozenset[Scope]:
+    """Scopes stored as a comma-separated list; unknown names are dropped (they grant nothing)."""
+    known = {s.value for s in Scope}
+    return frozenset(Scope(part) for part in text.split(",") if part in known)
+
+
+def format_scopes(scopes: frozenset[Scope]) -> str:
+    return ",".join(sorted(scopes))
+
+
+def key_allows(scopes: frozenset[Scope], needed: Scope) -> bool:
+    """Whether a key holding ``scopes`` may do what needs ``needed``: ``admin`` covers all."""
+    return Scope.ADMIN in scopes or needed in scopes
+
+
 class KycStatus(StrEnum):
     NONE = "none"
     PENDING = "pending"
@@ -41,6 +72,7 @@ class Credential:
     secret_hash: str
     expires_at: datetime | None
     revoked: bool
+    scopes: frozenset[Scope] = frozenset()  # an API key's; nothing else has any
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,3 +83,4 @@ class ApiKey:
     name: str
     created_at: datetime
     revoked_at: datetime | None
+    scopes: frozenset[Scope] = frozenset()

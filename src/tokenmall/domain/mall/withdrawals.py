@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 
@@ -41,3 +42,48 @@ class Withdrawal:
     reason: str | None
     created_at: datetime
     decided_at: datetime | None
+
+
+# A raised threshold (fewer withdrawals needing two approvers) takes effect only after this long:
+# until then the lowest threshold in force during the window applies. A lowered one applies at
+# once.
+THRESHOLD_COOLING = timedelta(hours=24)
+
+
+def approvals_needed(amount_fen: int, threshold_fen: int) -> int:
+    return 2 if amount_fen > threshold_fen else 1
+
+
+def effective_threshold(current_fen: int, in_force_recently: Iterable[int]) -> int:
+    """The threshold that applies: the strictest of the current one and those in force during
+    the cooling window (so raising it just before asking does not help)."""
+    return min([current_fen, *in_force_recently])
+
+
+@dataclass(frozen=True, slots=True)
+class AdminHistory:
+    """What the audit trail says about an admin, for the two-person rule."""
+
+    user_id: str
+    sponsors: frozenset[str]  # who created this user or made them admin
+    admin_since: datetime | None  # when they last became admin; None if before the trail
+
+
+def approver_refusal(
+    *,
+    requester: str,
+    requested_at: datetime,
+    approver: AdminHistory,
+) -> str | None:
+    """Why ``approver`` may not approve a withdrawal of ``requester`` (None if they may).
+
+    Two-person control means another person: not the requester, nor an admin the requester
+    created or promoted, nor one who became admin after the request.
+    """
+    if approver.user_id == requester:
+        return "you cannot approve your own withdrawal; another admin must"
+    if requester in approver.sponsors:
+        return "an admin the requester created or made admin may not approve their withdrawal"
+    if approver.admin_since is not None and approver.admin_since > requested_at:
+        return "an admin who became admin after the withdrawal was requested may not approve it"
+    return None

@@ -5,8 +5,10 @@ cookie), ``tmk`` an API key, ``tmo.<id>.<secret>`` an operator's session. The id
 its primary key (tenant first), the secret is compared by its SHA-256 in constant time.
 
 Deny by default: every use case calls ``require`` (or ``require_operator``) with the roles that
-may act. A caller of another tenant is told the tenant does not exist (404), exactly what a
-caller guessing a tenant id that really does not exist is told: nothing leaks across tenants.
+may act. An API key also needs the scope the use case names (``admin`` unless it says
+``integration`` or ``read``): a key holds only the scopes chosen when it was made. A caller of
+another tenant is told the tenant does not exist (404), exactly what a caller guessing a
+tenant id that really does not exist is told: nothing leaks across tenants.
 """
 
 from __future__ import annotations
@@ -19,7 +21,13 @@ from typing import Literal
 from sqlalchemy import Connection
 
 from tokenmall.adapters.db.mall import people as people_repo
-from tokenmall.domain.mall.people import Credential, Role
+from tokenmall.domain.mall.people import (
+    ALL_SCOPES,
+    Credential,
+    Role,
+    Scope,
+    key_allows,
+)
 from tokenmall.domain.mall.transitions import Actor, actor_of
 from tokenmall.services.mall import ids, passwords
 from tokenmall.services.mall.errors import Forbidden, NotFound, Unauthenticated
@@ -36,6 +44,7 @@ class Principal:
     subject_id: str  # operator_id or user_id
     tenant_id: str | None  # None for operators
     role: Role | None  # None for operators
+    scopes: frozenset[Scope] = ALL_SCOPES  # an API key's; a session may do all its role may
 
     @property
     def is_operator(self) -> bool:
@@ -45,6 +54,11 @@ class Principal:
     def scope(self) -> str:
         """Who owns an idempotency key: keys of different callers never collide."""
         return f"{'op' if self.is_operator else 'user'}:{self.subject_id}"
+
+    @property
+    def trail_name(self) -> str:
+        """How the audit trail names the credential used."""
+        return f"api_key:{self.credential_id}" if self.via == "api_key" else self.via
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,8 +118,9 @@ def authenticate(conn: Connection, token: str, now: datetime) -> Principal:
     user = people_repo.get_user(conn, tenant_id, found.owner_id)
     if user is None:
         raise Unauthenticated(_BAD)
-    via: Via = "session" if kind == "tms" else "api_key"
-    return Principal(via, credential_id, user.user_id, tenant_id, user.role)
+    if kind == "tms":
+        return Principal("session", credential_id, user.user_id, tenant_id, user.role)
+    return Principal("api_key", credential_id, user.user_id, tenant_id, user.role, found.scopes)
 
 
 def _check(found: Credential | None, secret: str, now: datetime) -> None:
@@ -115,14 +130,32 @@ def _check(found: Credential | None, secret: str, now: datetime) -> None:
         raise Unauthenticated(_BAD)
 
 
-def require(principal: Principal | None, tenant_id: str, roles: Iterable[Role]) -> Principal:
-    """The caller, if they belong to ``tenant_id`` and hold one of ``roles``; else refuse."""
+class ScopeMissing(Forbidden):
+    """An API key without the scope the use case needs."""
+
+    code = "insufficient_scope"
+
+
+def require(
+    principal: Principal | None,
+    tenant_id: str,
+    roles: Iterable[Role],
+    *,
+    scope: Scope = Scope.ADMIN,
+) -> Principal:
+    """The caller, if they belong to ``tenant_id``, hold one of ``roles`` and (an API key) hold
+    ``scope`` or ``admin``; else refuse."""
     if principal is None:
         raise Unauthenticated("this endpoint needs a bearer token, session cookie or API key")
     if principal.tenant_id != tenant_id:
         raise NotFound(f"no tenant {tenant_id!r}")
     if principal.role not in set(roles):
         raise Forbidden(f"a {principal.role} may not do this")
+    if principal.via == "api_key" and not key_allows(principal.scopes, scope):
+        held = ", ".join(sorted(principal.scopes)) or "none"
+        raise ScopeMissing(
+            f"this API key lacks the {scope.value!r} scope (it holds: {held})", "scope"
+        )
     return principal
 
 

@@ -25,6 +25,7 @@ EVENT_TYPES = (
     "points.granted",
     "dividend.paid",
     "holder.exited",
+    "integration.cap_exceeded",
 )
 
 # json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":")), made once.

@@ -29,7 +29,7 @@ from typing import Any, Protocol
 from tokenmall.adapters.db.uow import NewUser, StoredEvent
 from tokenmall.domain.ledger import commands as c
 from tokenmall.domain.mall.integration import ExternalUser, IntegrationOrder, IntegrationState
-from tokenmall.domain.mall.people import Role
+from tokenmall.domain.mall.people import Role, Scope
 from tokenmall.services.ledger import execute as ledger
 from tokenmall.services.mall import ids, order_ledger, validate
 from tokenmall.services.mall.auth import Principal, require
@@ -300,7 +300,7 @@ def prepare_paid(
 ) -> Answer | PaidEvent:
     """Everything of ``paid`` that only reads: the caller's role, the input, a stored answer
     to replay (returned as the ``Answer``), the shop's users, the order's ledger keys."""
-    require(caller, tenant_id, ADMIN)
+    require(caller, tenant_id, ADMIN, scope=Scope.INTEGRATION)
     external_id(external_order_id, "external_order_id")
     # The order's journal keys are read BEFORE its stored answer: both commit together, so if
     # a racing push committed between the two reads (each statement sees what is committed

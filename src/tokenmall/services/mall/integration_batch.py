@@ -45,6 +45,7 @@ from tokenmall.adapters.db.store import Store
 from tokenmall.adapters.db.uow import insert_answer
 from tokenmall.domain.errors import DomainError
 from tokenmall.domain.mall.integration import ExternalUser
+from tokenmall.domain.mall.people import Scope
 from tokenmall.domain.mall.responses import StoredResponse
 from tokenmall.services.ledger import execute as ledger
 from tokenmall.services.ledger.book import TenantBook, book_of
@@ -142,7 +143,7 @@ def prepare(
     """Everything of the batch that only reads, in one read transaction: the caller's role,
     the input, the orders' ledger keys and stored answers, the shop's users. ``refused``:
     events answered already by an earlier attempt's refusal (position → result)."""
-    require(caller, tenant_id, ADMIN)
+    require(caller, tenant_id, ADMIN, scope=Scope.INTEGRATION)
     check(tenant_id, items)
     reads = read_events(conn, tenant_id, items, skip=set(refused), now=now)
     settled = dict(refused)

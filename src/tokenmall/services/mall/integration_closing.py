@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from tokenmall.domain.mall.integration import IntegrationOrder
+from tokenmall.domain.mall.people import Scope
 from tokenmall.domain.mall.transitions import INTEGRATION_ORDER, Actor
 from tokenmall.domain.money import format_money
 from tokenmall.services.mall import validate
@@ -38,7 +39,7 @@ def completed(
     now: datetime,
     views: OrderViews,
 ) -> Answer:
-    require(caller, tenant_id, ADMIN)
+    require(caller, tenant_id, ADMIN, scope=Scope.INTEGRATION)
     external_id(external_order_id, "external_order_id")
     first = replay(uow, tenant_id, external_order_id, "completed", request_hash)
     if first is not None:
@@ -78,7 +79,7 @@ def refunded(
     now: datetime,
     views: OrderViews,
 ) -> Answer:
-    who = require(caller, tenant_id, ADMIN)
+    who = require(caller, tenant_id, ADMIN, scope=Scope.INTEGRATION)
     external_id(external_order_id, "external_order_id")
     first = replay(uow, tenant_id, external_order_id, "refunded", request_hash)
     if first is not None:
@@ -135,7 +136,7 @@ def refunded(
 def get_order(
     uow: UnitOfWork, caller: Principal | None, tenant_id: str, external_order_id: str
 ) -> IntegrationOrder:
-    require(caller, tenant_id, ADMIN)
+    require(caller, tenant_id, ADMIN, scope=Scope.INTEGRATION)
     order = uow.integration.get_order(tenant_id, external_order_id)
     if order is None:
         raise NotFound(f"no order {external_order_id!r}")

@@ -42,6 +42,7 @@ from tokenmall.adapters.db.store import Store
 from tokenmall.adapters.db.uow import insert_answer
 from tokenmall.domain.errors import DomainError
 from tokenmall.domain.mall.integration import ExternalUser
+from tokenmall.domain.mall.people import Scope
 from tokenmall.domain.mall.responses import StoredResponse
 from tokenmall.services.ledger.book import TenantBook
 from tokenmall.services.mall import auth
@@ -235,7 +236,12 @@ def _callers(
         caller = seen.get(push.token)
         if caller is None:
             try:
-                caller = auth.require(auth.authenticate(conn, push.token, now), tenant_id, ADMIN)
+                caller = auth.require(
+                    auth.authenticate(conn, push.token, now),
+                    tenant_id,
+                    ADMIN,
+                    scope=Scope.INTEGRATION,
+                )
             except DomainError as error:
                 caller = error
             seen[push.token] = caller

@@ -2,23 +2,31 @@
 
 Registration always makes a consumer; an admin creates merchants and admins or changes a role.
 An invite code at registration binds the inviter once: there is no way to change it later
-(the economy's referral rules live in the engine; this only records who invited whom).
+(the economy's referral rules live in the engine; this only records who invited whom). When
+the tenant requires real-name (KYC) verification for withdrawals, only a verified inviter is
+bound in the ledger (so only verified people earn referral points and commissions); an
+unverified inviter's invitees are bound when the inviter is verified, for purchases from then
+on. Every change of a role, a KYC status or an API key is written to the audit trail.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
+from tokenmall.adapters.db.mall import access as access_repo
 from tokenmall.adapters.db.mall import people as people_repo
 from tokenmall.adapters.db.mall import tenants as tenants_repo
+from tokenmall.adapters.db.mall import withdrawals as withdrawals_repo
 from tokenmall.adapters.db.store import Store
+from tokenmall.domain.errors import RuleViolation
 from tokenmall.domain.ledger.commands import Join
-from tokenmall.domain.mall.people import ApiKey, KycStatus, Role, User
+from tokenmall.domain.mall.people import ApiKey, KycStatus, Role, Scope, User
 from tokenmall.services.ledger import execute as ledger
-from tokenmall.services.mall import auth, ids, passwords, validate
+from tokenmall.services.mall import access, auth, ids, passwords, validate
 from tokenmall.services.mall.auth import IssuedToken, Principal, require
 from tokenmall.services.mall.errors import (
     Conflict,
@@ -27,6 +35,7 @@ from tokenmall.services.mall.errors import (
     NotFound,
     Unauthenticated,
 )
+from tokenmall.services.mall.uow import utc_now
 
 ALL: tuple[Role, ...] = (Role.CONSUMER, Role.MERCHANT, Role.ADMIN)
 ADMIN: tuple[Role, ...] = (Role.ADMIN,)
@@ -80,7 +89,9 @@ def register(
     display_name: str,
     invite_code: str | None,
     now: datetime,
+    client: str | None = None,
 ) -> User:
+    """A new consumer; ``client`` is the hash of where they registered from (signup mark)."""
     if not tenants_repo.is_mall_tenant(conn, tenant_id):
         raise NotFound(f"no tenant {tenant_id!r}")
     inviter = None
@@ -98,20 +109,54 @@ def register(
         inviter=inviter,
         now=now,
     )
-    if inviter is not None:
-        # The referral tree lives in the ledger (holder names are user ids): bound once, in
-        # the registration's transaction; the engine refuses rebinding and cycles.
-        ledger.execute_in(
-            Store(conn.engine),
-            conn,
-            Join(
-                tenant_id=tenant_id,
-                idempotency_key=f"join:{user.user_id}",
-                user=user.user_id,
-                referrer=inviter.user_id,
-            ),
-        )
+    if client is not None:
+        access_repo.put_mark(conn, tenant_id, user.user_id, client)
+    if inviter is not None and may_earn_referrals(conn, tenant_id, inviter):
+        _bind(conn, tenant_id, user.user_id, inviter.user_id)
     return user
+
+
+def may_earn_referrals(conn: Connection, tenant_id: str, inviter: User) -> bool:
+    """Whether ``inviter`` may be bound as a referrer now: when money may leave only after
+    real-name verification, referral rewards go only to verified people."""
+    if not withdrawals_repo.get_settings(conn, tenant_id).requires_kyc:
+        return True
+    return inviter.kyc_status == KycStatus.VERIFIED
+
+
+def _bind(conn: Connection, tenant_id: str, user_id: str, inviter_id: str) -> None:
+    # The referral tree lives in the ledger (holder names are user ids): bound once; the
+    # engine refuses rebinding and cycles.
+    ledger.execute_in(
+        Store(conn.engine),
+        conn,
+        Join(
+            tenant_id=tenant_id,
+            idempotency_key=f"join:{user_id}",
+            user=user_id,
+            referrer=inviter_id,
+        ),
+    )
+
+
+def bind_waiting_invitees(conn: Connection, tenant_id: str, inviter_id: str) -> int:
+    """Bind the invitees of a newly verified inviter that were left unbound; how many."""
+    invitee_ids = people_repo.invitee_ids(conn, tenant_id, inviter_id)
+    if not invitee_ids:
+        return 0
+    holders = Store(conn.engine).load_holders(conn, tenant_id, invitee_ids)
+    bound = {h.name for h in holders if h.referrer is not None}
+    count = 0
+    for invitee_id in invitee_ids:
+        if invitee_id in bound:
+            continue
+        try:
+            with conn.begin_nested():
+                _bind(conn, tenant_id, invitee_id, inviter_id)
+        except RuleViolation:
+            continue  # a cycle: never bound
+        count += 1
+    return count
 
 
 def login(
@@ -134,7 +179,7 @@ def logout(conn: Connection, caller: Principal | None, now: datetime) -> None:
 
 
 def me(conn: Connection, caller: Principal | None, tenant_id: str) -> User:
-    who = require(caller, tenant_id, ALL)
+    who = require(caller, tenant_id, ALL, scope=Scope.READ)
     user = people_repo.get_user(conn, tenant_id, who.subject_id)
     assert user is not None
     return user
@@ -151,8 +196,8 @@ def create_user(
     role: Role,
     now: datetime,
 ) -> User:
-    require(caller, tenant_id, ADMIN)
-    return add_user(
+    who = require(caller, tenant_id, ADMIN)
+    user = add_user(
         conn,
         tenant_id,
         email=email,
@@ -162,10 +207,21 @@ def create_user(
         inviter=None,
         now=now,
     )
+    access.record(
+        conn,
+        tenant_id,
+        who,
+        access.USER_CREATE,
+        user.user_id,
+        before=None,
+        after={"role": str(user.role), "kyc_status": str(user.kyc_status)},
+        now=now,
+    )
+    return user
 
 
 def get_user(conn: Connection, caller: Principal | None, tenant_id: str, user_id: str) -> User:
-    who = require(caller, tenant_id, ALL)
+    who = require(caller, tenant_id, ALL, scope=Scope.READ)
     if who.role != Role.ADMIN and who.subject_id != user_id:
         # Others' accounts are invisible, not forbidden: the same answer as a wrong id.
         raise NotFound(f"no user {user_id!r}")
@@ -183,7 +239,7 @@ def list_users(
     after: str | None,
     limit: int,
 ) -> list[User]:
-    require(caller, tenant_id, ADMIN)
+    require(caller, tenant_id, ADMIN, scope=Scope.READ)
     return people_repo.list_users(conn, tenant_id, role, after, limit)
 
 
@@ -195,8 +251,10 @@ def update_user(
     *,
     role: Role | None,
     kyc_status: KycStatus | None,
+    now: datetime | None = None,
 ) -> User:
-    """An admin sets a user's role and/or real-name (KYC) status."""
+    """An admin sets a user's role and/or real-name (KYC) status (audited)."""
+    at = utc_now() if now is None else now
     who = require(caller, tenant_id, ADMIN)
     user = people_repo.get_user(conn, tenant_id, user_id)
     if user is None:
@@ -213,14 +271,57 @@ def update_user(
     people_repo.set_user_fields(conn, tenant_id, user_id, **values)
     updated = people_repo.get_user(conn, tenant_id, user_id)
     assert updated is not None
+    if updated.role != user.role:
+        access.record(
+            conn,
+            tenant_id,
+            who,
+            access.USER_ROLE,
+            user_id,
+            before={"role": str(user.role)},
+            after={"role": str(updated.role)},
+            now=at,
+        )
+    if updated.kyc_status != user.kyc_status:
+        access.record(
+            conn,
+            tenant_id,
+            who,
+            access.USER_KYC,
+            user_id,
+            before={"kyc_status": str(user.kyc_status)},
+            after={"kyc_status": str(updated.kyc_status)},
+            now=at,
+        )
+        if updated.kyc_status == KycStatus.VERIFIED:
+            bind_waiting_invitees(conn, tenant_id, user_id)
     return updated
 
 
-# --- API keys: for server-to-server use; they act as the user who made them ---
+# --- API keys: for server-to-server use; they act as the user who made them, within their
+# scopes (chosen at creation, never widened) ---
+
+DEFAULT_KEY_SCOPES: frozenset[Scope] = frozenset({Scope.INTEGRATION})
+
+
+def key_scopes(names: Sequence[str] | None) -> frozenset[Scope]:
+    """The scopes asked for (default: ``integration`` only, what a shop's key is for)."""
+    if names is None:
+        return DEFAULT_KEY_SCOPES
+    known = {s.value for s in Scope}
+    unknown = [n for n in names if n not in known]
+    if unknown or not names:
+        raise InvalidInput(f"scopes must be one or more of {', '.join(sorted(known))}", "scopes")
+    return frozenset(Scope(n) for n in names)
 
 
 def create_api_key(
-    conn: Connection, caller: Principal | None, tenant_id: str, name: str, now: datetime
+    conn: Connection,
+    caller: Principal | None,
+    tenant_id: str,
+    name: str,
+    now: datetime,
+    scopes: Sequence[str] | None = None,
 ) -> tuple[ApiKey, str]:
     """A new key and its token; the token is shown once and only its hash is stored."""
     who = require(caller, tenant_id, (Role.MERCHANT, Role.ADMIN))
@@ -231,14 +332,25 @@ def create_api_key(
         name=validate.text(name, "name", max_length=100),
         created_at=now,
         revoked_at=None,
+        scopes=key_scopes(scopes),
     )
     secret = ids.new_secret()
     people_repo.add_api_key(conn, key, ids.hash_secret(secret))
+    access.record(
+        conn,
+        tenant_id,
+        who,
+        access.KEY_CREATE,
+        key.key_id,
+        before=None,
+        after={"name": key.name, "user_id": key.user_id, "scopes": sorted(key.scopes)},
+        now=now,
+    )
     return key, auth.api_key_token(tenant_id, key.key_id, secret)
 
 
 def list_api_keys(conn: Connection, caller: Principal | None, tenant_id: str) -> list[ApiKey]:
-    who = require(caller, tenant_id, (Role.MERCHANT, Role.ADMIN))
+    who = require(caller, tenant_id, (Role.MERCHANT, Role.ADMIN), scope=Scope.READ)
     owner = None if who.role == Role.ADMIN else who.subject_id
     return people_repo.list_api_keys(conn, tenant_id, owner)
 
@@ -253,4 +365,15 @@ def revoke_api_key(
     people_repo.revoke_api_key(conn, tenant_id, key_id, now)
     revoked = people_repo.get_api_key(conn, tenant_id, key_id)
     assert revoked is not None
+    if key.revoked_at is None:
+        access.record(
+            conn,
+            tenant_id,
+            who,
+            access.KEY_REVOKE,
+            key_id,
+            before={"revoked": False},
+            after={"revoked": True},
+            now=now,
+        )
     return revoked

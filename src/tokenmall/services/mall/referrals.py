@@ -18,6 +18,7 @@ from tokenmall.adapters.db.mall import commissions as repo
 from tokenmall.adapters.db.mall import people as people_repo
 from tokenmall.adapters.db.mall.tables import users
 from tokenmall.adapters.db.store import Store
+from tokenmall.domain.mall.people import Scope
 from tokenmall.domain.money import format_money, format_points
 from tokenmall.services.mall.auth import Principal, require
 from tokenmall.services.mall.errors import NotFound
@@ -36,7 +37,7 @@ def referrals(
     invitee_limit: int = 50,
 ) -> dict[str, Any]:
     """The caller's referral view (admins: any user's)."""
-    who = require(caller, tenant_id, ALL if user_id is None else ADMIN)
+    who = require(caller, tenant_id, ALL if user_id is None else ADMIN, scope=Scope.READ)
     subject = who.subject_id if user_id is None else user_id
     user = people_repo.get_user(conn, tenant_id, subject)
     if user is None:

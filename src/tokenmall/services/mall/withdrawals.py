@@ -7,7 +7,14 @@ approve (one row per approver, keyed by the admin: the database refuses the same
 final approval pays out (``PayWithdrawal``; the sandbox payout is recorded as paid at once). A
 rejection returns the held cash (``ReleaseWithdrawal``). Nobody decides on their own withdrawal.
 Real-name (KYC) verification is required by default; each tenant's admins set it, the minimum
-amount and the threshold (``mall_withdrawal_settings``).
+amount and the threshold (``mall_withdrawal_settings``); each change is audited.
+
+Two-person control means another person: an approver may not be the requester, nor an admin
+the requester created or promoted, nor one who became admin after the request
+(``domain.mall.withdrawals.approver_refusal``, fed by the audit trail). The threshold that
+applies is the strictest of those in force during the cooling window before the request, and
+of the current one at each approval: raising it just before asking does not lower the
+approvals needed.
 """
 
 from __future__ import annotations
@@ -21,14 +28,21 @@ from sqlalchemy.exc import IntegrityError
 from tokenmall.adapters.db.mall import commissions as commissions_repo
 from tokenmall.adapters.db.mall import people as people_repo
 from tokenmall.adapters.db.mall import withdrawals as repo
+from tokenmall.adapters.db.mall.rows import aware
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.errors import InsufficientBalance
 from tokenmall.domain.ledger import commands as c
-from tokenmall.domain.mall.people import KycStatus, Role
+from tokenmall.domain.mall.people import KycStatus, Role, Scope
 from tokenmall.domain.mall.transitions import WITHDRAWAL
-from tokenmall.domain.mall.withdrawals import Settings, Withdrawal
+from tokenmall.domain.mall.withdrawals import (
+    Settings,
+    Withdrawal,
+    approvals_needed,
+    approver_refusal,
+    effective_threshold,
+)
 from tokenmall.domain.money import format_money
-from tokenmall.services.mall import ids, journal, validate
+from tokenmall.services.mall import access, ids, journal, validate
 from tokenmall.services.mall.auth import Principal, actor, require
 from tokenmall.services.mall.errors import Conflict, Forbidden, InvalidInput, NotFound
 from tokenmall.services.mall.people import ADMIN, ALL
@@ -48,7 +62,7 @@ def _key(withdrawal_id: str, step: str) -> str:
 
 
 def get_settings(conn: Connection, caller: Principal | None, tenant_id: str) -> Settings:
-    require(caller, tenant_id, ADMIN)
+    require(caller, tenant_id, ADMIN, scope=Scope.READ)
     return repo.get_settings(conn, tenant_id)
 
 
@@ -77,7 +91,31 @@ def update_settings(
         fen = validate.money(two_approver_threshold, "two_approver_threshold")
         changed = replace(changed, two_approver_threshold_fen=fen)
     repo.put_settings(conn, tenant_id, changed)
+    access.record(
+        conn,
+        tenant_id,
+        who,
+        access.WITHDRAWAL_SETTINGS,
+        tenant_id,
+        before=_settings_values(current),
+        after=_settings_values(changed),
+        now=now,
+    )
     return changed
+
+
+def _settings_values(settings: Settings) -> dict[str, object]:
+    return {
+        "requires_kyc": settings.requires_kyc,
+        "min_amount_fen": settings.min_amount_fen,
+        "two_approver_threshold_fen": settings.two_approver_threshold_fen,
+    }
+
+
+def threshold_now(conn: Connection, tenant_id: str, now: datetime) -> int:
+    """The two-approver threshold that applies now (the strictest of the cooling window)."""
+    current = repo.get_settings(conn, tenant_id).two_approver_threshold_fen
+    return effective_threshold(current, access.thresholds_in_force(conn, tenant_id, now))
 
 
 # -- requests -----------------------------------------------------------------------------------
@@ -144,7 +182,7 @@ def request(
             "amount_fen": fen,
             "debt_repaid_fen": repaid,
             "status": WITHDRAWAL.initial,
-            "approvals_required": 2 if fen > settings.two_approver_threshold_fen else 1,
+            "approvals_required": approvals_needed(fen, threshold_now(conn, tenant_id, now)),
             "created_at": now,
         },
     )
@@ -161,7 +199,7 @@ def _get(conn: Connection, tenant_id: str, withdrawal_id: str, lock: bool = Fals
 def get(
     conn: Connection, caller: Principal | None, tenant_id: str, withdrawal_id: str
 ) -> Withdrawal:
-    who = require(caller, tenant_id, ALL)
+    who = require(caller, tenant_id, ALL, scope=Scope.READ)
     found = _get(conn, tenant_id, withdrawal_id)
     if who.role != Role.ADMIN and found.user_id != who.subject_id:
         raise NotFound(f"no withdrawal {withdrawal_id!r}")
@@ -179,7 +217,7 @@ def list_withdrawals(
     limit: int,
 ) -> list[Withdrawal]:
     """A member's own withdrawals; admins see everyone's (optionally one user's)."""
-    who = require(caller, tenant_id, ALL)
+    who = require(caller, tenant_id, ALL, scope=Scope.READ)
     if who.role != Role.ADMIN:
         user_id = who.subject_id
     return repo.list_withdrawals(
@@ -240,12 +278,27 @@ def approve(
     _pending_for(who, found, "approve")
     if who.subject_id in found.approved_by:
         raise Conflict("you already approved this withdrawal; a second, different admin must")
+    history = access.admin_history(conn, tenant_id, [who.subject_id])
+    refusal = approver_refusal(
+        requester=found.user_id,
+        requested_at=aware(found.created_at),
+        approver=history[who.subject_id],
+    )
+    if refusal is not None:
+        raise Forbidden(refusal)
+    # The stricter of the approvals needed when requested and under today's threshold.
+    required = max(
+        found.approvals_required,
+        approvals_needed(found.amount_fen, threshold_now(conn, tenant_id, now)),
+    )
     try:
         with conn.begin_nested():
             repo.add_approval(conn, tenant_id, withdrawal_id, who.subject_id, now)
     except IntegrityError:
         raise Conflict("you already approved this withdrawal") from None
-    if len(found.approved_by) + 1 >= found.approvals_required:
+    if required > found.approvals_required:
+        repo.require_approvals(conn, tenant_id, withdrawal_id, required)
+    if len(found.approved_by) + 1 >= required:
         _decide(conn, who, found, c.PayWithdrawal, "paid", action="pay", reason=None, now=now)
     return _get(conn, tenant_id, withdrawal_id)
 

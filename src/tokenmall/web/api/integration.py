@@ -18,7 +18,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy.exc import IntegrityError
 
 from tokenmall.domain.errors import DomainError
-from tokenmall.services.mall import auth, idempotency, integration, integration_closing
+from tokenmall.services.mall import access, auth, idempotency, integration, integration_closing
 from tokenmall.services.mall import integration_batch as batch
 from tokenmall.services.mall import integration_pushes as pushes
 from tokenmall.services.mall.auth import Principal
@@ -199,6 +199,9 @@ async def order_paid(
     db: Db,
     key: IdempotencyKey,
 ) -> Response:
+    await run_in_threadpool(
+        access.guard_push, db, tenant_id, token, [(external_order_id, payload.amount)]
+    )
     if group_commit(request):
         return await _push_paid(request, db, tenant_id, external_order_id, token, key, payload)
     # One transaction a request (``TOKENMALL_GROUP_COMMIT=false``), in a worker thread.
@@ -248,6 +251,7 @@ def batch_paid(
                 VIEWS,
             )
         )
+    access.guard_push(db, tenant_id, token, [(i.external_order_id, i.amount) for i in items])
     refused: dict[int, dict[str, object]] = {}
     races = 0
     while True:

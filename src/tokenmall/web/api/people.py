@@ -1,4 +1,5 @@
-"""Tenant members: registration, sign-in, profile, user admin (roles, KYC), API keys."""
+"""Tenant members: registration, sign-in, profile, user admin (roles, KYC), API keys, and the
+audit trail, integration caps and self-referral flags of access control."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from sqlalchemy import Connection
 
 from tokenmall.domain.mall.people import KycStatus as Kyc
 from tokenmall.domain.mall.people import Role as UserRole
-from tokenmall.services.mall import auth, people, tenants
+from tokenmall.services.mall import access, auth, people, tenants
 from tokenmall.services.mall.uow import utc_now
 from tokenmall.web import idempotent
 from tokenmall.web.api.common import After, Limit, ResourceId, TenantId, next_after, write
@@ -28,6 +29,14 @@ from tokenmall.web.api.schemas import (
     UserOut,
     UserPage,
     UserPatch,
+)
+from tokenmall.web.api.schemas_access import (
+    AuditEntryOut,
+    AuditPage,
+    CapsIn,
+    CapsOut,
+    ReferralFlagList,
+    ReferralFlagOut,
 )
 from tokenmall.web.deps import (
     SESSION_COOKIE,
@@ -82,6 +91,10 @@ def register(
             display_name=payload.display_name,
             invite_code=payload.invite_code,
             now=utc_now(),
+            client=access.fingerprint(
+                None if request.client is None else request.client.host,
+                request.headers.get("user-agent"),
+            ),
         )
         return UserOut.of(user)
 
@@ -217,7 +230,9 @@ def update_user(
     def make(conn: Connection) -> BaseModel:
         role = None if payload.role is None else UserRole(payload.role)
         kyc = None if payload.kyc_status is None else Kyc(payload.kyc_status)
-        user = people.update_user(conn, caller, tenant_id, user_id, role=role, kyc_status=kyc)
+        user = people.update_user(
+            conn, caller, tenant_id, user_id, role=role, kyc_status=kyc, now=utc_now()
+        )
         return UserOut.of(user)
 
     return write(request, db, caller, tenant_id, key, payload, make)
@@ -240,7 +255,8 @@ def list_api_keys(tenant_id: TenantId, caller: Caller, db: Db) -> ApiKeyList:
     "/api-keys",
     status_code=status.HTTP_201_CREATED,
     response_model=ApiKeyCreatedOut,
-    summary="Create an API key acting as the caller; the token is shown once",
+    summary="Create an API key acting as the caller, within the scopes chosen; the token is "
+    "shown once",
     responses=responses(*COMMON, 403, 409),
 )
 def create_api_key(
@@ -252,7 +268,9 @@ def create_api_key(
     key: IdempotencyKey,
 ) -> Response:
     def action(conn: Connection) -> idempotent.Outcome:
-        api_key, token = people.create_api_key(conn, caller, tenant_id, payload.name, utc_now())
+        api_key, token = people.create_api_key(
+            conn, caller, tenant_id, payload.name, utc_now(), payload.scopes
+        )
         shown = ApiKeyCreatedOut(key=ApiKeyOut.of(api_key), token=token)
         # Only the hash of the token is kept, so a replay answers without it.
         stored = ApiKeyCreatedOut(key=ApiKeyOut.of(api_key), token=None)
@@ -281,3 +299,79 @@ def revoke_api_key(
         return ApiKeyOut.of(people.revoke_api_key(conn, caller, tenant_id, key_id, utc_now()))
 
     return write(request, db, caller, tenant_id, key, None, make)
+
+
+@router.get(
+    "/audit-trail",
+    response_model=AuditPage,
+    summary="Who changed roles, KYC, withdrawal settings, keys and caps: before and after "
+    "(admins), newest first",
+    responses=responses(*COMMON, 403),
+)
+def audit_trail(
+    tenant_id: TenantId,
+    caller: Caller,
+    db: Db,
+    subject_id: Annotated[str | None, Query(max_length=64)] = None,
+    before: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Limit = 50,
+) -> AuditPage:
+    with db.read() as conn:
+        found = access.trail(
+            conn, caller, tenant_id, subject_id=subject_id, before=before, limit=limit
+        )
+    return AuditPage(
+        items=[AuditEntryOut.of(e) for e in found],
+        next_before=next_after([e.entry_id for e in found], limit),
+    )
+
+
+@router.get(
+    "/referral-flags",
+    response_model=ReferralFlagList,
+    summary="Inviters and invitees that registered from the same client (admins)",
+    responses=responses(*COMMON, 403),
+)
+def referral_flags(tenant_id: TenantId, caller: Caller, db: Db) -> ReferralFlagList:
+    with db.read() as conn:
+        flags = access.referral_flags(conn, caller, tenant_id)
+    return ReferralFlagList(items=[ReferralFlagOut.of(f) for f in flags])
+
+
+@router.get(
+    "/integration-caps",
+    response_model=CapsOut,
+    summary="The per-order and per-day caps on integration pushes (admins)",
+    responses=responses(*COMMON, 403),
+)
+def get_integration_caps(tenant_id: TenantId, caller: Caller, db: Db) -> CapsOut:
+    with db.read() as conn:
+        return CapsOut.of(access.get_caps(conn, caller, tenant_id))
+
+
+@router.put(
+    "/integration-caps",
+    response_model=CapsOut,
+    summary="Set the caps on integration pushes; a missing or empty one is no cap (admins)",
+    responses=responses(*COMMON, 403, 409),
+)
+def put_integration_caps(
+    tenant_id: TenantId,
+    payload: CapsIn,
+    request: Request,
+    caller: Caller,
+    db: Db,
+    key: IdempotencyKey,
+) -> Response:
+    def make(conn: Connection) -> BaseModel:
+        caps = access.update_caps(
+            conn,
+            caller,
+            tenant_id,
+            per_order=payload.per_order,
+            per_day=payload.per_day,
+            now=utc_now(),
+        )
+        return CapsOut.of(caps)
+
+    return write(request, db, caller, tenant_id, key, payload, make)

@@ -19,6 +19,7 @@ from tokenmall.domain.money import format_money
 
 Role = Literal["consumer", "merchant", "admin"]
 KycStatus = Literal["none", "pending", "verified", "rejected"]
+ScopeName = Literal["integration", "read", "admin"]
 MoneyText = Annotated[
     str,
     Field(
@@ -161,6 +162,12 @@ class UserPatch(Request):
 
 class ApiKeyIn(Request):
     name: Annotated[str, Field(max_length=100)]
+    scopes: list[ScopeName] | None = Field(
+        default=None,
+        max_length=3,
+        description="What the key may do: integration (push and read integration orders), "
+        "read, admin (everything its user may do). Default: integration only",
+    )
 
 
 class ApiKeyOut(Response):
@@ -169,6 +176,7 @@ class ApiKeyOut(Response):
     name: str
     created_at: datetime
     revoked_at: datetime | None
+    scopes: list[ScopeName]
 
     @classmethod
     def of(cls, key: ApiKey) -> ApiKeyOut:
@@ -178,6 +186,7 @@ class ApiKeyOut(Response):
             name=key.name,
             created_at=key.created_at,
             revoked_at=key.revoked_at,
+            scopes=sorted(key.scopes),  # type: ignore[arg-type]
         )
 
 

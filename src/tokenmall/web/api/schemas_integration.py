@@ -32,6 +32,7 @@ EventType = Literal[
     "points.granted",
     "dividend.paid",
     "holder.exited",
+    "integration.cap_exceeded",
 ]
 PointsText = Annotated[str, Field(description='Points, 8 places, such as "21.00000000"')]
 

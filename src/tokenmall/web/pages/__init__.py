@@ -27,7 +27,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import Scope
 
-from tokenmall.web.pages import account, addresses, admin, console, mall, platform, shop
+from tokenmall.web.pages import access, account, addresses, admin, console, mall, platform, shop
 from tokenmall.web.pages.errors import PageRoute
 from tokenmall.web.pages.rendering import STATIC, STATIC_PREFIX, render
 
@@ -78,6 +78,7 @@ for part in (
     _static,
     platform.router,
     admin.router,
+    access.router,  # the console's API keys, caps, audit trail and referral flags
     console.router,
     mall.router,
     shop.router,  # the consumer's cart, checkout and orders

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, and_, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from tokenmall.adapters.db.mall.access import api_key_scopes
 from tokenmall.adapters.db.mall.rows import aware, maybe_aware
 from tokenmall.adapters.db.mall.tables import (
     api_keys,
@@ -16,7 +17,15 @@ from tokenmall.adapters.db.mall.tables import (
     sessions,
     users,
 )
-from tokenmall.domain.mall.people import ApiKey, Credential, KycStatus, Role, User
+from tokenmall.domain.mall.people import (
+    ApiKey,
+    Credential,
+    KycStatus,
+    Role,
+    User,
+    format_scopes,
+    parse_scopes,
+)
 
 # --- operators (platform level) ---
 
@@ -166,6 +175,13 @@ def list_users(
     return [_user(row) for row in conn.execute(query.limit(limit))]
 
 
+def invitee_ids(conn: Connection, tenant_id: str, inviter_id: str) -> list[str]:
+    query = select(users.c.user_id).where(
+        users.c.tenant_id == tenant_id, users.c.inviter_id == inviter_id
+    )
+    return [row.user_id for row in conn.execute(query.order_by(users.c.user_id))]
+
+
 def count_users(conn: Connection, tenant_id: str) -> int:
     query = select(func.count()).select_from(users).where(users.c.tenant_id == tenant_id)
     return int(conn.execute(query).scalar_one())
@@ -244,7 +260,20 @@ def _api_key(row: Any) -> ApiKey:
         name=row.name,
         created_at=aware(row.created_at),
         revoked_at=maybe_aware(row.revoked_at),
+        scopes=parse_scopes(row.scopes or ""),
     )
+
+
+def _keys_query() -> Any:
+    """API keys with their scopes (a key without a scopes row holds none)."""
+    joined = api_keys.outerjoin(
+        api_key_scopes,
+        and_(
+            api_key_scopes.c.tenant_id == api_keys.c.tenant_id,
+            api_key_scopes.c.key_id == api_keys.c.key_id,
+        ),
+    )
+    return select(api_keys, api_key_scopes.c.scopes).select_from(joined)
 
 
 def add_api_key(conn: Connection, key: ApiKey, secret_hash: str) -> None:
@@ -258,10 +287,15 @@ def add_api_key(conn: Connection, key: ApiKey, secret_hash: str) -> None:
             created_at=key.created_at,
         )
     )
+    conn.execute(
+        insert(api_key_scopes).values(
+            tenant_id=key.tenant_id, key_id=key.key_id, scopes=format_scopes(key.scopes)
+        )
+    )
 
 
 def api_key_credential(conn: Connection, tenant_id: str, key_id: str) -> Credential | None:
-    query = select(api_keys).where(api_keys.c.tenant_id == tenant_id, api_keys.c.key_id == key_id)
+    query = _keys_query().where(api_keys.c.tenant_id == tenant_id, api_keys.c.key_id == key_id)
     row = conn.execute(query).first()
     if row is None:
         return None
@@ -270,17 +304,18 @@ def api_key_credential(conn: Connection, tenant_id: str, key_id: str) -> Credent
         secret_hash=row.secret_hash,
         expires_at=None,
         revoked=row.revoked_at is not None,
+        scopes=parse_scopes(row.scopes or ""),
     )
 
 
 def get_api_key(conn: Connection, tenant_id: str, key_id: str) -> ApiKey | None:
-    query = select(api_keys).where(api_keys.c.tenant_id == tenant_id, api_keys.c.key_id == key_id)
+    query = _keys_query().where(api_keys.c.tenant_id == tenant_id, api_keys.c.key_id == key_id)
     row = conn.execute(query).first()
     return None if row is None else _api_key(row)
 
 
 def list_api_keys(conn: Connection, tenant_id: str, user_id: str | None) -> list[ApiKey]:
-    query = select(api_keys).where(api_keys.c.tenant_id == tenant_id).order_by(api_keys.c.key_id)
+    query = _keys_query().where(api_keys.c.tenant_id == tenant_id).order_by(api_keys.c.key_id)
     if user_id is not None:
         query = query.where(api_keys.c.user_id == user_id)
     return [_api_key(row) for row in conn.execute(query)]

@@ -6,6 +6,7 @@ import this module; a new table module adds one import line here.
 
 from __future__ import annotations
 
+import tokenmall.adapters.db.mall.access  # audit trail, key scopes, signup marks, caps
 import tokenmall.adapters.db.mall.addresses  # consumers' shipping addresses
 import tokenmall.adapters.db.mall.carts  # carts
 import tokenmall.adapters.db.mall.commissions  # referrals, commissions, debts

@@ -205,6 +205,19 @@ def add_approval(
     )
 
 
+def require_approvals(conn: Connection, tenant_id: str, withdrawal_id: str, count: int) -> None:
+    """Raise a pending withdrawal's approvals needed (never lowers it)."""
+    conn.execute(
+        update(withdrawals)
+        .where(
+            withdrawals.c.tenant_id == tenant_id,
+            withdrawals.c.withdrawal_id == withdrawal_id,
+            withdrawals.c.approvals_required < count,
+        )
+        .values(approvals_required=count)
+    )
+
+
 def decide(conn: Connection, tenant_id: str, withdrawal_id: str, **values: Any) -> bool:
     """Close a pending withdrawal; False if it was not pending any more."""
     changed = conn.execute(
