@@ -7,7 +7,7 @@ Create Date: 2026-12-04
 The tables of ``tokenmall.adapters.db.mall.access``. Keys that exist when this runs predate
 scopes: they get ``integration`` only (what a shop's server-to-server key is for), never
 ``admin``; an admin who automated other work with a key mints a new key with the scopes it
-needs (docs/security-access.md).
+needs (docs/security.md, "API key scopes").
 """
 
 from __future__ import annotations
