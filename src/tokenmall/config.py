@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     migrate_on_start: bool = True
     # Send the session cookie only over HTTPS (leave off for local http://127.0.0.1).
     cookie_secure: bool = False
+    # Request bodies above this many bytes are refused with 413 before they are parsed.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     # Test suites only: argon2 with tiny cost parameters (hashes are still argon2id).
     insecure_fast_password_hashing: bool = False
     # The sandbox payment gateway (an approve-anything page, /sandbox/pay/…, and its webhook).

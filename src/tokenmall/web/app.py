@@ -12,7 +12,7 @@ from tokenmall.adapters.db.engine import make_engine
 from tokenmall.config import Settings
 from tokenmall.services.mall import operators, passwords
 from tokenmall.services.mall.uow import Database, utc_now
-from tokenmall.web import errors, logs, pages, schema
+from tokenmall.web import errors, limits, logs, pages, schema
 from tokenmall.web.api import (
     addresses,
     catalogue,
@@ -83,6 +83,7 @@ def create_app(
     app.state.settings = settings
     app.state.database = db
     errors.install(app)
+    app.add_middleware(limits.RequestLimitsMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(logs.RequestIdMiddleware)
     for module in (
         health,

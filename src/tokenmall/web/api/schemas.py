@@ -10,12 +10,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tokenmall.domain.mall.catalogue import Merchant, Product, Sku, StockMovement
 from tokenmall.domain.mall.people import ApiKey, User
 from tokenmall.domain.mall.tenants import Tenant
 from tokenmall.domain.money import format_money
+from tokenmall.services.mall import validate
 
 Role = Literal["consumer", "merchant", "admin"]
 KycStatus = Literal["none", "pending", "verified", "rejected"]
@@ -32,6 +33,14 @@ Quantity = Annotated[int, Field(description="A whole number of units")]
 
 class Request(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_control_characters(cls, data: Any) -> Any:
+        # Control characters (NUL included) are refused in every text, at the edge: 422
+        # naming the field (raised past pydantic, which lets a non-ValueError through).
+        validate.refuse_control(data)
+        return data
 
 
 class Response(BaseModel):
