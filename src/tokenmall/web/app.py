@@ -53,7 +53,11 @@ def create_app(
     running in one process with other suites)."""
     if configure_logging:
         logs.configure(settings.log_level)
-    passwords.configure(fast_for_tests=settings.insecure_fast_password_hashing)
+    passwords.configure(
+        fast_for_tests=settings.insecure_fast_password_hashing,
+        concurrency=settings.password_hash_concurrency,
+        wait_seconds=settings.password_hash_wait_seconds,
+    )
     db = database or Database(make_engine(settings.database_url))
 
     @asynccontextmanager

@@ -1,5 +1,5 @@
-"""Limits every request meets before a route reads it: the size of its body and the characters
-of its path and query string.
+"""Limits every request meets before a route reads it (the size of its body, the characters
+of its path and query string), and the sign-in throttle and account settings of the app.
 
 A body larger than ``Settings.max_body_bytes`` is refused with 413 before it is parsed: at once
 when ``Content-Length`` says so, else as soon as the bytes read pass the limit (a chunked body).
@@ -10,14 +10,21 @@ the query parameter (or ``path``): such a value never reaches the database.
 from __future__ import annotations
 
 import json
+import threading
+from datetime import timedelta
 from urllib.parse import parse_qsl, unquote
 
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tokenmall.config import Settings
+from tokenmall.services.mall.accounts import LogSender, Sender
+from tokenmall.services.mall.throttle import Throttle
 from tokenmall.services.mall.validate import has_control
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+_THROTTLE_MADE = threading.Lock()
 
 
 def _too_large(limit: int) -> str:
@@ -97,3 +104,33 @@ async def _answer(send: Send, status: int, code: str, message: str, field: str |
         }
     )
     await send({"type": "http.response.body", "body": payload})
+
+
+def throttle_of(request: HTTPConnection) -> Throttle:
+    """The application's sign-in and registration throttle (one per application)."""
+    state = request.app.state
+    with _THROTTLE_MADE:
+        found = getattr(state, "throttle", None)
+        if not isinstance(found, Throttle):
+            found = state.throttle = Throttle()
+    return found
+
+
+def client_of(request: HTTPConnection) -> str:
+    """The peer's address as the server sees it (uvicorn applies trusted proxy headers)."""
+    return request.client.host if request.client is not None else "unknown"
+
+
+def _settings(request: HTTPConnection) -> Settings:
+    found: Settings = request.app.state.settings
+    return found
+
+
+def idle_of(request: HTTPConnection) -> timedelta | None:
+    minutes = _settings(request).session_idle_minutes
+    return timedelta(minutes=minutes) if minutes else None
+
+
+def sender_of(request: HTTPConnection) -> Sender | None:
+    """Where account mail goes, or None when no sender is configured."""
+    return LogSender() if _settings(request).mail_sender == "log" else None

@@ -7,7 +7,7 @@ An invite code at registration binds the inviter once: there is no way to change
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
@@ -19,7 +19,7 @@ from tokenmall.domain.ledger.commands import Join
 from tokenmall.domain.mall.people import ApiKey, KycStatus, Role, User
 from tokenmall.services.ledger import execute as ledger
 from tokenmall.services.mall import auth, ids, passwords, validate
-from tokenmall.services.mall.auth import IssuedToken, Principal, require
+from tokenmall.services.mall.auth import Principal, require
 from tokenmall.services.mall.errors import (
     Conflict,
     Forbidden,
@@ -48,7 +48,7 @@ def add_user(
     name = validate.text(
         display_name or address.split("@")[0], f"{field_prefix}display_name", max_length=100
     )
-    passwords.check_strength(password, f"{field_prefix}password")
+    passwords.check_strength(password, f"{field_prefix}password", email=address)
     if people_repo.email_taken(conn, tenant_id, address):
         raise Conflict(f"{address} is already registered", f"{field_prefix}email")
     user = User(
@@ -88,16 +88,22 @@ def register(
         inviter = people_repo.user_by_invite_code(conn, tenant_id, invite_code.strip().upper())
         if inviter is None:
             raise InvalidInput(f"no such invite code: {invite_code!r}", "invite_code")
-    user = add_user(
-        conn,
-        tenant_id,
-        email=email,
-        password=password,
-        display_name=display_name,
-        role=Role.CONSUMER,
-        inviter=inviter,
-        now=now,
-    )
+    try:
+        user = add_user(
+            conn,
+            tenant_id,
+            email=email,
+            password=password,
+            display_name=display_name,
+            role=Role.CONSUMER,
+            inviter=inviter,
+            now=now,
+        )
+    except Conflict:
+        # The email has an account: answer exactly as for a new one (no enumeration), with
+        # a record that is never stored; the work (a hash) costs the same.
+        passwords.hash_password(password)
+        return _unstored_consumer(tenant_id, email, display_name, inviter, now)
     if inviter is not None:
         # The referral tree lives in the ledger (holder names are user ids): bound once, in
         # the registration's transaction; the engine refuses rebinding and cycles.
@@ -114,17 +120,23 @@ def register(
     return user
 
 
-def login(
-    conn: Connection, tenant_id: str, email: str, password: str, now: datetime, ttl: timedelta
-) -> tuple[User, IssuedToken]:
-    found = people_repo.login_row(conn, tenant_id, email.strip().lower())
-    # Verify even when there is no such user, so timing does not tell which emails exist.
-    ok = auth.check_password(password, None if found is None else found[1])
-    if found is None or not ok:
-        raise Unauthenticated("wrong email or password")
-    user = people_repo.get_user(conn, tenant_id, found[0])
-    assert user is not None
-    return user, auth.issue_session(conn, tenant_id, user.user_id, now, ttl)
+def _unstored_consumer(
+    tenant_id: str, email: str, display_name: str, inviter: User | None, now: datetime
+) -> User:
+    address = validate.email(email)
+    return User(
+        tenant_id=tenant_id,
+        user_id=ids.new_id("usr"),
+        email=address,
+        display_name=validate.text(
+            display_name or address.split("@")[0], "display_name", max_length=100
+        ),
+        role=Role.CONSUMER,
+        kyc_status=KycStatus.NONE,
+        invite_code=ids.new_invite_code(),
+        inviter_id=None if inviter is None else inviter.user_id,
+        created_at=now,
+    )
 
 
 def logout(conn: Connection, caller: Principal | None, now: datetime) -> None:

@@ -55,6 +55,32 @@ class LoginIn(Request):
     password: Annotated[str, Field(max_length=256)]
 
 
+class PasswordChangeIn(Request):
+    old_password: Annotated[str, Field(max_length=256)]
+    new_password: Annotated[str, Field(max_length=256)]
+
+
+class PasswordSetIn(Request):
+    new_password: Annotated[str, Field(max_length=256)]
+
+
+class ResetRequestIn(Request):
+    email: Annotated[str, Field(max_length=254)]
+
+
+class ResetConfirmIn(Request):
+    token: Annotated[str, Field(max_length=200)]
+    new_password: Annotated[str, Field(max_length=256)]
+
+
+class SessionsRevokedOut(Response):
+    sessions_revoked: int
+
+
+class ResetRequestedOut(Response):
+    status: Literal["requested"] = "requested"
+
+
 class TokenOut(Response):
     token: str
     token_type: Literal["bearer"] = "bearer"
