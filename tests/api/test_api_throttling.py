@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from mall_api import Api, TenantFixture, ok
+from mall_api import OPERATOR_EMAIL, OPERATOR_PASSWORD, Api, TenantFixture, ok
 
 from tokenmall.services.mall import passwords
 from tokenmall.services.mall.throttle import Throttle
@@ -132,3 +132,14 @@ def test_hashing_runs_in_a_bounded_pool(api: Api, tenant: TenantFixture) -> None
         assert _login(api, tenant, "buyer@shop.test", "buyer-password").status_code == 200
     finally:
         passwords.configure(fast_for_tests=True)
+
+
+def test_operator_sign_ins_are_throttled(api: Api) -> None:
+    path = "/api/v1/platform/login"
+    statuses = [
+        api.post(path, json={"email": OPERATOR_EMAIL, "password": f"wrong-{n}"}).status_code
+        for n in range(10)
+    ]
+    assert statuses[:5] == [401] * 5
+    assert statuses[-1] == 429
+    _retry_after(api.post(path, json={"email": OPERATOR_EMAIL, "password": OPERATOR_PASSWORD}))

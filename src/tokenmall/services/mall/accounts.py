@@ -80,6 +80,34 @@ def login(
     return user, issued
 
 
+# The throttle's realm of platform operators ("-" is never a tenant id).
+OPERATORS = "-"
+
+
+def operator_login(
+    db: Database,
+    guard: Throttle,
+    email: str,
+    password: str,
+    *,
+    client: str,
+    now: datetime,
+    ttl: timedelta,
+) -> IssuedToken:
+    """An operator signs in: throttled and hashed as a member's sign-in."""
+    address = email.strip().lower()
+    guard.before_login(OPERATORS, address, client)
+    with db.read() as conn:
+        found = people_repo.operator_login_row(conn, address)
+    ok = passwords.verify_password(password, None if found is None else found[1])
+    if found is None or not ok:
+        guard.login_failed(OPERATORS, address, client)
+        raise Unauthenticated(_WRONG)
+    guard.login_succeeded(OPERATORS, address)
+    with db.transaction() as conn:
+        return auth.issue_operator_session(conn, found[0], now, ttl)
+
+
 def authenticate(
     db: Database, token: str, now: datetime, *, ttl: timedelta, idle: timedelta | None
 ) -> Principal:
