@@ -199,20 +199,24 @@ def logout_everywhere(
 
 @router.post(
     "/password-reset",
-    status_code=status.HTTP_202_ACCEPTED,
     response_model=ResetRequestedOut,
     summary="Ask for a password reset link by email (the same answer whether or not the "
     "address has an account); 409 where no mail sender is configured",
-    responses=responses(400, 404, 409, 422, 429),
+    responses=responses(*COMMON, 409, 429),
 )
 def request_password_reset(
-    tenant_id: TenantId, payload: ResetRequestIn, request: Request, db: Db
-) -> ResetRequestedOut:
+    tenant_id: TenantId,
+    payload: ResetRequestIn,
+    request: Request,
+    db: Db,
+    key: IdempotencyKey,
+) -> Response:
     sender = sender_of(request)
     if sender is None:
         raise Conflict("password reset by email is not configured; ask the shop's admin")
     throttle_of(request).before_register(tenant_id, client_of(request))
-    with db.read() as conn:
+
+    def make(conn: Connection) -> BaseModel:
         accounts.request_reset(
             conn,
             tenant_id,
@@ -222,14 +226,16 @@ def request_password_reset(
             link_base=settings(request).public_base_url,
             now=utc_now(),
         )
-    return ResetRequestedOut()
+        return ResetRequestedOut()
+
+    return write(request, db, None, tenant_id, key, payload, make)
 
 
 @router.post(
     "/password-reset/confirm",
     response_model=SessionsRevokedOut,
     summary="Choose a new password with a reset link's token; every session is revoked",
-    responses=responses(400, 404, 422),
+    responses=responses(*COMMON),
 )
 def confirm_password_reset(
     tenant_id: TenantId, payload: ResetConfirmIn, request: Request, db: Db, key: IdempotencyKey
