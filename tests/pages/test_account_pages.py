@@ -83,3 +83,11 @@ def test_log_out_everywhere(browser: Browser, another_browser: Browser) -> None:
     assert answer.status_code == 303
     assert not _signed_in(browser)
     assert not _signed_in(another_browser)
+
+
+def test_a_control_character_in_a_form_is_refused_naming_the_field(browser: Browser) -> None:
+    data = {"email": "nul\x00@wine.demo", "password": "first-secret-1"}
+    answer = browser.submit(f"/{TENANT}/login", f"/{TENANT}/login", data)
+    assert answer.status_code == 422
+    assert "email" in answer.text
+    assert "Traceback" not in answer.text
