@@ -39,7 +39,7 @@ tokenmall's HTTP API. Everything a page can do, an integrator can do here.
 * **Money is a decimal string** (`"12.50"`), both ways; JSON numbers are refused for money.
 * **Authentication**: `Authorization: Bearer <token>` with a session token (from login), an API
   key, or an operator token; pages may use the session cookie instead.
-* **Every mutating request needs an `Idempotency-Key` header** (login and logout excepted): the
+* **Every mutating request needs an `Idempotency-Key` header** (sign-ins excepted): the
   same key and request get the first answer again; the same key with another request, a 409.
 * **Errors** are `{"error": {"code", "message", "field"}}` with a 4xx status; another tenant's
   resources answer 404, exactly like ids that do not exist.

@@ -157,9 +157,7 @@ class Throttle:
         """Refuse (429) a sign-in while the account or the client is locked."""
         wait = max(self.accounts.wait(self._account(realm, email)), self.clients.wait(client))
         if wait:
-            raise Throttled(
-                f"too many failed sign-ins; try again in {wait} seconds", wait, "password"
-            )
+            raise Throttled(f"too many failed sign-ins; try again in {wait} seconds", wait)
 
     def login_failed(self, realm: str, email: str, client: str) -> None:
         self.accounts.failed(self._account(realm, email))
