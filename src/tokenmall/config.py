@@ -69,10 +69,22 @@ class Settings(BaseSettings):
     operator_email: str | None = None
     operator_password: SecretStr | None = None
     session_hours: int = Field(default=24 * 14, gt=0, le=24 * 365)
+    # A session unused this long stops working (0: no idle timeout, only session_hours).
+    session_idle_minutes: int = Field(default=120, ge=0, le=60 * 24 * 365)
+    # At most this many password hashes at once (default: CPUs - 1, at least 1); a sign-in
+    # that cannot start hashing within the wait is answered 429.
+    password_hash_concurrency: int | None = Field(default=None, ge=1, le=256)
+    password_hash_wait_seconds: float = Field(default=5.0, gt=0, le=60)
+    # Where account mail (password reset links) goes: "off" (no reset by email; admins reset
+    # passwords) or "log" (development: written to the log). Links start with public_base_url.
+    mail_sender: Literal["off", "log"] = "off"
+    public_base_url: str = "http://127.0.0.1:8000"
     # Create the tables at start-up (alembic upgrade head); off when a deploy step migrates.
     migrate_on_start: bool = True
     # Send the session cookie only over HTTPS (leave off for local http://127.0.0.1).
     cookie_secure: bool = False
+    # Request bodies above this many bytes are refused with 413 before they are parsed.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     # Test suites only: argon2 with tiny cost parameters (hashes are still argon2id).
     insecure_fast_password_hashing: bool = False
     # The sandbox payment gateway (an approve-anything page, /sandbox/pay/…, and its webhook).

@@ -131,7 +131,7 @@ def _request(
                 "tenant_id": f"fresh-{uuid.uuid4().hex[:8]}",
                 "name": "Fresh",
                 "params": {"pool_rate": "0.3"},
-                "admin": {"email": "boss@fresh.test", "password": "password1"},
+                "admin": {"email": "boss@fresh.test", "password": "password-one"},
             },
         ),
         "params": (
@@ -144,13 +144,13 @@ def _request(
             "POST",
             f"{base}/register",
             None,
-            {"email": "new@shop.test", "password": "password1"},
+            {"email": "new@shop.test", "password": "password-one"},
         ),
         "user": (
             "POST",
             f"{base}/users",
             t.admin_token,
-            {"email": "staff@shop.test", "password": "password1", "role": "merchant"},
+            {"email": "staff@shop.test", "password": "password-one", "role": "merchant"},
         ),
         "user_patch": (
             "PATCH",
@@ -233,7 +233,7 @@ def shared(server: Any) -> Any:
 
 def _spare(api: Api, t: TenantFixture) -> str:
     """A merchant-role user who owns no merchant yet."""
-    body = {"email": "spare@shop.test", "password": "password1", "role": "merchant"}
+    body = {"email": "spare@shop.test", "password": "password-one", "role": "merchant"}
     return str(ok(api.post(t.path("/users"), t.admin_token, json=body), 201)["user_id"])
 
 

@@ -93,7 +93,7 @@ def test_tenant_creation_and_parameter_changes_replay(api: Api, operator_token: 
     body = {
         "tenant_id": "replayed-tenant",
         "name": "Replayed",
-        "admin": {"email": "boss@replay.test", "password": "password1"},
+        "admin": {"email": "boss@replay.test", "password": "password-one"},
     }
     first = ok(api.post("/api/v1/platform/tenants", operator_token, body, key="mk"), 201)
     assert ok(api.post("/api/v1/platform/tenants", operator_token, body, key="mk"), 201) == first

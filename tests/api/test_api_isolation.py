@@ -27,7 +27,7 @@ def _reads(a: TenantFixture, base: str) -> list[str]:
 
 def _writes(a: TenantFixture, base: str) -> list[tuple[str, str, dict[str, object] | None]]:
     return [
-        ("POST", f"{base}/users", {"email": "x@y.cn", "password": "password1", "role": "admin"}),
+        ("POST", f"{base}/users", {"email": "x@y.cn", "password": "password-one", "role": "admin"}),
         ("PATCH", f"{base}/users/{a.consumer_id}", {"kyc_status": "verified"}),
         ("POST", f"{base}/api-keys", {"name": "k"}),
         ("POST", f"{base}/merchants", {"name": "m", "owner_user_id": a.merchant_user_id}),

@@ -25,7 +25,7 @@ from tokenmall.domain.money import (
 
 @pytest.mark.parametrize(
     ("text", "fen"),
-    [("100.00", 10_000), ("100", 10_000), ("0.01", 1), ("12.3", 1_230), (" 7.50 ", 750)],
+    [("100.00", 10_000), ("100", 10_000), ("0.01", 1), ("12.3", 1_230), ("7.50", 750)],
 )
 def test_money_parses_to_fen(text: str, fen: int) -> None:
     assert parse_money(text) == fen
@@ -56,6 +56,11 @@ def test_points_parse_to_units_of_1e_minus_8(text: str, units: int) -> None:
         "--1",
         "1.",
         ".5",
+        " 7.50 ",  # ASCII digits only, nothing around them
+        "7.50\n",
+        "１.00",
+        "1_0",
+        "+1.00",
     ],
 )
 def test_money_refuses_anything_but_a_plain_decimal_string(bad: object) -> None:

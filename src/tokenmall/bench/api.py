@@ -305,7 +305,9 @@ def _shop(base_url: str, tenant_id: str, admin: str, buyers: int) -> tuple[str, 
         tokens = []
         for n in range(buyers):
             who = {"email": f"buyer{n}@bench.invalid", "password": secrets.token_urlsafe(12)}
-            _ok(http.post(f"{base}/register", headers=_key(), json=who), 201)
+            # Made by the admin: self-registration is throttled per client (one client here).
+            made = {**who, "role": "consumer"}
+            _ok(http.post(f"{base}/users", headers={**auth, **_key()}, json=made), 201)
             tokens.append(str(_ok(http.post(f"{base}/login", json=who), 200)["token"]))
     return str(sku["sku_id"]), tokens
 

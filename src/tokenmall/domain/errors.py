@@ -19,6 +19,7 @@ class ErrorKind(StrEnum):
     NOT_FOUND = "not_found"  # nothing of that id (for this caller)
     CONFLICT = "conflict"  # clashes with what is recorded (a rule, a balance, a used key)
     INVALID = "invalid"  # a value the rules refuse
+    THROTTLED = "throttled"  # too many attempts: wait, then try again
 
 
 class DomainError(Exception):

@@ -26,17 +26,19 @@ POINT_SCALE = 10**POINT_PLACES  # units per point
 # A price in fen per unit becomes yuan per point by this factor (1e8 / 1e2).
 PRICE_DISPLAY_FACTOR = POINT_SCALE // MONEY_SCALE
 
-_DECIMAL = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")  # ASCII digits only: "１２" is refused
+# ASCII digits only, nothing around them: "１２", " 1.00", "1.00\n" and "1_0" are refused.
+_DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 
 
 def _parse_decimal(text: object, what: str) -> Decimal:
     """The one way a Decimal is made from outside input: a plain decimal string."""
     if isinstance(text, bool) or not isinstance(text, str):
         raise InvalidAmount(f'{what} must be a decimal string such as "100.00", got {text!r}')
-    stripped = text.strip()
-    if not _DECIMAL.match(stripped):
-        raise InvalidAmount(f"{what} must be a plain decimal number, got {text!r}")
-    return Decimal(stripped)
+    if not _DECIMAL.fullmatch(text):
+        raise InvalidAmount(
+            f"{what} must be a plain decimal number of the digits 0-9, got {text!r}"
+        )
+    return Decimal(text)
 
 
 def _to_scaled(value: Decimal, places: int, what: str, text: str) -> int:

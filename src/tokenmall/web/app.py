@@ -12,7 +12,7 @@ from tokenmall import bootstrap
 from tokenmall.config import Settings
 from tokenmall.services.mall import operators, passwords
 from tokenmall.services.mall.uow import Database, utc_now
-from tokenmall.web import errors, logs, pages, security_headers
+from tokenmall.web import errors, limits, logs, pages, security_headers
 from tokenmall.web.api import (
     addresses,
     catalogue,
@@ -39,7 +39,7 @@ tokenmall's HTTP API. Everything a page can do, an integrator can do here.
 * **Money is a decimal string** (`"12.50"`), both ways; JSON numbers are refused for money.
 * **Authentication**: `Authorization: Bearer <token>` with a session token (from login), an API
   key, or an operator token; pages may use the session cookie instead.
-* **Every mutating request needs an `Idempotency-Key` header** (login and logout excepted): the
+* **Every mutating request needs an `Idempotency-Key` header** (sign-ins excepted): the
   same key and request get the first answer again; the same key with another request, a 409.
 * **Errors** are `{"error": {"code", "message", "field"}}` with a 4xx status; another tenant's
   resources answer 404, exactly like ids that do not exist.
@@ -53,7 +53,11 @@ def create_app(
     running in one process with other suites)."""
     if configure_logging:
         logs.configure(settings.log_level)
-    passwords.configure(fast_for_tests=settings.insecure_fast_password_hashing)
+    passwords.configure(
+        fast_for_tests=settings.insecure_fast_password_hashing,
+        concurrency=settings.password_hash_concurrency,
+        wait_seconds=settings.password_hash_wait_seconds,
+    )
     db = database or bootstrap.open_database(settings.database_url)
 
     @asynccontextmanager
@@ -83,6 +87,7 @@ def create_app(
     app.state.settings = settings
     app.state.database = db
     errors.install(app)
+    app.add_middleware(limits.RequestLimitsMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(logs.RequestIdMiddleware)
     app.add_middleware(security_headers.SecurityHeadersMiddleware)
     for module in (

@@ -9,10 +9,11 @@ from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from tokenmall.config import Settings
-from tokenmall.services.mall import auth
+from tokenmall.services.mall import accounts
 from tokenmall.services.mall.auth import Principal
 from tokenmall.services.mall.errors import Unauthenticated
 from tokenmall.services.mall.uow import Database, utc_now
+from tokenmall.web import limits
 from tokenmall.web.errors import BadRequest
 
 SESSION_COOKIE = "tokenmall_session"
@@ -51,8 +52,9 @@ def caller(
     token = bearer.credentials if bearer is not None else request.cookies.get(SESSION_COOKIE)
     if token is None:
         return None
-    with database(request).read() as conn:
-        return auth.authenticate(conn, token, utc_now())
+    return accounts.authenticate(
+        database(request), token, utc_now(), ttl=session_ttl(request), idle=limits.idle_of(request)
+    )
 
 
 async def idempotency_key(

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -16,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from tokenmall.domain.errors import DomainError, ErrorKind, Malformed
 from tokenmall.domain.ledger.journal import IdempotencyConflict
 from tokenmall.services.mall import errors as mall
-from tokenmall.web.logs import request_id_var
+from tokenmall.web.logs import REQUEST_ID_SCOPE_KEY, request_id_var
 
 log = logging.getLogger("tokenmall.web")
 
@@ -45,7 +46,9 @@ _DESCRIPTIONS = {
     403: "The caller's role may not do this",
     404: "No such resource in this tenant (also what other tenants' callers are told)",
     409: "Conflicts with what exists, or an Idempotency-Key reused for another request",
+    413: "The request body is larger than the server accepts",
     422: "A field fails validation; `field` names it",
+    429: "Too many attempts: wait the `Retry-After` seconds, then try again",
     503: "Not ready",
 }
 
@@ -66,6 +69,7 @@ STATUS_OF_KIND: dict[ErrorKind, int] = {
     ErrorKind.NOT_FOUND: 404,
     ErrorKind.CONFLICT: 409,
     ErrorKind.INVALID: 422,
+    ErrorKind.THROTTLED: 429,
 }
 
 
@@ -75,6 +79,24 @@ def body(code: str, message: str, field: str | None = None) -> dict[str, Any]:
 
 def status_of(exc: DomainError) -> int:
     return STATUS_OF_KIND[exc.kind]
+
+
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+
+
+def code_of(exc: DomainError) -> str:
+    """The stable snake_case code of a refusal: its own ``code``, else its class name in
+    snake_case (``InsufficientBalance`` is ``insufficient_balance``); docs/api.md lists them."""
+    own = getattr(exc, "code", None)
+    if isinstance(own, str) and own:
+        return own
+    return _CAMEL.sub("_", type(exc).__name__).lower()
+
+
+def retry_after_of(exc: DomainError) -> int | None:
+    """Seconds a throttled caller should wait (``Retry-After``), if the refusal says."""
+    seconds = getattr(exc, "retry_after", None)
+    return seconds if isinstance(seconds, int) else None
 
 
 def _domain(_: Request, exc: Exception) -> JSONResponse:
@@ -90,10 +112,14 @@ def _domain(_: Request, exc: Exception) -> JSONResponse:
             status_code=409,
         )
     status = status_of(exc)
-    code = getattr(exc, "code", None) or type(exc).__name__
     field = getattr(exc, "field", None)
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse(body(code, str(exc), field), status_code=status, headers=headers)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+    retry_after = retry_after_of(exc)
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
+    return JSONResponse(
+        body(code_of(exc), str(exc), field), status_code=status, headers=headers or None
+    )
 
 
 def _field_of(loc: tuple[Any, ...]) -> str | None:
@@ -138,7 +164,12 @@ def _allowed_methods(request: Request) -> str:
 
 def _http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthenticated"}
+    codes = {
+        404: "not_found",
+        405: "method_not_allowed",
+        401: "unauthenticated",
+        413: "payload_too_large",
+    }
     code = codes.get(exc.status_code, "http_error")
     message = "no such endpoint" if exc.status_code == 404 else str(exc.detail)
     headers = dict(getattr(exc, "headers", None) or {})
@@ -147,12 +178,20 @@ def _http(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(body(code, message), status_code=exc.status_code, headers=headers or None)
 
 
-def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-    log.exception("unhandled error", exc_info=exc)
-    request_id = request_id_var.get()
+def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    """A bug: logged with its traceback, answered 500 with the request id in the body and the
+    ``X-Request-ID`` header. This handler runs outside the request id middleware (Starlette
+    calls it from its outermost layer), so the id comes from the request's scope."""
+    request_id = request.scope.get(REQUEST_ID_SCOPE_KEY) or request_id_var.get()
+    token = request_id_var.set(request_id)
+    try:
+        log.exception("unhandled error", exc_info=exc)
+    finally:
+        request_id_var.reset(token)
     return JSONResponse(
         body("internal", f"internal error (request id {request_id})"),
         status_code=500,
+        headers={"X-Request-ID": request_id} if request_id else None,
     )
 
 

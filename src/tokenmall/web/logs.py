@@ -23,6 +23,9 @@ from tokenmall.config import DEVELOPMENT_NOTICE
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "request_id", default=None
 )
+# Where the request id is also kept in the ASGI scope, for handlers that run after this
+# middleware has returned (the 500 handler sits outside it).
+REQUEST_ID_SCOPE_KEY = "tokenmall.request_id"
 _SANE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 access_log = logging.getLogger("tokenmall.access")
 
@@ -79,6 +82,7 @@ class RequestIdMiddleware:
         given = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
         request_id = given if _SANE_ID.match(given) else uuid.uuid4().hex
         token = request_id_var.set(request_id)
+        scope[REQUEST_ID_SCOPE_KEY] = request_id
         started = time.perf_counter()
         status = 500
 

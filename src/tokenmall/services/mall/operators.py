@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import Connection
 
 from tokenmall.adapters.db.mall import people as people_repo
 from tokenmall.services.mall import auth, ids, passwords, validate
-from tokenmall.services.mall.auth import IssuedToken
 from tokenmall.services.mall.errors import Conflict, Unauthenticated
 
 
@@ -35,16 +34,6 @@ def ensure(conn: Connection, email: str, password: str, now: datetime) -> bool:
     return people_repo.add_operator_unless_exists(
         conn, operator_id, address, passwords.hash_password(password), now
     )
-
-
-def login(
-    conn: Connection, email: str, password: str, now: datetime, ttl: timedelta
-) -> IssuedToken:
-    found = people_repo.operator_login_row(conn, email.strip().lower())
-    ok = auth.check_password(password, None if found is None else found[1])
-    if found is None or not ok:
-        raise Unauthenticated("wrong email or password")
-    return auth.issue_operator_session(conn, found[0], now, ttl)
 
 
 def logout(conn: Connection, caller: auth.Principal | None, now: datetime) -> None:

@@ -12,7 +12,7 @@ on. Every change of a role, a KYC status or an API key is written to the audit t
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
@@ -27,7 +27,7 @@ from tokenmall.domain.ledger.commands import Join
 from tokenmall.domain.mall.people import ApiKey, KycStatus, Role, Scope, User
 from tokenmall.services.ledger import execute as ledger
 from tokenmall.services.mall import access, auth, ids, passwords, validate
-from tokenmall.services.mall.auth import IssuedToken, Principal, require
+from tokenmall.services.mall.auth import Principal, require
 from tokenmall.services.mall.errors import (
     Conflict,
     Forbidden,
@@ -57,7 +57,7 @@ def add_user(
     name = validate.text(
         display_name or address.split("@")[0], f"{field_prefix}display_name", max_length=100
     )
-    passwords.check_strength(password, f"{field_prefix}password")
+    passwords.check_strength(password, f"{field_prefix}password", email=address)
     if people_repo.email_taken(conn, tenant_id, address):
         raise Conflict(f"{address} is already registered", f"{field_prefix}email")
     user = User(
@@ -99,21 +99,46 @@ def register(
         inviter = people_repo.user_by_invite_code(conn, tenant_id, invite_code.strip().upper())
         if inviter is None:
             raise InvalidInput(f"no such invite code: {invite_code!r}", "invite_code")
-    user = add_user(
-        conn,
-        tenant_id,
-        email=email,
-        password=password,
-        display_name=display_name,
-        role=Role.CONSUMER,
-        inviter=inviter,
-        now=now,
-    )
+    try:
+        user = add_user(
+            conn,
+            tenant_id,
+            email=email,
+            password=password,
+            display_name=display_name,
+            role=Role.CONSUMER,
+            inviter=inviter,
+            now=now,
+        )
+    except Conflict:
+        # The email has an account: answer exactly as for a new one (no enumeration), with
+        # a record that is never stored; the work (a hash) costs the same.
+        passwords.hash_password(password)
+        return _unstored_consumer(tenant_id, email, display_name, inviter, now)
     if client is not None:
         access_repo.put_mark(conn, tenant_id, user.user_id, client)
     if inviter is not None and may_earn_referrals(conn, tenant_id, inviter):
         _bind(conn, tenant_id, user.user_id, inviter.user_id)
     return user
+
+
+def _unstored_consumer(
+    tenant_id: str, email: str, display_name: str, inviter: User | None, now: datetime
+) -> User:
+    address = validate.email(email)
+    return User(
+        tenant_id=tenant_id,
+        user_id=ids.new_id("usr"),
+        email=address,
+        display_name=validate.text(
+            display_name or address.split("@")[0], "display_name", max_length=100
+        ),
+        role=Role.CONSUMER,
+        kyc_status=KycStatus.NONE,
+        invite_code=ids.new_invite_code(),
+        inviter_id=None if inviter is None else inviter.user_id,
+        created_at=now,
+    )
 
 
 def may_earn_referrals(conn: Connection, tenant_id: str, inviter: User) -> bool:
@@ -158,18 +183,6 @@ def bind_waiting_invitees(conn: Connection, tenant_id: str, inviter_id: str) -> 
         count += 1
     return count
 
-
-def login(
-    conn: Connection, tenant_id: str, email: str, password: str, now: datetime, ttl: timedelta
-) -> tuple[User, IssuedToken]:
-    found = people_repo.login_row(conn, tenant_id, email.strip().lower())
-    # Verify even when there is no such user, so timing does not tell which emails exist.
-    ok = auth.check_password(password, None if found is None else found[1])
-    if found is None or not ok:
-        raise Unauthenticated("wrong email or password")
-    user = people_repo.get_user(conn, tenant_id, found[0])
-    assert user is not None
-    return user, auth.issue_session(conn, tenant_id, user.user_id, now, ttl)
 
 
 def logout(conn: Connection, caller: Principal | None, now: datetime) -> None:

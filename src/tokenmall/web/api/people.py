@@ -11,7 +11,8 @@ from sqlalchemy import Connection
 
 from tokenmall.domain.mall.people import KycStatus as Kyc
 from tokenmall.domain.mall.people import Role as UserRole
-from tokenmall.services.mall import access, auth, people, tenants
+from tokenmall.services.mall import access, accounts, auth, people, tenants
+from tokenmall.services.mall.errors import Conflict
 from tokenmall.services.mall.uow import utc_now
 from tokenmall.web import idempotent
 from tokenmall.web.api.common import After, Limit, ResourceId, TenantId, next_after, write
@@ -21,9 +22,15 @@ from tokenmall.web.api.schemas import (
     ApiKeyList,
     ApiKeyOut,
     LoginIn,
+    PasswordChangeIn,
+    PasswordSetIn,
     RegisterIn,
+    ResetConfirmIn,
+    ResetRequestedOut,
+    ResetRequestIn,
     Role,
     SessionOut,
+    SessionsRevokedOut,
     TenantOut,
     UserIn,
     UserOut,
@@ -48,6 +55,7 @@ from tokenmall.web.deps import (
     single_query_values,
 )
 from tokenmall.web.errors import COMMON, responses
+from tokenmall.web.limits import client_of, idle_of, sender_of, throttle_of
 
 router = APIRouter(
     prefix="/api/v1/tenants/{tenant_id}",
@@ -71,8 +79,9 @@ def tenant_params(tenant_id: TenantId, caller: Caller, db: Db) -> TenantOut:
     "/register",
     status_code=status.HTTP_201_CREATED,
     response_model=UserOut,
-    summary="Register a consumer (optionally with an invite code, bound once)",
-    responses=responses(*COMMON, 409),
+    summary="Register a consumer (optionally with an invite code, bound once); an email that "
+    "already has an account gets the same answer, and no account is made",
+    responses=responses(*COMMON, 409, 429),
 )
 def register(
     tenant_id: TenantId,
@@ -82,6 +91,8 @@ def register(
     db: Db,
     key: IdempotencyKey,
 ) -> Response:
+    throttle_of(request).before_register(tenant_id, client_of(request))
+
     def make(conn: Connection) -> BaseModel:
         user = people.register(
             conn,
@@ -105,15 +116,22 @@ def register(
     "/login",
     response_model=SessionOut,
     summary="Sign in: a bearer token in the body and the same session as an HttpOnly cookie",
-    responses=responses(400, 401, 404, 422),
+    responses=responses(400, 401, 404, 422, 429),
 )
 def login(
     tenant_id: TenantId, payload: LoginIn, request: Request, response: Response, db: Db
 ) -> SessionOut:
-    with db.transaction() as conn:
-        user, issued = people.login(
-            conn, tenant_id, payload.email, payload.password, utc_now(), session_ttl(request)
-        )
+    user, issued = accounts.login(
+        db,
+        throttle_of(request),
+        tenant_id,
+        payload.email,
+        payload.password,
+        client=client_of(request),
+        now=utc_now(),
+        ttl=session_ttl(request),
+        idle=idle_of(request),
+    )
     assert issued.expires_at is not None
     response.set_cookie(
         SESSION_COOKIE,
@@ -129,16 +147,124 @@ def login(
 @router.post(
     "/logout",
     status_code=status.HTTP_204_NO_CONTENT,
-    summary="Sign out: revokes the session used",
+    summary="Sign out: revokes the session used (needs an Idempotency-Key, like every write)",
     responses=responses(400, 401, 404, 422),
 )
-def logout(tenant_id: TenantId, caller: Caller, db: Db) -> Response:
+def logout(tenant_id: TenantId, caller: Caller, db: Db, key: IdempotencyKey) -> Response:
+    # The header is what shuts out cross-site form posts riding the session cookie; a
+    # logout is not replayed (the session it ends is gone), so the key is not stored.
+    del key
     with db.transaction() as conn:
         auth.require(caller, tenant_id, people.ALL)
         people.logout(conn, caller, utc_now())
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
     response.delete_cookie(SESSION_COOKIE)
     return response
+
+
+@router.post(
+    "/me/password",
+    response_model=SessionsRevokedOut,
+    summary="Change one's password (the current one required); other sessions are revoked",
+    responses=responses(*COMMON, 403, 409, 429),
+)
+def change_password(
+    tenant_id: TenantId,
+    payload: PasswordChangeIn,
+    request: Request,
+    caller: Caller,
+    db: Db,
+    key: IdempotencyKey,
+) -> Response:
+    def make(conn: Connection) -> BaseModel:
+        revoked = accounts.change_password(
+            conn,
+            caller,
+            tenant_id,
+            old_password=payload.old_password,
+            new_password=payload.new_password,
+            guard=throttle_of(request),
+            client=client_of(request),
+            now=utc_now(),
+        )
+        return SessionsRevokedOut(sessions_revoked=revoked)
+
+    return write(request, db, caller, tenant_id, key, payload, make)
+
+
+@router.post(
+    "/me/logout-everywhere",
+    response_model=SessionsRevokedOut,
+    summary="Sign out everywhere: every session of the caller is revoked",
+    responses=responses(*COMMON, 409),
+)
+def logout_everywhere(
+    tenant_id: TenantId, request: Request, caller: Caller, db: Db, key: IdempotencyKey
+) -> Response:
+    def make(conn: Connection) -> BaseModel:
+        revoked = accounts.logout_everywhere(conn, caller, tenant_id, utc_now())
+        return SessionsRevokedOut(sessions_revoked=revoked)
+
+    response = write(request, db, caller, tenant_id, key, None, make)
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+@router.post(
+    "/password-reset",
+    response_model=ResetRequestedOut,
+    summary="Ask for a password reset link by email (the same answer whether or not the "
+    "address has an account); 409 where no mail sender is configured",
+    responses=responses(*COMMON, 409, 429),
+)
+def request_password_reset(
+    tenant_id: TenantId,
+    payload: ResetRequestIn,
+    request: Request,
+    db: Db,
+    key: IdempotencyKey,
+) -> Response:
+    sender = sender_of(request)
+    if sender is None:
+        raise Conflict("password reset by email is not configured; ask the shop's admin")
+    throttle_of(request).before_register(tenant_id, client_of(request))
+
+    def make(conn: Connection) -> BaseModel:
+        accounts.request_reset(
+            conn,
+            tenant_id,
+            payload.email,
+            secret=settings(request).secret_key.get_secret_value().encode(),
+            sender=sender,
+            link_base=settings(request).public_base_url,
+            now=utc_now(),
+        )
+        return ResetRequestedOut()
+
+    return write(request, db, None, tenant_id, key, payload, make)
+
+
+@router.post(
+    "/password-reset/confirm",
+    response_model=SessionsRevokedOut,
+    summary="Choose a new password with a reset link's token; every session is revoked",
+    responses=responses(*COMMON),
+)
+def confirm_password_reset(
+    tenant_id: TenantId, payload: ResetConfirmIn, request: Request, db: Db, key: IdempotencyKey
+) -> Response:
+    def make(conn: Connection) -> BaseModel:
+        revoked = accounts.reset_with_token(
+            conn,
+            tenant_id,
+            payload.token,
+            payload.new_password,
+            secret=settings(request).secret_key.get_secret_value().encode(),
+            now=utc_now(),
+        )
+        return SessionsRevokedOut(sessions_revoked=revoked)
+
+    return write(request, db, None, tenant_id, key, payload, make)
 
 
 @router.get("/me", response_model=UserOut, summary="The caller", responses=responses(*COMMON))
@@ -234,6 +360,30 @@ def update_user(
             conn, caller, tenant_id, user_id, role=role, kyc_status=kyc, now=utc_now()
         )
         return UserOut.of(user)
+
+    return write(request, db, caller, tenant_id, key, payload, make)
+
+
+@router.post(
+    "/users/{user_id}/password",
+    response_model=SessionsRevokedOut,
+    summary="Set a member's password (admins; not another admin's); their sessions are revoked",
+    responses=responses(*COMMON, 403, 409),
+)
+def reset_password(
+    tenant_id: TenantId,
+    user_id: ResourceId,
+    payload: PasswordSetIn,
+    request: Request,
+    caller: Caller,
+    db: Db,
+    key: IdempotencyKey,
+) -> Response:
+    def make(conn: Connection) -> BaseModel:
+        revoked = accounts.reset_by_admin(
+            conn, caller, tenant_id, user_id, new_password=payload.new_password, now=utc_now()
+        )
+        return SessionsRevokedOut(sessions_revoked=revoked)
 
     return write(request, db, caller, tenant_id, key, payload, make)
 

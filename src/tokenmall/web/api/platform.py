@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Request, Response, status
 from pydantic import BaseModel
 from sqlalchemy import Connection
 
-from tokenmall.services.mall import operators, tenants
+from tokenmall.services.mall import accounts, operators, tenants
 from tokenmall.services.mall.uow import utc_now
 from tokenmall.web.api.common import After, Limit, TenantId, next_after, write
 from tokenmall.web.api.schemas import (
@@ -23,6 +23,7 @@ from tokenmall.web.api.schemas import (
 )
 from tokenmall.web.deps import Caller, Db, IdempotencyKey, session_ttl, single_query_values
 from tokenmall.web.errors import COMMON, responses
+from tokenmall.web.limits import client_of, throttle_of
 
 router = APIRouter(
     prefix="/api/v1/platform", tags=["platform"], dependencies=[Depends(single_query_values)]
@@ -34,13 +35,18 @@ PLATFORM = ""  # the tenant_id of platform-level idempotency records
     "/login",
     response_model=TokenOut,
     summary="Operator sign-in: a bearer token (each call is a new session, no Idempotency-Key)",
-    responses=responses(400, 401, 422),
+    responses=responses(400, 401, 422, 429),
 )
 def login(payload: LoginIn, request: Request, db: Db) -> TokenOut:
-    with db.transaction() as conn:
-        issued = operators.login(
-            conn, payload.email, payload.password, utc_now(), session_ttl(request)
-        )
+    issued = accounts.operator_login(
+        db,
+        throttle_of(request),
+        payload.email,
+        payload.password,
+        client=client_of(request),
+        now=utc_now(),
+        ttl=session_ttl(request),
+    )
     assert issued.expires_at is not None
     return TokenOut(token=issued.token, expires_at=issued.expires_at)
 

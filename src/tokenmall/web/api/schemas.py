@@ -10,12 +10,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tokenmall.domain.mall.catalogue import Merchant, Product, Sku, StockMovement
 from tokenmall.domain.mall.people import ApiKey, User
 from tokenmall.domain.mall.tenants import Tenant
 from tokenmall.domain.money import format_money
+from tokenmall.services.mall import validate
 
 Role = Literal["consumer", "merchant", "admin"]
 KycStatus = Literal["none", "pending", "verified", "rejected"]
@@ -34,6 +35,14 @@ Quantity = Annotated[int, Field(description="A whole number of units")]
 class Request(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_control_characters(cls, data: Any) -> Any:
+        # Control characters (NUL included) are refused in every text, at the edge: 422
+        # naming the field (raised past pydantic, which lets a non-ValueError through).
+        validate.refuse_control(data)
+        return data
+
 
 class Response(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -45,6 +54,32 @@ class Response(BaseModel):
 class LoginIn(Request):
     email: Annotated[str, Field(max_length=254)]
     password: Annotated[str, Field(max_length=256)]
+
+
+class PasswordChangeIn(Request):
+    old_password: Annotated[str, Field(max_length=256)]
+    new_password: Annotated[str, Field(max_length=256)]
+
+
+class PasswordSetIn(Request):
+    new_password: Annotated[str, Field(max_length=256)]
+
+
+class ResetRequestIn(Request):
+    email: Annotated[str, Field(max_length=254)]
+
+
+class ResetConfirmIn(Request):
+    token: Annotated[str, Field(max_length=200)]
+    new_password: Annotated[str, Field(max_length=256)]
+
+
+class SessionsRevokedOut(Response):
+    sessions_revoked: int
+
+
+class ResetRequestedOut(Response):
+    status: Literal["requested"] = "requested"
 
 
 class TokenOut(Response):

@@ -1,5 +1,5 @@
 """The consumer's account pages (H5): wallet, sell and convert with a preview, leaderboard,
-referral (invite link and QR code) and withdrawals.
+referral (invite link and QR code), withdrawals, and the password and sessions page.
 
 Every figure comes from the use cases the API calls (``services/mall/wallet.py``,
 ``referrals.py``, ``withdrawals.py``): no arithmetic here. Every quota or point value is shown
@@ -18,21 +18,25 @@ from urllib.parse import urlencode
 
 import qrcode  # type: ignore[import-untyped]
 from fastapi import APIRouter, Request, Response
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tokenmall.domain.errors import DomainError
 from tokenmall.domain.mall.tenants import Tenant
 from tokenmall.services import lookups
-from tokenmall.services.mall import referrals, withdrawals
+from tokenmall.services.mall import accounts, referrals, withdrawals
 from tokenmall.services.mall import wallet as wallets
 from tokenmall.services.mall.auth import Principal
+from tokenmall.services.mall.errors import InvalidInput
 from tokenmall.services.mall.uow import utc_now
+from tokenmall.web import limits
+from tokenmall.web.deps import SESSION_COOKIE
 from tokenmall.web.errors import status_of
 from tokenmall.web.pages import csrf, figures, forms, sessions
 from tokenmall.web.pages.errors import PageRoute
 from tokenmall.web.pages.forms import FormState
-from tokenmall.web.pages.rendering import render
+from tokenmall.web.pages.rendering import redirect, render
 from tokenmall.web.pages.shop import answer, consumer_page, page, post_form
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -366,3 +370,66 @@ async def withdrawals_post(request: Request, tenant_id: str) -> Response:
         refused=refused,
         default_field="amount",
     )
+
+
+# --- password and sessions ----------------------------------------------------------------------
+
+
+@router.get("/{tenant_id}/account/password")
+def password_page(request: Request, tenant_id: str) -> Response:
+    tenant, caller = consumer_page(request, tenant_id)
+    changed = request.query_params.get("changed") == "1"
+    return page(request, "account/password.html", tenant, caller, {"changed": changed})
+
+
+@router.post("/{tenant_id}/account/password")
+async def password_post(request: Request, tenant_id: str) -> Response:
+    """Change one's password with the current one; every other session is signed out. The
+    hashes run in the thread pool (the bounded pool of ``passwords``), never on the loop."""
+    tenant, caller = consumer_page(request, tenant_id)
+    form: FormData = await forms.read_form(request)
+    new_password = forms.text_field(form, "new_password")
+
+    def checks() -> None:
+        if new_password != forms.text_field(form, "new_password_again"):
+            raise InvalidInput("the two passwords differ", "new_password_again")
+
+    def refused(state: FormState, code: int) -> Response:
+        context = {"form": state}
+        return page(request, "account/password.html", tenant, caller, context, code)
+
+    return await run_in_threadpool(
+        post_form,
+        request,
+        form,
+        tenant_id=tenant_id,
+        caller=caller,
+        action=lambda conn: answer(
+            f"/{tenant_id}/account/password?changed=1",
+            accounts.change_password(
+                conn,
+                caller,
+                tenant_id,
+                old_password=forms.text_field(form, "old_password"),
+                new_password=new_password,
+                guard=limits.throttle_of(request),
+                client=limits.client_of(request),
+                now=utc_now(),
+            ),
+        ),
+        refused=refused,
+        checks=checks,
+        default_field="old_password",
+    )
+
+
+@router.post("/{tenant_id}/account/logout-everywhere")
+async def logout_everywhere_post(request: Request, tenant_id: str) -> Response:
+    _, caller = consumer_page(request, tenant_id)
+    form = await forms.read_form(request)
+    csrf.check_csrf(request, caller, form)
+    with sessions.database(request).transaction() as conn:
+        accounts.logout_everywhere(conn, caller, tenant_id, utc_now())
+    response = redirect(f"/{tenant_id}/")
+    response.delete_cookie(SESSION_COOKIE)
+    return response

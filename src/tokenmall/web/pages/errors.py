@@ -32,6 +32,7 @@ _TITLES = {
     409: "Conflict",
     413: "Too large",
     422: "Invalid input",
+    429: "Too many attempts",
     500: "Something went wrong",
 }
 

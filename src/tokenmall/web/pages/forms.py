@@ -14,7 +14,7 @@ from sqlalchemy import Connection
 from starlette.datastructures import FormData
 
 from tokenmall.domain.errors import DomainError
-from tokenmall.services.mall import idempotency
+from tokenmall.services.mall import idempotency, validate
 from tokenmall.services.mall.auth import Principal
 from tokenmall.services.mall.errors import InvalidInput
 from tokenmall.web.pages.sessions import database
@@ -27,7 +27,9 @@ async def read_form(request: Request) -> FormData:
     length = request.headers.get("content-length")
     if length is not None and (not length.isdigit() or int(length) > MAX_FORM_BYTES):
         raise InvalidInput("the form is too large", None)
-    return await request.form(max_files=0, max_fields=100)
+    form = await request.form(max_files=0, max_fields=100)
+    validate.no_control((k, v) for k, v in form.multi_items() if isinstance(v, str))
+    return form
 
 
 def text_field(form: FormData, name: str) -> str:

@@ -5,16 +5,18 @@ from __future__ import annotations
 from datetime import timedelta
 
 from fastapi import APIRouter, Request, Response
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
 from tokenmall.domain.errors import DomainError
 from tokenmall.domain.mall.tenants import Tenant
 from tokenmall.services import lookups
-from tokenmall.services.mall import catalogue, people
-from tokenmall.services.mall.errors import InvalidInput, NotFound
+from tokenmall.services.mall import accounts, catalogue, people
+from tokenmall.services.mall.errors import InvalidInput, NotFound, Unauthenticated
 from tokenmall.services.mall.uow import utc_now
+from tokenmall.web import limits
 from tokenmall.web.deps import SESSION_COOKIE
-from tokenmall.web.errors import status_of
+from tokenmall.web.errors import retry_after_of, status_of
 from tokenmall.web.pages import csrf, forms, rendering, sessions
 from tokenmall.web.pages.errors import PageRoute
 from tokenmall.web.pages.forms import FormState
@@ -101,9 +103,18 @@ def _set_session(request: Request, response: Response, token: str) -> None:
 
 
 def _login(request: Request, tenant_id: str, email: str, password: str) -> str:
-    ttl = timedelta(hours=sessions.settings(request).session_hours)
-    with sessions.database(request).transaction() as conn:
-        _, issued = people.login(conn, tenant_id, email, password, utc_now(), ttl)
+    """Sign in (throttled; the hash in the bounded pool): run it in the thread pool."""
+    _, issued = accounts.login(
+        sessions.database(request),
+        limits.throttle_of(request),
+        tenant_id,
+        email,
+        password,
+        client=limits.client_of(request),
+        now=utc_now(),
+        ttl=timedelta(hours=sessions.settings(request).session_hours),
+        idle=limits.idle_of(request),
+    )
     return issued.token
 
 
@@ -114,19 +125,26 @@ async def login_post(request: Request, tenant_id: str) -> Response:
     nxt = _safe_next(tenant_id, forms.text_field(form, "next"))
     try:
         csrf.check_csrf(request, None, form)
-        token = _login(
-            request, tenant_id, forms.text_field(form, "email"), forms.text_field(form, "password")
+        token = await run_in_threadpool(
+            _login,
+            request,
+            tenant_id,
+            forms.text_field(form, "email"),
+            forms.text_field(form, "password"),
         )
     except DomainError as exc:
         state = FormState.of(form, exc)
         if getattr(exc, "field", None) is None:
             state.errors = {"password": str(exc)}
-        return render(
+        page = render(
             request,
             "mall/login.html",
             {"tenant": tenant, "next": nxt, "form": state},
             status_code=status_of(exc),
         )
+        if retry_after_of(exc) is not None:
+            page.headers["Retry-After"] = str(retry_after_of(exc))
+        return page
     response = rendering.redirect(nxt)
     _set_session(request, response, token)
     return response
@@ -179,6 +197,7 @@ async def register_post(request: Request, tenant_id: str) -> Response:
         csrf.check_csrf(request, None, form)
         if password != forms.text_field(form, "password_again"):
             raise InvalidInput("the two passwords differ", "password_again")
+        limits.throttle_of(request).before_register(tenant_id, limits.client_of(request))
         forms.submit(
             request,
             form,
@@ -196,7 +215,13 @@ async def register_post(request: Request, tenant_id: str) -> Response:
                 ).user_id
             ),
         )
-        token = _login(request, tenant_id, email, password)
+    except DomainError as exc:
+        return _register_error(request, tenant, form, exc)
+    try:
+        token = await run_in_threadpool(_login, request, tenant_id, email, password)
+    except Unauthenticated:
+        # The address already had an account (registration says nothing of that): sign in.
+        return rendering.redirect(f"/{tenant_id}/login")
     except DomainError as exc:
         return _register_error(request, tenant, form, exc)
     response = rendering.redirect(f"/{tenant_id}/me?welcome=1")

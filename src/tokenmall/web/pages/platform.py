@@ -8,12 +8,14 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import Connection
+from starlette.concurrency import run_in_threadpool
 
 from tokenmall.domain.errors import DomainError
 from tokenmall.services.figures import current_params
-from tokenmall.services.mall import operators, tenants
+from tokenmall.services.mall import accounts, operators, tenants
 from tokenmall.services.mall.auth import Principal
 from tokenmall.services.mall.uow import utc_now
+from tokenmall.web import limits
 from tokenmall.web.errors import status_of
 from tokenmall.web.pages import csrf, figures, forms, params_form, rendering, sessions
 from tokenmall.web.pages.admin import dashboard_figures
@@ -41,14 +43,17 @@ async def login_post(request: Request) -> Response:
     try:
         csrf.check_csrf(request, None, form)
         ttl = timedelta(hours=sessions.settings(request).session_hours)
-        with sessions.database(request).transaction() as conn:
-            issued = operators.login(
-                conn,
+        issued = await run_in_threadpool(
+            lambda: accounts.operator_login(
+                sessions.database(request),
+                limits.throttle_of(request),
                 forms.text_field(form, "email"),
                 forms.text_field(form, "password"),
-                utc_now(),
-                ttl,
+                client=limits.client_of(request),
+                now=utc_now(),
+                ttl=ttl,
             )
+        )
     except DomainError as exc:
         state = FormState.of(form, exc)
         if getattr(exc, "field", None) is None:

@@ -4,13 +4,16 @@ redirect to a login page for a page that needs one."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi import Request
 
 from tokenmall.config import Settings
-from tokenmall.services.mall import auth
+from tokenmall.services.mall import accounts
 from tokenmall.services.mall.auth import Principal
 from tokenmall.services.mall.errors import Unauthenticated
 from tokenmall.services.mall.uow import Database, utc_now
+from tokenmall.web import limits
 from tokenmall.web.deps import SESSION_COOKIE
 
 OPERATOR_COOKIE = "tokenmall_operator"
@@ -27,13 +30,18 @@ def settings(request: Request) -> Settings:
     return found
 
 
+def _ttl(request: Request) -> timedelta:
+    return timedelta(hours=settings(request).session_hours)
+
+
 def _principal(request: Request, cookie: str) -> Principal | None:
     token = request.cookies.get(cookie)
     if not token:
         return None
     try:
-        with database(request).read() as conn:
-            return auth.authenticate(conn, token, utc_now())
+        return accounts.authenticate(
+            database(request), token, utc_now(), ttl=_ttl(request), idle=limits.idle_of(request)
+        )
     except Unauthenticated:
         return None
 
