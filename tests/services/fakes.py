@@ -19,6 +19,7 @@ from typing import Any
 
 from tokenmall.adapters.db.uow import NewUser, StoredEvent
 from tokenmall.domain.ledger import commands as c
+from tokenmall.domain.mall.addresses import Address
 from tokenmall.domain.mall.integration import ExternalUser, IntegrationOrder
 from tokenmall.domain.mall.responses import StoredResponse
 from tokenmall.services.ledger.execute import Granted, Prefound, Purchased
@@ -86,6 +87,56 @@ class FakeIntegration:
             self.users[(tenant_id, external_id)] = ExternalUser(
                 external_id, user.user_id, referrer_id
             )
+
+
+@dataclass
+class FakeAddresses:
+    """The address books: addresses by (tenant, address id); ``locks`` counts ``lock_user``."""
+
+    rows: dict[tuple[str, str], Address] = field(default_factory=dict)
+    locks: int = 0
+
+    def lock_user(self, tenant_id: str, user_id: str) -> None:
+        self.locks += 1
+
+    def of_user(self, tenant_id: str, user_id: str) -> list[Address]:
+        mine = [a for a in self.rows.values() if (a.tenant_id, a.user_id) == (tenant_id, user_id)]
+        mine.sort(key=lambda a: (a.created_at, a.address_id), reverse=True)
+        mine.sort(key=lambda a: not a.is_default)
+        return mine
+
+    def count_of_user(self, tenant_id: str, user_id: str) -> int:
+        return len(self.of_user(tenant_id, user_id))
+
+    def get(self, tenant_id: str, address_id: str) -> Address | None:
+        return self.rows.get((tenant_id, address_id))
+
+    def default_of(self, tenant_id: str, user_id: str) -> Address | None:
+        found = [a for a in self.of_user(tenant_id, user_id) if a.is_default]
+        return min(found, key=lambda a: a.address_id) if found else None
+
+    def add(self, address: Address) -> None:
+        where = (address.tenant_id, address.address_id)
+        assert where not in self.rows, "an address is added once"
+        self.rows[where] = address
+
+    def change(
+        self, tenant_id: str, address_id: str, updated_at: datetime, values: dict[str, object]
+    ) -> None:
+        where = (tenant_id, address_id)
+        self.rows[where] = replace(self.rows[where], updated_at=updated_at, **values)  # type: ignore[arg-type]
+
+    def make_default(self, tenant_id: str, user_id: str, address_id: str, now: datetime) -> None:
+        for where, a in list(self.rows.items()):
+            if (a.tenant_id, a.user_id) != (tenant_id, user_id):
+                continue
+            if a.is_default and a.address_id != address_id:
+                self.rows[where] = replace(a, is_default=False, updated_at=now)
+            elif not a.is_default and a.address_id == address_id:
+                self.rows[where] = replace(a, is_default=True, updated_at=now)
+
+    def remove(self, tenant_id: str, address_id: str) -> int:
+        return 0 if self.rows.pop((tenant_id, address_id), None) is None else 1
 
 
 @dataclass
@@ -199,6 +250,7 @@ class FakeUnitOfWork:
 
     def __init__(self, *, grant_on: str = "paid") -> None:
         self.integration = FakeIntegration()
+        self.addresses = FakeAddresses()
         self.answers = FakeAnswers()
         self.outbox = FakeOutbox()
         self.ledger = FakeLedger(grant_on)
@@ -207,7 +259,7 @@ class FakeUnitOfWork:
         self._where: tuple[str, str, str, str] | None = None
 
     def _state(self) -> tuple[Any, ...]:
-        return (self.integration, self.answers, self.outbox, self.ledger)
+        return (self.integration, self.addresses, self.answers, self.outbox, self.ledger)
 
     def snapshot(self) -> tuple[Any, ...]:
         """A copy of everything the unit holds (to show a refusal changed nothing)."""
@@ -235,7 +287,7 @@ class FakeUnitOfWork:
 
     def rollback(self) -> None:
         if self._saved is not None:
-            self.integration, self.answers, self.outbox, self.ledger = self._saved
+            self.integration, self.addresses, self.answers, self.outbox, self.ledger = self._saved
             self._saved = None
 
     @contextmanager

@@ -58,7 +58,7 @@ from tokenmall.services.mall import (
 )
 from tokenmall.services.mall.auth import Principal
 from tokenmall.services.mall.gateway import SandboxGateway
-from tokenmall.services.mall.uow import Database, utc_now
+from tokenmall.services.mall.uow import Database, MallUnitOfWork, utc_now
 
 TENANT_ID = "wine"
 TENANT_NAME = "醇香酒业 · 演示"
@@ -290,12 +290,13 @@ def _give_addresses(conn: Connection, now: datetime) -> None:
     ship to it (the default) and the orders show where they go."""
     for email, (recipient, phone, region, detail, postal) in ADDRESSES.items():
         who = _member(_user(conn, email))
-        if addresses.list_addresses(conn, who, TENANT_ID):
+        if addresses.list_addresses(MallUnitOfWork.joining(conn), who, TENANT_ID):
             continue
         values = addresses.checked(
             recipient=recipient, phone_number=phone, region=region, detail=detail, postal=postal
         )
-        addresses.create(conn, who, TENANT_ID, values, make_default=True, now=now)
+        unit = MallUnitOfWork.joining(conn)
+        addresses.create(unit, who, TENANT_ID, values, make_default=True, now=now)
 
 
 def _skus(conn: Connection) -> list[Sku]:

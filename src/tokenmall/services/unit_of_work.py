@@ -9,6 +9,7 @@ what runs in production; the services tests run the same use cases on an in-memo
 The ports, each small:
 
 * ``integration``: an integrated shop's orders, their stored event answers and its users;
+* ``addresses``: the consumers' address books;
 * ``answers``: the Idempotency-Key answers (looked up and stored);
 * ``outbox``: the events to send to the tenant's webhook endpoints;
 * ``ledger``: an order's money (payment, rewards, completion, refund) as ledger batches;
@@ -28,6 +29,7 @@ from typing import Any, Protocol
 
 from tokenmall.adapters.db.uow import NewUser, StoredEvent
 from tokenmall.domain.ledger import commands as c
+from tokenmall.domain.mall.addresses import Address
 from tokenmall.domain.mall.integration import ExternalUser, IntegrationOrder
 from tokenmall.domain.mall.responses import StoredResponse
 from tokenmall.services.ledger.execute import Prefound, Purchased
@@ -63,6 +65,31 @@ class IntegrationRepository(Protocol):
 
     def bind_referrer(self, tenant_id: str, external_id: str, referrer_id: str) -> None:
         """Bind a known user's referrer (only if none is bound)."""
+
+
+class AddressBook(Protocol):
+    def lock_user(self, tenant_id: str, user_id: str) -> None:
+        """Hold the user's row until the unit ends (one change of their book at a time)."""
+
+    def of_user(self, tenant_id: str, user_id: str) -> list[Address]:
+        """The user's addresses: the default first, then the newest first."""
+
+    def count_of_user(self, tenant_id: str, user_id: str) -> int: ...
+
+    def get(self, tenant_id: str, address_id: str) -> Address | None: ...
+
+    def default_of(self, tenant_id: str, user_id: str) -> Address | None: ...
+
+    def add(self, address: Address) -> None: ...
+
+    def change(
+        self, tenant_id: str, address_id: str, updated_at: datetime, values: dict[str, object]
+    ) -> None: ...
+
+    def make_default(self, tenant_id: str, user_id: str, address_id: str, now: datetime) -> None:
+        """``address_id`` becomes the user's one default (the others are cleared)."""
+
+    def remove(self, tenant_id: str, address_id: str) -> int: ...
 
 
 class Answers(Protocol):
@@ -141,6 +168,9 @@ class UnitOfWork(Protocol):
 
     @property
     def integration(self) -> IntegrationRepository: ...
+
+    @property
+    def addresses(self) -> AddressBook: ...
 
     @property
     def answers(self) -> Answers: ...

@@ -23,10 +23,12 @@ from sqlalchemy import Connection, Engine, RootTransaction, select
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from tokenmall.adapters.db import fast
+from tokenmall.adapters.db.mall import addresses as addresses_repo
 from tokenmall.adapters.db.mall import idempotency as answers_repo
 from tokenmall.adapters.db.mall import integration as repo
 from tokenmall.adapters.db.mall.tables import idempotency as answers_table
 from tokenmall.adapters.db.mall.tables import users as mall_users
+from tokenmall.domain.mall.addresses import Address
 from tokenmall.domain.mall.integration import ExternalUser, IntegrationOrder
 from tokenmall.domain.mall.responses import StoredResponse
 
@@ -171,6 +173,42 @@ def _order_row(order: IntegrationOrder) -> dict[str, Any]:
     }
 
 
+class SqlAddresses:
+    """The address books (``adapters/db/mall/addresses.py``)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def lock_user(self, tenant_id: str, user_id: str) -> None:
+        addresses_repo.lock_user(self.conn, tenant_id, user_id)
+
+    def of_user(self, tenant_id: str, user_id: str) -> list[Address]:
+        return addresses_repo.of_user(self.conn, tenant_id, user_id)
+
+    def count_of_user(self, tenant_id: str, user_id: str) -> int:
+        return addresses_repo.count_of_user(self.conn, tenant_id, user_id)
+
+    def get(self, tenant_id: str, address_id: str) -> Address | None:
+        return addresses_repo.get(self.conn, tenant_id, address_id)
+
+    def default_of(self, tenant_id: str, user_id: str) -> Address | None:
+        return addresses_repo.default_of(self.conn, tenant_id, user_id)
+
+    def add(self, address: Address) -> None:
+        addresses_repo.add(self.conn, address)
+
+    def change(
+        self, tenant_id: str, address_id: str, updated_at: datetime, values: dict[str, object]
+    ) -> None:
+        addresses_repo.change(self.conn, tenant_id, address_id, updated_at=updated_at, **values)
+
+    def make_default(self, tenant_id: str, user_id: str, address_id: str, now: datetime) -> None:
+        addresses_repo.make_default(self.conn, tenant_id, user_id, address_id, now)
+
+    def remove(self, tenant_id: str, address_id: str) -> int:
+        return addresses_repo.remove(self.conn, tenant_id, address_id)
+
+
 class SqlAnswers:
     """The Idempotency-Key answers."""
 
@@ -186,6 +224,7 @@ class SqlUnitOfWork:
 
     conn: Connection
     integration: SqlIntegration
+    addresses: SqlAddresses
     answers: SqlAnswers
 
     def __init__(self, engine: Engine | None, *, writes: Writes | None = None) -> None:
@@ -205,6 +244,7 @@ class SqlUnitOfWork:
     def _bind(self, conn: Connection) -> None:
         self.conn = conn
         self.integration = SqlIntegration(conn)
+        self.addresses = SqlAddresses(conn)
         self.answers = SqlAnswers(conn)
 
     def __enter__(self) -> SqlUnitOfWork:

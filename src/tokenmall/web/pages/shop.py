@@ -27,7 +27,7 @@ from tokenmall.services.mall import checkout as checkouts
 from tokenmall.services.mall import wallet as wallets
 from tokenmall.services.mall.auth import Principal, require
 from tokenmall.services.mall.errors import InvalidInput
-from tokenmall.services.mall.uow import utc_now
+from tokenmall.services.mall.uow import MallUnitOfWork, utc_now
 from tokenmall.web.api.payments import gateway_for
 from tokenmall.web.errors import status_of
 from tokenmall.web.pages import csrf, forms, rendering, sessions
@@ -241,7 +241,7 @@ def _checkout_page(
     with sessions.database(request).read() as conn:
         cart = carts.get_cart(conn, caller, tenant.tenant_id)
         mine = wallets.wallet(conn, caller, tenant.tenant_id, utc_now())
-        book = addresses.list_addresses(conn, caller, tenant.tenant_id)
+        book = addresses.list_addresses(MallUnitOfWork.joining(conn), caller, tenant.tenant_id)
     groups: dict[str, list[carts.PricedLine]] = {}
     for line in cart.lines:
         groups.setdefault(line.product.merchant_id, []).append(line)
