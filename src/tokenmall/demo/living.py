@@ -227,10 +227,12 @@ def _create_tenant(conn: Connection) -> None:
             role=Role.MERCHANT,
             now=now,
         )
-        merchant = catalogue.create_merchant(conn, admin, TENANT_ID, store, owner.user_id, now)
+        merchant = catalogue.create_merchant(
+            MallUnitOfWork.joining(conn), admin, TENANT_ID, store, owner.user_id, now
+        )
         for title, description, price, contribution, stock in products:
             product = catalogue.create_product(
-                conn,
+                MallUnitOfWork.joining(conn),
                 admin,
                 TENANT_ID,
                 merchant_id=merchant.merchant_id,
@@ -239,7 +241,7 @@ def _create_tenant(conn: Connection) -> None:
                 now=now,
             )
             catalogue.create_sku(
-                conn,
+                MallUnitOfWork.joining(conn),
                 admin,
                 TENANT_ID,
                 product.product_id,
@@ -302,8 +304,14 @@ def _give_addresses(conn: Connection, now: datetime) -> None:
 def _skus(conn: Connection) -> list[Sku]:
     admin = _member(_user(conn, ADMIN_EMAIL))
     found: list[Sku] = []
-    for product in catalogue.list_products(conn, admin, TENANT_ID, None, None, 200):
-        found.extend(catalogue.get_product(conn, admin, TENANT_ID, product.product_id)[1])
+    for product in catalogue.list_products(
+        MallUnitOfWork.joining(conn), admin, TENANT_ID, None, None, 200
+    ):
+        found.extend(
+            catalogue.get_product(
+                MallUnitOfWork.joining(conn), admin, TENANT_ID, product.product_id
+            )[1]
+        )
     return found
 
 
@@ -319,7 +327,7 @@ def _placed(conn: Connection, key: str, buyer: User, sku: Sku, quantity: int, at
     request = idempotency.request_hash("DEMO", "checkout", [sku.sku_id, quantity])
 
     def act() -> tuple[int, str]:
-        cart.add_line(conn, who, TENANT_ID, sku.sku_id, quantity, at)
+        cart.add_line(MallUnitOfWork.joining(conn), who, TENANT_ID, sku.sku_id, quantity, at)
         done = checkout.checkout(
             conn,
             who,
