@@ -66,16 +66,16 @@ def test_concurrent_reservations_through_the_service_never_oversell(
     for thread in threads:
         thread.join()
     assert (len(taken), len(refused)) == (10, 22)
-    with db.read() as conn:
-        sku = catalogue.repo.get_sku(conn, tenant.tenant_id, tenant.sku_id)
-        movements = catalogue.repo.list_movements(conn, tenant.tenant_id, tenant.sku_id, 100)
+    with db.reading() as uow:
+        sku = uow.catalogue.get_sku(tenant.tenant_id, tenant.sku_id)
+        movements = uow.catalogue.list_movements(tenant.tenant_id, tenant.sku_id, 100)
     assert sku is not None
     assert sku.stock == 0
     assert sum(m.change for m in movements) == 0
     # Releasing gives units back.
     with db.transaction() as conn:
         catalogue.release(conn, tenant.tenant_id, tenant.sku_id, 2, "order-0-0", utc_now())
-    with db.read() as conn:
-        sku = catalogue.repo.get_sku(conn, tenant.tenant_id, tenant.sku_id)
+    with db.reading() as uow:
+        sku = uow.catalogue.get_sku(tenant.tenant_id, tenant.sku_id)
     assert sku is not None
     assert sku.stock == 2

@@ -17,7 +17,7 @@ from tokenmall.adapters.db.mall import people as people_repo
 from tokenmall.demo import living as demo
 from tokenmall.services.mall import addresses, people
 from tokenmall.services.mall.auth import Principal
-from tokenmall.services.mall.uow import utc_now
+from tokenmall.services.mall.uow import MallUnitOfWork, utc_now
 
 TENANT = demo.TENANT_ID
 BOOK = f"/{TENANT}/addresses"
@@ -61,7 +61,7 @@ def _book(site: Site, email: str) -> list[addresses.Address]:
         user = people_repo.get_user(conn, TENANT, found[0])
         assert user is not None
         who = Principal("session", "test", user.user_id, TENANT, user.role)
-        return addresses.list_addresses(conn, who, TENANT)
+        return addresses.list_addresses(MallUnitOfWork.joining(conn), who, TENANT)
 
 
 def _add_to_cart(browser: Browser) -> None:

@@ -50,8 +50,8 @@ def _verify_kyc(site: Site, email: str) -> None:
 
 def _default_address(site: Site, email: str) -> str:
     """The id of the consumer's default address (the demo gives each consumer one)."""
-    with site.app.state.database.read() as conn:
-        book = addresses.list_addresses(conn, _principal(site, email), TENANT)
+    with site.app.state.database.reading() as uow:
+        book = addresses.list_addresses(uow, _principal(site, email), TENANT)
     return next(a.address_id for a in book if a.is_default)
 
 

@@ -18,8 +18,13 @@ from types import TracebackType
 from typing import Any
 
 from tokenmall.adapters.db.uow import NewUser, StoredEvent
+from tokenmall.domain.economy.params import Params
 from tokenmall.domain.ledger import commands as c
+from tokenmall.domain.mall.addresses import Address
+from tokenmall.domain.mall.catalogue import Merchant, Product, ProductStatus, Sku, StockMovement
 from tokenmall.domain.mall.integration import ExternalUser, IntegrationOrder
+from tokenmall.domain.mall.orders import CartLine
+from tokenmall.domain.mall.people import User
 from tokenmall.domain.mall.responses import StoredResponse
 from tokenmall.services.ledger.execute import Granted, Prefound, Purchased
 from tokenmall.services.unit_of_work import OrderPaid
@@ -86,6 +91,205 @@ class FakeIntegration:
             self.users[(tenant_id, external_id)] = ExternalUser(
                 external_id, user.user_id, referrer_id
             )
+
+
+@dataclass
+class FakeAddresses:
+    """The address books: addresses by (tenant, address id); ``locks`` counts ``lock_user``."""
+
+    rows: dict[tuple[str, str], Address] = field(default_factory=dict)
+    locks: int = 0
+
+    def lock_user(self, tenant_id: str, user_id: str) -> None:
+        self.locks += 1
+
+    def of_user(self, tenant_id: str, user_id: str) -> list[Address]:
+        mine = [a for a in self.rows.values() if (a.tenant_id, a.user_id) == (tenant_id, user_id)]
+        mine.sort(key=lambda a: (a.created_at, a.address_id), reverse=True)
+        mine.sort(key=lambda a: not a.is_default)
+        return mine
+
+    def count_of_user(self, tenant_id: str, user_id: str) -> int:
+        return len(self.of_user(tenant_id, user_id))
+
+    def get(self, tenant_id: str, address_id: str) -> Address | None:
+        return self.rows.get((tenant_id, address_id))
+
+    def default_of(self, tenant_id: str, user_id: str) -> Address | None:
+        found = [a for a in self.of_user(tenant_id, user_id) if a.is_default]
+        return min(found, key=lambda a: a.address_id) if found else None
+
+    def add(self, address: Address) -> None:
+        where = (address.tenant_id, address.address_id)
+        assert where not in self.rows, "an address is added once"
+        self.rows[where] = address
+
+    def change(
+        self, tenant_id: str, address_id: str, updated_at: datetime, values: dict[str, object]
+    ) -> None:
+        where = (tenant_id, address_id)
+        self.rows[where] = replace(self.rows[where], updated_at=updated_at, **values)  # type: ignore[arg-type]
+
+    def make_default(self, tenant_id: str, user_id: str, address_id: str, now: datetime) -> None:
+        for where, a in list(self.rows.items()):
+            if (a.tenant_id, a.user_id) != (tenant_id, user_id):
+                continue
+            if a.is_default and a.address_id != address_id:
+                self.rows[where] = replace(a, is_default=False, updated_at=now)
+            elif not a.is_default and a.address_id == address_id:
+                self.rows[where] = replace(a, is_default=True, updated_at=now)
+
+    def remove(self, tenant_id: str, address_id: str) -> int:
+        return 0 if self.rows.pop((tenant_id, address_id), None) is None else 1
+
+
+@dataclass
+class FakeCatalogue:
+    """Merchants, products and SKUs by (tenant, id); the stock movements in order."""
+
+    merchants: dict[tuple[str, str], Merchant] = field(default_factory=dict)
+    products: dict[tuple[str, str], Product] = field(default_factory=dict)
+    skus: dict[tuple[str, str], Sku] = field(default_factory=dict)
+    movements: list[StockMovement] = field(default_factory=list)
+
+    def add_merchant(self, merchant: Merchant) -> None:
+        self.merchants[(merchant.tenant_id, merchant.merchant_id)] = merchant
+
+    def get_merchant(self, tenant_id: str, merchant_id: str) -> Merchant | None:
+        return self.merchants.get((tenant_id, merchant_id))
+
+    def merchant_of_owner(self, tenant_id: str, user_id: str) -> Merchant | None:
+        found = (
+            m
+            for m in self.merchants.values()
+            if (m.tenant_id, m.owner_user_id) == (tenant_id, user_id)
+        )
+        return next(found, None)
+
+    def list_merchants(self, tenant_id: str, after: str | None, limit: int) -> list[Merchant]:
+        found = sorted(
+            (
+                m
+                for (t, i), m in self.merchants.items()
+                if t == tenant_id and (after is None or i > after)
+            ),
+            key=lambda m: m.merchant_id,
+        )
+        return found[:limit]
+
+    def add_product(self, product: Product) -> None:
+        self.products[(product.tenant_id, product.product_id)] = product
+
+    def get_product(self, tenant_id: str, product_id: str) -> Product | None:
+        return self.products.get((tenant_id, product_id))
+
+    def list_products(
+        self,
+        tenant_id: str,
+        merchant_id: str | None,
+        only_active: bool,
+        after: str | None,
+        limit: int,
+    ) -> list[Product]:
+        found = [
+            p
+            for (t, i), p in sorted(self.products.items())
+            if t == tenant_id
+            and (merchant_id is None or p.merchant_id == merchant_id)
+            and (not only_active or p.status == ProductStatus.ACTIVE)
+            and (after is None or i > after)
+        ]
+        return found[:limit]
+
+    def set_product_fields(self, tenant_id: str, product_id: str, values: dict[str, str]) -> None:
+        where = (tenant_id, product_id)
+        changed = replace(self.products[where], **values)  # type: ignore[arg-type]
+        if "status" in values:
+            changed = replace(changed, status=ProductStatus(values["status"]))
+        self.products[where] = changed
+
+    def add_sku(self, sku: Sku) -> None:
+        self.skus[(sku.tenant_id, sku.sku_id)] = sku
+
+    def get_sku(self, tenant_id: str, sku_id: str) -> Sku | None:
+        return self.skus.get((tenant_id, sku_id))
+
+    def list_skus(self, tenant_id: str, product_id: str) -> list[Sku]:
+        return [
+            s
+            for (t, _), s in sorted(self.skus.items())
+            if t == tenant_id and s.product_id == product_id
+        ]
+
+    def skus_with_contribution(self, tenant_id: str) -> list[Sku]:
+        return [
+            s
+            for (t, _), s in sorted(self.skus.items())
+            if t == tenant_id and s.pool_contribution_fen is not None
+        ]
+
+    def set_sku_fields(self, tenant_id: str, sku_id: str, values: dict[str, object]) -> None:
+        assert "stock" not in values, "stock changes only through change_stock"
+        where = (tenant_id, sku_id)
+        self.skus[where] = replace(self.skus[where], **values)  # type: ignore[arg-type]
+
+    def change_stock(self, tenant_id: str, sku_id: str, change: int) -> int | None:
+        sku = self.skus.get((tenant_id, sku_id))
+        if sku is None or sku.stock + change < 0:
+            return None
+        self.skus[(tenant_id, sku_id)] = replace(sku, stock=sku.stock + change)
+        return sku.stock + change
+
+    def add_movement(self, movement: StockMovement) -> None:
+        self.movements.append(movement)
+
+    def list_movements(self, tenant_id: str, sku_id: str, limit: int) -> list[StockMovement]:
+        mine = [m for m in self.movements if (m.tenant_id, m.sku_id) == (tenant_id, sku_id)]
+        return sorted(mine, key=lambda m: m.movement_id)[:limit]
+
+
+@dataclass
+class FakeCarts:
+    """Cart lines by (tenant, user, SKU)."""
+
+    rows: dict[tuple[str, str, str], CartLine] = field(default_factory=dict)
+
+    def lines(self, tenant_id: str, user_id: str) -> list[CartLine]:
+        mine = [line for (t, u, _), line in self.rows.items() if (t, u) == (tenant_id, user_id)]
+        return sorted(mine, key=lambda line: (line.added_at, line.sku_id))
+
+    def quantity(self, tenant_id: str, user_id: str, sku_id: str) -> int | None:
+        line = self.rows.get((tenant_id, user_id, sku_id))
+        return None if line is None else line.quantity
+
+    def set_line(
+        self, tenant_id: str, user_id: str, sku_id: str, quantity: int, now: datetime
+    ) -> None:
+        old = self.rows.get((tenant_id, user_id, sku_id))
+        added = now if old is None else old.added_at
+        self.rows[(tenant_id, user_id, sku_id)] = CartLine(sku_id, quantity, added)
+
+    def remove_lines(self, tenant_id: str, user_id: str, sku_ids: Sequence[str]) -> int:
+        gone = [self.rows.pop((tenant_id, user_id, s), None) for s in sku_ids]
+        return sum(1 for line in gone if line is not None)
+
+
+@dataclass
+class FakePeople:
+    users: dict[tuple[str, str], User] = field(default_factory=dict)
+
+    def get_user(self, tenant_id: str, user_id: str) -> User | None:
+        return self.users.get((tenant_id, user_id))
+
+
+@dataclass
+class FakeParams:
+    """Every tenant's parameters (the defaults unless a test sets ``params``)."""
+
+    params: Params = field(default_factory=Params)
+
+    def of(self, tenant_id: str) -> Params:
+        return self.params
 
 
 @dataclass
@@ -199,6 +403,11 @@ class FakeUnitOfWork:
 
     def __init__(self, *, grant_on: str = "paid") -> None:
         self.integration = FakeIntegration()
+        self.addresses = FakeAddresses()
+        self.catalogue = FakeCatalogue()
+        self.carts = FakeCarts()
+        self.people = FakePeople()
+        self.params = FakeParams()
         self.answers = FakeAnswers()
         self.outbox = FakeOutbox()
         self.ledger = FakeLedger(grant_on)
@@ -207,7 +416,17 @@ class FakeUnitOfWork:
         self._where: tuple[str, str, str, str] | None = None
 
     def _state(self) -> tuple[Any, ...]:
-        return (self.integration, self.answers, self.outbox, self.ledger)
+        return (
+            self.integration,
+            self.addresses,
+            self.catalogue,
+            self.carts,
+            self.people,
+            self.params,
+            self.answers,
+            self.outbox,
+            self.ledger,
+        )
 
     def snapshot(self) -> tuple[Any, ...]:
         """A copy of everything the unit holds (to show a refusal changed nothing)."""
@@ -235,7 +454,17 @@ class FakeUnitOfWork:
 
     def rollback(self) -> None:
         if self._saved is not None:
-            self.integration, self.answers, self.outbox, self.ledger = self._saved
+            (
+                self.integration,
+                self.addresses,
+                self.catalogue,
+                self.carts,
+                self.people,
+                self.params,
+                self.answers,
+                self.outbox,
+                self.ledger,
+            ) = self._saved
             self._saved = None
 
     @contextmanager

@@ -58,7 +58,7 @@ from tokenmall.services.mall import (
     withdrawals,
 )
 from tokenmall.services.mall.auth import Principal
-from tokenmall.services.mall.uow import Database, utc_now
+from tokenmall.services.mall.uow import Database, MallUnitOfWork, utc_now
 
 TENANT_ID = "wine"
 TENANT_NAME = "醇香酒业 · 演示"
@@ -227,10 +227,12 @@ def _create_tenant(conn: Connection) -> None:
             role=Role.MERCHANT,
             now=now,
         )
-        merchant = catalogue.create_merchant(conn, admin, TENANT_ID, store, owner.user_id, now)
+        merchant = catalogue.create_merchant(
+            MallUnitOfWork.joining(conn), admin, TENANT_ID, store, owner.user_id, now
+        )
         for title, description, price, contribution, stock in products:
             product = catalogue.create_product(
-                conn,
+                MallUnitOfWork.joining(conn),
                 admin,
                 TENANT_ID,
                 merchant_id=merchant.merchant_id,
@@ -239,7 +241,7 @@ def _create_tenant(conn: Connection) -> None:
                 now=now,
             )
             catalogue.create_sku(
-                conn,
+                MallUnitOfWork.joining(conn),
                 admin,
                 TENANT_ID,
                 product.product_id,
@@ -290,19 +292,26 @@ def _give_addresses(conn: Connection, now: datetime) -> None:
     ship to it (the default) and the orders show where they go."""
     for email, (recipient, phone, region, detail, postal) in ADDRESSES.items():
         who = _member(_user(conn, email))
-        if addresses.list_addresses(conn, who, TENANT_ID):
+        if addresses.list_addresses(MallUnitOfWork.joining(conn), who, TENANT_ID):
             continue
         values = addresses.checked(
             recipient=recipient, phone_number=phone, region=region, detail=detail, postal=postal
         )
-        addresses.create(conn, who, TENANT_ID, values, make_default=True, now=now)
+        unit = MallUnitOfWork.joining(conn)
+        addresses.create(unit, who, TENANT_ID, values, make_default=True, now=now)
 
 
 def _skus(conn: Connection) -> list[Sku]:
     admin = _member(_user(conn, ADMIN_EMAIL))
     found: list[Sku] = []
-    for product in catalogue.list_products(conn, admin, TENANT_ID, None, None, 200):
-        found.extend(catalogue.get_product(conn, admin, TENANT_ID, product.product_id)[1])
+    for product in catalogue.list_products(
+        MallUnitOfWork.joining(conn), admin, TENANT_ID, None, None, 200
+    ):
+        found.extend(
+            catalogue.get_product(
+                MallUnitOfWork.joining(conn), admin, TENANT_ID, product.product_id
+            )[1]
+        )
     return found
 
 
@@ -318,7 +327,7 @@ def _placed(conn: Connection, key: str, buyer: User, sku: Sku, quantity: int, at
     request = idempotency.request_hash("DEMO", "checkout", [sku.sku_id, quantity])
 
     def act() -> tuple[int, str]:
-        cart.add_line(conn, who, TENANT_ID, sku.sku_id, quantity, at)
+        cart.add_line(MallUnitOfWork.joining(conn), who, TENANT_ID, sku.sku_id, quantity, at)
         done = checkout.checkout(
             conn,
             who,

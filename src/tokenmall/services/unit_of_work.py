@@ -9,6 +9,11 @@ what runs in production; the services tests run the same use cases on an in-memo
 The ports, each small:
 
 * ``integration``: an integrated shop's orders, their stored event answers and its users;
+* ``addresses``: the consumers' address books;
+* ``catalogue``: merchants, products, SKUs and their stock movements;
+* ``carts``: the consumers' cart lines;
+* ``people``: the tenant's users (read only here);
+* ``params``: the tenant's economy parameters now;
 * ``answers``: the Idempotency-Key answers (looked up and stored);
 * ``outbox``: the events to send to the tenant's webhook endpoints;
 * ``ledger``: an order's money (payment, rewards, completion, refund) as ledger batches;
@@ -27,8 +32,13 @@ from types import TracebackType
 from typing import Any, Protocol
 
 from tokenmall.adapters.db.uow import NewUser, StoredEvent
+from tokenmall.domain.economy.params import Params
 from tokenmall.domain.ledger import commands as c
+from tokenmall.domain.mall.addresses import Address
+from tokenmall.domain.mall.catalogue import Merchant, Product, Sku, StockMovement
 from tokenmall.domain.mall.integration import ExternalUser, IntegrationOrder
+from tokenmall.domain.mall.orders import CartLine
+from tokenmall.domain.mall.people import User
 from tokenmall.domain.mall.responses import StoredResponse
 from tokenmall.services.ledger.execute import Prefound, Purchased
 
@@ -63,6 +73,102 @@ class IntegrationRepository(Protocol):
 
     def bind_referrer(self, tenant_id: str, external_id: str, referrer_id: str) -> None:
         """Bind a known user's referrer (only if none is bound)."""
+
+
+class AddressBook(Protocol):
+    def lock_user(self, tenant_id: str, user_id: str) -> None:
+        """Hold the user's row until the unit ends (one change of their book at a time)."""
+
+    def of_user(self, tenant_id: str, user_id: str) -> list[Address]:
+        """The user's addresses: the default first, then the newest first."""
+
+    def count_of_user(self, tenant_id: str, user_id: str) -> int: ...
+
+    def get(self, tenant_id: str, address_id: str) -> Address | None: ...
+
+    def default_of(self, tenant_id: str, user_id: str) -> Address | None: ...
+
+    def add(self, address: Address) -> None: ...
+
+    def change(
+        self, tenant_id: str, address_id: str, updated_at: datetime, values: dict[str, object]
+    ) -> None: ...
+
+    def make_default(self, tenant_id: str, user_id: str, address_id: str, now: datetime) -> None:
+        """``address_id`` becomes the user's one default (the others are cleared)."""
+
+    def remove(self, tenant_id: str, address_id: str) -> int: ...
+
+
+class Catalogue(Protocol):
+    def add_merchant(self, merchant: Merchant) -> None: ...
+
+    def get_merchant(self, tenant_id: str, merchant_id: str) -> Merchant | None: ...
+
+    def merchant_of_owner(self, tenant_id: str, user_id: str) -> Merchant | None: ...
+
+    def list_merchants(self, tenant_id: str, after: str | None, limit: int) -> list[Merchant]:
+        """In id order, after ``after``."""
+
+    def add_product(self, product: Product) -> None: ...
+
+    def get_product(self, tenant_id: str, product_id: str) -> Product | None: ...
+
+    def list_products(
+        self,
+        tenant_id: str,
+        merchant_id: str | None,
+        only_active: bool,
+        after: str | None,
+        limit: int,
+    ) -> list[Product]:
+        """In id order, after ``after`` (``only_active``: the active ones only)."""
+
+    def set_product_fields(self, tenant_id: str, product_id: str, values: dict[str, str]) -> None:
+        """Set the title, description or status."""
+
+    def add_sku(self, sku: Sku) -> None: ...
+
+    def get_sku(self, tenant_id: str, sku_id: str) -> Sku | None: ...
+
+    def list_skus(self, tenant_id: str, product_id: str) -> list[Sku]: ...
+
+    def skus_with_contribution(self, tenant_id: str) -> list[Sku]:
+        """The tenant's SKUs that carry a fixed pool contribution, in id order."""
+
+    def set_sku_fields(self, tenant_id: str, sku_id: str, values: dict[str, object]) -> None:
+        """Set the name, price or pool contribution (never the stock)."""
+
+    def change_stock(self, tenant_id: str, sku_id: str, change: int) -> int | None:
+        """Add ``change`` (negative to take) if the stock stays >= 0, atomically: the new
+        stock, or None (too few left, or no such SKU)."""
+
+    def add_movement(self, movement: StockMovement) -> None: ...
+
+    def list_movements(self, tenant_id: str, sku_id: str, limit: int) -> list[StockMovement]:
+        """In id order (the order they were made), at most ``limit``."""
+
+
+class Carts(Protocol):
+    def lines(self, tenant_id: str, user_id: str) -> list[CartLine]:
+        """The user's lines, the first added first."""
+
+    def quantity(self, tenant_id: str, user_id: str, sku_id: str) -> int | None: ...
+
+    def set_line(
+        self, tenant_id: str, user_id: str, sku_id: str, quantity: int, now: datetime
+    ) -> None: ...
+
+    def remove_lines(self, tenant_id: str, user_id: str, sku_ids: Sequence[str]) -> int: ...
+
+
+class People(Protocol):
+    def get_user(self, tenant_id: str, user_id: str) -> User | None: ...
+
+
+class TenantParams(Protocol):
+    def of(self, tenant_id: str) -> Params:
+        """The tenant's economy parameters now."""
 
 
 class Answers(Protocol):
@@ -141,6 +247,21 @@ class UnitOfWork(Protocol):
 
     @property
     def integration(self) -> IntegrationRepository: ...
+
+    @property
+    def addresses(self) -> AddressBook: ...
+
+    @property
+    def catalogue(self) -> Catalogue: ...
+
+    @property
+    def carts(self) -> Carts: ...
+
+    @property
+    def people(self) -> People: ...
+
+    @property
+    def params(self) -> TenantParams: ...
 
     @property
     def answers(self) -> Answers: ...

@@ -23,11 +23,21 @@ from sqlalchemy import Connection, Engine, RootTransaction, select
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from tokenmall.adapters.db import fast
+from tokenmall.adapters.db.mall import addresses as addresses_repo
+from tokenmall.adapters.db.mall import carts as carts_repo
+from tokenmall.adapters.db.mall import catalogue as catalogue_repo
 from tokenmall.adapters.db.mall import idempotency as answers_repo
 from tokenmall.adapters.db.mall import integration as repo
+from tokenmall.adapters.db.mall import people as people_repo
 from tokenmall.adapters.db.mall.tables import idempotency as answers_table
 from tokenmall.adapters.db.mall.tables import users as mall_users
+from tokenmall.adapters.db.store import Store
+from tokenmall.domain.economy.params import Params
+from tokenmall.domain.mall.addresses import Address
+from tokenmall.domain.mall.catalogue import Merchant, Product, Sku, StockMovement
 from tokenmall.domain.mall.integration import ExternalUser, IntegrationOrder
+from tokenmall.domain.mall.orders import CartLine
+from tokenmall.domain.mall.people import User
 from tokenmall.domain.mall.responses import StoredResponse
 
 Writes = Callable[[], AbstractContextManager[Any]]
@@ -171,6 +181,148 @@ def _order_row(order: IntegrationOrder) -> dict[str, Any]:
     }
 
 
+class SqlAddresses:
+    """The address books (``adapters/db/mall/addresses.py``)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def lock_user(self, tenant_id: str, user_id: str) -> None:
+        addresses_repo.lock_user(self.conn, tenant_id, user_id)
+
+    def of_user(self, tenant_id: str, user_id: str) -> list[Address]:
+        return addresses_repo.of_user(self.conn, tenant_id, user_id)
+
+    def count_of_user(self, tenant_id: str, user_id: str) -> int:
+        return addresses_repo.count_of_user(self.conn, tenant_id, user_id)
+
+    def get(self, tenant_id: str, address_id: str) -> Address | None:
+        return addresses_repo.get(self.conn, tenant_id, address_id)
+
+    def default_of(self, tenant_id: str, user_id: str) -> Address | None:
+        return addresses_repo.default_of(self.conn, tenant_id, user_id)
+
+    def add(self, address: Address) -> None:
+        addresses_repo.add(self.conn, address)
+
+    def change(
+        self, tenant_id: str, address_id: str, updated_at: datetime, values: dict[str, object]
+    ) -> None:
+        addresses_repo.change(self.conn, tenant_id, address_id, updated_at=updated_at, **values)
+
+    def make_default(self, tenant_id: str, user_id: str, address_id: str, now: datetime) -> None:
+        addresses_repo.make_default(self.conn, tenant_id, user_id, address_id, now)
+
+    def remove(self, tenant_id: str, address_id: str) -> int:
+        return addresses_repo.remove(self.conn, tenant_id, address_id)
+
+
+class SqlCatalogue:
+    """Merchants, products, SKUs and stock (``adapters/db/mall/catalogue.py``)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def add_merchant(self, merchant: Merchant) -> None:
+        catalogue_repo.add_merchant(self.conn, merchant)
+
+    def get_merchant(self, tenant_id: str, merchant_id: str) -> Merchant | None:
+        return catalogue_repo.get_merchant(self.conn, tenant_id, merchant_id)
+
+    def merchant_of_owner(self, tenant_id: str, user_id: str) -> Merchant | None:
+        return catalogue_repo.merchant_of_owner(self.conn, tenant_id, user_id)
+
+    def list_merchants(self, tenant_id: str, after: str | None, limit: int) -> list[Merchant]:
+        return catalogue_repo.list_merchants(self.conn, tenant_id, after, limit)
+
+    def add_product(self, product: Product) -> None:
+        catalogue_repo.add_product(self.conn, product)
+
+    def get_product(self, tenant_id: str, product_id: str) -> Product | None:
+        return catalogue_repo.get_product(self.conn, tenant_id, product_id)
+
+    def list_products(
+        self,
+        tenant_id: str,
+        merchant_id: str | None,
+        only_active: bool,
+        after: str | None,
+        limit: int,
+    ) -> list[Product]:
+        return catalogue_repo.list_products(
+            self.conn, tenant_id, merchant_id, only_active, after, limit
+        )
+
+    def set_product_fields(self, tenant_id: str, product_id: str, values: dict[str, str]) -> None:
+        catalogue_repo.set_product_fields(self.conn, tenant_id, product_id, **values)
+
+    def add_sku(self, sku: Sku) -> None:
+        catalogue_repo.add_sku(self.conn, sku)
+
+    def get_sku(self, tenant_id: str, sku_id: str) -> Sku | None:
+        return catalogue_repo.get_sku(self.conn, tenant_id, sku_id)
+
+    def list_skus(self, tenant_id: str, product_id: str) -> list[Sku]:
+        return catalogue_repo.list_skus(self.conn, tenant_id, product_id)
+
+    def skus_with_contribution(self, tenant_id: str) -> list[Sku]:
+        return catalogue_repo.skus_with_contribution(self.conn, tenant_id)
+
+    def set_sku_fields(self, tenant_id: str, sku_id: str, values: dict[str, object]) -> None:
+        catalogue_repo.set_sku_fields(self.conn, tenant_id, sku_id, **values)
+
+    def change_stock(self, tenant_id: str, sku_id: str, change: int) -> int | None:
+        return catalogue_repo.change_stock(self.conn, tenant_id, sku_id, change)
+
+    def add_movement(self, movement: StockMovement) -> None:
+        catalogue_repo.add_movement(self.conn, movement)
+
+    def list_movements(self, tenant_id: str, sku_id: str, limit: int) -> list[StockMovement]:
+        return catalogue_repo.list_movements(self.conn, tenant_id, sku_id, limit)
+
+
+class SqlCarts:
+    """The consumers' cart lines (``adapters/db/mall/carts.py``)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def lines(self, tenant_id: str, user_id: str) -> list[CartLine]:
+        return carts_repo.cart(self.conn, tenant_id, user_id)
+
+    def quantity(self, tenant_id: str, user_id: str, sku_id: str) -> int | None:
+        return carts_repo.cart_quantity(self.conn, tenant_id, user_id, sku_id)
+
+    def set_line(
+        self, tenant_id: str, user_id: str, sku_id: str, quantity: int, now: datetime
+    ) -> None:
+        carts_repo.set_cart_line(self.conn, tenant_id, user_id, sku_id, quantity, now)
+
+    def remove_lines(self, tenant_id: str, user_id: str, sku_ids: Sequence[str]) -> int:
+        return carts_repo.remove_cart_lines(self.conn, tenant_id, user_id, list(sku_ids))
+
+
+class SqlPeople:
+    """The tenant's users, read (``adapters/db/mall/people.py``)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def get_user(self, tenant_id: str, user_id: str) -> User | None:
+        return people_repo.get_user(self.conn, tenant_id, user_id)
+
+
+class SqlTenantParams:
+    """The tenant's economy parameters, read now from its row."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def of(self, tenant_id: str) -> Params:
+        params, _ = Store(self.conn.engine).load_params(self.conn, tenant_id)
+        return params
+
+
 class SqlAnswers:
     """The Idempotency-Key answers."""
 
@@ -186,6 +338,11 @@ class SqlUnitOfWork:
 
     conn: Connection
     integration: SqlIntegration
+    addresses: SqlAddresses
+    catalogue: SqlCatalogue
+    carts: SqlCarts
+    people: SqlPeople
+    params: SqlTenantParams
     answers: SqlAnswers
 
     def __init__(self, engine: Engine | None, *, writes: Writes | None = None) -> None:
@@ -205,6 +362,11 @@ class SqlUnitOfWork:
     def _bind(self, conn: Connection) -> None:
         self.conn = conn
         self.integration = SqlIntegration(conn)
+        self.addresses = SqlAddresses(conn)
+        self.catalogue = SqlCatalogue(conn)
+        self.carts = SqlCarts(conn)
+        self.people = SqlPeople(conn)
+        self.params = SqlTenantParams(conn)
         self.answers = SqlAnswers(conn)
 
     def __enter__(self) -> SqlUnitOfWork:

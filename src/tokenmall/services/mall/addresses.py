@@ -10,7 +10,8 @@ answered as unknown (404), as orders are. The rules:
   number (``1[3-9]`` and 9 more digits) or a landline of digits and dashes
   (``0571-88886666``, ``010-12345678-123``); a postal code is 6 digits.
 
-Each change locks the user's row first (``repo.lock_user``) so two requests of one user cannot
+The use cases run in a ``UnitOfWork`` (its ``addresses`` port). Each change locks the user's
+row first (``lock_user``) so two requests of one user cannot
 both pass the limit or leave two defaults. Checkout takes the chosen address (or the default) as
 a snapshot on its orders (``snapshot``), so later changes here never touch an order.
 """
@@ -23,7 +24,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection
 
-from tokenmall.adapters.db.mall import addresses as repo
+from tokenmall.adapters.db.uow import SqlAddresses
 from tokenmall.domain.mall import addresses as rules
 from tokenmall.domain.mall.addresses import Address
 from tokenmall.domain.mall.orders import ShippingAddress
@@ -31,6 +32,7 @@ from tokenmall.domain.mall.people import Role
 from tokenmall.services.mall import ids, validate
 from tokenmall.services.mall.auth import Principal, require
 from tokenmall.services.mall.errors import Conflict, InvalidInput, NotFound
+from tokenmall.services.unit_of_work import AddressBook, UnitOfWork
 
 OWNERS: tuple[Role, ...] = (Role.CONSUMER,)
 MAX_ADDRESSES = 20
@@ -100,8 +102,8 @@ def checked(
     )
 
 
-def _own(conn: Connection, who: Principal, tenant_id: str, address_id: str) -> Address:
-    found = repo.get(conn, tenant_id, address_id) if len(address_id) <= 40 else None
+def _own(book: AddressBook, who: Principal, tenant_id: str, address_id: str) -> Address:
+    found = book.get(tenant_id, address_id) if len(address_id) <= 40 else None
     if found is None or found.user_id != who.subject_id:
         raise NotFound(f"no address {address_id!r} in your address book", "address_id")
     return found
@@ -110,24 +112,24 @@ def _own(conn: Connection, who: Principal, tenant_id: str, address_id: str) -> A
 # --- reading ---
 
 
-def list_addresses(conn: Connection, caller: Principal | None, tenant_id: str) -> list[Address]:
+def list_addresses(uow: UnitOfWork, caller: Principal | None, tenant_id: str) -> list[Address]:
     """The caller's addresses: the default first, then the newest first."""
     who = require(caller, tenant_id, OWNERS)
-    return repo.of_user(conn, tenant_id, who.subject_id)
+    return uow.addresses.of_user(tenant_id, who.subject_id)
 
 
 def get_address(
-    conn: Connection, caller: Principal | None, tenant_id: str, address_id: str
+    uow: UnitOfWork, caller: Principal | None, tenant_id: str, address_id: str
 ) -> Address:
     who = require(caller, tenant_id, OWNERS)
-    return _own(conn, who, tenant_id, address_id)
+    return _own(uow.addresses, who, tenant_id, address_id)
 
 
 # --- changing ---
 
 
 def create(
-    conn: Connection,
+    uow: UnitOfWork,
     caller: Principal | None,
     tenant_id: str,
     values: AddressFields,
@@ -137,8 +139,9 @@ def create(
 ) -> Address:
     """Add an address; the first one (or one asked to be) becomes the default."""
     who = require(caller, tenant_id, OWNERS)
-    repo.lock_user(conn, tenant_id, who.subject_id)
-    count = repo.count_of_user(conn, tenant_id, who.subject_id)
+    book = uow.addresses
+    book.lock_user(tenant_id, who.subject_id)
+    count = book.count_of_user(tenant_id, who.subject_id)
     if count >= MAX_ADDRESSES:
         raise Conflict(f"an address book holds at most {MAX_ADDRESSES} addresses: delete one first")
     address = Address(
@@ -154,14 +157,14 @@ def create(
         created_at=now,
         updated_at=now,
     )
-    repo.add(conn, address)
+    book.add(address)
     if count == 0 or make_default:
-        repo.make_default(conn, tenant_id, who.subject_id, address.address_id, now)
-    return _own(conn, who, tenant_id, address.address_id)
+        book.make_default(tenant_id, who.subject_id, address.address_id, now)
+    return _own(book, who, tenant_id, address.address_id)
 
 
 def update(
-    conn: Connection,
+    uow: UnitOfWork,
     caller: Principal | None,
     tenant_id: str,
     address_id: str,
@@ -177,8 +180,9 @@ def update(
     """Change the fields given (``None``: unchanged; ``postal_given`` with an empty or ``None``
     postal code clears it). Orders placed with this address keep their snapshot."""
     who = require(caller, tenant_id, OWNERS)
-    repo.lock_user(conn, tenant_id, who.subject_id)
-    old = _own(conn, who, tenant_id, address_id)
+    book = uow.addresses
+    book.lock_user(tenant_id, who.subject_id)
+    old = _own(book, who, tenant_id, address_id)
     values: dict[str, object] = {}
     if recipient is not None:
         values["recipient"] = _text(recipient, "recipient", rules.RECIPIENT_MAX)
@@ -192,12 +196,12 @@ def update(
         values["postal_code"] = postal_code(postal)
     if not values:
         raise InvalidInput("give at least one field to change", "recipient")
-    repo.change(conn, tenant_id, old.address_id, updated_at=now, **values)
-    return _own(conn, who, tenant_id, address_id)
+    book.change(tenant_id, old.address_id, now, values)
+    return _own(book, who, tenant_id, address_id)
 
 
 def replace(
-    conn: Connection,
+    uow: UnitOfWork,
     caller: Principal | None,
     tenant_id: str,
     address_id: str,
@@ -206,7 +210,7 @@ def replace(
 ) -> Address:
     """Every field at once (the address book's edit form)."""
     return update(
-        conn,
+        uow,
         caller,
         tenant_id,
         address_id,
@@ -221,29 +225,31 @@ def replace(
 
 
 def set_default(
-    conn: Connection, caller: Principal | None, tenant_id: str, address_id: str, now: datetime
+    uow: UnitOfWork, caller: Principal | None, tenant_id: str, address_id: str, now: datetime
 ) -> Address:
     who = require(caller, tenant_id, OWNERS)
-    repo.lock_user(conn, tenant_id, who.subject_id)
-    _own(conn, who, tenant_id, address_id)
-    repo.make_default(conn, tenant_id, who.subject_id, address_id, now)
-    return _own(conn, who, tenant_id, address_id)
+    book = uow.addresses
+    book.lock_user(tenant_id, who.subject_id)
+    _own(book, who, tenant_id, address_id)
+    book.make_default(tenant_id, who.subject_id, address_id, now)
+    return _own(book, who, tenant_id, address_id)
 
 
 def delete(
-    conn: Connection, caller: Principal | None, tenant_id: str, address_id: str, now: datetime
+    uow: UnitOfWork, caller: Principal | None, tenant_id: str, address_id: str, now: datetime
 ) -> list[Address]:
     """Delete an address; if it was the default, the newest remaining one becomes the default.
     Orders placed with it keep their snapshot. Answers the address book left."""
     who = require(caller, tenant_id, OWNERS)
-    repo.lock_user(conn, tenant_id, who.subject_id)
-    old = _own(conn, who, tenant_id, address_id)
-    repo.remove(conn, tenant_id, old.address_id)
-    left = repo.of_user(conn, tenant_id, who.subject_id)
+    book = uow.addresses
+    book.lock_user(tenant_id, who.subject_id)
+    old = _own(book, who, tenant_id, address_id)
+    book.remove(tenant_id, old.address_id)
+    left = book.of_user(tenant_id, who.subject_id)
     if old.is_default and left:
         newest = max(left, key=lambda a: (a.created_at, a.address_id))
-        repo.make_default(conn, tenant_id, who.subject_id, newest.address_id, now)
-        left = repo.of_user(conn, tenant_id, who.subject_id)
+        book.make_default(tenant_id, who.subject_id, newest.address_id, now)
+        left = book.of_user(tenant_id, who.subject_id)
     return left
 
 
@@ -254,15 +260,17 @@ def for_checkout(
     conn: Connection, who: Principal, tenant_id: str, address_id: str | None
 ) -> ShippingAddress | None:
     """The snapshot an order keeps: the address given (the buyer's own, else 404), or the
-    buyer's default when none is given, or None when they have no address."""
+    buyer's default when none is given, or None when they have no address. It runs in
+    checkout's transaction (``conn``)."""
+    book = SqlAddresses(conn)
     if address_id is None:
-        found = repo.default_of(conn, tenant_id, who.subject_id)
+        found = book.default_of(tenant_id, who.subject_id)
     else:
         if not address_id.strip():
             raise InvalidInput(
                 "address_id must be the id of an address in your address book", "address_id"
             )
-        found = _own(conn, who, tenant_id, address_id.strip())
+        found = _own(book, who, tenant_id, address_id.strip())
     return None if found is None else snapshot(found)
 
 

@@ -1,10 +1,11 @@
 """Catalogue and stock: merchants, products, SKUs, and stock that is never oversold.
 
 Who may do what: an admin manages every merchant's catalogue; a merchant user manages the one
-merchant they own; consumers read active products only. Stock changes only through
-``change_stock`` (an atomic guarded UPDATE, see adapters/db/mall/catalogue.py), each change
-recorded as a movement with its reason; ``reserve`` and ``release`` are the calls checkout and
-cancellation will use.
+merchant they own; consumers read active products only. The use cases run in a ``UnitOfWork``
+(its ``catalogue`` port). Stock changes only through the port's ``change_stock`` (an atomic
+guarded UPDATE, see adapters/db/mall/catalogue.py), each change recorded as a movement with its
+reason; ``reserve`` and ``release`` are the calls checkout and cancellation use (in their
+transaction).
 """
 
 from __future__ import annotations
@@ -14,9 +15,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection
 
-from tokenmall.adapters.db.mall import catalogue as repo
-from tokenmall.adapters.db.mall import people as people_repo
-from tokenmall.adapters.db.store import Store
+from tokenmall.adapters.db.uow import SqlCatalogue, SqlTenantParams
 from tokenmall.domain.economy.params import Params
 from tokenmall.domain.economy.purchase import check_fixed_contribution
 from tokenmall.domain.errors import DomainError
@@ -32,6 +31,7 @@ from tokenmall.domain.mall.people import Role
 from tokenmall.services.mall import ids, validate
 from tokenmall.services.mall.auth import Principal, require
 from tokenmall.services.mall.errors import Conflict, Forbidden, InvalidInput, NotFound, OutOfStock
+from tokenmall.services.unit_of_work import Catalogue, UnitOfWork
 
 ALL: tuple[Role, ...] = (Role.CONSUMER, Role.MERCHANT, Role.ADMIN)
 SELLERS: tuple[Role, ...] = (Role.MERCHANT, Role.ADMIN)
@@ -41,7 +41,7 @@ SELLERS: tuple[Role, ...] = (Role.MERCHANT, Role.ADMIN)
 
 
 def create_merchant(
-    conn: Connection,
+    uow: UnitOfWork,
     caller: Principal | None,
     tenant_id: str,
     name: str,
@@ -49,12 +49,12 @@ def create_merchant(
     now: datetime,
 ) -> Merchant:
     require(caller, tenant_id, (Role.ADMIN,))
-    owner = people_repo.get_user(conn, tenant_id, owner_user_id)
+    owner = uow.people.get_user(tenant_id, owner_user_id)
     if owner is None:
         raise InvalidInput(f"no user {owner_user_id!r}", "owner_user_id")
     if owner.role != Role.MERCHANT:
         raise InvalidInput("the owner must have the merchant role", "owner_user_id")
-    if repo.merchant_of_owner(conn, tenant_id, owner_user_id) is not None:
+    if uow.catalogue.merchant_of_owner(tenant_id, owner_user_id) is not None:
         raise Conflict("this user already owns a merchant", "owner_user_id")
     merchant = Merchant(
         tenant_id=tenant_id,
@@ -63,31 +63,31 @@ def create_merchant(
         owner_user_id=owner_user_id,
         created_at=now,
     )
-    repo.add_merchant(conn, merchant)
+    uow.catalogue.add_merchant(merchant)
     return merchant
 
 
 def get_merchant(
-    conn: Connection, caller: Principal | None, tenant_id: str, merchant_id: str
+    uow: UnitOfWork, caller: Principal | None, tenant_id: str, merchant_id: str
 ) -> Merchant:
     require(caller, tenant_id, ALL)
-    merchant = repo.get_merchant(conn, tenant_id, merchant_id)
+    merchant = uow.catalogue.get_merchant(tenant_id, merchant_id)
     if merchant is None:
         raise NotFound(f"no merchant {merchant_id!r}")
     return merchant
 
 
 def list_merchants(
-    conn: Connection, caller: Principal | None, tenant_id: str, after: str | None, limit: int
+    uow: UnitOfWork, caller: Principal | None, tenant_id: str, after: str | None, limit: int
 ) -> list[Merchant]:
     require(caller, tenant_id, ALL)
-    return repo.list_merchants(conn, tenant_id, after, limit)
+    return uow.catalogue.list_merchants(tenant_id, after, limit)
 
 
 def _manageable_merchant(
-    conn: Connection, who: Principal, tenant_id: str, merchant_id: str, field: str
+    repo: Catalogue, who: Principal, tenant_id: str, merchant_id: str, field: str
 ) -> Merchant:
-    merchant = repo.get_merchant(conn, tenant_id, merchant_id)
+    merchant = repo.get_merchant(tenant_id, merchant_id)
     if merchant is None:
         raise InvalidInput(f"no merchant {merchant_id!r}", field)
     if who.role != Role.ADMIN and merchant.owner_user_id != who.subject_id:
@@ -106,7 +106,7 @@ class ProductChanges:
 
 
 def create_product(
-    conn: Connection,
+    uow: UnitOfWork,
     caller: Principal | None,
     tenant_id: str,
     *,
@@ -117,11 +117,11 @@ def create_product(
 ) -> Product:
     who = require(caller, tenant_id, SELLERS)
     if merchant_id is None:
-        own = repo.merchant_of_owner(conn, tenant_id, who.subject_id)
+        own = uow.catalogue.merchant_of_owner(tenant_id, who.subject_id)
         if own is None:
             raise InvalidInput("merchant_id is required (you own no merchant)", "merchant_id")
         merchant_id = own.merchant_id
-    merchant = _manageable_merchant(conn, who, tenant_id, merchant_id, "merchant_id")
+    merchant = _manageable_merchant(uow.catalogue, who, tenant_id, merchant_id, "merchant_id")
     product = Product(
         tenant_id=tenant_id,
         product_id=ids.new_id("prd"),
@@ -131,22 +131,22 @@ def create_product(
         status=ProductStatus.ACTIVE,
         created_at=now,
     )
-    repo.add_product(conn, product)
+    uow.catalogue.add_product(product)
     return product
 
 
-def _visible_product(conn: Connection, who: Principal, tenant_id: str, product_id: str) -> Product:
-    product = repo.get_product(conn, tenant_id, product_id)
+def _visible_product(repo: Catalogue, who: Principal, tenant_id: str, product_id: str) -> Product:
+    product = repo.get_product(tenant_id, product_id)
     if product is None or (product.status != ProductStatus.ACTIVE and who.role == Role.CONSUMER):
         raise NotFound(f"no product {product_id!r}")
     return product
 
 
-def _managed_product(conn: Connection, who: Principal, tenant_id: str, product_id: str) -> Product:
-    product = repo.get_product(conn, tenant_id, product_id)
+def _managed_product(repo: Catalogue, who: Principal, tenant_id: str, product_id: str) -> Product:
+    product = repo.get_product(tenant_id, product_id)
     if product is None:
         raise NotFound(f"no product {product_id!r}")
-    merchant = repo.get_merchant(conn, tenant_id, product.merchant_id)
+    merchant = repo.get_merchant(tenant_id, product.merchant_id)
     assert merchant is not None
     if who.role != Role.ADMIN and merchant.owner_user_id != who.subject_id:
         # Another merchant's product: visible in the catalogue, but not theirs to change.
@@ -155,15 +155,15 @@ def _managed_product(conn: Connection, who: Principal, tenant_id: str, product_i
 
 
 def get_product(
-    conn: Connection, caller: Principal | None, tenant_id: str, product_id: str
+    uow: UnitOfWork, caller: Principal | None, tenant_id: str, product_id: str
 ) -> tuple[Product, list[Sku]]:
     who = require(caller, tenant_id, ALL)
-    product = _visible_product(conn, who, tenant_id, product_id)
-    return product, repo.list_skus(conn, tenant_id, product_id)
+    product = _visible_product(uow.catalogue, who, tenant_id, product_id)
+    return product, uow.catalogue.list_skus(tenant_id, product_id)
 
 
 def list_products(
-    conn: Connection,
+    uow: UnitOfWork,
     caller: Principal | None,
     tenant_id: str,
     merchant_id: str | None,
@@ -172,18 +172,18 @@ def list_products(
 ) -> list[Product]:
     who = require(caller, tenant_id, ALL)
     only_active = who.role == Role.CONSUMER
-    return repo.list_products(conn, tenant_id, merchant_id, only_active, after, limit)
+    return uow.catalogue.list_products(tenant_id, merchant_id, only_active, after, limit)
 
 
 def update_product(
-    conn: Connection,
+    uow: UnitOfWork,
     caller: Principal | None,
     tenant_id: str,
     product_id: str,
     changes: ProductChanges,
 ) -> Product:
     who = require(caller, tenant_id, SELLERS)
-    _managed_product(conn, who, tenant_id, product_id)
+    _managed_product(uow.catalogue, who, tenant_id, product_id)
     values: dict[str, str] = {}
     if changes.title is not None:
         values["title"] = validate.text(changes.title, "title", max_length=200)
@@ -195,8 +195,8 @@ def update_product(
         values["status"] = changes.status
     if not values:
         raise InvalidInput("give at least one field to change", "title")
-    repo.set_product_fields(conn, tenant_id, product_id, **values)
-    product = repo.get_product(conn, tenant_id, product_id)
+    uow.catalogue.set_product_fields(tenant_id, product_id, values)
+    product = uow.catalogue.get_product(tenant_id, product_id)
     assert product is not None
     return product
 
@@ -211,11 +211,6 @@ def _contribution(value: str | None, price_fen: int) -> int | None:
     if fen > price_fen:
         raise InvalidInput("pool_contribution must not exceed the price", "pool_contribution")
     return fen
-
-
-def _params(conn: Connection, tenant_id: str) -> Params:
-    params, _ = Store(conn.engine).load_params(conn, tenant_id)
-    return params
 
 
 def _payable(params: Params, price_fen: int, contribution_fen: int | None, field: str) -> None:
@@ -234,7 +229,7 @@ def check_payable(conn: Connection, tenant_id: str, lines: list[tuple[Sku, str]]
     naming the line's field, before anything is reserved or paid)."""
     if not any(sku.pool_contribution_fen is not None for sku, _ in lines):
         return
-    params = _params(conn, tenant_id)
+    params = SqlTenantParams(conn).of(tenant_id)
     for sku, field in lines:
         _payable(params, sku.price_fen, sku.pool_contribution_fen, field)
 
@@ -242,7 +237,7 @@ def check_payable(conn: Connection, tenant_id: str, lines: list[tuple[Sku, str]]
 def unpayable_skus(conn: Connection, tenant_id: str, params: Params) -> list[Sku]:
     """The tenant's SKUs whose fixed contribution ``params`` would leave unbookable."""
     found: list[Sku] = []
-    for sku in repo.skus_with_contribution(conn, tenant_id):
+    for sku in SqlCatalogue(conn).skus_with_contribution(tenant_id):
         assert sku.pool_contribution_fen is not None
         try:
             check_fixed_contribution(params, sku.price_fen, sku.pool_contribution_fen)
@@ -252,7 +247,7 @@ def unpayable_skus(conn: Connection, tenant_id: str, params: Params) -> list[Sku
 
 
 def create_sku(
-    conn: Connection,
+    uow: UnitOfWork,
     caller: Principal | None,
     tenant_id: str,
     product_id: str,
@@ -264,10 +259,10 @@ def create_sku(
     now: datetime,
 ) -> Sku:
     who = require(caller, tenant_id, SELLERS)
-    _managed_product(conn, who, tenant_id, product_id)
+    _managed_product(uow.catalogue, who, tenant_id, product_id)
     price_fen = validate.money(price, "price")
     contribution_fen = _contribution(pool_contribution, price_fen)
-    _payable(_params(conn, tenant_id), price_fen, contribution_fen, "pool_contribution")
+    _payable(uow.params.of(tenant_id), price_fen, contribution_fen, "pool_contribution")
     sku = Sku(
         tenant_id=tenant_id,
         sku_id=ids.new_id("sku"),
@@ -278,18 +273,20 @@ def create_sku(
         pool_contribution_fen=contribution_fen,
         created_at=now,
     )
-    repo.add_sku(conn, sku)
+    uow.catalogue.add_sku(sku)
     if sku.stock:
-        _record(conn, sku.tenant_id, sku.sku_id, sku.stock, sku.stock, "restock", None, now)
+        _record(
+            uow.catalogue, sku.tenant_id, sku.sku_id, sku.stock, sku.stock, "restock", None, now
+        )
     return sku
 
 
-def get_sku(conn: Connection, caller: Principal | None, tenant_id: str, sku_id: str) -> Sku:
+def get_sku(uow: UnitOfWork, caller: Principal | None, tenant_id: str, sku_id: str) -> Sku:
     who = require(caller, tenant_id, ALL)
-    sku = repo.get_sku(conn, tenant_id, sku_id)
+    sku = uow.catalogue.get_sku(tenant_id, sku_id)
     if sku is None:
         raise NotFound(f"no SKU {sku_id!r}")
-    _visible_product(conn, who, tenant_id, sku.product_id)
+    _visible_product(uow.catalogue, who, tenant_id, sku.product_id)
     return sku
 
 
@@ -302,13 +299,13 @@ class SkuChanges:
 
 
 def update_sku(
-    conn: Connection, caller: Principal | None, tenant_id: str, sku_id: str, changes: SkuChanges
+    uow: UnitOfWork, caller: Principal | None, tenant_id: str, sku_id: str, changes: SkuChanges
 ) -> Sku:
     who = require(caller, tenant_id, SELLERS)
-    sku = repo.get_sku(conn, tenant_id, sku_id)
+    sku = uow.catalogue.get_sku(tenant_id, sku_id)
     if sku is None:
         raise NotFound(f"no SKU {sku_id!r}")
-    _managed_product(conn, who, tenant_id, sku.product_id)
+    _managed_product(uow.catalogue, who, tenant_id, sku.product_id)
     values: dict[str, object] = {}
     if changes.name is not None:
         values["name"] = validate.text(changes.name, "name", max_length=200)
@@ -321,15 +318,15 @@ def update_sku(
     elif changes.pool_contribution is not None:
         contribution_fen = _contribution(changes.pool_contribution, price_fen)
         values["pool_contribution_fen"] = contribution_fen
-        _payable(_params(conn, tenant_id), price_fen, contribution_fen, "pool_contribution")
+        _payable(uow.params.of(tenant_id), price_fen, contribution_fen, "pool_contribution")
     elif sku.pool_contribution_fen is not None and sku.pool_contribution_fen > price_fen:
         raise InvalidInput("the new price is below the SKU's pool contribution", "price")
     elif sku.pool_contribution_fen is not None and changes.price is not None:
-        _payable(_params(conn, tenant_id), price_fen, sku.pool_contribution_fen, "price")
+        _payable(uow.params.of(tenant_id), price_fen, sku.pool_contribution_fen, "price")
     if not values:
         raise InvalidInput("give at least one field to change", "name")
-    repo.set_sku_fields(conn, tenant_id, sku_id, **values)
-    updated = repo.get_sku(conn, tenant_id, sku_id)
+    uow.catalogue.set_sku_fields(tenant_id, sku_id, values)
+    updated = uow.catalogue.get_sku(tenant_id, sku_id)
     assert updated is not None
     return updated
 
@@ -338,7 +335,7 @@ def update_sku(
 
 
 def _record(
-    conn: Connection,
+    repo: Catalogue,
     tenant_id: str,
     sku_id: str,
     change: int,
@@ -357,12 +354,12 @@ def _record(
         reference=reference,
         created_at=now,
     )
-    repo.add_movement(conn, movement)
+    repo.add_movement(movement)
     return movement
 
 
 def _apply(
-    conn: Connection,
+    repo: Catalogue,
     tenant_id: str,
     sku_id: str,
     change: int,
@@ -370,17 +367,17 @@ def _apply(
     reference: str | None,
     now: datetime,
 ) -> StockMovement:
-    stock_after = repo.change_stock(conn, tenant_id, sku_id, change)
+    stock_after = repo.change_stock(tenant_id, sku_id, change)
     if stock_after is None:
-        sku = repo.get_sku(conn, tenant_id, sku_id)
+        sku = repo.get_sku(tenant_id, sku_id)
         if sku is None:
             raise NotFound(f"no SKU {sku_id!r}")
         raise OutOfStock(f"only {sku.stock} in stock, cannot take {-change}", "change")
-    return _record(conn, tenant_id, sku_id, change, stock_after, reason, reference, now)
+    return _record(repo, tenant_id, sku_id, change, stock_after, reason, reference, now)
 
 
 def change_stock(
-    conn: Connection,
+    uow: UnitOfWork,
     caller: Principal | None,
     tenant_id: str,
     sku_id: str,
@@ -392,16 +389,16 @@ def change_stock(
 ) -> StockMovement:
     """A seller adds stock (restock) or corrects it (adjustment, either sign)."""
     who = require(caller, tenant_id, SELLERS)
-    sku = repo.get_sku(conn, tenant_id, sku_id)
+    sku = uow.catalogue.get_sku(tenant_id, sku_id)
     if sku is None:
         raise NotFound(f"no SKU {sku_id!r}")
-    _managed_product(conn, who, tenant_id, sku.product_id)
+    _managed_product(uow.catalogue, who, tenant_id, sku.product_id)
     validate.quantity(change, "change", signed=True)
     if reason == "restock" and change < 0:
         raise InvalidInput("a restock adds stock; use reason adjustment to take", "change")
     if reference is not None:
         reference = validate.text(reference, "reference", max_length=100)
-    return _apply(conn, tenant_id, sku_id, change, reason, reference, now)
+    return _apply(uow.catalogue, tenant_id, sku_id, change, reason, reference, now)
 
 
 def reserve(
@@ -409,7 +406,7 @@ def reserve(
 ) -> StockMovement:
     """Take ``quantity`` units for an order (checkout); OutOfStock if fewer are left."""
     validate.quantity(quantity, "quantity")
-    return _apply(conn, tenant_id, sku_id, -quantity, "reservation", reference, now)
+    return _apply(SqlCatalogue(conn), tenant_id, sku_id, -quantity, "reservation", reference, now)
 
 
 def release(
@@ -417,15 +414,15 @@ def release(
 ) -> StockMovement:
     """Give back units of a cancelled or refunded order."""
     validate.quantity(quantity, "quantity")
-    return _apply(conn, tenant_id, sku_id, quantity, "release", reference, now)
+    return _apply(SqlCatalogue(conn), tenant_id, sku_id, quantity, "release", reference, now)
 
 
 def list_movements(
-    conn: Connection, caller: Principal | None, tenant_id: str, sku_id: str, limit: int
+    uow: UnitOfWork, caller: Principal | None, tenant_id: str, sku_id: str, limit: int
 ) -> list[StockMovement]:
     who = require(caller, tenant_id, SELLERS)
-    sku = repo.get_sku(conn, tenant_id, sku_id)
+    sku = uow.catalogue.get_sku(tenant_id, sku_id)
     if sku is None:
         raise NotFound(f"no SKU {sku_id!r}")
-    _managed_product(conn, who, tenant_id, sku.product_id)
-    return repo.list_movements(conn, tenant_id, sku_id, limit)
+    _managed_product(uow.catalogue, who, tenant_id, sku.product_id)
+    return uow.catalogue.list_movements(tenant_id, sku_id, limit)

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from sqlalchemy import Connection
 
 from tokenmall.services.mall import addresses
-from tokenmall.services.mall.uow import utc_now
+from tokenmall.services.mall.uow import MallUnitOfWork, utc_now
 from tokenmall.web.api.common import ResourceId, TenantId, write
 from tokenmall.web.api.schemas_addresses import AddressIn, AddressList, AddressOut, AddressPatch
 from tokenmall.web.deps import Caller, Db, IdempotencyKey, single_query_values
@@ -33,8 +33,8 @@ WRITE = responses(*COMMON, 403, 409)
     responses=READ,
 )
 def list_addresses(tenant_id: TenantId, caller: Caller, db: Db) -> AddressList:
-    with db.read() as conn:
-        return AddressList.of(addresses.list_addresses(conn, caller, tenant_id))
+    with db.reading() as uow:
+        return AddressList.of(addresses.list_addresses(uow, caller, tenant_id))
 
 
 @router.post(
@@ -61,7 +61,12 @@ def create_address(
             postal=payload.postal_code,
         )
         found = addresses.create(
-            conn, caller, tenant_id, values, make_default=payload.is_default, now=utc_now()
+            MallUnitOfWork.joining(conn),
+            caller,
+            tenant_id,
+            values,
+            make_default=payload.is_default,
+            now=utc_now(),
         )
         return AddressOut.of(found)
 
@@ -75,8 +80,8 @@ def create_address(
     responses=READ,
 )
 def get_address(tenant_id: TenantId, address_id: ResourceId, caller: Caller, db: Db) -> AddressOut:
-    with db.read() as conn:
-        return AddressOut.of(addresses.get_address(conn, caller, tenant_id, address_id))
+    with db.reading() as uow:
+        return AddressOut.of(addresses.get_address(uow, caller, tenant_id, address_id))
 
 
 @router.patch(
@@ -96,7 +101,7 @@ def update_address(
 ) -> Response:
     def make(conn: Connection) -> BaseModel:
         found = addresses.update(
-            conn,
+            MallUnitOfWork.joining(conn),
             caller,
             tenant_id,
             address_id,
@@ -128,7 +133,8 @@ def delete_address(
     key: IdempotencyKey,
 ) -> Response:
     def make(conn: Connection) -> BaseModel:
-        return AddressList.of(addresses.delete(conn, caller, tenant_id, address_id, utc_now()))
+        uow = MallUnitOfWork.joining(conn)
+        return AddressList.of(addresses.delete(uow, caller, tenant_id, address_id, utc_now()))
 
     return write(request, db, caller, tenant_id, key, None, make)
 
@@ -148,6 +154,7 @@ def set_default_address(
     key: IdempotencyKey,
 ) -> Response:
     def make(conn: Connection) -> BaseModel:
-        return AddressOut.of(addresses.set_default(conn, caller, tenant_id, address_id, utc_now()))
+        uow = MallUnitOfWork.joining(conn)
+        return AddressOut.of(addresses.set_default(uow, caller, tenant_id, address_id, utc_now()))
 
     return write(request, db, caller, tenant_id, key, None, make)

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from sqlalchemy import Connection
 
 from tokenmall.services.mall import catalogue
-from tokenmall.services.mall.uow import utc_now
+from tokenmall.services.mall.uow import MallUnitOfWork, utc_now
 from tokenmall.web.api.common import After, Limit, ResourceId, TenantId, next_after, write
 from tokenmall.web.api.schemas import (
     MerchantIn,
@@ -46,8 +46,8 @@ router = APIRouter(
 def list_merchants(
     tenant_id: TenantId, caller: Caller, db: Db, after: After = None, limit: Limit = 50
 ) -> MerchantPage:
-    with db.read() as conn:
-        found = catalogue.list_merchants(conn, caller, tenant_id, after, limit)
+    with db.reading() as uow:
+        found = catalogue.list_merchants(uow, caller, tenant_id, after, limit)
     return MerchantPage(
         items=[MerchantOut.of(m) for m in found],
         next_after=next_after([m.merchant_id for m in found], limit),
@@ -70,8 +70,9 @@ def create_merchant(
     key: IdempotencyKey,
 ) -> Response:
     def make(conn: Connection) -> BaseModel:
+        uow = MallUnitOfWork.joining(conn)
         merchant = catalogue.create_merchant(
-            conn, caller, tenant_id, payload.name, payload.owner_user_id, utc_now()
+            uow, caller, tenant_id, payload.name, payload.owner_user_id, utc_now()
         )
         return MerchantOut.of(merchant)
 
@@ -87,8 +88,8 @@ def create_merchant(
 def get_merchant(
     tenant_id: TenantId, merchant_id: ResourceId, caller: Caller, db: Db
 ) -> MerchantOut:
-    with db.read() as conn:
-        return MerchantOut.of(catalogue.get_merchant(conn, caller, tenant_id, merchant_id))
+    with db.reading() as uow:
+        return MerchantOut.of(catalogue.get_merchant(uow, caller, tenant_id, merchant_id))
 
 
 @router.get(
@@ -105,8 +106,8 @@ def list_products(
     after: After = None,
     limit: Limit = 50,
 ) -> ProductPage:
-    with db.read() as conn:
-        found = catalogue.list_products(conn, caller, tenant_id, merchant_id, after, limit)
+    with db.reading() as uow:
+        found = catalogue.list_products(uow, caller, tenant_id, merchant_id, after, limit)
     return ProductPage(
         items=[ProductOut.of(p) for p in found],
         next_after=next_after([p.product_id for p in found], limit),
@@ -129,8 +130,9 @@ def create_product(
     key: IdempotencyKey,
 ) -> Response:
     def make(conn: Connection) -> BaseModel:
+        uow = MallUnitOfWork.joining(conn)
         product = catalogue.create_product(
-            conn,
+            uow,
             caller,
             tenant_id,
             merchant_id=payload.merchant_id,
@@ -152,8 +154,8 @@ def create_product(
 def get_product(
     tenant_id: TenantId, product_id: ResourceId, caller: Caller, db: Db
 ) -> ProductDetailOut:
-    with db.read() as conn:
-        product, skus = catalogue.get_product(conn, caller, tenant_id, product_id)
+    with db.reading() as uow:
+        product, skus = catalogue.get_product(uow, caller, tenant_id, product_id)
     return ProductDetailOut(
         **ProductOut.of(product).model_dump(), skus=[SkuOut.of(s) for s in skus]
     )
@@ -179,7 +181,8 @@ def update_product(
     )
 
     def make(conn: Connection) -> BaseModel:
-        product = catalogue.update_product(conn, caller, tenant_id, product_id, changes)
+        uow = MallUnitOfWork.joining(conn)
+        product = catalogue.update_product(uow, caller, tenant_id, product_id, changes)
         return ProductOut.of(product)
 
     return write(request, db, caller, tenant_id, key, payload, make)
@@ -202,8 +205,9 @@ def create_sku(
     key: IdempotencyKey,
 ) -> Response:
     def make(conn: Connection) -> BaseModel:
+        uow = MallUnitOfWork.joining(conn)
         sku = catalogue.create_sku(
-            conn,
+            uow,
             caller,
             tenant_id,
             product_id,
@@ -222,8 +226,8 @@ def create_sku(
     "/skus/{sku_id}", response_model=SkuOut, summary="One SKU", responses=responses(*COMMON)
 )
 def get_sku(tenant_id: TenantId, sku_id: ResourceId, caller: Caller, db: Db) -> SkuOut:
-    with db.read() as conn:
-        return SkuOut.of(catalogue.get_sku(conn, caller, tenant_id, sku_id))
+    with db.reading() as uow:
+        return SkuOut.of(catalogue.get_sku(uow, caller, tenant_id, sku_id))
 
 
 @router.patch(
@@ -250,7 +254,8 @@ def update_sku(
     )
 
     def make(conn: Connection) -> BaseModel:
-        return SkuOut.of(catalogue.update_sku(conn, caller, tenant_id, sku_id, changes))
+        uow = MallUnitOfWork.joining(conn)
+        return SkuOut.of(catalogue.update_sku(uow, caller, tenant_id, sku_id, changes))
 
     return write(request, db, caller, tenant_id, key, payload, make)
 
@@ -272,8 +277,9 @@ def change_stock(
     key: IdempotencyKey,
 ) -> Response:
     def make(conn: Connection) -> BaseModel:
+        uow = MallUnitOfWork.joining(conn)
         movement = catalogue.change_stock(
-            conn,
+            uow,
             caller,
             tenant_id,
             sku_id,
@@ -296,6 +302,6 @@ def change_stock(
 def list_movements(
     tenant_id: TenantId, sku_id: ResourceId, caller: Caller, db: Db, limit: Limit = 50
 ) -> StockMovementList:
-    with db.read() as conn:
-        found = catalogue.list_movements(conn, caller, tenant_id, sku_id, limit)
+    with db.reading() as uow:
+        found = catalogue.list_movements(uow, caller, tenant_id, sku_id, limit)
     return StockMovementList(items=[StockMovementOut.of(m) for m in found])

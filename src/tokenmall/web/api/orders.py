@@ -10,7 +10,7 @@ from sqlalchemy import Connection
 
 from tokenmall.services.mall import cart, order_clock, order_refunds, orders
 from tokenmall.services.mall import checkout as checkouts
-from tokenmall.services.mall.uow import utc_now
+from tokenmall.services.mall.uow import MallUnitOfWork, utc_now
 from tokenmall.web.api.common import After, Limit, ResourceId, TenantId, next_after, write
 from tokenmall.web.api.payments import gateway_for
 from tokenmall.web.api.schemas_orders import (
@@ -66,7 +66,7 @@ def _detail(view: orders.OrderView) -> OrderDetailOut:
 )
 def get_cart(tenant_id: TenantId, caller: Caller, db: Db) -> CartOut:
     with db.read() as conn:
-        return CartOut.of(cart.get_cart(conn, caller, tenant_id))
+        return CartOut.of(cart.get_cart(MallUnitOfWork.joining(conn), caller, tenant_id))
 
 
 @router.post(
@@ -84,7 +84,14 @@ def add_cart_line(
     key: IdempotencyKey,
 ) -> Response:
     def make(conn: Connection) -> BaseModel:
-        found = cart.add_line(conn, caller, tenant_id, payload.sku_id, payload.quantity, utc_now())
+        found = cart.add_line(
+            MallUnitOfWork.joining(conn),
+            caller,
+            tenant_id,
+            payload.sku_id,
+            payload.quantity,
+            utc_now(),
+        )
         return CartOut.of(found)
 
     return write(request, db, caller, tenant_id, key, payload, make)
@@ -106,7 +113,9 @@ def set_cart_line(
     key: IdempotencyKey,
 ) -> Response:
     def make(conn: Connection) -> BaseModel:
-        found = cart.set_line(conn, caller, tenant_id, sku_id, payload.quantity, utc_now())
+        found = cart.set_line(
+            MallUnitOfWork.joining(conn), caller, tenant_id, sku_id, payload.quantity, utc_now()
+        )
         return CartOut.of(found)
 
     return write(request, db, caller, tenant_id, key, payload, make)
@@ -127,7 +136,7 @@ def remove_cart_line(
     key: IdempotencyKey,
 ) -> Response:
     def make(conn: Connection) -> BaseModel:
-        return CartOut.of(cart.remove_line(conn, caller, tenant_id, sku_id))
+        return CartOut.of(cart.remove_line(MallUnitOfWork.joining(conn), caller, tenant_id, sku_id))
 
     return write(request, db, caller, tenant_id, key, None, make)
 
@@ -406,8 +415,9 @@ def preview_refund(
     with db.read() as conn:
         found = order_refunds.preview_refund(conn, caller, tenant_id, order_id, refund_id)
     claws = [
-        ClawbackOut(beneficiary=c["beneficiary"], level=c["level"], amount=c["amount"],
-                    source=c["source"])
+        ClawbackOut(
+            beneficiary=c["beneficiary"], level=c["level"], amount=c["amount"], source=c["source"]
+        )
         for c in found["commissions"]
     ]
     rewards = found["rewards"]

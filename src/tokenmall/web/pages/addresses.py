@@ -17,7 +17,7 @@ from starlette.datastructures import FormData
 from tokenmall.domain.mall.tenants import Tenant
 from tokenmall.services.mall import addresses
 from tokenmall.services.mall.auth import Principal, require
-from tokenmall.services.mall.uow import utc_now
+from tokenmall.services.mall.uow import MallUnitOfWork, utc_now
 from tokenmall.web.pages import forms, sessions
 from tokenmall.web.pages.errors import PageRoute
 from tokenmall.web.pages.forms import FormState
@@ -56,8 +56,8 @@ def _book_page(
     form: FormState | None = None,
     code: int = 200,
 ) -> Response:
-    with sessions.database(request).read() as conn:
-        book = addresses.list_addresses(conn, caller, tenant.tenant_id)
+    with sessions.database(request).reading() as uow:
+        book = addresses.list_addresses(uow, caller, tenant.tenant_id)
     done = request.query_params.get("done")
     context: dict[str, Any] = {
         "addresses": book,
@@ -84,7 +84,7 @@ async def address_create(request: Request, tenant_id: str) -> Response:
 
     def act(conn: Any) -> str:
         made = addresses.create(
-            conn,
+            MallUnitOfWork.joining(conn),
             caller,
             tenant_id,
             _values(form),
@@ -109,8 +109,8 @@ def _edit_page(
     form: FormState | None = None,
     code: int = 200,
 ) -> Response:
-    with sessions.database(request).read() as conn:
-        found = addresses.get_address(conn, caller, tenant.tenant_id, address_id)
+    with sessions.database(request).reading() as uow:
+        found = addresses.get_address(uow, caller, tenant.tenant_id, address_id)
     state = form or FormState(
         {
             "recipient": found.recipient,
@@ -142,7 +142,8 @@ async def address_edit(request: Request, tenant_id: str, address_id: str) -> Res
     form = await forms.read_form(request)
 
     def act(conn: Any) -> str:
-        addresses.replace(conn, caller, tenant_id, address_id, _values(form), utc_now())
+        uow = MallUnitOfWork.joining(conn)
+        addresses.replace(uow, caller, tenant_id, address_id, _values(form), utc_now())
         return f"/{tenant_id}/addresses?done=saved"
 
     def refused(state: FormState, code: int) -> Response:
@@ -159,10 +160,11 @@ async def _book_post(request: Request, tenant_id: str, address_id: str, change: 
     form = await forms.read_form(request)
 
     def act(conn: Any) -> str:
+        uow = MallUnitOfWork.joining(conn)
         if change == "delete":
-            addresses.delete(conn, caller, tenant_id, address_id, utc_now())
+            addresses.delete(uow, caller, tenant_id, address_id, utc_now())
             return f"/{tenant_id}/addresses?done=deleted"
-        addresses.set_default(conn, caller, tenant_id, address_id, utc_now())
+        addresses.set_default(uow, caller, tenant_id, address_id, utc_now())
         return f"/{tenant_id}/addresses?done=default"
 
     def refused(state: FormState, code: int) -> Response:

@@ -21,7 +21,7 @@ from tokenmall.services.mall import catalogue, people, tenants
 from tokenmall.services.mall.auth import Principal, require
 from tokenmall.services.mall.errors import InvalidInput
 from tokenmall.services.mall.settling import BUSINESS_TZ
-from tokenmall.services.mall.uow import utc_now
+from tokenmall.services.mall.uow import MallUnitOfWork, utc_now
 from tokenmall.web.errors import status_of
 from tokenmall.web.pages import csrf, figures, forms, params_form, rendering, sessions
 from tokenmall.web.pages.errors import PageRoute
@@ -245,10 +245,14 @@ async def _staff_post(
 
 def _products_context(conn: Connection, caller: Principal, tenant_id: str) -> dict[str, Any]:
     rows = []
-    for product in catalogue.list_products(conn, caller, tenant_id, None, None, 200):
-        _, skus = catalogue.get_product(conn, caller, tenant_id, product.product_id)
+    for product in catalogue.list_products(
+        MallUnitOfWork.joining(conn), caller, tenant_id, None, None, 200
+    ):
+        _, skus = catalogue.get_product(
+            MallUnitOfWork.joining(conn), caller, tenant_id, product.product_id
+        )
         rows.append({"product": product, "skus": skus})
-    merchants = catalogue.list_merchants(conn, caller, tenant_id, None, 200)
+    merchants = catalogue.list_merchants(MallUnitOfWork.joining(conn), caller, tenant_id, None, 200)
     return {"rows": rows, "merchants": merchants}
 
 
@@ -286,7 +290,7 @@ async def product_create(request: Request, tenant_id: str) -> Response:
 
         validate.money(forms.text_field(form, "price").strip(), "price")
         product = catalogue.create_product(
-            conn,
+            MallUnitOfWork.joining(conn),
             caller,
             tenant_id,
             merchant_id=merchant_id,
@@ -295,7 +299,7 @@ async def product_create(request: Request, tenant_id: str) -> Response:
             now=now,
         )
         catalogue.create_sku(
-            conn,
+            MallUnitOfWork.joining(conn),
             caller,
             tenant_id,
             product.product_id,
@@ -316,7 +320,7 @@ async def stock_change(request: Request, tenant_id: str, sku_id: str) -> Respons
         change = _whole(form, "change")
         reason = "restock" if change > 0 else "adjustment"
         catalogue.change_stock(
-            conn,
+            MallUnitOfWork.joining(conn),
             caller,
             tenant_id,
             sku_id,
@@ -337,7 +341,11 @@ async def product_status(request: Request, tenant_id: str, product_id: str) -> R
         if status not in ("active", "hidden"):
             raise InvalidInput("status must be active or hidden", "status")
         catalogue.update_product(
-            conn, caller, tenant_id, product_id, catalogue.ProductChanges(status=status)
+            MallUnitOfWork.joining(conn),
+            caller,
+            tenant_id,
+            product_id,
+            catalogue.ProductChanges(status=status),
         )
         return f"/{tenant_id}/admin/products"
 

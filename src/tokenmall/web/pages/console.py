@@ -28,7 +28,7 @@ from tokenmall.services import console as console_service
 from tokenmall.services.mall import catalogue, order_refunds, orders, people, settling, withdrawals
 from tokenmall.services.mall.auth import Principal
 from tokenmall.services.mall.errors import InvalidInput
-from tokenmall.services.mall.uow import utc_now
+from tokenmall.services.mall.uow import MallUnitOfWork, utc_now
 from tokenmall.web.api.payments import gateway_for
 from tokenmall.web.errors import status_of
 from tokenmall.web.pages import csrf, forms, rendering, sessions
@@ -63,7 +63,9 @@ def _names(conn: Connection, caller: Principal, tenant_id: str) -> dict[str, str
         if len(batch) < 200:
             break
         after = batch[-1].user_id
-    for merchant in catalogue.list_merchants(conn, caller, tenant_id, None, 200):
+    for merchant in catalogue.list_merchants(
+        MallUnitOfWork.joining(conn), caller, tenant_id, None, 200
+    ):
         found[merchant.merchant_id] = merchant.name
     return found
 

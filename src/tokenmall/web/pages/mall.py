@@ -53,10 +53,10 @@ def home(request: Request, tenant_id: str) -> Response:
     caller = sessions.member(request, tenant_id)
     products = []
     if caller is not None:
-        with sessions.database(request).read() as conn:
-            listed = catalogue.list_products(conn, caller, tenant_id, None, None, 50)
+        with sessions.database(request).reading() as uow:
+            listed = catalogue.list_products(uow, caller, tenant_id, None, None, 50)
             for product in listed:
-                _, skus = catalogue.get_product(conn, caller, tenant_id, product.product_id)
+                _, skus = catalogue.get_product(uow, caller, tenant_id, product.product_id)
                 products.append({"product": product, "skus": skus})
     return render(
         request,
@@ -70,9 +70,9 @@ def home(request: Request, tenant_id: str) -> Response:
 def product_page(request: Request, tenant_id: str, product_id: str) -> Response:
     tenant = tenant_or_404(request, tenant_id)
     caller = sessions.need_member(request, tenant_id)
-    with sessions.database(request).read() as conn:
-        product, skus = catalogue.get_product(conn, caller, tenant_id, product_id)
-        merchant = catalogue.get_merchant(conn, caller, tenant_id, product.merchant_id)
+    with sessions.database(request).reading() as uow:
+        product, skus = catalogue.get_product(uow, caller, tenant_id, product_id)
+        merchant = catalogue.get_merchant(uow, caller, tenant_id, product.merchant_id)
     return render(
         request,
         "mall/product.html",

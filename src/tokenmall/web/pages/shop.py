@@ -27,7 +27,7 @@ from tokenmall.services.mall import checkout as checkouts
 from tokenmall.services.mall import wallet as wallets
 from tokenmall.services.mall.auth import Principal, require
 from tokenmall.services.mall.errors import InvalidInput
-from tokenmall.services.mall.uow import utc_now
+from tokenmall.services.mall.uow import MallUnitOfWork, utc_now
 from tokenmall.web.api.payments import gateway_for
 from tokenmall.web.errors import status_of
 from tokenmall.web.pages import csrf, forms, rendering, sessions
@@ -107,8 +107,8 @@ def page(
 
 
 def _cart_context(request: Request, tenant_id: str, caller: Principal) -> dict[str, Any]:
-    with sessions.database(request).read() as conn:
-        cart = carts.get_cart(conn, caller, tenant_id)
+    with sessions.database(request).reading() as uow:
+        cart = carts.get_cart(uow, caller, tenant_id)
     return {"cart": cart}
 
 
@@ -150,7 +150,12 @@ async def cart_add(request: Request, tenant_id: str) -> Response:
         action=lambda conn: answer(
             f"/{tenant_id}/cart?added=1",
             carts.add_line(
-                conn, caller, tenant_id, sku_id, whole_number(form, "quantity"), utc_now()
+                MallUnitOfWork.joining(conn),
+                caller,
+                tenant_id,
+                sku_id,
+                whole_number(form, "quantity"),
+                utc_now(),
             ),
         ),
         refused=refused,
@@ -168,9 +173,9 @@ def _product_again(
     """The product page again with the add-to-cart message (the product named by the form)."""
     product_id = state.get("product_id")
     try:
-        with sessions.database(request).read() as conn:
-            product, skus = catalogue.get_product(conn, caller, tenant.tenant_id, product_id)
-            merchant = catalogue.get_merchant(conn, caller, tenant.tenant_id, product.merchant_id)
+        with sessions.database(request).reading() as uow:
+            product, skus = catalogue.get_product(uow, caller, tenant.tenant_id, product_id)
+            merchant = catalogue.get_merchant(uow, caller, tenant.tenant_id, product.merchant_id)
     except DomainError:
         return _cart_page(request, tenant, caller, state, code)
     state.values["row"] = state.get("sku_id")
@@ -184,11 +189,11 @@ def _product_again(
     )
 
 
-CartChange = Callable[[Connection, Principal, str, FormData], object]
+CartChange = Callable[[MallUnitOfWork, Principal, str, FormData], object]
 
 
 async def _cart_line_post(request: Request, tenant_id: str, change: CartChange) -> Response:
-    """A change to one line of the cart (``change(conn, caller, sku_id, form)``), then the
+    """A change to one line of the cart (``change(uow, caller, sku_id, form)``), then the
     cart; a refusal shows the cart with the message on that line."""
     tenant, caller = consumer_page(request, tenant_id)
     form = await forms.read_form(request)
@@ -203,7 +208,9 @@ async def _cart_line_post(request: Request, tenant_id: str, change: CartChange) 
         form,
         tenant_id=tenant_id,
         caller=caller,
-        action=lambda conn: answer(f"/{tenant_id}/cart", change(conn, caller, sku_id, form)),
+        action=lambda conn: answer(
+            f"/{tenant_id}/cart", change(MallUnitOfWork.joining(conn), caller, sku_id, form)
+        ),
         refused=refused,
     )
 
@@ -213,8 +220,8 @@ async def cart_set(request: Request, tenant_id: str) -> Response:
     return await _cart_line_post(
         request,
         tenant_id,
-        lambda conn, caller, sku_id, form: carts.set_line(
-            conn, caller, tenant_id, sku_id, whole_number(form, "quantity"), utc_now()
+        lambda uow, caller, sku_id, form: carts.set_line(
+            uow, caller, tenant_id, sku_id, whole_number(form, "quantity"), utc_now()
         ),
     )
 
@@ -224,7 +231,7 @@ async def cart_remove(request: Request, tenant_id: str) -> Response:
     return await _cart_line_post(
         request,
         tenant_id,
-        lambda conn, caller, sku_id, _form: carts.remove_line(conn, caller, tenant_id, sku_id),
+        lambda uow, caller, sku_id, _form: carts.remove_line(uow, caller, tenant_id, sku_id),
     )
 
 
@@ -239,9 +246,10 @@ def _checkout_page(
     code: int = 200,
 ) -> Response:
     with sessions.database(request).read() as conn:
-        cart = carts.get_cart(conn, caller, tenant.tenant_id)
+        uow = MallUnitOfWork.joining(conn)
+        cart = carts.get_cart(uow, caller, tenant.tenant_id)
         mine = wallets.wallet(conn, caller, tenant.tenant_id, utc_now())
-        book = addresses.list_addresses(conn, caller, tenant.tenant_id)
+        book = addresses.list_addresses(uow, caller, tenant.tenant_id)
     groups: dict[str, list[carts.PricedLine]] = {}
     for line in cart.lines:
         groups.setdefault(line.product.merchant_id, []).append(line)
