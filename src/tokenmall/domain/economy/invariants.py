@@ -70,7 +70,10 @@ def violations(state: EconomyState, max_supply_units: int) -> list[str]:
                 found.append(f"{h.name}: {name} is negative")
         if h.quota_used > h.quota:
             found.append(f"{h.name}: quota used {h.quota_used} exceeds quota {h.quota}")
-        if h.dividends > h.quota:
+        if h.debt < 0:
+            found.append(f"{h.name}: debt is negative")
+        # Dividends paid against quota a refund removed are owed back (rule 9): in ``debt``.
+        if h.dividends > h.quota + h.debt:
             found.append(f"{h.name}: dividends {h.dividends} exceed quota {h.quota}")
     return found
 
