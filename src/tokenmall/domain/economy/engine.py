@@ -55,6 +55,8 @@ class Economy:
         self.exits: dict[str, list[tuple[int, Exit]]] = {}
         self._exit_count = 0
         self._watched: dict[str, int] = {}  # holder -> booked orders that rewarded them
+        # Fen each holder owes for rewards refunds took back that had already left (rule 9).
+        self.debts: dict[str, int] = {}
 
     # -- parameters ---------------------------------------------------------------------------
 
@@ -251,7 +253,8 @@ class Economy:
         )
         apply_order_reversal(self.state, plan)
         for take in plan.takes:
-            self.state.holder(take.holder).debt += take.debt
+            if take.debt:
+                self.debts[take.holder] = self.debts.get(take.holder, 0) + take.debt
         for name in names:
             self._watched[name] -= 1
             if not self._watched[name]:
@@ -282,4 +285,4 @@ class Economy:
         return standing.leaderboard(self.state.holders.values(), limit)
 
     def violations(self) -> list[str]:
-        return violations(self.state, self.params.max_supply_units)
+        return violations(self.state, self.params.max_supply_units, self.debts)

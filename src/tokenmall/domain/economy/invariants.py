@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from tokenmall.domain.economy.state import EconomyState
 
 
-def violations(state: EconomyState, max_supply_units: int) -> list[str]:
+def violations(
+    state: EconomyState, max_supply_units: int, debts: Mapping[str, int] | None = None
+) -> list[str]:
+    """``debts``: fen each holder owes for rewards a refund took back that had already left
+    (rule 9); dividends paid against quota a refund removed are owed back, so they count."""
     found: list[str] = []
+    debts = debts or {}
     holders = state.holders.values()
     held = sum(h.points for h in holders)
     if state.pool < 0:
@@ -70,10 +77,10 @@ def violations(state: EconomyState, max_supply_units: int) -> list[str]:
                 found.append(f"{h.name}: {name} is negative")
         if h.quota_used > h.quota:
             found.append(f"{h.name}: quota used {h.quota_used} exceeds quota {h.quota}")
-        if h.debt < 0:
+        debt = debts.get(h.name, 0)
+        if debt < 0:
             found.append(f"{h.name}: debt is negative")
-        # Dividends paid against quota a refund removed are owed back (rule 9): in ``debt``.
-        if h.dividends > h.quota + h.debt:
+        if h.dividends > h.quota + debt:
             found.append(f"{h.name}: dividends {h.dividends} exceed quota {h.quota}")
     return found
 

@@ -19,7 +19,6 @@ class Holder:
 
     __slots__ = (
         "cash",
-        "debt",
         "dividends",
         "exited",
         "merchant",
@@ -46,7 +45,6 @@ class Holder:
         self.merchant = False  # merchants are never forced out
         self.referrer: str | None = None
         self.points_seq = 0  # event number when ``points`` last changed (leaderboard ties)
-        self.debt = 0  # fen owed for rewards a refund took back that had already left (rule 9)
 
     @property
     def remaining_quota(self) -> int:

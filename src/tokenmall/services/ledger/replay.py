@@ -187,7 +187,7 @@ class Replay:
                 "exited": h.exited,
             }
             if self.refunds:
-                users[name]["debt"] = format_money(h.debt)
+                users[name]["debt"] = format_money(self.economy.debts.get(name, 0))
         return {"final": True, "users": users}
 
 
