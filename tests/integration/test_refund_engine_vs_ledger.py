@@ -74,11 +74,14 @@ def test_engine_and_ledger_refund_the_same(store: Store, tenant: str, dividend: 
         row = holder(store, t, name)
         assert row is not None
         h = engine.holder(name)
-        assert (row["points"], row["quota"], row["quota_used"], row["spend"]) == (
+        assert (
+            row["points"], row["quota"], row["quota_used"], row["spend"], row["dividends"]
+        ) == (
             h.points,
             h.quota,
             h.quota_used,
             h.spend,
+            h.dividends,
         )
     debts = {r["holder"]: parse_money(r["debt"], allow_zero=True) for r in taken["holders"]}
     assert debts == {name: engine.debts.get(name, 0) for name in debts}

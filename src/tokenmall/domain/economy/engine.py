@@ -253,6 +253,9 @@ class Economy:
         )
         apply_order_reversal(self.state, plan)
         for take in plan.takes:
+            # Dividends paid against the removed quota are owed back: no longer the holder's.
+            h = self.state.holder(take.holder)
+            h.dividends -= min(h.dividends, take.quota_used_removed)
             if take.debt:
                 self.debts[take.holder] = self.debts.get(take.holder, 0) + take.debt
         for name in names:
@@ -285,4 +288,4 @@ class Economy:
         return standing.leaderboard(self.state.holders.values(), limit)
 
     def violations(self) -> list[str]:
-        return violations(self.state, self.params.max_supply_units, self.debts)
+        return violations(self.state, self.params.max_supply_units)

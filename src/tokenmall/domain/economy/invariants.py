@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from tokenmall.domain.economy.state import EconomyState
 
 
-def violations(
-    state: EconomyState, max_supply_units: int, debts: Mapping[str, int] | None = None
-) -> list[str]:
-    """``debts``: fen each holder owes for rewards a refund took back that had already left
-    (rule 9); dividends paid against quota a refund removed are owed back, so they count."""
+def violations(state: EconomyState, max_supply_units: int) -> list[str]:
     found: list[str] = []
-    debts = debts or {}
     holders = state.holders.values()
     held = sum(h.points for h in holders)
     if state.pool < 0:
@@ -77,10 +70,7 @@ def violations(
                 found.append(f"{h.name}: {name} is negative")
         if h.quota_used > h.quota:
             found.append(f"{h.name}: quota used {h.quota_used} exceeds quota {h.quota}")
-        debt = debts.get(h.name, 0)
-        if debt < 0:
-            found.append(f"{h.name}: debt is negative")
-        if h.dividends > h.quota + debt:
+        if h.dividends > h.quota:
             found.append(f"{h.name}: dividends {h.dividends} exceed quota {h.quota}")
     return found
 
