@@ -1,5 +1,5 @@
 """The engine refunds a booked order by economy.md rule 9 with the ledger's arithmetic
-(``domain.ledger.reversal``): granted points burned, quota removed, debts for points already
+(``domain.economy.refund``): granted points burned, quota removed, debts for points already
 gone at the price they left at and for dividends paid against the removed quota."""
 
 from __future__ import annotations
@@ -7,8 +7,9 @@ from __future__ import annotations
 from fractions import Fraction
 
 from tokenmall.domain.economy import SEED, Economy
+from tokenmall.domain.economy.refund import Exit, plan_order_reversal
 from tokenmall.domain.economy.state import EconomyState
-from tokenmall.domain.ledger.reversal import Exit, apply_order_reversal, plan_order_reversal
+from tokenmall.domain.ledger.reversal import apply_order_reversal
 
 POINT = 100_000_000
 

@@ -17,14 +17,9 @@ from tokenmall.domain.economy.dividend import DayResult
 from tokenmall.domain.economy.invariants import violations
 from tokenmall.domain.economy.params import DEFAULT, Params
 from tokenmall.domain.economy.purchase import PurchaseResult, purchase
+from tokenmall.domain.economy.refund import Exit, OrderReversal, plan_order_reversal, take_back
 from tokenmall.domain.economy.state import EconomyState, Holder, Rates
 from tokenmall.domain.errors import InvalidAmount, InvalidParameter, RuleViolation
-from tokenmall.domain.ledger.reversal import (
-    Exit,
-    OrderReversal,
-    apply_order_reversal,
-    plan_order_reversal,
-)
 
 
 @dataclass(slots=True)
@@ -216,7 +211,7 @@ class Economy:
 
     def refund_order(self, order_id: str, amount: int | None = None) -> Order:
         """Refund an order. Pending: nothing was booked, nothing to take back. Booked: rule 9
-        takes back what it gave (``domain.ledger.reversal``, the arithmetic the ledger posts):
+        takes back what it gave (``refund``, the arithmetic the ledger posts too):
         the granted points burned, the quota and spend removed, debts in money for points
         already gone (at the prices they left at) and dividends paid against the removed
         quota; the pool keeps the contribution. ``amount`` (fen, booked orders only): a
@@ -251,7 +246,7 @@ class Economy:
             exits=exits,
             part=part,
         )
-        apply_order_reversal(self.state, plan)
+        take_back(self.state, plan)
         for take in plan.takes:
             # Dividends paid against the removed quota are owed back: no longer the holder's.
             h = self.state.holder(take.holder)
