@@ -29,9 +29,9 @@ POINT = 10**8
             marks=pytest.mark.xfail(
                 raises=IntegrityError,
                 strict=True,
-                reason="the ledger's reversal keeps the buyer's dividends above the reduced "
-                "quota, which the holders table's check ck_holders_dividends_within_quota "
-                "refuses (domain/ledger/reversal.py apply_order_reversal)",
+                reason="the ledger's refund_reversal keeps the buyer's dividends above the "
+                "reduced quota, which the holders table's check "
+                "ck_holders_dividends_within_quota refuses",
             ),
         ),
     ],
