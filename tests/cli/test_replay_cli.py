@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from decimal import ROUND_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -295,3 +296,78 @@ def test_a_sale_moves_its_fee_where_sell_fee_to_says(
     assert (sale["op"], sale["pool"], sale["dividend_pool"]) == ("sell", pool, dividend_pool)
     assert sale["circulating"] == "14.70000000"
     assert final["users"]["A"]["cash"] == "277.57"
+
+
+# -- refunds (economy.md rule 9) -----------------------------------------------------------------
+
+REFUND = [
+    '{"op": "purchase", "user": "A", "amount": "100.00"}',
+    '{"op": "purchase", "user": "B", "amount": "100.00"}',
+    '{"op": "sell", "user": "A", "points": "5"}',
+    '{"op": "dividend"}',
+    '{"op": "refund", "order": 1}',
+]
+
+
+def test_a_refund_burns_the_points_and_leaves_a_debt(tmp_path: Path, cli: Any) -> None:
+    result = cli("economy", "replay", str(write(tmp_path, REFUND)), "--preset", "seed", "--final")
+    assert result.returncode == 0, result.stderr
+    *lines, final = (json.loads(line) for line in result.stdout.splitlines())
+    sale, paid, refund = lines[2], lines[3], lines[4]
+    assert refund["op"] == "refund"
+    # A's 21 points: 5 sold before, the other 16 burned now; the pool keeps the contribution
+    assert (refund["burned"], refund["circulating"]) == ("21.00000000", "14.70000000")
+    assert refund["pool"] == paid["pool"] == sale["pool"]
+    assert refund["dividend_pool"] == paid["dividend_pool"]
+    assert Decimal(refund["price"]) >= Decimal(paid["price"])
+    a = final["users"]["A"]
+    assert (a["points"], a["quota"], a["quota_used"], a["exited"]) == (
+        "0.00000000",
+        "0.00",
+        "0.00",
+        True,
+    )
+    # the debt: 5 points sold at the price they left at (rounded up) plus the dividends paid
+    # against the quota the refund removed (A's quota used before the refund)
+    before = cli(
+        "economy", "replay", str(write(tmp_path, REFUND[:4])), "--preset", "seed", "--final"
+    )
+    used = json.loads(before.stdout.splitlines()[-1])["users"]["A"]["quota_used"]
+    assert "debt" not in json.loads(before.stdout.splitlines()[-1])["users"]["A"]
+    sold = (5 * Decimal(lines[1]["price"])).quantize(Decimal("0.01"), ROUND_UP)
+    assert Decimal(used) > 0
+    assert Decimal(a["debt"]) == sold + Decimal(used)
+    assert final["users"]["B"]["debt"] == "0.00"
+
+
+def test_a_partial_refund_takes_back_its_share(tmp_path: Path, cli: Any) -> None:
+    events = [*REFUND[:2], '{"op": "refund", "order": "2", "amount": "50.00"}']
+    result = cli("economy", "replay", str(write(tmp_path, events)), "--preset", "seed", "--final")
+    assert result.returncode == 0, result.stderr
+    *lines, final = (json.loads(line) for line in result.stdout.splitlines())
+    assert lines[-1]["burned"] == "7.35000000"
+    assert final["users"]["B"]["points"] == "7.35000000"
+    assert final["users"]["B"]["quota"] == "100.00"
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ('{"op": "refund", "order": 3}', "no purchase on line 3"),
+        ('{"op": "refund", "order": 9}', "no purchase on line 9"),
+        ('{"op": "refund", "order": 1}', "already refunded"),
+        ('{"op": "refund", "order": "x"}', "line number of a purchase"),
+        ('{"op": "refund"}', "missing order"),
+        ('{"op": "refund", "order": 2, "amount": "100.01"}', "more than the purchase"),
+    ],
+)
+def test_a_bad_refund_reference_exits_2_naming_the_line(
+    tmp_path: Path, cli: Any, bad: str, message: str
+) -> None:
+    events = [*REFUND[:2], '{"op": "refund", "order": 1}', bad, AFTER]
+    result = cli("economy", "replay", str(write(tmp_path, events)), "--preset", "seed", "--final")
+    assert result.returncode == 2
+    assert result.stderr.startswith("line 4: ")
+    assert message in result.stderr
+    assert [json.loads(line)["n"] for line in result.stdout.splitlines()] == [1, 2, 3]
+    no_traceback(result)

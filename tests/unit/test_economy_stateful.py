@@ -282,11 +282,14 @@ class EconomyMachine(RuleBasedStateMachine):
             order_id = self.orders[index % len(self.orders)]
             self.attempt(lambda: self.economy.book_order(order_id))
 
-    @rule(index=st.integers(0, 1000))
-    def refund_order(self, index: int) -> None:
+    @rule(index=st.integers(0, 1000), share=st.one_of(st.none(), SHARE))
+    def refund_order(self, index: int, share: Fraction | None) -> None:
+        # A booked order refunded takes back what it gave (rule 9), in full or a share of it.
         if self.orders:
             order_id = self.orders[index % len(self.orders)]
-            self.attempt(lambda: self.economy.refund_order(order_id))
+            order = self.economy.orders[order_id]
+            amount = None if share is None else max(1, floor(share * order.amount))
+            self.attempt(lambda: self.economy.refund_order(order_id, amount))
 
     @rule(changes=PARAM_CHANGES)
     def change_params(self, changes: dict[str, Any]) -> None:

@@ -1,5 +1,6 @@
-"""``domain.ledger.reversal.plan_order_reversal``/``apply_order_reversal`` (economy.md rule 9):
-a booked order refunded takes back what it gave. After a purchase and its refund the buyer and
+"""``domain.economy.refund.plan_order_reversal`` and ``domain.ledger.reversal``'s
+``apply_order_reversal`` (economy.md rule 9): a booked order refunded takes back what it gave.
+After a purchase and its refund the buyer and
 the referrers hold nothing from the order; what already left is owed at the price it left at;
 the price never falls; every journal balances per asset; the engine's invariants hold."""
 
@@ -13,17 +14,12 @@ from hypothesis import strategies as st
 
 from tokenmall.domain.economy import Economy, Params
 from tokenmall.domain.economy.purchase import PurchaseResult
+from tokenmall.domain.economy.refund import Exit, OrderReversal, plan_order_reversal
 from tokenmall.domain.economy.state import EconomyState
 from tokenmall.domain.errors import DomainError
 from tokenmall.domain.ledger.codes import JournalCode
 from tokenmall.domain.ledger.journal import balance_by_asset, build
-from tokenmall.domain.ledger.reversal import (
-    Exit,
-    OrderReversal,
-    apply_order_reversal,
-    order_reversal_result,
-    plan_order_reversal,
-)
+from tokenmall.domain.ledger.reversal import apply_order_reversal, order_reversal_result
 
 AMOUNTS = st.lists(st.integers(min_value=1_000, max_value=10**7), min_size=0, max_size=5)
 ORDER = st.integers(min_value=1_000, max_value=10**7)

@@ -504,19 +504,30 @@ def test_refund_before_booking_leaves_no_trace(snapshot: Any) -> None:
     assert snapshot(economy) == after_refund
 
 
-def test_booked_rewards_are_final(snapshot: Any) -> None:
+def test_a_booked_order_refunded_gives_its_rewards_back(snapshot: Any) -> None:
     economy = two_buyers()
     economy.place_order("o1", "C", 100_00)
     result = economy.book_order("o1")
     assert result.grants == (Grant("C", 1_249_500_000, 0),)
-    before = snapshot(economy)
-    with pytest.raises(RuleViolation, match="booked and final"):
+    before_price = price(economy)
+    order = economy.refund_order("o1")  # rule 9: the granted points burn, the quota goes
+    assert order.status == "refunded"
+    assert order.reversal is not None
+    assert order.reversal.burned == 1_249_500_000
+    c = economy.holder("C")
+    assert (c.points, c.quota, c.spend) == (0, 0, 0)
+    assert economy.debts == {}
+    assert economy.state.pool == 90_00  # the pool keeps the contribution
+    assert price(economy) >= before_price
+    assert economy.violations() == []
+    after = snapshot(economy)
+    with pytest.raises(RuleViolation, match="already refunded"):
         economy.refund_order("o1")
     with pytest.raises(RuleViolation):
         economy.book_order("o1")
     with pytest.raises(RuleViolation, match="already exists"):
         economy.place_order("o1", "C", 100_00)
-    assert snapshot(economy) == before
+    assert snapshot(economy) == after
 
 
 def test_grant_on_paid_books_at_once() -> None:
@@ -524,8 +535,9 @@ def test_grant_on_paid_books_at_once() -> None:
     order = economy.place_order("o1", "A", 100_00)
     assert order.status == "booked"
     assert economy.holder("A").points == 21 * POINT
-    with pytest.raises(RuleViolation):
-        economy.refund_order("o1")
+    economy.refund_order("o1")
+    assert economy.holder("A").points == 0
+    assert economy.state.burned == 21 * POINT
 
 
 # -- referrals -------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from tokenmall.domain.economy.dividend import DayResult
 from tokenmall.domain.economy.invariants import violations
 from tokenmall.domain.economy.params import DEFAULT, Params
 from tokenmall.domain.economy.purchase import PurchaseResult, purchase
+from tokenmall.domain.economy.refund import Exit, OrderReversal, plan_order_reversal, take_back
 from tokenmall.domain.economy.state import EconomyState, Holder, Rates
 from tokenmall.domain.errors import InvalidAmount, InvalidParameter, RuleViolation
 
@@ -29,7 +30,10 @@ class Order:
     buyer: str
     amount: int
     contribution: int | None
-    status: str = "pending"  # pending → booked | refunded
+    status: str = "pending"  # pending → booked → refunded, or pending → refunded
+    booked: PurchaseResult | None = None  # what booking did, kept to take it back
+    booked_at: int = 0  # the engine's exit counter when the rewards were booked
+    reversal: OrderReversal | None = None  # what a refund after booking took back
 
 
 class Economy:
@@ -40,6 +44,14 @@ class Economy:
         self.orders: dict[str, Order] = {}
         self.param_changes: list[tuple[int, dict[str, Any]]] = []  # (event seq, changes)
         self.days: dict[int, DayResult] = {}
+        # Points that left (sold, converted, forced out) while a booked order could still be
+        # refunded: (exit counter, exit) per holder the order rewarded. Rule 9 prices the
+        # refunded order's points that are gone at the prices they left at.
+        self.exits: dict[str, list[tuple[int, Exit]]] = {}
+        self._exit_count = 0
+        self._watched: dict[str, int] = {}  # holder -> booked orders that rewarded them
+        # Fen each holder owes for rewards refunds took back that had already left (rule 9).
+        self.debts: dict[str, int] = {}
 
     # -- parameters ---------------------------------------------------------------------------
 
@@ -99,10 +111,21 @@ class Economy:
         return result
 
     def sell(self, user: str, units: int) -> market.SellResult:
-        return market.sell(self.rates, self.state, self._known(user), units)
+        result = market.sell(self.rates, self.state, self._known(user), units)
+        self._left(user, units, result.price_num, result.price_den)
+        return result
 
     def convert(self, user: str, units: int) -> market.ConvertResult:
-        return market.convert(self.rates, self.state, self._known(user), units)
+        result = market.convert(self.rates, self.state, self._known(user), units)
+        self._left(user, units, result.price_num, result.price_den)
+        return result
+
+    def _left(self, user: str, units: int, price_num: int, price_den: int) -> None:
+        """Remember points that left a holder a booked order rewarded (rule 9's debts)."""
+        if units > 0 and user in self._watched:
+            self._exit_count += 1
+            log = self.exits.setdefault(user, [])
+            log.append((self._exit_count, Exit(units, price_num, price_den)))
 
     def pay_stable(self, user: str, merchant: str, amount: int) -> market.PayStableResult:
         payee = self._known(merchant)
@@ -139,6 +162,8 @@ class Economy:
         state.last_day = day
         result = DayResult(day, distributed, recipients, exits, price_num, price_den)
         self.days[day] = result
+        for exit_ in exits:
+            self._left(exit_.holder, exit_.units, price_num, price_den)
         return result
 
     # -- orders (rule 9) ----------------------------------------------------------------------
@@ -153,8 +178,7 @@ class Economy:
             raise InvalidAmount("amount must be greater than zero")
         order = Order(order_id, user, amount, contribution)
         if self.params.grant_on == "paid":
-            self.purchase(user, amount, contribution)  # a refusal leaves no order behind
-            order.status = "booked"
+            self._book(order)  # a refusal leaves no order behind
         self.orders[order_id] = order
         return order
 
@@ -162,20 +186,80 @@ class Economy:
         order = self._order(order_id)
         if order.status != "pending":
             raise RuleViolation(f"order {order_id} is {order.status}, cannot book its rewards")
-        result = self.purchase(order.buyer, order.amount, order.contribution)
-        order.status = "booked"
+        return self._book(order)
+
+    def purchase_order(
+        self, order_id: str, user: str, amount: int, contribution: int | None = None
+    ) -> PurchaseResult:
+        """Record an order and book its rewards at once, whatever ``grant_on`` says (a
+        purchase that can be refunded later: ``economy replay``)."""
+        if order_id in self.orders:
+            raise RuleViolation(f"order {order_id} already exists")
+        order = Order(order_id, user, amount, contribution)
+        result = self._book(order)
+        self.orders[order_id] = order
         return result
 
-    def refund_order(self, order_id: str) -> Order:
+    def _book(self, order: Order) -> PurchaseResult:
+        result = self.purchase(order.buyer, order.amount, order.contribution)
+        order.status = "booked"
+        order.booked = result
+        order.booked_at = self._exit_count
+        for name in {order.buyer, *(g.holder for g in result.grants)}:
+            self._watched[name] = self._watched.get(name, 0) + 1
+        return result
+
+    def refund_order(self, order_id: str, amount: int | None = None) -> Order:
+        """Refund an order. Pending: nothing was booked, nothing to take back. Booked: rule 9
+        takes back what it gave (``refund``, the arithmetic the ledger posts too):
+        the granted points burned, the quota and spend removed, debts in money for points
+        already gone (at the prices they left at) and dividends paid against the removed
+        quota; the pool keeps the contribution. ``amount`` (fen, booked orders only): a
+        partial refund takes back that share. The money returned to the buyer is the mall's
+        (``cashflow``), not the economy's. Refunding twice is refused."""
         order = self._order(order_id)
-        if order.status == "booked":
-            raise RuleViolation(
-                f"order {order_id}'s rewards are booked and final; "
-                "a refund now needs an operator's audited adjustment"
-            )
         if order.status == "refunded":
+            if order.booked is None and amount is None:
+                return order
+            raise RuleViolation(f"order {order_id} is already refunded")
+        if amount is not None and not 0 < amount <= order.amount:
+            raise InvalidAmount(
+                "refund amount must be greater than zero and at most the order's amount"
+            )
+        booked = order.booked
+        if booked is None:
+            order.status = "refunded"
             return order
+        part = (1, 1) if amount is None else (amount, order.amount)
+        names = {order.buyer, *(g.holder for g in booked.grants)}
+        exits = {
+            name: [e for at, e in self.exits.get(name, ()) if at > order.booked_at]
+            for name in names
+        }
+        plan = plan_order_reversal(
+            self.state,
+            order_ref=order_id,
+            buyer=order.buyer,
+            grants=[(g.holder, g.units, g.level) for g in booked.grants],
+            quota_added=booked.quota_added,
+            spend_added=booked.amount,
+            exits=exits,
+            part=part,
+        )
+        take_back(self.state, plan)
+        for take in plan.takes:
+            # Dividends paid against the removed quota are owed back: no longer the holder's.
+            h = self.state.holder(take.holder)
+            h.dividends -= min(h.dividends, take.quota_used_removed)
+            if take.debt:
+                self.debts[take.holder] = self.debts.get(take.holder, 0) + take.debt
+        for name in names:
+            self._watched[name] -= 1
+            if not self._watched[name]:
+                del self._watched[name]
+                self.exits.pop(name, None)
         order.status = "refunded"
+        order.reversal = plan
         return order
 
     def _order(self, order_id: str) -> Order:

@@ -23,6 +23,8 @@ from tokenmall.adapters.db import fast
 from tokenmall.adapters.db.store import Store
 from tokenmall.adapters.db.tables import journals, postings
 from tokenmall.domain.economy import Params
+from tokenmall.domain.economy.refund import Exit, OrderReversal
+from tokenmall.domain.economy.refund import plan_order_reversal as plan_refund
 from tokenmall.domain.errors import DomainError, RuleViolation
 from tokenmall.domain.ledger import commands as c
 from tokenmall.domain.ledger import reversal
@@ -357,11 +359,11 @@ def purchase_key(order_ref: str) -> str:
 
 def _exits(
     conn: Connection, tenant_id: str, after: int, names: Iterable[str], price: tuple[int, int]
-) -> dict[str, list[reversal.Exit]]:
+) -> dict[str, list[Exit]]:
     """Each holder's points that left (sold, converted, forced out) after journal ``after``,
     oldest first, at the price their journal executed at."""
     wanted = sorted(set(names))
-    out: dict[str, list[reversal.Exit]] = {name: [] for name in wanted}
+    out: dict[str, list[Exit]] = {name: [] for name in wanted}
     if not wanted:
         return out
     rows = conn.execute(
@@ -389,7 +391,7 @@ def _exits(
         else:
             exact = Fraction(Decimal(str(text))) / PRICE_DISPLAY_FACTOR
             num, den = exact.numerator, exact.denominator
-        out[holder].append(reversal.Exit(-int(amount), num, den))
+        out[holder].append(Exit(-int(amount), num, den))
     return out
 
 
@@ -415,7 +417,7 @@ def plan_order_reversal(
     book: TenantBook,
     order_ref: str,
     refund_fen: int | None = None,
-) -> reversal.OrderReversal:
+) -> OrderReversal:
     """What refunding the booked order ``order_ref`` would take back, from ``book``'s state."""
     journal_id, purchase = _purchase_of(store, conn, book.tenant_id, order_ref)
     grants = [
@@ -428,7 +430,7 @@ def plan_order_reversal(
     book.ensure({buyer, *(name for name, _, _ in grants)})
     state = book.state
     exits = _exits(conn, book.tenant_id, journal_id, (n for n, _, _ in grants), state.price())
-    return reversal.plan_order_reversal(
+    return plan_refund(
         state,
         order_ref=order_ref,
         buyer=buyer,

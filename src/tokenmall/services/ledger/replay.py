@@ -13,7 +13,7 @@ from typing import Any
 
 from tokenmall.domain.economy import Economy, Params
 from tokenmall.domain.economy.standing import level, shares
-from tokenmall.domain.errors import DomainError
+from tokenmall.domain.errors import DomainError, RuleViolation
 from tokenmall.domain.money import (
     format_money,
     format_points,
@@ -38,6 +38,7 @@ FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "pay_stable": (("user", "merchant", "amount"), ()),
     "redeem_stable": (("merchant", "amount"), ()),
     "dividend": ((), ()),
+    "refund": (("order",), ("amount",)),
 }
 
 
@@ -52,6 +53,8 @@ class Replay:
     def __init__(self, params: Params) -> None:
         self.economy = Economy(params)
         self.day = 0
+        self.line = 0  # the input line being applied (a purchase is an order named by it)
+        self.refunds = False  # a refund was replayed: the final line shows debts
         self._handlers: dict[str, Callable[[dict[str, Any]], None]] = {
             "join": self._join,
             "purchase": self._purchase,
@@ -60,6 +63,7 @@ class Replay:
             "pay_stable": self._pay_stable,
             "redeem_stable": self._redeem_stable,
             "dividend": self._dividend,
+            "refund": self._refund,
         }
 
     def apply_line(self, n: int, text: str) -> dict[str, Any]:
@@ -72,6 +76,7 @@ class Replay:
         if not isinstance(event, dict):
             raise ReplayError(n, "each line must be a JSON object")
         op = event.get("op")
+        self.line = n
         try:
             self.apply(event)
         except DomainError as exc:
@@ -107,7 +112,7 @@ class Replay:
         contribution = None
         if "contribution" in e:
             contribution = parse_money(e["contribution"], "contribution", allow_zero=True)
-        self.economy.purchase(user, amount, contribution)
+        self.economy.purchase_order(_order_id(self.line), user, amount, contribution)
 
     def _sell(self, e: dict[str, Any]) -> None:
         self.economy.sell(_name(e, "user"), parse_points(e["points"]))
@@ -126,6 +131,30 @@ class Replay:
     def _dividend(self, e: dict[str, Any]) -> None:
         self.day += 1
         self.economy.settle_day(self.day)
+
+    def _refund(self, e: dict[str, Any]) -> None:
+        ref = e["order"]
+        if isinstance(ref, bool) or not isinstance(ref, int | str):
+            raise DomainError(f"order must be the line number of a purchase, got {ref!r}")
+        text = str(ref)
+        if not text.isascii() or not text.isdigit() or int(text) <= 0:
+            raise DomainError(f"order must be the line number of a purchase, got {ref!r}")
+        line = int(text)
+        order = self.economy.orders.get(_order_id(line))
+        if order is None:
+            raise RuleViolation(f"order {line}: there is no purchase on line {line}")
+        if order.status == "refunded":
+            raise RuleViolation(f"order {line}: the purchase on line {line} is already refunded")
+        amount = None
+        if "amount" in e:
+            amount = parse_money(e["amount"], "amount")
+            if amount > order.amount:
+                raise DomainError(
+                    f"amount {e['amount']} is more than the purchase on line {line} "
+                    f"({format_money(order.amount)})"
+                )
+        self.economy.refund_order(order.order_id, amount)
+        self.refunds = True
 
     def state_line(self, n: int, op: str) -> dict[str, Any]:
         s = self.economy.state
@@ -157,7 +186,13 @@ class Replay:
                 "level": level(params, h),
                 "exited": h.exited,
             }
+            if self.refunds:
+                users[name]["debt"] = format_money(self.economy.debts.get(name, 0))
         return {"final": True, "users": users}
+
+
+def _order_id(line: int) -> str:
+    return f"line {line}"
 
 
 class _NumberRefused(ValueError):
