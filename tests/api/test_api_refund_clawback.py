@@ -117,6 +117,8 @@ def test_referrers_points_are_burned_and_a_debt_blocks_withdrawals(
 ) -> None:
     t = make_tenant(api, operator_token, params={"grant_on": "paid"})
     _others_buy(api, t)
+    # Referral rewards go only to verified inviters where withdrawals need KYC (the default).
+    verify_kyc(api, t, t.consumer_id)
     friend_id, friend = register(api, t, "friend@shop.test", invite_code(api, t, t.consumer_token))
     done = checkout(api, t, [(t.sku_id, 1)], token=friend)
     assert sandbox_pay(api, done["payments"][0]["redirect_url"]).status_code == 200

@@ -8,7 +8,6 @@ from datetime import date
 import pytest
 from ledger_helpers import holder
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from tokenmall.adapters.db.store import Store
 from tokenmall.adapters.db.tables import economy_state
@@ -21,20 +20,7 @@ POINT = 10**8
 
 
 @pytest.mark.parametrize(
-    "dividend",
-    [
-        False,
-        pytest.param(
-            True,
-            marks=pytest.mark.xfail(
-                raises=IntegrityError,
-                strict=True,
-                reason="the ledger's refund_reversal keeps the buyer's dividends above the "
-                "reduced quota, which the holders table's check "
-                "ck_holders_dividends_within_quota refuses",
-            ),
-        ),
-    ],
+    "dividend", [False, True]
 )
 def test_engine_and_ledger_refund_the_same(store: Store, tenant: str, dividend: bool) -> None:
     t = tenant

@@ -248,9 +248,6 @@ class Economy:
         )
         take_back(self.state, plan)
         for take in plan.takes:
-            # Dividends paid against the removed quota are owed back: no longer the holder's.
-            h = self.state.holder(take.holder)
-            h.dividends -= min(h.dividends, take.quota_used_removed)
             if take.debt:
                 self.debts[take.holder] = self.debts.get(take.holder, 0) + take.debt
         for name in names:

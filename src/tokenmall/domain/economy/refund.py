@@ -41,6 +41,9 @@ class GrantBack(NamedTuple):
     quota_used_removed: int  # fen of quota used beyond what stays: paid out already
     overdrawn_debt: int  # fen owed for dividends paid out against the removed quota
     spend_removed: int  # fen of cumulative spend the order added (the buyer only)
+    # fen of the holder's dividends that were paid against the removed quota: owed back
+    # (``overdrawn_debt``), so no longer counted as received; dividends stay within the quota
+    dividends_removed: int = 0
 
     @property
     def debt(self) -> int:
@@ -127,7 +130,7 @@ def plan_order_reversal(
         burned = min(have, units)
         held[name] = have - burned
         gone = units - burned
-        quota, used, spend = 0, 0, 0
+        quota, used, spend, dividends = 0, 0, 0, 0
         if name == buyer and not seen_buyer:
             seen_buyer = True
             quota, spend = quota_added, spend_added
@@ -135,6 +138,7 @@ def plan_order_reversal(
                 quota = min(quota, h.quota)
                 spend = min(spend, h.spend)
                 used = max(0, h.quota_used - (h.quota - quota))
+                dividends = min(h.dividends, used)
         takes.append(
             GrantBack(
                 holder=name,
@@ -147,6 +151,7 @@ def plan_order_reversal(
                 quota_used_removed=used,
                 overdrawn_debt=used,
                 spend_removed=spend,
+                dividends_removed=dividends,
             )
         )
     if not seen_buyer and (quota_added or spend_added):
@@ -154,7 +159,8 @@ def plan_order_reversal(
         quota = 0 if h is None else min(quota_added, h.quota)
         used = 0 if h is None else max(0, h.quota_used - (h.quota - quota))
         spend = 0 if h is None else min(spend_added, h.spend)
-        takes.append(GrantBack(buyer, 0, 0, 0, 0, 0, quota, used, used, spend))
+        dividends = 0 if h is None else min(h.dividends, used)
+        takes.append(GrantBack(buyer, 0, 0, 0, 0, 0, quota, used, used, spend, dividends))
     burned = sum(t.burned for t in takes)
     circulating = state.circulating - burned
     after = (state.pool, circulating) if circulating > 0 else price
@@ -175,6 +181,7 @@ def take_back(state: EconomyState, plan: OrderReversal) -> int:
             h.points_seq = state.seq
         h.quota -= t.quota_removed
         h.quota_used -= t.quota_used_removed
+        h.dividends -= t.dividends_removed
         h.spend -= t.spend_removed
         if t.quota_removed and h.remaining_quota <= 0:
             h.exited = True

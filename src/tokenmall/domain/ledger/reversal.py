@@ -178,6 +178,7 @@ def order_reversal_result(plan: OrderReversal) -> dict[str, Any]:
                 "debt_for_points_gone": format_money(t.gone_debt),
                 "quota_removed": format_money(t.quota_removed),
                 "quota_used_removed": format_money(t.quota_used_removed),
+                "dividends_removed": format_money(t.dividends_removed),
                 "debt_for_dividends": format_money(t.overdrawn_debt),
                 "spend_removed": format_money(t.spend_removed),
                 "debt": format_money(t.debt),

@@ -184,7 +184,8 @@ def audit_tenant(store: Store, conn: Connection, tenant_id: str) -> TenantAudit:
         h = holder_from_row(row)
         state.holders[h.name] = h
         seen.add(h.name)
-        rebuilt = users.get(h.name, [0, 0, 0, 0])
+        rebuilt = list(users.get(h.name, [0, 0, 0, 0]))
+        rebuilt[3] -= history.dividends_removed.get(h.name, 0)
         for i, name in enumerate(("points", "cash", "stable", "dividends")):
             if getattr(h, name) != rebuilt[i]:
                 found.append(
@@ -230,6 +231,8 @@ class _History:
         self.findings: list[str] = []
         self.holders: dict[str, list[int | bool]] = {}  # name -> [quota, used, spend, exited]
         self.referrers: dict[str, str] = {}  # name -> referrer, from the join journals
+        # name -> fen of dividends a refund's reversal took back (owed, no longer received)
+        self.dividends_removed: dict[str, int] = {}
         self._price: Decimal | None = None
         self._price_journal = 0
 
@@ -280,6 +283,7 @@ class _History:
                         parse_money(row["quota_removed"], allow_zero=True),
                         parse_money(row["quota_used_removed"], allow_zero=True),
                         parse_money(row["spend_removed"], allow_zero=True),
+                        parse_money(row.get("dividends_removed", "0"), allow_zero=True),
                     )
                     for row in data["holders"]
                 ]
@@ -301,7 +305,9 @@ class _History:
             if quota_added > 0:
                 h[3] = False
         elif code == _REVERSAL:  # rule 9: a booked order refunded takes its quota and spend back
-            for name, quota, used, spend in taken:
+            for name, quota, used, spend, dividends in taken:
+                if dividends:
+                    self.dividends_removed[name] = self.dividends_removed.get(name, 0) + dividends
                 h = self._holder(name)
                 h[0] -= quota
                 h[1] -= used
