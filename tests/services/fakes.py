@@ -4,7 +4,8 @@ Each port keeps its rows in plain dicts and lists. Entering the unit takes a cop
 port's state; leaving it by an exception (or ``rollback``) puts the copy back, so a refused
 use case changes nothing here either. The ledger is a recorder: it answers each order step
 with deterministic integers (``grant_on`` decides whether ``paid`` books the rewards) and keeps
-the commands it was asked to write, as the journal rows a real ledger would add.
+the commands it was asked to write, as the journal rows a real ledger would add. Cash is plain
+integers of fen per member (cash, debt, held, paid out), moved by the withdrawals' commands.
 """
 
 from __future__ import annotations
