@@ -24,7 +24,7 @@ from tokenmall.config import Settings
 from tokenmall.demo import living as demo
 from tokenmall.services.mall import people, settling, withdrawals
 from tokenmall.services.mall.auth import Principal
-from tokenmall.services.mall.uow import utc_now
+from tokenmall.services.mall.uow import MallUnitOfWork, utc_now
 from tokenmall.web.app import create_app
 
 TENANT = demo.TENANT_ID
@@ -80,7 +80,9 @@ def _pending_withdrawal(site: Site) -> str:
     admin, asker = _member(site, demo.ADMIN_EMAIL), _member(site, demo.CONSUMERS[4][0])
     with site.app.state.database.transaction() as conn:
         people.update_user(conn, admin, TENANT, asker.subject_id, role=None, kyc_status="verified")
-        return withdrawals.request(conn, asker, TENANT, "1.00", utc_now()).withdrawal_id
+        return withdrawals.request(
+            MallUnitOfWork.joining(conn), asker, TENANT, "1.00", utc_now()
+        ).withdrawal_id
 
 
 def test_a_tenant_admin_changes_a_parameter_approves_a_withdrawal_and_settles_a_day(

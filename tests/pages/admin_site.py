@@ -20,7 +20,7 @@ from tokenmall.demo import living as demo
 from tokenmall.domain.mall.orders import Order
 from tokenmall.services.mall import people, withdrawals
 from tokenmall.services.mall.auth import Principal
-from tokenmall.services.mall.uow import utc_now
+from tokenmall.services.mall.uow import MallUnitOfWork, utc_now
 from tokenmall.web.app import create_app
 
 TENANT = demo.TENANT_ID
@@ -111,7 +111,7 @@ def withdrawal(site: Site, email: str, amount: str) -> str:
         people.update_user(
             conn, admin(site), TENANT, who.subject_id, role=None, kyc_status="verified"
         )
-        done = withdrawals.request(conn, who, TENANT, amount, utc_now())
+        done = withdrawals.request(MallUnitOfWork.joining(conn), who, TENANT, amount, utc_now())
     return done.withdrawal_id
 
 
@@ -120,5 +120,3 @@ def withdrawal_status(site: Site, withdrawal_id: str) -> str:
         found = withdrawals_repo.get(conn, TENANT, withdrawal_id)
     assert found is not None
     return found.status
-
-

@@ -31,7 +31,7 @@ from tokenmall.adapters.db.tables import settled_days
 from tokenmall.demo import living as demo
 from tokenmall.services.mall import order_refunds, people, settling, withdrawals
 from tokenmall.services.mall.auth import Principal
-from tokenmall.services.mall.uow import utc_now
+from tokenmall.services.mall.uow import MallUnitOfWork, utc_now
 
 
 def test_a_merchant_ships_its_own_orders_from_the_console_and_sees_no_others(
@@ -179,7 +179,7 @@ def test_withdrawals_approved_refused_and_two_approvers_above_the_threshold(
 ) -> None:
     with site.app.state.database.transaction() as conn:
         withdrawals.update_settings(
-            conn,
+            MallUnitOfWork.joining(conn),
             admin(site),
             TENANT,
             requires_kyc=True,

@@ -28,7 +28,7 @@ from tokenmall.adapters.db.mall import orders as orders_repo
 from tokenmall.demo import living as demo
 from tokenmall.services.mall import settling, tenants, withdrawals
 from tokenmall.services.mall.auth import Principal
-from tokenmall.services.mall.uow import utc_now
+from tokenmall.services.mall.uow import MallUnitOfWork, utc_now
 
 # --- roles and tenants ---
 
@@ -109,7 +109,9 @@ def test_another_tenant_sees_nothing_of_this_one(site: Site, another_browser: Br
     assert snapshot(site) == before
     assert withdrawal_status(site, pending) == "pending"
     with site.app.state.database.transaction() as conn:
-        withdrawals.reject(conn, admin(site), TENANT, pending, "test cleanup", utc_now())
+        withdrawals.reject(
+            MallUnitOfWork.joining(conn), admin(site), TENANT, pending, "test cleanup", utc_now()
+        )
 
 
 # --- dashboard ---

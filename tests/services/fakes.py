@@ -4,7 +4,8 @@ Each port keeps its rows in plain dicts and lists. Entering the unit takes a cop
 port's state; leaving it by an exception (or ``rollback``) puts the copy back, so a refused
 use case changes nothing here either. The ledger is a recorder: it answers each order step
 with deterministic integers (``grant_on`` decides whether ``paid`` books the rewards) and keeps
-the commands it was asked to write, as the journal rows a real ledger would add.
+the commands it was asked to write, as the journal rows a real ledger would add. Cash is plain
+integers of fen per member (cash, debt, held, paid out), moved by the withdrawals' commands.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import TracebackType
 from typing import Any
+
+from fakes_withdrawals import FakeAuditTrail, FakeCash, FakeWithdrawals
 
 from tokenmall.adapters.db.uow import NewUser, StoredEvent
 from tokenmall.domain.economy.params import Params
@@ -411,6 +414,9 @@ class FakeUnitOfWork:
         self.answers = FakeAnswers()
         self.outbox = FakeOutbox()
         self.ledger = FakeLedger(grant_on)
+        self.withdrawals = FakeWithdrawals()
+        self.audit = FakeAuditTrail()
+        self.cash = FakeCash()
         self.commits = 0
         self._saved: tuple[Any, ...] | None = None
         self._where: tuple[str, str, str, str] | None = None
@@ -426,6 +432,9 @@ class FakeUnitOfWork:
             self.answers,
             self.outbox,
             self.ledger,
+            self.withdrawals,
+            self.audit,
+            self.cash,
         )
 
     def snapshot(self) -> tuple[Any, ...]:
@@ -464,6 +473,9 @@ class FakeUnitOfWork:
                 self.answers,
                 self.outbox,
                 self.ledger,
+                self.withdrawals,
+                self.audit,
+                self.cash,
             ) = self._saved
             self._saved = None
 

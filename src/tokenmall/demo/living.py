@@ -422,7 +422,13 @@ def _pending_requests(db: Database, users: dict[str, User], now: datetime) -> No
             cash = holders[0].cash if holders else 0
             amount = min(cash // 2 // 100 * 100, 50_00)
             if amount >= 1_00:
-                withdrawals.request(conn, _member(asker), TENANT_ID, format_money(amount), now)
+                withdrawals.request(
+                    MallUnitOfWork.joining(conn),
+                    _member(asker),
+                    TENANT_ID,
+                    format_money(amount),
+                    now,
+                )
     with db.transaction() as conn:
         buyer = users["zhao.li@wine.demo"]
         mine = orders_repo.list_orders(

@@ -18,6 +18,9 @@ The ports, each small:
 * ``outbox``: the events to send to the tenant's webhook endpoints;
 * ``ledger``: an order's money (payment, rewards, completion, refund) as ledger batches;
 * ``writing()``: the unit's last writes, sent together (one PostgreSQL pipeline);
+* ``withdrawals``: the members' withdrawals, their approvals and the tenant's rules;
+* ``audit``: the audit trail (entries added with the change, and read back);
+* ``cash``: a member's cash and debt, and the ledger steps of a withdrawal;
 * ``answer(status, body)``: the request's answer, stored under its Idempotency-Key among the
   unit's last writes (one statement, no savepoint), if the unit was opened for a key.
 """
@@ -34,12 +37,14 @@ from typing import Any, Protocol
 from tokenmall.adapters.db.uow import NewUser, StoredEvent
 from tokenmall.domain.economy.params import Params
 from tokenmall.domain.ledger import commands as c
+from tokenmall.domain.mall.access import AuditEntry
 from tokenmall.domain.mall.addresses import Address
 from tokenmall.domain.mall.catalogue import Merchant, Product, Sku, StockMovement
 from tokenmall.domain.mall.integration import ExternalUser, IntegrationOrder
 from tokenmall.domain.mall.orders import CartLine
 from tokenmall.domain.mall.people import User
 from tokenmall.domain.mall.responses import StoredResponse
+from tokenmall.domain.mall.withdrawals import Settings, Withdrawal, WithdrawalStatus
 from tokenmall.services.ledger.execute import Prefound, Purchased
 
 
@@ -272,6 +277,15 @@ class UnitOfWork(Protocol):
     @property
     def ledger(self) -> OrderLedger: ...
 
+    @property
+    def withdrawals(self) -> Withdrawals: ...
+
+    @property
+    def audit(self) -> AuditTrail: ...
+
+    @property
+    def cash(self) -> Cash: ...
+
     def __enter__(self) -> UnitOfWork: ...
 
     def __exit__(
@@ -291,3 +305,77 @@ class UnitOfWork(Protocol):
     def answer(self, status: int, body: str) -> None:
         """Store the request's answer under its Idempotency-Key (once; nothing without a
         key)."""
+
+
+# -- withdrawals, the audit trail and cash -------------------------------------------------------
+
+
+class Withdrawals(Protocol):
+    def settings(self, tenant_id: str) -> Settings:
+        """The tenant's withdrawal rules (the defaults if it never changed them)."""
+
+    def put_settings(self, tenant_id: str, settings: Settings) -> None: ...
+
+    def add(self, withdrawal: Withdrawal) -> None: ...
+
+    def get(
+        self, tenant_id: str, withdrawal_id: str, *, for_update: bool = False
+    ) -> Withdrawal | None: ...
+
+    def list(
+        self,
+        tenant_id: str,
+        *,
+        user_id: str | None,
+        status: str | None,
+        after: str | None,
+        limit: int,
+    ) -> list[Withdrawal]:
+        """In id order, after ``after``."""
+
+    def add_approval(
+        self, tenant_id: str, withdrawal_id: str, admin_id: str, now: datetime
+    ) -> bool:
+        """Record an admin's approval; False if that admin already approved it."""
+
+    def require_approvals(self, tenant_id: str, withdrawal_id: str, count: int) -> None:
+        """Raise the approvals needed (never lowers them)."""
+
+    def decide(
+        self,
+        tenant_id: str,
+        withdrawal_id: str,
+        *,
+        status: WithdrawalStatus,
+        decided_by: str,
+        reason: str | None,
+        decided_at: datetime,
+    ) -> bool:
+        """Close a pending withdrawal; False if it was not pending any more."""
+
+
+class AuditTrail(Protocol):
+    def add(self, tenant_id: str, entry: AuditEntry) -> None: ...
+
+    def about(
+        self, tenant_id: str, subject_ids: Sequence[str], actions: tuple[str, ...]
+    ) -> list[AuditEntry]:
+        """The entries of these actions about these subjects, oldest first."""
+
+    def since(self, tenant_id: str, actions: tuple[str, ...], since: datetime) -> list[AuditEntry]:
+        """The entries of these actions at or after ``since``, newest first."""
+
+
+class Cash(Protocol):
+    def lock_tenant(self, tenant_id: str) -> None:
+        """Take the tenant's ledger lock until the unit ends."""
+
+    def cash_of(self, tenant_id: str, user_id: str) -> int: ...
+
+    def debt_of(self, tenant_id: str, user_id: str) -> int: ...
+
+    def repay_debt(self, command: c.RepayDebt, now: datetime) -> None:
+        """Repay the debt in the ledger and mark it repaid."""
+
+    def post(self, command: c.Command) -> None:
+        """Apply one ledger command (a withdrawal's hold, payout or release)."""

@@ -32,6 +32,7 @@ from tokenmall.adapters.db.mall import people as people_repo
 from tokenmall.adapters.db.mall.tables import idempotency as answers_table
 from tokenmall.adapters.db.mall.tables import users as mall_users
 from tokenmall.adapters.db.store import Store
+from tokenmall.adapters.db.uow_withdrawals import SqlAuditTrail, SqlWithdrawals
 from tokenmall.domain.economy.params import Params
 from tokenmall.domain.mall.addresses import Address
 from tokenmall.domain.mall.catalogue import Merchant, Product, Sku, StockMovement
@@ -368,6 +369,8 @@ class SqlUnitOfWork:
         self.people = SqlPeople(conn)
         self.params = SqlTenantParams(conn)
         self.answers = SqlAnswers(conn)
+        self.withdrawals = SqlWithdrawals(conn)
+        self.audit = SqlAuditTrail(conn)
 
     def __enter__(self) -> SqlUnitOfWork:
         if self._engine is not None:

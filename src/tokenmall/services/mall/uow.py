@@ -21,6 +21,7 @@ from sqlalchemy import Connection, Engine
 from tokenmall.adapters.db.uow import SqlUnitOfWork, Writes
 from tokenmall.services.ledger.book import TenantBook
 from tokenmall.services.mall import events
+from tokenmall.services.mall.cash import SqlCash
 from tokenmall.services.mall.order_ledger import SqlOrderLedger
 
 
@@ -46,6 +47,7 @@ class MallUnitOfWork(SqlUnitOfWork):
 
     ledger: SqlOrderLedger
     outbox: SqlOutbox
+    cash: SqlCash
 
     def __init__(
         self,
@@ -69,6 +71,7 @@ class MallUnitOfWork(SqlUnitOfWork):
         super()._bind(conn)
         self.ledger = SqlOrderLedger(conn, self._book)
         self.outbox = SqlOutbox(conn)
+        self.cash = SqlCash(conn)
 
     def __enter__(self) -> MallUnitOfWork:
         super().__enter__()

@@ -19,22 +19,19 @@ approvals needed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
-from sqlalchemy import Connection
-from sqlalchemy.exc import IntegrityError
-
-from tokenmall.adapters.db.mall import commissions as commissions_repo
-from tokenmall.adapters.db.mall import people as people_repo
-from tokenmall.adapters.db.mall import withdrawals as repo
 from tokenmall.adapters.db.mall.rows import aware
-from tokenmall.adapters.db.store import Store
 from tokenmall.domain.errors import InsufficientBalance
 from tokenmall.domain.ledger import commands as c
+from tokenmall.domain.mall.access import AuditEntry
 from tokenmall.domain.mall.people import KycStatus, Role, Scope
 from tokenmall.domain.mall.transitions import WITHDRAWAL
 from tokenmall.domain.mall.withdrawals import (
+    THRESHOLD_COOLING,
+    AdminHistory,
     Settings,
     Withdrawal,
     approvals_needed,
@@ -42,10 +39,11 @@ from tokenmall.domain.mall.withdrawals import (
     effective_threshold,
 )
 from tokenmall.domain.money import format_money
-from tokenmall.services.mall import access, ids, journal, validate
+from tokenmall.services.mall import access, ids, validate
 from tokenmall.services.mall.auth import Principal, actor, require
 from tokenmall.services.mall.errors import Conflict, Forbidden, InvalidInput, NotFound
 from tokenmall.services.mall.people import ADMIN, ALL
+from tokenmall.services.unit_of_work import UnitOfWork
 
 
 class KycRequired(Forbidden):
@@ -61,13 +59,13 @@ def _key(withdrawal_id: str, step: str) -> str:
 # -- settings -----------------------------------------------------------------------------------
 
 
-def get_settings(conn: Connection, caller: Principal | None, tenant_id: str) -> Settings:
+def get_settings(uow: UnitOfWork, caller: Principal | None, tenant_id: str) -> Settings:
     require(caller, tenant_id, ADMIN, scope=Scope.READ)
-    return repo.get_settings(conn, tenant_id)
+    return uow.withdrawals.settings(tenant_id)
 
 
 def update_settings(
-    conn: Connection,
+    uow: UnitOfWork,
     caller: Principal | None,
     tenant_id: str,
     *,
@@ -81,7 +79,7 @@ def update_settings(
         raise InvalidInput(
             "give requires_kyc, min_amount and/or two_approver_threshold", "requires_kyc"
         )
-    current = repo.get_settings(conn, tenant_id)
+    current = uow.withdrawals.settings(tenant_id)
     changed = replace(current, updated_by=who.subject_id, updated_at=now)
     if requires_kyc is not None:
         changed = replace(changed, requires_kyc=requires_kyc)
@@ -90,16 +88,19 @@ def update_settings(
     if two_approver_threshold is not None:
         fen = validate.money(two_approver_threshold, "two_approver_threshold")
         changed = replace(changed, two_approver_threshold_fen=fen)
-    repo.put_settings(conn, tenant_id, changed)
-    access.record(
-        conn,
+    uow.withdrawals.put_settings(tenant_id, changed)
+    uow.audit.add(
         tenant_id,
-        who,
-        access.WITHDRAWAL_SETTINGS,
-        tenant_id,
-        before=_settings_values(current),
-        after=_settings_values(changed),
-        now=now,
+        AuditEntry(
+            entry_id=ids.new_id("aud"),
+            at=now,
+            actor_id=who.subject_id,
+            actor_via=who.trail_name,
+            action=access.WITHDRAWAL_SETTINGS,
+            subject_id=tenant_id,
+            before=_settings_values(current),
+            after=_settings_values(changed),
+        ),
     )
     return changed
 
@@ -112,23 +113,45 @@ def _settings_values(settings: Settings) -> dict[str, object]:
     }
 
 
-def threshold_now(conn: Connection, tenant_id: str, now: datetime) -> int:
+def threshold_now(uow: UnitOfWork, tenant_id: str, now: datetime) -> int:
     """The two-approver threshold that applies now (the strictest of the cooling window)."""
-    current = repo.get_settings(conn, tenant_id).two_approver_threshold_fen
-    return effective_threshold(current, access.thresholds_in_force(conn, tenant_id, now))
+    current = uow.withdrawals.settings(tenant_id).two_approver_threshold_fen
+    changes = uow.audit.since(tenant_id, (access.WITHDRAWAL_SETTINGS,), now - THRESHOLD_COOLING)
+    in_force = []
+    for entry in changes:
+        value = (entry.before or {}).get("two_approver_threshold_fen")
+        if isinstance(value, int):
+            in_force.append(value)
+    return effective_threshold(current, in_force)
+
+
+def admin_history(
+    uow: UnitOfWork, tenant_id: str, user_ids: Sequence[str]
+) -> dict[str, AdminHistory]:
+    """Who created or promoted each user, and since when each is an admin (from the trail)."""
+    sponsors: dict[str, set[str]] = {u: set() for u in user_ids}
+    since: dict[str, datetime | None] = dict.fromkeys(user_ids)
+    actions = (access.USER_CREATE, access.USER_ROLE)
+    for entry in uow.audit.about(tenant_id, user_ids, actions):
+        made_admin = (entry.after or {}).get("role") == Role.ADMIN
+        if entry.actor_id is not None and (entry.action == access.USER_CREATE or made_admin):
+            sponsors[entry.subject_id].add(entry.actor_id)
+        if made_admin and (entry.before or {}).get("role") != Role.ADMIN:
+            since[entry.subject_id] = entry.at
+    return {u: AdminHistory(u, frozenset(sponsors[u]), since[u]) for u in user_ids}
 
 
 # -- requests -----------------------------------------------------------------------------------
 
 
 def request(
-    conn: Connection, caller: Principal | None, tenant_id: str, amount: str, now: datetime
+    uow: UnitOfWork, caller: Principal | None, tenant_id: str, amount: str, now: datetime
 ) -> Withdrawal:
     """Hold ``amount`` of the caller's cash for a withdrawal, after repaying their debt."""
     who = require(caller, tenant_id, ALL)
     fen = validate.money(amount, "amount")
-    settings = repo.get_settings(conn, tenant_id)
-    user = people_repo.get_user(conn, tenant_id, who.subject_id)
+    settings = uow.withdrawals.settings(tenant_id)
+    user = uow.people.get_user(tenant_id, who.subject_id)
     assert user is not None
     if settings.requires_kyc and user.kyc_status != KycStatus.VERIFIED:
         raise KycRequired(
@@ -139,12 +162,10 @@ def request(
         raise InvalidInput(
             f"the smallest withdrawal is {format_money(settings.min_amount_fen)}", "amount"
         )
-    store = Store(conn.engine)
-    store.lock_tenant(conn, tenant_id)
-    found = store.load_holders(conn, tenant_id, [who.subject_id])
-    cash = found[0].cash if found else 0
+    uow.cash.lock_tenant(tenant_id)
+    cash = uow.cash.cash_of(tenant_id, who.subject_id)
     withdrawal_id = ids.new_id("wdr")
-    debt = commissions_repo.debt_of(conn, tenant_id, who.subject_id)
+    debt = uow.cash.debt_of(tenant_id, who.subject_id)
     repaid = min(debt, cash)
     if fen > cash - repaid:
         owed = f" after repaying {format_money(repaid)} of debt" if repaid else ""
@@ -153,18 +174,16 @@ def request(
             f"less than {format_money(fen)}"
         )
     if repaid:
-        journal.run(
-            conn,
+        uow.cash.repay_debt(
             c.RepayDebt(
                 tenant_id=tenant_id,
                 idempotency_key=_key(withdrawal_id, "repay"),
                 user=who.subject_id,
                 amount_fen=repaid,
             ),
+            now,
         )
-        commissions_repo.repay_debt(conn, tenant_id, who.subject_id, repaid, now)
-    journal.run(
-        conn,
+    uow.cash.post(
         c.HoldWithdrawal(
             tenant_id=tenant_id,
             idempotency_key=_key(withdrawal_id, "hold"),
@@ -173,41 +192,44 @@ def request(
             amount_fen=fen,
         ),
     )
-    repo.add(
-        conn,
-        tenant_id,
-        {
-            "withdrawal_id": withdrawal_id,
-            "user_id": who.subject_id,
-            "amount_fen": fen,
-            "debt_repaid_fen": repaid,
-            "status": WITHDRAWAL.initial,
-            "approvals_required": approvals_needed(fen, threshold_now(conn, tenant_id, now)),
-            "created_at": now,
-        },
+    uow.withdrawals.add(
+        Withdrawal(
+            tenant_id=tenant_id,
+            withdrawal_id=withdrawal_id,
+            user_id=who.subject_id,
+            amount_fen=fen,
+            debt_repaid_fen=repaid,
+            status=WITHDRAWAL.initial,
+            approvals_required=approvals_needed(fen, threshold_now(uow, tenant_id, now)),
+            approved_by=(),
+            decided_by=None,
+            reason=None,
+            created_at=now,
+            decided_at=None,
+        )
     )
-    return _get(conn, tenant_id, withdrawal_id)
+    return _get(uow, tenant_id, withdrawal_id)
 
 
-def _get(conn: Connection, tenant_id: str, withdrawal_id: str, lock: bool = False) -> Withdrawal:
-    found = repo.get(conn, tenant_id, withdrawal_id, for_update=lock)
+def _get(uow: UnitOfWork, tenant_id: str, withdrawal_id: str, lock: bool = False) -> Withdrawal:
+    found = uow.withdrawals.get(tenant_id, withdrawal_id, for_update=lock)
     if found is None:
         raise NotFound(f"no withdrawal {withdrawal_id!r}")
     return found
 
 
 def get(
-    conn: Connection, caller: Principal | None, tenant_id: str, withdrawal_id: str
+    uow: UnitOfWork, caller: Principal | None, tenant_id: str, withdrawal_id: str
 ) -> Withdrawal:
     who = require(caller, tenant_id, ALL, scope=Scope.READ)
-    found = _get(conn, tenant_id, withdrawal_id)
+    found = _get(uow, tenant_id, withdrawal_id)
     if who.role != Role.ADMIN and found.user_id != who.subject_id:
         raise NotFound(f"no withdrawal {withdrawal_id!r}")
     return found
 
 
 def list_withdrawals(
-    conn: Connection,
+    uow: UnitOfWork,
     caller: Principal | None,
     tenant_id: str,
     *,
@@ -220,9 +242,7 @@ def list_withdrawals(
     who = require(caller, tenant_id, ALL, scope=Scope.READ)
     if who.role != Role.ADMIN:
         user_id = who.subject_id
-    return repo.list_withdrawals(
-        conn, tenant_id, user_id=user_id, status=status, after=after, limit=limit
-    )
+    return uow.withdrawals.list(tenant_id, user_id=user_id, status=status, after=after, limit=limit)
 
 
 def _pending_for(who: Principal, found: Withdrawal, verb: str) -> None:
@@ -232,7 +252,7 @@ def _pending_for(who: Principal, found: Withdrawal, verb: str) -> None:
 
 
 def _decide(
-    conn: Connection,
+    uow: UnitOfWork,
     who: Principal,
     found: Withdrawal,
     command: type[c.PayWithdrawal] | type[c.ReleaseWithdrawal],
@@ -243,11 +263,8 @@ def _decide(
     now: datetime,
 ) -> None:
     """Move the held cash (paid out or released) and record the decision, once."""
-    status = WITHDRAWAL.check(
-        found.status, action, actor(who), withdrawal_id=found.withdrawal_id
-    )
-    journal.run(
-        conn,
+    status = WITHDRAWAL.check(found.status, action, actor(who), withdrawal_id=found.withdrawal_id)
+    uow.cash.post(
         command(
             tenant_id=found.tenant_id,
             idempotency_key=_key(found.withdrawal_id, step),
@@ -256,8 +273,7 @@ def _decide(
             amount_fen=found.amount_fen,
         ),
     )
-    if not repo.decide(
-        conn,
+    if not uow.withdrawals.decide(
         found.tenant_id,
         found.withdrawal_id,
         status=status,
@@ -269,16 +285,16 @@ def _decide(
 
 
 def approve(
-    conn: Connection, caller: Principal | None, tenant_id: str, withdrawal_id: str, now: datetime
+    uow: UnitOfWork, caller: Principal | None, tenant_id: str, withdrawal_id: str, now: datetime
 ) -> Withdrawal:
     """One admin's approval; the last one needed pays the withdrawal out."""
     who = require(caller, tenant_id, ADMIN)
-    Store(conn.engine).lock_tenant(conn, tenant_id)
-    found = _get(conn, tenant_id, withdrawal_id, lock=True)
+    uow.cash.lock_tenant(tenant_id)
+    found = _get(uow, tenant_id, withdrawal_id, lock=True)
     _pending_for(who, found, "approve")
     if who.subject_id in found.approved_by:
         raise Conflict("you already approved this withdrawal; a second, different admin must")
-    history = access.admin_history(conn, tenant_id, [who.subject_id])
+    history = admin_history(uow, tenant_id, [who.subject_id])
     refusal = approver_refusal(
         requester=found.user_id,
         requested_at=aware(found.created_at),
@@ -289,22 +305,19 @@ def approve(
     # The stricter of the approvals needed when requested and under today's threshold.
     required = max(
         found.approvals_required,
-        approvals_needed(found.amount_fen, threshold_now(conn, tenant_id, now)),
+        approvals_needed(found.amount_fen, threshold_now(uow, tenant_id, now)),
     )
-    try:
-        with conn.begin_nested():
-            repo.add_approval(conn, tenant_id, withdrawal_id, who.subject_id, now)
-    except IntegrityError:
-        raise Conflict("you already approved this withdrawal") from None
+    if not uow.withdrawals.add_approval(tenant_id, withdrawal_id, who.subject_id, now):
+        raise Conflict("you already approved this withdrawal")
     if required > found.approvals_required:
-        repo.require_approvals(conn, tenant_id, withdrawal_id, required)
+        uow.withdrawals.require_approvals(tenant_id, withdrawal_id, required)
     if len(found.approved_by) + 1 >= required:
-        _decide(conn, who, found, c.PayWithdrawal, "paid", action="pay", reason=None, now=now)
-    return _get(conn, tenant_id, withdrawal_id)
+        _decide(uow, who, found, c.PayWithdrawal, "paid", action="pay", reason=None, now=now)
+    return _get(uow, tenant_id, withdrawal_id)
 
 
 def reject(
-    conn: Connection,
+    uow: UnitOfWork,
     caller: Principal | None,
     tenant_id: str,
     withdrawal_id: str,
@@ -314,10 +327,8 @@ def reject(
     """Refuse a pending withdrawal: the held cash returns to the user."""
     who = require(caller, tenant_id, ADMIN)
     text = validate.text(reason, "reason", max_length=500)
-    Store(conn.engine).lock_tenant(conn, tenant_id)
-    found = _get(conn, tenant_id, withdrawal_id, lock=True)
+    uow.cash.lock_tenant(tenant_id)
+    found = _get(uow, tenant_id, withdrawal_id, lock=True)
     _pending_for(who, found, "reject")
-    _decide(
-        conn, who, found, c.ReleaseWithdrawal, "release", action="reject", reason=text, now=now
-    )
-    return _get(conn, tenant_id, withdrawal_id)
+    _decide(uow, who, found, c.ReleaseWithdrawal, "release", action="reject", reason=text, now=now)
+    return _get(uow, tenant_id, withdrawal_id)

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from sqlalchemy import Connection
 
 from tokenmall.services.mall import withdrawals
-from tokenmall.services.mall.uow import utc_now
+from tokenmall.services.mall.uow import MallUnitOfWork, utc_now
 from tokenmall.web.api.common import After, Limit, ResourceId, TenantId, next_after, write
 from tokenmall.web.api.schemas_wallet import (
     RejectIn,
@@ -46,7 +46,8 @@ def request_withdrawal(
     key: IdempotencyKey,
 ) -> Response:
     def make(conn: Connection) -> BaseModel:
-        found = withdrawals.request(conn, caller, tenant_id, payload.amount, utc_now())
+        uow = MallUnitOfWork.joining(conn)
+        found = withdrawals.request(uow, caller, tenant_id, payload.amount, utc_now())
         return WithdrawalOut.of(found)
 
     return write(request, db, caller, tenant_id, key, payload, make, status_code=201)
@@ -67,9 +68,9 @@ def list_withdrawals(
     after: After = None,
     limit: Limit = 50,
 ) -> WithdrawalPage:
-    with db.read() as conn:
+    with db.reading() as uow:
         found = withdrawals.list_withdrawals(
-            conn, caller, tenant_id, status=status, user_id=user_id, after=after, limit=limit
+            uow, caller, tenant_id, status=status, user_id=user_id, after=after, limit=limit
         )
     return WithdrawalPage(
         items=[WithdrawalOut.of(w) for w in found],
@@ -86,8 +87,8 @@ def list_withdrawals(
 def get_withdrawal(
     tenant_id: TenantId, withdrawal_id: ResourceId, caller: Caller, db: Db
 ) -> WithdrawalOut:
-    with db.read() as conn:
-        return WithdrawalOut.of(withdrawals.get(conn, caller, tenant_id, withdrawal_id))
+    with db.reading() as uow:
+        return WithdrawalOut.of(withdrawals.get(uow, caller, tenant_id, withdrawal_id))
 
 
 @router.post(
@@ -105,7 +106,8 @@ def approve_withdrawal(
     key: IdempotencyKey,
 ) -> Response:
     def make(conn: Connection) -> BaseModel:
-        found = withdrawals.approve(conn, caller, tenant_id, withdrawal_id, utc_now())
+        uow = MallUnitOfWork.joining(conn)
+        found = withdrawals.approve(uow, caller, tenant_id, withdrawal_id, utc_now())
         return WithdrawalOut.of(found)
 
     return write(request, db, caller, tenant_id, key, None, make)
@@ -127,9 +129,8 @@ def reject_withdrawal(
     key: IdempotencyKey,
 ) -> Response:
     def make(conn: Connection) -> BaseModel:
-        found = withdrawals.reject(
-            conn, caller, tenant_id, withdrawal_id, payload.reason, utc_now()
-        )
+        uow = MallUnitOfWork.joining(conn)
+        found = withdrawals.reject(uow, caller, tenant_id, withdrawal_id, payload.reason, utc_now())
         return WithdrawalOut.of(found)
 
     return write(request, db, caller, tenant_id, key, payload, make)
@@ -142,8 +143,8 @@ def reject_withdrawal(
     responses=responses(*COMMON, 403),
 )
 def get_settings(tenant_id: TenantId, caller: Caller, db: Db) -> WithdrawalSettingsOut:
-    with db.read() as conn:
-        return WithdrawalSettingsOut.of(withdrawals.get_settings(conn, caller, tenant_id))
+    with db.reading() as uow:
+        return WithdrawalSettingsOut.of(withdrawals.get_settings(uow, caller, tenant_id))
 
 
 @router.patch(
@@ -161,8 +162,9 @@ def patch_settings(
     key: IdempotencyKey,
 ) -> Response:
     def make(conn: Connection) -> BaseModel:
+        uow = MallUnitOfWork.joining(conn)
         found = withdrawals.update_settings(
-            conn,
+            uow,
             caller,
             tenant_id,
             requires_kyc=payload.requires_kyc,

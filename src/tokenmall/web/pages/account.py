@@ -29,7 +29,7 @@ from tokenmall.services.mall import accounts, referrals, withdrawals
 from tokenmall.services.mall import wallet as wallets
 from tokenmall.services.mall.auth import Principal
 from tokenmall.services.mall.errors import InvalidInput
-from tokenmall.services.mall.uow import utc_now
+from tokenmall.services.mall.uow import MallUnitOfWork, utc_now
 from tokenmall.web import limits
 from tokenmall.web.deps import SESSION_COOKIE
 from tokenmall.web.errors import status_of
@@ -317,7 +317,7 @@ def _withdrawals_page(
     with sessions.database(request).read() as conn:
         mine = wallets.wallet(conn, caller, tenant.tenant_id, utc_now())
         listed = withdrawals.list_withdrawals(
-            conn,
+            MallUnitOfWork.joining(conn),
             caller,
             tenant.tenant_id,
             status=None,
@@ -365,7 +365,7 @@ async def withdrawals_post(request: Request, tenant_id: str) -> Response:
         caller=caller,
         action=lambda conn: answer(
             f"/{tenant_id}/withdrawals?requested=1",
-            withdrawals.request(conn, caller, tenant_id, amount, utc_now()),
+            withdrawals.request(MallUnitOfWork.joining(conn), caller, tenant_id, amount, utc_now()),
         ),
         refused=refused,
         default_field="amount",

@@ -292,7 +292,7 @@ async def refund_decide(
 
 def _settings_context(tenant_id: str) -> Context:
     def context(conn: Connection, caller: Principal) -> dict[str, Any]:
-        found = withdrawals.get_settings(conn, caller, tenant_id)
+        found = withdrawals.get_settings(MallUnitOfWork.joining(conn), caller, tenant_id)
         return {
             "order_settings": orders.get_settings(conn, caller, tenant_id),
             "withdrawal_settings": found,
@@ -348,7 +348,7 @@ async def withdrawal_settings_post(request: Request, tenant_id: str) -> Response
         if kyc not in ("true", "false", ""):
             raise InvalidInput("must be true or false", "requires_kyc")
         withdrawals.update_settings(
-            conn,
+            MallUnitOfWork.joining(conn),
             caller,
             tenant_id,
             requires_kyc=None if not kyc else kyc == "true",
@@ -373,15 +373,16 @@ def _withdrawals_context(request: Request, tenant_id: str) -> Context:
     after = request.query_params.get("after") or None
 
     def context(conn: Connection, caller: Principal) -> dict[str, Any]:
+        uow = MallUnitOfWork.joining(conn)
         found = withdrawals.list_withdrawals(
-            conn, caller, tenant_id, status=status, user_id=None, after=after, limit=PAGE_SIZE + 1
+            uow, caller, tenant_id, status=status, user_id=None, after=after, limit=PAGE_SIZE + 1
         )
         return {
             "withdrawals": found[:PAGE_SIZE],
             "next_after": found[PAGE_SIZE - 1].withdrawal_id if len(found) > PAGE_SIZE else None,
             "status": status or "all",
             "statuses": (*WITHDRAWAL_STATUSES, "all"),
-            "settings": withdrawals.get_settings(conn, caller, tenant_id),
+            "settings": withdrawals.get_settings(uow, caller, tenant_id),
             "names": _names(conn, caller, tenant_id),
         }
 
@@ -409,14 +410,15 @@ async def withdrawal_decide(
 
     def act(conn: Connection, caller: Principal, form: FormData) -> str:
         now = utc_now()
+        uow = MallUnitOfWork.joining(conn)
         if decision == "approve":
-            done = withdrawals.approve(conn, caller, tenant_id, withdrawal_id, now)
+            done = withdrawals.approve(uow, caller, tenant_id, withdrawal_id, now)
             outcome = "paid" if done.status == "paid" else "approved"
         else:
             reason = forms.text_field(form, "reason").strip()
             if not reason:
                 raise InvalidInput("give the reason for refusing the withdrawal", "reason")
-            withdrawals.reject(conn, caller, tenant_id, withdrawal_id, reason, now)
+            withdrawals.reject(uow, caller, tenant_id, withdrawal_id, reason, now)
             outcome = "rejected"
         return f"/{tenant_id}/admin/withdrawals?done={outcome}"
 
