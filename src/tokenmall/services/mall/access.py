@@ -18,7 +18,7 @@ from sqlalchemy import Connection
 from tokenmall.adapters.db.mall import access as repo
 from tokenmall.domain.mall.access import AuditEntry, Caps
 from tokenmall.domain.mall.people import Role, Scope
-from tokenmall.domain.mall.withdrawals import THRESHOLD_COOLING, AdminHistory
+from tokenmall.domain.mall.withdrawals import THRESHOLD_COOLING
 from tokenmall.domain.money import format_money
 from tokenmall.services.mall import auth, events, ids, validate
 from tokenmall.services.mall.auth import Principal, require
@@ -82,32 +82,6 @@ def trail(
     return repo.entries(
         conn, tenant_id, subject_id=subject_id, before=before, limit=min(limit, MAX_ENTRIES)
     )
-
-
-def admin_history(conn: Connection, tenant_id: str, user_ids: list[str]) -> dict[str, AdminHistory]:
-    """Who created or promoted each user, and since when each is an admin (from the trail)."""
-    sponsors: dict[str, set[str]] = {u: set() for u in user_ids}
-    since: dict[str, datetime | None] = dict.fromkeys(user_ids)
-    for entry in repo.subjects_entries(conn, tenant_id, user_ids, (USER_CREATE, USER_ROLE)):
-        made_admin = (entry.after or {}).get("role") == Role.ADMIN
-        if entry.actor_id is not None and (entry.action == USER_CREATE or made_admin):
-            sponsors[entry.subject_id].add(entry.actor_id)
-        if made_admin and (entry.before or {}).get("role") != Role.ADMIN:
-            since[entry.subject_id] = entry.at
-    return {u: AdminHistory(u, frozenset(sponsors[u]), since[u]) for u in user_ids}
-
-
-def thresholds_in_force(conn: Connection, tenant_id: str, now: datetime) -> list[int]:
-    """The two-approver thresholds that were in force during the cooling window."""
-    changes = repo.entries(
-        conn, tenant_id, actions=(WITHDRAWAL_SETTINGS,), since=now - THRESHOLD_COOLING
-    )
-    found = []
-    for entry in changes:
-        value = (entry.before or {}).get("two_approver_threshold_fen")
-        if isinstance(value, int):
-            found.append(value)
-    return found
 
 
 # --- signup marks and self-referral flags ---
