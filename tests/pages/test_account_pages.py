@@ -19,6 +19,7 @@ def _register(browser: Browser, password: str) -> str:
     data = {"email": email, "password": password, "password_again": password}
     answer = browser.submit(f"/{TENANT}/register", f"/{TENANT}/register", data)
     assert answer.status_code == 303, answer.text[:500]
+    browser.login(TENANT, email, password)  # registering signs nobody in
     return email
 
 

@@ -400,6 +400,7 @@ def test_another_tenants_user_sees_nothing_of_this_tenant(
         },
     )
     assert registered.status_code == 303, registered.text[:2000]
+    another_browser.login("cider", "eve@cider.demo", "a-good-password")
     assert another_browser.get("/cider/wallet").status_code == 200
     assert another_browser.get("/cider/orders").status_code == 200
     # Wine's pages ask Eve to log in to wine; wine's orders are not found under cider.

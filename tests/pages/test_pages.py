@@ -165,9 +165,12 @@ def test_register_from_an_invite_link(site: Site, browser: Browser) -> None:
     }
     answer = browser.post(f"/{TENANT}/register", data)
     assert answer.status_code == 303
-    assert answer.headers["location"] == f"/{TENANT}/me?welcome=1"
-    me = browser.get(answer.headers["location"])
-    assert "欢迎" in me.text
+    # Registering signs nobody in: the same answer as for an address that has an account.
+    assert answer.headers["location"] == f"/{TENANT}/login?registered=1"
+    assert "tokenmall_session" not in answer.headers.get("set-cookie", "")
+    assert "注册已受理" in browser.get(answer.headers["location"]).text
+    browser.login(TENANT, "new.friend@wine.demo", "a-good-password")
+    me = browser.get(f"/{TENANT}/me")
     assert "新朋友" in me.text
     assert re.search(r"<dt>受邀注册</dt><dd>是</dd>", me.text)
     # The same form posted again (a double click): the first answer, no second account.
@@ -209,7 +212,8 @@ def test_register_refuses_bad_input_next_to_the_field_and_changes_nothing(
         f"/{TENANT}/register", {**hidden_fields(page.text), **good, "email": CONSUMER}
     )
     assert answer.status_code == 303
-    assert answer.headers["location"] == f"/{TENANT}/login"
+    assert answer.headers["location"] == f"/{TENANT}/login?registered=1"  # as for a new one
+    assert "tokenmall_session" not in answer.headers.get("set-cookie", "")
     after = snapshot(site)
     # Only the form's idempotency record (its answer, for a replay) is new.
     assert {k: v for k, v in after.items() if k != "mall_idempotency"} == {

@@ -12,7 +12,7 @@ from tokenmall.domain.errors import DomainError
 from tokenmall.domain.mall.tenants import Tenant
 from tokenmall.services import lookups
 from tokenmall.services.mall import accounts, catalogue, people
-from tokenmall.services.mall.errors import InvalidInput, NotFound, Unauthenticated
+from tokenmall.services.mall.errors import InvalidInput, NotFound
 from tokenmall.services.mall.uow import utc_now
 from tokenmall.web import limits
 from tokenmall.web.deps import SESSION_COOKIE
@@ -88,7 +88,10 @@ def product_page(request: Request, tenant_id: str, product_id: str) -> Response:
 def login_page(request: Request, tenant_id: str) -> Response:
     tenant = tenant_or_404(request, tenant_id)
     nxt = _safe_next(tenant_id, request.query_params.get("next"))
-    return render(request, "mall/login.html", {"tenant": tenant, "next": nxt})
+    registered = request.query_params.get("registered") == "1"
+    return render(
+        request, "mall/login.html", {"tenant": tenant, "next": nxt, "registered": registered}
+    )
 
 
 def _set_session(request: Request, response: Response, token: str) -> None:
@@ -217,16 +220,9 @@ async def register_post(request: Request, tenant_id: str) -> Response:
         )
     except DomainError as exc:
         return _register_error(request, tenant, form, exc)
-    try:
-        token = await run_in_threadpool(_login, request, tenant_id, email, password)
-    except Unauthenticated:
-        # The address already had an account (registration says nothing of that): sign in.
-        return rendering.redirect(f"/{tenant_id}/login")
-    except DomainError as exc:
-        return _register_error(request, tenant, form, exc)
-    response = rendering.redirect(f"/{tenant_id}/me?welcome=1")
-    _set_session(request, response, token)
-    return response
+    # The same answer whether the address was new or already had an account (no enumeration):
+    # on to sign in, with the address filled in; nobody is signed in by registering.
+    return rendering.redirect(f"/{tenant_id}/login?registered=1")
 
 
 @router.get("/{tenant_id}/me")
