@@ -12,7 +12,9 @@ merchant ids).
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from fractions import Fraction
 from typing import Any, Literal
 
 from sqlalchemy import Connection, select
@@ -25,6 +27,7 @@ from tokenmall.adapters.db.mall.tables import merchants, users
 from tokenmall.adapters.db.store import Store
 from tokenmall.adapters.db.tables import holders, journals, postings, settled_days
 from tokenmall.domain.economy import market, standing
+from tokenmall.domain.economy.health import Health
 from tokenmall.domain.economy.params import Params
 from tokenmall.domain.economy.state import Holder, Rates
 from tokenmall.domain.errors import DomainError
@@ -33,14 +36,7 @@ from tokenmall.domain.ledger.accounts import AccountKind
 from tokenmall.domain.ledger.batch import holder_from_row
 from tokenmall.domain.ledger.codes import JournalCode
 from tokenmall.domain.mall.people import Role
-from tokenmall.domain.money import (
-    format_money,
-    format_points,
-    format_price,
-    format_rate,
-    parse_money,
-    parse_points,
-)
+from tokenmall.domain.money import format_points, parse_money, parse_points
 from tokenmall.services.ledger import execute as ledger
 from tokenmall.services.ledger import report
 from tokenmall.services.ledger.book import load_book
@@ -57,6 +53,105 @@ PRICED_CODES = (
     JournalCode.REDEEM_STABLE.value,
 )
 MAX_HISTORY_DAYS = 366
+
+
+@dataclass(frozen=True, slots=True)
+class Price:
+    """The exact price: fen per 1e-8 point unit, ``num / den``."""
+
+    num: int
+    den: int
+
+
+@dataclass(frozen=True, slots=True)
+class BackedBy:
+    """What backs the price and what the quota is: the solvency figures and their window."""
+
+    health: Health
+    window_days: int
+
+
+@dataclass(frozen=True, slots=True)
+class WalletView:
+    """A user's wallet: money in fen, points in 1e-8 units."""
+
+    user_id: str
+    points: int
+    price: Price
+    points_value: int
+    sell_fee_rate: Fraction
+    convert_fee_rate: Fraction
+    stable: int
+    cash: int
+    cash_withdrawing: int
+    debt: int
+    quota_total: int
+    quota_used: int
+    quota_left: int
+    dividends_received: int
+    spend: int
+    shares: int
+    level: str
+    exited: bool
+    backed_by: BackedBy
+
+
+@dataclass(frozen=True, slots=True)
+class DividendDay:
+    business_date: date
+    amount: int
+
+
+@dataclass(frozen=True, slots=True)
+class Trade:
+    """A sell (cash) or a conversion (stable points), or its preview (no journal)."""
+
+    kind: Kind
+    points: int
+    price: Price
+    value_at_price: int
+    fee: int
+    fee_rate: Fraction
+    receive: int
+    journal_id: int | None = None
+
+    @property
+    def receive_as(self) -> Literal["cash", "stable"]:
+        return "cash" if self.kind == "sell" else "stable"
+
+
+@dataclass(frozen=True, slots=True)
+class MerchantWallet:
+    merchant_id: str
+    stable: int
+    points: int
+    price: Price
+
+
+@dataclass(frozen=True, slots=True)
+class Rank:
+    """A leaderboard row: a display name, never an email or an id."""
+
+    rank: int
+    name: str
+    points: int
+    level: str
+    you: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    """A UTC day's closing price in 1e-8 yuan per point (as the journal recorded it)."""
+
+    day: date
+    price_e8: int
+
+
+@dataclass(frozen=True, slots=True)
+class PriceHistory:
+    days: int
+    series: list[Close]
+    current: Price
 
 
 MAX_POINT_UNITS = 10**16  # the largest max supply there can be
@@ -96,30 +191,9 @@ def _subject(
     return user_id
 
 
-def backed_by(conn: Connection, tenant_id: str, now: datetime) -> dict[str, Any]:
+def backed_by(conn: Connection, tenant_id: str, now: datetime) -> BackedBy:
     """What backs the price and what the quota is: the solvency report's figures."""
-    h = report.solvency(conn, tenant_id, now)
-    public = h.to_public()
-    return {
-        "pool": public["pool"],
-        "circulating": public["circulating"],
-        "price": public["price"],
-        "dividend_pool": public["dividend_pool"],
-        "quota_outstanding": public["quota_outstanding"],
-        "unfunded_quota": public["unfunded_quota"],
-        "daily_dividend_inflow": public["daily_dividend_inflow"],
-        "days_to_pay_quota": public["days_to_pay_quota"],
-        "inflow_window_days": report.DEFAULT_WINDOW_DAYS,
-        "statement": public["statement"],
-    }
-
-
-def _price(num: int, den: int) -> dict[str, str]:
-    return {
-        "price": format_price(num, den),
-        "price_display": format_price(num, den, 4),
-        "price_fraction": f"{num}/{den}",
-    }
+    return BackedBy(report.solvency(conn, tenant_id, now), report.DEFAULT_WINDOW_DAYS)
 
 
 def wallet(
@@ -128,7 +202,7 @@ def wallet(
     tenant_id: str,
     now: datetime,
     user_id: str | None = None,
-) -> dict[str, Any]:
+) -> WalletView:
     subject = _subject(conn, caller, tenant_id, user_id)
     store = _store(conn)
     params, _ = store.load_params(conn, tenant_id)
@@ -137,27 +211,27 @@ def wallet(
     num, den = state.price()
     value = market.buyback_payout(Rates(params), h.points, num, den) if h.points else 0
     shares = standing.shares(params, h)
-    return {
-        "user_id": subject,
-        "points": format_points(h.points),
-        **_price(num, den),
-        "points_value": format_money(value),
-        "sell_fee_rate": format_rate(params.sell_fee_rate),
-        "convert_fee_rate": format_rate(params.convert_fee_rate),
-        "stable": format_money(h.stable),
-        "cash": format_money(h.cash),
-        "cash_withdrawing": format_money(withdrawals_repo.pending_total(conn, tenant_id, subject)),
-        "debt": format_money(commissions_repo.debt_of(conn, tenant_id, subject)),
-        "quota_total": format_money(h.quota),
-        "quota_used": format_money(h.quota_used),
-        "quota_left": format_money(0 if h.exited else h.remaining_quota),
-        "dividends_received": format_money(h.dividends),
-        "spend": format_money(h.spend),
-        "shares": shares,
-        "level": params.level_for(shares),
-        "exited": h.exited,
-        "backed_by": backed_by(conn, tenant_id, now),
-    }
+    return WalletView(
+        user_id=subject,
+        points=h.points,
+        price=Price(num, den),
+        points_value=value,
+        sell_fee_rate=params.sell_fee_rate,
+        convert_fee_rate=params.convert_fee_rate,
+        stable=h.stable,
+        cash=h.cash,
+        cash_withdrawing=withdrawals_repo.pending_total(conn, tenant_id, subject),
+        debt=commissions_repo.debt_of(conn, tenant_id, subject),
+        quota_total=h.quota,
+        quota_used=h.quota_used,
+        quota_left=0 if h.exited else h.remaining_quota,
+        dividends_received=h.dividends,
+        spend=h.spend,
+        shares=shares,
+        level=params.level_for(shares),
+        exited=h.exited,
+        backed_by=backed_by(conn, tenant_id, now),
+    )
 
 
 def dividends(
@@ -166,7 +240,7 @@ def dividends(
     tenant_id: str,
     days: int,
     user_id: str | None = None,
-) -> list[dict[str, str]]:
+) -> list[DividendDay]:
     """The user's dividend day by day over the last ``days`` settled days, newest first.
 
     Reads the settled days' dividend journals (``settled_days`` gives their ids) and the user's
@@ -190,11 +264,7 @@ def dividends(
     for journal_id, amount in conn.execute(query):
         paid[journal_id] = paid.get(journal_id, 0) + int(amount)
     return [
-        {
-            "business_date": r.business_date.isoformat(),
-            "amount": format_money(paid.get(r.dividend_journal_id, 0)),
-        }
-        for r in days_rows
+        DividendDay(r.business_date, paid.get(r.dividend_journal_id, 0)) for r in days_rows
     ]
 
 
@@ -206,7 +276,9 @@ def _command(kind: Kind, tenant_id: str, key: str, user: str, units: int) -> c.C
     return cls(tenant_id=tenant_id, idempotency_key=key, user=user, units=units)
 
 
-def _outcome(kind: Kind, result: dict[str, Any], params: Params) -> dict[str, Any]:
+def _outcome(
+    kind: Kind, result: dict[str, Any], params: Params, journal_id: int | None = None
+) -> Trade:
     """What a sell or convert result means to the user: received, fee, at what price."""
     units = parse_points(result["points"])
     num, den = (int(x) for x in result["price_fraction"].split("/"))
@@ -217,15 +289,16 @@ def _outcome(kind: Kind, result: dict[str, Any], params: Params) -> dict[str, An
     else:
         received = parse_money(result["stable"])
         rate = params.convert_fee_rate
-    return {
-        "points": format_points(units),
-        **_price(num, den),
-        "value_at_price": format_money(gross),
-        "fee": format_money(gross - received),
-        "fee_rate": format_rate(rate),
-        "receive": format_money(received),
-        "receive_as": "cash" if kind == "sell" else "stable",
-    }
+    return Trade(
+        kind=kind,
+        points=units,
+        price=Price(num, den),
+        value_at_price=gross,
+        fee=gross - received,
+        fee_rate=rate,
+        receive=received,
+        journal_id=journal_id,
+    )
 
 
 def _apply_in_book(
@@ -241,7 +314,7 @@ def _apply_in_book(
 
 def preview(
     conn: Connection, caller: Principal | None, tenant_id: str, kind: Kind, points: str
-) -> dict[str, Any]:
+) -> Trade:
     """Exactly what ``POST /wallet/<kind>`` would do now; changes nothing (read transaction,
     the book is discarded)."""
     who = require(caller, tenant_id, ALL)
@@ -253,7 +326,7 @@ def preview(
 
 def execute(
     conn: Connection, caller: Principal | None, tenant_id: str, kind: Kind, points: str
-) -> dict[str, Any]:
+) -> Trade:
     """Sell points back (rule 2) or convert them to stable points (rule 3) through the ledger."""
     who = require(caller, tenant_id, ALL)
     units = points_units(points)
@@ -266,9 +339,8 @@ def execute(
     command = _command(kind, tenant_id, key, who.subject_id, units)
     result = ledger.execute_in(store, conn, command)
     params, _ = store.load_params(conn, tenant_id)
-    out = _outcome(kind, {**result, "price_fraction": f"{num}/{den}"}, params)
-    out["journal_id"] = int(result["journal_id"])
-    return out
+    fraction = f"{num}/{den}"
+    return _outcome(kind, {**result, "price_fraction": fraction}, params, int(result["journal_id"]))
 
 
 # -- merchants redeem stable points -------------------------------------------------------------
@@ -306,7 +378,7 @@ def redeem(
 
 def merchant_wallet(
     conn: Connection, caller: Principal | None, tenant_id: str, merchant_id: str
-) -> dict[str, Any]:
+) -> MerchantWallet:
     who = require(caller, tenant_id, (Role.MERCHANT, Role.ADMIN))
     merchant = catalogue_repo.get_merchant(conn, tenant_id, merchant_id)
     if merchant is None or (who.role != Role.ADMIN and merchant.owner_user_id != who.subject_id):
@@ -314,12 +386,7 @@ def merchant_wallet(
     store = _store(conn)
     state, _ = store.load_state(conn, tenant_id)
     h = _holder(store, conn, tenant_id, merchant_id)
-    return {
-        "merchant_id": merchant_id,
-        "stable": format_money(h.stable),
-        "points": format_points(h.points),
-        **_price(*state.price()),
-    }
+    return MerchantWallet(merchant_id, h.stable, h.points, Price(*state.price()))
 
 
 # -- leaderboard --------------------------------------------------------------------------------
@@ -327,7 +394,7 @@ def merchant_wallet(
 
 def leaderboard(
     conn: Connection, caller: Principal | None, tenant_id: str, limit: int
-) -> list[dict[str, Any]]:
+) -> list[Rank]:
     """The top holders by points (``standing.leaderboard``'s order: points, then who got there
     first); names are display names (users) or store names (merchants), never emails or ids."""
     who = require(caller, tenant_id, ALL)
@@ -343,13 +410,13 @@ def leaderboard(
     ranks = standing.leaderboard(found.values(), limit)
     names = _display_names(conn, tenant_id, list(found))
     return [
-        {
-            "rank": r.rank,
-            "name": names.get(r.holder, "—"),
-            "points": format_points(r.units),
-            "level": standing.level(params, found[r.holder]),
-            "you": r.holder == who.subject_id,
-        }
+        Rank(
+            rank=r.rank,
+            name=names.get(r.holder, "—"),
+            points=r.units,
+            level=standing.level(params, found[r.holder]),
+            you=r.holder == who.subject_id,
+        )
         for r in ranks
     ]
 
@@ -412,8 +479,9 @@ def _last_before(conn: Connection, tenant_id: str, lo: int, hi: int, moment: dat
     return found
 
 
-def _close(conn: Connection, tenant_id: str, upto: int) -> str | None:
-    """The price recorded by the last price-bearing journal at or before ``upto``."""
+def _close(conn: Connection, tenant_id: str, upto: int) -> int | None:
+    """The price recorded by the last price-bearing journal at or before ``upto``, in 1e-8
+    yuan per point (journals record it to 8 places)."""
     row = conn.execute(
         select(journals.c.result)
         .where(
@@ -427,12 +495,12 @@ def _close(conn: Connection, tenant_id: str, upto: int) -> str | None:
     if row is None:
         return None
     price = json.loads(row.result).get("price")
-    return None if price is None else str(price)
+    return None if price is None else parse_points(str(price), "price", allow_zero=True)
 
 
 def price_history(
     conn: Connection, caller: Principal | None, tenant_id: str, days: int, now: datetime
-) -> dict[str, Any]:
+) -> PriceHistory:
     """Daily closes (UTC days) of the last ``days`` days and the current price.
 
     A day's close is the price recorded by the last purchase, buyback, conversion or redemption
@@ -443,7 +511,7 @@ def price_history(
     store = _store(conn)
     state, last_id = store.load_state(conn, tenant_id)
     today = now.astimezone(UTC).date()
-    series: list[dict[str, str]] = []
+    series: list[Close] = []
     lo = 1
     for offset in range(days - 1, -1, -1):
         day: date = today - timedelta(days=offset)
@@ -452,5 +520,5 @@ def price_history(
         lo = max(upto, 1)
         close = _close(conn, tenant_id, upto) if upto >= 1 else None
         if close is not None:
-            series.append({"date": day.isoformat(), "close": close})
-    return {"days": days, "series": series, "current": _price(*state.price())}
+            series.append(Close(day, close))
+    return PriceHistory(days, series, Price(*state.price()))
