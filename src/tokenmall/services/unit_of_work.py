@@ -14,6 +14,7 @@ The ports, each small:
 * ``carts``: the consumers' cart lines;
 * ``people``: the tenant's users (read only here);
 * ``params``: the tenant's economy parameters now;
+* ``holdings``: what the ledger holds for each holder, the price, the dividends paid;
 * ``answers``: the Idempotency-Key answers (looked up and stored);
 * ``outbox``: the events to send to the tenant's webhook endpoints;
 * ``ledger``: an order's money (payment, rewards, completion, refund) as ledger batches;
@@ -27,12 +28,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from types import TracebackType
 from typing import Any, Protocol
 
 from tokenmall.adapters.db.uow import NewUser, StoredEvent
 from tokenmall.domain.economy.params import Params
+from tokenmall.domain.economy.state import Holder
 from tokenmall.domain.ledger import commands as c
 from tokenmall.domain.mall.addresses import Address
 from tokenmall.domain.mall.catalogue import Merchant, Product, Sku, StockMovement
@@ -171,6 +173,23 @@ class TenantParams(Protocol):
         """The tenant's economy parameters now."""
 
 
+class Holdings(Protocol):
+    def price(self, tenant_id: str) -> tuple[int, int]:
+        """The price now: fen per 1e-8 point unit, ``(num, den)``."""
+
+    def holder(self, tenant_id: str, name: str) -> Holder:
+        """A user's or a merchant's holdings (empty if the ledger has none yet)."""
+
+    def dividend_days(self, tenant_id: str, user_id: str, days: int) -> list[tuple[date, int]]:
+        """The last ``days`` settled days, newest first, with the user's dividend (fen)."""
+
+    def top_holders(self, tenant_id: str, limit: int) -> list[Holder]:
+        """The holders with points, the most first (then who got there first, then name)."""
+
+    def display_names(self, tenant_id: str, names: Sequence[str]) -> dict[str, str]:
+        """Users' display names and merchants' store names, by holder name."""
+
+
 class Answers(Protocol):
     def find(self, tenant_id: str, scope: str, key: str) -> StoredResponse | None: ...
 
@@ -262,6 +281,9 @@ class UnitOfWork(Protocol):
 
     @property
     def params(self) -> TenantParams: ...
+
+    @property
+    def holdings(self) -> Holdings: ...
 
     @property
     def answers(self) -> Answers: ...

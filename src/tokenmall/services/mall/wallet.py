@@ -23,17 +23,14 @@ from tokenmall.adapters.db.mall import catalogue as catalogue_repo
 from tokenmall.adapters.db.mall import commissions as commissions_repo
 from tokenmall.adapters.db.mall import people as people_repo
 from tokenmall.adapters.db.mall import withdrawals as withdrawals_repo
-from tokenmall.adapters.db.mall.tables import merchants, users
 from tokenmall.adapters.db.store import Store
-from tokenmall.adapters.db.tables import holders, journals, postings, settled_days
+from tokenmall.adapters.db.tables import journals
 from tokenmall.domain.economy import market, standing
 from tokenmall.domain.economy.health import Health
 from tokenmall.domain.economy.params import Params
 from tokenmall.domain.economy.state import Holder, Rates
 from tokenmall.domain.errors import DomainError
 from tokenmall.domain.ledger import commands as c
-from tokenmall.domain.ledger.accounts import AccountKind
-from tokenmall.domain.ledger.batch import holder_from_row
 from tokenmall.domain.ledger.codes import JournalCode
 from tokenmall.domain.mall.people import Role
 from tokenmall.domain.money import format_points, parse_money, parse_points
@@ -44,6 +41,7 @@ from tokenmall.services.mall import ids, validate
 from tokenmall.services.mall.auth import Principal, require
 from tokenmall.services.mall.errors import InvalidInput, NotFound
 from tokenmall.services.mall.people import ADMIN, ALL
+from tokenmall.services.unit_of_work import UnitOfWork
 
 Kind = Literal["sell", "convert"]
 PRICED_CODES = (
@@ -191,6 +189,18 @@ def _subject(
     return user_id
 
 
+def _subject_in(
+    uow: UnitOfWork, caller: Principal | None, tenant_id: str, user_id: str | None
+) -> str:
+    """``_subject`` through the unit of work."""
+    who = require(caller, tenant_id, ALL if user_id is None else ADMIN)
+    if user_id is None:
+        return who.subject_id
+    if uow.people.get_user(tenant_id, user_id) is None:
+        raise NotFound(f"no user {user_id!r}")
+    return user_id
+
+
 def backed_by(conn: Connection, tenant_id: str, now: datetime) -> BackedBy:
     """What backs the price and what the quota is: the solvency report's figures."""
     return BackedBy(report.solvency(conn, tenant_id, now), report.DEFAULT_WINDOW_DAYS)
@@ -235,37 +245,15 @@ def wallet(
 
 
 def dividends(
-    conn: Connection,
+    uow: UnitOfWork,
     caller: Principal | None,
     tenant_id: str,
     days: int,
     user_id: str | None = None,
 ) -> list[DividendDay]:
-    """The user's dividend day by day over the last ``days`` settled days, newest first.
-
-    Reads the settled days' dividend journals (``settled_days`` gives their ids) and the user's
-    cash posting in each: a primary-key range per day, never a scan of the ledger."""
-    subject = _subject(conn, caller, tenant_id, user_id)
-    days_rows = conn.execute(
-        select(settled_days.c.business_date, settled_days.c.dividend_journal_id)
-        .where(settled_days.c.tenant_id == tenant_id)
-        .order_by(settled_days.c.business_date.desc())
-        .limit(days)
-    ).all()
-    if not days_rows:
-        return []
-    paid: dict[int, int] = {}
-    query = select(postings.c.journal_id, postings.c.amount).where(
-        postings.c.tenant_id == tenant_id,
-        postings.c.journal_id.in_([r.dividend_journal_id for r in days_rows]),
-        postings.c.account == AccountKind.USER_CASH.value,
-        postings.c.holder == subject,
-    )
-    for journal_id, amount in conn.execute(query):
-        paid[journal_id] = paid.get(journal_id, 0) + int(amount)
-    return [
-        DividendDay(r.business_date, paid.get(r.dividend_journal_id, 0)) for r in days_rows
-    ]
+    """The user's dividend day by day over the last ``days`` settled days, newest first."""
+    subject = _subject_in(uow, caller, tenant_id, user_id)
+    return [DividendDay(d, fen) for d, fen in uow.holdings.dividend_days(tenant_id, subject, days)]
 
 
 # -- sell and convert ---------------------------------------------------------------------------
@@ -377,38 +365,29 @@ def redeem(
 
 
 def merchant_wallet(
-    conn: Connection, caller: Principal | None, tenant_id: str, merchant_id: str
+    uow: UnitOfWork, caller: Principal | None, tenant_id: str, merchant_id: str
 ) -> MerchantWallet:
     who = require(caller, tenant_id, (Role.MERCHANT, Role.ADMIN))
-    merchant = catalogue_repo.get_merchant(conn, tenant_id, merchant_id)
+    merchant = uow.catalogue.get_merchant(tenant_id, merchant_id)
     if merchant is None or (who.role != Role.ADMIN and merchant.owner_user_id != who.subject_id):
         raise NotFound(f"no merchant {merchant_id!r}")
-    store = _store(conn)
-    state, _ = store.load_state(conn, tenant_id)
-    h = _holder(store, conn, tenant_id, merchant_id)
-    return MerchantWallet(merchant_id, h.stable, h.points, Price(*state.price()))
+    h = uow.holdings.holder(tenant_id, merchant_id)
+    return MerchantWallet(merchant_id, h.stable, h.points, Price(*uow.holdings.price(tenant_id)))
 
 
 # -- leaderboard --------------------------------------------------------------------------------
 
 
 def leaderboard(
-    conn: Connection, caller: Principal | None, tenant_id: str, limit: int
+    uow: UnitOfWork, caller: Principal | None, tenant_id: str, limit: int
 ) -> list[Rank]:
     """The top holders by points (``standing.leaderboard``'s order: points, then who got there
     first); names are display names (users) or store names (merchants), never emails or ids."""
     who = require(caller, tenant_id, ALL)
-    store = _store(conn)
-    params, _ = store.load_params(conn, tenant_id)
-    rows = conn.execute(
-        select(holders)
-        .where(holders.c.tenant_id == tenant_id, holders.c.points > 0)
-        .order_by(holders.c.points.desc(), holders.c.points_seq, holders.c.name)
-        .limit(limit)
-    ).all()
-    found = {h.name: h for h in (holder_from_row(_holder_tuple(r)) for r in rows)}
+    params = uow.params.of(tenant_id)
+    found = {h.name: h for h in uow.holdings.top_holders(tenant_id, limit)}
     ranks = standing.leaderboard(found.values(), limit)
-    names = _display_names(conn, tenant_id, list(found))
+    names = uow.holdings.display_names(tenant_id, list(found))
     return [
         Rank(
             rank=r.rank,
@@ -419,31 +398,6 @@ def leaderboard(
         )
         for r in ranks
     ]
-
-
-def _holder_tuple(row: Any) -> tuple[Any, ...]:
-    from tokenmall.domain.ledger.batch import HOLDER_FIELDS
-
-    return tuple(getattr(row, name) for name in HOLDER_FIELDS)
-
-
-def _display_names(conn: Connection, tenant_id: str, names: list[str]) -> dict[str, str]:
-    if not names:
-        return {}
-    out: dict[str, str] = {}
-    for user_id, display in conn.execute(
-        select(users.c.user_id, users.c.display_name).where(
-            users.c.tenant_id == tenant_id, users.c.user_id.in_(names)
-        )
-    ):
-        out[user_id] = display
-    for merchant_id, name in conn.execute(
-        select(merchants.c.merchant_id, merchants.c.name).where(
-            merchants.c.tenant_id == tenant_id, merchants.c.merchant_id.in_(names)
-        )
-    ):
-        out[merchant_id] = name
-    return out
 
 
 # -- price history ------------------------------------------------------------------------------

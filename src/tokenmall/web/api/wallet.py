@@ -69,8 +69,8 @@ def user_wallet(tenant_id: TenantId, user_id: ResourceId, caller: Caller, db: Db
     responses=responses(*COMMON),
 )
 def my_dividends(tenant_id: TenantId, caller: Caller, db: Db, days: Days = 30) -> DividendsOut:
-    with db.read() as conn:
-        found = wallet.dividends(conn, caller, tenant_id, days)
+    with db.reading() as uow:
+        found = wallet.dividends(uow, caller, tenant_id, days)
     return DividendsOut(items=[DividendDay.of(d) for d in found])
 
 
@@ -83,8 +83,8 @@ def my_dividends(tenant_id: TenantId, caller: Caller, db: Db, days: Days = 30) -
 def user_dividends(
     tenant_id: TenantId, user_id: ResourceId, caller: Caller, db: Db, days: Days = 30
 ) -> DividendsOut:
-    with db.read() as conn:
-        found = wallet.dividends(conn, caller, tenant_id, days, user_id)
+    with db.reading() as uow:
+        found = wallet.dividends(uow, caller, tenant_id, days, user_id)
     return DividendsOut(items=[DividendDay.of(d) for d in found])
 
 
@@ -190,8 +190,8 @@ def redeem(
 def merchant_wallet(
     tenant_id: TenantId, merchant_id: ResourceId, caller: Caller, db: Db
 ) -> MerchantWalletOut:
-    with db.read() as conn:
-        return MerchantWalletOut.of(wallet.merchant_wallet(conn, caller, tenant_id, merchant_id))
+    with db.reading() as uow:
+        return MerchantWalletOut.of(wallet.merchant_wallet(uow, caller, tenant_id, merchant_id))
 
 
 @router.get(
@@ -206,8 +206,8 @@ def leaderboard(
     db: Db,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
 ) -> LeaderboardOut:
-    with db.read() as conn:
-        found = wallet.leaderboard(conn, caller, tenant_id, limit)
+    with db.reading() as uow:
+        found = wallet.leaderboard(uow, caller, tenant_id, limit)
     return LeaderboardOut(items=[LeaderboardEntry.of(e) for e in found])
 
 

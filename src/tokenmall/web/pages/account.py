@@ -29,7 +29,7 @@ from tokenmall.services.mall import accounts, referrals, withdrawals
 from tokenmall.services.mall import wallet as wallets
 from tokenmall.services.mall.auth import Principal
 from tokenmall.services.mall.errors import InvalidInput
-from tokenmall.services.mall.uow import utc_now
+from tokenmall.services.mall.uow import MallUnitOfWork, utc_now
 from tokenmall.web import limits
 from tokenmall.web.api.schemas_wallet import (
     DividendDay,
@@ -94,9 +94,10 @@ def wallet_page(request: Request, tenant_id: str) -> Response:
     tenant, caller = consumer_page(request, tenant_id)
     with sessions.database(request).read() as conn:
         mine = _wallet(wallets.wallet(conn, caller, tenant_id, utc_now()))
+        uow = MallUnitOfWork.joining(conn)
         paid = [
             DividendDay.of(d).model_dump()
-            for d in wallets.dividends(conn, caller, tenant_id, DIVIDEND_DAYS)
+            for d in wallets.dividends(uow, caller, tenant_id, DIVIDEND_DAYS)
         ]
     chart, basis = _chart(request, tenant_id, caller)
     used, total = _quota_share(mine)
@@ -282,7 +283,9 @@ def leaderboard_page(request: Request, tenant_id: str) -> Response:
     with sessions.database(request).read() as conn:
         rows = [
             LeaderboardEntry.of(r).model_dump()
-            for r in wallets.leaderboard(conn, caller, tenant_id, LEADERBOARD_SIZE)
+            for r in wallets.leaderboard(
+                MallUnitOfWork.joining(conn), caller, tenant_id, LEADERBOARD_SIZE
+            )
         ]
         mine = _wallet(wallets.wallet(conn, caller, tenant_id, utc_now()))
     return page(
