@@ -322,6 +322,24 @@ class FakeHoldings:
 
 
 @dataclass
+class FakeJournals:
+    """Journals by id (1, 2, …): when each was made and the price it recorded (None: a
+    journal that records none)."""
+
+    made: list[tuple[datetime, int | None]] = field(default_factory=list)
+
+    def last_id(self, tenant_id: str) -> int:
+        return len(self.made)
+
+    def created_at(self, tenant_id: str, journal_id: int) -> datetime:
+        return self.made[journal_id - 1][0]
+
+    def close(self, tenant_id: str, upto: int) -> int | None:
+        priced = [price for _, price in self.made[:upto] if price is not None]
+        return priced[-1] if priced else None
+
+
+@dataclass
 class FakeAnswers:
     stored: dict[tuple[str, str, str], StoredResponse] = field(default_factory=dict)
 
@@ -438,6 +456,7 @@ class FakeUnitOfWork:
         self.people = FakePeople()
         self.params = FakeParams()
         self.holdings = FakeHoldings()
+        self.journals = FakeJournals()
         self.answers = FakeAnswers()
         self.outbox = FakeOutbox()
         self.ledger = FakeLedger(grant_on)

@@ -15,6 +15,7 @@ The ports, each small:
 * ``people``: the tenant's users (read only here);
 * ``params``: the tenant's economy parameters now;
 * ``holdings``: what the ledger holds for each holder, the price, the dividends paid;
+* ``journals``: when each ledger journal was made, and the price the priced ones recorded;
 * ``answers``: the Idempotency-Key answers (looked up and stored);
 * ``outbox``: the events to send to the tenant's webhook endpoints;
 * ``ledger``: an order's money (payment, rewards, completion, refund) as ledger batches;
@@ -190,6 +191,18 @@ class Holdings(Protocol):
         """Users' display names and merchants' store names, by holder name."""
 
 
+class Journals(Protocol):
+    def last_id(self, tenant_id: str) -> int:
+        """The tenant's last journal id (0: none yet); ids are dense and in commit order."""
+
+    def created_at(self, tenant_id: str, journal_id: int) -> datetime:
+        """When the journal was made (UTC)."""
+
+    def close(self, tenant_id: str, upto: int) -> int | None:
+        """The price (1e-8 yuan per point) recorded by the last purchase, buyback, conversion
+        or redemption journal at or before ``upto``."""
+
+
 class Answers(Protocol):
     def find(self, tenant_id: str, scope: str, key: str) -> StoredResponse | None: ...
 
@@ -284,6 +297,9 @@ class UnitOfWork(Protocol):
 
     @property
     def holdings(self) -> Holdings: ...
+
+    @property
+    def journals(self) -> Journals: ...
 
     @property
     def answers(self) -> Answers: ...

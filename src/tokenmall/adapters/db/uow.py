@@ -15,7 +15,7 @@ import json
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from types import TracebackType
 from typing import Any
 
@@ -23,6 +23,7 @@ from sqlalchemy import Connection, Engine, RootTransaction, select
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from tokenmall.adapters.db import fast
+from tokenmall.adapters.db.holdings import SqlHoldings, SqlJournals
 from tokenmall.adapters.db.mall import addresses as addresses_repo
 from tokenmall.adapters.db.mall import carts as carts_repo
 from tokenmall.adapters.db.mall import catalogue as catalogue_repo
@@ -30,14 +31,9 @@ from tokenmall.adapters.db.mall import idempotency as answers_repo
 from tokenmall.adapters.db.mall import integration as repo
 from tokenmall.adapters.db.mall import people as people_repo
 from tokenmall.adapters.db.mall.tables import idempotency as answers_table
-from tokenmall.adapters.db.mall.tables import merchants as mall_merchants
 from tokenmall.adapters.db.mall.tables import users as mall_users
 from tokenmall.adapters.db.store import Store
-from tokenmall.adapters.db.tables import holders, postings, settled_days
 from tokenmall.domain.economy.params import Params
-from tokenmall.domain.economy.state import Holder
-from tokenmall.domain.ledger.accounts import AccountKind
-from tokenmall.domain.ledger.batch import HOLDER_FIELDS, holder_from_row
 from tokenmall.domain.mall.addresses import Address
 from tokenmall.domain.mall.catalogue import Merchant, Product, Sku, StockMovement
 from tokenmall.domain.mall.integration import ExternalUser, IntegrationOrder
@@ -328,66 +324,6 @@ class SqlTenantParams:
         return params
 
 
-class SqlHoldings:
-    """What the ledger holds for each holder (user or merchant), and the price, read."""
-
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-
-    def price(self, tenant_id: str) -> tuple[int, int]:
-        state, _ = Store(self.conn.engine).load_state(self.conn, tenant_id)
-        return state.price()
-
-    def holder(self, tenant_id: str, name: str) -> Holder:
-        found = Store(self.conn.engine).load_holders(self.conn, tenant_id, [name])
-        return found[0] if found else Holder(name)
-
-    def dividend_days(self, tenant_id: str, user_id: str, days: int) -> list[tuple[date, int]]:
-        """The last ``days`` settled days, newest first, each with the fen of dividend the user
-        was paid: a primary-key range per day, never a scan of the ledger."""
-        rows = self.conn.execute(
-            select(settled_days.c.business_date, settled_days.c.dividend_journal_id)
-            .where(settled_days.c.tenant_id == tenant_id)
-            .order_by(settled_days.c.business_date.desc())
-            .limit(days)
-        ).all()
-        if not rows:
-            return []
-        paid: dict[int, int] = {}
-        query = select(postings.c.journal_id, postings.c.amount).where(
-            postings.c.tenant_id == tenant_id,
-            postings.c.journal_id.in_([r.dividend_journal_id for r in rows]),
-            postings.c.account == AccountKind.USER_CASH.value,
-            postings.c.holder == user_id,
-        )
-        for journal_id, amount in self.conn.execute(query):
-            paid[journal_id] = paid.get(journal_id, 0) + int(amount)
-        return [(r.business_date, paid.get(r.dividend_journal_id, 0)) for r in rows]
-
-    def top_holders(self, tenant_id: str, limit: int) -> list[Holder]:
-        """The holders with points, the most first (then who got there first, then name)."""
-        rows = self.conn.execute(
-            select(holders)
-            .where(holders.c.tenant_id == tenant_id, holders.c.points > 0)
-            .order_by(holders.c.points.desc(), holders.c.points_seq, holders.c.name)
-            .limit(limit)
-        ).all()
-        return [holder_from_row(tuple(getattr(r, f) for f in HOLDER_FIELDS)) for r in rows]
-
-    def display_names(self, tenant_id: str, names: Sequence[str]) -> dict[str, str]:
-        """Users' display names and merchants' store names, by holder name."""
-        if not names:
-            return {}
-        out: dict[str, str] = {}
-        for table, key, shown in (
-            (mall_users, mall_users.c.user_id, mall_users.c.display_name),
-            (mall_merchants, mall_merchants.c.merchant_id, mall_merchants.c.name),
-        ):
-            query = select(key, shown).where(table.c.tenant_id == tenant_id, key.in_(names))
-            out.update({name: text for name, text in self.conn.execute(query)})
-        return out
-
-
 class SqlAnswers:
     """The Idempotency-Key answers."""
 
@@ -409,6 +345,7 @@ class SqlUnitOfWork:
     people: SqlPeople
     params: SqlTenantParams
     holdings: SqlHoldings
+    journals: SqlJournals
     answers: SqlAnswers
 
     def __init__(self, engine: Engine | None, *, writes: Writes | None = None) -> None:
@@ -434,6 +371,7 @@ class SqlUnitOfWork:
         self.people = SqlPeople(conn)
         self.params = SqlTenantParams(conn)
         self.holdings = SqlHoldings(conn)
+        self.journals = SqlJournals(conn)
         self.answers = SqlAnswers(conn)
 
     def __enter__(self) -> SqlUnitOfWork:

@@ -11,27 +11,24 @@ merchant ids).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from fractions import Fraction
 from typing import Any, Literal
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from tokenmall.adapters.db.mall import catalogue as catalogue_repo
 from tokenmall.adapters.db.mall import commissions as commissions_repo
 from tokenmall.adapters.db.mall import people as people_repo
 from tokenmall.adapters.db.mall import withdrawals as withdrawals_repo
 from tokenmall.adapters.db.store import Store
-from tokenmall.adapters.db.tables import journals
 from tokenmall.domain.economy import market, standing
 from tokenmall.domain.economy.health import Health
 from tokenmall.domain.economy.params import Params
 from tokenmall.domain.economy.state import Holder, Rates
 from tokenmall.domain.errors import DomainError
 from tokenmall.domain.ledger import commands as c
-from tokenmall.domain.ledger.codes import JournalCode
 from tokenmall.domain.mall.people import Role
 from tokenmall.domain.money import format_points, parse_money, parse_points
 from tokenmall.services.ledger import execute as ledger
@@ -44,12 +41,6 @@ from tokenmall.services.mall.people import ADMIN, ALL
 from tokenmall.services.unit_of_work import UnitOfWork
 
 Kind = Literal["sell", "convert"]
-PRICED_CODES = (
-    JournalCode.PURCHASE.value,
-    JournalCode.BUYBACK.value,
-    JournalCode.CONVERT.value,
-    JournalCode.REDEEM_STABLE.value,
-)
 MAX_HISTORY_DAYS = 366
 
 
@@ -403,57 +394,26 @@ def leaderboard(
 # -- price history ------------------------------------------------------------------------------
 
 
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def _created_at(conn: Connection, tenant_id: str, journal_id: int) -> datetime:
-    found = conn.execute(
-        select(journals.c.created_at).where(
-            journals.c.tenant_id == tenant_id, journals.c.journal_id == journal_id
-        )
-    ).scalar_one()
-    return _utc(found)
-
-
-def _last_before(conn: Connection, tenant_id: str, lo: int, hi: int, moment: datetime) -> int:
+def _last_before(uow: UnitOfWork, tenant_id: str, lo: int, hi: int, moment: datetime) -> int:
     """The greatest journal id in ``[lo, hi]`` created before ``moment`` (``lo - 1`` if none),
     by binary search over the primary key: journal ids are dense and in commit order."""
+    created_at = uow.journals.created_at
     found = lo - 1
-    if lo > hi or _created_at(conn, tenant_id, lo) >= moment:
+    if lo > hi or created_at(tenant_id, lo) >= moment:
         return found  # nothing in range before the moment (days before the first journal)
-    if _created_at(conn, tenant_id, hi) < moment:
+    if created_at(tenant_id, hi) < moment:
         return hi  # everything in range is before it (days after the last journal)
     while lo <= hi:
         mid = (lo + hi) // 2
-        if _created_at(conn, tenant_id, mid) < moment:
+        if created_at(tenant_id, mid) < moment:
             found, lo = mid, mid + 1
         else:
             hi = mid - 1
     return found
 
 
-def _close(conn: Connection, tenant_id: str, upto: int) -> int | None:
-    """The price recorded by the last price-bearing journal at or before ``upto``, in 1e-8
-    yuan per point (journals record it to 8 places)."""
-    row = conn.execute(
-        select(journals.c.result)
-        .where(
-            journals.c.tenant_id == tenant_id,
-            journals.c.journal_id <= upto,
-            journals.c.code.in_(PRICED_CODES),
-        )
-        .order_by(journals.c.journal_id.desc())
-        .limit(1)
-    ).first()
-    if row is None:
-        return None
-    price = json.loads(row.result).get("price")
-    return None if price is None else parse_points(str(price), "price", allow_zero=True)
-
-
 def price_history(
-    conn: Connection, caller: Principal | None, tenant_id: str, days: int, now: datetime
+    uow: UnitOfWork, caller: Principal | None, tenant_id: str, days: int, now: datetime
 ) -> PriceHistory:
     """Daily closes (UTC days) of the last ``days`` days and the current price.
 
@@ -462,17 +422,16 @@ def price_history(
     primary key (about log2(journals) point reads) and one backward index scan: cheap on any
     size of ledger, no table scan."""
     require(caller, tenant_id, ALL)
-    store = _store(conn)
-    state, last_id = store.load_state(conn, tenant_id)
+    last_id = uow.journals.last_id(tenant_id)
     today = now.astimezone(UTC).date()
     series: list[Close] = []
     lo = 1
     for offset in range(days - 1, -1, -1):
         day: date = today - timedelta(days=offset)
         end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=UTC)
-        upto = _last_before(conn, tenant_id, lo, last_id, end) if last_id else 0
+        upto = _last_before(uow, tenant_id, lo, last_id, end) if last_id else 0
         lo = max(upto, 1)
-        close = _close(conn, tenant_id, upto) if upto >= 1 else None
+        close = uow.journals.close(tenant_id, upto) if upto >= 1 else None
         if close is not None:
             series.append(Close(day, close))
-    return PriceHistory(days, series, Price(*state.price()))
+    return PriceHistory(days, series, Price(*uow.holdings.price(tenant_id)))

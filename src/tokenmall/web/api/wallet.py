@@ -218,5 +218,5 @@ def leaderboard(
     responses=responses(*COMMON),
 )
 def price_history(tenant_id: TenantId, caller: Caller, db: Db, days: Days = 30) -> PriceHistoryOut:
-    with db.read() as conn:
-        return PriceHistoryOut.of(wallet.price_history(conn, caller, tenant_id, days, utc_now()))
+    with db.reading() as uow:
+        return PriceHistoryOut.of(wallet.price_history(uow, caller, tenant_id, days, utc_now()))

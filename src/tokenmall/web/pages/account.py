@@ -65,7 +65,8 @@ def _chart(request: Request, tenant_id: str, caller: Principal) -> tuple[str, st
     (``wallet.price_history``); while those are fewer than two days, the price at each settled
     business day the ledger recorded (the console's series)."""
     with sessions.database(request).read() as conn:
-        found = wallets.price_history(conn, caller, tenant_id, CHART_DAYS, utc_now())
+        uow = MallUnitOfWork.joining(conn)
+        found = wallets.price_history(uow, caller, tenant_id, CHART_DAYS, utc_now())
         history = PriceHistoryOut.of(found)
         labels = [row.date for row in history.series]
         prices = [row.close for row in history.series]
