@@ -128,3 +128,44 @@ def test_leaderboard_is_not_shown_to_another_tenant() -> None:
     stranger = Principal("session", "cred-9", "usr-x", "t2", Role.CONSUMER)
     with pytest.raises(NotFound):
         wallet.leaderboard(unit(), stranger, TENANT, 10)
+
+
+def _at(day: int, hour: int) -> datetime:
+    return datetime(2026, 1, day, hour, tzinfo=UTC)
+
+
+def test_price_history_closes_each_utc_day_at_its_last_priced_journal() -> None:
+    uow = unit()
+    uow.journals.made = [
+        (_at(1, 9), 100_000_000),  # 1.00000000 yuan per point
+        (_at(1, 20), None),  # a journal that records no price
+        (_at(1, 23), 101_000_000),
+        (_at(3, 8), 102_500_000),
+        (_at(3, 9), None),
+    ]
+    found = wallet.price_history(uow, BUYER, TENANT, 4, _at(4, 12))
+    assert found == wallet.PriceHistory(
+        4,
+        [
+            wallet.Close(date(2026, 1, 1), 101_000_000),
+            wallet.Close(date(2026, 1, 2), 101_000_000),  # no trade: yesterday's close
+            wallet.Close(date(2026, 1, 3), 102_500_000),
+            wallet.Close(date(2026, 1, 4), 102_500_000),
+        ],
+        wallet.Price(3, 2),
+    )
+
+
+def test_price_history_skips_days_before_the_first_priced_journal() -> None:
+    uow = unit()
+    uow.journals.made = [(_at(3, 1), None), (_at(3, 2), 99_000_000)]
+    found = wallet.price_history(uow, BUYER, TENANT, 3, _at(3, 5))
+    assert found.series == [wallet.Close(date(2026, 1, 3), 99_000_000)]
+    empty = wallet.price_history(FakeUnitOfWork(), BUYER, TENANT, 30, _at(3, 5))
+    assert (empty.series, empty.current) == ([], wallet.Price(1, 1))
+
+
+def test_price_history_is_not_shown_to_another_tenant() -> None:
+    stranger = Principal("session", "cred-9", "usr-x", "t2", Role.CONSUMER)
+    with pytest.raises(NotFound):
+        wallet.price_history(unit(), stranger, TENANT, 3, _at(3, 5))
