@@ -7,6 +7,12 @@ buyback value is the engine's ``market.buyback_payout``; a preview applies the v
 POST would run to a book loaded in a read-only transaction and throws the book away; shares and
 levels are ``domain.economy.standing``'s. Holder names in the ledger are user ids (merchants':
 merchant ids).
+
+Every view returns a frozen dataclass of integers (fen, 1e-8 point units, the price as the
+exact fraction ``num/den``); the API schemas and the pages format them. ``dividends``,
+``merchant_wallet``, ``leaderboard`` and ``price_history`` read through a ``UnitOfWork``;
+``wallet`` and ``preview`` read on a connection (the solvency report and the engine's book),
+and ``execute`` and ``redeem`` write through the ledger on the caller's connection.
 """
 
 from __future__ import annotations
