@@ -19,6 +19,7 @@ from tokenmall.demo import living as demo
 from tokenmall.services.mall import orders, people, wallet
 from tokenmall.services.mall.auth import Principal
 from tokenmall.services.mall.uow import utc_now
+from tokenmall.web.api.schemas_wallet import WalletOut
 
 TENANT = demo.TENANT_ID
 EMAIL = "flow.buyer@wine.demo"
@@ -39,7 +40,8 @@ def _principal(site: Site, email: str) -> Principal:
 
 def _wallet(site: Site) -> dict[str, Any]:
     with site.app.state.database.read() as conn:
-        return wallet.wallet(conn, _principal(site, EMAIL), TENANT, utc_now())
+        found = wallet.wallet(conn, _principal(site, EMAIL), TENANT, utc_now())
+    return WalletOut.of(found).model_dump()
 
 
 def _orders(site: Site) -> list[Any]:

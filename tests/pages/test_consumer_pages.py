@@ -20,6 +20,7 @@ from tokenmall.services.ledger import report
 from tokenmall.services.mall import addresses, people, wallet
 from tokenmall.services.mall.auth import Principal
 from tokenmall.services.mall.uow import utc_now
+from tokenmall.web.api.schemas_wallet import WalletOut
 
 TENANT = demo.TENANT_ID
 CONSUMER = demo.CONSUMERS[0][0]  # 李娜: points, stable points and cash from the demo's history
@@ -38,7 +39,8 @@ def _principal(site: Site, email: str) -> Principal:
 
 def _wallet(site: Site, email: str) -> dict[str, Any]:
     with site.app.state.database.read() as conn:
-        return wallet.wallet(conn, _principal(site, email), TENANT, utc_now())
+        found = wallet.wallet(conn, _principal(site, email), TENANT, utc_now())
+    return WalletOut.of(found).model_dump()
 
 
 def _verify_kyc(site: Site, email: str) -> None:

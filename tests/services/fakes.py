@@ -14,7 +14,7 @@ import copy
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
 from types import TracebackType
 from typing import Any
 
@@ -22,6 +22,7 @@ from fakes_withdrawals import FakeAuditTrail, FakeCash, FakeWithdrawals
 
 from tokenmall.adapters.db.uow import NewUser, StoredEvent
 from tokenmall.domain.economy.params import Params
+from tokenmall.domain.economy.state import Holder
 from tokenmall.domain.ledger import commands as c
 from tokenmall.domain.mall.addresses import Address
 from tokenmall.domain.mall.catalogue import Merchant, Product, ProductStatus, Sku, StockMovement
@@ -296,6 +297,52 @@ class FakeParams:
 
 
 @dataclass
+class FakeHoldings:
+    """The holders, the price, the settled days (newest first) and the dividends paid."""
+
+    holders: dict[tuple[str, str], Holder] = field(default_factory=dict)
+    prices: dict[str, tuple[int, int]] = field(default_factory=dict)
+    settled: list[date] = field(default_factory=list)
+    paid: dict[tuple[str, date], int] = field(default_factory=dict)
+    names: dict[str, str] = field(default_factory=dict)
+
+    def price(self, tenant_id: str) -> tuple[int, int]:
+        return self.prices.get(tenant_id, (1, 1))
+
+    def holder(self, tenant_id: str, name: str) -> Holder:
+        return self.holders.get((tenant_id, name), Holder(name))
+
+    def dividend_days(self, tenant_id: str, user_id: str, days: int) -> list[tuple[date, int]]:
+        return [(d, self.paid.get((user_id, d), 0)) for d in self.settled[:days]]
+
+    def top_holders(self, tenant_id: str, limit: int) -> list[Holder]:
+        found = [h for (t, _), h in self.holders.items() if t == tenant_id and h.points > 0]
+        found.sort(key=lambda h: (-h.points, h.points_seq, h.name))
+        return found[:limit]
+
+    def display_names(self, tenant_id: str, names: Sequence[str]) -> dict[str, str]:
+        return {n: self.names[n] for n in names if n in self.names}
+
+
+@dataclass
+class FakeJournals:
+    """Journals by id (1, 2, …): when each was made and the price it recorded (None: a
+    journal that records none)."""
+
+    made: list[tuple[datetime, int | None]] = field(default_factory=list)
+
+    def last_id(self, tenant_id: str) -> int:
+        return len(self.made)
+
+    def created_at(self, tenant_id: str, journal_id: int) -> datetime:
+        return self.made[journal_id - 1][0]
+
+    def close(self, tenant_id: str, upto: int) -> int | None:
+        priced = [price for _, price in self.made[:upto] if price is not None]
+        return priced[-1] if priced else None
+
+
+@dataclass
 class FakeAnswers:
     stored: dict[tuple[str, str, str], StoredResponse] = field(default_factory=dict)
 
@@ -411,6 +458,8 @@ class FakeUnitOfWork:
         self.carts = FakeCarts()
         self.people = FakePeople()
         self.params = FakeParams()
+        self.holdings = FakeHoldings()
+        self.journals = FakeJournals()
         self.answers = FakeAnswers()
         self.outbox = FakeOutbox()
         self.ledger = FakeLedger(grant_on)

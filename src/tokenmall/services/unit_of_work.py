@@ -14,6 +14,8 @@ The ports, each small:
 * ``carts``: the consumers' cart lines;
 * ``people``: the tenant's users (read only here);
 * ``params``: the tenant's economy parameters now;
+* ``holdings``: what the ledger holds for each holder, the price, the dividends paid;
+* ``journals``: when each ledger journal was made, and the price the priced ones recorded;
 * ``answers``: the Idempotency-Key answers (looked up and stored);
 * ``outbox``: the events to send to the tenant's webhook endpoints;
 * ``ledger``: an order's money (payment, rewards, completion, refund) as ledger batches;
@@ -30,12 +32,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from types import TracebackType
 from typing import Any, Protocol
 
 from tokenmall.adapters.db.uow import NewUser, StoredEvent
 from tokenmall.domain.economy.params import Params
+from tokenmall.domain.economy.state import Holder
 from tokenmall.domain.ledger import commands as c
 from tokenmall.domain.mall.access import AuditEntry
 from tokenmall.domain.mall.addresses import Address
@@ -176,6 +179,35 @@ class TenantParams(Protocol):
         """The tenant's economy parameters now."""
 
 
+class Holdings(Protocol):
+    def price(self, tenant_id: str) -> tuple[int, int]:
+        """The price now: fen per 1e-8 point unit, ``(num, den)``."""
+
+    def holder(self, tenant_id: str, name: str) -> Holder:
+        """A user's or a merchant's holdings (empty if the ledger has none yet)."""
+
+    def dividend_days(self, tenant_id: str, user_id: str, days: int) -> list[tuple[date, int]]:
+        """The last ``days`` settled days, newest first, with the user's dividend (fen)."""
+
+    def top_holders(self, tenant_id: str, limit: int) -> list[Holder]:
+        """The holders with points, the most first (then who got there first, then name)."""
+
+    def display_names(self, tenant_id: str, names: Sequence[str]) -> dict[str, str]:
+        """Users' display names and merchants' store names, by holder name."""
+
+
+class Journals(Protocol):
+    def last_id(self, tenant_id: str) -> int:
+        """The tenant's last journal id (0: none yet); ids are dense and in commit order."""
+
+    def created_at(self, tenant_id: str, journal_id: int) -> datetime:
+        """When the journal was made (UTC)."""
+
+    def close(self, tenant_id: str, upto: int) -> int | None:
+        """The price (1e-8 yuan per point) recorded by the last purchase, buyback, conversion
+        or redemption journal at or before ``upto``."""
+
+
 class Answers(Protocol):
     def find(self, tenant_id: str, scope: str, key: str) -> StoredResponse | None: ...
 
@@ -267,6 +299,12 @@ class UnitOfWork(Protocol):
 
     @property
     def params(self) -> TenantParams: ...
+
+    @property
+    def holdings(self) -> Holdings: ...
+
+    @property
+    def journals(self) -> Journals: ...
 
     @property
     def answers(self) -> Answers: ...

@@ -23,6 +23,7 @@ from sqlalchemy import Connection, Engine, RootTransaction, select
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from tokenmall.adapters.db import fast
+from tokenmall.adapters.db.holdings import SqlHoldings, SqlJournals
 from tokenmall.adapters.db.mall import addresses as addresses_repo
 from tokenmall.adapters.db.mall import carts as carts_repo
 from tokenmall.adapters.db.mall import catalogue as catalogue_repo
@@ -344,6 +345,8 @@ class SqlUnitOfWork:
     carts: SqlCarts
     people: SqlPeople
     params: SqlTenantParams
+    holdings: SqlHoldings
+    journals: SqlJournals
     answers: SqlAnswers
 
     def __init__(self, engine: Engine | None, *, writes: Writes | None = None) -> None:
@@ -368,6 +371,8 @@ class SqlUnitOfWork:
         self.carts = SqlCarts(conn)
         self.people = SqlPeople(conn)
         self.params = SqlTenantParams(conn)
+        self.holdings = SqlHoldings(conn)
+        self.journals = SqlJournals(conn)
         self.answers = SqlAnswers(conn)
         self.withdrawals = SqlWithdrawals(conn)
         self.audit = SqlAuditTrail(conn)

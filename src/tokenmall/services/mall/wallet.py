@@ -7,40 +7,36 @@ buyback value is the engine's ``market.buyback_payout``; a preview applies the v
 POST would run to a book loaded in a read-only transaction and throws the book away; shares and
 levels are ``domain.economy.standing``'s. Holder names in the ledger are user ids (merchants':
 merchant ids).
+
+Every view returns a frozen dataclass of integers (fen, 1e-8 point units, the price as the
+exact fraction ``num/den``); the API schemas and the pages format them. ``dividends``,
+``merchant_wallet``, ``leaderboard`` and ``price_history`` read through a ``UnitOfWork``;
+``wallet`` and ``preview`` read on a connection (the solvency report and the engine's book),
+and ``execute`` and ``redeem`` write through the ledger on the caller's connection.
 """
 
 from __future__ import annotations
 
-import json
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from fractions import Fraction
 from typing import Any, Literal
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from tokenmall.adapters.db.mall import catalogue as catalogue_repo
 from tokenmall.adapters.db.mall import commissions as commissions_repo
 from tokenmall.adapters.db.mall import people as people_repo
 from tokenmall.adapters.db.mall import withdrawals as withdrawals_repo
-from tokenmall.adapters.db.mall.tables import merchants, users
 from tokenmall.adapters.db.store import Store
-from tokenmall.adapters.db.tables import holders, journals, postings, settled_days
 from tokenmall.domain.economy import market, standing
+from tokenmall.domain.economy.health import Health
 from tokenmall.domain.economy.params import Params
 from tokenmall.domain.economy.state import Holder, Rates
 from tokenmall.domain.errors import DomainError
 from tokenmall.domain.ledger import commands as c
-from tokenmall.domain.ledger.accounts import AccountKind
-from tokenmall.domain.ledger.batch import holder_from_row
-from tokenmall.domain.ledger.codes import JournalCode
 from tokenmall.domain.mall.people import Role
-from tokenmall.domain.money import (
-    format_money,
-    format_points,
-    format_price,
-    format_rate,
-    parse_money,
-    parse_points,
-)
+from tokenmall.domain.money import format_points, parse_money, parse_points
 from tokenmall.services.ledger import execute as ledger
 from tokenmall.services.ledger import report
 from tokenmall.services.ledger.book import load_book
@@ -48,15 +44,109 @@ from tokenmall.services.mall import ids, validate
 from tokenmall.services.mall.auth import Principal, require
 from tokenmall.services.mall.errors import InvalidInput, NotFound
 from tokenmall.services.mall.people import ADMIN, ALL
+from tokenmall.services.unit_of_work import UnitOfWork
 
 Kind = Literal["sell", "convert"]
-PRICED_CODES = (
-    JournalCode.PURCHASE.value,
-    JournalCode.BUYBACK.value,
-    JournalCode.CONVERT.value,
-    JournalCode.REDEEM_STABLE.value,
-)
 MAX_HISTORY_DAYS = 366
+
+
+@dataclass(frozen=True, slots=True)
+class Price:
+    """The exact price: fen per 1e-8 point unit, ``num / den``."""
+
+    num: int
+    den: int
+
+
+@dataclass(frozen=True, slots=True)
+class BackedBy:
+    """What backs the price and what the quota is: the solvency figures and their window."""
+
+    health: Health
+    window_days: int
+
+
+@dataclass(frozen=True, slots=True)
+class WalletView:
+    """A user's wallet: money in fen, points in 1e-8 units."""
+
+    user_id: str
+    points: int
+    price: Price
+    points_value: int
+    sell_fee_rate: Fraction
+    convert_fee_rate: Fraction
+    stable: int
+    cash: int
+    cash_withdrawing: int
+    debt: int
+    quota_total: int
+    quota_used: int
+    quota_left: int
+    dividends_received: int
+    spend: int
+    shares: int
+    level: str
+    exited: bool
+    backed_by: BackedBy
+
+
+@dataclass(frozen=True, slots=True)
+class DividendDay:
+    business_date: date
+    amount: int
+
+
+@dataclass(frozen=True, slots=True)
+class Trade:
+    """A sell (cash) or a conversion (stable points), or its preview (no journal)."""
+
+    kind: Kind
+    points: int
+    price: Price
+    value_at_price: int
+    fee: int
+    fee_rate: Fraction
+    receive: int
+    journal_id: int | None = None
+
+    @property
+    def receive_as(self) -> Literal["cash", "stable"]:
+        return "cash" if self.kind == "sell" else "stable"
+
+
+@dataclass(frozen=True, slots=True)
+class MerchantWallet:
+    merchant_id: str
+    stable: int
+    points: int
+    price: Price
+
+
+@dataclass(frozen=True, slots=True)
+class Rank:
+    """A leaderboard row: a display name, never an email or an id."""
+
+    rank: int
+    name: str
+    points: int
+    level: str
+    you: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    """A UTC day's closing price in 1e-8 yuan per point (as the journal recorded it)."""
+
+    day: date
+    price_e8: int
+
+
+@dataclass(frozen=True, slots=True)
+class PriceHistory:
+    days: int
+    series: list[Close]
+    current: Price
 
 
 MAX_POINT_UNITS = 10**16  # the largest max supply there can be
@@ -96,30 +186,21 @@ def _subject(
     return user_id
 
 
-def backed_by(conn: Connection, tenant_id: str, now: datetime) -> dict[str, Any]:
+def _subject_in(
+    uow: UnitOfWork, caller: Principal | None, tenant_id: str, user_id: str | None
+) -> str:
+    """``_subject`` through the unit of work."""
+    who = require(caller, tenant_id, ALL if user_id is None else ADMIN)
+    if user_id is None:
+        return who.subject_id
+    if uow.people.get_user(tenant_id, user_id) is None:
+        raise NotFound(f"no user {user_id!r}")
+    return user_id
+
+
+def backed_by(conn: Connection, tenant_id: str, now: datetime) -> BackedBy:
     """What backs the price and what the quota is: the solvency report's figures."""
-    h = report.solvency(conn, tenant_id, now)
-    public = h.to_public()
-    return {
-        "pool": public["pool"],
-        "circulating": public["circulating"],
-        "price": public["price"],
-        "dividend_pool": public["dividend_pool"],
-        "quota_outstanding": public["quota_outstanding"],
-        "unfunded_quota": public["unfunded_quota"],
-        "daily_dividend_inflow": public["daily_dividend_inflow"],
-        "days_to_pay_quota": public["days_to_pay_quota"],
-        "inflow_window_days": report.DEFAULT_WINDOW_DAYS,
-        "statement": public["statement"],
-    }
-
-
-def _price(num: int, den: int) -> dict[str, str]:
-    return {
-        "price": format_price(num, den),
-        "price_display": format_price(num, den, 4),
-        "price_fraction": f"{num}/{den}",
-    }
+    return BackedBy(report.solvency(conn, tenant_id, now), report.DEFAULT_WINDOW_DAYS)
 
 
 def wallet(
@@ -128,7 +209,7 @@ def wallet(
     tenant_id: str,
     now: datetime,
     user_id: str | None = None,
-) -> dict[str, Any]:
+) -> WalletView:
     subject = _subject(conn, caller, tenant_id, user_id)
     store = _store(conn)
     params, _ = store.load_params(conn, tenant_id)
@@ -137,65 +218,39 @@ def wallet(
     num, den = state.price()
     value = market.buyback_payout(Rates(params), h.points, num, den) if h.points else 0
     shares = standing.shares(params, h)
-    return {
-        "user_id": subject,
-        "points": format_points(h.points),
-        **_price(num, den),
-        "points_value": format_money(value),
-        "sell_fee_rate": format_rate(params.sell_fee_rate),
-        "convert_fee_rate": format_rate(params.convert_fee_rate),
-        "stable": format_money(h.stable),
-        "cash": format_money(h.cash),
-        "cash_withdrawing": format_money(withdrawals_repo.pending_total(conn, tenant_id, subject)),
-        "debt": format_money(commissions_repo.debt_of(conn, tenant_id, subject)),
-        "quota_total": format_money(h.quota),
-        "quota_used": format_money(h.quota_used),
-        "quota_left": format_money(0 if h.exited else h.remaining_quota),
-        "dividends_received": format_money(h.dividends),
-        "spend": format_money(h.spend),
-        "shares": shares,
-        "level": params.level_for(shares),
-        "exited": h.exited,
-        "backed_by": backed_by(conn, tenant_id, now),
-    }
+    return WalletView(
+        user_id=subject,
+        points=h.points,
+        price=Price(num, den),
+        points_value=value,
+        sell_fee_rate=params.sell_fee_rate,
+        convert_fee_rate=params.convert_fee_rate,
+        stable=h.stable,
+        cash=h.cash,
+        cash_withdrawing=withdrawals_repo.pending_total(conn, tenant_id, subject),
+        debt=commissions_repo.debt_of(conn, tenant_id, subject),
+        quota_total=h.quota,
+        quota_used=h.quota_used,
+        quota_left=0 if h.exited else h.remaining_quota,
+        dividends_received=h.dividends,
+        spend=h.spend,
+        shares=shares,
+        level=params.level_for(shares),
+        exited=h.exited,
+        backed_by=backed_by(conn, tenant_id, now),
+    )
 
 
 def dividends(
-    conn: Connection,
+    uow: UnitOfWork,
     caller: Principal | None,
     tenant_id: str,
     days: int,
     user_id: str | None = None,
-) -> list[dict[str, str]]:
-    """The user's dividend day by day over the last ``days`` settled days, newest first.
-
-    Reads the settled days' dividend journals (``settled_days`` gives their ids) and the user's
-    cash posting in each: a primary-key range per day, never a scan of the ledger."""
-    subject = _subject(conn, caller, tenant_id, user_id)
-    days_rows = conn.execute(
-        select(settled_days.c.business_date, settled_days.c.dividend_journal_id)
-        .where(settled_days.c.tenant_id == tenant_id)
-        .order_by(settled_days.c.business_date.desc())
-        .limit(days)
-    ).all()
-    if not days_rows:
-        return []
-    paid: dict[int, int] = {}
-    query = select(postings.c.journal_id, postings.c.amount).where(
-        postings.c.tenant_id == tenant_id,
-        postings.c.journal_id.in_([r.dividend_journal_id for r in days_rows]),
-        postings.c.account == AccountKind.USER_CASH.value,
-        postings.c.holder == subject,
-    )
-    for journal_id, amount in conn.execute(query):
-        paid[journal_id] = paid.get(journal_id, 0) + int(amount)
-    return [
-        {
-            "business_date": r.business_date.isoformat(),
-            "amount": format_money(paid.get(r.dividend_journal_id, 0)),
-        }
-        for r in days_rows
-    ]
+) -> list[DividendDay]:
+    """The user's dividend day by day over the last ``days`` settled days, newest first."""
+    subject = _subject_in(uow, caller, tenant_id, user_id)
+    return [DividendDay(d, fen) for d, fen in uow.holdings.dividend_days(tenant_id, subject, days)]
 
 
 # -- sell and convert ---------------------------------------------------------------------------
@@ -206,7 +261,9 @@ def _command(kind: Kind, tenant_id: str, key: str, user: str, units: int) -> c.C
     return cls(tenant_id=tenant_id, idempotency_key=key, user=user, units=units)
 
 
-def _outcome(kind: Kind, result: dict[str, Any], params: Params) -> dict[str, Any]:
+def _outcome(
+    kind: Kind, result: dict[str, Any], params: Params, journal_id: int | None = None
+) -> Trade:
     """What a sell or convert result means to the user: received, fee, at what price."""
     units = parse_points(result["points"])
     num, den = (int(x) for x in result["price_fraction"].split("/"))
@@ -217,15 +274,16 @@ def _outcome(kind: Kind, result: dict[str, Any], params: Params) -> dict[str, An
     else:
         received = parse_money(result["stable"])
         rate = params.convert_fee_rate
-    return {
-        "points": format_points(units),
-        **_price(num, den),
-        "value_at_price": format_money(gross),
-        "fee": format_money(gross - received),
-        "fee_rate": format_rate(rate),
-        "receive": format_money(received),
-        "receive_as": "cash" if kind == "sell" else "stable",
-    }
+    return Trade(
+        kind=kind,
+        points=units,
+        price=Price(num, den),
+        value_at_price=gross,
+        fee=gross - received,
+        fee_rate=rate,
+        receive=received,
+        journal_id=journal_id,
+    )
 
 
 def _apply_in_book(
@@ -241,7 +299,7 @@ def _apply_in_book(
 
 def preview(
     conn: Connection, caller: Principal | None, tenant_id: str, kind: Kind, points: str
-) -> dict[str, Any]:
+) -> Trade:
     """Exactly what ``POST /wallet/<kind>`` would do now; changes nothing (read transaction,
     the book is discarded)."""
     who = require(caller, tenant_id, ALL)
@@ -253,7 +311,7 @@ def preview(
 
 def execute(
     conn: Connection, caller: Principal | None, tenant_id: str, kind: Kind, points: str
-) -> dict[str, Any]:
+) -> Trade:
     """Sell points back (rule 2) or convert them to stable points (rule 3) through the ledger."""
     who = require(caller, tenant_id, ALL)
     units = points_units(points)
@@ -266,9 +324,8 @@ def execute(
     command = _command(kind, tenant_id, key, who.subject_id, units)
     result = ledger.execute_in(store, conn, command)
     params, _ = store.load_params(conn, tenant_id)
-    out = _outcome(kind, {**result, "price_fraction": f"{num}/{den}"}, params)
-    out["journal_id"] = int(result["journal_id"])
-    return out
+    fraction = f"{num}/{den}"
+    return _outcome(kind, {**result, "price_fraction": fraction}, params, int(result["journal_id"]))
 
 
 # -- merchants redeem stable points -------------------------------------------------------------
@@ -305,134 +362,65 @@ def redeem(
 
 
 def merchant_wallet(
-    conn: Connection, caller: Principal | None, tenant_id: str, merchant_id: str
-) -> dict[str, Any]:
+    uow: UnitOfWork, caller: Principal | None, tenant_id: str, merchant_id: str
+) -> MerchantWallet:
     who = require(caller, tenant_id, (Role.MERCHANT, Role.ADMIN))
-    merchant = catalogue_repo.get_merchant(conn, tenant_id, merchant_id)
+    merchant = uow.catalogue.get_merchant(tenant_id, merchant_id)
     if merchant is None or (who.role != Role.ADMIN and merchant.owner_user_id != who.subject_id):
         raise NotFound(f"no merchant {merchant_id!r}")
-    store = _store(conn)
-    state, _ = store.load_state(conn, tenant_id)
-    h = _holder(store, conn, tenant_id, merchant_id)
-    return {
-        "merchant_id": merchant_id,
-        "stable": format_money(h.stable),
-        "points": format_points(h.points),
-        **_price(*state.price()),
-    }
+    h = uow.holdings.holder(tenant_id, merchant_id)
+    return MerchantWallet(merchant_id, h.stable, h.points, Price(*uow.holdings.price(tenant_id)))
 
 
 # -- leaderboard --------------------------------------------------------------------------------
 
 
 def leaderboard(
-    conn: Connection, caller: Principal | None, tenant_id: str, limit: int
-) -> list[dict[str, Any]]:
+    uow: UnitOfWork, caller: Principal | None, tenant_id: str, limit: int
+) -> list[Rank]:
     """The top holders by points (``standing.leaderboard``'s order: points, then who got there
     first); names are display names (users) or store names (merchants), never emails or ids."""
     who = require(caller, tenant_id, ALL)
-    store = _store(conn)
-    params, _ = store.load_params(conn, tenant_id)
-    rows = conn.execute(
-        select(holders)
-        .where(holders.c.tenant_id == tenant_id, holders.c.points > 0)
-        .order_by(holders.c.points.desc(), holders.c.points_seq, holders.c.name)
-        .limit(limit)
-    ).all()
-    found = {h.name: h for h in (holder_from_row(_holder_tuple(r)) for r in rows)}
+    params = uow.params.of(tenant_id)
+    found = {h.name: h for h in uow.holdings.top_holders(tenant_id, limit)}
     ranks = standing.leaderboard(found.values(), limit)
-    names = _display_names(conn, tenant_id, list(found))
+    names = uow.holdings.display_names(tenant_id, list(found))
     return [
-        {
-            "rank": r.rank,
-            "name": names.get(r.holder, "—"),
-            "points": format_points(r.units),
-            "level": standing.level(params, found[r.holder]),
-            "you": r.holder == who.subject_id,
-        }
+        Rank(
+            rank=r.rank,
+            name=names.get(r.holder, "—"),
+            points=r.units,
+            level=standing.level(params, found[r.holder]),
+            you=r.holder == who.subject_id,
+        )
         for r in ranks
     ]
-
-
-def _holder_tuple(row: Any) -> tuple[Any, ...]:
-    from tokenmall.domain.ledger.batch import HOLDER_FIELDS
-
-    return tuple(getattr(row, name) for name in HOLDER_FIELDS)
-
-
-def _display_names(conn: Connection, tenant_id: str, names: list[str]) -> dict[str, str]:
-    if not names:
-        return {}
-    out: dict[str, str] = {}
-    for user_id, display in conn.execute(
-        select(users.c.user_id, users.c.display_name).where(
-            users.c.tenant_id == tenant_id, users.c.user_id.in_(names)
-        )
-    ):
-        out[user_id] = display
-    for merchant_id, name in conn.execute(
-        select(merchants.c.merchant_id, merchants.c.name).where(
-            merchants.c.tenant_id == tenant_id, merchants.c.merchant_id.in_(names)
-        )
-    ):
-        out[merchant_id] = name
-    return out
 
 
 # -- price history ------------------------------------------------------------------------------
 
 
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def _created_at(conn: Connection, tenant_id: str, journal_id: int) -> datetime:
-    found = conn.execute(
-        select(journals.c.created_at).where(
-            journals.c.tenant_id == tenant_id, journals.c.journal_id == journal_id
-        )
-    ).scalar_one()
-    return _utc(found)
-
-
-def _last_before(conn: Connection, tenant_id: str, lo: int, hi: int, moment: datetime) -> int:
+def _last_before(uow: UnitOfWork, tenant_id: str, lo: int, hi: int, moment: datetime) -> int:
     """The greatest journal id in ``[lo, hi]`` created before ``moment`` (``lo - 1`` if none),
     by binary search over the primary key: journal ids are dense and in commit order."""
+    created_at = uow.journals.created_at
     found = lo - 1
-    if lo > hi or _created_at(conn, tenant_id, lo) >= moment:
+    if lo > hi or created_at(tenant_id, lo) >= moment:
         return found  # nothing in range before the moment (days before the first journal)
-    if _created_at(conn, tenant_id, hi) < moment:
+    if created_at(tenant_id, hi) < moment:
         return hi  # everything in range is before it (days after the last journal)
     while lo <= hi:
         mid = (lo + hi) // 2
-        if _created_at(conn, tenant_id, mid) < moment:
+        if created_at(tenant_id, mid) < moment:
             found, lo = mid, mid + 1
         else:
             hi = mid - 1
     return found
 
 
-def _close(conn: Connection, tenant_id: str, upto: int) -> str | None:
-    """The price recorded by the last price-bearing journal at or before ``upto``."""
-    row = conn.execute(
-        select(journals.c.result)
-        .where(
-            journals.c.tenant_id == tenant_id,
-            journals.c.journal_id <= upto,
-            journals.c.code.in_(PRICED_CODES),
-        )
-        .order_by(journals.c.journal_id.desc())
-        .limit(1)
-    ).first()
-    if row is None:
-        return None
-    price = json.loads(row.result).get("price")
-    return None if price is None else str(price)
-
-
 def price_history(
-    conn: Connection, caller: Principal | None, tenant_id: str, days: int, now: datetime
-) -> dict[str, Any]:
+    uow: UnitOfWork, caller: Principal | None, tenant_id: str, days: int, now: datetime
+) -> PriceHistory:
     """Daily closes (UTC days) of the last ``days`` days and the current price.
 
     A day's close is the price recorded by the last purchase, buyback, conversion or redemption
@@ -440,17 +428,16 @@ def price_history(
     primary key (about log2(journals) point reads) and one backward index scan: cheap on any
     size of ledger, no table scan."""
     require(caller, tenant_id, ALL)
-    store = _store(conn)
-    state, last_id = store.load_state(conn, tenant_id)
+    last_id = uow.journals.last_id(tenant_id)
     today = now.astimezone(UTC).date()
-    series: list[dict[str, str]] = []
+    series: list[Close] = []
     lo = 1
     for offset in range(days - 1, -1, -1):
         day: date = today - timedelta(days=offset)
         end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=UTC)
-        upto = _last_before(conn, tenant_id, lo, last_id, end) if last_id else 0
+        upto = _last_before(uow, tenant_id, lo, last_id, end) if last_id else 0
         lo = max(upto, 1)
-        close = _close(conn, tenant_id, upto) if upto >= 1 else None
+        close = uow.journals.close(tenant_id, upto) if upto >= 1 else None
         if close is not None:
-            series.append({"date": day.isoformat(), "close": close})
-    return {"days": days, "series": series, "current": _price(*state.price())}
+            series.append(Close(day, close))
+    return PriceHistory(days, series, Price(*uow.holdings.price(tenant_id)))

@@ -12,7 +12,8 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from tokenmall.domain.mall.withdrawals import Settings, Withdrawal
-from tokenmall.domain.money import format_money
+from tokenmall.domain.money import format_money, format_points, format_price, format_rate
+from tokenmall.services.mall import wallet
 from tokenmall.web.api.schemas import MoneyText, Request, Response
 
 PointsText = Annotated[
@@ -44,6 +45,30 @@ class BackedBy(Response):
     inflow_window_days: int
     statement: list[str]
 
+    @classmethod
+    def of(cls, b: wallet.BackedBy) -> BackedBy:
+        public = b.health.to_public()
+        return cls(
+            pool=public["pool"],
+            circulating=public["circulating"],
+            price=public["price"],
+            dividend_pool=public["dividend_pool"],
+            quota_outstanding=public["quota_outstanding"],
+            unfunded_quota=public["unfunded_quota"],
+            daily_dividend_inflow=public["daily_dividend_inflow"],
+            days_to_pay_quota=public["days_to_pay_quota"],
+            inflow_window_days=b.window_days,
+            statement=public["statement"],
+        )
+
+
+def _price(p: wallet.Price) -> dict[str, str]:
+    return {
+        "price": format_price(p.num, p.den),
+        "price_display": format_price(p.num, p.den, 4),
+        "price_fraction": f"{p.num}/{p.den}",
+    }
+
 
 class WalletOut(Response):
     user_id: str
@@ -68,10 +93,38 @@ class WalletOut(Response):
     exited: bool
     backed_by: BackedBy
 
+    @classmethod
+    def of(cls, w: wallet.WalletView) -> WalletOut:
+        return cls(
+            user_id=w.user_id,
+            points=format_points(w.points),
+            **_price(w.price),
+            points_value=format_money(w.points_value),
+            sell_fee_rate=format_rate(w.sell_fee_rate),
+            convert_fee_rate=format_rate(w.convert_fee_rate),
+            stable=format_money(w.stable),
+            cash=format_money(w.cash),
+            cash_withdrawing=format_money(w.cash_withdrawing),
+            debt=format_money(w.debt),
+            quota_total=format_money(w.quota_total),
+            quota_used=format_money(w.quota_used),
+            quota_left=format_money(w.quota_left),
+            dividends_received=format_money(w.dividends_received),
+            spend=format_money(w.spend),
+            shares=w.shares,
+            level=w.level,
+            exited=w.exited,
+            backed_by=BackedBy.of(w.backed_by),
+        )
+
 
 class DividendDay(Response):
     business_date: str
     amount: str
+
+    @classmethod
+    def of(cls, d: wallet.DividendDay) -> DividendDay:
+        return cls(business_date=d.business_date.isoformat(), amount=format_money(d.amount))
 
 
 class DividendsOut(Response):
@@ -96,6 +149,19 @@ class TradeOut(Response):
     receive_as: Literal["cash", "stable"]
     journal_id: int | None = None
 
+    @classmethod
+    def of(cls, t: wallet.Trade) -> TradeOut:
+        return cls(
+            points=format_points(t.points),
+            **_price(t.price),
+            value_at_price=format_money(t.value_at_price),
+            fee=format_money(t.fee),
+            fee_rate=format_rate(t.fee_rate),
+            receive=format_money(t.receive),
+            receive_as=t.receive_as,
+            journal_id=t.journal_id,
+        )
+
 
 class RedeemIn(Request):
     amount: MoneyText
@@ -117,6 +183,15 @@ class MerchantWalletOut(Response):
     price_display: str
     price_fraction: str
 
+    @classmethod
+    def of(cls, m: wallet.MerchantWallet) -> MerchantWalletOut:
+        return cls(
+            merchant_id=m.merchant_id,
+            stable=format_money(m.stable),
+            points=format_points(m.points),
+            **_price(m.price),
+        )
+
 
 class LeaderboardEntry(Response):
     rank: int
@@ -124,6 +199,12 @@ class LeaderboardEntry(Response):
     points: str
     level: str
     you: bool
+
+    @classmethod
+    def of(cls, r: wallet.Rank) -> LeaderboardEntry:
+        return cls(
+            rank=r.rank, name=r.name, points=format_points(r.points), level=r.level, you=r.you
+        )
 
 
 class LeaderboardOut(Response):
@@ -133,6 +214,10 @@ class LeaderboardOut(Response):
 class PriceClose(Response):
     date: str
     close: str
+
+    @classmethod
+    def of(cls, c: wallet.Close) -> PriceClose:
+        return cls(date=c.day.isoformat(), close=format_points(c.price_e8))
 
 
 class CurrentPrice(Response):
@@ -145,6 +230,14 @@ class PriceHistoryOut(Response):
     days: int
     series: list[PriceClose]
     current: CurrentPrice
+
+    @classmethod
+    def of(cls, h: wallet.PriceHistory) -> PriceHistoryOut:
+        return cls(
+            days=h.days,
+            series=[PriceClose.of(c) for c in h.series],
+            current=CurrentPrice(**_price(h.current)),
+        )
 
 
 # --- referrals ---

@@ -48,7 +48,7 @@ PointsQuery = Annotated[
 )
 def my_wallet(tenant_id: TenantId, caller: Caller, db: Db) -> WalletOut:
     with db.read() as conn:
-        return WalletOut(**wallet.wallet(conn, caller, tenant_id, utc_now()))
+        return WalletOut.of(wallet.wallet(conn, caller, tenant_id, utc_now()))
 
 
 @router.get(
@@ -59,7 +59,7 @@ def my_wallet(tenant_id: TenantId, caller: Caller, db: Db) -> WalletOut:
 )
 def user_wallet(tenant_id: TenantId, user_id: ResourceId, caller: Caller, db: Db) -> WalletOut:
     with db.read() as conn:
-        return WalletOut(**wallet.wallet(conn, caller, tenant_id, utc_now(), user_id))
+        return WalletOut.of(wallet.wallet(conn, caller, tenant_id, utc_now(), user_id))
 
 
 @router.get(
@@ -69,9 +69,9 @@ def user_wallet(tenant_id: TenantId, user_id: ResourceId, caller: Caller, db: Db
     responses=responses(*COMMON),
 )
 def my_dividends(tenant_id: TenantId, caller: Caller, db: Db, days: Days = 30) -> DividendsOut:
-    with db.read() as conn:
-        found = wallet.dividends(conn, caller, tenant_id, days)
-    return DividendsOut(items=[DividendDay(**d) for d in found])
+    with db.reading() as uow:
+        found = wallet.dividends(uow, caller, tenant_id, days)
+    return DividendsOut(items=[DividendDay.of(d) for d in found])
 
 
 @router.get(
@@ -83,9 +83,9 @@ def my_dividends(tenant_id: TenantId, caller: Caller, db: Db, days: Days = 30) -
 def user_dividends(
     tenant_id: TenantId, user_id: ResourceId, caller: Caller, db: Db, days: Days = 30
 ) -> DividendsOut:
-    with db.read() as conn:
-        found = wallet.dividends(conn, caller, tenant_id, days, user_id)
-    return DividendsOut(items=[DividendDay(**d) for d in found])
+    with db.reading() as uow:
+        found = wallet.dividends(uow, caller, tenant_id, days, user_id)
+    return DividendsOut(items=[DividendDay.of(d) for d in found])
 
 
 def _trade(
@@ -98,7 +98,7 @@ def _trade(
     key: str,
 ) -> Response:
     def make(conn: Connection) -> BaseModel:
-        return TradeOut(**wallet.execute(conn, caller, tenant_id, kind, payload.points))
+        return TradeOut.of(wallet.execute(conn, caller, tenant_id, kind, payload.points))
 
     return write(request, db, caller, tenant_id, key, payload, make)
 
@@ -145,7 +145,7 @@ def convert(
 )
 def sell_preview(tenant_id: TenantId, points: PointsQuery, caller: Caller, db: Db) -> TradeOut:
     with db.read() as conn:
-        return TradeOut(**wallet.preview(conn, caller, tenant_id, "sell", points))
+        return TradeOut.of(wallet.preview(conn, caller, tenant_id, "sell", points))
 
 
 @router.get(
@@ -156,7 +156,7 @@ def sell_preview(tenant_id: TenantId, points: PointsQuery, caller: Caller, db: D
 )
 def convert_preview(tenant_id: TenantId, points: PointsQuery, caller: Caller, db: Db) -> TradeOut:
     with db.read() as conn:
-        return TradeOut(**wallet.preview(conn, caller, tenant_id, "convert", points))
+        return TradeOut.of(wallet.preview(conn, caller, tenant_id, "convert", points))
 
 
 @router.post(
@@ -190,8 +190,8 @@ def redeem(
 def merchant_wallet(
     tenant_id: TenantId, merchant_id: ResourceId, caller: Caller, db: Db
 ) -> MerchantWalletOut:
-    with db.read() as conn:
-        return MerchantWalletOut(**wallet.merchant_wallet(conn, caller, tenant_id, merchant_id))
+    with db.reading() as uow:
+        return MerchantWalletOut.of(wallet.merchant_wallet(uow, caller, tenant_id, merchant_id))
 
 
 @router.get(
@@ -206,9 +206,9 @@ def leaderboard(
     db: Db,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
 ) -> LeaderboardOut:
-    with db.read() as conn:
-        found = wallet.leaderboard(conn, caller, tenant_id, limit)
-    return LeaderboardOut(items=[LeaderboardEntry(**e) for e in found])
+    with db.reading() as uow:
+        found = wallet.leaderboard(uow, caller, tenant_id, limit)
+    return LeaderboardOut(items=[LeaderboardEntry.of(e) for e in found])
 
 
 @router.get(
@@ -218,5 +218,5 @@ def leaderboard(
     responses=responses(*COMMON),
 )
 def price_history(tenant_id: TenantId, caller: Caller, db: Db, days: Days = 30) -> PriceHistoryOut:
-    with db.read() as conn:
-        return PriceHistoryOut(**wallet.price_history(conn, caller, tenant_id, days, utc_now()))
+    with db.reading() as uow:
+        return PriceHistoryOut.of(wallet.price_history(uow, caller, tenant_id, days, utc_now()))

@@ -31,6 +31,13 @@ from tokenmall.services.mall.auth import Principal
 from tokenmall.services.mall.errors import InvalidInput
 from tokenmall.services.mall.uow import MallUnitOfWork, utc_now
 from tokenmall.web import limits
+from tokenmall.web.api.schemas_wallet import (
+    DividendDay,
+    LeaderboardEntry,
+    PriceHistoryOut,
+    TradeOut,
+    WalletOut,
+)
 from tokenmall.web.deps import SESSION_COOKIE
 from tokenmall.web.errors import status_of
 from tokenmall.web.pages import csrf, figures, forms, sessions
@@ -58,9 +65,11 @@ def _chart(request: Request, tenant_id: str, caller: Principal) -> tuple[str, st
     (``wallet.price_history``); while those are fewer than two days, the price at each settled
     business day the ledger recorded (the console's series)."""
     with sessions.database(request).read() as conn:
-        history = wallets.price_history(conn, caller, tenant_id, CHART_DAYS, utc_now())
-        labels = [row["date"] for row in history["series"]]
-        prices = [row["close"] for row in history["series"]]
+        uow = MallUnitOfWork.joining(conn)
+        found = wallets.price_history(uow, caller, tenant_id, CHART_DAYS, utc_now())
+        history = PriceHistoryOut.of(found)
+        labels = [row.date for row in history.series]
+        prices = [row.close for row in history.series]
         basis = "daily"
         if len(prices) < 2:
             settled = figures.price_history(conn, tenant_id, CHART_DAYS)
@@ -69,6 +78,11 @@ def _chart(request: Request, tenant_id: str, caller: Principal) -> tuple[str, st
                 prices = [p.price for p in settled]
                 basis = "settled"
     return json.dumps({"labels": labels, "prices": prices}), basis
+
+
+def _wallet(view: wallets.WalletView) -> dict[str, Any]:
+    """The wallet as the pages show it: the API's figures."""
+    return WalletOut.of(view).model_dump()
 
 
 def _quota_share(mine: dict[str, Any]) -> tuple[str, str]:
@@ -80,8 +94,12 @@ def _quota_share(mine: dict[str, Any]) -> tuple[str, str]:
 def wallet_page(request: Request, tenant_id: str) -> Response:
     tenant, caller = consumer_page(request, tenant_id)
     with sessions.database(request).read() as conn:
-        mine = wallets.wallet(conn, caller, tenant_id, utc_now())
-        paid = wallets.dividends(conn, caller, tenant_id, DIVIDEND_DAYS)
+        mine = _wallet(wallets.wallet(conn, caller, tenant_id, utc_now()))
+        uow = MallUnitOfWork.joining(conn)
+        paid = [
+            DividendDay.of(d).model_dump()
+            for d in wallets.dividends(uow, caller, tenant_id, DIVIDEND_DAYS)
+        ]
     chart, basis = _chart(request, tenant_id, caller)
     used, total = _quota_share(mine)
     return page(
@@ -143,6 +161,11 @@ def _receipt(request: Request, caller: Principal, kind: Kind) -> dict[str, str] 
     return dict(zip(RECEIPT_FIELDS, values, strict=True))
 
 
+def _trade(trade: wallets.Trade) -> dict[str, Any]:
+    """A sell's or a conversion's figures as the API gives them (a preview has no journal)."""
+    return TradeOut.of(trade).model_dump(exclude_none=trade.journal_id is None)
+
+
 def _preview(
     request: Request, tenant_id: str, caller: Principal, kind: Kind, points: str
 ) -> tuple[dict[str, Any] | None, FormState]:
@@ -151,7 +174,8 @@ def _preview(
         return None, state
     try:
         with sessions.database(request).read() as conn:
-            return wallets.preview(conn, caller, tenant_id, kind, points.strip()), state
+            found = wallets.preview(conn, caller, tenant_id, kind, points.strip())
+            return _trade(found), state
     except DomainError as exc:
         state.errors["points"] = str(exc)
         return None, state
@@ -167,7 +191,7 @@ def _trade_page(
     code: int = 200,
 ) -> Response:
     with sessions.database(request).read() as conn:
-        mine = wallets.wallet(conn, caller, tenant.tenant_id, utc_now())
+        mine = _wallet(wallets.wallet(conn, caller, tenant.tenant_id, utc_now()))
     return page(
         request,
         "account/trade.html",
@@ -244,7 +268,7 @@ async def trade_post(request: Request, tenant_id: str, kind: str) -> Response:
             tenant_id,
             caller,
             chosen,
-            wallets.execute(conn, caller, tenant_id, chosen, points),
+            _trade(wallets.execute(conn, caller, tenant_id, chosen, points)),
         ),
         refused=refused,
         default_field="points",
@@ -258,8 +282,13 @@ async def trade_post(request: Request, tenant_id: str, kind: str) -> Response:
 def leaderboard_page(request: Request, tenant_id: str) -> Response:
     tenant, caller = consumer_page(request, tenant_id)
     with sessions.database(request).read() as conn:
-        rows = wallets.leaderboard(conn, caller, tenant_id, LEADERBOARD_SIZE)
-        mine = wallets.wallet(conn, caller, tenant_id, utc_now())
+        rows = [
+            LeaderboardEntry.of(r).model_dump()
+            for r in wallets.leaderboard(
+                MallUnitOfWork.joining(conn), caller, tenant_id, LEADERBOARD_SIZE
+            )
+        ]
+        mine = _wallet(wallets.wallet(conn, caller, tenant_id, utc_now()))
     return page(
         request,
         "account/leaderboard.html",
@@ -315,7 +344,7 @@ def _withdrawals_page(
     code: int = 200,
 ) -> Response:
     with sessions.database(request).read() as conn:
-        mine = wallets.wallet(conn, caller, tenant.tenant_id, utc_now())
+        mine = _wallet(wallets.wallet(conn, caller, tenant.tenant_id, utc_now()))
         listed = withdrawals.list_withdrawals(
             MallUnitOfWork.joining(conn),
             caller,

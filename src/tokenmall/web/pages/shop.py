@@ -29,6 +29,7 @@ from tokenmall.services.mall.auth import Principal, require
 from tokenmall.services.mall.errors import InvalidInput
 from tokenmall.services.mall.uow import MallUnitOfWork, utc_now
 from tokenmall.web.api.payments import gateway_for
+from tokenmall.web.api.schemas_wallet import WalletOut
 from tokenmall.web.errors import status_of
 from tokenmall.web.pages import csrf, forms, rendering, sessions
 from tokenmall.web.pages.errors import PageRoute
@@ -248,7 +249,7 @@ def _checkout_page(
     with sessions.database(request).read() as conn:
         uow = MallUnitOfWork.joining(conn)
         cart = carts.get_cart(uow, caller, tenant.tenant_id)
-        mine = wallets.wallet(conn, caller, tenant.tenant_id, utc_now())
+        mine = WalletOut.of(wallets.wallet(conn, caller, tenant.tenant_id, utc_now())).model_dump()
         book = addresses.list_addresses(uow, caller, tenant.tenant_id)
     groups: dict[str, list[carts.PricedLine]] = {}
     for line in cart.lines:
