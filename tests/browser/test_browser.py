@@ -73,6 +73,12 @@ def test_a_consumer_registers_from_an_invite_link_and_sees_the_mall(site: Site, 
     phone.fill("#f-password", "a-good-password")
     phone.fill("#f-password_again", "a-good-password")
     phone.click("button[type=submit]")
+    # Registering signs nobody in (the same answer as for an address that has an account).
+    phone.wait_for_url(re.compile(rf"/{TENANT}/login\?registered=1"))
+    assert "注册已受理" in phone.content()
+    phone.fill("#f-email", "phone.user@wine.demo")
+    phone.fill("#f-password", "a-good-password")
+    phone.click("button[type=submit] >> nth=-1")
     phone.wait_for_url(re.compile(rf"/{TENANT}/me\?welcome=1$"))
     assert phone.locator('[data-testid="display-name"]').inner_text() == "手机用户"
     assert "欢迎" in phone.content()

@@ -149,6 +149,10 @@ def _invite_code(site: Site) -> str:
     return link.rsplit("=", 1)[1]
 
 
+# Where every registration goes, whether the address was new or not: sign in, then the welcome.
+REGISTERED = f"/{TENANT}/login?registered=1&next=/{TENANT}/me%3Fwelcome%3D1"
+
+
 def test_register_from_an_invite_link(site: Site, browser: Browser) -> None:
     code = _invite_code(site)
     page = browser.get(f"/{TENANT}/register?invite={code}")
@@ -166,7 +170,7 @@ def test_register_from_an_invite_link(site: Site, browser: Browser) -> None:
     answer = browser.post(f"/{TENANT}/register", data)
     assert answer.status_code == 303
     # Registering signs nobody in: the same answer as for an address that has an account.
-    assert answer.headers["location"] == f"/{TENANT}/login?registered=1"
+    assert answer.headers["location"] == REGISTERED
     assert "tokenmall_session" not in answer.headers.get("set-cookie", "")
     assert "注册已受理" in browser.get(answer.headers["location"]).text
     browser.login(TENANT, "new.friend@wine.demo", "a-good-password")
@@ -212,7 +216,7 @@ def test_register_refuses_bad_input_next_to_the_field_and_changes_nothing(
         f"/{TENANT}/register", {**hidden_fields(page.text), **good, "email": CONSUMER}
     )
     assert answer.status_code == 303
-    assert answer.headers["location"] == f"/{TENANT}/login?registered=1"  # as for a new one
+    assert answer.headers["location"] == REGISTERED  # as for a new one
     assert "tokenmall_session" not in answer.headers.get("set-cookie", "")
     after = snapshot(site)
     # Only the form's idempotency record (its answer, for a replay) is new.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
@@ -222,7 +223,10 @@ async def register_post(request: Request, tenant_id: str) -> Response:
         return _register_error(request, tenant, form, exc)
     # The same answer whether the address was new or already had an account (no enumeration):
     # on to sign in, with the address filled in; nobody is signed in by registering.
-    return rendering.redirect(f"/{tenant_id}/login?registered=1")
+    # After signing in, the new member lands on their page with the welcome.
+    return rendering.redirect(
+        f"/{tenant_id}/login?registered=1&next=" + quote(f"/{tenant_id}/me?welcome=1", safe="/")
+    )
 
 
 @router.get("/{tenant_id}/me")
