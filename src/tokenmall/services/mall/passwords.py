@@ -38,7 +38,7 @@ def default_concurrency() -> int:
 
 
 class _Pool:
-    def __init__(self, concurrency: int, wait_seconds: float) -> None:
+    def __init__(self, concurrency: int, wait_seconds: float) -> None:  # float-ok: seconds
         self.slots = threading.BoundedSemaphore(concurrency)
         self.wait_seconds = wait_seconds
 
@@ -57,7 +57,7 @@ def configure(
     *,
     fast_for_tests: bool,
     concurrency: int | None = None,
-    wait_seconds: float = DEFAULT_WAIT_SECONDS,
+    wait_seconds: float = DEFAULT_WAIT_SECONDS,  # float-ok: seconds
 ) -> None:
     """The hasher (cheap hashes for test suites only: ``insecure_fast_password_hashing``) and
     the bounded pool (``password_hash_concurrency``, ``password_hash_wait_seconds``)."""

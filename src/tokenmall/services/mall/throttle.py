@@ -49,9 +49,9 @@ class Policy:
 
     account_free: int = 5
     client_free: int = 20
-    base: float = 30.0
-    cap: float = 15 * 60.0
-    forget_after: float = 60 * 60.0
+    base: float = 30.0  # float-ok: seconds of the first lock
+    cap: float = 15 * 60.0  # float-ok: seconds, the longest lock
+    forget_after: float = 60 * 60.0  # float-ok: seconds before an entry is forgotten
     register_burst: int = 10
     register_every: float = 60.0
     max_keys: int = 100_000
