@@ -50,9 +50,10 @@ def test_concurrent_reservations_through_the_service_never_oversell(
         start.wait()
         for n in range(4):
             try:
-                with db.transaction() as conn:
+                with db.unit() as uow:
+                    reference = f"order-{worker}-{n}"
                     catalogue.reserve(
-                        conn, tenant.tenant_id, tenant.sku_id, 1, f"order-{worker}-{n}", utc_now()
+                        uow.catalogue, tenant.tenant_id, tenant.sku_id, 1, reference, utc_now()
                     )
                 with lock:
                     taken.append(worker)
@@ -73,8 +74,8 @@ def test_concurrent_reservations_through_the_service_never_oversell(
     assert sku.stock == 0
     assert sum(m.change for m in movements) == 0
     # Releasing gives units back.
-    with db.transaction() as conn:
-        catalogue.release(conn, tenant.tenant_id, tenant.sku_id, 2, "order-0-0", utc_now())
+    with db.unit() as uow:
+        catalogue.release(uow.catalogue, tenant.tenant_id, tenant.sku_id, 2, "order-0-0", utc_now())
     with db.reading() as uow:
         sku = uow.catalogue.get_sku(tenant.tenant_id, tenant.sku_id)
     assert sku is not None

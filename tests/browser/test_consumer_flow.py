@@ -45,9 +45,9 @@ def _wallet(site: Site) -> dict[str, Any]:
 
 
 def _orders(site: Site) -> list[Any]:
-    with site.app.state.database.read() as conn:
+    with site.app.state.database.reading() as uow:
         return orders.list_orders(
-            conn, _principal(site, EMAIL), TENANT, status=None, after=None, limit=10
+            uow, _principal(site, EMAIL), TENANT, status=None, after=None, limit=10
         )
 
 

@@ -96,10 +96,10 @@ def test_a_merchant_ships_its_own_orders_from_the_console_and_sees_no_others(
 def test_refunds_are_refused_with_a_reason_or_approved(site: Site, browser: Browser) -> None:
     browser.login(TENANT, demo.ADMIN_EMAIL)
     first = order_in(site, "received")
-    with site.app.state.database.transaction() as conn:
+    with site.app.state.database.unit() as uow:
         buyer = Principal("session", "test", first.user_id, TENANT, "consumer")
         refund = order_refunds.request_refund(
-            conn, buyer, TENANT, first.order_id, "破损", utc_now()
+            uow, buyer, TENANT, first.order_id, "破损", utc_now()
         )
     listed = browser.get(f"/{TENANT}/admin/orders")
     assert first.order_id in listed.text
@@ -119,10 +119,10 @@ def test_refunds_are_refused_with_a_reason_or_approved(site: Site, browser: Brow
     assert "瓶子完好，不予退款" in shown.text
     # A second request, approved: the money goes back, the order is refunded.
     second = order_in(site, "received")
-    with site.app.state.database.transaction() as conn:
+    with site.app.state.database.unit() as uow:
         buyer = Principal("session", "test", second.user_id, TENANT, "consumer")
         refund = order_refunds.request_refund(
-            conn, buyer, TENANT, second.order_id, "不想要了", utc_now()
+            uow, buyer, TENANT, second.order_id, "不想要了", utc_now()
         )
     page = f"/{TENANT}/admin/orders/{second.order_id}"
     approved = browser.submit(page, f"{page}/refunds/{refund.refund_id}/approve", {})

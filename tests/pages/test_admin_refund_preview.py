@@ -42,8 +42,8 @@ def test_the_order_page_shows_a_booked_refunds_reversal_before_approval(
     browser.login(TENANT, demo.ADMIN_EMAIL)
     booked = _booked_received_order(site)
     buyer = Principal("session", "test", booked.user_id, TENANT, "consumer")
-    with site.app.state.database.transaction() as conn:
-        order_refunds.request_refund(conn, buyer, TENANT, booked.order_id, "r", utc_now())
+    with site.app.state.database.unit() as uow:
+        order_refunds.request_refund(uow, buyer, TENANT, booked.order_id, "r", utc_now())
     before = snapshot(site)
     page = browser.get(f"/{TENANT}/admin/orders/{booked.order_id}")
     assert page.status_code == 200

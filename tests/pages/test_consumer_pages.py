@@ -475,9 +475,9 @@ def test_the_orders_of_one_checkout_are_listed_by_the_database(
         fields = browser.form(f"/{TENANT}/checkout", f"/{TENANT}/checkout")
         went = browser.post(f"/{TENANT}/checkout", {**fields, "payment_method": "money"})
         assert went.status_code == 303
-    with site.app.state.database.read() as conn:
+    with site.app.state.database.reading() as uow:
         newest, older = orders.list_orders(
-            conn, _principal(site, OTHER_CONSUMER), TENANT, status=None, after=None, limit=2
+            uow, _principal(site, OTHER_CONSUMER), TENANT, status=None, after=None, limit=2
         )
     # The filter is the query's (not a sieve over one page of the newest orders).
     page = browser.get(f"/{TENANT}/orders?checkout={older.checkout_id}").text

@@ -18,6 +18,7 @@ from datetime import date, datetime
 from types import TracebackType
 from typing import Any
 
+from fakes_orders import FakeNested, FakeOrderMoney, FakeOrders, FakePayments, FakeRefunds
 from fakes_withdrawals import FakeAuditTrail, FakeCash, FakeWithdrawals
 
 from tokenmall.adapters.db.uow import NewUser, StoredEvent
@@ -466,6 +467,11 @@ class FakeUnitOfWork:
         self.withdrawals = FakeWithdrawals()
         self.audit = FakeAuditTrail()
         self.cash = FakeCash()
+        self.orders = FakeOrders()
+        self.payments = FakePayments()
+        self.refunds = FakeRefunds()
+        self.order_money = FakeOrderMoney()
+        self.nested = FakeNested(self)
         self.commits = 0
         self._saved: tuple[Any, ...] | None = None
         self._where: tuple[str, str, str, str] | None = None
@@ -484,6 +490,10 @@ class FakeUnitOfWork:
             self.withdrawals,
             self.audit,
             self.cash,
+            self.orders,
+            self.payments,
+            self.refunds,
+            self.order_money,
         )
 
     def snapshot(self) -> tuple[Any, ...]:
@@ -525,6 +535,10 @@ class FakeUnitOfWork:
                 self.withdrawals,
                 self.audit,
                 self.cash,
+                self.orders,
+                self.payments,
+                self.refunds,
+                self.order_money,
             ) = self._saved
             self._saved = None
 

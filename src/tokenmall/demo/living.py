@@ -329,7 +329,7 @@ def _placed(conn: Connection, key: str, buyer: User, sku: Sku, quantity: int, at
     def act() -> tuple[int, str]:
         cart.add_line(MallUnitOfWork.joining(conn), who, TENANT_ID, sku.sku_id, quantity, at)
         done = checkout.checkout(
-            conn,
+            MallUnitOfWork.joining(conn),
             who,
             TENANT_ID,
             lines=None,  # the cart
@@ -381,7 +381,7 @@ def _deliver(db: Database, order_id: str, day: date, now: datetime) -> None:
             seller = people_repo.get_user(conn, TENANT_ID, merchant.owner_user_id)
             assert seller is not None
             order = orders.ship(
-                conn,
+                MallUnitOfWork.joining(conn),
                 _member(seller),
                 TENANT_ID,
                 order_id,
@@ -392,7 +392,8 @@ def _deliver(db: Database, order_id: str, day: date, now: datetime) -> None:
         if order.status == "shipped" and received_at <= now:
             buyer = people_repo.get_user(conn, TENANT_ID, order.user_id)
             assert buyer is not None
-            orders.confirm_receipt(conn, _member(buyer), TENANT_ID, order_id, received_at)
+            uow = MallUnitOfWork.joining(conn)
+            orders.confirm_receipt(uow, _member(buyer), TENANT_ID, order_id, received_at)
 
 
 def _days_of(db: Database, order_ids: list[str]) -> list[date]:
@@ -442,7 +443,12 @@ def _pending_requests(db: Database, users: dict[str, User], now: datetime) -> No
         )
         if mine and not any(refunds_repo.refunds_of(conn, TENANT_ID, o.order_id) for o in mine):
             order_refunds.request_refund(
-                conn, _member(buyer), TENANT_ID, mine[-1].order_id, "瓶塞有破损，申请退货", now
+                MallUnitOfWork.joining(conn),
+                _member(buyer),
+                TENANT_ID,
+                mine[-1].order_id,
+                "瓶塞有破损，申请退货",
+                now,
             )
 
 

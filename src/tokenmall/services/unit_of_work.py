@@ -23,6 +23,8 @@ The ports, each small:
 * ``withdrawals``: the members' withdrawals, their approvals and the tenant's rules;
 * ``audit``: the audit trail (entries added with the change, and read back);
 * ``cash``: a member's cash and debt, and the ledger steps of a withdrawal;
+* ``orders``, ``payments``, ``refunds``, ``order_money``, ``nested``: the mall's own orders
+  (``unit_of_work_orders.py``);
 * ``answer(status, body)``: the request's answer, stored under its Idempotency-Key among the
   unit's last writes (one statement, no savepoint), if the unit was opened for a key.
 """
@@ -49,6 +51,13 @@ from tokenmall.domain.mall.people import User
 from tokenmall.domain.mall.responses import StoredResponse
 from tokenmall.domain.mall.withdrawals import Settings, Withdrawal, WithdrawalStatus
 from tokenmall.services.ledger.execute import Prefound, Purchased
+from tokenmall.services.unit_of_work_orders import (
+    Nested,
+    OrderMoney,
+    OrdersRepository,
+    Payments,
+    Refunds,
+)
 
 
 class IntegrationRepository(Protocol):
@@ -323,6 +332,21 @@ class UnitOfWork(Protocol):
 
     @property
     def cash(self) -> Cash: ...
+
+    @property
+    def orders(self) -> OrdersRepository: ...
+
+    @property
+    def payments(self) -> Payments: ...
+
+    @property
+    def refunds(self) -> Refunds: ...
+
+    @property
+    def order_money(self) -> OrderMoney: ...
+
+    @property
+    def nested(self) -> Nested: ...
 
     def __enter__(self) -> UnitOfWork: ...
 

@@ -33,6 +33,7 @@ from tokenmall.adapters.db.mall import people as people_repo
 from tokenmall.adapters.db.mall.tables import idempotency as answers_table
 from tokenmall.adapters.db.mall.tables import users as mall_users
 from tokenmall.adapters.db.store import Store
+from tokenmall.adapters.db.uow_orders import SqlNested, SqlOrders, SqlPayments, SqlRefunds
 from tokenmall.adapters.db.uow_withdrawals import SqlAuditTrail, SqlWithdrawals
 from tokenmall.domain.economy.params import Params
 from tokenmall.domain.mall.addresses import Address
@@ -376,6 +377,10 @@ class SqlUnitOfWork:
         self.answers = SqlAnswers(conn)
         self.withdrawals = SqlWithdrawals(conn)
         self.audit = SqlAuditTrail(conn)
+        self.orders = SqlOrders(conn)
+        self.payments = SqlPayments(conn)
+        self.refunds = SqlRefunds(conn)
+        self.nested = SqlNested(conn)
 
     def __enter__(self) -> SqlUnitOfWork:
         if self._engine is not None:

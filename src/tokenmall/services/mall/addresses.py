@@ -22,9 +22,6 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection
-
-from tokenmall.adapters.db.uow import SqlAddresses
 from tokenmall.domain.mall import addresses as rules
 from tokenmall.domain.mall.addresses import Address
 from tokenmall.domain.mall.orders import ShippingAddress
@@ -257,12 +254,11 @@ def delete(
 
 
 def for_checkout(
-    conn: Connection, who: Principal, tenant_id: str, address_id: str | None
+    book: AddressBook, who: Principal, tenant_id: str, address_id: str | None
 ) -> ShippingAddress | None:
     """The snapshot an order keeps: the address given (the buyer's own, else 404), or the
-    buyer's default when none is given, or None when they have no address. It runs in
-    checkout's transaction (``conn``)."""
-    book = SqlAddresses(conn)
+    buyer's default when none is given, or None when they have no address (in checkout's
+    unit)."""
     if address_id is None:
         found = book.default_of(tenant_id, who.subject_id)
     else:

@@ -10,9 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection
-
-from tokenmall.adapters.db.uow import SqlCatalogue
 from tokenmall.domain.mall.catalogue import Product, ProductStatus, Sku
 from tokenmall.domain.mall.people import Role
 from tokenmall.services.mall import validate
@@ -58,12 +55,7 @@ def line_quantity(value: int, field: str) -> int:
     return value
 
 
-def sellable(conn: Connection, tenant_id: str, sku_id: str, field: str) -> tuple[Sku, Product]:
-    """The SKU and its product if consumers may buy it (in checkout's transaction)."""
-    return _sellable(SqlCatalogue(conn), tenant_id, sku_id, field)
-
-
-def _sellable(catalogue: Catalogue, tenant_id: str, sku_id: str, field: str) -> tuple[Sku, Product]:
+def sellable(catalogue: Catalogue, tenant_id: str, sku_id: str, field: str) -> tuple[Sku, Product]:
     """The SKU and its product if consumers may buy it; else a 422 naming ``field``."""
     sku = catalogue.get_sku(tenant_id, sku_id)
     product = None if sku is None else catalogue.get_product(tenant_id, sku.product_id)
@@ -99,7 +91,7 @@ def add_line(
     """Put ``quantity`` more of a SKU in the cart (a new line, or added to its line)."""
     who = require(caller, tenant_id, BUYERS)
     line_quantity(quantity, "quantity")
-    _sellable(uow.catalogue, tenant_id, sku_id, "sku_id")
+    sellable(uow.catalogue, tenant_id, sku_id, "sku_id")
     had = uow.carts.quantity(tenant_id, who.subject_id, sku_id)
     if had is None and len(uow.carts.lines(tenant_id, who.subject_id)) >= MAX_CART_LINES:
         raise InvalidInput(f"a cart holds at most {MAX_CART_LINES} lines", "sku_id")

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection
 
-from tokenmall.adapters.db.uow import SqlCatalogue, SqlTenantParams
+from tokenmall.adapters.db.uow import SqlCatalogue
 from tokenmall.domain.economy.params import Params
 from tokenmall.domain.economy.purchase import check_fixed_contribution
 from tokenmall.domain.errors import DomainError
@@ -31,7 +31,7 @@ from tokenmall.domain.mall.people import Role
 from tokenmall.services.mall import ids, validate
 from tokenmall.services.mall.auth import Principal, require
 from tokenmall.services.mall.errors import Conflict, Forbidden, InvalidInput, NotFound, OutOfStock
-from tokenmall.services.unit_of_work import Catalogue, UnitOfWork
+from tokenmall.services.unit_of_work import Catalogue, TenantParams, UnitOfWork
 
 ALL: tuple[Role, ...] = (Role.CONSUMER, Role.MERCHANT, Role.ADMIN)
 SELLERS: tuple[Role, ...] = (Role.MERCHANT, Role.ADMIN)
@@ -224,14 +224,14 @@ def _payable(params: Params, price_fen: int, contribution_fen: int | None, field
         raise InvalidInput(f"{field}: {exc}", field) from None
 
 
-def check_payable(conn: Connection, tenant_id: str, lines: list[tuple[Sku, str]]) -> None:
+def check_payable(params: TenantParams, tenant_id: str, lines: list[tuple[Sku, str]]) -> None:
     """At checkout: every SKU's fixed contribution still fits the tenant's parameters (a 422
     naming the line's field, before anything is reserved or paid)."""
     if not any(sku.pool_contribution_fen is not None for sku, _ in lines):
         return
-    params = SqlTenantParams(conn).of(tenant_id)
+    found = params.of(tenant_id)
     for sku, field in lines:
-        _payable(params, sku.price_fen, sku.pool_contribution_fen, field)
+        _payable(found, sku.price_fen, sku.pool_contribution_fen, field)
 
 
 def unpayable_skus(conn: Connection, tenant_id: str, params: Params) -> list[Sku]:
@@ -402,19 +402,19 @@ def change_stock(
 
 
 def reserve(
-    conn: Connection, tenant_id: str, sku_id: str, quantity: int, reference: str, now: datetime
+    repo: Catalogue, tenant_id: str, sku_id: str, quantity: int, reference: str, now: datetime
 ) -> StockMovement:
     """Take ``quantity`` units for an order (checkout); OutOfStock if fewer are left."""
     validate.quantity(quantity, "quantity")
-    return _apply(SqlCatalogue(conn), tenant_id, sku_id, -quantity, "reservation", reference, now)
+    return _apply(repo, tenant_id, sku_id, -quantity, "reservation", reference, now)
 
 
 def release(
-    conn: Connection, tenant_id: str, sku_id: str, quantity: int, reference: str, now: datetime
+    repo: Catalogue, tenant_id: str, sku_id: str, quantity: int, reference: str, now: datetime
 ) -> StockMovement:
     """Give back units of a cancelled or refunded order."""
     validate.quantity(quantity, "quantity")
-    return _apply(SqlCatalogue(conn), tenant_id, sku_id, quantity, "release", reference, now)
+    return _apply(repo, tenant_id, sku_id, quantity, "release", reference, now)
 
 
 def list_movements(

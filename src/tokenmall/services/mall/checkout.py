@@ -1,5 +1,5 @@
 """Checkout: the cart's lines split by merchant into orders, stock reserved, each order's
-payment plan set (money through the gateway, stable points, or both).
+payment plan set (money through the gateway, stable points, or both), in one unit of work.
 """
 
 from __future__ import annotations
@@ -7,17 +7,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection
-
-from tokenmall.adapters.db.mall import carts as carts_repo
-from tokenmall.adapters.db.mall import orders as repo
-from tokenmall.domain.ledger import commands as c
 from tokenmall.domain.mall import escrow
 from tokenmall.domain.mall.catalogue import Product, Sku
 from tokenmall.domain.mall.orders import Order, OrderLine, OrderStatus
 from tokenmall.domain.mall.payments import Payment
 from tokenmall.domain.mall.transitions import ORDER
-from tokenmall.services.mall import addresses, catalogue, ids, journal, validate
+from tokenmall.services.mall import addresses, catalogue, ids, payments, validate
 from tokenmall.services.mall import cart as carts
 from tokenmall.services.mall.auth import Principal, require
 from tokenmall.services.mall.errors import InvalidInput, OutOfStock
@@ -28,6 +23,7 @@ from tokenmall.services.mall.gateway import (
     NoGateway,
 )
 from tokenmall.services.mall.orders import BUYERS, history, move, reload
+from tokenmall.services.unit_of_work import UnitOfWork
 
 MAX_CHECKOUT_LINES = 50
 PAYMENT_METHODS = ("money", "stable", "mixed")
@@ -48,10 +44,10 @@ class _Wanted:
 
 
 def _wanted(
-    conn: Connection, tenant_id: str, who: Principal, lines: list[tuple[str, int]] | None
+    uow: UnitOfWork, tenant_id: str, who: Principal, lines: list[tuple[str, int]] | None
 ) -> list[_Wanted]:
     if lines is None:
-        found = carts_repo.cart(conn, tenant_id, who.subject_id)
+        found = uow.carts.lines(tenant_id, who.subject_id)
         if not found:
             raise InvalidInput("the cart is empty: add lines first, or give lines", "lines")
         return [_Wanted(line.sku_id, line.quantity, "lines") for line in found]
@@ -90,7 +86,7 @@ def _plan(method: str, stable_amount: str | None, total: int) -> int:
 
 
 def checkout(
-    conn: Connection,
+    uow: UnitOfWork,
     caller: Principal | None,
     tenant_id: str,
     *,
@@ -105,17 +101,15 @@ def checkout(
     keeps a snapshot of the shipping address: ``address_id`` (the buyer's own, else 404), else
     the buyer's default address, else none (an address is not required here; the checkout
     page asks for one)."""
-    from tokenmall.services.mall import payments
-
     who = require(caller, tenant_id, BUYERS)
-    shipping = addresses.for_checkout(conn, who, tenant_id, address_id)
-    wanted = _wanted(conn, tenant_id, who, lines)
+    shipping = addresses.for_checkout(uow.addresses, who, tenant_id, address_id)
+    wanted = _wanted(uow, tenant_id, who, lines)
     by_merchant: dict[str, list[tuple[_Wanted, Sku, Product]]] = {}
     for item in wanted:
-        sku, product = carts.sellable(conn, tenant_id, item.sku_id, item.field)
+        sku, product = carts.sellable(uow.catalogue, tenant_id, item.sku_id, item.field)
         by_merchant.setdefault(product.merchant_id, []).append((item, sku, product))
     catalogue.check_payable(
-        conn, tenant_id, [(sku, i.field) for g in by_merchant.values() for i, sku, _ in g]
+        uow.params, tenant_id, [(sku, i.field) for g in by_merchant.values() for i, sku, _ in g]
     )
     grand = sum(
         item.quantity * sku.price_fen for group in by_merchant.values() for item, sku, _ in group
@@ -126,7 +120,7 @@ def checkout(
     if stable_left < grand and isinstance(gateway, NoGateway):
         # Refused before anything is reserved or taken: there is nowhere to pay the money part.
         raise GatewayUnavailable(NO_GATEWAY_MESSAGE, "payment_method")
-    settings = repo.get_settings(conn, tenant_id)
+    settings = uow.orders.settings(tenant_id)
     checkout_id = ids.new_id("chk")
     made: list[Order] = []
     merchants = sorted(by_merchant)
@@ -165,8 +159,8 @@ def checkout(
             lines=order_lines,
             shipping=shipping,
         )
-        repo.add_order(conn, order)
-        history(conn, order, None, ORDER.initial, who.subject_id, now)
+        uow.orders.add(order)
+        history(uow, order, None, ORDER.initial, who.subject_id, now)
         made.append(order)
     # Stock, in one order of SKU ids for every checkout: two checkouts never wait on each other
     # in a cycle (PostgreSQL row locks).
@@ -175,28 +169,25 @@ def checkout(
     )
     for sku_id, quantity, order_id in takes:
         try:
-            catalogue.reserve(conn, tenant_id, sku_id, quantity, order_id, now)
+            catalogue.reserve(uow.catalogue, tenant_id, sku_id, quantity, order_id, now)
         except OutOfStock as exc:
             raise OutOfStock(f"SKU {sku_id!r}: {exc}", "lines") from None
     paid: dict[str, Payment] = {}
     final: list[Order] = []
     for order in made:
         if order.stable_fen:
-            journal.run(
-                conn,
-                c.PayStable(
-                    tenant_id=tenant_id,
-                    idempotency_key=f"order:{order.order_id}:stable",
-                    user=order.user_id,
-                    merchant=order.merchant_id,
-                    amount_fen=order.stable_fen,
-                ),
+            uow.order_money.pay_stable(
+                tenant_id,
+                user=order.user_id,
+                merchant=order.merchant_id,
+                order_ref=order.order_id,
+                amount_fen=order.stable_fen,
             )
         if order.money_fen == 0:
-            move(conn, order, "pay", who, now, "paid in stable points", paid_at=now)
+            move(uow, order, "pay", who, now, "paid in stable points", paid_at=now)
         else:
-            paid[order.order_id] = payments.open_payment(conn, gateway, order, now)
-        final.append(reload(conn, order))
+            paid[order.order_id] = payments.open_payment(uow, gateway, order, now)
+        final.append(reload(uow, order))
     if lines is None:
-        carts_repo.remove_cart_lines(conn, tenant_id, who.subject_id, [w.sku_id for w in wanted])
+        uow.carts.remove_lines(tenant_id, who.subject_id, [w.sku_id for w in wanted])
     return Checkout(checkout_id, final, paid)

@@ -19,23 +19,26 @@ Lifecycle (economy.md rule 9 and ``grant_on``)::
 
 Referral commissions are ``services/mall/commissions.py``'s; outgoing webhook events are
 ``services/mall/events.py``'s. Both are called from here, so no caller forgets them.
+
+A unit of work reaches them through its ports: ``SqlOrderLedger`` (``OrderLedger``) and
+``SqlOrderMoney`` (``OrderMoney``: the stable points of the mall's own orders, a stray
+payment recorded, what a refund would take back).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
 
-from tokenmall.adapters.db import fast
 from tokenmall.adapters.db.mall import commissions as commissions_repo
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.errors import RuleViolation
 from tokenmall.domain.ledger import commands as c
+from tokenmall.domain.mall.commissions import CommissionRow
 from tokenmall.domain.money import parse_money
 from tokenmall.services.ledger import execute as ledger
 from tokenmall.services.ledger.book import TenantBook
@@ -65,85 +68,15 @@ def _payment(tenant_id: str, user: str, order_ref: str, amount_fen: int) -> c.Re
 
 def record_payment(
     conn: Connection, tenant_id: str, *, user: str, order_ref: str, amount_fen: int
-) -> dict[str, Any]:
-    """A gateway (or the integrated shop) was paid ``amount_fen`` for the order."""
-    return journal.run(conn, _payment(tenant_id, user, order_ref, amount_fen))
-
-
-@dataclass(frozen=True, slots=True)
-class Paid:
-    """What ``pay_and_book`` did: the payment journal's result, and the purchase journal's
-    result if the rewards were booked (the tenant's ``grant_on`` is ``paid``)."""
-
-    payment: dict[str, Any]
-    purchase: dict[str, Any] | None
-
-
-Writes = Callable[[], AbstractContextManager[Any]]
+) -> int:
+    """A gateway (or the integrated shop) was paid ``amount_fen`` for the order: the payment
+    journal's id."""
+    return int(journal.run(conn, _payment(tenant_id, user, order_ref, amount_fen))["journal_id"])
 
 
 def order_keys(order_ref: str) -> list[str]:
     """The ledger keys ``pay_and_book`` uses (to look them up before the tenant's lock)."""
     return [_key(order_ref, step) for step in ("payment", "purchase", "commission_freeze")]
-
-
-def pay_and_book(
-    conn: Connection,
-    tenant_id: str,
-    *,
-    user: str,
-    order_ref: str,
-    amount_fen: int,
-    contribution_fen: int | None,
-    now: datetime,
-    before: Sequence[c.Command] = (),
-    first: Callable[[], None] | None = None,
-    then: Callable[[Paid], Callable[[], None]] | None = None,
-    looked_up: ledger.Prefound | None = None,
-    book: TenantBook | None = None,
-    writes: Writes | None = None,
-    new_holders: Sequence[str] = (),
-) -> Paid:
-    """``record_payment`` and, if the tenant's ``grant_on`` is ``paid``, ``book_rewards``:
-    the tenant is locked once, its parameters read once (under the lock), and the payment,
-    the purchase and the commission freeze written as ONE ledger batch.
-
-    Everything that reads comes first, every write last, together: ``before`` (ledger
-    commands of the same batch, e.g. the buyer's ``Join``) and the order's steps are applied
-    to the book; ``then(paid)`` may read and returns the caller's writes; then inside
-    ``writes()`` (default: one PostgreSQL pipeline) go ``first()`` (e.g. the buyer's user
-    rows), the ledger batch, the booking's rows and event, and the caller's writes. The
-    tenant's lock is then held for about four round trips: the lock with the state row, the
-    holders, the pipeline and the commit.
-
-    ``looked_up``: the keys (``order_keys``) looked up before the lock (``ledger.Prefound``:
-    only for a caller that retries once on ``IntegrityError``). ``book``: the book of the
-    unit writer that holds the tenant's lock in this transaction (no lock, no load here).
-    ``new_holders``: user ids made up in this transaction (no holder row to read)."""
-    orders = SqlOrderLedger(conn, book)
-    orders.pay_and_book(
-        tenant_id,
-        user=user,
-        order_ref=order_ref,
-        amount_fen=amount_fen,
-        contribution_fen=contribution_fen,
-        before=before,
-        looked_up=looked_up,
-        new_holders=new_holders,
-        now=now,
-    )
-    pending = orders.pending
-    assert pending is not None
-    paid = Paid(pending.payment, None if pending.purchase is None else pending.purchase.journal)
-    write = None if then is None else then(paid)
-    store = pending.batch.store
-    with (writes or (lambda: fast.pipeline(conn, store.postgres)))():
-        if first is not None:
-            first()
-        orders.write_paid()
-        if write is not None:
-            write()
-    return paid
 
 
 @dataclass(slots=True)
@@ -156,7 +89,7 @@ class _Pending:
     order_ref: str
     now: datetime
     batch: ledger.LedgerBatch
-    payment: dict[str, Any]
+    payment_journal_id: int
     purchase: ledger.Purchased | None
     rows: commissions.BookedRows | None
 
@@ -175,8 +108,9 @@ def _apply_paid(
     book: TenantBook | None,
     new_holders: Sequence[str],
 ) -> _Pending:
-    """The reads of ``pay_and_book``: the tenant locked (or the writer's ``book``), the
-    payment and (``grant_on = paid``) the booking applied, the booking's rows made."""
+    """The reads of ``SqlOrderLedger.pay_and_book``: the tenant locked (or the writer's
+    ``book``), the payment and (``grant_on = paid``) the booking applied, the booking's rows
+    made."""
     store = Store(conn.engine)
     keys = [*order_keys(order_ref), *(command.idempotency_key for command in before)]
     batch = ledger.LedgerBatch(
@@ -187,7 +121,7 @@ def _apply_paid(
         batch.known_absent(new_holders)
         for command in before:
             batch.run(command)
-        payment = batch.run(_payment(tenant_id, user, order_ref, amount_fen))
+        payment = int(batch.run(_payment(tenant_id, user, order_ref, amount_fen))["journal_id"])
         if batch.params.grant_on == "paid":
             booked = _book_in(
                 batch,
@@ -249,31 +183,9 @@ def book_rewards(
     amount_fen: int,
     contribution_fen: int | None,
     now: datetime,
-) -> dict[str, Any]:
+) -> ledger.Purchased:
     """Rule 1 for a paid order, from escrow; then its commissions are frozen (one ledger
     batch). Returns the purchase journal's result (points granted, price…)."""
-    return booked_rewards(
-        conn,
-        tenant_id,
-        user=user,
-        order_ref=order_ref,
-        amount_fen=amount_fen,
-        contribution_fen=contribution_fen,
-        now=now,
-    ).journal
-
-
-def booked_rewards(
-    conn: Connection,
-    tenant_id: str,
-    *,
-    user: str,
-    order_ref: str,
-    amount_fen: int,
-    contribution_fen: int | None,
-    now: datetime,
-) -> ledger.Purchased:
-    """``book_rewards``, its result typed."""
     keys = [_key(order_ref, step) for step in ("purchase", "commission_freeze")]
     with ledger.LedgerBatch(Store(conn.engine), conn, tenant_id, keys) as batch:
         purchase, fresh, freeze = _book_in(
@@ -356,13 +268,14 @@ def refund(
     booked: bool,
     approved_by: str | None,
     now: datetime,
-) -> dict[str, Any]:
-    """Refund the order's money. Before its rewards are booked: from escrow (rule 9). After:
-    only as an admin's audited adjustment: the order's rewards are taken back first
-    (``ReverseOrderRewards``: points burned, quota and spend removed, debts for what already
-    left), the money comes out of revenue and the commissions are clawed back."""
+) -> int:
+    """Refund the order's money (the refund journal's id). Before its rewards are booked: from
+    escrow (rule 9). After: only as an admin's audited adjustment: the order's rewards are
+    taken back first (``ReverseOrderRewards``: points burned, quota and spend removed, debts
+    for what already left), the money comes out of revenue and the commissions are clawed
+    back."""
     if not booked:
-        return journal.run(
+        done = journal.run(
             conn,
             c.RefundPayment(
                 tenant_id=tenant_id,
@@ -372,6 +285,7 @@ def refund(
                 amount_fen=amount_fen,
             ),
         )
+        return int(done["journal_id"])
     if approved_by is None:
         raise RuleViolation(
             "the order's rewards are booked: a refund now needs an admin's audited adjustment"
@@ -402,7 +316,7 @@ def refund(
         ),
     )
     commissions.on_refunded(conn, tenant_id, order_ref=order_ref, now=now)
-    return result
+    return int(result["journal_id"])
 
 
 class SqlOrderLedger:
@@ -443,7 +357,7 @@ class SqlOrderLedger:
             book=self.book,
             new_holders=new_holders,
         )
-        return OrderPaid(pending.payment["journal_id"], pending.purchase)
+        return OrderPaid(pending.payment_journal_id, pending.purchase)
 
     def write_paid(self) -> None:
         """The ledger batch, the booking's rows and its ``points.granted`` event."""
@@ -467,7 +381,7 @@ class SqlOrderLedger:
         contribution_fen: int | None,
         now: datetime,
     ) -> ledger.Purchased:
-        return booked_rewards(
+        return book_rewards(
             self.conn,
             tenant_id,
             user=user,
@@ -501,3 +415,53 @@ class SqlOrderLedger:
             approved_by=approved_by,
             now=now,
         )
+
+
+class SqlOrderMoney:
+    """The ``OrderMoney`` port: the ledger steps only the mall's own orders take."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def pay_stable(
+        self, tenant_id: str, *, user: str, merchant: str, order_ref: str, amount_fen: int
+    ) -> None:
+        journal.run(
+            self.conn,
+            c.PayStable(
+                tenant_id=tenant_id,
+                idempotency_key=_key(order_ref, "stable"),
+                user=user,
+                merchant=merchant,
+                amount_fen=amount_fen,
+            ),
+        )
+
+    def return_stable(
+        self, tenant_id: str, *, user: str, merchant: str, order_ref: str, amount_fen: int
+    ) -> None:
+        journal.run(
+            self.conn,
+            c.RefundStable(
+                tenant_id=tenant_id,
+                idempotency_key=_key(order_ref, "stable-refund"),
+                user=user,
+                order_ref=order_ref,
+                merchant=merchant,
+                amount_fen=amount_fen,
+            ),
+        )
+
+    def record_payment(
+        self, tenant_id: str, *, user: str, order_ref: str, amount_fen: int
+    ) -> int:
+        return record_payment(
+            self.conn, tenant_id, user=user, order_ref=order_ref, amount_fen=amount_fen
+        )
+
+    def preview_reversal(self, tenant_id: str, order_ref: str) -> dict[str, Any]:
+        store = Store(self.conn.engine)
+        return ledger.preview_order_reversal(store, self.conn, tenant_id, order_ref)
+
+    def commissions_of(self, tenant_id: str, order_ref: str) -> list[CommissionRow]:
+        return commissions_repo.order_commissions(self.conn, tenant_id, order_ref)

@@ -8,22 +8,16 @@ shipped. Every change locks the order's row first (``visible_order(lock=True)``)
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection
-
-from tokenmall.adapters.db.mall import commissions as commissions_repo
-from tokenmall.adapters.db.mall import refunds as refunds_repo
-from tokenmall.adapters.db.store import Store
 from tokenmall.domain.mall.commissions import CommissionStatus
 from tokenmall.domain.mall.orders import Order, OrderStatus
 from tokenmall.domain.mall.people import Role
 from tokenmall.domain.mall.refunds import Refund, RefundStatus
 from tokenmall.domain.mall.transitions import COMMISSION, ORDER, REFUND
-from tokenmall.domain.money import format_money
-from tokenmall.services.ledger.execute import preview_order_reversal
-from tokenmall.services.mall import ids, order_ledger, validate
+from tokenmall.services.mall import ids, payments, validate
 from tokenmall.services.mall.auth import Principal, actor, require
 from tokenmall.services.mall.errors import Conflict, Forbidden, NotFound
 from tokenmall.services.mall.gateway import Gateway
@@ -34,10 +28,11 @@ from tokenmall.services.mall.orders import (
     return_stable,
     visible_order,
 )
+from tokenmall.services.unit_of_work import UnitOfWork
 
 
 def request_refund(
-    conn: Connection,
+    uow: UnitOfWork,
     caller: Principal | None,
     tenant_id: str,
     order_id: str,
@@ -45,10 +40,10 @@ def request_refund(
     now: datetime,
 ) -> Refund:
     who = require(caller, tenant_id, ORDER.roles("request_refund"))
-    order = visible_order(conn, who, tenant_id, order_id, lock=True)
+    order = visible_order(uow, who, tenant_id, order_id, lock=True)
     ORDER.check(order.status, "request_refund", actor(who))
     text = validate.text(reason, "reason", max_length=500)
-    if pending_refund(conn, order) is not None:
+    if pending_refund(uow, order) is not None:
         raise Conflict("a refund of this order is already requested", "order_id")
     refund = Refund(
         tenant_id=tenant_id,
@@ -67,22 +62,22 @@ def request_refund(
         adjustment=order.rewards_booked,
         provider_ref=None,
     )
-    refunds_repo.add_refund(conn, refund)
+    uow.refunds.add(refund)
     return refund
 
 
 def _requested(
-    conn: Connection, order: Order, refund_id: str, action: str, who: Principal
+    uow: UnitOfWork, order: Order, refund_id: str, action: str, who: Principal
 ) -> tuple[Refund, RefundStatus]:
     """The order's refund and the status ``action`` moves it to, if its table allows."""
-    refund = refunds_repo.get_refund(conn, order.tenant_id, refund_id)
+    refund = uow.refunds.get(order.tenant_id, refund_id)
     if refund is None or refund.order_id != order.order_id:
         raise NotFound(f"no refund {refund_id!r} of this order")
     return refund, REFUND.check(refund.status, action, actor(who))
 
 
 def approve_refund(
-    conn: Connection,
+    uow: UnitOfWork,
     caller: Principal | None,
     tenant_id: str,
     order_id: str,
@@ -94,11 +89,9 @@ def approve_refund(
 ) -> tuple[Order, Refund]:
     """Refund the order whole: money through the gateway, stable points back, stock back if
     it had not shipped. Booked rewards: only an admin, as the audited adjustment (rule 9)."""
-    from tokenmall.services.mall import payments
-
     who = require(caller, tenant_id, REFUND.roles("approve"))
-    order = visible_order(conn, who, tenant_id, order_id, lock=True)
-    refund, decided = _requested(conn, order, refund_id, "approve", who)
+    order = visible_order(uow, who, tenant_id, order_id, lock=True)
+    refund, decided = _requested(uow, order, refund_id, "approve", who)
     ORDER.check(order.status, "refund", actor(who))
     if order.rewards_booked and who.role != Role.ADMIN:
         raise Forbidden(
@@ -109,10 +102,9 @@ def approve_refund(
     # Everything the database may refuse comes first (the ledger, stable points, stock, the
     # status); the gateway is called last, so a refusal never follows money already sent back.
     # A failing gateway call rolls all of it back; its refund id makes a retry safe.
-    paid = payments.paid_payment(conn, order) if order.money_fen else None
+    paid = payments.paid_payment(uow, order) if order.money_fen else None
     if paid is not None:
-        order_ledger.refund(
-            conn,
+        uow.ledger.refund(
             tenant_id,
             user=order.user_id,
             order_ref=order.order_id,
@@ -121,74 +113,97 @@ def approve_refund(
             approved_by=who.subject_id if order.rewards_booked else None,
             now=now,
         )
-    return_stable(conn, order)
+    return_stable(uow, order)
     if order.status == OrderStatus.PAID:
-        release_stock(conn, order, now)
+        release_stock(uow, order, now)
     booked = order.rewards_booked
     note_text = "refund adjustment (rewards taken back)" if booked else "refund"
-    order = move(conn, order, "refund", who, now, note_text, refunded_at=now)
+    order = move(uow, order, "refund", who, now, note_text, refunded_at=now)
     provider_ref = None
     if paid is not None:
-        provider_ref = payments.refund_through_gateway(conn, gateway, paid, refund_id, now)
-    refunds_repo.decide_refund(
-        conn,
+        provider_ref = payments.refund_through_gateway(uow, gateway, paid, refund_id, now)
+    uow.refunds.decide(
         tenant_id,
         refund.refund_id,
         decided,
-        decided_by=who.subject_id,
-        decided_at=now,
-        decision_note=text,
-        provider_ref=provider_ref,
-        payment_id=None if paid is None else paid.payment_id,
-        adjustment=booked,
+        {
+            "decided_by": who.subject_id,
+            "decided_at": now,
+            "decision_note": text,
+            "provider_ref": provider_ref,
+            "payment_id": None if paid is None else paid.payment_id,
+            "adjustment": booked,
+        },
     )
-    found = refunds_repo.get_refund(conn, tenant_id, refund.refund_id)
+    found = uow.refunds.get(tenant_id, refund.refund_id)
     assert found is not None
     return order, found
 
 
+@dataclass(frozen=True, slots=True)
+class Clawback:
+    """A referral commission the refund claws back: ``frozen`` ones go back to revenue, the
+    others come from the beneficiary's cash, else as a debt."""
+
+    beneficiary: str
+    level: int
+    amount_fen: int
+    frozen: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RefundPreview:
+    """What approving a refund would do now. ``rewards``: for a booked order, the ledger's
+    statement of the rewards it takes back (its figures formatted by the ledger)."""
+
+    order_id: str
+    refund_id: str
+    money_fen: int
+    stable_fen: int
+    stock_back: bool
+    rewards_booked: bool
+    admin_only: bool
+    rewards: dict[str, Any] | None
+    commissions: list[Clawback]
+
+
 def preview_refund(
-    conn: Connection,
+    uow: UnitOfWork,
     caller: Principal | None,
     tenant_id: str,
     order_id: str,
     refund_id: str,
-) -> dict[str, Any]:
+) -> RefundPreview:
     """Everything approving the refund would do now, figure by figure, changing nothing: the
     money and stable points back, the stock back, and for a booked order the rewards taken
     back (points burned, quota and spend removed, debts) and the commissions clawed back."""
     who = require(caller, tenant_id, REFUND.roles("approve"))
-    order = visible_order(conn, who, tenant_id, order_id)
-    refund, _ = _requested(conn, order, refund_id, "approve", who)
+    order = visible_order(uow, who, tenant_id, order_id)
+    refund, _ = _requested(uow, order, refund_id, "approve", who)
     ORDER.check(order.status, "refund", actor(who))
     rewards = None
     if order.rewards_booked:
-        rewards = preview_order_reversal(Store(conn.engine), conn, tenant_id, order.order_id)
+        rewards = uow.order_money.preview_reversal(tenant_id, order.order_id)
     claws = [
-        {
-            "beneficiary": r.beneficiary,
-            "level": r.level,
-            "amount": format_money(r.amount_fen),
-            "source": "frozen" if r.status == CommissionStatus.FROZEN else "cash_or_debt",
-        }
-        for r in commissions_repo.order_commissions(conn, tenant_id, order.order_id)
+        Clawback(r.beneficiary, r.level, r.amount_fen, r.status == CommissionStatus.FROZEN)
+        for r in uow.order_money.commissions_of(tenant_id, order.order_id)
         if r.status in COMMISSION.sources("claw_back")
     ]
-    return {
-        "order_id": order.order_id,
-        "refund_id": refund.refund_id,
-        "money": format_money(order.money_fen),
-        "stable": format_money(order.stable_fen),
-        "stock_back": order.status == OrderStatus.PAID,
-        "rewards_booked": order.rewards_booked,
-        "admin_only": order.rewards_booked,
-        "rewards": rewards,
-        "commissions": claws,
-    }
+    return RefundPreview(
+        order_id=order.order_id,
+        refund_id=refund.refund_id,
+        money_fen=order.money_fen,
+        stable_fen=order.stable_fen,
+        stock_back=order.status == OrderStatus.PAID,
+        rewards_booked=order.rewards_booked,
+        admin_only=order.rewards_booked,
+        rewards=rewards,
+        commissions=claws,
+    )
 
 
 def reject_refund(
-    conn: Connection,
+    uow: UnitOfWork,
     caller: Principal | None,
     tenant_id: str,
     order_id: str,
@@ -198,18 +213,15 @@ def reject_refund(
     now: datetime,
 ) -> Refund:
     who = require(caller, tenant_id, REFUND.roles("reject"))
-    order = visible_order(conn, who, tenant_id, order_id, lock=True)
-    refund, decided = _requested(conn, order, refund_id, "reject", who)
+    order = visible_order(uow, who, tenant_id, order_id, lock=True)
+    refund, decided = _requested(uow, order, refund_id, "reject", who)
     text = None if note is None else validate.text(note, "note", max_length=500)
-    refunds_repo.decide_refund(
-        conn,
+    uow.refunds.decide(
         tenant_id,
         refund.refund_id,
         decided,
-        decided_by=who.subject_id,
-        decided_at=now,
-        decision_note=text,
+        {"decided_by": who.subject_id, "decided_at": now, "decision_note": text},
     )
-    found = refunds_repo.get_refund(conn, tenant_id, refund.refund_id)
+    found = uow.refunds.get(tenant_id, refund.refund_id)
     assert found is not None
     return found

@@ -17,11 +17,11 @@ States (docs/orders-and-payments.md)::
   gateway, stable points (恒定积分), or both. Stable points are taken at checkout
   (``PayStable`` to the merchant), so a paid webhook can never fail on a balance spent since;
   an order paid wholly in stable points is paid at once.
-* **paid**: the gateway's webhook confirms the money; ``order_ledger.record_payment`` puts it
-  in escrow, and if the tenant's ``grant_on`` is ``paid`` the rewards are booked at once.
+* **paid**: the gateway's webhook confirms the money; the unit's ledger puts it in escrow,
+  and if the tenant's ``grant_on`` is ``paid`` the rewards are booked at once.
 * **received**: the consumer confirms receipt, or ``auto_confirm_days`` after shipping.
 * **completed**: ``return_window_days`` after receipt (``complete_due_orders``); the rewards
-  are booked now unless they were at payment, and ``order_ledger.complete`` releases the
+  are booked now unless they were at payment, and the ledger's ``complete`` releases the
   order's frozen commissions.
 * **cancelled**: an unpaid order, by the consumer or an admin, or ``payment_timeout_minutes``
   after checkout (``cancel_expired_orders``): stock released, stable points returned.
@@ -30,36 +30,33 @@ States (docs/orders-and-payments.md)::
   ledger's audited adjustment (economy.md rule 9). Stock comes back if it had not shipped.
 
 Every change of status is checked against the table, then made by a guarded UPDATE plus a row
-of history (who, when, from → to).
+of history (who, when, from → to). The use cases take a ``UnitOfWork`` (its ``orders``,
+``payments``, ``refunds``, ``catalogue``, ``ledger`` and ``order_money`` ports) and return the
+domain's records, which hold integers.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection
-
-from tokenmall.adapters.db.mall import catalogue as catalogue_repo
-from tokenmall.adapters.db.mall import orders as repo
-from tokenmall.adapters.db.mall import payments as payments_repo
-from tokenmall.adapters.db.mall import refunds as refunds_repo
-from tokenmall.adapters.db.store import Store
 from tokenmall.domain.economy.purchase import contribution_for
 from tokenmall.domain.economy.state import Rates
-from tokenmall.domain.ledger import commands as c
 from tokenmall.domain.mall import escrow
 from tokenmall.domain.mall.orders import Order, OrderEvent, OrderSettings
 from tokenmall.domain.mall.payments import Payment, PaymentStatus
 from tokenmall.domain.mall.people import Role
 from tokenmall.domain.mall.refunds import Refund, RefundStatus
 from tokenmall.domain.mall.transitions import ORDER, PAYMENT, Actor
-from tokenmall.domain.money import parse_money, parse_points
-from tokenmall.services.mall import catalogue, ids, journal, order_ledger, validate
+from tokenmall.domain.money import format_points
+from tokenmall.services.ledger.execute import Purchased
+from tokenmall.services.mall import catalogue, ids, validate
 from tokenmall.services.mall.auth import Principal, actor, require
 from tokenmall.services.mall.errors import Conflict, InvalidInput, NotFound
+from tokenmall.services.unit_of_work import UnitOfWork
 
 log = logging.getLogger("tokenmall.orders")
 
@@ -71,9 +68,9 @@ ADMINS: tuple[Role, ...] = (Role.ADMIN,)
 # --- settings ---
 
 
-def get_settings(conn: Connection, caller: Principal | None, tenant_id: str) -> OrderSettings:
+def get_settings(uow: UnitOfWork, caller: Principal | None, tenant_id: str) -> OrderSettings:
     require(caller, tenant_id, ALL)
-    return repo.get_settings(conn, tenant_id)
+    return uow.orders.settings(tenant_id)
 
 
 def _days(value: int | None, field: str, low: int, high: int) -> int | None:
@@ -85,7 +82,7 @@ def _days(value: int | None, field: str, low: int, high: int) -> int | None:
 
 
 def update_settings(
-    conn: Connection,
+    uow: UnitOfWork,
     caller: Principal | None,
     tenant_id: str,
     *,
@@ -95,7 +92,7 @@ def update_settings(
     now: datetime,
 ) -> OrderSettings:
     who = require(caller, tenant_id, ADMINS)
-    old = repo.get_settings(conn, tenant_id)
+    old = uow.orders.settings(tenant_id)
     window = _days(return_window_days, "return_window_days", 0, 365)
     timeout = _days(payment_timeout_minutes, "payment_timeout_minutes", 1, 10_080)
     confirm = _days(auto_confirm_days, "auto_confirm_days", 1, 365)
@@ -106,7 +103,7 @@ def update_settings(
         payment_timeout_minutes=old.payment_timeout_minutes if timeout is None else timeout,
         auto_confirm_days=old.auto_confirm_days if confirm is None else confirm,
     )
-    repo.put_settings(conn, tenant_id, new, who.subject_id, now)
+    uow.orders.put_settings(tenant_id, new, who.subject_id, now)
     return new
 
 
@@ -121,13 +118,13 @@ class OrderView:
     refunds: list[Refund]
 
 
-def _own_merchant_id(conn: Connection, who: Principal, tenant_id: str) -> str | None:
-    merchant = catalogue_repo.merchant_of_owner(conn, tenant_id, who.subject_id)
+def _own_merchant_id(uow: UnitOfWork, who: Principal, tenant_id: str) -> str | None:
+    merchant = uow.catalogue.merchant_of_owner(tenant_id, who.subject_id)
     return None if merchant is None else merchant.merchant_id
 
 
 def visible_order(
-    conn: Connection, who: Principal, tenant_id: str, order_id: str, *, lock: bool = False
+    uow: UnitOfWork, who: Principal, tenant_id: str, order_id: str, *, lock: bool = False
 ) -> Order:
     """The order if ``who`` may see it: its buyer, its merchant, an admin; else 404.
 
@@ -136,35 +133,35 @@ def visible_order(
     tenant's ledger): one global order, so two of them never deadlock, and a check made
     under the lock (e.g. no refund pending before shipping) holds until commit."""
     if lock:
-        repo.lock_order(conn, tenant_id, order_id)
-    order = repo.get_order(conn, tenant_id, order_id)
+        uow.orders.lock(tenant_id, order_id)
+    order = uow.orders.get(tenant_id, order_id)
     if order is None:
         raise NotFound(f"no order {order_id!r}")
     if who.role == Role.CONSUMER and order.user_id != who.subject_id:
         raise NotFound(f"no order {order_id!r}")
-    if who.role == Role.MERCHANT and order.merchant_id != _own_merchant_id(conn, who, tenant_id):
+    if who.role == Role.MERCHANT and order.merchant_id != _own_merchant_id(uow, who, tenant_id):
         raise NotFound(f"no order {order_id!r}")
     return order
 
 
-def view(conn: Connection, tenant_id: str, order: Order) -> OrderView:
+def view(uow: UnitOfWork, tenant_id: str, order: Order) -> OrderView:
     return OrderView(
         order,
-        repo.order_history(conn, tenant_id, order.order_id),
-        payments_repo.payments_of(conn, tenant_id, order.order_id),
-        refunds_repo.refunds_of(conn, tenant_id, order.order_id),
+        uow.orders.history(tenant_id, order.order_id),
+        uow.payments.of_order(tenant_id, order.order_id),
+        uow.refunds.of_order(tenant_id, order.order_id),
     )
 
 
 def get_order(
-    conn: Connection, caller: Principal | None, tenant_id: str, order_id: str
+    uow: UnitOfWork, caller: Principal | None, tenant_id: str, order_id: str
 ) -> OrderView:
     who = require(caller, tenant_id, ALL)
-    return view(conn, tenant_id, visible_order(conn, who, tenant_id, order_id))
+    return view(uow, tenant_id, visible_order(uow, who, tenant_id, order_id))
 
 
 def list_orders(
-    conn: Connection,
+    uow: UnitOfWork,
     caller: Principal | None,
     tenant_id: str,
     *,
@@ -178,11 +175,10 @@ def list_orders(
     if who.role == Role.CONSUMER:
         user_id = who.subject_id
     elif who.role == Role.MERCHANT:
-        merchant_id = _own_merchant_id(conn, who, tenant_id)
+        merchant_id = _own_merchant_id(uow, who, tenant_id)
         if merchant_id is None:
             return []
-    return repo.list_orders(
-        conn,
+    return uow.orders.query(
         tenant_id,
         user_id=user_id,
         merchant_id=merchant_id,
@@ -196,14 +192,14 @@ def list_orders(
 # --- helpers ---
 
 
-def reload(conn: Connection, order: Order) -> Order:
-    found = repo.get_order(conn, order.tenant_id, order.order_id)
+def reload(uow: UnitOfWork, order: Order) -> Order:
+    found = uow.orders.get(order.tenant_id, order.order_id)
     assert found is not None
     return found
 
 
 def history(
-    conn: Connection,
+    uow: UnitOfWork,
     order: Order,
     from_status: str | None,
     to_status: str,
@@ -212,11 +208,11 @@ def history(
     note: str | None = None,
 ) -> None:
     event = OrderEvent(ids.new_id("oev"), from_status, to_status, actor, note, now)
-    repo.add_event(conn, order.tenant_id, order.order_id, event)
+    uow.orders.add_event(order.tenant_id, order.order_id, event)
 
 
 def move(
-    conn: Connection,
+    uow: UnitOfWork,
     order: Order,
     action: str,
     by: Principal | Actor,
@@ -234,35 +230,31 @@ def move(
     else:
         to_status = ORDER.check(order.status, action, by)
         actor_id = who if who is not None else by.value
-    if not repo.move_order(
-        conn, order.tenant_id, order.order_id, order.status, to_status, **values
-    ):
+    if not uow.orders.move(order.tenant_id, order.order_id, order.status, to_status, values):
         raise Conflict(f"order {order.order_id!r} changed meanwhile; read it again", "status")
-    history(conn, order, order.status, to_status, actor_id, now, note)
-    return reload(conn, order)
+    history(uow, order, order.status, to_status, actor_id, now, note)
+    return reload(uow, order)
 
 
-def release_stock(conn: Connection, order: Order, now: datetime) -> None:
+def release_stock(uow: UnitOfWork, order: Order, now: datetime) -> None:
     for line in order.lines:
-        catalogue.release(conn, order.tenant_id, line.sku_id, line.quantity, order.order_id, now)
-
-
-def return_stable(conn: Connection, order: Order) -> None:
-    if order.stable_fen:
-        journal.run(
-            conn,
-            c.RefundStable(
-                tenant_id=order.tenant_id,
-                idempotency_key=f"order:{order.order_id}:stable-refund",
-                user=order.user_id,
-                order_ref=order.order_id,
-                merchant=order.merchant_id,
-                amount_fen=order.stable_fen,
-            ),
+        catalogue.release(
+            uow.catalogue, order.tenant_id, line.sku_id, line.quantity, order.order_id, now
         )
 
 
-def contribution_of(conn: Connection, order: Order) -> int | None:
+def return_stable(uow: UnitOfWork, order: Order) -> None:
+    if order.stable_fen:
+        uow.order_money.return_stable(
+            order.tenant_id,
+            user=order.user_id,
+            merchant=order.merchant_id,
+            order_ref=order.order_id,
+            amount_fen=order.stable_fen,
+        )
+
+
+def contribution_of(uow: UnitOfWork, order: Order) -> int | None:
     """The order's contribution to the backing pool for its money part (rule 1, rule 4).
 
     None when no line has a fixed contribution: the engine applies ``pool_rate`` to the money
@@ -274,65 +266,60 @@ def contribution_of(conn: Connection, order: Order) -> int | None:
         return None
     fixed, rest = found
     if rest:
-        params, _ = Store(conn.engine).load_params(conn, order.tenant_id)
-        fixed += contribution_for(Rates(params), rest, None)
+        fixed += contribution_for(Rates(uow.params.of(order.tenant_id)), rest, None)
     return escrow.money_part_contribution(fixed, order.money_fen, order.total_fen)
 
 
-def book(conn: Connection, order: Order, now: datetime) -> Order:
+def book(uow: UnitOfWork, order: Order, now: datetime) -> Order:
     """Rule 1 for the order's money part, from escrow; the result is shown on the order."""
-    result = order_ledger.book_rewards(
-        conn,
+    purchase = uow.ledger.book_rewards(
         order.tenant_id,
         user=order.user_id,
         order_ref=order.order_id,
         amount_fen=order.money_fen,
-        contribution_fen=contribution_of(conn, order),
+        contribution_fen=contribution_of(uow, order),
         now=now,
     )
-    return _booked(conn, order, result, now)
+    return _booked(uow, order, purchase, now)
 
 
-def _booked(conn: Connection, order: Order, result: dict[str, Any], now: datetime) -> Order:
+def _booked(uow: UnitOfWork, order: Order, purchase: Purchased, now: datetime) -> Order:
     """The purchase journal's result shown on the order."""
-    grants = result.get("grants", [])
-    assert isinstance(grants, list)
-    mine = [g for g in grants if g.get("level") == 0]
-    points = str(mine[0]["points"]) if mine else "0.00000000"
-    parse_points(points, allow_zero=True)  # the journal's own text, checked
-    repo.set_order_fields(
-        conn,
-        order.tenant_id,
-        order.order_id,
-        rewards_journal_id=int(result["journal_id"]),
-        rewards_points=points,
-        rewards_price=str(result["price"]),
-        rewards_contribution_fen=parse_money(result["contribution"], allow_zero=True),
-        rewards_booked_at=now,
-    )
-    return reload(conn, order)
+    values: Mapping[str, object] = {
+        "rewards_journal_id": purchase.journal_id,
+        "rewards_points": format_points(purchase.buyer_points),
+        "rewards_price": format_points(purchase.price),
+        "rewards_contribution_fen": purchase.contribution,
+        "rewards_booked_at": now,
+    }
+    uow.orders.set_fields(order.tenant_id, order.order_id, values)
+    return reload(uow, order)
 
 
 # --- the gateway confirms a payment (payments.py calls these) ---
 
 
-def mark_paid(conn: Connection, order: Order, payment: Payment, now: datetime) -> Order:
+def mark_paid(uow: UnitOfWork, order: Order, payment: Payment, now: datetime) -> Order:
     by = f"gateway:{payment.gateway}"
-    order = move(conn, order, "pay", Actor.GATEWAY, now, payment.payment_id, who=by, paid_at=now)
+    order = move(uow, order, "pay", Actor.GATEWAY, now, payment.payment_id, who=by, paid_at=now)
     # The payment and (grant_on = paid) the rewards as ONE ledger batch: the tenant is locked
-    # once, late, for one pipeline (``order_ledger.pay_and_book``), not twice with a round
-    # trip a statement; what only reads comes before.
-    paid = order_ledger.pay_and_book(
-        conn,
+    # once, late, for one pipeline (the ledger's ``pay_and_book`` then ``write_paid``), not
+    # twice with a round trip a statement; what only reads comes before.
+    paid = uow.ledger.pay_and_book(
         order.tenant_id,
         user=order.user_id,
         order_ref=order.order_id,
         amount_fen=order.money_fen,
-        contribution_fen=contribution_of(conn, order),
+        contribution_fen=contribution_of(uow, order),
+        before=(),
+        looked_up=None,
+        new_holders=(),
         now=now,
     )
+    with uow.writing():
+        uow.ledger.write_paid()
     if paid.purchase is not None:
-        order = _booked(conn, order, paid.purchase, now)
+        order = _booked(uow, order, paid.purchase, now)
     return order
 
 
@@ -340,7 +327,7 @@ def mark_paid(conn: Connection, order: Order, payment: Payment, now: datetime) -
 
 
 def cancel(
-    conn: Connection,
+    uow: UnitOfWork,
     caller: Principal | None,
     tenant_id: str,
     order_id: str,
@@ -348,38 +335,37 @@ def cancel(
     now: datetime,
 ) -> Order:
     who = require(caller, tenant_id, ORDER.roles("cancel"))
-    order = visible_order(conn, who, tenant_id, order_id, lock=True)
+    order = visible_order(uow, who, tenant_id, order_id, lock=True)
     ORDER.check(order.status, "cancel", actor(who))
     note = None if reason is None else validate.text(reason, "reason", max_length=500)
-    return cancel_order(conn, order, who, now, note or "cancelled")
+    return cancel_order(uow, order, who, now, note or "cancelled")
 
 
 def cancel_order(
-    conn: Connection, order: Order, by: Principal | Actor, now: datetime, note: str
+    uow: UnitOfWork, order: Order, by: Principal | Actor, now: datetime, note: str
 ) -> Order:
-    order = move(conn, order, "cancel", by, now, note, cancelled_at=now)
-    release_stock(conn, order, now)
-    return_stable(conn, order)
-    close_open_payments(conn, order, now)
+    order = move(uow, order, "cancel", by, now, note, cancelled_at=now)
+    release_stock(uow, order, now)
+    return_stable(uow, order)
+    close_open_payments(uow, order, now)
     return order
 
 
-def close_open_payments(conn: Connection, order: Order, now: datetime) -> None:
+def close_open_payments(uow: UnitOfWork, order: Order, now: datetime) -> None:
     """The order was cancelled: its open payments can no longer be paid."""
-    for payment in payments_repo.payments_of(conn, order.tenant_id, order.order_id):
+    for payment in uow.payments.of_order(order.tenant_id, order.order_id):
         if payment.status in PAYMENT.sources("close"):
-            payments_repo.move_payment(
-                conn,
+            uow.payments.move(
                 order.tenant_id,
                 payment.payment_id,
                 PAYMENT.sources("close"),
                 PaymentStatus.CLOSED,
-                updated_at=now,
+                {"updated_at": now},
             )
 
 
 def ship(
-    conn: Connection,
+    uow: UnitOfWork,
     caller: Principal | None,
     tenant_id: str,
     order_id: str,
@@ -389,9 +375,9 @@ def ship(
     now: datetime,
 ) -> Order:
     who = require(caller, tenant_id, ORDER.roles("ship"))
-    order = visible_order(conn, who, tenant_id, order_id, lock=True)
+    order = visible_order(uow, who, tenant_id, order_id, lock=True)
     ORDER.check(order.status, "ship", actor(who))
-    if pending_refund(conn, order) is not None:
+    if pending_refund(uow, order) is not None:
         raise Conflict("a refund is requested: approve or reject it before shipping", "status")
     values: dict[str, Any] = {"shipped_at": now}
     if carrier is not None:
@@ -400,19 +386,19 @@ def ship(
         values["tracking_number"] = validate.text(
             tracking_number, "tracking_number", max_length=100
         )
-    return move(conn, order, "ship", who, now, None, **values)
+    return move(uow, order, "ship", who, now, None, **values)
 
 
 def confirm_receipt(
-    conn: Connection, caller: Principal | None, tenant_id: str, order_id: str, now: datetime
+    uow: UnitOfWork, caller: Principal | None, tenant_id: str, order_id: str, now: datetime
 ) -> Order:
     who = require(caller, tenant_id, ORDER.roles("confirm_receipt"))
-    order = visible_order(conn, who, tenant_id, order_id, lock=True)
-    return move(conn, order, "confirm_receipt", who, now, None, received_at=now)
+    order = visible_order(uow, who, tenant_id, order_id, lock=True)
+    return move(uow, order, "confirm_receipt", who, now, None, received_at=now)
 
 
-def pending_refund(conn: Connection, order: Order) -> Refund | None:
-    for refund in refunds_repo.refunds_of(conn, order.tenant_id, order.order_id):
+def pending_refund(uow: UnitOfWork, order: Order) -> Refund | None:
+    for refund in uow.refunds.of_order(order.tenant_id, order.order_id):
         if refund.status == RefundStatus.REQUESTED:
             return refund
     return None

@@ -15,15 +15,14 @@
 from __future__ import annotations
 
 import logging
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
-from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
-from tokenmall.adapters.db.mall import orders as repo
-from tokenmall.adapters.db.mall import payments as payments_repo
-from tokenmall.adapters.db.mall import refunds as refunds_repo
+from tokenmall.adapters.db.uow_orders import Callback, CallbackSeen
 from tokenmall.domain.errors import DomainError, ErrorKind, InvalidAmount, InvalidParameter
 from tokenmall.domain.mall.gateway import CallbackEvent, CallbackRefused
 from tokenmall.domain.mall.orders import Order
@@ -31,11 +30,11 @@ from tokenmall.domain.mall.payments import Payment, PaymentStatus
 from tokenmall.domain.mall.people import Role
 from tokenmall.domain.mall.refunds import Refund, RefundStatus
 from tokenmall.domain.mall.transitions import ORDER, PAYMENT, Actor
-from tokenmall.services.mall import ids, order_ledger, orders
+from tokenmall.services.mall import ids, orders
 from tokenmall.services.mall.auth import Principal, actor, require
 from tokenmall.services.mall.errors import Conflict, InvalidInput, NotFound
 from tokenmall.services.mall.gateway import Gateway
-from tokenmall.services.mall.uow import Database
+from tokenmall.services.unit_of_work import UnitOfWork
 
 log = logging.getLogger("tokenmall.payments")
 
@@ -44,7 +43,17 @@ BUYERS: tuple[Role, ...] = (Role.CONSUMER,)
 OPEN = PAYMENT.sources("close")
 
 
-def open_payment(conn: Connection, gateway: Gateway, order: Order, now: datetime) -> Payment:
+class Units(Protocol):
+    """Where a callback's units of work come from (the mall's ``Database``)."""
+
+    def unit(self) -> UnitOfWork:
+        """A unit in a transaction of its own (enter it to begin)."""
+
+    def reading(self) -> AbstractContextManager[UnitOfWork]:
+        """A unit that only reads."""
+
+
+def open_payment(uow: UnitOfWork, gateway: Gateway, order: Order, now: datetime) -> Payment:
     payment_id = ids.new_id("pay")
     created = gateway.create_payment(
         tenant_id=order.tenant_id,
@@ -66,12 +75,12 @@ def open_payment(conn: Connection, gateway: Gateway, order: Order, now: datetime
         updated_at=now,
         succeeded_at=None,
     )
-    payments_repo.add_payment(conn, payment)
+    uow.payments.add(payment)
     return payment
 
 
 def start_payment(
-    conn: Connection,
+    uow: UnitOfWork,
     caller: Principal | None,
     tenant_id: str,
     order_id: str,
@@ -80,38 +89,38 @@ def start_payment(
 ) -> tuple[Payment, bool]:
     """The payment to make for an unpaid order: its open one, else a new one (True if new)."""
     who = require(caller, tenant_id, ORDER.roles("start_payment"))
-    order = orders.visible_order(conn, who, tenant_id, order_id)
+    order = orders.visible_order(uow, who, tenant_id, order_id)
     ORDER.check(order.status, "start_payment", actor(who))
-    for payment in reversed(payments_repo.payments_of(conn, tenant_id, order_id)):
+    for payment in reversed(uow.payments.of_order(tenant_id, order_id)):
         if payment.status in OPEN and payment.gateway == gateway.name:
             return payment, False
-    return open_payment(conn, gateway, order, now), True
+    return open_payment(uow, gateway, order, now), True
 
 
 def get_payment(
-    conn: Connection, caller: Principal | None, tenant_id: str, payment_id: str
-) -> tuple[Payment, list[dict[str, object]]]:
+    uow: UnitOfWork, caller: Principal | None, tenant_id: str, payment_id: str
+) -> tuple[Payment, list[CallbackSeen]]:
     """A payment and the callbacks received for it, for whoever may see its order."""
     who = require(caller, tenant_id, ALL)
-    payment = payments_repo.get_payment(conn, tenant_id, payment_id)
+    payment = uow.payments.get(tenant_id, payment_id)
     if payment is None:
         raise NotFound(f"no payment {payment_id!r}")
     try:
-        orders.visible_order(conn, who, tenant_id, payment.order_id)
+        orders.visible_order(uow, who, tenant_id, payment.order_id)
     except NotFound:
         raise NotFound(f"no payment {payment_id!r}") from None
-    return payment, payments_repo.callbacks_of(conn, tenant_id, payment_id)
+    return payment, uow.payments.callbacks_of(tenant_id, payment_id)
 
 
-def paid_payment(conn: Connection, order: Order) -> Payment:
-    for payment in payments_repo.payments_of(conn, order.tenant_id, order.order_id):
+def paid_payment(uow: UnitOfWork, order: Order) -> Payment:
+    for payment in uow.payments.of_order(order.tenant_id, order.order_id):
         if payment.status == PaymentStatus.SUCCEEDED:
             return payment
     raise Conflict("the order has no successful payment to refund", "order_id")
 
 
 def refund_through_gateway(
-    conn: Connection, gateway: Gateway, payment: Payment, refund_id: str, now: datetime
+    uow: UnitOfWork, gateway: Gateway, payment: Payment, refund_id: str, now: datetime
 ) -> str:
     """Give the payment's money back through its gateway; the gateway's refund reference."""
     if payment.gateway != gateway.name:
@@ -122,13 +131,12 @@ def refund_through_gateway(
         amount_fen=payment.amount_fen,
         reason="order refunded",
     )
-    if not payments_repo.move_payment(
-        conn,
+    if not uow.payments.move(
         payment.tenant_id,
         payment.payment_id,
         PAYMENT.sources("refund"),
         PaymentStatus.REFUNDED,
-        updated_at=now,
+        {"updated_at": now},
     ):
         raise Conflict("the payment changed meanwhile; try again", "order_id")
     return done.provider_ref
@@ -147,11 +155,11 @@ class PageState:
         return self.payment.status in OPEN and self.order.status == ORDER.initial
 
 
-def page_state(conn: Connection, tenant_id: str, payment_id: str, ref: str) -> PageState | None:
-    payment = payments_repo.get_payment(conn, tenant_id, payment_id)
+def page_state(uow: UnitOfWork, tenant_id: str, payment_id: str, ref: str) -> PageState | None:
+    payment = uow.payments.get(tenant_id, payment_id)
     if payment is None or payment.provider_ref != ref:
         return None
-    order = repo.get_order(conn, tenant_id, payment.order_id)
+    order = uow.orders.get(tenant_id, payment.order_id)
     assert order is not None
     return PageState(payment, order)
 
@@ -170,7 +178,7 @@ class CallbackResult:
 
 
 def _refused(
-    db: Database,
+    db: Units,
     gateway: str,
     exc: CallbackRefused,
     text: str,
@@ -187,18 +195,19 @@ def _refused(
         "payment_id": None if event is None else event.payment_id,
     }
     log.warning("payment callback refused", extra={"fields": fields})
-    with db.transaction() as conn:
-        payments_repo.add_callback(
-            conn,
-            tenant_id="" if event is None else event.tenant_id,
-            callback_id=ids.new_id("cbk"),
-            gateway=gateway,
-            event_id=None if event is None else event.event_id,
-            payment_id=None if event is None else event.payment_id,
-            outcome="refused",
-            reason=f"{exc.reason}: {exc}",
-            body=text,
-            now=now,
+    with db.unit() as uow:
+        uow.payments.add_callback(
+            Callback(
+                tenant_id="" if event is None else event.tenant_id,
+                callback_id=ids.new_id("cbk"),
+                gateway=gateway,
+                event_id=None if event is None else event.event_id,
+                payment_id=None if event is None else event.payment_id,
+                outcome="refused",
+                reason=f"{exc.reason}: {exc}",
+                body=text,
+                received_at=now,
+            )
         )
 
 
@@ -212,7 +221,7 @@ def _kind_of(exc: DomainError) -> ErrorKind:
 
 
 def handle_callback(
-    db: Database, gateway: Gateway, headers: dict[str, str], body: bytes, now: datetime
+    db: Units, gateway: Gateway, headers: dict[str, str], body: bytes, now: datetime
 ) -> CallbackResult:
     """Verify and apply one callback; ``CallbackRefused`` (recorded and logged) if refused."""
     text = body.decode("utf-8", "replace")
@@ -220,27 +229,26 @@ def handle_callback(
     try:
         event = gateway.verify_callback(headers, body, now)
         try:
-            with db.transaction() as conn:
-                result = _apply(conn, gateway, event, now)
-                payments_repo.add_callback(
-                    conn,
-                    tenant_id=event.tenant_id,
-                    callback_id=ids.new_id("cbk"),
-                    gateway=gateway.name,
-                    event_id=event.event_id,
-                    payment_id=event.payment_id,
-                    outcome="accepted",
-                    reason=result.outcome,
-                    body=text,
-                    now=now,
+            with db.unit() as uow:
+                result = _apply(uow, gateway, event, now)
+                uow.payments.add_callback(
+                    Callback(
+                        tenant_id=event.tenant_id,
+                        callback_id=ids.new_id("cbk"),
+                        gateway=gateway.name,
+                        event_id=event.event_id,
+                        payment_id=event.payment_id,
+                        outcome="accepted",
+                        reason=result.outcome,
+                        body=text,
+                        received_at=now,
+                    )
                 )
         except CallbackRefused:
             raise
         except IntegrityError:
-            with db.read() as conn:
-                seen = payments_repo.gateway_event_seen(
-                    conn, event.tenant_id, gateway.name, event.event_id
-                )
+            with db.reading() as reader:
+                seen = reader.payments.event_seen(event.tenant_id, gateway.name, event.event_id)
             if not seen:
                 raise
             # The same event id committed by a concurrent delivery first.
@@ -272,12 +280,12 @@ def handle_callback(
 
 
 def _apply(
-    conn: Connection, gateway: Gateway, event: CallbackEvent, now: datetime
+    uow: UnitOfWork, gateway: Gateway, event: CallbackEvent, now: datetime
 ) -> CallbackResult:
     t = event.tenant_id
-    if payments_repo.gateway_event_seen(conn, t, gateway.name, event.event_id):
+    if uow.payments.event_seen(t, gateway.name, event.event_id):
         raise CallbackRefused("replayed", "this event was already processed", ErrorKind.CONFLICT)
-    payment = payments_repo.get_payment(conn, t, event.payment_id)
+    payment = uow.payments.get(t, event.payment_id)
     if (
         payment is None
         or payment.gateway != gateway.name
@@ -286,76 +294,68 @@ def _apply(
         raise CallbackRefused("unknown_payment", "no such payment", ErrorKind.NOT_FOUND)
     # The order row's lock first, as every change of an order, its payments or its refunds
     # takes it (cancel, ship, refunds): then the payment, read again under it.
-    repo.lock_order(conn, t, payment.order_id)
-    payment = _payment(conn, payment)
+    uow.orders.lock(t, payment.order_id)
+    payment = _payment(uow, payment)
     if event.amount_fen != payment.amount_fen:
         raise CallbackRefused(
             "amount_mismatch",
             f"the event's amount differs from the payment's ({payment.amount_fen} fen)",
             ErrorKind.INVALID,
         )
-    payments_repo.add_gateway_event(
-        conn, t, gateway.name, event.event_id, payment.payment_id, event.type, now
-    )
-    order = repo.get_order(conn, t, payment.order_id)
+    uow.payments.add_event(t, gateway.name, event.event_id, payment.payment_id, event.type, now)
+    order = uow.orders.get(t, payment.order_id)
     assert order is not None
     outcome = "no change"
     if event.type == "payment.succeeded":
         if PAYMENT.allows(payment.status, "succeed", Actor.GATEWAY):
-            payments_repo.move_payment(
-                conn,
+            uow.payments.move(
                 t,
                 payment.payment_id,
                 PAYMENT.sources("succeed"),
                 PaymentStatus.SUCCEEDED,
-                updated_at=now,
-                succeeded_at=now,
-                failure_reason=None,
+                {"updated_at": now, "succeeded_at": now, "failure_reason": None},
             )
-            payment = _payment(conn, payment)
+            payment = _payment(uow, payment)
             if ORDER.allows(order.status, "pay", Actor.GATEWAY):
-                order = orders.mark_paid(conn, order, payment, now)
+                order = orders.mark_paid(uow, order, payment, now)
                 outcome = "order paid"
             else:
-                _refund_stray(conn, gateway, order, payment, now)
+                _refund_stray(uow, gateway, order, payment, now)
                 outcome = f"refunded: the order was already {order.status}"
         else:
             outcome = f"payment already {payment.status}"
     elif PAYMENT.allows(payment.status, "fail", Actor.GATEWAY):
-        payments_repo.move_payment(
-            conn,
+        uow.payments.move(
             t,
             payment.payment_id,
             PAYMENT.sources("fail"),
             PaymentStatus.FAILED,
-            updated_at=now,
-            failure_reason=(event.reason or "declined")[:200],
+            {"updated_at": now, "failure_reason": (event.reason or "declined")[:200]},
         )
         outcome = "payment failed"
-    payment = _payment(conn, payment)
-    order = repo.get_order(conn, t, payment.order_id) or order
+    payment = _payment(uow, payment)
+    order = uow.orders.get(t, payment.order_id) or order
     return CallbackResult(
         event.event_id, payment.payment_id, payment.status, order.order_id, order.status, outcome
     )
 
 
-def _payment(conn: Connection, payment: Payment) -> Payment:
-    found = payments_repo.get_payment(conn, payment.tenant_id, payment.payment_id)
+def _payment(uow: UnitOfWork, payment: Payment) -> Payment:
+    found = uow.payments.get(payment.tenant_id, payment.payment_id)
     assert found is not None
     return found
 
 
 def _refund_stray(
-    conn: Connection, gateway: Gateway, order: Order, payment: Payment, now: datetime
+    uow: UnitOfWork, gateway: Gateway, order: Order, payment: Payment, now: datetime
 ) -> None:
     """Money for an order that cannot take it (cancelled, or paid by another payment): it is
     recorded under the payment's own reference and given straight back."""
     ref = payment.payment_id
-    order_ledger.record_payment(
-        conn, order.tenant_id, user=order.user_id, order_ref=ref, amount_fen=payment.amount_fen
+    uow.order_money.record_payment(
+        order.tenant_id, user=order.user_id, order_ref=ref, amount_fen=payment.amount_fen
     )
-    order_ledger.refund(
-        conn,
+    uow.ledger.refund(
         order.tenant_id,
         user=order.user_id,
         order_ref=ref,
@@ -365,9 +365,8 @@ def _refund_stray(
         now=now,
     )
     refund_id = ids.new_id("rfd")
-    provider_ref = refund_through_gateway(conn, gateway, payment, refund_id, now)
-    refunds_repo.add_refund(
-        conn,
+    provider_ref = refund_through_gateway(uow, gateway, payment, refund_id, now)
+    uow.refunds.add(
         Refund(
             tenant_id=order.tenant_id,
             refund_id=refund_id,

@@ -22,7 +22,7 @@ from tokenmall.adapters.db.uow import SqlUnitOfWork, Writes
 from tokenmall.services.ledger.book import TenantBook
 from tokenmall.services.mall import events
 from tokenmall.services.mall.cash import SqlCash
-from tokenmall.services.mall.order_ledger import SqlOrderLedger
+from tokenmall.services.mall.order_ledger import SqlOrderLedger, SqlOrderMoney
 
 
 def utc_now() -> datetime:
@@ -72,6 +72,7 @@ class MallUnitOfWork(SqlUnitOfWork):
         self.ledger = SqlOrderLedger(conn, self._book)
         self.outbox = SqlOutbox(conn)
         self.cash = SqlCash(conn)
+        self.order_money = SqlOrderMoney(conn)
 
     def __enter__(self) -> MallUnitOfWork:
         super().__enter__()

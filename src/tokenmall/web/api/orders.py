@@ -34,6 +34,7 @@ from tokenmall.web.api.schemas_orders import (
     RefundOut,
     RefundRequestIn,
     ShipIn,
+    refund_preview,
 )
 from tokenmall.web.deps import Caller, Db, IdempotencyKey, single_query_values
 from tokenmall.web.errors import COMMON, responses
@@ -164,7 +165,7 @@ def checkout(
 
     def make(conn: Connection) -> BaseModel:
         done = checkouts.checkout(
-            conn,
+            MallUnitOfWork.joining(conn),
             caller,
             tenant_id,
             lines=lines,
@@ -197,8 +198,8 @@ def list_orders(
     after: After = None,
     limit: Limit = 50,
 ) -> OrderPage:
-    with db.read() as conn:
-        found = orders.list_orders(conn, caller, tenant_id, status=status, after=after, limit=limit)
+    with db.reading() as uow:
+        found = orders.list_orders(uow, caller, tenant_id, status=status, after=after, limit=limit)
     return OrderPage(
         items=[OrderOut.of(o) for o in found],
         next_after=next_after([o.order_id for o in found], limit),
@@ -212,8 +213,8 @@ def list_orders(
     responses=responses(*COMMON),
 )
 def get_order(tenant_id: TenantId, order_id: ResourceId, caller: Caller, db: Db) -> OrderDetailOut:
-    with db.read() as conn:
-        return _detail(orders.get_order(conn, caller, tenant_id, order_id))
+    with db.reading() as uow:
+        return _detail(orders.get_order(uow, caller, tenant_id, order_id))
 
 
 @router.post(
@@ -234,8 +235,9 @@ def cancel_order(
     reason = None if payload is None else payload.reason
 
     def make(conn: Connection) -> BaseModel:
-        order = orders.cancel(conn, caller, tenant_id, order_id, reason, utc_now())
-        return _detail(orders.view(conn, tenant_id, order))
+        uow = MallUnitOfWork.joining(conn)
+        order = orders.cancel(uow, caller, tenant_id, order_id, reason, utc_now())
+        return _detail(orders.view(uow, tenant_id, order))
 
     return write(request, db, caller, tenant_id, key, payload, make)
 
@@ -259,8 +261,9 @@ def ship_order(
     tracking = None if payload is None else payload.tracking_number
 
     def make(conn: Connection) -> BaseModel:
+        uow = MallUnitOfWork.joining(conn)
         order = orders.ship(
-            conn,
+            uow,
             caller,
             tenant_id,
             order_id,
@@ -268,7 +271,7 @@ def ship_order(
             tracking_number=tracking,
             now=utc_now(),
         )
-        return _detail(orders.view(conn, tenant_id, order))
+        return _detail(orders.view(uow, tenant_id, order))
 
     return write(request, db, caller, tenant_id, key, payload, make)
 
@@ -288,8 +291,9 @@ def confirm_order(
     key: IdempotencyKey,
 ) -> Response:
     def make(conn: Connection) -> BaseModel:
-        order = orders.confirm_receipt(conn, caller, tenant_id, order_id, utc_now())
-        return _detail(orders.view(conn, tenant_id, order))
+        uow = MallUnitOfWork.joining(conn)
+        order = orders.confirm_receipt(uow, caller, tenant_id, order_id, utc_now())
+        return _detail(orders.view(uow, tenant_id, order))
 
     return write(request, db, caller, tenant_id, key, None, make)
 
@@ -312,7 +316,7 @@ def request_refund(
 ) -> Response:
     def make(conn: Connection) -> BaseModel:
         refund = order_refunds.request_refund(
-            conn, caller, tenant_id, order_id, payload.reason, utc_now()
+            MallUnitOfWork.joining(conn), caller, tenant_id, order_id, payload.reason, utc_now()
         )
         return RefundOut.of(refund)
 
@@ -341,7 +345,7 @@ def approve_refund(
 
     def make(conn: Connection) -> BaseModel:
         order, refund = order_refunds.approve_refund(
-            conn,
+            MallUnitOfWork.joining(conn),
             caller,
             tenant_id,
             order_id,
@@ -412,8 +416,10 @@ class RefundPreviewOut(BaseModel):
 def preview_refund(
     tenant_id: TenantId, order_id: ResourceId, refund_id: ResourceId, caller: Caller, db: Db
 ) -> RefundPreviewOut:
-    with db.read() as conn:
-        found = order_refunds.preview_refund(conn, caller, tenant_id, order_id, refund_id)
+    with db.reading() as uow:
+        found = refund_preview(
+            order_refunds.preview_refund(uow, caller, tenant_id, order_id, refund_id)
+        )
     claws = [
         ClawbackOut(
             beneficiary=c["beneficiary"], level=c["level"], amount=c["amount"], source=c["source"]
@@ -447,8 +453,9 @@ def reject_refund(
     note = None if payload is None else payload.note
 
     def make(conn: Connection) -> BaseModel:
+        uow = MallUnitOfWork.joining(conn)
         refund = order_refunds.reject_refund(
-            conn, caller, tenant_id, order_id, refund_id, note=note, now=utc_now()
+            uow, caller, tenant_id, order_id, refund_id, note=note, now=utc_now()
         )
         return RefundOut.of(refund)
 
@@ -466,7 +473,7 @@ def run_due(
     tenant_id: TenantId, request: Request, caller: Caller, db: Db, key: IdempotencyKey
 ) -> Response:
     def make(conn: Connection) -> BaseModel:
-        done = order_clock.run_due(conn, caller, tenant_id, utc_now())
+        done = order_clock.run_due(MallUnitOfWork.joining(conn), caller, tenant_id, utc_now())
         return DueRunOut(cancelled=done.cancelled, completed=done.completed)
 
     return write(request, db, caller, tenant_id, key, None, make)
@@ -482,8 +489,8 @@ def run_due(
     responses=responses(*COMMON),
 )
 def get_order_settings(tenant_id: TenantId, caller: Caller, db: Db) -> OrderSettingsOut:
-    with db.read() as conn:
-        return OrderSettingsOut.of(orders.get_settings(conn, caller, tenant_id))
+    with db.reading() as uow:
+        return OrderSettingsOut.of(orders.get_settings(uow, caller, tenant_id))
 
 
 @router.patch(
@@ -502,7 +509,7 @@ def update_order_settings(
 ) -> Response:
     def make(conn: Connection) -> BaseModel:
         found = orders.update_settings(
-            conn,
+            MallUnitOfWork.joining(conn),
             caller,
             tenant_id,
             return_window_days=payload.return_window_days,

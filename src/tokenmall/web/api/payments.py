@@ -30,7 +30,7 @@ from tokenmall.bootstrap import (
 from tokenmall.domain.mall.gateway import CallbackRefused, EventType
 from tokenmall.services.mall import payments
 from tokenmall.services.mall.gateway import Gateway
-from tokenmall.services.mall.uow import Database, utc_now
+from tokenmall.services.mall.uow import Database, MallUnitOfWork, utc_now
 from tokenmall.web import idempotent
 from tokenmall.web.api.common import ResourceId, TenantId
 from tokenmall.web.api.schemas_orders import CallbackOut, PaymentDetailOut, PaymentOut, WebhookOut
@@ -77,7 +77,8 @@ def start_payment(
     gateway = gateway_for(request)
 
     def action(conn: Connection) -> idempotent.Outcome:
-        payment, new = payments.start_payment(conn, caller, tenant_id, order_id, gateway, utc_now())
+        uow = MallUnitOfWork.joining(conn)
+        payment, new = payments.start_payment(uow, caller, tenant_id, order_id, gateway, utc_now())
         return (201 if new else 200), PaymentOut.of(payment), None
 
     return idempotent.run(
@@ -94,11 +95,11 @@ def start_payment(
 def get_payment(
     tenant_id: TenantId, payment_id: ResourceId, caller: Caller, db: Db
 ) -> PaymentDetailOut:
-    with db.read() as conn:
-        payment, callbacks = payments.get_payment(conn, caller, tenant_id, payment_id)
+    with db.reading() as uow:
+        payment, callbacks = payments.get_payment(uow, caller, tenant_id, payment_id)
     return PaymentDetailOut(
         **PaymentOut.of(payment).model_dump(),
-        callbacks=[CallbackOut.model_validate(c) for c in callbacks],
+        callbacks=[CallbackOut.of(c) for c in callbacks],
     )
 
 
@@ -179,8 +180,8 @@ def _state(db: Database, ref: str) -> payments.PageState | None:
     parsed = parse_sandbox_ref(ref)
     if parsed is None:
         return None
-    with db.read() as conn:
-        return payments.page_state(conn, parsed[0], parsed[1], ref)
+    with db.reading() as uow:
+        return payments.page_state(uow, parsed[0], parsed[1], ref)
 
 
 def _describe(state: payments.PageState, ref: str, message: str = "") -> str:

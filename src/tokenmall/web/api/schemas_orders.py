@@ -4,7 +4,7 @@ unknown fields refused, nothing coerced, money as decimal strings both ways)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
@@ -19,6 +19,8 @@ from tokenmall.domain.mall.payments import Payment
 from tokenmall.domain.mall.refunds import Refund
 from tokenmall.domain.money import format_money
 from tokenmall.services.mall.cart import Cart, PricedLine
+from tokenmall.services.mall.order_refunds import RefundPreview
+from tokenmall.services.unit_of_work_orders import CallbackSeen
 from tokenmall.web.api.schemas import MoneyText, Quantity, Request, Response
 
 OrderStatus = Literal[
@@ -274,6 +276,18 @@ class CallbackOut(Response):
     reason: str
     received_at: datetime
 
+    @classmethod
+    def of(cls, seen: CallbackSeen) -> CallbackOut:
+        return cls.model_validate(
+            {
+                "callback_id": seen.callback_id,
+                "event_id": seen.event_id,
+                "outcome": seen.outcome,
+                "reason": seen.reason,
+                "received_at": seen.received_at,
+            }
+        )
+
 
 class PaymentDetailOut(PaymentOut):
     callbacks: list[CallbackOut]
@@ -396,3 +410,27 @@ class WebhookOut(Response):
     order_id: str
     order_status: OrderStatus
     outcome: str
+
+
+def refund_preview(found: RefundPreview) -> dict[str, Any]:
+    """What approving a refund would do, its money as decimal strings (the API's preview body
+    and the console's page)."""
+    return {
+        "order_id": found.order_id,
+        "refund_id": found.refund_id,
+        "money": format_money(found.money_fen),
+        "stable": format_money(found.stable_fen),
+        "stock_back": found.stock_back,
+        "rewards_booked": found.rewards_booked,
+        "admin_only": found.admin_only,
+        "rewards": found.rewards,
+        "commissions": [
+            {
+                "beneficiary": claw.beneficiary,
+                "level": claw.level,
+                "amount": format_money(claw.amount_fen),
+                "source": "frozen" if claw.frozen else "cash_or_debt",
+            }
+            for claw in found.commissions
+        ],
+    }

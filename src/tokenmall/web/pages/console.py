@@ -30,6 +30,7 @@ from tokenmall.services.mall.auth import Principal
 from tokenmall.services.mall.errors import InvalidInput
 from tokenmall.services.mall.uow import MallUnitOfWork, utc_now
 from tokenmall.web.api.payments import gateway_for
+from tokenmall.web.api.schemas_orders import refund_preview
 from tokenmall.web.errors import status_of
 from tokenmall.web.pages import csrf, forms, rendering, sessions
 from tokenmall.web.pages.admin import _staff, local_time
@@ -156,7 +157,12 @@ def _orders_context(
 
     def context(conn: Connection, caller: Principal) -> dict[str, Any]:
         found = orders.list_orders(
-            conn, caller, tenant_id, status=status, after=after, limit=PAGE_SIZE + 1
+            MallUnitOfWork.joining(conn),
+            caller,
+            tenant_id,
+            status=status,
+            after=after,
+            limit=PAGE_SIZE + 1,
         )
         return {
             "orders": found[:PAGE_SIZE],
@@ -183,28 +189,31 @@ def orders_page(request: Request, tenant_id: str) -> Response:
 
 def _order_context(tenant_id: str, order_id: str) -> Context:
     def context(conn: Connection, caller: Principal) -> dict[str, Any]:
-        shown = orders.get_order(conn, caller, tenant_id, order_id)
+        uow = MallUnitOfWork.joining(conn)
+        shown = orders.get_order(uow, caller, tenant_id, order_id)
         return {
             "view": shown,
             "order": shown.order,
             "names": _order_names(conn, caller, tenant_id, [shown.order]),
-            "settings": orders.get_settings(conn, caller, tenant_id),
-            "previews": _refund_previews(conn, caller, tenant_id, shown),
+            "settings": orders.get_settings(uow, caller, tenant_id),
+            "previews": _refund_previews(uow, caller, tenant_id, shown),
         }
 
     return context
 
 
 def _refund_previews(
-    conn: Connection, caller: Principal, tenant_id: str, shown: orders.OrderView
+    uow: MallUnitOfWork, caller: Principal, tenant_id: str, shown: orders.OrderView
 ) -> dict[str, dict[str, Any]]:
     """What approving each requested refund would do, for the page to show before approval."""
     out: dict[str, dict[str, Any]] = {}
     for r in shown.refunds:
         if r.status == "requested":
             try:
-                out[r.refund_id] = order_refunds.preview_refund(
-                    conn, caller, tenant_id, shown.order.order_id, r.refund_id
+                out[r.refund_id] = refund_preview(
+                    order_refunds.preview_refund(
+                        uow, caller, tenant_id, shown.order.order_id, r.refund_id
+                    )
                 )
             except DomainError:
                 continue
@@ -228,7 +237,7 @@ def order_page(request: Request, tenant_id: str, order_id: str) -> Response:
 async def order_ship(request: Request, tenant_id: str, order_id: str) -> Response:
     def act(conn: Connection, caller: Principal, form: FormData) -> str:
         orders.ship(
-            conn,
+            MallUnitOfWork.joining(conn),
             caller,
             tenant_id,
             order_id,
@@ -260,7 +269,7 @@ async def refund_decide(
         note = _optional_text(form, "note")
         if decision == "approve":
             order_refunds.approve_refund(
-                conn,
+                MallUnitOfWork.joining(conn),
                 caller,
                 tenant_id,
                 order_id,
@@ -272,8 +281,9 @@ async def refund_decide(
             return f"/{tenant_id}/admin/orders/{order_id}?done=approved"
         if note is None:
             raise InvalidInput("give the reason for refusing the refund", "note")
+        uow = MallUnitOfWork.joining(conn)
         order_refunds.reject_refund(
-            conn, caller, tenant_id, order_id, refund_id, note=note, now=utc_now()
+            uow, caller, tenant_id, order_id, refund_id, note=note, now=utc_now()
         )
         return f"/{tenant_id}/admin/orders/{order_id}?done=rejected"
 
@@ -292,9 +302,10 @@ async def refund_decide(
 
 def _settings_context(tenant_id: str) -> Context:
     def context(conn: Connection, caller: Principal) -> dict[str, Any]:
-        found = withdrawals.get_settings(MallUnitOfWork.joining(conn), caller, tenant_id)
+        uow = MallUnitOfWork.joining(conn)
+        found = withdrawals.get_settings(uow, caller, tenant_id)
         return {
-            "order_settings": orders.get_settings(conn, caller, tenant_id),
+            "order_settings": orders.get_settings(uow, caller, tenant_id),
             "withdrawal_settings": found,
             "min_amount": format_money(found.min_amount_fen),
             "threshold": format_money(found.two_approver_threshold_fen),
@@ -328,7 +339,7 @@ def _whole_or_none(form: FormData, name: str) -> int | None:
 async def order_settings_post(request: Request, tenant_id: str) -> Response:
     def act(conn: Connection, caller: Principal, form: FormData) -> str:
         orders.update_settings(
-            conn,
+            MallUnitOfWork.joining(conn),
             caller,
             tenant_id,
             return_window_days=_whole_or_none(form, "return_window_days"),

@@ -322,7 +322,7 @@ async def checkout_post(request: Request, tenant_id: str) -> Response:
         action=lambda conn: _after_checkout(
             tenant_id,
             checkouts.checkout(
-                conn,
+                MallUnitOfWork.joining(conn),
                 caller,
                 tenant_id,
                 lines=None,
@@ -350,9 +350,9 @@ def orders_page(request: Request, tenant_id: str) -> Response:
         status = None
     after = request.query_params.get("after") or None
     checkout_id = request.query_params.get("checkout") or None
-    with sessions.database(request).read() as conn:
+    with sessions.database(request).reading() as uow:
         found = orders.list_orders(
-            conn,
+            uow,
             caller,
             tenant_id,
             status=status,
@@ -385,8 +385,8 @@ def _order_page(
     form: FormState | None = None,
     code: int = 200,
 ) -> Response:
-    with sessions.database(request).read() as conn:
-        found = orders.get_order(conn, caller, tenant.tenant_id, order_id)
+    with sessions.database(request).reading() as uow:
+        found = orders.get_order(uow, caller, tenant.tenant_id, order_id)
     order = found.order
     pending_refund = next((r for r in found.refunds if r.status == "requested"), None)
     context: dict[str, Any] = {
@@ -407,7 +407,7 @@ def order_page(request: Request, tenant_id: str, order_id: str) -> Response:
     return _order_page(request, tenant, caller, order_id)
 
 
-OrderAction = Callable[[Connection, Principal, FormData], str]
+OrderAction = Callable[[MallUnitOfWork, Principal, FormData], str]
 
 
 async def _order_post(
@@ -417,7 +417,7 @@ async def _order_post(
     action: OrderAction,
     default_field: str = "_form",
 ) -> Response:
-    """A buyer's form on their order page: ``action(conn, caller, form)`` once per form key
+    """A buyer's form on their order page: ``action(uow, caller, form)`` once per form key
     answers where to go next; a refusal shows the order page with the message."""
     tenant, caller = consumer_page(request, tenant_id)
     form = await forms.read_form(request)
@@ -430,7 +430,7 @@ async def _order_post(
         form,
         tenant_id=tenant_id,
         caller=caller,
-        action=lambda conn: action(conn, caller, form),
+        action=lambda conn: action(MallUnitOfWork.joining(conn), caller, form),
         refused=refused,
         default_field=default_field,
     )
@@ -441,8 +441,8 @@ async def order_pay(request: Request, tenant_id: str, order_id: str) -> Response
     """The order's open payment on the gateway's page (a new one if the last was closed)."""
     gateway = gateway_for(request)
 
-    def act(conn: Connection, caller: Principal, _form: FormData) -> str:
-        found, _ = payments.start_payment(conn, caller, tenant_id, order_id, gateway, utc_now())
+    def act(uow: MallUnitOfWork, caller: Principal, _form: FormData) -> str:
+        found, _ = payments.start_payment(uow, caller, tenant_id, order_id, gateway, utc_now())
         return found.redirect_url
 
     return await _order_post(request, tenant_id, order_id, act)
@@ -455,8 +455,8 @@ async def order_cancel(request: Request, tenant_id: str, order_id: str) -> Respo
         request,
         tenant_id,
         order_id,
-        lambda conn, caller, _form: answer(
-            here, orders.cancel(conn, caller, tenant_id, order_id, None, utc_now())
+        lambda uow, caller, _form: answer(
+            here, orders.cancel(uow, caller, tenant_id, order_id, None, utc_now())
         ),
     )
 
@@ -468,8 +468,8 @@ async def order_confirm(request: Request, tenant_id: str, order_id: str) -> Resp
         request,
         tenant_id,
         order_id,
-        lambda conn, caller, _form: answer(
-            here, orders.confirm_receipt(conn, caller, tenant_id, order_id, utc_now())
+        lambda uow, caller, _form: answer(
+            here, orders.confirm_receipt(uow, caller, tenant_id, order_id, utc_now())
         ),
     )
 
@@ -481,10 +481,10 @@ async def order_refund(request: Request, tenant_id: str, order_id: str) -> Respo
         request,
         tenant_id,
         order_id,
-        lambda conn, caller, form: answer(
+        lambda uow, caller, form: answer(
             here,
             order_refunds.request_refund(
-                conn,
+                uow,
                 caller,
                 tenant_id,
                 order_id,
