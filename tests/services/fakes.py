@@ -18,6 +18,13 @@ from datetime import date, datetime
 from types import TracebackType
 from typing import Any
 
+from fakes_people import (
+    FakeCommissions,
+    FakeReferralTree,
+    FakeTenantLedger,
+    FakeTenants,
+    FakeUserBook,
+)
 from fakes_withdrawals import FakeAuditTrail, FakeCash, FakeWithdrawals
 
 from tokenmall.adapters.db.uow import NewUser, StoredEvent
@@ -279,9 +286,7 @@ class FakeCarts:
 
 
 @dataclass
-class FakePeople:
-    users: dict[tuple[str, str], User] = field(default_factory=dict)
-
+class FakePeople(FakeUserBook):
     def get_user(self, tenant_id: str, user_id: str) -> User | None:
         return self.users.get((tenant_id, user_id))
 
@@ -466,6 +471,10 @@ class FakeUnitOfWork:
         self.withdrawals = FakeWithdrawals()
         self.audit = FakeAuditTrail()
         self.cash = FakeCash()
+        self.tenant_ledger = FakeTenantLedger()
+        self.tenants = FakeTenants(ledger=self.tenant_ledger)
+        self.referral_tree = FakeReferralTree()
+        self.commissions = FakeCommissions()
         self.commits = 0
         self._saved: tuple[Any, ...] | None = None
         self._where: tuple[str, str, str, str] | None = None
@@ -484,6 +493,9 @@ class FakeUnitOfWork:
             self.withdrawals,
             self.audit,
             self.cash,
+            self.tenants,
+            self.referral_tree,
+            self.commissions,
         )
 
     def snapshot(self) -> tuple[Any, ...]:
@@ -525,7 +537,11 @@ class FakeUnitOfWork:
                 self.withdrawals,
                 self.audit,
                 self.cash,
+                self.tenants,
+                self.referral_tree,
+                self.commissions,
             ) = self._saved
+            self.tenant_ledger = self.tenants.ledger  # type: ignore[assignment]
             self._saved = None
 
     @contextmanager

@@ -12,7 +12,9 @@ The ports, each small:
 * ``addresses``: the consumers' address books;
 * ``catalogue``: merchants, products, SKUs and their stock movements;
 * ``carts``: the consumers' cart lines;
-* ``people``: the tenant's users (read only here);
+* ``people``: the tenant's users, their sessions and API keys;
+* ``tenants``, ``tenant_ledger``, ``referral_tree``, ``commissions``: the people's ports
+  (``unit_of_work_people.py``);
 * ``params``: the tenant's economy parameters now;
 * ``holdings``: what the ledger holds for each holder, the price, the dividends paid;
 * ``journals``: when each ledger journal was made, and the price the priced ones recorded;
@@ -49,6 +51,13 @@ from tokenmall.domain.mall.people import User
 from tokenmall.domain.mall.responses import StoredResponse
 from tokenmall.domain.mall.withdrawals import Settings, Withdrawal, WithdrawalStatus
 from tokenmall.services.ledger.execute import Prefound, Purchased
+from tokenmall.services.unit_of_work_people import (
+    Commissions,
+    ReferralTree,
+    TenantLedger,
+    Tenants,
+    UserBook,
+)
 
 
 class IntegrationRepository(Protocol):
@@ -170,7 +179,7 @@ class Carts(Protocol):
     def remove_lines(self, tenant_id: str, user_id: str, sku_ids: Sequence[str]) -> int: ...
 
 
-class People(Protocol):
+class People(UserBook, Protocol):
     def get_user(self, tenant_id: str, user_id: str) -> User | None: ...
 
 
@@ -323,6 +332,18 @@ class UnitOfWork(Protocol):
 
     @property
     def cash(self) -> Cash: ...
+
+    @property
+    def tenants(self) -> Tenants: ...
+
+    @property
+    def tenant_ledger(self) -> TenantLedger: ...
+
+    @property
+    def referral_tree(self) -> ReferralTree: ...
+
+    @property
+    def commissions(self) -> Commissions: ...
 
     def __enter__(self) -> UnitOfWork: ...
 

@@ -23,6 +23,7 @@ from tokenmall.services.ledger.book import TenantBook
 from tokenmall.services.mall import events
 from tokenmall.services.mall.cash import SqlCash
 from tokenmall.services.mall.order_ledger import SqlOrderLedger
+from tokenmall.services.mall.people_ledger import SqlReferralTree, SqlTenantLedger
 
 
 def utc_now() -> datetime:
@@ -72,6 +73,8 @@ class MallUnitOfWork(SqlUnitOfWork):
         self.ledger = SqlOrderLedger(conn, self._book)
         self.outbox = SqlOutbox(conn)
         self.cash = SqlCash(conn)
+        self.tenant_ledger = SqlTenantLedger(conn)
+        self.referral_tree = SqlReferralTree(conn)
 
     def __enter__(self) -> MallUnitOfWork:
         super().__enter__()

@@ -1,0 +1,61 @@
+"""The ``TenantLedger`` and ``ReferralTree`` ports in SQL: the ledger's side of tenants and
+people (their parameters; who referred whom), inside the unit's transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import Connection
+
+from tokenmall.adapters.db.store import Store
+from tokenmall.domain.economy.params import Params
+from tokenmall.domain.errors import RuleViolation
+from tokenmall.domain.ledger import commands as c
+from tokenmall.services.ledger import execute as ledger
+
+
+class SqlTenantLedger:
+    """A tenant's parameters as the ledger keeps them (created, locked, read, changed)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.store = Store(conn.engine)
+
+    def create(self, tenant_id: str, params: Params, created_by: str) -> None:
+        self.store.create_tenant(self.conn, tenant_id, params, created_by=created_by)
+
+    def lock(self, tenant_id: str) -> None:
+        self.store.lock_tenant(self.conn, tenant_id)
+
+    def params(self, tenant_id: str) -> tuple[Params, int]:
+        return self.store.load_params(self.conn, tenant_id)
+
+    def change_params(self, command: c.ChangeParams) -> None:
+        ledger.execute_in(self.store, self.conn, command)
+
+
+class SqlReferralTree:
+    """The referral tree: the ledger's holders and their referrers (holder names are user
+    ids); ``Join`` binds once and refuses cycles."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.store = Store(conn.engine)
+
+    def join(self, tenant_id: str, user_id: str, referrer_id: str) -> bool:
+        command = c.Join(
+            tenant_id=tenant_id,
+            idempotency_key=f"join:{user_id}",
+            user=user_id,
+            referrer=referrer_id,
+        )
+        try:
+            with self.conn.begin_nested():
+                ledger.execute_in(self.store, self.conn, command)
+        except RuleViolation:
+            return False
+        return True
+
+    def referrers(self, tenant_id: str, user_ids: Sequence[str]) -> dict[str, str | None]:
+        holders = self.store.load_holders(self.conn, tenant_id, list(user_ids))
+        return {h.name: h.referrer for h in holders}
