@@ -19,6 +19,7 @@ from types import TracebackType
 from typing import Any
 
 from fakes_people import (
+    FakeCommissionLedger,
     FakeCommissions,
     FakeReferralTree,
     FakeTenantLedger,
@@ -475,6 +476,7 @@ class FakeUnitOfWork:
         self.tenants = FakeTenants(ledger=self.tenant_ledger)
         self.referral_tree = FakeReferralTree()
         self.commissions = FakeCommissions()
+        self.commission_ledger = FakeCommissionLedger()
         self.commits = 0
         self._saved: tuple[Any, ...] | None = None
         self._where: tuple[str, str, str, str] | None = None
@@ -496,6 +498,7 @@ class FakeUnitOfWork:
             self.tenants,
             self.referral_tree,
             self.commissions,
+            self.commission_ledger,
         )
 
     def snapshot(self) -> tuple[Any, ...]:
@@ -540,6 +543,7 @@ class FakeUnitOfWork:
                 self.tenants,
                 self.referral_tree,
                 self.commissions,
+                self.commission_ledger,
             ) = self._saved
             self.tenant_ledger = self.tenants.ledger  # type: ignore[assignment]
             self._saved = None

@@ -16,6 +16,7 @@ from tokenmall.domain.mall.commissions import (
     CommissionTotals,
     NewCommission,
     RewardRow,
+    TakenBack,
 )
 from tokenmall.domain.mall.people import ApiKey, Invitee, KycStatus, Role, User
 from tokenmall.domain.mall.tenants import ParamsChange, Tenant
@@ -273,3 +274,35 @@ class FakeCommissions:
 
     def add_debt(self, tenant_id: str, user_id: str, fen: int, now: datetime) -> None:
         self.debts[(tenant_id, user_id)] = self.debts.get((tenant_id, user_id), 0) + fen
+
+
+@dataclass
+class FakeCommissionLedger:
+    """Referrers' cash (fen) that releases pay into and clawbacks take from; ``commands`` the
+    ledger steps asked for (a repeated key changes nothing, as in the ledger)."""
+
+    cash: dict[tuple[str, str], int] = field(default_factory=dict)
+    commands: list[c.Command] = field(default_factory=list)
+
+    def _new(self, command: c.Command) -> bool:
+        if any(k.idempotency_key == command.idempotency_key for k in self.commands):
+            return False
+        self.commands.append(command)
+        return True
+
+    def release(self, command: c.ReleaseCommissions) -> None:
+        if self._new(command):
+            for holder, fen in command.payouts:
+                where = (command.tenant_id, holder)
+                self.cash[where] = self.cash.get(where, 0) + fen
+
+    def claw_back(self, command: c.ClawbackCommissions) -> dict[str, TakenBack]:
+        if not self._new(command):
+            return {}
+        taken: dict[str, TakenBack] = {}
+        for holder, fen in command.paid:
+            where = (command.tenant_id, holder)
+            from_cash = min(self.cash.get(where, 0), fen)
+            self.cash[where] = self.cash.get(where, 0) - from_cash
+            taken[holder] = TakenBack(holder, from_cash, fen - from_cash)
+        return taken

@@ -13,7 +13,8 @@ The ports, each small:
 * ``catalogue``: merchants, products, SKUs and their stock movements;
 * ``carts``: the consumers' cart lines;
 * ``people``: the tenant's users, their sessions and API keys;
-* ``tenants``, ``tenant_ledger``, ``referral_tree``, ``commissions``: the people's ports
+* ``tenants``, ``tenant_ledger``, ``referral_tree``, ``commissions``, ``commission_ledger``:
+  the people's ports
   (``unit_of_work_people.py``);
 * ``params``: the tenant's economy parameters now;
 * ``holdings``: what the ledger holds for each holder, the price, the dividends paid;
@@ -52,6 +53,7 @@ from tokenmall.domain.mall.responses import StoredResponse
 from tokenmall.domain.mall.withdrawals import Settings, Withdrawal, WithdrawalStatus
 from tokenmall.services.ledger.execute import Prefound, Purchased
 from tokenmall.services.unit_of_work_people import (
+    CommissionLedger,
     Commissions,
     ReferralTree,
     TenantLedger,
@@ -344,6 +346,9 @@ class UnitOfWork(Protocol):
 
     @property
     def commissions(self) -> Commissions: ...
+
+    @property
+    def commission_ledger(self) -> CommissionLedger: ...
 
     def __enter__(self) -> UnitOfWork: ...
 

@@ -6,11 +6,12 @@ and the commissions.
 * ``people``: the tenant's users, their sessions, API keys and signup marks (``UserBook``
   is what the ``People`` port of ``unit_of_work.py`` has besides ``get_user``);
 * ``referral_tree``: who referred whom, in the ledger (bound once; cycles refused);
-* ``commissions``: the referral rewards indexed at booking, the commissions and the debts.
+* ``commissions``: the referral rewards indexed at booking, the commissions and the debts;
+* ``commission_ledger``: the ledger's steps of commissions (release, claw back).
 
-The SQL implementations are ``adapters/db/uow_people.py`` (``referral_tree`` and
-``tenant_ledger`` run ledger commands: ``services/mall/people_ledger.py``); the fakes are
-``tests/services/fakes_people.py``.
+The SQL implementations are ``adapters/db/uow_people.py`` (``referral_tree``,
+``tenant_ledger`` and ``commission_ledger`` run ledger commands:
+``services/mall/people_ledger.py``); the fakes are ``tests/services/fakes_people.py``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from tokenmall.domain.mall.commissions import (
     CommissionTotals,
     NewCommission,
     RewardRow,
+    TakenBack,
 )
 from tokenmall.domain.mall.people import ApiKey, Invitee, Role, User
 from tokenmall.domain.mall.tenants import ParamsChange, Tenant
@@ -143,3 +145,12 @@ class Commissions(Protocol):
         """Point units earned from referrals, by level."""
 
     def add_debt(self, tenant_id: str, user_id: str, fen: int, now: datetime) -> None: ...
+
+
+class CommissionLedger(Protocol):
+    def release(self, command: c.ReleaseCommissions) -> None:
+        """Pay frozen commissions to the referrers' cash (a repeated key changes nothing)."""
+
+    def claw_back(self, command: c.ClawbackCommissions) -> dict[str, TakenBack]:
+        """Return frozen commissions to revenue and take released ones back; the released
+        ones taken back, by referrer."""

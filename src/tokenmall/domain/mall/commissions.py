@@ -65,3 +65,13 @@ class NewCommission:
     status: CommissionStatus
     created_at: datetime
     updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TakenBack:
+    """A released commission taken back: what came out of the referrer's cash, and what
+    their cash could not cover (their debt), in fen."""
+
+    holder: str
+    from_cash_fen: int
+    debt_fen: int

@@ -1,5 +1,6 @@
-"""The ``TenantLedger`` and ``ReferralTree`` ports in SQL: the ledger's side of tenants and
-people (their parameters; who referred whom), inside the unit's transaction."""
+"""The ``TenantLedger``, ``ReferralTree`` and ``CommissionLedger`` ports in SQL: the ledger's
+side of tenants and people (their parameters; who referred whom; what referring earned),
+inside the unit's transaction."""
 
 from __future__ import annotations
 
@@ -11,7 +12,10 @@ from tokenmall.adapters.db.store import Store
 from tokenmall.domain.economy.params import Params
 from tokenmall.domain.errors import RuleViolation
 from tokenmall.domain.ledger import commands as c
+from tokenmall.domain.mall.commissions import TakenBack
+from tokenmall.domain.money import parse_money
 from tokenmall.services.ledger import execute as ledger
+from tokenmall.services.mall import journal
 
 
 class SqlTenantLedger:
@@ -59,3 +63,24 @@ class SqlReferralTree:
     def referrers(self, tenant_id: str, user_ids: Sequence[str]) -> dict[str, str | None]:
         holders = self.store.load_holders(self.conn, tenant_id, list(user_ids))
         return {h.name: h.referrer for h in holders}
+
+
+class SqlCommissionLedger:
+    """The ledger's steps of commissions (``journal.run`` in the unit's transaction)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def release(self, command: c.ReleaseCommissions) -> None:
+        journal.run(self.conn, command)
+
+    def claw_back(self, command: c.ClawbackCommissions) -> dict[str, TakenBack]:
+        result = journal.run(self.conn, command)
+        return {
+            t["holder"]: TakenBack(
+                t["holder"],
+                parse_money(t["from_cash"], allow_zero=True),
+                parse_money(t["debt"], allow_zero=True),
+            )
+            for t in result.get("paid_taken_back", [])
+        }
