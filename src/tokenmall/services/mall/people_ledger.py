@@ -18,12 +18,23 @@ from tokenmall.services.ledger import execute as ledger
 from tokenmall.services.mall import journal
 
 
-class SqlTenantLedger:
-    """A tenant's parameters as the ledger keeps them (created, locked, read, changed)."""
+class _OnLedger:
+    """A port on the ledger's ``Store``, made on first use (most units never need it)."""
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
-        self.store = Store(conn.engine)
+        self._store: Store | None = None
+
+    @property
+    def store(self) -> Store:
+        """Made on first use: most units never touch this port."""
+        if self._store is None:
+            self._store = Store(self.conn.engine)
+        return self._store
+
+
+class SqlTenantLedger(_OnLedger):
+    """A tenant's parameters as the ledger keeps them (created, locked, read, changed)."""
 
     def create(self, tenant_id: str, params: Params, created_by: str) -> None:
         self.store.create_tenant(self.conn, tenant_id, params, created_by=created_by)
@@ -38,13 +49,9 @@ class SqlTenantLedger:
         ledger.execute_in(self.store, self.conn, command)
 
 
-class SqlReferralTree:
+class SqlReferralTree(_OnLedger):
     """The referral tree: the ledger's holders and their referrers (holder names are user
     ids); ``Join`` binds once and refuses cycles."""
-
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-        self.store = Store(conn.engine)
 
     def join(self, tenant_id: str, user_id: str, referrer_id: str) -> bool:
         command = c.Join(
