@@ -79,7 +79,8 @@ def _pending_withdrawal(site: Site) -> str:
     """A consumer (verified by the admin) asks to withdraw 1.00."""
     admin, asker = _member(site, demo.ADMIN_EMAIL), _member(site, demo.CONSUMERS[4][0])
     with site.app.state.database.transaction() as conn:
-        people.update_user(conn, admin, TENANT, asker.subject_id, role=None, kyc_status="verified")
+        uow = MallUnitOfWork.joining(conn)
+        people.update_user(uow, admin, TENANT, asker.subject_id, role=None, kyc_status="verified")
         return withdrawals.request(
             MallUnitOfWork.joining(conn), asker, TENANT, "1.00", utc_now()
         ).withdrawal_id

@@ -189,9 +189,9 @@ def test_a_consumer_buys_sees_points_and_the_chart_sells_and_converts(
     assert "实名认证" in error.inner_text()
     shot(page, "consumer-withdrawal-refused")
     admin = _principal(site, demo.ADMIN_EMAIL)
-    with site.app.state.database.transaction() as conn:
+    with site.app.state.database.unit() as uow:
         people.update_user(
-            conn,
+            uow,
             admin,
             TENANT,
             _principal(site, EMAIL).subject_id,

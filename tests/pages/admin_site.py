@@ -108,8 +108,9 @@ def withdrawal(site: Site, email: str, amount: str) -> str:
     """A pending withdrawal of ``email`` (verified by the admin first)."""
     who = member(site, email)
     with site.app.state.database.transaction() as conn:
+        uow = MallUnitOfWork.joining(conn)
         people.update_user(
-            conn, admin(site), TENANT, who.subject_id, role=None, kyc_status="verified"
+            uow, admin(site), TENANT, who.subject_id, role=None, kyc_status="verified"
         )
         done = withdrawals.request(MallUnitOfWork.joining(conn), who, TENANT, amount, utc_now())
     return done.withdrawal_id

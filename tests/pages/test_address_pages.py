@@ -41,9 +41,9 @@ OFFICE = {
 def _new_consumer(site: Site) -> str:
     """A consumer of the demo's tenant with no address yet; their email."""
     email = f"c{uuid.uuid4().hex[:10]}@wine.demo"
-    with site.app.state.database.transaction() as conn:
+    with site.app.state.database.unit() as uow:
         people.register(
-            conn,
+            uow,
             TENANT,
             email=email,
             password=PASSWORD,

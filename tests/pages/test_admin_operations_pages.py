@@ -188,7 +188,7 @@ def test_withdrawals_approved_refused_and_two_approvers_above_the_threshold(
             now=utc_now(),
         )
         people.create_user(
-            conn,
+            MallUnitOfWork.joining(conn),
             admin(site),
             TENANT,
             email="second.admin@wine.demo",

@@ -70,7 +70,7 @@ def test_another_tenant_sees_nothing_of_this_one(site: Site, another_browser: Br
         assert found is not None
         operator = Principal("operator_session", "test", found[0], None, None)
         tenants.create(
-            conn,
+            MallUnitOfWork.joining(conn),
             operator,
             tenants.NewTenant(
                 tenant_id="beer",
@@ -194,9 +194,9 @@ def test_the_admin_changes_a_parameter_and_bad_values_change_nothing(
     assert 'value="0.08"' in shown.text
     admin_id = admin(site).subject_id
     assert admin_id in shown.text  # the change history names the admin
-    with site.app.state.database.read() as conn:
-        history = tenants.admin_params_history(conn, admin(site), TENANT)
-    assert history[-1]["changed_by"] == admin_id
+    with site.app.state.database.reading() as uow:
+        history = tenants.admin_params_history(uow, admin(site), TENANT)
+    assert history[-1].changed_by == admin_id
     stale = browser.submit(
         page, action, {"sell_fee_rate": "0.07", "action": "apply", "params_version": str(version)}
     )

@@ -46,8 +46,8 @@ def _wallet(site: Site, email: str) -> dict[str, Any]:
 def _verify_kyc(site: Site, email: str) -> None:
     admin = _principal(site, demo.ADMIN_EMAIL)
     user = _principal(site, email)
-    with site.app.state.database.transaction() as conn:
-        people.update_user(conn, admin, TENANT, user.subject_id, role=None, kyc_status="verified")
+    with site.app.state.database.unit() as uow:
+        people.update_user(uow, admin, TENANT, user.subject_id, role=None, kyc_status="verified")
 
 
 def _default_address(site: Site, email: str) -> str:

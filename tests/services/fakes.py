@@ -19,6 +19,14 @@ from types import TracebackType
 from typing import Any
 
 from fakes_orders import FakeNested, FakeOrderMoney, FakeOrders, FakePayments, FakeRefunds
+from fakes_people import (
+    FakeCommissionLedger,
+    FakeCommissions,
+    FakeReferralTree,
+    FakeTenantLedger,
+    FakeTenants,
+    FakeUserBook,
+)
 from fakes_withdrawals import FakeAuditTrail, FakeCash, FakeWithdrawals
 
 from tokenmall.adapters.db.uow import NewUser, StoredEvent
@@ -280,9 +288,7 @@ class FakeCarts:
 
 
 @dataclass
-class FakePeople:
-    users: dict[tuple[str, str], User] = field(default_factory=dict)
-
+class FakePeople(FakeUserBook):
     def get_user(self, tenant_id: str, user_id: str) -> User | None:
         return self.users.get((tenant_id, user_id))
 
@@ -472,6 +478,11 @@ class FakeUnitOfWork:
         self.refunds = FakeRefunds()
         self.order_money = FakeOrderMoney()
         self.nested = FakeNested(self)
+        self.tenant_ledger = FakeTenantLedger()
+        self.tenants = FakeTenants(ledger=self.tenant_ledger)
+        self.referral_tree = FakeReferralTree()
+        self.commissions = FakeCommissions()
+        self.commission_ledger = FakeCommissionLedger()
         self.commits = 0
         self._saved: tuple[Any, ...] | None = None
         self._where: tuple[str, str, str, str] | None = None
@@ -494,6 +505,10 @@ class FakeUnitOfWork:
             self.payments,
             self.refunds,
             self.order_money,
+            self.tenants,
+            self.referral_tree,
+            self.commissions,
+            self.commission_ledger,
         )
 
     def snapshot(self) -> tuple[Any, ...]:
@@ -539,7 +554,12 @@ class FakeUnitOfWork:
                 self.payments,
                 self.refunds,
                 self.order_money,
+                self.tenants,
+                self.referral_tree,
+                self.commissions,
+                self.commission_ledger,
             ) = self._saved
+            self.tenant_ledger = self.tenants.ledger  # type: ignore[assignment]
             self._saved = None
 
     @contextmanager

@@ -7,16 +7,20 @@ from typing import Any
 
 import pytest
 
-from tokenmall.domain.mall.errors import TransitionRefused
+from tokenmall.domain.mall.errors import SelfDemotion, TransitionRefused
 from tokenmall.domain.mall.orders import OrderStatus
-from tokenmall.domain.mall.people import Role
+from tokenmall.domain.mall.people import KycStatus, Role
 from tokenmall.domain.mall.transitions import (
+    KYC,
     LIFECYCLES,
     ORDER,
     REFUND,
+    ROLE,
     WITHDRAWAL,
     Actor,
     Lifecycle,
+    kyc_move,
+    role_move,
 )
 
 NAMES = [lc.name for lc in LIFECYCLES]
@@ -133,3 +137,56 @@ def test_the_edge_answers_a_refused_move_with_409_conflict() -> None:
     refused = TransitionRefused("cannot ship an order that is created", "status")
     assert status_of(refused) == 409
     assert (refused.code, refused.field) == ("conflict", "status")
+
+
+def test_the_kyc_and_role_tables_are_walked_with_the_others() -> None:
+    assert KYC in LIFECYCLES
+    assert ROLE in LIFECYCLES
+    assert KYC.initial == KycStatus.NONE
+    assert ROLE.initial == Role.CONSUMER
+
+
+@pytest.mark.parametrize("status", list(KycStatus))
+@pytest.mark.parametrize("to", list(KycStatus))
+def test_an_admin_sets_any_kyc_status_and_nobody_else_does(
+    status: KycStatus, to: KycStatus
+) -> None:
+    assert kyc_move(status, to, Actor.ADMIN) == to
+    for who in Actor:
+        if who == Actor.ADMIN:
+            continue
+        if status == to:
+            assert kyc_move(status, to, who) == status  # no move, nothing to refuse
+            continue
+        with pytest.raises(TransitionRefused) as refused:
+            kyc_move(status, to, who)
+        assert refused.value.field == "kyc_status"
+
+
+@pytest.mark.parametrize("role", list(Role))
+@pytest.mark.parametrize("to", list(Role))
+def test_an_admin_sets_any_role_but_never_demotes_themselves(role: Role, to: Role) -> None:
+    assert role_move(role, to, Actor.ADMIN, of_self=False) == to
+    if role == Role.ADMIN and to != Role.ADMIN:
+        with pytest.raises(SelfDemotion) as refused:
+            role_move(role, to, Actor.ADMIN, of_self=True)
+        assert (refused.value.code, refused.value.field) == ("forbidden", "role")
+        assert str(refused.value) == "an admin may not demote themselves (ask another admin)"
+    else:
+        assert role_move(role, to, Actor.ADMIN, of_self=True) == to
+    if role != to:
+        with pytest.raises(TransitionRefused):
+            role_move(role, to, Actor.CONSUMER, of_self=False)
+
+
+def test_only_admins_change_kyc_and_roles() -> None:
+    for action in KYC.actions:
+        assert KYC.roles(action) == (Role.ADMIN,)
+    for action in ROLE.actions:
+        assert ROLE.roles(action) == (Role.ADMIN,)
+
+
+def test_the_self_demotion_refusal_is_a_403() -> None:
+    from tokenmall.web.errors import status_of
+
+    assert status_of(SelfDemotion("no", "role")) == 403

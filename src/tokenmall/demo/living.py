@@ -202,7 +202,7 @@ def _user(conn: Connection, email: str) -> User:
 def _create_tenant(conn: Connection) -> None:
     now = utc_now()
     tenants.create(
-        conn,
+        MallUnitOfWork.joining(conn),
         _operator(conn),
         tenants.NewTenant(
             tenant_id=TENANT_ID,
@@ -218,7 +218,7 @@ def _create_tenant(conn: Connection) -> None:
     admin = _member(_user(conn, ADMIN_EMAIL))
     for email, name, store, products in MERCHANTS:
         owner = people.create_user(
-            conn,
+            MallUnitOfWork.joining(conn),
             admin,
             TENANT_ID,
             email=email,
@@ -254,7 +254,7 @@ def _create_tenant(conn: Connection) -> None:
     for email, name, inviter_email in CONSUMERS:
         invite = None if inviter_email is None else _user(conn, inviter_email).invite_code
         people.register(
-            conn,
+            MallUnitOfWork.joining(conn),
             TENANT_ID,
             email=email,
             password=PASSWORD,
@@ -417,7 +417,12 @@ def _pending_requests(db: Database, users: dict[str, User], now: datetime) -> No
             conn, TENANT_ID, user_id=asker.user_id, status=None, after=None, limit=1
         ):
             people.update_user(
-                conn, admin, TENANT_ID, asker.user_id, role=None, kyc_status=KycStatus.VERIFIED
+                MallUnitOfWork.joining(conn),
+                admin,
+                TENANT_ID,
+                asker.user_id,
+                role=None,
+                kyc_status=KycStatus.VERIFIED,
             )
             holders = Store(conn.engine).load_holders(conn, TENANT_ID, [asker.user_id])
             cash = holders[0].cash if holders else 0

@@ -12,7 +12,10 @@ The ports, each small:
 * ``addresses``: the consumers' address books;
 * ``catalogue``: merchants, products, SKUs and their stock movements;
 * ``carts``: the consumers' cart lines;
-* ``people``: the tenant's users (read only here);
+* ``people``: the tenant's users, their sessions and API keys;
+* ``tenants``, ``tenant_ledger``, ``referral_tree``, ``commissions``, ``commission_ledger``:
+  the people's ports
+  (``unit_of_work_people.py``);
 * ``params``: the tenant's economy parameters now;
 * ``holdings``: what the ledger holds for each holder, the price, the dividends paid;
 * ``journals``: when each ledger journal was made, and the price the priced ones recorded;
@@ -57,6 +60,14 @@ from tokenmall.services.unit_of_work_orders import (
     OrdersRepository,
     Payments,
     Refunds,
+)
+from tokenmall.services.unit_of_work_people import (
+    CommissionLedger,
+    Commissions,
+    ReferralTree,
+    TenantLedger,
+    Tenants,
+    UserBook,
 )
 
 
@@ -179,7 +190,7 @@ class Carts(Protocol):
     def remove_lines(self, tenant_id: str, user_id: str, sku_ids: Sequence[str]) -> int: ...
 
 
-class People(Protocol):
+class People(UserBook, Protocol):
     def get_user(self, tenant_id: str, user_id: str) -> User | None: ...
 
 
@@ -347,6 +358,21 @@ class UnitOfWork(Protocol):
 
     @property
     def nested(self) -> Nested: ...
+
+    @property
+    def tenants(self) -> Tenants: ...
+
+    @property
+    def tenant_ledger(self) -> TenantLedger: ...
+
+    @property
+    def referral_tree(self) -> ReferralTree: ...
+
+    @property
+    def commissions(self) -> Commissions: ...
+
+    @property
+    def commission_ledger(self) -> CommissionLedger: ...
 
     def __enter__(self) -> UnitOfWork: ...
 

@@ -34,6 +34,7 @@ from tokenmall.adapters.db.mall.tables import idempotency as answers_table
 from tokenmall.adapters.db.mall.tables import users as mall_users
 from tokenmall.adapters.db.store import Store
 from tokenmall.adapters.db.uow_orders import SqlNested, SqlOrders, SqlPayments, SqlRefunds
+from tokenmall.adapters.db.uow_people import SqlCommissions, SqlTenants, SqlUserBook
 from tokenmall.adapters.db.uow_withdrawals import SqlAuditTrail, SqlWithdrawals
 from tokenmall.domain.economy.params import Params
 from tokenmall.domain.mall.addresses import Address
@@ -305,11 +306,8 @@ class SqlCarts:
         return carts_repo.remove_cart_lines(self.conn, tenant_id, user_id, list(sku_ids))
 
 
-class SqlPeople:
-    """The tenant's users, read (``adapters/db/mall/people.py``)."""
-
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
+class SqlPeople(SqlUserBook):
+    """The tenant's users (``adapters/db/mall/people.py``), with ``SqlUserBook``'s writes."""
 
     def get_user(self, tenant_id: str, user_id: str) -> User | None:
         return people_repo.get_user(self.conn, tenant_id, user_id)
@@ -381,6 +379,8 @@ class SqlUnitOfWork:
         self.payments = SqlPayments(conn)
         self.refunds = SqlRefunds(conn)
         self.nested = SqlNested(conn)
+        self.tenants = SqlTenants(conn)
+        self.commissions = SqlCommissions(conn)
 
     def __enter__(self) -> SqlUnitOfWork:
         if self._engine is not None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tokenmall.domain.errors import Conflict
+from tokenmall.domain.errors import Conflict, Forbidden
 
 
 class TransitionRefused(Conflict):
@@ -11,6 +11,18 @@ class TransitionRefused(Conflict):
     ``code`` and ``field`` are what the HTTP error body carries."""
 
     code = "conflict"
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class SelfDemotion(Forbidden):
+    """An admin taking away their own admin role (another admin must).
+
+    ``code`` and ``field`` are what the HTTP error body carries."""
+
+    code = "forbidden"
 
     def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)

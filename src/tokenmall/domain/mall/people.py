@@ -84,3 +84,11 @@ class ApiKey:
     created_at: datetime
     revoked_at: datetime | None
     scopes: frozenset[Scope] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class Invitee:
+    """Someone a user invited, as their referral page shows them."""
+
+    display_name: str
+    joined_at: datetime

@@ -15,11 +15,11 @@ from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
 from tokenmall.domain.mall.commissions import CommissionStatus
-from tokenmall.domain.mall.errors import TransitionRefused
+from tokenmall.domain.mall.errors import SelfDemotion, TransitionRefused
 from tokenmall.domain.mall.integration import IntegrationState
 from tokenmall.domain.mall.orders import OrderStatus
 from tokenmall.domain.mall.payments import PaymentStatus
-from tokenmall.domain.mall.people import Role
+from tokenmall.domain.mall.people import KycStatus, Role
 from tokenmall.domain.mall.refunds import RefundStatus
 from tokenmall.domain.mall.webhooks import DeliveryStatus
 from tokenmall.domain.mall.withdrawals import WithdrawalStatus
@@ -158,9 +158,7 @@ PAYMENT: Lifecycle[PaymentStatus] = Lifecycle(
         # is then sent back)
         **{(s, "succeed"): _move(_P.SUCCEEDED, _A.GATEWAY) for s in (*_PAYERS, _P.CLOSED)},
         **{(s, "fail"): _move(_P.FAILED, _A.GATEWAY) for s in _PAYERS},
-        **{
-            (s, "close"): _move(_P.CLOSED, _A.CONSUMER, _A.ADMIN, _A.SYSTEM) for s in _PAYERS
-        },
+        **{(s, "close"): _move(_P.CLOSED, _A.CONSUMER, _A.ADMIN, _A.SYSTEM) for s in _PAYERS},
         (_P.SUCCEEDED, "refund"): _move(_P.REFUNDED, _A.MERCHANT, _A.ADMIN, _A.GATEWAY),
     },
     default="payment already {status}",
@@ -242,6 +240,73 @@ INTEGRATION_ORDER: Lifecycle[IntegrationState] = Lifecycle(
     field=None,
 )
 
+_K = KycStatus
+
+# An admin records a member's real-name verification as it stands (asked for, verified,
+# rejected, or back to none); a move to the status a member already has is no move.
+KYC_ACTIONS: Mapping[KycStatus, str] = {
+    _K.NONE: "reset",
+    _K.PENDING: "submit",
+    _K.VERIFIED: "verify",
+    _K.REJECTED: "reject",
+}
+
+KYC: Lifecycle[KycStatus] = Lifecycle(
+    name="kyc",
+    statuses=KycStatus,
+    initial=_K.NONE,
+    moves={
+        (source, action): _move(to, _A.ADMIN)
+        for to, action in KYC_ACTIONS.items()
+        for source in KycStatus
+        if source != to
+    },
+    default="cannot {doing} a member whose real-name status is {status}",
+    field="kyc_status",
+)
+
+_U = Role
+
+# Everyone registers as a consumer; an admin makes people merchants or admins (or back). An
+# admin never demotes themselves: ``may_change_role`` (another admin must).
+ROLE_ACTIONS: Mapping[Role, str] = {
+    _U.CONSUMER: "make_consumer",
+    _U.MERCHANT: "make_merchant",
+    _U.ADMIN: "make_admin",
+}
+
+ROLE: Lifecycle[Role] = Lifecycle(
+    name="role",
+    statuses=Role,
+    initial=_U.CONSUMER,
+    moves={
+        (source, action): _move(to, _A.ADMIN)
+        for to, action in ROLE_ACTIONS.items()
+        for source in Role
+        if source != to
+    },
+    default="cannot {doing} someone who is {status}",
+    field="role",
+)
+
+
+def kyc_move(status: KycStatus, to: KycStatus, actor: Actor) -> KycStatus:
+    """The real-name status after ``actor`` sets it to ``to`` (the same status: no move)."""
+    if to == status:
+        return status
+    return KYC.check(status, KYC_ACTIONS[to], actor, doing=KYC_ACTIONS[to])
+
+
+def role_move(role: Role, to: Role, actor: Actor, *, of_self: bool) -> Role:
+    """The role after ``actor`` sets it to ``to`` (the same role: no move). An admin may not
+    demote themselves."""
+    if to == role:
+        return role
+    if of_self and role == Role.ADMIN:
+        raise SelfDemotion("an admin may not demote themselves (ask another admin)", "role")
+    return ROLE.check(role, ROLE_ACTIONS[to], actor, doing=ROLE_ACTIONS[to].replace("_", " "))
+
+
 LIFECYCLES: tuple[Lifecycle[Any], ...] = (
     ORDER,
     PAYMENT,
@@ -250,4 +315,6 @@ LIFECYCLES: tuple[Lifecycle[Any], ...] = (
     COMMISSION,
     DELIVERY,
     INTEGRATION_ORDER,
+    KYC,
+    ROLE,
 )

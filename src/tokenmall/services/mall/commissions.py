@@ -15,26 +15,59 @@ journals and these rows commit together (or not at all):
 
 Every ledger step has a key derived from the order (``order:<ref>:commission_freeze`` …), so
 running a hook twice changes nothing. Tenants without ``commission_rates`` get no commissions.
+
+The rules (``release``, ``claw_back``) run on a ``CommissionsUnit``: the unit of work's
+``commissions`` and ``commission_ledger`` ports (any ``UnitOfWork`` is one). The hooks take
+``order_ledger``'s connection and run the same rules on those ports bound to it; the ledger's
+answers (dicts) are read into typed rows here (``RewardRow``, ``NewCommission``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Connection
 
-from tokenmall.adapters.db.mall import commissions as repo
 from tokenmall.adapters.db.store import Store
+from tokenmall.adapters.db.uow_people import SqlCommissions
 from tokenmall.domain.ledger import commands as c
-from tokenmall.domain.mall.commissions import CommissionStatus
+from tokenmall.domain.mall.commissions import (
+    CommissionRow,
+    CommissionStatus,
+    NewCommission,
+    RewardRow,
+)
 from tokenmall.domain.mall.transitions import COMMISSION, Actor
 from tokenmall.domain.money import parse_money, parse_points
 from tokenmall.services.ledger import execute as ledger
-from tokenmall.services.mall import journal
+from tokenmall.services.mall.people_ledger import SqlCommissionLedger
+from tokenmall.services.unit_of_work_people import CommissionLedger, Commissions
 
 FROZEN, RELEASED = CommissionStatus.FROZEN, CommissionStatus.RELEASED
+
+
+class CommissionsUnit(Protocol):
+    """What the commission rules need of a unit of work."""
+
+    @property
+    def commissions(self) -> Commissions: ...
+
+    @property
+    def commission_ledger(self) -> CommissionLedger: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Joined:
+    """The commission ports bound to a connection's open transaction."""
+
+    commissions: SqlCommissions
+    commission_ledger: SqlCommissionLedger
+
+    @classmethod
+    def on(cls, conn: Connection) -> _Joined:
+        return cls(SqlCommissions(conn), SqlCommissionLedger(conn))
 
 
 def _key(order_ref: str, step: str) -> str:
@@ -121,12 +154,50 @@ def record_booked(
 
 @dataclass(frozen=True, slots=True)
 class BookedRows:
-    rewards: list[dict[str, Any]]
-    commissions: list[dict[str, Any]]
+    rewards: tuple[RewardRow, ...]
+    commissions: tuple[NewCommission, ...]
 
 
-def booked_rows(
-    conn: Connection,
+def rewards_of(
+    purchase: dict[str, Any], *, order_ref: str, buyer: str, now: datetime
+) -> tuple[RewardRow, ...]:
+    """A purchase journal's referral grants (level >= 1, more than nothing) as rows."""
+    return tuple(
+        RewardRow(
+            order_ref=order_ref,
+            level=int(g["level"]),
+            beneficiary=g["holder"],
+            buyer=buyer,
+            points_units=parse_points(g["points"]),
+            journal_id=int(purchase["journal_id"]),
+            created_at=now,
+        )
+        for g in purchase.get("grants", [])
+        if int(g["level"]) >= 1 and parse_points(g["points"], allow_zero=True) > 0
+    )
+
+
+def frozen_of(
+    result: dict[str, Any], *, order_ref: str, buyer: str, now: datetime
+) -> tuple[NewCommission, ...]:
+    """A ``FreezeCommissions`` result's commissions as rows, in their first status."""
+    return tuple(
+        NewCommission(
+            order_ref=order_ref,
+            level=int(item["level"]),
+            beneficiary=item["holder"],
+            buyer=buyer,
+            amount_fen=parse_money(item["amount"]),
+            status=COMMISSION.initial,
+            created_at=now,
+            updated_at=now,
+        )
+        for item in result["commissions"]
+    )
+
+
+def booked(
+    unit: CommissionsUnit,
     tenant_id: str,
     *,
     order_ref: str,
@@ -140,107 +211,133 @@ def booked_rows(
     ``mall_referral_rewards`` and the frozen commissions for ``mall_commissions``.
 
     ``fresh``: the purchase journal was made in this transaction, so no row of it can exist
-    yet and nothing is read; otherwise (a replay) rows are proposed only if missing. Reads
-    happen here, never in ``add_booked_rows`` (which may run in a pipeline)."""
-    rewards: list[dict[str, Any]] = []
+    yet and nothing is read; otherwise (a replay) rows are proposed only if missing."""
+    rewards: tuple[RewardRow, ...] = ()
     if purchase is not None:
-        grants = [
-            g
-            for g in purchase.get("grants", [])
-            if int(g["level"]) >= 1 and parse_points(g["points"], allow_zero=True) > 0
-        ]
-        if grants and (fresh or not repo.has_rewards(conn, tenant_id, order_ref)):
-            rewards = [
-                {
-                    "order_ref": order_ref,
-                    "level": int(g["level"]),
-                    "beneficiary": g["holder"],
-                    "buyer": buyer,
-                    "points_units": parse_points(g["points"]),
-                    "journal_id": int(purchase["journal_id"]),
-                    "created_at": now,
-                }
-                for g in grants
-            ]
-    frozen: list[dict[str, Any]] = []
+        found = rewards_of(purchase, order_ref=order_ref, buyer=buyer, now=now)
+        if found and (fresh or not unit.commissions.has_rewards(tenant_id, order_ref)):
+            rewards = found
+    frozen: tuple[NewCommission, ...] = ()
     if freeze is not None:
         result, new = freeze
-        if new or not repo.order_commissions(conn, tenant_id, order_ref):
-            frozen = [
-                {
-                    "order_ref": order_ref,
-                    "level": int(item["level"]),
-                    "beneficiary": item["holder"],
-                    "buyer": buyer,
-                    "amount_fen": parse_money(item["amount"]),
-                    "status": COMMISSION.initial,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for item in result["commissions"]
-            ]
+        if new or not unit.commissions.of_order(tenant_id, order_ref):
+            frozen = frozen_of(result, order_ref=order_ref, buyer=buyer, now=now)
     return BookedRows(rewards, frozen)
 
 
-def add_booked_rows(conn: Connection, tenant_id: str, rows: BookedRows) -> None:
-    """Write ``booked_rows``' rows (writes only)."""
+def booked_rows(
+    conn: Connection,
+    tenant_id: str,
+    *,
+    order_ref: str,
+    buyer: str,
+    purchase: dict[str, Any] | None,
+    freeze: tuple[dict[str, Any], bool] | None,
+    fresh: bool,
+    now: datetime,
+) -> BookedRows:
+    """``booked`` on ``conn``. Reads happen here, never in ``add_booked_rows`` (which may run
+    in a pipeline)."""
+    return booked(
+        _Joined.on(conn),
+        tenant_id,
+        order_ref=order_ref,
+        buyer=buyer,
+        purchase=purchase,
+        freeze=freeze,
+        fresh=fresh,
+        now=now,
+    )
+
+
+def add_rows(unit: CommissionsUnit, tenant_id: str, rows: BookedRows) -> None:
+    """Write ``booked``'s rows (writes only)."""
     if rows.rewards:
-        repo.add_rewards(conn, tenant_id, rows.rewards)
+        unit.commissions.add_rewards(tenant_id, rows.rewards)
     if rows.commissions:
-        repo.add_commissions(conn, tenant_id, rows.commissions)
+        unit.commissions.add(tenant_id, rows.commissions)
 
 
-def on_completed(conn: Connection, tenant_id: str, *, order_ref: str, now: datetime) -> None:
-    """The order completed: release its frozen commissions (``ReleaseCommissions``)."""
-    releasable = COMMISSION.sources("release")
-    rows = repo.order_commissions(conn, tenant_id, order_ref)
-    frozen = [r for r in rows if r.status in releasable]
+def add_booked_rows(conn: Connection, tenant_id: str, rows: BookedRows) -> None:
+    """``add_rows`` on ``conn``."""
+    add_rows(_Joined.on(conn), tenant_id, rows)
+
+
+def release(
+    unit: CommissionsUnit, tenant_id: str, *, order_ref: str, now: datetime
+) -> tuple[CommissionRow, ...]:
+    """The order completed: pay its frozen commissions (``ReleaseCommissions``); the ones
+    released (none if nothing was frozen)."""
+    rows = unit.commissions.of_order(tenant_id, order_ref)
+    frozen = tuple(r for r in rows if r.status in COMMISSION.sources("release"))
     if not frozen:
-        return
-    journal.run(
-        conn,
+        return ()
+    unit.commission_ledger.release(
         c.ReleaseCommissions(
             tenant_id=tenant_id,
             idempotency_key=_key(order_ref, "commission_release"),
             order_ref=order_ref,
             payouts=tuple((r.beneficiary, r.amount_fen) for r in frozen),
-        ),
+        )
     )
     for r in frozen:
         released = COMMISSION.check(r.status, "release", Actor.SYSTEM)
-        repo.set_commission(conn, tenant_id, order_ref, r.level, status=released, updated_at=now)
+        unit.commissions.settle(
+            tenant_id,
+            order_ref,
+            r.level,
+            status=released,
+            from_cash_fen=None,
+            debt_fen=None,
+            now=now,
+        )
+    return frozen
 
 
-def on_refunded(conn: Connection, tenant_id: str, *, order_ref: str, now: datetime) -> None:
-    """A booked order was refunded: claw its commissions back (``ClawbackCommissions``);
-    what a referrer's cash cannot cover becomes their debt."""
-    rows = [
+def claw_back(
+    unit: CommissionsUnit, tenant_id: str, *, order_ref: str, now: datetime
+) -> tuple[CommissionRow, ...]:
+    """A booked order was refunded: take its commissions back (``ClawbackCommissions``);
+    what a referrer's cash cannot cover becomes their debt. The ones clawed back."""
+    rows = tuple(
         r
-        for r in repo.order_commissions(conn, tenant_id, order_ref)
+        for r in unit.commissions.of_order(tenant_id, order_ref)
         if r.status in COMMISSION.sources("claw_back")
-    ]
+    )
     if not rows:
-        return
-    result = journal.run(
-        conn,
+        return ()
+    taken = unit.commission_ledger.claw_back(
         c.ClawbackCommissions(
             tenant_id=tenant_id,
             idempotency_key=_key(order_ref, "commission_clawback"),
             order_ref=order_ref,
             frozen=tuple((r.beneficiary, r.amount_fen) for r in rows if r.status == FROZEN),
             paid=tuple((r.beneficiary, r.amount_fen) for r in rows if r.status == RELEASED),
-        ),
+        )
     )
     # A referrer appears at most once in a chain (the ledger refuses cycles).
-    taken = {t["holder"]: t for t in result.get("paid_taken_back", [])}
     for r in rows:
         clawed = COMMISSION.check(r.status, "claw_back", Actor.SYSTEM)
-        values: dict[str, Any] = {"status": clawed, "updated_at": now}
-        t = taken.get(r.beneficiary)
-        if r.status == RELEASED and t is not None:
-            from_cash = parse_money(t["from_cash"], allow_zero=True)
-            debt = parse_money(t["debt"], allow_zero=True)
-            values.update(from_cash_fen=from_cash, debt_fen=debt)
-            if debt:
-                repo.add_debt(conn, tenant_id, r.beneficiary, debt, now)
-        repo.set_commission(conn, tenant_id, order_ref, r.level, **values)
+        t = taken.get(r.beneficiary) if r.status == RELEASED else None
+        if t is not None and t.debt_fen:
+            unit.commissions.add_debt(tenant_id, r.beneficiary, t.debt_fen, now)
+        unit.commissions.settle(
+            tenant_id,
+            order_ref,
+            r.level,
+            status=clawed,
+            from_cash_fen=None if t is None else t.from_cash_fen,
+            debt_fen=None if t is None else t.debt_fen,
+            now=now,
+        )
+    return rows
+
+
+def on_completed(conn: Connection, tenant_id: str, *, order_ref: str, now: datetime) -> None:
+    """``release`` on ``conn`` (the order's transaction)."""
+    release(_Joined.on(conn), tenant_id, order_ref=order_ref, now=now)
+
+
+def on_refunded(conn: Connection, tenant_id: str, *, order_ref: str, now: datetime) -> None:
+    """``claw_back`` on ``conn`` (the order's transaction)."""
+    claw_back(_Joined.on(conn), tenant_id, order_ref=order_ref, now=now)

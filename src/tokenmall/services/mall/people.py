@@ -14,35 +14,30 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection
-from sqlalchemy.exc import IntegrityError
-
-from tokenmall.adapters.db.mall import access as access_repo
-from tokenmall.adapters.db.mall import people as people_repo
-from tokenmall.adapters.db.mall import tenants as tenants_repo
-from tokenmall.adapters.db.mall import withdrawals as withdrawals_repo
-from tokenmall.adapters.db.store import Store
-from tokenmall.domain.errors import RuleViolation
-from tokenmall.domain.ledger.commands import Join
+from tokenmall.domain.mall.access import AuditEntry
 from tokenmall.domain.mall.people import ApiKey, KycStatus, Role, Scope, User
-from tokenmall.services.ledger import execute as ledger
+from tokenmall.domain.mall.transitions import KYC, ROLE, actor_of, kyc_move, role_move
 from tokenmall.services.mall import access, auth, ids, passwords, validate
 from tokenmall.services.mall.auth import Principal, require
 from tokenmall.services.mall.errors import (
     Conflict,
-    Forbidden,
     InvalidInput,
     NotFound,
     Unauthenticated,
 )
 from tokenmall.services.mall.uow import utc_now
+from tokenmall.services.unit_of_work import UnitOfWork
 
 ALL: tuple[Role, ...] = (Role.CONSUMER, Role.MERCHANT, Role.ADMIN)
 ADMIN: tuple[Role, ...] = (Role.ADMIN,)
+# Who may change people's roles and real-name status: the KYC and role tables say.
+CHANGERS: tuple[Role, ...] = tuple(
+    r for r in Role if r in {*KYC.roles("verify"), *ROLE.roles("make_admin")}
+)
 
 
 def add_user(
-    conn: Connection,
+    uow: UnitOfWork,
     tenant_id: str,
     *,
     email: str,
@@ -58,7 +53,7 @@ def add_user(
         display_name or address.split("@")[0], f"{field_prefix}display_name", max_length=100
     )
     passwords.check_strength(password, f"{field_prefix}password", email=address)
-    if people_repo.email_taken(conn, tenant_id, address):
+    if uow.people.email_taken(tenant_id, address):
         raise Conflict(f"{address} is already registered", f"{field_prefix}email")
     user = User(
         tenant_id=tenant_id,
@@ -66,22 +61,19 @@ def add_user(
         email=address,
         display_name=name,
         role=role,
-        kyc_status=KycStatus.NONE,
+        kyc_status=KYC.initial,
         invite_code=ids.new_invite_code(),
         inviter_id=None if inviter is None else inviter.user_id,
         created_at=now,
     )
-    try:
-        with conn.begin_nested():
-            people_repo.add_user(conn, user, passwords.hash_password(password))
-    except IntegrityError:
+    if not uow.people.add_user(user, passwords.hash_password(password)):
         # A concurrent registration took the email (or, vanishingly rarely, the invite code).
-        raise Conflict(f"{address} is already registered", f"{field_prefix}email") from None
+        raise Conflict(f"{address} is already registered", f"{field_prefix}email")
     return user
 
 
 def register(
-    conn: Connection,
+    uow: UnitOfWork,
     tenant_id: str,
     *,
     email: str,
@@ -92,21 +84,21 @@ def register(
     client: str | None = None,
 ) -> User:
     """A new consumer; ``client`` is the hash of where they registered from (signup mark)."""
-    if not tenants_repo.is_mall_tenant(conn, tenant_id):
+    if not uow.tenants.is_mall_tenant(tenant_id):
         raise NotFound(f"no tenant {tenant_id!r}")
     inviter = None
     if invite_code is not None:
-        inviter = people_repo.user_by_invite_code(conn, tenant_id, invite_code.strip().upper())
+        inviter = uow.people.by_invite_code(tenant_id, invite_code.strip().upper())
         if inviter is None:
             raise InvalidInput(f"no such invite code: {invite_code!r}", "invite_code")
     try:
         user = add_user(
-            conn,
+            uow,
             tenant_id,
             email=email,
             password=password,
             display_name=display_name,
-            role=Role.CONSUMER,
+            role=ROLE.initial,
             inviter=inviter,
             now=now,
         )
@@ -116,9 +108,9 @@ def register(
         passwords.hash_password(password)
         return _unstored_consumer(tenant_id, email, display_name, inviter, now)
     if client is not None:
-        access_repo.put_mark(conn, tenant_id, user.user_id, client)
-    if inviter is not None and may_earn_referrals(conn, tenant_id, inviter):
-        _bind(conn, tenant_id, user.user_id, inviter.user_id)
+        uow.people.put_mark(tenant_id, user.user_id, client)
+    if inviter is not None and may_earn_referrals(uow, tenant_id, inviter):
+        uow.referral_tree.join(tenant_id, user.user_id, inviter.user_id)
     return user
 
 
@@ -133,73 +125,80 @@ def _unstored_consumer(
         display_name=validate.text(
             display_name or address.split("@")[0], "display_name", max_length=100
         ),
-        role=Role.CONSUMER,
-        kyc_status=KycStatus.NONE,
+        role=ROLE.initial,
+        kyc_status=KYC.initial,
         invite_code=ids.new_invite_code(),
         inviter_id=None if inviter is None else inviter.user_id,
         created_at=now,
     )
 
 
-def may_earn_referrals(conn: Connection, tenant_id: str, inviter: User) -> bool:
+def may_earn_referrals(uow: UnitOfWork, tenant_id: str, inviter: User) -> bool:
     """Whether ``inviter`` may be bound as a referrer now: when money may leave only after
     real-name verification, referral rewards go only to verified people."""
-    if not withdrawals_repo.get_settings(conn, tenant_id).requires_kyc:
+    if not uow.withdrawals.settings(tenant_id).requires_kyc:
         return True
     return inviter.kyc_status == KycStatus.VERIFIED
 
 
-def _bind(conn: Connection, tenant_id: str, user_id: str, inviter_id: str) -> None:
-    # The referral tree lives in the ledger (holder names are user ids): bound once; the
-    # engine refuses rebinding and cycles.
-    ledger.execute_in(
-        Store(conn.engine),
-        conn,
-        Join(
-            tenant_id=tenant_id,
-            idempotency_key=f"join:{user_id}",
-            user=user_id,
-            referrer=inviter_id,
-        ),
-    )
-
-
-def bind_waiting_invitees(conn: Connection, tenant_id: str, inviter_id: str) -> int:
-    """Bind the invitees of a newly verified inviter that were left unbound; how many."""
-    invitee_ids = people_repo.invitee_ids(conn, tenant_id, inviter_id)
+def bind_waiting_invitees(uow: UnitOfWork, tenant_id: str, inviter_id: str) -> int:
+    """Bind the invitees of a newly verified inviter that were left unbound; how many (an
+    invitee the ledger refuses, a cycle, is never bound)."""
+    invitee_ids = uow.people.invitee_ids(tenant_id, inviter_id)
     if not invitee_ids:
         return 0
-    holders = Store(conn.engine).load_holders(conn, tenant_id, invitee_ids)
-    bound = {h.name for h in holders if h.referrer is not None}
+    referrers = uow.referral_tree.referrers(tenant_id, invitee_ids)
     count = 0
     for invitee_id in invitee_ids:
-        if invitee_id in bound:
+        if referrers.get(invitee_id) is not None:
             continue
-        try:
-            with conn.begin_nested():
-                _bind(conn, tenant_id, invitee_id, inviter_id)
-        except RuleViolation:
-            continue  # a cycle: never bound
-        count += 1
+        if uow.referral_tree.join(tenant_id, invitee_id, inviter_id):
+            count += 1
     return count
 
 
-
-def logout(conn: Connection, caller: Principal | None, now: datetime) -> None:
+def logout(uow: UnitOfWork, caller: Principal | None, now: datetime) -> None:
     if caller is None or caller.via != "session" or caller.tenant_id is None:
         raise Unauthenticated("log out needs a session token")
-    people_repo.revoke_session(conn, caller.tenant_id, caller.credential_id, now)
+    uow.people.revoke_session(caller.tenant_id, caller.credential_id, now)
 
 
-def me(conn: Connection, caller: Principal | None, tenant_id: str) -> User:
+def me(uow: UnitOfWork, caller: Principal | None, tenant_id: str) -> User:
     who = require(caller, tenant_id, ALL, scope=Scope.READ)
-    user = people_repo.get_user(conn, tenant_id, who.subject_id)
+    user = uow.people.get_user(tenant_id, who.subject_id)
     assert user is not None
     return user
 
 
+def _record(
+    uow: UnitOfWork,
+    tenant_id: str,
+    who: Principal,
+    action: str,
+    subject_id: str,
+    *,
+    before: dict[str, object] | None,
+    after: dict[str, object] | None,
+    now: datetime,
+) -> None:
+    """One audit entry, in the unit (it commits with the change or not at all)."""
+    uow.audit.add(
+        tenant_id,
+        AuditEntry(
+            entry_id=ids.new_id("aud"),
+            at=now,
+            actor_id=who.subject_id,
+            actor_via=who.trail_name,
+            action=action,
+            subject_id=subject_id,
+            before=before,
+            after=after,
+        ),
+    )
+
+
 def create_user(
-    conn: Connection,
+    uow: UnitOfWork,
     caller: Principal | None,
     tenant_id: str,
     *,
@@ -211,7 +210,7 @@ def create_user(
 ) -> User:
     who = require(caller, tenant_id, ADMIN)
     user = add_user(
-        conn,
+        uow,
         tenant_id,
         email=email,
         password=password,
@@ -220,8 +219,8 @@ def create_user(
         inviter=None,
         now=now,
     )
-    access.record(
-        conn,
+    _record(
+        uow,
         tenant_id,
         who,
         access.USER_CREATE,
@@ -233,19 +232,19 @@ def create_user(
     return user
 
 
-def get_user(conn: Connection, caller: Principal | None, tenant_id: str, user_id: str) -> User:
+def get_user(uow: UnitOfWork, caller: Principal | None, tenant_id: str, user_id: str) -> User:
     who = require(caller, tenant_id, ALL, scope=Scope.READ)
     if who.role != Role.ADMIN and who.subject_id != user_id:
         # Others' accounts are invisible, not forbidden: the same answer as a wrong id.
         raise NotFound(f"no user {user_id!r}")
-    user = people_repo.get_user(conn, tenant_id, user_id)
+    user = uow.people.get_user(tenant_id, user_id)
     if user is None:
         raise NotFound(f"no user {user_id!r}")
     return user
 
 
 def list_users(
-    conn: Connection,
+    uow: UnitOfWork,
     caller: Principal | None,
     tenant_id: str,
     role: Role | None,
@@ -253,11 +252,11 @@ def list_users(
     limit: int,
 ) -> list[User]:
     require(caller, tenant_id, ADMIN, scope=Scope.READ)
-    return people_repo.list_users(conn, tenant_id, role, after, limit)
+    return uow.people.list_users(tenant_id, role, after, limit)
 
 
 def update_user(
-    conn: Connection,
+    uow: UnitOfWork,
     caller: Principal | None,
     tenant_id: str,
     user_id: str,
@@ -266,27 +265,35 @@ def update_user(
     kyc_status: KycStatus | None,
     now: datetime | None = None,
 ) -> User:
-    """An admin sets a user's role and/or real-name (KYC) status (audited)."""
+    """An admin sets a user's role and/or real-name (KYC) status (audited); which moves exist
+    and who may make them are the ``ROLE`` and ``KYC`` tables'."""
     at = utc_now() if now is None else now
-    who = require(caller, tenant_id, ADMIN)
-    user = people_repo.get_user(conn, tenant_id, user_id)
+    who = require(caller, tenant_id, CHANGERS)
+    user = uow.people.get_user(tenant_id, user_id)
     if user is None:
         raise NotFound(f"no user {user_id!r}")
     if role is None and kyc_status is None:
         raise InvalidInput("give role and/or kyc_status", "role")
-    if role is not None and user_id == who.subject_id and role != Role.ADMIN:
-        raise Forbidden("an admin may not demote themselves (ask another admin)", "role")
+    assert who.role is not None  # ``require`` let a member of the tenant through
+    actor = actor_of(who.role)
+    new_role = user.role
+    if role is not None:
+        new_role = role_move(user.role, Role(role), actor, of_self=user_id == who.subject_id)
+    new_kyc = user.kyc_status
+    if kyc_status is not None:
+        new_kyc = kyc_move(user.kyc_status, KycStatus(kyc_status), actor)
     values: dict[str, str] = {}
     if role is not None:
         values["role"] = role
     if kyc_status is not None:
         values["kyc_status"] = kyc_status
-    people_repo.set_user_fields(conn, tenant_id, user_id, **values)
-    updated = people_repo.get_user(conn, tenant_id, user_id)
+    uow.people.set_fields(tenant_id, user_id, values)
+    updated = uow.people.get_user(tenant_id, user_id)
     assert updated is not None
+    assert (updated.role, updated.kyc_status) == (new_role, new_kyc)
     if updated.role != user.role:
-        access.record(
-            conn,
+        _record(
+            uow,
             tenant_id,
             who,
             access.USER_ROLE,
@@ -296,8 +303,8 @@ def update_user(
             now=at,
         )
     if updated.kyc_status != user.kyc_status:
-        access.record(
-            conn,
+        _record(
+            uow,
             tenant_id,
             who,
             access.USER_KYC,
@@ -307,7 +314,7 @@ def update_user(
             now=at,
         )
         if updated.kyc_status == KycStatus.VERIFIED:
-            bind_waiting_invitees(conn, tenant_id, user_id)
+            bind_waiting_invitees(uow, tenant_id, user_id)
     return updated
 
 
@@ -329,7 +336,7 @@ def key_scopes(names: Sequence[str] | None) -> frozenset[Scope]:
 
 
 def create_api_key(
-    conn: Connection,
+    uow: UnitOfWork,
     caller: Principal | None,
     tenant_id: str,
     name: str,
@@ -348,9 +355,9 @@ def create_api_key(
         scopes=key_scopes(scopes),
     )
     secret = ids.new_secret()
-    people_repo.add_api_key(conn, key, ids.hash_secret(secret))
-    access.record(
-        conn,
+    uow.people.add_api_key(key, ids.hash_secret(secret))
+    _record(
+        uow,
         tenant_id,
         who,
         access.KEY_CREATE,
@@ -362,25 +369,25 @@ def create_api_key(
     return key, auth.api_key_token(tenant_id, key.key_id, secret)
 
 
-def list_api_keys(conn: Connection, caller: Principal | None, tenant_id: str) -> list[ApiKey]:
+def list_api_keys(uow: UnitOfWork, caller: Principal | None, tenant_id: str) -> list[ApiKey]:
     who = require(caller, tenant_id, (Role.MERCHANT, Role.ADMIN), scope=Scope.READ)
     owner = None if who.role == Role.ADMIN else who.subject_id
-    return people_repo.list_api_keys(conn, tenant_id, owner)
+    return uow.people.list_api_keys(tenant_id, owner)
 
 
 def revoke_api_key(
-    conn: Connection, caller: Principal | None, tenant_id: str, key_id: str, now: datetime
+    uow: UnitOfWork, caller: Principal | None, tenant_id: str, key_id: str, now: datetime
 ) -> ApiKey:
     who = require(caller, tenant_id, (Role.MERCHANT, Role.ADMIN))
-    key = people_repo.get_api_key(conn, tenant_id, key_id)
+    key = uow.people.get_api_key(tenant_id, key_id)
     if key is None or (who.role != Role.ADMIN and key.user_id != who.subject_id):
         raise NotFound(f"no API key {key_id!r}")
-    people_repo.revoke_api_key(conn, tenant_id, key_id, now)
-    revoked = people_repo.get_api_key(conn, tenant_id, key_id)
+    uow.people.revoke_api_key(tenant_id, key_id, now)
+    revoked = uow.people.get_api_key(tenant_id, key_id)
     assert revoked is not None
     if key.revoked_at is None:
-        access.record(
-            conn,
+        _record(
+            uow,
             tenant_id,
             who,
             access.KEY_REVOKE,

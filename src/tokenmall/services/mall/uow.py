@@ -23,6 +23,11 @@ from tokenmall.services.ledger.book import TenantBook
 from tokenmall.services.mall import events
 from tokenmall.services.mall.cash import SqlCash
 from tokenmall.services.mall.order_ledger import SqlOrderLedger, SqlOrderMoney
+from tokenmall.services.mall.people_ledger import (
+    SqlCommissionLedger,
+    SqlReferralTree,
+    SqlTenantLedger,
+)
 
 
 def utc_now() -> datetime:
@@ -73,6 +78,9 @@ class MallUnitOfWork(SqlUnitOfWork):
         self.outbox = SqlOutbox(conn)
         self.cash = SqlCash(conn)
         self.order_money = SqlOrderMoney(conn)
+        self.tenant_ledger = SqlTenantLedger(conn)
+        self.referral_tree = SqlReferralTree(conn)
+        self.commission_ledger = SqlCommissionLedger(conn)
 
     def __enter__(self) -> MallUnitOfWork:
         super().__enter__()

@@ -13,7 +13,7 @@ from tokenmall.domain.mall.people import KycStatus as Kyc
 from tokenmall.domain.mall.people import Role as UserRole
 from tokenmall.services.mall import access, accounts, auth, people, tenants
 from tokenmall.services.mall.errors import Conflict
-from tokenmall.services.mall.uow import utc_now
+from tokenmall.services.mall.uow import MallUnitOfWork, utc_now
 from tokenmall.web import idempotent
 from tokenmall.web.api.common import After, Limit, ResourceId, TenantId, next_after, write
 from tokenmall.web.api.schemas import (
@@ -71,8 +71,8 @@ router = APIRouter(
     responses=responses(*COMMON),
 )
 def tenant_params(tenant_id: TenantId, caller: Caller, db: Db) -> TenantOut:
-    with db.read() as conn:
-        return TenantOut.of(tenants.get_for_member(conn, caller, tenant_id))
+    with db.reading() as uow:
+        return TenantOut.of(tenants.get_for_member(uow, caller, tenant_id))
 
 
 @router.post(
@@ -95,7 +95,7 @@ def register(
 
     def make(conn: Connection) -> BaseModel:
         user = people.register(
-            conn,
+            MallUnitOfWork.joining(conn),
             tenant_id,
             email=payload.email,
             password=payload.password,
@@ -154,9 +154,9 @@ def logout(tenant_id: TenantId, caller: Caller, db: Db, key: IdempotencyKey) -> 
     # The header is what shuts out cross-site form posts riding the session cookie; a
     # logout is not replayed (the session it ends is gone), so the key is not stored.
     del key
-    with db.transaction() as conn:
+    with db.unit() as uow:
         auth.require(caller, tenant_id, people.ALL)
-        people.logout(conn, caller, utc_now())
+        people.logout(uow, caller, utc_now())
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
     response.delete_cookie(SESSION_COOKIE)
     return response
@@ -269,8 +269,8 @@ def confirm_password_reset(
 
 @router.get("/me", response_model=UserOut, summary="The caller", responses=responses(*COMMON))
 def me(tenant_id: TenantId, caller: Caller, db: Db) -> UserOut:
-    with db.read() as conn:
-        return UserOut.of(people.me(conn, caller, tenant_id))
+    with db.reading() as uow:
+        return UserOut.of(people.me(uow, caller, tenant_id))
 
 
 @router.get(
@@ -287,9 +287,9 @@ def list_users(
     after: After = None,
     limit: Limit = 50,
 ) -> UserPage:
-    with db.read() as conn:
+    with db.reading() as uow:
         wanted = None if role is None else UserRole(role)
-        found = people.list_users(conn, caller, tenant_id, wanted, after, limit)
+        found = people.list_users(uow, caller, tenant_id, wanted, after, limit)
     return UserPage(
         items=[UserOut.of(u) for u in found],
         next_after=next_after([u.user_id for u in found], limit),
@@ -313,7 +313,7 @@ def create_user(
 ) -> Response:
     def make(conn: Connection) -> BaseModel:
         user = people.create_user(
-            conn,
+            MallUnitOfWork.joining(conn),
             caller,
             tenant_id,
             email=payload.email,
@@ -334,8 +334,8 @@ def create_user(
     responses=responses(*COMMON),
 )
 def get_user(tenant_id: TenantId, user_id: ResourceId, caller: Caller, db: Db) -> UserOut:
-    with db.read() as conn:
-        return UserOut.of(people.get_user(conn, caller, tenant_id, user_id))
+    with db.reading() as uow:
+        return UserOut.of(people.get_user(uow, caller, tenant_id, user_id))
 
 
 @router.patch(
@@ -357,7 +357,13 @@ def update_user(
         role = None if payload.role is None else UserRole(payload.role)
         kyc = None if payload.kyc_status is None else Kyc(payload.kyc_status)
         user = people.update_user(
-            conn, caller, tenant_id, user_id, role=role, kyc_status=kyc, now=utc_now()
+            MallUnitOfWork.joining(conn),
+            caller,
+            tenant_id,
+            user_id,
+            role=role,
+            kyc_status=kyc,
+            now=utc_now(),
         )
         return UserOut.of(user)
 
@@ -395,9 +401,9 @@ def reset_password(
     responses=responses(*COMMON, 403),
 )
 def list_api_keys(tenant_id: TenantId, caller: Caller, db: Db) -> ApiKeyList:
-    with db.read() as conn:
+    with db.reading() as uow:
         return ApiKeyList(
-            items=[ApiKeyOut.of(k) for k in people.list_api_keys(conn, caller, tenant_id)]
+            items=[ApiKeyOut.of(k) for k in people.list_api_keys(uow, caller, tenant_id)]
         )
 
 
@@ -419,7 +425,7 @@ def create_api_key(
 ) -> Response:
     def action(conn: Connection) -> idempotent.Outcome:
         api_key, token = people.create_api_key(
-            conn, caller, tenant_id, payload.name, utc_now(), payload.scopes
+            MallUnitOfWork.joining(conn), caller, tenant_id, payload.name, utc_now(), payload.scopes
         )
         shown = ApiKeyCreatedOut(key=ApiKeyOut.of(api_key), token=token)
         # Only the hash of the token is kept, so a replay answers without it.
@@ -446,7 +452,8 @@ def revoke_api_key(
     key: IdempotencyKey,
 ) -> Response:
     def make(conn: Connection) -> BaseModel:
-        return ApiKeyOut.of(people.revoke_api_key(conn, caller, tenant_id, key_id, utc_now()))
+        uow = MallUnitOfWork.joining(conn)
+        return ApiKeyOut.of(people.revoke_api_key(uow, caller, tenant_id, key_id, utc_now()))
 
     return write(request, db, caller, tenant_id, key, None, make)
 

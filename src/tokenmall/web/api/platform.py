@@ -7,7 +7,7 @@ from pydantic import BaseModel
 from sqlalchemy import Connection
 
 from tokenmall.services.mall import accounts, operators, tenants
-from tokenmall.services.mall.uow import utc_now
+from tokenmall.services.mall.uow import MallUnitOfWork, utc_now
 from tokenmall.web.api.common import After, Limit, TenantId, next_after, write
 from tokenmall.web.api.schemas import (
     LoginIn,
@@ -84,7 +84,7 @@ def create_tenant(
     )
 
     def make(conn: Connection) -> BaseModel:
-        tenant, admin = tenants.create(conn, caller, new, utc_now())
+        tenant, admin = tenants.create(MallUnitOfWork.joining(conn), caller, new, utc_now())
         return TenantCreatedOut(tenant=TenantOut.of(tenant), admin=UserOut.of(admin))
 
     return write(request, db, caller, PLATFORM, key, payload, make, status_code=201)
@@ -97,8 +97,8 @@ def create_tenant(
     responses=responses(*COMMON, 403),
 )
 def list_tenants(caller: Caller, db: Db, after: After = None, limit: Limit = 50) -> TenantPage:
-    with db.read() as conn:
-        found = tenants.list_all(conn, caller, after, limit)
+    with db.reading() as uow:
+        found = tenants.list_all(uow, caller, after, limit)
     items = [TenantOut.of(t) for t in found]
     return TenantPage(items=items, next_after=next_after([t.tenant_id for t in found], limit))
 
@@ -110,8 +110,8 @@ def list_tenants(caller: Caller, db: Db, after: After = None, limit: Limit = 50)
     responses=responses(*COMMON, 403),
 )
 def get_tenant(tenant_id: TenantId, caller: Caller, db: Db) -> TenantOut:
-    with db.read() as conn:
-        return TenantOut.of(tenants.get_for_operator(conn, caller, tenant_id))
+    with db.reading() as uow:
+        return TenantOut.of(tenants.get_for_operator(uow, caller, tenant_id))
 
 
 @router.patch(
@@ -130,7 +130,12 @@ def update_params(
 ) -> Response:
     def make(conn: Connection) -> BaseModel:
         tenant = tenants.update_params(
-            conn, caller, tenant_id, payload.params, payload.params_version, key
+            MallUnitOfWork.joining(conn),
+            caller,
+            tenant_id,
+            payload.params,
+            payload.params_version,
+            key,
         )
         return TenantOut.of(tenant)
 
@@ -144,6 +149,6 @@ def update_params(
     responses=responses(*COMMON, 403),
 )
 def params_history(tenant_id: TenantId, caller: Caller, db: Db) -> ParamsHistoryOut:
-    with db.read() as conn:
-        rows = tenants.params_history(conn, caller, tenant_id)
-    return ParamsHistoryOut(items=[ParamsChangeOut(**row) for row in rows])
+    with db.reading() as uow:
+        rows = tenants.params_history(uow, caller, tenant_id)
+    return ParamsHistoryOut(items=[ParamsChangeOut.of(row) for row in rows])

@@ -26,11 +26,11 @@ router = APIRouter(
 def my_referrals(
     tenant_id: TenantId, request: Request, caller: Caller, db: Db, limit: Limit = 50
 ) -> ReferralsOut:
-    with db.read() as conn:
+    with db.reading() as uow:
         found = referrals.referrals(
-            conn, caller, tenant_id, str(request.base_url), invitee_limit=limit
+            uow, caller, tenant_id, str(request.base_url), invitee_limit=limit
         )
-    return ReferralsOut(**found)
+    return ReferralsOut.of(found)
 
 
 @router.get(
@@ -47,8 +47,8 @@ def user_referrals(
     db: Db,
     limit: Limit = 50,
 ) -> ReferralsOut:
-    with db.read() as conn:
+    with db.reading() as uow:
         found = referrals.referrals(
-            conn, caller, tenant_id, str(request.base_url), user_id, invitee_limit=limit
+            uow, caller, tenant_id, str(request.base_url), user_id, invitee_limit=limit
         )
-    return ReferralsOut(**found)
+    return ReferralsOut.of(found)

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tokenmall.domain.mall.catalogue import Merchant, Product, Sku, StockMovement
 from tokenmall.domain.mall.people import ApiKey, User
-from tokenmall.domain.mall.tenants import Tenant
+from tokenmall.domain.mall.tenants import ParamsChange, Tenant
 from tokenmall.domain.money import format_money
 from tokenmall.services.mall import validate
 
@@ -138,6 +138,15 @@ class ParamsChangeOut(Response):
     params: dict[str, Any]
     changed_by: str
     changed_at: datetime
+
+    @classmethod
+    def of(cls, change: ParamsChange) -> ParamsChangeOut:
+        return cls(
+            params_version=change.params_version,
+            params=change.params,
+            changed_by=change.changed_by,
+            changed_at=change.changed_at,
+        )
 
 
 # --- people ---

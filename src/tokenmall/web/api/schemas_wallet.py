@@ -13,7 +13,7 @@ from pydantic import Field
 
 from tokenmall.domain.mall.withdrawals import Settings, Withdrawal
 from tokenmall.domain.money import format_money, format_points, format_price, format_rate
-from tokenmall.services.mall import wallet
+from tokenmall.services.mall import referrals, wallet
 from tokenmall.web.api.schemas import MoneyText, Request, Response
 
 PointsText = Annotated[
@@ -292,6 +292,50 @@ class ReferralsOut(Response):
     referral_points: ReferralPoints
     commissions: CommissionSummary
     debt: str
+
+    @classmethod
+    def of(cls, found: referrals.Referrals) -> ReferralsOut:
+        totals = found.commissions
+        return cls(
+            user_id=found.user_id,
+            invite_code=found.invite_code,
+            invite_path=found.invite_path,
+            invite_url=found.invite_url,
+            inviter=None
+            if found.inviter is None
+            else PersonOut(user_id=found.inviter.user_id, display_name=found.inviter.display_name),
+            bound_in_ledger=found.bound_in_ledger,
+            invitees=[
+                InviteeOut(display_name=i.display_name, joined_at=i.joined_at)
+                for i in found.invitees
+            ],
+            referral_points=ReferralPoints(
+                total=format_points(found.points_total),
+                by_level=[
+                    LevelPoints(level=level, points=format_points(units))
+                    for level, units in found.points_by_level
+                ],
+            ),
+            commissions=CommissionSummary(
+                frozen=format_money(totals.frozen),
+                released=format_money(totals.released),
+                clawed_back=format_money(totals.clawed_back),
+                clawed_from_cash=format_money(totals.from_cash),
+                clawed_into_debt=format_money(totals.debt),
+                recent=[
+                    CommissionOut(
+                        order_ref=r.order_ref,
+                        level=r.level,
+                        amount=format_money(r.amount_fen),
+                        status=r.status.value,
+                        debt=None if r.debt_fen is None else format_money(r.debt_fen),
+                        created_at=r.created_at,
+                    )
+                    for r in found.recent
+                ],
+            ),
+            debt=format_money(found.debt_fen),
+        )
 
 
 # --- withdrawals ---

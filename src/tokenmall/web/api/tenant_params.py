@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from sqlalchemy import Connection
 
 from tokenmall.services.mall import tenants
+from tokenmall.services.mall.uow import MallUnitOfWork
 from tokenmall.web.api.common import TenantId, write
 from tokenmall.web.api.schemas import ParamsChangeOut, ParamsHistoryOut, ParamsIn, TenantOut
 from tokenmall.web.deps import Caller, Db, IdempotencyKey, single_query_values
@@ -42,7 +43,12 @@ def update_params(
 ) -> Response:
     def make(conn: Connection) -> BaseModel:
         tenant = tenants.admin_update_params(
-            conn, caller, tenant_id, payload.params, payload.params_version, key
+            MallUnitOfWork.joining(conn),
+            caller,
+            tenant_id,
+            payload.params,
+            payload.params_version,
+            key,
         )
         return TenantOut.of(tenant)
 
@@ -56,6 +62,6 @@ def update_params(
     responses=responses(*COMMON, 403),
 )
 def params_history(tenant_id: TenantId, caller: Caller, db: Db) -> ParamsHistoryOut:
-    with db.read() as conn:
-        rows = tenants.admin_params_history(conn, caller, tenant_id)
-    return ParamsHistoryOut(items=[ParamsChangeOut(**row) for row in rows])
+    with db.reading() as uow:
+        rows = tenants.admin_params_history(uow, caller, tenant_id)
+    return ParamsHistoryOut(items=[ParamsChangeOut.of(row) for row in rows])

@@ -14,7 +14,7 @@ from tokenmall.domain.mall.people import Scope
 from tokenmall.domain.money import format_money
 from tokenmall.services.mall import access, people
 from tokenmall.services.mall.auth import Principal
-from tokenmall.services.mall.uow import utc_now
+from tokenmall.services.mall.uow import MallUnitOfWork, utc_now
 from tokenmall.web.errors import status_of
 from tokenmall.web.pages import csrf, forms, sessions
 from tokenmall.web.pages.admin import _staff as staff
@@ -32,10 +32,11 @@ SCOPES = tuple(s.value for s in Scope)
 
 
 def _context(conn: Connection, caller: Principal, tenant_id: str) -> dict[str, Any]:
-    users = {u.user_id: u for u in people.list_users(conn, caller, tenant_id, None, None, 200)}
+    uow = MallUnitOfWork.joining(conn)
+    users = {u.user_id: u for u in people.list_users(uow, caller, tenant_id, None, None, 200)}
     caps = access.get_caps(conn, caller, tenant_id)
     return {
-        "keys": people.list_api_keys(conn, caller, tenant_id),
+        "keys": people.list_api_keys(uow, caller, tenant_id),
         "per_order": "" if caps.per_order_fen is None else format_money(caps.per_order_fen),
         "per_day": "" if caps.per_day_fen is None else format_money(caps.per_day_fen),
         "trail": access.trail(conn, caller, tenant_id, limit=200),
@@ -65,7 +66,12 @@ async def key_create(request: Request, tenant_id: str) -> Response:
     def act(conn: Connection) -> str:
         chosen = [s for s in SCOPES if form.get(f"scope_{s}")]
         _, token = people.create_api_key(
-            conn, caller, tenant_id, forms.text_field(form, "name"), utc_now(), chosen
+            MallUnitOfWork.joining(conn),
+            caller,
+            tenant_id,
+            forms.text_field(form, "name"),
+            utc_now(),
+            chosen,
         )
         shown.append(token)
         return f"/{tenant_id}/admin/access"
@@ -94,7 +100,7 @@ async def key_create(request: Request, tenant_id: str) -> Response:
 @router.post("/{tenant_id}/admin/access/keys/{key_id}/revoke")
 async def key_revoke(request: Request, tenant_id: str, key_id: str) -> Response:
     def act(conn: Connection, caller: Principal, form: FormData) -> str:
-        people.revoke_api_key(conn, caller, tenant_id, key_id, utc_now())
+        people.revoke_api_key(MallUnitOfWork.joining(conn), caller, tenant_id, key_id, utc_now())
         return f"/{tenant_id}/admin/access"
 
     return await staff_post(request, tenant_id, ADMIN, TEMPLATE, _context, act)

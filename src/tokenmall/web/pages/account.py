@@ -35,6 +35,7 @@ from tokenmall.web.api.schemas_wallet import (
     DividendDay,
     LeaderboardEntry,
     PriceHistoryOut,
+    ReferralsOut,
     TradeOut,
     WalletOut,
 )
@@ -322,14 +323,14 @@ def qr_svg(text: str) -> str:
 @router.get("/{tenant_id}/referral")
 def referral_page(request: Request, tenant_id: str) -> Response:
     tenant, caller = consumer_page(request, tenant_id)
-    with sessions.database(request).read() as conn:
-        found = referrals.referrals(conn, caller, tenant_id, str(request.base_url))
+    with sessions.database(request).reading() as uow:
+        found = referrals.referrals(uow, caller, tenant_id, str(request.base_url))
     return page(
         request,
         "account/referral.html",
         tenant,
         caller,
-        {"r": found, "qr": qr_svg(found["invite_url"])},
+        {"r": ReferralsOut.of(found), "qr": qr_svg(found.invite_url)},
     )
 
 

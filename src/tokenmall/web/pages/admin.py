@@ -95,7 +95,9 @@ def _params_context(conn: Connection, caller: Principal, tenant_id: str) -> dict
         "current": params_form.texts(params),
         "version": version,
         "levels": params.levels,
-        "param_changes": tenants.admin_params_history(conn, caller, tenant_id)[-10:][::-1],
+        "param_changes": tenants.admin_params_history(
+            MallUnitOfWork.joining(conn), caller, tenant_id
+        )[-10:][::-1],
         "local_time": local_time,
     }
 
@@ -139,7 +141,7 @@ async def params_post(request: Request, tenant_id: str) -> Response:
 
             def act(conn: Connection) -> str:
                 tenants.admin_update_params(
-                    conn,
+                    MallUnitOfWork.joining(conn),
                     caller,
                     tenant_id,
                     params_form.to_apply(conn, tenant_id, form),
@@ -357,7 +359,7 @@ async def product_status(request: Request, tenant_id: str, product_id: str) -> R
 
 def _users_context(conn: Connection, caller: Principal, tenant_id: str) -> dict[str, Any]:
     role = None
-    users = people.list_users(conn, caller, tenant_id, role, None, 200)
+    users = people.list_users(MallUnitOfWork.joining(conn), caller, tenant_id, role, None, 200)
     return {"users": users, "roles": ROLES, "kyc": KYC}
 
 
@@ -382,7 +384,7 @@ async def user_create(request: Request, tenant_id: str) -> Response:
         if role not in ROLES:
             raise InvalidInput("choose a role", "role")
         people.create_user(
-            conn,
+            MallUnitOfWork.joining(conn),
             caller,
             tenant_id,
             email=forms.text_field(form, "email"),
@@ -406,7 +408,7 @@ async def user_update(request: Request, tenant_id: str, user_id: str) -> Respons
         if kyc is not None and kyc not in KYC:
             raise InvalidInput("choose a KYC status", "kyc_status")
         people.update_user(
-            conn,
+            MallUnitOfWork.joining(conn),
             caller,
             tenant_id,
             user_id,

@@ -58,7 +58,7 @@ def _names(conn: Connection, caller: Principal, tenant_id: str) -> dict[str, str
     found: dict[str, str] = {}
     after = None
     while True:
-        batch = people.list_users(conn, caller, tenant_id, None, after, 200)
+        batch = people.list_users(MallUnitOfWork.joining(conn), caller, tenant_id, None, after, 200)
         for user in batch:
             found[user.user_id] = user.display_name or user.email
         if len(batch) < 200:

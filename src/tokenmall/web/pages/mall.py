@@ -14,7 +14,7 @@ from tokenmall.domain.mall.tenants import Tenant
 from tokenmall.services import lookups
 from tokenmall.services.mall import accounts, catalogue, people
 from tokenmall.services.mall.errors import InvalidInput, NotFound
-from tokenmall.services.mall.uow import utc_now
+from tokenmall.services.mall.uow import MallUnitOfWork, utc_now
 from tokenmall.web import limits
 from tokenmall.web.deps import SESSION_COOKIE
 from tokenmall.web.errors import retry_after_of, status_of
@@ -160,8 +160,8 @@ async def logout_post(request: Request, tenant_id: str) -> Response:
     form = await forms.read_form(request)
     if caller is not None:
         csrf.check_csrf(request, caller, form)
-        with sessions.database(request).transaction() as conn:
-            people.logout(conn, caller, utc_now())
+        with sessions.database(request).unit() as uow:
+            people.logout(uow, caller, utc_now())
     response = rendering.redirect(f"/{tenant_id}/")
     response.delete_cookie(SESSION_COOKIE)
     return response
@@ -209,7 +209,7 @@ async def register_post(request: Request, tenant_id: str) -> Response:
             caller=None,
             action=lambda conn: (
                 people.register(
-                    conn,
+                    MallUnitOfWork.joining(conn),
                     tenant_id,
                     email=email,
                     password=password,
@@ -233,8 +233,8 @@ async def register_post(request: Request, tenant_id: str) -> Response:
 def me_page(request: Request, tenant_id: str) -> Response:
     tenant = tenant_or_404(request, tenant_id)
     caller = sessions.need_member(request, tenant_id)
-    with sessions.database(request).read() as conn:
-        user = people.me(conn, caller, tenant_id)
+    with sessions.database(request).reading() as uow:
+        user = people.me(uow, caller, tenant_id)
     invite_link = f"{request.base_url}{tenant_id}/register?invite={user.invite_code}"
     return render(
         request,

@@ -14,7 +14,7 @@ from tokenmall.domain.errors import DomainError
 from tokenmall.services.figures import current_params
 from tokenmall.services.mall import accounts, operators, tenants
 from tokenmall.services.mall.auth import Principal
-from tokenmall.services.mall.uow import utc_now
+from tokenmall.services.mall.uow import MallUnitOfWork, utc_now
 from tokenmall.web import limits
 from tokenmall.web.errors import status_of
 from tokenmall.web.pages import csrf, figures, forms, params_form, rendering, sessions
@@ -86,7 +86,7 @@ async def logout_post(request: Request) -> Response:
 
 
 def _tenants_context(conn: Connection, caller: Principal) -> dict[str, Any]:
-    return {"tenants": tenants.list_all(conn, caller, None, 200)}
+    return {"tenants": tenants.list_all(MallUnitOfWork.joining(conn), caller, None, 200)}
 
 
 @router.get(f"{PLATFORM}/")
@@ -117,7 +117,7 @@ async def tenant_create(request: Request) -> Response:
             admin_password=forms.text_field(form, "admin_password"),
             admin_display_name=forms.text_field(form, "admin_display_name"),
         )
-        tenant, _ = tenants.create(conn, caller, new, utc_now())
+        tenant, _ = tenants.create(MallUnitOfWork.joining(conn), caller, new, utc_now())
         return f"{PLATFORM}/tenants/{tenant.tenant_id}"
 
     try:
@@ -140,7 +140,9 @@ async def tenant_create(request: Request) -> Response:
 
 
 def _tenant_context(conn: Connection, caller: Principal, tenant_id: str) -> dict[str, Any]:
-    tenant = tenants.get_for_operator(conn, caller, tenant_id)
+    uow = MallUnitOfWork.joining(conn)
+    tenant = tenants.get_for_operator(uow, caller, tenant_id)
+    history = tenants.params_history(uow, caller, tenant_id)
     params, version = current_params(conn, tenant_id)
     return {
         "tenant": tenant,
@@ -148,7 +150,7 @@ def _tenant_context(conn: Connection, caller: Principal, tenant_id: str) -> dict
         "current": params_form.texts(params),
         "version": version,
         "levels": params.levels,
-        "param_changes": tenants.params_history(conn, caller, tenant_id)[-10:][::-1],
+        "param_changes": history[-10:][::-1],
         **dashboard_figures(conn, tenant_id),
     }
 
@@ -181,13 +183,13 @@ async def params_post(request: Request, tenant_id: str) -> Response:
         version = params_form.version_of(form)
         if preview_only:
             with sessions.database(request).read() as conn:
-                tenants.get_for_operator(conn, caller, tenant_id)
+                tenants.get_for_operator(MallUnitOfWork.joining(conn), caller, tenant_id)
                 preview = params_form.preview_of(conn, tenant_id, form)
         else:
 
             def act(conn: Connection) -> str:
                 tenants.update_params(
-                    conn,
+                    MallUnitOfWork.joining(conn),
                     caller,
                     tenant_id,
                     params_form.to_apply(conn, tenant_id, form),
