@@ -18,6 +18,7 @@ from datetime import date, datetime
 from types import TracebackType
 from typing import Any
 
+from fakes_wallet import FakeSettlements, FakeTrades
 from fakes_withdrawals import FakeAuditTrail, FakeCash, FakeWithdrawals
 
 from tokenmall.adapters.db.uow import NewUser, StoredEvent
@@ -466,6 +467,8 @@ class FakeUnitOfWork:
         self.withdrawals = FakeWithdrawals()
         self.audit = FakeAuditTrail()
         self.cash = FakeCash()
+        self.trades = FakeTrades(self.holdings, self.params)
+        self.settlement = FakeSettlements()
         self.commits = 0
         self._saved: tuple[Any, ...] | None = None
         self._where: tuple[str, str, str, str] | None = None
@@ -484,6 +487,9 @@ class FakeUnitOfWork:
             self.withdrawals,
             self.audit,
             self.cash,
+            self.holdings,
+            self.trades,
+            self.settlement,
         )
 
     def snapshot(self) -> tuple[Any, ...]:
@@ -525,6 +531,9 @@ class FakeUnitOfWork:
                 self.withdrawals,
                 self.audit,
                 self.cash,
+                self.holdings,
+                self.trades,
+                self.settlement,
             ) = self._saved
             self._saved = None
 

@@ -23,6 +23,8 @@ The ports, each small:
 * ``withdrawals``: the members' withdrawals, their approvals and the tenant's rules;
 * ``audit``: the audit trail (entries added with the change, and read back);
 * ``cash``: a member's cash and debt, and the ledger steps of a withdrawal;
+* ``trades``, ``settlement``: the wallet's trades and the daily settlement
+  (``unit_of_work_wallet.py``);
 * ``answer(status, body)``: the request's answer, stored under its Idempotency-Key among the
   unit's last writes (one statement, no savepoint), if the unit was opened for a key.
 """
@@ -49,6 +51,7 @@ from tokenmall.domain.mall.people import User
 from tokenmall.domain.mall.responses import StoredResponse
 from tokenmall.domain.mall.withdrawals import Settings, Withdrawal, WithdrawalStatus
 from tokenmall.services.ledger.execute import Prefound, Purchased
+from tokenmall.services.unit_of_work_wallet import Settlements, Trades
 
 
 class IntegrationRepository(Protocol):
@@ -323,6 +326,12 @@ class UnitOfWork(Protocol):
 
     @property
     def cash(self) -> Cash: ...
+
+    @property
+    def trades(self) -> Trades: ...
+
+    @property
+    def settlement(self) -> Settlements: ...
 
     def __enter__(self) -> UnitOfWork: ...
 

@@ -23,6 +23,7 @@ from tokenmall.services.ledger.book import TenantBook
 from tokenmall.services.mall import events
 from tokenmall.services.mall.cash import SqlCash
 from tokenmall.services.mall.order_ledger import SqlOrderLedger
+from tokenmall.services.mall.wallet_ledger import SqlSettlements, SqlTrades
 
 
 def utc_now() -> datetime:
@@ -48,6 +49,8 @@ class MallUnitOfWork(SqlUnitOfWork):
     ledger: SqlOrderLedger
     outbox: SqlOutbox
     cash: SqlCash
+    trades: SqlTrades
+    settlement: SqlSettlements
 
     def __init__(
         self,
@@ -72,6 +75,8 @@ class MallUnitOfWork(SqlUnitOfWork):
         self.ledger = SqlOrderLedger(conn, self._book)
         self.outbox = SqlOutbox(conn)
         self.cash = SqlCash(conn)
+        self.trades = SqlTrades(conn)
+        self.settlement = SqlSettlements(conn)
 
     def __enter__(self) -> MallUnitOfWork:
         super().__enter__()
