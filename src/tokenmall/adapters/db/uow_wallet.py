@@ -1,5 +1,6 @@
-"""The wallet's and the settlement's SQL of the unit of work: pending withdrawals, settled
-days (their stored results read as integers), the forced exits of an exit journal.
+"""The wallet's, the settlement's and the outbox's SQL of the unit of work: pending
+withdrawals, settled days (their stored results read as integers), the forced exits of an exit
+journal, and the outbox's rows (an event and its deliveries).
 
 The ledger steps themselves (trades, redemptions, ``SettleDay``) run through the ledger's
 ``execute`` in ``services/mall/wallet_ledger.py``; what they read and answer is here.
@@ -9,11 +10,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, func, select
 
+from tokenmall.adapters.db import fast
+from tokenmall.adapters.db.mall import events as events_repo
 from tokenmall.adapters.db.mall import tenants as tenants_repo
 from tokenmall.adapters.db.mall import withdrawals as withdrawals_repo
 from tokenmall.adapters.db.tables import journals, postings, settled_days
@@ -119,3 +122,42 @@ class SqlSettledDays:
             query = query.where(settled_days.c.business_date > after)
         query = query.order_by(settled_days.c.business_date).limit(limit)
         return [settled_day(json.loads(row[0])) for row in self.conn.execute(query)]
+
+
+class SqlOutboxRows:
+    """The outbox's rows: the tenant's active endpoints (read once per transaction), and an
+    event with one pending delivery per endpoint it goes to."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def endpoints(self, tenant_id: str) -> list[tuple[str, list[str]]]:
+        """(endpoint id, subscribed types) of the tenant's active endpoints, read once per
+        transaction (an order emits several events; an endpoint added meanwhile by another
+        transaction gets the next ones)."""
+        transaction = self.conn.get_transaction()
+        cached = self.conn.info.get(_ENDPOINTS)
+        if cached is not None and cached[0] is transaction and cached[1] == tenant_id:
+            found: list[tuple[str, list[str]]] = cached[2]
+            return found
+        found = events_repo.active_endpoints(self.conn, tenant_id)
+        self.conn.info[_ENDPOINTS] = (transaction, tenant_id, found)
+        return found
+
+    def add(
+        self,
+        tenant_id: str,
+        event_id: str,
+        event_type: str,
+        data: str,
+        now: datetime,
+        targets: list[tuple[str, str]],
+    ) -> None:
+        """The event's row and its deliveries' (delivery id, endpoint id), on the fast insert
+        path (the hot paths emit events inside their write pipelines)."""
+        event, due = events_repo.outbox_rows(tenant_id, event_id, event_type, data, now, targets)
+        fast.insert_dicts(self.conn, events_repo.events, [event])
+        fast.insert_dicts(self.conn, events_repo.deliveries, due)
+
+
+_ENDPOINTS = "tokenmall.events.endpoints"
