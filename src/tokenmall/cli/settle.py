@@ -285,7 +285,13 @@ def _round(store: Store, tz: tzinfo, hour: int, minute: int, secret_key: str) ->
     try:
         report = webhook_delivery.deliver_due(db, now, limit=500, secret_key=secret_key)
         if report.attempted:
-            typer.echo(f"webhooks: {json.dumps(report.as_dict())}")
+            counts = {
+                "attempted": report.attempted,
+                "delivered": report.delivered,
+                "retrying": report.retrying,
+                "failed": report.failed,
+            }
+            typer.echo(f"webhooks: {json.dumps(counts)}")
     except Exception as exc:
         typer.echo(f"scheduler: delivering webhooks failed: {exc}", err=True)
 
