@@ -144,16 +144,16 @@ def test_a_tenant_admin_changes_a_parameter_approves_a_withdrawal_and_settles_a_
     desk.fill("#f-business_date", today.isoformat())
     desk.click("text=结算该日")
     desk.locator('[data-field="business_date"]').wait_for()
-    with site.app.state.database.read() as conn:
-        assert not settling.is_settled(conn, TENANT, yesterday)
+    with site.app.state.database.reading() as uow:
+        assert not settling.is_settled(uow, TENANT, yesterday)
     desk.fill("#f-business_date", yesterday.isoformat())
     desk.click("text=结算该日")
     result = desk.locator('[data-testid="settled-result"]')
     result.wait_for()
     assert f"{yesterday.isoformat()} 已结算" in result.inner_text()
     assert desk.locator(f'tr[data-day="{yesterday.isoformat()}"]').count() == 1
-    with site.app.state.database.read() as conn:
-        assert settling.is_settled(conn, TENANT, yesterday)
+    with site.app.state.database.reading() as uow:
+        assert settling.is_settled(uow, TENANT, yesterday)
     shot(desk, "admin-settlements")
 
     # The other pages, for the record.

@@ -39,8 +39,8 @@ def _principal(site: Site, email: str) -> Principal:
 
 
 def _wallet(site: Site) -> dict[str, Any]:
-    with site.app.state.database.read() as conn:
-        found = wallet.wallet(conn, _principal(site, EMAIL), TENANT, utc_now())
+    with site.app.state.database.reading() as uow:
+        found = wallet.wallet(uow, _principal(site, EMAIL), TENANT, utc_now())
     return WalletOut.of(found).model_dump()
 
 

@@ -255,16 +255,17 @@ def test_run_a_settlement_and_see_its_result(site: Site, browser: Browser) -> No
         assert answer.status_code == 422, (text, answer.status_code)
         assert field_error(answer.text, "business_date"), text
     assert snapshot(site) == before
-    with site.app.state.database.read() as conn:
-        assert not settling.is_settled(conn, TENANT, day)
+    with site.app.state.database.reading() as uow:
+        assert not settling.is_settled(uow, TENANT, day)
     done = browser.submit(page, page, {"business_date": day.isoformat()})
     assert done.status_code == 303, done.text[:2000]
     shown = browser.get(done.headers["location"])
     assert 'data-testid="settled-result"' in shown.text
     assert f"{day.isoformat()} 已结算" in shown.text
     assert f'data-day="{day.isoformat()}"' in shown.text
+    with site.app.state.database.reading() as uow:
+        assert settling.is_settled(uow, TENANT, day)
     with site.app.state.database.read() as conn:
-        assert settling.is_settled(conn, TENANT, day)
         count = len(list(conn.execute(select(settled_days))))
     # Again: its first result, nothing changed (but the new form's own idempotency record).
     after = snapshot(site)

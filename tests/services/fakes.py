@@ -27,6 +27,7 @@ from fakes_people import (
     FakeTenants,
     FakeUserBook,
 )
+from fakes_wallet import FakeSettlements, FakeTrades
 from fakes_withdrawals import FakeAuditTrail, FakeCash, FakeWithdrawals
 
 from tokenmall.adapters.db.uow import NewUser, StoredEvent
@@ -483,6 +484,8 @@ class FakeUnitOfWork:
         self.referral_tree = FakeReferralTree()
         self.commissions = FakeCommissions()
         self.commission_ledger = FakeCommissionLedger()
+        self.trades = FakeTrades(self.holdings, self.params)
+        self.settlement = FakeSettlements()
         self.commits = 0
         self._saved: tuple[Any, ...] | None = None
         self._where: tuple[str, str, str, str] | None = None
@@ -509,6 +512,9 @@ class FakeUnitOfWork:
             self.referral_tree,
             self.commissions,
             self.commission_ledger,
+            self.holdings,
+            self.trades,
+            self.settlement,
         )
 
     def snapshot(self) -> tuple[Any, ...]:
@@ -558,6 +564,9 @@ class FakeUnitOfWork:
                 self.referral_tree,
                 self.commissions,
                 self.commission_ledger,
+                self.holdings,
+                self.trades,
+                self.settlement,
             ) = self._saved
             self.tenant_ledger = self.tenants.ledger  # type: ignore[assignment]
             self._saved = None

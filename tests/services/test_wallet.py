@@ -1,20 +1,25 @@
-"""The wallet's read use cases on the in-memory unit of work: integers in, integers out."""
+"""The wallet's use cases on the in-memory unit of work: integers in, integers out; a
+refused trade or redemption changes nothing."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime
 
 import pytest
-from fakes import FakeUnitOfWork
+from fakes import FakeHoldings, FakeUnitOfWork
+from fakes_wallet import FakeTrades
 
 from tokenmall.domain.economy import standing
 from tokenmall.domain.economy.params import Params
 from tokenmall.domain.economy.state import Holder
+from tokenmall.domain.errors import InsufficientBalance
+from tokenmall.domain.ledger import commands as c
 from tokenmall.domain.mall.catalogue import Merchant
 from tokenmall.domain.mall.people import KycStatus, Role, User
 from tokenmall.services.mall import wallet
 from tokenmall.services.mall.auth import Principal
-from tokenmall.services.mall.errors import Forbidden, NotFound
+from tokenmall.services.mall.errors import Forbidden, InvalidInput, NotFound
 
 TENANT = "t1"
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -169,3 +174,148 @@ def test_price_history_is_not_shown_to_another_tenant() -> None:
     stranger = Principal("session", "cred-9", "usr-x", "t2", Role.CONSUMER)
     with pytest.raises(NotFound):
         wallet.price_history(unit(), stranger, TENANT, 3, _at(3, 5))
+
+
+# -- the wallet itself, previews, trades and redemptions ----------------------------------------
+
+
+def _everything(uow: FakeUnitOfWork) -> tuple[object, ...]:
+    """What the unit holds, holders as their balances (``Holder`` compares by identity)."""
+    rest = [p for p in uow.snapshot() if not isinstance(p, (FakeHoldings, FakeTrades))]
+    balances = {
+        where: tuple(getattr(h, name) for name in Holder.__slots__)
+        for where, h in uow.holdings.holders.items()
+    }
+    return (rest, balances, list(uow.trades.journals), uow.commits)
+
+
+def _rich(uow: FakeUnitOfWork) -> Holder:
+    """The buyer holds 2 points, 5.00 of cash and 1.00 of stable points."""
+    h = _holder(BUYER.subject_id, 200_000_000, stable=100)
+    h.cash = 500
+    uow.holdings.holders[(TENANT, BUYER.subject_id)] = h
+    return h
+
+
+def test_wallet_is_the_holders_integers_with_the_buyback_value_and_what_backs_it() -> None:
+    uow = unit()
+    _rich(uow)
+    uow.trades.pending[(TENANT, BUYER.subject_id)] = 120
+    uow.cash.debts[(TENANT, BUYER.subject_id)] = 30
+    mine = wallet.wallet(uow, BUYER, TENANT, NOW)
+    params = uow.params.params
+    assert (mine.user_id, mine.points, mine.cash, mine.stable) == (
+        BUYER.subject_id,
+        200_000_000,
+        500,
+        100,
+    )
+    assert (mine.cash_withdrawing, mine.debt, mine.price) == (120, 30, wallet.Price(3, 2))
+    assert mine.points_value == 200_000_000 * 3 * (1 - params.sell_fee_rate) // 2
+    assert mine.sell_fee_rate == params.sell_fee_rate
+    assert mine.backed_by.window_days == 30
+    assert (mine.backed_by.health.price_num, mine.backed_by.health.price_den) == (3, 2)
+    assert wallet.wallet(uow, ADMIN, TENANT, NOW, BUYER.subject_id) == mine
+
+
+def test_wallet_of_another_user_is_for_admins_only() -> None:
+    uow = unit()
+    with pytest.raises(Forbidden):
+        wallet.wallet(uow, BUYER, TENANT, NOW, OTHER.subject_id)
+    with pytest.raises(NotFound):
+        wallet.wallet(uow, ADMIN, TENANT, NOW, "usr-nobody")
+    empty = wallet.wallet(uow, OTHER, TENANT, NOW)
+    assert (empty.points, empty.points_value, empty.cash) == (0, 0, 0)
+
+
+def test_preview_is_exactly_the_trade_and_changes_nothing() -> None:
+    uow = unit()
+    _rich(uow)
+    before = _everything(uow)
+    seen = wallet.preview(uow, BUYER, TENANT, "sell", "0.5")
+    assert _everything(uow) == before
+    assert uow.trades.journals == []
+    assert seen.points == 50_000_000
+    assert seen.value_at_price == 75_000_000
+    assert seen.fee == seen.value_at_price - seen.receive
+    assert (seen.journal_id, seen.receive_as) == (None, "cash")
+    with uow:
+        done = wallet.execute(uow, BUYER, TENANT, "sell", "0.5")
+    assert done == replace(seen, journal_id=1)
+
+
+def test_sell_moves_points_to_cash_and_convert_moves_them_to_stable_points() -> None:
+    uow = unit()
+    h = _rich(uow)
+    with uow:
+        sold = wallet.execute(uow, BUYER, TENANT, "sell", "0.5")
+    assert (h.points, h.cash) == (150_000_000, 500 + sold.receive)
+    assert sold.fee_rate == uow.params.params.sell_fee_rate
+    with uow:
+        converted = wallet.execute(uow, BUYER, TENANT, "convert", "1")
+    h = uow.holdings.holder(TENANT, BUYER.subject_id)
+    assert (h.points, h.stable) == (50_000_000, 100 + converted.receive)
+    assert (converted.receive_as, converted.journal_id) == ("stable", 2)
+    assert converted.fee == 150_000_000 - converted.receive
+    assert [type(j) for j in uow.trades.journals] == [c.Sell, c.Convert]
+
+
+@pytest.mark.parametrize(
+    ("kind", "points", "error"),
+    [
+        ("sell", "2.00000001", InsufficientBalance),  # more than the buyer holds
+        ("convert", "3", InsufficientBalance),
+        ("sell", "0", InvalidInput),
+        ("sell", "-1", InvalidInput),
+        ("convert", "abc", InvalidInput),
+        ("sell", "0.000000001", InvalidInput),  # a ninth decimal place
+    ],
+)
+def test_a_refused_trade_changes_nothing(
+    kind: wallet.Kind, points: str, error: type[Exception]
+) -> None:
+    uow = unit()
+    _rich(uow)
+    before = _everything(uow)
+    with pytest.raises(error), uow:
+        wallet.execute(uow, BUYER, TENANT, kind, points)
+    assert _everything(uow) == before
+    assert uow.commits == 0
+    with pytest.raises(error):
+        wallet.preview(uow, BUYER, TENANT, kind, points)
+
+
+def test_a_trade_for_another_tenant_is_refused_before_the_ledger() -> None:
+    uow = unit()
+    _rich(uow)
+    before = _everything(uow)
+    stranger = Principal("session", "cred-9", "usr-x", "t2", Role.CONSUMER)
+    with pytest.raises(NotFound), uow:
+        wallet.execute(uow, stranger, TENANT, "sell", "1")
+    assert _everything(uow) == before
+
+
+def test_a_merchant_redeems_stable_points_for_points_at_the_price() -> None:
+    uow = unit()
+    shop = _holder("mch-1", 0, stable=4_500)
+    uow.holdings.holders[(TENANT, "mch-1")] = shop
+    with uow:
+        done = wallet.redeem(uow, SELLER, TENANT, "mch-1", "30.00")
+    assert done == wallet.Redemption("mch-1", 3_000, 2_000, 150_000_000_000_000, 1)
+    assert (shop.stable, shop.points) == (1_500, 2_000)
+
+
+def test_a_refused_redemption_changes_nothing() -> None:
+    uow = unit()
+    uow.holdings.holders[(TENANT, "mch-1")] = _holder("mch-1", 0, stable=100)
+    before = _everything(uow)
+    for who, amount, error in (
+        (SELLER, "1.01", InsufficientBalance),  # more than the merchant holds
+        (SELLER, "0", InvalidInput),
+        (RIVAL, "1.00", NotFound),  # not the owner
+        (BUYER, "1.00", Forbidden),
+    ):
+        with pytest.raises(error), uow:
+            wallet.redeem(uow, who, TENANT, "mch-1", amount)
+        assert _everything(uow) == before
+    assert uow.trades.journals == []

@@ -53,8 +53,16 @@ def _tz(command: str, text: str) -> tzinfo:
         raise _fail(command, f"--timezone: {exc}") from None
 
 
+def _result(outcome: Any) -> dict[str, Any]:
+    """The settled day's figures as its dividend journal records them."""
+    from tokenmall.services.mall.settling import result
+
+    found: dict[str, Any] = result(outcome.day)
+    return found
+
+
 def _line(outcome: Any) -> str:
-    r = outcome.result
+    r = _result(outcome)
     what = (
         f"settled: {r['distributed']} paid to {r['recipients']} holder(s), "
         f"{r['exits']} forced exit(s), price {r['price']}"
@@ -110,11 +118,13 @@ def _settle_all(
 ) -> int:
     from tokenmall.domain.errors import DomainError
     from tokenmall.services.mall.settling import settle_tenant
+    from tokenmall.services.mall.uow import Database
 
+    db = Database(store.engine)
     refused = 0
     for tenant_id in tenants:
         try:
-            outcome = settle_tenant(store, tenant_id, business_date, now)
+            outcome = settle_tenant(db, tenant_id, business_date, now)
         except DomainError as exc:
             refused += 1
             if as_json:
@@ -139,7 +149,7 @@ def _settle_all(
                         "tenant_id": tenant_id,
                         "business_date": business_date.isoformat(),
                         "settled_now": outcome.settled_now,
-                        "result": outcome.result,
+                        "result": _result(outcome),
                     },
                     ensure_ascii=False,
                 )
@@ -265,8 +275,8 @@ def _round(store: Store, tz: tzinfo, hour: int, minute: int, secret_key: str) ->
         day = yesterday(now, tz)
         for tenant_id in tenants:
             try:
-                with store.read() as conn:
-                    if is_settled(conn, tenant_id, day):
+                with db.reading() as uow:
+                    if is_settled(uow, tenant_id, day):
                         continue
                 _settle_all(store, [tenant_id], day, now, as_json=False)
             except Exception as exc:
@@ -275,7 +285,13 @@ def _round(store: Store, tz: tzinfo, hour: int, minute: int, secret_key: str) ->
     try:
         report = webhook_delivery.deliver_due(db, now, limit=500, secret_key=secret_key)
         if report.attempted:
-            typer.echo(f"webhooks: {json.dumps(report.as_dict())}")
+            counts = {
+                "attempted": report.attempted,
+                "delivered": report.delivered,
+                "retrying": report.retrying,
+                "failed": report.failed,
+            }
+            typer.echo(f"webhooks: {json.dumps(counts)}")
     except Exception as exc:
         typer.echo(f"scheduler: delivering webhooks failed: {exc}", err=True)
 

@@ -1,13 +1,12 @@
 """The admin console's read models: refunds awaiting a decision, the names shown beside the
-orders, the settled days, the dashboard's sales figures, and the console's settlement run and
-audit. Every figure is an integer (fen, counts); the pages format them."""
+orders, the settled days, the dashboard's sales figures, and the console's audit. Every figure
+is an integer (fen, counts); the pages format them."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
 
 from sqlalchemy import Connection
 
@@ -16,11 +15,12 @@ from tokenmall.adapters.db.mall import catalogue as catalogue_repo
 from tokenmall.adapters.db.mall import people as people_repo
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.mall.orders import Order
-from tokenmall.domain.money import parse_money
 from tokenmall.services.ledger import audit as audit_service
 from tokenmall.services.mall import settling
 from tokenmall.services.mall.auth import Principal
-from tokenmall.services.mall.uow import Database
+from tokenmall.services.mall.uow import Database, MallUnitOfWork
+from tokenmall.services.unit_of_work import UnitOfWork
+from tokenmall.services.unit_of_work_wallet import SettledDay
 
 
 def own_merchant_id(conn: Connection, caller: Principal, tenant_id: str) -> str | None:
@@ -73,16 +73,16 @@ def shop_and_buyer_names(
     return found
 
 
-def settled_days(conn: Connection, caller: Principal, tenant_id: str) -> list[dict[str, Any]]:
-    """Every settled day's result, newest first."""
-    found: list[dict[str, Any]] = []
+def settled_days(uow: UnitOfWork, caller: Principal, tenant_id: str) -> list[SettledDay]:
+    """Every settled day, newest first."""
+    found: list[SettledDay] = []
     after = None
     while True:
-        batch = settling.list_settled(conn, caller, tenant_id, after, 500)
+        batch = settling.list_settled(uow, caller, tenant_id, after, 500)
         found.extend(batch)
         if len(batch) < 500:
             break
-        after = str(batch[-1]["business_date"])
+        after = batch[-1].business_date.isoformat()
     return found[::-1]
 
 
@@ -117,26 +117,14 @@ def sales_figures(
     in the same windows, and forced exits over the last 7 settled days and in all."""
     local = now.astimezone(settling.BUSINESS_TZ)
     today = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    days = settled_days(conn, caller, tenant_id)
+    days = settled_days(MallUnitOfWork.joining(conn), caller, tenant_id)
     return SalesFigures(
         today=_window(conn, tenant_id, today),
         week=_window(conn, tenant_id, today - timedelta(days=6)),
-        exits_week=sum(int(d.get("exits", 0)) for d in days[:7]),
-        exits_total=sum(int(d.get("exits", 0)) for d in days),
-        exit_payout_week=sum(
-            parse_money(str(d.get("exit_payout", "0")), allow_zero=True) for d in days[:7]
-        ),
-        last_settled=days[0]["business_date"] if days else None,
-    )
-
-
-def settle_for_admin(
-    conn: Connection, caller: Principal | None, tenant_id: str, business_date: str, now: datetime
-) -> settling.Settled:
-    """An admin settles one ended business day of their tenant (a settled day is answered
-    as it was)."""
-    return settling.settle_for_admin(
-        Store(conn.engine), conn, caller, tenant_id, business_date, now
+        exits_week=sum(d.exits for d in days[:7]),
+        exits_total=sum(d.exits for d in days),
+        exit_payout_week=sum(d.exit_payout for d in days[:7]),
+        last_settled=days[0].business_date.isoformat() if days else None,
     )
 
 

@@ -28,6 +28,8 @@ The ports, each small:
 * ``cash``: a member's cash and debt, and the ledger steps of a withdrawal;
 * ``orders``, ``payments``, ``refunds``, ``order_money``, ``nested``: the mall's own orders
   (``unit_of_work_orders.py``);
+* ``trades``, ``settlement``: the wallet's trades and the daily settlement
+  (``unit_of_work_wallet.py``);
 * ``answer(status, body)``: the request's answer, stored under its Idempotency-Key among the
   unit's last writes (one statement, no savepoint), if the unit was opened for a key.
 """
@@ -69,6 +71,7 @@ from tokenmall.services.unit_of_work_people import (
     Tenants,
     UserBook,
 )
+from tokenmall.services.unit_of_work_wallet import Settlements, Trades
 
 
 class IntegrationRepository(Protocol):
@@ -373,6 +376,12 @@ class UnitOfWork(Protocol):
 
     @property
     def commission_ledger(self) -> CommissionLedger: ...
+
+    @property
+    def trades(self) -> Trades: ...
+
+    @property
+    def settlement(self) -> Settlements: ...
 
     def __enter__(self) -> UnitOfWork: ...
 

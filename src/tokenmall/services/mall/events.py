@@ -1,9 +1,12 @@
 """Outgoing events for integrators' webhooks: a transactional outbox.
 
-``emit`` is called inside the transaction that made the change: it writes the event and one
-pending delivery per active endpoint of the tenant subscribed to its type, in that same
-transaction. So an event exists if and only if its change committed, and a delivery can never
+``SqlOutbox`` is the unit of work's ``Outbox`` port. ``emit`` is called inside the transaction
+that made the change: it writes the event and one pending delivery per active endpoint of the
+tenant subscribed to its type, in that same transaction (``adapters/db/uow_wallet.py``'s
+rows). So an event exists if and only if its change committed, and a delivery can never
 announce a change that was rolled back. ``services/mall/webhook_delivery.py`` sends them.
+``emit`` and ``prefetch`` on a connection are the same steps for the services that still hold
+one.
 """
 
 from __future__ import annotations
@@ -14,8 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from tokenmall.adapters.db import fast
-from tokenmall.adapters.db.mall import events as repo
+from tokenmall.adapters.db.uow_wallet import SqlOutboxRows
 from tokenmall.services.mall import ids
 
 EVENT_TYPES = (
@@ -32,45 +34,44 @@ EVENT_TYPES = (
 _JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
+class SqlOutbox:
+    """The ``Outbox`` port: events recorded in the transaction for the tenant's endpoints."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.rows = SqlOutboxRows(conn)
+
+    def prefetch(self, tenant_id: str) -> None:
+        """Read the tenant's endpoints now (before a lock is taken), for this transaction's
+        ``emit`` calls."""
+        self.rows.endpoints(tenant_id)
+
+    def emit(self, tenant_id: str, event_type: str, data: dict[str, Any], now: datetime) -> None:
+        """Record ``event_type`` with its JSON-safe ``data`` for delivery to the tenant's
+        endpoints."""
+        self.record(tenant_id, event_type, data, now)
+
+    def record(self, tenant_id: str, event_type: str, data: dict[str, Any], now: datetime) -> str:
+        """``emit``, answering the event's id."""
+        if event_type not in EVENT_TYPES:
+            raise ValueError(f"unknown event type {event_type!r}")
+        text = _JSON.encode(data)
+        event_id = ids.new_id("evt")
+        targets = [
+            (ids.new_id("dlv"), endpoint_id)
+            for endpoint_id, types in self.rows.endpoints(tenant_id)
+            if event_type in types
+        ]
+        self.rows.add(tenant_id, event_id, event_type, text, now, targets)
+        return event_id
+
+
 def emit(
     conn: Connection, tenant_id: str, event_type: str, data: dict[str, Any], now: datetime
 ) -> str:
-    """Record ``event_type`` with its JSON-safe ``data`` for delivery to the tenant's
-    endpoints; returns the event's id."""
-    if event_type not in EVENT_TYPES:
-        raise ValueError(f"unknown event type {event_type!r}")
-    text = _JSON.encode(data)
-    event_id = ids.new_id("evt")
-    targets = [
-        (ids.new_id("dlv"), endpoint_id)
-        for endpoint_id, types in _endpoints(conn, tenant_id)
-        if event_type in types
-    ]
-    # The rows of ``repo.add_event``, on the fast insert path (the hot paths emit events
-    # inside their write pipelines).
-    event, due = repo.outbox_rows(tenant_id, event_id, event_type, text, now, targets)
-    fast.insert_dicts(conn, repo.events, [event])
-    fast.insert_dicts(conn, repo.deliveries, due)
-    return event_id
+    """``SqlOutbox.emit`` in ``conn``'s transaction; returns the event's id."""
+    return SqlOutbox(conn).record(tenant_id, event_type, data, now)
 
 
 def prefetch(conn: Connection, tenant_id: str) -> None:
-    """Read the tenant's endpoints now (before a lock is taken), for this transaction's
-    ``emit`` calls."""
-    _endpoints(conn, tenant_id)
-
-
-def _endpoints(conn: Connection, tenant_id: str) -> list[tuple[str, list[str]]]:
-    """The tenant's active endpoints, read once per transaction (an order emits several
-    events; an endpoint added meanwhile by another transaction gets the next ones)."""
-    transaction = conn.get_transaction()
-    cached = conn.info.get(_CACHE)
-    if cached is not None and cached[0] is transaction and cached[1] == tenant_id:
-        found: list[tuple[str, list[str]]] = cached[2]
-        return found
-    found = repo.active_endpoints(conn, tenant_id)
-    conn.info[_CACHE] = (transaction, tenant_id, found)
-    return found
-
-
-_CACHE = "tokenmall.events.endpoints"
+    """``SqlOutbox.prefetch`` in ``conn``'s transaction."""
+    SqlOutbox(conn).prefetch(tenant_id)

@@ -20,18 +20,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone, tzinfo
 from typing import Any
 
-from sqlalchemy import Connection, func, select
-
-from tokenmall.adapters.db.mall import tenants as mall_tenants
-from tokenmall.adapters.db.store import Store
-from tokenmall.adapters.db.tables import journals, postings, settled_days
-from tokenmall.domain.ledger import commands as c
+from tokenmall.domain.ledger.codes import JournalCode
 from tokenmall.domain.mall.people import Role
 from tokenmall.domain.money import format_money, format_points
-from tokenmall.services.ledger import execute as ledger
-from tokenmall.services.mall import events
 from tokenmall.services.mall.auth import Principal, require
 from tokenmall.services.mall.errors import InvalidInput
+from tokenmall.services.mall.uow import Database
+from tokenmall.services.unit_of_work import UnitOfWork
+from tokenmall.services.unit_of_work_wallet import SettledDay
 
 ADMIN: tuple[Role, ...] = (Role.ADMIN,)
 BUSINESS_TZ: tzinfo = timezone(timedelta(hours=8), "UTC+08:00")
@@ -40,11 +36,35 @@ _OFFSET = re.compile(r"^(?:UTC)?([+-])(\d{2}):?(\d{2})$")
 
 @dataclass(frozen=True, slots=True)
 class Settled:
+    """A settlement's answer: the day's figures, and whether it was settled now (False: it
+    was settled before and nothing changed)."""
+
     tenant_id: str
     business_date: date
-    result: dict[str, Any]
+    day: SettledDay
     settled_now: bool
-    exits: int
+
+    @property
+    def exits(self) -> int:
+        return self.day.exits
+
+
+def result(day: SettledDay) -> dict[str, Any]:
+    """The day's figures as the ledger's dividend journal records them (decimal strings)."""
+    found: dict[str, Any] = {
+        "journal_id": day.journal_id,
+        "code": str(JournalCode.DIVIDEND),
+        "business_date": day.business_date.isoformat(),
+        "distributed": format_money(day.distributed),
+        "recipients": day.recipients,
+        "dividend_pool_left": format_money(day.dividend_pool_left),
+        "exit_journal_id": day.exit_journal_id,
+        "exits": day.exits,
+        "exit_points": format_points(day.exit_points),
+        "exit_payout": format_money(day.exit_payout),
+        "price": format_points(day.price_e8),
+    }
+    return found
 
 
 def parse_timezone(text: str) -> tzinfo:
@@ -91,106 +111,66 @@ def check_ended(day: date, now: datetime, tz: tzinfo = BUSINESS_TZ, field: str =
         )
 
 
-def is_settled(conn: Connection, tenant_id: str, day: date) -> bool:
-    return (
-        conn.execute(
-            select(settled_days.c.business_date).where(
-                settled_days.c.tenant_id == tenant_id, settled_days.c.business_date == day
-            )
-        ).first()
-        is not None
-    )
+def is_settled(uow: UnitOfWork, tenant_id: str, day: date) -> bool:
+    return uow.settlement.is_settled(tenant_id, day)
 
 
-def settle_in(store: Store, conn: Connection, tenant_id: str, day: date, now: datetime) -> Settled:
-    """Settle ``day`` inside the caller's transaction, with its events if settled now."""
-    store.lock_tenant(conn, tenant_id)
-    already = is_settled(conn, tenant_id, day)
-    result = ledger.execute_in(store, conn, c.SettleDay(tenant_id=tenant_id, business_date=day))
+def settle(uow: UnitOfWork, tenant_id: str, day: date, now: datetime) -> Settled:
+    """Settle ``day`` in the unit's transaction, with its events if settled now."""
+    uow.cash.lock_tenant(tenant_id)
+    already = uow.settlement.is_settled(tenant_id, day)
+    settled = uow.settlement.settle(tenant_id, day)
     if already:
-        return Settled(tenant_id, day, result, False, int(result.get("exits", 0)))
-    exits = _exits(conn, tenant_id, int(result["exit_journal_id"]))
-    if mall_tenants.is_mall_tenant(conn, tenant_id):
-        summary = {k: v for k, v in result.items() if k not in ("code",)}
-        events.emit(conn, tenant_id, "dividend.paid", summary, now)
-        for holder, points, payout in exits:
-            events.emit(
-                conn,
+        return Settled(tenant_id, day, settled, False)
+    if settled.exit_journal_id is not None and uow.settlement.is_mall_tenant(tenant_id):
+        summary = {k: v for k, v in result(settled).items() if k != "code"}
+        uow.outbox.emit(tenant_id, "dividend.paid", summary, now)
+        for gone in uow.settlement.exits(tenant_id, settled.exit_journal_id):
+            uow.outbox.emit(
                 tenant_id,
                 "holder.exited",
                 {
                     "business_date": day.isoformat(),
-                    "user_id": holder,
-                    "points": format_points(points),
-                    "payout": format_money(payout),
-                    "price": result["price"],
-                    "exit_journal_id": result["exit_journal_id"],
+                    "user_id": gone.holder,
+                    "points": format_points(gone.points),
+                    "payout": format_money(gone.payout),
+                    "price": summary["price"],
+                    "exit_journal_id": settled.exit_journal_id,
                 },
                 now,
             )
-    return Settled(tenant_id, day, result, True, len(exits))
+    return Settled(tenant_id, day, settled, True)
 
 
-def settle_tenant(store: Store, tenant_id: str, day: date, now: datetime) -> Settled:
+def settle_tenant(db: Database, tenant_id: str, day: date, now: datetime) -> Settled:
     """Settle one tenant's day in its own transaction (safe to run twice, at once or later)."""
-    with store.transaction() as conn:
-        return settle_in(store, conn, tenant_id, day, now)
-
-
-def _exits(conn: Connection, tenant_id: str, journal_id: int) -> list[tuple[str, int, int]]:
-    """(holder, points bought back, payout) of each forced exit, from the exit journal."""
-    points = func.sum(postings.c.amount).filter(postings.c.asset == "equity")
-    cash = func.sum(postings.c.amount).filter(postings.c.asset == "money")
-    rows = conn.execute(
-        select(postings.c.holder, points, cash)
-        .where(
-            postings.c.tenant_id == tenant_id,
-            postings.c.journal_id == journal_id,
-            postings.c.holder != "",
-        )
-        .group_by(postings.c.holder)
-        .order_by(postings.c.holder)
-    )
-    return [(row[0], -int(row[1] or 0), int(row[2] or 0)) for row in rows]
+    with db.unit() as uow:
+        return settle(uow, tenant_id, day, now)
 
 
 def settle_for_admin(
-    store: Store,
-    conn: Connection,
+    uow: UnitOfWork,
     caller: Principal | None,
     tenant_id: str,
     business_date: str,
     now: datetime,
 ) -> Settled:
+    """An admin settles one ended business day of their tenant (a settled day is answered
+    as it was)."""
     require(caller, tenant_id, ADMIN)
     day = parse_date(business_date)
     check_ended(day, now, field="business_date")
-    return settle_in(store, conn, tenant_id, day, now)
+    return settle(uow, tenant_id, day, now)
 
 
 def list_settled(
-    conn: Connection,
+    uow: UnitOfWork,
     caller: Principal | None,
     tenant_id: str,
     after: str | None,
     limit: int,
-) -> list[dict[str, Any]]:
-    """Settled days, oldest first, each with its dividend journal's result."""
-    import json
-
+) -> list[SettledDay]:
+    """Settled days, oldest first."""
     require(caller, tenant_id, ADMIN)
-    query = (
-        select(settled_days.c.business_date, journals.c.result)
-        .select_from(
-            settled_days.join(
-                journals,
-                (journals.c.tenant_id == settled_days.c.tenant_id)
-                & (journals.c.journal_id == settled_days.c.dividend_journal_id),
-            )
-        )
-        .where(settled_days.c.tenant_id == tenant_id)
-    )
-    if after is not None:
-        query = query.where(settled_days.c.business_date > parse_date(after, "after"))
-    query = query.order_by(settled_days.c.business_date).limit(limit)
-    return [json.loads(row[1]) for row in conn.execute(query)]
+    since = None if after is None else parse_date(after, "after")
+    return uow.settlement.settled(tenant_id, since, limit)

@@ -5,8 +5,9 @@ commits, any exception rolls back, so a refused request changes nothing.
 
 ``MallUnitOfWork`` is the SQL ``UnitOfWork`` (``services/unit_of_work.py``): the adapter's
 transaction and repositories (``adapters/db/uow.py``) with the ledger of an order's money
-(``order_ledger.SqlOrderLedger``) and the webhook outbox (``events``). ``Database.unit()``
-opens one; ``MallUnitOfWork.joining(conn, book=…)`` runs inside a writer's transaction.
+(``order_ledger.SqlOrderLedger``), the webhook outbox (``events.SqlOutbox``), cash, the
+wallet's trades and the settlement (``wallet_ledger``). ``Database.unit()`` opens one;
+``MallUnitOfWork.joining(conn, book=…)`` runs inside a writer's transaction.
 """
 
 from __future__ import annotations
@@ -14,37 +15,24 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy import Connection, Engine
 
 from tokenmall.adapters.db.uow import SqlUnitOfWork, Writes
 from tokenmall.services.ledger.book import TenantBook
-from tokenmall.services.mall import events
 from tokenmall.services.mall.cash import SqlCash
+from tokenmall.services.mall.events import SqlOutbox
 from tokenmall.services.mall.order_ledger import SqlOrderLedger, SqlOrderMoney
 from tokenmall.services.mall.people_ledger import (
     SqlCommissionLedger,
     SqlReferralTree,
     SqlTenantLedger,
 )
+from tokenmall.services.mall.wallet_ledger import SqlSettlements, SqlTrades
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-class SqlOutbox:
-    """The ``Outbox`` port: events recorded in the transaction for the tenant's endpoints."""
-
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-
-    def prefetch(self, tenant_id: str) -> None:
-        events.prefetch(self.conn, tenant_id)
-
-    def emit(self, tenant_id: str, event_type: str, data: dict[str, Any], now: datetime) -> None:
-        events.emit(self.conn, tenant_id, event_type, data, now)
 
 
 class MallUnitOfWork(SqlUnitOfWork):
@@ -53,6 +41,8 @@ class MallUnitOfWork(SqlUnitOfWork):
     ledger: SqlOrderLedger
     outbox: SqlOutbox
     cash: SqlCash
+    trades: SqlTrades
+    settlement: SqlSettlements
 
     def __init__(
         self,
@@ -81,6 +71,8 @@ class MallUnitOfWork(SqlUnitOfWork):
         self.tenant_ledger = SqlTenantLedger(conn)
         self.referral_tree = SqlReferralTree(conn)
         self.commission_ledger = SqlCommissionLedger(conn)
+        self.trades = SqlTrades(conn)
+        self.settlement = SqlSettlements(conn)
 
     def __enter__(self) -> MallUnitOfWork:
         super().__enter__()

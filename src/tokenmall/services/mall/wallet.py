@@ -8,11 +8,11 @@ POST would run to a book loaded in a read-only transaction and throws the book a
 levels are ``domain.economy.standing``'s. Holder names in the ledger are user ids (merchants':
 merchant ids).
 
-Every view returns a frozen dataclass of integers (fen, 1e-8 point units, the price as the
-exact fraction ``num/den``); the API schemas and the pages format them. ``dividends``,
-``merchant_wallet``, ``leaderboard`` and ``price_history`` read through a ``UnitOfWork``;
-``wallet`` and ``preview`` read on a connection (the solvency report and the engine's book),
-and ``execute`` and ``redeem`` write through the ledger on the caller's connection.
+Every use case takes a ``UnitOfWork`` and returns a frozen dataclass of integers (fen, 1e-8
+point units, the price as the exact fraction ``num/den``); the API schemas and the pages format
+them. The views read its ports; ``preview`` tries the command on a throwaway book, and
+``execute`` and ``redeem`` run it as one balanced journal in the unit's transaction (the
+``trades`` port, ``unit_of_work_wallet.py``).
 """
 
 from __future__ import annotations
@@ -20,31 +20,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from fractions import Fraction
-from typing import Any, Literal
+from typing import Literal
 
-from sqlalchemy import Connection
-
-from tokenmall.adapters.db.mall import catalogue as catalogue_repo
-from tokenmall.adapters.db.mall import commissions as commissions_repo
-from tokenmall.adapters.db.mall import people as people_repo
-from tokenmall.adapters.db.mall import withdrawals as withdrawals_repo
-from tokenmall.adapters.db.store import Store
 from tokenmall.domain.economy import market, standing
 from tokenmall.domain.economy.health import Health
-from tokenmall.domain.economy.params import Params
-from tokenmall.domain.economy.state import Holder, Rates
+from tokenmall.domain.economy.state import Rates
 from tokenmall.domain.errors import DomainError
 from tokenmall.domain.ledger import commands as c
 from tokenmall.domain.mall.people import Role
-from tokenmall.domain.money import format_points, parse_money, parse_points
-from tokenmall.services.ledger import execute as ledger
-from tokenmall.services.ledger import report
-from tokenmall.services.ledger.book import load_book
+from tokenmall.domain.money import format_points, parse_points
 from tokenmall.services.mall import ids, validate
 from tokenmall.services.mall.auth import Principal, require
 from tokenmall.services.mall.errors import InvalidInput, NotFound
 from tokenmall.services.mall.people import ADMIN, ALL
 from tokenmall.services.unit_of_work import UnitOfWork
+from tokenmall.services.unit_of_work_wallet import Traded
 
 Kind = Literal["sell", "convert"]
 MAX_HISTORY_DAYS = 366
@@ -165,31 +155,10 @@ def points_units(value: object, field: str = "points") -> int:
     return units
 
 
-def _store(conn: Connection) -> Store:
-    return Store(conn.engine)
-
-
-def _holder(store: Store, conn: Connection, tenant_id: str, name: str) -> Holder:
-    found = store.load_holders(conn, tenant_id, [name])
-    return found[0] if found else Holder(name)
-
-
 def _subject(
-    conn: Connection, caller: Principal | None, tenant_id: str, user_id: str | None
-) -> str:
-    """The user whose wallet is read: the caller's own, or (admins) the one named."""
-    who = require(caller, tenant_id, ALL if user_id is None else ADMIN)
-    if user_id is None:
-        return who.subject_id
-    if people_repo.get_user(conn, tenant_id, user_id) is None:
-        raise NotFound(f"no user {user_id!r}")
-    return user_id
-
-
-def _subject_in(
     uow: UnitOfWork, caller: Principal | None, tenant_id: str, user_id: str | None
 ) -> str:
-    """``_subject`` through the unit of work."""
+    """The user whose wallet is read: the caller's own, or (admins) the one named."""
     who = require(caller, tenant_id, ALL if user_id is None else ADMIN)
     if user_id is None:
         return who.subject_id
@@ -198,24 +167,22 @@ def _subject_in(
     return user_id
 
 
-def backed_by(conn: Connection, tenant_id: str, now: datetime) -> BackedBy:
+def backed_by(uow: UnitOfWork, tenant_id: str, now: datetime) -> BackedBy:
     """What backs the price and what the quota is: the solvency report's figures."""
-    return BackedBy(report.solvency(conn, tenant_id, now), report.DEFAULT_WINDOW_DAYS)
+    return BackedBy(uow.trades.solvency(tenant_id, now), uow.trades.window_days())
 
 
 def wallet(
-    conn: Connection,
+    uow: UnitOfWork,
     caller: Principal | None,
     tenant_id: str,
     now: datetime,
     user_id: str | None = None,
 ) -> WalletView:
-    subject = _subject(conn, caller, tenant_id, user_id)
-    store = _store(conn)
-    params, _ = store.load_params(conn, tenant_id)
-    state, _ = store.load_state(conn, tenant_id)
-    h = _holder(store, conn, tenant_id, subject)
-    num, den = state.price()
+    subject = _subject(uow, caller, tenant_id, user_id)
+    params = uow.params.of(tenant_id)
+    num, den = uow.holdings.price(tenant_id)
+    h = uow.holdings.holder(tenant_id, subject)
     value = market.buyback_payout(Rates(params), h.points, num, den) if h.points else 0
     shares = standing.shares(params, h)
     return WalletView(
@@ -227,8 +194,8 @@ def wallet(
         convert_fee_rate=params.convert_fee_rate,
         stable=h.stable,
         cash=h.cash,
-        cash_withdrawing=withdrawals_repo.pending_total(conn, tenant_id, subject),
-        debt=commissions_repo.debt_of(conn, tenant_id, subject),
+        cash_withdrawing=uow.trades.withdrawing(tenant_id, subject),
+        debt=uow.cash.debt_of(tenant_id, subject),
         quota_total=h.quota,
         quota_used=h.quota_used,
         quota_left=0 if h.exited else h.remaining_quota,
@@ -237,7 +204,7 @@ def wallet(
         shares=shares,
         level=params.level_for(shares),
         exited=h.exited,
-        backed_by=backed_by(conn, tenant_id, now),
+        backed_by=backed_by(uow, tenant_id, now),
     )
 
 
@@ -249,116 +216,93 @@ def dividends(
     user_id: str | None = None,
 ) -> list[DividendDay]:
     """The user's dividend day by day over the last ``days`` settled days, newest first."""
-    subject = _subject_in(uow, caller, tenant_id, user_id)
+    subject = _subject(uow, caller, tenant_id, user_id)
     return [DividendDay(d, fen) for d, fen in uow.holdings.dividend_days(tenant_id, subject, days)]
 
 
 # -- sell and convert ---------------------------------------------------------------------------
 
 
-def _command(kind: Kind, tenant_id: str, key: str, user: str, units: int) -> c.Command:
-    cls = c.Sell if kind == "sell" else c.Convert
-    return cls(tenant_id=tenant_id, idempotency_key=key, user=user, units=units)
-
-
-def _outcome(
-    kind: Kind, result: dict[str, Any], params: Params, journal_id: int | None = None
-) -> Trade:
-    """What a sell or convert result means to the user: received, fee, at what price."""
-    units = parse_points(result["points"])
-    num, den = (int(x) for x in result["price_fraction"].split("/"))
-    gross = market.value_at_price(units, num, den)
+def _command(kind: Kind, tenant_id: str, key: str, user: str, units: int) -> c.Sell | c.Convert:
     if kind == "sell":
-        received = parse_money(result["payout"])
-        rate = params.sell_fee_rate
-    else:
-        received = parse_money(result["stable"])
-        rate = params.convert_fee_rate
+        return c.Sell(tenant_id=tenant_id, idempotency_key=key, user=user, units=units)
+    return c.Convert(tenant_id=tenant_id, idempotency_key=key, user=user, units=units)
+
+
+def _outcome(kind: Kind, traded: Traded) -> Trade:
+    """What a sell or convert means to the user: received, fee, at what price."""
+    num, den = traded.price
+    gross = market.value_at_price(traded.points, num, den)
+    rate = traded.params.sell_fee_rate if kind == "sell" else traded.params.convert_fee_rate
     return Trade(
         kind=kind,
-        points=units,
+        points=traded.points,
         price=Price(num, den),
         value_at_price=gross,
-        fee=gross - received,
+        fee=gross - traded.received,
         fee_rate=rate,
-        receive=received,
-        journal_id=journal_id,
+        receive=traded.received,
+        journal_id=traded.journal_id,
     )
 
 
-def _apply_in_book(
-    store: Store, conn: Connection, command: c.Command
-) -> tuple[dict[str, Any], Params]:
-    """Run ``command`` through the engine on a freshly loaded book; nothing is written."""
-    book = load_book(store, conn, command.tenant_id)
-    price = book.state.price()
-    result = dict(book.apply(command).result)
-    result["price_fraction"] = f"{price[0]}/{price[1]}"
-    return result, book.params
-
-
 def preview(
-    conn: Connection, caller: Principal | None, tenant_id: str, kind: Kind, points: str
+    uow: UnitOfWork, caller: Principal | None, tenant_id: str, kind: Kind, points: str
 ) -> Trade:
-    """Exactly what ``POST /wallet/<kind>`` would do now; changes nothing (read transaction,
-    the book is discarded)."""
+    """Exactly what ``POST /wallet/<kind>`` would do now; changes nothing (the command runs
+    on a throwaway book)."""
     who = require(caller, tenant_id, ALL)
     units = points_units(points)
     command = _command(kind, tenant_id, "preview", who.subject_id, units)
-    result, params = _apply_in_book(_store(conn), conn, command)
-    return _outcome(kind, result, params)
+    return _outcome(kind, uow.trades.preview(command))
 
 
 def execute(
-    conn: Connection, caller: Principal | None, tenant_id: str, kind: Kind, points: str
+    uow: UnitOfWork, caller: Principal | None, tenant_id: str, kind: Kind, points: str
 ) -> Trade:
     """Sell points back (rule 2) or convert them to stable points (rule 3) through the ledger."""
     who = require(caller, tenant_id, ALL)
     units = points_units(points)
-    store = _store(conn)
-    # Take the tenant's write lock first, so the price read here is the one the command runs at.
-    store.lock_tenant(conn, tenant_id)
-    state, _ = store.load_state(conn, tenant_id)
-    num, den = state.price()
     key = f"wallet:{ids.new_id(kind[:4])}"
     command = _command(kind, tenant_id, key, who.subject_id, units)
-    result = ledger.execute_in(store, conn, command)
-    params, _ = store.load_params(conn, tenant_id)
-    fraction = f"{num}/{den}"
-    return _outcome(kind, {**result, "price_fraction": fraction}, params, int(result["journal_id"]))
+    return _outcome(kind, uow.trades.trade(command))
 
 
 # -- merchants redeem stable points -------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class Redemption:
+    """A merchant's redemption: stable fen in, points out, at the price the journal
+    recorded (1e-8 yuan per point)."""
+
+    merchant_id: str
+    amount: int
+    points: int
+    price_e8: int
+    journal_id: int
+
+
 def redeem(
-    conn: Connection, caller: Principal | None, tenant_id: str, merchant_id: str, amount: str
-) -> dict[str, Any]:
+    uow: UnitOfWork, caller: Principal | None, tenant_id: str, merchant_id: str, amount: str
+) -> Redemption:
     """A merchant turns stable points into treasury points at the current price (rule 5)."""
     who = require(caller, tenant_id, (Role.MERCHANT, Role.ADMIN))
-    merchant = catalogue_repo.get_merchant(conn, tenant_id, merchant_id)
+    merchant = uow.catalogue.get_merchant(tenant_id, merchant_id)
     if merchant is None:
         raise NotFound(f"no merchant {merchant_id!r}")
     if who.role != Role.ADMIN and merchant.owner_user_id != who.subject_id:
         raise NotFound(f"no merchant {merchant_id!r}")
     fen = validate.money(amount, "amount")
-    result = ledger.execute_in(
-        _store(conn),
-        conn,
+    done = uow.trades.redeem(
         c.RedeemStable(
             tenant_id=tenant_id,
             idempotency_key=f"wallet:{ids.new_id('rdm')}",
             merchant=merchant_id,
             amount_fen=fen,
-        ),
+        )
     )
-    return {
-        "merchant_id": merchant_id,
-        "amount": result["amount"],
-        "points": result["points"],
-        "price": result["price"],
-        "journal_id": int(result["journal_id"]),
-    }
+    return Redemption(merchant_id, done.amount, done.points, done.price_e8, done.journal_id)
 
 
 def merchant_wallet(

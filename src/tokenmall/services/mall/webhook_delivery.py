@@ -34,9 +34,8 @@ import hmac
 import json
 import secrets
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -108,6 +107,22 @@ def verify(
 # -- endpoints (admins) -----------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class NewSecret:
+    """An endpoint with its signing secret, shown once (when created or rotated)."""
+
+    endpoint: Endpoint
+    secret: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryLog:
+    """A delivery with its attempts, oldest first."""
+
+    delivery: Delivery
+    attempts: list[Attempt]
+
+
 def _check_url(url: str) -> str:
     url = url.strip()
     parts = urlsplit(url)
@@ -130,7 +145,7 @@ def create_endpoint(
     description: str,
     now: datetime,
     secret_key: str,
-) -> tuple[Endpoint, str]:
+) -> NewSecret:
     who = require(caller, tenant_id, ADMIN)
     checked = _check_url(url)
     unknown = [t for t in event_types if t not in EVENT_TYPES]
@@ -153,7 +168,7 @@ def create_endpoint(
         deleted_at=None,
     )
     repo.add_endpoint(conn, endpoint)
-    return endpoint, secret
+    return NewSecret(endpoint, secret)
 
 
 def rotate_secret(
@@ -163,7 +178,7 @@ def rotate_secret(
     endpoint_id: str,
     *,
     secret_key: str,
-) -> tuple[Endpoint, str]:
+) -> NewSecret:
     """A new signing secret for the endpoint (the old one stops signing at once)."""
     require(caller, tenant_id, ADMIN)
     endpoint = repo.get_endpoint(conn, tenant_id, endpoint_id)
@@ -171,7 +186,7 @@ def rotate_secret(
         raise NotFound(f"no webhook endpoint {endpoint_id!r}")
     stored, secret = new_secret(secret_key, tenant_id, endpoint_id)
     repo.set_endpoint_secret(conn, tenant_id, endpoint_id, stored)
-    return endpoint, secret
+    return NewSecret(endpoint, secret)
 
 
 def list_endpoints(
@@ -209,7 +224,7 @@ def list_deliveries(
     event_id: str | None,
     after: str | None,
     limit: int,
-) -> list[tuple[Delivery, list[Attempt]]]:
+) -> list[DeliveryLog]:
     require(caller, tenant_id, ADMIN)
     found = repo.list_deliveries(
         conn,
@@ -221,24 +236,24 @@ def list_deliveries(
         limit=limit,
     )
     tries = repo.attempts_of(conn, tenant_id, [d.delivery_id for d in found])
-    return [(d, tries[d.delivery_id]) for d in found]
+    return [DeliveryLog(d, tries[d.delivery_id]) for d in found]
 
 
 def get_delivery(
     conn: Connection, caller: Principal | None, tenant_id: str, delivery_id: str
-) -> tuple[Delivery, list[Attempt]]:
+) -> DeliveryLog:
     require(caller, tenant_id, ADMIN)
     found = repo.get_delivery(conn, tenant_id, delivery_id)
     if found is None:
         raise NotFound(f"no webhook delivery {delivery_id!r}")
-    return found, repo.attempts_of(conn, tenant_id, [delivery_id])[delivery_id]
+    return DeliveryLog(found, repo.attempts_of(conn, tenant_id, [delivery_id])[delivery_id])
 
 
 def redeliver(
     conn: Connection, caller: Principal | None, tenant_id: str, delivery_id: str, now: datetime
-) -> tuple[Delivery, list[Attempt]]:
+) -> DeliveryLog:
     """Try a delivery again now, with a fresh budget of attempts (any status)."""
-    found, _ = get_delivery(conn, caller, tenant_id, delivery_id)
+    found = get_delivery(conn, caller, tenant_id, delivery_id).delivery
     endpoint = repo.get_endpoint(conn, tenant_id, found.endpoint_id)
     if endpoint is None or endpoint.deleted_at is not None:
         raise Conflict("the delivery's endpoint was deleted")
@@ -262,21 +277,27 @@ def list_events(
 # -- the worker -------------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class DeliveryReport:
+    """What one run of the worker did: deliveries attempted, and how each ended."""
+
     attempted: int = 0
     delivered: int = 0
     retrying: int = 0
     failed: int = 0
-    errors: list[str] = field(default_factory=list)
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "attempted": self.attempted,
-            "delivered": self.delivered,
-            "retrying": self.retrying,
-            "failed": self.failed,
-        }
+
+@dataclass(slots=True)
+class _Tally:
+    """The worker's running counts (``DeliveryReport`` once it is done)."""
+
+    attempted: int = 0
+    delivered: int = 0
+    retrying: int = 0
+    failed: int = 0
+
+    def report(self) -> DeliveryReport:
+        return DeliveryReport(self.attempted, self.delivered, self.retrying, self.failed)
 
 
 def payload(event: Event) -> bytes:
@@ -307,7 +328,7 @@ def deliver_due(
     client: httpx.Client | None = None,
 ) -> DeliveryReport:
     """Attempt up to ``limit`` deliveries due by ``now``, oldest first, tenant by tenant."""
-    report = DeliveryReport()
+    report = _Tally()
     own = client is None
     http = client or httpx.Client(timeout=TIMEOUT, follow_redirects=False)
     try:
@@ -328,7 +349,7 @@ def deliver_due(
     finally:
         if own:
             http.close()
-    return report
+    return report.report()
 
 
 def _attempt(
@@ -337,7 +358,7 @@ def _attempt(
     tenant_id: str,
     delivery_id: str,
     now: datetime,
-    report: DeliveryReport,
+    report: _Tally,
     secret_key: str,
 ) -> None:
     with db.read() as conn:

@@ -174,6 +174,16 @@ class RedeemOut(Response):
     price: str
     journal_id: int
 
+    @classmethod
+    def of(cls, r: wallet.Redemption) -> RedeemOut:
+        return cls(
+            merchant_id=r.merchant_id,
+            amount=format_money(r.amount),
+            points=format_points(r.points),
+            price=format_points(r.price_e8),
+            journal_id=r.journal_id,
+        )
+
 
 class MerchantWalletOut(Response):
     merchant_id: str

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel
 from sqlalchemy import Connection
 
-from tokenmall.services import console
+from tokenmall.domain.money import format_money, format_points
 from tokenmall.services.mall import settling
-from tokenmall.services.mall.uow import utc_now
+from tokenmall.services.mall.uow import MallUnitOfWork, utc_now
+from tokenmall.services.unit_of_work_wallet import SettledDay
 from tokenmall.web.api.common import Limit, TenantId, write
 from tokenmall.web.api.schemas_integration import SettlementIn, SettlementOut, SettlementPage
 from tokenmall.web.deps import Caller, Db, IdempotencyKey, single_query_values
@@ -23,17 +24,18 @@ router = APIRouter(
 )
 
 
-def _out(result: dict[str, Any], settled_now: bool | None) -> SettlementOut:
+def settlement_out(day: SettledDay, settled_now: bool | None) -> SettlementOut:
+    """A settled day's figures as decimal strings (the API's and the console's)."""
     return SettlementOut(
-        business_date=result["business_date"],
-        dividend_journal_id=result["journal_id"],
-        distributed=result["distributed"],
-        recipients=result["recipients"],
-        dividend_pool_left=result["dividend_pool_left"],
-        exits=result["exits"],
-        exit_points=result["exit_points"],
-        exit_payout=result["exit_payout"],
-        price=result["price"],
+        business_date=day.business_date.isoformat(),
+        dividend_journal_id=day.journal_id,
+        distributed=format_money(day.distributed),
+        recipients=day.recipients,
+        dividend_pool_left=format_money(day.dividend_pool_left),
+        exits=day.exits,
+        exit_points=format_points(day.exit_points),
+        exit_payout=format_money(day.exit_payout),
+        price=format_points(day.price_e8),
         settled_now=settled_now,
     )
 
@@ -54,8 +56,9 @@ def settle_day(
     key: IdempotencyKey,
 ) -> Response:
     def make(conn: Connection) -> BaseModel:
-        done = console.settle_for_admin(conn, caller, tenant_id, payload.business_date, utc_now())
-        return _out(done.result, done.settled_now)
+        uow = MallUnitOfWork.joining(conn)
+        done = settling.settle_for_admin(uow, caller, tenant_id, payload.business_date, utc_now())
+        return settlement_out(done.day, done.settled_now)
 
     return write(request, db, caller, tenant_id, key, payload, make)
 
@@ -73,9 +76,9 @@ def list_settlements(
     after: Annotated[str | None, Query(max_length=10, description="A date YYYY-MM-DD")] = None,
     limit: Limit = 50,
 ) -> SettlementPage:
-    with db.read() as conn:
-        found = settling.list_settled(conn, caller, tenant_id, after, limit)
-    items = [_out(r, None) for r in found]
+    with db.reading() as uow:
+        found = settling.list_settled(uow, caller, tenant_id, after, limit)
+    items = [settlement_out(day, None) for day in found]
     return SettlementPage(
         items=items,
         next_after=items[-1].business_date if len(items) == limit else None,

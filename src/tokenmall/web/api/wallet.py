@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from sqlalchemy import Connection
 
 from tokenmall.services.mall import wallet
-from tokenmall.services.mall.uow import utc_now
+from tokenmall.services.mall.uow import MallUnitOfWork, utc_now
 from tokenmall.web.api.common import ResourceId, TenantId, write
 from tokenmall.web.api.schemas_wallet import (
     DividendDay,
@@ -47,8 +47,8 @@ PointsQuery = Annotated[
     responses=responses(*COMMON),
 )
 def my_wallet(tenant_id: TenantId, caller: Caller, db: Db) -> WalletOut:
-    with db.read() as conn:
-        return WalletOut.of(wallet.wallet(conn, caller, tenant_id, utc_now()))
+    with db.reading() as uow:
+        return WalletOut.of(wallet.wallet(uow, caller, tenant_id, utc_now()))
 
 
 @router.get(
@@ -58,8 +58,8 @@ def my_wallet(tenant_id: TenantId, caller: Caller, db: Db) -> WalletOut:
     responses=responses(*COMMON, 403),
 )
 def user_wallet(tenant_id: TenantId, user_id: ResourceId, caller: Caller, db: Db) -> WalletOut:
-    with db.read() as conn:
-        return WalletOut.of(wallet.wallet(conn, caller, tenant_id, utc_now(), user_id))
+    with db.reading() as uow:
+        return WalletOut.of(wallet.wallet(uow, caller, tenant_id, utc_now(), user_id))
 
 
 @router.get(
@@ -98,7 +98,8 @@ def _trade(
     key: str,
 ) -> Response:
     def make(conn: Connection) -> BaseModel:
-        return TradeOut.of(wallet.execute(conn, caller, tenant_id, kind, payload.points))
+        uow = MallUnitOfWork.joining(conn)
+        return TradeOut.of(wallet.execute(uow, caller, tenant_id, kind, payload.points))
 
     return write(request, db, caller, tenant_id, key, payload, make)
 
@@ -144,8 +145,8 @@ def convert(
     responses=responses(*COMMON, 409),
 )
 def sell_preview(tenant_id: TenantId, points: PointsQuery, caller: Caller, db: Db) -> TradeOut:
-    with db.read() as conn:
-        return TradeOut.of(wallet.preview(conn, caller, tenant_id, "sell", points))
+    with db.reading() as uow:
+        return TradeOut.of(wallet.preview(uow, caller, tenant_id, "sell", points))
 
 
 @router.get(
@@ -155,8 +156,8 @@ def sell_preview(tenant_id: TenantId, points: PointsQuery, caller: Caller, db: D
     responses=responses(*COMMON, 409),
 )
 def convert_preview(tenant_id: TenantId, points: PointsQuery, caller: Caller, db: Db) -> TradeOut:
-    with db.read() as conn:
-        return TradeOut.of(wallet.preview(conn, caller, tenant_id, "convert", points))
+    with db.reading() as uow:
+        return TradeOut.of(wallet.preview(uow, caller, tenant_id, "convert", points))
 
 
 @router.post(
@@ -175,8 +176,8 @@ def redeem(
     key: IdempotencyKey,
 ) -> Response:
     def make(conn: Connection) -> BaseModel:
-        found = wallet.redeem(conn, caller, tenant_id, merchant_id, payload.amount)
-        return RedeemOut(**found)
+        uow = MallUnitOfWork.joining(conn)
+        return RedeemOut.of(wallet.redeem(uow, caller, tenant_id, merchant_id, payload.amount))
 
     return write(request, db, caller, tenant_id, key, payload, make)
 

@@ -8,7 +8,6 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from pydantic import BaseModel
 from sqlalchemy import Connection
 
-from tokenmall.domain.mall.webhooks import Endpoint
 from tokenmall.services.mall import webhook_delivery as hooks
 from tokenmall.services.mall.uow import utc_now
 from tokenmall.web import idempotent
@@ -36,12 +35,12 @@ _READ = responses(*COMMON, 403)
 _WRITE = responses(*COMMON, 403, 409)
 
 
-def _shown_once(code: int, endpoint: Endpoint, secret: str) -> idempotent.Outcome:
+def _shown_once(code: int, shown: hooks.NewSecret) -> idempotent.Outcome:
     """The endpoint with its signing secret; replays answer without it (shown once)."""
-    out = WebhookEndpointOut.of(endpoint)
+    out = WebhookEndpointOut.of(shown.endpoint)
     return (
         code,
-        WebhookEndpointCreatedOut(endpoint=out, secret=secret),
+        WebhookEndpointCreatedOut(endpoint=out, secret=shown.secret),
         WebhookEndpointCreatedOut(endpoint=out, secret=None),
     )
 
@@ -62,7 +61,7 @@ def create_endpoint(
     key: IdempotencyKey,
 ) -> Response:
     def action(conn: Connection) -> idempotent.Outcome:
-        endpoint, secret = hooks.create_endpoint(
+        shown = hooks.create_endpoint(
             conn,
             caller,
             tenant_id,
@@ -72,7 +71,7 @@ def create_endpoint(
             now=utc_now(),
             secret_key=settings(request).secret_key.get_secret_value(),
         )
-        return _shown_once(201, endpoint, secret)
+        return _shown_once(201, shown)
 
     return idempotent.run(
         request, db, tenant_id=tenant_id, caller=caller, key=key, payload=payload, action=action
@@ -146,14 +145,14 @@ def rotate_secret(
     key: IdempotencyKey,
 ) -> Response:
     def action(conn: Connection) -> idempotent.Outcome:
-        endpoint, secret = hooks.rotate_secret(
+        shown = hooks.rotate_secret(
             conn,
             caller,
             tenant_id,
             endpoint_id,
             secret_key=settings(request).secret_key.get_secret_value(),
         )
-        return _shown_once(200, endpoint, secret)
+        return _shown_once(200, shown)
 
     return idempotent.run(
         request, db, tenant_id=tenant_id, caller=caller, key=key, payload=None, action=action
@@ -190,8 +189,8 @@ def list_deliveries(
             limit=limit,
         )
     return DeliveryPage(
-        items=[DeliveryOut.of(d, tries) for d, tries in found],
-        next_after=next_after([d.delivery_id for d, _ in found], limit),
+        items=[DeliveryOut.of(log.delivery, log.attempts) for log in found],
+        next_after=next_after([log.delivery.delivery_id for log in found], limit),
     )
 
 
@@ -205,8 +204,8 @@ def get_delivery(
     tenant_id: TenantId, delivery_id: ResourceId, caller: Caller, db: Db
 ) -> DeliveryOut:
     with db.read() as conn:
-        found, tries = hooks.get_delivery(conn, caller, tenant_id, delivery_id)
-    return DeliveryOut.of(found, tries)
+        log = hooks.get_delivery(conn, caller, tenant_id, delivery_id)
+    return DeliveryOut.of(log.delivery, log.attempts)
 
 
 @router.post(
@@ -224,8 +223,8 @@ def redeliver(
     key: IdempotencyKey,
 ) -> Response:
     def make(conn: Connection) -> BaseModel:
-        found, tries = hooks.redeliver(conn, caller, tenant_id, delivery_id, utc_now())
-        return DeliveryOut.of(found, tries)
+        log = hooks.redeliver(conn, caller, tenant_id, delivery_id, utc_now())
+        return DeliveryOut.of(log.delivery, log.attempts)
 
     return write(request, db, caller, tenant_id, key, None, make)
 

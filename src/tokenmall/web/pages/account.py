@@ -94,9 +94,8 @@ def _quota_share(mine: dict[str, Any]) -> tuple[str, str]:
 @router.get("/{tenant_id}/wallet")
 def wallet_page(request: Request, tenant_id: str) -> Response:
     tenant, caller = consumer_page(request, tenant_id)
-    with sessions.database(request).read() as conn:
-        mine = _wallet(wallets.wallet(conn, caller, tenant_id, utc_now()))
-        uow = MallUnitOfWork.joining(conn)
+    with sessions.database(request).reading() as uow:
+        mine = _wallet(wallets.wallet(uow, caller, tenant_id, utc_now()))
         paid = [
             DividendDay.of(d).model_dump()
             for d in wallets.dividends(uow, caller, tenant_id, DIVIDEND_DAYS)
@@ -174,8 +173,8 @@ def _preview(
     if not points.strip():
         return None, state
     try:
-        with sessions.database(request).read() as conn:
-            found = wallets.preview(conn, caller, tenant_id, kind, points.strip())
+        with sessions.database(request).reading() as uow:
+            found = wallets.preview(uow, caller, tenant_id, kind, points.strip())
             return _trade(found), state
     except DomainError as exc:
         state.errors["points"] = str(exc)
@@ -191,8 +190,8 @@ def _trade_page(
     preview: dict[str, Any] | None,
     code: int = 200,
 ) -> Response:
-    with sessions.database(request).read() as conn:
-        mine = _wallet(wallets.wallet(conn, caller, tenant.tenant_id, utc_now()))
+    with sessions.database(request).reading() as uow:
+        mine = _wallet(wallets.wallet(uow, caller, tenant.tenant_id, utc_now()))
     return page(
         request,
         "account/trade.html",
@@ -269,7 +268,9 @@ async def trade_post(request: Request, tenant_id: str, kind: str) -> Response:
             tenant_id,
             caller,
             chosen,
-            _trade(wallets.execute(conn, caller, tenant_id, chosen, points)),
+            _trade(
+                wallets.execute(MallUnitOfWork.joining(conn), caller, tenant_id, chosen, points)
+            ),
         ),
         refused=refused,
         default_field="points",
@@ -282,14 +283,12 @@ async def trade_post(request: Request, tenant_id: str, kind: str) -> Response:
 @router.get("/{tenant_id}/leaderboard")
 def leaderboard_page(request: Request, tenant_id: str) -> Response:
     tenant, caller = consumer_page(request, tenant_id)
-    with sessions.database(request).read() as conn:
+    with sessions.database(request).reading() as uow:
         rows = [
             LeaderboardEntry.of(r).model_dump()
-            for r in wallets.leaderboard(
-                MallUnitOfWork.joining(conn), caller, tenant_id, LEADERBOARD_SIZE
-            )
+            for r in wallets.leaderboard(uow, caller, tenant_id, LEADERBOARD_SIZE)
         ]
-        mine = _wallet(wallets.wallet(conn, caller, tenant_id, utc_now()))
+        mine = _wallet(wallets.wallet(uow, caller, tenant_id, utc_now()))
     return page(
         request,
         "account/leaderboard.html",
@@ -345,9 +344,10 @@ def _withdrawals_page(
     code: int = 200,
 ) -> Response:
     with sessions.database(request).read() as conn:
-        mine = _wallet(wallets.wallet(conn, caller, tenant.tenant_id, utc_now()))
+        uow = MallUnitOfWork.joining(conn)
+        mine = _wallet(wallets.wallet(uow, caller, tenant.tenant_id, utc_now()))
         listed = withdrawals.list_withdrawals(
-            MallUnitOfWork.joining(conn),
+            uow,
             caller,
             tenant.tenant_id,
             status=None,

@@ -31,6 +31,7 @@ from tokenmall.services.mall.errors import InvalidInput
 from tokenmall.services.mall.uow import MallUnitOfWork, utc_now
 from tokenmall.web.api.payments import gateway_for
 from tokenmall.web.api.schemas_orders import refund_preview
+from tokenmall.web.api.settlements import settlement_out
 from tokenmall.web.errors import status_of
 from tokenmall.web.pages import csrf, forms, rendering, sessions
 from tokenmall.web.pages.admin import _staff, local_time
@@ -449,7 +450,12 @@ def _settlements_context(tenant_id: str) -> Context:
     def context(conn: Connection, caller: Principal) -> dict[str, Any]:
         now = utc_now()
         return {
-            "days": console_service.settled_days(conn, caller, tenant_id)[:120],
+            "days": [
+                settlement_out(day, None).model_dump()
+                for day in console_service.settled_days(
+                    MallUnitOfWork.joining(conn), caller, tenant_id
+                )[:120]
+            ],
             "latest": settling.yesterday(now).isoformat(),
         }
 
@@ -474,7 +480,8 @@ def settlements_page(request: Request, tenant_id: str) -> Response:
 async def settlement_run(request: Request, tenant_id: str) -> Response:
     def act(conn: Connection, caller: Principal, form: FormData) -> str:
         text = forms.text_field(form, "business_date").strip()
-        done = console_service.settle_for_admin(conn, caller, tenant_id, text, utc_now())
+        uow = MallUnitOfWork.joining(conn)
+        done = settling.settle_for_admin(uow, caller, tenant_id, text, utc_now())
         fresh = "1" if done.settled_now else "0"
         return (
             f"/{tenant_id}/admin/settlements?settled={done.business_date.isoformat()}&now={fresh}"

@@ -249,7 +249,7 @@ def _checkout_page(
     with sessions.database(request).read() as conn:
         uow = MallUnitOfWork.joining(conn)
         cart = carts.get_cart(uow, caller, tenant.tenant_id)
-        mine = WalletOut.of(wallets.wallet(conn, caller, tenant.tenant_id, utc_now())).model_dump()
+        mine = WalletOut.of(wallets.wallet(uow, caller, tenant.tenant_id, utc_now())).model_dump()
         book = addresses.list_addresses(uow, caller, tenant.tenant_id)
     groups: dict[str, list[carts.PricedLine]] = {}
     for line in cart.lines:
