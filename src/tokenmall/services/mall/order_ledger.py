@@ -36,7 +36,7 @@ from tokenmall.adapters.db.mall import commissions as commissions_repo
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.errors import RuleViolation
 from tokenmall.domain.ledger import commands as c
-from tokenmall.domain.money import parse_money
+from tokenmall.domain.ledger.results import Purchased
 from tokenmall.services.ledger import execute as ledger
 from tokenmall.services.ledger.book import TenantBook
 from tokenmall.services.mall import commissions, events, journal
@@ -134,7 +134,7 @@ def pay_and_book(
     )
     pending = orders.pending
     assert pending is not None
-    paid = Paid(pending.payment, None if pending.purchase is None else pending.purchase.journal)
+    paid = Paid(pending.payment, None if pending.purchase is None else pending.purchase.to_json())
     write = None if then is None else then(paid)
     store = pending.batch.store
     with (writes or (lambda: fast.pipeline(conn, store.postgres)))():
@@ -157,7 +157,7 @@ class _Pending:
     now: datetime
     batch: ledger.LedgerBatch
     payment: dict[str, Any]
-    purchase: ledger.Purchased | None
+    purchase: Purchased | None
     rows: commissions.BookedRows | None
 
 
@@ -182,7 +182,7 @@ def _apply_paid(
     batch = ledger.LedgerBatch(
         store, conn, tenant_id, keys, looked_up=looked_up, write_on_exit=False, book=book
     )
-    booked: tuple[ledger.Purchased, bool, tuple[dict[str, Any], bool] | None] | None = None
+    booked: tuple[Purchased, bool, tuple[dict[str, Any], bool] | None] | None = None
     with batch:
         batch.known_absent(new_holders)
         for command in before:
@@ -204,7 +204,7 @@ def _apply_paid(
             tenant_id,
             order_ref=order_ref,
             buyer=user,
-            purchase=purchase.journal,
+            purchase=purchase.to_json(),
             freeze=freeze,
             fresh=fresh,
             now=now,
@@ -260,7 +260,7 @@ def book_rewards(
         amount_fen=amount_fen,
         contribution_fen=contribution_fen,
         now=now,
-    ).journal
+    ).to_json()
 
 
 def booked_rewards(
@@ -272,7 +272,7 @@ def booked_rewards(
     amount_fen: int,
     contribution_fen: int | None,
     now: datetime,
-) -> ledger.Purchased:
+) -> Purchased:
     """``book_rewards``, its result typed."""
     keys = [_key(order_ref, step) for step in ("purchase", "commission_freeze")]
     with ledger.LedgerBatch(Store(conn.engine), conn, tenant_id, keys) as batch:
@@ -283,7 +283,7 @@ def booked_rewards(
             amount_fen=amount_fen,
             contribution_fen=contribution_fen,
         )
-    _booked(conn, tenant_id, user, order_ref, purchase.journal, fresh, freeze, now)
+    _booked(conn, tenant_id, user, order_ref, purchase.to_json(), fresh, freeze, now)
     return purchase
 
 
@@ -294,7 +294,7 @@ def _book_in(
     order_ref: str,
     amount_fen: int,
     contribution_fen: int | None,
-) -> tuple[ledger.Purchased, bool, tuple[dict[str, Any], bool] | None]:
+) -> tuple[Purchased, bool, tuple[dict[str, Any], bool] | None]:
     """The purchase (from escrow) and the commission freeze, in the caller's batch."""
     purchase, fresh = batch.purchase(
         c.Purchase(
@@ -376,7 +376,8 @@ def refund(
         raise RuleViolation(
             "the order's rewards are booked: a refund now needs an admin's audited adjustment"
         )
-    taken = journal.run(
+    taken = ledger.reverse_order_in(
+        Store(conn.engine),
         conn,
         c.ReverseOrderRewards(
             tenant_id=tenant_id,
@@ -386,10 +387,9 @@ def refund(
             refund_fen=amount_fen,
         ),
     )
-    for row in taken["holders"]:
-        debt = parse_money(row["debt"], allow_zero=True)
-        if debt:
-            commissions_repo.add_debt(conn, tenant_id, row["holder"], debt, now)
+    for row in taken.reversal.holders:
+        if row.debt:
+            commissions_repo.add_debt(conn, tenant_id, row.holder, row.debt, now)
     result = journal.run(
         conn,
         c.RefundBooked(
@@ -453,7 +453,7 @@ class SqlOrderLedger:
         pending.batch.flush()
         if pending.rows is not None and pending.purchase is not None:
             commissions.add_booked_rows(self.conn, pending.tenant_id, pending.rows)
-            purchase = pending.purchase.journal
+            purchase = pending.purchase.to_json()
             where = (pending.tenant_id, pending.user, pending.order_ref)
             _granted(self.conn, *where, purchase, pending.now)
 
@@ -466,7 +466,7 @@ class SqlOrderLedger:
         amount_fen: int,
         contribution_fen: int | None,
         now: datetime,
-    ) -> ledger.Purchased:
+    ) -> Purchased:
         return booked_rewards(
             self.conn,
             tenant_id,

@@ -163,7 +163,8 @@ def preview_refund(
     ORDER.check(order.status, "refund", actor(who))
     rewards = None
     if order.rewards_booked:
-        rewards = preview_order_reversal(Store(conn.engine), conn, tenant_id, order.order_id)
+        preview = preview_order_reversal(Store(conn.engine), conn, tenant_id, order.order_id)
+        rewards = preview.to_json()
     claws = [
         {
             "beneficiary": r.beneficiary,
