@@ -30,7 +30,6 @@ from tokenmall.domain.ledger import from_economy as fe
 from tokenmall.domain.ledger.accounts import AccountKind
 from tokenmall.domain.ledger.codes import REVERSIBLE, JournalCode
 from tokenmall.domain.ledger.journal import Line, Posting
-from tokenmall.domain.ledger.results import RewardsReversal, StoredResult
 
 # The aggregates a reversal may move, and those of them that must never go negative.
 MOVED_AGGREGATES = (
@@ -160,8 +159,3 @@ def apply_order_reversal(state: EconomyState, plan: OrderReversal) -> list[Line]
         lines.append((acc.RECEIVABLES, -debt))
         lines.append((acc.REVENUE, debt))
     return lines
-
-
-def order_reversal_result(plan: OrderReversal) -> StoredResult:
-    """The reversal as JSON-safe figures: the journal's result and the admin's preview."""
-    return RewardsReversal.of(plan).to_json()
