@@ -115,8 +115,8 @@ def test_reversal_of_a_conversion_restores_balances(store: Store, tenant: str) -
     # when an operator reverses it
     result = reverse(store, tenant, int(converted["journal_id"]), "r1", "converted by mistake")
     # then a reversal journal negates it, balances are back and the audit is clean
-    assert result["code"] == "reversal"
-    assert result["reverses"] == converted["journal_id"]
+    assert result.to_json()["code"] == "reversal"
+    assert result.reverses == converted["journal_id"]
     rows = snapshot(store, tenant)
     ann = next(r for r in rows["holders"] if r[1] == "ann")
     assert ann[2] == 21 * 10**8

@@ -117,6 +117,6 @@ def test_a_cascade_of_capped_holders_settles_as_in_the_engine(
         assert getattr(stored, name) == getattr(state, name), name
     capped = sum(1 for h in state.holders.values() if h.dividends == h.quota)
     assert capped == dividend.FAST_PASSES + 4
-    assert result["recipients"] == len(pairs)
-    assert result["exits"] == (capped if forced_exit else 0)
+    assert result.recipients == len(pairs)
+    assert result.exits == (capped if forced_exit else 0)
     assert unbalanced(store, tenant) == []

@@ -136,8 +136,8 @@ def test_random_days_settle_as_in_the_engine(
     expected = economy.settle_day(when.toordinal())
     result = settlement.settle(store, tenant, when)
     # then the result, every holder and every aggregate agree to the fen
-    assert result["recipients"] == expected.recipients
-    assert result["exits"] == len(expected.exits)
+    assert result.recipients == expected.recipients
+    assert result.exits == len(expected.exits)
     assert stored_holders(store, tenant) == memory_holders(economy)
     with store.read() as conn:
         seqs = dict(conn.execute(select(holders.c.name, holders.c.points_seq)

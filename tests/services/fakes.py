@@ -34,13 +34,14 @@ from tokenmall.adapters.db.uow import NewUser, StoredEvent
 from tokenmall.domain.economy.params import Params
 from tokenmall.domain.economy.state import Holder
 from tokenmall.domain.ledger import commands as c
+from tokenmall.domain.ledger.results import Granted, Purchased
 from tokenmall.domain.mall.addresses import Address
 from tokenmall.domain.mall.catalogue import Merchant, Product, ProductStatus, Sku, StockMovement
 from tokenmall.domain.mall.integration import ExternalUser, IntegrationOrder
 from tokenmall.domain.mall.orders import CartLine
 from tokenmall.domain.mall.people import User
 from tokenmall.domain.mall.responses import StoredResponse
-from tokenmall.services.ledger.execute import Granted, Prefound, Purchased
+from tokenmall.services.ledger.execute import Prefound
 from tokenmall.services.unit_of_work import OrderPaid
 
 POINTS_PER_FEN = 1_000_000  # the fake's price: 0.01 point per fen (units of 1e-8)
@@ -388,6 +389,7 @@ class FakeLedger:
         dividend = amount_fen // 20
         return Purchased(
             journal_id=len(self.journals) + len(self.pending) + 1,
+            buyer=buyer,
             amount=amount_fen,
             contribution=contribution,
             dividend=dividend,
@@ -395,7 +397,6 @@ class FakeLedger:
             quota_added=amount_fen * 2,
             grants=(Granted(buyer, amount_fen * POINTS_PER_FEN, 0),),
             price=100_000_000,
-            journal={},
         )
 
     def pay_and_book(

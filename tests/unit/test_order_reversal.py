@@ -19,7 +19,8 @@ from tokenmall.domain.economy.state import EconomyState
 from tokenmall.domain.errors import DomainError
 from tokenmall.domain.ledger.codes import JournalCode
 from tokenmall.domain.ledger.journal import balance_by_asset, build
-from tokenmall.domain.ledger.reversal import apply_order_reversal, order_reversal_result
+from tokenmall.domain.ledger.results import RewardsReversal
+from tokenmall.domain.ledger.reversal import apply_order_reversal
 
 AMOUNTS = st.lists(st.integers(min_value=1_000, max_value=10**7), min_size=0, max_size=5)
 ORDER = st.integers(min_value=1_000, max_value=10**7)
@@ -83,7 +84,8 @@ def test_purchase_then_refund_leaves_no_reward_and_never_lowers_the_price(
     assert state.pool == pool  # the pool keeps the contribution
     assert _price_at_least(state.price(), price)
     assert _price_at_least(plan.price_after, plan.price_before)
-    journal = build(JournalCode.REFUND_REVERSAL, "k", "f", order_reversal_result(plan), lines)
+    result = RewardsReversal.of(plan).to_json()
+    journal = build(JournalCode.REFUND_REVERSAL, "k", "f", result, lines)
     assert set(balance_by_asset(journal.postings).values()) <= {0}
     assert economy.violations() == []
 
@@ -122,7 +124,8 @@ def test_points_already_sold_or_converted_become_a_debt_at_the_price_they_left_a
     assert state.revenue - revenue == plan.debt
     assert state.holders["amy"].points >= 0
     assert _price_at_least(state.price(), price)
-    journal = build(JournalCode.REFUND_REVERSAL, "k", "f", order_reversal_result(plan), lines)
+    result = RewardsReversal.of(plan).to_json()
+    journal = build(JournalCode.REFUND_REVERSAL, "k", "f", result, lines)
     assert set(balance_by_asset(journal.postings).values()) <= {0}
     assert economy.violations() == []
 
@@ -187,6 +190,7 @@ def test_a_partial_refund_takes_back_its_share_rounded_up(
     assert buyer.spend_removed == refund
     lines = apply_order_reversal(state, plan)
     assert _price_at_least(state.price(), price)
-    journal = build(JournalCode.REFUND_REVERSAL, "k", "f", order_reversal_result(plan), lines)
+    result = RewardsReversal.of(plan).to_json()
+    journal = build(JournalCode.REFUND_REVERSAL, "k", "f", result, lines)
     assert set(balance_by_asset(journal.postings).values()) <= {0}
     assert economy.violations() == []

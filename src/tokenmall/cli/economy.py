@@ -73,7 +73,7 @@ def _replay_stream(run: Replay, stream: TextIO, final: bool) -> None:
         for n, text in enumerate(stream, start=1):
             if not text.strip():
                 continue
-            out.write(json.dumps(run.apply_line(n, text), ensure_ascii=False) + "\n")
+            out.write(json.dumps(run.apply_line(n, text).to_json(), ensure_ascii=False) + "\n")
     except ReplayError as exc:
         out.flush()
         typer.echo(str(exc), err=True)
@@ -83,7 +83,7 @@ def _replay_stream(run: Replay, stream: TextIO, final: bool) -> None:
         typer.echo(f"line {n + 1}: not valid UTF-8 text", err=True)
         raise typer.Exit(2) from None
     if final:
-        out.write(json.dumps(run.final_line(), ensure_ascii=False) + "\n")
+        out.write(json.dumps(run.final_line().to_json(), ensure_ascii=False) + "\n")
     out.flush()
 
 

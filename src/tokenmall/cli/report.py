@@ -42,7 +42,7 @@ def report_command(
         raise typer.Exit(2) from None
     finally:
         store.dispose()
-    data = report(health, tenant, window)
+    data = report(health, tenant, window).to_json()
     if as_json:
         typer.echo(json.dumps(data, ensure_ascii=False))
         return

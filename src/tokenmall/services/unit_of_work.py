@@ -47,6 +47,7 @@ from tokenmall.adapters.db.uow import NewUser, StoredEvent
 from tokenmall.domain.economy.params import Params
 from tokenmall.domain.economy.state import Holder
 from tokenmall.domain.ledger import commands as c
+from tokenmall.domain.ledger.results import Purchased
 from tokenmall.domain.mall.access import AuditEntry
 from tokenmall.domain.mall.addresses import Address
 from tokenmall.domain.mall.catalogue import Merchant, Product, Sku, StockMovement
@@ -55,7 +56,7 @@ from tokenmall.domain.mall.orders import CartLine
 from tokenmall.domain.mall.people import User
 from tokenmall.domain.mall.responses import StoredResponse
 from tokenmall.domain.mall.withdrawals import Settings, Withdrawal, WithdrawalStatus
-from tokenmall.services.ledger.execute import Prefound, Purchased
+from tokenmall.services.ledger.execute import Prefound
 from tokenmall.services.unit_of_work_orders import (
     Nested,
     OrderMoney,

@@ -12,10 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter
-from typing import Any
+from typing import Any, TypeAlias
 
 from tokenmall.domain.economy.state import Holder
 from tokenmall.domain.ledger.journal import JournalDraft
+from tokenmall.domain.ledger.results import StoredResult
 
 # Column order of a holder row everywhere (book snapshots, store writes, store reads).
 HOLDER_FIELDS = (
@@ -98,7 +99,7 @@ class Applied:
     same request: the result is then the first one and nothing changed.
     """
 
-    result: dict[str, Any]
+    result: StoredResult
     journal: JournalDraft | None
     journal_id: int | None
 
@@ -117,12 +118,16 @@ class ParamsRow:
     changed_by: str
 
 
+StateRow: TypeAlias = dict[str, int | None]
+"""A tenant's ``economy_state`` row: ``STATE_FIELDS``, ``last_journal_id``, ``params_version``."""
+
+
 @dataclass(slots=True)
 class Batch:
     """Everything to write since the last ``take_batch()``: one transaction's worth."""
 
     tenant_id: str
-    state: dict[str, Any]  # STATE_FIELDS + last_journal_id + params_version
+    state: StateRow
     holders: list[tuple[Any, ...]] = field(default_factory=list)  # HOLDER_FIELDS order
     journals: list[BookedJournal] = field(default_factory=list)
     params: list[ParamsRow] = field(default_factory=list)

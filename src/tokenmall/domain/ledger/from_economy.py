@@ -21,6 +21,7 @@ from tokenmall.domain.economy.market import (
 from tokenmall.domain.economy.purchase import PurchaseResult
 from tokenmall.domain.ledger import accounts as acc
 from tokenmall.domain.ledger.journal import Line, Posting
+from tokenmall.domain.ledger.results import StoredResult, purchase_body
 from tokenmall.domain.money import format_money, format_points, format_price
 
 
@@ -211,20 +212,17 @@ def price_text(num: int, den: int) -> str:
     return format_price(num, den)
 
 
-def purchase_result(r: PurchaseResult) -> dict[str, Any]:
-    return {
-        "buyer": r.buyer,
-        "amount": format_money(r.amount),
-        "contribution": format_money(r.contribution),
-        "dividend": format_money(r.dividend),
-        "revenue": format_money(r.revenue),
-        "quota_added": format_money(r.quota_added),
-        "grants": [
-            {"holder": g.holder, "points": format_points(g.units), "level": g.level}
-            for g in r.grants
-        ],
-        "price": price_text(r.price_num, r.price_den),
-    }
+def purchase_result(r: PurchaseResult) -> StoredResult:
+    return purchase_body(
+        r.buyer,
+        r.amount,
+        r.contribution,
+        r.dividend,
+        r.revenue,
+        r.quota_added,
+        [(g.holder, g.units, g.level) for g in r.grants],
+        price_text(r.price_num, r.price_den),
+    )
 
 
 def sell_result(r: SellResult) -> dict[str, Any]:

@@ -20,7 +20,6 @@ Pure: standard library only, no I/O, no clock.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 from tokenmall.domain.economy.invariants import price_not_below
 from tokenmall.domain.economy.refund import OrderReversal, take_back
@@ -31,7 +30,6 @@ from tokenmall.domain.ledger import from_economy as fe
 from tokenmall.domain.ledger.accounts import AccountKind
 from tokenmall.domain.ledger.codes import REVERSIBLE, JournalCode
 from tokenmall.domain.ledger.journal import Line, Posting
-from tokenmall.domain.money import format_money, format_points, format_price
 
 # The aggregates a reversal may move, and those of them that must never go negative.
 MOVED_AGGREGATES = (
@@ -161,32 +159,3 @@ def apply_order_reversal(state: EconomyState, plan: OrderReversal) -> list[Line]
         lines.append((acc.RECEIVABLES, -debt))
         lines.append((acc.REVENUE, debt))
     return lines
-
-
-def order_reversal_result(plan: OrderReversal) -> dict[str, Any]:
-    """The reversal as JSON-safe figures: the journal's result and the admin's preview."""
-    return {
-        "order_ref": plan.order_ref,
-        "buyer": plan.buyer,
-        "holders": [
-            {
-                "holder": t.holder,
-                "level": t.level,
-                "points_granted": format_points(t.granted),
-                "points_burned": format_points(t.burned),
-                "points_gone": format_points(t.gone),
-                "debt_for_points_gone": format_money(t.gone_debt),
-                "quota_removed": format_money(t.quota_removed),
-                "quota_used_removed": format_money(t.quota_used_removed),
-                "dividends_removed": format_money(t.dividends_removed),
-                "debt_for_dividends": format_money(t.overdrawn_debt),
-                "spend_removed": format_money(t.spend_removed),
-                "debt": format_money(t.debt),
-            }
-            for t in plan.takes
-        ],
-        "points_burned": format_points(plan.burned),
-        "debt": format_money(plan.debt),
-        "price_before": format_price(*plan.price_before),
-        "price": format_price(*plan.price_after),
-    }

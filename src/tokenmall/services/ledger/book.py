@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
 
 from sqlalchemy import Connection
 
@@ -38,10 +37,12 @@ from tokenmall.domain.ledger.batch import (
     Batch,
     BookedJournal,
     ParamsRow,
+    StateRow,
     holder_row,
 )
 from tokenmall.domain.ledger.codes import JournalCode
 from tokenmall.domain.ledger.journal import IdempotencyConflict, Line, build
+from tokenmall.domain.ledger.results import StoredResult
 from tokenmall.domain.money import format_money
 
 HolderLoader = Callable[[Sequence[str]], Iterable[Holder]]
@@ -70,7 +71,7 @@ class TenantBook:
         self._dirty: set[str] = set()
         self._journals: list[BookedJournal] = []
         self._params: list[ParamsRow] = []
-        self._pending: dict[str, tuple[str, dict[str, Any]]] = {}
+        self._pending: dict[str, tuple[str, StoredResult]] = {}
 
     # -- loading ------------------------------------------------------------------------------
 
@@ -157,7 +158,7 @@ class TenantBook:
         self._pending[key] = (fingerprint, result)
         return Applied(result, draft, journal_id)
 
-    def _run(self, command: c.Command) -> tuple[JournalCode, dict[str, Any], list[Line], set[str]]:
+    def _run(self, command: c.Command) -> tuple[JournalCode, StoredResult, list[Line], set[str]]:
         economy = self.economy
         if isinstance(command, c.Purchase):
             self._ensure_chain([command.user], len(self.params.referral_rates))
@@ -221,12 +222,12 @@ class TenantBook:
 
     def _run_cashflow(
         self, command: c.Command
-    ) -> tuple[JournalCode, dict[str, Any], list[Line], set[str]]:
+    ) -> tuple[JournalCode, StoredResult, list[Line], set[str]]:
         """Money around the economy (domain/economy/cashflow.py); never changes the price."""
         state = self.economy.state
         if isinstance(command, c._OrderMoney):
             amount = command.amount_fen
-            base: dict[str, Any] = {
+            base: StoredResult = {
                 "user": command.user,
                 "order_ref": command.order_ref,
                 "amount": format_money(amount),
@@ -252,7 +253,7 @@ class TenantBook:
             rates = tuple((r.numerator, r.denominator) for r in self.params.commission_rates)
             found = cashflow.commissions_for(state, command.buyer, command.amount_fen, rates)
             total = cashflow.freeze_commissions(state, found, command.revenue_fen)
-            result: dict[str, Any] = {
+            result: StoredResult = {
                 "order_ref": command.order_ref,
                 "buyer": command.buyer,
                 "total": format_money(total),
@@ -303,8 +304,8 @@ class TenantBook:
 
     # -- handing over what to write -----------------------------------------------------------
 
-    def state_row(self) -> dict[str, Any]:
-        row = {name: getattr(self.state, name) for name in STATE_FIELDS}
+    def state_row(self) -> StateRow:
+        row: StateRow = {name: getattr(self.state, name) for name in STATE_FIELDS}
         row["last_journal_id"] = self.last_journal_id
         row["params_version"] = self.params_version
         return row

@@ -15,7 +15,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any
 
 from sqlalchemy import Connection, select
 
@@ -32,13 +31,20 @@ from tokenmall.domain.ledger.accounts import Account, AccountKind, Asset
 from tokenmall.domain.ledger.batch import BookedJournal, holder_row
 from tokenmall.domain.ledger.codes import JournalCode
 from tokenmall.domain.ledger.journal import IdempotencyConflict, Posting, build
-from tokenmall.domain.money import PRICE_DISPLAY_FACTOR, parse_money, parse_points
+from tokenmall.domain.ledger.results import (
+    Purchased,
+    Reversed,
+    RewardsReversal,
+    RewardsReversed,
+    StoredResult,
+)
+from tokenmall.domain.money import PRICE_DISPLAY_FACTOR
 from tokenmall.services.ledger.book import TenantBook, book_of, load_book
 
 
 def replayed(
     store: Store, conn: Connection, tenant_id: str, key: str, fingerprint: str
-) -> dict[str, Any] | None:
+) -> StoredResult | None:
     """The first result for ``key`` if it was used for this same request; a conflict if it
     was used for another one; None if it is new."""
     found = store.find_journals(conn, tenant_id, [key]).get(key)
@@ -49,7 +55,7 @@ def replayed(
     return found[1]
 
 
-def execute_in(store: Store, conn: Connection, command: c.Command) -> dict[str, Any]:
+def execute_in(store: Store, conn: Connection, command: c.Command) -> StoredResult:
     """``execute`` inside a transaction the caller owns (and commits)."""
     if isinstance(command, c.SettleDay):
         tenant_id = command.tenant_id
@@ -59,15 +65,15 @@ def execute_in(store: Store, conn: Connection, command: c.Command) -> dict[str, 
             return first
         from tokenmall.services.ledger.settlement import settle_in
 
-        return settle_in(store, conn, tenant_id, command.business_date)
+        return settle_in(store, conn, tenant_id, command.business_date).to_json()
     if isinstance(command, c.ReverseOrderRewards):
-        return reverse_order_in(store, conn, command)
+        return reverse_order_in(store, conn, command).to_json()
     return execute_many_in(store, conn, [command])[0]
 
 
 def execute_many_in(
     store: Store, conn: Connection, commands: Sequence[c.Command]
-) -> list[dict[str, Any]]:
+) -> list[StoredResult]:
     """Several commands of one tenant in the caller's transaction: the tenant is locked once,
     their keys looked up at once, the book loaded once and one batch written. Each command
     is answered like ``execute_in`` (a repeated key returns its first result); a refused one
@@ -80,54 +86,6 @@ def execute_many_in(
 
 
 @dataclass(frozen=True, slots=True)
-class Granted:
-    """One grant of a purchase: the holder, its points (units of 1e-8) and its level."""
-
-    holder: str
-    points: int
-    level: int
-
-
-@dataclass(frozen=True, slots=True)
-class Purchased:
-    """A ``Purchase`` journal's result in integers: money in fen, points in units, the price
-    in 1e-8 yuan per point. ``journal`` is the result as the journal stores it (JSON-safe)."""
-
-    journal_id: int
-    amount: int
-    contribution: int
-    dividend: int
-    revenue: int
-    quota_added: int
-    grants: tuple[Granted, ...]
-    price: int
-    journal: dict[str, Any]
-
-    @property
-    def buyer_points(self) -> int:
-        return next((g.points for g in self.grants if g.level == 0), 0)
-
-
-def purchased(result: dict[str, Any]) -> Purchased:
-    """The typed view of a ``Purchase`` journal's stored result (read once, here: the
-    ledger owns the journal's text format)."""
-    return Purchased(
-        journal_id=result["journal_id"],
-        amount=parse_money(result["amount"], allow_zero=True),
-        contribution=parse_money(result["contribution"], allow_zero=True),
-        dividend=parse_money(result["dividend"], allow_zero=True),
-        revenue=parse_money(result["revenue"], allow_zero=True),
-        quota_added=parse_money(result["quota_added"], allow_zero=True),
-        grants=tuple(
-            Granted(g["holder"], parse_points(g["points"], allow_zero=True), g["level"])
-            for g in result["grants"]
-        ),
-        price=parse_points(result["price"]),
-        journal=result,
-    )
-
-
-@dataclass(frozen=True, slots=True)
 class Prefound:
     """Idempotency keys looked up BEFORE the tenant's lock (``look_up``), to keep the lock
     short. A key found is final (journals are immutable). A key not found may still be taken
@@ -135,7 +93,7 @@ class Prefound:
     (``IntegrityError``) and the caller's retry finds it — use it only where a retry is made."""
 
     keys: frozenset[str]
-    found: dict[str, tuple[str, dict[str, Any]]]
+    found: dict[str, tuple[str, StoredResult]]
 
 
 def look_up(store: Store, conn: Connection, tenant_id: str, keys: Iterable[str]) -> Prefound:
@@ -174,7 +132,7 @@ class LedgerBatch:
         self.conn = conn
         self.tenant_id = tenant_id
         self._keys = list(keys)
-        self._stored: dict[str, tuple[str, dict[str, Any]]] = {}
+        self._stored: dict[str, tuple[str, StoredResult]] = {}
         self._looked_up: set[str] = set()
         if looked_up is not None:
             self._stored.update(looked_up.found)
@@ -218,17 +176,17 @@ class LedgerBatch:
         """Holders made up in this transaction (new ids): not looked up (``TenantBook``)."""
         self.book.known_absent(names)
 
-    def stored(self, key: str) -> dict[str, Any] | None:
+    def stored(self, key: str) -> StoredResult | None:
         """The committed result under ``key`` (None if it is not in the ledger yet)."""
         self._look_up([key])
         found = self._stored.get(key)
         return None if found is None else found[1]
 
-    def run(self, command: c.Command) -> dict[str, Any]:
+    def run(self, command: c.Command) -> StoredResult:
         """The command's result: applied now, or its first result if its key was used."""
         return self.apply(command)[0]
 
-    def apply(self, command: c.Command) -> tuple[dict[str, Any], bool]:
+    def apply(self, command: c.Command) -> tuple[StoredResult, bool]:
         """``run``, and whether the command was new (False: its key's first result)."""
         if command.tenant_id != self.tenant_id:
             raise ValueError(f"a command of {command.tenant_id} in {self.tenant_id}'s batch")
@@ -247,7 +205,7 @@ class LedgerBatch:
     def purchase(self, command: c.Purchase) -> tuple[Purchased, bool]:
         """``apply`` for a purchase, its result typed (``Purchased``)."""
         result, fresh = self.apply(command)
-        return purchased(result), fresh
+        return Purchased.from_stored(result), fresh
 
     def flush(self) -> None:
         """Write what was applied so far (leaving the block does it). Inside
@@ -256,8 +214,8 @@ class LedgerBatch:
             self.store.write_batch(self.conn, self.tenant_id, self._book.take_batch())
 
 
-def execute(store: Store, command: c.Command) -> dict[str, Any]:
-    """Apply one command in its own transaction and return its result (JSON-safe).
+def execute(store: Store, command: c.Command) -> StoredResult:
+    """Apply one command in its own transaction and return its stored result (JSON).
 
     A refused command raises ``DomainError`` and writes nothing; a repeated key returns the
     first result and changes nothing; a key reused for another request raises
@@ -271,7 +229,7 @@ def execute(store: Store, command: c.Command) -> dict[str, Any]:
 
 def reverse(
     store: Store, tenant_id: str, journal_id: int, idempotency_key: str, reason: str
-) -> dict[str, Any]:
+) -> Reversed:
     """An operator's correction: a new journal (code ``reversal``) negating an earlier one.
 
     Only postings are undone, never the engine's history (spend, quota, dividends stay as
@@ -291,7 +249,7 @@ def reverse_in(
     journal_id: int,
     idempotency_key: str,
     reason: str,
-) -> dict[str, Any]:
+) -> Reversed:
     """``reverse`` inside a transaction the caller owns (and commits)."""
     if not reason.strip():
         raise DomainError("a reversal needs a reason")
@@ -303,7 +261,7 @@ def reverse_in(
     store.lock_tenant(conn, tenant_id)
     first = replayed(store, conn, tenant_id, idempotency_key, fingerprint)
     if first is not None:
-        return first
+        return Reversed.from_stored(first)
     original = conn.execute(
         select(journals.c.code, journals.c.reverses).where(
             journals.c.tenant_id == tenant_id, journals.c.journal_id == journal_id
@@ -331,13 +289,8 @@ def reverse_in(
     code = JournalCode(original.code)
     negated, touched = reversal.reverse(book.state, code, lines, journal_id)
     new_id = book.last_journal_id + 1
-    result = {
-        "journal_id": new_id,
-        "code": str(JournalCode.REVERSAL),
-        "reverses": journal_id,
-        "reason": reason,
-    }
-    draft = build(JournalCode.REVERSAL, idempotency_key, fingerprint, result, negated)
+    result = Reversed(new_id, journal_id, reason)
+    draft = build(JournalCode.REVERSAL, idempotency_key, fingerprint, result.to_json(), negated)
     book.last_journal_id = new_id
     batch = book.take_batch()
     batch.journals.append(BookedJournal(new_id, draft))
@@ -397,7 +350,7 @@ def _exits(
 
 def _purchase_of(
     store: Store, conn: Connection, tenant_id: str, order_ref: str
-) -> tuple[int, dict[str, Any]]:
+) -> tuple[int, Purchased]:
     """The order's booked purchase journal: its id and result."""
     row = conn.execute(
         select(journals.c.journal_id, journals.c.result).where(
@@ -408,7 +361,7 @@ def _purchase_of(
     if row is None:
         raise RuleViolation(f"order {order_ref}'s rewards are not booked: nothing to take back")
     result = json.loads(row.result) if isinstance(row.result, str) else row.result
-    return int(row.journal_id), dict(result)
+    return int(row.journal_id), Purchased.from_stored(result)
 
 
 def plan_order_reversal(
@@ -420,12 +373,9 @@ def plan_order_reversal(
 ) -> OrderReversal:
     """What refunding the booked order ``order_ref`` would take back, from ``book``'s state."""
     journal_id, purchase = _purchase_of(store, conn, book.tenant_id, order_ref)
-    grants = [
-        (str(g["holder"]), parse_points(g["points"], allow_zero=True), int(g["level"]))
-        for g in purchase.get("grants", [])
-    ]
-    buyer = str(purchase["buyer"])
-    amount = parse_money(purchase["amount"], allow_zero=True)
+    grants = [(g.holder, g.points, g.level) for g in purchase.grants]
+    buyer = purchase.buyer
+    amount = purchase.amount
     part = (1, 1) if refund_fen is None or not amount else (min(refund_fen, amount), amount)
     book.ensure({buyer, *(name for name, _, _ in grants)})
     state = book.state
@@ -435,7 +385,7 @@ def plan_order_reversal(
         order_ref=order_ref,
         buyer=buyer,
         grants=grants,
-        quota_added=parse_money(purchase["quota_added"], allow_zero=True),
+        quota_added=purchase.quota_added,
         spend_added=amount,
         exits=exits,
         part=part,
@@ -444,30 +394,33 @@ def plan_order_reversal(
 
 def preview_order_reversal(
     store: Store, conn: Connection, tenant_id: str, order_ref: str
-) -> dict[str, Any]:
+) -> RewardsReversal:
     """The figures ``reverse_order_in`` would book now, read only (the admin's preview)."""
     book = load_book(store, conn, tenant_id)
-    return reversal.order_reversal_result(plan_order_reversal(store, conn, book, order_ref))
+    return RewardsReversal.of(plan_order_reversal(store, conn, book, order_ref))
 
 
 def reverse_order_in(
     store: Store, conn: Connection, command: c.ReverseOrderRewards
-) -> dict[str, Any]:
+) -> RewardsReversed:
     """Take back a booked order's rewards as one balanced journal (``refund_reversal``), in
     the caller's transaction, under the tenant's lock. Idempotent like every command."""
     tenant_id = command.tenant_id
     store.lock_tenant(conn, tenant_id)
     first = replayed(store, conn, tenant_id, command.idempotency_key, command.fingerprint())
     if first is not None:
-        return first
+        return RewardsReversed.from_stored(first)
     book = load_book(store, conn, tenant_id)
     plan = plan_order_reversal(store, conn, book, command.order_ref, command.refund_fen)
     lines = reversal.apply_order_reversal(book.state, plan)
     new_id = book.last_journal_id + 1
-    result = {"journal_id": new_id, **reversal.order_reversal_result(plan)}
-    result["approved_by"] = command.approved_by
+    result = RewardsReversed(new_id, RewardsReversal.of(plan), command.approved_by)
     draft = build(
-        JournalCode.REFUND_REVERSAL, command.idempotency_key, command.fingerprint(), result, lines
+        JournalCode.REFUND_REVERSAL,
+        command.idempotency_key,
+        command.fingerprint(),
+        result.to_json(),
+        lines,
     )
     book.last_journal_id = new_id
     batch = book.take_batch()

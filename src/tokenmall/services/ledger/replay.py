@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypeAlias
 
 from tokenmall.domain.economy import Economy, Params
 from tokenmall.domain.economy.standing import level, shares
@@ -21,6 +22,84 @@ from tokenmall.domain.money import (
     parse_money,
     parse_points,
 )
+
+ReplayEvent: TypeAlias = dict[str, Any]
+"""One input line: a JSON object with ``op`` and that op's fields, decimals as strings."""
+
+
+@dataclass(frozen=True, slots=True)
+class StateLine:
+    """The aggregates after one input line: money in fen, points in units, the price as
+    the exact fraction fen per unit."""
+
+    n: int
+    op: str
+    price_num: int
+    price_den: int
+    pool: int
+    circulating: int
+    minted: int
+    burned: int
+    treasury: int
+    dividend_pool: int
+    stable_outstanding: int
+
+    def to_json(self) -> dict[str, str | int]:
+        """The line the command prints: decimal strings."""
+        return {
+            "n": self.n,
+            "op": self.op,
+            "price": format_price(self.price_num, self.price_den),
+            "pool": format_money(self.pool),
+            "circulating": format_points(self.circulating),
+            "minted": format_points(self.minted),
+            "burned": format_points(self.burned),
+            "treasury": format_points(self.treasury),
+            "dividend_pool": format_money(self.dividend_pool),
+            "stable_outstanding": format_money(self.stable_outstanding),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class UserLine:
+    """One holder at the end of a replay; ``debt`` is None unless a refund was replayed."""
+
+    name: str
+    points: int
+    cash: int
+    stable: int
+    quota: int
+    quota_used: int
+    shares: int
+    level: str
+    exited: bool
+    debt: int | None = None
+
+    def to_json(self) -> dict[str, str | int | bool]:
+        out: dict[str, str | int | bool] = {
+            "points": format_points(self.points),
+            "cash": format_money(self.cash),
+            "stable": format_money(self.stable),
+            "quota": format_money(self.quota),
+            "quota_used": format_money(self.quota_used),
+            "shares": self.shares,
+            "level": self.level,
+            "exited": self.exited,
+        }
+        if self.debt is not None:
+            out["debt"] = format_money(self.debt)
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class FinalLine:
+    """The last line of a replay: every holder, by name."""
+
+    users: tuple[UserLine, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """The line the command prints: ``{"final": true, "users": {name: figures}}``."""
+        return {"final": True, "users": {u.name: u.to_json() for u in self.users}}
 
 
 class ReplayError(Exception):
@@ -42,7 +121,7 @@ FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 }
 
 
-def _name(event: dict[str, Any], field: str) -> str:
+def _name(event: ReplayEvent, field: str) -> str:
     value = event[field]
     if not isinstance(value, str) or not value.strip():
         raise DomainError(f"{field} must be a non-empty string, got {value!r}")
@@ -55,7 +134,7 @@ class Replay:
         self.day = 0
         self.line = 0  # the input line being applied (a purchase is an order named by it)
         self.refunds = False  # a refund was replayed: the final line shows debts
-        self._handlers: dict[str, Callable[[dict[str, Any]], None]] = {
+        self._handlers: dict[str, Callable[[ReplayEvent], None]] = {
             "join": self._join,
             "purchase": self._purchase,
             "sell": self._sell,
@@ -66,7 +145,7 @@ class Replay:
             "refund": self._refund,
         }
 
-    def apply_line(self, n: int, text: str) -> dict[str, Any]:
+    def apply_line(self, n: int, text: str) -> StateLine:
         try:
             event = json.loads(text, parse_float=_refuse_number, parse_constant=_refuse_number)
         except _NumberRefused as exc:
@@ -83,7 +162,7 @@ class Replay:
             raise ReplayError(n, str(exc)) from None
         return self.state_line(n, str(op))
 
-    def apply(self, event: dict[str, Any]) -> None:
+    def apply(self, event: ReplayEvent) -> None:
         op = event.get("op")
         if op == "params":
             changes = {k: v for k, v in event.items() if k != "op"}
@@ -103,10 +182,10 @@ class Replay:
             raise DomainError(f"{op} has unknown field {', '.join(unknown)}")
         self._handlers[op](event)
 
-    def _join(self, e: dict[str, Any]) -> None:
+    def _join(self, e: ReplayEvent) -> None:
         self.economy.join(_name(e, "user"), _name(e, "referrer"))
 
-    def _purchase(self, e: dict[str, Any]) -> None:
+    def _purchase(self, e: ReplayEvent) -> None:
         user = _name(e, "user")
         amount = parse_money(e["amount"], "amount")
         contribution = None
@@ -114,25 +193,25 @@ class Replay:
             contribution = parse_money(e["contribution"], "contribution", allow_zero=True)
         self.economy.purchase_order(_order_id(self.line), user, amount, contribution)
 
-    def _sell(self, e: dict[str, Any]) -> None:
+    def _sell(self, e: ReplayEvent) -> None:
         self.economy.sell(_name(e, "user"), parse_points(e["points"]))
 
-    def _convert(self, e: dict[str, Any]) -> None:
+    def _convert(self, e: ReplayEvent) -> None:
         self.economy.convert(_name(e, "user"), parse_points(e["points"]))
 
-    def _pay_stable(self, e: dict[str, Any]) -> None:
+    def _pay_stable(self, e: ReplayEvent) -> None:
         self.economy.pay_stable(
             _name(e, "user"), _name(e, "merchant"), parse_money(e["amount"])
         )
 
-    def _redeem_stable(self, e: dict[str, Any]) -> None:
+    def _redeem_stable(self, e: ReplayEvent) -> None:
         self.economy.redeem_stable(_name(e, "merchant"), parse_money(e["amount"]))
 
-    def _dividend(self, e: dict[str, Any]) -> None:
+    def _dividend(self, e: ReplayEvent) -> None:
         self.day += 1
         self.economy.settle_day(self.day)
 
-    def _refund(self, e: dict[str, Any]) -> None:
+    def _refund(self, e: ReplayEvent) -> None:
         ref = e["order"]
         if isinstance(ref, bool) or not isinstance(ref, int | str):
             raise DomainError(f"order must be the line number of a purchase, got {ref!r}")
@@ -156,39 +235,44 @@ class Replay:
         self.economy.refund_order(order.order_id, amount)
         self.refunds = True
 
-    def state_line(self, n: int, op: str) -> dict[str, Any]:
+    def state_line(self, n: int, op: str) -> StateLine:
         s = self.economy.state
-        return {
-            "n": n,
-            "op": op,
-            "price": format_price(*s.price()),
-            "pool": format_money(s.pool),
-            "circulating": format_points(s.circulating),
-            "minted": format_points(s.minted),
-            "burned": format_points(s.burned),
-            "treasury": format_points(s.treasury),
-            "dividend_pool": format_money(s.dividend_pool),
-            "stable_outstanding": format_money(s.stable_outstanding),
-        }
+        num, den = s.price()
+        return StateLine(
+            n=n,
+            op=op,
+            price_num=num,
+            price_den=den,
+            pool=s.pool,
+            circulating=s.circulating,
+            minted=s.minted,
+            burned=s.burned,
+            treasury=s.treasury,
+            dividend_pool=s.dividend_pool,
+            stable_outstanding=s.stable_outstanding,
+        )
 
-    def final_line(self) -> dict[str, Any]:
+    def final_line(self) -> FinalLine:
         params = self.economy.params
-        users = {}
-        for name in sorted(self.economy.state.holders):
-            h = self.economy.state.holders[name]
-            users[name] = {
-                "points": format_points(h.points),
-                "cash": format_money(h.cash),
-                "stable": format_money(h.stable),
-                "quota": format_money(h.quota),
-                "quota_used": format_money(h.quota_used),
-                "shares": shares(params, h),
-                "level": level(params, h),
-                "exited": h.exited,
-            }
-            if self.refunds:
-                users[name]["debt"] = format_money(self.economy.debts.get(name, 0))
-        return {"final": True, "users": users}
+        holders = self.economy.state.holders  # names are unique: sorted by name
+        debts = self.economy.debts
+        return FinalLine(
+            tuple(
+                UserLine(
+                    name=name,
+                    points=h.points,
+                    cash=h.cash,
+                    stable=h.stable,
+                    quota=h.quota,
+                    quota_used=h.quota_used,
+                    shares=shares(params, h),
+                    level=level(params, h),
+                    exited=h.exited,
+                    debt=debts.get(name, 0) if self.refunds else None,
+                )
+                for name, h in sorted(holders.items())
+            )
+        )
 
 
 def _order_id(line: int) -> str:

@@ -9,6 +9,7 @@ rounded down).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,7 +21,7 @@ from tokenmall.domain.economy.health import DEFAULT_WINDOW_DAYS, Health, health
 from tokenmall.domain.errors import InvalidAmount
 from tokenmall.domain.ledger.accounts import AccountKind
 
-__all__ = ["DEFAULT_WINDOW_DAYS", "quota_outstanding", "report", "solvency"]
+__all__ = ["DEFAULT_WINDOW_DAYS", "SolvencyReport", "quota_outstanding", "report", "solvency"]
 
 
 def quota_outstanding(conn: Connection, tenant_id: str) -> int:
@@ -74,6 +75,24 @@ def solvency(
     return health(state, params, daily_inflow, quota_outstanding(conn, tenant_id))
 
 
-def report(figures: Health, tenant_id: str, window_days: int) -> dict[str, Any]:
-    """The report as JSON-ready data: decimal strings and the plain statement."""
-    return {"tenant_id": tenant_id, "inflow_window_days": window_days, **figures.to_public()}
+@dataclass(frozen=True, slots=True)
+class SolvencyReport:
+    """A tenant's health figures in integers (``Health``) over an inflow window of
+    ``window_days`` days."""
+
+    tenant_id: str
+    window_days: int
+    figures: Health
+
+    def to_json(self) -> dict[str, Any]:
+        """The report as JSON-ready data: decimal strings and the plain statement."""
+        return {
+            "tenant_id": self.tenant_id,
+            "inflow_window_days": self.window_days,
+            **self.figures.to_public(),
+        }
+
+
+def report(figures: Health, tenant_id: str, window_days: int) -> SolvencyReport:
+    """The tenant's report of ``figures`` (``solvency``)."""
+    return SolvencyReport(tenant_id, window_days, figures)

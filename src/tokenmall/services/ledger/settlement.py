@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 from datetime import date
-from typing import Any
 
 from sqlalchemy import Connection
 
@@ -33,14 +32,13 @@ from tokenmall.adapters.db.settlement_sqlite import SqliteDaySets
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.economy.state import Rates
 from tokenmall.domain.errors import RuleViolation
-from tokenmall.domain.ledger import from_economy as fe
 from tokenmall.domain.ledger.batch import STATE_FIELDS
 from tokenmall.domain.ledger.codes import JournalCode
 from tokenmall.domain.ledger.commands import SettleDay, settle_key
-from tokenmall.domain.money import format_money, format_points
+from tokenmall.domain.ledger.results import DaySettled, price_units
 
 
-def settle(store: Store, tenant_id: str, business_date: date) -> dict[str, Any]:
+def settle(store: Store, tenant_id: str, business_date: date) -> DaySettled:
     """Settle one business day in its own transaction (safe to run twice, e.g. from cron)."""
     with store.transaction() as conn:
         store.lock_tenant(conn, tenant_id)
@@ -49,12 +47,11 @@ def settle(store: Store, tenant_id: str, business_date: date) -> dict[str, Any]:
 
 def settle_in(
     store: Store, conn: Connection, tenant_id: str, business_date: date
-) -> dict[str, Any]:
+) -> DaySettled:
     """Settle inside the caller's transaction, which must hold the tenant's write lock."""
     done = settlement_sql.settled_result(conn, tenant_id, business_date)
     if done is not None:
-        first: dict[str, Any] = json.loads(done)
-        return first
+        return DaySettled.from_stored(json.loads(done))
     return _Day(store, conn, tenant_id, business_date).run()
 
 
@@ -79,7 +76,7 @@ class _Day:
 
     # -- deciding and writing -----------------------------------------------------------------
 
-    def run(self) -> dict[str, Any]:
+    def run(self) -> DaySettled:
         spec = DaySpec(
             tenant_id=self.tenant_id,
             by_shares=self.by_shares,
@@ -136,31 +133,21 @@ class _Day:
         exit_payout: int,
         price_num: int,
         price_den: int,
-    ) -> dict[str, Any]:
+    ) -> DaySettled:
         day = self.day
-        result = {
-            "journal_id": self.dividend_id,
-            "code": str(JournalCode.DIVIDEND),
-            "business_date": day.isoformat(),
-            "distributed": format_money(distributed),
-            "recipients": recipients,
-            "dividend_pool_left": format_money(self.state.dividend_pool),
-            "exit_journal_id": self.exit_id,
-            "exits": exit_count,
-            "exit_points": format_points(exit_units),
-            "exit_payout": format_money(exit_payout),
-            "price": fe.price_text(price_num, price_den),
-        }
-        exit_result = {
-            "journal_id": self.exit_id,
-            "code": str(JournalCode.FORCED_EXIT),
-            "business_date": day.isoformat(),
-            "exits": exit_count,
-            "points": format_points(exit_units),
-            "payout": format_money(exit_payout),
-            "price": fe.price_text(price_num, price_den),
-        }
-        answers = ((self.dividend_id, result), (self.exit_id, exit_result))
+        result = DaySettled(
+            journal_id=self.dividend_id,
+            business_date=day,
+            distributed=distributed,
+            recipients=recipients,
+            dividend_pool_left=self.state.dividend_pool,
+            exit_journal_id=self.exit_id,
+            exits=exit_count,
+            exit_points=exit_units,
+            exit_payout=exit_payout,
+            price=price_units(price_num, price_den),
+        )
+        answers = ((self.dividend_id, result.to_json()), (self.exit_id, result.exits_json()))
         settlement_sql.record_day(
             self.conn, self.tenant_id, day, answers, self.dividend_id, self.exit_id
         )

@@ -28,6 +28,7 @@ from typing import Any, Protocol
 
 from tokenmall.adapters.db.uow import NewUser, StoredEvent
 from tokenmall.domain.ledger import commands as c
+from tokenmall.domain.ledger.results import Purchased
 from tokenmall.domain.mall.integration import ExternalUser, IntegrationOrder, IntegrationState
 from tokenmall.domain.mall.people import Role, Scope
 from tokenmall.services.ledger import execute as ledger
@@ -96,7 +97,7 @@ class OrderViews(Protocol):
     def order(self, order: IntegrationOrder, event: str | None) -> dict[str, Any]:
         """The order as JSON (``IntegrationOrderOut``)."""
 
-    def rewards(self, purchase: ledger.Purchased, external_ids: dict[str, str]) -> dict[str, Any]:
+    def rewards(self, purchase: Purchased, external_ids: dict[str, str]) -> dict[str, Any]:
         """A booking's rewards as the order shows them (``RewardsOut``); ``external_ids``:
         the shop's id of each holder known."""
 
@@ -193,7 +194,7 @@ def _rewards(
     uow: UnitOfWork,
     views: OrderViews,
     tenant_id: str,
-    purchase: ledger.Purchased,
+    purchase: Purchased,
     known: dict[str, str],
 ) -> dict[str, Any]:
     """The rewards shown on the order: the purchase with each grant's holder as user id and

@@ -38,8 +38,8 @@ from tokenmall.adapters.db.mall import commissions as commissions_repo
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.errors import RuleViolation
 from tokenmall.domain.ledger import commands as c
+from tokenmall.domain.ledger.results import Purchased
 from tokenmall.domain.mall.commissions import CommissionRow
-from tokenmall.domain.money import parse_money
 from tokenmall.services.ledger import execute as ledger
 from tokenmall.services.ledger.book import TenantBook
 from tokenmall.services.mall import commissions, events, journal
@@ -90,7 +90,7 @@ class _Pending:
     now: datetime
     batch: ledger.LedgerBatch
     payment_journal_id: int
-    purchase: ledger.Purchased | None
+    purchase: Purchased | None
     rows: commissions.BookedRows | None
 
 
@@ -116,7 +116,7 @@ def _apply_paid(
     batch = ledger.LedgerBatch(
         store, conn, tenant_id, keys, looked_up=looked_up, write_on_exit=False, book=book
     )
-    booked: tuple[ledger.Purchased, bool, tuple[dict[str, Any], bool] | None] | None = None
+    booked: tuple[Purchased, bool, tuple[dict[str, Any], bool] | None] | None = None
     with batch:
         batch.known_absent(new_holders)
         for command in before:
@@ -138,7 +138,7 @@ def _apply_paid(
             tenant_id,
             order_ref=order_ref,
             buyer=user,
-            purchase=purchase.journal,
+            purchase=purchase.to_json(),
             freeze=freeze,
             fresh=fresh,
             now=now,
@@ -183,7 +183,7 @@ def book_rewards(
     amount_fen: int,
     contribution_fen: int | None,
     now: datetime,
-) -> ledger.Purchased:
+) -> Purchased:
     """Rule 1 for a paid order, from escrow; then its commissions are frozen (one ledger
     batch). Returns the purchase journal's result (points granted, price…)."""
     keys = [_key(order_ref, step) for step in ("purchase", "commission_freeze")]
@@ -195,7 +195,7 @@ def book_rewards(
             amount_fen=amount_fen,
             contribution_fen=contribution_fen,
         )
-    _booked(conn, tenant_id, user, order_ref, purchase.journal, fresh, freeze, now)
+    _booked(conn, tenant_id, user, order_ref, purchase.to_json(), fresh, freeze, now)
     return purchase
 
 
@@ -206,7 +206,7 @@ def _book_in(
     order_ref: str,
     amount_fen: int,
     contribution_fen: int | None,
-) -> tuple[ledger.Purchased, bool, tuple[dict[str, Any], bool] | None]:
+) -> tuple[Purchased, bool, tuple[dict[str, Any], bool] | None]:
     """The purchase (from escrow) and the commission freeze, in the caller's batch."""
     purchase, fresh = batch.purchase(
         c.Purchase(
@@ -290,7 +290,8 @@ def refund(
         raise RuleViolation(
             "the order's rewards are booked: a refund now needs an admin's audited adjustment"
         )
-    taken = journal.run(
+    taken = ledger.reverse_order_in(
+        Store(conn.engine),
         conn,
         c.ReverseOrderRewards(
             tenant_id=tenant_id,
@@ -300,10 +301,9 @@ def refund(
             refund_fen=amount_fen,
         ),
     )
-    for row in taken["holders"]:
-        debt = parse_money(row["debt"], allow_zero=True)
-        if debt:
-            commissions_repo.add_debt(conn, tenant_id, row["holder"], debt, now)
+    for row in taken.reversal.holders:
+        if row.debt:
+            commissions_repo.add_debt(conn, tenant_id, row.holder, row.debt, now)
     result = journal.run(
         conn,
         c.RefundBooked(
@@ -367,7 +367,7 @@ class SqlOrderLedger:
         pending.batch.flush()
         if pending.rows is not None and pending.purchase is not None:
             commissions.add_booked_rows(self.conn, pending.tenant_id, pending.rows)
-            purchase = pending.purchase.journal
+            purchase = pending.purchase.to_json()
             where = (pending.tenant_id, pending.user, pending.order_ref)
             _granted(self.conn, *where, purchase, pending.now)
 
@@ -380,7 +380,7 @@ class SqlOrderLedger:
         amount_fen: int,
         contribution_fen: int | None,
         now: datetime,
-    ) -> ledger.Purchased:
+    ) -> Purchased:
         return book_rewards(
             self.conn,
             tenant_id,
@@ -461,7 +461,7 @@ class SqlOrderMoney:
 
     def preview_reversal(self, tenant_id: str, order_ref: str) -> dict[str, Any]:
         store = Store(self.conn.engine)
-        return ledger.preview_order_reversal(store, self.conn, tenant_id, order_ref)
+        return ledger.preview_order_reversal(store, self.conn, tenant_id, order_ref).to_json()
 
     def commissions_of(self, tenant_id: str, order_ref: str) -> list[CommissionRow]:
         return commissions_repo.order_commissions(self.conn, tenant_id, order_ref)

@@ -45,6 +45,7 @@ from typing import Any
 
 from tokenmall.domain.economy.purchase import contribution_for
 from tokenmall.domain.economy.state import Rates
+from tokenmall.domain.ledger.results import Purchased
 from tokenmall.domain.mall import escrow
 from tokenmall.domain.mall.orders import Order, OrderEvent, OrderSettings
 from tokenmall.domain.mall.payments import Payment, PaymentStatus
@@ -52,7 +53,6 @@ from tokenmall.domain.mall.people import Role
 from tokenmall.domain.mall.refunds import Refund, RefundStatus
 from tokenmall.domain.mall.transitions import ORDER, PAYMENT, Actor
 from tokenmall.domain.money import format_points
-from tokenmall.services.ledger.execute import Purchased
 from tokenmall.services.mall import catalogue, ids, validate
 from tokenmall.services.mall.auth import Principal, actor, require
 from tokenmall.services.mall.errors import Conflict, InvalidInput, NotFound

@@ -35,6 +35,7 @@ from sqlalchemy import Connection
 from tokenmall.adapters.db import inbox
 from tokenmall.domain.errors import DomainError
 from tokenmall.domain.ledger.batch import Batch
+from tokenmall.domain.ledger.results import StoredResult
 from tokenmall.services.ledger.book import TenantBook, bind
 from tokenmall.services.writers.batching import END, resolve
 from tokenmall.services.writers.requests import (
@@ -139,7 +140,7 @@ class PipelinedWriter(TenantCore):
 
     def _apply_ahead(
         self, batch: list[Request]
-    ) -> tuple[list[tuple[bool, Any]], Batch, dict[str, tuple[str, dict[str, Any]]]]:
+    ) -> tuple[list[tuple[bool, Any]], Batch, dict[str, tuple[str, StoredResult]]]:
         """Apply ``batch`` to the book, reading on the reader connection; while the batch
         before still commits, requests that arrive meanwhile join it (``_grow``)."""
         if self._book is not None and self._book.oversized:
@@ -152,7 +153,7 @@ class PipelinedWriter(TenantCore):
         book = self._book
         assert book is not None
         outcomes: list[tuple[bool, Any]] = []
-        keys: dict[str, tuple[str, dict[str, Any]]] = {}
+        keys: dict[str, tuple[str, StoredResult]] = {}
         self._apply_chunk(book, batch, outcomes, keys)
         self._grow(book, batch, outcomes, keys)
         # Holders the batch changed stay cached until it has committed (no trimming here).
@@ -163,7 +164,7 @@ class PipelinedWriter(TenantCore):
         book: TenantBook,
         batch: list[Request],
         outcomes: list[tuple[bool, Any]],
-        keys: dict[str, tuple[str, dict[str, Any]]],
+        keys: dict[str, tuple[str, StoredResult]],
     ) -> None:
         """While the batch in flight commits, apply what arrives, in chunks, to this batch:
         it goes to the committer the moment that commit is through, instead of waiting for a
@@ -201,7 +202,7 @@ class PipelinedWriter(TenantCore):
         book: TenantBook,
         chunk: list[Request],
         outcomes: list[tuple[bool, Any]],
-        keys: dict[str, tuple[str, dict[str, Any]]],
+        keys: dict[str, tuple[str, StoredResult]],
     ) -> None:
         store, tenant = self.store, self.tenant_id
         inflight = self._inflight.keys if self._inflight is not None else {}

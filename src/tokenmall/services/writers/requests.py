@@ -19,12 +19,13 @@ from tokenmall.adapters.db import inbox
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.ledger import commands as c
 from tokenmall.domain.ledger.journal import IdempotencyConflict
+from tokenmall.domain.ledger.results import DaySettled, StoredResult
 from tokenmall.services.writers.loop_answers import Answer
 
 KEY_CONSTRAINT = "uq_journals_tenant_key"
 
-# settle(store, conn, tenant_id, business_date) -> result: ``settlement.settle_in``.
-Settle = Callable[[Store, Connection, str, date], dict[str, Any]]
+# settle(store, conn, tenant_id, business_date) -> the day: ``settlement.settle_in``.
+Settle = Callable[[Store, Connection, str, date], DaySettled]
 
 
 class WriterClosed(RuntimeError):
@@ -69,7 +70,7 @@ class InFlight:
 
     batch: list[Request]
     outcomes: list[tuple[bool, Any]]
-    keys: dict[str, tuple[str, dict[str, Any]]]  # key -> (fingerprint, result) it commits
+    keys: dict[str, tuple[str, StoredResult]]  # key -> (fingerprint, result) it commits
     done: Future[None]
 
 
@@ -90,7 +91,7 @@ COMMITTED = Signal("committed")  # queued when a batch in flight has committed (
 
 
 def replay(
-    found: tuple[str, dict[str, Any]], command: c.Command, fingerprint: str | None = None
+    found: tuple[str, StoredResult], command: c.Command, fingerprint: str | None = None
 ) -> tuple[bool, Any]:
     """A key already committed: its first result if the request is the same, else a conflict
     (``fingerprint``: the command's, if already computed)."""

@@ -162,9 +162,11 @@ class TenantCore(Batcher[Request]):
         try:
             conn = self._connection()
             with conn.begin():
-                # settle_in answers a settled day with its first result (settled_days).
+                # settle_in answers a settled day with its first result (settled_days); the
+                # writer answers it, like every command, with its stored result.
                 day = command.business_date
-                outcome = (True, self._settle_fn(self.store, conn, self.tenant_id, day))
+                settled = self._settle_fn(self.store, conn, self.tenant_id, day)
+                outcome = (True, settled.to_json())
                 inbox.answer(conn, self.tenant_id, inbox_replies([request], [outcome]))
         except DomainError as refused:
             outcome = (False, refused)

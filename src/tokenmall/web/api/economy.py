@@ -60,4 +60,4 @@ def economy_health(
     require(caller, tenant_id, ADMIN)
     with db.read() as conn:
         health = report.solvency(conn, tenant_id, utc_now(), window_days)
-    return HealthOut(**report.report(health, tenant_id, window_days))
+    return HealthOut(**report.report(health, tenant_id, window_days).to_json())

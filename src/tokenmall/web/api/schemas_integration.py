@@ -11,10 +11,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
+from tokenmall.domain.ledger.results import Purchased
 from tokenmall.domain.mall.integration import IntegrationOrder
 from tokenmall.domain.mall.webhooks import Attempt, Delivery, Endpoint
 from tokenmall.domain.money import format_money, format_points
-from tokenmall.services.ledger.execute import Purchased
 from tokenmall.web.api.schemas import MoneyText, Request, Response
 
 ExternalId = Annotated[
