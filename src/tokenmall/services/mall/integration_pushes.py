@@ -32,6 +32,7 @@ from __future__ import annotations
 import logging
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine
@@ -45,7 +46,7 @@ from tokenmall.domain.mall.integration import ExternalUser
 from tokenmall.domain.mall.people import Scope
 from tokenmall.domain.mall.responses import StoredResponse
 from tokenmall.services.ledger.book import TenantBook
-from tokenmall.services.mall import auth
+from tokenmall.services.mall import access, auth
 from tokenmall.services.mall.auth import Principal
 from tokenmall.services.mall.errors import Conflict
 from tokenmall.services.mall.integration import ADMIN, Answer, PaidEvent, external_id
@@ -154,9 +155,11 @@ class _Coalescer(Batcher[Push]):
 
     def _round(self, pushes: list[Push], deferred: list[Push]) -> None:
         store = self.registry.store
+        over: list[tuple[Push, Principal, access.CapRefusal]] = []
         with store.read() as conn:
             now = utc_now()
             live = _callers(conn, self.tenant_id, pushes, now)
+            live = _capped(conn, self.tenant_id, live, now, over)
             live = _keys(conn, self.tenant_id, live)
             # One caller's key twice in a group (two of its tokens at once): the later push
             # waits for the next group, where it finds the first one's stored answer.
@@ -176,6 +179,13 @@ class _Coalescer(Batcher[Push]):
                 _settle(live[n][0], error)
 
             reads = read_events(conn, self.tenant_id, items, skip=set(), now=now, invalid=invalid)
+        if over:
+            # The alerts are committed before their pushes are answered.
+            with store.transaction() as conn:
+                for _, caller, refusal in over:
+                    access.record_refusal(conn, caller, self.tenant_id, refusal, now)
+            for push, _, refusal in over:
+                _settle(push, refusal.error)
         for n, (stored_hash, _, _) in reads.stored.items():
             push = live[n][0]
             # The same order and body under a new key: the route's one-transaction path
@@ -250,6 +260,33 @@ def _callers(
         else:
             live.append((push, caller))
     return live
+
+
+def _capped(
+    conn: Connection,
+    tenant_id: str,
+    live: list[tuple[Push, Principal]],
+    now: datetime,
+    over: list[tuple[Push, Principal, access.CapRefusal]],
+) -> list[tuple[Push, Principal]]:
+    """Pushes within the tenant's integration caps (one read of the caps for the group; with
+    caps, which of its orders were pushed before is read at once). Each push is checked on
+    its own against what is committed, as it would be alone; those above a cap go to
+    ``over`` (their alerts are recorded before they are answered)."""
+    if not live:
+        return live
+    caps = access.PushCaps(conn, tenant_id, now)
+    if not caps.any:
+        return live
+    caps.look_up([push.item.external_order_id for push, _ in live])
+    within: list[tuple[Push, Principal]] = []
+    for push, caller in live:
+        refusal = caps.refusal([(push.item.external_order_id, push.item.amount)])
+        if refusal is None:
+            within.append((push, caller))
+        else:
+            over.append((push, caller, refusal))
+    return within
 
 
 def _keys(
