@@ -7,12 +7,14 @@ to its tenant's ``_Coalescer`` thread and waits. The thread (the batching base o
 ``services/writers``) takes every push queued (up to ``max_group``, lingering for more while
 pushes come several at a time) and, for all of them at once:
 
-1. reads in one read-only transaction: each distinct token authenticated once, the
-   Idempotency-Keys of each caller in one query (a stored answer is replayed; the same key for
-   another request is 409), then for the orders (``integration_batch.read_events``) their
-   ledger keys, their stored ``paid`` answers and the shop's users. Each push is refused alone
+1. reads in one read-only transaction: each distinct token authenticated once, the tenant's
+   integration caps (``access.PushCaps``: a push above them is refused, its alert committed
+   before it is answered), the Idempotency-Keys of each caller in one query (a stored answer
+   is replayed; the same key for another request is 409), then for the orders
+   (``integration_batch.read_events``) their ledger keys, their stored ``paid`` answers and
+   the shop's users. Each push is refused alone
    (401/403/404/409/422, exactly what a push on its own would get), in the order a push on its
-   own checks: the caller, its key, the order id, a stored answer, the input.
+   own checks: the caller, the caps, its key, the order id, a stored answer, the input.
 2. writes the new orders as ONE unit of the tenant's writer (``integration_batch``'s
    ``write_events``: one savepoint, the orders in turn, one pipeline for all their rows and each
    push's answer stored under its own Idempotency-Key). An order the ledger refuses is answered
