@@ -183,3 +183,70 @@ def test_caps_are_admins_and_validated(api: Api, tenant: TenantFixture) -> None:
         "updated_by": None,
         "updated_at": None,
     }
+
+
+def _caps(api: Api, t: TenantFixture, **caps: str) -> None:
+    ok(api.call("PUT", t.path("/integration-caps"), t.admin_token, json=caps))
+
+
+def _alerts(api: Api, t: TenantFixture) -> list[dict[str, Any]]:
+    path = t.path("/events?type=integration.cap_exceeded")
+    items: list[dict[str, Any]] = ok(api.get(path, t.admin_token))["items"]
+    return items
+
+
+@pytest.mark.parametrize("group_commit", [True, False])
+def test_caps_hold_with_and_without_group_commit(
+    api: Api, shop: TenantFixture, store: Store, server: Any, monkeypatch: Any, group_commit: bool
+) -> None:
+    """Single pushes and batches meet the same caps whether pushes are grouped or each runs
+    in its own transaction; a refusal changes nothing but its alert."""
+    t = shop
+    monkeypatch.setattr(server.app.state.settings, "group_commit", group_commit)
+    token = new_key(api, t)["token"]
+    _caps(api, t, per_order="25.00", per_day="50.00")
+    before = snapshot(store, t.tenant_id)
+    above = push(api, t, token, "P1", "paid", paid_body(amount="25.01"))
+    assert above.status_code == 422, above.text
+    assert (above.json()["error"]["code"], above.json()["error"]["field"]) == (
+        "cap_exceeded",
+        "amount",
+    )
+    assert snapshot(store, t.tenant_id) == before
+    ok(push(api, t, token, "P2", "paid", paid_body(amount="20.00")), 201)
+    # A batch: the order above the cap names its position, and nothing of the batch is written.
+    orders = [
+        {"external_order_id": "P3", **paid_body("U3", amount="10.00")},
+        {"external_order_id": "P4", **paid_body("U4", amount="25.01")},
+    ]
+    batch = api.post(t.path("/integration/batches/paid"), token, json={"orders": orders})
+    assert batch.status_code == 422, batch.text
+    assert batch.json()["error"]["field"] == "orders[1].amount"
+    assert api.get(t.path("/integration/orders/P3"), t.admin_token).status_code == 404
+    # Together above the day: 20 + 10 + 25 > 50, though each is within the per-order cap.
+    orders[1] = {"external_order_id": "P4", **paid_body("U4", amount="25.00")}
+    day = api.post(t.path("/integration/batches/paid"), token, json={"orders": orders})
+    assert day.status_code == 422, day.text
+    assert "per-day cap of 50.00" in day.json()["error"]["message"]
+    # Within both; then the same batch again is a replay, not more of the day.
+    orders[1] = {"external_order_id": "P4", **paid_body("U4", amount="19.99")}
+    first = api.post(t.path("/integration/batches/paid"), token, json={"orders": orders})
+    assert [r["status"] for r in ok(first)["results"]] == [201, 201]
+    again = api.post(t.path("/integration/batches/paid"), token, json={"orders": orders})
+    assert [r["replayed"] for r in ok(again)["results"]] == [True, True]
+    # P2 again under a new key: a replay (the one-transaction path), not refused.
+    assert push(api, t, token, "P2", "paid", paid_body(amount="20.00")).status_code == 201
+    assert [a["data"]["orders"] for a in _alerts(api, t)] == [["P1"], ["P3", "P4"], ["P3", "P4"]]
+    # A key without the integration scope is refused as the push refuses it: no alert.
+    reader = new_key(api, t, ["read"])["token"]
+    assert push(api, t, reader, "P5", "paid", paid_body(amount="99.00")).status_code == 403
+    assert len(_alerts(api, t)) == 3
+
+
+def test_caps_removed_let_pushes_through(api: Api, shop: TenantFixture) -> None:
+    t = shop
+    token = new_key(api, t)["token"]
+    _caps(api, t, per_order="1.00")
+    assert push(api, t, token, "R1", "paid", paid_body(amount="2.00")).status_code == 422
+    _caps(api, t)
+    ok(push(api, t, token, "R1", "paid", paid_body(amount="2.00")), 201)

@@ -20,10 +20,10 @@ from tokenmall.domain.mall.access import AuditEntry, Caps
 from tokenmall.domain.mall.people import Role, Scope
 from tokenmall.domain.mall.withdrawals import THRESHOLD_COOLING
 from tokenmall.domain.money import format_money
-from tokenmall.services.mall import auth, events, ids, validate
+from tokenmall.services.mall import events, ids, validate
 from tokenmall.services.mall.auth import Principal, require
 from tokenmall.services.mall.errors import InvalidInput
-from tokenmall.services.mall.uow import Database, utc_now
+from tokenmall.services.mall.uow import Database
 
 ADMIN: tuple[Role, ...] = (Role.ADMIN,)
 
@@ -164,87 +164,155 @@ def day_start(now: datetime) -> datetime:
     return now.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def check_push(
+@dataclass(frozen=True, slots=True)
+class CapRefusal:
+    """A push the caps refuse: the error it is answered with and the alert's data, which
+    ``record_refusal`` writes (an audit entry and an ``integration.cap_exceeded`` event)."""
+
+    error: CapExceeded
+    data: dict[str, Any]
+
+
+class PushCaps:
+    """A tenant's integration caps, read in a push's own read transaction, and the checks of
+    pushes against them. Without caps (the usual case) that one read is all it costs.
+
+    Each check counts only the orders not pushed before (a replay is not more of the day) and
+    compares against what is committed: pushes racing each other may together pass the
+    per-day cap by at most their own amounts; the per-order cap is exact.
+    """
+
+    def __init__(self, conn: Connection, tenant_id: str, now: datetime) -> None:
+        self.conn = conn
+        self.tenant_id = tenant_id
+        self.now = now
+        self.caps = repo.get_caps(conn, tenant_id)
+        self._pushed: set[str] = set()
+        self._looked_up: set[str] = set()
+        self._day_total: int | None = None
+
+    @property
+    def any(self) -> bool:
+        """Whether the tenant has a cap at all (without one, nothing is ever refused)."""
+        return self.caps.per_order_fen is not None or self.caps.per_day_fen is not None
+
+    def look_up(self, external_order_ids: list[str]) -> None:
+        """Read at once which of these orders were pushed before (for the checks to come)."""
+        wanted = [oid for oid in dict.fromkeys(external_order_ids) if oid not in self._looked_up]
+        if wanted:
+            self._pushed |= repo.pushed_orders(self.conn, self.tenant_id, wanted)
+            self._looked_up.update(wanted)
+
+    def refusal(self, orders: list[tuple[str, str]], field_of: str = "amount") -> CapRefusal | None:
+        """The refusal of pushing ``orders`` ((external order id, amount) each) if one is
+        above the per-order cap or together they take the day above the per-day cap. An
+        amount that does not parse is left to the push's own refusal."""
+        if not self.any:
+            return None
+        caps = self.caps
+        fresh = []
+        self.look_up([oid for oid, _ in orders])
+        for position, (external_order_id, amount) in enumerate(orders):
+            field = field_of if len(orders) == 1 else f"orders[{position}].amount"
+            try:
+                fen = validate.money(amount, field)
+            except InvalidInput:
+                continue  # the push itself refuses it, as it would without caps
+            if external_order_id not in self._pushed:
+                fresh.append((external_order_id, fen, field))
+        refusal = None
+        for _, fen, field in fresh:
+            if caps.per_order_fen is not None and fen > caps.per_order_fen:
+                refusal = CapExceeded(
+                    f"{format_money(fen)} is above the per-order cap of "
+                    f"{format_money(caps.per_order_fen)} for integration orders",
+                    field,
+                )
+                break
+        if refusal is None and caps.per_day_fen is not None and fresh:
+            if self._day_total is None:
+                self._day_total = repo.pushed_since(self.conn, self.tenant_id, day_start(self.now))
+            pushed = self._day_total
+            total = sum(fen for _, fen, _ in fresh)
+            if pushed + total > caps.per_day_fen:
+                refusal = CapExceeded(
+                    f"today's integration orders would reach {format_money(pushed + total)}, "
+                    f"above the per-day cap of {format_money(caps.per_day_fen)}",
+                    fresh[0][2],
+                )
+        if refusal is None:
+            return None
+        data = {
+            "orders": [o for o, _, _ in fresh],
+            "field": refusal.field,
+            "message": str(refusal),
+            "per_order_cap": None
+            if caps.per_order_fen is None
+            else format_money(caps.per_order_fen),
+            "per_day_cap": None if caps.per_day_fen is None else format_money(caps.per_day_fen),
+        }
+        return CapRefusal(refusal, data)
+
+
+def push_refusal(
     conn: Connection,
-    who: Principal,
+    caller: Principal,
     tenant_id: str,
     orders: list[tuple[str, str]],
     now: datetime,
-    field_of: str = "amount",
-) -> CapExceeded | None:
-    """The refusal of pushing ``orders`` ((external order id, amount) each) if one is above the
-    per-order cap or together they take the day above the per-day cap; the refusal is also
-    recorded (audit entry and a ``integration.cap_exceeded`` event) in ``conn``'s transaction,
-    which the caller commits before answering. Orders already pushed are replays: not counted.
-    """
-    caps = repo.get_caps(conn, tenant_id)
-    if caps.per_order_fen is None and caps.per_day_fen is None:
+) -> CapRefusal | None:
+    """The caps' refusal of one push (a single order or a batch), checked in the push's own
+    read transaction before its Idempotency-Key is looked up. With caps, the caller must be
+    let through first (an alert is never raised for a stranger or a key without the
+    ``integration`` scope: those are refused as the push itself refuses them)."""
+    caps = PushCaps(conn, tenant_id, now)
+    if not caps.any:
         return None
-    fresh = []
-    for position, (external_order_id, amount) in enumerate(orders):
-        field = field_of if len(orders) == 1 else f"orders[{position}].amount"
-        try:
-            fen = validate.money(amount, field)
-        except InvalidInput:
-            continue  # the push itself refuses it, as it would without caps
-        if not repo.order_pushed(conn, tenant_id, external_order_id):
-            fresh.append((external_order_id, fen, field))
-    refusal = None
-    for _, fen, field in fresh:
-        if caps.per_order_fen is not None and fen > caps.per_order_fen:
-            refusal = CapExceeded(
-                f"{format_money(fen)} is above the per-order cap of "
-                f"{format_money(caps.per_order_fen)} for integration orders",
-                field,
-            )
-            break
-    if refusal is None and caps.per_day_fen is not None and fresh:
-        pushed = repo.pushed_since(conn, tenant_id, day_start(now))
-        total = sum(fen for _, fen, _ in fresh)
-        if pushed + total > caps.per_day_fen:
-            refusal = CapExceeded(
-                f"today's integration orders would reach {format_money(pushed + total)}, "
-                f"above the per-day cap of {format_money(caps.per_day_fen)}",
-                fresh[0][2],
-            )
-    if refusal is None:
-        return None
-    data = {
-        "orders": [o for o, _, _ in fresh],
-        "field": refusal.field,
-        "message": str(refusal),
-        "per_order_cap": None if caps.per_order_fen is None else format_money(caps.per_order_fen),
-        "per_day_cap": None if caps.per_day_fen is None else format_money(caps.per_day_fen),
-    }
-    events.emit(conn, tenant_id, CAP_EVENT, data, now)
-    record(conn, tenant_id, who, CAP_REFUSED, tenant_id, before=None, after=data, now=now)
-    return refusal
+    require(caller, tenant_id, ADMIN, scope=Scope.INTEGRATION)
+    return caps.refusal(orders)
 
 
-def guard_push(
-    db: Database, tenant_id: str, token: str | None, orders: list[tuple[str, str]]
+class OverCaps(Exception):
+    """A push refused by the caps inside its own transaction (which rolls back): the caller
+    records the alert (``refuse``) after it and raises ``refusal.error``."""
+
+    def __init__(self, who: Principal, refusal: CapRefusal, now: datetime) -> None:
+        super().__init__(str(refusal.error))
+        self.who = who
+        self.refusal = refusal
+        self.now = now
+
+
+def within_caps(
+    conn: Connection,
+    caller: Principal,
+    tenant_id: str,
+    orders: list[tuple[str, str]],
+    now: datetime,
 ) -> None:
-    """Refuse integration pushes above the tenant's caps (a no-op for a tenant without caps).
-
-    Runs before the push: one read of the caps; with caps, the caller is authenticated (an
-    alert is never raised for a stranger) and a refusal is recorded and committed before it
-    is raised. Pushes racing each other may together pass the per-day cap by at most their
-    own amounts; the per-order cap is exact.
-    """
-    if token is None:
-        return  # the push itself answers 401
-    with db.read() as conn:
-        caps = repo.get_caps(conn, tenant_id)
-    if caps.per_order_fen is None and caps.per_day_fen is None:
-        return
-    with db.transaction() as conn:
-        now = utc_now()
-        who = require(
-            auth.authenticate(conn, token, now), tenant_id, ADMIN, scope=Scope.INTEGRATION
-        )
-        refusal = check_push(conn, who, tenant_id, orders, now)
+    """``push_refusal`` in a push's own (write) transaction: raises ``OverCaps``."""
+    refusal = push_refusal(conn, caller, tenant_id, orders, now)
     if refusal is not None:
-        raise refusal
+        raise OverCaps(caller, refusal, now)
+
+
+def record_refusal(
+    conn: Connection, who: Principal, tenant_id: str, refusal: CapRefusal, now: datetime
+) -> None:
+    """The alert of a refused push (an ``integration.cap_exceeded`` event and an audit entry),
+    in ``conn``'s transaction, which the caller commits before answering the refusal."""
+    events.emit(conn, tenant_id, CAP_EVENT, refusal.data, now)
+    record(conn, tenant_id, who, CAP_REFUSED, tenant_id, before=None, after=refusal.data, now=now)
+
+
+def refuse(
+    db: Database, who: Principal, tenant_id: str, refusal: CapRefusal, now: datetime
+) -> CapExceeded:
+    """Record the refusal's alert in a transaction of its own (committed) and return its
+    error for the caller to raise."""
+    with db.transaction() as conn:
+        record_refusal(conn, who, tenant_id, refusal, now)
+    return refusal.error
 
 
 def cooling_note() -> str:

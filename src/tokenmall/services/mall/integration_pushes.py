@@ -7,12 +7,14 @@ to its tenant's ``_Coalescer`` thread and waits. The thread (the batching base o
 ``services/writers``) takes every push queued (up to ``max_group``, lingering for more while
 pushes come several at a time) and, for all of them at once:
 
-1. reads in one read-only transaction: each distinct token authenticated once, the
-   Idempotency-Keys of each caller in one query (a stored answer is replayed; the same key for
-   another request is 409), then for the orders (``integration_batch.read_events``) their
-   ledger keys, their stored ``paid`` answers and the shop's users. Each push is refused alone
+1. reads in one read-only transaction: each distinct token authenticated once, the tenant's
+   integration caps (``access.PushCaps``: a push above them is refused, its alert committed
+   before it is answered), the Idempotency-Keys of each caller in one query (a stored answer
+   is replayed; the same key for another request is 409), then for the orders
+   (``integration_batch.read_events``) their ledger keys, their stored ``paid`` answers and
+   the shop's users. Each push is refused alone
    (401/403/404/409/422, exactly what a push on its own would get), in the order a push on its
-   own checks: the caller, its key, the order id, a stored answer, the input.
+   own checks: the caller, the caps, its key, the order id, a stored answer, the input.
 2. writes the new orders as ONE unit of the tenant's writer (``integration_batch``'s
    ``write_events``: one savepoint, the orders in turn, one pipeline for all their rows and each
    push's answer stored under its own Idempotency-Key). An order the ledger refuses is answered
@@ -32,6 +34,7 @@ from __future__ import annotations
 import logging
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine
@@ -45,7 +48,7 @@ from tokenmall.domain.mall.integration import ExternalUser
 from tokenmall.domain.mall.people import Scope
 from tokenmall.domain.mall.responses import StoredResponse
 from tokenmall.services.ledger.book import TenantBook
-from tokenmall.services.mall import auth
+from tokenmall.services.mall import access, auth
 from tokenmall.services.mall.auth import Principal
 from tokenmall.services.mall.errors import Conflict
 from tokenmall.services.mall.integration import ADMIN, Answer, PaidEvent, external_id
@@ -107,9 +110,14 @@ class PushesUnit:
 
 class _Coalescer(Batcher[Push]):
     """The thread that reads and writes one tenant's queued pushes in groups. Under load (the
-    last group had several pushes) it lingers up to ``LINGER_SECONDS`` for more: the answers
-    of one group bring their clients' next pushes back a little apart, and a group of one
-    costs its reads alone."""
+    last group had several pushes) it lingers the whole ``LINGER_SECONDS`` for more (up to
+    ``max_group``): the answers of one group bring their clients' next pushes back a little
+    apart, and a group of one costs its reads alone.
+
+    It does not stop lingering once the last group's size is here, as the writers do: the
+    pushes queued while a group was read and written are other clients', not the ones coming
+    back, so stopping there would split the clients into groups that alternate, each paying
+    the group's reads and its commit."""
 
     request_type = Push
     LINGER_SECONDS = 0.002  # float-ok: seconds
@@ -126,11 +134,13 @@ class _Coalescer(Batcher[Push]):
         self.registry = registry
         self._thread.start()
 
+    def _enough(self) -> int:
+        return self.max_batch  # linger the whole while (see the class's docstring)
+
     def _process(self, group: list[Push]) -> None:
         # A second push of an order or a key waits for the next group (carried to it).
         now_group, self._carry = _split(group)
         self._process_group(now_group)
-        self._expect = len(group)
 
     def _broken(self, batch: list[Push], error: BaseException) -> None:
         carried = {id(push) for push in self._carry}
@@ -154,9 +164,11 @@ class _Coalescer(Batcher[Push]):
 
     def _round(self, pushes: list[Push], deferred: list[Push]) -> None:
         store = self.registry.store
+        over: list[tuple[Push, Principal, access.CapRefusal]] = []
         with store.read() as conn:
             now = utc_now()
             live = _callers(conn, self.tenant_id, pushes, now)
+            live = _capped(conn, self.tenant_id, live, now, over)
             live = _keys(conn, self.tenant_id, live)
             # One caller's key twice in a group (two of its tokens at once): the later push
             # waits for the next group, where it finds the first one's stored answer.
@@ -176,6 +188,13 @@ class _Coalescer(Batcher[Push]):
                 _settle(live[n][0], error)
 
             reads = read_events(conn, self.tenant_id, items, skip=set(), now=now, invalid=invalid)
+        if over:
+            # The alerts are committed before their pushes are answered.
+            with store.transaction() as conn:
+                for _, caller, refusal in over:
+                    access.record_refusal(conn, caller, self.tenant_id, refusal, now)
+            for push, _, refusal in over:
+                _settle(push, refusal.error)
         for n, (stored_hash, _, _) in reads.stored.items():
             push = live[n][0]
             # The same order and body under a new key: the route's one-transaction path
@@ -250,6 +269,33 @@ def _callers(
         else:
             live.append((push, caller))
     return live
+
+
+def _capped(
+    conn: Connection,
+    tenant_id: str,
+    live: list[tuple[Push, Principal]],
+    now: datetime,
+    over: list[tuple[Push, Principal, access.CapRefusal]],
+) -> list[tuple[Push, Principal]]:
+    """Pushes within the tenant's integration caps (one read of the caps for the group; with
+    caps, which of its orders were pushed before is read at once). Each push is checked on
+    its own against what is committed, as it would be alone; those above a cap go to
+    ``over`` (their alerts are recorded before they are answered)."""
+    if not live:
+        return live
+    caps = access.PushCaps(conn, tenant_id, now)
+    if not caps.any:
+        return live
+    caps.look_up([push.item.external_order_id for push, _ in live])
+    within: list[tuple[Push, Principal]] = []
+    for push, caller in live:
+        refusal = caps.refusal([(push.item.external_order_id, push.item.amount)])
+        if refusal is None:
+            within.append((push, caller))
+        else:
+            over.append((push, caller, refusal))
+    return within
 
 
 def _keys(

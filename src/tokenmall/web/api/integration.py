@@ -85,13 +85,16 @@ def _push(
     payload: OrderPaidIn | OrderCompletedIn | OrderRefundedIn | None,
     event: str,
     use_case: UseCase,
+    caps: list[tuple[str, str]] | None = None,
 ) -> Response:
     """Run one event in one unit of work (``run_once``): authenticate, answer a stored
     Idempotency-Key, else run the use case (which answers a stored (order, event) itself)
     and store the answer under the key — the use case may store it among its own last
     writes (``uow.answer``; ``paid`` sends it in the pipeline of its journals), else it is
     stored after. A race of two identical pushes (on the key, the journals or the order)
-    retries once and answers the first one's result."""
+    retries once and answers the first one's result. ``caps``: the orders ((id, amount)
+    each) checked against the tenant's integration caps first, in the same transaction; a
+    refusal's alert is committed after it rolls back."""
     if token is None:
         raise Unauthenticated("this endpoint needs a bearer token, session cookie or API key")
     body = None if payload is None else payload.model_dump(mode="json")
@@ -100,18 +103,23 @@ def _push(
 
     def act(attempt: idempotency.Attempt) -> idempotency.Done:
         assert attempt.caller is not None
+        if caps is not None:
+            access.within_caps(attempt.conn, attempt.caller, tenant_id, caps, attempt.now)
         answer = use_case(attempt.uow, attempt.caller, request_hash=natural, now=attempt.now)
         return idempotency.Done(answer.status, answer.body, replayed=answer.replayed)
 
-    outcome = idempotency.run_once(
-        db,
-        tenant_id=tenant_id,
-        token=token,
-        key=key,
-        request=request_hash,
-        action=act,
-        races=(idempotency.KeyRace, IntegrityError),
-    )
+    try:
+        outcome = idempotency.run_once(
+            db,
+            tenant_id=tenant_id,
+            token=token,
+            key=key,
+            request=request_hash,
+            action=act,
+            races=(idempotency.KeyRace, IntegrityError),
+        )
+    except access.OverCaps as over:
+        raise access.refuse(db, over.who, tenant_id, over.refusal, over.now) from None
     return idempotent.response(outcome)
 
 
@@ -160,8 +168,9 @@ async def _push_paid(
     # The event is stored (pushed before under another key): answer it and store this key
     # in one transaction.
     use_case = _paid(tenant_id, external_order_id, payload)
+    caps = [(external_order_id, payload.amount)]
     return await run_in_threadpool(
-        _push, request, db, tenant_id, token, key, payload, "paid", use_case
+        _push, request, db, tenant_id, token, key, payload, "paid", use_case, caps
     )
 
 
@@ -199,15 +208,14 @@ async def order_paid(
     db: Db,
     key: IdempotencyKey,
 ) -> Response:
-    await run_in_threadpool(
-        access.guard_push, db, tenant_id, token, [(external_order_id, payload.amount)]
-    )
     if group_commit(request):
         return await _push_paid(request, db, tenant_id, external_order_id, token, key, payload)
-    # One transaction a request (``TOKENMALL_GROUP_COMMIT=false``), in a worker thread.
+    # One transaction a request (``TOKENMALL_GROUP_COMMIT=false``), in a worker thread; the
+    # caps are checked in it.
     use_case = _paid(tenant_id, external_order_id, payload)
+    caps = [(external_order_id, payload.amount)]
     return await run_in_threadpool(
-        _push, request, db, tenant_id, token, key, payload, "paid", use_case
+        _push, request, db, tenant_id, token, key, payload, "paid", use_case, caps
     )
 
 
@@ -251,13 +259,20 @@ def batch_paid(
                 VIEWS,
             )
         )
-    access.guard_push(db, tenant_id, token, [(i.external_order_id, i.amount) for i in items])
     refused: dict[int, dict[str, object]] = {}
     races = 0
+    over: access.CapRefusal | None = None
+    first = True  # the caps are checked on the first read, before its key is looked up
     while True:
         with db.read() as conn:
             now = utc_now()
             caller = auth.authenticate(conn, token, now)
+            if first:
+                first = False
+                orders = [(i.external_order_id, i.amount) for i in items]
+                over = access.push_refusal(conn, caller, tenant_id, orders, now)
+            if over is not None:
+                break  # recorded and raised below, after this read
             stored = idempotency.lookup(
                 conn, tenant_id=tenant_id, scope=caller.scope, key=key, request=request_hash
             )
@@ -285,6 +300,8 @@ def batch_paid(
                 raise
             continue
         return _response(answer.status, answer.body, False)
+    assert over is not None  # the loop ends only for the caps' refusal
+    raise access.refuse(db, caller, tenant_id, over, now)
 
 
 def _describe(error: DomainError) -> tuple[int, dict[str, object]]:

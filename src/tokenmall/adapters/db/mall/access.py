@@ -31,6 +31,7 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    text,
     update,
 )
 from sqlalchemy.orm import aliased
@@ -106,8 +107,6 @@ TABLES = (
     "mall_signup_marks",
     "mall_integration_caps",
 )
-
-
 
 
 def _json(value: dict[str, Any] | None) -> str | None:
@@ -266,9 +265,24 @@ def pushed_since(conn: Connection, tenant_id: str, since: datetime) -> int:
     return int(total)
 
 
-def order_pushed(conn: Connection, tenant_id: str, external_order_id: str) -> bool:
-    query = select(integration_orders.c.order_ref).where(
+# PostgreSQL: one primary-key probe per id (as ``integration.external_users_by_id`` does).
+_PG_PUSHED = text(
+    "SELECT o.external_order_id "
+    "FROM unnest(CAST(:ids AS VARCHAR[])) AS k(id) CROSS JOIN LATERAL ("
+    " SELECT external_order_id FROM mall_integration_orders"
+    " WHERE tenant_id = :tenant_id AND external_order_id = k.id LIMIT 1) AS o"
+)
+
+
+def pushed_orders(conn: Connection, tenant_id: str, external_order_ids: list[str]) -> set[str]:
+    """Which of ``external_order_ids`` were pushed paid already (one query)."""
+    if not external_order_ids:
+        return set()
+    if len(external_order_ids) > 1 and conn.dialect.name == "postgresql":
+        ids = list(dict.fromkeys(external_order_ids))
+        return {row[0] for row in conn.execute(_PG_PUSHED, {"ids": ids, "tenant_id": tenant_id})}
+    query = select(integration_orders.c.external_order_id).where(
         integration_orders.c.tenant_id == tenant_id,
-        integration_orders.c.external_order_id == external_order_id,
+        integration_orders.c.external_order_id.in_(external_order_ids),
     )
-    return conn.execute(query).first() is not None
+    return {row[0] for row in conn.execute(query)}
