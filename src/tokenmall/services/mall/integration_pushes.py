@@ -110,14 +110,9 @@ class PushesUnit:
 
 class _Coalescer(Batcher[Push]):
     """The thread that reads and writes one tenant's queued pushes in groups. Under load (the
-    last group had several pushes) it lingers the whole ``LINGER_SECONDS`` for more (up to
-    ``max_group``): the answers of one group bring their clients' next pushes back a little
-    apart, and a group of one costs its reads alone.
-
-    It does not stop lingering once the last group's size is here, as the writers do: the
-    pushes queued while a group was read and written are other clients', not the ones coming
-    back, so stopping there would split the clients into groups that alternate, each paying
-    the group's reads and its commit."""
+    last group had several pushes) it lingers up to ``LINGER_SECONDS`` for more: the answers
+    of one group bring their clients' next pushes back a little apart, and a group of one
+    costs its reads alone."""
 
     request_type = Push
     LINGER_SECONDS = 0.002  # float-ok: seconds
@@ -134,13 +129,11 @@ class _Coalescer(Batcher[Push]):
         self.registry = registry
         self._thread.start()
 
-    def _enough(self) -> int:
-        return self.max_batch  # linger the whole while (see the class's docstring)
-
     def _process(self, group: list[Push]) -> None:
         # A second push of an order or a key waits for the next group (carried to it).
         now_group, self._carry = _split(group)
         self._process_group(now_group)
+        self._expect = len(group)
 
     def _broken(self, batch: list[Push], error: BaseException) -> None:
         carried = {id(push) for push in self._carry}

@@ -11,9 +11,8 @@ asyncio future: ``loop_answers``). The thread runs ``_run``:
    queued (``_gather``), up to ``max_batch``. While the last batch had several callers the
    thread lingers up to ``linger_seconds`` for more, but only until as many requests are
    here as the last answered batch had (``_expect``): those callers are the ones coming
-   back, and lingering on only delays them (a subclass may say otherwise: ``_enough``). A
-   signal met while gathering may end the batch (``_signal``) and is then held for the next
-   turn;
+   back, and lingering on only delays them. A signal met while gathering may end the batch
+   (``_signal``) and is then held for the next turn;
 3. the batch is processed (``_process``, the subclass's own rules); each caller is answered
    (``resolve``) once its work is durable; anything raised escapes to ``_broken``, which
    answers every caller still waiting, so none is left hanging.
@@ -141,7 +140,7 @@ class Batcher(Generic[R]):
         """Add queued requests to ``batch`` (see the module's docstring); return the signal
         that ended it, to be held for the next turn, or None."""
         deadline = time.perf_counter() + linger
-        enough = self._enough()
+        enough = self._expect
         get, get_nowait, request_type = self._queue.get, self._queue.get_nowait, self.request_type
         while len(batch) < self.max_batch:
             try:
@@ -180,11 +179,6 @@ class Batcher(Generic[R]):
         """Nothing came: True ends the thread (by default it retires if nothing is queued)."""
         self._busy = False
         return self._retire()
-
-    def _enough(self) -> int:
-        """How many requests end a lingering gather early: by default the last answered
-        batch's size (``_expect``), the callers coming back."""
-        return self._expect
 
     def _linger(self) -> float:  # float-ok: seconds
         """How long the next batch may linger for more callers."""
