@@ -92,7 +92,7 @@ def _b64(text: str, what: str) -> bytes:
 
 
 def parse_verifier_key(text: str) -> VerifierKey:
-    parts = text.strip().split("+")
+    parts = text.strip().split("+", 2)
     if len(parts) != 3:
         raise NoteError("a verifier key is name+keyhash+key")
     name, hash_hex, blob = parts

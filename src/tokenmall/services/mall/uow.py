@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
+from tokenmall.adapters.db.nfg.log import SqlLog
 from tokenmall.adapters.db.uow import SqlUnitOfWork, Writes
 from tokenmall.services.ledger.book import TenantBook
 from tokenmall.services.mall import events
@@ -48,6 +49,7 @@ class MallUnitOfWork(SqlUnitOfWork):
     ledger: SqlOrderLedger
     outbox: SqlOutbox
     cash: SqlCash
+    log: SqlLog
 
     def __init__(
         self,
@@ -72,6 +74,7 @@ class MallUnitOfWork(SqlUnitOfWork):
         self.ledger = SqlOrderLedger(conn, self._book)
         self.outbox = SqlOutbox(conn)
         self.cash = SqlCash(conn)
+        self.log = SqlLog(conn)
 
     def __enter__(self) -> MallUnitOfWork:
         super().__enter__()

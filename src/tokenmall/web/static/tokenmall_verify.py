@@ -98,7 +98,7 @@ def root_from(index: int, size: int, leaf: bytes, path: list[bytes]) -> bytes:
 
 def checkpoint(note: str, key: str) -> tuple[str, int, bytes]:
     """The (origin, size, root) of a signed note that ``key`` (name+hash+base64) signed."""
-    name, khash, blob = key.strip().split("+")
+    name, khash, blob = key.strip().split("+", 2)
     public = base64.b64decode(blob, validate=True)
     want = hashlib.sha256(name.encode() + b"\n" + public).digest()[:4]
     if public[:1] != b"\x01" or len(public) != 33 or want.hex() != khash:
