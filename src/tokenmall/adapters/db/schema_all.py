@@ -16,7 +16,8 @@ import tokenmall.adapters.db.mall.orders  # orders, their lines and history
 import tokenmall.adapters.db.mall.payments  # payments, gateway events, callbacks
 import tokenmall.adapters.db.mall.refunds  # refunds
 import tokenmall.adapters.db.mall.withdrawals  # withdrawals, settings
-import tokenmall.adapters.db.nfg.log_tables  # noqa: F401  (the transparency log)
+import tokenmall.adapters.db.nfg.log_tables  # the transparency log
+import tokenmall.adapters.db.nfg.tables  # noqa: F401  (the NFG registry)
 from tokenmall.adapters.db.mall import tables  # noqa: F401  (operators … idempotency)
 from tokenmall.adapters.db.mall.tables import metadata
 
