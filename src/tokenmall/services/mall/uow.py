@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 
 from tokenmall.adapters.db.nfg.log import SqlLog
+from tokenmall.adapters.db.nfg.registry import SqlNfg
 from tokenmall.adapters.db.uow import SqlUnitOfWork, Writes
 from tokenmall.services.ledger.book import TenantBook
 from tokenmall.services.mall import events
@@ -50,6 +51,7 @@ class MallUnitOfWork(SqlUnitOfWork):
     outbox: SqlOutbox
     cash: SqlCash
     log: SqlLog
+    nfg: SqlNfg
 
     def __init__(
         self,
@@ -75,6 +77,7 @@ class MallUnitOfWork(SqlUnitOfWork):
         self.outbox = SqlOutbox(conn)
         self.cash = SqlCash(conn)
         self.log = SqlLog(conn)
+        self.nfg = SqlNfg(conn)
 
     def __enter__(self) -> MallUnitOfWork:
         super().__enter__()
