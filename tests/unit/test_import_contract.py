@@ -37,6 +37,8 @@ ALLOWED_STDLIB = frozenset(
     {
         "__future__",
         "abc",
+        "base64",
+        "binascii",
         "bisect",
         "collections",
         "collections.abc",
@@ -87,7 +89,7 @@ def imported_modules(path: Path, root: Path = DOMAIN) -> list[tuple[int, str]]:
     return found
 
 
-DATETIME_VALUE_TYPES = frozenset({"date", "datetime", "timedelta", "timezone"})
+DATETIME_VALUE_TYPES = frozenset({"date", "datetime", "timedelta", "timezone", "UTC"})
 CLOCK_CALLS = frozenset({"now", "today", "utcnow", "fromtimestamp", "utcfromtimestamp"})
 
 
