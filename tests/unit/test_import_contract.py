@@ -89,7 +89,7 @@ def imported_modules(path: Path, root: Path = DOMAIN) -> list[tuple[int, str]]:
     return found
 
 
-DATETIME_VALUE_TYPES = frozenset({"date", "datetime", "timedelta", "timezone", "UTC"})
+DATETIME_VALUE_TYPES = frozenset({"date", "datetime", "timedelta", "timezone"})
 CLOCK_CALLS = frozenset({"now", "today", "utcnow", "fromtimestamp", "utcfromtimestamp"})
 
 

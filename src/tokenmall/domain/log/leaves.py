@@ -17,10 +17,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime, timezone
 
 from tokenmall.domain.log import canonical
 
+UTC = timezone.utc  # noqa: UP017  (the domain imports value types of datetime only)
 RESERVED = frozenset({"type", "tenant", "index", "time"})
 LEDGER_DAY = "ledger_day"
 
