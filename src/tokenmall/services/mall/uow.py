@@ -18,6 +18,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection, Engine
 
+from tokenmall.adapters.db.nfg.log import SqlLog
+from tokenmall.adapters.db.nfg.registry import SqlNfg
 from tokenmall.adapters.db.uow import SqlUnitOfWork, Writes
 from tokenmall.services.ledger.book import TenantBook
 from tokenmall.services.mall.cash import SqlCash
@@ -43,6 +45,8 @@ class MallUnitOfWork(SqlUnitOfWork):
     cash: SqlCash
     trades: SqlTrades
     settlement: SqlSettlements
+    log: SqlLog
+    nfg: SqlNfg
 
     def __init__(
         self,
@@ -73,6 +77,8 @@ class MallUnitOfWork(SqlUnitOfWork):
         self.commission_ledger = SqlCommissionLedger(conn)
         self.trades = SqlTrades(conn)
         self.settlement = SqlSettlements(conn)
+        self.log = SqlLog(conn)
+        self.nfg = SqlNfg(conn)
 
     def __enter__(self) -> MallUnitOfWork:
         super().__enter__()
