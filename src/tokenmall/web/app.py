@@ -31,6 +31,7 @@ from tokenmall.web.api import (
     withdrawals,
 )
 from tokenmall.web.api import log as log_api
+from tokenmall.web.api import nfg_registry
 
 log = logging.getLogger("tokenmall.web")
 
@@ -113,6 +114,7 @@ def create_app(
         settlements,
         webhooks,
         log_api,
+        nfg_registry,
         pages,
     ):
         app.include_router(module.router)

@@ -38,7 +38,7 @@ def description(value: object) -> str:
         raise InvalidInput(
             f"description must be at most {DESCRIPTION_MAX} characters", "description"
         )
-    if validate.has_control(cleaned.replace("\n", "").replace("\r", "")):
+    if validate.has_control(cleaned):
         raise InvalidInput("description must not contain control characters", "description")
     return cleaned
 

@@ -116,3 +116,6 @@ def get(unit: MallUnitOfWork, tenant_id: str, media_id: str) -> Media:
     if found is None:
         raise NotFound(f"no media {media_id!r}", "media_id")
     return found
+
+
+__all__ = ["MAX_BYTES", "THUMBNAIL", "Encoded", "Media", "encode", "get", "upload"]
