@@ -19,6 +19,7 @@ from tokenmall.web.api import (
     economy,
     health,
     integration,
+    nfg_registry,
     orders,
     payments,
     people,
@@ -31,7 +32,6 @@ from tokenmall.web.api import (
     withdrawals,
 )
 from tokenmall.web.api import log as log_api
-from tokenmall.web.api import nfg_registry
 
 log = logging.getLogger("tokenmall.web")
 
