@@ -231,9 +231,15 @@ def edit(
     values = _changed(old, new)
     if values:
         unit.nfg.set_collection_fields(tenant_id, collection_id, values)
-    _log_definition(unit, config, new, now)
+    if set(values) & LOGGED:
+        _log_definition(unit, config, new, now)
     return find(unit, tenant_id, collection_id)
 
+
+# What the log's collection_created event carries: an edit of one of these is logged again.
+LOGGED = frozenset(
+    {"name", "edition_size", "price", "price_asset", "rights", "linked_sku_id", "issuer"}
+)
 
 _FIELDS = (
     "name",
