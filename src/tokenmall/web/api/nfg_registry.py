@@ -280,7 +280,6 @@ def _image(request: Request, body: bytes, content_type: str, etag: str) -> Respo
 
 IMAGE: dict[int | str, dict[str, Any]] = {
     200: {"content": {"image/png": {}, "image/jpeg": {}, "image/webp": {}}},
-    304: {"description": "Not modified (the ETag asked for still matches)"},
     **responses(*COMMON),
 }
 
