@@ -24,6 +24,7 @@ from tokenmall.services.log.checkpoints import LogConfig
 from tokenmall.services.log.verify import StateCheck
 from tokenmall.services.mall.gateway import Gateway, NoGateway
 from tokenmall.services.mall.uow import Database
+from tokenmall.services.nfg import state_check
 
 
 def open_database(url: str, *, must_exist: bool = False) -> Database:
@@ -48,9 +49,10 @@ def log_config(secret_key: str, host: str) -> LogConfig:
     return LogConfig(host, Ed25519Signer(secret_key))
 
 
-def log_state_checks() -> list[StateCheck]:
-    """What ``log verify`` checks beyond the log itself: the registry's state against it."""
-    return []
+def log_state_checks(db: Database | None = None) -> list[StateCheck]:
+    """What ``log verify`` checks beyond the log itself: the NFG registry's state (read
+    through ``db``) against the replay of the log."""
+    return [] if db is None else [state_check.registry_check(db)]
 
 
 def open_store(url: str | None = None, *, must_exist: bool = False) -> Store:

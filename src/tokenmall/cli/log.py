@@ -38,7 +38,7 @@ def verify(database: DatabaseUrl = None, tenant: Tenant = None) -> None:
     try:
         bootstrap.upgrade(db.engine)
         config = bootstrap.log_config(settings.secret_key.get_secret_value(), settings.log_host)
-        verdicts = public.verify(db, config, tenant, bootstrap.log_state_checks())
+        verdicts = public.verify(db, config, tenant, bootstrap.log_state_checks(db))
     except DomainError as exc:
         typer.echo(f"tokenmall log verify: {exc}", err=True)
         raise typer.Exit(2) from None

@@ -10,6 +10,7 @@ the query parameter (or ``path``): such a value never reaches the database.
 from __future__ import annotations
 
 import json
+import re
 import threading
 from datetime import timedelta
 from urllib.parse import parse_qsl, unquote
@@ -24,6 +25,10 @@ from tokenmall.services.mall.throttle import Throttle
 from tokenmall.services.mall.validate import has_control
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+# Image uploads of collection media may be larger: up to this (the service refuses an image
+# over its own limit with a 422 naming the field; a body over this is a 413).
+UPLOAD_BODY_BYTES = 12 * 1024 * 1024
+UPLOAD_PATHS = re.compile(r"^/(api/v1/tenants/[^/]+/nfg/media|[^/]+/admin/nfg/media)$")
 _THROTTLE_MADE = threading.Lock()
 
 
@@ -53,6 +58,8 @@ class RequestLimitsMiddleware:
             )
             return
         limit = self.max_body_bytes
+        if scope.get("method") == "POST" and UPLOAD_PATHS.match(scope.get("path", "")):
+            limit = max(limit, UPLOAD_BODY_BYTES)
         length = dict(scope.get("headers") or []).get(b"content-length")
         if length is not None:
             text = length.decode("latin-1")

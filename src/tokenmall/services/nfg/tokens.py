@@ -1,0 +1,261 @@
+"""Tokens of the NFG registry: grants (airdrops), reading, transfers (转赠), metadata.
+
+* An admin grants (mints) the next serials of a published or closed collection to a user of
+  the tenant, never beyond the edition size (the collection row is locked, and the database's
+  CHECK backs the count); each serial is logged as a ``mint``.
+* A token is read by users of its tenant (its owner, state and history from the log); the
+  caller's own tokens are "my collection".
+* Its owner gives a held token to another user of the tenant once the tenant's hold period
+  since they acquired it has passed. The token row is locked first, so of two transfers of one
+  token at once exactly one wins; the other finds it no longer the caller's (``not_owner``).
+* A token's metadata (the NFT metadata shape) is public.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from tokenmall.adapters.db.mall import people as people_repo
+from tokenmall.domain.mall.errors import TransitionRefused
+from tokenmall.domain.mall.people import Role
+from tokenmall.domain.nfg import events, gifting, lifecycle
+from tokenmall.domain.nfg.gifting import MAX_GIFT_HOLD_DAYS
+from tokenmall.domain.nfg.records import Collection, CollectionStatus, Token, TokenState, token_key
+from tokenmall.services.log import appending
+from tokenmall.services.log.checkpoints import LogConfig
+from tokenmall.services.mall import validate
+from tokenmall.services.mall.auth import Principal, actor, require
+from tokenmall.services.mall.errors import InvalidInput, NotFound
+from tokenmall.services.mall.uow import MallUnitOfWork
+from tokenmall.services.nfg import registry
+from tokenmall.services.nfg.errors import HoldPeriod, NotOwner, TokenLocked
+
+MAX_GRANT = 1_000
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    index: int
+    type: str
+    time: str
+    fields: dict[str, object]
+
+
+@dataclass(frozen=True, slots=True)
+class TokenView:
+    collection: Collection
+    token: Token
+    history: list[HistoryEntry]
+
+
+def _user(
+    unit: MallUnitOfWork, tenant_id: str, user_id: str | None, email: str | None, prefix: str
+) -> str:
+    """A user of the tenant by id or email (exactly one given); refusals name the field."""
+    if (user_id is None) == (email is None):
+        raise InvalidInput(f"give either {prefix}user_id or {prefix}email", f"{prefix}user_id")
+    if user_id is not None:
+        found = unit.people.get_user(tenant_id, user_id) if len(user_id) <= 40 else None
+        if found is None:
+            raise InvalidInput(f"no user {user_id!r} in this shop", f"{prefix}user_id")
+        return found.user_id
+    assert email is not None
+    cleaned = validate.email(email, f"{prefix}email")
+    row = people_repo.login_row(unit.conn, tenant_id, cleaned)
+    if row is None:
+        raise InvalidInput(f"no user with the email {cleaned!r} in this shop", f"{prefix}email")
+    return str(row[0])
+
+
+def grant(
+    unit: MallUnitOfWork,
+    caller: Principal | None,
+    tenant_id: str,
+    collection_id: str,
+    *,
+    user_id: str | None,
+    email: str | None,
+    count: int,
+    config: LogConfig,
+    now: datetime,
+) -> list[Token]:
+    """Mint the next ``count`` serials to a user (an airdrop); admins only."""
+    require(caller, tenant_id, (Role.ADMIN,))
+    collection = registry.find(unit, tenant_id, collection_id, lock=True)
+    if collection.status == CollectionStatus.DRAFT:
+        raise InvalidInput("publish the collection before granting its tokens", "collection_id")
+    if not 1 <= count <= MAX_GRANT:
+        raise InvalidInput(f"count must be between 1 and {MAX_GRANT}, got {count}", "count")
+    if count > collection.available:
+        raise InvalidInput(
+            f"count: only {collection.available} of {collection.edition_size} serials are left",
+            "count",
+        )
+    owner = _user(unit, tenant_id, user_id, email, "")
+    serials = unit.nfg.take_serials(tenant_id, collection_id, count, from_reserved=False)
+    tokens = [Token(tenant_id, collection_id, s, owner, TokenState.HELD, now) for s in serials]
+    unit.nfg.add_tokens(tokens, now)
+    appending.record(
+        unit.log,
+        config,
+        tenant_id,
+        [events.mint(collection_id, s, owner, "grant") for s in serials],
+        now,
+    )
+    return tokens
+
+
+def _serial(collection: Collection, serial: int) -> int:
+    if not 1 <= serial <= collection.edition_size:
+        raise InvalidInput(
+            f"serial must be between 1 and {collection.edition_size}, got {serial}", "serial"
+        )
+    return serial
+
+
+def find_token(
+    unit: MallUnitOfWork,
+    tenant_id: str,
+    collection_id: str,
+    serial: int,
+    *,
+    lock: bool = False,
+) -> tuple[Collection, Token]:
+    collection = registry.find(unit, tenant_id, collection_id)
+    found = unit.nfg.get_token(
+        tenant_id, collection_id, _serial(collection, serial), for_update=lock
+    )
+    if found is None:
+        raise NotFound(f"token {token_key(collection_id, serial)} is not minted yet", "serial")
+    return collection, found
+
+
+def history(unit: MallUnitOfWork, tenant_id: str, key: str) -> list[HistoryEntry]:
+    out = []
+    for leaf in unit.log.of_subject(tenant_id, key):
+        fields = json.loads(leaf.leaf.decode("utf-8"))
+        extra = {
+            k: v for k, v in fields.items() if k not in ("type", "tenant", "index", "time", "token")
+        }
+        out.append(HistoryEntry(leaf.index, leaf.type, str(fields.get("time", "")), extra))
+    return out
+
+
+def view(
+    unit: MallUnitOfWork,
+    caller: Principal | None,
+    tenant_id: str,
+    collection_id: str,
+    serial: int,
+) -> TokenView:
+    """A token with its owner, state and history; for users of its tenant."""
+    require(caller, tenant_id, registry.EVERYONE)
+    collection, token = find_token(unit, tenant_id, collection_id, serial)
+    return TokenView(collection, token, history(unit, tenant_id, token.key))
+
+
+def mine(
+    unit: MallUnitOfWork, caller: Principal | None, tenant_id: str
+) -> list[tuple[Collection, Token]]:
+    """The caller's tokens (我的藏品), with their collections."""
+    who = require(caller, tenant_id, registry.EVERYONE)
+    tokens = unit.nfg.tokens_of_owner(tenant_id, who.subject_id)
+    collections: dict[str, Collection] = {}
+    out = []
+    for token in tokens:
+        if token.collection_id not in collections:
+            collections[token.collection_id] = registry.find(unit, tenant_id, token.collection_id)
+        out.append((collections[token.collection_id], token))
+    return out
+
+
+def of_collection(
+    unit: MallUnitOfWork,
+    caller: Principal | None,
+    tenant_id: str,
+    collection_id: str,
+    *,
+    after: int,
+    limit: int,
+) -> tuple[Collection, list[Token]]:
+    _, collection = registry.managed(unit, caller, tenant_id, collection_id)
+    return collection, unit.nfg.tokens_of_collection(
+        tenant_id, collection_id, after=after, limit=limit
+    )
+
+
+def transfer(
+    unit: MallUnitOfWork,
+    caller: Principal | None,
+    tenant_id: str,
+    collection_id: str,
+    serial: int,
+    *,
+    to_user_id: str | None,
+    to_email: str | None,
+    config: LogConfig,
+    now: datetime,
+) -> Token:
+    """Give a held token to another user of the tenant (转赠)."""
+    who = require(caller, tenant_id, registry.EVERYONE)
+    _, token = find_token(unit, tenant_id, collection_id, serial, lock=True)
+    if token.owner_id != who.subject_id:
+        raise NotOwner(f"not_owner: token {token.key} is not yours to give", "serial")
+    try:
+        lifecycle.TOKEN.check(token.state, "transfer", actor(who))
+    except TransitionRefused as refused:
+        raise TokenLocked(str(refused), "serial") from None
+    hold = unit.nfg.gift_hold_days(tenant_id)
+    if not gifting.may_transfer(token.acquired_at, hold, now):
+        when = gifting.transferable_at(token.acquired_at, hold)
+        raise HoldPeriod(
+            f"hold_period: token {token.key} may be given from {when.isoformat()} "
+            f"({hold} days after it was acquired)",
+            "serial",
+        )
+    recipient = _user(unit, tenant_id, to_user_id, to_email, "to_")
+    if recipient == who.subject_id:
+        field = "to_user_id" if to_user_id is not None else "to_email"
+        raise InvalidInput("you cannot give a token to yourself", field)
+    unit.nfg.move_token(
+        tenant_id, collection_id, token.serial, state=TokenState.HELD, now=now, owner_id=recipient
+    )
+    appending.record(
+        unit.log,
+        config,
+        tenant_id,
+        [events.transfer(collection_id, token.serial, who.subject_id, recipient)],
+        now,
+    )
+    _, moved = find_token(unit, tenant_id, collection_id, serial)
+    return moved
+
+
+def public_token(
+    unit: MallUnitOfWork, tenant_id: str, collection_id: str, serial: int
+) -> tuple[Collection, Token]:
+    """A token of a collection that is not a draft, for its public metadata."""
+    collection, token = find_token(unit, tenant_id, collection_id, serial)
+    if collection.status == CollectionStatus.DRAFT:
+        raise NotFound(f"no collection {collection_id!r}", "collection_id")
+    return collection, token
+
+
+def gift_hold_days(unit: MallUnitOfWork, caller: Principal | None, tenant_id: str) -> int:
+    require(caller, tenant_id, (Role.ADMIN,))
+    return unit.nfg.gift_hold_days(tenant_id)
+
+
+def set_gift_hold_days(
+    unit: MallUnitOfWork, caller: Principal | None, tenant_id: str, days: int, now: datetime
+) -> int:
+    require(caller, tenant_id, (Role.ADMIN,))
+    if isinstance(days, bool) or not 0 <= days <= MAX_GIFT_HOLD_DAYS:
+        raise InvalidInput(
+            f"gift_hold_days must be between 0 and {MAX_GIFT_HOLD_DAYS}, got {days}",
+            "gift_hold_days",
+        )
+    unit.nfg.set_gift_hold_days(tenant_id, days, now)
+    return days
