@@ -1,0 +1,1 @@
+"""The NFG use cases: collections and tokens, the drop, certificates."""
