@@ -52,11 +52,17 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def free_port() -> int:
+    """A port free on 127.0.0.1 now (to name the served app's address in its settings)."""
+    return _free_port()
+
+
 @contextmanager
-def served(settings: Settings) -> Iterator[tuple[str, Any]]:
-    """The app for ``settings`` running until the block ends: (its base URL, the app)."""
+def served(settings: Settings, port: int | None = None) -> Iterator[tuple[str, Any]]:
+    """The app for ``settings`` running until the block ends: (its base URL, the app); on
+    ``port`` if given (``free_port()``), else on a free one."""
     app = create_app(settings, configure_logging=False)
-    port = _free_port()
+    port = port or _free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

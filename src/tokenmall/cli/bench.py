@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from tokenmall.bench import nfg as nfg_bench
 from tokenmall.bench.economy import dividend_day_seconds, purchases_per_second
 
 app = typer.Typer(help="Benchmarks that print figures.", no_args_is_help=True)
@@ -43,6 +44,33 @@ def economy(
     typer.echo(f"purchases through the engine: {rate:,.0f}/s ({purchases:,} purchases)")
     for count, seconds in days.items():
         typer.echo(f"dividend day, {count:,} holders: {seconds:.3f} s")
+
+
+@app.command("nfg")
+def nfg(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    leaves: Annotated[
+        int, typer.Option(min=2, help="Leaves of the log written to SQLite and verified.")
+    ] = 1_000_000,
+) -> None:
+    """The NFG transparency log: appends/s, verifying a log from SQLite, one inclusion proof."""
+    figures = nfg_bench.run(leaves)
+    report = figures.report()
+    if as_json:
+        typer.echo(json.dumps(report))
+        return
+    typer.echo(f"log appends (MemoryTree): {figures.appends_per_second:,.0f}/s")
+    typer.echo(f"leaf encodes (canonical JSON): {figures.encodes_per_second:,.0f}/s")
+    typer.echo(
+        f"log verify of {leaves:,} leaves from SQLite: {figures.verify_seconds:.2f} s "
+        f"({figures.verify_cpu_seconds:.2f} s of CPU; the tree recomputed and the checkpoint "
+        f"checked: {figures.recompute_seconds:.2f} s, {figures.recompute_cpu_seconds:.2f} s of CPU)"
+    )
+    typer.echo(
+        f"inclusion proof: {figures.proof_hashes} hashes, verified in "
+        f"{figures.proof_verify_microseconds:.1f} µs"
+    )
+    typer.echo("verified: yes" if figures.verified else "verified: NO")
 
 
 @app.command("simulate")

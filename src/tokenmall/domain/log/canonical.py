@@ -9,6 +9,7 @@ units; strings escape only what JSON must (``"``, ``\\``, control characters: th
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 
 MAX_SAFE_INTEGER = 2**53 - 1
@@ -81,6 +82,34 @@ def dumps(value: object) -> str:
     return "".join(out)
 
 
+_FAST = json.JSONEncoder(
+    ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False
+).encode
+
+
+def _plain(value: object) -> bool:
+    """Whether the standard library's encoder writes ``value`` exactly as JCS does: only
+    ``dict``, ``list``, ``tuple``, ``str``, ``bool``, ``None`` and safe ``int`` (the exact
+    types), and object keys of ASCII (their code point order is their UTF-16 order). Its string
+    escapes are JCS's: ``\\" \\\\``, ``\\b \\t \\n \\f \\r``, other controls ``\\u00xx``."""
+    kind = type(value)
+    if kind is str or value is None or kind is bool:
+        return True
+    if isinstance(value, int) and kind is int:
+        return -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER
+    if isinstance(value, dict) and kind is dict:
+        for key, item in value.items():
+            if type(key) is not str or not key.isascii() or not _plain(item):
+                return False
+        return True
+    if isinstance(value, list | tuple) and kind in (list, tuple):
+        return all(_plain(item) for item in value)
+    return False
+
+
 def encode(value: object) -> bytes:
-    """The canonical JSON bytes (UTF-8) of ``value``."""
+    """The canonical JSON bytes (UTF-8) of ``value`` (the standard library's encoder where it
+    writes exactly JCS, ``dumps`` otherwise)."""
+    if _plain(value):
+        return _FAST(value).encode("utf-8")
     return dumps(value).encode("utf-8")

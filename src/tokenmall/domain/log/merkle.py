@@ -15,7 +15,7 @@ memory (``MemoryTree``) or rows in a database.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 NodeGetter = Callable[[int, int], bytes]
 
@@ -222,6 +222,25 @@ class MemoryTree:
 
     def append(self, leaf: bytes) -> int:
         return self.append_hash(leaf_hash(leaf))
+
+    def append_many(self, leaves: Iterable[bytes]) -> int:
+        """Append leaves (their bytes) in order, as ``append`` does one; the new size."""
+        levels = self.levels
+        bottom = levels[0]
+        sha256 = hashlib.sha256
+        for leaf in leaves:
+            current = sha256(b"\x00" + leaf).digest()
+            position = len(bottom)
+            bottom.append(current)
+            level = 0
+            while position & 1:
+                current = sha256(b"\x01" + levels[level][position - 1] + current).digest()
+                level += 1
+                position >>= 1
+                if level == len(levels):
+                    levels.append([])
+                levels[level].append(current)
+        return len(bottom)
 
     def root(self, size: int | None = None) -> bytes:
         return root(self.size if size is None else size, self.node)

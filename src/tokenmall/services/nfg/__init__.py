@@ -1,1 +1,1 @@
-"""The NFG registry's use cases: collections, media, tokens, transfers, the log's state check."""
+"""The NFG use cases: collections, media, tokens, transfers, the drop, certificates."""

@@ -35,6 +35,7 @@ from tokenmall.web.pages import (
     console,
     mall,
     nfg_registry,
+    nfg_certificate,
     platform,
     shop,
 )
@@ -95,6 +96,7 @@ for part in (
     account.router,  # the consumer's wallet, referral and withdrawals
     addresses.router,  # the consumer's address book
     nfg_registry.router,  # NFG collections in the console, the consumer's collection
+    nfg_certificate.router,  # a token's public certificate and the offline verifier
     _fallback,
 ):
     router.include_router(part)
