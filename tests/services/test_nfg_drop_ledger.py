@@ -10,8 +10,8 @@ from tokenmall.domain.economy.invariants import violations
 from tokenmall.domain.economy.params import DEFAULT
 from tokenmall.domain.economy.state import EconomyState
 from tokenmall.domain.ledger import commands as c
-from tokenmall.domain.ledger.codes import JournalCode
 from tokenmall.domain.ledger.batch import Applied
+from tokenmall.domain.ledger.codes import JournalCode
 from tokenmall.domain.ledger.journal import Posting, balance_by_asset
 from tokenmall.services.ledger.book import TenantBook
 

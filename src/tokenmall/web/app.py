@@ -19,6 +19,7 @@ from tokenmall.web.api import (
     economy,
     health,
     integration,
+    nfg_drop,
     orders,
     payments,
     people,
@@ -113,6 +114,7 @@ def create_app(
         settlements,
         webhooks,
         log_api,
+        nfg_drop,
         pages,
     ):
         app.include_router(module.router)
