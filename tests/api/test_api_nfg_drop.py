@@ -69,7 +69,11 @@ def make_collection(
     with server.app.state.database.unit() as unit:
         unit.nfg.add_collection(collection)
         record(
-            unit.log, server.app.state.log_config, t.tenant_id, [collection_created(collection)], now
+            unit.log,
+            server.app.state.log_config,
+            t.tenant_id,
+            [collection_created(collection)],
+            now,
         )
     return collection.collection_id
 
@@ -142,12 +146,14 @@ def test_money_drop_sells_exactly_n_in_serial_order(
     before = economy(server, tenant)
     for answer, (token, user) in zip(answers[:3], buyers, strict=False):
         made = answer.json()
-        assert made["status"] == "reserved" and made["payment_url"]
+        assert made["status"] == "reserved"
+        assert made["payment_url"]
         assert made["amount"] == "50.00"
         paid = sandbox_pay(api, made["payment_url"])
         assert paid.status_code == 200, paid.text
         found = reservation(api, tenant, made["reservation_id"], token)
-        assert found["status"] == "assigned" and found["user_id"] == user
+        assert found["status"] == "assigned"
+        assert found["user_id"] == user
     serials = [
         reservation(api, tenant, a.json()["reservation_id"], t)["serials"]
         for a, (t, _) in zip(answers[:3], buyers, strict=False)
@@ -157,7 +163,8 @@ def test_money_drop_sells_exactly_n_in_serial_order(
         "tokens"
     ] == [{"token": f"{col}/1", "serial": 1, "display": "#1/3"}]
     figures = drop(api, tenant, col)
-    assert figures["minted"] == 3 and figures["available"] == 0
+    assert figures["minted"] == 3
+    assert figures["available"] == 0
     after = economy(server, tenant)
     assert after["revenue"] - before["revenue"] == 3 * 5000
     assert after["escrow"] == before["escrow"]
@@ -182,9 +189,11 @@ def test_a_replayed_gateway_callback_changes_nothing(
     assert first.json()["reservation_status"] == "assigned"
     figures = economy(server, tenant)
     again = signed_webhook(api, server, event)
-    assert again.status_code == 409 and _error(again)["code"] == "replayed"
+    assert again.status_code == 409
+    assert _error(again)["code"] == "replayed"
     other = signed_webhook(api, server, {**event, "event_id": f"evt_{uuid.uuid4().hex}"})
-    assert other.status_code == 200 and other.json()["outcome"] == "reservation already assigned"
+    assert other.status_code == 200
+    assert other.json()["outcome"] == "reservation already assigned"
     assert economy(server, tenant) == figures
     assert drop(api, tenant, col)["minted"] == 1
     wrong = signed_webhook(api, server, {**event, "event_id": "evt_x1", "amount": "1.00"})
@@ -271,10 +280,12 @@ def test_a_payment_after_expiry_is_refunded(api: Api, server: Any, tenant: Tenan
     paid = sandbox_pay(api, made["payment_url"])
     assert paid.status_code == 200, paid.text
     found = reservation(api, tenant, made["reservation_id"], late)
-    assert found["status"] == "refunded" and found["serials"] == []
+    assert found["status"] == "refunded"
+    assert found["serials"] == []
     assert found["payment_status"] == "refunded"
     after = economy(server, tenant)
-    assert after["escrow"] == before["escrow"] and after["money_in"] == before["money_in"]
+    assert after["escrow"] == before["escrow"]
+    assert after["money_in"] == before["money_in"]
     assert after["journals"] == before["journals"] + 2
     assert drop(api, tenant, col)["minted"] == 1
     # The gateway's page no longer takes money for it.
@@ -288,10 +299,12 @@ def test_stable_points_pay_the_issuer(api: Api, server: Any, tenant: TenantFixtu
     give_stable(server, tenant, user, 10_000)
     stable = holder(server, tenant, user)["stable"]
     made = ok(reserve(api, tenant, col, token, 2, pay_with="stable"), 201)
-    assert made["payment_url"] is None and made["amount"] == "20.00"
+    assert made["payment_url"] is None
+    assert made["amount"] == "20.00"
     path = tenant.path(f"/nfg/reservations/{made['reservation_id']}/pay")
     paid = ok(api.post(path, token))
-    assert paid["status"] == "assigned" and paid["serials"] == [1, 2]
+    assert paid["status"] == "assigned"
+    assert paid["serials"] == [1, 2]
     assert holder(server, tenant, user)["stable"] == stable - 2000
     assert holder(server, tenant, tenant.merchant_id)["stable"] == 2000
     again = ok(api.post(path, token))
@@ -317,7 +330,8 @@ def test_equity_points_are_bought_back_for_the_issuer(
     price_before = Decimal(state.price()[0]) / state.price()[1]
     made = ok(reserve(api, tenant, col, token, 2, pay_with="equity"), 201)
     paid = ok(api.post(tenant.path(f"/nfg/reservations/{made['reservation_id']}/pay"), token))
-    assert paid["status"] == "assigned" and paid["serials"] == [1, 2]
+    assert paid["status"] == "assigned"
+    assert paid["serials"] == [1, 2]
     assert holder(server, tenant, user)["points"] == points - 2 * price
     assert holder(server, tenant, user)["cash"] == 0
     assert holder(server, tenant, tenant.merchant_id)["cash"] > 0
@@ -365,18 +379,21 @@ def test_not_on_sale_over_limit_and_sold_out_are_refused(
 ) -> None:
     later = make_collection(server, tenant, starts=datetime.now(UTC) + timedelta(hours=1))
     refused = reserve(api, tenant, later, tenant.consumer_token)
-    assert refused.status_code == 409 and _error(refused)["code"] == "not_on_sale"
+    assert refused.status_code == 409
+    assert _error(refused)["code"] == "not_on_sale"
     assert _error(refused)["field"] == "collection_id"
     draft = make_collection(server, tenant, status=CollectionStatus.DRAFT)
     assert reserve(api, tenant, draft, tenant.consumer_token).status_code == 409
     col = make_collection(server, tenant, edition=3, limit=2)
     ok(reserve(api, tenant, col, tenant.consumer_token, 2), 201)
     over = reserve(api, tenant, col, tenant.consumer_token)
-    assert over.status_code == 409 and _error(over)["code"] == "over_limit"
+    assert over.status_code == 409
+    assert _error(over)["code"] == "over_limit"
     assert _error(over)["field"] == "quantity"
     other, _ = buyer(api, tenant)
     sold = reserve(api, tenant, col, other, 2)
-    assert sold.status_code == 409 and _error(sold)["code"] == "sold_out"
+    assert sold.status_code == 409
+    assert _error(sold)["code"] == "sold_out"
     assert drop(api, tenant, col)["available"] == 1
     merchant = reserve(api, tenant, col, tenant.merchant_token)
     assert merchant.status_code == 403
