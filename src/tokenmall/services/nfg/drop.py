@@ -127,9 +127,15 @@ def reserve(
     who = require(caller, tenant_id, BUYERS)
     check_quantity(quantity)
     nfg = unit.nfg
-    collection = nfg.get_collection(tenant_id, collection_id, for_update=True)
-    if collection is None:
+    glance = nfg.get_collection(tenant_id, collection_id)
+    if glance is None:
         raise NotFound(f"no collection {collection_id!r}")
+    if glance.available < quantity and glance.on_sale(now) and not _any_due(unit, glance, now):
+        # Sold out with nothing about to return: refused without queueing for the row lock
+        # (after the sell-out most presses are these).
+        raise SoldOut(f"sold_out: {max(glance.available, 0)} places are left", "quantity")
+    collection = nfg.get_collection(tenant_id, collection_id, for_update=True)
+    assert collection is not None
     check_quantity(quantity, collection)
     if pay_with is not None and pay_with != collection.price_asset:
         raise InvalidInput(
@@ -170,6 +176,13 @@ def reserve(
     )
     nfg.add_reservation(reservation)
     return reservation, collection
+
+
+def _any_due(unit: MallUnitOfWork, collection: Collection, now: datetime) -> bool:
+    due = drop_queries.due_reservations_of(
+        unit.conn, collection.tenant_id, collection.collection_id, now, 1
+    )
+    return bool(due)
 
 
 def _reserved(unit: MallUnitOfWork, collection: Collection) -> int:

@@ -33,10 +33,10 @@ def due_reservations_of(
 
 
 def reservations_by_status(conn: Connection, tenant_id: str, collection_id: str) -> dict[str, int]:
-    """Places per reservation status."""
+    """Reservations per status."""
     r = nfg_reservations.c
     rows = conn.execute(
-        select(r.status, func.coalesce(func.sum(r.quantity), 0))
+        select(r.status, func.count())
         .where(r.tenant_id == tenant_id, r.collection_id == collection_id)
         .group_by(r.status)
     )
