@@ -119,6 +119,7 @@ class SellTo(_UserPoints):
         _UserPoints.__post_init__(self)
         _check_name("payee", self.payee)
 
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Convert(_UserPoints):
     """Rule 3: move ``units`` of the user's points to the treasury for stable points."""
@@ -232,6 +233,7 @@ class ReceivePayment(_OrderMoney):
 class ReceiveSale(_OrderMoney):
     """A gateway paid for a good sold outright (a primary NFG sale; ``order_ref`` names the
     sale): the money is revenue at once, no rewards are booked for it."""
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RefundPayment(_OrderMoney):
