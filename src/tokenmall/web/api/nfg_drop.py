@@ -254,7 +254,7 @@ def pay(
     "/drops/{collection_id}",
     response_model=DropOut,
     summary="A drop's figures: sale window, price, places left (public)",
-    responses=responses(404),
+    responses=responses(*COMMON),
 )
 def get_drop(tenant_id: TenantId, collection_id: ResourceId, db: Db) -> DropOut:
     with db.reading() as unit:
