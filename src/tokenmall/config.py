@@ -99,6 +99,8 @@ class Settings(BaseSettings):
     # The host part of every tenant's transparency-log origin and key name
     # (``{log_host}/{tenant}``): the deployment's public name, as the checkpoints carry it.
     log_host: str = Field(default="tokenmall.example", pattern=r"^[A-Za-z0-9.-]+(:[0-9]+)?$")
+    # How long a drop's reservation waits for its payment before its places return to sale.
+    nfg_reservation_seconds: int = Field(default=600, ge=1, le=24 * 3600)
     # Integration ``paid`` pushes go through their tenant's unit writer (group commit); off:
     # one transaction a request.
     group_commit: bool = True

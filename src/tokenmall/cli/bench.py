@@ -222,3 +222,56 @@ def api(
         f"audit of {report['tenant_id']}: "
         + ("clean" if audit["clean"] else f"{audit['findings']} finding(s)")
     )
+
+
+@app.command("drop")
+def drop(
+    database: Annotated[
+        str | None, typer.Option("--database", help="Database URL (scratch: it adds a tenant).")
+    ] = None,
+    editions: Annotated[int, typer.Option(min=1, help="The drop's edition size.")] = 1_000,
+    buyers: Annotated[int, typer.Option(min=1, help="Buyers pressing buy at once.")] = 5_000,
+    limit: Annotated[int, typer.Option(min=1, max=100, help="Places per buyer at most.")] = 2,
+    clients: Annotated[int, typer.Option(min=1, max=1024, help="Concurrent connections.")] = 256,
+    hold: Annotated[
+        int, typer.Option(min=1, max=600, help="Seconds a reservation waits for payment.")
+    ] = 15,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, max=32, help="uvicorn workers (default: 2 on PostgreSQL, 1 SQLite)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """A drop (首发) over HTTP: buyers press buy at once, pay on the sandbox gateway (some
+    late: refunded), a second wave buys the places returned; sold, oversold, over the limit,
+    paid without a token, p50/p99 of the presses, seconds to sold out, audit."""
+    from tokenmall.bench.drop import run  # imports httpx and SQLAlchemy: only here
+    from tokenmall.bootstrap import resolve_url
+
+    url = resolve_url(database)
+    chosen = workers or (2 if url.startswith("postgresql") else 1)
+    try:
+        report = run(
+            url,
+            editions=editions,
+            buyers=buyers,
+            limit=limit,
+            clients=clients,
+            hold=hold,
+            workers=chosen,
+            progress=None if as_json else typer.echo,
+        )
+    except RuntimeError as exc:
+        typer.echo(f"tokenmall bench drop: {exc}", err=True)
+        raise typer.Exit(1) from None
+    if as_json:
+        typer.echo(json.dumps(report))
+        return
+    typer.echo(
+        f"sold {report['sold']} of {report['editions']} to {report['buyers']} buyers: "
+        f"oversold {report['oversold']}, over the limit {report['over_limit']}, paid without "
+        f"a token {report['paid_without_token']} ({report['refunded']} refunded); presses p50 "
+        f"{report['p50_ms']} ms, p99 {report['p99_ms']} ms; sold out after "
+        f"{report['seconds_to_sold_out']} s; audit "
+        + ("clean" if report["audit_clean"] else "NOT clean")
+    )

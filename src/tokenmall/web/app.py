@@ -19,6 +19,7 @@ from tokenmall.web.api import (
     economy,
     health,
     integration,
+    nfg_drop,
     nfg_registry,
     orders,
     payments,
@@ -115,6 +116,7 @@ def create_app(
         webhooks,
         log_api,
         nfg_registry,
+        nfg_drop,
         pages,
     ):
         app.include_router(module.router)

@@ -73,6 +73,40 @@ def describe(payment: Payment, order: Order, payable: bool, ref: str, message: s
     return "".join(parts)
 
 
+
+def describe_reservation(
+    tenant_id: str,
+    reservation_id: str,
+    amount_fen: int,
+    status: str,
+    payable: bool,
+    ref: str,
+    message: str = "",
+) -> str:
+    """A drop reservation's payment, as ``describe`` draws an order's."""
+    safe = html.escape(ref)
+    parts = [
+        f"<p>Reservation <code>{html.escape(reservation_id)}</code>: "
+        f"<strong>{format_money(amount_fen)}</strong></p>",
+        f'<p id="status">Payment status: <strong>{html.escape(status)}</strong></p>',
+    ]
+    if message:
+        parts.append(f"<p>{message}</p>")
+    if payable:
+        for outcome, label in (("approve", "Approve"), ("fail", "Fail")):
+            parts.append(
+                f'<form method="post" action="/sandbox/pay/{safe}">'
+                f'<input type="hidden" name="outcome" value="{outcome}">'
+                f'<button type="submit">{label}</button></form>'
+            )
+    elif status == PaymentStatus.SUCCEEDED:
+        parts.append('<p class="ok">Paid. You may close this page.</p>')
+    else:
+        parts.append("<p>This payment is closed.</p>")
+    back = f"/{html.escape(tenant_id)}/nfg/reservations/{html.escape(reservation_id)}"
+    parts.append(f'<p><a id="back" href="{back}">Back to the shop</a></p>')
+    return "".join(parts)
+
 def notified(event: str) -> str:
     """The message after the shop took the event."""
     return f'<span class="ok">The shop was notified ({html.escape(event)}).</span>'

@@ -115,6 +115,14 @@ class Economy:
         self._left(user, units, result.price_num, result.price_den)
         return result
 
+    def sell_to(self, user: str, payee: str, units: int) -> market.SellResult:
+        """``sell`` with the payout to ``payee``'s cash (``market.sell_to``)."""
+        receiver = self._known(payee)
+        result = market.sell_to(self.rates, self.state, self._known(user), receiver, units)
+        self.state.holders.setdefault(payee, receiver)
+        self._left(user, units, result.price_num, result.price_den)
+        return result
+
     def convert(self, user: str, units: int) -> market.ConvertResult:
         result = market.convert(self.rates, self.state, self._known(user), units)
         self._left(user, units, result.price_num, result.price_den)

@@ -126,6 +126,18 @@ def sell(rates: Rates, state: EconomyState, holder: Holder, units: int) -> SellR
     )
 
 
+
+def sell_to(
+    rates: Rates, state: EconomyState, holder: Holder, payee: Holder, units: int
+) -> SellResult:
+    """Rule 2 for points spent on a good: ``units`` of ``holder``'s points are bought back and
+    burned at the current price (the fee as ``sell``'s), the payout going to ``payee``'s cash
+    (the seller of the good) instead of the holder's."""
+    result = sell(rates, state, holder, units)
+    holder.cash -= result.payout
+    payee.cash += result.payout
+    return result
+
 def convert(rates: Rates, state: EconomyState, holder: Holder, units: int) -> ConvertResult:
     if units <= 0:
         raise InvalidAmount("points must be greater than zero")

@@ -29,6 +29,7 @@ class JournalCode(StrEnum):
     WITHDRAWAL_HOLD = "withdrawal_hold"  # cash held for a requested withdrawal
     WITHDRAWAL_PAID = "withdrawal_paid"  # an approved withdrawal paid out to the bank
     WITHDRAWAL_RELEASE = "withdrawal_release"  # a refused withdrawal: cash back to the user
+    SALE = "sale"  # a gateway paid for a good sold outright (a primary NFG sale): revenue
 
 
 # Journals whose postings may be reversed by an operator; a day's settlement may not.

@@ -109,6 +109,18 @@ class Sell(_UserPoints):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class SellTo(_UserPoints):
+    """Rule 2 for points spent on a good: buy ``units`` of the user's points back at the
+    current price and burn them, the payout going to ``payee``'s cash (the good's seller)."""
+
+    payee: str
+
+    def __post_init__(self) -> None:
+        _UserPoints.__post_init__(self)
+        _check_name("payee", self.payee)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Convert(_UserPoints):
     """Rule 3: move ``units`` of the user's points to the treasury for stable points."""
 
@@ -215,6 +227,12 @@ class _OrderMoney(Command):
 class ReceivePayment(_OrderMoney):
     """A gateway paid for an order: the money waits in escrow until its rewards are booked
     (``Purchase(from_escrow=True)``) or it is refunded (``RefundPayment``)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReceiveSale(_OrderMoney):
+    """A gateway paid for a good sold outright (a primary NFG sale; ``order_ref`` names the
+    sale): the money is revenue at once, no rewards are booked for it."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -366,6 +384,7 @@ class ReleaseWithdrawal(_Withdrawal):
 
 CASHFLOW_COMMANDS = (
     ReceivePayment,
+    ReceiveSale,
     RefundPayment,
     RefundBooked,
     RefundStable,
@@ -378,4 +397,4 @@ CASHFLOW_COMMANDS = (
     ReleaseWithdrawal,
 )
 
-ECONOMY_COMMANDS = (Purchase, Sell, Convert, PayStable, RedeemStable, Join, ChangeParams)
+ECONOMY_COMMANDS = (Purchase, Sell, SellTo, Convert, PayStable, RedeemStable, Join, ChangeParams)

@@ -128,6 +128,17 @@ def refund_lines(amount: int) -> list[Line]:
     return [(acc.ORDER_ESCROW, -amount), (acc.GATEWAY_CLEARING, amount)]
 
 
+
+def sale_lines(amount: int) -> list[Line]:
+    return [(acc.GATEWAY_CLEARING, -amount), (acc.REVENUE, amount)]
+
+
+def sell_to_lines(r: SellResult, payee: str) -> list[Line]:
+    """A buyback whose payout goes to ``payee``'s cash (``market.sell_to``)."""
+    lines = sell_lines(r)
+    lines[3] = (acc.cash(payee), r.payout)
+    return lines
+
 def refund_booked_lines(amount: int) -> list[Line]:
     return [(acc.REVENUE, -amount), (acc.GATEWAY_CLEARING, amount)]
 

@@ -177,6 +177,12 @@ class TenantBook:
             self.ensure([command.user])
             s = economy.sell(command.user, command.units)
             return JournalCode.BUYBACK, fe.sell_result(s), fe.sell_lines(s), {command.user}
+        if isinstance(command, c.SellTo):
+            self.ensure([command.user, command.payee])
+            s = economy.sell_to(command.user, command.payee, command.units)
+            result = {**fe.sell_result(s), "payee": command.payee}
+            lines = fe.sell_to_lines(s, command.payee)
+            return JournalCode.BUYBACK, result, lines, {command.user, command.payee}
         if isinstance(command, c.Convert):
             self.ensure([command.user])
             v = economy.convert(command.user, command.units)
@@ -235,6 +241,9 @@ class TenantBook:
             if isinstance(command, c.ReceivePayment):
                 cashflow.receive_payment(state, amount)
                 return JournalCode.PAYMENT, base, fe.payment_lines(amount), set()
+            if isinstance(command, c.ReceiveSale):
+                cashflow.receive_sale(state, amount)
+                return JournalCode.SALE, base, fe.sale_lines(amount), set()
             if isinstance(command, c.RefundStable):
                 self.ensure([command.merchant, command.user])
                 cashflow.refund_stable(state, command.merchant, command.user, amount)

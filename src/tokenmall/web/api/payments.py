@@ -31,6 +31,7 @@ from tokenmall.domain.mall.gateway import CallbackRefused, EventType
 from tokenmall.services.mall import payments
 from tokenmall.services.mall.gateway import Gateway
 from tokenmall.services.mall.uow import Database, MallUnitOfWork, utc_now
+from tokenmall.services.nfg import drop_money
 from tokenmall.web import idempotent
 from tokenmall.web.api.common import ResourceId, TenantId
 from tokenmall.web.api.schemas_orders import CallbackOut, PaymentDetailOut, PaymentOut, WebhookOut
@@ -152,10 +153,18 @@ async def sandbox_webhook(
     gateway = gateway_for(request)
     try:
         result = await run_in_threadpool(
-            payments.handle_callback, db, gateway, headers, raw, utc_now()
+            drop_money.handle_callback,
+            db,
+            gateway,
+            request.app.state.log_config,
+            headers,
+            raw,
+            utc_now(),
         )
     except CallbackRefused as exc:
         return JSONResponse(body(exc.reason, str(exc)), status_code=status_of(exc))
+    if isinstance(result, drop_money.DropCallbackResult):
+        return JSONResponse(result.to_json())
     out = WebhookOut(
         event_id=result.event_id,
         payment_id=result.payment_id,
@@ -194,6 +203,9 @@ def sandbox_payment_page(ref: str, request: Request) -> HTMLResponse:
         return _page("Not found", "<p>No such page.</p>", 404)
     state = _state(request.app.state.database, ref)
     if state is None:
+        drop_state = _drop_state(request.app.state.database, ref)
+        if drop_state is not None:
+            return _page("Pay", _describe_drop(drop_state, ref))
         return _page("Not found", "<p>No such payment.</p>", 404)
     return _page("Pay", _describe(state, ref))
 
@@ -216,7 +228,9 @@ def _deliver(
             return code, text[:200]
     db: Database = request.app.state.database
     try:
-        payments.handle_callback(db, gateway, headers, body_, utc_now())
+        drop_money.handle_callback(
+            db, gateway, request.app.state.log_config, headers, body_, utc_now()
+        )
     except CallbackRefused as exc:
         return status_of(exc), str(exc)
     return 200, ""
@@ -226,7 +240,7 @@ def _submit(request: Request, ref: str, outcome: Literal["approve", "fail"]) -> 
     db: Database = request.app.state.database
     state = _state(db, ref)
     if state is None:
-        return _page("Not found", "<p>No such payment.</p>", 404)
+        return _submit_drop(request, ref, outcome)
     if not state.payable:
         return _page("Closed", _describe(state, ref), 409)
     gateway = gateway_for(request)
@@ -244,6 +258,45 @@ def _submit(request: Request, ref: str, outcome: Literal["approve", "fail"]) -> 
     after = _state(db, ref) or state
     message = sandbox_page.notified(event) if code == 200 else sandbox_page.not_taken(code, detail)
     return _page("Pay", _describe(after, ref, message), 200 if code == 200 else 502)
+
+
+def _drop_state(db: Database, ref: str) -> drop_money.PageState | None:
+    parsed = parse_sandbox_ref(ref)
+    return None if parsed is None else drop_money.page_state(db, parsed[0], parsed[1])
+
+
+def _describe_drop(state: drop_money.PageState, ref: str, message: str = "") -> str:
+    r = state.reservation
+    return sandbox_page.describe_reservation(
+        r.tenant_id,
+        r.reservation_id,
+        r.amount,
+        drop_money.payment_status(r),
+        state.payable,
+        ref,
+        message,
+    )
+
+
+def _submit_drop(request: Request, ref: str, outcome: Literal["approve", "fail"]) -> HTMLResponse:
+    """The sandbox page's Approve or Fail for a drop reservation's payment."""
+    db: Database = request.app.state.database
+    state = _drop_state(db, ref)
+    if state is None:
+        return _page("Not found", "<p>No such payment.</p>", 404)
+    if not state.payable:
+        return _page("Closed", _describe_drop(state, ref), 409)
+    gateway = gateway_for(request)
+    assert isinstance(gateway, SandboxGateway)
+    now = utc_now()
+    event: EventType = "payment.succeeded" if outcome == "approve" else "payment.failed"
+    data = gateway.event_body(
+        provider_ref=ref, outcome=event, amount_fen=state.reservation.amount, now=now
+    )
+    code, detail = _deliver(request, gateway, data, gateway.signed_headers(data, now))
+    after = _drop_state(db, ref) or state
+    message = sandbox_page.notified(event) if code == 200 else sandbox_page.not_taken(code, detail)
+    return _page("Pay", _describe_drop(after, ref, message), 200 if code == 200 else 502)
 
 
 @router.post("/sandbox/pay/{ref}", include_in_schema=False)

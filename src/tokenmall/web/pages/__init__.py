@@ -34,8 +34,9 @@ from tokenmall.web.pages import (
     admin,
     console,
     mall,
-    nfg_registry,
     nfg_certificate,
+    nfg_drop,
+    nfg_registry,
     platform,
     shop,
 )
@@ -97,6 +98,7 @@ for part in (
     addresses.router,  # the consumer's address book
     nfg_registry.router,  # NFG collections in the console, the consumer's collection
     nfg_certificate.router,  # a token's public certificate and the offline verifier
+    nfg_drop.router,  # the drop: drops on sale, buying, reservations
     _fallback,
 ):
     router.include_router(part)

@@ -1,0 +1,355 @@
+"""The drop (首发): a buyer reserves places of a collection on sale, pays, and gets the next
+serials in order.
+
+* ``reserve``: the collection row is locked first (``FOR UPDATE``), reservations of it past
+  their expiry are expired (their places return to sale), then the buyer's open and assigned
+  reservations and the tokens they hold are counted against the per-user limit, then the places
+  are taken by ``SqlNfg.reserve`` (an atomic guarded UPDATE; the table's CHECK is the backstop),
+  so concurrent buyers never oversell nor exceed the limit. A money reservation opens its
+  payment on the gateway at once (``drop_money``).
+* ``pay_with_points``: stable points are paid to the issuer (rule 4, ``PayStable``); equity
+  points are bought back and burned at the current price, the fee to the dividend pool and the
+  payout to the issuer (rule 2, ``SellTo``), so the price never falls. In the same transaction
+  the serials are assigned (``assign``).
+* ``assign``: the next serials in order (``SqlNfg.take_serials``), the tokens minted to the
+  buyer and one ``mint`` event per token appended to the tenant's log — one transaction.
+* ``expire_due`` (a scheduler's tick) and ``expire_if_due`` (lazily, on read): an unpaid
+  reservation past its expiry is expired and its places return to sale.
+
+Every ledger command's key is derived from the reservation (``nfg:<reservation>:<step>``), so a
+retried step returns the first journal and changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from tokenmall.adapters.db.nfg import drop as drop_queries
+from tokenmall.domain.ledger import commands as c
+from tokenmall.domain.mall.people import Role
+from tokenmall.domain.nfg import events as nfg_events
+from tokenmall.domain.nfg.lifecycle import RESERVATION
+from tokenmall.domain.nfg.records import (
+    Collection,
+    PriceAsset,
+    Reservation,
+    ReservationStatus,
+    Token,
+    TokenState,
+)
+from tokenmall.services.log.appending import record
+from tokenmall.services.log.checkpoints import LogConfig
+from tokenmall.services.mall import ids, journal
+from tokenmall.services.mall.auth import Principal, actor, require
+from tokenmall.services.mall.errors import Conflict, Forbidden, InvalidInput, NotFound
+from tokenmall.services.mall.uow import MallUnitOfWork
+
+DEFAULT_HOLD = timedelta(minutes=10)
+EXPIRE_BATCH = 200  # due reservations a tick (or a reservation's lazy sweep) expires at most
+
+BUYERS = (Role.CONSUMER,)
+READERS = (Role.CONSUMER, Role.MERCHANT, Role.ADMIN)
+
+
+class NotOnSale(Conflict):
+    """The collection is not on sale now (a draft, closed, or outside its sale window)."""
+
+    code = "not_on_sale"
+
+
+class SoldOut(Conflict):
+    """Fewer places are left than asked for."""
+
+    code = "sold_out"
+
+
+class OverLimit(Conflict):
+    """The buyer would hold more of the collection than its per-user limit."""
+
+    code = "over_limit"
+
+
+class ReservationExpired(Conflict):
+    """The reservation was not paid in time: its places went back to sale."""
+
+    code = "reservation_expired"
+
+
+def sale_key(reservation_id: str, step: str) -> str:
+    return f"nfg:{reservation_id}:{step}"
+
+
+def issuer_of(collection: Collection) -> str:
+    """The ledger holder a sale pays: the issuing merchant, else the tenant itself."""
+    return collection.issuer_merchant_id or collection.tenant_id
+
+
+def payment_id_of(reservation_id: str) -> str:
+    """The gateway payment id of a reservation: the reservation's own id under ``pay_``, so a
+    gateway's reference (``<tenant>.<payment>``) names the reservation it pays."""
+    return "pay_" + reservation_id.split("_", 1)[1]
+
+
+def reservation_id_of(payment_id: str) -> str | None:
+    prefix, _, rest = payment_id.partition("_")
+    return f"rsv_{rest}" if prefix == "pay" and rest else None
+
+
+# -- reserving ----------------------------------------------------------------------------------
+
+
+def check_quantity(quantity: object, collection: Collection | None = None) -> int:
+    if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 1:
+        raise InvalidInput("quantity must be a whole number of at least 1", "quantity")
+    if collection is not None and quantity > collection.per_user_limit:
+        raise InvalidInput(
+            f"quantity {quantity} is above the per-user limit of {collection.per_user_limit}",
+            "quantity",
+        )
+    return quantity
+
+
+def reserve(
+    unit: MallUnitOfWork,
+    caller: Principal | None,
+    tenant_id: str,
+    collection_id: str,
+    quantity: int,
+    pay_with: str | None,
+    now: datetime,
+    *,
+    hold: timedelta = DEFAULT_HOLD,
+) -> tuple[Reservation, Collection]:
+    """Reserve ``quantity`` places for the caller; the reservation waits for payment until
+    ``now + hold``. Refused (nothing changed): not on sale, not on the allow-list, over the
+    per-user limit, sold out, or paid with another asset than the collection's price."""
+    who = require(caller, tenant_id, BUYERS)
+    check_quantity(quantity)
+    nfg = unit.nfg
+    glance = nfg.get_collection(tenant_id, collection_id)
+    if glance is None:
+        raise NotFound(f"no collection {collection_id!r}")
+    if glance.available < quantity and glance.on_sale(now) and not _any_due(unit, glance, now):
+        # Sold out with nothing about to return: refused without queueing for the row lock
+        # (after the sell-out most presses are these).
+        raise SoldOut(f"sold_out: {max(glance.available, 0)} places are left", "quantity")
+    collection = nfg.get_collection(tenant_id, collection_id, for_update=True)
+    assert collection is not None
+    check_quantity(quantity, collection)
+    if pay_with is not None and pay_with != collection.price_asset:
+        raise InvalidInput(
+            f"this collection is paid with {collection.price_asset}, not {pay_with!r}", "pay_with"
+        )
+    if not collection.on_sale(now):
+        raise NotOnSale(_not_on_sale(collection, now), "collection_id")
+    if collection.allow_list_only and not nfg.allowed(tenant_id, collection_id, who.subject_id):
+        raise Forbidden("this drop is for its allow-list only", "collection_id")
+    _expire_collection(unit, collection, now)
+    held = nfg.open_places_of_user(tenant_id, collection_id, who.subject_id) + nfg.held_count(
+        tenant_id, collection_id, who.subject_id
+    )
+    if held + quantity > collection.per_user_limit:
+        raise OverLimit(
+            f"over_limit: you hold or reserved {held} of at most {collection.per_user_limit}; "
+            f"{collection.per_user_limit - held} more may be reserved",
+            "quantity",
+        )
+    if not nfg.reserve(tenant_id, collection_id, quantity):
+        left = max(collection.edition_size - collection.minted - _reserved(unit, collection), 0)
+        raise SoldOut(f"sold_out: {left} places are left, {quantity} asked for", "quantity")
+    reservation_id = ids.new_id("rsv")
+    reservation = Reservation(
+        tenant_id=tenant_id,
+        reservation_id=reservation_id,
+        collection_id=collection_id,
+        user_id=who.subject_id,
+        quantity=quantity,
+        amount=collection.price * quantity,
+        asset=collection.price_asset,
+        status=ReservationStatus.RESERVED,
+        created_at=now,
+        expires_at=now + hold,
+        payment_id=payment_id_of(reservation_id)
+        if collection.price_asset == PriceAsset.MONEY
+        else None,
+    )
+    nfg.add_reservation(reservation)
+    return reservation, collection
+
+
+def _any_due(unit: MallUnitOfWork, collection: Collection, now: datetime) -> bool:
+    due = drop_queries.due_reservations_of(
+        unit.conn, collection.tenant_id, collection.collection_id, now, 1
+    )
+    return bool(due)
+
+
+def _reserved(unit: MallUnitOfWork, collection: Collection) -> int:
+    now = unit.nfg.get_collection(collection.tenant_id, collection.collection_id)
+    return collection.reserved if now is None else now.reserved
+
+
+def _not_on_sale(collection: Collection, now: datetime) -> str:
+    if collection.status != "published":
+        return f"not_on_sale: the collection is {collection.status}"
+    if collection.sale_starts_at is not None and now < collection.sale_starts_at:
+        return f"not_on_sale: the sale opens at {collection.sale_starts_at.isoformat()}"
+    return "not_on_sale: the sale has ended"
+
+
+# -- reading ------------------------------------------------------------------------------------
+
+
+def visible(
+    unit: MallUnitOfWork, caller: Principal | None, tenant_id: str, reservation_id: str
+) -> Reservation:
+    """The reservation, for its buyer or the tenant's admins (others: not found)."""
+    who = require(caller, tenant_id, READERS)
+    found = unit.nfg.get_reservation(tenant_id, reservation_id)
+    if found is None or (who.role != Role.ADMIN and found.user_id != who.subject_id):
+        raise NotFound(f"no reservation {reservation_id!r}")
+    return found
+
+
+def collection_of(unit: MallUnitOfWork, reservation: Reservation) -> Collection:
+    found = unit.nfg.get_collection(reservation.tenant_id, reservation.collection_id)
+    assert found is not None
+    return found
+
+
+# -- paying with points -------------------------------------------------------------------------
+
+
+def pay_with_points(
+    unit: MallUnitOfWork,
+    caller: Principal | None,
+    tenant_id: str,
+    reservation_id: str,
+    config: LogConfig,
+    now: datetime,
+) -> Reservation:
+    """Pay a stable- or equity-point reservation and assign its serials (one transaction).
+    Paying an assigned reservation again answers it unchanged."""
+    who = require(caller, tenant_id, BUYERS)
+    found = unit.nfg.get_reservation(tenant_id, reservation_id)
+    if found is None or found.user_id != who.subject_id:
+        raise NotFound(f"no reservation {reservation_id!r}")
+    if found.asset == PriceAsset.MONEY:
+        raise Conflict(
+            "this reservation is paid with money: open its payment link", "reservation_id"
+        )
+    collection = unit.nfg.get_collection(tenant_id, found.collection_id, for_update=True)
+    assert collection is not None
+    reservation = unit.nfg.get_reservation(tenant_id, reservation_id, for_update=True)
+    assert reservation is not None
+    if reservation.status == ReservationStatus.ASSIGNED:
+        return reservation
+    if reservation.status == ReservationStatus.RESERVED and now >= reservation.expires_at:
+        raise ReservationExpired(
+            "reservation_expired: it was not paid in time; its places went back to sale",
+            "reservation_id",
+        )
+    RESERVATION.check(reservation.status, "assign", actor(who))
+    issuer = issuer_of(collection)
+    if reservation.amount > 0:
+        command: c.Command
+        if reservation.asset == PriceAsset.STABLE:
+            command = c.PayStable(
+                tenant_id=tenant_id,
+                idempotency_key=sale_key(reservation_id, "stable"),
+                user=reservation.user_id,
+                merchant=issuer,
+                amount_fen=reservation.amount,
+            )
+        else:
+            command = c.SellTo(
+                tenant_id=tenant_id,
+                idempotency_key=sale_key(reservation_id, "equity"),
+                user=reservation.user_id,
+                units=reservation.amount,
+                payee=issuer,
+            )
+        journal.run(unit.conn, command)
+    return assign(unit, reservation, config, now)
+
+
+# -- assigning ------------------------------------------------------------------------------------
+
+
+def assign(
+    unit: MallUnitOfWork, reservation: Reservation, config: LogConfig, now: datetime
+) -> Reservation:
+    """The paid reservation's serials, in order: tokens minted to the buyer, ``mint`` events
+    logged. The caller holds the collection's row lock and checked the reservation is open."""
+    t, col = reservation.tenant_id, reservation.collection_id
+    serials = unit.nfg.take_serials(t, col, reservation.quantity, from_reserved=True)
+    unit.nfg.add_tokens(
+        [Token(t, col, s, reservation.user_id, TokenState.HELD, now) for s in serials], now
+    )
+    unit.nfg.close_reservation(
+        t, reservation.reservation_id, status=ReservationStatus.ASSIGNED, now=now, serials=serials
+    )
+    record(
+        unit.log,
+        config,
+        t,
+        [nfg_events.mint(col, s, reservation.user_id, "drop") for s in serials],
+        now,
+    )
+    return replace(reservation, status=ReservationStatus.ASSIGNED, serials=tuple(serials))
+
+
+# -- expiry ---------------------------------------------------------------------------------------
+
+
+def _expire_locked(unit: MallUnitOfWork, reservation: Reservation, now: datetime) -> Reservation:
+    """Expire an open reservation whose collection row the caller holds locked."""
+    unit.nfg.release(reservation.tenant_id, reservation.collection_id, reservation.quantity)
+    unit.nfg.close_reservation(
+        reservation.tenant_id,
+        reservation.reservation_id,
+        status=ReservationStatus.EXPIRED,
+        now=now,
+    )
+    return replace(reservation, status=ReservationStatus.EXPIRED)
+
+
+def _expire_collection(unit: MallUnitOfWork, collection: Collection, now: datetime) -> int:
+    """Expire the collection's due reservations (its row locked by the caller)."""
+    due = drop_queries.due_reservations_of(
+        unit.conn, collection.tenant_id, collection.collection_id, now, EXPIRE_BATCH
+    )
+    for reservation in due:
+        _expire_locked(unit, reservation, now)
+    return len(due)
+
+
+def expire_if_due(unit: MallUnitOfWork, reservation: Reservation, now: datetime) -> Reservation:
+    """The reservation, expired first if it is open and past its expiry (lazily, on read)."""
+    if reservation.status != ReservationStatus.RESERVED or now < reservation.expires_at:
+        return reservation
+    t = reservation.tenant_id
+    unit.nfg.get_collection(t, reservation.collection_id, for_update=True)
+    current = unit.nfg.get_reservation(t, reservation.reservation_id, for_update=True)
+    assert current is not None
+    if current.status != ReservationStatus.RESERVED:
+        return current
+    return _expire_locked(unit, current, now)
+
+
+def expire_due(
+    unit: MallUnitOfWork, now: datetime, limit: int = EXPIRE_BATCH, *, tenant_id: str | None = None
+) -> int:
+    """A scheduler's tick: expire due reservations (of every tenant, or of ``tenant_id``); how
+    many were expired."""
+    done = 0
+    due = [
+        r
+        for r in unit.nfg.due_reservations(now, limit)
+        if tenant_id is None or r.tenant_id == tenant_id
+    ]
+    for found in sorted(due, key=lambda r: (r.tenant_id, r.collection_id, r.reservation_id)):
+        if expire_if_due(unit, found, now).status == ReservationStatus.EXPIRED:
+            done += 1
+    return done

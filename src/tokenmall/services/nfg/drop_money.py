@@ -1,0 +1,305 @@
+"""Money for the drop through the payment gateway: a reservation's payment, the gateway's
+callbacks, and the refund of money that came too late.
+
+A money reservation's payment id is the reservation's own id under ``pay_``
+(``drop.payment_id_of``), so the gateway's reference names the reservation; its state is the
+reservation's (reserved: pending; assigned: paid; refunded). Callbacks arrive on the same
+webhook as orders' (``handle_callback`` decides whose payment it is and hands orders' to
+``services/mall/payments.handle_callback`` unchanged). For a reservation, in one transaction:
+
+* the event id must be new (a replay changes nothing), the amount the reservation's;
+* ``payment.succeeded`` on an open reservation: the money is revenue (``ReceiveSale``) and the
+  serials are assigned (``drop.assign``);
+* ``payment.succeeded`` after the reservation expired (its places back on sale, perhaps sold):
+  the money is recorded and given straight back (``ReceivePayment`` then ``RefundPayment``,
+  and the gateway's refund), the reservation ``refunded``;
+* ``payment.failed``: nothing changes (the buyer may try again until the reservation expires).
+
+Every callback is stored, accepted or refused with its reason, as orders' are.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from tokenmall.adapters.db.mall import payments as payments_repo
+from tokenmall.domain.errors import DomainError, ErrorKind
+from tokenmall.domain.ledger import commands as c
+from tokenmall.domain.mall.gateway import CallbackEvent, CallbackRefused
+from tokenmall.domain.money import format_money
+from tokenmall.domain.nfg.records import PriceAsset, Reservation, ReservationStatus
+from tokenmall.services.log.checkpoints import LogConfig
+from tokenmall.services.mall import ids, journal, payments
+from tokenmall.services.mall.gateway import Gateway
+from tokenmall.services.mall.uow import Database, MallUnitOfWork
+from tokenmall.services.nfg import drop
+
+log = logging.getLogger("tokenmall.payments")
+
+
+def payment_link(gateway: Gateway, reservation: Reservation) -> str | None:
+    """Where to send the buyer to pay a money reservation (None: nothing to pay there)."""
+    if reservation.asset != PriceAsset.MONEY or reservation.payment_id is None:
+        return None
+    if reservation.amount <= 0:
+        return None
+    created = gateway.create_payment(
+        tenant_id=reservation.tenant_id,
+        payment_id=reservation.payment_id,
+        order_id=reservation.reservation_id,
+        amount_fen=reservation.amount,
+    )
+    return created.redirect_url
+
+
+def payment_status(reservation: Reservation) -> str:
+    return {
+        ReservationStatus.RESERVED: "pending",
+        ReservationStatus.ASSIGNED: "succeeded",
+        ReservationStatus.EXPIRED: "pending",
+        ReservationStatus.REFUNDED: "refunded",
+    }[reservation.status]
+
+
+# -- the sandbox's page ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PageState:
+    reservation: Reservation
+
+    @property
+    def payable(self) -> bool:
+        """The gateway takes money until the reservation is paid or refunded; money arriving
+        after the expiry is refunded by the shop."""
+        return self.reservation.status in (ReservationStatus.RESERVED, ReservationStatus.EXPIRED)
+
+
+def page_state(db: Database, tenant_id: str, payment_id: str) -> PageState | None:
+    reservation_id = drop.reservation_id_of(payment_id)
+    if reservation_id is None:
+        return None
+    with db.reading() as unit:
+        found = unit.nfg.get_reservation(tenant_id, reservation_id)
+    if found is None or found.payment_id != payment_id or found.asset != PriceAsset.MONEY:
+        return None
+    return PageState(found)
+
+
+# -- callbacks ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DropCallbackResult:
+    event_id: str
+    payment_id: str
+    payment_status: str
+    reservation_id: str
+    reservation_status: str
+    outcome: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "status": "accepted",
+            "event_id": self.event_id,
+            "payment_id": self.payment_id,
+            "payment_status": self.payment_status,
+            "reservation_id": self.reservation_id,
+            "reservation_status": self.reservation_status,
+            "outcome": self.outcome,
+        }
+
+
+def handle_callback(
+    db: Database,
+    gateway: Gateway,
+    config: LogConfig,
+    headers: dict[str, str],
+    body: bytes,
+    now: datetime,
+) -> payments.CallbackResult | DropCallbackResult:
+    """Verify and apply one gateway callback, an order's or a reservation's;
+    ``CallbackRefused`` (recorded and logged) if refused."""
+    try:
+        event = gateway.verify_callback(headers, body, now)
+    except CallbackRefused:
+        return payments.handle_callback(db, gateway, headers, body, now)
+    if page_state(db, event.tenant_id, event.payment_id) is None:
+        return payments.handle_callback(db, gateway, headers, body, now)
+    text = body.decode("utf-8", "replace")
+    try:
+        try:
+            with db.unit() as unit:
+                result = _apply(unit, gateway, config, event, now)
+                _store(unit, gateway, event, "accepted", result.outcome, text, now)
+        except CallbackRefused:
+            raise
+        except IntegrityError:
+            with db.read() as conn:
+                seen = payments_repo.gateway_event_seen(
+                    conn, event.tenant_id, gateway.name, event.event_id
+                )
+            if not seen:
+                raise
+            raise CallbackRefused(
+                "replayed", "this event was already processed", ErrorKind.CONFLICT
+            ) from None
+        except DomainError as exc:
+            raise CallbackRefused(
+                "not_applied", f"the event could not be applied: {exc}", payments._kind_of(exc)
+            ) from exc
+    except CallbackRefused as exc:
+        log.warning(
+            "payment callback refused",
+            extra={
+                "fields": {
+                    "gateway": gateway.name,
+                    "reason": exc.reason,
+                    "detail": str(exc),
+                    "event_id": event.event_id,
+                    "payment_id": event.payment_id,
+                }
+            },
+        )
+        with db.unit() as unit:
+            _store(unit, gateway, event, "refused", f"{exc.reason}: {exc}", text, now)
+        raise
+    log.info(
+        "payment callback accepted",
+        extra={
+            "fields": {
+                "gateway": gateway.name,
+                "event_id": event.event_id,
+                "payment_id": event.payment_id,
+                "outcome": result.outcome,
+            }
+        },
+    )
+    return result
+
+
+def _store(
+    unit: MallUnitOfWork,
+    gateway: Gateway,
+    event: CallbackEvent,
+    outcome: str,
+    reason: str,
+    text: str,
+    now: datetime,
+) -> None:
+    payments_repo.add_callback(
+        unit.conn,
+        tenant_id=event.tenant_id,
+        callback_id=ids.new_id("cbk"),
+        gateway=gateway.name,
+        event_id=event.event_id,
+        payment_id=event.payment_id,
+        outcome=outcome,
+        reason=reason[:200],
+        body=text,
+        now=now,
+    )
+
+
+def _apply(
+    unit: MallUnitOfWork,
+    gateway: Gateway,
+    config: LogConfig,
+    event: CallbackEvent,
+    now: datetime,
+) -> DropCallbackResult:
+    t = event.tenant_id
+    if payments_repo.gateway_event_seen(unit.conn, t, gateway.name, event.event_id):
+        raise CallbackRefused("replayed", "this event was already processed", ErrorKind.CONFLICT)
+    reservation_id = drop.reservation_id_of(event.payment_id)
+    assert reservation_id is not None
+    found = unit.nfg.get_reservation(t, reservation_id)
+    if found is None:
+        raise CallbackRefused("unknown_payment", "no such payment", ErrorKind.NOT_FOUND)
+    # The collection's row lock first, as every change of the drop takes it; then the
+    # reservation, read again under it.
+    unit.nfg.get_collection(t, found.collection_id, for_update=True)
+    reservation = unit.nfg.get_reservation(t, reservation_id, for_update=True)
+    assert reservation is not None
+    if event.amount_fen != reservation.amount:
+        raise CallbackRefused(
+            "amount_mismatch",
+            f"the event's amount differs from the payment's ({reservation.amount} fen)",
+            ErrorKind.INVALID,
+        )
+    payments_repo.add_gateway_event(
+        unit.conn, t, gateway.name, event.event_id, event.payment_id, event.type, now
+    )
+    outcome = "no change"
+    if event.type == "payment.succeeded":
+        if reservation.status == ReservationStatus.RESERVED and now < reservation.expires_at:
+            journal.run(
+                unit.conn,
+                c.ReceiveSale(
+                    tenant_id=t,
+                    idempotency_key=drop.sale_key(reservation_id, "sale"),
+                    user=reservation.user_id,
+                    order_ref=reservation_id,
+                    amount_fen=reservation.amount,
+                ),
+            )
+            reservation = drop.assign(unit, reservation, config, now)
+            outcome = f"serials assigned: {', '.join(map(str, reservation.serials))}"
+        elif reservation.status in (ReservationStatus.RESERVED, ReservationStatus.EXPIRED):
+            reservation = drop.expire_if_due(unit, reservation, now)
+            reservation = _refund_late(unit, gateway, reservation, event, now)
+            outcome = "refunded: the reservation had expired"
+        else:
+            outcome = f"reservation already {reservation.status}"
+    elif reservation.status == ReservationStatus.RESERVED:
+        outcome = "payment failed"
+    return DropCallbackResult(
+        event.event_id,
+        event.payment_id,
+        "failed" if outcome == "payment failed" else payment_status(reservation),
+        reservation_id,
+        str(reservation.status),
+        outcome,
+    )
+
+
+def _refund_late(
+    unit: MallUnitOfWork,
+    gateway: Gateway,
+    reservation: Reservation,
+    event: CallbackEvent,
+    now: datetime,
+) -> Reservation:
+    """Money for an expired reservation: recorded under its reference and given straight back
+    through the gateway; the reservation is ``refunded``."""
+    t, rid, amount = reservation.tenant_id, reservation.reservation_id, reservation.amount
+    for command in (
+        c.ReceivePayment(
+            tenant_id=t,
+            idempotency_key=drop.sale_key(rid, "late_payment"),
+            user=reservation.user_id,
+            order_ref=rid,
+            amount_fen=amount,
+        ),
+        c.RefundPayment(
+            tenant_id=t,
+            idempotency_key=drop.sale_key(rid, "refund"),
+            user=reservation.user_id,
+            order_ref=rid,
+            amount_fen=amount,
+        ),
+    ):
+        journal.run(unit.conn, command)
+    gateway.refund(
+        provider_ref=event.provider_ref,
+        refund_id=f"rfd_{rid.split('_', 1)[1]}",
+        amount_fen=amount,
+        reason=f"paid {format_money(amount)} after the reservation expired",
+    )
+    unit.nfg.close_reservation(t, rid, status=ReservationStatus.REFUNDED, now=now)
+    return replace(reservation, status=ReservationStatus.REFUNDED)
