@@ -18,7 +18,7 @@ from tokenmall.services.log.checkpoints import LogConfig
 from tokenmall.services.mall.uow import utc_now
 from tokenmall.web.api.common import TenantId
 from tokenmall.web.deps import Db, single_query_values
-from tokenmall.web.errors import responses
+from tokenmall.web.errors import COMMON, responses
 
 router = APIRouter(
     prefix="/api/v1/tenants/{tenant_id}/log",
@@ -64,7 +64,7 @@ TEXT: dict[str, Any] = {"content": {"text/plain": {}}}
     "/checkpoint",
     response_class=PlainTextResponse,
     summary="The latest signed checkpoint (C2SP tlog-checkpoint in a signed note)",
-    responses={200: TEXT, **responses(404)},
+    responses={200: TEXT, **responses(*COMMON)},
 )
 def checkpoint(tenant_id: TenantId, db: Db, config: Config) -> PlainTextResponse:
     return PlainTextResponse(public.checkpoint(db, config, tenant_id, utc_now()))
@@ -74,7 +74,7 @@ def checkpoint(tenant_id: TenantId, db: Db, config: Config) -> PlainTextResponse
     "/key",
     response_class=PlainTextResponse,
     summary="The log's verifier key (name+keyhash+base64(0x01 || Ed25519 public key))",
-    responses={200: TEXT, **responses(404)},
+    responses={200: TEXT, **responses(*COMMON)},
 )
 def key(tenant_id: TenantId, db: Db, config: Config) -> PlainTextResponse:
     return PlainTextResponse(public.key(db, config, tenant_id, utc_now()) + "\n")
@@ -84,7 +84,7 @@ def key(tenant_id: TenantId, db: Db, config: Config) -> PlainTextResponse:
     "/entries",
     response_model=Entries,
     summary="Leaves start <= i < end, at most 1,000 (fewer past the log's end)",
-    responses=responses(404, 422),
+    responses=responses(*COMMON),
 )
 def entries(tenant_id: TenantId, db: Db, start: Index, end: Size) -> Entries:
     found = public.entries(db, tenant_id, start, end)
@@ -97,7 +97,7 @@ def entries(tenant_id: TenantId, db: Db, start: Index, end: Size) -> Entries:
     "/proof/inclusion",
     response_model=InclusionProof,
     summary="The RFC 9162 inclusion proof of leaf `index` in the tree of `tree_size` leaves",
-    responses=responses(404, 422),
+    responses=responses(*COMMON),
 )
 def inclusion(tenant_id: TenantId, db: Db, index: Index, tree_size: Size) -> InclusionProof:
     hashes = public.inclusion(db, tenant_id, index, tree_size)
@@ -108,7 +108,7 @@ def inclusion(tenant_id: TenantId, db: Db, index: Index, tree_size: Size) -> Inc
     "/proof/consistency",
     response_model=ConsistencyProof,
     summary="The RFC 9162 consistency proof between the trees of `first` and `second` leaves",
-    responses=responses(404, 422),
+    responses=responses(*COMMON),
 )
 def consistency(tenant_id: TenantId, db: Db, first: Size, second: Size) -> ConsistencyProof:
     hashes = public.consistency(db, tenant_id, first, second)
