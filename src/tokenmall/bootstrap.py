@@ -13,18 +13,24 @@ from __future__ import annotations
 from sqlalchemy import Connection, Engine
 
 from tokenmall.adapters.db import migrate
-from tokenmall.adapters.db.engine import UnsupportedDatabase, make_engine
+from tokenmall.adapters.db.engine import UnsupportedDatabase, make_engine, require_existing
 from tokenmall.adapters.db.settings import database_url
 from tokenmall.adapters.db.store import Store
 from tokenmall.adapters.payments import delivery as sandbox_delivery
 from tokenmall.adapters.payments import sandbox_page
 from tokenmall.adapters.payments.sandbox import SandboxGateway, parse_sandbox_ref
+from tokenmall.adapters.signing import Ed25519Signer
+from tokenmall.services.log.checkpoints import LogConfig
+from tokenmall.services.log.verify import StateCheck
 from tokenmall.services.mall.gateway import Gateway, NoGateway
 from tokenmall.services.mall.uow import Database
 
 
-def open_database(url: str) -> Database:
-    """The unit of work over a new engine on ``url``."""
+def open_database(url: str, *, must_exist: bool = False) -> Database:
+    """The unit of work over a new engine on ``url``; ``must_exist``: a SQLite file that is not
+    there is refused (``UnsupportedDatabase``) instead of created."""
+    if must_exist:
+        require_existing(url)
     return Database(make_engine(url))
 
 
@@ -35,6 +41,16 @@ def payment_gateway(sandbox_on: bool, secret_key: str, base_url: str) -> Gateway
     if not sandbox_on:
         return NoGateway()
     return SandboxGateway(secret_key, base_url=base_url)
+
+
+def log_config(secret_key: str, host: str) -> LogConfig:
+    """How the transparency logs are named and signed (keys sealed under ``secret_key``)."""
+    return LogConfig(host, Ed25519Signer(secret_key))
+
+
+def log_state_checks() -> list[StateCheck]:
+    """What ``log verify`` checks beyond the log itself: the registry's state against it."""
+    return []
 
 
 def open_store(url: str | None = None, *, must_exist: bool = False) -> Store:

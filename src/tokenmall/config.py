@@ -96,6 +96,9 @@ class Settings(BaseSettings):
     # Unset (the default): in-process, straight to the webhook's handling, never over the
     # network. Set, that URL (an operator's choice, never one taken from a request).
     sandbox_webhook_url: str | None = None
+    # The host part of every tenant's transparency-log origin and key name
+    # (``{log_host}/{tenant}``): the deployment's public name, as the checkpoints carry it.
+    log_host: str = Field(default="tokenmall.example", pattern=r"^[A-Za-z0-9.-]+(:[0-9]+)?$")
     # Integration ``paid`` pushes go through their tenant's unit writer (group commit); off:
     # one transaction a request.
     group_commit: bool = True

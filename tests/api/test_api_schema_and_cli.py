@@ -17,8 +17,8 @@ from alembic.runtime.migration import MigrationContext
 
 from tokenmall.adapters.db import migrate
 from tokenmall.adapters.db.engine import make_engine
-from tokenmall.adapters.db.mall.schema_all import metadata
 from tokenmall.adapters.db.mall.tables import MALL_TABLES
+from tokenmall.adapters.db.schema_all import metadata
 from tokenmall.services.mall.uow import Database
 from tokenmall.web import readiness
 

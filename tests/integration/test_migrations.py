@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from typer.testing import CliRunner
 
 from tokenmall.adapters.db import migrate
-from tokenmall.adapters.db.mall.schema_all import metadata  # the ledger's and every mall table
+from tokenmall.adapters.db.schema_all import metadata  # the ledger's and every mall table
 from tokenmall.adapters.db.store import Store
 from tokenmall.cli.main import app
 

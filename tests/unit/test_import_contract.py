@@ -37,6 +37,8 @@ ALLOWED_STDLIB = frozenset(
     {
         "__future__",
         "abc",
+        "base64",
+        "binascii",
         "bisect",
         "collections",
         "collections.abc",

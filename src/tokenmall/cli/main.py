@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from tokenmall.cli import audit, bench, db, demo, economy, errors, report, serve, settle, simulate
+from tokenmall.cli import log as log_cli
 
 app = typer.Typer(
     help="tokenmall: token-economy e-commerce with exact arithmetic.",
@@ -15,6 +16,7 @@ app.add_typer(economy.app, name="economy")
 app.add_typer(bench.app, name="bench")
 app.command("audit")(audit.audit)  # tokenmall audit
 app.add_typer(db.app, name="db")  # tokenmall db upgrade
+app.add_typer(log_cli.app, name="log")  # tokenmall log verify, tokenmall log sign
 serve.register(app)  # tokenmall serve, tokenmall operator create
 app.command("simulate")(simulate.simulate)  # tokenmall simulate
 app.command("report")(report.report_command)  # tokenmall report

@@ -6,8 +6,9 @@ and changes nothing. Bad input (a malformed date, a day that has not ended, an u
 exits 2 with a clear message; a tenant whose day the ledger refuses (a date before its last
 settled day) is reported and the command exits 1 after trying the others.
 
-``scheduler`` loops: every ``--interval`` seconds it delivers due webhooks and runs the order
-clock (automatic completion and cancellation, when the orders module has them); once the local
+``scheduler`` loops: every ``--interval`` seconds it delivers due webhooks, runs the order
+clock (automatic completion and cancellation, when the orders module has them) and the
+transparency log's tick (settled days logged, due checkpoints signed); once the local
 time is past ``--at`` it settles each tenant's previous day (once: a settled day is skipped).
 On PostgreSQL one scheduler leads at a time (a session advisory lock); others stand by and take
 over if the leader goes away. On SQLite, run one (settlement and deliveries are safe anyway).
@@ -272,12 +273,26 @@ def _round(store: Store, tz: tzinfo, hour: int, minute: int, secret_key: str) ->
             except Exception as exc:
                 typer.echo(f"scheduler: settling {tenant_id} failed: {exc}", err=True)
     _order_clock(db, tenants, now)
+    _log_tick(db, secret_key, now)
     try:
         report = webhook_delivery.deliver_due(db, now, limit=500, secret_key=secret_key)
         if report.attempted:
             typer.echo(f"webhooks: {json.dumps(report.as_dict())}")
     except Exception as exc:
         typer.echo(f"scheduler: delivering webhooks failed: {exc}", err=True)
+
+
+def _log_tick(db: Any, secret_key: str, now: datetime) -> None:
+    """The transparency logs: settled days logged, due checkpoints signed."""
+    from tokenmall import bootstrap
+    from tokenmall.config import Settings
+    from tokenmall.services.log import public
+
+    try:
+        config = bootstrap.log_config(secret_key, Settings().log_host)
+        public.tick(db, config, now)
+    except Exception as exc:
+        typer.echo(f"scheduler: the transparency log's tick failed: {exc}", err=True)
 
 
 def _order_clock(db: Any, tenants: list[str], now: datetime) -> None:

@@ -30,6 +30,7 @@ from tokenmall.web.api import (
     webhooks,
     withdrawals,
 )
+from tokenmall.web.api import log as log_api
 
 log = logging.getLogger("tokenmall.web")
 
@@ -86,6 +87,9 @@ def create_app(
     )
     app.state.settings = settings
     app.state.database = db
+    app.state.log_config = bootstrap.log_config(
+        settings.secret_key.get_secret_value(), settings.log_host
+    )
     errors.install(app)
     app.add_middleware(limits.RequestLimitsMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(logs.RequestIdMiddleware)
@@ -108,6 +112,7 @@ def create_app(
         referrals,
         settlements,
         webhooks,
+        log_api,
         pages,
     ):
         app.include_router(module.router)

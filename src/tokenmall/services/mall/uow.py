@@ -18,6 +18,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
+from tokenmall.adapters.db.nfg.log import SqlLog
+from tokenmall.adapters.db.nfg.registry import SqlNfg
 from tokenmall.adapters.db.uow import SqlUnitOfWork, Writes
 from tokenmall.services.ledger.book import TenantBook
 from tokenmall.services.mall import events
@@ -48,6 +50,8 @@ class MallUnitOfWork(SqlUnitOfWork):
     ledger: SqlOrderLedger
     outbox: SqlOutbox
     cash: SqlCash
+    log: SqlLog
+    nfg: SqlNfg
 
     def __init__(
         self,
@@ -73,6 +77,8 @@ class MallUnitOfWork(SqlUnitOfWork):
         self.outbox = SqlOutbox(conn)
         self.cash = SqlCash(conn)
         self.order_money = SqlOrderMoney(conn)
+        self.log = SqlLog(conn)
+        self.nfg = SqlNfg(conn)
 
     def __enter__(self) -> MallUnitOfWork:
         super().__enter__()

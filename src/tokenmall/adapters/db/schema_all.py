@@ -1,4 +1,4 @@
-"""Every table module of the mall, imported so the shared ``metadata`` knows all of them.
+"""Every table module (the mall's and the transparency log's), imported so the shared ``metadata``
 
 Alembic's comparisons (tests/integration/test_migrations.py, tests/api/test_api_schema_and_cli.py)
 import this module; a new table module adds one import line here.
@@ -15,7 +15,9 @@ import tokenmall.adapters.db.mall.integration  # integration API
 import tokenmall.adapters.db.mall.orders  # orders, their lines and history
 import tokenmall.adapters.db.mall.payments  # payments, gateway events, callbacks
 import tokenmall.adapters.db.mall.refunds  # refunds
-import tokenmall.adapters.db.mall.withdrawals  # noqa: F401  (withdrawals, settings)
+import tokenmall.adapters.db.mall.withdrawals  # withdrawals, settings
+import tokenmall.adapters.db.nfg.log_tables  # the transparency log
+import tokenmall.adapters.db.nfg.tables  # noqa: F401  (the NFG registry)
 from tokenmall.adapters.db.mall import tables  # noqa: F401  (operators … idempotency)
 from tokenmall.adapters.db.mall.tables import metadata
 

@@ -1,0 +1,1 @@
+"""NFG: numbered goods and rights as tokens (docs/design/nfg.md); pure records and rules."""

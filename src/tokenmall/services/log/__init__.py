@@ -1,0 +1,1 @@
+"""The transparency log's use cases: append, sign checkpoints, serve proofs, verify."""
