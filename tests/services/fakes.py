@@ -18,7 +18,14 @@ from datetime import date, datetime
 from types import TracebackType
 from typing import Any
 
-from fakes_orders import FakeNested, FakeOrderMoney, FakeOrders, FakePayments, FakeRefunds
+from fakes_orders import (
+    FakeHolderRights,
+    FakeNested,
+    FakeOrderMoney,
+    FakeOrders,
+    FakePayments,
+    FakeRefunds,
+)
 from fakes_withdrawals import FakeAuditTrail, FakeCash, FakeWithdrawals
 
 from tokenmall.adapters.db.uow import NewUser, StoredEvent
@@ -472,6 +479,7 @@ class FakeUnitOfWork:
         self.refunds = FakeRefunds()
         self.order_money = FakeOrderMoney()
         self.nested = FakeNested(self)
+        self.holder_rights = FakeHolderRights()
         self.commits = 0
         self._saved: tuple[Any, ...] | None = None
         self._where: tuple[str, str, str, str] | None = None

@@ -23,8 +23,8 @@ The ports, each small:
 * ``withdrawals``: the members' withdrawals, their approvals and the tenant's rules;
 * ``audit``: the audit trail (entries added with the change, and read back);
 * ``cash``: a member's cash and debt, and the ledger steps of a withdrawal;
-* ``orders``, ``payments``, ``refunds``, ``order_money``, ``nested``: the mall's own orders
-  (``unit_of_work_orders.py``);
+* ``orders``, ``payments``, ``refunds``, ``order_money``, ``nested``, ``holder_rights``: the
+  mall's own orders (``unit_of_work_orders.py``);
 * ``answer(status, body)``: the request's answer, stored under its Idempotency-Key among the
   unit's last writes (one statement, no savepoint), if the unit was opened for a key.
 """
@@ -52,6 +52,7 @@ from tokenmall.domain.mall.responses import StoredResponse
 from tokenmall.domain.mall.withdrawals import Settings, Withdrawal, WithdrawalStatus
 from tokenmall.services.ledger.execute import Prefound, Purchased
 from tokenmall.services.unit_of_work_orders import (
+    HolderRights,
     Nested,
     OrderMoney,
     OrdersRepository,
@@ -347,6 +348,9 @@ class UnitOfWork(Protocol):
 
     @property
     def nested(self) -> Nested: ...
+
+    @property
+    def holder_rights(self) -> HolderRights: ...
 
     def __enter__(self) -> UnitOfWork: ...
 
