@@ -19,6 +19,7 @@ from tokenmall.web.api import (
     economy,
     health,
     integration,
+    nfg_rights,
     orders,
     payments,
     people,
@@ -113,6 +114,7 @@ def create_app(
         settlements,
         webhooks,
         log_api,
+        nfg_rights,
         pages,
     ):
         app.include_router(module.router)

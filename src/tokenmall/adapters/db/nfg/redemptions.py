@@ -9,9 +9,6 @@ no points), with a snapshot of the owner's address. Its statuses: ``requested`` 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -32,18 +29,7 @@ from sqlalchemy import (
 
 from tokenmall.adapters.db.mall.rows import aware, maybe_aware
 from tokenmall.adapters.db.mall.tables import ID, TENANT_ID, metadata
-
-
-class RedemptionStatus(StrEnum):
-    REQUESTED = "requested"
-    SHIPPED = "shipped"
-    DELIVERED = "delivered"
-    CANCELLED = "cancelled"
-
-
-class RedemptionKind(StrEnum):
-    LINKED = "linked"  # the collection's linked SKU
-    VOUCHER = "voucher"  # the SKU of the collection's voucher right
+from tokenmall.domain.nfg.redemptions import Redemption, RedemptionKind, RedemptionStatus
 
 
 def _at(name: str, nullable: bool = False) -> Column[Any]:
@@ -91,28 +77,6 @@ Index(
 )
 Index("ix_nfg_redemptions_user", nfg_redemptions.c.tenant_id, nfg_redemptions.c.user_id)
 Index("ix_nfg_redemptions_merchant", nfg_redemptions.c.tenant_id, nfg_redemptions.c.merchant_id)
-
-
-@dataclass(frozen=True, slots=True)
-class Redemption:
-    tenant_id: str
-    redemption_id: str
-    collection_id: str
-    serial: int
-    user_id: str
-    sku_id: str
-    merchant_id: str
-    kind: RedemptionKind
-    status: RedemptionStatus
-    recipient: str
-    phone: str
-    address: str
-    created_at: datetime
-    carrier: str | None = None
-    tracking_number: str | None = None
-    closed_by: str | None = None
-    shipped_at: datetime | None = None
-    closed_at: datetime | None = None
 
 
 def _redemption(row: Any) -> Redemption:

@@ -1,0 +1,1 @@
+"""NFG use cases: the registry, the drop, transfers, rights and redemptions."""
