@@ -26,8 +26,8 @@ from tokenmall.domain.mall.people import User
 from tokenmall.domain.nfg import events as ev
 from tokenmall.domain.nfg.records import Collection, CollectionStatus, PriceAsset, Token, TokenState
 from tokenmall.domain.nfg.rights import Rights
-from tokenmall.services.log.appending import record
 from tokenmall.services.log import public
+from tokenmall.services.log.appending import record
 from tokenmall.services.log.checkpoints import LogConfig
 from tokenmall.services.mall import catalogue
 from tokenmall.services.mall.auth import Principal
