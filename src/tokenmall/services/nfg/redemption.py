@@ -12,6 +12,7 @@ token (``redemption_cancelled``). Every change is one unit of work with its log 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from tokenmall.adapters.db.nfg.registry import RightUse
@@ -298,3 +299,32 @@ def cancel(
     event = ev.token_event(ev.REDEMPTION_CANCELLED, found.collection_id, found.serial, **fields)
     record(unit.log, config, tenant_id, [event], now)
     return moved
+
+
+@dataclass(frozen=True, slots=True)
+class Holding:
+    """A token of the consumer's, as the redemption page shows it."""
+
+    collection: Collection
+    token: Token
+    redeems: str | None  # the SKU it redeems, if any
+    uses: int  # uses of its rights so far
+
+
+def holdings(unit: MallUnitOfWork, caller: Principal | None, tenant_id: str) -> list[Holding]:
+    """The consumer's tokens (every state) with what each redeems and its rights' uses."""
+    who = require(caller, tenant_id, OWNERS)
+    found: list[Holding] = []
+    collections: dict[str, Collection | None] = {}
+    for token in unit.nfg.tokens_of_owner(tenant_id, who.subject_id):
+        if token.collection_id not in collections:
+            collections[token.collection_id] = unit.nfg.get_collection(
+                tenant_id, token.collection_id
+            )
+        collection = collections[token.collection_id]
+        if collection is None:
+            continue
+        redeems = what_redeems(collection)
+        uses = unit.nfg.right_uses(tenant_id, token.collection_id, token.serial)
+        found.append(Holding(collection, token, None if redeems is None else redeems[0], len(uses)))
+    return found

@@ -27,7 +27,17 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import Scope
 
-from tokenmall.web.pages import access, account, addresses, admin, console, mall, platform, shop
+from tokenmall.web.pages import (
+    access,
+    account,
+    addresses,
+    admin,
+    console,
+    mall,
+    nfg_rights,
+    platform,
+    shop,
+)
 from tokenmall.web.pages.errors import PageRoute
 from tokenmall.web.pages.rendering import STATIC, STATIC_PREFIX, render
 
@@ -84,6 +94,7 @@ for part in (
     shop.router,  # the consumer's cart, checkout and orders
     account.router,  # the consumer's wallet, referral and withdrawals
     addresses.router,  # the consumer's address book
+    nfg_rights.router,  # NFG redemption (consumers), entry scan and redemptions (console)
     _fallback,
 ):
     router.include_router(part)
