@@ -32,6 +32,15 @@ def test_demo_sets_up_once_and_a_second_run_adds_nothing(tmp_path: Path) -> None
         assert line in first.output
     assert "http://127.0.0.1:8000/wine/" in first.output
     assert "/wine/register?invite=" in first.output
+    assert "NFG certificate:  http://127.0.0.1:8000/wine/c/col_demo_vintage_2015/1" in first.output
+    assert "Log checkpoint:   http://127.0.0.1:8000/api/v1/tenants/wine/log/checkpoint" in (
+        first.output
+    )
+    verified = runner.invoke(
+        cli, ["log", "verify", "--database", url], env={"TOKENMALL_ENV": "development"}
+    )
+    assert verified.exit_code == 0, verified.output
+    assert "log verify clean" in verified.output
     store = Store.open(url)
     try:
         with store.read() as conn:

@@ -18,7 +18,14 @@ from datetime import date, datetime
 from types import TracebackType
 from typing import Any
 
-from fakes_orders import FakeNested, FakeOrderMoney, FakeOrders, FakePayments, FakeRefunds
+from fakes_orders import (
+    FakeHolderRights,
+    FakeNested,
+    FakeOrderMoney,
+    FakeOrders,
+    FakePayments,
+    FakeRefunds,
+)
 from fakes_people import (
     FakeCommissionLedger,
     FakeCommissions,
@@ -487,6 +494,7 @@ class FakeUnitOfWork:
         self.commission_ledger = FakeCommissionLedger()
         self.trades = FakeTrades(self.holdings, self.params)
         self.settlement = FakeSettlements()
+        self.holder_rights = FakeHolderRights()
         self.commits = 0
         self._saved: tuple[Any, ...] | None = None
         self._where: tuple[str, str, str, str] | None = None

@@ -27,6 +27,7 @@ from tokenmall.domain.mall.gateway import (
 from tokenmall.domain.mall.orders import Order, OrderEvent, OrderSettings, OrderStatus
 from tokenmall.domain.mall.payments import Payment, PaymentStatus
 from tokenmall.domain.mall.refunds import Refund, RefundStatus
+from tokenmall.domain.nfg.holders import BuyerRights
 from tokenmall.services.unit_of_work_orders import Callback, CallbackSeen
 
 
@@ -346,3 +347,13 @@ class FakeUnits:
     @contextmanager
     def reading(self) -> Iterator[Any]:
         yield self.unit_of_work
+
+
+class FakeHolderRights:
+    """What buyers' tokens allow at checkout: ``rights`` by user id (none by default)."""
+
+    def __init__(self) -> None:
+        self.rights: dict[str, BuyerRights] = {}
+
+    def of_buyer(self, tenant_id: str, user_id: str, sku_ids: Sequence[str]) -> BuyerRights:
+        return self.rights.get(user_id, BuyerRights())

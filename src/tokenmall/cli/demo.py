@@ -52,6 +52,7 @@ def demo(
 
     from tokenmall import bootstrap
     from tokenmall.demo import living as demo_service
+    from tokenmall.demo import nfg as demo_nfg
     from tokenmall.services.process import freeze_startup_objects
     from tokenmall.web import logs
     from tokenmall.web.app import create_app
@@ -66,6 +67,13 @@ def demo(
         bootstrap.upgrade(db.engine)
         outcome = demo_service.seed(
             db, base_url=base_url, progress=lambda text: typer.echo(f"  {text}…")
+        )
+        settings = demo_settings(url, host, port)
+        nfg = demo_nfg.seed(
+            db,
+            bootstrap.log_config(settings.secret_key.get_secret_value(), settings.log_host),
+            base_url=base_url,
+            progress=lambda text: typer.echo(f"  {text}…"),
         )
         invite = demo_service.invite_link(db, base_url)
     finally:
@@ -83,6 +91,9 @@ def demo(
     typer.echo(f"Platform console: {base_url}/-/platform/")
     typer.echo(f"Invite link:      {invite}")
     typer.echo(f"API docs:         {base_url}/docs")
+    for certificate in nfg.certificate_urls:
+        typer.echo(f"NFG certificate:  {certificate}")
+    typer.echo(f"Log checkpoint:   {nfg.checkpoint_url}")
     typer.echo("")
     typer.echo(f"{'who':<18} {'email':<28} password")
     for login in outcome.logins:
@@ -91,7 +102,6 @@ def demo(
         return
     typer.echo("")
     typer.echo(f"Serving at {base_url} (Ctrl+C to stop)")
-    settings = demo_settings(url, host, port)
     application = create_app(settings)
     logs.development_warning()
     freeze_startup_objects()

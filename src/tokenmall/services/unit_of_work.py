@@ -26,8 +26,8 @@ The ports, each small:
 * ``withdrawals``: the members' withdrawals, their approvals and the tenant's rules;
 * ``audit``: the audit trail (entries added with the change, and read back);
 * ``cash``: a member's cash and debt, and the ledger steps of a withdrawal;
-* ``orders``, ``payments``, ``refunds``, ``order_money``, ``nested``: the mall's own orders
-  (``unit_of_work_orders.py``);
+* ``orders``, ``payments``, ``refunds``, ``order_money``, ``nested``, ``holder_rights``: the
+  mall's own orders (``unit_of_work_orders.py``);
 * ``trades``, ``settlement``: the wallet's trades and the daily settlement
   (``unit_of_work_wallet.py``);
 * ``answer(status, body)``: the request's answer, stored under its Idempotency-Key among the
@@ -58,6 +58,7 @@ from tokenmall.domain.mall.responses import StoredResponse
 from tokenmall.domain.mall.withdrawals import Settings, Withdrawal, WithdrawalStatus
 from tokenmall.services.ledger.execute import Prefound
 from tokenmall.services.unit_of_work_orders import (
+    HolderRights,
     Nested,
     OrderMoney,
     OrdersRepository,
@@ -383,6 +384,9 @@ class UnitOfWork(Protocol):
 
     @property
     def settlement(self) -> Settlements: ...
+
+    @property
+    def holder_rights(self) -> HolderRights: ...
 
     def __enter__(self) -> UnitOfWork: ...
 

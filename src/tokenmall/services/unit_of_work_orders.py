@@ -8,7 +8,8 @@
 * ``refunds``: the refunds asked for and decided;
 * ``order_money``: the ledger steps only the mall's own orders take (stable points paid and
   given back, a stray payment recorded) and what a refund would take back;
-* ``nested``: a savepoint inside the unit (one due order's move that may fail alone).
+* ``nested``: a savepoint inside the unit (one due order's move that may fail alone);
+* ``holder_rights``: what a buyer's held tokens allow at checkout (``may_buy``, ``discount``).
 
 The SQL implementations are ``adapters/db/uow_orders.py`` (and ``order_ledger.SqlOrderMoney``
 for the ledger's part); the services tests' fakes are ``tests/services/fakes_orders.py``.
@@ -27,6 +28,7 @@ from tokenmall.domain.mall.commissions import CommissionRow
 from tokenmall.domain.mall.orders import Order, OrderEvent, OrderSettings
 from tokenmall.domain.mall.payments import Payment
 from tokenmall.domain.mall.refunds import Refund
+from tokenmall.domain.nfg.holders import BuyerRights
 
 
 class OrdersRepository(Protocol):
@@ -160,3 +162,9 @@ class OrderMoney(Protocol):
 class Nested(Protocol):
     def savepoint(self) -> AbstractContextManager[Any]:
         """A savepoint: an exception leaving it undoes only what was done inside it."""
+
+
+class HolderRights(Protocol):
+    def of_buyer(self, tenant_id: str, user_id: str, sku_ids: Sequence[str]) -> BuyerRights:
+        """The collections whose ``may_buy`` names one of ``sku_ids``, those the buyer holds a
+        token of (state ``held``), and the discounts of the buyer's held tokens."""

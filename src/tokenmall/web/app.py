@@ -21,6 +21,7 @@ from tokenmall.web.api import (
     integration,
     nfg_drop,
     nfg_registry,
+    nfg_rights,
     orders,
     payments,
     people,
@@ -117,6 +118,7 @@ def create_app(
         log_api,
         nfg_registry,
         nfg_drop,
+        nfg_rights,
         pages,
     ):
         app.include_router(module.router)

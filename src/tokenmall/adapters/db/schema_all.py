@@ -17,6 +17,7 @@ import tokenmall.adapters.db.mall.payments  # payments, gateway events, callback
 import tokenmall.adapters.db.mall.refunds  # refunds
 import tokenmall.adapters.db.mall.withdrawals  # withdrawals, settings
 import tokenmall.adapters.db.nfg.log_tables  # the transparency log
+import tokenmall.adapters.db.nfg.redemptions  # NFG redemptions (提货)
 import tokenmall.adapters.db.nfg.tables  # noqa: F401  (the NFG registry)
 from tokenmall.adapters.db.mall import tables  # noqa: F401  (operators … idempotency)
 from tokenmall.adapters.db.mall.tables import metadata

@@ -32,6 +32,7 @@ from tokenmall.adapters.db.mall import integration as repo
 from tokenmall.adapters.db.mall import people as people_repo
 from tokenmall.adapters.db.mall.tables import idempotency as answers_table
 from tokenmall.adapters.db.mall.tables import users as mall_users
+from tokenmall.adapters.db.nfg.holder_rights import SqlHolderRights
 from tokenmall.adapters.db.store import Store
 from tokenmall.adapters.db.uow_orders import SqlNested, SqlOrders, SqlPayments, SqlRefunds
 from tokenmall.adapters.db.uow_people import SqlCommissions, SqlTenants, SqlUserBook
@@ -381,6 +382,7 @@ class SqlUnitOfWork:
         self.nested = SqlNested(conn)
         self.tenants = SqlTenants(conn)
         self.commissions = SqlCommissions(conn)
+        self.holder_rights = SqlHolderRights(conn)
 
     def __enter__(self) -> SqlUnitOfWork:
         if self._engine is not None:

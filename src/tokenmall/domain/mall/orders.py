@@ -64,6 +64,16 @@ class ShippingAddress:
 
 
 @dataclass(frozen=True, slots=True)
+class OrderDiscount:
+    """The held token whose ``discount`` right lowered the order (at most one an order)."""
+
+    collection_id: str
+    serial: int
+    discount_bps: int
+    off_fen: int
+
+
+@dataclass(frozen=True, slots=True)
 class Order:
     tenant_id: str
     order_id: str
@@ -91,7 +101,13 @@ class Order:
     rewards_booked_at: datetime | None = None
     lines: tuple[OrderLine, ...] = field(default=())
     shipping: ShippingAddress | None = None
+    discount: OrderDiscount | None = None
 
     @property
     def rewards_booked(self) -> bool:
         return self.rewards_journal_id is not None
+
+    @property
+    def goods_fen(self) -> int:
+        """The lines' total before the discount (``total_fen`` is what the buyer pays)."""
+        return self.total_fen + (0 if self.discount is None else self.discount.off_fen)

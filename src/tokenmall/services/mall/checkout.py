@@ -1,5 +1,10 @@
 """Checkout: the cart's lines split by merchant into orders, stock reserved, each order's
 payment plan set (money through the gateway, stable points, or both), in one unit of work.
+
+The buyer's NFG rights (the ``holder_rights`` port) apply: a SKU named in a collection's
+``may_buy`` right is refused (403, naming the line) unless the buyer holds a token of such a
+collection (state ``held``); the best ``discount`` right the buyer holds lowers each order's
+goods (at most one discount an order, rounded down) and is named on the order.
 """
 
 from __future__ import annotations
@@ -9,13 +14,14 @@ from datetime import datetime, timedelta
 
 from tokenmall.domain.mall import escrow
 from tokenmall.domain.mall.catalogue import Product, Sku
-from tokenmall.domain.mall.orders import Order, OrderLine, OrderStatus
+from tokenmall.domain.mall.orders import Order, OrderDiscount, OrderLine, OrderStatus
 from tokenmall.domain.mall.payments import Payment
 from tokenmall.domain.mall.transitions import ORDER
+from tokenmall.domain.nfg.holders import AppliedDiscount, BuyerRights, best_discount
 from tokenmall.services.mall import addresses, catalogue, ids, payments, validate
 from tokenmall.services.mall import cart as carts
 from tokenmall.services.mall.auth import Principal, require
-from tokenmall.services.mall.errors import InvalidInput, OutOfStock
+from tokenmall.services.mall.errors import Forbidden, InvalidInput, OutOfStock
 from tokenmall.services.mall.gateway import (
     NO_GATEWAY_MESSAGE,
     Gateway,
@@ -85,6 +91,25 @@ def _plan(method: str, stable_amount: str | None, total: int) -> int:
     return stable
 
 
+def _check_gates(rights: BuyerRights, wanted: list[_Wanted]) -> None:
+    """Refuse a ``may_buy`` SKU to a buyer who holds no token of a collection naming it."""
+    for item in wanted:
+        gates = rights.refused(item.sku_id)
+        if gates:
+            names = "、".join(gate.collection_name for gate in gates)
+            raise Forbidden(
+                f"{item.field}: only holders of {names} may buy SKU {item.sku_id!r}", item.field
+            )
+
+
+def _named(applied: AppliedDiscount | None) -> OrderDiscount | None:
+    if applied is None:
+        return None
+    return OrderDiscount(
+        applied.collection_id, applied.serial, applied.discount_bps, applied.off_fen
+    )
+
+
 def checkout(
     uow: UnitOfWork,
     caller: Principal | None,
@@ -108,6 +133,8 @@ def checkout(
     for item in wanted:
         sku, product = carts.sellable(uow.catalogue, tenant_id, item.sku_id, item.field)
         by_merchant.setdefault(product.merchant_id, []).append((item, sku, product))
+    rights = uow.holder_rights.of_buyer(tenant_id, who.subject_id, [w.sku_id for w in wanted])
+    _check_gates(rights, wanted)
     catalogue.check_payable(
         uow.params, tenant_id, [(sku, i.field) for g in by_merchant.values() for i, sku, _ in g]
     )
@@ -116,6 +143,11 @@ def checkout(
     )
     if grand > validate.MAX_PRICE_FEN:
         raise InvalidInput("the checkout's total is above 10000000000.00", "lines")
+    merchants = sorted(by_merchant)
+    goods = [sum(i.quantity * sku.price_fen for i, sku, _ in by_merchant[m]) for m in merchants]
+    discounts = [best_discount(rights.discounts, g) for g in goods]
+    totals = [g - (0 if d is None else d.off_fen) for g, d in zip(goods, discounts, strict=True)]
+    grand = sum(totals)
     stable_left = _plan(payment_method, stable_amount, grand)
     if stable_left < grand and isinstance(gateway, NoGateway):
         # Refused before anything is reserved or taken: there is nowhere to pay the money part.
@@ -123,12 +155,8 @@ def checkout(
     settings = uow.orders.settings(tenant_id)
     checkout_id = ids.new_id("chk")
     made: list[Order] = []
-    merchants = sorted(by_merchant)
-    plans = escrow.fill_stable(
-        stable_left,
-        (sum(item.quantity * sku.price_fen for item, sku, _ in by_merchant[m]) for m in merchants),
-    )
-    for merchant_id, paying in zip(merchants, plans, strict=True):
+    plans = escrow.fill_stable(stable_left, totals)
+    for merchant_id, paying, applied in zip(merchants, plans, discounts, strict=True):
         order_id = ids.new_id("ord")
         order_lines = tuple(
             OrderLine(
@@ -158,6 +186,7 @@ def checkout(
             pay_by=now + timedelta(minutes=settings.payment_timeout_minutes),
             lines=order_lines,
             shipping=shipping,
+            discount=_named(applied),
         )
         uow.orders.add(order)
         history(uow, order, None, ORDER.initial, who.subject_id, now)

@@ -259,15 +259,16 @@ def contribution_of(uow: UnitOfWork, order: Order) -> int | None:
 
     None when no line has a fixed contribution: the engine applies ``pool_rate`` to the money
     part. Otherwise the fixed contributions (and ``pool_rate`` of the other lines) are scaled
-    to the money part: ``floor(contribution × money / total)`` — stable-paid portions add no
-    contribution."""
+    to the money part: ``floor(contribution × money / goods)`` — stable-paid portions and an
+    NFG discount add no contribution (``goods`` is the lines' total, ``total`` less nothing
+    when the order has no discount)."""
     found = escrow.fixed_contributions(order.lines)
     if found is None:
         return None
     fixed, rest = found
     if rest:
         fixed += contribution_for(Rates(uow.params.of(order.tenant_id)), rest, None)
-    return escrow.money_part_contribution(fixed, order.money_fen, order.total_fen)
+    return escrow.money_part_contribution(fixed, order.money_fen, order.goods_fen)
 
 
 def book(uow: UnitOfWork, order: Order, now: datetime) -> Order:

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Connection, Engine
 
 from tokenmall.adapters.db.nfg.log import SqlLog
+from tokenmall.adapters.db.nfg.redemptions import SqlRedemptions
 from tokenmall.adapters.db.nfg.registry import SqlNfg
 from tokenmall.adapters.db.uow import SqlUnitOfWork, Writes
 from tokenmall.services.ledger.book import TenantBook
@@ -47,6 +48,7 @@ class MallUnitOfWork(SqlUnitOfWork):
     settlement: SqlSettlements
     log: SqlLog
     nfg: SqlNfg
+    redemptions: SqlRedemptions
 
     def __init__(
         self,
@@ -79,6 +81,7 @@ class MallUnitOfWork(SqlUnitOfWork):
         self.settlement = SqlSettlements(conn)
         self.log = SqlLog(conn)
         self.nfg = SqlNfg(conn)
+        self.redemptions = SqlRedemptions(conn)
 
     def __enter__(self) -> MallUnitOfWork:
         super().__enter__()

@@ -163,6 +163,29 @@ class ShippingAddressOut(Response):
         return cls(recipient=value.recipient, phone=value.phone, address=value.address)
 
 
+class OrderDiscountOut(Response):
+    collection_id: str = Field(description="The NFG collection whose discount right applied")
+    serial: int = Field(description="The serial of the buyer's held token")
+    token: str = Field(description="The token, as collection/serial")
+    rate_bps: int = Field(description="The discount rate in basis points (100 = 1 %)")
+    amount: str = Field(description="Money off the order's goods (rounded down)")
+    goods_total: str = Field(description="The lines' total before the discount")
+
+    @classmethod
+    def of(cls, order: Order) -> OrderDiscountOut | None:
+        found = order.discount
+        if found is None:
+            return None
+        return cls(
+            collection_id=found.collection_id,
+            serial=found.serial,
+            token=f"{found.collection_id}/{found.serial}",
+            rate_bps=found.discount_bps,
+            amount=format_money(found.off_fen),
+            goods_total=format_money(order.goods_fen),
+        )
+
+
 class OrderOut(Response):
     order_id: str
     checkout_id: str
@@ -188,6 +211,11 @@ class OrderOut(Response):
     )
     lines: list[OrderLineOut]
     rewards: RewardsOut
+    nfg_discount: OrderDiscountOut | None = Field(
+        default=None,
+        description="The held NFG token whose discount right lowered the order (at most one); "
+        "``total`` is after it. Null: no discount",
+    )
 
     @classmethod
     def of(cls, order: Order) -> OrderOut:
@@ -220,6 +248,7 @@ class OrderOut(Response):
                 price=order.rewards_price,
                 contribution=_money(order.rewards_contribution_fen),
             ),
+            nfg_discount=OrderDiscountOut.of(order),
         )
 
 

@@ -37,6 +37,7 @@ from tokenmall.web.pages import (
     nfg_certificate,
     nfg_drop,
     nfg_registry,
+    nfg_rights,
     platform,
     shop,
 )
@@ -99,6 +100,7 @@ for part in (
     nfg_registry.router,  # NFG collections in the console, the consumer's collection
     nfg_certificate.router,  # a token's public certificate and the offline verifier
     nfg_drop.router,  # the drop: drops on sale, buying, reservations
+    nfg_rights.router,  # NFG redemption (consumers), entry scan and redemptions (console)
     _fallback,
 ):
     router.include_router(part)

@@ -32,6 +32,7 @@ from tokenmall.adapters.db.mall.rows import at, aware, maybe_aware, one_of, valu
 from tokenmall.adapters.db.mall.tables import ID, TENANT_ID, metadata
 from tokenmall.domain.mall.orders import (
     Order,
+    OrderDiscount,
     OrderEvent,
     OrderLine,
     OrderSettings,
@@ -93,6 +94,12 @@ orders = Table(
     Column("shipping_recipient", String(50), nullable=True),
     Column("shipping_phone", String(20), nullable=True),
     Column("shipping_address", String(400), nullable=True),
+    # The held NFG token whose discount right lowered the order (migration 0020); NULL: none.
+    # ``total_fen`` is what the buyer pays: the lines' total less ``discount_fen``.
+    Column("discount_collection_id", String(ID), nullable=True),
+    Column("discount_serial", BigInteger, nullable=True),
+    Column("discount_bps", Integer, nullable=True),
+    Column("discount_fen", BigInteger, nullable=True),
     PrimaryKeyConstraint("tenant_id", "order_id"),
     ForeignKeyConstraint(["tenant_id", "user_id"], ["mall_users.tenant_id", "mall_users.user_id"]),
     ForeignKeyConstraint(
@@ -209,6 +216,7 @@ def add_order(conn: Connection, order: Order) -> None:
             shipping_recipient=None if order.shipping is None else order.shipping.recipient,
             shipping_phone=None if order.shipping is None else order.shipping.phone,
             shipping_address=None if order.shipping is None else order.shipping.address,
+            **_discount_values(order.discount),
         )
     )
     conn.execute(
@@ -234,6 +242,28 @@ def add_order(conn: Connection, order: Order) -> None:
 
 def _int_or_none(value: Any) -> int | None:
     return None if value is None else int(value)
+
+
+def _discount_values(discount: OrderDiscount | None) -> dict[str, Any]:
+    if discount is None:
+        return {}
+    return {
+        "discount_collection_id": discount.collection_id,
+        "discount_serial": discount.serial,
+        "discount_bps": discount.discount_bps,
+        "discount_fen": discount.off_fen,
+    }
+
+
+def _discount(row: Any) -> OrderDiscount | None:
+    if row.discount_collection_id is None:
+        return None
+    return OrderDiscount(
+        row.discount_collection_id,
+        int(row.discount_serial),
+        int(row.discount_bps),
+        int(row.discount_fen),
+    )
 
 
 def _order(row: Any, lines: tuple[OrderLine, ...]) -> Order:
@@ -268,6 +298,7 @@ def _order(row: Any, lines: tuple[OrderLine, ...]) -> Order:
             if row.shipping_address is None
             else ShippingAddress(row.shipping_recipient, row.shipping_phone, row.shipping_address)
         ),
+        discount=_discount(row),
     )
 
 
