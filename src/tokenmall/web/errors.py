@@ -58,6 +58,15 @@ def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {code: {"model": ErrorBody, "description": _DESCRIPTIONS[code]} for code in codes}
 
 
+def json_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """The same declarations for a route whose success is not JSON (its errors still are)."""
+    body = {"schema": {"$ref": "#/components/schemas/ErrorBody"}}
+    return {
+        code: {"description": _DESCRIPTIONS[code], "content": {"application/json": body}}
+        for code in codes
+    }
+
+
 # Every route may answer these (authentication and request parsing come first).
 COMMON = (400, 401, 404, 422)
 

@@ -18,7 +18,7 @@ from tokenmall.services.log.checkpoints import LogConfig
 from tokenmall.services.mall.uow import utc_now
 from tokenmall.web.api.common import TenantId
 from tokenmall.web.deps import Db, single_query_values
-from tokenmall.web.errors import COMMON, responses
+from tokenmall.web.errors import COMMON, json_responses, responses
 
 router = APIRouter(
     prefix="/api/v1/tenants/{tenant_id}/log",
@@ -64,7 +64,7 @@ TEXT: dict[str, Any] = {"content": {"text/plain": {}}}
     "/checkpoint",
     response_class=PlainTextResponse,
     summary="The latest signed checkpoint (C2SP tlog-checkpoint in a signed note)",
-    responses={200: TEXT, **responses(*COMMON)},
+    responses={200: TEXT, **json_responses(*COMMON)},
 )
 def checkpoint(tenant_id: TenantId, db: Db, config: Config) -> PlainTextResponse:
     return PlainTextResponse(public.checkpoint(db, config, tenant_id, utc_now()))
@@ -74,7 +74,7 @@ def checkpoint(tenant_id: TenantId, db: Db, config: Config) -> PlainTextResponse
     "/key",
     response_class=PlainTextResponse,
     summary="The log's verifier key (name+keyhash+base64(0x01 || Ed25519 public key))",
-    responses={200: TEXT, **responses(*COMMON)},
+    responses={200: TEXT, **json_responses(*COMMON)},
 )
 def key(tenant_id: TenantId, db: Db, config: Config) -> PlainTextResponse:
     return PlainTextResponse(public.key(db, config, tenant_id, utc_now()) + "\n")
