@@ -6,6 +6,7 @@ import typer
 
 from tokenmall.cli import audit, bench, db, demo, economy, errors, report, serve, settle, simulate
 from tokenmall.cli import log as log_cli
+from tokenmall.cli import market as market_cli
 
 app = typer.Typer(
     help="tokenmall: token-economy e-commerce with exact arithmetic.",
@@ -14,6 +15,7 @@ app = typer.Typer(
 )
 app.add_typer(economy.app, name="economy")
 app.add_typer(bench.app, name="bench")
+app.add_typer(market_cli.app, name="market")  # tokenmall market replay
 app.command("audit")(audit.audit)  # tokenmall audit
 app.add_typer(db.app, name="db")  # tokenmall db upgrade
 app.add_typer(log_cli.app, name="log")  # tokenmall log verify, tokenmall log sign

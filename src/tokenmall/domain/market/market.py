@@ -17,6 +17,7 @@ from tokenmall.domain.market.records import CollectionState, OrderStatus, Token
 from tokenmall.domain.market.refusals import Code, MarketRefused
 from tokenmall.domain.market.settle import Tx
 from tokenmall.domain.market.trading import Trading
+from tokenmall.domain.nfg.records import MAX_EDITION_SIZE
 
 
 class Market(Trading):
@@ -35,6 +36,8 @@ class Market(Trading):
         if cid in self.state.collections:
             raise MarketRefused(Code.INVALID_INPUT, f"collection {cid!r} exists", "id")
         g.positive(editions, "editions")
+        if editions > MAX_EDITION_SIZE:
+            raise MarketRefused(Code.INVALID_INPUT, f"at most {MAX_EDITION_SIZE}", "editions")
         g.positive(primary_price, "price")
         tx = self._tx()
         col = CollectionState(cid, issuer, editions, primary_price, rules)
