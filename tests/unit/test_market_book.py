@@ -18,21 +18,18 @@ from tokenmall.domain.nfg.records import TokenState
 
 USERS = ["u0", "u1", "u2", "u3"]
 TOKENS = 12
+OWNER = "(owner)"  # the token's owner at the time
 
+PRICES = st.integers(97, 103)
 ops = st.lists(
     st.one_of(
-        st.tuples(
-            st.just("list"), st.sampled_from(USERS), st.integers(1, TOKENS), st.integers(90, 110)
-        ),
-        st.tuples(st.just("bid"), st.sampled_from(USERS), st.integers(90, 110)),
-        st.tuples(st.just("take"), st.sampled_from(USERS), st.integers(1, 40)),
-        st.tuples(st.just("cancel"), st.sampled_from(USERS), st.integers(1, 40)),
-        st.tuples(
-            st.just("gift"), st.sampled_from(USERS), st.integers(1, TOKENS), st.sampled_from(USERS)
-        ),
-        st.tuples(
-            st.just("day"),
-        ),
+        st.tuples(st.just("list"), st.just(OWNER), st.integers(1, TOKENS), PRICES),
+        st.tuples(st.just("list"), st.sampled_from(USERS), st.integers(1, TOKENS), PRICES),
+        st.tuples(st.just("bid"), st.sampled_from(USERS), PRICES),
+        st.tuples(st.just("take"), st.sampled_from(USERS), st.integers(1, 20)),
+        st.tuples(st.just("cancel"), st.sampled_from(USERS), st.integers(1, 20)),
+        st.tuples(st.just("gift"), st.just(OWNER), st.integers(1, TOKENS), st.sampled_from(USERS)),
+        st.tuples(st.just("day")),
     ),
     max_size=80,
 )
@@ -44,8 +41,8 @@ def setup() -> tuple[Market, int]:
         m.mint("c", USERS[i % len(USERS)])
     deposits = 0
     for user in USERS:
-        m.deposit(user, 350)
-        deposits += 350
+        m.deposit(user, 1_000)
+        deposits += 1_000
     return m, deposits
 
 
@@ -55,6 +52,8 @@ def open_orders(m: Market, kind: OrderKind) -> list[Any]:
 
 def expected_match(m: Market, op: tuple[Any, ...]) -> int | None:
     """The resting order a brute force says a new order would meet first."""
+    if op[0] == "list" and op[1] == OWNER:
+        op = ("list", m.state.tokens[f"c/{op[2]}"].owner, *op[2:])
     if op[0] == "bid":
         asks = [o for o in open_orders(m, OrderKind.LISTING) if o.price <= op[2]]
         return min(asks, key=lambda o: (o.price, o.id)).id if asks else None
@@ -66,6 +65,8 @@ def expected_match(m: Market, op: tuple[Any, ...]) -> int | None:
 
 def apply(m: Market, op: tuple[Any, ...]) -> Any:
     kind = op[0]
+    if kind in ("list", "gift") and op[1] == OWNER:
+        op = (kind, m.state.tokens[f"c/{op[2]}"].owner, *op[2:])
     if kind == "list":
         return m.list(op[1], f"c/{op[2]}", op[3])
     if kind == "bid":
