@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from tokenmall.bench import market as market_bench
 from tokenmall.bench import nfg as nfg_bench
 from tokenmall.bench.economy import dividend_day_seconds, purchases_per_second
 
@@ -275,3 +276,22 @@ def drop(
         f"{report['seconds_to_sold_out']} s; audit "
         + ("clean" if report["audit_clean"] else "NOT clean")
     )
+
+
+@app.command("market")
+def market(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    operations: Annotated[
+        int, typer.Option(min=1000, help="List/bid/cancel actions on one collection.")
+    ] = 200_000,
+) -> None:
+    """The 文交所 market in memory: list/bid/cancel actions per second on one collection."""
+    figures = market_bench.run(operations)
+    if as_json:
+        typer.echo(json.dumps(figures.report()))
+        return
+    typer.echo(
+        f"market actions through every rule: {figures.market_actions_per_second:,.0f}/s "
+        f"({operations:,} actions, {figures.trades:,} trades, {figures.refused:,} refused)"
+    )
+    typer.echo(f"the order book alone: {figures.book_ops_per_second:,.0f} ops/s")

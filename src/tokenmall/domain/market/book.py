@@ -9,9 +9,17 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterator
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
-OrderT = TypeVar("OrderT")
+
+class HasStatus(Protocol):
+    """What the book reads of an order: it rests while ``status == "open"``."""
+
+    @property
+    def status(self) -> str: ...
+
+
+OrderT = TypeVar("OrderT", bound=HasStatus)
 
 
 class Book(Generic[OrderT]):
@@ -35,7 +43,7 @@ class Book(Generic[OrderT]):
         asks = self.asks
         while asks:
             order = asks[0][2]
-            if _open(order):
+            if order.status == "open":
                 return order
             heapq.heappop(asks)
         return None
@@ -45,18 +53,15 @@ class Book(Generic[OrderT]):
         bids = self.bids
         while bids:
             order = bids[0][2]
-            if _open(order):
+            if order.status == "open":
                 return order
             heapq.heappop(bids)
         return None
 
     def open_asks(self) -> Iterator[OrderT]:
         """Resting listings in priority order (for depth and checks; sorts a copy)."""
-        return (entry[2] for entry in sorted(self.asks) if _open(entry[2]))
+        return (entry[2] for entry in sorted(self.asks) if entry[2].status == "open")
 
     def open_bids(self) -> Iterator[OrderT]:
-        return (entry[2] for entry in sorted(self.bids) if _open(entry[2]))
+        return (entry[2] for entry in sorted(self.bids) if entry[2].status == "open")
 
-
-def _open(order: object) -> bool:
-    return getattr(order, "status", None) == "open"
