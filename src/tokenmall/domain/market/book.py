@@ -64,4 +64,3 @@ class Book(Generic[OrderT]):
 
     def open_bids(self) -> Iterator[OrderT]:
         return (entry[2] for entry in sorted(self.bids) if entry[2].status == "open")
-
