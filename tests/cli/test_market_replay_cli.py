@@ -173,3 +173,16 @@ def test_every_profile_replays_its_gift(tmp_path: Path) -> None:
     assert run(lines, "cn-licensed")[4]["ok"] is True
     assert run(lines, "cn-gift-only")[4] == {"n": 5, "ok": False, "code": "hold_period"}
     assert json.dumps(run(lines, "cn-gift-only")[-1]["owners"]) == '{"c/1": "a"}'
+
+
+def test_final_cash_includes_what_open_bids_reserve() -> None:
+    out = run(
+        [
+            COLLECTION,
+            '{"op":"deposit","user":"b","amount":"500.00"}',
+            '{"op":"bid","user":"b","collection":"c","price":"120.00"}',
+            '{"op":"bid","user":"b","collection":"c","price":"380.01"}',
+        ]
+    )
+    assert out[3] == {"n": 4, "ok": False, "code": "insufficient_funds"}  # 380.00 available
+    assert out[-1]["cash"] == {"b": "500.00"}

@@ -147,12 +147,15 @@ class MarketReplay:
         return op
 
     def final_line(self) -> dict[str, Any]:
-        """``{"final": true, "cash", "owners", "platform", "issuers"}``: available cash by user
-        (first named first), every token's owner (in mint order), fees and royalties."""
+        """``{"final": true, "cash", "owners", "platform", "issuers"}``: each user's cash
+        (first named first; what open bids reserve is still theirs and included, so cash,
+        platform and issuers add up to the deposits), every token's owner (in mint order),
+        fees and royalties."""
         state = self.market.state
+        accounts = {u: state.account(u) for u in self.users}
         return {
             "final": True,
-            "cash": {u: format_money(state.account(u).cash) for u in self.users},
+            "cash": {u: format_money(a.cash + a.reserved) for u, a in accounts.items()},
             "owners": {key: tok.owner for key, tok in state.tokens.items()},
             "platform": format_money(state.platform),
             "issuers": {name: format_money(fen) for name, fen in state.issuers.items()},
