@@ -4,6 +4,17 @@
 run; the service loads the slice an action needs (the users' accounts, the token, the
 collection with its open orders and marks) into a fresh one, applies the action through
 ``Market`` and persists the ``effects`` it returns. Money is fen; days are ``Clock`` numbers.
+
+What an action reads (load it; what is not loaded counts as empty):
+
+- every action: ``clock`` (``TenantCalendar.clock(today)``), the named users' ``accounts``;
+- list, offer, gift: the token, its collection (with ``holders`` and today's ``reference``),
+  the token's open orders (``add_order``) so an owner change cancels them;
+- list and bid: the collection's open listings and bids (the book), their users' accounts and
+  T+N ``holds``, and the tokens of those listings;
+- take, accept, cancel: the order (``add_order``), its token and collection, both users'
+  accounts and ``holds``, the token's other open orders;
+- ``next_order_id``: the next id the database will give (``add_order`` keeps it ahead).
 """
 
 from __future__ import annotations
