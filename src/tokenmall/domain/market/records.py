@@ -10,8 +10,9 @@ What an action reads (load it; what is not loaded counts as empty):
 - every action: ``clock`` (``TenantCalendar.clock(today)``), the named users' ``accounts``;
 - list, offer, gift: the token, its collection (with ``holders`` and today's ``reference``),
   the token's open orders (``add_order``) so an owner change cancels them;
-- list and bid: the collection's open listings and bids (the book), their users' accounts and
-  T+N ``holds``, and the tokens of those listings;
+- list and bid: the best opposite order only (a bid meets the lowest listing, a listing the
+  highest bid; the earliest on a tie), with its user's account and T+N ``holds`` and, for a
+  listing, its token: one order matches at most one;
 - take, accept, cancel: the order (``add_order``), its token and collection, both users'
   accounts and ``holds``, the token's other open orders;
 - ``next_order_id``: the next id the database will give (``add_order`` keeps it ahead).
