@@ -186,3 +186,9 @@ def test_final_cash_includes_what_open_bids_reserve() -> None:
     )
     assert out[3] == {"n": 4, "ok": False, "code": "insufficient_funds"}  # 380.00 available
     assert out[-1]["cash"] == {"b": "500.00"}
+
+
+def test_null_optional_fields_are_absent() -> None:
+    line = COLLECTION.replace("}", ',"band":null,"holder_limit":null}')
+    out = run([line, '{"op":"mint","collection":"c","to":"a","count":null}'])
+    assert out[1] == {"n": 2, "ok": True, "tokens": ["c/1"]}

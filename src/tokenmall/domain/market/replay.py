@@ -135,6 +135,9 @@ class MarketReplay:
         if not isinstance(op, str) or op not in FIELDS:
             raise _Malformed(f"unknown op {op!r} (known: {', '.join(FIELDS)})")
         required, optional = FIELDS[op]
+        for field in optional:
+            if field in event and event[field] is None:  # null: as if absent
+                del event[field]
         missing = [f for f in required if f not in event]
         if missing:
             raise _Malformed(f"{op} is missing {', '.join(missing)}")
