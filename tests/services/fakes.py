@@ -18,6 +18,7 @@ from datetime import date, datetime
 from types import TracebackType
 from typing import Any
 
+from fakes_accounts import FakeCredentials, FakeOperators
 from fakes_orders import (
     FakeHolderRights,
     FakeNested,
@@ -495,6 +496,8 @@ class FakeUnitOfWork:
         self.trades = FakeTrades(self.holdings, self.params)
         self.settlement = FakeSettlements()
         self.holder_rights = FakeHolderRights()
+        self.credentials = FakeCredentials(self.people)
+        self.operators = FakeOperators()
         self.commits = 0
         self._saved: tuple[Any, ...] | None = None
         self._where: tuple[str, str, str, str] | None = None
@@ -524,6 +527,8 @@ class FakeUnitOfWork:
             self.holdings,
             self.trades,
             self.settlement,
+            self.credentials,
+            self.operators,
         )
 
     def snapshot(self) -> tuple[Any, ...]:
@@ -576,6 +581,8 @@ class FakeUnitOfWork:
                 self.holdings,
                 self.trades,
                 self.settlement,
+                self.credentials,
+                self.operators,
             ) = self._saved
             self.tenant_ledger = self.tenants.ledger  # type: ignore[assignment]
             self._saved = None

@@ -30,6 +30,8 @@ The ports, each small:
   mall's own orders (``unit_of_work_orders.py``);
 * ``trades``, ``settlement``: the wallet's trades and the daily settlement
   (``unit_of_work_wallet.py``);
+* ``credentials``, ``operators``: members' password hashes, sessions and API keys, and the
+  platform's operators (``unit_of_work_accounts.py``);
 * ``answer(status, body)``: the request's answer, stored under its Idempotency-Key among the
   unit's last writes (one statement, no savepoint), if the unit was opened for a key.
 """
@@ -57,6 +59,7 @@ from tokenmall.domain.mall.people import User
 from tokenmall.domain.mall.responses import StoredResponse
 from tokenmall.domain.mall.withdrawals import Settings, Withdrawal, WithdrawalStatus
 from tokenmall.services.ledger.execute import Prefound
+from tokenmall.services.unit_of_work_accounts import Credentials, Operators
 from tokenmall.services.unit_of_work_orders import (
     HolderRights,
     Nested,
@@ -388,6 +391,12 @@ class UnitOfWork(Protocol):
     @property
     def holder_rights(self) -> HolderRights: ...
 
+    @property
+    def credentials(self) -> Credentials: ...
+
+    @property
+    def operators(self) -> Operators: ...
+
     def __enter__(self) -> UnitOfWork: ...
 
     def __exit__(
@@ -407,6 +416,18 @@ class UnitOfWork(Protocol):
     def answer(self, status: int, body: str) -> None:
         """Store the request's answer under its Idempotency-Key (once; nothing without a
         key)."""
+
+
+class Units(Protocol):
+    """Where units of work come from (the mall's ``Database``), for a use case that runs
+    more than one (a sign-in reads, checks the password outside any transaction, then
+    writes)."""
+
+    def unit(self) -> UnitOfWork:
+        """A unit in a transaction of its own (enter it to begin)."""
+
+    def reading(self) -> AbstractContextManager[UnitOfWork]:
+        """A unit that only reads."""
 
 
 # -- withdrawals, the audit trail and cash -------------------------------------------------------

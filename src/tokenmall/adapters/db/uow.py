@@ -34,6 +34,7 @@ from tokenmall.adapters.db.mall.tables import idempotency as answers_table
 from tokenmall.adapters.db.mall.tables import users as mall_users
 from tokenmall.adapters.db.nfg.holder_rights import SqlHolderRights
 from tokenmall.adapters.db.store import Store
+from tokenmall.adapters.db.uow_accounts import SqlCredentials, SqlOperators
 from tokenmall.adapters.db.uow_orders import SqlNested, SqlOrders, SqlPayments, SqlRefunds
 from tokenmall.adapters.db.uow_people import SqlCommissions, SqlTenants, SqlUserBook
 from tokenmall.adapters.db.uow_withdrawals import SqlAuditTrail, SqlWithdrawals
@@ -383,6 +384,8 @@ class SqlUnitOfWork:
         self.tenants = SqlTenants(conn)
         self.commissions = SqlCommissions(conn)
         self.holder_rights = SqlHolderRights(conn)
+        self.credentials = SqlCredentials(conn)
+        self.operators = SqlOperators(conn)
 
     def __enter__(self) -> SqlUnitOfWork:
         if self._engine is not None:

@@ -150,7 +150,7 @@ def run_once(
         try:
             with db.unit() as uow:
                 now = utc_now()
-                who = caller if token is None else auth.authenticate(uow.conn, token, now)
+                who = caller if token is None else auth.authenticate(uow, token, now)
                 scope = scope_prefix + ("anonymous" if who is None else who.scope)
                 stored = lookup(
                     uow.conn, tenant_id=tenant_id, scope=scope, key=key, request=request

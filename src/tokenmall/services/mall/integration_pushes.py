@@ -60,7 +60,7 @@ from tokenmall.services.mall.integration_batch import (
     reported,
     write_events,
 )
-from tokenmall.services.mall.uow import utc_now
+from tokenmall.services.mall.uow import MallUnitOfWork, utc_now
 from tokenmall.services.writers.batching import Batcher, PerEngine, Registry
 from tokenmall.services.writers.units import Writes, writers_for
 
@@ -244,12 +244,13 @@ def _callers(
     """Each push's caller, each token authenticated once; refusals settled."""
     seen: dict[str, Principal | DomainError] = {}
     live: list[tuple[Push, Principal]] = []
+    reader = MallUnitOfWork.joining(conn)
     for push in pushes:
         caller = seen.get(push.token)
         if caller is None:
             try:
                 caller = auth.require(
-                    auth.authenticate(conn, push.token, now),
+                    auth.authenticate(reader, push.token, now),
                     tenant_id,
                     ADMIN,
                     scope=Scope.INTEGRATION,

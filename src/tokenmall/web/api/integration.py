@@ -24,7 +24,7 @@ from tokenmall.services.mall import integration_pushes as pushes
 from tokenmall.services.mall.auth import Principal
 from tokenmall.services.mall.errors import Unauthenticated
 from tokenmall.services.mall.integration import Answer, ExternalUserIn
-from tokenmall.services.mall.uow import utc_now
+from tokenmall.services.mall.uow import MallUnitOfWork, utc_now
 from tokenmall.services.unit_of_work import UnitOfWork
 from tokenmall.services.writers.units import writers_for
 from tokenmall.web import deps, errors, idempotent
@@ -266,7 +266,7 @@ def batch_paid(
     while True:
         with db.read() as conn:
             now = utc_now()
-            caller = auth.authenticate(conn, token, now)
+            caller = auth.authenticate(MallUnitOfWork.joining(conn), token, now)
             if first:
                 first = False
                 orders = [(i.external_order_id, i.amount) for i in items]

@@ -178,7 +178,7 @@ def change_password(
 ) -> Response:
     def make(conn: Connection) -> BaseModel:
         revoked = accounts.change_password(
-            conn,
+            MallUnitOfWork.joining(conn),
             caller,
             tenant_id,
             old_password=payload.old_password,
@@ -202,7 +202,9 @@ def logout_everywhere(
     tenant_id: TenantId, request: Request, caller: Caller, db: Db, key: IdempotencyKey
 ) -> Response:
     def make(conn: Connection) -> BaseModel:
-        revoked = accounts.logout_everywhere(conn, caller, tenant_id, utc_now())
+        revoked = accounts.logout_everywhere(
+            MallUnitOfWork.joining(conn), caller, tenant_id, utc_now()
+        )
         return SessionsRevokedOut(sessions_revoked=revoked)
 
     response = write(request, db, caller, tenant_id, key, None, make)
@@ -231,7 +233,7 @@ def request_password_reset(
 
     def make(conn: Connection) -> BaseModel:
         accounts.request_reset(
-            conn,
+            MallUnitOfWork.joining(conn),
             tenant_id,
             payload.email,
             secret=settings(request).secret_key.get_secret_value().encode(),
@@ -255,7 +257,7 @@ def confirm_password_reset(
 ) -> Response:
     def make(conn: Connection) -> BaseModel:
         revoked = accounts.reset_with_token(
-            conn,
+            MallUnitOfWork.joining(conn),
             tenant_id,
             payload.token,
             payload.new_password,
@@ -387,7 +389,12 @@ def reset_password(
 ) -> Response:
     def make(conn: Connection) -> BaseModel:
         revoked = accounts.reset_by_admin(
-            conn, caller, tenant_id, user_id, new_password=payload.new_password, now=utc_now()
+            MallUnitOfWork.joining(conn),
+            caller,
+            tenant_id,
+            user_id,
+            new_password=payload.new_password,
+            now=utc_now(),
         )
         return SessionsRevokedOut(sessions_revoked=revoked)
 
