@@ -36,6 +36,7 @@ from fakes_people import (
     FakeUserBook,
 )
 from fakes_wallet import FakeSettlements, FakeTrades
+from fakes_webhooks import FakeWebhooks
 from fakes_withdrawals import FakeAuditTrail, FakeCash, FakeWithdrawals
 
 from tokenmall.adapters.db.uow import NewUser, StoredEvent
@@ -498,6 +499,7 @@ class FakeUnitOfWork:
         self.holder_rights = FakeHolderRights()
         self.credentials = FakeCredentials(self.people)
         self.operators = FakeOperators()
+        self.webhooks = FakeWebhooks()
         self.commits = 0
         self._saved: tuple[Any, ...] | None = None
         self._where: tuple[str, str, str, str] | None = None
@@ -529,6 +531,7 @@ class FakeUnitOfWork:
             self.settlement,
             self.credentials,
             self.operators,
+            self.webhooks,
         )
 
     def snapshot(self) -> tuple[Any, ...]:
@@ -583,6 +586,7 @@ class FakeUnitOfWork:
                 self.settlement,
                 self.credentials,
                 self.operators,
+                self.webhooks,
             ) = self._saved
             self.tenant_ledger = self.tenants.ledger  # type: ignore[assignment]
             self._saved = None

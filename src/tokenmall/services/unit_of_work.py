@@ -32,6 +32,8 @@ The ports, each small:
   (``unit_of_work_wallet.py``);
 * ``credentials``, ``operators``: members' password hashes, sessions and API keys, and the
   platform's operators (``unit_of_work_accounts.py``);
+* ``webhooks``: the tenant's webhook endpoints, its events and their deliveries
+  (``unit_of_work_webhooks.py``);
 * ``answer(status, body)``: the request's answer, stored under its Idempotency-Key among the
   unit's last writes (one statement, no savepoint), if the unit was opened for a key.
 """
@@ -77,6 +79,7 @@ from tokenmall.services.unit_of_work_people import (
     UserBook,
 )
 from tokenmall.services.unit_of_work_wallet import Settlements, Trades
+from tokenmall.services.unit_of_work_webhooks import Webhooks
 
 
 class IntegrationRepository(Protocol):
@@ -396,6 +399,9 @@ class UnitOfWork(Protocol):
 
     @property
     def operators(self) -> Operators: ...
+
+    @property
+    def webhooks(self) -> Webhooks: ...
 
     def __enter__(self) -> UnitOfWork: ...
 

@@ -37,6 +37,7 @@ from tokenmall.adapters.db.store import Store
 from tokenmall.adapters.db.uow_accounts import SqlCredentials, SqlOperators
 from tokenmall.adapters.db.uow_orders import SqlNested, SqlOrders, SqlPayments, SqlRefunds
 from tokenmall.adapters.db.uow_people import SqlCommissions, SqlTenants, SqlUserBook
+from tokenmall.adapters.db.uow_webhooks import SqlWebhooks
 from tokenmall.adapters.db.uow_withdrawals import SqlAuditTrail, SqlWithdrawals
 from tokenmall.domain.economy.params import Params
 from tokenmall.domain.mall.addresses import Address
@@ -386,6 +387,7 @@ class SqlUnitOfWork:
         self.holder_rights = SqlHolderRights(conn)
         self.credentials = SqlCredentials(conn)
         self.operators = SqlOperators(conn)
+        self.webhooks = SqlWebhooks(conn)
 
     def __enter__(self) -> SqlUnitOfWork:
         if self._engine is not None:
