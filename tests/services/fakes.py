@@ -18,7 +18,7 @@ from datetime import date, datetime
 from types import TracebackType
 from typing import Any
 
-from fakes_accounts import FakeCredentials, FakeOperators
+from fakes_accounts import FakeAccess, FakeCredentials, FakeOperators
 from fakes_orders import (
     FakeHolderRights,
     FakeNested,
@@ -367,6 +367,15 @@ class FakeAnswers:
     def find(self, tenant_id: str, scope: str, key: str) -> StoredResponse | None:
         return self.stored.get((tenant_id, scope, key))
 
+    def add(
+        self, tenant_id: str, scope: str, key: str, response: StoredResponse, now: datetime
+    ) -> bool:
+        where = (tenant_id, scope, key)
+        if where in self.stored:
+            return False
+        self.stored[where] = response
+        return True
+
 
 @dataclass
 class FakeOutbox:
@@ -500,6 +509,7 @@ class FakeUnitOfWork:
         self.credentials = FakeCredentials(self.people)
         self.operators = FakeOperators()
         self.webhooks = FakeWebhooks()
+        self.access = FakeAccess(self.audit, self.people, self.integration)
         self.commits = 0
         self._saved: tuple[Any, ...] | None = None
         self._where: tuple[str, str, str, str] | None = None
@@ -532,6 +542,7 @@ class FakeUnitOfWork:
             self.credentials,
             self.operators,
             self.webhooks,
+            self.access,
         )
 
     def snapshot(self) -> tuple[Any, ...]:
@@ -587,6 +598,7 @@ class FakeUnitOfWork:
                 self.credentials,
                 self.operators,
                 self.webhooks,
+                self.access,
             ) = self._saved
             self.tenant_ledger = self.tenants.ledger  # type: ignore[assignment]
             self._saved = None

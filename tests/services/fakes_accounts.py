@@ -1,14 +1,18 @@
 """The in-memory accounts' ports of the fake unit of work (``fakes.py``): members' credentials
-(password hashes live in ``FakeUserBook.hashes``, shared with registration) and the platform's
-operators."""
+(password hashes live in ``FakeUserBook.hashes``, shared with registration), the platform's
+operators and access control's records."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
 from fakes_people import FakeUserBook
+from fakes_withdrawals import FakeAuditTrail
 
+from tokenmall.domain.mall.access import NO_CAPS, AuditEntry, Caps
 from tokenmall.domain.mall.people import Credential
 
 
@@ -141,3 +145,53 @@ class FakeOperators:
         found = self.sessions.get(session_id)
         if found is not None and not found.revoked:
             self.sessions[session_id] = replace(found, revoked_at=now)
+
+
+@dataclass
+class FakeAccess:
+    """Access control's records, read from the unit's other ports as the database joins its
+    tables: the audit trail (``audit``), the signup marks (``people.marks``), the pushed
+    integration orders (``integration.orders``); the caps are its own, by tenant."""
+
+    audit: FakeAuditTrail
+    people: FakeUserBook
+    integration: Any
+    caps_of: dict[str, Caps] = field(default_factory=dict)
+
+    def trail(
+        self, tenant_id: str, *, subject_id: str | None, before: str | None, limit: int
+    ) -> list[AuditEntry]:
+        found = [
+            e
+            for t, e in self.audit.entries
+            if t == tenant_id
+            and (subject_id is None or e.subject_id == subject_id)
+            and (before is None or e.entry_id < before)
+        ]
+        return sorted(found, key=lambda e: e.entry_id, reverse=True)[:limit]
+
+    def shared_signups(self, tenant_id: str, limit: int) -> list[tuple[str, str, str]]:
+        marks = self.people.marks
+        found = []
+        for (t, user_id), user in sorted(self.people.users.items()):
+            mark = marks.get((t, user_id))
+            if t != tenant_id or user.inviter_id is None or mark is None:
+                continue
+            if marks.get((t, user.inviter_id)) == mark:
+                found.append((user_id, user.inviter_id, mark))
+        return found[:limit]
+
+    def caps(self, tenant_id: str) -> Caps:
+        return self.caps_of.get(tenant_id, NO_CAPS)
+
+    def put_caps(self, tenant_id: str, caps: Caps) -> None:
+        self.caps_of[tenant_id] = caps
+
+    def pushed_since(self, tenant_id: str, since: datetime) -> int:
+        orders = self.integration.orders
+        return sum(
+            o.amount_fen for (t, _), o in orders.items() if t == tenant_id and o.paid_at >= since
+        )
+
+    def pushed_orders(self, tenant_id: str, external_order_ids: Sequence[str]) -> set[str]:
+        return {oid for oid in external_order_ids if (tenant_id, oid) in self.integration.orders}

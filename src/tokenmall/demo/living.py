@@ -346,7 +346,13 @@ def _placed(conn: Connection, key: str, buyer: User, sku: Sku, quantity: int, at
         return 201, done.orders[0].order_id
 
     answer, _ = idempotency.run(
-        conn, tenant_id=TENANT_ID, scope="demo", key=key, request=request, action=act, now=at
+        MallUnitOfWork.joining(conn),
+        tenant_id=TENANT_ID,
+        scope="demo",
+        key=key,
+        request=request,
+        action=act,
+        now=at,
     )
     return answer.body
 

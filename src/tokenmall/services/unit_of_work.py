@@ -30,8 +30,9 @@ The ports, each small:
   mall's own orders (``unit_of_work_orders.py``);
 * ``trades``, ``settlement``: the wallet's trades and the daily settlement
   (``unit_of_work_wallet.py``);
-* ``credentials``, ``operators``: members' password hashes, sessions and API keys, and the
-  platform's operators (``unit_of_work_accounts.py``);
+* ``credentials``, ``operators``, ``access``: members' password hashes, sessions and API
+  keys, the platform's operators, and access control's records (the audit trail's pages,
+  signup marks, integration caps) (``unit_of_work_accounts.py``);
 * ``webhooks``: the tenant's webhook endpoints, its events and their deliveries
   (``unit_of_work_webhooks.py``);
 * ``answer(status, body)``: the request's answer, stored under its Idempotency-Key among the
@@ -61,7 +62,7 @@ from tokenmall.domain.mall.people import User
 from tokenmall.domain.mall.responses import StoredResponse
 from tokenmall.domain.mall.withdrawals import Settings, Withdrawal, WithdrawalStatus
 from tokenmall.services.ledger.execute import Prefound
-from tokenmall.services.unit_of_work_accounts import Credentials, Operators
+from tokenmall.services.unit_of_work_accounts import AccessRecords, Credentials, Operators
 from tokenmall.services.unit_of_work_orders import (
     HolderRights,
     Nested,
@@ -242,6 +243,12 @@ class Journals(Protocol):
 class Answers(Protocol):
     def find(self, tenant_id: str, scope: str, key: str) -> StoredResponse | None: ...
 
+    def add(
+        self, tenant_id: str, scope: str, key: str, response: StoredResponse, now: datetime
+    ) -> bool:
+        """Store an answer under its key; False if a racing request stored one first (and
+        then nothing of this call is stored)."""
+
 
 class Outbox(Protocol):
     def prefetch(self, tenant_id: str) -> None:
@@ -402,6 +409,9 @@ class UnitOfWork(Protocol):
 
     @property
     def webhooks(self) -> Webhooks: ...
+
+    @property
+    def access(self) -> AccessRecords: ...
 
     def __enter__(self) -> UnitOfWork: ...
 

@@ -2,7 +2,10 @@
 
 * ``credentials``: a tenant's users' password hashes, their sessions (added, found, slid,
   revoked) and their API keys as credentials;
-* ``operators``: the platform's operators and their sessions.
+* ``operators``: the platform's operators and their sessions;
+* ``access``: access control's records: the audit trail read back a page at a time, the
+  signup marks shared by an inviter and their invitee, the integration caps and what the
+  integration pushed (which the caps are checked against).
 
 The SQL implementations are ``adapters/db/uow_accounts.py``; the fakes are
 ``tests/services/fakes_accounts.py``.
@@ -10,9 +13,11 @@ The SQL implementations are ``adapters/db/uow_accounts.py``; the fakes are
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
+from tokenmall.domain.mall.access import AuditEntry, Caps
 from tokenmall.domain.mall.people import Credential
 
 
@@ -74,3 +79,25 @@ class Operators(Protocol):
     def session(self, session_id: str) -> Credential | None: ...
 
     def revoke_session(self, session_id: str, now: datetime) -> None: ...
+
+
+class AccessRecords(Protocol):
+    def trail(
+        self, tenant_id: str, *, subject_id: str | None, before: str | None, limit: int
+    ) -> list[AuditEntry]:
+        """The audit trail, newest first (``before``: an entry id to page from)."""
+
+    def shared_signups(self, tenant_id: str, limit: int) -> list[tuple[str, str, str]]:
+        """(invitee, inviter, fingerprint) where an invitee registered from the same client
+        as their inviter, in invitee id order."""
+
+    def caps(self, tenant_id: str) -> Caps:
+        """The integration caps (no caps if the tenant never set any)."""
+
+    def put_caps(self, tenant_id: str, caps: Caps) -> None: ...
+
+    def pushed_since(self, tenant_id: str, since: datetime) -> int:
+        """Fen of integration orders pushed paid since ``since``."""
+
+    def pushed_orders(self, tenant_id: str, external_order_ids: Sequence[str]) -> set[str]:
+        """Which of these orders were pushed paid already."""

@@ -1,14 +1,18 @@
-"""The accounts' repositories of the SQL unit of work: members' credentials and the platform's
-operators (``adapters/db/uow.py`` binds them to the unit's transaction)."""
+"""The accounts' repositories of the SQL unit of work: members' credentials, the platform's
+operators and access control's records (``adapters/db/uow.py`` binds them to the unit's
+transaction)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import Connection
 
+from tokenmall.adapters.db.mall import access as access_repo
 from tokenmall.adapters.db.mall import accounts as accounts_repo
 from tokenmall.adapters.db.mall import people as people_repo
+from tokenmall.domain.mall.access import AuditEntry, Caps
 from tokenmall.domain.mall.people import Credential
 
 
@@ -95,3 +99,33 @@ class SqlOperators:
 
     def revoke_session(self, session_id: str, now: datetime) -> None:
         people_repo.revoke_operator_session(self.conn, session_id, now)
+
+
+class SqlAccess:
+    """The audit trail's pages, signup marks, integration caps and pushed orders
+    (``adapters/db/mall/access.py``)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def trail(
+        self, tenant_id: str, *, subject_id: str | None, before: str | None, limit: int
+    ) -> list[AuditEntry]:
+        return access_repo.entries(
+            self.conn, tenant_id, subject_id=subject_id, before=before, limit=limit
+        )
+
+    def shared_signups(self, tenant_id: str, limit: int) -> list[tuple[str, str, str]]:
+        return access_repo.shared_mark_pairs(self.conn, tenant_id, limit)
+
+    def caps(self, tenant_id: str) -> Caps:
+        return access_repo.get_caps(self.conn, tenant_id)
+
+    def put_caps(self, tenant_id: str, caps: Caps) -> None:
+        access_repo.put_caps(self.conn, tenant_id, caps)
+
+    def pushed_since(self, tenant_id: str, since: datetime) -> int:
+        return access_repo.pushed_since(self.conn, tenant_id, since)
+
+    def pushed_orders(self, tenant_id: str, external_order_ids: Sequence[str]) -> set[str]:
+        return access_repo.pushed_orders(self.conn, tenant_id, list(external_order_ids))

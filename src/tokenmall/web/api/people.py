@@ -480,9 +480,9 @@ def audit_trail(
     before: Annotated[str | None, Query(max_length=64)] = None,
     limit: Limit = 50,
 ) -> AuditPage:
-    with db.read() as conn:
+    with db.reading() as uow:
         found = access.trail(
-            conn, caller, tenant_id, subject_id=subject_id, before=before, limit=limit
+            uow, caller, tenant_id, subject_id=subject_id, before=before, limit=limit
         )
     return AuditPage(
         items=[AuditEntryOut.of(e) for e in found],
@@ -497,8 +497,8 @@ def audit_trail(
     responses=responses(*COMMON, 403),
 )
 def referral_flags(tenant_id: TenantId, caller: Caller, db: Db) -> ReferralFlagList:
-    with db.read() as conn:
-        flags = access.referral_flags(conn, caller, tenant_id)
+    with db.reading() as uow:
+        flags = access.referral_flags(uow, caller, tenant_id)
     return ReferralFlagList(items=[ReferralFlagOut.of(f) for f in flags])
 
 
@@ -509,8 +509,8 @@ def referral_flags(tenant_id: TenantId, caller: Caller, db: Db) -> ReferralFlagL
     responses=responses(*COMMON, 403),
 )
 def get_integration_caps(tenant_id: TenantId, caller: Caller, db: Db) -> CapsOut:
-    with db.read() as conn:
-        return CapsOut.of(access.get_caps(conn, caller, tenant_id))
+    with db.reading() as uow:
+        return CapsOut.of(access.get_caps(uow, caller, tenant_id))
 
 
 @router.put(
@@ -529,7 +529,7 @@ def put_integration_caps(
 ) -> Response:
     def make(conn: Connection) -> BaseModel:
         caps = access.update_caps(
-            conn,
+            MallUnitOfWork.joining(conn),
             caller,
             tenant_id,
             per_order=payload.per_order,
