@@ -53,6 +53,13 @@ class FakeWebhooks:
         where = (tenant_id, endpoint_id)
         if self.endpoints[where].deleted_at is None:
             self.endpoints[where] = replace(self.endpoints[where], deleted_at=now)
+        # Deliveries still waiting for a deleted endpoint will never be tried again.
+        for (t, delivery_id), d in list(self.deliveries.items()):
+            if t == tenant_id and d.endpoint_id == endpoint_id and d.status == "pending":
+                self.deliveries[(t, delivery_id)] = replace(
+                    d, status=DeliveryStatus.FAILED, next_attempt_at=None,
+                    last_error="endpoint deleted",
+                )  # fmt: skip
 
     def get_event(self, tenant_id: str, event_id: str) -> Event | None:
         return self.events.get((tenant_id, event_id))
