@@ -258,8 +258,12 @@ def test_malformed_tokens_are_refused(api: Api, tenant: TenantFixture) -> None:
 def test_a_session_expires(server: Any, api: Api, tenant: TenantFixture) -> None:
     # Given a session issued now, when it is checked after its lifetime, then it is refused.
     hours = server.settings.session_hours
-    with server.app.state.database.read() as conn:
+    with server.app.state.database.reading() as reader:
         now = utc_now()
-        assert auth.authenticate(conn, tenant.consumer_token, now).subject_id == tenant.consumer_id
+        assert (
+            auth.authenticate(reader, tenant.consumer_token, now).subject_id == tenant.consumer_id
+        )
         with pytest.raises(Unauthenticated):
-            auth.authenticate(conn, tenant.consumer_token, now + timedelta(hours=hours, minutes=1))
+            auth.authenticate(
+                reader, tenant.consumer_token, now + timedelta(hours=hours, minutes=1)
+            )

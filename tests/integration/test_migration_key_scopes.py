@@ -13,6 +13,7 @@ from tokenmall.adapters.db.mall import tables as m
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.mall.people import Scope
 from tokenmall.services.mall import auth, ids
+from tokenmall.services.mall.uow import MallUnitOfWork
 
 BEFORE = "0016_journals_immutable"
 
@@ -61,5 +62,6 @@ def test_keys_of_before_scopes_get_integration_only(store: Store) -> None:
         _migrate(store, "upgrade", "heads")
     assert migrate.current(store.engine) == migrate.heads()
     with store.read() as conn:
-        who = auth.authenticate(conn, auth.api_key_token(tenant, "key_old", secret), now)
+        reader = MallUnitOfWork.joining(conn)
+        who = auth.authenticate(reader, auth.api_key_token(tenant, "key_old", secret), now)
     assert who.scopes == frozenset({Scope.INTEGRATION})

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from tokenmall.adapters.db.mall.tables import operators
 from tokenmall.adapters.db.store import Store
 from tokenmall.services.mall import operators as operator_service
+from tokenmall.services.mall.uow import MallUnitOfWork
 
 NOW = datetime(2026, 12, 4, tzinfo=UTC)
 PASSWORD = "a long operator passphrase"
@@ -26,9 +27,15 @@ def _count(store: Store, email: str) -> int:
 
 def test_ensure_creates_once_and_then_finds_it(store: Store) -> None:
     with store.transaction() as conn:
-        assert operator_service.ensure(conn, "ops1@example.com", PASSWORD, NOW) is True
+        assert (
+            operator_service.ensure(MallUnitOfWork.joining(conn), "ops1@example.com", PASSWORD, NOW)
+            is True
+        )
     with store.transaction() as conn:
-        assert operator_service.ensure(conn, "ops1@example.com", PASSWORD, NOW) is False
+        assert (
+            operator_service.ensure(MallUnitOfWork.joining(conn), "ops1@example.com", PASSWORD, NOW)
+            is False
+        )
     assert _count(store, "ops1@example.com") == 1
 
 
@@ -38,12 +45,14 @@ def test_two_start_ups_at_once_both_succeed(store: Store) -> None:
     email = "ops2@example.com"
     second: list[object] = []
     with store.transaction() as first:
-        assert operator_service.ensure(first, email, PASSWORD, NOW) is True
+        assert operator_service.ensure(MallUnitOfWork.joining(first), email, PASSWORD, NOW) is True
 
         def start_up() -> None:
             try:
                 with store.transaction() as conn:
-                    second.append(operator_service.ensure(conn, email, PASSWORD, NOW))
+                    second.append(
+                        operator_service.ensure(MallUnitOfWork.joining(conn), email, PASSWORD, NOW)
+                    )
             except Exception as exc:  # the failure this test is about
                 second.append(exc)
 

@@ -18,6 +18,7 @@ from datetime import date, datetime
 from types import TracebackType
 from typing import Any
 
+from fakes_accounts import FakeAccess, FakeCredentials, FakeOperators
 from fakes_orders import (
     FakeHolderRights,
     FakeNested,
@@ -35,6 +36,7 @@ from fakes_people import (
     FakeUserBook,
 )
 from fakes_wallet import FakeSettlements, FakeTrades
+from fakes_webhooks import FakeWebhooks
 from fakes_withdrawals import FakeAuditTrail, FakeCash, FakeWithdrawals
 
 from tokenmall.adapters.db.uow import NewUser, StoredEvent
@@ -365,6 +367,15 @@ class FakeAnswers:
     def find(self, tenant_id: str, scope: str, key: str) -> StoredResponse | None:
         return self.stored.get((tenant_id, scope, key))
 
+    def add(
+        self, tenant_id: str, scope: str, key: str, response: StoredResponse, now: datetime
+    ) -> bool:
+        where = (tenant_id, scope, key)
+        if where in self.stored:
+            return False
+        self.stored[where] = response
+        return True
+
 
 @dataclass
 class FakeOutbox:
@@ -495,6 +506,10 @@ class FakeUnitOfWork:
         self.trades = FakeTrades(self.holdings, self.params)
         self.settlement = FakeSettlements()
         self.holder_rights = FakeHolderRights()
+        self.credentials = FakeCredentials(self.people)
+        self.operators = FakeOperators()
+        self.webhooks = FakeWebhooks()
+        self.access = FakeAccess(self.audit, self.people, self.integration)
         self.commits = 0
         self._saved: tuple[Any, ...] | None = None
         self._where: tuple[str, str, str, str] | None = None
@@ -524,6 +539,10 @@ class FakeUnitOfWork:
             self.holdings,
             self.trades,
             self.settlement,
+            self.credentials,
+            self.operators,
+            self.webhooks,
+            self.access,
         )
 
     def snapshot(self) -> tuple[Any, ...]:
@@ -576,6 +595,10 @@ class FakeUnitOfWork:
                 self.holdings,
                 self.trades,
                 self.settlement,
+                self.credentials,
+                self.operators,
+                self.webhooks,
+                self.access,
             ) = self._saved
             self.tenant_ledger = self.tenants.ledger  # type: ignore[assignment]
             self._saved = None

@@ -68,11 +68,11 @@ def _listening_socket() -> socket.socket:
 def _create_operator(store: Any, email: str, password: str) -> None:
     """The run's platform operator, made once here rather than by each server worker."""
     from tokenmall.services.mall import operators, passwords
-    from tokenmall.services.mall.uow import utc_now
+    from tokenmall.services.mall.uow import MallUnitOfWork, utc_now
 
     passwords.configure(fast_for_tests=True)  # a throwaway operator of one run; not timed
     with store.transaction() as conn:
-        operators.ensure(conn, email, password, utc_now())
+        operators.ensure(MallUnitOfWork.joining(conn), email, password, utc_now())
 
 
 @dataclass

@@ -98,7 +98,7 @@ def _set_up_drop(
                 created_at=now,
             )
             people_repo.add_user(unit.conn, user, digest)
-            issued = auth.issue_session(unit.conn, tenant_id, user.user_id, now, timedelta(hours=2))
+            issued = auth.issue_session(unit, tenant_id, user.user_id, now, timedelta(hours=2))
             tokens.append((issued.token, user.user_id))
     return collection.collection_id, tokens
 

@@ -65,8 +65,8 @@ def create_operator(
     db = bootstrap.open_database(Settings().database_url)
     try:
         bootstrap.upgrade(db.engine)
-        with db.transaction() as conn:
-            operator_id = operators.create(conn, email, password, utc_now())
+        with db.unit() as uow:
+            operator_id = operators.create(uow, email, password, utc_now())
     except DomainError as exc:
         typer.echo(f"tokenmall: {exc}", err=True)
         raise typer.Exit(2) from None

@@ -346,7 +346,13 @@ def _placed(conn: Connection, key: str, buyer: User, sku: Sku, quantity: int, at
         return 201, done.orders[0].order_id
 
     answer, _ = idempotency.run(
-        conn, tenant_id=TENANT_ID, scope="demo", key=key, request=request, action=act, now=at
+        MallUnitOfWork.joining(conn),
+        tenant_id=TENANT_ID,
+        scope="demo",
+        key=key,
+        request=request,
+        action=act,
+        now=at,
     )
     return answer.body
 
@@ -504,8 +510,8 @@ def seed(
     ``leave_unsettled`` days at the end of the history get their orders but no settlement (the
     console's tests settle one themselves)."""
     say = progress or (lambda _: None)
-    with db.transaction() as conn:
-        operators.ensure(conn, OPERATOR_EMAIL, PASSWORD, utc_now())
+    with db.unit() as uow:
+        operators.ensure(uow, OPERATOR_EMAIL, PASSWORD, utc_now())
     created = False
     with db.transaction() as conn:
         if not tenants_repo.exists(conn, TENANT_ID):

@@ -30,6 +30,11 @@ The ports, each small:
   mall's own orders (``unit_of_work_orders.py``);
 * ``trades``, ``settlement``: the wallet's trades and the daily settlement
   (``unit_of_work_wallet.py``);
+* ``credentials``, ``operators``, ``access``: members' password hashes, sessions and API
+  keys, the platform's operators, and access control's records (the audit trail's pages,
+  signup marks, integration caps) (``unit_of_work_accounts.py``);
+* ``webhooks``: the tenant's webhook endpoints, its events and their deliveries
+  (``unit_of_work_webhooks.py``);
 * ``answer(status, body)``: the request's answer, stored under its Idempotency-Key among the
   unit's last writes (one statement, no savepoint), if the unit was opened for a key.
 """
@@ -57,6 +62,7 @@ from tokenmall.domain.mall.people import User
 from tokenmall.domain.mall.responses import StoredResponse
 from tokenmall.domain.mall.withdrawals import Settings, Withdrawal, WithdrawalStatus
 from tokenmall.services.ledger.execute import Prefound
+from tokenmall.services.unit_of_work_accounts import AccessRecords, Credentials, Operators
 from tokenmall.services.unit_of_work_orders import (
     HolderRights,
     Nested,
@@ -74,6 +80,7 @@ from tokenmall.services.unit_of_work_people import (
     UserBook,
 )
 from tokenmall.services.unit_of_work_wallet import Settlements, Trades
+from tokenmall.services.unit_of_work_webhooks import Webhooks
 
 
 class IntegrationRepository(Protocol):
@@ -236,6 +243,12 @@ class Journals(Protocol):
 class Answers(Protocol):
     def find(self, tenant_id: str, scope: str, key: str) -> StoredResponse | None: ...
 
+    def add(
+        self, tenant_id: str, scope: str, key: str, response: StoredResponse, now: datetime
+    ) -> bool:
+        """Store an answer under its key; False if a racing request stored one first (and
+        then nothing of this call is stored)."""
+
 
 class Outbox(Protocol):
     def prefetch(self, tenant_id: str) -> None:
@@ -388,6 +401,18 @@ class UnitOfWork(Protocol):
     @property
     def holder_rights(self) -> HolderRights: ...
 
+    @property
+    def credentials(self) -> Credentials: ...
+
+    @property
+    def operators(self) -> Operators: ...
+
+    @property
+    def webhooks(self) -> Webhooks: ...
+
+    @property
+    def access(self) -> AccessRecords: ...
+
     def __enter__(self) -> UnitOfWork: ...
 
     def __exit__(
@@ -407,6 +432,18 @@ class UnitOfWork(Protocol):
     def answer(self, status: int, body: str) -> None:
         """Store the request's answer under its Idempotency-Key (once; nothing without a
         key)."""
+
+
+class Units(Protocol):
+    """Where units of work come from (the mall's ``Database``), for a use case that runs
+    more than one (a sign-in reads, checks the password outside any transaction, then
+    writes)."""
+
+    def unit(self) -> UnitOfWork:
+        """A unit in a transaction of its own (enter it to begin)."""
+
+    def reading(self) -> AbstractContextManager[UnitOfWork]:
+        """A unit that only reads."""
 
 
 # -- withdrawals, the audit trail and cash -------------------------------------------------------

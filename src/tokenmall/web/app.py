@@ -69,9 +69,9 @@ def create_app(
         if settings.migrate_on_start:
             bootstrap.upgrade(db.engine)
         if settings.operator_email and settings.operator_password:
-            with db.transaction() as conn:
+            with db.unit() as uow:
                 created = operators.ensure(
-                    conn,
+                    uow,
                     settings.operator_email,
                     settings.operator_password.get_secret_value(),
                     utc_now(),

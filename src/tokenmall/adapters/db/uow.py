@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, RootTransaction, select
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 
 from tokenmall.adapters.db import fast
 from tokenmall.adapters.db.holdings import SqlHoldings, SqlJournals
@@ -34,8 +35,10 @@ from tokenmall.adapters.db.mall.tables import idempotency as answers_table
 from tokenmall.adapters.db.mall.tables import users as mall_users
 from tokenmall.adapters.db.nfg.holder_rights import SqlHolderRights
 from tokenmall.adapters.db.store import Store
+from tokenmall.adapters.db.uow_accounts import SqlAccess, SqlCredentials, SqlOperators
 from tokenmall.adapters.db.uow_orders import SqlNested, SqlOrders, SqlPayments, SqlRefunds
 from tokenmall.adapters.db.uow_people import SqlCommissions, SqlTenants, SqlUserBook
+from tokenmall.adapters.db.uow_webhooks import SqlWebhooks
 from tokenmall.adapters.db.uow_withdrawals import SqlAuditTrail, SqlWithdrawals
 from tokenmall.domain.economy.params import Params
 from tokenmall.domain.mall.addresses import Address
@@ -334,6 +337,16 @@ class SqlAnswers:
     def find(self, tenant_id: str, scope: str, key: str) -> StoredResponse | None:
         return answers_repo.find(self.conn, tenant_id, scope, key)
 
+    def add(
+        self, tenant_id: str, scope: str, key: str, response: StoredResponse, now: datetime
+    ) -> bool:
+        try:
+            with self.conn.begin_nested():
+                answers_repo.add(self.conn, tenant_id, scope, key, response, now)
+        except IntegrityError:
+            return False
+        return True
+
 
 class SqlUnitOfWork:
     """One transaction with its repositories (see the module's docstring)."""
@@ -383,6 +396,10 @@ class SqlUnitOfWork:
         self.tenants = SqlTenants(conn)
         self.commissions = SqlCommissions(conn)
         self.holder_rights = SqlHolderRights(conn)
+        self.credentials = SqlCredentials(conn)
+        self.operators = SqlOperators(conn)
+        self.webhooks = SqlWebhooks(conn)
+        self.access = SqlAccess(conn)
 
     def __enter__(self) -> SqlUnitOfWork:
         if self._engine is not None:

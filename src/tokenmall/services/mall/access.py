@@ -13,17 +13,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection
-
-from tokenmall.adapters.db.mall import access as repo
 from tokenmall.domain.mall.access import AuditEntry, Caps
 from tokenmall.domain.mall.people import Role, Scope
 from tokenmall.domain.mall.withdrawals import THRESHOLD_COOLING
 from tokenmall.domain.money import format_money
-from tokenmall.services.mall import events, ids, validate
+from tokenmall.services.mall import ids, validate
 from tokenmall.services.mall.auth import Principal, require
 from tokenmall.services.mall.errors import InvalidInput
-from tokenmall.services.mall.uow import Database
+from tokenmall.services.unit_of_work import UnitOfWork, Units
 
 ADMIN: tuple[Role, ...] = (Role.ADMIN,)
 
@@ -41,7 +38,7 @@ MAX_ENTRIES = 200
 
 
 def record(
-    conn: Connection,
+    uow: UnitOfWork,
     tenant_id: str,
     who: Principal | None,
     action: str,
@@ -52,8 +49,7 @@ def record(
     now: datetime,
 ) -> None:
     """One audit entry, in the caller's transaction (it commits with the change or not at all)."""
-    repo.add_entry(
-        conn,
+    uow.audit.add(
         tenant_id,
         AuditEntry(
             entry_id=ids.new_id("aud"),
@@ -69,7 +65,7 @@ def record(
 
 
 def trail(
-    conn: Connection,
+    uow: UnitOfWork,
     caller: Principal | None,
     tenant_id: str,
     *,
@@ -79,8 +75,8 @@ def trail(
 ) -> list[AuditEntry]:
     """The tenant's audit trail, newest first (admins)."""
     require(caller, tenant_id, ADMIN, scope=Scope.READ)
-    return repo.entries(
-        conn, tenant_id, subject_id=subject_id, before=before, limit=min(limit, MAX_ENTRIES)
+    return uow.access.trail(
+        tenant_id, subject_id=subject_id, before=before, limit=min(limit, MAX_ENTRIES)
     )
 
 
@@ -103,22 +99,22 @@ class ReferralFlag:
 
 
 def referral_flags(
-    conn: Connection, caller: Principal | None, tenant_id: str, limit: int = 100
+    uow: UnitOfWork, caller: Principal | None, tenant_id: str, limit: int = 100
 ) -> list[ReferralFlag]:
     """Inviter and invitee pairs that registered from the same client (admins)."""
     require(caller, tenant_id, ADMIN, scope=Scope.READ)
     return [
         ReferralFlag(invitee, inviter, "same_signup_client")
-        for invitee, inviter, _ in repo.shared_mark_pairs(conn, tenant_id, limit)
+        for invitee, inviter, _ in uow.access.shared_signups(tenant_id, limit)
     ]
 
 
 # --- integration caps ---
 
 
-def get_caps(conn: Connection, caller: Principal | None, tenant_id: str) -> Caps:
+def get_caps(uow: UnitOfWork, caller: Principal | None, tenant_id: str) -> Caps:
     require(caller, tenant_id, ADMIN, scope=Scope.READ)
-    return repo.get_caps(conn, tenant_id)
+    return uow.access.caps(tenant_id)
 
 
 def _cap(text: str | None, field: str) -> int | None:
@@ -128,7 +124,7 @@ def _cap(text: str | None, field: str) -> int | None:
 
 
 def update_caps(
-    conn: Connection,
+    uow: UnitOfWork,
     caller: Principal | None,
     tenant_id: str,
     *,
@@ -138,11 +134,11 @@ def update_caps(
 ) -> Caps:
     """Set both caps (an empty or missing one means no cap)."""
     who = require(caller, tenant_id, ADMIN)
-    current = repo.get_caps(conn, tenant_id)
+    current = uow.access.caps(tenant_id)
     changed = Caps(_cap(per_order, "per_order"), _cap(per_day, "per_day"), who.subject_id, now)
-    repo.put_caps(conn, tenant_id, changed)
+    uow.access.put_caps(tenant_id, changed)
     record(
-        conn,
+        uow,
         tenant_id,
         who,
         INTEGRATION_CAPS,
@@ -182,11 +178,11 @@ class PushCaps:
     per-day cap by at most their own amounts; the per-order cap is exact.
     """
 
-    def __init__(self, conn: Connection, tenant_id: str, now: datetime) -> None:
-        self.conn = conn
+    def __init__(self, uow: UnitOfWork, tenant_id: str, now: datetime) -> None:
+        self.records = uow.access
         self.tenant_id = tenant_id
         self.now = now
-        self.caps = repo.get_caps(conn, tenant_id)
+        self.caps = self.records.caps(tenant_id)
         self._pushed: set[str] = set()
         self._looked_up: set[str] = set()
         self._day_total: int | None = None
@@ -200,7 +196,7 @@ class PushCaps:
         """Read at once which of these orders were pushed before (for the checks to come)."""
         wanted = [oid for oid in dict.fromkeys(external_order_ids) if oid not in self._looked_up]
         if wanted:
-            self._pushed |= repo.pushed_orders(self.conn, self.tenant_id, wanted)
+            self._pushed |= self.records.pushed_orders(self.tenant_id, wanted)
             self._looked_up.update(wanted)
 
     def refusal(self, orders: list[tuple[str, str]], field_of: str = "amount") -> CapRefusal | None:
@@ -231,7 +227,7 @@ class PushCaps:
                 break
         if refusal is None and caps.per_day_fen is not None and fresh:
             if self._day_total is None:
-                self._day_total = repo.pushed_since(self.conn, self.tenant_id, day_start(self.now))
+                self._day_total = self.records.pushed_since(self.tenant_id, day_start(self.now))
             pushed = self._day_total
             total = sum(fen for _, fen, _ in fresh)
             if pushed + total > caps.per_day_fen:
@@ -255,7 +251,7 @@ class PushCaps:
 
 
 def push_refusal(
-    conn: Connection,
+    uow: UnitOfWork,
     caller: Principal,
     tenant_id: str,
     orders: list[tuple[str, str]],
@@ -265,7 +261,7 @@ def push_refusal(
     read transaction before its Idempotency-Key is looked up. With caps, the caller must be
     let through first (an alert is never raised for a stranger or a key without the
     ``integration`` scope: those are refused as the push itself refuses them)."""
-    caps = PushCaps(conn, tenant_id, now)
+    caps = PushCaps(uow, tenant_id, now)
     if not caps.any:
         return None
     require(caller, tenant_id, ADMIN, scope=Scope.INTEGRATION)
@@ -284,34 +280,34 @@ class OverCaps(Exception):
 
 
 def within_caps(
-    conn: Connection,
+    uow: UnitOfWork,
     caller: Principal,
     tenant_id: str,
     orders: list[tuple[str, str]],
     now: datetime,
 ) -> None:
     """``push_refusal`` in a push's own (write) transaction: raises ``OverCaps``."""
-    refusal = push_refusal(conn, caller, tenant_id, orders, now)
+    refusal = push_refusal(uow, caller, tenant_id, orders, now)
     if refusal is not None:
         raise OverCaps(caller, refusal, now)
 
 
 def record_refusal(
-    conn: Connection, who: Principal, tenant_id: str, refusal: CapRefusal, now: datetime
+    uow: UnitOfWork, who: Principal, tenant_id: str, refusal: CapRefusal, now: datetime
 ) -> None:
     """The alert of a refused push (an ``integration.cap_exceeded`` event and an audit entry),
-    in ``conn``'s transaction, which the caller commits before answering the refusal."""
-    events.emit(conn, tenant_id, CAP_EVENT, refusal.data, now)
-    record(conn, tenant_id, who, CAP_REFUSED, tenant_id, before=None, after=refusal.data, now=now)
+    in the unit's transaction, which the caller commits before answering the refusal."""
+    uow.outbox.emit(tenant_id, CAP_EVENT, refusal.data, now)
+    record(uow, tenant_id, who, CAP_REFUSED, tenant_id, before=None, after=refusal.data, now=now)
 
 
 def refuse(
-    db: Database, who: Principal, tenant_id: str, refusal: CapRefusal, now: datetime
+    db: Units, who: Principal, tenant_id: str, refusal: CapRefusal, now: datetime
 ) -> CapExceeded:
     """Record the refusal's alert in a transaction of its own (committed) and return its
     error for the caller to raise."""
-    with db.transaction() as conn:
-        record_refusal(conn, who, tenant_id, refusal, now)
+    with db.unit() as uow:
+        record_refusal(uow, who, tenant_id, refusal, now)
     return refusal.error
 
 

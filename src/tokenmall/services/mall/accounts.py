@@ -18,17 +18,12 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import Connection
-
-from tokenmall.adapters.db.mall import accounts as accounts_repo
-from tokenmall.adapters.db.mall import people as people_repo
-from tokenmall.adapters.db.mall import tenants as tenants_repo
 from tokenmall.domain.mall.people import Role, User
 from tokenmall.services.mall import auth, passwords
 from tokenmall.services.mall.auth import IssuedToken, Principal, require
 from tokenmall.services.mall.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
 from tokenmall.services.mall.throttle import Throttle
-from tokenmall.services.mall.uow import Database
+from tokenmall.services.unit_of_work import UnitOfWork, Units
 
 log = logging.getLogger("tokenmall.accounts")
 RESET_TTL = timedelta(hours=1)
@@ -49,7 +44,7 @@ class LogSender:
 
 
 def login(
-    db: Database,
+    db: Units,
     guard: Throttle,
     tenant_id: str,
     email: str,
@@ -64,19 +59,19 @@ def login(
     the bounded pool outside any transaction (no connection is held while it waits)."""
     address = email.strip().lower()
     guard.before_login(tenant_id, address, client)
-    with db.read() as conn:
-        found = people_repo.login_row(conn, tenant_id, address)
+    with db.reading() as reader:
+        found = reader.credentials.login_row(tenant_id, address)
     # Verify even when there is no such user, so timing does not tell which emails exist.
     ok = passwords.verify_password(password, None if found is None else found[1])
     if found is None or not ok:
         guard.login_failed(tenant_id, address, client)
         raise Unauthenticated(_WRONG)
     guard.login_succeeded(tenant_id, address)
-    with db.transaction() as conn:
-        user = people_repo.get_user(conn, tenant_id, found[0])
+    with db.unit() as uow:
+        user = uow.people.get_user(tenant_id, found[0])
         assert user is not None
         lifetime = ttl if idle is None else min(ttl, idle)
-        issued = auth.issue_session(conn, tenant_id, user.user_id, now, lifetime)
+        issued = auth.issue_session(uow, tenant_id, user.user_id, now, lifetime)
     return user, issued
 
 
@@ -85,7 +80,7 @@ OPERATORS = "-"
 
 
 def operator_login(
-    db: Database,
+    db: Units,
     guard: Throttle,
     email: str,
     password: str,
@@ -97,54 +92,50 @@ def operator_login(
     """An operator signs in: throttled and hashed as a member's sign-in."""
     address = email.strip().lower()
     guard.before_login(OPERATORS, address, client)
-    with db.read() as conn:
-        found = people_repo.operator_login_row(conn, address)
+    with db.reading() as reader:
+        found = reader.operators.login_row(address)
     ok = passwords.verify_password(password, None if found is None else found[1])
     if found is None or not ok:
         guard.login_failed(OPERATORS, address, client)
         raise Unauthenticated(_WRONG)
     guard.login_succeeded(OPERATORS, address)
-    with db.transaction() as conn:
-        return auth.issue_operator_session(conn, found[0], now, ttl)
+    with db.unit() as uow:
+        return auth.issue_operator_session(uow, found[0], now, ttl)
 
 
 def authenticate(
-    db: Database, token: str, now: datetime, *, ttl: timedelta, idle: timedelta | None
+    db: Units, token: str, now: datetime, *, ttl: timedelta, idle: timedelta | None
 ) -> Principal:
     """The caller of ``token``; a user's session used after a tenth of its idle time has its
     idle deadline slid forward (capped by its lifetime)."""
-    with db.read() as conn:
-        principal = auth.authenticate(conn, token, now)
+    with db.reading() as reader:
+        principal = auth.authenticate(reader, token, now)
         if idle is None or principal.via != "session" or principal.tenant_id is None:
             return principal
-        found = people_repo.session(conn, principal.tenant_id, principal.credential_id)
+        found = reader.credentials.session(principal.tenant_id, principal.credential_id)
     expires_at = None if found is None else found.expires_at
     if expires_at is None:
         return principal
     if expires_at - now > idle - idle / 10:
         return principal
     assert principal.tenant_id is not None
-    with db.transaction() as conn:
-        created = accounts_repo.session_created_at(
-            conn, principal.tenant_id, principal.credential_id
-        )
+    with db.unit() as uow:
+        created = uow.credentials.session_created_at(principal.tenant_id, principal.credential_id)
         if created is not None:
             deadline = min(created + ttl, now + idle)
-            accounts_repo.slide_session(
-                conn, principal.tenant_id, principal.credential_id, deadline
-            )
+            uow.credentials.slide_session(principal.tenant_id, principal.credential_id, deadline)
     return principal
 
 
-def _own_user(conn: Connection, caller: Principal | None, tenant_id: str) -> User:
+def _own_user(uow: UnitOfWork, caller: Principal | None, tenant_id: str) -> User:
     who = require(caller, tenant_id, (Role.CONSUMER, Role.MERCHANT, Role.ADMIN))
-    user = people_repo.get_user(conn, tenant_id, who.subject_id)
+    user = uow.people.get_user(tenant_id, who.subject_id)
     assert user is not None
     return user
 
 
 def change_password(
-    conn: Connection,
+    uow: UnitOfWork,
     caller: Principal | None,
     tenant_id: str,
     *,
@@ -156,37 +147,35 @@ def change_password(
 ) -> int:
     """The caller changes their password with the old one; every *other* session of theirs
     is revoked. Wrong old passwords count as failed sign-ins. How many sessions were revoked."""
-    user = _own_user(conn, caller, tenant_id)
+    user = _own_user(uow, caller, tenant_id)
     assert caller is not None
     if caller.via != "session":
         raise Forbidden("a password is changed from a signed-in session, not with an API key")
     guard.before_login(tenant_id, user.email, client)
     if not passwords.verify_password(
-        old_password, accounts_repo.password_hash(conn, tenant_id, user.user_id)
+        old_password, uow.credentials.password_hash(tenant_id, user.user_id)
     ):
         guard.login_failed(tenant_id, user.email, client)
         raise InvalidInput("the current password is wrong", "old_password")
     passwords.check_strength(new_password, "new_password", email=user.email)
     if new_password == old_password:
         raise InvalidInput("the new password must differ from the current one", "new_password")
-    accounts_repo.set_password_hash(
-        conn, tenant_id, user.user_id, passwords.hash_password(new_password)
+    uow.credentials.set_password_hash(
+        tenant_id, user.user_id, passwords.hash_password(new_password)
     )
-    return accounts_repo.revoke_sessions(
-        conn, tenant_id, user.user_id, now, keep=caller.credential_id
-    )
+    return uow.credentials.revoke_sessions(tenant_id, user.user_id, now, keep=caller.credential_id)
 
 
 def logout_everywhere(
-    conn: Connection, caller: Principal | None, tenant_id: str, now: datetime
+    uow: UnitOfWork, caller: Principal | None, tenant_id: str, now: datetime
 ) -> int:
     """Revoke every session of the caller, this one included; how many."""
-    user = _own_user(conn, caller, tenant_id)
-    return accounts_repo.revoke_sessions(conn, tenant_id, user.user_id, now)
+    user = _own_user(uow, caller, tenant_id)
+    return uow.credentials.revoke_sessions(tenant_id, user.user_id, now)
 
 
 def reset_by_admin(
-    conn: Connection,
+    uow: UnitOfWork,
     caller: Principal | None,
     tenant_id: str,
     user_id: str,
@@ -198,14 +187,14 @@ def reset_by_admin(
     session of that member is revoked. Another admin's password is not theirs to set: that
     would let one admin become two."""
     who = require(caller, tenant_id, (Role.ADMIN,))
-    user = people_repo.get_user(conn, tenant_id, user_id)
+    user = uow.people.get_user(tenant_id, user_id)
     if user is None:
         raise NotFound(f"no user {user_id!r}")
     if user.role == Role.ADMIN and user.user_id != who.subject_id:
         raise Forbidden("an admin's password is changed by that admin only")
     passwords.check_strength(new_password, "new_password", email=user.email)
-    accounts_repo.set_password_hash(conn, tenant_id, user_id, passwords.hash_password(new_password))
-    return accounts_repo.revoke_sessions(conn, tenant_id, user_id, now)
+    uow.credentials.set_password_hash(tenant_id, user_id, passwords.hash_password(new_password))
+    return uow.credentials.revoke_sessions(tenant_id, user_id, now)
 
 
 def _signature(secret: bytes, tenant_id: str, user_id: str, expires: int, current: str) -> str:
@@ -214,7 +203,7 @@ def _signature(secret: bytes, tenant_id: str, user_id: str, expires: int, curren
 
 
 def request_reset(
-    conn: Connection,
+    uow: UnitOfWork,
     tenant_id: str,
     email: str,
     *,
@@ -224,9 +213,9 @@ def request_reset(
     now: datetime,
 ) -> None:
     """Mail a reset link to ``email`` if it has an account; the same silence either way."""
-    if not tenants_repo.is_mall_tenant(conn, tenant_id):
+    if not uow.tenants.is_mall_tenant(tenant_id):
         raise NotFound(f"no tenant {tenant_id!r}")
-    found = people_repo.login_row(conn, tenant_id, email.strip().lower())
+    found = uow.credentials.login_row(tenant_id, email.strip().lower())
     if found is None:
         return
     user_id, current = found
@@ -242,7 +231,7 @@ def request_reset(
 
 
 def reset_with_token(
-    conn: Connection,
+    uow: UnitOfWork,
     tenant_id: str,
     token: str,
     new_password: str,
@@ -256,14 +245,14 @@ def reset_with_token(
     if len(parts) != 3 or not parts[1].isdigit():
         raise refused
     user_id, expires_text, signature = parts
-    current = accounts_repo.password_hash(conn, tenant_id, user_id)
+    current = uow.credentials.password_hash(tenant_id, user_id)
     expires = int(expires_text)
     if current is None or datetime.fromtimestamp(expires, UTC) <= now:
         raise refused
     if not hmac.compare_digest(signature, _signature(secret, tenant_id, user_id, expires, current)):
         raise refused
-    user = people_repo.get_user(conn, tenant_id, user_id)
+    user = uow.people.get_user(tenant_id, user_id)
     assert user is not None
     passwords.check_strength(new_password, "new_password", email=user.email)
-    accounts_repo.set_password_hash(conn, tenant_id, user_id, passwords.hash_password(new_password))
-    return accounts_repo.revoke_sessions(conn, tenant_id, user_id, now)
+    uow.credentials.set_password_hash(tenant_id, user_id, passwords.hash_password(new_password))
+    return uow.credentials.revoke_sessions(tenant_id, user_id, now)

@@ -18,9 +18,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import Connection
-
-from tokenmall.adapters.db.mall import people as people_repo
 from tokenmall.domain.mall.people import (
     ALL_SCOPES,
     Credential,
@@ -31,6 +28,7 @@ from tokenmall.domain.mall.people import (
 from tokenmall.domain.mall.transitions import Actor, actor_of
 from tokenmall.services.mall import ids, passwords
 from tokenmall.services.mall.errors import Forbidden, NotFound, Unauthenticated
+from tokenmall.services.unit_of_work import UnitOfWork
 
 Via = Literal["session", "api_key", "operator_session"]
 
@@ -69,24 +67,22 @@ class IssuedToken:
 
 
 def issue_session(
-    conn: Connection, tenant_id: str, user_id: str, now: datetime, ttl: timedelta
+    uow: UnitOfWork, tenant_id: str, user_id: str, now: datetime, ttl: timedelta
 ) -> IssuedToken:
     session_id, secret = ids.new_id("ses"), ids.new_secret()
     expires_at = now + ttl
-    people_repo.add_session(
-        conn, tenant_id, session_id, user_id, ids.hash_secret(secret), now, expires_at
+    uow.credentials.add_session(
+        tenant_id, session_id, user_id, ids.hash_secret(secret), now, expires_at
     )
     return IssuedToken(f"tms.{tenant_id}.{session_id}.{secret}", session_id, expires_at)
 
 
 def issue_operator_session(
-    conn: Connection, operator_id: str, now: datetime, ttl: timedelta
+    uow: UnitOfWork, operator_id: str, now: datetime, ttl: timedelta
 ) -> IssuedToken:
     session_id, secret = ids.new_id("ops"), ids.new_secret()
     expires_at = now + ttl
-    people_repo.add_operator_session(
-        conn, session_id, operator_id, ids.hash_secret(secret), now, expires_at
-    )
+    uow.operators.add_session(session_id, operator_id, ids.hash_secret(secret), now, expires_at)
     return IssuedToken(f"tmo.{session_id}.{secret}", session_id, expires_at)
 
 
@@ -97,11 +93,11 @@ def api_key_token(tenant_id: str, key_id: str, secret: str) -> str:
 _BAD = "invalid or expired credentials"
 
 
-def authenticate(conn: Connection, token: str, now: datetime) -> Principal:
+def authenticate(uow: UnitOfWork, token: str, now: datetime) -> Principal:
     parts = token.split(".")
     if len(parts) == 3 and parts[0] == "tmo":
         _, session_id, secret = parts
-        found = people_repo.operator_session(conn, session_id)
+        found = uow.operators.session(session_id)
         _check(found, secret, now)
         assert found is not None
         return Principal("operator_session", session_id, found.owner_id, None, None)
@@ -109,13 +105,13 @@ def authenticate(conn: Connection, token: str, now: datetime) -> Principal:
         raise Unauthenticated(_BAD)
     kind, tenant_id, credential_id, secret = parts
     if kind == "tms":
-        found = people_repo.session(conn, tenant_id, credential_id)
+        found = uow.credentials.session(tenant_id, credential_id)
     else:
-        found = people_repo.api_key_credential(conn, tenant_id, credential_id)
+        found = uow.credentials.api_key(tenant_id, credential_id)
     _check(found, secret, now)
     assert found is not None
     # The role is read now, not when the token was issued: a demotion takes effect at once.
-    user = people_repo.get_user(conn, tenant_id, found.owner_id)
+    user = uow.people.get_user(tenant_id, found.owner_id)
     if user is None:
         raise Unauthenticated(_BAD)
     if kind == "tms":

@@ -13,9 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection
-
-from tokenmall.adapters.db.uow import SqlCatalogue
 from tokenmall.domain.economy.params import Params
 from tokenmall.domain.economy.purchase import check_fixed_contribution
 from tokenmall.domain.errors import DomainError
@@ -232,18 +229,6 @@ def check_payable(params: TenantParams, tenant_id: str, lines: list[tuple[Sku, s
     found = params.of(tenant_id)
     for sku, field in lines:
         _payable(found, sku.price_fen, sku.pool_contribution_fen, field)
-
-
-def unpayable_skus(conn: Connection, tenant_id: str, params: Params) -> list[Sku]:
-    """The tenant's SKUs whose fixed contribution ``params`` would leave unbookable."""
-    found: list[Sku] = []
-    for sku in SqlCatalogue(conn).skus_with_contribution(tenant_id):
-        assert sku.pool_contribution_fen is not None
-        try:
-            check_fixed_contribution(params, sku.price_fen, sku.pool_contribution_fen)
-        except DomainError:
-            found.append(sku)
-    return found
 
 
 def create_sku(

@@ -5,8 +5,8 @@ that made the change: it writes the event and one pending delivery per active en
 tenant subscribed to its type, in that same transaction (``adapters/db/uow_wallet.py``'s
 rows). So an event exists if and only if its change committed, and a delivery can never
 announce a change that was rolled back. ``services/mall/webhook_delivery.py`` sends them.
-``emit`` and ``prefetch`` on a connection are the same steps for the services that still hold
-one.
+``emit`` and ``prefetch`` on a connection are the same steps for the ledger's SQL steps of an
+order's money (``order_ledger.py``), which run on the unit's connection.
 """
 
 from __future__ import annotations

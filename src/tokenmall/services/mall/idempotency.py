@@ -18,15 +18,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection
-from sqlalchemy.exc import IntegrityError
-
-from tokenmall.adapters.db.mall import idempotency as repo
 from tokenmall.domain.mall.responses import StoredResponse
 from tokenmall.services.mall import auth
 from tokenmall.services.mall.auth import Principal
 from tokenmall.services.mall.errors import Conflict, InvalidInput
 from tokenmall.services.mall.uow import Database, MallUnitOfWork, utc_now
+from tokenmall.services.unit_of_work import UnitOfWork
 
 MAX_KEY_LENGTH = 200
 
@@ -51,7 +48,7 @@ def check_key(key: str | None) -> str:
 
 
 def run(
-    conn: Connection,
+    uow: UnitOfWork,
     *,
     tenant_id: str,
     scope: str,
@@ -61,29 +58,21 @@ def run(
     now: datetime,
 ) -> tuple[StoredResponse, bool]:
     """The response to send and whether it is a replay. ``action`` returns (status, body)."""
-    stored = repo.find(conn, tenant_id, scope, key)
+    stored = lookup(uow, tenant_id=tenant_id, scope=scope, key=key, request=request)
     if stored is not None:
-        if stored.request_hash != request:
-            raise Conflict(
-                "this Idempotency-Key was already used for a different request",
-                "Idempotency-Key",
-            )
         return stored, True
     status, body = action()
     response = StoredResponse(request, status, body)
-    try:
-        with conn.begin_nested():
-            repo.add(conn, tenant_id, scope, key, response, now)
-    except IntegrityError:
-        raise KeyRace() from None
+    if not uow.answers.add(tenant_id, scope, key, response, now):
+        raise KeyRace()
     return response, False
 
 
 def lookup(
-    conn: Connection, *, tenant_id: str, scope: str, key: str, request: str
+    uow: UnitOfWork, *, tenant_id: str, scope: str, key: str, request: str
 ) -> StoredResponse | None:
     """The stored answer to replay (None if the key is new); ``Conflict`` for another request."""
-    stored = repo.find(conn, tenant_id, scope, key)
+    stored = uow.answers.find(tenant_id, scope, key)
     if stored is not None and stored.request_hash != request:
         raise Conflict(
             "this Idempotency-Key was already used for a different request", "Idempotency-Key"
@@ -150,11 +139,9 @@ def run_once(
         try:
             with db.unit() as uow:
                 now = utc_now()
-                who = caller if token is None else auth.authenticate(uow.conn, token, now)
+                who = caller if token is None else auth.authenticate(uow, token, now)
                 scope = scope_prefix + ("anonymous" if who is None else who.scope)
-                stored = lookup(
-                    uow.conn, tenant_id=tenant_id, scope=scope, key=key, request=request
-                )
+                stored = lookup(uow, tenant_id=tenant_id, scope=scope, key=key, request=request)
                 if stored is not None:
                     return Outcome(stored.status_code, stored.body, True)
                 uow.answer_under(tenant_id, scope, key, request, now)

@@ -60,7 +60,7 @@ from tokenmall.services.mall.integration_batch import (
     reported,
     write_events,
 )
-from tokenmall.services.mall.uow import utc_now
+from tokenmall.services.mall.uow import MallUnitOfWork, utc_now
 from tokenmall.services.writers.batching import Batcher, PerEngine, Registry
 from tokenmall.services.writers.units import Writes, writers_for
 
@@ -160,8 +160,9 @@ class _Coalescer(Batcher[Push]):
         over: list[tuple[Push, Principal, access.CapRefusal]] = []
         with store.read() as conn:
             now = utc_now()
-            live = _callers(conn, self.tenant_id, pushes, now)
-            live = _capped(conn, self.tenant_id, live, now, over)
+            reader = MallUnitOfWork.joining(conn)
+            live = _callers(reader, self.tenant_id, pushes, now)
+            live = _capped(reader, self.tenant_id, live, now, over)
             live = _keys(conn, self.tenant_id, live)
             # One caller's key twice in a group (two of its tokens at once): the later push
             # waits for the next group, where it finds the first one's stored answer.
@@ -184,8 +185,9 @@ class _Coalescer(Batcher[Push]):
         if over:
             # The alerts are committed before their pushes are answered.
             with store.transaction() as conn:
+                alerts = MallUnitOfWork.joining(conn)
                 for _, caller, refusal in over:
-                    access.record_refusal(conn, caller, self.tenant_id, refusal, now)
+                    access.record_refusal(alerts, caller, self.tenant_id, refusal, now)
             for push, _, refusal in over:
                 _settle(push, refusal.error)
         for n, (stored_hash, _, _) in reads.stored.items():
@@ -239,7 +241,7 @@ def _settle(push: Push, outcome: Answer | DomainError | None) -> None:
 
 
 def _callers(
-    conn: Connection, tenant_id: str, pushes: list[Push], now: Any
+    reader: MallUnitOfWork, tenant_id: str, pushes: list[Push], now: Any
 ) -> list[tuple[Push, Principal]]:
     """Each push's caller, each token authenticated once; refusals settled."""
     seen: dict[str, Principal | DomainError] = {}
@@ -249,7 +251,7 @@ def _callers(
         if caller is None:
             try:
                 caller = auth.require(
-                    auth.authenticate(conn, push.token, now),
+                    auth.authenticate(reader, push.token, now),
                     tenant_id,
                     ADMIN,
                     scope=Scope.INTEGRATION,
@@ -265,7 +267,7 @@ def _callers(
 
 
 def _capped(
-    conn: Connection,
+    reader: MallUnitOfWork,
     tenant_id: str,
     live: list[tuple[Push, Principal]],
     now: datetime,
@@ -277,7 +279,7 @@ def _capped(
     ``over`` (their alerts are recorded before they are answered)."""
     if not live:
         return live
-    caps = access.PushCaps(conn, tenant_id, now)
+    caps = access.PushCaps(reader, tenant_id, now)
     if not caps.any:
         return live
     caps.look_up([push.item.external_order_id for push, _ in live])

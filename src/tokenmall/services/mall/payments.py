@@ -15,10 +15,8 @@
 from __future__ import annotations
 
 import logging
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
 
 from sqlalchemy.exc import IntegrityError
 
@@ -34,23 +32,13 @@ from tokenmall.services.mall import ids, orders
 from tokenmall.services.mall.auth import Principal, actor, require
 from tokenmall.services.mall.errors import Conflict, InvalidInput, NotFound
 from tokenmall.services.mall.gateway import Gateway
-from tokenmall.services.unit_of_work import UnitOfWork
+from tokenmall.services.unit_of_work import UnitOfWork, Units
 
 log = logging.getLogger("tokenmall.payments")
 
 ALL: tuple[Role, ...] = (Role.CONSUMER, Role.MERCHANT, Role.ADMIN)
 BUYERS: tuple[Role, ...] = (Role.CONSUMER,)
 OPEN = PAYMENT.sources("close")
-
-
-class Units(Protocol):
-    """Where a callback's units of work come from (the mall's ``Database``)."""
-
-    def unit(self) -> UnitOfWork:
-        """A unit in a transaction of its own (enter it to begin)."""
-
-    def reading(self) -> AbstractContextManager[UnitOfWork]:
-        """A unit that only reads."""
 
 
 def open_payment(uow: UnitOfWork, gateway: Gateway, order: Order, now: datetime) -> Payment:

@@ -39,9 +39,7 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 import httpx
-from sqlalchemy import Connection
 
-from tokenmall.adapters.db.mall import events as repo
 from tokenmall.domain.mall.people import Role
 from tokenmall.domain.mall.transitions import DELIVERY, Actor
 from tokenmall.domain.mall.webhooks import Attempt, Delivery, DeliveryStatus, Endpoint, Event
@@ -49,7 +47,7 @@ from tokenmall.services.mall import ids, validate
 from tokenmall.services.mall.auth import Principal, require
 from tokenmall.services.mall.errors import Conflict, InvalidInput, NotFound
 from tokenmall.services.mall.events import EVENT_TYPES
-from tokenmall.services.mall.uow import Database
+from tokenmall.services.unit_of_work import UnitOfWork, Units
 
 ADMIN: tuple[Role, ...] = (Role.ADMIN,)
 BACKOFF = (10, 60, 300, 1_800, 7_200, 21_600, 43_200)  # seconds after the 1st … 7th failure
@@ -136,7 +134,7 @@ def _check_url(url: str) -> str:
 
 
 def create_endpoint(
-    conn: Connection,
+    uow: UnitOfWork,
     caller: Principal | None,
     tenant_id: str,
     *,
@@ -152,7 +150,7 @@ def create_endpoint(
     if unknown or not event_types:
         raise InvalidInput(f"event_types must be among {', '.join(EVENT_TYPES)}", "event_types")
     text = validate.text(description, "description", max_length=200, allow_empty=True)
-    if len(repo.list_endpoints(conn, tenant_id, None, MAX_ENDPOINTS)) >= MAX_ENDPOINTS:
+    if len(uow.webhooks.list_endpoints(tenant_id, None, MAX_ENDPOINTS)) >= MAX_ENDPOINTS:
         raise Conflict(f"a tenant has at most {MAX_ENDPOINTS} webhook endpoints")
     endpoint_id = ids.new_id("whe")
     stored, secret = new_secret(secret_key, tenant_id, endpoint_id)
@@ -167,12 +165,12 @@ def create_endpoint(
         created_at=now,
         deleted_at=None,
     )
-    repo.add_endpoint(conn, endpoint)
+    uow.webhooks.add_endpoint(endpoint)
     return NewSecret(endpoint, secret)
 
 
 def rotate_secret(
-    conn: Connection,
+    uow: UnitOfWork,
     caller: Principal | None,
     tenant_id: str,
     endpoint_id: str,
@@ -181,41 +179,41 @@ def rotate_secret(
 ) -> NewSecret:
     """A new signing secret for the endpoint (the old one stops signing at once)."""
     require(caller, tenant_id, ADMIN)
-    endpoint = repo.get_endpoint(conn, tenant_id, endpoint_id)
+    endpoint = uow.webhooks.get_endpoint(tenant_id, endpoint_id)
     if endpoint is None or endpoint.deleted_at is not None:
         raise NotFound(f"no webhook endpoint {endpoint_id!r}")
     stored, secret = new_secret(secret_key, tenant_id, endpoint_id)
-    repo.set_endpoint_secret(conn, tenant_id, endpoint_id, stored)
+    uow.webhooks.set_endpoint_secret(tenant_id, endpoint_id, stored)
     return NewSecret(endpoint, secret)
 
 
 def list_endpoints(
-    conn: Connection, caller: Principal | None, tenant_id: str, after: str | None, limit: int
+    uow: UnitOfWork, caller: Principal | None, tenant_id: str, after: str | None, limit: int
 ) -> list[Endpoint]:
     require(caller, tenant_id, ADMIN)
-    return repo.list_endpoints(conn, tenant_id, after, limit)
+    return uow.webhooks.list_endpoints(tenant_id, after, limit)
 
 
 def get_endpoint(
-    conn: Connection, caller: Principal | None, tenant_id: str, endpoint_id: str
+    uow: UnitOfWork, caller: Principal | None, tenant_id: str, endpoint_id: str
 ) -> Endpoint:
     require(caller, tenant_id, ADMIN)
-    found = repo.get_endpoint(conn, tenant_id, endpoint_id)
+    found = uow.webhooks.get_endpoint(tenant_id, endpoint_id)
     if found is None or found.deleted_at is not None:
         raise NotFound(f"no webhook endpoint {endpoint_id!r}")
     return found
 
 
 def delete_endpoint(
-    conn: Connection, caller: Principal | None, tenant_id: str, endpoint_id: str, now: datetime
+    uow: UnitOfWork, caller: Principal | None, tenant_id: str, endpoint_id: str, now: datetime
 ) -> Endpoint:
-    found = get_endpoint(conn, caller, tenant_id, endpoint_id)
-    repo.delete_endpoint(conn, tenant_id, endpoint_id, now)
+    found = get_endpoint(uow, caller, tenant_id, endpoint_id)
+    uow.webhooks.delete_endpoint(tenant_id, endpoint_id, now)
     return found
 
 
 def list_deliveries(
-    conn: Connection,
+    uow: UnitOfWork,
     caller: Principal | None,
     tenant_id: str,
     *,
@@ -226,8 +224,7 @@ def list_deliveries(
     limit: int,
 ) -> list[DeliveryLog]:
     require(caller, tenant_id, ADMIN)
-    found = repo.list_deliveries(
-        conn,
+    found = uow.webhooks.list_deliveries(
         tenant_id,
         status=status,
         endpoint_id=endpoint_id,
@@ -235,35 +232,35 @@ def list_deliveries(
         after=after,
         limit=limit,
     )
-    tries = repo.attempts_of(conn, tenant_id, [d.delivery_id for d in found])
+    tries = uow.webhooks.attempts_of(tenant_id, [d.delivery_id for d in found])
     return [DeliveryLog(d, tries[d.delivery_id]) for d in found]
 
 
 def get_delivery(
-    conn: Connection, caller: Principal | None, tenant_id: str, delivery_id: str
+    uow: UnitOfWork, caller: Principal | None, tenant_id: str, delivery_id: str
 ) -> DeliveryLog:
     require(caller, tenant_id, ADMIN)
-    found = repo.get_delivery(conn, tenant_id, delivery_id)
+    found = uow.webhooks.get_delivery(tenant_id, delivery_id)
     if found is None:
         raise NotFound(f"no webhook delivery {delivery_id!r}")
-    return DeliveryLog(found, repo.attempts_of(conn, tenant_id, [delivery_id])[delivery_id])
+    return DeliveryLog(found, uow.webhooks.attempts_of(tenant_id, [delivery_id])[delivery_id])
 
 
 def redeliver(
-    conn: Connection, caller: Principal | None, tenant_id: str, delivery_id: str, now: datetime
+    uow: UnitOfWork, caller: Principal | None, tenant_id: str, delivery_id: str, now: datetime
 ) -> DeliveryLog:
     """Try a delivery again now, with a fresh budget of attempts (any status)."""
-    found = get_delivery(conn, caller, tenant_id, delivery_id).delivery
-    endpoint = repo.get_endpoint(conn, tenant_id, found.endpoint_id)
+    found = get_delivery(uow, caller, tenant_id, delivery_id).delivery
+    endpoint = uow.webhooks.get_endpoint(tenant_id, found.endpoint_id)
     if endpoint is None or endpoint.deleted_at is not None:
         raise Conflict("the delivery's endpoint was deleted")
     DELIVERY.check(found.status, "redeliver", Actor.ADMIN)
-    repo.redeliver(conn, tenant_id, delivery_id, now)
-    return get_delivery(conn, caller, tenant_id, delivery_id)
+    uow.webhooks.redeliver(tenant_id, delivery_id, now)
+    return get_delivery(uow, caller, tenant_id, delivery_id)
 
 
 def list_events(
-    conn: Connection,
+    uow: UnitOfWork,
     caller: Principal | None,
     tenant_id: str,
     event_type: str | None,
@@ -271,7 +268,7 @@ def list_events(
     limit: int,
 ) -> list[Event]:
     require(caller, tenant_id, ADMIN)
-    return repo.list_events(conn, tenant_id, event_type, after, limit)
+    return uow.webhooks.list_events(tenant_id, event_type, after, limit)
 
 
 # -- the worker -------------------------------------------------------------------------------
@@ -320,7 +317,7 @@ def next_try(failures: int, at: datetime) -> datetime | None:
 
 
 def deliver_due(
-    db: Database,
+    db: Units,
     now: datetime,
     limit: int = 100,
     *,
@@ -332,17 +329,17 @@ def deliver_due(
     own = client is None
     http = client or httpx.Client(timeout=TIMEOUT, follow_redirects=False)
     try:
-        with db.read() as conn:
-            tenants = repo.tenants_with_due(conn, now)
+        with db.reading() as reader:
+            tenants = reader.webhooks.tenants_with_due(now)
         for tenant_id in tenants:
             left = limit - report.attempted
             if left <= 0:
                 break
-            with db.transaction() as conn:
+            with db.unit() as uow:
                 claimed = [
                     delivery_id
-                    for delivery_id, seen in repo.due(conn, tenant_id, now, left)
-                    if repo.claim(conn, tenant_id, delivery_id, seen, now + LEASE)
+                    for delivery_id, seen in uow.webhooks.due(tenant_id, now, left)
+                    if uow.webhooks.claim(tenant_id, delivery_id, seen, now + LEASE)
                 ]
             for delivery_id in claimed:
                 _attempt(db, http, tenant_id, delivery_id, now, report, secret_key)
@@ -353,7 +350,7 @@ def deliver_due(
 
 
 def _attempt(
-    db: Database,
+    db: Units,
     http: httpx.Client,
     tenant_id: str,
     delivery_id: str,
@@ -361,11 +358,11 @@ def _attempt(
     report: _Tally,
     secret_key: str,
 ) -> None:
-    with db.read() as conn:
-        delivery = repo.get_delivery(conn, tenant_id, delivery_id)
+    with db.reading() as reader:
+        delivery = reader.webhooks.get_delivery(tenant_id, delivery_id)
         assert delivery is not None
-        event = repo.get_event(conn, tenant_id, delivery.event_id)
-        endpoint = repo.get_endpoint(conn, tenant_id, delivery.endpoint_id)
+        event = reader.webhooks.get_event(tenant_id, delivery.event_id)
+        endpoint = reader.webhooks.get_endpoint(tenant_id, delivery.endpoint_id)
     assert event is not None
     assert endpoint is not None
     report.attempted += 1
@@ -415,9 +412,8 @@ def _attempt(
             report.failed += 1
         else:
             report.retrying += 1
-    with db.transaction() as conn:
-        repo.record_attempt(
-            conn,
+    with db.unit() as uow:
+        uow.webhooks.record_attempt(
             delivery,
             at=now,
             status_code=status_code,

@@ -24,7 +24,7 @@ from tokenmall.services.mall import integration_pushes as pushes
 from tokenmall.services.mall.auth import Principal
 from tokenmall.services.mall.errors import Unauthenticated
 from tokenmall.services.mall.integration import Answer, ExternalUserIn
-from tokenmall.services.mall.uow import utc_now
+from tokenmall.services.mall.uow import MallUnitOfWork, utc_now
 from tokenmall.services.unit_of_work import UnitOfWork
 from tokenmall.services.writers.units import writers_for
 from tokenmall.web import deps, errors, idempotent
@@ -104,7 +104,7 @@ def _push(
     def act(attempt: idempotency.Attempt) -> idempotency.Done:
         assert attempt.caller is not None
         if caps is not None:
-            access.within_caps(attempt.conn, attempt.caller, tenant_id, caps, attempt.now)
+            access.within_caps(attempt.uow, attempt.caller, tenant_id, caps, attempt.now)
         answer = use_case(attempt.uow, attempt.caller, request_hash=natural, now=attempt.now)
         return idempotency.Done(answer.status, answer.body, replayed=answer.replayed)
 
@@ -266,15 +266,16 @@ def batch_paid(
     while True:
         with db.read() as conn:
             now = utc_now()
-            caller = auth.authenticate(conn, token, now)
+            reader = MallUnitOfWork.joining(conn)
+            caller = auth.authenticate(reader, token, now)
             if first:
                 first = False
                 orders = [(i.external_order_id, i.amount) for i in items]
-                over = access.push_refusal(conn, caller, tenant_id, orders, now)
+                over = access.push_refusal(reader, caller, tenant_id, orders, now)
             if over is not None:
                 break  # recorded and raised below, after this read
             stored = idempotency.lookup(
-                conn, tenant_id=tenant_id, scope=caller.scope, key=key, request=request_hash
+                reader, tenant_id=tenant_id, scope=caller.scope, key=key, request=request_hash
             )
             if stored is not None:
                 return _response(stored.status_code, stored.body, True)

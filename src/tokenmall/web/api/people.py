@@ -178,7 +178,7 @@ def change_password(
 ) -> Response:
     def make(conn: Connection) -> BaseModel:
         revoked = accounts.change_password(
-            conn,
+            MallUnitOfWork.joining(conn),
             caller,
             tenant_id,
             old_password=payload.old_password,
@@ -202,7 +202,9 @@ def logout_everywhere(
     tenant_id: TenantId, request: Request, caller: Caller, db: Db, key: IdempotencyKey
 ) -> Response:
     def make(conn: Connection) -> BaseModel:
-        revoked = accounts.logout_everywhere(conn, caller, tenant_id, utc_now())
+        revoked = accounts.logout_everywhere(
+            MallUnitOfWork.joining(conn), caller, tenant_id, utc_now()
+        )
         return SessionsRevokedOut(sessions_revoked=revoked)
 
     response = write(request, db, caller, tenant_id, key, None, make)
@@ -231,7 +233,7 @@ def request_password_reset(
 
     def make(conn: Connection) -> BaseModel:
         accounts.request_reset(
-            conn,
+            MallUnitOfWork.joining(conn),
             tenant_id,
             payload.email,
             secret=settings(request).secret_key.get_secret_value().encode(),
@@ -255,7 +257,7 @@ def confirm_password_reset(
 ) -> Response:
     def make(conn: Connection) -> BaseModel:
         revoked = accounts.reset_with_token(
-            conn,
+            MallUnitOfWork.joining(conn),
             tenant_id,
             payload.token,
             payload.new_password,
@@ -387,7 +389,12 @@ def reset_password(
 ) -> Response:
     def make(conn: Connection) -> BaseModel:
         revoked = accounts.reset_by_admin(
-            conn, caller, tenant_id, user_id, new_password=payload.new_password, now=utc_now()
+            MallUnitOfWork.joining(conn),
+            caller,
+            tenant_id,
+            user_id,
+            new_password=payload.new_password,
+            now=utc_now(),
         )
         return SessionsRevokedOut(sessions_revoked=revoked)
 
@@ -473,9 +480,9 @@ def audit_trail(
     before: Annotated[str | None, Query(max_length=64)] = None,
     limit: Limit = 50,
 ) -> AuditPage:
-    with db.read() as conn:
+    with db.reading() as uow:
         found = access.trail(
-            conn, caller, tenant_id, subject_id=subject_id, before=before, limit=limit
+            uow, caller, tenant_id, subject_id=subject_id, before=before, limit=limit
         )
     return AuditPage(
         items=[AuditEntryOut.of(e) for e in found],
@@ -490,8 +497,8 @@ def audit_trail(
     responses=responses(*COMMON, 403),
 )
 def referral_flags(tenant_id: TenantId, caller: Caller, db: Db) -> ReferralFlagList:
-    with db.read() as conn:
-        flags = access.referral_flags(conn, caller, tenant_id)
+    with db.reading() as uow:
+        flags = access.referral_flags(uow, caller, tenant_id)
     return ReferralFlagList(items=[ReferralFlagOut.of(f) for f in flags])
 
 
@@ -502,8 +509,8 @@ def referral_flags(tenant_id: TenantId, caller: Caller, db: Db) -> ReferralFlagL
     responses=responses(*COMMON, 403),
 )
 def get_integration_caps(tenant_id: TenantId, caller: Caller, db: Db) -> CapsOut:
-    with db.read() as conn:
-        return CapsOut.of(access.get_caps(conn, caller, tenant_id))
+    with db.reading() as uow:
+        return CapsOut.of(access.get_caps(uow, caller, tenant_id))
 
 
 @router.put(
@@ -522,7 +529,7 @@ def put_integration_caps(
 ) -> Response:
     def make(conn: Connection) -> BaseModel:
         caps = access.update_caps(
-            conn,
+            MallUnitOfWork.joining(conn),
             caller,
             tenant_id,
             per_order=payload.per_order,

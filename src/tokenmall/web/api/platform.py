@@ -58,8 +58,8 @@ def login(payload: LoginIn, request: Request, db: Db) -> TokenOut:
     responses=responses(400, 401),
 )
 def logout(caller: Caller, db: Db) -> Response:
-    with db.transaction() as conn:
-        operators.logout(conn, caller, utc_now())
+    with db.unit() as uow:
+        operators.logout(uow, caller, utc_now())
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

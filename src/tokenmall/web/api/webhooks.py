@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from sqlalchemy import Connection
 
 from tokenmall.services.mall import webhook_delivery as hooks
-from tokenmall.services.mall.uow import utc_now
+from tokenmall.services.mall.uow import MallUnitOfWork, utc_now
 from tokenmall.web import idempotent
 from tokenmall.web.api.common import After, Limit, ResourceId, TenantId, next_after, write
 from tokenmall.web.api.schemas_integration import (
@@ -62,7 +62,7 @@ def create_endpoint(
 ) -> Response:
     def action(conn: Connection) -> idempotent.Outcome:
         shown = hooks.create_endpoint(
-            conn,
+            MallUnitOfWork.joining(conn),
             caller,
             tenant_id,
             url=payload.url,
@@ -87,8 +87,8 @@ def create_endpoint(
 def list_endpoints(
     tenant_id: TenantId, caller: Caller, db: Db, after: After = None, limit: Limit = 50
 ) -> WebhookEndpointPage:
-    with db.read() as conn:
-        found = hooks.list_endpoints(conn, caller, tenant_id, after, limit)
+    with db.reading() as uow:
+        found = hooks.list_endpoints(uow, caller, tenant_id, after, limit)
     return WebhookEndpointPage(
         items=[WebhookEndpointOut.of(e) for e in found],
         next_after=next_after([e.endpoint_id for e in found], limit),
@@ -104,8 +104,8 @@ def list_endpoints(
 def get_endpoint(
     tenant_id: TenantId, endpoint_id: ResourceId, caller: Caller, db: Db
 ) -> WebhookEndpointOut:
-    with db.read() as conn:
-        return WebhookEndpointOut.of(hooks.get_endpoint(conn, caller, tenant_id, endpoint_id))
+    with db.reading() as uow:
+        return WebhookEndpointOut.of(hooks.get_endpoint(uow, caller, tenant_id, endpoint_id))
 
 
 @router.delete(
@@ -124,7 +124,9 @@ def delete_endpoint(
 ) -> Response:
     def make(conn: Connection) -> BaseModel:
         now = utc_now()
-        found = hooks.delete_endpoint(conn, caller, tenant_id, endpoint_id, now)
+        found = hooks.delete_endpoint(
+            MallUnitOfWork.joining(conn), caller, tenant_id, endpoint_id, now
+        )
         return WebhookEndpointOut.of(found).model_copy(update={"deleted_at": now})
 
     return write(request, db, caller, tenant_id, key, None, make)
@@ -146,7 +148,7 @@ def rotate_secret(
 ) -> Response:
     def action(conn: Connection) -> idempotent.Outcome:
         shown = hooks.rotate_secret(
-            conn,
+            MallUnitOfWork.joining(conn),
             caller,
             tenant_id,
             endpoint_id,
@@ -177,9 +179,9 @@ def list_deliveries(
     after: After = None,
     limit: Limit = 50,
 ) -> DeliveryPage:
-    with db.read() as conn:
+    with db.reading() as uow:
         found = hooks.list_deliveries(
-            conn,
+            uow,
             caller,
             tenant_id,
             status=status_,
@@ -203,8 +205,8 @@ def list_deliveries(
 def get_delivery(
     tenant_id: TenantId, delivery_id: ResourceId, caller: Caller, db: Db
 ) -> DeliveryOut:
-    with db.read() as conn:
-        log = hooks.get_delivery(conn, caller, tenant_id, delivery_id)
+    with db.reading() as uow:
+        log = hooks.get_delivery(uow, caller, tenant_id, delivery_id)
     return DeliveryOut.of(log.delivery, log.attempts)
 
 
@@ -223,7 +225,9 @@ def redeliver(
     key: IdempotencyKey,
 ) -> Response:
     def make(conn: Connection) -> BaseModel:
-        log = hooks.redeliver(conn, caller, tenant_id, delivery_id, utc_now())
+        log = hooks.redeliver(
+            MallUnitOfWork.joining(conn), caller, tenant_id, delivery_id, utc_now()
+        )
         return DeliveryOut.of(log.delivery, log.attempts)
 
     return write(request, db, caller, tenant_id, key, None, make)
@@ -243,8 +247,8 @@ def list_events(
     after: After = None,
     limit: Limit = 50,
 ) -> EventPage:
-    with db.read() as conn:
-        found = hooks.list_events(conn, caller, tenant_id, event_type, after, limit)
+    with db.reading() as uow:
+        found = hooks.list_events(uow, caller, tenant_id, event_type, after, limit)
     return EventPage(
         items=[
             EventOut(

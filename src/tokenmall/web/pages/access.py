@@ -34,13 +34,13 @@ SCOPES = tuple(s.value for s in Scope)
 def _context(conn: Connection, caller: Principal, tenant_id: str) -> dict[str, Any]:
     uow = MallUnitOfWork.joining(conn)
     users = {u.user_id: u for u in people.list_users(uow, caller, tenant_id, None, None, 200)}
-    caps = access.get_caps(conn, caller, tenant_id)
+    caps = access.get_caps(uow, caller, tenant_id)
     return {
         "keys": people.list_api_keys(uow, caller, tenant_id),
         "per_order": "" if caps.per_order_fen is None else format_money(caps.per_order_fen),
         "per_day": "" if caps.per_day_fen is None else format_money(caps.per_day_fen),
-        "trail": access.trail(conn, caller, tenant_id, limit=200),
-        "flags": access.referral_flags(conn, caller, tenant_id),
+        "trail": access.trail(uow, caller, tenant_id, limit=200),
+        "flags": access.referral_flags(uow, caller, tenant_id),
         "names": {uid: u.display_name or u.email for uid, u in users.items()},
         "scopes": SCOPES,
         "cooling": access.cooling_note(),
@@ -110,7 +110,7 @@ async def key_revoke(request: Request, tenant_id: str, key_id: str) -> Response:
 async def caps_update(request: Request, tenant_id: str) -> Response:
     def act(conn: Connection, caller: Principal, form: FormData) -> str:
         access.update_caps(
-            conn,
+            MallUnitOfWork.joining(conn),
             caller,
             tenant_id,
             per_order=forms.text_field(form, "per_order") or None,

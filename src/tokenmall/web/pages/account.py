@@ -437,7 +437,7 @@ async def password_post(request: Request, tenant_id: str) -> Response:
         action=lambda conn: answer(
             f"/{tenant_id}/account/password?changed=1",
             accounts.change_password(
-                conn,
+                MallUnitOfWork.joining(conn),
                 caller,
                 tenant_id,
                 old_password=forms.text_field(form, "old_password"),
@@ -458,8 +458,8 @@ async def logout_everywhere_post(request: Request, tenant_id: str) -> Response:
     _, caller = consumer_page(request, tenant_id)
     form = await forms.read_form(request)
     csrf.check_csrf(request, caller, form)
-    with sessions.database(request).transaction() as conn:
-        accounts.logout_everywhere(conn, caller, tenant_id, utc_now())
+    with sessions.database(request).unit() as uow:
+        accounts.logout_everywhere(uow, caller, tenant_id, utc_now())
     response = redirect(f"/{tenant_id}/")
     response.delete_cookie(SESSION_COOKIE)
     return response

@@ -78,8 +78,8 @@ async def logout_post(request: Request) -> Response:
     form = await forms.read_form(request)
     if caller is not None:
         csrf.check_csrf(request, caller, form)
-        with sessions.database(request).transaction() as conn:
-            operators.logout(conn, caller, utc_now())
+        with sessions.database(request).unit() as uow:
+            operators.logout(uow, caller, utc_now())
     response = rendering.redirect(f"{PLATFORM}/login")
     response.delete_cookie(sessions.OPERATOR_COOKIE, path=PLATFORM)
     return response
