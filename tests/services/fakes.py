@@ -29,6 +29,7 @@ from fakes_orders import (
 from fakes_people import (
     FakeCommissionLedger,
     FakeCommissions,
+    FakeKyc,
     FakeReferralTree,
     FakeTenantLedger,
     FakeTenants,
@@ -492,6 +493,7 @@ class FakeUnitOfWork:
         self.referral_tree = FakeReferralTree()
         self.commissions = FakeCommissions()
         self.commission_ledger = FakeCommissionLedger()
+        self.kyc = FakeKyc(self.people)
         self.trades = FakeTrades(self.holdings, self.params)
         self.settlement = FakeSettlements()
         self.holder_rights = FakeHolderRights()
@@ -524,6 +526,7 @@ class FakeUnitOfWork:
             self.holdings,
             self.trades,
             self.settlement,
+            self.kyc,
         )
 
     def snapshot(self) -> tuple[Any, ...]:
@@ -576,6 +579,7 @@ class FakeUnitOfWork:
                 self.holdings,
                 self.trades,
                 self.settlement,
+                self.kyc,
             ) = self._saved
             self.tenant_ledger = self.tenants.ledger  # type: ignore[assignment]
             self._saved = None
