@@ -4,6 +4,7 @@ changes nothing; replays answer the first call; the stored row never holds the p
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -220,3 +221,26 @@ def test_another_tenants_submission_is_not_found(
     assert answer.status_code == 404
     listed = ok(api.get(other_tenant.path("/kyc-submissions"), other_tenant.admin_token))
     assert listed["items"] == []
+
+
+def test_racing_submissions_and_reviews_each_win_once(
+    api: Api, tenant: TenantFixture, server_base: str
+) -> None:
+    clients = [Api(server_base) for _ in range(6)]
+    try:
+        with ThreadPoolExecutor(len(clients)) as pool:
+            answers = list(pool.map(lambda c: submit(c, tenant), clients))
+        codes = sorted(a.status_code for a in answers)
+        assert codes == [201] + [409] * (len(clients) - 1), [a.text for a in answers]
+        listed = ok(api.get(tenant.path("/kyc-submissions"), tenant.admin_token))
+        (made,) = listed["items"]
+        path = tenant.path(f"/kyc-submissions/{made['submission_id']}/approve")
+        with ThreadPoolExecutor(len(clients)) as pool:
+            answers = list(pool.map(lambda c: c.post(path, tenant.admin_token), clients))
+        codes = sorted(a.status_code for a in answers)
+        assert codes == [200] + [409] * (len(clients) - 1), [a.text for a in answers]
+    finally:
+        for client in clients:
+            client.http.close()
+    me = ok(api.get(tenant.path("/me/kyc"), tenant.consumer_token))
+    assert me["kyc_status"] == "verified"
