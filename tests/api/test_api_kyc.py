@@ -14,8 +14,9 @@ from wallet_helpers import buy, register, store_of
 
 from tokenmall.adapters.db.mall.access import audit_trail
 from tokenmall.adapters.db.mall.kyc import kyc_submissions
-from tokenmall.adapters.db.mall.tables import users
+from tokenmall.adapters.db.mall.tables import idempotency, users
 from tokenmall.adapters.db.store import Store
+from tokenmall.services.mall.idempotency import request_hash
 
 ID = "11010519491231002X"
 OTHER_ID = "330106199203154327"
@@ -127,6 +128,18 @@ def test_the_stored_row_holds_only_masks_and_the_sealed_values(
         for value in row:
             assert not isinstance(value, str) or plain not in value
     assert row.id_masked == "1101**********002X"
+    # the idempotency store keeps the masked answer and a hash of keyed digests, never a hash
+    # of the plain values (a dictionary of identity numbers would find those)
+    plain_hash = request_hash("POST", tenant.path("/me/kyc"), GOOD)
+    with store.read() as conn:
+        stored = conn.execute(
+            select(idempotency).where(idempotency.c.tenant_id == tenant.tenant_id)
+        ).all()
+    assert stored
+    for answer in stored:
+        assert answer.request_hash != plain_hash
+        assert ID not in answer.response_body
+        assert "张三" not in answer.response_body
 
 
 def test_a_rejection_shows_its_reason_and_a_new_submission_follows(

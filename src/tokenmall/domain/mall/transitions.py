@@ -272,8 +272,7 @@ KYC: Lifecycle[KycStatus] = Lifecycle(
     },
     default="cannot {doing} a member whose real-name status is {status}",
     refusals={
-        "submit": "real-name details cannot be submitted while the real-name status is "
-        "{status}",
+        "submit": "real-name details cannot be submitted while the real-name status is {status}",
     },
     field="kyc_status",
 )

@@ -36,6 +36,8 @@ REVIEWERS: tuple[Role, ...] = KYC_REVIEW.roles("verify")
 SUBMITTABLE: tuple[KycStatus, ...] = tuple(
     s for s in KycStatus if KYC.allows(s, "submit", Actor.CONSUMER)
 )
+# What a submission holds that is never stored, logged or hashed as it is.
+PRIVATE_FIELDS = ("real_name", "id_number", "phone")
 DECISIONS = {"verify": SubmissionStatus.VERIFIED, "reject": SubmissionStatus.REJECTED}
 
 

@@ -77,7 +77,13 @@ def submit_kyc(
         )
         return KycSubmissionOut.of(found)
 
-    return write(request, db, caller, tenant_id, key, payload, make, status_code=201)
+    # The request's hash in the idempotency store is made of keyed digests, never of the values.
+    hashed = KycIn.model_construct(
+        real_name=seal.fingerprint(tenant_id, payload.real_name),
+        id_number=seal.fingerprint(tenant_id, payload.id_number),
+        phone=None if payload.phone is None else seal.fingerprint(tenant_id, payload.phone),
+    )
+    return write(request, db, caller, tenant_id, key, hashed, make, status_code=201)
 
 
 @router.get(

@@ -17,17 +17,19 @@ from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 
 from tokenmall import bootstrap
+from tokenmall.domain.errors import DomainError
 from tokenmall.domain.mall.kyc import SubmissionStatus
 from tokenmall.domain.mall.tenants import Tenant
 from tokenmall.services.mall import kyc
 from tokenmall.services.mall.auth import Principal
 from tokenmall.services.mall.errors import InvalidInput
 from tokenmall.services.mall.uow import MallUnitOfWork, utc_now
-from tokenmall.web.pages import forms, sessions
+from tokenmall.web.errors import status_of
+from tokenmall.web.pages import csrf, forms, rendering, sessions
 from tokenmall.web.pages.console import Context, _names, _page, _post
 from tokenmall.web.pages.errors import PageRoute
 from tokenmall.web.pages.forms import FormState
-from tokenmall.web.pages.shop import consumer_page, page, post_form
+from tokenmall.web.pages.shop import consumer_page, page
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
@@ -86,10 +88,22 @@ async def kyc_post(request: Request, tenant_id: str) -> Response:
         )
         return f"/{tenant_id}/kyc?submitted=1"
 
-    def refused(state: FormState, code: int) -> Response:
-        return _kyc_page(request, tenant, caller, state, code)
+    def digest(text: str) -> str:
+        return seal.fingerprint(tenant_id, text)
 
-    return post_form(request, form, tenant_id=tenant_id, caller=caller, action=act, refused=refused)
+    try:
+        csrf.check_csrf(request, caller, form)
+        location = forms.submit(
+            request,
+            form,
+            tenant_id=tenant_id,
+            caller=caller,
+            action=act,
+            private=dict.fromkeys(kyc.PRIVATE_FIELDS, digest),
+        )
+    except DomainError as exc:
+        return _kyc_page(request, tenant, caller, FormState.of(form, exc), status_of(exc))
+    return rendering.redirect(location)
 
 
 # --- the console's review queue -----------------------------------------------------------------
