@@ -19,10 +19,11 @@ from tokenmall.adapters.db.store import Store
 from tokenmall.adapters.payments import delivery as sandbox_delivery
 from tokenmall.adapters.payments import sandbox_page
 from tokenmall.adapters.payments.sandbox import SandboxGateway, parse_sandbox_ref
-from tokenmall.adapters.signing import Ed25519Signer
+from tokenmall.adapters.signing import Ed25519Signer, personal_data_sealer
 from tokenmall.services.log.checkpoints import LogConfig
 from tokenmall.services.log.verify import StateCheck
 from tokenmall.services.mall.gateway import Gateway, NoGateway
+from tokenmall.services.mall.kyc import Sealer
 from tokenmall.services.mall.uow import Database
 from tokenmall.services.nfg import state_check
 
@@ -47,6 +48,11 @@ def payment_gateway(sandbox_on: bool, secret_key: str, base_url: str) -> Gateway
 def log_config(secret_key: str, host: str) -> LogConfig:
     """How the transparency logs are named and signed (keys sealed under ``secret_key``)."""
     return LogConfig(host, Ed25519Signer(secret_key))
+
+
+def kyc_sealer(secret_key: str) -> Sealer:
+    """How the members' real-name details are sealed (under ``secret_key``)."""
+    return personal_data_sealer(secret_key)
 
 
 def log_state_checks(db: Database | None = None) -> list[StateCheck]:

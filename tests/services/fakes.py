@@ -30,6 +30,7 @@ from fakes_orders import (
 from fakes_people import (
     FakeCommissionLedger,
     FakeCommissions,
+    FakeKyc,
     FakeReferralTree,
     FakeTenantLedger,
     FakeTenants,
@@ -503,6 +504,7 @@ class FakeUnitOfWork:
         self.referral_tree = FakeReferralTree()
         self.commissions = FakeCommissions()
         self.commission_ledger = FakeCommissionLedger()
+        self.kyc = FakeKyc(self.people)
         self.trades = FakeTrades(self.holdings, self.params)
         self.settlement = FakeSettlements()
         self.holder_rights = FakeHolderRights()
@@ -543,6 +545,7 @@ class FakeUnitOfWork:
             self.operators,
             self.webhooks,
             self.access,
+            self.kyc,
         )
 
     def snapshot(self) -> tuple[Any, ...]:
@@ -599,6 +602,7 @@ class FakeUnitOfWork:
                 self.operators,
                 self.webhooks,
                 self.access,
+                self.kyc,
             ) = self._saved
             self.tenant_ledger = self.tenants.ledger  # type: ignore[assignment]
             self._saved = None

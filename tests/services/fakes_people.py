@@ -1,5 +1,6 @@
 """The in-memory people's ports of the fake unit of work (``fakes.py``): tenants and their
-parameters, users with their keys and marks, the referral tree, the commissions."""
+parameters, users with their keys and marks, the referral tree, the commissions, the
+real-name submissions."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from tokenmall.domain.mall.commissions import (
     RewardRow,
     TakenBack,
 )
+from tokenmall.domain.mall.kyc import KycSubmission, SubmissionStatus
 from tokenmall.domain.mall.people import ApiKey, Invitee, KycStatus, Role, User
 from tokenmall.domain.mall.tenants import ParamsChange, Tenant
 
@@ -306,3 +308,78 @@ class FakeCommissionLedger:
             self.cash[where] = self.cash.get(where, 0) - from_cash
             taken[holder] = TakenBack(holder, from_cash, fen - from_cash)
         return taken
+
+
+@dataclass
+class FakeKyc:
+    """Real-name submissions by (tenant, id) with their sealed values and fingerprints; a
+    claim moves the user's status in ``people`` (the same unit's ``FakePeople``)."""
+
+    people: FakeUserBook
+    submissions: dict[tuple[str, str], KycSubmission] = field(default_factory=dict)
+    sealed_values: dict[tuple[str, str], tuple[bytes, str]] = field(default_factory=dict)
+
+    def claim(
+        self, tenant_id: str, user_id: str, sources: tuple[KycStatus, ...], to: KycStatus
+    ) -> bool:
+        user = self.people.users[(tenant_id, user_id)]
+        if user.kyc_status not in sources:
+            return False
+        self.people.users[(tenant_id, user_id)] = replace(user, kyc_status=to)
+        return True
+
+    def add(self, submission: KycSubmission, *, sealed: bytes, fingerprint: str) -> None:
+        where = (submission.tenant_id, submission.submission_id)
+        assert where not in self.submissions
+        self.submissions[where] = submission
+        self.sealed_values[where] = (sealed, fingerprint)
+
+    def get(self, tenant_id: str, submission_id: str) -> KycSubmission | None:
+        return self.submissions.get((tenant_id, submission_id))
+
+    def latest_of(self, tenant_id: str, user_id: str) -> KycSubmission | None:
+        mine = [s for (t, _), s in sorted(self.submissions.items()) if t == tenant_id]
+        mine = [s for s in mine if s.user_id == user_id]
+        return mine[-1] if mine else None
+
+    def find(
+        self, tenant_id: str, *, status: SubmissionStatus | None, after: str | None, limit: int
+    ) -> list[KycSubmission]:
+        found = [
+            s
+            for (t, i), s in sorted(self.submissions.items())
+            if t == tenant_id
+            and (status is None or s.status == status)
+            and (after is None or i > after)
+        ]
+        return found[:limit]
+
+    def holders_of(self, tenant_id: str, fingerprint: str) -> list[tuple[str, SubmissionStatus]]:
+        return [
+            (self.submissions[w].user_id, self.submissions[w].status)
+            for w, (_, f) in sorted(self.sealed_values.items())
+            if w[0] == tenant_id and f == fingerprint
+        ]
+
+    def sealed(self, tenant_id: str, submission_id: str) -> bytes | None:
+        found = self.sealed_values.get((tenant_id, submission_id))
+        return None if found is None else found[0]
+
+    def decide(
+        self,
+        tenant_id: str,
+        submission_id: str,
+        *,
+        status: SubmissionStatus,
+        reason: str | None,
+        reviewed_by: str,
+        reviewed_at: datetime,
+    ) -> bool:
+        where = (tenant_id, submission_id)
+        found = self.submissions[where]
+        if found.status != SubmissionStatus.PENDING:
+            return False
+        self.submissions[where] = replace(
+            found, status=status, reason=reason, reviewed_by=reviewed_by, reviewed_at=reviewed_at
+        )
+        return True

@@ -8,10 +8,12 @@ from typing import Any
 import pytest
 
 from tokenmall.domain.mall.errors import SelfDemotion, TransitionRefused
+from tokenmall.domain.mall.kyc import SubmissionStatus
 from tokenmall.domain.mall.orders import OrderStatus
 from tokenmall.domain.mall.people import KycStatus, Role
 from tokenmall.domain.mall.transitions import (
     KYC,
+    KYC_REVIEW,
     LIFECYCLES,
     ORDER,
     REFUND,
@@ -148,7 +150,7 @@ def test_the_kyc_and_role_tables_are_walked_with_the_others() -> None:
 
 @pytest.mark.parametrize("status", list(KycStatus))
 @pytest.mark.parametrize("to", list(KycStatus))
-def test_an_admin_sets_any_kyc_status_and_nobody_else_does(
+def test_an_admin_sets_any_kyc_status_and_a_consumer_only_submits_from_none_or_rejected(
     status: KycStatus, to: KycStatus
 ) -> None:
     assert kyc_move(status, to, Actor.ADMIN) == to
@@ -158,9 +160,49 @@ def test_an_admin_sets_any_kyc_status_and_nobody_else_does(
         if status == to:
             assert kyc_move(status, to, who) == status  # no move, nothing to refuse
             continue
+        if (
+            who == Actor.CONSUMER
+            and to == KycStatus.PENDING
+            and status in (KycStatus.NONE, KycStatus.REJECTED)
+        ):
+            assert kyc_move(status, to, who) == KycStatus.PENDING
+            continue
         with pytest.raises(TransitionRefused) as refused:
             kyc_move(status, to, who)
         assert refused.value.field == "kyc_status"
+
+
+@pytest.mark.parametrize("status", [KycStatus.PENDING, KycStatus.VERIFIED])
+def test_a_consumer_cannot_submit_while_pending_or_verified(status: KycStatus) -> None:
+    with pytest.raises(TransitionRefused) as refused:
+        KYC.check(status, "submit", Actor.CONSUMER)
+    assert refused.value.field == "kyc_status"
+    assert str(refused.value) == (
+        f"real-name details cannot be submitted while the real-name status is {status}"
+    )
+
+
+def test_the_kyc_walk_submitted_reviewed_resubmitted() -> None:
+    """none → pending (the consumer submits) → rejected (an admin reviews) → pending (the
+    consumer submits again) → verified; each submission pending → verified or rejected, once."""
+    status = KYC.initial
+    status = KYC.check(status, "submit", Actor.CONSUMER)
+    assert status == KycStatus.PENDING
+    assert KYC_REVIEW.check(KYC_REVIEW.initial, "reject", Actor.ADMIN) == SubmissionStatus.REJECTED
+    status = KYC.check(status, "reject", Actor.ADMIN)
+    status = KYC.check(status, "submit", Actor.CONSUMER)
+    assert status == KycStatus.PENDING
+    assert KYC_REVIEW.check(KYC_REVIEW.initial, "verify", Actor.ADMIN) == SubmissionStatus.VERIFIED
+    assert KYC.check(status, "verify", Actor.ADMIN) == KycStatus.VERIFIED
+    assert KYC_REVIEW.terminal == {SubmissionStatus.VERIFIED, SubmissionStatus.REJECTED}
+    for done in KYC_REVIEW.terminal:
+        for action in ("verify", "reject"):
+            with pytest.raises(TransitionRefused) as refused:
+                KYC_REVIEW.check(done, action, Actor.ADMIN)
+            assert refused.value.field == "submission_id"
+    for who in Actor:
+        if who != Actor.ADMIN:
+            assert not KYC_REVIEW.allows(SubmissionStatus.PENDING, "verify", who)
 
 
 @pytest.mark.parametrize("role", list(Role))
@@ -181,7 +223,10 @@ def test_an_admin_sets_any_role_but_never_demotes_themselves(role: Role, to: Rol
 
 def test_only_admins_change_kyc_and_roles() -> None:
     for action in KYC.actions:
-        assert KYC.roles(action) == (Role.ADMIN,)
+        expected = (Role.CONSUMER, Role.ADMIN) if action == "submit" else (Role.ADMIN,)
+        assert KYC.roles(action) == expected
+    for action in KYC_REVIEW.actions:
+        assert KYC_REVIEW.roles(action) == (Role.ADMIN,)
     for action in ROLE.actions:
         assert ROLE.roles(action) == (Role.ADMIN,)
 

@@ -35,6 +35,7 @@ from tokenmall.adapters.db.mall import tenants as tenants_repo
 from tokenmall.adapters.db.mall import withdrawals as withdrawals_repo
 from tokenmall.adapters.db.store import Store
 from tokenmall.adapters.payments.sandbox import SandboxGateway
+from tokenmall.demo import kyc as demo_kyc
 from tokenmall.domain.errors import DomainError
 from tokenmall.domain.ledger import commands as c
 from tokenmall.domain.mall.catalogue import Sku
@@ -566,6 +567,7 @@ def seed(
     # merchant, commissions released (the scheduler's own job).
     order_clock.complete_due_orders(db, TENANT_ID, now)
     _pending_requests(db, users, now)
+    demo_kyc.seed(db, TENANT_ID, _member(users[demo_kyc.WAITING[0]]), now)
     base = base_url.rstrip("/")
     outcome.logins = [
         Login("consumer", CONSUMERS[0][0], PASSWORD, f"{base}/{TENANT_ID}/login"),

@@ -13,8 +13,8 @@ The ports, each small:
 * ``catalogue``: merchants, products, SKUs and their stock movements;
 * ``carts``: the consumers' cart lines;
 * ``people``: the tenant's users, their sessions and API keys;
-* ``tenants``, ``tenant_ledger``, ``referral_tree``, ``commissions``, ``commission_ledger``:
-  the people's ports
+* ``tenants``, ``tenant_ledger``, ``referral_tree``, ``commissions``, ``commission_ledger``,
+  ``kyc``: the people's ports
   (``unit_of_work_people.py``);
 * ``params``: the tenant's economy parameters now;
 * ``holdings``: what the ledger holds for each holder, the price, the dividends paid;
@@ -74,6 +74,7 @@ from tokenmall.services.unit_of_work_orders import (
 from tokenmall.services.unit_of_work_people import (
     CommissionLedger,
     Commissions,
+    Kyc,
     ReferralTree,
     TenantLedger,
     Tenants,
@@ -391,6 +392,9 @@ class UnitOfWork(Protocol):
 
     @property
     def commission_ledger(self) -> CommissionLedger: ...
+
+    @property
+    def kyc(self) -> Kyc: ...
 
     @property
     def trades(self) -> Trades: ...

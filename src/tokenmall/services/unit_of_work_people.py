@@ -7,10 +7,11 @@ and the commissions.
   is what the ``People`` port of ``unit_of_work.py`` has besides ``get_user``);
 * ``referral_tree``: who referred whom, in the ledger (bound once; cycles refused);
 * ``commissions``: the referral rewards indexed at booking, the commissions and the debts;
-* ``commission_ledger``: the ledger's steps of commissions (release, claw back).
+* ``commission_ledger``: the ledger's steps of commissions (release, claw back);
+* ``kyc``: the members' real-name submissions (masked, with their sealed values).
 
-The SQL implementations are ``adapters/db/uow_people.py`` (``referral_tree``,
-``tenant_ledger`` and ``commission_ledger`` run ledger commands:
+The SQL implementations are ``adapters/db/uow_people.py`` and ``adapters/db/mall/kyc.py``
+(``referral_tree``, ``tenant_ledger`` and ``commission_ledger`` run ledger commands:
 ``services/mall/people_ledger.py``); the fakes are ``tests/services/fakes_people.py``.
 """
 
@@ -30,7 +31,8 @@ from tokenmall.domain.mall.commissions import (
     RewardRow,
     TakenBack,
 )
-from tokenmall.domain.mall.people import ApiKey, Invitee, Role, User
+from tokenmall.domain.mall.kyc import KycSubmission, SubmissionStatus
+from tokenmall.domain.mall.people import ApiKey, Invitee, KycStatus, Role, User
 from tokenmall.domain.mall.tenants import ParamsChange, Tenant
 
 
@@ -154,3 +156,40 @@ class CommissionLedger(Protocol):
     def claw_back(self, command: c.ClawbackCommissions) -> dict[str, TakenBack]:
         """Return frozen commissions to revenue and take released ones back; the released
         ones taken back, by referrer."""
+
+
+class Kyc(Protocol):
+    def claim(
+        self, tenant_id: str, user_id: str, sources: tuple[KycStatus, ...], to: KycStatus
+    ) -> bool:
+        """Move the member's real-name status to ``to`` if it is one of ``sources``; False
+        (and nothing changed) if it is not, as when a racing request moved it first."""
+
+    def add(self, submission: KycSubmission, *, sealed: bytes, fingerprint: str) -> None: ...
+
+    def get(self, tenant_id: str, submission_id: str) -> KycSubmission | None: ...
+
+    def latest_of(self, tenant_id: str, user_id: str) -> KycSubmission | None: ...
+
+    def find(
+        self, tenant_id: str, *, status: SubmissionStatus | None, after: str | None, limit: int
+    ) -> list[KycSubmission]:
+        """In id order (the oldest first), after ``after``."""
+
+    def holders_of(self, tenant_id: str, fingerprint: str) -> list[tuple[str, SubmissionStatus]]:
+        """Who submitted the identity number of this fingerprint, with each submission's
+        status."""
+
+    def sealed(self, tenant_id: str, submission_id: str) -> bytes | None: ...
+
+    def decide(
+        self,
+        tenant_id: str,
+        submission_id: str,
+        *,
+        status: SubmissionStatus,
+        reason: str | None,
+        reviewed_by: str,
+        reviewed_at: datetime,
+    ) -> bool:
+        """Close a pending submission; False if it was not pending any more."""

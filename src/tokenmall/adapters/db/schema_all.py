@@ -12,6 +12,7 @@ import tokenmall.adapters.db.mall.carts  # carts
 import tokenmall.adapters.db.mall.commissions  # referrals, commissions, debts
 import tokenmall.adapters.db.mall.events  # outbox, webhooks
 import tokenmall.adapters.db.mall.integration  # integration API
+import tokenmall.adapters.db.mall.kyc  # real-name submissions
 import tokenmall.adapters.db.mall.orders  # orders, their lines and history
 import tokenmall.adapters.db.mall.payments  # payments, gateway events, callbacks
 import tokenmall.adapters.db.mall.refunds  # refunds

@@ -31,6 +31,7 @@ from tokenmall.adapters.db.mall import catalogue as catalogue_repo
 from tokenmall.adapters.db.mall import idempotency as answers_repo
 from tokenmall.adapters.db.mall import integration as repo
 from tokenmall.adapters.db.mall import people as people_repo
+from tokenmall.adapters.db.mall.kyc import SqlKyc
 from tokenmall.adapters.db.mall.tables import idempotency as answers_table
 from tokenmall.adapters.db.mall.tables import users as mall_users
 from tokenmall.adapters.db.nfg.holder_rights import SqlHolderRights
@@ -395,6 +396,7 @@ class SqlUnitOfWork:
         self.nested = SqlNested(conn)
         self.tenants = SqlTenants(conn)
         self.commissions = SqlCommissions(conn)
+        self.kyc = SqlKyc(conn)
         self.holder_rights = SqlHolderRights(conn)
         self.credentials = SqlCredentials(conn)
         self.operators = SqlOperators(conn)

@@ -17,6 +17,7 @@ from typing import Any, Generic, TypeVar
 from tokenmall.domain.mall.commissions import CommissionStatus
 from tokenmall.domain.mall.errors import SelfDemotion, TransitionRefused
 from tokenmall.domain.mall.integration import IntegrationState
+from tokenmall.domain.mall.kyc import SubmissionStatus
 from tokenmall.domain.mall.orders import OrderStatus
 from tokenmall.domain.mall.payments import PaymentStatus
 from tokenmall.domain.mall.people import KycStatus, Role
@@ -243,26 +244,52 @@ INTEGRATION_ORDER: Lifecycle[IntegrationState] = Lifecycle(
 _K = KycStatus
 
 # An admin records a member's real-name verification as it stands (asked for, verified,
-# rejected, or back to none); a move to the status a member already has is no move.
+# rejected, or back to none); a move to the status a member already has is no move. A
+# consumer submits their own real name and identity number when they have none or theirs was
+# rejected (never while one waits for review or once verified); an admin's review of that
+# submission verifies or rejects them (``KYC_REVIEW``).
 KYC_ACTIONS: Mapping[KycStatus, str] = {
     _K.NONE: "reset",
     _K.PENDING: "submit",
     _K.VERIFIED: "verify",
     _K.REJECTED: "reject",
 }
+_SUBMITTERS = (_K.NONE, _K.REJECTED)
 
 KYC: Lifecycle[KycStatus] = Lifecycle(
     name="kyc",
     statuses=KycStatus,
     initial=_K.NONE,
     moves={
-        (source, action): _move(to, _A.ADMIN)
+        (source, action): _move(
+            to,
+            _A.ADMIN,
+            *((_A.CONSUMER,) if action == "submit" and source in _SUBMITTERS else ()),
+        )
         for to, action in KYC_ACTIONS.items()
         for source in KycStatus
         if source != to
     },
     default="cannot {doing} a member whose real-name status is {status}",
+    refusals={
+        "submit": "real-name details cannot be submitted while the real-name status is {status}",
+    },
     field="kyc_status",
+)
+
+_KS = SubmissionStatus
+
+# A submission waits for an admin's review: verified or rejected (with a reason), once.
+KYC_REVIEW: Lifecycle[SubmissionStatus] = Lifecycle(
+    name="kyc submission",
+    statuses=SubmissionStatus,
+    initial=_KS.PENDING,
+    moves={
+        (_KS.PENDING, "verify"): _move(_KS.VERIFIED, _A.ADMIN),
+        (_KS.PENDING, "reject"): _move(_KS.REJECTED, _A.ADMIN),
+    },
+    default="the submission is already {status}",
+    field="submission_id",
 )
 
 _U = Role
@@ -316,5 +343,6 @@ LIFECYCLES: tuple[Lifecycle[Any], ...] = (
     DELIVERY,
     INTEGRATION_ORDER,
     KYC,
+    KYC_REVIEW,
     ROLE,
 )

@@ -33,6 +33,7 @@ from tokenmall.web.pages import (
     addresses,
     admin,
     console,
+    kyc,
     mall,
     nfg_certificate,
     nfg_drop,
@@ -97,6 +98,7 @@ for part in (
     shop.router,  # the consumer's cart, checkout and orders
     account.router,  # the consumer's wallet, referral and withdrawals
     addresses.router,  # the consumer's address book
+    kyc.router,  # real-name verification: the consumer's form, the console's review queue
     nfg_registry.router,  # NFG collections in the console, the consumer's collection
     nfg_certificate.router,  # a token's public certificate and the offline verifier
     nfg_drop.router,  # the drop: drops on sale, buying, reservations

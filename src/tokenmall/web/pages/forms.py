@@ -74,9 +74,12 @@ def submit(
     tenant_id: str,
     caller: Principal | None,
     action: Callable[[Connection], str],
+    private: Mapping[str, Callable[[str], str]] | None = None,
 ) -> str:
     """Run ``action`` (which returns where to go next) once per form key, in one transaction
-    with the stored answer; a double submit answers the first redirect and changes nothing."""
+    with the stored answer; a double submit answers the first redirect and changes nothing.
+    ``private`` maps the fields never to be hashed as they are (personal data) to a keyed
+    digest the request's hash is made of instead."""
     key = text_field(form, "form_key")
     if not key:
         key = uuid.uuid4().hex  # a hand-made post without a key: no replay protection needed
@@ -85,6 +88,9 @@ def submit(
     body.pop("csrf_token", None)
     if "password" in body:
         body["password"] = hashlib.sha256(body["password"].encode()).hexdigest()
+    for name, digest in (private or {}).items():
+        if name in body:
+            body[name] = digest(body[name])
     request_hash = idempotency.request_hash("POST", request.url.path, body)
 
     def act(attempt: idempotency.Attempt) -> idempotency.Done:
