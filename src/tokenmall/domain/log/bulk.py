@@ -27,6 +27,7 @@ import json
 import json.scanner
 from collections.abc import Callable, Sequence
 from itertools import pairwise
+from operator import methodcaller
 from typing import Any
 
 from tokenmall.domain.log import canonical
@@ -65,6 +66,8 @@ _DIGITS = bytes.maketrans(b"0123456789", b"0000000000")
 _LONG_RUN = b"0" * 16
 # Every byte but these is deleted to see a chunk's shape.
 _ORDINARY = bytes(b for b in range(256) if b not in b"\\ \t\n\r{}[]")
+_OPENS = methodcaller("startswith", b"{")
+_CLOSES = methodcaller("endswith", b"}")
 
 
 def _encoder() -> Callable[[object], str]:
@@ -102,10 +105,11 @@ def _flat(
         return False
     if b":-0" in joined or joined.count(b'":') != sum(map(len, values)):
         return False
-    for leaf, value in zip(leaves, values, strict=True):
-        if leaf[:1] != b"{" or leaf[-1:] != b"}" or type(value) is not dict:
-            return False
-        keys = tuple(value)
+    if not (all(map(_OPENS, leaves)) and all(map(_CLOSES, leaves))):
+        return False
+    if set(map(type, values)) != {dict}:
+        return False
+    for keys in set(map(tuple, values)):
         known = orders.get(keys)
         if known is None:
             known = orders[keys] = _in_order(keys)
