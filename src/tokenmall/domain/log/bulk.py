@@ -27,7 +27,7 @@ import json
 import json.scanner
 from collections.abc import Callable, Sequence
 from itertools import pairwise
-from operator import methodcaller
+from operator import itemgetter
 from typing import Any
 
 from tokenmall.domain.log import canonical
@@ -66,8 +66,8 @@ _DIGITS = bytes.maketrans(b"0123456789", b"0000000000")
 _LONG_RUN = b"0" * 16
 # Every byte but these is deleted to see a chunk's shape.
 _ORDINARY = bytes(b for b in range(256) if b not in b"\\ \t\n\r{}[]")
-_OPENS = methodcaller("startswith", b"{")
-_CLOSES = methodcaller("endswith", b"}")
+_FIRST = itemgetter(0)
+_LAST = itemgetter(-1)
 
 
 def _encoder() -> Callable[[object], str]:
@@ -105,7 +105,9 @@ def _flat(
         return False
     if b":-0" in joined or joined.count(b'":') != sum(map(len, values)):
         return False
-    if not (all(map(_OPENS, leaves)) and all(map(_CLOSES, leaves))):
+    if bytes(map(_FIRST, leaves)) != b"{" * len(leaves):
+        return False
+    if bytes(map(_LAST, leaves)) != b"}" * len(leaves):
         return False
     if set(map(type, values)) != {dict}:
         return False
