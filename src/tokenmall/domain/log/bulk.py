@@ -24,7 +24,6 @@ the leaf-by-leaf check.
 from __future__ import annotations
 
 import json
-import json.scanner
 from collections.abc import Callable, Sequence
 from itertools import pairwise
 from operator import itemgetter
@@ -56,7 +55,9 @@ def _scanner(check_ints: bool) -> Callable[[str, int], tuple[Any, int]]:
     decoder = json.JSONDecoder(
         parse_float=_unsure, parse_constant=_unsure, parse_int=_safe_int if check_ints else None
     )
-    return json.scanner.make_scanner(decoder)  # type: ignore[arg-type]
+    # the C scanner the decoder made (an attribute the type stubs do not declare)
+    scan: Callable[[str, int], tuple[Any, int]] = getattr(decoder, "scan_once")  # noqa: B009
+    return scan
 
 
 _SCAN = _scanner(check_ints=False)
@@ -73,9 +74,8 @@ _LAST = itemgetter(-1)
 def _encoder() -> Callable[[object], str]:
     """The C encoder with ``canonical._FAST``'s settings, made once (``JSONEncoder.encode``
     makes it again for every value)."""
-    try:
-        from _json import make_encoder
-    except ImportError:  # pragma: no cover - CPython has it
+    make_encoder = getattr(json.encoder, "c_make_encoder", None)
+    if make_encoder is None:  # pragma: no cover - CPython has it
         return canonical._FAST
     encoder = make_encoder(
         None, _unsure, json.encoder.encode_basestring, None, ":", ",", True, False, False
