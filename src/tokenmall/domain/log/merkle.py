@@ -34,6 +34,12 @@ def node_hash(left: bytes, right: bytes) -> bytes:
     return hashlib.sha256(b"\x01" + left + right).digest()
 
 
+def leaf_hashes(leaves: Iterable[bytes]) -> list[bytes]:
+    """``leaf_hash`` of each leaf, in order."""
+    sha256 = hashlib.sha256
+    return [sha256(b"\x00" + leaf).digest() for leaf in leaves]
+
+
 def _split(n: int) -> int:
     """The largest power of two smaller than ``n`` (n >= 2)."""
     return 1 << ((n - 1).bit_length() - 1)
@@ -197,6 +203,23 @@ class MemoryTree:
 
     def __init__(self) -> None:
         self.levels: list[list[bytes]] = [[]]
+
+    @classmethod
+    def of_leaf_hashes(cls, leaves: list[bytes]) -> MemoryTree:
+        """The tree of these leaf hashes (the list is kept as its bottom level), built a level
+        at a time: each level's nodes are the hashes of the pairs below, ``n - 1`` in all."""
+        tree = cls()
+        tree.levels = [leaves]
+        sha256 = hashlib.sha256
+        level = leaves
+        while len(level) > 1:
+            pairs = iter(level)  # an odd last node waits for a sibling not yet appended
+            level = [
+                sha256(b"\x01" + left + right).digest()
+                for left, right in zip(pairs, pairs, strict=False)
+            ]
+            tree.levels.append(level)
+        return tree
 
     @property
     def size(self) -> int:

@@ -6,6 +6,12 @@ stored node and the head's size, every checkpoint (origin, signature under the t
 root against the recomputed tree), every logged ledger day (its digest recomputed from the
 journals, and the leaf's digest), then the state checks the caller adds (the NFG registry's
 tokens and collections against the replay of the log).
+
+The leaves are read in batches of plain rows and checked together (``bulk.objects``);
+a leaf the fast test does not vouch for is checked alone, the way that names what is wrong
+with it. The tree is built a level at a time from the leaf hashes, and the stored nodes are
+compared a batch at a time; only when they differ are they read again one by one, to name
+the first that does.
 """
 
 from __future__ import annotations
@@ -13,14 +19,20 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import repeat
+from operator import itemgetter
+from typing import cast
 
-from tokenmall.adapters.db.nfg.log import StoredLeaf
-from tokenmall.domain.log import canonical, merkle, note
+from tokenmall.domain.log import bulk, canonical, merkle, note
 from tokenmall.domain.log.leaves import LEDGER_DAY, day_digest
 from tokenmall.services.log.checkpoints import LogConfig, verifier_key
 from tokenmall.services.log.ports import LogStore
 
-StateCheck = Callable[[str, Sequence[tuple[StoredLeaf, dict[str, object]]]], str | None]
+Fields = dict[str, object]
+# A check beyond the log: the tenant and its leaves as ``(index, fields)`` in index order;
+# what is broken, or None.
+StateCheck = Callable[[str, Sequence[tuple[int, Fields]]], str | None]
+NODE_BATCH = 50_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,36 +44,131 @@ class Verdict:
     problem: str | None  # the first thing broken, None if all holds
 
 
-def _leaves(
-    log: LogStore, tenant_id: str, tree: merkle.MemoryTree
-) -> tuple[list[tuple[StoredLeaf, dict[str, object]]], str | None]:
-    parsed: list[tuple[StoredLeaf, dict[str, object]]] = []
-    for leaf in log.each_leaf(tenant_id):
-        where = f"leaf {leaf.index}"
-        if leaf.index != tree.size:
-            return parsed, f"{where}: expected leaf {tree.size} (the log has a gap)"
-        try:
-            fields = json.loads(leaf.leaf.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
-            return parsed, f"{where}: not JSON"
-        if not isinstance(fields, dict):
-            return parsed, f"{where}: not a JSON object"
-        if canonical.encode(fields) != leaf.leaf:
-            return parsed, f"{where}: not canonical JSON (edited?)"
-        if fields.get("index") != leaf.index or fields.get("tenant") != tenant_id:
-            return parsed, f"{where}: its index or tenant field does not match its place"
-        if fields.get("type") != leaf.type:
-            return parsed, f"{where}: its type field does not match the stored type"
-        tree.append(leaf.leaf)
-        parsed.append((leaf, fields))
-    return parsed, None
+@dataclass(frozen=True, slots=True)
+class Recomputed:
+    tree: merkle.MemoryTree  # of the leaves up to the first broken one
+    fields: list[Fields]  # each of those leaves' object, in index order
+    problem: str | None  # the first broken leaf, None if every stored leaf holds
+
+
+def _leaf(
+    tenant_id: str, expected: int, index: int, kind: str, leaf: bytes
+) -> tuple[Fields | None, str | None]:
+    """One leaf checked alone: its object, or what is wrong with it."""
+    where = f"leaf {index}"
+    if index != expected:
+        return None, f"{where}: expected leaf {expected} (the log has a gap)"
+    try:
+        fields = json.loads(leaf.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return None, f"{where}: not JSON"
+    if not isinstance(fields, dict):
+        return None, f"{where}: not a JSON object"
+    try:
+        canonical_form = canonical.encode(fields) == leaf
+    except canonical.NotCanonical:
+        canonical_form = False
+    if not canonical_form:
+        return None, f"{where}: not canonical JSON (edited?)"
+    if fields.get("index") != index or fields.get("tenant") != tenant_id:
+        return None, f"{where}: its index or tenant field does not match its place"
+    if fields.get("type") != kind:
+        return None, f"{where}: its type field does not match the stored type"
+    return fields, None
+
+
+_INDEX = itemgetter(0)
+_KIND = itemgetter(1)
+_LEAF = itemgetter(2)
+_SAYS = itemgetter("index", "tenant", "type")
+
+
+def _batch_holds(
+    tenant_id: str, first: int, rows: list[tuple[int, str, bytes]], found: list[Fields | None]
+) -> bool:
+    """Whether the batch's rows are leaves ``first``, ``first + 1``… and each one's object (as
+    the fast test found it) names its index, the tenant and the stored type."""
+    places = range(first, first + len(rows))
+    try:
+        said = list(map(_SAYS, cast(list[Fields], found)))  # a None or a field missing: no
+    except (KeyError, TypeError):
+        return False
+    return list(map(_INDEX, rows)) == list(places) and said == list(
+        zip(places, repeat(tenant_id), map(_KIND, rows), strict=False)
+    )
+
+
+def recompute(log: LogStore, tenant_id: str) -> Recomputed:
+    """Every stored leaf checked, in index order, and the tree of those that hold."""
+    hashes: list[bytes] = []
+    kept: list[Fields] = []
+    for rows in log.leaf_batches(tenant_id):
+        found = bulk.objects(list(map(_LEAF, rows)))
+        first = len(kept)
+        if _batch_holds(tenant_id, first, rows, found):
+            kept.extend(cast(list[Fields], found))
+            hashes.extend(merkle.leaf_hashes(map(_LEAF, rows)))
+            continue
+        problem = None
+        for (index, kind, leaf), fields in zip(rows, found, strict=True):
+            expected = len(kept)
+            if (
+                fields is None
+                or index != expected
+                or fields.get("index") != index
+                or fields.get("tenant") != tenant_id
+                or fields.get("type") != kind
+            ):
+                fields, problem = _leaf(tenant_id, expected, index, kind, leaf)
+                if fields is None:
+                    break
+            kept.append(fields)
+        hashes.extend(merkle.leaf_hashes(map(_LEAF, rows[: len(kept) - first])))
+        if problem is not None:
+            return Recomputed(merkle.MemoryTree.of_leaf_hashes(hashes), kept, problem)
+    return Recomputed(merkle.MemoryTree.of_leaf_hashes(hashes), kept, None)
+
+
+def _first_broken_node(log: LogStore, tenant_id: str, tree: merkle.MemoryTree) -> str | None:
+    """Every stored node read one by one against the tree: the first that does not match."""
+    stored_nodes = 0
+    for level, index, stored in log.each_node(tenant_id):
+        stored_nodes += 1
+        if level >= len(tree.levels) or index >= len(tree.levels[level]):
+            return f"node ({level}, {index}) is stored but no leaf makes it"
+        if tree.levels[level][index] != stored and level == 0:
+            return (
+                f"leaf {index}: its bytes no longer hash to the hash stored when it was appended "
+                "(the leaf or its hash was edited)"
+            )
+        if tree.levels[level][index] != stored:
+            first = index << level
+            return (
+                f"node ({level}, {index}) over leaves {first}..{first + (1 << level) - 1} "
+                "does not match the leaves (a leaf or the node was edited)"
+            )
+    if sum(len(level) for level in tree.levels) != stored_nodes:
+        return "nodes are missing from the store"
+    return None
+
+
+def _broken_node(log: LogStore, tenant_id: str, tree: merkle.MemoryTree) -> str | None:
+    """The stored nodes against the tree, a batch of one level at a time, and their count."""
+    for level, nodes in enumerate(tree.levels):
+        for start in range(0, len(nodes), NODE_BATCH):
+            end = min(start + NODE_BATCH, len(nodes))
+            if log.node_hashes(tenant_id, level, start, end) != nodes[start:end]:
+                return _first_broken_node(log, tenant_id, tree)
+    if log.node_count(tenant_id) != sum(len(level) for level in tree.levels):
+        return _first_broken_node(log, tenant_id, tree)
+    return None
 
 
 def verify_tenant(
     log: LogStore, config: LogConfig, tenant_id: str, checks: Sequence[StateCheck] = ()
 ) -> Verdict:
-    tree = merkle.MemoryTree()
-    parsed, problem = _leaves(log, tenant_id, tree)
+    done = recompute(log, tenant_id)
+    tree = done.tree
     head = log.peek(tenant_id)
     checkpoints = log.checkpoints(tenant_id)
     days = log.logged_days(tenant_id)
@@ -69,28 +176,13 @@ def verify_tenant(
     def verdict(found: str | None) -> Verdict:
         return Verdict(tenant_id, tree.size, len(checkpoints), len(days), found)
 
-    if problem:
-        return verdict(problem)
+    if done.problem:
+        return verdict(done.problem)
     if head is None or head.size != tree.size:
         return verdict(f"the head says {head.size if head else 0} leaves, {tree.size} stored")
-    stored_nodes = 0
-    for level, index, stored in log.each_node(tenant_id):
-        stored_nodes += 1
-        if level >= len(tree.levels) or index >= len(tree.levels[level]):
-            return verdict(f"node ({level}, {index}) is stored but no leaf makes it")
-        if tree.levels[level][index] != stored and level == 0:
-            return verdict(
-                f"leaf {index}: its bytes no longer hash to the hash stored when it was appended "
-                "(the leaf or its hash was edited)"
-            )
-        if tree.levels[level][index] != stored:
-            first = index << level
-            return verdict(
-                f"node ({level}, {index}) over leaves {first}..{first + (1 << level) - 1} "
-                "does not match the leaves (a leaf or the node was edited)"
-            )
-    if sum(len(level) for level in tree.levels) != stored_nodes:
-        return verdict("nodes are missing from the store")
+    broken = _broken_node(log, tenant_id, tree)
+    if broken:
+        return verdict(broken)
     key = log.key(tenant_id)
     for checkpoint in checkpoints:
         where = f"checkpoint at size {checkpoint.size}"
@@ -106,10 +198,9 @@ def verify_tenant(
             return verdict(f"{where}: the signed note does not match the stored size and root")
         if checkpoint.size > tree.size or tree.root(checkpoint.size) != opened.root:
             return verdict(f"{where}: its root is not the root of the stored leaves")
-    by_index = {leaf.index: fields for leaf, fields in parsed}
     for day in days:
         where = f"ledger day {day.day.isoformat()}"
-        fields = by_index.get(day.leaf_index)
+        fields = done.fields[day.leaf_index] if 0 <= day.leaf_index < tree.size else None
         if fields is None or fields.get("type") != LEDGER_DAY:
             return verdict(f"{where}: leaf {day.leaf_index} is not its day leaf")
         if day.first_journal_id is None or day.last_journal_id is None:
@@ -124,8 +215,9 @@ def verify_tenant(
             )
         if digest.journals != day.journals:
             return verdict(f"{where}: {digest.journals} journals, {day.journals} logged")
+    leaves = list(enumerate(done.fields)) if checks else []
     for check in checks:
-        found = check(tenant_id, parsed)
+        found = check(tenant_id, leaves)
         if found:
             return verdict(found)
     return verdict(None)

@@ -10,26 +10,25 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from tokenmall.adapters.db.nfg.log import StoredLeaf
 from tokenmall.domain.nfg import events as ev
 from tokenmall.domain.nfg.replay import LoggedState, ReplayBroken, replay
 from tokenmall.services.log.verify import StateCheck
 from tokenmall.services.mall.uow import Database, MallUnitOfWork
 
-Leaves = Sequence[tuple[StoredLeaf, dict[str, object]]]
+Leaves = Sequence[tuple[int, dict[str, object]]]  # (index, fields) in index order
 
 
 def _registry_leaves(leaves: Leaves) -> list[tuple[int, dict[str, object]]]:
     """The leaves of the registry's collections: created in the log, then their tokens'."""
     created: set[str] = set()
     out: list[tuple[int, dict[str, object]]] = []
-    for leaf, fields in leaves:
+    for index, fields in leaves:
         kind = fields.get("type")
         if kind == ev.COLLECTION_CREATED:
             created.add(str(fields.get("collection")))
-            out.append((leaf.index, fields))
+            out.append((index, fields))
         elif kind in ev.TOKEN_EVENTS and fields.get("collection") in created:
-            out.append((leaf.index, fields))
+            out.append((index, fields))
     return out
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -233,6 +234,59 @@ class SqlLog:
         )
         for row in rows:
             yield int(row.level), int(row.idx), bytes(row.hash)
+
+    # -- bulk reads for the verifier: the driver's own cursor, no SQLAlchemy rows
+
+    def _raw(self, sql: str, params: tuple[object, ...]) -> list[tuple[Any, ...]]:
+        """All rows of ``sql`` (``?`` for each parameter) through the driver's cursor, in the
+        unit's transaction."""
+        if self.conn.dialect.paramstyle != "qmark":
+            sql = sql.replace("?", "%s")
+        driver = self.conn.connection.driver_connection
+        assert driver is not None
+        cursor = driver.cursor()
+        try:
+            cursor.execute(sql, params)
+            return list(cursor.fetchall())
+        finally:
+            cursor.close()
+
+    def leaf_batches(
+        self, tenant_id: str, batch: int = 50_000
+    ) -> Iterator[list[tuple[int, str, bytes]]]:
+        """Every leaf as ``(index, type, leaf)`` in index order, ``batch`` at a time (each
+        batch starts after the last index of the one before, so a gap does not end it)."""
+        after = -1
+        while True:
+            rows = self._raw(
+                "SELECT idx, type, leaf FROM log_leaves WHERE tenant_id = ? AND idx > ? "
+                "ORDER BY idx LIMIT ?",
+                (tenant_id, after, batch),
+            )
+            if not rows:
+                return
+            if type(rows[0][2]) is not bytes:  # a driver's memoryview
+                rows = [(index, kind, bytes(leaf)) for index, kind, leaf in rows]
+            yield rows
+            if len(rows) < batch:
+                return
+            after = rows[-1][0]
+
+    def node_hashes(self, tenant_id: str, level: int, start: int, end: int) -> list[bytes]:
+        """The stored nodes ``(level, start)`` up to ``(level, end)`` (excluded) in index order,
+        those that are stored."""
+        rows = self._raw(
+            "SELECT hash FROM log_nodes WHERE tenant_id = ? AND level = ? AND idx >= ? "
+            "AND idx < ? ORDER BY idx",
+            (tenant_id, level, start, end),
+        )
+        if rows and type(rows[0][0]) is not bytes:
+            return [bytes(digest) for (digest,) in rows]
+        return [digest for (digest,) in rows]
+
+    def node_count(self, tenant_id: str) -> int:
+        count = select(func.count()).select_from(log_nodes)
+        return int(self.conn.execute(count.where(log_nodes.c.tenant_id == tenant_id)).scalar_one())
 
     def of_subject(self, tenant_id: str, subject: str) -> list[StoredLeaf]:
         rows = self.conn.execute(
