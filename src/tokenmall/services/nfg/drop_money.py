@@ -221,9 +221,8 @@ def _apply(
     found = unit.nfg.get_reservation(t, reservation_id)
     if found is None:
         raise CallbackRefused("unknown_payment", "no such payment", ErrorKind.NOT_FOUND)
-    # The collection's row lock first, as every change of the drop takes it; then the
-    # reservation, read again under it.
-    unit.nfg.get_collection(t, found.collection_id, for_update=True)
+    # The reservation's row lock (not the collection's: buyers pressing would queue behind it),
+    # then the reservation read again under it; ``assign`` takes the collection's row last.
     reservation = unit.nfg.get_reservation(t, reservation_id, for_update=True)
     assert reservation is not None
     if event.amount_fen != reservation.amount:
