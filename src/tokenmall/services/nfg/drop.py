@@ -26,8 +26,8 @@ press at once, and each would queue behind it.
 
 A payment or an expiry locks the reservation's row first; an expiry closes it only if it is
 still open (``close_if_open``), so a payment and an expiry of one reservation never both win.
-Lock order: the buyer's row, then reservations, then the ledger's tenant, then the collection's
-row, then the log's head.
+Lock order: the buyer's row, then reservations, then the ledger's tenant, then the drop's
+counter rows or the collection's row, then the log's head.
 
 Every ledger command's key is derived from the reservation (``nfg:<reservation>:<step>``), so a
 retried step returns the first journal and changes nothing.

@@ -11,13 +11,15 @@ them (set to 0). From then on:
 * a reservation takes its places from a row with room that no other transaction holds
   (``FOR UPDATE SKIP LOCKED``: never waited for), else (the room is split over rows) place by
   place from the rows no one else holds, else sleeps a moment and looks again (``take``);
-* an expired reservation gives its places back to the first row (``release``);
+* an expired reservation gives its places back to a row no one else holds, else to the first
+  row (``release``);
 * an assignment turns reserved places into minted ones: ``minted`` grows, the counters stay;
 * a grant (an airdrop) takes its places from the counters first (``take``).
 
 Each row's CHECK keeps ``free >= 0``, and the collection's keeps ``minted <= edition_size``: the
 database itself refuses an oversold drop. Only ``release`` waits for a counter row (the first
-one), holding no other: no cycle of waits among them.
+one), and no one holding it waits for anything but the first row: no cycle of waits among them.
+A transaction that books a ledger journal does so before it releases places.
 """
 
 from __future__ import annotations
@@ -171,11 +173,21 @@ def _take_split(conn: Connection, tenant_id: str, collection_id: str, places: in
 
 
 def release(conn: Connection, tenant_id: str, collection_id: str, places: int) -> bool:
-    """Give ``places`` back to the open counters' first row; False if they are not open."""
+    """Give ``places`` back to a counter row no one else holds, else to the first row (waited
+    for); False if the counters are not open."""
     d = nfg_drop_counters.c
-    done = conn.execute(
-        update(nfg_drop_counters)
-        .where(d.tenant_id == tenant_id, d.collection_id == collection_id, d.shard == 0)
-        .values(free=d.free + places)
-    )
-    return bool(done.rowcount)
+    mine = (d.tenant_id == tenant_id, d.collection_id == collection_id)
+    spread = (d.shard + random.randrange(SHARDS)) % SHARDS
+    free_row = (
+        select(d.shard).where(*mine).order_by(spread).limit(1).with_for_update(skip_locked=True)
+    ).scalar_subquery()
+    for target in (free_row, 0):
+        done = conn.execute(
+            update(nfg_drop_counters)
+            .where(*mine, d.shard == target)
+            .values(free=d.free + places)
+            .returning(d.shard)
+        ).first()
+        if done is not None:
+            return True
+    return False
