@@ -184,4 +184,16 @@ class SandboxGateway:
             payment_id=parsed[1],
             amount_fen=amount,
             reason=str(reason)[:200] if reason is not None else None,
+            paid_at=_moment(data.get("created_at")),
         )
+
+
+def _moment(value: object) -> datetime | None:
+    """An event's ``created_at`` (ISO 8601 with an offset); None if absent or unreadable."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None

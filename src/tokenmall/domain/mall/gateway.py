@@ -5,6 +5,7 @@ later) speaks these; the ``Gateway`` interface the use cases call is in ``servic
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
 from tokenmall.domain.errors import DomainError, ErrorKind
@@ -40,6 +41,7 @@ class CallbackEvent:
     payment_id: str
     amount_fen: int
     reason: str | None  # why a payment failed, if it did
+    paid_at: datetime | None = None  # when the gateway says it happened, if it says
 
 
 @dataclass(frozen=True, slots=True)

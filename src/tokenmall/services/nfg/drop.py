@@ -1,20 +1,33 @@
 """The drop (首发): a buyer reserves places of a collection on sale, pays, and gets the next
 serials in order.
 
-* ``reserve``: the collection row is locked first (``FOR UPDATE``), reservations of it past
-  their expiry are expired (their places return to sale), then the buyer's open and assigned
-  reservations and the tokens they hold are counted against the per-user limit, then the places
-  are taken by ``SqlNfg.reserve`` (an atomic guarded UPDATE; the table's CHECK is the backstop),
-  so concurrent buyers never oversell nor exceed the limit. A money reservation opens its
-  payment on the gateway at once (``drop_money``).
+No step holds the collection's row lock longer than its last statements: thousands of buyers
+press at once, and each would queue behind it.
+
+* ``reserve``: the collection is read without a lock and the press refused at once (nothing
+  waited for) when it is not on sale, not allowed, or sold out with nothing due to return. Then
+  the buyer's row of the drop is locked (``lock_buyer``: one buyer's presses run one at a time,
+  other buyers never wait on it) and the places the buyer reserved or bought are counted against
+  the per-user limit; the reservation row is written, and the places are taken last by an atomic
+  guarded ``UPDATE … WHERE minted + reserved + n <= edition_size`` (the table's CHECK is the
+  backstop), so concurrent buyers never oversell and the collection's row is locked only from
+  there to the commit. When too few places are left, the collection's due reservations are
+  expired first (``sweep``: claimed ``SKIP LOCKED``, so sweeps share them and never wait). A
+  money reservation opens its payment on the gateway at once (``drop_money``).
 * ``pay_with_points``: stable points are paid to the issuer (rule 4, ``PayStable``); equity
   points are bought back and burned at the current price, the fee to the dividend pool and the
   payout to the issuer (rule 2, ``SellTo``), so the price never falls. In the same transaction
   the serials are assigned (``assign``).
-* ``assign``: the next serials in order (``SqlNfg.take_serials``), the tokens minted to the
-  buyer and one ``mint`` event per token appended to the tenant's log — one transaction.
+* ``assign``: the next serials in order (``SqlNfg.take_serials``: one ``UPDATE … RETURNING``
+  after the ledger's step), the tokens minted to the buyer and one ``mint`` event per token
+  appended to the tenant's log — one transaction.
 * ``expire_due`` (a scheduler's tick) and ``expire_if_due`` (lazily, on read): an unpaid
   reservation past its expiry is expired and its places return to sale.
+
+A payment or an expiry locks the reservation's row first; an expiry closes it only if it is
+still open (``close_if_open``), so a payment and an expiry of one reservation never both win.
+Lock order: the buyer's row, then reservations, then the ledger's tenant, then the drop's
+counter rows or the collection's row, then the log's head.
 
 Every ledger command's key is derived from the reservation (``nfg:<reservation>:<step>``), so a
 retried step returns the first journal and changes nothing.
@@ -127,15 +140,9 @@ def reserve(
     who = require(caller, tenant_id, BUYERS)
     check_quantity(quantity)
     nfg = unit.nfg
-    glance = nfg.get_collection(tenant_id, collection_id)
-    if glance is None:
+    collection = nfg.get_collection(tenant_id, collection_id)
+    if collection is None:
         raise NotFound(f"no collection {collection_id!r}")
-    if glance.available < quantity and glance.on_sale(now) and not _any_due(unit, glance, now):
-        # Sold out with nothing about to return: refused without queueing for the row lock
-        # (after the sell-out most presses are these).
-        raise SoldOut(f"sold_out: {max(glance.available, 0)} places are left", "quantity")
-    collection = nfg.get_collection(tenant_id, collection_id, for_update=True)
-    assert collection is not None
     check_quantity(quantity, collection)
     if pay_with is not None and pay_with != collection.price_asset:
         raise InvalidInput(
@@ -145,19 +152,21 @@ def reserve(
         raise NotOnSale(_not_on_sale(collection, now), "collection_id")
     if collection.allow_list_only and not nfg.allowed(tenant_id, collection_id, who.subject_id):
         raise Forbidden("this drop is for its allow-list only", "collection_id")
-    _expire_collection(unit, collection, now)
-    held = nfg.open_places_of_user(tenant_id, collection_id, who.subject_id) + nfg.held_count(
-        tenant_id, collection_id, who.subject_id
-    )
+    short = collection.available < quantity
+    if short and not _any_due(unit, collection, now):
+        # Sold out with nothing about to return: refused without waiting for any lock (after
+        # the sell-out most presses are these).
+        raise SoldOut(f"sold_out: {max(collection.available, 0)} places are left", "quantity")
+    drop_queries.lock_buyer(unit.conn, tenant_id, collection_id, who.subject_id)
+    held = drop_queries.places_of_buyer(unit.conn, tenant_id, collection_id, who.subject_id, now)
     if held + quantity > collection.per_user_limit:
         raise OverLimit(
             f"over_limit: you hold or reserved {held} of at most {collection.per_user_limit}; "
             f"{collection.per_user_limit - held} more may be reserved",
             "quantity",
         )
-    if not nfg.reserve(tenant_id, collection_id, quantity):
-        left = max(collection.edition_size - collection.minted - _reserved(unit, collection), 0)
-        raise SoldOut(f"sold_out: {left} places are left, {quantity} asked for", "quantity")
+    if short:
+        sweep(unit, collection, now)
     reservation_id = ids.new_id("rsv")
     reservation = Reservation(
         tenant_id=tenant_id,
@@ -175,6 +184,10 @@ def reserve(
         else None,
     )
     nfg.add_reservation(reservation)
+    if not nfg.reserve(tenant_id, collection_id, quantity):  # the collection's row, last
+        now_left = nfg.get_collection(tenant_id, collection_id)
+        left = collection.available if now_left is None else now_left.available
+        raise SoldOut(f"sold_out: {max(left, 0)} places are left, {quantity} asked for", "quantity")
     return reservation, collection
 
 
@@ -183,11 +196,6 @@ def _any_due(unit: MallUnitOfWork, collection: Collection, now: datetime) -> boo
         unit.conn, collection.tenant_id, collection.collection_id, now, 1
     )
     return bool(due)
-
-
-def _reserved(unit: MallUnitOfWork, collection: Collection) -> int:
-    now = unit.nfg.get_collection(collection.tenant_id, collection.collection_id)
-    return collection.reserved if now is None else now.reserved
 
 
 def _not_on_sale(collection: Collection, now: datetime) -> str:
@@ -239,8 +247,6 @@ def pay_with_points(
         raise Conflict(
             "this reservation is paid with money: open its payment link", "reservation_id"
         )
-    collection = unit.nfg.get_collection(tenant_id, found.collection_id, for_update=True)
-    assert collection is not None
     reservation = unit.nfg.get_reservation(tenant_id, reservation_id, for_update=True)
     assert reservation is not None
     if reservation.status == ReservationStatus.ASSIGNED:
@@ -251,7 +257,7 @@ def pay_with_points(
             "reservation_id",
         )
     RESERVATION.check(reservation.status, "assign", actor(who))
-    issuer = issuer_of(collection)
+    issuer = issuer_of(collection_of(unit, reservation))
     if reservation.amount > 0:
         command: c.Command
         if reservation.asset == PriceAsset.STABLE:
@@ -281,7 +287,8 @@ def assign(
     unit: MallUnitOfWork, reservation: Reservation, config: LogConfig, now: datetime
 ) -> Reservation:
     """The paid reservation's serials, in order: tokens minted to the buyer, ``mint`` events
-    logged. The caller holds the collection's row lock and checked the reservation is open."""
+    logged. The caller holds the reservation's row lock and checked it is open; its ledger step
+    is done (the collection's row is locked from here to the commit)."""
     t, col = reservation.tenant_id, reservation.collection_id
     serials = unit.nfg.take_serials(t, col, reservation.quantity, from_reserved=True)
     unit.nfg.add_tokens(
@@ -303,26 +310,24 @@ def assign(
 # -- expiry ---------------------------------------------------------------------------------------
 
 
-def _expire_locked(unit: MallUnitOfWork, reservation: Reservation, now: datetime) -> Reservation:
-    """Expire an open reservation whose collection row the caller holds locked."""
-    unit.nfg.release(reservation.tenant_id, reservation.collection_id, reservation.quantity)
-    unit.nfg.close_reservation(
-        reservation.tenant_id,
-        reservation.reservation_id,
-        status=ReservationStatus.EXPIRED,
-        now=now,
-    )
-    return replace(reservation, status=ReservationStatus.EXPIRED)
+def _expire_open(unit: MallUnitOfWork, reservation: Reservation, now: datetime) -> bool:
+    """Expire the reservation if it is still open (its places return to sale); whether it was."""
+    t = reservation.tenant_id
+    if not drop_queries.close_if_open(
+        unit.conn, t, reservation.reservation_id, ReservationStatus.EXPIRED, now
+    ):
+        return False
+    unit.nfg.release(t, reservation.collection_id, reservation.quantity)
+    return True
 
 
-def _expire_collection(unit: MallUnitOfWork, collection: Collection, now: datetime) -> int:
-    """Expire the collection's due reservations (its row locked by the caller)."""
+def sweep(unit: MallUnitOfWork, collection: Collection, now: datetime) -> int:
+    """Expire the collection's due reservations no one else is expiring or paying now (claimed
+    ``SKIP LOCKED``: never waited for); how many were expired."""
     due = drop_queries.due_reservations_of(
-        unit.conn, collection.tenant_id, collection.collection_id, now, EXPIRE_BATCH
+        unit.conn, collection.tenant_id, collection.collection_id, now, EXPIRE_BATCH, claim=True
     )
-    for reservation in due:
-        _expire_locked(unit, reservation, now)
-    return len(due)
+    return sum(_expire_open(unit, reservation, now) for reservation in due)
 
 
 def expire_if_due(unit: MallUnitOfWork, reservation: Reservation, now: datetime) -> Reservation:
@@ -330,12 +335,12 @@ def expire_if_due(unit: MallUnitOfWork, reservation: Reservation, now: datetime)
     if reservation.status != ReservationStatus.RESERVED or now < reservation.expires_at:
         return reservation
     t = reservation.tenant_id
-    unit.nfg.get_collection(t, reservation.collection_id, for_update=True)
     current = unit.nfg.get_reservation(t, reservation.reservation_id, for_update=True)
     assert current is not None
-    if current.status != ReservationStatus.RESERVED:
+    if current.status != ReservationStatus.RESERVED or now < current.expires_at:
         return current
-    return _expire_locked(unit, current, now)
+    _expire_open(unit, current, now)
+    return replace(current, status=ReservationStatus.EXPIRED)
 
 
 def expire_due(

@@ -8,7 +8,8 @@ webhook as orders' (``handle_callback`` decides whose payment it is and hands or
 ``services/mall/payments.handle_callback`` unchanged). For a reservation, in one transaction:
 
 * the event id must be new (a replay changes nothing), the amount the reservation's;
-* ``payment.succeeded`` on an open reservation: the money is revenue (``ReceiveSale``) and the
+* ``payment.succeeded`` on an open reservation, paid before its expiry (the gateway's time of
+  the payment when it gives one, else now): the money is revenue (``ReceiveSale``) and the
   serials are assigned (``drop.assign``);
 * ``payment.succeeded`` after the reservation expired (its places back on sale, perhaps sold):
   the money is recorded and given straight back (``ReceivePayment`` then ``RefundPayment``,
@@ -221,9 +222,8 @@ def _apply(
     found = unit.nfg.get_reservation(t, reservation_id)
     if found is None:
         raise CallbackRefused("unknown_payment", "no such payment", ErrorKind.NOT_FOUND)
-    # The collection's row lock first, as every change of the drop takes it; then the
-    # reservation, read again under it.
-    unit.nfg.get_collection(t, found.collection_id, for_update=True)
+    # The reservation's row lock (not the collection's: buyers pressing would queue behind it),
+    # then the reservation read again under it; ``assign`` takes the collection's row last.
     reservation = unit.nfg.get_reservation(t, reservation_id, for_update=True)
     assert reservation is not None
     if event.amount_fen != reservation.amount:
@@ -237,7 +237,10 @@ def _apply(
     )
     outcome = "no change"
     if event.type == "payment.succeeded":
-        if reservation.status == ReservationStatus.RESERVED and now < reservation.expires_at:
+        # Paid in time at the gateway is paid in time, however long its callback queued here
+        # (the places are still held while the reservation is open).
+        paid_at = min(now, event.paid_at) if event.paid_at is not None else now
+        if reservation.status == ReservationStatus.RESERVED and paid_at < reservation.expires_at:
             journal.run(
                 unit.conn,
                 c.ReceiveSale(
@@ -251,7 +254,6 @@ def _apply(
             reservation = drop.assign(unit, reservation, config, now)
             outcome = f"serials assigned: {', '.join(map(str, reservation.serials))}"
         elif reservation.status in (ReservationStatus.RESERVED, ReservationStatus.EXPIRED):
-            reservation = drop.expire_if_due(unit, reservation, now)
             reservation = _refund_late(unit, gateway, reservation, event, now)
             outcome = "refunded: the reservation had expired"
         else:
@@ -301,5 +303,7 @@ def _refund_late(
         amount_fen=amount,
         reason=f"paid {format_money(amount)} after the reservation expired",
     )
+    # Its places back to sale after the ledger's step (lock order: the ledger, then counters).
+    drop.expire_if_due(unit, reservation, now)
     unit.nfg.close_reservation(t, rid, status=ReservationStatus.REFUNDED, now=now)
     return replace(reservation, status=ReservationStatus.REFUNDED)

@@ -95,6 +95,8 @@ def grant(
         )
     owner = _user(unit, tenant_id, user_id, email, "")
     serials = unit.nfg.take_serials(tenant_id, collection_id, count, from_reserved=False)
+    if not serials:  # buyers of the drop took the places meanwhile
+        raise InvalidInput(f"count: fewer than {count} serials are left", "count")
     tokens = [Token(tenant_id, collection_id, s, owner, TokenState.HELD, now) for s in serials]
     unit.nfg.add_tokens(tokens, now)
     appending.record(

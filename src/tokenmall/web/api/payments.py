@@ -35,6 +35,7 @@ from tokenmall.services.nfg import drop_money
 from tokenmall.web import idempotent
 from tokenmall.web.api.common import ResourceId, TenantId
 from tokenmall.web.api.schemas_orders import CallbackOut, PaymentDetailOut, PaymentOut, WebhookOut
+from tokenmall.web.callback_gate import callback_gate
 from tokenmall.web.deps import Caller, Db, IdempotencyKey, settings, single_query_values
 from tokenmall.web.errors import COMMON, body, responses, status_of
 
@@ -152,15 +153,16 @@ async def sandbox_webhook(
     db: Database = request.app.state.database
     gateway = gateway_for(request)
     try:
-        result = await run_in_threadpool(
-            drop_money.handle_callback,
-            db,
-            gateway,
-            request.app.state.log_config,
-            headers,
-            raw,
-            utc_now(),
-        )
+        async with callback_gate():
+            result = await run_in_threadpool(
+                drop_money.handle_callback,
+                db,
+                gateway,
+                request.app.state.log_config,
+                headers,
+                raw,
+                utc_now(),
+            )
     except CallbackRefused as exc:
         return JSONResponse(body(exc.reason, str(exc)), status_code=status_of(exc))
     if isinstance(result, drop_money.DropCallbackResult):
@@ -308,4 +310,5 @@ async def sandbox_submit(ref: str, request: Request) -> HTMLResponse:
     if outcome not in ("approve", "fail"):
         return _page("Bad request", "<p>Choose Approve or Fail.</p>", 400)
     chosen: Literal["approve", "fail"] = "approve" if outcome == "approve" else "fail"
-    return await run_in_threadpool(_submit, request, ref, chosen)
+    async with callback_gate():  # it delivers the gateway's callback in-process
+        return await run_in_threadpool(_submit, request, ref, chosen)

@@ -1,24 +1,66 @@
-"""Queries of the drop beyond ``SqlNfg``'s: a collection's due reservations, and the figures a
-drop's check reads (reservations by status, tokens per owner)."""
+"""Queries of the drop beyond ``SqlNfg``'s: the buyer's row a reservation locks, a collection's
+due reservations (claimed without waiting), an open reservation closed only if still open, and
+the figures a drop's check reads (reservations by status, tokens per owner)."""
 
 from __future__ import annotations
 
 import json
 from datetime import datetime
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from tokenmall.adapters.db.nfg.registry import _reservation
-from tokenmall.adapters.db.nfg.tables import nfg_reservations, nfg_tokens
+from tokenmall.adapters.db.nfg.tables import nfg_drop_buyers, nfg_reservations, nfg_tokens
 from tokenmall.domain.nfg.records import Reservation, ReservationStatus
 
 
-def due_reservations_of(
-    conn: Connection, tenant_id: str, collection_id: str, now: datetime, limit: int = 500
-) -> list[Reservation]:
-    """Open reservations of one collection past their expiry, oldest first."""
+def lock_buyer(conn: Connection, tenant_id: str, collection_id: str, user_id: str) -> None:
+    """Take the buyer's row of the drop (made on first use; ``reservations`` counts one more),
+    locked until the transaction ends: one buyer's reservations run one at a time."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    b = nfg_drop_buyers.c
+    conn.execute(
+        dialect.insert(nfg_drop_buyers)
+        .values(tenant_id=tenant_id, collection_id=collection_id, user_id=user_id, reservations=1)
+        .on_conflict_do_update(
+            index_elements=[b.tenant_id, b.collection_id, b.user_id],
+            set_={"reservations": b.reservations + 1},
+        )
+    )
+
+
+def places_of_buyer(
+    conn: Connection, tenant_id: str, collection_id: str, user_id: str, now: datetime
+) -> int:
+    """Places the buyer bought (assigned reservations) or holds reserved (open and not expired)."""
     r = nfg_reservations.c
-    rows = conn.execute(
+    return int(
+        conn.execute(
+            select(func.coalesce(func.sum(r.quantity), 0)).where(
+                r.tenant_id == tenant_id,
+                r.collection_id == collection_id,
+                r.user_id == user_id,
+                (r.status == str(ReservationStatus.ASSIGNED))
+                | ((r.status == str(ReservationStatus.RESERVED)) & (r.expires_at > now)),
+            )
+        ).scalar_one()
+    )
+
+
+def due_reservations_of(
+    conn: Connection,
+    tenant_id: str,
+    collection_id: str,
+    now: datetime,
+    limit: int = 500,
+    *,
+    claim: bool = False,
+) -> list[Reservation]:
+    """Open reservations of one collection past their expiry, oldest first. ``claim``: locked
+    ``FOR UPDATE SKIP LOCKED`` (PostgreSQL), so concurrent sweeps share them and never wait."""
+    r = nfg_reservations.c
+    query = (
         select(nfg_reservations)
         .where(
             r.tenant_id == tenant_id,
@@ -29,7 +71,26 @@ def due_reservations_of(
         .order_by(r.expires_at)
         .limit(limit)
     )
-    return [_reservation(row) for row in rows]
+    if claim:
+        query = query.with_for_update(skip_locked=True)
+    return [_reservation(row) for row in conn.execute(query)]
+
+
+def close_if_open(
+    conn: Connection, tenant_id: str, reservation_id: str, status: ReservationStatus, now: datetime
+) -> bool:
+    """Close the reservation with ``status`` if it is still open (``reserved``); whether it was."""
+    r = nfg_reservations.c
+    done = conn.execute(
+        update(nfg_reservations)
+        .where(
+            r.tenant_id == tenant_id,
+            r.reservation_id == reservation_id,
+            r.status == str(ReservationStatus.RESERVED),
+        )
+        .values(status=str(status), closed_at=now)
+    )
+    return bool(done.rowcount)
 
 
 def reservations_by_status(conn: Connection, tenant_id: str, collection_id: str) -> dict[str, int]:

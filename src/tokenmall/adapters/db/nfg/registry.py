@@ -1,7 +1,8 @@
 """Queries of the NFG registry (``tables``): the ``NfgRegistry`` port in SQL.
 
-Counters change by atomic updates guarded in SQL (``reserve`` takes places only while
-``minted + reserved + n <= edition_size``, so two buyers can never both take the last one);
+Counters change by atomic updates guarded in SQL (``reserve`` takes places from the drop's
+counter rows, ``counters``, whose CHECK keeps each ``free >= 0``, so two buyers can never both
+take the last one);
 rows a use case will change are read ``FOR UPDATE`` (collection first, then tokens in serial
 order: one lock order, no deadlocks).
 """
@@ -17,6 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, delete, func, insert, select, update
 
 from tokenmall.adapters.db.mall.rows import aware, maybe_aware
+from tokenmall.adapters.db.nfg import counters
 from tokenmall.adapters.db.nfg.tables import (
     nfg_allow_list,
     nfg_collections,
@@ -215,12 +217,13 @@ class SqlNfg:
     def get_collection(
         self, tenant_id: str, collection_id: str, *, for_update: bool = False
     ) -> Collection | None:
-        query = select(nfg_collections).where(
+        query = counters.collection_select().where(
             nfg_collections.c.tenant_id == tenant_id,
             nfg_collections.c.collection_id == collection_id,
         )
         if for_update:
-            query = query.with_for_update()
+            # FOR NO KEY UPDATE: reservations and counters referring to the row still insert
+            query = query.with_for_update(of=nfg_collections, key_share=True)
         row = self.conn.execute(query).first()
         return None if row is None else _collection(row)
 
@@ -232,7 +235,7 @@ class SqlNfg:
         after: str | None = None,
         limit: int = 50,
     ) -> list[Collection]:
-        query = select(nfg_collections).where(nfg_collections.c.tenant_id == tenant_id)
+        query = counters.collection_select().where(nfg_collections.c.tenant_id == tenant_id)
         if statuses is not None:
             query = query.where(nfg_collections.c.status.in_([str(s) for s in statuses]))
         if after is not None:
@@ -259,22 +262,21 @@ class SqlNfg:
         )
 
     def reserve(self, tenant_id: str, collection_id: str, places: int) -> bool:
-        """Take ``places`` from what is for sale; False (nothing changed) if fewer are left."""
-        c = nfg_collections.c
-        return bool(
-            self.conn.execute(
-                update(nfg_collections)
-                .where(
-                    c.tenant_id == tenant_id,
-                    c.collection_id == collection_id,
-                    c.minted + c.reserved + places <= c.edition_size,
-                )
-                .values(reserved=c.reserved + places)
-            ).rowcount
-        )
+        """Take ``places`` from what is for sale (``counters.take``, the counters opened on
+        first use); False if fewer are left (the caller's transaction then rolls back)."""
+        took = counters.take(self.conn, tenant_id, collection_id, places)
+        if took is None:
+            counters.open_counters(self.conn, tenant_id, collection_id)
+            took = counters.take(self.conn, tenant_id, collection_id, places)
+        return bool(took)
 
     def release(self, tenant_id: str, collection_id: str, places: int) -> None:
         """Return reserved places to sale (an expired reservation)."""
+        if counters.release(self.conn, tenant_id, collection_id, places):
+            return
+        counters.lock_collection(self.conn, tenant_id, collection_id)
+        if counters.release(self.conn, tenant_id, collection_id, places):
+            return  # opened meanwhile
         c = nfg_collections.c
         self.conn.execute(
             update(nfg_collections)
@@ -285,21 +287,31 @@ class SqlNfg:
     def take_serials(
         self, tenant_id: str, collection_id: str, count: int, *, from_reserved: bool
     ) -> list[int]:
-        """The next ``count`` serials, in order (the collection row must be locked by the
-        caller); ``from_reserved``: the places were reserved (the reservation turns into them)."""
-        c = nfg_collections.c
-        current = self.conn.execute(
-            select(c.minted).where(c.tenant_id == tenant_id, c.collection_id == collection_id)
-        ).scalar_one()
+        """The next ``count`` serials, in order, taken by one atomic ``UPDATE … RETURNING`` (the
+        row's lock is held from there to the commit: callers take it last they can);
+        ``from_reserved``: the places were reserved (the reservation turns into them), else
+        they are taken from what is for sale first (none: ``[]``, nothing changed)."""
+        conn, c = self.conn, nfg_collections.c
+        opened = counters.is_open(conn, tenant_id, collection_id)
+        if not opened:
+            counters.lock_collection(conn, tenant_id, collection_id)
+            opened = counters.is_open(conn, tenant_id, collection_id)
+        if (
+            opened
+            and not from_reserved
+            and not counters.take(conn, tenant_id, collection_id, count)
+        ):
+            return []
         values: dict[str, Any] = {"minted": c.minted + count}
-        if from_reserved:
+        if from_reserved and not opened:
             values["reserved"] = c.reserved - count
-        self.conn.execute(
+        minted = conn.execute(
             update(nfg_collections)
             .where(c.tenant_id == tenant_id, c.collection_id == collection_id)
             .values(**values)
-        )
-        return list(range(int(current) + 1, int(current) + count + 1))
+            .returning(c.minted)
+        ).scalar_one()
+        return list(range(int(minted) - count + 1, int(minted) + 1))
 
     def count_burned(self, tenant_id: str, collection_id: str, count: int = 1) -> None:
         c = nfg_collections.c
@@ -488,21 +500,6 @@ class SqlNfg:
             .order_by(nfg_reservations.c.created_at)
         )
         return [_reservation(row) for row in rows]
-
-    def open_places_of_user(self, tenant_id: str, collection_id: str, user_id: str) -> int:
-        """Places the user holds in open (reserved) or assigned reservations."""
-        return int(
-            self.conn.execute(
-                select(func.coalesce(func.sum(nfg_reservations.c.quantity), 0)).where(
-                    nfg_reservations.c.tenant_id == tenant_id,
-                    nfg_reservations.c.collection_id == collection_id,
-                    nfg_reservations.c.user_id == user_id,
-                    nfg_reservations.c.status.in_(
-                        [str(ReservationStatus.RESERVED), str(ReservationStatus.ASSIGNED)]
-                    ),
-                )
-            ).scalar_one()
-        )
 
     def due_reservations(self, now: datetime, limit: int = 500) -> list[Reservation]:
         """Open reservations past their expiry, any tenant, oldest first."""

@@ -3,7 +3,9 @@ of the drop, uses of rights, and each tenant's NFG settings.
 
 A collection row carries its counters (``reserved``, ``minted``, ``burned``), changed only by
 atomic ``UPDATE … SET x = x + :d`` under the row's lock, with CHECKs that keep ``minted +
-reserved <= edition_size``: the database itself refuses an oversold drop. Tokens are keyed by
+reserved <= edition_size``: the database itself refuses an oversold drop. Once its drop opens,
+its free places live on ``nfg_drop_counters`` rows (each ``free >= 0``) and ``reserved`` is
+counted from them (``counters``). Tokens are keyed by
 ``(tenant, collection, serial)``: a serial exists once and a burned one stays (state
 ``burned``/``redeemed``), never reused.
 """
@@ -178,6 +180,35 @@ Index(
     nfg_reservations.c.user_id,
 )
 Index("ix_nfg_reservations_expiry", nfg_reservations.c.status, nfg_reservations.c.expires_at)
+
+# A drop's free places split over a few rows (``counters``), so buyers pressing at once take
+# places from different rows instead of queueing for the collection's.
+nfg_drop_counters = Table(
+    "nfg_drop_counters",
+    metadata,
+    Column("tenant_id", String(TENANT_ID), nullable=False),
+    Column("collection_id", String(ID), nullable=False),
+    Column("shard", Integer, nullable=False),
+    Column("free", BigInteger, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "collection_id", "shard", name="pk_nfg_drop_counters"),
+    CheckConstraint("free >= 0", name="ck_nfg_drop_counters_free"),
+    CheckConstraint("shard >= 0", name="ck_nfg_drop_counters_shard"),
+    _collection_fk("nfg_drop_counters"),
+)
+
+# One row per (collection, buyer) of a drop: a reservation takes the buyer's row lock first (an
+# upsert), so one buyer's presses run one at a time while other buyers never wait on it; the
+# per-user limit is then counted under it. ``reservations``: reservations the buyer made.
+nfg_drop_buyers = Table(
+    "nfg_drop_buyers",
+    metadata,
+    Column("tenant_id", String(TENANT_ID), nullable=False),
+    Column("collection_id", String(ID), nullable=False),
+    Column("user_id", String(ID), nullable=False),
+    Column("reservations", BigInteger, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "collection_id", "user_id", name="pk_nfg_drop_buyers"),
+    _collection_fk("nfg_drop_buyers"),
+)
 
 nfg_right_uses = Table(
     "nfg_right_uses",
