@@ -88,7 +88,11 @@ def test_list_then_cancel_frees_the_token_and_replays_change_nothing(
     replay = ok(_list(api, t, cid, key="list-1"))
     assert replay == listed
     assert len(_snapshot(server, t)[1]) == 1
-    _refused(_list(api, t, cid), 409, "token_locked")
+    locked = _refused(_list(api, t, cid), 409, "token_locked")
+    assert locked["message"].startswith("该藏品已挂单")
+    english = _list(api, t, cid, params={"lang": "en"}).json()["error"]
+    assert english["code"] == "token_locked"
+    assert english["message"].startswith("token_locked")
     mine = ok(api.get(t.path("/market/orders/mine"), t.consumer_token))["orders"]
     assert [o["order_id"] for o in mine] == [listed["order_id"]]
     path = t.path(f"/market/orders/{listed['order_id']}/cancel")
