@@ -193,3 +193,23 @@ def test_settings_refuse_bad_values_naming_the_field(
     assert ok(api.get(holidays, t.admin_token))["holidays"] == [
         {"day": "2027-02-10", "workday": False}
     ]
+
+
+def test_market_data_shows_the_floor_depth_and_holders(
+    api: Api, server: Any, tenant: TenantFixture
+) -> None:
+    t = tenant
+    cid = _collection(server, t, t.consumer_id, t.consumer_id, t.merchant_user_id)
+    path = t.path(f"/market/collections/{cid}")
+    empty = ok(api.get(path, t.consumer_token))
+    assert (empty["floor"], empty["highest_bid"], empty["last_price"]) == (None, None, None)
+    assert (empty["volume_24h"], empty["holders"], empty["asks"]) == ("0.00", 2, [])
+    ok(_list(api, t, cid, "130.00", serial=1))
+    ok(_list(api, t, cid, "120.00", serial=2))
+    ok(_list(api, t, cid, "120.00", serial=3, token=t.merchant_token))
+    data = ok(api.get(path, t.consumer_token))
+    assert data["floor"] == "120.00"
+    assert data["asks"] == [{"price": "120.00", "orders": 2}, {"price": "130.00", "orders": 1}]
+    assert data["bids"] == []
+    assert data["candles"] == []
+    _refused(api.get(t.path("/market/collections/col_missing")), 401, "unauthenticated")

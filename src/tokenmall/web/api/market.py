@@ -23,6 +23,7 @@ from tokenmall.web.api.schemas_market import (
     HolidayOut,
     HolidaysOut,
     ListIn,
+    MarketDataOut,
     OrderList,
     OrderOut,
     ProfileIn,
@@ -251,3 +252,17 @@ def my_orders(tenant_id: TenantId, caller: Caller, db: Db) -> OrderList:
     with db.reading() as unit:
         found = queries.my_orders(unit, caller, tenant_id)
     return OrderList(orders=[OrderOut.of(o) for o in found])
+
+
+@router.get(
+    "/collections/{collection_id}",
+    response_model=MarketDataOut,
+    summary="A collection's market data: floor, highest bid, last price, 24h volume, candles, "
+    "holders, depth",
+    responses=READ,
+)
+def market_data(
+    tenant_id: TenantId, collection_id: CollectionId, caller: Caller, db: Db
+) -> MarketDataOut:
+    with db.reading() as unit:
+        return MarketDataOut.of(queries.data(unit, caller, tenant_id, collection_id, utc_now()))

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, cast
 
 from pydantic import Field
 
 from tokenmall.domain.money import format_money
-from tokenmall.services.market.queries import OrderView
+from tokenmall.services.market.queries import MarketData, OrderView
 from tokenmall.web.api.schemas import MoneyText, Request, Response
 
 Id = Annotated[str, Field(max_length=40)]
@@ -113,3 +113,54 @@ class GiftOut(Response):
     collection_id: str
     serial: int
     owner_id: str
+
+
+class LevelOut(Response):
+    price: str
+    orders: int
+
+
+class CandleOut(Response):
+    day: date
+    open: str
+    high: str
+    low: str
+    close: str
+    volume: str
+    trades: int
+
+
+class MarketDataOut(Response):
+    collection_id: str
+    floor: str | None
+    highest_bid: str | None
+    last_price: str | None
+    volume_24h: str
+    holders: int
+    candles: list[CandleOut]
+    bids: list[LevelOut]
+    asks: list[LevelOut]
+
+    @classmethod
+    def of(cls, d: MarketData) -> MarketDataOut:
+        def money(fen: int | None) -> str | None:
+            return None if fen is None else format_money(fen)
+
+        return cls(
+            collection_id=d.collection_id,
+            floor=money(d.floor),
+            highest_bid=money(d.highest_bid),
+            last_price=money(d.last_price),
+            volume_24h=format_money(d.volume_24h),
+            holders=d.holders,
+            candles=[
+                CandleOut(
+                    day=cast(date, c.key), open=format_money(c.open), high=format_money(c.high),
+                    low=format_money(c.low), close=format_money(c.close),
+                    volume=format_money(c.volume), trades=c.trades,
+                )
+                for c in d.candles
+            ],
+            bids=[LevelOut(price=format_money(p), orders=n) for p, n in d.depth.bids],
+            asks=[LevelOut(price=format_money(p), orders=n) for p, n in d.depth.asks],
+        )  # fmt: skip

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 
 from tokenmall.adapters.db.mall.rows import aware
 from tokenmall.adapters.db.market.tables import (
@@ -23,6 +23,7 @@ from tokenmall.adapters.db.market.tables import (
     market_settings,
     market_trades,
 )
+from tokenmall.adapters.db.nfg.tables import nfg_tokens
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,12 +319,16 @@ class SqlMarket:
             )
         )  # fmt: skip
 
-    def trades(self, tenant_id: str, collection_id: str | None = None,
-               limit: int = 500) -> list[TradeRow]:  # fmt: skip
+    def trades(
+        self, tenant_id: str, collection_id: str | None = None, limit: int | None = 500
+    ) -> list[TradeRow]:
+        """Trades oldest first (all of them with ``limit`` None)."""
         query = select(market_trades).where(market_trades.c.tenant_id == tenant_id)
         if collection_id is not None:
             query = query.where(market_trades.c.collection_id == collection_id)
-        query = query.order_by(market_trades.c.created_at, market_trades.c.order_id).limit(limit)
+        query = query.order_by(market_trades.c.created_at, market_trades.c.order_id)
+        if limit is not None:
+            query = query.limit(limit)
         return [_trade(r) for r in self.conn.execute(query)]
 
     def last_price_before(self, tenant_id: str, collection_id: str, day: date) -> int | None:
@@ -350,6 +355,17 @@ class SqlMarket:
             )
         ).all()
         return {r[0] for r in rows}
+
+    def holders_now(self, tenant_id: str, collection_id: str) -> int:
+        """How many users hold a (not redeemed or burned) token of the collection now."""
+        found = self.conn.execute(
+            select(func.count(func.distinct(nfg_tokens.c.owner_id))).where(
+                nfg_tokens.c.tenant_id == tenant_id,
+                nfg_tokens.c.collection_id == collection_id,
+                nfg_tokens.c.state.not_in(("redeemed", "burned")),
+            )
+        ).scalar_one()
+        return int(found)
 
     def add_holder(self, tenant_id: str, collection_id: str, user_id: str) -> None:
         exists = self.conn.execute(
