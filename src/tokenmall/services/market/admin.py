@@ -64,10 +64,19 @@ def set_profile(
     require(caller, tenant_id, ADMIN)
     profile(name)  # invalid_input for an unknown name
     old = unit.market.settings(tenant_id)
+    changing = old is not None and old.profile != name
+    if changing:  # the lock order of every market action: tokens first, then the settings
+        listed = {
+            (row.collection_id, row.serial)
+            for row in unit.market.open_orders_of_tenant(tenant_id)
+            if row.serial is not None
+        }
+        for collection_id, serial in sorted(listed):
+            unit.nfg.get_token(tenant_id, collection_id, serial, for_update=True)
     new = MarketSettings(tenant_id, name, kyc_required)
-    unit.market.put_settings(new, now)  # the settings row first: it serialises orders
-    if old is not None and old.profile != name:
-        for row in unit.market.open_orders_of_tenant(tenant_id):
+    unit.market.put_settings(new, now)
+    if changing:
+        for row in unit.market.open_orders_of_tenant(tenant_id, for_update=True):
             if row.kind == "bid":
                 raise MarketRefused(Code.INVALID_INPUT, "open bids must be cancelled first")
             unit.market.close_order(tenant_id, row.order_id, "cancelled", "profile_changed", now)

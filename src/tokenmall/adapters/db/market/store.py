@@ -270,13 +270,14 @@ class SqlMarket:
         )
         return [_order(r) for r in self.conn.execute(query)]
 
-    def open_orders_of_tenant(self, tenant_id: str) -> list[OrderRow]:
+    def open_orders_of_tenant(self, tenant_id: str, *, for_update: bool = False) -> list[OrderRow]:
         query = (
             select(market_orders)
             .where(market_orders.c.tenant_id == tenant_id, market_orders.c.status == "open")
             .order_by(market_orders.c.order_id)
-            .with_for_update()
         )
+        if for_update:
+            query = query.with_for_update()
         return [_order(r) for r in self.conn.execute(query)]
 
     def add_order(self, order: OrderRow) -> None:
