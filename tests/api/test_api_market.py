@@ -213,3 +213,16 @@ def test_market_data_shows_the_floor_depth_and_holders(
     assert data["bids"] == []
     assert data["candles"] == []
     _refused(api.get(t.path("/market/collections/col_missing")), 401, "unauthenticated")
+
+
+def test_a_listed_token_cannot_leave_by_the_registrys_own_transfer(
+    api: Api, server: Any, tenant: TenantFixture
+) -> None:
+    t = tenant
+    cid = _collection(server, t, t.consumer_id)
+    ok(_list(api, t, cid))
+    before = _snapshot(server, t)
+    path = t.path(f"/nfg/tokens/{cid}/1/transfer")
+    answer = api.post(path, t.consumer_token, json={"to_user_id": t.merchant_user_id})
+    _refused(answer, 409, "token_locked")
+    assert _snapshot(server, t) == before
