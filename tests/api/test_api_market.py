@@ -226,3 +226,17 @@ def test_a_listed_token_cannot_leave_by_the_registrys_own_transfer(
     answer = api.post(path, t.consumer_token, json={"to_user_id": t.merchant_user_id})
     _refused(answer, 409, "token_locked")
     assert _snapshot(server, t) == before
+
+
+def test_the_tenants_nfg_gift_hold_applies_to_market_gifts(
+    api: Api, server: Any, tenant: TenantFixture
+) -> None:
+    t = tenant
+    cid = _collection(server, t, t.consumer_id)
+    nfg = t.path("/nfg/settings")
+    ok(api.call("PUT", nfg, t.admin_token, {"gift_hold_days": 7}))
+    body = {"collection_id": cid, "serial": 1, "to_user_id": t.merchant_user_id}
+    _refused(api.post(t.path("/market/gifts"), t.consumer_token, json=body), 409, "hold_period")
+    settings = t.path(f"/market/collections/{cid}/settings")
+    ok(api.post(settings, t.admin_token, json={"gift_hold_days": 0}))
+    ok(api.post(t.path("/market/gifts"), t.consumer_token, json=body))

@@ -85,6 +85,14 @@ class Loader:
             self.tenant_id, collection_id
         )
 
+    def _gift_hold_days(self, s: CollectionSettings) -> int:
+        """The collection's own gift hold, else the longer of the profile's default and the
+        tenant's NFG gift hold (so the registry's transfer and the market's gift agree)."""
+        if s.gift_hold_days is not None:
+            return s.gift_hold_days
+        tenant_days = self.unit.nfg.gift_hold_days(self.tenant_id)
+        return max(tenant_days, self.prof.default_gift_hold_days)
+
     def collection(self, collection: Collection) -> CollectionState:
         found = self.state.collections.get(collection.collection_id)
         if found is not None:
@@ -97,7 +105,7 @@ class Loader:
             band=_ratio(s.band_ppm),
             hold_trading_days=s.hold_trading_days,
             holder_limit=s.holder_limit,
-            gift_hold_days=s.gift_hold_days,
+            gift_hold_days=self._gift_hold_days(s),
         )
         market = self.unit.market
         reference = market.last_price_before(self.tenant_id, collection.collection_id, self.today)
