@@ -240,3 +240,33 @@ def test_the_tenants_nfg_gift_hold_applies_to_market_gifts(
     settings = t.path(f"/market/collections/{cid}/settings")
     ok(api.post(settings, t.admin_token, json={"gift_hold_days": 0}))
     ok(api.post(t.path("/market/gifts"), t.consumer_token, json=body))
+
+
+def test_an_offer_opens_and_a_gift_cancels_it_in_the_same_transaction(
+    api: Api, server: Any, tenant: TenantFixture
+) -> None:
+    t = tenant
+    cid = _collection(server, t, t.consumer_id)
+    body = {"collection_id": cid, "serial": 1, "to_user_id": t.merchant_user_id, "price": "99.00"}
+    made = ok(api.post(t.path("/market/orders/offer"), t.consumer_token, json=body))
+    assert (made["kind"], made["to_user_id"], made["price"]) == (
+        "offer",
+        t.merchant_user_id,
+        "99.00",
+    )
+    assert _snapshot(server, t)[0] == [(cid, 1, t.consumer_id, "held")]
+    to_self = {**body, "to_user_id": t.consumer_id}
+    _refused(
+        api.post(t.path("/market/orders/offer"), t.consumer_token, json=to_self), 409, "self_trade"
+    )
+    gift = {"collection_id": cid, "serial": 1, "to_user_id": t.admin_id}
+    ok(api.post(t.path("/market/gifts"), t.consumer_token, json=gift))
+    tokens, orders = _snapshot(server, t)
+    assert tokens == [(cid, 1, t.admin_id, "held")]
+    assert orders == [(made["order_id"], "cancelled")]
+    mine = ok(api.get(t.path("/market/orders/mine"), t.consumer_token))["orders"]
+    assert mine[0]["reason"] == "owner_changed"
+    ok(api.post(t.path("/market/settings"), t.admin_token, json={"profile": "cn-gift-only"}))
+    _refused(
+        api.post(t.path("/market/orders/offer"), t.admin_token, json=body), 403, "profile_forbids"
+    )

@@ -1,4 +1,5 @@
-"""The users' market actions as use cases: list (挂单), cancel, gift (转赠).
+"""The users' market actions as use cases: list (挂单), offer (协议转让, opening it), cancel,
+gift (转赠).
 
 Each one locks the rows it changes in one order (the token row first, then its open orders,
 then the tenant's order counter), loads that slice into a ``MarketState`` (``state.Loader``),
@@ -73,6 +74,38 @@ def list_token(
     return Placed(outcome.order)
 
 
+def offer(
+    unit: MallUnitOfWork,
+    caller: Principal | None,
+    tenant_id: str,
+    collection_id: str,
+    serial: int,
+    to_user_id: str,
+    price: int,
+    *,
+    now: datetime,
+    config: LogConfig,
+    valid_days: int | None = None,
+) -> Placed:
+    """协议转让: offer one's token to the named buyer at ``price`` fen (they accept later)."""
+    user = _who(caller, tenant_id)
+    loader = Loader(unit, tenant_id, now)
+    key = _token(loader, collection_id, serial)
+    _recipient(unit, tenant_id, to_user_id)
+    loader.user(user)
+    loader.user(to_user_id)
+    loader.state.next_order_id = unit.market.next_order_id(tenant_id, now)
+    outcome = loader.market().offer(user, key, to_user_id, price, valid_days)
+    persist(unit, tenant_id, outcome, now, config, actor="offer")
+    return Placed(outcome.order)
+
+
+def _recipient(unit: MallUnitOfWork, tenant_id: str, to_user_id: str) -> None:
+    found = unit.people.get_user(tenant_id, to_user_id) if len(to_user_id) <= 40 else None
+    if found is None:
+        raise MarketRefused(Code.NOT_FOUND, f"no user {to_user_id!r} in this shop", "to_user_id")
+
+
 def _open_order(loader: Loader, order_id: int) -> OrderRow:
     unit, tenant_id = loader.unit, loader.tenant_id
     row = unit.market.order(tenant_id, order_id)
@@ -120,9 +153,7 @@ def gift(
     user = _who(caller, tenant_id)
     loader = Loader(unit, tenant_id, now)
     key = _token(loader, collection_id, serial)
-    found = unit.people.get_user(tenant_id, to_user_id) if len(to_user_id) <= 40 else None
-    if found is None:
-        raise MarketRefused(Code.NOT_FOUND, f"no user {to_user_id!r} in this shop", "to_user_id")
+    _recipient(unit, tenant_id, to_user_id)
     loader.user(user)
     loader.user(to_user_id)
     outcome = loader.market().gift(user, key, to_user_id)

@@ -24,6 +24,7 @@ from tokenmall.web.api.schemas_market import (
     HolidaysOut,
     ListIn,
     MarketDataOut,
+    OfferIn,
     OrderList,
     OrderOut,
     ProfileIn,
@@ -184,6 +185,34 @@ def list_token(
         unit = MallUnitOfWork.joining(conn)
         placed = orders.list_token(
             unit, caller, tenant_id, payload.collection_id, payload.serial,
+            admin.price_fen(payload.price), now=utc_now(), config=config,
+            valid_days=payload.valid_days,
+        )  # fmt: skip
+        assert placed.order_id is not None
+        return OrderOut.of(queries.order(unit, tenant_id, placed.order_id))
+
+    return write(request, db, caller, tenant_id, key, payload, make)
+
+
+@router.post(
+    "/orders/offer",
+    response_model=OrderOut,
+    summary="Offer one's token to a named buyer at a price (协议转让); they accept it",
+    responses=WRITE,
+)
+def offer(
+    tenant_id: TenantId,
+    payload: OfferIn,
+    request: Request,
+    caller: Caller,
+    db: Db,
+    key: IdempotencyKey,
+    config: Config,
+) -> Response:
+    def make(conn: Connection) -> BaseModel:
+        unit = MallUnitOfWork.joining(conn)
+        placed = orders.offer(
+            unit, caller, tenant_id, payload.collection_id, payload.serial, payload.to_user_id,
             admin.price_fen(payload.price), now=utc_now(), config=config,
             valid_days=payload.valid_days,
         )  # fmt: skip

@@ -71,6 +71,14 @@ class ListIn(Request):
     valid_days: Annotated[int, Field(ge=1, le=3650)] | None = None
 
 
+class OfferIn(Request):
+    collection_id: Id
+    serial: Annotated[int, Field(ge=1, le=2**53)]
+    to_user_id: Id
+    price: MoneyText
+    valid_days: Annotated[int, Field(ge=1, le=3650)] | None = None
+
+
 class GiftIn(Request):
     collection_id: Id
     serial: Annotated[int, Field(ge=1, le=2**53)]
