@@ -20,6 +20,7 @@ from tokenmall.web.api import (
     health,
     integration,
     kyc,
+    market,
     nfg_drop,
     nfg_registry,
     nfg_rights,
@@ -121,6 +122,7 @@ def create_app(
         nfg_registry,
         nfg_drop,
         nfg_rights,
+        market,
         pages,
     ):
         app.include_router(module.router)

@@ -108,7 +108,22 @@ def retry_after_of(exc: DomainError) -> int | None:
     return seconds if isinstance(seconds, int) else None
 
 
-def _domain(_: Request, exc: Exception) -> JSONResponse:
+def _english(request: Request) -> bool:
+    if request.query_params.get("lang") == "en":
+        return True
+    return request.headers.get("accept-language", "").lower().startswith("en")
+
+
+def message_of(request: Request, exc: DomainError) -> str:
+    """A refusal's sentence: Chinese first when the refusal has one (the market's codes), with
+    the English detail after it; English alone with ``?lang=en`` or ``Accept-Language: en``."""
+    zh = getattr(exc, "zh", None)
+    if not isinstance(zh, str) or _english(request):
+        return str(exc)
+    return f"{zh}（{exc}）"
+
+
+def _domain(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
     if isinstance(exc, IdempotencyConflict):
         # A step of this request was already taken by another one (e.g. two approvals of one
@@ -127,7 +142,9 @@ def _domain(_: Request, exc: Exception) -> JSONResponse:
     if retry_after is not None:
         headers["Retry-After"] = str(retry_after)
     return JSONResponse(
-        body(code_of(exc), str(exc), field), status_code=status, headers=headers or None
+        body(code_of(exc), message_of(request, exc), field),
+        status_code=status,
+        headers=headers or None,
     )
 
 

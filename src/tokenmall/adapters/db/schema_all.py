@@ -17,6 +17,7 @@ import tokenmall.adapters.db.mall.orders  # orders, their lines and history
 import tokenmall.adapters.db.mall.payments  # payments, gateway events, callbacks
 import tokenmall.adapters.db.mall.refunds  # refunds
 import tokenmall.adapters.db.mall.withdrawals  # withdrawals, settings
+import tokenmall.adapters.db.market.tables  # the market (文交所)
 import tokenmall.adapters.db.nfg.log_tables  # the transparency log
 import tokenmall.adapters.db.nfg.redemptions  # NFG redemptions (提货)
 import tokenmall.adapters.db.nfg.tables  # noqa: F401  (the NFG registry)

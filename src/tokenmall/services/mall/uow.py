@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection, Engine
 
+from tokenmall.adapters.db.market.store import SqlMarket
 from tokenmall.adapters.db.nfg.log import SqlLog
 from tokenmall.adapters.db.nfg.redemptions import SqlRedemptions
 from tokenmall.adapters.db.nfg.registry import SqlNfg
@@ -49,6 +50,7 @@ class MallUnitOfWork(SqlUnitOfWork):
     log: SqlLog
     nfg: SqlNfg
     redemptions: SqlRedemptions
+    market: SqlMarket
 
     def __init__(
         self,
@@ -82,6 +84,7 @@ class MallUnitOfWork(SqlUnitOfWork):
         self.log = SqlLog(conn)
         self.nfg = SqlNfg(conn)
         self.redemptions = SqlRedemptions(conn)
+        self.market = SqlMarket(conn)
 
     def __enter__(self) -> MallUnitOfWork:
         super().__enter__()

@@ -1,0 +1,1 @@
+"""The market's storage: tables (``tables``) and the ``SqlMarket`` port (``store``)."""

@@ -1,0 +1,413 @@
+"""Queries of the market (``tables``): the ``SqlMarket`` port of the unit of work.
+
+Rows a use case changes are read ``FOR UPDATE`` in one order: the token (``nfg_tokens``, by the
+registry) first, then its orders, then the tenant's settings row (which hands out order ids):
+one lock order, no deadlocks. Rows come back as the service's plain records.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from tokenmall.adapters.db.mall.rows import aware
+from tokenmall.adapters.db.market.tables import (
+    market_collections,
+    market_holders,
+    market_holds,
+    market_holidays,
+    market_orders,
+    market_settings,
+    market_trades,
+)
+from tokenmall.adapters.db.nfg.tables import nfg_tokens
+
+
+@dataclass(frozen=True, slots=True)
+class MarketSettings:
+    tenant_id: str
+    profile: str
+    kyc_required: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CollectionSettings:
+    """Rates in parts per million; None: the profile's default."""
+
+    tenant_id: str
+    collection_id: str
+    fee_ppm: int = 0
+    royalty_ppm: int = 0
+    band_ppm: int | None = None
+    hold_trading_days: int | None = None
+    holder_limit: int | None = None
+    gift_hold_days: int | None = None
+    halted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRow:
+    tenant_id: str
+    order_id: int
+    kind: str
+    user_id: str
+    collection_id: str
+    serial: int | None
+    to_user_id: str | None
+    price: int
+    status: str
+    reason: str | None
+    expires_day: int | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TradeRow:
+    tenant_id: str
+    order_id: int
+    collection_id: str
+    serial: int
+    seller_id: str
+    buyer_id: str
+    price: int
+    fee: int
+    royalty: int
+    business_day: date
+    trading_day: int
+    journal_id: str | None
+    flagged: bool
+    created_at: datetime
+
+
+def _order(row: Any) -> OrderRow:
+    r = row._mapping
+    return OrderRow(
+        r["tenant_id"], int(r["order_id"]), r["kind"], r["user_id"], r["collection_id"],
+        None if r["serial"] is None else int(r["serial"]), r["to_user_id"], int(r["price"]),
+        r["status"], r["reason"], r["expires_day"], aware(r["created_at"]),
+    )  # fmt: skip
+
+
+def _trade(row: Any) -> TradeRow:
+    r = row._mapping
+    return TradeRow(
+        r["tenant_id"], int(r["order_id"]), r["collection_id"], int(r["serial"]),
+        r["seller_id"], r["buyer_id"], int(r["price"]), int(r["fee"]), int(r["royalty"]),
+        r["business_day"], int(r["trading_day"]), r["journal_id"], bool(r["flagged"]),
+        aware(r["created_at"]),
+    )  # fmt: skip
+
+
+class SqlMarket:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    # -- the tenant's profile
+
+    def settings(self, tenant_id: str) -> MarketSettings | None:
+        row = self.conn.execute(
+            select(market_settings).where(market_settings.c.tenant_id == tenant_id)
+        ).first()
+        if row is None:
+            return None
+        r = row._mapping
+        return MarketSettings(r["tenant_id"], r["profile"], bool(r["kyc_required"]))
+
+    def put_settings(self, settings: MarketSettings, now: datetime) -> None:
+        values = {"profile": settings.profile, "kyc_required": settings.kyc_required,
+                  "updated_at": now}  # fmt: skip
+        changed = self.conn.execute(
+            update(market_settings)
+            .where(market_settings.c.tenant_id == settings.tenant_id)
+            .values(**values)
+        ).rowcount
+        if not changed:
+            self.conn.execute(
+                insert(market_settings).values(
+                    tenant_id=settings.tenant_id, next_order_id=1, **values
+                )
+            )
+
+    def next_order_id(self, tenant_id: str, now: datetime) -> int:
+        """Hand out the tenant's next order id (locks the settings row until commit)."""
+        if self.settings(tenant_id) is None:
+            self.put_settings(MarketSettings(tenant_id, "open", False), now)
+        self.conn.execute(
+            update(market_settings)
+            .where(market_settings.c.tenant_id == tenant_id)
+            .values(next_order_id=market_settings.c.next_order_id + 1)
+        )
+        found = self.conn.execute(
+            select(market_settings.c.next_order_id).where(market_settings.c.tenant_id == tenant_id)
+        ).scalar_one()
+        return int(found) - 1
+
+    # -- collections
+
+    def collection(self, tenant_id: str, collection_id: str) -> CollectionSettings | None:
+        row = self.conn.execute(
+            select(market_collections).where(
+                market_collections.c.tenant_id == tenant_id,
+                market_collections.c.collection_id == collection_id,
+            )
+        ).first()
+        if row is None:
+            return None
+        r = row._mapping
+        return CollectionSettings(
+            tenant_id, collection_id, int(r["fee_ppm"]), int(r["royalty_ppm"]), r["band_ppm"],
+            r["hold_trading_days"], r["holder_limit"], r["gift_hold_days"], bool(r["halted"]),
+        )  # fmt: skip
+
+    def put_collection(self, s: CollectionSettings, now: datetime) -> None:
+        values = {
+            "fee_ppm": s.fee_ppm, "royalty_ppm": s.royalty_ppm, "band_ppm": s.band_ppm,
+            "hold_trading_days": s.hold_trading_days, "holder_limit": s.holder_limit,
+            "gift_hold_days": s.gift_hold_days, "halted": s.halted, "updated_at": now,
+        }  # fmt: skip
+        changed = self.conn.execute(
+            update(market_collections)
+            .where(
+                market_collections.c.tenant_id == s.tenant_id,
+                market_collections.c.collection_id == s.collection_id,
+            )
+            .values(**values)
+        ).rowcount
+        if not changed:
+            self.conn.execute(
+                insert(market_collections).values(
+                    tenant_id=s.tenant_id, collection_id=s.collection_id, **values
+                )
+            )
+
+    # -- the calendar
+
+    def holidays(self, tenant_id: str) -> list[tuple[date, bool]]:
+        rows = self.conn.execute(
+            select(market_holidays.c.day, market_holidays.c.workday)
+            .where(market_holidays.c.tenant_id == tenant_id)
+            .order_by(market_holidays.c.day)
+        ).all()
+        return [(r[0], bool(r[1])) for r in rows]
+
+    def put_holiday(self, tenant_id: str, day: date, workday: bool) -> None:
+        changed = self.conn.execute(
+            update(market_holidays)
+            .where(market_holidays.c.tenant_id == tenant_id, market_holidays.c.day == day)
+            .values(workday=workday)
+        ).rowcount
+        if not changed:
+            self.conn.execute(
+                insert(market_holidays).values(tenant_id=tenant_id, day=day, workday=workday)
+            )
+
+    # -- orders
+
+    def order(self, tenant_id: str, order_id: int, *, for_update: bool = False) -> OrderRow | None:
+        query = select(market_orders).where(
+            market_orders.c.tenant_id == tenant_id, market_orders.c.order_id == order_id
+        )
+        if for_update:
+            query = query.with_for_update()
+        row = self.conn.execute(query).first()
+        return None if row is None else _order(row)
+
+    def open_orders_of_token(
+        self, tenant_id: str, collection_id: str, serial: int, *, for_update: bool = False
+    ) -> list[OrderRow]:
+        query = (
+            select(market_orders)
+            .where(
+                market_orders.c.tenant_id == tenant_id,
+                market_orders.c.collection_id == collection_id,
+                market_orders.c.serial == serial,
+                market_orders.c.status == "open",
+            )
+            .order_by(market_orders.c.order_id)
+        )
+        if for_update:
+            query = query.with_for_update()
+        return [_order(r) for r in self.conn.execute(query)]
+
+    def best_open(self, tenant_id: str, collection_id: str, kind: str) -> OrderRow | None:
+        """The best open listing (lowest price) or bid (highest), the earliest on a tie."""
+        price = market_orders.c.price
+        query = (
+            select(market_orders)
+            .where(
+                market_orders.c.tenant_id == tenant_id,
+                market_orders.c.collection_id == collection_id,
+                market_orders.c.kind == kind,
+                market_orders.c.status == "open",
+            )
+            .order_by(price.asc() if kind == "listing" else price.desc(), market_orders.c.order_id)
+            .limit(1)
+        )
+        row = self.conn.execute(query).first()
+        return None if row is None else _order(row)
+
+    def orders_of_user(self, tenant_id: str, user_id: str, limit: int = 100) -> list[OrderRow]:
+        query = (
+            select(market_orders)
+            .where(market_orders.c.tenant_id == tenant_id, market_orders.c.user_id == user_id)
+            .order_by(market_orders.c.order_id.desc())
+            .limit(limit)
+        )
+        return [_order(r) for r in self.conn.execute(query)]
+
+    def open_orders_of_collection(self, tenant_id: str, collection_id: str) -> list[OrderRow]:
+        query = (
+            select(market_orders)
+            .where(
+                market_orders.c.tenant_id == tenant_id,
+                market_orders.c.collection_id == collection_id,
+                market_orders.c.status == "open",
+            )
+            .order_by(market_orders.c.order_id)
+        )
+        return [_order(r) for r in self.conn.execute(query)]
+
+    def open_orders_of_tenant(self, tenant_id: str, *, for_update: bool = False) -> list[OrderRow]:
+        query = (
+            select(market_orders)
+            .where(market_orders.c.tenant_id == tenant_id, market_orders.c.status == "open")
+            .order_by(market_orders.c.order_id)
+        )
+        if for_update:
+            query = query.with_for_update()
+        return [_order(r) for r in self.conn.execute(query)]
+
+    def add_order(self, order: OrderRow) -> None:
+        self.conn.execute(
+            insert(market_orders).values(
+                tenant_id=order.tenant_id, order_id=order.order_id, kind=order.kind,
+                user_id=order.user_id, collection_id=order.collection_id, serial=order.serial,
+                to_user_id=order.to_user_id, price=order.price, status=order.status,
+                reason=order.reason, expires_day=order.expires_day,
+                created_at=order.created_at,
+            )
+        )  # fmt: skip
+
+    def close_order(
+        self, tenant_id: str, order_id: int, status: str, reason: str, now: datetime
+    ) -> bool:
+        """Close an open order; False if it was no longer open."""
+        changed = self.conn.execute(
+            update(market_orders)
+            .where(
+                market_orders.c.tenant_id == tenant_id,
+                market_orders.c.order_id == order_id,
+                market_orders.c.status == "open",
+            )
+            .values(status=status, reason=reason, closed_at=now)
+        ).rowcount
+        return bool(changed)
+
+    # -- trades
+
+    def add_trade(self, trade: TradeRow) -> None:
+        self.conn.execute(
+            insert(market_trades).values(
+                tenant_id=trade.tenant_id, order_id=trade.order_id,
+                collection_id=trade.collection_id, serial=trade.serial,
+                seller_id=trade.seller_id, buyer_id=trade.buyer_id, price=trade.price,
+                fee=trade.fee, royalty=trade.royalty, business_day=trade.business_day,
+                trading_day=trade.trading_day, journal_id=trade.journal_id,
+                flagged=trade.flagged, created_at=trade.created_at,
+            )
+        )  # fmt: skip
+
+    def trades(
+        self, tenant_id: str, collection_id: str | None = None, limit: int | None = 500
+    ) -> list[TradeRow]:
+        """Trades oldest first (all of them with ``limit`` None)."""
+        query = select(market_trades).where(market_trades.c.tenant_id == tenant_id)
+        if collection_id is not None:
+            query = query.where(market_trades.c.collection_id == collection_id)
+        query = query.order_by(market_trades.c.created_at, market_trades.c.order_id)
+        if limit is not None:
+            query = query.limit(limit)
+        return [_trade(r) for r in self.conn.execute(query)]
+
+    def last_price_before(self, tenant_id: str, collection_id: str, day: date) -> int | None:
+        """The price of the collection's last trade before ``day`` (the reference)."""
+        found = self.conn.execute(
+            select(market_trades.c.price)
+            .where(
+                market_trades.c.tenant_id == tenant_id,
+                market_trades.c.collection_id == collection_id,
+                market_trades.c.business_day < day,
+            )
+            .order_by(market_trades.c.created_at.desc(), market_trades.c.order_id.desc())
+            .limit(1)
+        ).scalar_one_or_none()
+        return None if found is None else int(found)
+
+    # -- holders and T+N marks
+
+    def holders(self, tenant_id: str, collection_id: str) -> set[str]:
+        rows = self.conn.execute(
+            select(market_holders.c.user_id).where(
+                market_holders.c.tenant_id == tenant_id,
+                market_holders.c.collection_id == collection_id,
+            )
+        ).all()
+        return {r[0] for r in rows}
+
+    def holders_now(self, tenant_id: str, collection_id: str) -> int:
+        """How many users hold a (not redeemed or burned) token of the collection now."""
+        found = self.conn.execute(
+            select(func.count(func.distinct(nfg_tokens.c.owner_id))).where(
+                nfg_tokens.c.tenant_id == tenant_id,
+                nfg_tokens.c.collection_id == collection_id,
+                nfg_tokens.c.state.not_in(("redeemed", "burned")),
+            )
+        ).scalar_one()
+        return int(found)
+
+    def add_holder(self, tenant_id: str, collection_id: str, user_id: str) -> None:
+        exists = self.conn.execute(
+            select(market_holders.c.user_id).where(
+                market_holders.c.tenant_id == tenant_id,
+                market_holders.c.collection_id == collection_id,
+                market_holders.c.user_id == user_id,
+            )
+        ).first()
+        if exists is None:
+            self.conn.execute(
+                insert(market_holders).values(
+                    tenant_id=tenant_id, collection_id=collection_id, user_id=user_id
+                )
+            )
+
+    def marks(
+        self, tenant_id: str, collection_id: str, user_id: str
+    ) -> tuple[int | None, int | None]:
+        row = self.conn.execute(
+            select(market_holds.c.bought, market_holds.c.sold).where(
+                market_holds.c.tenant_id == tenant_id,
+                market_holds.c.collection_id == collection_id,
+                market_holds.c.user_id == user_id,
+            )
+        ).first()
+        return (None, None) if row is None else (row[0], row[1])
+
+    def mark(self, tenant_id: str, collection_id: str, user_id: str, side: str, day: int) -> None:
+        if side not in ("bought", "sold"):
+            raise ValueError(side)
+        where = (
+            market_holds.c.tenant_id == tenant_id,
+            market_holds.c.collection_id == collection_id,
+            market_holds.c.user_id == user_id,
+        )
+        changed = self.conn.execute(update(market_holds).where(*where).values({side: day})).rowcount
+        if not changed:
+            self.conn.execute(
+                insert(market_holds).values(
+                    tenant_id=tenant_id, collection_id=collection_id, user_id=user_id,
+                    **{side: day},
+                )
+            )  # fmt: skip

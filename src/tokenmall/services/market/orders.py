@@ -1,0 +1,161 @@
+"""The users' market actions as use cases: list (挂单), offer (协议转让, opening it), cancel,
+gift (转赠).
+
+Each one locks the rows it changes in one order (the token row first, then its open orders,
+then the tenant's order counter), loads that slice into a ``MarketState`` (``state.Loader``),
+applies the domain's action (every rule lives in ``domain.market``) and persists its effects
+(``persist``). A refusal raises ``MarketRefused`` (its ``code`` is market.md's) before anything
+is written, so the transaction rolls back with nothing changed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from tokenmall.adapters.db.market.store import OrderRow
+from tokenmall.domain.market import Code, MarketRefused
+from tokenmall.services.log.checkpoints import LogConfig
+from tokenmall.services.mall.auth import Principal, require
+from tokenmall.services.mall.errors import NotFound
+from tokenmall.services.mall.uow import MallUnitOfWork
+from tokenmall.services.market.persist import persist
+from tokenmall.services.market.state import Loader
+from tokenmall.services.nfg import registry
+from tokenmall.services.nfg.tokens import find_token
+
+
+@dataclass(frozen=True, slots=True)
+class Placed:
+    """What an action did: the order it opened (if any) and the token's owner after it."""
+
+    order_id: int | None
+    owner_id: str | None = None
+
+
+def _who(caller: Principal | None, tenant_id: str) -> str:
+    return require(caller, tenant_id, registry.EVERYONE).subject_id
+
+
+def _token(loader: Loader, collection_id: str, serial: int) -> str:
+    """Lock and load the token (its collection, its open orders); ``not_found`` if none."""
+    try:
+        collection, token = find_token(
+            loader.unit, loader.tenant_id, collection_id, serial, lock=True
+        )
+    except NotFound as missing:
+        raise MarketRefused(Code.NOT_FOUND, str(missing), "serial") from None
+    return loader.token(collection, token).key
+
+
+def list_token(
+    unit: MallUnitOfWork,
+    caller: Principal | None,
+    tenant_id: str,
+    collection_id: str,
+    serial: int,
+    price: int,
+    *,
+    now: datetime,
+    config: LogConfig,
+    valid_days: int | None = None,
+) -> Placed:
+    """挂单: offer one's token at ``price`` fen."""
+    user = _who(caller, tenant_id)
+    loader = Loader(unit, tenant_id, now)
+    key = _token(loader, collection_id, serial)
+    loader.user(user)
+    best = unit.market.best_open(tenant_id, collection_id, "bid")
+    if best is not None:
+        loader.order(best)
+    loader.state.next_order_id = unit.market.next_order_id(tenant_id, now)
+    outcome = loader.market().list(user, key, price, valid_days)
+    persist(unit, tenant_id, outcome, now, config, actor="list")
+    return Placed(outcome.order)
+
+
+def offer(
+    unit: MallUnitOfWork,
+    caller: Principal | None,
+    tenant_id: str,
+    collection_id: str,
+    serial: int,
+    to_user_id: str,
+    price: int,
+    *,
+    now: datetime,
+    config: LogConfig,
+    valid_days: int | None = None,
+) -> Placed:
+    """协议转让: offer one's token to the named buyer at ``price`` fen (they accept later)."""
+    user = _who(caller, tenant_id)
+    loader = Loader(unit, tenant_id, now)
+    key = _token(loader, collection_id, serial)
+    _recipient(unit, tenant_id, to_user_id)
+    loader.user(user)
+    loader.user(to_user_id)
+    loader.state.next_order_id = unit.market.next_order_id(tenant_id, now)
+    outcome = loader.market().offer(user, key, to_user_id, price, valid_days)
+    persist(unit, tenant_id, outcome, now, config, actor="offer")
+    return Placed(outcome.order)
+
+
+def _recipient(unit: MallUnitOfWork, tenant_id: str, to_user_id: str) -> None:
+    found = unit.people.get_user(tenant_id, to_user_id) if len(to_user_id) <= 40 else None
+    if found is None:
+        raise MarketRefused(Code.NOT_FOUND, f"no user {to_user_id!r} in this shop", "to_user_id")
+
+
+def _open_order(loader: Loader, order_id: int) -> OrderRow:
+    unit, tenant_id = loader.unit, loader.tenant_id
+    row = unit.market.order(tenant_id, order_id)
+    if row is None:
+        raise MarketRefused(Code.NOT_FOUND, f"no order {order_id}", "order_id")
+    if row.serial is not None:  # the token first: the one lock order
+        _token(loader, row.collection_id, row.serial)
+    locked = unit.market.order(tenant_id, order_id, for_update=True)
+    assert locked is not None
+    loader.order(locked)
+    return locked
+
+
+def cancel(
+    unit: MallUnitOfWork,
+    caller: Principal | None,
+    tenant_id: str,
+    order_id: int,
+    *,
+    now: datetime,
+    config: LogConfig,
+) -> Placed:
+    """Cancel one's own open order (a listing frees its token)."""
+    user = _who(caller, tenant_id)
+    loader = Loader(unit, tenant_id, now)
+    _open_order(loader, order_id)
+    loader.user(user)
+    outcome = loader.market().cancel(user, order_id)
+    persist(unit, tenant_id, outcome, now, config, actor="cancel")
+    return Placed(None)
+
+
+def gift(
+    unit: MallUnitOfWork,
+    caller: Principal | None,
+    tenant_id: str,
+    collection_id: str,
+    serial: int,
+    to_user_id: str,
+    *,
+    now: datetime,
+    config: LogConfig,
+) -> Placed:
+    """转赠 under the profile's rules; the token's open orders are cancelled with it."""
+    user = _who(caller, tenant_id)
+    loader = Loader(unit, tenant_id, now)
+    key = _token(loader, collection_id, serial)
+    _recipient(unit, tenant_id, to_user_id)
+    loader.user(user)
+    loader.user(to_user_id)
+    outcome = loader.market().gift(user, key, to_user_id)
+    persist(unit, tenant_id, outcome, now, config, actor="gift")
+    return Placed(None, to_user_id)

@@ -1,0 +1,165 @@
+"""Loading the slice of the market an action reads (``domain.market.records`` says which).
+
+Nothing here decides anything: rows become the domain's records, and the profile, clock and
+collection rules come from the tenant's settings through the domain's own constructors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from fractions import Fraction
+
+from tokenmall.adapters.db.market.store import CollectionSettings, MarketSettings, OrderRow
+from tokenmall.adapters.db.market.tables import PPM
+from tokenmall.domain.mall.kyc import SubmissionStatus
+from tokenmall.domain.market import (
+    Market,
+    MarketState,
+    Order,
+    OrderKind,
+    OrderStatus,
+    Profile,
+    TenantCalendar,
+    collection_rules,
+    profile,
+)
+from tokenmall.domain.market.records import Account, CollectionState, Token
+from tokenmall.domain.nfg.records import Collection
+from tokenmall.domain.nfg.records import Token as NfgToken
+from tokenmall.services.mall.uow import MallUnitOfWork
+
+# The market's business day is Beijing time.
+MARKET_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
+
+
+def business_day(now: datetime) -> date:
+    return now.astimezone(MARKET_TZ).date()
+
+
+def tenant_profile(unit: MallUnitOfWork, tenant_id: str) -> Profile:
+    """The tenant's profile (``open`` without KYC until an admin chooses)."""
+    found = unit.market.settings(tenant_id) or MarketSettings(tenant_id, "open", False)
+    prof = profile(found.profile)
+    return prof.with_kyc(found.kyc_required) if prof.name == "open" else prof
+
+
+def calendar(unit: MallUnitOfWork, tenant_id: str) -> TenantCalendar:
+    days = unit.market.holidays(tenant_id)
+    return TenantCalendar(
+        holidays=frozenset(d for d, work in days if not work),
+        workdays=frozenset(d for d, work in days if work),
+    )
+
+
+def _ratio(ppm: int | None) -> Fraction | None:
+    return None if ppm is None else Fraction(ppm, PPM)
+
+
+@dataclass
+class Loader:
+    """Fills a ``MarketState`` for one action of ``tenant_id`` at ``now``."""
+
+    unit: MallUnitOfWork
+    tenant_id: str
+    now: datetime
+
+    def __post_init__(self) -> None:
+        self.prof = tenant_profile(self.unit, self.tenant_id)
+        self.cal = calendar(self.unit, self.tenant_id)
+        self.today = business_day(self.now)
+        self.state = MarketState(clock=self.cal.clock(self.today))
+
+    def market(self) -> Market:
+        return Market(self.prof, self.state)
+
+    def user(self, user_id: str) -> None:
+        if user_id in self.state.accounts:
+            return
+        latest = self.unit.kyc.latest_of(self.tenant_id, user_id)
+        kyc = latest is not None and latest.status == SubmissionStatus.VERIFIED
+        self.state.accounts[user_id] = Account(kyc=kyc)
+
+    def settings(self, collection_id: str) -> CollectionSettings:
+        return self.unit.market.collection(self.tenant_id, collection_id) or CollectionSettings(
+            self.tenant_id, collection_id
+        )
+
+    def _gift_hold_days(self, s: CollectionSettings) -> int:
+        """The collection's own gift hold, else the longer of the profile's default and the
+        tenant's NFG gift hold (so the registry's transfer and the market's gift agree)."""
+        if s.gift_hold_days is not None:
+            return s.gift_hold_days
+        tenant_days = self.unit.nfg.gift_hold_days(self.tenant_id)
+        return max(tenant_days, self.prof.default_gift_hold_days)
+
+    def collection(self, collection: Collection) -> CollectionState:
+        found = self.state.collections.get(collection.collection_id)
+        if found is not None:
+            return found
+        s = self.settings(collection.collection_id)
+        rules = collection_rules(
+            self.prof,
+            fee_rate=Fraction(s.fee_ppm, PPM),
+            royalty_rate=Fraction(s.royalty_ppm, PPM),
+            band=_ratio(s.band_ppm),
+            hold_trading_days=s.hold_trading_days,
+            holder_limit=s.holder_limit,
+            gift_hold_days=self._gift_hold_days(s),
+        )
+        market = self.unit.market
+        reference = market.last_price_before(self.tenant_id, collection.collection_id, self.today)
+        col = CollectionState(
+            id=collection.collection_id,
+            issuer=collection.issuer_merchant_id or "platform",
+            editions=collection.edition_size,
+            primary_price=collection.price,
+            rules=rules,
+            minted=collection.minted,
+            halted=s.halted,
+            last_price=reference,
+            holders=market.holders(self.tenant_id, collection.collection_id),
+        )
+        self.state.collections[col.id] = col
+        return col
+
+    def token(self, collection: Collection, token: NfgToken) -> Token:
+        """The token, its collection and its open orders (an owner change cancels them)."""
+        col = self.collection(collection)
+        acquired = self.cal.clock(business_day(token.acquired_at))
+        tok = Token(
+            key=token.key,
+            collection=col.id,
+            serial=token.serial,
+            owner=token.owner_id,
+            state=token.state,
+            acquired_day=acquired.calendar_day,
+            acquired_trading_day=acquired.settlement_day,
+        )
+        col.holders.add(token.owner_id)
+        self.state.tokens[tok.key] = tok
+        self.user(token.owner_id)
+        for row in self.unit.market.open_orders_of_token(
+            self.tenant_id, col.id, token.serial, for_update=True
+        ):
+            self.order(row)
+        return tok
+
+    def order(self, row: OrderRow) -> Order:
+        found = self.state.orders.get(row.order_id)
+        if found is not None:
+            return found
+        order = Order(
+            id=row.order_id,
+            kind=OrderKind(row.kind),
+            user=row.user_id,
+            collection=row.collection_id,
+            price=row.price,
+            token=None if row.serial is None else f"{row.collection_id}/{row.serial}",
+            to=row.to_user_id,
+            status=OrderStatus(row.status),
+            expires_day=row.expires_day,
+        )
+        self.state.add_order(order)
+        self.user(row.user_id)
+        return order
