@@ -26,6 +26,7 @@ class DomainError(Exception):
     """A request the rules refuse. Its message is meant for the person who made it."""
 
     kind: ErrorKind = ErrorKind.INVALID
+    zh: str | None = None  # the refusal's sentence in Chinese, when it has one
 
 
 class Malformed(DomainError):

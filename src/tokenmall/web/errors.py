@@ -117,10 +117,9 @@ def _english(request: Request) -> bool:
 def message_of(request: Request, exc: DomainError) -> str:
     """A refusal's sentence: Chinese first when the refusal has one (the market's codes), with
     the English detail after it; English alone with ``?lang=en`` or ``Accept-Language: en``."""
-    zh = getattr(exc, "zh", None)
-    if not isinstance(zh, str) or _english(request):
+    if exc.zh is None or _english(request):
         return str(exc)
-    return f"{zh}（{exc}）"
+    return f"{exc.zh}（{exc}）"
 
 
 def _domain(request: Request, exc: Exception) -> JSONResponse:

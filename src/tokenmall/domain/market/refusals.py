@@ -100,7 +100,7 @@ class MarketRefused(DomainError):
         return _KINDS.get(self.code, ErrorKind.CONFLICT)
 
     @property
-    def zh(self) -> str:
+    def zh(self) -> str:  # type: ignore[override]
         return SENTENCES[self.code][0]
 
     @property
