@@ -41,7 +41,7 @@ PRODUCT_STATUSES = values(ProductStatus)
 STOCK_REASONS = values(StockReason)
 
 
-def _in(column: str, values: tuple[str, ...]) -> str:
+def in_list(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
@@ -109,8 +109,8 @@ users = Table(
         ["mall_users.tenant_id", "mall_users.user_id"],
         name="fk_mall_users_inviter",
     ),
-    CheckConstraint(_in("role", ROLES), name="role"),
-    CheckConstraint(_in("kyc_status", KYC_STATUSES), name="kyc_status"),
+    CheckConstraint(in_list("role", ROLES), name="role"),
+    CheckConstraint(in_list("kyc_status", KYC_STATUSES), name="kyc_status"),
     CheckConstraint("inviter_id IS NULL OR inviter_id <> user_id", name="not_own_inviter"),
 )
 
@@ -171,7 +171,7 @@ products = Table(
     ForeignKeyConstraint(
         ["tenant_id", "merchant_id"], ["mall_merchants.tenant_id", "mall_merchants.merchant_id"]
     ),
-    CheckConstraint(_in("status", PRODUCT_STATUSES), name="status"),
+    CheckConstraint(in_list("status", PRODUCT_STATUSES), name="status"),
     Index("ix_mall_products_tenant_merchant", "tenant_id", "merchant_id"),
 )
 
@@ -218,7 +218,7 @@ stock_movements = Table(
     ForeignKeyConstraint(["tenant_id", "sku_id"], ["mall_skus.tenant_id", "mall_skus.sku_id"]),
     CheckConstraint("change <> 0", name="change_not_zero"),
     CheckConstraint("stock_after >= 0", name="stock_after_not_negative"),
-    CheckConstraint(_in("reason", STOCK_REASONS), name="reason"),
+    CheckConstraint(in_list("reason", STOCK_REASONS), name="reason"),
     Index("ix_mall_stock_movements_tenant_sku", "tenant_id", "sku_id"),
 )
 

@@ -15,7 +15,6 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
-    ForeignKeyConstraint,
     Index,
     Integer,
     PrimaryKeyConstraint,
@@ -24,30 +23,13 @@ from sqlalchemy import (
     text,
 )
 
-from tokenmall.adapters.db.mall.tables import ID, TENANT_ID, metadata
+from tokenmall.adapters.db.mall.tables import ID, TENANT_ID, in_list, metadata
+from tokenmall.adapters.db.nfg.tables import collection_fk, tenant_fk
 
 PPM = 1_000_000
 PROFILE_NAMES = ("cn-gift-only", "cn-licensed", "open")
 ORDER_KINDS = ("listing", "bid", "offer")
 ORDER_STATUSES = ("open", "filled", "cancelled", "expired")
-
-
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
-
-
-def _tenant_fk(table: str) -> ForeignKeyConstraint:
-    return ForeignKeyConstraint(
-        ["tenant_id"], ["mall_tenants.tenant_id"], name=f"fk_{table}_tenant_id_mall_tenants"
-    )
-
-
-def _collection_fk(table: str) -> ForeignKeyConstraint:
-    return ForeignKeyConstraint(
-        ["tenant_id", "collection_id"],
-        ["nfg_collections.tenant_id", "nfg_collections.collection_id"],
-        name=f"fk_{table}_collection",
-    )
 
 
 market_settings = Table(
@@ -59,9 +41,9 @@ market_settings = Table(
     Column("next_order_id", BigInteger, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     PrimaryKeyConstraint("tenant_id", name="pk_market_settings"),
-    CheckConstraint(_in("profile", PROFILE_NAMES), name="ck_market_settings_profile"),
+    CheckConstraint(in_list("profile", PROFILE_NAMES), name="ck_market_settings_profile"),
     CheckConstraint("next_order_id >= 1", name="ck_market_settings_next_order_id"),
-    _tenant_fk("market_settings"),
+    tenant_fk("market_settings"),
 )
 
 market_collections = Table(
@@ -86,7 +68,7 @@ market_collections = Table(
         f"band_ppm IS NULL OR (band_ppm >= 0 AND band_ppm <= {PPM})",
         name="ck_market_collections_band",
     ),
-    _collection_fk("market_collections"),
+    collection_fk("market_collections"),
 )
 
 market_holidays = Table(
@@ -96,7 +78,7 @@ market_holidays = Table(
     Column("day", Date, nullable=False),
     Column("workday", Boolean, nullable=False),  # True: a weekend day that trades (调休)
     PrimaryKeyConstraint("tenant_id", "day", name="pk_market_holidays"),
-    _tenant_fk("market_holidays"),
+    tenant_fk("market_holidays"),
 )
 
 market_orders = Table(
@@ -117,14 +99,14 @@ market_orders = Table(
     Column("closed_at", DateTime(timezone=True), nullable=True),
     PrimaryKeyConstraint("tenant_id", "order_id", name="pk_market_orders"),
     CheckConstraint("price > 0", name="ck_market_orders_price"),
-    CheckConstraint(_in("kind", ORDER_KINDS), name="ck_market_orders_kind"),
-    CheckConstraint(_in("status", ORDER_STATUSES), name="ck_market_orders_status"),
+    CheckConstraint(in_list("kind", ORDER_KINDS), name="ck_market_orders_kind"),
+    CheckConstraint(in_list("status", ORDER_STATUSES), name="ck_market_orders_status"),
     CheckConstraint(
         "(kind = 'bid' AND serial IS NULL) OR (kind <> 'bid' AND serial IS NOT NULL)",
         name="ck_market_orders_serial",
     ),
     CheckConstraint("(kind = 'offer') = (to_user_id IS NOT NULL)", name="ck_market_orders_to_user"),
-    _collection_fk("market_orders"),
+    collection_fk("market_orders"),
 )
 Index(
     "ix_market_orders_open",
@@ -173,7 +155,7 @@ market_trades = Table(
         "fee >= 0 AND royalty >= 0 AND fee + royalty <= price", name="ck_market_trades_parts"
     ),
     CheckConstraint("seller_id <> buyer_id", name="ck_market_trades_parties"),
-    _collection_fk("market_trades"),
+    collection_fk("market_trades"),
 )
 Index(
     "ix_market_trades_collection",
@@ -189,7 +171,7 @@ market_holders = Table(
     Column("collection_id", String(ID), nullable=False),
     Column("user_id", String(ID), nullable=False),
     PrimaryKeyConstraint("tenant_id", "collection_id", "user_id", name="pk_market_holders"),
-    _collection_fk("market_holders"),
+    collection_fk("market_holders"),
 )
 
 market_holds = Table(
@@ -201,5 +183,5 @@ market_holds = Table(
     Column("bought", Integer, nullable=True),  # trading day of the last acquisition
     Column("sold", Integer, nullable=True),  # trading day of the last sale
     PrimaryKeyConstraint("tenant_id", "collection_id", "user_id", name="pk_market_holds"),
-    _collection_fk("market_holds"),
+    collection_fk("market_holds"),
 )

@@ -47,13 +47,13 @@ def _at(name: str, nullable: bool = False) -> Column[Any]:
     return Column(name, DateTime(timezone=True), nullable=nullable)
 
 
-def _tenant_fk(table: str) -> ForeignKeyConstraint:
+def tenant_fk(table: str) -> ForeignKeyConstraint:
     return ForeignKeyConstraint(
         ["tenant_id"], ["mall_tenants.tenant_id"], name=f"fk_{table}_tenant_id_mall_tenants"
     )
 
 
-def _collection_fk(table: str) -> ForeignKeyConstraint:
+def collection_fk(table: str) -> ForeignKeyConstraint:
     return ForeignKeyConstraint(
         ["tenant_id", "collection_id"],
         ["nfg_collections.tenant_id", "nfg_collections.collection_id"],
@@ -69,7 +69,7 @@ nfg_settings = Table(
     _at("updated_at"),
     PrimaryKeyConstraint("tenant_id", name="pk_nfg_settings"),
     CheckConstraint("gift_hold_days >= 0", name="ck_nfg_settings_gift_hold_days"),
-    _tenant_fk("nfg_settings"),
+    tenant_fk("nfg_settings"),
 )
 
 nfg_media = Table(
@@ -85,7 +85,7 @@ nfg_media = Table(
     Column("thumbnail", LargeBinary, nullable=False),
     _at("created_at"),
     PrimaryKeyConstraint("tenant_id", "media_id", name="pk_nfg_media"),
-    _tenant_fk("nfg_media"),
+    tenant_fk("nfg_media"),
 )
 
 nfg_collections = Table(
@@ -122,7 +122,7 @@ nfg_collections = Table(
     ),
     CheckConstraint(_in("price_asset", PriceAsset), name="ck_nfg_collections_price_asset"),
     CheckConstraint(_in("status", CollectionStatus), name="ck_nfg_collections_status"),
-    _tenant_fk("nfg_collections"),
+    tenant_fk("nfg_collections"),
 )
 
 nfg_allow_list = Table(
@@ -132,7 +132,7 @@ nfg_allow_list = Table(
     Column("collection_id", String(ID), nullable=False),
     Column("user_id", String(ID), nullable=False),
     PrimaryKeyConstraint("tenant_id", "collection_id", "user_id", name="pk_nfg_allow_list"),
-    _collection_fk("nfg_allow_list"),
+    collection_fk("nfg_allow_list"),
 )
 
 nfg_tokens = Table(
@@ -148,7 +148,7 @@ nfg_tokens = Table(
     PrimaryKeyConstraint("tenant_id", "collection_id", "serial", name="pk_nfg_tokens"),
     CheckConstraint("serial >= 1", name="ck_nfg_tokens_serial"),
     CheckConstraint(_in("state", TokenState), name="ck_nfg_tokens_state"),
-    _collection_fk("nfg_tokens"),
+    collection_fk("nfg_tokens"),
 )
 Index("ix_nfg_tokens_tenant_owner", nfg_tokens.c.tenant_id, nfg_tokens.c.owner_id)
 
@@ -171,7 +171,7 @@ nfg_reservations = Table(
     PrimaryKeyConstraint("tenant_id", "reservation_id", name="pk_nfg_reservations"),
     CheckConstraint("quantity >= 1", name="ck_nfg_reservations_quantity"),
     CheckConstraint(_in("status", ReservationStatus), name="ck_nfg_reservations_status"),
-    _collection_fk("nfg_reservations"),
+    collection_fk("nfg_reservations"),
 )
 Index(
     "ix_nfg_reservations_user",
@@ -193,7 +193,7 @@ nfg_drop_counters = Table(
     PrimaryKeyConstraint("tenant_id", "collection_id", "shard", name="pk_nfg_drop_counters"),
     CheckConstraint("free >= 0", name="ck_nfg_drop_counters_free"),
     CheckConstraint("shard >= 0", name="ck_nfg_drop_counters_shard"),
-    _collection_fk("nfg_drop_counters"),
+    collection_fk("nfg_drop_counters"),
 )
 
 # One row per (collection, buyer) of a drop: a reservation takes the buyer's row lock first (an
@@ -207,7 +207,7 @@ nfg_drop_buyers = Table(
     Column("user_id", String(ID), nullable=False),
     Column("reservations", BigInteger, nullable=False),
     PrimaryKeyConstraint("tenant_id", "collection_id", "user_id", name="pk_nfg_drop_buyers"),
-    _collection_fk("nfg_drop_buyers"),
+    collection_fk("nfg_drop_buyers"),
 )
 
 nfg_right_uses = Table(
@@ -223,7 +223,7 @@ nfg_right_uses = Table(
     Column("note", String(200), nullable=True),
     _at("used_at"),
     PrimaryKeyConstraint("tenant_id", "use_id", name="pk_nfg_right_uses"),
-    _collection_fk("nfg_right_uses"),
+    collection_fk("nfg_right_uses"),
 )
 Index(
     "ix_nfg_right_uses_token",
