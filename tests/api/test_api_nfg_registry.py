@@ -244,7 +244,7 @@ def test_transfer_by_the_owner_once_and_only_by_the_owner(
     # No longer the consumer's: refused; another tenant's caller is told nothing exists.
     answer = api.post(path, t.consumer_token, json={"to_user_id": t.admin_id})
     assert error_of(answer) == (403, "not_owner", "serial")
-    assert answer.json()["error"]["message"].startswith("not_owner:")
+    assert "not_owner:" in answer.json()["error"]["message"]  # Chinese first
     foreign = api.post(path, other_tenant.consumer_token, json={"to_user_id": t.admin_id})
     assert foreign.status_code == 404
     assert api.get(t.path(f"/nfg/tokens/{cid}/1"), other_tenant.consumer_token).status_code == 404
@@ -282,7 +282,7 @@ def test_a_locked_token_is_not_given(api: Api, tenant: TenantFixture, server: An
             json={"to_user_id": t.merchant_user_id},
         )
         assert error_of(answer) == (409, "token_locked", "serial"), answer.text
-        assert answer.json()["error"]["message"].startswith("token_locked:")
+        assert "token_locked:" in answer.json()["error"]["message"]
         assert token_row(server, t.tenant_id, cid, 1) == (t.consumer_id, state)
 
 

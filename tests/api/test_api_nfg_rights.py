@@ -363,3 +363,19 @@ def test_discount_and_checkout_leave_other_tenants_alone(
     held = checkout(api, t, [(t.sku_id, 1)])
     assert held["orders"][0]["total"] == "90.00"
     assert timedelta(0) == timedelta(0)
+
+
+def test_a_redemption_closes_the_tokens_agreement_in_the_same_transaction(
+    api: Api, tenant: TenantFixture, server: Any
+) -> None:
+    t = tenant
+    bottle = _collection(
+        server, t, Rights(voucher_sku_id=t.sku_id), name="年份酒", owners=[t.consumer_id]
+    )
+    body = {"collection_id": bottle, "serial": 1, "to_user_id": t.merchant_user_id, "price": "9.00"}
+    offered = ok(api.post(t.path("/market/orders/offer"), t.consumer_token, json=body))
+    ok(_redeem(api, t, bottle, address_id=_address(api, t)), 201)
+    mine = ok(api.get(t.path("/market/orders/mine"), t.consumer_token))["orders"]
+    assert [(o["order_id"], o["status"], o["reason"]) for o in mine] == [
+        (offered["order_id"], "cancelled", "redeemed")
+    ]

@@ -3,6 +3,9 @@ returns what it looked up; none changes anything."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from tokenmall.domain.market.calendar import EPOCH
 from tokenmall.domain.market.fees import within_band
 from tokenmall.domain.market.profiles import HoldScope, Profile
 from tokenmall.domain.market.records import (
@@ -123,7 +126,8 @@ def may_buy(prof: Profile, state: MarketState, user: str, col: CollectionState) 
 def may_gift(state: MarketState, tok: Token, col: CollectionState) -> None:
     first = tok.acquired_day + col.rules.gift_hold_days
     if state.clock.calendar_day < first:
-        raise MarketRefused(Code.HOLD_PERIOD, f"may be given from day {first}")
+        when = EPOCH + timedelta(days=first - 1)
+        raise MarketRefused(Code.HOLD_PERIOD, f"may be given from {when.isoformat()}")
 
 
 def holder_room(col: CollectionState, user: str, newcomers: int = 1) -> None:

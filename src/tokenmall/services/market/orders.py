@@ -19,6 +19,7 @@ from tokenmall.services.log.checkpoints import LogConfig
 from tokenmall.services.mall.auth import Principal, require
 from tokenmall.services.mall.errors import NotFound
 from tokenmall.services.mall.uow import MallUnitOfWork
+from tokenmall.services.market.fields import answering_for
 from tokenmall.services.market.persist import persist
 from tokenmall.services.market.state import Loader
 from tokenmall.services.nfg import registry
@@ -69,7 +70,8 @@ def list_token(
     if best is not None:
         loader.order(best)
     loader.state.next_order_id = unit.market.next_order_id(tenant_id, now)
-    outcome = loader.market().list(user, key, price, valid_days)
+    with answering_for("serial"):
+        outcome = loader.market().list(user, key, price, valid_days)
     persist(unit, tenant_id, outcome, now, config, actor="list")
     return Placed(outcome.order)
 
@@ -95,7 +97,8 @@ def offer(
     loader.user(user)
     loader.user(to_user_id)
     loader.state.next_order_id = unit.market.next_order_id(tenant_id, now)
-    outcome = loader.market().offer(user, key, to_user_id, price, valid_days)
+    with answering_for("serial"):
+        outcome = loader.market().offer(user, key, to_user_id, price, valid_days)
     persist(unit, tenant_id, outcome, now, config, actor="offer")
     return Placed(outcome.order)
 
@@ -133,7 +136,8 @@ def cancel(
     loader = Loader(unit, tenant_id, now)
     _open_order(loader, order_id)
     loader.user(user)
-    outcome = loader.market().cancel(user, order_id)
+    with answering_for("order_id"):
+        outcome = loader.market().cancel(user, order_id)
     persist(unit, tenant_id, outcome, now, config, actor="cancel")
     return Placed(None)
 
@@ -156,6 +160,7 @@ def gift(
     _recipient(unit, tenant_id, to_user_id)
     loader.user(user)
     loader.user(to_user_id)
-    outcome = loader.market().gift(user, key, to_user_id)
+    with answering_for("serial"):
+        outcome = loader.market().gift(user, key, to_user_id)
     persist(unit, tenant_id, outcome, now, config, actor="gift")
     return Placed(None, to_user_id)

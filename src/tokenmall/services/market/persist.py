@@ -98,6 +98,8 @@ def persist(
             nfg.move_token(
                 tenant_id, cid, serial, state=TokenState.HELD, now=now, owner_id=effect.owner
             )
+            if effect.previous is not None:  # they held it: still counted once it is gone
+                market.add_holder(tenant_id, cid, effect.previous)
             if effect.via == "gift" and effect.previous is not None:
                 logged.append(events.transfer(cid, serial, effect.previous, effect.owner))
         elif isinstance(effect, fx.HolderAdded):

@@ -12,7 +12,7 @@ from fractions import Fraction
 
 from tokenmall.adapters.db.market.store import CollectionSettings, MarketSettings, OrderRow
 from tokenmall.adapters.db.market.tables import PPM
-from tokenmall.domain.mall.kyc import SubmissionStatus
+from tokenmall.domain.mall.people import KycStatus
 from tokenmall.domain.market import (
     Market,
     MarketState,
@@ -76,8 +76,9 @@ class Loader:
     def user(self, user_id: str) -> None:
         if user_id in self.state.accounts:
             return
-        latest = self.unit.kyc.latest_of(self.tenant_id, user_id)
-        kyc = latest is not None and latest.status == SubmissionStatus.VERIFIED
+        # The member's real-name status (a reviewed submission sets it; an admin may revoke it).
+        found = self.unit.people.get_user(self.tenant_id, user_id)
+        kyc = found is not None and found.kyc_status == KycStatus.VERIFIED
         self.state.accounts[user_id] = Account(kyc=kyc)
 
     def settings(self, collection_id: str) -> CollectionSettings:

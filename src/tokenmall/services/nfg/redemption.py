@@ -17,6 +17,7 @@ from datetime import datetime
 
 from tokenmall.adapters.db.nfg.registry import RightUse
 from tokenmall.domain.mall.people import Role
+from tokenmall.domain.market.records import OrderStatus
 from tokenmall.domain.nfg import events as ev
 from tokenmall.domain.nfg.lifecycle import TOKEN
 from tokenmall.domain.nfg.records import Collection, Token, TokenState, token_key
@@ -25,8 +26,9 @@ from tokenmall.services.log.appending import record
 from tokenmall.services.log.checkpoints import LogConfig
 from tokenmall.services.mall import addresses, catalogue, ids, validate
 from tokenmall.services.mall.auth import Principal, actor, require
-from tokenmall.services.mall.errors import Conflict, Forbidden, InvalidInput, NotFound, OutOfStock
+from tokenmall.services.mall.errors import Conflict, InvalidInput, NotFound, OutOfStock
 from tokenmall.services.mall.uow import MallUnitOfWork
+from tokenmall.services.nfg.errors import NotOwner
 
 OWNERS: tuple[Role, ...] = (Role.CONSUMER,)
 STAFF: tuple[Role, ...] = (Role.MERCHANT, Role.ADMIN)
@@ -57,7 +59,7 @@ def _own_token(
     if token is None:
         raise NotFound(f"token {token_key(collection_id, serial)} was never minted", "serial")
     if token.owner_id != who.subject_id:
-        raise Forbidden(
+        raise NotOwner(
             f"not_owner: token {token.key} is not yours: only its owner may redeem it", "serial"
         )
     return collection, token
@@ -115,6 +117,12 @@ def request(
     except OutOfStock as exc:
         raise OutOfStock(f"SKU {sku_id!r}: {exc}", "collection_id") from None
     unit.nfg.move_token(tenant_id, collection_id, serial, state=TokenState.REDEEMING, now=now)
+    # A listing locks its token (redeeming it was refused above); an agreement (协议转让) does
+    # not, and it may not outlive the token: closed in this transaction, no money held by it.
+    for order in unit.market.open_orders_of_token(
+        tenant_id, collection_id, serial, for_update=True
+    ):
+        unit.market.close_order(tenant_id, order.order_id, OrderStatus.CANCELLED, "redeemed", now)
     unit.redemptions.add(redemption)
     event = ev.token_event(
         ev.REDEMPTION_REQUESTED,

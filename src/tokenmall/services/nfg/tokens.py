@@ -5,9 +5,10 @@
   CHECK backs the count); each serial is logged as a ``mint``.
 * A token is read by users of its tenant (its owner, state and history from the log); the
   caller's own tokens are "my collection".
-* Its owner gives a held token to another user of the tenant once the tenant's hold period
-  since they acquired it has passed. The token row is locked first, so of two transfers of one
-  token at once exactly one wins; the other finds it no longer the caller's (``not_owner``).
+* Its owner gives a held token to another user of the tenant (转赠): ``recipient`` resolves
+  who; the gift itself is the market's (``services.market.orders.gift``: the profile's hold,
+  real-name and holder rules, the token row locked first so of two gifts of one token at once
+  exactly one wins, the token's open orders cancelled in the same transaction).
 * A token's metadata (the NFT metadata shape) is public.
 """
 
@@ -18,19 +19,17 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from tokenmall.adapters.db.mall import people as people_repo
-from tokenmall.domain.mall.errors import TransitionRefused
 from tokenmall.domain.mall.people import Role
-from tokenmall.domain.nfg import events, gifting, lifecycle
+from tokenmall.domain.nfg import events
 from tokenmall.domain.nfg.gifting import MAX_GIFT_HOLD_DAYS
 from tokenmall.domain.nfg.records import Collection, CollectionStatus, Token, TokenState, token_key
 from tokenmall.services.log import appending
 from tokenmall.services.log.checkpoints import LogConfig
 from tokenmall.services.mall import validate
-from tokenmall.services.mall.auth import Principal, actor, require
+from tokenmall.services.mall.auth import Principal, require
 from tokenmall.services.mall.errors import InvalidInput, NotFound
 from tokenmall.services.mall.uow import MallUnitOfWork
 from tokenmall.services.nfg import registry
-from tokenmall.services.nfg.errors import HoldPeriod, NotOwner, TokenLocked
 
 MAX_GRANT = 1_000
 
@@ -188,51 +187,22 @@ def of_collection(
     )
 
 
-def transfer(
+def recipient(
     unit: MallUnitOfWork,
     caller: Principal | None,
     tenant_id: str,
-    collection_id: str,
-    serial: int,
     *,
     to_user_id: str | None,
     to_email: str | None,
-    config: LogConfig,
-    now: datetime,
-) -> Token:
-    """Give a held token to another user of the tenant (转赠)."""
+) -> str:
+    """The user a caller names to receive a token (转赠), by id or email; never the caller.
+    The gift itself follows the market's profile (``services.market.orders.gift``)."""
     who = require(caller, tenant_id, registry.EVERYONE)
-    _, token = find_token(unit, tenant_id, collection_id, serial, lock=True)
-    if token.owner_id != who.subject_id:
-        raise NotOwner(f"not_owner: token {token.key} is not yours to give", "serial")
-    try:
-        lifecycle.TOKEN.check(token.state, "transfer", actor(who))
-    except TransitionRefused as refused:
-        raise TokenLocked(str(refused), "serial") from None
-    hold = unit.nfg.gift_hold_days(tenant_id)
-    if not gifting.may_transfer(token.acquired_at, hold, now):
-        when = gifting.transferable_at(token.acquired_at, hold)
-        raise HoldPeriod(
-            f"hold_period: token {token.key} may be given from {when.isoformat()} "
-            f"({hold} days after it was acquired)",
-            "serial",
-        )
-    recipient = _user(unit, tenant_id, to_user_id, to_email, "to_")
-    if recipient == who.subject_id:
+    found = _user(unit, tenant_id, to_user_id, to_email, "to_")
+    if found == who.subject_id:
         field = "to_user_id" if to_user_id is not None else "to_email"
         raise InvalidInput("you cannot give a token to yourself", field)
-    unit.nfg.move_token(
-        tenant_id, collection_id, token.serial, state=TokenState.HELD, now=now, owner_id=recipient
-    )
-    appending.record(
-        unit.log,
-        config,
-        tenant_id,
-        [events.transfer(collection_id, token.serial, who.subject_id, recipient)],
-        now,
-    )
-    _, moved = find_token(unit, tenant_id, collection_id, serial)
-    return moved
+    return found
 
 
 def public_token(

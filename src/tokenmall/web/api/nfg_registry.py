@@ -16,6 +16,7 @@ from sqlalchemy import Connection
 
 from tokenmall.domain.nfg.metadata import token_metadata
 from tokenmall.services.mall.uow import MallUnitOfWork, utc_now
+from tokenmall.services.market import orders
 from tokenmall.services.nfg import media, registry, tokens
 from tokenmall.web.api.common import After, Limit, ResourceId, TenantId, next_after, write
 from tokenmall.web.api.log import Config
@@ -375,7 +376,7 @@ def get_token(
 @router.post(
     "/tokens/{collection_id}/{serial}/transfer",
     response_model=TokenOut,
-    summary="Give your token to another user of the shop (转赠), after the hold period",
+    summary="Give your token to another user of the shop (转赠) under the market profile's rules",
     responses=WRITE,
 )
 def transfer(
@@ -391,18 +392,14 @@ def transfer(
 ) -> Response:
     def make(conn: Connection) -> BaseModel:
         unit = MallUnitOfWork.joining(conn)
-        moved = tokens.transfer(
-            unit,
-            caller,
-            tenant_id,
-            collection_id,
-            serial,
-            to_user_id=payload.to_user_id,
-            to_email=payload.to_email,
-            config=config,
-            now=utc_now(),
+        to = tokens.recipient(
+            unit, caller, tenant_id, to_user_id=payload.to_user_id, to_email=payload.to_email
         )
-        return TokenOut.of(registry.find(unit, tenant_id, collection_id), moved)
+        orders.gift(
+            unit, caller, tenant_id, collection_id, serial, to, now=utc_now(), config=config
+        )
+        collection, moved = tokens.find_token(unit, tenant_id, collection_id, serial)
+        return TokenOut.of(collection, moved)
 
     return write(request, db, caller, tenant_id, key, payload, make)
 

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, func, insert, select, union, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from tokenmall.adapters.db.mall.rows import aware
 from tokenmall.adapters.db.market.tables import (
@@ -349,13 +350,19 @@ class SqlMarket:
     # -- holders and T+N marks
 
     def holders(self, tenant_id: str, collection_id: str) -> set[str]:
-        rows = self.conn.execute(
-            select(market_holders.c.user_id).where(
-                market_holders.c.tenant_id == tenant_id,
-                market_holders.c.collection_id == collection_id,
-            )
-        ).all()
-        return {r[0] for r in rows}
+        """Every user who ever held a token of the collection: those the market recorded (as
+        recipients and as the owners they replaced) and every token's owner now (a mint, a
+        grant or a drop makes one without the market)."""
+        recorded = select(market_holders.c.user_id).where(
+            market_holders.c.tenant_id == tenant_id,
+            market_holders.c.collection_id == collection_id,
+        )
+        owners = select(nfg_tokens.c.owner_id).where(
+            nfg_tokens.c.tenant_id == tenant_id,
+            nfg_tokens.c.collection_id == collection_id,
+        )
+        rows = self.conn.execute(union(recorded, owners)).all()
+        return {r[0] for r in rows if r[0] is not None}
 
     def holders_now(self, tenant_id: str, collection_id: str) -> int:
         """How many users hold a (not redeemed or burned) token of the collection now."""
@@ -369,19 +376,14 @@ class SqlMarket:
         return int(found)
 
     def add_holder(self, tenant_id: str, collection_id: str, user_id: str) -> None:
-        exists = self.conn.execute(
-            select(market_holders.c.user_id).where(
-                market_holders.c.tenant_id == tenant_id,
-                market_holders.c.collection_id == collection_id,
-                market_holders.c.user_id == user_id,
-            )
-        ).first()
-        if exists is None:
-            self.conn.execute(
-                insert(market_holders).values(
-                    tenant_id=tenant_id, collection_id=collection_id, user_id=user_id
-                )
-            )
+        """Record that ``user_id`` held a token of the collection (once; two transactions
+        recording one user at once both succeed)."""
+        dialect = postgresql if self.conn.dialect.name == "postgresql" else sqlite
+        self.conn.execute(
+            dialect.insert(market_holders)
+            .values(tenant_id=tenant_id, collection_id=collection_id, user_id=user_id)
+            .on_conflict_do_nothing()
+        )
 
     def marks(
         self, tenant_id: str, collection_id: str, user_id: str
