@@ -35,6 +35,14 @@ def default_database_url() -> str:
     return f"sqlite:///{folder / 'tokenmall.db'}"
 
 
+def default_demo_url() -> str:
+    """The demo's SQLite file, beside the default database (never the main database itself)."""
+    from platformdirs import user_data_dir
+
+    folder = Path(user_data_dir("tokenmall", appauthor=False))
+    return f"sqlite:///{folder / 'demo.db'}"
+
+
 class _EnvFile(BaseSettings):
     """Where the env file is (``TOKENMALL_ENV_FILE``), read before the settings themselves."""
 

@@ -17,28 +17,24 @@ if TYPE_CHECKING:
     from tokenmall.config import Settings
 
 
-def default_demo_url() -> str:
-    """A SQLite file of its own under the user's data directory (never the main database)."""
-    from pathlib import Path
-
-    from platformdirs import user_data_dir
-
-    folder = Path(user_data_dir("tokenmall", appauthor=False))
-    return f"sqlite:///{folder / 'demo.db'}"
-
-
 def demo_settings(url: str, host: str, port: int) -> Settings:
     """The demo's settings: development mode (the sandbox gateway, the built-in secret key)."""
     from tokenmall.config import Settings
 
-    return Settings(
-        env="development", database_url=url, host=host, port=port, log_level="WARNING"
-    )
+    return Settings(env="development", database_url=url, host=host, port=port, log_level="WARNING")
 
 
 def demo(
-    port: Annotated[int, typer.Option(help="Port to serve on.")] = 8000,
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[
+        int | None,
+        typer.Option(
+            help="Port to serve on (default: $TOKENMALL_PORT, else 8000).", min=0, max=65535
+        ),
+    ] = None,
+    host: Annotated[
+        str | None,
+        typer.Option(help="Address to listen on (default: $TOKENMALL_HOST, else 127.0.0.1)."),
+    ] = None,
     database: Annotated[
         str | None,
         typer.Option(help="Database URL (default: demo.db under the user's data directory)."),
@@ -51,6 +47,7 @@ def demo(
     import uvicorn
 
     from tokenmall import bootstrap
+    from tokenmall.config import Settings, default_demo_url
     from tokenmall.demo import living as demo_service
     from tokenmall.demo import nfg as demo_nfg
     from tokenmall.services.process import freeze_startup_objects
@@ -58,6 +55,9 @@ def demo(
     from tokenmall.web.app import create_app
 
     url = database or default_demo_url()
+    configured = Settings()
+    port = configured.port if port is None else port
+    host = configured.host if host is None else host
     shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     base_url = f"http://{shown_host}:{port}"
     started = time.monotonic()

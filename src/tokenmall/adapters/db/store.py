@@ -22,7 +22,7 @@ from sqlalchemy import Connection, Engine, select, update
 
 from tokenmall.adapters.db import fast, migrate
 from tokenmall.adapters.db.engine import make_engine, require_existing
-from tokenmall.adapters.db.settings import database_url
+from tokenmall.adapters.db.settings import database_url, existing_database_url
 from tokenmall.adapters.db.tables import (
     economy_state,
     tenant_params,
@@ -105,9 +105,11 @@ class Store:
         """A store on ``url`` (default: ``TOKENMALL_DATABASE_URL`` or the SQLite file),
         migrated to the newest schema on first use. ``must_exist``: a SQLite file that is not
         there is ``NoSuchDatabase`` instead of a new, empty database (audit, report, settle)."""
-        url = database_url(url)
         if must_exist:
+            url = existing_database_url(url)
             require_existing(url)
+        else:
+            url = database_url(url)
         engine = make_engine(url, pool_size=pool_size)
         if migrate_now:
             migrate.upgrade(engine)
