@@ -25,7 +25,11 @@
       box.dataset.drawn = "1";
       var chart = LightweightCharts.createChart(box, {
         autoSize: true,
-        layout: { background: { color: "#ffffff" }, textColor: "#344054" },
+        // The library's own logo injects a <style> element, which the Content-Security-Policy
+        // refuses; the page names TradingView under the chart instead.
+        layout: {
+          background: { color: "#ffffff" }, textColor: "#344054", attributionLogo: false
+        },
         grid: { vertLines: { color: "#f0f0f0" }, horzLines: { color: "#f0f0f0" } },
         timeScale: { borderColor: "#d0d5dd" },
         rightPriceScale: { borderColor: "#d0d5dd" }
