@@ -331,7 +331,9 @@ def test_a_profile_change_asks_first_then_closes_open_orders(site: Site, browser
         forbidden = browser.post(f"{page}/list", {**browser.form(page), "row": "list-1",
                                                   "serial": "1", "price": "50"})  # fmt: skip
         assert forbidden.status_code == 403
-        assert "本平台的合规模式不允许此操作。" in forbidden.text
+        unoffered = re.search(r'data-testid="unoffered">([^<]*)<', forbidden.text)
+        assert unoffered is not None  # shown with the rules of what the profile offers
+        assert unoffered.group(1).startswith("本平台的合规模式不允许此操作。")
         refused = browser.submit(
             page, f"{page}/gift", {"row": "gift-1", "serial": "1", "to": BUYER}
         )
