@@ -35,6 +35,8 @@ from tokenmall.web.pages import (
     console,
     kyc,
     mall,
+    market,
+    market_admin,
     nfg_certificate,
     nfg_drop,
     nfg_registry,
@@ -103,6 +105,8 @@ for part in (
     nfg_certificate.router,  # a token's public certificate and the offline verifier
     nfg_drop.router,  # the drop: drops on sale, buying, reservations
     nfg_rights.router,  # NFG redemption (consumers), entry scan and redemptions (console)
+    market.router,  # the market (文交所): collections, K-line, depth, list/offer/gift, orders
+    market_admin.router,  # the market's console: profile, collection settings, holidays
     _fallback,
 ):
     router.include_router(part)

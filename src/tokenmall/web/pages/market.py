@@ -1,0 +1,425 @@
+"""The market's consumer pages (文交所, H5): the market's collections, a collection's page
+(floor, highest bid, last price, 24 h volume, holders, the daily K-line with its table, the
+depth of the book, and the forms on one's own tokens), and one's orders with their cancel.
+
+The forms are the actions the tenant's profile offers (``TOKEN_ACTIONS``, ``ORDER_ACTIONS``:
+one entry each, with its template ``market/_act_<name>.html``); each calls the same use case as
+the API (``services/market/orders.py``). A form's preview of fee, royalty and what the seller
+receives comes from ``services/market_pages.preview`` (the domain's ``fees.split``), as a
+partial for HTMX or, without JavaScript, from the form's own "preview" button. Forms are plain
+POSTs answered by 303 (CSRF, a form key replayed through the idempotency store, one
+transaction); a refusal re-renders the page with the refusal's sentence (``message_of``: the
+market's code in Chinese first) next to the action it refused, and nothing changed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from sqlalchemy import Connection
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+
+from tokenmall.domain.errors import DomainError
+from tokenmall.domain.mall.tenants import Tenant
+from tokenmall.domain.money import format_money, format_rate
+from tokenmall.domain.nfg.metadata import display_serial
+from tokenmall.services import market_pages
+from tokenmall.services.log.checkpoints import LogConfig
+from tokenmall.services.mall.auth import Principal
+from tokenmall.services.mall.uow import MallUnitOfWork, utc_now
+from tokenmall.services.market import orders, queries
+from tokenmall.services.market.admin import price_fen
+from tokenmall.services.nfg import registry
+from tokenmall.web.errors import message_of, status_of
+from tokenmall.web.pages import csrf, forms, rendering, sessions
+from tokenmall.web.pages.errors import PageRoute
+from tokenmall.web.pages.forms import FormState
+from tokenmall.web.pages.i18n import locale_of
+from tokenmall.web.pages.shop import consumer_page, page, whole_number
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+
+# The services' field names → the form's.
+FORM_FIELDS = {
+    "to_user_id": "to",
+    "serial": "_form",
+    "collection_id": "_form",
+    "order_id": "_form",
+    "order": "_form",
+}
+DONE = ("listed", "offered", "gifted", "cancelled")
+
+
+@dataclass(frozen=True, slots=True)
+class Act:
+    """One posted action: who, where, and the form."""
+
+    request: Request
+    unit: MallUnitOfWork
+    caller: Principal
+    tenant_id: str
+    form: FormData
+
+    @property
+    def config(self) -> LogConfig:
+        found: LogConfig = self.request.app.state.log_config
+        return found
+
+    def price(self) -> int:
+        return price_fen(forms.text_field(self.form, "price").strip())
+
+    def valid_days(self) -> int | None:
+        if not forms.text_field(self.form, "valid_days").strip():
+            return None
+        return whole_number(self.form, "valid_days")
+
+    def to(self) -> str:
+        return market_pages.recipient(self.unit, self.tenant_id, forms.text_field(self.form, "to"))
+
+
+@dataclass(frozen=True, slots=True)
+class TokenAction:
+    """A form on one of the caller's tokens (``per_token``) or on the collection: offered when
+    ``offered(terms)``; ``run`` calls its use case; ``done`` names it in the redirect."""
+
+    name: str
+    offered: Callable[[market_pages.Terms], bool]
+    run: Callable[[Act, str, int], None]
+    done: str
+    priced: bool = True  # shows the preview of fee, royalty and what the seller receives
+    per_token: bool = True
+
+
+def _list(a: Act, collection_id: str, serial: int) -> None:
+    orders.list_token(
+        a.unit, a.caller, a.tenant_id, collection_id, serial, a.price(), now=utc_now(),
+        config=a.config, valid_days=a.valid_days(),
+    )  # fmt: skip
+
+
+def _offer(a: Act, collection_id: str, serial: int) -> None:
+    orders.offer(
+        a.unit, a.caller, a.tenant_id, collection_id, serial, a.to(), a.price(), now=utc_now(),
+        config=a.config, valid_days=a.valid_days(),
+    )  # fmt: skip
+
+
+def _gift(a: Act, collection_id: str, serial: int) -> None:
+    orders.gift(
+        a.unit, a.caller, a.tenant_id, collection_id, serial, a.to(), now=utc_now(),
+        config=a.config,
+    )  # fmt: skip
+
+
+TOKEN_ACTIONS: dict[str, TokenAction] = {
+    a.name: a
+    for a in (
+        TokenAction("list", lambda t: t.listings, _list, "listed"),
+        TokenAction("offer", lambda t: t.agreements, _offer, "offered"),
+        TokenAction("gift", lambda t: True, _gift, "gifted", priced=False),
+    )
+}
+
+
+def _cancel(a: Act, order_id: int) -> None:
+    orders.cancel(a.unit, a.caller, a.tenant_id, order_id, now=utc_now(), config=a.config)
+
+
+# An action on one of one's orders (or on an order named to one): name → (use case, done).
+ORDER_ACTIONS: dict[str, tuple[Callable[[Act, int], None], str]] = {
+    "cancel": (_cancel, "cancelled"),
+}
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+
+def _money(fen: int | None) -> str | None:
+    return None if fen is None else format_money(fen)
+
+
+def _rate(rate: Any) -> str | None:
+    return None if rate is None else format_rate(rate)
+
+
+def terms_view(t: market_pages.Terms) -> dict[str, Any]:
+    return {
+        "t": t,
+        "fee_rate": _rate(t.fee_rate),
+        "royalty_rate": _rate(t.royalty_rate),
+        "band": _rate(t.band),
+        "reference": _money(t.reference),
+        "band_low": _money(t.band_low),
+        "band_high": _money(t.band_high),
+    }
+
+
+def _data(d: queries.MarketData) -> dict[str, Any]:
+    candles = [
+        {
+            "day": str(c.key),
+            "open": format_money(c.open),
+            "high": format_money(c.high),
+            "low": format_money(c.low),
+            "close": format_money(c.close),
+            "volume": format_money(c.volume),
+            "trades": c.trades,
+        }
+        for c in d.candles
+    ]
+    return {
+        "floor": _money(d.floor),
+        "highest_bid": _money(d.highest_bid),
+        "last_price": _money(d.last_price),
+        "volume_24h": format_money(d.volume_24h),
+        "holders": d.holders,
+        "candles": candles,
+        # The chart's data, read by static/market_chart.js from a JSON block (no inline script).
+        "chart": json.dumps(
+            [{k: c[k] for k in ("day", "open", "high", "low", "close")} for c in candles]
+        ),
+        "asks": [(format_money(p), n) for p, n in d.depth.asks],
+        "bids": [(format_money(p), n) for p, n in d.depth.bids],
+    }
+
+
+def _offered(t: market_pages.Terms) -> list[TokenAction]:
+    return [a for a in TOKEN_ACTIONS.values() if a.offered(t)]
+
+
+def _collection_context(
+    request: Request, tenant_id: str, caller: Principal, collection_id: str
+) -> dict[str, Any]:
+    now = utc_now()
+    with sessions.database(request).reading() as unit:
+        collection = registry.get(unit, caller, tenant_id, collection_id)
+        data = queries.data(unit, caller, tenant_id, collection_id, now)
+        terms = market_pages.terms(unit, caller, tenant_id, collection_id, now)
+        mine = market_pages.my_tokens(unit, caller, tenant_id, collection_id)
+    offered = _offered(terms)
+    return {
+        "collection": collection,
+        "primary": registry.price_text(collection),
+        **_data(data),
+        **terms_view(terms),
+        "tokens": [
+            {"t": t, "display": display_serial(t.serial, collection.edition_size)} for t in mine
+        ],
+        "token_actions": [a for a in offered if a.per_token],
+        "collection_actions": [a for a in offered if not a.per_token],
+        "done": _done(request),
+        "previews": {},
+    }
+
+
+def _done(request: Request) -> str | None:
+    done = request.query_params.get("done")
+    return done if done in DONE else None
+
+
+def _collection_page(
+    request: Request,
+    tenant: Tenant,
+    caller: Principal,
+    collection_id: str,
+    form: FormState | None = None,
+    code: int = 200,
+    previews: dict[str, Any] | None = None,
+) -> Response:
+    context = _collection_context(request, tenant.tenant_id, caller, collection_id)
+    if form is not None:
+        context["form"] = form
+        shown = {
+            f"{a.name}-{t['t'].serial}"
+            for a in context["token_actions"]
+            for t in context["tokens"]
+            if t["t"].state == "held"
+        }
+        if form.errors and form.get("row") not in shown:
+            # The form refused is not offered here (the profile forbids it, or the token
+            # moved): its refusal is shown with the rules of what is offered instead.
+            context["unoffered"] = next(iter(form.errors.values()))
+    if previews:
+        context["previews"] = previews
+    return page(request, "market/collection.html", tenant, caller, context, code)
+
+
+@router.get("/{tenant_id}/market")
+def market_index(request: Request, tenant_id: str) -> Response:
+    tenant, caller = consumer_page(request, tenant_id)
+    with sessions.database(request).reading() as unit:
+        found = market_pages.overview(unit, caller, tenant_id, utc_now())
+    rows = [
+        {
+            "c": s.collection,
+            "floor": _money(s.data.floor),
+            "last_price": _money(s.data.last_price),
+            "volume_24h": format_money(s.data.volume_24h),
+            "holders": s.data.holders,
+        }
+        for s in found
+    ]
+    return page(request, "market/index.html", tenant, caller, {"rows": rows})
+
+
+def _order_rows(request: Request, tenant_id: str, caller: Principal) -> list[dict[str, Any]]:
+    with sessions.database(request).reading() as unit:
+        found = queries.my_orders(unit, caller, tenant_id)
+    return [
+        {
+            "o": o,
+            "price": format_money(o.price),
+            "actions": ["cancel"] if o.status == "open" else [],
+        }
+        for o in found
+    ]
+
+
+def _orders_page(
+    request: Request, tenant: Tenant, caller: Principal, form: FormState | None = None,
+    code: int = 200,
+) -> Response:  # fmt: skip
+    context: dict[str, Any] = {
+        "orders": _order_rows(request, tenant.tenant_id, caller),
+        "done": _done(request),
+    }
+    if form is not None:
+        context["form"] = form
+    return page(request, "market/orders.html", tenant, caller, context, code)
+
+
+@router.get("/{tenant_id}/market/orders")
+def my_orders(request: Request, tenant_id: str) -> Response:
+    tenant, caller = consumer_page(request, tenant_id)
+    return _orders_page(request, tenant, caller)
+
+
+@router.get("/{tenant_id}/market/{collection_id}")
+def collection_page(request: Request, tenant_id: str, collection_id: str) -> Response:
+    tenant, caller = consumer_page(request, tenant_id)
+    return _collection_page(request, tenant, caller, collection_id)
+
+
+def _preview(
+    request: Request, tenant_id: str, caller: Principal, collection_id: str, price: str
+) -> dict[str, Any]:
+    """The preview's figures for ``price``; raises the refusal of a bad price."""
+    with sessions.database(request).reading() as unit:
+        found = market_pages.preview(unit, caller, tenant_id, collection_id, price, utc_now())
+    s = found.split
+    return {
+        "price": format_money(s.price),
+        "fee": format_money(s.fee),
+        "royalty": format_money(s.royalty),
+        "proceeds": format_money(s.proceeds),
+        "in_band": found.in_band,
+    }
+
+
+@router.get("/{tenant_id}/market/{collection_id}/preview")
+def preview_partial(request: Request, tenant_id: str, collection_id: str) -> Response:
+    """The preview box of one form (``row``) for the price typed, for HTMX."""
+    tenant, caller = consumer_page(request, tenant_id)
+    row = request.query_params.get("row", "")
+    if len(row) > 40 or not row.replace("-", "").isalnum():
+        raise HTTPException(404)
+    price = request.query_params.get("price", "")
+    form = FormState({"row": row, "price": price})
+    shown = None
+    if price.strip():
+        try:
+            shown = _preview(request, tenant_id, caller, collection_id, price)
+        except DomainError as exc:
+            form.errors["price"] = refusal_text(request, exc)
+    return page(
+        request, "market/_preview.html", tenant, caller,
+        {"row": row, "pv": shown, "form": form},
+    )  # fmt: skip
+
+
+def refusal_text(request: Request, exc: DomainError) -> str:
+    """A refusal in the page's language: the market's Chinese sentence first (``message_of``),
+    English alone on an English page."""
+    return str(exc) if locale_of(request) == "en" else message_of(request, exc)
+
+
+def _refused(request: Request, form: FormData, exc: DomainError) -> FormState:
+    state = FormState.of(form)
+    state.errors[str(getattr(exc, "field", None) or "_form")] = refusal_text(request, exc)
+    state.move_errors(FORM_FIELDS)
+    return state
+
+
+def _act(
+    request: Request, form: FormData, tenant_id: str, caller: Principal,
+    run: Callable[[Act], str],
+) -> str:  # fmt: skip
+    """CSRF, then ``run`` once per form key in one transaction; its redirect."""
+    csrf.check_csrf(request, caller, form)
+
+    def action(conn: Connection) -> str:
+        return run(Act(request, MallUnitOfWork.joining(conn), caller, tenant_id, form))
+
+    return forms.submit(request, form, tenant_id=tenant_id, caller=caller, action=action)
+
+
+@router.post("/{tenant_id}/market/{collection_id}/{name}")
+async def token_action(request: Request, tenant_id: str, collection_id: str, name: str) -> Response:
+    found = TOKEN_ACTIONS.get(name)
+    if found is None:
+        raise HTTPException(404)
+    action: TokenAction = found
+    tenant, caller = consumer_page(request, tenant_id)
+    form = await forms.read_form(request)
+    if forms.text_field(form, "do") == "preview" and action.priced:
+        row = forms.text_field(form, "row")
+        try:
+            csrf.check_csrf(request, caller, form)
+            price = forms.text_field(form, "price")
+            shown = _preview(request, tenant_id, caller, collection_id, price)
+        except DomainError as exc:
+            return _collection_page(
+                request, tenant, caller, collection_id, _refused(request, form, exc),
+                status_of(exc),
+            )  # fmt: skip
+        return _collection_page(
+            request, tenant, caller, collection_id, FormState.of(form), previews={row: shown}
+        )
+
+    def run(a: Act) -> str:
+        serial = whole_number(form, "serial") if action.per_token else 0
+        action.run(a, collection_id, serial)
+        return f"/{tenant_id}/market/{collection_id}?done={action.done}"
+
+    try:
+        location = _act(request, form, tenant_id, caller, run)
+    except DomainError as exc:
+        return _collection_page(
+            request, tenant, caller, collection_id, _refused(request, form, exc), status_of(exc)
+        )
+    return rendering.redirect(location)
+
+
+@router.post("/{tenant_id}/market/orders/{order_id}/{name}")
+async def order_action(request: Request, tenant_id: str, order_id: str, name: str) -> Response:
+    found = ORDER_ACTIONS.get(name)
+    if found is None or not order_id.isascii() or not order_id.isdigit() or len(order_id) > 15:
+        raise HTTPException(404)
+    use_case, done = found
+    tenant, caller = consumer_page(request, tenant_id)
+    form = await forms.read_form(request)
+
+    def run(a: Act) -> str:
+        use_case(a, int(order_id))
+        return f"/{tenant_id}/market/orders?done={done}"
+
+    try:
+        location = _act(request, form, tenant_id, caller, run)
+    except DomainError as exc:
+        return _orders_page(request, tenant, caller, _refused(request, form, exc), status_of(exc))
+    return rendering.redirect(location)
