@@ -104,6 +104,9 @@ class Settings(BaseSettings):
     # Unset (the default): in-process, straight to the webhook's handling, never over the
     # network. Set, that URL (an operator's choice, never one taken from a request).
     sandbox_webhook_url: str | None = None
+    # The mall the site's root (``/``) opens (a brand's own deployment, the demo); unset: the
+    # root lists the platform's malls.
+    home_tenant: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
     # The host part of every tenant's transparency-log origin and key name
     # (``{log_host}/{tenant}``): the deployment's public name, as the checkpoints carry it.
     log_host: str = Field(default="tokenmall.example", pattern=r"^[A-Za-z0-9.-]+(:[0-9]+)?$")

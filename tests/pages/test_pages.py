@@ -104,15 +104,17 @@ def test_login_refuses_a_wrong_password_next_to_the_field(browser: Browser) -> N
     assert browser.get(f"/{TENANT}/me").status_code == 303  # still logged out
 
 
-def test_login_logout_and_the_products_behind_it(browser: Browser) -> None:
+def test_login_logout_and_the_products_before_it(browser: Browser) -> None:
     home = browser.get(f"/{TENANT}/")
     assert home.status_code == 200
-    assert "醇香干红葡萄酒" not in home.text
+    assert "醇香干红葡萄酒 750ml" in home.text  # the shop window is public
+    assert 'data-testid="visitor"' in home.text
     me = browser.get(f"/{TENANT}/me")
     assert me.status_code == 303
     assert me.headers["location"] == f"/{TENANT}/login?next=/{TENANT}/me"
     browser.login(TENANT, CONSUMER)
     home = browser.get(f"/{TENANT}/")
+    assert 'data-testid="visitor"' not in home.text
     assert "醇香干红葡萄酒 750ml" in home.text
     assert "¥100.00" in home.text
     assert "其中 ¥30.00 进入底池" in home.text

@@ -17,11 +17,19 @@ if TYPE_CHECKING:
     from tokenmall.config import Settings
 
 
-def demo_settings(url: str, host: str, port: int) -> Settings:
-    """The demo's settings: development mode (the sandbox gateway, the built-in secret key)."""
+def demo_settings(url: str, host: str, port: int, home_tenant: str | None = None) -> Settings:
+    """The demo's settings: development mode (the sandbox gateway, the built-in secret key),
+    the site's root opening the wine brand's mall."""
     from tokenmall.config import Settings
 
-    return Settings(env="development", database_url=url, host=host, port=port, log_level="WARNING")
+    return Settings(
+        env="development",
+        database_url=url,
+        host=host,
+        port=port,
+        log_level="WARNING",
+        home_tenant=home_tenant,
+    )
 
 
 def demo(
@@ -68,7 +76,7 @@ def demo(
         outcome = demo_service.seed(
             db, base_url=base_url, progress=lambda text: typer.echo(f"  {text}…")
         )
-        settings = demo_settings(url, host, port)
+        settings = demo_settings(url, host, port, outcome.tenant_id)
         nfg = demo_nfg.seed(
             db,
             bootstrap.log_config(settings.secret_key.get_secret_value(), settings.log_host),
@@ -86,7 +94,7 @@ def demo(
     else:
         typer.echo("  already set up: nothing added")
     typer.echo("")
-    typer.echo(f"Mall (H5):        {base_url}/{outcome.tenant_id}/")
+    typer.echo(f"Mall (H5):        {base_url}/  (= {base_url}/{outcome.tenant_id}/)")
     typer.echo(f"Admin console:    {base_url}/{outcome.tenant_id}/admin/")
     typer.echo(f"Platform console: {base_url}/-/platform/")
     typer.echo(f"Invite link:      {invite}")

@@ -172,6 +172,27 @@ def list_products(
     return uow.catalogue.list_products(tenant_id, merchant_id, only_active, after, limit)
 
 
+def storefront(
+    uow: UnitOfWork, tenant_id: str, after: str | None, limit: int
+) -> list[tuple[Product, list[Sku]]]:
+    """The shop window: the tenant's active products with their options, for anyone (a shared
+    product link opens without an account; buying asks for one)."""
+    listed = uow.catalogue.list_products(tenant_id, None, True, after, limit)
+    return [(p, uow.catalogue.list_skus(tenant_id, p.product_id)) for p in listed]
+
+
+def public_product(
+    uow: UnitOfWork, tenant_id: str, product_id: str
+) -> tuple[Product, list[Sku], Merchant]:
+    """An active product, its options and its merchant, for anyone."""
+    product = uow.catalogue.get_product(tenant_id, product_id)
+    if product is None or product.status != ProductStatus.ACTIVE:
+        raise NotFound(f"no product {product_id!r}")
+    merchant = uow.catalogue.get_merchant(tenant_id, product.merchant_id)
+    assert merchant is not None
+    return product, uow.catalogue.list_skus(tenant_id, product_id), merchant
+
+
 def update_product(
     uow: UnitOfWork,
     caller: Principal | None,

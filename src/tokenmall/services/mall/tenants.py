@@ -100,6 +100,11 @@ def list_all(
     return uow.tenants.list_all(after, limit)
 
 
+def directory(uow: UnitOfWork, limit: int) -> list[Tenant]:
+    """The platform's malls by id, for anyone (the site's root lists them): names only."""
+    return uow.tenants.list_all(None, limit)
+
+
 def update_params(
     uow: UnitOfWork,
     caller: Principal | None,

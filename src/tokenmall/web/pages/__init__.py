@@ -27,6 +27,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import Scope
 
+from tokenmall.services.mall import tenants
 from tokenmall.web.pages import (
     access,
     account,
@@ -42,6 +43,8 @@ from tokenmall.web.pages import (
     nfg_registry,
     nfg_rights,
     platform,
+    rendering,
+    sessions,
     shop,
 )
 from tokenmall.web.pages.errors import PageRoute
@@ -69,7 +72,14 @@ def static_file(path: str) -> Response:
 
 @_static.get("/")
 def landing(request: Request) -> Response:
-    return render(request, "landing.html", {})
+    """The site's root leads to a mall: the deployment's own (``home_tenant``) at once, else
+    the directory of the platform's malls."""
+    home = sessions.settings(request).home_tenant
+    with sessions.database(request).reading() as uow:
+        malls = tenants.directory(uow, 200)
+    if home is not None and any(m.tenant_id == home for m in malls):
+        return rendering.redirect(f"/{home}/")
+    return render(request, "landing.html", {"malls": malls})
 
 
 class _Fallback(PageRoute):

@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
 from tokenmall.domain.errors import DomainError
+from tokenmall.domain.mall.people import Role
 from tokenmall.domain.mall.tenants import Tenant
 from tokenmall.services import lookups
 from tokenmall.services.mall import accounts, catalogue, people
@@ -50,15 +51,12 @@ def mall_root(request: Request, tenant_id: str) -> Response:
 
 @router.get("/{tenant_id}/")
 def home(request: Request, tenant_id: str) -> Response:
+    """The shop window, for everyone: a shared link opens without an account."""
     tenant = tenant_or_404(request, tenant_id)
     caller = sessions.member(request, tenant_id)
-    products = []
-    if caller is not None:
-        with sessions.database(request).reading() as uow:
-            listed = catalogue.list_products(uow, caller, tenant_id, None, None, 50)
-            for product in listed:
-                _, skus = catalogue.get_product(uow, caller, tenant_id, product.product_id)
-                products.append({"product": product, "skus": skus})
+    with sessions.database(request).reading() as uow:
+        listed = catalogue.storefront(uow, tenant_id, None, 50)
+    products = [{"product": product, "skus": skus} for product, skus in listed]
     return render(
         request,
         "mall/home.html",
@@ -69,11 +67,15 @@ def home(request: Request, tenant_id: str) -> Response:
 
 @router.get("/{tenant_id}/products/{product_id}")
 def product_page(request: Request, tenant_id: str, product_id: str) -> Response:
+    """A product, for everyone; its add-to-cart asks a visitor to log in and come back."""
     tenant = tenant_or_404(request, tenant_id)
-    caller = sessions.need_member(request, tenant_id)
+    caller = sessions.member(request, tenant_id)
     with sessions.database(request).reading() as uow:
-        product, skus = catalogue.get_product(uow, caller, tenant_id, product_id)
-        merchant = catalogue.get_merchant(uow, caller, tenant_id, product.merchant_id)
+        if caller is None:
+            product, skus, merchant = catalogue.public_product(uow, tenant_id, product_id)
+        else:  # staff also see their inactive products
+            product, skus = catalogue.get_product(uow, caller, tenant_id, product_id)
+            merchant = catalogue.get_merchant(uow, caller, tenant_id, product.merchant_id)
     return render(
         request,
         "mall/product.html",
@@ -106,9 +108,13 @@ def _set_session(request: Request, response: Response, token: str) -> None:
     )
 
 
-def _login(request: Request, tenant_id: str, email: str, password: str) -> str:
+# Where a member lands after signing in when no page asked for it: their own console.
+_LANDING = {Role.ADMIN: "/admin/", Role.MERCHANT: "/admin/products"}
+
+
+def _login(request: Request, tenant_id: str, email: str, password: str) -> tuple[Role, str]:
     """Sign in (throttled; the hash in the bounded pool): run it in the thread pool."""
-    _, issued = accounts.login(
+    user, issued = accounts.login(
         sessions.database(request),
         limits.throttle_of(request),
         tenant_id,
@@ -119,7 +125,7 @@ def _login(request: Request, tenant_id: str, email: str, password: str) -> str:
         ttl=timedelta(hours=sessions.settings(request).session_hours),
         idle=limits.idle_of(request),
     )
-    return issued.token
+    return user.role, issued.token
 
 
 @router.post("/{tenant_id}/login")
@@ -129,7 +135,7 @@ async def login_post(request: Request, tenant_id: str) -> Response:
     nxt = _safe_next(tenant_id, forms.text_field(form, "next"))
     try:
         csrf.check_csrf(request, None, form)
-        token = await run_in_threadpool(
+        role, token = await run_in_threadpool(
             _login,
             request,
             tenant_id,
@@ -149,6 +155,8 @@ async def login_post(request: Request, tenant_id: str) -> Response:
         if retry_after_of(exc) is not None:
             page.headers["Retry-After"] = str(retry_after_of(exc))
         return page
+    if nxt == f"/{tenant_id}/" and role in _LANDING:
+        nxt = f"/{tenant_id}{_LANDING[role]}"
     response = rendering.redirect(nxt)
     _set_session(request, response, token)
     return response
