@@ -93,7 +93,7 @@ def test_a_tenant_admin_changes_a_parameter_approves_a_withdrawal_and_settles_a_
     desk.fill("#f-email", demo.ADMIN_EMAIL)
     desk.fill("#f-password", demo.PASSWORD)
     desk.click("button[type=submit] >> nth=-1")
-    desk.wait_for_url(re.compile(rf"/{TENANT}/$"))
+    desk.wait_for_url(re.compile(rf"/{TENANT}/admin/$"))  # an admin lands on the console
     desk.goto(f"{site.base_url}/{TENANT}/admin/")
     desk.locator('[data-testid="orders-week"]').wait_for()
     assert int(desk.inner_text('[data-testid="orders-week"]').replace(",", "")) > 0

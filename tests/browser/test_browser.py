@@ -126,7 +126,7 @@ def test_the_operator_changes_a_parameter_and_a_bad_value_is_refused(site: Site,
 
 def test_the_admin_sees_the_dashboard_chart_and_the_console(site: Site, desk: Any) -> None:
     _log_in(desk, site, f"/{TENANT}/login", demo.ADMIN_EMAIL)
-    desk.wait_for_url(re.compile(rf"/{TENANT}/$"))
+    desk.wait_for_url(re.compile(rf"/{TENANT}/admin/$"))  # an admin lands on the console
     desk.goto(f"{site.base_url}/{TENANT}/admin/")
     wait_until(desk, "document.documentElement.dataset.chartsDrawn === '1'")
     drawn = desk.evaluate(
