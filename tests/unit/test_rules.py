@@ -17,6 +17,7 @@ from tokenmall.domain.errors import (
     DomainError,
     InsufficientBalance,
     InvalidAmount,
+    InvalidParameter,
     RuleViolation,
 )
 
@@ -566,3 +567,19 @@ def test_refused_order_at_grant_on_paid_leaves_no_order(snapshot: Any) -> None:
     with pytest.raises(InvalidAmount):
         economy.place_order("o1", "A", 100_00, 95_00)  # 95.00 + 10.00 dividend > 100.00
     assert snapshot(economy) == before
+
+
+def test_max_supply_is_fixed_after_the_first_grant_lowered_never_raised() -> None:
+    economy = Economy(SEED.updated({"max_supply": "30"}))
+    economy.set_params({"max_supply": "40"})  # before any grant: free to set
+    economy.purchase("A", 100_00)  # 21 points minted
+    before = (economy.params, economy.state.seq)
+    with pytest.raises(InvalidParameter, match="never raised"):
+        economy.set_params({"max_supply": "40.00000001"})
+    with pytest.raises(InvalidParameter, match="below the points already minted"):
+        economy.set_params({"max_supply": "20.99999999"})
+    assert (economy.params, economy.state.seq) == before
+    economy.set_params({"max_supply": "21"})  # lowered to what has been minted
+    assert economy.params.max_supply_units == 21 * POINT
+    with pytest.raises(InvalidParameter, match="never raised"):
+        economy.set_params({"max_supply": "30"})

@@ -65,6 +65,12 @@ class Economy:
             )
         if new.max_supply_units < state.minted:
             raise InvalidParameter("max_supply", "cannot be below the points already minted")
+        if state.minted > 0 and new.max_supply_units > self.params.max_supply_units:
+            raise InvalidParameter(
+                "max_supply",
+                "is fixed once the first points are granted (发行数量恒定): it may be lowered to "
+                "what has been minted, never raised",
+            )
         if state.minted == 0:
             price = new.initial_price_fen_per_unit
             state.last_price_num, state.last_price_den = price.numerator, price.denominator
