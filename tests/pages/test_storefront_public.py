@@ -86,3 +86,12 @@ def test_a_deployments_home_mall_opens_at_the_root(home_site: str) -> None:
         assert root.headers["location"] == f"/{TENANT}/"
     finally:
         b.close()
+
+
+def test_a_favicon_for_every_page(browser: Browser) -> None:
+    icon = browser.get("/favicon.ico")
+    assert icon.status_code == 200
+    assert icon.headers["content-type"].startswith("image/svg+xml")
+    assert icon.text.startswith("<svg")
+    for path in ("/", f"/{TENANT}/", f"/{TENANT}/login"):
+        assert 'rel="icon"' in browser.get(path).text, path
