@@ -48,10 +48,21 @@ FIELDS: tuple[Field, ...] = (
         SELL_FEE_TO,
     ),
     Field("convert_fee_rate", "decimal", "Convert fee rate", "fee kept on conversion"),
-    Field("max_supply", "decimal", "Max supply", "points that may ever be minted"),
+    Field(
+        "max_supply",
+        "decimal",
+        "Max supply",
+        "points that may ever be minted; after the first grant it can only be lowered",
+    ),
     Field("share_unit", "decimal", "Share unit", "spend per share (yuan)"),
     Field("dividend_weight", "choice", "Dividend weight", "", DIVIDEND_WEIGHTS),
-    Field("forced_exit", "flag", "Forced exit", "buy back holders whose quota is used up"),
+    Field(
+        "forced_exit",
+        "flag",
+        "Forced exit",
+        "after each day's dividend, buy back all points of a holder whose points are worth at "
+        "least their remaining quota (merchants and the treasury never)",
+    ),
     Field("grant_on", "choice", "Grant on", "when an order's rewards are booked", GRANT_ON),
     Field(
         "commission_rates",
