@@ -84,7 +84,7 @@ def test_the_page_shows_the_token_without_a_login(browser: Browser, certified: C
     kinds = re.findall(r'<li data-kind="([a-z_]+)">', html)
     assert kinds == ["mint", "transfer"]
     assert f"由 {certified.first.display_name[0]}*" in html
-    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", html)
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d （北京时间）", html)
     assert "<svg" in html
     assert 'href="/-/verify/tokenmall_verify.py"' in html
     assert f'href="{_path(certified.collection, 1)}?format=json&amp;download=1"' in html

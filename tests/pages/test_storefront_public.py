@@ -95,3 +95,17 @@ def test_a_favicon_for_every_page(browser: Browser) -> None:
     assert icon.text.startswith("<svg")
     for path in ("/", f"/{TENANT}/", f"/{TENANT}/login"):
         assert 'rel="icon"' in browser.get(path).text, path
+
+
+def test_every_page_shows_one_clock_beijing_time() -> None:
+    from datetime import UTC, date, datetime
+
+    from tokenmall.web.pages.i18n import Fmt
+
+    fmt = Fmt("zh_CN")
+    instant = datetime(2026, 12, 4, 14, 32, 5, tzinfo=UTC)
+    assert fmt.date(instant) == "2026-12-04 22:32"
+    assert fmt.date(instant.replace(tzinfo=None)) == "2026-12-04 22:32"  # stored naive: UTC
+    assert fmt.seconds(datetime(2026, 12, 4, 20, 0, 1, tzinfo=UTC)) == "2026-12-05 04:00:01"
+    assert fmt.date(date(2026, 12, 4)) == "2026-12-04"
+    assert fmt.date(None) == "—"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
@@ -15,6 +16,8 @@ from babel.messages.pofile import read_po
 from babel.numbers import format_currency, format_decimal
 from babel.support import Translations
 from fastapi import Request
+
+from tokenmall.services.mall.settling import BUSINESS_TZ
 
 I18N = Path(__file__).resolve().parent.parent / "i18n"
 LOCALES = ("zh_CN", "en")
@@ -103,7 +106,20 @@ class Fmt:
         return zh + "。" if self.locale == "zh_CN" else en
 
     def date(self, value: Any) -> str:
+        """A date as it is; an instant in the business time zone (UTC+8, the day the ledger
+        settles by), to the minute: every page shows one clock."""
         if value is None:
             return "—"
+        if isinstance(value, datetime):
+            return _local(value).strftime("%Y-%m-%d %H:%M")
         text = value.isoformat() if hasattr(value, "isoformat") else str(value)
         return text[:16].replace("T", " ")
+
+    def seconds(self, value: datetime | None) -> str:
+        """An instant in the business time zone, to the second (histories, countdowns)."""
+        return "—" if value is None else _local(value).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _local(value: datetime) -> datetime:
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    return aware.astimezone(BUSINESS_TZ)
