@@ -254,6 +254,10 @@ def test_run_a_settlement_and_see_its_result(site: Site, browser: Browser) -> No
         answer = browser.submit(page, page, {"business_date": text})
         assert answer.status_code == 422, (text, answer.status_code)
         assert field_error(answer.text, "business_date"), text
+    assert "在北京时间尚未结束，最晚可结算的日期是" in field_error(answer.text, "business_date")
+    english = browser.submit(page + "?lang=en", page, {"business_date": "2026-13-01"})
+    assert "is not a calendar date" in field_error(english.text, "business_date")
+    browser.get(page + "?lang=zh_CN")
     assert snapshot(site) == before
     with site.app.state.database.reading() as uow:
         assert not settling.is_settled(uow, TENANT, day)

@@ -13,9 +13,11 @@ from tokenmall.domain.errors import DomainError
 class MallError(DomainError):
     code = "invalid_request"
 
-    def __init__(self, message: str, field: str | None = None) -> None:
+    def __init__(self, message: str, field: str | None = None, *, zh: str | None = None) -> None:
         super().__init__(message)
         self.field = field
+        if zh is not None:  # this refusal's own Chinese sentence (pages and the API show it)
+            self.zh = zh
 
 
 class InvalidInput(MallError, kinds.Invalid):

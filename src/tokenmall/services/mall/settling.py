@@ -93,11 +93,17 @@ def yesterday(now: datetime, tz: tzinfo = BUSINESS_TZ) -> date:
 
 def parse_date(text: str, field: str = "business_date") -> date:
     if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-        raise InvalidInput(f"{field} must be a date as YYYY-MM-DD, got {text!r}", field)
+        raise InvalidInput(
+            f"{field} must be a date as YYYY-MM-DD, got {text!r}",
+            field,
+            zh=f"日期格式应为 YYYY-MM-DD（收到 {text!r}）",
+        )
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise InvalidInput(f"{field} is not a calendar date: {text!r}", field) from None
+        raise InvalidInput(
+            f"{field} is not a calendar date: {text!r}", field, zh=f"{text} 不是有效的日期"
+        ) from None
 
 
 def check_ended(day: date, now: datetime, tz: tzinfo = BUSINESS_TZ, field: str = "date") -> None:
@@ -108,6 +114,7 @@ def check_ended(day: date, now: datetime, tz: tzinfo = BUSINESS_TZ, field: str =
             f"{day.isoformat()} has not ended yet in the business time zone; the latest day "
             f"that can be settled is {last.isoformat()}",
             field,
+            zh=f"{day.isoformat()} 在北京时间尚未结束，最晚可结算的日期是 {last.isoformat()}",
         )
 
 

@@ -43,6 +43,7 @@ class FormState:
 
     values: dict[str, str] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
+    zh: dict[str, str] = field(default_factory=dict)  # a refusal's own Chinese sentence
 
     @classmethod
     def of(cls, form: FormData, exc: DomainError | None = None) -> FormState:
@@ -53,8 +54,10 @@ class FormState:
         return state
 
     def fail(self, exc: DomainError) -> None:
-        name = getattr(exc, "field", None) or "_form"
-        self.errors[str(name)] = str(exc)
+        name = str(getattr(exc, "field", None) or "_form")
+        self.errors[name] = str(exc)
+        if exc.zh is not None:
+            self.zh[name] = exc.zh
 
     def get(self, name: str, default: str = "") -> str:
         return self.values.get(name, default)

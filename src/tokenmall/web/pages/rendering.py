@@ -53,7 +53,10 @@ def render(
     if isinstance(form, FormState):
         # Messages the pages raise themselves are catalogue entries; the use cases' own
         # messages are English and shown as they are.
-        form.errors = {name: trans.gettext(message) for name, message in form.errors.items()}
+        form.errors = {
+            name: form.zh[name] if locale == "zh_CN" and name in form.zh else trans.gettext(message)
+            for name, message in form.errors.items()
+        }
     page = {
         "request": request,
         "path": request.url.path,
