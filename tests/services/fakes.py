@@ -51,6 +51,7 @@ from tokenmall.domain.mall.integration import ExternalUser, IntegrationOrder
 from tokenmall.domain.mall.orders import CartLine
 from tokenmall.domain.mall.people import User
 from tokenmall.domain.mall.responses import StoredResponse
+from tokenmall.domain.mall.statement import Holding, Movement
 from tokenmall.services.ledger.execute import Prefound
 from tokenmall.services.unit_of_work import OrderPaid
 
@@ -324,6 +325,7 @@ class FakeHoldings:
     settled: list[date] = field(default_factory=list)
     paid: dict[tuple[str, date], int] = field(default_factory=dict)
     names: dict[str, str] = field(default_factory=dict)
+    lines: dict[tuple[str, str], list[Movement]] = field(default_factory=dict)  # oldest first
 
     def price(self, tenant_id: str) -> tuple[int, int]:
         return self.prices.get(tenant_id, (1, 1))
@@ -333,6 +335,23 @@ class FakeHoldings:
 
     def dividend_days(self, tenant_id: str, user_id: str, days: int) -> list[tuple[date, int]]:
         return [(d, self.paid.get((user_id, d), 0)) for d in self.settled[:days]]
+
+    def movements(
+        self,
+        tenant_id: str,
+        holder: str,
+        *,
+        before: int | None,
+        limit: int,
+        holding: Holding | None = None,
+    ) -> list[Movement]:
+        found = [
+            m
+            for m in reversed(self.lines.get((tenant_id, holder), []))
+            if (before is None or m.journal_id < before)
+            and (holding is None or m.holding is holding)
+        ]
+        return found[:limit]
 
     def top_holders(self, tenant_id: str, limit: int) -> list[Holder]:
         found = [h for (t, _), h in self.holders.items() if t == tenant_id and h.points > 0]

@@ -60,6 +60,7 @@ from tokenmall.domain.mall.integration import ExternalUser, IntegrationOrder
 from tokenmall.domain.mall.orders import CartLine
 from tokenmall.domain.mall.people import User
 from tokenmall.domain.mall.responses import StoredResponse
+from tokenmall.domain.mall.statement import Holding, Movement
 from tokenmall.domain.mall.withdrawals import Settings, Withdrawal, WithdrawalStatus
 from tokenmall.services.ledger.execute import Prefound
 from tokenmall.services.unit_of_work_accounts import AccessRecords, Credentials, Operators
@@ -221,6 +222,17 @@ class Holdings(Protocol):
 
     def dividend_days(self, tenant_id: str, user_id: str, days: int) -> list[tuple[date, int]]:
         """The last ``days`` settled days, newest first, with the user's dividend (fen)."""
+
+    def movements(
+        self,
+        tenant_id: str,
+        holder: str,
+        *,
+        before: int | None,
+        limit: int,
+        holding: Holding | None = None,
+    ) -> list[Movement]:
+        """The holder's statement lines, newest journal first, journals before ``before``."""
 
     def top_holders(self, tenant_id: str, limit: int) -> list[Holder]:
         """The holders with points, the most first (then who got there first, then name)."""

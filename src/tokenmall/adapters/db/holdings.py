@@ -7,7 +7,7 @@ import json
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from tokenmall.adapters.db.mall.tables import merchants as mall_merchants
 from tokenmall.adapters.db.mall.tables import users as mall_users
@@ -17,6 +17,7 @@ from tokenmall.domain.economy.state import Holder
 from tokenmall.domain.ledger.accounts import AccountKind
 from tokenmall.domain.ledger.batch import HOLDER_FIELDS, holder_from_row
 from tokenmall.domain.ledger.codes import JournalCode
+from tokenmall.domain.mall.statement import ACCOUNT_OF, HOLDING_OF, Holding, Movement
 from tokenmall.domain.money import parse_points
 
 PRICED_CODES = (
@@ -62,6 +63,64 @@ class SqlHoldings:
         for journal_id, amount in self.conn.execute(query):
             paid[journal_id] = paid.get(journal_id, 0) + int(amount)
         return [(r.business_date, paid.get(r.dividend_journal_id, 0)) for r in rows]
+
+    def movements(
+        self,
+        tenant_id: str,
+        holder: str,
+        *,
+        before: int | None,
+        limit: int,
+        holding: Holding | None = None,
+    ) -> list[Movement]:
+        """The holder's lines, newest journal first, journals before ``before`` (all if
+        None): the postings' index by holder (migration 0025), one row per journal and
+        account (a journal's lines on one account summed)."""
+        accounts = [ACCOUNT_OF[holding]] if holding is not None else list(HOLDING_OF)
+        amount = func.sum(postings.c.amount).label("amount")
+        query = (
+            select(
+                postings.c.journal_id,
+                postings.c.account,
+                amount,
+                journals.c.code,
+                journals.c.created_at,
+                journals.c.business_date,
+            )
+            .join(
+                journals,
+                (journals.c.tenant_id == postings.c.tenant_id)
+                & (journals.c.journal_id == postings.c.journal_id),
+            )
+            .where(
+                postings.c.tenant_id == tenant_id,
+                postings.c.holder == holder,
+                postings.c.account.in_(accounts),
+            )
+            .group_by(
+                postings.c.journal_id,
+                postings.c.account,
+                journals.c.code,
+                journals.c.created_at,
+                journals.c.business_date,
+            )
+            .having(func.sum(postings.c.amount) != 0)
+            .order_by(postings.c.journal_id.desc(), postings.c.account)
+            .limit(limit)
+        )
+        if before is not None:
+            query = query.where(postings.c.journal_id < before)
+        return [
+            Movement(
+                journal_id=int(r.journal_id),
+                code=str(r.code),
+                at=r.created_at if r.created_at.tzinfo else r.created_at.replace(tzinfo=UTC),
+                business_date=r.business_date,
+                holding=HOLDING_OF[r.account],
+                amount=int(r.amount),
+            )
+            for r in self.conn.execute(query)
+        ]
 
     def top_holders(self, tenant_id: str, limit: int) -> list[Holder]:
         """The holders with points, the most first (then who got there first, then name)."""

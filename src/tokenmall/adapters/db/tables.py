@@ -183,6 +183,17 @@ postings = Table(
     sqlite_with_rowid=False,
 )
 
+# A person's statement (流水) reads their postings newest first (migration 0025): an entry per
+# posting to a person's account; the pools' postings (holder '') are not indexed.
+Index(
+    "ix_postings_holder",
+    postings.c.tenant_id,
+    postings.c.holder,
+    postings.c.journal_id,
+    postgresql_where=postings.c.holder != "",
+    sqlite_where=postings.c.holder != "",
+)
+
 settled_days = Table(
     "settled_days",
     metadata,

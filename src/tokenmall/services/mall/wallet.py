@@ -155,7 +155,7 @@ def points_units(value: object, field: str = "points") -> int:
     return units
 
 
-def _subject(
+def subject_of(
     uow: UnitOfWork, caller: Principal | None, tenant_id: str, user_id: str | None
 ) -> str:
     """The user whose wallet is read: the caller's own, or (admins) the one named."""
@@ -179,7 +179,7 @@ def wallet(
     now: datetime,
     user_id: str | None = None,
 ) -> WalletView:
-    subject = _subject(uow, caller, tenant_id, user_id)
+    subject = subject_of(uow, caller, tenant_id, user_id)
     params = uow.params.of(tenant_id)
     num, den = uow.holdings.price(tenant_id)
     h = uow.holdings.holder(tenant_id, subject)
@@ -216,7 +216,7 @@ def dividends(
     user_id: str | None = None,
 ) -> list[DividendDay]:
     """The user's dividend day by day over the last ``days`` settled days, newest first."""
-    subject = _subject(uow, caller, tenant_id, user_id)
+    subject = subject_of(uow, caller, tenant_id, user_id)
     return [DividendDay(d, fen) for d, fen in uow.holdings.dividend_days(tenant_id, subject, days)]
 
 

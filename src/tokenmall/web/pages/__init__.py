@@ -46,6 +46,7 @@ from tokenmall.web.pages import (
     rendering,
     sessions,
     shop,
+    statement,
 )
 from tokenmall.web.pages.errors import PageRoute
 from tokenmall.web.pages.rendering import STATIC, STATIC_PREFIX, render
@@ -119,6 +120,7 @@ for part in (
     mall.router,
     shop.router,  # the consumer's cart, checkout and orders
     account.router,  # the consumer's wallet, referral and withdrawals
+    statement.router,  # the consumer's statement of movements (流水)
     addresses.router,  # the consumer's address book
     kyc.router,  # real-name verification: the consumer's form, the console's review queue
     nfg_registry.router,  # NFG collections in the console, the consumer's collection
