@@ -32,6 +32,15 @@ def test_a_product_link_opens_without_login_and_buying_comes_back_to_it(
     assert page.status_code == 200
     assert "由 醇香酒庄 销售" in page.text
     assert "¥100.00" in page.text
+    reward = re.search(
+        r"买这件得约 ([\d,.]+) 增值积分（按当前价，约值 ¥([\d,.]+)），分红额度 \+¥([\d,.]+)",
+        page.text,
+    )
+    assert reward is not None, page.text[:3000]
+    assert float(reward.group(1).replace(",", "")) > 0  # float-ok: a display check
+    assert reward.group(3) == "200.00"  # the quota: 2 x the 100.00 paid
+    assert "当前底池 ¥" in page.text
+    assert "不承诺任何收益" in page.text
     assert 'data-testid="add-to-cart"' not in page.text
     login = re.search(r'href="(/[^"]+/login\?next=[^"]+)"', page.text)
     assert login is not None

@@ -63,7 +63,12 @@ class Preview:
     after: OrderEffect | None
 
 
-def _effect(params: Params, aggregates: EconomyState, contribution_fen: int | None) -> OrderEffect:
+def _effect(
+    params: Params,
+    aggregates: EconomyState,
+    contribution_fen: int | None,
+    order_fen: int = PREVIEW_ORDER_FEN,
+) -> OrderEffect:
     state = replace(aggregates, holders={})
     levels = len(params.referral_rates)
     buyer = state.holder("preview-buyer")
@@ -73,7 +78,7 @@ def _effect(params: Params, aggregates: EconomyState, contribution_fen: int | No
         holder.referrer = None if referrer is None else referrer.name
         referrer = holder
     buyer.referrer = None if referrer is None else referrer.name
-    result = purchase(Rates(params), state, buyer, PREVIEW_ORDER_FEN, contribution_fen)
+    result = purchase(Rates(params), state, buyer, order_fen, contribution_fen)
     by_level = {grant.level: grant.units for grant in result.grants}
     price_num, price_den = state.price()
     buyer_units = by_level.get(0, 0)
@@ -110,3 +115,28 @@ def preview(
         before=_effect(current, state, contribution_fen),
         after=None if proposed is None else _effect(proposed, state, contribution_fen),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Backing:
+    """What backs a point now: the backing pool and the points in circulation."""
+
+    pool_fen: int
+    circulating_units: int
+    price_num: int
+    price_den: int
+
+
+def product_rewards(
+    conn: Connection, tenant_id: str, options: list[tuple[int, int | None]]
+) -> tuple[list[OrderEffect], Backing]:
+    """What buying each option (``(price_fen, pool_contribution_fen)``) alone would grant now,
+    by the engine's own purchase rule on a copy of the aggregates (nothing is written), and
+    what backs the points. Points are booked at the price when the order's rewards are booked,
+    so this is an estimate a page must say is one."""
+    store = Store(conn.engine)
+    params, _ = store.load_params(conn, tenant_id)
+    state, _ = store.load_state(conn, tenant_id)
+    effects = [_effect(params, state, contribution, price) for price, contribution in options]
+    num, den = state.price()
+    return effects, Backing(state.pool, state.circulating, num, den)

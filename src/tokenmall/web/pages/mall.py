@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request, Response
@@ -12,8 +13,10 @@ from starlette.datastructures import FormData
 from tokenmall.domain.errors import DomainError
 from tokenmall.domain.mall.people import Role
 from tokenmall.domain.mall.tenants import Tenant
-from tokenmall.services import lookups
+from tokenmall.domain.money import format_points, format_price
+from tokenmall.services import figures, lookups
 from tokenmall.services.mall import accounts, catalogue, people
+from tokenmall.services.mall.auth import Principal
 from tokenmall.services.mall.errors import InvalidInput, NotFound
 from tokenmall.services.mall.uow import MallUnitOfWork, utc_now
 from tokenmall.web import limits
@@ -65,23 +68,49 @@ def home(request: Request, tenant_id: str) -> Response:
     )
 
 
-@router.get("/{tenant_id}/products/{product_id}")
-def product_page(request: Request, tenant_id: str, product_id: str) -> Response:
-    """A product, for everyone; its add-to-cart asks a visitor to log in and come back."""
-    tenant = tenant_or_404(request, tenant_id)
-    caller = sessions.member(request, tenant_id)
+def product_context(
+    request: Request, tenant_id: str, caller: Principal | None, product_id: str
+) -> dict[str, Any]:
+    """A product page's figures: the product (active only, for a visitor), its options with
+    what buying each would grant now, and what backs the points."""
     with sessions.database(request).reading() as uow:
         if caller is None:
             product, skus, merchant = catalogue.public_product(uow, tenant_id, product_id)
         else:  # staff also see their inactive products
             product, skus = catalogue.get_product(uow, caller, tenant_id, product_id)
             merchant = catalogue.get_merchant(uow, caller, tenant_id, product.merchant_id)
-    return render(
-        request,
-        "mall/product.html",
-        {"tenant": tenant, "product": product, "skus": skus, "merchant": merchant},
-        caller=caller,
-    )
+    with sessions.database(request).read() as conn:
+        effects, backing = figures.product_rewards(
+            conn, tenant_id, [(s.price_fen, s.pool_contribution_fen) for s in skus]
+        )
+    return {
+        "product": product,
+        "skus": skus,
+        "merchant": merchant,
+        "rewards": {
+            sku.sku_id: {
+                "points": format_points(e.buyer_units),
+                "value": e.buyer_value_fen,
+                "quota": e.quota_added_fen,
+                "pool": e.contribution_fen,
+            }
+            for sku, e in zip(skus, effects, strict=True)
+        },
+        "backing": {
+            "pool": backing.pool_fen,
+            "circulating": format_points(backing.circulating_units),
+            "price": format_price(backing.price_num, backing.price_den, 4),
+        },
+    }
+
+
+@router.get("/{tenant_id}/products/{product_id}")
+def product_page(request: Request, tenant_id: str, product_id: str) -> Response:
+    """A product, for everyone; its add-to-cart asks a visitor to log in and come back."""
+    tenant = tenant_or_404(request, tenant_id)
+    caller = sessions.member(request, tenant_id)
+    context = product_context(request, tenant_id, caller, product_id)
+    return render(request, "mall/product.html", {"tenant": tenant, **context}, caller=caller)
 
 
 # --- login and logout ---

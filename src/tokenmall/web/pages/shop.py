@@ -21,7 +21,7 @@ from tokenmall.domain.errors import DomainError
 from tokenmall.domain.mall.orders import OrderStatus
 from tokenmall.domain.mall.tenants import Tenant
 from tokenmall.domain.mall.transitions import ORDER
-from tokenmall.services.mall import addresses, catalogue, order_refunds, orders, payments
+from tokenmall.services.mall import addresses, order_refunds, orders, payments
 from tokenmall.services.mall import cart as carts
 from tokenmall.services.mall import checkout as checkouts
 from tokenmall.services.mall import wallet as wallets
@@ -34,7 +34,7 @@ from tokenmall.web.errors import status_of
 from tokenmall.web.pages import csrf, forms, rendering, sessions
 from tokenmall.web.pages.errors import PageRoute
 from tokenmall.web.pages.forms import FormState
-from tokenmall.web.pages.mall import tenant_or_404
+from tokenmall.web.pages.mall import product_context, tenant_or_404
 from tokenmall.web.pages.rendering import render
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -172,22 +172,12 @@ def _product_again(
     request: Request, tenant: Tenant, caller: Principal, state: FormState, code: int
 ) -> Response:
     """The product page again with the add-to-cart message (the product named by the form)."""
-    product_id = state.get("product_id")
     try:
-        with sessions.database(request).reading() as uow:
-            product, skus = catalogue.get_product(uow, caller, tenant.tenant_id, product_id)
-            merchant = catalogue.get_merchant(uow, caller, tenant.tenant_id, product.merchant_id)
+        context = product_context(request, tenant.tenant_id, caller, state.get("product_id"))
     except DomainError:
         return _cart_page(request, tenant, caller, state, code)
     state.values["row"] = state.get("sku_id")
-    return page(
-        request,
-        "mall/product.html",
-        tenant,
-        caller,
-        {"product": product, "skus": skus, "merchant": merchant, "form": state},
-        code,
-    )
+    return page(request, "mall/product.html", tenant, caller, {**context, "form": state}, code)
 
 
 CartChange = Callable[[MallUnitOfWork, Principal, str, FormData], object]
