@@ -10,6 +10,7 @@ is written, so the transaction rolls back with nothing changed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -21,8 +22,11 @@ from tokenmall.services.mall.errors import NotFound
 from tokenmall.services.mall.uow import MallUnitOfWork
 from tokenmall.services.market.persist import persist
 from tokenmall.services.market.state import Loader
+from tokenmall.services.market.watch import watcher
 from tokenmall.services.nfg import registry
 from tokenmall.services.nfg.tokens import find_token
+
+MAX_TRIES = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +35,7 @@ class Placed:
 
     order_id: int | None
     owner_id: str | None = None
+    trades: tuple[int, ...] = ()
 
 
 def _who(caller: Principal | None, tenant_id: str) -> str:
@@ -65,13 +70,16 @@ def list_token(
     loader = Loader(unit, tenant_id, now)
     key = _token(loader, collection_id, serial)
     loader.user(user)
-    best = unit.market.best_open(tenant_id, collection_id, "bid")
+    best = best_locked(unit, tenant_id, collection_id, "bid")
     if best is not None:
         loader.order(best)
+        loader.user(best.user_id)
     loader.state.next_order_id = unit.market.next_order_id(tenant_id, now)
     outcome = loader.market().list(user, key, price, valid_days)
-    persist(unit, tenant_id, outcome, now, config, actor="list")
-    return Placed(outcome.order)
+    done = persist(
+        unit, tenant_id, outcome, now, config, actor="list", watch=watcher(unit, tenant_id)
+    )
+    return Placed(outcome.order, trades=tuple(done))
 
 
 def offer(
@@ -104,6 +112,25 @@ def _recipient(unit: MallUnitOfWork, tenant_id: str, to_user_id: str) -> None:
     found = unit.people.get_user(tenant_id, to_user_id) if len(to_user_id) <= 40 else None
     if found is None:
         raise MarketRefused(Code.NOT_FOUND, f"no user {to_user_id!r} in this shop", "to_user_id")
+
+
+def best_locked(
+    unit: MallUnitOfWork, tenant_id: str, collection_id: str, kind: str,
+    lock_token: Callable[[OrderRow], None] | None = None,
+) -> OrderRow | None:  # fmt: skip
+    """The best open order of ``kind``, its row locked and read again under the lock (a racing
+    cancel or fill may have closed it: then the next best). ``lock_token`` locks a listing's
+    token first (the one lock order: token, then order)."""
+    for _ in range(MAX_TRIES):
+        best = unit.market.best_open(tenant_id, collection_id, kind)
+        if best is None:
+            return None
+        if lock_token is not None:
+            lock_token(best)
+        locked = unit.market.order(tenant_id, best.order_id, for_update=True)
+        if locked is not None and locked.status == "open":
+            return locked
+    raise MarketRefused(Code.NOT_FOUND, "the book is changing; try again", "order")
 
 
 def _open_order(loader: Loader, order_id: int) -> OrderRow:

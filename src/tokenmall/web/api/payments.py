@@ -31,6 +31,7 @@ from tokenmall.domain.mall.gateway import CallbackRefused, EventType
 from tokenmall.services.mall import payments
 from tokenmall.services.mall.gateway import Gateway
 from tokenmall.services.mall.uow import Database, MallUnitOfWork, utc_now
+from tokenmall.services.market import deposits
 from tokenmall.services.nfg import drop_money
 from tokenmall.web import idempotent
 from tokenmall.web.api.common import ResourceId, TenantId
@@ -165,7 +166,7 @@ async def sandbox_webhook(
             )
     except CallbackRefused as exc:
         return JSONResponse(body(exc.reason, str(exc)), status_code=status_of(exc))
-    if isinstance(result, drop_money.DropCallbackResult):
+    if isinstance(result, (drop_money.DropCallbackResult, deposits.DepositCallbackResult)):
         return JSONResponse(result.to_json())
     out = WebhookOut(
         event_id=result.event_id,

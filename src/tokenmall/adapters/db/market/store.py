@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import func, insert, select, update
 
 from tokenmall.adapters.db.mall.rows import aware
 from tokenmall.adapters.db.market.tables import (
@@ -23,6 +23,7 @@ from tokenmall.adapters.db.market.tables import (
     market_settings,
     market_trades,
 )
+from tokenmall.adapters.db.market.trades import SqlMarketTrades
 from tokenmall.adapters.db.nfg.tables import nfg_tokens
 
 
@@ -64,24 +65,6 @@ class OrderRow:
     created_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
-class TradeRow:
-    tenant_id: str
-    order_id: int
-    collection_id: str
-    serial: int
-    seller_id: str
-    buyer_id: str
-    price: int
-    fee: int
-    royalty: int
-    business_day: date
-    trading_day: int
-    journal_id: str | None
-    flagged: bool
-    created_at: datetime
-
-
 def _order(row: Any) -> OrderRow:
     r = row._mapping
     return OrderRow(
@@ -91,20 +74,7 @@ def _order(row: Any) -> OrderRow:
     )  # fmt: skip
 
 
-def _trade(row: Any) -> TradeRow:
-    r = row._mapping
-    return TradeRow(
-        r["tenant_id"], int(r["order_id"]), r["collection_id"], int(r["serial"]),
-        r["seller_id"], r["buyer_id"], int(r["price"]), int(r["fee"]), int(r["royalty"]),
-        r["business_day"], int(r["trading_day"]), r["journal_id"], bool(r["flagged"]),
-        aware(r["created_at"]),
-    )  # fmt: skip
-
-
-class SqlMarket:
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-
+class SqlMarket(SqlMarketTrades):
     # -- the tenant's profile
 
     def settings(self, tenant_id: str) -> MarketSettings | None:
@@ -305,32 +275,6 @@ class SqlMarket:
             .values(status=status, reason=reason, closed_at=now)
         ).rowcount
         return bool(changed)
-
-    # -- trades
-
-    def add_trade(self, trade: TradeRow) -> None:
-        self.conn.execute(
-            insert(market_trades).values(
-                tenant_id=trade.tenant_id, order_id=trade.order_id,
-                collection_id=trade.collection_id, serial=trade.serial,
-                seller_id=trade.seller_id, buyer_id=trade.buyer_id, price=trade.price,
-                fee=trade.fee, royalty=trade.royalty, business_day=trade.business_day,
-                trading_day=trade.trading_day, journal_id=trade.journal_id,
-                flagged=trade.flagged, created_at=trade.created_at,
-            )
-        )  # fmt: skip
-
-    def trades(
-        self, tenant_id: str, collection_id: str | None = None, limit: int | None = 500
-    ) -> list[TradeRow]:
-        """Trades oldest first (all of them with ``limit`` None)."""
-        query = select(market_trades).where(market_trades.c.tenant_id == tenant_id)
-        if collection_id is not None:
-            query = query.where(market_trades.c.collection_id == collection_id)
-        query = query.order_by(market_trades.c.created_at, market_trades.c.order_id)
-        if limit is not None:
-            query = query.limit(limit)
-        return [_trade(r) for r in self.conn.execute(query)]
 
     def last_price_before(self, tenant_id: str, collection_id: str, day: date) -> int | None:
         """The price of the collection's last trade before ``day`` (the reference)."""

@@ -1,0 +1,197 @@
+"""The market's money over real HTTP on SQLite and PostgreSQL: a take (摘牌), a resting bid
+(求购) filled by a listing, a bid trading at once, an agreement (协议转让) accepted by its named
+buyer, each one journal with the seller getting price − fee − royalty; refusals that change
+nothing; a cancelled bid returning its cash once; a gift cancelling an agreement; the operator's
+trades, flags and CSV; deposits through the sandbox gateway's callback. The audit stays clean
+and every fen deposited is accounted for."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mall_api import Api, TenantFixture, ok
+from market_money_kit import audit_clean, conserved, fund, money, refused, rows, user
+from test_api_market import _collection
+
+FEES = {"fee_rate": "0.02", "royalty_rate": "0.05"}
+
+
+def _market(api: Api, server: Any, t: TenantFixture, *owners: str) -> str:
+    cid = _collection(server, t, *owners)
+    ok(api.post(t.path(f"/market/collections/{cid}/settings"), t.admin_token, json=FEES))
+    return cid
+
+
+def _list(api: Api, t: TenantFixture, token: str, cid: str, serial: int, price: str) -> Any:
+    body = {"collection_id": cid, "serial": serial, "price": price}
+    return api.post(t.path("/market/orders/list"), token, json=body)
+
+
+def _bid(api: Api, t: TenantFixture, token: str, cid: str, price: str, **kw: Any) -> Any:
+    body = {"collection_id": cid, "price": price}
+    return api.post(t.path("/market/orders/bid"), token, json=body, **kw)
+
+
+def test_take_bid_and_accept_settle_exactly(api: Api, server: Any, tenant: TenantFixture) -> None:
+    t = tenant
+    seller = t.consumer_id
+    cid = _market(api, server, t, seller, seller, seller)
+    buyer, buyer_token = user(api, t)
+    fund(server, t, buyer, 100_000)
+    # 摘牌: 120.00, fee 2.40, royalty 6.00, the seller gets 111.60
+    listed = ok(_list(api, t, t.consumer_token, cid, 1, "120.00"))
+    take = t.path(f"/market/orders/{listed['order_id']}/take")
+    trade = ok(api.post(take, buyer_token, key="take-1"))
+    assert (trade["price"], trade["fee"], trade["royalty"], trade["proceeds"]) == (
+        "120.00", "2.40", "6.00", "111.60",
+    )  # fmt: skip
+    assert (trade["kind"], trade["seller_id"], trade["buyer_id"]) == ("take", seller, buyer)
+    assert ok(api.post(take, buyer_token, key="take-1")) == trade  # a replay: nothing more
+    assert money(server, t, buyer, seller) == {
+        buyer: 88_000, seller: 11_160, "market_deposits": 100_000, "market_escrow": 0,
+        "market_fees": 240, "royalties": 600,
+    }  # fmt: skip
+    # 求购 rests and reserves; a listing at or below it trades at the bid's price, from escrow
+    placed = ok(_bid(api, t, buyer_token, cid, "100.00"))
+    assert (placed["order"]["status"], placed["trades"]) == ("open", [])
+    assert money(server, t, buyer)[buyer] == 78_000
+    assert money(server, t)["market_escrow"] == 10_000
+    sold = ok(_list(api, t, t.consumer_token, cid, 2, "95.00"))
+    assert sold["status"] == "filled"
+    after = money(server, t, buyer, seller)
+    assert (after[buyer], after[seller], after["market_escrow"]) == (78_000, 11_160 + 9_300, 0)
+    assert (after["market_fees"], after["royalties"]) == (440, 1_100)
+    # 协议转让: only the named buyer accepts
+    offer = ok(
+        api.post(
+            t.path("/market/orders/offer"), t.consumer_token,
+            json={"collection_id": cid, "serial": 3, "to_user_id": buyer, "price": "50.00"},
+        )
+    )  # fmt: skip
+    accept = t.path(f"/market/orders/{offer['order_id']}/accept")
+    before = (money(server, t, buyer, seller), rows(server, t))
+    refused(api.post(accept, t.merchant_token), 404, "not_found")
+    assert (money(server, t, buyer, seller), rows(server, t)) == before
+    accepted = ok(api.post(accept, buyer_token))
+    assert (accepted["kind"], accepted["proceeds"]) == ("accept", "46.50")
+    # a bid at or above the lowest listing trades at once at the listing's price
+    ok(_list(api, t, buyer_token, cid, 1, "130.00"))
+    fund(server, t, seller, 20_000)
+    now = ok(_bid(api, t, t.consumer_token, cid, "140.00"))
+    assert [x["price"] for x in now["trades"]] == ["130.00"]
+    assert now["order"]["status"] == "filled"
+    tokens, _, trades = rows(server, t)
+    assert [(s, o) for _, s, o, _ in tokens] == [(1, seller), (2, buyer), (3, buyer)]
+    assert [p for _, p in trades] == [12_000, 10_000, 5_000, 13_000]
+    mine = ok(api.get(t.path("/market/trades/mine"), buyer_token))["trades"]
+    assert len(mine) == 4
+    data = ok(api.get(t.path(f"/market/collections/{cid}"), buyer_token))
+    assert (data["last_price"], data["volume_24h"]) == ("130.00", "400.00")
+    audit_clean(server, t)
+    conserved(server, t, buyer, seller)
+
+
+def test_refusals_change_nothing(api: Api, server: Any, tenant: TenantFixture) -> None:
+    t = tenant
+    cid = _market(api, server, t, t.consumer_id)
+    buyer, buyer_token = user(api, t)
+    fund(server, t, buyer, 5_000)
+    listed = ok(_list(api, t, t.consumer_token, cid, 1, "120.00"))
+    before = (money(server, t, buyer, t.consumer_id), rows(server, t))
+    refused(_bid(api, t, buyer_token, "col_missing", "10.00"), 404, "not_found")
+    assert refused(_bid(api, t, buyer_token, cid, "1.234"), 422, "invalid_input")["field"] == (
+        "price"
+    )
+    refused(_bid(api, t, buyer_token, cid, "0"), 422, "invalid_input")
+    refused(_bid(api, t, buyer_token, cid, "-1.00"), 422, "invalid_input")
+    refused(_bid(api, t, buyer_token, cid, "50.01"), 409, "insufficient_funds")
+    take = t.path(f"/market/orders/{listed['order_id']}/take")
+    refused(api.post(take, buyer_token), 409, "insufficient_funds")
+    refused(api.post(take, t.consumer_token), 409, "self_trade")
+    refused(api.post(t.path("/market/orders/999999/take"), buyer_token), 404, "not_found")
+    other = _other_tenant(api, server)
+    refused(api.post(take.replace(t.tenant_id, other.tenant_id), other.consumer_token), 404,
+            "not_found")  # fmt: skip
+    assert (money(server, t, buyer, t.consumer_id), rows(server, t)) == before
+    audit_clean(server, t)
+
+
+def _other_tenant(api: Api, server: Any) -> TenantFixture:
+    from mall_api import OPERATOR_EMAIL, OPERATOR_PASSWORD, make_tenant
+
+    operator = ok(
+        api.post(
+            "/api/v1/platform/login", json={"email": OPERATOR_EMAIL, "password": OPERATOR_PASSWORD}
+        )
+    )["token"]
+    return make_tenant(api, operator)
+
+
+def test_a_cancelled_bid_returns_its_cash_once(api: Api, server: Any, tenant: TenantFixture) -> None:
+    t = tenant
+    cid = _market(api, server, t, t.consumer_id)
+    buyer, buyer_token = user(api, t)
+    fund(server, t, buyer, 10_000)
+    placed = ok(_bid(api, t, buyer_token, cid, "80.00"))
+    assert money(server, t, buyer)[buyer] == 2_000
+    cancel = t.path(f"/market/orders/{placed['order']['order_id']}/cancel")
+    refused(api.post(cancel, t.consumer_token), 403, "not_owner")
+    assert ok(api.post(cancel, buyer_token, key="c-1"))["status"] == "cancelled"
+    ok(api.post(cancel, buyer_token, key="c-1"))
+    refused(api.post(cancel, buyer_token), 404, "not_found")
+    m = money(server, t, buyer)
+    assert (m[buyer], m["market_escrow"]) == (10_000, 0)
+    # the token's listing no longer meets the cancelled bid
+    assert ok(_list(api, t, t.consumer_token, cid, 1, "80.00"))["status"] == "open"
+    audit_clean(server, t)
+    conserved(server, t, buyer, t.consumer_id)
+
+
+def test_a_gift_cancels_the_agreement_and_moves_no_money(
+    api: Api, server: Any, tenant: TenantFixture
+) -> None:
+    t = tenant
+    cid = _market(api, server, t, t.consumer_id)
+    buyer, buyer_token = user(api, t)
+    fund(server, t, buyer, 10_000)
+    offer = ok(
+        api.post(
+            t.path("/market/orders/offer"), t.consumer_token,
+            json={"collection_id": cid, "serial": 1, "to_user_id": buyer, "price": "50.00"},
+        )
+    )  # fmt: skip
+    gift = {"collection_id": cid, "serial": 1, "to_user_id": t.merchant_user_id}
+    ok(api.post(t.path("/market/gifts"), t.consumer_token, json=gift))
+    before = money(server, t, buyer, t.consumer_id)
+    refused(api.post(t.path(f"/market/orders/{offer['order_id']}/accept"), buyer_token), 404,
+            "not_found")  # fmt: skip
+    assert money(server, t, buyer, t.consumer_id) == before == {
+        buyer: 10_000, t.consumer_id: 0, "market_deposits": 10_000, "market_escrow": 0,
+        "market_fees": 0, "royalties": 0,
+    }  # fmt: skip
+    tokens, orders, trades = rows(server, t)
+    assert (tokens[0][2], orders, trades) == (
+        t.merchant_user_id, [(offer["order_id"], "cancelled")], [],
+    )  # fmt: skip
+    audit_clean(server, t)
+
+
+def test_operator_trades_flags_and_csv(api: Api, server: Any, tenant: TenantFixture) -> None:
+    t = tenant
+    cid = _market(api, server, t, t.consumer_id, t.consumer_id)
+    buyer, buyer_token = user(api, t)
+    fund(server, t, buyer, 50_000)
+    for serial in (1, 2):
+        listed = ok(_list(api, t, t.consumer_token, cid, serial, "100.00"))
+        ok(api.post(t.path(f"/market/orders/{listed['order_id']}/take"), buyer_token))
+    report = ok(api.get(t.path("/market/admin/trades"), t.admin_token))
+    assert (report["count"], report["volume"], report["flagged_count"]) == (2, "200.00", 0)
+    flagged = ok(api.get(t.path("/market/admin/trades/flagged"), t.admin_token))
+    assert flagged["trades"] == []
+    refused(api.get(t.path("/market/admin/trades"), buyer_token), 403, "forbidden")
+    refused(api.get(t.path("/market/admin/trades.csv"), buyer_token), 403, "forbidden")
+    csv = api.get(t.path("/market/admin/trades.csv"), t.admin_token)
+    assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
+    lines = csv.text.strip().split("\n")
+    assert lines[0].startswith("trade_id,created_at,business_day,kind,")
+    assert len(lines) == 3 and ",100.00,2.00,5.00,93.00," in lines[1]
