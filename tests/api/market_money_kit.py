@@ -29,7 +29,8 @@ def store_of(server: Any) -> Store:
 def user(api: Api, t: TenantFixture, name: str | None = None) -> tuple[str, str]:
     """A new consumer of ``t``: (user id, token)."""
     email = f"{name or uuid.uuid4().hex[:12]}@shop.test"
-    made = ok(api.post(t.path("/register"), json={"email": email, "password": "pass-word-1"}), 201)
+    body = {"email": email, "password": "pass-word-1", "role": "consumer"}
+    made = ok(api.post(t.path("/users"), t.admin_token, json=body), 201)  # no sign-up throttle
     return made["user_id"], login(api, t.tenant_id, email, "pass-word-1")
 
 

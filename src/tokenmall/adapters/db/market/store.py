@@ -12,6 +12,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from tokenmall.adapters.db.mall.rows import aware
 from tokenmall.adapters.db.market.tables import (
@@ -104,7 +105,16 @@ class SqlMarket(SqlMarketTrades):
     def next_order_id(self, tenant_id: str, now: datetime) -> int:
         """Hand out the tenant's next order id (locks the settings row until commit)."""
         if self.settings(tenant_id) is None:
-            self.put_settings(MarketSettings(tenant_id, "open", False), now)
+            try:  # a racing first order may insert the row first: then use it
+                with self.conn.begin_nested():
+                    self.conn.execute(
+                        insert(market_settings).values(
+                            tenant_id=tenant_id, profile="open", kyc_required=False,
+                            next_order_id=1, updated_at=now,
+                        )
+                    )  # fmt: skip
+            except IntegrityError:
+                pass
         self.conn.execute(
             update(market_settings)
             .where(market_settings.c.tenant_id == tenant_id)
