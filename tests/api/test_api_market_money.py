@@ -7,11 +7,14 @@ and every fen deposited is accounted for."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
-from mall_api import Api, TenantFixture, ok
+from mall_api import Api, TenantFixture, login, ok
 from market_money_kit import audit_clean, conserved, fund, money, refused, rows, user
+from orders_helpers import signed_webhook, success_event
 from test_api_market import _collection
+from wallet_helpers import invite_code
 
 FEES = {"fee_rate": "0.02", "royalty_rate": "0.05"}
 
@@ -195,3 +198,49 @@ def test_operator_trades_flags_and_csv(api: Api, server: Any, tenant: TenantFixt
     lines = csv.text.strip().split("\n")
     assert lines[0].startswith("trade_id,created_at,business_day,kind,")
     assert len(lines) == 3 and ",100.00,2.00,5.00,93.00," in lines[1]
+
+
+def test_a_deposit_through_the_gateway_credits_cash_once(
+    api: Api, server: Any, tenant: TenantFixture
+) -> None:
+    t = tenant
+    buyer, buyer_token = user(api, t)
+    refused(api.post(t.path("/market/deposits"), buyer_token, json={"amount": "0.001"}), 422,
+            "invalid_input")  # fmt: skip
+    dep = ok(api.post(t.path("/market/deposits"), buyer_token, json={"amount": "250.00"}))
+    assert (dep["status"], dep["amount"]) == ("pending", "250.00") and dep["redirect_url"]
+    event = success_event(dep)
+    answer = ok(signed_webhook(api, server, event))
+    assert (answer["deposit_status"], answer["outcome"]) == ("paid", "market cash deposited")
+    assert signed_webhook(api, server, event).status_code == 409  # the same event: refused
+    again = success_event(dep)  # another event for a paid deposit: nothing more
+    assert ok(signed_webhook(api, server, again))["outcome"] == "no change"
+    wrong = ok(api.post(t.path("/market/deposits"), buyer_token, json={"amount": "10.00"}))
+    assert signed_webhook(api, server, {**success_event(wrong), "amount": "11.00"}).status_code in (
+        409, 422,
+    )  # fmt: skip
+    m = money(server, t, buyer)
+    assert (m[buyer], m["market_deposits"]) == (25_000, 25_000)
+    mine = ok(api.get(t.path("/market/deposits/mine"), buyer_token))["deposits"]
+    assert sorted(d["status"] for d in mine) == ["paid", "pending"]
+    audit_clean(server, t)
+
+
+def test_trades_between_referral_links_are_flagged(
+    api: Api, server: Any, tenant: TenantFixture
+) -> None:
+    t = tenant
+    cid = _market(api, server, t, t.consumer_id)
+    code = invite_code(api, t, t.consumer_token)
+    email = f"{uuid.uuid4().hex[:10]}@shop.test"
+    body = {"email": email, "password": "pass-word-1", "invite_code": code}
+    friend = ok(api.post(t.path("/register"), json=body), 201)["user_id"]
+    friend_token = login(api, t.tenant_id, email, "pass-word-1")
+    fund(server, t, friend, 20_000)
+    listed = ok(_list(api, t, t.consumer_token, cid, 1, "100.00"))
+    trade = ok(api.post(t.path(f"/market/orders/{listed['order_id']}/take"), friend_token))
+    assert (trade["flagged"], trade["flag_reason"]) == (True, "referral_link")
+    flagged = ok(api.get(t.path("/market/admin/trades/flagged"), t.admin_token))
+    assert (flagged["flagged_count"], flagged["flagged_volume"]) == (1, "100.00")
+    assert [x["trade_id"] for x in flagged["trades"]] == [trade["trade_id"]]
+    audit_clean(server, t)

@@ -36,12 +36,21 @@ MAX_DEPOSIT = 100_000_000  # fen: 1,000,000.00 at once
 
 
 def payment_id_of(deposit_id: str) -> str:
-    return "mdp_" + deposit_id.split("_", 1)[1]
+    return "pay_" + deposit_id.split("_", 1)[1]
 
 
 def deposit_id_of(payment_id: str) -> str | None:
     prefix, _, rest = payment_id.partition("_")
-    return f"dep_{rest}" if prefix == "mdp" and rest else None
+    return f"dep_{rest}" if prefix == "pay" and rest else None
+
+
+def is_deposit(db: Database, tenant_id: str, payment_id: str) -> bool:
+    """Whether the gateway's payment is a deposit's (its id names a stored deposit)."""
+    deposit_id = deposit_id_of(payment_id)
+    if deposit_id is None:
+        return False
+    with db.reading() as unit:
+        return unit.market.deposit(tenant_id, deposit_id) is not None
 
 
 @dataclass(frozen=True, slots=True)

@@ -131,7 +131,7 @@ def handle_callback(
         event = gateway.verify_callback(headers, body, now)
     except CallbackRefused:
         return payments.handle_callback(db, gateway, headers, body, now)
-    if deposits.deposit_id_of(event.payment_id) is not None:
+    if deposits.is_deposit(db, event.tenant_id, event.payment_id):
         return deposits.handle_callback(db, gateway, event, body.decode("utf-8", "replace"), now)
     if page_state(db, event.tenant_id, event.payment_id) is None:
         return payments.handle_callback(db, gateway, headers, body, now)
