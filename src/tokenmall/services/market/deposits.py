@@ -108,9 +108,18 @@ class DepositCallbackResult:
 
 
 def handle_callback(
-    db: Database, gateway: Gateway, event: CallbackEvent, text: str, now: datetime
-) -> DepositCallbackResult:
-    """Apply a verified callback of a deposit (``CallbackRefused``, recorded, if refused)."""
+    db: Database, gateway: Gateway, headers: dict[str, str], body: bytes, now: datetime
+) -> DepositCallbackResult | None:
+    """Apply a gateway callback if it is a deposit's (None: it is not, or it does not verify:
+    the orders' and the drop's handling takes it, and records a refusal); ``CallbackRefused``,
+    recorded, if refused."""
+    try:
+        event = gateway.verify_callback(headers, body, now)
+    except CallbackRefused:
+        return None
+    if not is_deposit(db, event.tenant_id, event.payment_id):
+        return None
+    text = body.decode("utf-8", "replace")
     try:
         try:
             with db.unit() as unit:

@@ -38,7 +38,6 @@ from tokenmall.services.log.checkpoints import LogConfig
 from tokenmall.services.mall import ids, journal, payments
 from tokenmall.services.mall.gateway import Gateway
 from tokenmall.services.mall.uow import Database, MallUnitOfWork
-from tokenmall.services.market import deposits
 from tokenmall.services.nfg import drop
 
 log = logging.getLogger("tokenmall.payments")
@@ -124,15 +123,13 @@ def handle_callback(
     headers: dict[str, str],
     body: bytes,
     now: datetime,
-) -> payments.CallbackResult | DropCallbackResult | deposits.DepositCallbackResult:
+) -> payments.CallbackResult | DropCallbackResult:
     """Verify and apply one gateway callback, an order's or a reservation's;
     ``CallbackRefused`` (recorded and logged) if refused."""
     try:
         event = gateway.verify_callback(headers, body, now)
     except CallbackRefused:
         return payments.handle_callback(db, gateway, headers, body, now)
-    if deposits.is_deposit(db, event.tenant_id, event.payment_id):
-        return deposits.handle_callback(db, gateway, event, body.decode("utf-8", "replace"), now)
     if page_state(db, event.tenant_id, event.payment_id) is None:
         return payments.handle_callback(db, gateway, headers, body, now)
     text = body.decode("utf-8", "replace")

@@ -155,7 +155,10 @@ async def sandbox_webhook(
     gateway = gateway_for(request)
     try:
         async with callback_gate():
-            result = await run_in_threadpool(
+            deposit = await run_in_threadpool(
+                deposits.handle_callback, db, gateway, headers, raw, utc_now()
+            )
+            result = deposit or await run_in_threadpool(
                 drop_money.handle_callback,
                 db,
                 gateway,
@@ -231,9 +234,10 @@ def _deliver(
             return code, text[:200]
     db: Database = request.app.state.database
     try:
-        drop_money.handle_callback(
-            db, gateway, request.app.state.log_config, headers, body_, utc_now()
-        )
+        if deposits.handle_callback(db, gateway, headers, body_, utc_now()) is None:
+            drop_money.handle_callback(
+                db, gateway, request.app.state.log_config, headers, body_, utc_now()
+            )
     except CallbackRefused as exc:
         return status_of(exc), str(exc)
     return 200, ""
