@@ -130,7 +130,9 @@ def _other_tenant(api: Api, server: Any) -> TenantFixture:
     return make_tenant(api, operator)
 
 
-def test_a_cancelled_bid_returns_its_cash_once(api: Api, server: Any, tenant: TenantFixture) -> None:
+def test_a_cancelled_bid_returns_its_cash_once(
+    api: Api, server: Any, tenant: TenantFixture
+) -> None:
     t = tenant
     cid = _market(api, server, t, t.consumer_id)
     buyer, buyer_token = user(api, t)
@@ -194,10 +196,12 @@ def test_operator_trades_flags_and_csv(api: Api, server: Any, tenant: TenantFixt
     refused(api.get(t.path("/market/admin/trades"), buyer_token), 403, "forbidden")
     refused(api.get(t.path("/market/admin/trades.csv"), buyer_token), 403, "forbidden")
     csv = api.get(t.path("/market/admin/trades.csv"), t.admin_token)
-    assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
+    assert csv.status_code == 200
+    assert csv.headers["content-type"].startswith("text/csv")
     lines = csv.text.strip().split("\n")
     assert lines[0].startswith("trade_id,created_at,business_day,kind,")
-    assert len(lines) == 3 and ",100.00,2.00,5.00,93.00," in lines[1]
+    assert len(lines) == 3
+    assert ",100.00,2.00,5.00,93.00," in lines[1]
 
 
 def test_a_deposit_through_the_gateway_credits_cash_once(
@@ -208,7 +212,8 @@ def test_a_deposit_through_the_gateway_credits_cash_once(
     refused(api.post(t.path("/market/deposits"), buyer_token, json={"amount": "0.001"}), 422,
             "invalid_input")  # fmt: skip
     dep = ok(api.post(t.path("/market/deposits"), buyer_token, json={"amount": "250.00"}))
-    assert (dep["status"], dep["amount"]) == ("pending", "250.00") and dep["redirect_url"]
+    assert (dep["status"], dep["amount"]) == ("pending", "250.00")
+    assert dep["redirect_url"]
     event = success_event(dep)
     answer = ok(signed_webhook(api, server, event))
     assert (answer["deposit_status"], answer["outcome"]) == ("paid", "market cash deposited")

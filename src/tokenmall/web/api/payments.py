@@ -158,7 +158,9 @@ async def sandbox_webhook(
             deposit = await run_in_threadpool(
                 deposits.handle_callback, db, gateway, headers, raw, utc_now()
             )
-            result = deposit or await run_in_threadpool(
+            if deposit is not None:
+                return JSONResponse(deposit.to_json())
+            result = await run_in_threadpool(
                 drop_money.handle_callback,
                 db,
                 gateway,
@@ -169,7 +171,7 @@ async def sandbox_webhook(
             )
     except CallbackRefused as exc:
         return JSONResponse(body(exc.reason, str(exc)), status_code=status_of(exc))
-    if isinstance(result, (drop_money.DropCallbackResult, deposits.DepositCallbackResult)):
+    if isinstance(result, drop_money.DropCallbackResult):
         return JSONResponse(result.to_json())
     out = WebhookOut(
         event_id=result.event_id,
