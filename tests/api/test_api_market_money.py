@@ -8,13 +8,17 @@ and every fen deposited is accounted for."""
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from mall_api import Api, TenantFixture, login, ok
-from market_money_kit import audit_clean, conserved, fund, money, refused, rows, user
+from market_money_kit import audit_clean, conserved, db_of, fund, money, refused, rows, user
 from orders_helpers import signed_webhook, success_event
 from test_api_market import _collection
 from wallet_helpers import invite_code
+
+from tokenmall.services.mall.uow import utc_now
+from tokenmall.services.market import trading
 
 FEES = {"fee_rate": "0.02", "royalty_rate": "0.05"}
 
@@ -30,8 +34,11 @@ def _list(api: Api, t: TenantFixture, token: str, cid: str, serial: int, price: 
     return api.post(t.path("/market/orders/list"), token, json=body)
 
 
-def _bid(api: Api, t: TenantFixture, token: str, cid: str, price: str, **kw: Any) -> Any:
-    body = {"collection_id": cid, "price": price}
+def _bid(
+    api: Api, t: TenantFixture, token: str, cid: str, price: str,
+    json_extra: dict[str, Any] | None = None, **kw: Any,
+) -> Any:  # fmt: skip
+    body = {"collection_id": cid, "price": price, **(json_extra or {})}
     return api.post(t.path("/market/orders/bid"), token, json=body, **kw)
 
 
@@ -248,4 +255,26 @@ def test_trades_between_referral_links_are_flagged(
     flagged = ok(api.get(t.path("/market/admin/trades/flagged"), t.admin_token))
     assert (flagged["flagged_count"], flagged["flagged_volume"]) == (1, "100.00")
     assert [x["trade_id"] for x in flagged["trades"]] == [trade["trade_id"]]
+    audit_clean(server, t)
+
+
+def test_expiry_returns_a_bids_cash_once(api: Api, server: Any, tenant: TenantFixture) -> None:
+    t = tenant
+    cid = _market(api, server, t, t.consumer_id)
+    buyer, buyer_token = user(api, t)
+    fund(server, t, buyer, 10_000)
+    placed = ok(_bid(api, t, buyer_token, cid, "60.00", json_extra={"valid_days": 1}))
+    assert money(server, t, buyer)[buyer] == 4_000
+    tick = t.path("/market/orders/expire-due")
+    refused(api.post(tick, buyer_token), 403, "forbidden")
+    assert ok(api.post(tick, t.admin_token)) == {"expired": 0}  # not due yet
+    later = utc_now() + timedelta(days=3)
+    config = server.app.state.log_config
+    for _ in range(2):  # the second tick finds nothing left to expire
+        with db_of(server).unit() as unit:
+            trading.expire_due(unit, t.tenant_id, now=later, config=config)
+    order = ok(api.get(t.path("/market/orders/mine"), buyer_token))["orders"][0]
+    assert (order["order_id"], order["status"]) == (placed["order"]["order_id"], "expired")
+    m = money(server, t, buyer)
+    assert (m[buyer], m["market_escrow"]) == (10_000, 0)
     audit_clean(server, t)

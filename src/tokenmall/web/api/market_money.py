@@ -12,6 +12,8 @@ from pydantic import BaseModel
 from sqlalchemy import Connection
 
 from tokenmall.domain.money import format_money
+from tokenmall.services.mall.auth import require
+from tokenmall.services.mall.people import ADMIN
 from tokenmall.services.mall.uow import MallUnitOfWork, utc_now
 from tokenmall.services.market import admin, deposits, queries, trading
 from tokenmall.services.market.orders import Placed
@@ -197,3 +199,32 @@ def my_deposits(tenant_id: TenantId, caller: Caller, db: Db) -> DepositList:
         return DepositList(
             deposits=[_deposit_out(d) for d in deposits.mine(unit, caller, tenant_id)]
         )
+
+
+class ExpiredOrdersOut(BaseModel):
+    expired: int
+
+
+@router.post(
+    "/orders/expire-due",
+    response_model=ExpiredOrdersOut,
+    summary="The scheduler's tick (admins): expire orders past their valid days (bids return "
+    "their cash, listings free their tokens)",
+    responses=WRITE,
+)
+def expire_due(
+    tenant_id: TenantId,
+    request: Request,
+    caller: Caller,
+    db: Db,
+    key: IdempotencyKey,
+    config: Config,
+) -> Response:
+    def make(conn: Connection) -> BaseModel:
+        require(caller, tenant_id, ADMIN)
+        unit = MallUnitOfWork.joining(conn)
+        return ExpiredOrdersOut(
+            expired=trading.expire_due(unit, tenant_id, now=utc_now(), config=config)
+        )
+
+    return write(request, db, caller, tenant_id, key, None, make)
