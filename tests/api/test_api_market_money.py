@@ -278,3 +278,20 @@ def test_expiry_returns_a_bids_cash_once(api: Api, server: Any, tenant: TenantFi
     m = money(server, t, buyer)
     assert (m[buyer], m["market_escrow"]) == (10_000, 0)
     audit_clean(server, t)
+
+
+def test_a_profile_change_returns_open_bids_cash(
+    api: Api, server: Any, tenant: TenantFixture
+) -> None:
+    t = tenant
+    cid = _market(api, server, t, t.consumer_id)
+    buyer, buyer_token = user(api, t)
+    fund(server, t, buyer, 10_000)
+    placed = ok(_bid(api, t, buyer_token, cid, "70.00"))
+    ok(api.post(t.path("/market/settings"), t.admin_token, json={"profile": "cn-gift-only"}))
+    order = ok(api.get(t.path("/market/orders/mine"), buyer_token))["orders"][0]
+    assert (order["order_id"], order["status"]) == (placed["order"]["order_id"], "cancelled")
+    m = money(server, t, buyer)
+    assert (m[buyer], m["market_escrow"]) == (10_000, 0)
+    refused(_bid(api, t, buyer_token, cid, "70.00"), 403, "profile_forbids")
+    audit_clean(server, t)

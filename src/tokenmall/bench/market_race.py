@@ -85,6 +85,7 @@ class _Setup:
                     ref=f"dep_{buyer}", amount_fen=FUNDS,
                 ))  # fmt: skip
         self.deposits = FUNDS * buyers
+        self.first_error: str | None = None
 
     def _user(self, unit: MallUnitOfWork, n: int, digest: str, now: datetime) -> str:
         user = User(
@@ -177,10 +178,13 @@ def run(
             "double_charges": double,
             "race_errors": errors,
             "trades": done.count("ok"),
+            "trade_refusals": done.count("refused"),
+            "trade_errors": done.count("error"),
             "trades_per_second": round(done.count("ok") / seconds, 1),
             "conservation_ok": conserved and not report.findings and owners is None,
             "audit_findings": report.findings[:5],
             "owners_vs_log": owners,
+            "first_error": s.first_error,
             "fees": state.market_fees,
             "royalties": state.royalties,
         }

@@ -31,6 +31,8 @@ from tokenmall.services.mall import journal
 from tokenmall.services.mall.uow import MallUnitOfWork
 from tokenmall.services.market.state import business_day
 
+Watch = Callable[[str, str], "str | None"]  # (buyer, seller) -> why a trade is flagged
+
 
 class Unsupported(RuntimeError):
     """An effect this service does not persist yet (a programming error, never user input)."""
@@ -163,7 +165,11 @@ def persist(
     return trades
 
 
-Watch = Callable[[str, str], "str | None"]
+def release_bid(unit: MallUnitOfWork, tenant_id: str, order_id: int, user: str, fen: int) -> None:
+    """A bid closed outside an action (a profile change): its reservation back to its user."""
+    _Money(unit, tenant_id, order_id).move(
+        fx.Money((Purse.RESERVED, user), (Purse.CASH, user), fen, "release")
+    )
 
 
 @dataclass

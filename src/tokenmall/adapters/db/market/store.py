@@ -331,7 +331,7 @@ class SqlMarket(SqlMarketTrades):
             )
         ).first()
         if exists is None:
-            self.conn.execute(
+            self._insert_once(
                 insert(market_holders).values(
                     tenant_id=tenant_id, collection_id=collection_id, user_id=user_id
                 )
@@ -358,10 +358,18 @@ class SqlMarket(SqlMarketTrades):
             market_holds.c.user_id == user_id,
         )
         changed = self.conn.execute(update(market_holds).where(*where).values({side: day})).rowcount
-        if not changed:
-            self.conn.execute(
-                insert(market_holds).values(
-                    tenant_id=tenant_id, collection_id=collection_id, user_id=user_id,
-                    **{side: day},
-                )
-            )  # fmt: skip
+        if not changed and not self._insert_once(
+            insert(market_holds).values(
+                tenant_id=tenant_id, collection_id=collection_id, user_id=user_id, **{side: day}
+            )
+        ):  # a racing trade of the same user inserted the row first: update it
+            self.conn.execute(update(market_holds).where(*where).values({side: day}))
+
+    def _insert_once(self, statement: Any) -> bool:
+        """Insert a row another transaction may be inserting at once; False if it won."""
+        try:
+            with self.conn.begin_nested():
+                self.conn.execute(statement)
+        except IntegrityError:
+            return False
+        return True
