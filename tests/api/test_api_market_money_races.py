@@ -99,3 +99,24 @@ def test_two_bids_of_one_bidders_cash_at_once_reserve_it_once(
     m = money(server, t, buyer)
     assert (m[buyer], m["market_escrow"]) == (0, 10_000)
     audit_clean(server, t)
+
+
+def test_one_buyer_takes_many_listings_at_once(
+    api: Api, server: Any, tenant: TenantFixture
+) -> None:
+    t = tenant
+    cid = _market(api, server, t, *[t.consumer_id] * 6)
+    buyer, buyer_token = user(api, t)
+    fund(server, t, buyer, 100_000)
+    listed = [ok(_list(api, t, t.consumer_token, cid, n, "100.00")) for n in range(1, 7)]
+
+    def taker(order_id: int) -> Any:
+        path = t.path(f"/market/orders/{order_id}/take")
+        return lambda client: client.post(path, buyer_token)
+
+    answers = _all_at_once(server.base_url, [taker(o["order_id"]) for o in listed])
+    assert _codes(answers) == [(200, "")] * 6
+    m = money(server, t, buyer, t.consumer_id)
+    assert (m[buyer], m[t.consumer_id]) == (40_000, 6 * 9_300)
+    audit_clean(server, t)
+    conserved(server, t, buyer, t.consumer_id)
