@@ -5,6 +5,7 @@ Idempotency-Key; every refusal is a 4xx whose ``code`` is market.md's."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -75,7 +76,8 @@ def bid(
     return write(request, db, caller, tenant_id, key, payload, make)
 
 
-def _settle(action: str, summary: str):  # type: ignore[no-untyped-def]
+def _settle(action: str, summary: str) -> Callable[..., Response]:
+    """The route of ``take`` or ``accept`` (the same shape, the domain's own action)."""
     settle = trading.take if action == "take" else trading.accept
 
     @router.post(
