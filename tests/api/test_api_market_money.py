@@ -295,3 +295,19 @@ def test_a_profile_change_returns_open_bids_cash(
     assert (m[buyer], m["market_escrow"]) == (10_000, 0)
     refused(_bid(api, t, buyer_token, cid, "70.00"), 403, "profile_forbids")
     audit_clean(server, t)
+
+
+def test_the_sandbox_page_pays_a_deposit(api: Api, server: Any, tenant: TenantFixture) -> None:
+    t = tenant
+    buyer, buyer_token = user(api, t)
+    dep = ok(api.post(t.path("/market/deposits"), buyer_token, json={"amount": "12.34"}))
+    page = dep["redirect_url"].split("://", 1)[1].split("/", 1)[1]
+    shown = api.http.get(f"/{page}")
+    assert shown.status_code == 200
+    assert dep["deposit_id"] in shown.text
+    paid = api.http.post(f"/{page}", data={"outcome": "approve"})
+    assert paid.status_code == 200
+    assert "succeeded" in paid.text
+    assert api.http.post(f"/{page}", data={"outcome": "approve"}).status_code == 409
+    assert money(server, t, buyer)[buyer] == 1_234
+    audit_clean(server, t)

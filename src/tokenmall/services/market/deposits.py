@@ -30,7 +30,7 @@ from tokenmall.services.mall.gateway import Gateway
 from tokenmall.services.mall.uow import Database, MallUnitOfWork
 from tokenmall.services.nfg import registry
 
-__all__ = ["DepositRow", "Started", "handle_callback", "mine", "start"]
+__all__ = ["DepositRow", "Started", "handle_callback", "mine", "of_payment", "start"]
 
 MAX_DEPOSIT = 100_000_000  # fen: 1,000,000.00 at once
 
@@ -44,13 +44,18 @@ def deposit_id_of(payment_id: str) -> str | None:
     return f"dep_{rest}" if prefix == "pay" and rest else None
 
 
-def is_deposit(db: Database, tenant_id: str, payment_id: str) -> bool:
-    """Whether the gateway's payment is a deposit's (its id names a stored deposit)."""
+def of_payment(db: Database, tenant_id: str, payment_id: str) -> DepositRow | None:
+    """The deposit the gateway's payment pays, if it is a deposit's."""
     deposit_id = deposit_id_of(payment_id)
     if deposit_id is None:
-        return False
+        return None
     with db.reading() as unit:
-        return unit.market.deposit(tenant_id, deposit_id) is not None
+        return unit.market.deposit(tenant_id, deposit_id)
+
+
+def is_deposit(db: Database, tenant_id: str, payment_id: str) -> bool:
+    """Whether the gateway's payment is a deposit's (its id names a stored deposit)."""
+    return of_payment(db, tenant_id, payment_id) is not None
 
 
 @dataclass(frozen=True, slots=True)
