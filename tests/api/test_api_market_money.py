@@ -17,6 +17,7 @@ from orders_helpers import signed_webhook, success_event
 from test_api_market import _collection
 from wallet_helpers import invite_code
 
+from tokenmall.adapters.db.market.trades import DepositRow
 from tokenmall.services.mall.uow import utc_now
 from tokenmall.services.market import trading
 
@@ -311,3 +312,21 @@ def test_the_sandbox_page_pays_a_deposit(api: Api, server: Any, tenant: TenantFi
     assert api.http.post(f"/{page}", data={"outcome": "approve"}).status_code == 409
     assert money(server, t, buyer)[buyer] == 1_234
     audit_clean(server, t)
+
+
+def test_trades_between_users_paying_from_one_account_are_flagged(
+    api: Api, server: Any, tenant: TenantFixture
+) -> None:
+    t = tenant
+    cid = _market(api, server, t, t.consumer_id)
+    buyer, buyer_token = user(api, t)
+    fund(server, t, buyer, 20_000)
+    now = utc_now()
+    with db_of(server).unit() as unit:  # as a gateway reporting its payer would record them
+        for n, who in enumerate((buyer, t.consumer_id)):
+            unit.market.add_deposit(
+                DepositRow(t.tenant_id, f"dep_same{n}", who, 100, "paid", "acct-1", None, now, now)
+            )
+    listed = ok(_list(api, t, t.consumer_token, cid, 1, "100.00"))
+    trade = ok(api.post(t.path(f"/market/orders/{listed['order_id']}/take"), buyer_token))
+    assert (trade["flagged"], trade["flag_reason"]) == (True, "shared_payment_account")
