@@ -120,3 +120,31 @@ def test_one_buyer_takes_many_listings_at_once(
     assert (m[buyer], m[t.consumer_id]) == (40_000, 6 * 9_300)
     audit_clean(server, t)
     conserved(server, t, buyer, t.consumer_id)
+
+
+def test_crossing_bids_and_listings_at_once_never_both_rest(
+    api: Api, server: Any, tenant: TenantFixture
+) -> None:
+    t = tenant
+    cid = _market(api, server, t, *[t.consumer_id] * 4)
+    bidders = [user(api, t) for _ in range(4)]
+    for bidder, _ in bidders:
+        fund(server, t, bidder, 10_000)
+
+    def bid(token: str) -> Any:
+        return lambda client: _bid(client, t, token, cid, "100.00")
+
+    def sell(serial: int) -> Any:
+        return lambda client: _list(client, t, t.consumer_token, cid, serial, "100.00")
+
+    calls = [f(x) for pair in zip(bidders, range(1, 5), strict=True)
+             for f, x in ((bid, pair[0][1]), (sell, pair[1]))]  # fmt: skip
+    answers = _all_at_once(server.base_url, calls)
+    assert all(a.status_code == 200 for a in answers), _codes(answers)
+    book = ok(api.get(t.path(f"/market/collections/{cid}"), t.consumer_token))
+    assert (book["floor"], book["highest_bid"]) == (None, None), book  # all four traded
+    tokens, _, trades = rows(server, t)
+    assert len(trades) == 4
+    assert {owner for _, _, owner, _ in tokens} == {b for b, _ in bidders}
+    audit_clean(server, t)
+    conserved(server, t, t.consumer_id, *(b for b, _ in bidders))

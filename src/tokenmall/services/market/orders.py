@@ -65,21 +65,29 @@ def list_token(
     config: LogConfig,
     valid_days: int | None = None,
 ) -> Placed:
-    """挂单: offer one's token at ``price`` fen."""
+    """挂单: offer one's token at ``price`` fen (trading at once with the highest bid at or
+    above it)."""
     user = _who(caller, tenant_id)
-    loader = Loader(unit, tenant_id, now)
-    key = _token(loader, collection_id, serial)
-    loader.user(user)
-    best = best_locked(unit, tenant_id, collection_id, "bid")
-    if best is not None:
-        loader.order(best)
-        loader.user(best.user_id)
-    loader.state.next_order_id = unit.market.next_order_id(tenant_id, now)
-    outcome = loader.market().list(user, key, price, valid_days)
-    done = persist(
-        unit, tenant_id, outcome, now, config, actor="list", watch=watcher(unit, tenant_id)
-    )
-    return Placed(outcome.order, trades=tuple(done))
+
+    def once() -> Placed:
+        loader = Loader(unit, tenant_id, now)
+        key = _token(loader, collection_id, serial)
+        loader.user(user)
+        best = best_locked(unit, tenant_id, collection_id, "bid")
+        if best is not None:
+            loader.order(best)
+            loader.user(best.user_id)
+            loader.marks(best.user_id, collection_id)
+        loader.marks(user, collection_id)
+        loader.state.next_order_id = unit.market.next_order_id(tenant_id, now)
+        unseen_crossing(unit, tenant_id, collection_id, "bid", price, best)
+        outcome = loader.market().list(user, key, price, valid_days)
+        done = persist(
+            unit, tenant_id, outcome, now, config, actor="list", watch=watcher(unit, tenant_id)
+        )
+        return Placed(outcome.order, trades=tuple(done))
+
+    return retrying(unit, once)
 
 
 def offer(
@@ -130,6 +138,36 @@ def best_locked(
         locked = unit.market.order(tenant_id, best.order_id, for_update=True)
         if locked is not None and locked.status == "open":
             return locked
+    raise MarketRefused(Code.NOT_FOUND, "the book is changing; try again", "order")
+
+
+class BookMoved(Exception):
+    """A crossing order committed between reading the book and taking the order counter."""
+
+
+def unseen_crossing(
+    unit: MallUnitOfWork, tenant_id: str, collection_id: str, kind: str, price: int,
+    seen: OrderRow | None,
+) -> None:  # fmt: skip
+    """Under the order counter's lock (every new order takes it), the best opposite order of
+    ``kind`` again: one that crosses ``price`` and is not the one loaded (a crossing order, or
+    a better one, committed meanwhile) raises ``BookMoved``, so no two crossing orders rest."""
+    best = unit.market.best_open(tenant_id, collection_id, kind)
+    if best is None or (seen is not None and best.order_id == seen.order_id):
+        return
+    if (best.price <= price) if kind == "listing" else (best.price >= price):
+        raise BookMoved
+
+
+def retrying(unit: MallUnitOfWork, action: Callable[[], Placed]) -> Placed:
+    """``action`` in a savepoint, again from the start (its locks released) if the book moved
+    under it; after ``MAX_TRIES`` a clean refusal."""
+    for _ in range(MAX_TRIES):
+        try:
+            with unit.conn.begin_nested():
+                return action()
+        except BookMoved:
+            continue
     raise MarketRefused(Code.NOT_FOUND, "the book is changing; try again", "order")
 
 

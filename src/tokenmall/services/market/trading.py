@@ -19,7 +19,15 @@ from tokenmall.services.log.checkpoints import LogConfig
 from tokenmall.services.mall.auth import Principal
 from tokenmall.services.mall.errors import NotFound
 from tokenmall.services.mall.uow import MallUnitOfWork
-from tokenmall.services.market.orders import Placed, _open_order, _token, _who, best_locked
+from tokenmall.services.market.orders import (
+    Placed,
+    _open_order,
+    _token,
+    _who,
+    best_locked,
+    retrying,
+    unseen_crossing,
+)
 from tokenmall.services.market.persist import persist
 from tokenmall.services.market.state import Loader
 from tokenmall.services.market.watch import watcher
@@ -41,30 +49,35 @@ def bid(
     the lowest listing at or below it (at the listing's price, from the bidder's cash), else
     it rests and reserves ``price`` of the bidder's cash."""
     user = _who(caller, tenant_id)
-    loader = Loader(unit, tenant_id, now)
     try:
         collection = registry.find(unit, tenant_id, collection_id)
     except NotFound as missing:
         raise MarketRefused(Code.NOT_FOUND, str(missing), "collection_id") from None
-    loader.collection(collection)
 
-    def lock_token(row: OrderRow) -> None:
-        assert row.serial is not None
-        _token(loader, row.collection_id, row.serial)
+    def once() -> Placed:
+        loader = Loader(unit, tenant_id, now)
+        loader.collection(collection)
 
-    best = best_locked(unit, tenant_id, collection_id, "listing", lock_token)
-    if best is not None:
-        loader.order(best)
-        loader.user(best.user_id)
-        loader.marks(best.user_id, collection_id)
-    loader.user(user)
-    loader.marks(user, collection_id)
-    loader.state.next_order_id = unit.market.next_order_id(tenant_id, now)
-    outcome = loader.market().bid(user, collection_id, price, valid_days)
-    done = persist(
-        unit, tenant_id, outcome, now, config, actor="bid", watch=watcher(unit, tenant_id)
-    )
-    return Placed(outcome.order, trades=tuple(done))
+        def lock_token(row: OrderRow) -> None:
+            assert row.serial is not None
+            _token(loader, row.collection_id, row.serial)
+
+        best = best_locked(unit, tenant_id, collection_id, "listing", lock_token)
+        if best is not None:
+            loader.order(best)
+            loader.user(best.user_id)
+            loader.marks(best.user_id, collection_id)
+        loader.user(user)
+        loader.marks(user, collection_id)
+        loader.state.next_order_id = unit.market.next_order_id(tenant_id, now)
+        unseen_crossing(unit, tenant_id, collection_id, "listing", price, best)
+        outcome = loader.market().bid(user, collection_id, price, valid_days)
+        done = persist(
+            unit, tenant_id, outcome, now, config, actor="bid", watch=watcher(unit, tenant_id)
+        )
+        return Placed(outcome.order, trades=tuple(done))
+
+    return retrying(unit, once)
 
 
 def _settle(
