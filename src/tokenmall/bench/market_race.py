@@ -29,13 +29,20 @@ from tokenmall.adapters.db.market.store import CollectionSettings
 from tokenmall.adapters.db.store import Store
 from tokenmall.bootstrap import log_config
 from tokenmall.config import Settings
-from tokenmall.demo.nfg import add_collection, mint
 from tokenmall.domain.errors import DomainError
 from tokenmall.domain.ledger import commands as c
 from tokenmall.domain.mall.people import KycStatus, Role, User
-from tokenmall.domain.nfg.records import Collection, CollectionStatus, PriceAsset
+from tokenmall.domain.nfg import events as ev
+from tokenmall.domain.nfg.records import (
+    Collection,
+    CollectionStatus,
+    PriceAsset,
+    Token,
+    TokenState,
+)
 from tokenmall.domain.nfg.rights import Rights
 from tokenmall.services.ledger.audit import audit
+from tokenmall.services.log.appending import record
 from tokenmall.services.log.checkpoints import LogConfig
 from tokenmall.services.log.verify import recompute
 from tokenmall.services.mall import ids, journal, passwords, tenants
@@ -70,12 +77,14 @@ class _Setup:
             self.users = [self._user(unit, n, digest, now) for n in range(buyers + 1)]
             self.seller, self.buyers = self.users[0], self.users[1:]
             self.collection_id = ids.new_id("col")
-            add_collection(unit, config, Collection(
+            collection = Collection(
                 tenant_id=self.tenant_id, collection_id=self.collection_id, name="bench",
                 description="", issuer_merchant_id=None, edition_size=editions, price=PRICE,
                 price_asset=PriceAsset.MONEY, per_user_limit=editions, rights=Rights(),
                 status=CollectionStatus.PUBLISHED, created_at=now,
-            ), now)  # fmt: skip
+            )  # fmt: skip
+            unit.nfg.add_collection(collection)
+            record(unit.log, config, self.tenant_id, [ev.collection_created(collection)], now)
             unit.market.put_collection(
                 CollectionSettings(self.tenant_id, self.collection_id, 20_000, 50_000), now
             )
@@ -100,12 +109,15 @@ class _Setup:
     def listing(self, owner: str) -> int:
         """A new token minted to ``owner`` and listed at ``PRICE``: its order id."""
         now = datetime.now(UTC)
+        t, cid = self.tenant_id, self.collection_id
         with self.db.unit() as unit:
-            token = mint(unit, self.config, self.tenant_id, self.collection_id, owner, now)
+            (serial,) = unit.nfg.take_serials(t, cid, 1, from_reserved=False)
+            unit.nfg.add_tokens([Token(t, cid, serial, owner, TokenState.HELD, now)], now)
+            record(unit.log, self.config, t, [ev.mint(cid, serial, owner, "grant")], now)
         with self.db.unit() as unit:
             placed = orders.list_token(
                 unit, _member(self.tenant_id, owner), self.tenant_id, self.collection_id,
-                token.serial, PRICE, now=now, config=self.config,
+                serial, PRICE, now=now, config=self.config,
             )  # fmt: skip
         assert placed.order_id is not None
         return placed.order_id
