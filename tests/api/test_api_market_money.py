@@ -15,7 +15,7 @@ from mall_api import Api, TenantFixture, login, ok
 from market_money_kit import audit_clean, conserved, db_of, fund, money, refused, rows, user
 from orders_helpers import signed_webhook, success_event
 from test_api_market import _collection
-from wallet_helpers import invite_code
+from wallet_helpers import invite_code, verify_kyc
 
 from tokenmall.adapters.db.market.trades import DepositRow
 from tokenmall.services.mall.uow import utc_now
@@ -330,3 +330,22 @@ def test_trades_between_users_paying_from_one_account_are_flagged(
     listed = ok(_list(api, t, t.consumer_token, cid, 1, "100.00"))
     trade = ok(api.post(t.path(f"/market/orders/{listed['order_id']}/take"), buyer_token))
     assert (trade["flagged"], trade["flag_reason"]) == (True, "shared_payment_account")
+
+
+def test_trade_proceeds_are_the_same_withdrawable_cash(
+    api: Api, server: Any, tenant: TenantFixture
+) -> None:
+    t = tenant
+    cid = _market(api, server, t, t.consumer_id)
+    buyer, buyer_token = user(api, t)
+    fund(server, t, buyer, 20_000)
+    listed = ok(_list(api, t, t.consumer_token, cid, 1, "100.00"))
+    ok(api.post(t.path(f"/market/orders/{listed['order_id']}/take"), buyer_token))
+    verify_kyc(api, t, t.consumer_id)
+    body = {"amount": "93.00"}  # the seller's proceeds, all of them
+    made = ok(api.post(t.path("/withdrawals"), t.consumer_token, json=body), 201)
+    assert made["status"] == "pending"
+    refused(api.post(t.path("/withdrawals"), t.consumer_token, json={"amount": "1.00"}), 409,
+            "insufficient_balance")  # fmt: skip
+    assert money(server, t, t.consumer_id)[t.consumer_id] == 0
+    audit_clean(server, t)
