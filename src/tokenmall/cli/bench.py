@@ -284,12 +284,33 @@ def market(
     operations: Annotated[
         int, typer.Option(min=1000, help="List/bid/cancel actions on one collection.")
     ] = 200_000,
+    database: Annotated[
+        str | None,
+        typer.Option(help="Also race takes and time trades over the real service on this URL."),
+    ] = None,
+    runs: Annotated[int, typer.Option(min=1, help="Races of every buyer on one listing.")] = 1000,
+    buyers: Annotated[int, typer.Option(min=2, max=256, help="Buyers in each race.")] = 64,
 ) -> None:
-    """The 文交所 market in memory: list/bid/cancel actions per second on one collection."""
+    """The 文交所 market: list/bid/cancel actions per second on one collection in memory; with
+    ``--database``, races of ``buyers`` takes on one listing and trades per second through the
+    service, and conservation of the money."""
     figures = market_bench.run(operations)
+    report = figures.report()
+    if database is not None:
+        from tokenmall.bench import market_race
+
+        say = (lambda _: None) if as_json else (lambda line: typer.echo(line, err=True))
+        report.update(market_race.run(database, runs=runs, buyers=buyers, progress=say))
     if as_json:
-        typer.echo(json.dumps(figures.report()))
+        typer.echo(json.dumps(report))
         return
+    if database is not None:
+        typer.echo(
+            f"races: {report['race_winners']} winners of {report['race_runs']} runs, "
+            f"{report['double_charges']} double charges, {report['race_errors']} errors; "
+            f"{report['trades_per_second']} trades/s; conservation "
+            + ("ok" if report["conservation_ok"] else "BROKEN")
+        )
     typer.echo(
         f"market actions through every rule: {figures.market_actions_per_second:,.0f}/s "
         f"({operations:,} actions, {figures.trades:,} trades, {figures.refused:,} refused)"

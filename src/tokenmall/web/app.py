@@ -21,6 +21,7 @@ from tokenmall.web.api import (
     integration,
     kyc,
     market,
+    market_money,
     nfg_drop,
     nfg_registry,
     nfg_rights,
@@ -125,6 +126,7 @@ def create_app(
         nfg_drop,
         nfg_rights,
         market,
+        market_money,
         pages,
     ):
         app.include_router(module.router)

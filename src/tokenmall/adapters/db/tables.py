@@ -94,6 +94,11 @@ ECONOMY_AMOUNTS = (
     "withdrawn",
     "receivables",
     "cash_out",
+    # The market's money (0024_market_trades): see domain/economy/market_cash.py.
+    "market_deposits",
+    "market_escrow",
+    "market_fees",
+    "royalties",
 )
 
 # One row per tenant: the aggregates of EconomyState. Its row lock serialises the simple path.

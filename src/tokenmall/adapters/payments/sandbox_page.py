@@ -73,7 +73,6 @@ def describe(payment: Payment, order: Order, payable: bool, ref: str, message: s
     return "".join(parts)
 
 
-
 def describe_reservation(
     tenant_id: str,
     reservation_id: str,
@@ -107,6 +106,7 @@ def describe_reservation(
     parts.append(f'<p><a id="back" href="{back}">Back to the shop</a></p>')
     return "".join(parts)
 
+
 def notified(event: str) -> str:
     """The message after the shop took the event."""
     return f'<span class="ok">The shop was notified ({html.escape(event)}).</span>'
@@ -118,3 +118,31 @@ def not_taken(code: int, detail: str) -> str:
         f'<span class="bad">The shop did not take the notification (HTTP {code}: '
         f"{html.escape(detail)}).</span>"
     )
+
+
+def describe_deposit(
+    tenant_id: str, deposit_id: str, amount_fen: int, paid: bool, ref: str, message: str = ""
+) -> str:
+    """A deposit of market cash, as ``describe`` draws an order's."""
+    safe = html.escape(ref)
+    status = "succeeded" if paid else "pending"
+    parts = [
+        f"<p>Market cash deposit <code>{html.escape(deposit_id)}</code>: "
+        f"<strong>{format_money(amount_fen)}</strong></p>",
+        f'<p id="status">Payment status: <strong>{status}</strong></p>',
+    ]
+    if message:
+        parts.append(f"<p>{message}</p>")
+    if not paid:
+        for outcome, label in (("approve", "Approve"), ("fail", "Fail")):
+            parts.append(
+                f'<form method="post" action="/sandbox/pay/{safe}">'
+                f'<input type="hidden" name="outcome" value="{outcome}">'
+                f'<button type="submit">{label}</button></form>'
+            )
+    else:
+        parts.append('<p class="ok">Paid. You may close this page.</p>')
+    parts.append(
+        f'<p><a id="back" href="/{html.escape(tenant_id)}/market">Back to the shop</a></p>'
+    )
+    return "\n".join(parts)

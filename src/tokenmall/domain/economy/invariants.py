@@ -42,17 +42,32 @@ def violations(state: EconomyState, max_supply_units: int) -> list[str]:
         + state.withdrawing
         + state.withdrawn
         + state.commissions_frozen
+        + state.market_escrow
+        + state.market_fees
+        + state.royalties
         - state.receivables
     )
     if state.money_in != money_out:
         found.append(
             f"money in {state.money_in} != pools + revenue + cash balances + escrow + "
-            f"withdrawals + frozen commissions - receivables {money_out}"
+            f"withdrawals + frozen commissions + market escrow, fees and royalties "
+            f"- receivables {money_out}"
         )
-    if cash != (
-        state.dividends_paid + state.buybacks_paid + state.commissions_paid - state.cash_out
-    ):
-        found.append("cash balances differ from dividends, buybacks, commissions less cash out")
+    explained = (
+        state.dividends_paid
+        + state.buybacks_paid
+        + state.commissions_paid
+        - state.cash_out
+        + state.market_deposits
+        - state.market_escrow
+        - state.market_fees
+        - state.royalties
+    )
+    if cash != explained:
+        found.append(
+            "cash balances differ from dividends, buybacks, commissions less cash out, plus "
+            "market deposits less market escrow, fees and royalties"
+        )
     for name in (
         "escrow",
         "withdrawing",
@@ -61,6 +76,10 @@ def violations(state: EconomyState, max_supply_units: int) -> list[str]:
         "commissions_paid",
         "receivables",
         "cash_out",
+        "market_deposits",
+        "market_escrow",
+        "market_fees",
+        "royalties",
     ):
         if getattr(state, name) < 0:
             found.append(f"{name} is negative: {getattr(state, name)}")

@@ -75,6 +75,11 @@ class EconomyState:
     withdrawn: int = 0  # fen of cash paid out to users' banks
     receivables: int = 0  # fen users owe (commissions clawed back beyond their cash)
     cash_out: int = 0  # fen taken out of users' cash (withdrawals, clawbacks, repayments)
+    # The market's money (market_cash.py): deposits in, bids' reservations, fees, royalties.
+    market_deposits: int = 0  # fen paid into users' cash through the gateway for the market
+    market_escrow: int = 0  # fen reserved by open bids
+    market_fees: int = 0  # fen of the platform's market fees
+    royalties: int = 0  # fen of issuers' royalties
     last_price_num: int = 1  # the price while nothing circulates, fen per unit
     last_price_den: int = 1
     seq: int = 0  # events applied, for ordering ties

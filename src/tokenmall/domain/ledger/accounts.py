@@ -37,6 +37,9 @@ class AccountKind(StrEnum):
     COMMISSIONS_FROZEN = "commissions_frozen"  # MONEY of commissions until orders complete
     WITHDRAWAL_HOLD = "withdrawal_hold"  # MONEY of cash held for withdrawals being approved
     RECEIVABLES = "receivables"  # MONEY: minus what users owe (clawbacks beyond their cash)
+    MARKET_ESCROW = "market_escrow"  # MONEY reserved by open market bids (求购)
+    MARKET_FEES = "market_fees"  # MONEY: the platform's market fees
+    ROYALTIES = "royalties"  # MONEY: issuers' royalties (per issuer: the market's trades)
 
 
 USER_KINDS = frozenset({AccountKind.USER_POINTS, AccountKind.USER_CASH, AccountKind.USER_STABLE})
@@ -59,6 +62,9 @@ ASSET_OF: dict[AccountKind, Asset] = {
     AccountKind.COMMISSIONS_FROZEN: Asset.MONEY,
     AccountKind.WITHDRAWAL_HOLD: Asset.MONEY,
     AccountKind.RECEIVABLES: Asset.MONEY,
+    AccountKind.MARKET_ESCROW: Asset.MONEY,
+    AccountKind.MARKET_FEES: Asset.MONEY,
+    AccountKind.ROYALTIES: Asset.MONEY,
 }
 
 
@@ -111,3 +117,6 @@ ORDER_ESCROW = Account(AccountKind.ORDER_ESCROW)
 COMMISSIONS_FROZEN = Account(AccountKind.COMMISSIONS_FROZEN)
 WITHDRAWAL_HOLD = Account(AccountKind.WITHDRAWAL_HOLD)
 RECEIVABLES = Account(AccountKind.RECEIVABLES)
+MARKET_ESCROW = Account(AccountKind.MARKET_ESCROW)
+MARKET_FEES = Account(AccountKind.MARKET_FEES)
+ROYALTIES = Account(AccountKind.ROYALTIES)

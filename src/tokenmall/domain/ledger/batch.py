@@ -45,6 +45,9 @@ CASHFLOW_FIELDS = (
     "cash_out",
 )
 
+# The market's money aggregates of ``EconomyState`` (domain/economy/market_cash.py).
+MARKET_FIELDS = ("market_deposits", "market_escrow", "market_fees", "royalties")
+
 # The aggregates of ``EconomyState`` kept in the tenant's economy_state row.
 STATE_FIELDS = (
     "pool",
@@ -59,12 +62,12 @@ STATE_FIELDS = (
     "dividends_paid",
     "buybacks_paid",
     *CASHFLOW_FIELDS,
+    *MARKET_FIELDS,
     "last_price_num",
     "last_price_den",
     "seq",
     "last_day",
 )
-
 
 
 holder_row: Callable[[Holder], tuple[Any, ...]] = attrgetter(*HOLDER_FIELDS)

@@ -30,6 +30,11 @@ class JournalCode(StrEnum):
     WITHDRAWAL_PAID = "withdrawal_paid"  # an approved withdrawal paid out to the bank
     WITHDRAWAL_RELEASE = "withdrawal_release"  # a refused withdrawal: cash back to the user
     SALE = "sale"  # a gateway paid for a good sold outright (a primary NFG sale): revenue
+    # The market (文交所, domain/economy/market_cash.py): secondary trades move money only.
+    MARKET_DEPOSIT = "market_deposit"  # a gateway paid market cash into a user's cash
+    MARKET_RESERVE = "market_reserve"  # a bid (求购) reserved its price from the bidder's cash
+    MARKET_RELEASE = "market_release"  # a bid cancelled or expired: its reservation back
+    MARKET_TRADE = "market_trade"  # one trade: buyer to seller, fee and royalty
 
 
 # Journals whose postings may be reversed by an operator; a day's settlement may not.

@@ -382,6 +382,68 @@ class ReleaseWithdrawal(_Withdrawal):
     """A refused or cancelled withdrawal: the held cash returns to the user."""
 
 
+# -- the market's money (domain/economy/market_cash.py) -------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _MarketMoney(Command):
+    """``amount_fen`` of ``user``'s market money for ``ref`` (a deposit's or an order's id)."""
+
+    user: str
+    ref: str
+    amount_fen: int
+
+    def __post_init__(self) -> None:
+        Command.__post_init__(self)
+        _check_name("user", self.user)
+        _check_name("ref", self.ref)
+        _check_int("amount", self.amount_fen)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MarketDeposit(_MarketMoney):
+    """A gateway paid market cash into the user's cash (``ref``: the deposit)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MarketReserve(_MarketMoney):
+    """A resting bid (``ref``: the order) reserves its price from the bidder's cash."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MarketRelease(_MarketMoney):
+    """A bid cancelled or expired (``ref``: the order): its reservation returns."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MarketTrade(Command):
+    """One secondary trade (``ref``: the trade): ``buyer`` pays ``price_fen`` from cash, or
+    from the escrow of their resting bid (``from_escrow``); ``seller`` gets the price less
+    ``fee_fen`` (the platform's) and ``royalty_fen`` (the issuer's)."""
+
+    buyer: str
+    seller: str
+    ref: str
+    price_fen: int
+    fee_fen: int
+    royalty_fen: int
+    issuer: str
+    from_escrow: bool = False
+
+    def __post_init__(self) -> None:
+        Command.__post_init__(self)
+        _check_name("buyer", self.buyer)
+        _check_name("seller", self.seller)
+        _check_name("ref", self.ref)
+        _check_name("issuer", self.issuer)
+        for what in ("price_fen", "fee_fen", "royalty_fen"):
+            _check_int(what, getattr(self, what))
+        if not isinstance(self.from_escrow, bool):
+            raise DomainError("from_escrow must be true or false")
+
+
+MARKET_COMMANDS = (MarketDeposit, MarketReserve, MarketRelease, MarketTrade)
+
 CASHFLOW_COMMANDS = (
     ReceivePayment,
     ReceiveSale,

@@ -128,7 +128,6 @@ def refund_lines(amount: int) -> list[Line]:
     return [(acc.ORDER_ESCROW, -amount), (acc.GATEWAY_CLEARING, amount)]
 
 
-
 def sale_lines(amount: int) -> list[Line]:
     return [(acc.GATEWAY_CLEARING, -amount), (acc.REVENUE, amount)]
 
@@ -138,6 +137,7 @@ def sell_to_lines(r: SellResult, payee: str) -> list[Line]:
     lines = sell_lines(r)
     lines[3] = (acc.cash(payee), r.payout)
     return lines
+
 
 def refund_booked_lines(amount: int) -> list[Line]:
     return [(acc.REVENUE, -amount), (acc.GATEWAY_CLEARING, amount)]
@@ -188,6 +188,34 @@ def pay_withdrawal_lines(amount: int) -> list[Line]:
 
 def release_withdrawal_lines(user: str, amount: int) -> list[Line]:
     return [(acc.WITHDRAWAL_HOLD, -amount), (acc.cash(user), amount)]
+
+
+def market_deposit_lines(user: str, amount: int) -> list[Line]:
+    return [(acc.GATEWAY_CLEARING, -amount), (acc.cash(user), amount)]
+
+
+def market_reserve_lines(user: str, amount: int) -> list[Line]:
+    return [(acc.cash(user), -amount), (acc.MARKET_ESCROW, amount)]
+
+
+def market_release_lines(user: str, amount: int) -> list[Line]:
+    return [(acc.MARKET_ESCROW, -amount), (acc.cash(user), amount)]
+
+
+def market_trade_lines(
+    buyer: str, seller: str, price: int, fee: int, royalty: int, from_escrow: bool
+) -> list[Line]:
+    """One trade, one journal: the payer gives ``price``; the seller, the platform's fees and
+    the issuers' royalties receive it (lines of 0 are left out)."""
+    lines: list[Line] = [
+        (acc.MARKET_ESCROW if from_escrow else acc.cash(buyer), -price),
+        (acc.cash(seller), price - fee - royalty),
+    ]
+    if fee:
+        lines.append((acc.MARKET_FEES, fee))
+    if royalty:
+        lines.append((acc.ROYALTIES, royalty))
+    return [line for line in lines if line[1]]
 
 
 def commissions_result(commissions: Iterable[Commission]) -> list[dict[str, Any]]:

@@ -3,7 +3,8 @@
 For each tenant: every journal balances per asset and every posting's journal exists; every
 holder's points, cash, stable points and dividends equal the sums of their postings; every
 aggregate of economy_state (pools, supply, treasury, stable points outstanding, money in,
-revenue, escrow, commissions, withdrawals, receivables) equals its account's postings; the
+revenue, escrow, commissions, withdrawals, receivables, the market's deposits, escrow, fees
+and royalties) equals its account's postings; the
 engine's own ``violations()`` hold on the stored state; and the price recorded by each journal
 (the price it was executed at) never fell from one journal to the next. The checks read only; a
 finding is a sentence naming the tenant and what differs.
@@ -135,12 +136,13 @@ def audit_tenant(store: Store, conn: Connection, tenant_id: str) -> TenantAudit:
                 "ON j.tenant_id = p.tenant_id AND j.journal_id = p.journal_id "
                 "WHERE p.tenant_id = :t AND p.account = 'user_cash' AND j.code IN "
                 "('commission_release', 'commission_clawback', 'debt_repaid', "
-                "'withdrawal_hold', 'withdrawal_release') GROUP BY j.code"
+                "'withdrawal_hold', 'withdrawal_release', 'market_deposit') GROUP BY j.code"
             ),
             t,
         )
     }
     commissions_paid = cash_by_code.pop("commission_release", 0)
+    market_deposits = cash_by_code.pop(str(JournalCode.MARKET_DEPOSIT), 0)
     cash_out = -sum(cash_by_code.values())
 
     def pool(kind: AccountKind) -> int:
@@ -165,6 +167,10 @@ def audit_tenant(store: Store, conn: Connection, tenant_id: str) -> TenantAudit:
         "withdrawn": pool(AccountKind.WITHDRAWALS),
         "receivables": -pool(AccountKind.RECEIVABLES),
         "cash_out": cash_out,
+        "market_deposits": market_deposits,
+        "market_escrow": pool(AccountKind.MARKET_ESCROW),
+        "market_fees": pool(AccountKind.MARKET_FEES),
+        "royalties": pool(AccountKind.ROYALTIES),
     }
     for name, value in expected.items():
         stored = getattr(state, name)
@@ -215,8 +221,11 @@ def audit_tenant(store: Store, conn: Connection, tenant_id: str) -> TenantAudit:
 _REPLAYED = ("quota", "quota_used", "spend", "exited")
 _NEVER = (0, 0, 0, False)
 _DIVIDEND, _EXIT, _PURCHASE, _JOIN, _REVERSAL = (
-    str(JournalCode.DIVIDEND), str(JournalCode.FORCED_EXIT), str(JournalCode.PURCHASE),
-    str(JournalCode.JOIN), str(JournalCode.REFUND_REVERSAL),
+    str(JournalCode.DIVIDEND),
+    str(JournalCode.FORCED_EXIT),
+    str(JournalCode.PURCHASE),
+    str(JournalCode.JOIN),
+    str(JournalCode.REFUND_REVERSAL),
 )
 _USER_CASH, _USER_POINTS = str(AccountKind.USER_CASH), str(AccountKind.USER_POINTS)
 
@@ -251,8 +260,13 @@ class _History:
             "AND p.account IN (:cash, :points) "
             "ORDER BY 1"
         ).execution_options(yield_per=10_000)
-        args = {"t": self.tenant_id, "dividend": _DIVIDEND, "exit": _EXIT,
-                "cash": _USER_CASH, "points": _USER_POINTS}
+        args = {
+            "t": self.tenant_id,
+            "dividend": _DIVIDEND,
+            "exit": _EXIT,
+            "cash": _USER_CASH,
+            "points": _USER_POINTS,
+        }
         for jid, code, result, account, holder, amount in conn.execute(query, args):
             if account is None:
                 self._journal(jid, code, result)
@@ -287,8 +301,14 @@ class _History:
                     )
                     for row in data["holders"]
                 ]
-        except (ValueError, KeyError, TypeError, AttributeError, ArithmeticError,
-                DomainError) as error:
+        except (
+            ValueError,
+            KeyError,
+            TypeError,
+            AttributeError,
+            ArithmeticError,
+            DomainError,
+        ) as error:
             self.findings.append(f"journal {jid} ({code}): its result cannot be read ({error})")
             return
         if price is not None:

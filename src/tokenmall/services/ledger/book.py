@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Sequence
 from sqlalchemy import Connection
 
 from tokenmall.adapters.db.store import Store
-from tokenmall.domain.economy import Economy, Params, cashflow
+from tokenmall.domain.economy import Economy, Params, cashflow, market_cash
 from tokenmall.domain.economy.params import MAX_REFERRAL_LEVELS
 from tokenmall.domain.economy.state import EconomyState, Holder
 from tokenmall.domain.ledger import commands as c
@@ -224,6 +224,8 @@ class TenantBook:
             return JournalCode.PARAMS_CHANGE, result, [], set()
         if isinstance(command, c.CASHFLOW_COMMANDS):
             return self._run_cashflow(command)
+        if isinstance(command, c.MARKET_COMMANDS):
+            return self._run_market(command)
         raise TypeError(f"not a ledger command: {type(command).__name__}")
 
     def _run_cashflow(
@@ -311,6 +313,46 @@ class TenantBook:
         lines = fe.release_withdrawal_lines(user, amount)
         return JournalCode.WITHDRAWAL_RELEASE, result, lines, {user}
 
+    def _run_market(
+        self, command: c.Command
+    ) -> tuple[JournalCode, StoredResult, list[Line], set[str]]:
+        """The market's money (domain/economy/market_cash.py); never points, quota or price."""
+        state = self.economy.state
+        if isinstance(command, c.MarketTrade):
+            buyer, seller = command.buyer, command.seller
+            self.ensure([buyer, seller])
+            price, fee, royalty = command.price_fen, command.fee_fen, command.royalty_fen
+            proceeds = market_cash.trade(
+                state, buyer, seller, price, fee, royalty, from_escrow=command.from_escrow
+            )
+            result: StoredResult = {
+                "ref": command.ref,
+                "buyer": buyer,
+                "seller": seller,
+                "issuer": command.issuer,
+                # Not "price": that key is the economy's point price (audit reads it).
+                "trade_price": format_money(price),
+                "fee": format_money(fee),
+                "royalty": format_money(royalty),
+                "proceeds": format_money(proceeds),
+                "from_escrow": command.from_escrow,
+            }
+            lines = fe.market_trade_lines(buyer, seller, price, fee, royalty, command.from_escrow)
+            return JournalCode.MARKET_TRADE, result, lines, {buyer, seller}
+        assert isinstance(command, c._MarketMoney)
+        user, amount = command.user, command.amount_fen
+        self.ensure([user])
+        result = {"user": user, "ref": command.ref, "amount": format_money(amount)}
+        if isinstance(command, c.MarketDeposit):
+            market_cash.deposit(state, user, amount)
+            return JournalCode.MARKET_DEPOSIT, result, fe.market_deposit_lines(user, amount), {user}
+        if isinstance(command, c.MarketReserve):
+            market_cash.reserve(state, user, amount)
+            return JournalCode.MARKET_RESERVE, result, fe.market_reserve_lines(user, amount), {user}
+        assert isinstance(command, c.MarketRelease)
+        market_cash.release(state, user, amount)
+        return JournalCode.MARKET_RELEASE, result, fe.market_release_lines(user, amount), {user}
+
     # -- handing over what to write -----------------------------------------------------------
 
     def state_row(self) -> StateRow:
@@ -356,7 +398,7 @@ class TenantBook:
 
 def _names(command: c.Command) -> list[str]:
     found = []
-    for attr in ("user", "merchant", "referrer", "buyer"):
+    for attr in ("user", "merchant", "referrer", "buyer", "seller"):
         value = getattr(command, attr, None)
         if isinstance(value, str):
             found.append(value)

@@ -18,6 +18,7 @@ from tokenmall.domain.money import format_rate, parse_money, parse_rate
 from tokenmall.domain.nfg.records import TokenState
 from tokenmall.services.mall.auth import Principal, require
 from tokenmall.services.mall.uow import MallUnitOfWork
+from tokenmall.services.market.persist import release_bid
 from tokenmall.services.nfg import registry
 
 ADMIN = (Role.ADMIN,)
@@ -60,7 +61,7 @@ def set_profile(
     now: datetime,
 ) -> MarketSettings:
     """Choose the tenant's profile; when it changes, every open order is closed (cancelled,
-    listed tokens freed)."""
+    listed tokens freed, bids' cash returned)."""
     require(caller, tenant_id, ADMIN)
     profile(name)  # invalid_input for an unknown name
     old = unit.market.settings(tenant_id)
@@ -77,9 +78,9 @@ def set_profile(
     unit.market.put_settings(new, now)
     if changing:
         for row in unit.market.open_orders_of_tenant(tenant_id, for_update=True):
-            if row.kind == "bid":
-                raise MarketRefused(Code.INVALID_INPUT, "open bids must be cancelled first")
             unit.market.close_order(tenant_id, row.order_id, "cancelled", "profile_changed", now)
+            if row.kind == "bid":  # its reservation back, once (the key persist's release uses)
+                release_bid(unit, tenant_id, row.order_id, row.user_id, row.price)
             if row.kind == "listing" and row.serial is not None:
                 unit.nfg.move_token(
                     tenant_id, row.collection_id, row.serial, state=TokenState.HELD, now=now

@@ -10,6 +10,7 @@ is written, so the transaction rolls back with nothing changed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -22,8 +23,11 @@ from tokenmall.services.mall.uow import MallUnitOfWork
 from tokenmall.services.market.fields import answering_for
 from tokenmall.services.market.persist import persist
 from tokenmall.services.market.state import Loader
+from tokenmall.services.market.watch import watcher
 from tokenmall.services.nfg import registry
 from tokenmall.services.nfg.tokens import find_token
+
+MAX_TRIES = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +36,7 @@ class Placed:
 
     order_id: int | None
     owner_id: str | None = None
+    trades: tuple[int, ...] = ()
 
 
 def _who(caller: Principal | None, tenant_id: str) -> str:
@@ -61,19 +66,30 @@ def list_token(
     config: LogConfig,
     valid_days: int | None = None,
 ) -> Placed:
-    """挂单: offer one's token at ``price`` fen."""
+    """挂单: offer one's token at ``price`` fen (trading at once with the highest bid at or
+    above it)."""
     user = _who(caller, tenant_id)
-    loader = Loader(unit, tenant_id, now)
-    key = _token(loader, collection_id, serial)
-    loader.user(user)
-    best = unit.market.best_open(tenant_id, collection_id, "bid")
-    if best is not None:
-        loader.order(best)
-    loader.state.next_order_id = unit.market.next_order_id(tenant_id, now)
-    with answering_for("serial"):
-        outcome = loader.market().list(user, key, price, valid_days)
-    persist(unit, tenant_id, outcome, now, config, actor="list")
-    return Placed(outcome.order)
+
+    def once() -> Placed:
+        loader = Loader(unit, tenant_id, now)
+        key = _token(loader, collection_id, serial)
+        loader.user(user)
+        best = best_locked(unit, tenant_id, collection_id, "bid")
+        if best is not None:
+            loader.order(best)
+            loader.user(best.user_id)
+            loader.marks(best.user_id, collection_id)
+        loader.marks(user, collection_id)
+        loader.state.next_order_id = unit.market.next_order_id(tenant_id, now)
+        unseen_crossing(unit, tenant_id, collection_id, "bid", price, best)
+        with answering_for("serial"):
+            outcome = loader.market().list(user, key, price, valid_days)
+        done = persist(
+            unit, tenant_id, outcome, now, config, actor="list", watch=watcher(unit, tenant_id)
+        )
+        return Placed(outcome.order, trades=tuple(done))
+
+    return retrying(unit, once)
 
 
 def offer(
@@ -107,6 +123,55 @@ def _recipient(unit: MallUnitOfWork, tenant_id: str, to_user_id: str) -> None:
     found = unit.people.get_user(tenant_id, to_user_id) if len(to_user_id) <= 40 else None
     if found is None:
         raise MarketRefused(Code.NOT_FOUND, f"no user {to_user_id!r} in this shop", "to_user_id")
+
+
+def best_locked(
+    unit: MallUnitOfWork, tenant_id: str, collection_id: str, kind: str,
+    lock_token: Callable[[OrderRow], None] | None = None,
+) -> OrderRow | None:  # fmt: skip
+    """The best open order of ``kind``, its row locked and read again under the lock (a racing
+    cancel or fill may have closed it: then the next best). ``lock_token`` locks a listing's
+    token first (the one lock order: token, then order)."""
+    for _ in range(MAX_TRIES):
+        best = unit.market.best_open(tenant_id, collection_id, kind)
+        if best is None:
+            return None
+        if lock_token is not None:
+            lock_token(best)
+        locked = unit.market.order(tenant_id, best.order_id, for_update=True)
+        if locked is not None and locked.status == "open":
+            return locked
+    raise MarketRefused(Code.NOT_FOUND, "the book is changing; try again", "order")
+
+
+class BookMoved(Exception):
+    """A crossing order committed between reading the book and taking the order counter."""
+
+
+def unseen_crossing(
+    unit: MallUnitOfWork, tenant_id: str, collection_id: str, kind: str, price: int,
+    seen: OrderRow | None,
+) -> None:  # fmt: skip
+    """Under the order counter's lock (every new order takes it), the best opposite order of
+    ``kind`` again: one that crosses ``price`` and is not the one loaded (a crossing order, or
+    a better one, committed meanwhile) raises ``BookMoved``, so no two crossing orders rest."""
+    best = unit.market.best_open(tenant_id, collection_id, kind)
+    if best is None or (seen is not None and best.order_id == seen.order_id):
+        return
+    if (best.price <= price) if kind == "listing" else (best.price >= price):
+        raise BookMoved
+
+
+def retrying(unit: MallUnitOfWork, action: Callable[[], Placed]) -> Placed:
+    """``action`` in a savepoint, again from the start (its locks released) if the book moved
+    under it; after ``MAX_TRIES`` a clean refusal."""
+    for _ in range(MAX_TRIES):
+        try:
+            with unit.conn.begin_nested():
+                return action()
+        except BookMoved:
+            continue
+    raise MarketRefused(Code.NOT_FOUND, "the book is changing; try again", "order")
 
 
 def _open_order(loader: Loader, order_id: int) -> OrderRow:

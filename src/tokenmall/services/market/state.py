@@ -24,7 +24,7 @@ from tokenmall.domain.market import (
     collection_rules,
     profile,
 )
-from tokenmall.domain.market.records import Account, CollectionState, Token
+from tokenmall.domain.market.records import Account, CollectionState, HoldMarks, Token
 from tokenmall.domain.nfg.records import Collection
 from tokenmall.domain.nfg.records import Token as NfgToken
 from tokenmall.services.mall.uow import MallUnitOfWork
@@ -79,7 +79,14 @@ class Loader:
         # The member's real-name status (a reviewed submission sets it; an admin may revoke it).
         found = self.unit.people.get_user(self.tenant_id, user_id)
         kyc = found is not None and found.kyc_status == KycStatus.VERIFIED
-        self.state.accounts[user_id] = Account(kyc=kyc)
+        cash = self.unit.cash.cash_of(self.tenant_id, user_id)
+        self.state.accounts[user_id] = Account(cash=cash, kyc=kyc)
+
+    def marks(self, user_id: str, collection_id: str) -> None:
+        """The user's T+N marks in the collection (read by holds under cn-licensed)."""
+        if (user_id, collection_id) not in self.state.holds:
+            bought, sold = self.unit.market.marks(self.tenant_id, collection_id, user_id)
+            self.state.holds[(user_id, collection_id)] = HoldMarks(bought, sold)
 
     def settings(self, collection_id: str) -> CollectionSettings:
         return self.unit.market.collection(self.tenant_id, collection_id) or CollectionSettings(

@@ -31,6 +31,7 @@ from tokenmall.domain.mall.gateway import CallbackRefused, EventType
 from tokenmall.services.mall import payments
 from tokenmall.services.mall.gateway import Gateway
 from tokenmall.services.mall.uow import Database, MallUnitOfWork, utc_now
+from tokenmall.services.market import deposits
 from tokenmall.services.nfg import drop_money
 from tokenmall.web import idempotent
 from tokenmall.web.api.common import ResourceId, TenantId
@@ -154,6 +155,11 @@ async def sandbox_webhook(
     gateway = gateway_for(request)
     try:
         async with callback_gate():
+            deposit = await run_in_threadpool(
+                deposits.handle_callback, db, gateway, headers, raw, utc_now()
+            )
+            if deposit is not None:
+                return JSONResponse(deposit.to_json())
             result = await run_in_threadpool(
                 drop_money.handle_callback,
                 db,
@@ -208,6 +214,9 @@ def sandbox_payment_page(ref: str, request: Request) -> HTMLResponse:
         drop_state = _drop_state(request.app.state.database, ref)
         if drop_state is not None:
             return _page("Pay", _describe_drop(drop_state, ref))
+        found = _deposit(request.app.state.database, ref)
+        if found is not None:
+            return _page("Pay", _describe_deposit(found, ref))
         return _page("Not found", "<p>No such payment.</p>", 404)
     return _page("Pay", _describe(state, ref))
 
@@ -230,9 +239,10 @@ def _deliver(
             return code, text[:200]
     db: Database = request.app.state.database
     try:
-        drop_money.handle_callback(
-            db, gateway, request.app.state.log_config, headers, body_, utc_now()
-        )
+        if deposits.handle_callback(db, gateway, headers, body_, utc_now()) is None:
+            drop_money.handle_callback(
+                db, gateway, request.app.state.log_config, headers, body_, utc_now()
+            )
     except CallbackRefused as exc:
         return status_of(exc), str(exc)
     return 200, ""
@@ -285,7 +295,7 @@ def _submit_drop(request: Request, ref: str, outcome: Literal["approve", "fail"]
     db: Database = request.app.state.database
     state = _drop_state(db, ref)
     if state is None:
-        return _page("Not found", "<p>No such payment.</p>", 404)
+        return _submit_deposit(request, ref, outcome)
     if not state.payable:
         return _page("Closed", _describe_drop(state, ref), 409)
     gateway = gateway_for(request)
@@ -299,6 +309,38 @@ def _submit_drop(request: Request, ref: str, outcome: Literal["approve", "fail"]
     after = _drop_state(db, ref) or state
     message = sandbox_page.notified(event) if code == 200 else sandbox_page.not_taken(code, detail)
     return _page("Pay", _describe_drop(after, ref, message), 200 if code == 200 else 502)
+
+
+def _deposit(db: Database, ref: str) -> deposits.DepositRow | None:
+    parsed = parse_sandbox_ref(ref)
+    return None if parsed is None else deposits.of_payment(db, parsed[0], parsed[1])
+
+
+def _describe_deposit(d: deposits.DepositRow, ref: str, message: str = "") -> str:
+    return sandbox_page.describe_deposit(
+        d.tenant_id, d.deposit_id, d.amount, d.status == "paid", ref, message
+    )
+
+
+def _submit_deposit(
+    request: Request, ref: str, outcome: Literal["approve", "fail"]
+) -> HTMLResponse:
+    """The sandbox page's Approve or Fail for a deposit of market cash."""
+    db: Database = request.app.state.database
+    found = _deposit(db, ref)
+    if found is None:
+        return _page("Not found", "<p>No such payment.</p>", 404)
+    if found.status == "paid":
+        return _page("Closed", _describe_deposit(found, ref), 409)
+    gateway = gateway_for(request)
+    assert isinstance(gateway, SandboxGateway)
+    now = utc_now()
+    event: EventType = "payment.succeeded" if outcome == "approve" else "payment.failed"
+    data = gateway.event_body(provider_ref=ref, outcome=event, amount_fen=found.amount, now=now)
+    code, detail = _deliver(request, gateway, data, gateway.signed_headers(data, now))
+    after = _deposit(db, ref) or found
+    message = sandbox_page.notified(event) if code == 200 else sandbox_page.not_taken(code, detail)
+    return _page("Pay", _describe_deposit(after, ref, message), 200 if code == 200 else 502)
 
 
 @router.post("/sandbox/pay/{ref}", include_in_schema=False)

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, union, update
+from sqlalchemy import func, insert, select, union, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 
 from tokenmall.adapters.db.mall.rows import aware
 from tokenmall.adapters.db.market.tables import (
@@ -24,6 +25,7 @@ from tokenmall.adapters.db.market.tables import (
     market_settings,
     market_trades,
 )
+from tokenmall.adapters.db.market.trades import SqlMarketTrades
 from tokenmall.adapters.db.nfg.tables import nfg_tokens
 
 
@@ -65,24 +67,6 @@ class OrderRow:
     created_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
-class TradeRow:
-    tenant_id: str
-    order_id: int
-    collection_id: str
-    serial: int
-    seller_id: str
-    buyer_id: str
-    price: int
-    fee: int
-    royalty: int
-    business_day: date
-    trading_day: int
-    journal_id: str | None
-    flagged: bool
-    created_at: datetime
-
-
 def _order(row: Any) -> OrderRow:
     r = row._mapping
     return OrderRow(
@@ -92,20 +76,7 @@ def _order(row: Any) -> OrderRow:
     )  # fmt: skip
 
 
-def _trade(row: Any) -> TradeRow:
-    r = row._mapping
-    return TradeRow(
-        r["tenant_id"], int(r["order_id"]), r["collection_id"], int(r["serial"]),
-        r["seller_id"], r["buyer_id"], int(r["price"]), int(r["fee"]), int(r["royalty"]),
-        r["business_day"], int(r["trading_day"]), r["journal_id"], bool(r["flagged"]),
-        aware(r["created_at"]),
-    )  # fmt: skip
-
-
-class SqlMarket:
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-
+class SqlMarket(SqlMarketTrades):
     # -- the tenant's profile
 
     def settings(self, tenant_id: str) -> MarketSettings | None:
@@ -135,7 +106,16 @@ class SqlMarket:
     def next_order_id(self, tenant_id: str, now: datetime) -> int:
         """Hand out the tenant's next order id (locks the settings row until commit)."""
         if self.settings(tenant_id) is None:
-            self.put_settings(MarketSettings(tenant_id, "open", False), now)
+            try:  # a racing first order may insert the row first: then use it
+                with self.conn.begin_nested():
+                    self.conn.execute(
+                        insert(market_settings).values(
+                            tenant_id=tenant_id, profile="open", kyc_required=False,
+                            next_order_id=1, updated_at=now,
+                        )
+                    )  # fmt: skip
+            except IntegrityError:
+                pass
         self.conn.execute(
             update(market_settings)
             .where(market_settings.c.tenant_id == tenant_id)
@@ -307,32 +287,6 @@ class SqlMarket:
         ).rowcount
         return bool(changed)
 
-    # -- trades
-
-    def add_trade(self, trade: TradeRow) -> None:
-        self.conn.execute(
-            insert(market_trades).values(
-                tenant_id=trade.tenant_id, order_id=trade.order_id,
-                collection_id=trade.collection_id, serial=trade.serial,
-                seller_id=trade.seller_id, buyer_id=trade.buyer_id, price=trade.price,
-                fee=trade.fee, royalty=trade.royalty, business_day=trade.business_day,
-                trading_day=trade.trading_day, journal_id=trade.journal_id,
-                flagged=trade.flagged, created_at=trade.created_at,
-            )
-        )  # fmt: skip
-
-    def trades(
-        self, tenant_id: str, collection_id: str | None = None, limit: int | None = 500
-    ) -> list[TradeRow]:
-        """Trades oldest first (all of them with ``limit`` None)."""
-        query = select(market_trades).where(market_trades.c.tenant_id == tenant_id)
-        if collection_id is not None:
-            query = query.where(market_trades.c.collection_id == collection_id)
-        query = query.order_by(market_trades.c.created_at, market_trades.c.order_id)
-        if limit is not None:
-            query = query.limit(limit)
-        return [_trade(r) for r in self.conn.execute(query)]
-
     def last_price_before(self, tenant_id: str, collection_id: str, day: date) -> int | None:
         """The price of the collection's last trade before ``day`` (the reference)."""
         found = self.conn.execute(
@@ -406,10 +360,18 @@ class SqlMarket:
             market_holds.c.user_id == user_id,
         )
         changed = self.conn.execute(update(market_holds).where(*where).values({side: day})).rowcount
-        if not changed:
-            self.conn.execute(
-                insert(market_holds).values(
-                    tenant_id=tenant_id, collection_id=collection_id, user_id=user_id,
-                    **{side: day},
-                )
-            )  # fmt: skip
+        if not changed and not self._insert_once(
+            insert(market_holds).values(
+                tenant_id=tenant_id, collection_id=collection_id, user_id=user_id, **{side: day}
+            )
+        ):  # a racing trade of the same user inserted the row first: update it
+            self.conn.execute(update(market_holds).where(*where).values({side: day}))
+
+    def _insert_once(self, statement: Any) -> bool:
+        """Insert a row another transaction may be inserting at once; False if it won."""
+        try:
+            with self.conn.begin_nested():
+                self.conn.execute(statement)
+        except IntegrityError:
+            return False
+        return True

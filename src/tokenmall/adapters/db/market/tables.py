@@ -132,29 +132,40 @@ Index(
     postgresql_where=text("status = 'open' AND kind = 'listing'"),
 )
 
+TRADE_KINDS = ("take", "accept", "bid", "list")  # what the taker did
+
+# A resting order fills once, so a trade's id is its resting order's id. ``taker_order_id``:
+# the incoming bid or listing that traded at once (None for a take or an accept).
 market_trades = Table(
     "market_trades",
     metadata,
     Column("tenant_id", String(TENANT_ID), nullable=False),
+    Column("trade_id", BigInteger, nullable=False),
     Column("order_id", BigInteger, nullable=False),  # the resting order it filled
+    Column("taker_order_id", BigInteger, nullable=True),
+    Column("kind", String(8), nullable=False),
     Column("collection_id", String(ID), nullable=False),
     Column("serial", BigInteger, nullable=False),
     Column("seller_id", String(ID), nullable=False),
     Column("buyer_id", String(ID), nullable=False),
+    Column("issuer_id", String(ID), nullable=False),
     Column("price", BigInteger, nullable=False),
     Column("fee", BigInteger, nullable=False),
     Column("royalty", BigInteger, nullable=False),
     Column("business_day", Date, nullable=False),
     Column("trading_day", Integer, nullable=False),
-    Column("journal_id", String(ID), nullable=True),
+    Column("journal_id", BigInteger, nullable=True),
     Column("flagged", Boolean, nullable=False),
+    Column("flag_reason", String(40), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
-    PrimaryKeyConstraint("tenant_id", "order_id", name="pk_market_trades"),
+    PrimaryKeyConstraint("tenant_id", "trade_id", name="pk_market_trades"),
     CheckConstraint("price > 0", name="ck_market_trades_price"),
     CheckConstraint(
         "fee >= 0 AND royalty >= 0 AND fee + royalty <= price", name="ck_market_trades_parts"
     ),
     CheckConstraint("seller_id <> buyer_id", name="ck_market_trades_parties"),
+    CheckConstraint(in_list("kind", TRADE_KINDS), name="ck_market_trades_kind"),
+    CheckConstraint("flagged = (flag_reason IS NOT NULL)", name="ck_market_trades_flag"),
     collection_fk("market_trades"),
 )
 Index(
@@ -163,6 +174,32 @@ Index(
     market_trades.c.collection_id,
     market_trades.c.created_at,
 )
+Index("ix_market_trades_buyer", market_trades.c.tenant_id, market_trades.c.buyer_id)
+Index("ix_market_trades_seller", market_trades.c.tenant_id, market_trades.c.seller_id)
+
+DEPOSIT_STATUSES = ("pending", "paid")
+
+# Market cash paid in through the payment gateway: ``deposit_id`` is ``dep_…``, its payment
+# ``pay_dep_…`` (the gateway's reference names the deposit). ``payer_account``: the paying
+# account as the gateway reports it (the wash-trade watch compares them), when it does.
+market_deposits = Table(
+    "market_deposits",
+    metadata,
+    Column("tenant_id", String(TENANT_ID), nullable=False),
+    Column("deposit_id", String(ID), nullable=False),
+    Column("user_id", String(ID), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("status", String(8), nullable=False),
+    Column("payer_account", String(ID), nullable=True),
+    Column("journal_id", BigInteger, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("paid_at", DateTime(timezone=True), nullable=True),
+    PrimaryKeyConstraint("tenant_id", "deposit_id", name="pk_market_deposits"),
+    CheckConstraint("amount > 0", name="ck_market_deposits_amount"),
+    CheckConstraint(in_list("status", DEPOSIT_STATUSES), name="ck_market_deposits_status"),
+    tenant_fk("market_deposits"),
+)
+Index("ix_market_deposits_user", market_deposits.c.tenant_id, market_deposits.c.user_id)
 
 market_holders = Table(
     "market_holders",

@@ -1,7 +1,7 @@
 """postings indexed by holder, for a person's statement (流水)
 
 Revision ID: 0025_postings_by_holder
-Revises: 0023_market
+Revises: 0024_market_trades
 Create Date: 2026-12-05
 
 ``ix_postings_holder`` (tenant_id, holder, journal_id), partial: only postings to a person's
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0025_postings_by_holder"
-down_revision = "0023_market"
+down_revision = "0024_market_trades"
 branch_labels = None
 depends_on = None
 

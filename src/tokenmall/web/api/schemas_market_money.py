@@ -1,0 +1,95 @@
+"""Request and response models of the market's money API: bids, trades, deposits."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated
+
+from pydantic import Field
+
+from tokenmall.domain.money import format_money
+from tokenmall.services.market.queries import TradeReport, TradeView
+from tokenmall.web.api.schemas import MoneyText, Request, Response
+from tokenmall.web.api.schemas_market import Id, OrderOut
+
+
+class BidIn(Request):
+    collection_id: Id
+    price: MoneyText
+    valid_days: Annotated[int, Field(ge=1, le=3650)] | None = None
+
+
+class TradeOut(Response):
+    trade_id: int
+    kind: str = Field(description="What the taker did: take, accept, bid or list")
+    collection_id: str
+    serial: int
+    seller_id: str
+    buyer_id: str
+    price: str
+    fee: str
+    royalty: str
+    proceeds: str = Field(description="What the seller received: price - fee - royalty")
+    order_id: int = Field(description="The resting order it filled")
+    taker_order_id: int | None
+    business_day: date
+    flagged: bool
+    flag_reason: str | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, t: TradeView) -> TradeOut:
+        return cls(
+            trade_id=t.trade_id, kind=t.kind, collection_id=t.collection_id, serial=t.serial,
+            seller_id=t.seller_id, buyer_id=t.buyer_id, price=format_money(t.price),
+            fee=format_money(t.fee), royalty=format_money(t.royalty),
+            proceeds=format_money(t.proceeds), order_id=t.order_id,
+            taker_order_id=t.taker_order_id, business_day=t.business_day, flagged=t.flagged,
+            flag_reason=t.flag_reason, created_at=t.created_at,
+        )  # fmt: skip
+
+
+class PlacedOut(Response):
+    """An order placed (a bid or a listing) and the trades it made at once."""
+
+    order: OrderOut
+    trades: list[TradeOut]
+
+
+class TradeList(Response):
+    trades: list[TradeOut]
+
+
+class TradeReportOut(Response):
+    trades: list[TradeOut]
+    count: int
+    volume: str
+    flagged_count: int
+    flagged_volume: str
+
+    @classmethod
+    def of(cls, r: TradeReport) -> TradeReportOut:
+        return cls(
+            trades=[TradeOut.of(t) for t in r.trades],
+            count=r.count,
+            volume=format_money(r.volume),
+            flagged_count=r.flagged_count,
+            flagged_volume=format_money(r.flagged_volume),
+        )
+
+
+class DepositIn(Request):
+    amount: MoneyText
+
+
+class DepositOut(Response):
+    deposit_id: str
+    amount: str
+    status: str
+    redirect_url: str | None = Field(None, description="Send the payer here (the gateway)")
+    created_at: datetime
+    paid_at: datetime | None
+
+
+class DepositList(Response):
+    deposits: list[DepositOut]
