@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -19,7 +19,8 @@ from browser_helpers import Site, shot, wait_until
 
 from nfg_tokens import consumers, make_collection
 from served import app_settings, served
-from tokenmall.adapters.db.market.store import CollectionSettings, TradeRow
+from tokenmall.adapters.db.market.store import CollectionSettings
+from tokenmall.adapters.db.market.trades import TradeRow
 from tokenmall.demo import living as demo
 from tokenmall.domain.nfg.records import Collection
 from tokenmall.services.mall.uow import utc_now
@@ -47,9 +48,9 @@ def market(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Site, Col
                 day = (now - timedelta(days=days)).date()
                 unit.market.add_trade(
                     TradeRow(
-                        T, 900_000_000 + n, collection.collection_id, 1, second.user_id,
-                        first.user_id, price, 0, 0, day, 0, None, False,
-                        datetime(day.year, day.month, day.day, 3, n, tzinfo=now.tzinfo),
+                        T, 900_000_000 + n, 0, None, "take", collection.collection_id, 1,
+                        second.user_id, first.user_id, "platform", price, 0, 0, day, 0, None,
+                        False, None, datetime(day.year, day.month, day.day, 3, n, tzinfo=UTC),
                     )
                 )  # fmt: skip
         yield Site(base, app), collection

@@ -18,8 +18,8 @@ from sqlalchemy import select
 
 from nfg_tokens import make_collection
 from tokenmall.adapters.db.mall import people as people_repo
-from tokenmall.adapters.db.market.store import TradeRow
 from tokenmall.adapters.db.market.tables import market_orders
+from tokenmall.adapters.db.market.trades import TradeRow
 from tokenmall.adapters.db.nfg.tables import nfg_tokens
 from tokenmall.demo import living as demo
 from tokenmall.domain.nfg.records import Collection
@@ -49,8 +49,9 @@ def _trade(site: Site, c: Collection, price: int, day: date, seller: str, buyer:
     with site.app.state.database.unit() as unit:
         unit.market.add_trade(
             TradeRow(
-                T, next(_trade_ids), c.collection_id, 1, _user_id(site, seller),
-                _user_id(site, buyer), price, 0, 0, day, 0, None, False, when,
+                T, next(_trade_ids), 0, None, "take", c.collection_id, 1, _user_id(site, seller),
+                _user_id(site, buyer), c.issuer_merchant_id or "platform", price, 0, 0, day, 0,
+                None, False, None, when,
             )
         )  # fmt: skip
 
