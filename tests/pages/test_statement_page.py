@@ -23,6 +23,7 @@ def test_the_statement_pages_through_every_movement(browser: Browser) -> None:
     browser.login(TENANT, CONSUMER)
     wallet = browser.get(f"/{TENANT}/wallet")
     assert f'href="/{TENANT}/statement"' in wallet.text
+    assert "强制出局：每日分红后" in wallet.text  # the rule said before it happens
     first = browser.get(f"/{TENANT}/statement")
     assert first.status_code == 200
     assert "购物奖励" in first.text

@@ -319,3 +319,20 @@ def test_a_refused_redemption_changes_nothing() -> None:
             wallet.redeem(uow, who, TENANT, "mch-1", amount)
         assert _everything(uow) == before
     assert uow.trades.journals == []
+
+
+def test_the_wallet_says_how_far_forced_exit_is_and_only_when_the_rule_can_apply() -> None:
+    uow = unit()
+    uow.holdings.prices[TENANT] = (3, 2 * 10**6)  # 1.50 yuan a point
+    buyer = _holder(BUYER.subject_id, 100 * 10**8)  # 100 points: 150.00 at the price
+    buyer.quota, buyer.quota_used = 200_00, 20_00  # 180.00 left
+    uow.holdings.holders[(TENANT, BUYER.subject_id)] = buyer
+    seen = wallet.wallet(uow, BUYER, TENANT, NOW)
+    assert seen.forced_exit_gap == 180_00 - 150_00
+    buyer.quota_used = 60_00  # 140.00 left: the points are worth more, out at the next day
+    assert wallet.wallet(uow, BUYER, TENANT, NOW).forced_exit_gap == 0
+    buyer.exited = True
+    assert wallet.wallet(uow, BUYER, TENANT, NOW).forced_exit_gap is None
+    buyer.exited = False
+    uow.params.params = replace(Params(), forced_exit=False)
+    assert wallet.wallet(uow, BUYER, TENANT, NOW).forced_exit_gap is None

@@ -24,7 +24,7 @@ from typing import Literal
 
 from tokenmall.domain.economy import market, standing
 from tokenmall.domain.economy.health import Health
-from tokenmall.domain.economy.state import Rates
+from tokenmall.domain.economy.state import Holder, Rates
 from tokenmall.domain.errors import DomainError
 from tokenmall.domain.ledger import commands as c
 from tokenmall.domain.mall.people import Role
@@ -79,6 +79,10 @@ class WalletView:
     level: str
     exited: bool
     backed_by: BackedBy
+    # Rule 7 (forced exit on): what is left before the points' value at the price reaches the
+    # remaining quota (0: at the next settlement they are bought back); None: rule off, or
+    # nothing to exit from.
+    forced_exit_gap: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,7 +209,14 @@ def wallet(
         level=params.level_for(shares),
         exited=h.exited,
         backed_by=backed_by(uow, tenant_id, now),
+        forced_exit_gap=_exit_gap(params.forced_exit, h, num, den),
     )
+
+
+def _exit_gap(forced_exit: bool, h: Holder, num: int, den: int) -> int | None:
+    if not forced_exit or h.exited or h.remaining_quota <= 0 or h.points <= 0:
+        return None
+    return max(h.remaining_quota - market.value_at_price(h.points, num, den), 0)
 
 
 def dividends(

@@ -92,6 +92,12 @@ class WalletOut(Response):
     level: str
     exited: bool
     backed_by: BackedBy
+    forced_exit_gap: str | None = Field(
+        default=None,
+        description="Forced exit (rule 7) on: what is left before the points' value at the "
+        "price reaches the remaining quota (0.00: bought back at the next settlement); null: "
+        "the rule is off or there is nothing to exit from",
+    )
 
     @classmethod
     def of(cls, w: wallet.WalletView) -> WalletOut:
@@ -115,6 +121,7 @@ class WalletOut(Response):
             level=w.level,
             exited=w.exited,
             backed_by=BackedBy.of(w.backed_by),
+            forced_exit_gap=None if w.forced_exit_gap is None else format_money(w.forced_exit_gap),
         )
 
 
