@@ -23,7 +23,7 @@ def test_no_console_page_overflows_a_phone(site: Site, phone: Any) -> None:
         "aside nav a[href^='/'], .side nav a[href^='/']",
         "els => els.map(e => e.getAttribute('href'))",
     )
-    pages = sorted({h for h in links if h.startswith(f"/{TENANT}/admin")})
+    pages = sorted({h for h in links if h.startswith(f"/{TENANT}/admin") and "?" not in h})
     assert len(pages) >= 10, pages
     for path in pages:
         phone.goto(site.base_url + path)
