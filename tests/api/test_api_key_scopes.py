@@ -4,10 +4,12 @@ alert event."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
 from mall_api import Api, TenantFixture, make_tenant, ok
+from sqlalchemy import event
 from test_api_integration import paid_body, push
 from wallet_helpers import snapshot, store_of
 
@@ -250,3 +252,79 @@ def test_caps_removed_let_pushes_through(api: Api, shop: TenantFixture) -> None:
     assert push(api, t, token, "R1", "paid", paid_body(amount="2.00")).status_code == 422
     _caps(api, t)
     ok(push(api, t, token, "R1", "paid", paid_body(amount="2.00")), 201)
+
+
+class _Transactions:
+    """The transactions the server's engine begins while listened to: (thread name, the
+    statements it ran in them, in order)."""
+
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine
+        self.begun: list[tuple[str, list[str]]] = []
+        self._open: dict[int, list[str]] = {}
+
+    def __enter__(self) -> _Transactions:
+        event.listen(self.engine, "begin", self._begin)
+        event.listen(self.engine, "before_cursor_execute", self._statement)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        event.remove(self.engine, "begin", self._begin)
+        event.remove(self.engine, "before_cursor_execute", self._statement)
+
+    def _begin(self, conn: Any) -> None:
+        statements: list[str] = []
+        self._open[threading.get_ident()] = statements
+        self.begun.append((threading.current_thread().name, statements))
+
+    def _statement(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements = self._open.get(threading.get_ident())
+        if statements is not None:
+            statements.append(statement)
+
+    def threads(self) -> list[str]:
+        return [name.split("-")[0] for name, _ in self.begun]
+
+    def reading_caps(self) -> list[str]:
+        return [
+            name.split("-")[0]
+            for name, statements in self.begun
+            if any("mall_integration_caps" in s for s in statements)
+        ]
+
+
+def test_the_caps_are_read_in_the_pushs_own_transactions(
+    api: Api, shop: TenantFixture, store: Store, server: Any, monkeypatch: Any
+) -> None:
+    """A single push opens no transaction for the caps: with group commit its group's read
+    (one transaction) reads them beside the key and the orders, then one writer unit writes;
+    a capped tenant's push above the cap is refused after that same read, with only its
+    alert written (no writer unit, nothing else changed). Without group commit the push is
+    one transaction, which reads the caps."""
+    t = shop
+    token = new_key(api, t)["token"]
+    ok(push(api, t, token, "W1", "paid", paid_body(amount="5.00")), 201)  # threads started
+    with _Transactions(store.engine) as seen:
+        ok(push(api, t, token, "W2", "paid", paid_body(amount="5.00")), 201)
+    assert seen.threads() == ["pushes", "units"]
+    assert seen.reading_caps() == ["pushes"]
+    _caps(api, t, per_order="10.00")
+    before = snapshot(store, t.tenant_id)
+    with _Transactions(store.engine) as seen:
+        above = push(api, t, token, "W3", "paid", paid_body(amount="10.01"))
+    assert above.status_code == 422, above.text
+    assert above.json()["error"]["code"] == "cap_exceeded"
+    # The group's read, then the alert's transaction; no writer unit.
+    assert seen.threads() == ["pushes", "pushes"]
+    assert seen.reading_caps() == ["pushes"]
+    assert snapshot(store, t.tenant_id) == before
+    assert api.get(t.path("/integration/orders/W3"), t.admin_token).status_code == 404
+    assert [a["data"]["orders"] for a in _alerts(api, t)] == [["W3"]]
+    with _Transactions(store.engine) as seen:
+        ok(push(api, t, token, "W4", "paid", paid_body(amount="10.00")), 201)
+    assert seen.threads() == ["pushes", "units"]
+    monkeypatch.setattr(server.app.state.settings, "group_commit", False)
+    with _Transactions(store.engine) as seen:
+        ok(push(api, t, token, "W5", "paid", paid_body(amount="10.00")), 201)
+    assert len(seen.begun) == 1
+    assert len(seen.reading_caps()) == 1

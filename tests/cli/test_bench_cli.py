@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import socket
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tokenmall.bench.api import _listening_socket
 
 
 def test_bench_economy_json_prints_one_object(cli: Any) -> None:
@@ -161,3 +164,14 @@ def test_bench_ledger_refuses_unknown_callers(cli: Any) -> None:
     assert result.returncode == 2
     assert "--callers must be one of async, threads" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_bench_api_serves_without_nagles_delay() -> None:
+    """The socket ``bench api`` hands uvicorn (``--fd``) sets ``TCP_NODELAY`` and the
+    connections it accepts inherit it: uvicorn takes a ``--fd`` socket for a Unix one and sets
+    nothing, and a response sent in two writes would wait for the client's delayed ACK."""
+    listening = _listening_socket()
+    with listening, socket.create_connection(listening.getsockname()):
+        accepted, _ = listening.accept()
+        with accepted:
+            assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
