@@ -53,15 +53,15 @@ class Policy:
     cap: float = 15 * 60.0  # float-ok: seconds, the longest lock
     forget_after: float = 60 * 60.0  # float-ok: seconds before an entry is forgotten
     register_burst: int = 10
-    register_every: float = 60.0
+    register_every: float = 60.0  # float-ok: seconds between registrations
     max_keys: int = 100_000
 
 
 @dataclass(slots=True)
 class _Failures:
     count: int
-    locked_until: float
-    last: float
+    locked_until: float  # float-ok: monotonic seconds
+    last: float  # float-ok: monotonic seconds
 
 
 class Backoff:
@@ -113,7 +113,11 @@ class Bucket:
     """A token bucket per key: ``burst`` at once, then one every ``every`` seconds."""
 
     def __init__(
-        self, burst: int, every: float, max_keys: int, clock: Callable[[], float] = time.monotonic
+        self,
+        burst: int,
+        every: float,  # float-ok: seconds
+        max_keys: int,
+        clock: Callable[[], float] = time.monotonic,  # float-ok: seconds
     ) -> None:
         self.burst = burst
         self.every = every
@@ -126,7 +130,7 @@ class Bucket:
         """Take one token: 0 if taken, else the seconds until one is there (nothing taken)."""
         now = self.clock()
         with self._lock:
-            tokens, at = self._tokens.pop(key, (float(self.burst), now))
+            tokens, at = self._tokens.pop(key, (float(self.burst), now))  # float-ok: a rate
             tokens = min(float(self.burst), tokens + (now - at) / self.every)
             if tokens < 1:
                 self._tokens[key] = (tokens, now)

@@ -75,10 +75,7 @@ def list_token(
         key = _token(loader, collection_id, serial)
         loader.user(user)
         best = best_locked(unit, tenant_id, collection_id, "bid")
-        if best is not None:
-            loader.order(best)
-            loader.user(best.user_id)
-            loader.marks(best.user_id, collection_id)
+        loader.resting(best, collection_id)
         loader.marks(user, collection_id)
         loader.state.next_order_id = unit.market.next_order_id(tenant_id, now)
         unseen_crossing(unit, tenant_id, collection_id, "bid", price, best)

@@ -153,6 +153,13 @@ class Loader:
             self.order(row)
         return tok
 
+    def resting(self, best: OrderRow | None, collection_id: str) -> None:
+        """The resting order a new one may trade with: it, its user and their T+N marks."""
+        if best is not None:
+            self.order(best)
+            self.user(best.user_id)
+            self.marks(best.user_id, collection_id)
+
     def order(self, row: OrderRow) -> Order:
         found = self.state.orders.get(row.order_id)
         if found is not None:

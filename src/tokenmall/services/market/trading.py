@@ -64,10 +64,7 @@ def bid(
             _token(loader, row.collection_id, row.serial)
 
         best = best_locked(unit, tenant_id, collection_id, "listing", lock_token)
-        if best is not None:
-            loader.order(best)
-            loader.user(best.user_id)
-            loader.marks(best.user_id, collection_id)
+        loader.resting(best, collection_id)
         loader.user(user)
         loader.marks(user, collection_id)
         loader.state.next_order_id = unit.market.next_order_id(tenant_id, now)
