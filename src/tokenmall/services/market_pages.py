@@ -2,17 +2,22 @@
 (``services/market/queries.py``). The terms a collection trades under (the profile's actions,
 fees, band, holds, today's trading day), the split of a price (fee, royalty, what the seller
 receives: ``domain.market.fees.split``, the arithmetic a trade settles with), each collection's
-summary, one's tokens of a collection, the user a form names, and how many open orders a
-profile change would close. Nothing here writes; every figure is an integer (fen) or a rate.
+summary, one's tokens of a collection, the listings one may buy with the split of each, the
+agreements offered to one, one's market cash (what bids hold of it, the deposits paid in), the
+user a form names and the names the pages show for users, and how many open orders a profile
+change would close. Nothing here writes; every figure is an integer (fen) or a rate.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from fractions import Fraction
 
 from tokenmall.adapters.db.mall import people as people_repo
+from tokenmall.adapters.db.market.store import OrderRow
+from tokenmall.adapters.db.market.trades import DepositRow
 from tokenmall.domain.market import Code, MarketRefused
 from tokenmall.domain.market.fees import Split, band_limits, split, within_band
 from tokenmall.domain.market.profiles import HoldScope
@@ -155,3 +160,105 @@ def open_orders(unit: MallUnitOfWork, caller: Principal | None, tenant_id: str) 
     """How many orders are open now: the ones a change of profile would close."""
     require(caller, tenant_id, ADMIN)
     return len(unit.market.open_orders_of_tenant(tenant_id))
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """An open listing of a collection: the split its price settles with, and whether it is
+    the caller's own (which they cannot buy: ``self_trade``)."""
+
+    order: OrderRow
+    split: Split
+    mine: bool
+
+
+MAX_LISTINGS = 50
+
+
+def listings(
+    unit: MallUnitOfWork, caller: Principal | None, tenant_id: str, collection_id: str,
+    now: datetime,
+) -> list[Listing]:  # fmt: skip
+    """The collection's open listings, cheapest first (the earliest on a tie)."""
+    who = require(caller, tenant_id, registry.EVERYONE)
+    found = terms(unit, caller, tenant_id, collection_id, now)
+    rows = [
+        r
+        for r in unit.market.open_orders_of_collection(tenant_id, collection_id)
+        if r.kind == "listing"
+    ]
+    rows.sort(key=lambda r: (r.price, r.order_id))
+    return [
+        Listing(r, split(r.price, found.fee_rate, found.royalty_rate), r.user_id == who.subject_id)
+        for r in rows[:MAX_LISTINGS]
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class OfferToMe:
+    """An agreement (协议转让) naming the caller as its buyer, with its collection and the split
+    its price settles with."""
+
+    order: OrderRow
+    collection: Collection
+    split: Split
+
+
+def offers_to_me(
+    unit: MallUnitOfWork, caller: Principal | None, tenant_id: str, now: datetime
+) -> list[OfferToMe]:
+    who = require(caller, tenant_id, registry.EVERYONE)
+    shown: list[OfferToMe] = []
+    rates: dict[str, Terms] = {}
+    for row in unit.market.offers_to_user(tenant_id, who.subject_id):
+        cid = row.collection_id
+        if cid not in rates:
+            rates[cid] = terms(unit, caller, tenant_id, cid, now)
+        t = rates[cid]
+        collection = registry.find(unit, tenant_id, cid)
+        shown.append(OfferToMe(row, collection, split(row.price, t.fee_rate, t.royalty_rate)))
+    return shown
+
+
+@dataclass(frozen=True, slots=True)
+class Cash:
+    """One's market cash: ``available`` is the ledger's cash balance (what a bid or a purchase
+    spends, what a withdrawal takes from), ``reserved`` what one's open bids hold apart from
+    it; the latest deposits paid in through the gateway."""
+
+    available: int
+    reserved: int
+    deposits: list[DepositRow]
+
+
+def cash(unit: MallUnitOfWork, caller: Principal | None, tenant_id: str, shown: int = 10) -> Cash:
+    who = require(caller, tenant_id, registry.EVERYONE).subject_id
+    return Cash(
+        unit.cash.cash_of(tenant_id, who),
+        unit.market.reserved_by_bids(tenant_id, who),
+        unit.market.deposits_of_user(tenant_id, who, shown),
+    )
+
+
+def user_names(
+    unit: MallUnitOfWork, caller: Principal | None, tenant_id: str, user_ids: Iterable[str]
+) -> dict[str, str]:
+    """The name a page shows for each user (their display name, else their email's name part;
+    a user id no longer found shows as it is)."""
+    require(caller, tenant_id, registry.EVERYONE)
+    names: dict[str, str] = {}
+    for user_id in set(user_ids):
+        user = unit.people.get_user(tenant_id, user_id)
+        if user is None:
+            names[user_id] = user_id
+        else:
+            names[user_id] = user.display_name or user.email.split("@", 1)[0]
+    return names
+
+
+def collections(
+    unit: MallUnitOfWork, caller: Principal | None, tenant_id: str
+) -> dict[str, Collection]:
+    """The collections the caller may see, by id (the console's labels and filter)."""
+    found = registry.listing(unit, caller, tenant_id, after=None, limit=MAX_COLLECTIONS)
+    return {c.collection_id: c for c in found}

@@ -15,7 +15,7 @@ MAX_VALID_DAYS = 3_650
 
 
 class Trading:
-    """The users' actions: list, bid, take, cancel, offer, accept, gift."""
+    """The users' actions: list, bid, take, cancel, offer, accept, decline, gift."""
 
     def __init__(self, prof: Profile | str = "open", state: MarketState | None = None) -> None:
         self.profile = profile(prof) if isinstance(prof, str) else prof
@@ -188,6 +188,17 @@ class Trading:
             raise MarketRefused(Code.NOT_OWNER, f"order {order_id}", "order")
         tx = self._tx()
         tx.close_order(order, OrderStatus.CANCELLED, "cancelled")
+        return Outcome(tuple(tx.effects))
+
+    def decline(self, user: str, order_id: int) -> Outcome:
+        """The named buyer turns down the agreement ``order_id``: it closes, nothing moves.
+        Allowed on any day and during a halt. Anyone else finds no such agreement."""
+        g.user_name(user)
+        offer = g.order(self.state, order_id)
+        if offer.kind is not OrderKind.OFFER or offer.to != user:
+            raise MarketRefused(Code.NOT_FOUND, f"no agreement {order_id} for {user}", "order")
+        tx = self._tx()
+        tx.close_order(offer, OrderStatus.CANCELLED, "declined")
         return Outcome(tuple(tx.effects))
 
     def gift(self, user: str, token: str, to: str) -> Outcome:

@@ -1,5 +1,5 @@
 """The users' market actions as use cases: list (挂单), offer (协议转让, opening it), cancel,
-gift (转赠).
+decline (the named buyer turns an agreement down), gift (转赠).
 
 Each one locks the rows it changes in one order (the token row first, then its open orders,
 then the tenant's order counter), loads that slice into a ``MarketState`` (``state.Loader``),
@@ -201,6 +201,27 @@ def cancel(
     with answering_for("order_id"):
         outcome = loader.market().cancel(user, order_id)
     persist(unit, tenant_id, outcome, now, config, actor="cancel")
+    return Placed(None)
+
+
+def decline(
+    unit: MallUnitOfWork,
+    caller: Principal | None,
+    tenant_id: str,
+    order_id: int,
+    *,
+    now: datetime,
+    config: LogConfig,
+) -> Placed:
+    """The named buyer declines an agreement offered to them (协议转让): it closes, nothing
+    moves; anyone else finds no such agreement (``not_found``)."""
+    user = _who(caller, tenant_id)
+    loader = Loader(unit, tenant_id, now)
+    _open_order(loader, order_id)
+    loader.user(user)
+    with answering_for("order_id"):
+        outcome = loader.market().decline(user, order_id)
+    persist(unit, tenant_id, outcome, now, config, actor="decline")
     return Placed(None)
 
 

@@ -120,12 +120,21 @@ def operator_trades(
     tenant_id: str,
     flagged: bool | None = None,
     limit: int | None = 1000,
+    *,
+    collection_id: str | None = None,
+    before: int | None = None,
 ) -> TradeReport:
+    """The trades matching ``flagged`` and ``collection_id`` (if given), newest first, from
+    the one older than trade ``before`` (the next page); the totals count every match."""
     require(caller, tenant_id, ADMIN, scope=Scope.READ)
     market = unit.market
-    count, volume = market.trade_totals(tenant_id, flagged=flagged)
-    flagged_count, flagged_volume = market.trade_totals(tenant_id, flagged=True)
-    found = market.trades_for_operator(tenant_id, flagged=flagged, limit=limit)
+    count, volume = market.trade_totals(tenant_id, flagged=flagged, collection_id=collection_id)
+    flagged_count, flagged_volume = market.trade_totals(
+        tenant_id, flagged=True, collection_id=collection_id
+    )
+    found = market.trades_for_operator(
+        tenant_id, flagged=flagged, limit=limit, collection_id=collection_id, before=before
+    )
     return TradeReport(found, count, volume, flagged_count, flagged_volume)
 
 

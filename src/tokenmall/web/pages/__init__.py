@@ -38,6 +38,8 @@ from tokenmall.web.pages import (
     mall,
     market,
     market_admin,
+    market_cash,
+    market_trades,
     nfg_certificate,
     nfg_drop,
     nfg_registry,
@@ -127,8 +129,10 @@ for part in (
     nfg_certificate.router,  # a token's public certificate and the offline verifier
     nfg_drop.router,  # the drop: drops on sale, buying, reservations
     nfg_rights.router,  # NFG redemption (consumers), entry scan and redemptions (console)
-    market.router,  # the market (文交所): collections, K-line, depth, list/offer/gift, orders
+    market_cash.router,  # the market's cash and deposits (before the collection's routes)
+    market.router,  # the market (文交所): collections, K-line, depth, the trading forms, orders
     market_admin.router,  # the market's console: profile, collection settings, holidays
+    market_trades.router,  # the market's console: trades (filters, pages), CSV export
     _fallback,
 ):
     router.include_router(part)

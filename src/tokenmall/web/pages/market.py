@@ -1,13 +1,16 @@
 """The market's consumer pages (文交所, H5): the market's collections, a collection's page
 (floor, highest bid, last price, 24 h volume, holders, the daily K-line with its table, the
-depth of the book, and the forms on one's own tokens), and one's orders with their cancel.
+depth of the book, the open listings with their buy form, the bid form and the forms on one's
+own tokens), and one's orders with their cancel and the agreements offered to one with their
+accept and decline.
 
 The forms are the actions the tenant's profile offers (``TOKEN_ACTIONS``, ``ORDER_ACTIONS``:
 one entry each, with its template ``market/_act_<name>.html``); each calls the same use case as
-the API (``services/market/orders.py``). A form's preview of fee, royalty and what the seller
-receives comes from ``services/market_pages.preview`` (the domain's ``fees.split``), as a
-partial for HTMX or, without JavaScript, from the form's own "preview" button. Forms are plain
-POSTs answered by 303 (CSRF, a form key replayed through the idempotency store, one
+the API (``services/market/orders.py``, ``trading.py``). A form's preview of fee, royalty and
+what the seller receives comes from ``services/market_pages`` (the domain's ``fees.split``):
+as a partial for HTMX as a price is typed or, without JavaScript, from the form's own
+"preview" button; a listing's buy form and an agreement offered to one show theirs at once.
+Forms are plain POSTs answered by 303 (CSRF, a form key replayed through the idempotency store, one
 transaction); a refusal re-renders the page with the refusal's sentence (``message_of``: the
 market's code in Chinese first) next to the action it refused, and nothing changed.
 """
@@ -26,13 +29,14 @@ from starlette.exceptions import HTTPException
 
 from tokenmall.domain.errors import DomainError
 from tokenmall.domain.mall.tenants import Tenant
+from tokenmall.domain.market.fees import Split
 from tokenmall.domain.money import format_money, format_rate
 from tokenmall.domain.nfg.metadata import display_serial
 from tokenmall.services import market_pages
 from tokenmall.services.log.checkpoints import LogConfig
 from tokenmall.services.mall.auth import Principal
 from tokenmall.services.mall.uow import MallUnitOfWork, utc_now
-from tokenmall.services.market import orders, queries
+from tokenmall.services.market import orders, queries, trading
 from tokenmall.services.market.admin import price_fen
 from tokenmall.services.nfg import registry
 from tokenmall.web.errors import message_of, status_of
@@ -52,7 +56,9 @@ FORM_FIELDS = {
     "order_id": "_form",
     "order": "_form",
 }
-DONE = ("listed", "offered", "gifted", "cancelled")
+DONE = (
+    "listed", "offered", "gifted", "cancelled", "bid", "bought", "accepted", "declined",
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,15 +90,17 @@ class Act:
 
 @dataclass(frozen=True, slots=True)
 class TokenAction:
-    """A form on one of the caller's tokens (``per_token``) or on the collection: offered when
-    ``offered(terms)``; ``run`` calls its use case; ``done`` names it in the redirect."""
+    """A form on one of the caller's tokens (``where`` "token": its ``serial``), on the
+    collection ("collection") or on one of its listings ("listing": its ``order``): offered
+    when ``offered(terms)``; ``run`` calls its use case and may name what it did (else
+    ``done``) in the redirect."""
 
     name: str
     offered: Callable[[market_pages.Terms], bool]
-    run: Callable[[Act, str, int], None]
+    run: Callable[[Act, str, int], str | None]
     done: str
     priced: bool = True  # shows the preview of fee, royalty and what the seller receives
-    per_token: bool = True
+    where: str = "token"
 
 
 def _list(a: Act, collection_id: str, serial: int) -> None:
@@ -116,12 +124,27 @@ def _gift(a: Act, collection_id: str, serial: int) -> None:
     )  # fmt: skip
 
 
+def _bid(a: Act, collection_id: str, _serial: int) -> str:
+    placed = trading.bid(
+        a.unit, a.caller, a.tenant_id, collection_id, a.price(), now=utc_now(), config=a.config,
+        valid_days=a.valid_days(),
+    )  # fmt: skip
+    return "bought" if placed.trades else "bid"
+
+
+def _take(a: Act, _collection_id: str, _serial: int) -> None:
+    order_id = whole_number(a.form, "order")
+    trading.take(a.unit, a.caller, a.tenant_id, order_id, now=utc_now(), config=a.config)
+
+
 TOKEN_ACTIONS: dict[str, TokenAction] = {
     a.name: a
     for a in (
         TokenAction("list", lambda t: t.listings, _list, "listed"),
         TokenAction("offer", lambda t: t.agreements, _offer, "offered"),
         TokenAction("gift", lambda t: True, _gift, "gifted", priced=False),
+        TokenAction("bid", lambda t: t.listings, _bid, "bid", where="collection"),
+        TokenAction("take", lambda t: t.listings, _take, "bought", priced=False, where="listing"),
     )
 }
 
@@ -130,9 +153,19 @@ def _cancel(a: Act, order_id: int) -> None:
     orders.cancel(a.unit, a.caller, a.tenant_id, order_id, now=utc_now(), config=a.config)
 
 
+def _accept(a: Act, order_id: int) -> None:
+    trading.accept(a.unit, a.caller, a.tenant_id, order_id, now=utc_now(), config=a.config)
+
+
+def _decline(a: Act, order_id: int) -> None:
+    orders.decline(a.unit, a.caller, a.tenant_id, order_id, now=utc_now(), config=a.config)
+
+
 # An action on one of one's orders (or on an order named to one): name → (use case, done).
 ORDER_ACTIONS: dict[str, tuple[Callable[[Act, int], None], str]] = {
     "cancel": (_cancel, "cancelled"),
+    "accept": (_accept, "accepted"),
+    "decline": (_decline, "declined"),
 }
 
 
@@ -192,6 +225,16 @@ def _offered(t: market_pages.Terms) -> list[TokenAction]:
     return [a for a in TOKEN_ACTIONS.values() if a.offered(t)]
 
 
+def split_view(s: Split) -> dict[str, str]:
+    """A split's figures as the pages show them (the domain's ``fees.split``, formatted)."""
+    return {
+        "price": format_money(s.price),
+        "fee": format_money(s.fee),
+        "royalty": format_money(s.royalty),
+        "proceeds": format_money(s.proceeds),
+    }
+
+
 def _collection_context(
     request: Request, tenant_id: str, caller: Principal, collection_id: str
 ) -> dict[str, Any]:
@@ -201,17 +244,42 @@ def _collection_context(
         data = queries.data(unit, caller, tenant_id, collection_id, now)
         terms = market_pages.terms(unit, caller, tenant_id, collection_id, now)
         mine = market_pages.my_tokens(unit, caller, tenant_id, collection_id)
+        listed = market_pages.listings(unit, caller, tenant_id, collection_id, now)
+        cash = market_pages.cash(unit, caller, tenant_id, shown=0)
     offered = _offered(terms)
+    tokens: list[dict[str, Any]] = [
+        {"t": t, "display": display_serial(t.serial, collection.edition_size)}
+        for t in mine
+    ]
+    listings: list[dict[str, Any]] = [
+        {
+            "o": x.order,
+            "row": f"take-{x.order.order_id}",
+            "display": display_serial(x.order.serial or 0, collection.edition_size),
+            "pv": split_view(x.split),
+            "mine": x.mine,
+        }
+        for x in listed
+    ]
+    # The rows of the forms this page shows (a refusal of another one is shown with the rules).
+    held = [t.serial for t in mine if t.state == "held"]
+    rows = {f"{a.name}-{serial}" for a in offered if a.where == "token" for serial in held}
+    rows |= {a.name for a in offered if a.where == "collection"}
+    if any(a.name == "take" for a in offered):
+        rows |= {x["row"] for x in listings if not x["mine"]}
     return {
         "collection": collection,
         "primary": registry.price_text(collection),
         **_data(data),
         **terms_view(terms),
-        "tokens": [
-            {"t": t, "display": display_serial(t.serial, collection.edition_size)} for t in mine
-        ],
-        "token_actions": [a for a in offered if a.per_token],
-        "collection_actions": [a for a in offered if not a.per_token],
+        "tokens": tokens,
+        "token_actions": [a for a in offered if a.where == "token"],
+        "collection_actions": [a for a in offered if a.where == "collection"],
+        "can_take": any(a.name == "take" for a in offered),
+        "listings": listings,
+        "cash": format_money(cash.available),
+        "reserved": format_money(cash.reserved),
+        "rows": rows,
         "done": _done(request),
         "previews": {},
     }
@@ -234,13 +302,7 @@ def _collection_page(
     context = _collection_context(request, tenant.tenant_id, caller, collection_id)
     if form is not None:
         context["form"] = form
-        shown = {
-            f"{a.name}-{t['t'].serial}"
-            for a in context["token_actions"]
-            for t in context["tokens"]
-            if t["t"].state == "held"
-        }
-        if form.errors and form.get("row") not in shown:
+        if form.errors and form.get("row") not in context["rows"]:
             # The form refused is not offered here (the profile forbids it, or the token
             # moved): its refusal is shown with the rules of what is offered instead.
             context["unoffered"] = next(iter(form.errors.values()))
@@ -267,17 +329,37 @@ def market_index(request: Request, tenant_id: str) -> Response:
     return page(request, "market/index.html", tenant, caller, {"rows": rows})
 
 
-def _order_rows(request: Request, tenant_id: str, caller: Principal) -> list[dict[str, Any]]:
+def _orders_context(request: Request, tenant_id: str, caller: Principal) -> dict[str, Any]:
+    """One's orders (each with its cancel while open), the agreements offered to one (each
+    with its split, accept and decline) and one's market cash."""
     with sessions.database(request).reading() as unit:
         found = queries.my_orders(unit, caller, tenant_id)
-    return [
+        offers = market_pages.offers_to_me(unit, caller, tenant_id, utc_now())
+        cash = market_pages.cash(unit, caller, tenant_id, shown=0)
+        named = [o.to_user_id for o in found if o.to_user_id] + [x.order.user_id for x in offers]
+        names = market_pages.user_names(unit, caller, tenant_id, named)
+    rows = [
         {
             "o": o,
             "price": format_money(o.price),
+            "to": names.get(o.to_user_id or "", ""),
             "actions": ["cancel"] if o.status == "open" else [],
         }
         for o in found
     ]
+    to_me = [
+        {
+            "o": x.order,
+            "row": f"to-{x.order.order_id}",
+            "collection": x.collection,
+            "display": display_serial(x.order.serial or 0, x.collection.edition_size),
+            "seller": names.get(x.order.user_id, ""),
+            "pv": split_view(x.split),
+            "short": x.split.price > cash.available,
+        }
+        for x in offers
+    ]
+    return {"orders": rows, "offers": to_me, "cash": format_money(cash.available)}
 
 
 def _orders_page(
@@ -285,7 +367,7 @@ def _orders_page(
     code: int = 200,
 ) -> Response:  # fmt: skip
     context: dict[str, Any] = {
-        "orders": _order_rows(request, tenant.tenant_id, caller),
+        **_orders_context(request, tenant.tenant_id, caller),
         "done": _done(request),
     }
     if form is not None:
@@ -311,14 +393,7 @@ def _preview(
     """The preview's figures for ``price``; raises the refusal of a bad price."""
     with sessions.database(request).reading() as unit:
         found = market_pages.preview(unit, caller, tenant_id, collection_id, price, utc_now())
-    s = found.split
-    return {
-        "price": format_money(s.price),
-        "fee": format_money(s.fee),
-        "royalty": format_money(s.royalty),
-        "proceeds": format_money(s.proceeds),
-        "in_band": found.in_band,
-    }
+    return {**split_view(found.split), "in_band": found.in_band}
 
 
 @router.get("/{tenant_id}/market/{collection_id}/preview")
@@ -392,9 +467,9 @@ async def token_action(request: Request, tenant_id: str, collection_id: str, nam
         )
 
     def run(a: Act) -> str:
-        serial = whole_number(form, "serial") if action.per_token else 0
-        action.run(a, collection_id, serial)
-        return f"/{tenant_id}/market/{collection_id}?done={action.done}"
+        serial = whole_number(form, "serial") if action.where == "token" else 0
+        done = action.run(a, collection_id, serial) or action.done
+        return f"/{tenant_id}/market/{collection_id}?done={done}"
 
     try:
         location = _act(request, form, tenant_id, caller, run)

@@ -239,6 +239,33 @@ class SqlMarket(SqlMarketTrades):
         )
         return [_order(r) for r in self.conn.execute(query)]
 
+    def offers_to_user(self, tenant_id: str, user_id: str, limit: int = 100) -> list[OrderRow]:
+        """The open agreements (协议转让) naming ``user_id`` as their buyer, oldest first."""
+        query = (
+            select(market_orders)
+            .where(
+                market_orders.c.tenant_id == tenant_id,
+                market_orders.c.to_user_id == user_id,
+                market_orders.c.kind == "offer",
+                market_orders.c.status == "open",
+            )
+            .order_by(market_orders.c.order_id)
+            .limit(limit)
+        )
+        return [_order(r) for r in self.conn.execute(query)]
+
+    def reserved_by_bids(self, tenant_id: str, user_id: str) -> int:
+        """The cash the user's open bids hold (Σ price, fen)."""
+        found = self.conn.execute(
+            select(func.coalesce(func.sum(market_orders.c.price), 0)).where(
+                market_orders.c.tenant_id == tenant_id,
+                market_orders.c.user_id == user_id,
+                market_orders.c.kind == "bid",
+                market_orders.c.status == "open",
+            )
+        ).scalar_one()
+        return int(found)
+
     def open_orders_of_collection(self, tenant_id: str, collection_id: str) -> list[OrderRow]:
         query = (
             select(market_orders)

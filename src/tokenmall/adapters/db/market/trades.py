@@ -114,24 +114,40 @@ class SqlMarketTrades:
         return [_trade(r) for r in self.conn.execute(query)]
 
     def trades_for_operator(
-        self, tenant_id: str, *, flagged: bool | None = None, limit: int | None = 1000
+        self,
+        tenant_id: str,
+        *,
+        flagged: bool | None = None,
+        limit: int | None = 1000,
+        collection_id: str | None = None,
+        before: int | None = None,
     ) -> list[TradeRow]:
-        """Trades newest first; ``flagged`` True or False to keep only those."""
+        """Trades newest first; ``flagged`` True or False to keep only those, ``collection_id``
+        one collection's, ``before`` those older than that trade id (the next page)."""
         query = select(market_trades).where(market_trades.c.tenant_id == tenant_id)
         if flagged is not None:
             query = query.where(market_trades.c.flagged == flagged)
+        if collection_id is not None:
+            query = query.where(market_trades.c.collection_id == collection_id)
+        if before is not None:
+            query = query.where(market_trades.c.trade_id < before)
         query = query.order_by(market_trades.c.trade_id.desc())
         if limit is not None:
             query = query.limit(limit)
         return [_trade(r) for r in self.conn.execute(query)]
 
-    def trade_totals(self, tenant_id: str, *, flagged: bool | None = None) -> tuple[int, int]:
-        """(count, Σ price) of the tenant's trades (only the flagged ones, or not, if asked)."""
+    def trade_totals(
+        self, tenant_id: str, *, flagged: bool | None = None, collection_id: str | None = None
+    ) -> tuple[int, int]:
+        """(count, Σ price) of the tenant's trades (only the flagged ones, or not, if asked;
+        one collection's if named)."""
         query = select(func.count(), func.coalesce(func.sum(market_trades.c.price), 0)).where(
             market_trades.c.tenant_id == tenant_id
         )
         if flagged is not None:
             query = query.where(market_trades.c.flagged == flagged)
+        if collection_id is not None:
+            query = query.where(market_trades.c.collection_id == collection_id)
         count, total = self.conn.execute(query).one()
         return int(count), int(total)
 
