@@ -372,6 +372,11 @@ def _orders_page(
     }
     if form is not None:
         context["form"] = form
+        rows = {str(r["o"].order_id) for r in context["orders"]}
+        rows |= {r["row"] for r in context["offers"]}
+        if form.errors and form.get("row") not in rows:
+            # The order refused is not on this page (not one's own, or no longer offered).
+            context["unplaced"] = next(iter(form.errors.values()))
     return page(request, "market/orders.html", tenant, caller, context, code)
 
 
