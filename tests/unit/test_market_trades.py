@@ -107,6 +107,24 @@ def test_an_agreement_settles_on_accept_by_the_named_buyer_only() -> None:
     refused(m, Code.NOT_FOUND, "accept", "b", offer)
 
 
+def test_an_agreement_is_declined_by_the_named_buyer_only_and_nothing_moves() -> None:
+    m = funded()
+    offer = m.offer("a", "c/1", "b", 10_000).order
+    refused(m, Code.NOT_FOUND, "decline", "d", offer)
+    refused(m, Code.NOT_FOUND, "decline", "a", offer)
+    before = total_money(m)
+    out = m.decline("b", offer)
+    assert [e for e in out.effects if isinstance(e, OrderClosed)] == [
+        OrderClosed(offer, OrderStatus.CANCELLED, "declined")
+    ]
+    assert not [e for e in out.effects if isinstance(e, Money)]
+    assert total_money(m) == before
+    assert m.state.tokens["c/1"].owner == "a"
+    assert m.state.tokens["c/1"].state is TokenState.HELD
+    refused(m, Code.NOT_FOUND, "accept", "b", offer)
+    refused(m, Code.NOT_FOUND, "decline", "b", offer)
+
+
 def test_settlement_is_balanced_and_floors_fee_and_royalty() -> None:
     parts = split(99, Fraction("0.02"), Fraction("0.05"))
     assert (parts.fee, parts.royalty, parts.proceeds) == (1, 4, 94)
