@@ -14,7 +14,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, String, column, delete, func, insert, literal, select, text
+from sqlalchemy import (
+    Connection,
+    String,
+    column,
+    delete,
+    func,
+    insert,
+    literal_column,
+    select,
+    text,
+)
 from sqlalchemy import update as sql_update
 
 from tokenmall.adapters.db.mall.rows import record
@@ -284,7 +294,8 @@ class SqlStore:
                 )
                 found = found.where(products.c.product_id.in_(matched))
             else:
-                body = products.c.title + literal(" ") + products.c.description
+                # The space inline (not a parameter): the pg_trgm index is on this very expression.
+                body = products.c.title + literal_column("' '") + products.c.description
                 found = found.where(body.ilike(_like_pattern(query), escape="\\"))
         if after is not None:
             found = found.where(products.c.product_id > after)

@@ -89,15 +89,25 @@ def _search_sqlite() -> None:
 def _search_postgresql() -> None:
     bind = op.get_bind()
     for statement in (
+        "CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public",
         "CREATE EXTENSION IF NOT EXISTS pg_trgm",
-        f"CREATE INDEX IF NOT EXISTS {TRGM_INDEX} ON mall_products "
-        "USING gin ((title || ' ' || description) gin_trgm_ops)",
     ):
         try:
             with bind.begin_nested():
                 bind.exec_driver_sql(statement)
+            break
         except sa.exc.DBAPIError:
-            return  # no pg_trgm here: ILIKE scans the tenant's products instead
+            continue
+    schema = bind.exec_driver_sql(
+        "SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'pg_trgm'"
+    ).scalar()
+    if schema is None:
+        return  # no pg_trgm here: ILIKE scans the tenant's products instead
+    with bind.begin_nested():
+        bind.exec_driver_sql(
+            f"CREATE INDEX IF NOT EXISTS {TRGM_INDEX} ON mall_products "
+            f"USING gin ((title || ' ' || description) {schema}.gin_trgm_ops)"
+        )
 
 
 def upgrade() -> None:
