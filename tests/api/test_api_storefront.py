@@ -143,9 +143,11 @@ def test_categories_file_products_and_search_pages_through_chinese_text(
     assert found(category_id=tea["category_id"])[0] == [green]
     assert found(q="酒", category_id=tea["category_id"])[0] == []
     first, cursor = found(q="干红", limit=2)
-    assert first == reds[:2] and cursor == reds[1]
+    assert first == reds[:2]
+    assert cursor == reds[1]
     rest, cursor = found(q="干红", limit=2, after=cursor)
-    assert rest == reds[2:] and cursor is None
+    assert rest == reds[2:]
+    assert cursor is None
     # A new title is found at once (the index follows the products).
     ok(api.patch(t.path(f"/products/{green}"), t.admin_token, json={"title": "安吉白茶"}))
     assert found(q="安吉白")[0] == [green]

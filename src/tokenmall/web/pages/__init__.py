@@ -47,6 +47,8 @@ from tokenmall.web.pages import (
     sessions,
     shop,
     statement,
+    storefront,
+    storefront_admin,
 )
 from tokenmall.web.pages.errors import PageRoute
 from tokenmall.web.pages.rendering import STATIC, STATIC_PREFIX, render
@@ -115,9 +117,11 @@ for part in (
     _static,
     platform.router,
     admin.router,
+    storefront_admin.router,  # the console's product images, categories and banners
     access.router,  # the console's API keys, caps, audit trail and referral flags
     console.router,
     mall.router,
+    storefront.router,  # a product's share poster
     shop.router,  # the consumer's cart, checkout and orders
     account.router,  # the consumer's wallet, referral and withdrawals
     statement.router,  # the consumer's statement of movements (流水)

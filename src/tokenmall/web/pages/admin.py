@@ -23,7 +23,15 @@ from tokenmall.services.mall.errors import InvalidInput
 from tokenmall.services.mall.settling import BUSINESS_TZ
 from tokenmall.services.mall.uow import MallUnitOfWork, utc_now
 from tokenmall.web.errors import status_of
-from tokenmall.web.pages import csrf, figures, forms, params_form, rendering, sessions
+from tokenmall.web.pages import (
+    csrf,
+    figures,
+    forms,
+    params_form,
+    rendering,
+    sessions,
+    storefront,
+)
 from tokenmall.web.pages.errors import PageRoute
 from tokenmall.web.pages.forms import FormState
 from tokenmall.web.pages.mall import tenant_or_404
@@ -255,7 +263,8 @@ def _products_context(conn: Connection, caller: Principal, tenant_id: str) -> di
         )
         rows.append({"product": product, "skus": skus})
     merchants = catalogue.list_merchants(MallUnitOfWork.joining(conn), caller, tenant_id, None, 200)
-    return {"rows": rows, "merchants": merchants}
+    media = storefront.console_media(conn, tenant_id, [r["product"].product_id for r in rows])
+    return {"rows": rows, "merchants": merchants, **media}
 
 
 @router.get("/{tenant_id}/admin/products")
