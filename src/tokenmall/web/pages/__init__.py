@@ -45,9 +45,9 @@ from tokenmall.web.pages import (
     platform,
     rendering,
     sessions,
+    share,
     shop,
     statement,
-    storefront,
     storefront_admin,
 )
 from tokenmall.web.pages.errors import PageRoute
@@ -121,7 +121,7 @@ for part in (
     access.router,  # the console's API keys, caps, audit trail and referral flags
     console.router,
     mall.router,
-    storefront.router,  # a product's share poster
+    share.router,  # a product's share poster
     shop.router,  # the consumer's cart, checkout and orders
     account.router,  # the consumer's wallet, referral and withdrawals
     statement.router,  # the consumer's statement of movements (流水)

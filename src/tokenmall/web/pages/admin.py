@@ -255,15 +255,17 @@ async def _staff_post(
 
 def _products_context(conn: Connection, caller: Principal, tenant_id: str) -> dict[str, Any]:
     rows = []
-    for product in catalogue.list_products(
+    products = catalogue.list_products(
         MallUnitOfWork.joining(conn), caller, tenant_id, None, None, 200
-    ):
+    )
+    for product in products:
         _, skus = catalogue.get_product(
             MallUnitOfWork.joining(conn), caller, tenant_id, product.product_id
         )
         rows.append({"product": product, "skus": skus})
     merchants = catalogue.list_merchants(MallUnitOfWork.joining(conn), caller, tenant_id, None, 200)
-    media = storefront.console_media(conn, tenant_id, [r["product"].product_id for r in rows])
+    listed = [p.product_id for p in products]
+    media = storefront.console_media(conn, tenant_id, listed)
     return {"rows": rows, "merchants": merchants, **media}
 
 

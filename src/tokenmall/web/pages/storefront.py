@@ -1,6 +1,6 @@
 """The storefront's parts of the mall's pages: the home page's banners, category tabs,
 search box and products a page at a time (each with its cover image), a product's gallery,
-and its share links (the poster carries the sharer's invite code)."""
+and its share links (the poster, ``share.py``, carries the sharer's invite code)."""
 
 from __future__ import annotations
 
@@ -8,22 +8,18 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request
 from sqlalchemy import Connection
 
 from tokenmall.domain.errors import DomainError
 from tokenmall.domain.mall.store import StoredImage
-from tokenmall.services.mall import catalogue, people
+from tokenmall.services.mall import people
 from tokenmall.services.mall.auth import Principal
 from tokenmall.services.mall.errors import InvalidInput
 from tokenmall.services.mall.uow import MallUnitOfWork
-from tokenmall.services.store import banners, categories, images, poster
+from tokenmall.services.store import banners, categories, images
 from tokenmall.web.errors import status_of
 from tokenmall.web.pages import sessions
-from tokenmall.web.pages.errors import PageRoute
-from tokenmall.web.pages.mall import tenant_or_404
-
-router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
 PAGE_SIZE = 20
 
@@ -133,28 +129,6 @@ def invite_of(request: Request) -> str:
     if code and not (4 <= len(code) <= 32 and code.isascii() and code.isalnum()):
         raise InvalidInput("invite must be an invite code of letters and digits", "invite")
     return code.upper()
-
-
-@router.get("/{tenant_id}/products/{product_id}/poster.png")
-def poster_png(request: Request, tenant_id: str, product_id: str) -> Response:
-    """The product's share poster, for anyone (the product must be on sale)."""
-    tenant = tenant_or_404(request, tenant_id)
-    invite = invite_of(request)
-    with sessions.database(request).reading() as unit:
-        product, skus, _ = catalogue.public_product(unit, tenant_id, product_id)
-        drawn = poster.render(
-            unit,
-            mall_name=tenant.name,
-            product=product,
-            skus=skus,
-            link=product_link(request, tenant_id, product_id, invite),
-            invite_code=invite or None,
-        )
-    return Response(
-        drawn.png,
-        media_type="image/png",
-        headers={"Cache-Control": "public, max-age=300", "X-Content-Type-Options": "nosniff"},
-    )
 
 
 def console_media(conn: Connection, tenant_id: str, product_ids: Sequence[str]) -> dict[str, Any]:
