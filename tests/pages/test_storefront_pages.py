@@ -245,3 +245,18 @@ def test_the_console_uploads_pictures_files_products_and_manages_banners(
     other.login(TENANT, MERCHANT)
     assert other.get(page).status_code == 403
     other.close()
+
+
+def test_console_orders_show_names_and_translated_statuses_ids_second(browser: Browser) -> None:
+    browser.login(TENANT, demo.ADMIN_EMAIL)
+    listed = browser.get(f"/{TENANT}/admin/orders")
+    table = listed.text.split('data-testid="order-list"', 1)[1]
+    first = re.search(r'<td><a href="(/[^"]+/admin/orders/(ord_[0-9a-z]+))">([^<]+)</a><br>', table)
+    assert first is not None, table[:1500]
+    assert not first.group(3).startswith("ord_")  # a product's title, the id beneath
+    order = browser.get(first.group(1))
+    payments = order.text.split("<h3>", 1)[1]
+    assert ">succeeded<" not in payments
+    assert ">sandbox<" not in payments
+    assert "已支付" in payments or "待支付" in payments
+    assert "沙箱支付" in payments
