@@ -34,7 +34,9 @@ def _pictures_loaded(page: Any, selector: str) -> int:
 def test_home_search_product_and_buy_now_on_a_phone(phone: Any, site: Site) -> None:
     page = phone
     errors: list[str] = []
-    page.on("console", lambda m: errors.append(f"{page.url}: {m.text}") if m.type == "error" else None)
+    page.on(
+        "console", lambda m: errors.append(f"{page.url}: {m.text}") if m.type == "error" else None
+    )
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(f"{site.base_url}/{TENANT}/")
     assert page.locator('[data-testid="banners"] img').count() == 1

@@ -174,7 +174,7 @@ def _draw(
         parts.append(f"<p>{html.escape(text(lang, 'closed'))}</p>")
     suffix = "?lang=en" if lang == "en" else ""
     parts.append(
-        f'<p><a id="back" class="button secondary" href="{html.escape(back)}{suffix}">'
+        f'<p><a id="back" href="{html.escape(back)}{suffix}" class="button secondary">'
         f"{html.escape(text(lang, 'back'))}</a></p></section>"
     )
     return "".join(parts)

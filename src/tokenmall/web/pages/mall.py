@@ -90,6 +90,7 @@ def product_context(
         "images": storefront.images_of(request, tenant_id, [product.product_id]).get(
             product.product_id, []
         ),
+        "share": storefront.share_links(request, tenant_id, caller, product.product_id),
         "rewards": {
             sku.sku_id: {
                 "points": format_points(e.buyer_units),
@@ -113,7 +114,6 @@ def product_page(request: Request, tenant_id: str, product_id: str) -> Response:
     tenant = tenant_or_404(request, tenant_id)
     caller = sessions.member(request, tenant_id)
     context = product_context(request, tenant_id, caller, product_id)
-    context["share"] = storefront.share_links(request, tenant_id, caller, product_id)
     return render(request, "mall/product.html", {"tenant": tenant, **context}, caller=caller)
 
 
