@@ -29,7 +29,7 @@ from sqlalchemy import update
 
 from tokenmall.adapters.db.nfg.tables import nfg_tokens
 from tokenmall.domain.nfg.records import MAX_EDITION_SIZE
-from tokenmall.services.nfg.media import MAX_BYTES
+from tokenmall.services.images import MAX_BYTES
 
 
 def test_create_publish_grant_list_and_metadata(api: Api, tenant: TenantFixture) -> None:

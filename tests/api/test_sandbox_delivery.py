@@ -93,7 +93,7 @@ def test_a_forged_host_on_approve_sends_nothing_there_and_the_payment_is_made(
     time.sleep(0.2)  # a request the server had sent would have arrived by now
     assert listener.heard == []
     assert answer.status_code == 200, answer.text
-    assert "The shop was notified (payment.succeeded)" in answer.text
+    assert "已通知商城（payment.succeeded）" in answer.text
     paid = order(api, t, order_id)
     assert paid["status"] == "paid"
     (payment,) = paid["payments"]

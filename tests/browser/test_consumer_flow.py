@@ -138,8 +138,9 @@ def test_a_consumer_buys_sees_points_and_the_chart_sells_and_converts(
     page.click('[data-testid="place-order"]')
     page.wait_for_url(re.compile(r"/sandbox/pay/"))
     assert "¥100.00" in page.content() or "100.00" in page.content()
-    page.click("button:has-text('Approve')")
-    page.locator("text=The shop was notified").wait_for()
+    assert page.locator("html").get_attribute("lang") == "zh-CN"
+    page.click("button:has-text('确认支付')")
+    page.locator("text=已通知商城").wait_for()
     page.click("#back")
     page.wait_for_url(re.compile(rf"/{TENANT}/orders/ord_[0-9a-z]+$"))
     assert page.locator('[data-testid="order-status"]').inner_text() == "已付款"

@@ -7,8 +7,8 @@ import io
 import pytest
 from PIL import Image
 
+from tokenmall.services import images as media
 from tokenmall.services.mall.errors import InvalidInput
-from tokenmall.services.nfg import media
 
 
 def _image(kind: str, size: tuple[int, int] = (800, 600), mode: str = "RGB") -> bytes:

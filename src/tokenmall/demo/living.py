@@ -36,6 +36,7 @@ from tokenmall.adapters.db.mall import withdrawals as withdrawals_repo
 from tokenmall.adapters.db.store import Store
 from tokenmall.adapters.payments.sandbox import SandboxGateway
 from tokenmall.demo import kyc as demo_kyc
+from tokenmall.demo import storefront
 from tokenmall.domain.errors import DomainError
 from tokenmall.domain.ledger import commands as c
 from tokenmall.domain.mall.catalogue import Sku
@@ -522,6 +523,7 @@ def seed(
     with db.transaction() as conn:
         _bind_referrals(conn)
         _give_addresses(conn, utc_now())
+        storefront.dress(conn, _member(_user(conn, ADMIN_EMAIL)), TENANT_ID, utc_now())
         tenant = tenants_repo.get(conn, TENANT_ID)
         assert tenant is not None
         skus = _skus(conn)

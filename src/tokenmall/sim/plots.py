@@ -10,7 +10,6 @@ Values become floats here for drawing only; every such line is marked ``# float-
 
 from __future__ import annotations
 
-import glob
 from pathlib import Path
 
 import matplotlib
@@ -21,17 +20,8 @@ from matplotlib import font_manager
 from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
 
+from tokenmall.adapters.fonts import cjk_font_paths
 from tokenmall.sim.runner import SimResult
-
-FONT_CANDIDATES = (
-    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
-    "/usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc",
-    "/usr/share/fonts/truetype/noto/NotoSansCJK-Regular.ttc",
-    "/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc",
-    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
-    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
-)
-FONT_GLOBS = ("/usr/share/fonts/**/*CJK*", "/usr/local/share/fonts/**/*CJK*")
 
 _font_name: str | None = None
 _font_path: str | None = None
@@ -42,10 +32,7 @@ def find_cjk_font() -> str | None:
     global _font_name, _font_path
     if _font_path is not None:
         return _font_path
-    paths = [p for p in FONT_CANDIDATES if Path(p).is_file()]
-    for pattern in FONT_GLOBS:
-        paths.extend(sorted(glob.glob(pattern, recursive=True)))
-    for path in paths:
+    for path in cjk_font_paths():
         try:
             font_manager.fontManager.addfont(path)
             name = font_manager.FontProperties(fname=path).get_name()

@@ -25,10 +25,12 @@ from tokenmall.services.mall.throttle import Throttle
 from tokenmall.services.mall.validate import has_control
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
-# Image uploads of collection media may be larger: up to this (the service refuses an image
-# over its own limit with a 422 naming the field; a body over this is a 413).
+# Image uploads (collection media, product images, banners) may be larger: up to this (the
+# service refuses an image over its own limit with a 422 naming the field; over this, a 413).
 UPLOAD_BODY_BYTES = 12 * 1024 * 1024
-UPLOAD_PATHS = re.compile(r"^/(api/v1/tenants/[^/]+/nfg/media|[^/]+/admin/nfg/media)$")
+UPLOAD_PATHS = re.compile(
+    r"^/(api/v1/tenants/[^/]+|[^/]+/admin)/(nfg/media|products/[^/]+/images|banners)$"
+)
 _THROTTLE_MADE = threading.Lock()
 
 

@@ -20,7 +20,8 @@ import tokenmall.adapters.db.mall.withdrawals  # withdrawals, settings
 import tokenmall.adapters.db.market.tables  # the market (文交所)
 import tokenmall.adapters.db.nfg.log_tables  # the transparency log
 import tokenmall.adapters.db.nfg.redemptions  # NFG redemptions (提货)
-import tokenmall.adapters.db.nfg.tables  # noqa: F401  (the NFG registry)
+import tokenmall.adapters.db.nfg.tables  # the NFG registry
+import tokenmall.adapters.db.storefront.tables  # noqa: F401  (the storefront)
 from tokenmall.adapters.db.mall import tables  # noqa: F401  (operators … idempotency)
 from tokenmall.adapters.db.mall.tables import metadata
 

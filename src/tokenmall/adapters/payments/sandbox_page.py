@@ -1,28 +1,22 @@
 """The sandbox gateway's payment page: plain HTML (no JavaScript) with Approve and Fail.
 
-It plays the gateway's own site, so it is drawn here and not with the mall's templates. Its
-one inline stylesheet is allowed by hash in its Content-Security-Policy (``POLICY``); nothing
-else loads, forms post only to this origin, and no other site may frame it.
+It plays the gateway's own site, so it is drawn here and not with the mall's templates, but in
+the mall's looks (its stylesheet, whose address the caller passes) and language: Chinese
+first, English with ``lang="en"``. Nothing is inline (no style, no script): its
+Content-Security-Policy (``POLICY``) lets the page load only this origin's stylesheet, forms
+post only to this origin, and no other site may frame it.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import html
 
 from tokenmall.domain.mall.orders import Order
 from tokenmall.domain.mall.payments import Payment, PaymentStatus
 from tokenmall.domain.money import format_money
 
-STYLE = (
-    "body{font-family:sans-serif;max-width:32em;margin:2em auto;padding:0 1em}"
-    "button{font-size:1.1em;margin:.3em;padding:.4em 1.2em}"
-    ".ok{color:#17692b}.bad{color:#a11}"
-)
-_STYLE_HASH = base64.b64encode(hashlib.sha256(STYLE.encode()).digest()).decode()
 POLICY = (
-    f"default-src 'none'; style-src 'sha256-{_STYLE_HASH}'; form-action 'self'; "
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
     "frame-ancestors 'none'; base-uri 'none'"
 )
 HEADERS = {
@@ -32,45 +26,177 @@ HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
+LANGS = ("zh", "en")
+
+TEXT: dict[str, dict[str, str]] = {
+    "zh": {
+        "heading": "沙箱支付",
+        "intro": "这是演示用的模拟支付页：不会扣任何真实的钱。",
+        "order": "订单",
+        "reservation": "抢购预订",
+        "deposit": "文交所资金充值",
+        "amount": "应付金额",
+        "status": "支付状态",
+        "approve": "确认支付",
+        "fail": "模拟支付失败",
+        "failed_before": "上一次支付失败了，可以再试一次。",
+        "paid": "支付成功，可以关闭本页。",
+        "closed": "这笔支付已关闭。",
+        "back": "返回商城",
+        "notified": "已通知商城（{event}）。",
+        "not_taken": "商城未接受通知（HTTP {code}：{detail}）。",
+        "switch": "English",
+        "Pay": "支付",
+        "Closed": "已关闭",
+        "Not found": "未找到",
+        "Bad request": "请求有误",
+        "no_page": "没有这个页面。",
+        "no_payment": "没有这笔支付。",
+        "choose": "请选择确认支付或模拟支付失败。",
+    },
+    "en": {
+        "heading": "Sandbox payment",
+        "intro": "A simulated payment page for the demo: no real money moves.",
+        "order": "Order",
+        "reservation": "Drop reservation",
+        "deposit": "Market cash deposit",
+        "amount": "Amount due",
+        "status": "Payment status",
+        "approve": "Approve",
+        "fail": "Fail",
+        "failed_before": "The last attempt failed. You may try again.",
+        "paid": "Paid. You may close this page.",
+        "closed": "This payment is closed.",
+        "back": "Back to the shop",
+        "notified": "The shop was notified ({event}).",
+        "not_taken": "The shop did not take the notification (HTTP {code}: {detail}).",
+        "switch": "中文",
+        "Pay": "Pay",
+        "Closed": "Closed",
+        "Not found": "Not found",
+        "Bad request": "Bad request",
+        "no_page": "No such page.",
+        "no_payment": "No such payment.",
+        "choose": "Choose Approve or Fail.",
+    },
+}
+STATUS: dict[str, dict[str, str]] = {
+    "zh": {
+        PaymentStatus.PENDING: "待支付",
+        PaymentStatus.FAILED: "支付失败",
+        PaymentStatus.SUCCEEDED: "已支付",
+        PaymentStatus.REFUNDED: "已退款",
+        PaymentStatus.CLOSED: "已关闭",
+    },
+    "en": {s.value: s.value for s in PaymentStatus},
+}
 
 
-def page(title: str, inner: str) -> str:
-    """The whole page around ``inner`` (HTML already escaped)."""
+def text(lang: str, key: str) -> str:
+    return TEXT[lang if lang in TEXT else "zh"][key]
+
+
+def _status(lang: str, status: str) -> str:
+    shown = STATUS[lang if lang in STATUS else "zh"].get(status, status)
+    return f'<strong class="tag {html.escape(status)}">{html.escape(shown)}</strong>'
+
+
+def page(title: str, inner: str, *, lang: str = "zh", stylesheet: str, path: str = "") -> str:
+    """The whole page around ``inner`` (HTML already escaped); ``title`` is a key of
+    ``TEXT``; ``path`` is this page's own path, for the language switch."""
+    other = "en" if lang == "zh" else "zh"
+    switch = (
+        f'<a href="{html.escape(path)}?lang={other}" lang="{"en" if other == "en" else "zh-CN"}">'
+        f"{html.escape(text(lang, 'switch'))}</a>"
+        if path
+        else ""
+    )
     return (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        f'<!doctype html><html lang="{"zh-CN" if lang == "zh" else "en"}"><head>'
+        '<meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
-        f"<title>{html.escape(title)}</title><style>{STYLE}</style></head>"
-        f"<body><h1>Sandbox payment</h1>{inner}</body></html>"
+        f"<title>{html.escape(text(lang, title))} · {html.escape(text(lang, 'heading'))}</title>"
+        f'<link rel="stylesheet" href="{html.escape(stylesheet)}"></head>'
+        '<body class="mall sandbox"><header class="mall-bar">'
+        f'<span class="brand">{html.escape(text(lang, "heading"))}</span>'
+        f'<span class="lang">{switch}</span></header>'
+        f'<main class="mall-main"><p class="note">{html.escape(text(lang, "intro"))}</p>'
+        f"{inner}</main></body></html>"
     )
 
 
-def describe(payment: Payment, order: Order, payable: bool, ref: str, message: str = "") -> str:
-    """The payment, its order and, while it can be paid, the Approve and Fail buttons;
-    ``message`` (HTML) says what the last press did."""
-    safe = html.escape(ref)
+def message_page(lang: str, key: str) -> str:
+    """A page's body that only says ``TEXT[key]``."""
+    return f"<p>{html.escape(text(lang, key))}</p>"
+
+
+def _buttons(ref: str, lang: str) -> str:
+    target = f"/sandbox/pay/{html.escape(ref)}" + ("?lang=en" if lang == "en" else "")
+    parts = []
+    for outcome, css in (("approve", "button wide"), ("fail", "button secondary wide")):
+        parts.append(
+            f'<form method="post" action="{target}">'
+            f'<input type="hidden" name="outcome" value="{outcome}">'
+            f'<button type="submit" class="{css}" data-outcome="{outcome}">'
+            f"{html.escape(text(lang, outcome))}</button></form>"
+        )
+    return '<div class="stack">' + "".join(parts) + "</div>"
+
+
+def _draw(
+    lang: str,
+    kind: str,
+    ident: str,
+    amount_fen: int,
+    status: str,
+    payable: bool,
+    ref: str,
+    message: str,
+    back: str,
+) -> str:
     parts = [
-        f"<p>Order <code>{html.escape(order.order_id)}</code>: "
-        f"<strong>{format_money(payment.amount_fen)}</strong></p>",
-        f'<p id="status">Payment status: <strong>{html.escape(payment.status)}</strong></p>',
+        '<section class="box">',
+        f'<h1>{html.escape(text(lang, kind))}</h1><p class="note mono">{html.escape(ident)}</p>',
+        f'<dl class="facts"><dt>{html.escape(text(lang, "amount"))}</dt>'
+        f'<dd class="price">¥{format_money(amount_fen)}</dd>'
+        f"<dt>{html.escape(text(lang, 'status'))}</dt>"
+        f'<dd id="status">{_status(lang, status)}</dd></dl>',
     ]
     if message:
         parts.append(f"<p>{message}</p>")
     if payable:
-        if payment.status == PaymentStatus.FAILED:
-            parts.append('<p class="bad">The last attempt failed. You may try again.</p>')
-        for outcome, label in (("approve", "Approve"), ("fail", "Fail")):
-            parts.append(
-                f'<form method="post" action="/sandbox/pay/{safe}">'
-                f'<input type="hidden" name="outcome" value="{outcome}">'
-                f'<button type="submit">{label}</button></form>'
-            )
-    elif payment.status == PaymentStatus.SUCCEEDED:
-        parts.append('<p class="ok">Paid. You may close this page.</p>')
+        if status == PaymentStatus.FAILED:
+            parts.append(f'<p class="error">{html.escape(text(lang, "failed_before"))}</p>')
+        parts.append(_buttons(ref, lang))
+    elif status == PaymentStatus.SUCCEEDED:
+        parts.append(f'<p class="flash">{html.escape(text(lang, "paid"))}</p>')
     else:
-        parts.append("<p>This payment is closed.</p>")
-    back = f"/{html.escape(order.tenant_id)}/orders/{html.escape(order.order_id)}"
-    parts.append(f'<p><a id="back" href="{back}">Back to the shop</a></p>')
+        parts.append(f"<p>{html.escape(text(lang, 'closed'))}</p>")
+    suffix = "?lang=en" if lang == "en" else ""
+    parts.append(
+        f'<p><a id="back" href="{html.escape(back)}{suffix}" class="button secondary">'
+        f"{html.escape(text(lang, 'back'))}</a></p></section>"
+    )
     return "".join(parts)
+
+
+def describe(
+    payment: Payment, order: Order, payable: bool, ref: str, message: str = "", lang: str = "zh"
+) -> str:
+    """The payment, its order and, while it can be paid, the Approve and Fail buttons;
+    ``message`` (HTML) says what the last press did."""
+    back = f"/{order.tenant_id}/orders/{order.order_id}"
+    return _draw(
+        lang,
+        "order",
+        order.order_id,
+        payment.amount_fen,
+        payment.status,
+        payable,
+        ref,
+        message,
+        back,
+    )
 
 
 def describe_reservation(
@@ -81,68 +207,37 @@ def describe_reservation(
     payable: bool,
     ref: str,
     message: str = "",
+    lang: str = "zh",
 ) -> str:
     """A drop reservation's payment, as ``describe`` draws an order's."""
-    safe = html.escape(ref)
-    parts = [
-        f"<p>Reservation <code>{html.escape(reservation_id)}</code>: "
-        f"<strong>{format_money(amount_fen)}</strong></p>",
-        f'<p id="status">Payment status: <strong>{html.escape(status)}</strong></p>',
-    ]
-    if message:
-        parts.append(f"<p>{message}</p>")
-    if payable:
-        for outcome, label in (("approve", "Approve"), ("fail", "Fail")):
-            parts.append(
-                f'<form method="post" action="/sandbox/pay/{safe}">'
-                f'<input type="hidden" name="outcome" value="{outcome}">'
-                f'<button type="submit">{label}</button></form>'
-            )
-    elif status == PaymentStatus.SUCCEEDED:
-        parts.append('<p class="ok">Paid. You may close this page.</p>')
-    else:
-        parts.append("<p>This payment is closed.</p>")
-    back = f"/{html.escape(tenant_id)}/nfg/reservations/{html.escape(reservation_id)}"
-    parts.append(f'<p><a id="back" href="{back}">Back to the shop</a></p>')
-    return "".join(parts)
-
-
-def notified(event: str) -> str:
-    """The message after the shop took the event."""
-    return f'<span class="ok">The shop was notified ({html.escape(event)}).</span>'
-
-
-def not_taken(code: int, detail: str) -> str:
-    """The message after the shop refused the event (or could not be reached)."""
-    return (
-        f'<span class="bad">The shop did not take the notification (HTTP {code}: '
-        f"{html.escape(detail)}).</span>"
+    back = f"/{tenant_id}/nfg/reservations/{reservation_id}"
+    return _draw(
+        lang, "reservation", reservation_id, amount_fen, status, payable, ref, message, back
     )
 
 
 def describe_deposit(
-    tenant_id: str, deposit_id: str, amount_fen: int, paid: bool, ref: str, message: str = ""
+    tenant_id: str,
+    deposit_id: str,
+    amount_fen: int,
+    paid: bool,
+    ref: str,
+    message: str = "",
+    lang: str = "zh",
 ) -> str:
     """A deposit of market cash, as ``describe`` draws an order's."""
-    safe = html.escape(ref)
-    status = "succeeded" if paid else "pending"
-    parts = [
-        f"<p>Market cash deposit <code>{html.escape(deposit_id)}</code>: "
-        f"<strong>{format_money(amount_fen)}</strong></p>",
-        f'<p id="status">Payment status: <strong>{status}</strong></p>',
-    ]
-    if message:
-        parts.append(f"<p>{message}</p>")
-    if not paid:
-        for outcome, label in (("approve", "Approve"), ("fail", "Fail")):
-            parts.append(
-                f'<form method="post" action="/sandbox/pay/{safe}">'
-                f'<input type="hidden" name="outcome" value="{outcome}">'
-                f'<button type="submit">{label}</button></form>'
-            )
-    else:
-        parts.append('<p class="ok">Paid. You may close this page.</p>')
-    parts.append(
-        f'<p><a id="back" href="/{html.escape(tenant_id)}/market">Back to the shop</a></p>'
-    )
-    return "\n".join(parts)
+    status = PaymentStatus.SUCCEEDED if paid else PaymentStatus.PENDING
+    back = f"/{tenant_id}/market"
+    return _draw(lang, "deposit", deposit_id, amount_fen, status, not paid, ref, message, back)
+
+
+def notified(event: str, lang: str = "zh") -> str:
+    """The message after the shop took the event."""
+    said = text(lang, "notified").format(event=event)
+    return f'<span class="flash">{html.escape(said)}</span>'
+
+
+def not_taken(code: int, detail: str, lang: str = "zh") -> str:
+    """The message after the shop refused the event (or could not be reached)."""
+    said = text(lang, "not_taken").format(code=code, detail=detail)
+    return f'<span class="error">{html.escape(said)}</span>'

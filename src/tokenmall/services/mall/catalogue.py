@@ -151,6 +151,14 @@ def _managed_product(repo: Catalogue, who: Principal, tenant_id: str, product_id
     return product
 
 
+def managed_product(
+    uow: UnitOfWork, caller: Principal | None, tenant_id: str, product_id: str
+) -> Product:
+    """The product, if the caller may change it (an admin: any; a merchant: their own)."""
+    who = require(caller, tenant_id, SELLERS)
+    return _managed_product(uow.catalogue, who, tenant_id, product_id)
+
+
 def get_product(
     uow: UnitOfWork, caller: Principal | None, tenant_id: str, product_id: str
 ) -> tuple[Product, list[Sku]]:

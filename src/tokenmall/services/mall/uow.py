@@ -22,6 +22,7 @@ from tokenmall.adapters.db.market.store import SqlMarket
 from tokenmall.adapters.db.nfg.log import SqlLog
 from tokenmall.adapters.db.nfg.redemptions import SqlRedemptions
 from tokenmall.adapters.db.nfg.registry import SqlNfg
+from tokenmall.adapters.db.storefront.repo import SqlStore
 from tokenmall.adapters.db.uow import SqlUnitOfWork, Writes
 from tokenmall.services.ledger.book import TenantBook
 from tokenmall.services.mall.cash import SqlCash
@@ -51,6 +52,7 @@ class MallUnitOfWork(SqlUnitOfWork):
     nfg: SqlNfg
     redemptions: SqlRedemptions
     market: SqlMarket
+    store: SqlStore
 
     def __init__(
         self,
@@ -85,6 +87,7 @@ class MallUnitOfWork(SqlUnitOfWork):
         self.nfg = SqlNfg(conn)
         self.redemptions = SqlRedemptions(conn)
         self.market = SqlMarket(conn)
+        self.store = SqlStore(conn)
 
     def __enter__(self) -> MallUnitOfWork:
         super().__enter__()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Path, Query, Request, Response
 from pydantic import BaseModel
@@ -12,6 +12,7 @@ from sqlalchemy import Connection
 from tokenmall.services.mall.auth import Principal
 from tokenmall.services.mall.uow import Database
 from tokenmall.web import idempotent
+from tokenmall.web.errors import COMMON, responses
 
 TenantId = Annotated[str, Path(max_length=32, description="The tenant's id, such as acme")]
 ResourceId = Annotated[str, Path(max_length=40)]
@@ -46,3 +47,19 @@ def write(
     return idempotent.run(
         request, db, tenant_id=tenant_id, caller=caller, key=key, payload=payload, action=action
     )
+
+
+IMMUTABLE = "public, max-age=31536000, immutable"
+IMAGE: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"image/png": {}, "image/jpeg": {}, "image/webp": {}}},
+    **responses(*COMMON),
+}
+
+
+def image_response(request: Request, body: bytes, content_type: str, etag: str) -> Response:
+    """A stored image under an id that never changes its content: cached for good, with its
+    content hash as the ETag (a matching ``If-None-Match`` answers 304 without the body)."""
+    headers = {"Cache-Control": IMMUTABLE, "ETag": f'"{etag}"', "X-Content-Type-Options": "nosniff"}
+    if request.headers.get("if-none-match") == f'"{etag}"':
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type=content_type, headers=headers)

@@ -7,7 +7,7 @@ collections, media and token metadata are public. Every write takes an Idempoten
 from __future__ import annotations
 
 import hashlib
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Path, Query, Request, Response, UploadFile
 from fastapi.responses import JSONResponse
@@ -15,10 +15,20 @@ from pydantic import BaseModel
 from sqlalchemy import Connection
 
 from tokenmall.domain.nfg.metadata import token_metadata
+from tokenmall.services import images
 from tokenmall.services.mall.uow import MallUnitOfWork, utc_now
 from tokenmall.services.market import orders
 from tokenmall.services.nfg import media, registry, tokens
-from tokenmall.web.api.common import After, Limit, ResourceId, TenantId, next_after, write
+from tokenmall.web.api.common import (
+    IMAGE,
+    After,
+    Limit,
+    ResourceId,
+    TenantId,
+    image_response,
+    next_after,
+    write,
+)
 from tokenmall.web.api.log import Config
 from tokenmall.web.api.schemas import Request as RequestModel
 from tokenmall.web.api.schemas_nfg import (
@@ -47,7 +57,6 @@ router = APIRouter(
 READ = responses(*COMMON, 403)
 WRITE = responses(*COMMON, 403, 409)
 Serial = Annotated[int, Path(ge=0, le=2**53, description="The token's serial (1..N)")]
-IMMUTABLE = "public, max-age=31536000, immutable"
 
 
 def api_base(request: Request, tenant_id: str) -> str:
@@ -261,7 +270,7 @@ def upload_media(
     key: IdempotencyKey,
     file: Annotated[UploadFile, File(description="The image")],
 ) -> Response:
-    data = file.file.read(media.MAX_BYTES + 1)
+    data = file.file.read(images.MAX_BYTES + 1)
     fingerprint = UploadFingerprint(sha256=hashlib.sha256(data).hexdigest())
     base = api_base(request, tenant_id)
 
@@ -270,19 +279,6 @@ def upload_media(
         return MediaOut.of(stored, base)
 
     return write(request, db, caller, tenant_id, key, fingerprint, make, status_code=201)
-
-
-def _image(request: Request, body: bytes, content_type: str, etag: str) -> Response:
-    headers = {"Cache-Control": IMMUTABLE, "ETag": f'"{etag}"', "X-Content-Type-Options": "nosniff"}
-    if request.headers.get("if-none-match") == f'"{etag}"':
-        return Response(status_code=304, headers=headers)
-    return Response(body, media_type=content_type, headers=headers)
-
-
-IMAGE: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"image/png": {}, "image/jpeg": {}, "image/webp": {}}},
-    **responses(*COMMON),
-}
 
 
 @router.get(
@@ -294,7 +290,7 @@ IMAGE: dict[int | str, dict[str, Any]] = {
 def get_media(tenant_id: TenantId, media_id: ResourceId, request: Request, db: Db) -> Response:
     with db.reading() as unit:
         found = media.get(unit, tenant_id, media_id)
-    return _image(request, found.data, found.content_type, found.sha256)
+    return image_response(request, found.data, found.content_type, found.sha256)
 
 
 @router.get(
@@ -306,7 +302,7 @@ def get_media(tenant_id: TenantId, media_id: ResourceId, request: Request, db: D
 def get_thumbnail(tenant_id: TenantId, media_id: ResourceId, request: Request, db: Db) -> Response:
     with db.reading() as unit:
         found = media.get(unit, tenant_id, media_id)
-    return _image(request, found.thumbnail, found.content_type, f"{found.sha256}-thumbnail")
+    return image_response(request, found.thumbnail, found.content_type, f"{found.sha256}-thumbnail")
 
 
 # --- settings ---

@@ -187,10 +187,31 @@ async def sandbox_webhook(
 # --- the sandbox's payment page (the gateway's side; not part of the API) ---------------------
 
 
-def _page(title: str, inner: str, code: int = 200) -> HTMLResponse:
-    return HTMLResponse(
-        sandbox_page.page(title, inner), status_code=code, headers=sandbox_page.HEADERS
+STYLESHEET = "/-/static/app.css"  # the mall's own (web/pages/rendering.py's STATIC_PREFIX)
+
+
+def _lang(request: Request) -> str:
+    """The sandbox page's language: Chinese unless ``?lang=en`` (or the pages' cookie) asks."""
+    asked = request.query_params.get("lang") or request.cookies.get("tokenmall_lang") or ""
+    return "en" if asked.lower().startswith("en") else "zh"
+
+
+def _page(request: Request, title: str, inner: str, code: int = 200) -> HTMLResponse:
+    body = sandbox_page.page(
+        title, inner, lang=_lang(request), stylesheet=STYLESHEET, path=request.url.path
     )
+    return HTMLResponse(body, status_code=code, headers=sandbox_page.HEADERS)
+
+
+def _said(request: Request, key: str) -> str:
+    return sandbox_page.message_page(_lang(request), key)
+
+
+def _message(request: Request, event: str, code: int, detail: str) -> str:
+    lang = _lang(request)
+    if code == 200:
+        return sandbox_page.notified(event, lang)
+    return sandbox_page.not_taken(code, detail, lang)
 
 
 def _state(db: Database, ref: str) -> payments.PageState | None:
@@ -201,24 +222,26 @@ def _state(db: Database, ref: str) -> payments.PageState | None:
         return payments.page_state(uow, parsed[0], parsed[1], ref)
 
 
-def _describe(state: payments.PageState, ref: str, message: str = "") -> str:
-    return sandbox_page.describe(state.payment, state.order, state.payable, ref, message)
+def _describe(request: Request, state: payments.PageState, ref: str, message: str = "") -> str:
+    return sandbox_page.describe(
+        state.payment, state.order, state.payable, ref, message, _lang(request)
+    )
 
 
 @router.get("/sandbox/pay/{ref}", include_in_schema=False)
 def sandbox_payment_page(ref: str, request: Request) -> HTMLResponse:
     if not sandbox_enabled(request):
-        return _page("Not found", "<p>No such page.</p>", 404)
+        return _page(request, "Not found", _said(request, "no_page"), 404)
     state = _state(request.app.state.database, ref)
     if state is None:
         drop_state = _drop_state(request.app.state.database, ref)
         if drop_state is not None:
-            return _page("Pay", _describe_drop(drop_state, ref))
+            return _page(request, "Pay", _describe_drop(request, drop_state, ref))
         found = _deposit(request.app.state.database, ref)
         if found is not None:
-            return _page("Pay", _describe_deposit(found, ref))
-        return _page("Not found", "<p>No such payment.</p>", 404)
-    return _page("Pay", _describe(state, ref))
+            return _page(request, "Pay", _describe_deposit(request, found, ref))
+        return _page(request, "Not found", _said(request, "no_payment"), 404)
+    return _page(request, "Pay", _describe(request, state, ref))
 
 
 def _deliver(
@@ -254,7 +277,7 @@ def _submit(request: Request, ref: str, outcome: Literal["approve", "fail"]) -> 
     if state is None:
         return _submit_drop(request, ref, outcome)
     if not state.payable:
-        return _page("Closed", _describe(state, ref), 409)
+        return _page(request, "Closed", _describe(request, state, ref), 409)
     gateway = gateway_for(request)
     assert isinstance(gateway, SandboxGateway)
     now = utc_now()
@@ -268,8 +291,10 @@ def _submit(request: Request, ref: str, outcome: Literal["approve", "fail"]) -> 
         extra={"fields": {"ref": ref, "type": event, "status": code}},
     )
     after = _state(db, ref) or state
-    message = sandbox_page.notified(event) if code == 200 else sandbox_page.not_taken(code, detail)
-    return _page("Pay", _describe(after, ref, message), 200 if code == 200 else 502)
+    message = _message(request, event, code, detail)
+    return _page(
+        request, "Pay", _describe(request, after, ref, message), 200 if code == 200 else 502
+    )
 
 
 def _drop_state(db: Database, ref: str) -> drop_money.PageState | None:
@@ -277,7 +302,9 @@ def _drop_state(db: Database, ref: str) -> drop_money.PageState | None:
     return None if parsed is None else drop_money.page_state(db, parsed[0], parsed[1])
 
 
-def _describe_drop(state: drop_money.PageState, ref: str, message: str = "") -> str:
+def _describe_drop(
+    request: Request, state: drop_money.PageState, ref: str, message: str = ""
+) -> str:
     r = state.reservation
     return sandbox_page.describe_reservation(
         r.tenant_id,
@@ -287,6 +314,7 @@ def _describe_drop(state: drop_money.PageState, ref: str, message: str = "") -> 
         state.payable,
         ref,
         message,
+        _lang(request),
     )
 
 
@@ -297,7 +325,7 @@ def _submit_drop(request: Request, ref: str, outcome: Literal["approve", "fail"]
     if state is None:
         return _submit_deposit(request, ref, outcome)
     if not state.payable:
-        return _page("Closed", _describe_drop(state, ref), 409)
+        return _page(request, "Closed", _describe_drop(request, state, ref), 409)
     gateway = gateway_for(request)
     assert isinstance(gateway, SandboxGateway)
     now = utc_now()
@@ -307,8 +335,10 @@ def _submit_drop(request: Request, ref: str, outcome: Literal["approve", "fail"]
     )
     code, detail = _deliver(request, gateway, data, gateway.signed_headers(data, now))
     after = _drop_state(db, ref) or state
-    message = sandbox_page.notified(event) if code == 200 else sandbox_page.not_taken(code, detail)
-    return _page("Pay", _describe_drop(after, ref, message), 200 if code == 200 else 502)
+    message = _message(request, event, code, detail)
+    return _page(
+        request, "Pay", _describe_drop(request, after, ref, message), 200 if code == 200 else 502
+    )
 
 
 def _deposit(db: Database, ref: str) -> deposits.DepositRow | None:
@@ -316,9 +346,9 @@ def _deposit(db: Database, ref: str) -> deposits.DepositRow | None:
     return None if parsed is None else deposits.of_payment(db, parsed[0], parsed[1])
 
 
-def _describe_deposit(d: deposits.DepositRow, ref: str, message: str = "") -> str:
+def _describe_deposit(request: Request, d: deposits.DepositRow, ref: str, message: str = "") -> str:
     return sandbox_page.describe_deposit(
-        d.tenant_id, d.deposit_id, d.amount, d.status == "paid", ref, message
+        d.tenant_id, d.deposit_id, d.amount, d.status == "paid", ref, message, _lang(request)
     )
 
 
@@ -329,9 +359,9 @@ def _submit_deposit(
     db: Database = request.app.state.database
     found = _deposit(db, ref)
     if found is None:
-        return _page("Not found", "<p>No such payment.</p>", 404)
+        return _page(request, "Not found", _said(request, "no_payment"), 404)
     if found.status == "paid":
-        return _page("Closed", _describe_deposit(found, ref), 409)
+        return _page(request, "Closed", _describe_deposit(request, found, ref), 409)
     gateway = gateway_for(request)
     assert isinstance(gateway, SandboxGateway)
     now = utc_now()
@@ -339,18 +369,20 @@ def _submit_deposit(
     data = gateway.event_body(provider_ref=ref, outcome=event, amount_fen=found.amount, now=now)
     code, detail = _deliver(request, gateway, data, gateway.signed_headers(data, now))
     after = _deposit(db, ref) or found
-    message = sandbox_page.notified(event) if code == 200 else sandbox_page.not_taken(code, detail)
-    return _page("Pay", _describe_deposit(after, ref, message), 200 if code == 200 else 502)
+    message = _message(request, event, code, detail)
+    return _page(
+        request, "Pay", _describe_deposit(request, after, ref, message), 200 if code == 200 else 502
+    )
 
 
 @router.post("/sandbox/pay/{ref}", include_in_schema=False)
 async def sandbox_submit(ref: str, request: Request) -> HTMLResponse:
     if not sandbox_enabled(request):
-        return _page("Not found", "<p>No such page.</p>", 404)
+        return _page(request, "Not found", _said(request, "no_page"), 404)
     form = parse_qs((await request.body()).decode("utf-8", "replace"))
     outcome = (form.get("outcome") or [""])[0]
     if outcome not in ("approve", "fail"):
-        return _page("Bad request", "<p>Choose Approve or Fail.</p>", 400)
+        return _page(request, "Bad request", _said(request, "choose"), 400)
     chosen: Literal["approve", "fail"] = "approve" if outcome == "approve" else "fail"
     async with callback_gate():  # it delivers the gateway's callback in-process
         return await run_in_threadpool(_submit, request, ref, chosen)

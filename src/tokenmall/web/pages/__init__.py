@@ -47,8 +47,10 @@ from tokenmall.web.pages import (
     platform,
     rendering,
     sessions,
+    share,
     shop,
     statement,
+    storefront_admin,
 )
 from tokenmall.web.pages.errors import PageRoute
 from tokenmall.web.pages.rendering import STATIC, STATIC_PREFIX, render
@@ -117,9 +119,11 @@ for part in (
     _static,
     platform.router,
     admin.router,
+    storefront_admin.router,  # the console's product images, categories and banners
     access.router,  # the console's API keys, caps, audit trail and referral flags
     console.router,
     mall.router,
+    share.router,  # a product's share poster
     shop.router,  # the consumer's cart, checkout and orders
     account.router,  # the consumer's wallet, referral and withdrawals
     statement.router,  # the consumer's statement of movements (流水)

@@ -23,7 +23,15 @@ from tokenmall.services.mall.errors import InvalidInput
 from tokenmall.services.mall.settling import BUSINESS_TZ
 from tokenmall.services.mall.uow import MallUnitOfWork, utc_now
 from tokenmall.web.errors import status_of
-from tokenmall.web.pages import csrf, figures, forms, params_form, rendering, sessions
+from tokenmall.web.pages import (
+    csrf,
+    figures,
+    forms,
+    params_form,
+    rendering,
+    sessions,
+    storefront,
+)
 from tokenmall.web.pages.errors import PageRoute
 from tokenmall.web.pages.forms import FormState
 from tokenmall.web.pages.mall import tenant_or_404
@@ -247,15 +255,18 @@ async def _staff_post(
 
 def _products_context(conn: Connection, caller: Principal, tenant_id: str) -> dict[str, Any]:
     rows = []
-    for product in catalogue.list_products(
+    products = catalogue.list_products(
         MallUnitOfWork.joining(conn), caller, tenant_id, None, None, 200
-    ):
+    )
+    for product in products:
         _, skus = catalogue.get_product(
             MallUnitOfWork.joining(conn), caller, tenant_id, product.product_id
         )
         rows.append({"product": product, "skus": skus})
     merchants = catalogue.list_merchants(MallUnitOfWork.joining(conn), caller, tenant_id, None, 200)
-    return {"rows": rows, "merchants": merchants}
+    listed = [p.product_id for p in products]
+    media = storefront.console_media(conn, tenant_id, listed)
+    return {"rows": rows, "merchants": merchants, **media}
 
 
 @router.get("/{tenant_id}/admin/products")

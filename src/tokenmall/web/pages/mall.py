@@ -22,7 +22,7 @@ from tokenmall.services.mall.uow import MallUnitOfWork, utc_now
 from tokenmall.web import limits
 from tokenmall.web.deps import SESSION_COOKIE
 from tokenmall.web.errors import retry_after_of, status_of
-from tokenmall.web.pages import csrf, forms, rendering, sessions
+from tokenmall.web.pages import csrf, forms, rendering, sessions, storefront
 from tokenmall.web.pages.errors import PageRoute
 from tokenmall.web.pages.forms import FormState
 from tokenmall.web.pages.rendering import render
@@ -54,17 +54,17 @@ def mall_root(request: Request, tenant_id: str) -> Response:
 
 @router.get("/{tenant_id}/")
 def home(request: Request, tenant_id: str) -> Response:
-    """The shop window, for everyone: a shared link opens without an account."""
+    """The shop window, for everyone: a shared link opens without an account. Banners,
+    category tabs and a search box above the products, a page at a time."""
     tenant = tenant_or_404(request, tenant_id)
     caller = sessions.member(request, tenant_id)
-    with sessions.database(request).reading() as uow:
-        listed = catalogue.storefront(uow, tenant_id, None, 50)
-    products = [{"product": product, "skus": skus} for product, skus in listed]
+    context = storefront.home_context(request, tenant_id)
     return render(
         request,
         "mall/home.html",
-        {"tenant": tenant, "products": products},
+        {"tenant": tenant, **context},
         caller=caller,
+        status_code=context["status"],
     )
 
 
@@ -87,6 +87,10 @@ def product_context(
         "product": product,
         "skus": skus,
         "merchant": merchant,
+        "images": storefront.images_of(request, tenant_id, [product.product_id]).get(
+            product.product_id, []
+        ),
+        "share": storefront.share_links(request, tenant_id, caller, product.product_id),
         "rewards": {
             sku.sku_id: {
                 "points": format_points(e.buyer_units),

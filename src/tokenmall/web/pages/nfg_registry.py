@@ -17,6 +17,7 @@ from starlette.datastructures import FormData, UploadFile
 from tokenmall.domain.errors import DomainError
 from tokenmall.domain.nfg.metadata import display_serial
 from tokenmall.domain.nfg.records import CollectionStatus, PriceAsset
+from tokenmall.services import images
 from tokenmall.services.log.checkpoints import LogConfig
 from tokenmall.services.mall.auth import Principal
 from tokenmall.services.mall.errors import InvalidInput
@@ -193,7 +194,7 @@ async def media_upload(request: Request, tenant_id: str) -> Response:
     _staff(request, tenant_id, STAFF)
     form = await request.form(max_files=1, max_fields=10)
     file = form.get("file")
-    data = await file.read(media.MAX_BYTES + 1) if isinstance(file, UploadFile) else b""
+    data = await file.read(images.MAX_BYTES + 1) if isinstance(file, UploadFile) else b""
 
     def act(unit: MallUnitOfWork, caller: Principal, _: FormData) -> str:
         stored = media.upload(unit, caller, tenant_id, data, utc_now())

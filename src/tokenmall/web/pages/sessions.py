@@ -5,6 +5,7 @@ redirect to a login page for a page that needs one."""
 from __future__ import annotations
 
 from datetime import timedelta
+from urllib.parse import quote
 
 from fastapi import Request
 
@@ -70,7 +71,9 @@ class LoginNeeded(Exception):
 def need_member(request: Request, tenant_id: str) -> Principal:
     found = member(request, tenant_id)
     if found is None:
-        raise LoginNeeded(f"/{tenant_id}/login?next={request.url.path}")
+        # Back to the very page after signing in, its query included (a buy-now's SKU).
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raise LoginNeeded(f"/{tenant_id}/login?next={quote(target, safe='/')}")
     return found
 
 

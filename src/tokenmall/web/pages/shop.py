@@ -229,16 +229,43 @@ async def cart_remove(request: Request, tenant_id: str) -> Response:
 # --- checkout -----------------------------------------------------------------------------------
 
 
+def _buy_now(values: Mapping[str, Any]) -> tuple[str, int] | None:
+    """立即购买: the one SKU and quantity a product page sent straight to checkout (None: the
+    cart's lines); a quantity that is not a whole number from 1 is a 422 naming it."""
+    sku_id = str(values.get("sku_id") or "")[:40]
+    if not sku_id:
+        return None
+    text = str(values.get("quantity") or "1").strip()
+    if not text.isascii() or not text.isdigit() or len(text) > 9:
+        raise InvalidInput("Enter a whole number.", "quantity")
+    return sku_id, carts.line_quantity(int(text), "quantity")
+
+
+def _buy_now_cart(uow: MallUnitOfWork, caller: Principal, tenant_id: str, buy: Any) -> Any:
+    sku, product = carts.sellable(uow.catalogue, tenant_id, buy[0], "sku_id")
+    return carts.Cart(caller.subject_id, (carts.PricedLine(sku, product, buy[1], utc_now()),))
+
+
 def _checkout_page(
     request: Request,
     tenant: Tenant,
     caller: Principal,
     form: FormState | None = None,
     code: int = 200,
+    buy: tuple[str, int] | None = None,
 ) -> Response:
     with sessions.database(request).read() as conn:
         uow = MallUnitOfWork.joining(conn)
-        cart = carts.get_cart(uow, caller, tenant.tenant_id)
+        try:
+            cart = (
+                carts.get_cart(uow, caller, tenant.tenant_id)
+                if buy is None
+                else _buy_now_cart(uow, caller, tenant.tenant_id, buy)
+            )
+        except DomainError as exc:
+            form = form or FormState({})
+            form.errors["_form"] = str(exc)
+            cart, code, buy = carts.Cart(caller.subject_id, ()), status_of(exc), None
         mine = WalletOut.of(wallets.wallet(uow, caller, tenant.tenant_id, utc_now())).model_dump()
         book = addresses.list_addresses(uow, caller, tenant.tenant_id)
     groups: dict[str, list[carts.PricedLine]] = {}
@@ -262,6 +289,7 @@ def _checkout_page(
             "form": state,
             "addresses": book,
             "chosen_address": chosen,
+            "buy": buy,
         },
         code,
     )
@@ -271,7 +299,17 @@ def _checkout_page(
 def checkout_page(request: Request, tenant_id: str) -> Response:
     tenant, caller = consumer_page(request, tenant_id)
     require(caller, tenant_id, carts.BUYERS)
-    return _checkout_page(request, tenant, caller)
+    asked = {
+        "sku_id": request.query_params.get("sku"),
+        "quantity": request.query_params.get("quantity"),
+    }
+    try:
+        buy = _buy_now(asked)
+    except DomainError as exc:
+        state = FormState({})
+        state.errors["_form"] = str(exc)
+        return _checkout_page(request, tenant, caller, state, status_of(exc))
+    return _checkout_page(request, tenant, caller, buy=buy)
 
 
 def _after_checkout(tenant_id: str, done: checkouts.Checkout) -> str:
@@ -300,9 +338,22 @@ async def checkout_post(request: Request, tenant_id: str) -> Response:
         if not address_id:
             raise InvalidInput("Choose a shipping address.", "address_id")
 
+    try:
+        buy = _buy_now(
+            {
+                "sku_id": forms.text_field(form, "sku_id"),
+                "quantity": forms.text_field(form, "quantity"),
+            }
+        )
+    except DomainError as exc:
+        state = FormState.of(form)
+        state.errors["_form"] = str(exc)
+        return _checkout_page(request, tenant, caller, state, status_of(exc))
+
     def refused(state: FormState, code: int) -> Response:
         state.move_errors({"method": "payment_method", "lines": "_form"})
-        return _checkout_page(request, tenant, caller, state, code)
+        state.move_errors({name: "_form" for name in state.errors if name.startswith("lines.")})
+        return _checkout_page(request, tenant, caller, state, code, buy)
 
     return post_form(
         request,
@@ -315,7 +366,7 @@ async def checkout_post(request: Request, tenant_id: str) -> Response:
                 MallUnitOfWork.joining(conn),
                 caller,
                 tenant_id,
-                lines=None,
+                lines=None if buy is None else [buy],
                 payment_method=method,
                 stable_amount=(stable or None) if method == "mixed" else None,
                 gateway=gateway,

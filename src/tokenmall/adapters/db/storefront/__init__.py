@@ -1,0 +1,1 @@
+"""The storefront's tables and queries: product images, categories, banners and search."""

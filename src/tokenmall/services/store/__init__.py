@@ -1,0 +1,1 @@
+"""The storefront's use cases: product images, categories and search, banners, share posters."""
