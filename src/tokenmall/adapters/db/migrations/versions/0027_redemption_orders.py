@@ -295,9 +295,9 @@ def downgrade() -> None:
     _shipping_back()
     with op.batch_alter_table("nfg_redemptions") as batch:
         batch.drop_column("order_id")
-        for name in NOT_NULL:
-            kind = dict(SHIPPING)[name]
-            batch.alter_column(name, existing_type=kind, nullable=False)
+        for name, existing in SHIPPING:
+            if name in NOT_NULL:
+                batch.alter_column(name, existing_type=existing, nullable=False)
         batch.create_check_constraint("ck_nfg_redemptions_status", STATUS_CHECK)
     _set_check("mall_orders", CHECK, NEW_CHECK, OLD_CHECK)
     with op.batch_alter_table("mall_orders", recreate="never") as batch:
