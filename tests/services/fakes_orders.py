@@ -359,13 +359,13 @@ class FakeHolderRights:
         return self.rights.get(user_id, BuyerRights())
 
 
+@dataclass
 class FakeTokenOrders:
     """The token's side of a redemption's order: each call recorded as (order id, status,
-    by, note); ``refuse`` set makes the next call refuse (as a token that cannot follow)."""
+    by, note); ``refuse`` set makes the calls refuse (as a token that cannot follow)."""
 
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, str, str, str | None]] = []
-        self.refuse: DomainError | None = None
+    calls: list[tuple[str, str, str, str | None]] = field(default_factory=list)
+    refuse: DomainError | None = None
 
     def closed(self, order: Order, by: str, note: str | None, now: datetime) -> None:
         if self.refuse is not None:

@@ -70,8 +70,8 @@ BACK = {"paid": "requested", "shipped": "shipped", "received": "delivered"}
 def _set_check(table: str, name: str, old: str, new: str) -> None:
     bind = op.get_bind()
     if bind.dialect.name != "sqlite":
-        op.drop_constraint(name, table, type_="check")
-        op.create_check_constraint(name, table, new)
+        op.drop_constraint(op.f(name), table, type_="check")
+        op.create_check_constraint(op.f(name), table, new)
         return
     found = bind.exec_driver_sql(
         "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
@@ -92,7 +92,7 @@ def _status_check() -> str:
     """The name the status check of nfg_redemptions has (the naming convention doubled the
     prefix 0020 gave it), passed on as final (``op.f``)."""
     for found in sa.inspect(op.get_bind()).get_check_constraints("nfg_redemptions"):
-        if "status IN" in str(found.get("sqltext", "")) and found.get("name"):
+        if "status" in str(found.get("sqltext", "")) and found.get("name"):
             return str(found["name"])
     raise AssertionError("nfg_redemptions has no status check")
 
