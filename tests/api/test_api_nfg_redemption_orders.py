@@ -73,7 +73,8 @@ def test_redeemed_shipped_received_the_token_burns_and_no_money_moves(
     address = _address(api, t)
     ledger, stock = _ledger(server, t), _stock(api, t)
     asked = ok(_redeem(api, t, bottle, address_id=address), 201)
-    assert asked["status"] == "requested" and asked["paid_by"] == "token"
+    assert asked["status"] == "requested"
+    assert asked["paid_by"] == "token"
     order_id = asked["order_id"]
     # The order: paid by the token, total 0, one unit of the SKU to the owner's address.
     mine = _order(api, t, order_id)
