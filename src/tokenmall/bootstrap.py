@@ -24,8 +24,12 @@ from tokenmall.services.log.checkpoints import LogConfig
 from tokenmall.services.log.verify import StateCheck
 from tokenmall.services.mall.gateway import Gateway, NoGateway
 from tokenmall.services.mall.kyc import Sealer
-from tokenmall.services.mall.uow import Database
+from tokenmall.services.mall.uow import Database, MallUnitOfWork
 from tokenmall.services.nfg import state_check
+from tokenmall.services.nfg.redemption_orders import RedemptionSteps
+
+# A redemption's order (提货) closing moves its token: the NFG's steps, on the same unit.
+MallUnitOfWork.wire_token_orders(RedemptionSteps)
 
 
 def open_database(url: str, *, must_exist: bool = False) -> Database:

@@ -2,7 +2,10 @@
 demo's wine brand with its collections (``demo/nfg.py``): the consumer's collection with a
 redeem button (no address: the message next to the field, nothing changed), cancelling it, the
 console's entry scan (passed: recorded and shown; refused: the reason, nothing recorded) and
-the console's redemptions delivered (the token burned)."""
+the console's redemptions delivered (the token burned); a redemption as a mall order: in the
+consumer's orders and collection, in the console's orders list named as a redemption, shipped
+with the order page's ship form, received by its owner (burned) or cancelled from the console
+before shipping (held again), with no refund offered."""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ TENANT = demo_nfg.TENANT_ID
 REDEEM = f"/{TENANT}/nfg/redeem"
 SCAN = f"/{TENANT}/admin/nfg/scan"
 REDEMPTIONS = f"/{TENANT}/admin/nfg/redemptions"
+MINE = f"/{TENANT}/nfg/mine"
 VINTAGE = demo_nfg.VINTAGE_ID
 CARD = demo_nfg.BLACK_CARD_ID
 
@@ -109,3 +113,62 @@ def test_the_console_scans_an_entry_right_and_delivers_a_redemption(
     assert _state(site, VINTAGE, 3) == TokenState.REDEEMED
     # A consumer never opens the console's pages.
     assert another_browser.get(SCAN).status_code in (303, 403, 404)
+
+
+def _redeem_vintage(site: Site, browser: Browser, serial: int) -> str:
+    """The owner of the vintage bottle ``serial`` redeems it from their collection page; the
+    order's id."""
+    with site.app.state.database.reading() as unit:
+        token = unit.nfg.get_token(TENANT, VINTAGE, serial)
+        assert token is not None
+        address = unit.addresses.default_of(TENANT, token.owner_id)
+    assert address is not None
+    data = {"collection_id": VINTAGE, "serial": str(serial), "address_id": address.address_id}
+    asked = browser.submit(REDEEM, REDEEM, data)
+    assert asked.status_code == 303
+    page = browser.get(REDEEM).text
+    return page.split(f'href="/{TENANT}/orders/', 1)[1].split('"', 1)[0]
+
+
+def test_a_redemption_is_an_order_shipped_received_or_cancelled_from_the_pages(
+    site: Site, browser: Browser, another_browser: Browser
+) -> None:
+    _seeded(site)
+    another_browser.login(TENANT, "li.na@wine.demo")
+    browser.login(TENANT, "cellar@wine.demo")
+    # Redeemed, then cancelled from the console's order page before shipping: held again.
+    first = _redeem_vintage(site, another_browser, 1)
+    page = f"/{TENANT}/admin/orders/{first}"
+    assert 'data-testid="cancel-redemption"' in browser.get(page).text
+    cancelled = browser.submit(page, f"{page}/cancel", {})
+    assert cancelled.status_code == 303
+    assert 'data-testid="order-cancelled"' in browser.get(cancelled.headers["location"]).text
+    assert _state(site, VINTAGE, 1) == TokenState.HELD
+    assert 'data-testid="cancel-redemption"' not in browser.get(page).text
+    # Redeemed again: the consumer's orders and collection show it.
+    order_id = _redeem_vintage(site, another_browser, 1)
+    mine = another_browser.get(f"/{TENANT}/orders").text
+    assert f'href="/{TENANT}/orders/{order_id}"' in mine
+    assert 'data-testid="order-redemption"' in mine
+    own = f"/{TENANT}/orders/{order_id}"
+    order_page = another_browser.get(own).text
+    assert f"{VINTAGE}/1" in order_page
+    assert 'data-testid="order-redemption"' in order_page
+    assert "/refund" not in order_page  # a redemption is never refunded
+    collection = another_browser.get(MINE, params={"lang": "en"}).text
+    assert "redeeming" in collection
+    # The merchant's console lists it as a redemption and ships it with a tracking number.
+    listed = browser.get(f"/{TENANT}/admin/orders").text
+    row = listed.split(f'data-order="{order_id}"', 1)[1].split("</tr>", 1)[0]
+    assert 'data-testid="order-redemption"' in row
+    page = f"/{TENANT}/admin/orders/{order_id}"
+    assert 'data-testid="ship-form"' in browser.get(page).text
+    shipped = browser.submit(
+        page, f"{page}/ship", {"carrier": "顺丰速运", "tracking_number": "SF9000000001"}
+    )
+    assert shipped.status_code == 303
+    assert _state(site, VINTAGE, 1) == TokenState.REDEEMING
+    # The owner confirms receipt on the order page: the token burns.
+    assert "SF9000000001" in another_browser.get(own).text
+    assert another_browser.submit(own, f"{own}/confirm", {}).status_code == 303
+    assert _state(site, VINTAGE, 1) == TokenState.REDEEMED

@@ -26,6 +26,7 @@ from fakes_orders import (
     FakeOrders,
     FakePayments,
     FakeRefunds,
+    FakeTokenOrders,
 )
 from fakes_people import (
     FakeCommissionLedger,
@@ -527,6 +528,7 @@ class FakeUnitOfWork:
         self.trades = FakeTrades(self.holdings, self.params)
         self.settlement = FakeSettlements()
         self.holder_rights = FakeHolderRights()
+        self.token_orders = FakeTokenOrders()
         self.credentials = FakeCredentials(self.people)
         self.operators = FakeOperators()
         self.webhooks = FakeWebhooks()
@@ -565,6 +567,7 @@ class FakeUnitOfWork:
             self.webhooks,
             self.access,
             self.kyc,
+            self.token_orders,
         )
 
     def snapshot(self) -> tuple[Any, ...]:
@@ -622,6 +625,7 @@ class FakeUnitOfWork:
                 self.webhooks,
                 self.access,
                 self.kyc,
+                self.token_orders,
             ) = self._saved
             self.tenant_ledger = self.tenants.ledger  # type: ignore[assignment]
             self._saved = None

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from tokenmall.domain.errors import ErrorKind, InsufficientBalance
+from tokenmall.domain.errors import DomainError, ErrorKind, InsufficientBalance
 from tokenmall.domain.mall.commissions import CommissionRow
 from tokenmall.domain.mall.gateway import (
     CallbackEvent,
@@ -357,3 +357,17 @@ class FakeHolderRights:
 
     def of_buyer(self, tenant_id: str, user_id: str, sku_ids: Sequence[str]) -> BuyerRights:
         return self.rights.get(user_id, BuyerRights())
+
+
+@dataclass
+class FakeTokenOrders:
+    """The token's side of a redemption's order: each call recorded as (order id, status,
+    by, note); ``refuse`` set makes the calls refuse (as a token that cannot follow)."""
+
+    calls: list[tuple[str, str, str, str | None]] = field(default_factory=list)
+    refuse: DomainError | None = None
+
+    def closed(self, order: Order, by: str, note: str | None, now: datetime) -> None:
+        if self.refuse is not None:
+            raise self.refuse
+        self.calls.append((order.order_id, str(order.status), by, note))

@@ -26,8 +26,8 @@ The ports, each small:
 * ``withdrawals``: the members' withdrawals, their approvals and the tenant's rules;
 * ``audit``: the audit trail (entries added with the change, and read back);
 * ``cash``: a member's cash and debt, and the ledger steps of a withdrawal;
-* ``orders``, ``payments``, ``refunds``, ``order_money``, ``nested``, ``holder_rights``: the
-  mall's own orders (``unit_of_work_orders.py``);
+* ``orders``, ``payments``, ``refunds``, ``order_money``, ``nested``, ``holder_rights``,
+  ``token_orders``: the mall's own orders (``unit_of_work_orders.py``);
 * ``trades``, ``settlement``: the wallet's trades and the daily settlement
   (``unit_of_work_wallet.py``);
 * ``credentials``, ``operators``, ``access``: members' password hashes, sessions and API
@@ -71,6 +71,7 @@ from tokenmall.services.unit_of_work_orders import (
     OrdersRepository,
     Payments,
     Refunds,
+    TokenOrders,
 )
 from tokenmall.services.unit_of_work_people import (
     CommissionLedger,
@@ -416,6 +417,9 @@ class UnitOfWork(Protocol):
 
     @property
     def holder_rights(self) -> HolderRights: ...
+
+    @property
+    def token_orders(self) -> TokenOrders: ...
 
     @property
     def credentials(self) -> Credentials: ...

@@ -9,7 +9,9 @@
 * ``order_money``: the ledger steps only the mall's own orders take (stable points paid and
   given back, a stray payment recorded) and what a refund would take back;
 * ``nested``: a savepoint inside the unit (one due order's move that may fail alone);
-* ``holder_rights``: what a buyer's held tokens allow at checkout (``may_buy``, ``discount``).
+* ``holder_rights``: what a buyer's held tokens allow at checkout (``may_buy``, ``discount``);
+* ``token_orders``: the token's side of a redemption's order (提货) when the order closes:
+  burned on receipt, held again on cancellation, each with its log leaf, in the same unit.
 
 The SQL implementations are ``adapters/db/uow_orders.py`` (and ``order_ledger.SqlOrderMoney``
 for the ledger's part); the services tests' fakes are ``tests/services/fakes_orders.py``.
@@ -162,6 +164,13 @@ class OrderMoney(Protocol):
 class Nested(Protocol):
     def savepoint(self) -> AbstractContextManager[Any]:
         """A savepoint: an exception leaving it undoes only what was done inside it."""
+
+
+class TokenOrders(Protocol):
+    def closed(self, order: Order, by: str, note: str | None, now: datetime) -> None:
+        """A redemption's order (``order.redemption``) has just moved to received (its token
+        is burned: ``redeemed``) or cancelled (its token is held again); ``by`` made the move.
+        Refused (a domain error) when the token cannot follow, which undoes the move."""
 
 
 class HolderRights(Protocol):

@@ -40,11 +40,12 @@ def requested_refunds(
 
 
 def paid_since(conn: Connection, tenant_id: str, since: datetime) -> tuple[int, int]:
-    """(orders, their total in fen) paid at or after ``since``."""
+    """(orders, their total in fen) paid at or after ``since``; a redemption's order (paid by
+    its token, no money) is no sale and is not counted."""
     o = orders
     row = conn.execute(
         select(func.count(), func.coalesce(func.sum(o.c.total_fen), 0)).where(
-            o.c.tenant_id == tenant_id, o.c.paid_at >= since
+            o.c.tenant_id == tenant_id, o.c.paid_at >= since, o.c.redemption_id.is_(None)
         )
     ).one()
     return int(row[0]), int(row[1])

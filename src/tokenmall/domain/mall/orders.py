@@ -74,6 +74,17 @@ class OrderDiscount:
 
 
 @dataclass(frozen=True, slots=True)
+class OrderRedemption:
+    """The NFG token an order redeems (提货): the order is paid by the token, not by money or
+    points, so its total is 0 and no ledger journal belongs to it; on receipt the token is
+    burned, on cancellation it is held again."""
+
+    redemption_id: str
+    collection_id: str
+    serial: int
+
+
+@dataclass(frozen=True, slots=True)
 class Order:
     tenant_id: str
     order_id: str
@@ -102,6 +113,7 @@ class Order:
     lines: tuple[OrderLine, ...] = field(default=())
     shipping: ShippingAddress | None = None
     discount: OrderDiscount | None = None
+    redemption: OrderRedemption | None = None
 
     @property
     def rewards_booked(self) -> bool:

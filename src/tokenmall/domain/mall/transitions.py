@@ -129,6 +129,10 @@ ORDER: Lifecycle[OrderStatus] = Lifecycle(
         (_O.CREATED, "start_payment"): _move(_O.CREATED, _A.CONSUMER),
         (_O.CREATED, "cancel"): _move(_O.CANCELLED, _A.CONSUMER, _A.ADMIN, _A.SYSTEM),
         (_O.PAID, "ship"): _move(_O.SHIPPED, _A.MERCHANT, _A.ADMIN),
+        # an NFG redemption's order (paid by its token) called off before it ships
+        (_O.PAID, "cancel_redemption"): _move(
+            _O.CANCELLED, _A.CONSUMER, _A.MERCHANT, _A.ADMIN, _A.SYSTEM
+        ),
         (_O.SHIPPED, "confirm_receipt"): _move(_O.RECEIVED, _A.CONSUMER, _A.SYSTEM),
         (_O.RECEIVED, "complete"): _move(_O.COMPLETED, _A.SYSTEM),
         **{(s, "request_refund"): _move(s, _A.CONSUMER, _A.ADMIN) for s in _REFUNDABLE},
@@ -138,6 +142,7 @@ ORDER: Lifecycle[OrderStatus] = Lifecycle(
     refusals={
         "start_payment": "the order is {status}: nothing to pay",
         "cancel": "cannot cancel (ask for a refund instead) an order that is {status}",
+        "cancel_redemption": "cannot cancel a redemption whose order is {status}",
         "ship": "cannot ship an order that is {status}",
         "confirm_receipt": "cannot confirm receipt of an order that is {status}",
         "request_refund": "cannot ask for a refund of an order that is {status}",

@@ -1,7 +1,10 @@
 """A redemption (提货/核销): the good of a token shipped to its owner, paid by the token.
 
-Statuses: ``requested`` (the token is ``redeeming``) → ``shipped`` → ``delivered`` (the token
-burned), or ``cancelled`` before delivery (the token held again).
+A redemption is a mall order (``Order.redemption``) of one unit of the SKU, with the token as
+its payment: its status is the order's, read through ``status_of_order``: ``requested`` (the
+order is paid by the token and waits to ship; the token is ``redeeming``) → ``shipped`` →
+``delivered`` (received or completed: the token burned), or ``cancelled`` before it shipped
+(the token held again).
 """
 
 from __future__ import annotations
@@ -23,6 +26,24 @@ class RedemptionKind(StrEnum):
     VOUCHER = "voucher"  # the SKU of the collection's voucher right
 
 
+_BY_ORDER = {
+    "paid": RedemptionStatus.REQUESTED,
+    "shipped": RedemptionStatus.SHIPPED,
+    "received": RedemptionStatus.DELIVERED,
+    "completed": RedemptionStatus.DELIVERED,
+    "cancelled": RedemptionStatus.CANCELLED,
+}
+
+
+def status_of_order(order_status: str) -> RedemptionStatus:
+    """The redemption's status from its order's (an order paid by a token is created paid,
+    and is never refunded)."""
+    found = _BY_ORDER.get(order_status)
+    if found is None:
+        raise ValueError(f"a redemption's order cannot be {order_status!r}")
+    return found
+
+
 @dataclass(frozen=True, slots=True)
 class Redemption:
     tenant_id: str
@@ -38,6 +59,7 @@ class Redemption:
     phone: str
     address: str
     created_at: datetime
+    order_id: str  # the mall order that ships it
     carrier: str | None = None
     tracking_number: str | None = None
     closed_by: str | None = None

@@ -31,6 +31,18 @@ from tokenmall.services.mall.orders import (
 from tokenmall.services.unit_of_work import UnitOfWork
 
 
+def not_a_redemption(order: Order) -> None:
+    """A redemption's order was paid by its NFG token: no money or points to give back."""
+    if order.redemption is not None:
+        r = order.redemption
+        raise Conflict(
+            f"order {order.order_id!r} redeems the token {r.collection_id}/{r.serial}: it was "
+            "paid by the token, so there is nothing to refund; cancel the redemption before "
+            "it ships instead",
+            "order_id",
+        )
+
+
 def request_refund(
     uow: UnitOfWork,
     caller: Principal | None,
@@ -41,6 +53,7 @@ def request_refund(
 ) -> Refund:
     who = require(caller, tenant_id, ORDER.roles("request_refund"))
     order = visible_order(uow, who, tenant_id, order_id, lock=True)
+    not_a_redemption(order)
     ORDER.check(order.status, "request_refund", actor(who))
     text = validate.text(reason, "reason", max_length=500)
     if pending_refund(uow, order) is not None:
@@ -91,6 +104,7 @@ def approve_refund(
     it had not shipped. Booked rewards: only an admin, as the audited adjustment (rule 9)."""
     who = require(caller, tenant_id, REFUND.roles("approve"))
     order = visible_order(uow, who, tenant_id, order_id, lock=True)
+    not_a_redemption(order)
     refund, decided = _requested(uow, order, refund_id, "approve", who)
     ORDER.check(order.status, "refund", actor(who))
     if order.rewards_booked and who.role != Role.ADMIN:
@@ -179,6 +193,7 @@ def preview_refund(
     back (points burned, quota and spend removed, debts) and the commissions clawed back."""
     who = require(caller, tenant_id, REFUND.roles("approve"))
     order = visible_order(uow, who, tenant_id, order_id)
+    not_a_redemption(order)
     refund, _ = _requested(uow, order, refund_id, "approve", who)
     ORDER.check(order.status, "refund", actor(who))
     rewards = None

@@ -28,6 +28,11 @@ States (docs/orders-and-payments.md)::
 * **refunded**: a consumer asks, the merchant or an admin approves; before the rewards are
   booked the money comes back from escrow; after, only an admin may approve, and it is the
   ledger's audited adjustment (economy.md rule 9). Stock comes back if it had not shipped.
+* **a redemption's order** (``Order.redemption``, 提货): made paid by the NFG token
+  (``services/nfg/redemption.py``), with a total of 0 and no journal at all; it ships and is
+  received like any other, and the ``token_orders`` port burns the token on receipt. Its
+  owner, its merchant or an admin may cancel it before it ships (``cancel_redemption``): the
+  token is held again. It is never refunded (``order_refunds``).
 
 Every change of status is checked against the table, then made by a guarded UPDATE plus a row
 of history (who, when, from → to). The use cases take a ``UnitOfWork`` (its ``orders``,
@@ -47,7 +52,7 @@ from tokenmall.domain.economy.purchase import contribution_for
 from tokenmall.domain.economy.state import Rates
 from tokenmall.domain.ledger.results import Purchased
 from tokenmall.domain.mall import escrow
-from tokenmall.domain.mall.orders import Order, OrderEvent, OrderSettings
+from tokenmall.domain.mall.orders import Order, OrderEvent, OrderSettings, OrderStatus
 from tokenmall.domain.mall.payments import Payment, PaymentStatus
 from tokenmall.domain.mall.people import Role
 from tokenmall.domain.mall.refunds import Refund, RefundStatus
@@ -63,6 +68,9 @@ log = logging.getLogger("tokenmall.orders")
 ALL: tuple[Role, ...] = (Role.CONSUMER, Role.MERCHANT, Role.ADMIN)
 BUYERS: tuple[Role, ...] = (Role.CONSUMER,)
 ADMINS: tuple[Role, ...] = (Role.ADMIN,)
+# A redemption's order moving here closes its token's redemption (burned, or held again).
+TOKEN_CLOSES = (OrderStatus.RECEIVED, OrderStatus.CANCELLED)
+CANCELLED_NOTE = "cancelled"
 
 
 # --- settings ---
@@ -233,7 +241,10 @@ def move(
     if not uow.orders.move(order.tenant_id, order.order_id, order.status, to_status, values):
         raise Conflict(f"order {order.order_id!r} changed meanwhile; read it again", "status")
     history(uow, order, order.status, to_status, actor_id, now, note)
-    return reload(uow, order)
+    moved = reload(uow, order)
+    if moved.redemption is not None and to_status in TOKEN_CLOSES:
+        uow.token_orders.closed(moved, actor_id, note, now)
+    return moved
 
 
 def release_stock(uow: UnitOfWork, order: Order, now: datetime) -> None:
@@ -335,17 +346,27 @@ def cancel(
     reason: str | None,
     now: datetime,
 ) -> Order:
-    who = require(caller, tenant_id, ORDER.roles("cancel"))
+    """Cancel an unpaid order (its buyer, an admin), or a redemption's order before it ships
+    (its owner, its merchant, an admin: the token is held again)."""
+    who = require(caller, tenant_id, ALL)
     order = visible_order(uow, who, tenant_id, order_id, lock=True)
-    ORDER.check(order.status, "cancel", actor(who))
+    action = "cancel" if order.redemption is None else "cancel_redemption"
+    require(caller, tenant_id, ORDER.roles(action))
+    ORDER.check(order.status, action, actor(who))
     note = None if reason is None else validate.text(reason, "reason", max_length=500)
-    return cancel_order(uow, order, who, now, note or "cancelled")
+    return cancel_order(uow, order, who, now, note or CANCELLED_NOTE, action=action)
 
 
 def cancel_order(
-    uow: UnitOfWork, order: Order, by: Principal | Actor, now: datetime, note: str
+    uow: UnitOfWork,
+    order: Order,
+    by: Principal | Actor,
+    now: datetime,
+    note: str,
+    *,
+    action: str = "cancel",
 ) -> Order:
-    order = move(uow, order, "cancel", by, now, note, cancelled_at=now)
+    order = move(uow, order, action, by, now, note, cancelled_at=now)
     release_stock(uow, order, now)
     return_stable(uow, order)
     close_open_payments(uow, order, now)

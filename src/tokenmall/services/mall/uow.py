@@ -8,13 +8,19 @@ transaction and repositories (``adapters/db/uow.py``) with the ledger of an orde
 (``order_ledger.SqlOrderLedger``), the webhook outbox (``events.SqlOutbox``), cash, the
 wallet's trades and the settlement (``wallet_ledger``). ``Database.unit()`` opens one;
 ``MallUnitOfWork.joining(conn, book=…)`` runs inside a writer's transaction.
+
+Its ``token_orders`` port (the token's side of a redemption's order) is the NFG's
+(``services/nfg/redemption_orders.py``), which itself runs on this unit of work: the
+composition root wires it with ``MallUnitOfWork.wire_token_orders``. Unwired, a redemption's
+order that closes is refused rather than leaving its token behind.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import ClassVar
 
 from sqlalchemy import Connection, Engine
 
@@ -24,6 +30,7 @@ from tokenmall.adapters.db.nfg.redemptions import SqlRedemptions
 from tokenmall.adapters.db.nfg.registry import SqlNfg
 from tokenmall.adapters.db.storefront.repo import SqlStore
 from tokenmall.adapters.db.uow import SqlUnitOfWork, Writes
+from tokenmall.domain.mall.orders import Order
 from tokenmall.services.ledger.book import TenantBook
 from tokenmall.services.mall.cash import SqlCash
 from tokenmall.services.mall.events import SqlOutbox
@@ -34,14 +41,31 @@ from tokenmall.services.mall.people_ledger import (
     SqlTenantLedger,
 )
 from tokenmall.services.mall.wallet_ledger import SqlSettlements, SqlTrades
+from tokenmall.services.unit_of_work_orders import TokenOrders
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+class Unwired:
+    """``token_orders`` before the composition root wired it: refuses, changing nothing."""
+
+    def closed(self, order: Order, by: str, note: str | None, now: datetime) -> None:
+        raise RuntimeError(
+            f"order {order.order_id!r} redeems a token, but this process has not wired the "
+            "NFG's token orders (tokenmall.bootstrap does)"
+        )
+
+
+def _unwired(unit: MallUnitOfWork) -> TokenOrders:
+    return Unwired()
+
+
 class MallUnitOfWork(SqlUnitOfWork):
     """The SQL unit of work with the mall's ledger and outbox."""
+
+    _token_orders_of: ClassVar[Callable[[MallUnitOfWork], TokenOrders]] = _unwired
 
     ledger: SqlOrderLedger
     outbox: SqlOutbox
@@ -53,6 +77,12 @@ class MallUnitOfWork(SqlUnitOfWork):
     redemptions: SqlRedemptions
     market: SqlMarket
     store: SqlStore
+    token_orders: TokenOrders
+
+    @classmethod
+    def wire_token_orders(cls, factory: Callable[[MallUnitOfWork], TokenOrders]) -> None:
+        """Every unit of work from now on gets ``factory(unit)`` as its ``token_orders``."""
+        cls._token_orders_of = factory
 
     def __init__(
         self,
@@ -88,6 +118,7 @@ class MallUnitOfWork(SqlUnitOfWork):
         self.redemptions = SqlRedemptions(conn)
         self.market = SqlMarket(conn)
         self.store = SqlStore(conn)
+        self.token_orders = MallUnitOfWork._token_orders_of(self)
 
     def __enter__(self) -> MallUnitOfWork:
         super().__enter__()

@@ -2,12 +2,19 @@
 
 The SKU redeemed is the collection's ``voucher`` right's SKU if it has one, else its linked SKU.
 Asking locks the token at once (``redeeming``, a ``redemption_requested`` leaf), reserves one
-unit of the SKU and makes a redemption: a shipping order paid by the token (no money, no
-points) to a snapshot of the owner's address. The SKU's merchant ships it (optional) and
-delivers it: the token is burned (``redeemed``, the collection's ``burned`` counter + 1, a
-``redemption_delivered`` leaf; a voucher's use recorded). A cancelled redemption (the owner
-while not shipped; the merchant or an admin before delivery) releases the unit and unlocks the
-token (``redemption_cancelled``). Every change is one unit of work with its log leaves.
+unit of the SKU and makes a mall order of it (quantity 1, to a snapshot of the owner's
+address), paid by the token: created ``paid``, its total 0, no money, no points, no journal
+(``docs/nfg.md``, "Redemption orders"). The order goes through the merchant's ordinary
+fulfilment: the orders list, the ship action with its tracking number, the owner's receipt or
+the auto-confirmation; on receipt ``RedemptionSteps`` (the unit's ``token_orders`` port) burns
+the token (``redeemed``, the collection's ``burned`` counter + 1, a ``redemption_delivered``
+leaf; a voucher's use recorded). Cancelled before it ships (the owner, the merchant or an
+admin, here or as the order), the unit comes back and the token is held again
+(``redemption_cancelled``). Every change is one unit of work with its log leaf.
+
+The redemption's own routes stay: ``ship`` is the order's ship, ``deliver`` marks the order
+received for its owner (a merchant handing the good over at the counter, 核销, ships and
+delivers it at once), ``cancel`` is the order's cancellation.
 """
 
 from __future__ import annotations
@@ -15,16 +22,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from tokenmall.adapters.db.nfg.registry import RightUse
+from tokenmall.domain.mall.orders import Order, OrderLine, OrderRedemption, OrderStatus
 from tokenmall.domain.mall.people import Role
-from tokenmall.domain.market.records import OrderStatus
+from tokenmall.domain.mall.transitions import Actor
+from tokenmall.domain.market.records import OrderStatus as MarketOrderStatus
 from tokenmall.domain.nfg import events as ev
 from tokenmall.domain.nfg.lifecycle import TOKEN
 from tokenmall.domain.nfg.records import Collection, Token, TokenState, token_key
 from tokenmall.domain.nfg.redemptions import Redemption, RedemptionKind, RedemptionStatus
 from tokenmall.services.log.appending import record
-from tokenmall.services.log.checkpoints import LogConfig
-from tokenmall.services.mall import addresses, catalogue, ids, validate
+from tokenmall.services.log.checkpoints import LogConfig, sign_if_due
+from tokenmall.services.mall import addresses, catalogue, ids, orders
 from tokenmall.services.mall.auth import Principal, actor, require
 from tokenmall.services.mall.errors import Conflict, InvalidInput, NotFound, OutOfStock
 from tokenmall.services.mall.uow import MallUnitOfWork
@@ -33,7 +41,6 @@ from tokenmall.services.nfg.errors import NotOwner
 OWNERS: tuple[Role, ...] = (Role.CONSUMER,)
 STAFF: tuple[Role, ...] = (Role.MERCHANT, Role.ADMIN)
 EVERYONE: tuple[Role, ...] = (Role.CONSUMER, Role.MERCHANT, Role.ADMIN)
-OPEN = (RedemptionStatus.REQUESTED, RedemptionStatus.SHIPPED)
 
 
 def what_redeems(collection: Collection) -> tuple[str, RedemptionKind] | None:
@@ -97,9 +104,41 @@ def request(
     product = None if sku is None else unit.catalogue.get_product(tenant_id, sku.product_id)
     if sku is None or product is None:
         raise Conflict(f"the SKU {sku_id!r} to redeem no longer exists", "collection_id")
+    redemption_id = ids.new_id("rdm")
+    shop_order = Order(
+        tenant_id=tenant_id,
+        order_id=ids.new_id("ord"),
+        checkout_id=redemption_id,
+        user_id=who.subject_id,
+        merchant_id=product.merchant_id,
+        status=OrderStatus.PAID,
+        total_fen=0,
+        money_fen=0,
+        stable_fen=0,
+        created_at=now,
+        pay_by=now,
+        paid_at=now,
+        # The good at its list price, for the picker and the buyer; the order's total (what
+        # was paid) is 0 and no pool contribution belongs to it.
+        lines=(
+            OrderLine(
+                line_no=1,
+                sku_id=sku_id,
+                product_id=product.product_id,
+                title=product.title,
+                sku_name=sku.name,
+                unit_price_fen=sku.price_fen,
+                quantity=1,
+                line_total_fen=sku.price_fen,
+                pool_contribution_fen=None,
+            ),
+        ),
+        shipping=shipping,
+        redemption=OrderRedemption(redemption_id, collection_id, serial),
+    )
     redemption = Redemption(
         tenant_id=tenant_id,
-        redemption_id=ids.new_id("rdm"),
+        redemption_id=redemption_id,
         collection_id=collection_id,
         serial=serial,
         user_id=who.subject_id,
@@ -111,9 +150,10 @@ def request(
         phone=shipping.phone,
         address=shipping.address,
         created_at=now,
+        order_id=shop_order.order_id,
     )
     try:
-        catalogue.reserve(unit.catalogue, tenant_id, sku_id, 1, redemption.redemption_id, now)
+        catalogue.reserve(unit.catalogue, tenant_id, sku_id, 1, shop_order.order_id, now)
     except OutOfStock as exc:
         raise OutOfStock(f"SKU {sku_id!r}: {exc}", "collection_id") from None
     unit.nfg.move_token(tenant_id, collection_id, serial, state=TokenState.REDEEMING, now=now)
@@ -122,7 +162,12 @@ def request(
     for order in unit.market.open_orders_of_token(
         tenant_id, collection_id, serial, for_update=True
     ):
-        unit.market.close_order(tenant_id, order.order_id, OrderStatus.CANCELLED, "redeemed", now)
+        unit.market.close_order(
+            tenant_id, order.order_id, MarketOrderStatus.CANCELLED, "redeemed", now
+        )
+    unit.orders.add(shop_order)
+    note = f"paid by the token {token_key(collection_id, serial)}"
+    orders.history(unit, shop_order, None, OrderStatus.PAID, who.subject_id, now, note)
     unit.redemptions.add(redemption)
     event = ev.token_event(
         ev.REDEMPTION_REQUESTED,
@@ -132,15 +177,16 @@ def request(
         redemption=redemption.redemption_id,
         sku=sku_id,
         via=str(kind),
+        order=shop_order.order_id,
     )
     record(unit.log, config, tenant_id, [event], now)
     return redemption
 
 
 def _visible(
-    unit: MallUnitOfWork, who: Principal, tenant_id: str, redemption_id: str, *, lock: bool
+    unit: MallUnitOfWork, who: Principal, tenant_id: str, redemption_id: str
 ) -> Redemption:
-    found = unit.redemptions.get(tenant_id, redemption_id, for_update=lock)
+    found = unit.redemptions.get(tenant_id, redemption_id)
     if found is None:
         raise NotFound(f"no redemption {redemption_id!r}")
     if who.role == Role.CONSUMER and found.user_id != who.subject_id:
@@ -157,7 +203,7 @@ def get(
 ) -> Redemption:
     """One redemption: its owner's, its merchant's, or any for an admin."""
     who = require(caller, tenant_id, EVERYONE)
-    return _visible(unit, who, tenant_id, redemption_id, lock=False)
+    return _visible(unit, who, tenant_id, redemption_id)
 
 
 def list_redemptions(
@@ -175,17 +221,7 @@ def list_redemptions(
     return unit.redemptions.query(tenant_id, limit=limit)
 
 
-def _move(
-    unit: MallUnitOfWork,
-    found: Redemption,
-    sources: tuple[RedemptionStatus, ...],
-    to: RedemptionStatus,
-    values: dict[str, object],
-) -> Redemption:
-    if found.status not in sources:
-        raise Conflict(f"the redemption is {found.status}: it cannot become {to}", "status")
-    if not unit.redemptions.move(found.tenant_id, found.redemption_id, sources, to, values):
-        raise Conflict("the redemption changed meanwhile; read it again", "status")
+def _reread(unit: MallUnitOfWork, found: Redemption) -> Redemption:
     moved = unit.redemptions.get(found.tenant_id, found.redemption_id)
     assert moved is not None
     return moved
@@ -201,17 +237,19 @@ def ship(
     tracking_number: str | None,
     now: datetime,
 ) -> Redemption:
-    """The SKU's merchant (or an admin) sends the good."""
+    """The SKU's merchant (or an admin) sends the good: the order's ship."""
     who = require(caller, tenant_id, STAFF)
-    found = _visible(unit, who, tenant_id, redemption_id, lock=True)
-    values: dict[str, object] = {"shipped_at": now}
-    if carrier is not None:
-        values["carrier"] = validate.text(carrier, "carrier", max_length=100)
-    if tracking_number is not None:
-        values["tracking_number"] = validate.text(
-            tracking_number, "tracking_number", max_length=100
-        )
-    return _move(unit, found, (RedemptionStatus.REQUESTED,), RedemptionStatus.SHIPPED, values)
+    found = _visible(unit, who, tenant_id, redemption_id)
+    orders.ship(
+        unit,
+        caller,
+        tenant_id,
+        found.order_id,
+        carrier=carrier,
+        tracking_number=tracking_number,
+        now=now,
+    )
+    return _reread(unit, found)
 
 
 def deliver(
@@ -223,49 +261,28 @@ def deliver(
     config: LogConfig,
     now: datetime,
 ) -> Redemption:
-    """The good reached its owner: the token is burned (redeemed)."""
+    """The good reached its owner, as its merchant (or an admin) says: the order is received
+    for the owner (shipped first if it was handed over at the counter) and the token burned."""
     who = require(caller, tenant_id, STAFF)
-    found = _visible(unit, who, tenant_id, redemption_id, lock=True)
-    if found.status not in OPEN:
+    found = _visible(unit, who, tenant_id, redemption_id)
+    order = orders.visible_order(unit, who, tenant_id, found.order_id, lock=True)
+    if order.status == OrderStatus.PAID:
+        order = orders.move(unit, order, "ship", who, now, "handed over", shipped_at=now)
+    if order.status != OrderStatus.SHIPPED:
         raise Conflict(f"the redemption is {found.status}: it cannot be delivered", "status")
-    unit.nfg.get_collection(tenant_id, found.collection_id, for_update=True)
-    token = unit.nfg.get_token(tenant_id, found.collection_id, found.serial, for_update=True)
-    assert token is not None
-    TOKEN.check(token.state, "deliver", actor(who))
-    moved = _move(
+    note = "delivered, as its merchant says"
+    orders.move(
         unit,
-        found,
-        OPEN,
-        RedemptionStatus.DELIVERED,
-        {"closed_at": now, "closed_by": who.subject_id},
+        order,
+        "confirm_receipt",
+        Actor.SYSTEM,
+        now,
+        note,
+        who=who.subject_id,
+        received_at=now,
     )
-    unit.nfg.move_token(
-        tenant_id, found.collection_id, found.serial, state=TokenState.REDEEMED, now=now
-    )
-    unit.nfg.count_burned(tenant_id, found.collection_id)
-    if found.kind == RedemptionKind.VOUCHER:
-        unit.nfg.add_right_use(
-            RightUse(
-                tenant_id,
-                ids.new_id("use"),
-                found.collection_id,
-                found.serial,
-                "voucher",
-                who.subject_id,
-                None,
-                f"redemption {found.redemption_id}",
-                now,
-            )
-        )
-    event = ev.token_event(
-        ev.REDEMPTION_DELIVERED,
-        found.collection_id,
-        found.serial,
-        redemption=found.redemption_id,
-        by=who.subject_id,
-    )
-    record(unit.log, config, tenant_id, [event], now)
-    return moved
+    sign_if_due(unit.log, config, tenant_id, now)  # the order's move appended a leaf
+    return _reread(unit, found)
 
 
 def cancel(
@@ -278,35 +295,13 @@ def cancel(
     config: LogConfig,
     now: datetime,
 ) -> Redemption:
-    """Call it off: the owner while it is not shipped, the merchant or an admin before it is
-    delivered. The unit of stock comes back and the token is held again."""
+    """Call it off before it ships (the owner, the merchant, an admin): the order is
+    cancelled, the unit of stock comes back and the token is held again."""
     who = require(caller, tenant_id, EVERYONE)
-    found = _visible(unit, who, tenant_id, redemption_id, lock=True)
-    sources = (RedemptionStatus.REQUESTED,) if who.role == Role.CONSUMER else OPEN
-    if found.status not in sources:
-        raise Conflict(f"the redemption is {found.status}: it cannot be cancelled", "status")
-    note = None if reason is None else validate.text(reason, "reason", max_length=200)
-    unit.nfg.get_collection(tenant_id, found.collection_id, for_update=True)
-    token = unit.nfg.get_token(tenant_id, found.collection_id, found.serial, for_update=True)
-    assert token is not None
-    TOKEN.check(token.state, "cancel_redemption", actor(who))
-    moved = _move(
-        unit,
-        found,
-        sources,
-        RedemptionStatus.CANCELLED,
-        {"closed_at": now, "closed_by": who.subject_id},
-    )
-    catalogue.release(unit.catalogue, tenant_id, found.sku_id, 1, found.redemption_id, now)
-    unit.nfg.move_token(
-        tenant_id, found.collection_id, found.serial, state=TokenState.HELD, now=now
-    )
-    fields: dict[str, object] = {"redemption": found.redemption_id, "by": who.subject_id}
-    if note:
-        fields["reason"] = note
-    event = ev.token_event(ev.REDEMPTION_CANCELLED, found.collection_id, found.serial, **fields)
-    record(unit.log, config, tenant_id, [event], now)
-    return moved
+    found = _visible(unit, who, tenant_id, redemption_id)
+    orders.cancel(unit, caller, tenant_id, found.order_id, reason, now)
+    sign_if_due(unit.log, config, tenant_id, now)  # the order's move appended a leaf
+    return _reread(unit, found)
 
 
 @dataclass(frozen=True, slots=True)

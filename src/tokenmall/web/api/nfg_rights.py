@@ -75,8 +75,15 @@ class RedemptionOut(ResponseModel):
     sku_id: str
     merchant_id: str
     kind: str = Field(description="voucher (the voucher right's SKU) or linked (the linked SKU)")
-    status: str = Field(description="requested, shipped, delivered (token burned) or cancelled")
+    status: str = Field(
+        description="Its order's: requested (paid by the token, to ship), shipped, delivered "
+        "(received: the token burned) or cancelled (before shipping: the token held again)"
+    )
     paid_by: str = Field(description="Always 'token': no money or points are taken")
+    order_id: str = Field(
+        description="The mall order that ships it (paid by the token, total 0): shipped and "
+        "received through the orders' own routes as well"
+    )
     recipient: str
     phone: str
     address: str
@@ -100,6 +107,7 @@ class RedemptionOut(ResponseModel):
             kind=str(r.kind),
             status=str(r.status),
             paid_by="token",
+            order_id=r.order_id,
             recipient=r.recipient,
             phone=r.phone,
             address=r.address,
@@ -242,7 +250,8 @@ def ship_redemption(
 @router.post(
     "/redemptions/{redemption_id}/deliver",
     response_model=RedemptionOut,
-    summary="Mark a redemption delivered: the token is burned (its SKU's merchant, an admin)",
+    summary="Mark a redemption delivered (its order received): the token is burned (its SKU's "
+    "merchant, an admin)",
     responses=WRITE,
 )
 def deliver_redemption(
@@ -271,7 +280,8 @@ def deliver_redemption(
 @router.post(
     "/redemptions/{redemption_id}/cancel",
     response_model=RedemptionOut,
-    summary="Cancel a redemption: the token is held again (the owner before it ships)",
+    summary="Cancel a redemption before it ships (its owner, merchant, an admin): the token "
+    "is held again",
     responses=WRITE,
 )
 def cancel_redemption(

@@ -186,6 +186,30 @@ class OrderDiscountOut(Response):
         )
 
 
+class OrderRedemptionOut(Response):
+    redemption_id: str = Field(description="The NFG redemption (提货) this order ships")
+    collection_id: str
+    serial: int
+    token: str = Field(description="The token redeemed, as collection/serial")
+    paid_by: str = Field(
+        description="Always 'nfg_redemption': the token pays; the order's total is 0 and no "
+        "money or points move for it (no rewards, quota, dividends or commissions)"
+    )
+
+    @classmethod
+    def of(cls, order: Order) -> OrderRedemptionOut | None:
+        found = order.redemption
+        if found is None:
+            return None
+        return cls(
+            redemption_id=found.redemption_id,
+            collection_id=found.collection_id,
+            serial=found.serial,
+            token=f"{found.collection_id}/{found.serial}",
+            paid_by="nfg_redemption",
+        )
+
+
 class OrderOut(Response):
     order_id: str
     checkout_id: str
@@ -215,6 +239,12 @@ class OrderOut(Response):
         default=None,
         description="The held NFG token whose discount right lowered the order (at most one); "
         "``total`` is after it. Null: no discount",
+    )
+    nfg_redemption: OrderRedemptionOut | None = Field(
+        default=None,
+        description="The NFG token this order redeems (提货): paid by the token, total 0, "
+        "never refunded; cancelled before it ships, the token is held again. Null: an "
+        "ordinary order",
     )
 
     @classmethod
@@ -249,6 +279,7 @@ class OrderOut(Response):
                 contribution=_money(order.rewards_contribution_fen),
             ),
             nfg_discount=OrderDiscountOut.of(order),
+            nfg_redemption=OrderRedemptionOut.of(order),
         )
 
 

@@ -230,7 +230,7 @@ def order_page(request: Request, tenant_id: str, order_id: str) -> Response:
         "admin/order.html",
         _order_context(tenant_id, order_id),
         roles=ORDER_STAFF,
-        done=done if done in ("shipped", "approved", "rejected") else None,
+        done=done if done in ("shipped", "approved", "rejected", "cancelled") else None,
     )
 
 
@@ -247,6 +247,26 @@ async def order_ship(request: Request, tenant_id: str, order_id: str) -> Respons
             now=utc_now(),
         )
         return f"/{tenant_id}/admin/orders/{order_id}?done=shipped"
+
+    return await _post(
+        request,
+        tenant_id,
+        "admin/order.html",
+        _order_context(tenant_id, order_id),
+        act,
+        roles=ORDER_STAFF,
+    )
+
+
+@router.post("/{tenant_id}/admin/orders/{order_id}/cancel")
+async def order_cancel(request: Request, tenant_id: str, order_id: str) -> Response:
+    """Cancel an order from the console: a redemption's before it ships (its token goes back to
+    its owner), or an unpaid one (an admin)."""
+
+    def act(conn: Connection, caller: Principal, form: FormData) -> str:
+        uow = MallUnitOfWork.joining(conn)
+        orders.cancel(uow, caller, tenant_id, order_id, _optional_text(form, "reason"), utc_now())
+        return f"/{tenant_id}/admin/orders/{order_id}?done=cancelled"
 
     return await _post(
         request,

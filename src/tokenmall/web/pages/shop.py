@@ -433,7 +433,9 @@ def _order_page(
     context: dict[str, Any] = {
         "view": found,
         "order": order,
-        "can_refund": order.status in REFUNDABLE and pending_refund is None,
+        "can_refund": (
+            order.redemption is None and order.status in REFUNDABLE and pending_refund is None
+        ),
         "pending_refund": pending_refund,
         "paid": request.query_params.get("paid") == "1",
     }

@@ -35,6 +35,7 @@ from tokenmall.domain.mall.orders import (
     OrderDiscount,
     OrderEvent,
     OrderLine,
+    OrderRedemption,
     OrderSettings,
     OrderStatus,
     ShippingAddress,
@@ -43,6 +44,12 @@ from tokenmall.domain.mall.orders import (
 ORDER_STATUSES = values(OrderStatus)
 
 ORDER_TABLES: list[str] = []  # filled below
+
+# What a buyer pays is positive, except for a redemption's order: paid by its token, it
+# carries no money and no points at all (migration 0027 relaxed the original ``total_fen > 0``).
+TOTAL_POSITIVE = (
+    "(redemption_id IS NULL AND total_fen > 0) OR (redemption_id IS NOT NULL AND total_fen = 0)"
+)
 
 
 order_settings = Table(
@@ -100,13 +107,18 @@ orders = Table(
     Column("discount_serial", BigInteger, nullable=True),
     Column("discount_bps", Integer, nullable=True),
     Column("discount_fen", BigInteger, nullable=True),
+    # The NFG token the order redeems (提货, migration 0027); NULL: an order paid in money or
+    # points. Such an order is paid by the token: its total is 0 and no journal belongs to it.
+    Column("redemption_id", String(ID), nullable=True),
+    Column("redemption_collection_id", String(ID), nullable=True),
+    Column("redemption_serial", BigInteger, nullable=True),
     PrimaryKeyConstraint("tenant_id", "order_id"),
     ForeignKeyConstraint(["tenant_id", "user_id"], ["mall_users.tenant_id", "mall_users.user_id"]),
     ForeignKeyConstraint(
         ["tenant_id", "merchant_id"], ["mall_merchants.tenant_id", "mall_merchants.merchant_id"]
     ),
     CheckConstraint(one_of("status", ORDER_STATUSES), name="status"),
-    CheckConstraint("total_fen > 0", name="total_positive"),
+    CheckConstraint(TOTAL_POSITIVE, name="total_positive"),
     CheckConstraint(
         "money_fen >= 0 AND stable_fen >= 0 AND money_fen + stable_fen = total_fen",
         name="plan_adds_up",
@@ -217,6 +229,7 @@ def add_order(conn: Connection, order: Order) -> None:
             shipping_phone=None if order.shipping is None else order.shipping.phone,
             shipping_address=None if order.shipping is None else order.shipping.address,
             **_discount_values(order.discount),
+            **_redemption_values(order.redemption),
         )
     )
     conn.execute(
@@ -253,6 +266,24 @@ def _discount_values(discount: OrderDiscount | None) -> dict[str, Any]:
         "discount_bps": discount.discount_bps,
         "discount_fen": discount.off_fen,
     }
+
+
+def _redemption_values(redemption: OrderRedemption | None) -> dict[str, Any]:
+    if redemption is None:
+        return {}
+    return {
+        "redemption_id": redemption.redemption_id,
+        "redemption_collection_id": redemption.collection_id,
+        "redemption_serial": redemption.serial,
+    }
+
+
+def _redemption(row: Any) -> OrderRedemption | None:
+    if row.redemption_id is None:
+        return None
+    return OrderRedemption(
+        row.redemption_id, row.redemption_collection_id, int(row.redemption_serial)
+    )
 
 
 def _discount(row: Any) -> OrderDiscount | None:
@@ -299,6 +330,7 @@ def _order(row: Any, lines: tuple[OrderLine, ...]) -> Order:
             else ShippingAddress(row.shipping_recipient, row.shipping_phone, row.shipping_address)
         ),
         discount=_discount(row),
+        redemption=_redemption(row),
     )
 
 
