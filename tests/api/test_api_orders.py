@@ -63,7 +63,7 @@ def test_end_to_end_cart_checkout_sandbox_ship_confirm_complete_rewards(
     # The payer presses Approve on the sandbox page; its signed webhook marks the order paid.
     page = sandbox_pay(api, payment["redirect_url"])
     assert page.status_code == 200
-    assert "notified" in page.text
+    assert "已通知商城" in page.text
     paid = order(api, t, placed["order_id"], t.consumer_token)
     assert paid["status"] == "paid"
     assert paid["payments"][0]["status"] == "succeeded"
@@ -372,7 +372,8 @@ def test_cancel_timeout_failed_payment_retry_and_late_payment(
     detail = order(api, t, done["orders"][0]["order_id"])
     assert detail["status"] == "created"
     assert detail["payments"][0]["status"] == "failed"
-    assert "try again" in api.http.get(payment["redirect_url"]).text
+    assert "上一次支付失败了，可以再试一次。" in api.http.get(payment["redirect_url"]).text
+    assert "You may try again" in api.http.get(payment["redirect_url"], params={"lang": "en"}).text
     again = ok(api.post(t.path(f"/orders/{detail['order_id']}/payments"), t.consumer_token), 200)
     assert again["payment_id"] == payment["payment_id"]  # the open payment, not a second one
     sandbox_pay(api, payment["redirect_url"], "approve")

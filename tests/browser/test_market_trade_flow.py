@@ -78,8 +78,8 @@ def test_a_collector_deposits_bids_buys_and_accepts_on_a_phone(
     phone.fill("#f-amount", "500")
     phone.click('[data-testid="deposit-submit"]')
     phone.wait_for_url(re.compile(r"/sandbox/pay/"))
-    phone.click("button:has-text('Approve')")
-    phone.locator("#status:has-text('succeeded')").wait_for()
+    phone.click("button:has-text('确认支付')")
+    phone.locator("#status .tag.succeeded").wait_for()
     phone.goto(f"{site.base_url}/{T}/market/cash")
     assert phone.locator('[data-testid="deposit-row"]').first.get_attribute("data-status") == "paid"
     shot(phone, "market-cash")
