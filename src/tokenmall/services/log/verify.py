@@ -192,7 +192,8 @@ def _broken_node(log: LogStore, tenant_id: str, tree: merkle.MemoryTree) -> str 
     for level, nodes in enumerate(tree.levels):
         for start in range(0, len(nodes), NODE_BATCH):
             end = min(start + NODE_BATCH, len(nodes))
-            if log.node_hashes(tenant_id, level, start, end) != nodes[start:end]:
+            joined, count, even = log.node_run(tenant_id, level, start, end)
+            if not even or count != end - start or joined != b"".join(nodes[start:end]):
                 return _first_broken_node(log, tenant_id, tree)
     if log.node_count(tenant_id) != sum(len(level) for level in tree.levels):
         return _first_broken_node(log, tenant_id, tree)

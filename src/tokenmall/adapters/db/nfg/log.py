@@ -284,6 +284,27 @@ class SqlLog:
             return [bytes(digest) for (digest,) in rows]
         return [digest for (digest,) in rows]
 
+    def node_run(self, tenant_id: str, level: int, start: int, end: int) -> tuple[bytes, int, bool]:
+        """The stored nodes ``(level, start)`` up to ``(level, end)`` (excluded) as one string,
+        in index order, put together by the database; how many there are; and whether every one
+        is 32 bytes long (so that equal strings mean equal nodes, one by one)."""
+        if self.conn.dialect.name == "postgresql":
+            joined = "string_agg(hash, ''::bytea ORDER BY idx)"
+            sql = (
+                f"SELECT {joined}, count(*), coalesce(bool_and(length(hash) = 32), true) "
+                "FROM log_nodes WHERE tenant_id = ? AND level = ? AND idx >= ? AND idx < ?"
+            )
+        else:
+            # SQLite's group_concat keeps the order of the ordered subquery it reads
+            sql = (
+                "SELECT CAST(group_concat(hash, '') AS BLOB), count(*), "
+                "coalesce(min(length(hash)) = 32 AND max(length(hash)) = 32, 1) FROM "
+                "(SELECT hash FROM log_nodes WHERE tenant_id = ? AND level = ? AND idx >= ? "
+                "AND idx < ? ORDER BY idx)"
+            )
+        ((joined_nodes, count, even),) = self._raw(sql, (tenant_id, level, start, end))
+        return bytes(joined_nodes or b""), int(count), bool(even)
+
     def node_count(self, tenant_id: str) -> int:
         count = select(func.count()).select_from(log_nodes)
         return int(self.conn.execute(count.where(log_nodes.c.tenant_id == tenant_id)).scalar_one())
