@@ -128,16 +128,19 @@ class Shapes:
     def _unmatched(self, leaf: bytes) -> bool:
         return self._pattern is None or self._pattern.fullmatch(leaf) is None
 
-    def vouch(self, first: int, kinds: Sequence[str], leaves: Sequence[bytes]) -> bool:
+    def vouch(
+        self, first: int, leaves: Sequence[bytes], joined: bytes, kinds: str, kind: str | None
+    ) -> bool:
         """Whether every leaf has a shape (those not known yet learned from the leaf itself),
-        is valid UTF-8, and is leaf ``first``, ``first + 1``… of the stored type ``kinds[n]``
-        (its ``index`` and ``type`` fields)."""
+        is valid UTF-8, and is leaf ``first``, ``first + 1``… (its ``index`` field) of the type
+        stored beside it (its ``type`` field). ``joined`` is the leaves joined by newlines,
+        ``kinds`` their stored types joined by newlines, ``kind`` their one type if they have
+        only one."""
         position = self.first_unmatched(leaves)
         while position is not None:
             if not self.learn_leaf(leaves[position]) or self._unmatched(leaves[position]):
                 return False
             position = self.first_unmatched(leaves, position + 1)
-        joined = b"\n".join(leaves)
         if not joined.isascii():
             try:
                 joined.decode("utf-8")
@@ -146,5 +149,8 @@ class Shapes:
         indexes = b",".join(_INDEXES.findall(joined))
         if indexes != ",".join(map(str, range(first, first + len(leaves)))).encode():
             return False
-        # joined with newlines, which no flat leaf's type holds: equal only if equal one by one
-        return b"\n".join(_TYPES.findall(joined)) == "\n".join(kinds).encode()
+        if kind is not None:
+            # ``"type":"<kind>"`` occurs at most once a leaf, so n times means once in each
+            return joined.count(b'"type":' + canonical.encode(kind)) == len(leaves)
+        # joined by newlines, which no flat leaf's type holds: equal only if equal one by one
+        return b"\n".join(_TYPES.findall(joined)) == kinds.encode()

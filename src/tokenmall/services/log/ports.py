@@ -8,6 +8,7 @@ from typing import Protocol
 
 from tokenmall.adapters.db.nfg.log import (
     Head,
+    LeafRun,
     LoggedDay,
     SettledDay,
     StoredCheckpoint,
@@ -48,8 +49,10 @@ class LogStore(Protocol):
     def each_node(self, tenant_id: str) -> Iterator[tuple[int, int, bytes]]: ...
 
     def leaf_batches(
-        self, tenant_id: str, batch: int = 50_000
+        self, tenant_id: str, batch: int = 50_000, after: int = -1
     ) -> Iterator[list[tuple[int, str, bytes]]]: ...
+
+    def leaf_run(self, tenant_id: str, start: int, end: int) -> LeafRun: ...
 
     def node_hashes(self, tenant_id: str, level: int, start: int, end: int) -> list[bytes]: ...
 

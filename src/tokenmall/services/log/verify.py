@@ -33,6 +33,7 @@ Fields = dict[str, object]
 # what is broken, or None.
 StateCheck = Callable[[str, Sequence[tuple[int, Fields]]], str | None]
 NODE_BATCH = 50_000
+LEAF_BATCH = 50_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,22 +124,38 @@ def _batch_holds(
     )
 
 
-def _dense(rows: list[tuple[int, str, bytes]], first: int) -> bool:
-    return list(map(_INDEX, rows)) == list(range(first, first + len(rows)))
+def _vouched_run(
+    log: LogStore, known: shapes.Shapes, tenant_id: str, first: int, batch: int
+) -> list[bytes] | None:
+    """Leaves ``first`` up to ``first + batch`` as the database joins them, when they are dense
+    and their shapes vouch for them all (``shapes.Shapes.vouch``); None otherwise (the end of
+    the log, a gap, a leaf of no known flat shape: the general checks read them)."""
+    run = log.leaf_run(tenant_id, first, first + batch)
+    if run.count == 0 or run.first != first or run.last != first + run.count - 1:
+        return None
+    leaves = run.leaves.split(b"\n")  # no canonical JSON holds a raw newline
+    if len(leaves) != run.count:
+        return None
+    kind = run.low if run.low == run.high else None
+    return leaves if known.vouch(first, leaves, run.leaves, run.kinds, kind) else None
 
 
-def recompute(log: LogStore, tenant_id: str) -> Recomputed:
+def recompute(log: LogStore, tenant_id: str, batch: int = LEAF_BATCH) -> Recomputed:
     """Every stored leaf checked, in index order, and the tree of those that hold."""
     hashes: list[bytes] = []
     kept: list[bytes] = []
     known = shapes.Shapes(tenant_id)
-    for rows in log.leaf_batches(tenant_id):
+    while True:
+        vouched = _vouched_run(log, known, tenant_id, len(kept), batch)
+        if vouched is not None:
+            kept.extend(vouched)
+            hashes.extend(merkle.leaf_hashes(vouched))
+            continue
+        rows = next(log.leaf_batches(tenant_id, batch, after=len(kept) - 1), None)
+        if rows is None:
+            return Recomputed(merkle.MemoryTree.of_leaf_hashes(hashes), kept, None)
         leaves = list(map(_LEAF, rows))
         first = len(kept)
-        if _dense(rows, first) and known.vouch(first, list(map(_KIND, rows)), leaves):
-            kept.extend(leaves)
-            hashes.extend(merkle.leaf_hashes(leaves))
-            continue
         found = bulk.objects(leaves)
         if _batch_holds(tenant_id, first, rows, found):
             kept.extend(leaves)
@@ -161,7 +178,6 @@ def recompute(log: LogStore, tenant_id: str) -> Recomputed:
         hashes.extend(merkle.leaf_hashes(leaves[: len(kept) - first]))
         if problem is not None:
             return Recomputed(merkle.MemoryTree.of_leaf_hashes(hashes), kept, problem)
-    return Recomputed(merkle.MemoryTree.of_leaf_hashes(hashes), kept, None)
 
 
 def _first_broken_node(log: LogStore, tenant_id: str, tree: merkle.MemoryTree) -> str | None:

@@ -60,6 +60,17 @@ class StoredLeaf:
 
 
 @dataclass(frozen=True, slots=True)
+class LeafRun:
+    leaves: bytes  # the leaves' bytes, joined by newlines
+    kinds: str  # their stored types, joined by newlines
+    count: int
+    low: str | None  # the least and the greatest stored type (equal: one type)
+    high: str | None
+    first: int  # the least and the greatest index (-1 when there is none)
+    last: int
+
+
+@dataclass(frozen=True, slots=True)
 class SettledDay:
     day: date
     first_journal_id: int | None
@@ -252,11 +263,11 @@ class SqlLog:
             cursor.close()
 
     def leaf_batches(
-        self, tenant_id: str, batch: int = 50_000
+        self, tenant_id: str, batch: int = 50_000, after: int = -1
     ) -> Iterator[list[tuple[int, str, bytes]]]:
-        """Every leaf as ``(index, type, leaf)`` in index order, ``batch`` at a time (each
-        batch starts after the last index of the one before, so a gap does not end it)."""
-        after = -1
+        """Every leaf after index ``after`` as ``(index, type, leaf)`` in index order, ``batch``
+        at a time (each batch starts after the last index of the one before, so a gap does not
+        end it)."""
         while True:
             rows = self._raw(
                 "SELECT idx, type, leaf FROM log_leaves WHERE tenant_id = ? AND idx > ? "
@@ -271,6 +282,35 @@ class SqlLog:
             if len(rows) < batch:
                 return
             after = rows[-1][0]
+
+    def leaf_run(self, tenant_id: str, start: int, end: int) -> LeafRun:
+        """The leaves ``start`` up to ``end`` (excluded) put together by the database in index
+        order: their bytes and their stored types, each joined by newlines, their count, the
+        least and greatest type and index."""
+        if self.conn.dialect.name == "postgresql":
+            sql = (
+                "SELECT string_agg(leaf, decode('0a', 'hex') ORDER BY idx), "
+                "string_agg(type, chr(10) ORDER BY idx), count(*), min(type), max(type), "
+                "min(idx), max(idx) FROM log_leaves WHERE tenant_id = ? AND idx >= ? AND idx < ?"
+            )
+        else:
+            # SQLite's group_concat keeps the order of the ordered subquery it reads
+            sql = (
+                "SELECT CAST(group_concat(leaf, char(10)) AS BLOB), group_concat(type, char(10)), "
+                "count(*), min(type), max(type), min(idx), max(idx) FROM "
+                "(SELECT idx, leaf, type FROM log_leaves "
+                "WHERE tenant_id = ? AND idx >= ? AND idx < ? ORDER BY idx)"
+            )
+        ((leaves, kinds, count, low, high, first, last),) = self._raw(sql, (tenant_id, start, end))
+        return LeafRun(
+            bytes(leaves or b""),
+            kinds or "",
+            int(count),
+            low,
+            high,
+            -1 if first is None else int(first),
+            -1 if last is None else int(last),
+        )
 
     def node_hashes(self, tenant_id: str, level: int, start: int, end: int) -> list[bytes]:
         """The stored nodes ``(level, start)`` up to ``(level, end)`` (excluded) in index order,
@@ -477,6 +517,7 @@ def _checkpoint(row: object) -> StoredCheckpoint:
 
 __all__ = [
     "Head",
+    "LeafRun",
     "LoggedDay",
     "SettledDay",
     "SqlLog",
