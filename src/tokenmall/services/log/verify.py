@@ -7,11 +7,15 @@ root against the recomputed tree), every logged ledger day (its digest recompute
 journals, and the leaf's digest), then the state checks the caller adds (the NFG registry's
 tokens and collections against the replay of the log).
 
-The leaves are read in batches of plain rows and checked together (``bulk.objects``);
-a leaf the fast test does not vouch for is checked alone, the way that names what is wrong
-with it. The tree is built a level at a time from the leaf hashes, and the stored nodes are
-compared a batch at a time; only when they differ are they read again one by one, to name
-the first that does.
+The leaves are read a range at a time as one string the database joins (``leaf_run``); a dense
+range whose leaves are all flat objects of a known byte shape (``shapes.Shapes.vouch``: each
+leaf matched whole by one regular expression, the ``index`` and ``type`` fields of the range
+read out together) is checked without reading any leaf as JSON. Any other range is read as
+rows and checked together (``bulk.objects``); a leaf the fast tests do not vouch for is
+checked alone, the way that names what is wrong with it. The leaves' objects are read only
+when asked (the state checks, a ledger day's leaf). The tree is built a level at a time from
+the leaf hashes, and the stored nodes are compared a range at a time as one string; only
+when they differ are they read again one by one, to name the first that does.
 """
 
 from __future__ import annotations
