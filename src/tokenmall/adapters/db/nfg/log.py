@@ -312,18 +312,6 @@ class SqlLog:
             -1 if last is None else int(last),
         )
 
-    def node_hashes(self, tenant_id: str, level: int, start: int, end: int) -> list[bytes]:
-        """The stored nodes ``(level, start)`` up to ``(level, end)`` (excluded) in index order,
-        those that are stored."""
-        rows = self._raw(
-            "SELECT hash FROM log_nodes WHERE tenant_id = ? AND level = ? AND idx >= ? "
-            "AND idx < ? ORDER BY idx",
-            (tenant_id, level, start, end),
-        )
-        if rows and type(rows[0][0]) is not bytes:
-            return [bytes(digest) for (digest,) in rows]
-        return [digest for (digest,) in rows]
-
     def node_run(self, tenant_id: str, level: int, start: int, end: int) -> tuple[bytes, int, bool]:
         """The stored nodes ``(level, start)`` up to ``(level, end)`` (excluded) as one string,
         in index order, put together by the database; how many there are; and whether every one
