@@ -13,6 +13,7 @@ from sqlalchemy import Connection, text
 from tokenmall import bootstrap
 from tokenmall.adapters.db.mall import tenants as tenants_repo
 from tokenmall.adapters.db.store import Store
+from tokenmall.domain.log import shapes
 from tokenmall.domain.log.leaves import Event
 from tokenmall.services.log import appending, verify
 from tokenmall.services.mall.uow import Database
@@ -158,3 +159,31 @@ def test_a_leaf_edited_in_place_is_named(
     assert found.problem is not None
     assert found.problem.startswith(wanted), found.problem
     assert found.size == (40 if index == 12 else index)
+
+
+def test_a_flat_range_is_read_joined_and_vouched_for_by_its_shapes(db: Database) -> None:
+    tenant_id = f"t{uuid.uuid4().hex[:12]}"
+    with db.unit() as unit:
+        Store(unit.conn.engine).create_tenant(unit.conn, tenant_id)
+        tenants_repo.add(unit.conn, tenant_id, "log test", MOMENT)
+    flat = [
+        Event("transfer", f"col_a/{k}", {"token": f"col_a/{k}", "to": "用户乙"}) for k in range(25)
+    ]
+    with db.unit() as unit:
+        appending.record(unit.log, CONFIG, tenant_id, flat, MOMENT)
+    with db.reading() as unit:
+        stored = [leaf.leaf for leaf in unit.log.entries(tenant_id, 0, 25)]
+        run = unit.log.leaf_run(tenant_id, 0, 50_000)
+        assert (run.count, run.first, run.last, run.low, run.high) == (
+            25,
+            0,
+            24,
+            "transfer",
+            "transfer",
+        )
+        assert run.leaves == b"\n".join(stored)
+        found = verify._vouched_run(unit.log, shapes.Shapes(tenant_id), tenant_id, 0, 10)
+        assert found == stored[:10]
+        joined, count, even = unit.log.node_run(tenant_id, 0, 0, 25)
+        assert (count, even, len(joined)) == (25, True, 25 * 32)
+    assert _verdict(db, tenant_id).problem is None

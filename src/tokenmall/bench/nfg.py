@@ -5,7 +5,7 @@
 * verify: a log of ``leaves`` leaves written into a temporary SQLite database (the log's own
   tables, bulk inserted in batches) with one checkpoint signed through the log's services, then
   verified from SQLite by ``services/log/verify.verify_tenant``, as ``tokenmall log verify``
-  does it (every leaf parsed and checked canonical, the tree recomputed, every stored node and
+  does it (every leaf checked canonical, the tree recomputed, every stored node and
   the checkpoint compared);
 * recompute: the leaves read and checked and the tree recomputed (``verify.recompute``, the
   first part of ``verify_tenant``), its root checked against the signed checkpoint: the
