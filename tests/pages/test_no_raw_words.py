@@ -1,0 +1,136 @@
+"""No page shows a human a raw internal id or a raw English status word (docs/pages.md, "Ids and
+status words on the pages"): the demo (its mall history and NFG collections) served over real
+HTTP, crawled in Chinese as a consumer, a merchant, the tenant's admin and the platform's
+operator, following every same-site link with GET only (log-out, downloads, the API and the
+language switch left alone), each page's visible text read (``visible_text.py``)."""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from html import unescape
+from urllib.parse import urljoin, urlsplit
+
+import pytest
+from pages_helpers import Browser, Site
+from visible_text import RAW_ID, RAW_WORD, raw_ids, raw_words, visible_text
+
+from tokenmall.demo import living as demo
+from tokenmall.demo import nfg as demo_nfg
+
+TENANT = demo.TENANT_ID
+MAX_PAGES = 160
+PER_PATH = 3  # the same path with other queries (pages, filters): a few are enough
+SKIPPED = ("/logout", "/api/", "/-/static/", "/docs", "/openapi", "/media/", "/redoc")
+DOWNLOADS = (".csv", ".png", ".jpg", ".svg", ".webp", ".json", ".txt")
+
+
+def _links(html: str, here: str, base: str) -> list[str]:
+    import re
+
+    found = []
+    for href in re.findall(r'<a\b[^>]*\bhref="([^"]+)"', html):
+        if "download" in href:
+            continue
+        target = urljoin(base + here, unescape(href))
+        parts = urlsplit(target)
+        if f"{parts.scheme}://{parts.netloc}" != base:
+            continue
+        path = parts.path
+        if any(s in path for s in SKIPPED) or path.endswith(DOWNLOADS):
+            continue
+        if "lang=" in parts.query:
+            continue  # the pages stay Chinese: the switch would remember English
+        found.append(path + (f"?{parts.query}" if parts.query else ""))
+    return found
+
+
+def crawl(browser: Browser, base: str, start: str) -> tuple[dict[str, list[str]], int]:
+    """Every page reachable from ``start``, bounded; returns the findings by page and the
+    number of pages read."""
+    findings: dict[str, list[str]] = {}
+    seen: set[str] = {start}
+    per_path: Counter[str] = Counter()
+    queue = deque([start])
+    read = 0
+    while queue and read < MAX_PAGES:
+        here = queue.popleft()
+        answer = browser.get(here)
+        if answer.status_code in (301, 302, 303, 307):
+            target = answer.headers["location"]
+            parts = urlsplit(urljoin(base + here, target))
+            path = parts.path + (f"?{parts.query}" if parts.query else "")
+            if f"{parts.scheme}://{parts.netloc}" == base and path not in seen:
+                seen.add(path)
+                queue.append(path)
+            continue
+        assert answer.status_code < 500, (here, answer.status_code)
+        if "text/html" not in answer.headers.get("content-type", ""):
+            continue
+        read += 1
+        assert '<html lang="zh' in answer.text, f"{here} is not in Chinese"
+        chunks = visible_text(answer.text)
+        found = [f"id {i}" for i in raw_ids(chunks)] + [f"word {w}" for w in raw_words(chunks)]
+        if found:
+            findings[here] = found
+        for link in _links(answer.text, here, base):
+            path = urlsplit(link).path
+            if link in seen or per_path[path] >= PER_PATH:
+                continue
+            seen.add(link)
+            per_path[path] += 1
+            queue.append(link)
+    return findings, read
+
+
+def _report(findings: dict[str, list[str]]) -> str:
+    lines = [f"{page}: {', '.join(sorted(set(found))[:6])}" for page, found in findings.items()]
+    return "raw ids or status words shown:\n" + "\n".join(lines[:60])
+
+
+@pytest.fixture(scope="module")
+def with_collections(site: Site) -> Site:
+    demo_nfg.seed(site.app.state.database, site.app.state.log_config, base_url=site.base_url)
+    return site
+
+
+@pytest.mark.parametrize(
+    ("who", "start"),
+    [
+        ("li.na@wine.demo", f"/{TENANT}/"),
+        ("cellar@wine.demo", f"/{TENANT}/admin/"),
+        (demo.ADMIN_EMAIL, f"/{TENANT}/admin/"),
+        ("operator", "/-/platform/"),
+    ],
+)
+def test_no_page_shows_a_raw_id_or_status_word(
+    with_collections: Site, browser: Browser, who: str, start: str
+) -> None:
+    if who == "operator":
+        browser.operator_login()
+    else:
+        browser.login(TENANT, who)
+    findings, read = crawl(browser, with_collections.base_url, start)
+    assert read >= (3 if who == "operator" else 15), f"only {read} pages reached from {start}"
+    assert not findings, _report(findings)
+
+
+def test_the_rule_catches_what_it_should() -> None:
+    """The detectors themselves: ids and words outside ``.mono`` and attributes are caught."""
+    page = (
+        '<p>订单 ord_01jabcdefghjkmnpqrstvwxyz0 状态 paid</p>'
+        '<p><small class="mono">ord_01jabcdefghjkmnpqrstvwxyz1</small></p>'
+        '<a href="/wine/orders/ord_01jabcdefghjkmnpqrstvwxyz2" data-status="shipped">查看</a>'
+        '<input type="hidden" name="status" value="cancelled">'
+        '<input type="text" value="usr_01jabcdefghjkmnpqrstvwxyz3">'
+        "<p>01jabcdefghjkmnpqrstvwxyz4 li.na@wine.demo 已支付</p>"
+    )
+    chunks = visible_text(page)
+    assert raw_ids(chunks) == [
+        "ord_01jabcdefghjkmnpqrstvwxyz0",
+        "usr_01jabcdefghjkmnpqrstvwxyz3",
+        "01jabcdefghjkmnpqrstvwxyz4",
+    ]
+    assert [w.split(" ", 1)[0] for w in raw_words(chunks)] == ["'paid'"]
+    assert RAW_WORD.search("Shipped") is not None
+    assert RAW_ID.search("col_demo_vintage_2015") is not None
+    assert RAW_ID.search("第 12 号") is None
