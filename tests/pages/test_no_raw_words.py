@@ -19,7 +19,7 @@ from tokenmall.demo import nfg as demo_nfg
 
 TENANT = demo.TENANT_ID
 MAX_PAGES = 160
-PER_PATH = 3  # the same path with other queries (pages, filters): a few are enough
+PER_SHAPE = 3  # pages of one shape (another order, page or filter): a few are enough
 SKIPPED = ("/logout", "/api/", "/-/static/", "/docs", "/openapi", "/media/", "/redoc")
 DOWNLOADS = (".csv", ".png", ".jpg", ".svg", ".webp", ".json", ".txt")
 
@@ -44,12 +44,20 @@ def _links(html: str, here: str, base: str) -> list[str]:
     return found
 
 
+def _shape(link: str) -> str:
+    """The link's path with its ids and numbers as placeholders, without its query."""
+    path = urlsplit(link).path
+    return "/".join(
+        "{id}" if RAW_ID.fullmatch(part) or part.isdigit() else part for part in path.split("/")
+    )
+
+
 def crawl(browser: Browser, base: str, start: str) -> tuple[dict[str, list[str]], int]:
     """Every page reachable from ``start``, bounded; returns the findings by page and the
     number of pages read."""
     findings: dict[str, list[str]] = {}
     seen: set[str] = {start}
-    per_path: Counter[str] = Counter()
+    per_shape: Counter[str] = Counter()
     queue = deque([start])
     read = 0
     while queue and read < MAX_PAGES:
@@ -73,11 +81,11 @@ def crawl(browser: Browser, base: str, start: str) -> tuple[dict[str, list[str]]
         if found:
             findings[here] = found
         for link in _links(answer.text, here, base):
-            path = urlsplit(link).path
-            if link in seen or per_path[path] >= PER_PATH:
+            shape = _shape(link)
+            if link in seen or per_shape[shape] >= PER_SHAPE:
                 continue
             seen.add(link)
-            per_path[path] += 1
+            per_shape[shape] += 1
             queue.append(link)
     return findings, read
 
@@ -97,7 +105,7 @@ def with_collections(site: Site) -> Site:
     ("who", "start"),
     [
         ("li.na@wine.demo", f"/{TENANT}/"),
-        ("cellar@wine.demo", f"/{TENANT}/admin/"),
+        ("cellar@wine.demo", f"/{TENANT}/admin/orders"),
         (demo.ADMIN_EMAIL, f"/{TENANT}/admin/"),
         ("operator", "/-/platform/"),
     ],

@@ -56,7 +56,7 @@ _PREFIXES = (
     "rfd rsv ses sku stk tok use usr wdr whe"
 ).split()
 RAW_ID = re.compile(
-    r"(?<![\w/.-])(?:(?:" + "|".join(_PREFIXES) + r")_[0-9a-z_]{4,}"
+    r"(?<![\w/.-])(?:(?:" + "|".join(_PREFIXES) + r")_(?=[0-9a-z_]*[0-9])[0-9a-z_]{4,}"
     r"|(?=[0-9a-z]*[0-9])(?=[0-9a-z]*[a-z])[0-9a-hjkmnp-tv-z]{26})(?![\w-])"
 )
 _EMAIL_OR_URL = re.compile(r"\S+@\S+|https?://\S+|/[\w./?=&%-]*")
