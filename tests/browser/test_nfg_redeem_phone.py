@@ -71,7 +71,9 @@ def test_a_holder_redeems_a_bottle_and_sees_it_in_my_orders(collections: Site, p
     shot(phone, "nfg-redeem-375")
 
     phone.goto(f"{site.base_url}/{T}/orders")
-    mine = phone.locator("[data-testid=orders] li", has=phone.locator("[data-testid=order-redemption]"))
+    mine = phone.locator(
+        "[data-testid=orders] li", has=phone.locator("[data-testid=order-redemption]")
+    )
     assert mine.count() >= 1
     first = mine.first
     assert first.locator(".tag").inner_text() == zh.gettext("order_paid") == "已付款"

@@ -23,13 +23,17 @@ def _buy_now_form(html: str) -> tuple[str, dict[str, str]]:
     """The first buy-now form of a product page: its action and the fields it sends."""
     found = re.search(r'<form method="get" action="([^"]+/checkout)"[^>]*>(.*?)</form>', html, re.S)
     assert found is not None, html[:2000]
-    fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', found.group(2)))
+    fields = dict(
+        re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', found.group(2))
+    )
     fields["quantity"] = "1"
     return found.group(1), {k: unescape(v) for k, v in fields.items()}
 
 
 def _a_product(browser: Browser) -> str:
-    found = re.search(rf'href="(/{TENANT}/products/prd_[0-9a-z]+)"', browser.get(f"/{TENANT}/").text)
+    found = re.search(
+        rf'href="(/{TENANT}/products/prd_[0-9a-z]+)"', browser.get(f"/{TENANT}/").text
+    )
     assert found is not None
     return found.group(1)
 

@@ -15,11 +15,30 @@ import importlib
 import pkgutil
 import re
 from html.parser import HTMLParser
+from pathlib import Path
 
+import tokenmall
 import tokenmall.domain
 
+_SOURCES = sorted(Path(tokenmall.__file__).parent.rglob("*.py"))
+
 VOID = frozenset(
-    "area base br col embed hr img input link meta param source track wbr".split()
+    [
+        "area",
+        "base",
+        "br",
+        "col",
+        "embed",
+        "hr",
+        "img",
+        "input",
+        "link",
+        "meta",
+        "param",
+        "source",
+        "track",
+        "wbr",
+    ]
 )
 SILENT = frozenset(("script", "style", "template", "noscript"))
 READABLE_ATTRIBUTES = ("placeholder", "title", "alt", "aria-label")
@@ -49,15 +68,17 @@ def enum_words() -> frozenset[str]:
     return frozenset(words)
 
 
-# ``ord_01j…`` (the services' ids: a prefix, then 26 Crockford characters), an id built by hand
-# (``col_demo_vintage_2015``: a known prefix and more of the same), and a bare ULID-like token.
-_PREFIXES = (
-    "adr aud bnr cat cbk chk col dep dlv evt img key kyc mch med oev opr ops ord pay prd rdm "
-    "rfd rsv ses sku stk tok use usr wdr whe"
-).split()
+# ``ord_01j…`` (the services' ids: any short prefix, then 26 Crockford characters), an id built
+# by hand (``col_demo_vintage_2015``: a prefix the services use, then more of the same with a
+# digit), and a bare ULID-like token.
+_PREFIXES = "|".join(
+    sorted(set(re.findall(r'new_id\("([a-z]+)"\)', "".join(p.read_text() for p in _SOURCES))))
+)
+_CROCKFORD = "[0-9a-hjkmnp-tv-z]"
 RAW_ID = re.compile(
-    r"(?<![\w/.-])(?:(?:" + "|".join(_PREFIXES) + r")_(?=[0-9a-z_]*[0-9])[0-9a-z_]{4,}"
-    r"|(?=[0-9a-z]*[0-9])(?=[0-9a-z]*[a-z])[0-9a-hjkmnp-tv-z]{26})(?![\w-])"
+    rf"(?<![\w/.-])(?:[a-z]{{2,4}}_{_CROCKFORD}{{26}}"
+    rf"|(?:{_PREFIXES})_(?=[0-9a-z_]*[0-9])[0-9a-z_]{{4,}}"
+    rf"|(?=[0-9a-z]*[0-9])(?=[0-9a-z]*[a-z]){_CROCKFORD}{{26}})(?![\w-])"
 )
 _EMAIL_OR_URL = re.compile(r"\S+@\S+|https?://\S+|/[\w./?=&%-]*")
 
