@@ -64,9 +64,12 @@ def _shape(link: str) -> str:
     )
 
 
-def crawl(browser: Browser, base: str, starts: tuple[str, ...]) -> tuple[dict[str, list[str]], int]:
-    """Every page reachable from ``starts``, bounded; returns the findings by page and the
-    number of pages read."""
+def crawl(
+    browser: Browser, base: str, starts: tuple[str, ...], lang: str = "zh"
+) -> tuple[dict[str, list[str]], int]:
+    """Every page reachable from ``starts``, bounded, in ``lang``; returns the findings by page
+    (ids in any language, English status words on the Chinese pages) and the number of pages
+    read."""
     findings: dict[str, list[str]] = {}
     seen: set[str] = set(starts)
     per_shape: Counter[str] = Counter()
@@ -87,9 +90,11 @@ def crawl(browser: Browser, base: str, starts: tuple[str, ...]) -> tuple[dict[st
         if "text/html" not in answer.headers.get("content-type", ""):
             continue
         read += 1
-        assert '<html lang="zh' in answer.text, f"{here} is not in Chinese"
+        assert f'<html lang="{lang}' in answer.text, f"{here} is not in {lang}"
         chunks = visible_text(answer.text)
-        found = [f"id {i}" for i in raw_ids(chunks)] + [f"word {w}" for w in raw_words(chunks)]
+        found = [f"id {i}" for i in raw_ids(chunks)]
+        if lang == "zh":
+            found += [f"word {w}" for w in raw_words(chunks)]
         if found:
             findings[here] = found
         for link in _links(answer.text, here, base):
@@ -135,6 +140,23 @@ def test_no_page_shows_a_raw_id_or_status_word(
         browser.login(TENANT, who)
     findings, read = crawl(browser, with_collections.base_url, starts)
     assert read >= (3 if who == "operator" else 30), f"only {read} pages reached from {starts}"
+    assert not findings, _report(findings)
+
+
+@pytest.mark.parametrize(
+    ("who", "starts"),
+    [
+        ("li.na@wine.demo", (f"/{TENANT}/", f"/{TENANT}/checkout", f"/{TENANT}/nfg/drops")),
+        (demo.ADMIN_EMAIL, (f"/{TENANT}/admin/", *NFG_DESK)),
+    ],
+)
+def test_no_english_page_shows_a_raw_id(
+    with_collections: Site, browser: Browser, who: str, starts: tuple[str, ...]
+) -> None:
+    browser.login(TENANT, who)
+    assert browser.get(f"/{TENANT}/me?lang=en").status_code == 200  # remembered in a cookie
+    findings, read = crawl(browser, with_collections.base_url, starts, lang="en")
+    assert read >= 30, f"only {read} pages reached from {starts}"
     assert not findings, _report(findings)
 
 
