@@ -180,3 +180,40 @@ def test_the_rule_catches_what_it_should() -> None:
     assert RAW_WORD.search("Shipped") is not None
     assert RAW_ID.search("col_demo_vintage_2015") is not None
     assert RAW_ID.search("第 12 号") is None
+
+
+def test_every_status_the_pages_label_has_its_words() -> None:
+    """The catalogue ids the templates build from a stored status (``_("order_" ~ status)``,
+    ``_(token.state)``…): every value of those enums has its Chinese and its English, so a state
+    the demo does not reach is not shown raw either."""
+    from tokenmall.domain.mall.kyc import SubmissionStatus
+    from tokenmall.domain.mall.orders import OrderStatus
+    from tokenmall.domain.mall.payments import PaymentStatus
+    from tokenmall.domain.mall.refunds import RefundStatus
+    from tokenmall.domain.mall.withdrawals import WithdrawalStatus
+    from tokenmall.domain.market.records import OrderKind
+    from tokenmall.domain.nfg.records import CollectionStatus, ReservationStatus, TokenState
+    from tokenmall.domain.nfg.redemptions import RedemptionStatus
+    from tokenmall.web.pages.i18n import translations
+
+    built = [
+        ("order_", OrderStatus),
+        ("order_", OrderKind),
+        ("payment_", PaymentStatus),
+        ("refund_", RefundStatus),
+        ("withdrawal_", WithdrawalStatus),
+        ("kyc_submission_", SubmissionStatus),
+        ("reservation_", ReservationStatus),
+        ("", TokenState),
+        ("", CollectionStatus),
+        ("", RedemptionStatus),
+    ]
+    zh, en = translations("zh_CN"), translations("en")
+    keys = [prefix + member.value for prefix, kind in built for member in kind]
+    assert [k for k in keys if zh.gettext(k) == k or RAW_WORD.search(zh.gettext(k))] == []
+    assert [k for k in keys if prefix_left(en.gettext(k))] == []
+
+
+def prefix_left(text: str) -> bool:
+    """An English label still reading as a catalogue id (``order_paid``)."""
+    return "_" in text
