@@ -217,3 +217,20 @@ def test_every_status_the_pages_label_has_its_words() -> None:
 def prefix_left(text: str) -> bool:
     """An English label still reading as a catalogue id (``order_paid``)."""
     return "_" in text
+
+
+def test_a_refused_page_says_why_in_chinese_without_ids(site: Site, browser: Browser) -> None:
+    """A 403 or 404 page in Chinese gives the plain reason, not the use case's English message
+    with the caller's role or the id asked for; in English the message stays as it was."""
+    browser.login(TENANT, "cellar@wine.demo")
+    refused = browser.get(f"/{TENANT}/admin/")
+    assert refused.status_code == 403
+    assert "你的账号角色不能进行此操作。" in visible_text(refused.text)
+    assert raw_words(visible_text(refused.text)) == []
+    missing = browser.get(f"/{TENANT}/admin/orders/ord_01jabcdefghjkmnpqrstvwxyz0")
+    assert missing.status_code == 404
+    assert raw_ids(visible_text(missing.text)) == []
+    assert "页面不存在" in missing.text
+    english = browser.get(f"/{TENANT}/admin/?lang=en")
+    assert english.status_code == 403
+    assert "a merchant may not do this" in english.text

@@ -55,8 +55,9 @@ def error_page(request: Request, status: int, message: str) -> HTMLResponse:
         )
 
 
-# What a refused page says when the use case's own (English) message has no translation: the
-# message may name internal ids or status words, which a Chinese page never shows.
+# What a refused or missing page says in Chinese when the use case's own (English) message has no
+# translation: that message may name internal ids or the caller's role, which a Chinese page never
+# shows. Other refusals (422, 409) keep their message: it names what to fix.
 _PLAIN = {
     403: "You may not do this with your account's role.",
     404: "There is no such page.",
@@ -64,14 +65,14 @@ _PLAIN = {
 
 
 def _said(request: Request, status: int, message: str) -> str:
-    """``message`` in the page's language: its translation, else (in Chinese) the plain words of
-    the status, else the message as it is."""
+    """``message`` in the page's language: its translation, else (a 403 or 404 in Chinese) the
+    plain words of the status, else the message as it is."""
     locale = locale_of(request)
     trans = translations(locale)
     translated = trans.gettext(message)
-    if translated != message or locale == "en":
+    if translated != message or locale == "en" or status not in _PLAIN:
         return translated
-    return trans.gettext(_PLAIN.get(status, "The request was not accepted."))
+    return trans.gettext(_PLAIN[status])
 
 
 def page_error(request: Request, exc: Exception) -> Response:
