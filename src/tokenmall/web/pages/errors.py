@@ -55,6 +55,26 @@ def error_page(request: Request, status: int, message: str) -> HTMLResponse:
         )
 
 
+# What a refused or missing page says in Chinese when the use case's own (English) message has no
+# translation: that message may name internal ids or the caller's role, which a Chinese page never
+# shows. Other refusals (422, 409) keep their message: it names what to fix.
+_PLAIN = {
+    403: "You may not do this with your account's role.",
+    404: "There is no such page.",
+}
+
+
+def _said(request: Request, status: int, message: str) -> str:
+    """``message`` in the page's language: its translation, else (a 403 or 404 in Chinese) the
+    plain words of the status, else the message as it is."""
+    locale = locale_of(request)
+    trans = translations(locale)
+    translated = trans.gettext(message)
+    if translated != message or locale == "en" or status not in _PLAIN:
+        return translated
+    return trans.gettext(_PLAIN[status])
+
+
 def page_error(request: Request, exc: Exception) -> Response:
     trans = translations(locale_of(request))
     if isinstance(exc, LoginNeeded):
@@ -62,11 +82,12 @@ def page_error(request: Request, exc: Exception) -> Response:
     if isinstance(exc, StarletteHTTPException):
         status = exc.status_code
         message = trans.gettext("There is no such page.") if status == 404 else str(exc.detail)
-        return error_page(request, status, message)
+        return error_page(request, status, _said(request, status, message))
     if isinstance(exc, NotFound):
-        return error_page(request, 404, str(exc))
+        return error_page(request, 404, _said(request, 404, str(exc)))
     if isinstance(exc, DomainError):
-        return error_page(request, status_of(exc), str(exc))
+        status = status_of(exc)
+        return error_page(request, status, _said(request, status, str(exc)))
     log.exception("unhandled error on a page", exc_info=exc)
     message = trans.gettext("An internal error occurred (request id %(id)s).") % {
         "id": request_id_var.get()

@@ -38,12 +38,23 @@ def tenant_or_404(request: Request, tenant_id: str) -> Tenant:
     return tenant
 
 
-def _safe_next(tenant_id: str, target: str | None) -> str:
-    """Only a path of this tenant's pages (no scheme, no host, no //): never an open redirect."""
+def same_site_path(tenant_id: str, target: str | None) -> str | None:
+    """``target`` if it is a path of this tenant's pages (no scheme, no host, no ``//``, no
+    ``..``, no backslash or control character, at most 300 characters), else None: a link or a
+    redirect built from it never leaves the site."""
     home = f"/{tenant_id}/"
-    if not target or not target.startswith(home) or "//" in target or "\\" in target:
-        return home
+    if not target or len(target) > 300 or not target.startswith(home):
+        return None
+    if "//" in target or "\\" in target or "/../" in target or target.endswith("/.."):
+        return None
+    if not target.isprintable() or any(c.isspace() or c in "<>\"'" for c in target):
+        return None
     return target
+
+
+def _safe_next(tenant_id: str, target: str | None) -> str:
+    """Only a path of this tenant's pages: never an open redirect."""
+    return same_site_path(tenant_id, target) or f"/{tenant_id}/"
 
 
 @router.get("/{tenant_id}")

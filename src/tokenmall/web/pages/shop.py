@@ -34,7 +34,7 @@ from tokenmall.web.errors import status_of
 from tokenmall.web.pages import csrf, forms, rendering, sessions
 from tokenmall.web.pages.errors import PageRoute
 from tokenmall.web.pages.forms import FormState
-from tokenmall.web.pages.mall import product_context, tenant_or_404
+from tokenmall.web.pages.mall import product_context, same_site_path, tenant_or_404
 from tokenmall.web.pages.rendering import render
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -253,6 +253,7 @@ def _checkout_page(
     form: FormState | None = None,
     code: int = 200,
     buy: tuple[str, int] | None = None,
+    back: str | None = None,
 ) -> Response:
     with sessions.database(request).read() as conn:
         uow = MallUnitOfWork.joining(conn)
@@ -290,6 +291,8 @@ def _checkout_page(
             "addresses": book,
             "chosen_address": chosen,
             "buy": buy,
+            # 立即购买's way back: the product page it came from (a same-site path only).
+            "back": same_site_path(tenant.tenant_id, back),
         },
         code,
     )
@@ -303,13 +306,14 @@ def checkout_page(request: Request, tenant_id: str) -> Response:
         "sku_id": request.query_params.get("sku"),
         "quantity": request.query_params.get("quantity"),
     }
+    back = request.query_params.get("back")
     try:
         buy = _buy_now(asked)
     except DomainError as exc:
         state = FormState({})
         state.errors["_form"] = str(exc)
-        return _checkout_page(request, tenant, caller, state, status_of(exc))
-    return _checkout_page(request, tenant, caller, buy=buy)
+        return _checkout_page(request, tenant, caller, state, status_of(exc), back=back)
+    return _checkout_page(request, tenant, caller, buy=buy, back=back)
 
 
 def _after_checkout(tenant_id: str, done: checkouts.Checkout) -> str:
@@ -331,6 +335,7 @@ async def checkout_post(request: Request, tenant_id: str) -> Response:
     method = forms.text_field(form, "payment_method")
     stable = forms.text_field(form, "stable_amount").strip()
     address_id = forms.text_field(form, "address_id").strip()
+    back = forms.text_field(form, "back") or None
     gateway = gateway_for(request)
 
     def need_address() -> None:
@@ -348,12 +353,12 @@ async def checkout_post(request: Request, tenant_id: str) -> Response:
     except DomainError as exc:
         state = FormState.of(form)
         state.errors["_form"] = str(exc)
-        return _checkout_page(request, tenant, caller, state, status_of(exc))
+        return _checkout_page(request, tenant, caller, state, status_of(exc), back=back)
 
     def refused(state: FormState, code: int) -> Response:
         state.move_errors({"method": "payment_method", "lines": "_form"})
         state.move_errors({name: "_form" for name in state.errors if name.startswith("lines.")})
-        return _checkout_page(request, tenant, caller, state, code, buy)
+        return _checkout_page(request, tenant, caller, state, code, buy, back)
 
     return post_form(
         request,
