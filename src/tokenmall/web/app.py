@@ -39,6 +39,7 @@ from tokenmall.web.api import (
     withdrawals,
 )
 from tokenmall.web.api import log as log_api
+from tokenmall.web.pages import snapshots
 
 log = logging.getLogger("tokenmall.web")
 
@@ -95,6 +96,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.database = db
+    app.state.snapshots = snapshots.Snapshots()  # the storefront's public data, per worker
     app.state.log_config = bootstrap.log_config(
         settings.secret_key.get_secret_value(), settings.log_host
     )
