@@ -40,6 +40,7 @@ from tokenmall.web.api import (
 )
 from tokenmall.web.api import log as log_api
 from tokenmall.web.pages import snapshots
+from tokenmall.web.routing import GuardedRouter
 
 log = logging.getLogger("tokenmall.web")
 
@@ -104,6 +105,7 @@ def create_app(
     app.add_middleware(limits.RequestLimitsMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(logs.RequestIdMiddleware)
     app.add_middleware(security_headers.SecurityHeadersMiddleware)
+    api = GuardedRouter()
     for module in (
         health,
         # First: a request is matched against the routers in this order, and the shops'
@@ -131,7 +133,10 @@ def create_app(
         nfg_rights,
         market,
         market_money,
-        pages,
     ):
-        app.include_router(module.router)
+        api.include_router(module.router)
+    # The API's routers behind one guard (``web/routing.py``): a page's path is not tried
+    # against each of the API's routes before the pages'.
+    app.include_router(api)
+    app.include_router(pages.router)
     return app
