@@ -79,7 +79,8 @@ def render(
         "htmx": request.headers.get("hx-request") == "true",
         **context,
     }
-    html = environment(settings(request).development).get_template(template).render(page)
+    reload = getattr(settings(request), "development", False)  # an error page renders whatever
+    html = environment(reload).get_template(template).render(page)
     response = HTMLResponse(html, status_code=status_code)
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Content-Type-Options"] = "nosniff"
