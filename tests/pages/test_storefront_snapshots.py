@@ -63,9 +63,7 @@ def _stock_shown(page: str, stock: int) -> bool:
     return f'<td class="num">{stock:,}</td>' in page
 
 
-def test_a_change_by_another_worker_shows_within_the_lifetime(
-    site: Site, browser: Browser
-) -> None:
+def test_a_change_by_another_worker_shows_within_the_lifetime(site: Site, browser: Browser) -> None:
     product, sku, price, stock = _product_and_sku(site)
     path = f"/{TENANT}/products/{product}"
     assert _money(price) in browser.get(path).text

@@ -1,14 +1,15 @@
 """``tokenmall bench pages``: the mall's home and a product page under load, as shoppers see them.
 
-It sets up the demo tenant (``demo/living.py``, the wine brand with ``days`` of history; safe
-to run again on the same database), starts ``uvicorn`` with ``workers`` processes as
-``bench api`` does (its ``Server``: a socket bound and listening before the workers start,
-``TCP_NODELAY``, ``/readyz`` waited for), finds a product from the home page itself, signs in
-a few of the demo's consumers through the API (their session tokens sent as the pages'
-session cookie), then asks ``GET /wine/`` and ``GET /wine/products/{id}`` from ``clients``
-keep-alive connections (``http_client``) for ``duration`` seconds each: first as anonymous
-visitors, then as signed-in members (each connection one member's cookie). It prints
-requests/s and p50/p99 of each, and checks every answer is a 200 whose page names the tenant.
+The command (``cli/bench.py``) sets up the demo tenant first (``demo/living.py``, the wine
+brand with ``--days`` of history; safe to run again on the same database). This starts
+``uvicorn`` with ``workers`` processes as ``bench api`` does (its ``Server``: a socket bound
+and listening before the workers start, ``TCP_NODELAY``, ``/readyz`` waited for), finds a
+product from the home page itself, signs in a few of the mall's consumers through the API
+(their session tokens sent as the pages' session cookie), then asks ``GET /{tenant}/`` and
+``GET /{tenant}/products/{id}`` from ``clients`` keep-alive connections (``http_client``) for
+``duration`` seconds each: first as anonymous visitors, then as signed-in members (each
+connection one member's cookie). It prints requests/s and p50/p99 of each, and checks every
+answer is a 200 whose page names the tenant.
 
 Figures are printed, never asserted on: they depend on the machine and what else runs on it.
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -24,25 +26,17 @@ import httpx
 from tokenmall.bench.api import Scenario, Server, _load
 from tokenmall.bench.http_client import Connection, Flow
 
-MEMBERS = 4  # demo consumers signed in for the member scenarios (a cookie per connection)
 _PRODUCT = re.compile(rb'href="/[^/"]+/products/([A-Za-z0-9_-]+)"')
 
 
-def _seed(database_url: str, days: int) -> tuple[str, str, list[str]]:
-    """The demo tenant (made or finished), its id, a consumer password and their emails."""
-    from tokenmall import bootstrap
-    from tokenmall.demo import living
-    from tokenmall.services.mall import passwords
+@dataclass(frozen=True)
+class Mall:
+    """The tenant to time, set up before: its id, its name (every page shows it) and the
+    members to sign in (email, password)."""
 
-    passwords.configure(fast_for_tests=True)  # the demo's accounts; never what is timed
-    db = bootstrap.open_database(database_url)
-    try:
-        bootstrap.upgrade(db.engine)
-        living.seed(db, days=days)
-    finally:
-        db.dispose()
-    emails = [email for email, _, _ in living.CONSUMERS[:MEMBERS]]
-    return living.TENANT_ID, living.PASSWORD, emails
+    tenant_id: str
+    name: str
+    members: list[tuple[str, str]]
 
 
 def _first_product(base_url: str, tenant_id: str) -> str:
@@ -55,10 +49,10 @@ def _first_product(base_url: str, tenant_id: str) -> str:
     return found.group(1).decode()
 
 
-def _sign_in(base_url: str, tenant_id: str, password: str, emails: list[str]) -> list[str]:
+def _sign_in(base_url: str, tenant_id: str, members: list[tuple[str, str]]) -> list[str]:
     tokens = []
     with httpx.Client(base_url=base_url, timeout=30) as http:
-        for email in emails:
+        for email, password in members:
             answer = http.post(
                 f"/api/v1/tenants/{tenant_id}/login", json={"email": email, "password": password}
             )
@@ -103,28 +97,24 @@ def _member_cookies(tokens: list[str]) -> list[str]:
 
 def run(
     database_url: str,
+    mall: Mall,
     *,
     duration: float,  # float-ok: time
     requests: int,
     clients: int,
     workers: int,
-    days: int,
     progress: Callable[[str], Any] | None = None,
 ) -> dict[str, Any]:
-    """Set up the demo tenant, serve it, and time its home and a product page: anonymous, then
-    signed in. One JSON-ready dict; ``home_requests_per_second`` and
+    """Serve ``mall`` (already in the database) and time its home and a product page:
+    anonymous, then signed in. One JSON-ready dict; ``home_requests_per_second`` and
     ``product_requests_per_second`` are the anonymous visitors'."""
-    from tokenmall.demo.living import TENANT_NAME
-
     say = progress or (lambda _: None)
-    say(f"setting up the demo tenant ({days} days of history) …")
-    tenant_id, password, emails = _seed(database_url, days)
-    marker = TENANT_NAME.encode()
+    tenant_id, marker = mall.tenant_id, mall.name.encode()
     say(f"starting uvicorn ({workers} worker(s)) on 127.0.0.1 …")
     server = Server(database_url, workers)
     try:
         product_id = _first_product(server.base_url, tenant_id)
-        cookies = _member_cookies(_sign_in(server.base_url, tenant_id, password, emails))
+        cookies = _member_cookies(_sign_in(server.base_url, tenant_id, mall.members))
         paths = {"home": f"/{tenant_id}/", "product": f"/{tenant_id}/products/{product_id}"}
         done: dict[str, dict[str, Scenario]] = {"anonymous": {}, "member": {}}
         for visitor, sent in (("anonymous", []), ("member", cookies)):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -318,6 +318,24 @@ def market(
     typer.echo(f"the order book alone: {figures.book_ops_per_second:,.0f} ops/s")
 
 
+def _demo_mall(url: str, days: int) -> Any:
+    """The demo tenant made (or finished) on ``url``, as ``bench pages`` times it."""
+    from tokenmall import bootstrap
+    from tokenmall.bench.pages import Mall
+    from tokenmall.demo import living
+    from tokenmall.services.mall import passwords
+
+    passwords.configure(fast_for_tests=True)  # the demo's accounts; never what is timed
+    db = bootstrap.open_database(url)
+    try:
+        bootstrap.upgrade(db.engine)
+        living.seed(db, days=days)
+    finally:
+        db.dispose()
+    members = [(email, living.PASSWORD) for email, _, _ in living.CONSUMERS[:4]]
+    return Mall(living.TENANT_ID, living.TENANT_NAME, members)
+
+
 @app.command("pages")
 def pages(
     database: Annotated[
@@ -341,14 +359,16 @@ def pages(
 
     url = resolve_url(database)
     chosen = workers or (2 if url.startswith("postgresql") else 1)
+    if not as_json:
+        typer.echo(f"setting up the demo tenant ({days} days of history) …")
     try:
         report = run(
             url,
+            _demo_mall(url, days),
             duration=duration,
             requests=requests,
             clients=clients,
             workers=chosen,
-            days=days,
             progress=None if as_json else typer.echo,
         )
     except RuntimeError as exc:
