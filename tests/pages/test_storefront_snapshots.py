@@ -180,3 +180,23 @@ def test_a_snapshot_lives_its_lifetime_and_no_commit_longer() -> None:
 
     assert kept.get("other", overlapping) == "read before the commit"
     assert kept.get("other", lambda: "read again") == "read again"  # the first was not kept
+
+
+def test_a_logout_ends_the_members_storefront_pages_at_once(site: Site, browser: Browser) -> None:
+    browser.login(TENANT, demo.CONSUMERS[2][0])
+    token = browser.http.cookies.get("tokenmall_session")
+    assert token
+    assert f'href="/{TENANT}/wallet"' in browser.get(f"/{TENANT}/").text  # the member kept
+    home = browser.get(f"/{TENANT}/me").text
+    fields = {
+        "csrf_token": re.search(r'name="csrf_token" value="([^"]+)"', home).group(1)  # type: ignore[union-attr]
+    }
+    assert browser.post(f"/{TENANT}/logout", fields).status_code == 303
+    stale = Browser(site.base_url)
+    try:
+        stale.http.cookies.set("tokenmall_session", token)
+        page = stale.get(f"/{TENANT}/").text
+        assert f'href="/{TENANT}/wallet"' not in page
+        assert f'href="/{TENANT}/login"' in page
+    finally:
+        stale.close()

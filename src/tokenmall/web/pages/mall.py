@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
@@ -54,6 +55,19 @@ def public_tenant(request: Request, tenant_id: str) -> Tenant:
     return tenant
 
 
+def storefront_member(request: Request, tenant_id: str) -> Principal | None:
+    """``sessions.member`` for the storefront's public pages, kept in the snapshots under a
+    hash of the session token: these pages show a member only their tabs and their own invite
+    code, so a session revoked or expired in another worker may still see them here for up to
+    ``snapshots.LIFETIME`` (a logout through this worker is a commit: at once). Every page that
+    acts or shows more asks ``sessions.member`` afresh."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    key = ("member", tenant_id, hashlib.blake2b(token.encode(), digest_size=20).digest())
+    return snapshots.of(request).get(key, lambda: sessions.member(request, tenant_id))
+
+
 def _safe_next(tenant_id: str, target: str | None) -> str:
     """Only a path of this tenant's pages (no scheme, no host, no //): never an open redirect."""
     home = f"/{tenant_id}/"
@@ -73,7 +87,7 @@ def home(request: Request, tenant_id: str) -> Response:
     """The shop window, for everyone: a shared link opens without an account. Banners,
     category tabs and a search box above the products, a page at a time."""
     tenant = public_tenant(request, tenant_id)
-    caller = sessions.member(request, tenant_id)
+    caller = storefront_member(request, tenant_id)
     context = storefront.home_context(request, tenant_id)
     return render(
         request,
@@ -143,7 +157,7 @@ def product_context(
 def product_page(request: Request, tenant_id: str, product_id: str) -> Response:
     """A product, for everyone; its add-to-cart asks a visitor to log in and come back."""
     tenant = public_tenant(request, tenant_id)
-    caller = sessions.member(request, tenant_id)
+    caller = storefront_member(request, tenant_id)
     context = product_context(request, tenant_id, caller, product_id)
     return render(request, "mall/product.html", {"tenant": tenant, **context}, caller=caller)
 
