@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -316,3 +316,73 @@ def market(
         f"({operations:,} actions, {figures.trades:,} trades, {figures.refused:,} refused)"
     )
     typer.echo(f"the order book alone: {figures.book_ops_per_second:,.0f} ops/s")
+
+
+def _demo_mall(url: str, days: int) -> Any:
+    """The demo tenant made (or finished) on ``url``, as ``bench pages`` times it."""
+    from tokenmall import bootstrap
+    from tokenmall.bench.pages import Mall
+    from tokenmall.demo import living
+    from tokenmall.services.mall import passwords
+
+    passwords.configure(fast_for_tests=True)  # the demo's accounts; never what is timed
+    db = bootstrap.open_database(url)
+    try:
+        bootstrap.upgrade(db.engine)
+        living.seed(db, days=days)
+    finally:
+        db.dispose()
+    members = [(email, living.PASSWORD) for email, _, _ in living.CONSUMERS[:4]]
+    return Mall(living.TENANT_ID, living.TENANT_NAME, members)
+
+
+@app.command("pages")
+def pages(
+    database: Annotated[
+        str | None, typer.Option("--database", help="Database URL (scratch: the demo tenant).")
+    ] = None,
+    duration: Annotated[float, typer.Option(min=0.1, help="Seconds per page and visitor.")] = 10.0,
+    requests: Annotated[
+        int, typer.Option(min=1, help="At most this many requests per page and visitor.")
+    ] = 100_000,
+    clients: Annotated[int, typer.Option(min=1, max=512, help="Concurrent clients.")] = 16,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, max=32, help="uvicorn workers (default: 2 on PostgreSQL, 1 SQLite)."),
+    ] = None,
+    days: Annotated[int, typer.Option(min=1, max=60, help="Days of the demo's history.")] = 14,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """The demo mall's home and a product page, anonymous and signed in: requests/s, p50, p99."""
+    from tokenmall.bench.pages import run  # imports httpx: only here
+    from tokenmall.bootstrap import resolve_url
+
+    url = resolve_url(database)
+    chosen = workers or (2 if url.startswith("postgresql") else 1)
+    if not as_json:
+        typer.echo(f"setting up the demo tenant ({days} days of history) …")
+    try:
+        report = run(
+            url,
+            _demo_mall(url, days),
+            duration=duration,
+            requests=requests,
+            clients=clients,
+            workers=chosen,
+            progress=None if as_json else typer.echo,
+        )
+    except RuntimeError as exc:
+        typer.echo(f"tokenmall bench pages: {exc}", err=True)
+        raise typer.Exit(1) from None
+    if as_json:
+        typer.echo(json.dumps(report))
+        return
+    for visitor in ("anonymous", "member"):
+        figures = report[visitor]
+        for page in ("home", "product"):
+            typer.echo(
+                f"{page}, {visitor}, on {report['database']} ({report['workers']} worker(s), "
+                f"{report['clients']} clients): {figures[f'{page}_requests_per_second']} req/s, "
+                f"p50 {figures[f'{page}_p50_ms']} ms, p99 {figures[f'{page}_p99_ms']} ms, "
+                f"{figures[f'{page}_errors']} errors"
+            )

@@ -39,6 +39,8 @@ from tokenmall.web.api import (
     withdrawals,
 )
 from tokenmall.web.api import log as log_api
+from tokenmall.web.pages import snapshots
+from tokenmall.web.routing import GuardedRouter
 
 log = logging.getLogger("tokenmall.web")
 
@@ -95,6 +97,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.database = db
+    app.state.snapshots = snapshots.Snapshots()  # the storefront's public data, per worker
     app.state.log_config = bootstrap.log_config(
         settings.secret_key.get_secret_value(), settings.log_host
     )
@@ -102,6 +105,7 @@ def create_app(
     app.add_middleware(limits.RequestLimitsMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(logs.RequestIdMiddleware)
     app.add_middleware(security_headers.SecurityHeadersMiddleware)
+    api = GuardedRouter()
     for module in (
         health,
         # First: a request is matched against the routers in this order, and the shops'
@@ -129,7 +133,10 @@ def create_app(
         nfg_rights,
         market,
         market_money,
-        pages,
     ):
-        app.include_router(module.router)
+        api.include_router(module.router)
+    # The API's routers behind one guard (``web/routing.py``): a page's path is not tried
+    # against each of the API's routes before the pages'.
+    app.include_router(api)
+    app.include_router(pages.router)
     return app

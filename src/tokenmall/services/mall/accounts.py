@@ -109,11 +109,10 @@ def authenticate(
     """The caller of ``token``; a user's session used after a tenth of its idle time has its
     idle deadline slid forward (capped by its lifetime)."""
     with db.reading() as reader:
-        principal = auth.authenticate(reader, token, now)
-        if idle is None or principal.via != "session" or principal.tenant_id is None:
-            return principal
-        found = reader.credentials.session(principal.tenant_id, principal.credential_id)
-    expires_at = None if found is None else found.expires_at
+        principal, found = auth.authenticate_credential(reader, token, now)
+    if idle is None or principal.via != "session" or principal.tenant_id is None:
+        return principal
+    expires_at = found.expires_at
     if expires_at is None:
         return principal
     if expires_at - now > idle - idle / 10:

@@ -94,13 +94,21 @@ _BAD = "invalid or expired credentials"
 
 
 def authenticate(uow: UnitOfWork, token: str, now: datetime) -> Principal:
+    return authenticate_credential(uow, token, now)[0]
+
+
+def authenticate_credential(
+    uow: UnitOfWork, token: str, now: datetime
+) -> tuple[Principal, Credential]:
+    """The caller of ``token`` and the credential it names (a session's expiry, for the idle
+    slide, without reading it twice)."""
     parts = token.split(".")
     if len(parts) == 3 and parts[0] == "tmo":
         _, session_id, secret = parts
         found = uow.operators.session(session_id)
         _check(found, secret, now)
         assert found is not None
-        return Principal("operator_session", session_id, found.owner_id, None, None)
+        return Principal("operator_session", session_id, found.owner_id, None, None), found
     if len(parts) != 4 or parts[0] not in ("tms", "tmk"):
         raise Unauthenticated(_BAD)
     kind, tenant_id, credential_id, secret = parts
@@ -115,8 +123,11 @@ def authenticate(uow: UnitOfWork, token: str, now: datetime) -> Principal:
     if user is None:
         raise Unauthenticated(_BAD)
     if kind == "tms":
-        return Principal("session", credential_id, user.user_id, tenant_id, user.role)
-    return Principal("api_key", credential_id, user.user_id, tenant_id, user.role, found.scopes)
+        return Principal("session", credential_id, user.user_id, tenant_id, user.role), found
+    principal = Principal(
+        "api_key", credential_id, user.user_id, tenant_id, user.role, found.scopes
+    )
+    return principal, found
 
 
 def _check(found: Credential | None, secret: str, now: datetime) -> None:

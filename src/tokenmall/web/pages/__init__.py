@@ -54,6 +54,7 @@ from tokenmall.web.pages import (
 )
 from tokenmall.web.pages.errors import PageRoute
 from tokenmall.web.pages.rendering import STATIC, STATIC_PREFIX, render
+from tokenmall.web.routing import GuardedRouter
 
 router = APIRouter(include_in_schema=False)
 _static = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -139,6 +140,10 @@ for part in (
     market_trades.router,  # the market's console: trades (filters, pages), CSV export
     _fallback,
 ):
-    router.include_router(part)
+    # Each part behind its own guard: a path is tried only against the part whose patterns
+    # match it (``web/routing.py``), not against every route of the parts before it.
+    guarded = GuardedRouter(include_in_schema=False)
+    guarded.include_router(part)
+    router.include_router(guarded)
 
 __all__ = ["router"]

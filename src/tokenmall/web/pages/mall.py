@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request, Response
+from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
 from tokenmall.domain.errors import DomainError
+from tokenmall.domain.mall.catalogue import Merchant, Product, Sku
 from tokenmall.domain.mall.people import Role
 from tokenmall.domain.mall.tenants import Tenant
 from tokenmall.domain.money import format_points, format_price
@@ -19,10 +22,11 @@ from tokenmall.services.mall import accounts, catalogue, people
 from tokenmall.services.mall.auth import Principal
 from tokenmall.services.mall.errors import InvalidInput, NotFound
 from tokenmall.services.mall.uow import MallUnitOfWork, utc_now
+from tokenmall.services.store import images
 from tokenmall.web import limits
 from tokenmall.web.deps import SESSION_COOKIE
 from tokenmall.web.errors import retry_after_of, status_of
-from tokenmall.web.pages import csrf, forms, rendering, sessions, storefront
+from tokenmall.web.pages import csrf, forms, rendering, sessions, snapshots, storefront
 from tokenmall.web.pages.errors import PageRoute
 from tokenmall.web.pages.forms import FormState
 from tokenmall.web.pages.rendering import render
@@ -36,6 +40,32 @@ def tenant_or_404(request: Request, tenant_id: str) -> Tenant:
     if tenant is None:
         raise NotFound(f"no tenant {tenant_id!r}")
     return tenant
+
+
+def public_tenant(request: Request, tenant_id: str) -> Tenant:
+    """``tenant_or_404`` through the worker's snapshots, for the storefront's public pages."""
+
+    def load() -> Tenant | None:
+        with sessions.database(request).read() as conn:
+            return lookups.find_tenant(conn, tenant_id)
+
+    tenant = snapshots.of(request).get(("tenant", tenant_id), load)
+    if tenant is None:
+        raise NotFound(f"no tenant {tenant_id!r}")
+    return tenant
+
+
+def storefront_member(request: Request, tenant_id: str) -> Principal | None:
+    """``sessions.member`` for the storefront's public pages, kept in the snapshots under a
+    hash of the session token: these pages show a member only their tabs and their own invite
+    code, so a session revoked or expired in another worker may still see them here for up to
+    ``snapshots.LIFETIME`` (a logout through this worker is a commit: at once). Every page that
+    acts or shows more asks ``sessions.member`` afresh."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    key = ("member", tenant_id, hashlib.blake2b(token.encode(), digest_size=20).digest())
+    return snapshots.of(request).get(key, lambda: sessions.member(request, tenant_id))
 
 
 def same_site_path(tenant_id: str, target: str | None) -> str | None:
@@ -67,8 +97,8 @@ def mall_root(request: Request, tenant_id: str) -> Response:
 def home(request: Request, tenant_id: str) -> Response:
     """The shop window, for everyone: a shared link opens without an account. Banners,
     category tabs and a search box above the products, a page at a time."""
-    tenant = tenant_or_404(request, tenant_id)
-    caller = sessions.member(request, tenant_id)
+    tenant = public_tenant(request, tenant_id)
+    caller = storefront_member(request, tenant_id)
     context = storefront.home_context(request, tenant_id)
     return render(
         request,
@@ -79,29 +109,20 @@ def home(request: Request, tenant_id: str) -> Response:
     )
 
 
-def product_context(
-    request: Request, tenant_id: str, caller: Principal | None, product_id: str
+def _product_figures(
+    conn: Connection, tenant_id: str, product: Product, skus: list[Sku], merchant: Merchant
 ) -> dict[str, Any]:
-    """A product page's figures: the product (active only, for a visitor), its options with
-    what buying each would grant now, and what backs the points."""
-    with sessions.database(request).reading() as uow:
-        if caller is None:
-            product, skus, merchant = catalogue.public_product(uow, tenant_id, product_id)
-        else:  # staff also see their inactive products
-            product, skus = catalogue.get_product(uow, caller, tenant_id, product_id)
-            merchant = catalogue.get_merchant(uow, caller, tenant_id, product.merchant_id)
-    with sessions.database(request).read() as conn:
-        effects, backing = figures.product_rewards(
-            conn, tenant_id, [(s.price_fen, s.pool_contribution_fen) for s in skus]
-        )
+    """A product's options with what buying each would grant now, its pictures, and what
+    backs the points: one read transaction."""
+    effects, backing = figures.product_rewards(
+        conn, tenant_id, [(s.price_fen, s.pool_contribution_fen) for s in skus]
+    )
+    found = images.of_products(MallUnitOfWork.joining(conn), tenant_id, [product.product_id])
     return {
         "product": product,
         "skus": skus,
         "merchant": merchant,
-        "images": storefront.images_of(request, tenant_id, [product.product_id]).get(
-            product.product_id, []
-        ),
-        "share": storefront.share_links(request, tenant_id, caller, product.product_id),
+        "images": [storefront.picture(i) for i in found.get(product.product_id, [])],
         "rewards": {
             sku.sku_id: {
                 "points": format_points(e.buyer_units),
@@ -119,11 +140,35 @@ def product_context(
     }
 
 
+def product_context(
+    request: Request, tenant_id: str, caller: Principal | None, product_id: str
+) -> dict[str, Any]:
+    """A product page's figures: the product (active only, for a visitor or a consumer: the
+    worker's snapshot), its options with what buying each would grant now, and what backs the
+    points. Staff also see their inactive products, read afresh."""
+    if caller is None or caller.role == Role.CONSUMER:
+
+        def load() -> dict[str, Any]:
+            with sessions.database(request).read() as conn:
+                uow = MallUnitOfWork.joining(conn)
+                found = catalogue.public_product(uow, tenant_id, product_id)
+                return _product_figures(conn, tenant_id, *found)
+
+        shown = snapshots.of(request).get(("product", tenant_id, product_id), load)
+    else:
+        with sessions.database(request).read() as conn:
+            uow = MallUnitOfWork.joining(conn)
+            product, skus = catalogue.get_product(uow, caller, tenant_id, product_id)
+            merchant = catalogue.get_merchant(uow, caller, tenant_id, product.merchant_id)
+            shown = _product_figures(conn, tenant_id, product, skus, merchant)
+    return {**shown, "share": storefront.share_links(request, tenant_id, caller, product_id)}
+
+
 @router.get("/{tenant_id}/products/{product_id}")
 def product_page(request: Request, tenant_id: str, product_id: str) -> Response:
     """A product, for everyone; its add-to-cart asks a visitor to log in and come back."""
-    tenant = tenant_or_404(request, tenant_id)
-    caller = sessions.member(request, tenant_id)
+    tenant = public_tenant(request, tenant_id)
+    caller = storefront_member(request, tenant_id)
     context = product_context(request, tenant_id, caller, product_id)
     return render(request, "mall/product.html", {"tenant": tenant, **context}, caller=caller)
 

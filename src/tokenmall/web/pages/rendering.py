@@ -27,9 +27,12 @@ STATIC_PREFIX = "/-/static"
 
 
 @cache
-def environment() -> Environment:
+def environment(reload: bool = False) -> Environment:
+    """The templates, compiled once; ``reload`` (development) looks for edited template files
+    on every render, a file system check of the page and each template it extends or imports."""
     env = Environment(
         loader=FileSystemLoader(str(TEMPLATES)),
+        auto_reload=reload,
         autoescape=select_autoescape(["html"]),
         trim_blocks=True,
         lstrip_blocks=True,
@@ -76,7 +79,8 @@ def render(
         "htmx": request.headers.get("hx-request") == "true",
         **context,
     }
-    html = environment().get_template(template).render(page)
+    reload = getattr(settings(request), "development", False)  # an error page renders whatever
+    html = environment(reload).get_template(template).render(page)
     response = HTMLResponse(html, status_code=status_code)
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Content-Type-Options"] = "nosniff"

@@ -19,7 +19,7 @@ from tokenmall.services.mall.errors import InvalidInput
 from tokenmall.services.mall.uow import MallUnitOfWork
 from tokenmall.services.store import banners, categories, images
 from tokenmall.web.errors import status_of
-from tokenmall.web.pages import sessions
+from tokenmall.web.pages import sessions, snapshots
 
 PAGE_SIZE = 20
 
@@ -29,11 +29,21 @@ def _param(request: Request, name: str, longest: int) -> str:
 
 
 def home_context(request: Request, tenant_id: str) -> dict[str, Any]:
-    """The home page's figures; a bad search (too long, an unknown category) shows its
-    message with the status it deserves and no products."""
+    """The home page's figures, the same for every visitor (the worker's snapshot, at most
+    ``snapshots.LIFETIME`` old); a bad search (too long, an unknown category) shows its message
+    with the status it deserves and no products."""
     query = _param(request, "q", 200)
     category = _param(request, "category", 40) or None
     after = _param(request, "after", 40) or None
+    return snapshots.of(request).get(
+        ("home", tenant_id, query, category, after),
+        lambda: _home(request, tenant_id, query, category, after),
+    )
+
+
+def _home(
+    request: Request, tenant_id: str, query: str, category: str | None, after: str | None
+) -> dict[str, Any]:
     error: str | None = None
     status = 200
     rows: list[dict[str, Any]] = []
@@ -80,15 +90,6 @@ def home_context(request: Request, tenant_id: str) -> dict[str, Any]:
     }
 
 
-def images_of(
-    request: Request, tenant_id: str, product_ids: Sequence[str]
-) -> dict[str, list[dict[str, Any]]]:
-    """Each product's images as the pages show them (the full image and its thumbnail)."""
-    with sessions.database(request).reading() as unit:
-        found = images.of_products(unit, tenant_id, product_ids)
-    return {pid: [picture(i) for i in shown] for pid, shown in found.items()}
-
-
 def picture(image: StoredImage) -> dict[str, Any]:
     return {
         "image_id": image.image_id,
@@ -103,16 +104,23 @@ def share_links(
     request: Request, tenant_id: str, caller: Principal | None, product_id: str
 ) -> dict[str, str]:
     """The product's share poster and link: a member's carry their invite code."""
-    invite = ""
-    if caller is not None:
-        with sessions.database(request).reading() as unit:
-            invite = people.me(unit, caller, tenant_id).invite_code or ""
+    invite = "" if caller is None else invite_code(request, tenant_id, caller)
     suffix = f"?{urlencode({'invite': invite})}" if invite else ""
     return {
         "poster": f"/{tenant_id}/products/{product_id}/poster.png{suffix}",
         "link": product_link(request, tenant_id, product_id, invite),
         "invite": invite,
     }
+
+
+def invite_code(request: Request, tenant_id: str, caller: Principal) -> str:
+    """The member's own invite code ("" if none), kept in the snapshots under their user id."""
+
+    def load() -> str:
+        with sessions.database(request).reading() as unit:
+            return people.me(unit, caller, tenant_id).invite_code or ""
+
+    return snapshots.of(request).get(("invite", tenant_id, caller.subject_id), load)
 
 
 def product_link(request: Request, tenant_id: str, product_id: str, invite: str) -> str:

@@ -1,0 +1,77 @@
+"""A router that says "not mine" in one regular expression.
+
+FastAPI matches a request by asking every included router in turn, and each router asks each
+of its routes, with some bookkeeping per route; the pages come after the API's routers and the
+mall's after the console's, so a shopper's page was matched only after some seventy routes
+had been tried (more of its time than the page itself took). A ``GuardedRouter`` holds the
+union of its routes' path patterns and answers ``Match.NONE`` at once for a path none of them
+can match, whatever the method; any other path is matched exactly as before, so what answers a
+request (a page, a 404, a 405) does not change.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fastapi import APIRouter
+from starlette._utils import get_route_path
+from starlette.routing import Match, Mount, Route
+from starlette.types import Scope
+
+_GROUP = re.compile(r"\(\?P<[A-Za-z_][A-Za-z0-9_]*>")
+
+
+class GuardedRouter(APIRouter):
+    """An ``APIRouter`` of routers included without a prefix (``include_router(router)``)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._held: list[APIRouter] = []
+        self._guard: re.Pattern[str] | None = None
+        self._guarded = False
+
+    def include_router(self, router: APIRouter, **kwargs: Any) -> None:
+        if kwargs.get("prefix"):
+            raise ValueError("a GuardedRouter includes routers without a prefix")
+        self._held.append(router)
+        self._guarded = False
+        super().include_router(router, **kwargs)
+
+    def patterns(self) -> list[str] | None:
+        """Every path pattern this router can match, or None when one is not known."""
+        found: list[str] = []
+        for route in self.routes:
+            if isinstance(route, Route | Mount):
+                found.append(route.path_regex.pattern)
+            elif getattr(route, "original_router", None) not in self._held:
+                return None  # a route of a kind whose paths are not known
+        for router in self._held:
+            if isinstance(router, GuardedRouter):
+                inner = router.patterns()
+                if inner is None:
+                    return None
+                found += inner
+                continue
+            for route in router.routes:
+                if not isinstance(route, Route | Mount):
+                    return None  # a nested inclusion: its paths are not looked into
+                found.append(route.path_regex.pattern)
+        return found
+
+    def _compiled(self) -> re.Pattern[str] | None:
+        if not self._guarded:
+            found = self.patterns()
+            self._guard = (
+                None
+                if found is None
+                else re.compile("|".join(f"(?:{_GROUP.sub('(?:', p)})" for p in found))
+            )
+            self._guarded = True
+        return self._guard
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        guard = self._compiled()
+        if guard is not None and scope["type"] == "http" and not guard.match(get_route_path(scope)):
+            return Match.NONE, {}
+        return super().matches(scope)
