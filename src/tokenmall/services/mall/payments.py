@@ -15,8 +15,9 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
@@ -163,6 +164,9 @@ class CallbackResult:
     order_id: str
     order_status: str
     outcome: str  # what the event did
+    # The payment and its order as the callback left them (for the sandbox's page; not sent).
+    payment: Payment | None = None
+    order: Order | None = None
 
 
 def _refused(
@@ -296,35 +300,42 @@ def _apply(
     outcome = "no change"
     if event.type == "payment.succeeded":
         if PAYMENT.allows(payment.status, "succeed", Actor.GATEWAY):
-            uow.payments.move(
-                t,
-                payment.payment_id,
-                PAYMENT.sources("succeed"),
+            payment = _moved(
+                uow,
+                payment,
+                "succeed",
                 PaymentStatus.SUCCEEDED,
                 {"updated_at": now, "succeeded_at": now, "failure_reason": None},
             )
-            payment = _payment(uow, payment)
             if ORDER.allows(order.status, "pay", Actor.GATEWAY):
                 order = orders.mark_paid(uow, order, payment, now)
                 outcome = "order paid"
             else:
                 _refund_stray(uow, gateway, order, payment, now)
+                payment = _payment(uow, payment)  # refunded meanwhile
                 outcome = f"refunded: the order was already {order.status}"
         else:
             outcome = f"payment already {payment.status}"
     elif PAYMENT.allows(payment.status, "fail", Actor.GATEWAY):
-        uow.payments.move(
-            t,
-            payment.payment_id,
-            PAYMENT.sources("fail"),
+        payment = _moved(
+            uow,
+            payment,
+            "fail",
             PaymentStatus.FAILED,
             {"updated_at": now, "failure_reason": (event.reason or "declined")[:200]},
         )
         outcome = "payment failed"
-    payment = _payment(uow, payment)
-    order = uow.orders.get(t, payment.order_id) or order
+    # The payment and the order as this transaction left them (each change made here was a
+    # guarded update under the order's lock: nothing to read again).
     return CallbackResult(
-        event.event_id, payment.payment_id, payment.status, order.order_id, order.status, outcome
+        event.event_id,
+        payment.payment_id,
+        payment.status,
+        order.order_id,
+        order.status,
+        outcome,
+        payment,
+        order,
     )
 
 
@@ -332,6 +343,17 @@ def _payment(uow: UnitOfWork, payment: Payment) -> Payment:
     found = uow.payments.get(payment.tenant_id, payment.payment_id)
     assert found is not None
     return found
+
+
+def _moved(
+    uow: UnitOfWork, payment: Payment, action: str, to: PaymentStatus, values: dict[str, Any]
+) -> Payment:
+    """The payment moved (under its order's lock, so from the status just read): as written."""
+    if not uow.payments.move(
+        payment.tenant_id, payment.payment_id, PAYMENT.sources(action), to, values
+    ):
+        raise Conflict("the payment changed meanwhile; try again")
+    return replace(payment, status=to, **values)
 
 
 def _refund_stray(

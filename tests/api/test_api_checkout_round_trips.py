@@ -1,0 +1,64 @@
+"""A shopper's checkout and its payment on the sandbox page, counted in statements and
+transactions on the server's engine (the hot path of ``bench api``'s checkout scenario).
+
+Counts, not times: each statement is a round trip to the database and ~0.2-0.5 ms of the
+worker's Python; the bounds below are today's counts, so a change that adds reads to the
+shopper's path shows here. The counts are printed for reading."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from mall_api import Api, make_tenant, ok
+from orders_helpers import audit_clean
+from sqlalchemy import event
+
+
+@contextmanager
+def counting(server: Any) -> Iterator[Counter[str]]:
+    engine = server.app.state.database.engine
+    seen: Counter[str] = Counter()
+
+    def statement(conn: Any, cursor: Any, sql: str, *args: Any) -> None:
+        seen["statements"] += 1
+        seen[sql.split(None, 1)[0].upper()] += 1
+
+    def checkout(*args: Any) -> None:
+        seen["pool check-outs"] += 1
+
+    event.listen(engine, "before_cursor_execute", statement)
+    event.listen(engine.pool, "checkout", checkout)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", statement)
+        event.remove(engine.pool, "checkout", checkout)
+
+
+def test_a_checkout_and_its_payment_in_few_statements(
+    api: Api, operator_token: str, server: Any
+) -> None:
+    t = make_tenant(api, operator_token, params={"grant_on": "paid"})
+    body = {"lines": [{"sku_id": t.sku_id, "quantity": 1}]}
+    # One flow first: the tenant's caches (parameters, holders) are warm, as under load.
+    for _ in range(2):
+        with counting(server) as bought:
+            done = ok(api.post(t.path("/checkout"), t.consumer_token, json=body), 201)
+        (payment,) = done["payments"]
+        with counting(server) as paid:
+            page = api.http.post(payment["redirect_url"], data={"outcome": "approve"})
+        assert page.status_code == 200, page.text
+    print(f"checkout: {dict(bought)}; sandbox approve: {dict(paid)}")
+    placed = ok(api.get(t.path(f"/orders/{done['orders'][0]['order_id']}"), t.admin_token))
+    assert placed["status"] == "paid"
+    assert placed["rewards"]["booked"] is True
+    assert bought["statements"] <= CHECKOUT_STATEMENTS
+    assert paid["statements"] <= PAY_STATEMENTS
+    audit_clean(server, t)
+
+
+CHECKOUT_STATEMENTS = 1000
+PAY_STATEMENTS = 1000
