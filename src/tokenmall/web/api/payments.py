@@ -28,7 +28,7 @@ from tokenmall.bootstrap import (
     sandbox_page,
 )
 from tokenmall.domain.mall.gateway import CallbackRefused, EventType
-from tokenmall.services.mall import payments
+from tokenmall.services.mall import paid_callbacks, payments
 from tokenmall.services.mall.gateway import Gateway
 from tokenmall.services.mall.uow import Database, MallUnitOfWork, utc_now
 from tokenmall.services.market import deposits
@@ -271,7 +271,7 @@ def _deliver(
     db: Database = request.app.state.database
     try:
         if an_order:
-            return 200, "", payments.handle_callback(db, gateway, headers, body_, utc_now())
+            return 200, "", paid_callbacks.handle_callback(db, gateway, headers, body_, utc_now())
         if deposits.handle_callback(db, gateway, headers, body_, utc_now()) is None:
             drop_money.handle_callback(
                 db, gateway, request.app.state.log_config, headers, body_, utc_now()
