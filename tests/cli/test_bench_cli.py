@@ -45,7 +45,7 @@ def test_bench_refuses_bad_holder_counts(cli: Any) -> None:
 SCENARIO_KEYS = {
     "scenario", "clients", "requests", "ok", "errors", "statuses", "seconds",
     "requests_per_second", "p50_ms", "p99_ms", "http_requests", "connections",
-    "client_cpu_ms_per_request",
+    "client_cpu_ms_per_request", "server_cpu_ms_per_request",
 }  # fmt: skip
 BATCH_KEYS = {"batch_size", "orders_ok", "order_statuses", "orders_per_second"}
 
@@ -73,7 +73,11 @@ def _bench_api(cli: Any, db_url: str, *args: str) -> dict[str, Any]:
     assert len(lines) == 1, result.stdout
     report: dict[str, Any] = json.loads(lines[0])
     print(f"bench api figures (small run, for reading only): {lines[0]}")
-    assert set(report) == {"database", "workers", "tenant_id", "scenarios", "audit"}
+    assert set(report) == {
+        "database", "workers", "tenant_id", "scenarios", "audit",
+        "integration_requests_per_second", "checkout_flows_per_second", "checkout_p99_ms",
+        "checkout_share_of_push",
+    }  # fmt: skip
     assert report["database"] == ("postgresql" if db_url.startswith("postgresql") else "sqlite")
     assert report["audit"]["clean"], report["audit"]
     assert report["audit"]["findings"] == 0
@@ -98,6 +102,11 @@ def test_bench_api_integration_and_checkout(cli: Any, db_url: str) -> None:
     assert paid["http_requests"] == 12
     assert checkout["statuses"] == {"200": 12}
     assert checkout["http_requests"] == 24  # check out, then pay
+    # The headline: the checkout's rate beside the push rate of the same run.
+    assert report["checkout_flows_per_second"] == checkout["requests_per_second"]
+    assert report["integration_requests_per_second"] == paid["requests_per_second"]
+    assert report["checkout_p99_ms"] == checkout["p99_ms"]
+    assert isinstance(report["checkout_share_of_push"], float)
 
 
 def _has_batch_endpoint() -> bool:

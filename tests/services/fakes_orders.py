@@ -43,6 +43,10 @@ class FakeOrders:
     def lock(self, tenant_id: str, order_id: str) -> None:
         self.locks.append(order_id)
 
+    def try_lock(self, tenant_id: str, order_id: str) -> bool:
+        self.locks.append(order_id)
+        return (tenant_id, order_id) in self.rows
+
     def get(self, tenant_id: str, order_id: str) -> Order | None:
         return self.rows.get((tenant_id, order_id))
 

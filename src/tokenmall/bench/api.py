@@ -33,11 +33,11 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
+from tokenmall.bench.api_figures import Scenario, headline, process_cpu_seconds
 from tokenmall.bench.http_client import Connection, Flow, run_load
 
 
@@ -80,60 +80,6 @@ def _create_operator(store: Any, email: str, password: str) -> None:
     passwords.configure(fast_for_tests=True)  # a throwaway operator of one run; not timed
     with store.transaction() as conn:
         operators.ensure(MallUnitOfWork.joining(conn), email, password, utc_now())
-
-
-@dataclass
-class Scenario:
-    name: str
-    clients: int
-    sent: int = 0
-    ok: int = 0
-    errors: int = 0
-    seconds: float = 0.0  # float-ok: time
-    latencies: list[float] = field(default_factory=list)  # float-ok: time
-    statuses: dict[str, int] = field(default_factory=dict)
-    cpu_seconds: float = 0.0  # float-ok: time (the load client's thread, time.thread_time)
-    http_requests: int = 0  # every request of every flow (a checkout flow makes two)
-    connections: int = 0
-    batch_size: int | None = None  # orders a request, for the batch scenario
-    orders_ok: int = 0  # batch items answered 201
-    order_statuses: dict[str, int] = field(default_factory=dict)  # batch items, by status
-
-    def figures(self) -> dict[str, Any]:
-        ordered = sorted(self.latencies)
-
-        def pct(p: float) -> float | None:  # float-ok: time
-            if not ordered:
-                return None
-            return round(ordered[min(len(ordered) - 1, int(p * len(ordered)))] * 1000, 2)
-
-        figures: dict[str, Any] = {
-            "scenario": self.name,
-            "clients": self.clients,
-            "requests": self.sent,
-            "ok": self.ok,
-            "errors": self.errors,
-            "statuses": dict(sorted(self.statuses.items())),
-            "seconds": round(self.seconds, 3),
-            "requests_per_second": round(self.ok / self.seconds, 1) if self.seconds else 0.0,
-            "p50_ms": pct(0.50),
-            "p99_ms": pct(0.99),
-            "http_requests": self.http_requests,
-            "connections": self.connections,
-            "client_cpu_ms_per_request": (
-                round(self.cpu_seconds * 1000 / self.http_requests, 3)
-                if self.http_requests
-                else None
-            ),
-        }
-        if self.batch_size is not None:
-            figures["batch_size"] = self.batch_size
-            figures["orders_ok"] = self.orders_ok
-            figures["order_statuses"] = dict(sorted(self.order_statuses.items()))
-            figures["orders_per_second"] = (
-                round(self.orders_ok / self.seconds, 1) if self.seconds else 0.0
-            )
-        return figures
 
 
 class Server:
@@ -326,9 +272,12 @@ def _load(
     duration: float,  # float-ok: time
     flow: Flow,
     expect: int,
+    pid: int | None = None,
 ) -> None:
     """``scenario.clients`` keep-alive connections (``http_client``: one thread, one event loop)
-    share a counter of flows; each stops when the count is reached or the time is up."""
+    share a counter of flows; each stops when the count is reached or the time is up. With
+    ``pid`` (the server's), the CPU its workers used meanwhile is added to the scenario."""
+    cpu_before = 0.0 if pid is None else process_cpu_seconds(pid)  # float-ok: time
     result = run_load(
         "127.0.0.1",
         port,
@@ -348,6 +297,8 @@ def _load(
     scenario.cpu_seconds += result.cpu_seconds
     scenario.http_requests += result.http_requests
     scenario.connections += result.connections
+    if pid is not None:
+        scenario.server_cpu_seconds += process_cpu_seconds(pid) - cpu_before
 
 
 def _paid_order(user: str) -> dict[str, Any]:
@@ -362,6 +313,7 @@ def integration_orders(
     requests: int,
     duration: float,  # float-ok: time
     users: int,
+    pid: int | None = None,
 ) -> Scenario:
     scenario = Scenario("integration_paid", clients)
     run = secrets.token_hex(3)
@@ -384,7 +336,7 @@ def integration_orders(
     # A short warm-up (connections, caches, the users' first orders) that is not timed.
     warm = Scenario("warm-up", min(clients, 4))
     _load(port, warm, min(50, requests), duration, flow(0), 201)
-    _load(port, scenario, requests, duration, flow(10**9), 201)
+    _load(port, scenario, requests, duration, flow(10**9), 201, pid)
     return scenario
 
 
@@ -397,6 +349,7 @@ def integration_batch(
     duration: float,  # float-ok: time
     users: int,
     batch_size: int,
+    pid: int | None = None,
 ) -> Scenario:
     """Integration orders paid in batches of ``batch_size`` a request
     (``POST …/integration/batches/paid``); ``requests`` counts orders, as for the other
@@ -434,7 +387,7 @@ def integration_batch(
     batches = -(-requests // batch_size)
     warm = Scenario("warm-up", min(clients, 2), batch_size=batch_size)
     _load(port, warm, min(2, batches), duration, flow(0, warm), 200)
-    _load(port, scenario, batches, duration, flow(10**9, scenario), 200)
+    _load(port, scenario, batches, duration, flow(10**9, scenario), 200, pid)
     return scenario
 
 
@@ -446,6 +399,7 @@ def checkout_and_pay(
     clients: int,
     requests: int,
     duration: float,  # float-ok: time
+    pid: int | None = None,
 ) -> Scenario:
     """The consumer's flow: check out one unit (stock reserved, an order, a payment), then
     approve it on the sandbox gateway's page, whose signed webhook marks the order paid and
@@ -475,7 +429,7 @@ def checkout_and_pay(
         return buy
 
     _load(port, Scenario("warm-up", 2), min(10, requests), duration, flow(0), 200)
-    _load(port, scenario, requests, duration, flow(10**9), 200)
+    _load(port, scenario, requests, duration, flow(10**9), 200, pid)
     return scenario
 
 
@@ -522,7 +476,8 @@ def run(
                 )
                 done.append(
                     integration_orders(
-                        server.port, tenant_id, key, clients, requests, duration, users
+                        server.port, tenant_id, key, clients, requests, duration, users,
+                        server.process.pid,
                     )
                 )
             if "batch" in scenarios:
@@ -533,14 +488,15 @@ def run(
                 done.append(
                     integration_batch(
                         server.port, tenant_id, key, batch_clients, requests, duration, users,
-                        batch_size,
+                        batch_size, server.process.pid,
                     )
                 )
             if "checkout" in scenarios:
                 say(f"tenant {tenant_id}: up to {requests} checkouts paid on the sandbox …")
                 done.append(
                     checkout_and_pay(
-                        server.base_url, server.port, tenant_id, admin, clients, requests, duration
+                        server.base_url, server.port, tenant_id, admin, clients, requests,
+                        duration, server.process.pid,
                     )
                 )
         finally:
@@ -552,6 +508,7 @@ def run(
         "database": "postgresql" if postgres else "sqlite",
         "workers": workers,
         "tenant_id": tenant_id,
+        **headline(done),
         "scenarios": [scenario.figures() for scenario in done],
         "audit": {
             "clean": not report.findings,

@@ -216,7 +216,15 @@ def api(
             f"{s['scenario']} on {report['database']} ({report['workers']} worker(s), "
             f"{s['clients']} clients): {s['ok']} ok, {s['errors']} errors in {s['seconds']} s: "
             f"{s['requests_per_second']} req/s, p50 {s['p50_ms']} ms, p99 {s['p99_ms']} ms"
-            f"{batch}; client CPU {s['client_cpu_ms_per_request']} ms/request"
+            f"{batch}; client CPU {s['client_cpu_ms_per_request']} ms/request, "
+            f"server CPU {s['server_cpu_ms_per_request']} ms a flow"
+        )
+    if report["checkout_share_of_push"] is not None:
+        typer.echo(
+            f"checkout {report['checkout_flows_per_second']} flows/s "
+            f"(p99 {report['checkout_p99_ms']} ms) = "
+            f"{report['checkout_share_of_push']:.1%} of the integration push rate "
+            f"({report['integration_requests_per_second']} req/s), in the same run"
         )
     audit = report["audit"]
     typer.echo(

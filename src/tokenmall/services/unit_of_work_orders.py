@@ -37,6 +37,10 @@ class OrdersRepository(Protocol):
     def lock(self, tenant_id: str, order_id: str) -> None:
         """Hold the order's row until the unit ends."""
 
+    def try_lock(self, tenant_id: str, order_id: str) -> bool:
+        """``lock`` without waiting: False if another transaction holds the order's lock."""
+        ...
+
     def get(self, tenant_id: str, order_id: str) -> Order | None: ...
 
     def query(

@@ -57,6 +57,9 @@ class SqlOrders:
     def lock(self, tenant_id: str, order_id: str) -> None:
         orders_repo.lock_order(self.conn, tenant_id, order_id)
 
+    def try_lock(self, tenant_id: str, order_id: str) -> bool:
+        return orders_repo.try_lock_order(self.conn, tenant_id, order_id)
+
     def get(self, tenant_id: str, order_id: str) -> Order | None:
         return orders_repo.get_order(self.conn, tenant_id, order_id)
 

@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from typing import Any
 
@@ -206,6 +206,18 @@ def reload(uow: UnitOfWork, order: Order) -> Order:
     return found
 
 
+_ORDER_FIELDS = frozenset(f.name for f in fields(Order))
+
+
+def _changed(uow: UnitOfWork, order: Order, **values: Any) -> Order:
+    """The order after an update of ``values`` that succeeded: built here when every value is
+    a field of ``Order`` (the row holds what was read plus what was set: no read again, the
+    order's lines and the rest unchanged), else read again."""
+    if values.keys() <= _ORDER_FIELDS:
+        return replace(order, **values)
+    return reload(uow, order)
+
+
 def history(
     uow: UnitOfWork,
     order: Order,
@@ -241,7 +253,7 @@ def move(
     if not uow.orders.move(order.tenant_id, order.order_id, order.status, to_status, values):
         raise Conflict(f"order {order.order_id!r} changed meanwhile; read it again", "status")
     history(uow, order, order.status, to_status, actor_id, now, note)
-    moved = reload(uow, order)
+    moved = _changed(uow, order, status=OrderStatus(to_status), **values)
     if moved.redemption is not None and to_status in TOKEN_CLOSES:
         uow.token_orders.closed(moved, actor_id, note, now)
     return moved
@@ -305,7 +317,7 @@ def _booked(uow: UnitOfWork, order: Order, purchase: Purchased, now: datetime) -
         "rewards_booked_at": now,
     }
     uow.orders.set_fields(order.tenant_id, order.order_id, values)
-    return reload(uow, order)
+    return _changed(uow, order, **values)
 
 
 # --- the gateway confirms a payment (payments.py calls these) ---

@@ -15,8 +15,10 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
@@ -163,6 +165,9 @@ class CallbackResult:
     order_id: str
     order_status: str
     outcome: str  # what the event did
+    # The payment and its order as the callback left them (for the sandbox's page; not sent).
+    payment: Payment | None = None
+    order: Order | None = None
 
 
 def _refused(
@@ -208,30 +213,65 @@ def _kind_of(exc: DomainError) -> ErrorKind:
     return ErrorKind.CONFLICT  # a clash with what is recorded: a ledger refusal, a rule, a balance
 
 
-def handle_callback(
-    db: Units, gateway: Gateway, headers: dict[str, str], body: bytes, now: datetime
+class OrderBusy(Exception):
+    """``apply_callback(wait=False)`` met the order's row locked by another transaction."""
+
+
+Through = Callable[[CallbackEvent, str], CallbackResult]
+
+
+def apply_callback(
+    uow: UnitOfWork,
+    gateway: Gateway,
+    event: CallbackEvent,
+    text: str,
+    now: datetime,
+    *,
+    wait: bool = True,
 ) -> CallbackResult:
-    """Verify and apply one callback; ``CallbackRefused`` (recorded and logged) if refused."""
+    """Apply a verified callback and store it as accepted, in ``uow``'s transaction. With
+    ``wait`` False the order's lock is taken only if free, else ``OrderBusy`` (nothing
+    written): a caller already holding the tenant's ledger lock must not wait for an order
+    lock whose holder may be waiting for the tenant's."""
+    result = _apply(uow, gateway, event, now, wait=wait)
+    uow.payments.add_callback(
+        Callback(
+            tenant_id=event.tenant_id,
+            callback_id=ids.new_id("cbk"),
+            gateway=gateway.name,
+            event_id=event.event_id,
+            payment_id=event.payment_id,
+            outcome="accepted",
+            reason=result.outcome,
+            body=text,
+            received_at=now,
+        )
+    )
+    return result
+
+
+def handle_callback(
+    db: Units,
+    gateway: Gateway,
+    headers: dict[str, str],
+    body: bytes,
+    now: datetime,
+    *,
+    through: Through | None = None,
+) -> CallbackResult:
+    """Verify and apply one callback; ``CallbackRefused`` (recorded and logged) if refused.
+    ``through(event, text)`` applies a verified event (``apply_callback`` in a transaction
+    that commits before it returns); by default a unit of work of its own."""
     text = body.decode("utf-8", "replace")
     event: CallbackEvent | None = None
     try:
         event = gateway.verify_callback(headers, body, now)
         try:
-            with db.unit() as uow:
-                result = _apply(uow, gateway, event, now)
-                uow.payments.add_callback(
-                    Callback(
-                        tenant_id=event.tenant_id,
-                        callback_id=ids.new_id("cbk"),
-                        gateway=gateway.name,
-                        event_id=event.event_id,
-                        payment_id=event.payment_id,
-                        outcome="accepted",
-                        reason=result.outcome,
-                        body=text,
-                        received_at=now,
-                    )
-                )
+            if through is not None:
+                result = through(event, text)
+            else:
+                with db.unit() as uow:
+                    result = apply_callback(uow, gateway, event, text, now)
         except CallbackRefused:
             raise
         except IntegrityError:
@@ -268,7 +308,7 @@ def handle_callback(
 
 
 def _apply(
-    uow: UnitOfWork, gateway: Gateway, event: CallbackEvent, now: datetime
+    uow: UnitOfWork, gateway: Gateway, event: CallbackEvent, now: datetime, *, wait: bool
 ) -> CallbackResult:
     t = event.tenant_id
     if uow.payments.event_seen(t, gateway.name, event.event_id):
@@ -282,7 +322,10 @@ def _apply(
         raise CallbackRefused("unknown_payment", "no such payment", ErrorKind.NOT_FOUND)
     # The order row's lock first, as every change of an order, its payments or its refunds
     # takes it (cancel, ship, refunds): then the payment, read again under it.
-    uow.orders.lock(t, payment.order_id)
+    if wait:
+        uow.orders.lock(t, payment.order_id)
+    elif not uow.orders.try_lock(t, payment.order_id):
+        raise OrderBusy(payment.order_id)
     payment = _payment(uow, payment)
     if event.amount_fen != payment.amount_fen:
         raise CallbackRefused(
@@ -296,35 +339,42 @@ def _apply(
     outcome = "no change"
     if event.type == "payment.succeeded":
         if PAYMENT.allows(payment.status, "succeed", Actor.GATEWAY):
-            uow.payments.move(
-                t,
-                payment.payment_id,
-                PAYMENT.sources("succeed"),
+            payment = _moved(
+                uow,
+                payment,
+                "succeed",
                 PaymentStatus.SUCCEEDED,
                 {"updated_at": now, "succeeded_at": now, "failure_reason": None},
             )
-            payment = _payment(uow, payment)
             if ORDER.allows(order.status, "pay", Actor.GATEWAY):
                 order = orders.mark_paid(uow, order, payment, now)
                 outcome = "order paid"
             else:
                 _refund_stray(uow, gateway, order, payment, now)
+                payment = _payment(uow, payment)  # refunded meanwhile
                 outcome = f"refunded: the order was already {order.status}"
         else:
             outcome = f"payment already {payment.status}"
     elif PAYMENT.allows(payment.status, "fail", Actor.GATEWAY):
-        uow.payments.move(
-            t,
-            payment.payment_id,
-            PAYMENT.sources("fail"),
+        payment = _moved(
+            uow,
+            payment,
+            "fail",
             PaymentStatus.FAILED,
             {"updated_at": now, "failure_reason": (event.reason or "declined")[:200]},
         )
         outcome = "payment failed"
-    payment = _payment(uow, payment)
-    order = uow.orders.get(t, payment.order_id) or order
+    # The payment and the order as this transaction left them (each change made here was a
+    # guarded update under the order's lock: nothing to read again).
     return CallbackResult(
-        event.event_id, payment.payment_id, payment.status, order.order_id, order.status, outcome
+        event.event_id,
+        payment.payment_id,
+        payment.status,
+        order.order_id,
+        order.status,
+        outcome,
+        payment,
+        order,
     )
 
 
@@ -332,6 +382,17 @@ def _payment(uow: UnitOfWork, payment: Payment) -> Payment:
     found = uow.payments.get(payment.tenant_id, payment.payment_id)
     assert found is not None
     return found
+
+
+def _moved(
+    uow: UnitOfWork, payment: Payment, action: str, to: PaymentStatus, values: dict[str, Any]
+) -> Payment:
+    """The payment moved (under its order's lock, so from the status just read): as written."""
+    if not uow.payments.move(
+        payment.tenant_id, payment.payment_id, PAYMENT.sources(action), to, values
+    ):
+        raise Conflict("the payment changed meanwhile; try again")
+    return replace(payment, status=to, **values)
 
 
 def _refund_stray(

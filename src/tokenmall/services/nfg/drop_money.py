@@ -35,7 +35,7 @@ from tokenmall.domain.mall.gateway import CallbackEvent, CallbackRefused
 from tokenmall.domain.money import format_money
 from tokenmall.domain.nfg.records import PriceAsset, Reservation, ReservationStatus
 from tokenmall.services.log.checkpoints import LogConfig
-from tokenmall.services.mall import ids, journal, payments
+from tokenmall.services.mall import ids, journal, paid_callbacks, payments
 from tokenmall.services.mall.gateway import Gateway
 from tokenmall.services.mall.uow import Database, MallUnitOfWork
 from tokenmall.services.nfg import drop
@@ -129,9 +129,9 @@ def handle_callback(
     try:
         event = gateway.verify_callback(headers, body, now)
     except CallbackRefused:
-        return payments.handle_callback(db, gateway, headers, body, now)
+        return paid_callbacks.handle_callback(db, gateway, headers, body, now)
     if page_state(db, event.tenant_id, event.payment_id) is None:
-        return payments.handle_callback(db, gateway, headers, body, now)
+        return paid_callbacks.handle_callback(db, gateway, headers, body, now)
     text = body.decode("utf-8", "replace")
     try:
         try:

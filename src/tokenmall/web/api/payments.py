@@ -28,7 +28,7 @@ from tokenmall.bootstrap import (
     sandbox_page,
 )
 from tokenmall.domain.mall.gateway import CallbackRefused, EventType
-from tokenmall.services.mall import payments
+from tokenmall.services.mall import paid_callbacks, payments
 from tokenmall.services.mall.gateway import Gateway
 from tokenmall.services.mall.uow import Database, MallUnitOfWork, utc_now
 from tokenmall.services.market import deposits
@@ -245,30 +245,40 @@ def sandbox_payment_page(ref: str, request: Request) -> HTMLResponse:
 
 
 def _deliver(
-    request: Request, gateway: SandboxGateway, body_: bytes, headers: dict[str, str]
-) -> tuple[int, str]:
-    """Hand the signed event to the shop: (the status it answered, why if it refused).
+    request: Request,
+    gateway: SandboxGateway,
+    body_: bytes,
+    headers: dict[str, str],
+    *,
+    an_order: bool = False,
+) -> tuple[int, str, payments.CallbackResult | None]:
+    """Hand the signed event to the shop: (the status it answered, why if it refused, and an
+    order's callback result when handled in-process).
 
     In-process by default, through the webhook's own handling (the signature is checked there
-    as for any webhook); over HTTP only to the operator's ``sandbox_webhook_url``."""
+    as for any webhook); over HTTP only to the operator's ``sandbox_webhook_url``. ``an_order``:
+    the page found the reference among the orders' payments, so the event goes straight to
+    the orders' handling (a deposit's or a drop's payment is never one of them)."""
     url = settings(request).sandbox_webhook_url
     if url:
         code, text = sandbox_delivery.post(url, body_, headers)
         if code == 200:
-            return code, ""
+            return code, "", None
         try:
-            return code, str(json.loads(text)["error"]["message"])
+            return code, str(json.loads(text)["error"]["message"]), None
         except (ValueError, KeyError, TypeError):
-            return code, text[:200]
+            return code, text[:200], None
     db: Database = request.app.state.database
     try:
+        if an_order:
+            return 200, "", paid_callbacks.handle_callback(db, gateway, headers, body_, utc_now())
         if deposits.handle_callback(db, gateway, headers, body_, utc_now()) is None:
             drop_money.handle_callback(
                 db, gateway, request.app.state.log_config, headers, body_, utc_now()
             )
     except CallbackRefused as exc:
-        return status_of(exc), str(exc)
-    return 200, ""
+        return status_of(exc), str(exc), None
+    return 200, "", None
 
 
 def _submit(request: Request, ref: str, outcome: Literal["approve", "fail"]) -> HTMLResponse:
@@ -285,12 +295,17 @@ def _submit(request: Request, ref: str, outcome: Literal["approve", "fail"]) -> 
     data = gateway.event_body(
         provider_ref=ref, outcome=event, amount_fen=state.payment.amount_fen, now=now
     )
-    code, detail = _deliver(request, gateway, data, gateway.signed_headers(data, now))
+    code, detail, result = _deliver(
+        request, gateway, data, gateway.signed_headers(data, now), an_order=True
+    )
     log.info(
         "sandbox webhook sent",
         extra={"fields": {"ref": ref, "type": event, "status": code}},
     )
-    after = _state(db, ref) or state
+    if result is not None and result.payment is not None and result.order is not None:
+        after = payments.PageState(result.payment, result.order)  # as its transaction left it
+    else:
+        after = _state(db, ref) or state
     message = _message(request, event, code, detail)
     return _page(
         request, "Pay", _describe(request, after, ref, message), 200 if code == 200 else 502
@@ -333,7 +348,7 @@ def _submit_drop(request: Request, ref: str, outcome: Literal["approve", "fail"]
     data = gateway.event_body(
         provider_ref=ref, outcome=event, amount_fen=state.reservation.amount, now=now
     )
-    code, detail = _deliver(request, gateway, data, gateway.signed_headers(data, now))
+    code, detail, _ = _deliver(request, gateway, data, gateway.signed_headers(data, now))
     after = _drop_state(db, ref) or state
     message = _message(request, event, code, detail)
     return _page(
@@ -367,7 +382,7 @@ def _submit_deposit(
     now = utc_now()
     event: EventType = "payment.succeeded" if outcome == "approve" else "payment.failed"
     data = gateway.event_body(provider_ref=ref, outcome=event, amount_fen=found.amount, now=now)
-    code, detail = _deliver(request, gateway, data, gateway.signed_headers(data, now))
+    code, detail, _ = _deliver(request, gateway, data, gateway.signed_headers(data, now))
     after = _deposit(db, ref) or found
     message = _message(request, event, code, detail)
     return _page(

@@ -371,6 +371,17 @@ def lock_order(conn: Connection, tenant_id: str, order_id: str) -> None:
     )
 
 
+def try_lock_order(conn: Connection, tenant_id: str, order_id: str) -> bool:
+    """``lock_order`` without waiting (``SKIP LOCKED``): False if another transaction holds
+    the row's lock (or there is no such order). SQLite: True for an order that exists."""
+    found = conn.execute(
+        select(orders.c.order_id)
+        .where(orders.c.tenant_id == tenant_id, orders.c.order_id == order_id)
+        .with_for_update(skip_locked=True)
+    ).first()
+    return found is not None
+
+
 def get_order(conn: Connection, tenant_id: str, order_id: str) -> Order | None:
     row = conn.execute(
         select(orders).where(orders.c.tenant_id == tenant_id, orders.c.order_id == order_id)
