@@ -22,6 +22,7 @@ from tokenmall.web.api import (
     kyc,
     market,
     market_money,
+    market_royalties,
     nfg_drop,
     nfg_registry,
     nfg_rights,
@@ -129,6 +130,7 @@ def create_app(
         nfg_rights,
         market,
         market_money,
+        market_royalties,
         pages,
     ):
         app.include_router(module.router)

@@ -13,12 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from tokenmall.adapters.db.market.royalties import PayoutRow
+from tokenmall.adapters.db.market.royalties import PayoutRow as PayoutRow
 from tokenmall.domain.ledger import commands as c
 from tokenmall.domain.mall.people import Role, Scope
 from tokenmall.services.mall import journal
 from tokenmall.services.mall.auth import Principal, require
 from tokenmall.services.mall.errors import InvalidInput
+from tokenmall.services.mall.settling import parse_date
 from tokenmall.services.mall.uow import MallUnitOfWork
 from tokenmall.services.market.state import business_day
 
@@ -83,14 +84,14 @@ def payout(
     caller: Principal | None,
     tenant_id: str,
     now: datetime,
-    day: date | None = None,
+    day_text: str | None = None,
 ) -> list[PayoutRow]:
-    """The admin's payout (default: today's business day; never a day still to come)."""
+    """The admin's payout through ``day_text`` (YYYY-MM-DD; default: today's business day;
+    never a day still to come)."""
     require(caller, tenant_id, ADMIN)
     today = business_day(now)
-    if day is None:
-        day = today
-    elif day > today:
+    day = today if day_text is None else parse_date(day_text, "day")
+    if day > today:
         raise InvalidInput(f"day {day.isoformat()} has not come yet", "day")
     return pay_out(unit, tenant_id, day, now)
 
