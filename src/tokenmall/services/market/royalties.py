@@ -129,3 +129,14 @@ def report(
     issuers = tuple(IssuerRoyalties(n, earned.get(n, 0), paid.get(n, 0)) for n in names)
     page, total = market.payouts(tenant_id, issuer_id=issuer, limit=limit, offset=offset)
     return RoyaltyReport(issuers, tuple(page), total, limit, offset)
+
+
+def issuer_names(unit: MallUnitOfWork, tenant_id: str, shown: RoyaltyReport) -> dict[str, str]:
+    """The merchants' names of the issuers ``shown`` names (``platform`` is not a merchant)."""
+    ids = {i.issuer_id for i in shown.issuers} | {p.issuer_id for p in shown.payouts}
+    names: dict[str, str] = {}
+    for issuer in sorted(ids - {"platform"}):
+        found = unit.catalogue.get_merchant(tenant_id, issuer)
+        if found is not None:
+            names[issuer] = str(found.name)
+    return names
