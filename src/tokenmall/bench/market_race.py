@@ -130,7 +130,9 @@ class _Setup:
                              now=datetime.now(UTC), config=self.config)  # fmt: skip
         except DomainError:
             return "refused"
-        except Exception:
+        except Exception as exc:
+            if self.first_error is None:
+                self.first_error = f"{type(exc).__name__}: {exc}"[:500]
             return "error"
         return "ok"
 

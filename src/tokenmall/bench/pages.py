@@ -23,7 +23,8 @@ from typing import Any
 
 import httpx
 
-from tokenmall.bench.api import Scenario, Server, _load
+from tokenmall.bench.api import Server, _load
+from tokenmall.bench.api_figures import Scenario
 from tokenmall.bench.http_client import Connection, Flow
 
 _PRODUCT = re.compile(rb'href="/[^/"]+/products/([A-Za-z0-9_-]+)"')

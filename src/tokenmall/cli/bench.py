@@ -296,7 +296,10 @@ def market(
         str | None,
         typer.Option(help="Also race takes and time trades over the real service on this URL."),
     ] = None,
-    runs: Annotated[int, typer.Option(min=1, help="Races of every buyer on one listing.")] = 1000,
+    runs: Annotated[
+        int,
+        typer.Option("--runs", "--race-runs", min=1, help="Races of every buyer on one listing."),
+    ] = 1000,
     buyers: Annotated[int, typer.Option(min=2, max=256, help="Buyers in each race.")] = 64,
 ) -> None:
     """The 文交所 market: list/bid/cancel actions per second on one collection in memory; with

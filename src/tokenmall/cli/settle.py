@@ -9,7 +9,9 @@ settled day) is reported and the command exits 1 after trying the others.
 ``scheduler`` loops: every ``--interval`` seconds it delivers due webhooks, runs the order
 clock (automatic completion and cancellation, when the orders module has them) and the
 transparency log's tick (settled days logged, due checkpoints signed); once the local
-time is past ``--at`` it settles each tenant's previous day (once: a settled day is skipped).
+time is past ``--at`` it settles each tenant's previous day (once: a settled day is skipped)
+and runs the market's daily duties (due orders expired, accrued royalties paid out: once a day
+per tenant and process, and a rerun changes nothing).
 On PostgreSQL one scheduler leads at a time (a session advisory lock); others stand by and take
 over if the leader goes away. On SQLite, run one (settlement and deliveries are safe anyway).
 It starts only with settings fit for real users (``cli/safety.py``), as ``serve`` does.
@@ -282,6 +284,7 @@ def _round(store: Store, tz: tzinfo, hour: int, minute: int, secret_key: str) ->
                 _settle_all(store, [tenant_id], day, now, as_json=False)
             except Exception as exc:
                 typer.echo(f"scheduler: settling {tenant_id} failed: {exc}", err=True)
+        _market_daily(db, tenants, now, secret_key)
     _order_clock(db, tenants, now)
     _log_tick(db, secret_key, now)
     try:
@@ -296,6 +299,31 @@ def _round(store: Store, tz: tzinfo, hour: int, minute: int, secret_key: str) ->
             typer.echo(f"webhooks: {json.dumps(counts)}")
     except Exception as exc:
         typer.echo(f"scheduler: delivering webhooks failed: {exc}", err=True)
+
+
+_MARKET_DONE: set[tuple[str, date]] = set()  # (tenant, business day) this process has run
+
+
+def _market_daily(db: Any, tenants: list[str], now: datetime, secret_key: str) -> None:
+    """The market's daily duties for each tenant, once a business day in this process."""
+    from tokenmall import bootstrap
+    from tokenmall.config import Settings
+    from tokenmall.services.market.daily import run_daily
+    from tokenmall.services.market.state import business_day
+
+    today = business_day(now)
+    config = bootstrap.log_config(secret_key, Settings().log_host)
+    for tenant_id in tenants:
+        if (tenant_id, today) in _MARKET_DONE:
+            continue
+        try:
+            outcome = run_daily(db, tenant_id, now, config)
+        except Exception as exc:
+            typer.echo(f"scheduler: market duties for {tenant_id} failed: {exc}", err=True)
+            continue
+        _MARKET_DONE.add((tenant_id, today))
+        if outcome.expired or outcome.payouts:
+            typer.echo(outcome.line())
 
 
 def _log_tick(db: Any, secret_key: str, now: datetime) -> None:

@@ -22,6 +22,7 @@ from tokenmall.web.api import (
     kyc,
     market,
     market_money,
+    market_royalties,
     nfg_drop,
     nfg_registry,
     nfg_rights,
@@ -133,6 +134,7 @@ def create_app(
         nfg_rights,
         market,
         market_money,
+        market_royalties,
     ):
         api.include_router(module.router)
     # The API's routers behind one guard (``web/routing.py``): a page's path is not tried

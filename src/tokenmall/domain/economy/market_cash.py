@@ -51,6 +51,18 @@ def release(state: EconomyState, user: str, amount: int) -> None:
     state.holder(user).cash += amount
 
 
+def pay_royalty(state: EconomyState, issuer: str, amount: int) -> None:
+    """Pay ``amount`` of the accrued royalties into ``issuer``'s cash. Both identities above
+    keep: the royalties account falls by what the issuer's cash gains."""
+    _positive("royalty payout", amount)
+    if amount > state.royalties:
+        raise InsufficientBalance(
+            f"the royalties account holds {state.royalties} fen, less than {amount}"
+        )
+    state.royalties -= amount
+    state.holder(issuer).cash += amount
+
+
 def check_trade(price: int, fee: int, royalty: int, buyer: str, seller: str) -> None:
     """A trade's shape: a positive price, fee and royalty not negative and within it, two
     different users."""

@@ -35,6 +35,7 @@ class JournalCode(StrEnum):
     MARKET_RESERVE = "market_reserve"  # a bid (求购) reserved its price from the bidder's cash
     MARKET_RELEASE = "market_release"  # a bid cancelled or expired: its reservation back
     MARKET_TRADE = "market_trade"  # one trade: buyer to seller, fee and royalty
+    ROYALTY_PAYOUT = "royalty_payout"  # an issuer's accrued royalties paid into its cash
 
 
 # Journals whose postings may be reversed by an operator; a day's settlement may not.

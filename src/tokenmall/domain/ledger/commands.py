@@ -442,7 +442,24 @@ class MarketTrade(Command):
             raise DomainError("from_escrow must be true or false")
 
 
-MARKET_COMMANDS = (MarketDeposit, MarketReserve, MarketRelease, MarketTrade)
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RoyaltyPayout(Command):
+    """``amount_fen`` of the royalties the market's trades accrued to ``issuer`` paid into the
+    issuer's cash (its payable balance, withdrawn like any cash); ``period``: the business day
+    (``YYYY-MM-DD``) the payout closes."""
+
+    issuer: str
+    period: str
+    amount_fen: int
+
+    def __post_init__(self) -> None:
+        Command.__post_init__(self)
+        _check_name("issuer", self.issuer)
+        _check_name("period", self.period)
+        _check_int("amount", self.amount_fen)
+
+
+MARKET_COMMANDS = (MarketDeposit, MarketReserve, MarketRelease, MarketTrade, RoyaltyPayout)
 
 CASHFLOW_COMMANDS = (
     ReceivePayment,

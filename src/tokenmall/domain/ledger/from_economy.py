@@ -218,6 +218,11 @@ def market_trade_lines(
     return [line for line in lines if line[1]]
 
 
+def royalty_payout_lines(issuer: str, amount: int) -> list[Line]:
+    """The issuer's accrued royalties leave the ``royalties`` account for its cash."""
+    return [(acc.ROYALTIES, -amount), (acc.cash(issuer), amount)]
+
+
 def commissions_result(commissions: Iterable[Commission]) -> list[dict[str, Any]]:
     return [
         {"holder": c.holder, "amount": format_money(c.amount), "level": c.level}

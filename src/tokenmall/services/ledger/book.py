@@ -339,6 +339,17 @@ class TenantBook:
             }
             lines = fe.market_trade_lines(buyer, seller, price, fee, royalty, command.from_escrow)
             return JournalCode.MARKET_TRADE, result, lines, {buyer, seller}
+        if isinstance(command, c.RoyaltyPayout):
+            issuer, amount = command.issuer, command.amount_fen
+            self.ensure([issuer])
+            market_cash.pay_royalty(state, issuer, amount)
+            result = {"issuer": issuer, "period": command.period, "amount": format_money(amount)}
+            return (
+                JournalCode.ROYALTY_PAYOUT,
+                result,
+                fe.royalty_payout_lines(issuer, amount),
+                {issuer},
+            )
         assert isinstance(command, c._MarketMoney)
         user, amount = command.user, command.amount_fen
         self.ensure([user])

@@ -1,4 +1,4 @@
-"""Request and response models of the market's money API: bids, trades, deposits."""
+"""Request and response models of the market's money API: bids, trades, deposits, royalties."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pydantic import Field
 
 from tokenmall.domain.money import format_money
 from tokenmall.services.market.queries import TradeReport, TradeView
+from tokenmall.services.market.royalties import IssuerRoyalties, PayoutRow, RoyaltyReport
 from tokenmall.web.api.schemas import MoneyText, Request, Response
 from tokenmall.web.api.schemas_market import Id, OrderOut
 
@@ -93,3 +94,64 @@ class DepositOut(Response):
 
 class DepositList(Response):
     deposits: list[DepositOut]
+
+
+class RoyaltyPayoutIn(Request):
+    day: str | None = Field(
+        None,
+        max_length=10,
+        description="The business day the payout closes, YYYY-MM-DD (default: today); "
+        "royalties of trades up to it are paid",
+    )
+
+
+class IssuerRoyaltiesOut(Response):
+    issuer_id: str = Field(description="The issuing merchant's id, or platform")
+    earned: str = Field(description="Royalties of its trades, ever")
+    paid: str = Field(description="What payouts moved into its cash")
+    accrued: str = Field(description="Earned and not paid out yet")
+
+    @classmethod
+    def of(cls, i: IssuerRoyalties) -> IssuerRoyaltiesOut:
+        return cls(
+            issuer_id=i.issuer_id, earned=format_money(i.earned), paid=format_money(i.paid),
+            accrued=format_money(i.accrued),
+        )  # fmt: skip
+
+
+class RoyaltyPayoutOut(Response):
+    payout_id: int
+    issuer_id: str
+    business_day: date
+    amount: str
+    journal_id: int
+    created_at: datetime
+
+    @classmethod
+    def of(cls, p: PayoutRow) -> RoyaltyPayoutOut:
+        return cls(
+            payout_id=p.payout_id, issuer_id=p.issuer_id, business_day=p.business_day,
+            amount=format_money(p.amount), journal_id=p.journal_id, created_at=p.created_at,
+        )  # fmt: skip
+
+
+class RoyaltiesOut(Response):
+    issuers: list[IssuerRoyaltiesOut]
+    payouts: list[RoyaltyPayoutOut] = Field(description="One page of payouts, newest first")
+    total: int = Field(description="Payouts in every page")
+    limit: int
+    offset: int
+
+    @classmethod
+    def of(cls, r: RoyaltyReport) -> RoyaltiesOut:
+        return cls(
+            issuers=[IssuerRoyaltiesOut.of(i) for i in r.issuers],
+            payouts=[RoyaltyPayoutOut.of(p) for p in r.payouts],
+            total=r.total,
+            limit=r.limit,
+            offset=r.offset,
+        )
+
+
+class RoyaltyPayoutsOut(Response):
+    payouts: list[RoyaltyPayoutOut] = Field(description="The payouts made now (none: nothing due)")

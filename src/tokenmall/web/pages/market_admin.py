@@ -1,6 +1,7 @@
 """The market's console pages (文交所, admin only): the tenant's profile (a change closes every
 open order, so it asks for a confirmation naming how many), the trading calendar's holidays,
-and each collection's fee, royalty, price band, holds, holder limit and halt (停牌).
+each collection's fee, royalty, price band, holds, holder limit and halt (停牌), and the
+issuers' royalties (版税收入: accrued and paid, the latest payouts, a payout now).
 
 They call the same use cases as the API (``services/market/admin.py``); the counts and the
 effective rules come from ``services/market_pages.py``. Forms are plain POSTs answered by 303
@@ -26,7 +27,7 @@ from tokenmall.domain.nfg.records import CollectionStatus
 from tokenmall.services import market_pages
 from tokenmall.services.mall.auth import Principal
 from tokenmall.services.mall.uow import MallUnitOfWork, utc_now
-from tokenmall.services.market import admin
+from tokenmall.services.market import admin, royalties
 from tokenmall.services.nfg import registry
 from tokenmall.web.errors import status_of
 from tokenmall.web.pages import csrf, forms, rendering, sessions
@@ -41,7 +42,8 @@ router = APIRouter(route_class=PageRoute, include_in_schema=False)
 ADMIN = ("admin",)
 PAGE = "market/admin.html"
 COLLECTION_PAGE = "market/admin_collection.html"
-SAVED = ("profile", "holiday", "collection", "halted", "resumed")
+SAVED = ("profile", "holiday", "collection", "halted", "resumed", "royalties")
+PAYOUTS_SHOWN = 20
 # Whole-number settings of a collection (empty: leave as it is).
 WHOLE = ("hold_trading_days", "holder_limit", "gift_hold_days")
 
@@ -58,7 +60,10 @@ def _market_context(tenant_id: str) -> Context:
             s = admin.collection_settings(unit, caller, tenant_id, c.collection_id)
             collections.append({"c": c, "s": s, "fee": admin.rate_text(s.fee_ppm),
                                 "royalty": admin.rate_text(s.royalty_ppm)})  # fmt: skip
+        earned = royalties.report(unit, caller, tenant_id, limit=PAYOUTS_SHOWN)
         return {
+            "royalties": earned,
+            "issuer_names": royalties.issuer_names(unit, tenant_id, earned),
             "settings": admin.settings(unit, caller, tenant_id),
             "profiles": list(PROFILES),
             "open_orders": market_pages.open_orders(unit, caller, tenant_id),
@@ -182,6 +187,17 @@ async def holiday_post(request: Request, tenant_id: str) -> Response:
         workday = forms.text_field(form, "workday") == "true"
         admin.set_holiday(unit, caller, tenant_id, day, workday)
         return f"/{tenant_id}/admin/market?saved=holiday"
+
+    return await _post(request, tenant_id, PAGE, _market_context(tenant_id), act)
+
+
+@router.post("/{tenant_id}/admin/market/royalties/payout")
+async def royalties_post(request: Request, tenant_id: str) -> Response:
+    """Pay each issuer its accrued royalties now (once a day; the scheduler does it daily)."""
+
+    def act(unit: MallUnitOfWork, caller: Principal, form: FormData) -> str:
+        royalties.payout(unit, caller, tenant_id, utc_now())
+        return f"/{tenant_id}/admin/market?saved=royalties"
 
     return await _post(request, tenant_id, PAGE, _market_context(tenant_id), act)
 

@@ -16,6 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from tokenmall.adapters.db.mall.rows import aware
+from tokenmall.adapters.db.market.royalties import SqlMarketRoyalties
 from tokenmall.adapters.db.market.tables import (
     market_collections,
     market_holders,
@@ -76,7 +77,7 @@ def _order(row: Any) -> OrderRow:
     )  # fmt: skip
 
 
-class SqlMarket(SqlMarketTrades):
+class SqlMarket(SqlMarketTrades, SqlMarketRoyalties):
     # -- the tenant's profile
 
     def settings(self, tenant_id: str) -> MarketSettings | None:

@@ -1,5 +1,5 @@
 """Tables of the market (文交所): each tenant's profile, per-collection settings, the trading
-calendar's holidays, orders, trades, holders-ever and T+N marks.
+calendar's holidays, orders, trades, deposits, holders-ever, T+N marks and royalty payouts.
 
 Keys lead with ``tenant_id``. CHECKs back the invariants the domain keeps (a price is > 0, fee
 and royalty never exceed the price); a partial unique index keeps one open listing per token.
@@ -20,6 +20,7 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     String,
     Table,
+    UniqueConstraint,
     text,
 )
 
@@ -221,4 +222,26 @@ market_holds = Table(
     Column("sold", Integer, nullable=True),  # trading day of the last sale
     PrimaryKeyConstraint("tenant_id", "collection_id", "user_id", name="pk_market_holds"),
     collection_fk("market_holds"),
+)
+
+# Royalties paid out to their issuers (the merchant issuing the collection, or ``platform``):
+# each payout moves what the issuer's trades accrued and no payout took yet into its cash, as
+# one ``royalty_payout`` journal. ``payout_id`` is that journal's id; one payout per issuer
+# and business day, so a rerun of the day's duty changes nothing.
+market_royalty_payouts = Table(
+    "market_royalty_payouts",
+    metadata,
+    Column("tenant_id", String(TENANT_ID), nullable=False),
+    Column("payout_id", BigInteger, nullable=False),
+    Column("issuer_id", String(ID), nullable=False),
+    Column("business_day", Date, nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("journal_id", BigInteger, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("tenant_id", "payout_id", name="pk_market_royalty_payouts"),
+    UniqueConstraint(
+        "tenant_id", "issuer_id", "business_day", name="uq_market_royalty_payouts_day"
+    ),
+    CheckConstraint("amount > 0", name="ck_market_royalty_payouts_amount"),
+    tenant_fk("market_royalty_payouts"),
 )
