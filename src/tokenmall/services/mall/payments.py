@@ -214,7 +214,8 @@ def _kind_of(exc: DomainError) -> ErrorKind:
 
 
 class OrderBusy(Exception):
-    """``apply_callback(wait=False)`` met the order's row locked by another transaction."""
+    """``apply_callback(wait=False)`` met the order's row locked by another transaction, or
+    an order that cannot take the payment (its stray refund needs a transaction of its own)."""
 
 
 Through = Callable[[CallbackEvent, str], CallbackResult]
@@ -336,6 +337,15 @@ def _apply(
     uow.payments.add_event(t, gateway.name, event.event_id, payment.payment_id, event.type, now)
     order = uow.orders.get(t, payment.order_id)
     assert order is not None
+    if (
+        not wait
+        and event.type == "payment.succeeded"
+        and PAYMENT.allows(payment.status, "succeed", Actor.GATEWAY)
+        and not ORDER.allows(order.status, "pay", Actor.GATEWAY)
+    ):
+        # A stray payment is recorded and refunded by the ledger's own commands, which do not
+        # advance the caller's cached book: it goes through a transaction of its own.
+        raise OrderBusy(payment.order_id)
     outcome = "no change"
     if event.type == "payment.succeeded":
         if PAYMENT.allows(payment.status, "succeed", Actor.GATEWAY):
