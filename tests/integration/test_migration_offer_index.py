@@ -1,6 +1,6 @@
 """Migration 0029 on both databases: ``ix_market_orders_to_user`` (the "offers to me" read by
 addressee) appears, partial on ``to_user_id IS NOT NULL``, and goes away on a downgrade to 0028
-leaving the table and its other indexes as they were; 0029 is the head."""
+leaving the table and its other indexes as they were."""
 
 from __future__ import annotations
 
