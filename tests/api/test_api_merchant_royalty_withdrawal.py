@@ -69,7 +69,8 @@ def test_refused_store_withdrawals_change_nothing(
     db = store_of(server)
     before = snapshot(db, t.tenant_id), money(server, t, store)
     too_much = {"amount": "6.01", "merchant_id": store}
-    refused(api.post(t.path(WITHDRAW), t.merchant_token, json=too_much), 409, "insufficient_balance")
+    answer = api.post(t.path(WITHDRAW), t.merchant_token, json=too_much)
+    refused(answer, 409, "insufficient_balance")
     others = {"amount": "1.00", "merchant_id": store}
     refused(api.post(t.path(WITHDRAW), t.consumer_token, json=others), 404, "not_found")
     refused(api.post(t.path(WITHDRAW), t.admin_token, json=others), 404, "not_found")
