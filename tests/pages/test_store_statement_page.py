@@ -114,7 +114,8 @@ def test_the_store_withdraws_its_royalty_income_from_its_statement(site: Site) -
         assert 'data-testid="store-withdrawals"' in after
         assert "2.00" in re.sub(r"\s+", " ", after)
         english = owner.get(f"{PAGE}?lang=en").text
-        assert "Royalty income" in english and "Store statement" in english
+        assert "Royalty income" in english
+        assert "Store statement" in english
     finally:
         owner.close()
     with site.app.state.database.unit() as unit:

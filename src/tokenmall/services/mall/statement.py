@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tokenmall.domain.mall.statement import MAX_PAGE, Holding, Movement
 from tokenmall.domain.mall.people import Role, Scope
+from tokenmall.domain.mall.statement import MAX_PAGE, Holding, Movement
 from tokenmall.domain.mall.withdrawals import Withdrawal
 from tokenmall.services.mall.auth import Principal, require
 from tokenmall.services.mall.errors import InvalidInput, NotFound
