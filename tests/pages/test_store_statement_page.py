@@ -99,6 +99,7 @@ def test_the_store_withdraws_its_royalty_income_from_its_statement(site: Site) -
     owner = Browser(site.base_url)
     try:
         owner.login(T, OWNER)
+        assert f'href="{PAGE}"' in owner.get(f"/{T}/me").text
         shown = owner.get(PAGE)
         assert shown.status_code == 200, shown.text[:800]
         assert "店铺流水" in shown.text
@@ -129,6 +130,13 @@ def test_the_store_withdraws_its_royalty_income_from_its_statement(site: Site) -
         paid = withdrawals.approve(uow, _caller(admin_id, Role.ADMIN), T, pending.withdrawal_id,
                                    utc_now())  # fmt: skip
         assert paid.status == "paid"
+    admin = Browser(site.base_url)
+    try:
+        admin.login(T, demo.ADMIN_EMAIL)
+        listed = admin.get(f"/{T}/admin/withdrawals?status=paid").text
+        assert 'data-testid="store-withdrawal"' in listed
+    finally:
+        admin.close()
     consumer = Browser(site.base_url)
     try:
         consumer.login(T, SELLER)
