@@ -15,6 +15,11 @@ the requester created or promoted, nor one who became admin after the request
 applies is the strictest of those in force during the cooling window before the request, and
 of the current one at each approval: raising it just before asking does not lower the
 approvals needed.
+
+A store's owner withdraws the store's cash (the royalties the market paid it) the same way,
+naming the store: the row keeps the owner as the requester (``user_id``, what the two-person
+rule reads) and the store as ``merchant_id``; every ledger command moves the store's cash
+(``Withdrawal.holder``), never the owner's own.
 """
 
 from __future__ import annotations
