@@ -39,6 +39,7 @@ class SqlWithdrawals:
                 "status": withdrawal.status,
                 "approvals_required": withdrawal.approvals_required,
                 "created_at": withdrawal.created_at,
+                "merchant_id": withdrawal.merchant_id,
             },
         )
 

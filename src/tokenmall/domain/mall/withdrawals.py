@@ -42,6 +42,14 @@ class Withdrawal:
     reason: str | None
     created_at: datetime
     decided_at: datetime | None
+    # A store's withdrawal: its owner (``user_id``) asks for the merchant's cash (its paid
+    # royalties); None: the member's own cash.
+    merchant_id: str | None = None
+
+    @property
+    def holder(self) -> str:
+        """Whose cash the withdrawal holds and pays out: the store's, or the member's."""
+        return self.user_id if self.merchant_id is None else self.merchant_id
 
 
 # A raised threshold (fewer withdrawals needing two approvers) takes effect only after this long:

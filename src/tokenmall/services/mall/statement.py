@@ -1,13 +1,19 @@
 """A person's statement of movements (流水): the caller's own, or (admins) a named user's;
-paged newest first by journal id, filtered by what moved (points, cash, stable points)."""
+paged newest first by journal id, filtered by what moved (points, cash, stable points).
+
+A store's statement is its owner's view of the store's own holdings (the ledger's holder is
+the merchant id): the royalties the market paid it (版税收入) and the withdrawals of them, with
+the store's cash and what is being withdrawn."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tokenmall.domain.mall.people import Role, Scope
 from tokenmall.domain.mall.statement import MAX_PAGE, Holding, Movement
-from tokenmall.services.mall.auth import Principal
-from tokenmall.services.mall.errors import InvalidInput
+from tokenmall.domain.mall.withdrawals import Withdrawal
+from tokenmall.services.mall.auth import Principal, require
+from tokenmall.services.mall.errors import InvalidInput, NotFound
 from tokenmall.services.mall.wallet import subject_of
 from tokenmall.services.unit_of_work import UnitOfWork
 
@@ -20,6 +26,19 @@ class StatementPage:
     user_id: str
     lines: list[Movement]
     next_before: int | None  # the ``before`` of the next (older) page; None: no more
+
+
+@dataclass(frozen=True, slots=True)
+class StoreStatement:
+    """The caller's store: its cash and what its withdrawals hold (fen), a page of its
+    movements, and its withdrawals."""
+
+    merchant_id: str
+    name: str
+    cash: int
+    withdrawing: int
+    page: StatementPage
+    withdrawals: list[Withdrawal]
 
 
 def holding_of(text: str | None, field: str = "holding") -> Holding | None:
@@ -91,3 +110,34 @@ def export(
         before = page.next_before
         if before is None or len(lines) >= CSV_LIMIT:
             return StatementPage(subject, lines, before)
+
+
+def store_statement(
+    uow: UnitOfWork,
+    caller: Principal | None,
+    tenant_id: str,
+    *,
+    before: int | None = None,
+    limit: int = 50,
+    holding: Holding | None = None,
+) -> StoreStatement:
+    """The store of the calling merchant: one page of its movements and its withdrawals."""
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidInput(f"limit must be from 1 to {MAX_PAGE}", "limit")
+    if before is not None and before < 1:
+        raise InvalidInput("before must be a journal id (1 or more)", "before")
+    who = require(caller, tenant_id, (Role.MERCHANT,), scope=Scope.READ)
+    store = uow.catalogue.merchant_of_owner(tenant_id, who.subject_id)
+    if store is None:
+        raise NotFound("you have no store yet")
+    holder = str(store.merchant_id)
+    asked = uow.withdrawals.list(tenant_id, user_id=who.subject_id, status=None, after=None,
+                                 limit=MAX_PAGE)  # fmt: skip
+    return StoreStatement(
+        holder,
+        str(store.name),
+        uow.cash.cash_of(tenant_id, holder),
+        uow.trades.withdrawing(tenant_id, holder),
+        _page(uow, tenant_id, holder, before, limit, holding),
+        [w for w in asked if w.merchant_id == holder],
+    )

@@ -15,6 +15,11 @@ the requester created or promoted, nor one who became admin after the request
 applies is the strictest of those in force during the cooling window before the request, and
 of the current one at each approval: raising it just before asking does not lower the
 approvals needed.
+
+A store's owner withdraws the store's cash (the royalties the market paid it) the same way,
+naming the store: the row keeps the owner as the requester (``user_id``, what the two-person
+rule reads) and the store as ``merchant_id``; every ledger command moves the store's cash
+(``Withdrawal.holder``), never the owner's own.
 """
 
 from __future__ import annotations
@@ -144,12 +149,28 @@ def admin_history(
 # -- requests -----------------------------------------------------------------------------------
 
 
+def _store_of(uow: UnitOfWork, who: Principal, tenant_id: str, merchant_id: str) -> str:
+    """The store whose cash its owner withdraws (only the owner: an admin neither)."""
+    found = uow.catalogue.get_merchant(tenant_id, merchant_id)
+    if found is None or found.owner_user_id != who.subject_id:
+        raise NotFound(f"no merchant {merchant_id!r} of yours")
+    return str(found.merchant_id)
+
+
 def request(
-    uow: UnitOfWork, caller: Principal | None, tenant_id: str, amount: str, now: datetime
+    uow: UnitOfWork,
+    caller: Principal | None,
+    tenant_id: str,
+    amount: str,
+    now: datetime,
+    merchant_id: str | None = None,
 ) -> Withdrawal:
-    """Hold ``amount`` of the caller's cash for a withdrawal, after repaying their debt."""
+    """Hold ``amount`` of the caller's cash for a withdrawal, after repaying their debt; with
+    ``merchant_id``, of the caller's store's cash (its paid royalties, 版税收入)."""
     who = require(caller, tenant_id, ALL)
     fen = validate.money(amount, "amount")
+    store = None if merchant_id is None else _store_of(uow, who, tenant_id, merchant_id)
+    holder = who.subject_id if store is None else store
     settings = uow.withdrawals.settings(tenant_id)
     user = uow.people.get_user(tenant_id, who.subject_id)
     assert user is not None
@@ -163,9 +184,9 @@ def request(
             f"the smallest withdrawal is {format_money(settings.min_amount_fen)}", "amount"
         )
     uow.cash.lock_tenant(tenant_id)
-    cash = uow.cash.cash_of(tenant_id, who.subject_id)
+    cash = uow.cash.cash_of(tenant_id, holder)
     withdrawal_id = ids.new_id("wdr")
-    debt = uow.cash.debt_of(tenant_id, who.subject_id)
+    debt = uow.cash.debt_of(tenant_id, holder)
     repaid = min(debt, cash)
     if fen > cash - repaid:
         owed = f" after repaying {format_money(repaid)} of debt" if repaid else ""
@@ -178,7 +199,7 @@ def request(
             c.RepayDebt(
                 tenant_id=tenant_id,
                 idempotency_key=_key(withdrawal_id, "repay"),
-                user=who.subject_id,
+                user=holder,
                 amount_fen=repaid,
             ),
             now,
@@ -187,7 +208,7 @@ def request(
         c.HoldWithdrawal(
             tenant_id=tenant_id,
             idempotency_key=_key(withdrawal_id, "hold"),
-            user=who.subject_id,
+            user=holder,
             withdrawal_ref=withdrawal_id,
             amount_fen=fen,
         ),
@@ -206,6 +227,7 @@ def request(
             reason=None,
             created_at=now,
             decided_at=None,
+            merchant_id=store,
         )
     )
     return _get(uow, tenant_id, withdrawal_id)
@@ -268,7 +290,7 @@ def _decide(
         command(
             tenant_id=found.tenant_id,
             idempotency_key=_key(found.withdrawal_id, step),
-            user=found.user_id,
+            user=found.holder,
             withdrawal_ref=found.withdrawal_id,
             amount_fen=found.amount_fen,
         ),

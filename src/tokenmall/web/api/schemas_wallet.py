@@ -360,6 +360,11 @@ class ReferralsOut(Response):
 
 class WithdrawalIn(Request):
     amount: MoneyText
+    merchant_id: str | None = Field(
+        default=None,
+        max_length=40,
+        description="Withdraw your store's cash (its paid royalties, 版税收入) instead of your own",
+    )
 
 
 class RejectIn(Request):
@@ -378,6 +383,7 @@ class WithdrawalOut(Response):
     reason: str | None
     created_at: datetime
     decided_at: datetime | None
+    merchant_id: str | None = Field(description="The store whose cash it is; null: the user's")
 
     @classmethod
     def of(cls, w: Withdrawal) -> WithdrawalOut:
@@ -393,6 +399,7 @@ class WithdrawalOut(Response):
             reason=w.reason,
             created_at=w.created_at,
             decided_at=w.decided_at,
+            merchant_id=w.merchant_id,
         )
 
 

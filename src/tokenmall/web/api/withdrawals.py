@@ -47,7 +47,9 @@ def request_withdrawal(
 ) -> Response:
     def make(conn: Connection) -> BaseModel:
         uow = MallUnitOfWork.joining(conn)
-        found = withdrawals.request(uow, caller, tenant_id, payload.amount, utc_now())
+        found = withdrawals.request(
+            uow, caller, tenant_id, payload.amount, utc_now(), merchant_id=payload.merchant_id
+        )
         return WithdrawalOut.of(found)
 
     return write(request, db, caller, tenant_id, key, payload, make, status_code=201)

@@ -24,8 +24,11 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     String,
     Table,
+    and_,
     func,
+    or_,
     select,
+    text,
     update,
 )
 
@@ -59,14 +62,26 @@ withdrawals = Table(
     Column("reason", String(500), nullable=True),  # why it was rejected
     _at("created_at"),
     _at("decided_at", nullable=True),
+    # A store's withdrawal (migration 0030): the merchant whose cash it holds; NULL: the user's.
+    Column("merchant_id", String(ID), nullable=True),
     PrimaryKeyConstraint("tenant_id", "withdrawal_id"),
     ForeignKeyConstraint(["tenant_id", "user_id"], ["mall_users.tenant_id", "mall_users.user_id"]),
+    ForeignKeyConstraint(
+        ["tenant_id", "merchant_id"], ["mall_merchants.tenant_id", "mall_merchants.merchant_id"]
+    ),
     CheckConstraint("amount_fen > 0", name="amount_positive"),
     CheckConstraint("debt_repaid_fen >= 0", name="debt_repaid_not_negative"),
     CheckConstraint("approvals_required IN (1, 2)", name="approvals_required"),
     CheckConstraint("status IN ('pending', 'paid', 'rejected')", name="status"),
     Index("ix_mall_withdrawals_tenant_user", "tenant_id", "user_id"),
     Index("ix_mall_withdrawals_tenant_status", "tenant_id", "status"),
+    Index(
+        "ix_mall_withdrawals_tenant_merchant",
+        "tenant_id",
+        "merchant_id",
+        postgresql_where=text("merchant_id IS NOT NULL"),
+        sqlite_where=text("merchant_id IS NOT NULL"),
+    ),
 )
 
 withdrawal_approvals = Table(
@@ -232,12 +247,14 @@ def decide(conn: Connection, tenant_id: str, withdrawal_id: str, **values: Any) 
     return bool(changed)
 
 
-def pending_total(conn: Connection, tenant_id: str, user_id: str) -> int:
-    """Fen of the user's cash held by withdrawals waiting for approval."""
+def pending_total(conn: Connection, tenant_id: str, holder: str) -> int:
+    """Fen of the holder's cash (a user's, or a store's) held by withdrawals waiting for
+    approval; a store's withdrawals are not its owner's."""
+    own = and_(withdrawals.c.merchant_id.is_(None), withdrawals.c.user_id == holder)
     total = conn.execute(
         select(func.coalesce(func.sum(withdrawals.c.amount_fen), 0)).where(
             withdrawals.c.tenant_id == tenant_id,
-            withdrawals.c.user_id == user_id,
+            or_(own, withdrawals.c.merchant_id == holder),
             withdrawals.c.status == WithdrawalStatus.PENDING,
         )
     ).scalar_one()

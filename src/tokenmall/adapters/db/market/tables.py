@@ -123,6 +123,15 @@ Index(
     market_orders.c.user_id,
     market_orders.c.order_id,
 )
+Index(  # "offers to me": an agreement's addressee (migration 0029)
+    "ix_market_orders_to_user",
+    market_orders.c.tenant_id,
+    market_orders.c.to_user_id,
+    market_orders.c.status,
+    market_orders.c.order_id,
+    sqlite_where=text("to_user_id IS NOT NULL"),
+    postgresql_where=text("to_user_id IS NOT NULL"),
+)
 Index(
     "uq_market_orders_one_listing",
     market_orders.c.tenant_id,

@@ -1,0 +1,85 @@
+"""A store's withdrawals on the in-memory unit of work: its owner asks for the store's cash (its
+paid royalties), which is held and paid out from the store's holding, never the owner's own; the
+owner may not approve it; more than the store holds, a store of another, or an unknown one is
+refused and changes nothing."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from fakes import FakeUnitOfWork
+from test_withdrawals import FIRST, MEMBER, NOW, TENANT, mall
+
+from tokenmall.domain.errors import InsufficientBalance
+from tokenmall.domain.mall.catalogue import Merchant
+from tokenmall.domain.mall.people import KycStatus, Role
+from tokenmall.domain.mall.withdrawals import WithdrawalStatus
+from tokenmall.services.mall import statement, withdrawals
+from tokenmall.services.mall.auth import Principal
+from tokenmall.services.mall.errors import Forbidden, NotFound
+
+OWNER = Principal("session", "cred-9", "usr-owner", TENANT, Role.MERCHANT)
+STORE = "mch-store"
+
+
+def store_mall(store_cash: int = 600, own_cash: int = 10_000) -> FakeUnitOfWork:
+    uow = mall()
+    member = uow.people.users[(TENANT, MEMBER.subject_id)]
+    uow.people.users[(TENANT, OWNER.subject_id)] = replace(
+        member, user_id=OWNER.subject_id, role=Role.MERCHANT, kyc_status=KycStatus.VERIFIED
+    )
+    uow.catalogue.merchants[(TENANT, STORE)] = Merchant(TENANT, STORE, "S", OWNER.subject_id, NOW)
+    uow.cash.cash[(TENANT, STORE)] = store_cash
+    uow.cash.cash[(TENANT, OWNER.subject_id)] = own_cash
+    return uow
+
+
+def test_the_owner_withdraws_the_stores_cash_and_another_admin_pays_it() -> None:
+    uow = store_mall()
+    with uow:
+        asked = withdrawals.request(uow, OWNER, TENANT, "4.00", NOW, merchant_id=STORE)
+    assert (asked.user_id, asked.merchant_id, asked.holder) == (OWNER.subject_id, STORE, STORE)
+    assert uow.cash.cash[(TENANT, STORE)] == 200
+    assert uow.cash.held[(TENANT, STORE)] == 400
+    assert uow.cash.cash[(TENANT, OWNER.subject_id)] == 10_000
+    with uow, pytest.raises(Forbidden):
+        withdrawals.approve(uow, replace(OWNER, role=Role.ADMIN), TENANT, asked.withdrawal_id, NOW)
+    with uow:
+        paid = withdrawals.approve(uow, FIRST, TENANT, asked.withdrawal_id, NOW)
+    assert paid.status == WithdrawalStatus.PAID
+    assert uow.cash.held[(TENANT, STORE)] == 0
+    assert uow.cash.paid_out[(TENANT, STORE)] == 400
+    assert (TENANT, OWNER.subject_id) not in uow.cash.paid_out
+
+
+@pytest.mark.parametrize(
+    ("who", "store", "amount", "error"),
+    [
+        (OWNER, STORE, "6.01", InsufficientBalance),
+        (MEMBER, STORE, "1.00", NotFound),
+        (FIRST, STORE, "1.00", NotFound),
+        (OWNER, "mch-none", "1.00", NotFound),
+    ],
+)
+def test_refused_store_withdrawals_change_nothing(
+    who: Principal, store: str, amount: str, error: type[Exception]
+) -> None:
+    uow = store_mall()
+    before = (dict(uow.cash.cash), dict(uow.cash.held), list(uow.cash.commands))
+    with uow, pytest.raises(error):
+        withdrawals.request(uow, who, TENANT, amount, NOW, merchant_id=store)
+    assert (dict(uow.cash.cash), dict(uow.cash.held), list(uow.cash.commands)) == before
+    assert uow.withdrawals.rows == {}
+
+
+def test_the_store_statement_is_its_owners_only() -> None:
+    uow = store_mall()
+    with uow:
+        withdrawals.request(uow, OWNER, TENANT, "1.00", NOW, merchant_id=STORE)
+        withdrawals.request(uow, OWNER, TENANT, "1.00", NOW)  # the owner's own cash
+        shown = statement.store_statement(uow, OWNER, TENANT)
+    assert (shown.merchant_id, shown.cash) == (STORE, 500)
+    assert [w.merchant_id for w in shown.withdrawals] == [STORE]
+    with uow, pytest.raises(Forbidden):
+        statement.store_statement(uow, MEMBER, TENANT)
