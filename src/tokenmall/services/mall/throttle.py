@@ -131,7 +131,7 @@ class Bucket:
         now = self.clock()
         with self._lock:
             tokens, at = self._tokens.pop(key, (float(self.burst), now))  # float-ok: a rate
-            tokens = min(float(self.burst), tokens + (now - at) / self.every)
+            tokens = min(float(self.burst), tokens + (now - at) / self.every)  # float-ok: a rate
             if tokens < 1:
                 self._tokens[key] = (tokens, now)
                 return math.ceil((1 - tokens) * self.every)
