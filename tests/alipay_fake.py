@@ -18,6 +18,7 @@ transfers to registered accounts (``accounts``: account -> real name) and trade 
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import json
 import threading
@@ -29,9 +30,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.x509.oid import NameOID
 
 BEIJING = timezone(timedelta(hours=8))
 NOW = datetime(2026, 12, 5, 10, 0, 0, tzinfo=BEIJING)
@@ -82,6 +85,65 @@ def fen_of(text: str) -> int:
     return int(Decimal(text) * 100)
 
 
+def _name(cn: str) -> x509.Name:
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Ant Financial"),
+            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "Certification Authority"),
+            x509.NameAttribute(NameOID.COMMON_NAME, cn),
+        ]
+    )
+
+
+def certificate(
+    key: rsa.RSAPrivateKey, subject: str, issuer_key: rsa.RSAPrivateKey, issuer: str, serial: int
+) -> x509.Certificate:
+    start = datetime(2026, 1, 1, tzinfo=BEIJING)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(_name(subject))
+        .issuer_name(_name(issuer))
+        .public_key(key.public_key())
+        .serial_number(serial)
+        .not_valid_before(start)
+        .not_valid_after(start + timedelta(days=3650))
+        .sign(issuer_key, hashes.SHA256())
+    )
+
+
+def cert_pem(cert: x509.Certificate) -> str:
+    return cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def cert_sn(cert: x509.Certificate) -> str:
+    """Alipay's serial of a certificate: MD5 of its issuer's DN (most specific first) and its
+    serial number in decimal."""
+    return hashlib.md5(
+        (cert.issuer.rfc4514_string() + str(cert.serial_number)).encode()
+    ).hexdigest()
+
+
+@dataclass
+class Certificates:
+    """The open platform's three certificates for an app key and Alipay's key (certificate
+    mode), issued by a root made here."""
+
+    app_cert: x509.Certificate
+    alipay_cert: x509.Certificate
+    root_cert: x509.Certificate
+
+    @classmethod
+    def issue(cls, app_key: rsa.RSAPrivateKey, alipay_key: rsa.RSAPrivateKey) -> Certificates:
+        root_key = new_key()
+        root = "Ant Financial Certification Authority R1"
+        return cls(
+            app_cert=certificate(app_key, "app 2021000123456789", root_key, root, 4001),
+            alipay_cert=certificate(alipay_key, "alipay", root_key, root, 4002),
+            root_cert=certificate(root_key, root, root_key, root, 4000),
+        )
+
+
 @dataclass
 class Trade:
     out_trade_no: str
@@ -109,6 +171,7 @@ class FakeAlipay:
         self.bills: dict[str, bytes] = {}
         self.requests: list[tuple[str, dict[str, Any]]] = []
         self.refund_pending = False  # refunds answer fund_change N and the query finds none
+        self.certificates: Certificates | None = None  # certificate mode when set
         self._numbers = 0
         self._server: ThreadingHTTPServer | None = None
 
@@ -177,12 +240,21 @@ class FakeAlipay:
     def request_signed(self, params: dict[str, str]) -> bool:
         if params.get("app_id") != self.app_id or params.get("sign_type") != "RSA2":
             return False
+        if self.certificates is not None and (
+            params.get("app_cert_sn") != cert_sn(self.certificates.app_cert)
+            or params.get("alipay_root_cert_sn") != cert_sn(self.certificates.root_cert)
+        ):
+            return False
         text = unsigned_text(params, skip=("sign",))
         return rsa2_verify(self.app_public_key, text, params.get("sign", ""))
 
     def signed_answer(self, rtype: str, answer: dict[str, Any]) -> str:
         inner = json.dumps(answer, ensure_ascii=False, separators=(",", ":"))
-        return f'{{"{rtype}":{inner},"sign":"{rsa2_sign(self.key, inner)}"}}'
+        sign = rsa2_sign(self.key, inner)
+        if self.certificates is not None:
+            sn = cert_sn(self.certificates.alipay_cert)
+            return f'{{"{rtype}":{inner},"alipay_cert_sn":"{sn}","sign":"{sign}"}}'
+        return f'{{"{rtype}":{inner},"sign":"{sign}"}}'
 
     @staticmethod
     def ok(**fields: Any) -> dict[str, Any]:

@@ -9,7 +9,16 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
 
-from alipay_fake import FakeAlipay, new_key, private_pem, public_base64, rsa2_sign, unsigned_text
+from alipay_fake import (
+    Certificates,
+    FakeAlipay,
+    cert_pem,
+    new_key,
+    private_pem,
+    public_base64,
+    rsa2_sign,
+    unsigned_text,
+)
 from tokenmall.adapters.payments.alipay_config import (
     SANDBOX_GATEWAY,
     AlipayConfig,
@@ -398,6 +407,55 @@ def test_the_sandbox_environment_url(fake, app_key) -> None:  # type: ignore[no-
     config = config_for(fake, app_key, gateway_url=SANDBOX_GATEWAY)
     assert config.is_sandbox
     assert alipay_client(config)._gateway == SANDBOX_GATEWAY
+
+
+# -- certificate mode -------------------------------------------------------------------------
+
+
+def cert_config(fake: FakeAlipay, app_key, certs: Certificates, **changes: object) -> AlipayConfig:  # type: ignore[no-untyped-def]
+    values: dict[str, object] = {
+        "alipay_public_key": "",
+        "app_cert": cert_pem(certs.app_cert),
+        "alipay_cert": cert_pem(certs.alipay_cert),
+        "alipay_root_cert": cert_pem(certs.root_cert),
+    }
+    values.update(changes)
+    return config_for(fake, app_key, **values)
+
+
+def test_certificate_mode_names_the_serials_and_pays_out(fake, app_key) -> None:  # type: ignore[no-untyped-def]
+    certs = Certificates.issue(app_key, fake.key)
+    fake.certificates = certs  # the fake now refuses requests without the right serials
+    fake.accounts["13800000000"] = "张三"
+    gateway = AlipayGateway(
+        cert_config(fake, app_key, certs), tenant_id=TENANT, notify_url="https://x.example/n"
+    )
+    result = gateway.transfer(
+        payout_id="po_9", amount_fen=5000, payee_account="13800000000", payee_real_name="张三",
+        remark="提现",
+    )  # fmt: skip
+    assert result.status == "succeeded"
+    _, trade = opened(gateway, fake)
+    event = gateway.verify_callback({}, fake.pay(trade.out_trade_no), NOW)  # key from the cert
+    assert event.amount_fen == 1230
+    plain = AlipayGateway(config_for(fake, app_key), tenant_id=TENANT, notify_url="https://x/n")
+    with pytest.raises(AlipayError, match="40002"):
+        plain.query_payment(provider_ref=PAY)  # without the serials Alipay refuses
+
+
+@pytest.mark.parametrize("field", ["app_cert", "alipay_cert", "alipay_root_cert"])
+def test_certificate_mode_needs_all_three_certificates(fake, app_key, field: str) -> None:  # type: ignore[no-untyped-def]
+    certs = Certificates.issue(app_key, fake.key)
+    with pytest.raises(AlipayConfigError) as caught:
+        alipay_client(cert_config(fake, app_key, certs, **{field: ""}))
+    assert caught.value.field == field
+
+
+def test_an_app_certificate_of_another_key_is_refused(fake, app_key) -> None:  # type: ignore[no-untyped-def]
+    certs = Certificates.issue(new_key(), fake.key)
+    with pytest.raises(AlipayConfigError) as caught:
+        alipay_client(cert_config(fake, app_key, certs))
+    assert caught.value.field == "app_cert"
 
 
 # -- payouts -----------------------------------------------------------------------------------

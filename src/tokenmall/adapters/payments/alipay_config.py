@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from alipay import AliPay
+import OpenSSL
+from alipay import AliPay, DCAliPay
 from alipay.utils import AliPayConfig
 from Cryptodome.PublicKey import RSA
 
@@ -53,12 +54,22 @@ class AlipayConfig:
     gateway_url: str = PRODUCTION_GATEWAY
     timeout_seconds: float = 15.0  # float-ok: time
     timeout_express: str = "30m"  # how long a payment stays payable at Alipay
+    # Public-key certificate mode (公钥证书模式; Alipay requires it for transfers): the three
+    # .crt files of the open platform, PEM. When set, Alipay's public key is the one in
+    # ``alipay_cert`` and ``alipay_public_key`` may be left empty.
+    app_cert: str = ""
+    alipay_cert: str = ""
+    alipay_root_cert: str = ""
 
     def __repr__(self) -> str:  # the keys stay out of logs and tracebacks
         return (
             f"AlipayConfig(app_id={self.app_id!r}, seller_id={self.seller_id!r}, "
             f"gateway_url={self.gateway_url!r})"
         )
+
+    @property
+    def cert_mode(self) -> bool:
+        return bool(self.app_cert or self.alipay_cert or self.alipay_root_cert)
 
     @property
     def is_sandbox(self) -> bool:
@@ -83,6 +94,14 @@ class AlipayConfig:
             )
         if not 0 < self.timeout_seconds <= 120:
             raise AlipayConfigError("timeout_seconds must be in (0, 120]", "timeout_seconds")
+        if self.cert_mode:
+            for field in ("app_cert", "alipay_cert", "alipay_root_cert"):
+                if "-----BEGIN CERTIFICATE-----" not in getattr(self, field):
+                    raise AlipayConfigError(
+                        f"{field} must be the PEM certificate (.crt) of the open platform; "
+                        "certificate mode needs all three",
+                        field,
+                    )
 
 
 def key_material(text: str, field: str) -> str | bytes:
@@ -113,18 +132,60 @@ def _rsa_key(text: str, field: str, *, private: bool) -> str | bytes:
 
 
 def alipay_client(config: AlipayConfig) -> Any:
-    """The SDK client for ``config``, pointed at its gateway URL; keys checked now."""
+    """The SDK client for ``config`` (``AliPay``, or ``DCAliPay`` in certificate mode), pointed
+    at its gateway URL; keys and certificates checked now."""
     config.check()
     private = _rsa_key(config.app_private_key, "app_private_key", private=True)
-    public = _rsa_key(config.alipay_public_key, "alipay_public_key", private=False)
-    client = AliPay(
-        appid=config.app_id,
-        app_private_key_string=private,
-        alipay_public_key_string=public,
-        sign_type="RSA2",
-        config=AliPayConfig(timeout=config.timeout_seconds),
-    )
+    if config.cert_mode:
+        client = _cert_client(config, private)
+    else:
+        public = _rsa_key(config.alipay_public_key, "alipay_public_key", private=False)
+        client = AliPay(
+            appid=config.app_id,
+            app_private_key_string=private,
+            alipay_public_key_string=public,
+            sign_type="RSA2",
+        )
+    client._config = AliPayConfig(timeout=config.timeout_seconds)
     # The SDK knows only its two built-in gateways (its ``debug`` flag); every request it
     # sends goes to ``_gateway``, so the configured URL (the sandbox, a fake) is set there.
     client._gateway = config.gateway_url
     return client
+
+
+def _cert_client(config: AlipayConfig, private: str | bytes) -> Any:
+    """The SDK's certificate-mode client: Alipay's key from its certificate, and each request
+    naming the app's and the root's certificate serial numbers (``app_cert_sn``)."""
+    for field in ("app_cert", "alipay_cert"):
+        try:
+            key = RSA.import_key(_public_key_pem(getattr(config, field)))
+        except (ValueError, IndexError, TypeError, OpenSSL.crypto.Error):
+            raise AlipayConfigError(f"{field} is not a certificate of an RSA key", field) from None
+        if key.size_in_bits() < 2048:
+            raise AlipayConfigError(f"{field} must hold an RSA key of at least 2048 bits", field)
+        if field == "app_cert" and key != RSA.import_key(private).public_key():
+            raise AlipayConfigError("app_cert is not the certificate of app_private_key", field)
+    client = DCAliPay(
+        appid=config.app_id,
+        app_private_key_string=private,
+        app_public_key_cert_string=config.app_cert.strip(),
+        alipay_public_key_cert_string=config.alipay_cert.strip(),
+        alipay_root_cert_string=config.alipay_root_cert.strip(),
+        sign_type="RSA2",
+    )
+    try:
+        sn = client.alipay_root_cert_sn if client.app_cert_sn else None
+    except (ValueError, OpenSSL.crypto.Error):
+        sn = None
+    if not sn:
+        raise AlipayConfigError(
+            "alipay_root_cert holds no RSA certificate Alipay's root chain has",
+            "alipay_root_cert",
+        )
+    return client
+
+
+def _public_key_pem(cert: str) -> str:
+    loaded = OpenSSL.crypto.load_certificate(OpenSSL.crypto.FILETYPE_PEM, cert.strip().encode())
+    pem: bytes = OpenSSL.crypto.dump_publickey(OpenSSL.crypto.FILETYPE_PEM, loaded.get_pubkey())
+    return pem.decode()
