@@ -240,6 +240,8 @@ class FakeAlipay:
     def request_signed(self, params: dict[str, str]) -> bool:
         if params.get("app_id") != self.app_id or params.get("sign_type") != "RSA2":
             return False
+        if not self.timestamp_fresh(params.get("timestamp", "")):
+            return False
         if self.certificates is not None and (
             params.get("app_cert_sn") != cert_sn(self.certificates.app_cert)
             or params.get("alipay_root_cert_sn") != cert_sn(self.certificates.root_cert)
@@ -247,6 +249,15 @@ class FakeAlipay:
             return False
         text = unsigned_text(params, skip=("sign",))
         return rsa2_verify(self.app_public_key, text, params.get("sign", ""))
+
+    @staticmethod
+    def timestamp_fresh(text: str) -> bool:
+        """Alipay reads ``timestamp`` as Beijing time and refuses one far from its clock."""
+        try:
+            sent = datetime.strptime(text + " +0800", "%Y-%m-%d %H:%M:%S %z")
+        except ValueError:
+            return False
+        return abs(datetime.now(BEIJING) - sent) <= timedelta(minutes=10)
 
     def signed_answer(self, rtype: str, answer: dict[str, Any]) -> str:
         inner = json.dumps(answer, ensure_ascii=False, separators=(",", ":"))

@@ -28,6 +28,7 @@ from tokenmall.adapters.payments.alipay_bill import MAX_ZIP, AlipayBillLine, par
 from tokenmall.adapters.payments.alipay_config import AlipayConfig, alipay_client
 from tokenmall.adapters.payments.alipay_notify import (
     ALIPAY,
+    BEIJING,
     AlipayNotice,
     read_notify,
     trade_event,
@@ -47,7 +48,17 @@ from tokenmall.domain.mall.gateway import (
 from tokenmall.domain.money import format_money
 
 PayMode = Literal["wap", "page"]
+PAY_METHODS: dict[str, tuple[str, str]] = {
+    "wap": ("alipay.trade.wap.pay", "QUICK_WAP_PAY"),
+    "page": ("alipay.trade.page.pay", "FAST_INSTANT_TRADE_PAY"),
+}
 OK = "10000"
+
+
+def alipay_timestamp() -> str:
+    """A request's ``timestamp``: Beijing time, as Alipay reads it (the SDK would write the
+    server's local time, hours off on a UTC host)."""
+    return datetime.now(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
 
 
 class AlipayError(Conflict):
@@ -110,18 +121,21 @@ class AlipayGateway:
         """The signed URL of Alipay's cashier for paying ``amount_fen`` of an order."""
         if amount_fen <= 0:
             raise AlipayError("an Alipay payment must be of a positive amount")
-        api = {
-            "wap": self.client.api_alipay_trade_wap_pay,
-            "page": self.client.api_alipay_trade_page_pay,
-        }[mode or self.pay_mode]
-        signed = api(
-            subject=f"订单 {order_id}",
-            out_trade_no=payment_id,
-            total_amount=format_money(amount_fen),
+        method, product = PAY_METHODS[mode or self.pay_mode]
+        biz = {
+            "subject": f"订单 {order_id}",
+            "out_trade_no": payment_id,
+            "total_amount": format_money(amount_fen),
+            "product_code": product,
+            "passback_params": self.tenant_id,
+            "timeout_express": self.config.timeout_express,
+        }
+        signed = self.client.client_api(
+            method,
+            biz,
             return_url=self.return_url or None,
             notify_url=self.notify_url,
-            passback_params=self.tenant_id,
-            timeout_express=self.config.timeout_express,
+            timestamp=alipay_timestamp(),
         )
         return f"{self.config.gateway_url}?{signed}"
 
@@ -262,7 +276,7 @@ class AlipayGateway:
     def _call(self, method: str, biz: dict[str, Any]) -> dict[str, Any]:
         """One signed request through the SDK; its verified ``…_response`` object."""
         try:
-            answer = self.client.server_api(method, biz)
+            answer = self.client.server_api(method, biz, timestamp=alipay_timestamp())
         except AliPayValidationError:
             raise AlipayUnavailable(f"{method}: the answer's signature does not match") from None
         except AliPayException as error:
