@@ -117,71 +117,88 @@ def key_material(text: str, field: str) -> str | bytes:
         raise AlipayConfigError(f"{field} is neither PEM nor base64", field) from None
 
 
-def _rsa_key(text: str, field: str, *, private: bool) -> str | bytes:
+def _public_key(text: str, field: str) -> str | bytes:
     material = key_material(text, field)
     try:
         key = RSA.import_key(material)
     except (ValueError, IndexError, TypeError):
         raise AlipayConfigError(f"{field} is not an RSA key (PEM or base64 DER)", field) from None
-    if key.has_private() != private:
-        want = "the application's private key" if private else "Alipay's public key"
-        raise AlipayConfigError(f"{field} must be {want}", field)
+    if key.has_private():
+        raise AlipayConfigError(f"{field} must be Alipay's public key, not a private key", field)
     if key.size_in_bits() < 2048:
         raise AlipayConfigError(f"{field} must be an RSA key of at least 2048 bits", field)
     return material
 
 
+def _cert_key(config: AlipayConfig, field: str) -> Any:
+    try:
+        key = RSA.import_key(_public_key_pem(getattr(config, field)))
+    except (ValueError, IndexError, TypeError, OpenSSL.crypto.Error):
+        raise AlipayConfigError(f"{field} is not a certificate of an RSA key", field) from None
+    if key.size_in_bits() < 2048:
+        raise AlipayConfigError(f"{field} must hold an RSA key of at least 2048 bits", field)
+    return key
+
+
 def alipay_client(config: AlipayConfig) -> Any:
     """The SDK client for ``config`` (``AliPay``, or ``DCAliPay`` in certificate mode), pointed
-    at its gateway URL; keys and certificates checked now."""
+    at its gateway URL; keys and certificates checked now. Loading the private key (its
+    consistency check) takes a good part of a second: build a tenant's gateway once and keep
+    it while its configuration is unchanged."""
     config.check()
-    private = _rsa_key(config.app_private_key, "app_private_key", private=True)
+    private = key_material(config.app_private_key, "app_private_key")
     if config.cert_mode:
-        client = _cert_client(config, private)
+        app_key = _cert_key(config, "app_cert")
+        _cert_key(config, "alipay_cert")
     else:
-        public = _rsa_key(config.alipay_public_key, "alipay_public_key", private=False)
-        client = AliPay(
-            appid=config.app_id,
-            app_private_key_string=private,
-            alipay_public_key_string=public,
-            sign_type="RSA2",
+        public = _public_key(config.alipay_public_key, "alipay_public_key")
+    # Alipay's key is good by now: a failure to build the client is the private key's.
+    try:
+        if config.cert_mode:
+            client = DCAliPay(
+                appid=config.app_id,
+                app_private_key_string=private,
+                app_public_key_cert_string=config.app_cert.strip(),
+                alipay_public_key_cert_string=config.alipay_cert.strip(),
+                alipay_root_cert_string=config.alipay_root_cert.strip(),
+                sign_type="RSA2",
+            )
+        else:
+            client = AliPay(
+                appid=config.app_id,
+                app_private_key_string=private,
+                alipay_public_key_string=public,
+                sign_type="RSA2",
+            )
+    except (ValueError, IndexError, TypeError):
+        client = None
+    if client is None or not client.app_private_key.has_private():
+        raise AlipayConfigError(
+            "app_private_key must be the application's RSA private key (PEM or base64)",
+            "app_private_key",
         )
+    if client.app_private_key.size_in_bits() < 2048:
+        raise AlipayConfigError(
+            "app_private_key must be an RSA key of at least 2048 bits", "app_private_key"
+        )
+    if config.cert_mode:
+        if app_key != client.app_private_key.public_key():
+            raise AlipayConfigError(
+                "app_cert is not the certificate of app_private_key", "app_cert"
+            )
+        try:
+            sn = client.alipay_root_cert_sn if client.app_cert_sn else None
+        except (ValueError, OpenSSL.crypto.Error):
+            sn = None
+        if not sn:
+            raise AlipayConfigError(
+                "alipay_root_cert holds no RSA certificate of Alipay's root chain",
+                "alipay_root_cert",
+            )
     client._config = AliPayConfig(timeout=config.timeout_seconds)
     # The SDK knows only its two built-in gateways (its ``debug`` flag); every request it
     # sends goes to ``_gateway``, so the configured URL (the sandbox, a fake) is set there.
     client._gateway = config.gateway_url
-    return client
-
-
-def _cert_client(config: AlipayConfig, private: str | bytes) -> Any:
-    """The SDK's certificate-mode client: Alipay's key from its certificate, and each request
-    naming the app's and the root's certificate serial numbers (``app_cert_sn``)."""
-    for field in ("app_cert", "alipay_cert"):
-        try:
-            key = RSA.import_key(_public_key_pem(getattr(config, field)))
-        except (ValueError, IndexError, TypeError, OpenSSL.crypto.Error):
-            raise AlipayConfigError(f"{field} is not a certificate of an RSA key", field) from None
-        if key.size_in_bits() < 2048:
-            raise AlipayConfigError(f"{field} must hold an RSA key of at least 2048 bits", field)
-        if field == "app_cert" and key != RSA.import_key(private).public_key():
-            raise AlipayConfigError("app_cert is not the certificate of app_private_key", field)
-    client = DCAliPay(
-        appid=config.app_id,
-        app_private_key_string=private,
-        app_public_key_cert_string=config.app_cert.strip(),
-        alipay_public_key_cert_string=config.alipay_cert.strip(),
-        alipay_root_cert_string=config.alipay_root_cert.strip(),
-        sign_type="RSA2",
-    )
-    try:
-        sn = client.alipay_root_cert_sn if client.app_cert_sn else None
-    except (ValueError, OpenSSL.crypto.Error):
-        sn = None
-    if not sn:
-        raise AlipayConfigError(
-            "alipay_root_cert holds no RSA certificate Alipay's root chain has",
-            "alipay_root_cert",
-        )
     return client
 
 
