@@ -17,8 +17,8 @@ from tokenmall.domain.money import format_money
 
 PayoutStatus = Literal["succeeded", "failed", "pending"]
 _USER_ID = re.compile(r"^2088[0-9]{12}$")
-# Refusals after which nothing was paid and asking again cannot help (Alipay's sub_codes);
-# any other refusal is treated the same, except the ones below that leave the outcome unknown.
+# Alipay's sub_codes that leave a transfer's outcome unknown (ask again with the same id); any
+# other business refusal (code 40004) means nothing was paid.
 UNKNOWN_OUTCOME = frozenset({"SYSTEM_ERROR", "ACQ.SYSTEM_ERROR", "aop.SYSTEM_ERROR"})
 
 
