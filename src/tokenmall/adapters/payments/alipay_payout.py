@@ -76,4 +76,4 @@ def transfer_result(payout_id: str, answer: dict[str, Any]) -> PayoutResult:
         return PayoutResult(payout_id, "pending", channel_ref, status or None, message)
     if code == "20000" or code.startswith("5") or (sub_code or "") in UNKNOWN_OUTCOME:
         return PayoutResult(payout_id, "pending", None, sub_code or code, message)
-    return PayoutResult(payout_id, "failed", None, sub_code or code, message)
+    return PayoutResult(payout_id, "failed", None, sub_code or code, message or sub_code or code)
