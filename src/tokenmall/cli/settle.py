@@ -327,16 +327,25 @@ def _market_daily(db: Any, tenants: list[str], now: datetime, secret_key: str) -
 
 
 def _log_tick(db: Any, secret_key: str, now: datetime) -> None:
-    """The transparency logs: settled days logged, due checkpoints signed."""
+    """The transparency logs: settled days logged, due checkpoints signed, then the newest
+    checkpoints anchored where a chain is configured (a chain's failure is reported and
+    retried later; it never stops the log's tick)."""
     from tokenmall import bootstrap
     from tokenmall.config import Settings
-    from tokenmall.services.log import public
+    from tokenmall.services.log import anchoring, public
 
     try:
         config = bootstrap.log_config(secret_key, Settings().log_host)
         public.tick(db, config, now)
     except Exception as exc:
         typer.echo(f"scheduler: the transparency log's tick failed: {exc}", err=True)
+        return
+    try:
+        for outcome in anchoring.anchor_due(db, config, bootstrap.anchoring(secret_key), now):
+            if outcome.status in ("anchored", "failed"):
+                typer.echo(outcome.line(), err=outcome.status == "failed")
+    except Exception as exc:
+        typer.echo(f"scheduler: anchoring failed: {exc}", err=True)
 
 
 def _order_clock(db: Any, tenants: list[str], now: datetime) -> None:
