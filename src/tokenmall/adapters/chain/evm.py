@@ -29,7 +29,7 @@ from web3.logs import DISCARD
 from tokenmall.domain.log.anchors import AnchoredEvent, ChainError
 
 T = TypeVar("T")
-RPC_TIMEOUT = 10  # seconds: one JSON-RPC request  # float-ok: time
+RPC_TIMEOUT = 10  # seconds: one JSON-RPC request
 
 
 @cache
