@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from evm_kit import RPC, UNREACHABLE, EvmAccess
 from mall_api import Api, TenantFixture, ok
 from nfg_helpers import grant, published
 from sqlalchemy import text
 from typer.testing import CliRunner
 
+from evm_kit import RPC, UNREACHABLE, EvmAccess
 from tokenmall import bootstrap
 from tokenmall.cli import settle as settle_cli
 from tokenmall.cli.main import app as cli_app
