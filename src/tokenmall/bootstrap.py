@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, Engine
 
-from tokenmall.adapters.chain.evm import Web3Access
+from tokenmall.adapters.chain.access import Web3Access
 from tokenmall.adapters.db import migrate
 from tokenmall.adapters.db.engine import UnsupportedDatabase, make_engine, require_existing
 from tokenmall.adapters.db.settings import database_url

@@ -234,12 +234,3 @@ class EvmChain:
             raise ChainError(f"the deployment transaction {prepared.tx_hash} failed")
         return str(found["contractAddress"]).lower()
 
-
-class Web3Access:
-    """The ``ChainAccess`` port over JSON-RPC (HTTP)."""
-
-    def connect(self, rpc_url: str, private_key: bytes | None) -> EvmChain:
-        return EvmChain.over_rpc(rpc_url, private_key)
-
-    def address_of(self, private_key: bytes) -> str:
-        return address_of(private_key)
