@@ -63,3 +63,14 @@ class EvmAccess:
 
     def new_key(self) -> str:
         return "0x" + bytes(Account.create().key).hex()
+
+
+class OfflineAccess:
+    """No chain at all: every connection refused at once (the tests that must send nothing
+    out of the machine, whatever URL they store)."""
+
+    def connect(self, rpc_url: str, private_key: bytes | None) -> EvmChain:
+        raise ChainError(f"no chain is reachable in this test (asked for {rpc_url})")
+
+    def address_of(self, private_key: bytes) -> str:
+        return address_of(private_key)
