@@ -8,7 +8,8 @@ settled day) is reported and the command exits 1 after trying the others.
 
 ``scheduler`` loops: every ``--interval`` seconds it delivers due webhooks, runs the order
 clock (automatic completion and cancellation, when the orders module has them) and the
-transparency log's tick (settled days logged, due checkpoints signed); once the local
+transparency log's tick (settled days logged, due checkpoints signed, the newest checkpoints
+anchored where a tenant has a chain configured); once the local
 time is past ``--at`` it settles each tenant's previous day (once: a settled day is skipped)
 and runs the market's daily duties (due orders expired, accrued royalties paid out: once a day
 per tenant and process, and a rerun changes nothing).

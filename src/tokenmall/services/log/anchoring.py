@@ -63,7 +63,7 @@ class AnchorOutcome:
         return f"anchoring {self.tenant_id}{at}: {self.status}: {self.message}"
 
 
-def _claim(db: Database, config: LogConfig, tenant_id: str, now: datetime) -> AnchorRecord | None:
+def _claim(db: Database, tenant_id: str, now: datetime) -> AnchorRecord | None:
     """The row to work on: the newest checkpoint claimed if no anchor covers it, or the newest
     anchor still unconfirmed; None when everything signed is anchored."""
     with db.unit() as unit:
@@ -285,7 +285,7 @@ def anchor_tenant(
         reorgs = _reorganised(db, anchoring, chain, tenant_id, origin, now)
     except (ChainError, ValueError) as exc:
         error = str(exc)
-    record = _claim(db, config, tenant_id, now)
+    record = _claim(db, tenant_id, now)
     if record is None:
         message = "; ".join(reorgs) or error or "every signed checkpoint is anchored"
         return AnchorOutcome(tenant_id, None, "failed" if error else "idle", message)
