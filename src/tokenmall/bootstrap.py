@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, Engine
 
+from tokenmall.adapters.chain.access import Web3Access
 from tokenmall.adapters.db import migrate
 from tokenmall.adapters.db.engine import UnsupportedDatabase, make_engine, require_existing
 from tokenmall.adapters.db.settings import database_url
@@ -19,7 +20,9 @@ from tokenmall.adapters.db.store import Store
 from tokenmall.adapters.payments import delivery as sandbox_delivery
 from tokenmall.adapters.payments import sandbox_page
 from tokenmall.adapters.payments.sandbox import SandboxGateway, parse_sandbox_ref
-from tokenmall.adapters.signing import Ed25519Signer, personal_data_sealer
+from tokenmall.adapters.signing import Ed25519Signer, anchor_key_sealer, personal_data_sealer
+from tokenmall.services.log.anchor_ports import ChainAccess
+from tokenmall.services.log.anchoring import Anchoring
 from tokenmall.services.log.checkpoints import LogConfig
 from tokenmall.services.log.verify import StateCheck
 from tokenmall.services.mall.gateway import Gateway, NoGateway
@@ -52,6 +55,16 @@ def payment_gateway(sandbox_on: bool, secret_key: str, base_url: str) -> Gateway
 def log_config(secret_key: str, host: str) -> LogConfig:
     """How the transparency logs are named and signed (keys sealed under ``secret_key``)."""
     return LogConfig(host, Ed25519Signer(secret_key))
+
+
+# How anchoring reaches a chain: JSON-RPC over HTTP; the tests put an in-process EVM here.
+chain_access: ChainAccess = Web3Access()
+
+
+def anchoring(secret_key: str) -> Anchoring:
+    """How checkpoints are anchored: the chain access, the accounts' keys sealed under
+    ``secret_key``."""
+    return Anchoring(chain_access, anchor_key_sealer(secret_key))
 
 
 def kyc_sealer(secret_key: str) -> Sealer:

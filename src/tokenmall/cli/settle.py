@@ -8,7 +8,8 @@ settled day) is reported and the command exits 1 after trying the others.
 
 ``scheduler`` loops: every ``--interval`` seconds it delivers due webhooks, runs the order
 clock (automatic completion and cancellation, when the orders module has them) and the
-transparency log's tick (settled days logged, due checkpoints signed); once the local
+transparency log's tick (settled days logged, due checkpoints signed, the newest checkpoints
+anchored where a tenant has a chain configured); once the local
 time is past ``--at`` it settles each tenant's previous day (once: a settled day is skipped)
 and runs the market's daily duties (due orders expired, accrued royalties paid out: once a day
 per tenant and process, and a rerun changes nothing).
@@ -327,16 +328,25 @@ def _market_daily(db: Any, tenants: list[str], now: datetime, secret_key: str) -
 
 
 def _log_tick(db: Any, secret_key: str, now: datetime) -> None:
-    """The transparency logs: settled days logged, due checkpoints signed."""
+    """The transparency logs: settled days logged, due checkpoints signed, then the newest
+    checkpoints anchored where a chain is configured (a chain's failure is reported and
+    retried later; it never stops the log's tick)."""
     from tokenmall import bootstrap
     from tokenmall.config import Settings
-    from tokenmall.services.log import public
+    from tokenmall.services.log import anchoring, public
 
     try:
         config = bootstrap.log_config(secret_key, Settings().log_host)
         public.tick(db, config, now)
     except Exception as exc:
         typer.echo(f"scheduler: the transparency log's tick failed: {exc}", err=True)
+        return
+    try:
+        for outcome in anchoring.anchor_due(db, config, bootstrap.anchoring(secret_key), now):
+            if outcome.status in ("anchored", "failed"):
+                typer.echo(outcome.line(), err=outcome.status == "failed")
+    except Exception as exc:
+        typer.echo(f"scheduler: anchoring failed: {exc}", err=True)
 
 
 def _order_clock(db: Any, tenants: list[str], now: datetime) -> None:

@@ -33,6 +33,7 @@ from tokenmall.web.pages import (
     account,
     addresses,
     admin,
+    anchoring_admin,
     console,
     kyc,
     mall,
@@ -123,6 +124,7 @@ for part in (
     storefront_admin.router,  # the console's product images, categories and banners
     access.router,  # the console's API keys, caps, audit trail and referral flags
     console.router,
+    anchoring_admin.router,  # the console's anchoring of the log on an EVM chain
     mall.router,
     share.router,  # a product's share poster
     shop.router,  # the consumer's cart, checkout and orders
