@@ -14,7 +14,7 @@ refunds the shop holds its answer for (``sbxr_<refund id>``).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
@@ -50,8 +50,10 @@ class SandboxPayouts:
 
 
 def day_window(day: date, tz: tzinfo) -> tuple[datetime, datetime]:
+    """The business day in ``tz`` as [start, end) in UTC (how every time is stored)."""
     start = datetime.combine(day, time(0), tzinfo=tz)
-    return start, datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz)
+    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz)
+    return start.astimezone(UTC), end.astimezone(UTC)
 
 
 def record_approval(engine: Engine, provider_ref: str, amount_fen: int, now: datetime) -> None:

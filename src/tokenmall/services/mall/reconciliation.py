@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from tokenmall.domain.mall.payouts import BillLine, Outcome, ReconLine, ReconReport
 from tokenmall.domain.mall.people import Scope
@@ -70,8 +70,10 @@ class Reconciled:
 
 
 def day_window(day: date, tz: tzinfo) -> tuple[datetime, datetime]:
+    """The business day in ``tz`` as [start, end) in UTC (how every time is stored)."""
     start = datetime.combine(day, time(0), tzinfo=tz)
-    return start, datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz)
+    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz)
+    return start.astimezone(UTC), end.astimezone(UTC)
 
 
 def reconcile(
@@ -106,6 +108,18 @@ def reconcile(
             uow.payouts.put_report(report, lines)
         done.append(Reconciled(report, lines))
     return done
+
+
+def mall_tenants(db: Database) -> list[str]:
+    """The tenants a reconciliation runs for: the mall's (a ledger-only tenant takes no
+    payments)."""
+    found: list[str] = []
+    with db.reading() as uow:
+        while True:
+            batch = uow.tenants.list_all(found[-1] if found else None, 500)
+            found.extend(t.tenant_id for t in batch)
+            if len(batch) < 500:
+                return found
 
 
 def reports(
