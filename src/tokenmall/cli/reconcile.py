@@ -9,12 +9,33 @@ that has not begun, an unknown tenant).
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, timedelta, tzinfo
 from typing import Annotated, Any
 
 import typer
 
-from tokenmall.cli.settle import Database_, Timezone, _fail, _tz
+Database_ = Annotated[
+    str | None,
+    typer.Option("--database", help="Database URL (default: $TOKENMALL_DATABASE_URL, SQLite)."),
+]
+Timezone = Annotated[
+    str,
+    typer.Option("--timezone", help="Business time zone: +08:00 or an IANA name (default UTC+8)."),
+]
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"tokenmall reconcile: {message}", err=True)
+    return typer.Exit(2)
+
+
+def _tz(text: str) -> tzinfo:
+    from tokenmall.services.mall.settling import parse_timezone
+
+    try:
+        return parse_timezone(text)
+    except ValueError as exc:
+        raise _fail(f"--timezone: {exc}") from None
 
 
 def _money(fen: int | None) -> str:
@@ -58,21 +79,21 @@ def reconcile(
     from tokenmall.services.mall.settling import parse_date, yesterday
     from tokenmall.services.mall.uow import Database, utc_now
 
-    tz = _tz("reconcile", timezone_)
+    tz = _tz(timezone_)
     now = utc_now()
     try:
         when: date = yesterday(now, tz) if day is None else parse_date(day, "--date")
     except InvalidInput as exc:
-        raise _fail("reconcile", str(exc)) from None
+        raise _fail(str(exc)) from None
     if when > yesterday(now, tz) + timedelta(days=1):
-        raise _fail("reconcile", f"--date: {when.isoformat()} has not begun yet")
+        raise _fail(f"--date: {when.isoformat()} has not begun yet")
     store = bootstrap.open_store(database, must_exist=True)
     try:
         db = Database(store.engine)
         tenants = reconciliation.mall_tenants(db)
         if tenant is not None:
             if tenant not in tenants:
-                raise _fail("reconcile", f"--tenant: no tenant {tenant!r}")
+                raise _fail(f"--tenant: no tenant {tenant!r}")
             tenants = [tenant]
         sources = bootstrap.bill_sources(db, Settings().sandbox_gateway, tz)
         differs = 0
