@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import date, datetime
 from typing import Annotated, Literal
 
@@ -140,7 +141,9 @@ def send_payout(request: Request, db: Database, tenant_id: str, payout_id: str) 
     """Send a payout just made through the configured channel (the scheduler retries one that
     is still processing)."""
     channel = bootstrap.payout_channel(settings(request).sandbox_gateway)
-    if channel is not None:
+    if channel is None:
+        return
+    with contextlib.suppress(NotFound):  # the approval's transaction lost a race: no payout
         payouts.send(db, channel, sealer(request), tenant_id, payout_id, utc_now())
 
 

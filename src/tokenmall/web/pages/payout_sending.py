@@ -3,10 +3,13 @@ the console's withdrawals and the payouts' pages)."""
 
 from __future__ import annotations
 
+import contextlib
+
 from fastapi import Request
 
 from tokenmall import bootstrap
 from tokenmall.services.mall import payouts
+from tokenmall.services.mall.errors import NotFound
 from tokenmall.services.mall.kyc import Sealer
 from tokenmall.services.mall.uow import utc_now
 from tokenmall.web.pages import sessions
@@ -26,4 +29,5 @@ def send_payout(request: Request, tenant_id: str, payout_id: str) -> None:
     channel = bootstrap.payout_channel(sessions.settings(request).sandbox_gateway)
     if channel is not None:
         db = sessions.database(request)
-        payouts.send(db, channel, sealer(request), tenant_id, payout_id, utc_now())
+        with contextlib.suppress(NotFound):  # the approval lost a race: no payout made
+            payouts.send(db, channel, sealer(request), tenant_id, payout_id, utc_now())
