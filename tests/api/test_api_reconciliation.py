@@ -144,6 +144,10 @@ def test_each_kind_of_mismatch_is_reported_and_the_command_exits_1(
     assert api.get(t.path(f"/reconciliations/{day}"), t.consumer_token).status_code == 403
     listed = ok(api.get(t.path("/reconciliations"), t.admin_token))["items"]
     assert [(r["day"], r["channel"]) for r in listed] == [(day, "sandbox")]
+    for bad, code in (("2026-02-30", 422), ("12-05-2026", 422), ("2001-01-01", 404)):
+        answer = api.get(t.path(f"/reconciliations/{bad}"), t.admin_token)
+        assert answer.status_code == code, (bad, answer.text)
+        assert answer.json()["error"]["field"] == "day"
 
     # running it again replaces the day's report with the same one
     again = cli("reconcile", "--date", day, "--tenant", t.tenant_id, "--database", url)

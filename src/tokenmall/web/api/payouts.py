@@ -6,7 +6,7 @@ import contextlib
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import Connection
 
@@ -246,7 +246,7 @@ def list_reconciliations(tenant_id: TenantId, caller: Caller, db: Db) -> ReconPa
     responses=responses(*COMMON, 403),
 )
 def day_reconciliation(
-    tenant_id: TenantId, day: Annotated[str, Field(max_length=10)], caller: Caller, db: Db
+    tenant_id: TenantId, day: Annotated[str, Path(max_length=10)], caller: Caller, db: Db
 ) -> ReconPage:
     when = parse_date(day, "day")
     with db.reading() as uow:
