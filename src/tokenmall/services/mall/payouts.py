@@ -264,10 +264,17 @@ def apply(
 def retry_processing(
     db: Database, channel: Payouts, sealer: Sealer, now: datetime, limit: int = 100
 ) -> list[Payout]:
-    """Ask again for every payout still processing (the scheduler's round)."""
+    """Ask again for every payout still processing (the scheduler's round); one that cannot be
+    sent now (its payee cannot be opened, the database refused) is logged and asked next time."""
     with db.reading() as uow:
         waiting = uow.payouts.list_payouts(None, status=PayoutStatus.PROCESSING, limit=limit)
-    return [send(db, channel, sealer, p.tenant_id, p.payout_id, now) for p in waiting]
+    done = []
+    for payout in waiting:
+        try:
+            done.append(send(db, channel, sealer, payout.tenant_id, payout.payout_id, now))
+        except Exception:
+            log.exception("payout %s: sending failed; asked again next round", payout.payout_id)
+    return done
 
 
 # -- the admins' view ---------------------------------------------------------------------------

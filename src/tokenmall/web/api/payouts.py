@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
+import logging
 from datetime import date, datetime
 from typing import Annotated, Literal
 
@@ -23,6 +23,8 @@ from tokenmall.web.api.schemas import Request as Body
 from tokenmall.web.api.schemas import Response as Out
 from tokenmall.web.deps import Caller, Db, IdempotencyKey, settings, single_query_values
 from tokenmall.web.errors import COMMON, responses
+
+log = logging.getLogger("tokenmall.payouts")
 
 router = APIRouter(
     prefix="/api/v1/tenants/{tenant_id}",
@@ -143,8 +145,12 @@ def send_payout(request: Request, db: Database, tenant_id: str, payout_id: str) 
     channel = bootstrap.payout_channel(settings(request).sandbox_gateway)
     if channel is None:
         return
-    with contextlib.suppress(NotFound):  # the approval's transaction lost a race: no payout
+    try:
         payouts.send(db, channel, sealer(request), tenant_id, payout_id, utc_now())
+    except NotFound:  # the approval's transaction lost a race: no payout was made
+        pass
+    except Exception:  # the approval stands; the scheduler sends the payout again
+        log.exception("payout %s: sending failed; the scheduler retries it", payout_id)
 
 
 def through_channel(request: Request) -> bool:

@@ -3,7 +3,7 @@ the console's withdrawals and the payouts' pages)."""
 
 from __future__ import annotations
 
-import contextlib
+import logging
 
 from fastapi import Request
 
@@ -13,6 +13,8 @@ from tokenmall.services.mall.errors import NotFound
 from tokenmall.services.mall.kyc import Sealer
 from tokenmall.services.mall.uow import utc_now
 from tokenmall.web.pages import sessions
+
+log = logging.getLogger("tokenmall.payouts")
 
 
 def sealer(request: Request) -> Sealer:
@@ -29,5 +31,9 @@ def send_payout(request: Request, tenant_id: str, payout_id: str) -> None:
     channel = bootstrap.payout_channel(sessions.settings(request).sandbox_gateway)
     if channel is not None:
         db = sessions.database(request)
-        with contextlib.suppress(NotFound):  # the approval lost a race: no payout made
+        try:
             payouts.send(db, channel, sealer(request), tenant_id, payout_id, utc_now())
+        except NotFound:  # the approval's transaction lost a race: no payout was made
+            pass
+        except Exception:  # the approval stands; the scheduler sends the payout again
+            log.exception("payout %s: sending failed; the scheduler retries it", payout_id)
