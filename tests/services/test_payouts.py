@@ -138,6 +138,11 @@ def test_compare_classifies_each_line_mismatches_first() -> None:
         (Outcome.MATCHED, refund, "ref_a", 1_000, 1_000),
     ]
     assert compare([], []) == []
+    # a payment booked twice is added up: it differs instead of matching
+    twice = compare([BillLine(pay, "p", 100)], [BillLine(pay, "p", 100), BillLine(pay, "p", 100)])
+    assert [(x.outcome, x.bill_fen, x.ledger_fen) for x in twice] == [
+        (Outcome.AMOUNT_DIFFERS, 100, 200)
+    ]
     # a payment and a refund with the same reference are different lines
     same = compare([BillLine(pay, "x", 1)], [BillLine(refund, "x", 1)])
     assert [x.outcome for x in same] == [Outcome.MISSING_IN_LEDGER, Outcome.MISSING_AT_CHANNEL]

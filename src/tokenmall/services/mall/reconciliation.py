@@ -11,10 +11,10 @@ replacing an earlier run of the same day, so running it again is safe.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
-from tokenmall.domain.mall.payouts import BillLine, Outcome, ReconLine, ReconReport
+from tokenmall.domain.mall.payouts import BillKind, BillLine, Outcome, ReconLine, ReconReport
 from tokenmall.domain.mall.people import Scope
 from tokenmall.services.mall.auth import Principal, require
 from tokenmall.services.mall.errors import NotFound
@@ -29,9 +29,9 @@ _ORDER = {outcome: n for n, outcome in enumerate(Outcome)}  # the mismatches fir
 
 def compare(bill: Sequence[BillLine], ledger: Sequence[BillLine]) -> list[ReconLine]:
     """Each line of either side, keyed by (kind, the shop's reference), classified; the
-    mismatches first, then by kind and reference."""
-    at_channel = {(line.kind, line.reference): line for line in bill}
-    booked = {(line.kind, line.reference): line for line in ledger}
+    mismatches first, then by kind and reference. Lines of one side with the same key are
+    added up first, so a payment booked twice differs instead of matching."""
+    at_channel, booked = _summed(bill), _summed(ledger)
     out: list[ReconLine] = []
     for key in at_channel.keys() | booked.keys():
         theirs, ours = at_channel.get(key), booked.get(key)
@@ -54,6 +54,17 @@ def compare(bill: Sequence[BillLine], ledger: Sequence[BillLine]) -> list[ReconL
             )
         )
     out.sort(key=lambda line: (_ORDER[line.outcome], line.kind, line.reference))
+    return out
+
+
+def _summed(lines: Sequence[BillLine]) -> dict[tuple[BillKind, str], BillLine]:
+    out: dict[tuple[BillKind, str], BillLine] = {}
+    for line in lines:
+        key = (line.kind, line.reference)
+        seen = out.get(key)
+        out[key] = (
+            line if seen is None else replace(seen, amount_fen=seen.amount_fen + line.amount_fen)
+        )
     return out
 
 
