@@ -28,6 +28,7 @@ from fakes_orders import (
     FakeRefunds,
     FakeTokenOrders,
 )
+from fakes_payouts import FakePayoutBook
 from fakes_people import (
     FakeCommissionLedger,
     FakeCommissions,
@@ -513,6 +514,7 @@ class FakeUnitOfWork:
         self.ledger = FakeLedger(grant_on)
         self.withdrawals = FakeWithdrawals()
         self.audit = FakeAuditTrail()
+        self.payouts = FakePayoutBook()
         self.cash = FakeCash()
         self.orders = FakeOrders()
         self.payments = FakePayments()
@@ -568,6 +570,7 @@ class FakeUnitOfWork:
             self.access,
             self.kyc,
             self.token_orders,
+            self.payouts,
         )
 
     def snapshot(self) -> tuple[Any, ...]:
@@ -626,6 +629,7 @@ class FakeUnitOfWork:
                 self.access,
                 self.kyc,
                 self.token_orders,
+                self.payouts,
             ) = self._saved
             self.tenant_ledger = self.tenants.ledger  # type: ignore[assignment]
             self._saved = None

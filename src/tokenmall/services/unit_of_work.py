@@ -25,6 +25,8 @@ The ports, each small:
 * ``writing()``: the unit's last writes, sent together (one PostgreSQL pipeline);
 * ``withdrawals``: the members' withdrawals, their approvals and the tenant's rules;
 * ``audit``: the audit trail (entries added with the change, and read back);
+* ``payouts``: payee accounts, withdrawals' payouts, reconciliation reports
+  (``unit_of_work_payouts.py``);
 * ``cash``: a member's cash and debt, and the ledger steps of a withdrawal;
 * ``orders``, ``payments``, ``refunds``, ``order_money``, ``nested``, ``holder_rights``,
   ``token_orders``: the mall's own orders (``unit_of_work_orders.py``);
@@ -73,6 +75,7 @@ from tokenmall.services.unit_of_work_orders import (
     Refunds,
     TokenOrders,
 )
+from tokenmall.services.unit_of_work_payouts import PayoutBook
 from tokenmall.services.unit_of_work_people import (
     CommissionLedger,
     Commissions,
@@ -374,6 +377,9 @@ class UnitOfWork(Protocol):
     def audit(self) -> AuditTrail: ...
 
     @property
+    def payouts(self) -> PayoutBook: ...
+
+    @property
     def cash(self) -> Cash: ...
 
     @property
@@ -509,8 +515,10 @@ class Withdrawals(Protocol):
         decided_by: str,
         reason: str | None,
         decided_at: datetime,
+        source: WithdrawalStatus = ...,
     ) -> bool:
-        """Close a pending withdrawal; False if it was not pending any more."""
+        """Move a withdrawal on from ``source`` (default pending); False if it was not in
+        ``source`` any more."""
 
 
 class AuditTrail(Protocol):

@@ -38,6 +38,7 @@ from tokenmall.adapters.db.nfg.holder_rights import SqlHolderRights
 from tokenmall.adapters.db.store import Store
 from tokenmall.adapters.db.uow_accounts import SqlAccess, SqlCredentials, SqlOperators
 from tokenmall.adapters.db.uow_orders import SqlNested, SqlOrders, SqlPayments, SqlRefunds
+from tokenmall.adapters.db.uow_payouts import SqlPayoutBook
 from tokenmall.adapters.db.uow_people import SqlCommissions, SqlTenants, SqlUserBook
 from tokenmall.adapters.db.uow_webhooks import SqlWebhooks
 from tokenmall.adapters.db.uow_withdrawals import SqlAuditTrail, SqlWithdrawals
@@ -390,6 +391,7 @@ class SqlUnitOfWork:
         self.answers = SqlAnswers(conn)
         self.withdrawals = SqlWithdrawals(conn)
         self.audit = SqlAuditTrail(conn)
+        self.payouts = SqlPayoutBook(conn)
         self.orders = SqlOrders(conn)
         self.payments = SqlPayments(conn)
         self.refunds = SqlRefunds(conn)

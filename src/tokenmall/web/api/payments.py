@@ -24,6 +24,7 @@ from tokenmall.bootstrap import (
     SandboxGateway,
     parse_sandbox_ref,
     payment_gateway,
+    record_sandbox_approval,
     sandbox_delivery,
     sandbox_page,
 )
@@ -292,6 +293,8 @@ def _submit(request: Request, ref: str, outcome: Literal["approve", "fail"]) -> 
     assert isinstance(gateway, SandboxGateway)
     now = utc_now()
     event: EventType = "payment.succeeded" if outcome == "approve" else "payment.failed"
+    if outcome == "approve":
+        record_sandbox_approval(db, ref, state.payment.amount_fen, now)
     data = gateway.event_body(
         provider_ref=ref, outcome=event, amount_fen=state.payment.amount_fen, now=now
     )

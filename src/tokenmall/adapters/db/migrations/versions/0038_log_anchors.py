@@ -1,7 +1,7 @@
 """the log's checkpoints anchored on an EVM chain: log_anchor_settings, log_anchors
 
 Revision ID: 0038_log_anchors
-Revises: 0030_merchant_withdrawals
+Revises: 0034_payouts_reconciliation
 Create Date: 2026-12-06
 
 The tables of ``tokenmall.adapters.db.nfg.anchor_tables``: each tenant's chain settings (its
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0038_log_anchors"
-down_revision = "0030_merchant_withdrawals"
+down_revision = "0034_payouts_reconciliation"
 branch_labels = None
 depends_on = None
 
