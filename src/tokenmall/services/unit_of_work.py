@@ -174,6 +174,9 @@ class Catalogue(Protocol):
 
     def get_sku(self, tenant_id: str, sku_id: str) -> Sku | None: ...
 
+    def sku_with_product(self, tenant_id: str, sku_id: str) -> tuple[Sku, Product] | None:
+        """The SKU and its product, read together; None if there is no such SKU."""
+
     def list_skus(self, tenant_id: str, product_id: str) -> list[Sku]: ...
 
     def skus_with_contribution(self, tenant_id: str) -> list[Sku]:
