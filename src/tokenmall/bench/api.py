@@ -55,8 +55,10 @@ def app_from_env() -> Any:
     from tokenmall.config import Settings
     from tokenmall.services.process import freeze_startup_objects
     from tokenmall.web.app import create_app
+    from tokenmall.web.routing import build_route_contexts
 
     app = create_app(Settings())
+    build_route_contexts(app.router)  # as ``tokenmall serve`` does
     freeze_startup_objects()
     ready = os.environ.get(READY_DIR)
     if ready:

@@ -468,6 +468,10 @@ class Units(Protocol):
     def reading(self) -> AbstractContextManager[UnitOfWork]:
         """A unit that only reads."""
 
+    def reading_one(self) -> AbstractContextManager[UnitOfWork]:
+        """A unit for reads that each stand alone (one statement, its own snapshot): where
+        the database allows, no transaction around it (no BEGIN and ROLLBACK round trips)."""
+
 
 # -- withdrawals, the audit trail and cash -------------------------------------------------------
 

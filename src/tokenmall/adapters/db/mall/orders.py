@@ -391,6 +391,14 @@ def get_order(conn: Connection, tenant_id: str, order_id: str) -> Order | None:
     return _order(row, tuple(_lines(conn, tenant_id, [order_id])[order_id]))
 
 
+def order_status(conn: Connection, tenant_id: str, order_id: str) -> OrderStatus | None:
+    query = select(orders.c.status).where(
+        orders.c.tenant_id == tenant_id, orders.c.order_id == order_id
+    )
+    status = conn.execute(query).scalar_one_or_none()
+    return None if status is None else OrderStatus(status)
+
+
 def _with_lines(conn: Connection, tenant_id: str, rows: list[Any]) -> list[Order]:
     lines = _lines(conn, tenant_id, [row.order_id for row in rows])
     return [_order(row, tuple(lines[row.order_id])) for row in rows]
