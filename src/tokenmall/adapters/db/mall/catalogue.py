@@ -269,7 +269,8 @@ def change_stock(conn: Connection, tenant_id: str, sku_id: str, change: int) -> 
 
 def add_movement(conn: Connection, movement: StockMovement) -> None:
     conn.execute(
-        insert(stock_movements).values(
+        insert(stock_movements),
+        dict(
             tenant_id=movement.tenant_id,
             movement_id=movement.movement_id,
             sku_id=movement.sku_id,
@@ -278,7 +279,7 @@ def add_movement(conn: Connection, movement: StockMovement) -> None:
             reason=movement.reason,
             reference=movement.reference,
             created_at=movement.created_at,
-        )
+        ),
     )
 
 
