@@ -232,7 +232,7 @@ def add_order(conn: Connection, order: Order) -> None:
             shipping_address=None if order.shipping is None else order.shipping.address,
             **_discount_values(order.discount),
             **_redemption_values(order.redemption),
-        )
+        ),
     )
     conn.execute(
         insert(order_lines),
@@ -498,7 +498,7 @@ def add_event(conn: Connection, tenant_id: str, order_id: str, event: OrderEvent
             actor=event.actor,
             note=event.note,
             created_at=event.created_at,
-        )
+        ),
     )
 
 
@@ -519,4 +519,3 @@ def order_history(conn: Connection, tenant_id: str, order_id: str) -> list[Order
         )
         for row in conn.execute(query)
     ]
-

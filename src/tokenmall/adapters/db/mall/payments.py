@@ -130,7 +130,7 @@ def add_payment(conn: Connection, payment: Payment) -> None:
             created_at=payment.created_at,
             updated_at=payment.updated_at,
             succeeded_at=payment.succeeded_at,
-        )
+        ),
     )
 
 
@@ -198,7 +198,7 @@ def add_gateway_event(
             payment_id=payment_id,
             event_type=event_type,
             processed_at=now,
-        )
+        ),
     )
 
 
@@ -234,7 +234,7 @@ def add_callback(
             reason=reason[:200],
             body=body[:4000],
             received_at=now,
-        )
+        ),
     )
 
 
@@ -257,5 +257,3 @@ def callbacks_of(conn: Connection, tenant_id: str, payment_id: str) -> list[dict
         }
         for row in conn.execute(query)
     ]
-
-
