@@ -242,6 +242,11 @@ class FakeCatalogue:
     def get_sku(self, tenant_id: str, sku_id: str) -> Sku | None:
         return self.skus.get((tenant_id, sku_id))
 
+    def sku_with_product(self, tenant_id: str, sku_id: str) -> tuple[Sku, Product] | None:
+        sku = self.skus.get((tenant_id, sku_id))
+        product = None if sku is None else self.products.get((tenant_id, sku.product_id))
+        return None if sku is None or product is None else (sku, product)
+
     def list_skus(self, tenant_id: str, product_id: str) -> list[Sku]:
         return [
             s

@@ -177,6 +177,9 @@ class Catalogue(Protocol):
 
     def get_sku(self, tenant_id: str, sku_id: str) -> Sku | None: ...
 
+    def sku_with_product(self, tenant_id: str, sku_id: str) -> tuple[Sku, Product] | None:
+        """The SKU and its product, read together; None if there is no such SKU."""
+
     def list_skus(self, tenant_id: str, product_id: str) -> list[Sku]: ...
 
     def skus_with_contribution(self, tenant_id: str) -> list[Sku]:
@@ -470,6 +473,10 @@ class Units(Protocol):
 
     def reading(self) -> AbstractContextManager[UnitOfWork]:
         """A unit that only reads."""
+
+    def reading_one(self) -> AbstractContextManager[UnitOfWork]:
+        """A unit for reads that each stand alone (one statement, its own snapshot): where
+        the database allows, no transaction around it (no BEGIN and ROLLBACK round trips)."""
 
 
 # -- withdrawals, the audit trail and cash -------------------------------------------------------

@@ -272,6 +272,9 @@ class SqlCatalogue:
     def get_sku(self, tenant_id: str, sku_id: str) -> Sku | None:
         return catalogue_repo.get_sku(self.conn, tenant_id, sku_id)
 
+    def sku_with_product(self, tenant_id: str, sku_id: str) -> tuple[Sku, Product] | None:
+        return catalogue_repo.sku_with_product(self.conn, tenant_id, sku_id)
+
     def list_skus(self, tenant_id: str, product_id: str) -> list[Sku]:
         return catalogue_repo.list_skus(self.conn, tenant_id, product_id)
 

@@ -107,8 +107,9 @@ def authenticate(
     db: Units, token: str, now: datetime, *, ttl: timedelta, idle: timedelta | None
 ) -> Principal:
     """The caller of ``token``; a user's session used after a tenth of its idle time has its
-    idle deadline slid forward (capped by its lifetime)."""
-    with db.reading() as reader:
+    idle deadline slid forward (capped by its lifetime). The credential and its owner's role
+    are one statement, read without a transaction of its own."""
+    with db.reading_one() as reader:
         principal, found = auth.authenticate_credential(reader, token, now)
     if idle is None or principal.via != "session" or principal.tenant_id is None:
         return principal

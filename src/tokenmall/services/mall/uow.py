@@ -156,5 +156,16 @@ class Database:
         with self.read() as conn:
             yield MallUnitOfWork.joining(conn)
 
+    @contextmanager
+    def reading_one(self) -> Iterator[MallUnitOfWork]:
+        """A unit for one statement of reading: on PostgreSQL in autocommit (the statement is
+        its own snapshot, so no BEGIN and ROLLBACK round trips); elsewhere ``reading``'s."""
+        if self.engine.dialect.name != "postgresql":
+            with self.reading() as uow:
+                yield uow
+            return
+        with self.engine.connect() as conn:
+            yield MallUnitOfWork.joining(conn.execution_options(isolation_level="AUTOCOMMIT"))
+
     def dispose(self) -> None:
         self.engine.dispose()

@@ -219,14 +219,12 @@ def _state(db: Database, ref: str) -> payments.PageState | None:
     parsed = parse_sandbox_ref(ref)
     if parsed is None:
         return None
-    with db.reading() as uow:
+    with db.reading_one() as uow:
         return payments.page_state(uow, parsed[0], parsed[1], ref)
 
 
 def _describe(request: Request, state: payments.PageState, ref: str, message: str = "") -> str:
-    return sandbox_page.describe(
-        state.payment, state.order, state.payable, ref, message, _lang(request)
-    )
+    return sandbox_page.describe(state.payment, state.payable, ref, message, _lang(request))
 
 
 @router.get("/sandbox/pay/{ref}", include_in_schema=False)
@@ -306,7 +304,8 @@ def _submit(request: Request, ref: str, outcome: Literal["approve", "fail"]) -> 
         extra={"fields": {"ref": ref, "type": event, "status": code}},
     )
     if result is not None and result.payment is not None and result.order is not None:
-        after = payments.PageState(result.payment, result.order)  # as its transaction left it
+        # As its transaction left them.
+        after = payments.PageState(result.payment, result.order.status)
     else:
         after = _state(db, ref) or state
     message = _message(request, event, code, detail)
