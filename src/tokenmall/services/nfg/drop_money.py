@@ -82,11 +82,16 @@ class PageState:
 
 
 def page_state(db: Database, tenant_id: str, payment_id: str) -> PageState | None:
+    with db.reading() as unit:
+        return page_state_in(unit, tenant_id, payment_id)
+
+
+def page_state_in(unit: MallUnitOfWork, tenant_id: str, payment_id: str) -> PageState | None:
+    """``page_state`` inside the caller's (reading) transaction."""
     reservation_id = drop.reservation_id_of(payment_id)
     if reservation_id is None:
         return None
-    with db.reading() as unit:
-        found = unit.nfg.get_reservation(tenant_id, reservation_id)
+    found = unit.nfg.get_reservation(tenant_id, reservation_id)
     if found is None or found.payment_id != payment_id or found.asset != PriceAsset.MONEY:
         return None
     return PageState(found)
@@ -103,6 +108,7 @@ class DropCallbackResult:
     reservation_id: str
     reservation_status: str
     outcome: str
+    reservation: Reservation | None = None  # as its transaction left it (not in the JSON)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -132,6 +138,37 @@ def handle_callback(
         return paid_callbacks.handle_callback(db, gateway, headers, body, now)
     if page_state(db, event.tenant_id, event.payment_id) is None:
         return paid_callbacks.handle_callback(db, gateway, headers, body, now)
+    return _handle(db, gateway, config, event, body, now)
+
+
+def handle_reservation_callback(
+    db: Database,
+    gateway: Gateway,
+    config: LogConfig,
+    headers: dict[str, str],
+    body: bytes,
+    now: datetime,
+) -> payments.CallbackResult | DropCallbackResult:
+    """``handle_callback`` of a callback its sender knows to be a reservation's (the gateway's
+    page of a reservation): verified, then applied without asking whose payment it is first.
+    Anything else (not verified, not a reservation's id) goes the whole way."""
+    try:
+        event = gateway.verify_callback(headers, body, now)
+    except CallbackRefused:
+        event = None
+    if event is None or drop.reservation_id_of(event.payment_id) is None:
+        return handle_callback(db, gateway, config, headers, body, now)
+    return _handle(db, gateway, config, event, body, now)
+
+
+def _handle(
+    db: Database,
+    gateway: Gateway,
+    config: LogConfig,
+    event: CallbackEvent,
+    body: bytes,
+    now: datetime,
+) -> DropCallbackResult:
     text = body.decode("utf-8", "replace")
     try:
         try:
@@ -219,13 +256,11 @@ def _apply(
         raise CallbackRefused("replayed", "this event was already processed", ErrorKind.CONFLICT)
     reservation_id = drop.reservation_id_of(event.payment_id)
     assert reservation_id is not None
-    found = unit.nfg.get_reservation(t, reservation_id)
-    if found is None:
-        raise CallbackRefused("unknown_payment", "no such payment", ErrorKind.NOT_FOUND)
     # The reservation's row lock (not the collection's: buyers pressing would queue behind it),
-    # then the reservation read again under it; ``assign`` takes the collection's row last.
+    # the reservation read under it; ``assign`` takes the collection's row last.
     reservation = unit.nfg.get_reservation(t, reservation_id, for_update=True)
-    assert reservation is not None
+    if reservation is None or reservation.payment_id != event.payment_id:
+        raise CallbackRefused("unknown_payment", "no such payment", ErrorKind.NOT_FOUND)
     if event.amount_fen != reservation.amount:
         raise CallbackRefused(
             "amount_mismatch",
@@ -267,6 +302,7 @@ def _apply(
         reservation_id,
         str(reservation.status),
         outcome,
+        reservation,
     )
 
 
