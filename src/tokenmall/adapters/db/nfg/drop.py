@@ -106,6 +106,20 @@ def collection_for_press(
     return (None, False) if row is None else (_collection(row), bool(row.any_due))
 
 
+def reservation_if_free(
+    conn: Connection, tenant_id: str, reservation_id: str
+) -> Reservation | None:
+    """The reservation locked for this transaction if no other transaction holds it (None:
+    held by another, or no such reservation): ``FOR UPDATE SKIP LOCKED``, never waited for."""
+    r = nfg_reservations.c
+    row = conn.execute(
+        select(nfg_reservations)
+        .where(r.tenant_id == tenant_id, r.reservation_id == reservation_id)
+        .with_for_update(skip_locked=True)
+    ).first()
+    return None if row is None else _reservation(row)
+
+
 def close_if_open(
     conn: Connection, tenant_id: str, reservation_id: str, status: ReservationStatus, now: datetime
 ) -> bool:
