@@ -4,8 +4,9 @@ serials in order.
 No step holds the collection's row lock longer than its last statements: thousands of buyers
 press at once, and each would queue behind it.
 
-* ``reserve``: the collection is read without a lock and the press refused at once (nothing
-  waited for) when it is not on sale, not allowed, or sold out with nothing due to return. Then
+* ``reserve``: the collection is read without a lock, with whether any of its reservations is
+  due (one statement), and the press refused at once (nothing waited for) when it is not on
+  sale, not allowed, or sold out with nothing due to return. Then
   the buyer's row of the drop is locked (``lock_buyer``: one buyer's presses run one at a time,
   other buyers never wait on it) and the places the buyer reserved or bought are counted against
   the per-user limit; the reservation row is written, and the places are taken last by an atomic
