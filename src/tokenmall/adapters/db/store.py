@@ -290,9 +290,7 @@ class Store:
         statements = [
             fast.pg_insert(table, tenant_id, rows)
             for table, rows in (
-                ("holders", batch.holders),
-                ("journals", journal_out),
-                ("postings", posting_out),
+                ("holders", batch.holders), ("journals", journal_out), ("postings", posting_out)
             )
             if rows
         ]

@@ -126,6 +126,7 @@ def sell(rates: Rates, state: EconomyState, holder: Holder, units: int) -> SellR
     )
 
 
+
 def sell_to(
     rates: Rates, state: EconomyState, holder: Holder, payee: Holder, units: int
 ) -> SellResult:
@@ -136,7 +137,6 @@ def sell_to(
     holder.cash -= result.payout
     payee.cash += result.payout
     return result
-
 
 def convert(rates: Rates, state: EconomyState, holder: Holder, units: int) -> ConvertResult:
     if units <= 0:

@@ -248,7 +248,8 @@ def _collection_context(
         cash = market_pages.cash(unit, caller, tenant_id, shown=0)
     offered = _offered(terms)
     tokens: list[dict[str, Any]] = [
-        {"t": t, "display": display_serial(t.serial, collection.edition_size)} for t in mine
+        {"t": t, "display": display_serial(t.serial, collection.edition_size)}
+        for t in mine
     ]
     listings: list[dict[str, Any]] = [
         {

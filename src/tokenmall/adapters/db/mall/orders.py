@@ -501,3 +501,4 @@ def order_history(conn: Connection, tenant_id: str, order_id: str) -> list[Order
         )
         for row in conn.execute(query)
     ]
+

@@ -250,3 +250,5 @@ def callbacks_of(conn: Connection, tenant_id: str, payment_id: str) -> list[dict
         }
         for row in conn.execute(query)
     ]
+
+

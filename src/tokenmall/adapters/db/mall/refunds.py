@@ -131,3 +131,4 @@ def decide_refund(
         .values(status=to_status, **values)
     )
     return bool(done.rowcount == 1)
+
