@@ -185,7 +185,7 @@ class _Money:
 
     def _run(self, command: c.Command) -> int | None:
         try:
-            result = journal.run(self.unit.conn, command)
+            result = journal.run(self.unit.conn, command, self.unit.writer_book)
         except InsufficientBalance as short:
             raise MarketRefused(Code.INSUFFICIENT_FUNDS, str(short), "price") from None
         found = result.get("journal_id")
