@@ -24,3 +24,10 @@ def run(conn: Connection, command: c.Command, book: TenantBook | None = None) ->
     key = command.idempotency_key
     with ledger.LedgerBatch(store, conn, command.tenant_id, [key], book=book) as batch:
         return batch.run(command)
+
+
+def lock_ledger(conn: Connection, tenant_id: str) -> None:
+    """Take the tenant's ledger lock now (a journal booked later in the transaction takes it
+    anyway): for a caller whose next rows are also written by the tenant's writer, which
+    holds this lock first."""
+    Store(conn.engine).lock_tenant(conn, tenant_id)

@@ -4,9 +4,11 @@ expiry of orders past their days.
 Lock order as ``orders`` documents: a token row first, then orders, then the tenant's order
 counter, then the ledger (``persist`` books money last). A bid names no token: it locks the
 token of the collection's best listing, then that listing (``orders.best_locked``); a bid that
-rests locks only the counter and the ledger. Each action is one transaction; a refusal raises
-``MarketRefused`` before anything is written (or, for a shortfall only the ledger sees under
-its lock, while writing: the transaction rolls back whole).
+rests locks only the counter and the ledger. Each action is one transaction, or for a take or
+an accept through the API one savepoint of the tenant's writer's batch (``batched.py``:
+``settle(wait=False)``); a refusal raises ``MarketRefused`` before anything is written (or,
+for a shortfall only the ledger sees under its lock, while writing: the transaction, or the
+unit's savepoint, rolls back whole).
 """
 
 from __future__ import annotations
