@@ -46,11 +46,16 @@ Answer = Callable[[MallUnitOfWork, Placed], str]
 
 @dataclass(frozen=True, slots=True)
 class Once:
-    """Where the trade's answer is stored (the request's Idempotency-Key)."""
+    """Where the trade's answer is stored (the request's Idempotency-Key, or a page's form
+    key under ``scope_prefix``) and its status."""
 
-    scope: str
     key: str
     request: str
+    status: int = 200
+    scope_prefix: str = ""
+
+    def scope(self, caller: Principal | None) -> str:
+        return self.scope_prefix + ("anonymous" if caller is None else caller.scope)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,14 +78,15 @@ class TradeUnit:
             unit = MallUnitOfWork.joining(conn, writes=nullcontext, book=book)
             if self.once is not None:
                 o = self.once
-                unit.answer_under(self.tenant_id, o.scope, o.key, o.request, self.now)
+                scope = o.scope(self.caller)
+                unit.answer_under(self.tenant_id, scope, o.key, o.request, self.now)
             placed = settle(
                 unit, self.caller, self.tenant_id, self.order_id, self.action,
                 now=self.now, config=self.config, wait=False,
             )  # fmt: skip
             body = self.answer(unit, placed)
             if self.once is not None:
-                unit.answer(200, body)
+                unit.answer(self.once.status, body)
                 if not unit.answered():
                     raise idempotency.KeyRace()
             return body
@@ -98,15 +104,19 @@ def settle_batched(
     answer: Answer,
     once: Once | None = None,
 ) -> idempotency.Outcome:
-    """``take`` or ``accept`` through the tenant's writer, answered once committed (200 and
-    ``answer``'s body; with ``once``, stored under the key, and a replay answers the stored
-    one). A refusal raises as ``trading.settle`` does. When the token is locked by another
-    transaction, or a racing request stored the key first, it runs in a transaction of its
-    own (``idempotency.run_once``: that replays what the race stored)."""
+    """``take`` or ``accept`` through the tenant's writer, answered once committed (200, or
+    ``once.status``, and ``answer``'s body; with ``once``, stored under the key, and a replay
+    answers the stored one). A refusal raises as ``trading.settle`` does. When the token is
+    locked by another transaction, or a racing request stored the key first, it runs in a
+    transaction of its own (``idempotency.run_once``: that replays what the race stored)."""
     if once is not None:
         with db.reading() as reader:
             stored = idempotency.lookup(
-                reader, tenant_id=tenant_id, scope=once.scope, key=once.key, request=once.request
+                reader,
+                tenant_id=tenant_id,
+                scope=once.scope(caller),
+                key=once.key,
+                request=once.request,
             )
         if stored is not None:
             return idempotency.Outcome(stored.status_code, stored.body, True)
@@ -115,7 +125,7 @@ def settle_batched(
         body: str = writers_for(db.engine).call(unit)
     except (TradeBusy, idempotency.KeyRace):
         return _alone(db, unit)
-    return idempotency.Outcome(200, body, False)
+    return idempotency.Outcome(200 if once is None else once.status, body, False)
 
 
 def _alone(db: Database, unit: TradeUnit) -> idempotency.Outcome:
@@ -134,12 +144,14 @@ def _alone(db: Database, unit: TradeUnit) -> idempotency.Outcome:
             attempt.uow, unit.caller, unit.tenant_id, unit.order_id, unit.action,
             now=attempt.now, config=unit.config,
         )  # fmt: skip
-        return idempotency.Done(200, unit.answer(attempt.uow, placed))
+        assert unit.once is not None
+        return idempotency.Done(unit.once.status, unit.answer(attempt.uow, placed))
 
     return idempotency.run_once(
         db,
         tenant_id=unit.tenant_id,
         caller=unit.caller,
+        scope_prefix=unit.once.scope_prefix,
         key=unit.once.key,
         request=unit.once.request,
         action=act,

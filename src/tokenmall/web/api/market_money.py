@@ -108,9 +108,7 @@ def _settle(action: str, summary: str) -> Callable[..., Response]:
     ) -> Response:
         if settings(request).group_commit:
             once = batched.Once(
-                "anonymous" if caller is None else caller.scope,
-                key,
-                idempotency.request_hash(request.method, request.url.path, None),
+                key, idempotency.request_hash(request.method, request.url.path, None)
             )
             outcome = batched.settle_batched(
                 db, caller, tenant_id, order_id, action,
