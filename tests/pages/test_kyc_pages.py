@@ -149,3 +149,35 @@ def test_the_console_queue_is_for_admins_only(site: Site, browser: Browser) -> N
     assert browser.get(f"{QUEUE}?status=bogus").status_code == 422
     assert "Real-name review" in browser.get(f"{QUEUE}?lang=en").text
     assert "实名审核" in browser.get(f"{QUEUE}?lang=zh_CN").text
+
+
+MERCHANT = demo.MERCHANTS[0][0]
+
+
+@pytest.mark.parametrize("email", [CONSUMER, MERCHANT])
+def test_a_consumers_and_a_merchants_me_page_link_to_real_name_verification(
+    site: Site, browser: Browser, email: str
+) -> None:
+    browser.login(TENANT, email)
+    me = browser.get(f"/{TENANT}/me")
+    assert me.status_code == 200
+    assert f'href="{PAGE}" data-testid="my-kyc"' in me.text
+    shown = browser.get(PAGE)
+    assert shown.status_code == 200, shown.text[:300]
+    assert "实名认证" in shown.text
+    assert status_shown(shown.text) in {"none", "pending", "verified", "rejected"}
+    english = browser.get(f"{PAGE}?lang=en").text
+    assert "Real-name verification" in english
+
+
+def test_a_merchant_sees_their_status_and_who_records_it_without_a_form(
+    site: Site, browser: Browser
+) -> None:
+    browser.login(TENANT, MERCHANT)
+    statement = browser.get(f"/{TENANT}/store/statement")
+    assert f'href="{PAGE}" data-testid="kyc-link"' in statement.text
+    shown = browser.get(PAGE)
+    assert 'data-testid="kyc-form"' not in shown.text
+    if status_shown(shown.text) != "verified":
+        assert 'data-testid="kyc-by-admin"' in shown.text
+        assert "管理员" in shown.text

@@ -23,6 +23,7 @@ from tokenmall.services.mall.auth import Principal
 from tokenmall.services.mall.uow import MallUnitOfWork, utc_now
 from tokenmall.services.market import orders, royalties, trading
 from tokenmall.services.market.state import business_day
+from tokenmall.web.pages import statement as statement_page
 
 T = demo.TENANT_ID
 SELLER = "li.na@wine.demo"
@@ -143,3 +144,76 @@ def test_the_store_withdraws_its_royalty_income_from_its_statement(site: Site) -
         assert consumer.get(PAGE).status_code in (403, 404)
     finally:
         consumer.close()
+
+
+def _store_withdrawals_shown(html: str) -> list[str]:
+    section = html.split('data-testid="store-withdrawals"', 1)[1].split("</table>", 1)[0]
+    return re.findall(r'<tr data-withdrawal="([^"]+)"', section)
+
+
+def test_the_stores_withdrawals_are_paged_in_a_stable_order(site: Site) -> None:
+    """More than two pages of the store's withdrawals: each page follows the one before in id
+    order, the last has no "more" link, and a second walk shows the same pages."""
+    app, now = site.app, utc_now()
+    owner_id = _user_id(site, OWNER)
+    with app.state.database.unit() as unit:
+        found = unit.catalogue.merchant_of_owner(T, owner_id)
+        assert found is not None
+        store = str(found.merchant_id)
+        people_repo.set_user_fields(unit.conn, T, owner_id, kyc_status="verified")
+        journal.run(
+            unit.conn,
+            c.MarketDeposit(
+                tenant_id=T, idempotency_key=f"page-store:{uuid.uuid4().hex}", user=store,
+                ref=f"dep_{uuid.uuid4().hex[:20]}", amount_fen=100_000,
+            ),
+        )  # fmt: skip
+    owner = _caller(owner_id, Role.MERCHANT)
+    for _ in range(2 * statement_page.PAGE_WITHDRAWALS + 3):
+        with app.state.database.unit() as unit:
+            withdrawals.request(MallUnitOfWork.joining(unit.conn), owner, T, "1.00", now, store)
+    with app.state.database.unit() as unit:
+        every = withdrawals.list_withdrawals(
+            MallUnitOfWork.joining(unit.conn), owner, T, status=None, user_id=None, after=None,
+            limit=200, merchant_id=store,
+        )  # fmt: skip
+    expected = [w.withdrawal_id for w in every]
+    browser = Browser(site.base_url)
+    try:
+        browser.login(T, OWNER)
+
+        def walk() -> list[list[str]]:
+            pages, path = [], PAGE
+            while True:
+                shown = browser.get(path)
+                assert shown.status_code == 200, shown.text[:500]
+                pages.append(_store_withdrawals_shown(shown.text))
+                more = re.search(r'data-testid="withdrawals-more" href="([^"]+)"', shown.text)
+                if more is None:
+                    return pages
+                path = more.group(1).replace("&amp;", "&")
+
+        pages = walk()
+        assert len(pages) >= 3
+        assert all(len(p) == statement_page.PAGE_WITHDRAWALS for p in pages[:-1])
+        assert [w for p in pages for w in p] == expected
+        assert walk() == pages
+        english = browser.get(f"{PAGE}?lang=en&withdrawals_after={pages[0][-1]}").text
+        assert 'data-testid="withdrawals-first"' in english
+        assert "First page" in english
+        assert _store_withdrawals_shown(english) == pages[1]
+    finally:
+        browser.close()
+
+
+def test_a_bad_withdrawals_page_parameter_is_a_422_naming_it(site: Site) -> None:
+    browser = Browser(site.base_url)
+    try:
+        browser.login(T, OWNER)
+        for bad in ("wdr_<b>", "x" * 41, "a b"):
+            answer = browser.get(PAGE, params={"withdrawals_after": bad})
+            assert answer.status_code == 422, answer.text[:300]
+            assert "withdrawals_after" in answer.text
+            assert "Traceback" not in answer.text
+    finally:
+        browser.close()

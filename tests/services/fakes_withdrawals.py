@@ -45,6 +45,7 @@ class FakeWithdrawals:
         status: str | None,
         after: str | None,
         limit: int,
+        merchant_id: str | None = None,
     ) -> list[Withdrawal]:
         found = sorted(
             (
@@ -52,6 +53,7 @@ class FakeWithdrawals:
                 for (tenant, _), w in self.rows.items()
                 if tenant == tenant_id
                 and (user_id is None or w.user_id == user_id)
+                and (merchant_id is None or w.merchant_id == merchant_id)
                 and (status is None or w.status == status)
                 and (after is None or w.withdrawal_id > after)
             ),

@@ -17,7 +17,7 @@ from tokenmall.domain.mall.people import KycStatus, Role
 from tokenmall.domain.mall.withdrawals import WithdrawalStatus
 from tokenmall.services.mall import statement, withdrawals
 from tokenmall.services.mall.auth import Principal
-from tokenmall.services.mall.errors import Forbidden, NotFound
+from tokenmall.services.mall.errors import Forbidden, InvalidInput, NotFound
 
 OWNER = Principal("session", "cred-9", "usr-owner", TENANT, Role.MERCHANT)
 STORE = "mch-store"
@@ -83,3 +83,56 @@ def test_the_store_statement_is_its_owners_only() -> None:
     assert [w.merchant_id for w in shown.withdrawals] == [STORE]
     with uow, pytest.raises(Forbidden):
         statement.store_statement(uow, MEMBER, TENANT)
+
+
+def test_the_stores_withdrawals_come_in_pages_of_one_stable_order() -> None:
+    uow = store_mall(store_cash=10_000)
+    with uow:
+        made = [
+            withdrawals.request(uow, OWNER, TENANT, "1.00", NOW, merchant_id=STORE).withdrawal_id
+            for _ in range(7)
+        ]
+        withdrawals.request(uow, OWNER, TENANT, "1.00", NOW)  # the owner's own cash
+    pages, after = [], None
+    while True:
+        with uow:
+            shown = statement.store_statement(
+                uow, OWNER, TENANT, withdrawals_after=after, withdrawals_limit=3
+            )
+        pages.append([w.withdrawal_id for w in shown.withdrawals])
+        after = shown.withdrawals_next_after
+        if after is None:
+            break
+    assert [len(p) for p in pages] == [3, 3, 1]
+    assert [w for p in pages for w in p] == sorted(made)
+    with uow:
+        listed = withdrawals.list_withdrawals(
+            uow, FIRST, TENANT, status=None, user_id=None, after=None, limit=3, merchant_id=STORE
+        )
+    assert [w.withdrawal_id for w in listed] == pages[0]
+
+
+@pytest.mark.parametrize(
+    ("after", "limit", "field"),
+    [
+        ("a b", 3, "withdrawals_after"),
+        ("x" * 41, 3, "withdrawals_after"),
+        (None, 0, "withdrawals_limit"),
+    ],
+)
+def test_a_bad_page_of_the_stores_withdrawals_is_refused_naming_the_field(
+    after: str | None, limit: int, field: str
+) -> None:
+    uow = store_mall()
+    with uow, pytest.raises(InvalidInput) as refused:
+        statement.store_statement(uow, OWNER, TENANT, withdrawals_after=after,
+                                  withdrawals_limit=limit)  # fmt: skip
+    assert refused.value.field == field
+
+
+def test_another_members_store_withdrawals_are_not_found() -> None:
+    uow = store_mall()
+    with uow, pytest.raises(NotFound):
+        withdrawals.list_withdrawals(
+            uow, MEMBER, TENANT, status=None, user_id=None, after=None, limit=3, merchant_id=STORE
+        )

@@ -301,6 +301,10 @@ def market(
         typer.Option("--runs", "--race-runs", min=1, help="Races of every buyer on one listing."),
     ] = 1000,
     buyers: Annotated[int, typer.Option(min=2, max=256, help="Buyers in each race.")] = 64,
+    group_commit: Annotated[
+        bool,
+        typer.Option(help="Settle the takes through the tenant's writer (off: one each)."),
+    ] = True,
 ) -> None:
     """The 文交所 market: list/bid/cancel actions per second on one collection in memory; with
     ``--database``, races of ``buyers`` takes on one listing and trades per second through the
@@ -311,7 +315,11 @@ def market(
         from tokenmall.bench import market_race
 
         say = (lambda _: None) if as_json else (lambda line: typer.echo(line, err=True))
-        report.update(market_race.run(database, runs=runs, buyers=buyers, progress=say))
+        report.update(
+            market_race.run(
+                database, runs=runs, buyers=buyers, progress=say, group_commit=group_commit
+            )
+        )
     if as_json:
         typer.echo(json.dumps(report))
         return

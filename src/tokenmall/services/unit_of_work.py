@@ -502,8 +502,9 @@ class Withdrawals(Protocol):
         status: str | None,
         after: str | None,
         limit: int,
+        merchant_id: str | None = None,
     ) -> list[Withdrawal]:
-        """In id order, after ``after``."""
+        """In id order, after ``after``; with ``merchant_id``, only that store's."""
 
     def add_approval(
         self, tenant_id: str, withdrawal_id: str, admin_id: str, now: datetime

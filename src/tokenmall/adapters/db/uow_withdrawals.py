@@ -56,9 +56,16 @@ class SqlWithdrawals:
         status: str | None,
         after: str | None,
         limit: int,
+        merchant_id: str | None = None,
     ) -> list[Withdrawal]:
         return withdrawals_repo.list_withdrawals(
-            self.conn, tenant_id, user_id=user_id, status=status, after=after, limit=limit
+            self.conn,
+            tenant_id,
+            user_id=user_id,
+            status=status,
+            after=after,
+            limit=limit,
+            merchant_id=merchant_id,
         )
 
     def add_approval(

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from tokenmall.domain.mall.people import Role, Scope
 from tokenmall.domain.mall.statement import MAX_PAGE, Holding, Movement
 from tokenmall.domain.mall.withdrawals import Withdrawal
+from tokenmall.services.mall import withdrawals
 from tokenmall.services.mall.auth import Principal, require
 from tokenmall.services.mall.errors import InvalidInput, NotFound
 from tokenmall.services.mall.wallet import subject_of
@@ -31,7 +32,8 @@ class StatementPage:
 @dataclass(frozen=True, slots=True)
 class StoreStatement:
     """The caller's store: its cash and what its withdrawals hold (fen), a page of its
-    movements, and its withdrawals."""
+    movements, and a page of its withdrawals (in id order; ``withdrawals_next_after`` the
+    cursor of the next page, None on the last)."""
 
     merchant_id: str
     name: str
@@ -39,6 +41,7 @@ class StoreStatement:
     withdrawing: int
     page: StatementPage
     withdrawals: list[Withdrawal]
+    withdrawals_next_after: str | None = None
 
 
 def holding_of(text: str | None, field: str = "holding") -> Holding | None:
@@ -120,24 +123,43 @@ def store_statement(
     before: int | None = None,
     limit: int = 50,
     holding: Holding | None = None,
+    withdrawals_after: str | None = None,
+    withdrawals_limit: int = 50,
 ) -> StoreStatement:
-    """The store of the calling merchant: one page of its movements and its withdrawals."""
+    """The store of the calling merchant: one page of its movements and one of its
+    withdrawals (after the withdrawal ``withdrawals_after``)."""
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidInput(f"limit must be from 1 to {MAX_PAGE}", "limit")
     if before is not None and before < 1:
         raise InvalidInput("before must be a journal id (1 or more)", "before")
+    if not 1 <= withdrawals_limit < MAX_PAGE:  # one more is read to see if a page follows
+        raise InvalidInput(
+            f"withdrawals_limit must be from 1 to {MAX_PAGE - 1}", "withdrawals_limit"
+        )
     who = require(caller, tenant_id, (Role.MERCHANT,), scope=Scope.READ)
     store = uow.catalogue.merchant_of_owner(tenant_id, who.subject_id)
     if store is None:
         raise NotFound("you have no store yet")
     holder = str(store.merchant_id)
-    asked = uow.withdrawals.list(tenant_id, user_id=who.subject_id, status=None, after=None,
-                                 limit=MAX_PAGE)  # fmt: skip
+    asked = withdrawals.list_withdrawals(
+        uow,
+        caller,
+        tenant_id,
+        status=None,
+        user_id=None,
+        after=withdrawals_after,
+        limit=withdrawals_limit + 1,
+        merchant_id=holder,
+        after_field="withdrawals_after",
+    )
+    shown = asked[:withdrawals_limit]
+    more = len(asked) > withdrawals_limit
     return StoreStatement(
         holder,
         str(store.name),
         uow.cash.cash_of(tenant_id, holder),
         uow.trades.withdrawing(tenant_id, holder),
         _page(uow, tenant_id, holder, before, limit, holding),
-        [w for w in asked if w.merchant_id == holder],
+        shown,
+        shown[-1].withdrawal_id if more else None,
     )

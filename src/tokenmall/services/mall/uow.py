@@ -96,6 +96,12 @@ class MallUnitOfWork(SqlUnitOfWork):
         super().__init__(engine, writes=writes)
         self._book = book
 
+    @property
+    def writer_book(self) -> TenantBook | None:
+        """The book of the unit writer whose batch this unit runs in (None: a transaction of
+        its own); a journal booked in the batch goes through it (``journal.run``)."""
+        return self._book
+
     @classmethod
     def joining(
         cls, conn: Connection, *, writes: Writes | None = None, book: TenantBook | None = None

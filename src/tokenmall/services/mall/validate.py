@@ -10,6 +10,8 @@ from tokenmall.domain.money import parse_money
 from tokenmall.services.mall.errors import InvalidInput
 
 TENANT_ID = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
+# A paging cursor: the id of the last item of the page before (``prefix_`` and base32).
+CURSOR = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 # A tenant's pages live at /<tenant_id>/, beside the server's own top-level paths: an id that
 # names one of those (or one kept for later) would shadow it or be shadowed.
 RESERVED_TENANT_IDS = frozenset(
@@ -144,3 +146,17 @@ def quantity(value: int, field: str, *, allow_zero: bool = False, signed: bool =
     if abs(value) > MAX_STOCK:
         raise InvalidInput(f"{field} must be at most {MAX_STOCK} in size", field)
     return value
+
+
+def page(
+    after: str | None, limit: int, *, max_limit: int = 200, field: str = "after"
+) -> str | None:
+    """A page's cursor and size, as the lists take them (``after`` an id, ``limit`` 1..max):
+    the cursor (None: the first page), else a 422 naming ``field`` or ``limit``."""
+    if not 1 <= limit <= max_limit:
+        raise InvalidInput(f"limit must be from 1 to {max_limit}", "limit")
+    if after is None or after == "":
+        return None
+    if not CURSOR.match(after):
+        raise InvalidInput(f"{field} must be the id of the last item of a page", field)
+    return after

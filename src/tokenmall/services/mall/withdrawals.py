@@ -263,12 +263,28 @@ def list_withdrawals(
     user_id: str | None,
     after: str | None,
     limit: int,
+    merchant_id: str | None = None,
+    after_field: str = "after",
 ) -> list[Withdrawal]:
-    """A member's own withdrawals; admins see everyone's (optionally one user's)."""
+    """A member's own withdrawals; admins see everyone's (optionally one user's). With
+    ``merchant_id``, only that store's: its owner's, or for an admin any store's. One page in
+    id order after ``after``."""
     who = require(caller, tenant_id, ALL, scope=Scope.READ)
+    after = validate.page(after, limit, field=after_field)
     if who.role != Role.ADMIN:
         user_id = who.subject_id
-    return uow.withdrawals.list(tenant_id, user_id=user_id, status=status, after=after, limit=limit)
+    if merchant_id is not None:
+        store = uow.catalogue.get_merchant(tenant_id, merchant_id)
+        if store is None or (who.role != Role.ADMIN and store.owner_user_id != who.subject_id):
+            raise NotFound(f"no merchant {merchant_id!r} of yours", "merchant_id")
+    return uow.withdrawals.list(
+        tenant_id,
+        user_id=user_id,
+        status=status,
+        after=after,
+        limit=limit,
+        merchant_id=merchant_id,
+    )
 
 
 def _pending_for(who: Principal, found: Withdrawal, verb: str) -> None:

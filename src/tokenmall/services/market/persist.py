@@ -7,7 +7,13 @@ by the market order it belongs to and why (``market:<order>:reserve``, ``…:rel
 seller's proceeds, the fee, the royalty) are ONE journal (``MarketTrade``), written with the
 ``Traded`` effect that closes them; the trade's row and its ``sale`` leaf go with it. The
 ledger checks the cash again under its own lock: a shortfall there (a race the market's read
-could not see) is ``insufficient_funds`` and the whole transaction rolls back."""
+could not see) is ``insufficient_funds`` and the whole transaction rolls back.
+
+An outcome with a trade takes the tenant's ledger lock before its first row (after the token's
+and the orders' locks its use case took): the holders' and marks' rows it writes are written
+by trades in the tenant's writer too, which hold the ledger's lock first
+(``services/market/batched.py``). Inside the writer (``unit.writer_book``) the journals go
+through the writer's book."""
 
 from __future__ import annotations
 
@@ -63,6 +69,10 @@ def persist(
     money = _Money(unit, tenant_id)
     trades: list[int] = []
     trading_day = 0
+    if unit.writer_book is None and any(isinstance(e, fx.Traded) for e in outcome.effects):
+        # A trade's holders and T+N marks are rows trades in the tenant's writer write too,
+        # under the ledger's lock it holds first: here the same lock before them.
+        journal.lock_ledger(unit.conn, tenant_id)
     for effect in outcome.effects:
         if isinstance(effect, fx.OrderOpened):
             serial = None if effect.token is None else _key(effect.token)[1]
@@ -185,7 +195,7 @@ class _Money:
 
     def _run(self, command: c.Command) -> int | None:
         try:
-            result = journal.run(self.unit.conn, command)
+            result = journal.run(self.unit.conn, command, self.unit.writer_book)
         except InsufficientBalance as short:
             raise MarketRefused(Code.INSUFFICIENT_FUNDS, str(short), "price") from None
         found = result.get("journal_id")

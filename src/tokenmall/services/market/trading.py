@@ -4,9 +4,11 @@ expiry of orders past their days.
 Lock order as ``orders`` documents: a token row first, then orders, then the tenant's order
 counter, then the ledger (``persist`` books money last). A bid names no token: it locks the
 token of the collection's best listing, then that listing (``orders.best_locked``); a bid that
-rests locks only the counter and the ledger. Each action is one transaction; a refusal raises
-``MarketRefused`` before anything is written (or, for a shortfall only the ledger sees under
-its lock, while writing: the transaction rolls back whole).
+rests locks only the counter and the ledger. Each action is one transaction, or for a take or
+an accept through the API one savepoint of the tenant's writer's batch (``batched.py``:
+``settle(wait=False)``); a refusal raises ``MarketRefused`` before anything is written (or,
+for a shortfall only the ledger sees under its lock, while writing: the transaction, or the
+unit's savepoint, rolls back whole).
 """
 
 from __future__ import annotations
@@ -79,7 +81,12 @@ def bid(
     return retrying(unit, once)
 
 
-def _settle(
+class TradeBusy(Exception):
+    """``settle(wait=False)`` met the order's token locked by another transaction: the trade
+    settles in a transaction of its own instead (which waits for the lock in the one order)."""
+
+
+def settle(
     unit: MallUnitOfWork,
     caller: Principal | None,
     tenant_id: str,
@@ -88,8 +95,23 @@ def _settle(
     *,
     now: datetime,
     config: LogConfig,
+    wait: bool = True,
 ) -> Placed:
+    """``take`` or ``accept`` (``action``). With ``wait`` False (the tenant's writer, which
+    already holds the ledger's lock) the token's lock is taken only if it is free, else
+    ``TradeBusy`` before anything is written, so no trade waits for a token while holding
+    the tenant's lock."""
+    if action not in ("take", "accept"):
+        raise ValueError(f"not a trade: {action!r}")
     user = _who(caller, tenant_id)
+    if not wait:
+        row = unit.market.order(tenant_id, order_id)
+        if (
+            row is not None
+            and row.serial is not None
+            and not unit.market.try_lock_token(tenant_id, row.collection_id, row.serial)
+        ):
+            raise TradeBusy(order_id)
     loader = Loader(unit, tenant_id, now)
     row = _open_order(loader, order_id)
     loader.user(user)
@@ -115,7 +137,7 @@ def take(
     config: LogConfig,
 ) -> Placed:
     """摘牌: buy the listing ``order_id`` at its price."""
-    return _settle(unit, caller, tenant_id, order_id, "take", now=now, config=config)
+    return settle(unit, caller, tenant_id, order_id, "take", now=now, config=config)
 
 
 def accept(
@@ -129,7 +151,7 @@ def accept(
 ) -> Placed:
     """The named buyer accepts the agreement ``order_id`` (协议转让): it settles at once.
     Anyone else finds no such agreement (``not_found``)."""
-    return _settle(unit, caller, tenant_id, order_id, "accept", now=now, config=config)
+    return settle(unit, caller, tenant_id, order_id, "accept", now=now, config=config)
 
 
 def expire_due(unit: MallUnitOfWork, tenant_id: str, *, now: datetime, config: LogConfig) -> int:

@@ -13,11 +13,13 @@ from pydantic import BaseModel
 from sqlalchemy import Connection
 
 from tokenmall.domain.money import format_money
+from tokenmall.services.mall import idempotency
 from tokenmall.services.mall.auth import require
 from tokenmall.services.mall.people import ADMIN
 from tokenmall.services.mall.uow import MallUnitOfWork, utc_now
-from tokenmall.services.market import admin, deposits, queries, trading
+from tokenmall.services.market import admin, batched, deposits, queries, trading
 from tokenmall.services.market.orders import Placed
+from tokenmall.web import idempotent
 from tokenmall.web.api.common import TenantId, write
 from tokenmall.web.api.log import Config
 from tokenmall.web.api.market import READ, WRITE, OrderId
@@ -33,7 +35,7 @@ from tokenmall.web.api.schemas_market_money import (
     TradeOut,
     TradeReportOut,
 )
-from tokenmall.web.deps import Caller, Db, IdempotencyKey, single_query_values
+from tokenmall.web.deps import Caller, Db, IdempotencyKey, settings, single_query_values
 
 router = APIRouter(
     prefix="/api/v1/tenants/{tenant_id}/market",
@@ -76,8 +78,19 @@ def bid(
     return write(request, db, caller, tenant_id, key, payload, make)
 
 
+def _trade_body(tenant_id: str) -> batched.Answer:
+    """The answer of a settled trade: its one trade, as JSON."""
+
+    def body(unit: MallUnitOfWork, placed: Placed) -> str:
+        (trade,) = _trades(unit, tenant_id, placed)
+        return trade.model_dump_json()
+
+    return body
+
+
 def _settle(action: str, summary: str) -> Callable[..., Response]:
-    """The route of ``take`` or ``accept`` (the same shape, the domain's own action)."""
+    """The route of ``take`` or ``accept`` (the same shape, the domain's own action): settled
+    through the tenant's writer (``batched``) unless group commit is off."""
     settle = trading.take if action == "take" else trading.accept
 
     @router.post(
@@ -93,6 +106,16 @@ def _settle(action: str, summary: str) -> Callable[..., Response]:
         key: IdempotencyKey,
         config: Config,
     ) -> Response:
+        if settings(request).group_commit:
+            once = batched.Once(
+                key, idempotency.request_hash(request.method, request.url.path, None)
+            )
+            outcome = batched.settle_batched(
+                db, caller, tenant_id, order_id, action,
+                now=utc_now(), config=config, answer=_trade_body(tenant_id), once=once,
+            )  # fmt: skip
+            return idempotent.response(outcome)
+
         def make(conn: Connection) -> BaseModel:
             unit = MallUnitOfWork.joining(conn)
             placed = settle(unit, caller, tenant_id, order_id, now=utc_now(), config=config)

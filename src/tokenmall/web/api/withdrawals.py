@@ -72,7 +72,13 @@ def request_withdrawal(
 @router.get(
     "/withdrawals",
     response_model=WithdrawalPage,
-    summary="The caller's withdrawals (admins: everyone's, by status or user)",
+    summary="The caller's withdrawals (admins: everyone's, by status, user or store)",
+    description=(
+        "One page in withdrawal-id order (stable: new withdrawals come after the last page). "
+        "Pass the answer's `next_after` as `after` for the next page; `next_after` is null on "
+        "the last. With `merchant_id`, only that store's withdrawals (its royalty income): "
+        "its owner's, or for an admin any store's; another's store answers 404."
+    ),
     responses=responses(*COMMON),
 )
 def list_withdrawals(
@@ -81,12 +87,22 @@ def list_withdrawals(
     db: Db,
     status: WithdrawalStatus | None = None,
     user_id: Annotated[str | None, Query(max_length=40)] = None,
+    merchant_id: Annotated[
+        str | None, Query(max_length=40, description="Only this store's withdrawals")
+    ] = None,
     after: After = None,
     limit: Limit = 50,
 ) -> WithdrawalPage:
     with db.reading() as uow:
         found = withdrawals.list_withdrawals(
-            uow, caller, tenant_id, status=status, user_id=user_id, after=after, limit=limit
+            uow,
+            caller,
+            tenant_id,
+            status=status,
+            user_id=user_id,
+            after=after,
+            limit=limit,
+            merchant_id=merchant_id,
         )
     return WithdrawalPage(
         items=[WithdrawalOut.of(w) for w in found],

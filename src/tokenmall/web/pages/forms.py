@@ -83,6 +83,30 @@ def submit(
     with the stored answer; a double submit answers the first redirect and changes nothing.
     ``private`` maps the fields never to be hashed as they are (personal data) to a keyed
     digest the request's hash is made of instead."""
+    key, request_hash = keyed(request, form, private)
+
+    def act(attempt: idempotency.Attempt) -> idempotency.Done:
+        return idempotency.Done(303, action(attempt.conn))
+
+    outcome = idempotency.run_once(
+        database(request),
+        tenant_id=tenant_id,
+        caller=caller,
+        scope_prefix=PAGE_SCOPE,
+        key=key,
+        request=request_hash,
+        action=act,
+    )
+    return outcome.body
+
+
+PAGE_SCOPE = "page:"  # a form's answers are stored apart from the API's
+
+
+def keyed(
+    request: Request, form: FormData, private: Mapping[str, Callable[[str], str]] | None = None
+) -> tuple[str, str]:
+    """A form's key (a hand-made post without one gets a fresh key) and its request's hash."""
     key = text_field(form, "form_key")
     if not key:
         key = uuid.uuid4().hex  # a hand-made post without a key: no replay protection needed
@@ -94,18 +118,4 @@ def submit(
     for name, digest in (private or {}).items():
         if name in body:
             body[name] = digest(body[name])
-    request_hash = idempotency.request_hash("POST", request.url.path, body)
-
-    def act(attempt: idempotency.Attempt) -> idempotency.Done:
-        return idempotency.Done(303, action(attempt.conn))
-
-    outcome = idempotency.run_once(
-        database(request),
-        tenant_id=tenant_id,
-        caller=caller,
-        scope_prefix="page:",
-        key=key,
-        request=request_hash,
-        action=act,
-    )
-    return outcome.body
+    return key, idempotency.request_hash("POST", request.url.path, body)

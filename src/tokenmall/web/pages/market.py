@@ -10,9 +10,10 @@ the API (``services/market/orders.py``, ``trading.py``). A form's preview of fee
 what the seller receives comes from ``services/market_pages`` (the domain's ``fees.split``):
 as a partial for HTMX as a price is typed or, without JavaScript, from the form's own
 "preview" button; a listing's buy form and an agreement offered to one show theirs at once.
-Forms are plain POSTs answered by 303 (CSRF, a form key replayed through the idempotency store, one
-transaction); a refusal re-renders the page with the refusal's sentence (``message_of``: the
-market's code in Chinese first) next to the action it refused, and nothing changed.
+Forms are plain POSTs answered by 303 (CSRF, a form key replayed through the idempotency
+store, one transaction; a take or an accept, as the API's, one unit of the tenant's writer);
+a refusal re-renders the page with the refusal's sentence (``message_of``: the market's code
+in Chinese first) next to the action it refused, and nothing changed.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from tokenmall.services import market_pages
 from tokenmall.services.log.checkpoints import LogConfig
 from tokenmall.services.mall.auth import Principal
 from tokenmall.services.mall.uow import MallUnitOfWork, utc_now
-from tokenmall.services.market import orders, queries, trading
+from tokenmall.services.market import batched, orders, queries, trading
 from tokenmall.services.market.admin import price_fen
 from tokenmall.services.nfg import registry
 from tokenmall.web.errors import message_of, status_of
@@ -248,8 +249,7 @@ def _collection_context(
         cash = market_pages.cash(unit, caller, tenant_id, shown=0)
     offered = _offered(terms)
     tokens: list[dict[str, Any]] = [
-        {"t": t, "display": display_serial(t.serial, collection.edition_size)}
-        for t in mine
+        {"t": t, "display": display_serial(t.serial, collection.edition_size)} for t in mine
     ]
     listings: list[dict[str, Any]] = [
         {
@@ -448,6 +448,26 @@ def _act(
     return forms.submit(request, form, tenant_id=tenant_id, caller=caller, action=action)
 
 
+def _trade(
+    request: Request, form: FormData, tenant_id: str, caller: Principal, action: str,
+    order_of: Callable[[], int], location: str,
+) -> str:  # fmt: skip
+    """CSRF, then a take or an accept once per form key through the tenant's writer, as the
+    API settles them (``batched``); its redirect."""
+    csrf.check_csrf(request, caller, form)
+    order_id = order_of()
+    key, request_hash = forms.keyed(request, form)
+    once = batched.Once(key, request_hash, status=303, scope_prefix=forms.PAGE_SCOPE)
+    return batched.settle_batched(
+        sessions.database(request), caller, tenant_id, order_id, action, now=utc_now(),
+        config=request.app.state.log_config, answer=lambda *_: location, once=once,
+    ).body  # fmt: skip
+
+
+def _batched(request: Request) -> bool:
+    return sessions.settings(request).group_commit
+
+
 @router.post("/{tenant_id}/market/{collection_id}/{name}")
 async def token_action(request: Request, tenant_id: str, collection_id: str, name: str) -> Response:
     found = TOKEN_ACTIONS.get(name)
@@ -477,7 +497,13 @@ async def token_action(request: Request, tenant_id: str, collection_id: str, nam
         return f"/{tenant_id}/market/{collection_id}?done={done}"
 
     try:
-        location = _act(request, form, tenant_id, caller, run)
+        if action.name == "take" and _batched(request):
+            location = _trade(
+                request, form, tenant_id, caller, "take", lambda: whole_number(form, "order"),
+                f"/{tenant_id}/market/{collection_id}?done={action.done}",
+            )  # fmt: skip
+        else:
+            location = _act(request, form, tenant_id, caller, run)
     except DomainError as exc:
         return _collection_page(
             request, tenant, caller, collection_id, _refused(request, form, exc), status_of(exc)
@@ -499,7 +525,13 @@ async def order_action(request: Request, tenant_id: str, order_id: str, name: st
         return f"/{tenant_id}/market/orders?done={done}"
 
     try:
-        location = _act(request, form, tenant_id, caller, run)
+        if name == "accept" and _batched(request):
+            location = _trade(
+                request, form, tenant_id, caller, "accept", lambda: int(order_id),
+                f"/{tenant_id}/market/orders?done={done}",
+            )  # fmt: skip
+        else:
+            location = _act(request, form, tenant_id, caller, run)
     except DomainError as exc:
         return _orders_page(request, tenant, caller, _refused(request, form, exc), status_of(exc))
     return rendering.redirect(location)

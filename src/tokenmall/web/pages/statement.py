@@ -26,6 +26,7 @@ from tokenmall.web.pages.shop import answer, consumer_page, page, post_form
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
 PAGE_LINES = 30
+PAGE_WITHDRAWALS = 20
 
 
 def _before(text: str | None) -> int | None:
@@ -77,6 +78,8 @@ def _store_page(
             before=before,
             limit=PAGE_LINES,
             holding=statement.holding_of(holding_text),
+            withdrawals_after=request.query_params.get("withdrawals_after") or None,
+            withdrawals_limit=PAGE_WITHDRAWALS,
         )
         rules = lookups.withdrawal_rules(conn, tenant.tenant_id)
         kyc = lookups.kyc_status(conn, tenant.tenant_id, caller.subject_id)
@@ -86,6 +89,7 @@ def _store_page(
         "next_before": found.page.next_before,
         "holding": holding_text or "",
         "first_page": before is None,
+        "withdrawals_after": request.query_params.get("withdrawals_after") or "",
         "rules": rules,
         "kyc": kyc,
         "requested": request.query_params.get("requested") == "1",

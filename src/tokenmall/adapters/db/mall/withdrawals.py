@@ -197,10 +197,13 @@ def list_withdrawals(
     status: str | None,
     after: str | None,
     limit: int,
+    merchant_id: str | None = None,
 ) -> list[Withdrawal]:
     query = select(withdrawals).where(withdrawals.c.tenant_id == tenant_id)
     if user_id is not None:
         query = query.where(withdrawals.c.user_id == user_id)
+    if merchant_id is not None:
+        query = query.where(withdrawals.c.merchant_id == merchant_id)
     if status is not None:
         query = query.where(withdrawals.c.status == status)
     if after is not None:

@@ -197,6 +197,21 @@ class SqlMarket(SqlMarketTrades, SqlMarketRoyalties):
         row = self.conn.execute(query).first()
         return None if row is None else _order(row)
 
+    def try_lock_token(self, tenant_id: str, collection_id: str, serial: int) -> bool:
+        """Lock a token's row (the first lock of every action on it) only if no other
+        transaction holds it (``SKIP LOCKED``; SQLite has one writer, so there it is free);
+        False if it is taken or there is none."""
+        query = (
+            select(nfg_tokens.c.serial)
+            .where(
+                nfg_tokens.c.tenant_id == tenant_id,
+                nfg_tokens.c.collection_id == collection_id,
+                nfg_tokens.c.serial == serial,
+            )
+            .with_for_update(skip_locked=True)
+        )
+        return self.conn.execute(query).first() is not None
+
     def open_orders_of_token(
         self, tenant_id: str, collection_id: str, serial: int, *, for_update: bool = False
     ) -> list[OrderRow]:
