@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, Engine
 
-from tokenmall.adapters.db import migrate
+from tokenmall.adapters.db import citus, migrate
+from tokenmall.adapters.db.citus import CitusNotReady
 from tokenmall.adapters.db.engine import UnsupportedDatabase, make_engine, require_existing
 from tokenmall.adapters.db.settings import database_url
 from tokenmall.adapters.db.store import Store
@@ -76,9 +77,15 @@ def resolve_url(explicit: str | None = None) -> str:
     return database_url(explicit)
 
 
-def upgrade(engine: Engine) -> bool:
-    """Bring the schema to head (does nothing when it is already there); True if it ran."""
-    return migrate.upgrade(engine)
+def upgrade(engine: Engine, *, citus_required: bool | None = None) -> bool:
+    """Bring the schema to head (does nothing when it is already there); True if it ran.
+    ``citus_required``: refuse a database without Citus (``CitusNotReady``)."""
+    return migrate.upgrade(engine, citus_required=citus_required)
+
+
+def citus_summary(engine: Engine) -> str | None:
+    """One line on the Citus cluster the schema is distributed over, or None (no Citus)."""
+    return citus.summary(engine)
 
 
 def heads() -> set[str]:
@@ -98,9 +105,11 @@ def schema_status(conn: Connection) -> str:
 
 
 __all__ = [
+    "CitusNotReady",
     "SandboxGateway",
     "Store",
     "UnsupportedDatabase",
+    "citus_summary",
     "heads",
     "open_database",
     "open_store",

@@ -16,6 +16,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from tokenmall.adapters.db import citus
+
 
 def normalise_url(url: str) -> str:
     parsed = make_url(url)
@@ -91,7 +93,11 @@ def make_engine(url: str, *, pool_size: int = 8) -> Engine:
         )
         _sqlite_setup(engine)
         return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size * 8, pool_pre_ping=True)
+    engine = create_engine(
+        url, pool_size=pool_size, max_overflow=pool_size * 8, pool_pre_ping=True
+    )
+    citus.install(engine)
+    return engine
 
 
 def _sqlite_setup(engine: Engine) -> None:
