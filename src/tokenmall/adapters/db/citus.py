@@ -468,3 +468,16 @@ def summary(engine: Engine) -> str | None:
         f"{counts.get('n', 0)} reference tables, workers "
         + (", ".join(str(w) for w in nodes) or "none")
     )
+
+
+def tenant_worker(conn: Connection, tenant_id: str) -> tuple[int, Worker]:
+    """The shard group holding ``tenant_id`` (its shard of ``tenants``) and its worker."""
+    row = conn.execute(
+        text(
+            "SELECT p.shardid, n.nodename, n.nodeport FROM pg_dist_placement AS p"
+            " JOIN pg_dist_node AS n ON n.groupid = p.groupid"
+            " WHERE p.shardid = get_shard_id_for_distribution_column('tenants', CAST(:t AS text))"
+        ),
+        {"t": tenant_id},
+    ).one()
+    return int(row[0]), Worker(str(row[1]), int(row[2]))

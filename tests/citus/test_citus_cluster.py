@@ -1,0 +1,197 @@
+"""The schema on the 3-node cluster: distributed by tenant, tenants on both workers, a writer
+batch on one shard, and bad configurations refused with nothing migrated."""
+
+from __future__ import annotations
+
+import uuid
+
+import cluster
+import psycopg
+from sqlalchemy import text
+from typer.testing import CliRunner
+
+from tokenmall.adapters.db import citus
+from tokenmall.adapters.db.store import Store
+from tokenmall.cli.main import app
+from tokenmall.domain.ledger import commands as c
+from tokenmall.services.ledger.audit import audit
+from tokenmall.services.writers.pool import WriterPool
+
+runner = CliRunner()
+REFERENCE = {"mall_operators", "mall_operator_sessions"}
+
+
+def new_tenant(store: Store) -> str:
+    tenant_id = f"t{uuid.uuid4().hex[:12]}"
+    with store.transaction() as conn:
+        store.create_tenant(conn, tenant_id)
+    return tenant_id
+
+
+def test_upgrade_distributes_every_tenant_table_colocated(db_url: str, store: Store) -> None:
+    with store.engine.connect() as conn:
+        tables = dict(
+            conn.execute(
+                text(
+                    "SELECT c.relname, EXISTS (SELECT 1 FROM pg_attribute AS a"
+                    " WHERE a.attrelid = c.oid AND a.attname = 'tenant_id')"
+                    " FROM pg_class AS c WHERE c.relnamespace = 'public'::regnamespace"
+                    " AND c.relkind = 'r'"
+                )
+            ).all()
+        )
+        citus_tables = {
+            str(name): (str(kind), key, int(group))
+            for name, kind, key, group in conn.execute(
+                text(
+                    "SELECT logicalrelid::regclass::text, partmethod,"
+                    " column_to_column_name(logicalrelid, partkey), colocationid"
+                    " FROM pg_dist_partition"
+                )
+            ).all()
+        }
+    root_group = citus_tables["tenants"][2]
+    keyed = {name for name, has_tenant in tables.items() if has_tenant}
+    # every table keyed by tenant is hash-distributed by tenant_id, in the tenants' group
+    assert keyed
+    assert all(citus_tables[t] == ("h", "tenant_id", root_group) for t in keyed)
+    # the platform's own tables are copied to every node; Alembic's stays on the coordinator
+    assert {t for t, (kind, _, _) in citus_tables.items() if kind == "n"} == REFERENCE
+    assert set(tables) - keyed == REFERENCE | {"alembic_version"}
+    # and upgrading again changes nothing and says where the schema is
+    result = runner.invoke(app, ["db", "upgrade", "--database", db_url, "--citus"])
+    assert result.exit_code == 0, result.output
+    assert "already current" in result.output
+    assert f"{len(keyed)} tables distributed by tenant_id, 2 reference tables" in result.output
+
+
+def test_tenants_land_on_both_workers_with_all_their_rows(store: Store) -> None:
+    tenants = [new_tenant(store) for _ in range(8)]
+    with WriterPool(store) as pool:
+        for n, tenant in enumerate(tenants):
+            pool.call(
+                c.Purchase(tenant_id=tenant, idempotency_key=f"p{n}", user="ann", amount_fen=10_000)
+            )
+    with store.engine.connect() as conn:
+        placement = {t: citus.tenant_worker(conn, t) for t in tenants}
+        # every table's rows of a tenant are on the worker of its shard group
+        for tenant, (_, worker) in placement.items():
+            for table in ("holders", "journals", "postings", "economy_state"):
+                nodes = (
+                    conn.execute(
+                        text(
+                            "SELECT DISTINCT n.nodeport FROM pg_dist_shard AS s"
+                            " JOIN pg_dist_placement AS p ON p.shardid = s.shardid"
+                            " JOIN pg_dist_node AS n ON n.groupid = p.groupid"
+                            " WHERE s.shardid ="
+                            f" get_shard_id_for_distribution_column('{table}', CAST(:t AS text))"
+                        ),
+                        {"t": tenant},
+                    )
+                    .scalars()
+                    .all()
+                )
+                assert nodes == [worker.port], (tenant, table)
+    workers = {w.port for w in cluster.workers()}
+    assert {worker.port for _, worker in placement.values()} == workers
+    assert all(report.findings == [] for report in audit(store))
+
+
+def test_a_writer_batch_commits_on_one_worker_without_two_phase_commit(store: Store) -> None:
+    # given two tenants on different workers
+    tenants: dict[int, str] = {}
+    with store.engine.connect() as conn:
+        while len(tenants) < 2:
+            tenant = new_tenant(store)
+            tenants.setdefault(citus.tenant_worker(conn, tenant)[1].port, tenant)
+    first, second = tenants.values()
+
+    def prepared() -> int:
+        with psycopg.connect(cluster.libpq(str(store.engine.url))) as raw:
+            found = raw.execute("SELECT count(*) FROM pg_dist_transaction").fetchone()
+        assert found is not None
+        return int(found[0])
+
+    # when a transaction writes to both tenants, Citus commits it in two phases (the control)
+    before = prepared()
+    with store.transaction() as conn:
+        for tenant in (first, second):
+            conn.execute(
+                text("UPDATE economy_state SET pool = pool WHERE tenant_id = :t"),
+                {"t": tenant},
+            )
+    assert prepared() > before
+    # and a writer's batch of one tenant is a single-shard transaction: no second phase
+    before = prepared()
+    with WriterPool(store) as pool:
+        futures = [
+            pool.submit(
+                c.Purchase(
+                    tenant_id=first, idempotency_key=f"b{n}", user=f"u{n % 5}", amount_fen=1_000 + n
+                )
+            )
+            for n in range(40)
+        ]
+        results = [f.result(timeout=30) for f in futures]
+    assert len(results) == 40
+    assert prepared() == before
+    with store.read() as conn:
+        assert len(store.find_journals(conn, first, [f"b{n}" for n in range(40)])) == 40
+    assert audit(store, first)[0].findings == []
+
+
+def _fresh(prefix: str) -> str:
+    return cluster.create_database(prefix)
+
+
+def _tables(url: str) -> int:
+    with psycopg.connect(cluster.libpq(url)) as conn:
+        found = conn.execute(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"
+        ).fetchone()
+    assert found is not None
+    return int(found[0])
+
+
+def test_a_coordinator_without_workers_is_refused_and_nothing_migrated() -> None:
+    url = _fresh("c_noworkers")
+    try:
+        with psycopg.connect(cluster.libpq(url), autocommit=True) as conn:
+            for worker in cluster.workers():
+                conn.execute("SELECT citus_remove_node(%s, %s)", (worker.host, worker.port))
+        result = runner.invoke(app, ["db", "upgrade", "--database", url])
+        assert result.exit_code == 2
+        assert "has no workers" in result.output
+        assert "citus_add_node" in result.output
+        assert _tables(url) == 0
+    finally:
+        cluster.drop_database(url)
+
+
+def test_a_worker_down_is_refused_by_name_and_nothing_migrated() -> None:
+    url = _fresh("c_workerdown")
+    try:
+        with psycopg.connect(cluster.libpq(url), autocommit=True) as conn:
+            # the coordinator's record of a worker now names a port nobody listens on
+            conn.execute("UPDATE pg_dist_node SET nodeport = 1 WHERE groupid = 2")
+        result = runner.invoke(app, ["db", "upgrade", "--database", url])
+        assert result.exit_code == 2
+        assert "127.0.0.1:1" in result.output
+        assert "does not answer" in result.output
+        assert _tables(url) == 0
+    finally:
+        cluster.drop_database(url)
+
+
+def test_citus_asked_for_on_plain_postgresql_is_refused(tmp_path: object) -> None:
+    url = _fresh("c_plain")
+    try:
+        with psycopg.connect(cluster.libpq(url), autocommit=True) as conn:
+            conn.execute("DROP EXTENSION citus")
+        result = runner.invoke(app, ["db", "upgrade", "--database", url, "--citus"])
+        assert result.exit_code == 2
+        assert "no citus extension" in result.output
+        assert "CREATE EXTENSION citus" in result.output
+        assert _tables(url) == 0
+    finally:
+        cluster.drop_database(url)
