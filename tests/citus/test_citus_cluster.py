@@ -3,6 +3,7 @@ batch on one shard, and bad configurations refused with nothing migrated."""
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import cluster
@@ -195,3 +196,38 @@ def test_citus_asked_for_on_plain_postgresql_is_refused(tmp_path: object) -> Non
         assert _tables(url) == 0
     finally:
         cluster.drop_database(url)
+
+
+def test_the_ledger_bench_names_each_tenants_worker(db_url: str, store: Store) -> None:
+    result = runner.invoke(
+        app,
+        [
+            "bench",
+            "ledger",
+            "--database",
+            db_url,
+            "--clients",
+            "2",
+            "--tenants",
+            "1,2",
+            "--seconds",
+            "0.2",
+            "--holders",
+            "",
+            "--paths",
+            "writer",
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    workers = {str(w.port) for w in cluster.workers()}
+    assert {p.rsplit(":", 1)[1] for p in report["citus"]["workers"]} == workers
+    assert [(r["clients"], r["tenants"]) for r in report["results"]] == [(2, 1), (2, 2)]
+    for r in report["results"]:
+        assert set(r) == {"path", "clients", "tenants", "purchases_per_second", "workers"}
+        assert len(r["workers"]) == r["tenants"]
+        assert {w.rsplit(":", 1)[1] for w in r["workers"].values()} <= workers
+        with store.engine.connect() as conn:
+            for tenant, worker in r["workers"].items():
+                assert str(citus.tenant_worker(conn, tenant)[1]) == worker

@@ -268,7 +268,9 @@ def flush(conn: Connection) -> None:
     with raw.cursor() as cur:
         for sql, params in statements:
             try:
-                cur.execute(sql, params)
+                # Never prepared by the driver: a driver-prepared statement makes its next
+                # rollback DEALLOCATE ALL, the writer's pipelined statements with it.
+                cur.execute(sql, params, prepare=False)
             except psycopg.Error as error:
                 # As the statement that broke the rule would have raised it on one PostgreSQL.
                 raise DBAPIError.instance(sql, params, error, psycopg.Error) from error
@@ -481,3 +483,20 @@ def tenant_worker(conn: Connection, tenant_id: str) -> tuple[int, Worker]:
         {"t": tenant_id},
     ).one()
     return int(row[0]), Worker(str(row[1]), int(row[2]))
+
+
+def cluster(engine: Engine) -> dict[str, Any] | None:
+    """The Citus version and workers (``host:port``), or None (not a Citus coordinator)."""
+    if engine.dialect.name != "postgresql":
+        return None
+    with engine.connect() as conn:
+        found = version(conn)
+        if found is None:
+            return None
+        return {"version": found, "workers": [str(w) for w in workers(conn)]}
+
+
+def workers_of(engine: Engine, tenant_ids: Sequence[str]) -> dict[str, str]:
+    """Each tenant's worker (``host:port``)."""
+    with engine.connect() as conn:
+        return {t: str(tenant_worker(conn, t)[1]) for t in tenant_ids}
