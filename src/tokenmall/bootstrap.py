@@ -88,6 +88,11 @@ def citus_summary(engine: Engine) -> str | None:
     return citus.summary(engine)
 
 
+def move_tenant(engine: Engine, tenant_id: str, target: str, mode: str) -> str:
+    """Citus: move the tenant's shard group to the worker ``target`` (``host:port``)."""
+    return citus.move_tenant(engine, tenant_id, target, mode)
+
+
 def heads() -> set[str]:
     """The newest migration revisions shipped in the package."""
     return set(migrate.heads())
@@ -111,6 +116,7 @@ __all__ = [
     "UnsupportedDatabase",
     "citus_summary",
     "heads",
+    "move_tenant",
     "open_database",
     "open_store",
     "parse_sandbox_ref",

@@ -4,6 +4,8 @@ batch on one shard, and bad configurations refused with nothing migrated."""
 from __future__ import annotations
 
 import json
+import threading
+import time
 import uuid
 
 import cluster
@@ -231,3 +233,70 @@ def test_the_ledger_bench_names_each_tenants_worker(db_url: str, store: Store) -
         with store.engine.connect() as conn:
             for tenant, worker in r["workers"].items():
                 assert str(citus.tenant_worker(conn, tenant)[1]) == worker
+
+
+def test_a_tenant_moves_to_the_other_worker_while_its_writer_books(
+    db_url: str, store: Store
+) -> None:
+    # given a tenant whose writer books purchases all along
+    tenant = new_tenant(store)
+    with store.engine.connect() as conn:
+        _, source = citus.tenant_worker(conn, tenant)
+    (target,) = [w for w in cluster.workers() if w.port != source.port]
+    acknowledged: list[str] = []
+    stop = threading.Event()
+
+    def book(pool: WriterPool) -> None:
+        n = 0
+        while not stop.is_set():
+            key = f"m{n}"
+            pool.call(
+                c.Purchase(
+                    tenant_id=tenant, idempotency_key=key, user=f"u{n % 7}", amount_fen=1_000 + n
+                ),
+                timeout=60,
+            )
+            acknowledged.append(key)
+            n += 1
+
+    with WriterPool(store) as pool:
+        booker = threading.Thread(target=book, args=(pool,))
+        booker.start()
+        try:
+            while len(acknowledged) < 5:
+                time.sleep(0.05)
+            # when its shard group moves to the other worker with the documented command
+            result = runner.invoke(
+                app,
+                [
+                    "db",
+                    "move-tenant",
+                    tenant,
+                    "--to",
+                    f"{target.host}:{target.port}",
+                    "--database",
+                    db_url,
+                ],
+            )
+            assert result.exit_code == 0, result.output
+            during = len(acknowledged)
+            while len(acknowledged) < during + 5:
+                time.sleep(0.05)
+        finally:
+            stop.set()
+            booker.join(timeout=60)
+    # then it lives on the other worker, every acknowledged purchase is there, audit is clean
+    assert f"moved from {source} to {target.host}:{target.port}" in result.output
+    with store.engine.connect() as conn:
+        assert citus.tenant_worker(conn, tenant)[1].port == target.port
+    with store.read() as conn:
+        found = store.find_journals(conn, tenant, acknowledged)
+    assert len(found) == len(acknowledged)
+    assert audit(store, tenant)[0].findings == []
+    # and moving it where it already is changes nothing
+    again = runner.invoke(
+        app,
+        ["db", "move-tenant", tenant, "--to", f"{target.host}:{target.port}", "--database", db_url],
+    )
+    assert again.exit_code == 0
+    assert "already on" in again.output

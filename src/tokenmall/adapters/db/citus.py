@@ -500,3 +500,61 @@ def workers_of(engine: Engine, tenant_ids: Sequence[str]) -> dict[str, str]:
     """Each tenant's worker (``host:port``)."""
     with engine.connect() as conn:
         return {t: str(tenant_worker(conn, t)[1]) for t in tenant_ids}
+
+
+MOVE_MODES = ("block_writes", "auto", "force_logical")
+
+
+def move_tenant(engine: Engine, tenant_id: str, target: str, mode: str = "block_writes") -> str:
+    """Move ``tenant_id``'s shard group to the worker ``target`` (``host:port``) online with
+    Citus's shard move; what was done, in one line. The group's other tenants move with it.
+    ``block_writes`` (the default) holds the group's writes while it copies (the writer's
+    batches wait, then go on); ``auto``/``force_logical`` copy by logical replication (they
+    need ``wal_level = logical`` on the workers)."""
+    if mode not in MOVE_MODES:
+        raise CitusNotReady(f"the move's mode must be one of {', '.join(MOVE_MODES)}")
+    with engine.connect() as conn:
+        if version(conn) is None:
+            raise CitusNotReady("the database is not a Citus coordinator (no citus extension)")
+        found = {str(w): w for w in workers(conn)}
+        if target not in found:
+            raise CitusNotReady(
+                f"{target} is not an active worker of this cluster (workers: "
+                f"{', '.join(found) or 'none'})"
+            )
+        known = conn.execute(
+            text("SELECT count(*) FROM tenants WHERE tenant_id = :t"), {"t": tenant_id}
+        ).scalar_one()
+        if not known:
+            raise CitusNotReady(f"no tenant {tenant_id!r} in this database")
+        shard, source = tenant_worker(conn, tenant_id)
+        conn.rollback()
+    if str(source) == target:
+        return f"tenant {tenant_id} is already on {target} (shard group of shard {shard})"
+    goal = found[target]
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(
+            text(
+                "SELECT citus_move_shard_placement(:s, :sh, :sp, :th, :tp,"
+                " shard_transfer_mode => CAST(:m AS citus.shard_transfer_mode))"
+            ),
+            {
+                "s": shard,
+                "sh": source.host,
+                "sp": source.port,
+                "th": goal.host,
+                "tp": goal.port,
+                "m": mode,
+            },
+        )
+        moved = conn.execute(
+            text(
+                "SELECT count(*) FROM pg_dist_partition WHERE colocationid ="
+                " (SELECT colocationid FROM pg_dist_partition"
+                " WHERE logicalrelid = 'tenants'::regclass)"
+            )
+        ).scalar_one()
+    return (
+        f"tenant {tenant_id}: shard group of shard {shard} ({moved} tables) moved from "
+        f"{source} to {target}"
+    )
