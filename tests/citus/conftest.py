@@ -43,6 +43,12 @@ def _require_cluster() -> None:
     pytest.skip(f"Citus tests need a cluster: {problem}; {cluster.HOW}")
 
 
+@pytest.fixture(scope="session")
+def cluster_ready() -> None:
+    """The cluster answers (else skipped, or failed in CI: ``_require_cluster``)."""
+    _require_cluster()
+
+
 @pytest.fixture(scope="module")
 def db_url(request: pytest.FixtureRequest) -> Iterator[str]:
     """A new database on the cluster (Citus set up, nothing migrated), one per module."""

@@ -10,6 +10,7 @@ import uuid
 
 import cluster
 import psycopg
+import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
 
@@ -156,6 +157,7 @@ def _tables(url: str) -> int:
     return int(found[0])
 
 
+@pytest.mark.usefixtures("cluster_ready")
 def test_a_coordinator_without_workers_is_refused_and_nothing_migrated() -> None:
     url = _fresh("c_noworkers")
     try:
@@ -171,6 +173,7 @@ def test_a_coordinator_without_workers_is_refused_and_nothing_migrated() -> None
         cluster.drop_database(url)
 
 
+@pytest.mark.usefixtures("cluster_ready")
 def test_a_worker_down_is_refused_by_name_and_nothing_migrated() -> None:
     url = _fresh("c_workerdown")
     try:
@@ -186,7 +189,8 @@ def test_a_worker_down_is_refused_by_name_and_nothing_migrated() -> None:
         cluster.drop_database(url)
 
 
-def test_citus_asked_for_on_plain_postgresql_is_refused(tmp_path: object) -> None:
+@pytest.mark.usefixtures("cluster_ready")
+def test_citus_asked_for_on_plain_postgresql_is_refused() -> None:
     url = _fresh("c_plain")
     try:
         with psycopg.connect(cluster.libpq(url), autocommit=True) as conn:
