@@ -1,4 +1,4 @@
-"""Citus fixtures: a fresh database on the 3-node cluster per test module (``cluster.py``).
+"""Citus fixtures: a fresh database on the 3-node cluster per test session (``cluster.py``).
 
 Every test here is marked ``citus``. Without a cluster they are skipped, saying how to start
 one; when ``CI`` and ``TOKENMALL_CITUS`` are both set (``.ci/run`` started the cluster) a
@@ -49,14 +49,14 @@ def cluster_ready() -> None:
     _require_cluster()
 
 
-@pytest.fixture(scope="module")
-def db_url(request: pytest.FixtureRequest) -> Iterator[str]:
-    """A new database on the cluster (Citus set up, nothing migrated), one per module."""
+@pytest.fixture(scope="session")
+def db_url() -> Iterator[str]:
+    """A new database on the cluster (Citus set up, nothing migrated), one per session: its
+    creation and distribution take seconds, and every test makes tenants of its own."""
     _require_cluster()
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("TOKENMALL_CITUS_SHARD_COUNT", SHARDS)
-        module = request.module.__name__.rsplit(".", 1)[-1].lower()
-        url = cluster.create_database(f"c_{module[:30]}")
+        url = cluster.create_database("c_tokenmall")
         try:
             yield url
         finally:

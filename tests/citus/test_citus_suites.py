@@ -1,7 +1,7 @@
 """The ledger's integration suites, run unchanged on the 3-node Citus cluster.
 
 Each module below is imported whole: its tests run here with this folder's fixtures (a fresh
-distributed database per module), as they run on SQLite and PostgreSQL in tests/integration.
+distributed database), as they run on SQLite and PostgreSQL in tests/integration.
 Together they book every journal code through the services (``execute``, the writers, the
 settlement, reversals), check the balance trigger, immutability and the audit.
 """
