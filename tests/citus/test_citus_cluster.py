@@ -19,6 +19,7 @@ from tokenmall.adapters.db.store import Store
 from tokenmall.cli.main import app
 from tokenmall.domain.ledger import commands as c
 from tokenmall.services.ledger.audit import audit
+from tokenmall.services.ledger.execute import execute
 from tokenmall.services.writers.pool import WriterPool
 
 runner = CliRunner()
@@ -304,3 +305,28 @@ def test_a_tenant_moves_to_the_other_worker_while_its_writer_books(
     )
     assert again.exit_code == 0
     assert "already on" in again.output
+
+
+def test_a_sale_and_a_buyback_to_a_payee_are_booked_on_the_shard(store: Store) -> None:
+    # (the codes the imported suites do not book: a primary sale, a buyback paid to a payee)
+    tenant = new_tenant(store)
+    execute(store, c.Purchase(tenant_id=tenant, idempotency_key="p", user="ann", amount_fen=50_000))
+    execute(
+        store,
+        c.ReceiveSale(
+            tenant_id=tenant, idempotency_key="s", user="bob", order_ref="o1", amount_fen=1_999
+        ),
+    )
+    held = execute(store, c.Sell(tenant_id=tenant, idempotency_key="x", user="ann", units=10**8))
+    assert held is not None
+    execute(
+        store, c.SellTo(tenant_id=tenant, idempotency_key="y", user="ann", units=10**8, payee="bob")
+    )
+    with store.read() as conn:
+        codes = set(
+            conn.execute(
+                text("SELECT code FROM journals WHERE tenant_id = :t"), {"t": tenant}
+            ).scalars()
+        )
+    assert {"purchase", "sale", "buyback"} <= codes
+    assert audit(store, tenant)[0].findings == []

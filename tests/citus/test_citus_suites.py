@@ -2,8 +2,9 @@
 
 Each module below is imported whole: its tests run here with this folder's fixtures (a fresh
 distributed database), as they run on SQLite and PostgreSQL in tests/integration.
-Together they book every journal code through the services (``execute``, the writers, the
-settlement, reversals), check the balance trigger, immutability and the audit.
+Together they book every journal code but the sale (``test_citus_cluster`` books that one)
+through the services (``execute``, the writers, the settlement, reversals), and check the
+balance trigger, immutability and the audit on the shards.
 """
 
 from __future__ import annotations
