@@ -22,7 +22,7 @@ from tokenmall.adapters.db.store import Store
 from tokenmall.domain.economy import Params
 
 # The integration suite's helpers (ledger_helpers, ledger_history), which its tests import.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integration"))
+sys.path.append(str(Path(__file__).resolve().parent.parent / "integration"))
 
 SHARDS = "4"  # two shards a worker: placements on both with few tenants, a fast upgrade
 
