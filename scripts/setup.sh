@@ -8,3 +8,9 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e '.[dev]'
+# The anchoring contract's pinned compiler (contracts/package.json), for the test that
+# recompiles it; without npm that test is skipped outside CI.
+if command -v npm >/dev/null 2>&1; then
+  (cd contracts && npm ci --no-audit --no-fund --loglevel=error >/dev/null) \
+    || echo "warning: npm ci in contracts/ failed; the contract's build test will skip" >&2
+fi

@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,15 @@ import uvicorn
 
 from tokenmall.config import Settings
 from tokenmall.web.app import create_app
+
+
+@dataclass
+class Server:
+    """A served app: its base URL, its settings and the ASGI app."""
+
+    base_url: str
+    settings: Settings
+    app: Any
 
 
 def integration_db_url(name: str) -> Any:

@@ -10,24 +10,31 @@ module opens and reports the URL it refuses.
 
 from __future__ import annotations
 
+from datetime import datetime, tzinfo
+
 from sqlalchemy import Connection, Engine
 
+from tokenmall.adapters.chain.access import Web3Access
 from tokenmall.adapters.db import citus, migrate
 from tokenmall.adapters.db.citus import CitusNotReady
 from tokenmall.adapters.db.engine import UnsupportedDatabase, make_engine, require_existing
 from tokenmall.adapters.db.settings import database_url
 from tokenmall.adapters.db.store import Store
 from tokenmall.adapters.payments import delivery as sandbox_delivery
-from tokenmall.adapters.payments import sandbox_page
+from tokenmall.adapters.payments import sandbox_page, sandbox_payouts
 from tokenmall.adapters.payments.sandbox import SandboxGateway, parse_sandbox_ref
-from tokenmall.adapters.signing import Ed25519Signer, personal_data_sealer
+from tokenmall.adapters.signing import Ed25519Signer, anchor_key_sealer, personal_data_sealer
+from tokenmall.services.log.anchor_ports import ChainAccess
+from tokenmall.services.log.anchoring import Anchoring
 from tokenmall.services.log.checkpoints import LogConfig
 from tokenmall.services.log.verify import StateCheck
 from tokenmall.services.mall.gateway import Gateway, NoGateway
 from tokenmall.services.mall.kyc import Sealer
+from tokenmall.services.mall.settling import BUSINESS_TZ
 from tokenmall.services.mall.uow import Database, MallUnitOfWork
 from tokenmall.services.nfg import state_check
 from tokenmall.services.nfg.redemption_orders import RedemptionSteps
+from tokenmall.services.unit_of_work_payouts import Bills, BillSources, Payouts
 
 # A redemption's order (提货) closing moves its token: the NFG's steps, on the same unit.
 MallUnitOfWork.wire_token_orders(RedemptionSteps)
@@ -50,9 +57,44 @@ def payment_gateway(sandbox_on: bool, secret_key: str, base_url: str) -> Gateway
     return SandboxGateway(secret_key, base_url=base_url)
 
 
+def payout_channel(sandbox_on: bool) -> Payouts | None:
+    """The channel withdrawals are paid out through: the sandbox's (for development); None
+    with the sandbox off until a real channel is configured (withdrawals are paid manually)."""
+    return sandbox_payouts.SandboxPayouts() if sandbox_on else None
+
+
+class _NoBills:
+    def of(self, tenant_id: str) -> dict[str, Bills]:
+        return {}
+
+
+def bill_sources(db: Database, sandbox_on: bool, tz: tzinfo = BUSINESS_TZ) -> BillSources:
+    """Each tenant's channels to reconcile daily: the sandbox's bill while it is on."""
+    if not sandbox_on:
+        return _NoBills()
+    return sandbox_payouts.SandboxBillSources(db.engine, tz)
+
+
+def record_sandbox_approval(
+    db: Database, provider_ref: str, amount_fen: int, now: datetime
+) -> None:
+    """The sandbox's page approved a payment: the sandbox keeps it for its daily bill."""
+    sandbox_payouts.record_approval(db.engine, provider_ref, amount_fen, now)
+
+
 def log_config(secret_key: str, host: str) -> LogConfig:
     """How the transparency logs are named and signed (keys sealed under ``secret_key``)."""
     return LogConfig(host, Ed25519Signer(secret_key))
+
+
+# How anchoring reaches a chain: JSON-RPC over HTTP; the tests put an in-process EVM here.
+chain_access: ChainAccess = Web3Access()
+
+
+def anchoring(secret_key: str) -> Anchoring:
+    """How checkpoints are anchored: the chain access, the accounts' keys sealed under
+    ``secret_key``."""
+    return Anchoring(chain_access, anchor_key_sealer(secret_key))
 
 
 def kyc_sealer(secret_key: str) -> Sealer:

@@ -8,25 +8,15 @@ Tests do not share state through ids: every test makes its own tenant (``new_ten
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
 
 import pytest
 from mall_api import OPERATOR_EMAIL, OPERATOR_PASSWORD, Api, TenantFixture, make_tenant
 
-from served import app_settings, integration_db_url, served
-from tokenmall.config import Settings
+from served import Server, app_settings, integration_db_url, served
 
 # A fresh SQLite file and a fresh PostgreSQL schema per test module (skipped without a server
 # outside CI, an error in CI): the same fixture the ledger's integration tests use.
 db_url = integration_db_url("tokenmall_integration_fixtures")
-
-
-@dataclass
-class Server:
-    base_url: str
-    settings: Settings
-    app: Any
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,7 @@ from mall_api import OPERATOR_EMAIL, OPERATOR_PASSWORD, Api, TenantFixture, ok
 from orders_helpers import economy, give_stable, holder, signed_webhook
 from sqlalchemy import func, select
 
-from conftest import Server
-from served import app_settings, served
+from served import Server, app_settings, served
 from tokenmall.adapters.db.mall.orders import orders as orders_table
 from tokenmall.adapters.db.mall.payments import payment_callbacks
 

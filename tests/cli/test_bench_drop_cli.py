@@ -11,7 +11,7 @@ from typing import Any
 KEYS = {
     "database", "tenant_id", "editions", "buyers", "limit", "presses", "sold", "oversold",
     "over_limit", "paid_without_token", "refunded", "expired", "paid_late", "p50_ms", "p99_ms",
-    "seconds_to_sold_out", "audit_clean", "audit_findings", "errors",
+    "seconds_to_sold_out", "audit_clean", "audit_findings", "errors", "error_kinds",
 }  # fmt: skip
 
 
@@ -50,5 +50,6 @@ def test_bench_drop_sells_exactly_the_edition_and_harms_no_one(cli: Any, db_url:
     assert report["audit_clean"] is True
     assert report["audit_findings"] == []
     assert isinstance(report["errors"], int)
+    assert sum(report["error_kinds"].values()) == report["errors"]  # each error named
     for name in ("p50_ms", "p99_ms", "seconds_to_sold_out"):
         assert isinstance(report[name], (int, float))

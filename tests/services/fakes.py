@@ -28,6 +28,7 @@ from fakes_orders import (
     FakeRefunds,
     FakeTokenOrders,
 )
+from fakes_payouts import FakePayoutBook
 from fakes_people import (
     FakeCommissionLedger,
     FakeCommissions,
@@ -240,6 +241,11 @@ class FakeCatalogue:
 
     def get_sku(self, tenant_id: str, sku_id: str) -> Sku | None:
         return self.skus.get((tenant_id, sku_id))
+
+    def sku_with_product(self, tenant_id: str, sku_id: str) -> tuple[Sku, Product] | None:
+        sku = self.skus.get((tenant_id, sku_id))
+        product = None if sku is None else self.products.get((tenant_id, sku.product_id))
+        return None if sku is None or product is None else (sku, product)
 
     def list_skus(self, tenant_id: str, product_id: str) -> list[Sku]:
         return [
@@ -513,6 +519,7 @@ class FakeUnitOfWork:
         self.ledger = FakeLedger(grant_on)
         self.withdrawals = FakeWithdrawals()
         self.audit = FakeAuditTrail()
+        self.payouts = FakePayoutBook()
         self.cash = FakeCash()
         self.orders = FakeOrders()
         self.payments = FakePayments()
@@ -568,6 +575,7 @@ class FakeUnitOfWork:
             self.access,
             self.kyc,
             self.token_orders,
+            self.payouts,
         )
 
     def snapshot(self) -> tuple[Any, ...]:
@@ -626,6 +634,7 @@ class FakeUnitOfWork:
                 self.access,
                 self.kyc,
                 self.token_orders,
+                self.payouts,
             ) = self._saved
             self.tenant_ledger = self.tenants.ledger  # type: ignore[assignment]
             self._saved = None

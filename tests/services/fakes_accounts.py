@@ -7,13 +7,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from fakes_people import FakeUserBook
 from fakes_withdrawals import FakeAuditTrail
 
 from tokenmall.domain.mall.access import NO_CAPS, AuditEntry, Caps
-from tokenmall.domain.mall.people import Credential
+from tokenmall.domain.mall.people import Credential, Role
 
 
 @dataclass
@@ -97,6 +97,16 @@ class FakeCredentials:
             return None
         secret_hash = self.key_hashes.get((tenant_id, key_id), "")
         return Credential(key.user_id, secret_hash, None, key.revoked_at is not None, key.scopes)
+
+    def with_role(
+        self, kind: Literal["session", "api_key"], tenant_id: str, credential_id: str
+    ) -> tuple[Credential, Role] | None:
+        if kind == "session":
+            found = self.session(tenant_id, credential_id)
+        else:
+            found = self.api_key(tenant_id, credential_id)
+        user = None if found is None else self.people.users.get((tenant_id, found.owner_id))
+        return None if found is None or user is None else (found, user.role)
 
 
 @dataclass

@@ -50,6 +50,10 @@ class FakeOrders:
     def get(self, tenant_id: str, order_id: str) -> Order | None:
         return self.rows.get((tenant_id, order_id))
 
+    def status_of(self, tenant_id: str, order_id: str) -> OrderStatus | None:
+        found = self.rows.get((tenant_id, order_id))
+        return None if found is None else found.status
+
     def query(
         self,
         tenant_id: str,
@@ -350,6 +354,10 @@ class FakeUnits:
 
     @contextmanager
     def reading(self) -> Iterator[Any]:
+        yield self.unit_of_work
+
+    @contextmanager
+    def reading_one(self) -> Iterator[Any]:
         yield self.unit_of_work
 
 

@@ -84,9 +84,10 @@ class FakeWithdrawals:
         decided_by: str,
         reason: str | None,
         decided_at: datetime,
+        source: WithdrawalStatus = WithdrawalStatus.PENDING,
     ) -> bool:
         found = self.rows.get((tenant_id, withdrawal_id))
-        if found is None or found.status != WithdrawalStatus.PENDING:
+        if found is None or found.status != source:
             return False
         self.rows[(tenant_id, withdrawal_id)] = replace(
             found, status=status, decided_by=decided_by, reason=reason, decided_at=decided_at

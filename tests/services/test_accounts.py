@@ -124,6 +124,26 @@ def test_an_idle_session_is_slid_forward_after_a_tenth_of_its_idle_time() -> Non
         who(uow, issued.token, later + IDLE)  # unused for the idle time: it stops working
 
 
+def test_authenticating_inside_a_write_slides_the_session_in_that_transaction() -> None:
+    uow = mall()
+    _, issued = sign_in(uow)
+    where = (TENANT, issued.credential_id)
+    commits = uow.commits
+    soon = accounts.authenticate_in(uow, issued.token, NOW + IDLE / 20, ttl=TTL, idle=IDLE)
+    assert (soon.via, soon.subject_id) == ("session", "usr-member")
+    assert uow.credentials.sessions[where].expires_at == NOW + IDLE  # too soon: no write
+    later = NOW + IDLE / 2
+    caller = accounts.authenticate_in(uow, issued.token, later, ttl=TTL, idle=IDLE)
+    assert caller == soon
+    assert uow.credentials.sessions[where].expires_at == later + IDLE
+    assert uow.commits == commits  # written in the caller's unit, not a transaction of its own
+    uow.credentials.sessions[where].revoked_at = later
+    before = uow.snapshot()
+    with pytest.raises(Unauthenticated):
+        accounts.authenticate_in(uow, issued.token, later, ttl=TTL, idle=IDLE)
+    assert uow.snapshot() == before
+
+
 def test_tampered_revoked_and_unknown_tokens_are_refused() -> None:
     uow = mall()
     _, issued = sign_in(uow)

@@ -123,3 +123,13 @@ class Ed25519Signer:
         except (InvalidSignature, ValueError):
             return False
         return True
+
+
+def anchor_key_sealer(secret: str) -> Sealer:
+    """The anchoring accounts' private keys (one EVM account per tenant)."""
+    return Sealer(
+        secret,
+        salt=b"tokenmall checkpoint anchoring",
+        info=b"anchoring account key/",
+        what="anchoring account key",
+    )

@@ -2,9 +2,10 @@
 
 It migrates the database and creates a platform operator, then starts ``uvicorn`` in a child
 process (several worker processes if asked, e.g. on PostgreSQL) on a socket it has already bound
-to an ephemeral port and put in the listening state, and waits until ``/readyz`` answers. So
-no other process can take the port between choosing and binding it, and a request sent while
-the workers still start waits in the socket's backlog instead of being refused. The operator
+to an ephemeral port and put in the listening state, and waits until every worker has built
+its application and ``/readyz`` answers. So no other process can take the port between
+choosing and binding it, and a request sent while the workers still start waits in the
+socket's backlog instead of being refused. The operator
 is made before the workers start because each worker would otherwise create it at its own
 start-up: two workers racing to insert the same operator make one of them fail its start-up,
 and ``uvicorn`` then stops every worker. Then it creates a tenant with ``grant_on = paid``
@@ -40,15 +41,29 @@ import httpx
 from tokenmall.bench.api_figures import Scenario, headline, process_cpu_seconds
 from tokenmall.bench.http_client import Connection, Flow, run_load
 
+# The folder where each server worker leaves a file once its application is built.
+READY_DIR = "TOKENMALL_BENCH_READY_DIR"
+
 
 def app_from_env() -> Any:
-    """The application from ``TOKENMALL_*`` settings (uvicorn ``--factory`` with workers)."""
+    """The application from ``TOKENMALL_*`` settings (uvicorn ``--factory`` with workers).
+
+    Each worker marks itself built in ``READY_DIR``: ``/readyz`` is answered by whichever
+    worker started first, and on a busy machine the others may still be building theirs for
+    seconds; the load's keep-alive connections opened meanwhile would all be accepted by the
+    first worker and stay there for the whole run."""
     from tokenmall.config import Settings
     from tokenmall.services.process import freeze_startup_objects
     from tokenmall.web.app import create_app
+    from tokenmall.web.routing import build_route_contexts
 
     app = create_app(Settings())
+    build_route_contexts(app.router)  # as ``tokenmall serve`` does
     freeze_startup_objects()
+    ready = os.environ.get(READY_DIR)
+    if ready:
+        with open(os.path.join(ready, str(os.getpid())), "w"):
+            pass
     return app
 
 
@@ -87,7 +102,9 @@ class Server:
 
     def __init__(self, database_url: str, workers: int) -> None:
         env = dict(os.environ)
+        self.ready = tempfile.TemporaryDirectory()
         env.update(
+            {READY_DIR: self.ready.name},
             TOKENMALL_DATABASE_URL=database_url,
             TOKENMALL_MIGRATE_ON_START="false",  # migrated once before; workers would race
             TOKENMALL_LOG_LEVEL="WARNING",
@@ -127,20 +144,24 @@ class Server:
             # The server holds its own copy; without ours a server that dies refuses at once
             # instead of leaving connections waiting in the backlog.
             sock.close()
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120
         while True:
             if self.process.poll() is not None:
                 self.log.seek(0)
                 err = self.log.read().decode(errors="replace")
+                self.ready.cleanup()
                 raise RuntimeError(f"the API server exited at start-up: {err[-2000:]}")
             try:
-                if httpx.get(f"{self.base_url}/readyz", timeout=2).status_code == 200:
+                built = len(os.listdir(self.ready.name)) >= workers
+                if built and httpx.get(f"{self.base_url}/readyz", timeout=2).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:
                 self.close()
-                raise RuntimeError("the API server did not become ready within 60 s")
+                raise RuntimeError(
+                    f"the API server's {workers} worker(s) were not ready within 120 s"
+                )
             time.sleep(0.2)
 
     def close(self) -> None:
@@ -152,6 +173,7 @@ class Server:
                 self.process.kill()
                 self.process.wait()
         self.log.close()
+        self.ready.cleanup()
 
 
 def _ok(answer: httpx.Response, status: int) -> Any:

@@ -114,6 +114,7 @@ class _Rush:
         self.sold_out_at: float | None = None  # float-ok: time (perf_counter)
         self.refusals: dict[str, int] = {}
         self.errors = 0
+        self.error_kinds: dict[str, int] = {}  # what the flows counted as errors answered
 
 
 def _rush(
@@ -167,6 +168,9 @@ def _rush(
         expect=(201, 409),
     )
     rush.errors += result.errors
+    for code, n in result.statuses.items():
+        if code not in ("201", "409"):  # a status, or the exception's name (a time-out)
+            rush.error_kinds[code] = rush.error_kinds.get(code, 0) + n
     return latencies
 
 
@@ -307,6 +311,10 @@ def run(
         **figures,
         "paid_late": len(late),
         "errors": rush.errors + second.errors,
+        "error_kinds": {
+            code: rush.error_kinds.get(code, 0) + second.error_kinds.get(code, 0)
+            for code in sorted({*rush.error_kinds, *second.error_kinds})
+        },
         "p50_ms": _percentile(latencies, 50),
         "p99_ms": _percentile(latencies, 99),
         "seconds_to_sold_out": None if sold_out is None else round(sold_out - began, 3),

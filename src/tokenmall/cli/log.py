@@ -5,6 +5,9 @@ node, checkpoint, logged ledger day and the registry's state against the log; it
 line per tenant and exits 0 when everything holds, 1 naming the first broken leaf, node,
 checkpoint, day or token otherwise, 2 for bad input. ``sign`` logs the settled ledger days not
 logged yet and signs a checkpoint where one is due (the scheduler does the same every tick).
+``verify --anchors`` also checks every recorded anchor against its chain (the transaction's
+``Anchored`` event against the signed checkpoint, the block still holding it). ``anchor``
+runs the anchoring job once; ``anchor-deploy`` deploys the contract from a tenant's account.
 """
 
 from __future__ import annotations
@@ -27,11 +30,17 @@ DatabaseUrl = Annotated[
 Tenant = Annotated[str | None, typer.Option("--tenant", help="Only this tenant.")]
 
 
+Anchors = Annotated[
+    bool,
+    typer.Option("--anchors", help="Also check every recorded anchor against its chain."),
+]
+
+
 @app.command("verify")
-def verify(database: DatabaseUrl = None, tenant: Tenant = None) -> None:
+def verify(database: DatabaseUrl = None, tenant: Tenant = None, anchors: Anchors = False) -> None:
     """Recompute every log and check it; exit 1 naming the first thing broken."""
     from tokenmall import bootstrap
-    from tokenmall.services.log import public
+    from tokenmall.services.log import anchor_verify, public
 
     settings = Settings()
     db = bootstrap.open_database(bootstrap.resolve_url(database), must_exist=True)
@@ -39,6 +48,13 @@ def verify(database: DatabaseUrl = None, tenant: Tenant = None) -> None:
         bootstrap.upgrade(db.engine)
         config = bootstrap.log_config(settings.secret_key.get_secret_value(), settings.log_host)
         verdicts = public.verify(db, config, tenant, bootstrap.log_state_checks(db))
+        anchored = (
+            anchor_verify.verify_anchors(
+                db, config, bootstrap.anchoring(settings.secret_key.get_secret_value()), tenant
+            )
+            if anchors
+            else []
+        )
     except DomainError as exc:
         typer.echo(f"tokenmall log verify: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -54,6 +70,15 @@ def verify(database: DatabaseUrl = None, tenant: Tenant = None) -> None:
         broken += v.problem is not None
     if not verdicts:
         typer.echo("no logs")
+    for a in anchored:
+        state = "ok" if a.problem is None else f"BROKEN: {a.problem}"
+        typer.echo(
+            f"tenant {a.tenant_id}: {a.checked} anchors checked on chain, "
+            f"{a.unconfirmed} not confirmed: {state}"
+        )
+        broken += a.problem is not None
+    if anchors and not anchored:
+        typer.echo("no anchors")
     if broken:
         typer.echo(f"log verify FAILED: {broken} tenant(s)")
         raise typer.Exit(1)
@@ -79,3 +104,52 @@ def sign(database: DatabaseUrl = None) -> None:
         typer.echo(f"tenant {tenant_id}: {size} leaves")
     if not sizes:
         typer.echo("no logs")
+
+
+@app.command("anchor")
+def anchor(database: DatabaseUrl = None, tenant: Tenant = None) -> None:
+    """Anchor each configured tenant's newest signed checkpoint (the scheduler does it too)."""
+    from tokenmall import bootstrap
+    from tokenmall.services.log import anchoring
+    from tokenmall.services.mall.uow import utc_now
+
+    settings = Settings()
+    secret = settings.secret_key.get_secret_value()
+    db = bootstrap.open_database(bootstrap.resolve_url(database), must_exist=True)
+    try:
+        bootstrap.upgrade(db.engine)
+        config = bootstrap.log_config(secret, settings.log_host)
+        outcomes = anchoring.anchor_due(db, config, bootstrap.anchoring(secret), utc_now(), tenant)
+    finally:
+        db.dispose()
+    for outcome in outcomes:
+        typer.echo(outcome.line())
+    if not outcomes:
+        typer.echo("no tenant has anchoring settings")
+    if any(o.status == "failed" for o in outcomes):
+        raise typer.Exit(1)
+
+
+@app.command("anchor-deploy")
+def anchor_deploy(
+    tenant: Annotated[str, typer.Option("--tenant", help="The tenant whose account deploys.")],
+    database: DatabaseUrl = None,
+) -> None:
+    """Deploy the anchoring contract from the tenant's account and store its address."""
+    from tokenmall import bootstrap
+    from tokenmall.domain.log.anchors import ChainError
+    from tokenmall.services.log import anchor_settings
+    from tokenmall.services.mall.uow import utc_now
+
+    settings = Settings()
+    db = bootstrap.open_database(bootstrap.resolve_url(database), must_exist=True)
+    try:
+        bootstrap.upgrade(db.engine)
+        anchoring = bootstrap.anchoring(settings.secret_key.get_secret_value())
+        address = anchor_settings.deploy(db, anchoring, tenant, utc_now())
+    except (DomainError, ChainError) as exc:
+        typer.echo(f"tokenmall log anchor-deploy: {exc}", err=True)
+        raise typer.Exit(2) from None
+    finally:
+        db.dispose()
+    typer.echo(f"tenant {tenant}: contract deployed at {address}")

@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import typer
 
-from tokenmall.cli import audit, bench, db, demo, economy, errors, report, serve, settle, simulate
+from tokenmall.cli import (
+    audit,
+    bench,
+    db,
+    demo,
+    economy,
+    errors,
+    reconcile,
+    report,
+    serve,
+    settle,
+    simulate,
+)
 from tokenmall.cli import log as log_cli
 from tokenmall.cli import market as market_cli
 
@@ -23,6 +35,7 @@ serve.register(app)  # tokenmall serve, tokenmall operator create
 app.command("simulate")(simulate.simulate)  # tokenmall simulate
 app.command("report")(report.report_command)  # tokenmall report
 settle.register(app)  # tokenmall settle, tokenmall scheduler
+app.command("reconcile")(reconcile.reconcile)  # tokenmall reconcile
 demo.register(app)  # tokenmall demo
 errors.guard(app)  # a database that cannot be used: one line and exit 2 (or 1), no traceback
 

@@ -27,11 +27,13 @@ def serve(
     from tokenmall.services.process import freeze_startup_objects
     from tokenmall.web import logs
     from tokenmall.web.app import create_app
+    from tokenmall.web.routing import build_route_contexts
 
     settings = safety.checked("serve")
     application = create_app(settings)
     if settings.development:
         logs.development_warning()
+    build_route_contexts(application.router)  # at start-up, not in the first requests
     freeze_startup_objects()
     uvicorn.run(
         application,

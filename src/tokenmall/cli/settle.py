@@ -7,11 +7,13 @@ exits 2 with a clear message; a tenant whose day the ledger refuses (a date befo
 settled day) is reported and the command exits 1 after trying the others.
 
 ``scheduler`` loops: every ``--interval`` seconds it delivers due webhooks, runs the order
-clock (automatic completion and cancellation, when the orders module has them) and the
-transparency log's tick (settled days logged, due checkpoints signed); once the local
-time is past ``--at`` it settles each tenant's previous day (once: a settled day is skipped)
-and runs the market's daily duties (due orders expired, accrued royalties paid out: once a day
-per tenant and process, and a rerun changes nothing).
+clock (automatic completion and cancellation, when the orders module has them), the
+transparency log's tick (settled days logged, due checkpoints signed, the newest checkpoints
+anchored where a tenant has a chain configured) and asks the payout channel again about
+withdrawals' payouts still processing; once the local time is past ``--at`` it settles each
+tenant's previous day (once: a settled day is skipped), runs the market's daily duties (due
+orders expired, accrued royalties paid out) and reconciles the previous day with each payment
+channel's bill (``reconcile``): once a day per tenant and process, and a rerun changes nothing.
 On PostgreSQL one scheduler leads at a time (a session advisory lock); others stand by and take
 over if the leader goes away. On SQLite, run one (settlement and deliveries are safe anyway).
 It starts only with settings fit for real users (``cli/safety.py``), as ``serve`` does.
@@ -285,7 +287,9 @@ def _round(store: Store, tz: tzinfo, hour: int, minute: int, secret_key: str) ->
             except Exception as exc:
                 typer.echo(f"scheduler: settling {tenant_id} failed: {exc}", err=True)
         _market_daily(db, tenants, now, secret_key)
+        _reconcile_daily(db, now, tz)
     _order_clock(db, tenants, now)
+    _payouts_retry(db, now, secret_key)
     _log_tick(db, secret_key, now)
     try:
         report = webhook_delivery.deliver_due(db, now, limit=500, secret_key=secret_key)
@@ -326,17 +330,78 @@ def _market_daily(db: Any, tenants: list[str], now: datetime, secret_key: str) -
             typer.echo(outcome.line())
 
 
-def _log_tick(db: Any, secret_key: str, now: datetime) -> None:
-    """The transparency logs: settled days logged, due checkpoints signed."""
+_RECONCILED: set[tuple[str, date]] = set()  # (tenant, business day) this process reconciled
+
+
+def _reconcile_daily(db: Any, now: datetime, tz: tzinfo) -> None:
+    """Each tenant's previous business day reconciled with each of its channels, once a day
+    in this process (a rerun replaces the day's report with the same one)."""
+    from tokenmall import bootstrap
+    from tokenmall.cli.reconcile import report_lines
+    from tokenmall.config import Settings
+    from tokenmall.services.mall import reconciliation
+    from tokenmall.services.mall.settling import yesterday
+
+    day = yesterday(now, tz)
+    try:
+        tenants = reconciliation.mall_tenants(db)
+        sources = bootstrap.bill_sources(db, Settings().sandbox_gateway, tz)
+    except Exception as exc:
+        typer.echo(f"scheduler: reconciliation cannot start: {exc}", err=True)
+        return
+    for tenant_id in tenants:
+        if (tenant_id, day) in _RECONCILED:
+            continue
+        try:
+            done = reconciliation.reconcile(db, sources, tenant_id, day, now, tz)
+        except Exception as exc:
+            typer.echo(f"scheduler: reconciling {tenant_id} failed: {exc}", err=True)
+            continue
+        _RECONCILED.add((tenant_id, day))
+        for one in done:
+            if one.report.mismatches:
+                typer.echo("\n".join(report_lines(one)), err=True)
+
+
+def _payouts_retry(db: Any, now: datetime, secret_key: str) -> None:
+    """Payouts still processing: the channel asked again (under the same payout id)."""
     from tokenmall import bootstrap
     from tokenmall.config import Settings
-    from tokenmall.services.log import public
+    from tokenmall.services.mall import payouts
+
+    channel = bootstrap.payout_channel(Settings().sandbox_gateway)
+    if channel is None:
+        return
+    try:
+        done = payouts.retry_processing(db, channel, bootstrap.kyc_sealer(secret_key), now)
+    except Exception as exc:
+        typer.echo(f"scheduler: retrying payouts failed: {exc}", err=True)
+        return
+    ended = [p for p in done if p.status != "processing"]
+    if ended:
+        typer.echo(f"payouts: {len(ended)} ended after a retry")
+
+
+def _log_tick(db: Any, secret_key: str, now: datetime) -> None:
+    """The transparency logs: settled days logged, due checkpoints signed, then the newest
+    checkpoints anchored where a chain is configured (a chain's failure is reported and
+    retried later; it never stops the log's tick)."""
+    from tokenmall import bootstrap
+    from tokenmall.config import Settings
+    from tokenmall.services.log import anchoring, public
 
     try:
         config = bootstrap.log_config(secret_key, Settings().log_host)
         public.tick(db, config, now)
     except Exception as exc:
         typer.echo(f"scheduler: the transparency log's tick failed: {exc}", err=True)
+        return
+    try:
+        for outcome in anchoring.anchor_due(db, config, bootstrap.anchoring(secret_key), now):
+            if outcome.status in ("anchored", "failed"):
+                typer.echo(outcome.line(), err=outcome.status == "failed")
+    except Exception as exc:
+        typer.echo(f"scheduler: anchoring failed: {exc}", err=True)
 
 
 def _order_clock(db: Any, tenants: list[str], now: datetime) -> None:

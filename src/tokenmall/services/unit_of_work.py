@@ -25,6 +25,8 @@ The ports, each small:
 * ``writing()``: the unit's last writes, sent together (one PostgreSQL pipeline);
 * ``withdrawals``: the members' withdrawals, their approvals and the tenant's rules;
 * ``audit``: the audit trail (entries added with the change, and read back);
+* ``payouts``: payee accounts, withdrawals' payouts, reconciliation reports
+  (``unit_of_work_payouts.py``);
 * ``cash``: a member's cash and debt, and the ledger steps of a withdrawal;
 * ``orders``, ``payments``, ``refunds``, ``order_money``, ``nested``, ``holder_rights``,
   ``token_orders``: the mall's own orders (``unit_of_work_orders.py``);
@@ -73,6 +75,7 @@ from tokenmall.services.unit_of_work_orders import (
     Refunds,
     TokenOrders,
 )
+from tokenmall.services.unit_of_work_payouts import PayoutBook
 from tokenmall.services.unit_of_work_people import (
     CommissionLedger,
     Commissions,
@@ -173,6 +176,9 @@ class Catalogue(Protocol):
     def add_sku(self, sku: Sku) -> None: ...
 
     def get_sku(self, tenant_id: str, sku_id: str) -> Sku | None: ...
+
+    def sku_with_product(self, tenant_id: str, sku_id: str) -> tuple[Sku, Product] | None:
+        """The SKU and its product, read together; None if there is no such SKU."""
 
     def list_skus(self, tenant_id: str, product_id: str) -> list[Sku]: ...
 
@@ -374,6 +380,9 @@ class UnitOfWork(Protocol):
     def audit(self) -> AuditTrail: ...
 
     @property
+    def payouts(self) -> PayoutBook: ...
+
+    @property
     def cash(self) -> Cash: ...
 
     @property
@@ -465,6 +474,10 @@ class Units(Protocol):
     def reading(self) -> AbstractContextManager[UnitOfWork]:
         """A unit that only reads."""
 
+    def reading_one(self) -> AbstractContextManager[UnitOfWork]:
+        """A unit for reads that each stand alone (one statement, its own snapshot): where
+        the database allows, no transaction around it (no BEGIN and ROLLBACK round trips)."""
+
 
 # -- withdrawals, the audit trail and cash -------------------------------------------------------
 
@@ -509,8 +522,10 @@ class Withdrawals(Protocol):
         decided_by: str,
         reason: str | None,
         decided_at: datetime,
+        source: WithdrawalStatus = ...,
     ) -> bool:
-        """Close a pending withdrawal; False if it was not pending any more."""
+        """Move a withdrawal on from ``source`` (default pending); False if it was not in
+        ``source`` any more."""
 
 
 class AuditTrail(Protocol):

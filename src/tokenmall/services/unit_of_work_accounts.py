@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Literal, Protocol
 
 from tokenmall.domain.mall.access import AuditEntry, Caps
-from tokenmall.domain.mall.people import Credential
+from tokenmall.domain.mall.people import Credential, Role
 
 
 class Credentials(Protocol):
@@ -53,6 +53,12 @@ class Credentials(Protocol):
 
     def api_key(self, tenant_id: str, key_id: str) -> Credential | None:
         """An API key as a credential (its owner, secret hash and scopes)."""
+
+    def with_role(
+        self, kind: Literal["session", "api_key"], tenant_id: str, credential_id: str
+    ) -> tuple[Credential, Role] | None:
+        """A session or an API key as a credential (``session``, ``api_key``) with its owner's
+        role now, read together; None if there is no such credential or no such user."""
 
 
 class Operators(Protocol):

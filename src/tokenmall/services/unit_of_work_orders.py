@@ -27,7 +27,7 @@ from typing import Any, Protocol
 from tokenmall.adapters.db.uow_orders import Callback as Callback
 from tokenmall.adapters.db.uow_orders import CallbackSeen as CallbackSeen
 from tokenmall.domain.mall.commissions import CommissionRow
-from tokenmall.domain.mall.orders import Order, OrderEvent, OrderSettings
+from tokenmall.domain.mall.orders import Order, OrderEvent, OrderSettings, OrderStatus
 from tokenmall.domain.mall.payments import Payment
 from tokenmall.domain.mall.refunds import Refund
 from tokenmall.domain.nfg.holders import BuyerRights
@@ -42,6 +42,9 @@ class OrdersRepository(Protocol):
         ...
 
     def get(self, tenant_id: str, order_id: str) -> Order | None: ...
+
+    def status_of(self, tenant_id: str, order_id: str) -> OrderStatus | None:
+        """The order's status alone (no lines read); None if there is no such order."""
 
     def query(
         self,

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
@@ -12,7 +13,7 @@ from tokenmall.config import Settings
 from tokenmall.services.mall import accounts
 from tokenmall.services.mall.auth import Principal
 from tokenmall.services.mall.errors import Unauthenticated
-from tokenmall.services.mall.uow import Database, utc_now
+from tokenmall.services.mall.uow import Database, MallUnitOfWork, utc_now
 from tokenmall.web import limits
 from tokenmall.web.errors import BadRequest
 
@@ -42,19 +43,38 @@ def session_ttl(request: Request) -> timedelta:
     return timedelta(hours=settings(request).session_hours)
 
 
-def caller(
+async def credential(
     request: Request,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal | None:
-    """The authenticated caller, or None when no credentials came (routes decide if allowed)."""
+) -> str | None:
+    """The token the request came with (bearer, else the session cookie), not yet checked
+    (``async``: no thread hand-over for reading two headers)."""
     if request.headers.get("authorization") and bearer is None:
         raise Unauthenticated("the Authorization header must be 'Bearer <token>'")
-    token = bearer.credentials if bearer is not None else request.cookies.get(SESSION_COOKIE)
+    return bearer.credentials if bearer is not None else request.cookies.get(SESSION_COOKIE)
+
+
+def caller(request: Request, token: Annotated[str | None, Depends(credential)]) -> Principal | None:
+    """The authenticated caller, or None when no credentials came (routes decide if allowed)."""
     if token is None:
         return None
     return accounts.authenticate(
         database(request), token, utc_now(), ttl=session_ttl(request), idle=limits.idle_of(request)
     )
+
+
+def sign_in_of(
+    request: Request, token: str | None
+) -> Callable[[MallUnitOfWork, datetime], Principal | None]:
+    """``caller`` done inside a write's own transaction (``idempotent.run_signed_in``)."""
+    ttl, idle = session_ttl(request), limits.idle_of(request)
+
+    def sign_in(uow: MallUnitOfWork, now: datetime) -> Principal | None:
+        if token is None:
+            return None
+        return accounts.authenticate_in(uow, token, now, ttl=ttl, idle=idle)
+
+    return sign_in
 
 
 async def idempotency_key(
@@ -84,6 +104,7 @@ async def _database(request: Request) -> Database:
 
 Db = Annotated[Database, Depends(_database)]
 Caller = Annotated[Principal | None, Depends(caller)]
+Credential = Annotated[str | None, Depends(credential)]
 IdempotencyKey = Annotated[str, Depends(idempotency_key)]
 
 

@@ -22,6 +22,26 @@ from starlette.types import Scope
 _GROUP = re.compile(r"\(\?P<[A-Za-z_][A-Za-z0-9_]*>")
 
 
+def build_route_contexts(router: Any) -> int:
+    """Have FastAPI build every included router's route contexts now, at start-up.
+
+    FastAPI builds the contexts of a router included in an included router (the API's
+    routers, inside the ``GuardedRouter``) when a request first walks past them: about a
+    second of CPU (more on a busy machine) added to the first requests of each worker. Asking
+    each inclusion for its candidates here builds and caches the same objects requests use.
+    How many inclusions were walked (0 if this FastAPI builds them some other way)."""
+    walked = 0
+    pending = list(getattr(router, "routes", ()))
+    while pending:
+        route = pending.pop()
+        candidates = getattr(type(route), "effective_candidates", None)
+        if not callable(candidates):
+            continue
+        walked += 1
+        pending.extend(route.effective_candidates())
+    return walked
+
+
 class GuardedRouter(APIRouter):
     """An ``APIRouter`` of routers included without a prefix (``include_router(router)``)."""
 

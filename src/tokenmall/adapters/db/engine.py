@@ -4,19 +4,35 @@ SQLite gets WAL, a busy timeout and ``BEGIN IMMEDIATE`` for every transaction: a
 takes the write lock when it starts, so two writers queue instead of one failing with
 "database is locked" halfway. That lock is also the per-tenant lock of the simple path on
 SQLite (the whole file is one writer at a time).
+
+PostgreSQL's pool pings a connection at check-out only when it sat idle in the pool for
+``PING_AFTER_IDLE`` seconds or more (``pool_pre_ping`` would ping every check-out: a round trip
+before each transaction of a busy server, where a connection that was in use a moment ago
+is all but certain to be alive). A connection that fails its ping is replaced, as with
+``pool_pre_ping``; one that dies between its last use and the next, unpinged, fails that one
+transaction and is replaced (SQLAlchemy invalidates the pool on a disconnect error).
+psycopg prepares a statement server-side from its ``PREPARE_THRESHOLD``-th use on a
+connection (its default is the 5th).
 """
 
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DisconnectionError
 
 from tokenmall.adapters.db import citus
+
+# Seconds a pooled PostgreSQL connection may sit unused before its next check-out pings it.
+PING_AFTER_IDLE = 2.0  # float-ok: time
+# psycopg's prepare_threshold: a statement is prepared from this many uses on a connection.
+PREPARE_THRESHOLD = 2
+_IDLE_SINCE = "tokenmall_idle_since"
 
 
 def normalise_url(url: str) -> str:
@@ -94,10 +110,33 @@ def make_engine(url: str, *, pool_size: int = 8) -> Engine:
         _sqlite_setup(engine)
         return engine
     engine = create_engine(
-        url, pool_size=pool_size, max_overflow=pool_size * 8, pool_pre_ping=True
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size * 8,
+        connect_args={"prepare_threshold": PREPARE_THRESHOLD},
     )
+    _ping_after_idle(engine)
     citus.install(engine)
     return engine
+
+
+def _ping_after_idle(engine: Engine) -> None:
+    """Ping a connection at check-out only if it was idle ``PING_AFTER_IDLE`` s or more; a
+    failed ping makes the pool replace it (``DisconnectionError``)."""
+
+    @event.listens_for(engine, "checkin")
+    def _checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.pop(_IDLE_SINCE, None)
+        if since is None or time.monotonic() - since < PING_AFTER_IDLE:
+            return  # a new connection, or one in use a moment ago
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            raise DisconnectionError(f"a pooled connection failed its ping: {error}") from error
 
 
 def _sqlite_setup(engine: Engine) -> None:

@@ -15,9 +15,11 @@ import tokenmall.adapters.db.mall.integration  # integration API
 import tokenmall.adapters.db.mall.kyc  # real-name submissions
 import tokenmall.adapters.db.mall.orders  # orders, their lines and history
 import tokenmall.adapters.db.mall.payments  # payments, gateway events, callbacks
+import tokenmall.adapters.db.mall.payouts  # payee accounts, payouts, reconciliations
 import tokenmall.adapters.db.mall.refunds  # refunds
 import tokenmall.adapters.db.mall.withdrawals  # withdrawals, settings
 import tokenmall.adapters.db.market.tables  # the market (文交所)
+import tokenmall.adapters.db.nfg.anchor_tables  # checkpoints anchored on an EVM chain
 import tokenmall.adapters.db.nfg.log_tables  # the transparency log
 import tokenmall.adapters.db.nfg.redemptions  # NFG redemptions (提货)
 import tokenmall.adapters.db.nfg.tables  # the NFG registry

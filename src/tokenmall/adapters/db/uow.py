@@ -38,6 +38,7 @@ from tokenmall.adapters.db.nfg.holder_rights import SqlHolderRights
 from tokenmall.adapters.db.store import Store
 from tokenmall.adapters.db.uow_accounts import SqlAccess, SqlCredentials, SqlOperators
 from tokenmall.adapters.db.uow_orders import SqlNested, SqlOrders, SqlPayments, SqlRefunds
+from tokenmall.adapters.db.uow_payouts import SqlPayoutBook
 from tokenmall.adapters.db.uow_people import SqlCommissions, SqlTenants, SqlUserBook
 from tokenmall.adapters.db.uow_webhooks import SqlWebhooks
 from tokenmall.adapters.db.uow_withdrawals import SqlAuditTrail, SqlWithdrawals
@@ -271,6 +272,9 @@ class SqlCatalogue:
     def get_sku(self, tenant_id: str, sku_id: str) -> Sku | None:
         return catalogue_repo.get_sku(self.conn, tenant_id, sku_id)
 
+    def sku_with_product(self, tenant_id: str, sku_id: str) -> tuple[Sku, Product] | None:
+        return catalogue_repo.sku_with_product(self.conn, tenant_id, sku_id)
+
     def list_skus(self, tenant_id: str, product_id: str) -> list[Sku]:
         return catalogue_repo.list_skus(self.conn, tenant_id, product_id)
 
@@ -390,6 +394,7 @@ class SqlUnitOfWork:
         self.answers = SqlAnswers(conn)
         self.withdrawals = SqlWithdrawals(conn)
         self.audit = SqlAuditTrail(conn)
+        self.payouts = SqlPayoutBook(conn)
         self.orders = SqlOrders(conn)
         self.payments = SqlPayments(conn)
         self.refunds = SqlRefunds(conn)

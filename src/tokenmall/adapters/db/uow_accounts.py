@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Literal
 
 from sqlalchemy import Connection
 
@@ -13,7 +14,7 @@ from tokenmall.adapters.db.mall import access as access_repo
 from tokenmall.adapters.db.mall import accounts as accounts_repo
 from tokenmall.adapters.db.mall import people as people_repo
 from tokenmall.domain.mall.access import AuditEntry, Caps
-from tokenmall.domain.mall.people import Credential
+from tokenmall.domain.mall.people import Credential, Role
 
 
 class SqlCredentials:
@@ -61,6 +62,11 @@ class SqlCredentials:
 
     def api_key(self, tenant_id: str, key_id: str) -> Credential | None:
         return people_repo.api_key_credential(self.conn, tenant_id, key_id)
+
+    def with_role(
+        self, kind: Literal["session", "api_key"], tenant_id: str, credential_id: str
+    ) -> tuple[Credential, Role] | None:
+        return people_repo.with_role(self.conn, kind, tenant_id, credential_id)
 
 
 class SqlOperators:

@@ -17,7 +17,7 @@ from sqlalchemy import Connection
 from tokenmall.adapters.db.mall import orders as orders_repo
 from tokenmall.adapters.db.mall import payments as payments_repo
 from tokenmall.adapters.db.mall import refunds as refunds_repo
-from tokenmall.domain.mall.orders import Order, OrderEvent, OrderSettings
+from tokenmall.domain.mall.orders import Order, OrderEvent, OrderSettings, OrderStatus
 from tokenmall.domain.mall.payments import Payment
 from tokenmall.domain.mall.refunds import Refund
 
@@ -62,6 +62,9 @@ class SqlOrders:
 
     def get(self, tenant_id: str, order_id: str) -> Order | None:
         return orders_repo.get_order(self.conn, tenant_id, order_id)
+
+    def status_of(self, tenant_id: str, order_id: str) -> OrderStatus | None:
+        return orders_repo.order_status(self.conn, tenant_id, order_id)
 
     def query(
         self,

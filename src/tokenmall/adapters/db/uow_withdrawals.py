@@ -83,11 +83,13 @@ class SqlWithdrawals:
         decided_by: str,
         reason: str | None,
         decided_at: datetime,
+        source: WithdrawalStatus = WithdrawalStatus.PENDING,
     ) -> bool:
         return withdrawals_repo.decide(
             self.conn,
             tenant_id,
             withdrawal_id,
+            source,
             status=status,
             decided_by=decided_by,
             reason=reason,

@@ -2,5 +2,6 @@
 
 ``sandbox`` is the stand-in gateway that needs no account anywhere (development only);
 ``sandbox_page`` draws its payment page; ``delivery`` posts its signed events to a configured
-URL. Alipay or WeChat Pay plug in here as further gateways.
+URL. ``alipay_gateway`` is Alipay (its config, notifies, payouts and trade bill in the other
+``alipay_*`` modules).
 """

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import html
 
-from tokenmall.domain.mall.orders import Order
 from tokenmall.domain.mall.payments import Payment, PaymentStatus
 from tokenmall.domain.money import format_money
 
@@ -180,16 +179,14 @@ def _draw(
     return "".join(parts)
 
 
-def describe(
-    payment: Payment, order: Order, payable: bool, ref: str, message: str = "", lang: str = "zh"
-) -> str:
+def describe(payment: Payment, payable: bool, ref: str, message: str = "", lang: str = "zh") -> str:
     """The payment, its order and, while it can be paid, the Approve and Fail buttons;
     ``message`` (HTML) says what the last press did."""
-    back = f"/{order.tenant_id}/orders/{order.order_id}"
+    back = f"/{payment.tenant_id}/orders/{payment.order_id}"
     return _draw(
         lang,
         "order",
-        order.order_id,
+        payment.order_id,
         payment.amount_fen,
         payment.status,
         payable,

@@ -195,6 +195,10 @@ WITHDRAWAL: Lifecycle[WithdrawalStatus] = Lifecycle(
         (_W.PENDING, "approve"): _move(_W.PENDING, _A.ADMIN),
         (_W.PENDING, "pay"): _move(_W.PAID, _A.ADMIN),
         (_W.PENDING, "reject"): _move(_W.REJECTED, _A.ADMIN),
+        # the last approval of one paid through a channel: the cash stays held until it answers
+        (_W.PENDING, "pay_out"): _move(_W.PAYING, _A.ADMIN),
+        (_W.PAYING, "payout_succeeded"): _move(_W.PAID, _A.SYSTEM),
+        (_W.PAYING, "payout_failed"): _move(_W.FAILED, _A.SYSTEM),
     },
     default="withdrawal {withdrawal_id} is already {status}",
     field=None,

@@ -10,8 +10,10 @@ from enum import StrEnum
 
 class WithdrawalStatus(StrEnum):
     PENDING = "pending"
+    PAYING = "paying"  # approved; its payout through a channel has not finished
     PAID = "paid"
     REJECTED = "rejected"
+    FAILED = "failed"  # its payout failed: the held cash went back to the person
 
 
 @dataclass(frozen=True, slots=True)

@@ -59,7 +59,7 @@ def consistency(db: Database, tenant_id: str, first: int, second: int) -> list[b
 def bundle(db: Database, config: LogConfig, tenant_id: str, subject: str, now: datetime) -> Bundle:
     with db.unit() as unit:
         _tenant(unit, tenant_id)
-        return reading.bundle(unit.log, config, tenant_id, subject, now)
+        return reading.bundle(unit.log, config, tenant_id, subject, now, anchors=unit.anchors)
 
 
 def tick(db: Database, config: LogConfig, now: datetime) -> dict[str, int]:

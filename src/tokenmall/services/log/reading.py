@@ -12,7 +12,9 @@ from datetime import datetime
 
 from tokenmall.adapters.db.nfg.log import StoredLeaf
 from tokenmall.domain.log import merkle
+from tokenmall.domain.log.anchors import tenant_tag
 from tokenmall.services.log import checkpoints
+from tokenmall.services.log.anchor_ports import ConfirmedAnchors
 from tokenmall.services.log.checkpoints import LogConfig
 from tokenmall.services.log.ports import LogStore
 from tokenmall.services.mall.errors import InvalidInput, NotFound
@@ -88,18 +90,28 @@ def bundle(
     now: datetime,
     *,
     sign: bool = True,
+    anchors: ConfirmedAnchors | None = None,
 ) -> Bundle:
     """The proof bundle of ``subject`` (a token's ``collection/serial``): what the offline
-    verifier checks. ``sign``: sign a checkpoint now if the latest misses its last event."""
+    verifier checks. ``sign``: sign a checkpoint now if the latest misses its last event.
+    With ``anchors``: against the newest anchored checkpoint when it covers every event of
+    the subject, with its anchor (chain, contract, transaction, block) in the bundle."""
     events = log.of_subject(tenant_id, subject)
     if not events:
         raise NotFound(f"the log has no events of {subject}")
     last = events[-1].index
-    latest = (
-        checkpoints.covering(log, config, tenant_id, last, now)
-        if sign
-        else log.latest_checkpoint(tenant_id)
-    )
+    anchored = None if anchors is None else anchors.newest_confirmed(tenant_id)
+    latest = None
+    if anchored is not None and anchored.size > last:
+        latest = next((c for c in log.checkpoints(tenant_id) if c.size == anchored.size), None)
+    if latest is None or anchored is None or latest.root != anchored.root:
+        anchored, latest = None, None
+    if latest is None:
+        latest = (
+            checkpoints.covering(log, config, tenant_id, last, now)
+            if sign
+            else log.latest_checkpoint(tenant_id)
+        )
     key = log.key(tenant_id)
     if latest is None or key is None:
         raise NotFound(f"tenant {tenant_id} has no signed checkpoint yet")
@@ -124,4 +136,15 @@ def bundle(
             for e in covered
         ],
     }
+    if anchored is not None:
+        document["anchor"] = {
+            "chain_id": anchored.chain_id,
+            "contract": anchored.contract,
+            "tx_hash": anchored.tx_hash,
+            "block_number": anchored.block_number,
+            "block_hash": anchored.block_hash,
+            "tenant_tag": tenant_tag(config.origin(tenant_id)).hex(),
+            "tree_size": anchored.size,
+            "root": anchored.root.hex(),
+        }
     return Bundle(document, len(events) - len(covered))

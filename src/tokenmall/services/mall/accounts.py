@@ -107,23 +107,45 @@ def authenticate(
     db: Units, token: str, now: datetime, *, ttl: timedelta, idle: timedelta | None
 ) -> Principal:
     """The caller of ``token``; a user's session used after a tenth of its idle time has its
-    idle deadline slid forward (capped by its lifetime)."""
-    with db.reading() as reader:
+    idle deadline slid forward (capped by its lifetime). The credential and its owner's role
+    are one statement, read without a transaction of its own."""
+    with db.reading_one() as reader:
         principal, found = auth.authenticate_credential(reader, token, now)
-    if idle is None or principal.via != "session" or principal.tenant_id is None:
+    if not _slide_due(principal, found.expires_at, now, idle):
         return principal
-    expires_at = found.expires_at
-    if expires_at is None:
-        return principal
-    if expires_at - now > idle - idle / 10:
-        return principal
-    assert principal.tenant_id is not None
     with db.unit() as uow:
-        created = uow.credentials.session_created_at(principal.tenant_id, principal.credential_id)
-        if created is not None:
-            deadline = min(created + ttl, now + idle)
-            uow.credentials.slide_session(principal.tenant_id, principal.credential_id, deadline)
+        _slide(uow, principal, now, ttl, idle)
     return principal
+
+
+def authenticate_in(
+    uow: UnitOfWork, token: str, now: datetime, *, ttl: timedelta, idle: timedelta | None
+) -> Principal:
+    """``authenticate`` inside the caller's transaction (one transaction for a request that
+    writes anyway); the slide, when due, is written with the request's changes."""
+    principal, found = auth.authenticate_credential(uow, token, now)
+    if _slide_due(principal, found.expires_at, now, idle):
+        _slide(uow, principal, now, ttl, idle)
+    return principal
+
+
+def _slide_due(
+    principal: Principal, expires_at: datetime | None, now: datetime, idle: timedelta | None
+) -> bool:
+    if idle is None or principal.via != "session" or principal.tenant_id is None:
+        return False
+    return expires_at is not None and expires_at - now <= idle - idle / 10
+
+
+def _slide(
+    uow: UnitOfWork, principal: Principal, now: datetime, ttl: timedelta, idle: timedelta | None
+) -> None:
+    assert principal.tenant_id is not None
+    assert idle is not None
+    created = uow.credentials.session_created_at(principal.tenant_id, principal.credential_id)
+    if created is not None:
+        deadline = min(created + ttl, now + idle)
+        uow.credentials.slide_session(principal.tenant_id, principal.credential_id, deadline)
 
 
 def _own_user(uow: UnitOfWork, caller: Principal | None, tenant_id: str) -> User:

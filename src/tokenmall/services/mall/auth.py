@@ -112,21 +112,18 @@ def authenticate_credential(
     if len(parts) != 4 or parts[0] not in ("tms", "tmk"):
         raise Unauthenticated(_BAD)
     kind, tenant_id, credential_id, secret = parts
-    if kind == "tms":
-        found = uow.credentials.session(tenant_id, credential_id)
-    else:
-        found = uow.credentials.api_key(tenant_id, credential_id)
-    _check(found, secret, now)
-    assert found is not None
-    # The role is read now, not when the token was issued: a demotion takes effect at once.
-    user = uow.people.get_user(tenant_id, found.owner_id)
-    if user is None:
-        raise Unauthenticated(_BAD)
-    if kind == "tms":
-        return Principal("session", credential_id, user.user_id, tenant_id, user.role), found
-    principal = Principal(
-        "api_key", credential_id, user.user_id, tenant_id, user.role, found.scopes
+    # The role is read now, with the credential, not when the token was issued: a demotion
+    # takes effect at once.
+    held = uow.credentials.with_role(
+        "session" if kind == "tms" else "api_key", tenant_id, credential_id
     )
+    found = None if held is None else held[0]
+    _check(found, secret, now)
+    assert held is not None
+    found, role = held
+    if kind == "tms":
+        return Principal("session", credential_id, found.owner_id, tenant_id, role), found
+    principal = Principal("api_key", credential_id, found.owner_id, tenant_id, role, found.scopes)
     return principal, found
 
 

@@ -57,11 +57,10 @@ def line_quantity(value: int, field: str) -> int:
 
 def sellable(catalogue: Catalogue, tenant_id: str, sku_id: str, field: str) -> tuple[Sku, Product]:
     """The SKU and its product if consumers may buy it; else a 422 naming ``field``."""
-    sku = catalogue.get_sku(tenant_id, sku_id)
-    product = None if sku is None else catalogue.get_product(tenant_id, sku.product_id)
-    if sku is None or product is None or product.status != ProductStatus.ACTIVE:
+    found = catalogue.sku_with_product(tenant_id, sku_id)
+    if found is None or found[1].status != ProductStatus.ACTIVE:
         raise InvalidInput(f"no SKU {sku_id!r} on sale", field)
-    return sku, product
+    return found
 
 
 def _priced(uow: UnitOfWork, tenant_id: str, user_id: str) -> Cart:

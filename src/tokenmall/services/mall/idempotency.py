@@ -126,12 +126,14 @@ def run_once(
     token: str | None = None,
     scope_prefix: str = "",
     races: tuple[type[Exception], ...] = (KeyRace,),
+    sign_in: Callable[[MallUnitOfWork, datetime], Principal | None] | None = None,
 ) -> Outcome:
     """Do ``action`` once per (tenant, caller's scope, key) in one transaction with its stored
     answer; the same key and request again answer the stored one (``replayed``), another
     request under the key is a ``Conflict``. ``token``: authenticate inside the transaction
-    (the caller is then ``Attempt.caller``). A race (``races``: another request committed the
-    key, or what the action writes, first) rolls back and retries once.
+    (the caller is then ``Attempt.caller``); ``sign_in``: the same with the edge's own
+    authentication (a session's idle slide included). A race (``races``: another request
+    committed the key, or what the action writes, first) rolls back and retries once.
 
     Errors are not stored: a refused request changed nothing, so a retry is simply re-run.
     """
@@ -139,7 +141,10 @@ def run_once(
         try:
             with db.unit() as uow:
                 now = utc_now()
-                who = caller if token is None else auth.authenticate(uow, token, now)
+                if sign_in is not None:
+                    who = sign_in(uow, now)
+                else:
+                    who = caller if token is None else auth.authenticate(uow, token, now)
                 scope = scope_prefix + ("anonymous" if who is None else who.scope)
                 stored = lookup(uow, tenant_id=tenant_id, scope=scope, key=key, request=request)
                 if stored is not None:

@@ -260,3 +260,15 @@ def _opened(uow: UnitOfWork, sealer: Sealer, found: KycSubmission) -> Identity:
 
 def _fingerprint_of(uow: UnitOfWork, sealer: Sealer, found: KycSubmission) -> str:
     return sealer.fingerprint(found.tenant_id, _opened(uow, sealer, found).id_number)
+
+
+def verified_name(uow: UnitOfWork, sealer: Sealer, tenant_id: str, user_id: str) -> str | None:
+    """The real name of the member's verified submission (None: verified by an admin without
+    one, or not verified)."""
+    user = uow.people.get_user(tenant_id, user_id)
+    if user is None or user.kyc_status != KycStatus.VERIFIED:
+        return None
+    found = uow.kyc.latest_of(tenant_id, user_id)
+    if found is None or found.status != SubmissionStatus.VERIFIED:
+        return None
+    return _opened(uow, sealer, found).real_name

@@ -137,21 +137,25 @@ def refund_through_gateway(
 
 @dataclass(frozen=True, slots=True)
 class PageState:
+    """What the gateway's page shows: the payment and its order's status."""
+
     payment: Payment
-    order: Order
+    order_status: str
 
     @property
     def payable(self) -> bool:
-        return self.payment.status in OPEN and self.order.status == ORDER.initial
+        return self.payment.status in OPEN and self.order_status == ORDER.initial
 
 
 def page_state(uow: UnitOfWork, tenant_id: str, payment_id: str, ref: str) -> PageState | None:
+    """The payment of ``ref`` and its order's status (two single-row reads; what the page
+    decides is decided again under the order's lock when the payment is made)."""
     payment = uow.payments.get(tenant_id, payment_id)
     if payment is None or payment.provider_ref != ref:
         return None
-    order = uow.orders.get(tenant_id, payment.order_id)
-    assert order is not None
-    return PageState(payment, order)
+    status = uow.orders.status_of(tenant_id, payment.order_id)
+    assert status is not None
+    return PageState(payment, status)
 
 
 # --- callbacks --------------------------------------------------------------------------------

@@ -3,9 +3,13 @@
 A request holds the cash in the ledger at once (``HoldWithdrawal``), after first repaying any
 debt a commission clawback left (``RepayDebt``: debts come out of cash before anything leaves).
 Admins approve or reject. Above the tenant's ``two_approver_threshold`` two distinct admins must
-approve (one row per approver, keyed by the admin: the database refuses the same one twice); the
-final approval pays out (``PayWithdrawal``; the sandbox payout is recorded as paid at once). A
-rejection returns the held cash (``ReleaseWithdrawal``). Nobody decides on their own withdrawal.
+approve (one row per approver, keyed by the admin: the database refuses the same one twice). The
+final approval pays out: through a channel to the requester's payee account when they have one
+and a channel is configured (``payouts.py``: the withdrawal is ``paying`` until the channel
+answers, and a failed payout returns the cash), else it is recorded as paid at once
+(``PayWithdrawal``), with the reference of the transfer an admin made outside the platform when
+given (a manual payout). A rejection returns the held cash (``ReleaseWithdrawal``). Nobody
+decides on their own withdrawal.
 Real-name (KYC) verification is required by default; each tenant's admins set it, the minimum
 amount and the threshold (``mall_withdrawal_settings``); each change is audited.
 
@@ -44,7 +48,7 @@ from tokenmall.domain.mall.withdrawals import (
     effective_threshold,
 )
 from tokenmall.domain.money import format_money
-from tokenmall.services.mall import access, ids, validate
+from tokenmall.services.mall import access, ids, payouts, validate
 from tokenmall.services.mall.auth import Principal, actor, require
 from tokenmall.services.mall.errors import Conflict, Forbidden, InvalidInput, NotFound
 from tokenmall.services.mall.people import ADMIN, ALL
@@ -307,10 +311,22 @@ def _decide(
 
 
 def approve(
-    uow: UnitOfWork, caller: Principal | None, tenant_id: str, withdrawal_id: str, now: datetime
+    uow: UnitOfWork,
+    caller: Principal | None,
+    tenant_id: str,
+    withdrawal_id: str,
+    now: datetime,
+    *,
+    through_channel: bool = False,
+    manual_reference: str | None = None,
 ) -> Withdrawal:
-    """One admin's approval; the last one needed pays the withdrawal out."""
+    """One admin's approval; the last one needed pays the withdrawal out: with
+    ``manual_reference``, as paid outside the platform; else, with ``through_channel`` and a
+    payee account registered, through the channel (the withdrawal is ``paying``); else paid at
+    once."""
     who = require(caller, tenant_id, ADMIN)
+    if manual_reference is not None:
+        manual_reference = validate.text(manual_reference, "reference", max_length=200)
     uow.cash.lock_tenant(tenant_id)
     found = _get(uow, tenant_id, withdrawal_id, lock=True)
     _pending_for(who, found, "approve")
@@ -334,8 +350,35 @@ def approve(
     if required > found.approvals_required:
         uow.withdrawals.require_approvals(tenant_id, withdrawal_id, required)
     if len(found.approved_by) + 1 >= required:
-        _decide(uow, who, found, c.PayWithdrawal, "paid", action="pay", reason=None, now=now)
+        _pay_out(uow, who, found, through_channel, manual_reference, now)
     return _get(uow, tenant_id, withdrawal_id)
+
+
+def _pay_out(
+    uow: UnitOfWork,
+    who: Principal,
+    found: Withdrawal,
+    through_channel: bool,
+    manual_reference: str | None,
+    now: datetime,
+) -> None:
+    if manual_reference is None and through_channel:
+        status = WITHDRAWAL.check(
+            found.status, "pay_out", actor(who), withdrawal_id=found.withdrawal_id
+        )
+        if payouts.plan(uow, found, now) is not None:
+            if not uow.withdrawals.decide(
+                found.tenant_id,
+                found.withdrawal_id,
+                status=status,
+                decided_by=who.subject_id,
+                reason=None,
+                decided_at=now,
+            ):
+                raise Conflict(f"withdrawal {found.withdrawal_id} was decided meanwhile")
+            return
+    _decide(uow, who, found, c.PayWithdrawal, "paid", action="pay", reason=None, now=now)
+    payouts.record_manual(uow, found, manual_reference, now)
 
 
 def reject(

@@ -70,6 +70,12 @@ class Certificate:
     def checkpoint(self) -> str | None:
         return None if self.bundle is None else str(self.bundle["checkpoint"])
 
+    @property
+    def anchor(self) -> dict[str, object] | None:
+        """The anchoring transaction of the bundle's checkpoint, if it is anchored."""
+        found = None if self.bundle is None else self.bundle.get("anchor")
+        return found if isinstance(found, dict) else None
+
 
 def mask_name(display_name: str | None) -> str:
     """``张三`` -> ``张*``: the first character and one star (the length is not told)."""
@@ -167,7 +173,7 @@ def certificate(
         bundle: dict[str, object] | None = None
         pending = 0
         if history:
-            made = reading.bundle(unit.log, config, tenant_id, token.key, now)
+            made = reading.bundle(unit.log, config, tenant_id, token.key, now, anchors=unit.anchors)
             bundle, pending = made.document, made.pending
         return Certificate(
             tenant_id=tenant_id,
@@ -197,4 +203,6 @@ def bundle(
         if not unit.log.tenant_exists(tenant_id):
             raise NotFound(f"no tenant {tenant_id}")
         token = _find(unit, tenant_id, collection_id, serial)
-        return reading.bundle(unit.log, config, tenant_id, token.key, now).document
+        return reading.bundle(
+            unit.log, config, tenant_id, token.key, now, anchors=unit.anchors
+        ).document

@@ -4,8 +4,9 @@ serials in order.
 No step holds the collection's row lock longer than its last statements: thousands of buyers
 press at once, and each would queue behind it.
 
-* ``reserve``: the collection is read without a lock and the press refused at once (nothing
-  waited for) when it is not on sale, not allowed, or sold out with nothing due to return. Then
+* ``reserve``: the collection is read without a lock, with whether any of its reservations is
+  due (one statement), and the press refused at once (nothing waited for) when it is not on
+  sale, not allowed, or sold out with nothing due to return. Then
   the buyer's row of the drop is locked (``lock_buyer``: one buyer's presses run one at a time,
   other buyers never wait on it) and the places the buyer reserved or bought are counted against
   the per-user limit; the reservation row is written, and the places are taken last by an atomic
@@ -140,7 +141,10 @@ def reserve(
     who = require(caller, tenant_id, BUYERS)
     check_quantity(quantity)
     nfg = unit.nfg
-    collection = nfg.get_collection(tenant_id, collection_id)
+    # One statement: the collection and whether places are about to return (due reservations).
+    collection, any_due = drop_queries.collection_for_press(
+        unit.conn, tenant_id, collection_id, now
+    )
     if collection is None:
         raise NotFound(f"no collection {collection_id!r}")
     check_quantity(quantity, collection)
@@ -153,7 +157,7 @@ def reserve(
     if collection.allow_list_only and not nfg.allowed(tenant_id, collection_id, who.subject_id):
         raise Forbidden("this drop is for its allow-list only", "collection_id")
     short = collection.available < quantity
-    if short and not _any_due(unit, collection, now):
+    if short and not any_due:
         # Sold out with nothing about to return: refused without waiting for any lock (after
         # the sell-out most presses are these).
         raise SoldOut(f"sold_out: {max(collection.available, 0)} places are left", "quantity")
@@ -185,17 +189,8 @@ def reserve(
     )
     nfg.add_reservation(reservation)
     if not nfg.reserve(tenant_id, collection_id, quantity):  # the collection's row, last
-        now_left = nfg.get_collection(tenant_id, collection_id)
-        left = collection.available if now_left is None else now_left.available
-        raise SoldOut(f"sold_out: {max(left, 0)} places are left, {quantity} asked for", "quantity")
+        raise SoldOut(f"sold_out: fewer than {quantity} places are left", "quantity")
     return reservation, collection
-
-
-def _any_due(unit: MallUnitOfWork, collection: Collection, now: datetime) -> bool:
-    due = drop_queries.due_reservations_of(
-        unit.conn, collection.tenant_id, collection.collection_id, now, 1
-    )
-    return bool(due)
 
 
 def _not_on_sale(collection: Collection, now: datetime) -> str:

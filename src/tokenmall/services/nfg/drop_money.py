@@ -17,28 +17,43 @@ webhook as orders' (``handle_callback`` decides whose payment it is and hands or
 * ``payment.failed``: nothing changes (the buyer may try again until the reservation expires).
 
 Every callback is stored, accepted or refused with its reason, as orders' are.
+
+Callbacks are group-committed as orders' are (``services/mall/paid_callbacks.py``): a
+verified callback is a unit of its tenant's ``UnitWriter``, which takes the tenant's ledger
+lock once for every callback queued, books each sale on its cached book under the callback's
+own savepoint and commits them together; a callback is answered after its batch committed.
+The writer takes a reservation's row only if it is free (``SKIP LOCKED``) and leaves money
+that came late to a transaction of its own (its refund books journals of its own), which
+takes the locks in the usual order: the reservation's, then the tenant's.
 """
 
 from __future__ import annotations
 
 import logging
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from tokenmall.adapters.db.mall import payments as payments_repo
+from tokenmall.adapters.db.nfg import drop as drop_queries
+from tokenmall.adapters.db.store import Store
 from tokenmall.domain.errors import DomainError, ErrorKind
 from tokenmall.domain.ledger import commands as c
 from tokenmall.domain.mall.gateway import CallbackEvent, CallbackRefused
 from tokenmall.domain.money import format_money
 from tokenmall.domain.nfg.records import PriceAsset, Reservation, ReservationStatus
+from tokenmall.services.ledger import execute as ledger
+from tokenmall.services.ledger.book import TenantBook
 from tokenmall.services.log.checkpoints import LogConfig
 from tokenmall.services.mall import ids, journal, paid_callbacks, payments
 from tokenmall.services.mall.gateway import Gateway
 from tokenmall.services.mall.uow import Database, MallUnitOfWork
 from tokenmall.services.nfg import drop
+from tokenmall.services.writers.units import Writes, writers_for
 
 log = logging.getLogger("tokenmall.payments")
 
@@ -82,11 +97,16 @@ class PageState:
 
 
 def page_state(db: Database, tenant_id: str, payment_id: str) -> PageState | None:
+    with db.reading() as unit:
+        return page_state_in(unit, tenant_id, payment_id)
+
+
+def page_state_in(unit: MallUnitOfWork, tenant_id: str, payment_id: str) -> PageState | None:
+    """``page_state`` inside the caller's (reading) transaction."""
     reservation_id = drop.reservation_id_of(payment_id)
     if reservation_id is None:
         return None
-    with db.reading() as unit:
-        found = unit.nfg.get_reservation(tenant_id, reservation_id)
+    found = unit.nfg.get_reservation(tenant_id, reservation_id)
     if found is None or found.payment_id != payment_id or found.asset != PriceAsset.MONEY:
         return None
     return PageState(found)
@@ -103,6 +123,7 @@ class DropCallbackResult:
     reservation_id: str
     reservation_status: str
     outcome: str
+    reservation: Reservation | None = None  # as its transaction left it (not in the JSON)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -132,12 +153,41 @@ def handle_callback(
         return paid_callbacks.handle_callback(db, gateway, headers, body, now)
     if page_state(db, event.tenant_id, event.payment_id) is None:
         return paid_callbacks.handle_callback(db, gateway, headers, body, now)
+    return _handle(db, gateway, config, event, body, now)
+
+
+def handle_reservation_callback(
+    db: Database,
+    gateway: Gateway,
+    config: LogConfig,
+    headers: dict[str, str],
+    body: bytes,
+    now: datetime,
+) -> payments.CallbackResult | DropCallbackResult:
+    """``handle_callback`` of a callback its sender knows to be a reservation's (the gateway's
+    page of a reservation): verified, then applied without asking whose payment it is first.
+    Anything else (not verified, not a reservation's id) goes the whole way."""
+    try:
+        event = gateway.verify_callback(headers, body, now)
+    except CallbackRefused:
+        event = None
+    if event is None or drop.reservation_id_of(event.payment_id) is None:
+        return handle_callback(db, gateway, config, headers, body, now)
+    return _handle(db, gateway, config, event, body, now)
+
+
+def _handle(
+    db: Database,
+    gateway: Gateway,
+    config: LogConfig,
+    event: CallbackEvent,
+    body: bytes,
+    now: datetime,
+) -> DropCallbackResult:
     text = body.decode("utf-8", "replace")
     try:
         try:
-            with db.unit() as unit:
-                result = _apply(unit, gateway, config, event, now)
-                _store(unit, gateway, event, "accepted", result.outcome, text, now)
+            result = _commit(db, gateway, config, event, text, now)
         except CallbackRefused:
             raise
         except IntegrityError:
@@ -184,6 +234,64 @@ def handle_callback(
     return result
 
 
+class ReservationBusy(Exception):
+    """The tenant's writer cannot apply the callback: the reservation's row is held by another
+    transaction, or the money came late (its refund books journals of its own)."""
+
+
+class _CallbackUnit:
+    """One verified callback of a reservation, applied in its tenant's writer's transaction
+    (``services/writers/units.py``): the tenant's ledger lock once for every callback queued,
+    the sale booked on the writer's cached book, one commit for the batch."""
+
+    def __init__(
+        self, gateway: Gateway, config: LogConfig, event: CallbackEvent, text: str, now: datetime
+    ) -> None:
+        self.gateway, self.config, self.event, self.text, self.now = (
+            gateway,
+            config,
+            event,
+            text,
+            now,
+        )
+
+    @property
+    def tenant_id(self) -> str:
+        return self.event.tenant_id
+
+    def run(self, conn: Connection, book: TenantBook, writes: Writes) -> DropCallbackResult:
+        with writes(pipelined=False):  # reads and writes interleave: one savepoint
+            unit = MallUnitOfWork.joining(conn, writes=nullcontext, book=book)
+            result = _apply(unit, self.gateway, self.config, self.event, self.now, book=book)
+            _store(unit, self.gateway, self.event, "accepted", result.outcome, self.text, self.now)
+            return result
+
+
+def _commit(
+    db: Database,
+    gateway: Gateway,
+    config: LogConfig,
+    event: CallbackEvent,
+    text: str,
+    now: datetime,
+) -> DropCallbackResult:
+    """The callback applied and stored through the tenant's writer (group commit), else, when
+    the writer cannot (``ReservationBusy``), in a transaction of its own taking the locks in
+    the usual order."""
+    try:
+        done: DropCallbackResult = writers_for(db.engine).call(
+            _CallbackUnit(gateway, config, event, text, now)
+        )
+    except ReservationBusy:
+        pass
+    else:
+        return done
+    with db.unit() as unit:
+        result = _apply(unit, gateway, config, event, now)
+        _store(unit, gateway, event, "accepted", result.outcome, text, now)
+    return result
+
+
 def _store(
     unit: MallUnitOfWork,
     gateway: Gateway,
@@ -213,47 +321,52 @@ def _apply(
     config: LogConfig,
     event: CallbackEvent,
     now: datetime,
+    *,
+    book: TenantBook | None = None,
 ) -> DropCallbackResult:
+    """Apply the callback in ``unit``'s transaction. ``book``: the tenant's writer's, which
+    holds the tenant's ledger lock already: the reservation's lock is then taken only if free
+    and a late payment is left to a transaction of its own (``ReservationBusy``, nothing
+    written), so the writer never waits for a lock whose holder may wait for the tenant's."""
     t = event.tenant_id
     if payments_repo.gateway_event_seen(unit.conn, t, gateway.name, event.event_id):
         raise CallbackRefused("replayed", "this event was already processed", ErrorKind.CONFLICT)
     reservation_id = drop.reservation_id_of(event.payment_id)
     assert reservation_id is not None
-    found = unit.nfg.get_reservation(t, reservation_id)
-    if found is None:
-        raise CallbackRefused("unknown_payment", "no such payment", ErrorKind.NOT_FOUND)
     # The reservation's row lock (not the collection's: buyers pressing would queue behind it),
-    # then the reservation read again under it; ``assign`` takes the collection's row last.
-    reservation = unit.nfg.get_reservation(t, reservation_id, for_update=True)
-    assert reservation is not None
+    # the reservation read under it; ``assign`` takes the collection's row last.
+    if book is None:
+        reservation = unit.nfg.get_reservation(t, reservation_id, for_update=True)
+    else:
+        reservation = drop_queries.reservation_if_free(unit.conn, t, reservation_id)
+        if reservation is None:
+            raise ReservationBusy(reservation_id)
+    if reservation is None or reservation.payment_id != event.payment_id:
+        raise CallbackRefused("unknown_payment", "no such payment", ErrorKind.NOT_FOUND)
     if event.amount_fen != reservation.amount:
         raise CallbackRefused(
             "amount_mismatch",
             f"the event's amount differs from the payment's ({reservation.amount} fen)",
             ErrorKind.INVALID,
         )
+    open_ = reservation.status in (ReservationStatus.RESERVED, ReservationStatus.EXPIRED)
+    succeeded = event.type == "payment.succeeded"
+    # Paid in time at the gateway is paid in time, however long its callback queued here
+    # (the places are still held while the reservation is open).
+    paid_at = min(now, event.paid_at) if event.paid_at is not None else now
+    in_time = reservation.status == ReservationStatus.RESERVED and paid_at < reservation.expires_at
+    if book is not None and succeeded and open_ and not in_time:
+        raise ReservationBusy(reservation_id)
     payments_repo.add_gateway_event(
         unit.conn, t, gateway.name, event.event_id, event.payment_id, event.type, now
     )
     outcome = "no change"
-    if event.type == "payment.succeeded":
-        # Paid in time at the gateway is paid in time, however long its callback queued here
-        # (the places are still held while the reservation is open).
-        paid_at = min(now, event.paid_at) if event.paid_at is not None else now
-        if reservation.status == ReservationStatus.RESERVED and paid_at < reservation.expires_at:
-            journal.run(
-                unit.conn,
-                c.ReceiveSale(
-                    tenant_id=t,
-                    idempotency_key=drop.sale_key(reservation_id, "sale"),
-                    user=reservation.user_id,
-                    order_ref=reservation_id,
-                    amount_fen=reservation.amount,
-                ),
-            )
+    if succeeded:
+        if in_time:
+            _receive_sale(unit, reservation, book)
             reservation = drop.assign(unit, reservation, config, now)
             outcome = f"serials assigned: {', '.join(map(str, reservation.serials))}"
-        elif reservation.status in (ReservationStatus.RESERVED, ReservationStatus.EXPIRED):
+        elif open_:
             reservation = _refund_late(unit, gateway, reservation, event, now)
             outcome = "refunded: the reservation had expired"
         else:
@@ -267,7 +380,27 @@ def _apply(
         reservation_id,
         str(reservation.status),
         outcome,
+        reservation,
     )
+
+
+def _receive_sale(unit: MallUnitOfWork, reservation: Reservation, book: TenantBook | None) -> None:
+    """The reservation's money is revenue: its own ledger step, or a step on the writer's
+    ``book`` (which holds the tenant's lock and must see every journal of its batch)."""
+    command = c.ReceiveSale(
+        tenant_id=reservation.tenant_id,
+        idempotency_key=drop.sale_key(reservation.reservation_id, "sale"),
+        user=reservation.user_id,
+        order_ref=reservation.reservation_id,
+        amount_fen=reservation.amount,
+    )
+    if book is None:
+        journal.run(unit.conn, command)
+        return
+    store = Store(unit.conn.engine)
+    keys = [command.idempotency_key]
+    with ledger.LedgerBatch(store, unit.conn, reservation.tenant_id, keys, book=book) as batch:
+        batch.run(command)
 
 
 def _refund_late(

@@ -12,6 +12,7 @@ from sqlalchemy import Connection
 from tokenmall.services.mall.auth import Principal
 from tokenmall.services.mall.uow import Database
 from tokenmall.web import idempotent
+from tokenmall.web.deps import sign_in_of
 from tokenmall.web.errors import COMMON, responses
 
 TenantId = Annotated[str, Path(max_length=32, description="The tenant's id, such as acme")]
@@ -46,6 +47,34 @@ def write(
 
     return idempotent.run(
         request, db, tenant_id=tenant_id, caller=caller, key=key, payload=payload, action=action
+    )
+
+
+def write_signed_in(
+    request: Request,
+    db: Database,
+    token: str | None,
+    tenant_id: str,
+    key: str,
+    payload: BaseModel | None,
+    make: Callable[[Connection, Principal | None], BaseModel],
+    *,
+    status_code: int = 200,
+) -> Response:
+    """``write`` with the caller of ``token`` authenticated inside the same transaction (a hot
+    write: one transaction a request, not a reading one before it)."""
+
+    def action(conn: Connection, caller: Principal | None) -> idempotent.Outcome:
+        return status_code, make(conn, caller), None
+
+    return idempotent.run_signed_in(
+        request,
+        db,
+        tenant_id=tenant_id,
+        sign_in=sign_in_of(request, token),
+        key=key,
+        payload=payload,
+        action=action,
     )
 
 

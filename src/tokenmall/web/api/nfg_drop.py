@@ -22,10 +22,17 @@ from tokenmall.services.mall.gateway import Gateway
 from tokenmall.services.mall.people import ADMIN
 from tokenmall.services.mall.uow import Database, MallUnitOfWork, utc_now
 from tokenmall.services.nfg import drop, drop_money
-from tokenmall.web.api.common import ResourceId, TenantId, write
+from tokenmall.web.api.common import ResourceId, TenantId, write, write_signed_in
 from tokenmall.web.api.log import Config
 from tokenmall.web.api.payments import gateway_for
-from tokenmall.web.deps import Caller, Db, IdempotencyKey, settings, single_query_values
+from tokenmall.web.deps import (
+    Caller,
+    Credential,
+    Db,
+    IdempotencyKey,
+    settings,
+    single_query_values,
+)
 from tokenmall.web.errors import COMMON, responses
 
 router = APIRouter(
@@ -175,17 +182,18 @@ def reserve(
     collection_id: ResourceId,
     payload: ReserveIn,
     request: Request,
-    caller: Caller,
+    token: Credential,
     db: Db,
     key: IdempotencyKey,
 ) -> Response:
     gateway, held = gateway_for(request), hold(request)
 
-    def make(conn: Connection) -> BaseModel:
+    def make(conn: Connection, caller: Principal | None) -> BaseModel:
         unit = MallUnitOfWork.joining(conn)
         return reserve_in(unit, caller, tenant_id, collection_id, payload, gateway, held)
 
-    return write(request, db, caller, tenant_id, key, payload, make, status_code=201)
+    # The buyer is authenticated in the press's own transaction: one transaction a press.
+    return write_signed_in(request, db, token, tenant_id, key, payload, make, status_code=201)
 
 
 def read_reservation(

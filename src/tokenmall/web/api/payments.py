@@ -24,6 +24,7 @@ from tokenmall.bootstrap import (
     SandboxGateway,
     parse_sandbox_ref,
     payment_gateway,
+    record_sandbox_approval,
     sandbox_delivery,
     sandbox_page,
 )
@@ -218,14 +219,12 @@ def _state(db: Database, ref: str) -> payments.PageState | None:
     parsed = parse_sandbox_ref(ref)
     if parsed is None:
         return None
-    with db.reading() as uow:
+    with db.reading_one() as uow:
         return payments.page_state(uow, parsed[0], parsed[1], ref)
 
 
 def _describe(request: Request, state: payments.PageState, ref: str, message: str = "") -> str:
-    return sandbox_page.describe(
-        state.payment, state.order, state.payable, ref, message, _lang(request)
-    )
+    return sandbox_page.describe(state.payment, state.payable, ref, message, _lang(request))
 
 
 @router.get("/sandbox/pay/{ref}", include_in_schema=False)
@@ -281,17 +280,33 @@ def _deliver(
     return 200, "", None
 
 
+def _states(
+    db: Database, ref: str
+) -> tuple[payments.PageState | None, drop_money.PageState | None]:
+    """An order's payment of ``ref``, else a reservation's, read in one transaction."""
+    parsed = parse_sandbox_ref(ref)
+    if parsed is None:
+        return None, None
+    with db.reading() as uow:
+        found = payments.page_state(uow, parsed[0], parsed[1], ref)
+        if found is not None:
+            return found, None
+        return None, drop_money.page_state_in(uow, parsed[0], parsed[1])
+
+
 def _submit(request: Request, ref: str, outcome: Literal["approve", "fail"]) -> HTMLResponse:
     db: Database = request.app.state.database
-    state = _state(db, ref)
+    state, drop_state = _states(db, ref)
     if state is None:
-        return _submit_drop(request, ref, outcome)
+        return _submit_drop(request, ref, outcome, drop_state)
     if not state.payable:
         return _page(request, "Closed", _describe(request, state, ref), 409)
     gateway = gateway_for(request)
     assert isinstance(gateway, SandboxGateway)
     now = utc_now()
     event: EventType = "payment.succeeded" if outcome == "approve" else "payment.failed"
+    if outcome == "approve":
+        record_sandbox_approval(db, ref, state.payment.amount_fen, now)
     data = gateway.event_body(
         provider_ref=ref, outcome=event, amount_fen=state.payment.amount_fen, now=now
     )
@@ -303,7 +318,8 @@ def _submit(request: Request, ref: str, outcome: Literal["approve", "fail"]) -> 
         extra={"fields": {"ref": ref, "type": event, "status": code}},
     )
     if result is not None and result.payment is not None and result.order is not None:
-        after = payments.PageState(result.payment, result.order)  # as its transaction left it
+        # As its transaction left them.
+        after = payments.PageState(result.payment, result.order.status)
     else:
         after = _state(db, ref) or state
     message = _message(request, event, code, detail)
@@ -333,10 +349,15 @@ def _describe_drop(
     )
 
 
-def _submit_drop(request: Request, ref: str, outcome: Literal["approve", "fail"]) -> HTMLResponse:
-    """The sandbox page's Approve or Fail for a drop reservation's payment."""
+def _submit_drop(
+    request: Request,
+    ref: str,
+    outcome: Literal["approve", "fail"],
+    state: drop_money.PageState | None,
+) -> HTMLResponse:
+    """The sandbox page's Approve or Fail for a drop reservation's payment (``state``: its
+    reservation as the page found it, None: not a reservation's)."""
     db: Database = request.app.state.database
-    state = _drop_state(db, ref)
     if state is None:
         return _submit_deposit(request, ref, outcome)
     if not state.payable:
@@ -348,8 +369,23 @@ def _submit_drop(request: Request, ref: str, outcome: Literal["approve", "fail"]
     data = gateway.event_body(
         provider_ref=ref, outcome=event, amount_fen=state.reservation.amount, now=now
     )
-    code, detail, _ = _deliver(request, gateway, data, gateway.signed_headers(data, now))
-    after = _drop_state(db, ref) or state
+    headers = gateway.signed_headers(data, now)
+    after: drop_money.PageState | None = None
+    if settings(request).sandbox_webhook_url:
+        code, detail, _ = _deliver(request, gateway, data, headers)
+    else:
+        # In-process, straight to the drop's handling: the page found the reservation.
+        code, detail = 200, ""
+        try:
+            done = drop_money.handle_reservation_callback(
+                db, gateway, request.app.state.log_config, headers, data, utc_now()
+            )
+        except CallbackRefused as exc:
+            code, detail = status_of(exc), str(exc)
+        else:
+            if isinstance(done, drop_money.DropCallbackResult) and done.reservation is not None:
+                after = drop_money.PageState(done.reservation)  # as its transaction left it
+    after = after or _drop_state(db, ref) or state
     message = _message(request, event, code, detail)
     return _page(
         request, "Pay", _describe_drop(request, after, ref, message), 200 if code == 200 else 502

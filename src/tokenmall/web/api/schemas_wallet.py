@@ -24,7 +24,7 @@ PointsText = Annotated[
         examples=["1.5"],
     ),
 ]
-WithdrawalStatus = Literal["pending", "paid", "rejected"]
+WithdrawalStatus = Literal["pending", "paying", "paid", "rejected", "failed"]
 
 
 # --- wallet ---

@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import Connection
 
-from tokenmall.services.mall import withdrawals
+from tokenmall.services.mall import payouts, withdrawals
 from tokenmall.services.mall.uow import MallUnitOfWork, utc_now
 from tokenmall.web.api.common import After, Limit, ResourceId, TenantId, next_after, write
+from tokenmall.web.api.payouts import send_payout, through_channel
+from tokenmall.web.api.schemas import Request as Body
 from tokenmall.web.api.schemas_wallet import (
     RejectIn,
     WithdrawalIn,
@@ -22,6 +24,18 @@ from tokenmall.web.api.schemas_wallet import (
 )
 from tokenmall.web.deps import Caller, Db, IdempotencyKey, single_query_values
 from tokenmall.web.errors import COMMON, responses
+
+
+class ApproveIn(Body):
+    reference: Annotated[
+        str | None,
+        Field(
+            default=None,
+            max_length=200,
+            description="Paid outside the platform: the transfer's reference (a manual payout)",
+        ),
+    ] = None
+
 
 router = APIRouter(
     prefix="/api/v1/tenants/{tenant_id}",
@@ -96,7 +110,9 @@ def get_withdrawal(
 @router.post(
     "/withdrawals/{withdrawal_id}/approve",
     response_model=WithdrawalOut,
-    summary="Approve (admins, never the requester); the last approval needed pays it out",
+    summary="Approve (admins, never the requester); the last approval needed pays it out: "
+    "to the requester's payee account through the channel (status paying, then paid or "
+    "failed with the cash returned), or with a reference, as paid manually",
     responses=responses(*COMMON, 403, 409),
 )
 def approve_withdrawal(
@@ -106,13 +122,31 @@ def approve_withdrawal(
     caller: Caller,
     db: Db,
     key: IdempotencyKey,
+    payload: ApproveIn | None = None,
 ) -> Response:
+    channel = through_channel(request)
+    planned: list[str] = []
+
     def make(conn: Connection) -> BaseModel:
         uow = MallUnitOfWork.joining(conn)
-        found = withdrawals.approve(uow, caller, tenant_id, withdrawal_id, utc_now())
+        found = withdrawals.approve(
+            uow,
+            caller,
+            tenant_id,
+            withdrawal_id,
+            utc_now(),
+            through_channel=channel,
+            manual_reference=None if payload is None else payload.reference,
+        )
+        if found.status == "paying":
+            made = payouts.payout_of(uow, tenant_id, withdrawal_id)
+            planned.extend([] if made is None else [made.payout_id])
         return WithdrawalOut.of(found)
 
-    return write(request, db, caller, tenant_id, key, None, make)
+    answer = write(request, db, caller, tenant_id, key, payload, make)
+    for payout_id in planned:  # after the approval committed: the channel is asked outside it
+        send_payout(request, db, tenant_id, payout_id)
+    return answer
 
 
 @router.post(

@@ -33,6 +33,7 @@ from tokenmall.web.pages import (
     account,
     addresses,
     admin,
+    anchoring_admin,
     console,
     kyc,
     mall,
@@ -44,6 +45,7 @@ from tokenmall.web.pages import (
     nfg_drop,
     nfg_registry,
     nfg_rights,
+    payouts,
     platform,
     rendering,
     sessions,
@@ -123,6 +125,7 @@ for part in (
     storefront_admin.router,  # the console's product images, categories and banners
     access.router,  # the console's API keys, caps, audit trail and referral flags
     console.router,
+    anchoring_admin.router,  # the console's anchoring of the log on an EVM chain
     mall.router,
     share.router,  # a product's share poster
     shop.router,  # the consumer's cart, checkout and orders
@@ -130,6 +133,7 @@ for part in (
     statement.router,  # the consumer's statement of movements (流水)
     addresses.router,  # the consumer's address book
     kyc.router,  # real-name verification: the consumer's form, the console's review queue
+    payouts.router,  # the payee account, the console's payouts and reconciliations (对账)
     nfg_registry.router,  # NFG collections in the console, the consumer's collection
     nfg_certificate.router,  # a token's public certificate and the offline verifier
     nfg_drop.router,  # the drop: drops on sale, buying, reservations

@@ -25,7 +25,15 @@ from tokenmall.domain.mall.orders import Order, OrderStatus
 from tokenmall.domain.mall.withdrawals import WithdrawalStatus
 from tokenmall.domain.money import format_money
 from tokenmall.services import console as console_service
-from tokenmall.services.mall import catalogue, order_refunds, orders, people, settling, withdrawals
+from tokenmall.services.mall import (
+    catalogue,
+    order_refunds,
+    orders,
+    payouts,
+    people,
+    settling,
+    withdrawals,
+)
 from tokenmall.services.mall.auth import Principal
 from tokenmall.services.mall.errors import InvalidInput
 from tokenmall.services.mall.uow import MallUnitOfWork, utc_now
@@ -34,6 +42,7 @@ from tokenmall.web.api.schemas_orders import refund_preview
 from tokenmall.web.api.settlements import settlement_out
 from tokenmall.web.errors import status_of
 from tokenmall.web.pages import csrf, forms, rendering, sessions
+from tokenmall.web.pages import payout_sending as payout_pages
 from tokenmall.web.pages.admin import _staff, local_time
 from tokenmall.web.pages.errors import PageRoute
 from tokenmall.web.pages.forms import FormState
@@ -429,7 +438,7 @@ def withdrawals_page(request: Request, tenant_id: str) -> Response:
         tenant_id,
         "admin/withdrawals.html",
         _withdrawals_context(request, tenant_id),
-        done=done if done in ("approved", "paid", "rejected") else None,
+        done=done if done in ("approved", "paid", "paying", "rejected") else None,
     )
 
 
@@ -439,13 +448,26 @@ async def withdrawal_decide(
 ) -> Response:
     if decision not in ("approve", "reject"):
         raise HTTPException(404)
+    channel = payout_pages.through_channel(request)
+    planned: list[str] = []
 
     def act(conn: Connection, caller: Principal, form: FormData) -> str:
         now = utc_now()
         uow = MallUnitOfWork.joining(conn)
         if decision == "approve":
-            done = withdrawals.approve(uow, caller, tenant_id, withdrawal_id, now)
-            outcome = "paid" if done.status == "paid" else "approved"
+            done = withdrawals.approve(
+                uow,
+                caller,
+                tenant_id,
+                withdrawal_id,
+                now,
+                through_channel=channel,
+                manual_reference=_optional_text(form, "reference"),
+            )
+            outcome = done.status if done.status in ("paid", "paying") else "approved"
+            made = payouts.payout_of(uow, tenant_id, withdrawal_id)
+            if done.status == "paying" and made is not None:
+                planned.append(made.payout_id)
         else:
             reason = forms.text_field(form, "reason").strip()
             if not reason:
@@ -454,13 +476,16 @@ async def withdrawal_decide(
             outcome = "rejected"
         return f"/{tenant_id}/admin/withdrawals?done={outcome}"
 
-    return await _post(
+    answer = await _post(
         request,
         tenant_id,
         "admin/withdrawals.html",
         _withdrawals_context(request, tenant_id),
         act,
     )
+    for payout_id in planned:  # after the approval committed: the channel is asked outside it
+        payout_pages.send_payout(request, tenant_id, payout_id)
+    return answer
 
 
 # --- settlements ----------------------------------------------------------------------------

@@ -4,8 +4,11 @@ Usage: python3 tokenmall_verify.py BUNDLE.json [--key VERIFIER_KEY]
 
 Each event's leaf -> its RFC 9162 inclusion proof -> the root -> the signed checkpoint (C2SP
 signed note, Ed25519) -> the verifier key. Pin the key with --key (from the tenant's
-/log/key, fetched yourself) rather than trusting the bundle's copy. Exit 0: it holds; 1: it
-does not (the reason is printed); 2: the file cannot be read.
+/log/key, fetched yourself) rather than trusting the bundle's copy. A bundle's anchor (chain
+id, contract, transaction, block) is checked against the checkpoint: same tree size, same
+root, the log's tag SHA-256(origin). This file cannot reach the chain: look the transaction
+up on it yourself (eth_getTransactionReceipt: its Anchored event must carry the same three).
+Exit 0: it holds; 1: it does not (the reason is printed); 2: the file cannot be read.
 """
 
 import base64
@@ -130,6 +133,16 @@ def verify(bundle: dict[str, Any], key: str | None = None) -> list[str]:
         if fields.get("index") != event["index"] or fields.get("token") != bundle["token"]:
             raise ValueError(f"leaf {event['index']} is not an event of {bundle['token']}")
         said.append(f"leaf {event['index']}: {fields['type']} at {fields['time']}: included")
+    anchor = bundle.get("anchor")
+    if anchor is not None:
+        tag = hashlib.sha256(origin.encode()).hexdigest()
+        if (anchor["tree_size"], anchor["root"], anchor["tenant_tag"]) != (size, root.hex(), tag):
+            raise ValueError("the anchor does not record this checkpoint (size, root or tag)")
+        said.append(
+            f"anchor: chain {anchor['chain_id']} contract {anchor['contract']} tx "
+            f"{anchor['tx_hash']} block {anchor['block_number']} ({anchor['block_hash']}) "
+            "records this checkpoint; not checked on the chain (offline): look it up there"
+        )
     return said
 
 

@@ -186,6 +186,39 @@ def get_sku(conn: Connection, tenant_id: str, sku_id: str) -> Sku | None:
     return None if row is None else _sku(row)
 
 
+def sku_with_product(conn: Connection, tenant_id: str, sku_id: str) -> tuple[Sku, Product] | None:
+    """The SKU and its product in one statement (a checkout's line)."""
+    query = (
+        select(
+            skus,
+            products.c.merchant_id,
+            products.c.title,
+            products.c.description,
+            products.c.status,
+            products.c.created_at.label("product_created_at"),
+        )
+        .join(
+            products,
+            (products.c.tenant_id == skus.c.tenant_id)
+            & (products.c.product_id == skus.c.product_id),
+        )
+        .where(skus.c.tenant_id == tenant_id, skus.c.sku_id == sku_id)
+    )
+    row = conn.execute(query).first()
+    if row is None:
+        return None
+    product = Product(
+        tenant_id=row.tenant_id,
+        product_id=row.product_id,
+        merchant_id=row.merchant_id,
+        title=row.title,
+        description=row.description,
+        status=ProductStatus(row.status),
+        created_at=aware(row.product_created_at),
+    )
+    return _sku(row), product
+
+
 def list_skus(conn: Connection, tenant_id: str, product_id: str) -> list[Sku]:
     query = (
         select(skus)
@@ -228,16 +261,16 @@ def change_stock(conn: Connection, tenant_id: str, sku_id: str, change: int) -> 
             skus.c.stock + change >= 0,
         )
         .values(stock=skus.c.stock + change)
+        .returning(skus.c.stock)
     )
-    if result.rowcount != 1:
-        return None
-    query = select(skus.c.stock).where(skus.c.tenant_id == tenant_id, skus.c.sku_id == sku_id)
-    return int(conn.execute(query).scalar_one())
+    stock = result.scalar_one_or_none()
+    return None if stock is None else int(stock)
 
 
 def add_movement(conn: Connection, movement: StockMovement) -> None:
     conn.execute(
-        insert(stock_movements).values(
+        insert(stock_movements),
+        dict(
             tenant_id=movement.tenant_id,
             movement_id=movement.movement_id,
             sku_id=movement.sku_id,
@@ -246,7 +279,7 @@ def add_movement(conn: Connection, movement: StockMovement) -> None:
             reason=movement.reason,
             reference=movement.reference,
             created_at=movement.created_at,
-        )
+        ),
     )
 
 

@@ -23,6 +23,7 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     String,
     Table,
+    bindparam,
     insert,
     select,
     update,
@@ -212,7 +213,8 @@ def put_settings(
 
 def add_order(conn: Connection, order: Order) -> None:
     conn.execute(
-        insert(orders).values(
+        insert(orders),
+        dict(
             tenant_id=order.tenant_id,
             order_id=order.order_id,
             checkout_id=order.checkout_id,
@@ -230,7 +232,7 @@ def add_order(conn: Connection, order: Order) -> None:
             shipping_address=None if order.shipping is None else order.shipping.address,
             **_discount_values(order.discount),
             **_redemption_values(order.redemption),
-        )
+        ),
     )
     conn.execute(
         insert(order_lines),
@@ -334,16 +336,25 @@ def _order(row: Any, lines: tuple[OrderLine, ...]) -> Order:
     )
 
 
+# Built once: the hot path's reads skip building and keying a statement per call.
+_ORDER = select(orders).where(
+    orders.c.tenant_id == bindparam("tenant_id"), orders.c.order_id == bindparam("id")
+)
+_LINES = (
+    select(order_lines)
+    .where(
+        order_lines.c.tenant_id == bindparam("tenant_id"),
+        order_lines.c.order_id.in_(bindparam("ids", expanding=True)),
+    )
+    .order_by(order_lines.c.order_id, order_lines.c.line_no)
+)
+
+
 def _lines(conn: Connection, tenant_id: str, order_ids: list[str]) -> dict[str, list[OrderLine]]:
     found: dict[str, list[OrderLine]] = {order_id: [] for order_id in order_ids}
     if not order_ids:
         return found
-    query = (
-        select(order_lines)
-        .where(order_lines.c.tenant_id == tenant_id, order_lines.c.order_id.in_(order_ids))
-        .order_by(order_lines.c.order_id, order_lines.c.line_no)
-    )
-    for row in conn.execute(query):
+    for row in conn.execute(_LINES, {"tenant_id": tenant_id, "ids": list(order_ids)}):
         found[row.order_id].append(
             OrderLine(
                 line_no=int(row.line_no),
@@ -383,12 +394,18 @@ def try_lock_order(conn: Connection, tenant_id: str, order_id: str) -> bool:
 
 
 def get_order(conn: Connection, tenant_id: str, order_id: str) -> Order | None:
-    row = conn.execute(
-        select(orders).where(orders.c.tenant_id == tenant_id, orders.c.order_id == order_id)
-    ).first()
+    row = conn.execute(_ORDER, {"tenant_id": tenant_id, "id": order_id}).first()
     if row is None:
         return None
     return _order(row, tuple(_lines(conn, tenant_id, [order_id])[order_id]))
+
+
+def order_status(conn: Connection, tenant_id: str, order_id: str) -> OrderStatus | None:
+    query = select(orders.c.status).where(
+        orders.c.tenant_id == tenant_id, orders.c.order_id == order_id
+    )
+    status = conn.execute(query).scalar_one_or_none()
+    return None if status is None else OrderStatus(status)
 
 
 def _with_lines(conn: Connection, tenant_id: str, rows: list[Any]) -> list[Order]:
@@ -471,7 +488,8 @@ def set_order_fields(conn: Connection, tenant_id: str, order_id: str, **values: 
 
 def add_event(conn: Connection, tenant_id: str, order_id: str, event: OrderEvent) -> None:
     conn.execute(
-        insert(order_events).values(
+        insert(order_events),
+        dict(
             tenant_id=tenant_id,
             event_id=event.event_id,
             order_id=order_id,
@@ -480,7 +498,7 @@ def add_event(conn: Connection, tenant_id: str, order_id: str, event: OrderEvent
             actor=event.actor,
             note=event.note,
             created_at=event.created_at,
-        )
+        ),
     )
 
 
@@ -501,4 +519,3 @@ def order_history(conn: Connection, tenant_id: str, order_id: str) -> list[Order
         )
         for row in conn.execute(query)
     ]
-

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    bindparam,
     insert,
     select,
     update,
@@ -115,7 +116,8 @@ def _payment(row: Any) -> Payment:
 
 def add_payment(conn: Connection, payment: Payment) -> None:
     conn.execute(
-        insert(payments).values(
+        insert(payments),
+        dict(
             tenant_id=payment.tenant_id,
             payment_id=payment.payment_id,
             order_id=payment.order_id,
@@ -128,16 +130,23 @@ def add_payment(conn: Connection, payment: Payment) -> None:
             created_at=payment.created_at,
             updated_at=payment.updated_at,
             succeeded_at=payment.succeeded_at,
-        )
+        ),
     )
 
 
+# Built once: the hot path's reads skip building and keying a statement per call.
+_PAYMENT = select(payments).where(
+    payments.c.tenant_id == bindparam("tenant_id"), payments.c.payment_id == bindparam("id")
+)
+_EVENT_SEEN = select(gateway_events.c.event_id).where(
+    gateway_events.c.tenant_id == bindparam("tenant_id"),
+    gateway_events.c.gateway == bindparam("gateway"),
+    gateway_events.c.event_id == bindparam("event_id"),
+)
+
+
 def get_payment(conn: Connection, tenant_id: str, payment_id: str) -> Payment | None:
-    row = conn.execute(
-        select(payments).where(
-            payments.c.tenant_id == tenant_id, payments.c.payment_id == payment_id
-        )
-    ).first()
+    row = conn.execute(_PAYMENT, {"tenant_id": tenant_id, "id": payment_id}).first()
     return None if row is None else _payment(row)
 
 
@@ -181,24 +190,21 @@ def add_gateway_event(
 ) -> None:
     """Raises IntegrityError when the event id was processed already (a replay)."""
     conn.execute(
-        insert(gateway_events).values(
+        insert(gateway_events),
+        dict(
             tenant_id=tenant_id,
             gateway=gateway,
             event_id=event_id,
             payment_id=payment_id,
             event_type=event_type,
             processed_at=now,
-        )
+        ),
     )
 
 
 def gateway_event_seen(conn: Connection, tenant_id: str, gateway: str, event_id: str) -> bool:
     found = conn.execute(
-        select(gateway_events.c.event_id).where(
-            gateway_events.c.tenant_id == tenant_id,
-            gateway_events.c.gateway == gateway,
-            gateway_events.c.event_id == event_id,
-        )
+        _EVENT_SEEN, {"tenant_id": tenant_id, "gateway": gateway, "event_id": event_id}
     ).first()
     return found is not None
 
@@ -217,7 +223,8 @@ def add_callback(
     now: datetime,
 ) -> None:
     conn.execute(
-        insert(payment_callbacks).values(
+        insert(payment_callbacks),
+        dict(
             tenant_id=tenant_id,
             callback_id=callback_id,
             gateway=gateway,
@@ -227,7 +234,7 @@ def add_callback(
             reason=reason[:200],
             body=body[:4000],
             received_at=now,
-        )
+        ),
     )
 
 
@@ -250,5 +257,3 @@ def callbacks_of(conn: Connection, tenant_id: str, payment_id: str) -> list[dict
         }
         for row in conn.execute(query)
     ]
-
-

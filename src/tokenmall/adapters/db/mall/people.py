@@ -308,6 +308,47 @@ def api_key_credential(conn: Connection, tenant_id: str, key_id: str) -> Credent
     )
 
 
+def with_role(
+    conn: Connection, kind: str, tenant_id: str, credential_id: str
+) -> tuple[Credential, Role] | None:
+    """A session (``kind`` "session") or an API key as a credential, with its owner's role
+    now, in one statement; None if either is missing."""
+    if kind == "session":
+        query = (
+            select(sessions, users.c.role)
+            .join(
+                users,
+                and_(
+                    users.c.tenant_id == sessions.c.tenant_id, users.c.user_id == sessions.c.user_id
+                ),
+            )
+            .where(sessions.c.tenant_id == tenant_id, sessions.c.session_id == credential_id)
+        )
+    else:
+        query = (
+            _keys_query()
+            .add_columns(users.c.role)
+            .join(
+                users,
+                and_(
+                    users.c.tenant_id == api_keys.c.tenant_id, users.c.user_id == api_keys.c.user_id
+                ),
+            )
+            .where(api_keys.c.tenant_id == tenant_id, api_keys.c.key_id == credential_id)
+        )
+    row = conn.execute(query).first()
+    if row is None:
+        return None
+    found = Credential(
+        owner_id=row.user_id,
+        secret_hash=row.secret_hash,
+        expires_at=aware(row.expires_at) if kind == "session" else None,
+        revoked=row.revoked_at is not None,
+        scopes=frozenset() if kind == "session" else parse_scopes(row.scopes or ""),
+    )
+    return found, Role(row.role)
+
+
 def get_api_key(conn: Connection, tenant_id: str, key_id: str) -> ApiKey | None:
     query = _keys_query().where(api_keys.c.tenant_id == tenant_id, api_keys.c.key_id == key_id)
     row = conn.execute(query).first()

@@ -72,7 +72,7 @@ withdrawals = Table(
     CheckConstraint("amount_fen > 0", name="amount_positive"),
     CheckConstraint("debt_repaid_fen >= 0", name="debt_repaid_not_negative"),
     CheckConstraint("approvals_required IN (1, 2)", name="approvals_required"),
-    CheckConstraint("status IN ('pending', 'paid', 'rejected')", name="status"),
+    CheckConstraint("status IN ('pending', 'paying', 'paid', 'rejected', 'failed')", name="status"),
     Index("ix_mall_withdrawals_tenant_user", "tenant_id", "user_id"),
     Index("ix_mall_withdrawals_tenant_status", "tenant_id", "status"),
     Index(
@@ -233,14 +233,21 @@ def require_approvals(conn: Connection, tenant_id: str, withdrawal_id: str, coun
     )
 
 
-def decide(conn: Connection, tenant_id: str, withdrawal_id: str, **values: Any) -> bool:
-    """Close a pending withdrawal; False if it was not pending any more."""
+def decide(
+    conn: Connection,
+    tenant_id: str,
+    withdrawal_id: str,
+    source: WithdrawalStatus = WithdrawalStatus.PENDING,
+    **values: Any,
+) -> bool:
+    """Move a withdrawal on from ``source`` (a pending one decided, a paying one's payout
+    finished); False if it was not in ``source`` any more."""
     changed = conn.execute(
         update(withdrawals)
         .where(
             withdrawals.c.tenant_id == tenant_id,
             withdrawals.c.withdrawal_id == withdrawal_id,
-            withdrawals.c.status == WithdrawalStatus.PENDING,
+            withdrawals.c.status == source,
         )
         .values(**values)
     ).rowcount
@@ -249,13 +256,13 @@ def decide(conn: Connection, tenant_id: str, withdrawal_id: str, **values: Any) 
 
 def pending_total(conn: Connection, tenant_id: str, holder: str) -> int:
     """Fen of the holder's cash (a user's, or a store's) held by withdrawals waiting for
-    approval; a store's withdrawals are not its owner's."""
+    approval or for their payout; a store's withdrawals are not its owner's."""
     own = and_(withdrawals.c.merchant_id.is_(None), withdrawals.c.user_id == holder)
     total = conn.execute(
         select(func.coalesce(func.sum(withdrawals.c.amount_fen), 0)).where(
             withdrawals.c.tenant_id == tenant_id,
             or_(own, withdrawals.c.merchant_id == holder),
-            withdrawals.c.status == WithdrawalStatus.PENDING,
+            withdrawals.c.status.in_((WithdrawalStatus.PENDING, WithdrawalStatus.PAYING)),
         )
     ).scalar_one()
     return int(total)

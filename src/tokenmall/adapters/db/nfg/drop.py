@@ -7,12 +7,18 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, exists, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from tokenmall.adapters.db.nfg.registry import _reservation
-from tokenmall.adapters.db.nfg.tables import nfg_drop_buyers, nfg_reservations, nfg_tokens
-from tokenmall.domain.nfg.records import Reservation, ReservationStatus
+from tokenmall.adapters.db.nfg import counters
+from tokenmall.adapters.db.nfg.registry import _collection, _reservation
+from tokenmall.adapters.db.nfg.tables import (
+    nfg_collections,
+    nfg_drop_buyers,
+    nfg_reservations,
+    nfg_tokens,
+)
+from tokenmall.domain.nfg.records import Collection, Reservation, ReservationStatus
 
 
 def lock_buyer(conn: Connection, tenant_id: str, collection_id: str, user_id: str) -> None:
@@ -74,6 +80,44 @@ def due_reservations_of(
     if claim:
         query = query.with_for_update(skip_locked=True)
     return [_reservation(row) for row in conn.execute(query)]
+
+
+def collection_for_press(
+    conn: Connection, tenant_id: str, collection_id: str, now: datetime
+) -> tuple[Collection | None, bool]:
+    """The collection (as ``SqlNfg.get_collection`` reads it) and whether any of its open
+    reservations is past its expiry (places about to return), in one statement."""
+    c, r = nfg_collections.c, nfg_reservations.c
+    due = (
+        exists()
+        .where(
+            r.tenant_id == c.tenant_id,
+            r.collection_id == c.collection_id,
+            r.status == str(ReservationStatus.RESERVED),
+            r.expires_at <= now,
+        )
+        .label("any_due")
+    )
+    row = conn.execute(
+        counters.collection_select()
+        .add_columns(due)
+        .where(c.tenant_id == tenant_id, c.collection_id == collection_id)
+    ).first()
+    return (None, False) if row is None else (_collection(row), bool(row.any_due))
+
+
+def reservation_if_free(
+    conn: Connection, tenant_id: str, reservation_id: str
+) -> Reservation | None:
+    """The reservation locked for this transaction if no other transaction holds it (None:
+    held by another, or no such reservation): ``FOR UPDATE SKIP LOCKED``, never waited for."""
+    r = nfg_reservations.c
+    row = conn.execute(
+        select(nfg_reservations)
+        .where(r.tenant_id == tenant_id, r.reservation_id == reservation_id)
+        .with_for_update(skip_locked=True)
+    ).first()
+    return None if row is None else _reservation(row)
 
 
 def close_if_open(

@@ -1,0 +1,1 @@
+"""Rules about money that moves through payment channels: reconciliation of a channel's bill."""

@@ -1,0 +1,198 @@
+"""A tenant's anchoring settings: the chain's JSON-RPC URL, its chain id, the contract, the
+sending account's key (sealed under the deployment's secret, never shown back: only the
+account's address is), the connection test and the contract's deployment.
+
+The connection test names the first problem a person can fix: the endpoint unreachable, a
+chain id other than the settings', no contract at the address, or an account without funds
+to pay for gas (on a chain that charges for it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from tokenmall.adapters.db.nfg.anchors import AnchorRecord as AnchorRecord
+from tokenmall.adapters.db.nfg.anchors import AnchorSettings
+from tokenmall.domain.log.anchors import (
+    RPC_URL,
+    ChainError,
+    normal_address,
+    private_key_bytes,
+)
+from tokenmall.domain.mall.people import Role
+from tokenmall.services.log.anchoring import ASSOCIATED, Anchoring
+from tokenmall.services.mall.auth import Principal, require
+from tokenmall.services.mall.errors import Conflict, InvalidInput, NotFound
+from tokenmall.services.mall.uow import Database, MallUnitOfWork
+
+MAX_CHAIN_ID = 2**53 - 1  # EIP-2294's bound
+
+
+@dataclass(frozen=True, slots=True)
+class AnchorView:
+    """What the console and the API show: never the key."""
+
+    tenant_id: str
+    configured: bool
+    rpc_url: str | None
+    chain_id: int | None
+    contract: str | None
+    account: str | None
+    latest: AnchorRecord | None  # the newest anchor row, with its status and last error
+    confirmed: AnchorRecord | None  # the newest confirmed anchor
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionCheck:
+    ok: bool
+    problem: str | None  # the first problem found, for a person
+    chain_id: int | None
+    block: int | None
+    balance: int | None  # the account's balance in wei
+
+
+def admin(caller: Principal | None, tenant_id: str) -> None:
+    """Only the tenant's admins see or change its anchoring (another tenant's: 404)."""
+    require(caller, tenant_id, (Role.ADMIN,))
+
+
+def view_in(unit: MallUnitOfWork, tenant_id: str) -> AnchorView:
+    if not unit.log.tenant_exists(tenant_id):
+        raise NotFound(f"no tenant {tenant_id}")
+    found = unit.anchors.settings(tenant_id)
+    records = unit.anchors.anchors(tenant_id)
+    confirmed = [r for r in records if r.status == "confirmed"]
+    return AnchorView(
+        tenant_id=tenant_id,
+        configured=found is not None,
+        rpc_url=None if found is None else found.rpc_url,
+        chain_id=None if found is None else found.chain_id,
+        contract=None if found is None else found.contract,
+        account=None if found is None else found.account,
+        latest=max(records, key=lambda r: r.size) if records else None,
+        confirmed=confirmed[-1] if confirmed else None,
+    )
+
+
+def view(db: Database, tenant_id: str) -> AnchorView:
+    with db.reading() as unit:
+        return view_in(unit, tenant_id)
+
+
+def configure(
+    unit: MallUnitOfWork,
+    anchoring: Anchoring,
+    tenant_id: str,
+    *,
+    rpc_url: str,
+    chain_id: int,
+    contract: str | None,
+    private_key: str | None,
+    now: datetime,
+) -> AnchorView:
+    """Store the settings in ``unit`` (``private_key`` None or empty: keep the stored one);
+    ``InvalidInput`` naming the field, nothing changed, on a bad value."""
+    url = rpc_url.strip()
+    if not RPC_URL.fullmatch(url):
+        raise InvalidInput("rpc_url must be an http(s):// or ws(s):// URL", "rpc_url")
+    if not 1 <= chain_id <= MAX_CHAIN_ID:
+        raise InvalidInput(f"chain_id must be between 1 and {MAX_CHAIN_ID}", "chain_id")
+    address: str | None = None
+    if contract:
+        try:
+            address = normal_address(contract, "contract")
+        except ValueError as error:
+            raise InvalidInput(str(error), "contract") from None
+    raw: bytes | None = None
+    if private_key:
+        try:
+            raw = private_key_bytes(private_key)
+        except ValueError as error:
+            raise InvalidInput(str(error), "private_key") from None
+    if not unit.log.tenant_exists(tenant_id):
+        raise NotFound(f"no tenant {tenant_id}")
+    stored = unit.anchors.settings(tenant_id)
+    if raw is not None:
+        sealed = anchoring.sealer.seal(tenant_id, raw, ASSOCIATED)
+        account = anchoring.access.address_of(raw)
+    elif stored is not None:
+        sealed, account = stored.sealed_key, stored.account
+    else:
+        raise InvalidInput("private_key is required the first time", "private_key")
+    unit.anchors.save_settings(
+        AnchorSettings(tenant_id, url, chain_id, address, account, sealed, now)
+    )
+    return view_in(unit, tenant_id)
+
+
+def _settings(db: Database, tenant_id: str) -> AnchorSettings:
+    with db.reading() as unit:
+        if not unit.log.tenant_exists(tenant_id):
+            raise NotFound(f"no tenant {tenant_id}")
+        found = unit.anchors.settings(tenant_id)
+    if found is None:
+        raise NotFound(f"tenant {tenant_id} has no anchoring settings")
+    return found
+
+
+def check(db: Database, anchoring: Anchoring, tenant_id: str) -> ConnectionCheck:
+    """Reach the endpoint and check it is the configured chain, the contract is there and the
+    account can pay for gas; the first problem, named."""
+    found = _settings(db, tenant_id)
+    chain_id: int | None = None
+    block: int | None = None
+    balance: int | None = None
+    try:
+        chain = anchoring.connect(found)
+        try:
+            chain_id = chain.chain_id()
+        except ChainError as error:
+            raise ChainError(f"the JSON-RPC endpoint is unreachable: {error}") from None
+        block = chain.head()
+        if chain_id != found.chain_id:
+            raise ChainError(
+                f"wrong chain id: the endpoint is chain {chain_id}, the settings say "
+                f"{found.chain_id}"
+            )
+        balance = chain.balance()
+        if balance == 0 and chain.gas_price() > 0:
+            raise ChainError(f"the account {found.account} has no funds to pay for gas")
+        if found.contract is None:
+            raise ChainError("no contract yet: deploy it (tokenmall log anchor-deploy) or set it")
+        if not chain.has_code(found.contract):
+            raise ChainError(f"no contract at {found.contract} on chain {chain_id}")
+    except (ChainError, ValueError) as error:
+        return ConnectionCheck(False, str(error), chain_id, block, balance)
+    return ConnectionCheck(True, None, chain_id, block, balance)
+
+
+def deploy(db: Database, anchoring: Anchoring, tenant_id: str, now: datetime) -> str:
+    """Deploy the contract from the tenant's account and store its address (``Conflict`` if
+    one is set; ``ChainError`` naming what failed)."""
+    found = _settings(db, tenant_id)
+    if found.contract is not None:
+        raise Conflict(f"tenant {tenant_id} already anchors to contract {found.contract}")
+    chain = anchoring.connect(found)
+    chain_id = chain.chain_id()
+    if chain_id != found.chain_id:
+        raise ChainError(
+            f"wrong chain id: the endpoint is chain {chain_id}, the settings say {found.chain_id}"
+        )
+    address = chain.deploy(found.chain_id, anchoring.wait)
+    with db.unit() as unit:
+        current = unit.anchors.settings(tenant_id)
+        if current is None or current.contract is not None:
+            raise Conflict(f"tenant {tenant_id}'s settings changed while deploying")
+        unit.anchors.save_settings(
+            AnchorSettings(
+                tenant_id,
+                current.rpc_url,
+                current.chain_id,
+                address,
+                current.account,
+                current.sealed_key,
+                now,
+            )
+        )
+    return address

@@ -1,0 +1,179 @@
+"""A tenant's anchoring of its log's checkpoints on an EVM chain (the tenant's admins).
+
+``GET`` shows the settings (never the key: only the account's address) and the newest
+anchor's status and last error; ``PUT`` stores them (the key sealed under the deployment's
+secret); ``GET …/check`` reaches the endpoint and names the first problem: unreachable, wrong
+chain id, no contract, an account without funds. A problem is an answer (``ok: false``),
+never a 500.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response
+from pydantic import BaseModel, Field
+from sqlalchemy import Connection
+
+from tokenmall import bootstrap
+from tokenmall.services.log import anchor_settings
+from tokenmall.services.log.anchor_settings import AnchorRecord, AnchorView, ConnectionCheck
+from tokenmall.services.log.anchoring import Anchoring
+from tokenmall.services.mall.uow import MallUnitOfWork, utc_now
+from tokenmall.web.api.common import TenantId, write
+from tokenmall.web.deps import Caller, Db, IdempotencyKey, settings, single_query_values
+from tokenmall.web.errors import COMMON, responses
+
+router = APIRouter(
+    prefix="/api/v1/tenants/{tenant_id}/log/anchoring",
+    tags=["transparency log"],
+    dependencies=[Depends(single_query_values)],
+)
+
+
+def anchoring(request: Request) -> Anchoring:
+    return bootstrap.anchoring(settings(request).secret_key.get_secret_value())
+
+
+class AnchoringIn(BaseModel):
+    rpc_url: Annotated[
+        str, Field(max_length=500, description="The chain's JSON-RPC URL (http(s) or ws(s))")
+    ]
+    chain_id: Annotated[int, Field(ge=1, le=2**53 - 1, description="The chain's id (EIP-155)")]
+    contract: Annotated[
+        str | None,
+        Field(
+            default=None, max_length=42, description="The Anchor contract's address, if deployed"
+        ),
+    ]
+    private_key: Annotated[
+        str | None,
+        Field(
+            default=None,
+            max_length=66,
+            description="The sending account's secp256k1 key (64 hex digits); omit to keep it",
+        ),
+    ]
+
+
+class AnchorOut(BaseModel):
+    tree_size: int
+    status: str
+    tx_hash: str | None
+    block_number: int | None
+    block_hash: str | None
+    attempts: int
+    next_try_at: datetime
+    last_error: str | None
+
+
+def _anchor(r: AnchorRecord | None) -> AnchorOut | None:
+    if r is None:
+        return None
+    return AnchorOut(
+        tree_size=r.size,
+        status=r.status,
+        tx_hash=r.tx_hash,
+        block_number=r.block_number,
+        block_hash=r.block_hash,
+        attempts=r.attempts,
+        next_try_at=r.next_try_at,
+        last_error=r.last_error,
+    )
+
+
+class AnchoringOut(BaseModel):
+    configured: bool
+    rpc_url: str | None
+    chain_id: int | None
+    contract: str | None
+    account: str | None
+    latest: AnchorOut | None
+    confirmed: AnchorOut | None
+
+    @classmethod
+    def of(cls, found: AnchorView) -> AnchoringOut:
+        return cls(
+            configured=found.configured,
+            rpc_url=found.rpc_url,
+            chain_id=found.chain_id,
+            contract=found.contract,
+            account=found.account,
+            latest=_anchor(found.latest),
+            confirmed=_anchor(found.confirmed),
+        )
+
+
+class CheckOut(BaseModel):
+    ok: bool
+    problem: str | None
+    chain_id: int | None
+    block: int | None
+    balance_wei: str | None  # an integer of wei, as a decimal string
+
+    @classmethod
+    def of(cls, found: ConnectionCheck) -> CheckOut:
+        balance = None if found.balance is None else str(found.balance)
+        return cls(
+            ok=found.ok,
+            problem=found.problem,
+            chain_id=found.chain_id,
+            block=found.block,
+            balance_wei=balance,
+        )
+
+
+@router.get(
+    "",
+    response_model=AnchoringOut,
+    summary="The anchoring settings (never the key) and the newest anchor (the tenant's admins)",
+    responses=responses(*COMMON, 403),
+)
+def show(tenant_id: TenantId, caller: Caller, db: Db) -> AnchoringOut:
+    anchor_settings.admin(caller, tenant_id)
+    return AnchoringOut.of(anchor_settings.view(db, tenant_id))
+
+
+@router.put(
+    "",
+    response_model=AnchoringOut,
+    summary="Set the chain's JSON-RPC URL, chain id, contract and account key (admins)",
+    responses=responses(*COMMON, 403),
+)
+def configure(
+    tenant_id: TenantId,
+    payload: AnchoringIn,
+    request: Request,
+    caller: Caller,
+    db: Db,
+    key: IdempotencyKey,
+) -> Response:
+    anchor_settings.admin(caller, tenant_id)
+    how = anchoring(request)
+
+    def make(conn: Connection) -> BaseModel:
+        found = anchor_settings.configure(
+            MallUnitOfWork.joining(conn),
+            how,
+            tenant_id,
+            rpc_url=payload.rpc_url,
+            chain_id=payload.chain_id,
+            contract=payload.contract,
+            private_key=payload.private_key,
+            now=utc_now(),
+        )
+        return AnchoringOut.of(found)
+
+    return write(request, db, caller, tenant_id, key, payload, make)
+
+
+@router.get(
+    "/check",
+    response_model=CheckOut,
+    summary="Test the connection: reachable, the right chain, the contract there, funds for gas",
+    responses=responses(*COMMON, 403),
+)
+def check(tenant_id: TenantId, request: Request, caller: Caller, db: Db) -> CheckOut:
+    anchor_settings.admin(caller, tenant_id)
+    return CheckOut.of(anchor_settings.check(db, anchoring(request), tenant_id))

@@ -1,0 +1,71 @@
+"""The console's anchoring page over real HTTP (SQLite and PostgreSQL), the chain an in-process
+EVM: bad settings refused next to the field with nothing stored, the key never shown back,
+and the connection test naming the problem (unreachable endpoint, no funds) as a page, never
+a 500; Chinese first, English with ``?lang=en``."""
+
+from __future__ import annotations
+
+import pytest
+from pages_helpers import Browser, Site, field_error
+from sqlalchemy import text
+from test_pages import no_traceback
+
+from evm_kit import RPC, UNREACHABLE, EvmAccess
+from tokenmall import bootstrap
+from tokenmall.demo import living as demo
+
+TENANT = demo.TENANT_ID
+PAGE = f"/{TENANT}/admin/anchoring"
+
+
+def stored(site: Site) -> list[tuple[object, ...]]:
+    with site.app.state.database.engine.connect() as conn:
+        found = conn.execute(
+            text("SELECT rpc_url, chain_id, account FROM log_anchor_settings WHERE tenant_id = :t"),
+            {"t": TENANT},
+        )
+        return [tuple(r) for r in found]
+
+
+def test_the_anchoring_page_saves_tests_and_never_shows_the_key(
+    site: Site, browser: Browser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    evm = EvmAccess()
+    monkeypatch.setattr(bootstrap, "chain_access", evm)
+    browser.login(TENANT, demo.ADMIN_EMAIL)
+    page = browser.get(PAGE)
+    assert page.status_code == 200
+    assert "上链存证" in page.text
+    assert "Chain anchoring" in browser.get(PAGE + "?lang=en").text
+    before = stored(site)
+    key = evm.new_key()
+    good = {"rpc_url": RPC, "chain_id": str(evm.chain_id), "contract": "", "private_key": key}
+    for change, name in (
+        ({"rpc_url": "gopher://x"}, "rpc_url"),
+        ({"chain_id": "abc"}, "chain_id"),
+        ({"contract": "0xnothex"}, "contract"),
+        ({"private_key": "12"}, "private_key"),
+    ):
+        answer = browser.submit(PAGE, PAGE, {**good, **change})
+        assert 400 <= answer.status_code < 500, (change, answer.status_code)
+        assert field_error(answer.text, name), (change, answer.text[:2000])
+        no_traceback(answer)
+    assert stored(site) == before
+    saved = browser.submit(PAGE, PAGE, good)
+    assert saved.status_code == 303
+    [(url, chain_id, account)] = stored(site)
+    assert (url, chain_id) == (RPC, evm.chain_id)
+    shown = browser.get(PAGE)
+    assert str(account) in shown.text
+    assert key[2:] not in shown.text
+    # The connection test names the problem: no funds, then (another URL) unreachable.
+    checked = browser.get(PAGE + "?check=1")
+    assert checked.status_code == 200
+    assert f"the account {account} has no funds to pay for gas" in checked.text
+    moved = browser.submit(PAGE, PAGE, {**good, "rpc_url": UNREACHABLE, "private_key": ""})
+    assert moved.status_code == 303
+    assert [(r[0], r[2]) for r in stored(site)] == [(UNREACHABLE, account)]
+    checked = browser.get(PAGE + "?check=1")
+    assert checked.status_code == 200
+    assert "the JSON-RPC endpoint is unreachable" in checked.text
+    no_traceback(checked)
