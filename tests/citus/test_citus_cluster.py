@@ -330,3 +330,44 @@ def test_a_sale_and_a_buyback_to_a_payee_are_booked_on_the_shard(store: Store) -
         )
     assert {"purchase", "sale", "buyback"} <= codes
     assert audit(store, tenant)[0].findings == []
+
+
+@pytest.mark.usefixtures("cluster_ready")
+def test_later_migrations_run_on_a_distributed_schema_and_distribute_new_tables() -> None:
+    from alembic import command
+    from sqlalchemy import create_engine
+
+    from tokenmall.adapters.db import migrate
+
+    url = cluster.create_database("c_later")
+    engine = create_engine(url)
+    try:
+        # given a schema distributed at an older revision
+        cfg = migrate.config()
+        cfg.attributes["citus_shard_count"] = 32  # several connections a worker: parallel DDL
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "0025_postings_by_holder")
+        with engine.connect() as conn:
+            before = conn.execute(text("SELECT count(*) FROM pg_dist_partition")).scalar_one()
+        # when the rest of the migrations run on it
+        result = runner.invoke(app, ["db", "upgrade", "--database", url])
+        assert result.exit_code == 0, result.output
+        # then every table is distributed, the new ones too, and the ledger still books
+        with engine.connect() as conn:
+            after = conn.execute(text("SELECT count(*) FROM pg_dist_partition")).scalar_one()
+            assert not citus.needs_distribution(conn)
+        assert after > before
+        store = Store.open(url)
+        try:
+            tenant = new_tenant(store)
+            execute(
+                store,
+                c.Purchase(tenant_id=tenant, idempotency_key="p", user="ann", amount_fen=10_000),
+            )
+            assert audit(store, tenant)[0].findings == []
+        finally:
+            store.dispose()
+    finally:
+        engine.dispose()
+        cluster.drop_database(url)

@@ -131,6 +131,14 @@ def preflight(conn: Connection) -> list[Worker]:
     return found
 
 
+def sequential(conn: Connection) -> None:
+    """One connection per worker for the rest of the transaction: the migrations' DDL on
+    distributed tables, the new tables' distribution, their foreign keys to reference tables
+    and the functions created after them stay in one transaction (Citus refuses some of
+    these after a parallel operation in the same transaction)."""
+    conn.execute(text("SET LOCAL citus.multi_shard_modify_mode TO 'sequential'"))
+
+
 def needs_distribution(conn: Connection) -> bool:
     """True when some table of the schema is not yet a Citus table (or the shards' versions
     of the ledger's functions are missing)."""
@@ -206,10 +214,7 @@ def _order(tables: list[str], graph: dict[str, set[str]]) -> list[str]:
 def distribute(conn: Connection, shard_count: int) -> list[str]:
     """Distribute (or make reference tables of) every table that is not a Citus table yet;
     the tables it changed, in order. Runs inside the migration's transaction."""
-    # One connection per worker for the whole transaction: the DDL of many tables, their
-    # foreign keys to reference tables and the data they already hold stay in one
-    # transaction that either commits everywhere or nowhere.
-    conn.execute(text("SET LOCAL citus.multi_shard_modify_mode TO 'sequential'"))
+    sequential(conn)
     conn.execute(text("SET LOCAL citus.enable_unsafe_triggers TO on"))
     conn.execute(text(f"SET LOCAL citus.shard_count TO {int(shard_count)}"))
     _install_shard_triggers(conn)

@@ -28,6 +28,7 @@ def run() -> None:
         on_citus = citus.require(connection) if required else citus.version(connection)
         if on_citus:
             citus.preflight(connection)
+            citus.sequential(connection)
         context.run_migrations()
         if on_citus:
             citus.distribute(connection, int(attributes.get("citus_shard_count", 32)))
