@@ -15,7 +15,8 @@ from datetime import datetime, tzinfo
 from sqlalchemy import Connection, Engine
 
 from tokenmall.adapters.chain.access import Web3Access
-from tokenmall.adapters.db import migrate
+from tokenmall.adapters.db import citus, migrate
+from tokenmall.adapters.db.citus import CitusNotReady
 from tokenmall.adapters.db.engine import UnsupportedDatabase, make_engine, require_existing
 from tokenmall.adapters.db.settings import database_url
 from tokenmall.adapters.db.store import Store
@@ -118,9 +119,20 @@ def resolve_url(explicit: str | None = None) -> str:
     return database_url(explicit)
 
 
-def upgrade(engine: Engine) -> bool:
-    """Bring the schema to head (does nothing when it is already there); True if it ran."""
-    return migrate.upgrade(engine)
+def upgrade(engine: Engine, *, citus_required: bool | None = None) -> bool:
+    """Bring the schema to head (does nothing when it is already there); True if it ran.
+    ``citus_required``: refuse a database without Citus (``CitusNotReady``)."""
+    return migrate.upgrade(engine, citus_required=citus_required)
+
+
+def citus_summary(engine: Engine) -> str | None:
+    """One line on the Citus cluster the schema is distributed over, or None (no Citus)."""
+    return citus.summary(engine)
+
+
+def move_tenant(engine: Engine, tenant_id: str, target: str, mode: str) -> str:
+    """Citus: move the tenant's shard group to the worker ``target`` (``host:port``)."""
+    return citus.move_tenant(engine, tenant_id, target, mode)
 
 
 def heads() -> set[str]:
@@ -140,10 +152,13 @@ def schema_status(conn: Connection) -> str:
 
 
 __all__ = [
+    "CitusNotReady",
     "SandboxGateway",
     "Store",
     "UnsupportedDatabase",
+    "citus_summary",
     "heads",
+    "move_tenant",
     "open_database",
     "open_store",
     "parse_sandbox_ref",

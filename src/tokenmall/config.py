@@ -112,6 +112,10 @@ class Settings(BaseSettings):
     log_host: str = Field(default="tokenmall.example", pattern=r"^[A-Za-z0-9.-]+(:[0-9]+)?$")
     # How long a drop's reservation waits for its payment before its places return to sale.
     nfg_reservation_seconds: int = Field(default=600, ge=1, le=24 * 3600)
+    # A Citus coordinator: refuse to migrate a database without the ``citus`` extension (on),
+    # and how many shards each distributed table gets (Citus's own default is 32).
+    citus_required: bool = False
+    citus_shard_count: int = Field(default=32, ge=1, le=1024)
     # Integration ``paid`` pushes go through their tenant's unit writer (group commit); off:
     # one transaction a request.
     group_commit: bool = True

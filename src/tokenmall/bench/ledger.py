@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable
 from datetime import date
 from typing import Any
 
+from tokenmall.adapters.db import citus as placement
 from tokenmall.adapters.db.store import Store
 from tokenmall.adapters.db.tables import economy_state
 from tokenmall.domain.ledger import commands as c
@@ -58,13 +59,27 @@ def purchases_per_second(
     ``"threads"`` each is a thread blocked on its ``Future`` (``WriterPool.call``). The row
     lock's callers are always threads: each holds a connection through a blocking
     transaction."""
+    return step(store, path, clients, seconds, callers)[0]
+
+
+def step(
+    store: Store,
+    path: str,
+    clients: int,
+    seconds: float,  # float-ok: time
+    callers: str = "async",
+    tenants: int = 1,
+) -> tuple[float, list[str]]:  # float-ok: time
+    """``purchases_per_second`` over ``tenants`` fresh tenants (client ``n`` buys from tenant
+    ``n % tenants``, each tenant with its own writer); the rate and the tenants."""
     if callers not in CALLERS:
         raise ValueError(f"callers must be one of {', '.join(CALLERS)}")
-    tenant = new_tenant(store, f"{path}{clients}")
+    ids = [new_tenant(store, f"{path}{clients}") for _ in range(tenants)]
     if path == "writer" and callers == "async":
         with WriterPool(store) as writers:
-            writers.call(_purchase(tenant, "warm", "w", 100))
-            return asyncio.run(_coroutine_callers(writers, tenant, clients, seconds))
+            for tenant in ids:
+                writers.call(_purchase(tenant, "warm", "w", 100))
+            return asyncio.run(_coroutine_callers(writers, ids, clients, seconds)), ids
     pool = WriterPool(store) if path == "writer" else None
     book: Callable[[c.Command], Any]
     book = pool.call if pool is not None else (lambda command: execute(store, command))
@@ -77,12 +92,13 @@ def purchases_per_second(
         start.wait()
         i = 0
         while not stop.is_set():
-            book(_client_purchase(tenant, n, i, rng))
+            book(_client_purchase(ids[n % tenants], n, i, rng))
             i += 1
         counts[n] = i
 
     try:
-        book(_purchase(tenant, "warm", "w", 100))
+        for tenant in ids:
+            book(_purchase(tenant, "warm", "w", 100))
         threads = [threading.Thread(target=client, args=(n,), daemon=True) for n in range(clients)]
         for thread in threads:
             thread.start()
@@ -96,17 +112,18 @@ def purchases_per_second(
     finally:
         if pool is not None:
             pool.close()
-    return sum(counts) / elapsed
+    return sum(counts) / elapsed, ids
 
 
 async def _coroutine_callers(
-    pool: WriterPool, tenant: str, clients: int, seconds: float  # float-ok: time
+    pool: WriterPool, tenants: list[str], clients: int, seconds: float  # float-ok: time
 ) -> float:  # float-ok: time
     counts = [0] * clients
     running = True
 
     async def client(n: int) -> None:
         rng = random.Random(n)
+        tenant = tenants[n % len(tenants)]
         i = 0
         while running:
             await pool.call_async(_client_purchase(tenant, n, i, rng))
@@ -192,24 +209,58 @@ def run(
     paths: Iterable[str] = PATHS,
     progress: Callable[[str], None] | None = None,
     callers: str = "async",
+    tenants: Iterable[int] | None = None,
+    baseline: str | None = None,
 ) -> dict[str, Any]:
-    """The whole benchmark as the ``--json`` object."""
+    """The whole benchmark as the ``--json`` object.
+
+    ``tenants``: tenant counts to spread the clients over (each result then says how many).
+    On a Citus coordinator each result names the worker of each tenant, and the report the
+    cluster. ``baseline``: another database (one plain PostgreSQL) timed right after each
+    step with the same clients and tenants, A then B, so that both see the same machine;
+    each result then carries its rate and the ratio of the two."""
     clients = list(clients)
-    store = Store.open(url, pool_size=max(clients, default=1) + 4)
+    counts = list(tenants) if tenants is not None else [1]
+    size = max(clients, default=1) + 4
+    store = Store.open(url, pool_size=size)
+    other = Store.open(baseline, pool_size=size) if baseline else None
     freeze_startup_objects()  # as a process hosting the writers in production does
     results: list[dict[str, Any]] = []
     days: dict[str, float] = {}
+    report: dict[str, Any] = {}
     try:
+        cluster = placement.cluster(store.engine)
         for path in paths:
-            for n in clients:
-                rate = purchases_per_second(store, path, n, seconds, callers)
-                results.append({"path": path, "clients": n, "purchases_per_second": round(rate)})
-                if progress:
-                    progress(f"{path:8} {n:3} clients: {rate:,.0f} purchases/s")
+            for t in counts:
+                for n in clients:
+                    rate, ids = step(store, path, n, seconds, callers, t)
+                    result: dict[str, Any] = {
+                        "path": path,
+                        "clients": n,
+                        "purchases_per_second": round(rate),
+                    }
+                    if tenants is not None:
+                        result["tenants"] = t
+                    if cluster is not None:
+                        result["workers"] = placement.workers_of(store.engine, ids)
+                    line = f"{path:8} {n:3} clients, {t} tenant(s): {rate:,.0f} purchases/s"
+                    if other is not None:
+                        base, _ = step(other, path, n, seconds, callers, t)
+                        result["baseline_purchases_per_second"] = round(base)
+                        result["ratio"] = round(rate / base, 3) if base else None
+                        line += f" (baseline {base:,.0f}/s)"
+                    results.append(result)
+                    if progress:
+                        progress(line)
         for count in holders:
             days[str(count)] = round(dividend_day_seconds(store, count), 3)
             if progress:
                 progress(f"dividend day, {count:,} holders: {days[str(count)]:.3f} s")
     finally:
         store.dispose()
-    return {"results": results, "dividend_day_seconds": days}
+        if other is not None:
+            other.dispose()
+    report = {"results": results, "dividend_day_seconds": days}
+    if cluster is not None:
+        report["citus"] = cluster
+    return report

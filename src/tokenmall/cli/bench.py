@@ -112,18 +112,42 @@ def ledger(
             "or threads (one thread each). The row lock's are always threads."
         ),
     ] = "async",
+    tenants: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated tenant counts to spread the clients over (default: one; "
+            "each result then names its count)."
+        ),
+    ] = None,
+    baseline: Annotated[
+        str | None,
+        typer.Option(
+            help="A second database URL timed right after each step (for example one plain "
+            "PostgreSQL beside a Citus coordinator): each result adds its rate and the ratio."
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
-    """Booked purchases per second on ONE tenant (writer vs row lock); the dividend day's time."""
+    """Booked purchases per second on ONE tenant (writer vs row lock); the dividend day's time.
+
+    On a Citus coordinator each result names the worker of each tenant."""
     from tokenmall.bench.ledger import CALLERS, PATHS, run  # imports SQLAlchemy: here
     from tokenmall.bootstrap import resolve_url
 
     try:
         counts = [int(part) for part in clients.split(",") if part.strip()]
         sizes = [int(part) for part in holders.split(",") if part.strip()]
+        spread = (
+            None if tenants is None else [int(part) for part in tenants.split(",") if part.strip()]
+        )
     except ValueError:
-        typer.echo("tokenmall: --clients and --holders must be whole numbers", err=True)
+        typer.echo(
+            "tokenmall: --clients, --holders and --tenants must be whole numbers", err=True
+        )
         raise typer.Exit(2) from None
+    if spread is not None and (not spread or min(spread) < 1):
+        typer.echo("tokenmall: --tenants must be counts >= 1", err=True)
+        raise typer.Exit(2)
     chosen = [part.strip() for part in paths.split(",") if part.strip()]
     if not counts or min(counts) < 1 or min(sizes, default=1) < 1 or not set(chosen) <= set(PATHS):
         typer.echo("tokenmall: counts must be >= 1 and --paths one of writer, rowlock", err=True)
@@ -132,7 +156,9 @@ def ledger(
         typer.echo(f"tokenmall: --callers must be one of {', '.join(CALLERS)}", err=True)
         raise typer.Exit(2)
     progress = None if as_json else typer.echo
-    report = run(resolve_url(database), counts, seconds, sizes, chosen, progress, callers)
+    report = run(
+        resolve_url(database), counts, seconds, sizes, chosen, progress, callers, spread, baseline
+    )
     if as_json:
         typer.echo(json.dumps(report))
 

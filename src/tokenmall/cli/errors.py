@@ -38,12 +38,14 @@ def _guarded(command: Callable[..., Any]) -> Callable[..., Any]:
     def run(*args: Any, **kwargs: Any) -> Any:
         from sqlalchemy import exc
 
-        from tokenmall.bootstrap import UnsupportedDatabase
+        from tokenmall.bootstrap import CitusNotReady, UnsupportedDatabase
 
         try:
             return command(*args, **kwargs)
         except UnsupportedDatabase as error:
             raise _fail(f"the database URL: {error}", CANNOT_OPEN) from None
+        except CitusNotReady as error:
+            raise _fail(f"Citus: {error}", CANNOT_OPEN) from None
         except exc.DBAPIError as error:
             # SQLAlchemy raises a failed connect without a statement; a failing statement
             # carries its SQL.

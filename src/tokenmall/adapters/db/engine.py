@@ -26,6 +26,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DisconnectionError
 
+from tokenmall.adapters.db import citus
+
 # Seconds a pooled PostgreSQL connection may sit unused before its next check-out pings it.
 PING_AFTER_IDLE = 2.0  # float-ok: time
 # psycopg's prepare_threshold: a statement is prepared from this many uses on a connection.
@@ -114,6 +116,7 @@ def make_engine(url: str, *, pool_size: int = 8) -> Engine:
         connect_args={"prepare_threshold": PREPARE_THRESHOLD},
     )
     _ping_after_idle(engine)
+    citus.install(engine)
     return engine
 
 

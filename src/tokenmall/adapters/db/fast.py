@@ -20,6 +20,8 @@ from typing import Any
 from sqlalchemy import Connection, Table
 from sqlalchemy.exc import IntegrityError
 
+from tokenmall.adapters.db import citus
+
 HOLDER_COLUMNS = (
     "name", "points", "cash", "stable", "quota", "quota_used", "spend", "dividends",
     "exited", "merchant", "referrer", "points_seq",
@@ -150,6 +152,8 @@ def insert_rows(
     if not rows:
         return
     if postgres:
+        if table == "postings":
+            citus.note_postings(conn, tenant_id)
         execute(conn, [pg_insert(table, tenant_id, rows)])
         return
     import sqlite3
@@ -177,10 +181,11 @@ def pg_insert(table: str, tenant_id: str, rows: Sequence[Sequence[Any]]) -> Stat
 
 def execute(conn: Connection, statements: Sequence[Statement]) -> None:
     """Run prepared ``(sql, parameters)`` statements on the connection's own cursor."""
+    on_citus = conn.dialect.name == "postgresql" and citus.is_citus(conn)
     cur = cursor(conn)
     try:
         for sql, params in statements:
-            cur.execute(sql, params)
+            cur.execute(_CITUS.get(sql, sql) if on_citus else sql, params)
     finally:
         cur.close()
 
@@ -280,6 +285,8 @@ def commit_pipelined(
         raise
     pgconn.exit_pipeline_mode()
     if failure is not None:
+        if raw.info.transaction_status == pq.TransactionStatus.INERROR:
+            pgconn.exec_(b"ROLLBACK")  # an explicit BEGIN in the pipeline (Citus)
         raise failure
 
 
@@ -288,6 +295,30 @@ _STATEMENTS = {
     "journals": (PG_JOURNALS, SQLITE_JOURNALS),
     "postings": (PG_POSTINGS, SQLITE_POSTINGS),
 }
+
+
+def _citus_insert(sql: str) -> str:
+    """``_pg_insert``'s statement as Citus routes it to the tenant's shard: Citus pulls an
+    ``INSERT … SELECT`` whose distribution column is a parameter to the coordinator (the rows
+    come back and are copied out again), while one whose rows take it from the co-located
+    ``tenants`` row, filtered to the tenant, is one task on the tenant's worker. The same
+    rows are inserted (the tenant's row always exists: the writer books for it)."""
+    head, _, rest = sql.partition("SELECT %s, * FROM unnest(")
+    arrays, _, tail = rest.partition(")")
+    return (
+        f"{head}SELECT t.tenant_id, u.* FROM (SELECT tenant_id FROM tenants WHERE tenant_id = %s)"
+        f" AS t CROSS JOIN unnest({arrays}) AS u{tail}"
+    )
+
+
+# The writer's inserts as they run on Citus (``execute``, ``for_citus``).
+_CITUS = {sql: _citus_insert(sql) for sql, _ in _STATEMENTS.values()}
+_CITUS_DOLLAR = {_dollar(sql): _dollar(citus_sql) for sql, citus_sql in _CITUS.items()}
+
+
+def for_citus(statements: Sequence[Bound]) -> list[Bound]:
+    """Bound statements (``bind_text``) with the writer's inserts as Citus routes them."""
+    return [(_CITUS_DOLLAR.get(sql, sql), params) for sql, params in statements]
 
 
 _INSERTS: dict[tuple[str, tuple[str, ...]], str] = {}

@@ -10,6 +10,9 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
+from tokenmall.adapters.db import citus
+from tokenmall.config import Settings
+
 FOLDER = Path(__file__).with_name("migrations")
 
 
@@ -30,12 +33,28 @@ def current(engine: Engine) -> set[str]:
         return set(MigrationContext.configure(conn).get_current_heads())
 
 
-def upgrade(engine: Engine) -> bool:
-    """Bring the database to every head; True if anything ran."""
-    if current(engine) == heads():
+def upgrade(engine: Engine, *, citus_required: bool | None = None) -> bool:
+    """Bring the database to every head (on a Citus coordinator, distributed: ``citus.py``);
+    True if anything ran. ``citus_required`` (default: the settings'): a database without
+    Citus is refused (``CitusNotReady``) instead of migrated as a plain one."""
+    settings = Settings()
+    required = settings.citus_required if citus_required is None else citus_required
+    if current(engine) == heads() and not _citus_pending(engine, required):
         return False
     cfg = config()
+    cfg.attributes["citus_required"] = required
+    cfg.attributes["citus_shard_count"] = settings.citus_shard_count
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "heads")
     return True
+
+
+def _citus_pending(engine: Engine, required: bool) -> bool:
+    """A schema at head that Citus has not distributed (yet), or should but cannot."""
+    if engine.dialect.name != "postgresql" and not required:
+        return False
+    with engine.connect() as conn:
+        if required:
+            citus.require(conn)
+        return citus.version(conn) is not None and citus.needs_distribution(conn)

@@ -29,6 +29,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
+from tokenmall.adapters.db import citus
 from tokenmall.adapters.db.tables import journals, settled_days
 from tokenmall.domain.economy.dividend import (
     Exit,
@@ -155,6 +156,7 @@ class PgDaySets:
 
     def __init__(self, conn: Connection, day: DaySpec) -> None:
         self.day = day
+        self.conn = conn
         raw = conn.connection.driver_connection
         assert raw is not None
         self.raw = raw
@@ -320,6 +322,7 @@ class PgDaySets:
         # reads only this tenant's pages. JIT compiling the day's expressions (PostgreSQL's
         # default above a plan cost of 100,000, which every statement of a large day passes)
         # cost more than it saved. Both settings last until the transaction ends.
+        citus.note_postings(self.conn, self.tenant)
         with self.raw.cursor() as cur:
             cur.execute("SET LOCAL enable_seqscan = off")
             cur.execute("SET LOCAL jit = off")

@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select, update
 
-from tokenmall.adapters.db import fast, migrate
+from tokenmall.adapters.db import citus, fast, migrate
 from tokenmall.adapters.db.engine import make_engine, require_existing
 from tokenmall.adapters.db.settings import database_url, existing_database_url
 from tokenmall.adapters.db.tables import (
@@ -373,9 +373,10 @@ class Store:
         assert raw is not None
         if raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
             return False
-        fast.commit_pipelined(
-            raw, bound if bound is not None else fast.bind_text(prepared), on_send
-        )
+        statements = bound if bound is not None else fast.bind_text(prepared)
+        if citus.is_citus(conn):
+            statements = citus.pipelined(fast.for_citus(statements), tenant_id)
+        fast.commit_pipelined(raw, statements, on_send)
         return True
 
     def bind_batch(self, prepared: list[fast.Statement]) -> list[fast.Bound]:
