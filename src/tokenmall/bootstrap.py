@@ -10,6 +10,8 @@ module opens and reports the URL it refuses.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import Connection, Engine
 
 from tokenmall.adapters.db import migrate
@@ -17,13 +19,15 @@ from tokenmall.adapters.db.engine import UnsupportedDatabase, make_engine, requi
 from tokenmall.adapters.db.settings import database_url
 from tokenmall.adapters.db.store import Store
 from tokenmall.adapters.payments import delivery as sandbox_delivery
-from tokenmall.adapters.payments import sandbox_page
+from tokenmall.adapters.payments import sandbox_page, wechat_check, wechat_keys
 from tokenmall.adapters.payments.sandbox import SandboxGateway, parse_sandbox_ref
-from tokenmall.adapters.signing import Ed25519Signer, personal_data_sealer
+from tokenmall.adapters.payments.wechat import WECHAT, RefundNotice, WechatGateway
+from tokenmall.adapters.signing import Ed25519Signer, payment_keys_sealer, personal_data_sealer
 from tokenmall.services.log.checkpoints import LogConfig
 from tokenmall.services.log.verify import StateCheck
 from tokenmall.services.mall.gateway import Gateway, NoGateway
 from tokenmall.services.mall.kyc import Sealer
+from tokenmall.services.mall.payment_channels import ChannelKind, GatewayContext, Registry
 from tokenmall.services.mall.uow import Database, MallUnitOfWork
 from tokenmall.services.nfg import state_check
 from tokenmall.services.nfg.redemption_orders import RedemptionSteps
@@ -47,6 +51,51 @@ def payment_gateway(sandbox_on: bool, secret_key: str, base_url: str) -> Gateway
     if not sandbox_on:
         return NoGateway()
     return SandboxGateway(secret_key, base_url=base_url)
+
+
+def wechat_channel(api_base: str = wechat_keys.API_BASE) -> ChannelKind:
+    """WeChat Pay as a channel: its key set checked and tested, its gateway per tenant, its
+    callbacks at ``/api/v1/payments/webhooks/wechat/{tenant}``."""
+
+    def check(data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        keys = wechat_keys.check(data)
+        return keys.public(), keys.to_json()
+
+    def test(stored: dict[str, Any]) -> str:
+        return wechat_check.check_connection(wechat_keys.check(stored), api_base=api_base)
+
+    def build(context: GatewayContext) -> Gateway:
+        previous = context.previous
+        return WechatGateway(
+            context.tenant_id,
+            wechat_keys.check(context.keys),
+            notify_url=f"{context.base_url.rstrip('/')}{WECHAT_WEBHOOK}/{context.tenant_id}",
+            mode="h5" if context.mode == "h5" else "native",
+            previous=None if previous is None else wechat_keys.check(previous),
+            api_base=api_base,
+        )
+
+    return ChannelKind(build=build, check=check, test=test, modes=("native", "h5"))
+
+
+WECHAT_WEBHOOK = "/api/v1/payments/webhooks/wechat"
+
+
+def payment_channels(
+    secret_key: str, sandbox_on: bool, *, wechat_api_base: str = wechat_keys.API_BASE
+) -> Registry:
+    """Every payment channel this deployment can offer, by name: the sandbox (when allowed)
+    and WeChat Pay; a further channel's adapter registers here under its name."""
+    registry = Registry(payment_keys_sealer(secret_key), sandbox_on)
+    registry.register(
+        "sandbox",
+        ChannelKind(
+            build=lambda context: SandboxGateway(secret_key, base_url=context.base_url),
+            needs_keys=False,
+        ),
+    )
+    registry.register(WECHAT, wechat_channel(wechat_api_base))
+    return registry
 
 
 def log_config(secret_key: str, host: str) -> LogConfig:
@@ -98,9 +147,12 @@ def schema_status(conn: Connection) -> str:
 
 
 __all__ = [
+    "WECHAT",
+    "RefundNotice",
     "SandboxGateway",
     "Store",
     "UnsupportedDatabase",
+    "WechatGateway",
     "heads",
     "open_database",
     "open_store",

@@ -24,6 +24,7 @@ from typing import ClassVar
 
 from sqlalchemy import Connection, Engine
 
+from tokenmall.adapters.db.mall.payment_channels import SqlPaymentChannels
 from tokenmall.adapters.db.market.store import SqlMarket
 from tokenmall.adapters.db.nfg.log import SqlLog
 from tokenmall.adapters.db.nfg.redemptions import SqlRedemptions
@@ -77,6 +78,7 @@ class MallUnitOfWork(SqlUnitOfWork):
     redemptions: SqlRedemptions
     market: SqlMarket
     store: SqlStore
+    channels: SqlPaymentChannels
     token_orders: TokenOrders
 
     @classmethod
@@ -118,6 +120,7 @@ class MallUnitOfWork(SqlUnitOfWork):
         self.redemptions = SqlRedemptions(conn)
         self.market = SqlMarket(conn)
         self.store = SqlStore(conn)
+        self.channels = SqlPaymentChannels(conn)
         self.token_orders = MallUnitOfWork._token_orders_of(self)
 
     def __enter__(self) -> MallUnitOfWork:
