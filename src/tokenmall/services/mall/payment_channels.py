@@ -181,7 +181,10 @@ def configure(
         row = ChannelRow(tenant_id, channel, False, None, "{}", None, None, None, None, now)
     if keys is not None:
         assert kind.check is not None
-        public, secrets = kind.check(keys)
+        try:
+            public, secrets = kind.check(keys)
+        except ChannelError as exc:
+            raise InvalidInput(str(exc), exc.field) from None
         sealed = registry.sealer.seal(tenant_id, json.dumps(secrets).encode(), _associated(channel))
         grace = DEFAULT_GRACE if grace_hours is None else timedelta(hours=grace_hours)
         row = replace(

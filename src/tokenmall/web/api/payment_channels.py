@@ -59,12 +59,21 @@ def public_base(request: Request) -> str:
     return (settings(request).payments_public_url or str(request.base_url)).rstrip("/")
 
 
-def order_gateway(request: Request, tenant_id: str, channel: str | None = None) -> Gateway:
-    """The gateway an order's payment (or refund) goes through for ``tenant_id``."""
-    db = request.app.state.database
-    with db.reading() as uow:
+def order_gateway(
+    request: Request,
+    tenant_id: str,
+    channel: str | None = None,
+    uow: channels.ChannelsUnit | None = None,
+) -> Gateway:
+    """The gateway an order's payment (or refund) goes through for ``tenant_id``, read in
+    ``uow`` (the request's own unit) or a read unit of its own."""
+    if uow is not None:
         return channels.tenant_gateway(
             uow, tenant_id, registry_of(request), public_base(request), utc_now(), channel
+        )
+    with request.app.state.database.reading() as reader:
+        return channels.tenant_gateway(
+            reader, tenant_id, registry_of(request), public_base(request), utc_now(), channel
         )
 
 

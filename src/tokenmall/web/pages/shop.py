@@ -28,7 +28,7 @@ from tokenmall.services.mall import wallet as wallets
 from tokenmall.services.mall.auth import Principal, require
 from tokenmall.services.mall.errors import InvalidInput
 from tokenmall.services.mall.uow import MallUnitOfWork, utc_now
-from tokenmall.web.api.payments import gateway_for
+from tokenmall.web.api.payment_channels import order_gateway
 from tokenmall.web.api.schemas_wallet import WalletOut
 from tokenmall.web.errors import status_of
 from tokenmall.web.pages import csrf, forms, rendering, sessions
@@ -328,6 +328,30 @@ def _after_checkout(tenant_id: str, done: checkouts.Checkout) -> str:
     return f"/{tenant_id}/orders?checkout={done.checkout_id}"
 
 
+def _checkout(
+    request: Request,
+    conn: Connection,
+    caller: Principal | None,
+    tenant_id: str,
+    buy: tuple[str, int] | None,
+    method: str,
+    stable: str,
+    address_id: str,
+) -> checkouts.Checkout:
+    uow = MallUnitOfWork.joining(conn)
+    return checkouts.checkout(
+        uow,
+        caller,
+        tenant_id,
+        lines=None if buy is None else [buy],
+        payment_method=method,
+        stable_amount=(stable or None) if method == "mixed" else None,
+        gateway=order_gateway(request, tenant_id, uow=uow),
+        now=utc_now(),
+        address_id=address_id,
+    )
+
+
 @router.post("/{tenant_id}/checkout")
 async def checkout_post(request: Request, tenant_id: str) -> Response:
     tenant, caller = consumer_page(request, tenant_id)
@@ -336,7 +360,6 @@ async def checkout_post(request: Request, tenant_id: str) -> Response:
     stable = forms.text_field(form, "stable_amount").strip()
     address_id = forms.text_field(form, "address_id").strip()
     back = forms.text_field(form, "back") or None
-    gateway = gateway_for(request)
 
     def need_address() -> None:
         # The API may check out without an address; the mall's own checkout ships somewhere.
@@ -366,18 +389,7 @@ async def checkout_post(request: Request, tenant_id: str) -> Response:
         tenant_id=tenant_id,
         caller=caller,
         action=lambda conn: _after_checkout(
-            tenant_id,
-            checkouts.checkout(
-                MallUnitOfWork.joining(conn),
-                caller,
-                tenant_id,
-                lines=None if buy is None else [buy],
-                payment_method=method,
-                stable_amount=(stable or None) if method == "mixed" else None,
-                gateway=gateway,
-                now=utc_now(),
-                address_id=address_id,
-            ),
+            tenant_id, _checkout(request, conn, caller, tenant_id, buy, method, stable, address_id)
         ),
         refused=refused,
         checks=need_address,
@@ -486,10 +498,12 @@ async def _order_post(
 
 @router.post("/{tenant_id}/orders/{order_id}/pay")
 async def order_pay(request: Request, tenant_id: str, order_id: str) -> Response:
-    """The order's open payment on the gateway's page (a new one if the last was closed)."""
-    gateway = gateway_for(request)
+    """The order's open payment on the chosen channel's page (a new one if the last was
+    closed, or went through another channel)."""
 
-    def act(uow: MallUnitOfWork, caller: Principal, _form: FormData) -> str:
+    def act(uow: MallUnitOfWork, caller: Principal, form: FormData) -> str:
+        chosen = forms.text_field(form, "channel").strip() or None
+        gateway = order_gateway(request, tenant_id, chosen, uow)
         found, _ = payments.start_payment(uow, caller, tenant_id, order_id, gateway, utc_now())
         return found.redirect_url
 
