@@ -34,6 +34,7 @@ from tokenmall.web.pages import (
     addresses,
     admin,
     console,
+    console_payments,
     kyc,
     mall,
     market,
@@ -123,6 +124,7 @@ for part in (
     storefront_admin.router,  # the console's product images, categories and banners
     access.router,  # the console's API keys, caps, audit trail and referral flags
     console.router,
+    console_payments.router,  # the console's payment channels and their keys
     mall.router,
     share.router,  # a product's share poster
     shop.router,  # the consumer's cart, checkout and orders
