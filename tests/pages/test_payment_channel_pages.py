@@ -41,7 +41,8 @@ def test_admin_saves_tests_and_never_sees_the_keys_then_a_shopper_pays_by_qr(
     browser.login(TENANT, demo.ADMIN_EMAIL)
     page = browser.get(PAGE)
     assert page.status_code == 200
-    assert "支付渠道" in page.text and "微信支付" in page.text
+    assert "支付渠道" in page.text
+    assert "微信支付" in page.text
     assert "Payment channels" in browser.get(PAGE + "?lang=en").text
     action = f"{PAGE}/wechat"
     good = fake.keys.fields()
@@ -71,8 +72,10 @@ def test_admin_saves_tests_and_never_sees_the_keys_then_a_shopper_pays_by_qr(
     order_path = went.headers["location"].split("#")[0]
     assert order_path.startswith(f"/{TENANT}/orders/")
     unpaid = another_browser.get(order_path).text
-    assert 'data-testid="wechat-qr"' in unpaid and "<svg" in unpaid
-    assert 'value="wechat"' in unpaid and 'value="sandbox"' in unpaid
+    assert 'data-testid="wechat-qr"' in unpaid
+    assert "<svg" in unpaid
+    assert 'value="wechat"' in unpaid
+    assert 'value="sandbox"' in unpaid
     # The shopper pays in WeChat and comes back before the callback: the page asks.
     (out_trade_no,) = list(fake.orders)[-1:]
     fake.pay(out_trade_no)
