@@ -21,6 +21,10 @@ from served import app_settings, served
 from tokenmall.adapters.db.mall.orders import orders as orders_table
 from tokenmall.adapters.db.mall.payment_channels import payment_channels
 from tokenmall.adapters.db.mall.payments import payment_callbacks
+from tokenmall.domain.mall.gateway import ChannelError
+from tokenmall.services.mall import payment_channels as channels
+from tokenmall.services.mall.uow import utc_now
+from tokenmall.web.api.payment_channels import registry_of
 from wechat_fake import APIV3_KEY, FakeWechatPay, KeySet, key_set, serve
 
 WEBHOOK = "/api/v1/payments/webhooks/wechat/{}"
@@ -83,6 +87,15 @@ def _state(api: Api, t: TenantFixture, server: Any, order_id: str) -> object:
 def _unpaid(api: Api, t: TenantFixture) -> tuple[str, dict[str, Any]]:
     done = checkout(api, t, [(t.sku_id, 1)])
     return done["orders"][0]["order_id"], done["payments"][0]
+
+
+def registry_of_app(server: Any) -> channels.Registry:
+    """The served app's channel registry (as its routes make it)."""
+
+    class _Request:
+        app = server.app
+
+    return registry_of(_Request())  # type: ignore[arg-type]
 
 
 def _balances(figures: dict[str, int]) -> dict[str, int]:
@@ -398,3 +411,62 @@ def test_rotation_keeps_the_old_keys_verifying_for_the_grace_period(
     # Callbacks with the new keys are taken.
     assert _post(api, t, *fake.callback(fake.transaction(second["payment_id"]))).status_code == 204
     assert order(api, t, second_id)["status"] == "paid"
+
+
+def test_a_refund_is_booked_only_once_wechat_pay_confirms_it(
+    api: Api, tenant: TenantFixture, server: Any, fake: FakeWechatPay, keys: KeySet
+) -> None:
+    t = tenant
+    switched_on(api, t, keys)
+    order_id, payment = _unpaid(api, t)
+    headers, body = fake.callback(fake.pay(payment["payment_id"]))
+    assert _post(api, t, headers, body).status_code == 204
+    refund = ok(
+        api.post(t.path(f"/orders/{order_id}/refunds"), t.consumer_token, json={"reason": "x"}),
+        201,
+    )
+    path = t.path(f"/orders/{order_id}/refunds/{refund['refund_id']}/approve")
+    before = _state(api, t, server, order_id)
+    fake.refund_status = "PROCESSING"
+    try:
+        answer = api.post(path, t.admin_token)
+    finally:
+        fake.refund_status = "SUCCESS"
+    assert answer.status_code == 409, answer.text
+    assert "processing" in answer.json()["error"]["message"]
+    assert _state(api, t, server, order_id) == before  # nothing booked yet
+    # WeChat Pay finishes it; approved again, the same refund (not a second one) is booked.
+    fake.refunds[refund["refund_id"]]["status"] = "SUCCESS"
+    decided = ok(api.post(path, t.admin_token))
+    assert decided["order"]["status"] == "refunded"
+    assert [
+        r["out_refund_no"]
+        for r in fake.refunds.values()
+        if r["out_trade_no"] == payment["payment_id"]
+    ] == [refund["refund_id"]]
+
+
+def test_partial_refunds_add_up_to_the_payment_at_most(
+    api: Api, tenant: TenantFixture, server: Any, fake: FakeWechatPay, keys: KeySet
+) -> None:
+    t = tenant
+    switched_on(api, t, keys)
+    _, payment = _unpaid(api, t)
+    headers, body = fake.callback(fake.pay(payment["payment_id"]))
+    assert _post(api, t, headers, body).status_code == 204
+    with server.app.state.database.reading() as uow:
+        gateway = channels.gateway_of(
+            uow, t.tenant_id, "wechat", registry_of_app(server), server.base_url, utc_now()
+        )
+    total = _amount_fen(payment)
+    ref = payment["payment_id"]
+    first = gateway.refund(provider_ref=ref, refund_id=ref + "a", amount_fen=30, reason="x")
+    assert first.status == "succeeded"
+    again = gateway.refund(provider_ref=ref, refund_id=ref + "a", amount_fen=30, reason="x")
+    assert again.provider_ref == first.provider_ref  # the same refund, not a second one
+    rest = gateway.refund(provider_ref=ref, refund_id=ref + "b", amount_fen=total - 30, reason="x")
+    assert rest.status == "succeeded"
+    with pytest.raises(ChannelError):
+        gateway.refund(provider_ref=ref, refund_id=ref + "c", amount_fen=1, reason="x")
+    sent = [r["amount"]["refund"] for r in fake.refunds.values() if r["out_trade_no"] == ref]
+    assert sent == [30, total - 30]

@@ -112,8 +112,12 @@ def paid_payment(uow: UnitOfWork, order: Order) -> Payment:
 def refund_through_gateway(
     uow: UnitOfWork, gateway: Gateway, payment: Payment, refund_id: str, now: datetime
 ) -> str:
-    """Give the payment's money back through its gateway; the gateway's refund reference. A
-    refund the channel refuses (or reports failed) rolls the whole refund back."""
+    """Give the payment's money back through its gateway; the gateway's refund reference.
+
+    The refund is booked (its ledger reversal, the payment refunded) only once the channel
+    confirms it: a refund the channel refuses or reports failed, or is still processing, rolls
+    the whole refund back. Asked again with the same refund id, the channel answers the refund
+    it already has (never a second one), and once it has succeeded the refund is booked."""
     gateway = channel_named(gateway, payment.gateway)
     if payment.gateway != gateway.name:
         raise Conflict(f"the payment went through {payment.gateway!r}, which is not configured")
@@ -125,6 +129,12 @@ def refund_through_gateway(
     )
     if done.status == "failed":
         raise Conflict(f"the payment channel refused the refund: {done.reason or 'failed'}")
+    if done.status == "processing":
+        raise Conflict(
+            f"{payment.gateway} is still processing the refund; it is booked once the channel "
+            "confirms it: try again in a minute",
+            zh="渠道正在处理退款，确认后才会入账，请稍后再试",
+        )
     if not uow.payments.move(
         payment.tenant_id,
         payment.payment_id,
