@@ -470,3 +470,15 @@ def test_partial_refunds_add_up_to_the_payment_at_most(
         gateway.refund(provider_ref=ref, refund_id=ref + "c", amount_fen=1, reason="x")
     sent = [r["amount"]["refund"] for r in fake.refunds.values() if r["out_trade_no"] == ref]
     assert sent == [30, total - 30]
+
+
+def test_h5_mode_sends_the_payer_to_wechat_pay(
+    api: Api, tenant: TenantFixture, fake: FakeWechatPay, keys: KeySet
+) -> None:
+    t = tenant
+    ok(configure(api, t, enabled=True, mode="h5", keys=keys.fields()))
+    _, payment = _unpaid(api, t)
+    assert payment["redirect_url"].startswith("https://wx.tenpay.com/")
+    answer = configure(api, t, enabled=True, mode="jsapi")
+    assert answer.status_code == 422
+    assert answer.json()["error"]["field"] == "mode"
