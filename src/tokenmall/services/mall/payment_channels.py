@@ -77,13 +77,21 @@ class ChannelKind:
     needs_keys: bool = True
 
 
+CACHED_GATEWAYS = 256
+
+
 @dataclass(slots=True)
 class Registry:
-    """Channel name -> its adapter; ``sandbox_on``: the deployment allows the sandbox."""
+    """Channel name -> its adapter; ``sandbox_on``: the deployment allows the sandbox.
+
+    A gateway made from a key set is kept (``built``, keyed by the sealed key sets themselves,
+    so a rotation makes a new one): loading an RSA private key checks it, which costs a tenth
+    of a second, too much for every checkout and callback."""
 
     sealer: Sealer
     sandbox_on: bool
     kinds: dict[str, ChannelKind] = field(default_factory=dict)
+    built: dict[tuple[object, ...], Gateway] = field(default_factory=dict)
 
     def register(self, name: str, kind: ChannelKind) -> None:
         if name not in CHANNELS:
@@ -265,16 +273,25 @@ def _gateway(
         return kind.build(GatewayContext(tenant_id, None, {}, None, base_url))
     if row is None or row.sealed is None:
         raise GatewayUnavailable(NO_GATEWAY_MESSAGE, "payment_method")
+    keep_previous = row.previous_sealed is not None and row.previous_valid(now)
+    key = (tenant_id, channel, row.mode, base_url, row.sealed, keep_previous, row.previous_sealed)
+    found = registry.built.get(key)
+    if found is not None:
+        return found
     try:
         previous = (
             _opened(registry, row, row.previous_sealed)
-            if row.previous_sealed is not None and row.previous_valid(now)
+            if row.previous_sealed is not None and keep_previous
             else None
         )
         context = GatewayContext(
             tenant_id, row.mode, _opened(registry, row, row.sealed), previous, base_url
         )
-        return kind.build(context)
+        made = kind.build(context)
+        if len(registry.built) >= CACHED_GATEWAYS:
+            registry.built.clear()  # rare (that many key sets in use): made again as needed
+        registry.built[key] = made
+        return made
     except (ChannelError, ValueError) as exc:  # a key set that no longer opens or loads
         raise GatewayUnavailable(
             f"the {channel} payment channel is misconfigured: {exc}", "payment_method"
