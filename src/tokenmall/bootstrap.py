@@ -21,7 +21,7 @@ from tokenmall.adapters.db.store import Store
 from tokenmall.adapters.payments import delivery as sandbox_delivery
 from tokenmall.adapters.payments import sandbox_page, wechat_check, wechat_keys
 from tokenmall.adapters.payments.sandbox import SandboxGateway, parse_sandbox_ref
-from tokenmall.adapters.payments.wechat import WECHAT, RefundNotice, WechatGateway
+from tokenmall.adapters.payments.wechat import WECHAT, WechatGateway
 from tokenmall.adapters.signing import Ed25519Signer, payment_keys_sealer, personal_data_sealer
 from tokenmall.services.log.checkpoints import LogConfig
 from tokenmall.services.log.verify import StateCheck
@@ -148,7 +148,6 @@ def schema_status(conn: Connection) -> str:
 
 __all__ = [
     "WECHAT",
-    "RefundNotice",
     "SandboxGateway",
     "Store",
     "UnsupportedDatabase",
