@@ -11,6 +11,7 @@ module opens and reports the URL it refuses.
 from __future__ import annotations
 
 from datetime import datetime, tzinfo
+from typing import Any
 
 from sqlalchemy import Connection, Engine
 
@@ -21,9 +22,20 @@ from tokenmall.adapters.db.engine import UnsupportedDatabase, make_engine, requi
 from tokenmall.adapters.db.settings import database_url
 from tokenmall.adapters.db.store import Store
 from tokenmall.adapters.payments import delivery as sandbox_delivery
-from tokenmall.adapters.payments import sandbox_page, sandbox_payouts
+from tokenmall.adapters.payments import (
+    sandbox_page,
+    sandbox_payouts,
+    wechat_check,
+    wechat_keys,
+)
 from tokenmall.adapters.payments.sandbox import SandboxGateway, parse_sandbox_ref
-from tokenmall.adapters.signing import Ed25519Signer, anchor_key_sealer, personal_data_sealer
+from tokenmall.adapters.payments.wechat import WECHAT, WechatGateway
+from tokenmall.adapters.signing import (
+    Ed25519Signer,
+    anchor_key_sealer,
+    payment_keys_sealer,
+    personal_data_sealer,
+)
 from tokenmall.services.log.anchor_ports import ChainAccess
 from tokenmall.services.log.anchoring import Anchoring
 from tokenmall.services.log.checkpoints import LogConfig
@@ -31,6 +43,7 @@ from tokenmall.services.log.verify import StateCheck
 from tokenmall.services.mall.gateway import Gateway, NoGateway
 from tokenmall.services.mall.kyc import Sealer
 from tokenmall.services.mall.settling import BUSINESS_TZ
+from tokenmall.services.mall.payment_channels import ChannelKind, GatewayContext, Registry
 from tokenmall.services.mall.uow import Database, MallUnitOfWork
 from tokenmall.services.nfg import state_check
 from tokenmall.services.nfg.redemption_orders import RedemptionSteps
@@ -80,6 +93,49 @@ def record_sandbox_approval(
 ) -> None:
     """The sandbox's page approved a payment: the sandbox keeps it for its daily bill."""
     sandbox_payouts.record_approval(db.engine, provider_ref, amount_fen, now)
+def wechat_channel(api_base: str = wechat_keys.API_BASE) -> ChannelKind:
+    """WeChat Pay as a channel: its key set checked and tested, its gateway per tenant, its
+    callbacks at ``/api/v1/payments/webhooks/wechat/{tenant}``."""
+
+    def check(data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        keys = wechat_keys.check(data)
+        return keys.public(), keys.to_json()
+
+    def test(stored: dict[str, Any]) -> str:
+        return wechat_check.check_connection(wechat_keys.check(stored), api_base=api_base)
+
+    def build(context: GatewayContext) -> Gateway:
+        previous = context.previous
+        return WechatGateway(
+            context.tenant_id,
+            wechat_keys.check(context.keys),
+            notify_url=f"{context.base_url.rstrip('/')}{WECHAT_WEBHOOK}/{context.tenant_id}",
+            mode="h5" if context.mode == "h5" else "native",
+            previous=None if previous is None else wechat_keys.check(previous),
+            api_base=api_base,
+        )
+
+    return ChannelKind(build=build, check=check, test=test, modes=("native", "h5"))
+
+
+WECHAT_WEBHOOK = "/api/v1/payments/webhooks/wechat"
+
+
+def payment_channels(
+    secret_key: str, sandbox_on: bool, *, wechat_api_base: str = wechat_keys.API_BASE
+) -> Registry:
+    """Every payment channel this deployment can offer, by name: the sandbox (when allowed)
+    and WeChat Pay; a further channel's adapter registers here under its name."""
+    registry = Registry(payment_keys_sealer(secret_key), sandbox_on)
+    registry.register(
+        "sandbox",
+        ChannelKind(
+            build=lambda context: SandboxGateway(secret_key, base_url=context.base_url),
+            needs_keys=False,
+        ),
+    )
+    registry.register(WECHAT, wechat_channel(wechat_api_base))
+    return registry
 
 
 def log_config(secret_key: str, host: str) -> LogConfig:
@@ -156,6 +212,8 @@ __all__ = [
     "SandboxGateway",
     "Store",
     "UnsupportedDatabase",
+    "WECHAT",
+    "WechatGateway",
     "citus_summary",
     "heads",
     "move_tenant",

@@ -104,6 +104,11 @@ class Settings(BaseSettings):
     # Unset (the default): in-process, straight to the webhook's handling, never over the
     # network. Set, that URL (an operator's choice, never one taken from a request).
     sandbox_webhook_url: str | None = None
+    # WeChat Pay's API host (its SDK's requests go there); a local fake in the tests.
+    wechatpay_api_base: str = "https://api.mch.weixin.qq.com"
+    # The public https:// address the channels send their callbacks to and the payer back to
+    # (``https://mall.example.com``); unset: the address the request came in on.
+    payments_public_url: str | None = None
     # The mall the site's root (``/``) opens (a brand's own deployment, the demo); unset: the
     # root lists the platform's malls.
     home_tenant: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
@@ -120,7 +125,7 @@ class Settings(BaseSettings):
     # one transaction a request.
     group_commit: bool = True
 
-    @field_validator("sandbox_webhook_url")
+    @field_validator("sandbox_webhook_url", "payments_public_url", "wechatpay_api_base")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("http://", "https://")):

@@ -342,6 +342,12 @@ class FakeGateway:
         self.refunds.append((provider_ref, refund_id, amount_fen))
         return GatewayRefund(f"gw-{refund_id}", "succeeded")
 
+    def query_payment(self, *, provider_ref: str) -> CallbackEvent | None:
+        return None
+
+    def close_payment(self, *, provider_ref: str) -> None:
+        return None
+
 
 class FakeUnits:
     """Where a callback's units come from: the one fake unit, each time."""

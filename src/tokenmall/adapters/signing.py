@@ -4,7 +4,8 @@ A tenant's private key is stored only sealed: AES-256-GCM under a key derived fr
 deployment's secret (HKDF-SHA256, the tenant's id in the info), with the tenant's id as
 associated data, so a sealed key copied to another tenant or read with another secret does not
 open. ``Sealer`` is that sealing for any purpose (its own HKDF salt and info): the log's keys,
-and the members' real-name details (``personal_data_sealer``).
+the members' real-name details (``personal_data_sealer``) and the payment channels' key
+sets (``payment_keys_sealer``).
 """
 
 from __future__ import annotations
@@ -85,6 +86,16 @@ def personal_data_sealer(secret: str) -> Sealer:
         salt=b"tokenmall personal data",
         info=b"real-name details/",
         what="real-name details",
+    )
+
+
+def payment_keys_sealer(secret: str) -> Sealer:
+    """A tenant's payment channels' key sets (API keys, private keys)."""
+    return Sealer(
+        secret,
+        salt=b"tokenmall payment channel keys",
+        info=b"payment channel keys/",
+        what="payment channel keys",
     )
 
 

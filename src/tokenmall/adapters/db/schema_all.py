@@ -14,6 +14,7 @@ import tokenmall.adapters.db.mall.events  # outbox, webhooks
 import tokenmall.adapters.db.mall.integration  # integration API
 import tokenmall.adapters.db.mall.kyc  # real-name submissions
 import tokenmall.adapters.db.mall.orders  # orders, their lines and history
+import tokenmall.adapters.db.mall.payment_channels  # payment channels, their sealed keys
 import tokenmall.adapters.db.mall.payments  # payments, gateway events, callbacks
 import tokenmall.adapters.db.mall.payouts  # payee accounts, payouts, reconciliations
 import tokenmall.adapters.db.mall.refunds  # refunds

@@ -84,6 +84,15 @@ class SandboxGateway:
         # out_request_no, WeChat Pay's out_refund_no), so a retry never refunds twice.
         return GatewayRefund(f"sbxr_{refund_id}", "succeeded")
 
+    def query_payment(self, *, provider_ref: str) -> CallbackEvent | None:
+        # The sandbox's outcome exists only once its page was pressed, and that press delivers
+        # the event itself: there is nothing further to ask.
+        return None
+
+    def close_payment(self, *, provider_ref: str) -> None:
+        # The sandbox's page refuses a payment whose order is no longer payable.
+        return None
+
     # -- the sandbox's side: what its payment page sends -------------------------------------
 
     def event_body(

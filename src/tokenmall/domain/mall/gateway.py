@@ -23,6 +23,18 @@ class CallbackRefused(DomainError):
         self.kind = kind
 
 
+class ChannelError(DomainError):
+    """A payment channel that could not do what was asked: misconfigured keys, an answer that
+    does not verify, a channel that is down or refuses. Nothing was changed here."""
+
+    kind = ErrorKind.CONFLICT
+    code = "channel_error"
+
+    def __init__(self, message: str, field: str | None = "payment_method") -> None:
+        super().__init__(message)
+        self.field = field
+
+
 @dataclass(frozen=True, slots=True)
 class CreatedPayment:
     provider_ref: str
@@ -44,7 +56,14 @@ class CallbackEvent:
     paid_at: datetime | None = None  # when the gateway says it happened, if it says
 
 
+RefundState = Literal["processing", "succeeded", "failed"]
+
+
 @dataclass(frozen=True, slots=True)
 class GatewayRefund:
+    """A refund as the channel answered it: ``processing`` until the channel confirms it (its
+    refund callback or a query says ``succeeded`` or ``failed``)."""
+
     provider_ref: str
-    status: Literal["succeeded"]
+    status: RefundState
+    reason: str | None = None  # why a refund failed, if it did

@@ -149,7 +149,7 @@ def checkout(
     totals = [g - (0 if d is None else d.off_fen) for g, d in zip(goods, discounts, strict=True)]
     grand = sum(totals)
     stable_left = _plan(payment_method, stable_amount, grand)
-    if stable_left < grand and isinstance(gateway, NoGateway):
+    if stable_left < grand and gateway.name == NoGateway.name:
         # Refused before anything is reserved or taken: there is nowhere to pay the money part.
         raise GatewayUnavailable(NO_GATEWAY_MESSAGE, "payment_method")
     settings = uow.orders.settings(tenant_id)

@@ -12,8 +12,9 @@ from sqlalchemy import Connection, Engine
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.errors import DomainError
 from tokenmall.domain.mall.orders import Order, OrderSettings, OrderStatus
-from tokenmall.domain.mall.transitions import Actor
+from tokenmall.domain.mall.transitions import PAYMENT, Actor
 from tokenmall.services.mall.auth import Principal, require
+from tokenmall.services.mall.gateway import Gateway, GatewayUnavailable, channel_named
 from tokenmall.services.mall.orders import ADMINS, book, cancel_order, log, move, pending_refund
 from tokenmall.services.mall.uow import Database, MallUnitOfWork
 from tokenmall.services.unit_of_work import UnitOfWork
@@ -88,13 +89,35 @@ def _each_in(
     return moved
 
 
-def cancel_expired_orders(source: Source, tenant_id: str, now: datetime) -> int:
-    """Cancel the unpaid orders whose payment time ran out; how many were cancelled."""
+def _close_at_channels(uow: UnitOfWork, order: Order, gateway: Gateway) -> None:
+    """Close the order's open payments at the channels that opened them, before the order is
+    cancelled: a channel that cannot close one (it was paid meanwhile, or does not answer)
+    keeps the order as it is, and the next run tries again. A channel that can no longer be
+    reached at all (switched off, its keys gone) does not hold the cancel up: money it takes
+    anyway is refunded when its callback comes."""
+    for payment in uow.payments.of_order(order.tenant_id, order.order_id):
+        if payment.status not in PAYMENT.sources("close"):
+            continue
+        try:
+            through = channel_named(gateway, payment.gateway)
+        except GatewayUnavailable:
+            continue
+        if through.name == payment.gateway:
+            through.close_payment(provider_ref=payment.provider_ref)
+
+
+def cancel_expired_orders(
+    source: Source, tenant_id: str, now: datetime, gateway: Gateway | None = None
+) -> int:
+    """Cancel the unpaid orders whose payment time ran out (closing their payments at the
+    channels first, given the tenant's ``gateway``); how many were cancelled."""
 
     def pick(uow: UnitOfWork) -> list[str]:
         return uow.orders.due_ids(tenant_id, OrderStatus.CREATED, "pay_by", now, BATCH)
 
     def act(uow: UnitOfWork, order: Order) -> bool:
+        if gateway is not None:
+            _close_at_channels(uow, order, gateway)
         cancel_order(uow, order, Actor.SYSTEM, now, "payment time ran out")
         return True
 
@@ -141,8 +164,14 @@ class DueRun:
     completed: int
 
 
-def run_due(uow: UnitOfWork, caller: Principal | None, tenant_id: str, now: datetime) -> DueRun:
+def run_due(
+    uow: UnitOfWork,
+    caller: Principal | None,
+    tenant_id: str,
+    now: datetime,
+    gateway: Gateway | None = None,
+) -> DueRun:
     require(caller, tenant_id, ADMINS)
-    cancelled = cancel_expired_orders(uow, tenant_id, now)
+    cancelled = cancel_expired_orders(uow, tenant_id, now, gateway)
     completed = complete_due_orders(uow, tenant_id, now)
     return DueRun(cancelled, completed)

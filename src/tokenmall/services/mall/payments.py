@@ -33,7 +33,7 @@ from tokenmall.domain.mall.transitions import ORDER, PAYMENT, Actor
 from tokenmall.services.mall import ids, orders
 from tokenmall.services.mall.auth import Principal, actor, require
 from tokenmall.services.mall.errors import Conflict, InvalidInput, NotFound
-from tokenmall.services.mall.gateway import Gateway
+from tokenmall.services.mall.gateway import Gateway, channel_named
 from tokenmall.services.unit_of_work import UnitOfWork, Units
 
 log = logging.getLogger("tokenmall.payments")
@@ -112,7 +112,13 @@ def paid_payment(uow: UnitOfWork, order: Order) -> Payment:
 def refund_through_gateway(
     uow: UnitOfWork, gateway: Gateway, payment: Payment, refund_id: str, now: datetime
 ) -> str:
-    """Give the payment's money back through its gateway; the gateway's refund reference."""
+    """Give the payment's money back through its gateway; the gateway's refund reference.
+
+    The refund is booked (its ledger reversal, the payment refunded) only once the channel
+    confirms it: a refund the channel refuses or reports failed, or is still processing, rolls
+    the whole refund back. Asked again with the same refund id, the channel answers the refund
+    it already has (never a second one), and once it has succeeded the refund is booked."""
+    gateway = channel_named(gateway, payment.gateway)
     if payment.gateway != gateway.name:
         raise Conflict(f"the payment went through {payment.gateway!r}, which is not configured")
     done = gateway.refund(
@@ -121,6 +127,14 @@ def refund_through_gateway(
         amount_fen=payment.amount_fen,
         reason="order refunded",
     )
+    if done.status == "failed":
+        raise Conflict(f"the payment channel refused the refund: {done.reason or 'failed'}")
+    if done.status == "processing":
+        raise Conflict(
+            f"{payment.gateway} is still processing the refund; it is booked once the channel "
+            "confirms it: try again in a minute",
+            zh="渠道正在处理退款，确认后才会入账，请稍后再试",
+        )
     if not uow.payments.move(
         payment.tenant_id,
         payment.payment_id,

@@ -24,6 +24,7 @@ from typing import ClassVar
 
 from sqlalchemy import Connection, Engine
 
+from tokenmall.adapters.db.mall.payment_channels import SqlPaymentChannels
 from tokenmall.adapters.db.market.store import SqlMarket
 from tokenmall.adapters.db.nfg.anchors import SqlAnchors
 from tokenmall.adapters.db.nfg.log import SqlLog
@@ -79,6 +80,7 @@ class MallUnitOfWork(SqlUnitOfWork):
     redemptions: SqlRedemptions
     market: SqlMarket
     store: SqlStore
+    channels: SqlPaymentChannels
     token_orders: TokenOrders
 
     @classmethod
@@ -127,6 +129,7 @@ class MallUnitOfWork(SqlUnitOfWork):
         self.redemptions = SqlRedemptions(conn)
         self.market = SqlMarket(conn)
         self.store = SqlStore(conn)
+        self.channels = SqlPaymentChannels(conn)
         self.token_orders = MallUnitOfWork._token_orders_of(self)
 
     def __enter__(self) -> MallUnitOfWork:

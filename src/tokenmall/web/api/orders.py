@@ -12,7 +12,7 @@ from tokenmall.services.mall import cart, order_clock, order_refunds, orders
 from tokenmall.services.mall import checkout as checkouts
 from tokenmall.services.mall.uow import MallUnitOfWork, utc_now
 from tokenmall.web.api.common import After, Limit, ResourceId, TenantId, next_after, write
-from tokenmall.web.api.payments import gateway_for
+from tokenmall.web.api.payment_channels import order_gateway
 from tokenmall.web.api.schemas_orders import (
     CancelIn,
     CartLineIn,
@@ -160,18 +160,18 @@ def checkout(
     db: Db,
     key: IdempotencyKey,
 ) -> Response:
-    gateway = gateway_for(request)
     lines = None if payload.lines is None else [(x.sku_id, x.quantity) for x in payload.lines]
 
     def make(conn: Connection) -> BaseModel:
+        uow = MallUnitOfWork.joining(conn)
         done = checkouts.checkout(
-            MallUnitOfWork.joining(conn),
+            uow,
             caller,
             tenant_id,
             lines=lines,
             payment_method=payload.payment_method,
             stable_amount=payload.stable_amount,
-            gateway=gateway,
+            gateway=order_gateway(request, tenant_id, uow=uow),
             now=utc_now(),
             address_id=payload.address_id,
         )
@@ -340,12 +340,13 @@ def approve_refund(
     key: IdempotencyKey,
     payload: Annotated[RefundDecisionIn | None, Body()] = None,
 ) -> Response:
-    gateway = gateway_for(request)
     note = None if payload is None else payload.note
 
     def make(conn: Connection) -> BaseModel:
+        uow = MallUnitOfWork.joining(conn)
+        gateway = order_gateway(request, tenant_id, uow=uow)
         order, refund = order_refunds.approve_refund(
-            MallUnitOfWork.joining(conn),
+            uow,
             caller,
             tenant_id,
             order_id,
@@ -473,7 +474,9 @@ def run_due(
     tenant_id: TenantId, request: Request, caller: Caller, db: Db, key: IdempotencyKey
 ) -> Response:
     def make(conn: Connection) -> BaseModel:
-        done = order_clock.run_due(MallUnitOfWork.joining(conn), caller, tenant_id, utc_now())
+        uow = MallUnitOfWork.joining(conn)
+        gateway = order_gateway(request, tenant_id, uow=uow)
+        done = order_clock.run_due(uow, caller, tenant_id, utc_now(), gateway)
         return DueRunOut(cancelled=done.cancelled, completed=done.completed)
 
     return write(request, db, caller, tenant_id, key, None, make)

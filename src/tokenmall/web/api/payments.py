@@ -15,7 +15,7 @@ import logging
 from typing import Annotated, Literal
 from urllib.parse import parse_qs
 
-from fastapi import APIRouter, Depends, Header, Request, Response, status
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
@@ -36,6 +36,7 @@ from tokenmall.services.market import deposits
 from tokenmall.services.nfg import drop_money
 from tokenmall.web import idempotent
 from tokenmall.web.api.common import ResourceId, TenantId
+from tokenmall.web.api.payment_channels import order_gateway
 from tokenmall.web.api.schemas_orders import CallbackOut, PaymentDetailOut, PaymentOut, WebhookOut
 from tokenmall.web.callback_gate import callback_gate
 from tokenmall.web.deps import Caller, Db, IdempotencyKey, settings, single_query_values
@@ -67,7 +68,8 @@ def sandbox_enabled(request: Request) -> bool:
     TENANT + "/orders/{order_id}/payments",
     status_code=status.HTTP_201_CREATED,
     response_model=PaymentOut,
-    summary="The payment to make for an unpaid order: its open one (200), else a new one (201)",
+    summary="The payment to make for an unpaid order: its open one (200), else a new one (201); "
+    "through the chosen channel (one the tenant switched on), else the tenant's default",
     responses={**responses(*COMMON, 403, 409), 200: {"model": PaymentOut}},
 )
 def start_payment(
@@ -77,11 +79,14 @@ def start_payment(
     caller: Caller,
     db: Db,
     key: IdempotencyKey,
+    channel: Annotated[
+        Literal["sandbox", "wechat", "alipay"] | None,
+        Query(description="The payment channel (GET /payment-channels says which are on)"),
+    ] = None,
 ) -> Response:
-    gateway = gateway_for(request)
-
     def action(conn: Connection) -> idempotent.Outcome:
         uow = MallUnitOfWork.joining(conn)
+        gateway = order_gateway(request, tenant_id, channel, uow)
         payment, new = payments.start_payment(uow, caller, tenant_id, order_id, gateway, utc_now())
         return (201 if new else 200), PaymentOut.of(payment), None
 

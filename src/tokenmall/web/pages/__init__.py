@@ -35,6 +35,7 @@ from tokenmall.web.pages import (
     admin,
     anchoring_admin,
     console,
+    console_payments,
     kyc,
     mall,
     market,
@@ -126,6 +127,7 @@ for part in (
     access.router,  # the console's API keys, caps, audit trail and referral flags
     console.router,
     anchoring_admin.router,  # the console's anchoring of the log on an EVM chain
+    console_payments.router,  # the console's payment channels and their keys
     mall.router,
     share.router,  # a product's share poster
     shop.router,  # the consumer's cart, checkout and orders

@@ -37,7 +37,7 @@ from tokenmall.services.mall import (
 from tokenmall.services.mall.auth import Principal
 from tokenmall.services.mall.errors import InvalidInput
 from tokenmall.services.mall.uow import MallUnitOfWork, utc_now
-from tokenmall.web.api.payments import gateway_for
+from tokenmall.web.api.payment_channels import order_gateway
 from tokenmall.web.api.schemas_orders import refund_preview
 from tokenmall.web.api.settlements import settlement_out
 from tokenmall.web.errors import status_of
@@ -293,13 +293,14 @@ async def refund_decide(
 ) -> Response:
     if decision not in ("approve", "reject"):
         raise HTTPException(404)
-    gateway = gateway_for(request)
 
     def act(conn: Connection, caller: Principal, form: FormData) -> str:
         note = _optional_text(form, "note")
         if decision == "approve":
+            uow = MallUnitOfWork.joining(conn)
+            gateway = order_gateway(request, tenant_id, uow=uow)
             order_refunds.approve_refund(
-                MallUnitOfWork.joining(conn),
+                uow,
                 caller,
                 tenant_id,
                 order_id,

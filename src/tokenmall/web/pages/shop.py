@@ -28,10 +28,10 @@ from tokenmall.services.mall import wallet as wallets
 from tokenmall.services.mall.auth import Principal, require
 from tokenmall.services.mall.errors import InvalidInput
 from tokenmall.services.mall.uow import MallUnitOfWork, utc_now
-from tokenmall.web.api.payments import gateway_for
+from tokenmall.web.api.payment_channels import order_gateway
 from tokenmall.web.api.schemas_wallet import WalletOut
 from tokenmall.web.errors import status_of
-from tokenmall.web.pages import csrf, forms, rendering, sessions
+from tokenmall.web.pages import csrf, forms, pay_channels, rendering, sessions
 from tokenmall.web.pages.errors import PageRoute
 from tokenmall.web.pages.forms import FormState
 from tokenmall.web.pages.mall import product_context, same_site_path, tenant_or_404
@@ -318,14 +318,41 @@ def checkout_page(request: Request, tenant_id: str) -> Response:
 
 def _after_checkout(tenant_id: str, done: checkouts.Checkout) -> str:
     """Where checkout goes next: the gateway's page when one order has money to pay, the
-    order when nothing is left to pay, else the list of the checkout's orders."""
+    order when nothing is left to pay (or when it is paid by scanning the QR code drawn on
+    it), else the list of the checkout's orders."""
     if len(done.orders) == 1:
         order = done.orders[0]
         payment = done.payments.get(order.order_id)
-        return (
-            payment.redirect_url if payment is not None else f"/{tenant_id}/orders/{order.order_id}"
-        )
+        here = f"/{tenant_id}/orders/{order.order_id}"
+        if payment is None:
+            return here
+        scan = payment.redirect_url.startswith(pay_channels.QR_SCHEME)
+        return f"{here}#pay" if scan else payment.redirect_url
     return f"/{tenant_id}/orders?checkout={done.checkout_id}"
+
+
+def _checkout(
+    request: Request,
+    conn: Connection,
+    caller: Principal | None,
+    tenant_id: str,
+    buy: tuple[str, int] | None,
+    method: str,
+    stable: str,
+    address_id: str,
+) -> checkouts.Checkout:
+    uow = MallUnitOfWork.joining(conn)
+    return checkouts.checkout(
+        uow,
+        caller,
+        tenant_id,
+        lines=None if buy is None else [buy],
+        payment_method=method,
+        stable_amount=(stable or None) if method == "mixed" else None,
+        gateway=order_gateway(request, tenant_id, uow=uow),
+        now=utc_now(),
+        address_id=address_id,
+    )
 
 
 @router.post("/{tenant_id}/checkout")
@@ -336,7 +363,6 @@ async def checkout_post(request: Request, tenant_id: str) -> Response:
     stable = forms.text_field(form, "stable_amount").strip()
     address_id = forms.text_field(form, "address_id").strip()
     back = forms.text_field(form, "back") or None
-    gateway = gateway_for(request)
 
     def need_address() -> None:
         # The API may check out without an address; the mall's own checkout ships somewhere.
@@ -366,18 +392,7 @@ async def checkout_post(request: Request, tenant_id: str) -> Response:
         tenant_id=tenant_id,
         caller=caller,
         action=lambda conn: _after_checkout(
-            tenant_id,
-            checkouts.checkout(
-                MallUnitOfWork.joining(conn),
-                caller,
-                tenant_id,
-                lines=None if buy is None else [buy],
-                payment_method=method,
-                stable_amount=(stable or None) if method == "mixed" else None,
-                gateway=gateway,
-                now=utc_now(),
-                address_id=address_id,
-            ),
+            tenant_id, _checkout(request, conn, caller, tenant_id, buy, method, stable, address_id)
         ),
         refused=refused,
         checks=need_address,
@@ -433,6 +448,11 @@ def _order_page(
 ) -> Response:
     with sessions.database(request).reading() as uow:
         found = orders.get_order(uow, caller, tenant.tenant_id, order_id)
+    if found.order.status == OrderStatus.CREATED and pay_channels.refreshed(
+        request, caller, tenant.tenant_id, found.payments
+    ):
+        with sessions.database(request).reading() as uow:
+            found = orders.get_order(uow, caller, tenant.tenant_id, order_id)
     order = found.order
     pending_refund = next((r for r in found.refunds if r.status == "requested"), None)
     context: dict[str, Any] = {
@@ -443,6 +463,8 @@ def _order_page(
         ),
         "pending_refund": pending_refund,
         "paid": request.query_params.get("paid") == "1",
+        "channels": pay_channels.choices(request, tenant.tenant_id),
+        "qr_code": pay_channels.qr_code(found.payments),
     }
     if form is not None:
         context["form"] = form
@@ -486,11 +508,15 @@ async def _order_post(
 
 @router.post("/{tenant_id}/orders/{order_id}/pay")
 async def order_pay(request: Request, tenant_id: str, order_id: str) -> Response:
-    """The order's open payment on the gateway's page (a new one if the last was closed)."""
-    gateway = gateway_for(request)
+    """The order's open payment on the chosen channel's page (a new one if the last was
+    closed, or went through another channel)."""
 
-    def act(uow: MallUnitOfWork, caller: Principal, _form: FormData) -> str:
+    def act(uow: MallUnitOfWork, caller: Principal, form: FormData) -> str:
+        chosen = forms.text_field(form, "channel").strip() or None
+        gateway = order_gateway(request, tenant_id, chosen, uow)
         found, _ = payments.start_payment(uow, caller, tenant_id, order_id, gateway, utc_now())
+        if found.redirect_url.startswith(pay_channels.QR_SCHEME):
+            return f"/{tenant_id}/orders/{order_id}#pay"  # the QR code is drawn on the order
         return found.redirect_url
 
     return await _order_post(request, tenant_id, order_id, act)

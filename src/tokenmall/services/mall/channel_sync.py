@@ -1,0 +1,105 @@
+"""Asking the channel: a payment whose callback has not come (yet), and one that timed out.
+
+* ``sync_payment`` (query-on-return): the payer is back on the mall before the channel's
+  callback; the channel is asked, and an outcome it reports is applied exactly as its callback
+  would be (recorded, idempotent by the channel's transaction id, so the callback that comes
+  later is a replay and changes nothing).
+* ``close_payment``: a payment whose order timed out is closed at the channel, so it can no
+  longer be paid; money that arrives anyway is refunded when its callback comes.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from tokenmall.domain.mall.gateway import (
+    CallbackEvent,
+    CallbackRefused,
+    CreatedPayment,
+    GatewayRefund,
+)
+from tokenmall.domain.mall.payments import Payment
+from tokenmall.services.mall import paid_callbacks, payments
+from tokenmall.services.mall.auth import Principal
+from tokenmall.services.mall.gateway import Gateway, channel_named
+from tokenmall.services.mall.uow import Database
+
+
+class _Answered:
+    """The channel's answer to our query as a verified callback: the query itself was signed
+    and its answer verified by the channel's gateway."""
+
+    def __init__(self, gateway: Gateway, event: CallbackEvent) -> None:
+        self.name = gateway.name
+        self._gateway = gateway
+        self._event = event
+
+    def create_payment(
+        self, *, tenant_id: str, payment_id: str, order_id: str, amount_fen: int
+    ) -> CreatedPayment:
+        raise AssertionError("a query answer opens no payment")
+
+    def verify_callback(self, headers: dict[str, str], body: bytes, now: datetime) -> CallbackEvent:
+        return self._event
+
+    def refund(
+        self, *, provider_ref: str, refund_id: str, amount_fen: int, reason: str
+    ) -> GatewayRefund:
+        return self._gateway.refund(
+            provider_ref=provider_ref, refund_id=refund_id, amount_fen=amount_fen, reason=reason
+        )
+
+    def query_payment(self, *, provider_ref: str) -> CallbackEvent | None:
+        return self._event
+
+    def close_payment(self, *, provider_ref: str) -> None:
+        self._gateway.close_payment(provider_ref=provider_ref)
+
+
+def _own(db: Database, caller: Principal | None, tenant_id: str, payment_id: str) -> Payment:
+    with db.reading() as uow:
+        payment, _ = payments.get_payment(uow, caller, tenant_id, payment_id)
+    return payment
+
+
+def sync_payment(
+    db: Database,
+    caller: Principal | None,
+    tenant_id: str,
+    payment_id: str,
+    gateway: Gateway,
+    now: datetime,
+) -> Payment:
+    """Ask the payment's channel how it stands and apply what it says; the payment after."""
+    payment = _own(db, caller, tenant_id, payment_id)
+    if payment.status not in payments.OPEN:
+        return payment
+    through = channel_named(gateway, payment.gateway)
+    if through.name != payment.gateway:
+        return payment
+    event = through.query_payment(provider_ref=payment.provider_ref)
+    if event is None or event.tenant_id != tenant_id or event.payment_id != payment_id:
+        return payment
+    body = json.dumps(
+        {
+            "queried": True,
+            "event_id": event.event_id,
+            "type": event.type,
+            "provider_ref": event.provider_ref,
+            "amount_fen": event.amount_fen,
+        }
+    ).encode()
+    try:
+        paid_callbacks.handle_callback(db, _Answered(through, event), {}, body, now)
+    except CallbackRefused as exc:
+        if exc.reason != "replayed":  # the callback came meanwhile: nothing more to do
+            raise
+    return _own(db, caller, tenant_id, payment_id)
+
+
+def close_payment(gateway: Gateway, payment: Payment) -> None:
+    """Close a timed-out payment at the channel that opened it."""
+    through = channel_named(gateway, payment.gateway)
+    if through.name == payment.gateway:
+        through.close_payment(provider_ref=payment.provider_ref)
