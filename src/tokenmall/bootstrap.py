@@ -42,8 +42,8 @@ from tokenmall.services.log.checkpoints import LogConfig
 from tokenmall.services.log.verify import StateCheck
 from tokenmall.services.mall.gateway import Gateway, NoGateway
 from tokenmall.services.mall.kyc import Sealer
-from tokenmall.services.mall.settling import BUSINESS_TZ
 from tokenmall.services.mall.payment_channels import ChannelKind, GatewayContext, Registry
+from tokenmall.services.mall.settling import BUSINESS_TZ
 from tokenmall.services.mall.uow import Database, MallUnitOfWork
 from tokenmall.services.nfg import state_check
 from tokenmall.services.nfg.redemption_orders import RedemptionSteps
@@ -208,11 +208,11 @@ def schema_status(conn: Connection) -> str:
 
 
 __all__ = [
+    "WECHAT",
     "CitusNotReady",
     "SandboxGateway",
     "Store",
     "UnsupportedDatabase",
-    "WECHAT",
     "WechatGateway",
     "citus_summary",
     "heads",
