@@ -21,13 +21,15 @@ from tokenmall.adapters.db.citus import CitusNotReady
 from tokenmall.adapters.db.engine import UnsupportedDatabase, make_engine, require_existing
 from tokenmall.adapters.db.settings import database_url
 from tokenmall.adapters.db.store import Store
-from tokenmall.adapters.payments import delivery as sandbox_delivery
 from tokenmall.adapters.payments import (
+    alipay_channel,
     sandbox_page,
     sandbox_payouts,
     wechat_check,
     wechat_keys,
 )
+from tokenmall.adapters.payments import delivery as sandbox_delivery
+from tokenmall.adapters.payments.alipay_notify import answer_for as alipay_answer
 from tokenmall.adapters.payments.sandbox import SandboxGateway, parse_sandbox_ref
 from tokenmall.adapters.payments.wechat import WECHAT, WechatGateway
 from tokenmall.adapters.signing import (
@@ -93,6 +95,8 @@ def record_sandbox_approval(
 ) -> None:
     """The sandbox's page approved a payment: the sandbox keeps it for its daily bill."""
     sandbox_payouts.record_approval(db.engine, provider_ref, amount_fen, now)
+
+
 def wechat_channel(api_base: str = wechat_keys.API_BASE) -> ChannelKind:
     """WeChat Pay as a channel: its key set checked and tested, its gateway per tenant, its
     callbacks at ``/api/v1/payments/webhooks/wechat/{tenant}``."""
@@ -119,13 +123,40 @@ def wechat_channel(api_base: str = wechat_keys.API_BASE) -> ChannelKind:
 
 
 WECHAT_WEBHOOK = "/api/v1/payments/webhooks/wechat"
+ALIPAY_WEBHOOK = "/api/v1/payments/webhooks/alipay"
+ALIPAY = "alipay"
+AlipayChannel = alipay_channel.AlipayChannel
+
+
+def alipay_channel_kind() -> ChannelKind:
+    """Alipay as a channel: its key set checked and tested, its gateway per tenant (wap or
+    page cashier), its notifies at ``/api/v1/payments/webhooks/alipay/{tenant}``; the payer
+    comes back to the tenant's orders."""
+
+    def build(context: GatewayContext) -> Gateway:
+        base = context.base_url.rstrip("/")
+        return alipay_channel.build(
+            context.tenant_id,
+            context.keys,
+            context.previous,
+            notify_url=f"{base}{ALIPAY_WEBHOOK}/{context.tenant_id}",
+            return_url=f"{base}/{context.tenant_id}/orders",
+            mode=context.mode,
+        )
+
+    return ChannelKind(
+        build=build,
+        check=alipay_channel.check,
+        test=alipay_channel.check_connection,
+        modes=alipay_channel.MODES,
+    )
 
 
 def payment_channels(
     secret_key: str, sandbox_on: bool, *, wechat_api_base: str = wechat_keys.API_BASE
 ) -> Registry:
     """Every payment channel this deployment can offer, by name: the sandbox (when allowed)
-    and WeChat Pay; a further channel's adapter registers here under its name."""
+    WeChat Pay and Alipay; a further channel's adapter registers here under its name."""
     registry = Registry(payment_keys_sealer(secret_key), sandbox_on)
     registry.register(
         "sandbox",
@@ -135,6 +166,7 @@ def payment_channels(
         ),
     )
     registry.register(WECHAT, wechat_channel(wechat_api_base))
+    registry.register(ALIPAY, alipay_channel_kind())
     return registry
 
 
@@ -208,12 +240,15 @@ def schema_status(conn: Connection) -> str:
 
 
 __all__ = [
+    "ALIPAY",
     "WECHAT",
+    "AlipayChannel",
     "CitusNotReady",
     "SandboxGateway",
     "Store",
     "UnsupportedDatabase",
     "WechatGateway",
+    "alipay_answer",
     "citus_summary",
     "heads",
     "move_tenant",

@@ -39,6 +39,17 @@ KEY_FIELDS = {
         "platform_public_key_id",
         "platform_certificate",
     ),
+    "alipay": (
+        "app_id",
+        "seller_id",
+        "app_private_key",
+        "alipay_public_key",
+        "gateway_url",
+        "timeout_express",
+        "app_cert",
+        "alipay_cert",
+        "alipay_root_cert",
+    ),
 }
 
 

@@ -43,7 +43,7 @@ payments = Table(
     Column("status", String(16), nullable=False),
     Column("amount_fen", BigInteger, nullable=False),
     Column("provider_ref", String(120), nullable=False),
-    Column("redirect_url", String(1000), nullable=False),
+    Column("redirect_url", String(4000), nullable=False),
     Column("failure_reason", String(200), nullable=True),
     at("created_at"),
     at("updated_at"),
