@@ -33,7 +33,14 @@ log = logging.getLogger("tokenmall.payments")
 
 router = APIRouter(tags=["payments"], dependencies=[Depends(single_query_values)])
 WEBHOOK = "/api/v1/payments/webhooks/alipay/{tenant_id}"
-_TEXT = {"content": {"text/plain": {"schema": {"type": "string", "enum": ["failure"]}}}}
+# ``failure`` to Alipay; a request the route cannot even read (a malformed tenant id) is
+# refused before it, as every route refuses one, with the JSON error.
+_TEXT = {
+    "content": {
+        "text/plain": {"schema": {"type": "string", "enum": ["failure"]}},
+        "application/json": {"schema": {"type": "object"}},
+    }
+}
 _ANSWERS: dict[int | str, dict[str, object]] = {
     200: {
         "description": "success: taken (or nothing more to do: a replay changes nothing)",
