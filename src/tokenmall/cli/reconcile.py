@@ -95,7 +95,7 @@ def reconcile(
             if tenant not in tenants:
                 raise _fail(f"--tenant: no tenant {tenant!r}")
             tenants = [tenant]
-        sources = bootstrap.bill_sources(db, Settings().sandbox_gateway, tz)
+        sources = bootstrap.bill_sources(db, bootstrap.configured_channels(Settings()), tz)
         differs = 0
         for tenant_id in tenants:
             for done in reconciliation.reconcile(db, sources, tenant_id, when, now, tz):

@@ -345,7 +345,7 @@ def _reconcile_daily(db: Any, now: datetime, tz: tzinfo) -> None:
     day = yesterday(now, tz)
     try:
         tenants = reconciliation.mall_tenants(db)
-        sources = bootstrap.bill_sources(db, Settings().sandbox_gateway, tz)
+        sources = bootstrap.bill_sources(db, bootstrap.configured_channels(Settings()), tz)
     except Exception as exc:
         typer.echo(f"scheduler: reconciliation cannot start: {exc}", err=True)
         return
@@ -369,11 +369,9 @@ def _payouts_retry(db: Any, now: datetime, secret_key: str) -> None:
     from tokenmall.config import Settings
     from tokenmall.services.mall import payouts
 
-    channel = bootstrap.payout_channel(Settings().sandbox_gateway)
-    if channel is None:
-        return
     try:
-        done = payouts.retry_processing(db, channel, bootstrap.kyc_sealer(secret_key), now)
+        channels = bootstrap.payout_channel(db, bootstrap.configured_channels(Settings()))
+        done = payouts.retry_processing(db, channels, bootstrap.kyc_sealer(secret_key), now)
     except Exception as exc:
         typer.echo(f"scheduler: retrying payouts failed: {exc}", err=True)
         return

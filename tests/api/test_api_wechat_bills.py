@@ -1,0 +1,142 @@
+"""The daily reconciliation of a tenant's WeChat Pay channel against its trade bill, fetched
+from the local fake (``/v3/bill/tradebill``, then the gzipped CSV with its backtick-prefixed
+fields, its SHA1 checked), on SQLite and PostgreSQL: a matched day, then each kind of mismatch;
+every channel the tenant has on is reconciled (the sandbox too); a bill that is not there yet
+is an error naming the day."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from typing import Any
+
+import pytest
+from mall_api import OPERATOR_EMAIL, OPERATOR_PASSWORD, Api, TenantFixture, ok
+from test_api_wechat_pay import _amount_fen, _post, _unpaid, registry_of_app, switched_on
+from wallet_helpers import store_of
+
+from conftest import Server
+from served import app_settings, served
+from tokenmall import bootstrap
+from tokenmall.domain.mall.gateway import ChannelError
+from tokenmall.domain.mall.payouts import Outcome
+from tokenmall.services.mall import reconciliation
+from tokenmall.services.mall.settling import BUSINESS_TZ
+from tokenmall.services.mall.uow import Database, utc_now
+from wechat_fake import FakeWechatPay, KeySet, key_set, serve, trade_bill
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeWechatPay]:
+    with serve(FakeWechatPay(key_set())) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def server(db_url: str, fake: FakeWechatPay) -> Iterator[Server]:
+    settings = app_settings(
+        db_url,
+        operator_email=OPERATOR_EMAIL,
+        operator_password=OPERATOR_PASSWORD,
+        wechatpay_api_base=fake.base_url,
+    )
+    with served(settings) as (base, app):
+        yield Server(base, settings, app)
+
+
+@pytest.fixture
+def keys(fake: FakeWechatPay) -> Iterator[KeySet]:
+    saved = fake.keys
+    fake.keys = key_set()
+    yield fake.keys
+    fake.keys = saved
+
+
+def _paid(api: Api, t: TenantFixture, fake: FakeWechatPay) -> tuple[str, str, int]:
+    order_id, payment = _unpaid(api, t)
+    headers, body = fake.callback(fake.pay(payment["payment_id"]))
+    assert _post(api, t, headers, body).status_code == 204
+    return order_id, payment["payment_id"], _amount_fen(payment)
+
+
+def test_a_wechat_day_is_reconciled_with_its_trade_bill(
+    api: Api, tenant: TenantFixture, server: Any, fake: FakeWechatPay, keys: KeySet
+) -> None:
+    t = tenant
+    switched_on(api, t, keys)
+    first, second, third = (_paid(api, t, fake) for _ in range(3))
+    refund = ok(
+        api.post(t.path(f"/orders/{first[0]}/refunds"), t.consumer_token, json={"reason": "x"}),
+        201,
+    )
+    path = t.path(f"/orders/{first[0]}/refunds/{refund['refund_id']}/approve")
+    assert ok(api.post(path, t.admin_token))["order"]["status"] == "refunded"
+    now = utc_now()
+    day = now.astimezone(BUSINESS_TZ).date()
+    db = Database(store_of(server).engine)
+    sources = bootstrap.bill_sources(db, registry_of_app(server))
+    assert set(sources.of(t.tenant_id)) == {"wechat", "sandbox"}  # each channel it has on
+
+    def run() -> dict[str, Any]:
+        done = reconciliation.reconcile(db, sources, t.tenant_id, day, now)
+        return {one.report.channel: one for one in done}
+
+    key = day.isoformat()
+    fake.bills[key] = trade_bill(
+        [
+            ("payment", first[1], first[2]),
+            ("payment", second[1], second[2]),
+            ("payment", third[1], third[2]),
+            ("refund", refund["refund_id"], first[2]),
+        ]
+    )
+    matched = run()["wechat"]
+    assert (matched.report.matched, matched.report.mismatches) == (4, 0)
+    assert matched.report.bill_total_fen == matched.report.ledger_total_fen
+    assert {line.channel_ref[:4] for line in matched.lines if line.channel_ref} == {"4200", "5030"}
+
+    fake.bills[key] = trade_bill(
+        [
+            ("payment", first[1], first[2]),
+            ("payment", second[1], second[2] + 1),  # amount differs
+            ("payment", "pay_01jzzzzzzzzzzzzzzzzzzzzzzz", 5_00),  # not booked by the shop
+            ("refund", refund["refund_id"], first[2]),
+        ]  # the third payment is missing at the channel
+    )
+    report = run()["wechat"]
+    outcomes = {line.reference: line.outcome for line in report.lines}
+    assert outcomes[second[1]] == Outcome.AMOUNT_DIFFERS
+    assert outcomes["pay_01jzzzzzzzzzzzzzzzzzzzzzzz"] == Outcome.MISSING_IN_LEDGER
+    assert outcomes[third[1]] == Outcome.MISSING_AT_CHANNEL
+    assert outcomes[first[1]] == outcomes[refund["refund_id"]] == Outcome.MATCHED
+    assert (
+        report.report.matched,
+        report.report.amount_differs,
+        report.report.missing_in_ledger,
+        report.report.missing_at_channel,
+    ) == (2, 1, 1, 1)
+    assert [line.outcome for line in report.lines][:3] == [
+        Outcome.MISSING_IN_LEDGER,
+        Outcome.MISSING_AT_CHANNEL,
+        Outcome.AMOUNT_DIFFERS,
+    ]  # the mismatches first
+    days = ok(api.get(t.path(f"/reconciliations/{key}"), t.admin_token))
+    assert "wechat" in str(days)
+
+
+def test_a_missing_or_tampered_bill_is_an_error_and_stores_nothing(
+    api: Api, tenant: TenantFixture, server: Any, fake: FakeWechatPay, keys: KeySet
+) -> None:
+    t = tenant
+    switched_on(api, t, keys)
+    db = Database(store_of(server).engine)
+    sources = bootstrap.bill_sources(db, registry_of_app(server))
+    wechat = sources.of(t.tenant_id)["wechat"]
+    day = date(2026, 1, 2)
+    fake.bills.pop(day.isoformat(), None)
+    with pytest.raises(ChannelError, match="2026-01-02"):
+        wechat.download_bill(channel="wechat", day=day)
+    fake.bills[day.isoformat()] = trade_bill([("payment", "pay_x", 100)])
+    assert [line.amount_fen for line in wechat.download_bill(channel="wechat", day=day)] == [100]
+    with db.reading() as uow:
+        assert uow.payouts.reports(t.tenant_id, day=day, limit=5) == []
