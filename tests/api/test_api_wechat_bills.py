@@ -2,25 +2,29 @@
 from the local fake (``/v3/bill/tradebill``, then the gzipped CSV with its backtick-prefixed
 fields, its SHA1 checked), on SQLite and PostgreSQL: a matched day, then each kind of mismatch;
 every channel the tenant has on is reconciled (the sandbox too); a bill that is not there yet
-is an error naming the day."""
+is an error naming the day. And the scheduler's query of payments still open a minute on."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
 from mall_api import OPERATOR_EMAIL, OPERATOR_PASSWORD, Api, TenantFixture, ok
+from orders_helpers import economy, order
+from sqlalchemy import update
 from test_api_wechat_pay import _amount_fen, _post, _unpaid, registry_of_app, switched_on
 from wallet_helpers import store_of
 
 from conftest import Server
 from served import app_settings, served
 from tokenmall import bootstrap
+from tokenmall.adapters.db.mall.payments import payments as payments_table
 from tokenmall.domain.mall.gateway import ChannelError
 from tokenmall.domain.mall.payouts import Outcome
-from tokenmall.services.mall import reconciliation
+from tokenmall.services.mall import channel_sync, reconciliation
+from tokenmall.services.mall import payment_channels as channels
 from tokenmall.services.mall.settling import BUSINESS_TZ
 from tokenmall.services.mall.uow import Database, utc_now
 from wechat_fake import FakeWechatPay, KeySet, key_set, serve, trade_bill
@@ -140,3 +144,43 @@ def test_a_missing_or_tampered_bill_is_an_error_and_stores_nothing(
     assert [line.amount_fen for line in wechat.download_bill(channel="wechat", day=day)] == [100]
     with db.reading() as uow:
         assert uow.payouts.reports(t.tenant_id, day=day, limit=5) == []
+
+
+def test_the_scheduler_asks_wechat_about_open_payments_once_a_minute_old(
+    api: Api, tenant: TenantFixture, server: Any, fake: FakeWechatPay, keys: KeySet
+) -> None:
+    """A payment paid at WeChat Pay whose callback never came: a minute after it was made, the
+    round asks WeChat Pay and books it; the callback coming later is a replay; a payment still
+    unpaid, or younger than a minute, is left as it is."""
+    t = tenant
+    switched_on(api, t, keys)
+    order_id, payment = _unpaid(api, t)
+    young_id, young = _unpaid(api, t)
+    unpaid_id, _ = _unpaid(api, t)
+    db = Database(store_of(server).engine)
+    registry = registry_of_app(server)
+
+    def gateway_of(tenant_id: str) -> Any:
+        with db.reading() as uow:
+            return channels.tenant_gateway(uow, tenant_id, registry, "", utc_now())
+
+    notice = fake.pay(payment["payment_id"])
+    fake.pay(young["payment_id"])
+    later = utc_now() + timedelta(seconds=61)
+    with db.engine.begin() as conn:  # the young one made just now, as seen a minute later
+        conn.execute(
+            update(payments_table)
+            .where(payments_table.c.payment_id == young["payment_id"])
+            .values(created_at=later - timedelta(seconds=30))
+        )
+    ended = channel_sync.sync_open(db, gateway_of, later)
+    assert payment["payment_id"] in {p.payment_id for p in ended}
+    assert order(api, t, order_id)["status"] == "paid"
+    assert order(api, t, young_id)["status"] != "paid"
+    assert order(api, t, unpaid_id)["status"] != "paid"
+    paid = economy(server, t)
+    again = channel_sync.sync_open(db, gateway_of, later)  # asked again: nothing more
+    assert payment["payment_id"] not in {p.payment_id for p in again}
+    headers, body = fake.callback(notice)
+    assert _post(api, t, headers, body).status_code == 204  # the late callback: a replay
+    assert economy(server, t) == paid
