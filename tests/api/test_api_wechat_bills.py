@@ -184,3 +184,29 @@ def test_the_scheduler_asks_wechat_about_open_payments_once_a_minute_old(
     headers, body = fake.callback(notice)
     assert _post(api, t, headers, body).status_code == 204  # the late callback: a replay
     assert economy(server, t) == paid
+
+
+def test_the_command_says_which_bill_is_not_there_yet_without_a_traceback(
+    api: Api,
+    tenant: TenantFixture,
+    server: Any,
+    fake: FakeWechatPay,
+    keys: KeySet,
+    cli: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    t = tenant
+    switched_on(api, t, keys)
+    monkeypatch.setenv("TOKENMALL_WECHATPAY_API_BASE", fake.base_url)
+    monkeypatch.setenv("TOKENMALL_ENV", "development")
+    fake.bills.pop("2026-01-03", None)
+    url = server.settings.database_url
+    ran = cli("reconcile", "--date", "2026-01-03", "--tenant", t.tenant_id, "--database", url)
+    assert ran.returncode == 1, ran.stderr
+    assert "Traceback" not in ran.stderr
+    assert f"tenant {t.tenant_id} 2026-01-03" in ran.stderr
+    assert "2026-01-03" in ran.stderr.splitlines()[-1]
+    db = Database(store_of(server).engine)
+    with db.reading() as uow:
+        stored = uow.payouts.reports(t.tenant_id, day=date(2026, 1, 3), limit=5)
+    assert "wechat" not in {r.channel for r in stored}  # nothing stored of the missing bill

@@ -14,6 +14,8 @@ from typing import Annotated, Any
 
 import typer
 
+from tokenmall.domain.errors import DomainError
+
 Database_ = Annotated[
     str | None,
     typer.Option("--database", help="Database URL (default: $TOKENMALL_DATABASE_URL, SQLite)."),
@@ -98,7 +100,13 @@ def reconcile(
         sources = bootstrap.bill_sources(db, bootstrap.configured_channels(Settings()), tz)
         differs = 0
         for tenant_id in tenants:
-            for done in reconciliation.reconcile(db, sources, tenant_id, when, now, tz):
+            try:
+                done_all = reconciliation.reconcile(db, sources, tenant_id, when, now, tz)
+            except DomainError as exc:  # a channel's bill not there yet, or not fetched
+                typer.echo(f"tenant {tenant_id} {when.isoformat()}: {exc}", err=True)
+                differs += 1
+                continue
+            for done in done_all:
                 differs += done.report.mismatches
                 for text in report_lines(done):
                     typer.echo(text)
