@@ -11,6 +11,8 @@ decryption run against it. Orders, closes and refunds are kept in memory.
 from __future__ import annotations
 
 import base64
+import gzip
+import hashlib
 import json
 import re
 import secrets
@@ -31,6 +33,57 @@ MCHID = "1900000109"
 APPID = "wxd678efh567hg6787"
 CERT_SERIAL = "5157F09EFDC096DE15EBE81A47057A7232F1B8E1"
 APIV3_KEY = "0123456789abcdef0123456789abcdef"
+BILL_FILE = "/v3/billdownload/file"
+TRADE_BILL_HEADER = (
+    "交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,"
+    "交易状态,付款银行,货币种类,应结订单金额,代金券金额,微信退款单号,商户退款单号,退款金额,"
+    "充值券退款金额,退款类型,退款状态,商品名称,商户数据包,手续费,费率,订单金额,申请退款金额,"
+    "费率备注"
+)
+
+
+def trade_bill(lines: list[tuple[str, str, int]]) -> str:
+    """A trade bill's CSV as WeChat Pay writes it (every data field prefixed with a
+    backtick, a summary at the end) of ``(kind, our reference, fen)`` lines, kind
+    ``payment`` or ``refund``."""
+
+    def yuan(fen: int) -> str:
+        return f"{fen // 100}.{fen % 100:02d}"
+
+    rows = [TRADE_BILL_HEADER]
+    paid = refunded = 0
+    for n, (kind, reference, fen) in enumerate(lines):
+        wx = f"4200{n:024d}"
+        if kind == "payment":
+            paid += fen
+            cells = [wx, reference, "oUser", "NATIVE", "SUCCESS", "OTHERS", "CNY", yuan(fen)]
+            cells += ["0.00", "0", "0", "0.00", "0.00", "", "", "订单", "", "0.00", "0.60%"]
+            cells += [yuan(fen), "0.00", ""]
+        else:
+            refunded += fen
+            cells = [wx, f"pay_{n}", "oUser", "NATIVE", "REFUND", "OTHERS", "CNY", "0.00"]
+            cells += ["0.00", f"5030{n:024d}", reference, yuan(fen), "0.00", "ORIGINAL"]
+            cells += ["SUCCESS", "订单", "", "0.00", "0.60%", "0.00", yuan(fen), ""]
+        stamp = "2026-12-05 10:00:00"
+        rows.append(",".join("`" + c for c in [stamp, APPID, MCHID, "0", "", *cells]))
+    rows.append(
+        "总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,申请退款总金额"
+    )
+    rows.append(
+        ",".join(
+            "`" + c
+            for c in [
+                str(len(lines)),
+                yuan(paid),
+                yuan(refunded),
+                "0.00",
+                "0.00",
+                yuan(paid),
+                yuan(refunded),
+            ]
+        )
+    )
+    return "\r\n".join(rows) + "\r\n"
 
 
 def new_key() -> rsa.RSAPrivateKey:
@@ -91,6 +144,12 @@ class FakeWechatPay:
     refunds: dict[str, dict[str, Any]] = field(default_factory=dict)
     requests: list[tuple[str, str]] = field(default_factory=list)
     refund_status: str = "SUCCESS"
+    # merchant transfers (商家转账): bills by out_bill_no; the state a new bill to an openid
+    # takes (default SUCCESS; WAIT_USER_CONFIRM or PROCESSING stay open, FAIL fails)
+    transfers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # trade bills by day (``bill_date``): the CSV WeChat Pay would give (see ``trade_bill``)
+    bills: dict[str, str] = field(default_factory=dict)
+    transfer_states: dict[str, str] = field(default_factory=dict)
 
     # -- what WeChat Pay signs -----------------------------------------------------------------
 
@@ -228,10 +287,70 @@ class FakeWechatPay:
             self.refunds[data["out_refund_no"]] = refund
             order["trade_state"] = "REFUND"
             return 200, refund
+        found = re.match(r"^/v3/bill/tradebill\?bill_date=([0-9-]+)&bill_type=ALL", path)
+        if found:
+            text = self.bills.get(found.group(1))
+            if text is None:
+                return 400, {"code": "NO_STATEMENT_EXIST", "message": "账单文件不存在"}
+            return 200, {
+                "hash_type": "SHA1",
+                "hash_value": hashlib.sha1(text.encode()).hexdigest(),
+                "download_url": f"{self.base_url}{BILL_FILE}?token={found.group(1)}",
+            }
+        if method == "POST" and path == "/v3/fund-app/mch-transfer/transfer-bills":
+            return self._transfer(data)
+        found = re.match(r"^/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/([^/?]+)$", path)
+        if found:
+            bill = self.transfers.get(found.group(1))
+            if bill is None:
+                return 404, {"code": "NOT_FOUND", "message": "记录不存在"}
+            return 200, bill
         found = re.match(r"^/v3/refund/domestic/refunds/([^/?]+)$", path)
         if found and found.group(1) in self.refunds:
             return 200, self.refunds[found.group(1)]
         return 404, {"code": "NOT_FOUND", "message": "not found"}
+
+    def bill_file(self, path: str, auth: str) -> tuple[int, bytes]:
+        """A bill's file, gzipped, for a signed request of its download URL."""
+        if not self._authorized("GET", path, "", auth):
+            return 401, b""
+        day = path.rsplit("token=", 1)[-1]
+        text = self.bills.get(day)
+        return (404, b"") if text is None else (200, gzip.compress(text.encode()))
+
+    def _transfer(self, data: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """A transfer bill made once per out_bill_no (asking again answers the first bill);
+        the real name the SDK encrypted with the platform key is decrypted and kept."""
+        no = data.get("out_bill_no", "")
+        if no in self.transfers:
+            return 200, self.transfers[no]
+        if data.get("appid") != APPID or not re.match(r"^[A-Za-z0-9]{5,32}$", no):
+            return 400, {"code": "PARAM_ERROR", "message": "参数错误"}
+        name = None
+        if data.get("user_name"):
+            name = self.keys.platform.decrypt(
+                base64.b64decode(data["user_name"]),
+                padding.OAEP(padding.MGF1(hashes.SHA1()), hashes.SHA1(), None),
+            ).decode()
+        state = self.transfer_states.get(data["openid"], "SUCCESS")
+        bill: dict[str, Any] = {
+            "mch_id": MCHID,
+            "out_bill_no": no,
+            "transfer_bill_no": "1330000071100999991182020050700019480001"[:-6]
+            + secrets.token_hex(3),
+            "appid": APPID,
+            "state": state,
+            "transfer_amount": data["transfer_amount"],
+            "openid": data["openid"],
+            "user_name": name,
+            "create_time": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        if state == "FAIL":
+            bill["fail_reason"] = "PAYEE_ACCOUNT_ABNORMAL"
+        if state == "WAIT_USER_CONFIRM":
+            bill["package_info"] = "affffddafdfafddffda=="
+        self.transfers[no] = bill
+        return 200, bill
 
     def _authorized(self, method: str, path: str, body: str, auth: str) -> bool:
         if not auth.startswith("WECHATPAY2-SHA256-RSA2048 "):
@@ -258,9 +377,16 @@ def serve(fake: FakeWechatPay) -> Iterator[FakeWechatPay]:
         def _do(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length).decode() if length else ""
-            code, data = fake.answer(
-                self.command, self.path, body, self.headers.get("Authorization", "")
-            )
+            auth = self.headers.get("Authorization", "")
+            if self.path.startswith(BILL_FILE):  # a bill's file: gzip, its answer unsigned
+                code, raw = fake.bill_file(self.path, auth)
+                self.send_response(code)
+                self.send_header("Content-Type", "application/octet-stream")
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+                return
+            code, data = fake.answer(self.command, self.path, body, auth)
             text = "" if data is None else json.dumps(data, ensure_ascii=False)
             self.send_response(code)
             self.send_header("Content-Type", "application/json; charset=utf-8")

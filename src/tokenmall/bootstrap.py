@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime, tzinfo
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import Connection, Engine
 
@@ -29,9 +30,13 @@ from tokenmall.adapters.payments import (
     wechat_keys,
 )
 from tokenmall.adapters.payments import delivery as sandbox_delivery
+from tokenmall.adapters.payments.alipay_gateway import AlipayGateway
 from tokenmall.adapters.payments.alipay_notify import answer_for as alipay_answer
+from tokenmall.adapters.payments.alipay_transfers import AlipayBills, AlipayPayouts
 from tokenmall.adapters.payments.sandbox import SandboxGateway, parse_sandbox_ref
 from tokenmall.adapters.payments.wechat import WECHAT, WechatGateway
+from tokenmall.adapters.payments.wechat_bill import WechatBills
+from tokenmall.adapters.payments.wechat_payout import WechatPayouts
 from tokenmall.adapters.signing import (
     Ed25519Signer,
     anchor_key_sealer,
@@ -45,11 +50,12 @@ from tokenmall.services.log.verify import StateCheck
 from tokenmall.services.mall.gateway import Gateway, NoGateway
 from tokenmall.services.mall.kyc import Sealer
 from tokenmall.services.mall.payment_channels import ChannelKind, GatewayContext, Registry
+from tokenmall.services.mall.payout_channels import TenantBills, TenantPayouts
 from tokenmall.services.mall.settling import BUSINESS_TZ
-from tokenmall.services.mall.uow import Database, MallUnitOfWork
+from tokenmall.services.mall.uow import Database, MallUnitOfWork, utc_now
 from tokenmall.services.nfg import state_check
 from tokenmall.services.nfg.redemption_orders import RedemptionSteps
-from tokenmall.services.unit_of_work_payouts import Bills, BillSources, Payouts
+from tokenmall.services.unit_of_work_payouts import Bills, BillSources, PayoutChannels, Payouts
 
 # A redemption's order (提货) closing moves its token: the NFG's steps, on the same unit.
 MallUnitOfWork.wire_token_orders(RedemptionSteps)
@@ -72,22 +78,48 @@ def payment_gateway(sandbox_on: bool, secret_key: str, base_url: str) -> Gateway
     return SandboxGateway(secret_key, base_url=base_url)
 
 
-def payout_channel(sandbox_on: bool) -> Payouts | None:
-    """The channel withdrawals are paid out through: the sandbox's (for development); None
-    with the sandbox off until a real channel is configured (withdrawals are paid manually)."""
-    return sandbox_payouts.SandboxPayouts() if sandbox_on else None
+def payout_channel(db: Database, registry: Registry) -> PayoutChannels:
+    """How each tenant's withdrawals are paid out: through the tenant's own channel of the
+    payee's account (WeChat Pay's merchant transfer, Alipay's transfer) when it has it on,
+    else through the sandbox while the tenant has it on; else not at all (paid manually)."""
+    return TenantPayouts(db, registry, _transfers_of, sandbox_payouts.SandboxPayouts(), utc_now)
 
 
-class _NoBills:
-    def of(self, tenant_id: str) -> dict[str, Bills]:
-        return {}
+_WECHAT_TRANSFERS: WeakKeyDictionary[WechatGateway, WechatPayouts] = WeakKeyDictionary()
 
 
-def bill_sources(db: Database, sandbox_on: bool, tz: tzinfo = BUSINESS_TZ) -> BillSources:
-    """Each tenant's channels to reconcile daily: the sandbox's bill while it is on."""
-    if not sandbox_on:
-        return _NoBills()
-    return sandbox_payouts.SandboxBillSources(db.engine, tz)
+def _transfers_of(gateway: Gateway) -> Payouts | None:
+    """A tenant's real channel's transfers, from its gateway (made once per gateway: loading
+    the merchant's key costs a tenth of a second)."""
+    if isinstance(gateway, WechatGateway):
+        found = _WECHAT_TRANSFERS.get(gateway)
+        if found is None:
+            found = WechatPayouts(gateway.keys, api_base=gateway.api_base)
+            _WECHAT_TRANSFERS[gateway] = found
+        return found
+    if isinstance(gateway, AlipayGateway):
+        return AlipayPayouts(gateway)
+    return None
+
+
+def bill_sources(db: Database, registry: Registry, tz: tzinfo = BUSINESS_TZ) -> BillSources:
+    """Each tenant's channels to reconcile daily: every channel it has on, with its bill
+    (WeChat Pay's and Alipay's trade bills; the sandbox's own record)."""
+    return TenantBills(
+        db,
+        registry,
+        _bills_of,
+        lambda tenant_id: sandbox_payouts.SandboxBills(db.engine, tenant_id, tz),
+        utc_now,
+    )
+
+
+def _bills_of(gateway: Gateway) -> Bills | None:
+    if isinstance(gateway, WechatGateway):
+        return WechatBills(gateway.keys, api_base=gateway.api_base)
+    if isinstance(gateway, AlipayGateway):
+        return AlipayBills(gateway)
+    return None
 
 
 def record_sandbox_approval(
@@ -168,6 +200,15 @@ def payment_channels(
     registry.register(WECHAT, wechat_channel(wechat_api_base))
     registry.register(ALIPAY, alipay_channel_kind())
     return registry
+
+
+def configured_channels(settings: Any) -> Registry:
+    """The payment channels a command line run offers, as the settings configure them."""
+    return payment_channels(
+        settings.secret_key.get_secret_value(),
+        settings.sandbox_gateway,
+        wechat_api_base=settings.wechatpay_api_base,
+    )
 
 
 def log_config(secret_key: str, host: str) -> LogConfig:

@@ -21,7 +21,7 @@ from tokenmall.domain.money import parse_money
 from tokenmall.services.mall import payouts as payout_service
 from tokenmall.services.mall.kyc import Sealer
 from tokenmall.services.mall.uow import Database, utc_now
-from tokenmall.services.unit_of_work_payouts import Payouts
+from tokenmall.services.unit_of_work_payouts import PayoutChannels, Payouts
 
 KYC = {"real_name": "张三", "id_number": "11010519491231002X", "phone": "13800138001"}
 
@@ -163,12 +163,15 @@ def test_a_failed_payout_returns_the_cash_once(
     assert api.get(t.path("/payouts/po_nobody"), t.admin_token).status_code == 404
 
 
-def services(server: Any) -> tuple[Database, Sealer, Payouts]:
-    """What the server pays through: its database, its sealer, the sandbox's channel."""
-    channel = bootstrap.payout_channel(True)
-    assert channel is not None
+def services(server: Any) -> tuple[Database, Sealer, PayoutChannels]:
+    """What the server pays through: its database, its sealer, its tenants' channels."""
     secret = server.settings.secret_key.get_secret_value()
-    return Database(store_of(server).engine), bootstrap.kyc_sealer(secret), channel
+    db = Database(store_of(server).engine)
+    registry = bootstrap.payment_channels(
+        secret, True, wechat_api_base=server.settings.wechatpay_api_base
+    )
+    channels = bootstrap.payout_channel(db, registry)
+    return db, bootstrap.kyc_sealer(secret), channels
 
 
 class Answers:
@@ -181,6 +184,12 @@ class Answers:
     def transfer(self, *, payout_id: str, **_: Any) -> PayoutResult:
         self.asked.append(payout_id)
         return self.results.pop(0)
+
+    def payable(self, tenant_id: str) -> frozenset[str]:
+        return frozenset({"wechat", "alipay"})
+
+    def of(self, tenant_id: str, channel: str, **_: Any) -> Payouts:
+        return self
 
 
 def test_a_processing_payout_is_asked_again_until_it_ends(

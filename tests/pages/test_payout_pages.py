@@ -114,7 +114,7 @@ def test_a_days_reconciliation_lists_its_mismatches_first(
                 occurred_at=noon,
             )
         )
-    sources = bootstrap.bill_sources(db, True)
+    sources = bootstrap.bill_sources(db, bootstrap.payment_channels("k" * 32, True))
     (done,) = reconciliation.reconcile(db, sources, TENANT, noon.date(), noon)
     assert done.report.missing_in_ledger == 1
     another_browser.login(TENANT, demo.ADMIN_EMAIL)

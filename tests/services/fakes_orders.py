@@ -121,9 +121,7 @@ class FakeOrders:
     def settings(self, tenant_id: str) -> OrderSettings:
         return self.saved_settings.get(tenant_id, OrderSettings())
 
-    def put_settings(
-        self, tenant_id: str, settings: OrderSettings, by: str, now: datetime
-    ) -> None:
+    def put_settings(self, tenant_id: str, settings: OrderSettings, by: str, now: datetime) -> None:
         self.saved_settings[tenant_id] = settings
 
 
@@ -142,6 +140,16 @@ class FakePayments:
     def of_order(self, tenant_id: str, order_id: str) -> list[Payment]:
         mine = [p for (t, _), p in self.rows.items() if t == tenant_id and p.order_id == order_id]
         return sorted(mine, key=lambda p: (p.created_at, p.payment_id))
+
+    def open_before(
+        self, statuses: Sequence[str], gateways: Sequence[str], before: datetime, limit: int
+    ) -> list[Payment]:
+        mine = [
+            p
+            for p in self.rows.values()
+            if p.status in statuses and p.gateway in gateways and p.created_at < before
+        ]
+        return sorted(mine, key=lambda p: (p.created_at, p.payment_id))[:limit]
 
     def move(
         self,
@@ -244,9 +252,7 @@ class FakeOrderMoney:
             where = (tenant_id, user)
             self.stable[where] = self.stable.get(where, 0) + amount_fen
 
-    def record_payment(
-        self, tenant_id: str, *, user: str, order_ref: str, amount_fen: int
-    ) -> int:
+    def record_payment(self, tenant_id: str, *, user: str, order_ref: str, amount_fen: int) -> int:
         if self._once(f"order:{order_ref}:payment"):
             self.escrow[order_ref] = amount_fen
         return len(self.steps)

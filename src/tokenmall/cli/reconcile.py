@@ -14,6 +14,8 @@ from typing import Annotated, Any
 
 import typer
 
+from tokenmall.domain.errors import DomainError
+
 Database_ = Annotated[
     str | None,
     typer.Option("--database", help="Database URL (default: $TOKENMALL_DATABASE_URL, SQLite)."),
@@ -95,10 +97,16 @@ def reconcile(
             if tenant not in tenants:
                 raise _fail(f"--tenant: no tenant {tenant!r}")
             tenants = [tenant]
-        sources = bootstrap.bill_sources(db, Settings().sandbox_gateway, tz)
+        sources = bootstrap.bill_sources(db, bootstrap.configured_channels(Settings()), tz)
         differs = 0
         for tenant_id in tenants:
-            for done in reconciliation.reconcile(db, sources, tenant_id, when, now, tz):
+            try:
+                done_all = reconciliation.reconcile(db, sources, tenant_id, when, now, tz)
+            except DomainError as exc:  # a channel's bill not there yet, or not fetched
+                typer.echo(f"tenant {tenant_id} {when.isoformat()}: {exc}", err=True)
+                differs += 1
+                continue
+            for done in done_all:
                 differs += done.report.mismatches
                 for text in report_lines(done):
                     typer.echo(text)

@@ -289,6 +289,7 @@ def _round(store: Store, tz: tzinfo, hour: int, minute: int, secret_key: str) ->
         _market_daily(db, tenants, now, secret_key)
         _reconcile_daily(db, now, tz)
     _order_clock(db, tenants, now)
+    _payments_query(db, now)
     _payouts_retry(db, now, secret_key)
     _log_tick(db, secret_key, now)
     try:
@@ -345,7 +346,7 @@ def _reconcile_daily(db: Any, now: datetime, tz: tzinfo) -> None:
     day = yesterday(now, tz)
     try:
         tenants = reconciliation.mall_tenants(db)
-        sources = bootstrap.bill_sources(db, Settings().sandbox_gateway, tz)
+        sources = bootstrap.bill_sources(db, bootstrap.configured_channels(Settings()), tz)
     except Exception as exc:
         typer.echo(f"scheduler: reconciliation cannot start: {exc}", err=True)
         return
@@ -363,17 +364,39 @@ def _reconcile_daily(db: Any, now: datetime, tz: tzinfo) -> None:
                 typer.echo("\n".join(report_lines(one)), err=True)
 
 
+def _payments_query(db: Any, now: datetime) -> None:
+    """Payments still open a minute after they were made: their channel asked, its answer
+    applied as the callback would be (once)."""
+    from tokenmall import bootstrap
+    from tokenmall.config import Settings
+    from tokenmall.services.mall import channel_sync, payment_channels
+
+    settings = Settings()
+    registry = bootstrap.configured_channels(settings)
+    base = (settings.payments_public_url or "").rstrip("/")
+
+    def gateway_of(tenant_id: str) -> Any:
+        with db.reading() as uow:
+            return payment_channels.tenant_gateway(uow, tenant_id, registry, base, now)
+
+    try:
+        ended = channel_sync.sync_open(db, gateway_of, now)
+    except Exception as exc:
+        typer.echo(f"scheduler: asking the channels about open payments failed: {exc}", err=True)
+        return
+    if ended:
+        typer.echo(f"payments: {len(ended)} ended after asking their channel")
+
+
 def _payouts_retry(db: Any, now: datetime, secret_key: str) -> None:
     """Payouts still processing: the channel asked again (under the same payout id)."""
     from tokenmall import bootstrap
     from tokenmall.config import Settings
     from tokenmall.services.mall import payouts
 
-    channel = bootstrap.payout_channel(Settings().sandbox_gateway)
-    if channel is None:
-        return
     try:
-        done = payouts.retry_processing(db, channel, bootstrap.kyc_sealer(secret_key), now)
+        channels = bootstrap.payout_channel(db, bootstrap.configured_channels(Settings()))
+        done = payouts.retry_processing(db, channels, bootstrap.kyc_sealer(secret_key), now)
     except Exception as exc:
         typer.echo(f"scheduler: retrying payouts failed: {exc}", err=True)
         return

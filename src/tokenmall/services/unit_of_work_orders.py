@@ -101,6 +101,12 @@ class Payments(Protocol):
     def of_order(self, tenant_id: str, order_id: str) -> list[Payment]:
         """The order's payments, the first made first."""
 
+    def open_before(
+        self, statuses: Sequence[str], gateways: Sequence[str], before: datetime, limit: int
+    ) -> list[Payment]:
+        """Every tenant's payments in ``statuses`` through ``gateways`` made before
+        ``before``, the oldest first."""
+
     def move(
         self,
         tenant_id: str,
@@ -155,9 +161,7 @@ class OrderMoney(Protocol):
     ) -> None:
         """The order's stable points back to the buyer (cancelled or refunded)."""
 
-    def record_payment(
-        self, tenant_id: str, *, user: str, order_ref: str, amount_fen: int
-    ) -> int:
+    def record_payment(self, tenant_id: str, *, user: str, order_ref: str, amount_fen: int) -> int:
         """Money the gateway received for ``order_ref``, into escrow; the journal's id."""
 
     def preview_reversal(self, tenant_id: str, order_ref: str) -> dict[str, Any]:

@@ -96,6 +96,21 @@ class Payouts(Protocol):
     ) -> PayoutResult: ...
 
 
+class PayoutChannels(Protocol):
+    """Each tenant's ways to pay out: through the channel of the payee's account when the
+    tenant has it on (its own merchant account), else the sandbox while the tenant has it."""
+
+    def payable(self, tenant_id: str) -> frozenset[str]:
+        """The payee channels the tenant can pay out through now (empty: payouts are manual)."""
+
+    def of(
+        self, tenant_id: str, channel: str, *, channel_ref: str | None, retry: bool
+    ) -> Payouts | None:
+        """The transfer a payout to a ``channel`` account goes through (None: none now).
+        ``channel_ref``: what the channel answered before; ``retry``: the payout was sent
+        before, so the channel that took it is asked even if it was switched off since."""
+
+
 class Bills(Protocol):
     """A channel's bill of one day (the tenant's business day): its payments and refunds."""
 

@@ -120,9 +120,7 @@ class SqlOrders:
     def settings(self, tenant_id: str) -> OrderSettings:
         return orders_repo.get_settings(self.conn, tenant_id)
 
-    def put_settings(
-        self, tenant_id: str, settings: OrderSettings, by: str, now: datetime
-    ) -> None:
+    def put_settings(self, tenant_id: str, settings: OrderSettings, by: str, now: datetime) -> None:
         orders_repo.put_settings(self.conn, tenant_id, settings, by, now)
 
 
@@ -140,6 +138,13 @@ class SqlPayments:
 
     def of_order(self, tenant_id: str, order_id: str) -> list[Payment]:
         return payments_repo.payments_of(self.conn, tenant_id, order_id)
+
+    def open_before(
+        self, statuses: Sequence[str], gateways: Sequence[str], before: datetime, limit: int
+    ) -> list[Payment]:
+        return payments_repo.open_payments(
+            self.conn, tuple(statuses), tuple(gateways), before, limit
+        )
 
     def move(
         self,

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -41,7 +42,7 @@ from tokenmall.services.mall.kyc import Sealer, verified_name
 from tokenmall.services.mall.people import ADMIN, ALL
 from tokenmall.services.mall.uow import Database
 from tokenmall.services.unit_of_work import UnitOfWork
-from tokenmall.services.unit_of_work_payouts import Payouts
+from tokenmall.services.unit_of_work_payouts import PayoutChannels
 
 log = logging.getLogger("tokenmall.payouts")
 
@@ -119,11 +120,16 @@ def my_payee(uow: UnitOfWork, caller: Principal | None, tenant_id: str) -> Payee
 # -- at the last approval -----------------------------------------------------------------------
 
 
-def plan(uow: UnitOfWork, found: Withdrawal, now: datetime) -> Payout | None:
-    """The channel payout of ``found`` to its requester's payee account (None: no account);
-    stored ``processing`` before anything is sent."""
+def plan(
+    uow: UnitOfWork,
+    found: Withdrawal,
+    now: datetime,
+    payable: Collection[str] = PAYOUT_CHANNELS,
+) -> Payout | None:
+    """The channel payout of ``found`` to its requester's payee account (None: no account,
+    or the tenant cannot pay its channel out); stored ``processing`` before anything is sent."""
     payee = uow.payouts.payee(found.tenant_id, found.user_id)
-    if payee is None:
+    if payee is None or payee[0] not in payable:
         return None
     channel, masked, sealed, _ = payee
     payout = _payout(found, channel, masked, None, PayoutStatus.PROCESSING, now)
@@ -166,15 +172,27 @@ def _payout(
 
 
 def send(
-    db: Database, channel: Payouts, sealer: Sealer, tenant_id: str, payout_id: str, now: datetime
+    db: Database,
+    channels: PayoutChannels,
+    sealer: Sealer,
+    tenant_id: str,
+    payout_id: str,
+    now: datetime,
 ) -> Payout:
-    """Ask the channel to pay a processing payout (again), then book its answer."""
+    """Ask the channel to pay a processing payout (again), then book its answer. With no way
+    to pay it now (the tenant switched its channel off), it stays processing."""
     with db.reading() as uow:
         payout = uow.payouts.get(tenant_id, payout_id)
         sealed = uow.payouts.sealed(tenant_id, payout_id)
     if payout is None:
         raise NotFound(f"no payout {payout_id!r}", "payout_id")
     if payout.status != PayoutStatus.PROCESSING or sealed is None:
+        return payout
+    channel = channels.of(
+        tenant_id, payout.channel, channel_ref=payout.channel_ref, retry=payout.attempts > 0
+    )
+    if channel is None:
+        log.warning("payout %s: no %s channel to pay through now", payout_id, payout.channel)
         return payout
     details = json.loads(sealer.open(tenant_id, sealed, _bound_to(tenant_id, payout.user_id)))
     try:
@@ -262,7 +280,7 @@ def apply(
 
 
 def retry_processing(
-    db: Database, channel: Payouts, sealer: Sealer, now: datetime, limit: int = 100
+    db: Database, channels: PayoutChannels, sealer: Sealer, now: datetime, limit: int = 100
 ) -> list[Payout]:
     """Ask again for every payout still processing (the scheduler's round); one that cannot be
     sent now (its payee cannot be opened, the database refused) is logged and asked next time."""
@@ -271,7 +289,7 @@ def retry_processing(
     done = []
     for payout in waiting:
         try:
-            done.append(send(db, channel, sealer, payout.tenant_id, payout.payout_id, now))
+            done.append(send(db, channels, sealer, payout.tenant_id, payout.payout_id, now))
         except Exception:
             log.exception("payout %s: sending failed; asked again next round", payout.payout_id)
     return done

@@ -36,6 +36,7 @@ from tokenmall.adapters.db.mall.rows import aware
 from tokenmall.domain.errors import InsufficientBalance
 from tokenmall.domain.ledger import commands as c
 from tokenmall.domain.mall.access import AuditEntry
+from tokenmall.domain.mall.payouts import PAYOUT_CHANNELS
 from tokenmall.domain.mall.people import KycStatus, Role, Scope
 from tokenmall.domain.mall.transitions import WITHDRAWAL
 from tokenmall.domain.mall.withdrawals import (
@@ -333,12 +334,13 @@ def approve(
     withdrawal_id: str,
     now: datetime,
     *,
-    through_channel: bool = False,
+    through_channel: bool | frozenset[str] = False,
     manual_reference: str | None = None,
 ) -> Withdrawal:
     """One admin's approval; the last one needed pays the withdrawal out: with
-    ``manual_reference``, as paid outside the platform; else, with ``through_channel`` and a
-    payee account registered, through the channel (the withdrawal is ``paying``); else paid at
+    ``manual_reference``, as paid outside the platform; else, with ``through_channel`` (True, or
+    the payee channels the tenant pays out through) and a payee account of such a channel
+    registered, through the channel (the withdrawal is ``paying``); else paid at
     once."""
     who = require(caller, tenant_id, ADMIN)
     if manual_reference is not None:
@@ -374,15 +376,16 @@ def _pay_out(
     uow: UnitOfWork,
     who: Principal,
     found: Withdrawal,
-    through_channel: bool,
+    through_channel: bool | frozenset[str],
     manual_reference: str | None,
     now: datetime,
 ) -> None:
     if manual_reference is None and through_channel:
+        payable = PAYOUT_CHANNELS if through_channel is True else through_channel or ()
         status = WITHDRAWAL.check(
             found.status, "pay_out", actor(who), withdrawal_id=found.withdrawal_id
         )
-        if payouts.plan(uow, found, now) is not None:
+        if payouts.plan(uow, found, now, payable) is not None:
             if not uow.withdrawals.decide(
                 found.tenant_id,
                 found.withdrawal_id,

@@ -19,9 +19,10 @@ from tokenmall.services.mall.settling import parse_date
 from tokenmall.services.mall.uow import Database, MallUnitOfWork, utc_now
 from tokenmall.web.api.common import ResourceId, TenantId, write
 from tokenmall.web.api.kyc import sealer
+from tokenmall.web.api.payment_channels import registry_of
 from tokenmall.web.api.schemas import Request as Body
 from tokenmall.web.api.schemas import Response as Out
-from tokenmall.web.deps import Caller, Db, IdempotencyKey, settings, single_query_values
+from tokenmall.web.deps import Caller, Db, IdempotencyKey, single_query_values
 from tokenmall.web.errors import COMMON, responses
 
 log = logging.getLogger("tokenmall.payouts")
@@ -142,19 +143,18 @@ class ReconPage(Out):
 def send_payout(request: Request, db: Database, tenant_id: str, payout_id: str) -> None:
     """Send a payout just made through the configured channel (the scheduler retries one that
     is still processing)."""
-    channel = bootstrap.payout_channel(settings(request).sandbox_gateway)
-    if channel is None:
-        return
+    channels = bootstrap.payout_channel(db, registry_of(request))
     try:
-        payouts.send(db, channel, sealer(request), tenant_id, payout_id, utc_now())
+        payouts.send(db, channels, sealer(request), tenant_id, payout_id, utc_now())
     except NotFound:  # the approval's transaction lost a race: no payout was made
         pass
     except Exception:  # the approval stands; the scheduler sends the payout again
         log.exception("payout %s: sending failed; the scheduler retries it", payout_id)
 
 
-def through_channel(request: Request) -> bool:
-    return bootstrap.payout_channel(settings(request).sandbox_gateway) is not None
+def through_channel(request: Request, db: Database, tenant_id: str) -> frozenset[str]:
+    """The payee channels the tenant pays withdrawals out through (none: paid manually)."""
+    return bootstrap.payout_channel(db, registry_of(request)).payable(tenant_id)
 
 
 @router.put(

@@ -140,7 +140,7 @@ def approve_withdrawal(
     key: IdempotencyKey,
     payload: ApproveIn | None = None,
 ) -> Response:
-    channel = through_channel(request)
+    channel = through_channel(request, db, tenant_id)
     planned: list[str] = []
 
     def make(conn: Connection) -> BaseModel:

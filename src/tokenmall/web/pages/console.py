@@ -449,7 +449,7 @@ async def withdrawal_decide(
 ) -> Response:
     if decision not in ("approve", "reject"):
         raise HTTPException(404)
-    channel = payout_pages.through_channel(request)
+    channel = payout_pages.through_channel(request, tenant_id)
     planned: list[str] = []
 
     def act(conn: Connection, caller: Principal, form: FormData) -> str:

@@ -159,6 +159,26 @@ def payments_of(conn: Connection, tenant_id: str, order_id: str) -> list[Payment
     return [_payment(row) for row in conn.execute(query)]
 
 
+def open_payments(
+    conn: Connection,
+    statuses: tuple[str, ...],
+    gateways: tuple[str, ...],
+    before: datetime,
+    limit: int,
+) -> list[Payment]:
+    query = (
+        select(payments)
+        .where(
+            payments.c.status.in_(statuses),
+            payments.c.gateway.in_(gateways),
+            payments.c.created_at < before,
+        )
+        .order_by(payments.c.created_at, payments.c.payment_id)
+        .limit(limit)
+    )
+    return [_payment(row) for row in conn.execute(query)]
+
+
 def move_payment(
     conn: Connection,
     tenant_id: str,
