@@ -9,12 +9,17 @@ holds the tenant's lock once for every trade queued, settles each under its own 
 the journal applied to the writer's cached book (``journal.run(..., book)``), so the next
 trade of the batch books the next journal id — the token's owner change, the token's other
 open orders cancelled, the trade's row, its ``sale`` leaf in the transparency log and the
-request's stored answer with it, and commits them together. A trade is answered only after
-its batch committed; a refused one (``MarketRefused``: the same codes as before) is rolled
-back alone, its book reloaded, and the others go on.
+request's stored answer with it, and commits them together. What the trade reads without a
+lock (the tenant's profile and calendar, the collection's settings, the users' real-name
+status, the order's row as first read, the wash-trade watch's flag: ``state.Known``) is read
+before it is queued, on the caller's own connection, so the writer's transaction spends its
+round trips on the rest. A trade is answered only after its batch committed; a refused one
+(``MarketRefused``: the same codes as before) is rolled back alone, its book reloaded, and
+the others go on.
 
 Locks: every market action takes the token's row lock first and the tenant's ledger lock
-last. The writer already holds the ledger's, so it takes the token's only if it is free
+after it (then the holders' and marks' rows: ``persist.py`` gives the one order). The writer
+already holds the ledger's, so it takes the token's only if it is free
 (``SKIP LOCKED``); if another transaction holds it (a cancel, a gift, a racing trade in a
 transaction of its own), the trade is settled in a transaction of its own instead, which
 takes the locks in the usual order. So a trade never waits for a token while holding the
@@ -37,7 +42,9 @@ from tokenmall.services.mall import idempotency
 from tokenmall.services.mall.auth import Principal
 from tokenmall.services.mall.uow import Database, MallUnitOfWork
 from tokenmall.services.market.orders import Placed
+from tokenmall.services.market.state import Known, known_for
 from tokenmall.services.market.trading import TradeBusy, settle
+from tokenmall.services.market.watch import watcher
 from tokenmall.services.writers.units import Writes, writers_for
 
 # What the caller answers for a settled trade (its JSON body), read in the trade's transaction.
@@ -70,6 +77,7 @@ class TradeUnit:
     config: LogConfig
     answer: Answer
     once: Once | None
+    known: Known | None = None  # read before it was queued (``state.known_for``)
 
     def run(self, conn: Connection, book: TenantBook, writes: Writes) -> str:
         # Reads and writes interleave (the locks, the rows), so one savepoint without a
@@ -82,7 +90,7 @@ class TradeUnit:
                 unit.answer_under(self.tenant_id, scope, o.key, o.request, self.now)
             placed = settle(
                 unit, self.caller, self.tenant_id, self.order_id, self.action,
-                now=self.now, config=self.config, wait=False,
+                now=self.now, config=self.config, wait=False, known=self.known,
             )  # fmt: skip
             body = self.answer(unit, placed)
             if self.once is not None:
@@ -109,8 +117,9 @@ def settle_batched(
     answers the stored one). A refusal raises as ``trading.settle`` does. When the token is
     locked by another transaction, or a racing request stored the key first, it runs in a
     transaction of its own (``idempotency.run_once``: that replays what the race stored)."""
-    if once is not None:
-        with db.reading() as reader:
+    known = None
+    with db.reading() as reader:
+        if once is not None:
             stored = idempotency.lookup(
                 reader,
                 tenant_id=tenant_id,
@@ -118,9 +127,12 @@ def settle_batched(
                 key=once.key,
                 request=once.request,
             )
-        if stored is not None:
-            return idempotency.Outcome(stored.status_code, stored.body, True)
-    unit = TradeUnit(tenant_id, caller, order_id, action, now, config, answer, once)
+            if stored is not None:
+                return idempotency.Outcome(stored.status_code, stored.body, True)
+        if caller is not None and caller.tenant_id == tenant_id:
+            watch = watcher(reader, tenant_id)
+            known = known_for(reader, tenant_id, order_id, caller.subject_id, watch)
+    unit = TradeUnit(tenant_id, caller, order_id, action, now, config, answer, once, known)
     try:
         body: str = writers_for(db.engine).call(unit)
     except (TradeBusy, idempotency.KeyRace):

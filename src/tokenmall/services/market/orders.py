@@ -171,9 +171,11 @@ def retrying(unit: MallUnitOfWork, action: Callable[[], Placed]) -> Placed:
     raise MarketRefused(Code.NOT_FOUND, "the book is changing; try again", "order")
 
 
-def _open_order(loader: Loader, order_id: int) -> OrderRow:
+def _open_order(loader: Loader, order_id: int, seen: OrderRow | None = None) -> OrderRow:
+    """The order locked (its token first), read again under the lock; ``seen``: its row as
+    read before (its token, user and collection never change), so not read again unlocked."""
     unit, tenant_id = loader.unit, loader.tenant_id
-    row = unit.market.order(tenant_id, order_id)
+    row = seen if seen is not None else unit.market.order(tenant_id, order_id)
     if row is None:
         raise MarketRefused(Code.NOT_FOUND, f"no order {order_id}", "order_id")
     if row.serial is not None:  # the token first: the one lock order

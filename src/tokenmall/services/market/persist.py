@@ -9,10 +9,13 @@ seller's proceeds, the fee, the royalty) are ONE journal (``MarketTrade``), writ
 ledger checks the cash again under its own lock: a shortfall there (a race the market's read
 could not see) is ``insufficient_funds`` and the whole transaction rolls back.
 
-An outcome with a trade takes the tenant's ledger lock before its first row (after the token's
-and the orders' locks its use case took): the holders' and marks' rows it writes are written
-by trades in the tenant's writer too, which hold the ledger's lock first
-(``services/market/batched.py``). Inside the writer (``unit.writer_book``) the journals go
+The one lock order of the market: a token row, then its orders, then the tenant's order
+counter, then the tenant's ledger lock, then the holders' and T+N marks' rows. An outcome that
+writes a holder or a mark (a trade, a gift) or books a trade takes the ledger lock before its
+first row (after the token's and the orders' locks its use case took): trades in the tenant's
+writer hold the ledger's lock first and write the same rows (``services/market/batched.py``),
+so a gift X→Y and a trade Y→X recording the same two new holders in opposite order never wait
+for each other's row while holding one. Inside the writer (``unit.writer_book``) the journals go
 through the writer's book."""
 
 from __future__ import annotations
@@ -38,6 +41,10 @@ from tokenmall.services.mall.uow import MallUnitOfWork
 from tokenmall.services.market.state import business_day
 
 Watch = Callable[[str, str], "str | None"]  # (buyer, seller) -> why a trade is flagged
+
+# Effects whose rows (holders, T+N marks, a trade's journal) trades in the tenant's writer
+# write too: an outcome with one takes the tenant's ledger lock before its first row.
+_SHARED = (fx.Traded, fx.OwnerChanged, fx.HolderAdded, fx.HoldMarked)
 
 
 class Unsupported(RuntimeError):
@@ -68,10 +75,11 @@ def persist(
     opened: dict[int, fx.OrderOpened] = {}
     money = _Money(unit, tenant_id)
     trades: list[int] = []
+    holders: list[tuple[str, str]] = []
     trading_day = 0
-    if unit.writer_book is None and any(isinstance(e, fx.Traded) for e in outcome.effects):
-        # A trade's holders and T+N marks are rows trades in the tenant's writer write too,
-        # under the ledger's lock it holds first: here the same lock before them.
+    if unit.writer_book is None and any(isinstance(e, _SHARED) for e in outcome.effects):
+        # A trade's or a gift's holders and T+N marks are rows trades in the tenant's writer
+        # write too, under the ledger's lock it holds first: here the same lock before them.
         journal.lock_ledger(unit.conn, tenant_id)
     for effect in outcome.effects:
         if isinstance(effect, fx.OrderOpened):
@@ -112,7 +120,8 @@ def persist(
                 tenant_id, effect.id, effect.status.value, effect.reason, now
             ):
                 raise MarketRefused(Code.NOT_FOUND, f"order {effect.id} is no longer open", "order")
-            row = market.order(tenant_id, effect.id)
+            # a filled order's close is logged with its sale: no row to read again for it
+            row = None if effect.reason == "filled" else market.order(tenant_id, effect.id)
             if (
                 row is not None
                 and row.kind == "listing"
@@ -138,11 +147,11 @@ def persist(
                 tenant_id, cid, serial, state=TokenState.HELD, now=now, owner_id=effect.owner
             )
             if effect.previous is not None:  # they held it: still counted once it is gone
-                market.add_holder(tenant_id, cid, effect.previous)
+                holders.append((cid, effect.previous))
             if effect.via == "gift" and effect.previous is not None:
                 logged.append(events.transfer(cid, serial, effect.previous, effect.owner))
         elif isinstance(effect, fx.HolderAdded):
-            market.add_holder(tenant_id, effect.collection, effect.user)
+            holders.append((effect.collection, effect.user))
         elif isinstance(effect, fx.HoldMarked):
             market.mark(tenant_id, effect.collection, effect.user, effect.side, effect.trading_day)
         elif isinstance(effect, fx.CollectionChanged):
@@ -172,6 +181,7 @@ def persist(
         else:
             raise Unsupported(f"{type(effect).__name__} is not persisted by {actor}")
     money.done()
+    market.add_holders(tenant_id, holders)  # one statement for the outcome's holders
     if logged:
         appending.record(unit.log, config, tenant_id, logged, now)
     return trades

@@ -6,6 +6,7 @@ collection rules come from the tenant's settings through the domain's own constr
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from fractions import Fraction
@@ -56,17 +57,76 @@ def _ratio(ppm: int | None) -> Fraction | None:
     return None if ppm is None else Fraction(ppm, PPM)
 
 
+@dataclass(frozen=True, slots=True)
+class Known:
+    """What a trade reads without a lock, read on the caller's own connection before the
+    trade is queued for the tenant's writer (``batched.py``), so the writer's transaction
+    does not spend its round trips on them: the tenant's profile and calendar, the
+    collection's settings and the tenant's gift hold, the users' real-name status and the
+    order's row as first read (its token, user and collection never change; it is read
+    again under its lock). Whatever moves money or owners (cash, the order's status, the
+    token, the holders, the marks) is still read under the locks."""
+
+    prof: Profile
+    cal: TenantCalendar
+    settings: dict[str, CollectionSettings]
+    tenant_gift_hold_days: int
+    kyc: dict[str, bool]
+    order: OrderRow | None
+    flag: tuple[str, str, str | None] | None = None  # (buyer, seller, the watch's reason)
+
+
+def known_for(
+    unit: MallUnitOfWork,
+    tenant_id: str,
+    order_id: int,
+    user_id: str,
+    watch: Callable[[str, str], str | None] | None = None,
+) -> Known:
+    """``Known`` for a trade of ``order_id`` by ``user_id``, read without locks; with
+    ``watch``, the wash-trade watch's reason for the buyer and the order's user (the seller
+    of a take and of an accept), which reads only the referral tree and deposits."""
+    row = unit.market.order(tenant_id, order_id)
+    users = {user_id} if row is None else {user_id, row.user_id}
+    settings: dict[str, CollectionSettings] = {}
+    if row is not None:
+        found = unit.market.collection(tenant_id, row.collection_id)
+        settings[row.collection_id] = found or CollectionSettings(tenant_id, row.collection_id)
+    return Known(
+        prof=tenant_profile(unit, tenant_id),
+        cal=calendar(unit, tenant_id),
+        settings=settings,
+        tenant_gift_hold_days=unit.nfg.gift_hold_days(tenant_id),
+        kyc={u: _kyc(unit, tenant_id, u) for u in sorted(users)},
+        order=row,
+        flag=None if row is None or watch is None else (
+            user_id, row.user_id, watch(user_id, row.user_id)
+        ),
+    )  # fmt: skip
+
+
+def _kyc(unit: MallUnitOfWork, tenant_id: str, user_id: str) -> bool:
+    # The member's real-name status (a reviewed submission sets it; an admin may revoke it).
+    found = unit.people.get_user(tenant_id, user_id)
+    return found is not None and found.kyc_status == KycStatus.VERIFIED
+
+
 @dataclass
 class Loader:
-    """Fills a ``MarketState`` for one action of ``tenant_id`` at ``now``."""
+    """Fills a ``MarketState`` for one action of ``tenant_id`` at ``now`` (with ``known``,
+    what it read before the action was queued)."""
 
     unit: MallUnitOfWork
     tenant_id: str
     now: datetime
+    known: Known | None = None
 
     def __post_init__(self) -> None:
-        self.prof = tenant_profile(self.unit, self.tenant_id)
-        self.cal = calendar(self.unit, self.tenant_id)
+        if self.known is not None:
+            self.prof, self.cal = self.known.prof, self.known.cal
+        else:
+            self.prof = tenant_profile(self.unit, self.tenant_id)
+            self.cal = calendar(self.unit, self.tenant_id)
         self.today = business_day(self.now)
         self.state = MarketState(clock=self.cal.clock(self.today))
 
@@ -76,9 +136,9 @@ class Loader:
     def user(self, user_id: str) -> None:
         if user_id in self.state.accounts:
             return
-        # The member's real-name status (a reviewed submission sets it; an admin may revoke it).
-        found = self.unit.people.get_user(self.tenant_id, user_id)
-        kyc = found is not None and found.kyc_status == KycStatus.VERIFIED
+        kyc = None if self.known is None else self.known.kyc.get(user_id)
+        if kyc is None:
+            kyc = _kyc(self.unit, self.tenant_id, user_id)
         cash = self.unit.cash.cash_of(self.tenant_id, user_id)
         self.state.accounts[user_id] = Account(cash=cash, kyc=kyc)
 
@@ -89,6 +149,8 @@ class Loader:
             self.state.holds[(user_id, collection_id)] = HoldMarks(bought, sold)
 
     def settings(self, collection_id: str) -> CollectionSettings:
+        if self.known is not None and collection_id in self.known.settings:
+            return self.known.settings[collection_id]
         return self.unit.market.collection(self.tenant_id, collection_id) or CollectionSettings(
             self.tenant_id, collection_id
         )
@@ -98,7 +160,10 @@ class Loader:
         tenant's NFG gift hold (so the registry's transfer and the market's gift agree)."""
         if s.gift_hold_days is not None:
             return s.gift_hold_days
-        tenant_days = self.unit.nfg.gift_hold_days(self.tenant_id)
+        if self.known is not None:
+            tenant_days = self.known.tenant_gift_hold_days
+        else:
+            tenant_days = self.unit.nfg.gift_hold_days(self.tenant_id)
         return max(tenant_days, self.prof.default_gift_hold_days)
 
     def collection(self, collection: Collection) -> CollectionState:

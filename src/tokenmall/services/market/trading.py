@@ -31,8 +31,8 @@ from tokenmall.services.market.orders import (
     retrying,
     unseen_crossing,
 )
-from tokenmall.services.market.persist import persist
-from tokenmall.services.market.state import Loader
+from tokenmall.services.market.persist import Watch, persist
+from tokenmall.services.market.state import Known, Loader
 from tokenmall.services.market.watch import watcher
 from tokenmall.services.nfg import registry
 
@@ -96,24 +96,28 @@ def settle(
     now: datetime,
     config: LogConfig,
     wait: bool = True,
+    known: Known | None = None,
 ) -> Placed:
     """``take`` or ``accept`` (``action``). With ``wait`` False (the tenant's writer, which
     already holds the ledger's lock) the token's lock is taken only if it is free, else
     ``TradeBusy`` before anything is written, so no trade waits for a token while holding
-    the tenant's lock."""
+    the tenant's lock. ``known``: what was read of it before it was queued
+    (``state.known_for``)."""
     if action not in ("take", "accept"):
         raise ValueError(f"not a trade: {action!r}")
     user = _who(caller, tenant_id)
+    seen = None if known is None else known.order
     if not wait:
-        row = unit.market.order(tenant_id, order_id)
+        if seen is None:
+            seen = unit.market.order(tenant_id, order_id)
         if (
-            row is not None
-            and row.serial is not None
-            and not unit.market.try_lock_token(tenant_id, row.collection_id, row.serial)
+            seen is not None
+            and seen.serial is not None
+            and not unit.market.try_lock_token(tenant_id, seen.collection_id, seen.serial)
         ):
             raise TradeBusy(order_id)
-    loader = Loader(unit, tenant_id, now)
-    row = _open_order(loader, order_id)
+    loader = Loader(unit, tenant_id, now, known)
+    row = _open_order(loader, order_id, seen)
     loader.user(user)
     loader.user(row.user_id)
     loader.marks(user, row.collection_id)
@@ -122,9 +126,18 @@ def settle(
     with answering_for("order_id"):
         outcome = market.take(user, order_id) if action == "take" else market.accept(user, order_id)
     done = persist(
-        unit, tenant_id, outcome, now, config, actor=action, watch=watcher(unit, tenant_id)
+        unit, tenant_id, outcome, now, config, actor=action, watch=_watch(unit, tenant_id, known)
     )
     return Placed(None, user, tuple(done))
+
+
+def _watch(unit: MallUnitOfWork, tenant_id: str, known: Known | None) -> Watch:
+    """The wash-trade watch, answering the pair ``known`` checked already without reading."""
+    live = watcher(unit, tenant_id)
+    if known is None or known.flag is None:
+        return live
+    buyer, seller, reason = known.flag
+    return lambda b, s: reason if (b, s) == (buyer, seller) else live(b, s)
 
 
 def take(

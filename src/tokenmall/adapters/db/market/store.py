@@ -375,12 +375,18 @@ class SqlMarket(SqlMarketTrades, SqlMarketRoyalties):
     def add_holder(self, tenant_id: str, collection_id: str, user_id: str) -> None:
         """Record that ``user_id`` held a token of the collection (once; two transactions
         recording one user at once both succeed)."""
+        self.add_holders(tenant_id, [(collection_id, user_id)])
+
+    def add_holders(self, tenant_id: str, pairs: list[tuple[str, str]]) -> None:
+        """``add_holder`` for each (collection, user), in one statement (sorted: one order)."""
+        rows = [
+            {"tenant_id": tenant_id, "collection_id": c, "user_id": u}
+            for c, u in sorted(set(pairs))
+        ]
+        if not rows:
+            return
         dialect = postgresql if self.conn.dialect.name == "postgresql" else sqlite
-        self.conn.execute(
-            dialect.insert(market_holders)
-            .values(tenant_id=tenant_id, collection_id=collection_id, user_id=user_id)
-            .on_conflict_do_nothing()
-        )
+        self.conn.execute(dialect.insert(market_holders).values(rows).on_conflict_do_nothing())
 
     def marks(
         self, tenant_id: str, collection_id: str, user_id: str
