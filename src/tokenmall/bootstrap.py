@@ -93,6 +93,8 @@ def record_sandbox_approval(
 ) -> None:
     """The sandbox's page approved a payment: the sandbox keeps it for its daily bill."""
     sandbox_payouts.record_approval(db.engine, provider_ref, amount_fen, now)
+
+
 def wechat_channel(api_base: str = wechat_keys.API_BASE) -> ChannelKind:
     """WeChat Pay as a channel: its key set checked and tested, its gateway per tenant, its
     callbacks at ``/api/v1/payments/webhooks/wechat/{tenant}``."""

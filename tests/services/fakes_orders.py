@@ -121,9 +121,7 @@ class FakeOrders:
     def settings(self, tenant_id: str) -> OrderSettings:
         return self.saved_settings.get(tenant_id, OrderSettings())
 
-    def put_settings(
-        self, tenant_id: str, settings: OrderSettings, by: str, now: datetime
-    ) -> None:
+    def put_settings(self, tenant_id: str, settings: OrderSettings, by: str, now: datetime) -> None:
         self.saved_settings[tenant_id] = settings
 
 
@@ -244,9 +242,7 @@ class FakeOrderMoney:
             where = (tenant_id, user)
             self.stable[where] = self.stable.get(where, 0) + amount_fen
 
-    def record_payment(
-        self, tenant_id: str, *, user: str, order_ref: str, amount_fen: int
-    ) -> int:
+    def record_payment(self, tenant_id: str, *, user: str, order_ref: str, amount_fen: int) -> int:
         if self._once(f"order:{order_ref}:payment"):
             self.escrow[order_ref] = amount_fen
         return len(self.steps)

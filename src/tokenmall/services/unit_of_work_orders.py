@@ -155,9 +155,7 @@ class OrderMoney(Protocol):
     ) -> None:
         """The order's stable points back to the buyer (cancelled or refunded)."""
 
-    def record_payment(
-        self, tenant_id: str, *, user: str, order_ref: str, amount_fen: int
-    ) -> int:
+    def record_payment(self, tenant_id: str, *, user: str, order_ref: str, amount_fen: int) -> int:
         """Money the gateway received for ``order_ref``, into escrow; the journal's id."""
 
     def preview_reversal(self, tenant_id: str, order_ref: str) -> dict[str, Any]:

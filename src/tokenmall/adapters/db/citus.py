@@ -231,9 +231,6 @@ def distribute(conn: Connection, shard_count: int) -> list[str]:
         else:
             conn.execute(text("SELECT create_reference_table(:t)"), {"t": table})
         changed.append(table)
-    from tokenmall.adapters.db import citus_batch  # (it builds on this module's functions)
-
-    citus_batch.install(conn)
     return changed
 
 

@@ -105,9 +105,7 @@ def install(conn: Connection) -> None:
     to the tenant's worker (inside the upgrade's transaction)."""
     conn.execute(text(function_sql()))
     conn.execute(
-        text(
-            "SELECT create_distributed_function(:f, '$1', colocate_with => 'tenants')"
-        ),
+        text("SELECT create_distributed_function(:f, '$1', colocate_with => 'tenants')"),
         {"f": SIGNATURE},
     )
 
@@ -129,10 +127,10 @@ def call(
         ):
             if sql == fast.dollar(sql_of):
                 arrays[table] = params[1:]
-    params: list[bytes | None] = [tenant_id.encode()]
+    bound: list[bytes | None] = [tenant_id.encode()]
     for table, columns, *_ in _TABLES:
-        params += arrays.get(table) or [_EMPTY] * len(columns)
+        bound += arrays.get(table) or [_EMPTY] * len(columns)
     names = list(state)
-    params.append(fast.array_literal(names).encode())
-    params.append(fast.array_literal([state[n] for n in names]).encode())
-    return [(CALL_SQL, params)]
+    bound.append(fast.array_literal(names).encode())
+    bound.append(fast.array_literal([state[n] for n in names]).encode())
+    return [(CALL_SQL, bound)]

@@ -23,15 +23,41 @@ from sqlalchemy.exc import IntegrityError
 from tokenmall.adapters.db import citus
 
 HOLDER_COLUMNS = (
-    "name", "points", "cash", "stable", "quota", "quota_used", "spend", "dividends",
-    "exited", "merchant", "referrer", "points_seq",
+    "name",
+    "points",
+    "cash",
+    "stable",
+    "quota",
+    "quota_used",
+    "spend",
+    "dividends",
+    "exited",
+    "merchant",
+    "referrer",
+    "points_seq",
 )
 _HOLDER_TYPES = (
-    "text", "bigint", "bigint", "bigint", "bigint", "bigint", "bigint", "bigint",
-    "boolean", "boolean", "text", "bigint",
+    "text",
+    "bigint",
+    "bigint",
+    "bigint",
+    "bigint",
+    "bigint",
+    "bigint",
+    "bigint",
+    "boolean",
+    "boolean",
+    "text",
+    "bigint",
 )
 JOURNAL_COLUMNS = (
-    "journal_id", "code", "idempotency_key", "fingerprint", "result", "business_date", "reverses",
+    "journal_id",
+    "code",
+    "idempotency_key",
+    "fingerprint",
+    "result",
+    "business_date",
+    "reverses",
 )
 _JOURNAL_TYPES = ("bigint", "text", "text", "text", "text", "date", "bigint")
 POSTING_COLUMNS = ("journal_id", "line", "account", "holder", "asset", "amount")

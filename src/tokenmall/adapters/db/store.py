@@ -290,7 +290,9 @@ class Store:
         statements = [
             fast.pg_insert(table, tenant_id, rows)
             for table, rows in (
-                ("holders", batch.holders), ("journals", journal_out), ("postings", posting_out)
+                ("holders", batch.holders),
+                ("journals", journal_out),
+                ("postings", posting_out),
             )
             if rows
         ]

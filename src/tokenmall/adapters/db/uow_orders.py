@@ -120,9 +120,7 @@ class SqlOrders:
     def settings(self, tenant_id: str) -> OrderSettings:
         return orders_repo.get_settings(self.conn, tenant_id)
 
-    def put_settings(
-        self, tenant_id: str, settings: OrderSettings, by: str, now: datetime
-    ) -> None:
+    def put_settings(self, tenant_id: str, settings: OrderSettings, by: str, now: datetime) -> None:
         orders_repo.put_settings(self.conn, tenant_id, settings, by, now)
 
 
