@@ -24,8 +24,10 @@ def behind_the_triggers(
         conn.execute(text("SET LOCAL session_replication_role = origin"))
         return
     saved = conn.execute(
-        text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "
-             "AND tbl_name IN ('journals', 'postings')")
+        text(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "
+            "AND tbl_name IN ('journals', 'postings')"
+        )
     ).all()
     for name, _ in saved:
         conn.execute(text(f'DROP TRIGGER "{name}"'))

@@ -93,9 +93,9 @@ def test_a_consumers_journey_end_to_end(api: Api, operator_token: str, server: A
     (payment,) = done["payments"]
     assert d(payment["amount"]) == 100 - d(stable)
     assert sandbox_pay(api, payment["redirect_url"]).status_code == 200
-    assert ok(api.get(t.path(f"/orders/{done['orders'][0]['order_id']}"), friend))[
-        "status"
-    ] == "paid"
+    assert (
+        ok(api.get(t.path(f"/orders/{done['orders'][0]['order_id']}"), friend))["status"] == "paid"
+    )
     assert d(wallet(api, t, friend)["stable"]) == 0
     merchant = ok(api.get(t.path(f"/merchants/{t.merchant_id}/wallet"), t.merchant_token))
     assert merchant["stable"] == stable
@@ -106,9 +106,7 @@ def test_a_consumers_journey_end_to_end(api: Api, operator_token: str, server: A
     asked = ok(api.post(t.path("/withdrawals"), friend, json={"amount": "5.00"}), 201)
     assert asked["status"] == "pending"
     assert d(wallet(api, t, friend)["cash"]) == cash - 5
-    approved = ok(
-        api.post(t.path(f"/withdrawals/{asked['withdrawal_id']}/approve"), t.admin_token)
-    )
+    approved = ok(api.post(t.path(f"/withdrawals/{asked['withdrawal_id']}/approve"), t.admin_token))
     assert approved["status"] == "paid"
     after = wallet(api, t, friend)
     assert d(after["cash"]) == cash - 5

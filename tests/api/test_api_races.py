@@ -122,9 +122,7 @@ def _key(api: Api, t: TenantFixture) -> str:
 
 def _push(key: str, t: TenantFixture, order_id: str, event: str, idem: str, body: Any = None):
     def call(c: Api) -> httpx.Response:
-        return c.post(
-            t.path(f"/integration/orders/{order_id}/{event}"), key, json=body, key=idem
-        )
+        return c.post(t.path(f"/integration/orders/{order_id}/{event}"), key, json=body, key=idem)
 
     return call
 
@@ -144,8 +142,7 @@ def test_identical_integration_pushes_at_once_replay(
         for i in range(WAYS // 2)
     ]
     completes = [
-        _push(key, t, "C-1", "completed", also if i % 2 else uuid4().hex)
-        for i in range(WAYS // 2)
+        _push(key, t, "C-1", "completed", also if i % 2 else uuid4().hex) for i in range(WAYS // 2)
     ]
     answers = _all_at_once(str(api.http.base_url), refunds + completes)
     _no_500(answers)

@@ -109,9 +109,7 @@ def test_invite_link_registration_binds_the_inviter_once(
     # admins read anyone's referrals; consumers only their own
     seen = ok(api.get(tenant.path(f"/users/{bob}/referrals"), tenant.admin_token))
     assert seen["inviter"]["user_id"] == amy
-    assert [i["display_name"] for i in seen["invitees"]] == [
-        "Carl"
-    ]
+    assert [i["display_name"] for i in seen["invitees"]] == ["Carl"]
     assert api.get(tenant.path(f"/users/{amy}/referrals"), bob_token).status_code == 403
     assert api.get(tenant.path("/users/usr_x/referrals"), tenant.admin_token).status_code == 404
     assert api.get(tenant.path("/referrals/me")).status_code == 401

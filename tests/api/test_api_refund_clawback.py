@@ -127,9 +127,7 @@ def test_referrers_points_are_burned_and_a_debt_blocks_withdrawals(
     assert inviter_points > 0  # the referral grant
     # The friend sells some of the order's points: that part becomes the friend's debt.
     ok(api.post(t.path("/wallet/sell"), friend, json={"points": "3"}))
-    asked = ok(
-        api.post(t.path(f"/orders/{order_id}/refunds"), friend, json={"reason": "r"}), 201
-    )
+    asked = ok(api.post(t.path(f"/orders/{order_id}/refunds"), friend, json={"reason": "r"}), 201)
     preview = ok(
         api.get(t.path(f"/orders/{order_id}/refunds/{asked['refund_id']}/preview"), t.admin_token)
     )
@@ -140,11 +138,7 @@ def test_referrers_points_are_burned_and_a_debt_blocks_withdrawals(
     assert levels[t.consumer_id]["debt"] == "0.00"
     owed = parse_money(levels[friend_id]["debt"], allow_zero=True)
     assert owed > 0
-    ok(
-        api.post(
-            t.path(f"/orders/{order_id}/refunds/{asked['refund_id']}/approve"), t.admin_token
-        )
-    )
+    ok(api.post(t.path(f"/orders/{order_id}/refunds/{asked['refund_id']}/approve"), t.admin_token))
     assert holder(server, t, t.consumer_id)["points"] == 0
     wallet = ok(api.get(t.path("/wallet"), friend))
     assert parse_money(wallet["debt"], allow_zero=True) == owed

@@ -143,8 +143,11 @@ def test_a_change_that_would_leave_skus_unbookable_is_refused_listing_them(
     # refused, naming the parameter and listing the SKUs it would break
     for params, field, broken in (
         ({"dividend_rate": "0.31"}, "params.dividend_rate", [big["sku_id"]]),
-        ({"dividend_rate": "0.71", "pool_rate": "0.29"}, "params.dividend_rate",
-         [big["sku_id"], tenant.sku_id]),
+        (
+            {"dividend_rate": "0.71", "pool_rate": "0.29"},
+            "params.dividend_rate",
+            [big["sku_id"], tenant.sku_id],
+        ),
         ({"commission_rates": ["0.05"]}, "params.commission_rates", [big["sku_id"]]),
     ):
         body = {"params": params, "params_version": version}

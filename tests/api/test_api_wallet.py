@@ -331,7 +331,7 @@ def test_price_history_closes_each_day_on_its_last_priced_journal(
                     journals.c.journal_id <= upto,
                     journals.c.created_at > today - timedelta(days=days_ago),
                 )
-                .values(created_at=today - timedelta(days=days_ago))
+                .values(created_at=today - timedelta(days=days_ago)),
             )
     with store.read() as conn:
         prices = {

@@ -369,8 +369,9 @@ def test_the_signing_secret_is_derived_not_stored_and_rotates(
     receiver.secret = second
     pay(api, shop, "R-2")
     deliver(db, utc_now())
-    assert any(r["valid"] and r["body"]["data"]["external_order_id"] == "R-2"
-               for r in receiver.received)
+    assert any(
+        r["valid"] and r["body"]["data"]["external_order_id"] == "R-2" for r in receiver.received
+    )
 
 
 def test_rotating_is_for_the_tenants_admins_only(
@@ -381,12 +382,21 @@ def test_rotating_is_for_the_tenants_admins_only(
     row = stored_secret(db, shop.tenant_id, endpoint_id)
     other = make_tenant(api, operator_token)
     # another tenant's admin, on its own tenant's path or on ours, rotates nothing
-    assert api.post(other.path(f"/webhook-endpoints/{endpoint_id}/rotate-secret"),
-                    other.admin_token).status_code == 404
-    assert api.post(shop.path(f"/webhook-endpoints/{endpoint_id}/rotate-secret"),
-                    other.admin_token).status_code in (401, 403, 404)
-    assert api.post(shop.path("/webhook-endpoints/whe_nope/rotate-secret"),
-                    shop.admin_token).status_code == 404
+    assert (
+        api.post(
+            other.path(f"/webhook-endpoints/{endpoint_id}/rotate-secret"), other.admin_token
+        ).status_code
+        == 404
+    )
+    assert api.post(
+        shop.path(f"/webhook-endpoints/{endpoint_id}/rotate-secret"), other.admin_token
+    ).status_code in (401, 403, 404)
+    assert (
+        api.post(
+            shop.path("/webhook-endpoints/whe_nope/rotate-secret"), shop.admin_token
+        ).status_code
+        == 404
+    )
     assert stored_secret(db, shop.tenant_id, endpoint_id) == row
 
 

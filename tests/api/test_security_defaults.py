@@ -52,8 +52,9 @@ def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 
 UNSAFE = [
-    pytest.param({}, ["TOKENMALL_SECRET_KEY is the built-in default", "SANDBOX_GATEWAY=false"],
-                 id="defaults"),
+    pytest.param(
+        {}, ["TOKENMALL_SECRET_KEY is the built-in default", "SANDBOX_GATEWAY=false"], id="defaults"
+    ),
     pytest.param(
         {"TOKENMALL_SECRET_KEY": "short-secret", "TOKENMALL_SANDBOX_GATEWAY": "false"},
         ["TOKENMALL_SECRET_KEY is 12 characters long", "at least 32 characters"],

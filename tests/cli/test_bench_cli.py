@@ -159,7 +159,10 @@ def test_bench_ledger_json_has_every_path_and_count(cli: Any, db_url: str) -> No
         report = json.loads(lines[0])
         assert set(report) == {"results", "dividend_day_seconds"}
         assert [(r["path"], r["clients"]) for r in report["results"]] == [
-            ("writer", 1), ("writer", 4), ("rowlock", 1), ("rowlock", 4)
+            ("writer", 1),
+            ("writer", 4),
+            ("rowlock", 1),
+            ("rowlock", 4),
         ]
         for r in report["results"]:
             assert set(r) == {"path", "clients", "purchases_per_second"}

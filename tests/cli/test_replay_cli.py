@@ -182,12 +182,18 @@ BAD_LINES = [
     ("negative", '{"op": "purchase", "user": "A", "amount": "-5.00"}', "negative"),
     ("non-numeric", '{"op": "purchase", "user": "A", "amount": "lots"}', "amount"),
     ("sell-too-much", '{"op": "sell", "user": "B", "points": "100"}', "cannot sell"),
-    ("stable-lacking", '{"op": "pay_stable", "user": "A", "merchant": "M", "amount": "1.00"}',
-     "cannot pay"),
+    (
+        "stable-lacking",
+        '{"op": "pay_stable", "user": "A", "merchant": "M", "amount": "1.00"}',
+        "cannot pay",
+    ),
     ("bad-params", '{"op": "params", "grant_rate": "0.95"}', "grant_rate"),
     ("unknown-param", '{"op": "params", "colour": "red"}', "colour"),
-    ("unknown-field", '{"op": "purchase", "user": "A", "amount": "1.00", "colour": "red"}',
-     "unknown field colour"),
+    (
+        "unknown-field",
+        '{"op": "purchase", "user": "A", "amount": "1.00", "colour": "red"}',
+        "unknown field colour",
+    ),
 ]
 
 

@@ -35,8 +35,15 @@ def test_table_reproduces_the_seed_exactly(cli: Any) -> None:
 def test_table_every_nth_row(cli: Any) -> None:
     result = cli("economy", "table", "--orders", "30", "--every", "10")
     assert result.returncode == 0, result.stderr
-    assert list(rows(result.stdout)) == ["A (1)", "B (2)", "C (3)", "D (4)", "J (10)", "T (20)",
-                                         "30"]
+    assert list(rows(result.stdout)) == [
+        "A (1)",
+        "B (2)",
+        "C (3)",
+        "D (4)",
+        "J (10)",
+        "T (20)",
+        "30",
+    ]
 
 
 def test_table_refuses_a_bad_amount(cli: Any) -> None:

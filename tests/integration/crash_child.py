@@ -26,8 +26,11 @@ def main() -> None:
             i = 0
             while True:
                 key = f"child{n}-{i}"
-                pool.call(c.Purchase(tenant_id=tenant, idempotency_key=key, user=f"u{n}",
-                                     amount_fen=1_000 + i))
+                pool.call(
+                    c.Purchase(
+                        tenant_id=tenant, idempotency_key=key, user=f"u{n}", amount_fen=1_000 + i
+                    )
+                )
                 with lock:
                     acks.write(key + "\n")
                     acks.flush()

@@ -52,4 +52,3 @@ def holder(store: Store, tenant_id: str, name: str) -> dict[str, Any] | None:
             select(holders).where(holders.c.tenant_id == tenant_id, holders.c.name == name)
         ).first()
         return None if row is None else dict(row._mapping)
-

@@ -39,29 +39,52 @@ def test_audit_is_clean_after_a_random_history(db_url: str, store: Store, tenant
 @pytest.mark.parametrize(
     ("sql", "expected"),
     [
-        ("UPDATE holders SET points = points + 1 WHERE tenant_id = :t AND name = "
-         "(SELECT min(name) FROM holders WHERE tenant_id = :t AND points > 0)",
-         "stored points"),
-        ("UPDATE holders SET cash = cash + 100 WHERE tenant_id = :t AND name = "
-         "(SELECT min(name) FROM holders WHERE tenant_id = :t)", "stored cash"),
+        (
+            "UPDATE holders SET points = points + 1 WHERE tenant_id = :t AND name = "
+            "(SELECT min(name) FROM holders WHERE tenant_id = :t AND points > 0)",
+            "stored points",
+        ),
+        (
+            "UPDATE holders SET cash = cash + 100 WHERE tenant_id = :t AND name = "
+            "(SELECT min(name) FROM holders WHERE tenant_id = :t)",
+            "stored cash",
+        ),
         ("UPDATE economy_state SET pool = pool + 1 WHERE tenant_id = :t", "stored pool"),
-        ("UPDATE economy_state SET dividend_pool = dividend_pool + 5 WHERE tenant_id = :t",
-         "stored dividend_pool"),
+        (
+            "UPDATE economy_state SET dividend_pool = dividend_pool + 5 WHERE tenant_id = :t",
+            "stored dividend_pool",
+        ),
         # What no posting carries, replayed from the journals:
-        ("UPDATE holders SET quota = quota + 1000 WHERE tenant_id = :t AND name = "
-         "(SELECT min(name) FROM holders WHERE tenant_id = :t AND quota > 0)", "stored quota"),
-        ("UPDATE holders SET quota_used = quota_used + 1 WHERE tenant_id = :t AND name = "
-         "(SELECT min(name) FROM holders WHERE tenant_id = :t AND quota_used < quota)",
-         "stored quota_used"),
-        ("UPDATE holders SET spend = spend + 1 WHERE tenant_id = :t AND name = "
-         "(SELECT min(name) FROM holders WHERE tenant_id = :t AND spend > 0)", "stored spend"),
-        ("UPDATE holders SET exited = NOT exited WHERE tenant_id = :t AND name = "
-         "(SELECT min(name) FROM holders WHERE tenant_id = :t AND quota > 0)", "stored exited"),
-        ("UPDATE holders SET referrer = 'someone-else' WHERE tenant_id = :t AND name = "
-         "(SELECT min(name) FROM holders WHERE tenant_id = :t)", "stored referrer"),
-        ("DELETE FROM settled_days WHERE tenant_id = :t AND business_date = "
-         "(SELECT min(business_date) FROM settled_days WHERE tenant_id = :t)",
-         "belongs to no settled day"),
+        (
+            "UPDATE holders SET quota = quota + 1000 WHERE tenant_id = :t AND name = "
+            "(SELECT min(name) FROM holders WHERE tenant_id = :t AND quota > 0)",
+            "stored quota",
+        ),
+        (
+            "UPDATE holders SET quota_used = quota_used + 1 WHERE tenant_id = :t AND name = "
+            "(SELECT min(name) FROM holders WHERE tenant_id = :t AND quota_used < quota)",
+            "stored quota_used",
+        ),
+        (
+            "UPDATE holders SET spend = spend + 1 WHERE tenant_id = :t AND name = "
+            "(SELECT min(name) FROM holders WHERE tenant_id = :t AND spend > 0)",
+            "stored spend",
+        ),
+        (
+            "UPDATE holders SET exited = NOT exited WHERE tenant_id = :t AND name = "
+            "(SELECT min(name) FROM holders WHERE tenant_id = :t AND quota > 0)",
+            "stored exited",
+        ),
+        (
+            "UPDATE holders SET referrer = 'someone-else' WHERE tenant_id = :t AND name = "
+            "(SELECT min(name) FROM holders WHERE tenant_id = :t)",
+            "stored referrer",
+        ),
+        (
+            "DELETE FROM settled_days WHERE tenant_id = :t AND business_date = "
+            "(SELECT min(business_date) FROM settled_days WHERE tenant_id = :t)",
+            "belongs to no settled day",
+        ),
     ],
 )
 def test_audit_fails_after_tampering(
@@ -137,8 +160,12 @@ def test_reversals_that_would_lower_the_price_or_overdraw_are_refused(
 ) -> None:
     execute(store, c.Purchase(tenant_id=tenant, idempotency_key="p", user="ann", amount_fen=10000))
     execute(store, c.Convert(tenant_id=tenant, idempotency_key="c", user="ann", units=10**8))
-    execute(store, c.PayStable(tenant_id=tenant, idempotency_key="s", user="ann", merchant="m",
-                               amount_fen=125))
+    execute(
+        store,
+        c.PayStable(
+            tenant_id=tenant, idempotency_key="s", user="ann", merchant="m", amount_fen=125
+        ),
+    )
     settle(store, tenant, date(2026, 7, 1))
     before = snapshot(store, tenant)
     with pytest.raises(RuleViolation, match="lower the price"):
@@ -154,13 +181,17 @@ def test_reversals_that_would_lower_the_price_or_overdraw_are_refused(
 def test_a_replayed_history_names_what_it_rebuilt(store: Store, tenant: str) -> None:
     """The replay of quotas follows the rules: a purchase adds 2x to quota and 1x to spend, a
     day's dividend uses quota up; a changed flag is named with the value the journals give."""
-    execute(store, c.Purchase(tenant_id=tenant, idempotency_key="a1", user="ann",
-                              amount_fen=10_000))
-    execute(store, c.Purchase(tenant_id=tenant, idempotency_key="b1", user="bob",
-                              amount_fen=30_000))
+    execute(
+        store, c.Purchase(tenant_id=tenant, idempotency_key="a1", user="ann", amount_fen=10_000)
+    )
+    execute(
+        store, c.Purchase(tenant_id=tenant, idempotency_key="b1", user="bob", amount_fen=30_000)
+    )
     settle(store, tenant, date(2026, 1, 1))
-    query = text("SELECT quota, quota_used, spend, dividends, exited FROM holders "
-                 "WHERE tenant_id = :t AND name = 'ann'")
+    query = text(
+        "SELECT quota, quota_used, spend, dividends, exited FROM holders "
+        "WHERE tenant_id = :t AND name = 'ann'"
+    )
     with store.read() as conn:
         ann = conn.execute(query, {"t": tenant}).one()
     assert (ann.quota, ann.spend) == (20_000, 10_000)
@@ -168,8 +199,13 @@ def test_a_replayed_history_names_what_it_rebuilt(store: Store, tenant: str) -> 
     assert not ann.exited
     assert findings(store, tenant) == []
     with store.transaction() as conn:
-        conn.execute(text("UPDATE holders SET exited = TRUE, quota = quota + 1 "
-                          "WHERE tenant_id = :t AND name = 'ann'"), {"t": tenant})
+        conn.execute(
+            text(
+                "UPDATE holders SET exited = TRUE, quota = quota + 1 "
+                "WHERE tenant_id = :t AND name = 'ann'"
+            ),
+            {"t": tenant},
+        )
     assert findings(store, tenant) == [
         "ann: stored quota 20001 != 20000 from journals",
         "ann: stored exited True != False from journals",
@@ -178,18 +214,23 @@ def test_a_replayed_history_names_what_it_rebuilt(store: Store, tenant: str) -> 
 
 @pytest.mark.parametrize(
     "result",
-    ['{"buyer": "ann", "amount": "ten", "quota_added": "1.00", "price": "1.00"}',
-     '{"buyer": "ann", "amount": "1.00", "quota_added": "1.00", "price": "cheap"}',
-     "not json"],
+    [
+        '{"buyer": "ann", "amount": "ten", "quota_added": "1.00", "price": "1.00"}',
+        '{"buyer": "ann", "amount": "1.00", "quota_added": "1.00", "price": "cheap"}',
+        "not json",
+    ],
 )
-def test_a_result_that_cannot_be_read_is_a_finding(
-    store: Store, tenant: str, result: str
-) -> None:
-    execute(store, c.Purchase(tenant_id=tenant, idempotency_key="a1", user="ann",
-                              amount_fen=10_000))
+def test_a_result_that_cannot_be_read_is_a_finding(store: Store, tenant: str, result: str) -> None:
+    execute(
+        store, c.Purchase(tenant_id=tenant, idempotency_key="a1", user="ann", amount_fen=10_000)
+    )
     with store.transaction() as conn:  # journals are immutable: only their owner could
-        behind_the_triggers(store, conn, "UPDATE journals SET result = :r WHERE tenant_id = :t "
-                            "AND code = 'purchase'", {"t": tenant, "r": result})
+        behind_the_triggers(
+            store,
+            conn,
+            "UPDATE journals SET result = :r WHERE tenant_id = :t AND code = 'purchase'",
+            {"t": tenant, "r": result},
+        )
     assert any("its result cannot be read" in f for f in findings(store, tenant))
 
 
@@ -200,8 +241,10 @@ def test_audit_prints_the_first_violations_and_counts_the_rest(
     random_history(store, tenant, Params(), seed=3, steps=60)
     with store.transaction() as conn:
         edited = conn.execute(
-            text("UPDATE holders SET cash = cash + 7 WHERE tenant_id = :t AND name IN "
-                 "(SELECT name FROM holders WHERE tenant_id = :t ORDER BY name LIMIT 5)"),
+            text(
+                "UPDATE holders SET cash = cash + 7 WHERE tenant_id = :t AND name IN "
+                "(SELECT name FROM holders WHERE tenant_id = :t ORDER BY name LIMIT 5)"
+            ),
             {"t": tenant},
         ).rowcount
     assert edited == 5

@@ -84,7 +84,10 @@ def test_booking_more_than_escrow_holds_is_refused(store: Store, tenant: str) ->
 def test_refund_before_booking_returns_escrow(store: Store, tenant: str) -> None:
     pay(store, tenant, "o1")
     refund = c.RefundPayment(
-        tenant_id=tenant, idempotency_key="o1:refund", user="bob", order_ref="o1",
+        tenant_id=tenant,
+        idempotency_key="o1:refund",
+        user="bob",
+        order_ref="o1",
         amount_fen=10_000,
     )
     first = execute(store, refund)
@@ -93,10 +96,16 @@ def test_refund_before_booking_returns_escrow(store: Store, tenant: str) -> None
     assert after["escrow"] == 0
     assert after["money_in"] == 0
     with pytest.raises(InsufficientBalance):
-        execute(store, c.RefundPayment(
-            tenant_id=tenant, idempotency_key="o1:again", user="bob", order_ref="o1",
-            amount_fen=1,
-        ))
+        execute(
+            store,
+            c.RefundPayment(
+                tenant_id=tenant,
+                idempotency_key="o1:again",
+                user="bob",
+                order_ref="o1",
+                amount_fen=1,
+            ),
+        )
     clean(store, tenant)
 
 
@@ -106,10 +115,17 @@ def test_refund_of_a_booked_order_comes_from_revenue_and_keeps_rewards(
     pay(store, tenant, "o1")
     book(store, tenant, "o1")
     points = holder(store, tenant, "bob")["points"]  # type: ignore[index]
-    execute(store, c.RefundBooked(
-        tenant_id=tenant, idempotency_key="o1:refund", user="bob", order_ref="o1",
-        amount_fen=4_000, approved_by="admin",
-    ))
+    execute(
+        store,
+        c.RefundBooked(
+            tenant_id=tenant,
+            idempotency_key="o1:refund",
+            user="bob",
+            order_ref="o1",
+            amount_fen=4_000,
+            approved_by="admin",
+        ),
+    )
     after = state(store, tenant)
     assert after["revenue"] == 0
     assert after["money_in"] == 6_000
@@ -117,10 +133,17 @@ def test_refund_of_a_booked_order_comes_from_revenue_and_keeps_rewards(
     assert holder(store, tenant, "bob")["points"] == points  # type: ignore[index]
     before = snapshot(store, tenant)
     with pytest.raises(InsufficientBalance):  # revenue is empty now
-        execute(store, c.RefundBooked(
-            tenant_id=tenant, idempotency_key="o1:more", user="bob", order_ref="o1",
-            amount_fen=1, approved_by="admin",
-        ))
+        execute(
+            store,
+            c.RefundBooked(
+                tenant_id=tenant,
+                idempotency_key="o1:more",
+                user="bob",
+                order_ref="o1",
+                amount_fen=1,
+                approved_by="admin",
+            ),
+        )
     assert snapshot(store, tenant) == before
     clean(store, tenant)
 
@@ -131,10 +154,17 @@ def test_commissions_freeze_release_and_clawback_into_debt(store: Store, tenant:
     execute(store, c.Join(tenant_id=tenant, idempotency_key="j2", user="amy", referrer="cat"))
     pay(store, tenant, "o1")
     booked = book(store, tenant, "o1")
-    frozen = execute(store, c.FreezeCommissions(
-        tenant_id=tenant, idempotency_key="o1:freeze", buyer="bob", order_ref="o1",
-        amount_fen=10_000, revenue_fen=int(booked["revenue"].replace(".", "")),
-    ))
+    frozen = execute(
+        store,
+        c.FreezeCommissions(
+            tenant_id=tenant,
+            idempotency_key="o1:freeze",
+            buyer="bob",
+            order_ref="o1",
+            amount_fen=10_000,
+            revenue_fen=int(booked["revenue"].replace(".", "")),
+        ),
+    )
     # 5% to amy (level 1), 2% to cat (level 2)
     assert frozen["commissions"] == [
         {"holder": "amy", "amount": "5.00", "level": 1},
@@ -142,30 +172,57 @@ def test_commissions_freeze_release_and_clawback_into_debt(store: Store, tenant:
     ]
     assert state(store, tenant)["commissions_frozen"] == 700
     clean(store, tenant)
-    execute(store, c.ReleaseCommissions(
-        tenant_id=tenant, idempotency_key="o1:release", order_ref="o1",
-        payouts=(("amy", 500), ("cat", 200)),
-    ))
+    execute(
+        store,
+        c.ReleaseCommissions(
+            tenant_id=tenant,
+            idempotency_key="o1:release",
+            order_ref="o1",
+            payouts=(("amy", 500), ("cat", 200)),
+        ),
+    )
     assert holder(store, tenant, "amy")["cash"] == 500  # type: ignore[index]
     clean(store, tenant)
     # amy withdraws 4.00 of her 5.00, then the order is clawed back: 1.00 from cash, 4.00 debt
-    execute(store, c.HoldWithdrawal(
-        tenant_id=tenant, idempotency_key="w1", user="amy", withdrawal_ref="w1", amount_fen=400,
-    ))
-    taken = execute(store, c.ClawbackCommissions(
-        tenant_id=tenant, idempotency_key="o1:clawback", order_ref="o1",
-        paid=(("amy", 500), ("cat", 200)),
-    ))
+    execute(
+        store,
+        c.HoldWithdrawal(
+            tenant_id=tenant,
+            idempotency_key="w1",
+            user="amy",
+            withdrawal_ref="w1",
+            amount_fen=400,
+        ),
+    )
+    taken = execute(
+        store,
+        c.ClawbackCommissions(
+            tenant_id=tenant,
+            idempotency_key="o1:clawback",
+            order_ref="o1",
+            paid=(("amy", 500), ("cat", 200)),
+        ),
+    )
     assert taken["paid_taken_back"][0] == {
-        "holder": "amy", "amount": "5.00", "from_cash": "1.00", "debt": "4.00"
+        "holder": "amy",
+        "amount": "5.00",
+        "from_cash": "1.00",
+        "debt": "4.00",
     }
     assert state(store, tenant)["receivables"] == 400
     assert holder(store, tenant, "amy")["cash"] == 0  # type: ignore[index]
     clean(store, tenant)
     # the refused withdrawal's cash comes back, and pays the debt
-    execute(store, c.ReleaseWithdrawal(
-        tenant_id=tenant, idempotency_key="w1:no", user="amy", withdrawal_ref="w1", amount_fen=400,
-    ))
+    execute(
+        store,
+        c.ReleaseWithdrawal(
+            tenant_id=tenant,
+            idempotency_key="w1:no",
+            user="amy",
+            withdrawal_ref="w1",
+            amount_fen=400,
+        ),
+    )
     execute(store, c.RepayDebt(tenant_id=tenant, idempotency_key="d1", user="amy", amount_fen=400))
     assert state(store, tenant)["receivables"] == 0
     clean(store, tenant)
@@ -178,10 +235,17 @@ def test_commissions_above_the_orders_revenue_are_refused(store: Store, tenant: 
     book(store, tenant, "o1")
     before = snapshot(store, tenant)
     with pytest.raises(RuleViolation):
-        execute(store, c.FreezeCommissions(
-            tenant_id=tenant, idempotency_key="o1:freeze", buyer="bob", order_ref="o1",
-            amount_fen=10_000, revenue_fen=100,
-        ))
+        execute(
+            store,
+            c.FreezeCommissions(
+                tenant_id=tenant,
+                idempotency_key="o1:freeze",
+                buyer="bob",
+                order_ref="o1",
+                amount_fen=10_000,
+                revenue_fen=100,
+            ),
+        )
     assert snapshot(store, tenant) == before
 
 
@@ -194,23 +258,49 @@ def test_withdrawal_held_then_paid(store: Store, tenant: str) -> None:
     cash = holder(store, tenant, "bob")["cash"]  # type: ignore[index]
     before = snapshot(store, tenant)
     with pytest.raises(InsufficientBalance):
-        execute(store, c.HoldWithdrawal(
-            tenant_id=tenant, idempotency_key="w0", user="bob", withdrawal_ref="w0",
-            amount_fen=cash + 1,
-        ))
+        execute(
+            store,
+            c.HoldWithdrawal(
+                tenant_id=tenant,
+                idempotency_key="w0",
+                user="bob",
+                withdrawal_ref="w0",
+                amount_fen=cash + 1,
+            ),
+        )
     with pytest.raises(DomainError):
-        execute(store, c.HoldWithdrawal(
-            tenant_id=tenant, idempotency_key="w0", user="bob", withdrawal_ref="w0", amount_fen=0,
-        ))
+        execute(
+            store,
+            c.HoldWithdrawal(
+                tenant_id=tenant,
+                idempotency_key="w0",
+                user="bob",
+                withdrawal_ref="w0",
+                amount_fen=0,
+            ),
+        )
     assert snapshot(store, tenant) == before
-    execute(store, c.HoldWithdrawal(
-        tenant_id=tenant, idempotency_key="w1", user="bob", withdrawal_ref="w1", amount_fen=cash,
-    ))
+    execute(
+        store,
+        c.HoldWithdrawal(
+            tenant_id=tenant,
+            idempotency_key="w1",
+            user="bob",
+            withdrawal_ref="w1",
+            amount_fen=cash,
+        ),
+    )
     assert state(store, tenant)["withdrawing"] == cash
-    execute(store, c.PayWithdrawal(
-        tenant_id=tenant, idempotency_key="w1:paid", user="bob", withdrawal_ref="w1",
-        amount_fen=cash,
-    ))
+    execute(
+        store,
+        c.PayWithdrawal(
+            tenant_id=tenant,
+            idempotency_key="w1:paid",
+            user="bob",
+            withdrawal_ref="w1",
+            amount_fen=cash,
+        ),
+    )
     after = state(store, tenant)
     assert after["withdrawing"] == 0
     assert after["withdrawn"] == cash
@@ -226,20 +316,41 @@ def test_stable_points_paid_for_an_order_go_back_on_refund(store: Store, tenant:
     units = bob["points"]
     execute(store, c.Convert(tenant_id=tenant, idempotency_key="c", user="bob", units=units))
     stable = holder(store, tenant, "bob")["stable"]  # type: ignore[index]
-    execute(store, c.PayStable(
-        tenant_id=tenant, idempotency_key="ps", user="bob", merchant="shop", amount_fen=stable,
-    ))
+    execute(
+        store,
+        c.PayStable(
+            tenant_id=tenant,
+            idempotency_key="ps",
+            user="bob",
+            merchant="shop",
+            amount_fen=stable,
+        ),
+    )
     before = snapshot(store, tenant)
     with pytest.raises(InsufficientBalance):
-        execute(store, c.RefundStable(
-            tenant_id=tenant, idempotency_key="o2:rs", user="bob", order_ref="o2",
-            merchant="shop", amount_fen=stable + 1,
-        ))
+        execute(
+            store,
+            c.RefundStable(
+                tenant_id=tenant,
+                idempotency_key="o2:rs",
+                user="bob",
+                order_ref="o2",
+                merchant="shop",
+                amount_fen=stable + 1,
+            ),
+        )
     assert snapshot(store, tenant) == before
-    execute(store, c.RefundStable(
-        tenant_id=tenant, idempotency_key="o2:rs", user="bob", order_ref="o2", merchant="shop",
-        amount_fen=stable,
-    ))
+    execute(
+        store,
+        c.RefundStable(
+            tenant_id=tenant,
+            idempotency_key="o2:rs",
+            user="bob",
+            order_ref="o2",
+            merchant="shop",
+            amount_fen=stable,
+        ),
+    )
     assert holder(store, tenant, "bob")["stable"] == stable  # type: ignore[index]
     assert holder(store, tenant, "bob")["merchant"] is False  # type: ignore[index]
     clean(store, tenant)

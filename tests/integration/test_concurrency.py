@@ -40,17 +40,25 @@ def client(
         roll = rng.random()
         command: c.Command
         if roll < 0.55:
-            command = c.Purchase(tenant_id=t, idempotency_key=key, user=me,
-                                 amount_fen=rng.randrange(100, 50_000))
+            command = c.Purchase(
+                tenant_id=t, idempotency_key=key, user=me, amount_fen=rng.randrange(100, 50_000)
+            )
         elif roll < 0.7:
-            command = c.Sell(tenant_id=t, idempotency_key=key, user=me,
-                             units=rng.randrange(1, 5 * POINT))
+            command = c.Sell(
+                tenant_id=t, idempotency_key=key, user=me, units=rng.randrange(1, 5 * POINT)
+            )
         elif roll < 0.85:
-            command = c.Convert(tenant_id=t, idempotency_key=key, user=me,
-                                units=rng.randrange(1, 3 * POINT))
+            command = c.Convert(
+                tenant_id=t, idempotency_key=key, user=me, units=rng.randrange(1, 3 * POINT)
+            )
         elif roll < 0.95:
-            command = c.PayStable(tenant_id=t, idempotency_key=key, user=me, merchant="shop",
-                                  amount_fen=rng.randrange(1, 2_000))
+            command = c.PayStable(
+                tenant_id=t,
+                idempotency_key=key,
+                user=me,
+                merchant="shop",
+                amount_fen=rng.randrange(1, 2_000),
+            )
         else:
             day = date(2026, 1, 1) + timedelta(days=step)
             command = c.SettleDay(tenant_id=t, business_date=day)
@@ -88,7 +96,8 @@ def test_a_crowd_on_one_tenant_leaves_a_clean_ledger(store: Store, tenant: str) 
             text("SELECT count(*) FROM journals WHERE tenant_id = :t"), {"t": tenant}
         ).scalar_one()
         prices = [
-            row[0] for row in conn.execute(
+            row[0]
+            for row in conn.execute(
                 text("SELECT result FROM journals WHERE tenant_id = :t ORDER BY journal_id"),
                 {"t": tenant},
             )

@@ -43,7 +43,8 @@ def test_acknowledged_purchases_survive_sigkill(
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     child = subprocess.Popen(
         [sys.executable, str(CHILD), db_url, tenant, str(acks_file)],
-        stdout=subprocess.PIPE, env=env,
+        stdout=subprocess.PIPE,
+        env=env,
     )
     try:
         wait_for_acks(acks_file, 300, child)
@@ -69,8 +70,12 @@ def test_acknowledged_purchases_survive_sigkill(
             timeout=30,
         )
         replay = pool.call(
-            c.Purchase(tenant_id=tenant, idempotency_key=acked[0], user=acked[0].split("-")[0]
-                       .replace("child", "u"), amount_fen=1_000),
+            c.Purchase(
+                tenant_id=tenant,
+                idempotency_key=acked[0],
+                user=acked[0].split("-")[0].replace("child", "u"),
+                amount_fen=1_000,
+            ),
             timeout=30,
         )
     assert after["journal_id"] == total + 1

@@ -24,14 +24,18 @@ def run_all(store: Store, t: str) -> list[dict[str, object]]:
         execute(store, c.Convert(tenant_id=t, idempotency_key="c", user="bob", units=2 * POINT)),
         execute(
             store,
-            c.PayStable(tenant_id=t, idempotency_key="s", user="bob", merchant="shop",
-                        amount_fen=100),
+            c.PayStable(
+                tenant_id=t, idempotency_key="s", user="bob", merchant="shop", amount_fen=100
+            ),
         ),
-        execute(store, c.RedeemStable(tenant_id=t, idempotency_key="r", merchant="shop",
-                                      amount_fen=100)),
+        execute(
+            store, c.RedeemStable(tenant_id=t, idempotency_key="r", merchant="shop", amount_fen=100)
+        ),
         execute(store, c.Sell(tenant_id=t, idempotency_key="b", user="bob", units=POINT)),
-        execute(store, c.ChangeParams(tenant_id=t, idempotency_key="x",
-                                      changes={"sell_fee_rate": "0.05"})),
+        execute(
+            store,
+            c.ChangeParams(tenant_id=t, idempotency_key="x", changes={"sell_fee_rate": "0.05"}),
+        ),
     ]
 
 
@@ -41,7 +45,13 @@ def test_every_command_writes_one_balanced_journal(store: Store, tenant: str) ->
     # then journals 1..7 exist, in order, with the codes of the commands, and all balance
     assert [r["journal_id"] for r in results] == [1, 2, 3, 4, 5, 6, 7]
     assert [r["code"] for r in results] == [
-        "join", "purchase", "convert", "pay_stable", "redeem_stable", "buyback", "params_change"
+        "join",
+        "purchase",
+        "convert",
+        "pay_stable",
+        "redeem_stable",
+        "buyback",
+        "params_change",
     ]
     assert unbalanced(store, tenant) == []
     rows = snapshot(store, tenant)
@@ -49,15 +59,17 @@ def test_every_command_writes_one_balanced_journal(store: Store, tenant: str) ->
     for _, jid, _, account, name, asset, amount in rows["postings"]:
         by_journal.setdefault(jid, []).append((account, name, asset, amount))
     # the purchase: 100.00 in, 30 to the pool, 30 to dividends, 40 revenue, 21 + 3 points
-    assert sorted(by_journal[2]) == sorted([
-        ("gateway_clearing", "", "money", -10000),
-        ("backing_pool", "", "money", 3000),
-        ("dividend_pool", "", "money", 3000),
-        ("revenue", "", "money", 4000),
-        ("supply", "", "equity", -24 * POINT),
-        ("user_points", "bob", "equity", 21 * POINT),
-        ("user_points", "amy", "equity", 3 * POINT),
-    ])
+    assert sorted(by_journal[2]) == sorted(
+        [
+            ("gateway_clearing", "", "money", -10000),
+            ("backing_pool", "", "money", 3000),
+            ("dividend_pool", "", "money", 3000),
+            ("revenue", "", "money", 4000),
+            ("supply", "", "equity", -24 * POINT),
+            ("user_points", "bob", "equity", 21 * POINT),
+            ("user_points", "amy", "equity", 3 * POINT),
+        ]
+    )
     assert 1 not in by_journal
     assert 7 not in by_journal
     bob = holder(store, tenant, "bob")
@@ -106,22 +118,48 @@ def test_conflicting_replay_is_refused_and_changes_nothing(store: Store, tenant:
 @pytest.mark.parametrize(
     ("command", "error", "message"),
     [
-        (c.Sell(tenant_id="T", idempotency_key="z", user="ann", units=22 * POINT),
-         InsufficientBalance, "cannot sell"),
-        (c.Convert(tenant_id="T", idempotency_key="z", user="nobody", units=POINT),
-         InsufficientBalance, "cannot convert"),
-        (c.Purchase(tenant_id="T", idempotency_key="z", user="ann", amount_fen=0),
-         DomainError, "greater than zero"),
-        (c.Purchase(tenant_id="T", idempotency_key="z", user="ann", amount_fen=100,
-                    contribution_fen=101), DomainError, "must not exceed"),
-        (c.PayStable(tenant_id="T", idempotency_key="z", user="ann", merchant="m",
-                     amount_fen=1), InsufficientBalance, "stable points"),
-        (c.RedeemStable(tenant_id="T", idempotency_key="z", merchant="ann", amount_fen=1),
-         RuleViolation, "not a merchant"),
-        (c.Join(tenant_id="T", idempotency_key="z", user="ann", referrer="ann"),
-         RuleViolation, "refer themselves"),
-        (c.ChangeParams(tenant_id="T", idempotency_key="z", changes={"grant_rate": "0.95"}),
-         DomainError, "grant_rate"),
+        (
+            c.Sell(tenant_id="T", idempotency_key="z", user="ann", units=22 * POINT),
+            InsufficientBalance,
+            "cannot sell",
+        ),
+        (
+            c.Convert(tenant_id="T", idempotency_key="z", user="nobody", units=POINT),
+            InsufficientBalance,
+            "cannot convert",
+        ),
+        (
+            c.Purchase(tenant_id="T", idempotency_key="z", user="ann", amount_fen=0),
+            DomainError,
+            "greater than zero",
+        ),
+        (
+            c.Purchase(
+                tenant_id="T", idempotency_key="z", user="ann", amount_fen=100, contribution_fen=101
+            ),
+            DomainError,
+            "must not exceed",
+        ),
+        (
+            c.PayStable(tenant_id="T", idempotency_key="z", user="ann", merchant="m", amount_fen=1),
+            InsufficientBalance,
+            "stable points",
+        ),
+        (
+            c.RedeemStable(tenant_id="T", idempotency_key="z", merchant="ann", amount_fen=1),
+            RuleViolation,
+            "not a merchant",
+        ),
+        (
+            c.Join(tenant_id="T", idempotency_key="z", user="ann", referrer="ann"),
+            RuleViolation,
+            "refer themselves",
+        ),
+        (
+            c.ChangeParams(tenant_id="T", idempotency_key="z", changes={"grant_rate": "0.95"}),
+            DomainError,
+            "grant_rate",
+        ),
     ],
 )
 def test_refused_command_changes_nothing(
@@ -138,8 +176,9 @@ def test_refused_command_changes_nothing(
         execute(store, command)
     # then nothing was written, and its key is still free
     assert snapshot(store, tenant) == before
-    ok = execute(store, c.Purchase(tenant_id=tenant, idempotency_key="z", user="ann",
-                                   amount_fen=100))
+    ok = execute(
+        store, c.Purchase(tenant_id=tenant, idempotency_key="z", user="ann", amount_fen=100)
+    )
     assert ok["journal_id"] == 2
 
 
@@ -289,8 +328,10 @@ def test_deferred_trigger_finds_a_missing_journal_among_many_posted_in_one_state
         left = conn.execute(text("SELECT count(*) FROM ledger_tx_pending")).scalar_one()
         left += conn.execute(text("SELECT count(*) FROM ledger_tx_checks")).scalar_one()
         posted = conn.execute(
-            text("SELECT count(DISTINCT (tenant_id, journal_id)) FROM postings "
-                 "WHERE tenant_id IN (:a, :b)"),
+            text(
+                "SELECT count(DISTINCT (tenant_id, journal_id)) FROM postings "
+                "WHERE tenant_id IN (:a, :b)"
+            ),
             {"a": tenant, "b": other},
         ).scalar_one()
     assert left == 0
@@ -303,20 +344,30 @@ def test_deferred_trigger_finds_a_missing_journal_among_many_posted_in_one_state
     ("sql", "refusal"),
     [
         ("DELETE FROM journals WHERE tenant_id = :t AND journal_id = 1", "immutable"),
-        ("UPDATE journals SET code = 'sell' WHERE tenant_id = :t AND journal_id = 1",
-         "immutable"),
-        ("UPDATE journals SET idempotency_key = 'other' WHERE tenant_id = :t AND journal_id = 1",
-         "immutable"),
+        ("UPDATE journals SET code = 'sell' WHERE tenant_id = :t AND journal_id = 1", "immutable"),
+        (
+            "UPDATE journals SET idempotency_key = 'other' WHERE tenant_id = :t AND journal_id = 1",
+            "immutable",
+        ),
         # a replay's answer: a purchase's result is final from its commit
-        ("UPDATE journals SET result = '{\"amount\": \"0.01\"}' "
-         "WHERE tenant_id = :t AND journal_id = 1", "immutable"),
+        (
+            'UPDATE journals SET result = \'{"amount": "0.01"}\' '
+            "WHERE tenant_id = :t AND journal_id = 1",
+            "immutable",
+        ),
         # a settled day's journals: their result was written once, at the end of the day
-        ("UPDATE journals SET result = '{}' WHERE tenant_id = :t AND code = 'dividend'",
-         "immutable"),
-        ("DELETE FROM postings WHERE tenant_id = :t AND journal_id = 1 AND line = 1",
-         "append-only"),
-        ("UPDATE postings SET amount = amount + 1 WHERE tenant_id = :t AND journal_id = 1",
-         "append-only"),
+        (
+            "UPDATE journals SET result = '{}' WHERE tenant_id = :t AND code = 'dividend'",
+            "immutable",
+        ),
+        (
+            "DELETE FROM postings WHERE tenant_id = :t AND journal_id = 1 AND line = 1",
+            "append-only",
+        ),
+        (
+            "UPDATE postings SET amount = amount + 1 WHERE tenant_id = :t AND journal_id = 1",
+            "append-only",
+        ),
     ],
 )
 def test_journals_and_postings_cannot_be_changed_or_deleted(
@@ -327,8 +378,7 @@ def test_journals_and_postings_cannot_be_changed_or_deleted(
 
     from tokenmall.services.ledger.settlement import settle
 
-    execute(store, c.Purchase(tenant_id=tenant, idempotency_key="p", user="ann",
-                              amount_fen=10_000))
+    execute(store, c.Purchase(tenant_id=tenant, idempotency_key="p", user="ann", amount_fen=10_000))
     settle(store, tenant, date(2026, 1, 1))
     before = snapshot(store, tenant)
     assert {row[2] for row in before["journals"]} == {"purchase", "dividend", "forced_exit"}
@@ -363,8 +413,10 @@ def test_a_pending_journal_result_is_written_once_and_nothing_else_changes(
     with pytest.raises(IntegrityError, match="immutable"), store.transaction() as conn:
         conn.execute(text(opened), {"t": tenant, "r": PENDING_RESULT})
         conn.execute(
-            text("UPDATE journals SET result = '{}', code = 'purchase' "
-                 "WHERE tenant_id = :t AND journal_id = 99"),
+            text(
+                "UPDATE journals SET result = '{}', code = 'purchase' "
+                "WHERE tenant_id = :t AND journal_id = 99"
+            ),
             {"t": tenant},
         )
     assert snapshot(store, tenant) == before

@@ -17,7 +17,7 @@ from tokenmall.services.ledger.audit import audit, clean
 from tokenmall.services.ledger.book import load_book
 from tokenmall.services.writers.pool import WriterPool
 
-AWKWARD = ['a"b', "c\\d", "NULL", "{x,y}", "空 格", "'q'", "e\\\"f", 'g","h', ""]
+AWKWARD = ['a"b', "c\\d", "NULL", "{x,y}", "空 格", "'q'", 'e\\"f', 'g","h', ""]
 
 
 def test_array_literal_quotes_every_kind_of_value() -> None:
@@ -41,8 +41,15 @@ def test_awkward_names_round_trip_through_holders_and_journals(store: Store, ten
     names = [n for n in AWKWARD if n.strip()]
     with WriterPool(store) as pool:
         results = [
-            pool.call(c.Purchase(tenant_id=tenant, idempotency_key=f"k{n}", user=n,
-                                 amount_fen=10_000, order_ref=n))
+            pool.call(
+                c.Purchase(
+                    tenant_id=tenant,
+                    idempotency_key=f"k{n}",
+                    user=n,
+                    amount_fen=10_000,
+                    order_ref=n,
+                )
+            )
             for n in names
         ]
     # then the holders read back exactly, through the store and through SQLAlchemy
@@ -123,8 +130,9 @@ def test_commit_batch_writes_a_batch_in_one_pipeline_and_a_failure_leaves_nothin
         # and the next batch on that session (its statements prepared by the failed one) commits
         with conn.begin():
             book = load_book(store, conn, tenant)
-            book.apply(c.Purchase(tenant_id=tenant, idempotency_key="after", user="z",
-                                  amount_fen=5_000))
+            book.apply(
+                c.Purchase(tenant_id=tenant, idempotency_key="after", user="z", amount_fen=5_000)
+            )
         rows = book.take_batch()
         prepared = store.prepare_batch(tenant, rows)
         assert prepared is not None

@@ -165,8 +165,7 @@ def test_0027_gives_each_redemption_its_order_and_downgrades_back(store: Store) 
     ]
     lines = _rows(
         store,
-        "SELECT sku_id, title, unit_price_fen, quantity FROM mall_order_lines "
-        "WHERE tenant_id = :t",
+        "SELECT sku_id, title, unit_price_fen, quantity FROM mall_order_lines WHERE tenant_id = :t",
         tenant,
     )
     assert {tuple(row) for row in lines} == {("sku_1", "珍藏赤霞珠", 19900, 1)}

@@ -94,8 +94,11 @@ def test_the_statement_trigger_plans_its_lookup_as_index_probes(store: Store) ->
             )
         ).scalar_one()
     assert set(settings) == {
-        "enable_seqscan=off", "enable_hashjoin=off", "enable_mergejoin=off",
-        "enable_material=off", "plan_cache_mode=force_custom_plan",
+        "enable_seqscan=off",
+        "enable_hashjoin=off",
+        "enable_mergejoin=off",
+        "enable_material=off",
+        "plan_cache_mode=force_custom_plan",
     }
 
 

@@ -19,9 +19,7 @@ from tokenmall.services.ledger.execute import execute, purchase_key
 POINT = 10**8
 
 
-@pytest.mark.parametrize(
-    "dividend", [False, True]
-)
+@pytest.mark.parametrize("dividend", [False, True])
 def test_engine_and_ledger_refund_the_same(store: Store, tenant: str, dividend: bool) -> None:
     t = tenant
     engine = Economy(Params())
@@ -60,9 +58,7 @@ def test_engine_and_ledger_refund_the_same(store: Store, tenant: str, dividend: 
         row = holder(store, t, name)
         assert row is not None
         h = engine.holder(name)
-        assert (
-            row["points"], row["quota"], row["quota_used"], row["spend"], row["dividends"]
-        ) == (
+        assert (row["points"], row["quota"], row["quota_used"], row["spend"], row["dividends"]) == (
             h.points,
             h.quota,
             h.quota_used,
@@ -73,9 +69,9 @@ def test_engine_and_ledger_refund_the_same(store: Store, tenant: str, dividend: 
     assert debts == {name: engine.debts.get(name, 0) for name in debts}
     assert engine.debts["bob"] > 0
     with store.read() as conn:
-        state = conn.execute(
-            select(economy_state).where(economy_state.c.tenant_id == t)
-        ).one()._mapping
+        state = (
+            conn.execute(select(economy_state).where(economy_state.c.tenant_id == t)).one()._mapping
+        )
     assert (state["pool"], state["circulating"], state["burned"], state["receivables"]) == (
         engine.state.pool,
         engine.state.circulating,

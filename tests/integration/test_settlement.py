@@ -22,8 +22,9 @@ from tokenmall.services.ledger.settlement import settle
 VARIANTS = {
     "default": Params(),
     # quotas small against the dividend pool: water-filling caps holders and they exit
-    "capping": Params(quota_multiple=Fraction(1, 2), dividend_rate=Fraction(1, 2),
-                      pool_rate=Fraction(3, 10)),
+    "capping": Params(
+        quota_multiple=Fraction(1, 2), dividend_rate=Fraction(1, 2), pool_rate=Fraction(3, 10)
+    ),
     "shares": Params(dividend_weight="shares", share_unit_fen=5000),
     "no_forced_exit": Params(forced_exit=False, quota_multiple=Fraction(1, 4)),
     "no_referrals": Params(referral_rates=(), grant_rate=Fraction(1)),
@@ -72,8 +73,9 @@ def test_capped_holders_exit_and_the_rest_share_again(store: Store) -> None:
     tenant = new_tenant(store, params, "cap")
     economy = Economy(params)
     for user, amount in (("big", 100000), ("small", 10000)):
-        execute(store, c.Purchase(tenant_id=tenant, idempotency_key=user, user=user,
-                                  amount_fen=amount))
+        execute(
+            store, c.Purchase(tenant_id=tenant, idempotency_key=user, user=user, amount_fen=amount)
+        )
         economy.purchase(user, amount)
     # when days are settled until the pool runs dry of quota
     for day in range(1, 6):
@@ -89,8 +91,12 @@ def test_capped_holders_exit_and_the_rest_share_again(store: Store) -> None:
 
 def test_settling_a_day_twice_equals_once(store: Store, tenant: str) -> None:
     for i, user in enumerate(("a", "b", "c")):
-        execute(store, c.Purchase(tenant_id=tenant, idempotency_key=f"p{i}", user=user,
-                                  amount_fen=10000 * (i + 1)))
+        execute(
+            store,
+            c.Purchase(
+                tenant_id=tenant, idempotency_key=f"p{i}", user=user, amount_fen=10000 * (i + 1)
+            ),
+        )
     first = settle(store, tenant, date(2026, 5, 1))
     assert first.distributed != 0
     assert first.recipients == 3
@@ -115,8 +121,12 @@ def test_a_day_before_the_last_settled_is_refused(store: Store, tenant: str) -> 
 
 def test_each_recipient_has_a_dividend_posting(store: Store, tenant: str) -> None:
     for i in range(7):
-        execute(store, c.Purchase(tenant_id=tenant, idempotency_key=f"p{i}", user=f"u{i}",
-                                  amount_fen=1000 + i))
+        execute(
+            store,
+            c.Purchase(
+                tenant_id=tenant, idempotency_key=f"p{i}", user=f"u{i}", amount_fen=1000 + i
+            ),
+        )
     result = settle(store, tenant, date(2026, 6, 1))
     rows = snapshot(store, tenant)["postings"]
     cash = {r[4]: r[6] for r in rows if r[1] == result.journal_id and r[3] == "user_cash"}
@@ -143,17 +153,26 @@ def test_forced_exit_fees_go_where_sell_fee_to_says(
     store: Store, fee_to: str, backing_out: int, dividend_in: int
 ) -> None:
     # given A and B with quota 10.00 each and C with quota 200.00, no dividend rate
-    params = Params(referral_rates=(), dividend_rate=Fraction(0), quota_multiple=Fraction(1, 10),
-                    sell_fee_to=fee_to)
+    params = Params(
+        referral_rates=(),
+        dividend_rate=Fraction(0),
+        quota_multiple=Fraction(1, 10),
+        sell_fee_to=fee_to,
+    )
     tenant = new_tenant(store, params, "exitfee")
     economy = Economy(params)
     for user in ("A", "B", "C"):
         if user == "C":
-            execute(store, c.ChangeParams(tenant_id=tenant, idempotency_key="q",
-                                          changes={"quota_multiple": "2"}))
+            execute(
+                store,
+                c.ChangeParams(
+                    tenant_id=tenant, idempotency_key="q", changes={"quota_multiple": "2"}
+                ),
+            )
             economy.set_params({"quota_multiple": "2"})
-        execute(store, c.Purchase(tenant_id=tenant, idempotency_key=user, user=user,
-                                  amount_fen=100_00))
+        execute(
+            store, c.Purchase(tenant_id=tenant, idempotency_key=user, user=user, amount_fen=100_00)
+        )
         economy.purchase(user, 100_00)
     # when the day is settled: A and B are forced out at p = 9000 / 4.8195e9 fen per unit
     result = settle(store, tenant, date(2026, 7, 1))
@@ -161,7 +180,8 @@ def test_forced_exit_fees_go_where_sell_fee_to_says(
     assert result.exits == 2
     assert result.exit_payout == 59_99  # 35.29 + 24.70
     assert [(e.holder, e.payout, e.fee) for e in day.exits] == (
-        [("A", 3529, 392), ("B", 2470, 275)] if fee_to == "dividend_pool"
+        [("A", 3529, 392), ("B", 2470, 275)]
+        if fee_to == "dividend_pool"
         else [("A", 3529, 0), ("B", 2470, 0)]
     )
     # then the forced-exit journal moves the fees from the backing pool to the dividend pool
@@ -193,12 +213,14 @@ def test_a_buyback_journal_posts_the_fee_where_sell_fee_to_says(
     params = Params(referral_rates=(), sell_fee_to=fee_to)
     tenant = new_tenant(store, params, "sellfee")
     for user, amount in (("A", 1000_00), ("B", 100_00)):
-        execute(store, c.Purchase(tenant_id=tenant, idempotency_key=user, user=user,
-                                  amount_fen=amount))
+        execute(
+            store, c.Purchase(tenant_id=tenant, idempotency_key=user, user=user, amount_fen=amount)
+        )
     with store.read() as conn:
         before, _ = store.load_state(conn, tenant)
-    sold = execute(store, c.Sell(tenant_id=tenant, idempotency_key="sell", user="A",
-                                 units=210 * POINT))
+    sold = execute(
+        store, c.Sell(tenant_id=tenant, idempotency_key="sell", user="A", units=210 * POINT)
+    )
     assert sold["payout"] == "277.57"
     rows = snapshot(store, tenant)["postings"]
     lines = {(r[3], r[4]): r[6] for r in rows if r[1] == sold["journal_id"]}

@@ -90,17 +90,32 @@ def test_a_cascade_of_capped_holders_settles_as_in_the_engine(
         h = Holder(f"h{i:03d}")
         h.points, h.quota, h.spend, h.points_seq = weight * POINT, remaining, remaining, i + 1
         state.holders[h.name] = h
-        rows.append({"tenant_id": tenant, "name": h.name, "points": h.points,
-                     "quota": h.quota, "spend": h.spend, "points_seq": h.points_seq})
+        rows.append(
+            {
+                "tenant_id": tenant,
+                "name": h.name,
+                "points": h.points,
+                "quota": h.quota,
+                "spend": h.spend,
+                "points_seq": h.points_seq,
+            }
+        )
     units = sum(w for w, _ in pairs) * POINT
-    aggregates = {"pool": 10**6, "circulating": units, "minted": units,
-                  "dividend_pool": AMOUNT, "money_in": AMOUNT + 10**6, "seq": len(pairs)}
+    aggregates = {
+        "pool": 10**6,
+        "circulating": units,
+        "minted": units,
+        "dividend_pool": AMOUNT,
+        "money_in": AMOUNT + 10**6,
+        "seq": len(pairs),
+    }
     for name, value in aggregates.items():
         setattr(state, name, value)
     with store.transaction() as conn:
         conn.execute(holders.insert(), rows)
-        conn.execute(economy_state.update().where(economy_state.c.tenant_id == tenant)
-                     .values(**aggregates))
+        conn.execute(
+            economy_state.update().where(economy_state.c.tenant_id == tenant).values(**aggregates)
+        )
     counts = count_passes(monkeypatch)
     # when the day is settled on both sides
     when = date(2026, 7, 1)

@@ -123,14 +123,19 @@ def test_random_days_settle_as_in_the_engine(
     for h in people:
         state.holders[h.name] = h
         before[h.name] = (h.cash, h.points)
-        rows.append({"tenant_id": tenant, **{f: getattr(h, f) for f in Holder.__slots__
-                                             if f not in ("stable", "referrer")}})
+        rows.append(
+            {
+                "tenant_id": tenant,
+                **{f: getattr(h, f) for f in Holder.__slots__ if f not in ("stable", "referrer")},
+            }
+        )
     for name, value in aggregates.items():
         setattr(state, name, value)
     with store.transaction() as conn:
         conn.execute(holders.insert(), rows)
-        conn.execute(economy_state.update().where(economy_state.c.tenant_id == tenant)
-                     .values(**aggregates))
+        conn.execute(
+            economy_state.update().where(economy_state.c.tenant_id == tenant).values(**aggregates)
+        )
     # when the day is settled on both sides
     when = date(2026, 8, 1)
     expected = economy.settle_day(when.toordinal())
@@ -140,8 +145,11 @@ def test_random_days_settle_as_in_the_engine(
     assert result.exits == len(expected.exits)
     assert stored_holders(store, tenant) == memory_holders(economy)
     with store.read() as conn:
-        seqs = dict(conn.execute(select(holders.c.name, holders.c.points_seq)
-                                 .where(holders.c.tenant_id == tenant)).all())
+        seqs = dict(
+            conn.execute(
+                select(holders.c.name, holders.c.points_seq).where(holders.c.tenant_id == tenant)
+            ).all()
+        )
         stored, _ = store.load_state(conn, tenant)
     # (the engine takes the day's exits in its own order, the database by name: the same
     # sequence numbers, given out in name order)

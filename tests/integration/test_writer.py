@@ -63,11 +63,13 @@ def test_the_writer_books_exactly_what_the_simple_path_books(
         store.create_tenant(conn, "w_same_b")
     history = [("p1", "amy", 10_000), ("p2", "bob", 25_000), ("p3", "amy", 3_300)]
     via_writer = [pool.call(buy("w_same_a", k, u, f)) for k, u, f in history]
-    sold_writer = pool.call(c.Sell(tenant_id="w_same_a", idempotency_key="s", user="amy",
-                                   units=5 * POINT))
+    sold_writer = pool.call(
+        c.Sell(tenant_id="w_same_a", idempotency_key="s", user="amy", units=5 * POINT)
+    )
     via_execute = [execute(store, buy("w_same_b", k, u, f)) for k, u, f in history]
-    sold_execute = execute(store, c.Sell(tenant_id="w_same_b", idempotency_key="s", user="amy",
-                                         units=5 * POINT))
+    sold_execute = execute(
+        store, c.Sell(tenant_id="w_same_b", idempotency_key="s", user="amy", units=5 * POINT)
+    )
     # then the results and the stored holders are identical
     assert via_writer == via_execute
     assert sold_writer == sold_execute
@@ -83,8 +85,9 @@ def test_many_commands_share_one_commit_and_a_refusal_writes_nothing(
     # all commands are queued
     writer, gate = _gated_writer(store, tenant, linger_seconds=0.0)
     futures = [writer.submit(buy(tenant, f"p{i}", f"u{i}")) for i in range(10)]
-    refused = writer.submit(c.Sell(tenant_id=tenant, idempotency_key="bad", user="nobody",
-                                   units=POINT))
+    refused = writer.submit(
+        c.Sell(tenant_id=tenant, idempotency_key="bad", user="nobody", units=POINT)
+    )
     more = writer.submit(buy(tenant, "p10", "u10"))
     gate.set()
     # when the writer runs them; then all purchases commit in one batch, the sale is refused
@@ -123,7 +126,9 @@ def test_a_batch_goes_once_as_many_callers_as_the_last_one_answered_are_back(
 
 
 def _gated_writer(
-    store: Store, tenant: str, linger_seconds: float  # float-ok: time
+    store: Store,
+    tenant: str,
+    linger_seconds: float,  # float-ok: time
 ) -> tuple[TenantWriter, threading.Event]:
     """A started writer whose thread waits inside its first batch (a ``_Blocker`` alone) until
     the returned gate is set: whatever is submitted meanwhile queues behind it."""
@@ -207,7 +212,12 @@ class FlakyStore(Store):
             raise RuntimeError("connection lost during commit (injected)")
 
     def commit_batch(
-        self, conn: Connection, tenant_id: str, batch: Batch, prepared: Any, on_send: Any = None,
+        self,
+        conn: Connection,
+        tenant_id: str,
+        batch: Batch,
+        prepared: Any,
+        on_send: Any = None,
         bound: Any = None,
     ) -> bool:
         # The overlapping writer's pipelined write and commit: the failure comes before the

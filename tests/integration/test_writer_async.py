@@ -42,9 +42,11 @@ def test_coroutines_are_answered_after_commit_with_what_was_stored(
     # given a tenant; when 60 coroutines buy at once on one loop, and one sells more than it has
     async def main() -> list[Any]:
         calls = [pool.call_async(buy(tenant, f"p{n}", f"u{n % 7}")) for n in range(60)]
-        calls.append(pool.call_async(
-            c.Sell(tenant_id=tenant, idempotency_key="s", user="nobody", units=POINT)
-        ))
+        calls.append(
+            pool.call_async(
+                c.Sell(tenant_id=tenant, idempotency_key="s", user="nobody", units=POINT)
+            )
+        )
         return await _settled(calls)
 
     results = run_on_own_loop(main())
@@ -97,7 +99,8 @@ def test_a_cancelled_caller_does_not_stop_its_purchase_or_the_others(
     assert all(isinstance(r, dict) for r in results)
     with store.read() as conn:
         assert set(store.find_journals(conn, tenant, ["gone", *(f"w{n}" for n in range(5))])) == {
-            "gone", *(f"w{n}" for n in range(5))
+            "gone",
+            *(f"w{n}" for n in range(5)),
         }
     assert clean(audit(store, tenant))
 
@@ -113,11 +116,16 @@ def test_a_tenant_another_process_owns_is_reached_through_the_inbox(
             owner.call(buy(tenant, "p1"))
 
             async def main() -> list[Any]:
-                return await _settled([
-                    other.call_async(buy(tenant, "p2", "bob")),
-                    other.call_async(c.Sell(tenant_id=tenant, idempotency_key="s",
-                                            user="nobody", units=POINT)),
-                ])
+                return await _settled(
+                    [
+                        other.call_async(buy(tenant, "p2", "bob")),
+                        other.call_async(
+                            c.Sell(
+                                tenant_id=tenant, idempotency_key="s", user="nobody", units=POINT
+                            )
+                        ),
+                    ]
+                )
 
             booked, refused = run_on_own_loop(main())
             assert owner.owns(tenant)

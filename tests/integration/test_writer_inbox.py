@@ -74,8 +74,10 @@ def test_a_non_owner_goes_through_the_inbox(store: Store, other: Store, tenant: 
     assert [r[1] for r in rows["journals"]] == [1, 2]
     with store.read() as conn:
         statuses = conn.execute(
-            text("SELECT status, count(*) FROM command_inbox WHERE tenant_id = :t "
-                 "GROUP BY status ORDER BY status"),
+            text(
+                "SELECT status, count(*) FROM command_inbox WHERE tenant_id = :t "
+                "GROUP BY status ORDER BY status"
+            ),
             {"t": tenant},
         ).all()
     assert [tuple(s) for s in statuses] == [("done", 2), ("refused", 2)]
@@ -131,16 +133,20 @@ def terminate_lock_holder(store: Store, tenant: str) -> int:
     """Kill the session holding the tenant's writer lock, as a crash would; sessions killed."""
     with store.engine.connect() as conn:
         key = conn.execute(
-            text("SELECT hashtextextended("
-                 "'tokenmall.writer:' || current_schema() || ':' || :t, 0)"),
+            text(
+                "SELECT hashtextextended('tokenmall.writer:' || current_schema() || ':' || :t, 0)"
+            ),
             {"t": tenant},
         ).scalar_one()
         locks = conn.execute(
-            text("SELECT pid, classid::bigint, objid::bigint FROM pg_locks "
-                 "WHERE locktype = 'advisory' AND objsubid = 1 AND granted")
+            text(
+                "SELECT pid, classid::bigint, objid::bigint FROM pg_locks "
+                "WHERE locktype = 'advisory' AND objsubid = 1 AND granted"
+            )
         ).all()
         pids = [
-            pid for pid, high, low in locks
+            pid
+            for pid, high, low in locks
             if ((high << 32) | low) - ((((high << 32) | low) >> 63) << 64) == key
         ]
         for pid in pids:

@@ -256,7 +256,12 @@ class SlowStore(Store):
         self.delay = delay
 
     def commit_batch(
-        self, conn: Any, tenant_id: str, batch: Batch, prepared: Any, on_send: Any = None,
+        self,
+        conn: Any,
+        tenant_id: str,
+        batch: Batch,
+        prepared: Any,
+        on_send: Any = None,
         bound: Any = None,
     ) -> bool:
         time.sleep(self.delay)

@@ -98,9 +98,7 @@ def test_refunds_are_refused_with_a_reason_or_approved(site: Site, browser: Brow
     first = order_in(site, "received")
     with site.app.state.database.unit() as uow:
         buyer = Principal("session", "test", first.user_id, TENANT, "consumer")
-        refund = order_refunds.request_refund(
-            uow, buyer, TENANT, first.order_id, "破损", utc_now()
-        )
+        refund = order_refunds.request_refund(uow, buyer, TENANT, first.order_id, "破损", utc_now())
     listed = browser.get(f"/{TENANT}/admin/orders")
     assert first.order_id in listed.text
     assert 'data-testid="refund-requests"' in listed.text

@@ -353,7 +353,7 @@ def test_the_console_lists_trades_by_collection_and_flag_a_page_at_a_time(site: 
         assert set(cells) == {"李娜"}  # by name; the user id is not the label
         assert _user_id(site, SELLER) not in first.text
         assert "对账用藏品" in first.text
-        assert "另一个藏品" not in re.search(r'<tbody>.*</tbody>', first.text, re.S).group(0)  # type: ignore[union-attr]
+        assert "另一个藏品" not in re.search(r"<tbody>.*</tbody>", first.text, re.S).group(0)  # type: ignore[union-attr]
         link = re.search(r'href="([^"]+)" data-testid="next-page"', first.text)
         assert link is not None
         second = admin.get(link.group(1).replace("&amp;", "&"))

@@ -15,9 +15,15 @@ def test_days_to_pay_is_the_unfunded_quota_over_the_daily_dividend_inflow_rounde
     # Given 1,000.00 of quota outstanding, 100.00 already in the dividend pool, and 1,000.00 of
     # sales a day of which dividend_rate 0.30 (300.00) reaches the dividend pool
     h = figures(
-        DEFAULT, pool=300_00, circulating=100 * POINT, price=(300_00, 100 * POINT),
-        dividend_pool=100_00, quota_outstanding=1_000_00, daily_inflow=1_000_00,
-        stable_outstanding=0, treasury=0,
+        DEFAULT,
+        pool=300_00,
+        circulating=100 * POINT,
+        price=(300_00, 100 * POINT),
+        dividend_pool=100_00,
+        quota_outstanding=1_000_00,
+        daily_inflow=1_000_00,
+        stable_outstanding=0,
+        treasury=0,
     )
     # Then 900.00 is unfunded and takes ceil(900 / 300) = 3 days
     assert h.unfunded_quota == 900_00
@@ -25,18 +31,30 @@ def test_days_to_pay_is_the_unfunded_quota_over_the_daily_dividend_inflow_rounde
     assert h.days_to_pay_quota == 3
     # and one fen more unfunded takes a fourth day
     h = figures(
-        DEFAULT, pool=300_00, circulating=100 * POINT, price=(300_00, 100 * POINT),
-        dividend_pool=100_00 - 1, quota_outstanding=1_000_00, daily_inflow=1_000_00,
-        stable_outstanding=0, treasury=0,
+        DEFAULT,
+        pool=300_00,
+        circulating=100 * POINT,
+        price=(300_00, 100 * POINT),
+        dividend_pool=100_00 - 1,
+        quota_outstanding=1_000_00,
+        daily_inflow=1_000_00,
+        stable_outstanding=0,
+        treasury=0,
     )
     assert h.days_to_pay_quota == 4
 
 
 def test_with_no_inflow_the_quota_is_never_paid_and_the_statement_says_so() -> None:
     h = figures(
-        DEFAULT, pool=300_00, circulating=100 * POINT, price=(300_00, 100 * POINT),
-        dividend_pool=0, quota_outstanding=500_00, daily_inflow=0,
-        stable_outstanding=0, treasury=0,
+        DEFAULT,
+        pool=300_00,
+        circulating=100 * POINT,
+        price=(300_00, 100 * POINT),
+        dividend_pool=0,
+        quota_outstanding=500_00,
+        daily_inflow=0,
+        stable_outstanding=0,
+        treasury=0,
     )
     assert h.days_to_pay_quota is None
     public = h.to_public()
@@ -50,8 +68,15 @@ def test_with_no_inflow_the_quota_is_never_paid_and_the_statement_says_so() -> N
 
 def test_a_dividend_pool_that_covers_the_quota_needs_zero_days() -> None:
     h = figures(
-        DEFAULT, pool=0, circulating=0, price=(1, 1), dividend_pool=500_00,
-        quota_outstanding=500_00, daily_inflow=0, stable_outstanding=0, treasury=0,
+        DEFAULT,
+        pool=0,
+        circulating=0,
+        price=(1, 1),
+        dividend_pool=500_00,
+        quota_outstanding=500_00,
+        daily_inflow=0,
+        stable_outstanding=0,
+        treasury=0,
     )
     assert (h.unfunded_quota, h.days_to_pay_quota) == (0, 0)
 
@@ -59,28 +84,59 @@ def test_a_dividend_pool_that_covers_the_quota_needs_zero_days() -> None:
 def test_stable_cover_is_treasury_value_over_stable_outstanding_rounded_down() -> None:
     # Given 3 treasury points at 1.00 each against 2.00 of stable points: cover 1.5
     h = figures(
-        DEFAULT, pool=3_00, circulating=3 * POINT, price=(3_00, 3 * POINT), dividend_pool=0,
-        quota_outstanding=0, daily_inflow=0, stable_outstanding=2_00, treasury=3 * POINT,
+        DEFAULT,
+        pool=3_00,
+        circulating=3 * POINT,
+        price=(3_00, 3 * POINT),
+        dividend_pool=0,
+        quota_outstanding=0,
+        daily_inflow=0,
+        stable_outstanding=2_00,
+        treasury=3 * POINT,
     )
     assert h.treasury_value == 3_00
     assert h.stable_cover == "1.5000"
     # and against 3.00 of stable points, 1 point at a price of 1/3: cover rounds down
     h = figures(
-        DEFAULT, pool=1_00, circulating=3 * POINT, price=(1_00, 3 * POINT), dividend_pool=0,
-        quota_outstanding=0, daily_inflow=0, stable_outstanding=3_00, treasury=7 * POINT,
+        DEFAULT,
+        pool=1_00,
+        circulating=3 * POINT,
+        price=(1_00, 3 * POINT),
+        dividend_pool=0,
+        quota_outstanding=0,
+        daily_inflow=0,
+        stable_outstanding=3_00,
+        treasury=7 * POINT,
     )
     assert h.stable_cover == "0.7777"
-    assert figures(
-        DEFAULT, pool=0, circulating=0, price=(1, 1), dividend_pool=0, quota_outstanding=0,
-        daily_inflow=0, stable_outstanding=0, treasury=0,
-    ).stable_cover is None
+    assert (
+        figures(
+            DEFAULT,
+            pool=0,
+            circulating=0,
+            price=(1, 1),
+            dividend_pool=0,
+            quota_outstanding=0,
+            daily_inflow=0,
+            stable_outstanding=0,
+            treasury=0,
+        ).stable_cover
+        is None
+    )
 
 
 def test_negative_inflow_is_refused() -> None:
     with pytest.raises(InvalidAmount, match="daily inflow"):
         figures(
-            DEFAULT, pool=0, circulating=0, price=(1, 1), dividend_pool=0, quota_outstanding=0,
-            daily_inflow=-1, stable_outstanding=0, treasury=0,
+            DEFAULT,
+            pool=0,
+            circulating=0,
+            price=(1, 1),
+            dividend_pool=0,
+            quota_outstanding=0,
+            daily_inflow=-1,
+            stable_outstanding=0,
+            treasury=0,
         )
 
 

@@ -19,8 +19,18 @@ runner = CliRunner()
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 PNGS = ("price.png", "pools.png", "flows.png", "days_to_pay.png", "cohorts.png")
 REQUIRED = (
-    "day", "price", "pool", "circulating", "minted", "dividend_pool", "dividends_paid",
-    "quota_outstanding", "days_to_pay_quota", "exits", "buybacks", "stable_outstanding",
+    "day",
+    "price",
+    "pool",
+    "circulating",
+    "minted",
+    "dividend_pool",
+    "dividends_paid",
+    "quota_outstanding",
+    "days_to_pay_quota",
+    "exits",
+    "buybacks",
+    "stable_outstanding",
     "stable_cover",
 )
 DECIMAL = re.compile(r"^-?\d+\.\d+$")
@@ -37,8 +47,9 @@ def stall_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with warnings.catch_warnings():
         # A glyph missing from the font is a UserWarning from matplotlib: make it fail.
         warnings.simplefilter("error", UserWarning)
-        code, output = simulate("--scenario", "stall", "--days", "40", "--seed", "4",
-                                "--out", str(out))
+        code, output = simulate(
+            "--scenario", "stall", "--days", "40", "--seed", "4", "--out", str(out)
+        )
     assert code == 0, output
     return out
 
@@ -69,8 +80,10 @@ def test_series_csv_has_one_row_a_day_of_decimal_strings(stall_dir: Path) -> Non
             assert DECIMAL.match(row[column]), (column, row[column])
         # totals reconcile in the written figures too
         assert Decimal(row["money_in_total"]) == (
-            Decimal(row["pool"]) + Decimal(row["dividend_pool"])
-            + Decimal(row["dividends_paid_total"]) + Decimal(row["buybacks_total"])
+            Decimal(row["pool"])
+            + Decimal(row["dividend_pool"])
+            + Decimal(row["dividends_paid_total"])
+            + Decimal(row["buybacks_total"])
             + Decimal(row["revenue_total"])
         )
     prices = [Decimal(row["price"]) for row in rows]
@@ -81,8 +94,10 @@ def test_series_csv_has_one_row_a_day_of_decimal_strings(stall_dir: Path) -> Non
 
 
 def test_series_json_carries_strings_and_no_floats(stall_dir: Path) -> None:
-    document = json.loads((stall_dir / "series.json").read_text(encoding="utf-8"),
-                          parse_float=lambda text: pytest.fail(f"a float in JSON: {text}"))
+    document = json.loads(
+        (stall_dir / "series.json").read_text(encoding="utf-8"),
+        parse_float=lambda text: pytest.fail(f"a float in JSON: {text}"),
+    )
     assert document["scenario"] == "stall"
     assert document["violations"] == []
     assert len(document["series"]) == 40
@@ -95,11 +110,16 @@ def test_cohorts_csv_compares_first_and_last_tenth(stall_dir: Path) -> None:
     rows = read_csv(stall_dir / "cohorts.csv")
     assert [row["cohort"] for row in rows] == ["first 10%", "last 10%"]
     for row in rows:
-        received = (Decimal(row["dividends"]) + Decimal(row["buybacks"])
-                    + Decimal(row["stable"]) + Decimal(row["points_value"]))
+        received = (
+            Decimal(row["dividends"])
+            + Decimal(row["buybacks"])
+            + Decimal(row["stable"])
+            + Decimal(row["points_value"])
+        )
         assert Decimal(row["received"]) == received
-        multiple = (received / Decimal(row["spent"])).quantize(Decimal("0.0001"),
-                                                               rounding="ROUND_DOWN")
+        multiple = (received / Decimal(row["spent"])).quantize(
+            Decimal("0.0001"), rounding="ROUND_DOWN"
+        )
         assert row["multiple"] == str(multiple)
 
 
@@ -180,12 +200,20 @@ def test_bad_options_are_refused_with_a_clear_message(
 
 def test_a_scenario_file_sets_behaviour_and_parameters(tmp_path: Path) -> None:
     path = tmp_path / "scenario.json"
-    path.write_text(json.dumps({
-        "name": "mine", "base": "steady", "days": 12, "arrival": "fixed",
-        "params": {"pool_rate": "0.25", "referral_rates": []},
-        "basket": [["50.00", 1]],
-        "phases": [{"new_buyers": 10, "repeat_rate": 0}],
-    }), encoding="utf-8")
+    path.write_text(
+        json.dumps(
+            {
+                "name": "mine",
+                "base": "steady",
+                "days": 12,
+                "arrival": "fixed",
+                "params": {"pool_rate": "0.25", "referral_rates": []},
+                "basket": [["50.00", 1]],
+                "phases": [{"new_buyers": 10, "repeat_rate": 0}],
+            }
+        ),
+        encoding="utf-8",
+    )
     out = tmp_path / "mine"
     code, output = simulate("--scenario-file", str(path), "--out", str(out), "--no-plots")
     assert code == 0, output
@@ -209,13 +237,24 @@ def test_a_bad_scenario_file_names_the_field(tmp_path: Path) -> None:
 def test_a_sweep_writes_one_row_per_combination(tmp_path: Path) -> None:
     out = tmp_path / "sweep"
     code, output = simulate(
-        "--scenario", "steady", "--days", "15", "--out", str(out),
-        "--sweep", "pool_rate=0.2,0.3", "--sweep", "quota_multiple=1,2",
+        "--scenario",
+        "steady",
+        "--days",
+        "15",
+        "--out",
+        str(out),
+        "--sweep",
+        "pool_rate=0.2,0.3",
+        "--sweep",
+        "quota_multiple=1,2",
     )
     assert code == 0, output
     rows = read_csv(out / "sweep.csv")
     assert [(r["pool_rate"], r["quota_multiple"]) for r in rows] == [
-        ("0.2", "1"), ("0.2", "2"), ("0.3", "1"), ("0.3", "2"),
+        ("0.2", "1"),
+        ("0.2", "2"),
+        ("0.3", "1"),
+        ("0.3", "2"),
     ]
     assert all(r["violations"] == "0" for r in rows)
     # more quota per unit spent is a larger promise for the same sales
@@ -224,8 +263,9 @@ def test_a_sweep_writes_one_row_per_combination(tmp_path: Path) -> None:
 
 
 def test_bench_simulate_prints_purchases_and_seconds() -> None:
-    result = runner.invoke(app, ["bench", "simulate", "--json", "--purchases", "3000",
-                                 "--days", "10"])
+    result = runner.invoke(
+        app, ["bench", "simulate", "--json", "--purchases", "3000", "--days", "10"]
+    )
     assert result.exit_code == 0, result.output
     figures = json.loads(result.output)
     assert set(figures) == {"purchases", "seconds"}

@@ -33,7 +33,10 @@ def run_checked(name: str, days: int | None = None, seed: int = 5) -> SimResult:
 def reconciles(row: DayRow) -> bool:
     """Money in = backing pool + dividend pool + payouts (dividends, buybacks) + revenue."""
     return row.money_in_total == (
-        row.pool + row.dividend_pool + row.dividends_paid_total + row.buybacks_total
+        row.pool
+        + row.dividend_pool
+        + row.dividends_paid_total
+        + row.buybacks_total
         + row.revenue_total
     )
 
@@ -64,8 +67,9 @@ def test_price_never_falls_and_totals_reconcile_every_day(name: str) -> None:
     assert [r.day for r in rows] == list(range(1, 91))
     # Then the price never falls from one day to the next (exact fractions)
     for before, after in itertools.pairwise(rows):
-        assert price_not_below((before.price_num, before.price_den),
-                               (after.price_num, after.price_den)), f"day {after.day}"
+        assert price_not_below(
+            (before.price_num, before.price_den), (after.price_num, after.price_den)
+        ), f"day {after.day}"
     # and every day, money in = pools + payouts + revenue
     assert all(reconciles(r) for r in rows)
     assert rows[-1].money_in_total > 0
@@ -135,8 +139,10 @@ def test_cohorts_compare_the_first_tenth_of_buyers_with_the_last() -> None:
     # Early buyers hold points bought cheaply and took the early dividends
     assert Fraction(first.received, first.spent) > Fraction(last.received, last.spent)
     assert first.received == first.dividends + first.buybacks + first.stable + first.points_value
-    assert first.multiple == f"{first.received * 10_000 // first.spent // 10_000}." \
+    assert (
+        first.multiple == f"{first.received * 10_000 // first.spent // 10_000}."
         f"{first.received * 10_000 // first.spent % 10_000:04d}"
+    )
 
 
 def test_total_purchases_spreads_an_exact_number_of_orders() -> None:
@@ -159,6 +165,7 @@ def test_a_run_on_the_pool_moves_the_fees_where_sell_fee_to_says(fee_to: str) ->
     # Then every day reconciles and the price never falls
     assert all(reconciles(row) for row in result.rows)
     for before, after in itertools.pairwise(result.rows):
-        assert price_not_below((before.price_num, before.price_den),
-                               (after.price_num, after.price_den))
+        assert price_not_below(
+            (before.price_num, before.price_den), (after.price_num, after.price_den)
+        )
     assert result.rows[-1].buybacks_total > 0

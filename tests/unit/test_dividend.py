@@ -88,8 +88,16 @@ def test_when_everyone_is_capped_the_rest_stays_in_the_pool() -> None:
 
 def test_weighted_by_points() -> None:
     # Given A holds 21 points with quota 10.00, B 14.7 points with quota 200.00; D = 60.00
-    economy = Economy(SEED.updated({"referral_rates": [], "dividend_rate": "0.30",
-                                    "forced_exit": False, "quota_multiple": "0.1"}))
+    economy = Economy(
+        SEED.updated(
+            {
+                "referral_rates": [],
+                "dividend_rate": "0.30",
+                "forced_exit": False,
+                "quota_multiple": "0.1",
+            }
+        )
+    )
     economy.purchase("A", 100_00)
     economy.set_params({"quota_multiple": "2"})
     economy.purchase("B", 100_00)

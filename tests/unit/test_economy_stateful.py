@@ -68,8 +68,13 @@ def snapshot(economy: Economy) -> Any:
         for name, h in state.holders.items()
     }
     orders = {key: astuple(order) for key, order in economy.orders.items()}
-    return aggregates, holders, orders, dict(economy.days), economy.params, len(
-        economy.param_changes
+    return (
+        aggregates,
+        holders,
+        orders,
+        dict(economy.days),
+        economy.params,
+        len(economy.param_changes),
     )
 
 
@@ -320,9 +325,7 @@ class EconomyMachine(RuleBasedStateMachine):
                 return h.spend // params.share_unit_fen
             return h.points
 
-        eligible = [
-            h for h in holders if not h.exited and h.remaining_quota > 0 and weight(h) > 0
-        ]
+        eligible = [h for h in holders if not h.exited and h.remaining_quota > 0 and weight(h) > 0]
         owed = dict.fromkeys(before, 0)
         if state.dividend_pool > 0 and eligible:
             pairs = [(weight(h), h.remaining_quota) for h in eligible]

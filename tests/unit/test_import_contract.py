@@ -113,8 +113,10 @@ def datetime_crossings(path: Path) -> list[str]:
 
 
 def is_allowed(module: str) -> bool:
-    return module in ALLOWED_STDLIB or module == "tokenmall.domain" or (
-        module.startswith("tokenmall.domain.")
+    return (
+        module in ALLOWED_STDLIB
+        or module == "tokenmall.domain"
+        or (module.startswith("tokenmall.domain."))
     )
 
 
@@ -123,9 +125,7 @@ def test_the_domain_has_modules_to_check() -> None:
     assert {"money.py", "errors.py", "economy/engine.py", "economy/dividend.py"} <= names
 
 
-@pytest.mark.parametrize(
-    "path", domain_modules(), ids=lambda p: p.relative_to(DOMAIN).as_posix()
-)
+@pytest.mark.parametrize("path", domain_modules(), ids=lambda p: p.relative_to(DOMAIN).as_posix())
 def test_domain_module_imports_only_the_allowed(path: Path) -> None:
     bad = [f"line {line}: {name}" for line, name in imported_modules(path) if not is_allowed(name)]
     bad += datetime_crossings(path)
@@ -161,9 +161,7 @@ def probe_imports(tmp_path: Path, source: str) -> list[str]:
         ("from collections.abc import Callable", True),
     ],
 )
-def test_the_checker_itself_catches_crossings(
-    source: str, allowed: bool, tmp_path: Path
-) -> None:
+def test_the_checker_itself_catches_crossings(source: str, allowed: bool, tmp_path: Path) -> None:
     names = probe_imports(tmp_path, source)
     assert names
     assert all(is_allowed(n) for n in names) is allowed

@@ -24,9 +24,18 @@ def test_a_posting_must_use_its_accounts_asset_and_move_something() -> None:
 
 def test_build_drops_zero_lines_and_takes_each_accounts_asset() -> None:
     draft = build(
-        JournalCode.PURCHASE, "k1", "fp", {"ok": True},
-        [(acc.GATEWAY_CLEARING, -100), (acc.BACKING_POOL, 60), (acc.REVENUE, 40),
-         (acc.SUPPLY, -9), (acc.points("ann"), 9), (acc.points("bob"), 0)],
+        JournalCode.PURCHASE,
+        "k1",
+        "fp",
+        {"ok": True},
+        [
+            (acc.GATEWAY_CLEARING, -100),
+            (acc.BACKING_POOL, 60),
+            (acc.REVENUE, 40),
+            (acc.SUPPLY, -9),
+            (acc.points("ann"), 9),
+            (acc.points("bob"), 0),
+        ],
     )
     assert [(str(p.account), p.asset, p.amount) for p in draft.postings] == [
         ("gateway_clearing", Asset.MONEY, -100),

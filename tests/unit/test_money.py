@@ -149,8 +149,10 @@ def test_price_text_is_the_exact_fraction_rounded_half_to_even(
 def test_money_and_points_text_is_the_exact_value_for_any_size(value: int) -> None:
     # Formatting slices the digits (it runs seven times per booked purchase): every value,
     # negative, below one unit or huge, reads back as exactly itself with its fixed places.
-    for text, places, parse in ((format_money(value), 2, parse_money),
-                                (format_points(value), 8, parse_points)):
+    for text, places, parse in (
+        (format_money(value), 2, parse_money),
+        (format_points(value), 8, parse_points),
+    ):
         with localcontext() as ctx:
             ctx.prec = 100  # the reference is exact at any size
             assert Decimal(text) == Decimal(value).scaleb(-places)

@@ -35,8 +35,7 @@ def balances(state: EconomyState) -> dict[str, Any]:
     every holder's points, cash and stable points."""
     out: dict[str, Any] = {name: getattr(state, name) for name in NEVER_NEGATIVE}
     out["holders"] = {
-        h.name: tuple(getattr(h, name) for name in HOLDER_BALANCES)
-        for h in state.holders.values()
+        h.name: tuple(getattr(h, name) for name in HOLDER_BALANCES) for h in state.holders.values()
     }
     return out
 

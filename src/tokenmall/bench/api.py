@@ -498,7 +498,13 @@ def run(
                 )
                 done.append(
                     integration_orders(
-                        server.port, tenant_id, key, clients, requests, duration, users,
+                        server.port,
+                        tenant_id,
+                        key,
+                        clients,
+                        requests,
+                        duration,
+                        users,
                         server.process.pid,
                     )
                 )
@@ -509,16 +515,29 @@ def run(
                 )
                 done.append(
                     integration_batch(
-                        server.port, tenant_id, key, batch_clients, requests, duration, users,
-                        batch_size, server.process.pid,
+                        server.port,
+                        tenant_id,
+                        key,
+                        batch_clients,
+                        requests,
+                        duration,
+                        users,
+                        batch_size,
+                        server.process.pid,
                     )
                 )
             if "checkout" in scenarios:
                 say(f"tenant {tenant_id}: up to {requests} checkouts paid on the sandbox …")
                 done.append(
                     checkout_and_pay(
-                        server.base_url, server.port, tenant_id, admin, clients, requests,
-                        duration, server.process.pid,
+                        server.base_url,
+                        server.port,
+                        tenant_id,
+                        admin,
+                        clients,
+                        requests,
+                        duration,
+                        server.process.pid,
                     )
                 )
         finally:

@@ -19,9 +19,7 @@ def process_cpu_seconds(pid: int) -> float:  # float-ok: time
     try:
         tasks = Path(f"/proc/{pid}/task").iterdir()
         children = {
-            int(child)
-            for task in tasks
-            for child in (task / "children").read_text().split()
+            int(child) for task in tasks for child in (task / "children").read_text().split()
         }
     except OSError:
         return 0.0

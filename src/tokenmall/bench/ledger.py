@@ -116,7 +116,10 @@ def step(
 
 
 async def _coroutine_callers(
-    pool: WriterPool, tenants: list[str], clients: int, seconds: float  # float-ok: time
+    pool: WriterPool,
+    tenants: list[str],
+    clients: int,
+    seconds: float,  # float-ok: time
 ) -> float:  # float-ok: time
     counts = [0] * clients
     running = True
@@ -140,8 +143,9 @@ async def _coroutine_callers(
 
 def _client_purchase(tenant: str, n: int, i: int, rng: random.Random) -> c.Purchase:
     """Client ``n``'s ``i``-th purchase: one of its 50 users, an amount from 10 to 2,000 yuan."""
-    return _purchase(tenant, f"{n}-{i}", f"c{n}u{i % USERS_PER_CLIENT}",
-                     rng.randrange(1_000, 200_000))
+    return _purchase(
+        tenant, f"{n}-{i}", f"c{n}u{i % USERS_PER_CLIENT}", rng.randrange(1_000, 200_000)
+    )
 
 
 def _purchase(tenant: str, key: str, user: str, amount_fen: int) -> c.Purchase:
@@ -160,25 +164,56 @@ def dividend_day_seconds(store: Store, holders: int, seed: int = 11) -> float:  
         total_points += points
         # tenant, name, points, cash, stable, quota, quota_used, spend, dividends, exited,
         # merchant, points_seq
-        rows.append((tenant, f"h{i:07d}", points, 0, 0, 2 * spend, rng.randrange(0, spend),
-                     spend, 0, False, False, i))
+        rows.append(
+            (
+                tenant,
+                f"h{i:07d}",
+                points,
+                0,
+                0,
+                2 * spend,
+                rng.randrange(0, spend),
+                spend,
+                0,
+                False,
+                False,
+                i,
+            )
+        )
     _load_holders(store, rows)
     pool = total_points // 10**8  # points priced well below anyone's remaining quota
     with store.transaction() as conn:
         conn.execute(
             economy_state.update()
             .where(economy_state.c.tenant_id == tenant)
-            .values(pool=pool, circulating=total_points, minted=total_points,
-                    dividend_pool=holders * 1_000, money_in=pool + holders * 1_000,
-                    seq=holders)
+            .values(
+                pool=pool,
+                circulating=total_points,
+                minted=total_points,
+                dividend_pool=holders * 1_000,
+                money_in=pool + holders * 1_000,
+                seq=holders,
+            )
         )
     began = time.perf_counter()
     settle(store, tenant, date(2026, 1, 1))
     return time.perf_counter() - began
 
 
-_HOLDER_COLUMNS = ("tenant_id", "name", "points", "cash", "stable", "quota", "quota_used",
-                   "spend", "dividends", "exited", "merchant", "points_seq")
+_HOLDER_COLUMNS = (
+    "tenant_id",
+    "name",
+    "points",
+    "cash",
+    "stable",
+    "quota",
+    "quota_used",
+    "spend",
+    "dividends",
+    "exited",
+    "merchant",
+    "points_seq",
+)
 
 
 def _load_holders(store: Store, rows: list[tuple[Any, ...]]) -> None:

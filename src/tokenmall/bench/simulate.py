@@ -34,8 +34,15 @@ def bench_scenario(purchases: int, days: int, new_buyers: float = 15.0) -> Scena
         f"{purchases} purchases over {days} days, {new_buyers:g} new buyers a day",
         DEFAULT,
         days,
-        (Phase(new_buyers=(new_buyers, new_buyers), sell_rate=0.002, convert_rate=0.001,
-               convert_fraction=Fraction(1, 2), spend_stable_rate=0.5),),
+        (
+            Phase(
+                new_buyers=(new_buyers, new_buyers),
+                sell_rate=0.002,
+                convert_rate=0.001,
+                convert_fraction=Fraction(1, 2),
+                spend_stable_rate=0.5,
+            ),
+        ),
         basket=BASKET,
         referral_probability=0.3,
         arrival="fixed",

@@ -18,7 +18,8 @@ def audit(
     show: Annotated[
         int,
         typer.Option(
-            "--show", min=0,
+            "--show",
+            min=0,
             help="Violations to print per tenant, in the order found (0: all of them).",
         ),
     ] = 50,
@@ -51,9 +52,7 @@ def audit(
         for finding in shown:
             typer.echo(f"  - {finding}")
         if len(shown) < len(r.findings):
-            typer.echo(
-                f"  … and {len(r.findings) - len(shown)} more (--show 0 prints them all)"
-            )
+            typer.echo(f"  … and {len(r.findings) - len(shown)} more (--show 0 prints them all)")
         bad += len(r.findings)
     if not reports:
         typer.echo("no tenants")

@@ -141,9 +141,7 @@ def ledger(
             None if tenants is None else [int(part) for part in tenants.split(",") if part.strip()]
         )
     except ValueError:
-        typer.echo(
-            "tokenmall: --clients, --holders and --tenants must be whole numbers", err=True
-        )
+        typer.echo("tokenmall: --clients, --holders and --tenants must be whole numbers", err=True)
         raise typer.Exit(2) from None
     if spread is not None and (not spread or min(spread) < 1):
         typer.echo("tokenmall: --tenants must be counts >= 1", err=True)

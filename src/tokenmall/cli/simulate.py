@@ -39,8 +39,12 @@ def progress_bar(total: int, label: str, show: bool) -> Iterator[Callable[[int],
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-    columns = ("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn())
+    columns = (
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
     with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task(label, total=total)
         yield lambda n: bar.update(task, completed=n)
@@ -93,9 +97,16 @@ def simulate(
         base = load_file(scenario_file) if scenario_file is not None else builtin(scenario)
         params = dict(parse_param(p) for p in param or [])
         chosen = with_options(
-            base, days=days, params=params, new_buyers=new_buyers, repeat_rate=repeat_rate,
-            referral_probability=referral_probability, sell_rate=sell_rate,
-            convert_rate=convert_rate, basket=basket, arrival=arrival,
+            base,
+            days=days,
+            params=params,
+            new_buyers=new_buyers,
+            repeat_rate=repeat_rate,
+            referral_probability=referral_probability,
+            sell_rate=sell_rate,
+            convert_rate=convert_rate,
+            basket=basket,
+            arrival=arrival,
         )
         axes = [parse_axis(axis) for axis in sweep_axes or []]
     except DomainError as exc:
@@ -131,8 +142,11 @@ def simulate(
     for name in sorted(outputs.files):
         typer.echo(f"wrote {outputs.files[name]}")
     if plots and outputs.font is None:
-        typer.echo("warning: no CJK font found (apt-get install fonts-noto-cjk); "
-                   "Chinese labels may show as boxes", err=True)
+        typer.echo(
+            "warning: no CJK font found (apt-get install fonts-noto-cjk); "
+            "Chinese labels may show as boxes",
+            err=True,
+        )
     if result.rows:
         from tokenmall.domain.economy.health import statement
 

@@ -41,18 +41,14 @@ class RequestedRefund:
     requested_at: datetime
 
 
-def requested_refunds(
-    conn: Connection, caller: Principal, tenant_id: str
-) -> list[RequestedRefund]:
+def requested_refunds(conn: Connection, caller: Principal, tenant_id: str) -> list[RequestedRefund]:
     """Refunds waiting for a decision, oldest first (read-only); a merchant's only."""
     merchant_id = None
     if caller.role != "admin":
         merchant_id = own_merchant_id(conn, caller, tenant_id)
         if merchant_id is None:
             return []
-    return [
-        RequestedRefund(**row) for row in sql.requested_refunds(conn, tenant_id, merchant_id)
-    ]
+    return [RequestedRefund(**row) for row in sql.requested_refunds(conn, tenant_id, merchant_id)]
 
 
 def shop_and_buyer_names(

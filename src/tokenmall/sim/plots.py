@@ -83,8 +83,12 @@ def draw_all(result: SimResult, out: Path) -> list[Path]:
     fig, ax = plt.subplots(figsize=(8, 4))
     ax.plot(days, [_yuan(r.pool) for r in rows], label="底池（保障全部流通积分）")
     ax.plot(days, [_yuan(r.dividend_pool) for r in rows], label="分红池余额")
-    ax.plot(days, [_yuan(r.health.quota_outstanding) for r in rows],
-            label="未付分红额度（承诺，无保障）", linestyle="--")
+    ax.plot(
+        days,
+        [_yuan(r.health.quota_outstanding) for r in rows],
+        label="未付分红额度（承诺，无保障）",
+        linestyle="--",
+    )
     if any(r.health.stable_outstanding for r in rows):
         ax.plot(days, [_yuan(r.health.stable_outstanding) for r in rows], label="恒定积分余额")
     ax.set(title="底池、分红池与未付额度", xlabel="天", ylabel="元")
@@ -108,8 +112,9 @@ def draw_all(result: SimResult, out: Path) -> list[Path]:
     ax.plot(days, [float("nan") if d is None else d for d in to_pay], color="#8e44ad")
     never = [day for day, d in zip(days, to_pay, strict=True) if d is None]
     if never:
-        ax.axvspan(min(never), max(never), color="#e74c3c", alpha=0.12,
-                   label="销售停止：额度永远付不完")
+        ax.axvspan(
+            min(never), max(never), color="#e74c3c", alpha=0.12, label="销售停止：额度永远付不完"
+        )
         ax.legend()
     ax.set(title="按当前流入付清未付额度所需天数", xlabel="天", ylabel="天数")
     ax.grid(alpha=0.3)
@@ -124,8 +129,12 @@ def draw_all(result: SimResult, out: Path) -> list[Path]:
     ax.bar([x - 0.2 for x in xs], spent, width=0.4, label="花费")
     ax.bar([x + 0.2 for x in xs], received, width=0.4, label="所得（分红＋回购＋持有价值）")
     for x, cohort in zip(xs, (first, last), strict=True):
-        ax.annotate(f"{cohort.multiple or '-'} 倍", (x + 0.2, _yuan(cohort.received)),
-                    ha="center", va="bottom")
+        ax.annotate(
+            f"{cohort.multiple or '-'} 倍",
+            (x + 0.2, _yuan(cohort.received)),
+            ha="center",
+            va="bottom",
+        )
     ax.set_xticks(xs, labels)
     ax.set(title="早期与晚期买家的结果", ylabel="元")
     ax.legend()
@@ -138,8 +147,10 @@ def draw_sweep(axes: list[tuple[str, list[str]]], rows: list[dict[str, str]], pa
     find_cjk_font()
     (x_name, x_values), (y_name, y_values) = axes
     cells = {(row[x_name], row[y_name]): row["last_multiple"] for row in rows}
-    grid = [[float(cells[(x, y)] or "nan") for x in x_values]  # float-ok: plotting
-            for y in y_values]
+    grid = [
+        [float(cells[(x, y)] or "nan") for x in x_values]  # float-ok: plotting
+        for y in y_values
+    ]
     fig, ax = plt.subplots(figsize=(7, 5))
     image = ax.imshow(grid, origin="lower", cmap="RdYlGn", aspect="auto")
     ax.set_xticks(range(len(x_values)), x_values)

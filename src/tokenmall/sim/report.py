@@ -36,8 +36,18 @@ FIGURES = (
     ("stable_outstanding", "恒定积分余额 stable points outstanding"),
     ("stable_cover", "恒定积分覆盖率 stable cover"),
 )
-SAMPLE_COLUMNS = ("day", "price", "pool", "dividend_pool", "quota_outstanding",
-                  "days_to_pay_quota", "inflow", "dividends_paid", "buybacks", "exits")
+SAMPLE_COLUMNS = (
+    "day",
+    "price",
+    "pool",
+    "dividend_pool",
+    "quota_outstanding",
+    "days_to_pay_quota",
+    "inflow",
+    "dividends_paid",
+    "buybacks",
+    "exits",
+)
 
 
 def _table(header: tuple[str, ...] | list[str], rows: list[list[str]]) -> str:
@@ -96,22 +106,27 @@ def render(result: SimResult, pngs: list[Path], font: str | None) -> str:
         *(_image(path) for path in pngs),
     ]
     if font is None:
-        parts.append("<p><strong>未找到中文字体，图中中文可能显示为方框。</strong> No CJK font "
-                     "was found; Chinese labels in the plots may show as boxes.</p>")
+        parts.append(
+            "<p><strong>未找到中文字体，图中中文可能显示为方框。</strong> No CJK font "
+            "was found; Chinese labels in the plots may show as boxes.</p>"
+        )
     params = scenario.params.to_public()
     parts += [
         "<h2>参数 · Parameters</h2>",
         _table(["name", "value"], [[k, str(v)] for k, v in params.items()]),
         "<h2>每日数据（抽样） · Daily series (sample; full data in series.csv)</h2>",
-        _table(list(SAMPLE_COLUMNS), [
-            [row_values(r)[k] or "never" for k in SAMPLE_COLUMNS] for r in _sample(result)
-        ]),
+        _table(
+            list(SAMPLE_COLUMNS),
+            [[row_values(r)[k] or "never" for k in SAMPLE_COLUMNS] for r in _sample(result)],
+        ),
     ]
     violations = result.economy.violations()
     parts.append(
-        "<p>不变量检查：全部成立。 Invariants: all hold.</p>" if not violations else
-        "<p><strong>不变量被破坏 Invariants violated:</strong> "
-        + escape("; ".join(violations)) + "</p>"
+        "<p>不变量检查：全部成立。 Invariants: all hold.</p>"
+        if not violations
+        else "<p><strong>不变量被破坏 Invariants violated:</strong> "
+        + escape("; ".join(violations))
+        + "</p>"
     )
     parts.append("</body></html>")
     return "\n".join(parts)

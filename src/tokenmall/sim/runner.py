@@ -95,7 +95,7 @@ class SimResult:
         size = max(1, len(self.buyers) * share // 100) if self.buyers else 0
         return (
             self._cohort(f"first {share}%", self.buyers[:size]),
-            self._cohort(f"last {share}%", self.buyers[len(self.buyers) - size:]),
+            self._cohort(f"last {share}%", self.buyers[len(self.buyers) - size :]),
         )
 
     def _cohort(self, label: str, names: list[str]) -> Cohort:
@@ -166,9 +166,11 @@ def run(
     choices, random_ = rng.choices, rng.random
     inflows: deque[int] = deque(maxlen=INFLOW_WINDOW)
     total = scenario.total_purchases
-    schedule = [(day, first, last, phase)
-                for first, last, phase in scenario.phase_bounds()
-                for day in range(first, last + 1)]
+    schedule = [
+        (day, first, last, phase)
+        for first, last, phase in scenario.phase_bounds()
+        for day in range(first, last + 1)
+    ]
 
     for day, first, last, phase in schedule:
         money_before = state.money_in
@@ -209,17 +211,33 @@ def run(
         figures = health(state, economy.params, sum(inflows) // len(inflows))
         num, den = state.price()
         result.purchases += new + repeat
-        result.rows.append(DayRow(
-            day=day, new_buyers=new, purchases=new + repeat, inflow=inflow,
-            price_num=num, price_den=den, pool=state.pool, circulating=state.circulating,
-            minted=state.minted, burned=state.burned, treasury=state.treasury,
-            dividend_pool=state.dividend_pool, dividends_paid=outcome.distributed,
-            exits=len(outcome.exits), sells=sells,
-            buybacks=state.buybacks_paid - buybacks_before, converts=converts,
-            holders=len(buyers), money_in_total=state.money_in, revenue_total=state.revenue,
-            dividends_paid_total=state.dividends_paid, buybacks_total=state.buybacks_paid,
-            health=figures,
-        ))
+        result.rows.append(
+            DayRow(
+                day=day,
+                new_buyers=new,
+                purchases=new + repeat,
+                inflow=inflow,
+                price_num=num,
+                price_den=den,
+                pool=state.pool,
+                circulating=state.circulating,
+                minted=state.minted,
+                burned=state.burned,
+                treasury=state.treasury,
+                dividend_pool=state.dividend_pool,
+                dividends_paid=outcome.distributed,
+                exits=len(outcome.exits),
+                sells=sells,
+                buybacks=state.buybacks_paid - buybacks_before,
+                converts=converts,
+                holders=len(buyers),
+                money_in_total=state.money_in,
+                revenue_total=state.revenue,
+                dividends_paid_total=state.dividends_paid,
+                buybacks_total=state.buybacks_paid,
+                health=figures,
+            )
+        )
         if check is not None:
             check(economy, day)
         if on_day is not None:
@@ -245,9 +263,7 @@ def _sell(economy: Economy, rng: random.Random, buyers: list[str], n: int, phase
     return done
 
 
-def _convert(
-    economy: Economy, rng: random.Random, buyers: list[str], n: int, phase: Phase
-) -> int:
+def _convert(economy: Economy, rng: random.Random, buyers: list[str], n: int, phase: Phase) -> int:
     if not n or not buyers:
         return 0
     holders = economy.state.holders

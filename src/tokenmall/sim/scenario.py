@@ -96,8 +96,11 @@ BUILTIN: dict[str, Scenario] = {
         365,
         (
             Phase(
-                new_buyers=(20.0, 80.0), repeat_rate=0.02, sell_rate=0.002,
-                convert_rate=0.001, spend_stable_rate=0.8,
+                new_buyers=(20.0, 80.0),
+                repeat_rate=0.02,
+                sell_rate=0.002,
+                convert_rate=0.001,
+                spend_stable_rate=0.8,
             ),
         ),
         basket=BASKET,
@@ -134,7 +137,10 @@ BUILTIN: dict[str, Scenario] = {
         (
             Phase(new_buyers=(20.0, 100.0), repeat_rate=0.02, sell_rate=0.002),
             Phase(
-                start=0.4, new_buyers=(5.0, 0.0), repeat_rate=0.002, sell_rate=0.2,
+                start=0.4,
+                new_buyers=(5.0, 0.0),
+                repeat_rate=0.002,
+                sell_rate=0.2,
                 sell_fraction=Fraction(1),
             ),
         ),
@@ -153,8 +159,13 @@ BUILTIN: dict[str, Scenario] = {
     ),
 }
 
-ALIASES = {"growth": "steady", "steady-growth": "steady", "growth-then-stall": "stall",
-           "run-on-pool": "run", "heavy-referral": "referral"}
+ALIASES = {
+    "growth": "steady",
+    "steady-growth": "steady",
+    "growth-then-stall": "stall",
+    "run-on-pool": "run",
+    "heavy-referral": "referral",
+}
 
 
 def builtin(name: str) -> Scenario:
@@ -167,12 +178,28 @@ def builtin(name: str) -> Scenario:
 # -- scenario files and option overrides ------------------------------------------------------
 
 _PHASE_FIELDS = {
-    "from", "from_day", "new_buyers", "repeat_rate", "sell_rate", "sell_fraction",
-    "convert_rate", "convert_fraction", "spend_stable_rate",
+    "from",
+    "from_day",
+    "new_buyers",
+    "repeat_rate",
+    "sell_rate",
+    "sell_fraction",
+    "convert_rate",
+    "convert_fraction",
+    "spend_stable_rate",
 }
 _FILE_FIELDS = {
-    "name", "description", "base", "days", "params", "phases", "basket", "contribution",
-    "referral_probability", "arrival", "total_purchases",
+    "name",
+    "description",
+    "base",
+    "days",
+    "params",
+    "phases",
+    "basket",
+    "contribution",
+    "referral_probability",
+    "arrival",
+    "total_purchases",
 }
 
 
@@ -215,8 +242,9 @@ def from_mapping(raw: Mapping[str, Any]) -> Scenario:
         value = raw["contribution"]
         changes["contribution"] = None if value is None else _money(value, "contribution")
     if "referral_probability" in raw:
-        changes["referral_probability"] = _probability(raw["referral_probability"],
-                                                       "referral_probability")
+        changes["referral_probability"] = _probability(
+            raw["referral_probability"], "referral_probability"
+        )
     if "arrival" in raw:
         changes["arrival"] = _arrival(raw["arrival"])
     if "total_purchases" in raw:
@@ -253,8 +281,11 @@ def with_options(
     phase_changes: dict[str, Any] = {}
     if new_buyers is not None:
         phase_changes["new_buyers"] = parse_ramp(new_buyers)
-    for name, value in (("repeat_rate", repeat_rate), ("sell_rate", sell_rate),
-                        ("convert_rate", convert_rate)):
+    for name, value in (
+        ("repeat_rate", repeat_rate),
+        ("sell_rate", sell_rate),
+        ("convert_rate", convert_rate),
+    ):
         if value is not None:
             phase_changes[name] = _probability(value, name)
     if phase_changes:

@@ -22,8 +22,16 @@ from tokenmall.sim.runner import run
 from tokenmall.sim.scenario import Scenario, ScenarioError
 
 RESULT_COLUMNS = (
-    "price", "pool", "dividends_paid_total", "quota_outstanding", "days_to_pay_quota",
-    "exits_total", "buybacks_total", "first_multiple", "last_multiple", "violations",
+    "price",
+    "pool",
+    "dividends_paid_total",
+    "quota_outstanding",
+    "days_to_pay_quota",
+    "exits_total",
+    "buybacks_total",
+    "first_multiple",
+    "last_multiple",
+    "violations",
 )
 
 
@@ -74,26 +82,38 @@ def sweep(
         last = result.rows[-1]
         first_cohort, last_cohort = result.cohorts()
         days = last.health.days_to_pay_quota
-        rows.append({
-            **chosen,
-            "price": format_price(last.price_num, last.price_den),
-            "pool": format_money(last.pool),
-            "dividends_paid_total": format_money(last.dividends_paid_total),
-            "quota_outstanding": format_money(last.health.quota_outstanding),
-            "days_to_pay_quota": "" if days is None else str(days),
-            "exits_total": str(sum(r.exits for r in result.rows)),
-            "buybacks_total": format_money(last.buybacks_total),
-            "first_multiple": first_cohort.multiple,
-            "last_multiple": last_cohort.multiple,
-            "violations": str(len(result.economy.violations())),
-        })
+        rows.append(
+            {
+                **chosen,
+                "price": format_price(last.price_num, last.price_den),
+                "pool": format_money(last.pool),
+                "dividends_paid_total": format_money(last.dividends_paid_total),
+                "quota_outstanding": format_money(last.health.quota_outstanding),
+                "days_to_pay_quota": "" if days is None else str(days),
+                "exits_total": str(sum(r.exits for r in result.rows)),
+                "buybacks_total": format_money(last.buybacks_total),
+                "first_multiple": first_cohort.multiple,
+                "last_multiple": last_cohort.multiple,
+                "violations": str(len(result.economy.violations())),
+            }
+        )
         if on_run is not None:
             on_run(i)
     columns = (*(name for name, _ in axes), *RESULT_COLUMNS)
     write_csv(out / "sweep.csv", columns, rows)
     (out / "sweep.json").write_text(
-        json.dumps({"scenario": scenario.name, "days": scenario.days, "seed": seed,
-                    "axes": dict(axes), "runs": rows}, ensure_ascii=False, indent=1) + "\n",
+        json.dumps(
+            {
+                "scenario": scenario.name,
+                "days": scenario.days,
+                "seed": seed,
+                "axes": dict(axes),
+                "runs": rows,
+            },
+            ensure_ascii=False,
+            indent=1,
+        )
+        + "\n",
         encoding="utf-8",
     )
     if len(axes) == 2:

@@ -233,4 +233,3 @@ class EvmChain:
         if not found["status"] or not found["contractAddress"]:
             raise ChainError(f"the deployment transaction {prepared.tx_hash} failed")
         return str(found["contractAddress"]).lower()
-

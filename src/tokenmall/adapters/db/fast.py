@@ -23,15 +23,41 @@ from sqlalchemy.exc import IntegrityError
 from tokenmall.adapters.db import citus
 
 HOLDER_COLUMNS = (
-    "name", "points", "cash", "stable", "quota", "quota_used", "spend", "dividends",
-    "exited", "merchant", "referrer", "points_seq",
+    "name",
+    "points",
+    "cash",
+    "stable",
+    "quota",
+    "quota_used",
+    "spend",
+    "dividends",
+    "exited",
+    "merchant",
+    "referrer",
+    "points_seq",
 )
 _HOLDER_TYPES = (
-    "text", "bigint", "bigint", "bigint", "bigint", "bigint", "bigint", "bigint",
-    "boolean", "boolean", "text", "bigint",
+    "text",
+    "bigint",
+    "bigint",
+    "bigint",
+    "bigint",
+    "bigint",
+    "bigint",
+    "bigint",
+    "boolean",
+    "boolean",
+    "text",
+    "bigint",
 )
 JOURNAL_COLUMNS = (
-    "journal_id", "code", "idempotency_key", "fingerprint", "result", "business_date", "reverses",
+    "journal_id",
+    "code",
+    "idempotency_key",
+    "fingerprint",
+    "result",
+    "business_date",
+    "reverses",
 )
 _JOURNAL_TYPES = ("bigint", "text", "text", "text", "text", "date", "bigint")
 POSTING_COLUMNS = ("journal_id", "line", "account", "holder", "asset", "amount")
@@ -58,6 +84,9 @@ PG_HOLDERS = _pg_insert("holders", HOLDER_COLUMNS, _HOLDER_TYPES, _UPSERT_TAIL)
 PG_JOURNALS = _pg_insert("journals", JOURNAL_COLUMNS, _JOURNAL_TYPES)
 PG_POSTINGS = _pg_insert("postings", POSTING_COLUMNS, _POSTING_TYPES)
 SQLITE_HOLDERS = _sqlite_insert("holders", HOLDER_COLUMNS, _UPSERT_TAIL)
+# For the same writes as one function on Citus (``citus_batch``).
+HOLDER_TYPES, JOURNAL_TYPES, POSTING_TYPES = _HOLDER_TYPES, _JOURNAL_TYPES, _POSTING_TYPES
+UPSERT_TAIL = _UPSERT_TAIL
 SQLITE_JOURNALS = _sqlite_insert("journals", JOURNAL_COLUMNS)
 SQLITE_POSTINGS = _sqlite_insert("postings", POSTING_COLUMNS)
 
@@ -210,6 +239,9 @@ def _dollar(sql: str) -> str:
         found = parts[0] + "".join(f"${n}{part}" for n, part in enumerate(parts[1:], start=1))
         _DOLLAR[sql] = found
     return found
+
+
+dollar = _dollar
 
 
 def _text(value: Any) -> bytes | None:

@@ -42,9 +42,7 @@ command_inbox = sa.Table(
         "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
     ),
     sa.Column("finished_at", sa.DateTime(timezone=True)),
-    sa.CheckConstraint(
-        "status IN ('pending', 'done', 'refused', 'failed')", name="status"
-    ),
+    sa.CheckConstraint("status IN ('pending', 'done', 'refused', 'failed')", name="status"),
 )
 sa.Index(
     "ix_command_inbox_pending",
@@ -127,8 +125,9 @@ def put(conn: Connection, tenant_id: str, command: Any) -> int:
         .returning(command_inbox.c.id)
     ).scalar_one()
     # Delivered at commit: wakes the owner (see ``listen``); polling is only its safety net.
-    conn.execute(sa.text("SELECT pg_notify(:channel, :tenant)"),
-                 {"channel": CHANNEL, "tenant": tenant_id})
+    conn.execute(
+        sa.text("SELECT pg_notify(:channel, :tenant)"), {"channel": CHANNEL, "tenant": tenant_id}
+    )
     return int(row_id)
 
 

@@ -139,8 +139,7 @@ def _json(value: dict[str, Any]) -> str:
 # Account kinds and assets of the day's postings, as the ledger's own line builders spell them.
 DIV_CASH, DIV_POOL = fe.dividend_rows([("h", 1)])
 EXIT_POINTS, EXIT_CASH, EXIT_SUPPLY, EXIT_BACKING, EXIT_DIVIDEND = (
-    (str(account.kind), str(account.asset))
-    for account, _ in fe.exit_lines([Exit("h", 1, 1, 1)])
+    (str(account.kind), str(account.asset)) for account, _ in fe.exit_lines([Exit("h", 1, 1, 1)])
 )
 
 
@@ -244,8 +243,15 @@ class PgDaySets:
             cur.execute(
                 "INSERT INTO postings (tenant_id, journal_id, line, account, holder, asset, "
                 "amount) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                (self.tenant, day.dividend_id, recipients + 1, pool_kind, pool_holder,
-                 pool_asset, -distributed),
+                (
+                    self.tenant,
+                    day.dividend_id,
+                    recipients + 1,
+                    pool_kind,
+                    pool_holder,
+                    pool_asset,
+                    -distributed,
+                ),
             )
             cur.execute(
                 f"UPDATE holders SET cash = cash + {share}, "
@@ -263,8 +269,13 @@ class PgDaySets:
         day = self.day
         keep_num, keep_den = day.rates.sell_keep
         args = {
-            "t": self.tenant, "j": day.exit_id, "pn": price_num, "pd": price_den,
-            "kn": keep_num, "kd": keep_den, "seq": seq,
+            "t": self.tenant,
+            "j": day.exit_id,
+            "pn": price_num,
+            "pd": price_den,
+            "kn": keep_num,
+            "kd": keep_den,
+            "seq": seq,
         }
         # ``market.fee_to_dividend``: the points' value floor(q × p) less the payout, or none.
         value = (
@@ -299,9 +310,7 @@ class PgDaySets:
         )
         count, units, payout, fee = int(count), int(units), int(payout), int(fee)
         if count:
-            lines = [
-                (EXIT_SUPPLY, units), (EXIT_BACKING, -(payout + fee)), (EXIT_DIVIDEND, fee)
-            ]
+            lines = [(EXIT_SUPPLY, units), (EXIT_BACKING, -(payout + fee)), (EXIT_DIVIDEND, fee)]
             rows = [
                 (self.tenant, day.exit_id, 2 * count + 1 + i, kind, "", asset, amount)
                 for i, ((kind, asset), amount) in enumerate(x for x in lines if x[1])
@@ -313,7 +322,6 @@ class PgDaySets:
                     rows,
                 )
         return count, units, payout, fee
-
 
     def __enter__(self) -> PgDaySets:
         # Every statement of the day reads one tenant's holders. Left to itself the planner

@@ -179,8 +179,15 @@ class SqliteDaySets:
             raw.execute(
                 "INSERT INTO postings (tenant_id, journal_id, line, account, holder, asset, "
                 "amount) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (tenant, day.dividend_id, recipients + 1, pool_kind, pool_holder, pool_asset,
-                 -distributed),
+                (
+                    tenant,
+                    day.dividend_id,
+                    recipients + 1,
+                    pool_kind,
+                    pool_holder,
+                    pool_asset,
+                    -distributed,
+                ),
             )
             # Every eligible holder in one scan; the row-value subquery computes the share once
             # per row (a share of 0 writes the row back unchanged: 0 = remaining is false).
@@ -276,7 +283,6 @@ class SqliteDaySets:
             )
         raw.execute(f"DROP TABLE {exits}")
         return count, units, paid, fee
-
 
     def __enter__(self) -> SqliteDaySets:
         return self

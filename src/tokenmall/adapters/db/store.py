@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select, update
 
-from tokenmall.adapters.db import citus, fast, migrate
+from tokenmall.adapters.db import citus, citus_batch, fast, migrate
 from tokenmall.adapters.db.engine import make_engine, require_existing
 from tokenmall.adapters.db.settings import database_url, existing_database_url
 from tokenmall.adapters.db.tables import (
@@ -290,7 +290,9 @@ class Store:
         statements = [
             fast.pg_insert(table, tenant_id, rows)
             for table, rows in (
-                ("holders", batch.holders), ("journals", journal_out), ("postings", posting_out)
+                ("holders", batch.holders),
+                ("journals", journal_out),
+                ("postings", posting_out),
             )
             if rows
         ]
@@ -375,7 +377,10 @@ class Store:
             return False
         statements = bound if bound is not None else fast.bind_text(prepared)
         if citus.is_citus(conn):
-            statements = citus.pipelined(fast.for_citus(statements), tenant_id)
+            if citus_batch.ENABLED:
+                statements = citus_batch.call(tenant_id, statements, batch.state)
+            else:
+                statements = citus.pipelined(fast.for_citus(statements), tenant_id)
         fast.commit_pipelined(raw, statements, on_send)
         return True
 

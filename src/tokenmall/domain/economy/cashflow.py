@@ -42,13 +42,13 @@ def receive_payment(state: EconomyState, amount: int) -> None:
     state.escrow += amount
 
 
-
 def receive_sale(state: EconomyState, amount: int) -> None:
     """A gateway paid ``amount`` for a good sold outright (no rewards booked for it, no return
     window): it is revenue at once."""
     _positive("sale amount", amount)
     state.money_in += amount
     state.revenue += amount
+
 
 def take_from_escrow(state: EconomyState, amount: int) -> None:
     """Check that escrow holds ``amount`` for a purchase booked from it (before the engine runs)."""

@@ -126,7 +126,6 @@ def sell(rates: Rates, state: EconomyState, holder: Holder, units: int) -> SellR
     )
 
 
-
 def sell_to(
     rates: Rates, state: EconomyState, holder: Holder, payee: Holder, units: int
 ) -> SellResult:
@@ -137,6 +136,7 @@ def sell_to(
     holder.cash -= result.payout
     payee.cash += result.payout
     return result
+
 
 def convert(rates: Rates, state: EconomyState, holder: Holder, units: int) -> ConvertResult:
     if units <= 0:

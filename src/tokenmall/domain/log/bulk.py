@@ -92,9 +92,7 @@ _ENCODE = _encoder()
 
 def _in_order(keys: tuple[str, ...]) -> bool:
     """Strictly increasing in UTF-16 code units (JCS's order, no key twice)."""
-    return all(
-        canonical._utf16_key(a) < canonical._utf16_key(b) for a, b in pairwise(keys)
-    )
+    return all(canonical._utf16_key(a) < canonical._utf16_key(b) for a, b in pairwise(keys))
 
 
 def _flat(

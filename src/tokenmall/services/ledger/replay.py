@@ -200,9 +200,7 @@ class Replay:
         self.economy.convert(_name(e, "user"), parse_points(e["points"]))
 
     def _pay_stable(self, e: ReplayEvent) -> None:
-        self.economy.pay_stable(
-            _name(e, "user"), _name(e, "merchant"), parse_money(e["amount"])
-        )
+        self.economy.pay_stable(_name(e, "user"), _name(e, "merchant"), parse_money(e["amount"]))
 
     def _redeem_stable(self, e: ReplayEvent) -> None:
         self.economy.redeem_stable(_name(e, "merchant"), parse_money(e["amount"]))

@@ -45,9 +45,7 @@ def settle(store: Store, tenant_id: str, business_date: date) -> DaySettled:
         return settle_in(store, conn, tenant_id, business_date)
 
 
-def settle_in(
-    store: Store, conn: Connection, tenant_id: str, business_date: date
-) -> DaySettled:
+def settle_in(store: Store, conn: Connection, tenant_id: str, business_date: date) -> DaySettled:
     """Settle inside the caller's transaction, which must hold the tenant's write lock."""
     done = settlement_sql.settled_result(conn, tenant_id, business_date)
     if done is not None:

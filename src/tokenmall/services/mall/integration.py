@@ -421,9 +421,7 @@ def write_paid(
         uow.ledger.write_paid()
         uow.integration.add_order(order)
         uow.outbox.emit(tenant_id, "order.paid", event_data(event.views, order), now)
-        answer = store_answer(
-            uow, event.views, order, "paid", event.request_hash, now, status=201
-        )
+        answer = store_answer(uow, event.views, order, "paid", event.request_hash, now, status=201)
         uow.answer(answer.status, answer.body)
     return answer
 

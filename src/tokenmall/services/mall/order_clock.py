@@ -1,5 +1,4 @@
-"""What time does to orders: payment timeouts, auto-confirmation of receipt, the return window.
-"""
+"""What time does to orders: payment timeouts, auto-confirmation of receipt, the return window."""
 
 from __future__ import annotations
 

@@ -452,9 +452,7 @@ class SqlOrderMoney:
             ),
         )
 
-    def record_payment(
-        self, tenant_id: str, *, user: str, order_ref: str, amount_fen: int
-    ) -> int:
+    def record_payment(self, tenant_id: str, *, user: str, order_ref: str, amount_fen: int) -> int:
         return record_payment(
             self.conn, tenant_id, user=user, order_ref=order_ref, amount_fen=amount_fen
         )

@@ -285,7 +285,9 @@ class PipelinedWriter(TenantCore):
                 # every key looked up (the session is fine: the committer rolled back).
                 log.info(
                     "tenant %s: a batch of %d held a replayed key; doing it again with every "
-                    "key looked up", self.tenant_id, len(flight.batch),
+                    "key looked up",
+                    self.tenant_id,
+                    len(flight.batch),
                 )
                 self.late_replays += 1
                 self._look_up_until = time.monotonic() + LOOK_UP_SECONDS
@@ -293,7 +295,9 @@ class PipelinedWriter(TenantCore):
             else:
                 log.warning(
                     "tenant %s: a batch of %d failed (attempt 1): %r",
-                    self.tenant_id, len(flight.batch), error,
+                    self.tenant_id,
+                    len(flight.batch),
+                    error,
                 )
                 self._reset()
             self._process_serial(flight.batch, attempts=1)

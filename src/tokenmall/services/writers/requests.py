@@ -113,9 +113,7 @@ def replayed_key(error: BaseException) -> bool:
     )
 
 
-def inbox_replies(
-    batch: Iterable[Call], outcomes: Iterable[tuple[bool, Any]]
-) -> list[inbox.Reply]:
+def inbox_replies(batch: Iterable[Call], outcomes: Iterable[tuple[bool, Any]]) -> list[inbox.Reply]:
     """The answers to write back for the requests that came from the inbox."""
     replies: list[inbox.Reply] = []
     for request, (ok, value) in zip(batch, outcomes, strict=True):

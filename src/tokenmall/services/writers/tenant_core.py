@@ -90,7 +90,10 @@ class TenantCore(Batcher[Request]):
             except Exception as error:
                 log.warning(
                     "tenant %s: a batch of %d failed (attempt %d): %r",
-                    self.tenant_id, len(batch), attempt, error,
+                    self.tenant_id,
+                    len(batch),
+                    attempt,
+                    error,
                 )
                 self._reset()
                 if attempt == attempts:
@@ -256,4 +259,3 @@ class TenantCore(Batcher[Request]):
         (it may be gone, and with it the lock); the next use reconnects and re-takes it."""
         self._book = None
         self._disconnect()
-

@@ -29,8 +29,7 @@ def _label(at: object) -> str:
 def price_history(conn: Connection, tenant_id: str, limit: int = 90) -> list[PricePoint]:
     """The price at each settled day (oldest first), else at the last priced journals."""
     return [
-        PricePoint(_label(p.at), p.price)
-        for p in service.price_history(conn, tenant_id, limit)
+        PricePoint(_label(p.at), p.price) for p in service.price_history(conn, tenant_id, limit)
     ]
 
 

@@ -47,9 +47,7 @@ def _cash_page(
     context: dict[str, Any] = {
         "available": format_money(found.available),
         "reserved": format_money(found.reserved),
-        "deposits": [
-            {"d": d, "amount": format_money(d.amount)} for d in found.deposits
-        ],
+        "deposits": [{"d": d, "amount": format_money(d.amount)} for d in found.deposits],
         "max_deposit": format_money(deposits.MAX_DEPOSIT),
     }
     if form is not None:

@@ -66,7 +66,7 @@ def _drops(request: Request, tenant_id: str) -> list[dict[str, Any]]:
             tenant_id, statuses=[CollectionStatus.PUBLISHED], limit=100
         )
     listed = [c for c in found if c.sale_ends_at is None or now < c.sale_ends_at]
-    return [_drop(c, now) for c in sorted(listed, key=lambda c: (c.sale_starts_at or now))]
+    return [_drop(c, now) for c in sorted(listed, key=lambda c: c.sale_starts_at or now)]
 
 
 def _drops_page(
@@ -197,4 +197,3 @@ async def pay(request: Request, tenant_id: str, reservation_id: str) -> Response
         return _reservation_page(request, tenant, caller, reservation_id, state, code)
 
     return post_form(request, form, tenant_id=tenant_id, caller=caller, action=act, refused=refused)
-

@@ -100,5 +100,3 @@ def remove_cart_lines(conn: Connection, tenant_id: str, user_id: str, sku_ids: l
         )
     )
     return int(done.rowcount)
-
-

@@ -208,9 +208,7 @@ def delete_endpoint(conn: Connection, tenant_id: str, endpoint_id: str, now: dat
             deliveries.c.endpoint_id == endpoint_id,
             deliveries.c.status == DeliveryStatus.PENDING,
         )
-        .values(
-            status=DeliveryStatus.FAILED, next_attempt_at=None, last_error="endpoint deleted"
-        )
+        .values(status=DeliveryStatus.FAILED, next_attempt_at=None, last_error="endpoint deleted")
     )
 
 
@@ -463,7 +461,5 @@ def redeliver(conn: Connection, tenant_id: str, delivery_id: str, now: datetime)
     conn.execute(
         update(deliveries)
         .where(deliveries.c.tenant_id == tenant_id, deliveries.c.delivery_id == delivery_id)
-        .values(
-            status=DeliveryStatus.PENDING, failures=0, next_attempt_at=now, delivered_at=None
-        )
+        .values(status=DeliveryStatus.PENDING, failures=0, next_attempt_at=now, delivered_at=None)
     )

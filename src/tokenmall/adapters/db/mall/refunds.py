@@ -131,4 +131,3 @@ def decide_refund(
         .values(status=to_status, **values)
     )
     return bool(done.rowcount == 1)
-

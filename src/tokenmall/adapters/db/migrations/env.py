@@ -11,7 +11,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import text
 
-from tokenmall.adapters.db import citus
+from tokenmall.adapters.db import citus, citus_batch
 from tokenmall.adapters.db.tables import metadata
 
 MIGRATION_LOCK = 7_300_001  # an arbitrary constant shared by every tokenmall process
@@ -32,6 +32,7 @@ def run() -> None:
         context.run_migrations()
         if on_citus:
             citus.distribute(connection, int(attributes.get("citus_shard_count", 32)))
+            citus_batch.install(connection)  # (on the distributed tables)
 
 
 run()

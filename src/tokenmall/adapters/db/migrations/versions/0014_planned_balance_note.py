@@ -98,9 +98,7 @@ NOTE_JOURNALS = """
 
 # 0013's function as it installed it (a CREATE OR REPLACE also drops the settings above).
 _0013_NOTE_JOURNALS = next(
-    statement
-    for statement in _0013.UPGRADE
-    if "FUNCTION ledger_note_journals()" in statement
+    statement for statement in _0013.UPGRADE if "FUNCTION ledger_note_journals()" in statement
 )
 
 
@@ -131,6 +129,4 @@ def downgrade() -> None:
         )
     else:
         with op.batch_alter_table("journals") as batch:
-            batch.create_unique_constraint(
-                "uq_journals_tenant_reverses", ["tenant_id", "reverses"]
-            )
+            batch.create_unique_constraint("uq_journals_tenant_reverses", ["tenant_id", "reverses"])

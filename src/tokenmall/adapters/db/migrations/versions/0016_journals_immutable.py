@@ -34,8 +34,16 @@ JOURNALS_MESSAGE = "journals are immutable: correct with a reversing journal"
 POSTINGS_MESSAGE = "postings are append-only: correct with a reversing journal"
 
 # Every column but the result, which must stay as it was.
-_FIXED = ("tenant_id", "journal_id", "code", "idempotency_key", "fingerprint", "business_date",
-          "reverses", "created_at")
+_FIXED = (
+    "tenant_id",
+    "journal_id",
+    "code",
+    "idempotency_key",
+    "fingerprint",
+    "business_date",
+    "reverses",
+    "created_at",
+)
 
 _PG_UP = [
     f"""

@@ -112,9 +112,7 @@ def _tables() -> dict[str, sa.Table]:
 
 def _events(r: Any, order_id: str, status: str) -> list[dict[str, Any]]:
     suffix = r.redemption_id.split("_", 1)[-1]
-    steps: list[tuple[str | None, str, str, Any]] = [
-        (None, "paid", r.user_id, r.created_at)
-    ]
+    steps: list[tuple[str | None, str, str, Any]] = [(None, "paid", r.user_id, r.created_at)]
     if r.shipped_at is not None:
         steps.append(("paid", "shipped", r.closed_by or "system", r.shipped_at))
     if status == "completed":
