@@ -22,6 +22,7 @@ the zero counters only).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import statistics
@@ -114,7 +115,28 @@ class _Rush:
         self.sold_out_at: float | None = None  # float-ok: time (perf_counter)
         self.refusals: dict[str, int] = {}
         self.errors = 0
+        self.answered: dict[int, list[float]] = {201: [], 409: []}  # float-ok: press latencies
         self.error_kinds: dict[str, int] = {}  # what the flows counted as errors answered
+
+
+class _Opening:
+    """The moment a drop opens: each of ``expected`` connections reads the drop's page, then
+    waits until all have (one that failed counts too: its error is the flow's)."""
+
+    def __init__(self, expected: int) -> None:
+        self.expected = expected
+        self.arrived = 0
+        self.event: asyncio.Event | None = None  # made on the load's own event loop
+
+    async def wait(self, conn: Connection, page: str) -> None:
+        event = self.event = self.event or asyncio.Event()
+        try:
+            await conn.request("GET", page)
+        finally:
+            self.arrived += 1
+            if self.arrived >= self.expected:
+                event.set()
+        await event.wait()
 
 
 def _rush(
@@ -124,16 +146,27 @@ def _rush(
     presses: list[tuple[str, int]],
     clients: int,
     rush: _Rush,
+    on_page: bool = False,
 ) -> list[float]:  # float-ok: time
     """Every (token, quantity) pressed at once; a reservation made is paid at once on the
     sandbox's page (but every ``late_every``-th, kept for later). The latencies of the presses
-    answered (the press only, not its payment)."""
+    answered (the press only, not its payment).
+
+    ``on_page``: the buyers are on the drop's page before it opens, as they are at a 首发's
+    countdown: each connection first reads the drop (``GET /drops/{id}``, not timed) and the
+    first presses go only once every connection has, all at once. Without it the first
+    presses also open the connections, and the server's pools grow under them."""
     path = f"/api/v1/tenants/{tenant_id}/nfg/collections/{collection_id}/reservations"
+    page = f"/api/v1/tenants/{tenant_id}/nfg/drops/{collection_id}"
     run = secrets.token_hex(3)
     latencies: list[float] = []  # float-ok: time
+    connections = max(1, min(clients, len(presses)))
+    opening = _Opening(connections)
 
     async def press(conn: Connection, n: int) -> int:
         token, quantity = presses[n]
+        if on_page and n < connections:
+            await opening.wait(conn, page)
         began = time.perf_counter()  # float-ok: time
         answer = await conn.request(
             "POST",
@@ -142,7 +175,9 @@ def _rush(
             headers={"Authorization": f"Bearer {token}", "Idempotency-Key": f"{run}-{n}"},
         )
         if answer.status in (201, 409):
-            latencies.append(time.perf_counter() - began)
+            took = time.perf_counter() - began  # float-ok: time
+            latencies.append(took)
+            rush.answered[answer.status].append(took)
         if answer.status == 201:
             made = answer.json()
             rush.made.append(made)
@@ -162,7 +197,7 @@ def _rush(
         "127.0.0.1",
         port,
         press,
-        clients=max(1, min(clients, len(presses))),
+        clients=connections,
         requests=len(presses),
         duration=600,
         expect=(201, 409),
@@ -248,6 +283,7 @@ def run(
     clients: int = 256,
     hold: int = 15,
     workers: int = 1,
+    on_page: bool = True,
     progress: Callable[[str], Any] | None = None,
 ) -> dict[str, Any]:
     """Run one drop; its figures as one JSON-safe dict."""
@@ -274,7 +310,9 @@ def run(
             presses += [(tok, 1) for n, (tok, _) in enumerate(tokens) if n % TWICE_EVERY == 0]
             rush = _Rush(min(LATE_EVERY, max(2, editions // 4)))
             began = time.perf_counter()
-            latencies = _rush(server.port, tenant_id, collection_id, presses, clients, rush)
+            latencies = _rush(
+                server.port, tenant_id, collection_id, presses, clients, rush, on_page
+            )
             late = rush.late
             say(f"the rush: {len(rush.made)} reservations, refusals {rush.refusals}")
             holders = {m["user_id"] for m in rush.made}
@@ -288,7 +326,9 @@ def run(
             second = _Rush()
             waiting = [(tok, 1) for tok, user in tokens if user not in holders]
             again = waiting[: 2 * limit * len(late) + 10]
-            latencies += _rush(server.port, tenant_id, collection_id, again, clients, second)
+            latencies += _rush(
+                server.port, tenant_id, collection_id, again, clients, second, on_page
+            )
             with httpx.Client(base_url=server.base_url, timeout=30) as http:
                 http.post(
                     f"/api/v1/tenants/{tenant_id}/nfg/reservations/expire-due",
@@ -307,6 +347,7 @@ def run(
         "editions": editions,
         "buyers": buyers,
         "limit": limit,
+        "on_page": on_page,
         "presses": len(presses) + len(again),
         **figures,
         "paid_late": len(late),
@@ -317,6 +358,10 @@ def run(
         },
         "p50_ms": _percentile(latencies, 50),
         "p99_ms": _percentile(latencies, 99),
+        "p99_ms_reserved": _percentile(rush.answered[201] + second.answered[201], 99),
+        "p99_ms_refused": _percentile(rush.answered[409] + second.answered[409], 99),
+        "p99_ms_first_wave": _percentile(rush.answered[201] + rush.answered[409], 99),
+        "max_ms": round(max(latencies) * 1000, 2) if latencies else None,
         "seconds_to_sold_out": None if sold_out is None else round(sold_out - began, 3),
         "audit_clean": not report.findings,
         "audit_findings": report.findings[:5],

@@ -273,6 +273,13 @@ def drop(
         int | None,
         typer.Option(min=1, max=32, help="uvicorn workers (default: 2 on PostgreSQL, 1 SQLite)."),
     ] = None,
+    cold: Annotated[
+        bool,
+        typer.Option(
+            "--cold",
+            help="The first presses also open the connections (no buyers waiting on the page).",
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """A drop (首发) over HTTP: buyers press buy at once, pay on the sandbox gateway (some
@@ -292,6 +299,7 @@ def drop(
             clients=clients,
             hold=hold,
             workers=chosen,
+            on_page=not cold,
             progress=None if as_json else typer.echo,
         )
     except RuntimeError as exc:
