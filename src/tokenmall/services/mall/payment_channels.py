@@ -147,7 +147,10 @@ def enabled_channels(
     uow: ChannelsUnit, tenant_id: str, registry: Registry, now: datetime
 ) -> list[str]:
     """The channels a shopper of the tenant may pay through now (the sandbox last)."""
-    rows = {r.channel: r for r in uow.channels.of_tenant(tenant_id)}
+    return _enabled({r.channel: r for r in uow.channels.of_tenant(tenant_id)}, registry, now)
+
+
+def _enabled(rows: dict[str, ChannelRow], registry: Registry, now: datetime) -> list[str]:
     on = [
         name
         for name in CHANNELS
@@ -313,7 +316,7 @@ def tenant_gateway(
     if channel is not None and channel not in CHANNELS:
         raise InvalidInput(f"channel must be one of: {', '.join(CHANNELS)}", "channel")
     if channel is None:
-        on = enabled_channels(uow, tenant_id, registry, now)
+        on = _enabled(rows, registry, now)  # the rows just read, not read again
         if not on:
             first: Gateway = NoGateway()
         else:
