@@ -16,6 +16,9 @@ def test_healthz_and_readyz_answer_ok_when_the_schema_is_at_head(api: Api) -> No
     assert ready == {"status": "ok", "checks": {"database": "ok", "migrations": "ok"}}
 
 
+_CHANNEL_CALLBACKS = ("/api/v1/payments/webhooks/wechat/", "/api/v1/payments/webhooks/alipay/")
+
+
 def test_openapi_declares_every_status_and_the_error_body(api: Api) -> None:
     schema = ok(api.get("/openapi.json"))
     assert api.get("/docs").status_code == 200
@@ -29,7 +32,12 @@ def test_openapi_declares_every_status_and_the_error_body(api: Api) -> None:
             assert "401" in codes or path.endswith("/login"), (path, method, codes)
             assert "422" in codes or path.endswith("/logout"), (path, method, codes)
             for code in codes - {"200", "201", "204"}:
-                ref = op["responses"][code]["content"]["application/json"]["schema"]["$ref"]
+                body = op["responses"][code]["content"]["application/json"]["schema"]
+                if path.startswith(_CHANNEL_CALLBACKS) and "$ref" not in body:
+                    # answered in the channel's own format (WeChat Pay: a code and a message)
+                    assert {"code", "message"} <= set(body.get("properties", {})), (path, code)
+                    continue
+                ref = body["$ref"]
                 assert ref.endswith("/ErrorBody"), (path, method, code, ref)
         webhook = path.startswith("/api/v1/payments/webhooks/")  # deduplicated by event ids
         if method in ("post", "patch") and not webhook and not path.endswith(("/login", "/logout")):

@@ -38,7 +38,7 @@ WEBHOOK = "/api/v1/payments/webhooks/alipay/{tenant_id}"
 _TEXT = {
     "content": {
         "text/plain": {"schema": {"type": "string", "enum": ["failure"]}},
-        "application/json": {"schema": {"type": "object"}},
+        "application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}},
     }
 }
 _ANSWERS: dict[int | str, dict[str, object]] = {
