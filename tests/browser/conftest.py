@@ -43,8 +43,10 @@ def _missing() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
+    """Chromium for one test module: Playwright's sync API keeps an event loop running in the
+    main thread while it is open, which later tests' ``asyncio.run`` would trip over."""
     problem = _missing()
     if problem is not None:
         if os.environ.get("CI"):
