@@ -13,6 +13,7 @@ import httpx
 from mall_api import Api, TenantFixture, ok
 from sqlalchemy import func, select
 
+from tokenmall.adapters.db.mall.payments import payment_callbacks
 from tokenmall.adapters.db.store import Store
 from tokenmall.adapters.db.tables import holders, journals
 from tokenmall.adapters.payments.sandbox import derive_secret, sign
@@ -214,3 +215,21 @@ def second_merchant(api: Api, t: TenantFixture) -> tuple[str, str]:
         201,
     )
     return str(merchant["merchant_id"]), str(sku["sku_id"])
+
+
+def order_state(api: Api, t: TenantFixture, server: Any, order_id: str) -> object:
+    """An order as its owner sees it, with the tenant's economy: what a refused callback must
+    leave unchanged."""
+    detail = order(api, t, order_id)
+    return (detail["status"], detail["payments"], detail["history"], economy(server, t))
+
+
+def callbacks_of(server: Any, payment_id: str) -> list[tuple[str, str]]:
+    """A payment's recorded callbacks: (outcome, reason code), oldest first."""
+    with server.app.state.database.read() as conn:
+        rows = conn.execute(
+            select(payment_callbacks.c.outcome, payment_callbacks.c.reason)
+            .where(payment_callbacks.c.payment_id == payment_id)
+            .order_by(payment_callbacks.c.callback_id)
+        )
+        return [(row.outcome, row.reason.split(":")[0]) for row in rows]

@@ -15,13 +15,12 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from mall_api import Api, TenantFixture, ok
-from orders_helpers import checkout, economy, order
+from orders_helpers import callbacks_of, checkout, economy, order, order_state
 from sqlalchemy import select, update
 
 from alipay_fake import FakeAlipay, new_key, private_pem, public_base64
 from tokenmall.adapters.db.mall.orders import orders as orders_table
 from tokenmall.adapters.db.mall.payment_channels import payment_channels
-from tokenmall.adapters.db.mall.payments import payment_callbacks
 from tokenmall.domain.mall.gateway import ChannelError
 from tokenmall.services.mall import payment_channels as channels
 from tokenmall.services.mall.uow import utc_now
@@ -69,21 +68,6 @@ def switched_on(
 
 def _post(api: Api, t: TenantFixture, body: bytes) -> Any:
     return api.http.post(WEBHOOK.format(t.tenant_id), content=body, headers=FORM)
-
-
-def _callbacks(server: Any, payment_id: str) -> list[tuple[str, str]]:
-    with server.app.state.database.read() as conn:
-        rows = conn.execute(
-            select(payment_callbacks.c.outcome, payment_callbacks.c.reason)
-            .where(payment_callbacks.c.payment_id == payment_id)
-            .order_by(payment_callbacks.c.callback_id)
-        )
-        return [(row.outcome, row.reason.split(":")[0]) for row in rows]
-
-
-def _state(api: Api, t: TenantFixture, server: Any, order_id: str) -> object:
-    detail = order(api, t, order_id)
-    return (detail["status"], detail["payments"], detail["history"], economy(server, t))
 
 
 def _unpaid(api: Api, t: TenantFixture, fake: FakeAlipay) -> tuple[str, dict[str, Any]]:
@@ -191,12 +175,12 @@ def test_shopper_pays_by_notify_once_and_a_replay_changes_nothing(
     answer = _post(api, t, body)
     assert (answer.status_code, answer.text) == (200, "success")
     assert answer.headers["content-type"].startswith("text/plain")
-    paid = _state(api, t, server, order_id)
+    paid = order_state(api, t, server, order_id)
     assert paid[0] == "paid"
     answer = _post(api, t, body)  # Alipay sends it again
     assert (answer.status_code, answer.text) == (200, "success")
-    assert _state(api, t, server, order_id) == paid
-    assert _callbacks(server, payment["payment_id"]) == [
+    assert order_state(api, t, server, order_id) == paid
+    assert callbacks_of(server, payment["payment_id"]) == [
         ("accepted", "order paid"),
         ("refused", "replayed"),
     ]
@@ -208,7 +192,7 @@ def test_forged_changed_and_malformed_notifies_answer_failure_and_change_nothing
     t = tenant
     switched_on(api, t, fake, app_key)
     order_id, payment = _unpaid(api, t, fake)
-    before = _state(api, t, server, order_id)
+    before = order_state(api, t, server, order_id)
     trade = fake.trades[payment["payment_id"]]
     genuine = fake.pay(payment["payment_id"])
     real_key = fake.key
@@ -227,7 +211,7 @@ def test_forged_changed_and_malformed_notifies_answer_failure_and_change_nothing
     for name, body, status in cases:
         answer = _post(api, t, body)
         assert (answer.status_code, answer.text) == (status, "failure"), name
-        assert _state(api, t, server, order_id) == before, name
+        assert order_state(api, t, server, order_id) == before, name
     answer = api.http.post(WEBHOOK.format("no-such-tenant"), content=genuine, headers=FORM)
     assert answer.text == "failure"
     # The genuine notify is still taken: no refusal burnt it.
@@ -249,10 +233,10 @@ def test_return_before_the_notify_asks_alipay(
     assert order(api, t, order_id)["status"] == "created"
     body = fake.pay(payment["payment_id"])
     assert ok(api.post(query, t.consumer_token))["status"] == "succeeded"
-    paid = _state(api, t, server, order_id)
+    paid = order_state(api, t, server, order_id)
     assert paid[0] == "paid"
     assert _post(api, t, body).text == "success"  # the notify afterwards changes nothing
-    assert _state(api, t, server, order_id) == paid
+    assert order_state(api, t, server, order_id) == paid
 
 
 def test_timed_out_payment_is_closed_and_a_late_one_refunded(
@@ -357,10 +341,10 @@ def test_rotation_keeps_the_old_alipay_key_verifying_for_the_grace_period(
         fake.key = old_alipay_key
         stale = fake.pay(second["payment_id"])
         fake.key = new_alipay
-        before = _state(api, t, server, second_id)
+        before = order_state(api, t, server, second_id)
         answer = _post(api, t, stale)
         assert (answer.status_code, answer.text) == (401, "failure")
-        assert _state(api, t, server, second_id) == before
+        assert order_state(api, t, server, second_id) == before
         assert _post(api, t, fake.notify_body(fake.trades[second["payment_id"]])).text == (
             "success"
         )

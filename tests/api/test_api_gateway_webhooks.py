@@ -10,28 +10,20 @@ from typing import Any
 
 import pytest
 from mall_api import Api, TenantFixture, ok
-from orders_helpers import checkout, economy, order, signed_webhook, store_of, success_event
-from sqlalchemy import select
+from orders_helpers import (
+    callbacks_of,
+    checkout,
+    economy,
+    order,
+    order_state,
+    signed_webhook,
+    store_of,
+    success_event,
+)
 
-from tokenmall.adapters.db.mall.payments import payment_callbacks
 from tokenmall.adapters.payments.sandbox import derive_secret
 from tokenmall.domain.ledger import commands as c
 from tokenmall.services.ledger.execute import execute
-
-
-def _state(api: Api, t: TenantFixture, server: Any, order_id: str) -> object:
-    detail = order(api, t, order_id)
-    return (detail["status"], detail["payments"], detail["history"], economy(server, t))
-
-
-def _callbacks(server: Any, payment_id: str) -> list[tuple[str, str]]:
-    with server.app.state.database.read() as conn:
-        rows = conn.execute(
-            select(payment_callbacks.c.outcome, payment_callbacks.c.reason)
-            .where(payment_callbacks.c.payment_id == payment_id)
-            .order_by(payment_callbacks.c.callback_id)
-        )
-        return [(row.outcome, row.reason.split(":")[0]) for row in rows]
 
 
 @pytest.fixture
@@ -48,7 +40,7 @@ def test_forged_stale_and_malformed_callbacks_are_refused_and_change_nothing(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     t, payment = tenant, unpaid["payment"]
-    before = _state(api, t, server, unpaid["order_id"])
+    before = order_state(api, t, server, unpaid["order_id"])
     event = success_event(payment)
     now = int(time.time())
     caplog.set_level(logging.WARNING, logger="tokenmall.payments")
@@ -70,7 +62,7 @@ def test_forged_stale_and_malformed_callbacks_are_refused_and_change_nothing(
         url, content=b"{}", headers={"X-Sandbox-Timestamp": "soon", "X-Sandbox-Signature": "v1=0"}
     )
     assert answer.status_code == 400
-    assert _state(api, t, server, unpaid["order_id"]) == before  # nothing changed
+    assert order_state(api, t, server, unpaid["order_id"]) == before  # nothing changed
     # The same event, genuinely signed now, is accepted: the refusals did not burn its id.
     assert signed_webhook(api, server, event).status_code == 200
     assert order(api, t, unpaid["order_id"])["status"] == "paid"
@@ -85,7 +77,7 @@ def test_refusals_leave_the_order_unpaid(
     api: Api, tenant: TenantFixture, server: Any, unpaid: dict[str, Any]
 ) -> None:
     t, payment = tenant, unpaid["payment"]
-    before = _state(api, t, server, unpaid["order_id"])
+    before = order_state(api, t, server, unpaid["order_id"])
     event = success_event(payment)
     now = int(time.time())
     assert signed_webhook(api, server, event, secret=b"x" * 32).status_code == 401
@@ -99,10 +91,10 @@ def test_refusals_leave_the_order_unpaid(
     assert signed_webhook(api, server, unknown).status_code == 404
     not_json = signed_webhook(api, server, event | {"type": "payment.refunded"})
     assert not_json.status_code == 400
-    assert _state(api, t, server, unpaid["order_id"]) == before
+    assert order_state(api, t, server, unpaid["order_id"]) == before
     # Refusals that could be tied to the payment are recorded against it (the unverified
     # ones are recorded without a tenant: nothing in them can be trusted).
-    assert _callbacks(server, payment["payment_id"]) == [("refused", "amount_mismatch")]
+    assert callbacks_of(server, payment["payment_id"]) == [("refused", "amount_mismatch")]
 
 
 def test_genuine_event_is_accepted_once_and_a_replay_changes_nothing(
@@ -114,18 +106,18 @@ def test_genuine_event_is_accepted_once_and_a_replay_changes_nothing(
     assert answer.status_code == 200, answer.text
     assert answer.json()["order_status"] == "paid"
     assert answer.json()["outcome"] == "order paid"
-    paid = _state(api, t, server, unpaid["order_id"])
+    paid = order_state(api, t, server, unpaid["order_id"])
     # The same event again (even freshly signed): refused, nothing changes.
     replay = signed_webhook(api, server, event)
     assert replay.status_code == 409
     assert replay.json()["error"]["code"] == "replayed"
-    assert _state(api, t, server, unpaid["order_id"]) == paid
+    assert order_state(api, t, server, unpaid["order_id"]) == paid
     # Another event for the already-paid payment is accepted but changes nothing either.
     other = signed_webhook(api, server, success_event(payment))
     assert other.status_code == 200
     assert other.json()["outcome"] == "payment already succeeded"
-    assert _state(api, t, server, unpaid["order_id"]) == paid
-    assert _callbacks(server, payment["payment_id"]) == [
+    assert order_state(api, t, server, unpaid["order_id"]) == paid
+    assert callbacks_of(server, payment["payment_id"]) == [
         ("accepted", "order paid"),
         ("refused", "replayed"),
         ("accepted", "payment already succeeded"),
@@ -201,7 +193,7 @@ def test_a_ledger_refusal_of_a_genuine_event_is_a_recorded_refusal(
             amount_fen=1,
         ),
     )
-    before = _state(api, t, server, unpaid["order_id"])
+    before = order_state(api, t, server, unpaid["order_id"])
     caplog.set_level(logging.WARNING, logger="tokenmall.payments")
     event = success_event(payment, event_id="evt_ledger")
     answer = signed_webhook(api, server, event)
@@ -209,8 +201,8 @@ def test_a_ledger_refusal_of_a_genuine_event_is_a_recorded_refusal(
     error = answer.json()["error"]
     assert error["code"] == "not_applied"
     assert "could not be applied" in error["message"]
-    assert _state(api, t, server, unpaid["order_id"]) == before
-    assert _callbacks(server, payment["payment_id"]) == [("refused", "not_applied")]
+    assert order_state(api, t, server, unpaid["order_id"]) == before
+    assert callbacks_of(server, payment["payment_id"]) == [("refused", "not_applied")]
     refused = [r for r in caplog.records if r.getMessage() == "payment callback refused"]
     assert refused[-1].__dict__["fields"]["reason"] == "not_applied"
     assert refused[-1].__dict__["fields"]["event_id"] == "evt_ledger"

@@ -13,14 +13,12 @@ from typing import Any
 
 import pytest
 from mall_api import OPERATOR_EMAIL, OPERATOR_PASSWORD, Api, TenantFixture, ok
-from orders_helpers import checkout, economy, order
+from orders_helpers import callbacks_of, checkout, economy, order, order_state
 from sqlalchemy import select, update
 
-from conftest import Server
-from served import app_settings, served
+from served import Server, app_settings, served
 from tokenmall.adapters.db.mall.orders import orders as orders_table
 from tokenmall.adapters.db.mall.payment_channels import payment_channels
-from tokenmall.adapters.db.mall.payments import payment_callbacks
 from tokenmall.domain.mall.gateway import ChannelError
 from tokenmall.services.mall import payment_channels as channels
 from tokenmall.services.mall.uow import utc_now
@@ -67,21 +65,6 @@ def switched_on(api: Api, t: TenantFixture, keys: KeySet) -> None:
 
 def _post(api: Api, t: TenantFixture, headers: dict[str, str], body: bytes) -> Any:
     return api.http.post(WEBHOOK.format(t.tenant_id), content=body, headers=headers)
-
-
-def _callbacks(server: Any, payment_id: str) -> list[tuple[str, str]]:
-    with server.app.state.database.read() as conn:
-        rows = conn.execute(
-            select(payment_callbacks.c.outcome, payment_callbacks.c.reason)
-            .where(payment_callbacks.c.payment_id == payment_id)
-            .order_by(payment_callbacks.c.callback_id)
-        )
-        return [(row.outcome, row.reason.split(":")[0]) for row in rows]
-
-
-def _state(api: Api, t: TenantFixture, server: Any, order_id: str) -> object:
-    detail = order(api, t, order_id)
-    return (detail["status"], detail["payments"], detail["history"], economy(server, t))
 
 
 def _unpaid(api: Api, t: TenantFixture) -> tuple[str, dict[str, Any]]:
@@ -221,13 +204,13 @@ def test_good_callback_pays_once_and_a_replay_changes_nothing(
     headers, body = fake.callback(fake.pay(payment["payment_id"]))
     answer = _post(api, t, headers, body)
     assert answer.status_code == 204, answer.text
-    paid = _state(api, t, server, order_id)
+    paid = order_state(api, t, server, order_id)
     assert paid[0] == "paid"
     # WeChat Pay delivers the same callback again: answered as taken, nothing changes.
     answer = _post(api, t, headers, body)
     assert answer.status_code == 204
-    assert _state(api, t, server, order_id) == paid
-    assert _callbacks(server, payment["payment_id"]) == [
+    assert order_state(api, t, server, order_id) == paid
+    assert callbacks_of(server, payment["payment_id"]) == [
         ("accepted", "order paid"),
         ("refused", "replayed"),
     ]
@@ -239,7 +222,7 @@ def test_forged_changed_stale_and_malformed_callbacks_are_refused_and_change_not
     t = tenant
     switched_on(api, t, keys)
     order_id, payment = _unpaid(api, t)
-    before = _state(api, t, server, order_id)
+    before = order_state(api, t, server, order_id)
     resource = fake.pay(payment["payment_id"])
     forger = KeySet(keys.merchant, key_set().platform, keys.platform_id)
     stale = int(datetime.now(UTC).timestamp()) - 600
@@ -283,7 +266,7 @@ def test_forged_changed_stale_and_malformed_callbacks_are_refused_and_change_not
         assert answer.status_code == status, (name, answer.text)
         assert answer.json()["code"] == code, name
         assert answer.json()["message"]
-        assert _state(api, t, server, order_id) == before, name
+        assert order_state(api, t, server, order_id) == before, name
     # The genuine callback is still taken: no refusal burnt its transaction id.
     assert _post(api, t, headers, body).status_code == 204
     assert order(api, t, order_id)["status"] == "paid"
@@ -300,12 +283,12 @@ def test_return_before_the_callback_asks_the_channel(
     assert order(api, t, order_id)["status"] == "created"
     resource = fake.pay(payment["payment_id"])
     assert ok(api.post(query, t.consumer_token))["status"] == "succeeded"
-    paid = _state(api, t, server, order_id)
+    paid = order_state(api, t, server, order_id)
     assert paid[0] == "paid"
     # The callback that comes afterwards is the same transaction: taken, nothing changes.
     headers, body = fake.callback(resource)
     assert _post(api, t, headers, body).status_code == 204
-    assert _state(api, t, server, order_id) == paid
+    assert order_state(api, t, server, order_id) == paid
 
 
 def test_timed_out_payment_is_closed_and_a_late_one_refunded(
@@ -405,9 +388,9 @@ def test_rotation_keeps_the_old_keys_verifying_for_the_grace_period(
     fake.keys = keys
     stale_keys = fake.callback(fake.pay(second["payment_id"]))
     fake.keys = new
-    before = _state(api, t, server, second_id)
+    before = order_state(api, t, server, second_id)
     assert _post(api, t, *stale_keys).status_code == 401
-    assert _state(api, t, server, second_id) == before
+    assert order_state(api, t, server, second_id) == before
     # Callbacks with the new keys are taken.
     assert _post(api, t, *fake.callback(fake.transaction(second["payment_id"]))).status_code == 204
     assert order(api, t, second_id)["status"] == "paid"
@@ -426,7 +409,7 @@ def test_a_refund_is_booked_only_once_wechat_pay_confirms_it(
         201,
     )
     path = t.path(f"/orders/{order_id}/refunds/{refund['refund_id']}/approve")
-    before = _state(api, t, server, order_id)
+    before = order_state(api, t, server, order_id)
     fake.refund_status = "PROCESSING"
     try:
         answer = api.post(path, t.admin_token)
@@ -434,7 +417,7 @@ def test_a_refund_is_booked_only_once_wechat_pay_confirms_it(
         fake.refund_status = "SUCCESS"
     assert answer.status_code == 409, answer.text
     assert "processing" in answer.json()["error"]["message"]
-    assert _state(api, t, server, order_id) == before  # nothing booked yet
+    assert order_state(api, t, server, order_id) == before  # nothing booked yet
     # WeChat Pay finishes it; approved again, the same refund (not a second one) is booked.
     fake.refunds[refund["refund_id"]]["status"] = "SUCCESS"
     decided = ok(api.post(path, t.admin_token))
