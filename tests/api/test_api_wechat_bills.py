@@ -17,8 +17,7 @@ from sqlalchemy import update
 from test_api_wechat_pay import _amount_fen, _post, _unpaid, registry_of_app, switched_on
 from wallet_helpers import store_of
 
-from conftest import Server
-from served import app_settings, served
+from served import Server, app_settings, served
 from tokenmall import bootstrap
 from tokenmall.adapters.db.mall.payments import payments as payments_table
 from tokenmall.domain.mall.gateway import ChannelError

@@ -16,8 +16,7 @@ from test_api_wechat_pay import switched_on
 from test_api_withdrawals import aggregates, cash_up
 from wallet_helpers import audit_clean, store_of
 
-from conftest import Server
-from served import app_settings, served
+from served import Server, app_settings, served
 from tokenmall.adapters.db.store import Store
 from tokenmall.adapters.payments.wechat_payout import out_bill_no
 from tokenmall.services.mall import payouts as payout_service
