@@ -121,6 +121,9 @@ class Settings(BaseSettings):
     # and how many shards each distributed table gets (Citus's own default is 32).
     citus_required: bool = False
     citus_shard_count: int = Field(default=32, ge=1, le=1024)
+    # On a Citus coordinator the writer sends a batch as one call of the distributed function
+    # ``ledger_write_batch`` on the tenant's worker; off: as its statements (to compare them).
+    citus_batch_call: bool = True
     # Integration ``paid`` pushes go through their tenant's unit writer (group commit); off:
     # one transaction a request.
     group_commit: bool = True

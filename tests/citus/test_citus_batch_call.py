@@ -90,7 +90,7 @@ def test_the_batch_function_is_distributed_with_the_tenants(store: Store) -> Non
 
 def test_a_writers_batches_are_booked_by_the_call(store: Store, tenant: str) -> None:
     # given the writer sending its batches as the one call
-    assert citus_batch.ENABLED
+    assert store.citus_batch_call
     # when it books purchases
     _book(store, tenant, 30)
     # then all are there, the state follows them and the audit is clean

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from ledger_helpers import snapshot
@@ -140,3 +141,12 @@ def test_commit_batch_writes_a_batch_in_one_pipeline_and_a_failure_leaves_nothin
     with store.read() as conn:
         assert list(store.find_journals(conn, tenant, ["after"])) == ["after"]
     assert clean(audit(store, tenant))
+
+
+def test_the_citus_batch_call_is_a_setting(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path}/switch.db"
+    assert Store.open(url).citus_batch_call is True
+    monkeypatch.setenv("TOKENMALL_CITUS_BATCH_CALL", "false")
+    assert Store.open(url).citus_batch_call is False

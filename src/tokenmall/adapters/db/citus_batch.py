@@ -21,17 +21,12 @@ Plain PostgreSQL and SQLite never see this function.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, text
 
 from tokenmall.adapters.db import fast
-
-# ``TOKENMALL_CITUS_BATCH_CALL=false``: send the batch as its statements (``citus.pipelined``),
-# to compare the two.
-ENABLED = os.environ.get("TOKENMALL_CITUS_BATCH_CALL", "true").lower() not in ("0", "false", "no")
 
 _TABLES = (
     ("holders", fast.HOLDER_COLUMNS, fast.HOLDER_TYPES, "h", fast.UPSERT_TAIL),

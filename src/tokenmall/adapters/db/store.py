@@ -28,6 +28,7 @@ from tokenmall.adapters.db.tables import (
     tenant_params,
     tenants,
 )
+from tokenmall.config import Settings
 from tokenmall.domain.economy import DEFAULT, Params
 from tokenmall.domain.economy.state import EconomyState, Holder
 from tokenmall.domain.errors import DomainError
@@ -86,8 +87,10 @@ _PARAMS_CACHE_MAX = 10_000
 class Store:
     """The ledger tables of one database (SQLite or PostgreSQL)."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, citus_batch_call: bool = True) -> None:
         self.engine = engine
+        # On Citus: a writer's batch as one call of ``ledger_write_batch`` (off: its statements).
+        self.citus_batch_call = citus_batch_call
         self.postgres = engine.dialect.name == "postgresql"
         self._state_sql: dict[tuple[str, ...], str] = {}
         # The database this store writes (a URL names a schema too, through its options).
@@ -113,7 +116,7 @@ class Store:
         engine = make_engine(url, pool_size=pool_size)
         if migrate_now:
             migrate.upgrade(engine)
-        return cls(engine)
+        return cls(engine, citus_batch_call=Settings().citus_batch_call)
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -377,7 +380,7 @@ class Store:
             return False
         statements = bound if bound is not None else fast.bind_text(prepared)
         if citus.is_citus(conn):
-            if citus_batch.ENABLED:
+            if self.citus_batch_call:
                 statements = citus_batch.call(tenant_id, statements, batch.state)
             else:
                 statements = citus.pipelined(fast.for_citus(statements), tenant_id)
