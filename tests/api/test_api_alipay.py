@@ -271,6 +271,19 @@ def test_timed_out_payment_is_closed_and_a_late_one_refunded(
     assert _balances(after) == _balances(before)
 
 
+def test_a_shoppers_cancel_closes_the_payment_at_alipay(
+    api: Api, tenant: TenantFixture, server: Any, fake: FakeAlipay, app_key: Any
+) -> None:
+    t = tenant
+    switched_on(api, t, fake, app_key)
+    order_id, payment = _unpaid(api, t, fake)
+    detail = ok(api.post(t.path(f"/orders/{order_id}/cancel"), t.consumer_token, json={}))
+    assert detail["status"] == "cancelled"
+    assert [p["status"] for p in detail["payments"]] == ["closed"]
+    # Closed at Alipay too: the cashier page the shopper still has open can no longer be paid.
+    assert fake.trades[payment["payment_id"]].status == "TRADE_CLOSED"
+
+
 def test_refund_goes_back_through_alipay(
     api: Api, tenant: TenantFixture, server: Any, fake: FakeAlipay, app_key: Any
 ) -> None:

@@ -327,6 +327,20 @@ def test_timed_out_payment_is_closed_and_a_late_one_refunded(
     assert _balances(after) == _balances(before)
 
 
+def test_a_shoppers_cancel_closes_the_payment_at_wechat_pay(
+    api: Api, tenant: TenantFixture, server: Any, fake: FakeWechatPay, keys: KeySet
+) -> None:
+    t = tenant
+    switched_on(api, t, keys)
+    order_id, payment = _unpaid(api, t)
+    assert fake.orders[payment["payment_id"]]["trade_state"] == "NOTPAY"
+    detail = ok(api.post(t.path(f"/orders/{order_id}/cancel"), t.consumer_token, json={}))
+    assert detail["status"] == "cancelled"
+    assert [p["status"] for p in detail["payments"]] == ["closed"]
+    # Closed at WeChat Pay too: the QR code the shopper still holds can no longer be paid.
+    assert fake.orders[payment["payment_id"]]["trade_state"] == "CLOSED"
+
+
 def test_refund_goes_back_through_wechat_pay(
     api: Api, tenant: TenantFixture, server: Any, fake: FakeWechatPay, keys: KeySet
 ) -> None:

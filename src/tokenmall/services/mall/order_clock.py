@@ -11,10 +11,18 @@ from sqlalchemy import Connection, Engine
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.errors import DomainError
 from tokenmall.domain.mall.orders import Order, OrderSettings, OrderStatus
-from tokenmall.domain.mall.transitions import PAYMENT, Actor
+from tokenmall.domain.mall.transitions import Actor
 from tokenmall.services.mall.auth import Principal, require
-from tokenmall.services.mall.gateway import Gateway, GatewayUnavailable, channel_named
-from tokenmall.services.mall.orders import ADMINS, book, cancel_order, log, move, pending_refund
+from tokenmall.services.mall.gateway import Gateway
+from tokenmall.services.mall.orders import (
+    ADMINS,
+    book,
+    cancel_order,
+    close_at_channels,
+    log,
+    move,
+    pending_refund,
+)
 from tokenmall.services.mall.uow import Database, MallUnitOfWork
 from tokenmall.services.unit_of_work import UnitOfWork
 
@@ -88,23 +96,6 @@ def _each_in(
     return moved
 
 
-def _close_at_channels(uow: UnitOfWork, order: Order, gateway: Gateway) -> None:
-    """Close the order's open payments at the channels that opened them, before the order is
-    cancelled: a channel that cannot close one (it was paid meanwhile, or does not answer)
-    keeps the order as it is, and the next run tries again. A channel that can no longer be
-    reached at all (switched off, its keys gone) does not hold the cancel up: money it takes
-    anyway is refunded when its callback comes."""
-    for payment in uow.payments.of_order(order.tenant_id, order.order_id):
-        if payment.status not in PAYMENT.sources("close"):
-            continue
-        try:
-            through = channel_named(gateway, payment.gateway)
-        except GatewayUnavailable:
-            continue
-        if through.name == payment.gateway:
-            through.close_payment(provider_ref=payment.provider_ref)
-
-
 def cancel_expired_orders(
     source: Source, tenant_id: str, now: datetime, gateway: Gateway | None = None
 ) -> int:
@@ -116,7 +107,7 @@ def cancel_expired_orders(
 
     def act(uow: UnitOfWork, order: Order) -> bool:
         if gateway is not None:
-            _close_at_channels(uow, order, gateway)
+            close_at_channels(uow, order, gateway, insist=True)
         cancel_order(uow, order, Actor.SYSTEM, now, "payment time ran out")
         return True
 

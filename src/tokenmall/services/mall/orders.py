@@ -52,6 +52,7 @@ from tokenmall.domain.economy.purchase import contribution_for
 from tokenmall.domain.economy.state import Rates
 from tokenmall.domain.ledger.results import Purchased
 from tokenmall.domain.mall import escrow
+from tokenmall.domain.mall.gateway import ChannelError
 from tokenmall.domain.mall.orders import Order, OrderEvent, OrderSettings, OrderStatus
 from tokenmall.domain.mall.payments import Payment, PaymentStatus
 from tokenmall.domain.mall.people import Role
@@ -61,6 +62,7 @@ from tokenmall.domain.money import format_points
 from tokenmall.services.mall import catalogue, ids, validate
 from tokenmall.services.mall.auth import Principal, actor, require
 from tokenmall.services.mall.errors import Conflict, InvalidInput, NotFound
+from tokenmall.services.mall.gateway import Gateway, GatewayUnavailable, channel_named
 from tokenmall.services.unit_of_work import UnitOfWork
 
 log = logging.getLogger("tokenmall.orders")
@@ -357,15 +359,21 @@ def cancel(
     order_id: str,
     reason: str | None,
     now: datetime,
+    gateway: Gateway | None = None,
 ) -> Order:
     """Cancel an unpaid order (its buyer, an admin), or a redemption's order before it ships
-    (its owner, its merchant, an admin: the token is held again)."""
+    (its owner, its merchant, an admin: the token is held again). Given the tenant's
+    ``gateway``, the order's open payments are closed at their channels too, as far as the
+    channels let them be (a payment the payer finished meanwhile is refunded when its
+    callback comes)."""
     who = require(caller, tenant_id, ALL)
     order = visible_order(uow, who, tenant_id, order_id, lock=True)
     action = "cancel" if order.redemption is None else "cancel_redemption"
     require(caller, tenant_id, ORDER.roles(action))
     ORDER.check(order.status, action, actor(who))
     note = None if reason is None else validate.text(reason, "reason", max_length=500)
+    if gateway is not None:
+        close_at_channels(uow, order, gateway, insist=False)
     return cancel_order(uow, order, who, now, note or CANCELLED_NOTE, action=action)
 
 
@@ -383,6 +391,38 @@ def cancel_order(
     return_stable(uow, order)
     close_open_payments(uow, order, now)
     return order
+
+
+def close_at_channels(uow: UnitOfWork, order: Order, gateway: Gateway, *, insist: bool) -> None:
+    """Close the order's open payments at the channels that opened them. A channel that can no
+    longer be reached at all (switched off, its keys gone) is passed over: money it takes
+    anyway is refunded when its callback comes. A channel that refuses the close (the payer
+    finished paying meanwhile) or does not answer raises when ``insist`` (the order stays as
+    it is and the caller tries again later); otherwise it is logged and passed over like an
+    unreachable one."""
+    for payment in uow.payments.of_order(order.tenant_id, order.order_id):
+        if payment.status not in PAYMENT.sources("close"):
+            continue
+        try:
+            through = channel_named(gateway, payment.gateway)
+            if through.name != payment.gateway:
+                continue
+            through.close_payment(provider_ref=payment.provider_ref)
+        except GatewayUnavailable:
+            continue
+        except ChannelError as exc:
+            if insist:
+                raise
+            log.warning(
+                "payment could not be closed at its channel",
+                extra={
+                    "fields": {
+                        "tenant_id": order.tenant_id,
+                        "payment_id": payment.payment_id,
+                        "error": str(exc),
+                    }
+                },
+            )
 
 
 def close_open_payments(uow: UnitOfWork, order: Order, now: datetime) -> None:

@@ -236,7 +236,8 @@ def cancel_order(
 
     def make(conn: Connection) -> BaseModel:
         uow = MallUnitOfWork.joining(conn)
-        order = orders.cancel(uow, caller, tenant_id, order_id, reason, utc_now())
+        gateway = order_gateway(request, tenant_id, uow=uow)
+        order = orders.cancel(uow, caller, tenant_id, order_id, reason, utc_now(), gateway)
         return _detail(orders.view(uow, tenant_id, order))
 
     return write(request, db, caller, tenant_id, key, payload, make)

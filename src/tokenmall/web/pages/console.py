@@ -274,7 +274,9 @@ async def order_cancel(request: Request, tenant_id: str, order_id: str) -> Respo
 
     def act(conn: Connection, caller: Principal, form: FormData) -> str:
         uow = MallUnitOfWork.joining(conn)
-        orders.cancel(uow, caller, tenant_id, order_id, _optional_text(form, "reason"), utc_now())
+        reason = _optional_text(form, "reason")
+        gateway = order_gateway(request, tenant_id, uow=uow)
+        orders.cancel(uow, caller, tenant_id, order_id, reason, utc_now(), gateway)
         return f"/{tenant_id}/admin/orders/{order_id}?done=cancelled"
 
     return await _post(

@@ -530,7 +530,16 @@ async def order_cancel(request: Request, tenant_id: str, order_id: str) -> Respo
         tenant_id,
         order_id,
         lambda uow, caller, _form: answer(
-            here, orders.cancel(uow, caller, tenant_id, order_id, None, utc_now())
+            here,
+            orders.cancel(
+                uow,
+                caller,
+                tenant_id,
+                order_id,
+                None,
+                utc_now(),
+                order_gateway(request, tenant_id, uow=uow),
+            ),
         ),
     )
 
