@@ -97,8 +97,19 @@ def _transfers_of(gateway: Gateway) -> Payouts | None:
             found = WechatPayouts(gateway.keys, api_base=gateway.api_base)
             _WECHAT_TRANSFERS[gateway] = found
         return found
+    alipay = _alipay_of(gateway)
+    if alipay is not None:
+        return AlipayPayouts(alipay)
+    return None
+
+
+def _alipay_of(gateway: Gateway) -> AlipayGateway | None:
+    """The Alipay gateway behind a tenant's gateway: the registry hands out an
+    ``AlipayChannel`` whose current key set's gateway is ``.current``."""
+    if isinstance(gateway, alipay_channel.AlipayChannel):
+        return gateway.current
     if isinstance(gateway, AlipayGateway):
-        return AlipayPayouts(gateway)
+        return gateway
     return None
 
 
@@ -117,8 +128,9 @@ def bill_sources(db: Database, registry: Registry, tz: tzinfo = BUSINESS_TZ) -> 
 def _bills_of(gateway: Gateway) -> Bills | None:
     if isinstance(gateway, WechatGateway):
         return WechatBills(gateway.keys, api_base=gateway.api_base)
-    if isinstance(gateway, AlipayGateway):
-        return AlipayBills(gateway)
+    alipay = _alipay_of(gateway)
+    if alipay is not None:
+        return AlipayBills(alipay)
     return None
 
 
