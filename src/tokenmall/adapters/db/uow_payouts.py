@@ -9,6 +9,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from tokenmall.adapters.db.mall import payouts as repo
+from tokenmall.adapters.db.nfg import drop
 from tokenmall.domain.mall.payouts import BillLine, Payout, PayoutStatus, ReconLine, ReconReport
 
 
@@ -89,7 +90,9 @@ class SqlPayoutBook:
     def ledger_lines(
         self, tenant_id: str, channel: str, start: datetime, end: datetime
     ) -> list[BillLine]:
-        return repo.ledger_lines(self.conn, tenant_id, channel, start, end)
+        return repo.ledger_lines(self.conn, tenant_id, channel, start, end) + drop.bill_lines(
+            self.conn, tenant_id, channel, start, end
+        )
 
     def put_report(self, report: ReconReport, lines: list[ReconLine]) -> None:
         repo.put_report(self.conn, report, lines)

@@ -5,10 +5,11 @@ with the same payout id answers the same: an account containing "fail" is refuse
 containing "slow" stays processing, any other is paid.
 
 ``SandboxBills`` builds a day's bill from the sandbox's own record (``sandbox_transactions``):
-the payments approved on its payment page (``record_approval``, called by that page before it
-notifies the shop). The sandbox answers refunds at once (``SandboxGateway.refund``, inside the
-shop's transaction, where it cannot write a record of its own), so its bill's refunds are the
-refunds the shop holds its answer for (``sbxr_<refund id>``).
+the payments approved on its payment page, orders' and drop reservations' (``record_approval``,
+called by that page before it notifies the shop). The sandbox answers refunds at once
+(``SandboxGateway.refund``, inside the shop's transaction, where it cannot write a record of its
+own), so its bill's refunds are the refunds the shop holds its answer for (``sbxr_<refund id>``)
+and the drop's money that came after its reservation expired (``rfd_<reservation>``).
 """
 
 from __future__ import annotations
@@ -21,9 +22,11 @@ from sqlalchemy.exc import IntegrityError
 
 from tokenmall.adapters.db.mall.payouts import sandbox_transactions
 from tokenmall.adapters.db.mall.refunds import refunds
+from tokenmall.adapters.db.nfg.tables import nfg_reservations
 from tokenmall.adapters.payments.sandbox import SANDBOX, parse_sandbox_ref
 from tokenmall.domain.mall.payouts import BillKind, BillLine, PayoutResult, PayoutStatus
 from tokenmall.domain.mall.refunds import RefundStatus
+from tokenmall.domain.nfg.records import ReservationStatus
 
 
 class SandboxPayouts:
@@ -91,6 +94,7 @@ class SandboxBills:
         start, end = day_window(day, self.tz)
         t = sandbox_transactions.c
         r = refunds.c
+        n = nfg_reservations.c
         with self.engine.connect() as conn:
             paid = conn.execute(
                 select(t.reference, t.amount_fen, t.txn_id).where(
@@ -110,9 +114,26 @@ class SandboxBills:
                     r.decided_at < end,
                 )
             ).all()
-        return [BillLine(BillKind.PAYMENT, x[0], int(x[1]), x[2]) for x in paid] + [
-            BillLine(BillKind.REFUND, x[0], int(x[1]), x[2]) for x in refunded
-        ]
+            # A drop's money that came after its reservation expired, given straight back.
+            late = conn.execute(
+                select(n.reservation_id, n.amount)
+                .join(
+                    sandbox_transactions,
+                    (t.tenant_id == n.tenant_id) & (t.reference == n.payment_id),
+                )
+                .where(
+                    n.tenant_id == self.tenant_id,
+                    t.kind == BillKind.PAYMENT,
+                    n.status == ReservationStatus.REFUNDED,
+                    n.closed_at >= start,
+                    n.closed_at < end,
+                )
+            ).all()
+        return (
+            [BillLine(BillKind.PAYMENT, x[0], int(x[1]), x[2]) for x in paid]
+            + [BillLine(BillKind.REFUND, x[0], int(x[1]), x[2]) for x in refunded]
+            + [BillLine(BillKind.REFUND, "rfd_" + x[0].split("_", 1)[1], int(x[1])) for x in late]
+        )
 
 
 class SandboxBillSources:

@@ -371,6 +371,8 @@ def _submit_drop(
     assert isinstance(gateway, SandboxGateway)
     now = utc_now()
     event: EventType = "payment.succeeded" if outcome == "approve" else "payment.failed"
+    if outcome == "approve":
+        record_sandbox_approval(db, ref, state.reservation.amount, now)
     data = gateway.event_body(
         provider_ref=ref, outcome=event, amount_fen=state.reservation.amount, now=now
     )

@@ -1,15 +1,18 @@
 """Queries of the drop beyond ``SqlNfg``'s: the buyer's row a reservation locks, a collection's
-due reservations (claimed without waiting), an open reservation closed only if still open, and
-the figures a drop's check reads (reservations by status, tokens per owner)."""
+due reservations (claimed without waiting), an open reservation closed only if still open, the
+figures a drop's check reads (reservations by status, tokens per owner), and the drop's money
+through a channel for its daily reconciliation (``bill_lines``)."""
 
 from __future__ import annotations
 
 import json
 from datetime import datetime
 
-from sqlalchemy import Connection, exists, func, select, update
+from sqlalchemy import Connection, and_, exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from tokenmall.adapters.db.mall.payments import gateway_events
+from tokenmall.adapters.db.mall.rows import aware
 from tokenmall.adapters.db.nfg import counters
 from tokenmall.adapters.db.nfg.registry import _collection, _reservation
 from tokenmall.adapters.db.nfg.tables import (
@@ -18,7 +21,8 @@ from tokenmall.adapters.db.nfg.tables import (
     nfg_reservations,
     nfg_tokens,
 )
-from tokenmall.domain.nfg.records import Collection, Reservation, ReservationStatus
+from tokenmall.domain.mall.payouts import BillKind, BillLine
+from tokenmall.domain.nfg.records import Collection, PriceAsset, Reservation, ReservationStatus
 
 
 def lock_buyer(conn: Connection, tenant_id: str, collection_id: str, user_id: str) -> None:
@@ -170,4 +174,45 @@ def assigned_serials(conn: Connection, tenant_id: str, collection_id: str) -> li
         )
     ):
         out.extend(int(s) for s in json.loads(serials or "[]"))
+    return out
+
+
+def bill_lines(
+    conn: Connection, tenant_id: str, channel: str, start: datetime, end: datetime
+) -> list[BillLine]:
+    """The drops' (首发) money through ``channel``: each reservation's payment the shop took
+    in [start, end) (its first accepted ``payment.succeeded``), and the refunds of money that
+    came after its reservation expired, given back in that window (``rfd_`` + its id)."""
+    r, e = nfg_reservations.c, gateway_events.c
+    taken = (
+        select(e.payment_id, func.min(e.processed_at).label("taken_at"))
+        .where(
+            e.tenant_id == tenant_id,
+            e.gateway == channel,
+            e.event_type == "payment.succeeded",
+        )
+        .group_by(e.payment_id)
+        .subquery()
+    )
+    rows = conn.execute(
+        select(r.reservation_id, r.payment_id, r.amount, r.status, r.closed_at, taken.c.taken_at)
+        .join(taken, taken.c.payment_id == r.payment_id)
+        .where(
+            r.tenant_id == tenant_id,
+            r.asset == PriceAsset.MONEY,
+            r.status.in_((ReservationStatus.ASSIGNED, ReservationStatus.REFUNDED)),
+            or_(
+                and_(taken.c.taken_at >= start, taken.c.taken_at < end),
+                and_(r.closed_at >= start, r.closed_at < end),
+            ),
+        )
+    ).all()
+    out: list[BillLine] = []
+    for reservation_id, payment_id, amount, status, closed_at, taken_at in rows:
+        if start <= aware(taken_at) < end:
+            out.append(BillLine(BillKind.PAYMENT, payment_id, int(amount)))
+        closed = None if closed_at is None else aware(closed_at)
+        if status == ReservationStatus.REFUNDED and closed is not None and start <= closed < end:
+            refund_id = "rfd_" + reservation_id.split("_", 1)[1]
+            out.append(BillLine(BillKind.REFUND, refund_id, int(amount)))
     return out
