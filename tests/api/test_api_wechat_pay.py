@@ -479,3 +479,35 @@ def test_h5_mode_sends_the_payer_to_wechat_pay(
     answer = configure(api, t, enabled=True, mode="jsapi")
     assert answer.status_code == 422
     assert answer.json()["error"]["field"] == "mode"
+
+
+def test_the_app_secret_is_sealed_masked_and_tested_only_as_present(
+    api: Api, tenant: TenantFixture, server: Any, keys: KeySet
+) -> None:
+    t = tenant
+    secret = "a1b2c3d4e5f60718293a4b5c6d7e8f90"
+    path = t.path("/payment-channels/wechat/test")
+    switched_on(api, t, keys)
+    assert ok(api.post(path, t.admin_token))["message"].endswith("; no app_secret")
+    with server.app.state.database.read() as conn:
+        before = conn.execute(
+            select(payment_channels).where(payment_channels.c.tenant_id == t.tenant_id)
+        ).one()
+    answer = configure(api, t, enabled=True, keys={**keys.fields(), "app_secret": "not-a-secret"})
+    assert answer.status_code == 422
+    assert answer.json()["error"]["field"] == "app_secret"
+    with server.app.state.database.read() as conn:
+        after = conn.execute(
+            select(payment_channels).where(payment_channels.c.tenant_id == t.tenant_id)
+        ).one()
+    assert after == before  # refused: nothing changed
+    saved = ok(configure(api, t, enabled=True, keys={**keys.fields(), "app_secret": secret}))
+    assert saved["settings"]["app_secret"] == "****" + secret[-4:]
+    assert secret not in api.get(t.path("/payment-channels"), t.admin_token).text
+    with server.app.state.database.read() as conn:
+        row = conn.execute(
+            select(payment_channels).where(payment_channels.c.tenant_id == t.tenant_id)
+        ).one()
+    assert secret.encode() not in bytes(row.sealed)
+    assert secret not in row.public
+    assert ok(api.post(path, t.admin_token))["message"].endswith("; app_secret present")

@@ -79,4 +79,8 @@ def check_connection(keys: WechatKeys, *, api_base: str = API_BASE) -> str:
         )
     if answer.status_code != 404 or code != "ORDER_NOT_EXIST":
         raise ChannelError(f"WeChat Pay answered unexpectedly: HTTP {answer.status_code} {code}")
-    return f"WeChat Pay accepted merchant {keys.mchid}'s signature and its answer verified"
+    # The AppSecret is WeChat's (not WeChat Pay's): only whether it is there is said.
+    secret = "app_secret present" if keys.app_secret else "no app_secret"
+    return (
+        f"WeChat Pay accepted merchant {keys.mchid}'s signature and its answer verified; {secret}"
+    )

@@ -4,8 +4,10 @@ A key set is what the merchant platform (商户平台) gives a merchant: the mer
 the app id bound to it, the API v3 key (32 characters, the AES-256-GCM key of callbacks), the
 merchant's API private key (PEM) and its certificate's serial number, and how WeChat Pay
 signs its answers: the platform public key (微信支付公钥) with its id, or a platform
-certificate (平台证书). ``check`` refuses a set whose parts do not fit, naming the field, before
-anything is stored; the SDK client is made only from a checked set.
+certificate (平台证书); optionally the app's AppSecret (``app_secret``, for the shopper's
+openid by OAuth inside WeChat), sealed and masked like the keys. ``check`` refuses a set whose
+parts do not fit, naming the field, before anything is stored; the SDK client is made only
+from a checked set.
 """
 
 from __future__ import annotations
@@ -27,8 +29,9 @@ _MCHID = re.compile(r"^[0-9]{8,12}$")
 _APPID = re.compile(r"^[A-Za-z0-9_]{6,32}$")
 _SERIAL = re.compile(r"^[0-9A-Fa-f]{8,64}$")
 _KEY_ID = re.compile(r"^[A-Za-z0-9_]{4,64}$")
+_APP_SECRET = re.compile(r"^[A-Za-z0-9]{16,64}$")
 
-SECRET_FIELDS = ("apiv3_key", "private_key")
+SECRET_FIELDS = ("apiv3_key", "private_key", "app_secret")
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +44,7 @@ class WechatKeys:
     platform_public_key: str | None = None  # PEM
     platform_public_key_id: str | None = None
     platform_certificate: str | None = None  # PEM
+    app_secret: str | None = None  # the app's AppSecret (OAuth), never shown
 
     def public(self) -> dict[str, Any]:
         """What may be shown back: ids and serials, never a key."""
@@ -54,6 +58,7 @@ class WechatKeys:
             else None,
             "apiv3_key": mask(self.apiv3_key),
             "private_key": "****",
+            "app_secret": None if self.app_secret is None else mask(self.app_secret),
         }
 
     def to_json(self) -> dict[str, Any]:
@@ -66,6 +71,7 @@ class WechatKeys:
             "platform_public_key": self.platform_public_key,
             "platform_public_key_id": self.platform_public_key_id,
             "platform_certificate": self.platform_certificate,
+            "app_secret": self.app_secret,
         }
 
     def platform_serial(self) -> str:
@@ -160,6 +166,9 @@ def check(data: dict[str, Any]) -> WechatKeys:
             raise ChannelError(
                 "platform_certificate is not a PEM certificate", "platform_certificate"
             ) from None
+    app_secret = _optional(data, "app_secret")
+    if app_secret is not None and not _APP_SECRET.match(app_secret):
+        raise ChannelError("app_secret is malformed (the app's AppSecret)", "app_secret")
     return WechatKeys(
         mchid=_text(data, "mchid", _MCHID),
         appid=_text(data, "appid", _APPID),
@@ -169,6 +178,7 @@ def check(data: dict[str, Any]) -> WechatKeys:
         platform_public_key=public_pem,
         platform_public_key_id=public_id if public_pem is not None else None,
         platform_certificate=certificate if public_pem is None else None,
+        app_secret=app_secret,
     )
 
 

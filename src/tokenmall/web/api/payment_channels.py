@@ -90,7 +90,8 @@ class ChannelIn(BaseModel):
         default=None,
         description="A new key set (unset: keep the saved one). WeChat Pay: mchid, appid, "
         "apiv3_key, private_key (PEM), cert_serial, and platform_public_key (PEM) with "
-        "platform_public_key_id, or platform_certificate (PEM). Never shown back.",
+        "platform_public_key_id, or platform_certificate (PEM); optionally app_secret (the "
+        "app's AppSecret). Never shown back.",
     )
     grace_hours: int | None = Field(
         default=None,

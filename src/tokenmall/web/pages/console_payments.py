@@ -38,6 +38,7 @@ KEY_FIELDS = {
         "platform_public_key",
         "platform_public_key_id",
         "platform_certificate",
+        "app_secret",
     ),
     "alipay": (
         "app_id",
