@@ -49,6 +49,15 @@ def backoff(attempts: int) -> timedelta:
 
 
 @dataclass(frozen=True, slots=True)
+class Deployment:
+    """A deployed Anchor contract: its address and the transaction that created it."""
+
+    address: str
+    tx_hash: str
+    block_number: int
+
+
+@dataclass(frozen=True, slots=True)
 class AnchoredEvent:
     """One ``Anchored(tenant, treeSize, rootHash)`` event as a receipt's log carries it."""
 

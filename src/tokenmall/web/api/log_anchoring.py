@@ -89,6 +89,8 @@ class AnchoringOut(BaseModel):
     chain_id: int | None
     contract: str | None
     account: str | None
+    deploy_tx_hash: str | None
+    deploy_block: int | None
     latest: AnchorOut | None
     confirmed: AnchorOut | None
 
@@ -100,6 +102,8 @@ class AnchoringOut(BaseModel):
             chain_id=found.chain_id,
             contract=found.contract,
             account=found.account,
+            deploy_tx_hash=found.deploy_tx_hash,
+            deploy_block=found.deploy_block,
             latest=_anchor(found.latest),
             confirmed=_anchor(found.confirmed),
         )
@@ -166,6 +170,62 @@ def configure(
         return AnchoringOut.of(found)
 
     return write(request, db, caller, tenant_id, key, payload, make)
+
+
+class DeployIn(BaseModel):
+    replace: Annotated[
+        bool,
+        Field(
+            default=False,
+            description="Replace the deployed contract (checkpoints are anchored again on it)",
+        ),
+    ]
+
+
+class DeployOut(BaseModel):
+    contract: str
+    tx_hash: str
+    block_number: int
+    replaced: str | None
+
+
+@router.post(
+    "/deploy",
+    response_model=DeployOut,
+    status_code=201,
+    summary="Deploy the anchoring contract from the tenant's account (admins)",
+    responses=responses(*COMMON, 403, 409),
+)
+def deploy(
+    tenant_id: TenantId,
+    request: Request,
+    caller: Caller,
+    db: Db,
+    key: IdempotencyKey,
+    payload: DeployIn | None = None,
+) -> Response:
+    """409 naming the field: a contract already deployed without ``replace``, the endpoint
+    unreachable (``rpc_url``), another chain (``chain_id``), no funds (``private_key``)."""
+    anchor_settings.admin(caller, tenant_id)
+    how = anchoring(request)
+    body = payload or DeployIn(replace=False)
+
+    def make(conn: Connection) -> BaseModel:
+        done = anchor_settings.deploy_in(
+            MallUnitOfWork.joining(conn),
+            how,
+            tenant_id,
+            replace_deployed=body.replace,
+            now=utc_now(),
+        )
+        return DeployOut(
+            contract=done.address,
+            tx_hash=done.tx_hash,
+            block_number=done.block_number,
+            replaced=done.replaced,
+        )
+
+    return write(request, db, caller, tenant_id, key, body, make, status_code=201)
 
 
 @router.get(
