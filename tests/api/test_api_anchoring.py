@@ -412,3 +412,54 @@ def test_an_unreachable_chain_never_stalls_the_log(
     assert ran.exit_code == 0, ran.output  # its next try is not due yet
     assert "waiting" in ran.output
     assert "Traceback" not in ran.output
+
+
+def test_a_reorganisation_of_several_anchors_reanchors_the_newest_with_a_fresh_nonce(
+    api: Api,
+    tenant: TenantFixture,
+    evm: EvmAccess,
+    server: Any,
+    db_url: str,
+    db: Database,
+    config: LogConfig,
+    how: Anchoring,
+) -> None:
+    t = tenant
+    contract = ready(api, t, evm, server, db_url)
+    cid = mint(api, t, 1)
+    before = evm.tester.take_snapshot()
+    sizes = []
+    for _ in range(3):
+        grant(api, t, cid, 1)
+        outcome = run(db, config, how, t.tenant_id)
+        assert outcome.status == "anchored", outcome.line()
+        sizes.append(outcome.size)
+    assert [r[1] for r in rows(db, t.tenant_id)] == ["confirmed"] * 3
+    evm.tester.revert_to_snapshot(before)
+    evm.tester.mine_blocks(5)  # another branch, longer: all three anchors' blocks are gone
+    again = run(db, config, how, t.tenant_id)
+    assert again.status == "anchored", again.line()
+    found = rows(db, t.tenant_id)
+    assert [(r[0], r[1]) for r in found] == [
+        (sizes[0], "dropped"),
+        (sizes[1], "dropped"),
+        (sizes[2], "confirmed"),
+    ]
+    chain = evm.connect(RPC, None)
+    with db.reading() as unit:
+        newest = unit.log.latest_checkpoint(t.tenant_id)
+    assert newest is not None
+    assert chain.latest(contract, tenant_tag(config.origin(t.tenant_id))) == (
+        sizes[2],
+        newest.root,
+    )
+    # The dropped checkpoints are shown as covered by the newest anchor, and verified so.
+    shown = ok(api.get(settings_path(t), t.admin_token))
+    assert shown["confirmed"]["tree_size"] == sizes[2]
+    assert [(d["tree_size"], d["covered_by"]) for d in shown["dropped"]] == [
+        (sizes[0], sizes[2]),
+        (sizes[1], sizes[2]),
+    ]
+    checked = verify_anchors(server, db_url, t.tenant_id)
+    assert checked.exit_code == 0, checked.output
+    assert "2 dropped, covered by a newer anchor" in checked.output

@@ -72,9 +72,10 @@ def verify(database: DatabaseUrl = None, tenant: Tenant = None, anchors: Anchors
         typer.echo("no logs")
     for a in anchored:
         state = "ok" if a.problem is None else f"BROKEN: {a.problem}"
+        covered = f", {a.dropped} dropped, covered by a newer anchor" if a.dropped else ""
         typer.echo(
             f"tenant {a.tenant_id}: {a.checked} anchors checked on chain, "
-            f"{a.unconfirmed} not confirmed: {state}"
+            f"{a.unconfirmed} not confirmed{covered}: {state}"
         )
         broken += a.problem is not None
     if anchors and not anchored:

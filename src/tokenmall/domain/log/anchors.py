@@ -104,3 +104,11 @@ def private_key_bytes(text: str) -> bytes:
     if raw == bytes(32):
         raise ValueError("private_key must not be zero")
     return raw
+
+
+def covered_by(size: int, contract: str, confirmed: list[tuple[int, str]]) -> int | None:
+    """The tree size of the anchor covering a dropped one of ``size`` to ``contract``: the
+    smallest confirmed anchor (size, contract) above it on the same contract. The log only
+    grows, so that checkpoint's tree holds the dropped one's as its prefix."""
+    above = [s for s, c in confirmed if c == contract and s > size]
+    return min(above) if above else None

@@ -18,16 +18,26 @@ from tokenmall.domain.log.anchors import (
     RPC_URL,
     ChainError,
     Deployment,
+    covered_by,
     normal_address,
     private_key_bytes,
 )
 from tokenmall.domain.mall.people import Role
-from tokenmall.services.log.anchoring import ASSOCIATED, Anchoring
+from tokenmall.services.log.anchoring import ASSOCIATED, DROPPED, Anchoring
 from tokenmall.services.mall.auth import Principal, require
 from tokenmall.services.mall.errors import Conflict, InvalidInput, NotFound
 from tokenmall.services.mall.uow import Database, MallUnitOfWork
 
 MAX_CHAIN_ID = 2**53 - 1  # EIP-2294's bound
+
+
+@dataclass(frozen=True, slots=True)
+class DroppedAnchor:
+    """A confirmed anchor a reorganisation took away, not sent again: the newer anchor on
+    the same contract that covers it (None: none yet, a gap)."""
+
+    record: AnchorRecord
+    covered_by: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +54,7 @@ class AnchorView:
     deploy_block: int | None
     latest: AnchorRecord | None  # the newest anchor row, with its status and last error
     confirmed: AnchorRecord | None  # the newest confirmed anchor
+    dropped: list[DroppedAnchor]
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +77,12 @@ def view_in(unit: MallUnitOfWork, tenant_id: str) -> AnchorView:
     found = unit.anchors.settings(tenant_id)
     records = unit.anchors.anchors(tenant_id)
     confirmed = [r for r in records if r.status == "confirmed"]
+    pairs = [(r.size, r.contract) for r in confirmed]
+    dropped = [
+        DroppedAnchor(r, covered_by(r.size, r.contract, pairs))
+        for r in records
+        if r.status == DROPPED
+    ]
     return AnchorView(
         tenant_id=tenant_id,
         configured=found is not None,
@@ -77,6 +94,7 @@ def view_in(unit: MallUnitOfWork, tenant_id: str) -> AnchorView:
         deploy_block=None if found is None else found.deploy_block,
         latest=max(records, key=lambda r: r.size) if records else None,
         confirmed=confirmed[-1] if confirmed else None,
+        dropped=dropped,
     )
 
 

@@ -83,6 +83,16 @@ def _anchor(r: AnchorRecord | None) -> AnchorOut | None:
     )
 
 
+class DroppedOut(BaseModel):
+    """A confirmed anchor a reorganisation took away; ``covered_by`` is the tree size of the
+    newer confirmed anchor on the same contract that covers it (null: a gap, none yet)."""
+
+    tree_size: int
+    tx_hash: str | None
+    contract: str
+    covered_by: int | None
+
+
 class AnchoringOut(BaseModel):
     configured: bool
     rpc_url: str | None
@@ -93,6 +103,7 @@ class AnchoringOut(BaseModel):
     deploy_block: int | None
     latest: AnchorOut | None
     confirmed: AnchorOut | None
+    dropped: list[DroppedOut]
 
     @classmethod
     def of(cls, found: AnchorView) -> AnchoringOut:
@@ -106,6 +117,15 @@ class AnchoringOut(BaseModel):
             deploy_block=found.deploy_block,
             latest=_anchor(found.latest),
             confirmed=_anchor(found.confirmed),
+            dropped=[
+                DroppedOut(
+                    tree_size=d.record.size,
+                    tx_hash=d.record.tx_hash,
+                    contract=d.record.contract,
+                    covered_by=d.covered_by,
+                )
+                for d in found.dropped
+            ],
         )
 
 
