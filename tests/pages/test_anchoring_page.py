@@ -5,6 +5,8 @@ a 500; Chinese first, English with ``?lang=en``."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from pages_helpers import Browser, Site, field_error
 from sqlalchemy import text
@@ -12,7 +14,12 @@ from test_pages import no_traceback
 
 from evm_kit import RPC, UNREACHABLE, EvmAccess
 from tokenmall import bootstrap
+from tokenmall.adapters.db.nfg.anchors import AnchorRecord
 from tokenmall.demo import living as demo
+from tokenmall.domain.log.anchors import AnchorStatus
+from tokenmall.services.log import checkpoints
+from tokenmall.services.log.anchoring import DROPPED
+from tokenmall.services.mall.uow import utc_now
 
 TENANT = demo.TENANT_ID
 PAGE = f"/{TENANT}/admin/anchoring"
@@ -116,6 +123,34 @@ def test_the_deploy_button_deploys_and_replaces_only_when_confirmed(
     assert str(tx) in shown.text
     assert 'data-testid="anchoring-replace-confirm"' in shown.text
     assert "重新存证" in shown.text
+    # An anchor a reorganisation removed, nothing newer covering it yet: shown as a gap.
+    now = utc_now()
+    with site.app.state.database.unit() as unit:
+        checkpoints.sign_if_due(unit.log, site.app.state.log_config, TENANT, now, force=True)
+        newest = unit.log.latest_checkpoint(TENANT)
+        assert newest is not None
+        record = AnchorRecord(
+            TENANT,
+            newest.size,
+            newest.root,
+            AnchorStatus.PENDING,
+            evm.chain_id,
+            str(first),
+            None,
+            None,
+            None,
+            None,
+            0,
+            now,
+            None,
+            now,
+            now,
+        )
+        assert unit.anchors.claim(record)
+        unit.anchors.save(replace(record, status=DROPPED, tx_hash="0x" + "ab" * 32))
+    listed = browser.get(PAGE + "?lang=zh_CN")
+    assert f"检查点 {newest.size}（因链重组被移除）" in listed.text
+    assert "尚无存证覆盖" in listed.text
     # Replacing without the confirmation: refused next to it, the contract kept.
     again = browser.submit(PAGE, deploy, {})
     assert again.status_code == 409
