@@ -3,8 +3,10 @@ and PostgreSQL: the settings through the admin API (never shown back, bad input 
 the field, the connection test naming the problem), the contract deployed by
 ``tokenmall log anchor-deploy``, the job anchoring the newest checkpoint once, a failed send
 retried after its backoff while the log goes on, a reorganisation found and re-anchored, a
-tampered anchor record found by ``tokenmall log verify --anchors``, and the anchor in the
-certificate's page and proof bundle, checked by the offline verifier."""
+tampered anchor record found by ``tokenmall log verify --anchors``, several anchors removed by
+a reorganisation (the newest sent again with the account's next nonce, the older ones shown
+covered by it, a gap named by verify), and the anchor in the certificate's page and proof
+bundle, checked by the offline verifier."""
 
 from __future__ import annotations
 
@@ -463,3 +465,13 @@ def test_a_reorganisation_of_several_anchors_reanchors_the_newest_with_a_fresh_n
     checked = verify_anchors(server, db_url, t.tenant_id)
     assert checked.exit_code == 0, checked.output
     assert "2 dropped, covered by a newer anchor" in checked.output
+    # A dropped anchor nothing covers is a gap: verify names it.
+    with db.engine.begin() as conn:
+        conn.execute(
+            text("UPDATE log_anchors SET status = 'dropped' WHERE tenant_id = :t AND size = :s"),
+            {"t": t.tenant_id, "s": sizes[2]},
+        )
+    gap = verify_anchors(server, db_url, t.tenant_id)
+    assert gap.exit_code == 1
+    assert f"anchor of checkpoint {sizes[0]}" in gap.output
+    assert "no newer anchor on its contract covers it" in gap.output

@@ -4,7 +4,10 @@
 anchor's status and last error; ``PUT`` stores them (the key sealed under the deployment's
 secret); ``GET …/check`` reaches the endpoint and names the first problem: unreachable, wrong
 chain id, no contract, an account without funds. A problem is an answer (``ok: false``),
-never a 500.
+never a 500. ``POST …/deploy`` deploys the contract from the tenant's account and records its
+transaction and block; a deployed contract is replaced only with ``replace``, and every
+refusal is a 409 naming the field at fault (never a 500). ``GET`` also lists the anchors a
+reorganisation removed, each with the newer anchor covering it.
 """
 
 from __future__ import annotations
