@@ -3,8 +3,10 @@ and PostgreSQL: the settings through the admin API (never shown back, bad input 
 the field, the connection test naming the problem), the contract deployed by
 ``tokenmall log anchor-deploy``, the job anchoring the newest checkpoint once, a failed send
 retried after its backoff while the log goes on, a reorganisation found and re-anchored, a
-tampered anchor record found by ``tokenmall log verify --anchors``, and the anchor in the
-certificate's page and proof bundle, checked by the offline verifier."""
+tampered anchor record found by ``tokenmall log verify --anchors``, several anchors removed by
+a reorganisation (the newest sent again with the account's next nonce, the older ones shown
+covered by it, a gap named by verify), and the anchor in the certificate's page and proof
+bundle, checked by the offline verifier."""
 
 from __future__ import annotations
 
@@ -412,3 +414,64 @@ def test_an_unreachable_chain_never_stalls_the_log(
     assert ran.exit_code == 0, ran.output  # its next try is not due yet
     assert "waiting" in ran.output
     assert "Traceback" not in ran.output
+
+
+def test_a_reorganisation_of_several_anchors_reanchors_the_newest_with_a_fresh_nonce(
+    api: Api,
+    tenant: TenantFixture,
+    evm: EvmAccess,
+    server: Any,
+    db_url: str,
+    db: Database,
+    config: LogConfig,
+    how: Anchoring,
+) -> None:
+    t = tenant
+    contract = ready(api, t, evm, server, db_url)
+    cid = mint(api, t, 1)
+    before = evm.tester.take_snapshot()
+    sizes = []
+    for _ in range(3):
+        grant(api, t, cid, 1)
+        outcome = run(db, config, how, t.tenant_id)
+        assert outcome.status == "anchored", outcome.line()
+        sizes.append(outcome.size)
+    assert [r[1] for r in rows(db, t.tenant_id)] == ["confirmed"] * 3
+    evm.tester.revert_to_snapshot(before)
+    evm.tester.mine_blocks(5)  # another branch, longer: all three anchors' blocks are gone
+    again = run(db, config, how, t.tenant_id)
+    assert again.status == "anchored", again.line()
+    found = rows(db, t.tenant_id)
+    assert [(r[0], r[1]) for r in found] == [
+        (sizes[0], "dropped"),
+        (sizes[1], "dropped"),
+        (sizes[2], "confirmed"),
+    ]
+    chain = evm.connect(RPC, None)
+    with db.reading() as unit:
+        newest = unit.log.latest_checkpoint(t.tenant_id)
+    assert newest is not None
+    assert chain.latest(contract, tenant_tag(config.origin(t.tenant_id))) == (
+        sizes[2],
+        newest.root,
+    )
+    # The dropped checkpoints are shown as covered by the newest anchor, and verified so.
+    shown = ok(api.get(settings_path(t), t.admin_token))
+    assert shown["confirmed"]["tree_size"] == sizes[2]
+    assert [(d["tree_size"], d["covered_by"]) for d in shown["dropped"]] == [
+        (sizes[0], sizes[2]),
+        (sizes[1], sizes[2]),
+    ]
+    checked = verify_anchors(server, db_url, t.tenant_id)
+    assert checked.exit_code == 0, checked.output
+    assert "2 dropped, covered by a newer anchor" in checked.output
+    # A dropped anchor nothing covers is a gap: verify names it.
+    with db.engine.begin() as conn:
+        conn.execute(
+            text("UPDATE log_anchors SET status = 'dropped' WHERE tenant_id = :t AND size = :s"),
+            {"t": t.tenant_id, "s": sizes[2]},
+        )
+    gap = verify_anchors(server, db_url, t.tenant_id)
+    assert gap.exit_code == 1
+    assert f"anchor of checkpoint {sizes[0]}" in gap.output
+    assert "no newer anchor on its contract covers it" in gap.output

@@ -67,7 +67,7 @@ def test_the_contract_keeps_the_latest_and_refuses_going_back() -> None:
     assert artifact()["compiler"].startswith("solc ")
     w3 = Web3(EthereumTesterProvider())
     owner = funded_chain(w3)
-    contract = owner.deploy(owner.chain_id(), 5)
+    contract = owner.deploy(owner.chain_id(), 5).address
     assert owner.has_code(contract)
     wine, tea = b"w" * 32, b"t" * 32
     assert owner.latest(contract, wine) == (0, bytes(32))

@@ -5,6 +5,8 @@ a 500; Chinese first, English with ``?lang=en``."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from pages_helpers import Browser, Site, field_error
 from sqlalchemy import text
@@ -12,7 +14,12 @@ from test_pages import no_traceback
 
 from evm_kit import RPC, UNREACHABLE, EvmAccess
 from tokenmall import bootstrap
+from tokenmall.adapters.db.nfg.anchors import AnchorRecord
 from tokenmall.demo import living as demo
+from tokenmall.domain.log.anchors import AnchorStatus
+from tokenmall.services.log import checkpoints
+from tokenmall.services.log.anchoring import DROPPED
+from tokenmall.services.mall.uow import utc_now
 
 TENANT = demo.TENANT_ID
 PAGE = f"/{TENANT}/admin/anchoring"
@@ -69,3 +76,89 @@ def test_the_anchoring_page_saves_tests_and_never_shows_the_key(
     assert checked.status_code == 200
     assert "the JSON-RPC endpoint is unreachable" in checked.text
     no_traceback(checked)
+
+
+def test_the_deploy_button_deploys_and_replaces_only_when_confirmed(
+    site: Site, browser: Browser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    evm = EvmAccess()
+    monkeypatch.setattr(bootstrap, "chain_access", evm)
+    browser.login(TENANT, demo.ADMIN_EMAIL)
+    deploy = PAGE + "/deploy"
+    key = evm.new_key()
+    good = {"rpc_url": RPC, "chain_id": str(evm.chain_id), "contract": "", "private_key": key}
+    assert browser.submit(PAGE, PAGE, good).status_code == 303
+    page = browser.get(PAGE)
+    assert "部署合约" in page.text
+    assert 'data-testid="anchoring-deploy-button"' in page.text
+    assert "Deploy contract" in browser.get(PAGE + "?lang=en").text
+
+    def contract() -> tuple[object, ...]:
+        with site.app.state.database.engine.connect() as conn:
+            return tuple(
+                conn.execute(
+                    text(
+                        "SELECT contract, deploy_tx_hash FROM log_anchor_settings "
+                        "WHERE tenant_id = :t"
+                    ),
+                    {"t": TENANT},
+                ).one()
+            )
+
+    # No funds: refused on the page naming the account, nothing deployed, never a 500.
+    [(_, _, account)] = stored(site)
+    poor = browser.submit(PAGE, deploy, {})
+    assert poor.status_code == 409, poor.text[:1000]
+    assert field_error(poor.text, "private_key")
+    no_traceback(poor)
+    assert contract() == (None, None)
+    evm.fund(str(account))
+    done = browser.submit(PAGE, deploy, {})
+    assert done.status_code == 303, done.text[:1000]
+    first, tx = contract()
+    assert first
+    assert tx
+    shown = browser.get(PAGE + "?lang=zh_CN")
+    assert str(first) in shown.text
+    assert str(tx) in shown.text
+    assert 'data-testid="anchoring-replace-confirm"' in shown.text
+    assert "重新存证" in shown.text
+    # An anchor a reorganisation removed, nothing newer covering it yet: shown as a gap.
+    now = utc_now()
+    with site.app.state.database.unit() as unit:
+        checkpoints.sign_if_due(unit.log, site.app.state.log_config, TENANT, now, force=True)
+        newest = unit.log.latest_checkpoint(TENANT)
+        assert newest is not None
+        record = AnchorRecord(
+            TENANT,
+            newest.size,
+            newest.root,
+            AnchorStatus.PENDING,
+            evm.chain_id,
+            str(first),
+            None,
+            None,
+            None,
+            None,
+            0,
+            now,
+            None,
+            now,
+            now,
+        )
+        assert unit.anchors.claim(record)
+        unit.anchors.save(replace(record, status=DROPPED, tx_hash="0x" + "ab" * 32))
+    listed = browser.get(PAGE + "?lang=zh_CN")
+    assert f"检查点 {newest.size}（因链重组被移除）" in listed.text
+    assert "尚无存证覆盖" in listed.text
+    # Replacing without the confirmation: refused next to it, the contract kept.
+    again = browser.submit(PAGE, deploy, {})
+    assert again.status_code == 409
+    assert 'data-field="replace"' in again.text
+    no_traceback(again)
+    assert contract() == (first, tx)
+    replaced = browser.submit(PAGE, deploy, {"replace": "1"})
+    assert replaced.status_code == 303
+    second, tx2 = contract()
+    assert second != first
+    assert tx2 != tx

@@ -72,9 +72,10 @@ def verify(database: DatabaseUrl = None, tenant: Tenant = None, anchors: Anchors
         typer.echo("no logs")
     for a in anchored:
         state = "ok" if a.problem is None else f"BROKEN: {a.problem}"
+        covered = f", {a.dropped} dropped, covered by a newer anchor" if a.dropped else ""
         typer.echo(
             f"tenant {a.tenant_id}: {a.checked} anchors checked on chain, "
-            f"{a.unconfirmed} not confirmed: {state}"
+            f"{a.unconfirmed} not confirmed{covered}: {state}"
         )
         broken += a.problem is not None
     if anchors and not anchored:
@@ -134,6 +135,9 @@ def anchor(database: DatabaseUrl = None, tenant: Tenant = None) -> None:
 def anchor_deploy(
     tenant: Annotated[str, typer.Option("--tenant", help="The tenant whose account deploys.")],
     database: DatabaseUrl = None,
+    replace: Annotated[
+        bool, typer.Option("--replace", help="Replace the deployed contract with a new one.")
+    ] = False,
 ) -> None:
     """Deploy the anchoring contract from the tenant's account and store its address."""
     from tokenmall import bootstrap
@@ -146,10 +150,15 @@ def anchor_deploy(
     try:
         bootstrap.upgrade(db.engine)
         anchoring = bootstrap.anchoring(settings.secret_key.get_secret_value())
-        address = anchor_settings.deploy(db, anchoring, tenant, utc_now())
+        done = anchor_settings.deploy(db, anchoring, tenant, utc_now(), replace_deployed=replace)
     except (DomainError, ChainError) as exc:
         typer.echo(f"tokenmall log anchor-deploy: {exc}", err=True)
         raise typer.Exit(2) from None
     finally:
         db.dispose()
-    typer.echo(f"tenant {tenant}: contract deployed at {address}")
+    typer.echo(
+        f"tenant {tenant}: contract deployed at {done.address} "
+        f"(transaction {done.tx_hash}, block {done.block_number})"
+    )
+    if done.replaced:
+        typer.echo(f"it replaces {done.replaced}: checkpoints are anchored again on the new one")

@@ -26,7 +26,7 @@ from web3.exceptions import (
 )
 from web3.logs import DISCARD
 
-from tokenmall.domain.log.anchors import AnchoredEvent, ChainError
+from tokenmall.domain.log.anchors import AnchoredEvent, ChainError, Deployment
 
 T = TypeVar("T")
 RPC_TIMEOUT = 10  # seconds: one JSON-RPC request
@@ -209,8 +209,8 @@ class EvmChain:
         )
         return int(size), bytes(root)
 
-    def deploy(self, chain_id: int, wait: float) -> str:  # float-ok: time
-        """Deploy the contract from the account; its address once mined."""
+    def deploy(self, chain_id: int, wait: float) -> Deployment:  # float-ok: time
+        """Deploy the contract from the account; its address and transaction once mined."""
         factory = self._contract()
         tx = self._call(
             "deploying the contract",
@@ -232,4 +232,6 @@ class EvmChain:
         )
         if not found["status"] or not found["contractAddress"]:
             raise ChainError(f"the deployment transaction {prepared.tx_hash} failed")
-        return str(found["contractAddress"]).lower()
+        return Deployment(
+            str(found["contractAddress"]).lower(), prepared.tx_hash, int(found["blockNumber"])
+        )

@@ -49,6 +49,15 @@ def backoff(attempts: int) -> timedelta:
 
 
 @dataclass(frozen=True, slots=True)
+class Deployment:
+    """A deployed Anchor contract: its address and the transaction that created it."""
+
+    address: str
+    tx_hash: str
+    block_number: int
+
+
+@dataclass(frozen=True, slots=True)
 class AnchoredEvent:
     """One ``Anchored(tenant, treeSize, rootHash)`` event as a receipt's log carries it."""
 
@@ -95,3 +104,11 @@ def private_key_bytes(text: str) -> bytes:
     if raw == bytes(32):
         raise ValueError("private_key must not be zero")
     return raw
+
+
+def covered_by(size: int, contract: str, confirmed: list[tuple[int, str]]) -> int | None:
+    """The tree size of the anchor covering a dropped one of ``size`` to ``contract``: the
+    smallest confirmed anchor (size, contract) above it on the same contract. The log only
+    grows, so that checkpoint's tree holds the dropped one's as its prefix."""
+    above = [s for s, c in confirmed if c == contract and s > size]
+    return min(above) if above else None

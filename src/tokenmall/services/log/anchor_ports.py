@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from tokenmall.adapters.db.nfg.anchors import AnchorRecord
-from tokenmall.domain.log.anchors import AnchoredEvent
+from tokenmall.domain.log.anchors import AnchoredEvent, Deployment
 
 
 class ConfirmedAnchors(Protocol):
@@ -69,7 +69,7 @@ class Chain(Protocol):
 
     def latest(self, contract: str, tag: bytes) -> tuple[int, bytes]: ...
 
-    def deploy(self, chain_id: int, wait: float) -> str: ...  # float-ok: time
+    def deploy(self, chain_id: int, wait: float) -> Deployment: ...  # float-ok: time
 
 
 class ChainAccess(Protocol):

@@ -9,7 +9,7 @@ to pay for gas (on a chain that charges for it).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from tokenmall.adapters.db.nfg.anchors import AnchorRecord as AnchorRecord
@@ -17,16 +17,27 @@ from tokenmall.adapters.db.nfg.anchors import AnchorSettings
 from tokenmall.domain.log.anchors import (
     RPC_URL,
     ChainError,
+    Deployment,
+    covered_by,
     normal_address,
     private_key_bytes,
 )
 from tokenmall.domain.mall.people import Role
-from tokenmall.services.log.anchoring import ASSOCIATED, Anchoring
+from tokenmall.services.log.anchoring import ASSOCIATED, DROPPED, Anchoring
 from tokenmall.services.mall.auth import Principal, require
 from tokenmall.services.mall.errors import Conflict, InvalidInput, NotFound
 from tokenmall.services.mall.uow import Database, MallUnitOfWork
 
 MAX_CHAIN_ID = 2**53 - 1  # EIP-2294's bound
+
+
+@dataclass(frozen=True, slots=True)
+class DroppedAnchor:
+    """A confirmed anchor a reorganisation took away, not sent again: the newer anchor on
+    the same contract that covers it (None: none yet, a gap)."""
+
+    record: AnchorRecord
+    covered_by: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,8 +50,11 @@ class AnchorView:
     chain_id: int | None
     contract: str | None
     account: str | None
+    deploy_tx_hash: str | None  # the transaction that deployed the contract, if tokenmall did
+    deploy_block: int | None
     latest: AnchorRecord | None  # the newest anchor row, with its status and last error
     confirmed: AnchorRecord | None  # the newest confirmed anchor
+    dropped: list[DroppedAnchor]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +77,12 @@ def view_in(unit: MallUnitOfWork, tenant_id: str) -> AnchorView:
     found = unit.anchors.settings(tenant_id)
     records = unit.anchors.anchors(tenant_id)
     confirmed = [r for r in records if r.status == "confirmed"]
+    pairs = [(r.size, r.contract) for r in confirmed]
+    dropped = [
+        DroppedAnchor(r, covered_by(r.size, r.contract, pairs))
+        for r in records
+        if r.status == DROPPED
+    ]
     return AnchorView(
         tenant_id=tenant_id,
         configured=found is not None,
@@ -70,8 +90,11 @@ def view_in(unit: MallUnitOfWork, tenant_id: str) -> AnchorView:
         chain_id=None if found is None else found.chain_id,
         contract=None if found is None else found.contract,
         account=None if found is None else found.account,
+        deploy_tx_hash=None if found is None else found.deploy_tx_hash,
+        deploy_block=None if found is None else found.deploy_block,
         latest=max(records, key=lambda r: r.size) if records else None,
         confirmed=confirmed[-1] if confirmed else None,
+        dropped=dropped,
     )
 
 
@@ -120,8 +143,19 @@ def configure(
         sealed, account = stored.sealed_key, stored.account
     else:
         raise InvalidInput("private_key is required the first time", "private_key")
+    kept = stored is not None and stored.contract == address
     unit.anchors.save_settings(
-        AnchorSettings(tenant_id, url, chain_id, address, account, sealed, now)
+        AnchorSettings(
+            tenant_id,
+            url,
+            chain_id,
+            address,
+            account,
+            sealed,
+            now,
+            stored.deploy_tx_hash if kept and stored else None,
+            stored.deploy_block if kept and stored else None,
+        )
     )
     return view_in(unit, tenant_id)
 
@@ -167,32 +201,100 @@ def check(db: Database, anchoring: Anchoring, tenant_id: str) -> ConnectionCheck
     return ConnectionCheck(True, None, chain_id, block, balance)
 
 
-def deploy(db: Database, anchoring: Anchoring, tenant_id: str, now: datetime) -> str:
-    """Deploy the contract from the tenant's account and store its address (``Conflict`` if
-    one is set; ``ChainError`` naming what failed)."""
-    found = _settings(db, tenant_id)
-    if found.contract is not None:
-        raise Conflict(f"tenant {tenant_id} already anchors to contract {found.contract}")
-    chain = anchoring.connect(found)
-    chain_id = chain.chain_id()
+@dataclass(frozen=True, slots=True)
+class Deployed:
+    address: str
+    tx_hash: str
+    block_number: int
+    replaced: str | None  # the contract it replaces, if any
+
+
+def _deploy_on_chain(anchoring: Anchoring, found: AnchorSettings, replace: bool) -> Deployment:
+    """Deploy from the tenant's account after checking what a person can fix first; a
+    refusal names its field (``Conflict``), nothing changed."""
+    tenant_id = found.tenant_id
+    if found.contract is not None and not replace:
+        raise Conflict(
+            f"tenant {tenant_id} already anchors to contract {found.contract}: "
+            "set replace to deploy a new one",
+            "replace",
+            zh=f"已部署合约 {found.contract}：如需替换，请确认替换（replace）",
+        )
+    try:
+        chain = anchoring.connect(found)
+    except (ChainError, ValueError) as error:
+        raise Conflict(str(error), "private_key") from None
+    try:
+        chain_id = chain.chain_id()
+    except ChainError as error:
+        raise Conflict(f"the JSON-RPC endpoint is unreachable: {error}", "rpc_url") from None
     if chain_id != found.chain_id:
-        raise ChainError(
-            f"wrong chain id: the endpoint is chain {chain_id}, the settings say {found.chain_id}"
+        raise Conflict(
+            f"wrong chain id: the endpoint is chain {chain_id}, the settings say {found.chain_id}",
+            "chain_id",
         )
-    address = chain.deploy(found.chain_id, anchoring.wait)
-    with db.unit() as unit:
-        current = unit.anchors.settings(tenant_id)
-        if current is None or current.contract is not None:
-            raise Conflict(f"tenant {tenant_id}'s settings changed while deploying")
-        unit.anchors.save_settings(
-            AnchorSettings(
-                tenant_id,
-                current.rpc_url,
-                current.chain_id,
-                address,
-                current.account,
-                current.sealed_key,
-                now,
+    try:
+        poor = chain.balance() == 0 and chain.gas_price() > 0
+        if poor:
+            raise Conflict(
+                f"the account {found.account} has no funds to pay for gas", "private_key"
             )
+        return chain.deploy(found.chain_id, anchoring.wait)
+    except ChainError as error:
+        raise Conflict(f"the deployment failed: {error}", "contract") from None
+
+
+def _store(unit: MallUnitOfWork, seen: AnchorSettings, done: Deployment, now: datetime) -> Deployed:
+    """Record the new contract if the settings did not change meanwhile; an anchor of the
+    old contract not confirmed yet is forgotten (the new contract anchors the next one)."""
+    tenant_id = seen.tenant_id
+    current = unit.anchors.settings(tenant_id)
+    if current is None or current.contract != seen.contract or current.rpc_url != seen.rpc_url:
+        raise Conflict(f"tenant {tenant_id}'s settings changed while deploying", "contract")
+    if seen.contract is not None:
+        unit.anchors.forget_open(tenant_id, seen.contract)
+    unit.anchors.save_settings(
+        replace(
+            current,
+            contract=done.address,
+            deploy_tx_hash=done.tx_hash,
+            deploy_block=done.block_number,
+            updated_at=now,
         )
-    return address
+    )
+    return Deployed(done.address, done.tx_hash, done.block_number, seen.contract)
+
+
+def deploy_in(
+    unit: MallUnitOfWork,
+    anchoring: Anchoring,
+    tenant_id: str,
+    *,
+    replace_deployed: bool,
+    now: datetime,
+) -> Deployed:
+    """Deploy the contract (the API: inside the request's transaction) and record it."""
+    if not unit.log.tenant_exists(tenant_id):
+        raise NotFound(f"no tenant {tenant_id}")
+    found = unit.anchors.settings(tenant_id)
+    if found is None:
+        raise NotFound(f"tenant {tenant_id} has no anchoring settings")
+    done = _deploy_on_chain(anchoring, found, replace_deployed)
+    return _store(unit, found, done, now)
+
+
+def deploy(
+    db: Database,
+    anchoring: Anchoring,
+    tenant_id: str,
+    now: datetime,
+    *,
+    replace_deployed: bool = False,
+) -> Deployed:
+    """Deploy the contract from the tenant's account and store its address and transaction
+    (``Conflict`` naming the field: one deployed without ``replace_deployed``, the endpoint,
+    the chain id, the funds)."""
+    found = _settings(db, tenant_id)
+    done = _deploy_on_chain(anchoring, found, replace_deployed)
+    with db.unit() as unit:
+        return _store(unit, found, done, now)

@@ -14,9 +14,15 @@ from dataclasses import dataclass
 
 from tokenmall.adapters.db.nfg.anchors import AnchorRecord
 from tokenmall.domain.log import note
-from tokenmall.domain.log.anchors import AnchorStatus, ChainError, event_problem, tenant_tag
+from tokenmall.domain.log.anchors import (
+    AnchorStatus,
+    ChainError,
+    covered_by,
+    event_problem,
+    tenant_tag,
+)
 from tokenmall.services.log.anchor_ports import Chain
-from tokenmall.services.log.anchoring import Anchoring
+from tokenmall.services.log.anchoring import DROPPED, Anchoring
 from tokenmall.services.log.checkpoints import LogConfig, verifier_key
 from tokenmall.services.mall.errors import NotFound
 from tokenmall.services.mall.uow import Database, MallUnitOfWork
@@ -26,8 +32,9 @@ from tokenmall.services.mall.uow import Database, MallUnitOfWork
 class AnchorVerdict:
     tenant_id: str
     checked: int  # confirmed anchors checked
-    unconfirmed: int  # anchors not confirmed (pending, sent, dropped): not checked
+    unconfirmed: int  # anchors not confirmed (pending, sent): not checked
     problem: str | None  # the first bad anchor, None if all hold
+    dropped: int = 0  # reorganised away, each covered by a newer confirmed anchor (checked)
 
 
 def _local(unit: MallUnitOfWork, config: LogConfig, record: AnchorRecord) -> str | None:
@@ -92,11 +99,20 @@ def verify_anchors(
             settings = unit.anchors.settings(tenant)
             confirmed = [r for r in records if r.status == AnchorStatus.CONFIRMED]
             local = [(r, _local(unit, config, r)) for r in confirmed]
-        unconfirmed = len(records) - len(confirmed)
+        dropped = [r for r in records if r.status == DROPPED]
+        unconfirmed = len(records) - len(confirmed) - len(dropped)
         problem: str | None = None
+        pairs = [(r.size, r.contract) for r in confirmed]
+        for gone in dropped:
+            if covered_by(gone.size, gone.contract, pairs) is None:
+                problem = (
+                    f"anchor of checkpoint {gone.size} (transaction {gone.tx_hash}): "
+                    "reorganised away and no newer anchor on its contract covers it"
+                )
+                break
         checked = 0
         chain: Chain | None = None
-        for record, wrong in local:
+        for record, wrong in local if problem is None else []:
             where = f"anchor of checkpoint {record.size} (transaction {record.tx_hash})"
             if wrong is None:
                 try:
@@ -111,5 +127,5 @@ def verify_anchors(
             if wrong is not None:
                 problem = f"{where}: {wrong}"
                 break
-        verdicts.append(AnchorVerdict(tenant, checked, unconfirmed, problem))
+        verdicts.append(AnchorVerdict(tenant, checked, unconfirmed, problem, len(dropped)))
     return verdicts

@@ -182,8 +182,10 @@ def _send(
         if receipt is not None:
             return _confirm(db, record, receipt, origin, now)
         current = chain.nonce()
-        if record.nonce is not None and current <= record.nonce:
+        if record.nonce is not None and current == record.nonce:
             nonce = record.nonce  # the same nonce: the chain takes one of the two at most
+        # Below it, a reorganisation took back the account's later transactions too: the
+        # stored nonce would leave a gap the chain never fills, so the account's next is used.
     if nonce is None:
         nonce = chain.nonce()
     prepared = chain.prepare_anchor(

@@ -4,7 +4,10 @@
 anchor's status and last error; ``PUT`` stores them (the key sealed under the deployment's
 secret); ``GET …/check`` reaches the endpoint and names the first problem: unreachable, wrong
 chain id, no contract, an account without funds. A problem is an answer (``ok: false``),
-never a 500.
+never a 500. ``POST …/deploy`` deploys the contract from the tenant's account and records its
+transaction and block; a deployed contract is replaced only with ``replace``, and every
+refusal is a 409 naming the field at fault (never a 500). ``GET`` also lists the anchors a
+reorganisation removed, each with the newer anchor covering it.
 """
 
 from __future__ import annotations
@@ -83,14 +86,27 @@ def _anchor(r: AnchorRecord | None) -> AnchorOut | None:
     )
 
 
+class DroppedOut(BaseModel):
+    """A confirmed anchor a reorganisation took away; ``covered_by`` is the tree size of the
+    newer confirmed anchor on the same contract that covers it (null: a gap, none yet)."""
+
+    tree_size: int
+    tx_hash: str | None
+    contract: str
+    covered_by: int | None
+
+
 class AnchoringOut(BaseModel):
     configured: bool
     rpc_url: str | None
     chain_id: int | None
     contract: str | None
     account: str | None
+    deploy_tx_hash: str | None
+    deploy_block: int | None
     latest: AnchorOut | None
     confirmed: AnchorOut | None
+    dropped: list[DroppedOut]
 
     @classmethod
     def of(cls, found: AnchorView) -> AnchoringOut:
@@ -100,8 +116,19 @@ class AnchoringOut(BaseModel):
             chain_id=found.chain_id,
             contract=found.contract,
             account=found.account,
+            deploy_tx_hash=found.deploy_tx_hash,
+            deploy_block=found.deploy_block,
             latest=_anchor(found.latest),
             confirmed=_anchor(found.confirmed),
+            dropped=[
+                DroppedOut(
+                    tree_size=d.record.size,
+                    tx_hash=d.record.tx_hash,
+                    contract=d.record.contract,
+                    covered_by=d.covered_by,
+                )
+                for d in found.dropped
+            ],
         )
 
 
@@ -166,6 +193,62 @@ def configure(
         return AnchoringOut.of(found)
 
     return write(request, db, caller, tenant_id, key, payload, make)
+
+
+class DeployIn(BaseModel):
+    replace: Annotated[
+        bool,
+        Field(
+            default=False,
+            description="Replace the deployed contract (checkpoints are anchored again on it)",
+        ),
+    ]
+
+
+class DeployOut(BaseModel):
+    contract: str
+    tx_hash: str
+    block_number: int
+    replaced: str | None
+
+
+@router.post(
+    "/deploy",
+    response_model=DeployOut,
+    status_code=201,
+    summary="Deploy the anchoring contract from the tenant's account (admins)",
+    responses=responses(*COMMON, 403, 409),
+)
+def deploy(
+    tenant_id: TenantId,
+    request: Request,
+    caller: Caller,
+    db: Db,
+    key: IdempotencyKey,
+    payload: DeployIn | None = None,
+) -> Response:
+    """409 naming the field: a contract already deployed without ``replace``, the endpoint
+    unreachable (``rpc_url``), another chain (``chain_id``), no funds (``private_key``)."""
+    anchor_settings.admin(caller, tenant_id)
+    how = anchoring(request)
+    body = payload or DeployIn(replace=False)
+
+    def make(conn: Connection) -> BaseModel:
+        done = anchor_settings.deploy_in(
+            MallUnitOfWork.joining(conn),
+            how,
+            tenant_id,
+            replace_deployed=body.replace,
+            now=utc_now(),
+        )
+        return DeployOut(
+            contract=done.address,
+            tx_hash=done.tx_hash,
+            block_number=done.block_number,
+            replaced=done.replaced,
+        )
+
+    return write(request, db, caller, tenant_id, key, body, make, status_code=201)
 
 
 @router.get(

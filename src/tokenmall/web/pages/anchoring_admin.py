@@ -1,8 +1,9 @@
 """The console's anchoring page: the chain settings of the tenant's transparency log (the
 JSON-RPC URL, chain id, contract and account key, never shown back), the newest anchor with
 its status and last error, and a connection test naming the problem (unreachable endpoint,
-wrong chain id, no contract, an account without funds). Admins only; the same use cases as
-the API (``services/log/anchor_settings.py``)."""
+wrong chain id, no contract, an account without funds), and the contract's deployment from
+the tenant's account (replacing a deployed one only when confirmed). Admins only; the same
+use cases as the API (``services/log/anchor_settings.py``)."""
 
 from __future__ import annotations
 
@@ -46,7 +47,16 @@ def anchoring_page(request: Request, tenant_id: str) -> Response:
         except NotFound as error:
             check = ConnectionCheck(False, str(error), None, None, None)
     saved = request.query_params.get("saved") == "1"
-    return _page(request, tenant_id, TEMPLATE, _context(tenant_id), check=check, saved=saved)
+    deployed = request.query_params.get("deployed") == "1"
+    return _page(
+        request,
+        tenant_id,
+        TEMPLATE,
+        _context(tenant_id),
+        check=check,
+        saved=saved,
+        deployed=deployed,
+    )
 
 
 def _chain_id(form: FormData) -> int:
@@ -73,5 +83,23 @@ async def anchoring_post(request: Request, tenant_id: str) -> Response:
             now=utc_now(),
         )
         return f"/{tenant_id}/admin/anchoring?saved=1"
+
+    return await _post(request, tenant_id, TEMPLATE, _context(tenant_id), act)
+
+
+@router.post("/{tenant_id}/admin/anchoring/deploy")
+async def anchoring_deploy(request: Request, tenant_id: str) -> Response:
+    how = bootstrap.anchoring(sessions.settings(request).secret_key.get_secret_value())
+
+    def act(conn: Connection, caller: Principal, form: FormData) -> str:
+        anchor_settings.admin(caller, tenant_id)
+        anchor_settings.deploy_in(
+            MallUnitOfWork.joining(conn),
+            how,
+            tenant_id,
+            replace_deployed=forms.text_field(form, "replace") == "1",
+            now=utc_now(),
+        )
+        return f"/{tenant_id}/admin/anchoring?deployed=1"
 
     return await _post(request, tenant_id, TEMPLATE, _context(tenant_id), act)

@@ -1,7 +1,8 @@
 """Tables of the checkpoints' anchoring on an EVM chain.
 
 ``log_anchor_settings``: per tenant, the chain's JSON-RPC URL, its chain id, the anchoring
-contract's address (NULL until deployed) and the sending account: its address and its
+contract's address (NULL until deployed) with the deploying transaction's hash and block
+when tokenmall deployed it and the sending account: its address and its
 private key sealed under the deployment's secret. ``log_anchors``: one row per anchored
 checkpoint (keyed by its tree size, so a checkpoint is never anchored twice): the root it
 anchors, its status, the transaction (hash, nonce), the block that holds it (number and
@@ -36,6 +37,8 @@ log_anchor_settings = Table(
     Column("account", String(42), nullable=False),
     Column("sealed_key", LargeBinary, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("deploy_tx_hash", String(66), nullable=True),
+    Column("deploy_block", BigInteger, nullable=True),
     PrimaryKeyConstraint("tenant_id", name="pk_log_anchor_settings"),
     ForeignKeyConstraint(
         ["tenant_id"],

@@ -26,6 +26,8 @@ class AnchorSettings:
     account: str
     sealed_key: bytes
     updated_at: datetime
+    deploy_tx_hash: str | None = None  # the transaction that deployed ``contract``, if ours
+    deploy_block: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +90,8 @@ class SqlAnchors:
             account=row.account,
             sealed_key=bytes(row.sealed_key),
             updated_at=aware(row.updated_at),
+            deploy_tx_hash=row.deploy_tx_hash,
+            deploy_block=None if row.deploy_block is None else int(row.deploy_block),
         )
 
     def save_settings(self, found: AnchorSettings) -> None:
@@ -98,6 +102,8 @@ class SqlAnchors:
             "account": found.account,
             "sealed_key": found.sealed_key,
             "updated_at": found.updated_at,
+            "deploy_tx_hash": found.deploy_tx_hash,
+            "deploy_block": found.deploy_block,
         }
         dialect = postgresql if self.conn.dialect.name == "postgresql" else sqlite
         self.conn.execute(
@@ -194,5 +200,15 @@ class SqlAnchors:
                 log_anchors.c.tenant_id == tenant_id,
                 log_anchors.c.size == size,
                 log_anchors.c.tx_hash.is_(None),
+            )
+        )
+
+    def forget_open(self, tenant_id: str, contract: str) -> None:
+        """Forget the anchors to ``contract`` never confirmed (it is being replaced)."""
+        self.conn.execute(
+            delete(log_anchors).where(
+                log_anchors.c.tenant_id == tenant_id,
+                log_anchors.c.contract == contract,
+                log_anchors.c.status.in_(("pending", "sent")),
             )
         )
