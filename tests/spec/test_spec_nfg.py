@@ -10,6 +10,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import subprocess
+import sys
 import uuid
 from typing import Any
 
@@ -489,3 +491,84 @@ def test_a_missing_json_body_names_body(api: Api, tenant: TenantFixture) -> None
         assert answer.status_code == 422, answer.text
         assert answer.json()["error"]["field"] == "body"
     assert ok(api.get(t.path("/nfg/collections"), t.admin_token)) == before
+
+
+def test_held_to_burned_by_the_issuer_logged_and_never_reissued(
+    api: Api, tenant: TenantFixture, db_url: str
+) -> None:
+    t = tenant
+    cid = collection(api, t, edition_size=3)
+    mint(api, t, cid, t.consumer_id, 3)
+    path = t.path(f"/nfg/tokens/{cid}/1/burn")
+    size = len(leaves_of(api, t))
+    # Refused, nothing changes: the owner (not an issuer), a serial beyond N, a long reason.
+    owner = api.post(path, t.consumer_token, json={})
+    assert owner.status_code == 403
+    beyond = api.post(t.path(f"/nfg/tokens/{cid}/4/burn"), t.admin_token)
+    assert beyond.status_code == 422
+    assert beyond.json()["error"]["field"] == "serial"
+    long = api.post(path, t.admin_token, json={"reason": "x" * 201})
+    assert long.status_code == 422
+    assert long.json()["error"]["field"] == "reason"
+    assert token_state(api, t, cid, 1)["state"] == "held"
+    assert len(leaves_of(api, t)) == size
+    # The admin burns it (no body needed); a replay of the same key changes nothing.
+    burned = api.post(path, t.admin_token, key="burn-1")
+    assert burned.status_code == 200, burned.text
+    assert burned.json()["state"] == "burned"
+    replay = api.post(path, t.admin_token, key="burn-1")
+    assert replay.status_code == 200
+    assert replay.json() == burned.json()
+    assert len(leaves_of(api, t)) == size + 1
+    (event,) = [e for e in events_of(api, t, f"{cid}/1") if e["type"] == "burn"]
+    assert event["by"] == t.admin_id
+    assert event["owner"] == t.consumer_id
+    # The issuing merchant may burn its collection's token too, with a reason.
+    merchant_cid = collection(api, t, issuer_merchant_id=t.merchant_id)
+    mint(api, t, merchant_cid, t.consumer_id)
+    by_merchant = api.post(
+        t.path(f"/nfg/tokens/{merchant_cid}/1/burn"), t.merchant_token, json={"reason": "破损"}
+    )
+    assert by_merchant.status_code == 200, by_merchant.text
+    assert events_of(api, t, f"{merchant_cid}/1")[-1]["reason"] == "破损"
+    # Burned is final: not burned again, not given, not redeemed; the count shows it.
+    again = api.post(path, t.admin_token)
+    assert again.status_code == 409
+    assert again.json()["error"]["code"] == "token_locked"
+    friend, _ = second_user(api, t)
+    gift = api.post(
+        t.path(f"/nfg/tokens/{cid}/1/transfer"), t.consumer_token, json={"to_user_id": friend}
+    )
+    assert gift.status_code == 409
+    made = ok(api.get(t.path(f"/nfg/collections/{cid}"), t.admin_token))
+    assert made["burned"] == 1
+    more = api.post(
+        t.path(f"/nfg/collections/{cid}/mint"),
+        t.admin_token,
+        json={"count": 1, "user_id": t.consumer_id},
+    )
+    assert more.status_code == 422  # serials 1..N, never more, never reused
+    page = api.get(f"/{t.tenant_id}/c/{cid}/1")
+    assert page.status_code == 200
+    bundle = ok(api.get(f"/{t.tenant_id}/c/{cid}/1?format=json"))
+    kinds = [json.loads(base64.b64decode(e["leaf"]))["type"] for e in bundle["events"]]
+    assert kinds == ["mint", "burn"]
+    # The registry's state equals the replay of the log.
+    verified = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tokenmall",
+            "log",
+            "verify",
+            "--database",
+            db_url,
+            "--tenant",
+            t.tenant_id,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert verified.returncode == 0, verified.stdout + verified.stderr
