@@ -19,6 +19,7 @@ import pytest
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from mall_api import Api, TenantFixture, login, ok
+from orders_helpers import sandbox_pay
 
 HOME = {
     "recipient": "张三",
@@ -572,3 +573,30 @@ def test_held_to_burned_by_the_issuer_logged_and_never_reissued(
         timeout=120,
     )
     assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+def test_the_drop_sells_exactly_n_in_serial_order_after_payment(
+    api: Api, tenant: TenantFixture
+) -> None:
+    t = tenant
+    cid = collection(api, t, edition_size=2, per_user_limit=1, price="50.00")
+    buyers = [second_user(api, t) for _ in range(3)]
+    path = t.path(f"/nfg/collections/{cid}/reservations")
+    over = api.post(path, buyers[0][1], json={"quantity": 2})
+    assert over.status_code in (409, 422)
+    assert over.json()["error"]["field"] == "quantity"
+    answers = [api.post(path, token, json={"quantity": 1}) for _, token in buyers]
+    assert [a.status_code for a in answers] == [201, 201, 409]
+    assert answers[2].json()["error"]["code"] == "sold_out"
+    # No token before payment.
+    assert not [json.loads(leaf) for leaf in leaves_of(api, t) if b'"mint"' in leaf]
+    for answer, (user, token) in zip(answers[:2], buyers, strict=False):
+        made = answer.json()
+        assert sandbox_pay(api, made["payment_url"]).status_code == 200
+        found = ok(api.get(t.path(f"/nfg/reservations/{made['reservation_id']}"), token))
+        assert found["status"] == "assigned"
+        assert found["user_id"] == user
+    owners = [token_state(api, t, cid, s)["owner_id"] for s in (1, 2)]
+    assert owners == [buyers[0][0], buyers[1][0]]
+    mints = [json.loads(leaf) for leaf in leaves_of(api, t) if json.loads(leaf)["type"] == "mint"]
+    assert [m["token"] for m in mints] == [f"{cid}/1", f"{cid}/2"]
