@@ -149,6 +149,8 @@ def _domain(request: Request, exc: Exception) -> JSONResponse:
 
 def _field_of(loc: tuple[Any, ...]) -> str | None:
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    if not parts and loc[:1] == ("body",):
+        return "body"  # the whole body: missing, or not an object
     return ".".join(parts) or None
 
 

@@ -39,7 +39,7 @@ TOKEN: Lifecycle[TokenState] = Lifecycle(
             _T.HELD, _A.CONSUMER, _A.MERCHANT, _A.ADMIN, _A.SYSTEM
         ),
         (_T.REDEEMING, "deliver"): _move(_T.REDEEMED, _A.MERCHANT, _A.ADMIN, _A.SYSTEM),
-        (_T.HELD, "burn"): _move(_T.BURNED, _A.ADMIN),
+        (_T.HELD, "burn"): _move(_T.BURNED, _A.ADMIN, _A.MERCHANT),
         (_T.HELD, "use_right"): _move(_T.HELD, _A.MERCHANT, _A.ADMIN),
     },
     default="token_locked: the token is {status} and cannot be used to {doing}",
@@ -47,6 +47,7 @@ TOKEN: Lifecycle[TokenState] = Lifecycle(
         "transfer": "token_locked: a token that is {status} cannot be given",
         "redeem": "token_locked: a token that is {status} cannot be redeemed",
         "list": "token_locked: a token that is {status} cannot be listed",
+        "burn": "token_locked: a token that is {status} cannot be burned",
         "use_right": "token_locked: the rights of a token that is {status} cannot be used",
     },
     field="token",

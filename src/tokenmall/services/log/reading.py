@@ -48,7 +48,10 @@ def entries(log: LogStore, tenant_id: str, start: int, end: int) -> list[StoredL
         raise InvalidInput("start must be 0 or more", "start")
     if end <= start:
         raise InvalidInput("end must be greater than start", "end")
-    return log.entries(tenant_id, start, min(end, start + MAX_ENTRIES, _size(log, tenant_id)))
+    size = _size(log, tenant_id)
+    if start > size:
+        raise InvalidInput(f"start must be at most the log's size ({size})", "start")
+    return log.entries(tenant_id, start, min(end, start + MAX_ENTRIES, size))
 
 
 def _getter(log: LogStore, tenant_id: str) -> merkle.NodeGetter:

@@ -19,17 +19,21 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from tokenmall.adapters.db.mall import people as people_repo
+from tokenmall.domain.mall.errors import TransitionRefused
 from tokenmall.domain.mall.people import Role
+from tokenmall.domain.market.records import OrderStatus as MarketOrderStatus
 from tokenmall.domain.nfg import events
 from tokenmall.domain.nfg.gifting import MAX_GIFT_HOLD_DAYS
+from tokenmall.domain.nfg.lifecycle import TOKEN
 from tokenmall.domain.nfg.records import Collection, CollectionStatus, Token, TokenState, token_key
 from tokenmall.services.log import appending
 from tokenmall.services.log.checkpoints import LogConfig
 from tokenmall.services.mall import validate
-from tokenmall.services.mall.auth import Principal, require
+from tokenmall.services.mall.auth import Principal, actor, require
 from tokenmall.services.mall.errors import InvalidInput, NotFound
 from tokenmall.services.mall.uow import MallUnitOfWork
 from tokenmall.services.nfg import registry
+from tokenmall.services.nfg.errors import TokenLocked
 
 MAX_GRANT = 1_000
 
@@ -231,3 +235,52 @@ def set_gift_hold_days(
         )
     unit.nfg.set_gift_hold_days(tenant_id, days, now)
     return days
+
+
+MAX_BURN_REASON = 200
+
+
+def burn(
+    unit: MallUnitOfWork,
+    caller: Principal | None,
+    tenant_id: str,
+    collection_id: str,
+    serial: int,
+    *,
+    reason: str | None,
+    config: LogConfig,
+    now: datetime,
+) -> tuple[Collection, Token]:
+    """``held → burned`` by an admin or the collection's issuing merchant (a good destroyed,
+    lost or taken back): the serial stays burned, never reissued. The collection and token
+    rows are locked first; an open agreement on the token is closed; a ``burn`` leaf (``by``,
+    ``owner``, and ``reason`` if given) is appended in the same transaction."""
+    who, _ = registry.managed(unit, caller, tenant_id, collection_id, lock=True)
+    if reason is not None:
+        reason = reason.strip()
+        if len(reason) > MAX_BURN_REASON:
+            raise InvalidInput(f"reason is longer than {MAX_BURN_REASON} characters", "reason")
+    _, token = find_token(unit, tenant_id, collection_id, serial, lock=True)
+    try:
+        TOKEN.check(token.state, "burn", actor(who))
+    except TransitionRefused as refused:
+        raise TokenLocked(str(refused), "token") from None
+    unit.nfg.move_token(tenant_id, collection_id, serial, state=TokenState.BURNED, now=now)
+    unit.nfg.count_burned(tenant_id, collection_id)
+    for order in unit.market.open_orders_of_token(
+        tenant_id, collection_id, serial, for_update=True
+    ):
+        unit.market.close_order(
+            tenant_id, order.order_id, MarketOrderStatus.CANCELLED, "burned", now
+        )
+    fields: dict[str, object] = {"by": who.subject_id, "owner": token.owner_id}
+    if reason:
+        fields["reason"] = reason
+    appending.record(
+        unit.log,
+        config,
+        tenant_id,
+        [events.token_event(events.BURN, collection_id, serial, **fields)],
+        now,
+    )
+    return find_token(unit, tenant_id, collection_id, serial)

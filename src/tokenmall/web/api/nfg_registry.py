@@ -32,6 +32,7 @@ from tokenmall.web.api.common import (
 from tokenmall.web.api.log import Config
 from tokenmall.web.api.schemas import Request as RequestModel
 from tokenmall.web.api.schemas_nfg import (
+    BurnIn,
     CollectionIn,
     CollectionList,
     CollectionOut,
@@ -396,6 +397,42 @@ def transfer(
         )
         collection, moved = tokens.find_token(unit, tenant_id, collection_id, serial)
         return TokenOut.of(collection, moved)
+
+    return write(request, db, caller, tenant_id, key, payload, make)
+
+
+@router.post(
+    "/tokens/{collection_id}/{serial}/burn",
+    response_model=TokenOut,
+    summary="Burn a held token (held → burned; an admin or the issuing merchant): its serial "
+    'is never reissued; the body `{"reason"}` is optional',
+    responses=WRITE,
+)
+def burn(
+    tenant_id: TenantId,
+    collection_id: ResourceId,
+    serial: Serial,
+    request: Request,
+    caller: Caller,
+    db: Db,
+    key: IdempotencyKey,
+    config: Config,
+    body: BurnIn | None = None,
+) -> Response:
+    payload = body or BurnIn()
+
+    def make(conn: Connection) -> BaseModel:
+        collection, burned = tokens.burn(
+            MallUnitOfWork.joining(conn),
+            caller,
+            tenant_id,
+            collection_id,
+            serial,
+            reason=payload.reason,
+            config=config,
+            now=utc_now(),
+        )
+        return TokenOut.of(collection, burned)
 
     return write(request, db, caller, tenant_id, key, payload, make)
 

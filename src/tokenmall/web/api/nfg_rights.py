@@ -287,13 +287,15 @@ def deliver_redemption(
 def cancel_redemption(
     tenant_id: TenantId,
     redemption_id: ResourceId,
-    payload: CancelIn,
     request: Request,
     caller: Caller,
     db: Db,
     key: IdempotencyKey,
     config: Config,
+    body: CancelIn | None = None,
 ) -> Response:
+    payload = body or CancelIn()
+
     def make(conn: Connection) -> BaseModel:
         found = redemption.cancel(
             MallUnitOfWork.joining(conn),

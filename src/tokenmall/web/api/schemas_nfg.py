@@ -156,6 +156,10 @@ class TransferIn(Request):
     to_email: Annotated[str, Field(max_length=254)] | None = None
 
 
+class BurnIn(Request):
+    reason: Annotated[str, Field(max_length=200)] | None = None
+
+
 class SettingsIn(Request):
     gift_hold_days: int
 
