@@ -185,7 +185,6 @@ REFUND: Lifecycle[RefundStatus] = Lifecycle(
         (_R.PROCESSING, "channel_succeeded"): _move(_R.SUCCEEDED, _A.SYSTEM),
         (_R.PROCESSING, "channel_failed"): _move(_R.FAILED, _A.SYSTEM),
         (_R.FAILED, "retry"): _move(_R.PROCESSING, _A.MERCHANT, _A.ADMIN),
-        (_R.FAILED, "retry_succeeded"): _move(_R.SUCCEEDED, _A.MERCHANT, _A.ADMIN),
         (_R.FAILED, "abandon"): _move(_R.ABANDONED, _A.ADMIN),
     },
     default="the refund is already {status}",
