@@ -268,7 +268,8 @@ class FakeWechatPay:
             taken = sum(
                 r["amount"]["refund"]
                 for r in self.refunds.values()
-                if r["out_trade_no"] == data["out_trade_no"]
+                # a closed refund gives its amount back to what may still be refunded
+                if r["out_trade_no"] == data["out_trade_no"] and r["status"] != "CLOSED"
             )
             if data["out_refund_no"] in self.refunds:
                 return 200, self.refunds[data["out_refund_no"]]

@@ -199,7 +199,7 @@ class FakeRefunds:
     def add(self, refund: Refund) -> None:
         self.rows[(refund.tenant_id, refund.refund_id)] = refund
 
-    def get(self, tenant_id: str, refund_id: str) -> Refund | None:
+    def get(self, tenant_id: str, refund_id: str, *, lock: bool = False) -> Refund | None:
         return self.rows.get((tenant_id, refund_id))
 
     def of_order(self, tenant_id: str, order_id: str) -> list[Refund]:
@@ -207,10 +207,16 @@ class FakeRefunds:
         return sorted(mine, key=lambda r: (r.requested_at, r.refund_id))
 
     def decide(
-        self, tenant_id: str, refund_id: str, to_status: str, values: Mapping[str, object]
+        self,
+        tenant_id: str,
+        refund_id: str,
+        to_status: str,
+        values: Mapping[str, object],
+        *,
+        from_status: str = RefundStatus.REQUESTED,
     ) -> bool:
         refund = self.rows.get((tenant_id, refund_id))
-        if refund is None or refund.status != RefundStatus.REQUESTED:
+        if refund is None or refund.status != from_status:
             return False
         decided = replace(refund, status=RefundStatus(to_status), **values)  # type: ignore[arg-type]
         self.rows[(tenant_id, refund_id)] = decided

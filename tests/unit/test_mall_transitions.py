@@ -95,7 +95,7 @@ def test_an_action_no_table_knows_is_a_bug_not_a_refusal() -> None:
 
 def test_the_terminal_statuses_are_the_expected_ones() -> None:
     assert ORDER.terminal == {"completed", "cancelled", "refunded"}
-    assert REFUND.terminal == {"succeeded", "rejected"}
+    assert REFUND.terminal == {"succeeded", "rejected", "abandoned"}
     assert WITHDRAWAL.terminal == {"paid", "rejected", "failed"}
 
 

@@ -29,7 +29,7 @@ from tokenmall.adapters.db.uow_orders import CallbackSeen as CallbackSeen
 from tokenmall.domain.mall.commissions import CommissionRow
 from tokenmall.domain.mall.orders import Order, OrderEvent, OrderSettings, OrderStatus
 from tokenmall.domain.mall.payments import Payment
-from tokenmall.domain.mall.refunds import Refund
+from tokenmall.domain.mall.refunds import Refund, RefundStatus
 from tokenmall.domain.nfg.holders import BuyerRights
 
 
@@ -139,15 +139,23 @@ class Payments(Protocol):
 class Refunds(Protocol):
     def add(self, refund: Refund) -> None: ...
 
-    def get(self, tenant_id: str, refund_id: str) -> Refund | None: ...
+    def get(self, tenant_id: str, refund_id: str, *, lock: bool = False) -> Refund | None:
+        """The refund; ``lock``: its row held to the end of the unit (a callback and a query
+        of one refund never finish it twice)."""
 
     def of_order(self, tenant_id: str, order_id: str) -> list[Refund]:
         """The order's refunds, the first asked first."""
 
     def decide(
-        self, tenant_id: str, refund_id: str, to_status: str, values: Mapping[str, object]
+        self,
+        tenant_id: str,
+        refund_id: str,
+        to_status: str,
+        values: Mapping[str, object],
+        *,
+        from_status: str = RefundStatus.REQUESTED,
     ) -> bool:
-        """Close a requested refund (and set ``values``); False if it was decided already."""
+        """Move a refund from ``from_status`` (and set ``values``); False if it had moved."""
 
 
 class OrderMoney(Protocol):

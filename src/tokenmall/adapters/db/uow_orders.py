@@ -19,7 +19,7 @@ from tokenmall.adapters.db.mall import payments as payments_repo
 from tokenmall.adapters.db.mall import refunds as refunds_repo
 from tokenmall.domain.mall.orders import Order, OrderEvent, OrderSettings, OrderStatus
 from tokenmall.domain.mall.payments import Payment
-from tokenmall.domain.mall.refunds import Refund
+from tokenmall.domain.mall.refunds import Refund, RefundStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,16 +210,24 @@ class SqlRefunds:
     def add(self, refund: Refund) -> None:
         refunds_repo.add_refund(self.conn, refund)
 
-    def get(self, tenant_id: str, refund_id: str) -> Refund | None:
-        return refunds_repo.get_refund(self.conn, tenant_id, refund_id)
+    def get(self, tenant_id: str, refund_id: str, *, lock: bool = False) -> Refund | None:
+        return refunds_repo.get_refund(self.conn, tenant_id, refund_id, lock=lock)
 
     def of_order(self, tenant_id: str, order_id: str) -> list[Refund]:
         return refunds_repo.refunds_of(self.conn, tenant_id, order_id)
 
     def decide(
-        self, tenant_id: str, refund_id: str, to_status: str, values: Mapping[str, object]
+        self,
+        tenant_id: str,
+        refund_id: str,
+        to_status: str,
+        values: Mapping[str, object],
+        *,
+        from_status: str = RefundStatus.REQUESTED,
     ) -> bool:
-        return refunds_repo.decide_refund(self.conn, tenant_id, refund_id, to_status, **values)
+        return refunds_repo.decide_refund(
+            self.conn, tenant_id, refund_id, to_status, from_status=from_status, **values
+        )
 
 
 class SqlNested:

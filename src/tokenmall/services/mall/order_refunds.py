@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from tokenmall.domain.mall.commissions import CommissionStatus
+from tokenmall.domain.mall.gateway import GatewayRefund
 from tokenmall.domain.mall.orders import Order, OrderStatus
 from tokenmall.domain.mall.people import Role
 from tokenmall.domain.mall.refunds import Refund, RefundStatus
@@ -21,13 +22,8 @@ from tokenmall.services.mall import ids, payments, validate
 from tokenmall.services.mall.auth import Principal, actor, require
 from tokenmall.services.mall.errors import Conflict, Forbidden, NotFound
 from tokenmall.services.mall.gateway import Gateway
-from tokenmall.services.mall.orders import (
-    move,
-    pending_refund,
-    release_stock,
-    return_stable,
-    visible_order,
-)
+from tokenmall.services.mall.orders import pending_refund, visible_order
+from tokenmall.services.mall.refund_channel import book_refund
 from tokenmall.services.unit_of_work import UnitOfWork
 
 
@@ -113,45 +109,62 @@ def approve_refund(
             "adjustment"
         )
     text = None if note is None else validate.text(note, "note", max_length=500)
-    # Everything the database may refuse comes first (the ledger, stable points, stock, the
-    # status); the gateway is called last, so a refusal never follows money already sent back.
-    # A failing gateway call rolls all of it back; its refund id makes a retry safe.
-    paid = payments.paid_payment(uow, order) if order.money_fen else None
-    if paid is not None:
-        uow.ledger.refund(
-            tenant_id,
-            user=order.user_id,
-            order_ref=order.order_id,
-            amount_fen=order.money_fen,
-            booked=order.rewards_booked,
-            approved_by=who.subject_id if order.rewards_booked else None,
-            now=now,
-        )
-    return_stable(uow, order)
-    if order.status == OrderStatus.PAID:
-        release_stock(uow, order, now)
     booked = order.rewards_booked
-    note_text = "refund adjustment (rewards taken back)" if booked else "refund"
-    order = move(uow, order, "refund", who, now, note_text, refunded_at=now)
-    provider_ref = None
-    if paid is not None:
-        provider_ref = payments.refund_through_gateway(uow, gateway, paid, refund_id, now)
-    uow.refunds.decide(
-        tenant_id,
-        refund.refund_id,
-        decided,
-        {
-            "decided_by": who.subject_id,
-            "decided_at": now,
-            "decision_note": text,
-            "provider_ref": provider_ref,
-            "payment_id": None if paid is None else paid.payment_id,
-            "adjustment": booked,
-        },
-    )
+    paid = payments.paid_payment(uow, order) if order.money_fen else None
+    decision: dict[str, object] = {
+        "decided_by": who.subject_id,
+        "decided_at": now,
+        "decision_note": text,
+        "payment_id": None if paid is None else paid.payment_id,
+        "adjustment": booked,
+    }
+    if paid is None:
+        order = book_refund(uow, order, None, who, now, approved_by=who.subject_id)
+        uow.refunds.decide(tenant_id, refund.refund_id, decided, decision)
+        found = uow.refunds.get(tenant_id, refund.refund_id)
+        assert found is not None
+        return order, found
+    # Everything the database may refuse comes first (the ledger, stable points, stock, the
+    # status), inside a savepoint; the channel is asked last, so a refusal never follows money
+    # sent back. Unless the channel answers "succeeded" the savepoint is undone: the refund is
+    # booked only when the channel confirms it (``refund_channel.finish_refund``). A failing
+    # channel call rolls the whole unit back; the refund's number makes a retry safe.
+    answer: GatewayRefund | None = None
+    try:
+        with uow.nested.savepoint():
+            moved = book_refund(uow, order, paid, who, now, approved_by=who.subject_id)
+            answer = payments.submit_refund(gateway, paid, refund.refund_id)
+            if answer.status != "succeeded":
+                raise _NotYet
+            payments.mark_refunded(uow, paid, now)
+    except _NotYet:
+        pass
+    assert answer is not None
+    if answer.status == "failed":
+        raise Conflict(f"the payment channel refused the refund: {answer.reason or 'failed'}")
+    if answer.status == "succeeded":
+        uow.refunds.decide(
+            tenant_id,
+            refund.refund_id,
+            decided,
+            {**decision, "provider_ref": answer.provider_ref},
+        )
+        order = moved
+    else:
+        REFUND.check(refund.status, "submit", actor(who))
+        uow.refunds.decide(
+            tenant_id,
+            refund.refund_id,
+            RefundStatus.PROCESSING,
+            {**decision, "provider_ref": answer.provider_ref, "submitted_at": now},
+        )
     found = uow.refunds.get(tenant_id, refund.refund_id)
     assert found is not None
     return order, found
+
+
+class _NotYet(Exception):
+    """The channel has not confirmed the refund: undo its bookings (the savepoint)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -471,8 +471,12 @@ def confirm_receipt(
     return move(uow, order, "confirm_receipt", who, now, None, received_at=now)
 
 
+_OPEN_REFUND = (RefundStatus.REQUESTED, RefundStatus.PROCESSING, RefundStatus.FAILED)
+
+
 def pending_refund(uow: UnitOfWork, order: Order) -> Refund | None:
+    """The order's refund not yet finished: asked for, at the channel, or failed there."""
     for refund in uow.refunds.of_order(order.tenant_id, order.order_id):
-        if refund.status == RefundStatus.REQUESTED:
+        if refund.status in _OPEN_REFUND:
             return refund
     return None

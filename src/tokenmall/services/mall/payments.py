@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 
 from tokenmall.adapters.db.uow_orders import Callback, CallbackSeen
 from tokenmall.domain.errors import DomainError, ErrorKind, InvalidAmount, InvalidParameter
-from tokenmall.domain.mall.gateway import CallbackEvent, CallbackRefused
+from tokenmall.domain.mall.gateway import CallbackEvent, CallbackRefused, GatewayRefund
 from tokenmall.domain.mall.orders import Order
 from tokenmall.domain.mall.payments import Payment, PaymentStatus
 from tokenmall.domain.mall.people import Role
@@ -109,32 +109,25 @@ def paid_payment(uow: UnitOfWork, order: Order) -> Payment:
     raise Conflict("the order has no successful payment to refund", "order_id")
 
 
-def refund_through_gateway(
-    uow: UnitOfWork, gateway: Gateway, payment: Payment, refund_id: str, now: datetime
-) -> str:
-    """Give the payment's money back through its gateway; the gateway's refund reference.
-
-    The refund is booked (its ledger reversal, the payment refunded) only once the channel
-    confirms it: a refund the channel refuses or reports failed, or is still processing, rolls
-    the whole refund back. Asked again with the same refund id, the channel answers the refund
-    it already has (never a second one), and once it has succeeded the refund is booked."""
+def submit_refund(
+    gateway: Gateway, payment: Payment, refund_no: str, *, amount_fen: int | None = None
+) -> GatewayRefund:
+    """Ask the payment's channel to give its money back under our number ``refund_no``; what
+    the channel answered (``processing``, ``succeeded`` or ``failed``). Asked again with the same
+    number, the channel answers the refund it already has, never a second one."""
     gateway = channel_named(gateway, payment.gateway)
     if payment.gateway != gateway.name:
         raise Conflict(f"the payment went through {payment.gateway!r}, which is not configured")
-    done = gateway.refund(
+    return gateway.refund(
         provider_ref=payment.provider_ref,
-        refund_id=refund_id,
-        amount_fen=payment.amount_fen,
+        refund_id=refund_no,
+        amount_fen=payment.amount_fen if amount_fen is None else amount_fen,
         reason="order refunded",
     )
-    if done.status == "failed":
-        raise Conflict(f"the payment channel refused the refund: {done.reason or 'failed'}")
-    if done.status == "processing":
-        raise Conflict(
-            f"{payment.gateway} is still processing the refund; it is booked once the channel "
-            "confirms it: try again in a minute",
-            zh="渠道正在处理退款，确认后才会入账，请稍后再试",
-        )
+
+
+def mark_refunded(uow: UnitOfWork, payment: Payment, now: datetime) -> None:
+    """The payment's money is back with the payer (the channel confirmed the refund)."""
     if not uow.payments.move(
         payment.tenant_id,
         payment.payment_id,
@@ -143,6 +136,24 @@ def refund_through_gateway(
         {"updated_at": now},
     ):
         raise Conflict("the payment changed meanwhile; try again", "order_id")
+
+
+def refund_through_gateway(
+    uow: UnitOfWork, gateway: Gateway, payment: Payment, refund_id: str, now: datetime
+) -> str:
+    """Give the payment's money back through its gateway at once; the gateway's refund
+    reference. A refund the channel refuses, reports failed or is still processing rolls the
+    caller's whole unit back (the late payment's refund, which has no refund row to wait on)."""
+    done = submit_refund(gateway, payment, refund_id)
+    if done.status == "failed":
+        raise Conflict(f"the payment channel refused the refund: {done.reason or 'failed'}")
+    if done.status == "processing":
+        raise Conflict(
+            f"{payment.gateway} is still processing the refund; it is booked once the channel "
+            "confirms it: try again in a minute",
+            zh="渠道正在处理退款，确认后才会入账，请稍后再试",
+        )
+    mark_refunded(uow, payment, now)
     return done.provider_ref
 
 

@@ -38,12 +38,15 @@ def write(
     make: Callable[[Connection], BaseModel],
     *,
     status_code: int = 200,
+    status_of: Callable[[BaseModel], int] | None = None,
 ) -> Response:
     """Answer a mutating route once per ``Idempotency-Key``: ``make`` builds the response body
-    inside the request's transaction; a replay answers what the first call did."""
+    inside the request's transaction; a replay answers what the first call did. ``status_of``:
+    the status from the body (202 for work the other side has not finished)."""
 
     def action(conn: Connection) -> idempotent.Outcome:
-        return status_code, make(conn), None
+        body = make(conn)
+        return (status_code if status_of is None else status_of(body)), body, None
 
     return idempotent.run(
         request, db, tenant_id=tenant_id, caller=caller, key=key, payload=payload, action=action

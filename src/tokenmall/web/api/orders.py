@@ -358,7 +358,13 @@ def approve_refund(
         )
         return RefundDecidedOut(order=OrderOut.of(order), refund=RefundOut.of(refund))
 
-    return write(request, db, caller, tenant_id, key, payload, make)
+    return write(request, db, caller, tenant_id, key, payload, make, status_of=refund_accepted)
+
+
+def refund_accepted(body: BaseModel) -> int:
+    """202 while the payment channel is still processing the refund, else 200."""
+    assert isinstance(body, RefundDecidedOut)
+    return 202 if body.refund.status == "processing" else 200
 
 
 class RewardTakenOut(BaseModel):

@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from tokenmall.bootstrap import WECHAT, WechatGateway
 from tokenmall.domain.errors import DomainError
 from tokenmall.domain.mall.gateway import CallbackRefused
-from tokenmall.services.mall import channel_sync, paid_callbacks
+from tokenmall.services.mall import channel_sync, paid_callbacks, refund_channel
 from tokenmall.services.mall import payment_channels as channels
 from tokenmall.services.mall.uow import Database, utc_now
 from tokenmall.web import idempotent
@@ -153,6 +153,28 @@ async def wechat_refund_webhook(tenant_id: TenantId, request: Request) -> Respon
             }
         },
     )
+    db: Database = request.app.state.database
+
+    def finish() -> None:
+        with db.unit() as uow:
+            refund_channel.apply_refund_notice(
+                uow,
+                tenant_id,
+                refund_no=notice.refund_id,
+                provider_ref=notice.provider_ref,
+                status=notice.status,
+                amount_fen=notice.amount_fen,
+                now=utc_now(),
+            )
+
+    try:
+        await run_in_threadpool(finish)
+    except CallbackRefused as exc:
+        log.warning(
+            "refund callback refused",
+            extra={"fields": {"gateway": WECHAT, "tenant_id": tenant_id, "reason": exc.reason}},
+        )
+        return _refusal(exc, exc.reason)
     return Response(status_code=204)
 
 

@@ -27,7 +27,7 @@ OrderStatus = Literal[
     "created", "paid", "shipped", "received", "completed", "cancelled", "refunded"
 ]
 PaymentStatus = Literal["pending", "failed", "succeeded", "refunded", "closed"]
-RefundStatus = Literal["requested", "succeeded", "rejected"]
+RefundStatus = Literal["requested", "processing", "succeeded", "failed", "abandoned", "rejected"]
 SkuId = Annotated[str, Field(max_length=40)]
 Note = Annotated[str, Field(max_length=500)]
 
@@ -369,6 +369,10 @@ class RefundOut(Response):
     adjustment: bool = Field(
         description="The rewards were booked: an admin's audited adjustment (economy rule 9)"
     )
+    attempt: int = Field(
+        1, description="The try at the payment channel: a failed refund retried is the next"
+    )
+    failure_reason: str | None = Field(None, description="Why the channel failed the refund")
 
     @classmethod
     def of(cls, refund: Refund) -> RefundOut:
@@ -386,6 +390,8 @@ class RefundOut(Response):
             decided_at=refund.decided_at,
             decision_note=refund.decision_note,
             adjustment=refund.adjustment,
+            attempt=refund.attempt,
+            failure_reason=refund.failure_reason,
         )
 
 
@@ -421,6 +427,10 @@ class RefundRequestIn(Request):
 
 class RefundDecisionIn(Request):
     note: Note | None = None
+
+
+class RefundAbandonIn(Request):
+    reason: Note
 
 
 class RefundDecidedOut(Response):

@@ -454,7 +454,9 @@ def _order_page(
         with sessions.database(request).reading() as uow:
             found = orders.get_order(uow, caller, tenant.tenant_id, order_id)
     order = found.order
-    pending_refund = next((r for r in found.refunds if r.status == "requested"), None)
+    pending_refund = next(
+        (r for r in found.refunds if r.status in ("requested", "processing", "failed")), None
+    )
     context: dict[str, Any] = {
         "view": found,
         "order": order,

@@ -1,4 +1,5 @@
-"""Refunds of orders: requested, then decided. Migration ``0007``."""
+"""Refunds of orders: requested, then decided. Migrations ``0007`` and ``0040`` (the channel's
+states: processing, failed, abandoned; the attempt)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sqlalchemy import (
     Connection,
     ForeignKeyConstraint,
     Index,
+    Integer,
     PrimaryKeyConstraint,
     String,
     Table,
@@ -45,12 +47,16 @@ refunds = Table(
     # True: the rewards were booked, so this was an admin's audited adjustment (rule 9).
     Column("adjustment", Boolean, nullable=False),
     Column("provider_ref", String(120), nullable=True),
+    Column("attempt", Integer, nullable=False, server_default="1"),
+    Column("failure_reason", String(500), nullable=True),
+    at("submitted_at", nullable=True),
     PrimaryKeyConstraint("tenant_id", "refund_id"),
     ForeignKeyConstraint(
         ["tenant_id", "order_id"], ["mall_orders.tenant_id", "mall_orders.order_id"]
     ),
     CheckConstraint(one_of("status", REFUND_STATUSES), name="status"),
     CheckConstraint("money_fen >= 0 AND stable_fen >= 0", name="amounts_not_negative"),
+    CheckConstraint("attempt >= 1", name="attempt_positive"),
     Index("ix_mall_refunds_tenant_order", "tenant_id", "order_id"),
 )
 
@@ -77,6 +83,9 @@ def _refund(row: Any) -> Refund:
         decision_note=row.decision_note,
         adjustment=bool(row.adjustment),
         provider_ref=row.provider_ref,
+        attempt=int(row.attempt),
+        failure_reason=row.failure_reason,
+        submitted_at=maybe_aware(row.submitted_at),
     )
 
 
@@ -98,14 +107,24 @@ def add_refund(conn: Connection, refund: Refund) -> None:
             decision_note=refund.decision_note,
             adjustment=refund.adjustment,
             provider_ref=refund.provider_ref,
+            attempt=refund.attempt,
+            failure_reason=refund.failure_reason,
+            submitted_at=refund.submitted_at,
         )
     )
 
 
-def get_refund(conn: Connection, tenant_id: str, refund_id: str) -> Refund | None:
-    row = conn.execute(
-        select(refunds).where(refunds.c.tenant_id == tenant_id, refunds.c.refund_id == refund_id)
-    ).first()
+def get_refund(
+    conn: Connection, tenant_id: str, refund_id: str, *, lock: bool = False
+) -> Refund | None:
+    """The refund; ``lock``: its row held until the transaction ends (``FOR UPDATE``), so a
+    callback and a query of the same refund finish it one after the other."""
+    query = select(refunds).where(
+        refunds.c.tenant_id == tenant_id, refunds.c.refund_id == refund_id
+    )
+    if lock:
+        query = query.with_for_update()
+    row = conn.execute(query).first()
     return None if row is None else _refund(row)
 
 
@@ -119,14 +138,21 @@ def refunds_of(conn: Connection, tenant_id: str, order_id: str) -> list[Refund]:
 
 
 def decide_refund(
-    conn: Connection, tenant_id: str, refund_id: str, to_status: str, **values: Any
+    conn: Connection,
+    tenant_id: str,
+    refund_id: str,
+    to_status: str,
+    *,
+    from_status: str = RefundStatus.REQUESTED,
+    **values: Any,
 ) -> bool:
+    """Move the refund from ``from_status`` to ``to_status``; False if it was not there."""
     done = conn.execute(
         update(refunds)
         .where(
             refunds.c.tenant_id == tenant_id,
             refunds.c.refund_id == refund_id,
-            refunds.c.status == RefundStatus.REQUESTED,
+            refunds.c.status == from_status,
         )
         .values(status=to_status, **values)
     )
