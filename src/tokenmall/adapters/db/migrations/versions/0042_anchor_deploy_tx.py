@@ -1,7 +1,7 @@
 """the anchoring contract's deploying transaction
 
 Revision ID: 0042_anchor_deploy_tx
-Revises: 0039_payment_redirect_url
+Revises: 0040_refund_states
 Create Date: 2026-12-06
 
 A contract deployed from the console, the API or the CLI keeps the hash and the block of the
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0042_anchor_deploy_tx"
-down_revision = "0039_payment_redirect_url"
+down_revision = "0040_refund_states"
 branch_labels = None
 depends_on = None
 
