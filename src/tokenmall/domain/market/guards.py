@@ -23,7 +23,9 @@ def allowed(prof: Profile, action: str) -> None:
     """``profile_forbids`` for an action that does not exist under the profile."""
     if action in ("list", "bid", "take") and not prof.listings:
         raise MarketRefused(Code.PROFILE_FORBIDS, f"{action} under {prof.name}")
-    if action in ("offer", "accept") and not prof.agreements:
+    if action in ("offer", "accept", "decline") and not prof.agreements:
+        raise MarketRefused(Code.PROFILE_FORBIDS, f"{action} under {prof.name}")
+    if action == "cancel" and not (prof.listings or prof.agreements):
         raise MarketRefused(Code.PROFILE_FORBIDS, f"{action} under {prof.name}")
 
 
