@@ -455,6 +455,27 @@ def test_cn_licensed_hold_is_at_least_five() -> None:
     assert codes(replay(events, "cn-licensed")) == ["invalid_input", True]
 
 
+def test_open_hold_per_token_in_trading_days_over_a_non_trading_day() -> None:
+    events = [
+        col(hold_trading_days=1, royalty_rate="0"),
+        {"op": "mint", "collection": "c", "to": "a", "count": 2},
+        dep("b", "500.00"),
+        {"op": "list", "user": "a", "token": "c/1", "price": "100.00"},
+        {"op": "day", "trading": False},  # still before trading day 2
+        {"op": "list", "user": "a", "token": "c/1", "price": "100.00"},
+        {"op": "day"},  # trading day 2
+        {"op": "list", "user": "a", "token": "c/1", "price": "100.00"},
+        {"op": "take", "user": "b", "order": 1},  # b bought c/1 on trading day 2
+        {"op": "list", "user": "b", "token": "c/1", "price": "100.00"},
+        {"op": "list", "user": "a", "token": "c/2", "price": "100.00"},  # per token: free
+        {"op": "day"},
+        {"op": "list", "user": "b", "token": "c/1", "price": "100.00"},
+    ]
+    lines = replay(events, "open")
+    assert codes(lines) == [True, True, True, "hold_period", True, "hold_period", True, True,
+                            True, "hold_period", True, True, True]  # fmt: skip
+
+
 def test_open_default_hold_is_zero() -> None:
     events = [
         COL,
