@@ -115,8 +115,14 @@ def test_fee_and_royalty_are_floored_to_the_fen() -> None:
     lines = replay(events, "open")
     # 100.99 × 0.015 = 1.51485 → 1.51; 100.99 × 0.033 = 3.33267 → 3.33
     assert lines[4]["trades"] == [
-        {"token": "c/1", "seller": "a", "buyer": "b", "price": "100.99", "fee": "1.51",
-         "royalty": "3.33"}  # fmt: skip
+        {
+            "token": "c/1",
+            "seller": "a",
+            "buyer": "b",
+            "price": "100.99",
+            "fee": "1.51",
+            "royalty": "3.33",
+        }
     ]
     end = final(lines)
     assert end["cash"] == {"a": "96.15", "b": "99.01"}
@@ -138,8 +144,14 @@ def test_bid_at_or_above_lowest_listing_trades_at_listing_price_best_then_earlie
     lines = replay(events, "open")
     assert lines[7]["order"] == 4
     assert lines[7]["trades"] == [
-        {"token": "c/3", "seller": "s", "buyer": "b", "price": "105.00", "fee": "2.10",
-         "royalty": "5.25"}  # fmt: skip
+        {
+            "token": "c/3",
+            "seller": "s",
+            "buyer": "b",
+            "price": "105.00",
+            "fee": "2.10",
+            "royalty": "5.25",
+        }
     ]
     assert final(lines)["cash"]["b"] == "395.00"
 
@@ -157,8 +169,14 @@ def test_listing_at_or_below_highest_bid_trades_at_bid_price() -> None:
     lines = replay(events, "open")
     assert lines[6]["order"] == 3
     assert lines[6]["trades"] == [
-        {"token": "c/1", "seller": "a", "buyer": "d", "price": "108.00", "fee": "2.16",
-         "royalty": "5.40"}  # fmt: skip
+        {
+            "token": "c/1",
+            "seller": "a",
+            "buyer": "d",
+            "price": "108.00",
+            "fee": "2.16",
+            "royalty": "5.40",
+        }
     ]
     end = final(lines)
     # b's open bid is still b's money
@@ -293,8 +311,14 @@ def test_cn_licensed_has_agreements_and_gifts_but_no_listings() -> None:
     assert codes(lines)[-5:] == ["profile_forbids"] * 3 + [True, True]
     assert lines[-3]["order"] == 1
     assert lines[-2]["trades"] == [
-        {"token": "c/1", "seller": "a", "buyer": "b", "price": "105.00", "fee": "2.10",
-         "royalty": "5.25"}  # fmt: skip
+        {
+            "token": "c/1",
+            "seller": "a",
+            "buyer": "b",
+            "price": "105.00",
+            "fee": "2.10",
+            "royalty": "5.25",
+        }
     ]
 
 
@@ -489,3 +513,190 @@ def test_open_default_hold_is_zero() -> None:
         {"op": "list", "user": "b", "token": "c/1", "price": "100.00"},
     ]
     assert codes(replay(events, "open")) == [True] * 9
+
+
+# --- price band, reference price, calendar, halts, holder limit --------------------------------
+
+
+def test_band_default_ten_percent_inclusive_around_primary_price() -> None:
+    events = [
+        COL,
+        {"op": "mint", "collection": "c", "to": "a"},
+        *kyc("a", "b"),
+        *DAYS5,
+        {"op": "offer", "user": "a", "token": "c/1", "to": "b", "price": "110.01"},
+        {"op": "offer", "user": "a", "token": "c/1", "to": "b", "price": "89.99"},
+        {"op": "offer", "user": "a", "token": "c/1", "to": "b", "price": "110.00"},
+        {"op": "offer", "user": "a", "token": "c/1", "to": "b", "price": "90.00"},
+    ]
+    lines = replay(events, "cn-licensed")
+    assert codes(lines)[-4:] == ["price_band", "price_band", True, True]
+
+
+def test_reference_price_is_last_trade_before_today() -> None:
+    events = [
+        COL,
+        {"op": "mint", "collection": "c", "to": "a", "count": 2},
+        *kyc("a", "b", "x"),
+        dep("b", "1000.00"),
+        *DAYS5,
+        {"op": "offer", "user": "a", "token": "c/1", "to": "b", "price": "110.00"},
+        {"op": "accept", "user": "b", "order": 1},  # a trade at 110.00 today
+        # today's reference is still 100.00: 121.00 is outside, 90.00 inside
+        {"op": "offer", "user": "a", "token": "c/2", "to": "x", "price": "121.00"},
+        {"op": "offer", "user": "a", "token": "c/2", "to": "x", "price": "90.00"},
+        {"op": "cancel", "user": "a", "order": 2},
+        {"op": "day"},  # reference 110.00: band 99.00 … 121.00
+        {"op": "offer", "user": "a", "token": "c/2", "to": "x", "price": "98.99"},
+        {"op": "offer", "user": "a", "token": "c/2", "to": "x", "price": "121.00"},
+    ]
+    lines = replay(events, "cn-licensed")
+    assert codes(lines)[-8:] == [True, True, "price_band", True, True, True, "price_band",
+                                 True]  # fmt: skip
+
+
+def test_open_band_optional() -> None:
+    events = [
+        COL,
+        {**col(band="0.10"), "id": "d"},
+        {"op": "mint", "collection": "c", "to": "a"},
+        {"op": "mint", "collection": "d", "to": "a"},
+        {"op": "list", "user": "a", "token": "c/1", "price": "1000.00"},
+        {"op": "list", "user": "a", "token": "d/1", "price": "110.01"},
+        {"op": "list", "user": "a", "token": "d/1", "price": "110.00"},
+    ]
+    assert codes(replay(events, "open"))[-3:] == [True, "price_band", True]
+
+
+def test_cn_licensed_refuses_trades_on_non_trading_days_but_not_gifts_or_cancels() -> None:
+    events = [
+        COL,
+        {"op": "mint", "collection": "c", "to": "a", "count": 2},
+        *kyc("a", "b"),
+        dep("b", "500.00"),
+        *DAYS5,
+        {"op": "offer", "user": "a", "token": "c/1", "to": "b", "price": "100.00"},
+        {"op": "day", "trading": False},
+        {"op": "offer", "user": "a", "token": "c/2", "to": "b", "price": "100.00"},
+        {"op": "accept", "user": "b", "order": 1},
+        {"op": "gift", "user": "a", "token": "c/2", "to": "b"},
+        {"op": "cancel", "user": "a", "order": 1},
+        {"op": "day"},
+        {"op": "offer", "user": "b", "token": "c/2", "to": "a", "price": "100.00"},
+    ]
+    lines = replay(events, "cn-licensed")
+    assert codes(lines)[-7:] == [True, "market_closed", "market_closed", True, True, True, True]
+    assert final(lines)["cash"] == {"a": "0.00", "b": "500.00"}
+
+
+def test_open_trades_on_non_trading_days() -> None:
+    events = [
+        COL,
+        {"op": "mint", "collection": "c", "to": "a"},
+        dep("b", "500.00"),
+        {"op": "day", "trading": False},
+        {"op": "list", "user": "a", "token": "c/1", "price": "100.00"},
+        {"op": "take", "user": "b", "order": 1},
+    ]
+    assert codes(replay(events, "open")) == [True] * 6
+
+
+@pytest.mark.parametrize("profile", ["cn-licensed", "open"])
+def test_halt_stops_trading_not_gifts_or_cancels(profile: str) -> None:
+    events = [
+        COL,
+        {"op": "mint", "collection": "c", "to": "a", "count": 2},
+        *kyc("a", "b"),
+        dep("b", "500.00"),
+        *DAYS5,
+        {"op": "offer", "user": "a", "token": "c/1", "to": "b", "price": "100.00"},
+        {"op": "halt", "collection": "c"},
+        {"op": "offer", "user": "a", "token": "c/2", "to": "b", "price": "100.00"},
+        {"op": "accept", "user": "b", "order": 1},
+        {"op": "gift", "user": "a", "token": "c/2", "to": "b"},
+        {"op": "resume", "collection": "c"},
+        {"op": "accept", "user": "b", "order": 1},
+    ]
+    lines = replay(events, profile)
+    assert codes(lines)[-7:] == [True, True, "halted", "halted", True, True, True]
+
+
+def test_holder_limit_counts_everyone_who_ever_held_including_gifts() -> None:
+    events = [
+        col(holder_limit=2),
+        {"op": "mint", "collection": "c", "to": "a", "count": 2},
+        *kyc("a", "b", "x"),
+        {"op": "gift", "user": "a", "token": "c/1", "to": "b"},  # holders a, b
+        {"op": "gift", "user": "b", "token": "c/1", "to": "a"},  # a held before: fine
+        {"op": "gift", "user": "a", "token": "c/2", "to": "x"},  # a third holder
+        {"op": "gift", "user": "a", "token": "c/2", "to": "b"},  # b held once: fine
+        {"op": "mint", "collection": "c", "to": "x"},
+    ]
+    lines = replay(events, "cn-licensed")
+    assert codes(lines)[-5:] == [True, True, "holder_limit", True, "holder_limit"]
+    assert final(lines)["owners"] == {"c/1": "a", "c/2": "b"}
+
+
+def test_holder_limit_on_an_agreement() -> None:
+    events = [
+        col(holder_limit=1),
+        {"op": "mint", "collection": "c", "to": "a"},
+        *kyc("a", "b"),
+        dep("b", "500.00"),
+        *DAYS5,
+        {"op": "offer", "user": "a", "token": "c/1", "to": "b", "price": "100.00"},
+        {"op": "accept", "user": "b", "order": 1},
+    ]
+    lines = replay(events, "cn-licensed")
+    assert codes(lines)[-2:] == [True, "holder_limit"]
+    assert final(lines)["cash"] == {"a": "0.00", "b": "500.00"}
+
+
+# --- unknown things and bad input --------------------------------------------------------------
+
+
+def test_unknown_names_are_not_found_and_bad_values_invalid_input() -> None:
+    events = [
+        COL,
+        {"op": "mint", "collection": "z", "to": "a"},
+        {"op": "mint", "collection": "c", "to": "a"},
+        {"op": "list", "user": "a", "token": "c/9", "price": "100.00"},
+        {"op": "take", "user": "a", "order": 42},
+        {"op": "list", "user": "a", "token": "c/1", "price": "100.001"},
+        {"op": "list", "user": "a", "token": "c/1", "price": "0.00"},
+        dep("a", "-1.00"),
+        {"op": "list", "user": "a", "token": "c/1", "price": "100.00"},
+    ]
+    lines = replay(events, "open")
+    assert codes(lines) == [True, "not_found", True, "not_found", "not_found", "invalid_input",
+                            "invalid_input", "invalid_input", True]  # fmt: skip
+    assert lines[-2]["order"] == 1
+
+
+@pytest.mark.parametrize(
+    ("bad", "word"),
+    [
+        ("not json", ""),
+        ("[1, 2]", ""),
+        ('{"op":"fly"}', "fly"),
+        ('{"op":"deposit","user":"a"}', "amount"),
+        ('{"op":"deposit","user":"a","amount":100.5}', ""),
+        ('{"op":"mint","collection":"c","to":"a","count":"2"}', "count"),
+    ],
+)
+def test_malformed_line_stops_with_line_n_exit_2(bad: str, word: str) -> None:
+    events: list[Any] = [COL, {"op": "mint", "collection": "c", "to": "a"}, bad, {"op": "day"}]
+    result = run(events, "open")
+    assert result.returncode == 2
+    assert result.stdout.splitlines() == [
+        '{"n": 1, "ok": true}',
+        '{"n": 2, "ok": true, "tokens": ["c/1"]}',
+    ]
+    assert result.stderr.startswith("line 3: ")
+    assert word in result.stderr
+
+
+def test_unknown_profile_exit_2() -> None:
+    result = run([COL], "wild-west")
+    assert result.returncode == 2
+    assert result.stdout == ""
