@@ -7,9 +7,28 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+
+# the HTTP helpers of tests/api and tests (the API tests' own modules, not their conftest)
+_TESTS = Path(__file__).resolve().parents[1]
+for _dir in (_TESTS, _TESTS / "api"):
+    if str(_dir) not in sys.path:
+        sys.path.insert(0, str(_dir))
+
+from mall_api import (  # noqa: E402
+    OPERATOR_EMAIL,
+    OPERATOR_PASSWORD,
+    Api,
+    TenantFixture,
+    make_tenant,
+    ok,
+)
+
+from served import Server, app_settings, integration_db_url, served  # noqa: E402
 
 COL = {
     "op": "collection",
@@ -700,3 +719,59 @@ def test_unknown_profile_exit_2() -> None:
     result = run([COL], "wild-west")
     assert result.returncode == 2
     assert result.stdout == ""
+
+
+# --- refusal sentences, and the same rules over real HTTP (SQLite and PostgreSQL) -------------
+
+
+def test_every_refusal_code_has_a_chinese_and_an_english_sentence() -> None:
+    from tokenmall.domain.market.refusals import Code, sentence
+
+    assert {c.value for c in Code} == {
+        "not_owner", "token_locked", "kyc_required", "profile_forbids", "hold_period",
+        "price_band", "holder_limit", "halted", "self_trade", "insufficient_funds",
+        "market_closed", "not_found", "expired", "invalid_input",
+    }  # fmt: skip
+    for code in Code:
+        zh, en = sentence(code, "zh"), sentence(code, "en")
+        assert zh
+        assert en
+        assert zh != en
+        assert any("\u4e00" <= ch <= "\u9fff" for ch in zh)
+
+
+db_url = integration_db_url("tokenmall_spec_market")
+
+
+@pytest.fixture(scope="module")
+def spec_server(db_url: str) -> Iterator[Server]:
+    settings = app_settings(
+        db_url, operator_email=OPERATOR_EMAIL, operator_password=OPERATOR_PASSWORD
+    )
+    with served(settings) as (base, app):
+        yield Server(base, settings, app)
+
+
+@pytest.fixture
+def spec_api(spec_server: Server) -> Iterator[Api]:
+    client = Api(spec_server.base_url)
+    yield client
+    client.http.close()
+
+
+@pytest.fixture
+def spec_tenant(spec_api: Api) -> TenantFixture:
+    login = {"email": OPERATOR_EMAIL, "password": OPERATOR_PASSWORD}
+    answer = spec_api.post("/api/v1/platform/login", json=login)
+    assert answer.status_code == 200, answer.text
+    return make_tenant(spec_api, str(answer.json()["token"]))
+
+
+def test_http_cancel_under_cn_gift_only_is_profile_forbids(
+    spec_api: Api, spec_tenant: TenantFixture
+) -> None:
+    api, t = spec_api, spec_tenant
+    ok(api.post(t.path("/market/settings"), t.admin_token, json={"profile": "cn-gift-only"}))
+    res = api.post(t.path("/market/orders/1/cancel"), t.consumer_token, json={})
+    assert 400 <= res.status_code < 500
+    assert res.json()["error"]["code"] == "profile_forbids"
