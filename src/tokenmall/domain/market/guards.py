@@ -23,7 +23,9 @@ def allowed(prof: Profile, action: str) -> None:
     """``profile_forbids`` for an action that does not exist under the profile."""
     if action in ("list", "bid", "take") and not prof.listings:
         raise MarketRefused(Code.PROFILE_FORBIDS, f"{action} under {prof.name}")
-    if action in ("offer", "accept") and not prof.agreements:
+    if action in ("offer", "accept", "decline") and not prof.agreements:
+        raise MarketRefused(Code.PROFILE_FORBIDS, f"{action} under {prof.name}")
+    if action == "cancel" and not (prof.listings or prof.agreements):
         raise MarketRefused(Code.PROFILE_FORBIDS, f"{action} under {prof.name}")
 
 
@@ -102,8 +104,12 @@ def in_band(col: CollectionState, price: int) -> None:
 def may_sell(
     prof: Profile, state: MarketState, user: str, tok: Token, col: CollectionState
 ) -> None:
+    """T+N for the seller. Today is the current trading day; a non-trading day still counts
+    as the last trading day before it (trading day d + N has not come yet)."""
     n = col.rules.hold_trading_days
-    today = state.clock.settlement_day
+    if n == 0:
+        return
+    today = state.clock.trading_day
     if prof.hold_scope is HoldScope.COLLECTION:
         bought = state.marks(user, col.id).bought
         if bought is not None and today < bought + n:
@@ -115,11 +121,12 @@ def may_sell(
 
 
 def may_buy(prof: Profile, state: MarketState, user: str, col: CollectionState) -> None:
-    if prof.hold_scope is not HoldScope.COLLECTION:
+    """T+N for the buyer (per-collection holds only), counted as ``may_sell`` counts."""
+    n = col.rules.hold_trading_days
+    if prof.hold_scope is not HoldScope.COLLECTION or n == 0:
         return
     sold = state.marks(user, col.id).sold
-    n = col.rules.hold_trading_days
-    if sold is not None and state.clock.settlement_day < sold + n:
+    if sold is not None and state.clock.trading_day < sold + n:
         raise MarketRefused(Code.HOLD_PERIOD, f"may buy from trading day {sold + n}")
 
 

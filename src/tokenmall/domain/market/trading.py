@@ -181,7 +181,9 @@ class Trading:
 
     def cancel(self, user: str, order_id: int) -> Outcome:
         """Cancel one's own open order: a listing frees its token, a bid returns its cash.
-        Allowed on any day and during a halt."""
+        Allowed on any day and during a halt; under a profile without orders it does not
+        exist (``profile_forbids``)."""
+        g.allowed(self.profile, "cancel")
         g.user_name(user)
         order = g.order(self.state, order_id)
         if order.user != user:
@@ -192,7 +194,9 @@ class Trading:
 
     def decline(self, user: str, order_id: int) -> Outcome:
         """The named buyer turns down the agreement ``order_id``: it closes, nothing moves.
-        Allowed on any day and during a halt. Anyone else finds no such agreement."""
+        Allowed on any day and during a halt. Anyone else finds no such agreement; under a
+        profile without agreements it does not exist (``profile_forbids``)."""
+        g.allowed(self.profile, "decline")
         g.user_name(user)
         offer = g.order(self.state, order_id)
         if offer.kind is not OrderKind.OFFER or offer.to != user:

@@ -16,6 +16,7 @@ from datetime import datetime
 
 from tokenmall.adapters.db.market.store import OrderRow
 from tokenmall.domain.market import Code, MarketRefused
+from tokenmall.domain.market.guards import allowed
 from tokenmall.services.log.checkpoints import LogConfig
 from tokenmall.services.mall.auth import Principal, require
 from tokenmall.services.mall.errors import NotFound
@@ -198,6 +199,7 @@ def cancel(
     """Cancel one's own open order (a listing frees its token)."""
     user = _who(caller, tenant_id)
     loader = Loader(unit, tenant_id, now)
+    allowed(loader.prof, "cancel")  # before the order is looked up: no order exists there
     _open_order(loader, order_id)
     loader.user(user)
     with answering_for("order_id"):
@@ -219,6 +221,7 @@ def decline(
     moves; anyone else finds no such agreement (``not_found``)."""
     user = _who(caller, tenant_id)
     loader = Loader(unit, tenant_id, now)
+    allowed(loader.prof, "decline")  # before the order is looked up: no order exists there
     _open_order(loader, order_id)
     loader.user(user)
     with answering_for("order_id"):
