@@ -7,61 +7,27 @@ checks each anchor against the contract it was sent to."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import timedelta
 from typing import Any
 
-import pytest
+from anchoring_kit import (
+    cli,
+    config,  # noqa: F401
+    configure,
+    db,  # noqa: F401
+    evm,  # noqa: F401
+    how,  # noqa: F401
+    run,
+    settings_path,
+)
 from mall_api import Api, TenantFixture, ok
 from nfg_helpers import grant, published
 from sqlalchemy import text
-from typer.testing import CliRunner
 
 from evm_kit import RPC, UNREACHABLE, EvmAccess
-from tokenmall import bootstrap
-from tokenmall.cli.main import app as cli_app
 from tokenmall.domain.log.anchors import tenant_tag
-from tokenmall.services.log import anchoring, checkpoints
 from tokenmall.services.log.anchoring import Anchoring
 from tokenmall.services.log.checkpoints import LogConfig
-from tokenmall.services.mall.uow import Database, utc_now
-
-runner = CliRunner()
-
-
-@pytest.fixture
-def evm(monkeypatch: pytest.MonkeyPatch) -> EvmAccess:
-    access = EvmAccess()
-    monkeypatch.setattr(bootstrap, "chain_access", access)
-    return access
-
-
-@pytest.fixture
-def db(db_url: str) -> Iterator[Database]:
-    database = bootstrap.open_database(db_url)
-    yield database
-    database.dispose()
-
-
-@pytest.fixture
-def config(server: Any) -> LogConfig:
-    found: LogConfig = server.app.state.log_config
-    return found
-
-
-@pytest.fixture
-def how(server: Any, evm: EvmAccess) -> Anchoring:
-    return bootstrap.anchoring(server.settings.secret_key.get_secret_value())
-
-
-def path(t: TenantFixture, rest: str = "") -> str:
-    return t.path(f"/log/anchoring{rest}")
-
-
-def configure(api: Api, t: TenantFixture, evm: EvmAccess, **body: Any) -> dict[str, Any]:
-    payload = {"rpc_url": RPC, "chain_id": evm.chain_id, "private_key": evm.new_key(), **body}
-    found: dict[str, Any] = ok(api.call("PUT", path(t), t.admin_token, payload))
-    return found
+from tokenmall.services.mall.uow import Database
 
 
 def stored(db: Database, tenant_id: str) -> tuple[Any, ...]:
@@ -84,19 +50,11 @@ def refused(answer: Any, field: str) -> str:
     return message
 
 
-def run(db: Database, config: LogConfig, how: Anchoring, tenant_id: str) -> Any:
-    now = utc_now() + timedelta(seconds=1)
-    with db.unit() as unit:
-        checkpoints.sign_if_due(unit.log, config, tenant_id, now, force=True)
-    [outcome] = anchoring.anchor_due(db, config, how, now, tenant_id)
-    return outcome
-
-
 def test_deploy_errors_name_the_field_and_change_nothing(
     api: Api, tenant: TenantFixture, evm: EvmAccess, db: Database
 ) -> None:
     t = tenant
-    deploy = path(t, "/deploy")
+    deploy = settings_path(t, "/deploy")
     assert api.post(deploy, t.admin_token, {}).status_code == 404  # no settings yet
     configure(api, t, evm, rpc_url=UNREACHABLE)
     head = evm.w3.eth.block_number
@@ -128,7 +86,7 @@ def test_deploy_replace_and_anchor_again_on_the_new_contract(
     how: Anchoring,
 ) -> None:
     t = tenant
-    deploy = path(t, "/deploy")
+    deploy = settings_path(t, "/deploy")
     shown = configure(api, t, evm)
     evm.fund(shown["account"])
     key = "deploy-once"
@@ -140,7 +98,7 @@ def test_deploy_replace_and_anchor_again_on_the_new_contract(
     assert receipt["blockNumber"] == first["block_number"]
     assert first["replaced"] is None
     assert stored(db, t.tenant_id) == (first["contract"], first["tx_hash"], first["block_number"])
-    view = ok(api.get(path(t), t.admin_token))
+    view = ok(api.get(settings_path(t), t.admin_token))
     assert (view["contract"], view["deploy_tx_hash"], view["deploy_block"]) == (
         first["contract"],
         first["tx_hash"],
@@ -152,7 +110,7 @@ def test_deploy_replace_and_anchor_again_on_the_new_contract(
     assert evm.w3.eth.block_number == head
     # Anchor a checkpoint on the first contract.
     grant(api, t, published(api, t)["collection_id"], 2)
-    assert run(db, config, how, t.tenant_id).status == "anchored"
+    assert run(db, config, how, t.tenant_id, later=1).status == "anchored"
     # Without replace: 409 naming the field, nothing changed, nothing sent.
     head = evm.w3.eth.block_number
     message = refused(api.post(deploy, t.admin_token, {}), "replace")
@@ -172,7 +130,7 @@ def test_deploy_replace_and_anchor_again_on_the_new_contract(
     # The next checkpoint is anchored on the new contract; the old anchor stays checked
     # against the contract it was sent to.
     grant(api, t, published(api, t)["collection_id"], 1)
-    assert run(db, config, how, t.tenant_id).status == "anchored"
+    assert run(db, config, how, t.tenant_id, later=1).status == "anchored"
     with db.reading() as unit:
         checkpoint = unit.log.latest_checkpoint(t.tenant_id)
     assert checkpoint is not None
@@ -185,11 +143,7 @@ def test_deploy_replace_and_anchor_again_on_the_new_contract(
             {"t": t.tenant_id},
         ).scalars()
         assert list(contracts) == [first["contract"], second["contract"]]
-    env = {
-        "TOKENMALL_SECRET_KEY": server.settings.secret_key.get_secret_value(),
-        "TOKENMALL_LOG_HOST": server.settings.log_host,
-    }
     args = ["log", "verify", "--anchors", "--tenant", t.tenant_id, "--database", db_url]
-    checked = runner.invoke(cli_app, args, env=env)
+    checked = cli(server, *args)
     assert checked.exit_code == 0, checked.output
     assert "2 anchors checked on chain" in checked.output
