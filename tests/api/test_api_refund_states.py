@@ -7,6 +7,7 @@ nothing; a failed refund books nothing and is retried under a new number or aban
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 from typing import Any
 
 from mall_api import Api, TenantFixture, ok
@@ -17,10 +18,15 @@ from test_api_wechat_pay import (  # the module's fixtures, shared: one fake, on
     _unpaid,
     fake,
     keys,
+    registry_of_app,
     server,
     switched_on,
 )
+from wallet_helpers import store_of
 
+from tokenmall.services.mall import payment_channels as channels
+from tokenmall.services.mall import refund_channel
+from tokenmall.services.mall.uow import Database, utc_now
 from wechat_fake import FakeWechatPay, KeySet, key_set
 
 __all__ = ["fake", "keys", "server"]
@@ -137,6 +143,45 @@ def test_processing_then_a_query_books_the_refund(
     # The callback that follows is a replay.
     fen = _amount_fen(payment)
     done = economy(server, t)
+    assert _callback(api, t, fake, _notice(payment, rid, "SUCCESS", fen)).status_code == 204
+    assert economy(server, t) == done
+    audit_clean(server, t)
+
+
+def test_the_schedulers_round_asks_about_refunds_still_processing(
+    api: Api, tenant: TenantFixture, server: Any, fake: FakeWechatPay, keys: KeySet
+) -> None:
+    """A refund whose callback never comes: a minute after it was sent, the scheduler's round
+    asks WeChat Pay and books it once; a round before that minute, or while WeChat Pay still
+    processes it, changes nothing; the callback coming later is a replay."""
+    t = tenant
+    order_id, payment, refund = _paid_refund(api, t, fake, keys)
+    rid = refund["refund_id"]
+    ok(_approve_with(api, t, fake, order_id, rid, "PROCESSING"), 202)
+    db = Database(store_of(server).engine)
+    registry = registry_of_app(server)
+
+    def gateway_of(tenant_id: str) -> Any:
+        with db.reading() as uow:
+            return channels.tenant_gateway(uow, tenant_id, registry, "", utc_now())
+
+    before = order_state(api, t, server, order_id)
+    fake.refunds[rid]["status"] = "SUCCESS"
+    assert refund_channel.sync_processing(db, gateway_of, utc_now()) == []  # too soon to ask
+    assert _refund(api, t, order_id, rid)["status"] == "processing"
+    later = utc_now() + timedelta(seconds=61)
+    fake.refunds[rid]["status"] = "PROCESSING"
+    assert refund_channel.sync_processing(db, gateway_of, later) == []  # still processing
+    assert order_state(api, t, server, order_id) == before
+    fake.refunds[rid]["status"] = "SUCCESS"
+    paid = economy(server, t)
+    ended = refund_channel.sync_processing(db, gateway_of, later)
+    assert [(r.refund_id, r.status) for r in ended] == [(rid, "succeeded")]
+    assert economy(server, t)["journals"] == paid["journals"] + 1
+    assert order(api, t, order_id)["status"] == "refunded"
+    done = economy(server, t)
+    assert refund_channel.sync_processing(db, gateway_of, later) == []  # asked again: nothing
+    fen = _amount_fen(payment)
     assert _callback(api, t, fake, _notice(payment, rid, "SUCCESS", fen)).status_code == 204
     assert economy(server, t) == done
     audit_clean(server, t)

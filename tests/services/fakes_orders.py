@@ -206,6 +206,16 @@ class FakeRefunds:
         mine = [r for (t, _), r in self.rows.items() if t == tenant_id and r.order_id == order_id]
         return sorted(mine, key=lambda r: (r.requested_at, r.refund_id))
 
+    def processing_before(self, before: datetime, limit: int) -> list[Refund]:
+        waiting = [
+            r
+            for r in self.rows.values()
+            if r.status == RefundStatus.PROCESSING
+            and r.submitted_at is not None
+            and r.submitted_at < before
+        ]
+        return sorted(waiting, key=lambda r: (r.submitted_at, r.tenant_id, r.refund_id))[:limit]
+
     def decide(
         self,
         tenant_id: str,

@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
+from collections.abc import Callable
 from datetime import date, datetime, tzinfo
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -364,12 +365,11 @@ def _reconcile_daily(db: Any, now: datetime, tz: tzinfo) -> None:
                 typer.echo("\n".join(report_lines(one)), err=True)
 
 
-def _payments_query(db: Any, now: datetime) -> None:
-    """Payments still open a minute after they were made: their channel asked, its answer
-    applied as the callback would be (once)."""
+def _gateways(db: Any, now: datetime) -> Callable[[str], Any]:
+    """Each tenant's gateway as its orders' payments and refunds go through it."""
     from tokenmall import bootstrap
     from tokenmall.config import Settings
-    from tokenmall.services.mall import channel_sync, payment_channels
+    from tokenmall.services.mall import payment_channels
 
     settings = Settings()
     registry = bootstrap.configured_channels(settings)
@@ -379,13 +379,30 @@ def _payments_query(db: Any, now: datetime) -> None:
         with db.reading() as uow:
             return payment_channels.tenant_gateway(uow, tenant_id, registry, base, now)
 
+    return gateway_of
+
+
+def _payments_query(db: Any, now: datetime) -> None:
+    """Payments still open a minute after they were made, and refunds still processing a
+    minute after they were sent: their channel asked, its answer applied as the callback
+    would be (once)."""
+    from tokenmall.services.mall import channel_sync, refund_channel
+
+    gateway_of = _gateways(db, now)
     try:
         ended = channel_sync.sync_open(db, gateway_of, now)
     except Exception as exc:
         typer.echo(f"scheduler: asking the channels about open payments failed: {exc}", err=True)
-        return
-    if ended:
-        typer.echo(f"payments: {len(ended)} ended after asking their channel")
+    else:
+        if ended:
+            typer.echo(f"payments: {len(ended)} ended after asking their channel")
+    try:
+        finished = refund_channel.sync_processing(db, gateway_of, now)
+    except Exception as exc:
+        typer.echo(f"scheduler: asking the channels about refunds failed: {exc}", err=True)
+    else:
+        if finished:
+            typer.echo(f"refunds: {len(finished)} ended after asking their channel")
 
 
 def _payouts_retry(db: Any, now: datetime, secret_key: str) -> None:

@@ -146,6 +146,10 @@ class Refunds(Protocol):
     def of_order(self, tenant_id: str, order_id: str) -> list[Refund]:
         """The order's refunds, the first asked first."""
 
+    def processing_before(self, before: datetime, limit: int) -> list[Refund]:
+        """Every tenant's refunds still processing at their channel, submitted before
+        ``before``, the longest waiting first."""
+
     def decide(
         self,
         tenant_id: str,

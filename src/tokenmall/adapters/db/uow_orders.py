@@ -216,6 +216,9 @@ class SqlRefunds:
     def of_order(self, tenant_id: str, order_id: str) -> list[Refund]:
         return refunds_repo.refunds_of(self.conn, tenant_id, order_id)
 
+    def processing_before(self, before: datetime, limit: int) -> list[Refund]:
+        return refunds_repo.processing_refunds(self.conn, before, limit)
+
     def decide(
         self,
         tenant_id: str,

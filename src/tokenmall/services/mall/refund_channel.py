@@ -11,7 +11,9 @@ new attempt (a new number at the channel) or abandoned by an admin with a reason
 
 from __future__ import annotations
 
-from datetime import datetime
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from tokenmall.domain.errors import ErrorKind
 from tokenmall.domain.mall.gateway import CallbackRefused, GatewayRefund, RefundState
@@ -29,7 +31,11 @@ from tokenmall.services.mall.auth import Principal, actor, require
 from tokenmall.services.mall.errors import Conflict, NotFound
 from tokenmall.services.mall.gateway import Gateway
 from tokenmall.services.mall.orders import move, release_stock, return_stable, visible_order
+from tokenmall.services.mall.uow import Database
 from tokenmall.services.unit_of_work import UnitOfWork
+
+log = logging.getLogger("tokenmall.payments")
+ASK_AFTER = timedelta(minutes=1)
 
 
 def book_refund(
@@ -197,6 +203,45 @@ def query_refund(
         amount_fen=refund.money_fen,
     )
     return finish_refund(uow, tenant_id, refund_id, answer, now)
+
+
+def sync_processing(
+    db: Database,
+    gateway_of: Callable[[str], Gateway],
+    now: datetime,
+    *,
+    older_than: timedelta = ASK_AFTER,
+    limit: int = 200,
+) -> list[Refund]:
+    """The scheduler's round: every refund still processing at its channel ``older_than``
+    after it was submitted is asked about (its current attempt) and the answer applied as its
+    callback would be, each in a unit of its own (a refund whose channel cannot be asked now is
+    logged and asked next round). The refunds that ended."""
+    with db.reading() as uow:
+        waiting = uow.refunds.processing_before(now - older_than, limit)
+    ended = []
+    for refund in waiting:
+        try:
+            gateway = gateway_of(refund.tenant_id)
+            with db.unit() as uow:
+                _, found, paid = _locked(uow, refund.tenant_id, refund.refund_id)
+                if found.status != RefundStatus.PROCESSING:
+                    continue
+                answer = payments.submit_refund(
+                    gateway,
+                    paid,
+                    channel_refund_no(found.refund_id, found.attempt),
+                    amount_fen=found.money_fen,
+                )
+                after = finish_refund(uow, refund.tenant_id, refund.refund_id, answer, now)
+        except Exception:
+            log.exception(
+                "refund %s: asking its channel failed; asked next round", refund.refund_id
+            )
+            continue
+        if after.status != RefundStatus.PROCESSING:
+            ended.append(after)
+    return ended
 
 
 def retry_refund(

@@ -3,6 +3,7 @@ states: processing, failed, abandoned; the attempt)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -126,6 +127,18 @@ def get_refund(
         query = query.with_for_update()
     row = conn.execute(query).first()
     return None if row is None else _refund(row)
+
+
+def processing_refunds(conn: Connection, before: datetime, limit: int) -> list[Refund]:
+    """Every tenant's refunds still processing at their channel, submitted before ``before``,
+    the longest waiting first."""
+    query = (
+        select(refunds)
+        .where(refunds.c.status == RefundStatus.PROCESSING, refunds.c.submitted_at < before)
+        .order_by(refunds.c.submitted_at, refunds.c.tenant_id, refunds.c.refund_id)
+        .limit(limit)
+    )
+    return [_refund(row) for row in conn.execute(query)]
 
 
 def refunds_of(conn: Connection, tenant_id: str, order_id: str) -> list[Refund]:
