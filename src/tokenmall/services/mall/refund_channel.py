@@ -110,17 +110,6 @@ def _apply(
         return order, done
     if answer.status == "failed":
         reason = validate_reason(answer.reason)
-        if refund.status == RefundStatus.FAILED:
-            uow.refunds.decide(
-                refund.tenant_id,
-                refund.refund_id,
-                RefundStatus.FAILED,
-                {"failure_reason": reason, "attempt": refund.attempt},
-                from_status=RefundStatus.FAILED,
-            )
-            found = uow.refunds.get(refund.tenant_id, refund.refund_id)
-            assert found is not None
-            return order, found
         return order, _decided(uow, refund, RefundStatus.FAILED, {"failure_reason": reason})
     if refund.status == RefundStatus.PROCESSING:
         return order, refund
@@ -194,6 +183,15 @@ def query_refund(
     answer as its callback would; any other refund is answered as it is."""
     who = require(caller, tenant_id, REFUND.roles("approve"))
     _, refund, paid = _mine(uow, who, tenant_id, order_id, refund_id)
+    return _ask_channel(uow, refund, paid, gateway, now)
+
+
+def _ask_channel(
+    uow: UnitOfWork, refund: Refund, paid: Payment, gateway: Gateway, now: datetime
+) -> Refund:
+    """Ask the channel about a refund still processing: its current attempt sent again under
+    the same number (the channel answers with the refund it already has), the answer applied
+    as its callback would be. Any other refund is answered as it is."""
     if refund.status != RefundStatus.PROCESSING:
         return refund
     answer = payments.submit_refund(
@@ -202,7 +200,7 @@ def query_refund(
         channel_refund_no(refund.refund_id, refund.attempt),
         amount_fen=refund.money_fen,
     )
-    return finish_refund(uow, tenant_id, refund_id, answer, now)
+    return finish_refund(uow, refund.tenant_id, refund.refund_id, answer, now)
 
 
 def sync_processing(
@@ -226,14 +224,8 @@ def sync_processing(
             with db.unit() as uow:
                 _, found, paid = _locked(uow, refund.tenant_id, refund.refund_id)
                 if found.status != RefundStatus.PROCESSING:
-                    continue
-                answer = payments.submit_refund(
-                    gateway,
-                    paid,
-                    channel_refund_no(found.refund_id, found.attempt),
-                    amount_fen=found.money_fen,
-                )
-                after = finish_refund(uow, refund.tenant_id, refund.refund_id, answer, now)
+                    continue  # finished meanwhile by its callback or a query
+                after = _ask_channel(uow, found, paid, gateway, now)
         except Exception:
             log.exception(
                 "refund %s: asking its channel failed; asked next round", refund.refund_id

@@ -25,7 +25,6 @@ from datetime import datetime
 from tokenmall.domain.mall.orders import Order, OrderLine, OrderRedemption, OrderStatus
 from tokenmall.domain.mall.people import Role
 from tokenmall.domain.mall.transitions import Actor
-from tokenmall.domain.market.records import OrderStatus as MarketOrderStatus
 from tokenmall.domain.nfg import events as ev
 from tokenmall.domain.nfg.lifecycle import TOKEN
 from tokenmall.domain.nfg.records import Collection, Token, TokenState, token_key
@@ -36,6 +35,7 @@ from tokenmall.services.mall import addresses, catalogue, ids, orders
 from tokenmall.services.mall.auth import Principal, actor, require
 from tokenmall.services.mall.errors import Conflict, InvalidInput, NotFound, OutOfStock
 from tokenmall.services.mall.uow import MallUnitOfWork
+from tokenmall.services.nfg import tokens
 from tokenmall.services.nfg.errors import NotOwner
 
 OWNERS: tuple[Role, ...] = (Role.CONSUMER,)
@@ -157,14 +157,7 @@ def request(
     except OutOfStock as exc:
         raise OutOfStock(f"SKU {sku_id!r}: {exc}", "collection_id") from None
     unit.nfg.move_token(tenant_id, collection_id, serial, state=TokenState.REDEEMING, now=now)
-    # A listing locks its token (redeeming it was refused above); an agreement (协议转让) does
-    # not, and it may not outlive the token: closed in this transaction, no money held by it.
-    for order in unit.market.open_orders_of_token(
-        tenant_id, collection_id, serial, for_update=True
-    ):
-        unit.market.close_order(
-            tenant_id, order.order_id, MarketOrderStatus.CANCELLED, "redeemed", now
-        )
+    tokens.close_market_orders(unit, tenant_id, collection_id, serial, "redeemed", now)
     unit.orders.add(shop_order)
     note = f"paid by the token {token_key(collection_id, serial)}"
     orders.history(unit, shop_order, None, OrderStatus.PAID, who.subject_id, now, note)

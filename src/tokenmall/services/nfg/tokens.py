@@ -257,9 +257,7 @@ def burn(
     ``owner``, and ``reason`` if given) is appended in the same transaction."""
     who, _ = registry.managed(unit, caller, tenant_id, collection_id, lock=True)
     if reason is not None:
-        reason = reason.strip()
-        if len(reason) > MAX_BURN_REASON:
-            raise InvalidInput(f"reason is longer than {MAX_BURN_REASON} characters", "reason")
+        reason = validate.text(reason, "reason", max_length=MAX_BURN_REASON, allow_empty=True)
     _, token = find_token(unit, tenant_id, collection_id, serial, lock=True)
     try:
         TOKEN.check(token.state, "burn", actor(who))
@@ -267,12 +265,7 @@ def burn(
         raise TokenLocked(str(refused), "token") from None
     unit.nfg.move_token(tenant_id, collection_id, serial, state=TokenState.BURNED, now=now)
     unit.nfg.count_burned(tenant_id, collection_id)
-    for order in unit.market.open_orders_of_token(
-        tenant_id, collection_id, serial, for_update=True
-    ):
-        unit.market.close_order(
-            tenant_id, order.order_id, MarketOrderStatus.CANCELLED, "burned", now
-        )
+    close_market_orders(unit, tenant_id, collection_id, serial, "burned", now)
     fields: dict[str, object] = {"by": who.subject_id, "owner": token.owner_id}
     if reason:
         fields["reason"] = reason
@@ -284,3 +277,15 @@ def burn(
         now,
     )
     return find_token(unit, tenant_id, collection_id, serial)
+
+
+def close_market_orders(
+    unit: MallUnitOfWork, tenant_id: str, collection_id: str, serial: int, why: str, now: datetime
+) -> None:
+    """The token leaves the market (redeemed, burned): its open orders are closed in this
+    transaction. A listing locks its token, so these are agreements (协议转让), which do not,
+    and may not outlive it; no money is held by them."""
+    for order in unit.market.open_orders_of_token(
+        tenant_id, collection_id, serial, for_update=True
+    ):
+        unit.market.close_order(tenant_id, order.order_id, MarketOrderStatus.CANCELLED, why, now)
