@@ -1,4 +1,4 @@
-"""Asking the channel: a payment whose callback has not come (yet), and one that timed out.
+"""Asking the channel about a payment whose callback has not come (yet).
 
 * ``sync_payment`` (query-on-return): the payer is back on the mall before the channel's
   callback; the channel is asked, and an outcome it reports is applied exactly as its callback
@@ -6,8 +6,9 @@
   later is a replay and changes nothing).
 * ``sync_open``: the scheduler's round asks the channel about every payment still open a
   minute after it was made (a callback lost or late) and applies the answer the same way.
-* ``close_payment``: a payment whose order timed out is closed at the channel, so it can no
-  longer be paid; money that arrives anyway is refunded when its callback comes.
+
+Closing payments at their channels (an order timed out or cancelled) is
+``orders.close_at_channels``.
 """
 
 from __future__ import annotations
@@ -159,10 +160,3 @@ def _sync(
         if exc.reason != "replayed":  # the callback came meanwhile: nothing more to do
             raise
     return _own(db, caller, tenant_id, payment_id, system)
-
-
-def close_payment(gateway: Gateway, payment: Payment) -> None:
-    """Close a timed-out payment at the channel that opened it."""
-    through = channel_named(gateway, payment.gateway)
-    if through.name == payment.gateway:
-        through.close_payment(provider_ref=payment.provider_ref)
