@@ -144,6 +144,8 @@ class FakeWechatPay:
     refunds: dict[str, dict[str, Any]] = field(default_factory=dict)
     requests: list[tuple[str, str]] = field(default_factory=list)
     refund_status: str = "SUCCESS"
+    # (HTTP status, error code) the refund API answers instead of taking a refund
+    refund_refusal: tuple[int, str] | None = None
     # merchant transfers (商家转账): bills by out_bill_no; the state a new bill to an openid
     # takes (default SUCCESS; WAIT_USER_CONFIRM or PROCESSING stay open, FAIL fails)
     transfers: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -264,6 +266,9 @@ class FakeWechatPay:
             order = self.orders.get(data.get("out_trade_no", ""))
             if order is None or order["trade_state"] not in ("SUCCESS", "REFUND"):
                 return 404, {"code": "RESOURCE_NOT_EXISTS", "message": "订单不存在"}
+            if self.refund_refusal is not None:
+                status, code = self.refund_refusal
+                return status, {"code": code, "message": "退款被拒绝"}
             amount = data["amount"]
             taken = sum(
                 r["amount"]["refund"]

@@ -45,6 +45,13 @@ _REFUND_STATES: dict[str, RefundState] = {
     "CLOSED": "failed",
     "ABNORMAL": "failed",
 }
+# The refund API's answers that refuse the refund itself (the merchant's balance, the payer's
+# account, an amount over what is left, a payment it does not hold): recorded as a failed
+# refund. Any other error (a signature, the rate limit, a system error) leaves nothing recorded
+# and may be sent again under the same number.
+_REFUND_REFUSALS = frozenset(
+    {"NOT_ENOUGH", "USER_ACCOUNT_ABNORMAL", "NO_AUTH", "INVALID_REQUEST", "RESOURCE_NOT_EXISTS"}
+)
 Mode = Literal["native", "h5"]
 
 
@@ -177,7 +184,10 @@ class WechatGateway:
             ),
         )
         if code != 200:
-            raise ChannelError(f"WeChat Pay refused the refund: {_refusal(code, data)}")
+            said = f"WeChat Pay refused the refund: {_refusal(code, data)}"
+            if data.get("code") in _REFUND_REFUSALS:
+                return GatewayRefund("", "failed", said[:500])
+            raise ChannelError(said)
         return _refund_of(data)
 
     def query_refund(self, *, refund_id: str) -> GatewayRefund:

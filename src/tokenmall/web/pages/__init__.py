@@ -36,6 +36,7 @@ from tokenmall.web.pages import (
     anchoring_admin,
     console,
     console_payments,
+    console_refunds,
     kyc,
     mall,
     market,
@@ -128,6 +129,7 @@ for part in (
     console.router,
     anchoring_admin.router,  # the console's anchoring of the log on an EVM chain
     console_payments.router,  # the console's payment channels and their keys
+    console_refunds.router,  # an order's refund actions (approve … abandon)
     mall.router,
     share.router,  # a product's share poster
     shop.router,  # the consumer's cart, checkout and orders
