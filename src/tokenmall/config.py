@@ -89,6 +89,9 @@ class Settings(BaseSettings):
     public_base_url: str = "http://127.0.0.1:8000"
     # Create the tables at start-up (alembic upgrade head); off when a deploy step migrates.
     migrate_on_start: bool = True
+    # Make every tenant's payment channels at start-up (in a thread) and log each one whose
+    # key set no longer opens or loads, naming the tenant and the channel.
+    check_channels_on_start: bool = True
     # Send the session cookie only over HTTPS (leave off for local http://127.0.0.1).
     cookie_secure: bool = False
     # Request bodies above this many bytes are refused with 413 before they are parsed.
