@@ -305,3 +305,28 @@ def test_the_qr_code_is_the_fallback_when_the_bridge_is_missing_or_cancelled(
     fake.pay(native)
     assert _status(shopper.get(order_path).text) == "已付款"
     shopper.close()
+
+
+def test_without_the_app_secret_the_page_inside_wechat_is_as_outside(
+    site: Site, fake: FakeWechatPay
+) -> None:
+    admin = Browser(site.base_url)
+    admin.login(TENANT, demo.ADMIN_EMAIL)
+    saved = admin.submit(
+        PAGE, f"{PAGE}/wechat", {**fake.keys.fields(), "enabled": "on", "mode": "native"}
+    )
+    assert saved.status_code == 303, saved.text[:500]
+    admin.close()
+    shopper = _shopper(site, demo.CONSUMERS[4][0])
+    order_path = _unpaid_order(shopper)
+    page = shopper.get(order_path)
+    assert page.status_code == 200  # no OAuth round trip
+    assert 'data-testid="wechat-qr"' in page.text
+    assert 'data-testid="wechat-jsapi"' not in page.text
+    before = snapshot(site)
+    fields = shopper.form(order_path, f"{order_path}/pay")
+    refused = shopper.post(f"{order_path}/pay/jsapi", fields)
+    assert refused.status_code == 409
+    no_traceback(refused)
+    assert snapshot(site) == before
+    shopper.close()
