@@ -84,18 +84,21 @@ def start_payment(
     *,
     reuse: Callable[[Payment], bool] | None = None,
 ) -> tuple[Payment, bool]:
-    """The payment to make for an unpaid order: its open one through ``gateway`` (and, with
-    ``reuse``, of the way it says: a WeChat Pay JSAPI payment is not a Native one), else a
-    new one (True if new)."""
+    """The payment to make for an unpaid order: its open one through ``gateway`` that
+    ``reuse`` accepts (by default any but a WeChat Pay JSAPI payment, which only its own page
+    inside WeChat can pay), else a new one (True if new)."""
     who = require(caller, tenant_id, ORDER.roles("start_payment"))
     order = orders.visible_order(uow, who, tenant_id, order_id)
     ORDER.check(order.status, "start_payment", actor(who))
-    if reuse is None:  # a JSAPI payment is paid only inside WeChat, by its own page's bridge
-        reuse = lambda p: not is_jsapi(p.redirect_url)  # noqa: E731
+    reuse = reuse or _not_jsapi
     for payment in reversed(uow.payments.of_order(tenant_id, order_id)):
         if payment.status in OPEN and payment.gateway == gateway.name and reuse(payment):
             return payment, False
     return open_payment(uow, gateway, order, now), True
+
+
+def _not_jsapi(payment: Payment) -> bool:
+    return not is_jsapi(payment.redirect_url)
 
 
 def get_payment(

@@ -316,10 +316,11 @@ def checkout_page(request: Request, tenant_id: str) -> Response:
     return _checkout_page(request, tenant, caller, buy=buy, back=back)
 
 
-def _after_checkout(tenant_id: str, done: checkouts.Checkout) -> str:
+def _after_checkout(tenant_id: str, done: checkouts.Checkout, in_wechat: bool = False) -> str:
     """Where checkout goes next: the gateway's page when one order has money to pay, the
     order when nothing is left to pay (or when it is paid by scanning the QR code drawn on
-    it), else the list of the checkout's orders."""
+    it, or through WeChat Pay inside WeChat, whose page offers JSAPI), else the list of the
+    checkout's orders."""
     if len(done.orders) == 1:
         order = done.orders[0]
         payment = done.payments.get(order.order_id)
@@ -327,6 +328,7 @@ def _after_checkout(tenant_id: str, done: checkouts.Checkout) -> str:
         if payment is None:
             return here
         scan = payment.redirect_url.startswith(pay_channels.QR_SCHEME)
+        scan = scan or (in_wechat and payment.gateway == "wechat")
         return f"{here}#pay" if scan else payment.redirect_url
     return f"/{tenant_id}/orders?checkout={done.checkout_id}"
 
@@ -392,7 +394,9 @@ async def checkout_post(request: Request, tenant_id: str) -> Response:
         tenant_id=tenant_id,
         caller=caller,
         action=lambda conn: _after_checkout(
-            tenant_id, _checkout(request, conn, caller, tenant_id, buy, method, stable, address_id)
+            tenant_id,
+            _checkout(request, conn, caller, tenant_id, buy, method, stable, address_id),
+            wechat_jsapi.in_wechat(request),
         ),
         refused=refused,
         checks=need_address,

@@ -85,7 +85,9 @@ def order_context(
     """What the order page shows for JSAPI (``{"jsapi": …}``, empty outside WeChat), or the
     address of the OAuth round trip when the shopper's openid is not known yet."""
     order = view.order
-    if not in_wechat(request) or order.status != OrderStatus.CREATED or order.money_fen <= 0:
+    if not in_wechat(request) or caller.role not in openids.SHOPPERS:
+        return {}
+    if order.status != OrderStatus.CREATED or order.money_fen <= 0:
         return {}
     channel = jsapi_channel(request, tenant_id)
     if channel is None:
