@@ -166,6 +166,7 @@ class FakeWechatPay:
     oauth_codes: dict[str, str] = field(default_factory=dict)
     oauth_used: set[str] = field(default_factory=set)
     oauth_exchanges: list[str] = field(default_factory=list)
+    oauth_snapshot: bool = False  # WeChat opened the page in 快照页 mode (a virtual openid)
 
     # -- WeChat's web OAuth --------------------------------------------------------------------
 
@@ -203,7 +204,7 @@ class FakeWechatPay:
             "refresh_token": secrets.token_hex(20),
             "openid": openid,
             "scope": "snsapi_base",
-            "is_snapshotuser": 0,
+            "is_snapshotuser": 1 if self.oauth_snapshot else 0,
         }
 
     # -- what WeChat Pay signs -----------------------------------------------------------------
