@@ -55,6 +55,7 @@ from tokenmall.web.pages import (
     shop,
     statement,
     storefront_admin,
+    wechat_pay,
 )
 from tokenmall.web.pages.errors import PageRoute
 from tokenmall.web.pages.rendering import STATIC, STATIC_PREFIX, render
@@ -133,6 +134,7 @@ for part in (
     mall.router,
     share.router,  # a product's share poster
     shop.router,  # the consumer's cart, checkout and orders
+    wechat_pay.router,  # paying inside WeChat: OAuth for the openid, JSAPI, the QR fallback
     account.router,  # the consumer's wallet, referral and withdrawals
     statement.router,  # the consumer's statement of movements (流水)
     addresses.router,  # the consumer's address book
