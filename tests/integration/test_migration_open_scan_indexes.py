@@ -17,7 +17,6 @@ from tokenmall.adapters.db.mall.payments import open_payments_query
 from tokenmall.adapters.db.mall.refunds import processing_refunds_query
 from tokenmall.adapters.db.store import Store
 
-BEFORE = "0042_anchor_deploy_tx"
 REVISION = "0044_open_scan_indexes"
 INDEXES = {
     "mall_payments": ("ix_mall_payments_open", ["created_at", "payment_id"]),

@@ -1,7 +1,7 @@
 """the scheduler's scans of payments still open and refunds still processing, indexed
 
 Revision ID: 0044_open_scan_indexes
-Revises: 0042_anchor_deploy_tx
+Revises: 0043_wechat_openids
 Create Date: 2026-12-06
 
 Each round of the scheduler asks the channels about every tenant's payments still open (pending
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0044_open_scan_indexes"
-down_revision = "0042_anchor_deploy_tx"
+down_revision = "0043_wechat_openids"
 branch_labels = None
 depends_on = None
 
