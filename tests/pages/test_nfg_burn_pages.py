@@ -39,7 +39,9 @@ def _snapshot(site: Site, serial: int) -> Snapshot:
         token = unit.nfg.get_token(TENANT, VINTAGE, serial)
         collection = unit.nfg.get_collection(TENANT, VINTAGE)
         head = unit.log.peek(TENANT)
-    assert token is not None and collection is not None and head is not None
+    assert token is not None
+    assert collection is not None
+    assert head is not None
     return Snapshot(token.state, token.owner_id, collection.burned, head.size)
 
 
