@@ -229,9 +229,13 @@ def _day_leaves(leaves: list[bytes]) -> list[int]:
     mark found as bytes (a quote inside a string is escaped, so only a key can make it), then
     the object's own ``type`` read."""
     found = []
-    for index, leaf in enumerate(leaves):
-        if _DAY_MARK in leaf and json.loads(leaf).get("type") == LEDGER_DAY:
-            found.append(index)
+    for start in range(0, len(leaves), bulk.CHUNK):
+        chunk = leaves[start : start + bulk.CHUNK]
+        if _DAY_MARK not in b"\n".join(chunk):  # most chunks: one search in C
+            continue
+        for index, leaf in enumerate(chunk, start):
+            if _DAY_MARK in leaf and json.loads(leaf).get("type") == LEDGER_DAY:
+                found.append(index)
     return found
 
 
