@@ -47,6 +47,7 @@ from tokenmall.web.pages import (
     nfg_drop,
     nfg_registry,
     nfg_rights,
+    nfg_tokens_admin,
     payouts,
     platform,
     rendering,
@@ -144,6 +145,7 @@ for part in (
     nfg_certificate.router,  # a token's public certificate and the offline verifier
     nfg_drop.router,  # the drop: drops on sale, buying, reservations
     nfg_rights.router,  # NFG redemption (consumers), entry scan and redemptions (console)
+    nfg_tokens_admin.router,  # the console's tokens of a collection, one token, its burn
     market_cash.router,  # the market's cash and deposits (before the collection's routes)
     market.router,  # the market (文交所): collections, K-line, depth, the trading forms, orders
     market_admin.router,  # the market's console: profile, collection settings, holidays
