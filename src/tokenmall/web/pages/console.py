@@ -212,6 +212,19 @@ def _order_context(tenant_id: str, order_id: str) -> Context:
     return context
 
 
+async def order_post(request: Request, tenant_id: str, order_id: str, act: Action) -> Response:
+    """A form on an order's page (ship, cancel, a refund's actions): the order's staff, and the
+    order's page again with the message when refused."""
+    return await _post(
+        request,
+        tenant_id,
+        "admin/order.html",
+        _order_context(tenant_id, order_id),
+        act,
+        roles=ORDER_STAFF,
+    )
+
+
 def _refund_previews(
     uow: MallUnitOfWork, caller: Principal, tenant_id: str, shown: orders.OrderView
 ) -> dict[str, dict[str, Any]]:
@@ -268,14 +281,7 @@ async def order_ship(request: Request, tenant_id: str, order_id: str) -> Respons
         )
         return f"/{tenant_id}/admin/orders/{order_id}?done=shipped"
 
-    return await _post(
-        request,
-        tenant_id,
-        "admin/order.html",
-        _order_context(tenant_id, order_id),
-        act,
-        roles=ORDER_STAFF,
-    )
+    return await order_post(request, tenant_id, order_id, act)
 
 
 @router.post("/{tenant_id}/admin/orders/{order_id}/cancel")
@@ -290,14 +296,7 @@ async def order_cancel(request: Request, tenant_id: str, order_id: str) -> Respo
         orders.cancel(uow, caller, tenant_id, order_id, reason, utc_now(), gateway)
         return f"/{tenant_id}/admin/orders/{order_id}?done=cancelled"
 
-    return await _post(
-        request,
-        tenant_id,
-        "admin/order.html",
-        _order_context(tenant_id, order_id),
-        act,
-        roles=ORDER_STAFF,
-    )
+    return await order_post(request, tenant_id, order_id, act)
 
 
 # --- settings: orders and withdrawals -------------------------------------------------------

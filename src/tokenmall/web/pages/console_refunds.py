@@ -18,7 +18,7 @@ from tokenmall.services.mall.errors import InvalidInput
 from tokenmall.services.mall.uow import MallUnitOfWork, utc_now
 from tokenmall.web.api.payment_channels import order_gateway
 from tokenmall.web.pages import forms
-from tokenmall.web.pages.console import ORDER_STAFF, _optional_text, _order_context, _post
+from tokenmall.web.pages.console import _optional_text, order_post
 from tokenmall.web.pages.errors import PageRoute
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -83,11 +83,4 @@ async def refund_decide(
                 )
         return f"/{tenant_id}/admin/orders/{order_id}?done={_refund_done(refund)}"
 
-    return await _post(
-        request,
-        tenant_id,
-        "admin/order.html",
-        _order_context(tenant_id, order_id),
-        act,
-        roles=ORDER_STAFF,
-    )
+    return await order_post(request, tenant_id, order_id, act)
