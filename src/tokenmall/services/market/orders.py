@@ -110,6 +110,7 @@ def offer(
     _recipient(unit, tenant_id, to_user_id)
     loader.user(user)
     loader.user(to_user_id)
+    loader.marks(user, collection_id)  # the seller's T+N (cn-licensed)
     loader.state.next_order_id = unit.market.next_order_id(tenant_id, now)
     with answering_for("serial"):
         outcome = loader.market().offer(user, key, to_user_id, price, valid_days)
