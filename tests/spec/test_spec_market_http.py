@@ -6,7 +6,6 @@ routes a client uses. Every refusal: its status, its code, both sentences, nothi
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -37,11 +36,11 @@ LONG_AGO = 40  # calendar days: past every hold of these tests
 
 
 @pytest.fixture
-def cal(api: Api, tenant: TenantFixture) -> Iterator[Calendar]:
+def cal(api: Api, tenant: TenantFixture) -> Calendar:
     """The tenant's calendar, today made a trading day (a weekend day by 调休)."""
     found = Calendar(api, tenant)
     found.open(today())
-    yield found
+    return found
 
 
 def _offer(api: Api, t: TenantFixture, token: str, cid: str, serial: int, to: str,
@@ -169,7 +168,7 @@ def test_cn_licensed_t_plus_5_to_buy_after_a_sale(
     s4, s4_token = consumer(api, t)
     past_buyer, past_token = consumer(api, t)
     verified(api, t, holder, s5, s4, past_buyer)
-    for who, token in ((s5, s5_token), (s4, s4_token)):
+    for token in (s5_token, s4_token):
         deposit(api, t, token, "200.00")
     deposit(api, t, past_token, "300.00")
     long_ago = at_noon(today() - timedelta(LONG_AGO))
