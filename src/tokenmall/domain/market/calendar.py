@@ -22,6 +22,12 @@ def business_day(now: datetime) -> date:
     return now.astimezone(MARKET_TZ).date()
 
 
+def calendar_day(day: date) -> int:
+    """``Clock.calendar_day`` of ``day``: an order whose ``expires_day`` is at most this no
+    longer trades."""
+    return (day - EPOCH).days + 1
+
+
 @dataclass(frozen=True, slots=True)
 class Clock:
     """``calendar_day`` counts every day; ``trading_day`` is the number of the current trading
@@ -80,7 +86,7 @@ class TenantCalendar:
     def clock(self, day: date) -> Clock:
         """The market's clock on ``day``."""
         return Clock(
-            calendar_day=(day - EPOCH).days + 1,
+            calendar_day=calendar_day(day),
             trading_day=self.trading_days_through(day),
             trading=self.is_trading(day),
         )

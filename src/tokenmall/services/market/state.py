@@ -25,7 +25,7 @@ from tokenmall.domain.market import (
     collection_rules,
     profile,
 )
-from tokenmall.domain.market.calendar import business_day
+from tokenmall.domain.market.calendar import business_day as business_day
 from tokenmall.domain.market.records import Account, CollectionState, HoldMarks, Token
 from tokenmall.domain.nfg.records import Collection
 from tokenmall.domain.nfg.records import Token as NfgToken
