@@ -77,6 +77,7 @@ def test_kyc_gates_both_sides_until_the_admin_approves_and_masks_the_number(
 
     before = snapshot(api, server, t, seller, (buyer, buyer_token))
     no = _offer(api, t, t.consumer_token, cid, serial, buyer)
+    answers.append(no.text)
     refused(no, 403, "kyc_required")
     assert snapshot(api, server, t, seller, (buyer, buyer_token)) == before
 
@@ -86,7 +87,8 @@ def test_kyc_gates_both_sides_until_the_admin_approves_and_masks_the_number(
     def approve(user_token: str, user_id: str) -> None:
         body = {"real_name": "张三", "id_number": numbers[user_id]}
         made = api.post(t.path("/me/kyc"), user_token, json=body)
-        answers.append(ok(made, 201) and made.text)
+        assert ok(made, 201)["status"] == "pending"
+        answers.append(made.text)
         queue = api.get(t.path("/kyc-submissions?status=pending"), t.admin_token)
         answers.append(queue.text)
         assert [s["user_id"] for s in ok(queue)["items"]] == [user_id]
@@ -99,11 +101,14 @@ def test_kyc_gates_both_sides_until_the_admin_approves_and_masks_the_number(
         assert ok(mine)["kyc_status"] == "verified"
         one = api.get(t.path(f"/kyc-submissions/{made.json()['submission_id']}"), t.admin_token)
         answers.append(one.text)
-        assert ok(one)["id_masked"].endswith(numbers[user_id][-4:])
+        masked = ok(one)["id_masked"]
+        assert "*" in masked
+        assert masked.endswith(numbers[user_id][-4:])
 
     approve(t.consumer_token, t.consumer_id)
-    offered = ok(_offer(api, t, t.consumer_token, cid, serial, buyer))  # the same action passes
-    answers.append(str(offered))
+    again = _offer(api, t, t.consumer_token, cid, serial, buyer)
+    answers.append(again.text)
+    offered = ok(again)  # the same action passes
     # the agreement settles only when both sides are verified
     before = snapshot(api, server, t, seller, (buyer, buyer_token))
     no = _accept(api, t, buyer_token, offered["order_id"])
@@ -111,7 +116,9 @@ def test_kyc_gates_both_sides_until_the_admin_approves_and_masks_the_number(
     refused(no, 403, "kyc_required")
     assert snapshot(api, server, t, seller, (buyer, buyer_token)) == before
     approve(buyer_token, buyer)
-    trade = ok(_accept(api, t, buyer_token, offered["order_id"]))
+    settled = _accept(api, t, buyer_token, offered["order_id"])
+    answers.append(settled.text)
+    trade = ok(settled)
     assert (trade["seller_id"], trade["buyer_id"], trade["price"]) == (
         t.consumer_id,
         buyer,
