@@ -29,6 +29,7 @@ from market_http_kit import (
     verified,
 )
 from market_money_kit import audit_clean, db_of, money
+from orders_helpers import sandbox_pay
 
 from tokenmall.domain.market import MarketRefused
 from tokenmall.domain.money import format_money
@@ -508,3 +509,22 @@ def test_market_data_after_a_scripted_sequence(
     assert data["asks"] == [{"price": "125.00", "orders": 2}, {"price": "130.00", "orders": 1}]
     assert data["bids"] == [{"price": "85.00", "orders": 1}, {"price": "80.00", "orders": 1}]
     audit_clean(server, t)
+
+
+def test_a_token_bought_in_the_drop_waits_t_plus_5_under_cn_licensed(
+    api: Api, server: Any, tenant: TenantFixture, cal: Calendar
+) -> None:
+    t = tenant
+    set_profile(api, t, "cn-licensed")
+    cid = collection(api, t)
+    buyer, _ = consumer(api, t)
+    verified(api, t, t.consumer_id, buyer)
+    path = t.path(f"/nfg/collections/{cid}/reservations")
+    made = ok(api.post(path, t.consumer_token, json={"quantity": 1}), 201)
+    assert sandbox_pay(api, made["payment_url"]).status_code == 200
+    found = ok(api.get(t.path(f"/nfg/reservations/{made['reservation_id']}"), t.consumer_token))
+    (serial,) = found["serials"]
+    users = ((t.consumer_id, t.consumer_token),)
+    before = snapshot(api, server, t, *users)
+    refused(_offer(api, t, t.consumer_token, cid, serial, buyer), 409, "hold_period", "serial")
+    assert snapshot(api, server, t, *users) == before
