@@ -36,6 +36,7 @@ from tokenmall.web.pages import (
     anchoring_admin,
     console,
     console_payments,
+    console_refunds,
     kyc,
     mall,
     market,
@@ -54,6 +55,7 @@ from tokenmall.web.pages import (
     shop,
     statement,
     storefront_admin,
+    wechat_pay,
 )
 from tokenmall.web.pages.errors import PageRoute
 from tokenmall.web.pages.rendering import STATIC, STATIC_PREFIX, render
@@ -128,9 +130,11 @@ for part in (
     console.router,
     anchoring_admin.router,  # the console's anchoring of the log on an EVM chain
     console_payments.router,  # the console's payment channels and their keys
+    console_refunds.router,  # an order's refund actions (approve … abandon)
     mall.router,
     share.router,  # a product's share poster
     shop.router,  # the consumer's cart, checkout and orders
+    wechat_pay.router,  # paying inside WeChat: OAuth for the openid, JSAPI, the QR fallback
     account.router,  # the consumer's wallet, referral and withdrawals
     statement.router,  # the consumer's statement of movements (流水)
     addresses.router,  # the consumer's address book

@@ -230,6 +230,17 @@ def _refund_previews(
     return out
 
 
+_ORDER_FLASHES = (
+    "shipped",
+    "approved",
+    "rejected",
+    "cancelled",
+    "refund_processing",
+    "refund_failed",
+    "refund_abandoned",
+)
+
+
 @router.get("/{tenant_id}/admin/orders/{order_id}")
 def order_page(request: Request, tenant_id: str, order_id: str) -> Response:
     done = request.query_params.get("done")
@@ -239,7 +250,7 @@ def order_page(request: Request, tenant_id: str, order_id: str) -> Response:
         "admin/order.html",
         _order_context(tenant_id, order_id),
         roles=ORDER_STAFF,
-        done=done if done in ("shipped", "approved", "rejected", "cancelled") else None,
+        done=done if done in _ORDER_FLASHES else None,
     )
 
 
@@ -278,47 +289,6 @@ async def order_cancel(request: Request, tenant_id: str, order_id: str) -> Respo
         gateway = order_gateway(request, tenant_id, uow=uow)
         orders.cancel(uow, caller, tenant_id, order_id, reason, utc_now(), gateway)
         return f"/{tenant_id}/admin/orders/{order_id}?done=cancelled"
-
-    return await _post(
-        request,
-        tenant_id,
-        "admin/order.html",
-        _order_context(tenant_id, order_id),
-        act,
-        roles=ORDER_STAFF,
-    )
-
-
-@router.post("/{tenant_id}/admin/orders/{order_id}/refunds/{refund_id}/{decision}")
-async def refund_decide(
-    request: Request, tenant_id: str, order_id: str, refund_id: str, decision: str
-) -> Response:
-    if decision not in ("approve", "reject"):
-        raise HTTPException(404)
-
-    def act(conn: Connection, caller: Principal, form: FormData) -> str:
-        note = _optional_text(form, "note")
-        if decision == "approve":
-            uow = MallUnitOfWork.joining(conn)
-            gateway = order_gateway(request, tenant_id, uow=uow)
-            order_refunds.approve_refund(
-                uow,
-                caller,
-                tenant_id,
-                order_id,
-                refund_id,
-                note=note,
-                gateway=gateway,
-                now=utc_now(),
-            )
-            return f"/{tenant_id}/admin/orders/{order_id}?done=approved"
-        if note is None:
-            raise InvalidInput("give the reason for refusing the refund", "note")
-        uow = MallUnitOfWork.joining(conn)
-        order_refunds.reject_refund(
-            uow, caller, tenant_id, order_id, refund_id, note=note, now=utc_now()
-        )
-        return f"/{tenant_id}/admin/orders/{order_id}?done=rejected"
 
     return await _post(
         request,
