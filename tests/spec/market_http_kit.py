@@ -166,12 +166,6 @@ class Calendar:
                 n -= 1
         return day
 
-    def between(self, first: date, last: date) -> int:
-        """How many trading days after ``first`` up to ``last`` (``last`` included)."""
-        return sum(
-            1 for k in range(1, (last - first).days + 1) if self.trading(first + timedelta(k))
-        )
-
 
 # --- what a refusal must leave alone ---
 
