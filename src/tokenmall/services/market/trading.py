@@ -65,12 +65,13 @@ def bid(
             assert row.serial is not None
             _token(loader, row.collection_id, row.serial)
 
-        best = best_locked(unit, tenant_id, collection_id, "listing", lock_token)
+        day = loader.state.clock.calendar_day
+        best = best_locked(unit, tenant_id, collection_id, "listing", lock_token, day=day)
         loader.resting(best, collection_id)
         loader.user(user)
         loader.marks(user, collection_id)
         loader.state.next_order_id = unit.market.next_order_id(tenant_id, now)
-        unseen_crossing(unit, tenant_id, collection_id, "listing", price, best)
+        unseen_crossing(unit, tenant_id, collection_id, "listing", price, best, day)
         with answering_for("collection_id"):
             outcome = loader.market().bid(user, collection_id, price, valid_days)
         done = persist(

@@ -32,7 +32,7 @@ from tokenmall.services.mall import validate
 from tokenmall.services.mall.auth import Principal, actor, require
 from tokenmall.services.mall.errors import InvalidInput, NotFound
 from tokenmall.services.mall.uow import MallUnitOfWork
-from tokenmall.services.nfg import registry
+from tokenmall.services.nfg import holds, registry
 from tokenmall.services.nfg.errors import TokenLocked
 
 MAX_GRANT = 1_000
@@ -102,6 +102,7 @@ def grant(
         raise InvalidInput(f"count: fewer than {count} serials are left", "count")
     tokens = [Token(tenant_id, collection_id, s, owner, TokenState.HELD, now) for s in serials]
     unit.nfg.add_tokens(tokens, now)
+    holds.mark_minted(unit, tenant_id, collection_id, owner, now)
     appending.record(
         unit.log,
         config,
