@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import struct
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import util
@@ -39,7 +40,7 @@ from tokenmall.services.mall.uow import Database
 THRESHOLD = 100_000  # fewer leaves than this: one process (forking costs more than it saves)
 CHUNK = 1 << 17  # leaves a range (a power of two)
 MAX_JOBS = 8
-HASH = 32
+_HASHES = struct.Struct("32s")
 
 
 def default_jobs() -> int:
@@ -86,7 +87,8 @@ def check_range(url: str, tenant_id: str, start: int, end: int, batch: int) -> P
 
 
 def _hashes(joined: bytes) -> list[bytes]:
-    return [joined[at : at + HASH] for at in range(0, len(joined), HASH)]
+    """The 32-byte hashes a string of them holds, in order."""
+    return [digest for (digest,) in _HASHES.iter_unpack(joined)]
 
 
 def shareable_url(db: Database) -> str | None:
