@@ -170,3 +170,23 @@ def test_one_process_checks_a_small_log_one_job_or_a_database_in_memory(db: Data
             assert workers.recompute(unit.log, tenant_id) is not None
     with pytest.raises(ValueError, match="power of two"):
         fanout.Fanout(url, jobs=2, chunk=12)
+
+
+def test_a_recomputation_without_the_nodes_leaves_them_to_be_compared(
+    db: Database, workers: fanout.Fanout
+) -> None:
+    tenant_id = _log(db, 40)
+    _edit(
+        db, lambda conn: conn.execute(text(NODE.format(1, 5)), {"t": tenant_id, "zero": bytes(32)})
+    )
+    with db.reading() as unit:
+        bare = workers.recompute(unit.log, tenant_id, nodes=False)
+        checked = workers.recompute(unit.log, tenant_id)
+    assert bare is not None
+    assert checked is not None
+    assert (bare.problem, bare.nodes_checked, bare.nodes_hold) == (None, 0, True)
+    assert (checked.problem, checked.nodes_checked, checked.nodes_hold) == (None, 4, False)
+    assert bare.tree.levels == checked.tree.levels
+    found = _both(db, workers, tenant_id)
+    assert found.problem is not None
+    assert found.problem.startswith("node (1, 5) over leaves 10..11 does not match")

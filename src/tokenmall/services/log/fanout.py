@@ -70,16 +70,19 @@ def _database(url: str) -> Database:
     return _DATABASES[key]
 
 
-def check_range(url: str, tenant_id: str, start: int, end: int, batch: int) -> Part:
-    """A worker's task: leaves ``start`` up to ``end`` checked, their subtree built and compared
-    with the stored nodes (``start`` a multiple of the range size, a power of two)."""
+def check_range(
+    url: str, tenant_id: str, start: int, end: int, batch: int, nodes: bool = True
+) -> Part:
+    """A worker's task: leaves ``start`` up to ``end`` checked, their subtree built and (if
+    ``nodes``) compared with the stored nodes (``start`` a multiple of the range size, a power
+    of two)."""
     with _database(url).reading() as unit:
         hashes: list[bytes] = []
         stop, problem = leaf_scan.scan(unit.log, tenant_id, start, end, hashes, None, batch)
         if problem is not None or stop != end:
             return Part(stop, problem, [], False)
         tree = merkle.MemoryTree.of_leaf_hashes(hashes)
-        holds = all(
+        holds = not nodes or all(
             leaf_scan.level_holds(unit.log, tenant_id, level, start >> level, nodes)
             for level, nodes in enumerate(tree.levels)
         )
@@ -154,7 +157,7 @@ class Fanout:
                 self._usable = False  # no processes here: one process checks every log
         return self._pool
 
-    def _parts(self, tenant_id: str, count: int) -> list[Part] | None:
+    def _parts(self, tenant_id: str, count: int, nodes: bool) -> list[Part] | None:
         """The ranges' findings in index order, up to the first that does not hold whole;
         None if the pool broke."""
         pool = self._workers()
@@ -167,7 +170,9 @@ class Fanout:
         try:
             for start in range(0, count, self.chunk):
                 end = min(start + self.chunk, count)
-                futures.append(pool.submit(check_range, url, tenant_id, start, end, self.batch))
+                futures.append(
+                    pool.submit(check_range, url, tenant_id, start, end, self.batch, nodes)
+                )
             for future in futures:
                 part = future.result()
                 parts.append(part)
@@ -182,15 +187,16 @@ class Fanout:
                 future.cancel()
         return parts
 
-    def recompute(self, log: LogStore, tenant_id: str) -> Recomputed | None:
-        """What ``leaf_scan.recompute`` finds, the ranges checked by the workers; None where
-        one process is to check the log (see the module)."""
+    def recompute(self, log: LogStore, tenant_id: str, nodes: bool = True) -> Recomputed | None:
+        """What ``leaf_scan.recompute`` finds, the ranges checked by the workers (and, if
+        ``nodes``, the stored nodes under them compared); None where one process is to check
+        the log (see the module)."""
         if not self._usable:
             return None
         count = log.leaf_count(tenant_id)
         if count < max(self.threshold, 1):
             return None
-        parts = self._parts(tenant_id, count)
+        parts = self._parts(tenant_id, count, nodes)
         if parts is None:
             return None
         held = [part for part in parts if part.levels]
@@ -204,8 +210,15 @@ class Fanout:
         if stop == count and len(held) == len(parts) and problem is None:
             tree = merkle.MemoryTree.of_lower_levels(levels)
             hold = all(part.nodes_hold for part in held)
+            checked = depth if nodes else 0
             return Recomputed(
-                tree, None, None, log=log, tenant_id=tenant_id, nodes_checked=depth, nodes_hold=hold
+                tree,
+                None,
+                None,
+                log=log,
+                tenant_id=tenant_id,
+                nodes_checked=checked,
+                nodes_hold=hold,
             )
         tree = merkle.MemoryTree.of_leaf_hashes(levels[0])
         return Recomputed(tree, None, problem, log=log, tenant_id=tenant_id)
