@@ -38,7 +38,7 @@ from tokenmall.services.log.ports import LogStore
 from tokenmall.services.mall.uow import Database
 
 THRESHOLD = 100_000  # fewer leaves than this: one process (forking costs more than it saves)
-CHUNK = 1 << 17  # leaves a range (a power of two)
+CHUNK = 1 << 16  # leaves a range (a power of two; 16 ranges a million leaves)
 MAX_JOBS = 8
 _HASHES = struct.Struct("32s")
 
