@@ -99,7 +99,7 @@ def shareable_url(db: Database) -> str | None:
     url = db.engine.url
     if url.get_backend_name() == "sqlite":
         name = url.database or ""
-        if name in ("", ":memory:") or "memory" in name or url.query.get("mode") == "memory":
+        if name in ("", ":memory:") or url.query.get("mode") == "memory":
             return None
     return url.render_as_string(hide_password=False)
 
