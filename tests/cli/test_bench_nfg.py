@@ -32,3 +32,17 @@ def test_bench_nfg_reads_as_text_too() -> None:
     result = CliRunner().invoke(cli, ["bench", "nfg", "--leaves", "64"])
     assert result.exit_code == 0, result.output
     assert "verified: yes" in result.output
+
+
+def test_bench_nfg_verifies_with_the_jobs_asked_for() -> None:
+    for jobs in ("1", "2"):
+        result = CliRunner().invoke(
+            cli, ["bench", "nfg", "--json", "--leaves", "300", "--jobs", jobs]
+        )
+        assert result.exit_code == 0, result.output
+        report = json.loads(result.output)
+        assert report["jobs"] == int(jobs)
+        assert report["verified"] is True
+    refused = CliRunner().invoke(cli, ["bench", "nfg", "--leaves", "300", "--jobs", "0"])
+    assert refused.exit_code == 2
+    assert "--jobs" in refused.output

@@ -15,7 +15,7 @@ from tokenmall.adapters.db.mall import tenants as tenants_repo
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.log import shapes
 from tokenmall.domain.log.leaves import Event
-from tokenmall.services.log import appending, verify
+from tokenmall.services.log import appending, leaf_scan, verify
 from tokenmall.services.mall.uow import Database
 
 MOMENT = datetime(2026, 1, 1, tzinfo=UTC)
@@ -182,7 +182,7 @@ def test_a_flat_range_is_read_joined_and_vouched_for_by_its_shapes(db: Database)
             "transfer",
         )
         assert run.leaves == b"\n".join(stored)
-        found = verify._vouched_run(unit.log, shapes.Shapes(tenant_id), tenant_id, 0, 10)
+        found = leaf_scan._vouched_run(unit.log, shapes.Shapes(tenant_id), tenant_id, 0, 10)
         assert found == stored[:10]
         joined, count, even = unit.log.node_run(tenant_id, 0, 0, 25)
         assert (count, even, len(joined)) == (25, True, 25 * 32)

@@ -17,7 +17,7 @@ from tokenmall import bootstrap
 from tokenmall.adapters.db.nfg.log import Head, LeafRun
 from tokenmall.domain.log import merkle, shapes
 from tokenmall.domain.log.leaves import Event, leaf_bytes
-from tokenmall.services.log import verify
+from tokenmall.services.log import leaf_scan, verify
 
 TENANT = "t-shapes"
 MOMENT = datetime(2026, 1, 1, tzinfo=UTC)
@@ -192,6 +192,6 @@ def test_a_flat_log_is_read_by_the_fast_path_alone(size: int) -> None:
         for i in range(size)
     ]
     log = MemoryLog(leaves)
-    vouched = verify._vouched_run(log, shapes.Shapes(TENANT), TENANT, 0, 50_000)  # type: ignore[arg-type]
+    vouched = leaf_scan._vouched_run(log, shapes.Shapes(TENANT), TENANT, 0, 50_000)  # type: ignore[arg-type]
     assert vouched == leaves
     assert verify.recompute(log, TENANT).tree.root() == _reference_root(leaves)  # type: ignore[arg-type]

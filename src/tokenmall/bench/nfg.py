@@ -4,9 +4,9 @@
 * encodes: the same events made into leaves by ``leaf_bytes`` (canonical JSON), for reference;
 * verify: a log of ``leaves`` leaves written into a temporary SQLite database (the log's own
   tables, bulk inserted in batches) with one checkpoint signed through the log's services, then
-  verified from SQLite by ``services/log/verify.verify_tenant``, as ``tokenmall log verify``
-  does it (every leaf checked canonical, the tree recomputed, every stored node and
-  the checkpoint compared);
+  verified from SQLite by ``services/log/verify.verify_tenant``, as ``tokenmall log verify
+  --jobs N`` does it (``jobs`` worker processes, ``services/log/fanout.py``; every leaf checked
+  canonical, the tree recomputed, every stored node and the checkpoint compared);
 * recompute: the leaves read and checked and the tree recomputed (``verify.recompute``, the
   first part of ``verify_tenant``), its root checked against the signed checkpoint: the
   verification without the stored nodes' comparison;
@@ -17,6 +17,7 @@ Seconds are wall-clock figures for a person to read (``time.perf_counter``).
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 from collections.abc import Iterator
@@ -30,7 +31,7 @@ from tokenmall.adapters.db.store import Store
 from tokenmall.domain.log import merkle, note
 from tokenmall.domain.log.leaves import Event, leaf_bytes, log_time
 from tokenmall.domain.nfg import events
-from tokenmall.services.log import checkpoints, verify
+from tokenmall.services.log import checkpoints, fanout, verify
 from tokenmall.services.log.checkpoints import LogConfig
 from tokenmall.services.mall.uow import Database
 
@@ -47,11 +48,12 @@ MOMENT = datetime(2026, 1, 1, tzinfo=UTC)
 @dataclass(frozen=True, slots=True)
 class NfgFigures:
     leaves: int
+    jobs: int
     appends_per_second: float  # float-ok: a rate
     encodes_per_second: float  # float-ok: a rate
     verify_seconds: float  # float-ok: time
     recompute_seconds: float  # float-ok: time
-    verify_cpu_seconds: float  # float-ok: time (this process's CPU, for a busy machine)
+    verify_cpu_seconds: float  # float-ok: time (CPU of this process and its workers)
     recompute_cpu_seconds: float  # float-ok: time
     proof_verify_microseconds: float  # float-ok: time
     proof_hashes: int
@@ -60,6 +62,7 @@ class NfgFigures:
     def report(self) -> dict[str, object]:
         out: dict[str, object] = {
             "leaves": self.leaves,
+            "jobs": self.jobs,
             "log_appends_per_second": round(self.appends_per_second),
             "leaf_encodes_per_second": round(self.encodes_per_second),
             "log_verify_seconds": round(self.verify_seconds, 3),
@@ -143,11 +146,13 @@ def _store(db: Database, tree: merkle.MemoryTree, leaves: list[bytes]) -> None:
         checkpoints.sign_if_due(unit.log, config, TENANT, MOMENT, force=True)
 
 
-def recompute(db: Database, config: LogConfig, tenant_id: str) -> bool:
-    """The tree recomputed from the stored leaves (each leaf checked, as ``log verify`` does);
-    whether the latest signed checkpoint's root is its root."""
-    with db.reading() as unit:
-        done = verify.recompute(unit.log, tenant_id)
+def recompute(db: Database, config: LogConfig, tenant_id: str, jobs: int = 1) -> bool:
+    """The tree recomputed from the stored leaves (each leaf checked, as ``log verify`` does,
+    by ``jobs`` worker processes); whether the latest signed checkpoint's root is its root."""
+    with fanout.Fanout.of(db, jobs) as workers, db.reading() as unit:
+        done = workers.recompute(unit.log, tenant_id, nodes=False) or verify.recompute(
+            unit.log, tenant_id
+        )
         latest = unit.log.latest_checkpoint(tenant_id)
         key = unit.log.key(tenant_id)
     tree = done.tree
@@ -157,7 +162,15 @@ def recompute(db: Database, config: LogConfig, tenant_id: str) -> bool:
     return opened.size <= tree.size and tree.root(opened.size) == opened.root
 
 
-def run(leaves_count: int = 1_000_000, encodes: int = 20_000) -> NfgFigures:
+def _cpu() -> float:  # float-ok: time
+    """CPU seconds of this process and of its worker processes that have ended."""
+    spent = os.times()
+    return time.process_time() + spent.children_user + spent.children_system
+
+
+def run(leaves_count: int = 1_000_000, encodes: int = 20_000, jobs: int = 1) -> NfgFigures:
+    """The figures; the log verified (and recomputed) by ``jobs`` processes, as
+    ``tokenmall log verify --jobs`` does (their pool made inside the time)."""
     leaves = list(event_leaves(leaves_count))
     assert leaves[-1] == leaf_bytes(TENANT, leaves_count - 1, MOMENT, _event(leaves_count - 1))
     tree, rate = appends(leaves)
@@ -168,14 +181,14 @@ def run(leaves_count: int = 1_000_000, encodes: int = 20_000) -> NfgFigures:
             bootstrap.upgrade(db.engine)
             _store(db, tree, leaves)
             config = bootstrap.log_config(SECRET, "bench.tokenmall.example")
-            started, cpu = time.perf_counter(), time.process_time()
-            with db.reading() as unit:
-                verdict = verify.verify_tenant(unit.log, config, TENANT)
-            seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu
-            started, cpu = time.perf_counter(), time.process_time()
-            recomputed = recompute(db, config, TENANT)
+            started, cpu = time.perf_counter(), _cpu()
+            with fanout.Fanout.of(db, jobs) as workers, db.reading() as unit:
+                verdict = verify.verify_tenant(unit.log, config, TENANT, fanout=workers)
+            seconds, cpu_seconds = time.perf_counter() - started, _cpu() - cpu
+            started, cpu = time.perf_counter(), _cpu()
+            recomputed = recompute(db, config, TENANT, jobs)
             recompute_seconds = time.perf_counter() - started
-            recompute_cpu = time.process_time() - cpu
+            recompute_cpu = _cpu() - cpu
         finally:
             db.dispose()
     index = leaves_count * 7 // 9
@@ -189,6 +202,7 @@ def run(leaves_count: int = 1_000_000, encodes: int = 20_000) -> NfgFigures:
     micro = (time.perf_counter() - started) / rounds * 1e6
     return NfgFigures(
         leaves=leaves_count,
+        jobs=jobs,
         appends_per_second=rate,
         encodes_per_second=encodes_per_second(min(encodes, leaves_count)),
         verify_seconds=seconds,

@@ -208,10 +208,16 @@ class MemoryTree:
     def of_leaf_hashes(cls, leaves: list[bytes]) -> MemoryTree:
         """The tree of these leaf hashes (the list is kept as its bottom level), built a level
         at a time: each level's nodes are the hashes of the pairs below, ``n - 1`` in all."""
+        return cls.of_lower_levels([leaves])
+
+    @classmethod
+    def of_lower_levels(cls, levels: list[list[bytes]]) -> MemoryTree:
+        """The tree whose lowest levels are ``levels`` (each one every perfect node of its
+        level, leaves first; the lists are kept), the levels above built from the top one."""
         tree = cls()
-        tree.levels = [leaves]
+        tree.levels = list(levels)
         sha256 = hashlib.sha256
-        level = leaves
+        level = levels[-1]
         while len(level) > 1:
             pairs = iter(level)  # an odd last node waits for a sibling not yet appended
             level = [

@@ -13,6 +13,7 @@ from datetime import datetime
 from tokenmall.adapters.db.nfg.log import StoredLeaf
 from tokenmall.services.log import checkpoints, days, reading
 from tokenmall.services.log.checkpoints import LogConfig
+from tokenmall.services.log.fanout import THRESHOLD, Fanout
 from tokenmall.services.log.reading import Bundle
 from tokenmall.services.log.verify import StateCheck, Verdict, verify_tenant
 from tokenmall.services.mall.errors import NotFound
@@ -84,9 +85,13 @@ def verify(
     config: LogConfig,
     tenant_id: str | None = None,
     checks: Sequence[StateCheck] = (),
+    jobs: int = 1,
+    threshold: int = THRESHOLD,
 ) -> list[Verdict]:
-    with db.reading() as unit:
+    """Every tenant's log (or one's) verified; a log of ``threshold`` leaves or more is checked
+    by ``jobs`` worker processes (``fanout``), with the same verdicts."""
+    with Fanout.of(db, jobs, threshold) as fanout, db.reading() as unit:
         tenants = [tenant_id] if tenant_id is not None else unit.log.tenants()
         if tenant_id is not None and not unit.log.tenant_exists(tenant_id):
             raise NotFound(f"no tenant {tenant_id}")
-        return [verify_tenant(unit.log, config, t, checks) for t in tenants]
+        return [verify_tenant(unit.log, config, t, checks, fanout) for t in tenants]

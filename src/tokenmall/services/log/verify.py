@@ -8,37 +8,29 @@ journals, and the leaf's digest), that every ledger day leaf is recorded as a lo
 the state checks the caller adds (the NFG registry's tokens and collections against the replay
 of the log).
 
-The leaves are read a range at a time as one string the database joins (``leaf_run``); a dense
-range whose leaves are all flat objects of a known byte shape (``shapes.Shapes.vouch``: each
-leaf matched whole by one regular expression, the ``index`` and ``type`` fields of the range
-read out together) is checked without reading any leaf as JSON. Any other range is read as
-rows and checked together (``bulk.objects``); a leaf the fast tests do not vouch for is
-checked alone, the way that names what is wrong with it. The leaves' objects are read only
-when asked (the state checks, a ledger day's leaf). The tree is built a level at a time from
-the leaf hashes, and the stored nodes are compared a range at a time as one string; only
-when they differ are they read again one by one, to name the first that does.
+The leaves are read and checked by ``leaf_scan`` (in one process, or a range per worker process
+for a large log: ``fanout``); the stored nodes are compared a level at a time with the
+recomputed tree, a range at a time as one string, and only when they differ are they read
+again one by one, to name the first that does.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from itertools import repeat
-from operator import itemgetter
-from typing import cast
 
-from tokenmall.domain.log import bulk, canonical, merkle, note, shapes
+from tokenmall.domain.log import merkle, note
 from tokenmall.domain.log.leaves import LEDGER_DAY, day_digest
 from tokenmall.services.log.checkpoints import LogConfig, verifier_key
+from tokenmall.services.log.fanout import Fanout
+from tokenmall.services.log.leaf_scan import Fields, Recomputed, level_holds, recompute
 from tokenmall.services.log.ports import LogStore
 
-Fields = dict[str, object]
+__all__ = ["Fields", "Recomputed", "StateCheck", "Verdict", "recompute", "verify_tenant"]
+
 # A check beyond the log: the tenant and its leaves as ``(index, fields)`` in index order;
 # what is broken, or None.
 StateCheck = Callable[[str, Sequence[tuple[int, Fields]]], str | None]
-NODE_BATCH = 50_000
-LEAF_BATCH = 50_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,141 +40,6 @@ class Verdict:
     checkpoints: int
     days: int
     problem: str | None  # the first thing broken, None if all holds
-
-
-class Recomputed:
-    """The tree of the leaves up to the first broken one, those leaves, and the problem."""
-
-    __slots__ = ("_fields", "leaves", "problem", "tree")
-
-    def __init__(self, tree: merkle.MemoryTree, leaves: list[bytes], problem: str | None) -> None:
-        self.tree = tree
-        self.leaves = leaves  # each leaf that holds, in index order (canonical JSON objects)
-        self.problem = problem  # the first broken leaf, None if every stored leaf holds
-        self._fields: list[Fields] | None = None
-
-    @property
-    def fields(self) -> list[Fields]:
-        """Each leaf's object, in index order (read when first asked: the state checks)."""
-        if self._fields is None:
-            self._fields = _objects(self.leaves)
-        return self._fields
-
-    def fields_at(self, index: int) -> Fields:
-        found: Fields = json.loads(self.leaves[index])
-        return found
-
-
-def _objects(leaves: list[bytes]) -> list[Fields]:
-    """The objects of leaves proved canonical JSON objects, read 1,000 at a time as one array
-    (one call of the C scanner; each leaf is a whole object, so the i-th read is the i-th's)."""
-    found: list[Fields] = []
-    for start in range(0, len(leaves), bulk.CHUNK):
-        found.extend(json.loads(b"[" + b",".join(leaves[start : start + bulk.CHUNK]) + b"]"))
-    return found
-
-
-def _leaf(
-    tenant_id: str, expected: int, index: int, kind: str, leaf: bytes
-) -> tuple[Fields | None, str | None]:
-    """One leaf checked alone: its object, or what is wrong with it."""
-    where = f"leaf {index}"
-    if index != expected:
-        return None, f"{where}: expected leaf {expected} (the log has a gap)"
-    try:
-        fields = json.loads(leaf.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        return None, f"{where}: not JSON"
-    if not isinstance(fields, dict):
-        return None, f"{where}: not a JSON object"
-    try:
-        canonical_form = canonical.encode(fields) == leaf
-    except canonical.NotCanonical:
-        canonical_form = False
-    if not canonical_form:
-        return None, f"{where}: not canonical JSON (edited?)"
-    if fields.get("index") != index or fields.get("tenant") != tenant_id:
-        return None, f"{where}: its index or tenant field does not match its place"
-    if fields.get("type") != kind:
-        return None, f"{where}: its type field does not match the stored type"
-    return fields, None
-
-
-_INDEX = itemgetter(0)
-_KIND = itemgetter(1)
-_LEAF = itemgetter(2)
-_SAYS = itemgetter("index", "tenant", "type")
-
-
-def _batch_holds(
-    tenant_id: str, first: int, rows: list[tuple[int, str, bytes]], found: list[Fields | None]
-) -> bool:
-    """Whether the batch's rows are leaves ``first``, ``first + 1``… and each one's object (as
-    the fast test found it) names its index, the tenant and the stored type."""
-    places = range(first, first + len(rows))
-    try:
-        said = list(map(_SAYS, cast(list[Fields], found)))  # a None or a field missing: no
-    except (KeyError, TypeError):
-        return False
-    return list(map(_INDEX, rows)) == list(places) and said == list(
-        zip(places, repeat(tenant_id), map(_KIND, rows), strict=False)
-    )
-
-
-def _vouched_run(
-    log: LogStore, known: shapes.Shapes, tenant_id: str, first: int, batch: int
-) -> list[bytes] | None:
-    """Leaves ``first`` up to ``first + batch`` as the database joins them, when they are dense
-    and their shapes vouch for them all (``shapes.Shapes.vouch``); None otherwise (the end of
-    the log, a gap, a leaf of no known flat shape: the general checks read them)."""
-    run = log.leaf_run(tenant_id, first, first + batch)
-    if run.count == 0 or run.first != first or run.last != first + run.count - 1:
-        return None
-    leaves = run.leaves.split(b"\n")  # no canonical JSON holds a raw newline
-    if len(leaves) != run.count:
-        return None
-    kind = run.low if run.low == run.high else None
-    return leaves if known.vouch(first, leaves, run.leaves, run.kinds, kind) else None
-
-
-def recompute(log: LogStore, tenant_id: str, batch: int = LEAF_BATCH) -> Recomputed:
-    """Every stored leaf checked, in index order, and the tree of those that hold."""
-    hashes: list[bytes] = []
-    kept: list[bytes] = []
-    known = shapes.Shapes(tenant_id)
-    while True:
-        vouched = _vouched_run(log, known, tenant_id, len(kept), batch)
-        if vouched is not None:
-            kept.extend(vouched)
-            hashes.extend(merkle.leaf_hashes(vouched))
-            continue
-        rows = next(log.leaf_batches(tenant_id, batch, after=len(kept) - 1), None)
-        if rows is None:
-            return Recomputed(merkle.MemoryTree.of_leaf_hashes(hashes), kept, None)
-        leaves = list(map(_LEAF, rows))
-        first = len(kept)
-        found = bulk.objects(leaves)
-        if _batch_holds(tenant_id, first, rows, found):
-            kept.extend(leaves)
-            hashes.extend(merkle.leaf_hashes(leaves))
-            continue
-        problem = None
-        for (index, kind, leaf), fields in zip(rows, found, strict=True):
-            expected = len(kept)
-            if (
-                fields is None
-                or index != expected
-                or fields.get("index") != index
-                or fields.get("tenant") != tenant_id
-                or fields.get("type") != kind
-            ):
-                fields, problem = _leaf(tenant_id, expected, index, kind, leaf)
-                if fields is None:
-                    break
-            kept.append(leaf)
-        hashes.extend(merkle.leaf_hashes(leaves[: len(kept) - first]))
-        if problem is not None:
-            return Recomputed(merkle.MemoryTree.of_leaf_hashes(hashes), kept, problem)
 
 
 def _first_broken_node(log: LogStore, tenant_id: str, tree: merkle.MemoryTree) -> str | None:
@@ -208,14 +65,15 @@ def _first_broken_node(log: LogStore, tenant_id: str, tree: merkle.MemoryTree) -
     return None
 
 
-def _broken_node(log: LogStore, tenant_id: str, tree: merkle.MemoryTree) -> str | None:
-    """The stored nodes against the tree, a batch of one level at a time, and their count."""
-    for level, nodes in enumerate(tree.levels):
-        for start in range(0, len(nodes), NODE_BATCH):
-            end = min(start + NODE_BATCH, len(nodes))
-            joined, count, even = log.node_run(tenant_id, level, start, end)
-            if not even or count != end - start or joined != b"".join(nodes[start:end]):
-                return _first_broken_node(log, tenant_id, tree)
+def _broken_node(log: LogStore, tenant_id: str, done: Recomputed) -> str | None:
+    """The stored nodes against the tree, a batch of one level at a time (those below
+    ``done.nodes_checked`` already compared by the fan-out's workers), and their count."""
+    tree = done.tree
+    if not done.nodes_hold:
+        return _first_broken_node(log, tenant_id, tree)
+    for level in range(done.nodes_checked, len(tree.levels)):
+        if not level_holds(log, tenant_id, level, 0, tree.levels[level]):
+            return _first_broken_node(log, tenant_id, tree)
     if log.node_count(tenant_id) != sum(len(level) for level in tree.levels):
         return _first_broken_node(log, tenant_id, tree)
     return None
@@ -240,9 +98,17 @@ def _day_leaves(leaves: list[bytes]) -> list[int]:
 
 
 def verify_tenant(
-    log: LogStore, config: LogConfig, tenant_id: str, checks: Sequence[StateCheck] = ()
+    log: LogStore,
+    config: LogConfig,
+    tenant_id: str,
+    checks: Sequence[StateCheck] = (),
+    fanout: Fanout | None = None,
 ) -> Verdict:
-    done = recompute(log, tenant_id)
+    """The first thing broken in the tenant's log, in the order the module says; ``fanout``
+    checks a large log's leaves (and their nodes) in worker processes, with the same verdict."""
+    done = (fanout.recompute(log, tenant_id) if fanout is not None else None) or recompute(
+        log, tenant_id
+    )
     tree = done.tree
     head = log.peek(tenant_id)
     checkpoints = log.checkpoints(tenant_id)
@@ -255,7 +121,7 @@ def verify_tenant(
         return verdict(done.problem)
     if head is None or head.size != tree.size:
         return verdict(f"the head says {head.size if head else 0} leaves, {tree.size} stored")
-    broken = _broken_node(log, tenant_id, tree)
+    broken = _broken_node(log, tenant_id, done)
     if broken:
         return verdict(broken)
     key = log.key(tenant_id)

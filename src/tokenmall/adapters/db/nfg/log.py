@@ -333,6 +333,10 @@ class SqlLog:
         ((joined_nodes, count, even),) = self._raw(sql, (tenant_id, level, start, end))
         return bytes(joined_nodes or b""), int(count), bool(even)
 
+    def leaf_count(self, tenant_id: str) -> int:
+        count = select(func.count()).select_from(log_leaves)
+        return int(self.conn.execute(count.where(log_leaves.c.tenant_id == tenant_id)).scalar_one())
+
     def node_count(self, tenant_id: str) -> int:
         count = select(func.count()).select_from(log_nodes)
         return int(self.conn.execute(count.where(log_nodes.c.tenant_id == tenant_id)).scalar_one())
