@@ -8,10 +8,11 @@ from collections.abc import Iterator, Sequence
 
 import pytest
 from sqlalchemy import create_engine, text
-from test_log_verify_bulk import CONFIG, _edit, _log, _rewrite
+from test_log_verify_bulk import CONFIG, MOMENT, _edit, _events, _log, _rewrite
 
 from tokenmall import bootstrap
-from tokenmall.services.log import fanout, public, verify
+from tokenmall.domain.log.leaves import Event
+from tokenmall.services.log import appending, fanout, public, verify
 from tokenmall.services.log.verify import Fields
 from tokenmall.services.mall.uow import Database
 
@@ -190,3 +191,23 @@ def test_a_recomputation_without_the_nodes_leaves_them_to_be_compared(
     found = _both(db, workers, tenant_id)
     assert found.problem is not None
     assert found.problem.startswith("node (1, 5) over leaves 10..11 does not match")
+
+
+def test_a_day_leaf_without_its_record_is_named_when_the_workers_checked_the_leaves(
+    db: Database, workers: fanout.Fanout
+) -> None:
+    """The leaves checked in worker processes are not kept in the main one: the day leaves are
+    found by their stored type there, with the same verdict as a single process's."""
+    tenant_id = _log(db, 30)
+    day = Event(
+        "ledger_day",
+        "day/2026-12-05",
+        {"day": "2026-12-05", "digest": "00" * 32, "journals": 0},
+    )
+    with db.unit() as unit:
+        appending.record(unit.log, CONFIG, tenant_id, [day], MOMENT)
+    with db.unit() as unit:
+        appending.record(unit.log, CONFIG, tenant_id, _events(31, 10), MOMENT)
+    found = _both(db, workers, tenant_id)
+    assert found.problem is not None
+    assert found.problem.startswith("leaf 30: a ledger day leaf whose day is not recorded")

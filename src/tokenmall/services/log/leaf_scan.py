@@ -82,6 +82,11 @@ class Recomputed:
         return self._leaves
 
     @property
+    def kept(self) -> bool:
+        """Whether the leaves are in memory (one process's scan), not to be read again."""
+        return self._leaves is not None
+
+    @property
     def fields(self) -> list[Fields]:
         """Each leaf's object, in index order (read when first asked: the state checks)."""
         if self._fields is None:

@@ -64,6 +64,10 @@ class LogStore(Protocol):
 
     def of_subject(self, tenant_id: str, subject: str) -> list[StoredLeaf]: ...
 
+    def indexes_of_type(self, tenant_id: str, kind: str, end: int) -> list[int]:
+        """The indexes below ``end`` of the leaves stored with type ``kind``, in order."""
+        ...
+
     def add_checkpoint(
         self, tenant_id: str, size: int, root: bytes, note: str, now: datetime
     ) -> None: ...

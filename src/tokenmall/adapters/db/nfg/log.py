@@ -341,6 +341,18 @@ class SqlLog:
         count = select(func.count()).select_from(log_nodes)
         return int(self.conn.execute(count.where(log_nodes.c.tenant_id == tenant_id)).scalar_one())
 
+    def indexes_of_type(self, tenant_id: str, kind: str, end: int) -> list[int]:
+        rows = self.conn.execute(
+            select(log_leaves.c.idx)
+            .where(
+                log_leaves.c.tenant_id == tenant_id,
+                log_leaves.c.type == kind,
+                log_leaves.c.idx < end,
+            )
+            .order_by(log_leaves.c.idx)
+        )
+        return [int(index) for (index,) in rows]
+
     def of_subject(self, tenant_id: str, subject: str) -> list[StoredLeaf]:
         rows = self.conn.execute(
             select(log_leaves.c.idx, log_leaves.c.type, log_leaves.c.subject, log_leaves.c.leaf)
