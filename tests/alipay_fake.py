@@ -171,6 +171,8 @@ class FakeAlipay:
         self.bills: dict[str, bytes] = {}
         self.requests: list[tuple[str, dict[str, Any]]] = []
         self.refund_pending = False  # refunds answer fund_change N and the query finds none
+        self.refund_refusal: tuple[str, str] | None = None  # (sub_code, sub_msg) for refunds
+        self.system_error = False  # refunds answer ACQ.SYSTEM_ERROR (transient)
         self.certificates: Certificates | None = None  # certificate mode when set
         self._numbers = 0
         self._server: ThreadingHTTPServer | None = None
@@ -368,6 +370,10 @@ class FakeAlipay:
         trade = self.trades.get(biz.get("out_trade_no", ""))
         if trade is None:
             return self.failed("ACQ.TRADE_NOT_EXIST", "交易不存在")
+        if self.system_error:
+            return self.failed("ACQ.SYSTEM_ERROR", "系统错误")
+        if self.refund_refusal is not None:
+            return self.failed(*self.refund_refusal)
         request_no = biz.get("out_request_no") or trade.out_trade_no
         fen = fen_of(biz["refund_amount"])
         done = {"trade_no": trade.trade_no, "out_trade_no": trade.out_trade_no}

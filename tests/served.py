@@ -47,6 +47,9 @@ def app_settings(database_url: str, **extra: Any) -> Settings:
     secret key; pass ``env="production"`` with safe settings to test without), quiet logs,
     fast password hashing, no ``.env``."""
     extra.setdefault("env", "development")
+    # Tested on its own (tests/api/test_api_channel_start_check.py): a served test app does not
+    # load every tenant's key sets of the shared test database at each start.
+    extra.setdefault("check_channels_on_start", False)
     return Settings(
         database_url=database_url,
         log_level="WARNING",

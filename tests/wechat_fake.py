@@ -5,7 +5,13 @@ RSA-SHA256 signature over ``METHOD\\nPATH\\nTIMESTAMP\\nNONCE\\nBODY\\n``) with 
 public key, and signs each answer and each callback with its platform key (RSA-2048 made in the
 test) over ``TIMESTAMP\\nNONCE\\nBODY\\n``, the ``Wechatpay-*`` headers set, and a callback's
 resource encrypted with AES-256-GCM under the API v3 key: so the SDK's real verification and
-decryption run against it. Orders, closes and refunds are kept in memory.
+decryption run against it. Orders (Native, H5 and JSAPI), closes and refunds are kept in memory.
+
+It also stands in for WeChat's web OAuth (``snsapi_base``): ``/connect/oauth2/authorize``
+sends the browser straight back to ``redirect_uri`` with a new code and the state, as WeChat
+does for a silent scope, and ``/sns/oauth2/access_token`` exchanges a code once for the openid
+(``oauth_openid``) given the app id and its AppSecret (``APP_SECRET``), answering WeChat's
+``errcode`` for a used (40163) or unknown (40029) code and a wrong secret (40125).
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
@@ -33,6 +40,9 @@ MCHID = "1900000109"
 APPID = "wxd678efh567hg6787"
 CERT_SERIAL = "5157F09EFDC096DE15EBE81A47057A7232F1B8E1"
 APIV3_KEY = "0123456789abcdef0123456789abcdef"
+APP_SECRET = "a1b2c3d4e5f60718293a4b5c6d7e8f90"
+OAUTH_AUTHORIZE = "/connect/oauth2/authorize"
+OAUTH_TOKEN = "/sns/oauth2/access_token"
 BILL_FILE = "/v3/billdownload/file"
 TRADE_BILL_HEADER = (
     "交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,"
@@ -144,12 +154,60 @@ class FakeWechatPay:
     refunds: dict[str, dict[str, Any]] = field(default_factory=dict)
     requests: list[tuple[str, str]] = field(default_factory=list)
     refund_status: str = "SUCCESS"
+    # (HTTP status, error code) the refund API answers instead of taking a refund
+    refund_refusal: tuple[int, str] | None = None
     # merchant transfers (商家转账): bills by out_bill_no; the state a new bill to an openid
     # takes (default SUCCESS; WAIT_USER_CONFIRM or PROCESSING stay open, FAIL fails)
     transfers: dict[str, dict[str, Any]] = field(default_factory=dict)
     # trade bills by day (``bill_date``): the CSV WeChat Pay would give (see ``trade_bill``)
     bills: dict[str, str] = field(default_factory=dict)
     transfer_states: dict[str, str] = field(default_factory=dict)
+    # WeChat's web OAuth: the openid the next authorization stands for; codes made (code ->
+    # openid) and those exchanged already
+    oauth_openid: str = "o_jsapi_payer_0001"
+    oauth_codes: dict[str, str] = field(default_factory=dict)
+    oauth_used: set[str] = field(default_factory=set)
+    oauth_exchanges: list[str] = field(default_factory=list)
+    oauth_snapshot: bool = False  # WeChat opened the page in 快照页 mode (a virtual openid)
+
+    # -- WeChat's web OAuth --------------------------------------------------------------------
+
+    def authorize(self, query: str) -> tuple[int, str]:
+        """The answer to the authorize address: (302, where to) or (400, why)."""
+        asked = {k: v[0] for k, v in parse_qs(query).items()}
+        if asked.get("appid") != APPID or asked.get("scope") != "snsapi_base":
+            return 400, "appid or scope"
+        if asked.get("response_type") != "code" or not asked.get("redirect_uri"):
+            return 400, "response_type or redirect_uri"
+        code = "081" + secrets.token_hex(14)
+        self.oauth_codes[code] = self.oauth_openid
+        back = urlencode({"code": code, "state": asked.get("state", "")})
+        return 302, f"{asked['redirect_uri']}?{back}"
+
+    def access_token(self, query: str) -> dict[str, Any]:
+        asked = {k: v[0] for k, v in parse_qs(query).items()}
+        code = asked.get("code", "")
+        self.oauth_exchanges.append(code)
+        if asked.get("appid") != APPID:
+            return {"errcode": 40013, "errmsg": "invalid appid"}
+        if asked.get("secret") != APP_SECRET:
+            return {"errcode": 40125, "errmsg": "invalid appsecret"}
+        if asked.get("grant_type") != "authorization_code":
+            return {"errcode": 40002, "errmsg": "invalid grant_type"}
+        if code in self.oauth_used:
+            return {"errcode": 40163, "errmsg": "code been used"}
+        openid = self.oauth_codes.get(code)
+        if openid is None:
+            return {"errcode": 40029, "errmsg": "invalid code"}
+        self.oauth_used.add(code)
+        return {
+            "access_token": secrets.token_hex(20),
+            "expires_in": 7200,
+            "refresh_token": secrets.token_hex(20),
+            "openid": openid,
+            "scope": "snsapi_base",
+            "is_snapshotuser": 1 if self.oauth_snapshot else 0,
+        }
 
     # -- what WeChat Pay signs -----------------------------------------------------------------
 
@@ -223,9 +281,11 @@ class FakeWechatPay:
             "out_trade_no": out_trade_no,
             "trade_state": order["trade_state"],
             "trade_state_desc": order["trade_state"],
-            "trade_type": "NATIVE",
+            "trade_type": order.get("trade_type", "NATIVE"),
             "amount": {"total": amount, "payer_total": amount, "currency": currency},
         }
+        if order.get("payer"):
+            found["payer"] = order["payer"]
         if order.get("transaction_id"):
             found["transaction_id"] = order["transaction_id"]
             found["success_time"] = order["success_time"]
@@ -240,11 +300,29 @@ class FakeWechatPay:
         if not self._authorized(method, path, body, auth):
             return 401, {"code": "SIGN_ERROR", "message": "签名错误"}
         data = json.loads(body) if body else {}
-        if method == "POST" and path in ("/v3/pay/transactions/native", "/v3/pay/transactions/h5"):
+        kinds = ("/v3/pay/transactions/native", "/v3/pay/transactions/h5")
+        if method == "POST" and path in (*kinds, "/v3/pay/transactions/jsapi"):
             if data.get("mchid") != MCHID or data.get("appid") != APPID:
                 return 400, {"code": "PARAM_ERROR", "message": "mchid与appid不匹配"}
             no = data["out_trade_no"]
-            self.orders.setdefault(no, {"amount": data["amount"], "trade_state": "NOTPAY"})
+            kind = path.rsplit("/", 1)[-1].upper()
+            if kind == "JSAPI":
+                openid = (data.get("payer") or {}).get("openid")
+                if not isinstance(openid, str) or not openid:
+                    return 400, {"code": "PARAM_ERROR", "message": "缺少参数payer.openid"}
+            self.orders.setdefault(
+                no,
+                {
+                    "amount": data["amount"],
+                    "trade_state": "NOTPAY",
+                    "trade_type": kind,
+                    "payer": data.get("payer"),
+                },
+            )
+            if kind == "JSAPI":
+                order = self.orders[no]
+                order.setdefault("prepay_id", "wx" + secrets.token_hex(15))
+                return 200, {"prepay_id": order["prepay_id"]}
             if path.endswith("native"):
                 return 200, {"code_url": f"weixin://wxpay/bizpayurl?pr={no[-8:]}"}
             return 200, {"h5_url": f"https://wx.tenpay.com/cgi-bin/mmpayweb-bin/checkmweb?p={no}"}
@@ -264,6 +342,9 @@ class FakeWechatPay:
             order = self.orders.get(data.get("out_trade_no", ""))
             if order is None or order["trade_state"] not in ("SUCCESS", "REFUND"):
                 return 404, {"code": "RESOURCE_NOT_EXISTS", "message": "订单不存在"}
+            if self.refund_refusal is not None:
+                status, code = self.refund_refusal
+                return status, {"code": code, "message": "退款被拒绝"}
             amount = data["amount"]
             taken = sum(
                 r["amount"]["refund"]
@@ -379,6 +460,23 @@ def serve(fake: FakeWechatPay) -> Iterator[FakeWechatPay]:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length).decode() if length else ""
             auth = self.headers.get("Authorization", "")
+            where = urlsplit(self.path)
+            if where.path == OAUTH_AUTHORIZE:  # WeChat's OAuth page: straight back, a code
+                status, target = fake.authorize(where.query)
+                self.send_response(status)
+                if status == 302:
+                    self.send_header("Location", target)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            if where.path == OAUTH_TOKEN:  # the code's exchange: JSON, unsigned
+                raw = json.dumps(fake.access_token(where.query)).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+                return
             if self.path.startswith(BILL_FILE):  # a bill's file: gzip, its answer unsigned
                 code, raw = fake.bill_file(self.path, auth)
                 self.send_response(code)

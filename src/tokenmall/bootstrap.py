@@ -36,6 +36,8 @@ from tokenmall.adapters.payments.alipay_transfers import AlipayBills, AlipayPayo
 from tokenmall.adapters.payments.sandbox import SandboxGateway, parse_sandbox_ref
 from tokenmall.adapters.payments.wechat import WECHAT, WechatGateway
 from tokenmall.adapters.payments.wechat_bill import WechatBills
+from tokenmall.adapters.payments.wechat_jsapi import WechatJsapi
+from tokenmall.adapters.payments.wechat_oauth import WechatOauth
 from tokenmall.adapters.payments.wechat_payout import WechatPayouts
 from tokenmall.adapters.signing import (
     Ed25519Signer,
@@ -47,12 +49,14 @@ from tokenmall.services.log.anchor_ports import ChainAccess
 from tokenmall.services.log.anchoring import Anchoring
 from tokenmall.services.log.checkpoints import LogConfig
 from tokenmall.services.log.verify import StateCheck
-from tokenmall.services.mall.gateway import Gateway, NoGateway
+from tokenmall.services.mall.gateway import Gateway, NoGateway, channel_named
 from tokenmall.services.mall.kyc import Sealer
 from tokenmall.services.mall.payment_channels import ChannelKind, GatewayContext, Registry
 from tokenmall.services.mall.payout_channels import TenantBills, TenantPayouts
 from tokenmall.services.mall.settling import BUSINESS_TZ
 from tokenmall.services.mall.uow import Database, MallUnitOfWork, utc_now
+from tokenmall.services.mall.wechat_openids import JsapiChannel
+from tokenmall.services.mall.wechat_openids import WechatOauth as WechatOauthPort
 from tokenmall.services.nfg import state_check
 from tokenmall.services.nfg.redemption_orders import RedemptionSteps
 from tokenmall.services.unit_of_work_payouts import Bills, BillSources, PayoutChannels, Payouts
@@ -167,6 +171,20 @@ def wechat_channel(api_base: str = wechat_keys.API_BASE) -> ChannelKind:
 
 
 WECHAT_WEBHOOK = "/api/v1/payments/webhooks/wechat"
+
+
+def wechat_jsapi(gateway: Gateway) -> JsapiChannel | None:
+    """JSAPI (paying inside WeChat) over a tenant's WeChat Pay gateway; None for another
+    channel's gateway."""
+    found = channel_named(gateway, WECHAT)
+    return WechatJsapi(found) if isinstance(found, WechatGateway) else None
+
+
+def wechat_oauth(settings: Any) -> WechatOauthPort:
+    """WeChat's web OAuth at the hosts the settings name (local fakes in the tests)."""
+    return WechatOauth(settings.wechat_oauth_authorize_url, settings.wechat_oauth_api_base)
+
+
 ALIPAY_WEBHOOK = "/api/v1/payments/webhooks/alipay"
 ALIPAY = "alipay"
 AlipayChannel = alipay_channel.AlipayChannel

@@ -89,6 +89,9 @@ class Settings(BaseSettings):
     public_base_url: str = "http://127.0.0.1:8000"
     # Create the tables at start-up (alembic upgrade head); off when a deploy step migrates.
     migrate_on_start: bool = True
+    # Make every tenant's payment channels at start-up (in a thread) and log each one whose
+    # key set no longer opens or loads, naming the tenant and the channel.
+    check_channels_on_start: bool = True
     # Send the session cookie only over HTTPS (leave off for local http://127.0.0.1).
     cookie_secure: bool = False
     # Request bodies above this many bytes are refused with 413 before they are parsed.
@@ -106,6 +109,11 @@ class Settings(BaseSettings):
     sandbox_webhook_url: str | None = None
     # WeChat Pay's API host (its SDK's requests go there); a local fake in the tests.
     wechatpay_api_base: str = "https://api.mch.weixin.qq.com"
+    # WeChat's web OAuth (the shopper's openid for JSAPI payments inside WeChat): where the
+    # shopper is sent to authorize, and the API host the code is exchanged at; local fakes in
+    # the tests.
+    wechat_oauth_authorize_url: str = "https://open.weixin.qq.com/connect/oauth2/authorize"
+    wechat_oauth_api_base: str = "https://api.weixin.qq.com"
     # The public https:// address the channels send their callbacks to and the payer back to
     # (``https://mall.example.com``); unset: the address the request came in on.
     payments_public_url: str | None = None
@@ -128,7 +136,13 @@ class Settings(BaseSettings):
     # one transaction a request.
     group_commit: bool = True
 
-    @field_validator("sandbox_webhook_url", "payments_public_url", "wechatpay_api_base")
+    @field_validator(
+        "sandbox_webhook_url",
+        "payments_public_url",
+        "wechatpay_api_base",
+        "wechat_oauth_authorize_url",
+        "wechat_oauth_api_base",
+    )
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("http://", "https://")):

@@ -37,3 +37,13 @@ def test_each_attempt_has_its_own_number_at_the_channel() -> None:
     assert refund_of_channel_no("rfd_abc-3") == ("rfd_abc", 3)
     with pytest.raises(ValueError, match="attempt"):
         channel_refund_no("rfd_abc", 0)
+
+
+def test_a_refund_the_channel_refuses_at_once_is_failed_by_whoever_approved_it() -> None:
+    assert REFUND.check(R.REQUESTED, "refused", Actor.MERCHANT) == R.FAILED
+    assert REFUND.check(R.REQUESTED, "refused", Actor.ADMIN) == R.FAILED
+    for nobody in (Actor.CONSUMER, Actor.SYSTEM):
+        with pytest.raises(TransitionRefused):
+            REFUND.check(R.REQUESTED, "refused", nobody)
+    with pytest.raises(TransitionRefused):
+        REFUND.check(R.PROCESSING, "refused", Actor.ADMIN)  # the channel's news decides those

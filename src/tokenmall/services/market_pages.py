@@ -19,6 +19,7 @@ from tokenmall.adapters.db.mall import people as people_repo
 from tokenmall.adapters.db.market.store import OrderRow
 from tokenmall.adapters.db.market.trades import DepositRow
 from tokenmall.domain.market import Code, MarketRefused
+from tokenmall.domain.market.calendar import business_day, calendar_day
 from tokenmall.domain.market.fees import Split, band_limits, split, within_band
 from tokenmall.domain.market.profiles import HoldScope
 from tokenmall.domain.nfg.records import Collection, CollectionStatus, Token
@@ -184,7 +185,9 @@ def listings(
     found = terms(unit, caller, tenant_id, collection_id, now)
     rows = [
         r
-        for r in unit.market.open_orders_of_collection(tenant_id, collection_id)
+        for r in unit.market.open_orders_of_collection(
+            tenant_id, collection_id, calendar_day(business_day(now))
+        )
         if r.kind == "listing"
     ]
     rows.sort(key=lambda r: (r.price, r.order_id))

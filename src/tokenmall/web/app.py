@@ -12,7 +12,7 @@ from tokenmall import bootstrap
 from tokenmall.config import Settings
 from tokenmall.services.mall import operators, passwords
 from tokenmall.services.mall.uow import Database, utc_now
-from tokenmall.web import errors, limits, logs, pages, security_headers
+from tokenmall.web import channel_check, errors, limits, logs, pages, security_headers
 from tokenmall.web.api import (
     addresses,
     catalogue,
@@ -92,6 +92,8 @@ def create_app(
                 )
             if created:
                 log.info("operator created", extra={"fields": {"email": settings.operator_email}})
+        if settings.check_channels_on_start:
+            app.state.channel_check = channel_check.start(app, db, settings)
         yield
         if database is None:
             db.dispose()

@@ -53,6 +53,11 @@ PAY_METHODS: dict[str, tuple[str, str]] = {
     "page": ("alipay.trade.page.pay", "FAST_INSTANT_TRADE_PAY"),
 }
 OK = "10000"
+# Alipay's "business failed" answer: the request was understood and refused (the seller's
+# balance, a closed trade, an amount over what is left), unless its sub-code is one of the
+# transient one, after which the same request may simply be sent again.
+BUSINESS_FAILED = "40004"
+_TRY_AGAIN = frozenset({"ACQ.SYSTEM_ERROR"})
 
 
 def alipay_timestamp() -> str:
@@ -208,20 +213,25 @@ class AlipayGateway:
             },
         )
         if answer.get("code") != OK:
-            raise _refused("the refund", answer)
+            refused = _refused("the refund", answer)
+            if refused.code == BUSINESS_FAILED and refused.sub_code not in _TRY_AGAIN:
+                return GatewayRefund(provider_ref="", status="failed", reason=str(refused))
+            raise refused
         trade_no = str(answer.get("trade_no") or provider_ref)
+        reference = f"{trade_no}:{refund_id}"
         if answer.get("fund_change") != "Y":
             # Already refunded by an earlier call with this id, or still being processed:
-            # Alipay's refund query says which.
+            # Alipay's refund query says which. Still processing: asked again later (Alipay
+            # sends no refund callback), under the same number, which never refunds twice.
             found = self._call(
                 "alipay.trade.fastpay.refund.query",
                 {"out_trade_no": provider_ref, "out_request_no": refund_id},
             )
             if found.get("code") != OK or found.get("refund_status") != "REFUND_SUCCESS":
-                raise AlipayUnavailable("Alipay has not confirmed the refund yet; ask again")
+                return GatewayRefund(provider_ref=reference, status="processing")
             if found.get("refund_amount") != format_money(amount_fen):
                 raise AlipayError(f"refund {refund_id} was made with another amount")
-        return GatewayRefund(provider_ref=f"{trade_no}:{refund_id}", status="succeeded")
+        return GatewayRefund(provider_ref=reference, status="succeeded")
 
     # -- payouts and bills ---------------------------------------------------------------------
 

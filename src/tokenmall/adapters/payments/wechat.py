@@ -23,6 +23,7 @@ from typing import Any, Literal
 from tokenmall.adapters.payments.wechat_keys import API_BASE, WechatKeys, client
 from tokenmall.domain.errors import ErrorKind
 from tokenmall.domain.mall.gateway import (
+    JSAPI_PREFIX,
     CallbackEvent,
     CallbackRefused,
     ChannelError,
@@ -37,6 +38,7 @@ TOLERANCE_SECONDS = 300
 MAX_BODY = 64 * 1024
 _HEADERS = ("wechatpay-signature", "wechatpay-timestamp", "wechatpay-nonce", "wechatpay-serial")
 _OUT_TRADE_NO = re.compile(r"^pay_[0-9a-z]{26}$")
+_PREPAY_ID = re.compile(r"^[0-9A-Za-z_-]{1,64}$")
 _OPEN_STATES = ("NOTPAY", "USERPAYING")
 _FAILED_STATES = ("CLOSED", "REVOKED", "PAYERROR")
 _REFUND_STATES: dict[str, RefundState] = {
@@ -45,6 +47,13 @@ _REFUND_STATES: dict[str, RefundState] = {
     "CLOSED": "failed",
     "ABNORMAL": "failed",
 }
+# The refund API's answers that refuse the refund itself (the merchant's balance, the payer's
+# account, an amount over what is left, a payment it does not hold): recorded as a failed
+# refund. Any other error (a signature, the rate limit, a system error) leaves nothing recorded
+# and may be sent again under the same number.
+_REFUND_REFUSALS = frozenset(
+    {"NOT_ENOUGH", "USER_ACCOUNT_ABNORMAL", "NO_AUTH", "INVALID_REQUEST", "RESOURCE_NOT_EXISTS"}
+)
 Mode = Literal["native", "h5"]
 
 
@@ -102,15 +111,45 @@ class WechatGateway:
             data = {}
         return int(code), data
 
+    @property
+    def sdk(self) -> Any:
+        """The SDK's client of the current key set (it signs with the merchant's key)."""
+        return self._pay
+
     def create_payment(
         self, *, tenant_id: str, payment_id: str, order_id: str, amount_fen: int
     ) -> CreatedPayment:
+        return self.open_order(
+            tenant_id=tenant_id,
+            payment_id=payment_id,
+            order_id=order_id,
+            amount_fen=amount_fen,
+            kind=self.mode,
+        )
+
+    def open_order(
+        self,
+        *,
+        tenant_id: str,
+        payment_id: str,
+        order_id: str,
+        amount_fen: int,
+        kind: Literal["native", "h5", "jsapi"],
+        openid: str | None = None,
+    ) -> CreatedPayment:
+        """A WeChat Pay order of ``kind``: Native (its ``code_url``), H5 (its ``h5_url``) or
+        JSAPI for the payer ``openid`` (``JSAPI_PREFIX`` + ``prepay_id=…``, the ``package``
+        the page hands to ``WeixinJSBridge``)."""
         from wechatpayv3 import WeChatPayType
 
-        kind = WeChatPayType.H5 if self.mode == "h5" else WeChatPayType.NATIVE
+        pay_type = {
+            "h5": WeChatPayType.H5,
+            "jsapi": WeChatPayType.JSAPI,
+            "native": WeChatPayType.NATIVE,
+        }[kind]
         scene = (
             {"payer_client_ip": self.client_ip, "h5_info": {"type": "Wap"}}
-            if self.mode == "h5"
+            if kind == "h5"
             else None
         )
         code, data = self._call(
@@ -121,12 +160,18 @@ class WechatGateway:
                 amount={"total": amount_fen, "currency": CURRENCY},
                 attach=tenant_id,
                 scene_info=scene,
-                pay_type=kind,
+                payer=None if openid is None else {"openid": openid},
+                pay_type=pay_type,
             ),
         )
-        url = data.get("h5_url" if self.mode == "h5" else "code_url")
+        answer = {"h5": "h5_url", "jsapi": "prepay_id", "native": "code_url"}[kind]
+        url = data.get(answer)
         if code not in (200, 201) or not isinstance(url, str) or not url:
             raise ChannelError(f"WeChat Pay did not open the payment: {_refusal(code, data)}")
+        if kind == "jsapi":
+            if not _PREPAY_ID.match(url):
+                raise ChannelError("WeChat Pay answered a malformed prepay_id")
+            url = f"{JSAPI_PREFIX}prepay_id={url}"
         return CreatedPayment(payment_id, url)
 
     def query_payment(self, *, provider_ref: str) -> CallbackEvent | None:
@@ -177,7 +222,10 @@ class WechatGateway:
             ),
         )
         if code != 200:
-            raise ChannelError(f"WeChat Pay refused the refund: {_refusal(code, data)}")
+            said = f"WeChat Pay refused the refund: {_refusal(code, data)}"
+            if data.get("code") in _REFUND_REFUSALS:
+                return GatewayRefund("", "failed", said[:500])
+            raise ChannelError(said)
         return _refund_of(data)
 
     def query_refund(self, *, refund_id: str) -> GatewayRefund:

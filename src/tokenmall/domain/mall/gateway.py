@@ -13,6 +13,15 @@ from tokenmall.domain.errors import DomainError, ErrorKind
 EventType = Literal["payment.succeeded", "payment.failed"]
 EVENT_TYPES: tuple[str, ...] = ("payment.succeeded", "payment.failed")
 
+# A WeChat Pay JSAPI payment's ``redirect_url``: this prefix, then ``prepay_id=…`` (the
+# ``package`` the order page hands to ``WeixinJSBridge`` inside WeChat's browser).
+JSAPI_PREFIX = "wechat-jsapi:"
+
+
+def is_jsapi(redirect_url: str) -> bool:
+    """Whether a payment's ``redirect_url`` is a WeChat Pay JSAPI payment's."""
+    return redirect_url.startswith(JSAPI_PREFIX)
+
 
 class CallbackRefused(DomainError):
     """A callback we will not act on; ``reason`` is a short code for logs and the record."""

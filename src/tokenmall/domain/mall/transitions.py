@@ -182,6 +182,8 @@ REFUND: Lifecycle[RefundStatus] = Lifecycle(
         (_R.REQUESTED, "reject"): _move(_R.REJECTED, _A.MERCHANT, _A.ADMIN),
         # approved, and the channel answered that it is processing the refund
         (_R.REQUESTED, "submit"): _move(_R.PROCESSING, _A.MERCHANT, _A.ADMIN),
+        # approved, and the channel refused it at once (its balance, a closed trade…)
+        (_R.REQUESTED, "refused"): _move(_R.FAILED, _A.MERCHANT, _A.ADMIN),
         (_R.PROCESSING, "channel_succeeded"): _move(_R.SUCCEEDED, _A.SYSTEM),
         (_R.PROCESSING, "channel_failed"): _move(_R.FAILED, _A.SYSTEM),
         (_R.FAILED, "retry"): _move(_R.PROCESSING, _A.MERCHANT, _A.ADMIN),

@@ -6,11 +6,26 @@ holidays closed), so the service and the replay share every rule that reads the 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 # Trading days are counted from this Monday; only differences between them matter.
 EPOCH = date(2000, 1, 3)
+
+# The market's business day is Beijing time.
+MARKET_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
+
+
+def business_day(now: datetime) -> date:
+    """The market's date at ``now`` (an aware time)."""
+    return now.astimezone(MARKET_TZ).date()
+
+
+def calendar_day(day: date) -> int:
+    """``Clock.calendar_day`` of ``day``: an order whose ``expires_day`` is at most this no
+    longer trades."""
+    return (day - EPOCH).days + 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +57,16 @@ class TenantCalendar:
     holidays: frozenset[date] = frozenset()
     workdays: frozenset[date] = frozenset()
 
+    @classmethod
+    def of(cls, days: Iterable[tuple[date, bool]]) -> TenantCalendar:
+        """From the tenant's rows ``(day, workday)``: a closed day, or a weekend day that
+        trades (调休)."""
+        rows = list(days)
+        return cls(
+            holidays=frozenset(d for d, work in rows if not work),
+            workdays=frozenset(d for d, work in rows if work),
+        )
+
     def is_trading(self, day: date) -> bool:
         if day in self.holidays:
             return False
@@ -61,7 +86,7 @@ class TenantCalendar:
     def clock(self, day: date) -> Clock:
         """The market's clock on ``day``."""
         return Clock(
-            calendar_day=(day - EPOCH).days + 1,
+            calendar_day=calendar_day(day),
             trading_day=self.trading_days_through(day),
             trading=self.is_trading(day),
         )

@@ -23,6 +23,7 @@ from tokenmall.domain.log.anchors import (
     private_key_bytes,
 )
 from tokenmall.domain.mall.people import Role
+from tokenmall.services.log.anchor_ports import Chain
 from tokenmall.services.log.anchoring import ASSOCIATED, DROPPED, Anchoring
 from tokenmall.services.mall.auth import Principal, require
 from tokenmall.services.mall.errors import Conflict, InvalidInput, NotFound
@@ -170,35 +171,70 @@ def _settings(db: Database, tenant_id: str) -> AnchorSettings:
     return found
 
 
-def check(db: Database, anchoring: Anchoring, tenant_id: str) -> ConnectionCheck:
-    """Reach the endpoint and check it is the configured chain, the contract is there and the
-    account can pay for gas; the first problem, named."""
-    found = _settings(db, tenant_id)
+@dataclass(slots=True)
+class _Probe:
+    """What asking the chain found, and the first problem a person can fix with the setting
+    it is in (None: ready)."""
+
+    chain: Chain | None = None
     chain_id: int | None = None
     block: int | None = None
     balance: int | None = None
+    problem: str | None = None
+    field: str | None = None
+
+    def stop(self, problem: str, field: str) -> _Probe:
+        self.problem, self.field = problem, field
+        return self
+
+
+def _probe(anchoring: Anchoring, found: AnchorSettings, *, contract: bool) -> _Probe:
+    """In order: the key and the endpoint, the chain id, the account's funds for gas, and (with
+    ``contract``) the contract at its address; stopping at the first problem."""
+    seen = _Probe()
     try:
-        chain = anchoring.connect(found)
-        try:
-            chain_id = chain.chain_id()
-        except ChainError as error:
-            raise ChainError(f"the JSON-RPC endpoint is unreachable: {error}") from None
-        block = chain.head()
-        if chain_id != found.chain_id:
-            raise ChainError(
-                f"wrong chain id: the endpoint is chain {chain_id}, the settings say "
-                f"{found.chain_id}"
-            )
-        balance = chain.balance()
-        if balance == 0 and chain.gas_price() > 0:
-            raise ChainError(f"the account {found.account} has no funds to pay for gas")
-        if found.contract is None:
-            raise ChainError("no contract yet: deploy it (tokenmall log anchor-deploy) or set it")
-        if not chain.has_code(found.contract):
-            raise ChainError(f"no contract at {found.contract} on chain {chain_id}")
+        seen.chain = chain = anchoring.connect(found)
     except (ChainError, ValueError) as error:
-        return ConnectionCheck(False, str(error), chain_id, block, balance)
-    return ConnectionCheck(True, None, chain_id, block, balance)
+        return seen.stop(str(error), "private_key")
+    try:
+        seen.chain_id = chain.chain_id()
+        seen.block = chain.head()
+    except ChainError as error:
+        return seen.stop(f"the JSON-RPC endpoint is unreachable: {error}", "rpc_url")
+    if seen.chain_id != found.chain_id:
+        return seen.stop(
+            f"wrong chain id: the endpoint is chain {seen.chain_id}, the settings say "
+            f"{found.chain_id}",
+            "chain_id",
+        )
+    try:
+        seen.balance = chain.balance()
+        if seen.balance == 0 and chain.gas_price() > 0:
+            return seen.stop(
+                f"the account {found.account} has no funds to pay for gas", "private_key"
+            )
+        if not contract:
+            return seen
+        if found.contract is None:
+            return seen.stop(
+                "no contract yet: deploy it (tokenmall log anchor-deploy) or set it", "contract"
+            )
+        if not chain.has_code(found.contract):
+            return seen.stop(
+                f"no contract at {found.contract} on chain {seen.chain_id}", "contract"
+            )
+    except ChainError as error:
+        return seen.stop(str(error), "rpc_url")
+    return seen
+
+
+def check(db: Database, anchoring: Anchoring, tenant_id: str) -> ConnectionCheck:
+    """Reach the endpoint and check it is the configured chain, the contract is there and the
+    account can pay for gas; the first problem, named."""
+    seen = _probe(anchoring, _settings(db, tenant_id), contract=True)
+    return ConnectionCheck(
+        seen.problem is None, seen.problem, seen.chain_id, seen.block, seen.balance
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,26 +256,12 @@ def _deploy_on_chain(anchoring: Anchoring, found: AnchorSettings, replace: bool)
             "replace",
             zh=f"已部署合约 {found.contract}：如需替换，请确认替换（replace）",
         )
+    seen = _probe(anchoring, found, contract=False)
+    if seen.problem is not None:
+        raise Conflict(seen.problem, seen.field)
+    assert seen.chain is not None
     try:
-        chain = anchoring.connect(found)
-    except (ChainError, ValueError) as error:
-        raise Conflict(str(error), "private_key") from None
-    try:
-        chain_id = chain.chain_id()
-    except ChainError as error:
-        raise Conflict(f"the JSON-RPC endpoint is unreachable: {error}", "rpc_url") from None
-    if chain_id != found.chain_id:
-        raise Conflict(
-            f"wrong chain id: the endpoint is chain {chain_id}, the settings say {found.chain_id}",
-            "chain_id",
-        )
-    try:
-        poor = chain.balance() == 0 and chain.gas_price() > 0
-        if poor:
-            raise Conflict(
-                f"the account {found.account} has no funds to pay for gas", "private_key"
-            )
-        return chain.deploy(found.chain_id, anchoring.wait)
+        return seen.chain.deploy(found.chain_id, anchoring.wait)
     except ChainError as error:
         raise Conflict(f"the deployment failed: {error}", "contract") from None
 

@@ -4,8 +4,9 @@ In order, stopping at the first thing broken: every leaf (dense indexes, its ``i
 ``tenant`` fields, valid canonical JSON), the tree recomputed from the leaves against every
 stored node and the head's size, every checkpoint (origin, signature under the tenant's key,
 root against the recomputed tree), every logged ledger day (its digest recomputed from the
-journals, and the leaf's digest), then the state checks the caller adds (the NFG registry's
-tokens and collections against the replay of the log).
+journals, and the leaf's digest), that every ledger day leaf is recorded as a logged day, then
+the state checks the caller adds (the NFG registry's tokens and collections against the replay
+of the log).
 
 The leaves are read a range at a time as one string the database joins (``leaf_run``); a dense
 range whose leaves are all flat objects of a known byte shape (``shapes.Shapes.vouch``: each
@@ -220,6 +221,24 @@ def _broken_node(log: LogStore, tenant_id: str, tree: merkle.MemoryTree) -> str 
     return None
 
 
+_DAY_MARK = b'"type":"%s"' % LEDGER_DAY.encode()
+
+
+def _day_leaves(leaves: list[bytes]) -> list[int]:
+    """The indexes of the ledger day leaves among leaves proved canonical JSON objects: the
+    mark found as bytes (a quote inside a string is escaped, so only a key can make it), then
+    the object's own ``type`` read."""
+    found = []
+    for start in range(0, len(leaves), bulk.CHUNK):
+        chunk = leaves[start : start + bulk.CHUNK]
+        if _DAY_MARK not in b"\n".join(chunk):  # most chunks: one search in C
+            continue
+        for index, leaf in enumerate(chunk, start):
+            if _DAY_MARK in leaf and json.loads(leaf).get("type") == LEDGER_DAY:
+                found.append(index)
+    return found
+
+
 def verify_tenant(
     log: LogStore, config: LogConfig, tenant_id: str, checks: Sequence[StateCheck] = ()
 ) -> Verdict:
@@ -271,6 +290,13 @@ def verify_tenant(
             )
         if digest.journals != day.journals:
             return verdict(f"{where}: {digest.journals} journals, {day.journals} logged")
+    recorded = {day.leaf_index for day in days}
+    for index in _day_leaves(done.leaves):
+        if index not in recorded:
+            return verdict(
+                f"leaf {index}: a ledger day leaf whose day is not recorded as logged "
+                "(its record was removed: its journals go unchecked, the day would be logged again)"
+            )
     leaves = list(enumerate(done.fields)) if checks else []
     for check in checks:
         found = check(tenant_id, leaves)

@@ -23,7 +23,7 @@ from tokenmall.services.mall.auth import Principal, actor, require
 from tokenmall.services.mall.errors import Conflict, Forbidden, NotFound
 from tokenmall.services.mall.gateway import Gateway
 from tokenmall.services.mall.orders import pending_refund, visible_order
-from tokenmall.services.mall.refund_channel import book_refund
+from tokenmall.services.mall.refund_channel import book_refund, validate_reason
 from tokenmall.services.unit_of_work import UnitOfWork
 
 
@@ -141,8 +141,20 @@ def approve_refund(
         pass
     assert answer is not None
     if answer.status == "failed":
-        raise Conflict(f"the payment channel refused the refund: {answer.reason or 'failed'}")
-    if answer.status == "succeeded":
+        # Recorded, not rolled back: an admin sees why, and retries it (a new number at the
+        # channel) or abandons it with a reason.
+        REFUND.check(refund.status, "refused", actor(who))
+        uow.refunds.decide(
+            tenant_id,
+            refund.refund_id,
+            RefundStatus.FAILED,
+            {
+                **decision,
+                "failure_reason": validate_reason(answer.reason),
+                "submitted_at": now,
+            },
+        )
+    elif answer.status == "succeeded":
         uow.refunds.decide(
             tenant_id,
             refund.refund_id,

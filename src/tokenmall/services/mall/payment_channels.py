@@ -40,6 +40,10 @@ SANDBOX = "sandbox"
 class ChannelRows(Protocol):
     def of_tenant(self, tenant_id: str) -> list[ChannelRow]: ...
 
+    def switched_on(self) -> list[ChannelRow]:
+        """Every tenant's channels switched on, by tenant and channel."""
+        ...
+
     def get(
         self, tenant_id: str, channel: str, *, for_update: bool = False
     ) -> ChannelRow | None: ...
@@ -326,3 +330,35 @@ def tenant_gateway(
     return ChannelSet(
         first, lambda name: _gateway(rows, tenant_id, name, registry, base_url, now, True)
     )
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelProblem:
+    """A channel switched on whose gateway cannot be made: what is wrong, in words."""
+
+    tenant_id: str
+    channel: str
+    problem: str
+
+
+def check_switched_on(
+    uow: ChannelsUnit, registry: Registry, base_url: str, now: datetime
+) -> list[ChannelProblem]:
+    """Every tenant's channels switched on, each gateway made as a checkout would make it (its
+    key sets opened under the deployment's secret and loaded): what cannot be, and why. Made
+    gateways are kept in the registry, so the first checkouts after start find them ready."""
+    rows = uow.channels.switched_on()
+    by_tenant: dict[str, dict[str, ChannelRow]] = {}
+    for row in rows:
+        by_tenant.setdefault(row.tenant_id, {})[row.channel] = row
+    found = []
+    for row in rows:
+        if not _view(registry, row.channel, row, now).available:
+            continue  # an adapter this deployment lacks (or the sandbox, not allowed here)
+        try:
+            _gateway(
+                by_tenant[row.tenant_id], row.tenant_id, row.channel, registry, base_url, now, False
+            )
+        except GatewayUnavailable as exc:
+            found.append(ChannelProblem(row.tenant_id, row.channel, str(exc)))
+    return found

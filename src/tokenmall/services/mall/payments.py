@@ -24,7 +24,12 @@ from sqlalchemy.exc import IntegrityError
 
 from tokenmall.adapters.db.uow_orders import Callback, CallbackSeen
 from tokenmall.domain.errors import DomainError, ErrorKind, InvalidAmount, InvalidParameter
-from tokenmall.domain.mall.gateway import CallbackEvent, CallbackRefused, GatewayRefund
+from tokenmall.domain.mall.gateway import (
+    CallbackEvent,
+    CallbackRefused,
+    GatewayRefund,
+    is_jsapi,
+)
 from tokenmall.domain.mall.orders import Order
 from tokenmall.domain.mall.payments import Payment, PaymentStatus
 from tokenmall.domain.mall.people import Role
@@ -76,15 +81,24 @@ def start_payment(
     order_id: str,
     gateway: Gateway,
     now: datetime,
+    *,
+    reuse: Callable[[Payment], bool] | None = None,
 ) -> tuple[Payment, bool]:
-    """The payment to make for an unpaid order: its open one, else a new one (True if new)."""
+    """The payment to make for an unpaid order: its open one through ``gateway`` that
+    ``reuse`` accepts (by default any but a WeChat Pay JSAPI payment, which only its own page
+    inside WeChat can pay), else a new one (True if new)."""
     who = require(caller, tenant_id, ORDER.roles("start_payment"))
     order = orders.visible_order(uow, who, tenant_id, order_id)
     ORDER.check(order.status, "start_payment", actor(who))
+    reuse = reuse or _not_jsapi
     for payment in reversed(uow.payments.of_order(tenant_id, order_id)):
-        if payment.status in OPEN and payment.gateway == gateway.name:
+        if payment.status in OPEN and payment.gateway == gateway.name and reuse(payment):
             return payment, False
     return open_payment(uow, gateway, order, now), True
+
+
+def _not_jsapi(payment: Payment) -> bool:
+    return not is_jsapi(payment.redirect_url)
 
 
 def get_payment(

@@ -25,6 +25,7 @@ from typing import ClassVar
 from sqlalchemy import Connection, Engine
 
 from tokenmall.adapters.db.mall.payment_channels import SqlPaymentChannels
+from tokenmall.adapters.db.mall.wechat_openids import SqlWechatOpenids
 from tokenmall.adapters.db.market.store import SqlMarket
 from tokenmall.adapters.db.nfg.anchors import SqlAnchors
 from tokenmall.adapters.db.nfg.log import SqlLog
@@ -81,6 +82,7 @@ class MallUnitOfWork(SqlUnitOfWork):
     market: SqlMarket
     store: SqlStore
     channels: SqlPaymentChannels
+    openids: SqlWechatOpenids
     token_orders: TokenOrders
 
     @classmethod
@@ -130,6 +132,7 @@ class MallUnitOfWork(SqlUnitOfWork):
         self.market = SqlMarket(conn)
         self.store = SqlStore(conn)
         self.channels = SqlPaymentChannels(conn)
+        self.openids = SqlWechatOpenids(conn)
         self.token_orders = MallUnitOfWork._token_orders_of(self)
 
     def __enter__(self) -> MallUnitOfWork:

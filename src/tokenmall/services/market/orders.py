@@ -90,11 +90,12 @@ def list_token(
         loader = Loader(unit, tenant_id, now)
         key = _token(loader, collection_id, serial, wait=wait)
         loader.user(user)
-        best = best_locked(unit, tenant_id, collection_id, "bid", wait=wait)
+        day = loader.state.clock.calendar_day
+        best = best_locked(unit, tenant_id, collection_id, "bid", day=day, wait=wait)
         loader.resting(best, collection_id)
         loader.marks(user, collection_id)
         loader.state.next_order_id = next_order_id(unit, tenant_id, now, wait=wait)
-        unseen_crossing(unit, tenant_id, collection_id, "bid", price, best)
+        unseen_crossing(unit, tenant_id, collection_id, "bid", price, best, day)
         with answering_for("serial"):
             outcome = loader.market().list(user, key, price, valid_days)
         done = persist(
@@ -125,6 +126,7 @@ def offer(
     _recipient(unit, tenant_id, to_user_id)
     loader.user(user)
     loader.user(to_user_id)
+    loader.marks(user, collection_id)  # the seller's T+N (cn-licensed)
     loader.state.next_order_id = unit.market.next_order_id(tenant_id, now)
     with answering_for("serial"):
         outcome = loader.market().offer(user, key, to_user_id, price, valid_days)
@@ -140,14 +142,15 @@ def _recipient(unit: MallUnitOfWork, tenant_id: str, to_user_id: str) -> None:
 
 def best_locked(
     unit: MallUnitOfWork, tenant_id: str, collection_id: str, kind: str,
-    lock_token: Callable[[OrderRow], None] | None = None, *, wait: bool = True,
+    lock_token: Callable[[OrderRow], None] | None = None, *, day: int, wait: bool = True,
 ) -> OrderRow | None:  # fmt: skip
-    """The best open order of ``kind``, its row locked and read again under the lock (a racing
+    """The best open order of ``kind`` still good on calendar day ``day`` (one past its days
+    never trades, swept or not), its row locked and read again under the lock (a racing
     cancel or fill may have closed it: then the next best). ``lock_token`` locks a listing's
     token first (the one lock order: token, then order). ``wait`` False: ``TradeBusy`` if
     another transaction holds the order's row."""
     for _ in range(MAX_TRIES):
-        best = unit.market.best_open(tenant_id, collection_id, kind)
+        best = unit.market.best_open(tenant_id, collection_id, kind, day)
         if best is None:
             return None
         if lock_token is not None:
@@ -174,12 +177,12 @@ class BookMoved(Exception):
 
 def unseen_crossing(
     unit: MallUnitOfWork, tenant_id: str, collection_id: str, kind: str, price: int,
-    seen: OrderRow | None,
+    seen: OrderRow | None, day: int,
 ) -> None:  # fmt: skip
     """Under the order counter's lock (every new order takes it), the best opposite order of
     ``kind`` again: one that crosses ``price`` and is not the one loaded (a crossing order, or
     a better one, committed meanwhile) raises ``BookMoved``, so no two crossing orders rest."""
-    best = unit.market.best_open(tenant_id, collection_id, kind)
+    best = unit.market.best_open(tenant_id, collection_id, kind, day)
     if best is None or (seen is not None and best.order_id == seen.order_id):
         return
     if (best.price <= price) if kind == "listing" else (best.price >= price):

@@ -11,6 +11,7 @@ from tokenmall.adapters.db.market.store import OrderRow as OrderView
 from tokenmall.adapters.db.market.trades import TradeRow as TradeView
 from tokenmall.domain.mall.people import Scope
 from tokenmall.domain.market import Code, MarketRefused, MarketState, Order, OrderKind
+from tokenmall.domain.market.calendar import business_day, calendar_day
 from tokenmall.domain.market.marketdata import Candle, Depth, candles, depth, volume_since
 from tokenmall.domain.money import format_money
 from tokenmall.services.mall.auth import Principal, require
@@ -68,7 +69,8 @@ def data(
     require(caller, tenant_id, registry.EVERYONE)
     registry.find(unit, tenant_id, collection_id)
     state = MarketState()
-    for row in unit.market.open_orders_of_collection(tenant_id, collection_id):
+    live_on = calendar_day(business_day(now))  # an order past its days is not in the book
+    for row in unit.market.open_orders_of_collection(tenant_id, collection_id, live_on):
         if row.kind == OrderKind.OFFER:
             continue  # agreements are private to their two sides
         state.add_order(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime
 from fractions import Fraction
 
 from tokenmall.adapters.db.market.store import CollectionSettings, MarketSettings, OrderRow
@@ -25,17 +25,11 @@ from tokenmall.domain.market import (
     collection_rules,
     profile,
 )
+from tokenmall.domain.market.calendar import business_day as business_day
 from tokenmall.domain.market.records import Account, CollectionState, HoldMarks, Token
 from tokenmall.domain.nfg.records import Collection
 from tokenmall.domain.nfg.records import Token as NfgToken
 from tokenmall.services.mall.uow import MallUnitOfWork
-
-# The market's business day is Beijing time.
-MARKET_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
-
-
-def business_day(now: datetime) -> date:
-    return now.astimezone(MARKET_TZ).date()
 
 
 def tenant_profile(unit: MallUnitOfWork, tenant_id: str) -> Profile:
@@ -46,11 +40,7 @@ def tenant_profile(unit: MallUnitOfWork, tenant_id: str) -> Profile:
 
 
 def calendar(unit: MallUnitOfWork, tenant_id: str) -> TenantCalendar:
-    days = unit.market.holidays(tenant_id)
-    return TenantCalendar(
-        holidays=frozenset(d for d, work in days if not work),
-        workdays=frozenset(d for d, work in days if work),
-    )
+    return TenantCalendar.of(unit.market.holidays(tenant_id))
 
 
 def _ratio(ppm: int | None) -> Fraction | None:

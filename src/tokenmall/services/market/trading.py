@@ -71,12 +71,15 @@ def bid(
             assert row.serial is not None
             _token(loader, row.collection_id, row.serial, wait=wait)
 
-        best = best_locked(unit, tenant_id, collection_id, "listing", lock_token, wait=wait)
+        day = loader.state.clock.calendar_day
+        best = best_locked(
+            unit, tenant_id, collection_id, "listing", lock_token, day=day, wait=wait
+        )
         loader.resting(best, collection_id)
         loader.user(user)
         loader.marks(user, collection_id)
         loader.state.next_order_id = next_order_id(unit, tenant_id, now, wait=wait)
-        unseen_crossing(unit, tenant_id, collection_id, "listing", price, best)
+        unseen_crossing(unit, tenant_id, collection_id, "listing", price, best, day)
         with answering_for("collection_id"):
             outcome = loader.market().bid(user, collection_id, price, valid_days)
         done = persist(

@@ -58,6 +58,7 @@ from tokenmall.services.mall import ids, journal
 from tokenmall.services.mall.auth import Principal, actor, require
 from tokenmall.services.mall.errors import Conflict, Forbidden, InvalidInput, NotFound
 from tokenmall.services.mall.uow import MallUnitOfWork
+from tokenmall.services.nfg import holds
 
 DEFAULT_HOLD = timedelta(minutes=10)
 EXPIRE_BATCH = 200  # due reservations a tick (or a reservation's lazy sweep) expires at most
@@ -289,6 +290,7 @@ def assign(
     unit.nfg.add_tokens(
         [Token(t, col, s, reservation.user_id, TokenState.HELD, now) for s in serials], now
     )
+    holds.mark_minted(unit, t, col, reservation.user_id, now)
     unit.nfg.close_reservation(
         t, reservation.reservation_id, status=ReservationStatus.ASSIGNED, now=now, serials=serials
     )

@@ -32,7 +32,7 @@ from tokenmall.services.mall import validate
 from tokenmall.services.mall.auth import Principal, actor, require
 from tokenmall.services.mall.errors import InvalidInput, NotFound
 from tokenmall.services.mall.uow import MallUnitOfWork
-from tokenmall.services.nfg import registry
+from tokenmall.services.nfg import holds, registry
 from tokenmall.services.nfg.errors import TokenLocked
 
 MAX_GRANT = 1_000
@@ -102,6 +102,7 @@ def grant(
         raise InvalidInput(f"count: fewer than {count} serials are left", "count")
     tokens = [Token(tenant_id, collection_id, s, owner, TokenState.HELD, now) for s in serials]
     unit.nfg.add_tokens(tokens, now)
+    holds.mark_minted(unit, tenant_id, collection_id, owner, now)
     appending.record(
         unit.log,
         config,
@@ -159,6 +160,30 @@ def view(
     require(caller, tenant_id, registry.EVERYONE)
     collection, token = find_token(unit, tenant_id, collection_id, serial)
     return TokenView(collection, token, history(unit, tenant_id, token.key))
+
+
+@dataclass(frozen=True, slots=True)
+class ManagedToken:
+    """A token as its managers (an admin, the issuing merchant) see it in the console: its
+    owner's display name beside the id, and its history from the log."""
+
+    view: TokenView
+    owner_name: str
+
+
+def managed_token(
+    unit: MallUnitOfWork,
+    caller: Principal | None,
+    tenant_id: str,
+    collection_id: str,
+    serial: int,
+) -> ManagedToken:
+    """A token of a collection the caller manages; another collection's answers 404."""
+    _, collection = registry.managed(unit, caller, tenant_id, collection_id)
+    _, token = find_token(unit, tenant_id, collection.collection_id, serial)
+    owner = unit.people.get_user(tenant_id, token.owner_id)
+    name = owner.display_name if owner is not None and owner.display_name else ""
+    return ManagedToken(TokenView(collection, token, history(unit, tenant_id, token.key)), name)
 
 
 def mine(
@@ -240,6 +265,37 @@ def set_gift_hold_days(
 MAX_BURN_REASON = 200
 
 
+def _burn_reason(reason: str | None) -> str | None:
+    if reason is None:
+        return None
+    return validate.text(reason, "reason", max_length=MAX_BURN_REASON, allow_empty=True)
+
+
+def _may_burn(who: Principal, token: Token) -> None:
+    try:
+        TOKEN.check(token.state, "burn", actor(who))
+    except TransitionRefused as refused:
+        raise TokenLocked(str(refused), "token") from None
+
+
+def burnable(
+    unit: MallUnitOfWork,
+    caller: Principal | None,
+    tenant_id: str,
+    collection_id: str,
+    serial: int,
+    *,
+    reason: str | None,
+) -> ManagedToken:
+    """What ``burn`` would refuse, checked without changing anything (the console asks for a
+    confirmation first): the caller manages the collection, the reason fits, the token is held."""
+    found = managed_token(unit, caller, tenant_id, collection_id, serial)
+    _burn_reason(reason)
+    who = require(caller, tenant_id, registry.ISSUERS)
+    _may_burn(who, found.view.token)
+    return found
+
+
 def burn(
     unit: MallUnitOfWork,
     caller: Principal | None,
@@ -256,13 +312,9 @@ def burn(
     rows are locked first; an open agreement on the token is closed; a ``burn`` leaf (``by``,
     ``owner``, and ``reason`` if given) is appended in the same transaction."""
     who, _ = registry.managed(unit, caller, tenant_id, collection_id, lock=True)
-    if reason is not None:
-        reason = validate.text(reason, "reason", max_length=MAX_BURN_REASON, allow_empty=True)
+    reason = _burn_reason(reason)
     _, token = find_token(unit, tenant_id, collection_id, serial, lock=True)
-    try:
-        TOKEN.check(token.state, "burn", actor(who))
-    except TransitionRefused as refused:
-        raise TokenLocked(str(refused), "token") from None
+    _may_burn(who, token)
     unit.nfg.move_token(tenant_id, collection_id, serial, state=TokenState.BURNED, now=now)
     unit.nfg.count_burned(tenant_id, collection_id)
     close_market_orders(unit, tenant_id, collection_id, serial, "burned", now)

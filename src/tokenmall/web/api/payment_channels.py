@@ -39,10 +39,15 @@ ChannelName = Annotated[
 
 def registry_of(request: Request) -> channels.Registry:
     """The deployment's channels (made once per application)."""
-    state = request.app.state
+    return registry_of_app(request.app)
+
+
+def registry_of_app(app: Any) -> channels.Registry:
+    """The application's channels, made the first time they are asked for."""
+    state = app.state
     found = getattr(state, "payment_channels", None)
     if found is None:
-        configured = settings(request)
+        configured = state.settings
         found = make_registry(
             configured.secret_key.get_secret_value(),
             configured.sandbox_gateway,

@@ -36,6 +36,7 @@ from tokenmall.web.pages import (
     anchoring_admin,
     console,
     console_payments,
+    console_refunds,
     kyc,
     mall,
     market,
@@ -46,6 +47,7 @@ from tokenmall.web.pages import (
     nfg_drop,
     nfg_registry,
     nfg_rights,
+    nfg_tokens_admin,
     payouts,
     platform,
     rendering,
@@ -54,6 +56,7 @@ from tokenmall.web.pages import (
     shop,
     statement,
     storefront_admin,
+    wechat_pay,
 )
 from tokenmall.web.pages.errors import PageRoute
 from tokenmall.web.pages.rendering import STATIC, STATIC_PREFIX, render
@@ -128,9 +131,11 @@ for part in (
     console.router,
     anchoring_admin.router,  # the console's anchoring of the log on an EVM chain
     console_payments.router,  # the console's payment channels and their keys
+    console_refunds.router,  # an order's refund actions (approve … abandon)
     mall.router,
     share.router,  # a product's share poster
     shop.router,  # the consumer's cart, checkout and orders
+    wechat_pay.router,  # paying inside WeChat: OAuth for the openid, JSAPI, the QR fallback
     account.router,  # the consumer's wallet, referral and withdrawals
     statement.router,  # the consumer's statement of movements (流水)
     addresses.router,  # the consumer's address book
@@ -140,6 +145,7 @@ for part in (
     nfg_certificate.router,  # a token's public certificate and the offline verifier
     nfg_drop.router,  # the drop: drops on sale, buying, reservations
     nfg_rights.router,  # NFG redemption (consumers), entry scan and redemptions (console)
+    nfg_tokens_admin.router,  # the console's tokens of a collection, one token, its burn
     market_cash.router,  # the market's cash and deposits (before the collection's routes)
     market.router,  # the market (文交所): collections, K-line, depth, the trading forms, orders
     market_admin.router,  # the market's console: profile, collection settings, holidays

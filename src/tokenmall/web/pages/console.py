@@ -212,6 +212,19 @@ def _order_context(tenant_id: str, order_id: str) -> Context:
     return context
 
 
+async def order_post(request: Request, tenant_id: str, order_id: str, act: Action) -> Response:
+    """A form on an order's page (ship, cancel, a refund's actions): the order's staff, and the
+    order's page again with the message when refused."""
+    return await _post(
+        request,
+        tenant_id,
+        "admin/order.html",
+        _order_context(tenant_id, order_id),
+        act,
+        roles=ORDER_STAFF,
+    )
+
+
 def _refund_previews(
     uow: MallUnitOfWork, caller: Principal, tenant_id: str, shown: orders.OrderView
 ) -> dict[str, dict[str, Any]]:
@@ -230,6 +243,17 @@ def _refund_previews(
     return out
 
 
+_ORDER_FLASHES = (
+    "shipped",
+    "approved",
+    "rejected",
+    "cancelled",
+    "refund_processing",
+    "refund_failed",
+    "refund_abandoned",
+)
+
+
 @router.get("/{tenant_id}/admin/orders/{order_id}")
 def order_page(request: Request, tenant_id: str, order_id: str) -> Response:
     done = request.query_params.get("done")
@@ -239,7 +263,7 @@ def order_page(request: Request, tenant_id: str, order_id: str) -> Response:
         "admin/order.html",
         _order_context(tenant_id, order_id),
         roles=ORDER_STAFF,
-        done=done if done in ("shipped", "approved", "rejected", "cancelled") else None,
+        done=done if done in _ORDER_FLASHES else None,
     )
 
 
@@ -257,14 +281,7 @@ async def order_ship(request: Request, tenant_id: str, order_id: str) -> Respons
         )
         return f"/{tenant_id}/admin/orders/{order_id}?done=shipped"
 
-    return await _post(
-        request,
-        tenant_id,
-        "admin/order.html",
-        _order_context(tenant_id, order_id),
-        act,
-        roles=ORDER_STAFF,
-    )
+    return await order_post(request, tenant_id, order_id, act)
 
 
 @router.post("/{tenant_id}/admin/orders/{order_id}/cancel")
@@ -279,55 +296,7 @@ async def order_cancel(request: Request, tenant_id: str, order_id: str) -> Respo
         orders.cancel(uow, caller, tenant_id, order_id, reason, utc_now(), gateway)
         return f"/{tenant_id}/admin/orders/{order_id}?done=cancelled"
 
-    return await _post(
-        request,
-        tenant_id,
-        "admin/order.html",
-        _order_context(tenant_id, order_id),
-        act,
-        roles=ORDER_STAFF,
-    )
-
-
-@router.post("/{tenant_id}/admin/orders/{order_id}/refunds/{refund_id}/{decision}")
-async def refund_decide(
-    request: Request, tenant_id: str, order_id: str, refund_id: str, decision: str
-) -> Response:
-    if decision not in ("approve", "reject"):
-        raise HTTPException(404)
-
-    def act(conn: Connection, caller: Principal, form: FormData) -> str:
-        note = _optional_text(form, "note")
-        if decision == "approve":
-            uow = MallUnitOfWork.joining(conn)
-            gateway = order_gateway(request, tenant_id, uow=uow)
-            order_refunds.approve_refund(
-                uow,
-                caller,
-                tenant_id,
-                order_id,
-                refund_id,
-                note=note,
-                gateway=gateway,
-                now=utc_now(),
-            )
-            return f"/{tenant_id}/admin/orders/{order_id}?done=approved"
-        if note is None:
-            raise InvalidInput("give the reason for refusing the refund", "note")
-        uow = MallUnitOfWork.joining(conn)
-        order_refunds.reject_refund(
-            uow, caller, tenant_id, order_id, refund_id, note=note, now=utc_now()
-        )
-        return f"/{tenant_id}/admin/orders/{order_id}?done=rejected"
-
-    return await _post(
-        request,
-        tenant_id,
-        "admin/order.html",
-        _order_context(tenant_id, order_id),
-        act,
-        roles=ORDER_STAFF,
-    )
+    return await order_post(request, tenant_id, order_id, act)
 
 
 # --- settings: orders and withdrawals -------------------------------------------------------

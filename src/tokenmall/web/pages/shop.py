@@ -31,7 +31,7 @@ from tokenmall.services.mall.uow import MallUnitOfWork, utc_now
 from tokenmall.web.api.payment_channels import order_gateway
 from tokenmall.web.api.schemas_wallet import WalletOut
 from tokenmall.web.errors import status_of
-from tokenmall.web.pages import csrf, forms, pay_channels, rendering, sessions
+from tokenmall.web.pages import csrf, forms, pay_channels, rendering, sessions, wechat_jsapi
 from tokenmall.web.pages.errors import PageRoute
 from tokenmall.web.pages.forms import FormState
 from tokenmall.web.pages.mall import product_context, same_site_path, tenant_or_404
@@ -316,10 +316,11 @@ def checkout_page(request: Request, tenant_id: str) -> Response:
     return _checkout_page(request, tenant, caller, buy=buy, back=back)
 
 
-def _after_checkout(tenant_id: str, done: checkouts.Checkout) -> str:
+def _after_checkout(tenant_id: str, done: checkouts.Checkout, in_wechat: bool = False) -> str:
     """Where checkout goes next: the gateway's page when one order has money to pay, the
     order when nothing is left to pay (or when it is paid by scanning the QR code drawn on
-    it), else the list of the checkout's orders."""
+    it, or through WeChat Pay inside WeChat, whose page offers JSAPI), else the list of the
+    checkout's orders."""
     if len(done.orders) == 1:
         order = done.orders[0]
         payment = done.payments.get(order.order_id)
@@ -327,6 +328,7 @@ def _after_checkout(tenant_id: str, done: checkouts.Checkout) -> str:
         if payment is None:
             return here
         scan = payment.redirect_url.startswith(pay_channels.QR_SCHEME)
+        scan = scan or (in_wechat and payment.gateway == "wechat")
         return f"{here}#pay" if scan else payment.redirect_url
     return f"/{tenant_id}/orders?checkout={done.checkout_id}"
 
@@ -392,7 +394,9 @@ async def checkout_post(request: Request, tenant_id: str) -> Response:
         tenant_id=tenant_id,
         caller=caller,
         action=lambda conn: _after_checkout(
-            tenant_id, _checkout(request, conn, caller, tenant_id, buy, method, stable, address_id)
+            tenant_id,
+            _checkout(request, conn, caller, tenant_id, buy, method, stable, address_id),
+            wechat_jsapi.in_wechat(request),
         ),
         refused=refused,
         checks=need_address,
@@ -453,6 +457,9 @@ def _order_page(
     ):
         with sessions.database(request).reading() as uow:
             found = orders.get_order(uow, caller, tenant.tenant_id, order_id)
+    inside = wechat_jsapi.order_context(request, caller, tenant.tenant_id, found)
+    if isinstance(inside, str):  # inside WeChat, the openid not known yet: OAuth first
+        return rendering.redirect(inside)
     order = found.order
     pending_refund = next(
         (r for r in found.refunds if r.status in ("requested", "processing", "failed")), None
@@ -467,6 +474,7 @@ def _order_page(
         "paid": request.query_params.get("paid") == "1",
         "channels": pay_channels.choices(request, tenant.tenant_id),
         "qr_code": pay_channels.qr_code(found.payments),
+        **inside,
     }
     if form is not None:
         context["form"] = form
@@ -482,7 +490,7 @@ def order_page(request: Request, tenant_id: str, order_id: str) -> Response:
 OrderAction = Callable[[MallUnitOfWork, Principal, FormData], str]
 
 
-async def _order_post(
+async def order_post(
     request: Request,
     tenant_id: str,
     order_id: str,
@@ -521,13 +529,13 @@ async def order_pay(request: Request, tenant_id: str, order_id: str) -> Response
             return f"/{tenant_id}/orders/{order_id}#pay"  # the QR code is drawn on the order
         return found.redirect_url
 
-    return await _order_post(request, tenant_id, order_id, act)
+    return await order_post(request, tenant_id, order_id, act)
 
 
 @router.post("/{tenant_id}/orders/{order_id}/cancel")
 async def order_cancel(request: Request, tenant_id: str, order_id: str) -> Response:
     here = f"/{tenant_id}/orders/{order_id}"
-    return await _order_post(
+    return await order_post(
         request,
         tenant_id,
         order_id,
@@ -549,7 +557,7 @@ async def order_cancel(request: Request, tenant_id: str, order_id: str) -> Respo
 @router.post("/{tenant_id}/orders/{order_id}/confirm")
 async def order_confirm(request: Request, tenant_id: str, order_id: str) -> Response:
     here = f"/{tenant_id}/orders/{order_id}"
-    return await _order_post(
+    return await order_post(
         request,
         tenant_id,
         order_id,
@@ -562,7 +570,7 @@ async def order_confirm(request: Request, tenant_id: str, order_id: str) -> Resp
 @router.post("/{tenant_id}/orders/{order_id}/refund")
 async def order_refund(request: Request, tenant_id: str, order_id: str) -> Response:
     here = f"/{tenant_id}/orders/{order_id}"
-    return await _order_post(
+    return await order_post(
         request,
         tenant_id,
         order_id,

@@ -123,6 +123,10 @@ def verify(bundle: dict[str, Any], key: str | None = None) -> list[str]:
     origin, size, root = checkpoint(bundle["checkpoint"], key or bundle["verifier_key"])
     if size != bundle["tree_size"]:
         raise ValueError("the bundle's tree size is not the checkpoint's")
+    if bundle["root"] != root.hex():
+        raise ValueError("the bundle's root is not the checkpoint's")
+    if not bundle["events"]:
+        raise ValueError(f"the bundle proves no event of {bundle['token']}")
     said = [f"checkpoint {origin} size {size} root {root.hex()}: signature good"]
     for event in bundle["events"]:
         leaf = base64.b64decode(event["leaf"], validate=True)
@@ -132,6 +136,8 @@ def verify(bundle: dict[str, Any], key: str | None = None) -> list[str]:
         fields = json.loads(leaf)
         if fields.get("index") != event["index"] or fields.get("token") != bundle["token"]:
             raise ValueError(f"leaf {event['index']} is not an event of {bundle['token']}")
+        if fields.get("tenant") != bundle["tenant"]:
+            raise ValueError(f"leaf {event['index']} is not in the log of {bundle['tenant']}")
         said.append(f"leaf {event['index']}: {fields['type']} at {fields['time']}: included")
     anchor = bundle.get("anchor")
     if anchor is not None:

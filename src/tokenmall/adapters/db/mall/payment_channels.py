@@ -81,6 +81,14 @@ class SqlPaymentChannels:
         )
         return [_row(r) for r in rows]
 
+    def switched_on(self) -> list[ChannelRow]:
+        rows = self.conn.execute(
+            select(payment_channels)
+            .where(payment_channels.c.enabled.is_(True))
+            .order_by(payment_channels.c.tenant_id, payment_channels.c.channel)
+        )
+        return [_row(r) for r in rows]
+
     def get(self, tenant_id: str, channel: str, *, for_update: bool = False) -> ChannelRow | None:
         query = select(payment_channels).where(
             payment_channels.c.tenant_id == tenant_id, payment_channels.c.channel == channel

@@ -16,13 +16,16 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Index,
     PrimaryKeyConstraint,
+    Select,
     String,
     Table,
     Text,
     UniqueConstraint,
     bindparam,
     insert,
+    literal,
     select,
+    text,
     update,
 )
 
@@ -31,6 +34,7 @@ from tokenmall.adapters.db.mall.tables import ID, TENANT_ID, metadata
 from tokenmall.domain.mall.payments import CallbackOutcome, Payment, PaymentStatus
 
 PAYMENT_STATUSES = values(PaymentStatus)
+_OPEN = f"status IN ('{PaymentStatus.PENDING}', '{PaymentStatus.FAILED}')"
 CALLBACK_OUTCOMES = values(CallbackOutcome)
 
 payments = Table(
@@ -58,6 +62,14 @@ payments = Table(
     CheckConstraint(one_of("status", PAYMENT_STATUSES), name="status"),
     CheckConstraint("amount_fen > 0", name="amount_positive"),
     Index("ix_mall_payments_tenant_order", "tenant_id", "order_id"),
+    # the scheduler's scan of every tenant's payments still open, oldest first (migration 0044)
+    Index(
+        "ix_mall_payments_open",
+        "created_at",
+        "payment_id",
+        sqlite_where=text(_OPEN),
+        postgresql_where=text(_OPEN),
+    ),
 )
 
 # Event ids a gateway's callbacks carried, once processed: a replay finds its id here.
@@ -159,6 +171,24 @@ def payments_of(conn: Connection, tenant_id: str, order_id: str) -> list[Payment
     return [_payment(row) for row in conn.execute(query)]
 
 
+def open_payments_query(
+    statuses: tuple[str, ...], gateways: tuple[str, ...], before: datetime, limit: int
+) -> Select[Any]:
+    """Every tenant's payments in ``statuses`` through ``gateways`` made before ``before``,
+    oldest first. The statuses are written into the statement, so the planner sees that they
+    are the open ones of the partial index ``ix_mall_payments_open``."""
+    return (
+        select(payments)
+        .where(
+            payments.c.status.in_([literal(str(s), literal_execute=True) for s in statuses]),
+            payments.c.gateway.in_(gateways),
+            payments.c.created_at < before,
+        )
+        .order_by(payments.c.created_at, payments.c.payment_id)
+        .limit(limit)
+    )
+
+
 def open_payments(
     conn: Connection,
     statuses: tuple[str, ...],
@@ -166,16 +196,7 @@ def open_payments(
     before: datetime,
     limit: int,
 ) -> list[Payment]:
-    query = (
-        select(payments)
-        .where(
-            payments.c.status.in_(statuses),
-            payments.c.gateway.in_(gateways),
-            payments.c.created_at < before,
-        )
-        .order_by(payments.c.created_at, payments.c.payment_id)
-        .limit(limit)
-    )
+    query = open_payments_query(statuses, gateways, before, limit)
     return [_payment(row) for row in conn.execute(query)]
 
 

@@ -236,4 +236,24 @@ idempotency = Table(
     PrimaryKeyConstraint("tenant_id", "scope", "idempotency_key"),
 )
 
+# The shopper's openid under the shop's WeChat app (OAuth ``snsapi_base`` inside WeChat), so a
+# JSAPI payment names its payer: one per member and app id, replaced when WeChat answers another.
+wechat_openids = Table(
+    "wechat_openids",
+    metadata,
+    Column("tenant_id", String(TENANT_ID), nullable=False),
+    Column("user_id", String(ID), nullable=False),
+    Column("app_id", String(32), nullable=False),
+    Column("openid", String(128), nullable=False),
+    _at("created_at"),
+    _at("updated_at"),
+    PrimaryKeyConstraint("tenant_id", "user_id", "app_id", name="pk_wechat_openids"),
+    ForeignKeyConstraint(
+        ["tenant_id", "user_id"],
+        ["mall_users.tenant_id", "mall_users.user_id"],
+        name="fk_wechat_openids_user",
+    ),
+    CheckConstraint("openid <> ''", name="openid"),
+)
+
 MALL_TABLES.extend(name for name in metadata.tables if name.startswith("mall_"))

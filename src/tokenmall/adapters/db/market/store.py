@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, union, update
+from sqlalchemy import func, insert, or_, select, union, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -243,8 +243,11 @@ class SqlMarket(SqlMarketTrades, SqlMarketRoyalties):
             query = query.with_for_update()
         return [_order(r) for r in self.conn.execute(query)]
 
-    def best_open(self, tenant_id: str, collection_id: str, kind: str) -> OrderRow | None:
-        """The best open listing (lowest price) or bid (highest), the earliest on a tie."""
+    def best_open(
+        self, tenant_id: str, collection_id: str, kind: str, live_on: int | None = None
+    ) -> OrderRow | None:
+        """The best open listing (lowest price) or bid (highest), the earliest on a tie; with
+        ``live_on`` (a calendar day), only orders not due by then (``_live``)."""
         price = market_orders.c.price
         query = (
             select(market_orders)
@@ -253,6 +256,7 @@ class SqlMarket(SqlMarketTrades, SqlMarketRoyalties):
                 market_orders.c.collection_id == collection_id,
                 market_orders.c.kind == kind,
                 market_orders.c.status == "open",
+                *_live(live_on),
             )
             .order_by(price.asc() if kind == "listing" else price.desc(), market_orders.c.order_id)
             .limit(1)
@@ -296,13 +300,16 @@ class SqlMarket(SqlMarketTrades, SqlMarketRoyalties):
         ).scalar_one()
         return int(found)
 
-    def open_orders_of_collection(self, tenant_id: str, collection_id: str) -> list[OrderRow]:
+    def open_orders_of_collection(
+        self, tenant_id: str, collection_id: str, live_on: int | None = None
+    ) -> list[OrderRow]:
         query = (
             select(market_orders)
             .where(
                 market_orders.c.tenant_id == tenant_id,
                 market_orders.c.collection_id == collection_id,
                 market_orders.c.status == "open",
+                *_live(live_on),
             )
             .order_by(market_orders.c.order_id)
         )
@@ -438,3 +445,12 @@ class SqlMarket(SqlMarketTrades, SqlMarketRoyalties):
         except IntegrityError:
             return False
         return True
+
+
+def _live(day: int | None) -> tuple[Any, ...]:
+    """Open orders still good on calendar day ``day`` (an order whose ``expires_day`` has come
+    no longer trades, swept or not); None: every open order."""
+    if day is None:
+        return ()
+    expires = market_orders.c.expires_day
+    return (or_(expires.is_(None), expires > day),)
