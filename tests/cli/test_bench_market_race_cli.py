@@ -23,5 +23,6 @@ def test_bench_market_races_have_one_winner_and_conserve_money(cli: Any, db_url:
     assert (report["race_runs"], report["race_winners"]) == (3, 3)
     assert (report["double_charges"], report["race_errors"], report["trade_errors"]) == (0, 0, 0)
     assert report["trades"] == 6 * 4
+    assert (report["bids"], report["bid_trades"], report["bid_errors"]) == (24, 24, 0)
     assert report["conservation_ok"] is True, report
     print(f"bench market figures (small run, for reading only): {line}")

@@ -23,6 +23,7 @@ from tokenmall.adapters.db.nfg.tables import nfg_tokens
 from tokenmall.demo import living as demo
 from tokenmall.domain.nfg.records import Collection
 from tokenmall.services.mall.uow import utc_now
+from tokenmall.services.writers.units import writers_for
 
 T = demo.TENANT_ID
 SELLER = "li.na@wine.demo"  # 李娜
@@ -200,6 +201,36 @@ def test_a_bid_rests_then_a_higher_one_buys_the_cheapest_listing(
     assert _cash(site, BUYER) == cash - 10_000 - 12_000  # at the listing's price
     assert _cash(site, SELLER) == seller_cash + 12_000 - 240 - 600
     tokens, _, _, _ = _snapshot(site)
+    assert (c.collection_id, 1, _user_id(site, BUYER), "held") in tokens
+
+
+def test_a_crossing_listing_posted_twice_fills_the_bid_once_through_the_writer(
+    site: Site, browser: Browser, another_browser: Browser
+) -> None:
+    c = _collection(site, SELLER)
+    _settings(site, c, fee_rate="0.02", royalty_rate="0.05")
+    seller, buyer = another_browser, browser
+    seller.login(T, SELLER)
+    buyer.login(T, BUYER)
+    page = f"/{T}/market/{c.collection_id}"
+    _deposit(buyer, "200.00")
+    rested = buyer.submit(page, f"{page}/bid", {"row": "bid", "price": "110"})
+    assert rested.headers["location"] == f"{page}?done=bid"
+    cash = (_cash(site, SELLER), _cash(site, BUYER))
+    writers = writers_for(site.app.state.database.engine)
+    units = getattr(writers.writer(T), "units", 0)
+    fields = {**seller.form(page, f"{page}/list"), "row": "list-1", "serial": "1", "price": "100"}
+    first = seller.post(f"{page}/list", fields)
+    assert first.status_code == 303, first.text[:800]
+    assert first.headers["location"] == f"{page}?done=listed"
+    assert getattr(writers.writer(T), "units", 0) > units  # placed in the tenant's writer
+    after = _snapshot(site)
+    again = seller.post(f"{page}/list", fields)  # the same form key: the first answer
+    assert (again.status_code, again.headers["location"]) == (303, first.headers["location"])
+    assert _snapshot(site) == after
+    # at the bid's price, 110.00: the seller gets it less 2.20 fee and 5.50 royalty
+    assert (_cash(site, SELLER), _cash(site, BUYER)) == (cash[0] + 11_000 - 220 - 550, cash[1])
+    tokens, _, _, _ = after
     assert (c.collection_id, 1, _user_id(site, BUYER), "held") in tokens
 
 

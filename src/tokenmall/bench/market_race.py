@@ -10,6 +10,11 @@ A fresh tenant, a seller and ``buyers`` funded buyers (set up directly, not time
   ``trades_per_second``. With ``group_commit`` (the default, as the API settles them) every
   take goes through the tenant's unit writer (``services.market.batched``: many trades a
   transaction); without it each take is one transaction of its own (the ledger's row lock);
+- crossing bids: ``buyers`` clients each bid ``PRICE`` for the collection, ``rounds`` times
+  over, at once, against as many resting listings (each bid trades with the cheapest, earliest
+  listing left): ``crossing_bids_per_second`` and ``bid_trades`` (must equal ``bids``); with
+  ``group_commit`` through the tenant's writer (``batched.place_batched``), else each bid one
+  transaction of its own;
 - ``conservation_ok``: Σ cash + the market's escrow, fees and royalties equals the deposits,
   no balance is negative, the audit is clean and the registry's owners equal the replay of the
   transparency log.
@@ -125,6 +130,32 @@ class _Setup:
         assert placed.order_id is not None
         return placed.order_id
 
+    def bid(self, buyer: str) -> str:
+        """``ok`` (it traded at once), ``rested``, ``refused`` or ``error``: one bid at
+        ``PRICE``, through the tenant's writer when it crosses, or with ``group_commit`` off
+        in its own transaction."""
+        who, now, t = _member(self.tenant_id, buyer), datetime.now(UTC), self.tenant_id
+
+        def place(unit: MallUnitOfWork, at: datetime, wait: bool) -> orders.Placed:
+            return trading.bid(
+                unit, who, t, self.collection_id, PRICE, now=at, config=self.config, wait=wait
+            )
+
+        try:
+            if self.group_commit:
+                return batched.place_batched(
+                    self.db, who, t, (self.collection_id, "bid", PRICE), place, now=now,
+                    answer=lambda _unit, placed: "ok" if placed.trades else "rested",
+                ).body  # fmt: skip
+            with self.db.unit() as unit:
+                return "ok" if place(unit, now, True).trades else "rested"
+        except DomainError:
+            return "refused"
+        except Exception as exc:
+            if self.first_error is None:
+                self.first_error = f"{type(exc).__name__}: {exc}"[:500]
+            return "error"
+
     def take(self, buyer: str, order_id: int) -> str:
         """``ok``, ``refused`` or ``error``: one take through the tenant's writer, or with
         ``group_commit`` off in its own transaction."""
@@ -168,7 +199,7 @@ def run(
         db = Database(store.engine)
         settings = Settings()
         config = log_config(settings.secret_key.get_secret_value(), settings.log_host)
-        s = _Setup(db, config, runs + buyers * rounds + 1, buyers)
+        s = _Setup(db, config, runs + 2 * buyers * rounds + 1, buyers)
         s.group_commit = group_commit
         wins: dict[str, int] = dict.fromkeys(s.buyers, 0)
         winners = errors = 0
@@ -188,6 +219,13 @@ def run(
             began = time.perf_counter()
             done = list(pool.map(lambda job: s.take(*job), work))
             seconds = time.perf_counter() - began
+            say(f"crossing bids: {buyers} clients × {rounds} rounds …")
+            for _ in range(buyers * rounds):
+                s.listing(s.seller)
+            bidders = [b for _ in range(rounds) for b in s.buyers]
+            began = time.perf_counter()
+            bids = list(pool.map(s.bid, bidders))
+            bid_seconds = time.perf_counter() - began
         cash, state = _cash(store, s.tenant_id, s.users)
         held = sum(cash.values()) + state.market_escrow + state.market_fees + state.royalties
         (report,) = audit(store, s.tenant_id)
@@ -207,6 +245,10 @@ def run(
             "trade_refusals": done.count("refused"),
             "trade_errors": done.count("error"),
             "trades_per_second": round(done.count("ok") / seconds, 1),
+            "bids": len(bids),
+            "bid_trades": bids.count("ok"),
+            "bid_errors": bids.count("error"),
+            "crossing_bids_per_second": round(bids.count("ok") / bid_seconds, 1),
             "conservation_ok": conserved and not report.findings and owners is None,
             "audit_findings": report.findings[:5],
             "owners_vs_log": owners,

@@ -344,7 +344,9 @@ def market(
     buyers: Annotated[int, typer.Option(min=2, max=256, help="Buyers in each race.")] = 64,
     group_commit: Annotated[
         bool,
-        typer.Option(help="Settle the takes through the tenant's writer (off: one each)."),
+        typer.Option(
+            help="Settle the takes and crossing bids through the tenant's writer (off: one each)."
+        ),
     ] = True,
 ) -> None:
     """The 文交所 market: list/bid/cancel actions per second on one collection in memory; with
@@ -368,7 +370,8 @@ def market(
         typer.echo(
             f"races: {report['race_winners']} winners of {report['race_runs']} runs, "
             f"{report['double_charges']} double charges, {report['race_errors']} errors; "
-            f"{report['trades_per_second']} trades/s; conservation "
+            f"{report['trades_per_second']} trades/s; "
+            f"{report['crossing_bids_per_second']} crossing bids/s; conservation "
             + ("ok" if report["conservation_ok"] else "BROKEN")
         )
     typer.echo(

@@ -1,5 +1,6 @@
-"""Trades (摘牌 ``take``, 协议转让 ``accept``) group-committed through the tenant's unit writer,
-as paid callbacks are (``services/mall/paid_callbacks.py``).
+"""Trades (摘牌 ``take``, 协议转让 ``accept``, a bid or a listing that crosses the book) group-
+committed through the tenant's unit writer, as paid callbacks are
+(``services/mall/paid_callbacks.py``).
 
 A trade books a ledger journal (the buyer's cash to the seller, the platform's fee and the
 issuer's royalty: one ``MarketTrade``), so each trade in a transaction of its own takes the
@@ -25,6 +26,17 @@ transaction of its own), the trade is settled in a transaction of its own instea
 takes the locks in the usual order. So a trade never waits for a token while holding the
 tenant's lock, and no deadlock comes of it. A race on one listing is decided as before: the
 first trade of it wins, and every other (in the batch or outside it) is refused ``not_found``.
+
+A new order that crosses the book (``place_batched``: a bid at or above the lowest listing, a
+listing at or below the highest bid; the open profile's 求购 and 挂单) is seen crossing on a
+read before it is queued, then placed in the writer as ``trading.bid`` / ``orders.list_token``
+with ``wait=False``: the resting order's token, the resting order's row and the tenant's order
+counter are all taken only if free (each comes before the ledger in the lock order), else
+``TradeBusy`` and the order is placed in a transaction of its own. Price-time priority, the
+trade at the resting order's price, ``self_trade`` and the reservation are the use case's own,
+unchanged; a book that moved between the read and the writer only means the order rests (its
+cash reserved, in the writer) or trades with the next best. A new order that crosses nothing
+is placed in a transaction of its own, as before (it books no trade).
 """
 
 from __future__ import annotations
@@ -41,14 +53,16 @@ from tokenmall.services.log.checkpoints import LogConfig
 from tokenmall.services.mall import idempotency
 from tokenmall.services.mall.auth import Principal
 from tokenmall.services.mall.uow import Database, MallUnitOfWork
-from tokenmall.services.market.orders import Placed
+from tokenmall.services.market.orders import Placed, TradeBusy
 from tokenmall.services.market.state import Known, known_for
-from tokenmall.services.market.trading import TradeBusy, settle
+from tokenmall.services.market.trading import settle
 from tokenmall.services.market.watch import watcher
 from tokenmall.services.writers.units import Writes, writers_for
 
 # What the caller answers for a settled trade (its JSON body), read in the trade's transaction.
 Answer = Callable[[MallUnitOfWork, Placed], str]
+# A new order's use case on a unit of work, at a time, waiting for its locks or not.
+Place = Callable[[MallUnitOfWork, datetime, bool], Placed]
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,24 +94,55 @@ class TradeUnit:
     known: Known | None = None  # read before it was queued (``state.known_for``)
 
     def run(self, conn: Connection, book: TenantBook, writes: Writes) -> str:
-        # Reads and writes interleave (the locks, the rows), so one savepoint without a
-        # pipeline; the journal goes through the writer's book.
-        with writes(pipelined=False):
-            unit = MallUnitOfWork.joining(conn, writes=nullcontext, book=book)
-            if self.once is not None:
-                o = self.once
-                scope = o.scope(self.caller)
-                unit.answer_under(self.tenant_id, scope, o.key, o.request, self.now)
-            placed = settle(
+        def act(unit: MallUnitOfWork) -> Placed:
+            return settle(
                 unit, self.caller, self.tenant_id, self.order_id, self.action,
                 now=self.now, config=self.config, wait=False, known=self.known,
             )  # fmt: skip
-            body = self.answer(unit, placed)
-            if self.once is not None:
-                unit.answer(self.once.status, body)
-                if not unit.answered():
-                    raise idempotency.KeyRace()
-            return body
+
+        return _in_writer(
+            conn, book, writes, self.tenant_id, self.caller, self.now, self.once, self.answer, act
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceUnit:
+    """A new order that crosses the book (a bid, a listing), placed in the writer's
+    transaction (``place(unit, now, False)``)."""
+
+    tenant_id: str
+    caller: Principal | None
+    place: Place
+    now: datetime
+    answer: Answer
+    once: Once | None
+
+    def run(self, conn: Connection, book: TenantBook, writes: Writes) -> str:
+        return _in_writer(
+            conn, book, writes, self.tenant_id, self.caller, self.now, self.once, self.answer,
+            lambda unit: self.place(unit, self.now, False),
+        )  # fmt: skip
+
+
+def _in_writer(
+    conn: Connection, book: TenantBook, writes: Writes, tenant_id: str,
+    caller: Principal | None, now: datetime, once: Once | None, answer: Answer,
+    act: Callable[[MallUnitOfWork], Placed],
+) -> str:  # fmt: skip
+    """``act`` and its stored answer in one savepoint of the writer's transaction."""
+    # Reads and writes interleave (the locks, the rows), so one savepoint without a
+    # pipeline; the journals go through the writer's book.
+    with writes(pipelined=False):
+        unit = MallUnitOfWork.joining(conn, writes=nullcontext, book=book)
+        if once is not None:
+            unit.answer_under(tenant_id, once.scope(caller), once.key, once.request, now)
+        placed = act(unit)
+        body = answer(unit, placed)
+        if once is not None:
+            unit.answer(once.status, body)
+            if not unit.answered():
+                raise idempotency.KeyRace()
+        return body
 
 
 def settle_batched(
@@ -142,29 +187,89 @@ def settle_batched(
 
 def _alone(db: Database, unit: TradeUnit) -> idempotency.Outcome:
     """The trade in a transaction of its own (the locks in the usual order)."""
-    if unit.once is None:
+
+    def act(own: MallUnitOfWork, now: datetime, _wait: bool) -> Placed:
+        return settle(
+            own, unit.caller, unit.tenant_id, unit.order_id, unit.action, now=now,
+            config=unit.config,
+        )  # fmt: skip
+
+    return _own(db, unit.tenant_id, unit.caller, unit.now, unit.once, unit.answer, act)
+
+
+def _own(
+    db: Database, tenant_id: str, caller: Principal | None, now: datetime, once: Once | None,
+    answer: Answer, place: Place,
+) -> idempotency.Outcome:  # fmt: skip
+    """``place`` in a transaction of its own (waiting for its locks in the usual order),
+    with ``once`` stored under its key (a racing request's stored answer replayed)."""
+    if once is None:
         with db.unit() as own:
-            placed = settle(
-                own, unit.caller, unit.tenant_id, unit.order_id, unit.action,
-                now=unit.now, config=unit.config,
-            )  # fmt: skip
-            body = unit.answer(own, placed)
+            body = answer(own, place(own, now, True))
         return idempotency.Outcome(200, body, False)
 
     def act(attempt: idempotency.Attempt) -> idempotency.Done:
-        placed = settle(
-            attempt.uow, unit.caller, unit.tenant_id, unit.order_id, unit.action,
-            now=attempt.now, config=unit.config,
-        )  # fmt: skip
-        assert unit.once is not None
-        return idempotency.Done(unit.once.status, unit.answer(attempt.uow, placed))
+        placed = place(attempt.uow, attempt.now, True)
+        return idempotency.Done(once.status, answer(attempt.uow, placed))
 
     return idempotency.run_once(
         db,
-        tenant_id=unit.tenant_id,
-        caller=unit.caller,
-        scope_prefix=unit.once.scope_prefix,
-        key=unit.once.key,
-        request=unit.once.request,
+        tenant_id=tenant_id,
+        caller=caller,
+        scope_prefix=once.scope_prefix,
+        key=once.key,
+        request=once.request,
         action=act,
     )
+
+
+def place_batched(
+    db: Database,
+    caller: Principal | None,
+    tenant_id: str,
+    crossing: tuple[str, str, int],
+    place: Place,
+    *,
+    now: datetime,
+    answer: Answer,
+    once: Once | None = None,
+) -> idempotency.Outcome:
+    """A new order: through the tenant's writer if it crosses the book as read now
+    (``crossing``: the collection, the new order's kind, ``"bid"`` or ``"listing"``, and its
+    price), else (or when a row it locks is busy, or a racing request stored the key first)
+    in a transaction of its own. Answered once committed, as ``settle_batched``; a refusal
+    raises as the use case does."""
+    collection_id, kind, price = crossing
+    with db.reading() as reader:
+        if once is not None:
+            stored = idempotency.lookup(
+                reader,
+                tenant_id=tenant_id,
+                scope=once.scope(caller),
+                key=once.key,
+                request=once.request,
+            )
+            if stored is not None:
+                return idempotency.Outcome(stored.status_code, stored.body, True)
+        crosses = _crosses(reader, tenant_id, collection_id, kind, price)
+    if crosses and caller is not None and caller.tenant_id == tenant_id:
+        unit = PlaceUnit(tenant_id, caller, place, now, answer, once)
+        try:
+            body: str = writers_for(db.engine).call(unit)
+        except (TradeBusy, idempotency.KeyRace):
+            pass
+        else:
+            return idempotency.Outcome(200 if once is None else once.status, body, False)
+    return _own(db, tenant_id, caller, now, once, answer, place)
+
+
+def _crosses(
+    reader: MallUnitOfWork, tenant_id: str, collection_id: str, kind: str, price: int
+) -> bool:
+    """Whether a new ``kind`` order at ``price`` would trade with the best resting order of
+    the other side as the book stands (read without a lock)."""
+    other = "listing" if kind == "bid" else "bid"
+    best = reader.market.best_open(tenant_id, collection_id, other)
+    if best is None:
+        return False
+    return best.price <= price if kind == "bid" else best.price >= price

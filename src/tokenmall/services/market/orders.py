@@ -6,6 +6,12 @@ then the tenant's order counter), loads that slice into a ``MarketState`` (``sta
 applies the domain's action (every rule lives in ``domain.market``) and persists its effects
 (``persist``). A refusal raises ``MarketRefused`` (its ``code`` is market.md's) before anything
 is written, so the transaction rolls back with nothing changed.
+
+A new listing that crosses a resting bid can run inside the tenant's writer (``wait=False``,
+``batched.place_batched``), which holds the tenant's ledger lock before every other: there the
+rows that come before the ledger in the lock order (the token, the resting order, the order
+counter) are taken only if free (``SKIP LOCKED``), else ``TradeBusy`` before anything is
+written and the action runs in a transaction of its own.
 """
 
 from __future__ import annotations
@@ -44,12 +50,20 @@ def _who(caller: Principal | None, tenant_id: str) -> str:
     return require(caller, tenant_id, registry.EVERYONE).subject_id
 
 
-def _token(loader: Loader, collection_id: str, serial: int) -> str:
-    """Lock and load the token (its collection, its open orders); ``not_found`` if none."""
+class TradeBusy(Exception):
+    """An action in the tenant's writer (``wait=False``) met a row it would lock before the
+    ledger (a token, a resting order, the order counter) held by another transaction: it
+    runs in a transaction of its own instead (which waits for the locks in the one order)."""
+
+
+def _token(loader: Loader, collection_id: str, serial: int, *, wait: bool = True) -> str:
+    """Lock and load the token (its collection, its open orders); ``not_found`` if none.
+    ``wait`` False: ``TradeBusy`` if another transaction holds it (or there is none)."""
+    unit, tenant_id = loader.unit, loader.tenant_id
+    if not wait and not unit.market.try_lock_token(tenant_id, collection_id, serial):
+        raise TradeBusy(f"{collection_id}/{serial}")  # (or none: refused on its own)
     try:
-        collection, token = find_token(
-            loader.unit, loader.tenant_id, collection_id, serial, lock=True
-        )
+        collection, token = find_token(unit, tenant_id, collection_id, serial, lock=True)
     except NotFound as missing:
         raise MarketRefused(Code.NOT_FOUND, str(missing), "serial") from None
     return loader.token(collection, token).key
@@ -66,20 +80,21 @@ def list_token(
     now: datetime,
     config: LogConfig,
     valid_days: int | None = None,
+    wait: bool = True,
 ) -> Placed:
     """挂单: offer one's token at ``price`` fen (trading at once with the highest bid at or
-    above it)."""
+    above it). ``wait`` False: in the tenant's writer (``TradeBusy`` for a row held)."""
     user = _who(caller, tenant_id)
 
     def once() -> Placed:
         loader = Loader(unit, tenant_id, now)
-        key = _token(loader, collection_id, serial)
+        key = _token(loader, collection_id, serial, wait=wait)
         loader.user(user)
         day = loader.state.clock.calendar_day
-        best = best_locked(unit, tenant_id, collection_id, "bid", day=day)
+        best = best_locked(unit, tenant_id, collection_id, "bid", day=day, wait=wait)
         loader.resting(best, collection_id)
         loader.marks(user, collection_id)
-        loader.state.next_order_id = unit.market.next_order_id(tenant_id, now)
+        loader.state.next_order_id = next_order_id(unit, tenant_id, now, wait=wait)
         unseen_crossing(unit, tenant_id, collection_id, "bid", price, best, day)
         with answering_for("serial"):
             outcome = loader.market().list(user, key, price, valid_days)
@@ -127,22 +142,33 @@ def _recipient(unit: MallUnitOfWork, tenant_id: str, to_user_id: str) -> None:
 
 def best_locked(
     unit: MallUnitOfWork, tenant_id: str, collection_id: str, kind: str,
-    lock_token: Callable[[OrderRow], None] | None = None, *, day: int,
+    lock_token: Callable[[OrderRow], None] | None = None, *, day: int, wait: bool = True,
 ) -> OrderRow | None:  # fmt: skip
     """The best open order of ``kind`` still good on calendar day ``day`` (one past its days
     never trades, swept or not), its row locked and read again under the lock (a racing
     cancel or fill may have closed it: then the next best). ``lock_token`` locks a listing's
-    token first (the one lock order: token, then order)."""
+    token first (the one lock order: token, then order). ``wait`` False: ``TradeBusy`` if
+    another transaction holds the order's row."""
     for _ in range(MAX_TRIES):
         best = unit.market.best_open(tenant_id, collection_id, kind, day)
         if best is None:
             return None
         if lock_token is not None:
             lock_token(best)
-        locked = unit.market.order(tenant_id, best.order_id, for_update=True)
+        locked = unit.market.order(tenant_id, best.order_id, for_update=True, skip_locked=not wait)
+        if locked is None and not wait:
+            raise TradeBusy(best.order_id)
         if locked is not None and locked.status == "open":
             return locked
     raise MarketRefused(Code.NOT_FOUND, "the book is changing; try again", "order")
+
+
+def next_order_id(unit: MallUnitOfWork, tenant_id: str, now: datetime, *, wait: bool) -> int:
+    """The tenant's next order id (its counter's row locked); ``wait`` False: ``TradeBusy``
+    if another transaction holds the counter (or there is none yet: a first order waits)."""
+    if not wait and not unit.market.try_lock_counter(tenant_id):
+        raise TradeBusy("order counter")
+    return unit.market.next_order_id(tenant_id, now)
 
 
 class BookMoved(Exception):

@@ -4,11 +4,12 @@ expiry of orders past their days.
 Lock order as ``orders`` documents: a token row first, then orders, then the tenant's order
 counter, then the ledger (``persist`` books money last). A bid names no token: it locks the
 token of the collection's best listing, then that listing (``orders.best_locked``); a bid that
-rests locks only the counter and the ledger. Each action is one transaction, or for a take or
-an accept through the API one savepoint of the tenant's writer's batch (``batched.py``:
-``settle(wait=False)``); a refusal raises ``MarketRefused`` before anything is written (or,
-for a shortfall only the ledger sees under its lock, while writing: the transaction, or the
-unit's savepoint, rolls back whole).
+rests locks only the counter and the ledger. Each action is one transaction, or for a take, an
+accept or a bid that crosses a listing, through the API or a page, one savepoint of the
+tenant's writer's batch (``batched.py``: ``settle(wait=False)``, ``bid(wait=False)``); a
+refusal raises ``MarketRefused`` before anything is written (or, for a shortfall only the
+ledger sees under its lock, while writing: the transaction, or the unit's savepoint, rolls
+back whole).
 """
 
 from __future__ import annotations
@@ -24,10 +25,12 @@ from tokenmall.services.mall.uow import MallUnitOfWork
 from tokenmall.services.market.fields import answering_for
 from tokenmall.services.market.orders import (
     Placed,
+    TradeBusy,
     _open_order,
     _token,
     _who,
     best_locked,
+    next_order_id,
     retrying,
     unseen_crossing,
 )
@@ -47,10 +50,13 @@ def bid(
     now: datetime,
     config: LogConfig,
     valid_days: int | None = None,
+    wait: bool = True,
 ) -> Placed:
     """求购: buy one token of the collection for at most ``price`` fen. It trades at once with
     the lowest listing at or below it (at the listing's price, from the bidder's cash), else
-    it rests and reserves ``price`` of the bidder's cash."""
+    it rests and reserves ``price`` of the bidder's cash. ``wait`` False: in the tenant's
+    writer, the listing's token and row and the order counter taken only if free, else
+    ``TradeBusy`` before anything is written."""
     user = _who(caller, tenant_id)
     try:
         collection = registry.find(unit, tenant_id, collection_id)
@@ -63,14 +69,16 @@ def bid(
 
         def lock_token(row: OrderRow) -> None:
             assert row.serial is not None
-            _token(loader, row.collection_id, row.serial)
+            _token(loader, row.collection_id, row.serial, wait=wait)
 
         day = loader.state.clock.calendar_day
-        best = best_locked(unit, tenant_id, collection_id, "listing", lock_token, day=day)
+        best = best_locked(
+            unit, tenant_id, collection_id, "listing", lock_token, day=day, wait=wait
+        )
         loader.resting(best, collection_id)
         loader.user(user)
         loader.marks(user, collection_id)
-        loader.state.next_order_id = unit.market.next_order_id(tenant_id, now)
+        loader.state.next_order_id = next_order_id(unit, tenant_id, now, wait=wait)
         unseen_crossing(unit, tenant_id, collection_id, "listing", price, best, day)
         with answering_for("collection_id"):
             outcome = loader.market().bid(user, collection_id, price, valid_days)
@@ -80,11 +88,6 @@ def bid(
         return Placed(outcome.order, trades=tuple(done))
 
     return retrying(unit, once)
-
-
-class TradeBusy(Exception):
-    """``settle(wait=False)`` met the order's token locked by another transaction: the trade
-    settles in a transaction of its own instead (which waits for the lock in the one order)."""
 
 
 def settle(

@@ -4,14 +4,19 @@ refusal is a 4xx whose ``code`` is market.md's (409 state, 422 input, 403 kyc/pr
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import BaseModel
 from sqlalchemy import Connection
 
-from tokenmall.services.mall.uow import MallUnitOfWork, utc_now
-from tokenmall.services.market import admin, orders, queries
+from tokenmall.services.mall import idempotency
+from tokenmall.services.mall.auth import Principal
+from tokenmall.services.mall.uow import Database, MallUnitOfWork, utc_now
+from tokenmall.services.market import admin, batched, orders, queries
+from tokenmall.services.market.orders import Placed
+from tokenmall.web import idempotent
 from tokenmall.web.api.common import TenantId, write
 from tokenmall.web.api.log import Config
 from tokenmall.web.api.schemas_market import (
@@ -30,7 +35,7 @@ from tokenmall.web.api.schemas_market import (
     ProfileIn,
     ProfileOut,
 )
-from tokenmall.web.deps import Caller, Db, IdempotencyKey, single_query_values
+from tokenmall.web.deps import Caller, Db, IdempotencyKey, settings, single_query_values
 from tokenmall.web.errors import COMMON, responses
 
 router = APIRouter(
@@ -181,6 +186,27 @@ def list_token(
     key: IdempotencyKey,
     config: Config,
 ) -> Response:
+    """A listing that crosses a resting bid trades through the tenant's writer
+    (``batched.place_batched``) unless group commit is off."""
+
+    def order_of(unit: MallUnitOfWork, placed: Placed) -> OrderOut:
+        assert placed.order_id is not None
+        return OrderOut.of(queries.order(unit, tenant_id, placed.order_id))
+
+    if settings(request).group_commit:
+        price = admin.price_fen(payload.price)
+
+        def place(unit: MallUnitOfWork, now: datetime, wait: bool) -> Placed:
+            return orders.list_token(
+                unit, caller, tenant_id, payload.collection_id, payload.serial, price,
+                now=now, config=config, valid_days=payload.valid_days, wait=wait,
+            )  # fmt: skip
+
+        return placed_once(
+            request, db, caller, tenant_id, key, payload, (payload.collection_id, "listing", price),
+            place, lambda unit, placed: order_of(unit, placed).model_dump_json(),
+        )  # fmt: skip
+
     def make(conn: Connection) -> BaseModel:
         unit = MallUnitOfWork.joining(conn)
         placed = orders.list_token(
@@ -188,10 +214,24 @@ def list_token(
             admin.price_fen(payload.price), now=utc_now(), config=config,
             valid_days=payload.valid_days,
         )  # fmt: skip
-        assert placed.order_id is not None
-        return OrderOut.of(queries.order(unit, tenant_id, placed.order_id))
+        return order_of(unit, placed)
 
     return write(request, db, caller, tenant_id, key, payload, make)
+
+
+def placed_once(
+    request: Request, db: Database, caller: Principal | None, tenant_id: str, key: str,
+    payload: BaseModel, crossing: tuple[str, str, int], place: batched.Place,
+    answer: batched.Answer,
+) -> Response:  # fmt: skip
+    """A new order placed once per Idempotency-Key (the same key and request hash as
+    ``write``), through the tenant's writer when it crosses the book."""
+    body = payload.model_dump(mode="json")
+    once = batched.Once(key, idempotency.request_hash(request.method, request.url.path, body))
+    outcome = batched.place_batched(
+        db, caller, tenant_id, crossing, place, now=utc_now(), answer=answer, once=once
+    )
+    return idempotent.response(outcome)
 
 
 @router.post(

@@ -6,6 +6,7 @@ Idempotency-Key; every refusal is a 4xx whose ``code`` is market.md's."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -22,7 +23,7 @@ from tokenmall.services.market.orders import Placed
 from tokenmall.web import idempotent
 from tokenmall.web.api.common import TenantId, write
 from tokenmall.web.api.log import Config
-from tokenmall.web.api.market import READ, WRITE, OrderId
+from tokenmall.web.api.market import READ, WRITE, OrderId, placed_once
 from tokenmall.web.api.payments import gateway_for
 from tokenmall.web.api.schemas_market import OrderOut
 from tokenmall.web.api.schemas_market_money import (
@@ -65,15 +66,35 @@ def bid(
     key: IdempotencyKey,
     config: Config,
 ) -> Response:
+    """A bid that crosses a resting listing trades through the tenant's writer
+    (``batched.place_batched``) unless group commit is off."""
+
+    def placed_out(unit: MallUnitOfWork, placed: Placed) -> PlacedOut:
+        assert placed.order_id is not None
+        order = OrderOut.of(queries.order(unit, tenant_id, placed.order_id))
+        return PlacedOut(order=order, trades=_trades(unit, tenant_id, placed))
+
+    if settings(request).group_commit:
+        price = admin.price_fen(payload.price)
+
+        def place(unit: MallUnitOfWork, now: datetime, wait: bool) -> Placed:
+            return trading.bid(
+                unit, caller, tenant_id, payload.collection_id, price, now=now, config=config,
+                valid_days=payload.valid_days, wait=wait,
+            )  # fmt: skip
+
+        return placed_once(
+            request, db, caller, tenant_id, key, payload, (payload.collection_id, "bid", price),
+            place, lambda unit, placed: placed_out(unit, placed).model_dump_json(),
+        )  # fmt: skip
+
     def make(conn: Connection) -> BaseModel:
         unit = MallUnitOfWork.joining(conn)
         placed = trading.bid(
             unit, caller, tenant_id, payload.collection_id, admin.price_fen(payload.price),
             now=utc_now(), config=config, valid_days=payload.valid_days,
         )  # fmt: skip
-        assert placed.order_id is not None
-        order = OrderOut.of(queries.order(unit, tenant_id, placed.order_id))
-        return PlacedOut(order=order, trades=_trades(unit, tenant_id, placed))
+        return placed_out(unit, placed)
 
     return write(request, db, caller, tenant_id, key, payload, make)
 

@@ -11,7 +11,8 @@ what the seller receives comes from ``services/market_pages`` (the domain's ``fe
 as a partial for HTMX as a price is typed or, without JavaScript, from the form's own
 "preview" button; a listing's buy form and an agreement offered to one show theirs at once.
 Forms are plain POSTs answered by 303 (CSRF, a form key replayed through the idempotency
-store, one transaction; a take or an accept, as the API's, one unit of the tenant's writer);
+store, one transaction; a take, an accept, or a bid or a listing that crosses the book, as the
+API's, one unit of the tenant's writer);
 a refusal re-renders the page with the refusal's sentence (``message_of``: the market's code
 in Chinese first) next to the action it refused, and nothing changed.
 """
@@ -21,6 +22,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -464,6 +466,43 @@ def _trade(
     ).body  # fmt: skip
 
 
+def _place(
+    request: Request, form: FormData, tenant_id: str, caller: Principal, collection_id: str,
+    name: str,
+) -> str:  # fmt: skip
+    """CSRF, then a bid or a listing (``name``) once per form key, through the tenant's writer
+    when it crosses the book (``batched.place_batched``), as the API places them; its
+    redirect."""
+    csrf.check_csrf(request, caller, form)
+    serial = whole_number(form, "serial") if name == "list" else 0
+    price = price_fen(forms.text_field(form, "price").strip())
+    dated = forms.text_field(form, "valid_days").strip()
+    days = whole_number(form, "valid_days") if dated else None
+    config = request.app.state.log_config
+
+    def place(unit: MallUnitOfWork, now: datetime, wait: bool) -> orders.Placed:
+        if name == "bid":
+            return trading.bid(
+                unit, caller, tenant_id, collection_id, price, now=now, config=config,
+                valid_days=days, wait=wait,
+            )  # fmt: skip
+        return orders.list_token(
+            unit, caller, tenant_id, collection_id, serial, price, now=now, config=config,
+            valid_days=days, wait=wait,
+        )  # fmt: skip
+
+    def answer(_unit: MallUnitOfWork, placed: orders.Placed) -> str:
+        done = "bought" if name == "bid" and placed.trades else TOKEN_ACTIONS[name].done
+        return f"/{tenant_id}/market/{collection_id}?done={done}"
+
+    key, request_hash = forms.keyed(request, form)
+    once = batched.Once(key, request_hash, status=303, scope_prefix=forms.PAGE_SCOPE)
+    return batched.place_batched(
+        sessions.database(request), caller, tenant_id, (collection_id, name, price), place,
+        now=utc_now(), answer=answer, once=once,
+    ).body  # fmt: skip
+
+
 def _batched(request: Request) -> bool:
     return sessions.settings(request).group_commit
 
@@ -502,6 +541,8 @@ async def token_action(request: Request, tenant_id: str, collection_id: str, nam
                 request, form, tenant_id, caller, "take", lambda: whole_number(form, "order"),
                 f"/{tenant_id}/market/{collection_id}?done={action.done}",
             )  # fmt: skip
+        elif action.name in ("bid", "list") and _batched(request):
+            location = _place(request, form, tenant_id, caller, collection_id, action.name)
         else:
             location = _act(request, form, tenant_id, caller, run)
     except DomainError as exc:

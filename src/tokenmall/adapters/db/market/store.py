@@ -188,14 +188,28 @@ class SqlMarket(SqlMarketTrades, SqlMarketRoyalties):
 
     # -- orders
 
-    def order(self, tenant_id: str, order_id: int, *, for_update: bool = False) -> OrderRow | None:
+    def order(
+        self, tenant_id: str, order_id: int, *, for_update: bool = False, skip_locked: bool = False
+    ) -> OrderRow | None:
+        """The order (None if there is none); ``for_update`` locks its row, and with
+        ``skip_locked`` answers None instead of waiting when another transaction holds it."""
         query = select(market_orders).where(
             market_orders.c.tenant_id == tenant_id, market_orders.c.order_id == order_id
         )
         if for_update:
-            query = query.with_for_update()
+            query = query.with_for_update(skip_locked=skip_locked)
         row = self.conn.execute(query).first()
         return None if row is None else _order(row)
+
+    def try_lock_counter(self, tenant_id: str) -> bool:
+        """Lock the tenant's settings row (which hands out order ids) only if no other
+        transaction holds it (``SKIP LOCKED``); False if it is taken or there is none yet."""
+        query = (
+            select(market_settings.c.tenant_id)
+            .where(market_settings.c.tenant_id == tenant_id)
+            .with_for_update(skip_locked=True)
+        )
+        return self.conn.execute(query).first() is not None
 
     def try_lock_token(self, tenant_id: str, collection_id: str, serial: int) -> bool:
         """Lock a token's row (the first lock of every action on it) only if no other
