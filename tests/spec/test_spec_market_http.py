@@ -256,6 +256,26 @@ def test_open_profile_holds_each_token_from_its_own_acquisition(
     assert listed["status"] == "open"
 
 
+def test_open_profile_hold_counts_from_the_last_trade_not_a_gift(
+    api: Api, server: Any, tenant: TenantFixture, cal: Calendar
+) -> None:
+    """ "Bought on trading day d, sellable from d + N": a gift passes the token on without
+    starting its hold again; a purchase does."""
+    t = tenant
+    cid = collection(api, t)
+    assert set_collection(api, t, cid, hold_trading_days=2)["hold_trading_days"] == 2
+    (serial,) = minted(server, t, cid, t.consumer_id, at_noon(cal.back(2)))
+    friend, friend_token = consumer(api, t)
+    gift = {"collection_id": cid, "serial": serial, "to_user_id": friend}
+    ok(api.post(t.path("/market/gifts"), t.consumer_token, json=gift))
+    listed = ok(_list(api, t, friend_token, cid, serial, "99.00"))  # minted on d - 2
+    assert listed["status"] == "open"
+    # bought today: its hold starts again for the buyer
+    deposit(api, t, t.consumer_token, "300.00")
+    ok(api.post(t.path(f"/market/orders/{listed['order_id']}/take"), t.consumer_token))
+    refused(_list(api, t, t.consumer_token, cid, serial, "99.00"), 409, "hold_period", "serial")
+
+
 # --- (c) the price band ---
 
 

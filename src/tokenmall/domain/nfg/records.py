@@ -91,6 +91,8 @@ class Token:
     owner_id: str
     state: TokenState
     acquired_at: datetime
+    # when it was minted or last bought (a gift does not change it); None: as ``acquired_at``
+    traded_at: datetime | None = None
 
     @property
     def key(self) -> str:

@@ -144,7 +144,13 @@ def persist(
             trading_day = effect.trading_day
             cid, serial = _key(effect.token)
             nfg.move_token(
-                tenant_id, cid, serial, state=TokenState.HELD, now=now, owner_id=effect.owner
+                tenant_id,
+                cid,
+                serial,
+                state=TokenState.HELD,
+                now=now,
+                owner_id=effect.owner,
+                traded=effect.via != "gift",
             )
             if effect.previous is not None:  # they held it: still counted once it is gone
                 holders.append((cid, effect.previous))

@@ -190,6 +190,7 @@ class Loader:
         """The token, its collection and its open orders (an owner change cancels them)."""
         col = self.collection(collection)
         acquired = self.cal.clock(business_day(token.acquired_at))
+        traded = self.cal.clock(business_day(token.traded_at or token.acquired_at))
         tok = Token(
             key=token.key,
             collection=col.id,
@@ -197,7 +198,7 @@ class Loader:
             owner=token.owner_id,
             state=token.state,
             acquired_day=acquired.calendar_day,
-            acquired_trading_day=acquired.settlement_day,
+            acquired_trading_day=traded.settlement_day,
         )
         col.holders.add(token.owner_id)
         self.state.tokens[tok.key] = tok

@@ -101,6 +101,7 @@ def _token(row: Any) -> Token:
         r["owner_id"],
         TokenState(r["state"]),
         aware(r["acquired_at"]),
+        None if r["traded_at"] is None else aware(r["traded_at"]),
     )
 
 
@@ -365,6 +366,7 @@ class SqlNfg:
                         "owner_id": t.owner_id,
                         "state": str(t.state),
                         "acquired_at": t.acquired_at,
+                        "traded_at": t.traded_at or t.acquired_at,  # a mint
                         "updated_at": now,
                     }
                     for t in tokens
@@ -440,11 +442,15 @@ class SqlNfg:
         state: TokenState,
         now: datetime,
         owner_id: str | None = None,
+        traded: bool = False,
     ) -> None:
-        """Set the token's state (and owner, which also resets ``acquired_at``)."""
+        """Set the token's state (and owner, which also resets ``acquired_at``; ``traded``: the
+        owner bought it, which also resets ``traded_at``)."""
         values: dict[str, Any] = {"state": str(state), "updated_at": now}
         if owner_id is not None:
             values.update(owner_id=owner_id, acquired_at=now)
+            if traded:
+                values.update(traded_at=now)
         self.conn.execute(
             update(nfg_tokens)
             .where(

@@ -145,6 +145,8 @@ nfg_tokens = Table(
     Column("state", String(16), nullable=False),
     _at("acquired_at"),
     _at("updated_at"),
+    # minted or last bought on the market (a gift leaves it): the open profile's per-token hold
+    _at("traded_at", nullable=True),
     PrimaryKeyConstraint("tenant_id", "collection_id", "serial", name="pk_nfg_tokens"),
     CheckConstraint("serial >= 1", name="ck_nfg_tokens_serial"),
     CheckConstraint(_in("state", TokenState), name="ck_nfg_tokens_state"),
