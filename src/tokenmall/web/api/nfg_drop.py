@@ -16,12 +16,14 @@ from sqlalchemy import Connection
 
 from tokenmall.domain.money import format_money, format_points
 from tokenmall.domain.nfg.records import Collection, PriceAsset, Reservation
+from tokenmall.services.mall import idempotency
 from tokenmall.services.mall.auth import Principal, require
 from tokenmall.services.mall.errors import NotFound
 from tokenmall.services.mall.gateway import Gateway
 from tokenmall.services.mall.people import ADMIN
 from tokenmall.services.mall.uow import Database, MallUnitOfWork, utc_now
-from tokenmall.services.nfg import drop, drop_money
+from tokenmall.services.nfg import drop, drop_money, press_batch
+from tokenmall.web import idempotent
 from tokenmall.web.api.common import ResourceId, TenantId, write, write_signed_in
 from tokenmall.web.api.log import Config
 from tokenmall.web.api.payments import gateway_for
@@ -31,6 +33,7 @@ from tokenmall.web.deps import (
     Db,
     IdempotencyKey,
     settings,
+    sign_in_of,
     single_query_values,
 )
 from tokenmall.web.errors import COMMON, responses
@@ -187,6 +190,26 @@ def reserve(
     key: IdempotencyKey,
 ) -> Response:
     gateway, held = gateway_for(request), hold(request)
+    if settings(request).group_commit:
+        # Settled in the collection's next batch of presses (one transaction, a savepoint
+        # each); one that must wait for a lock runs in a transaction of its own below.
+        one = press_batch.Press(
+            tenant_id=tenant_id,
+            collection_id=collection_id,
+            sign_in=sign_in_of(request, token),
+            key=key,
+            request=idempotency.request_hash(
+                request.method, request.url.path, payload.model_dump(mode="json")
+            ),
+            quantity=payload.quantity,
+            pay_with=payload.pay_with,
+            hold=held,
+            answer=lambda r, c: ReservationOut.of(r, c, gateway).model_dump_json(),
+        )
+        try:
+            return idempotent.response(press_batch.press(db.engine, one))
+        except press_batch.Alone:
+            pass
 
     def make(conn: Connection, caller: Principal | None) -> BaseModel:
         unit = MallUnitOfWork.joining(conn)
