@@ -206,7 +206,13 @@ class PressWriters(Registry[PressWriter]):
 _WRITERS: PerEngine[PressWriters] = PerEngine(PressWriters)
 
 
+def submit(engine: Engine, one: Press) -> Future[idempotency.Outcome]:
+    """Queue ``one`` for its collection's next batch; the future resolves once the batch
+    committed (its outcome), or with its refusal; ``Alone``: the caller runs it in a
+    transaction of its own."""
+    return _WRITERS.of(engine).submit(one)
+
+
 def press(engine: Engine, one: Press) -> idempotency.Outcome:
-    """Settle ``one`` in its collection's next batch; its outcome once committed, or its
-    refusal raised. ``Alone``: the caller runs it in a transaction of its own."""
-    return _WRITERS.of(engine).submit(one).result(WAIT_SECONDS)
+    """``submit`` and wait (a thread's caller)."""
+    return submit(engine, one).result(WAIT_SECONDS)

@@ -7,10 +7,12 @@ gateway's webhook is the payments' one (``web/api/payments.py``).
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection
 
@@ -180,7 +182,7 @@ def reserve_in(
     summary="Reserve places of a drop on sale (buyers); pay before it expires",
     responses=responses(*COMMON, 403, 409),
 )
-def reserve(
+async def reserve(
     tenant_id: TenantId,
     collection_id: ResourceId,
     payload: ReserveIn,
@@ -189,10 +191,13 @@ def reserve(
     db: Db,
     key: IdempotencyKey,
 ) -> Response:
+    """With group commit (the default) the press joins its collection's next batch
+    (``services/nfg/press_batch.py``: one transaction, a savepoint a press), awaited on the
+    event loop: no worker thread waits for it. A press that left its batch (it would have
+    waited for a lock), and every press with ``TOKENMALL_GROUP_COMMIT=false``, runs in a
+    transaction of its own in a worker thread."""
     gateway, held = gateway_for(request), hold(request)
     if settings(request).group_commit:
-        # Settled in the collection's next batch of presses (one transaction, a savepoint
-        # each); one that must wait for a lock runs in a transaction of its own below.
         one = press_batch.Press(
             tenant_id=tenant_id,
             collection_id=collection_id,
@@ -207,7 +212,9 @@ def reserve(
             answer=lambda r, c: ReservationOut.of(r, c, gateway).model_dump_json(),
         )
         try:
-            return idempotent.response(press_batch.press(db.engine, one))
+            future = press_batch.submit(db.engine, one)
+            outcome = await asyncio.wait_for(asyncio.wrap_future(future), press_batch.WAIT_SECONDS)
+            return idempotent.response(outcome)
         except press_batch.Alone:
             pass
 
@@ -216,7 +223,9 @@ def reserve(
         return reserve_in(unit, caller, tenant_id, collection_id, payload, gateway, held)
 
     # The buyer is authenticated in the press's own transaction: one transaction a press.
-    return write_signed_in(request, db, token, tenant_id, key, payload, make, status_code=201)
+    return await run_in_threadpool(
+        write_signed_in, request, db, token, tenant_id, key, payload, make, status_code=201
+    )
 
 
 def read_reservation(
