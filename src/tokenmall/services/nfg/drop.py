@@ -236,7 +236,8 @@ def reserve(
         else None,
     )
     nfg.add_reservation(reservation)
-    if not nfg.reserve(tenant_id, collection_id, quantity):  # the collection's row, last
+    # The counters, last; a batch's press never sleeps on rows other transactions hold.
+    if not nfg.reserve(tenant_id, collection_id, quantity, wait=view is None):
         if view is not None:
             view.stale = True  # others took places the view counted as free
         raise SoldOut(f"sold_out: fewer than {quantity} places are left", "quantity")

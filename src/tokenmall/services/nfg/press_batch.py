@@ -22,12 +22,13 @@ queued (up to ``MAX_BATCH``) and, on the connection it keeps while busy:
 4. ``COMMIT``; only then is each caller answered.
 
 A press that would wait for another transaction (the buyer's row or the key held elsewhere:
-``lock_timeout``), or lost its key to a racing request (``KeyRace``), or any database error,
-is rolled back to its savepoint and its caller runs it in a transaction of its own, with the
-usual waits (``Alone``); so does every press of a batch whose commit failed (none of it was
-committed). So two processes' batches never wait on each other for long, and a race never
-answers 500. The counters decide every place taken, the buyer's row every limit: the batch
-decides exactly as its presses one after another would.
+``lock_timeout``; every counter row with room held by others: ``counters.Busy``), or lost
+its key to a racing request (``KeyRace``), or met any database error, is rolled back to its
+savepoint and its caller runs it in a transaction of its own, with the usual waits
+(``Alone``); so does every press of a batch whose commit failed (none of it was committed).
+So batches never wait on each other for long, and a race never answers 500. The counters
+decide every place taken, the buyer's row every limit: the batch decides exactly as its
+presses one after another would.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
+from tokenmall.adapters.db.nfg import counters
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.nfg.records import Collection, Reservation
 from tokenmall.services.mall import idempotency
@@ -53,6 +55,7 @@ from tokenmall.services.writers.batching import Batcher, PerEngine, Registry, re
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 64  # presses a transaction settles at most
+LANES = 8  # writers a collection has in each process (their batches run side by side)
 LOCK_TIMEOUT = "50ms"  # the longest a batch waits for a row another transaction holds
 WAIT_SECONDS = 60.0  # float-ok: seconds a caller waits for its batch's commit
 
@@ -131,7 +134,7 @@ def _one(conn: Connection, press: Press, view: drop.DropView) -> tuple[bool, Any
             unit.answer(201, body)
             if not unit.answered():
                 raise idempotency.KeyRace()
-    except (idempotency.KeyRace, DBAPIError) as error:
+    except (idempotency.KeyRace, DBAPIError, counters.Busy) as error:
         log.debug("a press of %s left its batch: %r", press.collection_id, error)
         return False, Alone()
     except Exception as error:
@@ -193,14 +196,21 @@ class PressWriter(Batcher[_Item]):
 
 
 class PressWriters(Registry[PressWriter]):
-    """The press writers of one database in this process (one per collection)."""
+    """The press writers of one database in this process (``LANES`` per collection, the
+    presses dealt to them in turn)."""
+
+    def __init__(self, store: Store) -> None:
+        super().__init__(store)
+        self._dealt = 0
 
     def _start(self, tenant_id: str) -> PressWriter:
         return PressWriter(self.store, tenant_id, registry=self)
 
     def submit(self, press: Press) -> Future[idempotency.Outcome]:
         with self.lock:
-            return self._worker(f"{press.tenant_id}/{press.collection_id}").submit(press)
+            self._dealt = lane = (self._dealt + 1) % LANES
+            key = f"{press.tenant_id}/{press.collection_id}/{lane}"
+            return self._worker(key).submit(press)
 
 
 _WRITERS: PerEngine[PressWriters] = PerEngine(PressWriters)

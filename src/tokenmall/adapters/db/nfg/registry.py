@@ -261,13 +261,16 @@ class SqlNfg:
             .values(**{k: (str(v) if hasattr(v, "value") else v) for k, v in values.items()})
         )
 
-    def reserve(self, tenant_id: str, collection_id: str, places: int) -> bool:
+    def reserve(
+        self, tenant_id: str, collection_id: str, places: int, *, wait: bool = True
+    ) -> bool:
         """Take ``places`` from what is for sale (``counters.take``, the counters opened on
-        first use); False if fewer are left (the caller's transaction then rolls back)."""
-        took = counters.take(self.conn, tenant_id, collection_id, places)
+        first use); False if fewer are left (the caller's transaction then rolls back).
+        ``wait=False``: ``counters.Busy`` instead of waiting for rows others hold."""
+        took = counters.take(self.conn, tenant_id, collection_id, places, wait=wait)
         if took is None:
             counters.open_counters(self.conn, tenant_id, collection_id)
-            took = counters.take(self.conn, tenant_id, collection_id, places)
+            took = counters.take(self.conn, tenant_id, collection_id, places, wait=wait)
         return bool(took)
 
     def release(self, tenant_id: str, collection_id: str, places: int) -> None:
