@@ -17,7 +17,7 @@ from orders_helpers import audit_clean
 from sqlalchemy import func, select
 from test_api_nfg_drop import _all_at_once, _error, buyer, drop, make_collection, reserve
 
-from tokenmall.adapters.db.nfg.tables import nfg_drop_buyers, nfg_reservations
+from tokenmall.adapters.db.nfg.tables import nfg_drop_buyers, nfg_drop_counters, nfg_reservations
 from tokenmall.domain.nfg.records import Collection, Reservation
 from tokenmall.services.mall import accounts, idempotency
 from tokenmall.services.mall.auth import Principal
@@ -230,3 +230,28 @@ def test_concurrent_presses_over_http_sell_exactly_the_edition(
     assert late.status_code == 409
     assert _error(late)["code"] == "sold_out"
     audit_clean(server, tenant)
+
+
+def test_a_press_finding_every_counter_row_held_leaves_the_batch(
+    api: Api, server: Any, tenant: TenantFixture
+) -> None:
+    db: Database = server.app.state.database
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer at a time: no row is held by another transaction")
+    (tok_a, _), (tok_b, _) = buyer(api, tenant), buyer(api, tenant)
+    col = make_collection(server, tenant, edition=3, limit=2)
+    assert reserve(api, tenant, col, tok_a).status_code == 201  # the counters are open
+    d = nfg_drop_counters.c
+    with db.engine.connect() as holder, holder.begin():
+        held = holder.execute(
+            select(d.shard)
+            .where(d.tenant_id == tenant.tenant_id, d.collection_id == col)
+            .with_for_update()
+        ).all()
+        assert held
+        with db.engine.connect() as conn:
+            outcomes = press_batch.settle(conn, [_press(tenant, col, tok_b, 1, "b-1")], True)
+    assert isinstance(outcomes[0][1], press_batch.Alone)  # not slept on: it left the batch
+    assert drop(api, tenant, col)["available"] == 2  # and took nothing
+    assert _decided((True, _alone(db, _press(tenant, col, tok_b, 1, "b-1")))) == (201, False)
+    assert drop(api, tenant, col)["available"] == 1

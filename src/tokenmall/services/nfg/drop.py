@@ -36,9 +36,10 @@ retried step returns the first journal and changes nothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from tokenmall.adapters.db.nfg import counters
 from tokenmall.adapters.db.nfg import drop as drop_queries
 from tokenmall.domain.ledger import commands as c
 from tokenmall.domain.mall.people import Role
@@ -136,6 +137,7 @@ class DropView:
     any_due: bool
     taken: int = 0
     stale: bool = False
+    held: counters.Held = field(default_factory=counters.Held)  # the batch's counter row
 
     @classmethod
     def read(
@@ -237,7 +239,8 @@ def reserve(
     )
     nfg.add_reservation(reservation)
     # The counters, last; a batch's press never sleeps on rows other transactions hold.
-    if not nfg.reserve(tenant_id, collection_id, quantity, wait=view is None):
+    last_row = None if view is None else view.held
+    if not nfg.reserve(tenant_id, collection_id, quantity, wait=view is None, held=last_row):
         if view is not None:
             view.stale = True  # others took places the view counted as free
         raise SoldOut(f"sold_out: fewer than {quantity} places are left", "quantity")

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import random
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
@@ -107,12 +108,26 @@ def _take_from(conn: Connection, tenant_id: str, collection_id: str, shard: int,
     )
 
 
+@dataclass(slots=True)
+class Held:
+    """The counter row a transaction took places from last: its next ``take`` tries that row
+    first, so a batch of presses holds few rows (others' expiries find rows no one holds)."""
+
+    shard: int | None = None
+
+
 class Busy(Exception):
     """Every counter row with room is held by another transaction (``take(wait=False)``)."""
 
 
 def take(
-    conn: Connection, tenant_id: str, collection_id: str, places: int, *, wait: bool = True
+    conn: Connection,
+    tenant_id: str,
+    collection_id: str,
+    places: int,
+    *,
+    wait: bool = True,
+    held: Held | None = None,
 ) -> bool | None:
     """Take ``places`` from the open counters: True; False if fewer are free (what was taken
     stays in the caller's transaction, which rolls back); None if the counters are not open.
@@ -128,10 +143,11 @@ def take(
     pause = 0.002
     while True:
         spread = (d.shard + random.randrange(SHARDS)) % SHARDS
+        order = [spread] if held is None or held.shard is None else [d.shard != held.shard, spread]
         roomy = (
             select(d.shard)
             .where(*mine, d.free >= places)
-            .order_by(spread)
+            .order_by(*order)
             .limit(1)
             .with_for_update(skip_locked=True)
             .scalar_subquery()
@@ -143,6 +159,8 @@ def take(
             .returning(d.shard)
         ).first()
         if took is not None:
+            if held is not None:
+                held.shard = int(took.shard)
             return True
         rows = conn.execute(select(d.free).where(*mine, d.free > 0)).scalars().all()
         if not rows:
