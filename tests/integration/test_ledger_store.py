@@ -143,9 +143,7 @@ def test_commit_batch_writes_a_batch_in_one_pipeline_and_a_failure_leaves_nothin
     assert clean(audit(store, tenant))
 
 
-def test_the_citus_batch_call_is_a_setting(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_the_citus_batch_call_is_a_setting(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/switch.db"
     assert Store.open(url).citus_batch_call is True
     monkeypatch.setenv("TOKENMALL_CITUS_BATCH_CALL", "false")

@@ -194,10 +194,11 @@ async def reserve(
     """With group commit (the default) the press joins its collection's next batch
     (``services/nfg/press_batch.py``: one transaction, a savepoint a press), awaited on the
     event loop: no worker thread waits for it. A press that left its batch (it would have
-    waited for a lock), and every press with ``TOKENMALL_GROUP_COMMIT=false``, runs in a
+    waited for a lock), every press with ``TOKENMALL_GROUP_COMMIT=false``, and every press on
+    SQLite (one writer at a time: lanes of batches would only poll for its lock) runs in a
     transaction of its own in a worker thread."""
     gateway, held = gateway_for(request), hold(request)
-    if settings(request).group_commit:
+    if settings(request).group_commit and db.engine.dialect.name == "postgresql":
         one = press_batch.Press(
             tenant_id=tenant_id,
             collection_id=collection_id,
