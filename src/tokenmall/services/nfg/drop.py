@@ -239,8 +239,7 @@ def reserve(
     )
     nfg.add_reservation(reservation)
     # The counters, last; a batch's press never sleeps on rows other transactions hold.
-    last_row = None if view is None else view.held
-    if not nfg.reserve(tenant_id, collection_id, quantity, wait=view is None, held=last_row):
+    if not nfg.reserve(tenant_id, collection_id, quantity, None if view is None else view.held):
         if view is not None:
             view.stale = True  # others took places the view counted as free
         raise SoldOut(f"sold_out: fewer than {quantity} places are left", "quantity")

@@ -117,26 +117,20 @@ class Held:
 
 
 class Busy(Exception):
-    """Every counter row with room is held by another transaction (``take(wait=False)``)."""
+    """Every counter row with room is held by another transaction (a batch's ``take``)."""
 
 
 def take(
-    conn: Connection,
-    tenant_id: str,
-    collection_id: str,
-    places: int,
-    *,
-    wait: bool = True,
-    held: Held | None = None,
+    conn: Connection, tenant_id: str, collection_id: str, places: int, held: Held | None = None
 ) -> bool | None:
     """Take ``places`` from the open counters: True; False if fewer are free (what was taken
     stays in the caller's transaction, which rolls back); None if the counters are not open.
 
     Rows are locked ``SKIP LOCKED`` only, never waited for (a wait, holding a row, could close
     a cycle of waits): when every row with room is held by other buyers' transactions, it
-    sleeps a moment and looks again (they are short) until ``WAIT_SECONDS`` pass; with
-    ``wait=False`` it raises ``Busy`` at once instead (a batch of presses, which holds rows
-    other batches may be waiting for, must not sleep on theirs)."""
+    sleeps a moment and looks again (they are short) until ``WAIT_SECONDS`` pass. A batch of
+    presses (``held``: the row it took from last, tried first) raises ``Busy`` at once
+    instead: it holds rows other batches may be waiting for, so it must not sleep on theirs."""
     d = nfg_drop_counters.c
     mine = (d.tenant_id == tenant_id, d.collection_id == collection_id)
     deadline = time.monotonic() + WAIT_SECONDS
@@ -171,7 +165,7 @@ def take(
             conn, tenant_id, collection_id, places
         ):
             return True
-        if not wait:
+        if held is not None:
             raise Busy(collection_id)
         if time.monotonic() >= deadline:
             return False

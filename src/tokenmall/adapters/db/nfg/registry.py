@@ -262,22 +262,15 @@ class SqlNfg:
         )
 
     def reserve(
-        self,
-        tenant_id: str,
-        collection_id: str,
-        places: int,
-        *,
-        wait: bool = True,
-        held: counters.Held | None = None,
+        self, tenant_id: str, collection_id: str, places: int, held: counters.Held | None = None
     ) -> bool:
         """Take ``places`` from what is for sale (``counters.take``, the counters opened on
         first use); False if fewer are left (the caller's transaction then rolls back).
-        ``wait=False``: ``counters.Busy`` instead of waiting for rows others hold; ``held``:
-        the row this transaction took from last, tried first."""
-        took = counters.take(self.conn, tenant_id, collection_id, places, wait=wait, held=held)
+        ``held``: a batch's take (its last row tried first; ``counters.Busy``, never a sleep)."""
+        took = counters.take(self.conn, tenant_id, collection_id, places, held)
         if took is None:
             counters.open_counters(self.conn, tenant_id, collection_id)
-            took = counters.take(self.conn, tenant_id, collection_id, places, wait=wait, held=held)
+            took = counters.take(self.conn, tenant_id, collection_id, places, held)
         return bool(took)
 
     def release(self, tenant_id: str, collection_id: str, places: int) -> None:
