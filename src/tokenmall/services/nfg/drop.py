@@ -128,10 +128,11 @@ def check_quantity(quantity: object, collection: Collection | None = None) -> in
 @dataclass(slots=True)
 class DropView:
     """A batch of presses' shared read of its collection (``press_batch``): the row and
-    whether any reservation was due, read once for the batch, with the places the batch's
-    committed-to-savepoint presses took since (``took``). Only a hint for refusing at once: a
-    press that goes on still takes its places from the counters, which decide. After a sweep
-    (places came back) it is read again (``stale``)."""
+    whether any reservation was due, read once for the batch, and the places the batch's
+    presses took since (``taken``, counted once a press's savepoint is released). Only a hint
+    for refusing at once: a press that goes on takes its places from the counters, which
+    decide. After a sweep (places came back) or a lost race at the counters it is read again
+    (``stale``)."""
 
     collection: Collection | None
     any_due: bool
