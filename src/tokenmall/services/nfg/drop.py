@@ -36,9 +36,10 @@ retried step returns the first journal and changes nothing.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from tokenmall.adapters.db.nfg import counters
 from tokenmall.adapters.db.nfg import drop as drop_queries
 from tokenmall.domain.ledger import commands as c
 from tokenmall.domain.mall.people import Role
@@ -125,6 +126,49 @@ def check_quantity(quantity: object, collection: Collection | None = None) -> in
     return quantity
 
 
+@dataclass(slots=True)
+class DropView:
+    """A batch of presses' shared read of its collection (``press_batch``): the row and
+    whether any reservation was due, read once for the batch, and the places the batch's
+    presses took since (``taken``, counted once a press's savepoint is released). Only a hint
+    for refusing at once: a press that goes on takes its places from the counters, which
+    decide. After a sweep (places came back) or a lost race at the counters it is read again
+    (``stale``)."""
+
+    collection: Collection | None
+    any_due: bool
+    taken: int = 0
+    stale: bool = False
+    held: counters.Held = field(default_factory=counters.Held)  # the batch's counter row
+
+    @classmethod
+    def read(
+        cls, unit: MallUnitOfWork, tenant_id: str, collection_id: str, now: datetime
+    ) -> DropView:
+        collection, any_due = drop_queries.collection_for_press(
+            unit.conn, tenant_id, collection_id, now
+        )
+        return cls(collection, any_due)
+
+    def current(
+        self, unit: MallUnitOfWork, tenant_id: str, collection_id: str, now: datetime
+    ) -> tuple[Collection | None, bool]:
+        """The collection as this batch sees it (its own takes counted as reserved)."""
+        if self.stale:
+            fresh = DropView.read(unit, tenant_id, collection_id, now)
+            self.collection, self.any_due, self.taken, self.stale = (
+                fresh.collection, fresh.any_due, 0, False
+            )  # fmt: skip
+        found = self.collection
+        if found is None or not self.taken:
+            return found, self.any_due
+        return replace(found, reserved=found.reserved + self.taken), self.any_due
+
+    def took(self, quantity: int) -> None:
+        """A press of the batch took ``quantity`` places (its savepoint was released)."""
+        self.taken += quantity
+
+
 def reserve(
     unit: MallUnitOfWork,
     caller: Principal | None,
@@ -135,17 +179,22 @@ def reserve(
     now: datetime,
     *,
     hold: timedelta = DEFAULT_HOLD,
+    view: DropView | None = None,
 ) -> tuple[Reservation, Collection]:
     """Reserve ``quantity`` places for the caller; the reservation waits for payment until
     ``now + hold``. Refused (nothing changed): not on sale, not on the allow-list, over the
-    per-user limit, sold out, or paid with another asset than the collection's price."""
+    per-user limit, sold out, or paid with another asset than the collection's price.
+    ``view``: the collection as a batch of presses read it (``press_batch``), else read here."""
     who = require(caller, tenant_id, BUYERS)
     check_quantity(quantity)
     nfg = unit.nfg
     # One statement: the collection and whether places are about to return (due reservations).
-    collection, any_due = drop_queries.collection_for_press(
-        unit.conn, tenant_id, collection_id, now
-    )
+    if view is None:
+        collection, any_due = drop_queries.collection_for_press(
+            unit.conn, tenant_id, collection_id, now
+        )
+    else:
+        collection, any_due = view.current(unit, tenant_id, collection_id, now)
     if collection is None:
         raise NotFound(f"no collection {collection_id!r}")
     check_quantity(quantity, collection)
@@ -172,6 +221,8 @@ def reserve(
         )
     if short:
         sweep(unit, collection, now)
+        if view is not None:
+            view.stale = True  # places may have come back
     reservation_id = ids.new_id("rsv")
     reservation = Reservation(
         tenant_id=tenant_id,
@@ -189,7 +240,10 @@ def reserve(
         else None,
     )
     nfg.add_reservation(reservation)
-    if not nfg.reserve(tenant_id, collection_id, quantity):  # the collection's row, last
+    # The counters, last; a batch's press never sleeps on rows other transactions hold.
+    if not nfg.reserve(tenant_id, collection_id, quantity, None if view is None else view.held):
+        if view is not None:
+            view.stale = True  # others took places the view counted as free
         raise SoldOut(f"sold_out: fewer than {quantity} places are left", "quantity")
     return reservation, collection
 

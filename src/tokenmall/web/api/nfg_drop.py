@@ -7,21 +7,25 @@ gateway's webhook is the payments' one (``web/api/payments.py``).
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection
 
 from tokenmall.domain.money import format_money, format_points
 from tokenmall.domain.nfg.records import Collection, PriceAsset, Reservation
+from tokenmall.services.mall import idempotency
 from tokenmall.services.mall.auth import Principal, require
 from tokenmall.services.mall.errors import NotFound
 from tokenmall.services.mall.gateway import Gateway
 from tokenmall.services.mall.people import ADMIN
 from tokenmall.services.mall.uow import Database, MallUnitOfWork, utc_now
-from tokenmall.services.nfg import drop, drop_money
+from tokenmall.services.nfg import drop, drop_money, press_batch
+from tokenmall.web import idempotent
 from tokenmall.web.api.common import ResourceId, TenantId, write, write_signed_in
 from tokenmall.web.api.log import Config
 from tokenmall.web.api.payments import gateway_for
@@ -31,6 +35,7 @@ from tokenmall.web.deps import (
     Db,
     IdempotencyKey,
     settings,
+    sign_in_of,
     single_query_values,
 )
 from tokenmall.web.errors import COMMON, responses
@@ -177,7 +182,7 @@ def reserve_in(
     summary="Reserve places of a drop on sale (buyers); pay before it expires",
     responses=responses(*COMMON, 403, 409),
 )
-def reserve(
+async def reserve(
     tenant_id: TenantId,
     collection_id: ResourceId,
     payload: ReserveIn,
@@ -186,14 +191,42 @@ def reserve(
     db: Db,
     key: IdempotencyKey,
 ) -> Response:
+    """With group commit (the default) the press joins its collection's next batch
+    (``services/nfg/press_batch.py``: one transaction, a savepoint a press), awaited on the
+    event loop: no worker thread waits for it. A press that left its batch (it would have
+    waited for a lock), every press with ``TOKENMALL_GROUP_COMMIT=false``, and every press on
+    SQLite (one writer at a time: lanes of batches would only poll for its lock) runs in a
+    transaction of its own in a worker thread."""
     gateway, held = gateway_for(request), hold(request)
+    if settings(request).group_commit and db.engine.dialect.name == "postgresql":
+        one = press_batch.Press(
+            tenant_id=tenant_id,
+            collection_id=collection_id,
+            sign_in=sign_in_of(request, token),
+            key=key,
+            request=idempotency.request_hash(
+                request.method, request.url.path, payload.model_dump(mode="json")
+            ),
+            quantity=payload.quantity,
+            pay_with=payload.pay_with,
+            hold=held,
+            answer=lambda r, c: ReservationOut.of(r, c, gateway).model_dump_json(),
+        )
+        try:
+            future = press_batch.submit(db.engine, one)
+            outcome = await asyncio.wait_for(asyncio.wrap_future(future), press_batch.WAIT_SECONDS)
+            return idempotent.response(outcome)
+        except press_batch.Alone:
+            pass
 
     def make(conn: Connection, caller: Principal | None) -> BaseModel:
         unit = MallUnitOfWork.joining(conn)
         return reserve_in(unit, caller, tenant_id, collection_id, payload, gateway, held)
 
     # The buyer is authenticated in the press's own transaction: one transaction a press.
-    return write_signed_in(request, db, token, tenant_id, key, payload, make, status_code=201)
+    return await run_in_threadpool(
+        write_signed_in, request, db, token, tenant_id, key, payload, make, status_code=201
+    )
 
 
 def read_reservation(

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import random
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
@@ -107,23 +108,40 @@ def _take_from(conn: Connection, tenant_id: str, collection_id: str, shard: int,
     )
 
 
-def take(conn: Connection, tenant_id: str, collection_id: str, places: int) -> bool | None:
+@dataclass(slots=True)
+class Held:
+    """The counter row a transaction took places from last: its next ``take`` tries that row
+    first, so a batch of presses holds few rows (others' expiries find rows no one holds)."""
+
+    shard: int | None = None
+
+
+class Busy(Exception):
+    """Every counter row with room is held by another transaction (a batch's ``take``)."""
+
+
+def take(
+    conn: Connection, tenant_id: str, collection_id: str, places: int, held: Held | None = None
+) -> bool | None:
     """Take ``places`` from the open counters: True; False if fewer are free (what was taken
     stays in the caller's transaction, which rolls back); None if the counters are not open.
 
     Rows are locked ``SKIP LOCKED`` only, never waited for (a wait, holding a row, could close
     a cycle of waits): when every row with room is held by other buyers' transactions, it
-    sleeps a moment and looks again (they are short) until ``WAIT_SECONDS`` pass."""
+    sleeps a moment and looks again (they are short) until ``WAIT_SECONDS`` pass. A batch of
+    presses (``held``: the row it took from last, tried first) raises ``Busy`` at once
+    instead: it holds rows other batches may be waiting for, so it must not sleep on theirs."""
     d = nfg_drop_counters.c
     mine = (d.tenant_id == tenant_id, d.collection_id == collection_id)
     deadline = time.monotonic() + WAIT_SECONDS
     pause = 0.002
     while True:
         spread = (d.shard + random.randrange(SHARDS)) % SHARDS
+        order = [spread] if held is None or held.shard is None else [d.shard != held.shard, spread]
         roomy = (
             select(d.shard)
             .where(*mine, d.free >= places)
-            .order_by(spread)
+            .order_by(*order)
             .limit(1)
             .with_for_update(skip_locked=True)
             .scalar_subquery()
@@ -135,6 +153,8 @@ def take(conn: Connection, tenant_id: str, collection_id: str, places: int) -> b
             .returning(d.shard)
         ).first()
         if took is not None:
+            if held is not None:
+                held.shard = int(took.shard)
             return True
         rows = conn.execute(select(d.free).where(*mine, d.free > 0)).scalars().all()
         if not rows:
@@ -145,6 +165,8 @@ def take(conn: Connection, tenant_id: str, collection_id: str, places: int) -> b
             conn, tenant_id, collection_id, places
         ):
             return True
+        if held is not None:
+            raise Busy(collection_id)
         if time.monotonic() >= deadline:
             return False
         time.sleep(pause)  # every row with room is held by a buyer's short transaction

@@ -262,13 +262,16 @@ class SqlNfg:
             .values(**{k: (str(v) if hasattr(v, "value") else v) for k, v in values.items()})
         )
 
-    def reserve(self, tenant_id: str, collection_id: str, places: int) -> bool:
+    def reserve(
+        self, tenant_id: str, collection_id: str, places: int, held: counters.Held | None = None
+    ) -> bool:
         """Take ``places`` from what is for sale (``counters.take``, the counters opened on
-        first use); False if fewer are left (the caller's transaction then rolls back)."""
-        took = counters.take(self.conn, tenant_id, collection_id, places)
+        first use); False if fewer are left (the caller's transaction then rolls back).
+        ``held``: a batch's take (its last row tried first; ``counters.Busy``, never a sleep)."""
+        took = counters.take(self.conn, tenant_id, collection_id, places, held)
         if took is None:
             counters.open_counters(self.conn, tenant_id, collection_id)
-            took = counters.take(self.conn, tenant_id, collection_id, places)
+            took = counters.take(self.conn, tenant_id, collection_id, places, held)
         return bool(took)
 
     def release(self, tenant_id: str, collection_id: str, places: int) -> None:

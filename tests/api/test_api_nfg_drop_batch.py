@@ -1,0 +1,257 @@
+"""A drop's presses group-committed (``services/nfg/press_batch.py``) on SQLite and PostgreSQL:
+one batch of presses — over the limit, beyond sold out, a key replayed and a key reused for
+another request inside the same batch, a bad credential — decides exactly as the same presses
+one transaction at a time; a press whose buyer's row another transaction holds leaves the
+batch (PostgreSQL) and is settled on its own afterwards; concurrent presses over HTTP sell
+exactly the edition within the limit and replay a key's first answer."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from mall_api import Api, TenantFixture
+from orders_helpers import audit_clean
+from sqlalchemy import func, select
+from test_api_nfg_drop import _all_at_once, _error, buyer, drop, make_collection, reserve
+
+from tokenmall.adapters.db.nfg.tables import nfg_drop_buyers, nfg_drop_counters, nfg_reservations
+from tokenmall.domain.nfg.records import Collection, Reservation
+from tokenmall.services.mall import accounts, idempotency
+from tokenmall.services.mall.auth import Principal
+from tokenmall.services.mall.errors import MallError
+from tokenmall.services.mall.uow import Database, MallUnitOfWork
+from tokenmall.services.nfg import drop as drop_service
+from tokenmall.services.nfg import press_batch
+
+HOLD = timedelta(minutes=10)
+
+
+def _sign_in(token: str) -> press_batch.SignIn:
+    def sign_in(uow: MallUnitOfWork, now: datetime) -> Principal | None:
+        return accounts.authenticate_in(uow, token, now, ttl=timedelta(hours=1), idle=None)
+
+    return sign_in
+
+
+def _answer(r: Reservation, c: Collection) -> str:
+    return json.dumps({"reservation_id": r.reservation_id, "quantity": r.quantity})
+
+
+def _press(t: TenantFixture, col: str, token: str, quantity: int, key: str) -> press_batch.Press:
+    path = t.path(f"/nfg/collections/{col}/reservations")
+    return press_batch.Press(
+        tenant_id=t.tenant_id,
+        collection_id=col,
+        sign_in=_sign_in(token),
+        key=key,
+        request=idempotency.request_hash("POST", path, {"quantity": quantity}),
+        quantity=quantity,
+        pay_with=None,
+        hold=HOLD,
+        answer=_answer,
+    )
+
+
+def _alone(db: Database, p: press_batch.Press) -> idempotency.Outcome:
+    """The press in a transaction of its own (the route without group commit)."""
+
+    def act(attempt: idempotency.Attempt) -> idempotency.Done:
+        made = drop_service.reserve(
+            attempt.uow, attempt.caller, p.tenant_id, p.collection_id, p.quantity, p.pay_with,
+            attempt.now, hold=p.hold,
+        )  # fmt: skip
+        return idempotency.Done(201, p.answer(*made))
+
+    return idempotency.run_once(
+        db, tenant_id=p.tenant_id, key=p.key, request=p.request, action=act, sign_in=p.sign_in
+    )
+
+
+def _decided(outcome: tuple[bool, Any]) -> tuple[Any, ...]:
+    """What a press decided: (201, replayed) or (the refusal's code, its field)."""
+    ok, value = outcome
+    if ok:
+        return (value.status, value.replayed)
+    assert isinstance(value, MallError), repr(value)
+    return (value.code, value.field)
+
+
+def _one_at_a_time(db: Database, p: press_batch.Press) -> tuple[bool, Any]:
+    try:
+        return True, _alone(db, p)
+    except MallError as error:
+        return False, error
+
+
+def _scenario(t: TenantFixture, col: str, people: list[str]) -> list[press_batch.Press]:
+    """The presses, keys under the collection's id (a key belongs to a tenant and caller)."""
+    a, b, c, d = people
+    return [
+        _press(t, col, a, 2, f"{col}-a1"),  # 201: 2 of 3
+        _press(t, col, a, 1, f"{col}-a2"),  # over the limit (a holds 2)
+        _press(t, col, a, 2, f"{col}-a1"),  # the same key and request: replays the first
+        _press(t, col, a, 1, f"{col}-a1"),  # the same key, another request: refused
+        _press(t, col, b, 2, f"{col}-b1"),  # 1 left: sold out
+        _press(t, col, b, 1, f"{col}-b2"),  # 201: the last place
+        _press(t, col, c, 1, f"{col}-c1"),  # sold out
+        _press(t, col, d + "x", 1, f"{col}-d1"),  # a bad credential
+        _press(t, col, c, 3, f"{col}-c2"),  # above the per-user limit: the field named
+    ]
+
+
+def _stored(db: Database, t: TenantFixture, col: str) -> tuple[dict[str, int], int]:
+    """Places per buyer in open reservations, and the buyers' rows, as stored."""
+    r, b = nfg_reservations.c, nfg_drop_buyers.c
+    with db.read() as conn:
+        per_user = conn.execute(
+            select(r.user_id, func.sum(r.quantity))
+            .where(r.tenant_id == t.tenant_id, r.collection_id == col)
+            .group_by(r.user_id)
+        ).all()
+        rows = conn.execute(
+            select(func.count()).where(b.tenant_id == t.tenant_id, b.collection_id == col)
+        ).scalar_one()
+    return {str(user): int(n) for user, n in per_user}, int(rows)
+
+
+def test_a_batch_decides_as_its_presses_one_at_a_time(
+    api: Api, server: Any, tenant: TenantFixture
+) -> None:
+    db: Database = server.app.state.database
+    people = [buyer(api, tenant) for _ in range(4)]
+    tokens = [tok for tok, _ in people]
+    batched, alone = (make_collection(server, tenant, edition=3, limit=2) for _ in range(2))
+    with db.engine.connect() as conn:
+        in_batch = press_batch.settle(
+            conn, _scenario(tenant, batched, tokens), db.engine.dialect.name == "postgresql"
+        )
+    one_by_one = [_one_at_a_time(db, p) for p in _scenario(tenant, alone, tokens)]
+    expected = [
+        (201, False),
+        ("over_limit", "quantity"),
+        (201, True),
+        ("conflict", "Idempotency-Key"),
+        ("sold_out", "quantity"),
+        (201, False),
+        ("sold_out", "quantity"),
+        ("unauthenticated", None),
+        ("invalid_input", "quantity"),
+    ]
+    assert [_decided(o) for o in in_batch] == expected
+    assert [_decided(o) for o in one_by_one] == expected
+    assert in_batch[2][1].body == in_batch[0][1].body  # the replay answers the first's body
+    (a_id, b_id) = (people[0][1], people[1][1])
+    assert _stored(db, tenant, batched) == ({a_id: 2, b_id: 1}, 2)  # the buyers' rows: a's, b's
+    assert _stored(db, tenant, alone) == _stored(db, tenant, batched)
+    for col in (batched, alone):
+        assert drop(api, tenant, col)["available"] == 0
+    # The batch's reservations count over HTTP too: nothing is left for another press.
+    again = reserve(api, tenant, batched, tokens[3], 1)
+    assert again.status_code == 409
+    assert _error(again)["code"] == "sold_out"
+    audit_clean(server, tenant)
+
+
+def test_a_press_whose_buyer_is_held_elsewhere_leaves_the_batch(
+    api: Api, server: Any, tenant: TenantFixture
+) -> None:
+    db: Database = server.app.state.database
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer at a time: no row is held by another transaction")
+    (tok_a, user_a), (tok_b, _) = buyer(api, tenant), buyer(api, tenant)
+    col = make_collection(server, tenant, edition=3, limit=2)
+    first = reserve(api, tenant, col, tok_a)  # a's row of the drop exists
+    assert first.status_code == 201, first.text
+    b = nfg_drop_buyers.c
+    with db.engine.connect() as holder, holder.begin():
+        holder.execute(
+            select(b.reservations)
+            .where(b.tenant_id == tenant.tenant_id, b.collection_id == col, b.user_id == user_a)
+            .with_for_update()
+        ).one()
+        with db.engine.connect() as conn:
+            outcomes = press_batch.settle(
+                conn, [_press(tenant, col, tok_a, 1, "a-2"), _press(tenant, col, tok_b, 1, "b-1")],
+                True,
+            )  # fmt: skip
+    assert isinstance(outcomes[0][1], press_batch.Alone)  # a's row held: not waited for
+    assert _decided(outcomes[1]) == (201, False)  # the other press of the batch went on
+    assert drop(api, tenant, col)["available"] == 1
+    # On its own (the route's fallback), a's press is settled as usual.
+    assert _decided((True, _alone(db, _press(tenant, col, tok_a, 1, "a-2")))) == (201, False)
+    assert drop(api, tenant, col)["available"] == 0
+
+
+def test_concurrent_presses_over_http_sell_exactly_the_edition(
+    api: Api, server: Any, tenant: TenantFixture
+) -> None:
+    edition, limit = 7, 2
+    col = make_collection(server, tenant, edition=edition, limit=limit)
+    people = [buyer(api, tenant) for _ in range(8)]
+    path = tenant.path(f"/nfg/collections/{col}/reservations")
+
+    def press(tok: str, quantity: int, key: str) -> Any:
+        return lambda a: a.post(
+            path, tok, json={"quantity": quantity}, headers={"Idempotency-Key": key}
+        )
+
+    calls = []
+    for n, (tok, _) in enumerate(people):
+        calls.append(press(tok, 2, f"k{n}"))
+        calls.append(press(tok, 2, f"k{n}"))  # the same key at once: one reservation
+        calls.append(press(tok, 1, f"k{n}-more"))  # over the limit, or sold out
+    answers = _all_at_once(server.base_url, calls)
+    assert all(a.status_code in (201, 409) for a in answers), [a.text for a in answers]
+    assert {_error(a)["code"] for a in answers if a.status_code == 409} <= {
+        "sold_out",
+        "over_limit",
+    }
+    for n in range(len(people)):
+        pair = answers[3 * n : 3 * n + 2]
+        if all(a.status_code == 201 for a in pair):
+            assert pair[0].json() == pair[1].json()  # the replay answers the first
+    made = {a.json()["reservation_id"]: a.json() for a in answers if a.status_code == 201}
+    per_user: dict[str, int] = {}
+    for m in made.values():
+        per_user[m["user_id"]] = per_user.get(m["user_id"], 0) + int(m["quantity"])
+    assert sum(per_user.values()) <= edition
+    assert max(per_user.values()) <= limit
+    assert drop(api, tenant, col)["available"] == edition - sum(per_user.values())
+    stored, _ = _stored(server.app.state.database, tenant, col)
+    assert stored == per_user
+    # Whatever is left goes to the next buyers one at a time, until sold out.
+    for tok, _ in people:
+        reserve(api, tenant, col, tok, 1)
+    assert drop(api, tenant, col)["available"] == 0
+    late = reserve(api, tenant, col, buyer(api, tenant)[0])
+    assert late.status_code == 409
+    assert _error(late)["code"] == "sold_out"
+    audit_clean(server, tenant)
+
+
+def test_a_press_finding_every_counter_row_held_leaves_the_batch(
+    api: Api, server: Any, tenant: TenantFixture
+) -> None:
+    db: Database = server.app.state.database
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer at a time: no row is held by another transaction")
+    (tok_a, _), (tok_b, _) = buyer(api, tenant), buyer(api, tenant)
+    col = make_collection(server, tenant, edition=3, limit=2)
+    assert reserve(api, tenant, col, tok_a).status_code == 201  # the counters are open
+    d = nfg_drop_counters.c
+    with db.engine.connect() as holder, holder.begin():
+        held = holder.execute(
+            select(d.shard)
+            .where(d.tenant_id == tenant.tenant_id, d.collection_id == col)
+            .with_for_update()
+        ).all()
+        assert held
+        with db.engine.connect() as conn:
+            outcomes = press_batch.settle(conn, [_press(tenant, col, tok_b, 1, "b-1")], True)
+    assert isinstance(outcomes[0][1], press_batch.Alone)  # not slept on: it left the batch
+    assert drop(api, tenant, col)["available"] == 2  # and took nothing
+    assert _decided((True, _alone(db, _press(tenant, col, tok_b, 1, "b-1")))) == (201, False)
+    assert drop(api, tenant, col)["available"] == 1
