@@ -182,9 +182,8 @@ def test_a_batch_holding_a_booked_key_answers_it_as_a_replay_and_books_the_rest_
     store: Store, tenant: str, batch_call: bool
 ) -> None:
     # given purchases booked by an earlier writer of the tenant (keys the next one never saw)
-    first = overlapped(store, tenant, [buy(tenant, f"old{i}", "amy", 5_000 + i) for i in range(3)])[
-        1
-    ]
+    old = [buy(tenant, f"old{i}", "amy", 5_000 + i) for i in range(3)]
+    first = overlapped(store, tenant, old)[1]
     with _raw(store) as raw:
         booked = _counts(raw, tenant)
     # when a new writer gets one batch of new purchases holding a replay of one of them
