@@ -8,17 +8,20 @@ function (``create_distributed_function``, distribution argument ``tenant``, co-
 ``tenants``), so the coordinator only finds the tenant's worker and forwards the call there,
 where it runs as one transaction:
 
-- first the batch's idempotency keys are looked up on the tenant's journals shard: if any is
-  already there the call writes nothing and returns those keys with their stored fingerprint
-  and result (``[[key, fingerprint, result], …]``), which ``commit_batch`` raises as
-  ``Replayed`` so that the writer answers them as replays and sends the rest again; this is
-  the writer's key look-up folded into the call (no routed query of its own per batch);
-- otherwise the same three ``INSERT … SELECT … FROM unnest(…)`` and the state update, on the
+- the same three ``INSERT … SELECT … FROM unnest(…)`` and the state update, on the
   tenant's co-located shards (named through ``ledger_shard``, plain PostgreSQL on the worker:
   the rows' triggers, the immutability triggers and the balance trigger's bookkeeping run as
   before);
 - ``SET CONSTRAINTS ALL IMMEDIATE`` last, so the balance check deferred to the commit runs
   inside the call and a refusal is the call's error (as ``ledger_flush_checks`` does);
+- the writes above run in a block that catches ``unique_violation``: when the journals'
+  ``(tenant_id, idempotency_key)`` refuses a key already booked, the block is rolled back
+  (nothing written) and the call returns the batch's booked keys with their stored fingerprint
+  and result (``[[key, fingerprint, result], …]``), which ``commit_batch`` raises as
+  ``Replayed`` so that the writer answers them as replays and sends the rest again. This is the
+  writer's key look-up folded into the call: the unique index checks every key while
+  inserting, and the look-up runs only when it refused one (a look-up before every insert cost
+  the worker a parsed and planned query per batch); any other duplicate is the call's error;
 - a shard that is not on the node running the call (the call was not delegated) is refused
   with an error, nothing written;
 - a batch written returns ``[]``.
@@ -89,17 +92,7 @@ def function_sql() -> str:
             RAISE EXCEPTION 'ledger_write_batch: the shards of % are not on this node', tenant
                 USING ERRCODE = 'object_not_in_prerequisite_state';
         END IF;
-        -- Keys already committed: nothing is written, the writer answers them as replays.
-        IF coalesce(array_length(j_idempotency_key, 1), 0) > 0 THEN
-            EXECUTE format('SELECT jsonb_agg(jsonb_build_array(k.key, j.fingerprint, j.result)) '
-                           'FROM unnest($2) AS k(key) CROSS JOIN LATERAL (SELECT fingerprint, '
-                           'result FROM %s WHERE tenant_id = $1 AND idempotency_key = k.key '
-                           'LIMIT 1) AS j', ledger_shard('public', 'journals', tenant))
-                INTO found USING tenant, j_idempotency_key;
-            IF found IS NOT NULL THEN
-                RETURN found;
-            END IF;
-        END IF;
+        BEGIN
         {inserts}
         IF coalesce(array_length(state_names, 1), 0) > 0 THEN
             SELECT string_agg(quote_ident(n), ', '), string_agg('r.' || quote_ident(n), ', ')
@@ -111,6 +104,19 @@ def function_sql() -> str:
         END IF;
         -- The balance check deferred to the commit, now: a refusal is this call's error.
         SET CONSTRAINTS ALL IMMEDIATE;
+        EXCEPTION WHEN unique_violation THEN
+            -- Keys already committed: nothing was written (the block is rolled back); the
+            -- writer answers them as replays. Any other duplicate is the call's error.
+            EXECUTE format('SELECT jsonb_agg(jsonb_build_array(k.key, j.fingerprint, j.result)) '
+                           'FROM unnest($2) AS k(key) CROSS JOIN LATERAL (SELECT fingerprint, '
+                           'result FROM %s WHERE tenant_id = $1 AND idempotency_key = k.key '
+                           'LIMIT 1) AS j', ledger_shard('public', 'journals', tenant))
+                INTO found USING tenant, j_idempotency_key;
+            IF found IS NULL THEN
+                RAISE;
+            END IF;
+            RETURN found;
+        END;
         RETURN '[]'::jsonb;
     END $fn$
     """
