@@ -3,11 +3,15 @@ distributed with the tenants, the balance check and immutability inside it, refu
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
 from typing import Any
 
 import cluster
 import psycopg
 import pytest
+from test_writer import buy
+from test_writer_overlap import overlapped
 
 from tokenmall.adapters.db import citus_batch, fast
 from tokenmall.adapters.db.store import Store
@@ -70,11 +74,13 @@ def _unbalanced_call(raw: psycopg.Connection[Any], tenant: str) -> list[fast.Bou
     return citus_batch.call(tenant, fast.bind_text(statements), {"last_journal_id": new_id})
 
 
-def _send(raw: psycopg.Connection[Any], call: list[fast.Bound]) -> None:
+def _send(raw: psycopg.Connection[Any], call: list[fast.Bound]) -> bytes | None:
+    """The call as the writer sends it (parameters as text); its answer."""
     ((sql, params),) = call
-    result = raw.pgconn.exec_params(sql.encode(), params)  # as the writer: parameters as text
+    result = raw.pgconn.exec_params(sql.encode(), params)
     if result.status != psycopg.pq.ExecStatus.TUPLES_OK:
         raise psycopg.errors.error_from_result(result, encoding="utf-8")
+    return result.get_value(0, 0)
 
 
 def test_the_batch_function_is_distributed_with_the_tenants(store: Store) -> None:
@@ -98,6 +104,9 @@ def test_a_writers_batches_are_booked_by_the_call(store: Store, tenant: str) -> 
         journals, postings, _points, last = _counts(raw, tenant)
     assert journals == 30
     assert postings > 30
+    with _raw(store) as raw:
+        # and a batch written answers no replayed key
+        assert citus_batch.replayed(_send(raw, citus_batch.call(tenant, [], {}))) == {}
     assert last is not None
     assert last > 0
     assert audit(store, tenant)[0].findings == []
@@ -119,7 +128,7 @@ def test_an_unbalanced_batch_is_refused_by_the_call_and_nothing_is_written(
     assert audit(store, tenant)[0].findings == []
 
 
-def test_a_booked_journal_cannot_be_written_again_by_the_call(store: Store, tenant: str) -> None:
+def test_a_booked_key_makes_the_call_write_nothing_and_name_it(store: Store, tenant: str) -> None:
     # given a booked journal
     _book(store, tenant, 2)
     with _raw(store) as raw:
@@ -133,9 +142,9 @@ def test_a_booked_journal_cannot_be_written_again_by_the_call(store: Store, tena
         statements = [fast.pg_insert("journals", tenant, [(*journal, None)])]
         call = citus_batch.call(tenant, fast.bind_text(statements), {"last_journal_id": 999})
         # when the call writes it again
-        with pytest.raises(psycopg.errors.UniqueViolation):
-            _send(raw, call)
-        # then nothing changed
+        answer = _send(raw, call)
+        # then it names the key with its stored answer, and nothing changed
+        assert citus_batch.replayed(answer) == {journal[2]: (journal[3], json.loads(journal[4]))}
         assert _counts(raw, tenant) == before
 
 
@@ -151,3 +160,52 @@ def test_a_call_that_runs_on_the_coordinator_is_refused(store: Store, tenant: st
             _send(raw, call)
         raw.execute("ROLLBACK")
         assert _counts(raw, tenant) == before
+
+
+class AskingStore(Store):
+    """The real store, noting every idempotency key the writer looks up before a commit."""
+
+    def __init__(self, store: Store, *, citus_batch_call: bool) -> None:
+        super().__init__(store.engine, citus_batch_call=citus_batch_call)
+        self.asked: list[str] = []
+
+    def find_journals(
+        self, conn: Any, tenant_id: str, keys: Iterable[str]
+    ) -> dict[str, tuple[str, dict[str, Any]]]:
+        keys = list(keys)
+        self.asked += keys
+        return super().find_journals(conn, tenant_id, keys)
+
+
+@pytest.mark.parametrize("batch_call", [True, False], ids=["call", "statements"])
+def test_a_batch_holding_a_booked_key_answers_it_as_a_replay_and_books_the_rest_once(
+    store: Store, tenant: str, batch_call: bool
+) -> None:
+    # given purchases booked by an earlier writer of the tenant (keys the next one never saw)
+    old = [buy(tenant, f"old{i}", "amy", 5_000 + i) for i in range(3)]
+    first = overlapped(store, tenant, old)[1]
+    with _raw(store) as raw:
+        booked = _counts(raw, tenant)
+    # when a new writer gets one batch of new purchases holding a replay of one of them
+    commands = [buy(tenant, f"p{i}", f"u{i % 3}") for i in range(6)]
+    commands.insert(2, buy(tenant, "old1", "amy", 5_001))
+    asking = AskingStore(store, citus_batch_call=batch_call)
+    writer, answers = overlapped(asking, tenant, commands)
+    # then the replay has the first answer, and the new purchases are booked once, in order
+    assert answers[2] == first[1]
+    fresh = [a for n, a in enumerate(answers) if n != 2]
+    assert [a["journal_id"] for a in fresh] == list(range(4, 10))
+    with _raw(store) as raw:
+        journals, *_ = _counts(raw, tenant)
+        replays = raw.execute(
+            "SELECT count(*) FROM journals WHERE tenant_id = %s AND idempotency_key = 'old1'",
+            (tenant,),
+        ).fetchone()
+    assert journals == booked[0] + 6
+    assert replays == (1,)
+    # found at commit, the batch then done again without it
+    assert writer.late_replays == 1
+    if batch_call:
+        # by the call: the writer never looked the replayed key up itself
+        assert "old1" not in asking.asked
+    assert audit(store, tenant)[0].findings == []

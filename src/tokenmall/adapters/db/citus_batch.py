@@ -8,25 +8,37 @@ function (``create_distributed_function``, distribution argument ``tenant``, co-
 ``tenants``), so the coordinator only finds the tenant's worker and forwards the call there,
 where it runs as one transaction:
 
-- the same three ``INSERT … SELECT … FROM unnest(…)`` and the state update, on the tenant's
-  co-located shards (named through ``ledger_shard``, plain PostgreSQL on the worker: the rows'
-  triggers, the immutability triggers and the balance trigger's bookkeeping run as before);
+- the same three ``INSERT … SELECT … FROM unnest(…)`` and the state update, on the
+  tenant's co-located shards (named through ``ledger_shard``, plain PostgreSQL on the worker:
+  the rows' triggers, the immutability triggers and the balance trigger's bookkeeping run as
+  before);
 - ``SET CONSTRAINTS ALL IMMEDIATE`` last, so the balance check deferred to the commit runs
   inside the call and a refusal is the call's error (as ``ledger_flush_checks`` does);
+- the writes above run in a block that catches ``unique_violation``: when the journals'
+  ``(tenant_id, idempotency_key)`` refuses a key already booked, the block is rolled back
+  (nothing written) and the call returns the batch's booked keys with their stored fingerprint
+  and result (``[[key, fingerprint, result], …]``), which ``commit_batch`` raises as
+  ``Replayed`` so that the writer answers them as replays and sends the rest again. This is the
+  writer's key look-up folded into the call: the unique index checks every key while
+  inserting, and the look-up runs only when it refused one (a look-up before every insert cost
+  the worker a parsed and planned query per batch); any other duplicate is the call's error;
 - a shard that is not on the node running the call (the call was not delegated) is refused
-  with an error, nothing written.
+  with an error, nothing written;
+- a batch written returns ``[]``.
 
 Plain PostgreSQL and SQLite never see this function.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, text
 
 from tokenmall.adapters.db import fast
+from tokenmall.domain.ledger.results import StoredResult
 
 _TABLES = (
     ("holders", fast.HOLDER_COLUMNS, fast.HOLDER_TYPES, "h", fast.UPSERT_TAIL),
@@ -68,17 +80,19 @@ def function_sql() -> str:
     params = ", ".join(f"{name} {type_}" for name, type_ in ARGUMENTS)
     inserts = "".join(_insert(t, cols, prefix, tail) for t, cols, _, prefix, tail in _TABLES)
     return f"""
-    CREATE OR REPLACE FUNCTION ledger_write_batch({params}) RETURNS boolean
+    CREATE OR REPLACE FUNCTION ledger_write_batch({params}) RETURNS jsonb
     LANGUAGE plpgsql AS $fn$
     DECLARE
         state_shard text := ledger_shard('public', 'economy_state', tenant);
         sets text;
         picks text;
+        found jsonb;
     BEGIN
         IF to_regclass(state_shard) IS NULL THEN
             RAISE EXCEPTION 'ledger_write_batch: the shards of % are not on this node', tenant
                 USING ERRCODE = 'object_not_in_prerequisite_state';
         END IF;
+        BEGIN
         {inserts}
         IF coalesce(array_length(state_names, 1), 0) > 0 THEN
             SELECT string_agg(quote_ident(n), ', '), string_agg('r.' || quote_ident(n), ', ')
@@ -90,14 +104,34 @@ def function_sql() -> str:
         END IF;
         -- The balance check deferred to the commit, now: a refusal is this call's error.
         SET CONSTRAINTS ALL IMMEDIATE;
-        RETURN true;
+        EXCEPTION WHEN unique_violation THEN
+            -- Keys already committed: nothing was written (the block is rolled back); the
+            -- writer answers them as replays. Any other duplicate is the call's error.
+            EXECUTE format('SELECT jsonb_agg(jsonb_build_array(k.key, j.fingerprint, j.result)) '
+                           'FROM unnest($2) AS k(key) CROSS JOIN LATERAL (SELECT fingerprint, '
+                           'result FROM %s WHERE tenant_id = $1 AND idempotency_key = k.key '
+                           'LIMIT 1) AS j', ledger_shard('public', 'journals', tenant))
+                INTO found USING tenant, j_idempotency_key;
+            IF found IS NULL THEN
+                RAISE;
+            END IF;
+            RETURN found;
+        END;
+        RETURN '[]'::jsonb;
     END $fn$
     """
 
 
 def install(conn: Connection) -> None:
     """Create the function on the coordinator and make it a distributed function delegated
-    to the tenant's worker (inside the upgrade's transaction)."""
+    to the tenant's worker (inside the upgrade's transaction). A version of it that returns
+    something else than ``jsonb`` is dropped first (``CREATE OR REPLACE`` cannot change it)."""
+    returns = conn.execute(
+        text("SELECT prorettype::regtype::text FROM pg_proc WHERE oid = to_regprocedure(:f)"),
+        {"f": SIGNATURE},
+    ).scalar()
+    if returns is not None and returns != "jsonb":
+        conn.execute(text(f"DROP FUNCTION {SIGNATURE}"))
     conn.execute(text(function_sql()))
     conn.execute(
         text("SELECT create_distributed_function(:f, '$1', colocate_with => 'tenants')"),
@@ -106,6 +140,25 @@ def install(conn: Connection) -> None:
 
 
 _EMPTY = b"{}"
+
+
+class Replayed(Exception):
+    """The call found keys of its batch already committed and wrote nothing: ``found`` maps
+    each to its stored ``(fingerprint, result)``, as ``Store.find_journals`` does."""
+
+    def __init__(self, tenant_id: str, found: dict[str, tuple[str, StoredResult]]) -> None:
+        super().__init__(f"tenant {tenant_id}: {len(found)} key(s) of the batch already booked")
+        self.tenant_id = tenant_id
+        self.found = found
+
+
+def replayed(answer: bytes | str | None) -> dict[str, tuple[str, StoredResult]]:
+    """The call's answer (``[]``, or ``[[key, fingerprint, result], …]``) as ``{key:
+    (fingerprint, result)}``; empty when the batch was written."""
+    if answer is None:
+        return {}
+    rows = json.loads(answer)
+    return {key: (fingerprint, json.loads(result)) for key, fingerprint, result in rows}
 
 
 def call(

@@ -267,12 +267,13 @@ def bind_text(statements: Sequence[Statement]) -> list[Bound]:
 
 def commit_pipelined(
     raw: Any, statements: Sequence[Bound], on_send: Callable[[], object] | None = None
-) -> None:
+) -> list[bytes | None]:
     """Run ``statements`` on psycopg connection ``raw`` (idle, no transaction open) as ONE
     transaction, in one round trip: each is prepared once per session and then only
     executed (libpq's pipeline mode; the statements up to the pipeline's sync are one
     implicit transaction, committed at the sync). Raises psycopg's error for the first
     statement that failed; the transaction is then rolled back and the session idle.
+    Returns each statement's first value as text (None: it returned no row).
 
     The same statements sent as one simple-protocol query with literals cost PostgreSQL a
     parse, an analysis and a plan of each per batch, a fifth of a batch's time more."""
@@ -289,6 +290,7 @@ def commit_pipelined(
     pgconn.enter_pipeline_mode()
     try:
         answers: list[str | None] = []  # per result: the SQL it prepared, or None (a run)
+        values: list[bytes | None] = []
         for sql, params in statements:
             name = names.get(sql) or preparing.get(sql)
             if name is None:
@@ -306,6 +308,9 @@ def commit_pipelined(
                 failure = failure or errors.error_from_result(result, encoding=raw.info.encoding)
             elif prepared is not None and status == pq.ExecStatus.COMMAND_OK:
                 names[prepared] = preparing[prepared]  # (it outlives a rolled-back batch)
+            elif prepared is None and result is not None:
+                tuples = status == pq.ExecStatus.TUPLES_OK and result.ntuples > 0
+                values.append(result.get_value(0, 0) if tuples else None)
             if result is None or raw.wait(generators.fetch(pgconn)) is not None:
                 raise errors.InternalError("unexpected results in the writer's pipeline")
         sync = raw.wait(generators.fetch(pgconn))
@@ -320,6 +325,7 @@ def commit_pipelined(
         if raw.info.transaction_status == pq.TransactionStatus.INERROR:
             pgconn.exec_(b"ROLLBACK")  # an explicit BEGIN in the pipeline (Citus)
         raise failure
+    return values
 
 
 _STATEMENTS = {

@@ -367,7 +367,9 @@ class Store:
         implicit transaction (``fast.commit_pipelined``): nothing is parsed or planned per
         batch, and the driver's cursor machinery is not involved (psycopg's own pipeline cost
         ~0.6 ms of Python a batch). SQLAlchemy does not see this transaction; if anything
-        fails it is rolled back. ``on_send`` runs just before the statements are sent;
+        fails it is rolled back (on Citus with the call: ``citus_batch.Replayed`` when a key of
+        the batch is already booked, nothing written). ``on_send`` runs just before the
+        statements are sent;
         ``bound``: what ``bind_batch`` made of ``prepared`` already (the overlapping writer
         binds a batch on its own thread, off the path between two commits)."""
         if batch.tenant_id != tenant_id:
@@ -379,13 +381,24 @@ class Store:
         if raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
             return False
         statements = bound if bound is not None else fast.bind_text(prepared)
+        if self.keys_checked_at_commit(conn):
+            (answer,) = fast.commit_pipelined(
+                raw, citus_batch.call(tenant_id, statements, batch.state), on_send
+            )
+            found = citus_batch.replayed(answer)
+            if found:
+                raise citus_batch.Replayed(tenant_id, found)
+            return True
         if citus.is_citus(conn):
-            if self.citus_batch_call:
-                statements = citus_batch.call(tenant_id, statements, batch.state)
-            else:
-                statements = citus.pipelined(fast.for_citus(statements), tenant_id)
+            statements = citus.pipelined(fast.for_citus(statements), tenant_id)
         fast.commit_pipelined(raw, statements, on_send)
         return True
+
+    def keys_checked_at_commit(self, conn: Connection) -> bool:
+        """Whether ``commit_batch`` looks the batch's idempotency keys up itself (Citus with
+        the one call): it then writes nothing if one is already booked and raises
+        ``citus_batch.Replayed`` naming those keys with their stored answers."""
+        return self.citus_batch_call and citus.is_citus(conn)
 
     def bind_batch(self, prepared: list[fast.Statement]) -> list[fast.Bound]:
         """PostgreSQL: ``prepared`` as ``commit_batch`` sends it (parameters as text)."""

@@ -12,8 +12,11 @@ committer the moment N is through (``_grow``). Behind a big one, N+1 is gathered
 callers batch N-1 answered are back (the base's linger rule), then applied and prepared
 while N still commits, so that it too goes the moment N is through.
 
-Idempotency keys: the overlapping writer asks the database only about keys it may have
-seen: those it committed recently (``RECENT_KEYS``), or every key for a while after a replay
+Idempotency keys: on Citus with the batch as one call the overlapping writer asks nothing:
+the call looks the batch's keys up on the tenant's worker and, if one is booked, writes
+nothing and names it with its stored answer; the writer answers those as replays and does
+the rest again (``_redo_replayed``). Elsewhere it asks the database only about keys it may
+have seen: those it committed recently (``RECENT_KEYS``), or every key for a while after a replay
 it did not know (``LOOK_UP_SECONDS``). Any other key is new unless the journals' unique key
 says otherwise at commit; then the batch is done again one at a time with every key looked
 up, which answers the replay with its first result (``_wait``). A replay then costs one
@@ -32,7 +35,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from tokenmall.adapters.db import inbox
+from tokenmall.adapters.db import citus_batch, inbox
 from tokenmall.domain.errors import DomainError
 from tokenmall.domain.ledger.batch import Batch
 from tokenmall.domain.ledger.results import StoredResult
@@ -207,12 +210,14 @@ class PipelinedWriter(TenantCore):
         store, tenant = self.store, self.tenant_id
         inflight = self._inflight.keys if self._inflight is not None else {}
         wanted = [r.command.idempotency_key for r in chunk]
-        if time.monotonic() < self._look_up_until:
+        reader = self._reader_connection()
+        if store.keys_checked_at_commit(reader):
+            ask = []  # the commit looks every key up itself (``_redo_replayed``)
+        elif time.monotonic() < self._look_up_until:
             ask = [k for k in wanted if k not in inflight]
         else:  # only keys it may have seen (see the module's docstring)
             recent = self._recent
             ask = [k for k in wanted if hash(k) in recent and k not in inflight]
-        reader = self._reader_connection()
         with reader.begin():  # (nothing is sent unless a key or a holder is read)
             bind(store, book, reader)
             stored = store.find_journals(reader, tenant, ask) if ask else {}
@@ -279,6 +284,10 @@ class PipelinedWriter(TenantCore):
         self._inflight = None
         try:
             flight.done.result()
+        except citus_batch.Replayed as replayed:
+            self._book = None  # it holds the batch applied: reloaded for the rest
+            self._redo_replayed(flight.batch, replayed.found)
+            return False
         except Exception as error:
             if replayed_key(error):
                 # A key committed before this writer's memory: the batch is done again with
@@ -303,6 +312,29 @@ class PipelinedWriter(TenantCore):
             self._process_serial(flight.batch, attempts=1)
             return False
         return True
+
+    def _redo_replayed(
+        self, batch: list[Request], found: dict[str, tuple[str, StoredResult]]
+    ) -> None:
+        """The commit wrote nothing: keys of ``batch`` were already booked (``found``, their
+        stored answers). Their requests are answered as replays with the first answer; the
+        rest is done again one at a time from a reloaded book."""
+        replays = [r for r in batch if r.command.idempotency_key in found]
+        rest = [r for r in batch if r.command.idempotency_key not in found]
+        log.info(
+            "tenant %s: a batch of %d held %d replayed key(s); answering them, doing the rest",
+            self.tenant_id,
+            len(batch),
+            len(replays),
+        )
+        self.late_replays += 1
+        resolve(
+            replays,
+            [replay(found[r.command.idempotency_key], r.command, r.fingerprint()) for r in replays],
+        )
+        self.commands += len(replays)
+        if rest:
+            self._process_serial(rest, attempts=1)
 
     def _remember(self, keys: Iterable[str]) -> None:
         """Note keys just committed (the overlapping writer looks these up when they recur)."""

@@ -7,6 +7,7 @@ which is no request of a batch: it ends the batch being gathered and runs alone,
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -23,6 +24,10 @@ from tokenmall.domain.ledger.results import DaySettled, StoredResult
 from tokenmall.services.writers.loop_answers import Answer
 
 KEY_CONSTRAINT = "uq_journals_tenant_key"
+# The same constraint on a Citus shard (its name there ends with the shard's id). Citus relays
+# a worker's error without the constraint's name field: then it is read from the message.
+_KEY_CONSTRAINT_NAME = re.compile(rf"{KEY_CONSTRAINT}(_\d+)?")
+_NAMED_IN_MESSAGE = re.compile(r'unique constraint "([^"]+)"')
 
 # settle(store, conn, tenant_id, business_date) -> the day: ``settlement.settle_in``.
 Settle = Callable[[Store, Connection, str, date], DaySettled]
@@ -103,14 +108,16 @@ def replay(
 
 def replayed_key(error: BaseException) -> bool:
     """Whether ``error`` is the journals' idempotency key refusing a key already stored
-    (psycopg's error, or SQLAlchemy's wrapping it)."""
+    (psycopg's error, or SQLAlchemy's wrapping it; on Citus, the shard's constraint)."""
     cause: Any = getattr(error, "orig", None) or error.__cause__ or error
     diag = getattr(cause, "diag", None)
-    return (
-        getattr(cause, "sqlstate", None) == "23505"
-        and diag is not None
-        and diag.constraint_name == KEY_CONSTRAINT
-    )
+    if getattr(cause, "sqlstate", None) != "23505" or diag is None:
+        return False
+    name = diag.constraint_name
+    if name is None:
+        named = _NAMED_IN_MESSAGE.search(diag.message_primary or "")
+        name = named.group(1) if named else ""
+    return _KEY_CONSTRAINT_NAME.fullmatch(name) is not None
 
 
 def inbox_replies(batch: Iterable[Call], outcomes: Iterable[tuple[bool, Any]]) -> list[inbox.Reply]:
