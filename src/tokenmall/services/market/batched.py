@@ -145,6 +145,18 @@ def _in_writer(
         return body
 
 
+def _replayed(
+    reader: MallUnitOfWork, tenant_id: str, caller: Principal | None, once: Once | None
+) -> idempotency.Outcome | None:
+    """The stored answer of a request already made under the same key, if any."""
+    if once is None:
+        return None
+    stored = idempotency.lookup(
+        reader, tenant_id=tenant_id, scope=once.scope(caller), key=once.key, request=once.request
+    )
+    return None if stored is None else idempotency.Outcome(stored.status_code, stored.body, True)
+
+
 def settle_batched(
     db: Database,
     caller: Principal | None,
@@ -164,16 +176,9 @@ def settle_batched(
     transaction of its own (``idempotency.run_once``: that replays what the race stored)."""
     known = None
     with db.reading() as reader:
-        if once is not None:
-            stored = idempotency.lookup(
-                reader,
-                tenant_id=tenant_id,
-                scope=once.scope(caller),
-                key=once.key,
-                request=once.request,
-            )
-            if stored is not None:
-                return idempotency.Outcome(stored.status_code, stored.body, True)
+        replayed = _replayed(reader, tenant_id, caller, once)
+        if replayed is not None:
+            return replayed
         if caller is not None and caller.tenant_id == tenant_id:
             watch = watcher(reader, tenant_id)
             known = known_for(reader, tenant_id, order_id, caller.subject_id, watch)
@@ -241,16 +246,9 @@ def place_batched(
     raises as the use case does."""
     collection_id, kind, price = crossing
     with db.reading() as reader:
-        if once is not None:
-            stored = idempotency.lookup(
-                reader,
-                tenant_id=tenant_id,
-                scope=once.scope(caller),
-                key=once.key,
-                request=once.request,
-            )
-            if stored is not None:
-                return idempotency.Outcome(stored.status_code, stored.body, True)
+        replayed = _replayed(reader, tenant_id, caller, once)
+        if replayed is not None:
+            return replayed
         crosses = _crosses(reader, tenant_id, collection_id, kind, price)
     if crosses and caller is not None and caller.tenant_id == tenant_id:
         unit = PlaceUnit(tenant_id, caller, place, now, answer, once)

@@ -50,7 +50,7 @@ from tokenmall.services.mall import idempotency
 from tokenmall.services.mall.auth import Principal
 from tokenmall.services.mall.uow import MallUnitOfWork, utc_now
 from tokenmall.services.nfg import drop
-from tokenmall.services.writers.batching import Batcher, PerEngine, Registry, resolve
+from tokenmall.services.writers.batching import ConnectedBatcher, PerEngine, Registry, resolve
 
 log = logging.getLogger(__name__)
 
@@ -143,17 +143,15 @@ def _one(conn: Connection, press: Press, view: drop.DropView) -> tuple[bool, Any
     return True, idempotency.Outcome(201, body, False)
 
 
-class PressWriter(Batcher[_Item]):
+class PressWriter(ConnectedBatcher[_Item]):
     """The group-committing writer of one collection's presses in this process."""
 
     request_type = _Item
 
     def __init__(self, store: Store, key: str, *, registry: PressWriters | None = None) -> None:
         super().__init__(
-            key, f"presses-{key}", max_batch=MAX_BATCH, idle_seconds=10.0, registry=registry
+            store, key, f"presses-{key}", max_batch=MAX_BATCH, idle_seconds=10.0, registry=registry
         )
-        self.store = store
-        self._conn: Connection | None = None
         self.batches = 0  # committed batches (figures for tests)
         self._thread.start()
 
@@ -161,10 +159,6 @@ class PressWriter(Batcher[_Item]):
         item = _Item(press)
         self._queue.put(item)
         return item.future
-
-    def _idle(self) -> bool:
-        self._disconnect()  # idle: the connection goes back to the pool
-        return super()._idle()
 
     def _process(self, batch: list[_Item]) -> None:
         try:
@@ -178,21 +172,6 @@ class PressWriter(Batcher[_Item]):
             self.batches += 1
             self._expect = len(batch)
         resolve(batch, outcomes)
-
-    def _connection(self) -> Connection:
-        conn = self._conn
-        if conn is None or conn.closed or conn.invalidated:
-            self._disconnect()
-            conn = self._conn = self.store.engine.connect()
-        return conn
-
-    def _disconnect(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            try:
-                conn.close()
-            except Exception:
-                log.debug("closing a press writer's connection failed")
 
 
 class PressWriters(Registry[PressWriter]):

@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any, Generic, Protocol, TypeVar
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from tokenmall.adapters.db.store import Store
 from tokenmall.services.writers.loop_answers import Answer
@@ -213,6 +213,36 @@ class Batcher(Generic[R]):
             if self._registry is not None:
                 self._registry.forget(self)
         return True
+
+
+class ConnectedBatcher(Batcher[R]):
+    """A batcher that writes on a connection of its own, kept while it is busy (no pool
+    check-out and ping per batch), given back when it goes idle or after a failed batch
+    (``_disconnect``: its session may be broken)."""
+
+    def __init__(self, store: Store, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.store = store
+        self._conn: Connection | None = None
+
+    def _connection(self) -> Connection:
+        conn = self._conn
+        if conn is None or conn.closed or conn.invalidated:
+            self._disconnect()
+            conn = self._conn = self.store.engine.connect()
+        return conn
+
+    def _disconnect(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:
+                log.debug("closing the connection of the writer of %s failed", self.tenant_id)
+
+    def _idle(self) -> bool:
+        self._disconnect()  # idle: the connection goes back to the pool
+        return super()._idle()
 
 
 W = TypeVar("W", bound=Batcher[Any])

@@ -46,7 +46,7 @@ from sqlalchemy import Connection, Engine
 from tokenmall.adapters.db import fast
 from tokenmall.adapters.db.store import Store
 from tokenmall.services.ledger.book import TenantBook, bind, book_of, load_book
-from tokenmall.services.writers.batching import Batcher, PerEngine, Registry, resolve
+from tokenmall.services.writers.batching import ConnectedBatcher, PerEngine, Registry, resolve
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ class _Item:
     future: Future[Any] = field(default_factory=Future)
 
 
-class UnitWriter(Batcher[_Item]):
+class UnitWriter(ConnectedBatcher[_Item]):
     """The group-committing writer of one tenant in this process."""
 
     request_type = _Item
@@ -94,15 +94,14 @@ class UnitWriter(Batcher[_Item]):
         idle_seconds: float = 10.0,  # float-ok: seconds
     ) -> None:
         super().__init__(
+            store,
             tenant_id,
             f"units-{tenant_id}",
             max_batch=max_batch,
             idle_seconds=idle_seconds,
             registry=registry,
         )
-        self.store = store
         self._book: TenantBook | None = None
-        self._conn: Connection | None = None
         self._savepoints = 0
         self.batches = 0  # committed batches (figures for tests and benchmarks)
         self.units = 0  # units answered by committed batches
@@ -120,10 +119,6 @@ class UnitWriter(Batcher[_Item]):
         return item.future
 
     # -- the loop's hooks ---------------------------------------------------------------------
-
-    def _idle(self) -> bool:
-        self._disconnect()  # idle: the connection goes back to the pool
-        return super()._idle()
 
     def _broken(self, batch: list[_Item], error: BaseException) -> None:
         self._book = None
@@ -152,23 +147,6 @@ class UnitWriter(Batcher[_Item]):
         self.units += len(batch)
         self._expect = len(batch)
         resolve(batch, outcomes)
-
-    def _connection(self) -> Connection:
-        """The writer's connection, kept while it is busy (no pool check-out and ping per
-        batch); given back when it retires or after a failed batch."""
-        conn = self._conn
-        if conn is None or conn.closed or conn.invalidated:
-            self._disconnect()
-            conn = self._conn = self.store.engine.connect()
-        return conn
-
-    def _disconnect(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            try:
-                conn.close()
-            except Exception:
-                log.debug("closing the writer's connection of %s failed", self.tenant_id)
 
     def _one(
         self, conn: Connection, book: TenantBook, unit: Unit
