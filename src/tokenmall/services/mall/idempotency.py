@@ -17,6 +17,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from tokenmall.domain.mall.responses import StoredResponse
 from tokenmall.services.mall import auth
@@ -146,17 +147,42 @@ def run_once(
                 else:
                     who = caller if token is None else auth.authenticate(uow, token, now)
                 scope = scope_prefix + ("anonymous" if who is None else who.scope)
-                stored = lookup(uow, tenant_id=tenant_id, scope=scope, key=key, request=request)
-                if stored is not None:
-                    return Outcome(stored.status_code, stored.body, True)
-                uow.answer_under(tenant_id, scope, key, request, now)
-                done = action(Attempt(uow, now, who))
-                uow.answer(done.status, done.body if done.stored is None else done.stored)
-                if not uow.answered():
-                    raise KeyRace()
+                outcome = once_in(
+                    uow,
+                    tenant_id=tenant_id,
+                    scope=scope,
+                    key=key,
+                    request=request,
+                    now=now,
+                    action=partial(action, Attempt(uow, now, who)),
+                )
         except races:
             if attempt == 2:
                 raise
             continue
-        return Outcome(done.status, done.body, done.replayed)
+        return outcome
     raise AssertionError("unreachable")
+
+
+def once_in(
+    uow: MallUnitOfWork,
+    *,
+    tenant_id: str,
+    scope: str,
+    key: str,
+    request: str,
+    now: datetime,
+    action: Callable[[], Done],
+) -> Outcome:
+    """``action`` and its stored answer inside the caller's transaction (``run_once``'s one
+    try; a batch's savepoint): the stored answer when the key was answered already;
+    ``KeyRace`` when another transaction stored the key meanwhile."""
+    stored = lookup(uow, tenant_id=tenant_id, scope=scope, key=key, request=request)
+    if stored is not None:
+        return Outcome(stored.status_code, stored.body, True)
+    uow.answer_under(tenant_id, scope, key, request, now)
+    done = action()
+    uow.answer(done.status, done.body if done.stored is None else done.stored)
+    if not uow.answered():
+        raise KeyRace()
+    return Outcome(done.status, done.body, done.replayed)

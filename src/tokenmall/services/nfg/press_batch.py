@@ -112,35 +112,38 @@ def _one(conn: Connection, press: Press, view: drop.DropView) -> tuple[bool, Any
             unit = MallUnitOfWork.joining(conn)
             now = utc_now()
             who = press.sign_in(unit, now)
-            scope = "anonymous" if who is None else who.scope
-            stored = idempotency.lookup(
-                unit, tenant_id=press.tenant_id, scope=scope, key=press.key, request=press.request
-            )
-            if stored is not None:
-                return True, idempotency.Outcome(stored.status_code, stored.body, True)
-            unit.answer_under(press.tenant_id, scope, press.key, press.request, now)
-            reservation, collection = drop.reserve(
+
+            def reserve() -> idempotency.Done:
+                reservation, collection = drop.reserve(
+                    unit,
+                    who,
+                    press.tenant_id,
+                    press.collection_id,
+                    press.quantity,
+                    press.pay_with,
+                    now,
+                    hold=press.hold,
+                    view=view,
+                )
+                return idempotency.Done(201, press.answer(reservation, collection))
+
+            outcome = idempotency.once_in(
                 unit,
-                who,
-                press.tenant_id,
-                press.collection_id,
-                press.quantity,
-                press.pay_with,
-                now,
-                hold=press.hold,
-                view=view,
+                tenant_id=press.tenant_id,
+                scope="anonymous" if who is None else who.scope,
+                key=press.key,
+                request=press.request,
+                now=now,
+                action=reserve,
             )
-            body = press.answer(reservation, collection)
-            unit.answer(201, body)
-            if not unit.answered():
-                raise idempotency.KeyRace()
     except (idempotency.KeyRace, DBAPIError, counters.Busy) as error:
         log.debug("a press of %s left its batch: %r", press.collection_id, error)
         return False, Alone()
     except Exception as error:
         return False, error
-    view.took(press.quantity)
-    return True, idempotency.Outcome(201, body, False)
+    if not outcome.replayed:
+        view.took(press.quantity)
+    return True, outcome
 
 
 class PressWriter(ConnectedBatcher[_Item]):
