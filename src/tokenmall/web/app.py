@@ -150,7 +150,11 @@ def create_app(
         market_money,
         market_royalties,
     ):
-        api.include_router(module.router)
+        # Each module behind its own guard too, as the pages' parts are: a path is tried
+        # only against the module whose patterns match it, not every route before it.
+        part = GuardedRouter()
+        part.include_router(module.router)
+        api.include_router(part)
     # The API's routers behind one guard (``web/routing.py``): a page's path is not tried
     # against each of the API's routes before the pages'.
     app.include_router(api)
