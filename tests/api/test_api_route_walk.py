@@ -74,3 +74,33 @@ def test_a_request_tries_only_its_modules_routes(
     # Matched, then selected again by the handler: at most twice its own module's routes.
     assert 0 < len(tried) <= 2 * own, (len(tried), own, total)
     assert len(tried) < total // 4
+
+
+def test_after_start_up_a_request_does_not_walk_the_router_tree(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """FastAPI sums the routes' version over every router below an inclusion each time a
+    request walks past it; once the server has built its route contexts
+    (``build_route_contexts``) the guarded routers answer theirs without walking."""
+    import fastapi.routing
+
+    walks: list[int] = []
+    real = fastapi.routing.APIRouter._get_routes_version
+
+    def counted(self: Any, seen: Any = None) -> int:
+        walks.append(1)
+        return int(real(self, seen))
+
+    def walked(app: Any) -> int:
+        with TestClient(app, raise_server_exceptions=False) as client:
+            client.get("/api/v1/tenants/t1/market/holidays")  # the first builds what is lazy
+            walks.clear()
+            client.post("/api/v1/tenants/t1/nfg/collections/c1/reservations", json={})
+        return len(walks)
+
+    monkeypatch.setattr(fastapi.routing.APIRouter, "_get_routes_version", counted)
+    started = create_app(app_settings(f"sqlite:///{tmp_path / 'a.db'}"), configure_logging=False)
+    build_route_contexts(started.router)
+    lazy = create_app(app_settings(f"sqlite:///{tmp_path / 'b.db'}"), configure_logging=False)
+    after_start, without = walked(started), walked(lazy)
+    assert after_start <= 6 < without, (after_start, without)

@@ -39,6 +39,9 @@ def build_route_contexts(router: Any) -> int:
             continue
         walked += 1
         pending.extend(route.effective_candidates())
+        inner = getattr(route, "original_router", None)
+        if isinstance(inner, GuardedRouter):
+            inner.freeze()
     return walked
 
 
@@ -50,13 +53,27 @@ class GuardedRouter(APIRouter):
         self._held: list[APIRouter] = []
         self._guard: re.Pattern[str] | None = None
         self._guarded = False
+        self._frozen: int | None = None
 
     def include_router(self, router: APIRouter, **kwargs: Any) -> None:
         if kwargs.get("prefix"):
             raise ValueError("a GuardedRouter includes routers without a prefix")
         self._held.append(router)
         self._guarded = False
+        self._frozen = None
         super().include_router(router, **kwargs)
+
+    def freeze(self) -> None:
+        """No route is added from now on (the server has started): the version of the routes
+        below this router, which FastAPI sums over every included router each time a request
+        walks past it (to know whether its cached route contexts still hold), is taken once."""
+        self._frozen = None
+        self._frozen = self._get_routes_version()
+
+    def _get_routes_version(self, seen: set[int] | None = None) -> int:
+        if self._frozen is not None:
+            return self._frozen
+        return int(super()._get_routes_version(seen))
 
     def patterns(self) -> list[str] | None:
         """Every path pattern this router can match, or None when one is not known."""
