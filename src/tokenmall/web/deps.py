@@ -67,14 +67,7 @@ def sign_in_of(
     request: Request, token: str | None
 ) -> Callable[[MallUnitOfWork, datetime], Principal | None]:
     """``caller`` done inside a write's own transaction (``idempotent.run_signed_in``)."""
-    ttl, idle = session_ttl(request), limits.idle_of(request)
-
-    def sign_in(uow: MallUnitOfWork, now: datetime) -> Principal | None:
-        if token is None:
-            return None
-        return accounts.authenticate_in(uow, token, now, ttl=ttl, idle=idle)
-
-    return sign_in
+    return accounts.SignIn(token, session_ttl(request), limits.idle_of(request))
 
 
 async def idempotency_key(

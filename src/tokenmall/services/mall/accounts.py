@@ -15,7 +15,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Protocol
 
 from tokenmall.domain.mall.people import Role, User
@@ -127,6 +130,33 @@ def authenticate_in(
     if _slide_due(principal, found.expires_at, now, idle):
         _slide(uow, principal, now, ttl, idle)
     return principal
+
+
+@dataclass(frozen=True, slots=True)
+class SignIn:
+    """``authenticate_in`` of a request's credential (``token``; None: anonymous) inside a
+    write's own transaction, with the session's lifetime and idle time."""
+
+    token: str | None
+    ttl: timedelta
+    idle: timedelta | None
+
+    def __call__(self, uow: UnitOfWork, now: datetime) -> Principal | None:
+        if self.token is None:
+            return None
+        return authenticate_in(uow, self.token, now, ttl=self.ttl, idle=self.idle)
+
+    def deferring_slide(
+        self, uow: UnitOfWork, now: datetime
+    ) -> tuple[Principal | None, Callable[[], None] | None]:
+        """The caller, and the session's idle slide when due, not yet written: a batch
+        writes it only for a request that succeeds (a refused one writes nothing)."""
+        if self.token is None:
+            return None, None
+        principal, found = auth.authenticate_credential(uow, self.token, now)
+        if not _slide_due(principal, found.expires_at, now, self.idle):
+            return principal, None
+        return principal, partial(_slide, uow, principal, now, self.ttl, self.idle)
 
 
 def _slide_due(

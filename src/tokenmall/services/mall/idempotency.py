@@ -74,11 +74,17 @@ def lookup(
 ) -> StoredResponse | None:
     """The stored answer to replay (None if the key is new); ``Conflict`` for another request."""
     stored = uow.answers.find(tenant_id, scope, key)
-    if stored is not None and stored.request_hash != request:
+    if stored is not None:
+        check_request(stored, request)
+    return stored
+
+
+def check_request(stored: StoredResponse, request: str) -> None:
+    """``Conflict`` when the answer stored under a key is another request's."""
+    if stored.request_hash != request:
         raise Conflict(
             "this Idempotency-Key was already used for a different request", "Idempotency-Key"
         )
-    return stored
 
 
 @dataclass(frozen=True, slots=True)

@@ -195,6 +195,40 @@ def reserve(
         )
     else:
         collection, any_due = view.current(unit, tenant_id, collection_id, now)
+    collection = admit(collection, collection_id, quantity, pay_with, now)
+    if collection.allow_list_only and not nfg.allowed(tenant_id, collection_id, who.subject_id):
+        raise Forbidden("this drop is for its allow-list only", "collection_id")
+    short = collection.available < quantity
+    if short and not any_due:
+        # Sold out with nothing about to return: refused without waiting for any lock (after
+        # the sell-out most presses are these).
+        raise sold_out(collection.available)
+    drop_queries.lock_buyer(unit.conn, tenant_id, collection_id, who.subject_id)
+    held = drop_queries.places_of_buyer(unit.conn, tenant_id, collection_id, who.subject_id, now)
+    check_limit(collection, held, quantity)
+    if short:
+        sweep(unit, collection, now)
+        if view is not None:
+            view.stale = True  # places may have come back
+    reservation = new_reservation(collection, who.subject_id, quantity, now, hold)
+    nfg.add_reservation(reservation)
+    # The counters, last; a batch's press never sleeps on rows other transactions hold.
+    if not nfg.reserve(tenant_id, collection_id, quantity, None if view is None else view.held):
+        if view is not None:
+            view.stale = True  # others took places the view counted as free
+        raise SoldOut(f"sold_out: fewer than {quantity} places are left", "quantity")
+    return reservation, collection
+
+
+def admit(
+    collection: Collection | None,
+    collection_id: str,
+    quantity: int,
+    pay_with: str | None,
+    now: datetime,
+) -> Collection:
+    """The checks of a press before any lock (the caller already required a buyer): the
+    collection exists, the quantity fits it, the asset is its price's, it is on sale."""
     if collection is None:
         raise NotFound(f"no collection {collection_id!r}")
     check_quantity(quantity, collection)
@@ -204,31 +238,35 @@ def reserve(
         )
     if not collection.on_sale(now):
         raise NotOnSale(_not_on_sale(collection, now), "collection_id")
-    if collection.allow_list_only and not nfg.allowed(tenant_id, collection_id, who.subject_id):
-        raise Forbidden("this drop is for its allow-list only", "collection_id")
-    short = collection.available < quantity
-    if short and not any_due:
-        # Sold out with nothing about to return: refused without waiting for any lock (after
-        # the sell-out most presses are these).
-        raise SoldOut(f"sold_out: {max(collection.available, 0)} places are left", "quantity")
-    drop_queries.lock_buyer(unit.conn, tenant_id, collection_id, who.subject_id)
-    held = drop_queries.places_of_buyer(unit.conn, tenant_id, collection_id, who.subject_id, now)
+    return collection
+
+
+def sold_out(available: int) -> SoldOut:
+    """The refusal of a press when ``available`` places are left (fewer than it asks)."""
+    return SoldOut(f"sold_out: {max(available, 0)} places are left", "quantity")
+
+
+def check_limit(collection: Collection, held: int, quantity: int) -> None:
+    """Refuse a press that would take the buyer (holding or reserving ``held``) over the
+    collection's per-user limit."""
     if held + quantity > collection.per_user_limit:
         raise OverLimit(
             f"over_limit: you hold or reserved {held} of at most {collection.per_user_limit}; "
             f"{collection.per_user_limit - held} more may be reserved",
             "quantity",
         )
-    if short:
-        sweep(unit, collection, now)
-        if view is not None:
-            view.stale = True  # places may have come back
+
+
+def new_reservation(
+    collection: Collection, user_id: str, quantity: int, now: datetime, hold: timedelta
+) -> Reservation:
+    """The open reservation of ``quantity`` places a press makes, waiting ``hold`` for payment."""
     reservation_id = ids.new_id("rsv")
-    reservation = Reservation(
-        tenant_id=tenant_id,
+    return Reservation(
+        tenant_id=collection.tenant_id,
         reservation_id=reservation_id,
-        collection_id=collection_id,
-        user_id=who.subject_id,
+        collection_id=collection.collection_id,
+        user_id=user_id,
         quantity=quantity,
         amount=collection.price * quantity,
         asset=collection.price_asset,
@@ -239,13 +277,6 @@ def reserve(
         if collection.price_asset == PriceAsset.MONEY
         else None,
     )
-    nfg.add_reservation(reservation)
-    # The counters, last; a batch's press never sleeps on rows other transactions hold.
-    if not nfg.reserve(tenant_id, collection_id, quantity, None if view is None else view.held):
-        if view is not None:
-            view.stale = True  # others took places the view counted as free
-        raise SoldOut(f"sold_out: fewer than {quantity} places are left", "quantity")
-    return reservation, collection
 
 
 def _not_on_sale(collection: Collection, now: datetime) -> str:

@@ -43,11 +43,13 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
-from tokenmall.adapters.db.nfg import counters
+from tokenmall.adapters.db.nfg import counters, press_rows
 from tokenmall.adapters.db.store import Store
+from tokenmall.domain.mall.responses import StoredResponse
 from tokenmall.domain.nfg.records import Collection, Reservation
-from tokenmall.services.mall import idempotency
-from tokenmall.services.mall.auth import Principal
+from tokenmall.services.mall import accounts, idempotency
+from tokenmall.services.mall.auth import Principal, require
+from tokenmall.services.mall.errors import Conflict
 from tokenmall.services.mall.uow import MallUnitOfWork, utc_now
 from tokenmall.services.nfg import drop
 from tokenmall.services.writers.batching import ConnectedBatcher, PerEngine, Registry, resolve
@@ -99,10 +101,195 @@ def settle(conn: Connection, presses: list[Press], postgres: bool) -> list[tuple
         if postgres:
             conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
         unit = MallUnitOfWork.joining(conn)
-        view = drop.DropView.read(unit, first.tenant_id, first.collection_id, utc_now())
+        now = utc_now()
+        view = drop.DropView.read(unit, first.tenant_id, first.collection_id, now)
+        if postgres and _as_sets(view):
+            return _settle_sets(unit, presses, view, now)
         for press in presses:
             outcomes.append(_one(conn, press, view))
     return outcomes
+
+
+def _as_sets(view: drop.DropView) -> bool:
+    """Whether the batch's presses can be settled as sets (``_settle_sets``): the collection
+    exists, needs no allow-list look-up per buyer and has no reservation due (a press short
+    of places would sweep them first, as one press at a time does)."""
+    found = view.collection
+    return found is not None and not found.allow_list_only and not view.any_due
+
+
+def _settle_sets(
+    unit: MallUnitOfWork, presses: list[Press], view: drop.DropView, now: datetime
+) -> list[tuple[bool, Any]]:
+    """The batch's presses decided as ``drop.reserve`` decides each, in their order, with a
+    few statements for the whole batch (``adapters/db/nfg/press_rows.py``) instead of a
+    savepoint and ten statements a press: each buyer signed in; the keys' stored answers in
+    one look-up (a replay answers them, another request under the key is a ``Conflict``);
+    the checks before any lock; the buyers' rows locked and their places counted in two
+    statements; then, in order, sold out or over the limit; the counter rows with room that
+    no one else holds locked; the answers stored (a key a racing request stored meanwhile,
+    and a press the rows held could not cover, run alone: ``Alone``); the places taken and
+    the reservations inserted. In the batch's transaction: if any statement fails, none of
+    it happened (the caller runs every press alone)."""
+    collection = view.collection
+    assert collection is not None
+    tenant_id, collection_id = collection.tenant_id, collection.collection_id
+    conn = unit.conn
+    outcomes: list[tuple[bool, Any] | None] = [None] * len(presses)
+    scopes: dict[int, tuple[str, str]] = {}  # press → (scope, key), signed in
+    buyers: dict[int, str] = {}
+    slides: dict[int, Callable[[], None]] = {}  # written for the presses that succeed
+    for i, press in enumerate(presses):
+        try:
+            if isinstance(press.sign_in, accounts.SignIn):
+                who, slide = press.sign_in.deferring_slide(unit, now)
+                if slide is not None:
+                    slides[i] = slide
+            else:
+                who = press.sign_in(unit, now)
+        except DBAPIError:
+            raise  # the transaction is broken: every press runs alone
+        except Exception as error:
+            outcomes[i] = (False, error)
+            continue
+        scopes[i] = ("anonymous" if who is None else who.scope, press.key)
+        try:
+            caller = require(who, tenant_id, drop.BUYERS)
+        except Exception as error:
+            buyers[i] = ""  # refused after the key's look-up (a replay still answers)
+            outcomes[i] = (False, error)
+            continue
+        buyers[i] = caller.subject_id
+    stored = press_rows.find_answers(conn, tenant_id, list(dict.fromkeys(scopes.values())))
+    first: dict[tuple[str, str], int] = {}  # (scope, key) → the batch's first press under it
+    again: list[int] = []
+    wanted: list[int] = []
+    for i, pair in scopes.items():
+        press = presses[i]
+        answer = stored.get(pair)
+        if answer is not None:
+            try:
+                idempotency.check_request(answer, press.request)
+            except Conflict as error:
+                outcomes[i] = (False, error)
+            else:
+                outcomes[i] = (True, idempotency.Outcome(answer.status_code, answer.body, True))
+            continue
+        if outcomes[i] is not None:
+            continue  # refused (not a buyer) and not a replay
+        if pair in first:
+            again.append(i)  # the same key again: decided by the first press's outcome
+            continue
+        first[pair] = i
+        try:
+            drop.check_quantity(press.quantity)
+            drop.admit(collection, collection_id, press.quantity, press.pay_with, now)
+        except Exception as error:
+            outcomes[i] = (False, error)
+            continue
+        wanted.append(i)
+    attempts: dict[str, int] = {}
+    for i in wanted:
+        attempts[buyers[i]] = attempts.get(buyers[i], 0) + 1
+    locked = press_rows.lock_buyers(conn, tenant_id, collection_id, attempts)
+    held = press_rows.places_of_buyers(conn, tenant_id, collection_id, locked, now)
+    left = collection.available
+    accepted: list[int] = []
+    for i in wanted:
+        press, buyer = presses[i], buyers[i]
+        if buyer not in locked:
+            outcomes[i] = (False, Alone())  # the buyer's row is held elsewhere: not waited for
+            continue
+        if left < press.quantity:
+            outcomes[i] = (False, drop.sold_out(left))
+            continue
+        try:
+            drop.check_limit(collection, held[buyer], press.quantity)
+        except Exception as error:
+            outcomes[i] = (False, error)
+            continue
+        held[buyer] += press.quantity
+        left -= press.quantity
+        accepted.append(i)
+    kept, taken = _cover(conn, tenant_id, collection_id, [presses[i].quantity for i in accepted])
+    for n, i in enumerate(accepted):
+        if n not in kept:
+            outcomes[i] = (False, Alone())  # the rows this batch could lock did not cover it
+    made: dict[int, Reservation] = {}
+    answers: list[tuple[str, str, str, int, str]] = []
+    for n in sorted(kept):
+        i = accepted[n]
+        press = presses[i]
+        reservation = drop.new_reservation(collection, buyers[i], press.quantity, now, press.hold)
+        made[i] = reservation
+        body = press.answer(reservation, collection)
+        scope, key = scopes[i]
+        answers.append((scope, key, press.request, 201, body))
+        outcomes[i] = (True, idempotency.Outcome(201, body, False))
+    ours = press_rows.add_answers(conn, tenant_id, answers, now)
+    for n in sorted(kept):
+        i = accepted[n]
+        if scopes[i] not in ours:
+            outcomes[i] = (False, Alone())  # a racing request stored the key first
+            del made[i]
+            for shard, places in kept[n].items():
+                taken[shard] -= places
+    press_rows.take_from_rows(conn, tenant_id, collection_id, taken)
+    press_rows.add_reservations(conn, list(made.values()))
+    for i in again:
+        outcomes[i] = _again(presses[i], presses[first[scopes[i]]], outcomes[first[scopes[i]]])
+    for i, slide in slides.items():
+        decided = outcomes[i]
+        if decided is not None and decided[0]:
+            slide()
+    return [(False, Alone()) if o is None else o for o in outcomes]
+
+
+def _again(press: Press, earlier: Press, decided: tuple[bool, Any] | None) -> tuple[bool, Any]:
+    """A press under a key an earlier press of the batch used: the earlier one's answer
+    replayed (the same request) or a ``Conflict`` (another); if the earlier one stored no
+    answer (refused, or left the batch), the press runs alone."""
+    if decided is None or not decided[0]:
+        return False, Alone()
+    try:
+        idempotency.check_request(StoredResponse(earlier.request, 201, ""), press.request)
+    except Conflict as error:
+        return False, error
+    outcome: idempotency.Outcome = decided[1]
+    return True, idempotency.Outcome(outcome.status, outcome.body, True)
+
+
+def _cover(
+    conn: Connection, tenant_id: str, collection_id: str, quantities: list[int]
+) -> tuple[dict[int, dict[int, int]], dict[int, int]]:
+    """Lock counter rows no one else holds for ``quantities`` (in order) and give each press
+    the rows it takes its places from: (index → {shard: places}) of the presses covered, and
+    the places to take from each row. A press the rows locked cannot cover is left out."""
+    kept: dict[int, dict[int, int]] = {}
+    taken: dict[int, int] = {}
+    if not quantities:
+        return kept, taken
+    rows = press_rows.lock_counter_rows(conn, tenant_id, collection_id, sum(quantities))
+    if not rows and not counters.is_open(conn, tenant_id, collection_id):
+        counters.open_counters(conn, tenant_id, collection_id)
+        rows = press_rows.lock_counter_rows(conn, tenant_id, collection_id, sum(quantities))
+    room = dict(rows)
+    for n, quantity in enumerate(quantities):
+        if sum(room.values()) < quantity:
+            continue
+        pieces: dict[int, int] = {}
+        need = quantity
+        for shard in sorted(room, key=lambda s: room[s] < quantity):  # one row if one can
+            part = min(need, room[shard])
+            if part:
+                pieces[shard] = part
+                room[shard] -= part
+                taken[shard] = taken.get(shard, 0) + part
+                need -= part
+            if not need:
+                break
+        kept[n] = pieces
+    return kept, taken
 
 
 def _one(conn: Connection, press: Press, view: drop.DropView) -> tuple[bool, Any]:
