@@ -19,6 +19,7 @@ from starlette._utils import get_route_path
 from starlette.routing import Match, Mount, Route
 from starlette.types import Scope
 
+SEEN_PATHS = 4096  # paths a guard remembers its answer for (forgotten all at once when full)
 _GROUP = re.compile(r"\(\?P<[A-Za-z_][A-Za-z0-9_]*>")
 
 
@@ -54,6 +55,7 @@ class GuardedRouter(APIRouter):
         self._guard: re.Pattern[str] | None = None
         self._guarded = False
         self._frozen: int | None = None
+        self._seen: dict[str, bool] = {}  # path → whether the guard lets it through
 
     def include_router(self, router: APIRouter, **kwargs: Any) -> None:
         if kwargs.get("prefix"):
@@ -105,10 +107,24 @@ class GuardedRouter(APIRouter):
                 else re.compile("|".join(f"(?:{_GROUP.sub('(?:', p)})" for p in found))
             )
             self._guarded = True
+            self._seen = {}
         return self._guard
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         guard = self._compiled()
-        if guard is not None and scope["type"] == "http" and not guard.match(get_route_path(scope)):
+        if guard is not None and scope["type"] == "http" and not self._may_match(guard, scope):
             return Match.NONE, {}
         return super().matches(scope)
+
+    def _may_match(self, guard: re.Pattern[str], scope: Scope) -> bool:
+        """Whether one of the patterns matches the path, remembered for the last paths seen
+        (a drop's presses, a product's page: the same path again and again; the union of a
+        module's patterns is tried alternative by alternative)."""
+        path = get_route_path(scope)
+        seen = self._seen.get(path)
+        if seen is None:
+            seen = guard.match(path) is not None
+            if len(self._seen) >= SEEN_PATHS:
+                self._seen.clear()
+            self._seen[path] = seen
+        return seen

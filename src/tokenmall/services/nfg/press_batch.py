@@ -103,19 +103,22 @@ def settle(conn: Connection, presses: list[Press], postgres: bool) -> list[tuple
         unit = MallUnitOfWork.joining(conn)
         now = utc_now()
         view = drop.DropView.read(unit, first.tenant_id, first.collection_id, now)
-        if postgres and _as_sets(view):
+        if postgres and _as_sets(view, sum(p.quantity for p in presses)):
             return _settle_sets(unit, presses, view, now)
         for press in presses:
             outcomes.append(_one(conn, press, view))
     return outcomes
 
 
-def _as_sets(view: drop.DropView) -> bool:
-    """Whether the batch's presses can be settled as sets (``_settle_sets``): the collection
-    exists, needs no allow-list look-up per buyer and has no reservation due (a press short
-    of places would sweep them first, as one press at a time does)."""
+def _as_sets(view: drop.DropView, places: int) -> bool:
+    """Whether the batch's presses (asking ``places`` in all) can be settled as sets
+    (``_settle_sets``): the collection exists and needs no allow-list look-up per buyer, and
+    either no reservation is due or the places for sale cover every press (a press short of
+    places would sweep the due ones first, as one press at a time does)."""
     found = view.collection
-    return found is not None and not found.allow_list_only and not view.any_due
+    if found is None or found.allow_list_only:
+        return False
+    return not view.any_due or found.available >= places
 
 
 def _settle_sets(

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from functools import cache
+from typing import Any
 
-from sqlalchemy import Connection, and_, exists, func, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from tokenmall.adapters.db.mall.payments import gateway_events
@@ -90,7 +92,16 @@ def collection_for_press(
     conn: Connection, tenant_id: str, collection_id: str, now: datetime
 ) -> tuple[Collection | None, bool]:
     """The collection (as ``SqlNfg.get_collection`` reads it) and whether any of its open
-    reservations is past its expiry (places about to return), in one statement."""
+    reservations is past its expiry (places about to return), in one statement (built once:
+    every press of a drop reads it)."""
+    row = conn.execute(
+        _press_query(), {"tenant_id": tenant_id, "collection_id": collection_id, "now": now}
+    ).first()
+    return (None, False) if row is None else (_collection(row), bool(row.any_due))
+
+
+@cache
+def _press_query() -> Any:
     c, r = nfg_collections.c, nfg_reservations.c
     due = (
         exists()
@@ -98,16 +109,15 @@ def collection_for_press(
             r.tenant_id == c.tenant_id,
             r.collection_id == c.collection_id,
             r.status == str(ReservationStatus.RESERVED),
-            r.expires_at <= now,
+            r.expires_at <= bindparam("now"),
         )
         .label("any_due")
     )
-    row = conn.execute(
+    return (
         counters.collection_select()
         .add_columns(due)
-        .where(c.tenant_id == tenant_id, c.collection_id == collection_id)
-    ).first()
-    return (None, False) if row is None else (_collection(row), bool(row.any_due))
+        .where(c.tenant_id == bindparam("tenant_id"), c.collection_id == bindparam("collection_id"))
+    )
 
 
 def reservation_if_free(
