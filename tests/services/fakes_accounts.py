@@ -108,6 +108,12 @@ class FakeCredentials:
         user = None if found is None else self.people.users.get((tenant_id, found.owner_id))
         return None if found is None or user is None else (found, user.role)
 
+    def sessions_with_role(
+        self, tenant_id: str, session_ids: list[str]
+    ) -> dict[str, tuple[Credential, Role]]:
+        found = {sid: self.with_role("session", tenant_id, sid) for sid in session_ids}
+        return {sid: held for sid, held in found.items() if held is not None}
+
 
 @dataclass
 class FakeOperators:

@@ -162,6 +162,47 @@ def test_tampered_revoked_and_unknown_tokens_are_refused() -> None:
         who(uow, issued.token)
 
 
+def test_signing_many_in_at_once_answers_each_as_alone_and_writes_no_slide() -> None:
+    """A drop's batch signs its presses in together (``sign_in_many``: the sessions read in
+    one look-up): each token gets what ``authenticate_in`` gives it alone — its caller or its
+    refusal — and a due slide is handed back unwritten, for the batch to write only for the
+    presses that succeed."""
+    uow = mall()
+    _, member = sign_in(uow)
+    _, admin = sign_in(uow, "usr-admin@example.com")
+    kind, tenant, session_id, secret = member.token.split(".")
+    tokens: list[str | None] = [
+        member.token,
+        f"{kind}.{tenant}.{session_id}.{secret}x",  # a wrong secret
+        admin.token,
+        f"{kind}.other.{session_id}.{secret}",  # another tenant's
+        None,  # no credentials: anonymous
+        "tms.too.short",
+        member.token,  # the same session twice
+    ]
+    later = NOW + IDLE / 2  # a slide is due
+    before = uow.snapshot()
+    got = accounts.sign_in_many(uow, [accounts.SignIn(t, TTL, IDLE) for t in tokens], later)
+    assert uow.snapshot() == before  # nothing written yet
+    alone: list[object] = []
+    for token in tokens:
+        if token is None:
+            alone.append(None)
+            continue
+        try:
+            alone.append(auth.authenticate_credential(uow, token, later)[0])
+        except Unauthenticated:
+            alone.append(Unauthenticated)
+    answered = [type(g) if isinstance(g, Unauthenticated) else g[0] for g in got]
+    assert answered == alone
+    first = got[0]
+    assert not isinstance(first, Unauthenticated)
+    slide = first[1]
+    assert slide is not None
+    slide()
+    assert uow.credentials.sessions[(TENANT, session_id)].expires_at == later + IDLE
+
+
 def test_an_api_key_authenticates_with_its_scopes_and_the_role_read_now() -> None:
     uow = mall()
     secret = ids.new_secret()

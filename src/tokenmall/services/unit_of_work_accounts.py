@@ -60,6 +60,12 @@ class Credentials(Protocol):
         """A session or an API key as a credential (``session``, ``api_key``) with its owner's
         role now, read together; None if there is no such credential or no such user."""
 
+    def sessions_with_role(
+        self, tenant_id: str, session_ids: list[str]
+    ) -> dict[str, tuple[Credential, Role]]:
+        """``with_role`` of many sessions of one tenant in one read: id → (credential, role),
+        for the ids found."""
+
 
 class Operators(Protocol):
     def login_row(self, email: str) -> tuple[str, str] | None:

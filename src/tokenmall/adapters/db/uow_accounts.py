@@ -68,6 +68,11 @@ class SqlCredentials:
     ) -> tuple[Credential, Role] | None:
         return people_repo.with_role(self.conn, kind, tenant_id, credential_id)
 
+    def sessions_with_role(
+        self, tenant_id: str, session_ids: list[str]
+    ) -> dict[str, tuple[Credential, Role]]:
+        return people_repo.sessions_with_role(self.conn, tenant_id, session_ids)
+
 
 class SqlOperators:
     """The platform's operators and their sessions (``adapters/db/mall/people.py``)."""

@@ -159,6 +159,29 @@ class SignIn:
         return principal, partial(_slide, uow, principal, now, self.ttl, self.idle)
 
 
+def sign_in_many(
+    uow: UnitOfWork, sign_ins: list[SignIn], now: datetime
+) -> list[tuple[Principal | None, Callable[[], None] | None] | Unauthenticated]:
+    """``SignIn.deferring_slide`` of each, the sessions read together (``auth``)."""
+    tokens = [s.token for s in sign_ins if s.token is not None]
+    found = iter(auth.authenticate_many(uow, tokens, now))
+    answers: list[tuple[Principal | None, Callable[[], None] | None] | Unauthenticated] = []
+    for sign_in in sign_ins:
+        if sign_in.token is None:
+            answers.append((None, None))
+            continue
+        got = next(found)
+        if isinstance(got, Unauthenticated):
+            answers.append(got)
+            continue
+        principal, credential = got
+        slide = None
+        if _slide_due(principal, credential.expires_at, now, sign_in.idle):
+            slide = partial(_slide, uow, principal, now, sign_in.ttl, sign_in.idle)
+        answers.append((principal, slide))
+    return answers
+
+
 def _slide_due(
     principal: Principal, expires_at: datetime | None, now: datetime, idle: timedelta | None
 ) -> bool:

@@ -127,6 +127,43 @@ def authenticate_credential(
     return principal, found
 
 
+def authenticate_many(
+    uow: UnitOfWork, tokens: list[str], now: datetime
+) -> list[tuple[Principal, Credential] | Unauthenticated]:
+    """``authenticate_credential`` of each token, its refusal in its place; the sessions of
+    the first token's tenant read in one statement, any other token as one."""
+    sessions: dict[int, tuple[str, str]] = {}  # index → (session id, secret)
+    tenant: str | None = None
+    for i, token in enumerate(tokens):
+        parts = token.split(".")
+        if len(parts) == 4 and parts[0] == "tms" and parts[1] == (tenant or parts[1]):
+            tenant = parts[1]
+            sessions[i] = (parts[2], parts[3])
+    found = (
+        {}
+        if tenant is None
+        else uow.credentials.sessions_with_role(tenant, [sid for sid, _ in sessions.values()])
+    )
+    answers: list[tuple[Principal, Credential] | Unauthenticated] = []
+    for i, token in enumerate(tokens):
+        try:
+            if i not in sessions:
+                answers.append(authenticate_credential(uow, token, now))
+                continue
+            session_id, secret = sessions[i]
+            held = found.get(session_id)
+            _check(None if held is None else held[0], secret, now)
+            assert held is not None
+            assert tenant is not None
+            credential, role = held
+            answers.append(
+                (Principal("session", session_id, credential.owner_id, tenant, role), credential)
+            )
+        except Unauthenticated as refused:
+            answers.append(refused)
+    return answers
+
+
 def _check(found: Credential | None, secret: str, now: datetime) -> None:
     if found is None or found.revoked or not ids.secret_matches(secret, found.secret_hash):
         raise Unauthenticated(_BAD)
