@@ -13,12 +13,14 @@ queued (up to ``MAX_BATCH``) and, on the connection it keeps while busy:
 2. the collection read once for the batch, with whether any reservation is due
    (``drop.DropView``): the presses refuse from it at once (not on sale, sold out with
    nothing due), counting the places the batch's earlier presses took;
-3. each press under its own savepoint, exactly as one transaction of its own would do it:
-   its buyer authenticated (the session's slide with it), its Idempotency-Key looked up (a
-   key already answered, also by an earlier press of the same batch, replays that answer),
-   ``drop.reserve`` (the buyer's row, the buyer's places, the reservation, the counters) and
-   the answer stored under the key. A refusal rolls back that press alone and its caller
-   gets the error; the others go on;
+3. on PostgreSQL, the presses as sets (``_settle_sets``): about ten statements for the whole
+   batch, deciding each press as ``drop.reserve`` would in the presses' order; otherwise
+   (SQLite, an allow-list, due reservations to sweep first) each press under its own
+   savepoint, exactly as one transaction of its own would do it: its buyer authenticated (the
+   session's slide with it), its Idempotency-Key looked up (a key already answered, also by
+   an earlier press of the same batch, replays that answer), ``drop.reserve`` (the buyer's
+   row, the buyer's places, the reservation, the counters) and the answer stored under the
+   key. A refusal rolls back that press alone and its caller gets the error; the others go on;
 4. ``COMMIT``; only then is each caller answered.
 
 A press that would wait for another transaction (the buyer's row or the key held elsewhere:
