@@ -94,6 +94,23 @@ def test_the_batch_function_is_distributed_with_the_tenants(store: Store) -> Non
     assert row == (0, True)
 
 
+def test_ledger_shard_names_the_tenants_shard_and_a_local_table_itself(
+    store: Store, tenant: str
+) -> None:
+    with _raw(store) as raw:
+        for _ in range(2):  # (the second call runs the plans the first one kept)
+            named = raw.execute(
+                "SELECT ledger_shard('public', 'journals', %(t)s),"
+                " format('public.journals_%%s',"
+                " get_shard_id_for_distribution_column('journals', %(t)s::text)),"
+                " ledger_shard('public', 'alembic_version', %(t)s)",
+                {"t": tenant},
+            ).fetchone()
+            assert named is not None
+            assert named[0] == named[1]
+            assert named[2] == "public.alembic_version"
+
+
 def test_a_writers_batches_are_booked_by_the_call(store: Store, tenant: str) -> None:
     # given the writer sending its batches as the one call
     assert store.citus_batch_call

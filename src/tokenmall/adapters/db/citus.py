@@ -333,16 +333,23 @@ SHARD_FUNCTIONS = [
     """,
     """
     CREATE OR REPLACE FUNCTION ledger_shard(schema_name text, table_name text, tenant text)
-    RETURNS text LANGUAGE sql STABLE AS $$
-        SELECT CASE WHEN to_regclass('pg_dist_partition') IS NULL
-                         OR NOT EXISTS (SELECT 1 FROM pg_dist_partition WHERE logicalrelid
-                                        = format('%I.%I', schema_name, table_name)::regclass)
-                    THEN format('%I.%I', schema_name, table_name)
-                    ELSE format('%I.%I', schema_name, table_name || '_' ||
-                                get_shard_id_for_distribution_column(
-                                    format('%I.%I', schema_name, table_name)::regclass, tenant))
-               END
-    $$
+    RETURNS text LANGUAGE plpgsql STABLE AS $fn$
+    -- plpgsql, not sql: a SQL function with sub-queries is not inlined, and called from
+    -- plpgsql it is parsed and planned again in every transaction; here the look-up's plan
+    -- is kept for the session.
+    DECLARE
+        relation regclass := format('%I.%I', schema_name, table_name)::regclass;
+    BEGIN
+        IF to_regclass('pg_catalog.pg_dist_partition') IS NULL THEN
+            RETURN format('%I.%I', schema_name, table_name);
+        END IF;
+        IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition
+                       WHERE logicalrelid = relation) THEN
+            RETURN format('%I.%I', schema_name, table_name);
+        END IF;
+        RETURN format('%I.%I', schema_name, table_name || '_' ||
+                      get_shard_id_for_distribution_column(relation, tenant));
+    END $fn$
     """,
     """
     CREATE OR REPLACE FUNCTION ledger_note_journals() RETURNS trigger LANGUAGE plpgsql
