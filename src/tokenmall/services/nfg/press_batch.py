@@ -59,7 +59,7 @@ from tokenmall.services.writers.batching import ConnectedBatcher, PerEngine, Reg
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 64  # presses a transaction settles at most
-LANES = 8  # writers a collection has in each process (their batches run side by side)
+LANES = 4  # writers a collection has in each process (their batches run side by side)
 LOCK_TIMEOUT = "50ms"  # the longest a batch waits for a row another transaction holds
 WAIT_SECONDS = 60.0  # float-ok: seconds a caller waits for its batch's commit
 
