@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
+from tokenmall.adapters.db import fast
 from tokenmall.adapters.db.mall.rows import aware
 from tokenmall.adapters.db.mall.tables import merchants, products, skus, stock_movements
 from tokenmall.domain.mall.catalogue import (
@@ -265,6 +266,27 @@ def change_stock(conn: Connection, tenant_id: str, sku_id: str, change: int) -> 
     )
     stock = result.scalar_one_or_none()
     return None if stock is None else int(stock)
+
+
+_LOCK_SKUS_NOWAIT = (
+    "SELECT sku_id FROM mall_skus WHERE tenant_id = %s AND sku_id = ANY(%s) "
+    "ORDER BY sku_id FOR UPDATE NOWAIT"
+)
+
+
+def lock_skus_nowait(conn: Connection, tenant_id: str, sku_ids: list[str]) -> bool:
+    """PostgreSQL: lock the SKUs' rows (in SKU order) only if no other transaction holds one;
+    False if one does (the caller's savepoint must then be rolled back)."""
+    cur = fast.cursor(conn)
+    try:
+        cur.execute(_LOCK_SKUS_NOWAIT, (tenant_id, sorted(sku_ids)))
+    except Exception as error:
+        if getattr(error, "sqlstate", None) == "55P03":  # lock_not_available
+            return False
+        raise
+    finally:
+        cur.close()
+    return True
 
 
 def add_movement(conn: Connection, movement: StockMovement) -> None:
