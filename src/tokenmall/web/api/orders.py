@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, cast
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
@@ -19,7 +20,9 @@ from tokenmall.services.mall import (
     orders,
 )
 from tokenmall.services.mall import checkout as checkouts
+from tokenmall.services.mall.payment_channels import ChannelsUnit
 from tokenmall.services.mall.uow import MallUnitOfWork, utc_now
+from tokenmall.services.unit_of_work import UnitOfWork
 from tokenmall.web import idempotent
 from tokenmall.web.api.common import After, Limit, ResourceId, TenantId, next_after, write
 from tokenmall.web.api.payment_channels import order_gateway
@@ -172,7 +175,7 @@ async def checkout(
 ) -> Response:
     lines = None if payload.lines is None else [(x.sku_id, x.quantity) for x in payload.lines]
 
-    def make_with(uow: MallUnitOfWork, now: datetime) -> CheckoutOut:
+    def make_with(uow: UnitOfWork, now: datetime) -> CheckoutOut:
         done = checkouts.checkout(
             uow,
             caller,
@@ -180,7 +183,7 @@ async def checkout(
             lines=lines,
             payment_method=payload.payment_method,
             stable_amount=payload.stable_amount,
-            gateway=order_gateway(request, tenant_id, uow=uow),
+            gateway=order_gateway(request, tenant_id, uow=cast(ChannelsUnit, uow)),
             now=now,
             address_id=payload.address_id,
         )
@@ -190,25 +193,23 @@ async def checkout(
             payments=[PaymentOut.of(p) for p in done.payments.values()],
         )
 
-    if lines and _through_writer(request, db):
-        # Given lines through the tenant's writer; the cart's in a transaction of its own.
+    if lines and payload.payment_method == "money" and _through_writer(request, db):
+        # Given lines paid with money: planned in a worker thread, written by the tenant's
+        # writer (``checkout_unit``); any other checkout in a transaction of its own.
         body = payload.model_dump(mode="json")
+        request_hash = idempotency.request_hash(request.method, request.url.path, body)
 
-        def made(uow: MallUnitOfWork, now: datetime) -> tuple[int, str]:
+        def made(uow: UnitOfWork, now: datetime) -> tuple[int, str]:
             return 201, make_with(uow, now).model_dump_json()
 
-        unit = checkout_unit.CheckoutUnit(
-            tenant_id,
-            caller,
-            key,
-            idempotency.request_hash(request.method, request.url.path, body),
-            sorted({sku_id for sku_id, _ in lines}),
-            made,
+        planned = await run_in_threadpool(
+            checkout_unit.plan, db, caller, tenant_id, key, request_hash, made
         )
-        try:
-            return idempotent.response(await checkout_unit.checkout(db.engine, unit))
-        except checkout_unit.StockBusy:
-            pass
+        if isinstance(planned, idempotency.Outcome):
+            return idempotent.response(planned)
+        if planned is not None:
+            with suppress(checkout_unit.StockBusy):
+                return idempotent.response(await checkout_unit.checkout(db.engine, planned))
 
     def make(conn: Connection) -> BaseModel:
         return make_with(MallUnitOfWork.joining(conn), utc_now())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
@@ -272,21 +274,49 @@ _LOCK_SKUS_NOWAIT = (
     "SELECT sku_id FROM mall_skus WHERE tenant_id = %s AND sku_id = ANY(%s) "
     "ORDER BY sku_id FOR UPDATE NOWAIT"
 )
+_TAKE_STOCK = (
+    "WITH t AS (SELECT * FROM unnest(%s::text[], %s::bigint[], %s::text[], %s::text[]) "
+    "AS t(sku_id, quantity, movement_id, reference)), "
+    "u AS (UPDATE mall_skus s SET stock = s.stock - t.quantity FROM t "
+    "WHERE s.tenant_id = %s AND s.sku_id = t.sku_id AND s.stock >= t.quantity "
+    "RETURNING s.sku_id, s.stock) "
+    "INSERT INTO mall_stock_movements "
+    "(tenant_id, movement_id, sku_id, change, stock_after, reason, reference, created_at) "
+    "SELECT %s, t.movement_id, t.sku_id, -t.quantity, u.stock, 'reservation', t.reference, %s "
+    "FROM t JOIN u ON u.sku_id = t.sku_id RETURNING sku_id"
+)
 
 
-def lock_skus_nowait(conn: Connection, tenant_id: str, sku_ids: list[str]) -> bool:
-    """PostgreSQL: lock the SKUs' rows (in SKU order) only if no other transaction holds one;
-    False if one does (the caller's savepoint must then be rolled back)."""
-    cur = fast.cursor(conn)
-    try:
-        cur.execute(_LOCK_SKUS_NOWAIT, (tenant_id, sorted(sku_ids)))
-    except Exception as error:
-        if getattr(error, "sqlstate", None) == "55P03":  # lock_not_available
-            return False
-        raise
-    finally:
-        cur.close()
-    return True
+def take_stock_nowait(
+    conn: Connection,
+    tenant_id: str,
+    takes: Sequence[tuple[str, int, str, str]],
+    now: datetime,
+) -> Callable[[], set[str] | None]:
+    """PostgreSQL, inside a pipeline: lock the SKUs' rows (in SKU order) only if no other
+    transaction holds one, then take each (sku id, quantity, movement id, reference) that
+    is in stock and record its reservation movement, in two statements sent at once. The
+    function returned waits for them: the SKU ids taken, or None if a SKU was locked by
+    another transaction (the caller's savepoint must then be rolled back). One line a SKU."""
+    lock, take = fast.cursor(conn), fast.cursor(conn)
+    lock.execute(_LOCK_SKUS_NOWAIT, (tenant_id, sorted({t[0] for t in takes})))
+    columns = [[t[i] for t in takes] for i in range(4)]
+    take.execute(_TAKE_STOCK, (*columns, tenant_id, tenant_id, now))
+
+    def taken() -> set[str] | None:
+        try:
+            try:
+                lock.fetchall()
+            except Exception as error:
+                if getattr(error, "sqlstate", None) == "55P03":  # lock_not_available
+                    return None
+                raise
+            return {row[0] for row in take.fetchall()}
+        finally:
+            lock.close()
+            take.close()
+
+    return taken
 
 
 def add_movement(conn: Connection, movement: StockMovement) -> None:
