@@ -42,7 +42,7 @@ from typing import Any, cast
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
-from tokenmall.adapters.db.mall.catalogue import take_stock_nowait
+from tokenmall.adapters.db.mall.catalogue import stock_left, take_stock_nowait
 from tokenmall.adapters.db.uow import insert_answer
 from tokenmall.domain.mall.catalogue import StockMovement
 from tokenmall.domain.mall.orders import Order, OrderEvent
@@ -112,8 +112,7 @@ class CheckoutUnit:
                 raise StockBusy(t)
             for sku_id, quantity, _, _ in self.takes:
                 if sku_id not in got:
-                    sku = uow.catalogue.get_sku(t, sku_id)
-                    left = 0 if sku is None else sku.stock
+                    left = stock_left(conn, t, sku_id)
                     raise OutOfStock(
                         f"SKU {sku_id!r}: only {left} in stock, cannot take {quantity}", "lines"
                     )

@@ -287,6 +287,21 @@ _TAKE_STOCK = (
 )
 
 
+_STOCK_OF = "SELECT stock FROM mall_skus WHERE tenant_id = %s AND sku_id = %s"
+
+
+def stock_left(conn: Connection, tenant_id: str, sku_id: str) -> int:
+    """The SKU's stock as this transaction sees it (0 if there is no such SKU), on the
+    driver's cursor (inside a pipeline too)."""
+    cur = fast.cursor(conn)
+    try:
+        cur.execute(_STOCK_OF, (tenant_id, sku_id))
+        row = cur.fetchone()
+    finally:
+        cur.close()
+    return 0 if row is None else int(row[0])
+
+
 def take_stock_nowait(
     conn: Connection,
     tenant_id: str,
