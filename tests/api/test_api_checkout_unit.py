@@ -1,8 +1,7 @@
-"""A checkout of given lines paid with money goes through the tenant's unit writer on
+"""A checkout of given lines paid with money is planned, then written in one pipeline on
 PostgreSQL (``services/mall/checkout_unit.py``; SQLite: one transaction a request). Either way
 a key replays its first answer, a race of one key makes one order, a refusal leaves nothing
-behind, and a SKU locked by another transaction sends the checkout to a transaction of its
-own instead of making the writer wait."""
+behind, and a SKU locked by another transaction is waited for, holding up no other SKU."""
 
 from __future__ import annotations
 
@@ -94,12 +93,11 @@ def test_a_refused_checkout_changes_nothing(api: Api, operator_token: str, serve
     audit_clean(server, t)
 
 
-def test_a_checkout_of_a_locked_sku_waits_outside_the_writer(
+def test_a_checkout_of_a_locked_sku_waits_for_it_alone(
     api: Api, operator_token: str, server: Any
 ) -> None:
-    """On PostgreSQL a SKU locked by another transaction is not waited for by the writer (it
-    holds the tenant's lock): the checkout goes to a transaction of its own, which waits for
-    the SKU and then succeeds, and the writer's other work goes on meanwhile."""
+    """A SKU locked by another transaction (a cancel giving stock back) is waited for, then
+    taken; the tenant's checkouts of other SKUs go on meanwhile."""
     if not str(server.settings.database_url).startswith("postgresql"):
         return
     t = make_tenant(api, operator_token)
@@ -121,7 +119,7 @@ def test_a_checkout_of_a_locked_sku_waits_outside_the_writer(
             {"t": t.tenant_id, "s": t.sku_id},
         )
         waiting = pool.submit(api.post, t.path("/checkout"), t.consumer_token, body)
-        # The tenant's writer goes on with another SKU's checkout meanwhile.
+        # Another SKU's checkout goes on meanwhile.
         elsewhere = {"lines": [{"sku_id": other, "quantity": 1}]}
         ok(api.post(t.path("/checkout"), t.consumer_token, json=elsewhere), 201)
         time.sleep(0.5)

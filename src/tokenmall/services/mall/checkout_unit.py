@@ -1,68 +1,56 @@
-"""A shopper's checkout of given lines, paid with money, as a unit of the tenant's writer
+"""A shopper's checkout of given lines, paid with money, planned then written at once
 (PostgreSQL).
 
-A checkout in a transaction of its own takes its SKUs' row locks and holds them until it
-commits, so every checkout of a popular SKU queues on that row one commit at a time. Here it
-goes in two steps, as the integration pushes do:
+A checkout in a transaction of its own, statement by statement, takes its SKUs' row locks
+part-way and holds them through its remaining inserts and its commit, so every checkout of a
+popular SKU queues on that row for several round trips. Here it goes in two steps:
 
-1. ``plan``, in a worker thread, outside any write transaction: the Idempotency-Key looked up
-   (a stored answer is replayed; another request under it is 409), then the checkout itself
+1. ``plan``, outside any write transaction: the Idempotency-Key looked up (a stored answer is
+   replayed; another request under it is 409), then the checkout itself
    (``checkout.checkout``: the caller's rights, the address, the SKUs, the gates, the
    parameters, the gateway's payment) against the database's committed state, with its
    writes *recorded* instead of done (the orders, their history, the stock to take, the
    payments) and its answer made. A checkout that would write anything else (stable points,
-   an order paid at once, the cart's lines) is not planned: the caller checks out in a
-   transaction of its own.
-2. ``checkout``: the recorded writes as ONE unit of the tenant's ``UnitWriter``
-   (``services/writers/units.py``), awaited on the event loop: in one pipeline, the SKUs'
-   rows locked, the stock taken where it is left (one statement for every line, with the
-   reservations' movements), the orders, history and payments inserted and the answer stored
-   under the key (strictly: a key taken meanwhile fails the unit). The writer runs the units
-   queued in one transaction (the tenant's lock once, a savepoint a unit, one commit), so the
-   checkouts of a batch take the stock one after another and each is answered after that
-   commits. A line out of stock refuses the unit alone (rolled back to its savepoint) with
-   the message of a checkout on its own.
+   an order paid at once, the cart's lines) is not planned (``None``): the caller checks out
+   in a transaction of its own the usual way.
+2. ``write``: the recorded writes in one transaction and ONE pipeline (one round trip before
+   the commit): the SKUs' rows locked in SKU order, the stock taken where it is left (one
+   statement for every line, with the reservations' movements), the orders, history and
+   payments inserted and the answer stored under the key strictly. A line out of stock rolls
+   it all back and is refused with the message of a checkout on its own; a key stored
+   meanwhile by a racing request (``KeyRace``) is answered by the usual path, which replays
+   it. The SKU locks are held for that one round trip and the commit.
 
-Locks: the writer holds the tenant's ledger lock, and a transaction of its own (a cancel, a
-refund) takes a SKU's lock before the tenant's. So the unit takes its SKUs' locks only if they
-are free (``NOWAIT``, in SKU order); if one is held, or the writer's transaction failed on the
-database (a key stored by a racing request, a lost connection), ``StockBusy`` tells the caller
-to check out in a transaction of its own, where the Idempotency-Key finds what did commit.
+The writes need no ledger lock (money is booked when the payment's callback comes), so this
+does not go through the tenant's unit writer, which the paid callbacks keep busy (measured:
+docs/performance.md, 2026-12-07).
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
 
-from tokenmall.adapters.db.mall.catalogue import stock_left, take_stock_nowait
+from tokenmall.adapters.db import fast
+from tokenmall.adapters.db.mall.catalogue import stock_left, take_stock
 from tokenmall.adapters.db.uow import insert_answer
 from tokenmall.domain.mall.catalogue import StockMovement
 from tokenmall.domain.mall.orders import Order, OrderEvent
 from tokenmall.domain.mall.payments import Payment
 from tokenmall.domain.mall.responses import StoredResponse
-from tokenmall.services.ledger.book import TenantBook
 from tokenmall.services.mall import idempotency
 from tokenmall.services.mall.auth import Principal
 from tokenmall.services.mall.errors import OutOfStock
 from tokenmall.services.mall.uow import Database, MallUnitOfWork, utc_now
 from tokenmall.services.unit_of_work import UnitOfWork
-from tokenmall.services.writers.units import Writes, writers_for
 
 # The checkout itself on a unit of work at a time: its answer (status, the response's JSON).
 Make = Callable[[UnitOfWork, datetime], tuple[int, str]]
-
-
-class StockBusy(Exception):
-    """The unit could not be written (a SKU locked by another transaction, or the writer's
-    transaction failed on the database): check out in a transaction of its own."""
 
 
 class NotPlanned(Exception):
@@ -72,7 +60,7 @@ class NotPlanned(Exception):
 
 @dataclass(slots=True)
 class CheckoutUnit:
-    """A planned checkout's writes and its answer, for the tenant's writer."""
+    """A planned checkout's writes and its answer."""
 
     tenant_id: str
     scope: str
@@ -86,11 +74,13 @@ class CheckoutUnit:
     takes: list[tuple[str, int, str, str]] = field(default_factory=list)
     payments: list[Payment] = field(default_factory=list)
 
-    def run(self, conn: Connection, book: TenantBook, writes: Writes) -> idempotency.Outcome:
+    def write(self, conn: Connection) -> idempotency.Outcome:
+        """The writes in ``conn``'s transaction, in one pipeline; ``OutOfStock`` (the caller
+        rolls back) when a line's stock is not left."""
         t = self.tenant_id
-        with writes():
-            taken = take_stock_nowait(conn, t, self.takes, self.now)
-            uow = MallUnitOfWork.joining(conn, writes=nullcontext, book=book)
+        uow = MallUnitOfWork.joining(conn)
+        with fast.pipeline(conn, True):
+            taken = take_stock(conn, t, self.takes, self.now)
             for order in self.orders:
                 uow.orders.add(order)
             for order_id, event in self.events:
@@ -108,8 +98,6 @@ class CheckoutUnit:
                 strict=True,
             )
             got = taken()
-            if got is None:
-                raise StockBusy(t)
             for sku_id, quantity, _, _ in self.takes:
                 if sku_id not in got:
                     left = stock_left(conn, t, sku_id)
@@ -223,17 +211,12 @@ def plan(
     return unit
 
 
-async def checkout(
-    engine: Engine,
-    unit: CheckoutUnit,
-    timeout: float = 60.0,  # float-ok: seconds
-) -> idempotency.Outcome:
-    """``unit`` through its tenant's writer, awaited on the event loop: its outcome once
-    committed, or its refusal (``StockBusy``: see the module)."""
+def write(db: Database, unit: CheckoutUnit) -> idempotency.Outcome | None:
+    """``unit``'s writes in a transaction of their own: the outcome once committed, or the
+    refusal; None when a racing request stored the key first (answer it the usual way, which
+    replays it)."""
     try:
-        outcome: idempotency.Outcome = await asyncio.wait_for(
-            asyncio.wrap_future(writers_for(engine).submit(unit)), timeout
-        )
-    except DBAPIError as error:
-        raise StockBusy(unit.tenant_id) from error
-    return outcome
+        with db.engine.begin() as conn:
+            return unit.write(conn)
+    except IntegrityError:
+        return None

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from contextlib import suppress
 from datetime import datetime
 from typing import Annotated, cast
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
-from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 from sqlalchemy import Connection
 
@@ -49,7 +47,7 @@ from tokenmall.web.api.schemas_orders import (
     ShipIn,
     refund_preview,
 )
-from tokenmall.web.deps import Caller, Db, IdempotencyKey, settings, single_query_values
+from tokenmall.web.deps import Caller, Db, IdempotencyKey, single_query_values
 from tokenmall.web.errors import COMMON, responses
 
 router = APIRouter(
@@ -165,7 +163,7 @@ def remove_cart_line(
     summary="Check out the cart (or the given lines): one order per merchant, stock reserved",
     responses=WRITE,
 )
-async def checkout(
+def checkout(
     tenant_id: TenantId,
     payload: CheckoutIn,
     request: Request,
@@ -193,36 +191,35 @@ async def checkout(
             payments=[PaymentOut.of(p) for p in done.payments.values()],
         )
 
-    if lines and payload.payment_method == "money" and _through_writer(request, db):
-        # Given lines paid with money: planned in a worker thread, written by the tenant's
-        # writer (``checkout_unit``); any other checkout in a transaction of its own.
+    if lines and payload.payment_method == "money" and _planned(db):
+        # Given lines paid with money: planned, then written in one pipeline
+        # (``checkout_unit``); any other checkout, or a key raced, the usual way.
         body = payload.model_dump(mode="json")
         request_hash = idempotency.request_hash(request.method, request.url.path, body)
 
         def made(uow: UnitOfWork, now: datetime) -> tuple[int, str]:
             return 201, make_with(uow, now).model_dump_json()
 
-        planned = await run_in_threadpool(
-            checkout_unit.plan, db, caller, tenant_id, key, request_hash, made
-        )
-        if isinstance(planned, idempotency.Outcome):
-            return idempotent.response(planned)
+        planned = checkout_unit.plan(db, caller, tenant_id, key, request_hash, made)
         if planned is not None:
-            with suppress(checkout_unit.StockBusy):
-                return idempotent.response(await checkout_unit.checkout(db.engine, planned))
+            outcome = (
+                planned
+                if isinstance(planned, idempotency.Outcome)
+                else checkout_unit.write(db, planned)
+            )
+            if outcome is not None:
+                return idempotent.response(outcome)
 
     def make(conn: Connection) -> BaseModel:
         return make_with(MallUnitOfWork.joining(conn), utc_now())
 
-    return await run_in_threadpool(
-        write, request, db, caller, tenant_id, key, payload, make, status_code=201
-    )
+    return write(request, db, caller, tenant_id, key, payload, make, status_code=201)
 
 
-def _through_writer(request: Request, db: Db) -> bool:
-    """A checkout of given lines goes through the tenant's writer on PostgreSQL unless the
-    settings turn group commit off (SQLite: one transaction a request)."""
-    return bool(settings(request).group_commit) and db.engine.dialect.name == "postgresql"
+def _planned(db: Db) -> bool:
+    """A checkout of given lines is planned, then written at once, on PostgreSQL (SQLite:
+    one transaction a request, as it was)."""
+    return db.engine.dialect.name == "postgresql"
 
 
 @router.get(

@@ -270,9 +270,9 @@ def change_stock(conn: Connection, tenant_id: str, sku_id: str, change: int) -> 
     return None if stock is None else int(stock)
 
 
-_LOCK_SKUS_NOWAIT = (
+_LOCK_SKUS = (
     "SELECT sku_id FROM mall_skus WHERE tenant_id = %s AND sku_id = ANY(%s) "
-    "ORDER BY sku_id FOR UPDATE NOWAIT"
+    "ORDER BY sku_id FOR UPDATE"
 )
 _TAKE_STOCK = (
     "WITH t AS (SELECT * FROM unnest(%s::text[], %s::bigint[], %s::text[], %s::text[]) "
@@ -302,30 +302,24 @@ def stock_left(conn: Connection, tenant_id: str, sku_id: str) -> int:
     return 0 if row is None else int(row[0])
 
 
-def take_stock_nowait(
+def take_stock(
     conn: Connection,
     tenant_id: str,
     takes: Sequence[tuple[str, int, str, str]],
     now: datetime,
-) -> Callable[[], set[str] | None]:
-    """PostgreSQL, inside a pipeline: lock the SKUs' rows (in SKU order) only if no other
-    transaction holds one, then take each (sku id, quantity, movement id, reference) that
-    is in stock and record its reservation movement, in two statements sent at once. The
-    function returned waits for them: the SKU ids taken, or None if a SKU was locked by
-    another transaction (the caller's savepoint must then be rolled back). One line a SKU."""
+) -> Callable[[], set[str]]:
+    """PostgreSQL, inside a pipeline: lock the SKUs' rows (in SKU order: two checkouts never
+    wait on each other in a cycle), then take each (sku id, quantity, movement id,
+    reference) that is in stock and record its reservation movement, in two statements sent
+    at once. The function returned waits for them: the SKU ids taken. One line a SKU."""
     lock, take = fast.cursor(conn), fast.cursor(conn)
-    lock.execute(_LOCK_SKUS_NOWAIT, (tenant_id, sorted({t[0] for t in takes})))
+    lock.execute(_LOCK_SKUS, (tenant_id, sorted({t[0] for t in takes})))
     columns = [[t[i] for t in takes] for i in range(4)]
     take.execute(_TAKE_STOCK, (*columns, tenant_id, tenant_id, now))
 
-    def taken() -> set[str] | None:
+    def taken() -> set[str]:
         try:
-            try:
-                lock.fetchall()
-            except Exception as error:
-                if getattr(error, "sqlstate", None) == "55P03":  # lock_not_available
-                    return None
-                raise
+            lock.fetchall()
             return {row[0] for row in take.fetchall()}
         finally:
             lock.close()
