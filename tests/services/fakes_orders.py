@@ -137,6 +137,9 @@ class FakePayments:
     def get(self, tenant_id: str, payment_id: str) -> Payment | None:
         return self.rows.get((tenant_id, payment_id))
 
+    def locking_order(self, tenant_id: str, payment_id: str) -> Payment | None:
+        return self.rows.get((tenant_id, payment_id))  # one process: no other holds a lock
+
     def of_order(self, tenant_id: str, order_id: str) -> list[Payment]:
         mine = [p for (t, _), p in self.rows.items() if t == tenant_id and p.order_id == order_id]
         return sorted(mine, key=lambda p: (p.created_at, p.payment_id))

@@ -98,6 +98,10 @@ class Payments(Protocol):
 
     def get(self, tenant_id: str, payment_id: str) -> Payment | None: ...
 
+    def locking_order(self, tenant_id: str, payment_id: str) -> Payment | None:
+        """The payment with its order's row locked, if no other transaction holds that lock:
+        None if there is no such payment or its order is locked by another."""
+
     def of_order(self, tenant_id: str, order_id: str) -> list[Payment]:
         """The order's payments, the first made first."""
 

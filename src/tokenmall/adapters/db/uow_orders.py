@@ -136,6 +136,9 @@ class SqlPayments:
     def get(self, tenant_id: str, payment_id: str) -> Payment | None:
         return payments_repo.get_payment(self.conn, tenant_id, payment_id)
 
+    def locking_order(self, tenant_id: str, payment_id: str) -> Payment | None:
+        return payments_repo.payment_locking_order(self.conn, tenant_id, payment_id)
+
     def of_order(self, tenant_id: str, order_id: str) -> list[Payment]:
         return payments_repo.payments_of(self.conn, tenant_id, order_id)
 

@@ -355,22 +355,24 @@ def _apply(
     uow: UnitOfWork, gateway: Gateway, event: CallbackEvent, now: datetime, *, wait: bool
 ) -> CallbackResult:
     t = event.tenant_id
-    if uow.payments.event_seen(t, gateway.name, event.event_id):
-        raise CallbackRefused("replayed", "this event was already processed", ErrorKind.CONFLICT)
-    payment = uow.payments.get(t, event.payment_id)
-    if (
-        payment is None
-        or payment.gateway != gateway.name
-        or payment.provider_ref != (event.provider_ref)
-    ):
-        raise CallbackRefused("unknown_payment", "no such payment", ErrorKind.NOT_FOUND)
     # The order row's lock first, as every change of an order, its payments or its refunds
-    # takes it (cancel, ship, refunds): then the payment, read again under it.
+    # takes it (cancel, ship, refunds): the payment as read under it.
     if wait:
+        if uow.payments.event_seen(t, gateway.name, event.event_id):
+            raise CallbackRefused(
+                "replayed", "this event was already processed", ErrorKind.CONFLICT
+            )
+        payment = _known(uow.payments.get(t, event.payment_id), gateway, event)
         uow.orders.lock(t, payment.order_id)
-    elif not uow.orders.try_lock(t, payment.order_id):
-        raise OrderBusy(payment.order_id)
-    payment = _payment(uow, payment)
+        payment = _payment(uow, payment)
+    else:
+        # The payment and its order's lock in one read; a replayed event is refused by the
+        # event's unique key below (``handle_callback`` answers its IntegrityError).
+        locked = uow.payments.locking_order(t, event.payment_id)
+        if locked is None:
+            busy = _known(uow.payments.get(t, event.payment_id), gateway, event)
+            raise OrderBusy(busy.order_id)
+        payment = _known(locked, gateway, event)
     if event.amount_fen != payment.amount_fen:
         raise CallbackRefused(
             "amount_mismatch",
@@ -429,6 +431,17 @@ def _apply(
         payment,
         order,
     )
+
+
+def _known(payment: Payment | None, gateway: Gateway, event: CallbackEvent) -> Payment:
+    """The event's payment, or ``unknown_payment`` when there is none through this gateway."""
+    if (
+        payment is None
+        or payment.gateway != gateway.name
+        or payment.provider_ref != (event.provider_ref)
+    ):
+        raise CallbackRefused("unknown_payment", "no such payment", ErrorKind.NOT_FOUND)
+    return payment
 
 
 def _payment(uow: UnitOfWork, payment: Payment) -> Payment:

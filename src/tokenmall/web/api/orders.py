@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, cast
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
 from pydantic import BaseModel
 from sqlalchemy import Connection
 
-from tokenmall.services.mall import cart, order_clock, order_refunds, orders
+from tokenmall.services.mall import (
+    cart,
+    checkout_unit,
+    idempotency,
+    order_clock,
+    order_refunds,
+    orders,
+)
 from tokenmall.services.mall import checkout as checkouts
+from tokenmall.services.mall.payment_channels import ChannelsUnit
 from tokenmall.services.mall.uow import MallUnitOfWork, utc_now
+from tokenmall.services.unit_of_work import UnitOfWork
+from tokenmall.web import idempotent
 from tokenmall.web.api.common import After, Limit, ResourceId, TenantId, next_after, write
 from tokenmall.web.api.payment_channels import order_gateway
 from tokenmall.web.api.schemas_orders import (
@@ -162,8 +173,7 @@ def checkout(
 ) -> Response:
     lines = None if payload.lines is None else [(x.sku_id, x.quantity) for x in payload.lines]
 
-    def make(conn: Connection) -> BaseModel:
-        uow = MallUnitOfWork.joining(conn)
+    def make_with(uow: UnitOfWork, now: datetime) -> CheckoutOut:
         done = checkouts.checkout(
             uow,
             caller,
@@ -171,8 +181,8 @@ def checkout(
             lines=lines,
             payment_method=payload.payment_method,
             stable_amount=payload.stable_amount,
-            gateway=order_gateway(request, tenant_id, uow=uow),
-            now=utc_now(),
+            gateway=order_gateway(request, tenant_id, uow=cast(ChannelsUnit, uow)),
+            now=now,
             address_id=payload.address_id,
         )
         return CheckoutOut(
@@ -181,7 +191,35 @@ def checkout(
             payments=[PaymentOut.of(p) for p in done.payments.values()],
         )
 
+    if lines and payload.payment_method == "money" and _planned(db):
+        # Given lines paid with money: planned, then written in one pipeline
+        # (``checkout_unit``); any other checkout, or a key raced, the usual way.
+        body = payload.model_dump(mode="json")
+        request_hash = idempotency.request_hash(request.method, request.url.path, body)
+
+        def made(uow: UnitOfWork, now: datetime) -> tuple[int, str]:
+            return 201, make_with(uow, now).model_dump_json()
+
+        planned = checkout_unit.plan(db, caller, tenant_id, key, request_hash, made)
+        if planned is not None:
+            outcome = (
+                planned
+                if isinstance(planned, idempotency.Outcome)
+                else checkout_unit.write(db, planned)
+            )
+            if outcome is not None:
+                return idempotent.response(outcome)
+
+    def make(conn: Connection) -> BaseModel:
+        return make_with(MallUnitOfWork.joining(conn), utc_now())
+
     return write(request, db, caller, tenant_id, key, payload, make, status_code=201)
+
+
+def _planned(db: Db) -> bool:
+    """A checkout of given lines is planned, then written at once, on PostgreSQL (SQLite:
+    one transaction a request, as it was)."""
+    return db.engine.dialect.name == "postgresql"
 
 
 @router.get(

@@ -29,6 +29,7 @@ from sqlalchemy import (
     update,
 )
 
+from tokenmall.adapters.db.mall.orders import orders
 from tokenmall.adapters.db.mall.rows import at, aware, maybe_aware, one_of, values
 from tokenmall.adapters.db.mall.tables import ID, TENANT_ID, metadata
 from tokenmall.domain.mall.payments import CallbackOutcome, Payment, PaymentStatus
@@ -155,6 +156,33 @@ _EVENT_SEEN = select(gateway_events.c.event_id).where(
     gateway_events.c.gateway == bindparam("gateway"),
     gateway_events.c.event_id == bindparam("event_id"),
 )
+
+
+def _payment_locking_order() -> Any:
+    return (
+        select(payments)
+        .join(
+            orders,
+            (orders.c.tenant_id == payments.c.tenant_id)
+            & (orders.c.order_id == payments.c.order_id),
+        )
+        .where(
+            payments.c.tenant_id == bindparam("tenant_id"),
+            payments.c.payment_id == bindparam("id"),
+        )
+        .with_for_update(of=orders, skip_locked=True)
+    )
+
+
+_PAYMENT_LOCKING_ORDER = _payment_locking_order()
+
+
+def payment_locking_order(conn: Connection, tenant_id: str, payment_id: str) -> Payment | None:
+    """The payment, with its order's row locked if no other transaction holds it (``SKIP
+    LOCKED``): None if there is no such payment or its order is locked by another (SQLite:
+    the payment, no lock)."""
+    row = conn.execute(_PAYMENT_LOCKING_ORDER, {"tenant_id": tenant_id, "id": payment_id}).first()
+    return None if row is None else _payment(row)
 
 
 def get_payment(conn: Connection, tenant_id: str, payment_id: str) -> Payment | None:

@@ -1,0 +1,222 @@
+"""A shopper's checkout of given lines, paid with money, planned then written at once
+(PostgreSQL).
+
+A checkout in a transaction of its own, statement by statement, takes its SKUs' row locks
+part-way and holds them through its remaining inserts and its commit, so every checkout of a
+popular SKU queues on that row for several round trips. Here it goes in two steps:
+
+1. ``plan``, outside any write transaction: the Idempotency-Key looked up (a stored answer is
+   replayed; another request under it is 409), then the checkout itself
+   (``checkout.checkout``: the caller's rights, the address, the SKUs, the gates, the
+   parameters, the gateway's payment) against the database's committed state, with its
+   writes *recorded* instead of done (the orders, their history, the stock to take, the
+   payments) and its answer made. A checkout that would write anything else (stable points,
+   an order paid at once, the cart's lines) is not planned (``None``): the caller checks out
+   in a transaction of its own the usual way.
+2. ``write``: the recorded writes in one transaction and ONE pipeline (one round trip before
+   the commit): the SKUs' rows locked in SKU order, the stock taken where it is left (one
+   statement for every line, with the reservations' movements), the orders, history and
+   payments inserted and the answer stored under the key strictly. A line out of stock rolls
+   it all back and is refused with the message of a checkout on its own; a key stored
+   meanwhile by a racing request (``KeyRace``) is answered by the usual path, which replays
+   it. The SKU locks are held for that one round trip and the commit.
+
+The writes need no ledger lock (money is booked when the payment's callback comes), so this
+does not go through the tenant's unit writer, which the paid callbacks keep busy (measured:
+docs/performance.md, 2026-12-07).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
+
+from tokenmall.adapters.db import fast
+from tokenmall.adapters.db.mall.catalogue import stock_left, take_stock
+from tokenmall.adapters.db.uow import insert_answer
+from tokenmall.domain.mall.catalogue import StockMovement
+from tokenmall.domain.mall.orders import Order, OrderEvent
+from tokenmall.domain.mall.payments import Payment
+from tokenmall.domain.mall.responses import StoredResponse
+from tokenmall.services.mall import idempotency
+from tokenmall.services.mall.auth import Principal
+from tokenmall.services.mall.errors import OutOfStock
+from tokenmall.services.mall.uow import Database, MallUnitOfWork, utc_now
+from tokenmall.services.unit_of_work import UnitOfWork
+
+# The checkout itself on a unit of work at a time: its answer (status, the response's JSON).
+Make = Callable[[UnitOfWork, datetime], tuple[int, str]]
+
+
+class NotPlanned(Exception):
+    """The checkout writes more than a planned unit does: check out in a transaction of its
+    own."""
+
+
+@dataclass(slots=True)
+class CheckoutUnit:
+    """A planned checkout's writes and its answer."""
+
+    tenant_id: str
+    scope: str
+    key: str
+    request_hash: str
+    now: datetime
+    status: int = 0
+    body: str = ""
+    orders: list[Order] = field(default_factory=list)
+    events: list[tuple[str, OrderEvent]] = field(default_factory=list)
+    takes: list[tuple[str, int, str, str]] = field(default_factory=list)
+    payments: list[Payment] = field(default_factory=list)
+
+    def write(self, conn: Connection) -> idempotency.Outcome:
+        """The writes in ``conn``'s transaction, in one pipeline; ``OutOfStock`` (the caller
+        rolls back) when a line's stock is not left."""
+        t = self.tenant_id
+        uow = MallUnitOfWork.joining(conn)
+        with fast.pipeline(conn, True):
+            taken = take_stock(conn, t, self.takes, self.now)
+            for order in self.orders:
+                uow.orders.add(order)
+            for order_id, event in self.events:
+                uow.orders.add_event(t, order_id, event)
+            for payment in self.payments:
+                uow.payments.add(payment)
+            response = StoredResponse(self.request_hash, self.status, self.body)
+            insert_answer(
+                conn,
+                tenant_id=t,
+                scope=self.scope,
+                key=self.key,
+                response=response,
+                now=self.now,
+                strict=True,
+            )
+            got = taken()
+            for sku_id, quantity, _, _ in self.takes:
+                if sku_id not in got:
+                    left = stock_left(conn, t, sku_id)
+                    raise OutOfStock(
+                        f"SKU {sku_id!r}: only {left} in stock, cannot take {quantity}", "lines"
+                    )
+        return idempotency.Outcome(self.status, self.body, False)
+
+
+class _Orders:
+    def __init__(self, real: Any, unit: CheckoutUnit) -> None:
+        self._real, self._unit = real, unit
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("move", "set_fields", "put_settings", "lock", "try_lock"):
+            raise NotPlanned(name)
+        return getattr(self._real, name)
+
+    def add(self, order: Order) -> None:
+        self._unit.orders.append(order)
+
+    def add_event(self, tenant_id: str, order_id: str, event: OrderEvent) -> None:
+        self._unit.events.append((order_id, event))
+
+
+class _Catalogue:
+    def __init__(self, real: Any, unit: CheckoutUnit) -> None:
+        self._real, self._unit = real, unit
+        self._pending: dict[str, int] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith(("add_", "put_", "set_", "update_", "delete_", "remove_")):
+            raise NotPlanned(name)
+        return getattr(self._real, name)
+
+    def change_stock(self, tenant_id: str, sku_id: str, change: int) -> int | None:
+        if change >= 0 or sku_id in self._pending:
+            raise NotPlanned("change_stock")
+        self._pending[sku_id] = -change
+        return 0  # the stock left is known only when the unit takes it
+
+    def add_movement(self, movement: StockMovement) -> None:
+        quantity = self._pending.pop(movement.sku_id, None)
+        if quantity is None or movement.reference is None or movement.reason != "reservation":
+            raise NotPlanned("add_movement")
+        self._unit.takes.append(
+            (movement.sku_id, quantity, movement.movement_id, movement.reference)
+        )
+
+
+class _Payments:
+    def __init__(self, real: Any, unit: CheckoutUnit) -> None:
+        self._real, self._unit = real, unit
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("move", "add_event", "add_callback", "set_fields"):
+            raise NotPlanned(name)
+        return getattr(self._real, name)
+
+    def add(self, payment: Payment) -> None:
+        self._unit.payments.append(payment)
+
+
+class _Refused:
+    def __getattr__(self, name: str) -> Any:
+        raise NotPlanned(name)
+
+
+class _Recording:
+    """The reader's ports, with the checkout's writes recorded in ``unit``: any other write
+    is ``NotPlanned``."""
+
+    def __init__(self, reader: MallUnitOfWork, unit: CheckoutUnit) -> None:
+        self._reader = reader
+        self.conn = reader.conn
+        self.orders = _Orders(reader.orders, unit)
+        self.catalogue = _Catalogue(reader.catalogue, unit)
+        self.payments = _Payments(reader.payments, unit)
+        self.carts = _Refused()
+        self.order_money = _Refused()
+        self.ledger = _Refused()
+        self.outbox = _Refused()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._reader, name)
+
+
+def plan(
+    db: Database,
+    caller: Principal | None,
+    tenant_id: str,
+    key: str,
+    request_hash: str,
+    make: Make,
+) -> CheckoutUnit | idempotency.Outcome | None:
+    """The checkout's reads and its answer, its writes recorded in a unit: the stored answer
+    instead when the key was answered already; None when it is not a plannable checkout."""
+    scope = "anonymous" if caller is None else caller.scope
+    now = utc_now()
+    unit = CheckoutUnit(tenant_id, scope, key, request_hash, now)
+    with db.reading_one() as reader:
+        stored = idempotency.lookup(
+            reader, tenant_id=tenant_id, scope=scope, key=key, request=request_hash
+        )
+        if stored is not None:
+            return idempotency.Outcome(stored.status_code, stored.body, True)
+        try:
+            unit.status, unit.body = make(cast(UnitOfWork, _Recording(reader, unit)), now)
+        except NotPlanned:
+            return None
+    return unit
+
+
+def write(db: Database, unit: CheckoutUnit) -> idempotency.Outcome | None:
+    """``unit``'s writes in a transaction of their own: the outcome once committed, or the
+    refusal; None when a racing request stored the key first (answer it the usual way, which
+    replays it)."""
+    try:
+        with db.engine.begin() as conn:
+            return unit.write(conn)
+    except IntegrityError:
+        return None
