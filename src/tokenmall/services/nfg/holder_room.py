@@ -20,7 +20,9 @@ An advisory lock, not ``FOR UPDATE`` of a settings row: the collection's market 
 exist (the limit may be the profile's default), the tenant's settings row hands out every
 market order id, and other profiles never touch it. A user who ever held needs no lock (a holder
 place is never given back); one whose place is only an open reservation takes it too (a sweep
-may expire that reservation meanwhile). Lock order: a press takes the buyer's row, then this
+may expire that reservation meanwhile). A newcomer the last committed count already finds
+with no place (and no due reservation to expire) is refused as of that count, without the
+lock: most presses once the limit is met. Lock order: a press takes the buyer's row, then this
 lock, then the drop's counters or the collection's row; a grant takes this lock before the
 collection's row. A batch of presses waits for it at most its ``lock_timeout`` (the press then
 runs alone), and on PostgreSQL a cn-licensed collection's batch is settled press by press
@@ -66,9 +68,13 @@ def admit(
     if limit is None:
         return
     conn = unit.conn
-    _, held, _ = holder_places.holder_places(conn, tenant_id, collection_id, user_id)
+    taken, held, reserving = holder_places.holder_places(conn, tenant_id, collection_id, user_id)
     if held:
         return
+    if not reserving and taken >= limit and sweep is None:
+        # Full as last committed, no due reservation to expire: refused as of that count, as
+        # a serial order would have it, without the lock (most presses once the limit is met).
+        raise _refused(limit)
     holder_places.lock_newcomers(conn, tenant_id, collection_id)
     taken, held, reserving = holder_places.holder_places(conn, tenant_id, collection_id, user_id)
     if held or reserving or taken < limit:
@@ -79,4 +85,8 @@ def admit(
         )
         if held or reserving or taken < limit:
             return
-    raise MarketRefused(Code.HOLDER_LIMIT, f"at most {limit} holders")
+    raise _refused(limit)
+
+
+def _refused(limit: int) -> MarketRefused:
+    return MarketRefused(Code.HOLDER_LIMIT, f"at most {limit} holders")
