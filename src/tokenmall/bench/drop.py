@@ -36,6 +36,7 @@ from sqlalchemy import select
 
 from tokenmall.adapters.db.mall import people as people_repo
 from tokenmall.adapters.db.mall.payments import gateway_events
+from tokenmall.adapters.db.market.store import MarketSettings
 from tokenmall.adapters.db.nfg import drop as drop_queries
 from tokenmall.adapters.db.nfg.tables import nfg_reservations
 from tokenmall.adapters.db.store import Store
@@ -58,9 +59,10 @@ TWICE_EVERY = 10  # one buyer in this many presses buy twice
 
 
 def _set_up_drop(
-    store: Store, tenant_id: str, editions: int, buyers: int, limit: int
+    store: Store, tenant_id: str, editions: int, buyers: int, limit: int, profile: str = "open"
 ) -> tuple[str, list[tuple[str, str]]]:
-    """The collection on sale now and ``buyers`` consumers: (session token, user id) each."""
+    """The collection on sale now and ``buyers`` consumers: (session token, user id) each;
+    the tenant's market ``profile`` (``cn-licensed``: the holder limit applies to the drop)."""
     settings = Settings()
     config = log_config(settings.secret_key.get_secret_value(), settings.log_host)
     passwords.configure(fast_for_tests=True)  # throwaway buyers of one run; not timed
@@ -86,6 +88,8 @@ def _set_up_drop(
     with db.unit() as unit:
         unit.nfg.add_collection(collection)
         record(unit.log, config, tenant_id, [collection_created(collection)], now)
+        if profile != "open":
+            unit.market.put_settings(MarketSettings(tenant_id, profile, True), now)
         for n in range(buyers):
             user = User(
                 tenant_id=tenant_id,
@@ -280,6 +284,7 @@ def run(
     editions: int,
     buyers: int,
     limit: int,
+    profile: str = "open",
     clients: int = 256,
     hold: int = 15,
     workers: int = 1,
@@ -305,7 +310,7 @@ def run(
         try:
             tenant_id, admin, _ = api._set_up(server.base_url, email, password)
             say(f"tenant {tenant_id}: {buyers} buyers for {editions} places …")
-            collection_id, tokens = _set_up_drop(store, tenant_id, editions, buyers, limit)
+            collection_id, tokens = _set_up_drop(store, tenant_id, editions, buyers, limit, profile)
             presses = [(tok, 1 + n % limit) for n, (tok, _) in enumerate(tokens)]
             presses += [(tok, 1) for n, (tok, _) in enumerate(tokens) if n % TWICE_EVERY == 0]
             rush = _Rush(min(LATE_EVERY, max(2, editions // 4)))

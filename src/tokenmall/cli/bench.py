@@ -278,6 +278,12 @@ def drop(
     hold: Annotated[
         int, typer.Option(min=1, max=600, help="Seconds a reservation waits for payment.")
     ] = 15,
+    profile: Annotated[
+        str,
+        typer.Option(
+            help="The tenant's market profile (cn-licensed: the holder limit, 200, applies)."
+        ),
+    ] = "open",
     workers: Annotated[
         int | None,
         typer.Option(min=1, max=32, help="uvicorn workers (default: 2 on PostgreSQL, 1 SQLite)."),
@@ -305,6 +311,7 @@ def drop(
             editions=editions,
             buyers=buyers,
             limit=limit,
+            profile=profile,
             clients=clients,
             hold=hold,
             workers=chosen,

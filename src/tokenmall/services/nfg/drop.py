@@ -6,15 +6,16 @@ press at once, and each would queue behind it.
 
 * ``reserve``: the collection is read without a lock, with whether any of its reservations is
   due (one statement), and the press refused at once (nothing waited for) when it is not on
-  sale, not allowed, or sold out with nothing due to return. Then
-  the buyer's row of the drop is locked (``lock_buyer``: one buyer's presses run one at a time,
-  other buyers never wait on it) and the places the buyer reserved or bought are counted against
-  the per-user limit; the reservation row is written, and the places are taken last by an atomic
-  guarded ``UPDATE … WHERE minted + reserved + n <= edition_size`` (the table's CHECK is the
-  backstop), so concurrent buyers never oversell and the collection's row is locked only from
-  there to the commit. When too few places are left, the collection's due reservations are
-  expired first (``sweep``: claimed ``SKIP LOCKED``, so sweeps share them and never wait). A
-  money reservation opens its payment on the gateway at once (``drop_money``).
+  sale, not allowed, or sold out with nothing due to return. Then the buyer's row of the
+  drop is locked (``lock_buyer``: one buyer's presses run one at a time, other buyers never
+  wait on it) and the places the buyer reserved or bought are counted against the per-user
+  limit, and under ``cn-licensed`` a buyer new to the collection against the market's holder
+  limit (``holder_room``); the reservation row is written, and the places are taken last by an
+  atomic guarded ``UPDATE … WHERE minted + reserved + n <= edition_size`` (the table's CHECK is
+  the backstop), so concurrent buyers never oversell and the collection's row is locked only
+  from there to the commit. When too few places are left, the collection's due reservations
+  are expired first (``sweep``: claimed ``SKIP LOCKED``, so sweeps share them and never wait).
+  A money reservation opens its payment on the gateway at once (``drop_money``).
 * ``pay_with_points``: stable points are paid to the issuer (rule 4, ``PayStable``); equity
   points are bought back and burned at the current price, the fee to the dividend pool and the
   payout to the issuer (rule 2, ``SellTo``), so the price never falls. In the same transaction
@@ -27,7 +28,8 @@ press at once, and each would queue behind it.
 
 A payment or an expiry locks the reservation's row first; an expiry closes it only if it is
 still open (``close_if_open``), so a payment and an expiry of one reservation never both win.
-Lock order: the buyer's row, then reservations, then the ledger's tenant, then the drop's
+Lock order: the buyer's row, then (cn-licensed newcomers) the collection's newcomer lock, then
+reservations, then the ledger's tenant, then the drop's
 counter rows or the collection's row, then the log's head.
 
 Every ledger command's key is derived from the reservation (``nfg:<reservation>:<step>``), so a
@@ -59,7 +61,7 @@ from tokenmall.services.mall import ids, journal
 from tokenmall.services.mall.auth import Principal, actor, require
 from tokenmall.services.mall.errors import Conflict, Forbidden, InvalidInput, NotFound
 from tokenmall.services.mall.uow import MallUnitOfWork
-from tokenmall.services.nfg import holds
+from tokenmall.services.nfg import holder_room, holds
 
 DEFAULT_HOLD = timedelta(minutes=10)
 EXPIRE_BATCH = 200  # due reservations a tick (or a reservation's lazy sweep) expires at most
@@ -140,6 +142,7 @@ class DropView:
     taken: int = 0
     stale: bool = False
     held: counters.Held = field(default_factory=counters.Held)  # the batch's counter row
+    holder_limit: int | None = None  # ``holder_room.limit_of``, read once for the batch
 
     @classmethod
     def read(
@@ -148,7 +151,8 @@ class DropView:
         collection, any_due = drop_queries.collection_for_press(
             unit.conn, tenant_id, collection_id, now
         )
-        return cls(collection, any_due)
+        limit = holder_room.limit_of(unit, tenant_id, collection_id)
+        return cls(collection, any_due, holder_limit=limit)
 
     def current(
         self, unit: MallUnitOfWork, tenant_id: str, collection_id: str, now: datetime
@@ -183,7 +187,8 @@ def reserve(
 ) -> tuple[Reservation, Collection]:
     """Reserve ``quantity`` places for the caller; the reservation waits for payment until
     ``now + hold``. Refused (nothing changed): not on sale, not on the allow-list, over the
-    per-user limit, sold out, or paid with another asset than the collection's price.
+    per-user limit, a newcomer beyond the market's holder limit (``holder_room``), sold out,
+    or paid with another asset than the collection's price.
     ``view``: the collection as a batch of presses read it (``press_batch``), else read here."""
     who = require(caller, tenant_id, BUYERS)
     check_quantity(quantity)
@@ -206,10 +211,22 @@ def reserve(
     drop_queries.lock_buyer(unit.conn, tenant_id, collection_id, who.subject_id)
     held = drop_queries.places_of_buyer(unit.conn, tenant_id, collection_id, who.subject_id, now)
     check_limit(collection, held, quantity)
-    if short:
-        sweep(unit, collection, now)
+
+    def swept() -> int:
+        done = sweep(unit, collection, now)
         if view is not None:
             view.stale = True  # places may have come back
+        return done
+
+    if view is None:
+        limit = holder_room.limit_of(unit, tenant_id, collection_id)
+    else:
+        limit = view.holder_limit
+    holder_room.admit(
+        unit, tenant_id, collection_id, who.subject_id, limit, sweep=swept if any_due else None
+    )
+    if short:
+        swept()
     reservation = new_reservation(collection, who.subject_id, quantity, now, hold)
     nfg.add_reservation(reservation)
     # The counters, last; a batch's press never sleeps on rows other transactions hold.

@@ -116,9 +116,11 @@ def _as_sets(view: drop.DropView, places: int) -> bool:
     """Whether the batch's presses (asking ``places`` in all) can be settled as sets
     (``_settle_sets``): the collection exists and needs no allow-list look-up per buyer, and
     either no reservation is due or the places for sale cover every press (a press short of
-    places would sweep the due ones first, as one press at a time does)."""
+    places would sweep the due ones first, as one press at a time does), and the market's
+    holder limit does not apply (``cn-licensed``: each press is admitted by ``holder_room``
+    in turn, under the collection's newcomer lock)."""
     found = view.collection
-    if found is None or found.allow_list_only:
+    if found is None or found.allow_list_only or view.holder_limit is not None:
         return False
     return not view.any_due or found.available >= places
 

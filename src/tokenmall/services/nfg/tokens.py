@@ -2,7 +2,8 @@
 
 * An admin grants (mints) the next serials of a published or closed collection to a user of
   the tenant, never beyond the edition size (the collection row is locked, and the database's
-  CHECK backs the count); each serial is logged as a ``mint``.
+  CHECK backs the count) nor, under ``cn-licensed``, to a newcomer beyond the market's holder
+  limit (``holder_room``); each serial is logged as a ``mint``.
 * A token is read by users of its tenant (its owner, state and history from the log); the
   caller's own tokens are "my collection".
 * Its owner gives a held token to another user of the tenant (转赠): ``recipient`` resolves
@@ -32,7 +33,7 @@ from tokenmall.services.mall import validate
 from tokenmall.services.mall.auth import Principal, actor, require
 from tokenmall.services.mall.errors import InvalidInput, NotFound
 from tokenmall.services.mall.uow import MallUnitOfWork
-from tokenmall.services.nfg import holds, registry
+from tokenmall.services.nfg import holder_room, holds, registry
 from tokenmall.services.nfg.errors import TokenLocked
 
 MAX_GRANT = 1_000
@@ -84,8 +85,13 @@ def grant(
     config: LogConfig,
     now: datetime,
 ) -> list[Token]:
-    """Mint the next ``count`` serials to a user (an airdrop); admins only."""
+    """Mint the next ``count`` serials to a user (an airdrop); admins only. Under
+    ``cn-licensed`` a user new to the collection is refused beyond its holder limit
+    (``holder_room``: its newcomer lock is taken before the collection's row)."""
     require(caller, tenant_id, (Role.ADMIN,))
+    limit = holder_room.limit_of(unit, tenant_id, collection_id)
+    if limit is not None:
+        holder_room.lock(unit, tenant_id, collection_id)
     collection = registry.find(unit, tenant_id, collection_id, lock=True)
     if collection.status == CollectionStatus.DRAFT:
         raise InvalidInput("publish the collection before granting its tokens", "collection_id")
@@ -97,6 +103,7 @@ def grant(
             "count",
         )
     owner = _user(unit, tenant_id, user_id, email, "")
+    holder_room.admit(unit, tenant_id, collection_id, owner, limit)
     serials = unit.nfg.take_serials(tenant_id, collection_id, count, from_reserved=False)
     if not serials:  # buyers of the drop took the places meanwhile
         raise InvalidInput(f"count: fewer than {count} serials are left", "count")
