@@ -8,7 +8,7 @@ exactly the edition within the limit and replay a key's first answer."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -296,4 +296,52 @@ def test_a_batch_on_postgresql_is_a_few_statements_not_ten_a_press(
     assert drop(api, tenant, col)["available"] == 100 - 1 - len(presses)
     places, _ = _stored(db, tenant, col)
     assert sum(places.values()) == 1 + len(presses)
+    audit_clean(server, tenant)
+
+
+def test_a_batch_short_of_places_expires_the_due_reservations_once_for_all(
+    api: Api, server: Any, tenant: TenantFixture
+) -> None:
+    """Sold out but for a reservation past its expiry: the batch expires it (its places
+    return) and its presses take them, as a press on its own would; nothing oversold."""
+    db: Database = server.app.state.database
+    from sqlalchemy import update
+
+    people = [buyer(api, tenant) for _ in range(4)]
+    col = make_collection(server, tenant, edition=3, limit=2)
+    late = reserve(api, tenant, col, people[0][0], 2)
+    assert late.status_code == 201, late.text
+    assert reserve(api, tenant, col, people[1][0], 1).status_code == 201
+    r = nfg_reservations.c
+    with db.transaction() as conn:
+        conn.execute(
+            update(nfg_reservations)
+            .where(
+                r.tenant_id == tenant.tenant_id, r.reservation_id == late.json()["reservation_id"]
+            )
+            .values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+        )
+    presses = [
+        _press(tenant, col, tok, 1, f"{col}-due-{n}") for n, (tok, _) in enumerate(people[2:])
+    ]
+    presses.append(_press(tenant, col, people[1][0], 1, f"{col}-due-over"))  # none left
+    with db.engine.connect() as conn:
+        outcomes = press_batch.settle(conn, presses, db.engine.dialect.name == "postgresql")
+    assert [_decided(o) for o in outcomes] == [
+        (201, False),
+        (201, False),
+        ("sold_out", "quantity"),
+    ]
+    assert drop(api, tenant, col)["available"] == 0
+    with db.read() as conn:
+        status = conn.execute(
+            select(r.status).where(
+                r.tenant_id == tenant.tenant_id, r.reservation_id == late.json()["reservation_id"]
+            )
+        ).scalar_one()
+    assert status == "expired"
+    places, _ = _stored(db, tenant, col)
+    assert sum(places.values()) == 5  # every reservation: 2 expired, 1, and the batch's 2
+    again = reserve(api, tenant, col, people[3][0], 1)
+    assert again.status_code == 409
     audit_clean(server, tenant)

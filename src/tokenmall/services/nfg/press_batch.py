@@ -105,7 +105,14 @@ def settle(conn: Connection, presses: list[Press], postgres: bool) -> list[tuple
         unit = MallUnitOfWork.joining(conn)
         now = utc_now()
         view = drop.DropView.read(unit, first.tenant_id, first.collection_id, now)
-        if postgres and _as_sets(view, sum(p.quantity for p in presses)):
+        places = sum(p.quantity for p in presses)
+        if postgres and _short_with_due(view, places):
+            # Places are about to return: expired once for the batch (what a press short of
+            # places does first), then the batch as sets on what is for sale now.
+            assert view.collection is not None
+            drop.sweep(unit, view.collection, now)
+            view = drop.DropView.read(unit, first.tenant_id, first.collection_id, now)
+        if postgres and _as_sets(view, places):
             return _settle_sets(unit, presses, view, now)
         for press in presses:
             outcomes.append(_one(conn, press, view))
@@ -123,6 +130,14 @@ def _as_sets(view: drop.DropView, places: int) -> bool:
     if found is None or found.allow_list_only or view.holder_limit is not None:
         return False
     return not view.any_due or found.available >= places
+
+
+def _short_with_due(view: drop.DropView, places: int) -> bool:
+    """The batch could be settled as sets but for reservations due that its presses need."""
+    found = view.collection
+    if found is None or found.allow_list_only or view.holder_limit is not None:
+        return False
+    return view.any_due and found.available < places
 
 
 def _settle_sets(
