@@ -12,6 +12,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tokenmall.domain.errors import DomainError, ErrorKind, Malformed
@@ -205,6 +207,25 @@ def _http(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(body(code, message), status_code=exc.status_code, headers=headers or None)
 
 
+RETRY_AFTER_SECONDS = 1
+
+
+def _busy(request: Request, exc: Exception) -> JSONResponse:
+    """The database could not take the request now (no connection left, in the pool or on the
+    server; a lock or a conflict it gave up on): nothing was committed, so the client may
+    send the same request again (with the same Idempotency-Key) after ``Retry-After``."""
+    request_id = request.scope.get(REQUEST_ID_SCOPE_KEY) or request_id_var.get()
+    log.warning(
+        "database busy: answered 503",
+        extra={"fields": {"request_id": request_id, "error": type(exc).__name__}},
+    )
+    return JSONResponse(
+        body("busy", "the service is busy; send the same request again in a moment"),
+        status_code=503,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
 def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     """A bug: logged with its traceback, answered 500 with the request id in the body and the
     ``X-Request-ID`` header. This handler runs outside the request id middleware (Starlette
@@ -226,4 +247,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _domain)
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(OperationalError, _busy)
+    app.add_exception_handler(PoolTimeout, _busy)
     app.add_exception_handler(Exception, _unexpected)
