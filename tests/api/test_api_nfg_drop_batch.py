@@ -20,20 +20,16 @@ from test_api_nfg_drop import _all_at_once, _error, buyer, drop, make_collection
 from tokenmall.adapters.db.nfg.tables import nfg_drop_buyers, nfg_drop_counters, nfg_reservations
 from tokenmall.domain.nfg.records import Collection, Reservation
 from tokenmall.services.mall import accounts, idempotency
-from tokenmall.services.mall.auth import Principal
 from tokenmall.services.mall.errors import MallError
-from tokenmall.services.mall.uow import Database, MallUnitOfWork
+from tokenmall.services.mall.uow import Database
 from tokenmall.services.nfg import drop as drop_service
 from tokenmall.services.nfg import press_batch
 
 HOLD = timedelta(minutes=10)
 
 
-def _sign_in(token: str) -> press_batch.SignIn:
-    def sign_in(uow: MallUnitOfWork, now: datetime) -> Principal | None:
-        return accounts.authenticate_in(uow, token, now, ttl=timedelta(hours=1), idle=None)
-
-    return sign_in
+def _sign_in(token: str) -> accounts.SignIn:
+    return accounts.SignIn(token, timedelta(hours=1), None)
 
 
 def _answer(r: Reservation, c: Collection) -> str:

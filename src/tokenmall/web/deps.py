@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
@@ -13,7 +12,7 @@ from tokenmall.config import Settings
 from tokenmall.services.mall import accounts
 from tokenmall.services.mall.auth import Principal
 from tokenmall.services.mall.errors import Unauthenticated
-from tokenmall.services.mall.uow import Database, MallUnitOfWork, utc_now
+from tokenmall.services.mall.uow import Database, utc_now
 from tokenmall.web import limits
 from tokenmall.web.errors import BadRequest
 
@@ -63,9 +62,7 @@ def caller(request: Request, token: Annotated[str | None, Depends(credential)]) 
     )
 
 
-def sign_in_of(
-    request: Request, token: str | None
-) -> Callable[[MallUnitOfWork, datetime], Principal | None]:
+def sign_in_of(request: Request, token: str | None) -> accounts.SignIn:
     """``caller`` done inside a write's own transaction (``idempotent.run_signed_in``)."""
     return accounts.SignIn(token, session_ttl(request), limits.idle_of(request))
 

@@ -29,6 +29,12 @@ def response(outcome: idempotency.Outcome) -> Response:
     )
 
 
+def hash_of(request: Request, payload: BaseModel | None) -> str:
+    """The request's hash its Idempotency-Key is stored with (method, path, JSON payload)."""
+    body = None if payload is None else payload.model_dump(mode="json")
+    return idempotency.request_hash(request.method, request.url.path, body)
+
+
 def run(
     request: Request,
     db: Database,
@@ -40,8 +46,7 @@ def run(
     action: Callable[[Connection], Outcome],
 ) -> Response:
     """Do ``action`` once per (tenant, caller, key); a replay answers what the first did."""
-    body = None if payload is None else payload.model_dump(mode="json")
-    request_hash = idempotency.request_hash(request.method, request.url.path, body)
+    request_hash = hash_of(request, payload)
 
     def act(attempt: idempotency.Attempt) -> idempotency.Done:
         status, sent, stored = action(attempt.conn)
@@ -66,8 +71,7 @@ def run_signed_in(
 ) -> Response:
     """``run`` with the caller authenticated inside the write's own transaction (``sign_in``):
     one transaction a request instead of a reading one before it."""
-    body = None if payload is None else payload.model_dump(mode="json")
-    request_hash = idempotency.request_hash(request.method, request.url.path, body)
+    request_hash = hash_of(request, payload)
 
     def act(attempt: idempotency.Attempt) -> idempotency.Done:
         status, sent, stored = action(attempt.conn, attempt.caller)

@@ -146,23 +146,13 @@ class SignIn:
             return None
         return authenticate_in(uow, self.token, now, ttl=self.ttl, idle=self.idle)
 
-    def deferring_slide(
-        self, uow: UnitOfWork, now: datetime
-    ) -> tuple[Principal | None, Callable[[], None] | None]:
-        """The caller, and the session's idle slide when due, not yet written: a batch
-        writes it only for a request that succeeds (a refused one writes nothing)."""
-        if self.token is None:
-            return None, None
-        principal, found = auth.authenticate_credential(uow, self.token, now)
-        if not _slide_due(principal, found.expires_at, now, self.idle):
-            return principal, None
-        return principal, partial(_slide, uow, principal, now, self.ttl, self.idle)
-
 
 def sign_in_many(
     uow: UnitOfWork, sign_ins: list[SignIn], now: datetime
 ) -> list[tuple[Principal | None, Callable[[], None] | None] | Unauthenticated]:
-    """``SignIn.deferring_slide`` of each, the sessions read together (``auth``)."""
+    """Each ``SignIn``'s caller with its session's idle slide when due, not yet written (a
+    batch writes it only for a request that succeeds: a refused one writes nothing), or its
+    refusal in its place; the sessions read together (``auth.authenticate_many``)."""
     tokens = [s.token for s in sign_ins if s.token is not None]
     found = iter(auth.authenticate_many(uow, tokens, now))
     answers: list[tuple[Principal | None, Callable[[], None] | None] | Unauthenticated] = []

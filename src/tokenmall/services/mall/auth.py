@@ -117,8 +117,20 @@ def authenticate_credential(
     held = uow.credentials.with_role(
         "session" if kind == "tms" else "api_key", tenant_id, credential_id
     )
-    found = None if held is None else held[0]
-    _check(found, secret, now)
+    return _principal_of(kind, tenant_id, credential_id, secret, held, now)
+
+
+def _principal_of(
+    kind: str,
+    tenant_id: str,
+    credential_id: str,
+    secret: str,
+    held: tuple[Credential, Role] | None,
+    now: datetime,
+) -> tuple[Principal, Credential]:
+    """The caller a member's token (``tms`` session, ``tmk`` API key) names, from its
+    credential and its owner's role as read (``held``); ``Unauthenticated`` if it fails."""
+    _check(None if held is None else held[0], secret, now)
     assert held is not None
     found, role = held
     if kind == "tms":
@@ -151,13 +163,9 @@ def authenticate_many(
                 answers.append(authenticate_credential(uow, token, now))
                 continue
             session_id, secret = sessions[i]
-            held = found.get(session_id)
-            _check(None if held is None else held[0], secret, now)
-            assert held is not None
             assert tenant is not None
-            credential, role = held
             answers.append(
-                (Principal("session", session_id, credential.owner_id, tenant, role), credential)
+                _principal_of("tms", tenant, session_id, secret, found.get(session_id), now)
             )
         except Unauthenticated as refused:
             answers.append(refused)

@@ -50,7 +50,7 @@ from tokenmall.adapters.db.store import Store
 from tokenmall.domain.mall.responses import StoredResponse
 from tokenmall.domain.nfg.records import Collection, Reservation
 from tokenmall.services.mall import accounts, idempotency
-from tokenmall.services.mall.auth import Principal, require
+from tokenmall.services.mall.auth import require
 from tokenmall.services.mall.errors import Conflict
 from tokenmall.services.mall.uow import MallUnitOfWork, utc_now
 from tokenmall.services.nfg import drop
@@ -63,7 +63,6 @@ LANES = 4  # writers a collection has in each process (their batches run side by
 LOCK_TIMEOUT = "50ms"  # the longest a batch waits for a row another transaction holds
 WAIT_SECONDS = 60.0  # float-ok: seconds a caller waits for its batch's commit
 
-SignIn = Callable[[MallUnitOfWork, datetime], Principal | None]
 Answer = Callable[[Reservation, Collection], str]
 
 
@@ -73,7 +72,7 @@ class Press:
 
     tenant_id: str
     collection_id: str
-    sign_in: SignIn
+    sign_in: accounts.SignIn
     key: str
     request: str  # ``idempotency.request_hash`` of the request
     quantity: int
@@ -93,10 +92,10 @@ class _Item:
 
 
 def settle(conn: Connection, presses: list[Press], postgres: bool) -> list[tuple[bool, Any]]:
-    """Settle ``presses`` (one collection's) in ONE transaction on ``conn``, each under its
-    own savepoint; each one's outcome: (True, ``idempotency.Outcome``) or (False, its error;
-    ``Alone`` to run it on its own). Committed when it returns; if the commit fails it raises
-    and none of them happened."""
+    """Settle ``presses`` (one collection's) in ONE transaction on ``conn``, as sets or each
+    under its own savepoint; each one's outcome: (True, ``idempotency.Outcome``) or (False,
+    its error; ``Alone`` to run it on its own). Committed when it returns; if the commit fails
+    it raises and none of them happened."""
     first = presses[0]
     outcomes: list[tuple[bool, Any]] = []
     with conn.begin():
@@ -106,7 +105,7 @@ def settle(conn: Connection, presses: list[Press], postgres: bool) -> list[tuple
         now = utc_now()
         view = drop.DropView.read(unit, first.tenant_id, first.collection_id, now)
         places = sum(p.quantity for p in presses)
-        if postgres and _short_with_due(view, places):
+        if postgres and _set_wise(view) and _short_with_due(view, places):
             # Places are about to return: expired once for the batch (what a press short of
             # places does first), then the batch as sets on what is for sale now.
             assert view.collection is not None
@@ -119,25 +118,26 @@ def settle(conn: Connection, presses: list[Press], postgres: bool) -> list[tuple
     return outcomes
 
 
-def _as_sets(view: drop.DropView, places: int) -> bool:
-    """Whether the batch's presses (asking ``places`` in all) can be settled as sets
-    (``_settle_sets``): the collection exists and needs no allow-list look-up per buyer, and
-    either no reservation is due or the places for sale cover every press (a press short of
-    places would sweep the due ones first, as one press at a time does), and the market's
-    holder limit does not apply (``cn-licensed``: each press is admitted by ``holder_room``
-    in turn, under the collection's newcomer lock)."""
+def _set_wise(view: drop.DropView) -> bool:
+    """Whether the collection's presses may be decided as sets: it exists, needs no
+    allow-list look-up per buyer, and the market's holder limit does not apply
+    (``cn-licensed``: each press is admitted by ``holder_room`` in turn, under the
+    collection's newcomer lock)."""
     found = view.collection
-    if found is None or found.allow_list_only or view.holder_limit is not None:
-        return False
-    return not view.any_due or found.available >= places
+    return found is not None and not found.allow_list_only and view.holder_limit is None
+
+
+def _as_sets(view: drop.DropView, places: int) -> bool:
+    """Whether the batch's presses (asking ``places`` in all) are settled as sets
+    (``_settle_sets``): either no reservation is due or the places for sale cover every press
+    (a press short of places sweeps the due ones first, as one press at a time does)."""
+    return _set_wise(view) and not _short_with_due(view, places)
 
 
 def _short_with_due(view: drop.DropView, places: int) -> bool:
     """The batch could be settled as sets but for reservations due that its presses need."""
     found = view.collection
-    if found is None or found.allow_list_only or view.holder_limit is not None:
-        return False
-    return view.any_due and found.available < places
+    return found is not None and view.any_due and found.available < places
 
 
 def _settle_sets(
@@ -161,7 +161,7 @@ def _settle_sets(
     scopes: dict[int, tuple[str, str]] = {}  # press → (scope, key), signed in
     buyers: dict[int, str] = {}
     slides: dict[int, Callable[[], None]] = {}  # written for the presses that succeed
-    signed = _sign_in_all(unit, presses, now)
+    signed = accounts.sign_in_many(unit, [press.sign_in for press in presses], now)
     for i, press in enumerate(presses):
         got = signed[i]
         if isinstance(got, Exception):
@@ -261,28 +261,6 @@ def _settle_sets(
         if decided is not None and decided[0]:
             slide()
     return [(False, Alone()) if o is None else o for o in outcomes]
-
-
-def _sign_in_all(
-    unit: MallUnitOfWork, presses: list[Press], now: datetime
-) -> list[tuple[Principal | None, Callable[[], None] | None] | Exception]:
-    """Each press's caller and its session's slide (not yet written), or its refusal: the
-    sessions of the requests' own sign-ins read in one statement, any other sign-in run."""
-    own = [i for i, p in enumerate(presses) if isinstance(p.sign_in, accounts.SignIn)]
-    read = accounts.sign_in_many(unit, [presses[i].sign_in for i in own], now)  # type: ignore[misc]
-    signed: list[tuple[Principal | None, Callable[[], None] | None] | Exception] = []
-    found = dict(zip(own, read, strict=True))
-    for i, press in enumerate(presses):
-        if i in found:
-            signed.append(found[i])
-            continue
-        try:
-            signed.append((press.sign_in(unit, now), None))
-        except DBAPIError:
-            raise  # the transaction is broken: every press runs alone
-        except Exception as error:
-            signed.append(error)
-    return signed
 
 
 def _again(press: Press, earlier: Press, decided: tuple[bool, Any] | None) -> tuple[bool, Any]:

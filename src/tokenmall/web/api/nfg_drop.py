@@ -18,7 +18,6 @@ from sqlalchemy import Connection
 
 from tokenmall.domain.money import format_money, format_points
 from tokenmall.domain.nfg.records import Collection, PriceAsset, Reservation
-from tokenmall.services.mall import idempotency
 from tokenmall.services.mall.auth import Principal, require
 from tokenmall.services.mall.errors import NotFound
 from tokenmall.services.mall.gateway import Gateway
@@ -204,9 +203,7 @@ async def reserve(
             collection_id=collection_id,
             sign_in=sign_in_of(request, token),
             key=key,
-            request=idempotency.request_hash(
-                request.method, request.url.path, payload.model_dump(mode="json")
-            ),
+            request=idempotent.hash_of(request, payload),
             quantity=payload.quantity,
             pay_with=payload.pay_with,
             hold=held,

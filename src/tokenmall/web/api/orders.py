@@ -194,8 +194,7 @@ def checkout(
     if lines and payload.payment_method == "money" and _planned(db):
         # Given lines paid with money: planned, then written in one pipeline
         # (``checkout_unit``); any other checkout, or a key raced, the usual way.
-        body = payload.model_dump(mode="json")
-        request_hash = idempotency.request_hash(request.method, request.url.path, body)
+        request_hash = idempotent.hash_of(request, payload)
 
         def made(uow: UnitOfWork, now: datetime) -> tuple[int, str]:
             return 201, make_with(uow, now).model_dump_json()
