@@ -341,3 +341,50 @@ def test_a_batch_short_of_places_expires_the_due_reservations_once_for_all(
     again = reserve(api, tenant, col, people[3][0], 1)
     assert again.status_code == 409
     audit_clean(server, tenant)
+
+
+def test_a_batch_short_of_places_whose_due_reservation_is_being_paid_stays_a_set(
+    api: Api, server: Any, tenant: TenantFixture
+) -> None:
+    """Sold out but for a reservation past its expiry whose payment holds its row: the batch
+    sweeps once (nothing can be claimed), then decides as sets: sold out, without a savepoint a
+    press, and the reservation being paid left as it is."""
+    db: Database = server.app.state.database
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer at a time: no row is held by another transaction")
+    from sqlalchemy import event, update
+
+    people = [buyer(api, tenant) for _ in range(4)]
+    col = make_collection(server, tenant, edition=2, limit=2)
+    paying = reserve(api, tenant, col, people[0][0], 2)
+    assert paying.status_code == 201, paying.text
+    rid = paying.json()["reservation_id"]
+    r = nfg_reservations.c
+    mine = (r.tenant_id == tenant.tenant_id) & (r.reservation_id == rid)
+    with db.transaction() as conn:
+        conn.execute(
+            update(nfg_reservations)
+            .where(mine)
+            .values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+        )
+    presses = [
+        _press(tenant, col, tok, 1, f"{col}-paying-{n}") for n, (tok, _) in enumerate(people[1:])
+    ]
+    counted: list[str] = []
+
+    def before(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        counted.append(statement.split()[0].upper())
+
+    with db.engine.connect() as holder, holder.begin():
+        holder.execute(select(r.status).where(mine).with_for_update())  # its payment, in flight
+        with db.engine.connect() as conn:
+            event.listen(conn, "before_cursor_execute", before)
+            outcomes = press_batch.settle(conn, presses, True)
+    assert [_decided(o) for o in outcomes] == [("sold_out", "quantity")] * len(presses)
+    assert "SAVEPOINT" not in counted, counted
+    assert drop(api, tenant, col)["available"] == 0
+    with db.read() as conn:
+        assert conn.execute(select(r.status).where(mine)).scalar_one() == "reserved"
+    places, _ = _stored(db, tenant, col)
+    assert sum(places.values()) == 2  # only the reservation being paid
+    audit_clean(server, tenant)

@@ -41,6 +41,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from tokenmall.adapters.db import press_read
 from tokenmall.adapters.db.nfg import counters
 from tokenmall.adapters.db.nfg import drop as drop_queries
 from tokenmall.domain.ledger import commands as c
@@ -148,11 +149,9 @@ class DropView:
     def read(
         cls, unit: MallUnitOfWork, tenant_id: str, collection_id: str, now: datetime
     ) -> DropView:
-        collection, any_due = drop_queries.collection_for_press(
-            unit.conn, tenant_id, collection_id, now
-        )
-        limit = holder_room.limit_of(unit, tenant_id, collection_id)
-        return cls(collection, any_due, holder_limit=limit)
+        read = press_read.collection_for_press(unit.conn, tenant_id, collection_id, now)
+        limit = holder_room.limit_of_rule(read.profile, read.own_holder_limit)
+        return cls(read.collection, read.any_due, holder_limit=limit)
 
     def current(
         self, unit: MallUnitOfWork, tenant_id: str, collection_id: str, now: datetime
@@ -193,13 +192,16 @@ def reserve(
     who = require(caller, tenant_id, BUYERS)
     check_quantity(quantity)
     nfg = unit.nfg
-    # One statement: the collection and whether places are about to return (due reservations).
+    # One statement: the collection, whether places are about to return (due reservations)
+    # and the market's holder rule.
+    limit: int | None
     if view is None:
-        collection, any_due = drop_queries.collection_for_press(
-            unit.conn, tenant_id, collection_id, now
-        )
+        read = press_read.collection_for_press(unit.conn, tenant_id, collection_id, now)
+        collection, any_due = read.collection, read.any_due
+        limit = holder_room.limit_of_rule(read.profile, read.own_holder_limit)
     else:
         collection, any_due = view.current(unit, tenant_id, collection_id, now)
+        limit = view.holder_limit
     collection = admit(collection, collection_id, quantity, pay_with, now)
     if collection.allow_list_only and not nfg.allowed(tenant_id, collection_id, who.subject_id):
         raise Forbidden("this drop is for its allow-list only", "collection_id")
@@ -218,10 +220,6 @@ def reserve(
             view.stale = True  # places may have come back
         return done
 
-    if view is None:
-        limit = holder_room.limit_of(unit, tenant_id, collection_id)
-    else:
-        limit = view.holder_limit
     holder_room.admit(
         unit, tenant_id, collection_id, who.subject_id, limit, sweep=swept if any_due else None
     )

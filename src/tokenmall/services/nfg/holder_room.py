@@ -9,8 +9,9 @@ none. A holder place is taken by whoever ever held a token of the collection and
 of every reservation still open (``holder_places``): an open reservation keeps the place its
 payment will turn into a holding, and the payment itself (``drop.assign``) is not checked again.
 
-Other profiles pay one read (``limit_of``: the profile with the collection's setting, one
-statement a press, or a batch of presses) and nothing else: no count, no lock.
+Other profiles pay nothing but two columns of the press's read of its collection
+(``limit_of_rule`` of the profile and the collection's setting; a grant reads them with
+``limit_of``): no count, no lock.
 
 Concurrency. Newcomers of one cn-licensed collection are serialized by a transaction advisory
 lock on the collection's name (``holder_places.lock_newcomers``; SQLite has one writer at a
@@ -26,7 +27,7 @@ lock: most presses once the limit is met. Lock order: a press takes the buyer's 
 lock, then the drop's counters or the collection's row; a grant takes this lock before the
 collection's row. A batch of presses waits for it at most its ``lock_timeout`` (the press then
 runs alone), and on PostgreSQL a cn-licensed collection's batch is settled press by press
-(``press_batch._as_sets``), so each press passes here.
+(``press_batch._set_wise``), so each press passes here.
 """
 
 from __future__ import annotations
@@ -42,8 +43,13 @@ from tokenmall.services.mall.uow import MallUnitOfWork
 def limit_of(unit: MallUnitOfWork, tenant_id: str, collection_id: str) -> int | None:
     """The collection's holder limit for primary sales: None unless the tenant's profile is
     ``cn-licensed``."""
-    name, own = holder_places.holder_rule(unit.conn, tenant_id, collection_id)
-    if name != CN_LICENSED.name:
+    return limit_of_rule(*holder_places.holder_rule(unit.conn, tenant_id, collection_id))
+
+
+def limit_of_rule(profile: str, own: int | None) -> int | None:
+    """The holder limit of a collection of a tenant of market ``profile`` whose own
+    ``holder_limit`` is ``own`` (None: the profile's default)."""
+    if profile != CN_LICENSED.name:
         return None
     return CN_LICENSED.default_holder_limit if own is None else own
 

@@ -105,14 +105,17 @@ def settle(conn: Connection, presses: list[Press], postgres: bool) -> list[tuple
         now = utc_now()
         view = drop.DropView.read(unit, first.tenant_id, first.collection_id, now)
         places = sum(p.quantity for p in presses)
-        if postgres and _set_wise(view) and _short_with_due(view, places):
-            # Places are about to return: expired once for the batch (what a press short of
-            # places does first), then the batch as sets on what is for sale now.
-            assert view.collection is not None
-            drop.sweep(unit, view.collection, now)
-            view = drop.DropView.read(unit, first.tenant_id, first.collection_id, now)
-        if postgres and _as_sets(view, places):
-            return _settle_sets(unit, presses, view, now)
+        if postgres and _set_wise(view):
+            if _short_with_due(view, places):
+                # Places are about to return: expired once for the batch (what a press short
+                # of places does first), then the batch as sets on what is for sale now (the
+                # due reservations a payment holds stay until it is decided, as for a press
+                # alone, which would only sweep again past them).
+                assert view.collection is not None
+                drop.sweep(unit, view.collection, now)
+                view = drop.DropView.read(unit, first.tenant_id, first.collection_id, now)
+            if _set_wise(view):
+                return _settle_sets(unit, presses, view, now)
         for press in presses:
             outcomes.append(_one(conn, press, view))
     return outcomes
@@ -125,13 +128,6 @@ def _set_wise(view: drop.DropView) -> bool:
     collection's newcomer lock)."""
     found = view.collection
     return found is not None and not found.allow_list_only and view.holder_limit is None
-
-
-def _as_sets(view: drop.DropView, places: int) -> bool:
-    """Whether the batch's presses (asking ``places`` in all) are settled as sets
-    (``_settle_sets``): either no reservation is due or the places for sale cover every press
-    (a press short of places sweeps the due ones first, as one press at a time does)."""
-    return _set_wise(view) and not _short_with_due(view, places)
 
 
 def _short_with_due(view: drop.DropView, places: int) -> bool:

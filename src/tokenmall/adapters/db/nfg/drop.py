@@ -7,24 +7,20 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from functools import cache
-from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, exists, func, or_, select, update
+from sqlalchemy import Connection, and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from tokenmall.adapters.db.mall.payments import gateway_events
 from tokenmall.adapters.db.mall.rows import aware
-from tokenmall.adapters.db.nfg import counters
-from tokenmall.adapters.db.nfg.registry import _collection, _reservation
+from tokenmall.adapters.db.nfg.registry import _reservation
 from tokenmall.adapters.db.nfg.tables import (
-    nfg_collections,
     nfg_drop_buyers,
     nfg_reservations,
     nfg_tokens,
 )
 from tokenmall.domain.mall.payouts import BillKind, BillLine
-from tokenmall.domain.nfg.records import Collection, PriceAsset, Reservation, ReservationStatus
+from tokenmall.domain.nfg.records import PriceAsset, Reservation, ReservationStatus
 
 
 def lock_buyer(conn: Connection, tenant_id: str, collection_id: str, user_id: str) -> None:
@@ -86,38 +82,6 @@ def due_reservations_of(
     if claim:
         query = query.with_for_update(skip_locked=True)
     return [_reservation(row) for row in conn.execute(query)]
-
-
-def collection_for_press(
-    conn: Connection, tenant_id: str, collection_id: str, now: datetime
-) -> tuple[Collection | None, bool]:
-    """The collection (as ``SqlNfg.get_collection`` reads it) and whether any of its open
-    reservations is past its expiry (places about to return), in one statement (built once:
-    every press of a drop reads it)."""
-    row = conn.execute(
-        _press_query(), {"tenant_id": tenant_id, "collection_id": collection_id, "now": now}
-    ).first()
-    return (None, False) if row is None else (_collection(row), bool(row.any_due))
-
-
-@cache
-def _press_query() -> Any:
-    c, r = nfg_collections.c, nfg_reservations.c
-    due = (
-        exists()
-        .where(
-            r.tenant_id == c.tenant_id,
-            r.collection_id == c.collection_id,
-            r.status == str(ReservationStatus.RESERVED),
-            r.expires_at <= bindparam("now"),
-        )
-        .label("any_due")
-    )
-    return (
-        counters.collection_select()
-        .add_columns(due)
-        .where(c.tenant_id == bindparam("tenant_id"), c.collection_id == bindparam("collection_id"))
-    )
 
 
 def reservation_if_free(
