@@ -11,6 +11,7 @@ module opens and reports the URL it refuses.
 from __future__ import annotations
 
 from datetime import datetime, tzinfo
+from functools import lru_cache
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -79,6 +80,13 @@ def payment_gateway(sandbox_on: bool, secret_key: str, base_url: str) -> Gateway
     payments refused) until a real gateway is configured."""
     if not sandbox_on:
         return NoGateway()
+    return _sandbox(secret_key, base_url)
+
+
+@lru_cache(maxsize=64)
+def _sandbox(secret_key: str, base_url: str) -> SandboxGateway:
+    """One sandbox gateway per key and address (it holds only its derived secret): every
+    press of a drop and every payment page asks for it."""
     return SandboxGateway(secret_key, base_url=base_url)
 
 

@@ -388,3 +388,87 @@ def test_a_batch_short_of_places_whose_due_reservation_is_being_paid_stays_a_set
     places, _ = _stored(db, tenant, col)
     assert sum(places.values()) == 2  # only the reservation being paid
     audit_clean(server, tenant)
+
+
+def test_the_first_batch_of_a_drop_waits_for_its_counters_to_open_not_its_lock_timeout(
+    api: Api, server: Any, tenant: TenantFixture
+) -> None:
+    """Every lane's first batch finds the counters closed while one of them opens them under
+    the collection's row: the others open (or find open) the counters in a transaction of
+    their own, which waits longer than a batch's lock time-out, then settle as sets; nothing
+    leaves the batch. A collection not on sale does not open them (its edition may change)."""
+    db: Database = server.app.state.database
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite settles one press a transaction")
+    import threading
+    import time
+
+    from tokenmall.adapters.db.nfg import counters
+
+    people = [buyer(api, tenant) for _ in range(3)]
+    col = make_collection(server, tenant, edition=10, limit=2)
+    presses = [_press(tenant, col, tok, 1, f"{col}-first-{n}") for n, (tok, _) in enumerate(people)]
+    released = threading.Event()
+
+    def opener() -> None:  # another lane's first batch, opening the counters
+        with db.engine.connect() as conn, conn.begin():
+            counters.lock_collection(conn, tenant.tenant_id, col)
+            time.sleep(0.4)  # well past the batch's lock time-out (50 ms)
+            released.set()
+
+    holder = threading.Thread(target=opener)
+    holder.start()
+    time.sleep(0.1)
+    try:
+        with db.engine.connect() as conn:
+            outcomes = press_batch.settle(conn, presses, True)
+    finally:
+        holder.join()
+    assert released.is_set()
+    assert [_decided(o) for o in outcomes] == [(201, False)] * len(presses)
+    assert drop(api, tenant, col)["available"] == 10 - len(presses)
+    with db.read() as conn:
+        assert counters.is_open(conn, tenant.tenant_id, col)
+
+    later = make_collection(server, tenant, edition=5, starts=datetime.now(UTC) + HOLD)
+    early = [_press(tenant, later, people[0][0], 1, f"{later}-early")]
+    with db.engine.connect() as conn:
+        assert [_decided(o) for o in press_batch.settle(conn, early, True)] == [
+            ("not_on_sale", "collection_id")
+        ]
+    with db.read() as conn:
+        assert not counters.is_open(conn, tenant.tenant_id, later)
+    audit_clean(server, tenant)
+
+
+def test_a_new_buyer_another_batch_is_making_leaves_the_batch_not_its_lock_timeout(
+    api: Api, server: Any, tenant: TenantFixture
+) -> None:
+    """Two lanes' batches with the same new buyer (a buyer pressing twice at once): the one
+    that comes second leaves that press out (it runs alone afterwards) instead of waiting on
+    the other's uncommitted row; its other presses are decided as usual."""
+    db: Database = server.app.state.database
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer at a time: no row is held by another transaction")
+    from tokenmall.adapters.db.nfg import press_rows
+
+    (tok_a, user_a), (tok_b, _), (tok_c, _) = (buyer(api, tenant) for _ in range(3))
+    col = make_collection(server, tenant, edition=10, limit=2)
+    assert reserve(api, tenant, col, tok_c).status_code == 201  # the counters are open
+    second = [
+        _press(tenant, col, tok_a, 1, f"{col}-lane2-a"),
+        _press(tenant, col, tok_b, 1, f"{col}-lane2-b"),
+    ]
+    with db.engine.connect() as one, one.begin():  # lane 1's batch making a's row, not committed
+        made = press_rows.lock_buyers(one, tenant.tenant_id, col, {user_a: 1})
+        assert made == {user_a}
+        with db.engine.connect() as two:
+            outcomes = press_batch.settle(two, second, True)
+        one.rollback()
+    assert isinstance(outcomes[0][1], press_batch.Alone), outcomes[0]
+    assert _decided(outcomes[1]) == (201, False)
+    assert drop(api, tenant, col)["available"] == 10 - 2
+    assert _decided((True, _alone(db, second[0]))) == (201, False)  # then alone, after lane 1
+    places, _ = _stored(db, tenant, col)
+    assert places[user_a] == 1
+    audit_clean(server, tenant)

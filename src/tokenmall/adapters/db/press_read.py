@@ -1,6 +1,7 @@
 """A drop's press reads its collection in one statement (``collection_for_press``): the
 collection as ``SqlNfg.get_collection`` reads it, whether any of its open reservations is due,
-and the market's holder rule (``market/holder_places.holder_rule``'s). Beside ``nfg`` and
+and the market's holder rule (``market/holder_places.holder_rule``'s) and whether its counters
+are open. Beside ``nfg`` and
 ``market``, as it reads the tables of both."""
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from sqlalchemy import Connection, bindparam, exists, select
 from tokenmall.adapters.db.market.tables import market_collections, market_settings
 from tokenmall.adapters.db.nfg import counters
 from tokenmall.adapters.db.nfg.registry import _collection
-from tokenmall.adapters.db.nfg.tables import nfg_collections, nfg_reservations
+from tokenmall.adapters.db.nfg.tables import nfg_collections, nfg_drop_counters, nfg_reservations
 from tokenmall.domain.nfg.records import Collection, ReservationStatus
 
 
@@ -30,6 +31,7 @@ class PressRead:
     any_due: bool
     profile: str
     own_holder_limit: int | None
+    counters_open: bool = True  # its places are split over counter rows (``counters``)
 
 
 def collection_for_press(
@@ -42,13 +44,14 @@ def collection_for_press(
         _press_query(), {"tenant_id": tenant_id, "collection_id": collection_id, "now": now}
     ).first()
     if row is None:
-        return PressRead(None, False, "open", None)
+        return PressRead(None, False, "open", None, False)
     own = row.own_holder_limit
     return PressRead(
         _collection(row),
         bool(row.any_due),
         str(row.market_profile or "open"),
         None if own is None else int(own),
+        bool(row.counters_open),
     )
 
 
@@ -78,8 +81,14 @@ def _press_query() -> Any:
         .scalar_subquery()
         .label("own_holder_limit")
     )
+    d = nfg_drop_counters.c
+    opened = (
+        exists()
+        .where(d.tenant_id == c.tenant_id, d.collection_id == c.collection_id)
+        .label("counters_open")
+    )
     return (
         counters.collection_select()
-        .add_columns(due, profile, own)
+        .add_columns(due, profile, own, opened)
         .where(c.tenant_id == bindparam("tenant_id"), c.collection_id == bindparam("collection_id"))
     )

@@ -144,6 +144,7 @@ class DropView:
     stale: bool = False
     held: counters.Held = field(default_factory=counters.Held)  # the batch's counter row
     holder_limit: int | None = None  # ``holder_room.limit_of``, read once for the batch
+    counters_open: bool = True  # its places are split over counter rows already
 
     @classmethod
     def read(
@@ -151,7 +152,9 @@ class DropView:
     ) -> DropView:
         read = press_read.collection_for_press(unit.conn, tenant_id, collection_id, now)
         limit = holder_room.limit_of_rule(read.profile, read.own_holder_limit)
-        return cls(read.collection, read.any_due, holder_limit=limit)
+        return cls(
+            read.collection, read.any_due, holder_limit=limit, counters_open=read.counters_open
+        )
 
     def current(
         self, unit: MallUnitOfWork, tenant_id: str, collection_id: str, now: datetime

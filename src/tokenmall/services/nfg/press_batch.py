@@ -91,11 +91,33 @@ class _Item:
     future: Future[idempotency.Outcome] = field(default_factory=Future)
 
 
+class _Closed(Exception):
+    """The collection's counters are not open yet: opened first, in a transaction of its own."""
+
+
 def settle(conn: Connection, presses: list[Press], postgres: bool) -> list[tuple[bool, Any]]:
     """Settle ``presses`` (one collection's) in ONE transaction on ``conn``, as sets or each
     under its own savepoint; each one's outcome: (True, ``idempotency.Outcome``) or (False,
     its error; ``Alone`` to run it on its own). Committed when it returns; if the commit fails
-    it raises and none of them happened."""
+    it raises and none of them happened.
+
+    The first batches of a drop find its counters closed: they open them in a short
+    transaction of its own, which waits for another batch opening them (the batch's own
+    transaction waits ``LOCK_TIMEOUT`` at most for a row, and every lane's first batch would
+    otherwise fail on the collection's row and send its presses alone), then settle."""
+    try:
+        return _settle(conn, presses, postgres, closed_ok=False)
+    except _Closed:
+        pass
+    first = presses[0]
+    with conn.begin():
+        counters.open_counters(conn, first.tenant_id, first.collection_id)
+    return _settle(conn, presses, postgres, closed_ok=True)
+
+
+def _settle(
+    conn: Connection, presses: list[Press], postgres: bool, *, closed_ok: bool
+) -> list[tuple[bool, Any]]:
     first = presses[0]
     outcomes: list[tuple[bool, Any]] = []
     with conn.begin():
@@ -104,6 +126,8 @@ def settle(conn: Connection, presses: list[Press], postgres: bool) -> list[tuple
         unit = MallUnitOfWork.joining(conn)
         now = utc_now()
         view = drop.DropView.read(unit, first.tenant_id, first.collection_id, now)
+        if postgres and not (closed_ok or view.counters_open) and _on_sale(view, now):
+            raise _Closed  # nothing written yet: rolled back
         places = sum(p.quantity for p in presses)
         if postgres and _set_wise(view):
             if _short_with_due(view, places):
@@ -119,6 +143,12 @@ def settle(conn: Connection, presses: list[Press], postgres: bool) -> list[tuple
         for press in presses:
             outcomes.append(_one(conn, press, view))
     return outcomes
+
+
+def _on_sale(view: drop.DropView, now: datetime) -> bool:
+    """Whether the collection exists and is on sale (its counters may open: a draft's edition
+    may still change)."""
+    return view.collection is not None and view.collection.on_sale(now)
 
 
 def _set_wise(view: drop.DropView) -> bool:

@@ -6,7 +6,9 @@ the batch's transaction:
 * ``find_answers``: the stored answers of the presses' Idempotency-Keys, each (scope, key);
 * ``lock_buyers``: the buyers' rows of the drop that no other transaction holds (``SKIP
   LOCKED``), counted up, and the rows of new buyers made (one buyer's reservations run one at
-  a time), then ``places_of_buyers``: each buyer's places bought or reserved and not expired;
+  a time; a new buyer another batch is making at the same time is left out, not waited for:
+  each batch takes a transaction advisory lock on the new buyer's name, ``pg_try_``), then
+  ``places_of_buyers``: each buyer's places bought or reserved and not expired;
 * ``lock_counter_rows``: counter rows with room that no other transaction holds (``SKIP
   LOCKED``: never waited for), the roomiest first, until ``places`` are covered;
 * ``add_answers``: the answers stored ``ON CONFLICT DO NOTHING``; the keys it returns are the
@@ -52,7 +54,9 @@ _ADD_BUYERS = (
     "INSERT INTO nfg_drop_buyers (tenant_id, collection_id, user_id, reservations) "
     "SELECT %s, %s, b.user_id, b.n FROM unnest(%s::varchar[], %s::bigint[]) AS b(user_id, n) "
     "WHERE NOT EXISTS (SELECT 1 FROM nfg_drop_buyers AS f WHERE f.tenant_id = %s "
-    "AND f.collection_id = %s AND f.user_id = b.user_id) ORDER BY b.user_id "
+    "AND f.collection_id = %s AND f.user_id = b.user_id) "
+    "AND pg_try_advisory_xact_lock(hashtextextended('nfg-buyer:' || %s || ':' || %s || ':' "
+    "|| b.user_id, 0)) ORDER BY b.user_id "
     "ON CONFLICT DO NOTHING RETURNING user_id"
 )
 _PLACES_OF_BUYERS = (
@@ -133,9 +137,7 @@ def lock_buyers(
     counts = [presses[u] for u in users]
     where = (tenant_id, collection_id, users)
     locked = _run(conn, _LOCK_BUYERS, (users, counts, tenant_id, collection_id, *where))
-    made = _run(
-        conn, _ADD_BUYERS, (tenant_id, collection_id, users, counts, tenant_id, collection_id)
-    )
+    made = _run(conn, _ADD_BUYERS, (*where[:2], users, counts, *where[:2], *where[:2]))
     return {str(u) for (u,) in locked} | {str(u) for (u,) in made}
 
 
