@@ -472,3 +472,41 @@ def test_a_new_buyer_another_batch_is_making_leaves_the_batch_not_its_lock_timeo
     places, _ = _stored(db, tenant, col)
     assert places[user_a] == 1
     audit_clean(server, tenant)
+
+
+def test_a_batch_after_the_sell_out_locks_and_writes_nothing(
+    api: Api, server: Any, tenant: TenantFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sold out with nothing due: a batch's presses are refused ``sold_out`` as a press alone
+    would be, before any buyer's row is locked or made (no UPDATE, no INSERT); a replay in the
+    same batch still answers its first answer."""
+    db: Database = server.app.state.database
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite settles one press a transaction")
+    from tokenmall.adapters.db.nfg import press_rows
+
+    people = [buyer(api, tenant) for _ in range(4)]
+    col = make_collection(server, tenant, edition=1, limit=2)
+    won = _alone(db, _press(tenant, col, people[0][0], 1, f"{col}-won"))
+    assert won.status == 201
+    _, rows_before = _stored(db, tenant, col)
+    presses = [_press(tenant, col, tok, 1, f"{col}-late-{n}") for n, (tok, _) in enumerate(people)]
+    presses.append(_press(tenant, col, people[0][0], 1, f"{col}-won"))  # a replay
+    counted: list[str] = []
+    real = press_rows._run
+
+    def run(conn: Any, sql: str, params: Any) -> Any:
+        counted.append(sql.split()[0])
+        return real(conn, sql, params)
+
+    monkeypatch.setattr(press_rows, "_run", run)
+    with db.engine.connect() as conn:
+        outcomes = press_batch.settle(conn, presses, True)
+    assert [_decided(o) for o in outcomes] == [("sold_out", "quantity")] * len(people) + [
+        (201, True)
+    ]
+    assert outcomes[-1][1].body == won.body
+    assert set(counted) == {"SELECT"}, counted  # the keys' answers only
+    _, rows_after = _stored(db, tenant, col)
+    assert rows_after == rows_before  # no buyer's row made
+    audit_clean(server, tenant)

@@ -173,8 +173,9 @@ def _settle_sets(
     few statements for the whole batch (``adapters/db/nfg/press_rows.py``) instead of a
     savepoint and ten statements a press: each buyer signed in; the keys' stored answers in
     one look-up (a replay answers them, another request under the key is a ``Conflict``);
-    the checks before any lock; the buyers' rows locked and their places counted in two
-    statements; then, in order, sold out or over the limit; the counter rows with room that
+    the checks before any lock; the rows of the buyers whose presses the places for sale
+    could cover locked and their places counted in two statements; then, in order, sold out
+    or over the limit; the counter rows with room that
     no one else holds locked; the answers stored (a key a racing request stored meanwhile,
     and a press the rows held could not cover, run alone: ``Alone``); the places taken and
     the reservations inserted. In the batch's transaction: if any statement fails, none of
@@ -232,20 +233,23 @@ def _settle_sets(
             outcomes[i] = (False, error)
             continue
         wanted.append(i)
+    left = collection.available
+    # A press asking more than is for sale is sold out whatever comes before it: refused
+    # without its buyer's row (after the sell-out, most batches lock and write nothing).
     attempts: dict[str, int] = {}
     for i in wanted:
-        attempts[buyers[i]] = attempts.get(buyers[i], 0) + 1
+        if presses[i].quantity <= left:
+            attempts[buyers[i]] = attempts.get(buyers[i], 0) + 1
     locked = press_rows.lock_buyers(conn, tenant_id, collection_id, attempts)
     held = press_rows.places_of_buyers(conn, tenant_id, collection_id, locked, now)
-    left = collection.available
     accepted: list[int] = []
     for i in wanted:
         press, buyer = presses[i], buyers[i]
-        if buyer not in locked:
-            outcomes[i] = (False, Alone())  # the buyer's row is held elsewhere: not waited for
-            continue
         if left < press.quantity:
             outcomes[i] = (False, drop.sold_out(left))
+            continue
+        if buyer not in locked:
+            outcomes[i] = (False, Alone())  # the buyer's row is held elsewhere: not waited for
             continue
         try:
             drop.check_limit(collection, held[buyer], press.quantity)
