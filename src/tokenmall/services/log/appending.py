@@ -24,6 +24,7 @@ from tokenmall.services.log.ports import LogStore
 class Appended:
     first_index: int
     size: int  # the log's size after the append
+    signed_size: int = 0  # the size its latest checkpoint signed, as the locked head said
 
 
 def _left_siblings(start: int, count: int) -> list[tuple[int, int]]:
@@ -43,7 +44,7 @@ def append(log: LogStore, tenant_id: str, events: Sequence[Event], now: datetime
     head = log.head(tenant_id, for_update=True, now=now)
     first = size = head.size
     if not events:
-        return Appended(first, size)
+        return Appended(first, size, head.signed_size)
     log.nodes(tenant_id, _left_siblings(first, len(events)))
     made: dict[tuple[int, int], bytes] = {}
 
@@ -62,7 +63,7 @@ def append(log: LogStore, tenant_id: str, events: Sequence[Event], now: datetime
         size += 1
     log.add_leaves(tenant_id, leaves, nodes, now)
     log.set_size(tenant_id, size, now)
-    return Appended(first, size)
+    return Appended(first, size, head.signed_size)
 
 
 def record(
@@ -70,5 +71,8 @@ def record(
 ) -> Appended:
     """Append the events and sign a checkpoint if one is now due (the use cases' call)."""
     appended = append(log, tenant_id, events, now)
-    checkpoints.sign_if_due(log, config, tenant_id, now)
+    # The head stays locked by the append: its sizes need no second read.
+    checkpoints.sign_if_due(
+        log, config, tenant_id, now, sizes=(appended.size, appended.signed_size)
+    )
     return appended

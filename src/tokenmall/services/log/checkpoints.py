@@ -66,25 +66,32 @@ def _sign(
 
 
 def sign_if_due(
-    log: LogStore, config: LogConfig, tenant_id: str, now: datetime, *, force: bool = False
+    log: LogStore,
+    config: LogConfig,
+    tenant_id: str,
+    now: datetime,
+    *,
+    force: bool = False,
+    sizes: tuple[int, int] | None = None,
 ) -> StoredCheckpoint | None:
     """Sign a checkpoint of the whole log if one is due (``force``: if any leaf waits); the
     first is signed at once, even of the empty log.
 
     Locks the head: one signer at a time, and no append between reading the size and storing
-    the checkpoint.
+    the checkpoint. ``sizes``: (size, signed size) of the head this transaction holds locked
+    already (an append's), not read again.
     """
-    head = log.head(tenant_id, for_update=True, now=now)
+    if sizes is None:
+        head = log.head(tenant_id, for_update=True, now=now)
+        sizes = (head.size, head.signed_size)
+    size, signed = sizes
     latest = log.latest_checkpoint(tenant_id)
-    if latest is not None and head.size == head.signed_size:
+    if latest is not None and size == signed:
         return None
     due = (
-        force
-        or latest is None
-        or head.size - head.signed_size >= EVERY_LEAVES
-        or now - latest.created_at >= EVERY
+        force or latest is None or size - signed >= EVERY_LEAVES or now - latest.created_at >= EVERY
     )
-    return _sign(log, config, tenant_id, head.size, now) if due else None
+    return _sign(log, config, tenant_id, size, now) if due else None
 
 
 def covering(
