@@ -25,10 +25,9 @@ The writer already holds the ledger's, so it takes the newcomer's and the token'
 they are free (``SKIP LOCKED``, ``pg_try_advisory_xact_lock``); if another transaction
 holds one (a cancel, a gift, a racing trade in a transaction of its own, a drop's newcomer),
 the trade is settled in a transaction of its own instead, which takes the locks in the usual
-order. So a trade never waits for a
-lock while holding the tenant's, and no deadlock comes of it. A race on one listing is
-decided as before: the first trade of it wins, and every other (in the batch or outside it)
-is refused ``not_found``.
+order. So a trade never waits for a lock while holding the tenant's, and no deadlock comes of
+it. A race on one listing is decided as before: the first trade of it wins, and every other
+(in the batch or outside it) is refused ``not_found``.
 
 A new order that crosses the book (``place_batched``: a bid at or above the lowest listing, a
 listing at or below the highest bid; the open profile's 求购 and 挂单) is seen crossing on a
