@@ -138,8 +138,13 @@ def may_gift(state: MarketState, tok: Token, col: CollectionState) -> None:
 
 
 def holder_room(col: CollectionState, user: str, newcomers: int = 1) -> None:
+    """``holder_limit`` for a user who takes no holder place yet when the places taken (those
+    who ever held, the buyers of open reservations) leave none."""
     limit = col.rules.holder_limit
-    if limit is not None and user not in col.holders and len(col.holders) + newcomers > limit:
+    if limit is None or user in col.holders or user in col.reserving:
+        return
+    taken = len(col.holders) + sum(1 for u in col.reserving if u not in col.holders)
+    if taken + newcomers > limit:
         raise MarketRefused(Code.HOLDER_LIMIT, f"at most {limit} holders")
 
 

@@ -84,7 +84,9 @@ class Token:
 @dataclass(slots=True)
 class CollectionState:
     """A collection on the market. ``reference`` is today's reference price (the last trade
-    before today, else ``primary_price``); ``holders`` every user who ever held one of it."""
+    before today, else ``primary_price``); ``holders`` every user who ever held one of it;
+    ``reserving`` the buyers of its primary sale's open reservations (outside the market), who
+    take a holder place as well."""
 
     id: str
     issuer: str
@@ -96,6 +98,7 @@ class CollectionState:
     last_price: int | None = None
     reference: int = 0
     holders: set[str] = field(default_factory=set)
+    reserving: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         if not self.reference:

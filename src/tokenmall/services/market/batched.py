@@ -18,14 +18,16 @@ round trips on the rest. A trade is answered only after its batch committed; a r
 (``MarketRefused``: the same codes as before) is rolled back alone, its book reloaded, and
 the others go on.
 
-Locks: every market action takes the token's row lock first and the tenant's ledger lock
-after it (then the holders' and marks' rows: ``persist.py`` gives the one order). The writer
-already holds the ledger's, so it takes the token's only if it is free
-(``SKIP LOCKED``); if another transaction holds it (a cancel, a gift, a racing trade in a
-transaction of its own), the trade is settled in a transaction of its own instead, which
-takes the locks in the usual order. So a trade never waits for a token while holding the
-tenant's lock, and no deadlock comes of it. A race on one listing is decided as before: the
-first trade of it wins, and every other (in the batch or outside it) is refused ``not_found``.
+Locks: every market action takes the token's row lock first (after a newcomer's lock, when
+the buyer is new to a collection with a holder limit: ``newcomers.py``) and the tenant's
+ledger lock after it (then the holders' and marks' rows: ``persist.py`` gives the one order).
+The writer already holds the ledger's, so it takes the newcomer's and the token's only if
+they are free (``SKIP LOCKED``, ``pg_try_advisory_xact_lock``); if another transaction
+holds one (a cancel, a gift, a racing trade in a transaction of its own, a drop's newcomer),
+the trade is settled in a transaction of its own instead, which takes the locks in the usual
+order. So a trade never waits for a lock while holding the tenant's, and no deadlock comes of
+it. A race on one listing is decided as before: the first trade of it wins, and every other
+(in the batch or outside it) is refused ``not_found``.
 
 A new order that crosses the book (``place_batched``: a bid at or above the lowest listing, a
 listing at or below the highest bid; the open profile's 求购 and 挂单) is seen crossing on a

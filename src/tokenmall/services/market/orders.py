@@ -2,16 +2,18 @@
 decline (the named buyer turns an agreement down), gift (转赠).
 
 Each one locks the rows it changes in one order (the token row first, then its open orders,
-then the tenant's order counter), loads that slice into a ``MarketState`` (``state.Loader``),
-applies the domain's action (every rule lives in ``domain.market``) and persists its effects
-(``persist``). A refusal raises ``MarketRefused`` (its ``code`` is market.md's) before anything
-is written, so the transaction rolls back with nothing changed.
+then the tenant's order counter; before them all, a gift or a trade to a user new to a
+collection with a holder limit takes its newcomer lock: ``newcomers``), loads that slice
+into a ``MarketState`` (``state.Loader``), applies the domain's action (every rule lives in
+``domain.market``) and persists its effects (``persist``). A refusal raises
+``MarketRefused`` (its ``code`` is market.md's) before anything is written, so the
+transaction rolls back with nothing changed.
 
 A new listing that crosses a resting bid can run inside the tenant's writer (``wait=False``,
 ``batched.place_batched``), which holds the tenant's ledger lock before every other: there the
-rows that come before the ledger in the lock order (the token, the resting order, the order
-counter) are taken only if free (``SKIP LOCKED``), else ``TradeBusy`` before anything is
-written and the action runs in a transaction of its own.
+locks that come before the ledger in the lock order (a newcomer's, the token, the resting
+order, the order counter) are taken only if free (``SKIP LOCKED``), else ``TradeBusy`` before
+anything is written and the action runs in a transaction of its own.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from tokenmall.services.log.checkpoints import LogConfig
 from tokenmall.services.mall.auth import Principal, require
 from tokenmall.services.mall.errors import NotFound
 from tokenmall.services.mall.uow import MallUnitOfWork
+from tokenmall.services.market import newcomers
 from tokenmall.services.market.fields import answering_for
 from tokenmall.services.market.persist import persist
 from tokenmall.services.market.state import Loader
@@ -54,6 +57,17 @@ class TradeBusy(Exception):
     """An action in the tenant's writer (``wait=False``) met a row it would lock before the
     ledger (a token, a resting order, the order counter) held by another transaction: it
     runs in a transaction of its own instead (which waits for the locks in the one order)."""
+
+
+def newcomer_lock(
+    loader: Loader, collection_id: str, user_id: str | None, *, wait: bool = True
+) -> bool:
+    """``newcomers.lock_for``, before the action's first row lock; ``wait`` False:
+    ``TradeBusy`` if another transaction holds the collection's newcomer lock."""
+    try:
+        return newcomers.lock_for(loader, collection_id, user_id, wait=wait)
+    except newcomers.Busy:
+        raise TradeBusy(f"{collection_id}: newcomers") from None
 
 
 def _token(loader: Loader, collection_id: str, serial: int, *, wait: bool = True) -> str:
@@ -85,13 +99,25 @@ def list_token(
     """挂单: offer one's token at ``price`` fen (trading at once with the highest bid at or
     above it). ``wait`` False: in the tenant's writer (``TradeBusy`` for a row held)."""
     user = _who(caller, tenant_id)
+    newcomer_first = False  # the crossing bid's buyer is new to the collection: lock first
 
     def once() -> Placed:
+        nonlocal newcomer_first
         loader = Loader(unit, tenant_id, now)
+        if newcomer_first:
+            newcomer_lock(loader, collection_id, None, wait=wait)
         key = _token(loader, collection_id, serial, wait=wait)
         loader.user(user)
         day = loader.state.clock.calendar_day
         best = best_locked(unit, tenant_id, collection_id, "bid", day=day, wait=wait)
+        if (
+            not newcomer_first
+            and best is not None
+            and price <= best.price
+            and newcomers.needs_lock(loader, collection_id, best.user_id)
+        ):  # the buyer is found only under the row locks: again, the newcomer lock first
+            newcomer_first = True
+            raise BookMoved
         loader.resting(best, collection_id)
         loader.marks(user, collection_id)
         loader.state.next_order_id = next_order_id(unit, tenant_id, now, wait=wait)
@@ -273,6 +299,7 @@ def gift(
     """转赠 under the profile's rules; the token's open orders are cancelled with it."""
     user = _who(caller, tenant_id)
     loader = Loader(unit, tenant_id, now)
+    newcomer_lock(loader, collection_id, to_user_id)
     key = _token(loader, collection_id, serial)
     _recipient(unit, tenant_id, to_user_id)
     loader.user(user)

@@ -9,8 +9,10 @@ seller's proceeds, the fee, the royalty) are ONE journal (``MarketTrade``), writ
 ledger checks the cash again under its own lock: a shortfall there (a race the market's read
 could not see) is ``insufficient_funds`` and the whole transaction rolls back.
 
-The one lock order of the market: a token row, then its orders, then the tenant's order
-counter, then the tenant's ledger lock, then the holders' and T+N marks' rows. An outcome that
+The one lock order of the market: a collection's newcomer lock (only for a recipient new to
+a collection with a holder limit: ``newcomers.py``), then a token row, then its orders, then
+the tenant's order counter, then the tenant's ledger lock, then the holders' and T+N marks'
+rows. An outcome that
 writes a holder or a mark (a trade, a gift) or books a trade takes the ledger lock before its
 first row (after the token's and the orders' locks its use case took): trades in the tenant's
 writer hold the ledger's lock first and write the same rows (``services/market/batched.py``),

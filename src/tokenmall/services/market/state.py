@@ -11,10 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from fractions import Fraction
 
+from tokenmall.adapters.db.market import holder_places
 from tokenmall.adapters.db.market.store import CollectionSettings, MarketSettings, OrderRow
 from tokenmall.adapters.db.market.tables import PPM
 from tokenmall.domain.mall.people import KycStatus
 from tokenmall.domain.market import (
+    CollectionRules,
     Market,
     MarketState,
     Order,
@@ -119,6 +121,7 @@ class Loader:
             self.cal = calendar(self.unit, self.tenant_id)
         self.today = business_day(self.now)
         self.state = MarketState(clock=self.cal.clock(self.today))
+        self._rules: dict[str, tuple[CollectionSettings, CollectionRules]] = {}
 
     def market(self) -> Market:
         return Market(self.prof, self.state)
@@ -145,6 +148,24 @@ class Loader:
             self.tenant_id, collection_id
         )
 
+    def rules(self, collection_id: str) -> tuple[CollectionSettings, CollectionRules]:
+        """The collection's settings and its rules (the settings over the profile's
+        defaults), read once."""
+        found = self._rules.get(collection_id)
+        if found is None:
+            s = self.settings(collection_id)
+            rules = collection_rules(
+                self.prof,
+                fee_rate=Fraction(s.fee_ppm, PPM),
+                royalty_rate=Fraction(s.royalty_ppm, PPM),
+                band=_ratio(s.band_ppm),
+                hold_trading_days=s.hold_trading_days,
+                holder_limit=s.holder_limit,
+                gift_hold_days=self._gift_hold_days(s),
+            )
+            found = self._rules[collection_id] = (s, rules)
+        return found
+
     def _gift_hold_days(self, s: CollectionSettings) -> int:
         """The collection's own gift hold, else the longer of the profile's default and the
         tenant's NFG gift hold (so the registry's transfer and the market's gift agree)."""
@@ -160,18 +181,17 @@ class Loader:
         found = self.state.collections.get(collection.collection_id)
         if found is not None:
             return found
-        s = self.settings(collection.collection_id)
-        rules = collection_rules(
-            self.prof,
-            fee_rate=Fraction(s.fee_ppm, PPM),
-            royalty_rate=Fraction(s.royalty_ppm, PPM),
-            band=_ratio(s.band_ppm),
-            hold_trading_days=s.hold_trading_days,
-            holder_limit=s.holder_limit,
-            gift_hold_days=self._gift_hold_days(s),
-        )
+        s, rules = self.rules(collection.collection_id)
         market = self.unit.market
         reference = market.last_price_before(self.tenant_id, collection.collection_id, self.today)
+        reserving: frozenset[str] = frozenset()
+        if rules.holder_limit is None:
+            holders = market.holders(self.tenant_id, collection.collection_id)
+        else:  # the places a newcomer counts: the buyers of open reservations take one too
+            held, buying = holder_places.places(
+                self.unit.conn, self.tenant_id, collection.collection_id
+            )
+            holders, reserving = held, frozenset(buying)
         col = CollectionState(
             id=collection.collection_id,
             issuer=collection.issuer_merchant_id or "platform",
@@ -181,7 +201,8 @@ class Loader:
             minted=collection.minted,
             halted=s.halted,
             last_price=reference,
-            holders=market.holders(self.tenant_id, collection.collection_id),
+            holders=holders,
+            reserving=reserving,
         )
         self.state.collections[col.id] = col
         return col

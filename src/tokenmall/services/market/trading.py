@@ -1,7 +1,8 @@
 """The market's actions that move money: bid (求购), take (摘牌), accept (协议转让), and the
 expiry of orders past their days.
 
-Lock order as ``orders`` documents: a token row first, then orders, then the tenant's order
+Lock order as ``orders`` documents: a buyer new to a collection with a holder limit takes its
+newcomer lock first (``newcomers``), then a token row, then orders, then the tenant's order
 counter, then the ledger (``persist`` books money last). A bid names no token: it locks the
 token of the collection's best listing, then that listing (``orders.best_locked``); a bid that
 rests locks only the counter and the ledger. Each action is one transaction, or for a take, an
@@ -30,6 +31,7 @@ from tokenmall.services.market.orders import (
     _token,
     _who,
     best_locked,
+    newcomer_lock,
     next_order_id,
     retrying,
     unseen_crossing,
@@ -65,6 +67,7 @@ def bid(
 
     def once() -> Placed:
         loader = Loader(unit, tenant_id, now)
+        newcomer_lock(loader, collection_id, user, wait=wait)
         loader.collection(collection)
 
         def lock_token(row: OrderRow) -> None:
@@ -103,24 +106,26 @@ def settle(
     known: Known | None = None,
 ) -> Placed:
     """``take`` or ``accept`` (``action``). With ``wait`` False (the tenant's writer, which
-    already holds the ledger's lock) the token's lock is taken only if it is free, else
-    ``TradeBusy`` before anything is written, so no trade waits for a token while holding
-    the tenant's lock. ``known``: what was read of it before it was queued
+    already holds the ledger's lock) the token's lock (and a newcomer's: ``newcomers``) is
+    taken only if it is free, else ``TradeBusy`` before anything is written, so no trade
+    waits for a lock while holding the tenant's. ``known``: what was read of it before it was queued
     (``state.known_for``)."""
     if action not in ("take", "accept"):
         raise ValueError(f"not a trade: {action!r}")
     user = _who(caller, tenant_id)
     seen = None if known is None else known.order
-    if not wait:
-        if seen is None:
-            seen = unit.market.order(tenant_id, order_id)
-        if (
-            seen is not None
-            and seen.serial is not None
-            and not unit.market.try_lock_token(tenant_id, seen.collection_id, seen.serial)
-        ):
-            raise TradeBusy(order_id)
+    if seen is None:
+        seen = unit.market.order(tenant_id, order_id)
     loader = Loader(unit, tenant_id, now, known)
+    if seen is not None:  # the buyer new to the collection: its newcomer lock first
+        newcomer_lock(loader, seen.collection_id, user, wait=wait)
+    if (
+        not wait
+        and seen is not None
+        and seen.serial is not None
+        and not unit.market.try_lock_token(tenant_id, seen.collection_id, seen.serial)
+    ):
+        raise TradeBusy(order_id)
     row = _open_order(loader, order_id, seen)
     loader.user(user)
     loader.user(row.user_id)

@@ -2,12 +2,13 @@
 
 Under ``cn-licensed`` (market.md) at most ``holder_limit`` (the collection's own, else the
 profile's default of 200) distinct users ever hold a token of a collection. The market's trades
-and gifts check it; here a drop's press and a grant do, before anything is written: a user who
-takes no holder place of the collection yet (a *newcomer*) is refused ``holder_limit`` (the
-market's ``MarketRefused``: 409 with its two sentences) when the places already taken leave
-none. A holder place is taken by whoever ever held a token of the collection and by the buyer
-of every reservation still open (``holder_places``): an open reservation keeps the place its
-payment will turn into a holding, and the payment itself (``drop.assign``) is not checked again.
+and gifts check it under the same newcomer lock (``services.market.newcomers``); here a
+drop's press and a grant do, before anything is written: a user who takes no holder place of
+the collection yet (a *newcomer*) is refused ``holder_limit`` (the market's
+``MarketRefused``: 409 with its two sentences) when the places already taken leave none. A
+holder place is taken by whoever ever held a token of the collection and by the buyer of every
+reservation still open (``holder_places``): an open reservation keeps the place its payment
+will turn into a holding, and the payment itself (``drop.assign``) is not checked again.
 
 Other profiles pay nothing but two columns of the press's read of its collection
 (``limit_of_rule`` of the profile and the collection's setting; a grant reads them with
@@ -25,9 +26,10 @@ may expire that reservation meanwhile). A newcomer the last committed count alre
 with no place (and no due reservation to expire) is refused as of that count, without the
 lock: most presses once the limit is met. Lock order: a press takes the buyer's row, then this
 lock, then the drop's counters or the collection's row; a grant takes this lock before the
-collection's row. A batch of presses waits for it at most its ``lock_timeout`` (the press then
-runs alone), and on PostgreSQL a cn-licensed collection's batch is settled press by press
-(``press_batch._set_wise``), so each press passes here.
+collection's row; a gift or a trade before its token's row. A batch of presses waits for it
+at most its ``lock_timeout`` (the press then runs alone), and on PostgreSQL a cn-licensed
+collection's batch is settled press by press (``press_batch._set_wise``), so each press
+passes here.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
-"""Queries of the market's holder limit on primary sales (``services.nfg.holder_room``): the
-tenant's profile with the collection's own ``holder_limit`` (one statement), the users who
-take a holder place of a collection, and the lock that serializes its newcomers.
+"""Queries of the market's holder limit (primary sales: ``services.nfg.holder_room``; trades
+and gifts: ``services.market.newcomers``): the tenant's profile with the collection's own
+``holder_limit`` (one statement), the users who take a holder place of a collection, and the
+lock that serializes its newcomers.
 
 A holder place is taken by everyone who ever held a token of the collection (the market's
 ``market_holders`` and every token's owner, a burned or redeemed token's too: its row keeps its
@@ -68,6 +69,46 @@ def holder_places(
     return int(found[0]), bool(found[1]), bool(found[2])
 
 
+def places(conn: Connection, tenant_id: str, collection_id: str) -> tuple[set[str], set[str]]:
+    """Who takes a holder place of the collection: everyone who ever held a token of it, and
+    the buyers of its ``reserved`` reservations (one statement)."""
+    h, o, r = market_holders.c, nfg_tokens.c, nfg_reservations.c
+    rows = conn.execute(
+        union_all(
+            select(h.user_id, literal(1)).where(
+                h.tenant_id == tenant_id, h.collection_id == collection_id
+            ),
+            select(o.owner_id, literal(1)).where(
+                o.tenant_id == tenant_id, o.collection_id == collection_id
+            ),
+            select(r.user_id, literal(0)).where(
+                r.tenant_id == tenant_id,
+                r.collection_id == collection_id,
+                r.status == str(ReservationStatus.RESERVED),
+            ),
+        )
+    ).all()
+    held = {str(u) for u, was in rows if was and u is not None}
+    return held, {str(u) for u, was in rows if not was and u is not None}
+
+
+def ever_held(conn: Connection, tenant_id: str, collection_id: str, user_id: str) -> bool:
+    """Whether ``user_id`` ever held a token of the collection (one statement; a holder place
+    is never given back, so a true answer needs no lock)."""
+    h, o = market_holders.c, nfg_tokens.c
+    recorded = select(h.user_id).where(
+        h.tenant_id == tenant_id, h.collection_id == collection_id, h.user_id == user_id
+    )
+    owns = select(o.owner_id).where(
+        o.tenant_id == tenant_id, o.collection_id == collection_id, o.owner_id == user_id
+    )
+    return bool(conn.execute(select(recorded.exists() | owns.exists())).scalar())
+
+
+def _key(tenant_id: str, collection_id: str) -> dict[str, str]:
+    return {"k": f"nfg-holders:{tenant_id}:{collection_id}"}
+
+
 def lock_newcomers(conn: Connection, tenant_id: str, collection_id: str) -> None:
     """Serialize the newcomers of one collection until the transaction ends (PostgreSQL: a
     transaction advisory lock on the collection's name; SQLite has one writer at a time)."""
@@ -75,5 +116,17 @@ def lock_newcomers(conn: Connection, tenant_id: str, collection_id: str) -> None
         return
     conn.execute(
         text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
-        {"k": f"nfg-holders:{tenant_id}:{collection_id}"},
+        _key(tenant_id, collection_id),
+    )
+
+
+def try_lock_newcomers(conn: Connection, tenant_id: str, collection_id: str) -> bool:
+    """``lock_newcomers`` only if no other transaction holds it: False if one does."""
+    if conn.dialect.name != "postgresql":
+        return True
+    return bool(
+        conn.execute(
+            text("SELECT pg_try_advisory_xact_lock(hashtextextended(:k, 0))"),
+            _key(tenant_id, collection_id),
+        ).scalar()
     )
