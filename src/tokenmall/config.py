@@ -137,8 +137,10 @@ class Settings(BaseSettings):
     # with the coordinator URL's user, password and database), where the call checks and
     # locks its placement; off, or the worker unreachable: through the coordinator.
     citus_direct: bool = True
-    # Connections to each worker per process for those calls, shared by its tenant writers.
-    citus_direct_connections: int = Field(default=1, ge=1, le=64)
+    # Connections to each worker per process for those calls, a pool shared by the process's
+    # tenant writers (opened as calls overlap; one serialises the commits of the worker's
+    # tenants: docs/performance.md).
+    citus_direct_connections: int = Field(default=4, ge=1, le=64)
     # Integration ``paid`` pushes go through their tenant's unit writer (group commit); off:
     # one transaction a request.
     group_commit: bool = True

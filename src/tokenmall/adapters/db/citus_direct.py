@@ -15,8 +15,9 @@ Where a tenant is: the coordinator's ``pg_dist_placement`` of its shard of ``ten
 ``pg_dist_node``'s ``nodename:nodeport`` of that group (``citus.tenant_worker``), read once and
 again after a refusal. How to reach it: the coordinator's URL with that host and port, its user,
 password, database and query options kept (a cluster's nodes share the database and the
-application's role). Connections: per worker and per process a pool of ``connections`` (default
-one), shared by every tenant writer of the process, never one per tenant.
+application's role). Connections: per worker and per process a pool of at most ``connections``
+(``citus_direct_connections``), opened as calls overlap and shared by every tenant writer of
+the process, never one per tenant. (With one, the worker's tenants commit one after the other.)
 
 Unavailable (nothing sent, the caller goes through the coordinator): a worker that does not
 answer a connection or has an older ``ledger_write_batch`` (tried again after
@@ -132,7 +133,7 @@ class DirectRoutes:
         self,
         engine: Engine,
         *,
-        connections: int = 1,
+        connections: int = 4,
         retry_seconds: float = RETRY_SECONDS,  # float-ok: time
     ) -> None:
         self.engine = engine

@@ -94,7 +94,7 @@ class Store:
         *,
         citus_batch_call: bool = True,
         citus_direct: bool = False,
-        citus_direct_connections: int = 1,
+        citus_direct_connections: int = 4,
     ) -> None:
         self.engine = engine
         # On Citus: a writer's batch as one call of ``ledger_write_batch`` (off: its statements).
