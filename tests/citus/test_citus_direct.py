@@ -249,3 +249,29 @@ def test_direct_routes_derive_the_worker_url_from_the_coordinators() -> None:
         "password": "secret",
         "sslmode": "require",
     }
+
+
+def test_an_upgrade_replaces_a_batch_function_that_does_not_check_its_placement(
+    store: Store,
+) -> None:
+    from tokenmall.adapters.db import citus_batch, migrate
+
+    # given the batch function of an older version (no placement check), on every node
+    with store.engine.begin() as conn:
+        conn.execute(text(citus_batch.function_sql().replace(citus_batch.MARKER, "older")))
+    with store.engine.connect() as conn:
+        assert not citus_batch.installed(conn)
+    # when the schema is upgraded, then the function is the current one again
+    assert migrate.upgrade(store.engine)
+    with store.engine.connect() as conn:
+        assert citus_batch.installed(conn)
+    for worker in cluster.workers():
+        node = citus.Worker(worker.host, worker.port)
+        found = on_worker(
+            store,
+            node,
+            "SELECT position(%s in prosrc) > 0 FROM pg_proc WHERE proname = %s",
+            citus_batch.MARKER,
+            "ledger_write_batch",
+        )
+        assert found is True
