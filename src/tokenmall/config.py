@@ -132,6 +132,15 @@ class Settings(BaseSettings):
     # On a Citus coordinator the writer sends a batch as one call of the distributed function
     # ``ledger_write_batch`` on the tenant's worker; off: as its statements (to compare them).
     citus_batch_call: bool = True
+    # With the call: the writer sends it over its own connection straight to the worker that
+    # holds the tenant (found in the coordinator's pg_dist_placement and pg_dist_node, reached
+    # with the coordinator URL's user, password and database), where the call checks and
+    # locks its placement; off, or the worker unreachable: through the coordinator.
+    citus_direct: bool = True
+    # Connections to each worker per process for those calls, a pool shared by the process's
+    # tenant writers (opened as calls overlap; one serialises the commits of the worker's
+    # tenants: docs/performance.md).
+    citus_direct_connections: int = Field(default=4, ge=1, le=64)
     # Integration ``paid`` pushes go through their tenant's unit writer (group commit); off:
     # one transaction a request.
     group_commit: bool = True

@@ -22,8 +22,14 @@ where it runs as one transaction:
   writer's key look-up folded into the call: the unique index checks every key while
   inserting, and the look-up runs only when it refused one (a look-up before every insert cost
   the worker a parsed and planned query per batch); any other duplicate is the call's error;
-- a shard that is not on the node running the call (the call was not delegated) is refused
-  with an error, nothing written;
+- first the call takes the shard group's metadata lock (``lock_shard_metadata``, shared),
+  which a shard move or split takes exclusively on every node before it copies and holds until
+  the new placement is committed, then checks in the node's own metadata
+  (``pg_dist_placement``, ``pg_dist_local_group``) that the group is placed on this node: a
+  call on a node that does not hold it (not delegated, sent to a worker the group moved away
+  from, or its old placement not dropped yet) is refused with the SQLSTATE ``NOT_HERE``,
+  nothing written; otherwise no move can complete before the call commits. So the call may be
+  sent straight to the worker (``citus_direct``) as safely as through the coordinator;
 - a batch written returns ``[]``.
 
 Plain PostgreSQL and SQLite never see this function.
@@ -54,6 +60,11 @@ def _arguments() -> list[tuple[str, str]]:
     return [*args, ("state_names", "text[]"), ("state_values", "text[]")]
 
 
+# The SQLSTATE of a call on a node that does not hold the tenant's shard group.
+NOT_HERE = "TM001"
+# In the function's body: the version that checks and locks its placement (``installed``).
+MARKER = "ledger_write_batch: placement checked under the group's metadata lock"
+
 ARGUMENTS = _arguments()
 SIGNATURE = "ledger_write_batch(" + ", ".join(t for _, t in ARGUMENTS) + ")"
 CALL_SQL = (
@@ -61,6 +72,11 @@ CALL_SQL = (
     + ", ".join(f"${n}::{t}" for n, (_, t) in enumerate(ARGUMENTS, start=1))
     + ")"
 )
+# The call sent straight to a worker: selected FROM a table (the node's one-row
+# ``pg_dist_local_group``), Citus does not delegate it to the node holding the group, as it does
+# a bare call on a node without it; so on a worker the group has left, the call runs there and
+# is refused (``NOT_HERE``) instead of being forwarded.
+LOCAL_CALL_SQL = CALL_SQL + " FROM pg_catalog.pg_dist_local_group"
 
 
 def _insert(table: str, columns: Sequence[str], prefix: str, tail: str) -> str:
@@ -83,14 +99,29 @@ def function_sql() -> str:
     CREATE OR REPLACE FUNCTION ledger_write_batch({params}) RETURNS jsonb
     LANGUAGE plpgsql AS $fn$
     DECLARE
-        state_shard text := ledger_shard('public', 'economy_state', tenant);
+        group_shard bigint;
+        state_shard text;
         sets text;
         picks text;
         found jsonb;
     BEGIN
+        -- {MARKER}
+        -- The shard group's metadata lock, shared: a shard move (or split) takes it
+        -- exclusively on every node before it copies and holds it until its new placement is
+        -- committed, so from here to this call's commit the placement checked next stands.
+        group_shard := get_shard_id_for_distribution_column('public.tenants', tenant);
+        PERFORM lock_shard_metadata(5, ARRAY[group_shard]);
+        IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_placement AS p
+                       WHERE p.shardid = group_shard
+                         AND p.groupid = (SELECT groupid FROM pg_catalog.pg_dist_local_group))
+        THEN
+            RAISE EXCEPTION 'ledger_write_batch: the shards of % are not on this node', tenant
+                USING ERRCODE = '{NOT_HERE}';
+        END IF;
+        state_shard := ledger_shard('public', 'economy_state', tenant);
         IF to_regclass(state_shard) IS NULL THEN
             RAISE EXCEPTION 'ledger_write_batch: the shards of % are not on this node', tenant
-                USING ERRCODE = 'object_not_in_prerequisite_state';
+                USING ERRCODE = '{NOT_HERE}';
         END IF;
         BEGIN
         {inserts}
@@ -136,6 +167,20 @@ def install(conn: Connection) -> None:
     conn.execute(
         text("SELECT create_distributed_function(:f, '$1', colocate_with => 'tenants')"),
         {"f": SIGNATURE},
+    )
+
+
+def installed(conn: Connection) -> bool:
+    """Whether this node has the current ``ledger_write_batch`` (the one that checks and locks
+    its placement; an upgrade replaces an older one)."""
+    return bool(
+        conn.execute(
+            text(
+                "SELECT coalesce(bool_or(position(:m in prosrc) > 0), false) FROM pg_proc"
+                " WHERE oid = to_regprocedure(:f)"
+            ),
+            {"m": MARKER, "f": SIGNATURE},
+        ).scalar_one()
     )
 
 

@@ -10,7 +10,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
-from tokenmall.adapters.db import citus
+from tokenmall.adapters.db import citus, citus_batch
 from tokenmall.config import Settings
 
 FOLDER = Path(__file__).with_name("migrations")
@@ -51,10 +51,13 @@ def upgrade(engine: Engine, *, citus_required: bool | None = None) -> bool:
 
 
 def _citus_pending(engine: Engine, required: bool) -> bool:
-    """A schema at head that Citus has not distributed (yet), or should but cannot."""
+    """A schema at head that Citus has not distributed (yet), or should but cannot, or whose
+    batch function is an older version."""
     if engine.dialect.name != "postgresql" and not required:
         return False
     with engine.connect() as conn:
         if required:
             citus.require(conn)
-        return citus.version(conn) is not None and citus.needs_distribution(conn)
+        if citus.version(conn) is None:
+            return False
+        return citus.needs_distribution(conn) or not citus_batch.installed(conn)

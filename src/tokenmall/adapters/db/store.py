@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, select, update
 
 from tokenmall.adapters.db import citus, citus_batch, fast, migrate
+from tokenmall.adapters.db.citus_direct import DirectRoutes
 from tokenmall.adapters.db.engine import make_engine, require_existing
 from tokenmall.adapters.db.settings import database_url, existing_database_url
 from tokenmall.adapters.db.tables import (
@@ -87,11 +88,24 @@ _PARAMS_CACHE_MAX = 10_000
 class Store:
     """The ledger tables of one database (SQLite or PostgreSQL)."""
 
-    def __init__(self, engine: Engine, *, citus_batch_call: bool = True) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        citus_batch_call: bool = True,
+        citus_direct: bool = False,
+        citus_direct_connections: int = 4,
+    ) -> None:
         self.engine = engine
         # On Citus: a writer's batch as one call of ``ledger_write_batch`` (off: its statements).
         self.citus_batch_call = citus_batch_call
         self.postgres = engine.dialect.name == "postgresql"
+        # On Citus with the call: sent straight to the tenant's worker (``citus_direct``).
+        self.direct = (
+            DirectRoutes(engine, connections=citus_direct_connections)
+            if citus_direct and citus_batch_call and self.postgres
+            else None
+        )
         self._state_sql: dict[tuple[str, ...], str] = {}
         # The database this store writes (a URL names a schema too, through its options).
         self._cache_scope = engine.url.render_as_string(hide_password=True)
@@ -116,9 +130,17 @@ class Store:
         engine = make_engine(url, pool_size=pool_size)
         if migrate_now:
             migrate.upgrade(engine)
-        return cls(engine, citus_batch_call=Settings().citus_batch_call)
+        settings = Settings()
+        return cls(
+            engine,
+            citus_batch_call=settings.citus_batch_call,
+            citus_direct=settings.citus_direct,
+            citus_direct_connections=settings.citus_direct_connections,
+        )
 
     def dispose(self) -> None:
+        if self.direct is not None:
+            self.direct.close()
         self.engine.dispose()
 
     @contextmanager
@@ -368,7 +390,8 @@ class Store:
         batch, and the driver's cursor machinery is not involved (psycopg's own pipeline cost
         ~0.6 ms of Python a batch). SQLAlchemy does not see this transaction; if anything
         fails it is rolled back (on Citus with the call: ``citus_batch.Replayed`` when a key of
-        the batch is already booked, nothing written). ``on_send`` runs just before the
+        the batch is already booked, nothing written; the call goes straight to the tenant's
+        worker when ``self.direct`` can send it there). ``on_send`` runs just before the
         statements are sent;
         ``bound``: what ``bind_batch`` made of ``prepared`` already (the overlapping writer
         binds a batch on its own thread, off the path between two commits)."""
@@ -382,9 +405,11 @@ class Store:
             return False
         statements = bound if bound is not None else fast.bind_text(prepared)
         if self.keys_checked_at_commit(conn):
-            (answer,) = fast.commit_pipelined(
-                raw, citus_batch.call(tenant_id, statements, batch.state), on_send
-            )
+            call = citus_batch.call(tenant_id, statements, batch.state)
+            answers = None if self.direct is None else self.direct.send(tenant_id, call, on_send)
+            if answers is None:  # (not sent straight to the worker: through the coordinator)
+                answers = fast.commit_pipelined(raw, call, on_send)
+            (answer,) = answers
             found = citus_batch.replayed(answer)
             if found:
                 raise citus_batch.Replayed(tenant_id, found)

@@ -1,0 +1,229 @@
+"""The writer's batch call sent straight to the tenant's worker (Citus, ``citus_direct``).
+
+Through the coordinator, ``SELECT ledger_write_batch(…)`` is planned there and forwarded to the
+tenant's worker: a second hop and the coordinator's work on every batch. ``DirectRoutes`` sends
+the same call, as the same one implicit transaction, over a connection to the worker that holds
+the tenant's shard group, where it runs locally (``LOCAL_CALL_SQL``: never forwarded by that
+worker to another). The call makes this safe by itself
+(``citus_batch``): it takes the shard group's metadata lock that a shard move takes exclusively,
+then checks the placement in the worker's own metadata, and refuses with ``NOT_HERE`` (nothing
+written) on a worker that does not hold the group. A refused call is forgotten here (the next
+batch of the tenant reads its placement from the coordinator again) and sent through the
+coordinator at once, as every call is when direct routing is unavailable.
+
+Where a tenant is: the coordinator's ``pg_dist_placement`` of its shard of ``tenants`` and
+``pg_dist_node``'s ``nodename:nodeport`` of that group (``citus.tenant_worker``), read once and
+again after a refusal. How to reach it: the coordinator's URL with that host and port, its user,
+password, database and query options kept (a cluster's nodes share the database and the
+application's role). Connections: per worker and per process a pool of at most ``connections``
+(``citus_direct_connections``), opened as calls overlap and shared by every tenant writer of
+the process, never one per tenant. (With one, the worker's tenants commit one after the other.)
+
+Unavailable (nothing sent, the caller goes through the coordinator): a worker that does not
+answer a connection or has an older ``ledger_write_batch`` (tried again after
+``RETRY_SECONDS``), a placement that cannot be read. A call that fails after it was sent is the
+caller's error, as through the coordinator (the writer does the batch again with every key
+looked up).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.engine import URL
+
+from tokenmall.adapters.db import citus, citus_batch, fast
+
+log = logging.getLogger(__name__)
+
+RETRY_SECONDS = 5.0  # float-ok: time (a worker that failed to connect is left alone this long)
+CONNECT_SECONDS = 3
+APPLICATION_NAME = "tokenmall-direct"
+
+
+class NotReady(Exception):
+    """A worker that cannot take direct calls (it has an older batch function)."""
+
+
+def worker_params(url: URL, worker: citus.Worker) -> dict[str, Any]:
+    """libpq parameters of ``worker`` from the coordinator's ``url`` (module doc)."""
+    params: dict[str, Any] = {
+        key: value for key, value in url.query.items() if isinstance(value, str)
+    }
+    params.update(
+        host=worker.host,
+        port=worker.port,
+        dbname=url.database,
+        user=url.username,
+        password=url.password,
+        connect_timeout=CONNECT_SECONDS,
+        application_name=APPLICATION_NAME,
+    )
+    return {key: value for key, value in params.items() if value is not None}
+
+
+class _Pool:
+    """At most ``size`` connections to one worker, handed to one caller at a time."""
+
+    def __init__(self, params: dict[str, Any], size: int) -> None:
+        self.params = params
+        self._slots = threading.BoundedSemaphore(size)
+        self._idle: list[Any] = []
+        self._lock = threading.Lock()
+
+    def take(self) -> Any:
+        self._slots.acquire()
+        try:
+            with self._lock:
+                if self._idle:
+                    return self._idle.pop()
+            return self._connect()
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def give(self, raw: Any, broken: bool) -> None:
+        """Back to the pool, or closed: broken, or its session not idle."""
+        from psycopg.pq import TransactionStatus
+
+        try:
+            if broken or raw.broken or raw.info.transaction_status != TransactionStatus.IDLE:
+                raw.close()
+            else:
+                with self._lock:
+                    self._idle.append(raw)
+        finally:
+            self._slots.release()
+
+    def _connect(self) -> Any:
+        import psycopg
+
+        raw = psycopg.connect(**self.params, autocommit=True)
+        try:
+            row = raw.execute(
+                "SELECT coalesce(bool_or(position(%s in prosrc) > 0), false) FROM pg_proc"
+                " WHERE oid = to_regprocedure(%s)",
+                (citus_batch.MARKER, citus_batch.SIGNATURE),
+            ).fetchone()
+        except BaseException:
+            raw.close()
+            raise
+        if not (row and row[0]):
+            raw.close()
+            raise NotReady("its ledger_write_batch does not check its placement (upgrade)")
+        return raw
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for raw in idle:
+            raw.close()
+
+
+class DirectRoutes:
+    """The batch call of each tenant sent to its worker (module doc); one per ``Store``."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        connections: int = 4,
+        retry_seconds: float = RETRY_SECONDS,  # float-ok: time
+    ) -> None:
+        self.engine = engine
+        self.connections = connections
+        self.retry_seconds = retry_seconds
+        self._where: dict[str, citus.Worker] = {}
+        self._pools: dict[citus.Worker, _Pool] = {}
+        self._down: dict[citus.Worker, float] = {}  # float-ok: time (monotonic deadlines)
+        self._lock = threading.Lock()
+        # Figures (tests, benchmarks): calls written on each worker, calls refused there.
+        self.sent: Counter[str] = Counter()
+        self.refused: Counter[str] = Counter()
+
+    def worker_of(self, tenant_id: str) -> citus.Worker | None:
+        """The worker holding the tenant's shard group (from the coordinator, then cached);
+        None when it cannot be read."""
+        found = self._where.get(tenant_id)
+        if found is not None:
+            return found
+        try:
+            with self.engine.connect() as conn:
+                found = citus.tenant_worker(conn, tenant_id)[1]
+        except Exception as error:
+            log.warning("tenant %s: its placement could not be read: %r", tenant_id, error)
+            return None
+        self._where[tenant_id] = found
+        return found
+
+    def route(self, tenant_id: str, worker: citus.Worker) -> None:
+        """Send the tenant's calls to ``worker`` until one is refused there (tests force a
+        stale route with this)."""
+        self._where[tenant_id] = worker
+
+    def forget(self, tenant_id: str) -> None:
+        self._where.pop(tenant_id, None)
+
+    def send(
+        self,
+        tenant_id: str,
+        statements: Sequence[fast.Bound],
+        on_send: Callable[[], object] | None = None,
+    ) -> list[bytes | None] | None:
+        """Run the call (``citus_batch.call``) on the tenant's worker as one transaction and
+        return its answers; None when it was not written there (unavailable, or refused
+        because the group is not there): the caller sends it through the coordinator."""
+        worker = self.worker_of(tenant_id)
+        if worker is None or self._down.get(worker, 0.0) > time.monotonic():
+            return None
+        pool = self._pool(worker)
+        try:
+            raw = pool.take()
+        except Exception as error:
+            log.warning("worker %s cannot take direct calls: %r", worker, error)
+            self._down[worker] = time.monotonic() + self.retry_seconds
+            return None
+        import psycopg
+
+        local = [
+            (citus_batch.LOCAL_CALL_SQL if sql == citus_batch.CALL_SQL else sql, params)
+            for sql, params in statements
+        ]
+        broken = True
+        try:
+            answers = fast.commit_pipelined(raw, local, on_send)
+            broken = False
+        except psycopg.Error as error:
+            broken = False  # (``give`` closes a session that is not idle)
+            if error.sqlstate != citus_batch.NOT_HERE:
+                raise
+            self.refused[str(worker)] += 1
+            self.forget(tenant_id)
+            log.info("tenant %s: its shard group is no longer on %s; re-routed", tenant_id, worker)
+            return None
+        finally:
+            pool.give(raw, broken)
+        self.sent[str(worker)] += 1
+        return answers
+
+    def _pool(self, worker: citus.Worker) -> _Pool:
+        pool = self._pools.get(worker)
+        if pool is None:
+            with self._lock:
+                pool = self._pools.get(worker)
+                if pool is None:
+                    params = worker_params(self.engine.url, worker)
+                    pool = self._pools[worker] = _Pool(params, self.connections)
+        return pool
+
+    def close(self) -> None:
+        with self._lock:
+            pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            pool.close()
