@@ -12,12 +12,11 @@ refusal) is rolled back alone and refused exactly as before (``payments.handle_c
 records the refusal).
 
 Locks: everything that changes an order takes the order's row lock first and the tenant's
-ledger lock second. The writer reads each callback's payment, taking its order's lock only if
-it is free (``SKIP LOCKED``), and its order before it takes the tenant's lock (the unit's
-``prepare``); if another transaction holds the order's lock (a cancel, a refund of the same
-order), the callback is applied in a transaction of its own instead, which takes the locks in
-the usual order. So a callback never waits for an order lock, and no deadlock can come of it.
-Under the tenant's lock a callback is then its ledger steps and one pipeline of writes.
+ledger lock second. The writer already holds the tenant's lock, so it takes the order's lock
+only if it is free (``SKIP LOCKED``); if another transaction holds it (a cancel, a refund of
+the same order), the callback is applied in a transaction of its own instead, which takes
+the locks in the usual order. So a callback never waits for an order lock while holding the
+tenant's, and no deadlock can come of it.
 """
 
 from __future__ import annotations
@@ -43,27 +42,18 @@ class _CallbackUnit:
         self.event = event
         self.text = text
         self.now = now
-        self.read: payments.CallbackReads | None = None
-
-    def prepare(self, conn: Connection) -> None:
-        # Before the tenant's lock, in the batch's transaction: the payment with its order's
-        # lock (taken only if free), the order, the endpoints.
-        uow = MallUnitOfWork.joining(conn)
-        self.read = payments.callback_reads(uow, self.gateway, self.event)
 
     @property
     def tenant_id(self) -> str:
         return self.event.tenant_id
 
     def run(self, conn: Connection, book: TenantBook, writes: Writes) -> payments.CallbackResult:
-        # The reads were made by ``prepare``; every write goes in the unit's savepoint as one
-        # pipeline, the ledger's rows through the writer's book. The guarded moves of the
-        # payment and the order are checked when the pipeline ends (a refusal then rolls the
-        # unit back alone, as before).
+        # The reads first (the payment with its order's lock, the order, the endpoints), then
+        # every write in the unit's savepoint as one pipeline; the ledger's rows go through the
+        # writer's book. The guarded moves of the payment and the order are checked when the
+        # pipeline ends (a refusal then rolls the unit back alone, as before).
         uow = MallUnitOfWork.joining(conn, writes=nullcontext, book=book)
-        read, self.read = self.read, None
-        if read is None:
-            read = payments.callback_reads(uow, self.gateway, self.event)
+        read = payments.callback_reads(uow, self.gateway, self.event)
         with writes():
             return payments.apply_callback(
                 uow, self.gateway, self.event, self.text, self.now, wait=False, read=read

@@ -10,8 +10,7 @@ the idempotency look-ups, the shop's users) on its own connection — a batch re
 tenant's ``UnitWriter`` and waits. The writer thread (the batching base, without a linger)
 takes every unit queued (up to ``max_batch``) and runs them in ONE transaction:
 
-1. ``BEGIN``; each unit's ``prepare`` if it has one (reads before the lock, ``Prepared``);
-   the tenant's state row read ``FOR UPDATE`` (PostgreSQL; SQLite: the database's
+1. ``BEGIN``; the tenant's state row read ``FOR UPDATE`` (PostgreSQL; SQLite: the database's
    write lock) — the same lock every other ledger write of the tenant takes, in this process
    or another, so one writer at a time. If the row's ``last_journal_id`` or
    ``params_version`` is not what the writer's cached book says (another process, or another
@@ -68,16 +67,6 @@ class Unit(Protocol):
     def tenant_id(self) -> str: ...
 
     def run(self, conn: Connection, book: TenantBook, writes: Writes) -> Any: ...
-
-
-class Prepared(Protocol):
-    """A unit that also reads before the tenant is locked: ``prepare`` runs in the batch's
-    transaction before the tenant's lock is taken (only reads and row locks taken without
-    waiting: a lock the tenant's holders may wait for must come before the tenant's, as
-    everywhere else), keeping what it read for ``run``. If it raises, the unit is refused
-    with that error and does not run."""
-
-    def prepare(self, conn: Connection) -> None: ...
 
 
 class WriterRetired(RuntimeError):
@@ -140,12 +129,8 @@ class UnitWriter(ConnectedBatcher[_Item]):
         try:
             conn = self._connection()
             with conn.begin():
-                refused = [_prepare(conn, item.unit) for item in batch]
                 book = self._locked_book(conn)
-                for item, refusal in zip(batch, refused, strict=True):
-                    if refusal is not None:
-                        outcomes.append((False, refusal))
-                        continue
+                for item in batch:
                     outcome, book = self._one(conn, book, item.unit)
                     outcomes.append(outcome)
             # leaving the block committed the transaction
@@ -214,18 +199,6 @@ class UnitWriter(ConnectedBatcher[_Item]):
         # First batch, or someone else wrote the tenant since: start from the row just read.
         self._book = book = book_of(store, conn, tenant_id, state, last_journal_id, version)
         return book
-
-
-def _prepare(conn: Connection, unit: Unit) -> Exception | None:
-    """The unit's reads before the tenant's lock (``Prepared``), or the error they raised."""
-    prepare = getattr(unit, "prepare", None)
-    if prepare is None:
-        return None
-    try:
-        prepare(conn)
-    except Exception as error:
-        return error
-    return None
 
 
 def _exec(conn: Connection, sql: str) -> None:
