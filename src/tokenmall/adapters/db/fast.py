@@ -162,11 +162,49 @@ def pipeline(conn: Connection, postgres: bool) -> AbstractContextManager[Any]:
 def _pipeline(conn: Connection) -> Iterator[Any]:
     import psycopg
 
+    driver = conn.connection.driver_connection
     try:
-        with conn.connection.driver_connection.pipeline() as pipe:  # type: ignore[union-attr]
+        with driver.pipeline() as pipe:  # type: ignore[union-attr]
             yield pipe
     except psycopg.IntegrityError as error:
         raise IntegrityError(str(error), None, error) from error
+    finally:
+        checks = _CHECKS.pop(driver, [])
+    # The pipeline synced: each guarded update's count is known now.
+    missed = None
+    for cur, refusal in checks:
+        if cur.rowcount != 1 and missed is None:
+            missed = refusal
+        cur.close()
+    if missed is not None:
+        raise missed()
+
+
+# Guarded updates sent in a pipeline, checked when it ends (``guarded_update``).
+_CHECKS: weakref.WeakKeyDictionary[Any, list[tuple[Any, Callable[[], Exception]]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def in_pipeline(conn: Connection) -> bool:
+    """Whether ``conn`` is a PostgreSQL connection inside a pipeline (``pipeline``): there a
+    statement's results, its row count too, are known only when the pipeline ends."""
+    if conn.dialect.name != "postgresql":
+        return False
+    driver = conn.connection.driver_connection
+    return driver is not None and bool(driver.pgconn.pipeline_status)
+
+
+def guarded_update(
+    conn: Connection, sql: str, parameters: Mapping[str, Any], refusal: Callable[[], Exception]
+) -> None:
+    """Inside a pipeline: send an ``UPDATE`` that must change exactly one row; if it changed
+    none, ``refusal()`` is raised when the pipeline ends (inside the caller's transaction, so
+    the block's writes roll back with it, as a refusal raised at once would have them)."""
+    driver = conn.connection.driver_connection
+    cur = cursor(conn)
+    cur.execute(sql, parameters)
+    _CHECKS.setdefault(driver, []).append((cur, refusal))
 
 
 def cursor(conn: Connection) -> Any:

@@ -67,8 +67,9 @@ def record_approval(engine: Engine, provider_ref: str, amount_fen: int, now: dat
         return
     tenant_id, payment_id = found
     try:
-        with engine.begin() as conn:
-            conn.execute(
+        # One statement: in autocommit it is its own transaction (no BEGIN and COMMIT trips).
+        with engine.connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT").execute(
                 sandbox_transactions.insert().values(
                     tenant_id=tenant_id,
                     txn_id=f"sbx_{payment_id}",

@@ -48,12 +48,15 @@ class _CallbackUnit:
         return self.event.tenant_id
 
     def run(self, conn: Connection, book: TenantBook, writes: Writes) -> payments.CallbackResult:
-        # Reads and writes interleave (the order's lock, its rows), so one savepoint without a
-        # pipeline; the ledger's rows go through the writer's book.
-        with writes(pipelined=False):
-            uow = MallUnitOfWork.joining(conn, writes=nullcontext, book=book)
+        # The reads first (the payment with its order's lock, the order, the endpoints), then
+        # every write in the unit's savepoint as one pipeline; the ledger's rows go through the
+        # writer's book. The guarded moves of the payment and the order are checked when the
+        # pipeline ends (a refusal then rolls the unit back alone, as before).
+        uow = MallUnitOfWork.joining(conn, writes=nullcontext, book=book)
+        read = payments.callback_reads(uow, self.gateway, self.event)
+        with writes():
             return payments.apply_callback(
-                uow, self.gateway, self.event, self.text, self.now, wait=False
+                uow, self.gateway, self.event, self.text, self.now, wait=False, read=read
             )
 
 

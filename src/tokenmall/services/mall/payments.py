@@ -272,12 +272,14 @@ def apply_callback(
     now: datetime,
     *,
     wait: bool = True,
+    read: CallbackReads | None = None,
 ) -> CallbackResult:
     """Apply a verified callback and store it as accepted, in ``uow``'s transaction. With
     ``wait`` False the order's lock is taken only if free, else ``OrderBusy`` (nothing
     written): a caller already holding the tenant's ledger lock must not wait for an order
-    lock whose holder may be waiting for the tenant's."""
-    result = _apply(uow, gateway, event, now, wait=wait)
+    lock whose holder may be waiting for the tenant's. ``read``: ``callback_reads``'s answer
+    (then this only writes, and may run in one pipeline)."""
+    result = _apply(uow, gateway, event, now, wait=wait, read=read)
     uow.payments.add_callback(
         Callback(
             tenant_id=event.tenant_id,
@@ -351,8 +353,59 @@ def handle_callback(
     return result
 
 
+@dataclass(frozen=True, slots=True)
+class CallbackReads:
+    """What ``apply_callback(wait=False)`` reads before it writes: the payment, read with its
+    order's row lock, and the order."""
+
+    payment: Payment
+    order: Order
+
+
+def callback_reads(uow: UnitOfWork, gateway: Gateway, event: CallbackEvent) -> CallbackReads:
+    """The reads of ``apply_callback(wait=False)``, and its refusals that need no write: the
+    payment and its order's lock in one read (``OrderBusy`` if another holds the lock), the
+    order, and the tenant's webhook endpoints for the events it records. A replayed event is
+    refused by the event's unique key when written (``handle_callback`` answers its
+    ``IntegrityError``)."""
+    t = event.tenant_id
+    locked = uow.payments.locking_order(t, event.payment_id)
+    if locked is None:
+        busy = _known(uow.payments.get(t, event.payment_id), gateway, event)
+        raise OrderBusy(busy.order_id)
+    payment = _known(locked, gateway, event)
+    _same_amount(event, payment)
+    order = uow.orders.get(t, payment.order_id)
+    assert order is not None
+    if (
+        event.type == "payment.succeeded"
+        and PAYMENT.allows(payment.status, "succeed", Actor.GATEWAY)
+        and not ORDER.allows(order.status, "pay", Actor.GATEWAY)
+    ):
+        # A stray payment is recorded and refunded by the ledger's own commands, which do not
+        # advance the caller's cached book: it goes through a transaction of its own.
+        raise OrderBusy(payment.order_id)
+    uow.outbox.prefetch(t)
+    return CallbackReads(payment, order)
+
+
+def _same_amount(event: CallbackEvent, payment: Payment) -> None:
+    if event.amount_fen != payment.amount_fen:
+        raise CallbackRefused(
+            "amount_mismatch",
+            f"the event's amount differs from the payment's ({payment.amount_fen} fen)",
+            ErrorKind.INVALID,
+        )
+
+
 def _apply(
-    uow: UnitOfWork, gateway: Gateway, event: CallbackEvent, now: datetime, *, wait: bool
+    uow: UnitOfWork,
+    gateway: Gateway,
+    event: CallbackEvent,
+    now: datetime,
+    *,
+    wait: bool,
+    read: CallbackReads | None = None,
 ) -> CallbackResult:
     t = event.tenant_id
     # The order row's lock first, as every change of an order, its payments or its refunds
@@ -365,32 +418,15 @@ def _apply(
         payment = _known(uow.payments.get(t, event.payment_id), gateway, event)
         uow.orders.lock(t, payment.order_id)
         payment = _payment(uow, payment)
+        _same_amount(event, payment)
+        uow.payments.add_event(t, gateway.name, event.event_id, payment.payment_id, event.type, now)
+        found = uow.orders.get(t, payment.order_id)
+        assert found is not None
+        order = found
     else:
-        # The payment and its order's lock in one read; a replayed event is refused by the
-        # event's unique key below (``handle_callback`` answers its IntegrityError).
-        locked = uow.payments.locking_order(t, event.payment_id)
-        if locked is None:
-            busy = _known(uow.payments.get(t, event.payment_id), gateway, event)
-            raise OrderBusy(busy.order_id)
-        payment = _known(locked, gateway, event)
-    if event.amount_fen != payment.amount_fen:
-        raise CallbackRefused(
-            "amount_mismatch",
-            f"the event's amount differs from the payment's ({payment.amount_fen} fen)",
-            ErrorKind.INVALID,
-        )
-    uow.payments.add_event(t, gateway.name, event.event_id, payment.payment_id, event.type, now)
-    order = uow.orders.get(t, payment.order_id)
-    assert order is not None
-    if (
-        not wait
-        and event.type == "payment.succeeded"
-        and PAYMENT.allows(payment.status, "succeed", Actor.GATEWAY)
-        and not ORDER.allows(order.status, "pay", Actor.GATEWAY)
-    ):
-        # A stray payment is recorded and refunded by the ledger's own commands, which do not
-        # advance the caller's cached book: it goes through a transaction of its own.
-        raise OrderBusy(payment.order_id)
+        read = read or callback_reads(uow, gateway, event)
+        payment, order = read.payment, read.order
+        uow.payments.add_event(t, gateway.name, event.event_id, payment.payment_id, event.type, now)
     outcome = "no change"
     if event.type == "payment.succeeded":
         if PAYMENT.allows(payment.status, "succeed", Actor.GATEWAY):

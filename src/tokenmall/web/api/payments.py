@@ -288,11 +288,12 @@ def _deliver(
 def _states(
     db: Database, ref: str
 ) -> tuple[payments.PageState | None, drop_money.PageState | None]:
-    """An order's payment of ``ref``, else a reservation's, read in one transaction."""
+    """An order's payment of ``ref``, else a reservation's, on one connection (each read its
+    own snapshot on PostgreSQL: what can be paid is decided again under the order's lock)."""
     parsed = parse_sandbox_ref(ref)
     if parsed is None:
         return None, None
-    with db.reading() as uow:
+    with db.reading_one() as uow:
         found = payments.page_state(uow, parsed[0], parsed[1], ref)
         if found is not None:
             return found, None

@@ -29,8 +29,10 @@ from sqlalchemy import (
     update,
 )
 
+from tokenmall.adapters.db import fast
 from tokenmall.adapters.db.mall.rows import at, aware, maybe_aware, one_of, values
 from tokenmall.adapters.db.mall.tables import ID, TENANT_ID, metadata
+from tokenmall.domain.errors import Conflict
 from tokenmall.domain.mall.orders import (
     Order,
     OrderDiscount,
@@ -464,7 +466,22 @@ def move_order(
     **values: Any,
 ) -> bool:
     """Move the order from ``from_status`` to ``to_status`` (and set ``values``) if it is still
-    in ``from_status``; False if someone moved it first."""
+    in ``from_status``; False if someone moved it first. Inside a pipeline (``fast``) it
+    answers True and the pipeline's end raises ``Conflict`` if no row moved."""
+    if fast.in_pipeline(conn):
+        fast.guarded_update(
+            conn,
+            moving_sql(orders, values, "status = %(from_status)s AND order_id = %(row_id)s"),
+            {
+                **values,
+                "to_status": to_status,
+                "from_status": from_status,
+                "tenant_id": tenant_id,
+                "row_id": order_id,
+            },
+            lambda: Conflict(f"order {order_id!r} changed meanwhile; read it again", "status"),
+        )
+        return True
     done = conn.execute(
         update(orders)
         .where(
@@ -475,6 +492,19 @@ def move_order(
         .values(status=to_status, **values)
     )
     return bool(done.rowcount == 1)
+
+
+def moving_sql(table: Table, values: dict[str, Any], where: str) -> str:
+    """A guarded status update as fixed SQL (named parameters: ``to_status``, ``tenant_id``
+    and those of ``where``; each value under its column's name)."""
+    for name in values:
+        if name not in table.c:
+            raise ValueError(f"no column {name!r} in {table.name}")
+    sets = "".join(f", {name} = %({name})s" for name in values)
+    return (
+        f"UPDATE {table.name} SET status = %(to_status)s{sets} "
+        f"WHERE tenant_id = %(tenant_id)s AND {where}"
+    )
 
 
 def set_order_fields(conn: Connection, tenant_id: str, order_id: str, **values: Any) -> None:

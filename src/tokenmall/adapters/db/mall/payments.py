@@ -29,9 +29,11 @@ from sqlalchemy import (
     update,
 )
 
-from tokenmall.adapters.db.mall.orders import orders
+from tokenmall.adapters.db import fast
+from tokenmall.adapters.db.mall.orders import moving_sql, orders
 from tokenmall.adapters.db.mall.rows import at, aware, maybe_aware, one_of, values
 from tokenmall.adapters.db.mall.tables import ID, TENANT_ID, metadata
+from tokenmall.domain.errors import Conflict
 from tokenmall.domain.mall.payments import CallbackOutcome, Payment, PaymentStatus
 
 PAYMENT_STATUSES = values(PaymentStatus)
@@ -236,6 +238,25 @@ def move_payment(
     to_status: str,
     **values: Any,
 ) -> bool:
+    """Move the payment to ``to_status`` (and set ``values``) if it is in one of
+    ``from_statuses``; False if not. Inside a pipeline (``fast``) it answers True and the
+    pipeline's end raises ``Conflict`` if no row moved."""
+    if fast.in_pipeline(conn):
+        fast.guarded_update(
+            conn,
+            moving_sql(
+                payments, values, "status = ANY(%(from_statuses)s) AND payment_id = %(row_id)s"
+            ),
+            {
+                **values,
+                "to_status": to_status,
+                "from_statuses": list(from_statuses),
+                "tenant_id": tenant_id,
+                "row_id": payment_id,
+            },
+            lambda: Conflict("the payment changed meanwhile; try again"),
+        )
+        return True
     done = conn.execute(
         update(payments)
         .where(
