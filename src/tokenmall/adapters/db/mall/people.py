@@ -3,9 +3,21 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, select, update
+from sqlalchemy import (
+    ARRAY,
+    Connection,
+    String,
+    and_,
+    any_,
+    bindparam,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from tokenmall.adapters.db.mall.access import api_key_scopes
@@ -355,11 +367,9 @@ def sessions_with_role(
     """``with_role`` of many sessions of one tenant in one statement (the ids found)."""
     if not session_ids:
         return {}
-    s = sessions.c
     rows = conn.execute(
-        select(sessions, users.c.role)
-        .join(users, and_(users.c.tenant_id == s.tenant_id, users.c.user_id == s.user_id))
-        .where(s.tenant_id == tenant_id, s.session_id.in_(sorted(set(session_ids))))
+        _sessions_query(conn.dialect.name == "postgresql"),
+        {"tenant_id": tenant_id, "ids": sorted(set(session_ids))},
     )
     return {
         str(row.session_id): (
@@ -374,6 +384,22 @@ def sessions_with_role(
         )
         for row in rows
     }
+
+
+@cache
+def _sessions_query(postgres: bool) -> Any:
+    """``sessions_with_role``'s statement, built once: on PostgreSQL the ids are one array
+    parameter (``= ANY``), not one parameter each (a batch of presses asks for dozens)."""
+    s = sessions.c
+    if postgres:
+        among = s.session_id == any_(bindparam("ids", type_=ARRAY(String)))
+    else:
+        among = s.session_id.in_(bindparam("ids", expanding=True))
+    return (
+        select(s.session_id, s.user_id, s.secret_hash, s.expires_at, s.revoked_at, users.c.role)
+        .join(users, and_(users.c.tenant_id == s.tenant_id, users.c.user_id == s.user_id))
+        .where(s.tenant_id == bindparam("tenant_id"), among)
+    )
 
 
 def get_api_key(conn: Connection, tenant_id: str, key_id: str) -> ApiKey | None:
