@@ -5,8 +5,6 @@ long ago, requests sent all at once, and what a refusal must leave alone."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Any
 
@@ -79,18 +77,6 @@ def granted(server: Any, t: TenantFixture, cid: str, owner: str, count: int = 1)
             email=None, count=count, config=server.app.state.log_config, now=long_ago(),
         )  # fmt: skip
     return [tok.serial for tok in made]
-
-
-def all_at_once(base: str, calls: list[Callable[[Api], httpx.Response]]) -> list[httpx.Response]:
-    def run(call: Callable[[Api], httpx.Response]) -> httpx.Response:
-        client = Api(base)
-        try:
-            return call(client)
-        finally:
-            client.http.close()
-
-    with ThreadPoolExecutor(len(calls)) as pool:
-        return list(pool.map(run, calls))
 
 
 def refused_holder_limit(answer: httpx.Response) -> None:

@@ -12,7 +12,6 @@ import httpx
 from mall_api import Api, TenantFixture, ok
 from market_holders_kit import (
     PRICE,
-    all_at_once,
     collection,
     granted,
     holders,
@@ -24,6 +23,7 @@ from market_holders_kit import (
     state,
 )
 from market_money_kit import audit_clean, money
+from test_api_market_races import _all_at_once
 
 FUNDS = 100_00
 
@@ -67,14 +67,19 @@ def _one_newcomer_won(answers: list[httpx.Response]) -> int:
     return won[0]
 
 
+def _licensed_with_a_verified_seller(api: Api, t: TenantFixture) -> None:
+    """The tenant under ``cn-licensed``, its consumer (who holds and sells) KYC-verified."""
+    market(api, t, "cn-licensed")
+    ok(api.patch(t.path(f"/users/{t.consumer_id}"), t.admin_token,
+                 json={"kyc_status": "verified"}))  # fmt: skip
+
+
 def test_gifts_to_newcomers_at_once_never_pass_the_holder_limit(
     api: Api, server: Any, tenant: TenantFixture
 ) -> None:
     t = tenant
-    market(api, t, "cn-licensed")
+    _licensed_with_a_verified_seller(api, t)
     people_ = [t.consumer_id]
-    ok(api.patch(t.path(f"/users/{t.consumer_id}"), t.admin_token,
-                 json={"kyc_status": "verified"}))  # fmt: skip
     for racers in (2, 8):
         cid = collection(api, t, limit=3)
         serials = granted(server, t, cid, t.consumer_id, racers + 1)
@@ -87,7 +92,7 @@ def test_gifts_to_newcomers_at_once_never_pass_the_holder_limit(
             for i, u in enumerate(newcomers)
         ]
         to_holder = _gift(t, t.consumer_token, cid, serials[-1], other, key(), "market")
-        answers = all_at_once(server.base_url, [*calls, to_holder])
+        answers = _all_at_once(server.base_url, [*calls, to_holder])
         assert answers[-1].status_code == 200, answers[-1].text  # a holder still receives
         won = _one_newcomer_won(answers[:-1])
         assert holders(server, t, cid) == {t.consumer_id, other, newcomers[won]}
@@ -105,9 +110,7 @@ def test_accepts_by_newcomers_at_once_never_pass_the_holder_limit(
 ) -> None:
     """Agreements (协议转让) accepted at once, through the tenant's writer and on their own."""
     t = tenant
-    market(api, t, "cn-licensed")
-    ok(api.patch(t.path(f"/users/{t.consumer_id}"), t.admin_token,
-                 json={"kyc_status": "verified"}))  # fmt: skip
+    _licensed_with_a_verified_seller(api, t)
     for racers in (2, 8):
         cid = collection(api, t, limit=3)
         serials = granted(server, t, cid, t.consumer_id, racers + 1)
@@ -119,7 +122,7 @@ def test_accepts_by_newcomers_at_once_never_pass_the_holder_limit(
         calls = [_accept(t, tok, o, key()) for (_, tok), o in zip(newcomers, offers, strict=True)]
         calls.append(_accept(t, other_token, to_holder, key()))
         users = [t.consumer_id, other, *(u for u, _ in newcomers)]
-        answers = all_at_once(server.base_url, calls)
+        answers = _all_at_once(server.base_url, calls)
         assert answers[-1].status_code == 200, answers[-1].text
         won = _one_newcomer_won(answers[:-1])
         winner = newcomers[won][0]
@@ -144,9 +147,7 @@ def test_gifts_and_accepts_racing_for_the_last_place(
     api: Api, server: Any, tenant: TenantFixture
 ) -> None:
     t = tenant
-    market(api, t, "cn-licensed")
-    ok(api.patch(t.path(f"/users/{t.consumer_id}"), t.admin_token,
-                 json={"kyc_status": "verified"}))  # fmt: skip
+    _licensed_with_a_verified_seller(api, t)
     cid = collection(api, t, limit=2)
     serials = granted(server, t, cid, t.consumer_id, 8)
     buyers = people(api, server, t, 4, FUNDS)
@@ -156,7 +157,7 @@ def test_gifts_and_accepts_racing_for_the_last_place(
     for i in range(4):
         calls.append(_accept(t, buyers[i][1], offers[i], key()))
         calls.append(_gift(t, t.consumer_token, cid, serials[4 + i], given[i][0], key(), "market"))
-    answers = all_at_once(server.base_url, calls)
+    answers = _all_at_once(server.base_url, calls)
     won = _one_newcomer_won(answers)
     winner = (buyers if won % 2 == 0 else given)[won // 2][0]
     assert holders(server, t, cid) == {t.consumer_id, winner}
@@ -189,7 +190,7 @@ def test_an_open_collection_with_a_holder_limit_fills_one_newcomer_at_a_time(
         (lambda c, tok=tok, o=o: c.post(t.path(f"/market/orders/{o}/take"), tok, key=key()))
         for (_, tok), o in zip(takers, listed, strict=True)
     ]
-    won = _one_newcomer_won(all_at_once(server.base_url, takes))
+    won = _one_newcomer_won(_all_at_once(server.base_url, takes))
     assert holders(server, t, cid) == {t.consumer_id, takers[won][0]}
     # bids crossing the lowest listing at once: one more place
     cid = collection(api, t, limit=2)
@@ -197,7 +198,7 @@ def test_an_open_collection_with_a_holder_limit_fills_one_newcomer_at_a_time(
     for s in serials:
         ok(listing(cid, s)(api))
     bidders = people(api, server, t, 6, FUNDS)
-    won = _one_newcomer_won(all_at_once(server.base_url, [bid(cid, tok) for _, tok in bidders]))
+    won = _one_newcomer_won(_all_at_once(server.base_url, [bid(cid, tok) for _, tok in bidders]))
     assert holders(server, t, cid) == {t.consumer_id, bidders[won][0]}
     assert money(server, t, *(u for u, _ in bidders))["market_escrow"] == 0
     # newcomers' bids rest (none holds yet); listings crossing them at once fill one
@@ -206,7 +207,7 @@ def test_an_open_collection_with_a_holder_limit_fills_one_newcomer_at_a_time(
     resting = people(api, server, t, 6, FUNDS)
     for n, (_, tok) in enumerate(resting):
         assert ok(bid(cid, tok, f"{90 + n}.00")(api))["order"]["status"] == "open"
-    answers = all_at_once(server.base_url, [listing(cid, s, "80.00") for s in serials])
+    answers = _all_at_once(server.base_url, [listing(cid, s, "80.00") for s in serials])
     won = _one_newcomer_won(answers)
     assert answers[won].json()["status"] == "filled"
     assert holders(server, t, cid) == {t.consumer_id, resting[-1][0]}  # the highest bid

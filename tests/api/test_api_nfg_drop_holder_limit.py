@@ -11,27 +11,18 @@ from typing import Any
 
 import httpx
 from mall_api import Api, TenantFixture, ok
+from market_holders_kit import refused_holder_limit as _refused
 from orders_helpers import audit_clean, economy, sandbox_pay
 from sqlalchemy import func, select
 from test_api_nfg_drop import _all_at_once, buyer, drop, make_collection, reserve
 
 from tokenmall.adapters.db.nfg.tables import nfg_drop_buyers, nfg_reservations, nfg_tokens
-from tokenmall.domain.market.refusals import SENTENCES, Code
 
 
 def _market(api: Api, t: TenantFixture, col: str, profile: str, limit: int) -> None:
     ok(api.post(t.path("/market/settings"), t.admin_token, json={"profile": profile}))
     path = t.path(f"/market/collections/{col}/settings")
     assert ok(api.post(path, t.admin_token, json={"holder_limit": limit}))["holder_limit"] == limit
-
-
-def _refused(answer: httpx.Response) -> None:
-    assert answer.status_code == 409, answer.text
-    error = answer.json()["error"]
-    assert error["code"] == "holder_limit", error
-    zh, en = SENTENCES[Code.HOLDER_LIMIT]
-    assert zh in error["message"], error
-    assert en in error["message"], error
 
 
 def _state(api: Api, server: Any, t: TenantFixture, col: str) -> Any:

@@ -10,7 +10,6 @@ the loser of each race gets a documented 409, and the books stay consistent (aud
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from uuid import uuid4
 
@@ -26,6 +25,7 @@ from orders_helpers import (
     success_event,
 )
 from sqlalchemy import select
+from test_api_market_races import _all_at_once
 from wallet_helpers import second_admin
 
 from tokenmall.adapters.db.mall.orders import order_events
@@ -36,18 +36,6 @@ WAYS = 40
 def _restock(api: Api, t: TenantFixture, units: int = 200) -> None:
     path = t.path(f"/skus/{t.sku_id}/stock-movements")
     ok(api.post(path, t.merchant_token, json={"change": units, "reason": "restock"}), 201)
-
-
-def _all_at_once(base: str, calls: list[Callable[[Api], httpx.Response]]) -> list[httpx.Response]:
-    def run(call: Callable[[Api], httpx.Response]) -> httpx.Response:
-        client = Api(base)
-        try:
-            return call(client)
-        finally:
-            client.http.close()
-
-    with ThreadPoolExecutor(len(calls)) as pool:
-        return list(pool.map(run, calls))
 
 
 def _codes(answers: list[httpx.Response]) -> list[tuple[int, str]]:
