@@ -66,19 +66,23 @@ def record_approval(engine: Engine, provider_ref: str, amount_fen: int, now: dat
     if found is None:
         return
     tenant_id, payment_id = found
+    row = sandbox_transactions.insert().values(
+        tenant_id=tenant_id,
+        txn_id=f"sbx_{payment_id}",
+        kind=BillKind.PAYMENT,
+        reference=payment_id,
+        amount_fen=amount_fen,
+        occurred_at=now,
+    )
     try:
+        if engine.dialect.name != "postgresql":
+            # SQLite's engine begins every transaction itself (``engine.py``): committed here.
+            with engine.begin() as conn:
+                conn.execute(row)
+            return
         # One statement: in autocommit it is its own transaction (no BEGIN and COMMIT trips).
         with engine.connect() as conn:
-            conn.execution_options(isolation_level="AUTOCOMMIT").execute(
-                sandbox_transactions.insert().values(
-                    tenant_id=tenant_id,
-                    txn_id=f"sbx_{payment_id}",
-                    kind=BillKind.PAYMENT,
-                    reference=payment_id,
-                    amount_fen=amount_fen,
-                    occurred_at=now,
-                )
-            )
+            conn.execution_options(isolation_level="AUTOCOMMIT").execute(row)
     except IntegrityError:
         pass  # approved before: the first approval is the one on the bill
 
