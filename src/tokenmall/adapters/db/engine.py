@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, Executable, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DisconnectionError
 
@@ -81,6 +81,18 @@ def _masked(url: str) -> str:
 
 def is_postgres(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
+
+
+def execute_alone(engine: Engine, statement: Executable) -> None:
+    """Run one writing statement in a transaction of its own: on PostgreSQL in autocommit (no
+    BEGIN and COMMIT round trips); on SQLite, whose engine begins every transaction itself
+    (``_sqlite_setup``), in a committed one."""
+    if not is_postgres(engine):
+        with engine.begin() as conn:
+            conn.execute(statement)
+        return
+    with engine.connect() as conn:
+        conn.execution_options(isolation_level="AUTOCOMMIT").execute(statement)
 
 
 def make_engine(url: str, *, pool_size: int = 8) -> Engine:

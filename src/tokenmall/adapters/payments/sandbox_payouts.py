@@ -15,11 +15,13 @@ and the drop's money that came after its reservation expired (``rfd_<reservation
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import suppress
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 
+from tokenmall.adapters.db.engine import execute_alone
 from tokenmall.adapters.db.mall.payouts import sandbox_transactions
 from tokenmall.adapters.db.mall.refunds import refunds
 from tokenmall.adapters.db.nfg.tables import nfg_reservations
@@ -74,17 +76,8 @@ def record_approval(engine: Engine, provider_ref: str, amount_fen: int, now: dat
         amount_fen=amount_fen,
         occurred_at=now,
     )
-    try:
-        if engine.dialect.name != "postgresql":
-            # SQLite's engine begins every transaction itself (``engine.py``): committed here.
-            with engine.begin() as conn:
-                conn.execute(row)
-            return
-        # One statement: in autocommit it is its own transaction (no BEGIN and COMMIT trips).
-        with engine.connect() as conn:
-            conn.execution_options(isolation_level="AUTOCOMMIT").execute(row)
-    except IntegrityError:
-        pass  # approved before: the first approval is the one on the bill
+    with suppress(IntegrityError):  # approved before: the first approval is on the bill
+        execute_alone(engine, row)
 
 
 class SandboxBills:

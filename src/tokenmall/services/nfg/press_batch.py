@@ -175,11 +175,11 @@ def _settle_sets(
     one look-up (a replay answers them, another request under the key is a ``Conflict``);
     the checks before any lock; the rows of the buyers whose presses the places for sale
     could cover locked and their places counted in two statements; then, in order, sold out
-    or over the limit; the counter rows with room that
-    no one else holds locked; the answers stored (a key a racing request stored meanwhile,
-    and a press the rows held could not cover, run alone: ``Alone``); the places taken and
-    the reservations inserted. In the batch's transaction: if any statement fails, none of
-    it happened (the caller runs every press alone)."""
+    or over the limit; the counter rows with room that no one else holds locked; the answers
+    stored (a key a racing request stored meanwhile, and a press the rows held could not
+    cover, run alone: ``Alone``); the places taken and the reservations inserted. In the
+    batch's transaction: if any statement fails, none of it happened (the caller runs every
+    press alone)."""
     collection = view.collection
     assert collection is not None
     tenant_id, collection_id = collection.tenant_id, collection.collection_id
@@ -317,10 +317,8 @@ def _cover(
     taken: dict[int, int] = {}
     if not quantities:
         return kept, taken
+    # The counters are open (``settle`` opened them first).
     rows = press_rows.lock_counter_rows(conn, tenant_id, collection_id, sum(quantities))
-    if not rows and not counters.is_open(conn, tenant_id, collection_id):
-        counters.open_counters(conn, tenant_id, collection_id)
-        rows = press_rows.lock_counter_rows(conn, tenant_id, collection_id, sum(quantities))
     room = dict(rows)
     for n, quantity in enumerate(quantities):
         if sum(room.values()) < quantity:
