@@ -42,9 +42,11 @@ def book(store: Store, tenant: str, keys: list[str]) -> None:
             future.result(timeout=60)
 
 
-def book_until(store: Store, tenant: str, done: Callable[[], bool], prefix: str) -> list[str]:
+def book_until(
+    store: Store, tenant: str, done: Callable[[list[str]], bool], prefix: str
+) -> list[str]:
     """Book purchases from 8 callers at once (so the writer's batches overlap and go to the
-    committer) until ``done()``; the acknowledged keys."""
+    committer) until ``done(the keys acknowledged so far)``; the acknowledged keys."""
     acknowledged: list[str] = []
     stop = threading.Event()
     failures: list[BaseException] = []
@@ -66,7 +68,7 @@ def book_until(store: Store, tenant: str, done: Callable[[], bool], prefix: str)
             thread.start()
         try:
             deadline = time.monotonic() + 60
-            while not done() and not failures:
+            while not done(acknowledged) and not failures:
                 assert time.monotonic() < deadline
                 time.sleep(0.01)
         finally:
@@ -138,47 +140,24 @@ def test_a_tenant_moved_while_its_writer_books_directly_loses_nothing(
     tenant = new_tenant(store)
     source, _ = placed(store, tenant)
     (target,) = [citus.Worker(w.host, w.port) for w in cluster.workers() if w.port != source.port]
-    acknowledged: list[str] = []
-    stop = threading.Event()
-    failures: list[BaseException] = []
-    where = ["--database", db_url]
+    moved: list[int] = []  # the purchases acknowledged when the move was done
 
-    def client(pool: WriterPool, lane: int) -> None:
-        n = 0
-        try:
-            while not stop.is_set():
-                key = f"m{lane}-{n}"
-                pool.call(buy(tenant, key, n), timeout=60)
-                acknowledged.append(key)
-                n += 1
-        except BaseException as error:  # (reported below)
-            failures.append(error)
-
-    with WriterPool(store) as pool:
-        clients = [threading.Thread(target=client, args=(pool, lane)) for lane in range(8)]
-        for thread in clients:
-            thread.start()
-        try:
-            deadline = time.monotonic() + 60
-            while store.direct.sent[str(source)] < 3:
-                assert time.monotonic() < deadline, store.direct.sent
-                time.sleep(0.02)
+    def done(acknowledged: list[str]) -> bool:
+        assert store.direct is not None
+        if not moved:
+            if store.direct.sent[str(source)] < 3:
+                return False
             # when its shard group moves to the other worker with the documented command
+            where = ["--database", db_url]
             result = CliRunner().invoke(
-                app,
-                ["db", "move-tenant", tenant, "--to", str(target), *where],
+                app, ["db", "move-tenant", tenant, "--to", str(target), *where]
             )
             assert result.exit_code == 0, result.output
-            during = len(acknowledged)
-            deadline = time.monotonic() + 60
-            while store.direct.sent[str(target)] < 3 or len(acknowledged) < during + 20:
-                assert time.monotonic() < deadline, (during, len(acknowledged), store.direct.sent)
-                time.sleep(0.02)
-        finally:
-            stop.set()
-            for thread in clients:
-                thread.join(timeout=60)
-    assert failures == []
+            moved.append(len(acknowledged))
+            return False
+        return store.direct.sent[str(target)] >= 3 and len(acknowledged) >= moved[0] + 20
+
+    acknowledged = book_until(store, tenant, done, "m")
     # then the call sent to the old worker was refused there and the writer re-routed
     assert store.direct.refused[str(source)] >= 1
     assert store.direct.worker_of(tenant) == target
@@ -207,7 +186,7 @@ def test_a_stale_route_is_refused_and_re_routed_not_written_on_the_old_placement
     keys = book_until(
         store,
         tenant,
-        lambda: direct.refused[str(source)] > refused and direct.sent[str(target)] > sent,
+        lambda _: direct.refused[str(source)] > refused and direct.sent[str(target)] > sent,
         "b",
     )
     # then the old worker refused the call, nothing was written on its old placement
