@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from conftest import Api
+from mall_api import Api
 
 
 def test_the_api_documentation_loads_only_this_servers_files(api: Api) -> None:
