@@ -16,6 +16,7 @@ from tokenmall.services.mall import (
     order_clock,
     order_refunds,
     orders,
+    tenant_config,
 )
 from tokenmall.services.mall import checkout as checkouts
 from tokenmall.services.mall.payment_channels import ChannelsUnit
@@ -174,6 +175,8 @@ def checkout(
     lines = None if payload.lines is None else [(x.sku_id, x.quantity) for x in payload.lines]
 
     def make_with(uow: UnitOfWork, now: datetime) -> CheckoutOut:
+        # The tenant's channels, rights, parameters and order settings: one version read.
+        uow = tenant_config.configured(uow, tenant_id)
         done = checkouts.checkout(
             uow,
             caller,
