@@ -38,6 +38,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from tokenmall.adapters.db import fast
+from tokenmall.adapters.db.mall import checkout_rows
 from tokenmall.adapters.db.mall.catalogue import stock_left, take_stock
 from tokenmall.adapters.db.uow import insert_answer
 from tokenmall.domain.mall.catalogue import StockMovement
@@ -81,15 +82,9 @@ class CheckoutUnit:
         """The writes in ``conn``'s transaction, in one pipeline; ``OutOfStock`` (the caller
         rolls back) when a line's stock is not left."""
         t = self.tenant_id
-        uow = MallUnitOfWork.joining(conn)
         with fast.pipeline(conn, True):
             taken = take_stock(conn, t, self.takes, self.now)
-            for order in self.orders:
-                uow.orders.add(order)
-            for order_id, event in self.events:
-                uow.orders.add_event(t, order_id, event)
-            for payment in self.payments:
-                uow.payments.add(payment)
+            checkout_rows.add_rows(conn, t, self.orders, self.events, self.payments)
             response = StoredResponse(self.request_hash, self.status, self.body)
             insert_answer(
                 conn,
@@ -120,6 +115,8 @@ class _Orders:
         return getattr(self._real, name)
 
     def add(self, order: Order) -> None:
+        if not checkout_rows.fits(order):
+            raise NotPlanned("add")
         self._unit.orders.append(order)
 
     def add_event(self, tenant_id: str, order_id: str, event: OrderEvent) -> None:
