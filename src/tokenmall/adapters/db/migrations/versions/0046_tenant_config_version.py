@@ -29,5 +29,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("mall_tenants") as batch:
+    # In place (SQLite 3.35+: ALTER TABLE … DROP COLUMN): a rebuild would drop mall_tenants,
+    # which every tenant's rows refer to (see 0012_addresses).
+    with op.batch_alter_table("mall_tenants", recreate="never") as batch:
         batch.drop_column("config_version")
