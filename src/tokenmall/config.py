@@ -141,9 +141,6 @@ class Settings(BaseSettings):
     # tenant writers (opened as calls overlap; one serialises the commits of the worker's
     # tenants: docs/performance.md).
     citus_direct_connections: int = Field(default=4, ge=1, le=64)
-    # Those calls of a worker's tenants that wait for a connection at the same moment go as
-    # one transaction there (one commit for several tenants); off: a transaction each.
-    citus_direct_combine: bool = True
     # Integration ``paid`` pushes go through their tenant's unit writer (group commit); off:
     # one transaction a request.
     group_commit: bool = True

@@ -32,14 +32,6 @@ where it runs as one transaction:
   sent straight to the worker (``citus_direct``) as safely as through the coordinator;
 - a batch written returns ``[]``.
 
-``ledger_write_batch_isolated`` (same arguments) is the call as one of several in a
-transaction: ``citus_direct`` sends the calls of a worker's tenants that are ready at the same
-moment as one transaction there (one commit, one WAL flush for all of them). It resets the
-deferred constraints to their default (the call before made them immediate), runs the call as
-a sub-transaction and answers any error of it as ``{"sqlstate": …, "message": …}`` instead of
-raising it: that call is rolled back alone (its group's lock released, nothing of it written),
-the others commit. An error it cannot catch (a cancel) or a failed commit fails them all.
-
 Plain PostgreSQL and SQLite never see this function.
 """
 
@@ -85,10 +77,6 @@ CALL_SQL = (
 # a bare call on a node without it; so on a worker the group has left, the call runs there and
 # is refused (``NOT_HERE``) instead of being forwarded.
 LOCAL_CALL_SQL = CALL_SQL + " FROM pg_catalog.pg_dist_local_group"
-# The call as one of several in a transaction on the worker (module doc), sent as LOCAL_CALL_SQL.
-ISOLATED = "ledger_write_batch_isolated"
-ISOLATED_SIGNATURE = SIGNATURE.replace("ledger_write_batch(", f"{ISOLATED}(", 1)
-ISOLATED_CALL_SQL = LOCAL_CALL_SQL.replace("ledger_write_batch(", f"{ISOLATED}(", 1)
 
 
 def _insert(table: str, columns: Sequence[str], prefix: str, tail: str) -> str:
@@ -165,30 +153,6 @@ def function_sql() -> str:
     """
 
 
-def isolated_sql() -> str:
-    """``CREATE OR REPLACE FUNCTION ledger_write_batch_isolated(…)`` (module doc)."""
-    params = ", ".join(f"{name} {type_}" for name, type_ in ARGUMENTS)
-    names = ", ".join(name for name, _ in ARGUMENTS)
-    return f"""
-    CREATE OR REPLACE FUNCTION {ISOLATED}({params}) RETURNS jsonb
-    LANGUAGE plpgsql AS $fn$
-    DECLARE
-        answer jsonb;
-        code text;
-        message text;
-    BEGIN
-        -- The deferred checks back to their default (a call before this one in the
-        -- transaction made them immediate), then the call, on this node (never delegated).
-        SET CONSTRAINTS ALL DEFERRED;
-        SELECT ledger_write_batch({names}) INTO answer FROM pg_catalog.pg_dist_local_group;
-        RETURN answer;
-    EXCEPTION WHEN OTHERS THEN
-        GET STACKED DIAGNOSTICS code = RETURNED_SQLSTATE, message = MESSAGE_TEXT;
-        RETURN jsonb_build_object('sqlstate', code, 'message', message);
-    END $fn$
-    """
-
-
 def install(conn: Connection) -> None:
     """Create the function on the coordinator and make it a distributed function delegated
     to the tenant's worker (inside the upgrade's transaction). A version of it that returns
@@ -200,24 +164,22 @@ def install(conn: Connection) -> None:
     if returns is not None and returns != "jsonb":
         conn.execute(text(f"DROP FUNCTION {SIGNATURE}"))
     conn.execute(text(function_sql()))
-    conn.execute(text(isolated_sql()))
-    for signature in (SIGNATURE, ISOLATED_SIGNATURE):
-        conn.execute(
-            text("SELECT create_distributed_function(:f, '$1', colocate_with => 'tenants')"),
-            {"f": signature},
-        )
+    conn.execute(
+        text("SELECT create_distributed_function(:f, '$1', colocate_with => 'tenants')"),
+        {"f": SIGNATURE},
+    )
 
 
 def installed(conn: Connection) -> bool:
     """Whether this node has the current ``ledger_write_batch`` (the one that checks and locks
-    its placement) and ``ledger_write_batch_isolated`` (an upgrade installs what is missing)."""
+    its placement; an upgrade replaces an older one)."""
     return bool(
         conn.execute(
             text(
-                "SELECT (SELECT coalesce(bool_or(position(:m in prosrc) > 0), false) FROM pg_proc"
-                " WHERE oid = to_regprocedure(:f)) AND to_regprocedure(:g) IS NOT NULL"
+                "SELECT coalesce(bool_or(position(:m in prosrc) > 0), false) FROM pg_proc"
+                " WHERE oid = to_regprocedure(:f)"
             ),
-            {"m": MARKER, "f": SIGNATURE, "g": ISOLATED_SIGNATURE},
+            {"m": MARKER, "f": SIGNATURE},
         ).scalar_one()
     )
 

@@ -95,7 +95,6 @@ class Store:
         citus_batch_call: bool = True,
         citus_direct: bool = False,
         citus_direct_connections: int = 4,
-        citus_direct_combine: bool = True,
     ) -> None:
         self.engine = engine
         # On Citus: a writer's batch as one call of ``ledger_write_batch`` (off: its statements).
@@ -103,7 +102,7 @@ class Store:
         self.postgres = engine.dialect.name == "postgresql"
         # On Citus with the call: sent straight to the tenant's worker (``citus_direct``).
         self.direct = (
-            DirectRoutes(engine, connections=citus_direct_connections, combine=citus_direct_combine)
+            DirectRoutes(engine, connections=citus_direct_connections)
             if citus_direct and citus_batch_call and self.postgres
             else None
         )
@@ -137,7 +136,6 @@ class Store:
             citus_batch_call=settings.citus_batch_call,
             citus_direct=settings.citus_direct,
             citus_direct_connections=settings.citus_direct_connections,
-            citus_direct_combine=settings.citus_direct_combine,
         )
 
     def dispose(self) -> None:
