@@ -33,6 +33,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine
@@ -66,6 +67,48 @@ def worker_params(url: URL, worker: citus.Worker) -> dict[str, Any]:
         application_name=APPLICATION_NAME,
     )
     return {key: value for key, value in params.items() if value is not None}
+
+
+@dataclass(frozen=True)
+class Shards:
+    """A tenant's shard group as its batch names it: the shard of ``tenants`` and the
+    qualified names of its shards of the tables the batch writes."""
+
+    group: int
+    names: dict[str, str]
+
+
+_TABLES = ("holders", "journals", "postings", "economy_state")
+
+
+def read_shards(raw: Any, tenant_id: str) -> Shards:
+    """The tenant's ``Shards`` from a node's metadata (``ledger_shard``)."""
+    row = raw.execute(
+        "SELECT get_shard_id_for_distribution_column('public.tenants', %s::text), "
+        + ", ".join("ledger_shard('public', %s, %s::text)" for _ in _TABLES),
+        [tenant_id, *[value for table in _TABLES for value in (table, tenant_id)]],
+    ).fetchone()
+    return Shards(int(row[0]), dict(zip(_TABLES, row[1:], strict=True)))
+
+
+def on_shards(tenant_id: str, shards: Shards, statements: Sequence[fast.Bound]) -> list[fast.Bound]:
+    """The batch's statements as sent to the worker: the placement check, each statement on
+    the tenant's shard of its table, and the deferred balance check made now (a refusal is
+    the transaction's error, before its commit)."""
+    tenant = tenant_id.encode()
+    out: list[fast.Bound] = [(citus_batch.HERE_SQL, [tenant, str(shards.group).encode()])]
+    for sql, params in statements:
+        out.append((_on_shard(sql, shards), params))
+    out.append(("SET CONSTRAINTS ALL IMMEDIATE", []))
+    return out
+
+
+def _on_shard(sql: str, shards: Shards) -> str:
+    for table in _TABLES:
+        for head in (f"INSERT INTO {table} (", f"UPDATE {table} SET "):
+            if sql.startswith(head):
+                return head.replace(table, shards.names[table], 1) + sql[len(head) :]
+    raise ValueError(f"not a statement of the writer's batch: {sql[:60]}")
 
 
 class _Pool:
@@ -140,6 +183,7 @@ class DirectRoutes:
         self.connections = connections
         self.retry_seconds = retry_seconds
         self._where: dict[str, citus.Worker] = {}
+        self._shards: dict[str, Shards] = {}
         self._pools: dict[citus.Worker, _Pool] = {}
         self._down: dict[citus.Worker, float] = {}  # float-ok: time (monotonic deadlines)
         self._lock = threading.Lock()
@@ -169,35 +213,38 @@ class DirectRoutes:
 
     def forget(self, tenant_id: str) -> None:
         self._where.pop(tenant_id, None)
+        self._shards.pop(tenant_id, None)
 
     def send(
         self,
         tenant_id: str,
         statements: Sequence[fast.Bound],
         on_send: Callable[[], object] | None = None,
-    ) -> list[bytes | None] | None:
-        """Run the call (``citus_batch.call``) on the tenant's worker as one transaction and
-        return its answers; None when it was not written there (unavailable, or refused
-        because the group is not there): the caller sends it through the coordinator."""
+    ) -> bool:
+        """Write the batch (``fast.bind_text`` of ``Store.prepare_batch``: the inserts, then
+        the state update) on the tenant's worker as one transaction: the placement check
+        (``citus_batch.HERE_SQL``), the statements on the tenant's shards, the deferred balance
+        check. False when it was not written there (unavailable, or refused because the group
+        is not there, or not under the shard names known): the caller sends it through the
+        coordinator."""
         worker = self.worker_of(tenant_id)
         if worker is None or self._down.get(worker, 0.0) > time.monotonic():
-            return None
+            return False
         pool = self._pool(worker)
         try:
             raw = pool.take()
         except Exception as error:
             log.warning("worker %s cannot take direct calls: %r", worker, error)
             self._down[worker] = time.monotonic() + self.retry_seconds
-            return None
+            return False
         import psycopg
 
-        local = [
-            (citus_batch.LOCAL_CALL_SQL if sql == citus_batch.CALL_SQL else sql, params)
-            for sql, params in statements
-        ]
         broken = True
         try:
-            answers = fast.commit_pipelined(raw, local, on_send)
+            shards = self._shards.get(tenant_id)
+            if shards is None:
+                shards = self._shards[tenant_id] = read_shards(raw, tenant_id)
+            fast.commit_pipelined(raw, on_shards(tenant_id, shards, statements), on_send)
             broken = False
         except psycopg.Error as error:
             broken = False  # (``give`` closes a session that is not idle)
@@ -206,11 +253,11 @@ class DirectRoutes:
             self.refused[str(worker)] += 1
             self.forget(tenant_id)
             log.info("tenant %s: its shard group is no longer on %s; re-routed", tenant_id, worker)
-            return None
+            return False
         finally:
             pool.give(raw, broken)
         self.sent[str(worker)] += 1
-        return answers
+        return True
 
     def _pool(self, worker: citus.Worker) -> _Pool:
         pool = self._pools.get(worker)

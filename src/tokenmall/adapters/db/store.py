@@ -405,11 +405,10 @@ class Store:
             return False
         statements = bound if bound is not None else fast.bind_text(prepared)
         if self.keys_checked_at_commit(conn):
+            if self.direct is not None and self.direct.send(tenant_id, statements, on_send):
+                return True  # (straight to the worker; else through the coordinator:)
             call = citus_batch.call(tenant_id, statements, batch.state)
-            answers = None if self.direct is None else self.direct.send(tenant_id, call, on_send)
-            if answers is None:  # (not sent straight to the worker: through the coordinator)
-                answers = fast.commit_pipelined(raw, call, on_send)
-            (answer,) = answers
+            (answer,) = fast.commit_pipelined(raw, call, on_send)
             found = citus_batch.replayed(answer)
             if found:
                 raise citus_batch.Replayed(tenant_id, found)
