@@ -1,29 +1,42 @@
-"""The writer's batch call sent straight to the tenant's worker (Citus, ``citus_direct``).
+"""The writer's batch sent straight to the tenant's worker (Citus, ``citus_direct``).
 
 Through the coordinator, ``SELECT ledger_write_batch(…)`` is planned there and forwarded to the
-tenant's worker: a second hop and the coordinator's work on every batch. ``DirectRoutes`` sends
-the same call, as the same one implicit transaction, over a connection to the worker that holds
-the tenant's shard group, where it runs locally (``LOCAL_CALL_SQL``: never forwarded by that
-worker to another). The call makes this safe by itself
-(``citus_batch``): it takes the shard group's metadata lock that a shard move takes exclusively,
-then checks the placement in the worker's own metadata, and refuses with ``NOT_HERE`` (nothing
-written) on a worker that does not hold the group. A refused call is forgotten here (the next
-batch of the tenant reads its placement from the coordinator again) and sent through the
-coordinator at once, as every call is when direct routing is unavailable.
+tenant's worker: a second hop and the coordinator's work on every batch, and on the worker the
+function's ``EXECUTE``s parsed, analysed and planned again in every call. ``DirectRoutes``
+sends the batch over a connection to the worker that holds the tenant's shard group as ONE
+implicit transaction of its own statements, each prepared once per session as on plain
+PostgreSQL (``fast.commit_pipelined``):
+
+- ``ledger_batch_here(tenant, group_shard)`` (``citus_batch.HERE_SQL``): the shard group's
+  metadata lock that a shard move or split takes exclusively, then a check in the worker's own
+  metadata that the tenant's shard of ``tenants`` is still ``group_shard`` and is placed on
+  this node; else ``NOT_HERE``, nothing written. From there to the commit the placement and the
+  shard names stand;
+- the batch's inserts and state update on the tenant's shards (``on_shards``: the plain
+  statements with the table names replaced by the shard names, read once per tenant from the
+  worker's metadata with ``ledger_shard``, ``Shards``), whose triggers run as through the call;
+- ``SET CONSTRAINTS ALL IMMEDIATE``: the deferred balance check before the commit, a refusal
+  is the transaction's error.
+
+A key already booked is refused by the journals' unique key (the shard's constraint): the
+writer does the batch again with every key looked up, as on plain PostgreSQL. A refused batch
+(``NOT_HERE``) is forgotten here with the tenant's shard names (the next batch of the tenant
+reads its placement from the coordinator again) and sent through the coordinator at once, as
+every batch is when direct routing is unavailable.
 
 Where a tenant is: the coordinator's ``pg_dist_placement`` of its shard of ``tenants`` and
 ``pg_dist_node``'s ``nodename:nodeport`` of that group (``citus.tenant_worker``), read once and
 again after a refusal. How to reach it: the coordinator's URL with that host and port, its user,
 password, database and query options kept (a cluster's nodes share the database and the
 application's role). Connections: per worker and per process a pool of at most ``connections``
-(``citus_direct_connections``), opened as calls overlap and shared by every tenant writer of
+(``citus_direct_connections``), opened as batches overlap and shared by every tenant writer of
 the process, never one per tenant. (With one, the worker's tenants commit one after the other.)
 
 Unavailable (nothing sent, the caller goes through the coordinator): a worker that does not
-answer a connection or has an older ``ledger_write_batch`` (tried again after
-``RETRY_SECONDS``), a placement that cannot be read. A call that fails after it was sent is the
-caller's error, as through the coordinator (the writer does the batch again with every key
-looked up).
+answer a connection or lacks the current ``ledger_write_batch`` or ``ledger_batch_here``
+(tried again after ``RETRY_SECONDS``), a placement that cannot be read. A batch that fails after
+it was sent is the caller's error, as through the coordinator (the writer does the batch again
+with every key looked up).
 """
 
 from __future__ import annotations
@@ -49,7 +62,7 @@ APPLICATION_NAME = "tokenmall-direct"
 
 
 class NotReady(Exception):
-    """A worker that cannot take direct calls (it has an older batch function)."""
+    """A worker that cannot take direct batches (it has older batch functions)."""
 
 
 def worker_params(url: URL, worker: citus.Worker) -> dict[str, Any]:
@@ -150,16 +163,17 @@ class _Pool:
         raw = psycopg.connect(**self.params, autocommit=True)
         try:
             row = raw.execute(
-                "SELECT coalesce(bool_or(position(%s in prosrc) > 0), false) FROM pg_proc"
+                "SELECT coalesce(bool_or(position(%s in prosrc) > 0), false)"
+                " AND to_regprocedure(%s) IS NOT NULL FROM pg_proc"
                 " WHERE oid = to_regprocedure(%s)",
-                (citus_batch.MARKER, citus_batch.SIGNATURE),
+                (citus_batch.MARKER, citus_batch.HERE_SIGNATURE, citus_batch.SIGNATURE),
             ).fetchone()
         except BaseException:
             raw.close()
             raise
         if not (row and row[0]):
             raw.close()
-            raise NotReady("its ledger_write_batch does not check its placement (upgrade)")
+            raise NotReady("it lacks the current ledger_write_batch or ledger_batch_here (upgrade)")
         return raw
 
     def close(self) -> None:
@@ -170,7 +184,7 @@ class _Pool:
 
 
 class DirectRoutes:
-    """The batch call of each tenant sent to its worker (module doc); one per ``Store``."""
+    """The batch of each tenant sent to its worker (module doc); one per ``Store``."""
 
     def __init__(
         self,
