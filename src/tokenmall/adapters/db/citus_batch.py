@@ -29,7 +29,8 @@ where it runs as one transaction:
   call on a node that does not hold it (not delegated, sent to a worker the group moved away
   from, or its old placement not dropped yet) is refused with the SQLSTATE ``NOT_HERE``,
   nothing written; otherwise no move can complete before the call commits. So the call may be
-  sent straight to the worker (``citus_direct``) as safely as through the coordinator;
+  sent straight to the worker as safely as through the coordinator (``citus_direct`` sends the
+  batch there as statements after the same lock and check, ``ledger_batch_here``);
 - a batch written returns ``[]``.
 
 Plain PostgreSQL and SQLite never see this function.
@@ -72,18 +73,13 @@ CALL_SQL = (
     + ", ".join(f"${n}::{t}" for n, (_, t) in enumerate(ARGUMENTS, start=1))
     + ")"
 )
-# The call sent straight to a worker: selected FROM a table (the node's one-row
-# ``pg_dist_local_group``), Citus does not delegate it to the node holding the group, as it does
-# a bare call on a node without it; so on a worker the group has left, the call runs there and
-# is refused (``NOT_HERE``) instead of being forwarded.
-LOCAL_CALL_SQL = CALL_SQL + " FROM pg_catalog.pg_dist_local_group"
-
-
 # Straight to the worker (``citus_direct``), the batch goes as its own statements on the tenant's
 # shards, after this check: it takes the group's metadata lock and refuses (``NOT_HERE``) unless
 # the tenant's shard of ``tenants`` is still ``group_shard`` (the shard names the statements
-# carry: a split renames them) and is placed on this node. Sent FROM the node's one-row table,
-# never delegated (as ``LOCAL_CALL_SQL``).
+# carry: a split renames them) and is placed on this node. Selected FROM a table (the node's
+# one-row ``pg_dist_local_group``), Citus does not delegate it to the node holding the group, as
+# it does a bare call of a distributed function on a node without it; so on a worker the group
+# has left, it runs there and refuses instead of being forwarded.
 HERE_SIGNATURE = "ledger_batch_here(text, bigint)"
 HERE_SQL = "SELECT ledger_batch_here($1::text, $2::bigint) FROM pg_catalog.pg_dist_local_group"
 
