@@ -182,8 +182,8 @@ def test_a_call_that_runs_on_the_coordinator_is_refused(store: Store, tenant: st
 class AskingStore(Store):
     """The real store, noting every idempotency key the writer looks up before a commit."""
 
-    def __init__(self, store: Store, *, citus_batch_call: bool) -> None:
-        super().__init__(store.engine, citus_batch_call=citus_batch_call)
+    def __init__(self, store: Store, *, citus_batch_call: bool, citus_direct: bool = False) -> None:
+        super().__init__(store.engine, citus_batch_call=citus_batch_call, citus_direct=citus_direct)
         self.asked: list[str] = []
 
     def find_journals(
@@ -194,9 +194,13 @@ class AskingStore(Store):
         return super().find_journals(conn, tenant_id, keys)
 
 
-@pytest.mark.parametrize("batch_call", [True, False], ids=["call", "statements"])
+@pytest.mark.parametrize(
+    ("batch_call", "direct"),
+    [(True, False), (False, False), (True, True)],
+    ids=["call", "statements", "straight-to-the-worker"],
+)
 def test_a_batch_holding_a_booked_key_answers_it_as_a_replay_and_books_the_rest_once(
-    store: Store, tenant: str, batch_call: bool
+    store: Store, tenant: str, batch_call: bool, direct: bool
 ) -> None:
     # given purchases booked by an earlier writer of the tenant (keys the next one never saw)
     old = [buy(tenant, f"old{i}", "amy", 5_000 + i) for i in range(3)]
@@ -206,7 +210,7 @@ def test_a_batch_holding_a_booked_key_answers_it_as_a_replay_and_books_the_rest_
     # when a new writer gets one batch of new purchases holding a replay of one of them
     commands = [buy(tenant, f"p{i}", f"u{i % 3}") for i in range(6)]
     commands.insert(2, buy(tenant, "old1", "amy", 5_001))
-    asking = AskingStore(store, citus_batch_call=batch_call)
+    asking = AskingStore(store, citus_batch_call=batch_call, citus_direct=direct)
     writer, answers = overlapped(asking, tenant, commands)
     # then the replay has the first answer, and the new purchases are booked once, in order
     assert answers[2] == first[1]
@@ -222,7 +226,12 @@ def test_a_batch_holding_a_booked_key_answers_it_as_a_replay_and_books_the_rest_
     assert replays == (1,)
     # found at commit, the batch then done again without it
     assert writer.late_replays == 1
-    if batch_call:
+    if batch_call and not direct:
         # by the call: the writer never looked the replayed key up itself
         assert "old1" not in asking.asked
+    if direct:  # (refused by the key at commit on the worker: the redo looked it up)
+        assert "old1" in asking.asked
+        assert asking.direct is not None
+        overlapped(asking, tenant, [buy(tenant, f"q{i}", "amy") for i in range(4)])
+        assert sum(asking.direct.sent.values()) >= 1  # (and the writer books there)
     assert audit(store, tenant)[0].findings == []

@@ -254,3 +254,39 @@ def test_an_upgrade_replaces_a_batch_function_that_does_not_check_its_placement(
             "ledger_write_batch",
         )
         assert found is True
+
+
+def test_stale_shard_names_are_refused_and_nothing_is_written_under_them(store: Store) -> None:
+    # given a tenant booking straight on its worker, and another tenant's shard group there
+    direct = store.direct
+    assert direct is not None
+    tenant = new_tenant(store)
+    book(store, tenant, [f"n{n}" for n in range(10)])
+    worker, shard = placed(store, tenant)
+    known = direct._shards[tenant]
+    other = next(
+        t
+        for t in (new_tenant(store) for _ in range(64))
+        if placed(store, t)[0] == worker and placed(store, t)[1] != shard
+    )
+    book(store, other, ["o0", "o1"])
+    foreign = direct._shards[other]
+    # when the writer's shard names of the tenant are that group's (as after a split renamed
+    # the tenant's shards)
+    direct._shards[tenant] = foreign
+    refused = direct.refused[str(worker)]
+    keys = [f"s{n}" for n in range(30)]
+    book(store, tenant, keys)
+    # then the worker refused the batch, nothing of the tenant is in the other group's shards
+    assert direct.refused[str(worker)] > refused
+    assert shard_rows(store, worker, foreign.names["journals"], tenant) == 0
+    # and the next batches go straight to the worker again under names read again
+    sent = direct.sent[str(worker)]
+    more = [f"t{n}" for n in range(30)]
+    book(store, tenant, more)
+    assert direct.sent[str(worker)] > sent
+    assert direct._shards[tenant] == known
+    # and every purchase is booked in the tenant's own shards
+    assert shard_rows(store, worker, shard, tenant) == 70
+    assert booked(store, tenant, keys + more) == 60
+    assert audit(store, tenant)[0].findings == []

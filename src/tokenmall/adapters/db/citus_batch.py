@@ -29,7 +29,8 @@ where it runs as one transaction:
   call on a node that does not hold it (not delegated, sent to a worker the group moved away
   from, or its old placement not dropped yet) is refused with the SQLSTATE ``NOT_HERE``,
   nothing written; otherwise no move can complete before the call commits. So the call may be
-  sent straight to the worker (``citus_direct``) as safely as through the coordinator;
+  sent straight to the worker as safely as through the coordinator (``citus_direct`` sends the
+  batch there as statements after the same lock and check, ``ledger_batch_here``);
 - a batch written returns ``[]``.
 
 Plain PostgreSQL and SQLite never see this function.
@@ -72,11 +73,37 @@ CALL_SQL = (
     + ", ".join(f"${n}::{t}" for n, (_, t) in enumerate(ARGUMENTS, start=1))
     + ")"
 )
-# The call sent straight to a worker: selected FROM a table (the node's one-row
-# ``pg_dist_local_group``), Citus does not delegate it to the node holding the group, as it does
-# a bare call on a node without it; so on a worker the group has left, the call runs there and
-# is refused (``NOT_HERE``) instead of being forwarded.
-LOCAL_CALL_SQL = CALL_SQL + " FROM pg_catalog.pg_dist_local_group"
+# Straight to the worker (``citus_direct``), the batch goes as its own statements on the tenant's
+# shards, after this check: it takes the group's metadata lock and refuses (``NOT_HERE``) unless
+# the tenant's shard of ``tenants`` is still ``group_shard`` (the shard names the statements
+# carry: a split renames them) and is placed on this node. Selected FROM a table (the node's
+# one-row ``pg_dist_local_group``), Citus does not delegate it to the node holding the group, as
+# it does a bare call of a distributed function on a node without it; so on a worker the group
+# has left, it runs there and refuses instead of being forwarded.
+HERE_SIGNATURE = "ledger_batch_here(text, bigint)"
+HERE_SQL = "SELECT ledger_batch_here($1::text, $2::bigint) FROM pg_catalog.pg_dist_local_group"
+
+
+def here_sql() -> str:
+    """``CREATE OR REPLACE FUNCTION ledger_batch_here(tenant, group_shard)`` (``HERE_SQL``)."""
+    return f"""
+    CREATE OR REPLACE FUNCTION ledger_batch_here(tenant text, group_shard bigint)
+    RETURNS boolean LANGUAGE plpgsql AS $fn$
+    BEGIN
+        -- The group's metadata lock first (a move or split holds it exclusively until its new
+        -- placement is committed), then the shard and its placement, as ledger_write_batch.
+        PERFORM lock_shard_metadata(5, ARRAY[group_shard]);
+        IF get_shard_id_for_distribution_column('public.tenants', tenant) <> group_shard
+           OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_placement AS p
+                          WHERE p.shardid = group_shard
+                            AND p.groupid = (SELECT groupid FROM pg_catalog.pg_dist_local_group))
+        THEN
+            RAISE EXCEPTION 'ledger_batch_here: the shards of % are not on this node', tenant
+                USING ERRCODE = '{NOT_HERE}';
+        END IF;
+        RETURN true;
+    END $fn$
+    """
 
 
 def _insert(table: str, columns: Sequence[str], prefix: str, tail: str) -> str:
@@ -164,22 +191,24 @@ def install(conn: Connection) -> None:
     if returns is not None and returns != "jsonb":
         conn.execute(text(f"DROP FUNCTION {SIGNATURE}"))
     conn.execute(text(function_sql()))
-    conn.execute(
-        text("SELECT create_distributed_function(:f, '$1', colocate_with => 'tenants')"),
-        {"f": SIGNATURE},
-    )
+    conn.execute(text(here_sql()))
+    for signature in (SIGNATURE, HERE_SIGNATURE):
+        conn.execute(
+            text("SELECT create_distributed_function(:f, '$1', colocate_with => 'tenants')"),
+            {"f": signature},
+        )
 
 
 def installed(conn: Connection) -> bool:
     """Whether this node has the current ``ledger_write_batch`` (the one that checks and locks
-    its placement; an upgrade replaces an older one)."""
+    its placement) and ``ledger_batch_here`` (an upgrade installs what is missing)."""
     return bool(
         conn.execute(
             text(
-                "SELECT coalesce(bool_or(position(:m in prosrc) > 0), false) FROM pg_proc"
-                " WHERE oid = to_regprocedure(:f)"
+                "SELECT (SELECT coalesce(bool_or(position(:m in prosrc) > 0), false) FROM pg_proc"
+                " WHERE oid = to_regprocedure(:f)) AND to_regprocedure(:g) IS NOT NULL"
             ),
-            {"m": MARKER, "f": SIGNATURE},
+            {"m": MARKER, "f": SIGNATURE, "g": HERE_SIGNATURE},
         ).scalar_one()
     )
 

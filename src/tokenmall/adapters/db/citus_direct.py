@@ -1,29 +1,42 @@
-"""The writer's batch call sent straight to the tenant's worker (Citus, ``citus_direct``).
+"""The writer's batch sent straight to the tenant's worker (Citus, ``citus_direct``).
 
 Through the coordinator, ``SELECT ledger_write_batch(…)`` is planned there and forwarded to the
-tenant's worker: a second hop and the coordinator's work on every batch. ``DirectRoutes`` sends
-the same call, as the same one implicit transaction, over a connection to the worker that holds
-the tenant's shard group, where it runs locally (``LOCAL_CALL_SQL``: never forwarded by that
-worker to another). The call makes this safe by itself
-(``citus_batch``): it takes the shard group's metadata lock that a shard move takes exclusively,
-then checks the placement in the worker's own metadata, and refuses with ``NOT_HERE`` (nothing
-written) on a worker that does not hold the group. A refused call is forgotten here (the next
-batch of the tenant reads its placement from the coordinator again) and sent through the
-coordinator at once, as every call is when direct routing is unavailable.
+tenant's worker: a second hop and the coordinator's work on every batch, and on the worker the
+function's ``EXECUTE``s parsed, analysed and planned again in every call. ``DirectRoutes``
+sends the batch over a connection to the worker that holds the tenant's shard group as ONE
+implicit transaction of its own statements, each prepared once per session as on plain
+PostgreSQL (``fast.commit_pipelined``):
+
+- ``ledger_batch_here(tenant, group_shard)`` (``citus_batch.HERE_SQL``): the shard group's
+  metadata lock that a shard move or split takes exclusively, then a check in the worker's own
+  metadata that the tenant's shard of ``tenants`` is still ``group_shard`` and is placed on
+  this node; else ``NOT_HERE``, nothing written. From there to the commit the placement and the
+  shard names stand;
+- the batch's inserts and state update on the tenant's shards (``on_shards``: the plain
+  statements with the table names replaced by the shard names, read once per tenant from the
+  worker's metadata with ``ledger_shard``, ``Shards``), whose triggers run as through the call;
+- ``SET CONSTRAINTS ALL IMMEDIATE``: the deferred balance check before the commit, a refusal
+  is the transaction's error.
+
+A key already booked is refused by the journals' unique key (the shard's constraint): the
+writer does the batch again with every key looked up, as on plain PostgreSQL. A refused batch
+(``NOT_HERE``) is forgotten here with the tenant's shard names (the next batch of the tenant
+reads its placement from the coordinator again) and sent through the coordinator at once, as
+every batch is when direct routing is unavailable.
 
 Where a tenant is: the coordinator's ``pg_dist_placement`` of its shard of ``tenants`` and
 ``pg_dist_node``'s ``nodename:nodeport`` of that group (``citus.tenant_worker``), read once and
 again after a refusal. How to reach it: the coordinator's URL with that host and port, its user,
 password, database and query options kept (a cluster's nodes share the database and the
 application's role). Connections: per worker and per process a pool of at most ``connections``
-(``citus_direct_connections``), opened as calls overlap and shared by every tenant writer of
+(``citus_direct_connections``), opened as batches overlap and shared by every tenant writer of
 the process, never one per tenant. (With one, the worker's tenants commit one after the other.)
 
 Unavailable (nothing sent, the caller goes through the coordinator): a worker that does not
-answer a connection or has an older ``ledger_write_batch`` (tried again after
-``RETRY_SECONDS``), a placement that cannot be read. A call that fails after it was sent is the
-caller's error, as through the coordinator (the writer does the batch again with every key
-looked up).
+answer a connection or lacks the current ``ledger_write_batch`` or ``ledger_batch_here``
+(tried again after ``RETRY_SECONDS``), a placement that cannot be read. A batch that fails after
+it was sent is the caller's error, as through the coordinator (the writer does the batch again
+with every key looked up).
 """
 
 from __future__ import annotations
@@ -33,6 +46,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine
@@ -48,7 +62,7 @@ APPLICATION_NAME = "tokenmall-direct"
 
 
 class NotReady(Exception):
-    """A worker that cannot take direct calls (it has an older batch function)."""
+    """A worker that cannot take direct batches (it has older batch functions)."""
 
 
 def worker_params(url: URL, worker: citus.Worker) -> dict[str, Any]:
@@ -66,6 +80,48 @@ def worker_params(url: URL, worker: citus.Worker) -> dict[str, Any]:
         application_name=APPLICATION_NAME,
     )
     return {key: value for key, value in params.items() if value is not None}
+
+
+@dataclass(frozen=True)
+class Shards:
+    """A tenant's shard group as its batch names it: the shard of ``tenants`` and the
+    qualified names of its shards of the tables the batch writes."""
+
+    group: int
+    names: dict[str, str]
+
+
+_TABLES = ("holders", "journals", "postings", "economy_state")
+
+
+def read_shards(raw: Any, tenant_id: str) -> Shards:
+    """The tenant's ``Shards`` from a node's metadata (``ledger_shard``)."""
+    row = raw.execute(
+        "SELECT get_shard_id_for_distribution_column('public.tenants', %s::text), "
+        + ", ".join("ledger_shard('public', %s, %s::text)" for _ in _TABLES),
+        [tenant_id, *[value for table in _TABLES for value in (table, tenant_id)]],
+    ).fetchone()
+    return Shards(int(row[0]), dict(zip(_TABLES, row[1:], strict=True)))
+
+
+def on_shards(tenant_id: str, shards: Shards, statements: Sequence[fast.Bound]) -> list[fast.Bound]:
+    """The batch's statements as sent to the worker: the placement check, each statement on
+    the tenant's shard of its table, and the deferred balance check made now (a refusal is
+    the transaction's error, before its commit)."""
+    tenant = tenant_id.encode()
+    out: list[fast.Bound] = [(citus_batch.HERE_SQL, [tenant, str(shards.group).encode()])]
+    for sql, params in statements:
+        out.append((_on_shard(sql, shards), params))
+    out.append(("SET CONSTRAINTS ALL IMMEDIATE", []))
+    return out
+
+
+def _on_shard(sql: str, shards: Shards) -> str:
+    for table in _TABLES:
+        for head in (f"INSERT INTO {table} (", f"UPDATE {table} SET "):
+            if sql.startswith(head):
+                return head.replace(table, shards.names[table], 1) + sql[len(head) :]
+    raise ValueError(f"not a statement of the writer's batch: {sql[:60]}")
 
 
 class _Pool:
@@ -107,16 +163,17 @@ class _Pool:
         raw = psycopg.connect(**self.params, autocommit=True)
         try:
             row = raw.execute(
-                "SELECT coalesce(bool_or(position(%s in prosrc) > 0), false) FROM pg_proc"
+                "SELECT coalesce(bool_or(position(%s in prosrc) > 0), false)"
+                " AND to_regprocedure(%s) IS NOT NULL FROM pg_proc"
                 " WHERE oid = to_regprocedure(%s)",
-                (citus_batch.MARKER, citus_batch.SIGNATURE),
+                (citus_batch.MARKER, citus_batch.HERE_SIGNATURE, citus_batch.SIGNATURE),
             ).fetchone()
         except BaseException:
             raw.close()
             raise
         if not (row and row[0]):
             raw.close()
-            raise NotReady("its ledger_write_batch does not check its placement (upgrade)")
+            raise NotReady("it lacks the current ledger_write_batch or ledger_batch_here (upgrade)")
         return raw
 
     def close(self) -> None:
@@ -127,7 +184,7 @@ class _Pool:
 
 
 class DirectRoutes:
-    """The batch call of each tenant sent to its worker (module doc); one per ``Store``."""
+    """The batch of each tenant sent to its worker (module doc); one per ``Store``."""
 
     def __init__(
         self,
@@ -140,6 +197,7 @@ class DirectRoutes:
         self.connections = connections
         self.retry_seconds = retry_seconds
         self._where: dict[str, citus.Worker] = {}
+        self._shards: dict[str, Shards] = {}
         self._pools: dict[citus.Worker, _Pool] = {}
         self._down: dict[citus.Worker, float] = {}  # float-ok: time (monotonic deadlines)
         self._lock = threading.Lock()
@@ -169,35 +227,38 @@ class DirectRoutes:
 
     def forget(self, tenant_id: str) -> None:
         self._where.pop(tenant_id, None)
+        self._shards.pop(tenant_id, None)
 
     def send(
         self,
         tenant_id: str,
         statements: Sequence[fast.Bound],
         on_send: Callable[[], object] | None = None,
-    ) -> list[bytes | None] | None:
-        """Run the call (``citus_batch.call``) on the tenant's worker as one transaction and
-        return its answers; None when it was not written there (unavailable, or refused
-        because the group is not there): the caller sends it through the coordinator."""
+    ) -> bool:
+        """Write the batch (``fast.bind_text`` of ``Store.prepare_batch``: the inserts, then
+        the state update) on the tenant's worker as one transaction: the placement check
+        (``citus_batch.HERE_SQL``), the statements on the tenant's shards, the deferred balance
+        check. False when it was not written there (unavailable, or refused because the group
+        is not there, or not under the shard names known): the caller sends it through the
+        coordinator."""
         worker = self.worker_of(tenant_id)
         if worker is None or self._down.get(worker, 0.0) > time.monotonic():
-            return None
+            return False
         pool = self._pool(worker)
         try:
             raw = pool.take()
         except Exception as error:
             log.warning("worker %s cannot take direct calls: %r", worker, error)
             self._down[worker] = time.monotonic() + self.retry_seconds
-            return None
+            return False
         import psycopg
 
-        local = [
-            (citus_batch.LOCAL_CALL_SQL if sql == citus_batch.CALL_SQL else sql, params)
-            for sql, params in statements
-        ]
         broken = True
         try:
-            answers = fast.commit_pipelined(raw, local, on_send)
+            shards = self._shards.get(tenant_id)
+            if shards is None:
+                shards = self._shards[tenant_id] = read_shards(raw, tenant_id)
+            fast.commit_pipelined(raw, on_shards(tenant_id, shards, statements), on_send)
             broken = False
         except psycopg.Error as error:
             broken = False  # (``give`` closes a session that is not idle)
@@ -206,11 +267,11 @@ class DirectRoutes:
             self.refused[str(worker)] += 1
             self.forget(tenant_id)
             log.info("tenant %s: its shard group is no longer on %s; re-routed", tenant_id, worker)
-            return None
+            return False
         finally:
             pool.give(raw, broken)
         self.sent[str(worker)] += 1
-        return answers
+        return True
 
     def _pool(self, worker: citus.Worker) -> _Pool:
         pool = self._pools.get(worker)

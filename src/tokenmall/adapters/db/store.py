@@ -389,9 +389,10 @@ class Store:
         implicit transaction (``fast.commit_pipelined``): nothing is parsed or planned per
         batch, and the driver's cursor machinery is not involved (psycopg's own pipeline cost
         ~0.6 ms of Python a batch). SQLAlchemy does not see this transaction; if anything
-        fails it is rolled back (on Citus with the call: ``citus_batch.Replayed`` when a key of
-        the batch is already booked, nothing written; the call goes straight to the tenant's
-        worker when ``self.direct`` can send it there). ``on_send`` runs just before the
+        fails it is rolled back (on Citus: straight to the tenant's worker as its statements
+        when ``self.direct`` can send it there, a booked key then refused by the journals'
+        unique key; else the call through the coordinator, ``citus_batch.Replayed`` when a key
+        of the batch is already booked, nothing written). ``on_send`` runs just before the
         statements are sent;
         ``bound``: what ``bind_batch`` made of ``prepared`` already (the overlapping writer
         binds a batch on its own thread, off the path between two commits)."""
@@ -405,11 +406,10 @@ class Store:
             return False
         statements = bound if bound is not None else fast.bind_text(prepared)
         if self.keys_checked_at_commit(conn):
+            if self.direct is not None and self.direct.send(tenant_id, statements, on_send):
+                return True  # (straight to the worker; else through the coordinator:)
             call = citus_batch.call(tenant_id, statements, batch.state)
-            answers = None if self.direct is None else self.direct.send(tenant_id, call, on_send)
-            if answers is None:  # (not sent straight to the worker: through the coordinator)
-                answers = fast.commit_pipelined(raw, call, on_send)
-            (answer,) = answers
+            (answer,) = fast.commit_pipelined(raw, call, on_send)
             found = citus_batch.replayed(answer)
             if found:
                 raise citus_batch.Replayed(tenant_id, found)
@@ -420,9 +420,11 @@ class Store:
         return True
 
     def keys_checked_at_commit(self, conn: Connection) -> bool:
-        """Whether ``commit_batch`` looks the batch's idempotency keys up itself (Citus with
-        the one call): it then writes nothing if one is already booked and raises
-        ``citus_batch.Replayed`` naming those keys with their stored answers."""
+        """Whether the writer leaves the batch's idempotency keys to ``commit_batch`` (Citus
+        with the one call): it then writes nothing if one is already booked and raises
+        ``citus_batch.Replayed`` naming those keys with their stored answers (through the
+        coordinator), or the journals' unique key refuses it (straight to the worker: the
+        writer does the batch again with every key looked up)."""
         return self.citus_batch_call and citus.is_citus(conn)
 
     def bind_batch(self, prepared: list[fast.Statement]) -> list[fast.Bound]:

@@ -15,12 +15,14 @@ while N still commits, so that it too goes the moment N is through.
 Idempotency keys: on Citus with the batch as one call the overlapping writer asks nothing:
 the call looks the batch's keys up on the tenant's worker and, if one is booked, writes
 nothing and names it with its stored answer; the writer answers those as replays and does
-the rest again (``_redo_replayed``). Elsewhere it asks the database only about keys it may
-have seen: those it committed recently (``RECENT_KEYS``), or every key for a while after a replay
-it did not know (``LOOK_UP_SECONDS``). Any other key is new unless the journals' unique key
-says otherwise at commit; then the batch is done again one at a time with every key looked
-up, which answers the replay with its first result (``_wait``). A replay then costs one
-batch done twice, where a look-up of every key would cost every batch a round trip.
+the rest again (``_redo_replayed``); sent straight to the worker as statements
+(``citus_direct``), a booked key is refused by the journals' unique key at commit and the
+batch is done again with every key looked up, as below. Elsewhere it asks the database only
+about keys it may have seen: those it committed recently (``RECENT_KEYS``), or every key for a
+while after a replay it did not know (``LOOK_UP_SECONDS``). Any other key is new unless the
+journals' unique key says otherwise at commit; then the batch is done again one at a time with
+every key looked up, which answers the replay with its first result (``_wait``). A replay then
+costs one batch done twice, where a look-up of every key would cost every batch a round trip.
 """
 
 from __future__ import annotations
