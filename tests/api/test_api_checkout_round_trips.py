@@ -70,7 +70,7 @@ def test_a_checkout_and_its_payment_in_few_statements(
 # real channel keeps on its side. The checkout's include one read of the tenant's payment
 # channels (which gateway takes the money).
 CHECKOUT_STATEMENTS = 17
-PAY_STATEMENTS = 18
+PAY_STATEMENTS = 17
 PAY_CHECKOUTS = 2
 
 

@@ -127,7 +127,7 @@ def test_callbacks_in_one_batch_are_applied_as_a_set_with_refusals_alone(
 
 # SQLAlchemy's statements (PostgreSQL's pipelined writes on the driver's cursor are not in
 # them; SQLite counts BEGIN and COMMIT). One at a time they were 38 and 54.
-SET_STATEMENTS_PG = 22
+SET_STATEMENTS_PG = 18
 SET_STATEMENTS_SQLITE = 40
 
 
