@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from mall_api import Api, make_tenant, ok
 from orders_helpers import audit_clean
-from sqlalchemy import text
+from sqlalchemy import select, text, update
+
+from tokenmall.adapters.db.mall.tables import sessions
 
 
 def _stock(api: Api, t: Any, sku_id: str | None = None) -> int:
@@ -132,3 +135,48 @@ def test_a_checkout_of_a_locked_sku_waits_for_it_alone(
     assert _stock(api, t, other) == 4
     assert len(_orders(api, t)) == 2
     audit_clean(server, t)
+
+
+def test_a_checkout_with_a_bad_credential_is_refused_and_changes_nothing(
+    api: Api, operator_token: str, server: Any
+) -> None:
+    """The caller is signed in on the checkout's own connection: a bad or revoked credential
+    is 401 before anything is read or written."""
+    t = make_tenant(api, operator_token)
+    body = {"lines": [{"sku_id": t.sku_id, "quantity": 1}]}
+    kind, tenant_id, session_id, secret = t.consumer_token.split(".")
+    before = (_stock(api, t), _orders(api, t))
+    for bad in (
+        f"{kind}.{tenant_id}.{session_id}.{secret}x",  # a wrong secret
+        f"{kind}.{tenant_id}.ses_nothing.{secret}",  # no such session
+        "tms.too.short",
+    ):
+        answer = api.post(t.path("/checkout"), bad, json=body)
+        assert answer.status_code == 401, answer.text
+        assert answer.json()["error"]["code"] == "unauthenticated"
+    anonymous = api.post(t.path("/checkout"), None, json=body)
+    assert anonymous.status_code == 401, anonymous.text
+    assert (_stock(api, t), _orders(api, t)) == before
+
+
+def test_a_checkout_slides_a_session_near_its_idle_deadline(
+    api: Api, operator_token: str, server: Any
+) -> None:
+    """A session whose idle slide is due is signed in with the checkout's writes (the usual
+    way): the order is made and the session's deadline moved in the same transaction."""
+    t = make_tenant(api, operator_token)
+    body = {"lines": [{"sku_id": t.sku_id, "quantity": 1}]}
+    session_id = t.consumer_token.split(".")[2]
+    s = sessions.c
+    where = (s.tenant_id == t.tenant_id, s.session_id == session_id)
+    soon = datetime.now(UTC) + timedelta(minutes=5)  # well past a tenth of the idle time
+    db = server.app.state.database
+    with db.transaction() as conn:
+        conn.execute(update(sessions).where(*where).values(expires_at=soon))
+    ok(api.post(t.path("/checkout"), t.consumer_token, json=body), 201)
+    with db.read() as conn:
+        slid = conn.execute(select(s.expires_at).where(*where)).scalar_one()
+    slid = slid.replace(tzinfo=UTC) if slid.tzinfo is None else slid
+    idle = timedelta(minutes=server.settings.session_idle_minutes)
+    assert slid > datetime.now(UTC) + idle - timedelta(minutes=1)
+    assert len(_orders(api, t)) == 1

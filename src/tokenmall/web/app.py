@@ -12,7 +12,7 @@ from tokenmall import bootstrap
 from tokenmall.config import Settings
 from tokenmall.services.mall import operators, passwords
 from tokenmall.services.mall.uow import Database, utc_now
-from tokenmall.web import channel_check, errors, limits, logs, pages, security_headers
+from tokenmall.web import api_docs, channel_check, errors, limits, logs, pages, security_headers
 from tokenmall.web.api import (
     addresses,
     catalogue,
@@ -103,6 +103,8 @@ def create_app(
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served by api_docs from vendored files (no CDN)
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.database = db
@@ -158,5 +160,6 @@ def create_app(
     # The API's routers behind one guard (``web/routing.py``): a page's path is not tried
     # against each of the API's routes before the pages'.
     app.include_router(api)
+    app.include_router(api_docs.router)
     app.include_router(pages.router)
     return app

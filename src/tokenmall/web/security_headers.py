@@ -3,8 +3,7 @@
 A response that set its own (the pages, the sandbox's page) keeps them; the others get
 ``X-Frame-Options: DENY``, ``X-Content-Type-Options: nosniff``, ``Referrer-Policy:
 same-origin`` and a Content-Security-Policy: ``frame-ancestors 'none'`` with nothing to load
-for JSON, and ``frame-ancestors 'none'`` for the rest (the OpenAPI pages at ``/docs`` and
-``/redoc`` load their viewers from a CDN, so only framing, plugins and ``<base>`` are shut).
+for JSON, and ``frame-ancestors 'none'`` with plugins and ``<base>`` shut for the rest.
 """
 
 from __future__ import annotations

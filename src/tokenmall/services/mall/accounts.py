@@ -146,6 +146,14 @@ class SignIn:
             return None
         return authenticate_in(uow, self.token, now, ttl=self.ttl, idle=self.idle)
 
+    def reading(self, uow: UnitOfWork, now: datetime) -> tuple[Principal | None, bool]:
+        """The caller, read on ``uow`` without writing, and whether its session's idle slide
+        is due (then sign in inside a write instead: ``__call__``)."""
+        if self.token is None:
+            return None, False
+        principal, found = auth.authenticate_credential(uow, self.token, now)
+        return principal, _slide_due(principal, found.expires_at, now, self.idle)
+
 
 def sign_in_many(
     uow: UnitOfWork, sign_ins: list[SignIn], now: datetime

@@ -3,9 +3,10 @@
 
 A checkout in a transaction of its own, statement by statement, takes its SKUs' row locks
 part-way and holds them through its remaining inserts and its commit, so every checkout of a
-popular SKU queues on that row for several round trips. Here it goes in two steps:
+popular SKU queues on that row for several round trips. Here it goes in two steps, on one
+connection (``checkout``: one pool check-out, the caller signed in on it first):
 
-1. ``plan``, outside any write transaction: the Idempotency-Key looked up (a stored answer is
+1. the plan, outside any write transaction: the Idempotency-Key looked up (a stored answer is
    replayed; another request under it is 409), then the checkout itself
    (``checkout.checkout``: the caller's rights, the address, the SKUs, the gates, the
    parameters, the gateway's payment) against the database's committed state, with its
@@ -13,7 +14,7 @@ popular SKU queues on that row for several round trips. Here it goes in two step
    payments) and its answer made. A checkout that would write anything else (stable points,
    an order paid at once, the cart's lines) is not planned (``None``): the caller checks out
    in a transaction of its own the usual way.
-2. ``write``: the recorded writes in one transaction and ONE pipeline (one round trip before
+2. the write: the recorded writes in one transaction and ONE pipeline (one round trip before
    the commit): the SKUs' rows locked in SKU order, the stock taken where it is left (one
    statement for every line, with the reservations' movements), the orders, history and
    payments inserted and the answer stored under the key strictly. A line out of stock rolls
@@ -37,6 +38,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from tokenmall.adapters.db import fast
+from tokenmall.adapters.db.mall import checkout_rows
 from tokenmall.adapters.db.mall.catalogue import stock_left, take_stock
 from tokenmall.adapters.db.uow import insert_answer
 from tokenmall.domain.mall.catalogue import StockMovement
@@ -44,13 +46,15 @@ from tokenmall.domain.mall.orders import Order, OrderEvent
 from tokenmall.domain.mall.payments import Payment
 from tokenmall.domain.mall.responses import StoredResponse
 from tokenmall.services.mall import idempotency
+from tokenmall.services.mall.accounts import SignIn
 from tokenmall.services.mall.auth import Principal
 from tokenmall.services.mall.errors import OutOfStock
 from tokenmall.services.mall.uow import Database, MallUnitOfWork, utc_now
 from tokenmall.services.unit_of_work import UnitOfWork
 
-# The checkout itself on a unit of work at a time: its answer (status, the response's JSON).
-Make = Callable[[UnitOfWork, datetime], tuple[int, str]]
+# The checkout itself on a unit of work at a time, for a caller: its answer (status, the
+# response's JSON).
+Make = Callable[[UnitOfWork, datetime, Principal | None], tuple[int, str]]
 
 
 class NotPlanned(Exception):
@@ -78,15 +82,9 @@ class CheckoutUnit:
         """The writes in ``conn``'s transaction, in one pipeline; ``OutOfStock`` (the caller
         rolls back) when a line's stock is not left."""
         t = self.tenant_id
-        uow = MallUnitOfWork.joining(conn)
         with fast.pipeline(conn, True):
             taken = take_stock(conn, t, self.takes, self.now)
-            for order in self.orders:
-                uow.orders.add(order)
-            for order_id, event in self.events:
-                uow.orders.add_event(t, order_id, event)
-            for payment in self.payments:
-                uow.payments.add(payment)
+            checkout_rows.add_rows(conn, t, self.orders, self.events, self.payments)
             response = StoredResponse(self.request_hash, self.status, self.body)
             insert_answer(
                 conn,
@@ -117,6 +115,8 @@ class _Orders:
         return getattr(self._real, name)
 
     def add(self, order: Order) -> None:
+        if not checkout_rows.fits(order):
+            raise NotPlanned("add")
         self._unit.orders.append(order)
 
     def add_event(self, tenant_id: str, order_id: str, event: OrderEvent) -> None:
@@ -185,38 +185,59 @@ class _Recording:
         return getattr(self._reader, name)
 
 
-def plan(
+def checkout(
     db: Database,
+    sign_in: SignIn,
+    tenant_id: str,
+    key: str,
+    request_hash: str,
+    make: Make,
+) -> idempotency.Outcome | None:
+    """The caller signed in, the checkout planned and its unit written, on ONE connection
+    (one pool check-out): the reads in autocommit (each statement its own snapshot, no
+    transaction held while planning), then the writes in a transaction of their own. The
+    outcome (a stored answer replayed, the answer, or a refusal raised); None when the
+    checkout goes the usual way instead: not plannable, a session whose idle slide is due
+    (written with the checkout there), or a key stored meanwhile by a racing request."""
+    now = utc_now()
+    with db.engine.connect() as conn:
+        conn.execution_options(isolation_level="AUTOCOMMIT")
+        reader = MallUnitOfWork.joining(conn)
+        caller, slide_due = sign_in.reading(reader, now)
+        if slide_due:
+            return None
+        planned = _plan(reader, caller, tenant_id, key, request_hash, make, now)
+        conn.rollback()  # the reads' (autocommit) transaction, before the write's
+        if not isinstance(planned, CheckoutUnit):
+            return planned
+        conn.execution_options(isolation_level=conn.default_isolation_level)
+        try:
+            with conn.begin():
+                return planned.write(conn)
+        except IntegrityError:
+            return None
+
+
+def _plan(
+    reader: MallUnitOfWork,
     caller: Principal | None,
     tenant_id: str,
     key: str,
     request_hash: str,
     make: Make,
+    now: datetime,
 ) -> CheckoutUnit | idempotency.Outcome | None:
     """The checkout's reads and its answer, its writes recorded in a unit: the stored answer
     instead when the key was answered already; None when it is not a plannable checkout."""
     scope = "anonymous" if caller is None else caller.scope
-    now = utc_now()
     unit = CheckoutUnit(tenant_id, scope, key, request_hash, now)
-    with db.reading_one() as reader:
-        stored = idempotency.lookup(
-            reader, tenant_id=tenant_id, scope=scope, key=key, request=request_hash
-        )
-        if stored is not None:
-            return idempotency.Outcome(stored.status_code, stored.body, True)
-        try:
-            unit.status, unit.body = make(cast(UnitOfWork, _Recording(reader, unit)), now)
-        except NotPlanned:
-            return None
-    return unit
-
-
-def write(db: Database, unit: CheckoutUnit) -> idempotency.Outcome | None:
-    """``unit``'s writes in a transaction of their own: the outcome once committed, or the
-    refusal; None when a racing request stored the key first (answer it the usual way, which
-    replays it)."""
+    stored = idempotency.lookup(
+        reader, tenant_id=tenant_id, scope=scope, key=key, request=request_hash
+    )
+    if stored is not None:
+        return idempotency.Outcome(stored.status_code, stored.body, True)
     try:
-        with db.engine.begin() as conn:
-            return unit.write(conn)
-    except IntegrityError:
+        unit.status, unit.body = make(cast(UnitOfWork, _Recording(reader, unit)), now, caller)
+    except NotPlanned:
         return None
+    return unit

@@ -12,17 +12,26 @@ from sqlalchemy import Connection
 from tokenmall.services.mall import (
     cart,
     checkout_unit,
-    idempotency,
     order_clock,
     order_refunds,
     orders,
+    tenant_config,
 )
 from tokenmall.services.mall import checkout as checkouts
+from tokenmall.services.mall.auth import Principal
 from tokenmall.services.mall.payment_channels import ChannelsUnit
 from tokenmall.services.mall.uow import MallUnitOfWork, utc_now
 from tokenmall.services.unit_of_work import UnitOfWork
 from tokenmall.web import idempotent
-from tokenmall.web.api.common import After, Limit, ResourceId, TenantId, next_after, write
+from tokenmall.web.api.common import (
+    After,
+    Limit,
+    ResourceId,
+    TenantId,
+    next_after,
+    write,
+    write_signed_in,
+)
 from tokenmall.web.api.payment_channels import order_gateway
 from tokenmall.web.api.schemas_orders import (
     CancelIn,
@@ -47,7 +56,14 @@ from tokenmall.web.api.schemas_orders import (
     ShipIn,
     refund_preview,
 )
-from tokenmall.web.deps import Caller, Db, IdempotencyKey, single_query_values
+from tokenmall.web.deps import (
+    Caller,
+    Credential,
+    Db,
+    IdempotencyKey,
+    sign_in_of,
+    single_query_values,
+)
 from tokenmall.web.errors import COMMON, responses
 
 router = APIRouter(
@@ -167,13 +183,16 @@ def checkout(
     tenant_id: TenantId,
     payload: CheckoutIn,
     request: Request,
-    caller: Caller,
+    token: Credential,
     db: Db,
     key: IdempotencyKey,
 ) -> Response:
+    # The caller is signed in on the checkout's own connection (no read of its own first).
     lines = None if payload.lines is None else [(x.sku_id, x.quantity) for x in payload.lines]
 
-    def make_with(uow: UnitOfWork, now: datetime) -> CheckoutOut:
+    def make_with(uow: UnitOfWork, now: datetime, caller: Principal | None) -> CheckoutOut:
+        # The tenant's channels, rights, parameters and order settings: one version read.
+        uow = tenant_config.configured(uow, tenant_id)
         done = checkouts.checkout(
             uow,
             caller,
@@ -192,27 +211,22 @@ def checkout(
         )
 
     if lines and payload.payment_method == "money" and _planned(db):
-        # Given lines paid with money: planned, then written in one pipeline
-        # (``checkout_unit``); any other checkout, or a key raced, the usual way.
+        # Given lines paid with money: signed in, planned and written in one pipeline on one
+        # connection (``checkout_unit``); any other checkout, or a key raced, the usual way.
         request_hash = idempotent.hash_of(request, payload)
 
-        def made(uow: UnitOfWork, now: datetime) -> tuple[int, str]:
-            return 201, make_with(uow, now).model_dump_json()
+        def made(uow: UnitOfWork, now: datetime, caller: Principal | None) -> tuple[int, str]:
+            return 201, make_with(uow, now, caller).model_dump_json()
 
-        planned = checkout_unit.plan(db, caller, tenant_id, key, request_hash, made)
-        if planned is not None:
-            outcome = (
-                planned
-                if isinstance(planned, idempotency.Outcome)
-                else checkout_unit.write(db, planned)
-            )
-            if outcome is not None:
-                return idempotent.response(outcome)
+        sign_in = sign_in_of(request, token)
+        outcome = checkout_unit.checkout(db, sign_in, tenant_id, key, request_hash, made)
+        if outcome is not None:
+            return idempotent.response(outcome)
 
-    def make(conn: Connection) -> BaseModel:
-        return make_with(MallUnitOfWork.joining(conn), utc_now())
+    def make(conn: Connection, caller: Principal | None) -> BaseModel:
+        return make_with(MallUnitOfWork.joining(conn), utc_now(), caller)
 
-    return write(request, db, caller, tenant_id, key, payload, make, status_code=201)
+    return write_signed_in(request, db, token, tenant_id, key, payload, make, status_code=201)
 
 
 def _planned(db: Db) -> bool:

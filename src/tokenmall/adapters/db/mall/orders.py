@@ -30,6 +30,7 @@ from sqlalchemy import (
 )
 
 from tokenmall.adapters.db import fast
+from tokenmall.adapters.db.mall import config_version
 from tokenmall.adapters.db.mall.rows import at, aware, maybe_aware, one_of, values
 from tokenmall.adapters.db.mall.tables import ID, TENANT_ID, metadata
 from tokenmall.domain.errors import Conflict
@@ -203,6 +204,7 @@ def put_settings(
         "updated_by": by,
         "updated_at": now,
     }
+    config_version.bump(conn, tenant_id)  # the checkout's cached settings
     done = conn.execute(
         update(order_settings).where(order_settings.c.tenant_id == tenant_id).values(**values)
     )

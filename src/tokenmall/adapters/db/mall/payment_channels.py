@@ -27,6 +27,7 @@ from sqlalchemy import (
     update,
 )
 
+from tokenmall.adapters.db.mall import config_version
 from tokenmall.adapters.db.mall.rows import aware, maybe_aware
 from tokenmall.adapters.db.mall.tables import ID, TENANT_ID, metadata
 from tokenmall.domain.mall.channels import ChannelRow
@@ -109,6 +110,7 @@ class SqlPaymentChannels:
             "updated_by": row.updated_by,
             "updated_at": row.updated_at,
         }
+        config_version.bump(self.conn, row.tenant_id)  # the checkout's cached channels
         if new:
             self.conn.execute(
                 insert(payment_channels).values(

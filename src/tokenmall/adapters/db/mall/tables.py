@@ -82,6 +82,8 @@ tenants = Table(
     Column("tenant_id", String(TENANT_ID), nullable=False),
     Column("name", String(200), nullable=False),
     _at("created_at"),
+    # Bumped with any change to the configuration the checkout caches (``config_version.py``).
+    Column("config_version", BigInteger, nullable=False, server_default="0"),
     PrimaryKeyConstraint("tenant_id"),
     ForeignKeyConstraint(["tenant_id"], ["tenants.tenant_id"], name="fk_mall_tenants_ledger"),
 )

@@ -18,51 +18,78 @@ from tokenmall.domain.nfg.holders import BuyerRights, Gate, HeldDiscount
 from tokenmall.domain.nfg.records import TokenState
 from tokenmall.domain.nfg.rights import parse_rights
 
+# A collection carrying a right the checkout applies: (collection id, name, may_buy SKU ids,
+# discount in basis points or None).
+RightsCollection = tuple[str, str, tuple[str, ...], int | None]
+
+
+def rights_collections(conn: Connection, tenant_id: str) -> list[RightsCollection]:
+    """The tenant's collections carrying a ``may_buy`` or a ``discount`` right (tenant
+    configuration: the checkout caches it against the tenant's configuration version)."""
+    c = nfg_collections.c
+    rows = conn.execute(
+        select(c.collection_id, c.name, c.rights)
+        .where(
+            c.tenant_id == tenant_id,
+            c.rights.like("%may_buy%") | c.rights.like("%discount_bps%"),
+        )
+        .order_by(c.collection_id)
+    ).all()
+    found: list[RightsCollection] = []
+    for collection_id, name, raw in rows:
+        rights = parse_rights(json.loads(raw))
+        found.append((collection_id, name, tuple(rights.may_buy), rights.discount_bps))
+    return found
+
+
+def buyer_rights(
+    conn: Connection,
+    tenant_id: str,
+    user_id: str,
+    sku_ids: Sequence[str],
+    collections: Sequence[RightsCollection],
+) -> BuyerRights:
+    """What ``collections`` (``rights_collections``) allow the buyer: the gates on
+    ``sku_ids``, the collections the buyer holds a token of (state ``held``), their
+    discounts. No collections: no read."""
+    if not collections:
+        return BuyerRights()
+    wanted = set(sku_ids)
+    gates: dict[str, list[Gate]] = {}
+    discount_of: dict[str, tuple[str, int]] = {}
+    for collection_id, name, may_buy, discount_bps in collections:
+        for sku_id in may_buy:
+            if sku_id in wanted:
+                gates.setdefault(sku_id, []).append(Gate(collection_id, name))
+        if discount_bps is not None:
+            discount_of[collection_id] = (name, discount_bps)
+    t = nfg_tokens.c
+    held = conn.execute(
+        select(t.collection_id, t.serial)
+        .where(
+            t.tenant_id == tenant_id,
+            t.owner_id == user_id,
+            t.state == str(TokenState.HELD),
+        )
+        .order_by(t.collection_id, t.serial)
+    ).all()
+    discounts = tuple(
+        HeldDiscount(collection_id, discount_of[collection_id][0], int(serial), bps)
+        for collection_id, serial in held
+        if collection_id in discount_of
+        for bps in (discount_of[collection_id][1],)
+    )
+    return BuyerRights(
+        {sku: tuple(found) for sku, found in gates.items()},
+        frozenset(collection_id for collection_id, _ in held),
+        discounts,
+    )
+
 
 class SqlHolderRights:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
     def of_buyer(self, tenant_id: str, user_id: str, sku_ids: Sequence[str]) -> BuyerRights:
-        c = nfg_collections.c
-        rows = self.conn.execute(
-            select(c.collection_id, c.name, c.rights)
-            .where(
-                c.tenant_id == tenant_id,
-                c.rights.like("%may_buy%") | c.rights.like("%discount_bps%"),
-            )
-            .order_by(c.collection_id)
-        ).all()
-        if not rows:
-            return BuyerRights()
-        wanted = set(sku_ids)
-        gates: dict[str, list[Gate]] = {}
-        discount_of: dict[str, tuple[str, int]] = {}
-        for collection_id, name, raw in rows:
-            rights = parse_rights(json.loads(raw))
-            for sku_id in rights.may_buy:
-                if sku_id in wanted:
-                    gates.setdefault(sku_id, []).append(Gate(collection_id, name))
-            if rights.discount_bps is not None:
-                discount_of[collection_id] = (name, rights.discount_bps)
-        t = nfg_tokens.c
-        held = self.conn.execute(
-            select(t.collection_id, t.serial)
-            .where(
-                t.tenant_id == tenant_id,
-                t.owner_id == user_id,
-                t.state == str(TokenState.HELD),
-            )
-            .order_by(t.collection_id, t.serial)
-        ).all()
-        discounts = tuple(
-            HeldDiscount(collection_id, discount_of[collection_id][0], int(serial), bps)
-            for collection_id, serial in held
-            if collection_id in discount_of
-            for bps in (discount_of[collection_id][1],)
-        )
-        return BuyerRights(
-            {sku: tuple(found) for sku, found in gates.items()},
-            frozenset(collection_id for collection_id, _ in held),
-            discounts,
-        )
+        collections = rights_collections(self.conn, tenant_id)
+        return buyer_rights(self.conn, tenant_id, user_id, sku_ids, collections)

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, delete, func, insert, select, update
 
+from tokenmall.adapters.db.mall import config_version
 from tokenmall.adapters.db.mall.rows import aware, maybe_aware
 from tokenmall.adapters.db.nfg import counters
 from tokenmall.adapters.db.nfg.tables import (
@@ -190,6 +191,7 @@ class SqlNfg:
     # -- collections
 
     def add_collection(self, collection: Collection) -> None:
+        config_version.bump(self.conn, collection.tenant_id)  # the checkout's cached rights
         self.conn.execute(
             insert(nfg_collections).values(
                 tenant_id=collection.tenant_id,
@@ -253,6 +255,8 @@ class SqlNfg:
             rights = values["rights"]
             values = {**values, "rights": json.dumps(rights.to_json(), sort_keys=True)}  # type: ignore[attr-defined]
         assert not {"reserved", "minted", "burned"} & set(values)
+        if {"rights", "name"} & set(values):
+            config_version.bump(self.conn, tenant_id)  # the checkout's cached rights
         self.conn.execute(
             update(nfg_collections)
             .where(
