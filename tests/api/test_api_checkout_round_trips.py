@@ -77,7 +77,7 @@ def test_a_checkout_and_its_payment_in_few_statements(
 CHECKOUT_STATEMENTS = 13
 CHECKOUT_READS_PG = 5
 CHECKOUT_CHECKOUTS = 1
-PAY_STATEMENTS = 18
+PAY_STATEMENTS = 17
 PAY_CHECKOUTS = 2
 
 

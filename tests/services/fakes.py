@@ -522,7 +522,7 @@ class FakeUnitOfWork:
         self.payouts = FakePayoutBook()
         self.cash = FakeCash()
         self.orders = FakeOrders()
-        self.payments = FakePayments()
+        self.payments = FakePayments(orders=self.orders)
         self.refunds = FakeRefunds()
         self.order_money = FakeOrderMoney()
         self.nested = FakeNested(self)

@@ -50,6 +50,9 @@ class FakeOrders:
     def get(self, tenant_id: str, order_id: str) -> Order | None:
         return self.rows.get((tenant_id, order_id))
 
+    def get_many(self, tenant_id: str, order_ids: list[str]) -> dict[str, Order]:
+        return {i: self.rows[(tenant_id, i)] for i in order_ids if (tenant_id, i) in self.rows}
+
     def status_of(self, tenant_id: str, order_id: str) -> OrderStatus | None:
         found = self.rows.get((tenant_id, order_id))
         return None if found is None else found.status
@@ -128,6 +131,7 @@ class FakeOrders:
 @dataclass
 class FakePayments:
     rows: dict[tuple[str, str], Payment] = field(default_factory=dict)
+    orders: FakeOrders | None = None  # for the page's payment-and-order read
     seen: set[tuple[str, str, str]] = field(default_factory=set)
     callbacks: list[Callback] = field(default_factory=list)
 
@@ -139,6 +143,18 @@ class FakePayments:
 
     def locking_order(self, tenant_id: str, payment_id: str) -> Payment | None:
         return self.rows.get((tenant_id, payment_id))  # one process: no other holds a lock
+
+    def locking_orders(self, tenant_id: str, payment_ids: list[str]) -> dict[str, Payment]:
+        return self.get_many(tenant_id, payment_ids)
+
+    def get_many(self, tenant_id: str, payment_ids: list[str]) -> dict[str, Payment]:
+        return {i: self.rows[(tenant_id, i)] for i in payment_ids if (tenant_id, i) in self.rows}
+
+    def with_order_status(self, tenant_id: str, payment_id: str) -> tuple[Payment, str] | None:
+        payment = self.rows.get((tenant_id, payment_id))
+        if payment is None or self.orders is None:
+            return None
+        return payment, self.orders.rows[(tenant_id, payment.order_id)].status
 
     def of_order(self, tenant_id: str, order_id: str) -> list[Payment]:
         mine = [p for (t, _), p in self.rows.items() if t == tenant_id and p.order_id == order_id]

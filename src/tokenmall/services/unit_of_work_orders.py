@@ -43,6 +43,10 @@ class OrdersRepository(Protocol):
 
     def get(self, tenant_id: str, order_id: str) -> Order | None: ...
 
+    def get_many(self, tenant_id: str, order_ids: list[str]) -> dict[str, Order]:
+        """The orders of ``order_ids`` that exist, with their lines, by id (one read)."""
+        ...
+
     def status_of(self, tenant_id: str, order_id: str) -> OrderStatus | None:
         """The order's status alone (no lines read); None if there is no such order."""
 
@@ -101,6 +105,19 @@ class Payments(Protocol):
     def locking_order(self, tenant_id: str, payment_id: str) -> Payment | None:
         """The payment with its order's row locked, if no other transaction holds that lock:
         None if there is no such payment or its order is locked by another."""
+
+    def locking_orders(self, tenant_id: str, payment_ids: list[str]) -> dict[str, Payment]:
+        """``locking_order`` for many payments in one read: those found whose order no other
+        transaction holds, by id."""
+        ...
+
+    def get_many(self, tenant_id: str, payment_ids: list[str]) -> dict[str, Payment]:
+        """The payments of ``payment_ids`` that exist, by id (no lock)."""
+        ...
+
+    def with_order_status(self, tenant_id: str, payment_id: str) -> tuple[Payment, str] | None:
+        """The payment and its order's status in one read; None if there is no such payment."""
+        ...
 
     def of_order(self, tenant_id: str, order_id: str) -> list[Payment]:
         """The order's payments, the first made first."""

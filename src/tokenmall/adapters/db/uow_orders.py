@@ -63,6 +63,9 @@ class SqlOrders:
     def get(self, tenant_id: str, order_id: str) -> Order | None:
         return orders_repo.get_order(self.conn, tenant_id, order_id)
 
+    def get_many(self, tenant_id: str, order_ids: list[str]) -> dict[str, Order]:
+        return orders_repo.get_orders(self.conn, tenant_id, order_ids)
+
     def status_of(self, tenant_id: str, order_id: str) -> OrderStatus | None:
         return orders_repo.order_status(self.conn, tenant_id, order_id)
 
@@ -138,6 +141,15 @@ class SqlPayments:
 
     def locking_order(self, tenant_id: str, payment_id: str) -> Payment | None:
         return payments_repo.payment_locking_order(self.conn, tenant_id, payment_id)
+
+    def locking_orders(self, tenant_id: str, payment_ids: list[str]) -> dict[str, Payment]:
+        return payments_repo.payments_locking_orders(self.conn, tenant_id, payment_ids)
+
+    def get_many(self, tenant_id: str, payment_ids: list[str]) -> dict[str, Payment]:
+        return payments_repo.get_payments(self.conn, tenant_id, payment_ids)
+
+    def with_order_status(self, tenant_id: str, payment_id: str) -> tuple[Payment, str] | None:
+        return payments_repo.payment_and_order_status(self.conn, tenant_id, payment_id)
 
     def of_order(self, tenant_id: str, order_id: str) -> list[Payment]:
         return payments_repo.payments_of(self.conn, tenant_id, order_id)

@@ -59,6 +59,7 @@ from tokenmall.domain.mall.people import Role
 from tokenmall.domain.mall.refunds import Refund, RefundStatus
 from tokenmall.domain.mall.transitions import ORDER, PAYMENT, Actor
 from tokenmall.domain.money import format_points
+from tokenmall.services.ledger.execute import Prefound
 from tokenmall.services.mall import catalogue, ids, validate
 from tokenmall.services.mall.auth import Principal, actor, require
 from tokenmall.services.mall.errors import Conflict, InvalidInput, NotFound
@@ -325,7 +326,17 @@ def _booked(uow: UnitOfWork, order: Order, purchase: Purchased, now: datetime) -
 # --- the gateway confirms a payment (payments.py calls these) ---
 
 
-def mark_paid(uow: UnitOfWork, order: Order, payment: Payment, now: datetime) -> Order:
+def mark_paid(
+    uow: UnitOfWork,
+    order: Order,
+    payment: Payment,
+    now: datetime,
+    *,
+    looked_up: Prefound | None = None,
+) -> Order:
+    """The gateway confirmed the order's payment: the order paid, the money to escrow and
+    (``grant_on = paid``) the rewards booked. ``looked_up``: the order's ledger keys read
+    already (else read here)."""
     by = f"gateway:{payment.gateway}"
     order = move(uow, order, "pay", Actor.GATEWAY, now, payment.payment_id, who=by, paid_at=now)
     # The payment and (grant_on = paid) the rewards as ONE ledger batch: the tenant is locked
@@ -338,7 +349,7 @@ def mark_paid(uow: UnitOfWork, order: Order, payment: Payment, now: datetime) ->
         amount_fen=order.money_fen,
         contribution_fen=contribution_of(uow, order),
         before=(),
-        looked_up=None,
+        looked_up=looked_up,
         new_holders=(),
         now=now,
     )

@@ -5,8 +5,10 @@ rewards), so each callback in a transaction of its own takes the tenant's ledger
 under load the callbacks queue on that lock one commit at a time, each holding a connection
 while it waits. Here a verified callback is a *unit* of the tenant's ``UnitWriter``
 (``services/writers/units.py``): the writer holds the tenant's lock once for every callback
-queued, applies each under its own savepoint with the writer's cached book (no tenant state
-read again, no lock statement a callback), and commits them together. A callback is answered
+queued and applies them as one set (``_CallbackUnit.run_set``: their payments, orders and
+ledger keys read together, their writes in one savepoint and one pipeline, the ledger's steps
+in one batch of the writer's cached book; a set that fails is applied one callback at a time
+instead), and commits them together. A callback is answered
 only after its batch committed; a refused one (a replay, an unknown payment, a ledger
 refusal) is rolled back alone and refused exactly as before (``payments.handle_callback``
 records the refusal).
@@ -26,9 +28,11 @@ from datetime import datetime
 
 from sqlalchemy import Connection
 
+from tokenmall.adapters.db import fast
+from tokenmall.adapters.db.store import Store
 from tokenmall.domain.mall.gateway import CallbackEvent
 from tokenmall.services.ledger.book import TenantBook
-from tokenmall.services.mall import payments
+from tokenmall.services.mall import order_ledger, payments
 from tokenmall.services.mall.gateway import Gateway
 from tokenmall.services.mall.uow import Database, MallUnitOfWork
 from tokenmall.services.writers.units import Writes, writers_for
@@ -58,6 +62,56 @@ class _CallbackUnit:
             return payments.apply_callback(
                 uow, self.gateway, self.event, self.text, self.now, wait=False, read=read
             )
+
+    @staticmethod
+    def run_set(
+        conn: Connection, book: TenantBook, writes: Writes, units: list[_CallbackUnit]
+    ) -> list[tuple[bool, payments.CallbackResult | Exception] | None]:
+        """The callbacks a writer batch holds, applied together (``UnitWriter._set``): one
+        read for all their payments with their orders locked, their orders and lines, their
+        ledger keys; then every write of all of them in the set's savepoint as one
+        pipeline, each table's rows in one statement (``fast.deferring``) and the ledger's
+        steps in one batch of the book. A callback refused before any write (unknown
+        payment, amount mismatch, its order locked by another) is answered with its
+        refusal; one met later (a replayed event's unique key, a guarded move) fails the
+        set, which the writer then runs one by one; None: applied alone after the set."""
+        t = units[0].tenant_id
+        uow = MallUnitOfWork.joining(conn, writes=nullcontext, book=book)
+        reads = payments.callbacks_read(uow, [(unit.gateway, unit.event) for unit in units])
+        todo = [
+            (n, unit, read)
+            for n, (unit, read) in enumerate(zip(units, reads, strict=True))
+            if isinstance(read, payments.CallbackReads)
+        ]
+        answers: list[tuple[bool, payments.CallbackResult | Exception] | None] = [
+            None if read is None or isinstance(read, payments.CallbackReads) else (False, read)
+            for read in reads
+        ]
+        if not todo:
+            return answers
+        paying = [read.order for _, unit, read in todo if unit.event.type == "payment.succeeded"]
+        keys = [key for order in paying for key in order_ledger.order_keys(order.order_id)]
+        looked_up = uow.ledger.look_up(t, keys) if keys else None
+        book.ensure_with_referrers(order.user_id for order in paying)
+        store = Store(conn.engine)
+        with writes():
+            with fast.deferring(conn) as held:
+                for n, unit, read in todo:
+                    result = payments.apply_callback(
+                        uow,
+                        unit.gateway,
+                        unit.event,
+                        unit.text,
+                        unit.now,
+                        wait=False,
+                        read=read,
+                        looked_up=looked_up,
+                    )
+                    answers[n] = (True, result)
+            if paying:
+                store.write_batch(conn, t, book.take_batch())
+            held.flush(conn)
+        return answers
 
 
 def handle_callback(

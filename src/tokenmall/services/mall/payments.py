@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -35,6 +35,7 @@ from tokenmall.domain.mall.payments import Payment, PaymentStatus
 from tokenmall.domain.mall.people import Role
 from tokenmall.domain.mall.refunds import Refund, RefundStatus
 from tokenmall.domain.mall.transitions import ORDER, PAYMENT, Actor
+from tokenmall.services.ledger.execute import Prefound
 from tokenmall.services.mall import ids, orders
 from tokenmall.services.mall.auth import Principal, actor, require
 from tokenmall.services.mall.errors import Conflict, InvalidInput, NotFound
@@ -187,14 +188,12 @@ class PageState:
 
 
 def page_state(uow: UnitOfWork, tenant_id: str, payment_id: str, ref: str) -> PageState | None:
-    """The payment of ``ref`` and its order's status (two single-row reads; what the page
-    decides is decided again under the order's lock when the payment is made)."""
-    payment = uow.payments.get(tenant_id, payment_id)
-    if payment is None or payment.provider_ref != ref:
+    """The payment of ``ref`` and its order's status (one read; what the page decides is
+    decided again under the order's lock when the payment is made)."""
+    found = uow.payments.with_order_status(tenant_id, payment_id)
+    if found is None or found[0].provider_ref != ref:
         return None
-    status = uow.orders.status_of(tenant_id, payment.order_id)
-    assert status is not None
-    return PageState(payment, status)
+    return PageState(*found)
 
 
 # --- callbacks --------------------------------------------------------------------------------
@@ -273,13 +272,15 @@ def apply_callback(
     *,
     wait: bool = True,
     read: CallbackReads | None = None,
+    looked_up: Prefound | None = None,
 ) -> CallbackResult:
     """Apply a verified callback and store it as accepted, in ``uow``'s transaction. With
     ``wait`` False the order's lock is taken only if free, else ``OrderBusy`` (nothing
     written): a caller already holding the tenant's ledger lock must not wait for an order
     lock whose holder may be waiting for the tenant's. ``read``: ``callback_reads``'s answer
-    (then this only writes, and may run in one pipeline)."""
-    result = _apply(uow, gateway, event, now, wait=wait, read=read)
+    (then this only writes, and may run in one pipeline); ``looked_up``: the order's ledger
+    keys read already (``callbacks_read``'s callers read them for a whole set)."""
+    result = _apply(uow, gateway, event, now, wait=wait, read=read, looked_up=looked_up)
     uow.payments.add_callback(
         Callback(
             tenant_id=event.tenant_id,
@@ -389,6 +390,57 @@ def callback_reads(uow: UnitOfWork, gateway: Gateway, event: CallbackEvent) -> C
     return CallbackReads(payment, order)
 
 
+Read = CallbackReads | CallbackRefused | OrderBusy | None
+
+
+def callbacks_read(uow: UnitOfWork, items: Sequence[tuple[Gateway, CallbackEvent]]) -> list[Read]:
+    """``callback_reads`` for many callbacks of one tenant at once: the payments with their
+    orders' locks (``SKIP LOCKED``) in one read, the orders with their lines in two, the
+    tenant's webhook endpoints. For each callback: its reads, or its refusal that needs no
+    write (``CallbackRefused``: unknown payment, amount mismatch; ``OrderBusy``: its order
+    locked by another, or unable to take the payment), or None for a second callback of a
+    payment or an order already in the set (applied alone after the set)."""
+    if not items:
+        return []
+    t = items[0][1].tenant_id
+    wanted = list(dict.fromkeys(event.payment_id for _, event in items))
+    locked = uow.payments.locking_orders(t, wanted)
+    free = [payment_id for payment_id in wanted if payment_id not in locked]
+    others = uow.payments.get_many(t, free) if free else {}
+    found = uow.orders.get_many(t, sorted({p.order_id for p in locked.values()}))
+    answers: list[Read] = []
+    taken: set[str] = set()  # payments and orders of the set
+    for gateway, event in items:
+        if event.payment_id in taken:
+            answers.append(None)
+            continue
+        taken.add(event.payment_id)
+        try:
+            payment = locked.get(event.payment_id)
+            if payment is None:
+                raise OrderBusy(_known(others.get(event.payment_id), gateway, event).order_id)
+            payment = _known(payment, gateway, event)
+            _same_amount(event, payment)
+        except (CallbackRefused, OrderBusy) as refusal:
+            answers.append(refusal)
+            continue
+        if payment.order_id in taken:
+            answers.append(None)
+            continue
+        taken.add(payment.order_id)
+        order = found[payment.order_id]
+        if (
+            event.type == "payment.succeeded"
+            and PAYMENT.allows(payment.status, "succeed", Actor.GATEWAY)
+            and not ORDER.allows(order.status, "pay", Actor.GATEWAY)
+        ):
+            answers.append(OrderBusy(payment.order_id))  # a stray payment: see callback_reads
+            continue
+        answers.append(CallbackReads(payment, order))
+    uow.outbox.prefetch(t)
+    return answers
+
+
 def _same_amount(event: CallbackEvent, payment: Payment) -> None:
     if event.amount_fen != payment.amount_fen:
         raise CallbackRefused(
@@ -406,6 +458,7 @@ def _apply(
     *,
     wait: bool,
     read: CallbackReads | None = None,
+    looked_up: Prefound | None = None,
 ) -> CallbackResult:
     t = event.tenant_id
     # The order row's lock first, as every change of an order, its payments or its refunds
@@ -438,7 +491,7 @@ def _apply(
                 {"updated_at": now, "succeeded_at": now, "failure_reason": None},
             )
             if ORDER.allows(order.status, "pay", Actor.GATEWAY):
-                order = orders.mark_paid(uow, order, payment, now)
+                order = orders.mark_paid(uow, order, payment, now, looked_up=looked_up)
                 outcome = "order paid"
             else:
                 _refund_stray(uow, gateway, order, payment, now)

@@ -61,7 +61,11 @@ class Unit(Protocol):
     ``book`` (``ledger.LedgerBatch(..., book=book)``) and does ALL of its writes inside ONE
     ``with writes():`` block (its savepoint); it returns the caller's answer. It may be
     refused by raising; it must not commit, and it may run again after a failure elsewhere
-    only if its caller retries."""
+    only if its caller retries.
+
+    A unit class may also have ``run_set(conn, book, writes, units)``: the units of that class
+    a batch holds then run together in one savepoint (``UnitWriter._set``), answering each
+    unit's outcome ``(ok, value)``, or None for one to run alone after the set."""
 
     @property
     def tenant_id(self) -> str: ...
@@ -130,9 +134,13 @@ class UnitWriter(ConnectedBatcher[_Item]):
             conn = self._connection()
             with conn.begin():
                 book = self._locked_book(conn)
-                for item in batch:
-                    outcome, book = self._one(conn, book, item.unit)
-                    outcomes.append(outcome)
+                for items in _sets(batch):
+                    if len(items) == 1:
+                        outcome, book = self._one(conn, book, items[0].unit)
+                        outcomes.append(outcome)
+                    else:
+                        done, book = self._set(conn, book, items)
+                        outcomes.extend(done)
             # leaving the block committed the transaction
         except Exception as error:
             log.warning(
@@ -146,7 +154,7 @@ class UnitWriter(ConnectedBatcher[_Item]):
         self.batches += 1
         self.units += len(batch)
         self._expect = len(batch)
-        resolve(batch, outcomes)
+        resolve([item for items in _sets(batch) for item in items], outcomes)
 
     def _one(
         self, conn: Connection, book: TenantBook, unit: Unit
@@ -164,6 +172,33 @@ class UnitWriter(ConnectedBatcher[_Item]):
             # The book may hold the unit's steps (applied, or written and rolled back).
             self._book = book = load_book(self.store, conn, self.tenant_id)
             return (False, error), book
+
+    def _set(
+        self, conn: Connection, book: TenantBook, items: list[_Item]
+    ) -> tuple[list[tuple[bool, Any]], TenantBook]:
+        """Units of a kind with ``run_set`` run together under one savepoint. If the set
+        fails, it is rolled back and each unit runs alone (``_one``); so does each unit the
+        set answered None for."""
+        units = [item.unit for item in items]
+        self._savepoints += 1
+        name = f"unit_{self._savepoints}"
+        opened: list[bool] = []
+        try:
+            writes = lambda pipelined=True: self._writes(conn, name, opened, pipelined)  # noqa: E731
+            run_set = getattr(type(units[0]), "run_set")  # noqa: B009
+            got: list[tuple[bool, Any] | None] = run_set(conn, book, writes, units)
+        except Exception as error:
+            log.info("tenant %s: %d units ran one by one: %r", self.tenant_id, len(units), error)
+            if opened:
+                _exec(conn, f"ROLLBACK TO SAVEPOINT {name}")
+            self._book = book = load_book(self.store, conn, self.tenant_id)
+            got = [None] * len(units)
+        outcomes: list[tuple[bool, Any]] = []
+        for unit, outcome in zip(units, got, strict=True):
+            if outcome is None:
+                outcome, book = self._one(conn, book, unit)
+            outcomes.append(outcome)
+        return outcomes, book
 
     def _writes(
         self, conn: Connection, name: str, opened: list[bool], pipelined: bool = True
@@ -199,6 +234,24 @@ class UnitWriter(ConnectedBatcher[_Item]):
         # First batch, or someone else wrote the tenant since: start from the row just read.
         self._book = book = book_of(store, conn, tenant_id, state, last_journal_id, version)
         return book
+
+
+def _sets(batch: list[_Item]) -> list[list[_Item]]:
+    """The batch in the order its units run: each unit alone, except that the units of one
+    class with a ``run_set`` (units that commute with the others, e.g. payment callbacks of
+    distinct payments) run as one set where the first of them stands."""
+    sets: list[list[_Item]] = []
+    by_kind: dict[type, list[_Item]] = {}
+    for item in batch:
+        kind = type(item.unit)
+        if not hasattr(kind, "run_set"):
+            sets.append([item])
+        elif kind in by_kind:
+            by_kind[kind].append(item)
+        else:
+            by_kind[kind] = [item]
+            sets.append(by_kind[kind])
+    return sets
 
 
 def _exec(conn: Connection, sql: str) -> None:

@@ -187,6 +187,64 @@ def payment_locking_order(conn: Connection, tenant_id: str, payment_id: str) -> 
     return None if row is None else _payment(row)
 
 
+_PAYMENTS_LOCKING_ORDERS = (
+    select(payments)
+    .join(
+        orders,
+        (orders.c.tenant_id == payments.c.tenant_id) & (orders.c.order_id == payments.c.order_id),
+    )
+    .where(
+        payments.c.tenant_id == bindparam("tenant_id"),
+        payments.c.payment_id.in_(bindparam("ids", expanding=True)),
+    )
+    .order_by(orders.c.order_id)
+    .with_for_update(of=orders, skip_locked=True)
+)
+_PAYMENTS = select(payments).where(
+    payments.c.tenant_id == bindparam("tenant_id"),
+    payments.c.payment_id.in_(bindparam("ids", expanding=True)),
+)
+
+
+def payments_locking_orders(
+    conn: Connection, tenant_id: str, payment_ids: list[str]
+) -> dict[str, Payment]:
+    """``payment_locking_order`` for many payments in one read (their orders locked in order
+    id order): those found whose order no other transaction holds, by id."""
+    if not payment_ids:
+        return {}
+    params = {"tenant_id": tenant_id, "ids": list(payment_ids)}
+    return {row.payment_id: _payment(row) for row in conn.execute(_PAYMENTS_LOCKING_ORDERS, params)}
+
+
+_PAYMENT_AND_ORDER_STATUS = (
+    select(payments, orders.c.status.label("order_status"))
+    .join(
+        orders,
+        (orders.c.tenant_id == payments.c.tenant_id) & (orders.c.order_id == payments.c.order_id),
+    )
+    .where(payments.c.tenant_id == bindparam("tenant_id"), payments.c.payment_id == bindparam("id"))
+)
+
+
+def payment_and_order_status(
+    conn: Connection, tenant_id: str, payment_id: str
+) -> tuple[Payment, str] | None:
+    """The payment and its order's status in one read (None if there is no such payment)."""
+    row = conn.execute(
+        _PAYMENT_AND_ORDER_STATUS, {"tenant_id": tenant_id, "id": payment_id}
+    ).first()
+    return None if row is None else (_payment(row), str(row.order_status))
+
+
+def get_payments(conn: Connection, tenant_id: str, payment_ids: list[str]) -> dict[str, Payment]:
+    """The payments of ``payment_ids`` that exist, by id (no lock)."""
+    if not payment_ids:
+        return {}
+    params = {"tenant_id": tenant_id, "ids": list(payment_ids)}
+    return {row.payment_id: _payment(row) for row in conn.execute(_PAYMENTS, params)}
+
+
 def get_payment(conn: Connection, tenant_id: str, payment_id: str) -> Payment | None:
     row = conn.execute(_PAYMENT, {"tenant_id": tenant_id, "id": payment_id}).first()
     return None if row is None else _payment(row)
@@ -278,18 +336,20 @@ def add_gateway_event(
     event_type: str,
     now: datetime,
 ) -> None:
-    """Raises IntegrityError when the event id was processed already (a replay)."""
-    conn.execute(
-        insert(gateway_events),
-        dict(
-            tenant_id=tenant_id,
-            gateway=gateway,
-            event_id=event_id,
-            payment_id=payment_id,
-            event_type=event_type,
-            processed_at=now,
-        ),
+    """Raises IntegrityError when the event id was processed already (a replay); inside
+    ``fast.deferring`` the row is held and the insert of the held rows raises it."""
+    row = dict(
+        tenant_id=tenant_id,
+        gateway=gateway,
+        event_id=event_id,
+        payment_id=payment_id,
+        event_type=event_type,
+        processed_at=now,
     )
+    if fast.deferred(conn):
+        fast.insert_dicts(conn, gateway_events, [row])
+        return
+    conn.execute(insert(gateway_events), row)
 
 
 def gateway_event_seen(conn: Connection, tenant_id: str, gateway: str, event_id: str) -> bool:
@@ -312,20 +372,21 @@ def add_callback(
     body: str,
     now: datetime,
 ) -> None:
-    conn.execute(
-        insert(payment_callbacks),
-        dict(
-            tenant_id=tenant_id,
-            callback_id=callback_id,
-            gateway=gateway,
-            event_id=None if event_id is None else event_id[:100],
-            payment_id=None if payment_id is None else payment_id[:ID],
-            outcome=outcome,
-            reason=reason[:200],
-            body=body[:4000],
-            received_at=now,
-        ),
+    row = dict(
+        tenant_id=tenant_id,
+        callback_id=callback_id,
+        gateway=gateway,
+        event_id=None if event_id is None else event_id[:100],
+        payment_id=None if payment_id is None else payment_id[:ID],
+        outcome=outcome,
+        reason=reason[:200],
+        body=body[:4000],
+        received_at=now,
     )
+    if fast.deferred(conn):  # held, inserted with the others
+        fast.insert_dicts(conn, payment_callbacks, [row])
+        return
+    conn.execute(insert(payment_callbacks), row)
 
 
 def callbacks_of(conn: Connection, tenant_id: str, payment_id: str) -> list[dict[str, Any]]:
