@@ -141,11 +141,8 @@ class FakePayments:
     def get(self, tenant_id: str, payment_id: str) -> Payment | None:
         return self.rows.get((tenant_id, payment_id))
 
-    def locking_order(self, tenant_id: str, payment_id: str) -> Payment | None:
-        return self.rows.get((tenant_id, payment_id))  # one process: no other holds a lock
-
     def locking_orders(self, tenant_id: str, payment_ids: list[str]) -> dict[str, Payment]:
-        return self.get_many(tenant_id, payment_ids)
+        return self.get_many(tenant_id, payment_ids)  # one process: no other holds a lock
 
     def get_many(self, tenant_id: str, payment_ids: list[str]) -> dict[str, Payment]:
         return {i: self.rows[(tenant_id, i)] for i in payment_ids if (tenant_id, i) in self.rows}

@@ -102,13 +102,9 @@ class Payments(Protocol):
 
     def get(self, tenant_id: str, payment_id: str) -> Payment | None: ...
 
-    def locking_order(self, tenant_id: str, payment_id: str) -> Payment | None:
-        """The payment with its order's row locked, if no other transaction holds that lock:
-        None if there is no such payment or its order is locked by another."""
-
     def locking_orders(self, tenant_id: str, payment_ids: list[str]) -> dict[str, Payment]:
-        """``locking_order`` for many payments in one read: those found whose order no other
-        transaction holds, by id."""
+        """The payments with their orders' rows locked, in one read: those found whose order
+        no other transaction holds, by id."""
         ...
 
     def get_many(self, tenant_id: str, payment_ids: list[str]) -> dict[str, Payment]:

@@ -139,9 +139,6 @@ class SqlPayments:
     def get(self, tenant_id: str, payment_id: str) -> Payment | None:
         return payments_repo.get_payment(self.conn, tenant_id, payment_id)
 
-    def locking_order(self, tenant_id: str, payment_id: str) -> Payment | None:
-        return payments_repo.payment_locking_order(self.conn, tenant_id, payment_id)
-
     def locking_orders(self, tenant_id: str, payment_ids: list[str]) -> dict[str, Payment]:
         return payments_repo.payments_locking_orders(self.conn, tenant_id, payment_ids)
 

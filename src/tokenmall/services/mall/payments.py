@@ -364,30 +364,14 @@ class CallbackReads:
 
 
 def callback_reads(uow: UnitOfWork, gateway: Gateway, event: CallbackEvent) -> CallbackReads:
-    """The reads of ``apply_callback(wait=False)``, and its refusals that need no write: the
-    payment and its order's lock in one read (``OrderBusy`` if another holds the lock), the
-    order, and the tenant's webhook endpoints for the events it records. A replayed event is
-    refused by the event's unique key when written (``handle_callback`` answers its
-    ``IntegrityError``)."""
-    t = event.tenant_id
-    locked = uow.payments.locking_order(t, event.payment_id)
-    if locked is None:
-        busy = _known(uow.payments.get(t, event.payment_id), gateway, event)
-        raise OrderBusy(busy.order_id)
-    payment = _known(locked, gateway, event)
-    _same_amount(event, payment)
-    order = uow.orders.get(t, payment.order_id)
-    assert order is not None
-    if (
-        event.type == "payment.succeeded"
-        and PAYMENT.allows(payment.status, "succeed", Actor.GATEWAY)
-        and not ORDER.allows(order.status, "pay", Actor.GATEWAY)
-    ):
-        # A stray payment is recorded and refunded by the ledger's own commands, which do not
-        # advance the caller's cached book: it goes through a transaction of its own.
-        raise OrderBusy(payment.order_id)
-    uow.outbox.prefetch(t)
-    return CallbackReads(payment, order)
+    """The reads of ``apply_callback(wait=False)``, and its refusals that need no write
+    (raised): ``callbacks_read`` for one callback. A replayed event is refused by the event's
+    unique key when written (``handle_callback`` answers its ``IntegrityError``)."""
+    (read,) = callbacks_read(uow, [(gateway, event)])
+    if isinstance(read, CallbackReads):
+        return read
+    assert read is not None  # None is only for a second callback of one payment
+    raise read
 
 
 Read = CallbackReads | CallbackRefused | OrderBusy | None
@@ -434,7 +418,9 @@ def callbacks_read(uow: UnitOfWork, items: Sequence[tuple[Gateway, CallbackEvent
             and PAYMENT.allows(payment.status, "succeed", Actor.GATEWAY)
             and not ORDER.allows(order.status, "pay", Actor.GATEWAY)
         ):
-            answers.append(OrderBusy(payment.order_id))  # a stray payment: see callback_reads
+            # A stray payment is recorded and refunded by the ledger's own commands, which do
+            # not advance the caller's cached book: it goes through a transaction of its own.
+            answers.append(OrderBusy(payment.order_id))
             continue
         answers.append(CallbackReads(payment, order))
     uow.outbox.prefetch(t)

@@ -134,7 +134,8 @@ class UnitWriter(ConnectedBatcher[_Item]):
             conn = self._connection()
             with conn.begin():
                 book = self._locked_book(conn)
-                for items in _sets(batch):
+                sets = _sets(batch)
+                for items in sets:
                     if len(items) == 1:
                         outcome, book = self._one(conn, book, items[0].unit)
                         outcomes.append(outcome)
@@ -154,7 +155,7 @@ class UnitWriter(ConnectedBatcher[_Item]):
         self.batches += 1
         self.units += len(batch)
         self._expect = len(batch)
-        resolve([item for items in _sets(batch) for item in items], outcomes)
+        resolve([item for items in sets for item in items], outcomes)
 
     def _one(
         self, conn: Connection, book: TenantBook, unit: Unit

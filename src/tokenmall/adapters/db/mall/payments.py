@@ -160,33 +160,6 @@ _EVENT_SEEN = select(gateway_events.c.event_id).where(
 )
 
 
-def _payment_locking_order() -> Any:
-    return (
-        select(payments)
-        .join(
-            orders,
-            (orders.c.tenant_id == payments.c.tenant_id)
-            & (orders.c.order_id == payments.c.order_id),
-        )
-        .where(
-            payments.c.tenant_id == bindparam("tenant_id"),
-            payments.c.payment_id == bindparam("id"),
-        )
-        .with_for_update(of=orders, skip_locked=True)
-    )
-
-
-_PAYMENT_LOCKING_ORDER = _payment_locking_order()
-
-
-def payment_locking_order(conn: Connection, tenant_id: str, payment_id: str) -> Payment | None:
-    """The payment, with its order's row locked if no other transaction holds it (``SKIP
-    LOCKED``): None if there is no such payment or its order is locked by another (SQLite:
-    the payment, no lock)."""
-    row = conn.execute(_PAYMENT_LOCKING_ORDER, {"tenant_id": tenant_id, "id": payment_id}).first()
-    return None if row is None else _payment(row)
-
-
 _PAYMENTS_LOCKING_ORDERS = (
     select(payments)
     .join(
@@ -209,8 +182,9 @@ _PAYMENTS = select(payments).where(
 def payments_locking_orders(
     conn: Connection, tenant_id: str, payment_ids: list[str]
 ) -> dict[str, Payment]:
-    """``payment_locking_order`` for many payments in one read (their orders locked in order
-    id order): those found whose order no other transaction holds, by id."""
+    """The payments with their orders' rows locked if no other transaction holds them (``SKIP
+    LOCKED``), in one read (the orders locked in order id order): those found whose order no
+    other transaction holds, by id (SQLite: the payments, no lock)."""
     if not payment_ids:
         return {}
     params = {"tenant_id": tenant_id, "ids": list(payment_ids)}
