@@ -141,8 +141,16 @@ class FakePayments:
     def get(self, tenant_id: str, payment_id: str) -> Payment | None:
         return self.rows.get((tenant_id, payment_id))
 
-    def locking_orders(self, tenant_id: str, payment_ids: list[str]) -> dict[str, Payment]:
-        return self.get_many(tenant_id, payment_ids)  # one process: no other holds a lock
+    def locking_orders(
+        self, tenant_id: str, payment_ids: list[str]
+    ) -> tuple[dict[str, tuple[Payment, Order]], int | None]:
+        assert self.orders is not None
+        # One process: no other holds a lock.
+        found = {
+            payment_id: (payment, self.orders.rows[(tenant_id, payment.order_id)])
+            for payment_id, payment in self.get_many(tenant_id, payment_ids).items()
+        }
+        return found, 0 if found else None
 
     def get_many(self, tenant_id: str, payment_ids: list[str]) -> dict[str, Payment]:
         return {i: self.rows[(tenant_id, i)] for i in payment_ids if (tenant_id, i) in self.rows}

@@ -102,9 +102,12 @@ class Payments(Protocol):
 
     def get(self, tenant_id: str, payment_id: str) -> Payment | None: ...
 
-    def locking_orders(self, tenant_id: str, payment_ids: list[str]) -> dict[str, Payment]:
+    def locking_orders(
+        self, tenant_id: str, payment_ids: list[str]
+    ) -> tuple[dict[str, tuple[Payment, Order]], int | None]:
         """The payments with their orders' rows locked, in one read: those found whose order
-        no other transaction holds, by id."""
+        no other transaction holds, by id, each with its order (and its lines); and the
+        tenant's configuration version read in that statement (None if none was found)."""
         ...
 
     def get_many(self, tenant_id: str, payment_ids: list[str]) -> dict[str, Payment]:

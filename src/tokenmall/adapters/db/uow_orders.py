@@ -139,7 +139,9 @@ class SqlPayments:
     def get(self, tenant_id: str, payment_id: str) -> Payment | None:
         return payments_repo.get_payment(self.conn, tenant_id, payment_id)
 
-    def locking_orders(self, tenant_id: str, payment_ids: list[str]) -> dict[str, Payment]:
+    def locking_orders(
+        self, tenant_id: str, payment_ids: list[str]
+    ) -> tuple[dict[str, tuple[Payment, Order]], int | None]:
         return payments_repo.payments_locking_orders(self.conn, tenant_id, payment_ids)
 
     def get_many(self, tenant_id: str, payment_ids: list[str]) -> dict[str, Payment]:

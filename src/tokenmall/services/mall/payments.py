@@ -379,8 +379,9 @@ Read = CallbackReads | CallbackRefused | OrderBusy | None
 
 def callbacks_read(uow: UnitOfWork, items: Sequence[tuple[Gateway, CallbackEvent]]) -> list[Read]:
     """``callback_reads`` for many callbacks of one tenant at once: the payments with their
-    orders' locks (``SKIP LOCKED``) in one read, the orders with their lines in two, the
-    tenant's webhook endpoints. For each callback: its reads, or its refusal that needs no
+    orders' locks (``SKIP LOCKED``), those orders and their lines, and the tenant's
+    configuration version, in one read; the tenant's webhook endpoints (cached per process
+    against that version). For each callback: its reads, or its refusal that needs no
     write (``CallbackRefused``: unknown payment, amount mismatch; ``OrderBusy``: its order
     locked by another, or unable to take the payment), or None for a second callback of a
     payment or an order already in the set (applied alone after the set)."""
@@ -388,10 +389,9 @@ def callbacks_read(uow: UnitOfWork, items: Sequence[tuple[Gateway, CallbackEvent
         return []
     t = items[0][1].tenant_id
     wanted = list(dict.fromkeys(event.payment_id for _, event in items))
-    locked = uow.payments.locking_orders(t, wanted)
+    locked, version = uow.payments.locking_orders(t, wanted)
     free = [payment_id for payment_id in wanted if payment_id not in locked]
     others = uow.payments.get_many(t, free) if free else {}
-    found = uow.orders.get_many(t, sorted({p.order_id for p in locked.values()}))
     answers: list[Read] = []
     taken: set[str] = set()  # payments and orders of the set
     for gateway, event in items:
@@ -400,9 +400,10 @@ def callbacks_read(uow: UnitOfWork, items: Sequence[tuple[Gateway, CallbackEvent
             continue
         taken.add(event.payment_id)
         try:
-            payment = locked.get(event.payment_id)
-            if payment is None:
+            both = locked.get(event.payment_id)
+            if both is None:
                 raise OrderBusy(_known(others.get(event.payment_id), gateway, event).order_id)
+            payment, order = both
             payment = _known(payment, gateway, event)
             _same_amount(event, payment)
         except (CallbackRefused, OrderBusy) as refusal:
@@ -412,7 +413,6 @@ def callbacks_read(uow: UnitOfWork, items: Sequence[tuple[Gateway, CallbackEvent
             answers.append(None)
             continue
         taken.add(payment.order_id)
-        order = found[payment.order_id]
         if (
             event.type == "payment.succeeded"
             and PAYMENT.allows(payment.status, "succeed", Actor.GATEWAY)
@@ -423,7 +423,7 @@ def callbacks_read(uow: UnitOfWork, items: Sequence[tuple[Gateway, CallbackEvent
             answers.append(OrderBusy(payment.order_id))
             continue
         answers.append(CallbackReads(payment, order))
-    uow.outbox.prefetch(t)
+    uow.outbox.prefetch(t, version)
     return answers
 
 
