@@ -118,6 +118,21 @@ class Payments(Protocol):
         """The payment and its order's status in one read; None if there is no such payment."""
         ...
 
+    def approve_payable(
+        self,
+        tenant_id: str,
+        payment_id: str,
+        ref: str,
+        open_statuses: Sequence[str],
+        order_status: str,
+        now: datetime,
+    ) -> tuple[Payment, str] | None:
+        """``with_order_status`` for the sandbox page's Approve: and, if the payment's
+        reference is ``ref``, it is in ``open_statuses`` and its order in ``order_status``,
+        the sandbox's record of the approval (its daily bill; once per payment) in the same
+        statement where the database allows it."""
+        ...
+
     def of_order(self, tenant_id: str, order_id: str) -> list[Payment]:
         """The order's payments, the first made first."""
 

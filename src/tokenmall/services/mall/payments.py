@@ -187,10 +187,23 @@ class PageState:
         return self.payment.status in OPEN and self.order_status == ORDER.initial
 
 
-def page_state(uow: UnitOfWork, tenant_id: str, payment_id: str, ref: str) -> PageState | None:
+def page_state(
+    uow: UnitOfWork,
+    tenant_id: str,
+    payment_id: str,
+    ref: str,
+    *,
+    approved_at: datetime | None = None,
+) -> PageState | None:
     """The payment of ``ref`` and its order's status (one read; what the page decides is
-    decided again under the order's lock when the payment is made)."""
-    found = uow.payments.with_order_status(tenant_id, payment_id)
+    decided again under the order's lock when the payment is made). ``approved_at``: the
+    page's Approve, kept for the sandbox's bill in the same read if the payment is payable."""
+    if approved_at is None:
+        found = uow.payments.with_order_status(tenant_id, payment_id)
+    else:
+        found = uow.payments.approve_payable(
+            tenant_id, payment_id, ref, OPEN, ORDER.initial, approved_at
+        )
     if found is None or found[0].provider_ref != ref:
         return None
     return PageState(*found)

@@ -114,7 +114,8 @@ TABLES = tuple(t.name for t in (payments, gateway_events, payment_callbacks))
 # --- payments ---
 
 
-def _payment(row: Any) -> Payment:
+def payment_of(row: Any) -> Payment:
+    """A payment from its row."""
     return Payment(
         tenant_id=row.tenant_id,
         payment_id=row.payment_id,
@@ -231,7 +232,7 @@ def payments_locking_orders(
         if row.l_line_no is not None:
             found[1].append(order_line(_Prefixed(row, "l_")))
     return {
-        payment_id: (_payment(row), order_of(_Prefixed(row, "o_"), tuple(lines)))
+        payment_id: (payment_of(row), order_of(_Prefixed(row, "o_"), tuple(lines)))
         for payment_id, (row, lines) in rows.items()
     }, version
 
@@ -253,7 +254,7 @@ def payment_and_order_status(
     row = conn.execute(
         _PAYMENT_AND_ORDER_STATUS, {"tenant_id": tenant_id, "id": payment_id}
     ).first()
-    return None if row is None else (_payment(row), str(row.order_status))
+    return None if row is None else (payment_of(row), str(row.order_status))
 
 
 def get_payments(conn: Connection, tenant_id: str, payment_ids: list[str]) -> dict[str, Payment]:
@@ -261,12 +262,12 @@ def get_payments(conn: Connection, tenant_id: str, payment_ids: list[str]) -> di
     if not payment_ids:
         return {}
     params = {"tenant_id": tenant_id, "ids": list(payment_ids)}
-    return {row.payment_id: _payment(row) for row in conn.execute(_PAYMENTS, params)}
+    return {row.payment_id: payment_of(row) for row in conn.execute(_PAYMENTS, params)}
 
 
 def get_payment(conn: Connection, tenant_id: str, payment_id: str) -> Payment | None:
     row = conn.execute(_PAYMENT, {"tenant_id": tenant_id, "id": payment_id}).first()
-    return None if row is None else _payment(row)
+    return None if row is None else payment_of(row)
 
 
 def payments_of(conn: Connection, tenant_id: str, order_id: str) -> list[Payment]:
@@ -275,7 +276,7 @@ def payments_of(conn: Connection, tenant_id: str, order_id: str) -> list[Payment
         .where(payments.c.tenant_id == tenant_id, payments.c.order_id == order_id)
         .order_by(payments.c.payment_id)
     )
-    return [_payment(row) for row in conn.execute(query)]
+    return [payment_of(row) for row in conn.execute(query)]
 
 
 def open_payments_query(
@@ -304,7 +305,7 @@ def open_payments(
     limit: int,
 ) -> list[Payment]:
     query = open_payments_query(statuses, gateways, before, limit)
-    return [_payment(row) for row in conn.execute(query)]
+    return [payment_of(row) for row in conn.execute(query)]
 
 
 def move_payment(
