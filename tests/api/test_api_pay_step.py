@@ -168,3 +168,31 @@ def test_the_sandbox_keeps_an_approval_once_and_only_of_a_payable_payment(
     assert api.http.post(forged, data={"outcome": "approve"}).status_code == 404
     assert _bill(server, shop) == sorted(kept)
     audit_clean(server, shop)
+
+
+def test_an_order_of_several_lines_is_paid_with_all_its_lines(
+    api: Api, server: Any, shop: TenantFixture
+) -> None:
+    """The writer reads a payment's order with its lines in its one read (one row a line); an
+    order mixing a line with a fixed contribution and one without (``pool_rate``'s share)
+    has the tenant's parameters read before the writer's pipeline, not refused inside it."""
+    placed_sku = ok(api.get(shop.path(f"/skus/{shop.sku_id}"), shop.admin_token))
+    other = ok(
+        api.post(
+            shop.path(f"/products/{placed_sku['product_id']}/skus"),
+            shop.admin_token,
+            json={"name": "large", "price": "80.00", "stock": 50},
+        ),
+        201,
+    )
+    done = checkout(api, shop, [(shop.sku_id, 1), (other["sku_id"], 2)])
+    (placed,) = done["orders"]
+    before = ok(api.get(shop.path(f"/orders/{placed['order_id']}"), shop.admin_token))
+    assert len(before["lines"]) == 2
+    answer = sandbox_pay(api, done["payments"][0]["redirect_url"])
+    assert answer.status_code == 200, answer.text
+    after = ok(api.get(shop.path(f"/orders/{placed['order_id']}"), shop.admin_token))
+    assert after["status"] == "paid"
+    assert after["lines"] == before["lines"]
+    assert after["rewards"]["booked"] is True
+    audit_clean(server, shop)

@@ -374,6 +374,9 @@ class CallbackReads:
 
     payment: Payment
     order: Order
+    # The order's contribution to the pool if the callback pays it (``orders.contribution_of``,
+    # which may read the tenant's parameters: read here, not among the writes).
+    contribution: tuple[int | None] | None = None
 
 
 def callback_reads(uow: UnitOfWork, gateway: Gateway, event: CallbackEvent) -> CallbackReads:
@@ -435,7 +438,11 @@ def callbacks_read(uow: UnitOfWork, items: Sequence[tuple[Gateway, CallbackEvent
             # not advance the caller's cached book: it goes through a transaction of its own.
             answers.append(OrderBusy(payment.order_id))
             continue
-        answers.append(CallbackReads(payment, order))
+        paying = event.type == "payment.succeeded" and PAYMENT.allows(
+            payment.status, "succeed", Actor.GATEWAY
+        )
+        contribution = (orders.contribution_of(uow, order),) if paying else None
+        answers.append(CallbackReads(payment, order, contribution))
     uow.outbox.prefetch(t, version)
     return answers
 
@@ -490,7 +497,14 @@ def _apply(
                 {"updated_at": now, "succeeded_at": now, "failure_reason": None},
             )
             if ORDER.allows(order.status, "pay", Actor.GATEWAY):
-                order = orders.mark_paid(uow, order, payment, now, looked_up=looked_up)
+                order = orders.mark_paid(
+                    uow,
+                    order,
+                    payment,
+                    now,
+                    looked_up=looked_up,
+                    contribution=None if read is None else read.contribution,
+                )
                 outcome = "order paid"
             else:
                 _refund_stray(uow, gateway, order, payment, now)
