@@ -408,7 +408,7 @@ class FakeAnswers:
 class FakeOutbox:
     events: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
 
-    def prefetch(self, tenant_id: str) -> None:
+    def prefetch(self, tenant_id: str, version: int | None = None) -> None:
         pass
 
     def emit(self, tenant_id: str, event_type: str, data: dict[str, Any], now: datetime) -> None:

@@ -134,6 +134,7 @@ class FakePayments:
     orders: FakeOrders | None = None  # for the page's payment-and-order read
     seen: set[tuple[str, str, str]] = field(default_factory=set)
     callbacks: list[Callback] = field(default_factory=list)
+    approved: dict[tuple[str, str], datetime] = field(default_factory=dict)  # the sandbox's
 
     def add(self, payment: Payment) -> None:
         self.rows[(payment.tenant_id, payment.payment_id)] = payment
@@ -141,8 +142,16 @@ class FakePayments:
     def get(self, tenant_id: str, payment_id: str) -> Payment | None:
         return self.rows.get((tenant_id, payment_id))
 
-    def locking_orders(self, tenant_id: str, payment_ids: list[str]) -> dict[str, Payment]:
-        return self.get_many(tenant_id, payment_ids)  # one process: no other holds a lock
+    def locking_orders(
+        self, tenant_id: str, payment_ids: list[str]
+    ) -> tuple[dict[str, tuple[Payment, Order]], int | None]:
+        assert self.orders is not None
+        # One process: no other holds a lock.
+        found = {
+            payment_id: (payment, self.orders.rows[(tenant_id, payment.order_id)])
+            for payment_id, payment in self.get_many(tenant_id, payment_ids).items()
+        }
+        return found, 0 if found else None
 
     def get_many(self, tenant_id: str, payment_ids: list[str]) -> dict[str, Payment]:
         return {i: self.rows[(tenant_id, i)] for i in payment_ids if (tenant_id, i) in self.rows}
@@ -152,6 +161,23 @@ class FakePayments:
         if payment is None or self.orders is None:
             return None
         return payment, self.orders.rows[(tenant_id, payment.order_id)].status
+
+    def approve_payable(
+        self,
+        tenant_id: str,
+        payment_id: str,
+        ref: str,
+        open_statuses: Sequence[str],
+        order_status: str,
+        now: datetime,
+    ) -> tuple[Payment, str] | None:
+        found = self.with_order_status(tenant_id, payment_id)
+        if found is not None:
+            payment, status = found
+            payable = payment.status in open_statuses and status == order_status
+            if payable and payment.provider_ref == ref:
+                self.approved.setdefault((tenant_id, payment_id), now)
+        return found
 
     def of_order(self, tenant_id: str, order_id: str) -> list[Payment]:
         mine = [p for (t, _), p in self.rows.items() if t == tenant_id and p.order_id == order_id]

@@ -271,8 +271,10 @@ class Answers(Protocol):
 
 
 class Outbox(Protocol):
-    def prefetch(self, tenant_id: str) -> None:
-        """Read what ``emit`` needs now (before a lock is taken)."""
+    def prefetch(self, tenant_id: str, version: int | None = None) -> None:
+        """Read what ``emit`` needs now (before a lock is taken); ``version``: the tenant's
+        configuration version read in this transaction (what ``emit`` needs may then come
+        from a cache kept against it)."""
 
     def emit(
         self, tenant_id: str, event_type: str, data: dict[str, Any], now: datetime

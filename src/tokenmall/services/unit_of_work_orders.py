@@ -102,9 +102,12 @@ class Payments(Protocol):
 
     def get(self, tenant_id: str, payment_id: str) -> Payment | None: ...
 
-    def locking_orders(self, tenant_id: str, payment_ids: list[str]) -> dict[str, Payment]:
+    def locking_orders(
+        self, tenant_id: str, payment_ids: list[str]
+    ) -> tuple[dict[str, tuple[Payment, Order]], int | None]:
         """The payments with their orders' rows locked, in one read: those found whose order
-        no other transaction holds, by id."""
+        no other transaction holds, by id, each with its order (and its lines); and the
+        tenant's configuration version read in that statement (None if none was found)."""
         ...
 
     def get_many(self, tenant_id: str, payment_ids: list[str]) -> dict[str, Payment]:
@@ -113,6 +116,21 @@ class Payments(Protocol):
 
     def with_order_status(self, tenant_id: str, payment_id: str) -> tuple[Payment, str] | None:
         """The payment and its order's status in one read; None if there is no such payment."""
+        ...
+
+    def approve_payable(
+        self,
+        tenant_id: str,
+        payment_id: str,
+        ref: str,
+        open_statuses: Sequence[str],
+        order_status: str,
+        now: datetime,
+    ) -> tuple[Payment, str] | None:
+        """``with_order_status`` for the sandbox page's Approve: and, if the payment's
+        reference is ``ref``, it is in ``open_statuses`` and its order in ``order_status``,
+        the sandbox's record of the approval (its daily bill; once per payment) in the same
+        statement where the database allows it."""
         ...
 
     def of_order(self, tenant_id: str, order_id: str) -> list[Payment]:

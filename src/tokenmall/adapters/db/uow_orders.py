@@ -16,6 +16,7 @@ from sqlalchemy import Connection
 
 from tokenmall.adapters.db.mall import orders as orders_repo
 from tokenmall.adapters.db.mall import payments as payments_repo
+from tokenmall.adapters.db.mall import payouts as payouts_repo
 from tokenmall.adapters.db.mall import refunds as refunds_repo
 from tokenmall.domain.mall.orders import Order, OrderEvent, OrderSettings, OrderStatus
 from tokenmall.domain.mall.payments import Payment
@@ -139,7 +140,9 @@ class SqlPayments:
     def get(self, tenant_id: str, payment_id: str) -> Payment | None:
         return payments_repo.get_payment(self.conn, tenant_id, payment_id)
 
-    def locking_orders(self, tenant_id: str, payment_ids: list[str]) -> dict[str, Payment]:
+    def locking_orders(
+        self, tenant_id: str, payment_ids: list[str]
+    ) -> tuple[dict[str, tuple[Payment, Order]], int | None]:
         return payments_repo.payments_locking_orders(self.conn, tenant_id, payment_ids)
 
     def get_many(self, tenant_id: str, payment_ids: list[str]) -> dict[str, Payment]:
@@ -147,6 +150,19 @@ class SqlPayments:
 
     def with_order_status(self, tenant_id: str, payment_id: str) -> tuple[Payment, str] | None:
         return payments_repo.payment_and_order_status(self.conn, tenant_id, payment_id)
+
+    def approve_payable(
+        self,
+        tenant_id: str,
+        payment_id: str,
+        ref: str,
+        open_statuses: Sequence[str],
+        order_status: str,
+        now: datetime,
+    ) -> tuple[Payment, str] | None:
+        return payouts_repo.approve_payable(
+            self.conn, tenant_id, payment_id, ref, open_statuses, order_status, now
+        )
 
     def of_order(self, tenant_id: str, order_id: str) -> list[Payment]:
         return payments_repo.payments_of(self.conn, tenant_id, order_id)

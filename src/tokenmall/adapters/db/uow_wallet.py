@@ -9,11 +9,12 @@ The ledger steps themselves (trades, redemptions, ``SettleDay``) run through the
 from __future__ import annotations
 
 import json
+import weakref
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, Engine, func, select
 
 from tokenmall.adapters.db import fast
 from tokenmall.adapters.db.mall import events as events_repo
@@ -144,6 +145,25 @@ class SqlOutboxRows:
         self.conn.info[_ENDPOINTS] = (transaction, tenant_id, found)
         return found
 
+    def prefetch(self, tenant_id: str, version: int | None) -> None:
+        """The tenant's active endpoints for this transaction: with ``version`` (the tenant's
+        configuration version, read by this transaction: every endpoint write bumps it), from
+        this process's cache of them at that version, else read now (and cached)."""
+        if version is None:
+            self.endpoints(tenant_id)
+            return
+        cache = _CACHED.get(self.conn.engine)
+        if cache is None:
+            cache = _CACHED.setdefault(self.conn.engine, {})
+        hit = cache.get(tenant_id)
+        if hit is not None and hit[0] == version:
+            found = hit[1]
+        else:
+            # Read after the version: at least as new as the configuration it names.
+            found = events_repo.active_endpoints(self.conn, tenant_id)
+            cache[tenant_id] = (version, found)
+        self.conn.info[_ENDPOINTS] = (self.conn.get_transaction(), tenant_id, found)
+
     def add(
         self,
         tenant_id: str,
@@ -161,3 +181,8 @@ class SqlOutboxRows:
 
 
 _ENDPOINTS = "tokenmall.events.endpoints"
+
+
+# Each engine's tenants' active endpoints: tenant -> (configuration version, endpoints).
+_CACHED: weakref.WeakKeyDictionary[Engine, dict[str, tuple[int, list[tuple[str, list[str]]]]]]
+_CACHED = weakref.WeakKeyDictionary()

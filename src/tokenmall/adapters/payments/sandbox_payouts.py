@@ -5,8 +5,9 @@ with the same payout id answers the same: an account containing "fail" is refuse
 containing "slow" stays processing, any other is paid.
 
 ``SandboxBills`` builds a day's bill from the sandbox's own record (``sandbox_transactions``):
-the payments approved on its payment page, orders' and drop reservations' (``record_approval``,
-called by that page before it notifies the shop). The sandbox answers refunds at once
+the payments approved on its payment page, orders' and drop reservations' (``approve_payable``
+of ``adapters/db/mall/payouts.py`` in the page's read of an order's payment, ``record_approval``
+for a reservation's, before the page notifies the shop). The sandbox answers refunds at once
 (``SandboxGateway.refund``, inside the shop's transaction, where it cannot write a record of its
 own), so its bill's refunds are the refunds the shop holds its answer for (``sbxr_<refund id>``)
 and the drop's money that came after its reservation expired (``rfd_<reservation>``).

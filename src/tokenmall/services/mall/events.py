@@ -40,10 +40,11 @@ class SqlOutbox:
     def __init__(self, conn: Connection) -> None:
         self.rows = SqlOutboxRows(conn)
 
-    def prefetch(self, tenant_id: str) -> None:
+    def prefetch(self, tenant_id: str, version: int | None = None) -> None:
         """Read the tenant's endpoints now (before a lock is taken), for this transaction's
-        ``emit`` calls."""
-        self.rows.endpoints(tenant_id)
+        ``emit`` calls; with ``version`` (the tenant's configuration version as this
+        transaction read it), from this process's cache at that version when it has it."""
+        self.rows.prefetch(tenant_id, version)
 
     def emit(self, tenant_id: str, event_type: str, data: dict[str, Any], now: datetime) -> None:
         """Record ``event_type`` with its JSON-safe ``data`` for delivery to the tenant's

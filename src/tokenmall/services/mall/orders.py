@@ -333,10 +333,12 @@ def mark_paid(
     now: datetime,
     *,
     looked_up: Prefound | None = None,
+    contribution: tuple[int | None] | None = None,
 ) -> Order:
     """The gateway confirmed the order's payment: the order paid, the money to escrow and
     (``grant_on = paid``) the rewards booked. ``looked_up``: the order's ledger keys read
-    already (else read here)."""
+    already (else read here); ``contribution``: ``(contribution_of(uow, order),)`` worked
+    out already, before the caller's writes began (it may read the tenant's parameters)."""
     by = f"gateway:{payment.gateway}"
     order = move(uow, order, "pay", Actor.GATEWAY, now, payment.payment_id, who=by, paid_at=now)
     # The payment and (grant_on = paid) the rewards as ONE ledger batch: the tenant is locked
@@ -347,7 +349,7 @@ def mark_paid(
         user=order.user_id,
         order_ref=order.order_id,
         amount_fen=order.money_fen,
-        contribution_fen=contribution_of(uow, order),
+        contribution_fen=(contribution or (contribution_of(uow, order),))[0],
         before=(),
         looked_up=looked_up,
         new_holders=(),

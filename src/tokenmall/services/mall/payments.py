@@ -187,10 +187,23 @@ class PageState:
         return self.payment.status in OPEN and self.order_status == ORDER.initial
 
 
-def page_state(uow: UnitOfWork, tenant_id: str, payment_id: str, ref: str) -> PageState | None:
+def page_state(
+    uow: UnitOfWork,
+    tenant_id: str,
+    payment_id: str,
+    ref: str,
+    *,
+    approved_at: datetime | None = None,
+) -> PageState | None:
     """The payment of ``ref`` and its order's status (one read; what the page decides is
-    decided again under the order's lock when the payment is made)."""
-    found = uow.payments.with_order_status(tenant_id, payment_id)
+    decided again under the order's lock when the payment is made). ``approved_at``: the
+    page's Approve, kept for the sandbox's bill in the same read if the payment is payable."""
+    if approved_at is None:
+        found = uow.payments.with_order_status(tenant_id, payment_id)
+    else:
+        found = uow.payments.approve_payable(
+            tenant_id, payment_id, ref, OPEN, ORDER.initial, approved_at
+        )
     if found is None or found[0].provider_ref != ref:
         return None
     return PageState(*found)
@@ -361,6 +374,9 @@ class CallbackReads:
 
     payment: Payment
     order: Order
+    # The order's contribution to the pool if the callback pays it (``orders.contribution_of``,
+    # which may read the tenant's parameters: read here, not among the writes).
+    contribution: tuple[int | None] | None = None
 
 
 def callback_reads(uow: UnitOfWork, gateway: Gateway, event: CallbackEvent) -> CallbackReads:
@@ -379,8 +395,9 @@ Read = CallbackReads | CallbackRefused | OrderBusy | None
 
 def callbacks_read(uow: UnitOfWork, items: Sequence[tuple[Gateway, CallbackEvent]]) -> list[Read]:
     """``callback_reads`` for many callbacks of one tenant at once: the payments with their
-    orders' locks (``SKIP LOCKED``) in one read, the orders with their lines in two, the
-    tenant's webhook endpoints. For each callback: its reads, or its refusal that needs no
+    orders' locks (``SKIP LOCKED``), those orders and their lines, and the tenant's
+    configuration version, in one read; the tenant's webhook endpoints (cached per process
+    against that version). For each callback: its reads, or its refusal that needs no
     write (``CallbackRefused``: unknown payment, amount mismatch; ``OrderBusy``: its order
     locked by another, or unable to take the payment), or None for a second callback of a
     payment or an order already in the set (applied alone after the set)."""
@@ -388,10 +405,9 @@ def callbacks_read(uow: UnitOfWork, items: Sequence[tuple[Gateway, CallbackEvent
         return []
     t = items[0][1].tenant_id
     wanted = list(dict.fromkeys(event.payment_id for _, event in items))
-    locked = uow.payments.locking_orders(t, wanted)
+    locked, version = uow.payments.locking_orders(t, wanted)
     free = [payment_id for payment_id in wanted if payment_id not in locked]
     others = uow.payments.get_many(t, free) if free else {}
-    found = uow.orders.get_many(t, sorted({p.order_id for p in locked.values()}))
     answers: list[Read] = []
     taken: set[str] = set()  # payments and orders of the set
     for gateway, event in items:
@@ -400,9 +416,10 @@ def callbacks_read(uow: UnitOfWork, items: Sequence[tuple[Gateway, CallbackEvent
             continue
         taken.add(event.payment_id)
         try:
-            payment = locked.get(event.payment_id)
-            if payment is None:
+            both = locked.get(event.payment_id)
+            if both is None:
                 raise OrderBusy(_known(others.get(event.payment_id), gateway, event).order_id)
+            payment, order = both
             payment = _known(payment, gateway, event)
             _same_amount(event, payment)
         except (CallbackRefused, OrderBusy) as refusal:
@@ -412,7 +429,6 @@ def callbacks_read(uow: UnitOfWork, items: Sequence[tuple[Gateway, CallbackEvent
             answers.append(None)
             continue
         taken.add(payment.order_id)
-        order = found[payment.order_id]
         if (
             event.type == "payment.succeeded"
             and PAYMENT.allows(payment.status, "succeed", Actor.GATEWAY)
@@ -422,8 +438,12 @@ def callbacks_read(uow: UnitOfWork, items: Sequence[tuple[Gateway, CallbackEvent
             # not advance the caller's cached book: it goes through a transaction of its own.
             answers.append(OrderBusy(payment.order_id))
             continue
-        answers.append(CallbackReads(payment, order))
-    uow.outbox.prefetch(t)
+        paying = event.type == "payment.succeeded" and PAYMENT.allows(
+            payment.status, "succeed", Actor.GATEWAY
+        )
+        contribution = (orders.contribution_of(uow, order),) if paying else None
+        answers.append(CallbackReads(payment, order, contribution))
+    uow.outbox.prefetch(t, version)
     return answers
 
 
@@ -477,7 +497,14 @@ def _apply(
                 {"updated_at": now, "succeeded_at": now, "failure_reason": None},
             )
             if ORDER.allows(order.status, "pay", Actor.GATEWAY):
-                order = orders.mark_paid(uow, order, payment, now, looked_up=looked_up)
+                order = orders.mark_paid(
+                    uow,
+                    order,
+                    payment,
+                    now,
+                    looked_up=looked_up,
+                    contribution=None if read is None else read.contribution,
+                )
                 outcome = "order paid"
             else:
                 _refund_stray(uow, gateway, order, payment, now)

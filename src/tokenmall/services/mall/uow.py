@@ -179,5 +179,17 @@ class Database:
         with self.engine.connect() as conn:
             yield MallUnitOfWork.joining(conn.execution_options(isolation_level="AUTOCOMMIT"))
 
+    @contextmanager
+    def writing_one(self) -> Iterator[MallUnitOfWork]:
+        """A unit for one statement that may write: on PostgreSQL in autocommit (the statement
+        commits alone, no BEGIN and COMMIT round trips); elsewhere a transaction committed at
+        the end."""
+        if self.engine.dialect.name != "postgresql":
+            with self.transaction() as conn:
+                yield MallUnitOfWork.joining(conn)
+            return
+        with self.engine.connect() as conn:
+            yield MallUnitOfWork.joining(conn.execution_options(isolation_level="AUTOCOMMIT"))
+
     def dispose(self) -> None:
         self.engine.dispose()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import datetime
 from typing import Annotated, Literal
 from urllib.parse import parse_qs
 
@@ -286,15 +287,17 @@ def _deliver(
 
 
 def _states(
-    db: Database, ref: str
+    db: Database, ref: str, approved_at: datetime | None = None
 ) -> tuple[payments.PageState | None, drop_money.PageState | None]:
     """An order's payment of ``ref``, else a reservation's, on one connection (each read its
-    own snapshot on PostgreSQL: what can be paid is decided again under the order's lock)."""
+    own snapshot on PostgreSQL: what can be paid is decided again under the order's lock).
+    ``approved_at``: the page's Approve, which the sandbox keeps for its bill in the order's
+    payment's read when that payment is payable (a reservation's is kept by the caller)."""
     parsed = parse_sandbox_ref(ref)
     if parsed is None:
         return None, None
-    with db.reading_one() as uow:
-        found = payments.page_state(uow, parsed[0], parsed[1], ref)
+    with db.reading_one() if approved_at is None else db.writing_one() as uow:
+        found = payments.page_state(uow, parsed[0], parsed[1], ref, approved_at=approved_at)
         if found is not None:
             return found, None
         return None, drop_money.page_state_in(uow, parsed[0], parsed[1])
@@ -302,17 +305,15 @@ def _states(
 
 def _submit(request: Request, ref: str, outcome: Literal["approve", "fail"]) -> HTMLResponse:
     db: Database = request.app.state.database
-    state, drop_state = _states(db, ref)
+    now = utc_now()
+    state, drop_state = _states(db, ref, now if outcome == "approve" else None)
     if state is None:
         return _submit_drop(request, ref, outcome, drop_state)
     if not state.payable:
         return _page(request, "Closed", _describe(request, state, ref), 409)
     gateway = gateway_for(request)
     assert isinstance(gateway, SandboxGateway)
-    now = utc_now()
     event: EventType = "payment.succeeded" if outcome == "approve" else "payment.failed"
-    if outcome == "approve":
-        record_sandbox_approval(db, ref, state.payment.amount_fen, now)
     data = gateway.event_body(
         provider_ref=ref, outcome=event, amount_fen=state.payment.amount_fen, now=now
     )

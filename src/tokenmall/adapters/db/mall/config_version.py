@@ -3,10 +3,12 @@ parameters version, read together in one statement.
 
 What the checkout reads of a tenant's configuration on every request — its payment channels,
 its collections' rights, its order settings — is cached per process against this version
-(``services/mall/tenant_config.py``). Every write of that configuration calls ``bump`` in its
-own transaction, so the version read by any process names exactly the configuration committed
-with it. The parameters have their own version (``tenants.params_version``, bumped by the
-ledger with every change), read in the same statement.
+(``services/mall/tenant_config.py``), and so are its active webhook endpoints, which the paid
+callbacks' writer emits events to (``uow_wallet.SqlOutboxRows.prefetch``). Every write of
+that configuration calls ``bump`` in its own transaction, so the version read by any process
+names exactly the configuration committed with it. The parameters have their own version
+(``tenants.params_version``, bumped by the ledger with every change), read in the same
+statement.
 """
 
 from __future__ import annotations

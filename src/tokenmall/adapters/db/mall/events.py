@@ -31,6 +31,7 @@ from sqlalchemy import (
     update,
 )
 
+from tokenmall.adapters.db.mall import config_version
 from tokenmall.adapters.db.mall.rows import aware, record, values
 from tokenmall.adapters.db.mall.tables import ID, TENANT_ID, metadata
 from tokenmall.domain.mall.webhooks import Attempt, Delivery, DeliveryStatus, Endpoint, Event
@@ -145,6 +146,8 @@ def add_endpoint(conn: Connection, endpoint: Endpoint) -> None:
             deleted_at=None,
         )
     )
+    # The active endpoints are cached per process against the configuration version.
+    config_version.bump(conn, endpoint.tenant_id)
 
 
 def set_endpoint_secret(conn: Connection, tenant_id: str, endpoint_id: str, stored: str) -> None:
@@ -181,7 +184,8 @@ def list_endpoints(
 
 
 def active_endpoints(conn: Connection, tenant_id: str) -> list[tuple[str, list[str]]]:
-    """(endpoint id, subscribed types) of the tenant's endpoints that are not deleted."""
+    """(endpoint id, subscribed types) of the tenant's endpoints that are not deleted (their
+    writes bump the tenant's configuration version, ``config_version.py``)."""
     rows = conn.execute(
         select(webhook_endpoints.c.endpoint_id, webhook_endpoints.c.event_types).where(
             webhook_endpoints.c.tenant_id == tenant_id, webhook_endpoints.c.deleted_at.is_(None)
@@ -200,6 +204,7 @@ def delete_endpoint(conn: Connection, tenant_id: str, endpoint_id: str, now: dat
         )
         .values(deleted_at=now)
     )
+    config_version.bump(conn, tenant_id)  # the active endpoints' cache, as ``add_endpoint``
     # Deliveries still waiting for a deleted endpoint will never be tried again.
     conn.execute(
         update(deliveries)

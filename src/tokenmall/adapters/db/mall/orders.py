@@ -303,7 +303,8 @@ def _discount(row: Any) -> OrderDiscount | None:
     )
 
 
-def _order(row: Any, lines: tuple[OrderLine, ...]) -> Order:
+def order_of(row: Any, lines: tuple[OrderLine, ...]) -> Order:
+    """An order from its row (or any object with the order's columns as attributes)."""
     return Order(
         tenant_id=row.tenant_id,
         order_id=row.order_id,
@@ -359,20 +360,23 @@ def _lines(conn: Connection, tenant_id: str, order_ids: list[str]) -> dict[str, 
     if not order_ids:
         return found
     for row in conn.execute(_LINES, {"tenant_id": tenant_id, "ids": list(order_ids)}):
-        found[row.order_id].append(
-            OrderLine(
-                line_no=int(row.line_no),
-                sku_id=row.sku_id,
-                product_id=row.product_id,
-                title=row.title,
-                sku_name=row.sku_name,
-                unit_price_fen=int(row.unit_price_fen),
-                quantity=int(row.quantity),
-                line_total_fen=int(row.line_total_fen),
-                pool_contribution_fen=_int_or_none(row.pool_contribution_fen),
-            )
-        )
+        found[row.order_id].append(order_line(row))
     return found
+
+
+def order_line(row: Any) -> OrderLine:
+    """An order's line from its row (or any object with the line's columns as attributes)."""
+    return OrderLine(
+        line_no=int(row.line_no),
+        sku_id=row.sku_id,
+        product_id=row.product_id,
+        title=row.title,
+        sku_name=row.sku_name,
+        unit_price_fen=int(row.unit_price_fen),
+        quantity=int(row.quantity),
+        line_total_fen=int(row.line_total_fen),
+        pool_contribution_fen=_int_or_none(row.pool_contribution_fen),
+    )
 
 
 def lock_order(conn: Connection, tenant_id: str, order_id: str) -> None:
@@ -401,7 +405,7 @@ def get_order(conn: Connection, tenant_id: str, order_id: str) -> Order | None:
     row = conn.execute(_ORDER, {"tenant_id": tenant_id, "id": order_id}).first()
     if row is None:
         return None
-    return _order(row, tuple(_lines(conn, tenant_id, [order_id])[order_id]))
+    return order_of(row, tuple(_lines(conn, tenant_id, [order_id])[order_id]))
 
 
 _ORDERS = select(orders).where(
@@ -428,7 +432,7 @@ def order_status(conn: Connection, tenant_id: str, order_id: str) -> OrderStatus
 
 def _with_lines(conn: Connection, tenant_id: str, rows: list[Any]) -> list[Order]:
     lines = _lines(conn, tenant_id, [row.order_id for row in rows])
-    return [_order(row, tuple(lines[row.order_id])) for row in rows]
+    return [order_of(row, tuple(lines[row.order_id])) for row in rows]
 
 
 def list_orders(

@@ -30,10 +30,12 @@ from sqlalchemy import (
 )
 
 from tokenmall.adapters.db import fast
-from tokenmall.adapters.db.mall.orders import moving_sql, orders
+from tokenmall.adapters.db.mall.orders import moving_sql, order_line, order_lines, order_of, orders
 from tokenmall.adapters.db.mall.rows import at, aware, maybe_aware, one_of, values
 from tokenmall.adapters.db.mall.tables import ID, TENANT_ID, metadata
+from tokenmall.adapters.db.mall.tables import tenants as mall_tenants
 from tokenmall.domain.errors import Conflict
+from tokenmall.domain.mall.orders import Order
 from tokenmall.domain.mall.payments import CallbackOutcome, Payment, PaymentStatus
 
 PAYMENT_STATUSES = values(PaymentStatus)
@@ -112,7 +114,8 @@ TABLES = tuple(t.name for t in (payments, gateway_events, payment_callbacks))
 # --- payments ---
 
 
-def _payment(row: Any) -> Payment:
+def payment_of(row: Any) -> Payment:
+    """A payment from its row."""
     return Payment(
         tenant_id=row.tenant_id,
         payment_id=row.payment_id,
@@ -160,17 +163,34 @@ _EVENT_SEEN = select(gateway_events.c.event_id).where(
 )
 
 
+# The payments, each with its order (columns ``o_*``) and its order's lines (``l_*``, one row
+# per line), the orders locked if free, and the tenant's configuration version: one statement.
 _PAYMENTS_LOCKING_ORDERS = (
-    select(payments)
-    .join(
-        orders,
-        (orders.c.tenant_id == payments.c.tenant_id) & (orders.c.order_id == payments.c.order_id),
+    select(
+        payments,
+        *(c.label("o_" + c.name) for c in orders.c),
+        *(c.label("l_" + c.name) for c in order_lines.c),
+        select(mall_tenants.c.config_version)
+        .where(mall_tenants.c.tenant_id == bindparam("tenant_id"))
+        .scalar_subquery()
+        .label("config_version"),
+    )
+    .select_from(
+        payments.join(
+            orders,
+            (orders.c.tenant_id == payments.c.tenant_id)
+            & (orders.c.order_id == payments.c.order_id),
+        ).outerjoin(
+            order_lines,
+            (order_lines.c.tenant_id == orders.c.tenant_id)
+            & (order_lines.c.order_id == orders.c.order_id),
+        )
     )
     .where(
         payments.c.tenant_id == bindparam("tenant_id"),
         payments.c.payment_id.in_(bindparam("ids", expanding=True)),
     )
-    .order_by(orders.c.order_id)
+    .order_by(orders.c.order_id, order_lines.c.line_no)
     .with_for_update(of=orders, skip_locked=True)
 )
 _PAYMENTS = select(payments).where(
@@ -179,16 +199,42 @@ _PAYMENTS = select(payments).where(
 )
 
 
+class _Prefixed:
+    """A row's columns named ``prefix + name``, read as ``name``."""
+
+    __slots__ = ("prefix", "row")
+
+    def __init__(self, row: Any, prefix: str) -> None:
+        self.row = row
+        self.prefix = prefix
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.row, self.prefix + name)
+
+
 def payments_locking_orders(
     conn: Connection, tenant_id: str, payment_ids: list[str]
-) -> dict[str, Payment]:
+) -> tuple[dict[str, tuple[Payment, Order]], int | None]:
     """The payments with their orders' rows locked if no other transaction holds them (``SKIP
-    LOCKED``), in one read (the orders locked in order id order): those found whose order no
-    other transaction holds, by id (SQLite: the payments, no lock)."""
+    LOCKED``), with those orders and their lines, in one read (the orders locked in order id
+    order): those found whose order no other transaction holds, by id (SQLite: no lock); and
+    the tenant's configuration version (None when no payment was found)."""
     if not payment_ids:
-        return {}
+        return {}, None
     params = {"tenant_id": tenant_id, "ids": list(payment_ids)}
-    return {row.payment_id: _payment(row) for row in conn.execute(_PAYMENTS_LOCKING_ORDERS, params)}
+    rows: dict[str, tuple[Any, list[Any]]] = {}
+    version: int | None = None
+    for row in conn.execute(_PAYMENTS_LOCKING_ORDERS, params):
+        found = rows.get(row.payment_id)
+        if found is None:
+            found = rows[row.payment_id] = (row, [])
+            version = None if row.config_version is None else int(row.config_version)
+        if row.l_line_no is not None:
+            found[1].append(order_line(_Prefixed(row, "l_")))
+    return {
+        payment_id: (payment_of(row), order_of(_Prefixed(row, "o_"), tuple(lines)))
+        for payment_id, (row, lines) in rows.items()
+    }, version
 
 
 _PAYMENT_AND_ORDER_STATUS = (
@@ -208,7 +254,7 @@ def payment_and_order_status(
     row = conn.execute(
         _PAYMENT_AND_ORDER_STATUS, {"tenant_id": tenant_id, "id": payment_id}
     ).first()
-    return None if row is None else (_payment(row), str(row.order_status))
+    return None if row is None else (payment_of(row), str(row.order_status))
 
 
 def get_payments(conn: Connection, tenant_id: str, payment_ids: list[str]) -> dict[str, Payment]:
@@ -216,12 +262,12 @@ def get_payments(conn: Connection, tenant_id: str, payment_ids: list[str]) -> di
     if not payment_ids:
         return {}
     params = {"tenant_id": tenant_id, "ids": list(payment_ids)}
-    return {row.payment_id: _payment(row) for row in conn.execute(_PAYMENTS, params)}
+    return {row.payment_id: payment_of(row) for row in conn.execute(_PAYMENTS, params)}
 
 
 def get_payment(conn: Connection, tenant_id: str, payment_id: str) -> Payment | None:
     row = conn.execute(_PAYMENT, {"tenant_id": tenant_id, "id": payment_id}).first()
-    return None if row is None else _payment(row)
+    return None if row is None else payment_of(row)
 
 
 def payments_of(conn: Connection, tenant_id: str, order_id: str) -> list[Payment]:
@@ -230,7 +276,7 @@ def payments_of(conn: Connection, tenant_id: str, order_id: str) -> list[Payment
         .where(payments.c.tenant_id == tenant_id, payments.c.order_id == order_id)
         .order_by(payments.c.payment_id)
     )
-    return [_payment(row) for row in conn.execute(query)]
+    return [payment_of(row) for row in conn.execute(query)]
 
 
 def open_payments_query(
@@ -259,7 +305,7 @@ def open_payments(
     limit: int,
 ) -> list[Payment]:
     query = open_payments_query(statuses, gateways, before, limit)
-    return [_payment(row) for row in conn.execute(query)]
+    return [payment_of(row) for row in conn.execute(query)]
 
 
 def move_payment(

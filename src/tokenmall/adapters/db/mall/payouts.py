@@ -8,6 +8,7 @@ payee it pays, so a retry pays the same account even if the person changed their
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -27,14 +28,16 @@ from sqlalchemy import (
     UniqueConstraint,
     delete,
     select,
+    text,
     update,
 )
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from tokenmall.adapters.db.mall.payments import payments
+from tokenmall.adapters.db.mall.payments import payment_and_order_status, payment_of, payments
 from tokenmall.adapters.db.mall.refunds import refunds
 from tokenmall.adapters.db.mall.rows import at, aware, one_of, record, values
 from tokenmall.adapters.db.mall.tables import ID, TENANT_ID, metadata
-from tokenmall.domain.mall.payments import PaymentStatus
+from tokenmall.domain.mall.payments import Payment, PaymentStatus
 from tokenmall.domain.mall.payouts import (
     BillKind,
     BillLine,
@@ -353,3 +356,71 @@ def report_lines(conn: Connection, tenant_id: str, day: date, channel: str) -> l
         record(ReconLine, r, kind=BillKind(r.kind), outcome=Outcome(r.outcome))
         for r in conn.execute(query)
     ]
+
+
+# The payment and its order's status and, if it can still be paid, the sandbox's record of its
+# approval, in one statement (PostgreSQL: a CTE; the insert sees the read's snapshot).
+_APPROVE_PAYABLE = text(
+    """
+    WITH found AS (
+        SELECT p.*, o.status AS order_status
+        FROM mall_payments AS p
+        JOIN mall_orders AS o ON o.tenant_id = p.tenant_id AND o.order_id = p.order_id
+        WHERE p.tenant_id = :tenant_id AND p.payment_id = :payment_id
+    ), approved AS (
+        INSERT INTO sandbox_transactions
+            (tenant_id, txn_id, kind, reference, amount_fen, occurred_at)
+        SELECT tenant_id, 'sbx_' || payment_id, :kind, payment_id, amount_fen, :now
+        FROM found
+        WHERE provider_ref = :ref AND status = ANY(:open) AND order_status = :order_status
+        ON CONFLICT DO NOTHING
+    )
+    SELECT * FROM found
+    """
+)
+
+
+def approve_payable(
+    conn: Connection,
+    tenant_id: str,
+    payment_id: str,
+    ref: str,
+    open_statuses: Sequence[str],
+    order_status: str,
+    now: datetime,
+) -> tuple[Payment, str] | None:
+    """The sandbox's page approves the payment ``ref``: the payment and its order's status
+    (None if there is no such payment), and, if its reference is ``ref``, it is in
+    ``open_statuses`` and its order in ``order_status``, the approval kept for the sandbox's
+    bill (once per payment, as ``record_approval``), in ``conn``'s transaction; on PostgreSQL
+    in one statement."""
+    if conn.dialect.name == "postgresql":
+        params = {
+            "tenant_id": tenant_id,
+            "payment_id": payment_id,
+            "ref": ref,
+            "open": [str(status) for status in open_statuses],
+            "order_status": str(order_status),
+            "kind": str(BillKind.PAYMENT),
+            "now": now,
+        }
+        row = conn.execute(_APPROVE_PAYABLE, params).first()
+        return None if row is None else (payment_of(row), str(row.order_status))
+    found = payment_and_order_status(conn, tenant_id, payment_id)
+    if found is None:
+        return None
+    payment, status = found
+    if payment.provider_ref == ref and payment.status in open_statuses and status == order_status:
+        conn.execute(
+            sqlite_insert(sandbox_transactions)
+            .values(
+                tenant_id=tenant_id,
+                txn_id=f"sbx_{payment_id}",
+                kind=BillKind.PAYMENT,
+                reference=payment_id,
+                amount_fen=payment.amount_fen,
+                occurred_at=now,
+            )
+            .on_conflict_do_nothing()
+        )
+    return found
