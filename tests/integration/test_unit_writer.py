@@ -6,6 +6,8 @@ Also the ledger's per-process parameters cache (``Store.params_at``): a change i
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -253,3 +255,27 @@ def test_many_threads_pushing_units_leave_a_clean_ledger(store: Store, tenant: s
     ]
     assert len(prices) > 16 * 15
     assert prices == sorted(prices)
+
+
+def test_a_process_with_a_unit_writer_switches_threads_often(tmp_path: Any) -> None:
+    """The writer holds its tenant's lock across round trips; after each reply it needs the GIL
+    back from the request threads, so its process runs with the short switch interval (in a
+    process of its own: the interval is process-wide, and this one's may be set already)."""
+    script = tmp_path / "switch.py"
+    script.write_text(
+        "import sys\n"
+        "from tokenmall.adapters.db.store import Store\n"
+        "from tokenmall.services.writers.batching import SWITCH_INTERVAL_SECONDS\n"
+        "from tokenmall.services.writers.units import UnitWriter\n"
+        f"store = Store.open({('sqlite:///' + str(tmp_path / 'w.db'))!r})\n"
+        "before = sys.getswitchinterval()\n"
+        "UnitWriter(store, 't', idle_seconds=0.1)\n"
+        "print(before, sys.getswitchinterval(), SWITCH_INTERVAL_SECONDS)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    before, after, short = (float(x) for x in done.stdout.split())
+    assert before > short  # CPython's default (5 ms)
+    assert after == short

@@ -33,7 +33,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import queue
-import sys
 import time
 from concurrent.futures import Future
 from typing import Any
@@ -41,7 +40,7 @@ from typing import Any
 from tokenmall.adapters.db import inbox
 from tokenmall.domain.ledger import commands as c
 from tokenmall.services.writers import loop_answers
-from tokenmall.services.writers.batching import fail
+from tokenmall.services.writers.batching import fail, shorten_switch_interval
 from tokenmall.services.writers.loop_answers import Answer
 from tokenmall.services.writers.pipeline import PipelinedWriter
 from tokenmall.services.writers.requests import (
@@ -55,11 +54,6 @@ from tokenmall.services.writers.requests import (
 
 log = logging.getLogger(__name__)
 
-# The writer thread and its committer hand the GIL to each other on every commit, and the
-# client threads wait for it to be answered: at CPython's default switch interval (5 ms) a
-# thread whose database reply has arrived can wait that long for a busy thread to let go,
-# so a process with an overlapping writer runs with a shorter one.
-SWITCH_INTERVAL_SECONDS = 0.0005  # float-ok: time
 INBOX_POLL_SECONDS = 0.005  # how often an idle owner listens for inbox notifications
 INBOX_SAFETY_SECONDS = 1.0  # an owner reads the inbox at least this often, notified or not
 
@@ -79,8 +73,8 @@ class TenantWriter(PipelinedWriter):
         except Exception:
             self._disconnect()
             raise
-        if self.overlap and sys.getswitchinterval() > SWITCH_INTERVAL_SECONDS:
-            sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)  # process-wide: see above
+        if self.overlap:
+            shorten_switch_interval()  # its committer and it hand the GIL to each other
         self._thread.start()
         return self
 

@@ -46,7 +46,13 @@ from sqlalchemy import Connection, Engine
 from tokenmall.adapters.db import fast
 from tokenmall.adapters.db.store import Store
 from tokenmall.services.ledger.book import TenantBook, bind, book_of, load_book
-from tokenmall.services.writers.batching import ConnectedBatcher, PerEngine, Registry, resolve
+from tokenmall.services.writers.batching import (
+    ConnectedBatcher,
+    PerEngine,
+    Registry,
+    resolve,
+    shorten_switch_interval,
+)
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +115,7 @@ class UnitWriter(ConnectedBatcher[_Item]):
         self._savepoints = 0
         self.batches = 0  # committed batches (figures for tests and benchmarks)
         self.units = 0  # units answered by committed batches
+        shorten_switch_interval()  # it holds the tenant's lock across its round trips
         self._thread.start()
 
     def submit(self, unit: Unit) -> Future[Any]:
