@@ -180,6 +180,14 @@ def _pipeline(conn: Connection) -> Iterator[Any]:
         raise missed()
 
 
+def commit_in_pipeline(conn: Connection) -> None:
+    """Inside ``pipeline``: send the transaction's COMMIT with the block's statements and
+    wait for them all (one round trip; a failed statement is raised here and the COMMIT is
+    skipped, the transaction left for the caller to roll back). The caller's own commit
+    that follows finds no transaction open and sends nothing."""
+    conn.connection.driver_connection.commit()  # type: ignore[union-attr]
+
+
 # Guarded updates sent in a pipeline, checked when it ends (``guarded_update``).
 _CHECKS: weakref.WeakKeyDictionary[Any, list[tuple[Any, Callable[[], Exception]]]] = (
     weakref.WeakKeyDictionary()

@@ -14,13 +14,16 @@ connection (``checkout``: one pool check-out, the caller signed in on it first):
    payments) and its answer made. A checkout that would write anything else (stable points,
    an order paid at once, the cart's lines) is not planned (``None``): the caller checks out
    in a transaction of its own the usual way.
-2. the write: the recorded writes in one transaction and ONE pipeline (one round trip before
-   the commit): the SKUs' rows locked in SKU order, the stock taken where it is left (one
-   statement for every line, with the reservations' movements), the orders, history and
-   payments inserted and the answer stored under the key strictly. A line out of stock rolls
-   it all back and is refused with the message of a checkout on its own; a key stored
-   meanwhile by a racing request (``KeyRace``) is answered by the usual path, which replays
-   it. The SKU locks are held for that one round trip and the commit.
+2. the write: the recorded writes and the COMMIT in one transaction and ONE pipeline (one
+   round trip): the orders, history and payments inserted, the answer stored under the key
+   strictly, then the stock taken where it is left (one statement for every line, with the
+   reservations' movements; several SKUs' rows locked first in SKU order, so two checkouts
+   never wait on each other in a cycle). The SKUs' rows are locked last, from the stock's
+   statement to the COMMIT on the server, with no round trip of the client in between. A
+   line short of stock fails the stock's statement, and a key stored meanwhile by a racing
+   request the answer's insert: the transaction is rolled back, nothing written, and the
+   checkout goes the usual way, which refuses it with the message of a checkout on its own
+   (or replays the key's answer).
 
 The writes need no ledger lock (money is booked when the payment's callback comes), so this
 does not go through the tenant's unit writer, which the paid callbacks keep busy (measured:
@@ -39,7 +42,7 @@ from sqlalchemy.exc import IntegrityError
 
 from tokenmall.adapters.db import fast
 from tokenmall.adapters.db.mall import checkout_rows
-from tokenmall.adapters.db.mall.catalogue import stock_left, take_stock
+from tokenmall.adapters.db.mall.catalogue import take_stock
 from tokenmall.adapters.db.uow import insert_answer
 from tokenmall.domain.mall.catalogue import StockMovement
 from tokenmall.domain.mall.orders import Order, OrderEvent
@@ -48,7 +51,6 @@ from tokenmall.domain.mall.responses import StoredResponse
 from tokenmall.services.mall import idempotency
 from tokenmall.services.mall.accounts import SignIn
 from tokenmall.services.mall.auth import Principal
-from tokenmall.services.mall.errors import OutOfStock
 from tokenmall.services.mall.uow import Database, MallUnitOfWork, utc_now
 from tokenmall.services.unit_of_work import UnitOfWork
 
@@ -79,11 +81,13 @@ class CheckoutUnit:
     payments: list[Payment] = field(default_factory=list)
 
     def write(self, conn: Connection) -> idempotency.Outcome:
-        """The writes in ``conn``'s transaction, in one pipeline; ``OutOfStock`` (the caller
-        rolls back) when a line's stock is not left."""
+        """The writes and the COMMIT of ``conn``'s transaction, in one pipeline (one round
+        trip). The stock is taken last, so the SKUs' rows are locked from the stock's
+        statement to the COMMIT on the server, with no round trip in between.
+        ``IntegrityError`` (the transaction aborted, nothing written) when a line is short
+        of stock or a racing request stored an answer under the key first."""
         t = self.tenant_id
         with fast.pipeline(conn, True):
-            taken = take_stock(conn, t, self.takes, self.now)
             checkout_rows.add_rows(conn, t, self.orders, self.events, self.payments)
             response = StoredResponse(self.request_hash, self.status, self.body)
             insert_answer(
@@ -95,13 +99,8 @@ class CheckoutUnit:
                 now=self.now,
                 strict=True,
             )
-            got = taken()
-            for sku_id, quantity, _, _ in self.takes:
-                if sku_id not in got:
-                    left = stock_left(conn, t, sku_id)
-                    raise OutOfStock(
-                        f"SKU {sku_id!r}: only {left} in stock, cannot take {quantity}", "lines"
-                    )
+            take_stock(conn, t, self.takes, self.now)
+            fast.commit_in_pipeline(conn)
         return idempotency.Outcome(self.status, self.body, False)
 
 
@@ -198,7 +197,8 @@ def checkout(
     transaction held while planning), then the writes in a transaction of their own. The
     outcome (a stored answer replayed, the answer, or a refusal raised); None when the
     checkout goes the usual way instead: not plannable, a session whose idle slide is due
-    (written with the checkout there), or a key stored meanwhile by a racing request."""
+    (written with the checkout there), a key stored meanwhile by a racing request, or a
+    line short of stock (refused there as by a checkout on its own)."""
     now = utc_now()
     with db.engine.connect() as conn:
         conn.execution_options(isolation_level="AUTOCOMMIT")
