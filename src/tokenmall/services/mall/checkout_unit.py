@@ -32,7 +32,7 @@ docs/performance.md, 2026-12-07).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
@@ -41,7 +41,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from tokenmall.adapters.db import fast
-from tokenmall.adapters.db.mall import checkout_rows
+from tokenmall.adapters.db.mall import checkout_reads, checkout_rows
 from tokenmall.adapters.db.mall.catalogue import take_stock
 from tokenmall.adapters.db.uow import insert_answer
 from tokenmall.domain.mall.catalogue import StockMovement
@@ -165,11 +165,76 @@ class _Refused:
         raise NotPlanned(name)
 
 
+class _ReadPort:
+    def __init__(self, real: Any, reads: checkout_reads.CheckoutReads) -> None:
+        self._real, self._reads = real, reads
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+
+class _Credentials(_ReadPort):
+    def with_role(self, kind: str, tenant_id: str, credential_id: str) -> Any:
+        r = self._reads
+        if kind == "session" and (tenant_id, credential_id) == (r.session_tenant, r.session_id):
+            return r.session
+        return self._real.with_role(kind, tenant_id, credential_id)
+
+
+class _Answers(_ReadPort):
+    def find(self, tenant_id: str, scope: str, key: str) -> Any:
+        r = self._reads
+        if (tenant_id, scope, key) == (r.tenant_id, r.scope, r.key):
+            return r.answer
+        return self._real.find(tenant_id, scope, key)
+
+
+class _Addresses(_ReadPort):
+    def get(self, tenant_id: str, address_id: str) -> Any:
+        r = self._reads
+        if r.address_id is not None and (tenant_id, address_id) == (r.tenant_id, r.address_id):
+            return r.address
+        return self._real.get(tenant_id, address_id)
+
+    def default_of(self, tenant_id: str, user_id: str) -> Any:
+        r = self._reads
+        owner = None if r.session is None else r.session[0].owner_id
+        if r.address_id is None and (tenant_id, user_id) == (r.tenant_id, owner):
+            return r.address
+        return self._real.default_of(tenant_id, user_id)
+
+
+class _Skus(_ReadPort):
+    def sku_with_product(self, tenant_id: str, sku_id: str) -> Any:
+        r = self._reads
+        if tenant_id == r.tenant_id and sku_id in r.skus:
+            return r.skus[sku_id]
+        return self._real.sku_with_product(tenant_id, sku_id)
+
+
+class _Read:
+    """The reader's ports answering what ``reads`` holds (read together, one round trip)
+    with it; any other read is the reader's own. ``tenant_versions``: the configuration
+    versions read (``tenant_config.current``)."""
+
+    def __init__(self, reader: MallUnitOfWork, reads: checkout_reads.CheckoutReads) -> None:
+        self._reader = reader
+        self.conn = reader.conn
+        self.credentials = _Credentials(reader.credentials, reads)
+        self.answers = _Answers(reader.answers, reads)
+        self.addresses = _Addresses(reader.addresses, reads)
+        self.catalogue = _Skus(reader.catalogue, reads)
+        self.tenant_versions = {reads.tenant_id: reads.versions}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._reader, name)
+
+
 class _Recording:
     """The reader's ports, with the checkout's writes recorded in ``unit``: any other write
     is ``NotPlanned``."""
 
-    def __init__(self, reader: MallUnitOfWork, unit: CheckoutUnit) -> None:
+    def __init__(self, reader: Any, unit: CheckoutUnit) -> None:
         self._reader = reader
         self.conn = reader.conn
         self.orders = _Orders(reader.orders, unit)
@@ -191,10 +256,16 @@ def checkout(
     key: str,
     request_hash: str,
     make: Make,
+    *,
+    address_id: str | None = None,
+    sku_ids: Sequence[str] = (),
 ) -> idempotency.Outcome | None:
     """The caller signed in, the checkout planned and its unit written, on ONE connection
     (one pool check-out): the reads in autocommit (each statement its own snapshot, no
-    transaction held while planning), then the writes in a transaction of their own. The
+    transaction held while planning; for a session, the caller, the key's answer, the
+    configuration's versions, the address (``address_id``, else the default) and the SKUs
+    (``sku_ids``) read together in one round trip), then the writes in a transaction of
+    their own. The
     outcome (a stored answer replayed, the answer, or a refusal raised); None when the
     checkout goes the usual way instead: not plannable, a session whose idle slide is due
     (written with the checkout there), a key stored meanwhile by a racing request, or a
@@ -202,7 +273,19 @@ def checkout(
     now = utc_now()
     with db.engine.connect() as conn:
         conn.execution_options(isolation_level="AUTOCOMMIT")
-        reader = MallUnitOfWork.joining(conn)
+        reader: Any = MallUnitOfWork.joining(conn)
+        session = _session_of(sign_in.token)
+        if session is not None:
+            reads = checkout_reads.read(
+                conn,
+                session_tenant=session[0],
+                session_id=session[1],
+                tenant_id=tenant_id,
+                key=key,
+                address_id=address_id.strip() or None if address_id is not None else None,
+                sku_ids=sku_ids,
+            )
+            reader = _Read(reader, reads)
         caller, slide_due = sign_in.reading(reader, now)
         if slide_due:
             return None
@@ -218,8 +301,14 @@ def checkout(
             return None
 
 
+def _session_of(token: str | None) -> tuple[str, str] | None:
+    """The (tenant, session id) a session token names; None for any other credential."""
+    parts = [] if token is None else token.split(".")
+    return (parts[1], parts[2]) if len(parts) == 4 and parts[0] == "tms" else None
+
+
 def _plan(
-    reader: MallUnitOfWork,
+    reader: Any,
     caller: Principal | None,
     tenant_id: str,
     key: str,

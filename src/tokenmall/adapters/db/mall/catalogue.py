@@ -208,8 +208,11 @@ def sku_with_product(conn: Connection, tenant_id: str, sku_id: str) -> tuple[Sku
         .where(skus.c.tenant_id == tenant_id, skus.c.sku_id == sku_id)
     )
     row = conn.execute(query).first()
-    if row is None:
-        return None
+    return None if row is None else sku_with_product_of_row(row)
+
+
+def sku_with_product_of_row(row: Any) -> tuple[Sku, Product]:
+    """A row of ``sku_with_product``'s columns as the SKU and its product."""
     product = Product(
         tenant_id=row.tenant_id,
         product_id=row.product_id,
