@@ -265,11 +265,10 @@ def checkout(
     transaction held while planning; for a session, the caller, the key's answer, the
     configuration's versions, the address (``address_id``, else the default) and the SKUs
     (``sku_ids``) read together in one round trip), then the writes in a transaction of
-    their own. The
-    outcome (a stored answer replayed, the answer, or a refusal raised); None when the
-    checkout goes the usual way instead: not plannable, a session whose idle slide is due
-    (written with the checkout there), a key stored meanwhile by a racing request, or a
-    line short of stock (refused there as by a checkout on its own)."""
+    their own. The outcome (a stored answer replayed, the answer, or a refusal raised); None
+    when the checkout goes the usual way instead: not plannable, a session whose idle slide
+    is due (written with the checkout there), a key stored meanwhile by a racing request, or
+    a line short of stock (refused there as by a checkout on its own)."""
     now = utc_now()
     with db.engine.connect() as conn:
         conn.execution_options(isolation_level="AUTOCOMMIT")
@@ -282,7 +281,7 @@ def checkout(
                 session_id=session[1],
                 tenant_id=tenant_id,
                 key=key,
-                address_id=address_id.strip() or None if address_id is not None else None,
+                address_id=None if address_id is None else address_id.strip() or None,
                 sku_ids=sku_ids,
             )
             reader = _Read(reader, reads)
