@@ -180,6 +180,20 @@ def _pipeline(conn: Connection) -> Iterator[Any]:
         raise missed()
 
 
+def commit_in_pipeline(conn: Connection) -> None:
+    """Inside ``pipeline``: queue the transaction's COMMIT after the block's statements, so
+    the block's one sync sends and ends it all (one round trip; psycopg's own ``commit()``
+    here would sync at once and the block's end again, two). A failed statement before it
+    aborts the transaction and the COMMIT is skipped: the error is raised at the block's
+    end and the caller rolls back. The caller's own commit that follows finds no
+    transaction open and sends nothing."""
+    cur = cursor(conn)
+    try:
+        cur.execute("COMMIT", prepare=False)
+    finally:
+        cur.close()
+
+
 # Guarded updates sent in a pipeline, checked when it ends (``guarded_update``).
 _CHECKS: weakref.WeakKeyDictionary[Any, list[tuple[Any, Callable[[], Exception]]]] = (
     weakref.WeakKeyDictionary()

@@ -14,13 +14,16 @@ connection (``checkout``: one pool check-out, the caller signed in on it first):
    payments) and its answer made. A checkout that would write anything else (stable points,
    an order paid at once, the cart's lines) is not planned (``None``): the caller checks out
    in a transaction of its own the usual way.
-2. the write: the recorded writes in one transaction and ONE pipeline (one round trip before
-   the commit): the SKUs' rows locked in SKU order, the stock taken where it is left (one
-   statement for every line, with the reservations' movements), the orders, history and
-   payments inserted and the answer stored under the key strictly. A line out of stock rolls
-   it all back and is refused with the message of a checkout on its own; a key stored
-   meanwhile by a racing request (``KeyRace``) is answered by the usual path, which replays
-   it. The SKU locks are held for that one round trip and the commit.
+2. the write: the recorded writes and the COMMIT in one transaction and ONE pipeline (one
+   round trip): the orders, history and payments inserted, the answer stored under the key
+   strictly, then the stock taken where it is left (one statement for every line, with the
+   reservations' movements; several SKUs' rows locked first in SKU order, so two checkouts
+   never wait on each other in a cycle). The SKUs' rows are locked last, from the stock's
+   statement to the COMMIT on the server, with no round trip of the client in between. A
+   line short of stock fails the stock's statement, and a key stored meanwhile by a racing
+   request the answer's insert: the transaction is rolled back, nothing written, and the
+   checkout goes the usual way, which refuses it with the message of a checkout on its own
+   (or replays the key's answer).
 
 The writes need no ledger lock (money is booked when the payment's callback comes), so this
 does not go through the tenant's unit writer, which the paid callbacks keep busy (measured:
@@ -29,7 +32,7 @@ docs/performance.md, 2026-12-07).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
@@ -38,8 +41,8 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from tokenmall.adapters.db import fast
-from tokenmall.adapters.db.mall import checkout_rows
-from tokenmall.adapters.db.mall.catalogue import stock_left, take_stock
+from tokenmall.adapters.db.mall import checkout_reads, checkout_rows
+from tokenmall.adapters.db.mall.catalogue import take_stock
 from tokenmall.adapters.db.uow import insert_answer
 from tokenmall.domain.mall.catalogue import StockMovement
 from tokenmall.domain.mall.orders import Order, OrderEvent
@@ -48,7 +51,6 @@ from tokenmall.domain.mall.responses import StoredResponse
 from tokenmall.services.mall import idempotency
 from tokenmall.services.mall.accounts import SignIn
 from tokenmall.services.mall.auth import Principal
-from tokenmall.services.mall.errors import OutOfStock
 from tokenmall.services.mall.uow import Database, MallUnitOfWork, utc_now
 from tokenmall.services.unit_of_work import UnitOfWork
 
@@ -79,11 +81,13 @@ class CheckoutUnit:
     payments: list[Payment] = field(default_factory=list)
 
     def write(self, conn: Connection) -> idempotency.Outcome:
-        """The writes in ``conn``'s transaction, in one pipeline; ``OutOfStock`` (the caller
-        rolls back) when a line's stock is not left."""
+        """The writes and the COMMIT of ``conn``'s transaction, in one pipeline (one round
+        trip). The stock is taken last, so the SKUs' rows are locked from the stock's
+        statement to the COMMIT on the server, with no round trip in between.
+        ``IntegrityError`` (the transaction aborted, nothing written) when a line is short
+        of stock or a racing request stored an answer under the key first."""
         t = self.tenant_id
         with fast.pipeline(conn, True):
-            taken = take_stock(conn, t, self.takes, self.now)
             checkout_rows.add_rows(conn, t, self.orders, self.events, self.payments)
             response = StoredResponse(self.request_hash, self.status, self.body)
             insert_answer(
@@ -95,13 +99,8 @@ class CheckoutUnit:
                 now=self.now,
                 strict=True,
             )
-            got = taken()
-            for sku_id, quantity, _, _ in self.takes:
-                if sku_id not in got:
-                    left = stock_left(conn, t, sku_id)
-                    raise OutOfStock(
-                        f"SKU {sku_id!r}: only {left} in stock, cannot take {quantity}", "lines"
-                    )
+            take_stock(conn, t, self.takes, self.now)
+            fast.commit_in_pipeline(conn)
         return idempotency.Outcome(self.status, self.body, False)
 
 
@@ -166,11 +165,76 @@ class _Refused:
         raise NotPlanned(name)
 
 
+class _ReadPort:
+    def __init__(self, real: Any, reads: checkout_reads.CheckoutReads) -> None:
+        self._real, self._reads = real, reads
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+
+class _Credentials(_ReadPort):
+    def with_role(self, kind: str, tenant_id: str, credential_id: str) -> Any:
+        r = self._reads
+        if kind == "session" and (tenant_id, credential_id) == (r.session_tenant, r.session_id):
+            return r.session
+        return self._real.with_role(kind, tenant_id, credential_id)
+
+
+class _Answers(_ReadPort):
+    def find(self, tenant_id: str, scope: str, key: str) -> Any:
+        r = self._reads
+        if (tenant_id, scope, key) == (r.tenant_id, r.scope, r.key):
+            return r.answer
+        return self._real.find(tenant_id, scope, key)
+
+
+class _Addresses(_ReadPort):
+    def get(self, tenant_id: str, address_id: str) -> Any:
+        r = self._reads
+        if r.address_id is not None and (tenant_id, address_id) == (r.tenant_id, r.address_id):
+            return r.address
+        return self._real.get(tenant_id, address_id)
+
+    def default_of(self, tenant_id: str, user_id: str) -> Any:
+        r = self._reads
+        owner = None if r.session is None else r.session[0].owner_id
+        if r.address_id is None and (tenant_id, user_id) == (r.tenant_id, owner):
+            return r.address
+        return self._real.default_of(tenant_id, user_id)
+
+
+class _Skus(_ReadPort):
+    def sku_with_product(self, tenant_id: str, sku_id: str) -> Any:
+        r = self._reads
+        if tenant_id == r.tenant_id and sku_id in r.skus:
+            return r.skus[sku_id]
+        return self._real.sku_with_product(tenant_id, sku_id)
+
+
+class _Read:
+    """The reader's ports answering what ``reads`` holds (read together, one round trip)
+    with it; any other read is the reader's own. ``tenant_versions``: the configuration
+    versions read (``tenant_config.current``)."""
+
+    def __init__(self, reader: MallUnitOfWork, reads: checkout_reads.CheckoutReads) -> None:
+        self._reader = reader
+        self.conn = reader.conn
+        self.credentials = _Credentials(reader.credentials, reads)
+        self.answers = _Answers(reader.answers, reads)
+        self.addresses = _Addresses(reader.addresses, reads)
+        self.catalogue = _Skus(reader.catalogue, reads)
+        self.tenant_versions = {reads.tenant_id: reads.versions}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._reader, name)
+
+
 class _Recording:
     """The reader's ports, with the checkout's writes recorded in ``unit``: any other write
     is ``NotPlanned``."""
 
-    def __init__(self, reader: MallUnitOfWork, unit: CheckoutUnit) -> None:
+    def __init__(self, reader: Any, unit: CheckoutUnit) -> None:
         self._reader = reader
         self.conn = reader.conn
         self.orders = _Orders(reader.orders, unit)
@@ -192,17 +256,35 @@ def checkout(
     key: str,
     request_hash: str,
     make: Make,
+    *,
+    address_id: str | None = None,
+    sku_ids: Sequence[str] = (),
 ) -> idempotency.Outcome | None:
     """The caller signed in, the checkout planned and its unit written, on ONE connection
     (one pool check-out): the reads in autocommit (each statement its own snapshot, no
-    transaction held while planning), then the writes in a transaction of their own. The
-    outcome (a stored answer replayed, the answer, or a refusal raised); None when the
-    checkout goes the usual way instead: not plannable, a session whose idle slide is due
-    (written with the checkout there), or a key stored meanwhile by a racing request."""
+    transaction held while planning; for a session, the caller, the key's answer, the
+    configuration's versions, the address (``address_id``, else the default) and the SKUs
+    (``sku_ids``) read together in one round trip), then the writes in a transaction of
+    their own. The outcome (a stored answer replayed, the answer, or a refusal raised); None
+    when the checkout goes the usual way instead: not plannable, a session whose idle slide
+    is due (written with the checkout there), a key stored meanwhile by a racing request, or
+    a line short of stock (refused there as by a checkout on its own)."""
     now = utc_now()
     with db.engine.connect() as conn:
         conn.execution_options(isolation_level="AUTOCOMMIT")
-        reader = MallUnitOfWork.joining(conn)
+        reader: Any = MallUnitOfWork.joining(conn)
+        session = _session_of(sign_in.token)
+        if session is not None:
+            reads = checkout_reads.read(
+                conn,
+                session_tenant=session[0],
+                session_id=session[1],
+                tenant_id=tenant_id,
+                key=key,
+                address_id=None if address_id is None else address_id.strip() or None,
+                sku_ids=sku_ids,
+            )
+            reader = _Read(reader, reads)
         caller, slide_due = sign_in.reading(reader, now)
         if slide_due:
             return None
@@ -218,8 +300,14 @@ def checkout(
             return None
 
 
+def _session_of(token: str | None) -> tuple[str, str] | None:
+    """The (tenant, session id) a session token names; None for any other credential."""
+    parts = [] if token is None else token.split(".")
+    return (parts[1], parts[2]) if len(parts) == 4 and parts[0] == "tms" else None
+
+
 def _plan(
-    reader: MallUnitOfWork,
+    reader: Any,
     caller: Principal | None,
     tenant_id: str,
     key: str,

@@ -59,7 +59,11 @@ def current(uow: Any, tenant_id: str) -> Config | None:
     the cache when it holds that version, else read (and cached); None without the version's
     row."""
     conn = uow.conn
-    found = config_version.versions(conn, tenant_id)
+    known = getattr(uow, "tenant_versions", None)  # read already with others (checkout_unit)
+    if known is not None and tenant_id in known:
+        found = known[tenant_id]
+    else:
+        found = config_version.versions(conn, tenant_id)
     if found is None:
         return None
     cache = _CACHE.get(conn.engine)

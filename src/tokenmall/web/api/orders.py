@@ -219,7 +219,16 @@ def checkout(
             return 201, make_with(uow, now, caller).model_dump_json()
 
         sign_in = sign_in_of(request, token)
-        outcome = checkout_unit.checkout(db, sign_in, tenant_id, key, request_hash, made)
+        outcome = checkout_unit.checkout(
+            db,
+            sign_in,
+            tenant_id,
+            key,
+            request_hash,
+            made,
+            address_id=payload.address_id,
+            sku_ids=[sku_id for sku_id, _ in lines],
+        )
         if outcome is not None:
             return idempotent.response(outcome)
 

@@ -72,6 +72,9 @@ def _address(row: Any) -> Address:
     return record(Address, row, utc=True)
 
 
+address_of_row = _address  # a row of every column of ``mall_addresses`` (``checkout_reads``)
+
+
 def _fields(address: Address) -> dict[str, Any]:
     return {f.name: getattr(address, f.name) for f in fields(Address)}
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -208,8 +208,11 @@ def sku_with_product(conn: Connection, tenant_id: str, sku_id: str) -> tuple[Sku
         .where(skus.c.tenant_id == tenant_id, skus.c.sku_id == sku_id)
     )
     row = conn.execute(query).first()
-    if row is None:
-        return None
+    return None if row is None else sku_with_product_of_row(row)
+
+
+def sku_with_product_of_row(row: Any) -> tuple[Sku, Product]:
+    """A row of ``sku_with_product``'s columns as the SKU and its product."""
     product = Product(
         tenant_id=row.tenant_id,
         product_id=row.product_id,
@@ -270,10 +273,17 @@ def change_stock(conn: Connection, tenant_id: str, sku_id: str, change: int) -> 
     return None if stock is None else int(stock)
 
 
+# Multi-SKU takes lock their rows first, in SKU order (two checkouts never wait on each other
+# in a cycle). NO KEY UPDATE, the lock the stock's UPDATE takes itself: an order line or a
+# movement inserted by another checkout holds KEY SHARE on its SKU's row (their foreign
+# keys), which FOR UPDATE would wait for.
 _LOCK_SKUS = (
     "SELECT sku_id FROM mall_skus WHERE tenant_id = %s AND sku_id = ANY(%s) "
-    "ORDER BY sku_id FOR UPDATE"
+    "ORDER BY sku_id FOR NO KEY UPDATE"
 )
+# Every line's stock taken where it is left, and its reservation movement recorded. A line
+# whose stock is short has no row in ``u``: its movement's ``stock_after`` is NULL, which
+# the column refuses, so the statement fails and the transaction with it.
 _TAKE_STOCK = (
     "WITH t AS (SELECT * FROM unnest(%s::text[], %s::bigint[], %s::text[], %s::text[]) "
     "AS t(sku_id, quantity, movement_id, reference)), "
@@ -283,23 +293,8 @@ _TAKE_STOCK = (
     "INSERT INTO mall_stock_movements "
     "(tenant_id, movement_id, sku_id, change, stock_after, reason, reference, created_at) "
     "SELECT %s, t.movement_id, t.sku_id, -t.quantity, u.stock, 'reservation', t.reference, %s "
-    "FROM t JOIN u ON u.sku_id = t.sku_id RETURNING sku_id"
+    "FROM t LEFT JOIN u ON u.sku_id = t.sku_id"
 )
-
-
-_STOCK_OF = "SELECT stock FROM mall_skus WHERE tenant_id = %s AND sku_id = %s"
-
-
-def stock_left(conn: Connection, tenant_id: str, sku_id: str) -> int:
-    """The SKU's stock as this transaction sees it (0 if there is no such SKU), on the
-    driver's cursor (inside a pipeline too)."""
-    cur = fast.cursor(conn)
-    try:
-        cur.execute(_STOCK_OF, (tenant_id, sku_id))
-        row = cur.fetchone()
-    finally:
-        cur.close()
-    return 0 if row is None else int(row[0])
 
 
 def take_stock(
@@ -307,25 +302,21 @@ def take_stock(
     tenant_id: str,
     takes: Sequence[tuple[str, int, str, str]],
     now: datetime,
-) -> Callable[[], set[str]]:
-    """PostgreSQL, inside a pipeline: lock the SKUs' rows (in SKU order: two checkouts never
-    wait on each other in a cycle), then take each (sku id, quantity, movement id,
-    reference) that is in stock and record its reservation movement, in two statements sent
-    at once. The function returned waits for them: the SKU ids taken. One line a SKU."""
-    lock, take = fast.cursor(conn), fast.cursor(conn)
-    lock.execute(_LOCK_SKUS, (tenant_id, sorted({t[0] for t in takes})))
-    columns = [[t[i] for t in takes] for i in range(4)]
-    take.execute(_TAKE_STOCK, (*columns, tenant_id, tenant_id, now))
-
-    def taken() -> set[str]:
-        try:
-            lock.fetchall()
-            return {row[0] for row in take.fetchall()}
-        finally:
-            lock.close()
-            take.close()
-
-    return taken
+) -> None:
+    """PostgreSQL, inside a pipeline: take each (sku id, quantity, movement id, reference)
+    and record its reservation movement, all or nothing: a line short of stock fails the
+    statement (``IntegrityError`` when the pipeline syncs, the transaction aborted). One line
+    a SKU. One SKU's row is locked by the stock's UPDATE itself; several are locked first,
+    in SKU order, by a statement sent with it."""
+    cur = fast.cursor(conn)
+    try:
+        skus = sorted({t[0] for t in takes})
+        if len(skus) > 1:
+            cur.execute(_LOCK_SKUS, (tenant_id, skus))
+        columns = [[t[i] for t in takes] for i in range(4)]
+        cur.execute(_TAKE_STOCK, (*columns, tenant_id, tenant_id, now))
+    finally:
+        cur.close()
 
 
 def add_movement(conn: Connection, movement: StockMovement) -> None:

@@ -351,12 +351,27 @@ def with_role(
     row = conn.execute(query).first()
     if row is None:
         return None
+    if kind == "session":
+        return session_credential_of_row(row)
     found = Credential(
         owner_id=row.user_id,
         secret_hash=row.secret_hash,
-        expires_at=aware(row.expires_at) if kind == "session" else None,
+        expires_at=None,
         revoked=row.revoked_at is not None,
-        scopes=frozenset() if kind == "session" else parse_scopes(row.scopes or ""),
+        scopes=parse_scopes(row.scopes or ""),
+    )
+    return found, Role(row.role)
+
+
+def session_credential_of_row(row: Any) -> tuple[Credential, Role]:
+    """A session's row (its user id, secret hash, expiry, revocation and its owner's role)
+    as ``with_role`` returns it."""
+    found = Credential(
+        owner_id=row.user_id,
+        secret_hash=row.secret_hash,
+        expires_at=aware(row.expires_at),
+        revoked=row.revoked_at is not None,
+        scopes=frozenset(),
     )
     return found, Role(row.role)
 
