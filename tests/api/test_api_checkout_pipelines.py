@@ -34,6 +34,8 @@ def at_the_driver(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter[str]]:
     def counted_execute(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
         conn = self.connection
         seen["statements"] += 1
+        if isinstance(query, str) and query.startswith("WITH t AS") and "unnest" in query:
+            seen["stock taken in the pipeline"] += 1
         if not conn.pgconn.pipeline_status:
             seen["round trips"] += 1
             idle = conn.pgconn.transaction_status == pq.TransactionStatus.IDLE
@@ -175,6 +177,28 @@ def test_a_line_short_of_stock_among_several_writes_nothing(
     again = api.post(t.path("/checkout"), t.consumer_token, json=fine, key="short")
     assert again.status_code == 201, again.text
     assert (_stock(api, t, plenty), _stock(api, t, scarce)) == (8, 0)
+    audit_clean(server, t)
+
+
+def test_a_sold_out_sku_is_refused_without_a_failed_write(
+    api: Api, operator_token: str, server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A SKU sold out as the reads saw it is refused the usual way at once: no write is sent
+    to fail in the pipeline first (a sold-out drop's checkouts cost one attempt, not two)."""
+    if not _postgres(server):
+        pytest.skip("round trips to PostgreSQL (SQLite: one transaction a request)")
+    t = make_tenant(api, operator_token)
+    sku = _sku(api, t, 1)
+    body = {"lines": [{"sku_id": sku, "quantity": 1}]}
+    ok(api.post(t.path("/checkout"), t.consumer_token, json=body), 201)
+    with at_the_driver(monkeypatch) as sent:
+        refused = api.post(t.path("/checkout"), t.consumer_token, json=body, key="sold-out")
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["error"]["code"] == "out_of_stock"
+    print(f"a sold-out checkout at the driver: {dict(sent)}")
+    assert sent["stock taken in the pipeline"] == 0  # no write sent to fail first
+    assert _stock(api, t, sku) == 0
+    assert len(_orders(api, t)) == 1
     audit_clean(server, t)
 
 

@@ -135,6 +135,11 @@ class _Catalogue:
     def change_stock(self, tenant_id: str, sku_id: str, change: int) -> int | None:
         if change >= 0 or sku_id in self._pending:
             raise NotPlanned("change_stock")
+        found = self._real.sku_with_product(tenant_id, sku_id)
+        if found is None or found[0].stock < -change:
+            # Short of stock as read: the usual way refuses it (a sold-out SKU's checkouts are
+            # not sent to fail in the writes' pipeline first).
+            raise NotPlanned("change_stock")
         self._pending[sku_id] = -change
         return 0  # the stock left is known only when the unit takes it
 
