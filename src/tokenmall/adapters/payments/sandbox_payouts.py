@@ -23,7 +23,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 
 from tokenmall.adapters.db.engine import execute_alone
-from tokenmall.adapters.db.mall.payouts import sandbox_transactions
+from tokenmall.adapters.db.mall.payouts import approval_row, sandbox_transactions
 from tokenmall.adapters.db.mall.refunds import refunds
 from tokenmall.adapters.db.nfg.tables import nfg_reservations
 from tokenmall.adapters.payments.sandbox import SANDBOX, parse_sandbox_ref
@@ -69,14 +69,7 @@ def record_approval(engine: Engine, provider_ref: str, amount_fen: int, now: dat
     if found is None:
         return
     tenant_id, payment_id = found
-    row = sandbox_transactions.insert().values(
-        tenant_id=tenant_id,
-        txn_id=f"sbx_{payment_id}",
-        kind=BillKind.PAYMENT,
-        reference=payment_id,
-        amount_fen=amount_fen,
-        occurred_at=now,
-    )
+    row = sandbox_transactions.insert().values(approval_row(tenant_id, payment_id, amount_fen, now))
     with suppress(IntegrityError):  # approved before: the first approval is on the bill
         execute_alone(engine, row)
 

@@ -429,18 +429,14 @@ def callbacks_read(uow: UnitOfWork, items: Sequence[tuple[Gateway, CallbackEvent
             answers.append(None)
             continue
         taken.add(payment.order_id)
-        if (
-            event.type == "payment.succeeded"
-            and PAYMENT.allows(payment.status, "succeed", Actor.GATEWAY)
-            and not ORDER.allows(order.status, "pay", Actor.GATEWAY)
-        ):
+        paying = event.type == "payment.succeeded" and PAYMENT.allows(
+            payment.status, "succeed", Actor.GATEWAY
+        )
+        if paying and not ORDER.allows(order.status, "pay", Actor.GATEWAY):
             # A stray payment is recorded and refunded by the ledger's own commands, which do
             # not advance the caller's cached book: it goes through a transaction of its own.
             answers.append(OrderBusy(payment.order_id))
             continue
-        paying = event.type == "payment.succeeded" and PAYMENT.allows(
-            payment.status, "succeed", Actor.GATEWAY
-        )
         contribution = (orders.contribution_of(uow, order),) if paying else None
         answers.append(CallbackReads(payment, order, contribution))
     uow.outbox.prefetch(t, version)

@@ -411,16 +411,18 @@ def approve_payable(
         return None
     payment, status = found
     if payment.provider_ref == ref and payment.status in open_statuses and status == order_status:
-        conn.execute(
-            sqlite_insert(sandbox_transactions)
-            .values(
-                tenant_id=tenant_id,
-                txn_id=f"sbx_{payment_id}",
-                kind=BillKind.PAYMENT,
-                reference=payment_id,
-                amount_fen=payment.amount_fen,
-                occurred_at=now,
-            )
-            .on_conflict_do_nothing()
-        )
+        approval = approval_row(tenant_id, payment_id, payment.amount_fen, now)
+        conn.execute(sqlite_insert(sandbox_transactions).values(approval).on_conflict_do_nothing())
     return found
+
+
+def approval_row(tenant_id: str, payment_id: str, amount_fen: int, now: datetime) -> dict[str, Any]:
+    """The sandbox's record of its approval of a payment (one a payment: ``sbx_<payment>``)."""
+    return {
+        "tenant_id": tenant_id,
+        "txn_id": f"sbx_{payment_id}",
+        "kind": BillKind.PAYMENT,
+        "reference": payment_id,
+        "amount_fen": amount_fen,
+        "occurred_at": now,
+    }
