@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -152,6 +152,12 @@ class FakePayments:
             for payment_id, payment in self.get_many(tenant_id, payment_ids).items()
         }
         return found, 0 if found else None
+
+    def locking_orders_later(
+        self, tenant_id: str, payment_ids: list[str]
+    ) -> Callable[[], tuple[dict[str, tuple[Payment, Order]], int | None]]:
+        found = self.locking_orders(tenant_id, payment_ids)
+        return lambda: found
 
     def get_many(self, tenant_id: str, payment_ids: list[str]) -> dict[str, Payment]:
         return {i: self.rows[(tenant_id, i)] for i in payment_ids if (tenant_id, i) in self.rows}

@@ -19,7 +19,7 @@ for the ledger's part); the services tests' fakes are ``tests/services/fakes_ord
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Protocol
@@ -108,6 +108,13 @@ class Payments(Protocol):
         """The payments with their orders' rows locked, in one read: those found whose order
         no other transaction holds, by id, each with its order (and its lines); and the
         tenant's configuration version read in that statement (None if none was found)."""
+        ...
+
+    def locking_orders_later(
+        self, tenant_id: str, payment_ids: list[str]
+    ) -> Callable[[], tuple[dict[str, tuple[Payment, Order]], int | None]]:
+        """``locking_orders`` sent now, its answer read when called for: a statement sent in
+        a pipeline goes with the others of that pipeline, in one round trip."""
         ...
 
     def get_many(self, tenant_id: str, payment_ids: list[str]) -> dict[str, Payment]:

@@ -226,6 +226,38 @@ def cursor(conn: Connection) -> Any:
     return conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
 
 
+class Row(dict[str, Any]):
+    """A driver's row as a dict with attribute access and ``_mapping``, as SQLAlchemy's rows
+    are read by the adapters' row converters (psycopg's named-tuple rows have no
+    ``_mapping``)."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    @property
+    def _mapping(self) -> dict[str, Any]:
+        return self
+
+
+def rows(cur: Any) -> list[Row]:
+    """The rows a cursor's statement answered, as ``Row``s."""
+    names = [column[0] for column in cur.description]
+    return [Row(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+def fetch(conn: Connection, sql: str, params: Any) -> list[Row]:
+    """Fixed SQL on the driver's cursor, in the connection's transaction: its rows."""
+    cur = cursor(conn)
+    try:
+        cur.execute(sql, params)
+        return rows(cur)
+    finally:
+        cur.close()
+
+
 def insert_rows(
     conn: Connection, postgres: bool, table: str, tenant_id: str, rows: Sequence[Sequence[Any]]
 ) -> None:

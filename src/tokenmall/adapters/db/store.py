@@ -85,6 +85,12 @@ _PARAMS_CACHE: dict[tuple[str, str], tuple[int, Params]] = {}
 _PARAMS_CACHE_MAX = 10_000
 
 
+_STATE_COLUMNS = ", ".join((*STATE_FIELDS, "last_journal_id", "params_version"))
+_PG_READ_STATE = f"SELECT {_STATE_COLUMNS} FROM economy_state WHERE tenant_id = %s"
+_PG_LOCK_STATE = f"{_PG_READ_STATE} FOR UPDATE"
+_SQLITE_READ_STATE = f"SELECT {_STATE_COLUMNS} FROM economy_state WHERE tenant_id = ?"
+
+
 class Store:
     """The ledger tables of one database (SQLite or PostgreSQL)."""
 
@@ -261,17 +267,40 @@ class Store:
         journal id and parameters version, read under its write lock."""
         return self._state(conn, tenant_id, lock=True)
 
+    def lock_state_later(
+        self, conn: Connection, tenant_id: str
+    ) -> Callable[[], tuple[EconomyState, int, int]]:
+        """``lock_state`` sent now, its answer read when called for: on PostgreSQL inside a
+        pipeline, the lock's statement goes with the pipeline's others in one round trip."""
+        return self._state_later(conn, tenant_id, lock=True)
+
     def _state(
         self, conn: Connection, tenant_id: str, *, lock: bool
     ) -> tuple[EconomyState, int, int]:
-        query = select(economy_state).where(economy_state.c.tenant_id == tenant_id)
-        if lock and self.postgres:
-            query = query.with_for_update()
-        row = conn.execute(query).first()
-        if row is None:
-            raise UnknownTenant(tenant_id)
-        state = EconomyState(**{name: getattr(row, name) for name in STATE_FIELDS})
-        return state, row.last_journal_id, row.params_version
+        return self._state_later(conn, tenant_id, lock=lock)()
+
+    def _state_later(
+        self, conn: Connection, tenant_id: str, *, lock: bool
+    ) -> Callable[[], tuple[EconomyState, int, int]]:
+        # Fixed text on the driver's cursor: a writer reads it once a batch, and SQLAlchemy's
+        # statement and result handling cost several times the round trip (issue 22).
+        cur = fast.cursor(conn)
+        if self.postgres:
+            cur.execute(_PG_LOCK_STATE if lock else _PG_READ_STATE, (tenant_id,))
+        else:
+            cur.execute(_SQLITE_READ_STATE, (tenant_id,))
+
+        def read() -> tuple[EconomyState, int, int]:
+            try:
+                row = cur.fetchone()
+            finally:
+                cur.close()
+            if row is None:
+                raise UnknownTenant(tenant_id)
+            state = EconomyState(**dict(zip(STATE_FIELDS, row[:-2], strict=True)))
+            return state, row[-2], row[-1]
+
+        return read
 
     def read_state(self, conn: Connection, tenant_id: str) -> tuple[EconomyState, int, int]:
         """The tenant's aggregates, last journal id and parameters version, without a lock."""

@@ -6,7 +6,7 @@ statements of ``adapters/db/mall/orders.py``, ``payments.py`` and ``refunds.py``
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -144,6 +144,11 @@ class SqlPayments:
         self, tenant_id: str, payment_ids: list[str]
     ) -> tuple[dict[str, tuple[Payment, Order]], int | None]:
         return payments_repo.payments_locking_orders(self.conn, tenant_id, payment_ids)
+
+    def locking_orders_later(
+        self, tenant_id: str, payment_ids: list[str]
+    ) -> Callable[[], tuple[dict[str, tuple[Payment, Order]], int | None]]:
+        return payments_repo.payments_locking_orders_later(self.conn, tenant_id, payment_ids)
 
     def get_many(self, tenant_id: str, payment_ids: list[str]) -> dict[str, Payment]:
         return payments_repo.get_payments(self.conn, tenant_id, payment_ids)

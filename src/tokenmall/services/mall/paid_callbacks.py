@@ -64,8 +64,19 @@ class _CallbackUnit:
             )
 
     @staticmethod
+    def prefetch(conn: Connection, units: list[_CallbackUnit]) -> payments.LockedLater:
+        """The set's payments with their orders' locks, sent with the tenant's lock."""
+        return payments.lock_paid_orders_later(
+            MallUnitOfWork.joining(conn), [unit.event for unit in units]
+        )
+
+    @staticmethod
     def run_set(
-        conn: Connection, book: TenantBook, writes: Writes, units: list[_CallbackUnit]
+        conn: Connection,
+        book: TenantBook,
+        writes: Writes,
+        units: list[_CallbackUnit],
+        early: payments.LockedLater | None = None,
     ) -> list[tuple[bool, payments.CallbackResult | Exception] | None]:
         """The callbacks a writer batch holds, applied together (``UnitWriter._set``): one
         read for all their payments with their orders locked, their orders and lines, their
@@ -77,7 +88,9 @@ class _CallbackUnit:
         set, which the writer then runs one by one; None: applied alone after the set."""
         t = units[0].tenant_id
         uow = MallUnitOfWork.joining(conn, writes=nullcontext, book=book)
-        reads = payments.callbacks_read(uow, [(unit.gateway, unit.event) for unit in units])
+        reads = payments.callbacks_read(
+            uow, [(unit.gateway, unit.event) for unit in units], None if early is None else early()
+        )
         todo = [
             (n, unit, read)
             for n, (unit, read) in enumerate(zip(units, reads, strict=True))

@@ -393,20 +393,36 @@ def callback_reads(uow: UnitOfWork, gateway: Gateway, event: CallbackEvent) -> C
 Read = CallbackReads | CallbackRefused | OrderBusy | None
 
 
-def callbacks_read(uow: UnitOfWork, items: Sequence[tuple[Gateway, CallbackEvent]]) -> list[Read]:
+Locked = tuple[dict[str, tuple[Payment, Order]], int | None]
+LockedLater = Callable[[], Locked]
+
+
+def lock_paid_orders_later(uow: UnitOfWork, events: Sequence[CallbackEvent]) -> LockedLater:
+    """The read ``callbacks_read`` starts with, sent now (in the caller's pipeline, if any)
+    and read when called for; pass its answer to ``callbacks_read`` as ``locked``."""
+    t = events[0].tenant_id
+    return uow.payments.locking_orders_later(t, list(dict.fromkeys(e.payment_id for e in events)))
+
+
+def callbacks_read(
+    uow: UnitOfWork,
+    items: Sequence[tuple[Gateway, CallbackEvent]],
+    locked: Locked | None = None,
+) -> list[Read]:
     """``callback_reads`` for many callbacks of one tenant at once: the payments with their
     orders' locks (``SKIP LOCKED``), those orders and their lines, and the tenant's
     configuration version, in one read; the tenant's webhook endpoints (cached per process
     against that version). For each callback: its reads, or its refusal that needs no
     write (``CallbackRefused``: unknown payment, amount mismatch; ``OrderBusy``: its order
     locked by another, or unable to take the payment), or None for a second callback of a
-    payment or an order already in the set (applied alone after the set)."""
+    payment or an order already in the set (applied alone after the set). ``locked``: the
+    first read's answer, if the caller sent it already (``lock_paid_orders_later``)."""
     if not items:
         return []
     t = items[0][1].tenant_id
     wanted = list(dict.fromkeys(event.payment_id for _, event in items))
-    locked, version = uow.payments.locking_orders(t, wanted)
-    free = [payment_id for payment_id in wanted if payment_id not in locked]
+    found, version = uow.payments.locking_orders(t, wanted) if locked is None else locked
+    free = [payment_id for payment_id in wanted if payment_id not in found]
     others = uow.payments.get_many(t, free) if free else {}
     answers: list[Read] = []
     taken: set[str] = set()  # payments and orders of the set
@@ -416,7 +432,7 @@ def callbacks_read(uow: UnitOfWork, items: Sequence[tuple[Gateway, CallbackEvent
             continue
         taken.add(event.payment_id)
         try:
-            both = locked.get(event.payment_id)
+            both = found.get(event.payment_id)
             if both is None:
                 raise OrderBusy(_known(others.get(event.payment_id), gateway, event).order_id)
             payment, order = both

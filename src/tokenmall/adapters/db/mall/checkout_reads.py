@@ -87,25 +87,6 @@ class CheckoutReads:
         return None if self.session is None else f"user:{self.session[0].owner_id}"
 
 
-class _Row(dict[str, Any]):
-    """A row as a dict with attribute access and ``_mapping`` (as SQLAlchemy's rows)."""
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self[name]
-        except KeyError:
-            raise AttributeError(name) from None
-
-    @property
-    def _mapping(self) -> dict[str, Any]:
-        return self
-
-
-def _rows(cur: Any) -> list[_Row]:
-    names = [column.name for column in cur.description]
-    return [_Row(zip(names, row, strict=True)) for row in cur.fetchall()]
-
-
 def read(
     conn: Connection,
     *,
@@ -133,7 +114,7 @@ def read(
         with fast.pipeline(conn, True):
             for cur, (sql, params) in zip(cursors, statements, strict=True):
                 cur.execute(sql, params)
-        session, answer, versions, address, found = (_rows(cur) for cur in cursors)
+        session, answer, versions, address, found = (fast.rows(cur) for cur in cursors)
     finally:
         for cur in cursors:
             cur.close()

@@ -28,11 +28,11 @@ from sqlalchemy import (
     UniqueConstraint,
     delete,
     select,
-    text,
     update,
 )
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from tokenmall.adapters.db import fast
 from tokenmall.adapters.db.mall.payments import payment_and_order_status, payment_of, payments
 from tokenmall.adapters.db.mall.refunds import refunds
 from tokenmall.adapters.db.mall.rows import at, aware, one_of, record, values
@@ -360,24 +360,24 @@ def report_lines(conn: Connection, tenant_id: str, day: date, channel: str) -> l
 
 # The payment and its order's status and, if it can still be paid, the sandbox's record of its
 # approval, in one statement (PostgreSQL: a CTE; the insert sees the read's snapshot).
-_APPROVE_PAYABLE = text(
-    """
+# Fixed text on the driver's cursor: SQLAlchemy's handling cost more than the round trip.
+_PG_APPROVE_PAYABLE = """
     WITH found AS (
         SELECT p.*, o.status AS order_status
         FROM mall_payments AS p
         JOIN mall_orders AS o ON o.tenant_id = p.tenant_id AND o.order_id = p.order_id
-        WHERE p.tenant_id = :tenant_id AND p.payment_id = :payment_id
+        WHERE p.tenant_id = %(tenant_id)s AND p.payment_id = %(payment_id)s
     ), approved AS (
         INSERT INTO sandbox_transactions
             (tenant_id, txn_id, kind, reference, amount_fen, occurred_at)
-        SELECT tenant_id, 'sbx_' || payment_id, :kind, payment_id, amount_fen, :now
+        SELECT tenant_id, 'sbx_' || payment_id, %(kind)s, payment_id, amount_fen, %(now)s
         FROM found
-        WHERE provider_ref = :ref AND status = ANY(:open) AND order_status = :order_status
+        WHERE provider_ref = %(ref)s AND status = ANY(%(open)s)
+            AND order_status = %(order_status)s
         ON CONFLICT DO NOTHING
     )
     SELECT * FROM found
     """
-)
 
 
 def approve_payable(
@@ -404,8 +404,8 @@ def approve_payable(
             "kind": str(BillKind.PAYMENT),
             "now": now,
         }
-        row = conn.execute(_APPROVE_PAYABLE, params).first()
-        return None if row is None else (payment_of(row), str(row.order_status))
+        found_rows = fast.fetch(conn, _PG_APPROVE_PAYABLE, params)
+        return None if not found_rows else (payment_of(found_rows[0]), found_rows[0].order_status)
     found = payment_and_order_status(conn, tenant_id, payment_id)
     if found is None:
         return None
