@@ -45,7 +45,7 @@ def test_bench_refuses_bad_holder_counts(cli: Any) -> None:
 SCENARIO_KEYS = {
     "scenario", "clients", "requests", "ok", "errors", "statuses", "seconds",
     "requests_per_second", "p50_ms", "p99_ms", "http_requests", "connections",
-    "client_cpu_ms_per_request", "server_cpu_ms_per_request",
+    "connections_per_worker", "client_cpu_ms_per_request", "server_cpu_ms_per_request",
 }  # fmt: skip
 BATCH_KEYS = {"batch_size", "orders_ok", "order_statuses", "orders_per_second"}
 
@@ -87,6 +87,10 @@ def _bench_api(cli: Any, db_url: str, *args: str) -> dict[str, Any]:
         assert isinstance(s["client_cpu_ms_per_request"], (int, float))
         assert s["ok"] + s["errors"] == s["requests"]
         assert s["connections"] >= 1
+        # Spread over the server's processes before the clock (one process: not asked).
+        spread = s["connections_per_worker"]
+        even = [-(-s["clients"] // 2), s["clients"] // 2]  # e.g. 3 clients: [2, 1]
+        assert spread == (even if report["workers"] == 2 else []), spread
     return report
 
 

@@ -57,6 +57,9 @@ class TinyServer:
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
+        # The "process" that took the connection, for ``/worker``: the first twelve land on
+        # "a" (as a kernel may give a burst of connections to one process), then by turns.
+        worker = "a" if self.connections <= 12 else "ab"[self.connections % 2]
         task = asyncio.current_task()
         assert task is not None
         self.handlers.add(task)
@@ -75,6 +78,10 @@ class TinyServer:
                         headers[name.strip().lower()] = value.strip()
                 body = await reader.readexactly(int(headers.get("content-length", "0")))
                 self.requests += 1
+                if target == "/worker":
+                    writer.write(self._plain(200, b"{}", f"X-Worker: {worker}\r\n"))
+                    await writer.drain()
+                    continue
                 if not await self._answer(writer, method, target, headers, body):
                     return
         finally:
@@ -197,6 +204,35 @@ def test_counts_and_keep_alive_reuse(server: TinyServer) -> None:
     assert result.cpu_seconds > 0
     assert result.cpu_ms_per_request() is not None
     assert result.seconds > 0
+
+
+def test_connections_are_spread_over_the_processes_before_the_clock(server: TinyServer) -> None:
+    """``spread``: 12 of 16 connections land on one "process"; the client reopens them until
+    each holds 8, before any flow runs, and reports the spread."""
+    seen: list[int] = []
+
+    async def flow(conn: Connection, n: int) -> int:
+        seen.append(server.connections)
+        return (await conn.request("GET", "/ok")).status
+
+    result = run_load(
+        "127.0.0.1",
+        server.port,
+        flow,
+        clients=16,
+        requests=32,
+        duration=60,
+        spread=("/worker", "x-worker", 2),
+    )
+    assert result.per_worker == {"a": 8, "b": 8}
+    assert (result.sent, result.ok) == (32, 32)
+    # 14 then landed on "a" and 2 on "b"; a reopened one lands on each by turns: 11 more
+    # connections give "b" its 6, all of it before the first flow.
+    assert server.connections == 27
+    assert set(seen) == {27}
+    # Without it, the connections stay where the server put them.
+    plain = run_load("127.0.0.1", server.port, flow, clients=16, requests=16, duration=60)
+    assert plain.per_worker == {}
 
 
 def test_every_number_is_taken_once(server: TinyServer) -> None:

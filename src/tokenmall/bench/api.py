@@ -43,6 +43,9 @@ from tokenmall.bench.http_client import Connection, Flow, run_load
 
 # The folder where each server worker leaves a file once its application is built.
 READY_DIR = "TOKENMALL_BENCH_READY_DIR"
+# The bench's server names the process that answered in this header (the bench's own
+# application only), so the load client can spread its connections over the processes.
+WORKER_HEADER = "x-bench-worker"
 
 
 def app_from_env() -> Any:
@@ -60,11 +63,31 @@ def app_from_env() -> Any:
     app = create_app(Settings())
     build_route_contexts(app.router)  # as ``tokenmall serve`` does
     freeze_startup_objects()
+    app = _naming_worker(app)
     ready = os.environ.get(READY_DIR)
     if ready:
         with open(os.path.join(ready, str(os.getpid())), "w"):
             pass
     return app
+
+
+def _naming_worker(app: Any) -> Any:
+    """``app`` answering with ``WORKER_HEADER`` (this process's id) on every response."""
+    named = (WORKER_HEADER.encode(), str(os.getpid()).encode())
+
+    async def naming(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+
+        async def send_named(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", ()), named]}
+            await send(message)
+
+        await app(scope, receive, send_named)
+
+    return naming
 
 
 def _listening_socket() -> socket.socket:
@@ -295,10 +318,13 @@ def _load(
     flow: Flow,
     expect: int,
     pid: int | None = None,
+    workers: int = 1,
 ) -> None:
     """``scenario.clients`` keep-alive connections (``http_client``: one thread, one event loop)
     share a counter of flows; each stops when the count is reached or the time is up. With
-    ``pid`` (the server's), the CPU its workers used meanwhile is added to the scenario."""
+    ``pid`` (the server's), the CPU its workers used meanwhile is added to the scenario. The
+    connections are spread evenly over the server's ``workers`` processes first (as a load
+    balancer would), and how many each held is reported."""
     cpu_before = 0.0 if pid is None else process_cpu_seconds(pid)  # float-ok: time
     result = run_load(
         "127.0.0.1",
@@ -308,7 +334,9 @@ def _load(
         requests=requests,
         duration=duration,
         expect=expect,
+        spread=("/readyz", WORKER_HEADER, workers) if workers > 1 else None,
     )
+    scenario.per_worker = sorted(result.per_worker.values(), reverse=True)
     scenario.sent += result.sent
     scenario.ok += result.ok
     scenario.errors += result.errors
@@ -336,6 +364,7 @@ def integration_orders(
     duration: float,  # float-ok: time
     users: int,
     pid: int | None = None,
+    workers: int = 1,
 ) -> Scenario:
     scenario = Scenario("integration_paid", clients)
     run = secrets.token_hex(3)
@@ -358,7 +387,7 @@ def integration_orders(
     # A short warm-up (connections, caches, the users' first orders) that is not timed.
     warm = Scenario("warm-up", min(clients, 4))
     _load(port, warm, min(50, requests), duration, flow(0), 201)
-    _load(port, scenario, requests, duration, flow(10**9), 201, pid)
+    _load(port, scenario, requests, duration, flow(10**9), 201, pid, workers)
     return scenario
 
 
@@ -372,6 +401,7 @@ def integration_batch(
     users: int,
     batch_size: int,
     pid: int | None = None,
+    workers: int = 1,
 ) -> Scenario:
     """Integration orders paid in batches of ``batch_size`` a request
     (``POST …/integration/batches/paid``); ``requests`` counts orders, as for the other
@@ -409,7 +439,7 @@ def integration_batch(
     batches = -(-requests // batch_size)
     warm = Scenario("warm-up", min(clients, 2), batch_size=batch_size)
     _load(port, warm, min(2, batches), duration, flow(0, warm), 200)
-    _load(port, scenario, batches, duration, flow(10**9, scenario), 200, pid)
+    _load(port, scenario, batches, duration, flow(10**9, scenario), 200, pid, workers)
     return scenario
 
 
@@ -422,6 +452,7 @@ def checkout_and_pay(
     requests: int,
     duration: float,  # float-ok: time
     pid: int | None = None,
+    workers: int = 1,
 ) -> Scenario:
     """The consumer's flow: check out one unit (stock reserved, an order, a payment), then
     approve it on the sandbox gateway's page, whose signed webhook marks the order paid and
@@ -451,7 +482,7 @@ def checkout_and_pay(
         return buy
 
     _load(port, Scenario("warm-up", 2), min(10, requests), duration, flow(0), 200)
-    _load(port, scenario, requests, duration, flow(10**9), 200, pid)
+    _load(port, scenario, requests, duration, flow(10**9), 200, pid, workers)
     return scenario
 
 
@@ -506,6 +537,7 @@ def run(
                         duration,
                         users,
                         server.process.pid,
+                        workers=workers,
                     )
                 )
             if "batch" in scenarios:
@@ -524,6 +556,7 @@ def run(
                         users,
                         batch_size,
                         server.process.pid,
+                        workers=workers,
                     )
                 )
             if "checkout" in scenarios:
@@ -538,6 +571,7 @@ def run(
                         requests,
                         duration,
                         server.process.pid,
+                        workers=workers,
                     )
                 )
         finally:

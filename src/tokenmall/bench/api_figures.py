@@ -46,6 +46,7 @@ class Scenario:
     server_cpu_seconds: float = 0.0  # float-ok: time (the server's workers, timed load only)
     http_requests: int = 0  # every request of every flow (a checkout flow makes two)
     connections: int = 0
+    per_worker: list[int] = field(default_factory=list)  # connections each process held
     batch_size: int | None = None  # orders a request, for the batch scenario
     orders_ok: int = 0  # batch items answered 201
     order_statuses: dict[str, int] = field(default_factory=dict)  # batch items, by status
@@ -71,6 +72,7 @@ class Scenario:
             "p99_ms": pct(0.99),
             "http_requests": self.http_requests,
             "connections": self.connections,
+            "connections_per_worker": self.per_worker,
             "client_cpu_ms_per_request": (
                 round(self.cpu_seconds * 1000 / self.http_requests, 3)
                 if self.http_requests

@@ -220,6 +220,24 @@ async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
 Flow = Callable[[Connection, int], Awaitable[int]]
 
 
+async def _spread(conns: list[Connection], path: str, header: str, workers: int) -> dict[str, int]:
+    """Open ``conns`` so that ``workers`` processes hold as even a share of them as they can
+    (within a bounded number of reopenings); the connections each process holds."""
+    held: dict[str, list[Connection]] = {}
+    for conn in conns:
+        held.setdefault((await conn.request("GET", path)).headers.get(header, "?"), []).append(conn)
+    most = -(-len(conns) // workers)  # the most an even spread gives one process
+    for _ in range(20 * len(conns)):
+        crowded = max(held.values(), key=len)
+        if len(crowded) <= most:
+            break
+        conn = crowded.pop()
+        conn.close()
+        await asyncio.sleep(0.005)  # float-ok: time (let another process take the next one)
+        held.setdefault((await conn.request("GET", path)).headers.get(header, "?"), []).append(conn)
+    return {worker: len(found) for worker, found in sorted(held.items()) if found}
+
+
 @dataclass
 class LoadResult:
     """What one :func:`run_load` did; a unit of work is one flow (one or more requests)."""
@@ -235,6 +253,8 @@ class LoadResult:
     http_requests: int = 0  # answers read, every request of every flow
     connections: int = 0  # connections opened
     resent: int = 0  # requests sent again on a new connection after a stale one
+    # Connections each server process held when the run started (``spread``), by process.
+    per_worker: dict[str, int] = field(default_factory=dict)
 
     def cpu_ms_per_request(self) -> float | None:  # float-ok: time
         if not self.http_requests:
@@ -254,22 +274,34 @@ def run_load(
     timeout: float = 30.0,  # float-ok: time (per unit of work)
     headers: Mapping[str, str] | None = None,
     clock: Callable[[], float] = time.monotonic,  # float-ok: time (the deadline's clock)
+    spread: tuple[str, str, int] | None = None,
 ) -> LoadResult:
     """Run ``flow(conn, n)`` for n = 0, 1, … from ``clients`` concurrent connections until
     ``requests`` units are taken or ``duration`` seconds pass, in a thread of its own with its
     own event loop. A unit is ok when its status is ``expect`` (or one of them); an exception
     (connection refused or reset, a timeout, a bad answer, an error in the flow) counts as an
     error under its type's name and the connection is reopened for the next unit. ``clock``
-    reads the seconds the deadline and ``seconds`` are counted in."""
+    reads the seconds the deadline and ``seconds`` are counted in.
+
+    ``spread`` (a path, a response header naming the server process that answered, the
+    number of processes): before the clock starts, every connection is opened and asks the
+    path, and connections are opened again until the processes hold as many each as they
+    can (as a load balancer in front of them would spread them). The kernel gives a new
+    connection to whichever process accepts first, so without it a run may put most of its
+    connections on one process and measure that instead of the server."""
     expected = frozenset((expect,) if isinstance(expect, int) else expect)
     result = LoadResult(clients)
     failure: list[BaseException] = []
 
     async def main() -> None:
+        conns = [Connection(host, port, headers=headers) for _ in range(clients)]
+        if spread is not None:
+            result.per_worker = await _spread(conns, *spread)
+            for conn in conns:
+                conn.requests = 0  # the spreading's requests are not the load's
         counter = iter(range(requests))
         start = clock()  # float-ok: time
         deadline = start + duration  # float-ok: time
-        conns = [Connection(host, port, headers=headers) for _ in range(clients)]
         statuses = result.statuses
         latencies = result.latencies
 

@@ -239,9 +239,7 @@ class UnitWriter(ConnectedBatcher[_Item]):
 
         return block()
 
-    def _locked_book(
-        self, conn: Connection, locked: tuple[EconomyState, int, int]
-    ) -> TenantBook:
+    def _locked_book(self, conn: Connection, locked: tuple[EconomyState, int, int]) -> TenantBook:
         """The book as the database has it, from the tenant's state row ``locked`` (read
         under its lock for this transaction)."""
         store, tenant_id = self.store, self.tenant_id
