@@ -11,7 +11,7 @@ integers of fen per member (cash, debt, held, paid out), moved by the withdrawal
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
@@ -428,6 +428,10 @@ class FakeLedger:
 
     def look_up(self, tenant_id: str, keys: Sequence[str]) -> Prefound:
         return Prefound(frozenset(keys), {})
+
+    def look_up_later(self, tenant_id: str, keys: Sequence[str]) -> Callable[[], Prefound]:
+        found = self.look_up(tenant_id, keys)
+        return lambda: found
 
     def _purchase(self, buyer: str, amount_fen: int, contribution_fen: int | None) -> Purchased:
         contribution = amount_fen // 10 if contribution_fen is None else contribution_fen

@@ -43,7 +43,7 @@ The ports, each small:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -293,6 +293,10 @@ class OrderPaid:
 class OrderLedger(Protocol):
     def look_up(self, tenant_id: str, keys: Sequence[str]) -> Prefound:
         """Ledger keys looked up before the tenant's lock (for a unit retried on a race)."""
+
+    def look_up_later(self, tenant_id: str, keys: Sequence[str]) -> Callable[[], Prefound]:
+        """``look_up`` sent now, read when called for: in a pipeline, with its other
+        statements (one round trip)."""
 
     def pay_and_book(
         self,

@@ -85,15 +85,24 @@ class TenantBook:
 
     def ensure(self, names: Iterable[str]) -> None:
         """Load the named holders not yet looked up (one loader call for all of them)."""
-        wanted = sorted({n for n in names if n not in self._looked_up})
+        wanted = self.unread(names)
         if not wanted:
             return
         if self.loader is None:
             raise RuntimeError("TenantBook.loader is not set; bind it to a connection first")
+        self.read(wanted, self.loader(wanted))
+
+    def unread(self, names: Iterable[str]) -> list[str]:
+        """The names not looked up yet, sorted (what ``ensure`` would load)."""
+        return sorted({n for n in names if n not in self._looked_up})
+
+    def read(self, names: Iterable[str], found: Iterable[Holder]) -> None:
+        """``names`` looked up by the caller (``found``: their rows that exist), as ``ensure``
+        records its own loads."""
         holders = self.state.holders
-        for h in self.loader(wanted):
+        for h in found:
             holders.setdefault(h.name, h)
-        self._looked_up.update(wanted)
+        self._looked_up.update(names)
 
     def known_absent(self, names: Iterable[str]) -> None:
         """Names that cannot have a holder row yet (ids made up in this very transaction, e.g.

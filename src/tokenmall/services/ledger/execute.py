@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
@@ -97,8 +97,16 @@ class Prefound:
 
 
 def look_up(store: Store, conn: Connection, tenant_id: str, keys: Iterable[str]) -> Prefound:
+    return look_up_later(store, conn, tenant_id, keys)()
+
+
+def look_up_later(
+    store: Store, conn: Connection, tenant_id: str, keys: Iterable[str]
+) -> Callable[[], Prefound]:
+    """``look_up`` sent now (with a pipeline's other statements), read when called for."""
     wanted = frozenset(keys)
-    return Prefound(wanted, store.find_journals(conn, tenant_id, wanted))
+    found = store.find_journals_later(conn, tenant_id, wanted)
+    return lambda: Prefound(wanted, found())
 
 
 class LedgerBatch:

@@ -27,7 +27,7 @@ payment recorded, what a refund would take back).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -330,6 +330,9 @@ class SqlOrderLedger:
 
     def look_up(self, tenant_id: str, keys: Sequence[str]) -> ledger.Prefound:
         return ledger.look_up(Store(self.conn.engine), self.conn, tenant_id, keys)
+
+    def look_up_later(self, tenant_id: str, keys: Sequence[str]) -> Callable[[], ledger.Prefound]:
+        return ledger.look_up_later(Store(self.conn.engine), self.conn, tenant_id, keys)
 
     def pay_and_book(
         self,

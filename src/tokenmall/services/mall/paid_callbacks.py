@@ -104,9 +104,18 @@ class _CallbackUnit:
             return answers
         paying = [read.order for _, unit, read in todo if unit.event.type == "payment.succeeded"]
         keys = [key for order in paying for key in order_ledger.order_keys(order.order_id)]
-        looked_up = uow.ledger.look_up(t, keys) if keys else None
-        book.ensure_with_referrers(order.user_id for order in paying)
         store = Store(conn.engine)
+        # The ledger keys and the buyers not in the book yet: one round trip for both. Their
+        # referrers, if a purchase would reward any not in the book, in one more.
+        buyers = [order.user_id for order in paying]
+        unread = book.unread(buyers)
+        with fast.pipeline(conn, store.postgres):
+            later = uow.ledger.look_up_later(t, keys) if keys else None
+            holders = store.load_holders_later(conn, t, unread) if unread else None
+        looked_up = None if later is None else later()
+        if holders is not None:
+            book.read(unread, holders())
+        book.ensure_with_referrers(buyers)
         with writes():
             with fast.deferring(conn) as held:
                 for n, unit, read in todo:
