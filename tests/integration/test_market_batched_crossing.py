@@ -132,7 +132,8 @@ def test_crossing_bids_in_one_writer_batch_keep_price_time_priority(
     outcomes = wait_all([head, *futures])
     writer = writers.writer(s.tenant_id)
     assert writer is not None
-    assert (writer.batches, writer.units) == (2, 5)  # the queued ones: ONE batch
+    # The queued ones joined the head's batch when the lock was granted: ONE batch, in order.
+    assert (writer.batches, writer.units) == (1, 5)
     good = [value for ok, value in outcomes if ok]
     assert not outcomes[2][0]
     refusal = outcomes[2][1]

@@ -98,7 +98,8 @@ def test_many_trades_share_one_writer_batch_and_a_refused_one_leaves_the_others(
     outcomes = wait_all([first, *futures])
     writer = writers.writer(t)
     assert writer is not None
-    assert (writer.batches, writer.units) == (2, 1 + len(queued))  # the queued ones: ONE batch
+    # The queued ones joined the first's batch when the lock was granted: ONE batch.
+    assert (writer.batches, writer.units) == (1, 1 + len(queued))
     refused = {n: value.code for n, (good, value) in enumerate(outcomes) if not good}
     assert all(isinstance(v, MarketRefused) for good, v in outcomes if not good)
     assert refused == {2: Code.NOT_FOUND, 4: Code.NOT_FOUND, 5: Code.INSUFFICIENT_FUNDS}

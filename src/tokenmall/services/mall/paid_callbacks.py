@@ -88,9 +88,8 @@ class _CallbackUnit:
         set, which the writer then runs one by one; None: applied alone after the set."""
         t = units[0].tenant_id
         uow = MallUnitOfWork.joining(conn, writes=nullcontext, book=book)
-        reads = payments.callbacks_read(
-            uow, [(unit.gateway, unit.event) for unit in units], None if early is None else early()
-        )
+        locked = payments.lock_paid_orders(uow, [unit.event for unit in units], early)
+        reads = payments.callbacks_read(uow, [(unit.gateway, unit.event) for unit in units], locked)
         todo = [
             (n, unit, read)
             for n, (unit, read) in enumerate(zip(units, reads, strict=True))

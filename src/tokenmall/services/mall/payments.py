@@ -394,14 +394,39 @@ Read = CallbackReads | CallbackRefused | OrderBusy | None
 
 
 Locked = tuple[dict[str, tuple[Payment, Order]], int | None]
-LockedLater = Callable[[], Locked]
+
+
+@dataclass(frozen=True, slots=True)
+class LockedLater:
+    """The read ``callbacks_read`` starts with, sent for the payments ``asked``; ``read``
+    answers it."""
+
+    asked: frozenset[str]
+    read: Callable[[], Locked]
 
 
 def lock_paid_orders_later(uow: UnitOfWork, events: Sequence[CallbackEvent]) -> LockedLater:
     """The read ``callbacks_read`` starts with, sent now (in the caller's pipeline, if any)
-    and read when called for; pass its answer to ``callbacks_read`` as ``locked``."""
+    and read later (``lock_paid_orders``)."""
     t = events[0].tenant_id
-    return uow.payments.locking_orders_later(t, list(dict.fromkeys(e.payment_id for e in events)))
+    asked = list(dict.fromkeys(e.payment_id for e in events))
+    return LockedLater(frozenset(asked), uow.payments.locking_orders_later(t, asked))
+
+
+def lock_paid_orders(
+    uow: UnitOfWork, events: Sequence[CallbackEvent], early: LockedLater | None
+) -> Locked:
+    """The payments of ``events`` with their orders' locks (``callbacks_read``'s ``locked``):
+    ``early``'s answer, and the payments it did not ask for (events that came after it was
+    sent) read now."""
+    found, version = ({}, None) if early is None else early.read()
+    asked = frozenset() if early is None else early.asked
+    more = [p for p in dict.fromkeys(e.payment_id for e in events) if p not in asked]
+    if more:
+        extra, extra_version = uow.payments.locking_orders(events[0].tenant_id, more)
+        found = {**found, **extra}
+        version = extra_version if version is None else version
+    return found, version
 
 
 def callbacks_read(

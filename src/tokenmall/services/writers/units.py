@@ -14,7 +14,8 @@ takes every unit queued (up to ``max_batch``) and runs them in ONE transaction:
    write lock) — the same lock every other ledger write of the tenant takes, in this process
    or another, so one writer at a time. The batch's first reads (``Unit.prefetch``: the paid
    callbacks' payments and orders) go in the same pipeline: the lock is held from one round
-   trip less. If the row's ``last_journal_id`` or
+   trip less. Units queued while the lock was awaited (another process's writer held it)
+   join the batch then (``_join_late``). If the row's ``last_journal_id`` or
    ``params_version`` is not what the writer's cached book says (another process, or another
    path of this one, wrote since), the book is rebuilt from that row.
 2. Each unit in turn: its reads (holders not cached yet), its ledger steps applied to the
@@ -154,6 +155,7 @@ class UnitWriter(ConnectedBatcher[_Item]):
                     state = self.store.lock_state_later(conn, self.tenant_id)
                     early = [_early(conn, items) for items in sets]
                 book = self._locked_book(conn, state())
+                self._join_late(batch, sets, early)
                 for items, first in zip(sets, early, strict=True):
                     if not hasattr(type(items[0].unit), "run_set"):
                         outcome, book = self._one(conn, book, items[0].unit)
@@ -175,6 +177,26 @@ class UnitWriter(ConnectedBatcher[_Item]):
         self.units += len(batch)
         self._expect = len(batch)
         resolve([item for items in sets for item in items], outcomes)
+
+    def _join_late(self, batch: list[_Item], sets: list[list[_Item]], early: list[Any]) -> None:
+        """Units queued while the batch waited for the tenant's lock join it (up to
+        ``max_batch``): under another process's writer the lock is awaited for as long as a
+        batch takes, and they would otherwise wait for it once more. A unit of a class with
+        ``run_set`` joins its class's set (sent early without it: its ``run_set`` reads what
+        ``early`` did not ask for); any other comes after the batch's sets."""
+        if self._held is not None:  # a signal ended the batch: nothing joins it
+            return
+        start = len(batch)
+        self._held = self._gather(batch, 0.0)
+        by_kind = {type(items[0].unit): items for items in sets}
+        for item in batch[start:]:
+            kind = type(item.unit)
+            if kind in by_kind and hasattr(kind, "run_set"):
+                by_kind[kind].append(item)
+            else:
+                sets.append([item])
+                early.append(None)
+                by_kind.setdefault(kind, sets[-1])
 
     def _one(
         self, conn: Connection, book: TenantBook, unit: Unit
