@@ -13,10 +13,21 @@ import pytest
 from mall_api import OPERATOR_EMAIL, OPERATOR_PASSWORD, Api, TenantFixture, make_tenant
 
 from served import Server, app_settings, integration_db_url, served
+from tokenmall.adapters.db.engine import make_engine
+from tokenmall.services.mall.uow import Database
 
 # A fresh SQLite file and a fresh PostgreSQL schema per test module (skipped without a server
 # outside CI, an error in CI): the same fixture the ledger's integration tests use.
 db_url = integration_db_url("tokenmall_integration_fixtures")
+
+
+@pytest.fixture
+def second(server: Server) -> Iterator[Database]:
+    """Another engine on the server's database, with writers and caches of its own (as
+    another process has)."""
+    db = Database(make_engine(str(server.settings.database_url)))
+    yield db
+    db.dispose()
 
 
 @pytest.fixture(scope="module")

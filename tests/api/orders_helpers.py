@@ -17,10 +17,13 @@ from tokenmall.adapters.db.mall.payments import payment_callbacks
 from tokenmall.adapters.db.store import Store
 from tokenmall.adapters.db.tables import holders, journals
 from tokenmall.adapters.payments.sandbox import derive_secret, sign
+from tokenmall.bootstrap import payment_gateway
 from tokenmall.domain.ledger import commands as c
 from tokenmall.domain.money import format_money
 from tokenmall.services.ledger.audit import audit
 from tokenmall.services.ledger.execute import execute
+from tokenmall.services.mall import paid_callbacks
+from tokenmall.services.mall.uow import Database, utc_now
 
 _FORM = re.compile(
     r'<form method="post" action="([^"]+)"><input type="hidden" name="outcome" value="(\w+)">'
@@ -79,6 +82,32 @@ def paid_order(
     found = order(api, t, done["orders"][0]["order_id"])
     assert found["status"] == "paid", found
     return dict(found)
+
+
+def payment_fen(payment: dict[str, Any]) -> int:
+    """A payment's amount (a Decimal string of yuan) in fen."""
+    yuan, _, fen = str(payment["amount"]).partition(".")
+    return int(yuan) * 100 + int((fen + "00")[:2])
+
+
+def paid_by_callback(db: Database, server: Any, api: Api, t: TenantFixture) -> str:
+    """A new order paid by a sandbox callback through ``db``'s writer (another engine: its
+    own writers and caches, as another process has): its id."""
+    done = checkout(api, t, [(t.sku_id, 1)])
+    payment = done["payments"][0]
+    ref = payment["redirect_url"].rsplit("/", 1)[1]
+    gateway: Any = payment_gateway(
+        True, server.settings.secret_key.get_secret_value(), server.base_url
+    )
+    now = utc_now()
+    body = gateway.event_body(
+        provider_ref=ref, outcome="payment.succeeded", amount_fen=payment_fen(payment), now=now
+    )
+    result = paid_callbacks.handle_callback(
+        db, gateway, gateway.signed_headers(body, now), body, now
+    )
+    assert result.order_status == "paid"
+    return str(done["orders"][0]["order_id"])
 
 
 def settings(api: Api, t: TenantFixture, **values: int) -> Any:

@@ -7,64 +7,13 @@ answer (an unknown SKU, another's address) as before."""
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from driver_counts import at_the_driver
 from mall_api import Api, TenantFixture, login, make_tenant, ok
 from orders_helpers import audit_clean
-
-
-@contextmanager
-def at_the_driver(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter[str]]:
-    """Count, for every psycopg connection of the process: statements sent (``statements``)
-    and round trips (``round trips``: a statement outside a pipeline, with the BEGIN psycopg
-    sends first in its own round trip when a transaction starts; a pipeline, whose sync
-    sends and waits for all of its statements; a COMMIT or ROLLBACK sent on its own)."""
-    import psycopg
-    from psycopg import pq
-
-    seen: Counter[str] = Counter()
-    execute, pipeline = psycopg.Cursor.execute, psycopg.Connection.pipeline
-    commit, rollback = psycopg.Connection.commit, psycopg.Connection.rollback
-
-    def counted_execute(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
-        conn = self.connection
-        seen["statements"] += 1
-        if isinstance(query, str) and query.startswith("WITH t AS") and "unnest" in query:
-            seen["stock taken in the pipeline"] += 1
-        if not conn.pgconn.pipeline_status:
-            seen["round trips"] += 1
-            idle = conn.pgconn.transaction_status == pq.TransactionStatus.IDLE
-            if idle and not conn.autocommit:
-                seen["round trips"] += 1  # psycopg's BEGIN
-        return execute(self, query, *args, **kwargs)
-
-    def counted_pipeline(self: Any) -> Any:
-        if not self.pgconn.pipeline_status:
-            seen["round trips"] += 1
-        return pipeline(self)
-
-    def ending(real: Any) -> Any:
-        def counted(self: Any) -> Any:
-            open_ = self.pgconn.transaction_status != pq.TransactionStatus.IDLE
-            if open_ and not self.pgconn.pipeline_status:
-                seen["round trips"] += 1
-            return real(self)
-
-        return counted
-
-    monkeypatch.setattr(psycopg.Cursor, "execute", counted_execute)
-    monkeypatch.setattr(psycopg.Connection, "pipeline", counted_pipeline)
-    monkeypatch.setattr(psycopg.Connection, "commit", ending(commit))
-    monkeypatch.setattr(psycopg.Connection, "rollback", ending(rollback))
-    try:
-        yield seen
-    finally:
-        monkeypatch.undo()
 
 
 def _postgres(server: Any) -> bool:

@@ -5,19 +5,22 @@ sandbox's record of an approval is kept once, for a payable payment only."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from mall_api import Api, TenantFixture, make_tenant, ok
-from orders_helpers import audit_clean, checkout, sandbox_pay
+from orders_helpers import (
+    audit_clean,
+    checkout,
+    paid_by_callback,
+    paid_order,
+    payment_fen,
+    sandbox_pay,
+)
 from sqlalchemy import event, select
 
-from tokenmall.adapters.db.engine import make_engine
 from tokenmall.adapters.db.mall.payouts import sandbox_transactions
-from tokenmall.bootstrap import payment_gateway
-from tokenmall.services.mall import paid_callbacks
-from tokenmall.services.mall.uow import Database, utc_now
+from tokenmall.services.mall.uow import Database
 
 
 @pytest.fixture
@@ -25,44 +28,9 @@ def shop(api: Api, operator_token: str) -> TenantFixture:
     return make_tenant(api, operator_token, params={"grant_on": "paid"})
 
 
-@pytest.fixture
-def second(server: Any) -> Iterator[Database]:
-    """Another engine on the server's database (as another process would have)."""
-    db = Database(make_engine(str(server.settings.database_url)))
-    yield db
-    db.dispose()
-
-
 def _paid_by_page(api: Api, t: TenantFixture) -> str:
     """A new order paid on the sandbox's page (the server's writer): its id."""
-    done = checkout(api, t, [(t.sku_id, 1)])
-    answer = sandbox_pay(api, done["payments"][0]["redirect_url"])
-    assert answer.status_code == 200, answer.text
-    return str(done["orders"][0]["order_id"])
-
-
-def _paid_by(db: Database, server: Any, api: Api, t: TenantFixture) -> str:
-    """A new order paid by a callback through ``db``'s writer (another engine's cache)."""
-    done = checkout(api, t, [(t.sku_id, 1)])
-    payment = done["payments"][0]
-    ref = payment["redirect_url"].rsplit("/", 1)[1]
-    gateway: Any = payment_gateway(
-        True, server.settings.secret_key.get_secret_value(), server.base_url
-    )
-    now = utc_now()
-    body = gateway.event_body(
-        provider_ref=ref, outcome="payment.succeeded", amount_fen=payment_fen(payment), now=now
-    )
-    result = paid_callbacks.handle_callback(
-        db, gateway, gateway.signed_headers(body, now), body, now
-    )
-    assert result.order_status == "paid"
-    return str(done["orders"][0]["order_id"])
-
-
-def payment_fen(payment: dict[str, Any]) -> int:
-    yuan, _, fen = str(payment["amount"]).partition(".")
-    return int(yuan) * 100 + int((fen + "00")[:2])
+    return str(paid_order(api, t)["order_id"])
 
 
 def _granted_events_to(api: Api, t: TenantFixture, endpoint_id: str) -> int:
@@ -83,15 +51,15 @@ def test_a_new_or_deleted_endpoint_is_seen_by_the_next_paid_callback(
 ) -> None:
     # Both engines' caches hold the tenant's endpoints (none) at its current version.
     _paid_by_page(api, shop)
-    _paid_by(second, server, api, shop)
+    paid_by_callback(second, server, api, shop)
     endpoint_id = _register(api, shop)
     _paid_by_page(api, shop)
     assert _granted_events_to(api, shop, endpoint_id) == 1
-    _paid_by(second, server, api, shop)
+    paid_by_callback(second, server, api, shop)
     assert _granted_events_to(api, shop, endpoint_id) == 2
     ok(api.call("DELETE", shop.path(f"/webhook-endpoints/{endpoint_id}"), shop.admin_token))
     _paid_by_page(api, shop)
-    _paid_by(second, server, api, shop)
+    paid_by_callback(second, server, api, shop)
     assert _granted_events_to(api, shop, endpoint_id) == 2  # nothing for a deleted endpoint
     audit_clean(server, shop)
 
