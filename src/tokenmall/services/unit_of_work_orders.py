@@ -97,14 +97,17 @@ class OrdersRepository(Protocol):
     ) -> None: ...
 
 
+# Payments with their orders locked, by id, and the tenant's configuration version read with
+# them (None when none was found): ``Payments.locking_orders``.
+LockedOrders = tuple[dict[str, tuple[Payment, Order]], int | None]
+
+
 class Payments(Protocol):
     def add(self, payment: Payment) -> None: ...
 
     def get(self, tenant_id: str, payment_id: str) -> Payment | None: ...
 
-    def locking_orders(
-        self, tenant_id: str, payment_ids: list[str]
-    ) -> tuple[dict[str, tuple[Payment, Order]], int | None]:
+    def locking_orders(self, tenant_id: str, payment_ids: list[str]) -> LockedOrders:
         """The payments with their orders' rows locked, in one read: those found whose order
         no other transaction holds, by id, each with its order (and its lines); and the
         tenant's configuration version read in that statement (None if none was found)."""
@@ -112,7 +115,7 @@ class Payments(Protocol):
 
     def locking_orders_later(
         self, tenant_id: str, payment_ids: list[str]
-    ) -> Callable[[], tuple[dict[str, tuple[Payment, Order]], int | None]]:
+    ) -> Callable[[], LockedOrders]:
         """``locking_orders`` sent now, its answer read when called for: a statement sent in
         a pipeline goes with the others of that pipeline, in one round trip."""
         ...

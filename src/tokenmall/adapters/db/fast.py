@@ -565,19 +565,42 @@ def select_in(
     conn: Connection, postgres: bool, what: str, tenant_id: str, keys: Sequence[str]
 ) -> list[tuple[Any, ...]]:
     """Rows of ``journals`` by idempotency key or ``holders`` by name (``what``)."""
+    return select_in_later(conn, postgres, what, tenant_id, keys)()
+
+
+def select_in_later(
+    conn: Connection, postgres: bool, what: str, tenant_id: str, keys: Sequence[str]
+) -> Callable[[], list[tuple[Any, ...]]]:
+    """``select_in`` sent now, its rows read when called for: on PostgreSQL inside a
+    pipeline, the statement goes with the pipeline's others in one round trip."""
     if not keys:
-        return []
+        return list
+    if not postgres:
+        found = _sqlite_select_in(conn, what, tenant_id, keys)
+        return lambda: found
+    cur = cursor(conn)
+    # Never prepared: a generic plan made while the table was small (a fresh database) would
+    # be kept as it grows, until autovacuum analyses it; planned each time (~0.1 ms a batch),
+    # the lookup is costed against the table as it is.
+    if what == "journals":
+        cur.execute(PG_FIND_JOURNALS, (array_literal(keys), tenant_id), prepare=False)
+    else:
+        cur.execute(PG_LOAD_HOLDERS, (tenant_id, array_literal(keys)), prepare=False)
+
+    def read() -> list[tuple[Any, ...]]:
+        try:
+            return list(cur.fetchall())
+        finally:
+            cur.close()
+
+    return read
+
+
+def _sqlite_select_in(
+    conn: Connection, what: str, tenant_id: str, keys: Sequence[str]
+) -> list[tuple[Any, ...]]:
     cur = cursor(conn)
     try:
-        if postgres:
-            # Never prepared: a generic plan made while the table was small (a fresh
-            # database) would be kept as it grows, until autovacuum analyses it; planned each
-            # time (~0.1 ms a batch), the lookup is costed against the table as it is.
-            if what == "journals":
-                cur.execute(PG_FIND_JOURNALS, (array_literal(keys), tenant_id), prepare=False)
-            else:
-                cur.execute(PG_LOAD_HOLDERS, (tenant_id, array_literal(keys)), prepare=False)
-            return list(cur.fetchall())
         found: list[tuple[Any, ...]] = []
         for start in range(0, len(keys), SQLITE_CHUNK):
             chunk = keys[start : start + SQLITE_CHUNK]

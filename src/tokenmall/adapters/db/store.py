@@ -283,7 +283,7 @@ class Store:
         self, conn: Connection, tenant_id: str, *, lock: bool
     ) -> Callable[[], tuple[EconomyState, int, int]]:
         # Fixed text on the driver's cursor: a writer reads it once a batch, and SQLAlchemy's
-        # statement and result handling cost several times the round trip (issue 22).
+        # statement and result handling cost several times the round trip.
         cur = fast.cursor(conn)
         if self.postgres:
             cur.execute(_PG_LOCK_STATE if lock else _PG_READ_STATE, (tenant_id,))
@@ -324,27 +324,14 @@ class Store:
     ) -> Callable[[], list[Holder]]:
         """``load_holders`` sent now, read when called for (in a pipeline: with its other
         statements, one round trip)."""
-        if not self.postgres or not names:
-            found = self.load_holders(conn, tenant_id, names)
-            return lambda: found
-        cur = fast.cursor(conn)
-        # Never prepared, as ``fast.select_in``'s read.
-        cur.execute(fast.PG_LOAD_HOLDERS, (tenant_id, fast.array_literal(names)), prepare=False)
-
-        def read() -> list[Holder]:
-            try:
-                return [holder_from_row(row) for row in cur.fetchall()]
-            finally:
-                cur.close()
-
-        return read
+        rows = fast.select_in_later(conn, self.postgres, "holders", tenant_id, list(names))
+        return lambda: [holder_from_row(row) for row in rows()]
 
     def find_journals(
         self, conn: Connection, tenant_id: str, keys: Iterable[str]
     ) -> dict[str, tuple[str, dict[str, Any]]]:
         """Stored journals by idempotency key: ``{key: (fingerprint, result)}``."""
-        rows = fast.select_in(conn, self.postgres, "journals", tenant_id, list(dict.fromkeys(keys)))
-        return {key: (fingerprint, json.loads(result)) for key, fingerprint, result in rows}
+        return self.find_journals_later(conn, tenant_id, keys)()
 
     def find_journals_later(
         self, conn: Connection, tenant_id: str, keys: Iterable[str]
@@ -352,21 +339,8 @@ class Store:
         """``find_journals`` sent now, read when called for: on PostgreSQL inside a pipeline,
         with the pipeline's other statements in one round trip."""
         wanted = list(dict.fromkeys(keys))
-        if not self.postgres or not wanted:
-            found = self.find_journals(conn, tenant_id, wanted)
-            return lambda: found
-        cur = fast.cursor(conn)
-        # Never prepared, as ``fast.select_in``'s look-up.
-        cur.execute(fast.PG_FIND_JOURNALS, (fast.array_literal(wanted), tenant_id), prepare=False)
-
-        def read() -> dict[str, tuple[str, dict[str, Any]]]:
-            try:
-                rows = cur.fetchall()
-            finally:
-                cur.close()
-            return {key: (fingerprint, json.loads(result)) for key, fingerprint, result in rows}
-
-        return read
+        rows = fast.select_in_later(conn, self.postgres, "journals", tenant_id, wanted)
+        return lambda: {key: (fp, json.loads(result)) for key, fp, result in rows()}
 
     # -- writing ------------------------------------------------------------------------------
 

@@ -41,6 +41,7 @@ from tokenmall.services.mall.auth import Principal, actor, require
 from tokenmall.services.mall.errors import Conflict, InvalidInput, NotFound
 from tokenmall.services.mall.gateway import Gateway, channel_named
 from tokenmall.services.unit_of_work import UnitOfWork, Units
+from tokenmall.services.unit_of_work_orders import LockedOrders
 
 log = logging.getLogger("tokenmall.payments")
 
@@ -383,7 +384,7 @@ def callback_reads(uow: UnitOfWork, gateway: Gateway, event: CallbackEvent) -> C
     """The reads of ``apply_callback(wait=False)``, and its refusals that need no write
     (raised): ``callbacks_read`` for one callback. A replayed event is refused by the event's
     unique key when written (``handle_callback`` answers its ``IntegrityError``)."""
-    (read,) = callbacks_read(uow, [(gateway, event)])
+    (read,) = callbacks_read(uow, [(gateway, event)], lock_paid_orders(uow, [event], None))
     if isinstance(read, CallbackReads):
         return read
     assert read is not None  # None is only for a second callback of one payment
@@ -393,16 +394,13 @@ def callback_reads(uow: UnitOfWork, gateway: Gateway, event: CallbackEvent) -> C
 Read = CallbackReads | CallbackRefused | OrderBusy | None
 
 
-Locked = tuple[dict[str, tuple[Payment, Order]], int | None]
-
-
 @dataclass(frozen=True, slots=True)
 class LockedLater:
     """The read ``callbacks_read`` starts with, sent for the payments ``asked``; ``read``
     answers it."""
 
     asked: frozenset[str]
-    read: Callable[[], Locked]
+    read: Callable[[], LockedOrders]
 
 
 def lock_paid_orders_later(uow: UnitOfWork, events: Sequence[CallbackEvent]) -> LockedLater:
@@ -415,7 +413,7 @@ def lock_paid_orders_later(uow: UnitOfWork, events: Sequence[CallbackEvent]) -> 
 
 def lock_paid_orders(
     uow: UnitOfWork, events: Sequence[CallbackEvent], early: LockedLater | None
-) -> Locked:
+) -> LockedOrders:
     """The payments of ``events`` with their orders' locks (``callbacks_read``'s ``locked``):
     ``early``'s answer, and the payments it did not ask for (events that came after it was
     sent) read now."""
@@ -430,23 +428,21 @@ def lock_paid_orders(
 
 
 def callbacks_read(
-    uow: UnitOfWork,
-    items: Sequence[tuple[Gateway, CallbackEvent]],
-    locked: Locked | None = None,
+    uow: UnitOfWork, items: Sequence[tuple[Gateway, CallbackEvent]], locked: LockedOrders
 ) -> list[Read]:
-    """``callback_reads`` for many callbacks of one tenant at once: the payments with their
-    orders' locks (``SKIP LOCKED``), those orders and their lines, and the tenant's
-    configuration version, in one read; the tenant's webhook endpoints (cached per process
-    against that version). For each callback: its reads, or its refusal that needs no
-    write (``CallbackRefused``: unknown payment, amount mismatch; ``OrderBusy``: its order
-    locked by another, or unable to take the payment), or None for a second callback of a
-    payment or an order already in the set (applied alone after the set). ``locked``: the
-    first read's answer, if the caller sent it already (``lock_paid_orders_later``)."""
+    """``callback_reads`` for many callbacks of one tenant at once, from ``locked``
+    (``lock_paid_orders``: the payments with their orders' locks, ``SKIP LOCKED``, those
+    orders and their lines, and the tenant's configuration version, in one read); the
+    tenant's webhook endpoints (cached per process against that version). For each
+    callback: its reads, or its refusal that needs no write (``CallbackRefused``: unknown
+    payment, amount mismatch; ``OrderBusy``: its order locked by another, or unable to take
+    the payment), or None for a second callback of a payment or an order already in the set
+    (applied alone after the set)."""
     if not items:
         return []
     t = items[0][1].tenant_id
     wanted = list(dict.fromkeys(event.payment_id for _, event in items))
-    found, version = uow.payments.locking_orders(t, wanted) if locked is None else locked
+    found, version = locked
     free = [payment_id for payment_id in wanted if payment_id not in found]
     others = uow.payments.get_many(t, free) if free else {}
     answers: list[Read] = []

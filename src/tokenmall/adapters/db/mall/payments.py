@@ -196,7 +196,7 @@ _PAYMENTS_LOCKING_ORDERS = (
 )
 # The same on PostgreSQL as fixed text on the driver's cursor: the paid callbacks' writer runs
 # it once a batch, and SQLAlchemy's handling of its ~60 columns cost several times the round
-# trip (issue 22).
+# trip.
 _PG_PAYMENTS_LOCKING_ORDERS = (
     "SELECT "
     + ", ".join(
