@@ -89,6 +89,21 @@ def placed(store: Store, tenant: str) -> tuple[citus.Worker, str]:
     return worker, str(shard)
 
 
+def neighbours(store: Store) -> tuple[str, str]:
+    """Two new tenants in two shard groups on one worker. The earlier tests' moves may leave
+    one worker a single group; with four groups on two workers the other has two or more."""
+    groups: dict[citus.Worker, dict[str, str]] = {}
+    for _ in range(64):
+        tenant = new_tenant(store)
+        worker, shard = placed(store, tenant)
+        groups.setdefault(worker, {}).setdefault(shard, tenant)
+        for found in groups.values():
+            if len(found) >= 2:
+                first, second = list(found.values())[:2]
+                return first, second
+    raise AssertionError(f"no worker holds two shard groups: {groups}")
+
+
 def on_worker(store: Store, worker: citus.Worker, sql: str, *args: Any) -> Any:
     with psycopg.connect(**worker_params(make_url(str(store.engine.url)), worker)) as raw:
         row = raw.execute(sql, args).fetchone()
@@ -260,15 +275,10 @@ def test_stale_shard_names_are_refused_and_nothing_is_written_under_them(store: 
     # given a tenant booking straight on its worker, and another tenant's shard group there
     direct = store.direct
     assert direct is not None
-    tenant = new_tenant(store)
+    tenant, other = neighbours(store)
     book(store, tenant, [f"n{n}" for n in range(10)])
     worker, shard = placed(store, tenant)
     known = direct._shards[tenant]
-    other = next(
-        t
-        for t in (new_tenant(store) for _ in range(64))
-        if placed(store, t)[0] == worker and placed(store, t)[1] != shard
-    )
     book(store, other, ["o0", "o1"])
     foreign = direct._shards[other]
     # when the writer's shard names of the tenant are that group's (as after a split renamed
