@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
+from tokenmall.adapters.db.store import Store
 from tokenmall.bench.api import _listening_socket
 
 
@@ -111,6 +113,17 @@ def test_bench_api_integration_and_checkout(cli: Any, db_url: str) -> None:
     assert report["integration_requests_per_second"] == paid["requests_per_second"]
     assert report["checkout_p99_ms"] == checkout["p99_ms"]
     assert isinstance(report["checkout_share_of_push"], float)
+    # The orders' table was analysed before the clock (after the warm-up's orders).
+    if db_url.startswith("postgresql"):
+        store = Store.open(db_url, migrate_now=False)
+        try:
+            with store.read() as conn:
+                rows = conn.execute(
+                    text("SELECT reltuples FROM pg_class WHERE oid = 'mall_orders'::regclass")
+                ).scalar_one()
+        finally:
+            store.dispose()
+        assert rows >= 1
 
 
 def _has_batch_endpoint() -> bool:

@@ -10,7 +10,10 @@ is made before the workers start because each worker would otherwise create it a
 start-up: two workers racing to insert the same operator make one of them fail its start-up,
 and ``uvicorn`` then stops every worker. Then it creates a tenant with ``grant_on = paid``
 through the API as the platform operator, an admin API key, and then runs its scenarios from C
-concurrent keep-alive connections until ``requests`` are sent or ``duration`` seconds pass:
+concurrent keep-alive connections until ``requests`` are sent or ``duration`` seconds pass
+(each after a short warm-up and an ``ANALYZE``, as ``pgbench`` vacuums first: a live database's
+statistics are kept by autovacuum, and a table never analysed may be planned as if the tenant
+had one row):
 integration orders (``paid``: money recorded and rewards booked), the same orders pushed in
 batches, and a consumer's checkout paid on the sandbox gateway. It reports requests/s and
 p50/p99 latency of the successful requests, the error count, the load client's own CPU per
@@ -365,6 +368,7 @@ def integration_orders(
     users: int,
     pid: int | None = None,
     workers: int = 1,
+    settle: Callable[[], object] = lambda: None,
 ) -> Scenario:
     scenario = Scenario("integration_paid", clients)
     run = secrets.token_hex(3)
@@ -387,6 +391,7 @@ def integration_orders(
     # A short warm-up (connections, caches, the users' first orders) that is not timed.
     warm = Scenario("warm-up", min(clients, 4))
     _load(port, warm, min(50, requests), duration, flow(0), 201)
+    settle()
     _load(port, scenario, requests, duration, flow(10**9), 201, pid, workers)
     return scenario
 
@@ -402,6 +407,7 @@ def integration_batch(
     batch_size: int,
     pid: int | None = None,
     workers: int = 1,
+    settle: Callable[[], object] = lambda: None,
 ) -> Scenario:
     """Integration orders paid in batches of ``batch_size`` a request
     (``POST …/integration/batches/paid``); ``requests`` counts orders, as for the other
@@ -439,6 +445,7 @@ def integration_batch(
     batches = -(-requests // batch_size)
     warm = Scenario("warm-up", min(clients, 2), batch_size=batch_size)
     _load(port, warm, min(2, batches), duration, flow(0, warm), 200)
+    settle()
     _load(port, scenario, batches, duration, flow(10**9, scenario), 200, pid, workers)
     return scenario
 
@@ -453,6 +460,7 @@ def checkout_and_pay(
     duration: float,  # float-ok: time
     pid: int | None = None,
     workers: int = 1,
+    settle: Callable[[], object] = lambda: None,
 ) -> Scenario:
     """The consumer's flow: check out one unit (stock reserved, an order, a payment), then
     approve it on the sandbox gateway's page, whose signed webhook marks the order paid and
@@ -482,6 +490,7 @@ def checkout_and_pay(
         return buy
 
     _load(port, Scenario("warm-up", 2), min(10, requests), duration, flow(0), 200)
+    settle()
     _load(port, scenario, requests, duration, flow(10**9), 200, pid, workers)
     return scenario
 
@@ -538,6 +547,7 @@ def run(
                         users,
                         server.process.pid,
                         workers=workers,
+                        settle=store.analyze,
                     )
                 )
             if "batch" in scenarios:
@@ -557,6 +567,7 @@ def run(
                         batch_size,
                         server.process.pid,
                         workers=workers,
+                        settle=store.analyze,
                     )
                 )
             if "checkout" in scenarios:
@@ -572,6 +583,7 @@ def run(
                         duration,
                         server.process.pid,
                         workers=workers,
+                        settle=store.analyze,
                     )
                 )
         finally:
