@@ -20,7 +20,13 @@ from sqlalchemy import Connection, Engine
 from tokenmall.adapters.chain.access import Web3Access
 from tokenmall.adapters.db import citus, migrate
 from tokenmall.adapters.db.citus import CitusNotReady
-from tokenmall.adapters.db.engine import UnsupportedDatabase, make_engine, require_existing
+from tokenmall.adapters.db.engine import (
+    UnsupportedDatabase,
+    analyze,
+    make_engine,
+    require_existing,
+    statistics_kept,
+)
 from tokenmall.adapters.db.settings import database_url
 from tokenmall.adapters.db.store import Store
 from tokenmall.adapters.payments import (
@@ -290,6 +296,16 @@ def upgrade(engine: Engine, *, citus_required: bool | None = None) -> bool:
     """Bring the schema to head (does nothing when it is already there); True if it ran.
     ``citus_required``: refuse a database without Citus (``CitusNotReady``)."""
     return migrate.upgrade(engine, citus_required=citus_required)
+
+
+def analyze_database(engine: Engine) -> None:
+    """The planner's statistics of every table refreshed (``ANALYZE``)."""
+    analyze(engine)
+
+
+def keeps_statistics(engine: Engine) -> bool:
+    """Whether the database refreshes its planner's statistics by itself (autovacuum on)."""
+    return statistics_kept(engine)
 
 
 def citus_summary(engine: Engine) -> str | None:

@@ -22,6 +22,7 @@ PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
 COMMANDS = [
     ("audit",),
     ("db", "upgrade"),
+    ("db", "analyze"),
     ("settle",),
     ("report", "--tenant", "t1"),
     ("bench", "ledger", "--clients", "1", "--seconds", "0.1", "--holders", "10"),
@@ -99,7 +100,9 @@ def test_the_environment_variable_is_checked_the_same_way(tmp_path: Path) -> Non
 
 
 @pytest.mark.parametrize(
-    "command", [("audit",), ("report", "--tenant", "t1"), ("settle",)], ids=str
+    "command",
+    [("audit",), ("report", "--tenant", "t1"), ("settle",), ("db", "analyze")],
+    ids=str,
 )
 def test_a_missing_sqlite_file_is_named_and_not_created(
     tmp_path: Path, command: tuple[str, ...]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
 import typer
@@ -41,6 +42,33 @@ def upgrade(
     typer.echo(f"database at {heads}" + (" (upgraded)" if ran else " (already current)"))
     if cluster is not None:
         typer.echo(cluster)
+
+
+@app.command("analyze")
+def analyze(
+    database: Annotated[
+        str | None,
+        typer.Option("--database", help="Database URL (default: $TOKENMALL_DATABASE_URL, SQLite)."),
+    ] = None,
+) -> None:
+    """Refresh the planner's statistics of every table (ANALYZE).
+
+    PostgreSQL's autovacuum does it on a live database; where autovacuum is off (the server
+    warns at start-up), run this after large changes: a table never analysed may be planned
+    as if each tenant had one row."""
+    from tokenmall import bootstrap
+
+    db = bootstrap.open_database(bootstrap.resolve_url(database), must_exist=True)
+    try:
+        started = time.perf_counter()
+        bootstrap.analyze_database(db.engine)
+        took = time.perf_counter() - started
+        kept = bootstrap.keeps_statistics(db.engine)
+    finally:
+        db.dispose()
+    typer.echo(f"statistics refreshed in {took:.1f} s")
+    if not kept:
+        typer.echo("autovacuum is off: run this again after large changes")
 
 
 @app.command("move-tenant")

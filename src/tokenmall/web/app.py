@@ -64,6 +64,13 @@ tokenmall's HTTP API. Everything a page can do, an integrator can do here.
 """
 
 
+STALE_STATISTICS = (
+    "PostgreSQL's autovacuum is off: the planner's statistics are not refreshed and lookups "
+    "slow down as tables grow; turn autovacuum on, or run `tokenmall db analyze` after large "
+    "changes"
+)
+
+
 def create_app(
     settings: Settings, database: Database | None = None, *, configure_logging: bool = True
 ) -> FastAPI:
@@ -82,6 +89,8 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.migrate_on_start:
             bootstrap.upgrade(db.engine)
+        if not bootstrap.keeps_statistics(db.engine):
+            log.warning(STALE_STATISTICS, extra={"fields": {"autovacuum": "off"}})
         if settings.operator_email and settings.operator_password:
             with db.unit() as uow:
                 created = operators.ensure(

@@ -83,6 +83,28 @@ def is_postgres(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
 
 
+def analyze(engine: Engine) -> None:
+    """Refresh the planner's statistics of every table (``ANALYZE``), as PostgreSQL's
+    autovacuum does on a live database. A table never analysed has none: the planner may then
+    look a row up through a tenant's secondary index (every order of the tenant in a status)
+    instead of its primary key, which costs more with each row."""
+    with engine.begin() as conn:
+        conn.exec_driver_sql("ANALYZE")
+
+
+def statistics_kept(engine: Engine) -> bool:
+    """Whether the database refreshes its planner's statistics by itself: PostgreSQL with
+    autovacuum and the row counts it needs (``track_counts``) on; SQLite never analyses by
+    itself, but its planner does not depend on statistics as PostgreSQL's does (True)."""
+    if not is_postgres(engine):
+        return True
+    with engine.connect() as conn:
+        found = conn.exec_driver_sql(
+            "SELECT current_setting('autovacuum'), current_setting('track_counts')"
+        ).one()
+    return tuple(found) == ("on", "on")
+
+
 def execute_alone(engine: Engine, statement: Executable) -> None:
     """Run one writing statement in a transaction of its own: on PostgreSQL in autocommit (no
     BEGIN and COMMIT round trips); on SQLite, whose engine begins every transaction itself

@@ -22,7 +22,7 @@ from sqlalchemy import Connection, Engine, select, update
 
 from tokenmall.adapters.db import citus, citus_batch, fast, migrate
 from tokenmall.adapters.db.citus_direct import DirectRoutes
-from tokenmall.adapters.db.engine import make_engine, require_existing
+from tokenmall.adapters.db.engine import analyze, make_engine, require_existing
 from tokenmall.adapters.db.settings import database_url, existing_database_url
 from tokenmall.adapters.db.tables import (
     economy_state,
@@ -150,12 +150,8 @@ class Store:
         self.engine.dispose()
 
     def analyze(self) -> None:
-        """Refresh the planner's statistics of every table (``ANALYZE``), as PostgreSQL's
-        autovacuum does on a live database. A table never analyzed has none: the planner
-        may then look a row up by a tenant's secondary index (every order of the tenant in
-        a status) instead of its primary key, which costs more with each row."""
-        with self.engine.begin() as conn:
-            conn.exec_driver_sql("ANALYZE")
+        """The planner's statistics refreshed (``engine.analyze``)."""
+        analyze(self.engine)
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
