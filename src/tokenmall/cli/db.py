@@ -9,13 +9,15 @@ import typer
 
 app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
 
+Database = Annotated[
+    str | None,
+    typer.Option("--database", help="Database URL (default: $TOKENMALL_DATABASE_URL, SQLite)."),
+]
+
 
 @app.command("upgrade")
 def upgrade(
-    database: Annotated[
-        str | None,
-        typer.Option("--database", help="Database URL (default: $TOKENMALL_DATABASE_URL, SQLite)."),
-    ] = None,
+    database: Database = None,
     citus: Annotated[
         bool,
         typer.Option(
@@ -46,10 +48,7 @@ def upgrade(
 
 @app.command("analyze")
 def analyze(
-    database: Annotated[
-        str | None,
-        typer.Option("--database", help="Database URL (default: $TOKENMALL_DATABASE_URL, SQLite)."),
-    ] = None,
+    database: Database = None,
 ) -> None:
     """Refresh the planner's statistics of every table (ANALYZE).
 
