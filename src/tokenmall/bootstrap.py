@@ -5,7 +5,8 @@
 state, or the database URL the settings name. The import contract in pyproject.toml keeps it
 so: this module sits between the edges (web, cli) and the services, and may import adapters.
 ``Store`` and ``UnsupportedDatabase`` are named here because the CLI holds the store this
-module opens and reports the URL it refuses.
+module opens and reports the URL it refuses; ``analyze`` and ``statistics_kept`` because the
+CLI and the server's start-up call them on an engine this module made.
 """
 
 from __future__ import annotations
@@ -298,16 +299,6 @@ def upgrade(engine: Engine, *, citus_required: bool | None = None) -> bool:
     return migrate.upgrade(engine, citus_required=citus_required)
 
 
-def analyze_database(engine: Engine) -> None:
-    """The planner's statistics of every table refreshed (``ANALYZE``)."""
-    analyze(engine)
-
-
-def keeps_statistics(engine: Engine) -> bool:
-    """Whether the database refreshes its planner's statistics by itself (autovacuum on)."""
-    return statistics_kept(engine)
-
-
 def citus_summary(engine: Engine) -> str | None:
     """One line on the Citus cluster the schema is distributed over, or None (no Citus)."""
     return citus.summary(engine)
@@ -344,6 +335,7 @@ __all__ = [
     "UnsupportedDatabase",
     "WechatGateway",
     "alipay_answer",
+    "analyze",
     "citus_summary",
     "heads",
     "move_tenant",
@@ -354,5 +346,6 @@ __all__ = [
     "sandbox_delivery",
     "sandbox_page",
     "schema_status",
+    "statistics_kept",
     "upgrade",
 ]

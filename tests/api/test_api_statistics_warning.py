@@ -28,7 +28,7 @@ def _said_at_start(server: Any, caplog: pytest.LogCaptureFixture) -> list[str]:
 def test_the_server_warns_when_the_database_does_not_keep_its_statistics(
     server: Any, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(bootstrap, "keeps_statistics", lambda engine: False)
+    monkeypatch.setattr(bootstrap, "statistics_kept", lambda engine: False)
     said = _said_at_start(server, caplog)
     assert said.count(web_app.STALE_STATISTICS) == 1
     assert "tokenmall db analyze" in web_app.STALE_STATISTICS
@@ -37,13 +37,13 @@ def test_the_server_warns_when_the_database_does_not_keep_its_statistics(
 def test_nothing_is_said_of_it_when_the_database_keeps_them(
     server: Any, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(bootstrap, "keeps_statistics", lambda engine: True)
+    monkeypatch.setattr(bootstrap, "statistics_kept", lambda engine: True)
     assert web_app.STALE_STATISTICS not in _said_at_start(server, caplog)
 
 
 def test_what_the_database_says_of_autovacuum_is_what_the_server_goes_by(server: Any) -> None:
     engine = server.app.state.database.engine
-    kept = bootstrap.keeps_statistics(engine)
+    kept = bootstrap.statistics_kept(engine)
     if engine.dialect.name != "postgresql":
         assert kept is True  # SQLite's planner does not depend on statistics kept for it
         return

@@ -1,5 +1,6 @@
-"""``Store.analyze``: the planner's statistics refreshed, as autovacuum does on a live database
-(the benchmarks run it before their clock; a database whose autovacuum is off has none)."""
+"""``analyze`` (``adapters/db/engine.py``) and ``tokenmall db analyze``: the planner's
+statistics refreshed, as autovacuum does on a live database (the benchmarks run it before
+their clock; a database whose autovacuum is off has none)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import text
 
+from tokenmall.adapters.db.engine import analyze
 from tokenmall.adapters.db.store import Store
 from tokenmall.domain.ledger import commands as c
 from tokenmall.services.ledger.execute import execute
@@ -30,7 +32,7 @@ def test_analyze_gives_the_planner_statistics_of_the_rows_written(
             ).scalar_one()
             assert before < 0  # never analysed
     # when the store analyses its tables
-    store.analyze()
+    analyze(store.engine)
     # then the planner knows the journals' rows and their values
     with store.read() as conn:
         if store.postgres:

@@ -515,6 +515,7 @@ def run(
     scenarios: tuple[str, ...] = SCENARIOS,
     progress: Callable[[str], Any] | None = None,
 ) -> dict[str, Any]:
+    from tokenmall.adapters.db.engine import analyze
     from tokenmall.adapters.db.store import Store
     from tokenmall.services.ledger.audit import audit
 
@@ -547,7 +548,7 @@ def run(
                         users,
                         server.process.pid,
                         workers=workers,
-                        settle=store.analyze,
+                        settle=lambda: analyze(store.engine),
                     )
                 )
             if "batch" in scenarios:
@@ -567,7 +568,7 @@ def run(
                         batch_size,
                         server.process.pid,
                         workers=workers,
-                        settle=store.analyze,
+                        settle=lambda: analyze(store.engine),
                     )
                 )
             if "checkout" in scenarios:
@@ -583,7 +584,7 @@ def run(
                         duration,
                         server.process.pid,
                         workers=workers,
-                        settle=store.analyze,
+                        settle=lambda: analyze(store.engine),
                     )
                 )
         finally:

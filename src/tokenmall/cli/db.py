@@ -60,9 +60,9 @@ def analyze(
     db = bootstrap.open_database(bootstrap.resolve_url(database), must_exist=True)
     try:
         started = time.perf_counter()
-        bootstrap.analyze_database(db.engine)
+        bootstrap.analyze(db.engine)
         took = time.perf_counter() - started
-        kept = bootstrap.keeps_statistics(db.engine)
+        kept = bootstrap.statistics_kept(db.engine)
     finally:
         db.dispose()
     typer.echo(f"statistics refreshed in {took:.1f} s")

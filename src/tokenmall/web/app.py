@@ -89,7 +89,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.migrate_on_start:
             bootstrap.upgrade(db.engine)
-        if not bootstrap.keeps_statistics(db.engine):
+        if not bootstrap.statistics_kept(db.engine):
             log.warning(STALE_STATISTICS, extra={"fields": {"autovacuum": "off"}})
         if settings.operator_email and settings.operator_password:
             with db.unit() as uow:

@@ -22,7 +22,7 @@ from sqlalchemy import Connection, Engine, select, update
 
 from tokenmall.adapters.db import citus, citus_batch, fast, migrate
 from tokenmall.adapters.db.citus_direct import DirectRoutes
-from tokenmall.adapters.db.engine import analyze, make_engine, require_existing
+from tokenmall.adapters.db.engine import make_engine, require_existing
 from tokenmall.adapters.db.settings import database_url, existing_database_url
 from tokenmall.adapters.db.tables import (
     economy_state,
@@ -148,10 +148,6 @@ class Store:
         if self.direct is not None:
             self.direct.close()
         self.engine.dispose()
-
-    def analyze(self) -> None:
-        """The planner's statistics refreshed (``engine.analyze``)."""
-        analyze(self.engine)
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
