@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, Table
 from sqlalchemy.exc import IntegrityError
 
-from tokenmall.adapters.db import citus
+from tokenmall.adapters.db import citus, held_pipeline
 
 HOLDER_COLUMNS = (
     "name",
@@ -163,6 +163,7 @@ def _pipeline(conn: Connection) -> Iterator[Any]:
     import psycopg
 
     driver = conn.connection.driver_connection
+    held_pipeline.install(driver)  # its statements sent together when it syncs
     try:
         with driver.pipeline() as pipe:  # type: ignore[union-attr]
             yield pipe
