@@ -413,6 +413,35 @@ def commit_pipelined(
     return values
 
 
+def commit_at_once(conn: Connection, statements: Sequence[Statement]) -> bool:
+    """PostgreSQL (not Citus), its session idle (no transaction open, as after reads in
+    autocommit): ``statements`` as ONE implicit transaction in one round trip
+    (``commit_pipelined``: each prepared once per session, parameters as text, none of the
+    driver's cursor machinery). ``IntegrityError`` when one of them breaks a constraint:
+    nothing is written. False, and nothing sent, where it cannot: the caller writes them in
+    a transaction of its own."""
+    import psycopg
+
+    if conn.dialect.name != "postgresql" or citus.is_citus(conn):
+        return False
+    raw = conn.connection.driver_connection
+    idle = psycopg.pq.TransactionStatus.IDLE
+    if raw is None or raw.info.transaction_status != idle or raw.pgconn.pipeline_status:
+        return False
+    bound = bind_text(statements)
+    try:
+        try:
+            commit_pipelined(raw, bound)
+        except psycopg.errors.InvalidSqlStatementName:
+            # The driver deallocated the session's prepared statements (it does after a
+            # rollback once it has prepared its own): nothing ran; prepare them again.
+            _PREPARED.pop(raw, None)
+            commit_pipelined(raw, bound)
+    except psycopg.IntegrityError as error:
+        raise IntegrityError(str(error), None, error) from error
+    return True
+
+
 _STATEMENTS = {
     "holders": (PG_HOLDERS, SQLITE_HOLDERS),
     "journals": (PG_JOURNALS, SQLITE_JOURNALS),

@@ -486,6 +486,28 @@ def insert_answer(
     known once the pipeline has synced); then ``Inserted.ours`` tells whether the row is
     ours. ``strict``: a plain INSERT, so a key taken meanwhile fails the statement (and the
     transaction or savepoint) with ``IntegrityError``."""
+    sql, values = answer_statement(tenant_id, scope, key, response, now, strict=strict)
+    if conn.dialect.name == "postgresql":
+        cur = fast.cursor(conn)
+        cur.execute(sql, values)
+        return Inserted(cur)
+    statement = sqlite_insert(answers_table).values(dict(zip(_COLUMNS, values, strict=True)))
+    if not strict:
+        statement = statement.on_conflict_do_nothing()
+    result = conn.execute(statement)
+    return Inserted(None, result.rowcount)
+
+
+def answer_statement(
+    tenant_id: str,
+    scope: str,
+    key: str,
+    response: StoredResponse,
+    now: datetime,
+    *,
+    strict: bool = False,
+) -> fast.Statement:
+    """``insert_answer``'s statement on PostgreSQL, for a caller that sends it itself."""
     values = (
         tenant_id,
         scope,
@@ -495,15 +517,7 @@ def insert_answer(
         response.body,
         now,
     )
-    if conn.dialect.name == "postgresql":
-        cur = fast.cursor(conn)
-        cur.execute(_PG_INSERT_STRICT if strict else _PG_INSERT, values)
-        return Inserted(cur)
-    statement = sqlite_insert(answers_table).values(dict(zip(_COLUMNS, values, strict=True)))
-    if not strict:
-        statement = statement.on_conflict_do_nothing()
-    result = conn.execute(statement)
-    return Inserted(None, result.rowcount)
+    return (_PG_INSERT_STRICT if strict else _PG_INSERT), values
 
 
 _COLUMNS = (

@@ -14,8 +14,9 @@ connection (``checkout``: one pool check-out, the caller signed in on it first):
    payments) and its answer made. A checkout that would write anything else (stable points,
    an order paid at once, the cart's lines) is not planned (``None``): the caller checks out
    in a transaction of its own the usual way.
-2. the write: the recorded writes and the COMMIT in one transaction and ONE pipeline (one
-   round trip): the orders, history and payments inserted, the answer stored under the key
+2. the write: the recorded writes and the COMMIT in one transaction and one round trip (on
+   PostgreSQL as statements prepared once per session, one implicit transaction, none of the
+   driver's cursor machinery: ``fast.commit_at_once``; on Citus one pipeline): the orders, history and payments inserted, the answer stored under the key
    strictly, then the stock taken where it is left (one statement for every line, with the
    reservations' movements; several SKUs' rows locked first in SKU order, so two checkouts
    never wait on each other in a cycle). The SKUs' rows are locked last, from the stock's
@@ -42,8 +43,8 @@ from sqlalchemy.exc import IntegrityError
 
 from tokenmall.adapters.db import fast
 from tokenmall.adapters.db.mall import checkout_reads, checkout_rows
-from tokenmall.adapters.db.mall.catalogue import take_stock
-from tokenmall.adapters.db.uow import insert_answer
+from tokenmall.adapters.db.mall.catalogue import take_stock_statements
+from tokenmall.adapters.db.uow import answer_statement
 from tokenmall.domain.mall.catalogue import StockMovement
 from tokenmall.domain.mall.orders import Order, OrderEvent
 from tokenmall.domain.mall.payments import Payment
@@ -80,27 +81,30 @@ class CheckoutUnit:
     takes: list[tuple[str, int, str, str]] = field(default_factory=list)
     payments: list[Payment] = field(default_factory=list)
 
-    def write(self, conn: Connection) -> idempotency.Outcome:
-        """The writes and the COMMIT of ``conn``'s transaction, in one pipeline (one round
-        trip). The stock is taken last, so the SKUs' rows are locked from the stock's
-        statement to the COMMIT on the server, with no round trip in between.
-        ``IntegrityError`` (the transaction aborted, nothing written) when a line is short
-        of stock or a racing request stored an answer under the key first."""
+    def statements(self) -> list[fast.Statement]:
+        """The writes in order: the rows, the answer stored under the key strictly, then
+        the stock taken last (its SKUs' rows locked from that statement to the COMMIT, with
+        no round trip in between)."""
         t = self.tenant_id
-        with fast.pipeline(conn, True):
-            checkout_rows.add_rows(conn, t, self.orders, self.events, self.payments)
-            response = StoredResponse(self.request_hash, self.status, self.body)
-            insert_answer(
-                conn,
-                tenant_id=t,
-                scope=self.scope,
-                key=self.key,
-                response=response,
-                now=self.now,
-                strict=True,
-            )
-            take_stock(conn, t, self.takes, self.now)
-            fast.commit_in_pipeline(conn)
+        response = StoredResponse(self.request_hash, self.status, self.body)
+        return [
+            *checkout_rows.statements(t, self.orders, self.events, self.payments),
+            answer_statement(t, self.scope, self.key, response, self.now, strict=True),
+            *take_stock_statements(t, self.takes, self.now),
+        ]
+
+    def write(self, conn: Connection) -> idempotency.Outcome:
+        """The writes and the COMMIT in one round trip: on a session with no transaction
+        open as one implicit transaction (``fast.commit_at_once``), else (Citus) in
+        ``conn``'s transaction as one pipeline ending with its COMMIT. ``IntegrityError``
+        (nothing written) when a line is short of stock or a racing request stored an answer
+        under the key first."""
+        statements = self.statements()
+        if not fast.commit_at_once(conn, statements):
+            conn.execution_options(isolation_level=conn.default_isolation_level)
+            with conn.begin(), fast.pipeline(conn, True):
+                fast.execute(conn, statements)
+                fast.commit_in_pipeline(conn)
         return idempotency.Outcome(self.status, self.body, False)
 
 
@@ -297,10 +301,8 @@ def checkout(
         conn.rollback()  # the reads' (autocommit) transaction, before the write's
         if not isinstance(planned, CheckoutUnit):
             return planned
-        conn.execution_options(isolation_level=conn.default_isolation_level)
         try:
-            with conn.begin():
-                return planned.write(conn)
+            return planned.write(conn)
         except IntegrityError:
             return None
 

@@ -278,7 +278,7 @@ def change_stock(conn: Connection, tenant_id: str, sku_id: str, change: int) -> 
 # movement inserted by another checkout holds KEY SHARE on its SKU's row (their foreign
 # keys), which FOR UPDATE would wait for.
 _LOCK_SKUS = (
-    "SELECT sku_id FROM mall_skus WHERE tenant_id = %s AND sku_id = ANY(%s) "
+    "SELECT sku_id FROM mall_skus WHERE tenant_id = %s AND sku_id = ANY(%s::text[]) "
     "ORDER BY sku_id FOR NO KEY UPDATE"
 )
 # Every line's stock taken where it is left, and its reservation movement recorded. A line
@@ -297,26 +297,20 @@ _TAKE_STOCK = (
 )
 
 
-def take_stock(
-    conn: Connection,
-    tenant_id: str,
-    takes: Sequence[tuple[str, int, str, str]],
-    now: datetime,
-) -> None:
-    """PostgreSQL, inside a pipeline: take each (sku id, quantity, movement id, reference)
-    and record its reservation movement, all or nothing: a line short of stock fails the
-    statement (``IntegrityError`` when the pipeline syncs, the transaction aborted). One line
-    a SKU. One SKU's row is locked by the stock's UPDATE itself; several are locked first,
-    in SKU order, by a statement sent with it."""
-    cur = fast.cursor(conn)
-    try:
-        skus = sorted({t[0] for t in takes})
-        if len(skus) > 1:
-            cur.execute(_LOCK_SKUS, (tenant_id, skus))
-        columns = [[t[i] for t in takes] for i in range(4)]
-        cur.execute(_TAKE_STOCK, (*columns, tenant_id, tenant_id, now))
-    finally:
-        cur.close()
+def take_stock_statements(
+    tenant_id: str, takes: Sequence[tuple[str, int, str, str]], now: datetime
+) -> list[fast.Statement]:
+    """PostgreSQL: take each (sku id, quantity, movement id, reference) and record its
+    reservation movement, all or nothing: a line short of stock fails the statement (the
+    transaction with it). One line a SKU. One SKU's row is locked by the stock's UPDATE
+    itself; several are locked first, in SKU order, by a statement sent before it."""
+    skus = sorted({t[0] for t in takes})
+    out: list[fast.Statement] = []
+    if len(skus) > 1:
+        out.append((_LOCK_SKUS, (tenant_id, fast.array_literal(skus))))
+    columns = [fast.array_literal([t[i] for t in takes]) for i in range(4)]
+    out.append((_TAKE_STOCK, (*columns, tenant_id, tenant_id, now)))
+    return out
 
 
 def add_movement(conn: Connection, movement: StockMovement) -> None:

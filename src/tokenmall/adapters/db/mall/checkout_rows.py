@@ -1,9 +1,9 @@
 """A planned checkout's rows (orders, their lines, their history, their payments) as fixed SQL
-on the driver's cursor (PostgreSQL, inside the checkout's pipeline).
+statements (PostgreSQL), sent with the checkout's COMMIT (``checkout_unit``).
 
 SQLAlchemy builds and keys an ``insert()`` and processes its parameters on every call (about
 a third of the checkout's write in the profile); here each table has one fixed statement,
-prepared by psycopg after a few uses, and the rows go as positional tuples. The column lists
+prepared once per session, and the rows go as positional tuples. The column lists
 are the tables' own (``orders.py``, ``payments.py``); ``tests/api/test_api_checkout_unit.py``
 reads the rows back through the API.
 """
@@ -11,8 +11,6 @@ reads the rows back through the API.
 from __future__ import annotations
 
 from collections.abc import Sequence
-
-from sqlalchemy import Connection
 
 from tokenmall.adapters.db import fast
 from tokenmall.domain.mall.orders import Order, OrderEvent
@@ -42,24 +40,23 @@ _PAYMENT = (
 
 
 def fits(order: Order) -> bool:
-    """Whether ``add_rows`` writes all of ``order`` (a redemption's order does not go here)."""
+    """Whether ``statements`` writes all of ``order`` (a redemption's order does not go here)."""
     return order.redemption is None
 
 
-def add_rows(
-    conn: Connection,
+def statements(
     tenant_id: str,
     orders: Sequence[Order],
     events: Sequence[tuple[str, OrderEvent]],
     payments: Sequence[Payment],
-) -> None:
-    """Insert the checkout's rows (every order ``fits``), one fixed statement a row."""
-    cur = fast.cursor(conn)
-    try:
-        for order in orders:
-            assert fits(order)
-            shipping, discount = order.shipping, order.discount
-            cur.execute(
+) -> list[fast.Statement]:
+    """The checkout's rows (every order ``fits``) as fixed statements, one a row."""
+    out: list[fast.Statement] = []
+    for order in orders:
+        assert fits(order)
+        shipping, discount = order.shipping, order.discount
+        out.append(
+            (
                 _ORDER,
                 (
                     order.tenant_id,
@@ -83,8 +80,10 @@ def add_rows(
                     None if discount is None else discount.off_fen,
                 ),
             )
-            for line in order.lines:
-                cur.execute(
+        )
+        for line in order.lines:
+            out.append(
+                (
                     _LINE,
                     (
                         order.tenant_id,
@@ -100,8 +99,10 @@ def add_rows(
                         line.pool_contribution_fen,
                     ),
                 )
-        for order_id, event in events:
-            cur.execute(
+            )
+    for order_id, event in events:
+        out.append(
+            (
                 _EVENT,
                 (
                     tenant_id,
@@ -114,8 +115,10 @@ def add_rows(
                     event.created_at,
                 ),
             )
-        for payment in payments:
-            cur.execute(
+        )
+    for payment in payments:
+        out.append(
+            (
                 _PAYMENT,
                 (
                     payment.tenant_id,
@@ -132,5 +135,5 @@ def add_rows(
                     payment.succeeded_at,
                 ),
             )
-    finally:
-        cur.close()
+        )
+    return out

@@ -1,0 +1,85 @@
+"""``fast.commit_at_once``: statements as one implicit transaction in one round trip on a
+PostgreSQL session with no transaction open (a shopper's checkout writes this way): all or
+nothing, a broken constraint raised as SQLAlchemy's ``IntegrityError``, statements prepared
+again after the driver deallocated them, and nothing sent where it cannot (a transaction
+open, SQLite)."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Connection, text
+from sqlalchemy.exc import IntegrityError
+
+from tokenmall.adapters.db import fast
+from tokenmall.adapters.db.store import Store
+
+INSERT = "INSERT INTO {table} (k, note) VALUES (%s, %s)"
+
+
+@pytest.fixture
+def table(store: Store) -> Iterator[str]:
+    name = f"at_once_{secrets.token_hex(4)}"
+    with store.transaction() as conn:
+        conn.execute(text(f"CREATE TABLE {name} (k integer PRIMARY KEY, note text NOT NULL)"))
+    yield name
+    with store.transaction() as conn:
+        conn.execute(text(f"DROP TABLE {name}"))
+
+
+@pytest.fixture
+def idle(store: Store) -> Iterator[Connection]:
+    """A connection in autocommit: its session has no transaction open between statements."""
+    with store.engine.connect() as conn:
+        conn.execution_options(isolation_level="AUTOCOMMIT")
+        yield conn
+
+
+def _rows(store: Store, table: str) -> list[tuple[int, str]]:
+    with store.transaction() as conn:
+        found = conn.execute(text(f"SELECT k, note FROM {table} ORDER BY k"))
+        return [(int(k), str(note)) for k, note in found]
+
+
+def _statements(table: str, *rows: tuple[int, str | None]) -> list[fast.Statement]:
+    return [(INSERT.format(table=table), row) for row in rows]
+
+
+def test_statements_are_committed_together(store: Store, table: str, idle: Connection) -> None:
+    if not store.postgres:
+        pytest.skip("PostgreSQL's pipeline")
+    assert fast.commit_at_once(idle, _statements(table, (1, "one"), (2, 'two "quoted"')))
+    assert _rows(store, table) == [(1, "one"), (2, 'two "quoted"')]
+
+
+def test_a_broken_constraint_writes_nothing(store: Store, table: str, idle: Connection) -> None:
+    if not store.postgres:
+        pytest.skip("PostgreSQL's pipeline")
+    with pytest.raises(IntegrityError):
+        fast.commit_at_once(idle, _statements(table, (1, "one"), (2, None), (3, "three")))
+    assert _rows(store, table) == []
+    # The session is usable again at once.
+    assert fast.commit_at_once(idle, _statements(table, (4, "four")))
+    assert _rows(store, table) == [(4, "four")]
+
+
+def test_statements_deallocated_by_the_driver_are_prepared_again(
+    store: Store, table: str, idle: Connection
+) -> None:
+    if not store.postgres:
+        pytest.skip("PostgreSQL's pipeline")
+    assert fast.commit_at_once(idle, _statements(table, (1, "one")))
+    raw = idle.connection.driver_connection
+    assert raw is not None
+    raw.execute("DEALLOCATE ALL")  # as psycopg does after a rollback once it prepared its own
+    assert fast.commit_at_once(idle, _statements(table, (2, "two")))
+    assert _rows(store, table) == [(1, "one"), (2, "two")]
+
+
+def test_nothing_is_sent_inside_a_transaction_or_on_sqlite(store: Store, table: str) -> None:
+    with store.transaction() as conn:
+        conn.execute(text("SELECT 1"))  # the transaction has begun
+        assert not fast.commit_at_once(conn, _statements(table, (1, "one")))
+    assert _rows(store, table) == []
