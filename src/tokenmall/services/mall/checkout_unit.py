@@ -15,16 +15,17 @@ connection (``checkout``: one pool check-out, the caller signed in on it first):
    an order paid at once, the cart's lines) is not planned (``None``): the caller checks out
    in a transaction of its own the usual way.
 2. the write: the recorded writes and the COMMIT in one transaction and one round trip (on
-   PostgreSQL as statements prepared once per session, one implicit transaction, none of the
-   driver's cursor machinery: ``fast.commit_at_once``; on Citus one pipeline): the orders, history and payments inserted, the answer stored under the key
-   strictly, then the stock taken where it is left (one statement for every line, with the
-   reservations' movements; several SKUs' rows locked first in SKU order, so two checkouts
-   never wait on each other in a cycle). The SKUs' rows are locked last, from the stock's
-   statement to the COMMIT on the server, with no round trip of the client in between. A
-   line short of stock fails the stock's statement, and a key stored meanwhile by a racing
-   request the answer's insert: the transaction is rolled back, nothing written, and the
-   checkout goes the usual way, which refuses it with the message of a checkout on its own
-   (or replays the key's answer).
+   PostgreSQL as statements prepared once per session, one implicit transaction, none of
+   the driver's cursor machinery: ``fast.commit_at_once``; on Citus one pipeline): the
+   orders, history and payments inserted, the answer stored under the key strictly, then
+   the stock taken where it is left (one statement for every line, with the reservations'
+   movements; several SKUs' rows locked first in SKU order, so two checkouts never wait on
+   each other in a cycle). The SKUs' rows are locked last, from the stock's statement to
+   the COMMIT on the server, with no round trip of the client in between. A line short of
+   stock fails the stock's statement, and a key stored meanwhile by a racing request the
+   answer's insert: the transaction is rolled back, nothing written, and the checkout goes
+   the usual way, which refuses it with the message of a checkout on its own (or replays
+   the key's answer).
 
 The writes need no ledger lock (money is booked when the payment's callback comes), so this
 does not go through the tenant's unit writer, which the paid callbacks keep busy (measured:
