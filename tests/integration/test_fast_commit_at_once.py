@@ -1,8 +1,9 @@
 """``fast.commit_at_once``: statements as one implicit transaction in one round trip on a
 PostgreSQL session with no transaction open (a shopper's checkout writes this way): all or
-nothing, a broken constraint raised as SQLAlchemy's ``IntegrityError``, statements prepared
-again after the driver deallocated them, and nothing sent where it cannot (a transaction
-open, SQLite)."""
+nothing, the driver's errors raised as SQLAlchemy raises them (a broken constraint
+``IntegrityError``, a lock not had in time ``OperationalError``, which the API answers 503),
+statements prepared again after the driver deallocated them, and nothing sent where it
+cannot (a transaction open, SQLite)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import Connection, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from tokenmall.adapters.db import fast
 from tokenmall.adapters.db.store import Store
@@ -63,6 +64,23 @@ def test_a_broken_constraint_writes_nothing(store: Store, table: str, idle: Conn
     # The session is usable again at once.
     assert fast.commit_at_once(idle, _statements(table, (4, "four")))
     assert _rows(store, table) == [(4, "four")]
+
+
+def test_a_lock_not_had_in_time_is_an_operational_error(
+    store: Store, table: str, idle: Connection
+) -> None:
+    if not store.postgres:
+        pytest.skip("PostgreSQL's pipeline")
+    assert fast.commit_at_once(idle, _statements(table, (1, "one")))
+    idle.exec_driver_sql("SET lock_timeout = '50ms'")
+    change = f"UPDATE {table} SET note = %s WHERE k = %s"
+    with store.engine.connect() as other:
+        other.execute(text(f"SELECT k FROM {table} WHERE k = 1 FOR UPDATE"))
+        with pytest.raises(OperationalError):
+            fast.commit_at_once(idle, [*_statements(table, (2, "two")), (change, ("x", 1))])
+        other.rollback()
+    idle.exec_driver_sql("RESET lock_timeout")
+    assert _rows(store, table) == [(1, "one")]
 
 
 def test_statements_deallocated_by_the_driver_are_prepared_again(

@@ -18,7 +18,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext, supp
 from typing import Any
 
 from sqlalchemy import Connection, Table
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from tokenmall.adapters.db import citus, held_pipeline
 
@@ -417,9 +417,9 @@ def commit_at_once(conn: Connection, statements: Sequence[Statement]) -> bool:
     """PostgreSQL (not Citus), its session idle (no transaction open, as after reads in
     autocommit): ``statements`` as ONE implicit transaction in one round trip
     (``commit_pipelined``: each prepared once per session, parameters as text, none of the
-    driver's cursor machinery). ``IntegrityError`` when one of them breaks a constraint:
-    nothing is written. False, and nothing sent, where it cannot: the caller writes them in
-    a transaction of its own."""
+    driver's cursor machinery). ``IntegrityError`` when one of them breaks a constraint,
+    SQLAlchemy's other errors as it raises them: nothing is written. False, and nothing
+    sent, where it cannot: the caller writes them in a transaction of its own."""
     import psycopg
 
     if conn.dialect.name != "postgresql" or citus.is_citus(conn):
@@ -437,8 +437,10 @@ def commit_at_once(conn: Connection, statements: Sequence[Statement]) -> bool:
             # rollback once it has prepared its own): nothing ran; prepare them again.
             _PREPARED.pop(raw, None)
             commit_pipelined(raw, bound)
-    except psycopg.IntegrityError as error:
-        raise IntegrityError(str(error), None, error) from error
+    except psycopg.Error as error:
+        # As SQLAlchemy raises the driver's errors (a broken constraint ``IntegrityError``, a
+        # deadlock or a lost connection ``OperationalError``), which callers already handle.
+        raise DBAPIError.instance(None, None, error, psycopg.Error) from error
     return True
 
 
