@@ -96,6 +96,22 @@ def test_statements_deallocated_by_the_driver_are_prepared_again(
     assert _rows(store, table) == [(1, "one"), (2, "two")]
 
 
+def test_a_batch_mixing_new_and_deallocated_statements_is_prepared_again(
+    store: Store, table: str, idle: Connection
+) -> None:
+    """The first try prepares the new statement before the deallocated one fails it; the
+    second prepares both again under names the session does not hold."""
+    if not store.postgres:
+        pytest.skip("PostgreSQL's pipeline")
+    assert fast.commit_at_once(idle, _statements(table, (1, "one")))
+    raw = idle.connection.driver_connection
+    assert raw is not None
+    raw.execute("DEALLOCATE ALL")
+    renote = (f"UPDATE {table} SET note = %s WHERE k = %s", ("uno", 1))
+    assert fast.commit_at_once(idle, [renote, *_statements(table, (2, "two"))])
+    assert _rows(store, table) == [(1, "uno"), (2, "two")]
+
+
 def test_nothing_is_sent_inside_a_transaction_or_on_sqlite(store: Store, table: str) -> None:
     with store.transaction() as conn:
         conn.execute(text("SELECT 1"))  # the transaction has begun

@@ -12,6 +12,7 @@ SQLite the driver's
 
 from __future__ import annotations
 
+import itertools
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
@@ -313,6 +314,8 @@ parameters as text (bytes; None is NULL)."""
 _DOLLAR: dict[str, str] = {}
 # Per connection (psycopg's, weakly): SQL -> the name it is prepared under in that session.
 _PREPARED: weakref.WeakKeyDictionary[Any, dict[str, bytes]] = weakref.WeakKeyDictionary()
+# Names never reused in the process, so never one a session still holds.
+_NAMES = itertools.count()
 
 
 def _dollar(sql: str) -> str:
@@ -358,10 +361,25 @@ def commit_pipelined(
     executed (libpq's pipeline mode; the statements up to the pipeline's sync are one
     implicit transaction, committed at the sync). Raises psycopg's error for the first
     statement that failed; the transaction is then rolled back and the session idle.
-    Returns each statement's first value as text (None: it returned no row).
+    Returns each statement's first value as text (None: it returned no row). A session
+    whose prepared statements were deallocated meanwhile (psycopg sends ``DEALLOCATE ALL``
+    after a rollback once it has prepared its own) fails before anything is written; its
+    statements are then prepared again and sent once more.
 
     The same statements sent as one simple-protocol query with literals cost PostgreSQL a
     parse, an analysis and a plan of each per batch, a fifth of a batch's time more."""
+    from psycopg import errors
+
+    try:
+        return _commit_pipelined(raw, statements, on_send)
+    except errors.InvalidSqlStatementName:
+        _PREPARED.pop(raw, None)
+        return _commit_pipelined(raw, statements, None)
+
+
+def _commit_pipelined(
+    raw: Any, statements: Sequence[Bound], on_send: Callable[[], object] | None
+) -> list[bytes | None]:
     from psycopg import errors, generators, pq
 
     pgconn = raw.pgconn
@@ -379,7 +397,7 @@ def commit_pipelined(
         for sql, params in statements:
             name = names.get(sql) or preparing.get(sql)
             if name is None:
-                name = preparing[sql] = f"tokenmall_{len(names) + len(preparing)}".encode()
+                name = preparing[sql] = f"tokenmall_{next(_NAMES)}".encode()
                 pgconn.send_prepare(name, sql.encode())
                 answers.append(sql)
             pgconn.send_query_prepared(name, params)
@@ -428,15 +446,8 @@ def commit_at_once(conn: Connection, statements: Sequence[Statement]) -> bool:
     idle = psycopg.pq.TransactionStatus.IDLE
     if raw is None or raw.info.transaction_status != idle or raw.pgconn.pipeline_status:
         return False
-    bound = bind_text(statements)
     try:
-        try:
-            commit_pipelined(raw, bound)
-        except psycopg.errors.InvalidSqlStatementName:
-            # The driver deallocated the session's prepared statements (it does after a
-            # rollback once it has prepared its own): nothing ran; prepare them again.
-            _PREPARED.pop(raw, None)
-            commit_pipelined(raw, bound)
+        commit_pipelined(raw, bind_text(statements))
     except psycopg.Error as error:
         # As SQLAlchemy raises the driver's errors (a broken constraint ``IntegrityError``, a
         # deadlock or a lost connection ``OperationalError``), which callers already handle.
