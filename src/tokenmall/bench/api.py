@@ -521,6 +521,10 @@ def run(
 
     say = progress or (lambda _: None)
     store = Store.open(database_url)  # migrates once, before the workers start
+
+    def settle() -> None:  # after a scenario's warm-up, before its clock
+        analyze(store.engine)
+
     postgres = store.postgres
     # A new operator each run: a rerun on the same database never meets an operator with
     # another run's password.
@@ -548,7 +552,7 @@ def run(
                         users,
                         server.process.pid,
                         workers=workers,
-                        settle=lambda: analyze(store.engine),
+                        settle=settle,
                     )
                 )
             if "batch" in scenarios:
@@ -568,7 +572,7 @@ def run(
                         batch_size,
                         server.process.pid,
                         workers=workers,
-                        settle=lambda: analyze(store.engine),
+                        settle=settle,
                     )
                 )
             if "checkout" in scenarios:
@@ -584,7 +588,7 @@ def run(
                         duration,
                         server.process.pid,
                         workers=workers,
-                        settle=lambda: analyze(store.engine),
+                        settle=settle,
                     )
                 )
         finally:
