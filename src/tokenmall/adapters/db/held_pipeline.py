@@ -10,10 +10,8 @@ when a result is asked for (a cursor's ``fetch*`` inside the block), and at the 
 ``HOLD`` statements. The round trips are the same; a statement reaches the server a few
 microseconds of Python later.
 
-It leans on psycopg's pipeline internals (psycopg 3.1 to 3.3): every execute calls
-``_communicate_gen`` after queueing its statement in ``command_queue``, and a sync, the
-block's end and a cursor's fetch all wait for results through ``_fetch_gen``, so holding in
-the one and sending first in the other is all it takes. Where they are not there,
+It leans on psycopg's pipeline internals (``command_queue``, ``_communicate_gen``,
+``_fetch_gen``, ``_sync_gen``, ``_exit_gen``: psycopg 3.1 to 3.3); where they are not there,
 ``pipeline_class`` answers None and the connection's own pipeline is used.
 """
 
@@ -23,7 +21,7 @@ from functools import cache
 from typing import Any
 
 HOLD = 256  # statements held at most before they are sent anyway
-_INTERNALS = ("_communicate_gen", "_fetch_gen")
+_INTERNALS = ("_communicate_gen", "_fetch_gen", "_sync_gen", "_exit_gen", "_enqueue_sync")
 
 
 @cache
@@ -49,6 +47,18 @@ def pipeline_class() -> type[Any] | None:
             while queue:  # into libpq's buffer (in pipeline mode it sends nothing yet)
                 queue.popleft()()
             yield from super()._communicate_gen()  # one flush, and results already in
+
+        def _sync_gen(self) -> Any:
+            self._enqueue_sync()
+            yield from self._send_held()
+            yield from self._fetch_gen(flush=False)
+
+        def _exit_gen(self) -> Any:
+            try:
+                self._enqueue_sync()
+                yield from self._send_held()
+            finally:
+                yield from self._fetch_gen(flush=True)
 
         def _fetch_gen(self, *, flush: bool) -> Any:
             if self.command_queue:  # a result asked for: what is held goes first
