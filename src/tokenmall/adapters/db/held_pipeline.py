@@ -54,6 +54,8 @@ def pipeline_class() -> type[Any] | None:
             yield from self._fetch_gen(flush=False)
 
         def _exit_gen(self) -> Any:
+            # Sending what is held may raise (a result already in refuses a statement); the
+            # results are fetched anyway, or the session is left busy in pipeline mode.
             try:
                 self._enqueue_sync()
                 yield from self._send_held()
