@@ -11,9 +11,9 @@ start-up: two workers racing to insert the same operator make one of them fail i
 and ``uvicorn`` then stops every worker. Then it creates a tenant with ``grant_on = paid``
 through the API as the platform operator, an admin API key, and then runs its scenarios from C
 concurrent keep-alive connections until ``requests`` are sent or ``duration`` seconds pass
-(each after a short warm-up and an ``ANALYZE``, as ``pgbench`` vacuums first: a live database's
-statistics are kept by autovacuum, and a table never analysed may be planned as if the tenant
-had one row):
+(each after an untimed warm-up of up to ``WARM_UP`` orders and an ``ANALYZE``, as ``pgbench``
+vacuums first: a live database's statistics are kept by autovacuum, and a table never analysed,
+or analysed when it held a few rows, may be planned as if the tenant had one row):
 integration orders (``paid``: money recorded and rewards booked), the same orders pushed in
 batches, and a consumer's checkout paid on the sandbox gateway. It reports requests/s and
 p50/p99 latency of the successful requests, the error count, the load client's own CPU per
@@ -313,6 +313,15 @@ def _shop(base_url: str, tenant_id: str, admin: str, buyers: int) -> tuple[str, 
     return str(sku["sku_id"]), tokens
 
 
+# Orders (flows) each scenario makes from its clients before its clock, untimed: the sessions
+# connected and the caches filled, and rows enough in the tables that the ANALYZE after it
+# (``settle``) describes a mall with some history. Each session keeps the plans it built on
+# those statistics while the load grows the tables: analysed at a few rows, a look-up by key
+# is planned as a scan of the whole table and stays one for the whole run (in a live mall
+# autovacuum analyses again as a table grows, and every session then plans again).
+WARM_UP = 500
+
+
 def _load(
     port: int,
     scenario: Scenario,
@@ -388,9 +397,8 @@ def integration_orders(
 
         return push
 
-    # A short warm-up (connections, caches, the users' first orders) that is not timed.
-    warm = Scenario("warm-up", min(clients, 4))
-    _load(port, warm, min(50, requests), duration, flow(0), 201)
+    warm = Scenario("warm-up", clients)
+    _load(port, warm, min(WARM_UP, requests), duration, flow(0), 201)
     settle()
     _load(port, scenario, requests, duration, flow(10**9), 201, pid, workers)
     return scenario
@@ -443,8 +451,8 @@ def integration_batch(
         return push
 
     batches = -(-requests // batch_size)
-    warm = Scenario("warm-up", min(clients, 2), batch_size=batch_size)
-    _load(port, warm, min(2, batches), duration, flow(0, warm), 200)
+    warm = Scenario("warm-up", clients, batch_size=batch_size)
+    _load(port, warm, min(-(-WARM_UP // batch_size), batches), duration, flow(0, warm), 200)
     settle()
     _load(port, scenario, batches, duration, flow(10**9, scenario), 200, pid, workers)
     return scenario
@@ -489,7 +497,7 @@ def checkout_and_pay(
 
         return buy
 
-    _load(port, Scenario("warm-up", 2), min(10, requests), duration, flow(0), 200)
+    _load(port, Scenario("warm-up", clients), min(WARM_UP, requests), duration, flow(0), 200)
     settle()
     _load(port, scenario, requests, duration, flow(10**9), 200, pid, workers)
     return scenario
