@@ -20,7 +20,8 @@ def at_the_driver(monkeypatch: pytest.MonkeyPatch, threads: str = "") -> Iterato
     round trip when a transaction starts; a pipeline, whose sync sends and waits for all of
     its statements; a COMMIT or ROLLBACK sent on its own; statements committed at once with
     ``fast.commit_pipelined``, libpq's pipeline without the driver's cursors, one round trip
-    and one commit), and those COMMITs and ROLLBACKs (``commits``, ``rollbacks``)."""
+    and one commit), and those COMMITs and ROLLBACKs (``commits``, ``rollbacks``); the
+    updates of ``mall_orders`` among the statements (``order updates``)."""
     import psycopg
     from psycopg import pq
 
@@ -49,6 +50,8 @@ def at_the_driver(monkeypatch: pytest.MonkeyPatch, threads: str = "") -> Iterato
     def stock(query: Any) -> None:
         if isinstance(query, str) and query.startswith("WITH t AS") and "unnest" in query:
             seen["stock taken in the pipeline"] += 1
+        if isinstance(query, str) and query.startswith("UPDATE mall_orders "):
+            seen["order updates"] += 1
 
     committed_at_once = fast.commit_pipelined
 

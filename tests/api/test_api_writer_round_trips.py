@@ -51,6 +51,9 @@ def test_a_paid_callback_holds_the_tenant_lock_for_four_round_trips(
     assert _order(api, shop, order_id)["status"] == "paid"
     print(f"a paid callback's batch at the driver: {dict(seen)}")
     assert (seen["round trips"], seen["commits"], seen["rollbacks"]) == (4, 1, 0), seen
+    # The order paid and its rewards shown on it: one update of its row.
+    assert seen["order updates"] == 1, seen
+    assert _order(api, shop, order_id)["rewards"]["points"]
     audit_clean(server, shop)
 
 

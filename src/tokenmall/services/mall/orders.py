@@ -310,15 +310,20 @@ def book(uow: UnitOfWork, order: Order, now: datetime) -> Order:
     return _booked(uow, order, purchase, now)
 
 
-def _booked(uow: UnitOfWork, order: Order, purchase: Purchased, now: datetime) -> Order:
-    """The purchase journal's result shown on the order."""
-    values: Mapping[str, object] = {
+def _rewards(purchase: Purchased, now: datetime) -> dict[str, object]:
+    """The purchase journal's result, as the order's columns show it."""
+    return {
         "rewards_journal_id": purchase.journal_id,
         "rewards_points": format_points(purchase.buyer_points),
         "rewards_price": format_points(purchase.price),
         "rewards_contribution_fen": purchase.contribution,
         "rewards_booked_at": now,
     }
+
+
+def _booked(uow: UnitOfWork, order: Order, purchase: Purchased, now: datetime) -> Order:
+    """The purchase journal's result shown on the order."""
+    values: Mapping[str, object] = _rewards(purchase, now)
     uow.orders.set_fields(order.tenant_id, order.order_id, values)
     return _changed(uow, order, **values)
 
@@ -340,7 +345,7 @@ def mark_paid(
     already (else read here); ``contribution``: ``(contribution_of(uow, order),)`` worked
     out already, before the caller's writes began (it may read the tenant's parameters)."""
     by = f"gateway:{payment.gateway}"
-    order = move(uow, order, "pay", Actor.GATEWAY, now, payment.payment_id, who=by, paid_at=now)
+    ORDER.check(order.status, "pay", Actor.GATEWAY)  # refused before the ledger moves
     # The payment and (grant_on = paid) the rewards as ONE ledger batch: the tenant is locked
     # once, late, for one pipeline (the ledger's ``pay_and_book`` then ``write_paid``), not
     # twice with a round trip a statement; what only reads comes before.
@@ -355,10 +360,13 @@ def mark_paid(
         new_holders=(),
         now=now,
     )
+    # The order paid and the booking's result on it in one update of its row.
+    rewards = {} if paid.purchase is None else _rewards(paid.purchase, now)
+    order = move(
+        uow, order, "pay", Actor.GATEWAY, now, payment.payment_id, who=by, paid_at=now, **rewards
+    )
     with uow.writing():
         uow.ledger.write_paid()
-    if paid.purchase is not None:
-        order = _booked(uow, order, paid.purchase, now)
     return order
 
 
