@@ -32,7 +32,10 @@ def table(store: Store) -> Iterator[str]:
 
 @pytest.fixture
 def idle(store: Store) -> Iterator[Connection]:
-    """A connection in autocommit: its session has no transaction open between statements."""
+    """A connection in autocommit: its session has no transaction open between statements
+    (PostgreSQL: the pipeline is libpq's)."""
+    if not store.postgres:
+        pytest.skip("PostgreSQL's pipeline")
     with store.engine.connect() as conn:
         conn.execution_options(isolation_level="AUTOCOMMIT")
         yield conn
@@ -44,20 +47,23 @@ def _rows(store: Store, table: str) -> list[tuple[int, str]]:
         return [(int(k), str(note)) for k, note in found]
 
 
+def _deallocate(idle: Connection) -> None:
+    """As psycopg does after a rollback once it has prepared its own statements."""
+    raw = idle.connection.driver_connection
+    assert raw is not None
+    raw.execute("DEALLOCATE ALL")
+
+
 def _statements(table: str, *rows: tuple[int, str | None]) -> list[fast.Statement]:
     return [(INSERT.format(table=table), row) for row in rows]
 
 
 def test_statements_are_committed_together(store: Store, table: str, idle: Connection) -> None:
-    if not store.postgres:
-        pytest.skip("PostgreSQL's pipeline")
     assert fast.commit_at_once(idle, _statements(table, (1, "one"), (2, 'two "quoted"')))
     assert _rows(store, table) == [(1, "one"), (2, 'two "quoted"')]
 
 
 def test_a_broken_constraint_writes_nothing(store: Store, table: str, idle: Connection) -> None:
-    if not store.postgres:
-        pytest.skip("PostgreSQL's pipeline")
     with pytest.raises(IntegrityError):
         fast.commit_at_once(idle, _statements(table, (1, "one"), (2, None), (3, "three")))
     assert _rows(store, table) == []
@@ -69,8 +75,6 @@ def test_a_broken_constraint_writes_nothing(store: Store, table: str, idle: Conn
 def test_a_lock_not_had_in_time_is_an_operational_error(
     store: Store, table: str, idle: Connection
 ) -> None:
-    if not store.postgres:
-        pytest.skip("PostgreSQL's pipeline")
     assert fast.commit_at_once(idle, _statements(table, (1, "one")))
     idle.exec_driver_sql("SET lock_timeout = '50ms'")
     change = f"UPDATE {table} SET note = %s WHERE k = %s"
@@ -86,12 +90,8 @@ def test_a_lock_not_had_in_time_is_an_operational_error(
 def test_statements_deallocated_by_the_driver_are_prepared_again(
     store: Store, table: str, idle: Connection
 ) -> None:
-    if not store.postgres:
-        pytest.skip("PostgreSQL's pipeline")
     assert fast.commit_at_once(idle, _statements(table, (1, "one")))
-    raw = idle.connection.driver_connection
-    assert raw is not None
-    raw.execute("DEALLOCATE ALL")  # as psycopg does after a rollback once it prepared its own
+    _deallocate(idle)
     assert fast.commit_at_once(idle, _statements(table, (2, "two")))
     assert _rows(store, table) == [(1, "one"), (2, "two")]
 
@@ -101,12 +101,8 @@ def test_a_batch_mixing_new_and_deallocated_statements_is_prepared_again(
 ) -> None:
     """The first try prepares the new statement before the deallocated one fails it; the
     second prepares both again under names the session does not hold."""
-    if not store.postgres:
-        pytest.skip("PostgreSQL's pipeline")
     assert fast.commit_at_once(idle, _statements(table, (1, "one")))
-    raw = idle.connection.driver_connection
-    assert raw is not None
-    raw.execute("DEALLOCATE ALL")
+    _deallocate(idle)
     renote = (f"UPDATE {table} SET note = %s WHERE k = %s", ("uno", 1))
     assert fast.commit_at_once(idle, [renote, *_statements(table, (2, "two"))])
     assert _rows(store, table) == [(1, "uno"), (2, "two")]

@@ -9,14 +9,17 @@ import pytest
 
 from tokenmall.bench import api
 
-sizes: list[tuple[str, int, int]] = []  # each load: its scenario, clients and requests
+
+@pytest.fixture
+def sizes() -> list[tuple[str, int, int]]:
+    """Each load as it ran: its scenario's name, its clients and the requests it was given."""
+    return []
 
 
 @pytest.fixture
-def steps(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+def steps(monkeypatch: pytest.MonkeyPatch, sizes: list[tuple[str, int, int]]) -> list[str]:
     """What ran, in order: each load by its scenario's name, and each settling."""
     done: list[str] = []
-    sizes.clear()
 
     def load(port: int, scenario: Any, requests: int, *args: Any, **kwargs: Any) -> None:
         done.append(scenario.name)
@@ -44,7 +47,7 @@ def test_each_scenario_settles_between_its_warm_up_and_its_measured_load(
 
 
 def test_each_warm_up_grows_the_tables_from_every_client_before_the_analyse(
-    steps: list[str],
+    steps: list[str], sizes: list[tuple[str, int, int]]
 ) -> None:
     """The statistics analysed before the clock describe a mall with some history: up to
     ``WARM_UP`` orders made first, from the scenario's own clients, never more than asked."""

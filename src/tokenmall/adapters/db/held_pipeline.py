@@ -2,9 +2,9 @@
 
 psycopg's own pipeline sends each statement as it is executed: every ``cursor.execute`` polls
 the socket and flushes libpq's buffer, one ``send`` system call a statement, each with the
-GIL held and released around its poll. A checkout and its paid callback ran about twenty
-statements through pipelines, a fifth of the Python time the flow cost on a CPU-bound server
-(docs/performance.md, thirteenth session). Here a statement is only queued in libpq's
+GIL held and released around its poll. A checkout and its paid callback run about twenty
+statements through pipelines: on a CPU-bound server that much sending is a fifth of the
+Python time a flow costs (docs/performance.md). Here a statement is only queued in libpq's
 buffer; everything queued goes out together when the pipeline syncs (its end, a commit) or
 when a result is asked for (a cursor's ``fetch*`` inside the block), and at the latest every
 ``HOLD`` statements. The round trips are the same; a statement reaches the server a few

@@ -345,7 +345,6 @@ def mark_paid(
     already (else read here); ``contribution``: ``(contribution_of(uow, order),)`` worked
     out already, before the caller's writes began (it may read the tenant's parameters)."""
     by = f"gateway:{payment.gateway}"
-    ORDER.check(order.status, "pay", Actor.GATEWAY)  # refused before the ledger moves
     # The payment and (grant_on = paid) the rewards as ONE ledger batch: the tenant is locked
     # once, late, for one pipeline (the ledger's ``pay_and_book`` then ``write_paid``), not
     # twice with a round trip a statement; what only reads comes before.
